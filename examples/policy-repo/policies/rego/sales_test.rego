@@ -1,0 +1,20 @@
+# Unit tests for the Rego policies: `opa test policies/rego` (gatehouse policy test runs them too).
+package gatehouse_test
+
+import data.gatehouse
+
+read(groups, tables) := {
+	"identity": {"subject": "ana", "issuer": "https://idp.example", "groups": groups, "roles": [], "name": null},
+	"statement": {"kind": "select", "tables_read": tables, "tables_written": [], "functions": [], "setting": null},
+}
+
+test_analysts_get_customers_masked if {
+	v := gatehouse.verdict with input as read(["analysts"], ["sales.customers"])
+	count(v.deny) == 0
+	{m.column | some m in v.mask} == {"email", "phone"}
+}
+
+test_others_are_denied if {
+	v := gatehouse.verdict with input as read(["support"], ["sales.orders"])
+	{d.id | some d in v.deny} == {"default-deny"}
+}

@@ -1,0 +1,22 @@
+# Which kinds of statement may run at all. Mirrors policies/cedar/statements.cedar.
+package gatehouse
+
+data_kinds := {"select", "insert", "update", "delete", "merge"}
+
+# Reading and writing tables: the table rules (sales.rego) decide.
+allow contains {"id": "statement-data", "reason": "statement reads or writes tables", "on": "execute"} if {
+	input.statement.kind in data_kinds
+}
+
+allow contains {"id": "statement-session", "reason": "session and transaction control", "on": "execute"} if {
+	input.statement.kind in {"transaction", "set", "show"}
+}
+
+deny contains {"id": "deny-schema-changes", "reason": "schema and privilege changes go through migrations"} if {
+	input.statement.kind in {"ddl", "grant"}
+}
+
+deny contains {"id": "deny-set-role", "reason": "changing the role is not allowed"} if {
+	input.statement.kind == "set"
+	input.statement.setting in {"role", "session_authorization"}
+}

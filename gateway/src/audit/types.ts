@@ -1,0 +1,74 @@
+// The audit record contract (schemas/audit-record.schema.json): one "statement" record written
+// before a statement is forwarded, one "outcome" record with the same decision id after it.
+
+import type { DecisionAction, EngineKind, MaskRule, PolicyInput } from '../policy/types.ts';
+
+export const AUDIT_RECORD_VERSION = 1 as const;
+
+export type StatementOutcome =
+  | { status: 'ok'; command_tag: string | null; rows: number | null }
+  | { status: 'error'; sqlstate: string; message: string }
+  | { status: 'refused'; sqlstate: string } // Gatehouse refused it; nothing reached the database
+  | { status: 'aborted' }; // the session ended before the outcome was known
+
+export type AuditRecord =
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'statement';
+      time: string;
+      decision_id: string;
+      session_id: string;
+      identity: PolicyInput['identity'] | null;
+      client_address: string;
+      application_name: string;
+      statement: string;
+      fingerprint: string;
+      /** The complete policy input (null when the statement could not be parsed). */
+      input: PolicyInput | null;
+      decision: DecisionAction;
+      reason: string;
+      policies: string[];
+      masks: Omit<MaskRule, 'policy'>[];
+      engine: EngineKind | null;
+      revision: string | null;
+    }
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'outcome';
+      time: string;
+      decision_id: string;
+      session_id: string;
+      outcome: StatementOutcome;
+    }
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'session';
+      time: string;
+      session_id: string;
+      event: 'auth_ok' | 'auth_failed' | 'closed' | 'protocol_error';
+      client_address: string;
+      application_name: string;
+      identity: PolicyInput['identity'] | null;
+      reason: string | null;
+    }
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'policy';
+      time: string;
+      event: 'activated' | 'refused';
+      revision: string;
+      engine: EngineKind;
+      reason: string | null;
+    };
+
+/** Where audit records go. */
+export interface AuditSink {
+  /** Hands the record (and any deferred ones before it) to storage before returning, or throws. */
+  write(record: AuditRecord): void;
+  /**
+   * Queues a record that need not be out before the caller goes on (a statement's outcome): it is
+   * written together with the next write(), or within a short delay, or at close.
+   */
+  writeSoon(record: AuditRecord): void;
+  close(): Promise<void>;
+}

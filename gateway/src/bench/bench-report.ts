@@ -1,0 +1,147 @@
+// The benchmark's result document: one JSON file for tools, one Markdown table for people.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ActivationTiming } from './activation-timing.ts';
+import type { DecisionTiming } from './decision-timing.ts';
+import type { PgbenchSummary } from './pgbench.ts';
+
+export type QueryMode = 'simple' | 'extended' | 'prepared';
+export const QUERY_MODES: readonly QueryMode[] = ['simple', 'extended', 'prepared'];
+
+export interface TargetResult {
+  summary: PgbenchSummary | null;
+  exitCode: number;
+  error: string | null;
+  /** Gatehouse only: CPU the gateway process spent per transaction, in microseconds. */
+  gatewayCpuMicrosPerTransaction?: number | null;
+}
+
+export interface ModeResult {
+  mode: QueryMode;
+  direct: TargetResult;
+  gatehouse: TargetResult;
+  /** Gatehouse TPS / direct TPS, when both runs produced numbers. */
+  ratio: number | null;
+}
+
+export interface BenchResults {
+  generatedAt: string;
+  machine: {
+    nproc: number;
+    cpuModel: string;
+    loadAverageAtStart: number[];
+    node: string;
+    platform: string;
+    postgres: string;
+    pgbench: string;
+  };
+  settings: {
+    seconds: number;
+    warmupSeconds: number;
+    clients: number;
+    threads: number;
+    scale: number;
+    engine: string;
+    script: string;
+    audit: string;
+  };
+  results: ModeResult[];
+  /** Per-decision evaluation time of each engine on the example policies. */
+  decisions: DecisionTiming[];
+  /** Time from a commit to the policy deciding statements, per engine (empty when not measured). */
+  activation: ActivationTiming[];
+}
+
+function fixed(value: number | null | undefined, digits: number): string {
+  return value === null || value === undefined ? 'n/a' : value.toFixed(digits);
+}
+
+function failed(target: TargetResult): string {
+  if (target.summary === null) return `run failed (exit ${target.exitCode})`;
+  return String(target.summary.failedTransactions) + (target.exitCode === 0 ? '' : ` (exit ${target.exitCode})`);
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const s = r.settings;
+  const rows = r.results.map((m) =>
+    [
+      m.mode,
+      fixed(m.direct.summary?.tps, 0),
+      fixed(m.gatehouse.summary?.tps, 0),
+      m.ratio === null ? 'n/a' : `${m.ratio.toFixed(2)}×`,
+      fixed(m.direct.summary?.latencyAverageMs, 3),
+      fixed(m.gatehouse.summary?.latencyAverageMs, 3),
+      `${failed(m.direct)} / ${failed(m.gatehouse)}`,
+      fixed(m.gatehouse.gatewayCpuMicrosPerTransaction, 1),
+    ].join(' | '),
+  );
+  const errors = r.results.flatMap((m) =>
+    (['direct', 'gatehouse'] as const).flatMap((target) =>
+      m[target].error === null ? [] : [`- ${m.mode}, ${target}: \`${m[target].error}\``],
+    ),
+  );
+  return [
+    '# Gatehouse benchmark: latest results',
+    '',
+    `Generated ${r.generatedAt} by \`npm run bench\` (method: [docs/benchmarks.md](../docs/benchmarks.md)).`,
+    '',
+    `\`pgbench ${s.script} -n -T ${s.seconds} -c ${s.clients} -j ${s.threads} -M <mode>\` (select-only script, scale ${s.scale}) ` +
+      `directly against PostgreSQL and through Gatehouse (${s.engine} policies, audit to ${s.audit}), ` +
+      `alternating in the same run after a ${s.warmupSeconds}s warm-up of each.`,
+    '',
+    '| mode | direct TPS | Gatehouse TPS | ratio | direct latency (ms) | Gatehouse latency (ms) | failed transactions (direct / Gatehouse) | Gatehouse CPU per transaction (µs) |',
+    '|---|---:|---:|---:|---:|---:|---|---:|',
+    ...rows.map((row) => `| ${row} |`),
+    '',
+    ...(errors.length > 0 ? ['Errors:', '', ...errors, ''] : []),
+    '## Policy decisions',
+    '',
+    'Time for one `engine.evaluate(input)` on the example policies (no decision cache), over a corpus of',
+    'typical statements for each example identity, measured in the same run.',
+    '',
+    '| engine | decisions timed | median (µs) | p99 (µs) | mean (µs) |',
+    '|---|---:|---:|---:|---:|',
+    ...r.decisions.map((d) => `| ${d.engine} | ${d.decisions} | ${d.medianMicros.toFixed(1)} | ${d.p99Micros.toFixed(1)} | ${d.meanMicros.toFixed(1)} |`),
+    '',
+    ...renderActivation(r.activation),
+    '## Machine',
+    '',
+    `- nproc: ${r.machine.nproc} (${r.machine.cpuModel})`,
+    `- load average at start: ${r.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(', ')}`,
+    `- Node ${r.machine.node} on ${r.machine.platform}`,
+    `- PostgreSQL ${r.machine.postgres}; ${r.machine.pgbench}`,
+    '',
+    'pgbench, PostgreSQL and Gatehouse share the same cores, so absolute numbers depend on the',
+    'machine and whatever else runs on it; compare the ratio between runs of the same table.',
+    '',
+  ].join('\n');
+}
+
+/** The activation section: median and max milliseconds from commit to active policy, per engine. */
+export function renderActivation(timings: readonly ActivationTiming[]): string[] {
+  if (timings.length === 0) return [];
+  const failures = timings.flatMap((t) => t.failures.map((f) => `- ${t.engine}: ${f}`));
+  return [
+    '## Policy activation',
+    '',
+    'Time from a commit in the followed policy repository to that commit deciding statements: the harness',
+    'commits a harmless rule change, POSTs `/policy/refresh` (as a push webhook would) and waits until the',
+    'commit is the active revision. Each activation fetches, checks out, compiles (Rego: `opa build`, cold,',
+    'since the sources changed) and runs the repository\'s policy tests before the swap.',
+    '',
+    '| engine | commits | activated | median (ms) | max (ms) |',
+    '|---|---:|---:|---:|---:|',
+    ...timings.map((t) => `| ${t.engine} | ${t.commits} | ${t.samplesMs.length} | ${fixed(t.medianMs, 0)} | ${fixed(t.maxMs, 0)} |`),
+    '',
+    ...(failures.length > 0 ? ['Not activated:', '', ...failures, ''] : []),
+  ];
+}
+
+export async function writeResults(dir: string, results: BenchResults): Promise<{ markdown: string; json: string }> {
+  await mkdir(dir, { recursive: true });
+  const markdown = path.join(dir, 'latest.md');
+  const json = path.join(dir, 'latest.json');
+  await writeFile(json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(markdown, renderMarkdown(results));
+  return { markdown, json };
+}

@@ -1,0 +1,209 @@
+// `gatehouse bench`: pgbench -S directly against PostgreSQL and through an in-process Gatehouse,
+// mode by mode in the same run, written to bench-results/latest.{md,json}. Measures; never judges.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineKind } from '../policy/types.ts';
+import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../auth/dev-keys.ts';
+import { configFromObject } from '../config/load.ts';
+import { startGateway } from '../server.ts';
+import type { RunningGateway } from '../server.ts';
+import { ensureDatabase, initialisePgbench, pgbenchVersion, serverVersion } from './bench-database.ts';
+import { writeResults } from './bench-report.ts';
+import type { BenchResults, ModeResult, QueryMode, TargetResult } from './bench-report.ts';
+import { runPgbench } from './pgbench.ts';
+import { measureDecisionTimings } from './decision-timing.ts';
+import { measureActivationTimings } from './activation-timing.ts';
+import type { ActivationTiming } from './activation-timing.ts';
+
+export interface BenchOptions {
+  seconds: number;
+  warmupSeconds: number;
+  clients: number;
+  modes: QueryMode[];
+  engine: EngineKind;
+  /** Superuser URL of the PostgreSQL to measure; its database is created when absent. */
+  upstreamUrl: string;
+  scale: number;
+  /** Passes over the example decision corpus when timing each engine's evaluations. */
+  decisionRounds: number;
+  /** Commits per engine when timing policy activation from git; 0 skips it. */
+  activationCommits: number;
+  outDir: string;
+  print: (line: string) => void;
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export async function runBench(options: BenchOptions): Promise<number> {
+  const { print } = options;
+  const started = Date.now();
+  const step = (message: string): void => print(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}`);
+  const threads = Math.min(2, options.clients);
+  const loadAverageAtStart = os.loadavg();
+
+  const upstream = new URL(options.upstreamUrl);
+  const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || 'gatehouse_bench';
+  step(`preparing database ${database} on ${upstream.host}...`);
+  if (await ensureDatabase(options.upstreamUrl, database)) step(`created database ${database}`);
+  step(`pgbench -i -s ${options.scale}...`);
+  await initialisePgbench(options.upstreamUrl, options.scale);
+
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
+  let gateway: RunningGateway | null = null;
+  try {
+    const keyDir = path.join(workDir, 'keys');
+    const keys = await ensureDevKeys(keyDir);
+    // Long enough for every run; pgbench reconnects nothing mid-run, but warm-ups and modes add up.
+    const token = await mintDevToken({ keyDir, subject: 'bench', groups: ['bench'], ttlSeconds: 4 * 3600 });
+    const auditFile = path.join(workDir, 'audit.ndjson');
+    const config = configFromObject(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { mode: 'disable' },
+        auth: {
+          issuer: keys.issuer,
+          audience: keys.audience,
+          algorithms: [DEV_ALGORITHM],
+          jwks: { file: keys.jwksPath },
+          plaintext_password: 'loopback',
+        },
+        upstream: { url: options.upstreamUrl, pass_database: false },
+        policies: { engine: options.engine, directory: path.join(REPO_ROOT, 'policies', options.engine) },
+        audit: { file: auditFile },
+      },
+      workDir,
+    );
+    step(`starting Gatehouse in-process (${options.engine} policies, audit to a temporary file)...`);
+    gateway = await startGateway(config, { onInfo: (message) => step(`gatehouse: ${message}`) });
+    step(`Gatehouse listening on ${gateway.host}:${gateway.port}`);
+
+    const direct: Target = { name: 'direct', url: options.upstreamUrl, env: {} };
+    const viaGatehouse: Target = {
+      name: 'gatehouse',
+      url: `postgresql://bench@${gateway.host}:${gateway.port}/${encodeURIComponent(database)}?sslmode=disable`,
+      env: { PGPASSWORD: token },
+    };
+    const pgbench = (target: Target, mode: QueryMode, seconds: number): Promise<TargetResult> =>
+      measure(target, ['-S', '-n', '-T', String(seconds), '-c', String(options.clients), '-j', String(threads), '-M', mode, target.url]);
+
+    if (options.warmupSeconds > 0) {
+      for (const target of [direct, viaGatehouse]) {
+        step(`warm-up: ${options.warmupSeconds}s ${target.name}`);
+        const warmup = await pgbench(target, 'simple', options.warmupSeconds);
+        // A target that cannot run at all would fail every mode the same way: stop here instead.
+        if (warmup.summary === null) {
+          step(`warm-up ${target.name} FAILED: ${warmup.error ?? `exit ${warmup.exitCode}`}; no results written`);
+          return 1;
+        }
+      }
+    }
+
+    const results: ModeResult[] = [];
+    for (const mode of options.modes) {
+      step(`${mode}: ${options.seconds}s direct...`);
+      const directResult = await pgbench(direct, mode, options.seconds);
+      step(`${mode}: direct ${describe(directResult)}`);
+      step(`${mode}: ${options.seconds}s through Gatehouse...`);
+      const gatehouseResult = await pgbench(viaGatehouse, mode, options.seconds);
+      step(`${mode}: Gatehouse ${describe(gatehouseResult)}`);
+      const ratio =
+        directResult.summary !== null && gatehouseResult.summary !== null && directResult.summary.tps > 0
+          ? gatehouseResult.summary.tps / directResult.summary.tps
+          : null;
+      results.push({ mode, direct: directResult, gatehouse: gatehouseResult, ratio });
+    }
+
+    step(`timing policy decisions (${options.decisionRounds} passes over the example corpus, both engines)...`);
+    const decisions = await measureDecisionTimings({
+      policiesRoot: path.join(REPO_ROOT, 'policies'),
+      buildDir: path.join(workDir, 'policy-build'),
+      engines: ['rego', 'cedar'],
+      rounds: options.decisionRounds,
+    });
+    for (const d of decisions) step(`${d.engine}: median ${d.medianMicros.toFixed(1)} µs, p99 ${d.p99Micros.toFixed(1)} µs per decision`);
+
+    let activation: ActivationTiming[] = [];
+    if (options.activationCommits > 0) {
+      step(`timing policy activation from git (${options.activationCommits} commits per engine, POST /policy/refresh each)...`);
+      activation = await measureActivationTimings({
+        projectRoot: REPO_ROOT,
+        workDir: path.join(workDir, 'activation'),
+        engines: ['rego', 'cedar'],
+        commits: options.activationCommits,
+        upstreamUrl: options.upstreamUrl,
+        keys,
+        onProgress: step,
+      });
+      for (const a of activation) {
+        step(`${a.engine}: commit to active policy median ${a.medianMs === null ? 'n/a' : a.medianMs.toFixed(0)} ms, max ${a.maxMs === null ? 'n/a' : a.maxMs.toFixed(0)} ms (${a.samplesMs.length}/${a.commits} activated)`);
+      }
+    }
+
+    const document: BenchResults = {
+      generatedAt: new Date().toISOString(),
+      machine: {
+        nproc: os.availableParallelism(),
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        loadAverageAtStart,
+        node: process.version,
+        platform: `${os.type()} ${os.release()} ${os.arch()}`,
+        postgres: await serverVersion(options.upstreamUrl),
+        pgbench: await pgbenchVersion(),
+      },
+      settings: {
+        seconds: options.seconds,
+        warmupSeconds: options.warmupSeconds,
+        clients: options.clients,
+        threads,
+        scale: options.scale,
+        engine: options.engine,
+        script: '-S',
+        audit: 'NDJSON file',
+      },
+      results,
+      decisions,
+      activation,
+    };
+    const written = await writeResults(options.outDir, document);
+    step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);
+    const allRan = results.every((r) => r.direct.summary !== null && r.gatehouse.summary !== null);
+    return allRan ? 0 : 1;
+  } finally {
+    await gateway?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  /** One pgbench run; for Gatehouse, also the gateway's CPU time per transaction. */
+  async function measure(target: Target, args: string[]): Promise<TargetResult> {
+    const seconds = Number(args[args.indexOf('-T') + 1]);
+    const cpuBefore = process.cpuUsage();
+    const run = await runPgbench({ args, env: { ...process.env, ...target.env }, killAfterMs: (seconds + 60) * 1000 });
+    const cpu = process.cpuUsage(cpuBefore);
+    const result: TargetResult = { summary: run.summary, exitCode: run.exitCode, error: run.error };
+    if (target.name === 'gatehouse') {
+      const transactions = run.summary?.transactions ?? 0;
+      result.gatewayCpuMicrosPerTransaction = transactions > 0 ? (cpu.user + cpu.system) / transactions : null;
+    }
+    return result;
+  }
+}
+
+interface Target {
+  name: 'direct' | 'gatehouse';
+  url: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function describe(result: TargetResult): string {
+  if (result.summary === null) return `FAILED: ${result.error ?? `exit ${result.exitCode}`}`;
+  const { tps, latencyAverageMs, failedTransactions } = result.summary;
+  return `${tps.toFixed(0)} tps, ${latencyAverageMs.toFixed(3)} ms average latency, ${failedTransactions} failed${result.exitCode === 0 ? '' : ` (exit ${result.exitCode}: ${result.error ?? ''})`}`;
+}
+
+/** Relative to the working directory when inside it, absolute otherwise. */
+function shortPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(file) : relative;
+}

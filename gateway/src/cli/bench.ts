@@ -1,0 +1,114 @@
+// `gatehouse bench`: pgbench through Gatehouse against pgbench directly, results in bench-results/.
+import { parseOptions } from './args.ts';
+import type { CliCommand } from './command.ts';
+import { QUERY_MODES } from '../bench/bench-report.ts';
+import type { QueryMode } from '../bench/bench-report.ts';
+import { DEFAULT_BENCH_URL } from '../bench/bench-database.ts';
+
+const HELP = `Usage: gatehouse bench [options]
+
+Measures what Gatehouse costs: initialises a pgbench database (pgbench -i) on a real
+PostgreSQL, starts Gatehouse in-process in front of it (development token for group
+"bench", the repository's example policies, audit to a temporary file), then runs
+  pgbench -S -n -T <seconds> -c <clients> -j 2 -M <mode>
+for each mode, directly and through Gatehouse, alternating in the same run. Writes
+bench-results/latest.md and bench-results/latest.json. Needs pgbench on PATH.
+
+Options:
+  --seconds <n>     duration of each pgbench run (default 10)
+  --clients <n>     pgbench clients (default 8)
+  --modes <list>    comma-separated query modes: simple,extended,prepared (default all)
+  --warmup <n>      seconds of warm-up per target before measuring (default 2; 0 = none)
+  --engine <name>   policy engine: rego (default) or cedar
+  --upstream <url>  PostgreSQL to measure, superuser URL; the database is created when absent
+                    (default ${DEFAULT_BENCH_URL})
+  --scale <n>       pgbench scale factor (default 1)
+  --decision-rounds <n>
+                    passes over the decision corpus when timing each engine (default 50)
+  --activation-commits <n>
+                    commits per engine when timing how long a pushed commit takes to become
+                    the active policy (git repository, POST /policy/refresh; default 5,
+                    0 skips it)
+  --out <dir>       results directory (default bench-results)
+  -h, --help        show this help
+
+Example:
+  npm run bench -- --seconds 30 --modes extended,prepared
+`;
+
+export const benchCommand: CliCommand = {
+  name: 'bench',
+  summary: 'Benchmark Gatehouse against direct PostgreSQL with pgbench; writes bench-results/latest.md',
+  help: HELP,
+  async run(argv: string[]): Promise<number> {
+    const values = parseOptions(argv, {
+      seconds: { type: 'string', default: '10' },
+      clients: { type: 'string', default: '8' },
+      modes: { type: 'string', default: QUERY_MODES.join(',') },
+      warmup: { type: 'string', default: '2' },
+      engine: { type: 'string', default: 'rego' },
+      upstream: { type: 'string', default: DEFAULT_BENCH_URL },
+      scale: { type: 'string', default: '1' },
+      'decision-rounds': { type: 'string', default: '50' },
+      'activation-commits': { type: 'string', default: '5' },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const fail = (message: string): number => {
+      process.stderr.write(`gatehouse bench: ${message}\n`);
+      return 2;
+    };
+    const seconds = positive(values.seconds);
+    const clients = positive(values.clients);
+    const scale = positive(values.scale);
+    const decisionRounds = positive(values['decision-rounds']);
+    if (decisionRounds === undefined) return fail('--decision-rounds must be a positive integer');
+    const activationText = values['activation-commits'];
+    const activationCommits = /^\d+$/.test(activationText) && Number(activationText) <= 100 ? Number(activationText) : undefined;
+    if (activationCommits === undefined) return fail('--activation-commits must be a whole number up to 100');
+    const warmup = /^\d+$/.test(values.warmup) ? Number(values.warmup) : undefined;
+    if (seconds === undefined || clients === undefined || scale === undefined || warmup === undefined) {
+      return fail('--seconds, --clients and --scale must be positive integers, --warmup a whole number');
+    }
+    const modes = values.modes.split(',').map((m) => m.trim()).filter((m) => m !== '');
+    const unknown = modes.filter((m) => !(QUERY_MODES as readonly string[]).includes(m));
+    if (modes.length === 0 || unknown.length > 0) {
+      return fail(`--modes takes ${QUERY_MODES.join(', ')}; not ${unknown.join(', ') || '(empty)'}`);
+    }
+    if (values.engine !== 'rego' && values.engine !== 'cedar') return fail('--engine must be rego or cedar');
+    try {
+      new URL(values.upstream);
+    } catch {
+      return fail(`--upstream is not a URL: ${values.upstream}`);
+    }
+    try {
+      const { runBench } = await import('../bench/run-bench.ts');
+      return await runBench({
+        seconds,
+        warmupSeconds: warmup,
+        clients,
+        modes: modes as QueryMode[],
+        engine: values.engine,
+        upstreamUrl: values.upstream,
+        scale,
+        decisionRounds,
+        activationCommits,
+        outDir: values.out,
+        print: (line) => process.stdout.write(`${line}\n`),
+      });
+    } catch (error) {
+      process.stderr.write(`gatehouse bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+  },
+};
+
+function positive(text: string): number | undefined {
+  return /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : undefined;
+}
+
+export default benchCommand;

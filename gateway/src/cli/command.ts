@@ -1,0 +1,11 @@
+// The shape of one CLI verb: cli/main.ts dispatches `gatehouse <verb>` to one of these.
+
+export interface CliCommand {
+  name: string;
+  /** One line for `gatehouse --help`. */
+  summary: string;
+  /** Full text for `gatehouse <verb> --help`: usage, options, examples. */
+  help: string;
+  /** Runs the verb with the arguments after the verb; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}

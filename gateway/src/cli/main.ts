@@ -1,0 +1,104 @@
+// `gatehouse <verb>`: dispatches to the verbs in COMMANDS and owns help, version and usage errors.
+
+import { readFileSync } from 'node:fs';
+import { isGatehouseError } from '../errors.ts';
+import { UsageError } from './args.ts';
+import { benchCommand } from './bench.ts';
+import type { CliCommand } from './command.ts';
+import { demoCommand } from './demo.ts';
+import { policyCommand } from './policy.ts';
+import { serveCommand } from './serve.ts';
+import { tokenCommand } from './token.ts';
+
+/** Every verb, in the order `gatehouse --help` lists them. */
+export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, benchCommand];
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: gatehouse <command> [options]',
+    '',
+    'Gatehouse: a policy-as-code gateway for PostgreSQL.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help       show this help',
+    '  -v, --version    print the version',
+    '',
+    "Run 'gatehouse help <command>' or 'gatehouse <command> --help' for a command's options.",
+    '',
+  ].join('\n');
+}
+
+function find(name: string): CliCommand | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+function wantsHelp(args: string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false;
+    if (arg === '--help' || arg === '-h') return true;
+  }
+  return false;
+}
+
+/** Runs the CLI; resolves to the process exit code (0 ok, 1 failure, 2 usage error). */
+export async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined) {
+    process.stderr.write(usage());
+    return 2;
+  }
+  if (verb === '--help' || verb === '-h') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (verb === '--version' || verb === '-v' || verb === 'version') {
+    process.stdout.write(`gatehouse ${version()}\n`);
+    return 0;
+  }
+  if (verb === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      process.stdout.write(usage());
+      return 0;
+    }
+    const command = find(topic);
+    if (command === undefined) {
+      process.stderr.write(`gatehouse: no help for unknown command '${topic}'\n\n${usage()}`);
+      return 2;
+    }
+    process.stdout.write(command.help);
+    return 0;
+  }
+  const command = find(verb);
+  if (command === undefined) {
+    process.stderr.write(`gatehouse: unknown command '${verb}'\n\n${usage()}`);
+    return 2;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`gatehouse ${command.name}: ${e.message}\n\n${command.help}`);
+      return 2;
+    }
+    if (isGatehouseError(e)) {
+      process.stderr.write(`gatehouse ${command.name}: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
+      return 1;
+    }
+    process.stderr.write(`gatehouse ${command.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}

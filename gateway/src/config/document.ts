@@ -1,0 +1,48 @@
+// The configuration document as written in gatehouse.yaml (snake_case), before defaults and path resolution.
+
+import type { EngineKind } from '../policy/types.ts';
+import type { PlaintextPasswordPolicy, TlsMode } from './types.ts';
+
+export interface ConfigDocument {
+  $schema?: string;
+  listen?: { host?: string; port?: number };
+  tls?: { mode?: TlsMode; cert?: string; key?: string };
+  auth: {
+    issuer: string;
+    audience: string;
+    algorithms?: string[];
+    jwks: { file: string } | { url: string; cache_max_age_seconds?: number; cooldown_seconds?: number };
+    groups_claim?: string;
+    roles_claim?: string;
+    plaintext_password?: PlaintextPasswordPolicy;
+    clock_tolerance_seconds?: number;
+  };
+  upstream: { url: string; pass_database?: boolean; connect_timeout_ms?: number };
+  policies: {
+    engine: EngineKind;
+    eval_timeout_ms?: number;
+    /** Exactly one of directory and git (the schema's oneOf). */
+    directory?: string;
+    git?: {
+      url: string;
+      branch?: string;
+      pin?: string;
+      path?: string;
+      tests?: string | null;
+      poll_interval_seconds?: number;
+      work_dir?: string;
+    };
+  };
+  admin?: { host?: string; port: number; refresh_token?: string };
+  audit?: { file?: string; fsync?: boolean };
+  limits?: { max_message_bytes?: number };
+}
+
+/** Overrides use the same snake_case keys as the file; objects merge, other values replace. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+export type ConfigOverrides = DeepPartial<ConfigDocument>;

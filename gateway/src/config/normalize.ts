@@ -1,0 +1,150 @@
+// Turns a schema-valid config document into GatehouseConfig: defaults, camelCase, absolute paths, cross-field checks.
+
+import { isAbsolute, resolve } from 'node:path';
+import type { ConfigDocument } from './document.ts';
+import type { EngineKind } from '../policy/types.ts';
+import type { GatehouseConfig, GitPolicyConfig } from './types.ts';
+
+/** Defaults for every optional key; the schema's "default" annotations say the same (a test checks). */
+export const DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 6432 },
+  tls: { mode: 'disable' },
+  auth: {
+    algorithms: ['RS256', 'ES256'],
+    groupsClaim: 'groups',
+    rolesClaim: 'roles',
+    plaintextPassword: 'loopback',
+    clockToleranceSeconds: 30,
+    cacheMaxAgeSeconds: 600,
+    cooldownSeconds: 30,
+  },
+  upstream: { passDatabase: false, connectTimeoutMs: 5000 },
+  policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
+  admin: { host: '127.0.0.1' },
+  audit: { file: '-', fsync: false },
+  limits: { maxMessageBytes: 16 * 1024 * 1024 },
+} as const;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig {
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const jwks = doc.auth.jwks;
+  return {
+    listen: {
+      host: doc.listen?.host ?? DEFAULTS.listen.host,
+      port: doc.listen?.port ?? DEFAULTS.listen.port,
+    },
+    tls: {
+      mode: doc.tls?.mode ?? DEFAULTS.tls.mode,
+      certFile: doc.tls?.cert === undefined ? null : path(doc.tls.cert),
+      keyFile: doc.tls?.key === undefined ? null : path(doc.tls.key),
+    },
+    auth: {
+      issuer: doc.auth.issuer,
+      audience: doc.auth.audience,
+      algorithms: [...(doc.auth.algorithms ?? DEFAULTS.auth.algorithms)],
+      jwks:
+        'file' in jwks
+          ? { kind: 'file', path: path(jwks.file) }
+          : {
+              kind: 'url',
+              url: jwks.url,
+              cacheMaxAgeSeconds: jwks.cache_max_age_seconds ?? DEFAULTS.auth.cacheMaxAgeSeconds,
+              cooldownSeconds: jwks.cooldown_seconds ?? DEFAULTS.auth.cooldownSeconds,
+            },
+      groupsClaim: doc.auth.groups_claim ?? DEFAULTS.auth.groupsClaim,
+      rolesClaim: doc.auth.roles_claim ?? DEFAULTS.auth.rolesClaim,
+      plaintextPassword: doc.auth.plaintext_password ?? DEFAULTS.auth.plaintextPassword,
+      clockToleranceSeconds: doc.auth.clock_tolerance_seconds ?? DEFAULTS.auth.clockToleranceSeconds,
+    },
+    upstream: {
+      url: doc.upstream.url,
+      passDatabase: doc.upstream.pass_database ?? DEFAULTS.upstream.passDatabase,
+      connectTimeoutMs: doc.upstream.connect_timeout_ms ?? DEFAULTS.upstream.connectTimeoutMs,
+    },
+    policies: {
+      engine: doc.policies.engine,
+      evalTimeoutMs: doc.policies.eval_timeout_ms ?? DEFAULTS.policies.evalTimeoutMs,
+      ...(doc.policies.git === undefined
+        ? { directory: path(doc.policies.directory ?? '.'), git: null }
+        : { directory: null, git: gitConfig(doc.policies.engine, doc.policies.git, path) }),
+    },
+    admin:
+      doc.admin === undefined
+        ? null
+        : { host: doc.admin.host ?? DEFAULTS.admin.host, port: doc.admin.port, refreshToken: doc.admin.refresh_token ?? null },
+    audit: {
+      file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
+      fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
+    },
+    limits: {
+      maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,
+    },
+    baseDir,
+  };
+}
+
+type GitDocument = NonNullable<ConfigDocument['policies']['git']>;
+
+function gitConfig(engine: EngineKind, git: GitDocument, path: (p: string) => string): GitPolicyConfig {
+  const d = DEFAULTS.policies.git;
+  const tests = git.tests === undefined ? d.tests : git.tests;
+  return {
+    url: isRemoteUrl(git.url) ? git.url : path(git.url),
+    branch: git.branch ?? d.branch,
+    pin: git.pin ?? null,
+    path: git.path ?? `policies/${engine}`,
+    tests: tests === null || tests === '' ? null : tests,
+    pollIntervalSeconds: git.poll_interval_seconds ?? d.pollIntervalSeconds,
+    workDir: path(git.work_dir ?? d.workDir),
+  };
+}
+
+/** A git URL ("scheme://..." or scp-like "user@host:path"), as opposed to a local path. */
+function isRemoteUrl(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/:]+@[^/:]+:/.test(url);
+}
+
+/** A path inside the repository must stay inside it. */
+function repoRelativeProblem(key: string, value: string | null | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (isAbsolute(value) || value.split(/[\\/]/).includes('..')) return `${key}: must be a path inside the repository`;
+  return null;
+}
+
+/** Checks the schema cannot express; each problem is "path: message". */
+export function semanticProblems(doc: ConfigDocument): string[] {
+  const problems: string[] = [];
+
+  let upstream: URL | null = null;
+  try {
+    upstream = new URL(doc.upstream.url);
+  } catch {
+    problems.push('upstream.url: is not a valid URL (percent-encode special characters in the password)');
+  }
+  if (upstream !== null && upstream.hostname === '' && !upstream.searchParams.has('host')) {
+    problems.push('upstream.url: has no host');
+  }
+
+  const jwks = doc.auth.jwks;
+  if ('url' in jwks) {
+    try {
+      const url = new URL(jwks.url);
+      if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+        problems.push('auth.jwks.url: must use https (plain http is accepted only for loopback hosts)');
+      } else if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        problems.push('auth.jwks.url: must be an https URL');
+      }
+    } catch {
+      problems.push('auth.jwks.url: is not a valid URL');
+    }
+  }
+  const git = doc.policies.git;
+  if (git !== undefined) {
+    for (const problem of [repoRelativeProblem('policies.git.path', git.path), repoRelativeProblem('policies.git.tests', git.tests)]) {
+      if (problem !== null) problems.push(problem);
+    }
+  }
+  return problems;
+}

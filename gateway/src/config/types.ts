@@ -1,0 +1,88 @@
+// The validated configuration, as the rest of the gateway sees it (camelCase, defaults applied).
+// The YAML file uses snake_case and is validated against schemas/config.schema.json.
+
+import type { EngineKind } from '../policy/types.ts';
+
+export type TlsMode =
+  | 'disable' // no TLS; SSLRequest answered 'N'
+  | 'allow' // TLS offered; plaintext accepted (password over plaintext still subject to auth.plaintextPassword)
+  | 'require'; // plaintext StartupMessage refused with 28000
+
+export type PlaintextPasswordPolicy = 'never' | 'loopback' | 'always';
+
+export type JwksSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string; cacheMaxAgeSeconds: number; cooldownSeconds: number };
+
+export interface GatehouseConfig {
+  listen: { host: string; port: number };
+  tls: { mode: TlsMode; certFile: string | null; keyFile: string | null };
+  auth: {
+    issuer: string;
+    audience: string;
+    algorithms: string[];
+    jwks: JwksSource;
+    groupsClaim: string;
+    rolesClaim: string;
+    /** Whether a JWT may be sent as a cleartext password over a non-TLS connection. */
+    plaintextPassword: PlaintextPasswordPolicy;
+    clockToleranceSeconds: number;
+  };
+  upstream: {
+    /** libpq-style URL with Gatehouse's own credentials: postgresql://user:pass@host:port/db?sslmode=... */
+    url: string;
+    /** When true, the database the client names is used upstream; otherwise the URL's database. */
+    passDatabase: boolean;
+    connectTimeoutMs: number;
+  };
+  policies: {
+    engine: EngineKind;
+    /** Per-decision evaluation timeout; exceeded means deny. */
+    evalTimeoutMs: number;
+  } & (
+    | {
+        /** Directory holding the policies for the engine (Rego files, or Cedar policies + schema). */
+        directory: string;
+        git: null;
+      }
+    | { directory: null; git: GitPolicyConfig }
+  );
+  /** The operators' HTTP listener (policy status and refresh); null when not configured. */
+  admin: AdminConfig | null;
+  audit: {
+    /** NDJSON file path, or "-" for standard output. */
+    file: string;
+    /** fsync after every record (survives power loss, costs a disk flush per record). Always set by the loader. */
+    fsync?: boolean;
+  };
+  limits: {
+    /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */
+    maxMessageBytes: number;
+  };
+  /** Base directory relative paths in the file were resolved against. */
+  baseDir: string;
+}
+
+/** policies.git: a repository followed commit by commit (docs/policy-lifecycle.md). */
+export interface GitPolicyConfig {
+  /** A URL, or an absolute local path (a relative path in the file is resolved against baseDir). */
+  url: string;
+  branch: string;
+  /** A commit or tag to stay on; null follows the branch. */
+  pin: string | null;
+  /** The engine's policy directory, relative to the repository root. */
+  path: string;
+  /** The test cases directory, relative to the repository root; null runs no cases. */
+  tests: string | null;
+  /** 0: no polling. */
+  pollIntervalSeconds: number;
+  /** Absolute: mirror, checked-out commits, build cache, status.json. */
+  workDir: string;
+}
+
+export interface AdminConfig {
+  host: string;
+  port: number;
+  /** When set, POST /policy/refresh must carry it in X-Gatehouse-Token. */
+  refreshToken: string | null;
+}

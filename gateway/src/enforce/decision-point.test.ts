@@ -1,0 +1,144 @@
+import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openAuditSink } from '../audit/file-sink.ts';
+import type { AuditRecord } from '../audit/types.ts';
+import { loadPolicyEngine } from '../policy/load.ts';
+import type { PolicyEngine } from '../policy/types.ts';
+import { loadSqlParser } from '../sql/parser.ts';
+import { DecisionCache, decideQuery, type DecisionContext } from './decision-point.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const schema = (name: string): object => JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')) as object;
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+addFormats.default(ajv);
+const validDecision = ajv.compile(schema('decision.schema.json'));
+const validRecord = ajv.compile(schema('audit-record.schema.json'));
+
+let rego: PolicyEngine;
+const buildDir = mkdtempSync(join(tmpdir(), 'gatehouse-decide-'));
+
+beforeAll(async () => {
+  await loadSqlParser();
+  rego = await loadPolicyEngine({ engine: 'rego', directory: join(ROOT, 'policies/rego'), buildDir });
+});
+
+/** The real engine, counting how often it is asked. */
+function counted(engine: PolicyEngine): PolicyEngine & { calls: number } {
+  const wrapper = {
+    kind: engine.kind,
+    revision: engine.revision,
+    deterministic: engine.deterministic,
+    calls: 0,
+    evaluate: (input: Parameters<PolicyEngine['evaluate']>[0]) => {
+      wrapper.calls++;
+      return engine.evaluate(input);
+    },
+  };
+  return wrapper;
+}
+
+function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext; records: () => AuditRecord[] } {
+  const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-decide-audit-')), 'audit.ndjson');
+  const audit = openAuditSink(file);
+  const ctx: DecisionContext = {
+    identity: { subject: 'agent-1', issuer: 'https://idp.test', groups, roles: [], name: null },
+    session: { id: 'session-1', clientAddress: '127.0.0.1', applicationName: 'test', database: 'clinic', user: 'agent', tls: false },
+    searchPath: ['public'],
+    engines: { current: () => engine },
+    audit,
+    evalTimeoutMs: 5000,
+    cache: new DecisionCache(),
+  };
+  const records = (): AuditRecord[] =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as AuditRecord);
+  return { ctx, records };
+}
+
+describe('decideQuery', () => {
+  it('returns decisions and writes audit records that match their JSON Schemas', () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const d = decideQuery(ctx, 'SELECT ssn FROM clinical.patients WHERE id = 1', 'simple');
+    expect(d.kind).toBe('forward');
+    for (const s of d.statements) {
+      expect(validDecision(s.decision), JSON.stringify(validDecision.errors)).toBe(true);
+      expect(s.decision.action).toBe('mask');
+      expect(s.decision.revision).toBe(rego.revision);
+    }
+    const written = records();
+    expect(written).toHaveLength(1);
+    expect(validRecord(written[0]), JSON.stringify(validRecord.errors)).toBe(true);
+    const rec = written[0]!;
+    // The record carries the complete input, so the decision can be reproduced from it.
+    expect(rec.type === 'statement' && rec.input ? rego.evaluate(rec.input).action : null).toBe('mask');
+  });
+
+  it('refuses a whole multi-statement string when one statement is denied, auditing each', () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const d = decideQuery(ctx, 'SELECT 1; DROP TABLE clinical.visits', 'simple');
+    expect(d.kind).toBe('refuse');
+    expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('42501');
+    expect(records().map((r) => (r.type === 'statement' ? r.decision : null))).toEqual(['allow', 'deny']);
+  });
+
+  it('denies a statement that cannot be parsed with 42601 and audits it without an input', () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const d = decideQuery(ctx, 'SELEC 1', 'simple');
+    expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('42601');
+    const rec = records()[0];
+    expect(rec?.type === 'statement' ? [rec.decision, rec.input] : null).toEqual(['deny', null]);
+  });
+
+  it('reuses a verdict for the same text in a session, with a new decision id and audit record each time', () => {
+    const engine = counted(rego);
+    const { ctx, records } = context(engine, ['agents']);
+    const a = decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
+    const b = decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
+    expect(engine.calls).toBe(1);
+    expect(b.statements[0]!.decision.action).toBe(a.statements[0]!.decision.action);
+    expect(b.statements[0]!.decision.id).not.toBe(a.statements[0]!.decision.id);
+    expect(records()).toHaveLength(2);
+    decideQuery(ctx, 'SELECT id FROM clinical.visits', 'simple');
+    expect(engine.calls).toBe(2); // the protocol is part of the input, so part of the key
+  });
+
+  it('does not reuse verdicts of a Rego policy that reads the clock', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-clock-'));
+    cpSync(join(ROOT, 'policies/rego'), dir, { recursive: true });
+    writeFileSync(join(dir, 'clock.rego'), 'package gatehouse\n\nnight if time.now_ns() < 0\n');
+    const clock = await loadPolicyEngine({ engine: 'rego', directory: dir, buildDir });
+    expect(clock.deterministic).toBe(false);
+    expect(rego.deterministic).toBe(true);
+    const engine = counted(clock);
+    const { ctx } = context(engine, ['agents']);
+    decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
+    decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
+    expect(engine.calls).toBe(2);
+  });
+
+  it("refuses SQL-level EXECUTE and PREPARE of Gatehouse's reserved statement names", () => {
+    const { ctx } = context(rego, ['breakglass']);
+    for (const sql of ['EXECUTE gatehouse_abc_1(1)', 'PREPARE gatehouse_x AS SELECT 1', 'EXPLAIN EXECUTE gatehouse_abc_1']) {
+      const d = decideQuery(ctx, sql, 'simple');
+      expect(d.kind, sql).toBe('refuse');
+    }
+  });
+
+  it('refuses the statement (58030) when its audit record cannot be written', () => {
+    const { ctx } = context(rego, ['breakglass']);
+    const full: DecisionContext = { ...ctx, audit: openAuditSink('/dev/full') };
+    let sqlstate: string | null = null;
+    try {
+      decideQuery(full, 'SELECT 1', 'simple');
+    } catch (e) {
+      sqlstate = (e as { sqlstate?: string }).sqlstate ?? null;
+    }
+    expect(sqlstate).toBe('58030');
+  });
+});

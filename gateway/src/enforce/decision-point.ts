@@ -1,0 +1,278 @@
+// The one decision point: SQL text + who + where → parsed facts → policy input → Decision, audited.
+// Both the simple and the extended protocol call decideQuery(); nothing else evaluates policy.
+
+import { randomUUID } from 'node:crypto';
+import type { AuditSink } from '../audit/types.ts';
+import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
+import { GatehouseError } from '../errors.ts';
+import { buildPolicyInput } from '../policy/input.ts';
+import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
+import { evaluateWithBudget } from '../policy/evaluate.ts';
+import { analyzeQuery } from '../sql/parser.ts';
+import type { ParsedStatement } from '../sql/facts.ts';
+
+/** Supplies the engine active right now (it can change between statements when policies are reloaded). */
+export interface EngineSource {
+  current(): PolicyEngine;
+}
+
+export interface DecisionContext {
+  identity: Identity;
+  session: SessionInfo;
+  searchPath: string[];
+  engines: EngineSource;
+  audit: AuditSink;
+  evalTimeoutMs: number;
+  /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
+  cache: DecisionCache;
+}
+
+interface Evaluated {
+  text: string;
+  parsed: ParsedStatement;
+  input: PolicyInput | null;
+  verdict: EngineVerdict;
+  micros: number;
+  transient: boolean;
+}
+
+/**
+ * Per-session verdicts by (protocol, search path, query text) for one policy revision. Identity
+ * and session are fixed for a session, so for an engine whose verdicts depend only on the input
+ * the same text always gets the same verdict: a prepared statement executed many times, or a
+ * Parse followed by its Execute, is evaluated once. Each use still gets its own decision id and
+ * audit record. Bounded: cleared when full.
+ */
+export class DecisionCache {
+  private readonly entries = new Map<string, { revision: string; items: Evaluated[] }>();
+  constructor(private readonly capacity = 512) {}
+
+  get(key: string, revision: string): Evaluated[] | null {
+    const e = this.entries.get(key);
+    return e && e.revision === revision ? e.items : null;
+  }
+
+  set(key: string, revision: string, items: Evaluated[]): void {
+    if (this.entries.size >= this.capacity) this.entries.clear();
+    this.entries.set(key, { revision, items });
+  }
+}
+
+/** One statement of a query string with its decision. */
+export interface DecidedStatement {
+  text: string;
+  parsed: ParsedStatement | null;
+  input: PolicyInput | null;
+  decision: Decision;
+}
+
+/** The decision for a whole query string (one or several statements). */
+export type QueryDecision =
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[] }
+  | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError };
+
+function stamp(verdict: EngineVerdict, engine: PolicyEngine | null, micros: number): Decision {
+  return {
+    ...verdict,
+    id: randomUUID(),
+    engine: engine?.kind ?? 'rego',
+    revision: engine?.revision ?? 'none',
+    evalMicros: micros,
+  };
+}
+
+/** Why a decision refuses the statement, as the error the client sees; null when it may run. */
+export function refusalFor(decision: Decision, stmt: ParsedStatement | null): GatehouseError | null {
+  switch (decision.action) {
+    case 'allow':
+      return null;
+    case 'mask':
+      return maskUnsupportedReason(stmt, decision);
+    case 'deny':
+      return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
+        decisionId: decision.id,
+        detail: `decision ${decision.id}; policies: ${decision.policies.join(', ') || '(none)'}; revision ${decision.revision}`,
+        hint: 'Ask a security engineer to change the policy through a pull request if this access is needed.',
+      });
+    case 'approve':
+      return new GatehouseError('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement: ${decision.reason}`, {
+        decisionId: decision.id,
+        detail: `decision ${decision.id}; policies: ${decision.policies.join(', ')}; revision ${decision.revision}`,
+        hint: 'Approval workflows are not available yet in this Gatehouse version, so the statement was not run.',
+      });
+    default: {
+      const never: never = decision.action;
+      throw new Error(`unknown action ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Masking works on result rows traced through RowDescription. Paths out that this version cannot
+ * trace (COPY output, cursors, SQL-level PREPARE whose rows come back later) are refused while a
+ * mask applies, rather than letting masked values through.
+ */
+function maskUnsupportedReason(stmt: ParsedStatement | null, decision: Decision): GatehouseError | null {
+  const kind = stmt?.facts.kind;
+  const untraceable = kind === 'copy' || kind === 'cursor' || kind === 'prepare' || kind === 'do' || kind === 'call' || (stmt?.facts.writes ?? false);
+  if (!untraceable) return null;
+  return new GatehouseError('FEATURE_NOT_SUPPORTED', `Gatehouse cannot mask the output of a ${kind ?? 'unknown'} statement yet, so it was not run`, {
+    decisionId: decision.id,
+    detail: `decision ${decision.id}: policy asks to mask ${decision.masks.map((m) => `${m.table}.${m.column}`).join(', ')}`,
+    hint: 'Use a plain SELECT; masked values are rewritten in its result rows.',
+  });
+}
+
+/**
+ * Gatehouse prepares protocol-level statements upstream under names with this prefix. A client can
+ * see them in pg_prepared_statements; SQL-level EXECUTE or PREPARE of such a name would run (or
+ * shadow) a statement outside its decision, so it is refused before any policy is asked.
+ */
+export const RESERVED_STATEMENT_PREFIX = 'gatehouse_';
+
+/** Why a statement uses a reserved name (refused before any policy is asked), or null. */
+export function reservedNameUse(parsed: ParsedStatement): string | null {
+  const name = parsed.facts.preparedName;
+  if (name === null || !name.startsWith(RESERVED_STATEMENT_PREFIX)) return null;
+  const kind = parsed.facts.kind === 'explain' ? parsed.facts.innerKind : parsed.facts.kind;
+  if (kind !== 'execute' && kind !== 'prepare') return null;
+  return `prepared statement names starting with "${RESERVED_STATEMENT_PREFIX}" are reserved for Gatehouse`;
+}
+
+function evaluateOne(ctx: DecisionContext, engine: PolicyEngine, text: string, protocol: 'simple' | 'extended', parsed: ParsedStatement): Evaluated {
+  const reserved = reservedNameUse(parsed);
+  if (reserved) {
+    return { text, parsed, input: null, verdict: { action: 'deny', reason: reserved, policies: [], masks: [] }, micros: 0, transient: false };
+  }
+  try {
+    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts });
+    const { verdict, micros, transient } = evaluateWithBudget(engine, input, ctx.evalTimeoutMs);
+    return { text, parsed, input, verdict, micros, transient };
+  } catch (e) {
+    const reason = `policy engine error: ${e instanceof Error ? e.message : String(e)}`;
+    return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+  }
+}
+
+/** Evaluates every statement of a query string, or reuses this session's earlier verdicts. */
+function evaluateAll(ctx: DecisionContext, text: string, protocol: 'simple' | 'extended', parsed: ParsedStatement[]): DecidedStatement[] {
+  const engine = ctx.engines.current();
+  const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${text}`;
+  let items = engine.deterministic ? ctx.cache.get(key, engine.revision) : null;
+  const reused = items !== null;
+  if (items === null) {
+    items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p));
+    if (engine.deterministic && !items.some((i) => i.transient)) ctx.cache.set(key, engine.revision, items);
+  }
+  return items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, reused ? 0 : i.micros) }));
+}
+
+function syntaxDenied(text: string, error: string, engine: PolicyEngine | null): DecidedStatement {
+  const decision = stamp({ action: 'deny', reason: `statement could not be parsed: ${error}`, policies: [], masks: [] }, engine, 0);
+  return { text, parsed: null, input: null, decision };
+}
+
+/** Writes the "statement" audit record for each decided statement; throws AUDIT_WRITE_FAILED if it cannot. */
+export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[]): void {
+  try {
+    for (const s of statements) {
+      const d = s.decision;
+      ctx.audit.write({
+        v: AUDIT_RECORD_VERSION,
+        type: 'statement',
+        time: new Date().toISOString(),
+        decision_id: d.id,
+        session_id: ctx.session.id,
+        identity: s.input?.identity ?? identityOf(ctx.identity),
+        client_address: ctx.session.clientAddress,
+        application_name: ctx.session.applicationName,
+        statement: s.text,
+        fingerprint: s.parsed?.facts.fingerprint ?? '',
+        input: s.input,
+        decision: d.action,
+        reason: d.reason,
+        policies: d.policies,
+        masks: d.masks.map(({ table, column, strategy }) => ({ table, column, strategy })),
+        engine: d.engine,
+        revision: d.revision,
+      });
+    }
+  } catch (e) {
+    throw new GatehouseError('AUDIT_WRITE_FAILED', 'Gatehouse could not write the audit record for this statement, so it was not run', {
+      cause: e,
+      hint: 'The audit log is unavailable; tell the Gatehouse operator (disk full or audit file not writable).',
+    });
+  }
+}
+
+function identityOf(identity: Identity): PolicyInput['identity'] {
+  return { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name };
+}
+
+/**
+ * Decides a whole query string. Every statement is decided on its own; if any is refused the whole
+ * string is refused before anything reaches the database (a multi-statement string runs as one
+ * implicit transaction in PostgreSQL, so refusing all of it keeps the all-or-nothing outcome).
+ * Audit records are written here, before the caller forwards anything (a Parse-time check passes
+ * auditForwarded: false, because the statement is audited when it is executed).
+ */
+export function decideQuery(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  options: { auditForwarded?: boolean } = {},
+): QueryDecision {
+  const outcome = analyzeQuery(text, { searchPath: ctx.searchPath });
+  let statements: DecidedStatement[];
+  let error: GatehouseError | null = null;
+  if (!outcome.ok) {
+    let engine: PolicyEngine | null = null;
+    try {
+      engine = ctx.engines.current();
+    } catch {
+      engine = null;
+    }
+    const s = syntaxDenied(text, outcome.error, engine);
+    statements = [s];
+    error = new GatehouseError('SYNTAX_ERROR', `Gatehouse could not parse this statement, so it was not run: ${outcome.error}`, {
+      decisionId: s.decision.id,
+      hint: 'Check the SQL syntax; Gatehouse uses the PostgreSQL parser and forwards only statements it can analyse.',
+    });
+  } else {
+    if (protocol === 'extended' && outcome.statements.length > 1) {
+      const engine = ctx.engines.current();
+      const s = syntaxDenied(text, 'cannot insert multiple commands into a prepared statement', engine);
+      auditStatements(ctx, [s]);
+      return {
+        kind: 'refuse',
+        statements: [s],
+        error: new GatehouseError('SYNTAX_ERROR', 'cannot insert multiple commands into a prepared statement', { decisionId: s.decision.id }),
+      };
+    }
+    statements = evaluateAll(ctx, text, protocol, outcome.statements);
+    for (const s of statements) {
+      error = refusalFor(s.decision, s.parsed);
+      if (error) break;
+    }
+  }
+  if (error || options.auditForwarded !== false) auditStatements(ctx, statements);
+  if (error) return { kind: 'refuse', statements, error };
+  const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
+  return { kind: 'forward', statements, masks };
+}
+
+/**
+ * Runs a few throwaway evaluations so the engine's WASM is compiled and warm before the first
+ * client statement (a cold first evaluation can take longer than the evaluation budget).
+ */
+export function warmUpEngine(engine: PolicyEngine): void {
+  const identity: Identity = { subject: 'gatehouse-warm-up', issuer: 'gatehouse', groups: [], roles: [], name: null };
+  const session: SessionInfo = { id: 'warm-up', clientAddress: '', applicationName: '', database: 'postgres', user: '', tls: false };
+  for (const text of ['SELECT 1', 'SELECT id FROM public.t WHERE id = 1', 'DROP TABLE public.t']) {
+    const parsed = analyzeQuery(text);
+    if (!parsed.ok) continue;
+    for (const p of parsed.statements) {
+      for (let i = 0; i < 3; i++) engine.evaluate(buildPolicyInput({ identity, session, text: p.text, protocol: 'simple', facts: p.facts }));
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// The one registry of errors Gatehouse shows to clients: each has a stable code and a SQLSTATE.
+
+/** Stable Gatehouse error codes. Tests assert on these (and SQLSTATEs), never on message text. */
+export const ERRORS = {
+  SYNTAX_ERROR: { sqlstate: '42601', severity: 'ERROR' },
+  POLICY_DENIED: { sqlstate: '42501', severity: 'ERROR' },
+  APPROVAL_REQUIRED: { sqlstate: '42501', severity: 'ERROR' },
+  POLICY_ENGINE_FAILED: { sqlstate: '42501', severity: 'ERROR' },
+  AUDIT_WRITE_FAILED: { sqlstate: '58030', severity: 'ERROR' },
+  AUTH_FAILED: { sqlstate: '28P01', severity: 'FATAL' },
+  AUTH_SPEC_INVALID: { sqlstate: '28000', severity: 'FATAL' },
+  TLS_REQUIRED: { sqlstate: '28000', severity: 'FATAL' },
+  PROTOCOL_VIOLATION: { sqlstate: '08P01', severity: 'FATAL' },
+  FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', severity: 'ERROR' },
+  UPSTREAM_UNAVAILABLE: { sqlstate: '08006', severity: 'FATAL' },
+  IN_FAILED_TRANSACTION: { sqlstate: '25P02', severity: 'ERROR' },
+  DUPLICATE_PREPARED_STATEMENT: { sqlstate: '42P05', severity: 'ERROR' },
+  UNKNOWN_PREPARED_STATEMENT: { sqlstate: '26000', severity: 'ERROR' },
+  CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
+  INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface GatehouseErrorFields {
+  /** Shown to the client as DETAIL. Must never contain a masked value. */
+  detail?: string;
+  /** Shown to the client as HINT: what to do about it. */
+  hint?: string;
+  /** Decision id, when the error comes from a policy decision. */
+  decisionId?: string;
+  cause?: unknown;
+}
+
+/** An error with a stable code and the SQLSTATE a PostgreSQL client will see. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly sqlstate: string;
+  readonly severity: 'ERROR' | 'FATAL';
+  readonly detail: string | undefined;
+  readonly hint: string | undefined;
+  readonly decisionId: string | undefined;
+
+  constructor(code: ErrorCode, message: string, fields: GatehouseErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.sqlstate = ERRORS[code].sqlstate;
+    this.severity = ERRORS[code].severity;
+    this.detail = fields.detail;
+    this.hint = fields.hint;
+    this.decisionId = fields.decisionId;
+  }
+}
+
+export function isGatehouseError(e: unknown): e is GatehouseError {
+  return e instanceof GatehouseError;
+}

@@ -1,0 +1,39 @@
+// Maps the backend keys Gatehouse gives clients to the upstream backend each session runs on, so
+// a CancelRequest reaches the right backend while the upstream keys never leave Gatehouse.
+
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+
+export interface UpstreamBackend {
+  processId: number;
+  secretKey: Buffer;
+}
+
+export interface ClientKey {
+  processId: number;
+  secretKey: Buffer;
+}
+
+export class CancelRegistry {
+  private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend }>();
+
+  /** Issues a fresh (pid, key) pair for a client session. */
+  register(upstream: UpstreamBackend): ClientKey {
+    let processId: number;
+    do processId = randomInt(1, 0x7fffffff);
+    while (this.byPid.has(processId));
+    const secretKey = randomBytes(4);
+    this.byPid.set(processId, { key: secretKey, upstream });
+    return { processId, secretKey };
+  }
+
+  unregister(processId: number): void {
+    this.byPid.delete(processId);
+  }
+
+  /** The upstream backend for a client's cancel keys, or null if they do not match a live session. */
+  lookup(processId: number, secretKey: Buffer): UpstreamBackend | null {
+    const entry = this.byPid.get(processId);
+    if (!entry || entry.key.length !== secretKey.length || !timingSafeEqual(entry.key, secretKey)) return null;
+    return entry.upstream;
+  }
+}

@@ -1,0 +1,437 @@
+// One authenticated client session after startup: client messages in, decisions applied, upstream
+// responses relayed back in order (with masking). Only this module does I/O for a session.
+
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
+import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement } from '../enforce/decision-point.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { MaskRule } from '../policy/types.ts';
+import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
+import { MessageFramer, type Frame } from '../wire/framer.ts';
+import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeParse, encodeQuery, encodeSync, encodeTerminate } from '../wire/frontend.ts';
+import { WireError } from '../wire/wire-error.ts';
+import type { CatalogResolver } from './catalog.ts';
+import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
+import { mayChangeSearchPath, parseNameArray, SEARCH_PATH_PROBE } from './search-path.ts';
+import { UpstreamRelay } from './upstream-relay.ts';
+
+export interface SessionDeps {
+  decision: DecisionContext;
+  catalog: CatalogResolver;
+  maxMessageBytes: number;
+  onClose: () => void;
+}
+
+/** The error the client sees for a Gatehouse refusal. */
+export function errorMessageFor(e: GatehouseError): Buffer {
+  return errorResponse({
+    severity: e.severity,
+    sqlstate: e.sqlstate,
+    message: e.message,
+    ...(e.detail !== undefined ? { detail: e.detail } : {}),
+    ...(e.hint !== undefined ? { hint: e.hint } : {}),
+  });
+}
+
+function unknownStatement(name: string): GatehouseError {
+  return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
+    hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
+  });
+}
+
+export class Session {
+  readonly pending = new PendingQueue();
+  readonly statements = new Map<string, PreparedStatement>();
+  readonly portals = new Map<string, Portal>();
+  txStatus: TransactionStatus = 'I';
+  private readonly framer: MessageFramer;
+  private readonly relay: UpstreamRelay;
+  /** After an error in an extended-protocol batch, client messages are discarded until Sync. */
+  private skipUntilSync = false;
+  /** Something was forwarded upstream since the last Sync (its effects depend on the batch's fate). */
+  private batchForwarded = false;
+  /** A forwarded statement may have changed search_path; probe it at the end of the batch. */
+  private searchPathStale = false;
+  /** The last probe ran inside a transaction block, whose end may undo what it saw. */
+  private searchPathSetInTransaction = false;
+  /** Client messages wait in the framer while a search_path probe is outstanding. */
+  private holdClient = false;
+  /** Upstream statement names: a random per-session prefix and a counter, never reused. */
+  private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
+  private statementCounter = 0;
+  private clientOut: Buffer[] = [];
+  private upstreamOut: Buffer[] = [];
+  private closed = false;
+
+  constructor(
+    readonly client: Socket,
+    readonly upstream: Socket,
+    readonly deps: SessionDeps,
+    initialClientBytes: Buffer,
+    initialUpstreamBytes: Buffer,
+  ) {
+    this.framer = new MessageFramer(deps.maxMessageBytes);
+    this.relay = new UpstreamRelay(this);
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('error', () => this.close('client socket error'));
+    client.on('close', () => this.close('client closed'));
+    upstream.on('data', (chunk: Buffer) => this.relay.onData(chunk));
+    upstream.on('error', (e) => this.upstreamLost(e));
+    upstream.on('close', () => this.upstreamLost(null));
+    client.on('drain', () => upstream.resume());
+    upstream.on('drain', () => client.resume());
+    if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
+    if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
+    client.resume();
+    upstream.resume();
+  }
+
+  get sessionId(): string {
+    return this.deps.decision.session.id;
+  }
+
+  // ---- output, batched per received chunk (one write syscall instead of one per message) ----
+
+  emit(message: Buffer): void {
+    this.clientOut.push(message);
+  }
+
+  sendUpstream(message: Buffer): void {
+    this.upstreamOut.push(message);
+    this.batchForwarded = true;
+  }
+
+  flushClient(): void {
+    if (this.clientOut.length === 0 || this.closed) return;
+    const out = this.clientOut.length === 1 ? this.clientOut[0]! : Buffer.concat(this.clientOut);
+    this.clientOut = [];
+    if (!this.client.write(out)) this.upstream.pause();
+  }
+
+  private flushUpstream(): void {
+    if (this.upstreamOut.length === 0 || this.closed) return;
+    const out = this.upstreamOut.length === 1 ? this.upstreamOut[0]! : Buffer.concat(this.upstreamOut);
+    this.upstreamOut = [];
+    if (!this.upstream.write(out)) this.client.pause();
+  }
+
+  // ---- client → gateway ----
+
+  private onClientData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.framer.push(chunk);
+    this.processClientFrames();
+  }
+
+  /** Decides and forwards buffered client messages, unless they are held (see probeSearchPath). */
+  private processClientFrames(): void {
+    try {
+      for (let frame = this.nextClientFrame(); frame; frame = this.nextClientFrame()) {
+        this.onClientFrame(frame);
+        if (this.closed) return;
+      }
+    } catch (e) {
+      this.protocolError(e);
+      return;
+    }
+    this.flushUpstream();
+    this.flushClient();
+  }
+
+  private nextClientFrame(): Frame | null {
+    return this.holdClient ? null : this.framer.next();
+  }
+
+  private onClientFrame(frame: Frame): void {
+    const msg = decodeFrontend(frame);
+    if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') return;
+    switch (msg.type) {
+      case 'query':
+        return this.onQuery(msg.sql, frame.raw);
+      case 'parse':
+        return this.onParse(msg.name, msg.sql, msg.paramTypes, frame.raw);
+      case 'bind': {
+        const statement = this.statements.get(msg.statement);
+        if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
+        this.portals.set(msg.portal, { name: msg.portal, statement, fields: statement.fields });
+        const raw = statement.upstreamName === msg.statement ? frame.raw : encodeBind({ ...msg, statement: statement.upstreamName });
+        return this.forward(raw, { kind: 'bind' });
+      }
+      case 'describe': {
+        if (msg.target === 'P') {
+          return this.forward(frame.raw, { kind: 'describe', hidden: false, target: this.portals.get(msg.name) ?? null });
+        }
+        const statement = this.statements.get(msg.name);
+        if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
+        return this.forward(encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
+      }
+      case 'execute':
+        return this.onExecute(msg.portal, frame.raw);
+      case 'close':
+        if (msg.target === 'P') {
+          this.portals.delete(msg.name);
+          return this.forward(frame.raw, { kind: 'close' });
+        } else {
+          // Closing a statement that does not exist is not an error in PostgreSQL.
+          const statement = this.statements.get(msg.name) ?? null;
+          this.statements.delete(msg.name);
+          const upstreamName = statement?.upstreamName ?? `gatehouse.closed.${randomUUID()}`;
+          return this.forward(encodeClose('S', upstreamName), { kind: 'close-statement', statement });
+        }
+      case 'sync':
+        this.skipUntilSync = false;
+        this.forward(frame.raw, { kind: 'sync' });
+        this.probeSearchPathIfStale();
+        this.batchForwarded = false;
+        return;
+      case 'flush':
+      case 'copyData':
+      case 'copyDone':
+      case 'copyFail':
+        this.upstreamOut.push(frame.raw);
+        return;
+      case 'terminate':
+        this.upstreamOut.push(encodeTerminate());
+        this.flushUpstream();
+        this.close('client terminated');
+        return;
+      case 'functionCall':
+        return this.refuseExtended(
+          new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse does not allow fast-path function calls: they bypass SQL analysis', {
+            hint: 'Call the function from a SQL statement instead (for large objects: SELECT lo_get(...)).',
+          }),
+          'extended',
+        );
+      case 'password':
+        throw new WireError('unexpected password message after authentication');
+      default: {
+        const never: never = msg;
+        throw new WireError(`unexpected message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private forward(raw: Buffer, expect: Pending): void {
+    this.sendUpstream(raw);
+    this.pending.push(expect);
+  }
+
+  private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
+    const referenced: Record<string, string[]> = {};
+    for (const s of statements) {
+      for (const [table, cols] of Object.entries(s.parsed?.facts.columns ?? {})) {
+        (referenced[table] ??= []).push(...cols);
+      }
+    }
+    return { statements, masks, referenced, index: 0, plan: null, rows: 0 };
+  }
+
+  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true) {
+    try {
+      return decideQuery(this.deps.decision, text, protocol, { auditForwarded });
+    } catch (e) {
+      const error = isGatehouseError(e)
+        ? e
+        : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
+      return { kind: 'refuse' as const, statements: [] as DecidedStatement[], error };
+    }
+  }
+
+  private onQuery(sql: string, raw: Buffer): void {
+    const d = this.decide(sql, 'simple');
+    if (d.kind === 'refuse') {
+      this.recordRefused(d.statements, d.error);
+      this.refuseSimple(d.error);
+      return;
+    }
+    this.forward(raw, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
+    this.noteSearchPathEffects(d.statements);
+    this.probeSearchPathIfStale();
+  }
+
+  private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
+    if (name !== '' && this.statements.has(name)) {
+      return this.refuseExtended(
+        new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
+        'extended',
+      );
+    }
+    // Decided here so that a statement that cannot run is never prepared upstream; each Execute
+    // is decided again (and audited) with the policy active at that moment.
+    const d = this.decide(sql, 'extended', false);
+    if (d.kind === 'refuse') {
+      this.recordRefused(d.statements, d.error);
+      this.refuseExtended(d.error, 'extended');
+      return;
+    }
+    const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
+    const statement: PreparedStatement = { name, upstreamName, sql, fields: null };
+    this.statements.set(name, statement);
+    this.forward(name === '' ? raw : encodeParse({ name: upstreamName, sql, paramTypes }), { kind: 'parse', statement });
+  }
+
+
+  private onExecute(portalName: string, raw: Buffer): void {
+    const portal = this.portals.get(portalName) ?? null;
+    const sql = portal?.statement?.sql;
+    if (sql === undefined) {
+      // A portal Gatehouse did not see being bound: a cursor opened by a SQL DECLARE, which was
+      // itself decided (and refused when its rows would need masking).
+      this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal });
+      return;
+    }
+    const d = this.decide(sql, 'extended');
+    if (d.kind === 'refuse') {
+      this.recordRefused(d.statements, d.error);
+      this.refuseExtended(d.error, 'extended');
+      return;
+    }
+    if (d.masks.length > 0 && portal && portal.fields === null) {
+      // Masking needs the portal's columns; the client did not ask, so Gatehouse asks quietly.
+      this.sendUpstream(encodeDescribe('P', portalName));
+      this.pending.push({ kind: 'describe', hidden: true, target: portal });
+    }
+    this.forward(raw, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
+    this.noteSearchPathEffects(d.statements);
+  }
+
+  // ---- following search_path (pg/search-path.ts) ----
+
+  private noteSearchPathEffects(statements: DecidedStatement[]): void {
+    for (const s of statements) {
+      const facts = s.parsed?.facts;
+      if (!facts) continue;
+      // A transaction's end can undo a SET made inside it (ROLLBACK, or SET LOCAL at COMMIT).
+      if (mayChangeSearchPath(facts) || (facts.kind === 'transaction' && this.searchPathSetInTransaction)) this.searchPathStale = true;
+    }
+  }
+
+  /**
+   * After a batch that may have changed search_path, asks the server for the effective path right
+   * behind it, and holds the client's next messages until the answer is in, so the next statement
+   * is decided with its names qualified the way PostgreSQL will resolve them.
+   */
+  private probeSearchPathIfStale(): void {
+    if (!this.searchPathStale) return;
+    this.searchPathStale = false;
+    this.sendUpstream(encodeQuery(SEARCH_PATH_PROBE));
+    this.pending.push({ kind: 'search-path', value: null, failed: false });
+    this.holdClient = true;
+  }
+
+  /** The probe's answer (null when it failed, e.g. in an aborted transaction: asked again later). */
+  searchPathProbed(value: string | null): void {
+    const schemas = value === null ? null : parseNameArray(value);
+    if (schemas === null) this.searchPathStale = true;
+    else {
+      // An empty path leaves only the implicit pg_catalog for unqualified names.
+      this.deps.decision.searchPath = schemas.length > 0 ? schemas : ['pg_catalog'];
+      this.searchPathSetInTransaction = this.txStatus !== 'I';
+    }
+    this.holdClient = false;
+    this.processClientFrames();
+  }
+
+  // ---- refusals: in order with everything already in flight, and with PostgreSQL's semantics ----
+
+  /**
+   * A refused simple Query. When nothing is in flight and no transaction block is open, Gatehouse
+   * answers itself. Otherwise it makes the upstream transaction fail the way PostgreSQL would
+   * (a denied statement aborts the block until ROLLBACK): it sends a Bind to a statement that
+   * cannot exist, shows the client its own error in place of upstream's, then relays ReadyForQuery.
+   */
+  private refuseSimple(error: GatehouseError): void {
+    const message = errorMessageFor(error);
+    if (this.pending.length === 0 && this.txStatus !== 'T') {
+      this.emit(message);
+      this.emit(readyForQuery(this.txStatus));
+      return;
+    }
+    this.abortUpstream(message);
+    this.sendUpstream(encodeSync());
+    this.pending.push({ kind: 'sync' });
+    this.batchForwarded = false;
+  }
+
+  /** A refused extended-protocol message: error now (in order), then discard until Sync. */
+  private refuseExtended(error: GatehouseError, _protocol: 'extended'): void {
+    const message = errorMessageFor(error);
+    this.skipUntilSync = true;
+    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
+      this.emit(message);
+      return;
+    }
+    this.abortUpstream(message);
+  }
+
+  private abortUpstream(message: Buffer): void {
+    this.sendUpstream(
+      encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
+    );
+    this.pending.push({ kind: 'swap-error', error: message });
+  }
+
+  // ---- audit outcomes ----
+
+  /** Completes a statement's audit trail; outcomes go out with the next record (see AuditSink.writeSoon). */
+  writeOutcome(decisionId: string, outcome: StatementOutcome): void {
+    this.deps.decision.audit.writeSoon({
+      v: AUDIT_RECORD_VERSION,
+      type: 'outcome',
+      time: new Date().toISOString(),
+      decision_id: decisionId,
+      session_id: this.sessionId,
+      outcome,
+    });
+  }
+
+  private recordRefused(statements: DecidedStatement[], error: GatehouseError): void {
+    for (const s of statements) this.writeOutcome(s.decision.id, { status: 'refused', sqlstate: error.sqlstate });
+  }
+
+  // ---- endings ----
+
+  private protocolError(e: unknown): void {
+    const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
+    this.clientOut = [];
+    this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
+    this.flushClient();
+    this.upstreamOut = [encodeTerminate()];
+    this.flushUpstream();
+    this.close(`protocol violation: ${reason}`);
+  }
+
+  private upstreamLost(e: Error | null): void {
+    if (this.closed) return;
+    this.emit(
+      errorResponse({
+        severity: 'FATAL',
+        sqlstate: '08006',
+        message: `Gatehouse lost its connection to the database${e ? `: ${e.message}` : ''}`,
+        hint: 'Reconnect; if this persists, the database or the network to it is down.',
+      }),
+    );
+    this.flushClient();
+    this.close('upstream closed');
+  }
+
+  close(_why: string): void {
+    if (this.closed) return;
+    this.flushClient();
+    this.closed = true;
+    for (let p = this.pending.shift(); p; p = this.pending.shift()) {
+      if (p.kind === 'query' || p.kind === 'execute') {
+        for (const s of p.ctx.statements.slice(p.ctx.index)) this.writeOutcome(s.decision.id, { status: 'aborted' });
+      }
+    }
+    this.client.end();
+    this.client.destroySoon?.();
+    this.upstream.destroy();
+    this.deps.onClose();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

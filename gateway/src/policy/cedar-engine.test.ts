@@ -1,0 +1,132 @@
+// Cedar engine: runtime errors deny, load-time validation refuses bad policy sets, annotations are read.
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isGatehouseError } from '../errors.ts';
+import { parseMask } from './cedar-policies.ts';
+import { loadCedarEngine } from './cedar-engine.ts';
+import { facts, input, readPatients } from './example-inputs.ts';
+
+let work: string;
+let count = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'gatehouse-cedar-'));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function policies(text: string): Promise<string> {
+  const dir = join(work, `set-${++count}`);
+  await mkdir(dir);
+  await writeFile(join(dir, 'policies.cedar'), text);
+  return dir;
+}
+
+async function loadError(text: string): Promise<unknown> {
+  return loadCedarEngine(await policies(text), 'test').catch((e: unknown) => e);
+}
+
+const EXECUTE_ALL = '@id("execute-all")\npermit (principal, action == Gatehouse::Action::"execute", resource);\n';
+
+describe('cedar engine', () => {
+  it('denies when a policy errors at run time, naming it', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("overflow")
+forbid (principal, action == Gatehouse::Action::"execute", resource)
+when { context.kind == "select" && 9223372036854775807 + 1 > 0 };`),
+      'test',
+    );
+    const verdict = engine.evaluate(input(['agents'], 'SELECT 1', facts('select', 'SelectStmt')));
+    expect(verdict.action).toBe('deny');
+    expect(verdict.policies).toEqual(['overflow']);
+    expect(verdict.reason).toMatch(/^policy engine error: overflow: /);
+    // Only the erroring condition fails: other statements still evaluate.
+    expect(engine.evaluate(input(['agents'], 'SHOW x', facts('show', 'VariableShowStmt'))).action).toBe('allow');
+  });
+
+  it('reads @mask, @approve and @reason', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("mask-some")
+@reason("masked for the test")
+@mask("ssn: redact , phone:last4")
+permit (principal, action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.patients");
+
+@id("mask-more")
+@mask("ssn:null")
+permit (principal in Gatehouse::Group::"agents", action == Gatehouse::Action::"read", resource);
+
+@id("needs-ok")
+@approve("a human looks first")
+permit (principal, action == Gatehouse::Action::"write", resource) when { context.columns.contains("phone") };`),
+      'test',
+    );
+    const read = engine.evaluate(input(['agents'], 'SELECT * FROM clinical.patients', readPatients));
+    expect(read.action).toBe('mask');
+    expect(read.policies).toEqual(['mask-more', 'mask-some']);
+    expect(read.masks.map((m) => `${m.column}:${m.strategy}:${m.policy}`)).toEqual(['phone:last4:mask-some', 'ssn:null:mask-more']);
+
+    const write = engine.evaluate(
+      input(
+        ['agents'],
+        'UPDATE clinical.patients SET phone = $1 WHERE id = $2',
+        facts('update', 'UpdateStmt', {
+          tablesWritten: [{ schema: 'clinical', name: 'patients', qualified: 'clinical.patients', schemaExplicit: true }],
+          columns: { 'clinical.patients': ['phone', 'id'] },
+          hasWhere: true,
+        }),
+      ),
+    );
+    expect(write).toMatchObject({ action: 'approve', reason: 'a human looks first', policies: ['needs-ok'] });
+  });
+
+  it('refuses policies that do not validate against the schema', async () => {
+    const error = await loadError(`@id("typo")
+permit (principal, action == Gatehouse::Action::"read", resource) when { resource.schemaa == "clinical" };`);
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+    expect(isGatehouseError(error) && error.detail).toContain('typo');
+  });
+
+  it('refuses unknown actions and entity types', async () => {
+    const error = await loadError('@id("x")\npermit (principal, action == Gatehouse::Action::"drop", resource);');
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+  });
+
+  it.each([
+    ['a policy without @id', 'permit (principal, action, resource);'],
+    ['a duplicate @id', '@id("a")\npermit (principal, action, resource);\n@id("a")\nforbid (principal, action, resource);'],
+    ['a bad mask strategy', '@id("a")\n@mask("ssn:rot13")\npermit (principal, action == Gatehouse::Action::"read", resource);'],
+    ['@mask on a forbid', '@id("a")\n@mask("ssn:null")\nforbid (principal, action, resource);'],
+    ['an unknown annotation', '@id("a")\n@masks("ssn:null")\npermit (principal, action, resource);'],
+    ['a syntax error', '@id("a")\npermit (principal, action resource);'],
+  ])('refuses %s', async (_name, text) => {
+    const error = await loadError(text);
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+  });
+
+  it('refuses an empty directory', async () => {
+    const dir = join(work, 'empty');
+    await mkdir(dir);
+    const error = await loadCedarEngine(dir, 'test').catch((e: unknown) => e);
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('parseMask', () => {
+  it('parses column:strategy lists', () => {
+    expect(parseMask('p', 'ssn:redact,first_name:last4')).toEqual([
+      { column: 'ssn', strategy: 'redact' },
+      { column: 'first_name', strategy: 'last4' },
+    ]);
+  });
+
+  it.each(['', 'ssn', 'ssn:', ':null', 'ssn:null:x', 'ssn:null,'])('rejects %j', (spec) => {
+    expect(() => parseMask('p', spec)).toThrow();
+  });
+});

@@ -1,0 +1,214 @@
+// Cedar engine: one statement becomes one "execute" request on the database plus one "read"/"write"
+// request per table; each request's answer becomes a partial verdict and combine.ts decides.
+
+import { createHash } from 'node:crypto';
+import { preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { GatehouseError } from '../errors.ts';
+import { readCedarPolicySet } from './cedar-policies.ts';
+import type { CedarPolicyMeaning, CedarPolicySet } from './cedar-policies.ts';
+import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict } from './combine.ts';
+import type { EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
+
+export interface CedarEngineOptions {
+  /** A `.cedarschema` file; defaults to schemas/cedar/gatehouse.cedarschema. */
+  schemaPath?: string;
+}
+
+type RequestAction = 'read' | 'write' | 'execute';
+
+interface CedarRequest {
+  action: RequestAction;
+  resource: EntityJson;
+  /** How the resource is named in reasons: "clinical.patients", or "ddl statements". */
+  label: string;
+  context: Context;
+}
+
+const NS = 'Gatehouse';
+
+export async function loadCedarEngine(dir: string, revision: string, opts: CedarEngineOptions = {}): Promise<PolicyEngine> {
+  const set = await readCedarPolicySet(dir, opts.schemaPath);
+  return cedarEngineFromSet(set, revision);
+}
+
+export function cedarEngineFromSet(set: CedarPolicySet, revision: string): PolicyEngine {
+  // Same policies → same id, so reloading an unchanged set replaces it instead of adding one.
+  const setId = `gatehouse:${createHash('sha256').update(JSON.stringify(set.texts)).digest('hex')}`;
+  const parsed = preparsePolicySet(setId, { staticPolicies: set.texts });
+  if (parsed.type === 'failure') {
+    throw new GatehouseError('CONFIG_INVALID', 'Cedar cannot prepare the policy set', {
+      detail: parsed.errors.map((e) => e.message).join('\n'),
+    });
+  }
+  return {
+    kind: 'cedar',
+    revision,
+    // Requests carry no clock or environment: the same input always gets the same answer.
+    deterministic: true,
+    evaluate(input: PolicyInput): EngineVerdict {
+      try {
+        return decide(setId, set.meanings, input);
+      } catch (e) {
+        return engineErrorVerdict(e instanceof Error ? e.message : String(e));
+      }
+    },
+  };
+}
+
+function decide(setId: string, meanings: Map<string, CedarPolicyMeaning>, input: PolicyInput): EngineVerdict {
+  const principal = principalEntities(input);
+  const principalUid = principal[0]!.uid;
+  const parts: EngineVerdict[] = [];
+  for (const request of requestsFor(input)) {
+    const answer = statefulIsAuthorized({
+      principal: principalUid,
+      action: { type: `${NS}::Action`, id: request.action },
+      resource: request.resource.uid,
+      context: request.context,
+      preparsedPolicySetId: setId,
+      entities: [...principal, request.resource],
+    });
+    if (answer.type === 'failure') {
+      // One broken request breaks the whole statement: fail closed now.
+      return engineErrorVerdict(answer.errors.map((e) => e.message).join('; '));
+    }
+    const { decision, diagnostics } = answer.response;
+    if (diagnostics.errors.length > 0) {
+      // A policy that errors is skipped by Cedar; a skipped forbid must not let anything through.
+      const detail = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
+      parts.push(engineErrorVerdict(detail, unique(diagnostics.errors.map((e) => e.policyId))));
+      continue;
+    }
+    if (decision === 'deny') {
+      if (diagnostics.reason.length === 0) {
+        parts.push({ action: 'deny', reason: noPermitReason(request), policies: [DEFAULT_DENY_ID], masks: [] });
+      }
+      for (const id of diagnostics.reason) {
+        const meaning = meanings.get(id);
+        parts.push({ action: 'deny', reason: meaning?.reason ?? `denied by ${id}`, policies: [id], masks: [] });
+      }
+      continue;
+    }
+    for (const id of diagnostics.reason) {
+      parts.push(permitVerdict(id, meanings.get(id), request));
+    }
+  }
+  return combineVerdicts(parts);
+}
+
+function permitVerdict(id: string, meaning: CedarPolicyMeaning | undefined, request: CedarRequest): EngineVerdict {
+  if (meaning === undefined || meaning.effect !== 'permit') {
+    return engineErrorVerdict(`Cedar reported unknown permit policy ${id}`);
+  }
+  switch (meaning.outcome) {
+    case 'allow':
+      return { action: 'allow', reason: meaning.reason ?? `allowed by ${id}`, policies: [id], masks: [] };
+    case 'approve':
+      return { action: 'approve', reason: meaning.reason, policies: [id], masks: [] };
+    case 'mask': {
+      if (request.action === 'execute') {
+        // A mask needs a table: on a statement-level request it would be silently meaningless.
+        return engineErrorVerdict(`@mask policy ${id} matched a statement, not a table`, [id]);
+      }
+      const table = request.label;
+      const masks = meaning.columns.map(({ column, strategy }) => ({ table, column, strategy, policy: id }));
+      return { action: 'mask', reason: meaning.reason ?? `columns masked by ${id}`, policies: [id], masks };
+    }
+    default: {
+      const never: never = meaning;
+      return engineErrorVerdict(`unknown policy meaning ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function noPermitReason(request: CedarRequest): string {
+  return request.action === 'execute'
+    ? `no policy permits ${request.label}`
+    : `no policy permits ${request.action} on ${request.label}`;
+}
+
+/** The principal first, then its groups (from both groups and roles). */
+function principalEntities(input: PolicyInput): EntityJson[] {
+  const groups = unique([...input.identity.groups, ...input.identity.roles]);
+  const attrs: EntityJson['attrs'] = { issuer: input.identity.issuer };
+  if (input.identity.name !== null) attrs['name'] = input.identity.name;
+  const agent: EntityJson = {
+    uid: { type: `${NS}::Agent`, id: input.identity.subject },
+    attrs,
+    parents: groups.map((id): EntityUidJson => ({ type: `${NS}::Group`, id })),
+  };
+  return [agent, ...groups.map((id): EntityJson => ({ uid: { type: `${NS}::Group`, id }, attrs: {}, parents: [] }))];
+}
+
+/** One execute request for the statement, then one per table read and one per table written. */
+function requestsFor(input: PolicyInput): CedarRequest[] {
+  const base = statementContext(input);
+  const database = input.session.database;
+  const requests: CedarRequest[] = [
+    {
+      action: 'execute',
+      resource: { uid: { type: `${NS}::Database`, id: database }, attrs: { name: database }, parents: [] },
+      label: `${input.statement.kind} statements`,
+      context: { ...base, columns: [] },
+    },
+  ];
+  const tables: Array<[RequestAction, string[]]> = [
+    ['read', input.statement.tables_read],
+    ['write', input.statement.tables_written],
+  ];
+  for (const [action, names] of tables) {
+    for (const table of names) {
+      requests.push({
+        action,
+        resource: tableEntity(table),
+        label: table,
+        context: { ...base, columns: input.statement.columns[table] ?? [] },
+      });
+    }
+  }
+  return requests;
+}
+
+function tableEntity(qualified: string): EntityJson {
+  const dot = qualified.indexOf('.');
+  const schema = dot < 0 ? '' : qualified.slice(0, dot);
+  const name = dot < 0 ? qualified : qualified.slice(dot + 1);
+  return { uid: { type: `${NS}::Table`, id: qualified }, attrs: { schema, name }, parents: [] };
+}
+
+/** The Statement record of the schema; Cedar has no null, so absent facts are absent attributes. */
+function statementContext(input: PolicyInput): Context {
+  const s = input.statement;
+  const context: Context = {
+    kind: s.kind,
+    command: s.command,
+    protocol: s.protocol,
+    fingerprint: s.fingerprint,
+    tables_read: s.tables_read,
+    tables_written: s.tables_written,
+    functions: s.functions,
+    has_where: s.has_where,
+    has_limit: s.has_limit,
+    writes: s.writes,
+    cte_writes: s.cte_writes,
+    explain_analyze: s.explain_analyze,
+    database: input.session.database,
+    session_user: input.session.user,
+    application_name: input.session.application_name,
+    client_address: input.session.client_address,
+    tls: input.session.tls,
+  };
+  if (s.inner_kind !== null) context['inner_kind'] = s.inner_kind;
+  if (s.prepared_name !== null) context['prepared_name'] = s.prepared_name;
+  if (s.copy !== null) {
+    context['copy_direction'] = s.copy.direction;
+    context['copy_endpoint'] = s.copy.endpoint;
+  }
+  if (s.setting !== null) context['setting'] = s.setting;
+  return context;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,105 @@
+// Loads a Cedar policy directory: splits it into policies, reads their Gatehouse annotations
+// (@id, @approve, @mask, @reason) and validates the set against the Cedar schema. Refuses on any problem.
+
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { policySetTextToParts, policyToJson, validate } from '@cedar-policy/cedar-wasm/nodejs';
+import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
+import { GatehouseError } from '../errors.ts';
+import { readPolicyFiles } from './policy-files.ts';
+import type { MaskStrategy } from './types.ts';
+
+/** The schema shipped with Gatehouse, used when a policy directory brings none. */
+export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
+
+/** What a satisfied permit (or a determining forbid) means to Gatehouse. */
+export type CedarPolicyMeaning =
+  | { effect: 'forbid'; reason: string | null }
+  | { effect: 'permit'; outcome: 'allow'; reason: string | null }
+  | { effect: 'permit'; outcome: 'approve'; reason: string }
+  | { effect: 'permit'; outcome: 'mask'; reason: string | null; columns: Array<{ column: string; strategy: MaskStrategy }> };
+
+export interface CedarPolicySet {
+  /** Policy text by its @id: the form cedar-wasm needs to report our ids. */
+  texts: Record<string, string>;
+  meanings: Map<string, CedarPolicyMeaning>;
+}
+
+const STRATEGIES: ReadonlySet<string> = new Set<MaskStrategy>(['redact', 'null', 'hash', 'last4']);
+const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'reason']);
+
+export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAULT_CEDAR_SCHEMA_PATH): Promise<CedarPolicySet> {
+  const files = await readPolicyFiles(dir, 'cedar');
+  if (files.length === 0) throw invalid(`no .cedar policy files in ${dir}`);
+  const schema = await readFile(schemaPath, 'utf8');
+
+  const texts: Record<string, string> = {};
+  const meanings = new Map<string, CedarPolicyMeaning>();
+  for (const file of files) {
+    const parts = policySetTextToParts(file.content);
+    if (parts.type === 'failure') throw invalid(`${file.path} does not parse`, describe(parts.errors));
+    if (parts.policy_templates.length > 0) throw invalid(`${file.path}: policy templates are not supported`);
+    for (const text of parts.policies) {
+      const json = policyToJson(text);
+      if (json.type === 'failure') throw invalid(`${file.path} does not parse`, describe(json.errors));
+      const annotations = json.json.annotations ?? {};
+      const id = annotations['id'];
+      if (id === undefined || id.trim() === '') {
+        throw invalid(`${file.path}: every policy needs an @id("...") annotation`, firstLine(text));
+      }
+      if (Object.prototype.hasOwnProperty.call(texts, id)) throw invalid(`${file.path}: policy id "${id}" is used twice`);
+      texts[id] = text;
+      meanings.set(id, meaningOf(id, json.json.effect, annotations, file.path));
+    }
+  }
+
+  const answer = validate({ schema, policies: { staticPolicies: texts }, validationSettings: { mode: 'strict' } });
+  if (answer.type === 'failure') throw invalid(`the Cedar schema ${schemaPath} or the policies do not parse`, describe(answer.errors));
+  if (answer.validationErrors.length > 0) {
+    const detail = answer.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`).join('\n');
+    throw invalid(`Cedar policies in ${dir} do not validate against ${schemaPath}`, detail);
+  }
+  return { texts, meanings };
+}
+
+function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<string, string>, file: string): CedarPolicyMeaning {
+  for (const name of Object.keys(annotations)) {
+    if (!KNOWN_ANNOTATIONS.has(name)) throw invalid(`${file}: policy "${id}" has an unknown annotation @${name}`);
+  }
+  const reason = annotations['reason'] ?? null;
+  const approve = annotations['approve'];
+  const mask = annotations['mask'];
+  if (effect === 'forbid') {
+    if (approve !== undefined || mask !== undefined) throw invalid(`${file}: forbid policy "${id}" cannot carry @approve or @mask`);
+    return { effect, reason };
+  }
+  if (approve !== undefined && mask !== undefined) throw invalid(`${file}: policy "${id}" has both @approve and @mask; split it`);
+  if (approve !== undefined) return { effect, outcome: 'approve', reason: approve.trim() || `approval required by ${id}` };
+  if (mask !== undefined) return { effect, outcome: 'mask', reason, columns: parseMask(id, mask, file) };
+  return { effect, outcome: 'allow', reason };
+}
+
+/** "ssn:redact, phone:last4" → [{column: "ssn", strategy: "redact"}, ...]. */
+export function parseMask(id: string, spec: string, file = 'policy'): Array<{ column: string; strategy: MaskStrategy }> {
+  const columns: Array<{ column: string; strategy: MaskStrategy }> = [];
+  for (const item of spec.split(',')) {
+    const [column, strategy, extra] = item.split(':').map((s) => s.trim());
+    if (column === undefined || column === '' || strategy === undefined || !STRATEGIES.has(strategy) || extra !== undefined) {
+      throw invalid(`${file}: policy "${id}" has a bad @mask entry "${item.trim()}"`, 'expected column:strategy with strategy redact|null|hash|last4, comma-separated');
+    }
+    columns.push({ column, strategy: strategy as MaskStrategy });
+  }
+  return columns;
+}
+
+function describe(errors: readonly DetailedError[]): string {
+  return errors.map((e) => (e.help === null ? e.message : `${e.message} (${e.help})`)).join('\n');
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}
+
+function invalid(message: string, detail?: string): GatehouseError {
+  return new GatehouseError('CONFIG_INVALID', message, detail === undefined ? {} : { detail });
+}

@@ -1,0 +1,102 @@
+// Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks unioned.
+
+import type { DecisionAction, EngineVerdict, MaskRule, MaskStrategy } from './types.ts';
+
+/** Higher wins. */
+const ACTION_RANK: Record<DecisionAction, number> = { allow: 0, mask: 1, approve: 2, deny: 3 };
+
+/**
+ * When two rules mask the same column, the one that reveals less wins:
+ * null (nothing, not even whether a value exists) > redact (only that a value exists)
+ * > hash (equality between values) > last4 (part of the value).
+ */
+const MASK_RANK: Record<MaskStrategy, number> = { last4: 0, hash: 1, redact: 2, null: 3 };
+
+export const NO_PERMIT_REASON = 'no policy permits this statement';
+
+/**
+ * The id reported when nothing permits a request (a table read or written, or the statement):
+ * the Cedar engine reports it for a request no permit satisfies, the Rego library rule in
+ * policies/rego/gatehouse.rego uses it for the same case, so both engines' outcomes compare.
+ */
+export const DEFAULT_DENY_ID = 'default-deny';
+
+export function maskStrength(strategy: MaskStrategy): number {
+  return MASK_RANK[strategy];
+}
+
+export function actionRank(action: DecisionAction): number {
+  return ACTION_RANK[action];
+}
+
+/**
+ * Union of mask rules, one per (table, column), the strongest strategy winning
+ * (on a tie, the policy id that sorts first, so the result does not depend on order).
+ * Sorted by table then column.
+ */
+export function unionMasks(rules: readonly MaskRule[]): MaskRule[] {
+  const byColumn = new Map<string, MaskRule>();
+  for (const rule of rules) {
+    const key = `${rule.table}\u0000${rule.column}`;
+    const held = byColumn.get(key);
+    if (
+      held === undefined ||
+      MASK_RANK[rule.strategy] > MASK_RANK[held.strategy] ||
+      (MASK_RANK[rule.strategy] === MASK_RANK[held.strategy] && rule.policy < held.policy)
+    ) {
+      byColumn.set(key, { ...rule });
+    }
+  }
+  return [...byColumn.values()].sort((a, b) =>
+    a.table === b.table ? compare(a.column, b.column) : compare(a.table, b.table),
+  );
+}
+
+/**
+ * Combine partial verdicts (one per matched rule, or one per authorization request).
+ * The winning action's reasons and policy ids are kept (deduplicated, sorted, so both engines
+ * produce comparable output); masks from every part are kept, also when a stronger action wins,
+ * for the audit record. No parts at all means nothing permitted the statement: deny.
+ */
+export function combineVerdicts(parts: readonly EngineVerdict[], noPermitReason: string = NO_PERMIT_REASON): EngineVerdict {
+  if (parts.length === 0) {
+    return { action: 'deny', reason: noPermitReason, policies: [DEFAULT_DENY_ID], masks: [] };
+  }
+  let winner: DecisionAction = 'allow';
+  for (const part of parts) {
+    if (ACTION_RANK[part.action] > ACTION_RANK[winner]) winner = part.action;
+  }
+  // An explicit deny explains a deny better than "nothing permitted it", and Cedar cannot report
+  // both for one request (a forbidden request hides whether any permit applied): when a named
+  // policy denies, the default deny is left out, so both engines report the same ids.
+  const explicitDeny =
+    winner === 'deny' && parts.some((p) => p.action === 'deny' && !isDefaultDeny(p));
+  const reasons = new Set<string>();
+  const policies = new Set<string>();
+  const masks: MaskRule[] = [];
+  for (const part of parts) {
+    masks.push(...part.masks);
+    if (part.action !== winner || (explicitDeny && isDefaultDeny(part))) continue;
+    if (part.reason !== '') reasons.add(part.reason);
+    for (const id of part.policies) policies.add(id);
+  }
+  return {
+    action: winner,
+    reason: [...reasons].sort(compare).join('; '),
+    policies: [...policies].sort(compare),
+    masks: unionMasks(masks),
+  };
+}
+
+/** The verdict every engine returns when it cannot decide: fail closed. */
+export function engineErrorVerdict(message: string, policies: string[] = []): EngineVerdict {
+  return { action: 'deny', reason: `policy engine error: ${message}`, policies, masks: [] };
+}
+
+function isDefaultDeny(part: EngineVerdict): boolean {
+  return part.policies.length === 1 && part.policies[0] === DEFAULT_DENY_ID;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

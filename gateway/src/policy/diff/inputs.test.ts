@@ -1,0 +1,73 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSqlParser } from '../../sql/parser.ts';
+import { parseCaseFile } from '../testing/cases.ts';
+import type { PolicyInput } from '../types.ts';
+import { canonicalJson, InputCollector, inputKey } from './inputs.ts';
+
+const CASES = `version: 1
+cases:
+  - name: agent reads visits
+    identity: { subject: agent-7, groups: [agents] }
+    sql: SELECT reason FROM clinical.visits
+    expect: { decision: allow }
+  - name: rego only
+    identity: { subject: agent-7, groups: [agents] }
+    sql: SELECT 1
+    engines: [rego]
+    expect: { decision: deny }
+  - name: does not parse
+    identity: { subject: agent-7 }
+    sql: SELEKT nothing
+    expect: { decision: deny }
+`;
+
+let dir: string;
+beforeAll(async () => {
+  await loadSqlParser();
+  dir = await mkdtemp(join(tmpdir(), 'gatehouse-diff-inputs-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('collecting inputs', () => {
+  it('canonical JSON sorts keys at every depth and keeps array order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+  });
+
+  it('a case in both commits is one input; a case the gateway decides without policy is left out', () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'head');
+    const inputs = c.inputs();
+    expect(c.cases).toBe(6);
+    expect(inputs.map((i) => i.origins.map((o) => (o.type === 'case' ? `${o.name}@${o.side}` : o.type)))).toEqual([['agent reads visits@both'], ['rego only@both']]);
+    expect(inputs.map((i) => i.engines)).toEqual([['rego', 'cedar'], ['rego']]);
+  });
+
+  it('audit logs: statement records with an input, identical inputs counted once whatever the session id', async () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    const caseInput = c.inputs()[0]!.input;
+    const inSession = (id: string): PolicyInput => ({ ...caseInput, session: { ...caseInput.session, id } });
+    const file = join(dir, 'audit.ndjson');
+    const lines = [
+      { type: 'statement', input: inSession('s1') },
+      { type: 'outcome', decision_id: 'x' },
+      { type: 'statement', input: inSession('s2') },
+      { type: 'statement', input: null },
+      { type: 'statement', input: { ...caseInput, identity: { ...caseInput.identity, subject: 'other' } } },
+    ].map((r) => JSON.stringify(r));
+    await writeFile(file, `${lines.join('\n')}\nnot json\n`);
+    await c.addAuditFile(file);
+    expect(c.auditRecords).toBe(3);
+    const inputs = c.inputs();
+    expect(inputs).toHaveLength(3);
+    expect(inputs[0]!.origins).toEqual([expect.objectContaining({ type: 'case' }), { type: 'audit', file, records: 2 }]);
+    expect(inputs[0]!.key).toBe(inputKey(inSession('s2')));
+    expect(c.warnings).toHaveLength(2);
+  });
+});

@@ -1,0 +1,126 @@
+// Collects the inputs a policy diff evaluates: the policy-test cases of both commits (built through the
+// same SQL analysis as live traffic) and the inputs recorded in audit logs, each distinct input once.
+
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { EngineKind, PolicyInput } from '../types.ts';
+import { evaluationFor } from '../testing/case-input.ts';
+import type { LoadedCaseFile } from '../testing/cases.ts';
+import type { DiffInput, InputOrigin } from './types.ts';
+
+/**
+ * The key two inputs share when every engine must decide them alike: canonical JSON (object keys
+ * sorted) without `session.id`, which is a random per-connection identifier, so the same statement
+ * from the same identity audited in a hundred sessions is one input.
+ */
+export function inputKey(input: PolicyInput): string {
+  const { id: _sessionId, ...session } = input.session;
+  return canonicalJson({ ...input, session });
+}
+
+/** JSON with object keys in sorted order at every depth (array order kept). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+const ALL_ENGINES: readonly EngineKind[] = ['rego', 'cedar'];
+
+/** Distinct inputs in the order first seen, with where each came from. */
+export class InputCollector {
+  private readonly byKey = new Map<string, DiffInput>();
+  readonly warnings: string[] = [];
+  /** Cases read (before deduplication) and audited statement records read with an input. */
+  cases = 0;
+  auditRecords = 0;
+
+  inputs(): DiffInput[] {
+    return [...this.byKey.values()];
+  }
+
+  add(input: PolicyInput, engines: readonly EngineKind[], origin: InputOrigin): void {
+    const key = inputKey(input);
+    const existing = this.byKey.get(key);
+    if (existing === undefined) {
+      this.byKey.set(key, { key, input, engines: [...engines], origins: [origin] });
+      return;
+    }
+    for (const e of engines) if (!existing.engines.includes(e)) existing.engines.push(e);
+    existing.engines.sort((a, b) => ALL_ENGINES.indexOf(a) - ALL_ENGINES.indexOf(b));
+    const same = existing.origins.find((o) => sameOrigin(o, origin));
+    if (same === undefined) existing.origins.push(origin);
+    else if (same.type === 'audit' && origin.type === 'audit') same.records += origin.records;
+    else if (same.type === 'case' && origin.type === 'case' && same.side !== origin.side) same.side = 'both';
+  }
+
+  /**
+   * Adds the cases of loaded case files. Needs loadSqlParser() to have resolved. A case the gateway
+   * decides without asking any policy (SQL that does not parse) cannot change with the policies and
+   * is left out; a case that cannot be built is a warning.
+   */
+  addCases(files: readonly LoadedCaseFile[], side: 'base' | 'head' | 'cases-dir'): void {
+    const where = side === 'cases-dir' ? '' : ` (${side})`;
+    for (const file of files) {
+      for (const p of file.problems) {
+        this.warnings.push(`${file.file}${p.line === undefined ? '' : `:${p.line}`}${where}: ${p.caseName === undefined ? '' : `${p.caseName}: `}${p.message}`);
+      }
+      for (const c of file.cases) {
+        this.cases++;
+        let evaluation;
+        try {
+          evaluation = evaluationFor(c);
+        } catch (e) {
+          this.warnings.push(`${c.file}:${c.line}${where}: case "${c.name}" skipped: ${e instanceof Error ? e.message : String(e)}`);
+          continue;
+        }
+        if (evaluation.type === 'gateway') continue;
+        this.add(evaluation.input, c.engines, { type: 'case', name: c.name, file: c.file, line: c.line, side });
+      }
+    }
+  }
+
+  /** Adds the input of every 'statement' record of an NDJSON audit log. */
+  async addAuditFile(path: string): Promise<void> {
+    let badLines = 0;
+    let withoutInput = 0;
+    let lineNo = 0;
+    const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        badLines++;
+        continue;
+      }
+      if (!isStatementRecord(record)) continue;
+      if (record.input === null || typeof record.input !== 'object') {
+        withoutInput++;
+        continue;
+      }
+      this.auditRecords++;
+      this.add(record.input, ALL_ENGINES, { type: 'audit', file: path, records: 1 });
+    }
+    if (badLines > 0) this.warnings.push(`${path}: ${badLines} of ${lineNo} lines are not JSON and were skipped`);
+    if (withoutInput > 0) this.warnings.push(`${path}: ${withoutInput} statement records have no input (the statement did not parse) and were skipped`);
+  }
+}
+
+function isStatementRecord(r: unknown): r is { type: 'statement'; input: PolicyInput | null } {
+  return typeof r === 'object' && r !== null && (r as { type?: unknown }).type === 'statement' && 'input' in r;
+}
+
+function sameOrigin(a: InputOrigin, b: InputOrigin): boolean {
+  if (a.type === 'audit' && b.type === 'audit') return a.file === b.file;
+  if (a.type === 'case' && b.type === 'case') return a.name === b.name && a.file === b.file;
+  return false;
+}

@@ -1,0 +1,34 @@
+// Evaluation with a time budget. The WASM engines are synchronous, so a runaway evaluation cannot be
+// interrupted in-process: one that overran its budget is measured and its verdict replaced by deny.
+
+import { engineErrorVerdict } from './combine.ts';
+import type { EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
+
+export interface BudgetedVerdict {
+  verdict: EngineVerdict;
+  /** Wall-clock evaluation time in microseconds. */
+  micros: number;
+  /** The verdict is a deny because the engine threw or ran over budget: do not reuse it. */
+  transient: boolean;
+}
+
+export function evaluateWithBudget(engine: PolicyEngine, input: PolicyInput, timeoutMs: number): BudgetedVerdict {
+  const start = process.hrtime.bigint();
+  let verdict: EngineVerdict;
+  let transient = false;
+  try {
+    verdict = engine.evaluate(input);
+  } catch (e) {
+    // The contract says engines never throw; fail closed if one does.
+    verdict = engineErrorVerdict(e instanceof Error ? e.message : String(e));
+    transient = true;
+  }
+  const micros = Number((process.hrtime.bigint() - start) / 1000n);
+  if (micros > timeoutMs * 1000) {
+    const masks = verdict.masks;
+    verdict = engineErrorVerdict(`evaluation took ${(micros / 1000).toFixed(1)} ms, over the ${timeoutMs} ms budget`);
+    verdict.masks = masks;
+    transient = true;
+  }
+  return { verdict, micros, transient };
+}

@@ -1,0 +1,68 @@
+// The one builder of PolicyInput: statement facts + identity + session → the versioned, snake_case document.
+
+import type { StatementFacts, TableRef } from '../sql/facts.ts';
+import { POLICY_INPUT_VERSION } from './types.ts';
+import type { Identity, PolicyInput, SessionInfo } from './types.ts';
+
+export interface PolicyInputArgs {
+  identity: Identity;
+  session: SessionInfo;
+  text: string;
+  protocol: 'simple' | 'extended';
+  facts: StatementFacts;
+}
+
+export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
+  const { identity, session, facts } = args;
+  const columns: Record<string, string[]> = {};
+  for (const [table, names] of Object.entries(facts.columns)) {
+    columns[table] = unique(names);
+  }
+  return {
+    version: POLICY_INPUT_VERSION,
+    identity: {
+      subject: identity.subject,
+      issuer: identity.issuer,
+      groups: unique(identity.groups),
+      roles: unique(identity.roles),
+      name: identity.name,
+    },
+    session: {
+      id: session.id,
+      client_address: session.clientAddress,
+      application_name: session.applicationName,
+      database: session.database,
+      user: session.user,
+      tls: session.tls,
+    },
+    statement: {
+      text: args.text,
+      fingerprint: facts.fingerprint,
+      protocol: args.protocol,
+      kind: facts.kind,
+      command: facts.command,
+      tables_read: qualifiedNames(facts.tablesRead),
+      tables_written: qualifiedNames(facts.tablesWritten),
+      columns,
+      functions: unique(facts.functions),
+      has_where: facts.hasWhere,
+      has_limit: facts.hasLimit,
+      writes: facts.writes,
+      cte_writes: facts.cteWrites,
+      explain_analyze: facts.explainAnalyze,
+      inner_kind: facts.innerKind,
+      prepared_name: facts.preparedName,
+      copy: facts.copy === null ? null : { ...facts.copy },
+      setting: facts.setting,
+    },
+  };
+}
+
+function qualifiedNames(tables: readonly TableRef[]): string[] {
+  return unique(tables.map((t) => t.qualified));
+}
+
+/** First occurrence order kept: policies and audit records read more naturally that way. */
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,140 @@
+// Real OPA-built WebAssembly (needs the opa CLI): runtime errors, malformed verdicts, the build cache.
+
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isGatehouseError } from '../errors.ts';
+import { facts, input, readPatients } from './example-inputs.ts';
+import { findOpaBinary } from './opa-binary.ts';
+import { compileRegoDirectory, loadRegoEngine, verdictFromResultSet } from './rego-engine.ts';
+
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'gatehouse-rego-'));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function policyDir(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(work, name);
+  await mkdir(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+  return dir;
+}
+
+async function engineFor(name: string, rego: string) {
+  const dir = await policyDir(name, { 'policy.rego': rego });
+  const { wasmPath } = await compileRegoDirectory(dir, { outDir: join(work, 'build') });
+  return loadRegoEngine(await readFile(wasmPath), `test:${name}`);
+}
+
+const VERDICT = 'verdict := {"deny": deny, "approve": approve, "mask": mask, "allow": allow}\n';
+
+describe('rego engine', () => {
+  it('turns a runtime error (conflicting values) into a deny and keeps working', async () => {
+    const engine = await engineFor(
+      'conflict',
+      `package gatehouse
+tier := "gold" if input.statement.kind == "select"
+tier := "silver" if input.statement.kind == "select"
+deny contains {"id": "never", "reason": "x"} if false
+approve contains {"id": "never", "reason": "x"} if false
+mask contains {"id": "never", "table": "a.b", "column": "c", "strategy": "null"} if false
+allow contains {"id": "tiered", "reason": tier} if input.statement.kind in {"select", "show"}
+allow contains {"id": "tiered", "reason": "show"} if input.statement.kind == "show"
+${VERDICT}`,
+    );
+    const broken = engine.evaluate(input(['agents'], 'SELECT 1', facts('select', 'SelectStmt')));
+    expect(broken.action).toBe('deny');
+    expect(broken.reason).toMatch(/^policy engine error: /);
+    // The instance is reusable after an error: the next input evaluates normally.
+    const fine = engine.evaluate(input(['agents'], 'SHOW x', facts('show', 'VariableShowStmt')));
+    expect(fine).toMatchObject({ action: 'allow', policies: ['tiered'] });
+  });
+
+  it('denies a malformed verdict (mask without a strategy)', async () => {
+    const engine = await engineFor(
+      'malformed',
+      `package gatehouse
+deny := set()
+approve := set()
+allow := set()
+mask contains {"id": "half", "table": "clinical.patients", "column": "ssn"} if true
+${VERDICT}`,
+    );
+    const verdict = engine.evaluate(input(['agents'], 'SELECT * FROM clinical.patients', readPatients));
+    expect(verdict.action).toBe('deny');
+    expect(verdict.reason).toContain('policy engine error');
+  });
+
+  it('denies when nothing is in any set', async () => {
+    const engine = await engineFor('empty', `package gatehouse\ndeny := set()\napprove := set()\nmask := set()\nallow := set()\n${VERDICT}`);
+    expect(engine.evaluate(input(['agents'], 'SELECT 1', facts('select', 'SelectStmt')))).toMatchObject({
+      action: 'deny',
+      policies: ['default-deny'],
+    });
+  });
+
+  it('compiles once per content hash and leaves tests out of the build', async () => {
+    const dir = await policyDir('cached', {
+      'p.rego': `package gatehouse\ndeny := set()\napprove := set()\nmask := set()\nallow contains {"id": "all"} if true\n${VERDICT}`,
+      // Does not even parse: the build fails if tests are not left out.
+      'p_test.rego': 'package gatehouse_test\nthis is not rego {\n',
+    });
+    const outDir = join(work, 'cache-build');
+    const first = await compileRegoDirectory(dir, { outDir });
+    const built = (await stat(first.wasmPath)).mtimeMs;
+    const second = await compileRegoDirectory(dir, { outDir, opaPath: '/nonexistent/opa' });
+    expect(second.wasmPath).toBe(first.wasmPath);
+    expect((await stat(second.wasmPath)).mtimeMs).toBe(built);
+    expect((await readdir(outDir)).filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+
+    await writeFile(join(dir, 'p.rego'), `package gatehouse\ndeny := set()\napprove := set()\nmask := set()\nallow contains {"id": "changed"} if true\n${VERDICT}`);
+    const third = await compileRegoDirectory(dir, { outDir });
+    expect(third.wasmPath).not.toBe(first.wasmPath);
+    const engine = await loadRegoEngine(await readFile(third.wasmPath), 'r');
+    expect(engine.evaluate(input([], 'SELECT 1', facts('select', 'SelectStmt'))).policies).toEqual(['changed']);
+  });
+
+  it('reports a compile error with opa output as detail', async () => {
+    const dir = await policyDir('bad', { 'p.rego': 'package gatehouse\nallow contains {"id": x} if {\n' });
+    const error = await compileRegoDirectory(dir, { outDir: join(work, 'build') }).catch((e: unknown) => e);
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+  });
+
+  it('says how to install opa when the binary is missing', async () => {
+    const error = await findOpaBinary(undefined, { PATH: '/nonexistent', GOPATH: '/nonexistent', HOME: '/nonexistent' }).catch((e: unknown) => e);
+    expect(isGatehouseError(error) && error.code).toBe('CONFIG_INVALID');
+    expect(isGatehouseError(error) && error.hint).toContain('go install github.com/open-policy-agent/opa@');
+    const explicit = await findOpaBinary('/nonexistent/opa').catch((e: unknown) => e);
+    expect(isGatehouseError(explicit) && explicit.message).toContain('/nonexistent/opa');
+  });
+});
+
+describe('verdictFromResultSet', () => {
+  it('denies an undefined entrypoint', () => {
+    expect(verdictFromResultSet([]).reason).toMatch(/^policy engine error: /);
+  });
+
+  it('denies entries without an id', () => {
+    expect(verdictFromResultSet([{ result: { allow: [{ reason: 'x' }] } }]).action).toBe('deny');
+  });
+
+  it('combines the four sets', () => {
+    const verdict = verdictFromResultSet([
+      {
+        result: {
+          deny: [],
+          approve: [],
+          mask: [{ id: 'm', table: 'clinical.patients', column: 'ssn', strategy: 'redact' }],
+          allow: [{ id: 'a', reason: 'ok' }],
+        },
+      },
+    ]);
+    expect(verdict).toMatchObject({ action: 'mask', policies: ['m'], masks: [{ column: 'ssn', strategy: 'redact', policy: 'm' }] });
+  });
+});

@@ -1,0 +1,187 @@
+// Rego engine: compiles a policy directory to WebAssembly with the opa CLI (cached by content hash)
+// and evaluates the `gatehouse/verdict` entrypoint with @open-policy-agent/opa-wasm.
+
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { x as extractTar } from 'tar';
+import { GatehouseError } from '../errors.ts';
+import { combineVerdicts, engineErrorVerdict } from './combine.ts';
+import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
+import { hashPolicyFiles, readPolicyFiles } from './policy-files.ts';
+import type { EngineVerdict, MaskStrategy, PolicyEngine, PolicyInput } from './types.ts';
+
+const run = promisify(execFile);
+
+/** The one entrypoint every Rego policy set exposes (see docs/policies.md). */
+export const REGO_ENTRYPOINT = 'gatehouse/verdict';
+const BUILD_TIMEOUT_MS = 120_000;
+
+export interface RegoCompileOptions {
+  /** Path of the opa binary; otherwise $GATEHOUSE_OPA, $PATH, then $(go env GOPATH)/bin/opa. */
+  opaPath?: string;
+  /** Where compiled modules are cached, as `rego-<sha256>.wasm`. */
+  outDir: string;
+}
+
+/**
+ * Compile every `*.rego` under `dir` (tests excluded) into one WebAssembly module.
+ * The same sources (by content hash) are compiled once: a cached module is returned as is.
+ */
+export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions): Promise<{ wasmPath: string }> {
+  const files = await readPolicyFiles(dir, 'rego');
+  if (files.length === 0) {
+    throw new GatehouseError('CONFIG_INVALID', `no .rego policy files in ${dir}`);
+  }
+  const key = hashPolicyFiles(files, `${REGO_ENTRYPOINT}\u0000${OPA_VERSION}`);
+  const wasmPath = join(opts.outDir, `rego-${key}.wasm`);
+  if (await isFile(wasmPath)) return { wasmPath };
+
+  const opa = await findOpaBinary(opts.opaPath);
+  await mkdir(opts.outDir, { recursive: true });
+  const work = await mkdtemp(join(opts.outDir, '.build-'));
+  try {
+    const bundle = join(work, 'bundle.tar.gz');
+    try {
+      await run(opa, ['build', '-t', 'wasm', '-e', REGO_ENTRYPOINT, '--ignore', '*_test.rego', '-o', bundle, dir], {
+        timeout: BUILD_TIMEOUT_MS,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (e) {
+      // opa prints compile errors (file:line: message) on standard output, other failures on stderr.
+      const { stdout, stderr } = e as { stdout?: unknown; stderr?: unknown };
+      const output = [stdout, stderr].filter((o): o is string => typeof o === 'string' && o.trim() !== '').join('\n');
+      throw new GatehouseError('CONFIG_INVALID', `opa build failed for ${dir}`, {
+        detail: output.trim() !== '' ? output.trim() : String(e),
+        hint: 'run `opa check` on the policy directory',
+        cause: e,
+      });
+    }
+    await extractTar({ file: bundle, cwd: work, filter: (path) => path.replace(/^\/+/, '') === 'policy.wasm' });
+    const extracted = join(work, 'policy.wasm');
+    if (!(await isFile(extracted))) {
+      throw new GatehouseError('CONFIG_INVALID', `opa build produced no policy.wasm for ${dir}`);
+    }
+    // Rename is atomic: a concurrent reader sees either no module or a whole one.
+    await rename(extracted, wasmPath);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { wasmPath };
+}
+
+/** Builtins whose result is not a function of the policy input. */
+const NON_DETERMINISTIC_BUILTINS = /\b(time\.now_ns|http\.send|rand\.intn|uuid\.rfc4122|opa\.runtime|net\.lookup_ip_addr|io\.jwt\.decode_verify|crypto\.x509\.parse_and_verify_certificates)\b/;
+
+/** Whether Rego sources call only builtins whose results depend on their arguments alone. */
+export function regoSourcesDeterministic(sources: readonly string[]): boolean {
+  return !sources.some((s) => NON_DETERMINISTIC_BUILTINS.test(s));
+}
+
+/**
+ * Instantiate a compiled module once; evaluate it many times. `deterministic` says whether its
+ * sources avoid clock, randomness and network builtins (see regoSourcesDeterministic).
+ */
+export async function loadRegoEngine(wasm: Buffer, revision: string, deterministic = false): Promise<PolicyEngine> {
+  let policy: LoadedPolicy;
+  try {
+    policy = await loadPolicy(wasm);
+  } catch (e) {
+    throw new GatehouseError('CONFIG_INVALID', 'cannot load the compiled Rego module', { detail: errorText(e), cause: e });
+  }
+  if (!Object.prototype.hasOwnProperty.call(policy.entrypoints, REGO_ENTRYPOINT)) {
+    throw new GatehouseError('CONFIG_INVALID', `the compiled Rego module has no ${REGO_ENTRYPOINT} entrypoint`);
+  }
+  return {
+    kind: 'rego',
+    revision,
+    deterministic,
+    evaluate(input: PolicyInput): EngineVerdict {
+      let resultSet: unknown;
+      try {
+        resultSet = policy.evaluate(input, REGO_ENTRYPOINT);
+      } catch (e) {
+        return engineErrorVerdict(errorText(e));
+      }
+      return verdictFromResultSet(resultSet);
+    },
+  };
+}
+
+const LEVELS = ['deny', 'approve', 'mask', 'allow'] as const;
+const STRATEGIES: ReadonlySet<string> = new Set<MaskStrategy>(['redact', 'null', 'hash', 'last4']);
+
+/** Turn `[{result: {deny, approve, mask, allow}}]` into one verdict; anything malformed is an engine error. */
+export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
+  if (!Array.isArray(resultSet) || resultSet.length === 0) {
+    return engineErrorVerdict(`${REGO_ENTRYPOINT} is undefined`);
+  }
+  const result = (resultSet[0] as { result?: unknown }).result;
+  if (!isRecord(result)) return engineErrorVerdict(`${REGO_ENTRYPOINT} is not an object`);
+
+  const parts: EngineVerdict[] = [];
+  for (const level of LEVELS) {
+    const entries = result[level] ?? [];
+    if (!Array.isArray(entries)) return engineErrorVerdict(`${REGO_ENTRYPOINT}.${level} is not a set`);
+    for (const [i, entry] of entries.entries()) {
+      const where = `${REGO_ENTRYPOINT}.${level}[${i}]`;
+      if (!isRecord(entry) || typeof entry['id'] !== 'string' || entry['id'] === '') {
+        return engineErrorVerdict(`${where} has no string id`);
+      }
+      const id = entry['id'];
+      const reason = typeof entry['reason'] === 'string' ? entry['reason'] : '';
+      if (level !== 'mask') {
+        parts.push({ action: level, reason: reason || defaultReason(level, id), policies: [id], masks: [] });
+        continue;
+      }
+      const { table, column, strategy } = entry;
+      if (typeof table !== 'string' || typeof column !== 'string' || typeof strategy !== 'string' || !STRATEGIES.has(strategy)) {
+        return engineErrorVerdict(`${where} (${id}) needs string table and column and a strategy of redact|null|hash|last4`);
+      }
+      parts.push({
+        action: 'mask',
+        reason: reason || defaultReason('mask', id),
+        policies: [id],
+        masks: [{ table, column, strategy: strategy as MaskStrategy, policy: id }],
+      });
+    }
+  }
+  return combineVerdicts(parts);
+}
+
+function defaultReason(level: (typeof LEVELS)[number], id: string): string {
+  switch (level) {
+    case 'deny':
+      return `denied by ${id}`;
+    case 'approve':
+      return `approval required by ${id}`;
+    case 'mask':
+      return `columns masked by ${id}`;
+    case 'allow':
+      return `allowed by ${id}`;
+    default: {
+      const never: never = level;
+      return String(never);
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** opa-wasm throws strings as well as Errors. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,83 @@
+// Compares a verdict with a case's expectation, and two engines' verdicts with each other, and says
+// what differs in a few readable lines (expected vs actual decision, policies and masks).
+
+import type { EngineVerdict } from '../types.ts';
+import type { CaseExpectation, ExpectedMask } from './types.ts';
+
+/** What differs between the expectation and the verdict; [] when it meets it. */
+export function expectationMismatches(expect: CaseExpectation, verdict: EngineVerdict): string[] {
+  const out: string[] = [];
+  if (verdict.action !== expect.decision) out.push('decision');
+  if (expect.policies !== undefined && !sameSet(expect.policies, verdict.policies)) out.push('policies');
+  if (expect.masks !== undefined && !sameSet(expect.masks.map(maskKey), verdict.masks.map(maskKey))) out.push('masks');
+  if (expect.reason_contains !== undefined && !verdict.reason.includes(expect.reason_contains)) out.push('reason');
+  return out;
+}
+
+/** Expected vs actual decision, policies and masks (and reason), the mismatched ones marked ✗. */
+export function describeMismatch(expect: CaseExpectation, verdict: EngineVerdict, mismatches: readonly string[]): string {
+  const row = (field: string, expected: string | undefined, actual: string): string => {
+    const mark = mismatches.includes(field) ? '✗' : ' ';
+    const label = `${field}:`.padEnd(9);
+    if (expected === undefined) return `${mark} ${label} got ${actual} (not checked)`;
+    return `${mark} ${label} expected ${expected}, got ${expected === actual ? 'the same' : actual}`;
+  };
+  const reasonMark = mismatches.includes('reason') ? '✗' : ' ';
+  return [
+    row('decision', expect.decision, verdict.action),
+    row('policies', expect.policies === undefined ? undefined : list(expect.policies), list(verdict.policies)),
+    row('masks', expect.masks === undefined ? undefined : maskList(expect.masks), maskList(verdict.masks)),
+    `${reasonMark} reason:   ${verdict.reason === '' ? '(none)' : verdict.reason}${expect.reason_contains === undefined ? '' : ` (expected to contain "${expect.reason_contains}")`}`,
+  ].join('\n');
+}
+
+/** What differs between two engines' verdicts (decision, policies, masks; reasons may be worded differently). */
+export function disagreements(a: EngineVerdict, b: EngineVerdict): string[] {
+  const out: string[] = [];
+  if (a.action !== b.action) out.push('decision');
+  if (!sameSet(a.policies, b.policies)) out.push('policies');
+  if (!sameSet(a.masks.map(maskKey), b.masks.map(maskKey))) out.push('masks');
+  return out;
+}
+
+export function describeDisagreement(verdicts: Record<string, EngineVerdict>, differences: readonly string[]): string {
+  const width = Math.max(...Object.keys(verdicts).map((k) => k.length)) + 1;
+  return [
+    ...Object.entries(verdicts).map(([engine, v]) => `${`${engine}:`.padEnd(width)} ${summary(v)}`),
+    `engines differ on: ${differences.join(', ')}`,
+  ].join('\n');
+}
+
+/** "decision mask; policies a, b; masks t(c:redact)". */
+export function summary(v: EngineVerdict): string {
+  return `decision ${v.action}; policies ${list(v.policies)}; masks ${maskList(v.masks)}`;
+}
+
+/** Masks grouped by table: "clinical.patients(email:hash, ssn:redact)"; "(none)" when empty. */
+export function maskList(masks: readonly ExpectedMask[]): string {
+  if (masks.length === 0) return '(none)';
+  const byTable = new Map<string, Set<string>>();
+  for (const m of masks) {
+    const columns = byTable.get(m.table) ?? byTable.set(m.table, new Set()).get(m.table)!;
+    columns.add(`${m.column}:${m.strategy}`);
+  }
+  return [...byTable.keys()]
+    .sort()
+    .map((t) => `${t}(${[...(byTable.get(t) ?? [])].sort().join(', ')})`)
+    .join(', ');
+}
+
+/** "clinical.patients.ssn:redact". */
+export function maskKey(m: ExpectedMask): string {
+  return `${m.table}.${m.column}:${m.strategy}`;
+}
+
+function list(values: readonly string[]): string {
+  return values.length === 0 ? '(none)' : [...new Set(values)].sort().join(', ');
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((v) => y.has(v));
+}

@@ -1,0 +1,120 @@
+// The policy contract: one versioned input every engine reads, one decision shape every engine returns.
+// JSON Schemas: schemas/policy-input.schema.json and schemas/decision.schema.json.
+
+import type { CopyFacts, StatementKind } from '../sql/facts.ts';
+
+export const POLICY_INPUT_VERSION = 1 as const;
+
+/** Who is asking: from the verified JWT. */
+export interface Identity {
+  subject: string;
+  issuer: string;
+  groups: string[];
+  roles: string[];
+  /** Email or name claim when present, for humans reading audit records. */
+  name: string | null;
+}
+
+export interface SessionInfo {
+  id: string;
+  clientAddress: string;
+  applicationName: string;
+  /** The database name the client asked for in its StartupMessage. */
+  database: string;
+  /** The user name the client sent in its StartupMessage (not trusted; identity comes from the JWT). */
+  user: string;
+  tls: boolean;
+}
+
+/** The versioned input every engine reads. Field names are snake_case on the wire (JSON). */
+export interface PolicyInput {
+  version: typeof POLICY_INPUT_VERSION;
+  identity: {
+    subject: string;
+    issuer: string;
+    groups: string[];
+    roles: string[];
+    name: string | null;
+  };
+  session: {
+    id: string;
+    client_address: string;
+    application_name: string;
+    database: string;
+    user: string;
+    tls: boolean;
+  };
+  statement: {
+    text: string;
+    fingerprint: string;
+    protocol: 'simple' | 'extended';
+    kind: StatementKind;
+    command: string;
+    tables_read: string[];
+    tables_written: string[];
+    columns: Record<string, string[]>;
+    functions: string[];
+    has_where: boolean;
+    has_limit: boolean;
+    writes: boolean;
+    cte_writes: boolean;
+    explain_analyze: boolean;
+    inner_kind: StatementKind | null;
+    prepared_name: string | null;
+    copy: CopyFacts | null;
+    setting: string | null;
+  };
+}
+
+export type DecisionAction = 'allow' | 'mask' | 'approve' | 'deny';
+
+/** How a masked value is rewritten. */
+export type MaskStrategy =
+  | 'redact' // replaced by a fixed marker: '***'
+  | 'null' // replaced by SQL NULL
+  | 'hash' // replaced by a keyed hash (hex), stable within a policy commit, so joins/grouping still work
+  | 'last4'; // all but the last four characters replaced by '*'
+
+export interface MaskRule {
+  /** Qualified table, "schema.name". */
+  table: string;
+  column: string;
+  strategy: MaskStrategy;
+  /** The policy id that asked for it. */
+  policy: string;
+}
+
+/** What one engine says about one input, before the gateway adds ids and stamps. */
+export interface EngineVerdict {
+  action: DecisionAction;
+  reason: string;
+  /** Ids of the policies that determined the action. */
+  policies: string[];
+  /** For action 'mask' (and also kept when a stronger action wins, for the audit record). */
+  masks: MaskRule[];
+}
+
+export type EngineKind = 'rego' | 'cedar';
+
+/** A decision as enforced and audited. */
+export interface Decision extends EngineVerdict {
+  id: string;
+  engine: EngineKind;
+  /** The policy revision that produced it: a git commit hash, or "dir:<sha256>" for a plain directory. */
+  revision: string;
+  /** Evaluation time in microseconds. */
+  evalMicros: number;
+}
+
+/** A loaded, compiled policy set for one revision. Compile once, evaluate many. */
+export interface PolicyEngine {
+  readonly kind: EngineKind;
+  readonly revision: string;
+  /**
+   * Whether a verdict depends on nothing but the input (no clock, randomness or network), so the
+   * gateway may reuse it for the same input under the same revision.
+   */
+  readonly deterministic: boolean;
+  /** Never throws for a policy problem: an engine error comes back as a deny verdict. */
+  evaluate(input: PolicyInput): EngineVerdict;
+}

@@ -1,0 +1,336 @@
+// Starts a Gatehouse listener from a validated config: accepts connections, authenticates them,
+// connects each to the upstream database with Gatehouse's own credentials, and runs a Session.
+
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
+import { policyRoutes } from './admin/policy-routes.ts';
+import { openAuditSink } from './audit/file-sink.ts';
+import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
+import { createTokenVerifier } from './auth/token-verifier.ts';
+import type { GatehouseConfig } from './config/types.ts';
+import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
+import { GatehouseError } from './errors.ts';
+import { CancelRegistry } from './pg/cancel-registry.ts';
+import { CatalogResolver } from './pg/catalog.ts';
+import { clientHandshake } from './pg/client-handshake.ts';
+import { Session } from './pg/session.ts';
+import { sendCancel } from './pg/upstream/cancel.ts';
+import { connectUpstream } from './pg/upstream/connect.ts';
+import { parseConnectionUrl } from './pg/upstream/connection-url.ts';
+import { loadPolicyEngine } from './policy/load.ts';
+import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy-source.ts';
+import type { PolicyStatus } from './policy/repo/status.ts';
+import type { Identity, PolicyEngine } from './policy/types.ts';
+import { loadSqlParser } from './sql/parser.ts';
+import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
+
+export interface RunningGateway {
+  host: string;
+  port: number;
+  /** The engine deciding right now (its revision is stamped into every decision). */
+  engine(): PolicyEngine;
+  /** Number of client sessions currently open. */
+  sessions(): number;
+  /**
+   * With policies.git: fetch, and activate the followed commit if it is new and passes (the same
+   * as SIGHUP or POST /policy/refresh, but awaited). Null when policies do not come from git.
+   */
+  refreshPolicies(): Promise<ActivationResult> | null;
+  /** With policies.git: active commit, last refusal, what is followed; null otherwise. */
+  policyStatus(): PolicyStatus | null;
+  /** The admin listener's port (config.admin), or null when there is none. */
+  adminPort: number | null;
+  /** Reopens the audit file (after log rotation) when the sink supports it. */
+  reopenAudit(): void;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Called with one-line human-readable progress messages (listening, policy loaded...). */
+  onInfo?: (message: string) => void;
+  /** Use this engine source instead of loading config.policies (the git policy source plugs in here). */
+  engines?: EngineSource;
+  /** Use this audit sink instead of opening config.audit.file. */
+  audit?: AuditSink;
+}
+
+/** Startup parameters a client may pass through to the upstream session; all others are dropped. */
+const PASSTHROUGH_PARAMS = ['client_encoding', 'DateStyle', 'TimeZone', 'extra_float_digits', 'IntervalStyle', 'search_path'];
+
+/** An engine source that always answers with one engine (a policy directory loaded at start). */
+export class FixedEngine implements EngineSource {
+  constructor(private readonly engine: PolicyEngine) {}
+  current(): PolicyEngine {
+    return this.engine;
+  }
+}
+
+/** GET /policy/status when policies come from a directory: what is loaded, nothing followed. */
+function directoryStatus(engine: PolicyEngine, directory: string | null): unknown {
+  return { engine: engine.kind, source: { directory }, active: { commit: engine.revision }, following: null };
+}
+
+function tlsContextFor(config: GatehouseConfig): SecureContext | null {
+  if (config.tls.mode === 'disable') return null;
+  if (!config.tls.certFile || !config.tls.keyFile) {
+    throw new GatehouseError('CONFIG_INVALID', `tls.mode ${config.tls.mode} needs tls.cert and tls.key`);
+  }
+  return createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
+}
+
+function searchPathOf(params: Record<string, string>): string[] {
+  const raw = params['search_path'];
+  if (!raw) return ['public'];
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim().replace(/^"(.*)"$/, '$1'))
+    .filter((p) => p !== '' && p !== '$user');
+  return parts.length > 0 ? parts : ['public'];
+}
+
+export async function startGateway(config: GatehouseConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const info = options.onInfo ?? (() => undefined);
+  await loadSqlParser();
+  // Opened before the policies, so that the first activation (or refusal) is audited.
+  const audit = options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false });
+  let gitSource: GitPolicySource | null = null;
+  let engines: EngineSource;
+  try {
+    if (options.engines) {
+      engines = options.engines;
+    } else if (config.policies.git !== null) {
+      gitSource = new GitPolicySource({
+        engine: config.policies.engine,
+        git: config.policies.git,
+        onInfo: info,
+        audit: (record) => audit.write(record),
+      });
+      await gitSource.start();
+      engines = gitSource;
+    } else {
+      engines = new FixedEngine(
+        await loadPolicyEngine({
+          engine: config.policies.engine,
+          directory: config.policies.directory,
+          buildDir: join(config.baseDir, '.gatehouse', 'policy-build'),
+        }),
+      );
+      warmUpEngine(engines.current());
+    }
+  } catch (e) {
+    await gitSource?.stop();
+    if (!options.audit) await audit.close();
+    throw e;
+  }
+  /** Undoes what started so far when a later step of startup fails. */
+  const abandon = async (e: unknown): Promise<never> => {
+    await gitSource?.stop();
+    if (!options.audit) await audit.close();
+    throw e;
+  };
+  info(`policy: ${engines.current().kind} engine, revision ${engines.current().revision}`);
+  let tlsContext: SecureContext | null;
+  let verifier: ReturnType<typeof createTokenVerifier>;
+  try {
+    tlsContext = tlsContextFor(config);
+    verifier = createTokenVerifier(config.auth, config.baseDir);
+    // A broken JWKS file or URL fails here, at start, rather than at the first login.
+    await verifier.warm();
+  } catch (e) {
+    return abandon(e);
+  }
+  const cancels = new CancelRegistry();
+  const upstreamTarget = parseConnectionUrl(config.upstream.url);
+  const catalogs = new Map<string, CatalogResolver>();
+  const sessions = new Set<Session>();
+  const sockets = new Set<Socket>();
+
+  const catalogFor = (database: string): CatalogResolver => {
+    let c = catalogs.get(database);
+    if (!c) catalogs.set(database, (c = new CatalogResolver(config.upstream.url, config.upstream.passDatabase ? database : null)));
+    return c;
+  };
+
+  const auditSession = (
+    sessionId: string,
+    event: 'auth_ok' | 'auth_failed' | 'closed' | 'protocol_error',
+    socket: Socket,
+    params: Record<string, string>,
+    identity: Identity | null,
+    reason: string | null,
+  ): void => {
+    try {
+      audit.write({
+        v: AUDIT_RECORD_VERSION,
+        type: 'session',
+        time: new Date().toISOString(),
+        session_id: sessionId,
+        event,
+        client_address: socket.remoteAddress ?? '',
+        application_name: params['application_name'] ?? '',
+        identity: identity
+          ? { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name }
+          : null,
+        reason,
+      });
+    } catch {
+      // A failed session record cannot be surfaced to anyone but the operator log.
+    }
+  };
+
+  const onConnection = async (raw: Socket): Promise<void> => {
+    raw.setNoDelay(true);
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => undefined);
+    const sessionId = randomUUID();
+    const hs = await clientHandshake(raw, {
+      config,
+      tlsContext,
+      verifyToken: (token) => verifier.verify(token),
+      onCancel: (pid, key) => {
+        const target = cancels.lookup(pid, key);
+        if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
+      },
+    });
+    if (hs.kind === 'done') return;
+    if (hs.kind === 'auth-failed') {
+      auditSession(sessionId, 'auth_failed', raw, hs.params, null, hs.reason);
+      return;
+    }
+    const { socket, params, identity } = hs;
+    const database = params['database'] ?? params['user'] ?? 'postgres';
+    const applicationName = params['application_name'] ?? '';
+    let upstream;
+    try {
+      const extraParams: Record<string, string> = {};
+      for (const p of PASSTHROUGH_PARAMS) if (params[p] !== undefined) extraParams[p] = params[p]!;
+      upstream = await connectUpstream({
+        url: config.upstream.url,
+        ...(config.upstream.passDatabase ? { database } : {}),
+        applicationName: applicationName ? `gatehouse:${applicationName}` : 'gatehouse',
+        extraParams,
+        connectTimeoutMs: config.upstream.connectTimeoutMs,
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      socket.end(
+        errorResponse({
+          severity: 'FATAL',
+          sqlstate: '08006',
+          message: `Gatehouse could not connect to the database: ${message}`,
+          hint: 'The database behind Gatehouse is unavailable; try again later or tell the operator.',
+        }),
+      );
+      auditSession(sessionId, 'closed', raw, params, identity, `upstream connection failed: ${message}`);
+      return;
+    }
+    if (socket.destroyed) {
+      upstream.socket.destroy();
+      return;
+    }
+    const key = cancels.register({ processId: upstream.processId, secretKey: upstream.secretKey });
+    const hello: Buffer[] = [authenticationOk()];
+    for (const [name, value] of upstream.parameters) hello.push(parameterStatus(name, value));
+    hello.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
+    socket.write(Buffer.concat(hello));
+    auditSession(sessionId, 'auth_ok', raw, params, identity, null);
+
+    const session: Session = new Session(
+      socket,
+      upstream.socket,
+      {
+        decision: {
+          identity,
+          session: {
+            id: sessionId,
+            clientAddress: raw.remoteAddress ?? '',
+            applicationName,
+            database,
+            user: params['user'] ?? '',
+            tls: hs.tls,
+          },
+          searchPath: searchPathOf(params),
+          engines,
+          audit,
+          evalTimeoutMs: config.policies.evalTimeoutMs,
+          cache: new DecisionCache(),
+        },
+        catalog: catalogFor(database),
+        maxMessageBytes: config.limits.maxMessageBytes,
+        onClose: () => {
+          sessions.delete(session);
+          cancels.unregister(key.processId);
+          auditSession(sessionId, 'closed', raw, params, identity, null);
+        },
+      },
+      hs.leftover,
+      upstream.initialBuffer,
+    );
+    sessions.add(session);
+  };
+
+  const server: Server = createServer((socket) => {
+    onConnection(socket).catch((e: unknown) => {
+      // Last line of defence: one connection's failure never takes the process down.
+      info(`connection error: ${e instanceof Error ? e.message : String(e)}`);
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  }).catch(abandon);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  info(`listening on ${config.listen.host}:${port} (tls ${config.tls.mode}), upstream ${upstreamTarget.host}:${upstreamTarget.port}`);
+
+  const refreshPolicies = (trigger: 'signal' | 'http' | 'api'): Promise<ActivationResult> | null => gitSource?.refresh(trigger) ?? null;
+  let admin: AdminServer | null = null;
+  if (config.admin !== null) {
+    try {
+      admin = await startAdminServer(
+        config.admin,
+        policyRoutes({
+          status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
+          refresh: () => refreshPolicies('http'),
+          refreshToken: config.admin.refreshToken,
+          onInfo: info,
+        }),
+        info,
+      );
+    } catch (e) {
+      server.close();
+      return abandon(e);
+    }
+  }
+
+  return {
+    host: config.listen.host,
+    port,
+    engine: () => engines.current(),
+    sessions: () => sessions.size,
+    refreshPolicies: () => refreshPolicies('api'),
+    policyStatus: () => gitSource?.status() ?? null,
+    adminPort: admin?.port ?? null,
+    reopenAudit: () => {
+      const sink = audit as AuditSink & { reopen?: () => void };
+      if (typeof sink.reopen === 'function') sink.reopen();
+    },
+    close: async () => {
+      await gitSource?.stop();
+      await admin?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.close('gateway shutting down');
+        for (const s of sockets) s.destroy();
+      });
+      await Promise.all([...catalogs.values()].map((c) => c.close()));
+      if (!options.audit) await audit.close();
+    },
+  };
+}

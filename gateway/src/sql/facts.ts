@@ -1,0 +1,91 @@
+// The facts Gatehouse extracts from one SQL statement with the real PostgreSQL parser.
+// These types are the contract between sql/ and policy/ (see schemas/policy-input.schema.json).
+
+/** What a statement does, at the top level. A closed set: policies switch on it. */
+export type StatementKind =
+  | 'select'
+  | 'insert'
+  | 'update'
+  | 'delete'
+  | 'merge'
+  | 'copy'
+  | 'ddl' // CREATE/ALTER/DROP/TRUNCATE/COMMENT/...
+  | 'grant' // GRANT/REVOKE/ALTER ROLE/CREATE ROLE
+  | 'transaction' // BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...
+  | 'set' // SET/RESET/SET ROLE/SET SESSION AUTHORIZATION
+  | 'show'
+  | 'explain'
+  | 'do'
+  | 'call'
+  | 'prepare'
+  | 'execute'
+  | 'deallocate'
+  | 'cursor' // DECLARE/FETCH/MOVE/CLOSE
+  | 'listen' // LISTEN/UNLISTEN/NOTIFY
+  | 'lock'
+  | 'vacuum' // VACUUM/ANALYZE/CLUSTER/REINDEX
+  | 'discard'
+  | 'empty' // an empty query string
+  | 'other';
+
+/** A table or view named in a statement. */
+export interface TableRef {
+  /** Schema as written, or the session's first search_path schema when unqualified. */
+  schema: string;
+  name: string;
+  /** "schema.name" — the key used in columns, masks and policies. */
+  qualified: string;
+  /** Whether the schema was written in the statement. */
+  schemaExplicit: boolean;
+}
+
+export type CopyDirection = 'from' | 'to';
+export type CopyEndpoint = 'stdio' | 'file' | 'program';
+
+export interface CopyFacts {
+  direction: CopyDirection;
+  endpoint: CopyEndpoint;
+  /** Set for COPY (query) TO. */
+  query: boolean;
+}
+
+/** Facts about ONE statement (a multi-statement string yields one StatementFacts each). */
+export interface StatementFacts {
+  kind: StatementKind;
+  /** The parser's node name for the top-level statement, e.g. "SelectStmt", "CreateStmt". */
+  command: string;
+  tablesRead: TableRef[];
+  tablesWritten: TableRef[];
+  /** Columns referenced per table, keyed by TableRef.qualified. "*" when a star is used. */
+  columns: Record<string, string[]>;
+  /** Function names called, lower-case, schema-qualified when written so ("pg_catalog.pg_read_file"). */
+  functions: string[];
+  hasWhere: boolean;
+  hasLimit: boolean;
+  /** True when the statement writes anywhere: top level, a data-modifying CTE, EXPLAIN ANALYZE of a write. */
+  writes: boolean;
+  /** A data-modifying CTE is present (WITH d AS (DELETE ...) SELECT ...). */
+  cteWrites: boolean;
+  /** EXPLAIN with ANALYZE, which executes its inner statement. */
+  explainAnalyze: boolean;
+  /** For EXPLAIN and SQL-level PREPARE: the kind of the inner statement. */
+  innerKind: StatementKind | null;
+  /** For SQL-level EXECUTE/DEALLOCATE/PREPARE: the prepared statement name. */
+  preparedName: string | null;
+  copy: CopyFacts | null;
+  /** For SET/RESET: the parameter name (lower-case), e.g. "search_path", "role". */
+  setting: string | null;
+  /** PostgreSQL's query fingerprint (hex), stable across literal values. */
+  fingerprint: string;
+}
+
+/** One statement split out of a query string, with its text and facts. */
+export interface ParsedStatement {
+  text: string;
+  facts: StatementFacts;
+}
+
+/** Result of parsing a whole query string. */
+export type ParseOutcome =
+  | { ok: true; statements: ParsedStatement[] }
+  | { ok: false; error: string; position: number | null };

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { MessageFramer, readStartupPacket, StartupFramer, type Frame } from './framer.ts';
+import { WireError } from './wire-error.ts';
+import { encodeStartupMessage, encodeSslRequest } from './startup.ts';
+
+function msg(type: string, body: Buffer | string): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body) : body;
+  const out = Buffer.alloc(5 + b.length);
+  out[0] = type.charCodeAt(0);
+  out.writeInt32BE(4 + b.length, 1);
+  b.copy(out, 5);
+  return out;
+}
+
+const MESSAGES = [
+  msg('Q', 'select 1\0'),
+  msg('S', ''),
+  msg('d', Buffer.alloc(300, 7)),
+  msg('H', ''),
+  msg('P', 'stmt\0select $1\0\0\0'),
+];
+const STREAM = Buffer.concat(MESSAGES);
+
+function drainAll(f: MessageFramer): Frame[] {
+  const out: Frame[] = [];
+  for (let fr = f.next(); fr !== null; fr = f.next()) out.push(fr);
+  return out;
+}
+
+// Cheap checks (Buffer.equals, not deep equality): the split tests run thousands of times.
+function framesMatch(frames: Frame[]): boolean {
+  if (frames.length !== MESSAGES.length) return false;
+  return frames.every((f, i) => {
+    const m = MESSAGES[i]!;
+    return f.type === m[0] && f.raw.equals(m) && f.body.equals(m.subarray(5));
+  });
+}
+
+function expectFrames(frames: Frame[]): void {
+  expect(framesMatch(frames)).toBe(true);
+}
+
+describe('MessageFramer', () => {
+  it('frames a stream pushed in one chunk without copying', () => {
+    const f = new MessageFramer(1 << 20);
+    f.push(STREAM);
+    const frames = drainAll(f);
+    expectFrames(frames);
+    expect(frames[2]!.raw.buffer).toBe(STREAM.buffer);
+    expect(frames[2]!.raw.byteOffset).toBe(STREAM.byteOffset + MESSAGES[0]!.length + MESSAGES[1]!.length);
+    expect(f.buffered).toBe(0);
+  });
+
+  it('frames a stream split at every byte boundary', () => {
+    for (let i = 0; i <= STREAM.length; i++) {
+      const f = new MessageFramer(1 << 20);
+      const frames: Frame[] = [];
+      f.push(STREAM.subarray(0, i));
+      frames.push(...drainAll(f));
+      f.push(STREAM.subarray(i));
+      frames.push(...drainAll(f));
+      expectFrames(frames);
+      expect(f.buffered).toBe(0);
+    }
+  });
+
+  it('frames a stream split at every pair of byte boundaries', () => {
+    for (let i = 0; i <= STREAM.length; i++) {
+      for (let j = i; j <= STREAM.length; j++) {
+        const f = new MessageFramer(1 << 20);
+        const frames: Frame[] = [];
+        for (const part of [STREAM.subarray(0, i), STREAM.subarray(i, j), STREAM.subarray(j)]) {
+          f.push(part);
+          frames.push(...drainAll(f));
+        }
+        if (!framesMatch(frames)) expect.fail(`split at ${i} and ${j} framed wrongly`);
+      }
+    }
+  });
+
+  it('frames a stream fed one byte at a time', () => {
+    const f = new MessageFramer(1 << 20);
+    const frames: Frame[] = [];
+    for (let i = 0; i < STREAM.length; i++) {
+      f.push(STREAM.subarray(i, i + 1));
+      frames.push(...drainAll(f));
+    }
+    expectFrames(frames);
+  });
+
+  it('counts buffered bytes and drains the rest', () => {
+    const f = new MessageFramer(1 << 20);
+    f.push(STREAM.subarray(0, 12));
+    f.push(STREAM.subarray(12, 20));
+    expect(f.next()?.type).toBe(0x51);
+    expect(f.buffered).toBe(20 - MESSAGES[0]!.length);
+    expect(f.drain()).toEqual(STREAM.subarray(MESSAGES[0]!.length, 20));
+    expect(f.buffered).toBe(0);
+    expect(f.next()).toBeNull();
+  });
+
+  it('rejects a length below 4', () => {
+    const f = new MessageFramer(1000);
+    f.push(Buffer.from([0x51, 0, 0, 0, 3]));
+    expect(() => f.next()).toThrow(WireError);
+    const g = new MessageFramer(1000);
+    g.push(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]));
+    expect(() => g.next()).toThrow(WireError);
+  });
+
+  it('rejects an oversized message as soon as its header arrives', () => {
+    const f = new MessageFramer(1000);
+    f.push(Buffer.from([0x64, 0, 0]));
+    expect(f.next()).toBeNull();
+    f.push(Buffer.from([0x03, 0xed])); // 1005
+    expect(() => f.next()).toThrow(WireError);
+    const g = new MessageFramer(1000);
+    g.push(msg('d', Buffer.alloc(996)));
+    expect(g.next()?.body.length).toBe(996); // length 1000 is allowed
+  });
+
+  it('reassembles a large message from many chunks', () => {
+    const big = msg('d', Buffer.alloc(1_000_000, 1));
+    const f = new MessageFramer(2_000_000);
+    for (let i = 0; i < big.length; i += 65536) {
+      f.push(big.subarray(i, i + 65536));
+      if (i + 65536 < big.length) expect(f.next()).toBeNull();
+    }
+    const fr = f.next();
+    expect(fr?.raw.equals(big)).toBe(true);
+  });
+});
+
+describe('readStartupPacket / StartupFramer', () => {
+  const startup = encodeStartupMessage({ user: 'alice', database: 'db' });
+
+  it('returns null until complete, then the body and the rest', () => {
+    for (let i = 0; i < startup.length; i++) expect(readStartupPacket(startup.subarray(0, i))).toBeNull();
+    const extra = Buffer.from('Qxyz');
+    const r = readStartupPacket(Buffer.concat([startup, extra]));
+    expect(r?.packet).toEqual(startup.subarray(4));
+    expect(r?.rest).toEqual(extra);
+  });
+
+  it('rejects lengths outside 8..10000', () => {
+    for (const len of [0, 7, 10001, -1]) {
+      const b = Buffer.alloc(8);
+      b.writeInt32BE(len, 0);
+      expect(() => readStartupPacket(b)).toThrow(WireError);
+    }
+  });
+
+  it('streams packets split at every boundary', () => {
+    const stream = Buffer.concat([encodeSslRequest(), startup, Buffer.from([0x51])]);
+    for (let i = 0; i <= stream.length; i++) {
+      const f = new StartupFramer();
+      const got: Buffer[] = [];
+      f.push(stream.subarray(0, i));
+      for (let p = f.next(); p !== null; p = f.next()) got.push(p);
+      if (got.length < 2) {
+        f.push(stream.subarray(i, stream.length - 1));
+        for (let p = f.next(); p !== null; p = f.next()) got.push(p);
+        f.push(stream.subarray(stream.length - 1));
+      } else {
+        f.push(stream.subarray(i));
+      }
+      expect(got).toEqual([encodeSslRequest().subarray(4), startup.subarray(4)]);
+      expect(f.drain()).toEqual(Buffer.from([0x51]));
+    }
+  });
+
+  it('refuses to accumulate an oversized startup packet', () => {
+    const f = new StartupFramer();
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(1 << 20, 0);
+    expect(() => f.push(b)).toThrow(WireError);
+  });
+});

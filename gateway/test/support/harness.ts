@@ -1,0 +1,154 @@
+// Integration harness: a real PostgreSQL database seeded with the synthetic clinic, a real
+// Gatehouse in front of it (real JWTs, real OPA-built WASM or Cedar), and real clients.
+
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { ensureDevKeys, mintDevToken, DEV_ALGORITHM } from '../../src/auth/dev-keys.ts';
+import { configFromObject } from '../../src/config/load.ts';
+import { seedScript } from '../../src/demo/clinic-schema.ts';
+import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
+import type { AuditRecord } from '../../src/audit/types.ts';
+import type { EngineKind } from '../../src/policy/types.ts';
+import { startGateway, type RunningGateway } from '../../src/server.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+export const PG_ADMIN_URL = process.env['GATEHOUSE_TEST_PG'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+/** Override per concurrent runner (e.g. two people testing on one machine) with GATEHOUSE_TEST_DB. */
+export const TEST_DB = process.env['GATEHOUSE_TEST_DB'] ?? 'gatehouse_it';
+
+/** (Re)creates the test database with the clinical schema. Idempotent per test run. */
+export async function ensureClinicDatabase(database = TEST_DB): Promise<string> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await admin.end();
+  }
+  const url = PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    await db.query(seedScript(generateClinic(60)));
+  } finally {
+    await db.end();
+  }
+  return url;
+}
+
+export interface TestGateway {
+  gw: RunningGateway;
+  port: number;
+  keyDir: string;
+  auditFile: string;
+  workDir: string;
+  upstreamUrl: string;
+  token(subject: string, groups: string[], ttlSeconds?: number): Promise<string>;
+  client(token: string, extra?: Partial<pg.ClientConfig>): Promise<pg.Client>;
+  audit(): AuditRecord[];
+  /** The audit records once `done` holds for them (outcomes are written just after a statement). */
+  auditUntil(done: (records: AuditRecord[]) => boolean): Promise<AuditRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  engine?: EngineKind;
+  upstreamUrl?: string;
+  tls?: { mode: 'allow' | 'require'; cert: string; key: string };
+  plaintextPassword?: 'never' | 'loopback' | 'always';
+  maxMessageBytes?: number;
+  policiesDir?: string;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const engine = options.engine ?? 'rego';
+  const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-'));
+  const keyDir = join(workDir, 'keys');
+  const keys = await ensureDevKeys(keyDir);
+  const auditFile = join(workDir, 'audit.ndjson');
+  const upstreamUrl = options.upstreamUrl ?? (await ensureClinicDatabase());
+  const config = configFromObject(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: options.tls ? { mode: options.tls.mode, cert: options.tls.cert, key: options.tls.key } : { mode: 'disable' },
+      auth: {
+        issuer: keys.issuer,
+        audience: keys.audience,
+        algorithms: [DEV_ALGORITHM],
+        jwks: { file: keys.jwksPath },
+        plaintext_password: options.plaintextPassword ?? 'loopback',
+      },
+      upstream: { url: upstreamUrl, pass_database: false },
+      // A generous budget: the shared test machine is noisy, and no test may depend on timing.
+      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
+      audit: { file: auditFile },
+      ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
+    },
+    workDir,
+  );
+  const gw = await startGateway(config);
+  const clients: pg.Client[] = [];
+  return {
+    gw,
+    port: gw.port,
+    keyDir,
+    auditFile,
+    workDir,
+    upstreamUrl,
+    token: (subject, groups, ttlSeconds = 3600) => mintDevToken({ keyDir, subject, groups, ttlSeconds }),
+    client: async (token, extra = {}) => {
+      const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'agent', database: 'postgres', password: token, ...extra });
+      c.on('error', () => undefined);
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+    audit: () => readAudit(auditFile),
+    auditUntil: async (done) => {
+      for (let i = 0; i < 200; i++) {
+        const records = readAudit(auditFile);
+        if (done(records)) return records;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return readAudit(auditFile);
+    },
+    close: async () => {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      await gw.close();
+    },
+  };
+}
+
+export function readAudit(file: string): AuditRecord[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditRecord);
+}
+
+/** Runs a query and returns the error's SQLSTATE, or null when it succeeded. */
+export async function sqlstateOf(client: pg.Client, sql: string, params?: unknown[]): Promise<string | null> {
+  try {
+    await client.query(sql, params);
+    return null;
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'no-sqlstate';
+  }
+}
+
+/** Connects with node-postgres and returns the SQLSTATE of the refusal, or null if it got in. */
+export async function connectSqlstate(config: pg.ClientConfig): Promise<string | null> {
+  const c = new pg.Client(config);
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.end();
+    return null;
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'no-sqlstate';
+  }
+}

@@ -1,0 +1,211 @@
+# Unit tests for the Gatehouse policy set: `opa test policies/rego`.
+package gatehouse_test
+
+import data.gatehouse
+
+base_statement := {
+	"text": "",
+	"fingerprint": "0",
+	"protocol": "simple",
+	"kind": "select",
+	"command": "SelectStmt",
+	"tables_read": [],
+	"tables_written": [],
+	"columns": {},
+	"functions": [],
+	"has_where": false,
+	"has_limit": false,
+	"writes": false,
+	"cte_writes": false,
+	"explain_analyze": false,
+	"inner_kind": null,
+	"prepared_name": null,
+	"copy": null,
+	"setting": null,
+}
+
+request(groups, statement) := {
+	"version": 1,
+	"identity": {"subject": "agent-1", "issuer": "https://idp.test", "groups": groups, "roles": [], "name": null},
+	"session": {"id": "s1", "client_address": "127.0.0.1", "application_name": "psql", "database": "clinic", "user": "agent", "tls": true},
+	"statement": object.union(base_statement, statement),
+}
+
+ids(entries) := {e.id | some e in entries}
+
+outcome(v) := "deny" if count(v.deny) > 0
+
+else := "approve" if count(v.approve) > 0
+
+else := "mask" if count(v.mask) > 0
+
+else := "allow" if count(v.allow) > 0
+
+else := "deny"
+
+read_patients := {"tables_read": ["clinical.patients"], "columns": {"clinical.patients": ["*"]}}
+
+test_agent_reads_patients_masked if {
+	v := gatehouse.verdict with input as request(["agents"], read_patients)
+	outcome(v) == "mask"
+	{[m.column, m.strategy] | some m in v.mask} == {
+		["mrn", "hash"], ["first_name", "redact"], ["last_name", "redact"], ["ssn", "redact"],
+		["phone", "last4"], ["email", "hash"], ["address", "null"],
+	}
+	ids(v.mask) == {"clinical-read-masked"}
+}
+
+test_agent_reads_visits_unmasked if {
+	v := gatehouse.verdict with input as request(["agents"], {"tables_read": ["clinical.visits"]})
+	outcome(v) == "allow"
+	ids(v.allow) == {"clinical-read", "statement-data"}
+}
+
+test_breakglass_reads_patients_unmasked if {
+	v := gatehouse.verdict with input as request(["breakglass"], read_patients)
+	outcome(v) == "allow"
+	ids(v.allow) == {"breakglass-read", "statement-data"}
+}
+
+test_breakglass_agent_is_not_masked if {
+	v := gatehouse.verdict with input as request(["agents", "breakglass"], read_patients)
+	outcome(v) == "allow"
+}
+
+test_roles_count_as_groups if {
+	r := json.patch(request([], read_patients), [{"op": "replace", "path": "/identity/roles", "value": ["agents"]}])
+	v := gatehouse.verdict with input as r
+	outcome(v) == "mask"
+}
+
+test_breakglass_no_file_functions if {
+	v := gatehouse.verdict with input as request(["breakglass"], {"functions": ["pg_catalog.pg_read_file"]})
+	outcome(v) == "deny"
+	ids(v.deny) == {"deny-file-functions"}
+}
+
+test_unknown_group_denied if {
+	v := gatehouse.verdict with input as request(["visitors"], read_patients)
+	outcome(v) == "deny"
+	ids(v.deny) == {"default-deny"}
+}
+
+test_unknown_group_may_select_constant if {
+	v := gatehouse.verdict with input as request(["visitors"], {})
+	outcome(v) == "allow"
+}
+
+test_catalog_read_for_everyone if {
+	v := gatehouse.verdict with input as request([], {"tables_read": ["pg_catalog.pg_class", "information_schema.tables"]})
+	outcome(v) == "allow"
+	ids(v.allow) == {"catalog-read", "statement-data"}
+}
+
+test_update_patients_needs_approval if {
+	v := gatehouse.verdict with input as request(["agents"], {
+		"kind": "update", "command": "UpdateStmt", "tables_written": ["clinical.patients"],
+		"has_where": true, "writes": true,
+	})
+	outcome(v) == "approve"
+	ids(v.approve) == {"clinical-write-approval"}
+}
+
+test_delete_without_where_denied if {
+	v := gatehouse.verdict with input as request(["agents"], {
+		"kind": "delete", "command": "DeleteStmt", "tables_written": ["clinical.patients"], "writes": true,
+	})
+	outcome(v) == "deny"
+	ids(v.deny) == {"deny-unbounded-write"}
+}
+
+test_update_without_where_denied_for_bench_too if {
+	v := gatehouse.verdict with input as request(["bench"], {
+		"kind": "update", "command": "UpdateStmt", "tables_written": ["public.pgbench_accounts"], "writes": true,
+	})
+	ids(v.deny) == {"deny-unbounded-write"}
+}
+
+test_agent_ddl_denied if {
+	v := gatehouse.verdict with input as request(["agents"], {"kind": "ddl", "command": "CreateStmt", "tables_written": ["public.t"]})
+	outcome(v) == "deny"
+	"deny-ddl" in ids(v.deny)
+}
+
+test_agent_grant_denied if {
+	v := gatehouse.verdict with input as request(["agents"], {"kind": "grant", "command": "GrantStmt"})
+	ids(v.deny) == {"deny-grant", "default-deny"}
+}
+
+test_copy_to_program_denied if {
+	v := gatehouse.verdict with input as request(["breakglass"], {
+		"kind": "copy", "command": "CopyStmt", "tables_read": ["clinical.patients"],
+		"copy": {"direction": "to", "endpoint": "program", "query": false},
+	})
+	outcome(v) == "deny"
+	"deny-copy-file" in ids(v.deny)
+}
+
+test_copy_to_stdout_follows_table_rules if {
+	v := gatehouse.verdict with input as request(["agents"], {
+		"kind": "copy", "command": "CopyStmt", "tables_read": ["clinical.patients"],
+		"copy": {"direction": "to", "endpoint": "stdio", "query": false},
+	})
+	outcome(v) == "mask"
+}
+
+test_file_functions_denied_bare_and_qualified if {
+	every f in ["pg_read_file", "pg_catalog.pg_ls_dir", "lo_export"] {
+		v := gatehouse.verdict with input as request(["agents"], {"functions": [f]})
+		ids(v.deny) == {"deny-file-functions"}
+	}
+}
+
+test_user_function_with_same_name_in_other_schema_not_denied if {
+	v := gatehouse.verdict with input as request(["agents"], {"functions": ["app.pg_read_file"]})
+	outcome(v) == "allow"
+}
+
+test_session_statements_allowed if {
+	every kind in ["transaction", "show", "discard", "deallocate", "cursor"] {
+		v := gatehouse.verdict with input as request([], {"kind": kind})
+		outcome(v) == "allow"
+	}
+}
+
+test_set_allowed if {
+	v := gatehouse.verdict with input as request([], {"kind": "set", "setting": "search_path"})
+	outcome(v) == "allow"
+}
+
+test_set_role_denied if {
+	every setting in ["role", "session_authorization"] {
+		v := gatehouse.verdict with input as request(["breakglass"], {"kind": "set", "setting": setting})
+		ids(v.deny) == {"deny-set-role"}
+	}
+}
+
+test_bench_reads_and_writes if {
+	v := gatehouse.verdict with input as request(["bench"], {
+		"kind": "update", "command": "UpdateStmt", "has_where": true, "writes": true,
+		"tables_read": ["public.pgbench_accounts"], "tables_written": ["public.pgbench_accounts"],
+	})
+	outcome(v) == "allow"
+	ids(v.allow) == {"bench-read-write", "statement-data"}
+}
+
+test_bench_group_cannot_read_clinical if {
+	v := gatehouse.verdict with input as request(["bench"], read_patients)
+	ids(v.deny) == {"default-deny"}
+}
+
+test_agents_cannot_write_visits if {
+	v := gatehouse.verdict with input as request(["agents"], {
+		"kind": "insert", "command": "InsertStmt", "tables_written": ["clinical.visits"], "writes": true,
+	})
+	ids(v.deny) == {"default-deny"}
+}
+
+test_do_blocks_not_permitted if {
+	v := gatehouse.verdict with input as request(["breakglass"], {"kind": "do", "command": "DoStmt"})
+	ids(v.deny) == {"default-deny"}
+}
