@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatehouseError } from '../errors.ts';
 import { parseMask } from './cedar-policies.ts';
 import { loadCedarEngine } from './cedar-engine.ts';
+import { CEDAR_SET_SLOTS, cedarSetSlotsInUse } from './cedar-preparsed-sets.ts';
 import { facts, input, readPatients } from './example-inputs.ts';
 
 let work: string;
@@ -128,5 +129,28 @@ describe('parseMask', () => {
 
   it.each(['', 'ssn', 'ssn:', ':null', 'ssn:null:x', 'ssn:null,'])('rejects %j', (spec) => {
     expect(() => parseMask('p', spec)).toThrow();
+  });
+});
+
+describe('cedar policy sets in cedar-wasm memory', () => {
+  it('keeps at most CEDAR_SET_SLOTS sets, and every engine still answers with its own set', async () => {
+    // One engine per group: each permits statements only to members of its own group.
+    const count = CEDAR_SET_SLOTS + 3;
+    const engines = [];
+    for (let i = 0; i < count; i++) {
+      const text = `@id("only-g${i}")\npermit (principal in Gatehouse::Group::"g${i}", action == Gatehouse::Action::"execute", resource);\n`;
+      engines.push(await loadCedarEngine(await policies(text), `rev-${i}`));
+    }
+    // More sets than slots were loaded: every slot holds one, the rest wait to be put back.
+    expect(cedarSetSlotsInUse()).toBe(CEDAR_SET_SLOTS);
+    const show = facts('show', 'VariableShowStmt');
+    // Forwards then backwards: the engines loaded first were displaced and must come back.
+    const order = [...engines.keys(), ...[...engines.keys()].reverse()];
+    for (const i of order) {
+      const own = engines[i]!.evaluate(input([`g${i}`], 'SHOW x', show));
+      const other = engines[i]!.evaluate(input([`g${(i + 1) % count}`], 'SHOW x', show));
+      expect({ i, own: own.action, policies: own.policies }).toEqual({ i, own: 'allow', policies: [`only-g${i}`] });
+      expect({ i, other: other.action }).toEqual({ i, other: 'deny' });
+    }
   });
 });

@@ -1,13 +1,12 @@
 // Cedar engine: one statement becomes one "execute" request on the database plus one "read"/"write"
 // request per table; each request's answer becomes a partial verdict and combine.ts decides.
 
-import { createHash } from 'node:crypto';
-import { preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { GatehouseError } from '../errors.ts';
 import { readCedarPolicySet } from './cedar-policies.ts';
 import type { CedarPolicyMeaning, CedarPolicySet } from './cedar-policies.ts';
 import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict } from './combine.ts';
+import { cedarSetKey, preparsedSetId } from './cedar-preparsed-sets.ts';
 import type { EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
 
 export interface CedarEngineOptions {
@@ -33,14 +32,9 @@ export async function loadCedarEngine(dir: string, revision: string, opts: Cedar
 }
 
 export function cedarEngineFromSet(set: CedarPolicySet, revision: string): PolicyEngine {
-  // Same policies → same id, so reloading an unchanged set replaces it instead of adding one.
-  const setId = `gatehouse:${createHash('sha256').update(JSON.stringify(set.texts)).digest('hex')}`;
-  const parsed = preparsePolicySet(setId, { staticPolicies: set.texts });
-  if (parsed.type === 'failure') {
-    throw new GatehouseError('CONFIG_INVALID', 'Cedar cannot prepare the policy set', {
-      detail: parsed.errors.map((e) => e.message).join('\n'),
-    });
-  }
+  // Same policies → same key → same slot; a set that does not parse fails here, at load.
+  const key = cedarSetKey(set.texts);
+  preparsedSetId(key, set.texts);
   return {
     kind: 'cedar',
     revision,
@@ -48,7 +42,7 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string): Polic
     deterministic: true,
     evaluate(input: PolicyInput): EngineVerdict {
       try {
-        return decide(setId, set.meanings, input);
+        return decide(preparsedSetId(key, set.texts), set.meanings, input);
       } catch (e) {
         return engineErrorVerdict(e instanceof Error ? e.message : String(e));
       }
