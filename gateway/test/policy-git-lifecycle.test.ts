@@ -1,9 +1,10 @@
 // Policies followed from a real git repository (Rego): a new commit decides the very next statement
 // of an already connected client; a commit that does not compile or fails its tests is refused and
 // the previous one keeps deciding; a revert brings the older policy back under its new hash; the
-// HTTP trigger, the status endpoint and `gatehouse policy status` report the active commit.
+// HTTP trigger, the status endpoint and `gatehouse policy status` report the active commit; old
+// checkouts do not pile up in the work directory.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -13,6 +14,7 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { policyStatusCommand } from '../src/cli/policy-status.ts';
 import { loadConfig } from '../src/config/load.ts';
+import { RECENT_CHECKOUTS_KEPT } from '../src/policy/repo/prune.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
 import { ensureClinicDatabase, readAudit, sqlstateOf } from './support/harness.ts';
@@ -230,5 +232,13 @@ describe('policies from git (rego): gated activation', () => {
     expect(fromFile.code).toBe(0);
     expect(fromFile.out).toContain(c7);
     expect(fromFile.out).toContain('status.json');
+  });
+
+  it('keeps only the active commit and the most recently checked others checked out', () => {
+    // Every commit of the branch was checked in order, and the head is active.
+    const recent = git(repo, 'rev-list', `--max-count=${RECENT_CHECKOUTS_KEPT + 1}`, 'HEAD').split('\n');
+    expect(recent[0]).toBe(gw.engine().revision);
+    expect(git(repo, 'rev-list', '--count', 'HEAD')).not.toBe(String(recent.length));
+    expect(readdirSync(join(workDir, 'policy-repo', 'commits')).sort()).toEqual(recent.sort());
   });
 });

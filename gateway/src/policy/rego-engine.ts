@@ -11,7 +11,7 @@ import { x as extractTar } from 'tar';
 import { GatehouseError } from '../errors.ts';
 import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
-import { hashPolicyFiles, readPolicyFiles } from './policy-files.ts';
+import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
 import type { EngineVerdict, MaskStrategy, PolicyEngine, PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
@@ -19,6 +19,8 @@ const run = promisify(execFile);
 /** The one entrypoint every Rego policy set exposes (see docs/policies.md). */
 export const REGO_ENTRYPOINT = 'gatehouse/verdict';
 const BUILD_TIMEOUT_MS = 120_000;
+/** Scratch directories `opa build` works in, beside the cached modules; removed when it finishes. */
+export const REGO_BUILD_TEMP_PREFIX = '.build-';
 
 export interface RegoCompileOptions {
   /** Path of the opa binary; otherwise $GATEHOUSE_OPA, $PATH, then $(go env GOPATH)/bin/opa. */
@@ -36,13 +38,12 @@ export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions
   if (files.length === 0) {
     throw new GatehouseError('CONFIG_INVALID', `no .rego policy files in ${dir}`);
   }
-  const key = hashPolicyFiles(files, `${REGO_ENTRYPOINT}\u0000${OPA_VERSION}`);
-  const wasmPath = join(opts.outDir, `rego-${key}.wasm`);
+  const wasmPath = join(opts.outDir, regoModuleName(files));
   if (await isFile(wasmPath)) return { wasmPath };
 
   const opa = await findOpaBinary(opts.opaPath);
   await mkdir(opts.outDir, { recursive: true });
-  const work = await mkdtemp(join(opts.outDir, '.build-'));
+  const work = await mkdtemp(join(opts.outDir, REGO_BUILD_TEMP_PREFIX));
   try {
     const bundle = join(work, 'bundle.tar.gz');
     try {
@@ -71,6 +72,11 @@ export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions
     await rm(work, { recursive: true, force: true });
   }
   return { wasmPath };
+}
+
+/** The file a policy directory's compiled module is cached as: keyed by its sources, the entrypoint and the opa version. */
+export function regoModuleName(files: readonly PolicyFile[]): string {
+  return `rego-${hashPolicyFiles(files, `${REGO_ENTRYPOINT}\u0000${OPA_VERSION}`)}.wasm`;
 }
 
 /** Builtins whose result is not a function of the policy input. */

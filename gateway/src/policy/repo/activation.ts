@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { warmUpEngine } from '../../enforce/decision-point.ts';
+import { loadSqlParser } from '../../sql/parser.ts';
 import { loadPolicyEngine } from '../load.ts';
 import { runPolicyTests } from '../testing/run.ts';
 import type { PolicyTestReport } from '../testing/types.ts';
@@ -51,6 +52,8 @@ async function prepare(repo: GitRepo, commit: string, opts: CandidateOptions): P
 
   let engine: PolicyEngine;
   try {
+    // The warm-up below analyses SQL; loading the parser is idempotent and cheap once done.
+    await loadSqlParser();
     engine = await loadPolicyEngine({
       engine: opts.engine,
       directory: policyDir,

@@ -1,7 +1,7 @@
 // The engine source for policies.git: follows a branch (or stays on a pin), activates each new
 // commit only after it checks out, compiles and passes its tests, and keeps serving the previous
 // commit when one is refused. Activations run one at a time; triggers that arrive meanwhile
-// coalesce into one more run.
+// coalesce into one more run. After each activated or refused commit, old checkouts are pruned.
 
 import { join } from 'node:path';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../../audit/types.ts';
@@ -11,6 +11,7 @@ import { GatehouseError } from '../../errors.ts';
 import type { EngineKind, PolicyEngine } from '../types.ts';
 import { prepareCommit } from './activation.ts';
 import { firstLine, syncMirror, type GitRepo } from './git-repo.ts';
+import { pruneWorkDir } from './prune.ts';
 import { commitInfo, resolveRef } from './resolve-ref.ts';
 import { displayUrl, writeStatusFile, type PolicyStatus } from './status.ts';
 
@@ -154,7 +155,7 @@ export class GitPolicySource implements EngineSource {
       engine: this.opts.engine,
       policyPath: git.path,
       testsPath: git.tests,
-      buildDir: join(git.workDir, 'build'),
+      buildDir: this.buildDir(),
       ...(this.opts.opaPath === undefined ? {} : { opaPath: this.opts.opaPath }),
     });
     if (!candidate.ok) {
@@ -164,6 +165,7 @@ export class GitPolicySource implements EngineSource {
       const keeps = this.active === null ? 'no policy is active' : `commit ${this.active.engine.revision.slice(0, 12)} keeps serving`;
       this.info(`policy: refused commit ${commit} (${keeps}): ${candidate.reason}`);
       this.record('refused', commit, candidate.reason, at);
+      await this.prune(repo, commit);
       return { outcome: 'refused', commit, reason: candidate.reason };
     }
     if (this.stopped) return { outcome: 'failed', reason: 'policy source stopped' };
@@ -177,7 +179,42 @@ export class GitPolicySource implements EngineSource {
     this.update({ active: { commit, subject: info.subject, activated_at: activatedAt } });
     this.info(`policy: activated commit ${commit} "${info.subject}"${previous === null ? '' : ` (was ${previous.slice(0, 12)})`}`);
     this.record('activated', commit, null, activatedAt);
+    await this.prune(repo, commit);
     return { outcome: 'activated', commit, previous };
+  }
+
+  /**
+   * Removes the checkouts and compiled modules of commits neither active, just checked nor among
+   * the most recently used (see prune.ts). Runs inside the activation, so no checkout is in
+   * progress; a failure is only reported.
+   */
+  private async prune(repo: GitRepo, checked: string): Promise<void> {
+    if (this.stopped) return;
+    const { git } = this.opts;
+    const keep = [checked, ...(this.active === null ? [] : [this.active.engine.revision])];
+    try {
+      const report = await pruneWorkDir({
+        commitsDir: repo.commitsDir,
+        buildDir: this.buildDir(),
+        engine: this.opts.engine,
+        policyPath: git.path,
+        keep,
+      });
+      for (const failure of report.failures) this.info(`policy: pruning ${git.workDir}: ${failure}`);
+      const removed = report.checkouts.length + report.modules.length + report.temporary.length;
+      if (removed > 0) {
+        this.info(
+          `policy: pruned ${git.workDir}: ${report.checkouts.length} old checkout(s), ${report.modules.length} compiled module(s), ` +
+            `${report.temporary.length} leftover temporary dir(s); ${report.kept.length} checkout(s) kept`,
+        );
+      }
+    } catch (e) {
+      this.info(`policy: pruning ${git.workDir} failed: ${firstLine(e)}`);
+    }
+  }
+
+  private buildDir(): string {
+    return join(this.opts.git.workDir, 'build');
   }
 
   private update(change: Partial<PolicyStatus>): void {

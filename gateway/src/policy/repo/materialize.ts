@@ -1,12 +1,16 @@
 // Checks a commit's tree out into <commitsDir>/<hash>/, once: later calls reuse the directory.
+// Each use touches the directory, so its mtime says when the commit was last used (see prune.ts).
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitSourceError, type GitRepo } from './git-repo.ts';
 import { resolveRef } from './resolve-ref.ts';
+
+/** Checkouts in progress: `<prefix><short hash>-<uuid>` beside the finished `<hash>/` directories. */
+export const CHECKOUT_TEMP_PREFIX = '.tmp-';
 
 export interface MaterializedCommit {
   /** Full hash. */
@@ -23,9 +27,12 @@ export interface MaterializedCommit {
 export async function materializeCommit(repo: GitRepo, ref: string): Promise<MaterializedCommit> {
   const commit = await resolveRef(repo, ref);
   const dir = join(repo.commitsDir, commit);
-  if (existsSync(dir)) return { commit, dir };
+  if (existsSync(dir)) {
+    await markUsed(dir);
+    return { commit, dir };
+  }
   await mkdir(repo.commitsDir, { recursive: true });
-  const tmp = join(repo.commitsDir, `.tmp-${commit.slice(0, 12)}-${randomUUID()}`);
+  const tmp = join(repo.commitsDir, `${CHECKOUT_TEMP_PREFIX}${commit.slice(0, 12)}-${randomUUID()}`);
   await mkdir(tmp);
   try {
     await extractTree(repo.dir, commit, tmp);
@@ -38,7 +45,14 @@ export async function materializeCommit(repo: GitRepo, ref: string): Promise<Mat
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+  await markUsed(dir);
   return { commit, dir };
+}
+
+/** Sets the directory's mtime to now: pruning keeps the most recently used checkouts. Best effort. */
+async function markUsed(dir: string): Promise<void> {
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
 }
 
 /** git archive <commit> | tar -x -C dest */
