@@ -98,6 +98,21 @@ describe('policies from git (cedar)', () => {
     expect(await gw.refreshPolicies()).toEqual({ outcome: 'unchanged', commit: v1 });
     expect(await sqlstateOf(reader, READERS_SQL)).toBe('42501');
     expect(lastRevision(auditFile)).toBe(v1);
+
+    // The tag is force-moved to the new commit: the running gateway does not follow it.
+    git(repo, 'tag', '-f', '-a', 'v1', '-m', 'Release v1, moved', c2);
+    try {
+      const moved = await gw.refreshPolicies();
+      expect(moved).toMatchObject({ outcome: 'refused', commit: c2 });
+      expect(moved.outcome === 'refused' ? moved.reason : '').toMatch(/^pin v1 now names [0-9a-f]{12}, but a pinned gateway stays on .*restart Gatehouse or change policies\.git\.pin/);
+      expect(gw.engine().revision).toBe(v1);
+      expect(gw.policyStatus()?.last_refused?.commit).toBe(c2);
+      expect(readAudit(auditFile).filter((r) => r.type === 'policy').at(-1)).toMatchObject({ event: 'refused', revision: c2 });
+      expect(await sqlstateOf(reader, READERS_SQL)).toBe('42501');
+      expect(lastRevision(auditFile)).toBe(v1);
+    } finally {
+      git(repo, 'tag', '-f', '-a', 'v1', '-m', 'Release v1', v1);
+    }
   });
 
   it('following the branch: a Cedar change is activated, a set that does not validate is refused', async () => {

@@ -149,6 +149,12 @@ export class GitPolicySource implements EngineSource {
     if (this.stopped) return { outcome: 'failed', reason: 'policy source stopped' };
     if (this.active?.engine.revision === commit) return { outcome: 'unchanged', commit };
     if (!retryRefused && this.refused.has(commit)) return { outcome: 'unchanged', commit: this.active?.engine.revision ?? commit };
+    if (git.pin !== null && this.active !== null) {
+      // A pin means the reviewed commit and no other: a tag moved under a running gateway is
+      // not followed. Restarting (or changing the pin) is the deliberate way to move.
+      const active = this.active.engine.revision;
+      return this.refuse(commit, `pin ${git.pin} now names ${commit.slice(0, 12)}, but a pinned gateway stays on the commit it started with (${active.slice(0, 12)}); restart Gatehouse or change policies.git.pin to serve the new commit`);
+    }
 
     this.info(`policy: checking commit ${commit.slice(0, 12)} of ${ref}`);
     const candidate = await prepareCommit(repo, commit, {
@@ -159,14 +165,9 @@ export class GitPolicySource implements EngineSource {
       ...(this.opts.opaPath === undefined ? {} : { opaPath: this.opts.opaPath }),
     });
     if (!candidate.ok) {
-      this.refused.add(commit);
-      const at = now();
-      this.update({ last_refused: { commit, at, reason: candidate.reason } });
-      const keeps = this.active === null ? 'no policy is active' : `commit ${this.active.engine.revision.slice(0, 12)} keeps serving`;
-      this.info(`policy: refused commit ${commit} (${keeps}): ${candidate.reason}`);
-      this.record('refused', commit, candidate.reason, at);
+      const refusal = this.refuse(commit, candidate.reason);
       await this.prune(repo, commit);
-      return { outcome: 'refused', commit, reason: candidate.reason };
+      return refusal;
     }
     if (this.stopped) return { outcome: 'failed', reason: 'policy source stopped' };
 
@@ -181,6 +182,17 @@ export class GitPolicySource implements EngineSource {
     this.record('activated', commit, null, activatedAt);
     await this.prune(repo, commit);
     return { outcome: 'activated', commit, previous };
+  }
+
+  /** Refuses commit: remembered, shown in the status, logged and audited; the active commit keeps serving. */
+  private refuse(commit: string, reason: string): ActivationResult {
+    this.refused.add(commit);
+    const at = now();
+    this.update({ last_refused: { commit, at, reason } });
+    const keeps = this.active === null ? 'no policy is active' : `commit ${this.active.engine.revision.slice(0, 12)} keeps serving`;
+    this.info(`policy: refused commit ${commit} (${keeps}): ${reason}`);
+    this.record('refused', commit, reason, at);
+    return { outcome: 'refused', commit, reason };
   }
 
   /**
