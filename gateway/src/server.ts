@@ -39,7 +39,7 @@ export interface RunningGateway {
    * With policies.git: fetch, and activate the followed commit if it is new and passes (the same
    * as SIGHUP or POST /policy/refresh, but awaited). Null when policies do not come from git.
    */
-  refreshPolicies(): Promise<ActivationResult> | null;
+  refreshPolicies(trigger?: 'signal' | 'api'): Promise<ActivationResult> | null;
   /** With policies.git: active commit, last refusal, what is followed; null otherwise. */
   policyStatus(): PolicyStatus | null;
   /** The admin listener's port (config.admin), or null when there is none. */
@@ -314,7 +314,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     port,
     engine: () => engines.current(),
     sessions: () => sessions.size,
-    refreshPolicies: () => refreshPolicies('api'),
+    refreshPolicies: (trigger = 'api') => refreshPolicies(trigger),
     policyStatus: () => gitSource?.status() ?? null,
     adminPort: admin?.port ?? null,
     reopenAudit: () => {
@@ -326,7 +326,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       await admin?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const s of sessions) s.close('gateway shutting down');
+        for (const s of sessions) s.shutdown();
         for (const s of sockets) s.destroy();
       });
       await Promise.all([...catalogs.values()].map((c) => c.close()));

@@ -104,7 +104,7 @@ describe('policies from git (cedar)', () => {
     try {
       const moved = await gw.refreshPolicies();
       expect(moved).toMatchObject({ outcome: 'refused', commit: c2 });
-      expect(moved.outcome === 'refused' ? moved.reason : '').toMatch(/^pin v1 now names [0-9a-f]{12}, but a pinned gateway stays on .*restart Gatehouse or change policies\.git\.pin/);
+      expect(moved !== null && moved.outcome === 'refused' ? moved.reason : '').toMatch(/^pin v1 now names [0-9a-f]{12}, but a pinned gateway stays on .*restart Gatehouse or change policies\.git\.pin/);
       expect(gw.engine().revision).toBe(v1);
       expect(gw.policyStatus()?.last_refused?.commit).toBe(c2);
       expect(readAudit(auditFile).filter((r) => r.type === 'policy').at(-1)).toMatchObject({ event: 'refused', revision: c2 });

@@ -125,7 +125,7 @@ async function serveUntilSignal(config: GatehouseConfig, log: Logger): Promise<n
       } catch (e) {
         log.error({ err: e }, `cannot reopen the audit file: ${(e as Error).message}`);
       }
-      gateway.refreshPolicies()?.catch((e: unknown) => log.error({ err: e }, `policy refresh failed: ${(e as Error).message}`));
+      gateway.refreshPolicies('signal')?.catch((e: unknown) => log.error({ err: e }, `policy refresh failed: ${(e as Error).message}`));
     };
     const signal = await stopRequested;
     log.info({ signal }, `${signal} received: closing the listener and open sessions`);

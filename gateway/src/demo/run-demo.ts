@@ -137,7 +137,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     printInstructions(print, gateway, agentToken, breakglassToken, auditFile, repo);
     const running = gateway;
     await waitForSignal(print, () => {
-      const refresh = running.refreshPolicies();
+      const refresh = running.refreshPolicies('signal');
       if (refresh === null) {
         print('SIGHUP: policies come from a directory; restart the demo to load changes');
         return;

@@ -416,6 +416,21 @@ export class Session {
     this.close('upstream closed');
   }
 
+  /** The gateway is stopping: tell the client the way PostgreSQL does on a shutdown, then close. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.emit(
+      errorResponse({
+        severity: 'FATAL',
+        sqlstate: '57P01',
+        message: 'terminating connection due to administrator command',
+        detail: 'Gatehouse is shutting down.',
+        hint: 'Reconnect; the operator is restarting or stopping this gateway.',
+      }),
+    );
+    this.close('gateway shutting down');
+  }
+
   close(_why: string): void {
     if (this.closed) return;
     this.flushClient();
