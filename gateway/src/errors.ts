@@ -12,6 +12,10 @@ export const ERRORS = {
   TLS_REQUIRED: { sqlstate: '28000', severity: 'FATAL' },
   PROTOCOL_VIOLATION: { sqlstate: '08P01', severity: 'FATAL' },
   FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', severity: 'ERROR' },
+  /** A statement would change standard_conforming_strings or client_encoding unsafely (pg/session-invariants.ts). */
+  UNSAFE_PARSER_SETTING: { sqlstate: '22023', severity: 'ERROR' },
+  /** A session with such a setting is refused or ended. */
+  UNSAFE_PARSER_SESSION: { sqlstate: '22023', severity: 'FATAL' },
   UPSTREAM_UNAVAILABLE: { sqlstate: '08006', severity: 'FATAL' },
   IN_FAILED_TRANSACTION: { sqlstate: '25P02', severity: 'ERROR' },
   DUPLICATE_PREPARED_STATEMENT: { sqlstate: '42P05', severity: 'ERROR' },

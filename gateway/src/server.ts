@@ -13,11 +13,13 @@ import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
 import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
-import { GatehouseError } from './errors.ts';
+import { GatehouseError, isGatehouseError } from './errors.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
-import { Session } from './pg/session.ts';
+import { errorMessageFor, Session } from './pg/session.ts';
+import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
+import { unsafeSessionError, unsafeStartupParameter } from './pg/session-invariants.ts';
 import { sendCancel } from './pg/upstream/cancel.ts';
 import { connectUpstream } from './pg/upstream/connect.ts';
 import { parseConnectionUrl } from './pg/upstream/connection-url.ts';
@@ -25,7 +27,7 @@ import { loadPolicyEngine } from './policy/load.ts';
 import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy-source.ts';
 import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
-import { loadSqlParser } from './sql/parser.ts';
+import { clearAnalyzeCache, loadSqlParser } from './sql/parser.ts';
 import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
 
 export interface RunningGateway {
@@ -82,19 +84,13 @@ function tlsContextFor(config: GatehouseConfig): SecureContext | null {
   return createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
 }
 
-function searchPathOf(params: Record<string, string>): string[] {
-  const raw = params['search_path'];
-  if (!raw) return ['public'];
-  const parts = raw
-    .split(',')
-    .map((p) => p.trim().replace(/^"(.*)"$/, '$1'))
-    .filter((p) => p !== '' && p !== '$user');
-  return parts.length > 0 ? parts : ['public'];
-}
-
 export async function startGateway(config: GatehouseConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const info = options.onInfo ?? (() => undefined);
   await loadSqlParser();
+  // Relation names of pg_catalog and information_schema, to resolve unqualified names as PostgreSQL
+  // does (sql/table-ref.ts); read again at the next connection if the database is down now.
+  const systemRelations = new UpstreamSystemRelations(config.upstream.url, config.upstream.connectTimeoutMs, info, clearAnalyzeCache);
+  await systemRelations.ensure();
   // Opened before the policies, so that the first activation (or refusal) is audited.
   const audit = options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false });
   let gitSource: GitPolicySource | null = null;
@@ -205,6 +201,13 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     const { socket, params, identity } = hs;
     const database = params['database'] ?? params['user'] ?? 'postgres';
     const applicationName = params['application_name'] ?? '';
+    const unsafeStartup = unsafeStartupParameter(params);
+    if (unsafeStartup !== null) {
+      const error = unsafeSessionError(unsafeStartup, 'client-startup');
+      socket.end(errorMessageFor(error));
+      auditSession(sessionId, 'closed', raw, params, identity, error.message);
+      return;
+    }
     let upstream;
     try {
       const extraParams: Record<string, string> = {};
@@ -217,6 +220,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         connectTimeoutMs: config.upstream.connectTimeoutMs,
       });
     } catch (e) {
+      if (isGatehouseError(e) && e.code === 'UNSAFE_PARSER_SESSION') {
+        socket.end(errorMessageFor(e));
+        auditSession(sessionId, 'closed', raw, params, identity, e.message);
+        return;
+      }
       const message = e instanceof Error ? e.message : String(e);
       socket.end(
         errorResponse({
@@ -229,6 +237,9 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       auditSession(sessionId, 'closed', raw, params, identity, `upstream connection failed: ${message}`);
       return;
     }
+    const catalog = catalogFor(database);
+    await catalog.routines.ready(); // the first session of a database waits for the routine snapshot
+    await systemRelations.ensure(); // at once when already read
     if (socket.destroyed) {
       upstream.socket.destroy();
       return;
@@ -254,18 +265,22 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
             user: params['user'] ?? '',
             tls: hs.tls,
           },
-          searchPath: searchPathOf(params),
+          // Not the client's search_path parameter: the session asks the server before deciding
+          // anything (pg/session.ts), which also sees ALTER ROLE/DATABASE ... SET.
+          searchPath: ['public'],
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
           cache: new DecisionCache(),
+          routines: catalog.routines,
         },
-        catalog: catalogFor(database),
+        catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
-        onClose: () => {
+        onClose: (problem) => {
           sessions.delete(session);
           cancels.unregister(key.processId);
-          auditSession(sessionId, 'closed', raw, params, identity, null);
+          if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
+          auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', raw, params, identity, problem);
         },
       },
       hs.leftover,

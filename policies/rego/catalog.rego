@@ -1,8 +1,64 @@
-# The system catalogs are readable by every authenticated identity (psql's \d needs them).
-# Mirrors policies/cedar/catalog.cedar.
+# The system catalogs are readable by every authenticated identity (psql's \d and drivers' metadata
+# queries need them), except the few that hold data rather than metadata. Mirrors
+# policies/cedar/catalog.cedar.
 package gatehouse
 
 allow contains {"id": "catalog-read", "reason": "system catalog", "on": "read", "table": t} if {
 	some t in input.statement.tables_read
 	schema_of(t) in {"pg_catalog", "information_schema"}
+}
+
+# Catalogs whose rows are data: planner statistics (most_common_vals, histogram_bounds and the
+# extended statistics hold real column values, masked ones included), other sessions' statement
+# text, and large-object contents. Only break-glass reads them.
+catalog_data_tables := {
+	"pg_catalog.pg_statistic", "pg_catalog.pg_stats", "pg_catalog.pg_statistic_ext_data",
+	"pg_catalog.pg_stats_ext", "pg_catalog.pg_stats_ext_exprs",
+	"pg_catalog.pg_stat_activity",
+	"pg_catalog.pg_largeobject",
+}
+
+# The functions behind the same data: session activity, pg_stat_statements (an extension, usually
+# in public), and large objects read or written by SQL.
+catalog_data_functions := {
+	"pg_stat_get_activity", "pg_stat_get_backend_activity",
+	"lo_get", "loread", "lo_open", "lo_close", "lo_lseek", "lo_lseek64", "lo_tell", "lo_tell64",
+	"lo_put", "lowrite", "lo_from_bytea", "lo_creat", "lo_create", "lo_unlink", "lo_truncate", "lo_truncate64",
+}
+
+catalog_data_reason := "this catalog holds data, not metadata (planner statistics hold column values, pg_stat_activity other sessions' statements, pg_largeobject file contents): only break-glass may read it"
+
+deny contains {"id": "deny-catalog-data", "reason": catalog_data_reason} if {
+	not member("breakglass")
+	some t in input.statement.tables_read
+	catalog_data_table(t)
+}
+
+deny contains {"id": "deny-catalog-data", "reason": catalog_data_reason} if {
+	not member("breakglass")
+	some f in input.statement.functions
+	catalog_data_function(f)
+}
+
+catalog_data_table(t) if t in catalog_data_tables
+
+# pg_stat_statements lives in whichever schema the extension was installed in.
+catalog_data_table(t) if name_of(t) == "pg_stat_statements"
+
+catalog_data_function(f) if builtin_function(f, catalog_data_functions)
+
+catalog_data_function(f) if f in {"pg_stat_statements", "public.pg_stat_statements"}
+
+# Password hashes and connection secrets (user mappings' and subscriptions' options): nobody reads
+# them through Gatehouse, break-glass included.
+catalog_secret_tables := {
+	"pg_catalog.pg_authid", "pg_catalog.pg_shadow",
+	"pg_catalog.pg_user_mapping", "pg_catalog.pg_user_mappings",
+	"pg_catalog.pg_subscription",
+	"information_schema.user_mapping_options", "information_schema._pg_user_mappings",
+}
+
+deny contains {"id": "deny-catalog-secrets", "reason": "password hashes and connection secrets are not readable through Gatehouse"} if {
+	some t in input.statement.tables_read
+	t in catalog_secret_tables
 }

@@ -13,6 +13,7 @@ base_statement := {
 	"tables_written": [],
 	"columns": {},
 	"functions": [],
+	"runs_sql_text": false,
 	"has_where": false,
 	"has_limit": false,
 	"writes": false,
@@ -25,7 +26,7 @@ base_statement := {
 }
 
 request(groups, statement) := {
-	"version": 1,
+	"version": 2,
 	"identity": {"subject": "agent-1", "issuer": "https://idp.test", "groups": groups, "roles": [], "name": null},
 	"session": {"id": "s1", "client_address": "127.0.0.1", "application_name": "psql", "database": "clinic", "user": "agent", "tls": true},
 	"statement": object.union(base_statement, statement),
@@ -158,6 +159,64 @@ test_file_functions_denied_bare_and_qualified if {
 		v := gatehouse.verdict with input as request(["agents"], {"functions": [f]})
 		ids(v.deny) == {"deny-file-functions"}
 	}
+}
+
+test_every_file_function_denied if {
+	every f in [
+		"pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_ls_replslotdir",
+		"pg_catalog.pg_read_binary_file", "pg_stat_file", "lo_import", "pg_catalog.pg_file_write", "pg_logdir_ls",
+	] {
+		v := gatehouse.verdict with input as request(["breakglass"], {"functions": [f]})
+		ids(v.deny) == {"deny-file-functions"}
+	}
+}
+
+test_sql_text_denied_even_for_breakglass if {
+	every groups in [["agents"], ["breakglass"], []] {
+		v := gatehouse.verdict with input as request(groups, {"functions": ["query_to_xml"], "runs_sql_text": true})
+		ids(v.deny) == {"deny-sql-text"}
+	}
+}
+
+test_sql_text_fact_decides_not_the_name if {
+	# The gateway computes runs_sql_text from the function names; the policy reads only the fact.
+	v := gatehouse.verdict with input as request(["agents"], {"functions": ["query_to_xml"]})
+	outcome(v) == "allow"
+}
+
+test_catalog_data_denied_to_agents if {
+	every t in ["pg_catalog.pg_stats", "pg_catalog.pg_statistic", "pg_catalog.pg_stats_ext", "pg_catalog.pg_stat_activity", "pg_catalog.pg_largeobject", "public.pg_stat_statements"] {
+		v := gatehouse.verdict with input as request(["agents"], {"tables_read": [t]})
+		"deny-catalog-data" in ids(v.deny)
+	}
+}
+
+test_catalog_data_functions_denied_to_agents if {
+	every f in ["pg_stat_get_activity", "pg_catalog.lo_get", "loread", "pg_stat_statements"] {
+		v := gatehouse.verdict with input as request(["agents"], {"functions": [f]})
+		ids(v.deny) == {"deny-catalog-data"}
+	}
+}
+
+test_breakglass_reads_catalog_data if {
+	v := gatehouse.verdict with input as request(["agents", "breakglass"], {"tables_read": ["pg_catalog.pg_stats"]})
+	outcome(v) == "allow"
+	ids(v.allow) == {"catalog-read", "statement-data"}
+}
+
+test_catalog_secrets_denied_to_everyone if {
+	every t in ["pg_catalog.pg_authid", "pg_catalog.pg_shadow", "pg_catalog.pg_user_mappings", "information_schema.user_mapping_options"] {
+		v := gatehouse.verdict with input as request(["breakglass"], {"tables_read": [t]})
+		ids(v.deny) == {"deny-catalog-secrets"}
+	}
+}
+
+test_metadata_catalogs_stay_readable if {
+	v := gatehouse.verdict with input as request(["agents"], {"tables_read": [
+		"pg_catalog.pg_class", "pg_catalog.pg_attribute", "pg_catalog.pg_statistic_ext", "pg_catalog.pg_roles",
+		"pg_catalog.pg_largeobject_metadata", "pg_catalog.pg_database", "pg_catalog.pg_type",
+	]})
+	outcome(v) == "allow"
 }
 
 test_user_function_with_same_name_in_other_schema_not_denied if {

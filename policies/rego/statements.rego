@@ -6,7 +6,15 @@ table_kinds := {"select", "insert", "update", "delete", "merge"}
 
 session_kinds := {"transaction", "set", "show", "discard", "deallocate", "cursor"}
 
-file_functions := {"pg_read_file", "pg_read_binary_file", "pg_ls_dir", "lo_import", "lo_export", "pg_stat_file"}
+# Server-side file access: reading, listing and writing the server's files (adminpack's pg_file_*
+# and pg_logdir_ls install into pg_catalog too).
+file_functions := {
+	"pg_read_file", "pg_read_file_old", "pg_read_binary_file", "pg_stat_file",
+	"pg_ls_dir", "pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
+	"pg_ls_replslotdir", "pg_ls_logicalsnapdir", "pg_ls_logicalmapdir",
+	"lo_import", "lo_export",
+	"pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync", "pg_logdir_ls",
+}
 
 # Statements whose effect is reading or writing tables: the table rules decide.
 table_statement if input.statement.kind in table_kinds
@@ -51,14 +59,23 @@ deny contains {"id": "deny-copy-file", "reason": "COPY to or from a server file 
 
 deny contains {"id": "deny-file-functions", "reason": "server-side file functions are not allowed"} if {
 	some f in input.statement.functions
-	file_function(f)
+	builtin_function(f, file_functions)
 }
 
-file_function(f) if f in file_functions
+# SQL handed to a function as a string (query_to_xml, table_to_xml, ts_stat, dblink, ...) runs on the
+# server without passing through these rules: nobody may run it, break-glass included, because the
+# tables it reads or writes are not in the input. Write the SQL itself instead.
+deny contains {"id": "deny-sql-text", "reason": "functions that run SQL given as a string are not allowed: the policy cannot see what that SQL reads or writes"} if {
+	input.statement.runs_sql_text
+}
 
-file_function(f) if {
+# A built-in function, called bare or as pg_catalog.name; a function of that name in another schema
+# is someone's own.
+builtin_function(f, names) if f in names
+
+builtin_function(f, names) if {
 	startswith(f, "pg_catalog.")
-	substring(f, count("pg_catalog."), -1) in file_functions
+	substring(f, count("pg_catalog."), -1) in names
 }
 
 deny contains {"id": "deny-unbounded-write", "reason": "UPDATE and DELETE need a WHERE clause"} if {

@@ -55,7 +55,7 @@ const RECORDS: AuditRecord[] = [
     statement: "SELECT email FROM public.customers WHERE id = 'x\"\n'",
     fingerprint: 'a1b2',
     input: {
-      version: 1,
+      version: 2,
       identity,
       session: { id: 's1', client_address: '127.0.0.1:50000', application_name: 'psql', database: 'shop', user: 'alice', tls: true },
       statement: {
@@ -68,6 +68,7 @@ const RECORDS: AuditRecord[] = [
         tables_written: [],
         columns: { 'public.customers': ['email', 'id'] },
         functions: [],
+        runs_sql_text: false,
         has_where: true,
         has_limit: false,
         writes: false,

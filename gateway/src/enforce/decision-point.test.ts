@@ -10,6 +10,7 @@ import { loadPolicyEngine } from '../policy/load.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import { loadSqlParser } from '../sql/parser.ts';
 import { DecisionCache, decideQuery, type DecisionContext } from './decision-point.ts';
+import { RoutineCatalog } from './routine-catalog.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const schema = (name: string): object => JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')) as object;
@@ -52,6 +53,7 @@ function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext
     audit,
     evalTimeoutMs: 5000,
     cache: new DecisionCache(),
+    routines: { current: () => new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]) },
   };
   const records = (): AuditRecord[] =>
     readFileSync(file, 'utf8')
@@ -128,6 +130,44 @@ describe('decideQuery', () => {
       const d = decideQuery(ctx, sql, 'simple');
       expect(d.kind, sql).toBe('refuse');
     }
+  });
+
+  it('refuses unsafe standard_conforming_strings and client_encoding changes with 22023 before asking the policy', () => {
+    const engine = counted(rego);
+    const { ctx, records } = context(engine, ['breakglass']);
+    for (const sql of [
+      'SET standard_conforming_strings = off',
+      "SET client_encoding = 'GBK'",
+      "SELECT 1; SELECT pg_catalog.set_config('client_encoding', 'sjis', false)",
+      'ALTER ROLE agent SET standard_conforming_strings = off',
+    ]) {
+      const d = decideQuery(ctx, sql, 'simple');
+      expect(d.kind, sql).toBe('refuse');
+      expect(d.kind === 'refuse' ? [d.error.sqlstate, d.error.severity] : null, sql).toEqual(['22023', 'ERROR']);
+    }
+    expect(engine.calls).toBe(0);
+    const written = records();
+    expect(written.map((r) => (r.type === 'statement' ? [r.decision, r.input] : null))).toEqual(Array(4).fill(['deny', null]));
+    for (const r of written) expect(validRecord(r), JSON.stringify(validRecord.errors)).toBe(true);
+    expect(written[2]?.type === 'statement' ? written[2].statement : null).toBe("SELECT pg_catalog.set_config('client_encoding', 'sjis', false)");
+  });
+
+  it('lets safe setting changes through to the policy', () => {
+    const { ctx } = context(rego, ['agents']);
+    for (const sql of ["SET client_encoding = 'LATIN1'", 'SET standard_conforming_strings = on', 'RESET ALL', "SELECT set_config('search_path', 'clinical', false)"]) {
+      expect(decideQuery(ctx, sql, 'simple').kind, sql).toBe('forward');
+    }
+  });
+
+  it('decides set_config() with $n parameters on the values bound at Execute', () => {
+    const { ctx } = context(rego, ['agents']);
+    const sql = 'SELECT set_config($1, $2, false)';
+    expect(decideQuery(ctx, sql, 'extended', { auditForwarded: false, parameters: 'unbound' }).kind).toBe('forward');
+    expect(decideQuery(ctx, sql, 'extended', { parameters: [Buffer.from('search_path'), Buffer.from('clinical')] }).kind).toBe('forward');
+    const d = decideQuery(ctx, sql, 'extended', { parameters: [Buffer.from('standard_conforming_strings'), Buffer.from('off')] });
+    expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('22023');
+    // Without bound values (a caller that does not pass them), the name is unknown: refused.
+    expect(decideQuery(ctx, sql, 'extended').kind).toBe('refuse');
   });
 
   it('refuses the statement (58030) when its audit record cannot be written', () => {

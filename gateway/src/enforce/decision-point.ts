@@ -10,6 +10,9 @@ import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyI
 import { evaluateWithBudget } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
+import { settingRefusal, type BoundParameters } from './setting-guard.ts';
+import { maskSideChannelRefusal } from './mask-side-channels.ts';
+import type { RoutineCatalog } from './routine-catalog.ts';
 
 /** Supplies the engine active right now (it can change between statements when policies are reloaded). */
 export interface EngineSource {
@@ -25,6 +28,8 @@ export interface DecisionContext {
   evalTimeoutMs: number;
   /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
   cache: DecisionCache;
+  /** The database's functions, operators and types, to refuse masked statements with side channels (null until loaded: fail closed). */
+  routines: { current(): RoutineCatalog | null };
 }
 
 interface Evaluated {
@@ -172,6 +177,31 @@ function syntaxDenied(text: string, error: string, engine: PolicyEngine | null):
   return { text, parsed: null, input: null, decision };
 }
 
+/** The engine for stamping a decision made without it (its revision is still recorded). */
+function currentEngineOrNull(ctx: DecisionContext): PolicyEngine | null {
+  try {
+    return ctx.engines.current();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Refuses (22023, before any policy is asked) a statement that would change standard_conforming_strings
+ * or client_encoding so that PostgreSQL reads SQL differently from Gatehouse (enforce/setting-guard.ts).
+ */
+function unsafeSettingDenied(ctx: DecisionContext, statements: readonly ParsedStatement[], params: BoundParameters): QueryDecision | null {
+  for (const parsed of statements) {
+    const refusal = settingRefusal(parsed.facts.settingChanges, params);
+    if (refusal === null) continue;
+    const decision = stamp({ action: 'deny', reason: refusal.reason, policies: [], masks: [] }, currentEngineOrNull(ctx), 0);
+    const s: DecidedStatement = { text: parsed.text, parsed, input: null, decision };
+    auditStatements(ctx, [s]);
+    return { kind: 'refuse', statements: [s], error: refusal.error(decision.id) };
+  }
+  return null;
+}
+
 /** Writes the "statement" audit record for each decided statement; throws AUDIT_WRITE_FAILED if it cannot. */
 export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[]): void {
   try {
@@ -220,19 +250,20 @@ export function decideQuery(
   ctx: DecisionContext,
   text: string,
   protocol: 'simple' | 'extended',
-  options: { auditForwarded?: boolean } = {},
+  options: {
+    auditForwarded?: boolean;
+    /**
+     * Values bound to $n parameters (extended protocol Execute), or 'unbound' at Parse. Omitted:
+     * the statement has no bound values, and a parameter's value counts as unknown.
+     */
+    parameters?: BoundParameters;
+  } = {},
 ): QueryDecision {
   const outcome = analyzeQuery(text, { searchPath: ctx.searchPath });
   let statements: DecidedStatement[];
   let error: GatehouseError | null = null;
   if (!outcome.ok) {
-    let engine: PolicyEngine | null = null;
-    try {
-      engine = ctx.engines.current();
-    } catch {
-      engine = null;
-    }
-    const s = syntaxDenied(text, outcome.error, engine);
+    const s = syntaxDenied(text, outcome.error, currentEngineOrNull(ctx));
     statements = [s];
     error = new GatehouseError('SYNTAX_ERROR', `Gatehouse could not parse this statement, so it was not run: ${outcome.error}`, {
       decisionId: s.decision.id,
@@ -249,9 +280,11 @@ export function decideQuery(
         error: new GatehouseError('SYNTAX_ERROR', 'cannot insert multiple commands into a prepared statement', { decisionId: s.decision.id }),
       };
     }
+    const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
+    if (unsafe) return unsafe;
     statements = evaluateAll(ctx, text, protocol, outcome.statements);
     for (const s of statements) {
-      error = refusalFor(s.decision, s.parsed);
+      error = refusalFor(s.decision, s.parsed) ?? maskSideChannelRefusal(s.decision, s.parsed, ctx.routines.current());
       if (error) break;
     }
   }

@@ -33,8 +33,8 @@ function strongest(a: MaskStrategy | undefined, b: MaskStrategy): MaskStrategy {
   return a === undefined || STRENGTH[b] > STRENGTH[a] ? b : a;
 }
 
-/** Rules indexed by "schema.table" → column → strategy. */
-function indexRules(masks: MaskRule[]): Map<string, Map<string, MaskStrategy>> {
+/** Rules indexed by "schema.table" → column → strategy (the strongest when several hit a column). */
+export function indexRules(masks: readonly MaskRule[]): Map<string, Map<string, MaskStrategy>> {
   const byTable = new Map<string, Map<string, MaskStrategy>>();
   for (const m of masks) {
     let cols = byTable.get(m.table);

@@ -2,6 +2,7 @@
 // through Gatehouse's own catalog connection to the upstream database. Cached per OID.
 
 import pg from 'pg';
+import { RoutineSnapshot } from './routine-snapshot.ts';
 
 export interface RelationInfo {
   oid: number;
@@ -37,6 +38,8 @@ export class CatalogResolver {
   private connecting: Promise<pg.Client> | null = null;
   private readonly byOid = new Map<number, { info: RelationInfo | null; at: number }>();
   private readonly byName = new Map<string, { oid: number | null; at: number }>();
+  /** Functions, operators and types, for checking masked statements (pg/routine-snapshot.ts). */
+  readonly routines = new RoutineSnapshot(() => this.connect());
 
   constructor(private readonly connectionString: string, private readonly database: string | null) {}
 

@@ -1,8 +1,11 @@
 // What the gateway expects back from upstream, in order. Every message forwarded upstream that
 // produces a response adds one entry, so each upstream message is attributed to the request it
-// answers, and Gatehouse's own denials (swap-error) appear exactly where the client expects them.
+// answers, and Gatehouse's own denials (swap-error, refused-query) appear exactly where the client
+// expects them. It also models PostgreSQL's rule for errors in the extended protocol (see
+// skipsUntilSync) and says which responses each entry can produce (see canProduce).
 
 import type { DecidedStatement } from '../enforce/decision-point.ts';
+import { BE } from '../wire/message-types.ts';
 import type { MaskPlan, ResultField } from '../enforce/mask-plan.ts';
 import type { MaskRule } from '../policy/types.ts';
 
@@ -26,6 +29,8 @@ export interface Portal {
   name: string;
   statement: PreparedStatement | null;
   fields: ResultField[] | null;
+  /** The values Bind gave the statement's parameters: an Execute is decided on them too (enforce/setting-guard.ts). */
+  params?: readonly (Buffer | null)[];
 }
 
 /** Statements whose rows are flowing back, with what masking and audit need. */
@@ -36,6 +41,8 @@ export interface ResultContext {
   /** Index of the statement whose results are arriving (multi-statement simple queries). */
   index: number;
   plan: MaskPlan | null;
+  /** Columns of the result set whose rows are arriving: from its RowDescription (Query), else null. */
+  columns: number | null;
   rows: number;
 }
 
@@ -49,6 +56,7 @@ export type Pending =
   | { kind: 'close' }
   | { kind: 'sync' } // ends with ReadyForQuery
   | { kind: 'swap-error'; error: Buffer } // an upstream error Gatehouse provoked, shown as its own denial
+  | { kind: 'refused-query'; error: Buffer; shown: boolean } // the same for a refused simple Query: ends with ReadyForQuery
   | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
 
 /** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
@@ -80,12 +88,74 @@ export class PendingQueue {
     return p;
   }
 
-  /** Drops entries up to (not including) the next ReadyForQuery-producing one. */
+  /**
+   * After an error in an extended-protocol message, PostgreSQL discards every message until Sync,
+   * simple Query messages included (and so Gatehouse's own search_path probe and refusal queries
+   * sent in that stretch): drops their entries, up to (not including) the next `sync`. With no
+   * `sync` queued, drops everything; the server then also skips what comes next until a Sync.
+   */
   dropUntilSync(): Pending[] {
     const dropped: Pending[] = [];
-    for (let p = this.peek(); p && p.kind !== 'sync' && p.kind !== 'query'; p = this.peek()) {
+    for (let p = this.peek(); p && p.kind !== 'sync'; p = this.peek()) {
       dropped.push(this.shift()!);
     }
     return dropped;
   }
+}
+
+/**
+ * Whether an ErrorResponse answering this entry makes PostgreSQL discard messages until Sync. It
+ * does for an error in an extended-protocol message (Parse, Bind, Describe, Execute, Close, and
+ * Gatehouse's failing Bind); it does not for a simple Query, which ends with its own
+ * ReadyForQuery, nor for a Sync (an error at commit is followed by ReadyForQuery).
+ */
+export function skipsUntilSync(p: Pending): boolean {
+  switch (p.kind) {
+    case 'parse':
+    case 'close-statement':
+    case 'bind':
+    case 'describe':
+    case 'execute':
+    case 'close':
+    case 'swap-error':
+      return true;
+    case 'query':
+    case 'sync':
+    case 'refused-query':
+    case 'search-path':
+      return false;
+    default: {
+      const never: never = p;
+      throw new Error(`unknown pending entry ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+const COPY = [BE.CopyInResponse, BE.CopyOutResponse, BE.CopyData, BE.CopyDone];
+
+/** The backend messages each entry can be answered with (ErrorResponse: any entry). */
+const RESPONSES: Record<Pending['kind'], ReadonlySet<number>> = {
+  query: new Set([BE.RowDescription, BE.DataRow, BE.CommandComplete, BE.EmptyQueryResponse, ...COPY, BE.ReadyForQuery]),
+  // An Execute never sends RowDescription: the columns come from a Describe.
+  execute: new Set([BE.DataRow, BE.CommandComplete, BE.EmptyQueryResponse, BE.PortalSuspended, ...COPY]),
+  parse: new Set([BE.ParseComplete]),
+  bind: new Set([BE.BindComplete]),
+  close: new Set([BE.CloseComplete]),
+  'close-statement': new Set([BE.CloseComplete]),
+  describe: new Set([BE.ParameterDescription, BE.RowDescription, BE.NoData]),
+  sync: new Set([BE.ReadyForQuery]),
+  'swap-error': new Set(),
+  'refused-query': new Set([BE.ReadyForQuery]),
+  'search-path': new Set([BE.RowDescription, BE.DataRow, BE.CommandComplete, BE.ReadyForQuery]),
+};
+
+/**
+ * Whether `head` (the oldest entry, or none) can produce a backend message of this type.
+ * Messages the server may send at any time (NoticeResponse, NotificationResponse,
+ * ParameterStatus) are not asked about. Anything else is a desynchronisation: the response
+ * would be attributed to a request it does not answer.
+ */
+export function canProduce(head: Pending | undefined, type: number): boolean {
+  if (type === BE.ErrorResponse) return true; // with no entry: a FATAL the server sends on its own
+  return head !== undefined && RESPONSES[head.kind].has(type);
 }

@@ -4,23 +4,26 @@
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
+import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement } from '../enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeParse, encodeQuery, encodeSync, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
-import { mayChangeSearchPath, parseNameArray, SEARCH_PATH_PROBE } from './search-path.ts';
+import { SEARCH_PATH_PROBE } from './search-path.ts';
+import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 
 export interface SessionDeps {
   decision: DecisionContext;
   catalog: CatalogResolver;
   maxMessageBytes: number;
-  onClose: () => void;
+  /** `problem`: why the session was ended on a protocol violation or desynchronisation, else null. */
+  onClose: (problem: string | null) => void;
 }
 
 /** The error the client sees for a Gatehouse refusal. */
@@ -33,6 +36,13 @@ export function errorMessageFor(e: GatehouseError): Buffer {
     ...(e.hint !== undefined ? { hint: e.hint } : {}),
   });
 }
+
+/**
+ * Sent upstream in place of a refused simple Query when the refusal must take effect in order
+ * (pg/session.ts refuseSimple): a Query that fails in the raw parser in every state, with no
+ * effect but the error's, and that names Gatehouse in the server log.
+ */
+export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
 
 function unknownStatement(name: string): GatehouseError {
   return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
@@ -51,10 +61,8 @@ export class Session {
   private skipUntilSync = false;
   /** Something was forwarded upstream since the last Sync (its effects depend on the batch's fate). */
   private batchForwarded = false;
-  /** A forwarded statement may have changed search_path; probe it at the end of the batch. */
-  private searchPathStale = false;
-  /** The last probe ran inside a transaction block, whose end may undo what it saw. */
-  private searchPathSetInTransaction = false;
+  /** When to ask the server for search_path, and what cannot be decided until it answers. */
+  private readonly searchPath = new SearchPathTracker();
   /** Client messages wait in the framer while a search_path probe is outstanding. */
   private holdClient = false;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
@@ -81,6 +89,11 @@ export class Session {
     upstream.on('close', () => this.upstreamLost(null));
     client.on('drain', () => upstream.resume());
     upstream.on('drain', () => client.resume());
+    // The path the session starts with comes from the server, whatever set it (startup parameter,
+    // ALTER ROLE/DATABASE ... SET, the server's default): asked before any client message is decided.
+    this.probeSearchPathIfStale();
+    this.batchForwarded = false;
+    this.flushUpstream();
     if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
     client.resume();
@@ -154,7 +167,7 @@ export class Session {
       case 'bind': {
         const statement = this.statements.get(msg.statement);
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
-        this.portals.set(msg.portal, { name: msg.portal, statement, fields: statement.fields });
+        this.portals.set(msg.portal, { name: msg.portal, statement, fields: statement.fields, params: msg.params });
         const raw = statement.upstreamName === msg.statement ? frame.raw : encodeBind({ ...msg, statement: statement.upstreamName });
         return this.forward(raw, { kind: 'bind' });
       }
@@ -224,12 +237,12 @@ export class Session {
         (referenced[table] ??= []).push(...cols);
       }
     }
-    return { statements, masks, referenced, index: 0, plan: null, rows: 0 };
+    return { statements, masks, referenced, index: 0, plan: null, columns: null, rows: 0 };
   }
 
-  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true) {
+  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []) {
     try {
-      return decideQuery(this.deps.decision, text, protocol, { auditForwarded });
+      return decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters });
     } catch (e) {
       const error = isGatehouseError(e)
         ? e
@@ -245,9 +258,19 @@ export class Session {
       this.refuseSimple(d.error);
       return;
     }
+    const unresolved = this.searchPath.unresolved(d.statements);
+    if (unresolved !== null) {
+      this.recordRefused(d.statements, unresolved);
+      this.refuseSimple(unresolved);
+      this.probeSearchPathIfStale(); // so that the next statement can be decided
+      this.batchForwarded = false;
+      return;
+    }
     this.forward(raw, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
+    // PostgreSQL ends the implicit transaction of an unsynced extended batch at a simple Query.
+    this.batchForwarded = false;
   }
 
   private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
@@ -259,10 +282,16 @@ export class Session {
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
-    const d = this.decide(sql, 'extended', false);
+    const d = this.decide(sql, 'extended', false, 'unbound');
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
+      return;
+    }
+    const unresolved = this.searchPath.unresolved(d.statements);
+    if (unresolved !== null) {
+      this.recordRefused(d.statements, unresolved);
+      this.refuseExtended(unresolved, 'extended');
       return;
     }
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
@@ -281,10 +310,16 @@ export class Session {
       this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal });
       return;
     }
-    const d = this.decide(sql, 'extended');
+    const d = this.decide(sql, 'extended', true, portal?.params ?? []);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
+      return;
+    }
+    const unresolved = this.searchPath.unresolved(d.statements);
+    if (unresolved !== null) {
+      this.recordRefused(d.statements, unresolved);
+      this.refuseExtended(unresolved, 'extended');
       return;
     }
     if (d.masks.length > 0 && portal && portal.fields === null) {
@@ -299,12 +334,7 @@ export class Session {
   // ---- following search_path (pg/search-path.ts) ----
 
   private noteSearchPathEffects(statements: DecidedStatement[]): void {
-    for (const s of statements) {
-      const facts = s.parsed?.facts;
-      if (!facts) continue;
-      // A transaction's end can undo a SET made inside it (ROLLBACK, or SET LOCAL at COMMIT).
-      if (mayChangeSearchPath(facts) || (facts.kind === 'transaction' && this.searchPathSetInTransaction)) this.searchPathStale = true;
-    }
+    this.searchPath.noteForwarded(statements);
   }
 
   /**
@@ -313,8 +343,7 @@ export class Session {
    * is decided with its names qualified the way PostgreSQL will resolve them.
    */
   private probeSearchPathIfStale(): void {
-    if (!this.searchPathStale) return;
-    this.searchPathStale = false;
+    if (!this.searchPath.takeProbe()) return;
     this.sendUpstream(encodeQuery(SEARCH_PATH_PROBE));
     this.pending.push({ kind: 'search-path', value: null, failed: false });
     this.holdClient = true;
@@ -322,13 +351,8 @@ export class Session {
 
   /** The probe's answer (null when it failed, e.g. in an aborted transaction: asked again later). */
   searchPathProbed(value: string | null): void {
-    const schemas = value === null ? null : parseNameArray(value);
-    if (schemas === null) this.searchPathStale = true;
-    else {
-      // An empty path leaves only the implicit pg_catalog for unqualified names.
-      this.deps.decision.searchPath = schemas.length > 0 ? schemas : ['pg_catalog'];
-      this.searchPathSetInTransaction = this.txStatus !== 'I';
-    }
+    const path = this.searchPath.probed(value, this.txStatus);
+    if (path !== null) this.deps.decision.searchPath = path;
     this.holdClient = false;
     this.processClientFrames();
   }
@@ -336,21 +360,22 @@ export class Session {
   // ---- refusals: in order with everything already in flight, and with PostgreSQL's semantics ----
 
   /**
-   * A refused simple Query. When nothing is in flight and no transaction block is open, Gatehouse
-   * answers itself. Otherwise it makes the upstream transaction fail the way PostgreSQL would
-   * (a denied statement aborts the block until ROLLBACK): it sends a Bind to a statement that
-   * cannot exist, shows the client its own error in place of upstream's, then relays ReadyForQuery.
+   * A refused simple Query. When nothing is in flight, no transaction block is open and no
+   * extended batch is waiting for its Sync, Gatehouse answers itself. Otherwise it sends upstream,
+   * in place of the client's Query, a simple Query that cannot parse: it fails exactly where and
+   * how the refused one would have (skipped if the server is skipping until Sync; else aborting
+   * the transaction block until ROLLBACK, or the implicit transaction of the unsynced batch), and
+   * Gatehouse shows the client its own error in place of upstream's, then relays ReadyForQuery.
    */
   private refuseSimple(error: GatehouseError): void {
     const message = errorMessageFor(error);
-    if (this.pending.length === 0 && this.txStatus !== 'T') {
+    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
       this.emit(message);
       this.emit(readyForQuery(this.txStatus));
       return;
     }
-    this.abortUpstream(message);
-    this.sendUpstream(encodeSync());
-    this.pending.push({ kind: 'sync' });
+    this.sendUpstream(encodeQuery(REFUSAL_QUERY));
+    this.pending.push({ kind: 'refused-query', error: message, shown: false });
     this.batchForwarded = false;
   }
 
@@ -365,11 +390,27 @@ export class Session {
     this.abortUpstream(message);
   }
 
+  /** An extended-protocol message that fails upstream, in place of a refused one (then skip until Sync). */
   private abortUpstream(message: Buffer): void {
     this.sendUpstream(
       encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
     );
     this.pending.push({ kind: 'swap-error', error: message });
+  }
+
+  /**
+   * Upstream failed an extended-protocol message and now discards everything until Sync; the
+   * relay has dropped the pending entries of that stretch (PendingQueue.dropUntilSync). When the
+   * client's Sync has not been forwarded yet, its messages until then would be discarded as well,
+   * so Gatehouse discards them itself. A search_path probe sent in that stretch never ran.
+   */
+  upstreamSkipping(syncQueued: boolean, probeSkipped: boolean): void {
+    if (!syncQueued) this.skipUntilSync = true;
+    if (probeSkipped) {
+      this.searchPath.markStale(); // asked again after the next Sync
+      this.holdClient = false;
+      this.processClientFrames();
+    }
   }
 
   // ---- audit outcomes ----
@@ -399,7 +440,20 @@ export class Session {
     this.flushClient();
     this.upstreamOut = [encodeTerminate()];
     this.flushUpstream();
-    this.close(`protocol violation: ${reason}`);
+    this.close(`protocol violation: ${reason}`, true);
+  }
+
+  /**
+   * Upstream sent a response the pending entry at the head cannot produce (pg/pending.ts
+   * canProduce): from here on results could be attributed to the wrong statement and bypass its
+   * masking, so nothing more is relayed and the session ends (audited as a protocol error).
+   */
+  endOnDesync(error: GatehouseError): void {
+    this.emit(errorMessageFor(error));
+    this.flushClient();
+    this.upstreamOut = [encodeTerminate()];
+    this.flushUpstream();
+    this.close(error.message, true);
   }
 
   private upstreamLost(e: Error | null): void {
@@ -431,7 +485,8 @@ export class Session {
     this.close('gateway shutting down');
   }
 
-  close(_why: string): void {
+  /** Ends the session; `problem`: it ended on a protocol violation (audited as such, with `why`). */
+  close(why: string, problem = false): void {
     if (this.closed) return;
     this.flushClient();
     this.closed = true;
@@ -443,7 +498,7 @@ export class Session {
     this.client.end();
     this.client.destroySoon?.();
     this.upstream.destroy();
-    this.deps.onClose();
+    this.deps.onClose(problem ? why : null);
   }
 
   get isClosed(): boolean {

@@ -1,6 +1,7 @@
 // Upstream → client: attributes each upstream message to the request it answers (the pending
 // queue), rewrites DataRows of masked columns, scrubs errors of masked statements, records
-// outcomes, and forwards everything else byte for byte.
+// outcomes, and forwards everything else byte for byte. A response the request at the head of
+// the queue cannot produce ends the session (FATAL 08P01) rather than being relayed.
 
 import { BE } from '../wire/message-types.ts';
 import {
@@ -14,9 +15,11 @@ import {
   noticeResponse,
 } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { NO_MASKS, resolveMaskPlan, type MaskPlan, type ResultField } from '../enforce/mask-plan.ts';
+import { resolveMaskPlan, type MaskPlan, type ResultField } from '../enforce/mask-plan.ts';
 import { maskValue } from '../enforce/mask-value.ts';
-import type { Pending, ResultContext } from './pending.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
+import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import type { Session } from './session.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
@@ -41,6 +44,10 @@ export class UpstreamRelay {
         const frame = this.framer.next();
         if (!frame) break;
         const wait = this.onFrame(frame);
+        if (this.s.isClosed) {
+          void wait?.catch(() => undefined);
+          return;
+        }
         if (wait) {
           this.s.flushClient();
           this.s.upstream.pause();
@@ -50,6 +57,10 @@ export class UpstreamRelay {
         }
       }
     } catch (e) {
+      if (isGatehouseError(e) && e.code === 'PROTOCOL_VIOLATION') {
+        this.s.endOnDesync(e);
+        return;
+      }
       this.s.emit(
         errorResponse({
           severity: 'FATAL',
@@ -73,31 +84,21 @@ export class UpstreamRelay {
         this.s.emit(this.masking(head) ? scrub(frame, 'notice') : frame.raw);
         return null;
       case BE.NotificationResponse:
-      case BE.ParameterStatus:
         this.s.emit(frame.raw);
+        return null;
+      case BE.ParameterStatus:
+        // An unsafe standard_conforming_strings or client_encoding ends the session (pg/parameter-status-guard.ts).
+        if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
         return null;
       case BE.ErrorResponse:
         this.onError(frame, head);
         return null;
-      case BE.ReadyForQuery:
-        this.s.txStatus = decodeReadyForQuery(frame.body);
-        if (head?.kind === 'search-path') {
-          // Gatehouse's own probe: the client has had its ReadyForQuery already.
-          this.s.pending.shift();
-          this.s.searchPathProbed(head.failed ? null : head.value);
-          return null;
-        }
-        if (head?.kind === 'query') this.finish(head.ctx);
-        if (head?.kind === 'query' || head?.kind === 'sync') this.s.pending.shift();
-        this.s.emit(frame.raw);
-        return null;
     }
-    if (!head) {
-      this.s.emit(frame.raw);
-      return null;
-    }
+    if (!head || !canProduce(head, frame.type)) throw desync(frame, head);
     switch (head.kind) {
       case 'query':
+        if (frame.type === BE.ReadyForQuery) return this.onReady(frame, head);
+        return this.onResult(frame, head);
       case 'execute':
         return this.onResult(frame, head);
       case 'parse':
@@ -110,12 +111,14 @@ export class UpstreamRelay {
       case 'describe':
         return this.onDescribe(frame, head);
       case 'search-path':
+        if (frame.type === BE.ReadyForQuery) return this.onReady(frame, head);
         if (frame.type === BE.DataRow) head.value = decodeDataRow(frame.body)[0]?.toString('utf8') ?? null;
         return null; // RowDescription, DataRow and CommandComplete of the probe stay with Gatehouse
       case 'sync':
+      case 'refused-query':
+        return this.onReady(frame, head);
       case 'swap-error':
-        this.s.emit(frame.raw);
-        return null;
+        throw desync(frame, head); // answered by an ErrorResponse only (canProduce)
       default: {
         const never: never = head;
         throw new Error(`unknown pending entry ${JSON.stringify(never)}`);
@@ -123,15 +126,33 @@ export class UpstreamRelay {
     }
   }
 
+  /** ReadyForQuery: ends a simple Query (the client's, a refused one, or Gatehouse's probe) or a Sync. */
+  private onReady(frame: Frame, head: Pending): null {
+    this.s.txStatus = decodeReadyForQuery(frame.body);
+    this.s.pending.shift();
+    switch (head.kind) {
+      case 'search-path':
+        // Gatehouse's own probe: the client has had its ReadyForQuery already.
+        this.s.searchPathProbed(head.failed ? null : head.value);
+        return null;
+      case 'query':
+        this.finish(head.ctx);
+        break;
+      case 'refused-query':
+        if (!head.shown) this.s.emit(head.error); // fail closed: the client sees its denial whatever upstream said
+        break;
+      default:
+        break;
+    }
+    this.s.emit(frame.raw);
+    return null;
+  }
+
   private masking(head: Pending | undefined): boolean {
     return (head?.kind === 'query' || head?.kind === 'execute') && head.ctx.masks.length > 0;
   }
 
   private onDescribe(frame: Frame, head: Extract<Pending, { kind: 'describe' }>): null {
-    if (frame.type === BE.ParameterDescription) {
-      if (!head.hidden) this.s.emit(frame.raw);
-      return null;
-    }
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
       const fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
       if (head.target) head.target.fields = fields;
@@ -145,11 +166,15 @@ export class UpstreamRelay {
     const ctx = head.ctx;
     switch (frame.type) {
       case BE.RowDescription: {
+        // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
+        ctx.columns = frame.body.readInt16BE(0);
         this.s.emit(frame.raw);
         if (ctx.masks.length === 0) return null;
         return this.plan(ctx, decodeRowDescription(frame.body));
       }
       case BE.DataRow: {
+        // A Query's rows follow its RowDescription; anything else belongs to another request.
+        if (head.kind === 'query' && (ctx.columns === null || columnCount(frame) !== ctx.columns)) throw desync(frame, head);
         ctx.rows++;
         if (ctx.masks.length > 0 && ctx.plan === null && head.kind === 'execute') {
           // Extended protocol: the columns came from a Describe (the client's or Gatehouse's own).
@@ -160,9 +185,9 @@ export class UpstreamRelay {
             throw new Error('masked result without a row description');
           }
           const wait = this.plan(ctx, fields);
-          return wait.then(() => this.emitRow(frame, ctx));
+          return wait.then(() => this.emitRow(frame, head));
         }
-        this.emitRow(frame, ctx);
+        this.emitRow(frame, head);
         return null;
       }
       case BE.CommandComplete:
@@ -174,15 +199,28 @@ export class UpstreamRelay {
         this.s.emit(frame.raw);
         return null;
       }
-      default:
-        // CopyIn/CopyOut/CopyData/CopyDone and anything else of this statement's results.
+      case BE.CopyInResponse:
+      case BE.CopyOutResponse:
+      case BE.CopyData:
+      case BE.CopyDone:
+        // COPY whose output a mask would apply to is refused when decided (enforce/decision-point.ts).
         this.s.emit(frame.raw);
         return null;
+      default:
+        throw desync(frame, head); // canProduce lets nothing else through
     }
   }
 
-  private emitRow(frame: Frame, ctx: ResultContext): void {
-    const plan = ctx.plan ?? NO_MASKS;
+  /** Forwards a DataRow through the masking of the statement it belongs to. */
+  private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): void {
+    const ctx = head.ctx;
+    if (ctx.masks.length === 0) {
+      this.s.emit(frame.raw);
+      return;
+    }
+    // Masks apply: the row must have exactly the columns the plan was built for.
+    const plan = ctx.plan;
+    if (plan === null || columnCount(frame) !== plan.columns.length) throw desync(frame, head);
     if (!plan.any) {
       this.s.emit(frame.raw);
       return;
@@ -206,6 +244,7 @@ export class UpstreamRelay {
     if (stmt) this.s.writeOutcome(stmt.decision.id, outcome);
     ctx.index++;
     ctx.plan = null;
+    ctx.columns = null;
     ctx.rows = 0;
   }
 
@@ -220,28 +259,43 @@ export class UpstreamRelay {
       head.failed = true; // e.g. in an aborted transaction; asked again after the next batch
       return;
     }
-    const fields = decodeErrorFields(frame.body);
-    const sqlstate = fields['C'] ?? 'XX000';
     if (!head) {
-      this.s.emit(frame.raw);
+      this.s.emit(frame.raw); // a FATAL the server sends on its own (shutdown, timeouts)
       return;
     }
-    if (head.kind === 'swap-error') {
-      this.s.emit(head.error);
-    } else if (head.kind === 'query' || head.kind === 'execute') {
-      const masked = head.ctx.masks.length > 0;
-      this.completeStatement(head.ctx, { status: 'error', sqlstate, message: masked ? 'withheld: masked statement' : (fields['M'] ?? '') });
-      this.s.emit(masked ? scrub(frame, 'error') : frame.raw);
-    } else {
-      this.s.emit(frame.raw);
+    const fields = decodeErrorFields(frame.body);
+    const sqlstate = fields['C'] ?? 'XX000';
+    switch (head.kind) {
+      case 'swap-error':
+        this.s.emit(head.error);
+        break;
+      case 'refused-query':
+        head.shown = true;
+        this.s.emit(head.error);
+        break;
+      case 'query':
+      case 'execute': {
+        const masked = head.ctx.masks.length > 0;
+        this.completeStatement(head.ctx, { status: 'error', sqlstate, message: masked ? 'withheld: masked statement' : (fields['M'] ?? '') });
+        this.s.emit(masked ? scrub(frame, 'error') : frame.raw);
+        break;
+      }
+      default:
+        this.s.emit(frame.raw);
     }
-    if (head.kind === 'query') return; // a simple Query ends with its own ReadyForQuery
-    // Extended protocol: upstream now skips everything until Sync, so do the expectations.
+    if (!skipsUntilSync(head)) return; // ReadyForQuery follows
+    // Extended protocol: upstream now discards every message until Sync, simple Queries included.
     const undone = [this.s.pending.shift()!, ...this.s.pending.dropUntilSync()];
     for (const p of undone) {
-      if (p.kind === 'execute') for (const st of p.ctx.statements) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
+      if (p.kind === 'execute' || p.kind === 'query') {
+        for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
+      }
     }
     this.undoStatementChanges(undone);
+    this.s.upstreamSkipping(
+      this.s.pending.peek()?.kind === 'sync',
+      undone.some((p) => p.kind === 'search-path'),
+    );
   }
 
   /**
@@ -272,6 +326,27 @@ function scrub(frame: Frame, kind: 'error' | 'notice'): Buffer {
     hint: 'The SQLSTATE is the database\'s own; the text was withheld because it could quote a masked value.',
   };
   return kind === 'error' ? errorResponse(fields) : noticeResponse(fields);
+}
+
+/** The column count a DataRow declares (its first int16). */
+function columnCount(frame: Frame): number {
+  return frame.body.length >= 2 ? frame.body.readInt16BE(0) : -1;
+}
+
+/** The name of a backend message type byte, for the desynchronisation error. */
+const BACKEND_NAMES = new Map<number, string>(Object.entries(BE).map(([name, type]) => [type, name]));
+
+/**
+ * A response that does not belong to the request at the head of the pending queue. Relaying it
+ * could put one statement's rows or errors under another's masking, so the session ends.
+ */
+function desync(frame: Frame, head: Pending | undefined): GatehouseError {
+  const got = BACKEND_NAMES.get(frame.type) ?? `message type 0x${frame.type.toString(16)}`;
+  return new GatehouseError(
+    'PROTOCOL_VIOLATION',
+    `Gatehouse lost track of the database's responses (${got} while waiting for the answer to ${head ? head.kind : 'nothing'}), so it closed the session rather than relay results it cannot attribute`,
+    { hint: 'Reconnect. Please report this to the Gatehouse operator: the gateway log names the session.' },
+  );
 }
 
 /** Rows affected, from a command tag ("INSERT 0 5", "UPDATE 3", "SELECT 10"), else rows counted. */

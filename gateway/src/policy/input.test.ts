@@ -59,7 +59,18 @@ describe('buildPolicyInput', () => {
     expect(validateInput({ ...good, extra: 1 })).toBe(false);
     expect(validateInput({ ...good, statement: { ...good.statement, kind: 'drop' } })).toBe(false);
     expect(validateInput({ ...good, statement: { ...good.statement, tables_read: ['patients'] } })).toBe(false);
-    expect(validateInput({ ...good, version: 2 })).toBe(false);
+    expect(validateInput({ ...good, version: 1 })).toBe(false);
+    const { runs_sql_text: _dropped, ...withoutFact } = good.statement;
+    expect(validateInput({ ...good, statement: withoutFact })).toBe(false);
+  });
+
+  it('computes runs_sql_text from the functions called', () => {
+    const build = (functions: string[]) => input(['agents'], 'SELECT f()', facts('select', 'SelectStmt', { functions }));
+    expect(build(['query_to_xml']).statement.runs_sql_text).toBe(true);
+    expect(build(['lower', 'pg_catalog.table_to_xml']).statement.runs_sql_text).toBe(true);
+    expect(build(['public.dblink']).statement.runs_sql_text).toBe(true);
+    expect(build(['app.query_to_xml']).statement.runs_sql_text).toBe(false);
+    expect(build([]).statement.runs_sql_text).toBe(false);
   });
 });
 

@@ -1,6 +1,7 @@
 // The one builder of PolicyInput: statement facts + identity + session → the versioned, snake_case document.
 
 import type { StatementFacts, TableRef } from '../sql/facts.ts';
+import { callsSqlTextFunction } from './sql-text-functions.ts';
 import { POLICY_INPUT_VERSION } from './types.ts';
 import type { Identity, PolicyInput, SessionInfo } from './types.ts';
 
@@ -14,6 +15,7 @@ export interface PolicyInputArgs {
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
   const { identity, session, facts } = args;
+  const functions = unique(facts.functions);
   const columns: Record<string, string[]> = {};
   for (const [table, names] of Object.entries(facts.columns)) {
     columns[table] = unique(names);
@@ -44,7 +46,8 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       tables_read: qualifiedNames(facts.tablesRead),
       tables_written: qualifiedNames(facts.tablesWritten),
       columns,
-      functions: unique(facts.functions),
+      functions,
+      runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
       has_limit: facts.hasLimit,
       writes: facts.writes,

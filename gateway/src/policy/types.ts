@@ -3,7 +3,7 @@
 
 import type { CopyFacts, StatementKind } from '../sql/facts.ts';
 
-export const POLICY_INPUT_VERSION = 1 as const;
+export const POLICY_INPUT_VERSION = 2 as const;
 
 /** Who is asking: from the verified JWT. */
 export interface Identity {
@@ -54,6 +54,8 @@ export interface PolicyInput {
     tables_written: string[];
     columns: Record<string, string[]>;
     functions: string[];
+    /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
+    runs_sql_text: boolean;
     has_where: boolean;
     has_limit: boolean;
     writes: boolean;

@@ -1,7 +1,7 @@
 // DDL statements that name their relations as String lists rather than RangeVars (DROP, COMMENT).
 import { list, listItems, str, stringList, type AstBody } from './ast.ts';
 import type { FactsRecorder } from './facts-recorder.ts';
-import { tableRefFromNames } from './table-ref.ts';
+import { tableRefsFromNames } from './table-ref.ts';
 
 /** DROP/COMMENT object types whose names are relations. */
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE']);
@@ -12,8 +12,7 @@ export function dropTargets(body: AstBody, rec: FactsRecorder): void {
   if (objtype === null || !RELATION_OBJECTS.has(objtype)) return;
   for (const o of list(body, 'objects')) {
     const names = stringList(listItems(o));
-    const ref = names === null ? null : tableRefFromNames(names, rec.searchPath);
-    if (ref !== null) rec.table(ref, 'write');
+    for (const ref of names === null ? [] : tableRefsFromNames(names, rec.searchPath)) rec.table(ref, 'write');
   }
 }
 
@@ -23,14 +22,13 @@ export function commentTargets(body: AstBody, rec: FactsRecorder): void {
   const names = stringList(listItems(body['object']));
   if (objtype === null || names === null) return;
   if (objtype === 'OBJECT_COLUMN') {
-    const ref = tableRefFromNames(names.slice(0, -1), rec.searchPath);
     const column = names[names.length - 1];
-    if (ref !== null && column !== undefined) {
+    if (column === undefined) return;
+    for (const ref of tableRefsFromNames(names.slice(0, -1), rec.searchPath)) {
       rec.table(ref, 'write');
       rec.column(ref, column);
     }
   } else if (RELATION_OBJECTS.has(objtype)) {
-    const ref = tableRefFromNames(names, rec.searchPath);
-    if (ref !== null) rec.table(ref, 'write');
+    for (const ref of tableRefsFromNames(names, rec.searchPath)) rec.table(ref, 'write');
   }
 }

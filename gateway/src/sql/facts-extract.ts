@@ -2,8 +2,10 @@
 import { fingerprintSync } from 'libpg-query';
 import type { CopyFacts, StatementFacts } from './facts.ts';
 import { asNode, isObject, list, str, type AstBody, type AstNode } from './ast.ts';
+import { settingChanges } from './setting-changes.ts';
 import { kindWrites, statementKind } from './statement-kind.ts';
 import { FactsWalker } from './walk.ts';
+import { extractColumnUses, NO_USES } from './column-uses.ts';
 
 /** Facts of an empty query string (or one holding only comments or semicolons). */
 export function emptyFacts(): StatementFacts {
@@ -23,7 +25,9 @@ export function emptyFacts(): StatementFacts {
     preparedName: null,
     copy: null,
     setting: null,
+    settingChanges: [],
     fingerprint: '',
+    uses: NO_USES,
   };
 }
 
@@ -52,7 +56,9 @@ export function extractFacts(stmt: AstNode, text: string, searchPath: readonly s
     preparedName: preparedName(stmt),
     copy: type === 'CopyStmt' ? copyFacts(body) : null,
     setting: type === 'VariableSetStmt' ? setting(body) : null,
+    settingChanges: settingChanges(stmt),
     fingerprint: fingerprint(text),
+    uses: extractColumnUses(stmt, searchPath),
   };
 }
 

@@ -91,7 +91,7 @@ const cases: Record<string, FactsCase> = {
   REINDEX: { sql: 'REINDEX TABLE t', kind: 'vacuum' },
   LOCK: { sql: 'LOCK TABLE t', kind: 'lock', command: 'LockStmt', writes: false },
   DO: { sql: 'DO $$ BEGIN DELETE FROM t; END $$', kind: 'do', command: 'DoStmt', writes: true },
-  CALL: { sql: 'CALL proc(1)', kind: 'call', command: 'CallStmt', functions: ['proc'], writes: true },
+  CALL: { sql: 'CALL proc(1)', kind: 'call', command: 'CallStmt', functions: ['proc', 'pg_catalog.proc'], writes: true },
   'ALTER SYSTEM is other': { sql: 'ALTER SYSTEM SET work_mem = 1', kind: 'other', writes: true },
   'LOAD is other': { sql: "LOAD 'x'", kind: 'other', command: 'LoadStmt' },
   CHECKPOINT: { sql: 'CHECKPOINT', kind: 'other' },

@@ -10,10 +10,11 @@ const cases: Record<string, FactsCase> = {
     read: ['public.patients'],
     columns: { 'public.patients': ['name'] },
   },
-  'custom search_path': {
+  'custom search_path: the name in every schema PostgreSQL may find it in': {
     sql: 'SELECT name FROM patients',
     searchPath: ['clinic', 'public'],
-    read: ['clinic.patients'],
+    read: ['clinic.patients', 'public.patients'],
+    columns: { 'clinic.patients': ['name'], 'public.patients': ['name'] },
   },
   'schema-qualified name is kept': { sql: 'SELECT * FROM clinic.patients', read: ['clinic.patients'], columns: { 'clinic.patients': ['*'] } },
   'quoted identifiers keep their case': {
@@ -89,18 +90,19 @@ const cases: Record<string, FactsCase> = {
     sql: 'SELECT ssn FROM patients UNION SELECT ssn FROM archive.patients ORDER BY 1',
     read: ['public.patients', 'archive.patients'],
   },
-  'functions, schema-qualified and lower-cased': {
-    sql: "SELECT pg_catalog.pg_read_file('/etc/passwd'), PG_READ_FILE('x'), count(*) FROM t",
-    functions: ['pg_catalog.pg_read_file', 'pg_read_file', 'count'],
+  'functions, lower-cased, built-ins bare and as pg_catalog.f': {
+    sql: "SELECT pg_catalog.pg_read_file('/etc/passwd'), PG_READ_FILE('x'), count(*), s.f() FROM t",
+    functions: ['pg_catalog.pg_read_file', 'pg_read_file', 'count', 'pg_catalog.count', 's.f'],
   },
-  'functions in FROM': { sql: 'SELECT * FROM generate_series(1, 3) g', read: [], functions: ['generate_series'] },
+  'functions in FROM': { sql: 'SELECT * FROM generate_series(1, 3) g', read: [], functions: ['generate_series', 'pg_catalog.generate_series'] },
   'psql \\d catalog query keeps pg_catalog': {
     sql:
       "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
       "WHERE c.relname OPERATOR(pg_catalog.~) '^(patients)$' COLLATE pg_catalog.default AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 2, 3",
     read: ['pg_catalog.pg_class', 'pg_catalog.pg_namespace'],
     columns: { 'pg_catalog.pg_class': ['oid', 'relname', 'relnamespace'], 'pg_catalog.pg_namespace': ['nspname', 'oid'] },
-    functions: ['pg_catalog.pg_table_is_visible'],
+    // Qualified column names are also possible calls (functional notation: `c.oid` may be oid(c)).
+    functions: ['pg_catalog.pg_table_is_visible', 'pg_table_is_visible', 'oid', 'pg_catalog.oid', 'nspname', 'pg_catalog.nspname', 'relname', 'pg_catalog.relname', 'relnamespace', 'pg_catalog.relnamespace'],
   },
   'unqualified pg_* relation resolves to pg_catalog': { sql: 'SELECT * FROM pg_authid', read: ['pg_catalog.pg_authid'] },
   'TABLESAMPLE and XMLTABLE sources': {
@@ -187,7 +189,7 @@ const cases: Record<string, FactsCase> = {
   'LOCK in ACCESS SHARE mode reads': { sql: 'LOCK TABLE a IN ACCESS SHARE MODE', read: ['public.a'], written: [] },
   'LOCK in the default mode writes': { sql: 'LOCK a', written: ['public.a'] },
   'CREATE RULE: actions are walked': { sql: 'CREATE RULE r AS ON INSERT TO t DO INSTEAD DELETE FROM u', written: ['public.t', 'public.u'] },
-  'CALL: procedure name in functions': { sql: 'CALL s.proc(1, f(2))', functions: ['s.proc', 'f'] },
+  'CALL: procedure name in functions': { sql: 'CALL s.proc(1, f(2))', functions: ['s.proc', 'f', 'pg_catalog.f'] },
 };
 
 describe('tables, columns and functions', () => {

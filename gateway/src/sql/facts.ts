@@ -1,5 +1,7 @@
 // The facts Gatehouse extracts from one SQL statement with the real PostgreSQL parser.
 // These types are the contract between sql/ and policy/ (see schemas/policy-input.schema.json).
+import type { StatementUses } from './column-uses.ts';
+import type { SettingChange } from './setting-changes.ts';
 
 /** What a statement does, at the top level. A closed set: policies switch on it. */
 export type StatementKind =
@@ -28,9 +30,12 @@ export type StatementKind =
   | 'empty' // an empty query string
   | 'other';
 
-/** A table or view named in a statement. */
+/**
+ * A table or view named in a statement. A name written without a schema gives one TableRef for
+ * each table PostgreSQL may resolve it to on the session's search path (sql/table-ref.ts).
+ */
 export interface TableRef {
-  /** Schema as written, or the session's first search_path schema when unqualified. */
+  /** Schema as written; for an unqualified name, one schema of the search path that may hold it. */
   schema: string;
   name: string;
   /** "schema.name" — the key used in columns, masks and policies. */
@@ -58,7 +63,11 @@ export interface StatementFacts {
   tablesWritten: TableRef[];
   /** Columns referenced per table, keyed by TableRef.qualified. "*" when a star is used. */
   columns: Record<string, string[]>;
-  /** Function names called, lower-case, schema-qualified when written so ("pg_catalog.pg_read_file"). */
+  /**
+   * Functions possibly called, lower-case, without a database name: a call that may reach a
+   * built-in both bare and as "pg_catalog.f", others as "schema.f"; names used in functional
+   * notation (`(x).f`, `t.f`) included (sql/function-names.ts).
+   */
   functions: string[];
   hasWhere: boolean;
   hasLimit: boolean;
@@ -75,8 +84,16 @@ export interface StatementFacts {
   copy: CopyFacts | null;
   /** For SET/RESET: the parameter name (lower-case), e.g. "search_path", "role". */
   setting: string | null;
+  /**
+   * Every run-time parameter the statement changes, wherever written (SET, ALTER ... SET, a
+   * function's SET clause, set_config()). Not part of the policy input: Gatehouse itself refuses
+   * changes that would make PostgreSQL parse SQL differently (pg/session-invariants.ts).
+   */
+  settingChanges: SettingChange[];
   /** PostgreSQL's query fingerprint (hex), stable across literal values. */
   fingerprint: string;
+  /** Columns used outside output expressions, and routines called (for masks; not in the policy input). */
+  uses: StatementUses;
 }
 
 /** One statement split out of a query string, with its text and facts. */

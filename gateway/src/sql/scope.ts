@@ -7,7 +7,10 @@ export interface FromItem {
   name: string | null;
   /** Schema when the item is a schema-qualified relation without alias (for `schema.t.col`). */
   schema: string | null;
-  /** Base tables behind the name: one for a table, none for a subquery/CTE/function, all for an aliased join. */
+  /**
+   * Base tables behind the name: one for a table (one per candidate schema for an unqualified name,
+   * see table-ref.ts), none for a subquery/CTE/function, all for an aliased join.
+   */
   tables: TableRef[];
 }
 

@@ -1,32 +1,80 @@
-// Builds TableRefs from parser RangeVars and name lists, resolving unqualified names.
+// Builds TableRefs from parser RangeVars and name lists, resolving unqualified names the way
+// PostgreSQL does, or to every table it might resolve to when that cannot be known in advance.
 import type { TableRef } from './facts.ts';
 import { str, type AstBody } from './ast.ts';
+import { activeSystemRelations, type SystemRelations } from './system-relations.ts';
 
 /**
- * Resolves a possibly unqualified relation name. An unqualified name goes to the first
- * search_path schema, except names starting with `pg_`: PostgreSQL searches pg_catalog before
- * the search_path (unless pg_catalog is placed in it explicitly), and system catalogs and views
- * are all named pg_*, so `SELECT * FROM pg_authid` is reported as pg_catalog.pg_authid. A user
- * table named pg_* in the first schema would be misreported; that trade keeps catalog policies
- * from being bypassed by leaving the schema out.
+ * How a relation name is used. `lookup` finds an existing relation (FROM, DML targets, DROP,
+ * ALTER, ...); `create` names a new one (CREATE TABLE/VIEW/SEQUENCE, SELECT INTO), which
+ * PostgreSQL puts in the first schema of the search path without searching.
  */
-export function tableRef(schema: string | null, name: string, searchPath: readonly string[]): TableRef {
-  if (schema !== null) return { schema, name, qualified: `${schema}.${name}`, schemaExplicit: true };
-  const resolved = name.startsWith('pg_') && !searchPath.includes('pg_catalog') ? 'pg_catalog' : (searchPath[0] ?? 'public');
-  return { schema: resolved, name, qualified: `${resolved}.${name}`, schemaExplicit: false };
+export type NameUse = 'lookup' | 'create';
+
+/**
+ * The schemas PostgreSQL searches for an unqualified relation name, in order: pg_catalog first
+ * unless the path names it explicitly, then the path. `searchPath` is the session's explicit path
+ * as the server reports it (`current_schemas(false)`: existing schemas, `$user` resolved).
+ *
+ * The session's temporary schema is left out on purpose. PostgreSQL searches it before everything
+ * else, but a temporary table is the session's own: it was created, and filled, by statements this
+ * policy decided. Reporting the table it shadows instead can only make the policy stricter.
+ */
+export function searchOrder(searchPath: readonly string[]): string[] {
+  const order = searchPath.includes('pg_catalog') ? [...searchPath] : ['pg_catalog', ...searchPath];
+  return [...new Set(order)];
 }
 
-/** A RangeVar body (`{schemaname?, relname, alias?}`) as a TableRef. */
-export function tableRefFromRangeVar(rangeVar: AstBody, searchPath: readonly string[]): TableRef | null {
+/**
+ * Resolves a possibly unqualified relation name to the tables it may denote.
+ *
+ * A qualified name is that table. An unqualified name being looked up is reported once for EVERY
+ * schema of the search order PostgreSQL might find it in: Gatehouse cannot know which user schemas
+ * hold a table of that name when the statement runs (one could be created meanwhile), so the
+ * policy sees all of them and must permit all of them. The system schemas (pg_catalog,
+ * information_schema) hold a fixed set of relations, known from the server: one that does not
+ * hold the name is skipped, and one that holds it ends the search, as it does in PostgreSQL. So,
+ * with the default path, `patients` is public.patients and `pg_class` is pg_catalog.pg_class; with
+ * `pg_catalog, clinical` it is clinical.patients; with `clinical, public` both clinical.patients
+ * and public.patients. A name found nowhere (the statement will fail) is reported in the first
+ * schema searched. A new relation (`create`) goes to the first schema of the path.
+ */
+export function tableRefs(
+  schema: string | null,
+  name: string,
+  searchPath: readonly string[],
+  use: NameUse = 'lookup',
+  system: SystemRelations = activeSystemRelations(),
+): TableRef[] {
+  if (schema !== null) return [ref(schema, name, true)];
+  if (use === 'create') return [ref(searchPath[0] ?? 'pg_catalog', name, false)];
+  const order = searchOrder(searchPath);
+  const out: TableRef[] = [];
+  for (const s of order) {
+    const presence = system.lookup(s, name);
+    if (presence === 'absent') continue;
+    out.push(ref(s, name, false));
+    if (presence === 'present') break;
+  }
+  if (out.length === 0) out.push(ref(order[0] ?? 'pg_catalog', name, false));
+  return out;
+}
+
+function ref(schema: string, name: string, schemaExplicit: boolean): TableRef {
+  return { schema, name, qualified: `${schema}.${name}`, schemaExplicit };
+}
+
+/** A RangeVar body (`{catalogname?, schemaname?, relname, alias?}`) as the TableRefs it may denote. */
+export function tableRefsFromRangeVar(rangeVar: AstBody, searchPath: readonly string[], use: NameUse = 'lookup'): TableRef[] {
   const name = str(rangeVar, 'relname');
-  if (name === null) return null;
-  return tableRef(str(rangeVar, 'schemaname'), name, searchPath);
+  if (name === null) return [];
+  return tableRefs(str(rangeVar, 'schemaname'), name, searchPath, use);
 }
 
-/** A dotted name list (`[schema,] name` or `[catalog, schema, name]`) as a TableRef. */
-export function tableRefFromNames(names: readonly string[], searchPath: readonly string[]): TableRef | null {
+/** A dotted name list (`[schema,] name` or `[catalog, schema, name]`) as the TableRefs it may denote. */
+export function tableRefsFromNames(names: readonly string[], searchPath: readonly string[]): TableRef[] {
   const name = names[names.length - 1];
-  if (name === undefined) return null;
+  if (name === undefined) return [];
   const schema = names.length >= 2 ? (names[names.length - 2] ?? null) : null;
-  return tableRef(schema, name, searchPath);
+  return tableRefs(schema, name, searchPath);
 }

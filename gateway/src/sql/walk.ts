@@ -9,12 +9,22 @@ import { commentTargets, dropTargets } from './ddl-targets.ts';
 import { FactsRecorder, type RecordedFacts, type TargetMode } from './facts-recorder.ts';
 import { Scope, type FromItem } from './scope.ts';
 import { statementKind } from './statement-kind.ts';
-import { tableRefFromRangeVar } from './table-ref.ts';
+import { functionNames } from './function-names.ts';
+import { tableRefsFromRangeVar, type NameUse } from './table-ref.ts';
 
 /** Fields naming a relation that a DDL statement only refers to (REFERENCES y, LIKE y, INHERITS y). */
 const REFERENCE_FIELDS = new Set(['pktable', 'inhRelations']);
 
 const DML_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** Statements creating a relation: the RangeVar field naming it, inside the bare struct `base` when given. */
+const CREATED_RELATION = {
+  CreateStmt: ['relation'],
+  CreateForeignTableStmt: ['relation', 'base'],
+  ViewStmt: ['view'],
+  CreateSeqStmt: ['sequence'],
+  CompositeTypeStmt: ['typevar'],
+} as const satisfies Record<string, readonly [string, string?]>;
 
 /** LockStmt.mode at or below which a LOCK only reads (AccessShareLock = 1). */
 const ACCESS_SHARE_LOCK = 1;
@@ -62,13 +72,28 @@ export class FactsWalker {
     return { ...this.rec.result(), cteWrites: this.cteWrites };
   }
 
-  /** Records a relation named outside FROM (a DDL/DML target or reference) and returns it. */
-  private target(rangeVar: unknown, mode: TargetMode): TableRef | null {
+  /**
+   * Records a relation named outside FROM (a DDL/DML target or reference) and returns the tables
+   * it may denote (several for an unqualified name: see table-ref.ts).
+   */
+  private target(rangeVar: unknown, mode: TargetMode, use: NameUse = 'lookup'): TableRef[] {
     const body = bodyOf(rangeVar, 'RangeVar');
-    if (body === null) return null;
-    const ref = tableRefFromRangeVar(body, this.rec.searchPath);
-    if (ref !== null) this.rec.table(ref, mode);
-    return ref;
+    if (body === null) return [];
+    const refs = tableRefsFromRangeVar(body, this.rec.searchPath, use);
+    for (const ref of refs) this.rec.table(ref, mode);
+    return refs;
+  }
+
+  /** A statement creating a relation (CREATED_RELATION says where it names it): a target in the first schema of the path. */
+  private creates(type: keyof typeof CREATED_RELATION, body: AstBody, scope: Scope): void {
+    const mode = modeFor(type, body);
+    const [field, base] = CREATED_RELATION[type];
+    const holder = base === undefined ? body : bodyOf(body[base], 'CreateStmt');
+    if (holder === null) return this.walkFields(body, scope, mode);
+    this.target(holder[field], 'write', 'create');
+    if (base === undefined) return this.walkFields(body, scope, mode, new Set([field]));
+    this.walkFields(holder, scope, mode, new Set([field]));
+    this.walkFields(body, scope, mode, new Set([base]));
   }
 
   // ---- generic walk ----
@@ -117,12 +142,25 @@ export class FactsWalker {
       case 'RangeVar':
         this.target(body, mode);
         return;
+      case 'CreateStmt':
+      case 'CreateForeignTableStmt':
+      case 'ViewStmt':
+      case 'CreateSeqStmt':
+      case 'CompositeTypeStmt':
+        return this.creates(type, body, scope);
+      case 'CreateTableAsStmt': {
+        const into = bodyOf(body['into'], 'IntoClause');
+        if (into !== null) this.target(into['rel'], 'write', 'create');
+        return this.walkFields(body, scope, modeFor(type, body), INTO);
+      }
       case 'TableLikeClause':
         return this.walkFields(body, scope, 'read');
       case 'ColumnRef':
         return this.columnRef(body, scope);
       case 'FuncCall':
         return this.funcCall(body, scope, mode);
+      case 'A_Indirection':
+        return this.indirection(body, scope, mode);
       case 'CallStmt': {
         const call = bodyOf(body['funccall'], 'FuncCall');
         if (call !== null) this.funcCall(call, scope, mode);
@@ -140,8 +178,21 @@ export class FactsWalker {
 
   private funcCall(body: AstBody, scope: Scope, mode: TargetMode): void {
     const names = stringList(list(body, 'funcname'));
-    if (names !== null && names.length > 0) this.rec.func(names.join('.').toLowerCase());
+    if (names !== null) for (const f of functionNames(names)) this.rec.func(f);
     this.walkFields(body, scope, mode, FUNCNAME);
+  }
+
+  /**
+   * `(x).f`, `(x).f.g`, `(x)[1]`: each name selected may be a function applied to what precedes it
+   * (PostgreSQL's functional notation: `(x).f` is `f(x)` when x has no field f), so it is
+   * recorded as a possible call, like an unqualified function name.
+   */
+  private indirection(body: AstBody, scope: Scope, mode: TargetMode): void {
+    for (const member of list(body, 'indirection')) {
+      const name = stringValue(member);
+      if (name !== null) for (const f of functionNames([name])) this.rec.func(f);
+    }
+    this.walkFields(body, scope, mode);
   }
 
   /**
@@ -161,6 +212,10 @@ export class FactsWalker {
     }
     const column = names[names.length - 1];
     if (column === undefined) return;
+    // `t.f`, `s.t.f`: the last name may be a function applied to the whole row of t (functional
+    // notation: `t.f` is `f(t)` when t has no column f; for a function in FROM returning a scalar,
+    // `t` is that scalar), so it is also recorded as a possible call.
+    if (names.length >= 2 && column !== '*') for (const f of functionNames([column])) this.rec.func(f);
     if (names.length === 1) {
       if (column === '*') {
         for (const t of scope.innermostTables()) this.rec.column(t, '*');
@@ -205,7 +260,7 @@ export class FactsWalker {
 
   private select(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
-    this.target(bodyOf(body['intoClause'], 'IntoClause')?.['rel'], 'write');
+    this.target(bodyOf(body['intoClause'], 'IntoClause')?.['rel'], 'write', 'create');
     const op = body['op'];
     if (typeof op === 'string' && op !== 'SETOP_NONE') {
       for (const side of ['larg', 'rarg']) {
@@ -234,8 +289,7 @@ export class FactsWalker {
         const schema = str(body, 'schemaname');
         const tables: TableRef[] = [];
         if (schema !== null || !q.isCte(name)) {
-          const ref = tableRefFromRangeVar(body, this.rec.searchPath);
-          if (ref !== null) {
+          for (const ref of tableRefsFromRangeVar(body, this.rec.searchPath)) {
             this.rec.table(ref, 'read');
             tables.push(ref);
           }
@@ -276,7 +330,7 @@ export class FactsWalker {
    * Records a DML target as written and returns the scope its columns are referred to in:
    * the target under its own name or alias, and PostgreSQL 18's `old`/`new` in RETURNING.
    */
-  private dmlTarget(body: AstBody, outer: Scope, extraNames: readonly string[] = []): { ref: TableRef | null; q: Scope } {
+  private dmlTarget(body: AstBody, outer: Scope, extraNames: readonly string[] = []): { refs: TableRef[]; q: Scope } {
     const q = new Scope(outer);
     const names = ['old', 'new', ...extraNames];
     const returning = bodyOf(body['returningClause'], 'ReturningClause');
@@ -285,23 +339,23 @@ export class FactsWalker {
       if (typeof alias === 'string') names.push(alias);
     }
     const relation = bodyOf(body['relation'], 'RangeVar');
-    const ref = this.target(relation, 'write');
-    if (relation !== null && ref !== null) {
+    const refs = this.target(relation, 'write');
+    const first = refs[0];
+    if (relation !== null && first !== undefined) {
       const alias = aliasName(relation);
-      const tables = [ref];
-      q.items.push({ name: alias ?? ref.name, schema: alias === null ? str(relation, 'schemaname') : null, tables });
-      for (const n of names) q.items.push({ name: n, schema: null, tables });
+      q.items.push({ name: alias ?? first.name, schema: alias === null ? str(relation, 'schemaname') : null, tables: refs });
+      for (const n of names) q.items.push({ name: n, schema: null, tables: refs });
     }
-    return { ref, q };
+    return { refs, q };
   }
 
   /** ResTarget names in INSERT column lists, UPDATE SET and MERGE actions are target columns. */
-  private targetColumns(targets: readonly unknown[], ref: TableRef | null, q: Scope): void {
+  private targetColumns(targets: readonly unknown[], refs: readonly TableRef[], q: Scope): void {
     for (const t of targets) {
       const rt = bodyOf(t, 'ResTarget');
       if (rt === null) continue;
       const name = str(rt, 'name');
-      if (ref !== null && name !== null) this.rec.column(ref, name);
+      if (name !== null) for (const ref of refs) this.rec.column(ref, name);
       this.walk(rt['val'], q, 'read');
       this.walk(rt['indirection'], q, 'read');
     }
@@ -309,14 +363,14 @@ export class FactsWalker {
 
   private insert(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
-    const { ref, q } = this.dmlTarget(body, outer, ['excluded']);
+    const { refs, q } = this.dmlTarget(body, outer, ['excluded']);
     const cols = list(body, 'cols');
-    this.targetColumns(cols, ref, q);
-    if (cols.length === 0 && ref !== null) this.rec.column(ref, '*'); // no list: every column is written
+    this.targetColumns(cols, refs, q);
+    if (cols.length === 0) for (const ref of refs) this.rec.column(ref, '*'); // no list: every column is written
     this.walk(body['selectStmt'], outer, 'read');
     const conflict = bodyOf(body['onConflictClause'], 'OnConflictClause');
     if (conflict !== null) {
-      this.targetColumns(list(conflict, 'targetList'), ref, q);
+      this.targetColumns(list(conflict, 'targetList'), refs, q);
       this.walkFields(conflict, q, 'read', TARGET_LIST);
     }
     this.walk(body['returningClause'], q, 'read');
@@ -324,9 +378,9 @@ export class FactsWalker {
 
   private update(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
-    const { ref, q } = this.dmlTarget(body, outer);
+    const { refs, q } = this.dmlTarget(body, outer);
     for (const item of list(body, 'fromClause')) this.fromItem(item, q, outer);
-    this.targetColumns(list(body, 'targetList'), ref, q);
+    this.targetColumns(list(body, 'targetList'), refs, q);
     this.walk(body['whereClause'], q, 'read');
     this.walk(body['returningClause'], q, 'read');
   }
@@ -341,13 +395,13 @@ export class FactsWalker {
 
   private merge(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
-    const { ref, q } = this.dmlTarget(body, outer);
+    const { refs, q } = this.dmlTarget(body, outer);
     this.fromItem(body['sourceRelation'], q, outer);
     this.walk(body['joinCondition'], q, 'read');
     for (const w of list(body, 'mergeWhenClauses')) {
       const when = bodyOf(w, 'MergeWhenClause');
       if (when === null) continue;
-      this.targetColumns(list(when, 'targetList'), ref, q);
+      this.targetColumns(list(when, 'targetList'), refs, q);
       this.walkFields(when, q, 'read', TARGET_LIST);
     }
     this.walk(body['returningClause'], q, 'read');
@@ -356,12 +410,13 @@ export class FactsWalker {
   private copy(body: AstBody, scope: Scope): void {
     const relation = bodyOf(body['relation'], 'RangeVar');
     if (relation !== null) {
-      const ref = this.target(relation, body['is_from'] === true ? 'write' : 'read');
-      if (ref === null) return;
+      const refs = this.target(relation, body['is_from'] === true ? 'write' : 'read');
+      const first = refs[0];
+      if (first === undefined) return;
       const cols = stringList(list(body, 'attlist')) ?? [];
-      for (const c of cols.length > 0 ? cols : ['*']) this.rec.column(ref, c);
+      for (const c of cols.length > 0 ? cols : ['*']) for (const ref of refs) this.rec.column(ref, c);
       const q = new Scope(scope);
-      q.items.push({ name: ref.name, schema: null, tables: [ref] });
+      q.items.push({ name: first.name, schema: null, tables: refs });
       this.walk(body['whereClause'], q, 'read'); // COPY ... FROM ... WHERE
     }
     this.walk(body['query'], scope, 'read');
@@ -374,8 +429,7 @@ export class FactsWalker {
     const objectTables = str(body, 'objtype') === 'OBJECT_TABLE' && str(body, 'targtype') === 'ACL_TARGET_OBJECT';
     const refs: TableRef[] = [];
     if (objectTables) for (const o of list(body, 'objects')) {
-      const ref = this.target(o, 'write');
-      if (ref !== null) refs.push(ref);
+      refs.push(...this.target(o, 'write'));
     }
     for (const p of list(body, 'privileges')) {
       const priv = bodyOf(p, 'AccessPriv');
@@ -386,6 +440,7 @@ export class FactsWalker {
 }
 
 const FUNCNAME: ReadonlySet<string> = new Set(['funcname']);
+const INTO: ReadonlySet<string> = new Set(['into']);
 const RELATION: ReadonlySet<string> = new Set(['relation']);
 const OBJECTS: ReadonlySet<string> = new Set(['objects']);
 const TARGET_LIST: ReadonlySet<string> = new Set(['targetList']);

@@ -16,7 +16,15 @@ import { startGateway, type RunningGateway } from '../../src/server.ts';
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const PG_ADMIN_URL = process.env['GATEHOUSE_TEST_PG'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 /** Override per concurrent runner (e.g. two people testing on one machine) with GATEHOUSE_TEST_DB. */
-export const TEST_DB = process.env['GATEHOUSE_TEST_DB'] ?? 'gatehouse_it';
+export const TEST_DB = testDatabaseName(process.env['GATEHOUSE_TEST_DB'] ?? 'gatehouse_it');
+
+/** A plain lower-case identifier, so it means the same unquoted in SQL and in a connection URL. */
+function testDatabaseName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+    throw new Error(`GATEHOUSE_TEST_DB must be a lower-case identifier (letters, digits, _), got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
 
 /** (Re)creates the test database with the clinical schema. Idempotent per test run. */
 export async function ensureClinicDatabase(database = TEST_DB): Promise<string> {

@@ -37,15 +37,15 @@ export class WireClient {
     socket.on('error', () => undefined);
   }
 
-  /** Connects, authenticates with the token, and waits for the first ReadyForQuery. */
-  static async connect(port: number, token: string): Promise<WireClient> {
+  /** Connects, authenticates with the token, and waits for the first ReadyForQuery. `params`: more startup parameters. */
+  static async connect(port: number, token: string, params: Record<string, string> = {}): Promise<WireClient> {
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
     const c = new WireClient(socket);
-    c.send(serialize.startup({ user: 'agent', database: 'postgres' }));
+    c.send(serialize.startup({ user: 'agent', database: 'postgres', ...params }));
     const auth = await c.next();
     if (auth.name !== 'authenticationCleartextPassword') throw new Error(`expected a password request, got ${auth.name}`);
     c.send(serialize.password(token));

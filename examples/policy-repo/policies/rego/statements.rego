@@ -20,3 +20,9 @@ deny contains {"id": "deny-set-role", "reason": "changing the role is not allowe
 	input.statement.kind == "set"
 	input.statement.setting in {"role", "session_authorization"}
 }
+
+# SQL handed to a function as a string (query_to_xml, table_to_xml, dblink, ...) runs on the server
+# without passing through these rules, masks included: Gatehouse sets runs_sql_text for those calls.
+deny contains {"id": "deny-sql-text", "reason": "functions that run SQL given as a string are not allowed"} if {
+	input.statement.runs_sql_text
+}

@@ -95,6 +95,25 @@ describe('connectUpstream (live PostgreSQL, trust)', () => {
     expect(JSON.stringify(e.detail)).not.toContain('topsecret');
   });
 
+  it('asks for standard_conforming_strings on and UTF8, over the connection options', async () => {
+    const conn = await connectUpstream({
+      url: `${URL}&options=${encodeURIComponent('-c standard_conforming_strings=off -c client_encoding=SJIS')}`,
+      connectTimeoutMs: 5000,
+    });
+    expect(conn.parameters.get('standard_conforming_strings')).toBe('on');
+    expect(conn.parameters.get('client_encoding')).toBe('UTF8');
+    close(conn);
+  });
+
+  it('refuses a session whose standard_conforming_strings or client_encoding would change how SQL is parsed', async () => {
+    const unsafe: Record<string, string>[] = [{ standard_conforming_strings: 'off' }, { client_encoding: 'SJIS' }];
+    for (const extraParams of unsafe) {
+      const e = await upstreamError(connectUpstream({ url: URL, extraParams, connectTimeoutMs: 5000 }));
+      expect(e.code).toBe('UNSAFE_PARSER_SESSION');
+      expect((e as unknown as { sqlstate: string }).sqlstate).toBe('22023');
+    }
+  });
+
   it('cancels a running query with sendCancel', async () => {
     const conn = await connectUpstream({ url: URL, connectTimeoutMs: 5000 });
     const started = Date.now();
@@ -161,6 +180,19 @@ describe('connectUpstream (fake servers)', () => {
     behaviour = (s) => s.once('data', () => s.write(Buffer.from([0x52, 0, 0, 0, 2, 0, 0, 0, 3])));
     const g = await upstreamError(connectUpstream({ url: `postgresql://u@127.0.0.1:${port}/db?sslmode=disable`, connectTimeoutMs: 2000 }));
     expect(g.message).toContain('malformed message');
+  });
+
+  it('refuses a server that does not report standard_conforming_strings and client_encoding', async () => {
+    // AuthenticationOk, ParameterStatus client_encoding=UTF8, ReadyForQuery: no standard_conforming_strings.
+    const status = Buffer.from('client_encoding\0UTF8\0');
+    const ps = Buffer.alloc(5);
+    ps[0] = 0x53;
+    ps.writeInt32BE(4 + status.length, 1);
+    behaviour = (s) =>
+      s.once('data', () => s.write(Buffer.concat([Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]), ps, status, Buffer.from([0x5a, 0, 0, 0, 5, 0x49])])));
+    const e = await upstreamError(connectUpstream({ url: `postgresql://u@127.0.0.1:${port}/db?sslmode=disable`, connectTimeoutMs: 2000 }));
+    expect(e.code).toBe('UNSAFE_PARSER_SESSION');
+    expect(e.message).toContain('standard_conforming_strings');
   });
 
   it('refuses AuthenticationOk in the middle of SCRAM (server skipped proving itself)', async () => {

@@ -13,6 +13,7 @@ import { encodePassword, encodeSaslInitialResponse, encodeSaslResponse } from '.
 import { BE } from '../../wire/message-types.ts';
 import { encodeSslRequest, encodeStartupMessage } from '../../wire/startup.ts';
 import { isWireError } from '../../wire/wire-error.ts';
+import { unsafeReportedSettings, unsafeSessionError } from '../session-invariants.ts';
 import { describeTarget, parseConnectionUrl, type ConnectionSettings } from './connection-url.ts';
 import { md5PasswordResponse } from './md5-password.ts';
 import { SCRAM_MECHANISM, ScramClient } from './scram.ts';
@@ -29,6 +30,7 @@ export interface ConnectUpstreamOptions {
   /**
    * More startup parameters (e.g. DateStyle, TimeZone, options). Sent as given: the caller
    * decides what a client may set. user, database, replication and _pq_.* are ignored.
+   * client_encoding defaults to UTF8 and standard_conforming_strings to on.
    */
   extraParams?: Record<string, string>;
   /** Whole budget for TCP, TLS, authentication and startup, in milliseconds. */
@@ -57,7 +59,9 @@ const IGNORED_EXTRA = new Set(['user', 'database', 'replication']);
 /**
  * Connects, negotiates TLS per sslmode, authenticates (trust, cleartext, MD5, SCRAM-SHA-256) and
  * waits for ReadyForQuery. Any failure is a GatehouseError UPSTREAM_UNAVAILABLE saying what
- * failed, never containing the password; a malformed URL is CONFIG_INVALID.
+ * failed, never containing the password; a malformed URL is CONFIG_INVALID; a session whose
+ * standard_conforming_strings or client_encoding would make PostgreSQL parse SQL differently from
+ * Gatehouse (pg/session-invariants.ts) is UNSAFE_PARSER_SESSION.
  */
 export async function connectUpstream(opts: ConnectUpstreamOptions): Promise<UpstreamConnection> {
   const settings = parseConnectionUrl(opts.url);
@@ -171,7 +175,11 @@ class Attempt {
       if (IGNORED_EXTRA.has(k) || k.startsWith('_pq_.')) continue;
       params[k] = v;
     }
-    if (!Object.keys(params).some((k) => k.toLowerCase() === 'client_encoding')) params['client_encoding'] = 'UTF8';
+    // Gatehouse parses SQL as UTF-8 with standard_conforming_strings on (pg/session-invariants.ts).
+    // Startup parameters take precedence over role and database defaults, and RESET returns to them.
+    for (const [name, value] of [['client_encoding', 'UTF8'], ['standard_conforming_strings', 'on']] as const) {
+      if (!Object.keys(params).some((k) => k.toLowerCase() === name)) params[name] = value;
+    }
     return params;
   }
 
@@ -247,6 +255,8 @@ class Attempt {
         }
         case BE.ReadyForQuery: {
           if (!authenticated) throw this.error('server sent ReadyForQuery before authentication completed');
+          const unsafe = unsafeReportedSettings(parameters);
+          if (unsafe !== null) throw unsafeSessionError(unsafe, 'upstream-startup');
           const initialBuffer = frames.detach();
           return { socket, parameters, processId, secretKey, initialBuffer, host: this.s.host, port: this.s.port, tls };
         }

@@ -70,4 +70,24 @@ describe('collecting inputs', () => {
     expect(inputs[0]!.key).toBe(inputKey(inSession('s2')));
     expect(c.warnings).toHaveLength(2);
   });
+
+  it('an input recorded before runs_sql_text existed (version 1) is judged as if recorded today', async () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    const today = c.inputs()[0]!.input;
+    const asRecordedBy = (functions: string[]): Record<string, unknown> => {
+      const { runs_sql_text: _dropped, ...statement } = { ...today.statement, functions };
+      return { ...today, version: 1, statement };
+    };
+    const file = join(dir, 'audit-v1.ndjson');
+    const lines = [asRecordedBy(['query_to_xml']), asRecordedBy(['lower'])].map((input) => JSON.stringify({ type: 'statement', input }));
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const fromLog = new InputCollector();
+    await fromLog.addAuditFile(file);
+    const upgraded = fromLog.inputs().map((i) => i.input);
+    expect(upgraded.map((i) => [i.version, i.statement.functions, i.statement.runs_sql_text])).toEqual([
+      [today.version, ['query_to_xml'], true],
+      [today.version, ['lower'], false],
+    ]);
+  });
 });

@@ -3,7 +3,8 @@
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { EngineKind, PolicyInput } from '../types.ts';
+import { callsSqlTextFunction } from '../sql-text-functions.ts';
+import { POLICY_INPUT_VERSION, type EngineKind, type PolicyInput } from '../types.ts';
 import { evaluationFor } from '../testing/case-input.ts';
 import type { LoadedCaseFile } from '../testing/cases.ts';
 import type { DiffInput, InputOrigin } from './types.ts';
@@ -108,11 +109,30 @@ export class InputCollector {
         continue;
       }
       this.auditRecords++;
-      this.add(record.input, ALL_ENGINES, { type: 'audit', file: path, records: 1 });
+      this.add(upgradeRecordedInput(record.input), ALL_ENGINES, { type: 'audit', file: path, records: 1 });
     }
     if (badLines > 0) this.warnings.push(`${path}: ${badLines} of ${lineNo} lines are not JSON and were skipped`);
     if (withoutInput > 0) this.warnings.push(`${path}: ${withoutInput} statement records have no input (the statement did not parse) and were skipped`);
   }
+}
+
+/**
+ * An input recorded by an older Gatehouse, brought to the current version so today's policies
+ * judge the same statement: version 1 lacked statement.runs_sql_text, which is computed from the
+ * recorded function names exactly as buildPolicyInput does.
+ */
+export function upgradeRecordedInput(input: PolicyInput): PolicyInput {
+  const recorded = input as Omit<PolicyInput, 'version' | 'statement'> & {
+    version: number;
+    statement: Omit<PolicyInput['statement'], 'runs_sql_text'> & { runs_sql_text?: boolean };
+  };
+  if (recorded.version !== 1) return input;
+  const functions = Array.isArray(recorded.statement.functions) ? recorded.statement.functions : [];
+  return {
+    ...recorded,
+    version: POLICY_INPUT_VERSION,
+    statement: { ...recorded.statement, runs_sql_text: callsSqlTextFunction(functions) },
+  };
 }
 
 function isStatementRecord(r: unknown): r is { type: 'statement'; input: PolicyInput | null } {

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { BE } from '../wire/message-types.ts';
+import { canProduce, PendingQueue, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
+
+const ctx = (): ResultContext => ({ statements: [], masks: [], referenced: {}, index: 0, plan: null, columns: null, rows: 0 });
+const statement = { name: 's', upstreamName: 'gatehouse_x_1', sql: 'SELECT 1', fields: null };
+
+/** One entry of every kind, keyed by kind. */
+const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
+  query: { kind: 'query', ctx: ctx() },
+  parse: { kind: 'parse', statement },
+  'close-statement': { kind: 'close-statement', statement },
+  bind: { kind: 'bind' },
+  describe: { kind: 'describe', hidden: false, target: null },
+  execute: { kind: 'execute', ctx: ctx(), portal: null },
+  close: { kind: 'close' },
+  sync: { kind: 'sync' },
+  'swap-error': { kind: 'swap-error', error: Buffer.alloc(0) },
+  'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false },
+  'search-path': { kind: 'search-path', value: null, failed: false },
+};
+
+function queueOf(kinds: Pending['kind'][]): PendingQueue {
+  const q = new PendingQueue();
+  for (const k of kinds) q.push({ ...ENTRY[k] } as Pending);
+  return q;
+}
+
+const kindsOf = (entries: Pending[]): string[] => entries.map((p) => p.kind);
+
+function remaining(q: PendingQueue): string[] {
+  const out: string[] = [];
+  for (let p = q.shift(); p; p = q.shift()) out.push(p.kind);
+  return out;
+}
+
+/** What the relay does with an ErrorResponse for the head entry (pg/upstream-relay.ts onError). */
+function errorAtHead(q: PendingQueue): Pending[] {
+  const head = q.peek()!;
+  if (!skipsUntilSync(head)) return [];
+  return [q.shift()!, ...q.dropUntilSync()];
+}
+
+describe('PendingQueue', () => {
+  it('is a FIFO across its compaction', () => {
+    const q = new PendingQueue();
+    for (let i = 0; i < 200; i++) q.push({ kind: 'bind' });
+    for (let i = 0; i < 150; i++) q.shift();
+    q.push({ kind: 'sync' });
+    expect(q.length).toBe(51);
+    expect(remaining(q).at(-1)).toBe('sync');
+  });
+
+  describe('an error in an extended batch: PostgreSQL skips everything until Sync', () => {
+    it('skips a simple Query, Execute, Describe and Close sent before the Sync (the B8 pipeline)', () => {
+      // Parse(fails) Bind Execute Query Describe Close Close-statement Execute Sync | Query
+      const q = queueOf(['parse', 'bind', 'execute', 'query', 'describe', 'close', 'close-statement', 'execute', 'sync', 'query']);
+      expect(kindsOf(errorAtHead(q))).toEqual(['parse', 'bind', 'execute', 'query', 'describe', 'close', 'close-statement', 'execute']);
+      // The Sync's ReadyForQuery, then the next Query's results, land on their own entries.
+      expect(remaining(q)).toEqual(['sync', 'query']);
+    });
+
+    it("skips Gatehouse's own search_path probe and refusals sent in the skipped stretch", () => {
+      const q = queueOf(['execute', 'query', 'search-path', 'refused-query', 'swap-error', 'sync', 'search-path']);
+      expect(kindsOf(errorAtHead(q))).toEqual(['execute', 'query', 'search-path', 'refused-query', 'swap-error']);
+      // A probe sent after the Sync runs.
+      expect(remaining(q)).toEqual(['sync', 'search-path']);
+    });
+
+    it('drops everything when the Sync has not been sent yet', () => {
+      const q = queueOf(['bind', 'execute', 'query', 'search-path']);
+      expect(kindsOf(errorAtHead(q))).toEqual(['bind', 'execute', 'query', 'search-path']);
+      expect(q.length).toBe(0);
+    });
+
+    it('stops at the first Sync: the next batch is not skipped', () => {
+      const q = queueOf(['swap-error', 'sync', 'parse', 'bind', 'execute', 'sync']);
+      expect(kindsOf(errorAtHead(q))).toEqual(['swap-error']);
+      expect(remaining(q)).toEqual(['sync', 'parse', 'bind', 'execute', 'sync']);
+    });
+
+    it('back-to-back failing batches each end at their own Sync', () => {
+      const q = queueOf(['parse', 'bind', 'query', 'sync', 'parse', 'execute', 'query', 'sync', 'query']);
+      expect(kindsOf(errorAtHead(q))).toEqual(['parse', 'bind', 'query']);
+      expect(q.shift()?.kind).toBe('sync'); // its ReadyForQuery
+      expect(kindsOf(errorAtHead(q))).toEqual(['parse', 'execute', 'query']);
+      expect(remaining(q)).toEqual(['sync', 'query']);
+    });
+  });
+
+  it('errors in a simple Query, at a Sync, or in Gatehouse probes and refusal queries do not skip', () => {
+    for (const head of ['query', 'sync', 'refused-query', 'search-path'] as const) {
+      const q = queueOf([head, 'parse', 'sync']);
+      expect(errorAtHead(q), head).toEqual([]);
+      expect(q.length, head).toBe(3);
+    }
+    for (const head of ['parse', 'bind', 'describe', 'execute', 'close', 'close-statement', 'swap-error'] as const) {
+      expect(skipsUntilSync(ENTRY[head]), head).toBe(true);
+    }
+  });
+});
+
+describe('canProduce: which responses each pending entry can be answered with', () => {
+  const producers = (type: number): string[] =>
+    (Object.keys(ENTRY) as Pending['kind'][]).filter((k) => canProduce(ENTRY[k], type)).sort();
+
+  it('rows only for a Query, an Execute, or the probe', () => {
+    expect(producers(BE.DataRow)).toEqual(['execute', 'query', 'search-path']);
+    expect(canProduce(undefined, BE.DataRow)).toBe(false);
+  });
+
+  it('a RowDescription never for an Execute (its columns come from a Describe)', () => {
+    expect(producers(BE.RowDescription)).toEqual(['describe', 'query', 'search-path']);
+  });
+
+  it('ReadyForQuery only for what ends a simple Query or a batch', () => {
+    expect(producers(BE.ReadyForQuery)).toEqual(['query', 'refused-query', 'search-path', 'sync']);
+    expect(canProduce(undefined, BE.ReadyForQuery)).toBe(false);
+  });
+
+  it('command completion only for a statement that runs', () => {
+    expect(producers(BE.CommandComplete)).toEqual(['execute', 'query', 'search-path']);
+    expect(producers(BE.PortalSuspended)).toEqual(['execute']);
+    expect(producers(BE.CopyOutResponse)).toEqual(['execute', 'query']);
+  });
+
+  it('extended-protocol acknowledgements only for their own message', () => {
+    expect(producers(BE.ParseComplete)).toEqual(['parse']);
+    expect(producers(BE.BindComplete)).toEqual(['bind']);
+    expect(producers(BE.CloseComplete)).toEqual(['close', 'close-statement']);
+    expect(producers(BE.NoData)).toEqual(['describe']);
+    expect(producers(BE.ParameterDescription)).toEqual(['describe']);
+  });
+
+  it('an ErrorResponse for any entry, and with none (a FATAL the server sends on its own)', () => {
+    expect(producers(BE.ErrorResponse)).toHaveLength(Object.keys(ENTRY).length);
+    expect(canProduce(undefined, BE.ErrorResponse)).toBe(true);
+  });
+
+  it('nothing Gatehouse never asks for (fast-path, replication)', () => {
+    expect(producers(BE.FunctionCallResponse)).toEqual([]);
+    expect(producers(BE.CopyBothResponse)).toEqual([]);
+  });
+});

@@ -1,0 +1,106 @@
+// Loads, and keeps fresh, the snapshot of the upstream database's functions, operators and types
+// that masked statements are checked against (enforce/routine-catalog.ts), through Gatehouse's
+// own catalog connection. Decisions are synchronous, so they read the last snapshot loaded.
+
+import type pg from 'pg';
+import { HARMLESS_VOLATILE_BUILTINS, RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
+
+/**
+ * A function is harmless when it cannot have been written by a database user to do anything
+ * (it is in pg_catalog, or it is a plain C or internal function, which only a superuser can create)
+ * and it is not volatile (volatile marks functions with side effects), apart from a few volatile
+ * builtins that are known to have none. SQL and PL functions outside pg_catalog can do anything
+ * whatever volatility they declare; so can aggregates, whose steps may be such functions.
+ * An operator is as harmless as its function. A type is harmless when it is in pg_catalog, or a
+ * base, composite, enum or pseudo type (no domain checks, no range support functions) whose casts
+ * from and to it use only harmless functions.
+ */
+const SNAPSHOT = `WITH fn AS (
+  SELECT p.oid, n.nspname AS schema, p.proname AS name, p.proretset AS retset,
+         (n.nspname = 'pg_catalog' OR (l.lanname IN ('c', 'internal') AND p.prokind IN ('f', 'w')))
+         AND (p.provolatile <> 'v' OR (n.nspname = 'pg_catalog' AND p.proname = ANY($1::text[]))) AS harmless
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+)
+SELECT 'function' AS kind, schema, name, bool_and(harmless) AS harmless, bool_or(retset) AS retset
+  FROM fn GROUP BY schema, name
+UNION ALL
+SELECT 'operator', n.nspname, o.oprname, bool_and(coalesce(fn.harmless, true)), false
+  FROM pg_catalog.pg_operator o
+  JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+  LEFT JOIN fn ON fn.oid = o.oprcode
+ GROUP BY n.nspname, o.oprname
+UNION ALL
+SELECT 'type', n.nspname, t.typname,
+       bool_and(n.nspname = 'pg_catalog' OR (t.typtype IN ('b', 'c', 'e', 'p') AND NOT EXISTS (
+         SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
+          WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))), false
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ GROUP BY n.nspname, t.typname`;
+
+/** Reads a fresh snapshot over `client`. */
+export async function loadRoutineCatalog(client: pg.Client): Promise<RoutineCatalog> {
+  const res = await client.query<RoutineRow>(SNAPSHOT, [HARMLESS_VOLATILE_BUILTINS]);
+  return new RoutineCatalog(res.rows);
+}
+
+/**
+ * A routine created after the last load is unknown to Gatehouse until the next one. Unknown names
+ * are refused, but a new overload of a known name is not seen meanwhile, so the snapshot is
+ * reloaded in the background once it is this old.
+ */
+const REFRESH_AFTER_MS = 30_000;
+
+/** The latest snapshot for one database, loaded on demand and refreshed when stale. */
+export class RoutineSnapshot {
+  private latest: RoutineCatalog | null = null;
+  private loading: Promise<RoutineCatalog> | null = null;
+
+  constructor(private readonly connect: () => Promise<pg.Client>, private readonly refreshAfterMs = REFRESH_AFTER_MS) {}
+
+  /** Loads a snapshot unless a fresh one is there; rejects when the database cannot be read. */
+  async load(): Promise<RoutineCatalog> {
+    if (this.latest !== null && !this.stale()) return this.latest;
+    this.loading ??= this.connect()
+      .then(loadRoutineCatalog)
+      .then(
+        (catalog) => {
+          this.latest = catalog;
+          this.loading = null;
+          return catalog;
+        },
+        (e: unknown) => {
+          this.loading = null;
+          throw e;
+        },
+      );
+    return this.loading;
+  }
+
+  /**
+   * Resolves once a first load has been tried (whether or not it succeeded, and at most after
+   * `timeoutMs`); later calls do not wait.
+   */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.latest !== null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.load().then(() => undefined, () => undefined), timeout]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * The snapshot to decide with now: null when none could be loaded yet (decisions that need it
+   * then fail closed). A stale one is still returned while a newer one is loaded in the background.
+   */
+  current(): RoutineCatalog | null {
+    if (this.latest === null || this.stale()) void this.load().catch(() => undefined);
+    return this.latest;
+  }
+
+  private stale(): boolean {
+    return this.latest !== null && Date.now() - this.latest.loadedAt > this.refreshAfterMs;
+  }
+}

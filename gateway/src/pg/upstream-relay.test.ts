@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import type { StatementOutcome } from '../audit/types.ts';
+import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { GatehouseError } from '../errors.ts';
+import type { MaskRule } from '../policy/types.ts';
+import {
+  bindComplete,
+  commandComplete,
+  dataRow,
+  decodeDataRow,
+  decodeErrorFields,
+  errorResponse,
+  parseComplete,
+  readyForQuery,
+  rowDescription,
+} from '../wire/backend.ts';
+import { BE } from '../wire/message-types.ts';
+import type { RelationInfo } from './catalog.ts';
+import { PendingQueue, type Pending, type ResultContext } from './pending.ts';
+import type { Session } from './session.ts';
+import { UpstreamRelay } from './upstream-relay.ts';
+
+const PATIENTS_OID = 16400;
+const SSN = '900-12-3456';
+const MASKS: MaskRule[] = [{ table: 'clinical.patients', column: 'ssn', strategy: 'redact', policy: 'test' }];
+const ssnColumn = { name: 'ssn', tableOid: PATIENTS_OID, columnAttr: 5, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 };
+const intColumn = { name: 'n', tableOid: 0, columnAttr: 0, typeOid: 23, typeSize: 4, typeMod: -1, format: 0 };
+
+const catalog = {
+  resolve: async (oids: number[]) =>
+    new Map<number, RelationInfo | null>(
+      oids.map((o) => [o, o === PATIENTS_OID ? { oid: o, qualified: 'clinical.patients', columns: new Map([[1, 'id'], [5, 'ssn']]) } as RelationInfo : null]),
+    ),
+  oidOf: async (table: string) => (table === 'clinical.patients' ? PATIENTS_OID : null),
+};
+
+/** What the relay needs of a Session, recording what it sends to the client. */
+class FakeSession {
+  readonly pending = new PendingQueue();
+  readonly statements = new Map();
+  readonly out: Buffer[] = [];
+  readonly outcomes: StatementOutcome[] = [];
+  readonly skipping: Array<{ syncQueued: boolean; probeSkipped: boolean }> = [];
+  readonly upstream = { pause: () => undefined, resume: () => undefined };
+  readonly deps = { catalog };
+  txStatus = 'I';
+  isClosed = false;
+  ended: GatehouseError | null = null;
+  emit(b: Buffer): void {
+    this.out.push(b);
+  }
+  flushClient(): void {}
+  writeOutcome(_id: string, o: StatementOutcome): void {
+    this.outcomes.push(o);
+  }
+  searchPathProbed(): void {}
+  upstreamSkipping(syncQueued: boolean, probeSkipped: boolean): void {
+    this.skipping.push({ syncQueued, probeSkipped });
+  }
+  endOnDesync(e: GatehouseError): void {
+    this.ended = e;
+    this.isClosed = true;
+  }
+  close(): void {
+    this.isClosed = true;
+  }
+  /** The client-bound messages as [type letter, DataRow values as text when a row]. */
+  sent(): Array<[string, string[]?]> {
+    return this.out.map((b) => {
+      const type = String.fromCharCode(b[0]!);
+      return b[0] === BE.DataRow ? [type, decodeDataRow(b.subarray(5)).map((v) => v?.toString('utf8') ?? 'NULL')] : [type];
+    });
+  }
+}
+
+function setup(): { s: FakeSession; upstream: (...m: Buffer[]) => Promise<void> } {
+  const s = new FakeSession();
+  const relay = new UpstreamRelay(s as unknown as Session);
+  return {
+    s,
+    upstream: async (...m: Buffer[]) => {
+      relay.onData(Buffer.concat(m));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // mask plans resolve asynchronously
+    },
+  };
+}
+
+const decided = (id: string): DecidedStatement => ({ text: '', parsed: null, input: null, decision: { id } } as unknown as DecidedStatement);
+const context = (masks: MaskRule[], id = 'd1'): ResultContext => ({
+  statements: [decided(id)],
+  masks,
+  referenced: masks.length > 0 ? { 'clinical.patients': ['ssn'] } : {},
+  index: 0,
+  plan: null,
+  columns: null,
+  rows: 0,
+});
+const query = (masks: MaskRule[]): Pending => ({ kind: 'query', ctx: context(masks) });
+const error = (code: string): Buffer => errorResponse({ severity: 'ERROR', sqlstate: code, message: `failed: "${SSN}"` });
+const sqlstates = (s: FakeSession): string[] => s.out.filter((b) => b[0] === BE.ErrorResponse).map((b) => decodeErrorFields(b.subarray(5))['C'] ?? '');
+
+describe('UpstreamRelay: attributing responses after an extended-protocol error', () => {
+  it('a Query skipped by the server leaves no entry behind: the next masked Query is masked (B8)', async () => {
+    const { s, upstream } = setup();
+    // Parse(fails) Bind Execute Query Sync, as the session queues them.
+    s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", fields: null } });
+    s.pending.push({ kind: 'bind' });
+    s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
+    s.pending.push(query([]));
+    s.pending.push({ kind: 'sync' });
+    await upstream(error('22P02'), readyForQuery('I'));
+    expect(s.sent()).toEqual([['E'], ['Z']]);
+    expect(s.pending.length).toBe(0);
+    expect(s.skipping).toEqual([{ syncQueued: true, probeSkipped: false }]);
+    expect(s.outcomes.map((o) => o.status)).toEqual(['aborted', 'aborted']); // the skipped Execute and Query
+
+    s.out.length = 0;
+    s.pending.push(query(MASKS));
+    await upstream(rowDescription([ssnColumn]), dataRow([Buffer.from(SSN)]), commandComplete('SELECT 1'), readyForQuery('I'));
+    expect(s.sent()).toEqual([['T'], ['D', ['***']], ['C'], ['Z']]);
+    expect(s.ended).toBeNull();
+  });
+
+  it("an error before the client's Sync arrived tells the session to skip until Sync, and that a probe was skipped", async () => {
+    const { s, upstream } = setup();
+    s.pending.push({ kind: 'bind' });
+    s.pending.push(query([]));
+    s.pending.push({ kind: 'search-path', value: null, failed: false });
+    await upstream(error('26000'));
+    expect(s.pending.length).toBe(0);
+    expect(s.skipping).toEqual([{ syncQueued: false, probeSkipped: true }]);
+  });
+
+  it('an error at Sync (deferred constraint at commit) is followed by ReadyForQuery, not a skip', async () => {
+    const { s, upstream } = setup();
+    s.pending.push({ kind: 'sync' });
+    s.pending.push(query([]));
+    await upstream(error('23505'), readyForQuery('I'));
+    expect(s.sent()).toEqual([['E'], ['Z']]);
+    expect(s.pending.peek()?.kind).toBe('query');
+    expect(s.skipping).toEqual([]);
+  });
+
+  it('a masked statement skipped in a failed batch, then run, still has its error text withheld', async () => {
+    const { s, upstream } = setup();
+    s.pending.push({ kind: 'swap-error', error: errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' }) });
+    s.pending.push(query(MASKS));
+    s.pending.push({ kind: 'sync' });
+    s.pending.push(query(MASKS));
+    await upstream(error('26000'), readyForQuery('I'), error('22P02'), readyForQuery('I'));
+    expect(sqlstates(s)).toEqual(['42501', '22P02']);
+    expect(Buffer.concat(s.out).includes(SSN)).toBe(false);
+  });
+
+  it("a refused Query's upstream error is shown as Gatehouse's own, then its ReadyForQuery", async () => {
+    const { s, upstream } = setup();
+    const own = errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' });
+    s.pending.push({ kind: 'refused-query', error: own, shown: false });
+    await upstream(error('42601'), readyForQuery('E'));
+    expect(s.out).toEqual([own, readyForQuery('E')]);
+    expect(s.txStatus).toBe('E');
+  });
+});
+
+describe('UpstreamRelay: a response the head entry cannot produce ends the session', () => {
+  const cases: Array<{ name: string; pending: () => Pending[]; frames: Buffer[] }> = [
+    { name: 'a DataRow while waiting for a Sync', pending: () => [{ kind: 'sync' }], frames: [dataRow([Buffer.from(SSN)])] },
+    { name: 'a DataRow with nothing pending', pending: () => [], frames: [dataRow([Buffer.from(SSN)])] },
+    { name: 'a DataRow of a masked Query before its RowDescription', pending: () => [query(MASKS)], frames: [dataRow([Buffer.from(SSN)])] },
+    { name: 'a DataRow of an unmasked Query before its RowDescription', pending: () => [query([])], frames: [dataRow([Buffer.from(SSN)])] },
+    {
+      name: 'a DataRow with more columns than the masked result it is attributed to',
+      pending: () => [query(MASKS)],
+      frames: [rowDescription([intColumn]), dataRow([Buffer.from('1')]), dataRow([Buffer.from('1'), Buffer.from(SSN)])],
+    },
+    { name: 'a RowDescription for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [rowDescription([ssnColumn])] },
+    { name: 'a CommandComplete while waiting for a Bind', pending: () => [{ kind: 'bind' }], frames: [commandComplete('SELECT 1')] },
+    { name: 'a ReadyForQuery while waiting for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [readyForQuery('I')] },
+    { name: 'a ParseComplete while waiting for a refused Query', pending: () => [{ kind: 'refused-query', error: Buffer.alloc(0), shown: false }], frames: [parseComplete()] },
+    { name: "a BindComplete while waiting for Gatehouse's failing Bind", pending: () => [{ kind: 'swap-error', error: Buffer.alloc(0) }], frames: [bindComplete()] },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { s, upstream } = setup();
+      for (const p of c.pending()) s.pending.push(p);
+      await upstream(...c.frames, readyForQuery('I'));
+      expect(s.ended?.sqlstate).toBe('08P01');
+      expect(s.ended?.severity).toBe('FATAL');
+      expect(Buffer.concat(s.out).includes(SSN)).toBe(false);
+      expect(s.out.some((b) => b[0] === BE.ReadyForQuery)).toBe(false);
+    });
+  }
+
+  it('control: the same rows in their place are relayed', async () => {
+    const { s, upstream } = setup();
+    s.pending.push(query([]));
+    await upstream(rowDescription([intColumn]), dataRow([Buffer.from('7')]), commandComplete('SELECT 1'), readyForQuery('I'));
+    expect(s.sent()).toEqual([['T'], ['D', ['7']], ['C'], ['Z']]);
+    expect(s.ended).toBeNull();
+  });
+});

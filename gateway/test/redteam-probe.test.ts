@@ -1,0 +1,335 @@
+// Red-team probes against Gatehouse with the example HIPAA policies: an identity in `agents` must
+// never see clinical.patients.ssn (masked with `redact`) and must not run what the policy denies.
+//
+// The "bypasses found in review" blocks (B1-B9) each reproduce a bypass a security review found
+// and Gatehouse now closes (search_path shadowing, SQL in strings, file functions by other names,
+// parser differentials through standard_conforming_strings and client encodings, planner
+// statistics, predicates over masked columns, pipeline desynchronisation, side effects). They
+// assert the secure behaviour. The "blocked" blocks are probes that were stopped from the start.
+//
+// Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam npx vitest run gateway/test/redteam-probe.test.ts
+
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import pg from 'pg';
+import { parse } from 'pg-protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, sqlstateOf, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { psqlVia } from './support/run-tool.ts';
+import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
+
+/** A raw session whose StartupMessage carries extra parameters (WireClient sends only user and database). */
+async function rawSession(port: number, token: string, params: Record<string, string>) {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  const messages: Message[] = [];
+  let waiter: (() => void) | null = null;
+  const stream = new PassThrough();
+  socket.pipe(stream);
+  void parse(stream, (m) => {
+    messages.push(m as Message);
+    const w = waiter;
+    waiter = null;
+    w?.();
+  });
+  const next = async (): Promise<Message> => {
+    for (;;) {
+      const m = messages.shift();
+      if (m) return m;
+      await new Promise<void>((r) => (waiter = r));
+    }
+  };
+  const untilReady = async (): Promise<Message[]> => {
+    const out: Message[] = [];
+    for (;;) {
+      const m = await next();
+      out.push(m);
+      if (m.name === 'readyForQuery') return out;
+    }
+  };
+  socket.write(serialize.startup({ user: 'agent', database: 'postgres', ...params }));
+  await next(); // AuthenticationCleartextPassword
+  socket.write(serialize.password(token));
+  await untilReady();
+  return {
+    send: (...b: Buffer[]) => socket.write(Buffer.concat(b)),
+    untilReady,
+    close: () => socket.end(serialize.end()),
+  };
+}
+
+interface Outcome {
+  rows: unknown[];
+  code: string | null;
+}
+
+async function run(c: pg.Client, sql: string): Promise<Outcome> {
+  try {
+    const r = await c.query(sql);
+    return { rows: r.rows, code: null };
+  } catch (e) {
+    return { rows: [], code: (e as { code?: string }).code ?? 'no-sqlstate' };
+  }
+}
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red team, ${engine} engine`, () => {
+    let t: TestGateway;
+    let direct: pg.Client;
+    let token: string;
+    let ssns: string[];
+    const victim = `public.redteam_victim_${engine}`;
+
+    /** Whether anything in `x` contains a real SSN. */
+    const leaks = (x: unknown): boolean => {
+      const s = typeof x === 'string' ? x : JSON.stringify(x);
+      return ssns.some((v) => s.includes(v));
+    };
+    /** A fresh agent session (so session state from one probe cannot affect the next). */
+    const agent = async (extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> => t.client(token, extra);
+    const victimExists = async (): Promise<boolean> =>
+      (await direct.query('SELECT to_regclass($1) IS NOT NULL AS e', [victim])).rows[0].e as boolean;
+
+    beforeAll(async () => {
+      t = await startTestGateway({ engine });
+      direct = new pg.Client({ connectionString: t.upstreamUrl });
+      await direct.connect();
+      token = await t.token('agent-red', ['agents']);
+      ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
+      await direct.query(`DROP TABLE IF EXISTS ${victim}; CREATE TABLE ${victim} (id int)`);
+    });
+    afterAll(async () => {
+      await direct?.query(`DROP TABLE IF EXISTS ${victim}`).catch(() => undefined);
+      await direct?.end();
+      await t?.close();
+    });
+
+    describe('bypasses found in review (each must stay closed)', () => {
+      it('B1a: SET search_path = pg_catalog, clinical does not make patients readable as a catalog table', async () => {
+        for (const first of ['pg_catalog', 'information_schema']) {
+          const c = await agent();
+          await c.query(`SET search_path = ${first}, clinical`);
+          const r = await run(c, 'SELECT ssn FROM patients ORDER BY id LIMIT 3');
+          expect.soft(leaks(r), `search_path ${first}, clinical`).toBe(false);
+        }
+        const c = await agent();
+        await c.query("SELECT set_config('search_path', 'pg_catalog, clinical', false)");
+        expect.soft(leaks(await run(c, 'SELECT ssn FROM patients ORDER BY id LIMIT 3')), 'set_config').toBe(false);
+      });
+
+      it('B1b: a search_path startup parameter naming pg_catalog first does not either', async () => {
+        const s = await rawSession(t.port, token, { search_path: 'pg_catalog, clinical' });
+        s.send(serialize.query('SELECT ssn FROM patients ORDER BY id LIMIT 3'));
+        const g = await s.untilReady();
+        s.close();
+        expect.soft(leaks(rowsOf(g))).toBe(false);
+      });
+
+      it('B2: SQL passed as a string (query_to_xml, table_to_xml) does not return masked values', async () => {
+        const c = await agent();
+        for (const sql of [
+          "SELECT query_to_xml('select ssn from clinical.patients', true, false, '')",
+          "SELECT table_to_xml('clinical.patients', true, false, '')",
+          "SELECT query_to_xml_and_xmlschema('select * from clinical.patients', true, false, '')",
+        ]) {
+          expect.soft(leaks(await run(c, sql)), sql).toBe(false);
+        }
+      });
+
+      it('B3: server file functions stay denied however they are called', async () => {
+        const c = await agent();
+        for (const sql of [
+          `SELECT ${TEST_DB}.pg_catalog.pg_read_file('/etc/hostname')`, // catalog-qualified name
+          "SELECT (f).pg_read_file FROM (SELECT '/etc/hostname'::text AS f) s", // attribute notation: no FuncCall node
+          "SELECT query_to_xml('select pg_read_file(''/etc/hostname'')', true, false, '')", // hidden in a string
+        ]) {
+          expect.soft(await sqlstateOf(c, sql), sql).toBe('42501');
+        }
+      });
+
+      it('B4: standard_conforming_strings = off does not let a string literal hide SQL from the policy', async () => {
+        const c = await agent();
+        // Refused (22023): Gatehouse's parser only reads standard strings. The payloads below are
+        // sent anyway, as a client that ignored the error would.
+        expect(await sqlstateOf(c, 'SET standard_conforming_strings = off')).toBe('22023');
+        // Gatehouse's parser (standard strings) sees one string expression; the server sees 'a\'' || '
+        // followed by real SQL and a comment.
+        const r = await run(c, "SELECT 'a\\' || ' UNION ALL SELECT ssn FROM clinical.patients --'");
+        expect.soft(leaks(r), 'masked values read').toBe(false);
+        await run(c, `SELECT 'a\\' || '; DROP TABLE ${victim}; --'`);
+        expect.soft(await victimExists(), 'DDL denied by deny-ddl ran anyway').toBe(true);
+      });
+
+      it('B5: client_encoding GBK does not let a multibyte character hide SQL from the policy (psql)', async () => {
+        // 0xBF 0x5C is one GBK character to the server; Gatehouse decodes the bytes as UTF-8 and sees
+        // U+FFFD followed by a backslash that escapes the closing quote of the E'' string.
+        const script = Buffer.concat([
+          Buffer.from("SET client_encoding = 'GBK';\nSELECT E'"),
+          Buffer.from([0xbf, 0x5c]),
+          Buffer.from("' UNION ALL SELECT ssn FROM clinical.patients -- ';\n"),
+        ]);
+        const r = await psqlVia(t.port, token, ['-At', '-f', '-'], { stdin: script });
+        expect.soft(leaks(r.stdout.toString('latin1'))).toBe(false);
+      });
+
+      it('B6: planner statistics in pg_stats do not reveal masked column values', async () => {
+        await direct.query('ANALYZE clinical.patients'); // what autovacuum does on any real table
+        const c = await agent();
+        const r = await run(
+          c,
+          "SELECT attname, histogram_bounds::text, most_common_vals::text FROM pg_stats WHERE schemaname = 'clinical' AND tablename = 'patients'",
+        );
+        expect.soft(leaks(r)).toBe(false);
+      });
+
+      it('B7: a masked column cannot be read back through a join predicate', async () => {
+        // Each output column is traced to clinical.visits.id (unmasked); the SSN only appears in ON.
+        const c = await agent();
+        const r = await run(
+          c,
+          `SELECT p.id, val.id AS val FROM clinical.patients p
+             JOIN clinical.visits pos ON pos.id BETWEEN 1 AND 11
+             JOIN clinical.visits val ON val.id = ascii(substr(p.ssn, pos.id, 1)) - 44
+            ORDER BY p.id, pos.id`,
+        );
+        const rebuilt = new Map<number, string>();
+        for (const row of r.rows as { id: number; val: number }[]) rebuilt.set(row.id, (rebuilt.get(row.id) ?? '') + String.fromCharCode(row.val + 44));
+        expect.soft(leaks([...rebuilt.values()])).toBe(false);
+      });
+
+      it('B8: a simple Query inside a failed extended batch does not desynchronise masking', async () => {
+        const w = await WireClient.connect(t.port, token);
+        // The Parse fails upstream ('x'::int), so PostgreSQL skips the Query until Sync; Gatehouse still
+        // expects an answer to it, and every later response is attributed to the entry before it.
+        w.send(serialize.parse({ text: "SELECT 'x'::int" }), serialize.bind({}), serialize.execute({}), serialize.query('SELECT 1'), serialize.sync());
+        await w.untilReady(1);
+        w.send(serialize.query('SELECT ssn FROM clinical.patients ORDER BY id LIMIT 3'));
+        const [g] = await w.untilReady(1);
+        w.close();
+        expect.soft(leaks(rowsOf(g ?? []))).toBe(false);
+      });
+    });
+
+    describe('blocked today (regression)', () => {
+      it('masks SSNs through CTEs, LATERAL, TABLE, ONLY, UNION, column aliases, field notation and row/aggregate functions', async () => {
+        const c = await agent();
+        for (const sql of [
+          'TABLE clinical.patients',
+          'SELECT ssn FROM ONLY clinical.patients',
+          'WITH x AS (SELECT ssn FROM clinical.patients) SELECT * FROM x',
+          'SELECT l.s FROM clinical.visits v, LATERAL (SELECT ssn AS s FROM clinical.patients p WHERE p.id = v.patient_id) l',
+          'SELECT diagnosis_code FROM clinical.patients UNION ALL SELECT ssn FROM clinical.patients',
+          "SELECT s, s || '' AS t FROM clinical.patients AS p(i, m, f, l, s)",
+          'SELECT (p).ssn, ssn(p) FROM clinical.patients p',
+          'SELECT row_to_json(p), json_agg(p.*) OVER () FROM clinical.patients p',
+          'SELECT v.id, (SELECT ssn FROM clinical.patients p WHERE p.id = v.patient_id) FROM clinical.visits v',
+          'SELECT U&"ss\\006E" FROM clinical.patients',
+        ]) {
+          const r = await run(c, sql);
+          expect(r.code, sql).toBeNull();
+          expect(leaks(r), sql).toBe(false);
+        }
+      });
+
+      it('withholds the text of errors raised by masked statements (cast errors quote the value)', async () => {
+        const c = await agent();
+        try {
+          await c.query('SELECT ssn::int FROM clinical.patients');
+          expect.unreachable();
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('22P02');
+          expect(leaks((e as Error).message)).toBe(false);
+        }
+      });
+
+      it('refuses COPY and cursors over masked columns, and masks binary-format results', async () => {
+        const c = await agent();
+        expect(await sqlstateOf(c, 'COPY (SELECT ssn FROM clinical.patients) TO STDOUT')).toBe('0A000');
+        expect(await sqlstateOf(c, 'DECLARE c CURSOR WITH HOLD FOR SELECT ssn FROM clinical.patients')).toBe('0A000');
+        const b = await agent({ binary: true } as Partial<pg.ClientConfig>); // node-postgres option, not in its types
+        const r = await b.query('SELECT id, ssn FROM clinical.patients WHERE id = $1', [1]);
+        expect(r.rows).toEqual([{ id: 1, ssn: '***' }]);
+      });
+
+      it('follows SET search_path to a masked schema', async () => {
+        const c = await agent();
+        await c.query('SET search_path = clinical');
+        expect(leaks(await run(c, 'SELECT ssn FROM patients'))).toBe(false);
+      });
+
+      it('denies DO, PREPARE, temporary views, NOTIFY and plainly named file functions', async () => {
+        await direct.query(`CREATE TABLE IF NOT EXISTS ${victim} (id int)`); // B4 may have dropped it
+        const c = await agent();
+        for (const sql of [
+          'DO $$BEGIN END$$',
+          'PREPARE p AS SELECT ssn FROM clinical.patients',
+          'CREATE TEMP VIEW v AS SELECT ssn FROM clinical.patients',
+          "NOTIFY ch, 'x'",
+          "SELECT pg_read_file('/etc/hostname')",
+          "SELECT PG_CATALOG.PG_READ_FILE('/etc/hostname')",
+          `SELECT 'a'; DROP TABLE ${victim}`,
+        ]) {
+          expect(await sqlstateOf(c, sql), sql).toBe('42501');
+        }
+        expect(await victimExists()).toBe(true);
+      });
+    });
+  });
+}
+
+describe('red team: notifications (a policy that lets some group LISTEN, as in notify.test.ts)', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let ssn: string;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redteam-policies-'));
+    const examples = join(REPO_ROOT, 'policies', 'rego');
+    for (const f of readdirSync(examples)) if (f.endsWith('.rego') && !f.endsWith('_test.rego')) copyFileSync(join(examples, f), join(dir, f));
+    writeFileSync(
+      join(dir, 'redteam_listen.rego'),
+      `package gatehouse
+
+allow contains {"id": "redteam-listen", "reason": "listeners may LISTEN", "on": "execute"} if {
+	member("listeners")
+	input.statement.kind == "listen"
+}
+`,
+    );
+    t = await startTestGateway({ policiesDir: dir });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    ssn = (await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0].ssn as string;
+  });
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('B9: pg_notify in a masked SELECT is refused and carries nothing to a listener', async () => {
+    const listener = await t.client(await t.token('service-listener', ['listeners']));
+    await listener.query('LISTEN redteam');
+    const payloads: string[] = [];
+    let markerSeen!: () => void;
+    const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+    listener.on('notification', (n: pg.Notification) => {
+      payloads.push(n.payload ?? '');
+      if (n.payload === 'marker') markerSeen();
+    });
+    const agent = await t.client(await t.token('agent-notify', ['agents']));
+    expect(await sqlstateOf(agent, "SELECT pg_notify('redteam', ssn) FROM clinical.patients WHERE id = 1")).toBe('0A000');
+    // Notifications arrive in commit order: once the marker sent after the refusal is here, any
+    // notification the refused statement had sent would be here too.
+    await direct.query("NOTIFY redteam, 'marker'");
+    await marker;
+    expect(payloads).toEqual(['marker']);
+    expect(payloads).not.toContain(ssn);
+  });
+});
