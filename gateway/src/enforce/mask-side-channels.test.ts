@@ -58,7 +58,7 @@ function parsed(sql: string): ParsedStatement {
 
 /** The refusal message for `sql` under the mask, or null when it may run. */
 function refused(sql: string, routines: RoutineCatalog | null = catalog): string | null {
-  return sideChannelOf(parsed(sql).facts.uses, decision(), routines)?.message ?? null;
+  return sideChannelOf(parsed(sql).facts.uses(), decision(), routines)?.message ?? null;
 }
 
 describe('masked columns outside output expressions (B7)', () => {
@@ -110,7 +110,7 @@ describe('masked columns outside output expressions (B7)', () => {
   });
 
   it('applies only while a mask applies', () => {
-    const uses = parsed("SELECT id FROM clinical.patients WHERE ssn LIKE '1%'").facts.uses;
+    const uses = parsed("SELECT id FROM clinical.patients WHERE ssn LIKE '1%'").facts.uses();
     expect(sideChannelOf(uses, decision('allow'), catalog)).toBeNull();
     expect(sideChannelOf(uses, decision('mask'), catalog)).not.toBeNull();
     // A mask on another table does not restrict this one.

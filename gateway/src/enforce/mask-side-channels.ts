@@ -127,7 +127,7 @@ export function sideChannelOf(uses: StatementUses, decision: Decision, catalog: 
 /** The refusal the client sees for a masked statement with a side channel, or null. */
 export function maskSideChannelRefusal(decision: Decision, stmt: ParsedStatement | null, catalog: RoutineCatalog | null): GatehouseError | null {
   if (stmt === null) return null;
-  const found = sideChannelOf(stmt.facts.uses, decision, catalog);
+  const found = sideChannelOf(stmt.facts.uses(), decision, catalog);
   if (found === null) return null;
   return new GatehouseError('FEATURE_NOT_SUPPORTED', found.message, {
     decisionId: decision.id,

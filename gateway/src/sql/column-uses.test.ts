@@ -7,7 +7,7 @@ beforeAll(loadSqlParser);
 function usesOf(sql: string): StatementUses {
   const outcome = analyzeQueryUncached(sql, { searchPath: ['public'] });
   if (!outcome.ok) throw new Error(outcome.error);
-  return outcome.statements[0]!.facts.uses;
+  return outcome.statements[0]!.facts.uses();
 }
 
 /** Hidden uses as "table.column clause test", with " = peers" for equality; the public. prefix dropped. */

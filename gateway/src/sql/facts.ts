@@ -92,8 +92,12 @@ export interface StatementFacts {
   settingChanges: SettingChange[];
   /** PostgreSQL's query fingerprint (hex), stable across literal values. */
   fingerprint: string;
-  /** Columns used outside output expressions, and routines called (for masks; not in the policy input). */
-  uses: StatementUses;
+  /**
+   * Columns used outside output expressions, and routines called (for masks; not in the policy
+   * input). Worked out on the first call and remembered: only statements under a mask need it,
+   * so the walk is not paid on every statement's analysis.
+   */
+  uses: () => StatementUses;
 }
 
 /** One statement split out of a query string, with its text and facts. */
