@@ -3,55 +3,20 @@
 // the request it answers (so masked rows are masked and errors of masked statements scrubbed), and
 // the client sees the same sequence of messages as it would from PostgreSQL directly.
 
-import { connect } from 'node:net';
-import { PassThrough } from 'node:stream';
 import pg from 'pg';
-import { parse } from 'pg-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
-import { names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 /** A raw session straight to PostgreSQL, to compare what a client sees with and without Gatehouse. */
-async function directSession(upstreamUrl: string): Promise<{ send: (...b: Buffer[]) => void; untilReady: (n: number) => Promise<Message[][]>; close: () => void }> {
+async function directSession(upstreamUrl: string): Promise<WireClient> {
   const url = new URL(upstreamUrl);
-  const socket = connect(Number(url.port || 5432), url.hostname);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const messages: Message[] = [];
-  let waiter: (() => void) | null = null;
-  const stream = new PassThrough();
-  socket.pipe(stream);
-  void parse(stream, (m) => {
-    messages.push(m as Message);
-    const w = waiter;
-    waiter = null;
-    w?.();
-  });
-  const untilReady = async (n: number): Promise<Message[][]> => {
-    const groups: Message[][] = [];
-    let current: Message[] = [];
-    while (groups.length < n) {
-      const m = messages.shift();
-      if (!m) {
-        await new Promise<void>((r) => (waiter = r));
-        continue;
-      }
-      current.push(m);
-      if (m.name === 'readyForQuery') {
-        groups.push(current);
-        current = [];
-      }
-    }
-    return groups;
-  };
-  socket.write(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
-  await untilReady(1);
-  return { send: (...b) => socket.write(Buffer.concat(b)), untilReady, close: () => socket.end(serialize.end()) };
+  const d = await WireClient.open(Number(url.port || 5432), url.hostname);
+  d.send(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
+  await d.untilReady(1);
+  return d;
 }
 
-const codes = (group: Message[]): string[] => group.filter((m) => m.name === 'error').map((m) => m.code ?? '');
 const shape = (groups: Message[][]): string[][] => groups.map(names);
 
 describe('errors in extended-protocol batches: everything until Sync is skipped, as in PostgreSQL', () => {
@@ -115,7 +80,7 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     );
     expect(shape(gh)).toEqual(shape(pgGroups));
     expect(shape(gh)).toEqual([['error', 'readyForQuery']]);
-    expect(codes(gh[0]!)).toEqual(['22P02']);
+    expect(errorCodes(gh[0]!)).toEqual(['22P02']);
     expect(await statementOutcome(skipped)).toBe('aborted');
 
     w.send(serialize.query('SELECT id, ssn FROM clinical.patients ORDER BY id LIMIT 3'));
@@ -124,7 +89,7 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
 
     w.send(serialize.query('SELECT ssn::int FROM clinical.patients'));
     const [failed] = await w.untilReady(1);
-    expect(codes(failed!)).toEqual(['22P02']);
+    expect(errorCodes(failed!)).toEqual(['22P02']);
     expect(leaks(failed)).toBe(false);
     w.close();
   });
@@ -157,10 +122,10 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     const { gh, pg: pgGroups } = await bothWays(w, 8, ...messages);
     expect(shape(gh)).toEqual(shape(pgGroups));
     for (let i = 0; i < 3; i++) {
-      expect(codes(gh[2 * i]!)).toEqual(['22P02']);
+      expect(errorCodes(gh[2 * i]!)).toEqual(['22P02']);
       expect(rowsOf(gh[2 * i + 1]!)).toEqual([[String(firstIds[i]), '***']]);
     }
-    expect(codes(gh[6]!)).toEqual(['22012']);
+    expect(errorCodes(gh[6]!)).toEqual(['22012']);
     for (const row of rowsOf(gh[6]!)) expect(row).toEqual(['***']);
     expect(rowsOf(gh[7]!)).toEqual([['***']]);
     expect(leaks(gh)).toBe(false);
@@ -182,7 +147,7 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     );
     expect(shape(gh)).toEqual(shape(pgGroups));
     expect(rowsOf(gh[0]!)).toEqual([['***'], [String(firstIds[1]), '***']]);
-    expect(codes(gh[1]!)).toEqual(['26000']);
+    expect(errorCodes(gh[1]!)).toEqual(['26000']);
     expect(leaks(gh)).toBe(false);
     w.close();
   });
@@ -204,7 +169,7 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     const [batch, next] = await w.untilReady(2);
     // What PostgreSQL answers to the same batch with any Query in place of the refused one.
     expect(names(batch!)).toEqual(['error', 'readyForQuery']);
-    expect(codes(batch!)).toEqual(['22P02']);
+    expect(errorCodes(batch!)).toEqual(['22P02']);
     expect(rowsOf(next!)).toEqual([['2']]);
     expect(await statementOutcome(refused)).toBe('refused');
     w.close();
@@ -232,8 +197,8 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     const [gh, pgGroups] = await Promise.all([w.untilReady(3), d.untilReady(3)]);
     d.close();
     expect(shape(gh)).toEqual(shape(pgGroups));
-    expect(codes(pgGroups[0]!)).toEqual(['22012']);
-    expect(codes(gh[0]!)).toEqual(['42501']);
+    expect(errorCodes(pgGroups[0]!)).toEqual(['22012']);
+    expect(errorCodes(gh[0]!)).toEqual(['42501']);
     expect(gh[0]!.at(-1)?.status).toBe('I');
     expect(rowsOf(gh[1]!)).toEqual([['3']]); // the rest of the batch runs, as after a failing Query
     // The SET was rolled back with the batch's implicit transaction, as PostgreSQL does.

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
-import { names, rowsOf, serialize, WireClient } from './support/wire-client.ts';
+import { errorCodes, names, rowsOf, serialize, WireClient } from './support/wire-client.ts';
 
 interface PatientTruth {
   id: number;
@@ -137,13 +137,13 @@ describe('extended query protocol', () => {
       const [b1, b2, b3, b4, b5, b6] = await w.untilReady(6);
       expect(names(b1!)).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
       expect(rowsOf(b1!)).toEqual([[String(p1.id), '***']]);
-      expect(b2!.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['42501']);
+      expect(errorCodes(b2!)).toEqual(['42501']);
       expect(names(b2!).at(-1)).toBe('readyForQuery');
       expect(rowsOf(b2!)).toEqual([]);
       expect(names(b3!)).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'dataRow', 'dataRow', 'commandComplete', 'readyForQuery']);
       expect(rowsOf(b3!)).toEqual([['1'], ['2'], ['3']]);
       expect(rowsOf(b4!)).toEqual([['***', '***']]);
-      expect(b5!.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['42501']);
+      expect(errorCodes(b5!)).toEqual(['42501']);
       expect(rowsOf(b6!)).toEqual([['6']]);
       for (const b of [b1, b2, b3, b4, b5, b6]) expect(b!.at(-1)?.status).toBe('I');
     });

@@ -5,40 +5,31 @@
 // is overridden at connection; a function that changes it ends the session with FATAL 22023).
 
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
-import { PassThrough } from 'node:stream';
 import pg from 'pg';
-import { parse } from 'pg-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { encodeStartupMessage } from '../src/wire/startup.ts';
 import { PG_ADMIN_URL, sqlstateOf, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
 import { psqlVia } from './support/run-tool.ts';
-import { serialize } from './support/wire-client.ts';
+import { serialize, WireClient } from './support/wire-client.ts';
 
 /**
  * Logs in with extra startup parameters (node-postgres sends no client_encoding) and returns the
  * error that ended the login, or the parameters the session reported.
  */
 async function login(port: number, token: string, params: Record<string, string>): Promise<{ error: { code: string; severity: string } | null; reported: Record<string, string> }> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  const stream = new PassThrough();
-  socket.pipe(stream);
+  const c = await WireClient.open(port);
+  // Gatehouse's own encoder: pg-protocol's appends client_encoding=UTF8 to whatever it is given.
+  c.send(encodeStartupMessage({ user: 'agent', database: 'postgres', ...params }));
+  let error: { code: string; severity: string } | null = null;
   const reported: Record<string, string> = {};
-  return new Promise((resolve) => {
-    let error: { code: string; severity: string } | null = null;
-    // Resolved once every received byte has been parsed (the stream ends after the socket closes).
-    void parse(stream, (m) => {
-      const msg = m as unknown as { name: string; code?: string; severity?: string; parameterName?: string; parameterValue?: string };
-      if (msg.name === 'authenticationCleartextPassword') socket.write(serialize.password(token));
-      if (msg.name === 'parameterStatus') reported[msg.parameterName ?? ''] = msg.parameterValue ?? '';
-      if (msg.name === 'error') error = { code: msg.code ?? '', severity: msg.severity ?? '' };
-      if (msg.name === 'readyForQuery') socket.end(serialize.end());
-    }).then(() => resolve({ error, reported }));
-    // Gatehouse's own encoder: pg-protocol's appends client_encoding=UTF8 to whatever it is given.
-    socket.write(encodeStartupMessage({ user: 'agent', database: 'postgres', ...params }));
-  });
+  for await (const m of c.untilClosed()) {
+    if (m.name === 'authenticationCleartextPassword') c.send(serialize.password(token));
+    if (m.name === 'parameterStatus') reported[m.parameterName ?? ''] = m.parameterValue ?? '';
+    if (m.name === 'error') error = { code: m.code ?? '', severity: m.severity ?? '' };
+    if (m.name === 'readyForQuery') c.close();
+  }
+  return { error, reported };
 }
 
 /** The FATAL (or ERROR) a statement got, with its severity. */

@@ -1,9 +1,8 @@
 // pgbench's select-only workload through Gatehouse in all three query modes (simple, extended,
 // prepared), several clients and threads: every transaction is decided, allowed and completes.
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_ADMIN_URL, TEST_DB, startTestGateway, type TestGateway } from './support/harness.ts';
+import { ensureDatabase, TEST_DB, startTestGateway, type TestGateway } from './support/harness.ts';
 import { runTool } from './support/run-tool.ts';
 
 const BENCH_DB = `${TEST_DB}_bench`;
@@ -32,15 +31,7 @@ describe('pgbench -S through Gatehouse', () => {
   let benchToken: string;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await admin.connect();
-    try {
-      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DB]);
-      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${BENCH_DB}`);
-    } finally {
-      await admin.end();
-    }
-    const benchUrl = PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${BENCH_DB}$1`);
+    const benchUrl = await ensureDatabase(BENCH_DB);
     const init = await runTool('/usr/bin/pgbench', ['-i', '-s', '1', '-q', benchUrl]);
     expect(init.code, init.stderr).toBe(0);
     t = await startTestGateway({ upstreamUrl: benchUrl });

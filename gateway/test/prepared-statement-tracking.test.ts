@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
-import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const MASKED = 'SELECT id, ssn FROM clinical.patients WHERE id = $1';
 const HARMLESS = "SELECT $1::int AS id, 'nothing'::text AS ssn";
@@ -36,8 +36,6 @@ describe('prepared statement names stay in step with the database', () => {
     expect(rowsOf(batch!)).toEqual([[String(id), '***']]);
   }
 
-  const errorsOf = (batch: Message[]): string[] => batch.filter((m) => m.name === 'error').map((m) => m.code ?? '');
-
   /** Executes `name` and returns the batch; it must never carry the patient's real SSN. */
   async function executeNoLeak(name: string, id: number): Promise<Message[]> {
     w.send(serialize.bind({ statement: name, values: [String(id)] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync());
@@ -53,7 +51,7 @@ describe('prepared statement names stay in step with the database', () => {
     await prepareMasked('dup', 1);
     w.send(serialize.parse({ name: 'dup', text: HARMLESS }), serialize.sync());
     const [refused] = await w.untilReady(1);
-    expect(errorsOf(refused!)).toEqual(['42P05']);
+    expect(errorCodes(refused!)).toEqual(['42P05']);
     // The database still holds the masked statement under "dup": executing it must be masked.
     await executeNoLeak('dup', 1);
   });
@@ -62,7 +60,7 @@ describe('prepared statement names stay in step with the database', () => {
     await prepareMasked('kept', 2);
     w.send(serialize.bind({ statement: 'no_such_statement' }), serialize.close({ type: 'S', name: 'kept' }), serialize.sync());
     const [failed] = await w.untilReady(1);
-    expect(errorsOf(failed!)).toEqual(['26000']);
+    expect(errorCodes(failed!)).toEqual(['26000']);
     await executeNoLeak('kept', 2);
   });
 
@@ -75,7 +73,7 @@ describe('prepared statement names stay in step with the database', () => {
       serialize.sync(),
     );
     const [failed] = await w.untilReady(1);
-    expect(errorsOf(failed!)).toEqual(['26000']);
+    expect(errorCodes(failed!)).toEqual(['26000']);
     await executeNoLeak('swap', 3);
   });
 
@@ -83,7 +81,7 @@ describe('prepared statement names stay in step with the database', () => {
     await prepareMasked('redo', 4);
     w.send(serialize.close({ type: 'S', name: 'redo' }), serialize.parse({ name: 'redo', text: HARMLESS }), serialize.sync());
     const [ok] = await w.untilReady(1);
-    expect(errorsOf(ok!)).toEqual([]);
+    expect(errorCodes(ok!)).toEqual([]);
     const batch = await executeNoLeak('redo', 4);
     expect(rowsOf(batch)).toEqual([['4', 'nothing']]);
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
-import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, rowsOf, serialize, WireClient } from './support/wire-client.ts';
 
 describe('search_path following', () => {
   let t: TestGateway;
@@ -106,7 +106,6 @@ describe('search_path following', () => {
   it('refuses unqualified names in an extended batch after it changed search_path, until its Sync', async () => {
     const token = await t.token('agent-path-batch', ['agents']);
     const c = await WireClient.connect(t.port, token, { search_path: 'clinical' });
-    const errorsOf = (g: Message[] | undefined) => (g ?? []).filter((m) => m.name === 'error').map((m) => m.code);
     try {
       // As in the test above: decided on `clinical`, `visits` would be clinical.visits.
       c.send(
@@ -120,7 +119,7 @@ describe('search_path following', () => {
         serialize.sync(),
       );
       const [batch] = await c.untilReady(1);
-      expect(errorsOf(batch)).toEqual(['0A000']);
+      expect(errorCodes(batch ?? [])).toEqual(['0A000']);
       // After the Sync the batch's SET was rolled back with it, and the path is known again.
       c.send(serialize.query('SHOW search_path'));
       const [shown] = await c.untilReady(1);

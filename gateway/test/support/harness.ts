@@ -26,8 +26,8 @@ function testDatabaseName(name: string): string {
   return name;
 }
 
-/** (Re)creates the test database with the clinical schema. Idempotent per test run. */
-export async function ensureClinicDatabase(database = TEST_DB): Promise<string> {
+/** Creates `database` on the test server unless it exists; returns its URL (PG_ADMIN_URL with that database). */
+export async function ensureDatabase(database: string): Promise<string> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
@@ -36,7 +36,12 @@ export async function ensureClinicDatabase(database = TEST_DB): Promise<string> 
   } finally {
     await admin.end();
   }
-  const url = PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
+  return PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
+}
+
+/** (Re)creates the test database with the clinical schema. Idempotent per test run. */
+export async function ensureClinicDatabase(database = TEST_DB): Promise<string> {
+  const url = await ensureDatabase(database);
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {

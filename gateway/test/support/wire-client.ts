@@ -1,5 +1,6 @@
-// A raw PostgreSQL frontend for tests that need exact control of the message stream (pipelined
-// batches in one write, Execute with a row limit, no Describe): pg-protocol serializes and parses.
+// The one raw PostgreSQL frontend for tests that need exact control of the message stream (pipelined
+// batches in one write, Execute with a row limit, no Describe, extra startup parameters, a session
+// straight to PostgreSQL to compare with): pg-protocol serializes and parses.
 
 import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -13,9 +14,12 @@ export interface Message {
   fields?: unknown[];
   text?: string;
   code?: string;
+  severity?: string;
   status?: string;
   channel?: string;
   payload?: string;
+  parameterName?: string;
+  parameterValue?: string;
 }
 
 export class WireClient {
@@ -26,25 +30,31 @@ export class WireClient {
   private constructor(private readonly socket: Socket) {
     const stream = new PassThrough();
     socket.pipe(stream);
+    // Closed only once every byte received has been parsed: `parse` settles when the stream ends.
     void parse(stream, (m) => {
       this.messages.push(m as Message);
       this.wake();
-    });
-    socket.on('close', () => {
+    }).then(() => {
       this.closed = true;
       this.wake();
     });
+    socket.on('close', () => stream.end()); // a reset socket does not end what it pipes into
     socket.on('error', () => undefined);
   }
 
-  /** Connects, authenticates with the token, and waits for the first ReadyForQuery. `params`: more startup parameters. */
-  static async connect(port: number, token: string, params: Record<string, string> = {}): Promise<WireClient> {
-    const socket = connect(port, '127.0.0.1');
+  /** Opens a connection and sends nothing: the caller writes the StartupMessage and answers authentication. */
+  static async open(port: number, host = '127.0.0.1'): Promise<WireClient> {
+    const socket = connect(port, host);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const c = new WireClient(socket);
+    return new WireClient(socket);
+  }
+
+  /** Connects, authenticates with the token, and waits for the first ReadyForQuery. `params`: more startup parameters. */
+  static async connect(port: number, token: string, params: Record<string, string> = {}): Promise<WireClient> {
+    const c = await WireClient.open(port);
     c.send(serialize.startup({ user: 'agent', database: 'postgres', ...params }));
     const auth = await c.next();
     if (auth.name !== 'authenticationCleartextPassword') throw new Error(`expected a password request, got ${auth.name}`);
@@ -61,17 +71,29 @@ export class WireClient {
     w?.();
   }
 
+  /** The next message, or null once the connection is closed and every message has been read. */
+  private async take(): Promise<Message | null> {
+    for (;;) {
+      const m = this.messages.shift();
+      if (m) return m;
+      if (this.closed) return null;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
   send(...buffers: Buffer[]): void {
     this.socket.write(Buffer.concat(buffers));
   }
 
   async next(): Promise<Message> {
-    for (;;) {
-      const m = this.messages.shift();
-      if (m) return m;
-      if (this.closed) throw new Error('connection closed');
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
+    const m = await this.take();
+    if (!m) throw new Error('connection closed');
+    return m;
+  }
+
+  /** Every message still to come, until the server closes the connection. */
+  async *untilClosed(): AsyncGenerator<Message> {
+    for (let m = await this.take(); m; m = await this.take()) yield m;
   }
 
   /** Reads messages until `count` ReadyForQuery have arrived; returns them grouped per ReadyForQuery. */
@@ -89,8 +111,9 @@ export class WireClient {
     return groups;
   }
 
+  /** Sends Terminate and ends the connection (once). */
   close(): void {
-    if (!this.closed) this.socket.end(serialize.end());
+    if (!this.closed && !this.socket.writableEnded) this.socket.end(serialize.end());
   }
 }
 
@@ -99,3 +122,6 @@ export const names = (group: Message[]): string[] => group.map((m) => m.name);
 
 /** The DataRow values of a group, as text. */
 export const rowsOf = (group: Message[]): unknown[][] => group.filter((m) => m.name === 'dataRow').map((m) => m.fields ?? []);
+
+/** The SQLSTATEs of the ErrorResponses in a group. */
+export const errorCodes = (group: Message[]): string[] => group.filter((m) => m.name === 'error').map((m) => m.code ?? '');
