@@ -20,6 +20,10 @@ export const ERRORS = {
   IN_FAILED_TRANSACTION: { sqlstate: '25P02', severity: 'ERROR' },
   DUPLICATE_PREPARED_STATEMENT: { sqlstate: '42P05', severity: 'ERROR' },
   UNKNOWN_PREPARED_STATEMENT: { sqlstate: '26000', severity: 'ERROR' },
+  /** An Execute or Describe of a portal neither bound through Gatehouse nor DECLAREd by the session (pg/portal-table.ts). */
+  UNKNOWN_PORTAL: { sqlstate: '34000', severity: 'ERROR' },
+  /** A portal or cursor name in the prefix Gatehouse reserves for its own portals. */
+  RESERVED_NAME: { sqlstate: '42939', severity: 'ERROR' },
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },
 } as const;

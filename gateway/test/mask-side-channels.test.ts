@@ -135,15 +135,33 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(await sqlstateOf(agent, 'SELECT ssn, random(), now() FROM clinical.patients WHERE id = 1')).toBeNull();
       });
 
-      it('hash-masked columns can still be joined and grouped on', async () => {
+      it('hash-masked columns can still be joined on, but not grouped (grouping orders rows by raw values)', async () => {
         const r = await agent.query(
           'SELECT a.id, b.email FROM clinical.patients a JOIN clinical.patients b ON a.email = b.email WHERE a.id <= 3 ORDER BY a.id',
         );
         expect(r.rows.map((x) => x.id)).toEqual([1, 2, 3]);
         for (const row of r.rows) expect(row.email).toMatch(/^h:[0-9a-f]{16}$/);
-        const g = await agent.query('SELECT email FROM clinical.patients GROUP BY email');
-        const distinct = await direct.query('SELECT count(DISTINCT email)::int AS n FROM clinical.patients');
-        expect(g.rows).toHaveLength(distinct.rows[0].n as number);
+        for (const sql of [
+          'SELECT email FROM clinical.patients GROUP BY email',
+          'SELECT DISTINCT ON (email) id FROM clinical.patients',
+          'SELECT email FROM clinical.patients GROUP BY email, diagnosis_code ORDER BY diagnosis_code',
+        ]) {
+          expect.soft(await sqlstateOf(agent, sql), sql).toBe('0A000');
+        }
+      });
+
+      it('a hash-masked column compared with a set-operation or VALUES column that may hold a literal is refused', async () => {
+        for (const sql of [
+          "SELECT p.id FROM clinical.patients p JOIN (SELECT q.mrn AS m FROM clinical.patients q UNION ALL SELECT 'MRN-1') g ON p.mrn = g.m",
+          "SELECT p.id FROM clinical.patients p, LATERAL (VALUES (p.mrn), ('MRN-1')) g(m) WHERE p.mrn = g.m",
+          "SELECT p.id FROM clinical.patients p WHERE EXISTS (SELECT 1 FROM (SELECT 'MRN-1' AS mrn) g WHERE p.mrn = mrn)",
+        ]) {
+          expect.soft(await sqlstateOf(agent, sql), sql).toBe('0A000');
+        }
+        const arms = await agent.query(
+          'SELECT p.id FROM clinical.patients p JOIN (SELECT q.mrn AS m FROM clinical.patients q UNION ALL SELECT r.mrn FROM clinical.patients r) g ON p.mrn = g.m ORDER BY p.id',
+        );
+        expect(arms.rows).toHaveLength(2 * ssns.length);
       });
 
       it('the unmasked identity is not restricted', async () => {

@@ -49,16 +49,21 @@ catalog_data_function(f) if builtin_function(f, catalog_data_functions)
 
 catalog_data_function(f) if f in {"pg_stat_statements", "public.pg_stat_statements"}
 
-# Password hashes and connection secrets (user mappings' and subscriptions' options): nobody reads
-# them through Gatehouse, break-glass included.
+# Password hashes and connection secrets (user mappings' and subscriptions' options), and the
+# server's configuration files (pg_hba.conf, pg_ident.conf, postgresql.conf and the files it
+# includes, which may hold primary_conninfo's password; pg_config's build paths): nobody reads them
+# through Gatehouse, break-glass included. The functions behind these views are file functions
+# (statements.rego, deny-file-functions).
 catalog_secret_tables := {
 	"pg_catalog.pg_authid", "pg_catalog.pg_shadow",
 	"pg_catalog.pg_user_mapping", "pg_catalog.pg_user_mappings",
 	"pg_catalog.pg_subscription",
 	"information_schema.user_mapping_options", "information_schema._pg_user_mappings",
+	"pg_catalog.pg_hba_file_rules", "pg_catalog.pg_ident_file_mappings",
+	"pg_catalog.pg_file_settings", "pg_catalog.pg_config",
 }
 
-deny contains {"id": "deny-catalog-secrets", "reason": "password hashes and connection secrets are not readable through Gatehouse"} if {
+deny contains {"id": "deny-catalog-secrets", "reason": "password hashes, connection secrets and the server's configuration files are not readable through Gatehouse"} if {
 	some t in input.statement.tables_read
 	t in catalog_secret_tables
 }

@@ -15,6 +15,7 @@ base_statement := {
 	"functions": [],
 	"runs_sql_text": false,
 	"has_where": false,
+	"unbounded_writes": false,
 	"has_limit": false,
 	"writes": false,
 	"cte_writes": false,
@@ -114,6 +115,7 @@ test_update_patients_needs_approval if {
 test_delete_without_where_denied if {
 	v := gatehouse.verdict with input as request(["agents"], {
 		"kind": "delete", "command": "DeleteStmt", "tables_written": ["clinical.patients"], "writes": true,
+		"unbounded_writes": true,
 	})
 	outcome(v) == "deny"
 	ids(v.deny) == {"deny-unbounded-write"}
@@ -122,8 +124,31 @@ test_delete_without_where_denied if {
 test_update_without_where_denied_for_bench_too if {
 	v := gatehouse.verdict with input as request(["bench"], {
 		"kind": "update", "command": "UpdateStmt", "tables_written": ["public.pgbench_accounts"], "writes": true,
+		"unbounded_writes": true,
 	})
 	ids(v.deny) == {"deny-unbounded-write"}
+}
+
+# EXPLAIN ANALYZE, a WITH and COPY (query) TO run their DELETE: the fact, not the top-level kind, decides.
+test_unbounded_delete_inside_explain_with_copy_denied_for_bench if {
+	every statement in [
+		{"kind": "explain", "command": "ExplainStmt", "inner_kind": "delete", "explain_analyze": true, "writes": true},
+		{"kind": "select", "command": "SelectStmt", "cte_writes": true, "writes": true},
+		{"kind": "copy", "command": "CopyStmt", "copy": {"direction": "to", "endpoint": "stdio", "query": true}},
+	] {
+		v := gatehouse.verdict with input as request(["bench"], object.union(statement, {
+			"tables_written": ["public.pgbench_history"], "unbounded_writes": true,
+		}))
+		ids(v.deny) == {"deny-unbounded-write"}
+	}
+}
+
+test_bounded_delete_in_a_with_allowed_for_bench if {
+	v := gatehouse.verdict with input as request(["bench"], {
+		"kind": "select", "command": "SelectStmt", "cte_writes": true, "writes": true,
+		"tables_written": ["public.pgbench_history"], "tables_read": ["public.pgbench_history"],
+	})
+	outcome(v) == "allow"
 }
 
 test_agent_ddl_denied if {

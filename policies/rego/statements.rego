@@ -7,13 +7,16 @@ table_kinds := {"select", "insert", "update", "delete", "merge"}
 session_kinds := {"transaction", "set", "show", "discard", "deallocate", "cursor"}
 
 # Server-side file access: reading, listing and writing the server's files (adminpack's pg_file_*
-# and pg_logdir_ls install into pg_catalog too).
+# and pg_logdir_ls install into pg_catalog too), and the functions that return the server's
+# configuration files (pg_hba.conf, pg_ident.conf, postgresql.conf), build paths and log file name.
+# The views over them are in catalog.rego (deny-catalog-secrets).
 file_functions := {
 	"pg_read_file", "pg_read_file_old", "pg_read_binary_file", "pg_stat_file",
 	"pg_ls_dir", "pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
 	"pg_ls_replslotdir", "pg_ls_logicalsnapdir", "pg_ls_logicalmapdir",
 	"lo_import", "lo_export",
 	"pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync", "pg_logdir_ls",
+	"pg_hba_file_rules", "pg_ident_file_mappings", "pg_show_all_file_settings", "pg_config", "pg_current_logfile",
 }
 
 # Statements whose effect is reading or writing tables: the table rules decide.
@@ -78,7 +81,9 @@ builtin_function(f, names) if {
 	substring(f, count("pg_catalog."), -1) in names
 }
 
-deny contains {"id": "deny-unbounded-write", "reason": "UPDATE and DELETE need a WHERE clause"} if {
-	input.statement.kind in {"update", "delete"}
-	not input.statement.has_where
+# An UPDATE or DELETE without WHERE, or a TRUNCATE, wherever it is written: at the top level, in a
+# WITH, under EXPLAIN (ANALYZE runs it), in COPY (DELETE ... RETURNING) TO, in PREPARE. The gateway
+# finds them in the parse tree (statement.unbounded_writes); kind and has_where see the top level only.
+deny contains {"id": "deny-unbounded-write", "reason": "UPDATE and DELETE need a WHERE clause, wherever they are written (WITH, EXPLAIN, COPY, PREPARE), and TRUNCATE is not allowed"} if {
+	input.statement.unbounded_writes
 }

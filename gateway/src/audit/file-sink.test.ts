@@ -70,6 +70,7 @@ const RECORDS: AuditRecord[] = [
         functions: [],
         runs_sql_text: false,
         has_where: true,
+        unbounded_writes: false,
         has_limit: false,
         writes: false,
         cte_writes: false,

@@ -119,14 +119,13 @@ describe('masked columns outside output expressions (B7)', () => {
   });
 });
 
-describe('hash-masked columns: grouping and equality with other hash-masked columns', () => {
+describe('hash-masked columns: equality with other hash-masked columns, no grouping', () => {
   it.each([
     'SELECT a.id FROM clinical.patients a JOIN clinical.patients b ON a.email = b.email',
     'SELECT a.id FROM clinical.patients a JOIN clinical.patients b ON a.email = b.mrn',
-    'SELECT count(*) FROM clinical.patients GROUP BY email',
-    'SELECT DISTINCT email FROM clinical.patients',
     'SELECT a.id FROM clinical.patients a JOIN clinical.patients b USING (email)',
-    'SELECT count(*) OVER (PARTITION BY mrn) FROM clinical.patients',
+    'SELECT p.id FROM clinical.patients p JOIN (SELECT q.mrn AS m FROM clinical.patients q UNION ALL SELECT r.mrn FROM clinical.patients r) g ON p.mrn = g.m',
+    'SELECT p.id FROM clinical.patients p, LATERAL (VALUES (p.mrn), (p.email)) g(m) WHERE p.mrn = g.m',
   ])('allowed: %s', (sql) => {
     expect(refused(sql)).toBeNull();
   });
@@ -139,6 +138,22 @@ describe('hash-masked columns: grouping and equality with other hash-masked colu
     'SELECT a.id FROM clinical.patients a JOIN clinical.patients b ON lower(a.email) = b.email',
     'SELECT a.id FROM clinical.patients a JOIN clinical.patients b ON a.email = b.ssn',
     "SELECT a.id FROM clinical.patients a JOIN (VALUES ('a@example.com')) g(e) ON a.email = g.e",
+    // R3: a set-operation arm or VALUES row with a literal makes the column possibly the literal.
+    "SELECT p.id FROM clinical.patients p JOIN (SELECT q.mrn AS m FROM clinical.patients q UNION ALL SELECT 'MRN-100007') g ON p.mrn = g.m",
+    "SELECT p.id FROM clinical.patients p JOIN (SELECT 'MRN-100007' UNION ALL SELECT q.mrn AS m FROM clinical.patients q) g(m) ON p.mrn = g.m",
+    'SELECT p.id FROM clinical.patients p JOIN (SELECT q.mrn AS m FROM clinical.patients q UNION ALL SELECT $1) g ON p.mrn = g.m',
+    "SELECT p.id FROM clinical.patients p, LATERAL (VALUES (p.mrn), ('MRN-100007')) g(m) WHERE p.mrn = g.m",
+    "WITH RECURSIVE g(m) AS (SELECT 'MRN-100007' UNION ALL SELECT m FROM g WHERE false) SELECT p.id FROM clinical.patients p JOIN g ON p.mrn = g.m",
+    // An unqualified name PostgreSQL resolves to a nearer derived column holding a literal.
+    "SELECT p.id FROM clinical.patients p WHERE EXISTS (SELECT 1 FROM (SELECT 'MRN-100007' AS mrn) g WHERE p.mrn = mrn)",
+    "SELECT p.id FROM clinical.patients p WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['MRN-100007']) AS mrn WHERE p.mrn = mrn)",
+    // R5: grouping sorts (or hashes) by the raw values, which orders the result.
+    'SELECT DISTINCT ON (email) id FROM clinical.patients',
+    'SELECT count(*) FROM clinical.patients GROUP BY email',
+    'SELECT email FROM clinical.patients GROUP BY email, diagnosis_code ORDER BY diagnosis_code',
+    'SELECT DISTINCT email FROM clinical.patients',
+    'SELECT count(*) OVER (PARTITION BY mrn) FROM clinical.patients',
+    'SELECT mrn FROM clinical.patients UNION SELECT mrn FROM clinical.patients',
   ])('refused: %s', (sql) => {
     expect(refused(sql)).toContain('masked column clinical.patients.');
   });

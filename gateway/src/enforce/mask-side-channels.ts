@@ -3,8 +3,9 @@
 //  (a) a masked column used other than in an output expression: in WHERE, JOIN, GROUP BY,
 //      ORDER BY, windows, LIMIT, a FROM-clause function or a subquery in such a place, or as an
 //      argument of a set-returning function in the output (its row count reveals the value).
-//      A `hash`-masked column may still be grouped (GROUP BY, DISTINCT, PARTITION BY, UNION) or
-//      compared with `=` to another hash-masked column: its hashes show equality anyway.
+//      A `hash`-masked column may still be compared with `=` to another hash-masked column (its
+//      hashes show equality anyway), but not grouped: GROUP BY, DISTINCT (ON), PARTITION BY and
+//      UNION sort (or hash) by the raw values, which orders the result by them.
 //  (b) any function, operator or type that may have side effects (pg_notify, set_config, setval,
 //      large objects, advisory locks, user-defined functions, ...): see routine-catalog.ts.
 import { GatehouseError } from '../errors.ts';
@@ -24,7 +25,7 @@ export interface SideChannel {
 
 const COLUMN_HINT =
   'Use masked columns only in the SELECT list; filter, join, group and sort on unmasked columns such as ids. ' +
-  'A column masked with "hash" may be grouped, or compared with = to another hash-masked column.';
+  'A column masked with "hash" may be compared with = to another hash-masked column (both plain column references), but not grouped or de-duplicated.';
 
 const ROUTINE_HINT = 'Leave that call out of statements that read masked columns, or ask for unmasked access through the policy.';
 
@@ -44,10 +45,14 @@ function columnLabel(c: ColumnName): string {
   return c.column === '*' ? `a whole row (or a column not named as in the table) of masked table ${c.table}` : `masked column ${c.table}.${c.column}`;
 }
 
-/** Whether a hidden use of a hash-masked column reveals no more than its hashes do. */
+/**
+ * Whether a hidden use of a hash-masked column reveals no more than its hashes do: `=` between
+ * plain references to hash-masked columns. Grouping (`group`) is not: PostgreSQL groups and
+ * de-duplicates by sorting on the raw values (always for DISTINCT ON, whenever it chooses a sort
+ * for GROUP BY, DISTINCT, PARTITION BY and UNION), and the result comes back in that order.
+ */
 function hashSafe(rules: Rules, use: ColumnUse): boolean {
-  if (use.test === 'group') return true;
-  return use.test === 'equal' && use.peers.every((p) => p.column !== '*' && maskOf(rules, p) === 'hash');
+  return use.test === 'equal' && use.peers.length > 0 && use.peers.every((p) => p.column !== '*' && maskOf(rules, p) === 'hash');
 }
 
 function hiddenUse(rules: Rules, uses: StatementUses): SideChannel | null {

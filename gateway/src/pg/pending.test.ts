@@ -10,10 +10,10 @@ const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
   query: { kind: 'query', ctx: ctx() },
   parse: { kind: 'parse', statement },
   'close-statement': { kind: 'close-statement', statement },
-  bind: { kind: 'bind' },
+  bind: { kind: 'bind', portal: null, previous: null },
   describe: { kind: 'describe', hidden: false, target: null },
   execute: { kind: 'execute', ctx: ctx(), portal: null },
-  close: { kind: 'close' },
+  close: { kind: 'close', portal: null },
   sync: { kind: 'sync' },
   'swap-error': { kind: 'swap-error', error: Buffer.alloc(0) },
   'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false },
@@ -44,7 +44,7 @@ function errorAtHead(q: PendingQueue): Pending[] {
 describe('PendingQueue', () => {
   it('is a FIFO across its compaction', () => {
     const q = new PendingQueue();
-    for (let i = 0; i < 200; i++) q.push({ kind: 'bind' });
+    for (let i = 0; i < 200; i++) q.push({ kind: 'bind', portal: null, previous: null });
     for (let i = 0; i < 150; i++) q.shift();
     q.push({ kind: 'sync' });
     expect(q.length).toBe(51);

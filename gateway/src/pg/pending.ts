@@ -26,8 +26,11 @@ export interface PreparedStatement {
 
 /** A portal the client created with Bind. */
 export interface Portal {
+  /** The client's name for it. */
   name: string;
-  statement: PreparedStatement | null;
+  /** Its name upstream (pg/portal-table.ts): reserved, unique in the session, never reused; '' for the unnamed portal. */
+  upstreamName: string;
+  statement: PreparedStatement;
   fields: ResultField[] | null;
   /** The values Bind gave the statement's parameters: an Execute is decided on them too (enforce/setting-guard.ts). */
   params?: readonly (Buffer | null)[];
@@ -50,10 +53,10 @@ export type Pending =
   | { kind: 'query'; ctx: ResultContext } // simple Query: ends with ReadyForQuery
   | { kind: 'parse'; statement: PreparedStatement }
   | { kind: 'close-statement'; statement: PreparedStatement | null }
-  | { kind: 'bind' }
+  | { kind: 'bind'; portal: Portal | null; previous: Portal | null } // the portal it bound, and the one it replaced (for undo)
   | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null }
   | { kind: 'execute'; ctx: ResultContext; portal: Portal | null }
-  | { kind: 'close' }
+  | { kind: 'close'; portal: Portal | null } // the portal it closed in Gatehouse's view (for undo)
   | { kind: 'sync' } // ends with ReadyForQuery
   | { kind: 'swap-error'; error: Buffer } // an upstream error Gatehouse provoked, shown as its own denial
   | { kind: 'refused-query'; error: Buffer; shown: boolean } // the same for a refused simple Query: ends with ReadyForQuery

@@ -10,10 +10,12 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import type { CatalogResolver } from './catalog.ts';
-import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
+import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
+import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
+import { PortalTable } from './portal-table.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -53,7 +55,6 @@ function unknownStatement(name: string): GatehouseError {
 export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
-  readonly portals = new Map<string, Portal>();
   txStatus: TransactionStatus = 'I';
   private readonly framer: MessageFramer;
   private readonly relay: UpstreamRelay;
@@ -68,6 +69,8 @@ export class Session {
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
+  /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
+  readonly portals = new PortalTable(this.statementPrefix);
   private clientOut: Buffer[] = [];
   private upstreamOut: Buffer[] = [];
   private closed = false;
@@ -165,26 +168,34 @@ export class Session {
       case 'parse':
         return this.onParse(msg.name, msg.sql, msg.paramTypes, frame.raw);
       case 'bind': {
+        if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal), 'extended');
         const statement = this.statements.get(msg.statement);
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
-        this.portals.set(msg.portal, { name: msg.portal, statement, fields: statement.fields, params: msg.params });
-        const raw = statement.upstreamName === msg.statement ? frame.raw : encodeBind({ ...msg, statement: statement.upstreamName });
-        return this.forward(raw, { kind: 'bind' });
+        const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params);
+        const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
+        const raw = renamed ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName }) : frame.raw;
+        return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
         if (msg.target === 'P') {
-          return this.forward(frame.raw, { kind: 'describe', hidden: false, target: this.portals.get(msg.name) ?? null });
+          const target = this.portals.target(msg.name);
+          if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
+          if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null });
+          return this.forward(encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
         if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
         return this.forward(encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
-        return this.onExecute(msg.portal, frame.raw);
+        return this.onExecute(msg.portal, msg.maxRows, frame.raw);
       case 'close':
         if (msg.target === 'P') {
-          this.portals.delete(msg.name);
-          return this.forward(frame.raw, { kind: 'close' });
+          if (isReservedName(msg.name)) return this.refuseExtended(reservedName(msg.name), 'extended');
+          // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
+          // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
+          const portal = this.portals.close(msg.name);
+          return this.forward(portal ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
         } else {
           // Closing a statement that does not exist is not an error in PostgreSQL.
           const statement = this.statements.get(msg.name) ?? null;
@@ -266,7 +277,14 @@ export class Session {
       this.batchForwarded = false;
       return;
     }
+    const cursors = cursorsDeclared(d.statements);
+    if (cursors instanceof GatehouseError) {
+      this.recordRefused(d.statements, cursors);
+      this.refuseSimple(cursors);
+      return;
+    }
     this.forward(raw, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
+    for (const name of cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
     // PostgreSQL ends the implicit transaction of an unsynced extended batch at a simple Query.
@@ -294,6 +312,12 @@ export class Session {
       this.refuseExtended(unresolved, 'extended');
       return;
     }
+    const cursors = cursorsDeclared(d.statements);
+    if (cursors instanceof GatehouseError) {
+      this.recordRefused(d.statements, cursors);
+      this.refuseExtended(cursors, 'extended');
+      return;
+    }
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
     const statement: PreparedStatement = { name, upstreamName, sql, fields: null };
     this.statements.set(name, statement);
@@ -301,16 +325,17 @@ export class Session {
   }
 
 
-  private onExecute(portalName: string, raw: Buffer): void {
-    const portal = this.portals.get(portalName) ?? null;
-    const sql = portal?.statement?.sql;
-    if (sql === undefined) {
-      // A portal Gatehouse did not see being bound: a cursor opened by a SQL DECLARE, which was
-      // itself decided (and refused when its rows would need masking).
-      this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal });
+  private onExecute(portalName: string, maxRows: number, raw: Buffer): void {
+    const portal = this.portals.target(portalName);
+    if (portal instanceof GatehouseError) return this.refuseExtended(portal, 'extended');
+    if (portal === null) {
+      // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
+      // when its rows would need masking). Protocol portals are never named so upstream.
+      this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal: null });
       return;
     }
-    const d = this.decide(sql, 'extended', true, portal?.params ?? []);
+    const sql = portal.statement.sql;
+    const d = this.decide(sql, 'extended', true, portal.params ?? []);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
@@ -322,12 +347,20 @@ export class Session {
       this.refuseExtended(unresolved, 'extended');
       return;
     }
-    if (d.masks.length > 0 && portal && portal.fields === null) {
+    const cursors = cursorsDeclared(d.statements);
+    if (cursors instanceof GatehouseError) {
+      this.recordRefused(d.statements, cursors);
+      this.refuseExtended(cursors, 'extended');
+      return;
+    }
+    if (d.masks.length > 0 && portal.fields === null) {
       // Masking needs the portal's columns; the client did not ask, so Gatehouse asks quietly.
-      this.sendUpstream(encodeDescribe('P', portalName));
+      this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
-    this.forward(raw, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
+    const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
+    this.forward(out, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
+    for (const name of cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }
 

@@ -17,6 +17,7 @@ import {
 import { BE } from '../wire/message-types.ts';
 import type { RelationInfo } from './catalog.ts';
 import { PendingQueue, type Pending, type ResultContext } from './pending.ts';
+import { PortalTable } from './portal-table.ts';
 import type { Session } from './session.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 
@@ -38,6 +39,7 @@ const catalog = {
 class FakeSession {
   readonly pending = new PendingQueue();
   readonly statements = new Map();
+  readonly portals = new PortalTable('gatehouse_test_');
   readonly out: Buffer[] = [];
   readonly outcomes: StatementOutcome[] = [];
   readonly skipping: Array<{ syncQueued: boolean; probeSkipped: boolean }> = [];
@@ -104,7 +106,7 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
     const { s, upstream } = setup();
     // Parse(fails) Bind Execute Query Sync, as the session queues them.
     s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", fields: null } });
-    s.pending.push({ kind: 'bind' });
+    s.pending.push({ kind: 'bind', portal: null, previous: null });
     s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
     s.pending.push(query([]));
     s.pending.push({ kind: 'sync' });
@@ -123,12 +125,31 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
 
   it("an error before the client's Sync arrived tells the session to skip until Sync, and that a probe was skipped", async () => {
     const { s, upstream } = setup();
-    s.pending.push({ kind: 'bind' });
+    s.pending.push({ kind: 'bind', portal: null, previous: null });
     s.pending.push(query([]));
     s.pending.push({ kind: 'search-path', value: null, failed: false });
     await upstream(error('26000'));
     expect(s.pending.length).toBe(0);
     expect(s.skipping).toEqual([{ syncQueued: false, probeSkipped: true }]);
+  });
+
+  it('a portal Close and Bind skipped by the server are undone: the portal keeps its statement (R2)', async () => {
+    const { s, upstream } = setup();
+    const masked = { name: 'm', upstreamName: 'gatehouse_test_1', sql: 'SELECT ssn FROM clinical.patients', fields: null };
+    const other = { name: 'o', upstreamName: 'gatehouse_test_2', sql: 'SELECT 1', fields: null };
+    s.portals.bind('p2', masked, []);
+    s.portals.bind('', masked, []);
+    // Execute(fails) Close P p2 Bind '' Sync, as the session queues them.
+    s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
+    s.pending.push({ kind: 'close', portal: s.portals.close('p2') });
+    s.pending.push({ kind: 'bind', ...s.portals.bind('', other, []) });
+    s.pending.push({ kind: 'sync' });
+    expect(s.portals.resolve('p2').kind).toBe('unknown');
+    await upstream(error('22P02'), readyForQuery('T'));
+    const p2 = s.portals.resolve('p2');
+    const unnamed = s.portals.resolve('');
+    expect(p2.kind === 'portal' && p2.portal.statement).toBe(masked);
+    expect(unnamed.kind === 'portal' && unnamed.portal.statement).toBe(masked);
   });
 
   it('an error at Sync (deferred constraint at commit) is followed by ReadyForQuery, not a skip', async () => {
@@ -174,7 +195,7 @@ describe('UpstreamRelay: a response the head entry cannot produce ends the sessi
       frames: [rowDescription([intColumn]), dataRow([Buffer.from('1')]), dataRow([Buffer.from('1'), Buffer.from(SSN)])],
     },
     { name: 'a RowDescription for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [rowDescription([ssnColumn])] },
-    { name: 'a CommandComplete while waiting for a Bind', pending: () => [{ kind: 'bind' }], frames: [commandComplete('SELECT 1')] },
+    { name: 'a CommandComplete while waiting for a Bind', pending: () => [{ kind: 'bind', portal: null, previous: null }], frames: [commandComplete('SELECT 1')] },
     { name: 'a ReadyForQuery while waiting for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [readyForQuery('I')] },
     { name: 'a ParseComplete while waiting for a refused Query', pending: () => [{ kind: 'refused-query', error: Buffer.alloc(0), shown: false }], frames: [parseComplete()] },
     { name: "a BindComplete while waiting for Gatehouse's failing Bind", pending: () => [{ kind: 'swap-error', error: Buffer.alloc(0) }], frames: [bindComplete()] },

@@ -291,7 +291,7 @@ export class UpstreamRelay {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
       }
     }
-    this.undoStatementChanges(undone);
+    this.undoNameChanges(undone);
     this.s.upstreamSkipping(
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
@@ -299,15 +299,29 @@ export class UpstreamRelay {
   }
 
   /**
-   * Statement names were updated when the client's Parse/Close went out; the database refused
-   * or skipped these, so put the names back as the database has them (latest change first).
+   * Statement and portal names were updated when the client's Parse, Bind or Close went out; the
+   * database refused or skipped these, so put the names back as the database has them (latest
+   * change first). A skipped Close of a portal matters: the server still has the portal (and
+   * ROLLBACK TO SAVEPOINT keeps portals created before the savepoint), so Gatehouse must still
+   * decide and mask its Executes.
    */
-  private undoStatementChanges(undone: Pending[]): void {
+  private undoNameChanges(undone: Pending[]): void {
     for (const p of undone.reverse()) {
-      if (p.kind === 'parse' && this.s.statements.get(p.statement.name) === p.statement) {
-        this.s.statements.delete(p.statement.name);
-      } else if (p.kind === 'close-statement' && p.statement && !this.s.statements.has(p.statement.name)) {
-        this.s.statements.set(p.statement.name, p.statement);
+      switch (p.kind) {
+        case 'parse':
+          if (this.s.statements.get(p.statement.name) === p.statement) this.s.statements.delete(p.statement.name);
+          break;
+        case 'close-statement':
+          if (p.statement && !this.s.statements.has(p.statement.name)) this.s.statements.set(p.statement.name, p.statement);
+          break;
+        case 'bind':
+          if (p.portal) this.s.portals.undoBind(p.portal, p.previous);
+          break;
+        case 'close':
+          if (p.portal) this.s.portals.undoClose(p.portal);
+          break;
+        default:
+          break;
       }
     }
   }

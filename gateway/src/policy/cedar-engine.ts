@@ -184,6 +184,7 @@ function statementContext(input: PolicyInput): Context {
     functions: s.functions,
     runs_sql_text: s.runs_sql_text,
     has_where: s.has_where,
+    unbounded_writes: s.unbounded_writes,
     has_limit: s.has_limit,
     writes: s.writes,
     cte_writes: s.cte_writes,

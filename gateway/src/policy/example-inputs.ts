@@ -96,13 +96,13 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'agent DELETE without WHERE: denied',
-    input: input(['agents'], 'DELETE FROM clinical.visits', facts('delete', 'DeleteStmt', { tablesWritten: [table('clinical.visits')], writes: true })),
+    input: input(['agents'], 'DELETE FROM clinical.visits', facts('delete', 'DeleteStmt', { tablesWritten: [table('clinical.visits')], writes: true, unboundedWrites: true })),
     action: 'deny',
     policies: ['deny-unbounded-write'],
   },
   {
     name: 'agent DELETE patients without WHERE: denied, not sent for approval',
-    input: input(['agents'], 'DELETE FROM clinical.patients', facts('delete', 'DeleteStmt', { tablesWritten: [table('clinical.patients')], writes: true })),
+    input: input(['agents'], 'DELETE FROM clinical.patients', facts('delete', 'DeleteStmt', { tablesWritten: [table('clinical.patients')], writes: true, unboundedWrites: true })),
     action: 'deny',
     policies: ['deny-unbounded-write'],
   },

@@ -49,6 +49,7 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       functions,
       runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
+      unbounded_writes: facts.unboundedWrites,
       has_limit: facts.hasLimit,
       writes: facts.writes,
       cte_writes: facts.cteWrites,

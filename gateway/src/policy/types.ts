@@ -57,6 +57,8 @@ export interface PolicyInput {
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;
     has_where: boolean;
+    /** An UPDATE or DELETE without WHERE, or a TRUNCATE, anywhere in the statement (sql/unbounded-writes.ts). */
+    unbounded_writes: boolean;
     has_limit: boolean;
     writes: boolean;
     cte_writes: boolean;

@@ -51,6 +51,24 @@ export class Carried {
 }
 
 /**
+ * The value of one of several alternatives (set-operation arms, VALUES rows, the candidates for a
+ * name): their columns together, plain only if every alternative is exactly a plain column. An
+ * alternative carrying no column (a literal, a parameter) or a computed one makes all of them
+ * computed: `SELECT q.mrn ... UNION ALL SELECT 'guess'` may be the guess, not an mrn. A null
+ * alternative is not a candidate at all.
+ */
+export function either(alternatives: readonly (Carried | null)[]): Carried {
+  const c = new Carried();
+  let exact = true;
+  for (const a of alternatives) {
+    if (a === null) continue;
+    if (a.size === 0 || a.values().some((col) => !col.plain)) exact = false;
+    c.addAll(a);
+  }
+  return exact ? c : c.computed();
+}
+
+/**
  * One output column of a query level, as the enclosing query sees it: a named (or unnamed)
  * expression; `*` over a base table (its names are that table's columns, unknown without the
  * catalog); or an entry whose names are unknown (a star renamed by column aliases, a function's
@@ -76,15 +94,14 @@ export function wholeOf(lineage: Lineage): Carried {
 
 /** What output column(s) named `name` carry; null when no entry can have that name. */
 export function byName(lineage: Lineage, name: string): Carried | null {
-  let found: Carried | null = null;
+  const found: Carried[] = [];
   for (const e of lineage) {
     if (e.kind === 'named' && e.name !== name) continue;
-    found ??= new Carried();
-    if (e.kind === 'star') found.add({ table: e.table.qualified, column: name, plain: true });
-    else if (e.kind === 'named') found.addAll(e.carried);
-    else found.addAll(e.carried.computed());
+    if (e.kind === 'star') found.push(Carried.of({ table: e.table.qualified, column: name, plain: true }));
+    else if (e.kind === 'named') found.push(e.carried);
+    else found.push(e.carried.computed());
   }
-  return found;
+  return found.length === 0 ? null : either(found);
 }
 
 /** What output column number `position` (1-based, as in ORDER BY 2) carries. */
@@ -108,7 +125,7 @@ export function renamed(lineage: Lineage, names: readonly string[]): Lineage {
   return out;
 }
 
-/** Output columns of a set operation: position by position when both arms are fully named. */
+/** Output columns of a set operation: position by position when both arms are fully named; see either(). */
 export function mergedArms(left: Lineage, right: Lineage): Lineage {
   const named = (l: Lineage): boolean => l.every((e) => e.kind === 'named');
   if (!named(left) || !named(right) || left.length !== right.length) {
@@ -116,9 +133,7 @@ export function mergedArms(left: Lineage, right: Lineage): Lineage {
   }
   return left.map((e, i) => {
     const r = right[i]!;
-    const carried = new Carried();
-    if (e.kind === 'named') carried.addAll(e.carried);
-    if (r.kind === 'named') carried.addAll(r.carried);
+    const carried = either([e.kind === 'named' ? e.carried : null, r.kind === 'named' ? r.carried : null]);
     return { kind: 'named', name: e.kind === 'named' ? e.name : null, carried };
   });
 }
@@ -148,14 +163,8 @@ export function sourceColumn(source: Source, name: string): Carried | null {
 
 /** Column `name` of an item (`alias.name`); every column when no source has that name. */
 export function itemColumn(item: Item, name: string): Carried {
-  const c = new Carried();
-  let found = false;
-  for (const s of item.sources) {
-    const hit = sourceColumn(s, name);
-    if (hit !== null) found = true;
-    c.addAll(hit);
-  }
-  return found ? c : wholeItem(item);
+  const hits = item.sources.map((s) => sourceColumn(s, name));
+  return hits.some((h) => h !== null) ? either(hits) : wholeItem(item);
 }
 
 /** A whole-row reference to an item (`SELECT p FROM patients p`). */
@@ -220,15 +229,19 @@ export class Level {
    */
   unqualified(name: string): Carried {
     const whole = this.findItem(name, null);
-    return this.columnsNamed(name).addAll(whole === null ? null : wholeItem(whole));
+    return either([...this.candidates(name), whole === null ? null : wholeItem(whole)]);
   }
 
-  /** Columns called `name` of any visible item that may have one. */
+  /** Columns called `name` of any visible item that may have one (any of them: see either()). */
   columnsNamed(name: string): Carried {
-    const c = new Carried();
+    return either(this.candidates(name));
+  }
+
+  private candidates(name: string): (Carried | null)[] {
+    const out: (Carried | null)[] = [];
     for (let l: Level | null = this; l !== null; l = l.parent) {
-      for (const item of l.items) for (const s of item.sources) c.addAll(sourceColumn(s, name));
+      for (const item of l.items) for (const s of item.sources) out.push(sourceColumn(s, name));
     }
-    return c;
+    return out;
   }
 }

@@ -7,6 +7,7 @@ import {
   byName,
   byPosition,
   Carried,
+  either,
   itemColumn,
   Level,
   mergedArms,
@@ -143,18 +144,14 @@ export class ColumnUseWalker {
     return lineage;
   }
 
+  /** VALUES: column i is any of the rows' i-th expressions (see either()). */
   private values(rows: readonly unknown[], q: Level, use: Use): Lineage {
-    const out: Lineage = [];
+    const columns: Carried[][] = [];
     for (const row of rows) {
       const items = list(asNode(row)?.body ?? {}, 'items');
-      items.forEach((v, i) => {
-        const carried = this.expr(v, q, use);
-        const e = out[i];
-        if (e?.kind === 'named') e.carried.addAll(carried);
-        else out[i] = { kind: 'named', name: `column${i + 1}`, carried };
-      });
+      items.forEach((v, i) => (columns[i] ??= []).push(this.expr(v, q, use)));
     }
-    return out;
+    return columns.map((alternatives, i) => ({ kind: 'named', name: `column${i + 1}`, carried: either(alternatives) }));
   }
 
   /** Registers a WITH clause's CTEs (with their output columns); returns the level they are visible in. */
@@ -259,11 +256,7 @@ export class ColumnUseWalker {
     }
     for (const name of stringList(list(body, 'usingClause')) ?? []) {
       this.rec.operator(['=']);
-      const side = (its: Item[]): Carried => {
-        const c = new Carried();
-        for (const i of its) for (const s of i.sources) c.addAll(sourceColumn(s, name));
-        return c;
-      };
+      const side = (its: Item[]): Carried => either(its.flatMap((i) => i.sources.map((s) => sourceColumn(s, name))));
       const l = side(left);
       const r = side(right);
       this.rec.use(l, 'JOIN USING', 'equal', r);
@@ -314,8 +307,7 @@ export class ColumnUseWalker {
     if (node.type !== 'ColumnRef') return null;
     const carried = this.columnRef(node.body, q);
     const names = stringList(list(node.body, 'fields'));
-    if (names !== null && names.length === 1) carried.addAll(byName(lineage, names[0]!));
-    return carried;
+    return names !== null && names.length === 1 ? either([carried, byName(lineage, names[0]!)]) : carried;
   }
 
   private windowDef(value: unknown, q: Level): void {

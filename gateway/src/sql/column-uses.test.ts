@@ -223,6 +223,34 @@ describe('column uses: equality and grouping of plain columns (for hash masks)',
     expect(hidden('SELECT 1 FROM patients NATURAL JOIN contacts')).toEqual(['contacts.* NATURAL JOIN other', 'patients.* NATURAL JOIN other']);
   });
 
+  it('a set-operation or VALUES column is plain only when every arm or row is a plain column', () => {
+    const union = (arm: string): string[] =>
+      hidden(`SELECT p.id FROM patients p JOIN (SELECT q.mrn AS m FROM patients q UNION ALL ${arm}) g ON p.mrn = g.m`);
+    expect(union('SELECT r.email FROM patients r')).toEqual([
+      'patients.email JOIN equal = patients.mrn',
+      'patients.mrn JOIN equal = patients.mrn',
+      'patients.mrn JOIN equal = patients.mrn,patients.email',
+    ]);
+    for (const arm of ["SELECT 'guess'", 'SELECT $1', 'SELECT lower(r.mrn) FROM patients r', 'SELECT NULL']) {
+      expect(union(arm), arm).toEqual(['patients.mrn JOIN other']);
+    }
+    expect(hidden("SELECT p.id FROM patients p, LATERAL (VALUES (p.mrn), ('guess')) g(m) WHERE p.mrn = g.m")).toEqual(['patients.mrn WHERE other']);
+    expect(hidden('SELECT p.id FROM patients p, LATERAL (VALUES (p.mrn), (p.email)) g(m) WHERE p.mrn = g.m')).toEqual([
+      'patients.email WHERE equal = patients.mrn',
+      'patients.mrn WHERE equal = patients.mrn',
+      'patients.mrn WHERE equal = patients.mrn,patients.email',
+    ]);
+  });
+
+  it('a name that may be a derived column holding no table column is not plain', () => {
+    expect(hidden("SELECT p.id FROM patients p WHERE EXISTS (SELECT 1 FROM (SELECT 'g' AS mrn) g WHERE p.mrn = mrn)")).toEqual([
+      'patients.mrn WHERE other',
+    ]);
+    expect(hidden('SELECT p.id FROM patients p WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[1]) AS mrn WHERE p.mrn = mrn)')).toEqual([
+      'patients.mrn WHERE other',
+    ]);
+  });
+
   it('grouping through a subquery stays plain; through an expression it does not', () => {
     expect(hidden('SELECT count(*) FROM (SELECT email FROM patients) x GROUP BY x.email')).toEqual(['patients.email GROUP BY group']);
     expect(hidden('SELECT count(*) FROM (SELECT lower(email) AS email FROM patients) x GROUP BY x.email')).toEqual(['patients.email GROUP BY other']);

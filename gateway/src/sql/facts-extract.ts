@@ -5,6 +5,7 @@ import type { CopyFacts, StatementFacts } from './facts.ts';
 import { asNode, isObject, list, str, type AstBody, type AstNode } from './ast.ts';
 import { settingChanges } from './setting-changes.ts';
 import { kindWrites, statementKind } from './statement-kind.ts';
+import { hasUnboundedWrite } from './unbounded-writes.ts';
 import { FactsWalker } from './walk.ts';
 import { extractColumnUses, NO_USES, type StatementUses } from './column-uses.ts';
 
@@ -19,6 +20,7 @@ export function emptyFacts(): StatementFacts {
     functions: [],
     hasWhere: false,
     hasLimit: false,
+    unboundedWrites: false,
     writes: false,
     cteWrites: false,
     explainAnalyze: false,
@@ -50,6 +52,7 @@ export function extractFacts(stmt: AstNode, text: string, searchPath: readonly s
     functions: walked.functions,
     hasWhere: hasWhere(effective),
     hasLimit: hasLimit(effective),
+    unboundedWrites: hasUnboundedWrite(stmt),
     writes: statementWrites(stmt, walked.cteWrites),
     cteWrites: walked.cteWrites,
     explainAnalyze: type === 'ExplainStmt' && explainAnalyze(body),
@@ -116,13 +119,16 @@ function hasLimit(stmt: AstNode): boolean {
 /**
  * Whether running the statement changes the database. EXPLAIN writes only with ANALYZE (it then
  * runs its statement); PREPARE counts as its inner statement, so that a write can be refused when
- * it is prepared (EXECUTE carries only a name); COPY writes when FROM.
+ * it is prepared (EXECUTE carries only a name); COPY writes when FROM, or when its query does
+ * (COPY (DELETE ... RETURNING ...) TO).
  */
 function statementWrites(stmt: AstNode, cteWrites: boolean): boolean {
   const { type, body } = stmt;
   switch (type) {
-    case 'CopyStmt':
-      return body['is_from'] === true;
+    case 'CopyStmt': {
+      const inner = asNode(body['query']);
+      return body['is_from'] === true || (inner !== null && statementWrites(inner, cteWrites));
+    }
     case 'ExplainStmt': {
       const inner = asNode(body['query']);
       return explainAnalyze(body) && inner !== null && statementWrites(inner, cteWrites);

@@ -24,6 +24,8 @@ const cases: Record<string, FactsCase> = {
   'COPY TO STDOUT': { sql: 'COPY patients TO STDOUT', kind: 'copy', writes: false, copy: { direction: 'to', endpoint: 'stdio', query: false } },
   'COPY FROM a server file': { sql: "COPY patients FROM '/etc/passwd'", writes: true, copy: { direction: 'from', endpoint: 'file', query: false } },
   'COPY FROM STDIN': { sql: 'COPY patients FROM STDIN', copy: { direction: 'from', endpoint: 'stdio', query: false } },
+  'COPY (DELETE ... RETURNING) TO STDOUT writes': { sql: 'COPY (DELETE FROM t WHERE a = 1 RETURNING a) TO STDOUT', writes: true, written: ['public.t'] },
+  'COPY (SELECT) TO STDOUT does not write': { sql: 'COPY (SELECT a FROM t) TO STDOUT', writes: false },
   'COPY (query) TO PROGRAM': { sql: "COPY (SELECT 1 FROM t) TO PROGRAM 'x'", copy: { direction: 'to', endpoint: 'program', query: true } },
   'COPY TO a server file': { sql: "COPY patients TO '/tmp/x'", copy: { direction: 'to', endpoint: 'file', query: false } },
   // EXPLAIN.

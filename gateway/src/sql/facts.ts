@@ -71,7 +71,12 @@ export interface StatementFacts {
   functions: string[];
   hasWhere: boolean;
   hasLimit: boolean;
-  /** True when the statement writes anywhere: top level, a data-modifying CTE, EXPLAIN ANALYZE of a write. */
+  /**
+   * An UPDATE or DELETE without WHERE, or a TRUNCATE, anywhere in the statement: top level, WITH,
+   * EXPLAIN, COPY (query), PREPARE, a rule or routine body (sql/unbounded-writes.ts).
+   */
+  unboundedWrites: boolean;
+  /** True when the statement writes anywhere: top level, a data-modifying CTE, EXPLAIN ANALYZE or COPY (query) TO of a write. */
   writes: boolean;
   /** A data-modifying CTE is present (WITH d AS (DELETE ...) SELECT ...). */
   cteWrites: boolean;

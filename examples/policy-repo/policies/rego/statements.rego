@@ -26,3 +26,9 @@ deny contains {"id": "deny-set-role", "reason": "changing the role is not allowe
 deny contains {"id": "deny-sql-text", "reason": "functions that run SQL given as a string are not allowed"} if {
 	input.statement.runs_sql_text
 }
+
+# An UPDATE or DELETE without WHERE, or a TRUNCATE, wherever it is written (top level, WITH, EXPLAIN,
+# COPY (query), PREPARE): Gatehouse sets unbounded_writes for those. Denied, not sent for approval.
+deny contains {"id": "deny-unbounded-write", "reason": "UPDATE and DELETE need a WHERE clause, wherever they are written, and TRUNCATE is not allowed"} if {
+	input.statement.unbounded_writes
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSqlParser } from '../../sql/parser.ts';
 import { parseCaseFile } from '../testing/cases.ts';
 import type { PolicyInput } from '../types.ts';
-import { canonicalJson, InputCollector, inputKey } from './inputs.ts';
+import { canonicalJson, InputCollector, inputKey, upgradeRecordedInput } from './inputs.ts';
 
 const CASES = `version: 1
 cases:
@@ -76,7 +76,7 @@ describe('collecting inputs', () => {
     c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
     const today = c.inputs()[0]!.input;
     const asRecordedBy = (functions: string[]): Record<string, unknown> => {
-      const { runs_sql_text: _dropped, ...statement } = { ...today.statement, functions };
+      const { runs_sql_text: _dropped, unbounded_writes: _added, ...statement } = { ...today.statement, functions };
       return { ...today, version: 1, statement };
     };
     const file = join(dir, 'audit-v1.ndjson');
@@ -89,5 +89,25 @@ describe('collecting inputs', () => {
       [today.version, ['query_to_xml'], true],
       [today.version, ['lower'], false],
     ]);
+  });
+
+  it('a version-1 input gets unbounded_writes from its text parsed again, or from its facts, erring towards true', async () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    const today = c.inputs()[0]!.input;
+    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
+      const { runs_sql_text: _a, unbounded_writes: _b, ...statement } = { ...today.statement, text, ...more };
+      return { ...today, version: 1, statement } as unknown as PolicyInput;
+    };
+    const unbounded = (i: PolicyInput): boolean => upgradeRecordedInput(i).statement.unbounded_writes;
+    expect(unbounded(v1('EXPLAIN ANALYZE DELETE FROM t', { kind: 'explain', has_where: false }))).toBe(true);
+    expect(unbounded(v1('WITH d AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM d', { kind: 'select' }))).toBe(true);
+    expect(unbounded(v1('DELETE FROM t WHERE id = 1', { kind: 'delete', has_where: true, writes: true, tables_written: ['public.t'] }))).toBe(false);
+    expect(unbounded(v1('SELECT reason FROM clinical.visits'))).toBe(false);
+    // Text that is not one statement: the recorded facts decide.
+    expect(unbounded(v1('', { writes: true, tables_written: ['public.t'] }))).toBe(true);
+    expect(unbounded(v1('SELEKT', { writes: false, tables_written: ['public.t'] }))).toBe(true);
+    expect(unbounded(v1('', { writes: false, tables_written: [] }))).toBe(false);
+    expect(upgradeRecordedInput(v1('TRUNCATE t')).version).toBe(today.version);
   });
 });

@@ -3,6 +3,7 @@
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { analyzeQuery } from '../../sql/parser.ts';
 import { callsSqlTextFunction } from '../sql-text-functions.ts';
 import { POLICY_INPUT_VERSION, type EngineKind, type PolicyInput } from '../types.ts';
 import { evaluationFor } from '../testing/case-input.ts';
@@ -118,21 +119,45 @@ export class InputCollector {
 
 /**
  * An input recorded by an older Gatehouse, brought to the current version so today's policies
- * judge the same statement: version 1 lacked statement.runs_sql_text, which is computed from the
- * recorded function names exactly as buildPolicyInput does.
+ * judge the same statement. Version 1 lacked two statement facts: runs_sql_text, computed from the
+ * recorded function names exactly as buildPolicyInput does, and unbounded_writes (see
+ * recordedUnboundedWrites).
  */
 export function upgradeRecordedInput(input: PolicyInput): PolicyInput {
   const recorded = input as Omit<PolicyInput, 'version' | 'statement'> & {
     version: number;
-    statement: Omit<PolicyInput['statement'], 'runs_sql_text'> & { runs_sql_text?: boolean };
+    statement: Omit<PolicyInput['statement'], 'runs_sql_text' | 'unbounded_writes'> & { runs_sql_text?: boolean; unbounded_writes?: boolean };
   };
   if (recorded.version !== 1) return input;
   const functions = Array.isArray(recorded.statement.functions) ? recorded.statement.functions : [];
   return {
     ...recorded,
     version: POLICY_INPUT_VERSION,
-    statement: { ...recorded.statement, runs_sql_text: callsSqlTextFunction(functions) },
+    statement: {
+      ...recorded.statement,
+      runs_sql_text: callsSqlTextFunction(functions),
+      unbounded_writes: recordedUnboundedWrites(recorded.statement),
+    },
   };
+}
+
+/**
+ * statement.unbounded_writes for a version-1 input: from the recorded text, parsed again, when it
+ * is one statement (the fact depends on the parse tree alone, not on the session); otherwise, to
+ * err on the side of a deny, true whenever the recorded facts show the statement writes anything
+ * or names a table it writes (every UPDATE, DELETE and TRUNCATE target is in tables_written).
+ * Needs loadSqlParser() to have resolved, or the facts are used.
+ */
+function recordedUnboundedWrites(statement: { text?: unknown; writes?: unknown; tables_written?: unknown }): boolean {
+  if (typeof statement.text === 'string' && statement.text.trim() !== '') {
+    try {
+      const outcome = analyzeQuery(statement.text);
+      if (outcome.ok && outcome.statements.length === 1) return outcome.statements[0]!.facts.unboundedWrites;
+    } catch {
+      // the parser is not loaded: fall back to the recorded facts
+    }
+  }
+  return statement.writes !== false || !Array.isArray(statement.tables_written) || statement.tables_written.length > 0;
 }
 
 function isStatementRecord(r: unknown): r is { type: 'statement'; input: PolicyInput | null } {
