@@ -52,6 +52,11 @@ function unknownStatement(name: string): GatehouseError {
   });
 }
 
+/** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
+type Admission =
+  | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[] };
+
 export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
@@ -262,29 +267,34 @@ export class Session {
     }
   }
 
+  /**
+   * Decides `text`, then applies the checks every statement passes after its decision, the same
+   * for Query, Parse and Execute: its unqualified names can be resolved (search path known) and
+   * the cursor names it uses are not Gatehouse's reserved ones.
+   */
+  private admit(text: string, protocol: 'simple' | 'extended', auditForwarded: boolean = true, parameters: BoundParameters = []): Admission {
+    const d = this.decide(text, protocol, auditForwarded, parameters);
+    if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
+    const unresolved = this.searchPath.unresolved(d.statements);
+    if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
+    const cursors = cursorsDeclared(d.statements);
+    if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
+    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors };
+  }
+
   private onQuery(sql: string, raw: Buffer): void {
-    const d = this.decide(sql, 'simple');
+    const d = this.admit(sql, 'simple');
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseSimple(d.error);
-      return;
-    }
-    const unresolved = this.searchPath.unresolved(d.statements);
-    if (unresolved !== null) {
-      this.recordRefused(d.statements, unresolved);
-      this.refuseSimple(unresolved);
-      this.probeSearchPathIfStale(); // so that the next statement can be decided
-      this.batchForwarded = false;
-      return;
-    }
-    const cursors = cursorsDeclared(d.statements);
-    if (cursors instanceof GatehouseError) {
-      this.recordRefused(d.statements, cursors);
-      this.refuseSimple(cursors);
+      if (d.pathUnknown) {
+        this.probeSearchPathIfStale(); // so that the next statement can be decided
+        this.batchForwarded = false;
+      }
       return;
     }
     this.forward(raw, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
-    for (const name of cursors) this.portals.noteDeclared(name);
+    for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
     // PostgreSQL ends the implicit transaction of an unsynced extended batch at a simple Query.
@@ -300,22 +310,10 @@ export class Session {
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
-    const d = this.decide(sql, 'extended', false, 'unbound');
+    const d = this.admit(sql, 'extended', false, 'unbound');
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
-      return;
-    }
-    const unresolved = this.searchPath.unresolved(d.statements);
-    if (unresolved !== null) {
-      this.recordRefused(d.statements, unresolved);
-      this.refuseExtended(unresolved, 'extended');
-      return;
-    }
-    const cursors = cursorsDeclared(d.statements);
-    if (cursors instanceof GatehouseError) {
-      this.recordRefused(d.statements, cursors);
-      this.refuseExtended(cursors, 'extended');
       return;
     }
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
@@ -335,22 +333,10 @@ export class Session {
       return;
     }
     const sql = portal.statement.sql;
-    const d = this.decide(sql, 'extended', true, portal.params ?? []);
+    const d = this.admit(sql, 'extended', true, portal.params ?? []);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
-      return;
-    }
-    const unresolved = this.searchPath.unresolved(d.statements);
-    if (unresolved !== null) {
-      this.recordRefused(d.statements, unresolved);
-      this.refuseExtended(unresolved, 'extended');
-      return;
-    }
-    const cursors = cursorsDeclared(d.statements);
-    if (cursors instanceof GatehouseError) {
-      this.recordRefused(d.statements, cursors);
-      this.refuseExtended(cursors, 'extended');
       return;
     }
     if (d.masks.length > 0 && portal.fields === null) {
@@ -360,7 +346,7 @@ export class Session {
     }
     const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
     this.forward(out, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
-    for (const name of cursors) this.portals.noteDeclared(name);
+    for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }
 
