@@ -147,7 +147,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     gate.it('a batch of prepared (cached) statements: Bind/Execute only, one Sync, each result right and masked', async () => {
       const visit = (await direct.query("SELECT id, to_char(visit_date, 'YYYY-MM-DD') AS d FROM clinical.visits WHERE id = 2")).rows[0];
       const p4 = patients[3]!;
-      // `email IS NOT NULL` is computed from a masked column: fail closed, a non-string masked to NULL.
+      // `diagnosis_code IS NOT NULL` is computed in a statement that reads masked columns: fail closed, a non-string masked to NULL.
       expect(outcomes(report.cached_batch)).toEqual([[[visit.id, visit.d]], [[4, '***', last4(p4.phone), p4.dob]], [[5, '***', null]], [[42]]]);
     });
 

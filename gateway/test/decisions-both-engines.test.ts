@@ -57,9 +57,12 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(truth.rows[0].ssn).not.toBe('***');
     });
 
-    it('masks expressions that could carry a masked value (fail closed without lineage)', async () => {
-      const via = await agent.query("SELECT upper(ssn) AS s, p AS whole FROM clinical.patients p WHERE id = 1");
+    it('refuses computing on a masked value in the output, and masks a computed column that carries one', async () => {
+      expect(await sqlstateOf(agent, 'SELECT upper(ssn) AS s FROM clinical.patients WHERE id = 1')).toBe('0A000');
+      expect(await sqlstateOf(agent, 'SELECT p AS whole FROM clinical.patients p WHERE id = 1')).toBe('0A000');
+      const via = await agent.query('SELECT (SELECT p.ssn) AS s FROM clinical.patients p WHERE id = 1');
       const truth = await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1');
+      expect(via.rows).toHaveLength(1);
       expect(JSON.stringify(via.rows)).not.toContain(truth.rows[0].ssn);
     });
 

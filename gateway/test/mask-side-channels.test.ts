@@ -100,7 +100,8 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(await sqlstateOf(agent, "SELECT setval('public.side_seq', ascii(ssn)) FROM clinical.patients WHERE id = 1")).toBe('0A000');
         // Large-object functions may also be denied by the policy itself (42501): either way it does not run.
         expect(['0A000', '42501']).toContain(await sqlstateOf(agent, "SELECT lo_from_bytea(0, convert_to(ssn, 'UTF8')) FROM clinical.patients WHERE id = 1"));
-        expect(await sqlstateOf(agent, 'SELECT pg_advisory_lock(ascii(ssn)) FROM clinical.patients WHERE id = 1')).toBe('0A000');
+        // Advisory locks may also be denied by the policy itself (42501).
+        expect(['0A000', '42501']).toContain(await sqlstateOf(agent, 'SELECT pg_advisory_lock(ascii(ssn)) FROM clinical.patients WHERE id = 1'));
         expect((await direct.query('SELECT is_called FROM public.side_seq')).rows[0].is_called).toBe(false);
         expect((await direct.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n).toBe(before);
         expect((await direct.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0].n).toBe(0);
@@ -124,7 +125,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
       it('a join on unmasked keys, count(*), GROUP BY an unmasked column, harmless builtins', async () => {
         const j = await agent.query(
-          'SELECT v.id, p.ssn, upper(p.last_name) AS l FROM clinical.visits v JOIN clinical.patients p ON p.id = v.patient_id WHERE p.id = 3 ORDER BY v.id',
+          'SELECT v.id, p.ssn, upper(v.reason) AS l FROM clinical.visits v JOIN clinical.patients p ON p.id = v.patient_id WHERE p.id = 3 ORDER BY v.id',
         );
         const truth = await direct.query('SELECT count(*)::int AS n FROM clinical.visits WHERE patient_id = 3');
         expect(j.rows).toHaveLength(truth.rows[0].n as number);

@@ -16,6 +16,7 @@ base_statement := {
 	"runs_sql_text": false,
 	"has_where": false,
 	"unbounded_writes": false,
+	"locks_rows": false,
 	"has_limit": false,
 	"writes": false,
 	"cte_writes": false,
@@ -24,6 +25,7 @@ base_statement := {
 	"prepared_name": null,
 	"copy": null,
 	"setting": null,
+	"settings": [],
 }
 
 request(groups, statement) := {
@@ -268,6 +270,34 @@ test_set_role_denied if {
 	}
 }
 
+test_role_set_any_other_way_denied if {
+	every settings in [["role"], ["session_authorization"], ["*"], ["search_path", "role"]] {
+		v := gatehouse.verdict with input as request(["breakglass"], {"functions": ["set_config", "pg_catalog.set_config"], "settings": settings})
+		ids(v.deny) == {"deny-set-role"}
+	}
+}
+
+test_other_settings_and_reset_all_allowed if {
+	every settings in [["search_path"], ["all"], ["application_name", "statement_timeout"]] {
+		v := gatehouse.verdict with input as request(["agents"], {"settings": settings})
+		outcome(v) == "allow"
+	}
+}
+
+test_agents_no_admin_functions if {
+	every f in ["pg_terminate_backend", "pg_catalog.pg_cancel_backend", "pg_reload_conf", "pg_catalog.pg_switch_wal", "pg_advisory_lock", "pg_stat_reset"] {
+		v := gatehouse.verdict with input as request(["agents"], {"functions": [f]})
+		ids(v.deny) == {"deny-admin-functions"}
+	}
+}
+
+test_admin_functions_for_breakglass_and_own_functions if {
+	v := gatehouse.verdict with input as request(["agents", "breakglass"], {"functions": ["pg_terminate_backend"]})
+	outcome(v) == "allow"
+	w := gatehouse.verdict with input as request(["agents"], {"functions": ["public.pg_terminate_backend", "pg_advisory_unlock_all"]})
+	outcome(w) == "allow"
+}
+
 test_bench_reads_and_writes if {
 	v := gatehouse.verdict with input as request(["bench"], {
 		"kind": "update", "command": "UpdateStmt", "has_where": true, "writes": true,
@@ -292,4 +322,17 @@ test_agents_cannot_write_visits if {
 test_do_blocks_not_permitted if {
 	v := gatehouse.verdict with input as request(["breakglass"], {"kind": "do", "command": "DoStmt"})
 	ids(v.deny) == {"default-deny"}
+}
+
+test_two_phase_not_permitted if {
+	v := gatehouse.verdict with input as request(["breakglass"], {"kind": "two_phase", "command": "TransactionStmt", "writes": true})
+	ids(v.deny) == {"default-deny"}
+}
+
+test_row_locks_denied_to_agents if {
+	lock := {"tables_read": ["clinical.visits"], "columns": {"clinical.visits": ["id"]}, "locks_rows": true}
+	v := gatehouse.verdict with input as request(["agents"], lock)
+	ids(v.deny) == {"deny-row-locks"}
+	b := gatehouse.verdict with input as request(["breakglass"], lock)
+	not "deny-row-locks" in ids(b.deny)
 }

@@ -19,6 +19,40 @@ file_functions := {
 	"pg_hba_file_rules", "pg_ident_file_mappings", "pg_show_all_file_settings", "pg_config", "pg_current_logfile",
 }
 
+# Server administration (the "System Administration Functions" chapter of the PostgreSQL manual,
+# and the statistics reset functions): signalling other backends, reloading the configuration,
+# backup and WAL control, promotion and replay control, replication slots and origins (logical
+# decoding of a slot also returns every table's changes, past every table rule), statistics
+# resets, index maintenance, importing collations, and taking advisory locks (an agent holding an
+# application's lock key can stall its workers or migrations; releasing is harmless and allowed).
+# Older and newer names are listed too. txid_current() and pg_current_xact_id() are not: they
+# only give the transaction an id, as any write does. set_config() is deny-set-role's business.
+admin_functions := {
+	"pg_cancel_backend", "pg_terminate_backend", "pg_reload_conf", "pg_rotate_logfile", "pg_rotate_logfile_old",
+	"pg_log_backend_memory_contexts",
+	"pg_backup_start", "pg_backup_stop", "pg_start_backup", "pg_stop_backup", "pg_create_restore_point",
+	"pg_switch_wal", "pg_switch_xlog",
+	"pg_promote", "pg_wal_replay_pause", "pg_wal_replay_resume", "pg_xlog_replay_pause", "pg_xlog_replay_resume",
+	"pg_create_physical_replication_slot", "pg_create_logical_replication_slot", "pg_drop_replication_slot",
+	"pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot", "pg_replication_slot_advance",
+	"pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes", "pg_logical_slot_peek_changes",
+	"pg_logical_slot_peek_binary_changes", "pg_logical_emit_message", "pg_log_standby_snapshot",
+	"pg_sync_replication_slots",
+	"pg_replication_origin_create", "pg_replication_origin_drop", "pg_replication_origin_oid",
+	"pg_replication_origin_session_setup", "pg_replication_origin_session_reset",
+	"pg_replication_origin_session_is_setup", "pg_replication_origin_session_progress",
+	"pg_replication_origin_xact_setup", "pg_replication_origin_xact_reset", "pg_replication_origin_advance",
+	"pg_replication_origin_progress",
+	"pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
+	"pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
+	"pg_stat_reset_subscription_stats",
+	"brin_summarize_new_values", "brin_summarize_range", "brin_desummarize_range", "gin_clean_pending_list",
+	"pg_import_system_collations",
+	"pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared",
+	"pg_try_advisory_lock", "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock",
+	"pg_try_advisory_xact_lock_shared",
+}
+
 # Statements whose effect is reading or writing tables: the table rules decide.
 table_statement if input.statement.kind in table_kinds
 
@@ -40,9 +74,24 @@ allow contains {"id": "statement-session", "reason": "session and transaction co
 	input.statement.kind in session_kinds
 }
 
-deny contains {"id": "deny-set-role", "reason": "changing the role or session authorization is not allowed"} if {
+# The parameters that carry the role: SET ROLE and SET SESSION AUTHORIZATION, and the same change
+# written any other way (set_config('role', ...), UPDATE pg_settings, ALTER ROLE/DATABASE ... SET
+# role, a function's SET role clause). "*" is a parameter whose name Gatehouse cannot know before
+# the statement runs (set_config($1, ...), an expression, UPDATE pg_settings): it may be the role.
+# "all" (RESET ALL, DISCARD ALL) is allowed: RESET ALL leaves the role alone, and DISCARD ALL only
+# returns to the role the session logged in with.
+role_settings := {"role", "session_authorization", "*"}
+
+set_role_reason := "changing the role or session authorization is not allowed, however it is written (SET ROLE, set_config, UPDATE pg_settings), nor setting a parameter whose name is not written as a constant"
+
+deny contains {"id": "deny-set-role", "reason": set_role_reason} if {
 	input.statement.kind == "set"
-	input.statement.setting in {"role", "session_authorization"}
+	input.statement.setting in role_settings
+}
+
+deny contains {"id": "deny-set-role", "reason": set_role_reason} if {
+	some s in input.statement.settings
+	s in role_settings
 }
 
 deny contains {"id": "deny-ddl", "reason": "agents may not change the schema"} if {
@@ -55,6 +104,15 @@ deny contains {"id": "deny-grant", "reason": "agents may not grant privileges or
 	input.statement.kind == "grant"
 }
 
+# SELECT ... FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE, wherever it is written
+# (subquery, WITH, EXPLAIN, PREPARE, DECLARE CURSOR): a row lock blocks every writer of those rows
+# until the transaction ends, so an agent that may only read could stall the application.
+# PostgreSQL itself asks for UPDATE privilege for FOR UPDATE; Gatehouse's upstream role has it.
+deny contains {"id": "deny-row-locks", "reason": "agents may not lock rows (SELECT ... FOR UPDATE/SHARE): a row lock blocks writers until the transaction ends; drop the locking clause"} if {
+	member("agents")
+	input.statement.locks_rows
+}
+
 deny contains {"id": "deny-copy-file", "reason": "COPY to or from a server file or program is not allowed"} if {
 	input.statement.kind == "copy"
 	input.statement.copy.endpoint in {"file", "program"}
@@ -63,6 +121,15 @@ deny contains {"id": "deny-copy-file", "reason": "COPY to or from a server file 
 deny contains {"id": "deny-file-functions", "reason": "server-side file functions are not allowed"} if {
 	some f in input.statement.functions
 	builtin_function(f, file_functions)
+}
+
+# Agents do not administer the server. Break-glass may: cancelling or terminating a runaway
+# backend is what break-glass is for.
+deny contains {"id": "deny-admin-functions", "reason": "agents may not call server administration functions (signalling backends, reloading configuration, backup, WAL, replication, statistics resets, advisory locks): only break-glass may"} if {
+	member("agents")
+	not member("breakglass")
+	some f in input.statement.functions
+	builtin_function(f, admin_functions)
 }
 
 # SQL handed to a function as a string (query_to_xml, table_to_xml, ts_stat, dblink, ...) runs on the

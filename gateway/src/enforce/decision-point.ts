@@ -6,6 +6,7 @@ import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
+import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
 import { evaluateWithBudget } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
@@ -144,13 +145,20 @@ export function reservedNameUse(parsed: ParsedStatement): string | null {
   return `prepared statement names starting with "${RESERVED_STATEMENT_PREFIX}" are reserved for Gatehouse`;
 }
 
-function evaluateOne(ctx: DecisionContext, engine: PolicyEngine, text: string, protocol: 'simple' | 'extended', parsed: ParsedStatement): Evaluated {
+function evaluateOne(
+  ctx: DecisionContext,
+  engine: PolicyEngine,
+  text: string,
+  protocol: 'simple' | 'extended',
+  parsed: ParsedStatement,
+  parameters: BoundParameters,
+): Evaluated {
   const reserved = reservedNameUse(parsed);
   if (reserved) {
     return { text, parsed, input: null, verdict: { action: 'deny', reason: reserved, policies: [], masks: [] }, micros: 0, transient: false };
   }
   try {
-    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts });
+    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters });
     const { verdict, micros, transient } = evaluateWithBudget(engine, input, ctx.evalTimeoutMs);
     return { text, parsed, input, verdict, micros, transient };
   } catch (e) {
@@ -160,14 +168,22 @@ function evaluateOne(ctx: DecisionContext, engine: PolicyEngine, text: string, p
 }
 
 /** Evaluates every statement of a query string, or reuses this session's earlier verdicts. */
-function evaluateAll(ctx: DecisionContext, text: string, protocol: 'simple' | 'extended', parsed: ParsedStatement[]): DecidedStatement[] {
+function evaluateAll(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  parsed: ParsedStatement[],
+  parameters: BoundParameters,
+): DecidedStatement[] {
   const engine = ctx.engines.current();
   const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${text}`;
-  let items = engine.deterministic ? ctx.cache.get(key, engine.revision) : null;
+  // The cache is keyed by text: a statement whose input depends on bound values is never cached.
+  const cacheable = engine.deterministic && !parsed.some((p) => settingsDependOnParameters(p.facts.settingChanges));
+  let items = cacheable ? ctx.cache.get(key, engine.revision) : null;
   const reused = items !== null;
   if (items === null) {
-    items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p));
-    if (engine.deterministic && !items.some((i) => i.transient)) ctx.cache.set(key, engine.revision, items);
+    items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
+    if (cacheable && !items.some((i) => i.transient)) ctx.cache.set(key, engine.revision, items);
   }
   return items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, reused ? 0 : i.micros) }));
 }
@@ -282,7 +298,7 @@ export function decideQuery(
     }
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
-    statements = evaluateAll(ctx, text, protocol, outcome.statements);
+    statements = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
     for (const s of statements) {
       error = refusalFor(s.decision, s.parsed) ?? maskSideChannelRefusal(s.decision, s.parsed, ctx.routines.current());
       if (error) break;

@@ -34,7 +34,7 @@ const type = (schema: string, name: string, harmless = true): RoutineRow => ({ k
 
 /** A small stand-in for the server's catalog (the real one is exercised in gateway/test/mask-side-channels.test.ts). */
 const catalog = new RoutineCatalog([
-  ...['length', 'lower', 'ascii', 'substr', 'count', 'row_to_json', 'random', 'now'].map((n) => fn('pg_catalog', n)),
+  ...['length', 'lower', 'upper', 'ascii', 'substr', 'count', 'row_to_json', 'json_agg', 'random', 'now', 'md5', 'repeat', 'lag', 'right'].map((n) => fn('pg_catalog', n)),
   fn('pg_catalog', 'generate_series', true, true),
   fn('pg_catalog', 'unnest', true, true),
   fn('pg_catalog', 'pg_notify', false),
@@ -44,7 +44,7 @@ const catalog = new RoutineCatalog([
   fn('pg_catalog', 'pg_advisory_lock', false),
   fn('public', 'leak', false),
   fn('public', 'lower', false), // a user overload of a builtin name
-  ...['=', '<', '<=', '>', '>=', '-', '+', '~~'].map((n) => op('pg_catalog', n)),
+  ...['=', '<', '<=', '>', '>=', '-', '+', '*', '/', '~~', '||'].map((n) => op('pg_catalog', n)),
   op('public', '###', false),
   ...['text', 'int4', 'varchar'].map((n) => type('pg_catalog', n)),
   type('public', 'mydomain', false),
@@ -101,8 +101,11 @@ describe('masked columns outside output expressions (B7)', () => {
     'SELECT id, ssn, phone FROM clinical.patients ORDER BY id LIMIT 5',
     'SELECT v.visit_date, p.ssn FROM clinical.visits v JOIN clinical.patients p ON p.id = v.patient_id WHERE p.id = 3',
     'SELECT count(*) FROM clinical.patients',
-    'SELECT ssn, length(ssn), substr(first_name, 1, 1) FROM clinical.patients',
-    'SELECT (p).ssn, ssn(p), row_to_json(p) FROM clinical.patients p',
+    'SELECT ssn, length(diagnosis_code), substr(last_name, 1, 1) FROM clinical.patients',
+    'SELECT (p).ssn, ssn(p), p.ssn, p.* FROM clinical.patients p',
+    'SELECT x.s AS masked FROM (SELECT ssn AS s FROM clinical.patients) x',
+    'WITH x AS (SELECT ssn FROM clinical.patients UNION ALL SELECT ssn FROM clinical.patients) SELECT ssn FROM x',
+    'SELECT (SELECT p.ssn) AS s FROM clinical.patients p',
     'WITH x AS (SELECT id, ssn FROM clinical.patients) SELECT ssn FROM x WHERE id = 1',
     'SELECT diagnosis_code, count(*) FROM clinical.patients GROUP BY diagnosis_code',
   ])('lets ordinary masked reads run: %s', (sql) => {
@@ -159,6 +162,57 @@ describe('hash-masked columns: equality with other hash-masked columns, no group
   });
 });
 
+describe('computed masked outputs (R3-1: time and errors depend on the value)', () => {
+  it.each([
+    ["SELECT id, md5(repeat('x', (ascii(substr(ssn, 2, 1)) - 48) * 4000000)) AS z FROM clinical.patients", 'function substr'],
+    ["SELECT CASE WHEN ssn LIKE '1%' THEN 1/0 END FROM clinical.patients", 'LIKE'],
+    ['SELECT length(ssn) FROM clinical.patients', 'function length'],
+    ['SELECT ssn::text FROM clinical.patients', 'a cast'],
+    ["SELECT ssn || 'x' FROM clinical.patients", 'operator ||'],
+    ['SELECT count(ssn) FROM clinical.patients', 'function count'],
+    ['SELECT lag(ssn) OVER (ORDER BY id) FROM clinical.patients', 'window function lag'],
+    ['SELECT row(ssn) FROM clinical.patients', 'row constructor'],
+    ['SELECT array[ssn] FROM clinical.patients', 'ARRAY constructor'],
+    ['SELECT ssn COLLATE "C" FROM clinical.patients', 'COLLATE'],
+    ['SELECT ssn IS NULL FROM clinical.patients', 'IS NULL'],
+    ["SELECT ssn IN (SELECT '1') FROM clinical.patients", 'subquery comparison'],
+    ['SELECT ARRAY(SELECT ssn FROM clinical.patients)', 'ARRAY(subquery)'],
+    ['SELECT coalesce(mrn, id::text) FROM clinical.patients', 'COALESCE'],
+    ['SELECT upper(x.s) FROM (SELECT email AS s FROM clinical.patients) x', 'masked column clinical.patients.email'],
+    ['SELECT x.s FROM (SELECT length(phone) AS s FROM clinical.patients) x', 'masked column clinical.patients.phone'],
+    ['SELECT id FROM (SELECT id, md5(ssn) AS h FROM clinical.patients) x', 'function md5'],
+    ['WITH x AS MATERIALIZED (SELECT id, ascii(ssn) AS a FROM clinical.patients) SELECT id FROM x', 'function ascii'],
+    ['SELECT ssn FROM clinical.patients UNION ALL SELECT md5(ssn) FROM clinical.patients', 'function md5'],
+    ['SELECT (SELECT length(p.ssn)) FROM clinical.patients p', 'function length'],
+    ['SELECT p FROM clinical.patients p', 'whole row of masked table clinical.patients'],
+    ['SELECT row_to_json(p) FROM clinical.patients p', 'whole row'],
+    ['SELECT json_agg(p) FROM clinical.patients p', 'whole row'],
+    ['SELECT count(p.*) FROM clinical.patients p', 'whole row'],
+    ['SELECT x FROM (SELECT ssn FROM clinical.patients) x', 'whole row of masked table clinical.patients'],
+    ['SELECT p.row_to_json FROM clinical.patients p', 'function row_to_json applied to a whole row'],
+    ['SELECT (p).row_to_json FROM clinical.patients p', 'function row_to_json applied to a whole row'],
+    ['SELECT row_to_json(p) FROM clinical.patients p', 'whole row'],
+  ])('%s → refused (%s)', (sql, what) => {
+    const msg = refused(sql);
+    expect(msg).toContain(what);
+    expect(msg).toContain('select the column itself');
+  });
+
+  it('names the column and counts every strategy (hash and last4 too)', () => {
+    expect(refused('SELECT md5(mrn) FROM clinical.patients')).toContain('masked column clinical.patients.mrn is computed on in the output (function md5)');
+    expect(refused("SELECT right(phone, 4) FROM clinical.patients")).toContain('clinical.patients.phone');
+  });
+
+  it('lets computations on unmasked columns, and on masked tables\' unmasked columns, run', () => {
+    expect(refused("SELECT id + 1, upper(last_name), CASE WHEN diagnosis_code LIKE 'E%' THEN 1 END, count(*) FROM clinical.patients GROUP BY 1, 2, 3")).toBeNull();
+    expect(refused('SELECT row_to_json(v), length(v.reason) FROM clinical.visits v')).toBeNull();
+  });
+
+  it('refuses a whole row even without a routine catalog', () => {
+    expect(refused('SELECT p FROM clinical.patients p', null)).toContain('whole row');
+  });
+});
+
 describe('routines with side effects (B9)', () => {
   it.each([
     ["SELECT pg_notify('ch', ssn) FROM clinical.patients", 'pg_notify'],
@@ -183,7 +237,7 @@ describe('routines with side effects (B9)', () => {
   });
 
   it('lets harmless builtins, column notation and plain casts run', () => {
-    expect(refused('SELECT ssn, random(), now(), ssn::text, id::int FROM clinical.patients')).toBeNull();
+    expect(refused('SELECT ssn, random(), now(), id::text, id::int FROM clinical.patients')).toBeNull();
   });
 
   it('fails closed without a routine catalog, unless the statement calls nothing', () => {

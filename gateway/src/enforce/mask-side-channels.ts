@@ -6,11 +6,16 @@
 //      A `hash`-masked column may still be compared with `=` to another hash-masked column (its
 //      hashes show equality anyway), but not grouped: GROUP BY, DISTINCT (ON), PARTITION BY and
 //      UNION sort (or hash) by the raw values, which orders the result by them.
-//  (b) any function, operator or type that may have side effects (pg_notify, set_config, setval,
+//  (b) an operation applied to a masked column in an output expression (a function, operator,
+//      cast, CASE, aggregate, window function, row or array constructor, subquery comparison,
+//      COLLATE, a whole-row reference, ...): the result is masked, but how long the statement
+//      runs and whether it fails depend on the raw value (`md5(repeat('x', ascii(ssn) * 10^6))`,
+//      `CASE WHEN ssn LIKE '1%' THEN 1/0 END`). A masked column may only be selected as it is.
+//  (c) any function, operator or type that may have side effects (pg_notify, set_config, setval,
 //      large objects, advisory locks, user-defined functions, ...): see routine-catalog.ts.
 import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskStrategy } from '../policy/types.ts';
-import type { ColumnName, ColumnUse, RoutineName, StatementUses } from '../sql/column-uses.ts';
+import type { ColumnName, ColumnUse, ComputedOutput, RoutineName, StatementUses } from '../sql/column-uses.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { indexRules } from './mask-plan.ts';
 import type { RoutineCatalog, RoutineKind } from './routine-catalog.ts';
@@ -26,6 +31,9 @@ export interface SideChannel {
 const COLUMN_HINT =
   'Use masked columns only in the SELECT list; filter, join, group and sort on unmasked columns such as ids. ' +
   'A column masked with "hash" may be compared with = to another hash-masked column (both plain column references), but not grouped or de-duplicated.';
+
+const OUTPUT_HINT =
+  'Select masked columns as they are (plain column references, under any alias); compute on unmasked columns only, or ask for unmasked access through the policy.';
 
 const ROUTINE_HINT = 'Leave that call out of statements that read masked columns, or ask for unmasked access through the policy.';
 
@@ -67,6 +75,20 @@ function hiddenUse(rules: Rules, uses: StatementUses): SideChannel | null {
   return null;
 }
 
+function computedLabel(c: ComputedOutput): string {
+  return c.operation === 'a whole-row reference' ? `a whole row of masked table ${c.table} is used as a value` : `${columnLabel(c)} is computed on in the output (${c.operation})`;
+}
+
+/** A masked column (any strategy) given to an operation in an output expression, or a whole row of a masked table. */
+function computedOutput(rules: Rules, uses: StatementUses): SideChannel | null {
+  const c = uses.computed.find((u) => maskOf(rules, u) !== null);
+  if (c === undefined) return null;
+  return {
+    message: `Gatehouse does not run this statement: ${computedLabel(c)}; computing on a masked value could reveal it through time or errors, so select the column itself`,
+    hint: OUTPUT_HINT,
+  };
+}
+
 function routineUse(catalog: RoutineCatalog, uses: StatementUses, rules: Rules): SideChannel | null {
   const refuse = (kind: RoutineKind, r: RoutineName, unknown: boolean): SideChannel => ({
     message: unknown
@@ -92,6 +114,14 @@ function routineUse(catalog: RoutineCatalog, uses: StatementUses, rules: Rules):
   for (const t of uses.types) {
     const v = catalog.verdict('type', t);
     if (v !== 'harmless') return refuse('type', t, v === 'unknown');
+  }
+  for (const field of uses.outputFields) {
+    // `p.f` is f(p), a computation on the whole row, when p has no column f: refused when f names a function.
+    if (catalog.verdict('function', field.function) === 'unknown' || !field.columns.some((c) => maskOf(rules, c) !== null)) continue;
+    return {
+      message: `Gatehouse does not run this statement: ${field.function.name} in field position may be function ${field.function.name} applied to a whole row of masked table ${field.columns.find((c) => maskOf(rules, c) !== null)!.table}; computing on a masked value could reveal it through time or errors, so select the column itself`,
+      hint: `${OUTPUT_HINT} If ${field.function.name} is a column, write it without the table name.`,
+    };
   }
   for (const call of uses.outputCalls) {
     if (!catalog.returnsSet(call.function)) continue;
@@ -120,13 +150,17 @@ export function sideChannelOf(uses: StatementUses, decision: Decision, catalog: 
   const hidden = hiddenUse(rules, uses);
   if (hidden !== null) return hidden;
   if (catalog === null) {
-    if (!callsAnything(uses)) return null;
-    return {
-      message: 'Gatehouse does not run this statement while a mask applies: the database\'s function catalog is not loaded, so the functions and operators it calls cannot be checked for side effects',
-      hint: 'Try again in a moment; if this persists, the Gatehouse operator should check its connection to the database catalog.',
-    };
+    if (callsAnything(uses)) {
+      return {
+        message: 'Gatehouse does not run this statement while a mask applies: the database\'s function catalog is not loaded, so the functions and operators it calls cannot be checked for side effects',
+        hint: 'Try again in a moment; if this persists, the Gatehouse operator should check its connection to the database catalog.',
+      };
+    }
+  } else {
+    const routine = routineUse(catalog, uses, rules);
+    if (routine !== null) return routine;
   }
-  return routineUse(catalog, uses, rules);
+  return computedOutput(rules, uses);
 }
 
 /** The refusal the client sees for a masked statement with a side channel, or null. */

@@ -81,8 +81,9 @@ export class SearchPathTracker {
   }
 
   private mayChange(facts: StatementFacts): boolean {
-    // A transaction's end can undo a SET made inside it (ROLLBACK, or SET LOCAL at COMMIT).
-    return mayChangeSearchPath(facts) || (facts.kind === 'transaction' && this.setInTransaction);
+    // A transaction's end can undo a SET made inside it (ROLLBACK, or SET LOCAL at COMMIT or
+    // PREPARE TRANSACTION).
+    return mayChangeSearchPath(facts) || ((facts.kind === 'transaction' || facts.kind === 'two_phase') && this.setInTransaction);
   }
 }
 

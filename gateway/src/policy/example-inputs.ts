@@ -247,6 +247,80 @@ export const SCENARIOS: Scenario[] = [
     policies: ['deny-set-role'],
   },
   {
+    name: "set_config('role', ...): denied",
+    input: input(
+      ['breakglass'],
+      "SELECT pg_catalog.set_config('role', 'postgres', false)",
+      facts('select', 'SelectStmt', {
+        functions: ['set_config', 'pg_catalog.set_config'],
+        settingChanges: [{ origin: 'set_config()', name: { kind: 'text', text: 'role' }, value: { kind: 'text', text: 'postgres' } }],
+      }),
+    ),
+    action: 'deny',
+    policies: ['deny-set-role'],
+  },
+  {
+    name: 'set_config() of a computed name: denied',
+    input: input(
+      ['agents'],
+      "SELECT set_config(lower('ROLE'), 'postgres', false)",
+      facts('select', 'SelectStmt', {
+        functions: ['set_config', 'pg_catalog.set_config', 'lower', 'pg_catalog.lower'],
+        settingChanges: [{ origin: 'set_config()', name: { kind: 'unknown' }, value: { kind: 'text', text: 'postgres' } }],
+      }),
+    ),
+    action: 'deny',
+    policies: ['deny-set-role'],
+  },
+  {
+    name: 'set_config() of a $n name when prepared: allowed (each Execute is decided on the bound name)',
+    input: input(
+      ['agents'],
+      'SELECT set_config($1, $2, false)',
+      facts('select', 'SelectStmt', {
+        functions: ['set_config', 'pg_catalog.set_config'],
+        settingChanges: [{ origin: 'set_config()', name: { kind: 'param', number: 1 }, value: { kind: 'param', number: 2 } }],
+      }),
+    ),
+    action: 'allow',
+    policies: ['statement-data'],
+  },
+  {
+    name: "set_config('search_path', ...): allowed",
+    input: input(
+      ['agents'],
+      "SELECT set_config('search_path', 'clinical', false)",
+      facts('select', 'SelectStmt', {
+        functions: ['set_config', 'pg_catalog.set_config'],
+        settingChanges: [{ origin: 'set_config()', name: { kind: 'text', text: 'search_path' }, value: { kind: 'text', text: 'clinical' } }],
+      }),
+    ),
+    action: 'allow',
+    policies: ['statement-data'],
+  },
+  {
+    name: 'RESET ALL: allowed (it leaves the role alone)',
+    input: input(
+      ['agents'],
+      'RESET ALL',
+      facts('set', 'VariableSetStmt', { setting: 'all', settingChanges: [{ origin: 'SET', name: { kind: 'text', text: 'all' }, value: { kind: 'reset' } }] }),
+    ),
+    action: 'allow',
+    policies: ['statement-session'],
+  },
+  {
+    name: 'agent terminates a backend: denied',
+    input: input(['agents'], 'SELECT pg_terminate_backend(4242)', facts('select', 'SelectStmt', { functions: ['pg_terminate_backend', 'pg_catalog.pg_terminate_backend'] })),
+    action: 'deny',
+    policies: ['deny-admin-functions'],
+  },
+  {
+    name: 'break-glass agent cancels a backend: allowed',
+    input: input(['agents', 'breakglass'], 'SELECT pg_catalog.pg_cancel_backend(4242)', facts('select', 'SelectStmt', { functions: ['pg_catalog.pg_cancel_backend'] })),
+    action: 'allow',
+    policies: ['statement-data'],
+  },
+  {
     name: 'SHOW: allowed',
     input: input(['agents'], 'SHOW search_path', facts('show', 'VariableShowStmt')),
     action: 'allow',

@@ -2,6 +2,7 @@
 
 import type { StatementFacts, TableRef } from '../sql/facts.ts';
 import { callsSqlTextFunction } from './sql-text-functions.ts';
+import { settingNames, type BoundValues } from './setting-names.ts';
 import { POLICY_INPUT_VERSION } from './types.ts';
 import type { Identity, PolicyInput, SessionInfo } from './types.ts';
 
@@ -11,6 +12,8 @@ export interface PolicyInputArgs {
   text: string;
   protocol: 'simple' | 'extended';
   facts: StatementFacts;
+  /** Values bound at an extended-protocol Execute (statement.settings names given as $n). */
+  parameters?: BoundValues;
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
@@ -50,6 +53,7 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,
+      locks_rows: facts.locksRows,
       has_limit: facts.hasLimit,
       writes: facts.writes,
       cte_writes: facts.cteWrites,
@@ -58,6 +62,7 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       prepared_name: facts.preparedName,
       copy: facts.copy === null ? null : { ...facts.copy },
       setting: facts.setting,
+      settings: settingNames(facts.settingChanges, args.parameters ?? 'unbound'),
     },
   };
 }

@@ -59,6 +59,8 @@ export interface PolicyInput {
     has_where: boolean;
     /** An UPDATE or DELETE without WHERE, or a TRUNCATE, anywhere in the statement (sql/unbounded-writes.ts). */
     unbounded_writes: boolean;
+    /** A SELECT ... FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE anywhere in the statement (sql/row-locks.ts). */
+    locks_rows: boolean;
     has_limit: boolean;
     writes: boolean;
     cte_writes: boolean;
@@ -67,6 +69,12 @@ export interface PolicyInput {
     prepared_name: string | null;
     copy: CopyFacts | null;
     setting: string | null;
+    /**
+     * Every run-time parameter the statement sets or resets, wherever written (SET, RESET,
+     * set_config(), ALTER ... SET, a function's SET clause, UPDATE pg_settings): lower-case names,
+     * "all" for RESET ALL and DISCARD ALL, "*" for a name Gatehouse cannot know (policy/setting-names.ts).
+     */
+    settings: string[];
   };
 }
 

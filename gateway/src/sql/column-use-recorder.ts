@@ -1,7 +1,7 @@
-// Accumulates what the column-use walk finds: hidden uses of table columns (de-duplicated), calls
-// in output expressions, and the routines a statement names.
+// Accumulates what the column-use walk finds: hidden uses of table columns (de-duplicated),
+// operations on columns and calls in output expressions, and the routines a statement names.
 import type { Carried } from './column-lineage.ts';
-import type { ColumnUse, FunctionUse, OutputCall, RoutineName, StatementUses, UseTest } from './column-uses.ts';
+import type { ColumnUse, ComputedOutput, FunctionUse, OutputCall, RoutineName, StatementUses, UseTest } from './column-uses.ts';
 
 export function routineName(names: readonly string[]): RoutineName | null {
   const name = names[names.length - 1];
@@ -11,7 +11,9 @@ export function routineName(names: readonly string[]): RoutineName | null {
 
 export class UseRecorder {
   private readonly hidden = new Map<string, ColumnUse>();
+  private readonly computedOutputs = new Map<string, ComputedOutput>();
   private readonly outputCalls = new Map<string, OutputCall>();
+  private readonly outputFields = new Map<string, OutputCall>();
   private readonly functions = new Map<string, FunctionUse>();
   private readonly fields = new Set<string>();
   private readonly operators = new Map<string, RoutineName>();
@@ -30,6 +32,23 @@ export class UseRecorder {
       const key = JSON.stringify([use.table, use.column, use.clause, use.test, use.peers]);
       if (!this.hidden.has(key)) this.hidden.set(key, use);
     }
+  }
+
+  /**
+   * An operation applied to the carried columns in an output expression. The walk is bottom-up,
+   * so the first operation recorded for a column is the innermost one applied to it.
+   */
+  computed(carried: Carried, operation: string): void {
+    for (const { table, column } of carried.values()) {
+      const key = JSON.stringify([table, column]);
+      if (!this.computedOutputs.has(key)) this.computedOutputs.set(key, { table, column, operation });
+    }
+  }
+
+  /** `p.f` in an output expression: function f of the whole row p, if p has no column f. */
+  outputField(name: string, row: Carried): void {
+    const call: OutputCall = { function: { schema: null, name }, columns: row.values().map(({ table, column }) => ({ table, column })) };
+    this.outputFields.set(JSON.stringify(call), call);
   }
 
   /** A function called in an output expression with the columns its arguments carry. */
@@ -60,7 +79,9 @@ export class UseRecorder {
   result(): StatementUses {
     return {
       hidden: [...this.hidden.values()],
+      computed: [...this.computedOutputs.values()],
       outputCalls: [...this.outputCalls.values()],
+      outputFields: [...this.outputFields.values()],
       functions: [...this.functions.values()],
       fields: [...this.fields],
       operators: [...this.operators.values()],

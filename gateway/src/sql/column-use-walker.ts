@@ -1,6 +1,7 @@
 // Walks one statement's parse tree for sql/column-uses.ts: query levels with their FROM items
 // and output columns (lineage), the clauses that test columns, and every expression, recording
-// table columns used outside output expressions and the routines named.
+// table columns used outside output expressions, operations applied to them inside output
+// expressions, and the routines named.
 import type { TableRef } from './facts.ts';
 import { asNode, bodyOf, isObject, list, str, stringList, stringValue, type AstBody, type AstNode } from './ast.ts';
 import {
@@ -22,6 +23,7 @@ import {
 } from './column-lineage.ts';
 import { aliasOf, defaultName, intConst, isEquals, plainCall } from './column-use-nodes.ts';
 import { routineName, UseRecorder } from './column-use-recorder.ts';
+import { operationOf } from './output-operation.ts';
 import type { StatementUses } from './column-uses.ts';
 import { tableRefsFromRangeVar } from './table-ref.ts';
 
@@ -331,11 +333,30 @@ export class ColumnUseWalker {
     if (!isObject(value)) return new Carried();
     const node = asNode(value);
     if (node === null) return this.fieldsOf(value, scope, use);
+    const carried = this.node(node, scope, use);
+    if (use === null && carried.size > 0 && !this.passesThrough(node, scope)) {
+      const operation = operationOf(node);
+      if (operation !== null) this.rec.computed(carried, operation);
+    }
+    return carried;
+  }
+
+  /** `(p).col` and `col(p)` with p a FROM item are column col, not an operation on it. */
+  private passesThrough(node: AstNode, scope: Level): boolean {
+    if (node.type === 'FuncCall') return this.columnNotation(node.body, scope) !== null;
+    if (node.type !== 'A_Indirection') return false;
+    const steps = list(node.body, 'indirection');
+    return steps.length === 1 && stringValue(steps[0]) !== null && this.namesItem(node.body['arg'], scope);
+  }
+
+  /** One expression node; see expr(). */
+  private node(node: AstNode, scope: Level, use: Use): Carried {
     const { type, body } = node;
     switch (type) {
       case 'ColumnRef': {
         const carried = this.columnRef(body, scope);
         if (use !== null) this.rec.use(carried, use.clause, 'other');
+        else this.outputColumnRef(body, scope, carried);
         return carried;
       }
       case 'SelectStmt':
@@ -355,7 +376,7 @@ export class ColumnUseWalker {
         this.typeName(body, scope, use);
         return new Carried();
       case 'WindowDef':
-        this.windowDef(value, scope);
+        this.windowDef({ [type]: body }, scope);
         return new Carried();
       case 'RangeVar':
         return new Carried(); // a relation named outside FROM (a statement target)
@@ -374,6 +395,23 @@ export class ColumnUseWalker {
       else c.addAll(this.expr(v, scope, use));
     }
     return c.computed();
+  }
+
+  /**
+   * A column reference in an output expression: a whole-row reference (`p`, `p.*` inside an
+   * expression) computes on every column of the row; `p.f` may be function f of the whole row.
+   */
+  private outputColumnRef(body: AstBody, scope: Level, carried: Carried): void {
+    const names = list(body, 'fields').map((f) => (asNode(f)?.type === 'A_Star' ? '*' : (stringValue(f) ?? '')));
+    const last = names[names.length - 1];
+    if (last === undefined) return;
+    if (last === '*' || (names.length === 1 && scope.findItem(last, null) !== null)) {
+      this.rec.computed(carried, 'a whole-row reference');
+      return;
+    }
+    if (names.length < 2) return;
+    const item = scope.findItem(names[names.length - 2] ?? '', names.length >= 3 ? (names[names.length - 3] ?? null) : null);
+    if (item !== null) this.rec.outputField(last, wholeItem(item));
   }
 
   /** What a column reference carries (not recorded here). */
@@ -408,8 +446,12 @@ export class ColumnUseWalker {
     const names = stringList(list(body, 'funcname')) ?? [];
     const name = routineName(names);
     const args = list(body, 'args');
-    if (name !== null) {
-      this.rec.func(name, names.length === 1 && args.length === 1 && this.namesItem(args[0], scope) && plainCall(body));
+    const notation = this.columnNotation(body, scope);
+    if (name !== null) this.rec.func(name, notation !== null);
+    if (use === null && name !== null && notation !== null) {
+      // `f(p)` in the output: column p.f, unless a function f exists (then a computation on row p).
+      this.rec.outputField(name.name, wholeItem(notation));
+      return itemColumn(notation, name.name);
     }
     const carried = this.expr(args, scope, use);
     if (body['agg_within_group'] === true) carried.addAll(this.sortValues(list(body, 'agg_order'), scope, use));
@@ -430,6 +472,15 @@ export class ColumnUseWalker {
       c.addAll(this.expr(sort['node'], scope, use));
     }
     return c;
+  }
+
+  /** The FROM item p of `f(p)` (PostgreSQL's notation for column p.f when there is no function f), or null. */
+  private columnNotation(body: AstBody, scope: Level): Item | null {
+    const names = stringList(list(body, 'funcname')) ?? [];
+    const args = list(body, 'args');
+    if (names.length !== 1 || args.length !== 1 || !plainCall(body) || !this.namesItem(args[0], scope)) return null;
+    const item = (stringList(list(asNode(args[0])!.body, 'fields')) ?? [])[0];
+    return item === undefined ? null : scope.findItem(item, null);
   }
 
   /** Whether `value` is a bare name of a FROM item (a whole-row reference). */
@@ -472,8 +523,10 @@ export class ColumnUseWalker {
     if (arg !== null && first !== null && this.namesItem(body['arg'], scope)) {
       const name = (stringList(list(arg.body, 'fields')) ?? [])[0] ?? '';
       // A column of that name, if there is one, is taken before the item (then this is its field).
-      carried = itemColumn(scope.findItem(name, null)!, first).addAll(scope.columnsNamed(name).computed());
+      const item = scope.findItem(name, null)!;
+      carried = itemColumn(item, first).addAll(scope.columnsNamed(name).computed());
       if (use !== null) this.rec.use(carried, use.clause, 'other');
+      else this.rec.outputField(first, wholeItem(item));
     } else carried = this.expr(body['arg'], scope, use);
     const rest = this.expr(steps, scope, use);
     return steps.length > 1 || first === null ? carried.computed().addAll(rest) : carried.addAll(rest);

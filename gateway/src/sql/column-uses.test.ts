@@ -302,6 +302,48 @@ describe('column uses: other statements', () => {
   });
 
   it('an empty statement has none', () => {
-    expect(usesOf('')).toEqual({ hidden: [], outputCalls: [], functions: [], fields: [], operators: [], types: [] });
+    expect(usesOf('')).toEqual({ hidden: [], computed: [], outputCalls: [], outputFields: [], functions: [], fields: [], operators: [], types: [] });
+  });
+});
+
+/** Operations on columns in output expressions, as "table.column: operation". */
+function computed(sql: string): string[] {
+  return usesOf(sql)
+    .computed.map((c) => `${c.table.replace(/^public\./, '')}.${c.column}: ${c.operation}`)
+    .sort();
+}
+
+describe('column uses: computations in output expressions (R3-1)', () => {
+  it.each([
+    'SELECT ssn, p.ssn AS s, (p).ssn, ssn(p), p.* FROM patients p',
+    'SELECT x.s FROM (SELECT ssn AS s FROM patients) x',
+    'WITH x AS (SELECT ssn FROM patients UNION ALL SELECT ssn FROM patients) SELECT * FROM x',
+    'SELECT (SELECT p.ssn) FROM patients p',
+    'SELECT upper(diagnosis_code), count(*), 1 + 2 FROM patients GROUP BY 1',
+  ])('passes plain references through: %s', (sql) => {
+    expect(computed(sql).filter((c) => c.includes('ssn'))).toEqual([]);
+  });
+
+  it('records the innermost operation applied to each column, at any query level', () => {
+    expect(computed("SELECT md5(repeat('x', (ascii(substr(ssn, 2, 1)) - 48) * 4000000)) FROM patients")).toEqual(['patients.ssn: function substr']);
+    expect(computed("SELECT CASE WHEN ssn LIKE '1%' THEN 1/0 END FROM patients")).toEqual(['patients.ssn: LIKE (operator ~~)']);
+    expect(computed('SELECT ssn::text, phone || mrn FROM patients')).toEqual(['patients.mrn: operator ||', 'patients.phone: operator ||', 'patients.ssn: a cast']);
+    expect(computed('SELECT id FROM (SELECT id, md5(ssn) AS h FROM patients) x')).toEqual(['patients.ssn: function md5']);
+    expect(computed('SELECT lag(ssn) OVER (ORDER BY id) FROM patients')).toEqual(['patients.ssn: window function lag']);
+  });
+
+  it('counts a whole-row reference as computing on every column', () => {
+    // `p` may also be a column of patients named p (PostgreSQL prefers a column): both are recorded.
+    expect(computed('SELECT p FROM patients p')).toEqual(['patients.*: a whole-row reference', 'patients.p: a whole-row reference']);
+    // f(p) has the shape of column notation for p.f: recorded as a possible call on the row (see below).
+    expect(computed('SELECT row_to_json(p) FROM patients p')).toEqual([]);
+    expect(usesOf('SELECT row_to_json(p) FROM patients p').outputFields.map((f) => f.function.name)).toEqual(['row_to_json']);
+    expect(computed('SELECT json_agg(p.*) OVER () FROM patients p')).toEqual(['patients.*: a whole-row reference']);
+    expect(computed('SELECT x FROM (SELECT ssn FROM patients) x')).toEqual(['patients.ssn: a whole-row reference']);
+  });
+
+  it('records p.f and (p).f in the output as a possible call f(p)', () => {
+    const fields = usesOf('SELECT p.row_to_json, (p).ssn FROM patients p').outputFields.map((f) => `${f.function.name}(${f.columns.map((c) => c.column).join()})`);
+    expect(fields.sort()).toEqual(['row_to_json(*)', 'ssn(*)']);
   });
 });

@@ -8,6 +8,12 @@
 // come back, how many, or in which order is a "hidden" use: WHERE, JOIN ON/USING, GROUP BY,
 // HAVING, DISTINCT, ORDER BY, windows, LIMIT/OFFSET, FROM-clause function arguments, set
 // operations that de-duplicate, and everything inside a subquery that is itself in such a place.
+//
+// In output expressions a column may only be passed through (a plain reference, possibly through
+// aliases, subqueries, CTEs and set operations): any operation applied to it there (a function,
+// operator, cast, CASE, aggregate, row or array constructor, subquery comparison, ...) is recorded
+// as `computed`, since its run time or its errors depend on the value even when the result is
+// masked. A whole-row reference (`SELECT p`, `row_to_json(p)`) computes on every column of the row.
 import type { AstNode } from './ast.ts';
 import { ColumnUseWalker } from './column-use-walker.ts';
 
@@ -51,9 +57,21 @@ export interface OutputCall {
   columns: ColumnName[];
 }
 
+/** A table column an operation is applied to in an output expression. */
+export interface ComputedOutput extends ColumnName {
+  /** The operation, in words for an error message: "function md5", "a cast", "CASE", ... */
+  operation: string;
+}
+
 export interface StatementUses {
   hidden: ColumnUse[];
+  computed: ComputedOutput[];
   outputCalls: OutputCall[];
+  /**
+   * `p.f` or `(p).f` in an output expression with `p` a FROM item: PostgreSQL calls function f on
+   * the whole row when p has no column f (`p.row_to_json`). `columns` is what that row carries.
+   */
+  outputFields: OutputCall[];
   functions: FunctionUse[];
   /** Names in field or attribute position (`a.b`, `(x).b`): PostgreSQL calls function `b(a)` when `b` is not a column. */
   fields: string[];
@@ -62,7 +80,7 @@ export interface StatementUses {
   types: RoutineName[];
 }
 
-export const NO_USES: StatementUses = Object.freeze({ hidden: [], outputCalls: [], functions: [], fields: [], operators: [], types: [] });
+export const NO_USES: StatementUses = Object.freeze({ hidden: [], computed: [], outputCalls: [], outputFields: [], functions: [], fields: [], operators: [], types: [] });
 
 /** Column uses and routines of one statement. */
 export function extractColumnUses(stmt: AstNode, searchPath: readonly string[]): StatementUses {

@@ -4,6 +4,7 @@ import { GatehouseError } from '../errors.ts';
 import type { CopyFacts, StatementFacts } from './facts.ts';
 import { asNode, isObject, list, str, type AstBody, type AstNode } from './ast.ts';
 import { settingChanges } from './setting-changes.ts';
+import { locksRows } from './row-locks.ts';
 import { kindWrites, statementKind } from './statement-kind.ts';
 import { hasUnboundedWrite } from './unbounded-writes.ts';
 import { FactsWalker } from './walk.ts';
@@ -21,6 +22,7 @@ export function emptyFacts(): StatementFacts {
     hasWhere: false,
     hasLimit: false,
     unboundedWrites: false,
+    locksRows: false,
     writes: false,
     cteWrites: false,
     explainAnalyze: false,
@@ -53,6 +55,7 @@ export function extractFacts(stmt: AstNode, text: string, searchPath: readonly s
     hasWhere: hasWhere(effective),
     hasLimit: hasLimit(effective),
     unboundedWrites: hasUnboundedWrite(stmt),
+    locksRows: locksRows(stmt),
     writes: statementWrites(stmt, walked.cteWrites),
     cteWrites: walked.cteWrites,
     explainAnalyze: type === 'ExplainStmt' && explainAnalyze(body),

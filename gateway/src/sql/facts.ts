@@ -14,6 +14,7 @@ export type StatementKind =
   | 'ddl' // CREATE/ALTER/DROP/TRUNCATE/COMMENT/...
   | 'grant' // GRANT/REVOKE/ALTER ROLE/CREATE ROLE
   | 'transaction' // BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...
+  | 'two_phase' // PREPARE TRANSACTION/COMMIT PREPARED/ROLLBACK PREPARED
   | 'set' // SET/RESET/SET ROLE/SET SESSION AUTHORIZATION
   | 'show'
   | 'explain'
@@ -76,6 +77,11 @@ export interface StatementFacts {
    * EXPLAIN, COPY (query), PREPARE, a rule or routine body (sql/unbounded-writes.ts).
    */
   unboundedWrites: boolean;
+  /**
+   * A SELECT with a row-locking clause (FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE)
+   * anywhere in the statement: subqueries, WITH, EXPLAIN, PREPARE, DECLARE CURSOR (sql/row-locks.ts).
+   */
+  locksRows: boolean;
   /** True when the statement writes anywhere: top level, a data-modifying CTE, EXPLAIN ANALYZE or COPY (query) TO of a write. */
   writes: boolean;
   /** A data-modifying CTE is present (WITH d AS (DELETE ...) SELECT ...). */
@@ -91,8 +97,9 @@ export interface StatementFacts {
   setting: string | null;
   /**
    * Every run-time parameter the statement changes, wherever written (SET, ALTER ... SET, a
-   * function's SET clause, set_config()). Not part of the policy input: Gatehouse itself refuses
-   * changes that would make PostgreSQL parse SQL differently (pg/session-invariants.ts).
+   * function's SET clause, set_config(), UPDATE pg_settings, DISCARD ALL). Gatehouse itself refuses
+   * changes that would make PostgreSQL parse SQL differently (pg/session-invariants.ts); policies
+   * see the names as statement.settings (policy/setting-names.ts).
    */
   settingChanges: SettingChange[];
   /** PostgreSQL's query fingerprint (hex), stable across literal values. */

@@ -29,6 +29,7 @@ describe('settingChanges', () => {
     ['RESET client_encoding', 'SET', 'client_encoding', RESET],
     ['SET client_encoding FROM CURRENT', 'SET', 'client_encoding', RESET],
     ['RESET ALL', 'SET', 'all', RESET],
+    ['DISCARD ALL', 'DISCARD ALL', 'all', RESET],
     ['ALTER ROLE agent SET standard_conforming_strings = off', 'ALTER ROLE ... SET', 'standard_conforming_strings', text('off')],
     ["ALTER ROLE agent IN DATABASE db SET client_encoding = 'big5'", 'ALTER ROLE ... SET', 'client_encoding', text('big5')],
     ["ALTER DATABASE db SET client_encoding = 'uhc'", 'ALTER DATABASE ... SET', 'client_encoding', text('uhc')],
@@ -73,7 +74,7 @@ describe('settingChanges', () => {
   });
 
   it('finds nothing in statements that change no parameter', () => {
-    for (const sql of ['SELECT 1', "SELECT current_setting('client_encoding')", 'SHOW client_encoding', 'DISCARD ALL', "SELECT 'SET client_encoding = sjis'"]) {
+    for (const sql of ['SELECT 1', "SELECT current_setting('client_encoding')", 'SHOW client_encoding', 'DISCARD PLANS', 'DISCARD TEMP', "SELECT 'SET client_encoding = sjis'"]) {
       expect(changes(sql), sql).toEqual([]);
     }
   });

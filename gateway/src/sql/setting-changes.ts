@@ -1,5 +1,5 @@
 // Finds every change a statement makes to a run-time parameter, wherever it is written: SET, SET
-// LOCAL, SET NAMES and RESET; ALTER ROLE / DATABASE / SYSTEM ... SET; the SET clause of CREATE
+// LOCAL, SET NAMES, RESET and DISCARD ALL; ALTER ROLE / DATABASE / SYSTEM ... SET; the SET clause of CREATE
 // and ALTER FUNCTION or PROCEDURE; set_config() calls under any qualified name; and UPDATE of
 // pg_settings. Names and values are reported as written (string constants already unescaped by
 // the parser), or as unknown where Gatehouse would have to evaluate an expression.
@@ -18,6 +18,8 @@ export type SettingValue =
 /** The construct that makes the change. */
 export type SettingOrigin =
   | 'SET'
+  /** Also ends SET ROLE and SET SESSION AUTHORIZATION, which RESET ALL leaves alone. */
+  | 'DISCARD ALL'
   | 'ALTER ROLE ... SET'
   | 'ALTER DATABASE ... SET'
   | 'ALTER SYSTEM'
@@ -27,7 +29,7 @@ export type SettingOrigin =
 
 export interface SettingChange {
   origin: SettingOrigin;
-  /** The parameter's name as written (RESET ALL: "all"). */
+  /** The parameter's name as written (RESET ALL and DISCARD ALL: "all"). */
   name: SettingValue;
   value: SettingValue;
 }
@@ -91,6 +93,10 @@ function walk(value: unknown, ctx: Context, out: SettingChange[]): void {
 function visit(node: AstNode, ctx: Context, out: SettingChange[]): void {
   if (node.type === 'VariableSetStmt') {
     out.push(variableSet(node.body, ctx.origin));
+    return;
+  }
+  if (node.type === 'DiscardStmt') {
+    if (str(node.body, 'target') === 'DISCARD_ALL') out.push({ origin: 'DISCARD ALL', name: { kind: 'text', text: 'all' }, value: RESET });
     return;
   }
   if (node.type === 'FuncCall') {

@@ -21,6 +21,15 @@ describe('statementKind', () => {
     expect(statementKind('SelectStmt', { intoClause: {} })).toBe('ddl');
   });
 
+  it.each(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED'])('two-phase %s is two_phase, not transaction', (kind) => {
+    expect(statementKind('TransactionStmt', { kind })).toBe('two_phase');
+    expect(kindWrites('two_phase')).toBe(true);
+  });
+
+  it('BEGIN, COMMIT and SAVEPOINT stay transaction', () => {
+    for (const kind of ['TRANS_STMT_BEGIN', 'TRANS_STMT_COMMIT', 'TRANS_STMT_SAVEPOINT']) expect(statementKind('TransactionStmt', { kind })).toBe('transaction');
+  });
+
   it('unknown statements are assumed to write (fail closed)', () => {
     expect(kindWrites('other')).toBe(true);
     expect(kindWrites('select')).toBe(false);

@@ -62,11 +62,20 @@ const EXACT: Readonly<Record<string, StatementKind>> = {
 const DDL_PREFIXES = ['Create', 'Alter', 'Drop'] as const;
 
 /**
+ * PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED are not transaction control of the
+ * session: a prepared transaction outlives it, and every client shares Gatehouse's upstream role,
+ * which PostgreSQL lets finish any prepared transaction it owns, whoever prepared it.
+ */
+const TWO_PHASE: ReadonlySet<string> = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
+
+/**
  * The kind of a top-level statement node. SELECT ... INTO creates a table, so it is 'ddl'
- * (as PostgreSQL itself treats it as CREATE TABLE AS); pass the node body to detect it.
+ * (as PostgreSQL itself treats it as CREATE TABLE AS), and a two-phase TransactionStmt is
+ * 'two_phase'; pass the node body to detect them.
  */
 export function statementKind(command: string, body?: { readonly [field: string]: unknown }): StatementKind {
   if (command === 'SelectStmt') return body?.['intoClause'] !== undefined ? 'ddl' : 'select';
+  if (command === 'TransactionStmt' && TWO_PHASE.has(String(body?.['kind']))) return 'two_phase';
   const exact = EXACT[command];
   if (exact !== undefined) return exact;
   for (const prefix of DDL_PREFIXES) if (command.startsWith(prefix)) return 'ddl';
@@ -85,6 +94,9 @@ export function kindWrites(kind: StatementKind): boolean {
     // A DO block or a procedure can do anything; without reading its body we assume it writes.
     case 'do':
     case 'call':
+    // COMMIT PREPARED makes another transaction's writes permanent, ROLLBACK PREPARED discards
+    // them, PREPARE TRANSACTION stores this one's to be finished by anyone: counted as writes.
+    case 'two_phase':
     // Unclassified statements (ALTER SYSTEM, LOAD, CHECKPOINT, ...): fail closed.
     case 'other':
       return true;

@@ -43,7 +43,7 @@ public class JdbcClient {
             List<Object> serverPrepared = new ArrayList<>();
             List<Object> formats = new ArrayList<>();
             try (PreparedStatement ps = conn.prepareStatement(
-                    "SELECT id, mrn, first_name, last_name, ssn, phone, email, address, date_of_birth, length(ssn) AS ssn_len"
+                    "SELECT id, mrn, first_name, last_name, ssn, phone, email, address, date_of_birth, length(diagnosis_code) AS ssn_len"
                             + " FROM clinical.patients WHERE id = ?")) {
                 for (int i = 1; i <= 10; i++) {
                     ps.setInt(1, i);

@@ -102,7 +102,7 @@ def main():
         # A binary cursor: results in binary format (int4, date, text), masks must still apply.
         with conn.cursor(binary=True) as bcur:
             bcur.execute(
-                "SELECT id, ssn, phone, email, address, date_of_birth, length(ssn) AS ssn_len FROM clinical.patients WHERE id <= %s ORDER BY id",
+                "SELECT id, ssn, phone, email, address, date_of_birth, length(diagnosis_code) AS ssn_len FROM clinical.patients WHERE id <= %s ORDER BY id",
                 (4,),
             )
             report["binary_formats"] = formats_of(bcur)

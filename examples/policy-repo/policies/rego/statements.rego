@@ -16,9 +16,21 @@ deny contains {"id": "deny-schema-changes", "reason": "schema and privilege chan
 	input.statement.kind in {"ddl", "grant"}
 }
 
+# SET ROLE and SET SESSION AUTHORIZATION, and the same change written any other way:
+# set_config('role', ...), UPDATE pg_settings, ALTER ... SET role. statement.settings names every
+# parameter a statement sets or resets; "*" is one whose name Gatehouse cannot know before the
+# statement runs (set_config($1, ...), UPDATE pg_settings), so it may be the role. "all" (RESET ALL,
+# DISCARD ALL) is allowed: it never gives the session a role it did not log in with.
+role_settings := {"role", "session_authorization", "*"}
+
 deny contains {"id": "deny-set-role", "reason": "changing the role is not allowed"} if {
 	input.statement.kind == "set"
-	input.statement.setting in {"role", "session_authorization"}
+	input.statement.setting in role_settings
+}
+
+deny contains {"id": "deny-set-role", "reason": "changing the role is not allowed"} if {
+	some s in input.statement.settings
+	s in role_settings
 }
 
 # SQL handed to a function as a string (query_to_xml, table_to_xml, dblink, ...) runs on the server

@@ -76,7 +76,7 @@ describe('collecting inputs', () => {
     c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
     const today = c.inputs()[0]!.input;
     const asRecordedBy = (functions: string[]): Record<string, unknown> => {
-      const { runs_sql_text: _dropped, unbounded_writes: _added, ...statement } = { ...today.statement, functions };
+      const { runs_sql_text: _dropped, unbounded_writes: _added, settings: _new, ...statement } = { ...today.statement, functions };
       return { ...today, version: 1, statement };
     };
     const file = join(dir, 'audit-v1.ndjson');
@@ -96,7 +96,7 @@ describe('collecting inputs', () => {
     c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
     const today = c.inputs()[0]!.input;
     const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
-      const { runs_sql_text: _a, unbounded_writes: _b, ...statement } = { ...today.statement, text, ...more };
+      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, ...statement } = { ...today.statement, text, ...more };
       return { ...today, version: 1, statement } as unknown as PolicyInput;
     };
     const unbounded = (i: PolicyInput): boolean => upgradeRecordedInput(i).statement.unbounded_writes;
@@ -109,5 +109,51 @@ describe('collecting inputs', () => {
     expect(unbounded(v1('SELEKT', { writes: false, tables_written: ['public.t'] }))).toBe(true);
     expect(unbounded(v1('', { writes: false, tables_written: [] }))).toBe(false);
     expect(upgradeRecordedInput(v1('TRUNCATE t')).version).toBe(today.version);
+  });
+
+  it('a version-1 input gets settings from its text parsed again, or from its facts, erring towards "*"', async () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    const today = c.inputs()[0]!.input;
+    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
+      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, ...statement } = { ...today.statement, text, ...more };
+      return { ...today, version: 1, statement } as unknown as PolicyInput;
+    };
+    const settings = (i: PolicyInput): string[] => upgradeRecordedInput(i).statement.settings;
+    expect(settings(v1("SELECT pg_catalog.set_config('ROLE', 'postgres', false)", { kind: 'select' }))).toEqual(['role']);
+    expect(settings(v1("UPDATE pg_settings SET setting = 'postgres' WHERE name = 'role'", { kind: 'update' }))).toEqual(['*']);
+    expect(settings(v1('SET search_path = app', { kind: 'set', setting: 'search_path' }))).toEqual(['search_path']);
+    expect(settings(v1('SELECT reason FROM clinical.visits'))).toEqual([]);
+    // Text that is not one statement: the recorded facts decide.
+    expect(settings(v1('', { kind: 'set', setting: 'role' }))).toEqual(['role']);
+    expect(settings(v1('SELEKT', { kind: 'select', functions: ['set_config', 'pg_catalog.set_config'] }))).toEqual(['*']);
+    expect(settings(v1('SELEKT', { kind: 'update', tables_written: ['pg_catalog.pg_settings'] }))).toEqual(['*']);
+    expect(settings(v1('SELEKT', { kind: 'ddl' }))).toEqual(['*']);
+    expect(settings(v1('', { kind: 'select', functions: ['lower'] }))).toEqual([]);
+  });
+
+  it('a version-1 input gets locks_rows and the two_phase kind from its text parsed again, or from its facts, erring towards a deny', async () => {
+    const c = new InputCollector();
+    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+    const today = c.inputs()[0]!.input;
+    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
+      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, locks_rows: _d, ...statement } = { ...today.statement, text, ...more };
+      return { ...today, version: 1, statement } as unknown as PolicyInput;
+    };
+    const locks = (i: PolicyInput): boolean => upgradeRecordedInput(i).statement.locks_rows;
+    expect(locks(v1('WITH a AS (SELECT * FROM t FOR UPDATE) SELECT * FROM a', { tables_read: ['public.t'] }))).toBe(true);
+    expect(locks(v1('SELECT * FROM t', { tables_read: ['public.t'] }))).toBe(false);
+    // Text that is not one statement: any table read may have been locked.
+    expect(locks(v1('SELEKT', { tables_read: ['public.t'] }))).toBe(true);
+    expect(locks(v1('', { tables_read: [] }))).toBe(false);
+    const kindOf = (i: PolicyInput): [string, boolean] => {
+      const s = upgradeRecordedInput(i).statement;
+      return [s.kind, s.writes];
+    };
+    const tx = { kind: 'transaction', command: 'TransactionStmt', writes: false, tables_read: [] };
+    expect(kindOf(v1("COMMIT PREPARED 'g'", tx))).toEqual(['two_phase', true]);
+    expect(kindOf(v1("PREPARE TRANSACTION 'g'", tx))).toEqual(['two_phase', true]);
+    expect(kindOf(v1('COMMIT', tx))).toEqual(['transaction', false]);
+    expect(kindOf(v1("SELEKT PREPARED 'g'", tx))).toEqual(['two_phase', true]);
   });
 });

@@ -4,6 +4,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { analyzeQuery } from '../../sql/parser.ts';
+import type { StatementFacts } from '../../sql/facts.ts';
+import { ANY_SETTING, settingNames } from '../setting-names.ts';
 import { callsSqlTextFunction } from '../sql-text-functions.ts';
 import { POLICY_INPUT_VERSION, type EngineKind, type PolicyInput } from '../types.ts';
 import { evaluationFor } from '../testing/case-input.ts';
@@ -119,45 +121,100 @@ export class InputCollector {
 
 /**
  * An input recorded by an older Gatehouse, brought to the current version so today's policies
- * judge the same statement. Version 1 lacked two statement facts: runs_sql_text, computed from the
- * recorded function names exactly as buildPolicyInput does, and unbounded_writes (see
- * recordedUnboundedWrites).
+ * judge the same statement. Version 1 lacked four statement facts: runs_sql_text, computed from
+ * the recorded function names exactly as buildPolicyInput does, and unbounded_writes, settings and
+ * locks_rows, which depend on the parse tree alone (not on the session): they come from the
+ * recorded text, parsed again, when it is one statement, and otherwise from the recorded facts,
+ * erring on the side of a deny (see recordedUnboundedWrites, recordedSettings and
+ * recordedLocksRows). Two-phase commit statements get their version-2 kind (recordedTwoPhase). Needs loadSqlParser() to have
+ * resolved, or the recorded facts are used.
  */
 export function upgradeRecordedInput(input: PolicyInput): PolicyInput {
   const recorded = input as Omit<PolicyInput, 'version' | 'statement'> & {
     version: number;
-    statement: Omit<PolicyInput['statement'], 'runs_sql_text' | 'unbounded_writes'> & { runs_sql_text?: boolean; unbounded_writes?: boolean };
+    statement: Omit<PolicyInput['statement'], 'runs_sql_text' | 'unbounded_writes' | 'settings' | 'locks_rows'> & {
+      runs_sql_text?: boolean;
+      unbounded_writes?: boolean;
+      settings?: string[];
+      locks_rows?: boolean;
+    };
   };
   if (recorded.version !== 1) return input;
   const functions = Array.isArray(recorded.statement.functions) ? recorded.statement.functions : [];
+  const facts = reparsedFacts(recorded.statement.text);
+  const twoPhase = recordedTwoPhase(recorded.statement, facts);
   return {
     ...recorded,
     version: POLICY_INPUT_VERSION,
     statement: {
       ...recorded.statement,
+      ...(twoPhase ? { kind: 'two_phase' as const, writes: true } : {}),
+      locks_rows: facts === null ? recordedLocksRows(recorded.statement) : facts.locksRows,
       runs_sql_text: callsSqlTextFunction(functions),
-      unbounded_writes: recordedUnboundedWrites(recorded.statement),
+      unbounded_writes: facts === null ? recordedUnboundedWrites(recorded.statement) : facts.unboundedWrites,
+      settings: facts === null ? recordedSettings(recorded.statement) : settingNames(facts.settingChanges),
     },
   };
 }
 
-/**
- * statement.unbounded_writes for a version-1 input: from the recorded text, parsed again, when it
- * is one statement (the fact depends on the parse tree alone, not on the session); otherwise, to
- * err on the side of a deny, true whenever the recorded facts show the statement writes anything
- * or names a table it writes (every UPDATE, DELETE and TRUNCATE target is in tables_written).
- * Needs loadSqlParser() to have resolved, or the facts are used.
- */
-function recordedUnboundedWrites(statement: { text?: unknown; writes?: unknown; tables_written?: unknown }): boolean {
-  if (typeof statement.text === 'string' && statement.text.trim() !== '') {
-    try {
-      const outcome = analyzeQuery(statement.text);
-      if (outcome.ok && outcome.statements.length === 1) return outcome.statements[0]!.facts.unboundedWrites;
-    } catch {
-      // the parser is not loaded: fall back to the recorded facts
-    }
+/** The facts of a recorded statement's text when it parses as one statement, else null. */
+function reparsedFacts(text: unknown): StatementFacts | null {
+  if (typeof text !== 'string' || text.trim() === '') return null;
+  try {
+    const outcome = analyzeQuery(text);
+    return outcome.ok && outcome.statements.length === 1 ? outcome.statements[0]!.facts : null;
+  } catch {
+    return null; // the parser is not loaded: the recorded facts are used
   }
+}
+
+/**
+ * statement.unbounded_writes for a version-1 input whose text cannot be parsed again: true
+ * whenever the recorded facts show the statement writes anything or names a table it writes
+ * (every UPDATE, DELETE and TRUNCATE target is in tables_written).
+ */
+function recordedUnboundedWrites(statement: { writes?: unknown; tables_written?: unknown }): boolean {
   return statement.writes !== false || !Array.isArray(statement.tables_written) || statement.tables_written.length > 0;
+}
+
+/**
+ * statement.settings for a version-1 input whose text cannot be parsed again: the recorded
+ * setting of a SET or RESET, and "*" (any parameter) when the recorded facts show a way to change
+ * one they do not name: a set_config() call, a write to pg_settings, or a statement of a kind
+ * that may carry a SET clause (ALTER ROLE/DATABASE/SYSTEM, CREATE/ALTER FUNCTION).
+ */
+function recordedSettings(statement: { setting?: unknown; functions?: unknown; tables_written?: unknown; kind?: unknown }): string[] {
+  const names: string[] = [];
+  if (typeof statement.setting === 'string') names.push(statement.setting);
+  const functions = Array.isArray(statement.functions) ? statement.functions : [];
+  const written = Array.isArray(statement.tables_written) ? statement.tables_written : [];
+  const maySet =
+    functions.some((f) => typeof f === 'string' && f.toLowerCase().split('.').at(-1) === 'set_config') ||
+    written.some((t) => typeof t === 'string' && t.toLowerCase().split('.').at(-1) === 'pg_settings') ||
+    statement.kind === 'ddl' ||
+    statement.kind === 'grant' ||
+    statement.kind === 'other';
+  if (maySet) names.push(ANY_SETTING);
+  return names;
+}
+
+/**
+ * Version 1 classified PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED as kind
+ * "transaction"; version 2 gives them kind "two_phase" (and counts them as writes). From the text
+ * parsed again, or, when it cannot be, any recorded transaction statement whose text names PREPARE.
+ */
+function recordedTwoPhase(statement: { kind?: unknown; text?: unknown }, facts: StatementFacts | null): boolean {
+  if (statement.kind !== 'transaction') return false;
+  if (facts !== null) return facts.kind === 'two_phase';
+  return typeof statement.text !== 'string' || /prepare/i.test(statement.text);
+}
+
+/**
+ * statement.locks_rows for a version-1 input whose text cannot be parsed again: true whenever the
+ * recorded facts show a table read (a row lock needs one), to err on the side of a deny.
+ */
+function recordedLocksRows(statement: { tables_read?: unknown }): boolean {
+  return !Array.isArray(statement.tables_read) || statement.tables_read.length > 0;
 }
 
 function isStatementRecord(r: unknown): r is { type: 'statement'; input: PolicyInput | null } {

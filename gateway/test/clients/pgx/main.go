@@ -110,7 +110,7 @@ func main() {
 	}
 
 	// 2. The raw binary bytes pgconn receives for int4 / date / text of a masked table.
-	res := conn.PgConn().ExecParams(ctx, "SELECT id, date_of_birth, ssn, length(ssn) FROM clinical.patients WHERE id <= $1 ORDER BY id",
+	res := conn.PgConn().ExecParams(ctx, "SELECT id, date_of_birth, ssn, length(diagnosis_code) FROM clinical.patients WHERE id <= $1 ORDER BY id",
 		[][]byte{[]byte("3")}, nil, []int16{0}, []int16{1, 1, 1, 1}).Read()
 	if res.Err != nil {
 		fail("raw binary: %v", res.Err)
@@ -129,7 +129,7 @@ func main() {
 
 	// 3. QueryRow(...).Scan on masked columns, ten times: the statement is prepared once and
 	// then served from pgx's statement cache; masks must apply on every execution.
-	const masked = "SELECT id, mrn, first_name, last_name, ssn, phone, email, address, date_of_birth, length(ssn) AS ssn_len FROM clinical.patients WHERE id = $1"
+	const masked = "SELECT id, mrn, first_name, last_name, ssn, phone, email, address, date_of_birth, length(diagnosis_code) AS ssn_len FROM clinical.patients WHERE id = $1"
 	for i := 1; i <= 10; i++ {
 		var id int32
 		var mrn, first, last, ssn, phone, email string
@@ -259,7 +259,7 @@ func runBatch(ctx context.Context, conn *pgx.Conn, failing string) []outcome {
 	if failing != "" {
 		batch.Queue(failing)
 	}
-	batch.Queue("SELECT id, first_name, email IS NOT NULL FROM clinical.patients WHERE id = $1", int32(5))
+	batch.Queue("SELECT id, first_name, diagnosis_code IS NOT NULL FROM clinical.patients WHERE id = $1", int32(5))
 	batch.Queue("SELECT $1::int4 * 2", int32(21))
 	br := conn.SendBatch(ctx, batch)
 	out := []outcome{}
