@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, sqlstateOf, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { useRedTeam } from './support/redteam.ts';
 import { psqlVia } from './support/run-tool.ts';
 import { rowsOf, serialize, WireClient } from './support/wire-client.ts';
 
@@ -34,35 +35,14 @@ async function run(c: pg.Client, sql: string): Promise<Outcome> {
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team, ${engine} engine`, () => {
-    let t: TestGateway;
-    let direct: pg.Client;
-    let token: string;
-    let ssns: string[];
     const victim = `public.redteam_victim_${engine}`;
-
-    /** Whether anything in `x` contains a real SSN. */
-    const leaks = (x: unknown): boolean => {
-      const s = typeof x === 'string' ? x : JSON.stringify(x);
-      return ssns.some((v) => s.includes(v));
-    };
-    /** A fresh agent session (so session state from one probe cannot affect the next). */
-    const agent = async (extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> => t.client(token, extra);
+    const rt = useRedTeam(engine, 'agent-red', {
+      setupSql: `DROP TABLE IF EXISTS ${victim}; CREATE TABLE ${victim} (id int)`,
+      cleanupSql: `DROP TABLE IF EXISTS ${victim}`,
+    });
+    const { leaks, agent } = rt;
     const victimExists = async (): Promise<boolean> =>
-      (await direct.query('SELECT to_regclass($1) IS NOT NULL AS e', [victim])).rows[0].e as boolean;
-
-    beforeAll(async () => {
-      t = await startTestGateway({ engine });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      token = await t.token('agent-red', ['agents']);
-      ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
-      await direct.query(`DROP TABLE IF EXISTS ${victim}; CREATE TABLE ${victim} (id int)`);
-    });
-    afterAll(async () => {
-      await direct?.query(`DROP TABLE IF EXISTS ${victim}`).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-    });
+      (await rt.direct.query('SELECT to_regclass($1) IS NOT NULL AS e', [victim])).rows[0].e as boolean;
 
     describe('bypasses found in review (each must stay closed)', () => {
       it('B1a: SET search_path = pg_catalog, clinical does not make patients readable as a catalog table', async () => {
@@ -78,7 +58,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('B1b: a search_path startup parameter naming pg_catalog first does not either', async () => {
-        const s = await WireClient.connect(t.port, token, { search_path: 'pg_catalog, clinical' });
+        const s = await WireClient.connect(rt.gateway.port, rt.token, { search_path: 'pg_catalog, clinical' });
         s.send(serialize.query('SELECT ssn FROM patients ORDER BY id LIMIT 3'));
         const [g] = await s.untilReady(1);
         s.close();
@@ -128,12 +108,12 @@ for (const engine of ['rego', 'cedar'] as const) {
           Buffer.from([0xbf, 0x5c]),
           Buffer.from("' UNION ALL SELECT ssn FROM clinical.patients -- ';\n"),
         ]);
-        const r = await psqlVia(t.port, token, ['-At', '-f', '-'], { stdin: script });
+        const r = await psqlVia(rt.gateway.port, rt.token, ['-At', '-f', '-'], { stdin: script });
         expect.soft(leaks(r.stdout.toString('latin1'))).toBe(false);
       });
 
       it('B6: planner statistics in pg_stats do not reveal masked column values', async () => {
-        await direct.query('ANALYZE clinical.patients'); // what autovacuum does on any real table
+        await rt.direct.query('ANALYZE clinical.patients'); // what autovacuum does on any real table
         const c = await agent();
         const r = await run(
           c,
@@ -158,7 +138,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('B8: a simple Query inside a failed extended batch does not desynchronise masking', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         // The Parse fails upstream ('x'::int), so PostgreSQL skips the Query until Sync; Gatehouse still
         // expects an answer to it, and every later response is attributed to the entry before it.
         w.send(serialize.parse({ text: "SELECT 'x'::int" }), serialize.bind({}), serialize.execute({}), serialize.query('SELECT 1'), serialize.sync());
@@ -221,7 +201,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('denies DO, PREPARE, temporary views, NOTIFY and plainly named file functions', async () => {
-        await direct.query(`CREATE TABLE IF NOT EXISTS ${victim} (id int)`); // B4 may have dropped it
+        await rt.direct.query(`CREATE TABLE IF NOT EXISTS ${victim} (id int)`); // B4 may have dropped it
         const c = await agent();
         for (const sql of [
           'DO $$BEGIN END$$',

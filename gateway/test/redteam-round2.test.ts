@@ -12,9 +12,9 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { sqlstateOf } from './support/harness.ts';
+import { useRedTeam } from './support/redteam.ts';
 import { runTool } from './support/run-tool.ts';
 import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -50,34 +50,12 @@ public class FetchPortal {
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team round 2, ${engine} engine`, () => {
-    let t: TestGateway;
-    let direct: pg.Client;
-    let token: string;
-    let ssns: string[];
-
-    /** Whether anything in `x` contains a real SSN. */
-    const leaks = (x: unknown): boolean => {
-      const s = typeof x === 'string' ? x : JSON.stringify(x);
-      return ssns.some((v) => s.includes(v));
-    };
-    const agent = async (): Promise<pg.Client> => t.client(token);
-
-    beforeAll(async () => {
-      t = await startTestGateway({ engine });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      token = await t.token('agent-red2', ['agents']);
-      ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
-    });
-    afterAll(async () => {
-      await direct?.query('DROP TABLE IF EXISTS public.pgbench_history').catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-    });
+    const rt = useRedTeam(engine, 'agent-red2', { cleanupSql: 'DROP TABLE IF EXISTS public.pgbench_history' });
+    const { leaks, agent } = rt;
 
     describe('bypasses found in round 2 (each must stay closed)', () => {
       it('R1a: SQL FETCH of a protocol-level named portal bound to a masked SELECT returns raw values (raw protocol)', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         w.send(serialize.query('BEGIN'));
         await w.untilReady(1);
         // Parse is decided (mask) and forwarded; the portal is created upstream under the client's name.
@@ -97,14 +75,14 @@ for (const engine of ['rego', 'cedar'] as const) {
         const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt2-jdbc-'));
         const program = join(dir, 'FetchPortal.java');
         writeFileSync(program, JDBC_PROGRAM);
-        const r = await runTool('java', ['-cp', JDBC_JAR, program, String(t.port)], { env: { GATEHOUSE_TOKEN: token }, killAfterMs: 90_000 });
+        const r = await runTool('java', ['-cp', JDBC_JAR, program, String(rt.gateway.port)], { env: { GATEHOUSE_TOKEN: rt.token }, killAfterMs: 90_000 });
         const out = r.stdout.toString();
         expect(out).toContain('driver 1 ***'); // the driver's own fetch is masked
         expect(leaks(out)).toBe(false);
       }, 120_000);
 
       it('R2: Execute of a portal Gatehouse forgot (its Close skipped by the server, the portal kept by ROLLBACK TO SAVEPOINT) is not masked', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         w.send(serialize.query('BEGIN'));
         await w.untilReady(1);
         w.send(serialize.parse({ text: 'SELECT id, ssn FROM clinical.patients ORDER BY id' }), serialize.bind({ portal: 'p2' }), serialize.sync());
@@ -124,7 +102,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('R3: a hash-masked column compared with = to a UNION ALL arm holding a literal confirms a guessed value', async () => {
-        const mrn = (await direct.query('SELECT mrn FROM clinical.patients WHERE id = 7')).rows[0].mrn as string;
+        const mrn = (await rt.direct.query('SELECT mrn FROM clinical.patients WHERE id = 7')).rows[0].mrn as string;
         const c = await agent();
         // The set-operation column counts as a "plain" hash-masked column (the literal arm carries
         // nothing), so the join is allowed; patient 7 comes back twice exactly when the guess is right.
@@ -144,18 +122,18 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('R4: UPDATE/DELETE without WHERE runs for a group allowed to write (deny-unbounded-write) through EXPLAIN ANALYZE, a WITH and COPY', async () => {
-        await direct.query(
+        await rt.direct.query(
           'CREATE TABLE IF NOT EXISTS public.pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22))',
         );
-        const bench = await t.client(await t.token('bench-red2', ['bench']));
+        const bench = await rt.gateway.client(await rt.gateway.token('bench-red2', ['bench']));
         for (const sql of [
           'EXPLAIN ANALYZE DELETE FROM public.pgbench_history',
           'WITH d AS (DELETE FROM public.pgbench_history RETURNING 1) SELECT count(*) FROM d',
           'COPY (DELETE FROM public.pgbench_history RETURNING tid) TO STDOUT',
         ]) {
-          await direct.query('TRUNCATE public.pgbench_history; INSERT INTO public.pgbench_history (tid) SELECT generate_series(1, 5)');
+          await rt.direct.query('TRUNCATE public.pgbench_history; INSERT INTO public.pgbench_history (tid) SELECT generate_series(1, 5)');
           expect.soft(await sqlstateOf(bench, sql), sql).toBe('42501');
-          const left = (await direct.query('SELECT count(*)::int AS n FROM public.pgbench_history')).rows[0].n as number;
+          const left = (await rt.direct.query('SELECT count(*)::int AS n FROM public.pgbench_history')).rows[0].n as number;
           expect.soft(left, `${sql}: rows deleted`).toBe(5);
         }
         // The plain statement is denied, as the policy intends.
@@ -170,7 +148,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         } catch {
           got = 'refused';
         }
-        const byCollation = (await direct.query('SELECT id FROM clinical.patients ORDER BY email')).rows.map((r) => r.id as number);
+        const byCollation = (await rt.direct.query('SELECT id FROM clinical.patients ORDER BY email')).rows.map((r) => r.id as number);
         // Ordering by a masked column is refused elsewhere ("ordering by it" in data-path.md).
         expect(got).not.toEqual(byCollation);
       });
@@ -227,7 +205,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
 
       it('ROLLBACK TO SAVEPOINT that undoes a SET search_path is followed', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         const q = async (sql: string): Promise<Message[]> => {
           w.send(serialize.query(sql));
           return (await w.untilReady(1))[0] ?? [];

@@ -12,43 +12,22 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt3 npx vitest run gateway/test/redteam-round3.test.ts
 
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { sqlstateOf } from './support/harness.ts';
+import { useRedTeam } from './support/redteam.ts';
 import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team round 3, ${engine} engine`, () => {
-    let t: TestGateway;
-    let direct: pg.Client;
-    let token: string;
-    let ssns: string[];
-
-    /** Whether anything in `x` contains a real SSN. */
-    const leaks = (x: unknown): boolean => {
-      const s = typeof x === 'string' ? x : JSON.stringify(x);
-      return ssns.some((v) => s.includes(v));
-    };
-    const agent = async (): Promise<pg.Client> => t.client(token);
-
-    beforeAll(async () => {
-      t = await startTestGateway({ engine });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      token = await t.token('agent-red3', ['agents']);
-      ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
-    });
-    afterAll(async () => {
-      await direct?.end();
-      await t?.close();
-    });
+    const rt = useRedTeam(engine, 'agent-red3');
+    const { leaks, agent } = rt;
 
     describe('bypasses found in round 3 (each must stay closed)', () => {
       it('R3-1: an output expression over a masked column makes the run time depend on its value (a digit per statement)', async () => {
         // The result column is masked (NULL), and no masked column is used outside the SELECT list,
         // so the statement passes the side-channel check; but repeat()/md5() are immutable builtins
         // whose cost grows with the value they are given. digit d → about d × 60 ms.
-        const rows = (await direct.query('SELECT id, substr(ssn, 2, 1) AS d FROM clinical.patients ORDER BY id')).rows as { id: number; d: string }[];
+        const rows = (await rt.direct.query('SELECT id, substr(ssn, 2, 1) AS d FROM clinical.patients ORDER BY id')).rows as { id: number; d: string }[];
         const low = rows.find((r) => r.d === '0');
         const high = rows.find((r) => Number(r.d) >= 7);
         expect(low && high, 'the seed has patients with second SSN digit 0 and ≥ 7').toBeTruthy();
@@ -99,13 +78,13 @@ for (const engine of ['rego', 'cedar'] as const) {
         const code = await sqlstateOf(c, 'SELECT id FROM clinical.visits WHERE id = 1 FOR UPDATE');
         let writer: string | null = null;
         try {
-          await direct.query('BEGIN');
-          await direct.query("SET LOCAL lock_timeout = '300ms'");
-          await direct.query('UPDATE clinical.visits SET notes = notes WHERE id = 1');
+          await rt.direct.query('BEGIN');
+          await rt.direct.query("SET LOCAL lock_timeout = '300ms'");
+          await rt.direct.query('UPDATE clinical.visits SET notes = notes WHERE id = 1');
         } catch (e) {
           writer = (e as { code?: string }).code ?? 'error';
         } finally {
-          await direct.query('ROLLBACK');
+          await rt.direct.query('ROLLBACK');
           await c.query('ROLLBACK').catch(() => undefined);
         }
         expect.soft(writer, 'a writer is blocked by the agent\'s row lock (55P03)').toBeNull();
@@ -115,7 +94,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     describe('blocked (regression)', () => {
       it('row-limited binary portal: every chunk after PortalSuspended and a re-Describe stays masked', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         w.send(serialize.query('BEGIN'));
         await w.untilReady(1);
         w.send(
@@ -131,12 +110,12 @@ for (const engine of ['rego', 'cedar'] as const) {
         const [g] = await w.untilReady(1);
         w.close();
         const rows = rowsOf(g ?? []);
-        expect(rows.length).toBe(ssns.length);
+        expect(rows.length).toBe(rt.ssns.length);
         expect(leaks(rows)).toBe(false);
       });
 
       it('a statement described under one search_path and executed under another does not run on stale columns', async () => {
-        const w = await WireClient.connect(t.port, token);
+        const w = await WireClient.connect(rt.gateway.port, rt.token);
         const q = async (sql: string): Promise<Message[]> => {
           w.send(serialize.query(sql));
           return (await w.untilReady(1))[0] ?? [];
@@ -154,7 +133,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       it('a masked result of 1.2 million rows (many TCP chunks) stays masked', async () => {
         const c = await agent();
         const r = await c.query('SELECT p.id, p.ssn FROM clinical.patients p, generate_series(1, 20000) g');
-        expect(r.rows.length).toBe(ssns.length * 20000);
+        expect(r.rows.length).toBe(rt.ssns.length * 20000);
         expect(leaks(r.rows)).toBe(false);
       }, 60_000);
 

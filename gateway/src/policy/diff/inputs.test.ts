@@ -24,6 +24,20 @@ cases:
     expect: { decision: deny }
 `;
 
+/** The first case's input as recorded today, and `v1`: that input as a version-1 recording with statement
+ * `text` and the facts in `more`, without the statement fields in `dropped` (those added since). */
+function versionOneRecorder(dropped: readonly string[]): { today: PolicyInput; v1: (text: string, more?: Record<string, unknown>) => PolicyInput } {
+  const c = new InputCollector();
+  c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
+  const today = c.inputs()[0]!.input;
+  const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
+    const statement: Record<string, unknown> = { ...today.statement, text, ...more };
+    for (const field of dropped) delete statement[field];
+    return { ...today, version: 1, statement } as unknown as PolicyInput;
+  };
+  return { today, v1 };
+}
+
 let dir: string;
 beforeAll(async () => {
   await loadSqlParser();
@@ -92,13 +106,7 @@ describe('collecting inputs', () => {
   });
 
   it('a version-1 input gets unbounded_writes from its text parsed again, or from its facts, erring towards true', async () => {
-    const c = new InputCollector();
-    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
-    const today = c.inputs()[0]!.input;
-    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
-      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, ...statement } = { ...today.statement, text, ...more };
-      return { ...today, version: 1, statement } as unknown as PolicyInput;
-    };
+    const { today, v1 } = versionOneRecorder(['runs_sql_text', 'unbounded_writes', 'settings']);
     const unbounded = (i: PolicyInput): boolean => upgradeRecordedInput(i).statement.unbounded_writes;
     expect(unbounded(v1('EXPLAIN ANALYZE DELETE FROM t', { kind: 'explain', has_where: false }))).toBe(true);
     expect(unbounded(v1('WITH d AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM d', { kind: 'select' }))).toBe(true);
@@ -112,13 +120,7 @@ describe('collecting inputs', () => {
   });
 
   it('a version-1 input gets settings from its text parsed again, or from its facts, erring towards "*"', async () => {
-    const c = new InputCollector();
-    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
-    const today = c.inputs()[0]!.input;
-    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
-      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, ...statement } = { ...today.statement, text, ...more };
-      return { ...today, version: 1, statement } as unknown as PolicyInput;
-    };
+    const { v1 } = versionOneRecorder(['runs_sql_text', 'unbounded_writes', 'settings']);
     const settings = (i: PolicyInput): string[] => upgradeRecordedInput(i).statement.settings;
     expect(settings(v1("SELECT pg_catalog.set_config('ROLE', 'postgres', false)", { kind: 'select' }))).toEqual(['role']);
     expect(settings(v1("UPDATE pg_settings SET setting = 'postgres' WHERE name = 'role'", { kind: 'update' }))).toEqual(['*']);
@@ -133,13 +135,7 @@ describe('collecting inputs', () => {
   });
 
   it('a version-1 input gets locks_rows and the two_phase kind from its text parsed again, or from its facts, erring towards a deny', async () => {
-    const c = new InputCollector();
-    c.addCases([parseCaseFile(CASES, 'policy-tests/a.yaml')], 'base');
-    const today = c.inputs()[0]!.input;
-    const v1 = (text: string, more: Record<string, unknown> = {}): PolicyInput => {
-      const { runs_sql_text: _a, unbounded_writes: _b, settings: _c, locks_rows: _d, ...statement } = { ...today.statement, text, ...more };
-      return { ...today, version: 1, statement } as unknown as PolicyInput;
-    };
+    const { v1 } = versionOneRecorder(['runs_sql_text', 'unbounded_writes', 'settings', 'locks_rows']);
     const locks = (i: PolicyInput): boolean => upgradeRecordedInput(i).statement.locks_rows;
     expect(locks(v1('WITH a AS (SELECT * FROM t FOR UPDATE) SELECT * FROM a', { tables_read: ['public.t'] }))).toBe(true);
     expect(locks(v1('SELECT * FROM t', { tables_read: ['public.t'] }))).toBe(false);
