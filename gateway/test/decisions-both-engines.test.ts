@@ -92,6 +92,13 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(phone.rows[0].phone).not.toBe('555-0000');
     });
 
+    it('masks each result set of a multi-statement string by its own statement', async () => {
+      const sql = 'SELECT 1 AS a; SELECT id, ssn FROM clinical.patients WHERE id = 1; SELECT 2 AS b, id FROM clinical.visits ORDER BY id LIMIT 1';
+      const results = (await agent.query(sql)) as unknown as pg.QueryResult[];
+      const visit = await direct.query('SELECT 2 AS b, id FROM clinical.visits ORDER BY id LIMIT 1');
+      expect(results.map((r) => r.rows)).toEqual([[{ a: 1 }], [{ id: 1, ssn: '***' }], visit.rows]);
+    });
+
     it('refuses a whole multi-statement string when one statement is denied', async () => {
       expect(await sqlstateOf(agent, 'SELECT 1; DROP TABLE clinical.visits')).toBe('42501');
       expect((await direct.query("SELECT to_regclass('clinical.visits') AS t")).rows[0].t).toBe('clinical.visits');

@@ -234,7 +234,19 @@ export class UpstreamRelay {
   }
 
   private plan(ctx: ResultContext, fields: ResultField[]): Promise<void> {
-    return resolveMaskPlan({ fields, masks: ctx.masks, referenced: ctx.referenced }, this.s.deps.catalog).then((plan: MaskPlan) => {
+    // Each result set comes from one statement of the Query string, and is masked by that
+    // statement's own decision: `SELECT 1 AS a; SELECT ssn FROM clinical.patients` masks only
+    // the second. (Statements cannot pass values to each other here: writes, cursors, PREPARE
+    // and side-effecting calls are refused while a mask applies.)
+    const current = ctx.statements.length > 1 ? ctx.statements[ctx.index] : undefined;
+    const masks = current === undefined ? ctx.masks : current.decision.action === 'mask' ? current.decision.masks : [];
+    const referenced = current === undefined ? ctx.referenced : (current.parsed?.facts.columns ?? {});
+    if (masks.length === 0) {
+      // This statement masks nothing; the plan still has its column count, which emitRow checks.
+      ctx.plan = { columns: fields.map(() => null), any: false };
+      return Promise.resolve();
+    }
+    return resolveMaskPlan({ fields, masks, referenced }, this.s.deps.catalog).then((plan: MaskPlan) => {
       ctx.plan = plan;
     });
   }
