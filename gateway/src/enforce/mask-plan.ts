@@ -3,7 +3,7 @@
 // (expressions, whole-row values) are masked when the statement references a masked column of
 // a masked table in a way Gatehouse cannot trace (fail closed; full lineage is a later step).
 
-import type { MaskRule, MaskStrategy } from '../policy/types.ts';
+import { MASK_STRENGTH, type MaskRule, type MaskStrategy } from '../policy/types.ts';
 import type { CatalogResolver, RelationInfo } from '../pg/catalog.ts';
 import { maskableAsString, type ColumnMask } from './mask-value.ts';
 
@@ -27,7 +27,7 @@ export const NO_MASKS: MaskPlan = { columns: [], any: false };
 export type ReferencedColumns = Record<string, string[]>;
 
 /** Strength order when several rules hit the same column: the one revealing least wins. */
-const STRENGTH: Record<MaskStrategy, number> = { null: 4, redact: 3, hash: 2, last4: 1 };
+const STRENGTH = MASK_STRENGTH;
 
 function strongest(a: MaskStrategy | undefined, b: MaskStrategy): MaskStrategy {
   return a === undefined || STRENGTH[b] > STRENGTH[a] ? b : a;

@@ -35,6 +35,11 @@ export function maskValue(value: Buffer | null, mask: ColumnMask): Buffer | null
   if (!mask.asString) return null;
   switch (mask.strategy) {
     case 'null':
+    // Fakes are computed at the source (in PostgreSQL); on the way out they can only be withheld.
+    case 'fake_ssn':
+    case 'fake_phone':
+    case 'fake_email':
+    case 'fake_date':
       return null;
     case 'redact':
       return REDACTED;

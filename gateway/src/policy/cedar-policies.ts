@@ -7,7 +7,7 @@ import { policySetTextToParts, policyToJson, validate } from '@cedar-policy/ceda
 import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 import { readPolicyFiles } from './policy-files.ts';
-import type { MaskStrategy } from './types.ts';
+import { MASK_STRATEGIES, type MaskStrategy } from './types.ts';
 
 /** The schema shipped with Gatehouse, used when a policy directory brings none. */
 export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
@@ -25,7 +25,7 @@ export interface CedarPolicySet {
   meanings: Map<string, CedarPolicyMeaning>;
 }
 
-const STRATEGIES: ReadonlySet<string> = new Set<MaskStrategy>(['redact', 'null', 'hash', 'last4']);
+const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
 const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'reason']);
 
 export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAULT_CEDAR_SCHEMA_PATH): Promise<CedarPolicySet> {
@@ -85,7 +85,7 @@ export function parseMask(id: string, spec: string, file = 'policy'): Array<{ co
   for (const item of spec.split(',')) {
     const [column, strategy, extra] = item.split(':').map((s) => s.trim());
     if (column === undefined || column === '' || strategy === undefined || !STRATEGIES.has(strategy) || extra !== undefined) {
-      throw invalid(`${file}: policy "${id}" has a bad @mask entry "${item.trim()}"`, 'expected column:strategy with strategy redact|null|hash|last4, comma-separated');
+      throw invalid(`${file}: policy "${id}" has a bad @mask entry "${item.trim()}"`, `expected column:strategy with strategy ${MASK_STRATEGIES.join('|')}, comma-separated`);
     }
     columns.push({ column, strategy: strategy as MaskStrategy });
   }

@@ -1,16 +1,12 @@
 // Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks unioned.
 
-import type { DecisionAction, EngineVerdict, MaskRule, MaskStrategy } from './types.ts';
+import { MASK_STRENGTH, type DecisionAction, type EngineVerdict, type MaskRule, type MaskStrategy } from './types.ts';
 
 /** Higher wins. */
 const ACTION_RANK: Record<DecisionAction, number> = { allow: 0, mask: 1, approve: 2, deny: 3 };
 
-/**
- * When two rules mask the same column, the one that reveals less wins:
- * null (nothing, not even whether a value exists) > redact (only that a value exists)
- * > hash (equality between values) > last4 (part of the value).
- */
-const MASK_RANK: Record<MaskStrategy, number> = { last4: 0, hash: 1, redact: 2, null: 3 };
+/** When two rules mask the same column, the one that reveals less wins (MASK_STRENGTH). */
+const MASK_RANK = MASK_STRENGTH;
 
 export const NO_PERMIT_REASON = 'no policy permits this statement';
 

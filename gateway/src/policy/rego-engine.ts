@@ -12,7 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
-import type { EngineVerdict, MaskStrategy, PolicyEngine, PolicyInput } from './types.ts';
+import { MASK_STRATEGIES, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
 
@@ -118,7 +118,7 @@ export async function loadRegoEngine(wasm: Buffer, revision: string, determinist
 }
 
 const LEVELS = ['deny', 'approve', 'mask', 'allow'] as const;
-const STRATEGIES: ReadonlySet<string> = new Set<MaskStrategy>(['redact', 'null', 'hash', 'last4']);
+const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
 
 /** Turn `[{result: {deny, approve, mask, allow}}]` into one verdict; anything malformed is an engine error. */
 export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
@@ -145,7 +145,7 @@ export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
       }
       const { table, column, strategy } = entry;
       if (typeof table !== 'string' || typeof column !== 'string' || typeof strategy !== 'string' || !STRATEGIES.has(strategy)) {
-        return engineErrorVerdict(`${where} (${id}) needs string table and column and a strategy of redact|null|hash|last4`);
+        return engineErrorVerdict(`${where} (${id}) needs string table and column and a strategy of ${MASK_STRATEGIES.join('|')}`);
       }
       parts.push({
         action: 'mask',

@@ -81,11 +81,35 @@ export interface PolicyInput {
 export type DecisionAction = 'allow' | 'mask' | 'approve' | 'deny';
 
 /** How a masked value is rewritten. */
-export type MaskStrategy =
-  | 'redact' // replaced by a fixed marker: '***'
-  | 'null' // replaced by SQL NULL
-  | 'hash' // replaced by a keyed hash (hex), stable within a policy commit, so joins/grouping still work
-  | 'last4'; // all but the last four characters replaced by '*'
+export const MASK_STRATEGIES = [
+  'redact', // replaced by a fixed marker: '***'
+  'null', // replaced by SQL NULL
+  'hash', // replaced by a keyed hash (hex), stable for one key across sessions and restarts, so joins and grouping still work
+  'last4', // all but the last four characters replaced by '*'
+  'fake_ssn', // a well-formed but invalid SSN (area 9xx) derived from the keyed hash
+  'fake_phone', // a fictional phone number (555-01xx) derived from the keyed hash
+  'fake_email', // an address at example.invalid derived from the keyed hash
+  'fake_date', // a date in the same year, its day derived from the keyed hash
+] as const;
+
+/** How a masked value is rewritten (see MASK_STRATEGIES). */
+export type MaskStrategy = (typeof MASK_STRATEGIES)[number];
+
+/**
+ * When two rules mask the same column, the one that reveals less wins: null (nothing, not even
+ * whether a value exists) > redact (only that a value exists) > hash and the fakes (equality between
+ * values; a fake also its format) > fake_date (equality and the year) > last4 (part of the value).
+ */
+export const MASK_STRENGTH: Record<MaskStrategy, number> = {
+  last4: 0,
+  fake_date: 1,
+  fake_phone: 2,
+  fake_email: 3,
+  fake_ssn: 4,
+  hash: 5,
+  redact: 6,
+  null: 7,
+};
 
 export interface MaskRule {
   /** Qualified table, "schema.name". */
