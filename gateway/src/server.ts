@@ -142,6 +142,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const cancels = new CancelRegistry();
   const upstreamTarget = parseConnectionUrl(config.upstream.url);
   const catalogs = new Map<string, CatalogResolver>();
+  const superuserWarned = new Set<string>();
   const sessions = new Set<Session>();
   const sockets = new Set<Socket>();
 
@@ -238,7 +239,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       return;
     }
     const catalog = catalogFor(database);
-    await catalog.routines.ready(); // the first session of a database waits for the routine snapshot
+    // The first session of a database waits for the routine and relation snapshots.
+    await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
+    if (catalog.relations.current()?.maskFunctions.superuser === true && !superuserWarned.has(database)) {
+      superuserWarned.add(database);
+      info(
+        `WARNING: Gatehouse's upstream role is a superuser in database "${database}": it could read the masking key, so masks rely on Gatehouse refusing every way to reach it. Connect with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").`,
+      );
+    }
     await systemRelations.ensure(); // at once when already read
     if (socket.destroyed) {
       upstream.socket.destroy();
@@ -273,6 +281,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           evalTimeoutMs: config.policies.evalTimeoutMs,
           cache: new DecisionCache(),
           routines: catalog.routines,
+          relations: catalog.relations,
         },
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,

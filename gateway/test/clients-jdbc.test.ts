@@ -43,7 +43,8 @@ interface Patient {
   email: string;
   address: string;
   mrn: string;
-  dob: string;
+  dob: string;  /** length(diagnosis_code): a column computed on unmasked data, exact through Gatehouse. */
+  dx_len: number;
 }
 
 describe('pgjdbc through Gatehouse (rego)', () => {
@@ -65,7 +66,7 @@ describe('pgjdbc through Gatehouse (rego)', () => {
     const viaNode = await t.client(token);
     patients = (
       await direct.query(
-        "SELECT id, ssn, first_name, last_name, phone, email, address, mrn, to_char(date_of_birth, 'YYYY-MM-DD') AS dob FROM clinical.patients ORDER BY id",
+        "SELECT id, ssn, first_name, last_name, phone, email, address, mrn, to_char(date_of_birth, 'YYYY-MM-DD') AS dob, length(diagnosis_code) AS dx_len FROM clinical.patients ORDER BY id",
       )
     ).rows;
     hashed = (await viaNode.query('SELECT mrn, email FROM clinical.patients ORDER BY id')).rows;
@@ -91,7 +92,7 @@ describe('pgjdbc through Gatehouse (rego)', () => {
     expect(report.masked_formats.slice(0, 5)).toEqual(Array(5).fill(Array(10).fill(0)));
     expect(report.masked_formats.slice(5)).toEqual(Array(5).fill([1, 0, 0, 0, 0, 0, 0, 0, 1, 1]));
     expect(report.masked).toEqual(
-      patients.slice(0, 10).map((p, i) => [p.id, hashed[i]!.mrn, '***', '***', '***', last4(p.phone), hashed[i]!.email, null, p.dob, null]),
+      patients.slice(0, 10).map((p, i) => [p.id, hashed[i]!.mrn, '***', '***', '***', last4(p.phone), hashed[i]!.email, null, p.dob, p.dx_len]),
     );
     for (const h of hashed.slice(0, 10)) expect(h.mrn).toMatch(/^h:[0-9a-f]{16}$/);
   });

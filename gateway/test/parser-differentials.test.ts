@@ -214,8 +214,11 @@ describe('parser differentials: standard_conforming_strings and client_encoding'
   });
 
   describe('settings changed by the database', () => {
+    // User-defined functions are for break-glass only in the example policies (deny-user-functions).
+    const breakglass = async (): Promise<pg.Client> => t.client(await t.token('agent-parser', ['agents', 'breakglass']));
+
     it('ends the session with FATAL 22023 when a function turns standard_conforming_strings off', async () => {
-      const c = await agent();
+      const c = await breakglass();
       const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
       expect(await failure(c, `SELECT ${scsOff}()`)).toEqual({ code: '22023', severity: 'FATAL' });
       await ended;
@@ -225,7 +228,7 @@ describe('parser differentials: standard_conforming_strings and client_encoding'
     });
 
     it('ends the session with FATAL 22023 when a function switches client_encoding to SJIS', async () => {
-      const c = await agent();
+      const c = await breakglass();
       expect(await failure(c, `SELECT ${encodingSjis}()`)).toEqual({ code: '22023', severity: 'FATAL' });
     });
 

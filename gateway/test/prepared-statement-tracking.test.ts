@@ -89,7 +89,7 @@ describe('prepared statement names stay in step with the database', () => {
   it("Gatehouse's own upstream statement names cannot be run with SQL-level EXECUTE", async () => {
     const c = await t.client(await t.token('agent-exec', ['agents']));
     await c.query({ name: 'named_masked', text: MASKED, values: [4] });
-    const listed = await c.query("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%clinical.patients%'");
+    const listed = await c.query("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%patients%'");
     const upstreamName = listed.rows.map((r: { name: string }) => r.name).find((n: string) => n.startsWith('gatehouse_'));
     expect(upstreamName).toBeDefined();
     let code: string | null = null;

@@ -87,14 +87,27 @@ describe('psql through Gatehouse', () => {
     expect(check.rows[0]).toEqual({ n: 500, tids: (500 * 501) / 2, deltas: rows.reduce((s, _, i) => s + i - 250, 0), fillers: 0 });
   });
 
-  it("refuses an agent's \\copy of masked patients with 0A000 and no identifier leaves", async () => {
-    const r = await psqlVia(t.port, agentToken, ['-c', '\\set VERBOSITY verbose', '-c', '\\copy clinical.patients TO STDOUT']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/ERROR:\s+0A000:/);
+  it("copies an agent's \\copy of masked patients with the masks applied, and no identifier leaves", async () => {
+    const r = await psqlVia(t.port, agentToken, ['-c', '\\copy clinical.patients TO STDOUT']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.toString('utf8').trim().split('\n');
+    const count = (await direct.query('SELECT count(*)::int AS n FROM clinical.patients')).rows[0].n as number;
+    expect(lines).toHaveLength(count);
     const ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((row: { ssn: string }) => row.ssn);
     expect(ssns.length).toBeGreaterThan(0);
     const everything = r.stdout.toString('utf8') + r.stderr;
     for (const ssn of ssns) expect(everything).not.toContain(ssn);
+    expect(everything).toContain('\t***\t'); // redacted columns, tab-separated
+  });
+
+  it('copies unmasked columns of the masked table exactly (\\copy (query) and \\copy t (cols))', async () => {
+    const truth = (await direct.query('SELECT id, diagnosis_code FROM clinical.patients ORDER BY id')).rows.map((row) => `${row.id}\t${row.diagnosis_code}`).join('\n');
+    const viaQuery = await psqlVia(t.port, agentToken, ['-c', '\\copy (SELECT id, diagnosis_code FROM clinical.patients ORDER BY id) TO STDOUT']);
+    expect(viaQuery.code).toBe(0);
+    expect(viaQuery.stdout.toString('utf8').trim()).toBe(truth);
+    const viaColumns = await psqlVia(t.port, agentToken, ['-c', '\\copy clinical.patients (id, diagnosis_code) TO STDOUT']);
+    expect(viaColumns.code).toBe(0);
+    expect(viaColumns.stdout.toString('utf8').trim().split('\n').sort()).toEqual(truth.split('\n').sort());
   });
 
   it('shows a denied statement as an ERROR with SQLSTATE 42501 in verbose mode', async () => {

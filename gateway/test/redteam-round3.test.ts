@@ -12,10 +12,20 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt3 npx vitest run gateway/test/redteam-round3.test.ts
 
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlstateOf } from './support/harness.ts';
 import { useRedTeam } from './support/redteam.ts';
 import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
+
+/** Runs `sql`; its rows, or its SQLSTATE and message. */
+async function probe(c: pg.Client, sql: string): Promise<{ rows: unknown[]; code: string | null; message: string | null }> {
+  try {
+    return { rows: (await c.query(sql)).rows, code: null, message: null };
+  } catch (e) {
+    return { rows: [], code: (e as { code?: string }).code ?? 'no-sqlstate', message: (e as Error).message };
+  }
+}
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team round 3, ${engine} engine`, () => {
@@ -137,31 +147,42 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(leaks(r.rows)).toBe(false);
       }, 60_000);
 
-      it('EXPLAIN, SELECT INTO, cursors and COPY over the masked table are refused or masked', async () => {
+      it('EXPLAIN, SELECT INTO, cursors and COPY over the masked table run on masked values, or are denied by policy', async () => {
         const c = await agent();
         for (const [sql, code] of [
-          ["EXPLAIN ANALYZE SELECT id FROM clinical.patients WHERE ssn LIKE '1%'", '0A000'],
-          ["EXPLAIN SELECT id FROM clinical.patients WHERE ssn = '123-45-6789'", '0A000'],
+          ["EXPLAIN ANALYZE SELECT id FROM clinical.patients WHERE ssn LIKE '1%'", null],
+          ["EXPLAIN SELECT id FROM clinical.patients WHERE ssn = '123-45-6789'", null],
           ['SELECT id, ssn INTO TEMP rt3 FROM clinical.patients', '42501'],
-          ['DECLARE c CURSOR WITH HOLD FOR SELECT id FROM clinical.patients', '0A000'],
-          ['COPY (SELECT v.id, (SELECT ssn FROM clinical.patients p WHERE p.id = v.patient_id) FROM clinical.visits v) TO STDOUT', '0A000'],
-          ['SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT ssn FROM clinical.patients)))', '0A000'],
+          ['SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT ssn FROM clinical.patients)))', null],
         ] as const) {
-          expect.soft(await sqlstateOf(c, sql), sql).toBe(code);
+          const r = await probe(c, sql);
+          expect.soft(r.code, sql).toBe(code);
+          expect.soft(leaks(r), sql).toBe(false);
         }
+        // EXPLAIN ANALYZE counts rows that match the masked value: none begins with '1'.
+        const analyzed = JSON.stringify((await c.query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM clinical.patients WHERE ssn LIKE '1%'")).rows);
+        expect(analyzed).toMatch(/actual rows=0/);
         const plan = await c.query('EXPLAIN (VERBOSE, FORMAT JSON) SELECT id, ssn FROM clinical.patients');
         expect(leaks(plan.rows)).toBe(false);
       });
 
-      it('lengths, bytea, arrays, jsonb and rows of a masked column come back NULL (no length leak)', async () => {
+      it('lengths, bytea, arrays, jsonb and rows of a masked column are those of the masked value (no length leak)', async () => {
         const c = await agent();
-        // Since R3-1 computing on a masked value in the output is refused; a scalar subquery of the plain column is masked.
-        for (const e of ['length(ssn)', 'octet_length(ssn)', 'ssn::bytea', 'array[ssn]', 'to_jsonb(ssn)', 'row(ssn)']) {
-          expect.soft(await sqlstateOf(c, `SELECT ${e} AS a FROM clinical.patients LIMIT 3`), e).toBe('0A000');
+        // Masked at the source: every computation sees '***', whatever the real value's length.
+        for (const [e, masked] of [
+          ['length(ssn)', 3],
+          ['octet_length(ssn)', 3],
+          ['encode(ssn::bytea, \'escape\')', '***'],
+          ['array[ssn]', ['***']],
+          ['to_jsonb(ssn)', '***'],
+          ['row(ssn)::text', '(***)'],
+        ] as const) {
+          const rows = (await c.query(`SELECT ${e} AS a FROM clinical.patients LIMIT 3`)).rows;
+          expect.soft(rows.map((r) => r.a), e).toEqual([masked, masked, masked]);
         }
+        // An outer reference from a subquery over another table is the masked column too.
         const r = await c.query('SELECT (SELECT ssn FROM clinical.visits LIMIT 1) AS g FROM clinical.patients LIMIT 3');
-        expect(r.rows.length).toBe(3);
-        for (const row of r.rows) expect(Object.values(row).every((v) => v === null)).toBe(true);
+        expect(r.rows).toEqual([{ g: '***' }, { g: '***' }, { g: '***' }]);
       });
     });
   });

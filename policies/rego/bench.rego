@@ -17,3 +17,14 @@ bench_table(t) if {
 	schema_of(t) == "public"
 	startswith(name_of(t), "pgbench_")
 }
+
+# The masking benchmark (gateway/src/bench/masked-select.ts): the bench_masked group reads the
+# benchmark's people table with three columns masked at the source.
+bench_people_masks := {"ssn": "redact", "email": "hash", "phone": "last4"}
+
+mask contains {"id": "bench-masked", "reason": "masking benchmark", "on": "read", "table": t, "column": column, "strategy": strategy} if {
+	member("bench_masked")
+	some t in input.statement.tables_read
+	t == "public.pgbench_masked_people"
+	some column, strategy in bench_people_masks
+}

@@ -22,6 +22,8 @@ export type AuditRecord =
       client_address: string;
       application_name: string;
       statement: string;
+      /** The statement as forwarded, when masks at the source rewrote it. */
+      forwarded?: string;
       fingerprint: string;
       /** The complete policy input (null when the statement could not be parsed). */
       input: PolicyInput | null;

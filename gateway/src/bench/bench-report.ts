@@ -1,4 +1,5 @@
 // The benchmark's result document: one JSON file for tools, one Markdown table for people.
+import { MASKED_TABLE, type MaskedSelectTiming } from './masked-select.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActivationTiming } from './activation-timing.ts';
@@ -50,6 +51,8 @@ export interface BenchResults {
   decisions: DecisionTiming[];
   /** Time from a commit to the policy deciding statements, per engine (empty when not measured). */
   activation: ActivationTiming[];
+  /** A large SELECT masked at the source against the same SELECT unmasked (absent when not measured). */
+  masking?: MaskedSelectTiming | null;
 }
 
 function fixed(value: number | null | undefined, digits: number): string {
@@ -104,6 +107,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...r.decisions.map((d) => `| ${d.engine} | ${d.decisions} | ${d.medianMicros.toFixed(1)} | ${d.p99Micros.toFixed(1)} | ${d.meanMicros.toFixed(1)} |`),
     '',
     ...renderActivation(r.activation),
+    ...renderMasking(r.masking ?? null),
     '## Machine',
     '',
     `- nproc: ${r.machine.nproc} (${r.machine.cpuModel})`,
@@ -144,4 +148,30 @@ export async function writeResults(dir: string, results: BenchResults): Promise<
   await writeFile(json, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(markdown, renderMarkdown(results));
   return { markdown, json };
+}
+
+/** The masking section: a 100,000-row SELECT with three masked columns against the same SELECT unmasked. */
+export function renderMasking(m: MaskedSelectTiming | null): string[] {
+  if (m === null) return [];
+  const list = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
+  return [
+    '## Masking at the source',
+    '',
+    `\`SELECT * FROM ${MASKED_TABLE}\` (${m.rows.toLocaleString('en-US')} rows) through Gatehouse by pgbench (one client, extended protocol),`,
+    `unmasked and with ${m.maskedColumns.join(', ')} masked, interleaved in the same run.`,
+    '',
+    '| | average latency per SELECT, each pass (ms) | median (ms) |',
+    '|---|---|---:|',
+    `| unmasked | ${list(m.unmaskedMs)} | ${fixed(medianOf(m.unmaskedMs), 1)} |`,
+    `| masked | ${list(m.maskedMs)} | ${fixed(medianOf(m.maskedMs), 1)} |`,
+    '',
+    `Masked / unmasked: ${m.ratio === null ? 'n/a' : `${m.ratio.toFixed(2)}×`}.`,
+    '',
+  ];
+}
+
+function medianOf(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
 }

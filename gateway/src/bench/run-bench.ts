@@ -15,6 +15,7 @@ import type { BenchResults, ModeResult, QueryMode, TargetResult } from './bench-
 import { runPgbench } from './pgbench.ts';
 import { measureDecisionTimings } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
+import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
 
 export interface BenchOptions {
@@ -49,6 +50,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (await ensureDatabase(options.upstreamUrl, database)) step(`created database ${database}`);
   step(`pgbench -i -s ${options.scale}...`);
   await initialisePgbench(options.upstreamUrl, options.scale);
+  step('a 100,000-row table and the masking functions for the masking measurement...');
+  await prepareMaskedTable(options.upstreamUrl);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
   let gateway: RunningGateway | null = null;
@@ -115,6 +118,15 @@ export async function runBench(options: BenchOptions): Promise<number> {
       results.push({ mode, direct: directResult, gatehouse: gatehouseResult, ratio });
     }
 
+    let masking: MaskedSelectTiming | null = null;
+    try {
+      const maskedToken = await mintDevToken({ keyDir, subject: 'bench-masked', groups: ['bench', 'bench_masked'], ttlSeconds: 3600 });
+      masking = await measureMaskedSelect({ gatewayUrl: viaGatehouse.url, unmaskedToken: token, maskedToken, passes: 3, transactions: 5 });
+      step(`masking at the source: masked ${masking.maskedMs.map((x) => x.toFixed(0)).join('/')} ms vs unmasked ${masking.unmaskedMs.map((x) => x.toFixed(0)).join('/')} ms per SELECT (${masking.ratio?.toFixed(2) ?? 'n/a'}×)`);
+    } catch (e) {
+      step(`masking at the source: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+
     step(`timing policy decisions (${options.decisionRounds} passes over the example corpus, both engines)...`);
     const decisions = await measureDecisionTimings({
       policiesRoot: path.join(REPO_ROOT, 'policies'),
@@ -165,6 +177,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
       results,
       decisions,
       activation,
+      masking,
     };
     const written = await writeResults(options.outDir, document);
     step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);

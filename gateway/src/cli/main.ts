@@ -5,13 +5,14 @@ import { isGatehouseError } from '../errors.ts';
 import { UsageError } from './args.ts';
 import { benchCommand } from './bench.ts';
 import type { CliCommand } from './command.ts';
+import { dbCommand } from './db.ts';
 import { demoCommand } from './demo.ts';
 import { policyCommand } from './policy.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 
 /** Every verb, in the order `gatehouse --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, benchCommand];
+export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, dbCommand, benchCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

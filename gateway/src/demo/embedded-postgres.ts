@@ -8,6 +8,7 @@ import net from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { SEED_MARKER, SEED_MARKER_QUERY, seedScript } from './clinic-schema.ts';
+import { setupMaskFunctions } from '../db/setup.ts';
 import { generateClinic } from './synthetic-clinic.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -56,6 +57,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onProgress(`seeding clinical.patients (${data.patients.length}) and clinical.visits (${data.visits.length})...`);
     await db.exec(seedScript(data));
   }
+  // The keyed masks (hash, fakes) are computed by the database (gatehouse db setup); the key is
+  // created once with the data directory, so hashes stay the same across restarts.
+  await setupMaskFunctions(db, { grantTo: 'postgres' });
 
   const port = await freeLoopbackPort();
   // maxConnections > 1 lets several psql windows connect; they still share one backend session.

@@ -10,6 +10,7 @@ import { loadPolicyEngine } from '../policy/load.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import { loadSqlParser } from '../sql/parser.ts';
 import { DecisionCache, decideQuery, type DecisionContext } from './decision-point.ts';
+import { RelationCatalog } from './relation-catalog.ts';
 import { RoutineCatalog } from './routine-catalog.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -42,6 +43,29 @@ function counted(engine: PolicyEngine): PolicyEngine & { calls: number } {
   return wrapper;
 }
 
+const PATIENTS = new RelationCatalog(
+  [
+    {
+      oid: 1,
+      schema: 'clinical',
+      name: 'patients',
+      qualified: 'clinical.patients',
+      kind: 'table',
+      persistence: 'permanent',
+      columns: ['id', 'mrn', 'first_name', 'last_name', 'ssn', 'phone', 'email', 'address', 'date_of_birth'].map((name, i) => ({
+        name,
+        attnum: i + 1,
+        type: name === 'id' ? 'integer' : name === 'date_of_birth' ? 'date' : 'text',
+        category: name === 'id' ? 'N' : name === 'date_of_birth' ? 'D' : 'S',
+        typeOid: name === 'id' ? 23 : name === 'date_of_birth' ? 1082 : 25,
+      })),
+      reads: [],
+      ancestors: [],
+    },
+  ],
+  { hash: true },
+);
+
 function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext; records: () => AuditRecord[] } {
   const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-decide-audit-')), 'audit.ndjson');
   const audit = openAuditSink(file);
@@ -54,6 +78,7 @@ function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext
     evalTimeoutMs: 5000,
     cache: new DecisionCache(),
     routines: { current: () => new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]) },
+    relations: { current: () => PATIENTS, refreshSoon: () => undefined },
   };
   const records = (): AuditRecord[] =>
     readFileSync(file, 'utf8')
@@ -77,6 +102,10 @@ describe('decideQuery', () => {
     expect(written).toHaveLength(1);
     expect(validRecord(written[0]), JSON.stringify(validRecord.errors)).toBe(true);
     const rec = written[0]!;
+    // The record keeps the client's text and adds the text forwarded with the masks applied.
+    expect(rec.type === 'statement' ? rec.statement : null).toBe('SELECT ssn FROM clinical.patients WHERE id = 1');
+    expect(rec.type === 'statement' ? rec.forwarded : null).toContain('gatehouse_masked');
+    expect(d.kind === 'forward' ? d.forwardText : null).toContain('gatehouse_masked');
     // The record carries the complete input, so the decision can be reproduced from it.
     expect(rec.type === 'statement' && rec.input ? rego.evaluate(rec.input).action : null).toBe('mask');
   });

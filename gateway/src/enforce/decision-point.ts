@@ -12,8 +12,13 @@ import { evaluateWithBudget } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
-import { maskSideChannelRefusal } from './mask-side-channels.ts';
+import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
+import { reservedObjectUse } from './reserved-names.ts';
+import { catalogFacts } from './catalog-facts.ts';
+import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
+
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
 /** Supplies the engine active right now (it can change between statements when policies are reloaded). */
 export interface EngineSource {
@@ -29,8 +34,10 @@ export interface DecisionContext {
   evalTimeoutMs: number;
   /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
   cache: DecisionCache;
-  /** The database's functions, operators and types, to refuse masked statements with side channels (null until loaded: fail closed). */
+  /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
   routines: { current(): RoutineCatalog | null };
+  /** The database's relations and columns, to rewrite masked tables (null until loaded: fail closed). */
+  relations: { current(): RelationCatalog | null; refreshSoon(): void };
 }
 
 interface Evaluated {
@@ -70,11 +77,14 @@ export interface DecidedStatement {
   parsed: ParsedStatement | null;
   input: PolicyInput | null;
   decision: Decision;
+  /** The statement as forwarded when masks rewrote it (enforce/mask-rewrite.ts), else null. */
+  forwarded?: string | null;
 }
 
 /** The decision for a whole query string (one or several statements). */
 export type QueryDecision =
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[] }
+  /** `forwardText`: the query string to send upstream in place of the client's (masks at the source), or null to send it as it is. */
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null }
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError };
 
 function stamp(verdict: EngineVerdict, engine: PolicyEngine | null, micros: number): Decision {
@@ -88,12 +98,12 @@ function stamp(verdict: EngineVerdict, engine: PolicyEngine | null, micros: numb
 }
 
 /** Why a decision refuses the statement, as the error the client sees; null when it may run. */
-export function refusalFor(decision: Decision, stmt: ParsedStatement | null): GatehouseError | null {
+export function refusalFor(decision: Decision): GatehouseError | null {
   switch (decision.action) {
     case 'allow':
       return null;
     case 'mask':
-      return maskUnsupportedReason(stmt, decision);
+      return null; // applied at the source (applyMasks), or refused there
     case 'deny':
       return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
         decisionId: decision.id,
@@ -111,22 +121,6 @@ export function refusalFor(decision: Decision, stmt: ParsedStatement | null): Ga
       throw new Error(`unknown action ${String(never)}`);
     }
   }
-}
-
-/**
- * Masking works on result rows traced through RowDescription. Paths out that this version cannot
- * trace (COPY output, cursors, SQL-level PREPARE whose rows come back later) are refused while a
- * mask applies, rather than letting masked values through.
- */
-function maskUnsupportedReason(stmt: ParsedStatement | null, decision: Decision): GatehouseError | null {
-  const kind = stmt?.facts.kind;
-  const untraceable = kind === 'copy' || kind === 'cursor' || kind === 'prepare' || kind === 'do' || kind === 'call' || (stmt?.facts.writes ?? false);
-  if (!untraceable) return null;
-  return new GatehouseError('FEATURE_NOT_SUPPORTED', `Gatehouse cannot mask the output of a ${kind ?? 'unknown'} statement yet, so it was not run`, {
-    decisionId: decision.id,
-    detail: `decision ${decision.id}: policy asks to mask ${decision.masks.map((m) => `${m.table}.${m.column}`).join(', ')}`,
-    hint: 'Use a plain SELECT; masked values are rewritten in its result rows.',
-  });
 }
 
 /**
@@ -153,12 +147,20 @@ function evaluateOne(
   parsed: ParsedStatement,
   parameters: BoundParameters,
 ): Evaluated {
-  const reserved = reservedNameUse(parsed);
+  const reserved = reservedNameUse(parsed) ?? reservedObjectUse(parsed);
   if (reserved) {
     return { text, parsed, input: null, verdict: { action: 'deny', reason: reserved, policies: [], masks: [] }, micros: 0, transient: false };
   }
+  const relations = ctx.relations.current();
+  if (relations === null && [...parsed.facts.tablesRead, ...parsed.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) {
+    // Without the catalog, the tables read through views cannot be told to the policy: fail closed.
+    ctx.relations.refreshSoon();
+    const reason = "Gatehouse has not read the database's catalog yet, so it cannot tell which tables this statement reads through views; try again in a moment";
+    return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+  }
   try {
-    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters });
+    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
+    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
     const { verdict, micros, transient } = evaluateWithBudget(engine, input, ctx.evalTimeoutMs);
     return { text, parsed, input, verdict, micros, transient };
   } catch (e) {
@@ -176,7 +178,9 @@ function evaluateAll(
   parameters: BoundParameters,
 ): DecidedStatement[] {
   const engine = ctx.engines.current();
-  const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${text}`;
+  // Catalog facts (views, user functions) are part of the input: a new snapshot decides again.
+  const snapshots = `${ctx.relations.current()?.version ?? '-'}:${ctx.routines.current()?.loadedAt ?? '-'}`;
+  const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${snapshots}\u0000${text}`;
   // The cache is keyed by text: a statement whose input depends on bound values is never cached.
   const cacheable = engine.deterministic && !parsed.some((p) => settingsDependOnParameters(p.facts.settingChanges));
   let items = cacheable ? ctx.cache.get(key, engine.revision) : null;
@@ -233,6 +237,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         client_address: ctx.session.clientAddress,
         application_name: ctx.session.applicationName,
         statement: s.text,
+        ...(s.forwarded ? { forwarded: s.forwarded } : {}),
         fingerprint: s.parsed?.facts.fingerprint ?? '',
         input: s.input,
         decision: d.action,
@@ -300,14 +305,57 @@ export function decideQuery(
     if (unsafe) return unsafe;
     statements = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
     for (const s of statements) {
-      error = refusalFor(s.decision, s.parsed) ?? maskSideChannelRefusal(s.decision, s.parsed, ctx.routines.current());
+      error = refusalFor(s.decision);
       if (error) break;
     }
+  }
+  let forwardText: string | null = null;
+  if (!error) {
+    const applied = applyMasks(ctx, text, statements);
+    if (applied instanceof GatehouseError) error = applied;
+    else forwardText = applied;
   }
   if (error || options.auditForwarded !== false) auditStatements(ctx, statements);
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
-  return { kind: 'forward', statements, masks };
+  return { kind: 'forward', statements, masks, forwardText };
+}
+
+/**
+ * Masks at the source: rewrites the masked tables of statements decided `mask` (enforce/
+ * mask-rewrite.ts) and notes each statement's forwarded text. Returns the query string to forward
+ * (null: the client's, unchanged) or the refusal when the masks cannot be applied.
+ */
+function applyMasks(ctx: DecisionContext, text: string, statements: DecidedStatement[]): string | null | GatehouseError {
+  if (!statements.some((s) => s.decision.action === 'mask')) return null;
+  const relations = ctx.relations.current();
+  const result = rewriteForMasksCached({
+    text,
+    masks: statements.map((s) => (s.decision.action === 'mask' ? s.decision.masks : [])),
+    searchPath: ctx.searchPath,
+    relations,
+    routines: ctx.routines.current(),
+  });
+  switch (result.kind) {
+    case 'unchanged':
+      return null;
+    case 'rewritten':
+      statements.forEach((s, i) => (s.forwarded = result.statements[i] ?? null));
+      return result.text;
+    case 'refused': {
+      if (relations === null || result.refusal.message.includes('does not know')) ctx.relations.refreshSoon();
+      const masked = statements.find((s) => s.decision.action === 'mask')!;
+      return new GatehouseError('FEATURE_NOT_SUPPORTED', result.refusal.message, {
+        decisionId: masked.decision.id,
+        detail: `decision ${masked.decision.id}: policy asks to mask ${masked.decision.masks.map((m) => `${m.table}.${m.column} (${m.strategy})`).join(', ')}`,
+        hint: result.refusal.hint,
+      });
+    }
+    default: {
+      const never: never = result;
+      throw new Error(`unknown rewrite result ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 /**

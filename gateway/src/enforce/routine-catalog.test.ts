@@ -25,9 +25,4 @@ describe('RoutineCatalog', () => {
     expect(catalog.verdict('type', { schema: null, name: '=' })).toBe('unknown');
   });
 
-  it('knows which functions may return a set', () => {
-    expect(catalog.returnsSet({ schema: null, name: 'generate_series' })).toBe(true);
-    expect(catalog.returnsSet({ schema: null, name: 'lower' })).toBe(false);
-    expect(catalog.returnsSet({ schema: null, name: 'unknown_fn' })).toBe(false);
-  });
 });

@@ -1,8 +1,12 @@
 // What Gatehouse knows about the database's functions, operators and types, to tell whether a
-// statement under a mask may call something with side effects (enforce/mask-side-channels.ts).
+// statement under a mask calls something that could read a table itself (enforce/mask-routines.ts).
 // A snapshot from the server's catalog (pg/routine-snapshot.ts), read synchronously at decisions.
 
-import type { RoutineName } from '../sql/column-uses.ts';
+/** A routine name as written: schema null when unqualified. */
+export interface RoutineName {
+  schema: string | null;
+  name: string;
+}
 
 export type RoutineKind = 'function' | 'operator' | 'type';
 
@@ -11,37 +15,11 @@ export interface RoutineRow {
   kind: RoutineKind;
   schema: string;
   name: string;
-  /** Every overload is known to have no side effects (see HARMLESS in pg/routine-snapshot.ts). */
+  /** No overload can read a table by itself (built in, or C/internal: see pg/routine-snapshot.ts). */
   harmless: boolean;
   /** Some overload returns a set (functions only). */
   retset: boolean;
 }
-
-/**
- * Volatile pg_catalog functions that have no side effect a statement could carry a value out
- * through: randomness and clocks, and read-only sizes and states. `setseed`, `nextval`, `setval`,
- * `set_config`, `pg_notify`, `pg_sleep`, advisory locks, large objects, `query_to_xml` and the
- * rest stay refused while a mask applies.
- */
-export const HARMLESS_VOLATILE_BUILTINS: readonly string[] = Object.freeze([
-  'random',
-  'random_normal',
-  'clock_timestamp',
-  'timeofday',
-  'gen_random_uuid',
-  'uuidv4',
-  'uuidv7',
-  'currval',
-  'lastval',
-  'pg_relation_size',
-  'pg_table_size',
-  'pg_indexes_size',
-  'pg_total_relation_size',
-  'pg_database_size',
-  'pg_tablespace_size',
-  'pg_is_in_recovery',
-  'pg_jit_available',
-]);
 
 /** Whether a routine may run: `unknown` when the snapshot has no routine of that name. */
 export type RoutineVerdict = 'harmless' | 'harmful' | 'unknown';
@@ -79,10 +57,5 @@ export class RoutineCatalog {
     const c = this.candidates(kind, r);
     if (c.length === 0) return 'unknown';
     return c.every((e) => e.harmless) ? 'harmless' : 'harmful';
-  }
-
-  /** Whether a call of this name may return a set (and so decide how many rows come back). */
-  returnsSet(r: RoutineName): boolean {
-    return this.candidates('function', r).some((e) => e.retset);
   }
 }

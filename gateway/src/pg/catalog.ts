@@ -2,6 +2,7 @@
 // through Gatehouse's own catalog connection to the upstream database. Cached per OID.
 
 import pg from 'pg';
+import { RelationSnapshot } from './relation-snapshot.ts';
 import { RoutineSnapshot } from './routine-snapshot.ts';
 
 export interface RelationInfo {
@@ -40,6 +41,8 @@ export class CatalogResolver {
   private readonly byName = new Map<string, { oid: number | null; at: number }>();
   /** Functions, operators and types, for checking masked statements (pg/routine-snapshot.ts). */
   readonly routines = new RoutineSnapshot(() => this.connect());
+  /** Relations, their columns and view dependencies, for masking at the source (pg/relation-snapshot.ts). */
+  readonly relations = new RelationSnapshot(() => this.connect());
 
   constructor(private readonly connectionString: string, private readonly database: string | null) {}
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { BE } from '../wire/message-types.ts';
 import { canProduce, PendingQueue, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 
-const ctx = (): ResultContext => ({ statements: [], masks: [], referenced: {}, index: 0, plan: null, columns: null, rows: 0 });
-const statement = { name: 's', upstreamName: 'gatehouse_x_1', sql: 'SELECT 1', fields: null };
+const ctx = (): ResultContext => ({ statements: [], masks: [], index: 0, plan: null, columns: null, rows: 0 });
+const statement = { name: 's', upstreamName: 'gatehouse_x_1', sql: 'SELECT 1', preparedSql: 'SELECT 1', fields: null };
 
 /** One entry of every kind, keyed by kind. */
 const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {

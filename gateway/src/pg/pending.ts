@@ -19,7 +19,10 @@ export interface PreparedStatement {
    * The unnamed statement keeps the empty name (PostgreSQL drops it before every Parse).
    */
   upstreamName: string;
+  /** The client's SQL, which every Execute is decided on. */
   sql: string;
+  /** The SQL prepared upstream: the client's, or its rewrite for masks at the source. */
+  preparedSql: string;
   /** RowDescription fields from a Describe of the statement, when the client asked for one. */
   fields: ResultField[] | null;
 }
@@ -40,7 +43,6 @@ export interface Portal {
 export interface ResultContext {
   statements: DecidedStatement[];
   masks: MaskRule[];
-  referenced: Record<string, string[]>;
   /** Index of the statement whose results are arriving (multi-statement simple queries). */
   index: number;
   plan: MaskPlan | null;

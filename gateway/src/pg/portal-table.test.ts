@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PreparedStatement } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 
-const statement = (sql: string): PreparedStatement => ({ name: 's', upstreamName: 'gatehouse_x_1', sql, fields: null });
+const statement = (sql: string): PreparedStatement => ({ name: 's', upstreamName: 'gatehouse_x_1', sql, preparedSql: sql, fields: null });
 
 describe('PortalTable', () => {
   it('gives every named portal a fresh reserved upstream name, never the client name; the unnamed portal stays unnamed', () => {

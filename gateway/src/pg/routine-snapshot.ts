@@ -1,24 +1,21 @@
 // Loads, and keeps fresh, the snapshot of the upstream database's functions, operators and types
-// that masked statements are checked against (enforce/routine-catalog.ts), through Gatehouse's
-// own catalog connection. Decisions are synchronous, so they read the last snapshot loaded.
+// that masked statements are checked against (enforce/routine-catalog.ts, enforce/mask-routines.ts),
+// through Gatehouse's own catalog connection. Decisions are synchronous: they read the last one.
 
 import type pg from 'pg';
-import { HARMLESS_VOLATILE_BUILTINS, RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
+import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
 
 /**
- * A function is harmless when it cannot have been written by a database user to do anything
- * (it is in pg_catalog, or it is a plain C or internal function, which only a superuser can create)
- * and it is not volatile (volatile marks functions with side effects), apart from a few volatile
- * builtins that are known to have none. SQL and PL functions outside pg_catalog can do anything
- * whatever volatility they declare; so can aggregates, whose steps may be such functions.
- * An operator is as harmless as its function. A type is harmless when it is in pg_catalog, or a
- * base, composite, enum or pseudo type (no domain checks, no range support functions) whose casts
- * from and to it use only harmless functions.
+ * A routine is harmless under a mask when it cannot read a table by itself: it is built in (in
+ * pg_catalog or information_schema), or a plain C or internal function (only a superuser can create
+ * those). SQL and PL functions elsewhere can read any table, raw, whatever the statement's FROM
+ * clause was rewritten to; so can aggregates and window functions built on them. An operator is
+ * as harmless as its function. A type is harmless when it is built in, or a base, composite, enum
+ * or pseudo type (no domain checks, no range support functions) whose casts use harmless functions.
  */
 const SNAPSHOT = `WITH fn AS (
   SELECT p.oid, n.nspname AS schema, p.proname AS name, p.proretset AS retset,
-         (n.nspname = 'pg_catalog' OR (l.lanname IN ('c', 'internal') AND p.prokind IN ('f', 'w')))
-         AND (p.provolatile <> 'v' OR (n.nspname = 'pg_catalog' AND p.proname = ANY($1::text[]))) AS harmless
+         (n.nspname IN ('pg_catalog', 'information_schema') OR (l.lanname IN ('c', 'internal') AND p.prokind IN ('f', 'w'))) AS harmless
     FROM pg_catalog.pg_proc p
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -42,7 +39,7 @@ SELECT 'type', n.nspname, t.typname,
 
 /** Reads a fresh snapshot over `client`. */
 export async function loadRoutineCatalog(client: pg.Client): Promise<RoutineCatalog> {
-  const res = await client.query<RoutineRow>(SNAPSHOT, [HARMLESS_VOLATILE_BUILTINS]);
+  const res = await client.query<RoutineRow>(SNAPSHOT);
   return new RoutineCatalog(res.rows);
 }
 

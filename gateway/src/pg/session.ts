@@ -55,7 +55,7 @@ function unknownStatement(name: string): GatehouseError {
 /** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
 type Admission =
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[] };
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null };
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -247,13 +247,7 @@ export class Session {
   }
 
   private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
-    const referenced: Record<string, string[]> = {};
-    for (const s of statements) {
-      for (const [table, cols] of Object.entries(s.parsed?.facts.columns ?? {})) {
-        (referenced[table] ??= []).push(...cols);
-      }
-    }
-    return { statements, masks, referenced, index: 0, plan: null, columns: null, rows: 0 };
+    return { statements, masks, index: 0, plan: null, columns: null, rows: 0 };
   }
 
   private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []) {
@@ -279,7 +273,7 @@ export class Session {
     if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
     const cursors = cursorsDeclared(d.statements);
     if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
-    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors };
+    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText };
   }
 
   private onQuery(sql: string, raw: Buffer): void {
@@ -293,7 +287,9 @@ export class Session {
       }
       return;
     }
-    this.forward(raw, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
+    // Masks at the source: the query string with masked tables replaced (enforce/mask-rewrite.ts).
+    const out = d.forwardText === null ? raw : encodeQuery(d.forwardText);
+    this.forward(out, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
@@ -317,9 +313,12 @@ export class Session {
       return;
     }
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
-    const statement: PreparedStatement = { name, upstreamName, sql, fields: null };
+    // Masks at the source: the statement is prepared upstream with its masked tables replaced.
+    const preparedSql = d.forwardText ?? sql;
+    const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null };
     this.statements.set(name, statement);
-    this.forward(name === '' ? raw : encodeParse({ name: upstreamName, sql, paramTypes }), { kind: 'parse', statement });
+    const unchanged = name === '' && d.forwardText === null;
+    this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement });
   }
 
 
@@ -337,6 +336,15 @@ export class Session {
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
+      return;
+    }
+    if ((d.forwardText ?? sql) !== portal.statement.preparedSql) {
+      // The masks decided now differ from those the statement was prepared with (the policy changed).
+      const changed = new GatehouseError('FEATURE_NOT_SUPPORTED', 'the masks Gatehouse applies to this prepared statement changed since it was prepared (a new policy is active), so it was not run', {
+        hint: 'Prepare the statement again.',
+      });
+      this.recordRefused(d.statements, changed);
+      this.refuseExtended(changed, 'extended');
       return;
     }
     if (d.masks.length > 0 && portal.fields === null) {

@@ -15,7 +15,7 @@ import {
   rowDescription,
 } from '../wire/backend.ts';
 import { BE } from '../wire/message-types.ts';
-import type { RelationInfo } from './catalog.ts';
+import { RelationCatalog } from '../enforce/relation-catalog.ts';
 import { PendingQueue, type Pending, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import type { Session } from './session.ts';
@@ -27,13 +27,26 @@ const MASKS: MaskRule[] = [{ table: 'clinical.patients', column: 'ssn', strategy
 const ssnColumn = { name: 'ssn', tableOid: PATIENTS_OID, columnAttr: 5, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 };
 const intColumn = { name: 'n', tableOid: 0, columnAttr: 0, typeOid: 23, typeSize: 4, typeMod: -1, format: 0 };
 
-const catalog = {
-  resolve: async (oids: number[]) =>
-    new Map<number, RelationInfo | null>(
-      oids.map((o) => [o, o === PATIENTS_OID ? { oid: o, qualified: 'clinical.patients', columns: new Map([[1, 'id'], [5, 'ssn']]) } as RelationInfo : null]),
-    ),
-  oidOf: async (table: string) => (table === 'clinical.patients' ? PATIENTS_OID : null),
-};
+const relations = new RelationCatalog(
+  [
+    {
+      oid: PATIENTS_OID,
+      schema: 'clinical',
+      name: 'patients',
+      qualified: 'clinical.patients',
+      kind: 'table',
+      persistence: 'permanent',
+      columns: [
+        { name: 'id', attnum: 1, type: 'integer', category: 'N', typeOid: 23 },
+        { name: 'ssn', attnum: 5, type: 'text', category: 'S', typeOid: 25 },
+      ],
+      reads: [],
+      ancestors: [],
+    },
+  ],
+  { hash: true },
+);
+const catalog = { relations: { current: () => relations } };
 
 /** What the relay needs of a Session, recording what it sends to the client. */
 class FakeSession {
@@ -91,7 +104,6 @@ const decided = (id: string): DecidedStatement => ({ text: '', parsed: null, inp
 const context = (masks: MaskRule[], id = 'd1'): ResultContext => ({
   statements: [decided(id)],
   masks,
-  referenced: masks.length > 0 ? { 'clinical.patients': ['ssn'] } : {},
   index: 0,
   plan: null,
   columns: null,
@@ -102,10 +114,10 @@ const error = (code: string): Buffer => errorResponse({ severity: 'ERROR', sqlst
 const sqlstates = (s: FakeSession): string[] => s.out.filter((b) => b[0] === BE.ErrorResponse).map((b) => decodeErrorFields(b.subarray(5))['C'] ?? '');
 
 describe('UpstreamRelay: attributing responses after an extended-protocol error', () => {
-  it('a Query skipped by the server leaves no entry behind: the next masked Query is masked (B8)', async () => {
+  it('a Query skipped by the server leaves no entry behind: the next masked Query is checked as masked (B8)', async () => {
     const { s, upstream } = setup();
     // Parse(fails) Bind Execute Query Sync, as the session queues them.
-    s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", fields: null } });
+    s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", preparedSql: "SELECT 'x'::int", fields: null } });
     s.pending.push({ kind: 'bind', portal: null, previous: null });
     s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
     s.pending.push(query([]));
@@ -118,8 +130,9 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
 
     s.out.length = 0;
     s.pending.push(query(MASKS));
+    // A raw masked column reaching the client (the rewrite failed somehow) is withheld: defence in depth.
     await upstream(rowDescription([ssnColumn]), dataRow([Buffer.from(SSN)]), commandComplete('SELECT 1'), readyForQuery('I'));
-    expect(s.sent()).toEqual([['T'], ['D', ['***']], ['C'], ['Z']]);
+    expect(s.sent()).toEqual([['T'], ['D', ['NULL']], ['C'], ['Z']]);
     expect(s.ended).toBeNull();
   });
 
@@ -135,8 +148,8 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
 
   it('a portal Close and Bind skipped by the server are undone: the portal keeps its statement (R2)', async () => {
     const { s, upstream } = setup();
-    const masked = { name: 'm', upstreamName: 'gatehouse_test_1', sql: 'SELECT ssn FROM clinical.patients', fields: null };
-    const other = { name: 'o', upstreamName: 'gatehouse_test_2', sql: 'SELECT 1', fields: null };
+    const masked = { name: 'm', upstreamName: 'gatehouse_test_1', sql: 'SELECT ssn FROM clinical.patients', preparedSql: 'SELECT ssn FROM clinical.patients', fields: null };
+    const other = { name: 'o', upstreamName: 'gatehouse_test_2', sql: 'SELECT 1', preparedSql: 'SELECT 1', fields: null };
     s.portals.bind('p2', masked, []);
     s.portals.bind('', masked, []);
     // Execute(fails) Close P p2 Bind '' Sync, as the session queues them.
@@ -162,15 +175,16 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
     expect(s.skipping).toEqual([]);
   });
 
-  it('a masked statement skipped in a failed batch, then run, still has its error text withheld', async () => {
+  it('a masked statement skipped in a failed batch, then run, gets its own error in order', async () => {
     const { s, upstream } = setup();
+    const masked = (code: string): Buffer => errorResponse({ severity: 'ERROR', sqlstate: code, message: 'invalid input syntax for type integer: "***"' });
     s.pending.push({ kind: 'swap-error', error: errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' }) });
     s.pending.push(query(MASKS));
     s.pending.push({ kind: 'sync' });
     s.pending.push(query(MASKS));
-    await upstream(error('26000'), readyForQuery('I'), error('22P02'), readyForQuery('I'));
+    await upstream(masked('26000'), readyForQuery('I'), masked('22P02'), readyForQuery('I'));
     expect(sqlstates(s)).toEqual(['42501', '22P02']);
-    expect(Buffer.concat(s.out).includes(SSN)).toBe(false);
+    expect(s.outcomes.map((o) => o.status)).toEqual(['aborted', 'error']);
   });
 
   it("a refused Query's upstream error is shown as Gatehouse's own, then its ReadyForQuery", async () => {

@@ -1,6 +1,6 @@
 // Upstream → client: attributes each upstream message to the request it answers (the pending
-// queue), rewrites DataRows of masked columns, scrubs errors of masked statements, records
-// outcomes, and forwards everything else byte for byte. A response the request at the head of
+// queue), withholds any result column that comes raw from a masked table column (defence in depth
+// behind masking at the source), records outcomes, and forwards everything else byte for byte. A response the request at the head of
 // the queue cannot produce ends the session (FATAL 08P01) rather than being relayed.
 
 import { BE } from '../wire/message-types.ts';
@@ -12,11 +12,9 @@ import {
   decodeReadyForQuery,
   decodeRowDescription,
   errorResponse,
-  noticeResponse,
 } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { resolveMaskPlan, type MaskPlan, type ResultField } from '../enforce/mask-plan.ts';
-import { maskValue } from '../enforce/mask-value.ts';
+import { planMasks, type ResultField } from '../enforce/mask-plan.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
@@ -81,7 +79,8 @@ export class UpstreamRelay {
     const head = this.s.pending.peek();
     switch (frame.type) {
       case BE.NoticeResponse:
-        this.s.emit(this.masking(head) ? scrub(frame, 'notice') : frame.raw);
+        // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others.
+        this.s.emit(frame.raw);
         return null;
       case BE.NotificationResponse:
         this.s.emit(frame.raw);
@@ -148,10 +147,6 @@ export class UpstreamRelay {
     return null;
   }
 
-  private masking(head: Pending | undefined): boolean {
-    return (head?.kind === 'query' || head?.kind === 'execute') && head.ctx.masks.length > 0;
-  }
-
   private onDescribe(frame: Frame, head: Extract<Pending, { kind: 'describe' }>): null {
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
       const fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
@@ -169,8 +164,8 @@ export class UpstreamRelay {
         // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
         ctx.columns = frame.body.readInt16BE(0);
         this.s.emit(frame.raw);
-        if (ctx.masks.length === 0) return null;
-        return this.plan(ctx, decodeRowDescription(frame.body));
+        if (ctx.masks.length > 0) this.plan(ctx, decodeRowDescription(frame.body));
+        return null;
       }
       case BE.DataRow: {
         // A Query's rows follow its RowDescription; anything else belongs to another request.
@@ -184,8 +179,7 @@ export class UpstreamRelay {
             ctx.plan = { columns: [], any: false };
             throw new Error('masked result without a row description');
           }
-          const wait = this.plan(ctx, fields);
-          return wait.then(() => this.emitRow(frame, head));
+          this.plan(ctx, fields);
         }
         this.emitRow(frame, head);
         return null;
@@ -203,7 +197,7 @@ export class UpstreamRelay {
       case BE.CopyOutResponse:
       case BE.CopyData:
       case BE.CopyDone:
-        // COPY whose output a mask would apply to is refused when decided (enforce/decision-point.ts).
+        // COPY of a masked table or query was rewritten to copy masked values (enforce/mask-rewrite.ts).
         this.s.emit(frame.raw);
         return null;
       default:
@@ -226,29 +220,15 @@ export class UpstreamRelay {
       return;
     }
     const values = decodeDataRow(frame.body);
-    const out = values.map((v, i) => {
-      const m = plan.columns[i];
-      return m ? maskValue(v, m) : v;
-    });
-    this.s.emit(dataRow(out));
+    this.s.emit(dataRow(values.map((v, i) => (plan.columns[i] ? null : v))));
   }
 
-  private plan(ctx: ResultContext, fields: ResultField[]): Promise<void> {
-    // Each result set comes from one statement of the Query string, and is masked by that
-    // statement's own decision: `SELECT 1 AS a; SELECT ssn FROM clinical.patients` masks only
-    // the second. (Statements cannot pass values to each other here: writes, cursors, PREPARE
-    // and side-effecting calls are refused while a mask applies.)
+  /** The defence-in-depth plan for the result set now arriving (enforce/mask-plan.ts). */
+  private plan(ctx: ResultContext, fields: ResultField[]): void {
+    // Each result set comes from one statement of the Query string, under its own decision.
     const current = ctx.statements.length > 1 ? ctx.statements[ctx.index] : undefined;
     const masks = current === undefined ? ctx.masks : current.decision.action === 'mask' ? current.decision.masks : [];
-    const referenced = current === undefined ? ctx.referenced : (current.parsed?.facts.columns ?? {});
-    if (masks.length === 0) {
-      // This statement masks nothing; the plan still has its column count, which emitRow checks.
-      ctx.plan = { columns: fields.map(() => null), any: false };
-      return Promise.resolve();
-    }
-    return resolveMaskPlan({ fields, masks, referenced }, this.s.deps.catalog).then((plan: MaskPlan) => {
-      ctx.plan = plan;
-    });
+    ctx.plan = planMasks(fields, masks, this.s.deps.catalog.relations.current());
   }
 
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
@@ -287,9 +267,8 @@ export class UpstreamRelay {
         break;
       case 'query':
       case 'execute': {
-        const masked = head.ctx.masks.length > 0;
-        this.completeStatement(head.ctx, { status: 'error', sqlstate, message: masked ? 'withheld: masked statement' : (fields['M'] ?? '') });
-        this.s.emit(masked ? scrub(frame, 'error') : frame.raw);
+        this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
+        this.s.emit(frame.raw);
         break;
       }
       default:
@@ -337,21 +316,6 @@ export class UpstreamRelay {
       }
     }
   }
-}
-
-/**
- * An error or notice raised while a masked statement ran may quote a masked value (e.g. "invalid
- * input syntax for type integer: "900-12-3456""): keep its SQLSTATE and severity, withhold text.
- */
-function scrub(frame: Frame, kind: 'error' | 'notice'): Buffer {
-  const f = decodeErrorFields(frame.body);
-  const fields = {
-    severity: f['V'] ?? f['S'] ?? (kind === 'error' ? 'ERROR' : 'NOTICE'),
-    sqlstate: f['C'] ?? 'XX000',
-    message: `${kind === 'error' ? 'error' : 'notice'} text withheld by Gatehouse: the statement reads masked columns`,
-    hint: 'The SQLSTATE is the database\'s own; the text was withheld because it could quote a masked value.',
-  };
-  return kind === 'error' ? errorResponse(fields) : noticeResponse(fields);
 }
 
 /** The column count a DataRow declares (its first int16). */

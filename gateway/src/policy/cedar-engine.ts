@@ -182,6 +182,7 @@ function statementContext(input: PolicyInput): Context {
     tables_read: s.tables_read,
     tables_written: s.tables_written,
     functions: s.functions,
+    user_functions: s.user_functions ?? [],
     settings: s.settings,
     runs_sql_text: s.runs_sql_text,
     has_where: s.has_where,

@@ -14,6 +14,16 @@ export interface PolicyInputArgs {
   facts: StatementFacts;
   /** Values bound at an extended-protocol Execute (statement.settings names given as $n). */
   parameters?: BoundValues;
+  /** What the database's catalog adds (enforce/catalog-facts.ts); none when omitted. */
+  catalog?: CatalogFacts;
+}
+
+/** Facts only the database's catalog knows, added to the parser's. */
+export interface CatalogFacts {
+  /** Tables read through the views (and partitions' parents) the statement names. */
+  tablesReadThrough: string[];
+  /** Called functions that are not built in. */
+  userFunctions: string[];
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
@@ -46,10 +56,11 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       protocol: args.protocol,
       kind: facts.kind,
       command: facts.command,
-      tables_read: qualifiedNames(facts.tablesRead),
+      tables_read: unique([...qualifiedNames(facts.tablesRead), ...(args.catalog?.tablesReadThrough ?? [])]),
       tables_written: qualifiedNames(facts.tablesWritten),
       columns,
       functions,
+      user_functions: unique(args.catalog?.userFunctions ?? []),
       runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,

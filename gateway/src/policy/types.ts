@@ -54,6 +54,12 @@ export interface PolicyInput {
     tables_written: string[];
     columns: Record<string, string[]>;
     functions: string[];
+    /**
+     * Functions called that are not built in (SQL or PL functions outside pg_catalog and
+     * information_schema, as the database's catalog says): they can read any table themselves.
+     * Absent in inputs recorded before it existed.
+     */
+    user_functions?: string[];
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;
     has_where: boolean;

@@ -1,6 +1,5 @@
 // Builds the StatementFacts of one parsed statement: kind, tables, columns, flags, fingerprint.
-import { fingerprintSync, parseSync } from 'libpg-query';
-import { GatehouseError } from '../errors.ts';
+import { fingerprintSync } from 'libpg-query';
 import type { CopyFacts, StatementFacts } from './facts.ts';
 import { asNode, isObject, list, str, type AstBody, type AstNode } from './ast.ts';
 import { settingChanges } from './setting-changes.ts';
@@ -8,7 +7,6 @@ import { locksRows } from './row-locks.ts';
 import { kindWrites, statementKind } from './statement-kind.ts';
 import { hasUnboundedWrite } from './unbounded-writes.ts';
 import { FactsWalker } from './walk.ts';
-import { extractColumnUses, NO_USES, type StatementUses } from './column-uses.ts';
 
 /** Facts of an empty query string (or one holding only comments or semicolons). */
 export function emptyFacts(): StatementFacts {
@@ -32,7 +30,6 @@ export function emptyFacts(): StatementFacts {
     setting: null,
     settingChanges: [],
     fingerprint: '',
-    uses: () => NO_USES,
   };
 }
 
@@ -65,27 +62,7 @@ export function extractFacts(stmt: AstNode, text: string, searchPath: readonly s
     setting: type === 'VariableSetStmt' ? setting(body) : null,
     settingChanges: settingChanges(stmt),
     fingerprint: fingerprint(text),
-    uses: deferredUses(text, searchPath),
   };
-}
-
-/**
- * The statement's column and routine uses, computed from its own text when first asked for. The
- * text is parsed again rather than the tree kept: cached facts stay small, and the extra parse is
- * paid once per distinct statement that runs under a mask.
- */
-function deferredUses(text: string, searchPath: readonly string[]): () => StatementUses {
-  let uses: StatementUses | null = null;
-  return () => (uses ??= usesOf(text, searchPath));
-}
-
-function usesOf(text: string, searchPath: readonly string[]): StatementUses {
-  const stmts = (parseSync(text) as { stmts?: Array<{ stmt?: unknown }> }).stmts ?? [];
-  const node = stmts.length === 1 ? asNode(stmts[0]!.stmt) : null;
-  // The text was one statement of a query string that parsed; anything else is a bug, and the
-  // caller (the decision point) refuses the statement rather than guess.
-  if (node === null) throw new GatehouseError('INTERNAL', `statement text did not parse again as one statement: ${stmts.length} found`);
-  return extractColumnUses(node, searchPath);
 }
 
 /** The statement inside EXPLAIN, PREPARE and DECLARE CURSOR. */

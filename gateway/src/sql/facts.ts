@@ -1,6 +1,5 @@
 // The facts Gatehouse extracts from one SQL statement with the real PostgreSQL parser.
 // These types are the contract between sql/ and policy/ (see schemas/policy-input.schema.json).
-import type { StatementUses } from './column-uses.ts';
 import type { SettingChange } from './setting-changes.ts';
 
 /** What a statement does, at the top level. A closed set: policies switch on it. */
@@ -104,12 +103,6 @@ export interface StatementFacts {
   settingChanges: SettingChange[];
   /** PostgreSQL's query fingerprint (hex), stable across literal values. */
   fingerprint: string;
-  /**
-   * Columns used outside output expressions, and routines called (for masks; not in the policy
-   * input). Worked out on the first call and remembered: only statements under a mask need it,
-   * so the walk is not paid on every statement's analysis.
-   */
-  uses: () => StatementUses;
 }
 
 /** One statement split out of a query string, with its text and facts. */

@@ -140,18 +140,17 @@ def main():
         conn.commit()
         report["transaction"] = tx
 
-        # A server-side (named) cursor: DECLARE, then FETCH itersize rows at a time. Allowed on
-        # an unmasked table; refused while a mask applies (documented: 0A000, not traced yet).
+        # A server-side (named) cursor: DECLARE, then FETCH itersize rows at a time, on an
+        # unmasked table and on a masked one (its DECLARE is rewritten, so FETCH returns masked rows).
         with conn.cursor(name="visits_cursor") as named:
             named.itersize = 3
             named.execute("SELECT id, patient_id, visit_date FROM clinical.visits WHERE id <= %s ORDER BY id", (5,))
             report["named_cursor"] = [[plain(v) for v in row] for row in named]
         conn.rollback()
-        def masked_cursor():
-            with conn.cursor(name="patients_cursor") as named:
-                named.execute("SELECT id, ssn FROM clinical.patients WHERE id <= %s", (3,))
-                named.fetchall()
-        report["named_cursor_masked"] = sqlstate_of(masked_cursor)
+        with conn.cursor(name="patients_cursor") as named:
+            named.itersize = 2
+            named.execute("SELECT id, ssn FROM clinical.patients WHERE id <= %s ORDER BY id", (3,))
+            report["named_cursor_masked"] = [[plain(v) for v in row] for row in named]
         conn.rollback()
 
         # Client-side binding (a simple Query with the values inlined) and executemany(returning=True).

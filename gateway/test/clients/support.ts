@@ -82,5 +82,6 @@ export interface Patient {
   phone: string;
   email: string;
   address: string;
-  dob: string;
+  dob: string;  /** length(diagnosis_code): a column computed on unmasked data, exact through Gatehouse. */
+  dx_len: number;
 }

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { setupMaskFunctions } from '../../src/db/setup.ts';
 import { ensureDevKeys, mintDevToken, DEV_ALGORITHM } from '../../src/auth/dev-keys.ts';
 import { configFromObject } from '../../src/config/load.ts';
 import { seedScript } from '../../src/demo/clinic-schema.ts';
@@ -46,6 +47,8 @@ export async function ensureClinicDatabase(database = TEST_DB): Promise<string> 
   await db.connect();
   try {
     await db.query(seedScript(generateClinic(60)));
+    // The keyed masking functions (hash, fakes) that `gatehouse db setup` installs.
+    await setupMaskFunctions(db, { grantTo: 'postgres' });
   } finally {
     await db.end();
   }

@@ -1,0 +1,88 @@
+// The cost of masking at the source: one 100,000-row SELECT with three masked columns (redact,
+// hash, last4) through Gatehouse, against the same SELECT unmasked through Gatehouse, interleaved
+// in one run, with pgbench as the client (a custom script, one client, a fixed transaction count).
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { setupMaskFunctions } from '../db/setup.ts';
+import { runPgbench } from './pgbench.ts';
+
+export const MASKED_TABLE = 'public.pgbench_masked_people';
+export const MASKED_ROWS = 100_000;
+
+export interface MaskedSelectTiming {
+  rows: number;
+  maskedColumns: string[];
+  /** Average latency of the whole SELECT (all rows received), per pass, in ms. */
+  unmaskedMs: number[];
+  maskedMs: number[];
+  /** Median masked / median unmasked. */
+  ratio: number | null;
+}
+
+/** Creates the table (once) and the masking functions in the bench database. */
+export async function prepareMaskedTable(url: string): Promise<void> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const exists = await db.query('SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass($1)', [MASKED_TABLE]);
+    if (exists.rows[0].n === 0) {
+      await db.query(`CREATE TABLE ${MASKED_TABLE} (id int PRIMARY KEY, name text, ssn text, email text, phone text, note text)`);
+      await db.query(
+        `INSERT INTO ${MASKED_TABLE}
+         SELECT g, 'person ' || g, lpad((g % 1000)::text, 3, '0') || '-' || lpad((g % 100)::text, 2, '0') || '-' || lpad(g::text, 4, '0'),
+                'p' || g || '@example.com', '+1 617 555 ' || lpad((g % 10000)::text, 4, '0'), repeat('x', 20)
+           FROM generate_series(1, $1) g`,
+        [MASKED_ROWS],
+      );
+      await db.query(`ANALYZE ${MASKED_TABLE}`);
+    }
+    await setupMaskFunctions(db, { grantTo: (await db.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u });
+  } finally {
+    await db.end();
+  }
+}
+
+const median = (xs: number[]): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+/** Runs `passes` interleaved pairs of pgbench runs (`transactions` SELECTs each) for the two identities. */
+export async function measureMaskedSelect(options: {
+  gatewayUrl: string;
+  unmaskedToken: string;
+  maskedToken: string;
+  passes: number;
+  transactions: number;
+}): Promise<MaskedSelectTiming> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-mask-'));
+  const script = path.join(dir, 'select.sql');
+  await writeFile(script, `SELECT * FROM ${MASKED_TABLE};\n`);
+  const run = async (token: string): Promise<number | null> => {
+    const r = await runPgbench({
+      args: ['-n', '-c', '1', '-t', String(options.transactions), '-M', 'extended', '-f', script, options.gatewayUrl],
+      env: { ...process.env, PGPASSWORD: token },
+      killAfterMs: 600_000,
+    });
+    return r.summary?.latencyAverageMs ?? null;
+  };
+  const unmaskedMs: number[] = [];
+  const maskedMs: number[] = [];
+  try {
+    for (let i = 0; i < options.passes; i++) {
+      const plain = await run(options.unmaskedToken);
+      const masked = await run(options.maskedToken);
+      if (plain !== null) unmaskedMs.push(plain);
+      if (masked !== null) maskedMs.push(masked);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const m = median(maskedMs);
+  const u = median(unmaskedMs);
+  return { rows: MASKED_ROWS, maskedColumns: ['ssn (redact)', 'email (hash)', 'phone (last4)'], unmaskedMs, maskedMs, ratio: m !== null && u !== null && u > 0 ? m / u : null };
+}

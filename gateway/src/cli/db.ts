@@ -1,0 +1,87 @@
+// `gatehouse db setup`: installs in an upstream database what masking at the source needs (the
+// masking key and the keyed functions, db/mask-functions.ts), and checks Gatehouse's role.
+
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { setupMaskFunctions } from '../db/setup.ts';
+import { UsageError, parseOptions } from './args.ts';
+import type { CliCommand } from './command.ts';
+
+const HELP = `Usage: gatehouse db setup --url <admin-url> [options]
+
+Installs what masking at the source needs in one database, idempotently:
+  - schema "gatehouse", owned by the NOLOGIN role gatehouse_mask_owner (created if missing);
+  - the masking key (32 random bytes, or --key-file), readable by that role only;
+  - the SECURITY DEFINER functions that compute the hash and fake masks with it, executable by
+    Gatehouse's upstream role only (--grant-to).
+Run it once per upstream database, as a role that may create roles and schemas (the database
+owner or an administrator), not as Gatehouse's own role. An existing key is kept unless
+--rotate-key: keyed hashes stay the same across sessions, instances and restarts.
+Gatehouse's upstream role must NOT be a superuser: a superuser could read the key. This command
+warns when it is.
+
+Options:
+  --url <url>          libpq URL of the database, as an administrator (required)
+  --grant-to <role>    the role Gatehouse connects upstream as (default: the user of --url)
+  --key-file <file>    the key to install, hex or base64 (at least 32 bytes): the same key in
+                       several databases gives the same hashes in all of them
+  --rotate-key         replace an existing key (every hash changes)
+  -h, --help           show this help
+
+Example:
+  gatehouse db setup --url postgresql://admin@db.internal/clinic --grant-to gatehouse
+`;
+
+async function readKey(file: string): Promise<Buffer> {
+  const text = (await readFile(file, 'utf8')).trim();
+  const key = /^[0-9a-fA-F]+$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  if (key.length < 32) throw new UsageError(`--key-file ${file} holds ${key.length} bytes; at least 32 are needed`);
+  return key;
+}
+
+export const dbCommand: CliCommand = {
+  name: 'db',
+  summary: 'Install the masking key and functions in an upstream database (db setup)',
+  help: HELP,
+  async run(argv: string[]): Promise<number> {
+    const [sub, ...rest] = argv;
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (sub !== 'setup') throw new UsageError(sub === undefined ? 'a subcommand is required (setup)' : `unknown subcommand '${sub}'`);
+    const values = parseOptions(rest, {
+      url: { type: 'string' },
+      'grant-to': { type: 'string' },
+      'key-file': { type: 'string' },
+      'rotate-key': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help === true) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (values.url === undefined) throw new UsageError('--url is required');
+    const client = new pg.Client({ connectionString: values.url, application_name: 'gatehouse-db-setup' });
+    await client.connect();
+    try {
+      const grantTo = values['grant-to'] ?? (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
+      const role = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1', [grantTo]);
+      if (role.rowCount === 0) throw new UsageError(`role "${grantTo}" does not exist; create Gatehouse's upstream role first (docs/quickstart.md)`);
+      const key = values['key-file'] === undefined ? undefined : await readKey(values['key-file']);
+      const report = await setupMaskFunctions(client, { grantTo, ...(key ? { key } : {}), rotate: values['rotate-key'] === true });
+      const db = (await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+      process.stdout.write(
+        `gatehouse db setup: database "${db}" ready for masks at the source; ${report.keyWritten ? 'a new key was installed' : 'its existing key was kept'}; EXECUTE granted to "${grantTo}"\n`,
+      );
+      if (role.rows[0]!.rolsuper) {
+        process.stderr.write(
+          `WARNING: role "${grantTo}" is a superuser. A superuser can read the masking key and bypass masks in ways Gatehouse cannot see; connect Gatehouse with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").\n`,
+        );
+      }
+      return 0;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  },
+};

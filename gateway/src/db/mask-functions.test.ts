@@ -1,0 +1,29 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hmacPads, keyStatement, setupStatements } from './mask-functions.ts';
+
+const sha256 = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
+
+describe('mask functions', () => {
+  it('the stored pads compute exactly HMAC-SHA256 with the key, as the database function does', () => {
+    for (const key of [randomBytes(32), randomBytes(64), randomBytes(100)]) {
+      const { ipad, opad } = hmacPads(key);
+      const message = Buffer.from('123-45-6789', 'utf8');
+      expect(sha256(opad, sha256(ipad, message))).toEqual(createHmac('sha256', key).update(message).digest());
+    }
+  });
+
+  it('keeps no key material in the function bodies, and grants EXECUTE only to the named role', () => {
+    const key = randomBytes(32);
+    const { ipad, opad } = hmacPads(key);
+    const ddl = setupStatements('gatehouse_gw').join('\n');
+    for (const secret of [key, ipad, opad]) expect(ddl).not.toContain(secret.toString('hex'));
+    expect(ddl).toMatch(/REVOKE ALL ON FUNCTION gatehouse\.gatehouse_mask_hash\(text\) FROM PUBLIC/);
+    expect(ddl).toMatch(/GRANT EXECUTE ON FUNCTION gatehouse\.gatehouse_mask_hash\(text\) TO "gatehouse_gw"/);
+    expect(ddl).not.toMatch(/GRANT EXECUTE ON FUNCTION gatehouse\.gatehouse_mask_digest/);
+    // The key goes in as bound values, never in the statement text (which the server may log).
+    const insert = keyStatement(key, false);
+    expect(insert.text).not.toContain(ipad.toString('hex'));
+    expect(insert.values).toEqual([ipad.toString('hex'), opad.toString('hex')]);
+  });
+});

@@ -1,0 +1,166 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModule, parseSync } from 'libpg-query';
+import type { MaskRule } from '../policy/types.ts';
+import { rewriteForMasks, type RewriteResult } from './mask-rewrite.ts';
+import { RelationCatalog, type ColumnInfo, type RelationInfo } from './relation-catalog.ts';
+import { RoutineCatalog } from './routine-catalog.ts';
+
+const text = (name: string, attnum: number): ColumnInfo => ({ name, attnum, type: 'text', category: 'S', typeOid: 25 });
+const int = (name: string, attnum: number): ColumnInfo => ({ name, attnum, type: 'integer', category: 'N', typeOid: 23 });
+
+function rel(schema: string, name: string, columns: ColumnInfo[], extra: Partial<RelationInfo> = {}): RelationInfo {
+  return { oid: Math.floor(Math.random() * 1e6), schema, name, qualified: `${schema}.${name}`, kind: 'table', persistence: 'permanent', columns, reads: [], ancestors: [], ...extra };
+}
+
+const catalog = new RelationCatalog(
+  [
+    rel('clinical', 'patients', [int('id', 1), text('name', 2), text('ssn', 3)]),
+    rel('clinical', 'visits', [int('id', 1), int('patient_id', 2), text('notes', 3)]),
+    rel('clinical', 'patient_names', [int('id', 1), text('name', 2)], { kind: 'view', reads: ['clinical.patients'] }),
+    rel('clinical', 'patients_2024', [int('id', 1), text('name', 2), text('ssn', 3)], { ancestors: ['clinical.patients'] }),
+    rel('public', 'patients', [int('id', 1)]),
+    rel('pg_catalog', 'pg_class', []),
+  ],
+  { hash: true },
+);
+
+const routines = new RoutineCatalog([
+  ...['=', '<', '||', '~~'].map((name) => ({ kind: 'operator' as const, schema: 'pg_catalog', name, harmless: true, retset: false })),
+  { kind: 'function', schema: 'pg_catalog', name: 'lower', harmless: true, retset: false },
+  { kind: 'function', schema: 'public', name: 'reads_patients', harmless: false, retset: false },
+  { kind: 'type', schema: 'pg_catalog', name: 'text', harmless: true, retset: false },
+]);
+
+const MASKS: MaskRule[] = [
+  { table: 'clinical.patients', column: 'ssn', strategy: 'redact', policy: 'p' },
+  { table: 'clinical.patients', column: 'name', strategy: 'hash', policy: 'p' },
+];
+
+function rewrite(sql: string, searchPath: string[] = ['clinical', 'public']): RewriteResult {
+  const statements = (parseSync(sql) as { stmts?: unknown[] }).stmts?.length ?? 1;
+  return rewriteForMasks({ text: sql, masks: Array.from({ length: statements }, () => MASKS), searchPath, relations: catalog, routines });
+}
+
+function rewritten(sql: string, searchPath?: string[]): string {
+  const r = rewrite(sql, searchPath);
+  if (r.kind !== 'rewritten') throw new Error(`expected a rewrite of ${sql}, got ${JSON.stringify(r)}`);
+  return r.text.replace(/\s+/g, ' ').trim(); // splices are padded with spaces
+}
+
+function refusal(sql: string): string {
+  const r = rewrite(sql);
+  if (r.kind !== 'refused') throw new Error(`expected a refusal of ${sql}, got ${JSON.stringify(r)}`);
+  return r.refusal.message;
+}
+
+const DERIVED =
+  '(SELECT gatehouse_masked."id", gatehouse.gatehouse_mask_hash(CAST(gatehouse_masked."name" AS pg_catalog.text)) AS "name", ' +
+  'CAST(CASE WHEN gatehouse_masked."ssn" IS NULL THEN NULL ELSE \'***\' END AS text) AS "ssn" FROM "clinical"."patients" AS gatehouse_masked)';
+
+beforeAll(async () => {
+  await loadModule();
+});
+
+describe('rewriteForMasks', () => {
+  it('replaces a qualified masked table by its derived table, named like the table', () => {
+    expect(rewritten('SELECT ssn FROM clinical.patients WHERE ssn = $1')).toBe(`SELECT ssn FROM ${DERIVED} AS "patients" WHERE ssn = $1`);
+  });
+
+  it('keeps the alias and its column list as written', () => {
+    expect(rewritten('SELECT j.c FROM clinical.patients AS p(a, b, c) JOIN clinical.visits v ON v.patient_id = p.a')).toContain(`${DERIVED} AS p(a, b, c)`);
+  });
+
+  it('resolves unqualified names through the search path, and pins a same-named table decided as another', () => {
+    expect(rewritten('SELECT * FROM patients')).toContain(DERIVED);
+    // With public first, `patients` is public.patients: left unmasked but written qualified.
+    expect(rewritten('SELECT * FROM patients', ['public', 'clinical'])).toBe('SELECT * FROM "public"."patients"');
+  });
+
+  it('rewrites TABLE t, ONLY t, ONLY (t) and t *', () => {
+    expect(rewritten('TABLE clinical.patients')).toBe(`SELECT * FROM ${DERIVED} AS "patients"`);
+    expect(rewritten('SELECT * FROM ONLY clinical.patients p')).toContain('FROM ONLY "clinical"."patients" AS gatehouse_masked) p');
+    expect(rewritten('SELECT * FROM ONLY (clinical.patients) p')).toContain('FROM ONLY "clinical"."patients" AS gatehouse_masked) p');
+    expect(rewritten('SELECT * FROM clinical.patients * p')).toContain(`${DERIVED} p`);
+  });
+
+  it('rewrites masked tables in subqueries, CTEs, LATERAL, set operations, EXPLAIN, cursors, PREPARE and CREATE TABLE AS', () => {
+    for (const sql of [
+      'SELECT id FROM clinical.visits WHERE patient_id IN (SELECT id FROM clinical.patients WHERE ssn LIKE $1)',
+      'WITH x AS (SELECT * FROM clinical.patients) SELECT * FROM x',
+      'SELECT * FROM clinical.visits v, LATERAL (SELECT ssn FROM clinical.patients p WHERE p.id = v.patient_id) s',
+      'SELECT ssn FROM clinical.patients UNION SELECT notes FROM clinical.visits',
+      'EXPLAIN ANALYZE SELECT * FROM clinical.patients ORDER BY ssn',
+      'DECLARE c CURSOR FOR SELECT ssn FROM clinical.patients',
+      'PREPARE q AS SELECT ssn FROM clinical.patients WHERE id = $1',
+      'CREATE TEMP TABLE scratch AS SELECT ssn FROM clinical.patients',
+      'SELECT ssn INTO TEMP scratch FROM clinical.patients',
+      'MERGE INTO clinical.visits v USING clinical.patients p ON v.patient_id = p.id WHEN MATCHED THEN DO NOTHING',
+      'UPDATE clinical.visits v SET notes = p.ssn FROM clinical.patients p WHERE p.id = v.patient_id',
+    ]) {
+      expect(rewritten(sql), sql).toContain(DERIVED);
+    }
+  });
+
+  it('turns COPY of a masked table into COPY of its masked query, column list included', () => {
+    expect(rewritten('COPY clinical.patients TO STDOUT')).toBe(`COPY (SELECT * FROM ${DERIVED} AS "patients") TO STDOUT`);
+    expect(rewritten('COPY clinical.patients (id, ssn) TO STDOUT WITH (FORMAT csv)')).toBe(
+      `COPY (SELECT "id", "ssn" FROM ${DERIVED} AS "patients") TO STDOUT WITH (FORMAT csv)`,
+    );
+    expect(rewritten('COPY (SELECT ssn FROM clinical.patients) TO STDOUT')).toContain(DERIVED);
+  });
+
+  it('masks a partition or child table with its masked parent\'s rules', () => {
+    expect(rewritten('SELECT ssn FROM clinical.patients_2024')).toContain('FROM "clinical"."patients_2024" AS gatehouse_masked');
+  });
+
+  it('keeps comments, odd spacing and non-ASCII text around the name', () => {
+    const out = rewritten("SELECT 'é', ssn FROM clinical . /* c */ patients -- x\n WHERE name = 'ü'");
+    expect(out).toContain(DERIVED);
+    expect(out).toContain("WHERE name = 'ü'");
+  });
+
+  it('masks each statement of a query string by its own decision', () => {
+    const sql = 'SELECT 1; SELECT ssn FROM clinical.patients';
+    const r = rewriteForMasks({ text: sql, masks: [[], MASKS], searchPath: ['clinical'], relations: catalog, routines });
+    expect(r.kind === 'rewritten' && r.text.replace(/\s+/g, ' ')).toBe(`SELECT 1; SELECT ssn FROM ${DERIVED} AS "patients" `);
+  });
+
+  it('leaves statements without masked tables alone', () => {
+    expect(rewrite('SELECT notes FROM clinical.visits').kind).toBe('unchanged');
+  });
+
+  it('refuses what it cannot rewrite: writes to a masked table, a WITH query named like it, a view over it', () => {
+    expect(refusal('UPDATE clinical.patients SET ssn = ssn WHERE id = 1')).toMatch(/other than as a table to read from/);
+    expect(refusal('DELETE FROM clinical.patients WHERE ssn = $1')).toMatch(/other than as a table to read from/);
+    expect(refusal('INSERT INTO clinical.patients (id) SELECT 1')).toMatch(/other than as a table to read from/);
+    expect(refusal('COPY clinical.patients FROM STDIN')).toMatch(/COPY FROM/);
+    expect(refusal('WITH patients AS (SELECT 1) SELECT * FROM patients')).toMatch(/WITH query "patients"/);
+    expect(refusal('SELECT * FROM clinical.patient_names')).toMatch(/view clinical.patient_names reads masked table clinical.patients/);
+    expect(refusal('LOCK TABLE clinical.patients')).toMatch(/other than as a table to read from/);
+  });
+
+  it('refuses user-defined routines, unknown functions and DO blocks under a mask, not built-ins', () => {
+    expect(rewrite('SELECT lower(ssn)::text FROM clinical.patients WHERE ssn = $1 OR name < $2').kind).toBe('rewritten');
+    expect(refusal('SELECT reads_patients(id) FROM clinical.patients')).toMatch(/reads_patients is user-defined/);
+    expect(refusal('SELECT p.reads_patients FROM clinical.patients p')).toMatch(/field position/);
+    expect(refusal('SELECT brand_new(id) FROM clinical.patients')).toMatch(/not one Gatehouse knows/);
+    expect(refusal("DO $$ BEGIN PERFORM 1 FROM clinical.patients; END $$")).toMatch(/DO blocks/);
+  });
+
+  it('refuses keyed strategies when the masking functions are not installed', () => {
+    const bare = new RelationCatalog([rel('clinical', 'patients', [int('id', 1), text('name', 2), text('ssn', 3)])], { hash: false });
+    const r = rewriteForMasks({ text: 'SELECT id FROM clinical.patients', masks: [MASKS], searchPath: ['public'], relations: bare, routines });
+    expect(r.kind === 'refused' && r.refusal.hint).toMatch(/gatehouse db setup/);
+  });
+
+  it('fails closed for a masked table the snapshot does not hold yet', () => {
+    const masks: MaskRule[] = [{ table: 'clinical.newer', column: 'ssn', strategy: 'redact', policy: 'p' }];
+    const r = rewriteForMasks({ text: 'SELECT ssn FROM clinical.newer', masks: [masks], searchPath: ['public'], relations: catalog, routines });
+    expect(r.kind === 'refused' && r.refusal.message).toMatch(/does not know the columns of masked table clinical.newer/);
+  });
+
+  it('fails closed without a relation snapshot', () => {
+    const r = rewriteForMasks({ text: 'SELECT id FROM clinical.patients', masks: [MASKS], searchPath: ['public'], relations: null, routines });
+    expect(r.kind).toBe('refused');
+  });
+});

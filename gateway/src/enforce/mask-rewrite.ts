@@ -1,0 +1,399 @@
+// Masking at the source: before a statement under a mask is forwarded, every reference to a masked
+// table is replaced, in the client's own text, by a derived table with the same columns in the same
+// order, each masked column computed by its strategy. PostgreSQL then resolves names, filters,
+// sorts, joins, groups and reports errors over masked values only. The forwarded text is re-parsed
+// and must equal the client's statement with exactly those replacements (mask-rewrite-check.ts).
+
+import { Buffer } from 'node:buffer';
+import { parseSync, scanSync, type ScanToken } from 'libpg-query';
+import type { MaskRule, MaskStrategy } from '../policy/types.ts';
+import { MASK_STRENGTH } from '../policy/types.ts';
+import { asNode, isObject, list, str, stringValue, type AstBody } from '../sql/ast.ts';
+import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
+import { searchOrder } from '../sql/table-ref.ts';
+import { statementTexts, type RawStatement } from '../sql/split.ts';
+import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
+import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
+import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
+import { maskRoutineRefusal } from './mask-routines.ts';
+import type { RoutineCatalog } from './routine-catalog.ts';
+
+export interface RewriteRequest {
+  /** The whole query string as the client sent it. */
+  text: string;
+  /** For each statement of `text` in order: the masks its decision applies (empty: none). */
+  masks: readonly (readonly MaskRule[])[];
+  /** The session's search path (as in decisions). */
+  searchPath: readonly string[];
+  relations: RelationCatalog | null;
+  /** The database's routines, to refuse user-defined ones under a mask (null until loaded: fail closed). */
+  routines: RoutineCatalog | null;
+}
+
+/** Why a statement under a mask cannot run (shown to the client as 0A000). */
+export interface RewriteRefusal {
+  message: string;
+  hint: string;
+}
+
+export type RewriteResult =
+  | { kind: 'unchanged' }
+  /** `statements`: each statement's forwarded text; `tables`: the masked tables replaced, per statement. */
+  | { kind: 'rewritten'; text: string; statements: string[]; tables: string[][] }
+  | { kind: 'refused'; refusal: RewriteRefusal };
+
+interface RawStmt {
+  stmt?: unknown;
+  stmt_location?: number;
+  stmt_len?: number;
+}
+
+/** Column → strategy for one masked table (the strongest when several rules hit a column). */
+type TableMasks = Map<string, MaskStrategy>;
+
+function indexMasks(masks: readonly MaskRule[]): Map<string, TableMasks> {
+  const out = new Map<string, TableMasks>();
+  for (const m of masks) {
+    let cols = out.get(m.table);
+    if (!cols) out.set(m.table, (cols = new Map()));
+    const held = cols.get(m.column);
+    if (held === undefined || MASK_STRENGTH[m.strategy] > MASK_STRENGTH[held]) cols.set(m.column, m.strategy);
+  }
+  return out;
+}
+
+const refused = (message: string, hint: string): RewriteResult => ({ kind: 'refused', refusal: { message, hint } });
+
+/** The derived table standing for `rel` with `masks` applied, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`. */
+export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean): string {
+  const columns = rel.columns.map((c) => {
+    const strategy = masks.get(c.name);
+    return strategy === undefined ? `${SOURCE_ALIAS}.${quoteIdent(c.name)}` : maskedColumn(c, strategy);
+  });
+  const only = inherit ? '' : 'ONLY ';
+  return `(SELECT ${columns.join(', ')} FROM ${only}${quoteIdent(rel.schema)}.${quoteIdent(rel.name)} AS ${SOURCE_ALIAS})`;
+}
+
+const COMMENT_TOKENS = new Set(['C_COMMENT', 'SQL_COMMENT']);
+
+/** Token navigation over the scanner's output, skipping comments. */
+class Tokens {
+  constructor(readonly all: readonly ScanToken[]) {}
+
+  indexAt(byte: number): number {
+    let lo = 0;
+    let hi = this.all.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const t = this.all[mid]!;
+      if (t.start === byte) return mid;
+      if (t.start < byte) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  next(i: number): number {
+    for (let j = i + 1; j < this.all.length; j++) if (!COMMENT_TOKENS.has(this.all[j]!.tokenName)) return j;
+    return -1;
+  }
+
+  prev(i: number): number {
+    for (let j = i - 1; j >= 0; j--) if (!COMMENT_TOKENS.has(this.all[j]!.tokenName)) return j;
+    return -1;
+  }
+
+  text(i: number): string {
+    return i < 0 ? '' : this.all[i]!.text;
+  }
+
+  upper(i: number): string {
+    return this.text(i).toUpperCase();
+  }
+}
+
+/** The index of the last token of a dotted name starting at token `i` (`a`, `a.b`, `a . /*x*\/ b.c`). */
+function nameEnd(tokens: Tokens, i: number): number {
+  let end = i;
+  for (;;) {
+    const dot = tokens.next(end);
+    if (dot < 0 || tokens.text(dot) !== '.') return end;
+    const part = tokens.next(dot);
+    if (part < 0) return end;
+    end = part;
+  }
+}
+
+/** The token closing the parenthesis opened at `open`, or -1. */
+function closing(tokens: Tokens, open: number): number {
+  let depth = 0;
+  for (let j = open; j < tokens.all.length; j++) {
+    const t = tokens.text(j);
+    if (t === '(') depth++;
+    else if (t === ')' && --depth === 0) return j;
+  }
+  return -1;
+}
+
+/** A `TABLE t` query: the parser gives its `*` target no location. */
+function isTableCommand(select: AstBody | null): boolean {
+  if (select === null) return false;
+  const targets = list(select, 'targetList');
+  if (targets.length !== 1) return false;
+  const target = asNode(targets[0]);
+  return target?.type === 'ResTarget' && target.body['location'] === -1;
+}
+
+interface Splice {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** Rewrites a query string for its statements' masks; see RewriteResult. */
+export function rewriteForMasks(req: RewriteRequest): RewriteResult {
+  if (req.masks.every((m) => m.length === 0)) return { kind: 'unchanged' };
+  const relations = req.relations;
+  if (relations === null) {
+    return refused(
+      "Gatehouse does not run statements under a mask until it has read the database's tables, which it has not managed to yet",
+      'Try again in a moment; if this persists, the Gatehouse operator should check its catalog connection to the database.',
+    );
+  }
+  const bytes = Buffer.from(req.text, 'utf8');
+  let stmts: RawStmt[];
+  let tokens: Tokens;
+  try {
+    stmts = ((parseSync(req.text) as { stmts?: RawStmt[] }).stmts ?? []).filter((s) => s.stmt !== undefined);
+    tokens = new Tokens(scanSync(req.text).tokens);
+  } catch {
+    return refused('Gatehouse could not parse this statement to apply its masks', 'Check the SQL syntax.');
+  }
+  if (stmts.length !== req.masks.length) {
+    return refused('Gatehouse could not match the statements of this query to their decisions', 'Send one statement per query.');
+  }
+  const order = searchOrder(req.searchPath);
+  const splices: Splice[] = [];
+  const replacements: Replacement[][] = [];
+  const tables: string[][] = [];
+  for (let s = 0; s < stmts.length; s++) {
+    const masks = indexMasks(req.masks[s] ?? []);
+    const done: Replacement[] = [];
+    const stmtTables: string[] = [];
+    replacements.push(done);
+    tables.push(stmtTables);
+    if (masks.size === 0) continue;
+    const stmtNode = asNode(stmts[s]!.stmt);
+    if (stmtNode?.type === 'DoStmt') {
+      return refused('Gatehouse does not run DO blocks while a mask applies: their SQL is not visible to it', 'Run the statements of the block one by one.');
+    }
+    const refs = relationRefs(stmts[s]!.stmt);
+    const routine = maskRoutineRefusal(refs.routines, refs.fieldNames, req.routines);
+    if (routine !== null) return { kind: 'refused', refusal: routine };
+    const maskedNames = new Set([...masks.keys()].map((t) => t.slice(t.indexOf('.') + 1)));
+    for (const name of refs.cteNames) {
+      if (maskedNames.has(name)) {
+        return refused(
+          `Gatehouse does not run this statement while a mask applies: its WITH query "${name}" has the name of a masked table`,
+          'Give the WITH query another name.',
+        );
+      }
+    }
+    for (const ref of refs.relations) {
+      const outcome = planRelation(ref, { masks, maskedNames, cteNames: refs.cteNames, order, relations, tokens });
+      if (outcome === null) continue;
+      if ('message' in outcome) return { kind: 'refused', refusal: outcome };
+      splices.push(outcome.splice);
+      done.push(outcome.replacement);
+      if (outcome.replacement.kind !== 'qualify' && !stmtTables.includes(outcome.replacement.table)) stmtTables.push(outcome.replacement.table);
+    }
+  }
+  if (splices.length === 0) return { kind: 'unchanged' };
+  splices.sort((a, b) => a.start - b.start);
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const sp of splices) {
+    if (sp.start < at) return refused('Gatehouse could not apply the masks of this statement (overlapping names)', 'Simplify the statement.');
+    parts.push(bytes.subarray(at, sp.start), Buffer.from(sp.text, 'utf8'));
+    at = sp.end;
+  }
+  parts.push(bytes.subarray(at));
+  const text = Buffer.concat(parts).toString('utf8');
+  const problem = checkRewrite(stmts.map((s) => s.stmt), text, replacements);
+  if (problem !== null) {
+    return refused(`Gatehouse could not apply the masks of this statement safely (${problem}), so it was not run`, 'Write the masked table reference more plainly (schema.table AS alias).');
+  }
+  const forwarded = statementTexts(text, (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? []);
+  return { kind: 'rewritten', text, statements: forwarded, tables };
+}
+
+interface PlanContext {
+  masks: Map<string, TableMasks>;
+  maskedNames: Set<string>;
+  cteNames: Set<string>;
+  order: readonly string[];
+  relations: RelationCatalog;
+  tokens: Tokens;
+}
+
+type Planned = { splice: Splice; replacement: Replacement } | RewriteRefusal | null;
+
+/** Masks for a relation: its own, or those of a masked ancestor it inherits (a partition holds the parent's rows). */
+function masksFor(rel: RelationInfo, masks: Map<string, TableMasks>): { table: string; masks: TableMasks } | null {
+  const own = masks.get(rel.qualified);
+  if (own) return { table: rel.qualified, masks: own };
+  for (const a of rel.ancestors) {
+    const inherited = masks.get(a);
+    if (inherited) return { table: a, masks: inherited };
+  }
+  return null;
+}
+
+function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
+  const rv = ref.rangeVar;
+  const relname = str(rv, 'relname');
+  if (relname === null) return null;
+  const schema = str(rv, 'schemaname');
+  let rel: RelationInfo | null;
+  if (schema !== null) {
+    rel = ctx.relations.get(`${schema}.${relname}`);
+  } else {
+    if (ctx.cteNames.has(relname)) return null; // a WITH query (none is named like a masked table)
+    rel = ctx.relations.resolve(relname, ctx.order);
+  }
+  if (rel === null && schema !== null && ctx.masks.has(`${schema}.${relname}`)) {
+    // A masked table the snapshot does not hold yet (created since it was read): fail closed.
+    return { message: `Gatehouse does not know the columns of masked table ${schema}.${relname} yet`, hint: 'Try again in a moment.' };
+  }
+  const maskedRefTo = rel ? masksFor(rel, ctx.masks) : null;
+  if (rel !== null && maskedRefTo === null && (rel.kind === 'view' || rel.kind === 'materialized_view')) {
+    const hidden = rel.reads.find((t) => ctx.masks.has(t));
+    if (hidden) {
+      return {
+        message: `Gatehouse does not run this statement while a mask applies: ${rel.kind === 'view' ? 'view' : 'materialized view'} ${rel.qualified} reads masked table ${hidden}`,
+        hint: `Query ${hidden} directly: its masked columns are then masked.`,
+      };
+    }
+  }
+  if (maskedRefTo === null) {
+    // Not masked. An unqualified name that a masked table also has is pinned to the relation it was
+    // decided as, so that PostgreSQL cannot resolve it to the masked one instead.
+    if (schema === null && rel !== null && ctx.maskedNames.has(relname) && ref.position !== 'other') {
+      const start = ctx.tokens.indexAt(numberOf(rv['location']));
+      if (start < 0) return { message: 'Gatehouse could not locate a table name in this statement', hint: 'Qualify table names with their schema.' };
+      const t = ctx.tokens.all[start]!;
+      return {
+        splice: { start: t.start, end: t.end, text: `${quoteIdent(rel.schema)}.${quoteIdent(rel.name)}` },
+        replacement: { kind: 'qualify', path: ref.path, table: rel.qualified, schema: rel.schema },
+      };
+    }
+    if (rel === null && schema === null && ctx.maskedNames.has(relname)) {
+      return { message: `Gatehouse does not know the table "${relname}" yet, and a masked table has that name`, hint: 'Qualify the table name with its schema, or try again in a moment.' };
+    }
+    return null;
+  }
+  const { table, masks } = maskedRefTo;
+  const target = rel!;
+  if (target.columns.length === 0) {
+    return { message: `Gatehouse does not know the columns of masked table ${target.qualified} yet`, hint: 'Try again in a moment.' };
+  }
+  for (const strategy of masks.values()) {
+    if (needsMaskFunctions(strategy) && !ctx.relations.maskFunctions.hash) {
+      return {
+        message: `Gatehouse cannot apply the ${strategy} mask of ${table}: the masking functions are not installed in this database`,
+        hint: "The Gatehouse operator should run 'gatehouse db setup' for this database (docs/data-path.md, \"Where the hash key lives\").",
+      };
+    }
+  }
+  switch (ref.position) {
+    case 'from':
+      return planFrom(ref, target, masks, table, ctx.tokens);
+    case 'copy':
+      return planCopy(ref, target, masks, table, ctx.tokens);
+    case 'other':
+      return {
+        message: `Gatehouse does not run this statement while a mask applies: it names masked table ${target.qualified} other than as a table to read from (a write, lock, or schema change)`,
+        hint: 'Writes and changes to a table with masked columns are not run under a mask; read it with SELECT.',
+      };
+    default: {
+      const never: never = ref.position;
+      throw new Error(`unknown position ${String(never)}`);
+    }
+  }
+}
+
+function numberOf(v: unknown): number {
+  return typeof v === 'number' ? v : -1;
+}
+
+function located(): RewriteRefusal {
+  return { message: 'Gatehouse could not locate a masked table reference in this statement', hint: 'Write it as schema.table AS alias.' };
+}
+
+function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens): Planned {
+  const rv = ref.rangeVar;
+  const inherit = rv['inh'] === true;
+  const first = tokens.indexAt(numberOf(rv['location']));
+  if (first < 0) return located();
+  let start = first;
+  let end = nameEnd(tokens, first);
+  if (!inherit) {
+    // ONLY t, or ONLY (t)
+    const before = tokens.prev(first);
+    if (tokens.text(before) === '(' && tokens.upper(tokens.prev(before)) === 'ONLY') {
+      const close = tokens.next(end);
+      if (tokens.text(close) !== ')') return located();
+      start = tokens.prev(before);
+      end = close;
+    } else if (tokens.upper(before) === 'ONLY') {
+      start = before;
+    } else {
+      return located();
+    }
+  } else {
+    const after = tokens.next(end);
+    if (tokens.text(after) === '*') end = after; // `t *`: descendants included, as by default
+  }
+  const alias = isObject(rv['alias']) ? (rv['alias'] as AstBody) : null;
+  const derived = derivedTable(rel, masks, inherit);
+  const aliasText = alias === null ? ` AS ${quoteIdent(str(rv, 'relname') ?? rel.name)}` : '';
+  let text = `${derived}${aliasText}`;
+  const keyword = tokens.prev(start);
+  if (isTableCommand(ref.select) && tokens.upper(keyword) === 'TABLE') {
+    start = keyword;
+    text = `SELECT * FROM ${text}`;
+  }
+  const aliasNode = alias ?? { aliasname: str(rv, 'relname') ?? rel.name };
+  return {
+    splice: { start: tokens.all[start]!.start, end: tokens.all[end]!.end, text: ` ${text} ` },
+    replacement: { kind: 'from', path: ref.path, table, derived, alias: aliasNode },
+  };
+}
+
+function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens): Planned {
+  const copy = ref.copy!;
+  if (copy['is_from'] === true) {
+    return {
+      message: `Gatehouse does not run COPY FROM into masked table ${rel.qualified} while a mask applies`,
+      hint: 'Writes to a table with masked columns are not run under a mask.',
+    };
+  }
+  const first = tokens.indexAt(numberOf(ref.rangeVar['location']));
+  if (first < 0) return located();
+  let end = nameEnd(tokens, first);
+  const columns = list(copy, 'attlist').map(stringValue);
+  if (columns.some((c) => c === null)) return located();
+  if (columns.length > 0) {
+    const open = tokens.next(end);
+    if (tokens.text(open) !== '(') return located();
+    end = closing(tokens, open);
+    if (end < 0) return located();
+  }
+  const derived = derivedTable(rel, masks, true);
+  const relname = str(ref.rangeVar, 'relname') ?? rel.name;
+  const select = `SELECT ${columns.length === 0 ? '*' : columns.map((c) => quoteIdent(c!)).join(', ')} FROM ${derived} AS ${quoteIdent(relname)}`;
+  return {
+    splice: { start: tokens.all[first]!.start, end: tokens.all[end]!.end, text: `(${select})` },
+    replacement: { kind: 'copy', path: ref.path, table, select },
+  };
+}

@@ -1,0 +1,77 @@
+// What Gatehouse knows about the database's relations: names per schema, kinds, columns in order
+// with their types, the tables each view reads and each table's ancestors. A snapshot from the
+// server's catalog (pg/relation-snapshot.ts), read synchronously by decisions and mask rewrites.
+
+export type RelationKind = 'table' | 'partitioned_table' | 'view' | 'materialized_view' | 'foreign_table' | 'other';
+export type Persistence = 'permanent' | 'unlogged' | 'temporary';
+
+export interface ColumnInfo {
+  name: string;
+  attnum: number;
+  /** The type as SQL can name it in a cast, schema-qualified unless it is a built-in type. */
+  type: string;
+  /** pg_type.typcategory: 'S' for string types, 'D' for date/time, 'N' numeric, ... */
+  category: string;
+  typeOid: number;
+}
+
+export interface RelationInfo {
+  oid: number;
+  schema: string;
+  name: string;
+  /** "schema.name" */
+  qualified: string;
+  kind: RelationKind;
+  persistence: Persistence;
+  /** Live columns in attnum order (empty for system schemas, whose columns are not loaded). */
+  columns: ColumnInfo[];
+  /** For views and materialized views: every table or view read, directly or through other views. */
+  reads: string[];
+  /** Tables this one inherits from or is a partition of, transitively. */
+  ancestors: string[];
+}
+
+/** Whether the keyed functions `gatehouse db setup` installs can be called by Gatehouse's role. */
+export interface MaskFunctions {
+  hash: boolean;
+  /** Gatehouse's upstream role is a superuser: it could read the key (warned about at startup). */
+  superuser?: boolean;
+}
+
+export class RelationCatalog {
+  private readonly byName = new Map<string, RelationInfo>();
+  private readonly byOid = new Map<number, RelationInfo>();
+
+  constructor(
+    relations: readonly RelationInfo[],
+    readonly maskFunctions: MaskFunctions,
+    readonly loadedAt: number = Date.now(),
+    /** Changes with every load: part of cache keys for rewrites built from this snapshot. */
+    readonly version: number = 0,
+  ) {
+    for (const r of relations) {
+      this.byName.set(r.qualified, r);
+      this.byOid.set(r.oid, r);
+    }
+  }
+
+  get(qualified: string): RelationInfo | null {
+    return this.byName.get(qualified) ?? null;
+  }
+
+  byId(oid: number): RelationInfo | null {
+    return this.byOid.get(oid) ?? null;
+  }
+
+  /**
+   * The relation PostgreSQL finds for an unqualified name: the first schema of `order` that holds
+   * one (the order must start with pg_catalog unless the path names it later, as PostgreSQL does).
+   */
+  resolve(name: string, order: readonly string[]): RelationInfo | null {
+    for (const schema of order) {
+      const hit = this.byName.get(`${schema}.${name}`);
+      if (hit) return hit;
+    }
+    return null;
+  }
+}

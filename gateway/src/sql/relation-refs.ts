@@ -1,0 +1,155 @@
+// Every relation name (RangeVar) of one statement's parse tree, where it stands, and the path to
+// it, plus the names of WITH queries and the routines named: what masking at the source rewrites.
+// No scoping is worked out here: PostgreSQL resolves column names in the rewritten statement.
+import { asNode, isObject, str, stringList, type AstBody } from './ast.ts';
+
+/**
+ * Where a relation name stands. `from`: a FROM item (also JOIN arms, DELETE ... USING, UPDATE ...
+ * FROM, MERGE ... USING), where PostgreSQL accepts a derived table in its place; `copy`: the table
+ * of `COPY t [(cols)] TO|FROM`; `other`: anything else (a DML or DDL target, LOCK, TRUNCATE, ...).
+ */
+export type RelationPosition = 'from' | 'copy' | 'other';
+
+/** One step from a statement's root to a node: an object key or an array index. */
+export type TreePath = readonly (string | number)[];
+
+export interface RelationRef {
+  /** The RangeVar's fields (`relname`, `schemaname`, `inh`, `alias`, `location`, ...). */
+  rangeVar: AstBody;
+  position: RelationPosition;
+  /**
+   * Path from the statement node to the slot holding the RangeVar: the `{RangeVar: ...}` wrapper
+   * for `from`, the bare struct for `copy` and `other`.
+   */
+  path: TreePath;
+  /** For `copy`: the CopyStmt's fields (direction, column list). */
+  copy: AstBody | null;
+  /** For `from`: the nearest enclosing SelectStmt's fields (to tell `TABLE t` from `FROM t`). */
+  select: AstBody | null;
+}
+
+/** A routine as named in the statement: schema null when unqualified. */
+export interface RoutineRef {
+  kind: 'function' | 'operator' | 'type';
+  schema: string | null;
+  name: string;
+}
+
+export interface RelationRefs {
+  relations: RelationRef[];
+  /** Names of every WITH query anywhere in the statement. */
+  cteNames: Set<string>;
+  /** Functions, operators and types named anywhere (calls, operators, casts). */
+  routines: RoutineRef[];
+  /**
+   * Names in field position (`p.f`, `(x).f`): PostgreSQL calls the function `f(p)` when `p` has no
+   * column `f`, so they may be calls.
+   */
+  fieldNames: Set<string>;
+}
+
+const FROM_LISTS = new Set(['fromClause', 'usingClause']);
+
+function routineRef(kind: RoutineRef['kind'], names: readonly string[] | null): RoutineRef | null {
+  if (names === null || names.length === 0) return null;
+  const name = names[names.length - 1]!;
+  const schema = names.length >= 2 ? names[names.length - 2]! : null;
+  return { kind, schema, name };
+}
+
+/** Collects the relation names, WITH names and routine names of one statement node (wrapped). */
+export function relationRefs(statement: unknown): RelationRefs {
+  const out: RelationRefs = { relations: [], cteNames: new Set(), routines: [], fieldNames: new Set() };
+  const path: (string | number)[] = [];
+
+  const visitBody = (type: string, body: AstBody, select: AstBody | null): void => {
+    const enclosing = type === 'SelectStmt' ? body : select;
+    switch (type) {
+      case 'CommonTableExpr': {
+        const name = str(body, 'ctename');
+        if (name !== null) out.cteNames.add(name);
+        break;
+      }
+      case 'FuncCall': {
+        const r = routineRef('function', stringList(Array.isArray(body['funcname']) ? body['funcname'] : []));
+        if (r) out.routines.push(r);
+        break;
+      }
+      case 'A_Expr': {
+        // BETWEEN names no operator (its bounds use the type's own < and >); the others do.
+        const kind = str(body, 'kind') ?? '';
+        if (kind.startsWith('AEXPR_BETWEEN') || kind.startsWith('AEXPR_NOT_BETWEEN')) break;
+        const r = routineRef('operator', stringList(Array.isArray(body['name']) ? body['name'] : []));
+        if (r) out.routines.push(r);
+        break;
+      }
+      case 'TypeName': {
+        const r = routineRef('type', stringList(Array.isArray(body['names']) ? body['names'] : []));
+        if (r) out.routines.push(r);
+        break;
+      }
+      case 'ColumnRef': {
+        const fields = Array.isArray(body['fields']) ? stringList(body['fields'].filter((f) => asNode(f)?.type === 'String')) : null;
+        if (fields && fields.length >= 2) out.fieldNames.add(fields[fields.length - 1]!);
+        break;
+      }
+      case 'A_Indirection': {
+        for (const item of Array.isArray(body['indirection']) ? body['indirection'] : []) {
+          const s = asNode(item);
+          if (s?.type === 'String' && typeof s.body['sval'] === 'string') out.fieldNames.add(s.body['sval']);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    for (const key of Object.keys(body)) {
+      const value = body[key];
+      path.push(key);
+      if (key === 'relation' && type === 'CopyStmt' && isObject(value)) {
+        out.relations.push({ rangeVar: value, position: 'copy', path: [...path], copy: body, select: null });
+      } else if (isBareRangeVar(value)) {
+        out.relations.push({ rangeVar: value, position: 'other', path: [...path], copy: null, select: null });
+      } else {
+        visitValue(value, type, key, enclosing);
+      }
+      path.pop();
+    }
+  };
+
+  const visitValue = (value: unknown, parentType: string, key: string, select: AstBody | null): void => {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        visitValue(value[i], parentType, key, select);
+        path.pop();
+      }
+      return;
+    }
+    const node = asNode(value);
+    if (node === null) {
+      // A bare struct of a concrete C type (e.g. IntoClause under `into`): walk its fields.
+      if (isObject(value)) visitBody(`${parentType}.${key}`, value, select);
+      return;
+    }
+    if (node.type === 'RangeVar') {
+      const from = FROM_LISTS.has(key) || (parentType === 'JoinExpr' && (key === 'larg' || key === 'rarg')) || (parentType === 'MergeStmt' && key === 'sourceRelation');
+      out.relations.push({ rangeVar: node.body, position: from ? 'from' : 'other', path: [...path], copy: null, select: from ? select : null });
+      return;
+    }
+    path.push(node.type);
+    visitBody(node.type, node.body, select);
+    path.pop();
+  };
+
+  visitValue(statement, '', '', null);
+  return out;
+}
+
+/**
+ * A RangeVar held in a C field of type `RangeVar *` (a DML or DDL target, IntoClause.rel, ...) is a
+ * bare struct: told apart from other bare structs by its `relname`.
+ */
+function isBareRangeVar(value: unknown): value is AstBody {
+  return isObject(value) && asNode(value) === null && typeof value['relname'] === 'string';
+}

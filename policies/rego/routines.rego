@@ -1,0 +1,15 @@
+# Functions that are not built in (SQL or PL functions outside pg_catalog and information_schema, as
+# the database's catalog says: input.statement.user_functions) read whatever tables they like, masked
+# ones raw, whatever the statement's own tables are. Agents may call only those listed here.
+# Mirrors policies/cedar/routines.cedar.
+package gatehouse
+
+# Add "schema.function" names an agent may call (reviewed: they read nothing masked).
+agent_user_functions := {"public.gatehouse_example_reviewed_function"}
+
+deny contains {"id": "deny-user-functions", "reason": "agents may call only reviewed user-defined functions: a function you define can read masked tables raw"} if {
+	member("agents")
+	not member("breakglass")
+	some f in input.statement.user_functions
+	not f in agent_user_functions
+}
