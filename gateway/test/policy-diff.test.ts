@@ -53,6 +53,8 @@ const CHANGED_CASES = [
   'agent (by role) joins patients and visits, masked',
   'agent reads patients through an unqualified name and search_path',
   'agent copies patients to the client, masked',
+  'agent reads dates of birth, replaced by a fake date in the same year',
+  'pg_catalog.pg_notify() inside a WITH is denied even for breakglass',
   'COPY a query to a server file is denied even for breakglass',
   'pg_ls_dir inside a query on visits is denied',
   HEAD_ONLY_CASE,

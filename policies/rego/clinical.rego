@@ -7,6 +7,7 @@ patient_masks := {
 	"first_name": "redact",
 	"last_name": "redact",
 	"ssn": "redact",
+	"date_of_birth": "fake_date",
 	"phone": "last4",
 	"email": "hash",
 	"address": "null",

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatehouseError } from '../errors.ts';
 import { parseMask } from './cedar-policies.ts';
-import { loadCedarEngine } from './cedar-engine.ts';
+import { expandReason, loadCedarEngine } from './cedar-engine.ts';
 import { CEDAR_SET_SLOTS, cedarSetSlotsInUse } from './cedar-preparsed-sets.ts';
 import { facts, input, readPatients } from './example-inputs.ts';
 
@@ -49,6 +49,31 @@ when { context.kind == "select" && 9223372036854775807 + 1 > 0 };`),
     expect(verdict.reason).toMatch(/^policy engine error: overflow: /);
     // Only the erroring condition fails: other statements still evaluate.
     expect(engine.evaluate(input(['agents'], 'SHOW x', facts('show', 'VariableShowStmt'))).action).toBe('allow');
+  });
+
+  it('fills {settings}, {functions} and {kind} in a forbid reason from the statement', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("no-logging")
+@reason("this statement sets {settings} and calls {functions} ({kind}); {other} stays")
+forbid (principal, action == Gatehouse::Action::"execute", resource)
+when { context.settings.contains("log_statement") };`),
+      'test',
+    );
+    const f = facts('select', 'SelectStmt', {
+      functions: ['set_config', 'pg_catalog.set_config'],
+      settingChanges: [
+        { origin: 'set_config()', name: { kind: 'text', text: 'application_name' }, value: { kind: 'text', text: 'x' } },
+        { origin: 'set_config()', name: { kind: 'text', text: 'LOG_STATEMENT' }, value: { kind: 'text', text: 'none' } },
+      ],
+    });
+    const verdict = engine.evaluate(input(['agents'], "SELECT set_config('application_name', 'x', false), set_config('LOG_STATEMENT', 'none', false)", f));
+    expect(verdict.action).toBe('deny');
+    expect(verdict.reason).toBe('this statement sets application_name, log_statement and calls set_config, pg_catalog.set_config (select); {other} stays');
+    // A hand-written input that names only the top-level SET still names it.
+    const handWritten = input(['agents'], 'SET log_statement = none', facts('set', 'VariableSetStmt', { setting: 'log_statement' }));
+    expect(expandReason('sets {settings}', handWritten)).toBe('sets log_statement');
+    expect(expandReason('sets {settings}', input([], 'SELECT 1', facts('select', 'SelectStmt')))).toBe('sets (none)');
   });
 
   it('reads @mask, @approve and @reason', async () => {

@@ -51,6 +51,7 @@ export interface Scenario {
 
 export const PATIENT_MASKS = [
   'address:null',
+  'date_of_birth:fake_date',
   'email:hash',
   'first_name:redact',
   'last_name:redact',
@@ -284,6 +285,18 @@ export const SCENARIOS: Scenario[] = [
     ),
     action: 'allow',
     policies: ['statement-data'],
+  },
+  {
+    name: 'agent SET log_statement: denied (not on the allow-list)',
+    input: input(['agents'], "SET log_statement = 'none'", facts('set', 'VariableSetStmt', { setting: 'log_statement', settingChanges: [{ origin: 'SET', name: { kind: 'text', text: 'log_statement' }, value: { kind: 'text', text: 'none' } }] })),
+    action: 'deny',
+    policies: ['deny-agent-settings'],
+  },
+  {
+    name: 'agent pg_notify(): denied like NOTIFY',
+    input: input(['agents'], "SELECT pg_notify('c', 'x')", facts('select', 'SelectStmt', { functions: ['pg_notify', 'pg_catalog.pg_notify'] })),
+    action: 'deny',
+    policies: ['deny-notify'],
   },
   {
     name: "set_config('search_path', ...): allowed",
