@@ -55,6 +55,8 @@ const CHANGED_CASES = [
   'agent copies patients to the client, masked',
   'agent reads dates of birth, replaced by a fake date in the same year',
   'pg_catalog.pg_notify() inside a WITH is denied even for breakglass',
+  'breakglass reads visit notes as written',
+  'a break-glass support desk reads visit notes as written',
   'COPY a query to a server file is denied even for breakglass',
   'pg_ls_dir inside a query on visits is denied',
   HEAD_ONLY_CASE,

@@ -65,6 +65,22 @@ test_agent_reads_visits_unmasked if {
 	ids(v.allow) == {"clinical-read", "statement-data"}
 }
 
+test_support_reads_visits_with_notes_detected if {
+	v := gatehouse.verdict with input as request(["support"], {"tables_read": ["clinical.visits"]})
+	outcome(v) == "mask"
+	ids(v.allow) == {"statement-data"}
+	{[m.table, m.column, m.strategy] | some m in v.mask} == {["clinical.visits", "notes", "detect"]}
+	some m in v.mask
+	{d | some d in m.detectors} == {"ssn", "email", "phone", "card", "mrn", "dob", "ip"}
+}
+
+test_breakglass_reads_visit_notes_as_written if {
+	every groups in [["breakglass"], ["support", "breakglass"]] {
+		v := gatehouse.verdict with input as request(groups, {"tables_read": ["clinical.visits"]})
+		outcome(v) == "allow"
+	}
+}
+
 test_breakglass_reads_patients_unmasked if {
 	v := gatehouse.verdict with input as request(["breakglass"], read_patients)
 	outcome(v) == "allow"

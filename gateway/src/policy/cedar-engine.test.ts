@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatehouseError } from '../errors.ts';
-import { parseMask } from './cedar-policies.ts';
+import { parseDetect, parseMask } from './cedar-policies.ts';
 import { expandReason, loadCedarEngine } from './cedar-engine.ts';
 import { CEDAR_SET_SLOTS, cedarSetSlotsInUse } from './cedar-preparsed-sets.ts';
 import { facts, input, readPatients } from './example-inputs.ts';
@@ -74,6 +74,46 @@ when { context.settings.contains("log_statement") };`),
     const handWritten = input(['agents'], 'SET log_statement = none', facts('set', 'VariableSetStmt', { setting: 'log_statement' }));
     expect(expandReason('sets {settings}', handWritten)).toBe('sets log_statement');
     expect(expandReason('sets {settings}', input([], 'SELECT 1', facts('select', 'SelectStmt')))).toBe('sets (none)');
+  });
+
+  it('reads @detect, alone or with @mask, on the request\'s table', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("detect-notes")
+@detect("notes:ssn,email; *:ip")
+permit (principal, action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.visits");
+
+@id("mask-and-detect")
+@mask("ssn:redact")
+@detect("address:phone")
+permit (principal, action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.patients");`),
+      'test',
+    );
+    const visits = facts('select', 'SelectStmt', {
+      tablesRead: [{ schema: 'clinical', name: 'visits', qualified: 'clinical.visits', schemaExplicit: true }],
+      columns: { 'clinical.visits': ['notes'] },
+    });
+    const v = engine.evaluate(input(['agents'], 'SELECT notes FROM clinical.visits', visits));
+    expect(v).toMatchObject({ action: 'mask', policies: ['detect-notes'], masks: [] });
+    expect(v.detections).toEqual([
+      { table: 'clinical.visits', column: '*', detectors: ['ip'], policies: ['detect-notes'] },
+      { table: 'clinical.visits', column: 'notes', detectors: ['email', 'ssn'], policies: ['detect-notes'] },
+    ]);
+    const p = engine.evaluate(input(['agents'], 'SELECT * FROM clinical.patients', readPatients));
+    expect(p.masks.map((m) => `${m.column}:${m.strategy}`)).toEqual(['ssn:redact']);
+    expect(p.detections).toEqual([{ table: 'clinical.patients', column: 'address', detectors: ['phone'], policies: ['mask-and-detect'] }]);
+  });
+
+  it('refuses @detect on a forbid, with @approve, and a bad @detect', async () => {
+    const forbid = await loadError(`@id("f")\n@detect("notes:ssn")\nforbid (principal, action, resource);`);
+    expect(isGatehouseError(forbid) && forbid.message).toMatch(/cannot carry @approve, @mask or @detect/);
+    const both = await loadError(`@id("b")\n@approve("x")\n@detect("notes:ssn")\npermit (principal, action, resource);`);
+    expect(isGatehouseError(both) && both.message).toMatch(/@approve and @mask or @detect/);
+    expect(parseDetect('p', ' notes : ssn , dob ;*:ip')).toEqual([
+      { column: 'notes', detectors: ['ssn', 'dob'] },
+      { column: '*', detectors: ['ip'] },
+    ]);
+    for (const spec of ['notes', 'notes:', 'notes:passport', ':ssn', 'a,b:ssn', 'notes:ssn;']) expect(() => parseDetect('p', spec), spec).toThrow(/bad @detect entry/);
   });
 
   it('reads @mask, @approve and @reason', async () => {

@@ -104,11 +104,15 @@ function permitVerdict(id: string, meaning: CedarPolicyMeaning | undefined, requ
     case 'mask': {
       if (request.action === 'execute') {
         // A mask needs a table: on a statement-level request it would be silently meaningless.
-        return engineErrorVerdict(`@mask policy ${id} matched a statement, not a table`, [id]);
+        return engineErrorVerdict(`@mask or @detect policy ${id} matched a statement, not a table`, [id]);
       }
       const table = request.label;
       const masks = meaning.columns.map(({ column, strategy }) => ({ table, column, strategy, policy: id }));
-      return { action: 'mask', reason: meaning.reason ?? `columns masked by ${id}`, policies: [id], masks };
+      const verdict: EngineVerdict = { action: 'mask', reason: meaning.reason ?? `columns masked by ${id}`, policies: [id], masks };
+      if (meaning.detections.length > 0) {
+        verdict.detections = meaning.detections.map(({ column, detectors }) => ({ table, column, detectors, policies: [id] }));
+      }
+      return verdict;
     }
     default: {
       const never: never = meaning;

@@ -90,6 +90,18 @@ export const SCENARIOS: Scenario[] = [
     policies: ['clinical-read', 'statement-data'],
   },
   {
+    name: 'support reads visits: identifiers in the notes detected',
+    input: input(['support'], 'SELECT * FROM clinical.visits', facts('select', 'SelectStmt', { tablesRead: [table('clinical.visits')] })),
+    action: 'mask',
+    policies: ['clinical-notes-detect'],
+  },
+  {
+    name: 'agent reads another clinical table: allowed',
+    input: input(['agents'], 'SELECT * FROM clinical.labs', facts('select', 'SelectStmt', { tablesRead: [table('clinical.labs')] })),
+    action: 'allow',
+    policies: ['clinical-read', 'statement-data'],
+  },
+  {
     name: 'breakglass reads patients: unmasked',
     input: input(['breakglass'], 'SELECT * FROM clinical.patients LIMIT 10', readPatients),
     action: 'allow',
