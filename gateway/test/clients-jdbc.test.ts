@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { runTool } from './support/run-tool.ts';
-import { clientGate, CLIENTS_DIR, last4, reportOf, runsOk } from './clients/support.ts';
+import { clientGate, CLIENTS_DIR, datesOfBirthVia, last4, reportOf, runsOk } from './clients/support.ts';
 
 const JDBC_JAR = '/usr/share/java/postgresql.jar';
 const PROGRAM = join(CLIENTS_DIR, 'JdbcClient.java');
@@ -54,6 +54,8 @@ describe('pgjdbc through Gatehouse (rego)', () => {
   let report: JdbcReport;
   let patients: Patient[];
   let hashed: Array<{ mrn: string; email: string }>;
+  /** date_of_birth as the same gateway masks it for node-postgres (fake_date), by patient order. */
+  let dobs: Array<string | null>;
 
   beforeAll(async () => {
     await gate.require('A Java runtime (java 11+)', () => runsOk('java', ['-version']), 'apt-get install -y default-jdk-headless');
@@ -70,6 +72,7 @@ describe('pgjdbc through Gatehouse (rego)', () => {
       )
     ).rows;
     hashed = (await viaNode.query('SELECT mrn, email FROM clinical.patients ORDER BY id')).rows;
+    dobs = await datesOfBirthVia(viaNode);
     const run = await runTool('java', ['-cp', JDBC_JAR, PROGRAM, String(t.port)], { env: { GATEHOUSE_TOKEN: token }, killAfterMs: 90_000 });
     report = reportOf<JdbcReport>('the JDBC client', run);
   });
@@ -92,7 +95,7 @@ describe('pgjdbc through Gatehouse (rego)', () => {
     expect(report.masked_formats.slice(0, 5)).toEqual(Array(5).fill(Array(10).fill(0)));
     expect(report.masked_formats.slice(5)).toEqual(Array(5).fill([1, 0, 0, 0, 0, 0, 0, 0, 1, 1]));
     expect(report.masked).toEqual(
-      patients.slice(0, 10).map((p, i) => [p.id, hashed[i]!.mrn, '***', '***', '***', last4(p.phone), hashed[i]!.email, null, p.dob, p.dx_len]),
+      patients.slice(0, 10).map((p, i) => [p.id, hashed[i]!.mrn, '***', '***', '***', last4(p.phone), hashed[i]!.email, null, dobs[i]!, p.dx_len]),
     );
     for (const h of hashed.slice(0, 10)) expect(h.mrn).toMatch(/^h:[0-9a-f]{16}$/);
   });
@@ -104,7 +107,7 @@ describe('pgjdbc through Gatehouse (rego)', () => {
 
   gate.it('setFetchSize in a transaction: the portal is read in pages, every page masked, text and binary', async () => {
     const truth = await visits();
-    expect(report.fetch_masked).toEqual(Array(7).fill(patients.slice(0, 10).map((p) => [p.id, '***', last4(p.phone), p.dob])));
+    expect(report.fetch_masked).toEqual(Array(7).fill(patients.slice(0, 10).map((p, i) => [p.id, '***', last4(p.phone), dobs[i]!])));
     expect(report.fetch_allowed).toEqual(Array(7).fill(truth));
     // The later runs were a named statement with binary int4/date results.
     expect(report.fetch_masked_formats.at(-1)).toEqual([1, 0, 0, 1]);

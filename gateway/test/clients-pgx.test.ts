@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { runTool } from './support/run-tool.ts';
-import { clientGate, CLIENTS_DIR, last4, reportOf, runsOk, type Patient } from './clients/support.ts';
+import { clientGate, CLIENTS_DIR, datesOfBirthVia, last4, reportOf, runsOk, type Patient } from './clients/support.ts';
 
 interface Outcome {
   ok: boolean;
@@ -55,6 +55,8 @@ for (const engine of ['rego', 'cedar'] as const) {
     let buildDir: string;
     let report: PgxReport;
     let patients: PgxPatient[];
+    /** date_of_birth as the gateway masks it for an agent (fake_date), by patient order. */
+    let dobs: Array<string | null>;
 
     beforeAll(async () => {
       await gate.require('Go (to build the pgx client)', () => runsOk('go', ['version']), 'install Go, then `cd gateway/test/clients/pgx && go mod download`');
@@ -80,6 +82,7 @@ for (const engine of ['rego', 'cedar'] as const) {
              FROM clinical.patients ORDER BY id`,
         )
       ).rows;
+      dobs = await datesOfBirthVia(viaNode);
       const run = await runTool(binary, [String(t.port), t.upstreamUrl], { env: { GATEHOUSE_TOKEN: token }, killAfterMs: 90_000 });
       report = reportOf<PgxReport>('the pgx client', run);
     });
@@ -96,10 +99,13 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(report.allowed_formats).toEqual([1, 1, 1]);
     });
 
-    gate.it('raw binary DataRows of a masked table: int4 and date untouched, text masked, a computed int over an unmasked column exact', () => {
+    gate.it('raw binary DataRows of a masked table: int4 untouched, date and text masked, a computed int over an unmasked column exact', () => {
+      const daysHex = (d: string | null): string => (d === null ? 'NULL' : int4Hex((Date.parse(`${d}T00:00:00Z`) - Date.parse('2000-01-01T00:00:00Z')) / 86_400_000));
       expect(report.raw_binary).toEqual(
-        patients.slice(0, 3).map((p) => [int4Hex(p.id), int4Hex(p.dob_days), Buffer.from('***').toString('hex'), int4Hex(p.dx_len)]),
+        patients.slice(0, 3).map((p, i) => [int4Hex(p.id), daysHex(dobs[i]!), Buffer.from('***').toString('hex'), int4Hex(p.dx_len)]),
       );
+      // The date of birth is not the real one (fake_date).
+      expect(report.raw_binary.map((r) => r[1])).not.toEqual(patients.slice(0, 3).map((p) => int4Hex(p.dob_days)));
     });
 
     gate.it('QueryRow.Scan of a cached prepared statement is masked on all ten executions', async () => {
@@ -117,7 +123,7 @@ for (const engine of ['rego', 'cedar'] as const) {
           phone: last4(p.phone),
           email: viaText.rows[i].email,
           address: null,
-          date_of_birth: p.dob,
+          date_of_birth: dobs[i],
           ssn_len: p.dx_len, // length(diagnosis_code): computed on an unmasked column, so exact
         });
         expect(row['email']).toMatch(/^h:[0-9a-f]{16}$/);
@@ -148,7 +154,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       const visit = (await direct.query("SELECT id, to_char(visit_date, 'YYYY-MM-DD') AS d FROM clinical.visits WHERE id = 2")).rows[0];
       const p4 = patients[3]!;
       // `diagnosis_code IS NOT NULL` is computed on an unmasked column: exact, although the statement reads masked ones.
-      expect(outcomes(report.cached_batch)).toEqual([[[visit.id, visit.d]], [[4, '***', last4(p4.phone), p4.dob]], [[5, '***', true]], [[42]]]);
+      expect(outcomes(report.cached_batch)).toEqual([[[visit.id, visit.d]], [[4, '***', last4(p4.phone), dobs[3]]], [[5, '***', true]], [[42]]]);
     });
 
     gate.it('a batch with a denied statement, default (cache) mode: fails at prepare, exactly as PostgreSQL fails it', () => {
@@ -161,11 +167,11 @@ for (const engine of ['rego', 'cedar'] as const) {
       const visit = (await direct.query("SELECT id, to_char(visit_date, 'YYYY-MM-DD') AS d FROM clinical.visits WHERE id = 2")).rows[0];
       const p4 = patients[3]!;
       expect(outcomes(report.exec_batch_direct)).toEqual([[[visit.id, visit.d]], [[4, p4.ssn, p4.phone, p4.dob]], '42P01', '42P01', '42P01', '42P01']);
-      expect(outcomes(report.exec_batch)).toEqual([[[visit.id, visit.d]], [[4, '***', last4(p4.phone), p4.dob]], '42501', '42501', '42501', '42501']);
+      expect(outcomes(report.exec_batch)).toEqual([[[visit.id, visit.d]], [[4, '***', last4(p4.phone), dobs[3]]], '42501', '42501', '42501', '42501']);
     });
 
     gate.it("pgx's simple-protocol mode (a simple Query, values interpolated by pgx) is masked too", () => {
-      expect(report.simple_protocol).toEqual(patients.slice(0, 3).map((p) => [p.id, '***', last4(p.phone), p.dob]));
+      expect(report.simple_protocol).toEqual(patients.slice(0, 3).map((p, i) => [p.id, '***', last4(p.phone), dobs[i]]));
     });
 
     gate.it('a denial inside a transaction aborts it until ROLLBACK (25P02), like a PostgreSQL error', () => {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { runTool } from './support/run-tool.ts';
-import { clientGate, CLIENTS_DIR, last4, reportOf, runsOk, type Patient } from './clients/support.ts';
+import { clientGate, CLIENTS_DIR, datesOfBirthVia, last4, reportOf, runsOk, type Patient } from './clients/support.ts';
 
 /** Debian's python3-psycopg installs for the system interpreter, not a pyenv one on PATH. */
 const PYTHON = '/usr/bin/python3';
@@ -50,6 +50,8 @@ describe('psycopg 3 through Gatehouse (rego)', () => {
   let patients: Patient[];
   /** mrn and email as the same gateway hashes them for node-postgres (text format). */
   let hashed: Array<{ mrn: string; email: string }>;
+  /** date_of_birth as the same gateway masks it for node-postgres (fake_date), by patient order. */
+  let dobs: Array<string | null>;
 
   beforeAll(async () => {
     await gate.require('psycopg 3 for /usr/bin/python3', () => runsOk(PYTHON, ['-c', 'import psycopg']), 'apt-get install -y python3-psycopg');
@@ -65,6 +67,7 @@ describe('psycopg 3 through Gatehouse (rego)', () => {
       )
     ).rows;
     hashed = (await viaNode.query('SELECT mrn, email FROM clinical.patients ORDER BY id')).rows;
+    dobs = await datesOfBirthVia(viaNode);
     const run = await runTool(PYTHON, [SCRIPT, String(t.port), t.upstreamUrl], { env: { GATEHOUSE_TOKEN: token }, killAfterMs: 90_000 });
     report = reportOf<PsycopgReport>('the psycopg client', run);
   });
@@ -83,7 +86,7 @@ describe('psycopg 3 through Gatehouse (rego)', () => {
   /** A patient row as psycopg gets it through Gatehouse; hashes come from node-postgres through the same gateway. */
   const maskedRow = (p: Patient): Row => {
     const h = hashed[patients.indexOf(p)]!;
-    return [p.id, h.mrn, '***', '***', '***', last4(p.phone), h.email, null, p.dob];
+    return [p.id, h.mrn, '***', '***', '***', last4(p.phone), h.email, null, dobs[patients.indexOf(p)]!];
   };
 
   gate.it('a plain allowed SELECT returns exactly what the database has', async () => {
@@ -102,9 +105,9 @@ describe('psycopg 3 through Gatehouse (rego)', () => {
     expect(report.prepared_names[0]).toMatch(/^gatehouse_/);
   });
 
-  gate.it('a binary cursor: binary results, text masked, int4 and date exact, a computed int over an unmasked column exact', async () => {
+  gate.it('a binary cursor: binary results, text and date of birth masked, int4 exact, a computed int over an unmasked column exact', async () => {
     expect(report.binary_formats).toEqual([1, 1, 1, 1, 1, 1, 1]);
-    const expected = patients.slice(0, 4).map((p) => [p.id, '***', last4(p.phone), maskedRow(p)[6], null, p.dob, p.dx_len]);
+    const expected = patients.slice(0, 4).map((p) => [p.id, '***', last4(p.phone), maskedRow(p)[6], null, maskedRow(p)[8], p.dx_len]);
     expect(report.binary_masked).toEqual(expected);
     expect(report.binary_allowed_formats).toEqual([1, 1, 1]);
     expect(report.binary_allowed).toEqual(await visitsTruth());

@@ -83,8 +83,8 @@ const MUST_RUN_MASKED: string[] = [
   'SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT ssn FROM clinical.patients)))',
   'SELECT id FROM clinical.visits WHERE patient_id IN (SELECT id FROM clinical.patients WHERE ssn IS NOT NULL)',
   'SELECT EXISTS (SELECT 1 FROM clinical.patients WHERE ssn = ssn)',
-  // Side effects carry only masked values.
-  "SELECT set_config('rt.x', ssn, false) FROM clinical.patients WHERE id = 1",
+  // Side effects carry only masked values (set_config itself: only on allow-listed settings).
+  "SELECT set_config('application_name', ssn, false) FROM clinical.patients WHERE id = 1",
   // EXPLAIN shows plans over the derived table, not data.
   "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM clinical.patients WHERE ssn LIKE '1%'",
   "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT id FROM clinical.patients WHERE ssn = 'x'",

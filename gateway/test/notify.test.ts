@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
 
 /**
- * The example policies permit no LISTEN/NOTIFY statement and no DO block, for anyone. This test
- * runs them plus one rule for a `listeners` group, so the relay of notifications can be tested.
+ * The example policies permit no LISTEN/NOTIFY statement, no pg_notify() and no DO block, for
+ * anyone. This test runs them plus rules for a `listeners` group (its statements, and
+ * `notify_permitted`, the example set's hook for pg_notify), so the relay of notifications can be tested.
  */
 const LISTEN_POLICY = `package gatehouse
 
@@ -18,6 +19,8 @@ allow contains {"id": "it-listen", "reason": "integration test: notifications", 
 	member("listeners")
 	input.statement.kind in {"listen", "do"}
 }
+
+notify_permitted if member("listeners")
 `;
 
 function policiesWithListen(): string {
@@ -75,7 +78,7 @@ describe('notifications and notices', () => {
     expect(n.processId).toBe(sender);
   });
 
-  it('a NOTIFY from another Gatehouse session reaches the listener, and pg_notify works for any group', async () => {
+  it('a NOTIFY from another Gatehouse session reaches the listener, and so does pg_notify where the policy permits notifications', async () => {
     const a = await t.client(listenerToken);
     const b = await t.client(listenerToken);
     const c = await t.client(agentToken);
@@ -83,9 +86,12 @@ describe('notifications and notices', () => {
     const first = next<pg.Notification>(a, 'notification');
     await b.query("NOTIFY it_via, 'from b'");
     expect(await first).toMatchObject({ channel: 'it_via', payload: 'from b' });
+    // An agent may not notify (deny-notify), in the function form either; a listener may.
+    expect(await sqlstateOf(c, "SELECT pg_notify('it_via', 'from c')")).toBe('42501');
+    expect(await sqlstateOf(c, "SELECT pg_catalog.pg_notify('it_via', 'from c')")).toBe('42501');
     const second = next<pg.Notification>(a, 'notification');
-    await c.query("SELECT pg_notify('it_via', 'from c')");
-    expect(await second).toMatchObject({ channel: 'it_via', payload: 'from c' });
+    await b.query("SELECT pg_notify('it_via', 'from b again')");
+    expect(await second).toMatchObject({ channel: 'it_via', payload: 'from b again' });
     // The listener session is still in step afterwards.
     expect((await a.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
   });

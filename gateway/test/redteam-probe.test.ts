@@ -240,6 +240,10 @@ allow contains {"id": "redteam-listen", "reason": "listeners may LISTEN", "on": 
 	member("listeners")
 	input.statement.kind == "listen"
 }
+
+# Agents may notify here (the example set denies pg_notify to everyone, deny-notify), so that what
+# refuses pg_notify over a masked column is the masking layer itself.
+notify_permitted if member("agents")
 `,
     );
     t = await startTestGateway({ policiesDir: dir });

@@ -7,6 +7,7 @@ patient_masks := {
 	"first_name": "redact",
 	"last_name": "redact",
 	"ssn": "redact",
+	"date_of_birth": "fake_date",
 	"phone": "last4",
 	"email": "hash",
 	"address": "null",
@@ -18,6 +19,18 @@ mask contains {"id": "clinical-read-masked", "reason": "patient identifiers mask
 	some t in input.statement.tables_read
 	t == "clinical.patients"
 	some column, strategy in patient_masks
+}
+
+# Visit notes are free text: clinicians write identifiers into them (a callback number, a date of
+# birth, an email). The support desk reads visits with every identifier the detectors find in a note
+# replaced by a label ([PHONE], [DOB], ...) on the way out; the rest of the note is returned as written.
+note_detectors := ["ssn", "email", "phone", "card", "mrn", "dob", "ip"]
+
+mask contains {"id": "clinical-notes-detect", "reason": "identifiers in visit notes replaced", "on": "read", "table": t, "column": "notes", "strategy": "detect", "detectors": note_detectors} if {
+	member("support")
+	not member("breakglass")
+	some t in input.statement.tables_read
+	t == "clinical.visits"
 }
 
 allow contains {"id": "clinical-read", "reason": "clinical data without identifiers", "on": "read", "table": t} if {

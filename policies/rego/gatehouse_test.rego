@@ -54,7 +54,7 @@ test_agent_reads_patients_masked if {
 	outcome(v) == "mask"
 	{[m.column, m.strategy] | some m in v.mask} == {
 		["mrn", "hash"], ["first_name", "redact"], ["last_name", "redact"], ["ssn", "redact"],
-		["phone", "last4"], ["email", "hash"], ["address", "null"],
+		["phone", "last4"], ["email", "hash"], ["address", "null"], ["date_of_birth", "fake_date"],
 	}
 	ids(v.mask) == {"clinical-read-masked"}
 }
@@ -63,6 +63,22 @@ test_agent_reads_visits_unmasked if {
 	v := gatehouse.verdict with input as request(["agents"], {"tables_read": ["clinical.visits"]})
 	outcome(v) == "allow"
 	ids(v.allow) == {"clinical-read", "statement-data"}
+}
+
+test_support_reads_visits_with_notes_detected if {
+	v := gatehouse.verdict with input as request(["support"], {"tables_read": ["clinical.visits"]})
+	outcome(v) == "mask"
+	ids(v.allow) == {"statement-data"}
+	{[m.table, m.column, m.strategy] | some m in v.mask} == {["clinical.visits", "notes", "detect"]}
+	some m in v.mask
+	{d | some d in m.detectors} == {"ssn", "email", "phone", "card", "mrn", "dob", "ip"}
+}
+
+test_breakglass_reads_visit_notes_as_written if {
+	every groups in [["breakglass"], ["support", "breakglass"]] {
+		v := gatehouse.verdict with input as request(groups, {"tables_read": ["clinical.visits"]})
+		outcome(v) == "allow"
+	}
 }
 
 test_breakglass_reads_patients_unmasked if {
@@ -335,4 +351,64 @@ test_row_locks_denied_to_agents if {
 	ids(v.deny) == {"deny-row-locks"}
 	b := gatehouse.verdict with input as request(["breakglass"], lock)
 	not "deny-row-locks" in ids(b.deny)
+}
+
+test_pg_notify_denied_like_notify if {
+	every groups in [["agents"], ["breakglass"], ["bench"], []] {
+		every f in ["pg_notify", "pg_catalog.pg_notify"] {
+			v := gatehouse.verdict with input as request(groups, {"functions": [f]})
+			ids(v.deny) == {"deny-notify"}
+		}
+		n := gatehouse.verdict with input as request(groups, {"kind": "listen", "command": "NotifyStmt"})
+		ids(n.deny) == {"default-deny"}
+	}
+}
+
+test_pg_notify_of_another_schema_is_someones_own if {
+	v := gatehouse.verdict with input as request(["agents"], {"functions": ["app.pg_notify"]})
+	outcome(v) == "allow"
+}
+
+test_pg_notify_allowed_where_the_set_permits_notifications if {
+	v := gatehouse.verdict with input as request(["agents"], {"functions": ["pg_notify"]}) with gatehouse.notify_permitted as true
+	outcome(v) == "allow"
+}
+
+test_agents_change_only_allow_listed_settings if {
+	every settings in [
+		["application_name"], ["search_path", "statement_timeout"], ["timezone", "datestyle", "extra_float_digits"],
+		["transaction"], ["session characteristics"], ["gatehouse.reason"], ["all"], [],
+		["$1"], ["$2", "application_name"],
+	] {
+		v := gatehouse.verdict with input as request(["agents"], {"settings": settings})
+		outcome(v) == "allow"
+	}
+}
+
+test_agents_other_settings_denied_naming_the_setting if {
+	every s in ["log_statement", "session_replication_role", "work_mem", "myapp.tenant_id"] {
+		v := gatehouse.verdict with input as request(["agents"], {"settings": ["application_name", s]})
+		ids(v.deny) == {"deny-agent-settings"}
+		some e in v.deny
+		e.reason == sprintf("agents may change only the parameters on their allow-list (docs/policies.md); this statement sets application_name, %s", [s])
+	}
+}
+
+test_agents_hand_written_set_checked_too if {
+	v := gatehouse.verdict with input as request(["agents"], {"kind": "set", "setting": "log_statement"})
+	ids(v.deny) == {"deny-agent-settings"}
+	w := gatehouse.verdict with input as request(["agents"], {"kind": "set", "setting": "search_path"})
+	outcome(w) == "allow"
+}
+
+test_agents_role_is_deny_set_role_alone if {
+	v := gatehouse.verdict with input as request(["agents"], {"settings": ["role"]})
+	ids(v.deny) == {"deny-set-role"}
+}
+
+test_settings_allow_list_is_for_agents if {
+	every groups in [["breakglass"], ["bench"]] {
+		v := gatehouse.verdict with input as request(groups, {"settings": ["session_replication_role"]})
+		outcome(v) == "allow"
+	}
 }

@@ -94,6 +94,67 @@ deny contains {"id": "deny-set-role", "reason": set_role_reason} if {
 	s in role_settings
 }
 
+# Notifications: NOTIFY (kind "listen", with LISTEN and UNLISTEN) is permitted by no rule of this
+# set, so nobody may notify; pg_notify(channel, payload) sends the same notification from inside any
+# statement (a SELECT, a WITH, a subquery) and is denied to the same identities, bare or as
+# pg_catalog.pg_notify. A notification reaches every session listening on the channel, other
+# applications' included, outside any table rule (and its payload may carry any value the statement
+# can read). A policy set that permits NOTIFY to some identities says so here too, in its own file:
+# `notify_permitted if member("listeners")`.
+default notify_permitted := false
+
+deny contains {"id": "deny-notify", "reason": "notifications are not allowed, as NOTIFY or as pg_notify(): a notification reaches every session listening on the channel, outside any table rule"} if {
+	not notify_permitted
+	some f in input.statement.functions
+	builtin_function(f, {"pg_notify"})
+}
+
+# The run-time parameters agents may change (statement.settings: SET, SET LOCAL, RESET, set_config,
+# ALTER ... SET, a function's SET clause), each justified in docs/policies.md: how the session
+# presents values to its client, name resolution, limits on the session itself, transaction modes,
+# and Gatehouse's own gatehouse.reason. Everything else is denied to agents, naming the parameter:
+# logging (log_statement, log_min_duration_statement), replication and trigger behaviour
+# (session_replication_role), resource and planner settings (work_mem, temp_buffers, jit, enable_*),
+# row_security, and any custom parameter an application reads (myapp.tenant_id). "all" (RESET ALL,
+# DISCARD ALL) returns every parameter to the value the session started with and is allowed; role,
+# session_authorization and "*" are deny-set-role's. A name given as a protocol parameter ("$1" at
+# Parse) passes here: each Execute is decided again on the bound name.
+agent_settings := {
+	"application_name", "client_encoding", "client_min_messages", "datestyle", "intervalstyle",
+	"timezone", "extra_float_digits", "bytea_output", "standard_conforming_strings",
+	"search_path",
+	"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout",
+	"transaction_timeout",
+	"transaction", "session characteristics", "transaction_isolation", "transaction_read_only",
+	"transaction_deferrable", "default_transaction_isolation", "default_transaction_read_only",
+	"default_transaction_deferrable",
+	"gatehouse.reason",
+}
+
+changed_settings contains s if some s in input.statement.settings
+
+changed_settings contains input.statement.setting if {
+	input.statement.kind == "set"
+	is_string(input.statement.setting)
+}
+
+deny contains {"id": "deny-agent-settings", "reason": sprintf("agents may change only the parameters on their allow-list (docs/policies.md); this statement sets %s", [concat(", ", statement_settings)])} if {
+	member("agents")
+	some s in changed_settings
+	not s in agent_settings
+	not s in role_settings
+	s != "all"
+	not startswith(s, "$")
+}
+
+# The parameters a statement sets, as a reason names them: statement.settings, or for a hand-written
+# input with only statement.setting, that one.
+statement_settings := input.statement.settings if count(input.statement.settings) > 0
+
+else := [input.statement.setting] if is_string(input.statement.setting)
+
+else := ["(none)"]
+
 deny contains {"id": "deny-ddl", "reason": "agents may not change the schema"} if {
 	member("agents")
 	input.statement.kind == "ddl"

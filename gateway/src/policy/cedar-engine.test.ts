@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatehouseError } from '../errors.ts';
-import { parseMask } from './cedar-policies.ts';
-import { loadCedarEngine } from './cedar-engine.ts';
+import { parseDetect, parseMask } from './cedar-policies.ts';
+import { expandReason, loadCedarEngine } from './cedar-engine.ts';
 import { CEDAR_SET_SLOTS, cedarSetSlotsInUse } from './cedar-preparsed-sets.ts';
 import { facts, input, readPatients } from './example-inputs.ts';
 
@@ -49,6 +49,71 @@ when { context.kind == "select" && 9223372036854775807 + 1 > 0 };`),
     expect(verdict.reason).toMatch(/^policy engine error: overflow: /);
     // Only the erroring condition fails: other statements still evaluate.
     expect(engine.evaluate(input(['agents'], 'SHOW x', facts('show', 'VariableShowStmt'))).action).toBe('allow');
+  });
+
+  it('fills {settings}, {functions} and {kind} in a forbid reason from the statement', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("no-logging")
+@reason("this statement sets {settings} and calls {functions} ({kind}); {other} stays")
+forbid (principal, action == Gatehouse::Action::"execute", resource)
+when { context.settings.contains("log_statement") };`),
+      'test',
+    );
+    const f = facts('select', 'SelectStmt', {
+      functions: ['set_config', 'pg_catalog.set_config'],
+      settingChanges: [
+        { origin: 'set_config()', name: { kind: 'text', text: 'application_name' }, value: { kind: 'text', text: 'x' } },
+        { origin: 'set_config()', name: { kind: 'text', text: 'LOG_STATEMENT' }, value: { kind: 'text', text: 'none' } },
+      ],
+    });
+    const verdict = engine.evaluate(input(['agents'], "SELECT set_config('application_name', 'x', false), set_config('LOG_STATEMENT', 'none', false)", f));
+    expect(verdict.action).toBe('deny');
+    expect(verdict.reason).toBe('this statement sets application_name, log_statement and calls set_config, pg_catalog.set_config (select); {other} stays');
+    // A hand-written input that names only the top-level SET still names it.
+    const handWritten = input(['agents'], 'SET log_statement = none', facts('set', 'VariableSetStmt', { setting: 'log_statement' }));
+    expect(expandReason('sets {settings}', handWritten)).toBe('sets log_statement');
+    expect(expandReason('sets {settings}', input([], 'SELECT 1', facts('select', 'SelectStmt')))).toBe('sets (none)');
+  });
+
+  it('reads @detect, alone or with @mask, on the request\'s table', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("detect-notes")
+@detect("notes:ssn,email; *:ip")
+permit (principal, action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.visits");
+
+@id("mask-and-detect")
+@mask("ssn:redact")
+@detect("address:phone")
+permit (principal, action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.patients");`),
+      'test',
+    );
+    const visits = facts('select', 'SelectStmt', {
+      tablesRead: [{ schema: 'clinical', name: 'visits', qualified: 'clinical.visits', schemaExplicit: true }],
+      columns: { 'clinical.visits': ['notes'] },
+    });
+    const v = engine.evaluate(input(['agents'], 'SELECT notes FROM clinical.visits', visits));
+    expect(v).toMatchObject({ action: 'mask', policies: ['detect-notes'], masks: [] });
+    expect(v.detections).toEqual([
+      { table: 'clinical.visits', column: '*', detectors: ['ip'], policies: ['detect-notes'] },
+      { table: 'clinical.visits', column: 'notes', detectors: ['email', 'ssn'], policies: ['detect-notes'] },
+    ]);
+    const p = engine.evaluate(input(['agents'], 'SELECT * FROM clinical.patients', readPatients));
+    expect(p.masks.map((m) => `${m.column}:${m.strategy}`)).toEqual(['ssn:redact']);
+    expect(p.detections).toEqual([{ table: 'clinical.patients', column: 'address', detectors: ['phone'], policies: ['mask-and-detect'] }]);
+  });
+
+  it('refuses @detect on a forbid, with @approve, and a bad @detect', async () => {
+    const forbid = await loadError(`@id("f")\n@detect("notes:ssn")\nforbid (principal, action, resource);`);
+    expect(isGatehouseError(forbid) && forbid.message).toMatch(/cannot carry @approve, @mask or @detect/);
+    const both = await loadError(`@id("b")\n@approve("x")\n@detect("notes:ssn")\npermit (principal, action, resource);`);
+    expect(isGatehouseError(both) && both.message).toMatch(/@approve and @mask or @detect/);
+    expect(parseDetect('p', ' notes : ssn , dob ;*:ip')).toEqual([
+      { column: 'notes', detectors: ['ssn', 'dob'] },
+      { column: '*', detectors: ['ip'] },
+    ]);
+    for (const spec of ['notes', 'notes:', 'notes:passport', ':ssn', 'a,b:ssn', 'notes:ssn;']) expect(() => parseDetect('p', spec), spec).toThrow(/bad @detect entry/);
   });
 
   it('reads @mask, @approve and @reason', async () => {

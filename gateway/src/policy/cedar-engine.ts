@@ -80,7 +80,8 @@ function decide(setId: string, meanings: Map<string, CedarPolicyMeaning>, input:
       }
       for (const id of diagnostics.reason) {
         const meaning = meanings.get(id);
-        parts.push({ action: 'deny', reason: meaning?.reason ?? `denied by ${id}`, policies: [id], masks: [] });
+        const reason = meaning?.reason;
+        parts.push({ action: 'deny', reason: reason == null ? `denied by ${id}` : expandReason(reason, input), policies: [id], masks: [] });
       }
       continue;
     }
@@ -103,17 +104,46 @@ function permitVerdict(id: string, meaning: CedarPolicyMeaning | undefined, requ
     case 'mask': {
       if (request.action === 'execute') {
         // A mask needs a table: on a statement-level request it would be silently meaningless.
-        return engineErrorVerdict(`@mask policy ${id} matched a statement, not a table`, [id]);
+        return engineErrorVerdict(`@mask or @detect policy ${id} matched a statement, not a table`, [id]);
       }
       const table = request.label;
       const masks = meaning.columns.map(({ column, strategy }) => ({ table, column, strategy, policy: id }));
-      return { action: 'mask', reason: meaning.reason ?? `columns masked by ${id}`, policies: [id], masks };
+      const verdict: EngineVerdict = { action: 'mask', reason: meaning.reason ?? `columns masked by ${id}`, policies: [id], masks };
+      if (meaning.detections.length > 0) {
+        verdict.detections = meaning.detections.map(({ column, detectors }) => ({ table, column, detectors, policies: [id] }));
+      }
+      return verdict;
     }
     default: {
       const never: never = meaning;
       return engineErrorVerdict(`unknown policy meaning ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Cedar annotations are constants, so a reason names what it is about through placeholders filled
+ * from the statement: `{settings}` (statement.settings, comma-separated), `{functions}`, `{kind}`.
+ */
+export function expandReason(reason: string, input: PolicyInput): string {
+  return reason.replace(/\{(settings|functions|kind)\}/g, (_, name: 'settings' | 'functions' | 'kind') => {
+    switch (name) {
+      case 'settings':
+        return listOrNone(input.statement.settings.length > 0 || input.statement.setting === null ? input.statement.settings : [input.statement.setting]);
+      case 'functions':
+        return listOrNone(input.statement.functions);
+      case 'kind':
+        return input.statement.kind;
+      default: {
+        const never: never = name;
+        return String(never);
+      }
+    }
+  });
+}
+
+function listOrNone(values: readonly string[]): string {
+  return values.length === 0 ? '(none)' : values.join(', ');
 }
 
 function noPermitReason(request: CedarRequest): string {

@@ -1,5 +1,5 @@
 // Loads a Cedar policy directory: splits it into policies, reads their Gatehouse annotations
-// (@id, @approve, @mask, @reason) and validates the set against the Cedar schema. Refuses on any problem.
+// (@id, @approve, @mask, @detect, @reason) and validates the set against the Cedar schema. Refuses on any problem.
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { policySetTextToParts, policyToJson, validate } from '@cedar-policy/ceda
 import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 import { readPolicyFiles } from './policy-files.ts';
-import { MASK_STRATEGIES, type MaskStrategy } from './types.ts';
+import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type MaskStrategy } from './types.ts';
 
 /** The schema shipped with Gatehouse, used when a policy directory brings none. */
 export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
@@ -17,7 +17,13 @@ export type CedarPolicyMeaning =
   | { effect: 'forbid'; reason: string | null }
   | { effect: 'permit'; outcome: 'allow'; reason: string | null }
   | { effect: 'permit'; outcome: 'approve'; reason: string }
-  | { effect: 'permit'; outcome: 'mask'; reason: string | null; columns: Array<{ column: string; strategy: MaskStrategy }> };
+  | {
+      effect: 'permit';
+      outcome: 'mask';
+      reason: string | null;
+      columns: Array<{ column: string; strategy: MaskStrategy }>;
+      detections: Array<{ column: string; detectors: DetectorName[] }>;
+    };
 
 export interface CedarPolicySet {
   /** Policy text by its @id: the form cedar-wasm needs to report our ids. */
@@ -26,7 +32,8 @@ export interface CedarPolicySet {
 }
 
 const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
-const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'reason']);
+const DETECTORS: ReadonlySet<string> = new Set<string>(DETECTOR_NAMES);
+const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'detect', 'reason']);
 
 export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAULT_CEDAR_SCHEMA_PATH): Promise<CedarPolicySet> {
   const files = await readPolicyFiles(dir, 'cedar');
@@ -69,13 +76,26 @@ function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<
   const reason = annotations['reason'] ?? null;
   const approve = annotations['approve'];
   const mask = annotations['mask'];
+  const detect = annotations['detect'];
   if (effect === 'forbid') {
-    if (approve !== undefined || mask !== undefined) throw invalid(`${file}: forbid policy "${id}" cannot carry @approve or @mask`);
+    if (approve !== undefined || mask !== undefined || detect !== undefined) {
+      throw invalid(`${file}: forbid policy "${id}" cannot carry @approve, @mask or @detect`);
+    }
     return { effect, reason };
   }
-  if (approve !== undefined && mask !== undefined) throw invalid(`${file}: policy "${id}" has both @approve and @mask; split it`);
+  if (approve !== undefined && (mask !== undefined || detect !== undefined)) {
+    throw invalid(`${file}: policy "${id}" has @approve and @mask or @detect; split it`);
+  }
   if (approve !== undefined) return { effect, outcome: 'approve', reason: approve.trim() || `approval required by ${id}` };
-  if (mask !== undefined) return { effect, outcome: 'mask', reason, columns: parseMask(id, mask, file) };
+  if (mask !== undefined || detect !== undefined) {
+    return {
+      effect,
+      outcome: 'mask',
+      reason,
+      columns: mask === undefined ? [] : parseMask(id, mask, file),
+      detections: detect === undefined ? [] : parseDetect(id, detect, file),
+    };
+  }
   return { effect, outcome: 'allow', reason };
 }
 
@@ -90,6 +110,27 @@ export function parseMask(id: string, spec: string, file = 'policy'): Array<{ co
     columns.push({ column, strategy: strategy as MaskStrategy });
   }
   return columns;
+}
+
+/**
+ * "notes:ssn,email,phone; *:ssn" → [{column: "notes", detectors: [...]}, {column: "*", ...}]:
+ * columns separated by ";", each a column name (or "*" for every column) and its detectors.
+ */
+export function parseDetect(id: string, spec: string, file = 'policy'): Array<{ column: string; detectors: DetectorName[] }> {
+  const out: Array<{ column: string; detectors: DetectorName[] }> = [];
+  for (const item of spec.split(';')) {
+    const colon = item.indexOf(':');
+    const column = (colon < 0 ? item : item.slice(0, colon)).trim();
+    const detectors = colon < 0 ? [] : item.slice(colon + 1).split(',').map((d) => d.trim());
+    if (column === '' || column.includes(',') || detectors.length === 0 || detectors.some((d) => !DETECTORS.has(d))) {
+      throw invalid(
+        `${file}: policy "${id}" has a bad @detect entry "${item.trim()}"`,
+        `expected column:detector,detector with detectors ${DETECTOR_NAMES.join('|')}, columns separated by ";" ("*" for every column)`,
+      );
+    }
+    out.push({ column, detectors: detectors as DetectorName[] });
+  }
+  return out;
 }
 
 function describe(errors: readonly DetailedError[]): string {

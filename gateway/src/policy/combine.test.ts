@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict, unionMasks } from './combine.ts';
+import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict, unionDetections, unionMasks } from './combine.ts';
 import type { EngineVerdict, MaskRule } from './types.ts';
 
 function part(action: EngineVerdict['action'], id: string, masks: MaskRule[] = []): EngineVerdict {
@@ -75,5 +75,32 @@ describe('unionMasks', () => {
   it('treats the same column of different tables separately', () => {
     const rules = [mask('id', 'hash', 'p', 'clinical.visits'), mask('id', 'null', 'p', 'clinical.patients')];
     expect(unionMasks(rules).map((m) => m.table)).toEqual(['clinical.patients', 'clinical.visits']);
+  });
+});
+
+describe('unionDetections', () => {
+  it('unions the detectors and policies of each (table, column), in detector order, sorted by table and column', () => {
+    expect(
+      unionDetections([
+        { table: 'clinical.visits', column: 'notes', detectors: ['phone', 'ssn'], policies: ['b'] },
+        { table: 'clinical.visits', column: '*', detectors: ['email'], policies: ['c'] },
+        { table: 'clinical.visits', column: 'notes', detectors: ['ssn', 'dob'], policies: ['a'] },
+        { table: 'app.docs', column: 'body', detectors: ['ip'], policies: ['a'] },
+      ]),
+    ).toEqual([
+      { table: 'app.docs', column: 'body', detectors: ['ip'], policies: ['a'] },
+      { table: 'clinical.visits', column: '*', detectors: ['email'], policies: ['c'] },
+      { table: 'clinical.visits', column: 'notes', detectors: ['dob', 'ssn', 'phone'], policies: ['a', 'b'] },
+    ]);
+  });
+
+  it('is carried by combineVerdicts, also when a stronger action wins, and absent when there is none', () => {
+    const detect: EngineVerdict = {
+      ...part('mask', 'notes'),
+      detections: [{ table: 'clinical.visits', column: 'notes', detectors: ['ssn'], policies: ['notes'] }],
+    };
+    expect(combineVerdicts([detect, part('allow', 'read')])).toMatchObject({ action: 'mask', policies: ['notes'], detections: detect.detections });
+    expect(combineVerdicts([detect, part('deny', 'no')]).detections).toEqual(detect.detections);
+    expect('detections' in combineVerdicts([part('allow', 'read')])).toBe(false);
   });
 });

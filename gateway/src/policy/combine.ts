@@ -1,6 +1,6 @@
-// Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks unioned.
+// Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks and detections unioned.
 
-import { MASK_STRENGTH, type DecisionAction, type EngineVerdict, type MaskRule, type MaskStrategy } from './types.ts';
+import { DETECTOR_NAMES, MASK_STRENGTH, type DecisionAction, type DetectRule, type EngineVerdict, type MaskRule, type MaskStrategy } from './types.ts';
 
 /** Higher wins. */
 const ACTION_RANK: Record<DecisionAction, number> = { allow: 0, mask: 1, approve: 2, deny: 3 };
@@ -49,6 +49,28 @@ export function unionMasks(rules: readonly MaskRule[]): MaskRule[] {
 }
 
 /**
+ * Union of detection rules, one per (table, column): every detector any rule names (in
+ * DETECTOR_NAMES order) and every policy that asked (sorted). Sorted by table then column.
+ */
+export function unionDetections(rules: readonly DetectRule[]): DetectRule[] {
+  const byColumn = new Map<string, { table: string; column: string; detectors: Set<string>; policies: Set<string> }>();
+  for (const rule of rules) {
+    const key = `${rule.table}\u0000${rule.column}`;
+    const held = byColumn.get(key) ?? byColumn.set(key, { table: rule.table, column: rule.column, detectors: new Set(), policies: new Set() }).get(key)!;
+    for (const d of rule.detectors) held.detectors.add(d);
+    for (const p of rule.policies) held.policies.add(p);
+  }
+  return [...byColumn.values()]
+    .map((r) => ({
+      table: r.table,
+      column: r.column,
+      detectors: DETECTOR_NAMES.filter((d) => r.detectors.has(d)),
+      policies: [...r.policies].sort(compare),
+    }))
+    .sort((a, b) => (a.table === b.table ? compare(a.column, b.column) : compare(a.table, b.table)));
+}
+
+/**
  * Combine partial verdicts (one per matched rule, or one per authorization request).
  * The winning action's reasons and policy ids are kept (deduplicated, sorted, so both engines
  * produce comparable output); masks from every part are kept, also when a stronger action wins,
@@ -70,18 +92,23 @@ export function combineVerdicts(parts: readonly EngineVerdict[], noPermitReason:
   const reasons = new Set<string>();
   const policies = new Set<string>();
   const masks: MaskRule[] = [];
+  const detections: DetectRule[] = [];
   for (const part of parts) {
     masks.push(...part.masks);
+    detections.push(...(part.detections ?? []));
     if (part.action !== winner || (explicitDeny && isDefaultDeny(part))) continue;
     if (part.reason !== '') reasons.add(part.reason);
     for (const id of part.policies) policies.add(id);
   }
-  return {
+  const verdict: EngineVerdict = {
     action: winner,
     reason: [...reasons].sort(compare).join('; '),
     policies: [...policies].sort(compare),
     masks: unionMasks(masks),
   };
+  // Only when there are some: verdicts without detection keep their shape.
+  if (detections.length > 0) verdict.detections = unionDetections(detections);
+  return verdict;
 }
 
 /** The verdict every engine returns when it cannot decide: fail closed. */

@@ -51,6 +51,7 @@ export interface Scenario {
 
 export const PATIENT_MASKS = [
   'address:null',
+  'date_of_birth:fake_date',
   'email:hash',
   'first_name:redact',
   'last_name:redact',
@@ -85,6 +86,18 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'agent reads visits: allowed',
     input: input(['agents'], 'SELECT * FROM clinical.visits', facts('select', 'SelectStmt', { tablesRead: [table('clinical.visits')] })),
+    action: 'allow',
+    policies: ['clinical-read', 'statement-data'],
+  },
+  {
+    name: 'support reads visits: identifiers in the notes detected',
+    input: input(['support'], 'SELECT * FROM clinical.visits', facts('select', 'SelectStmt', { tablesRead: [table('clinical.visits')] })),
+    action: 'mask',
+    policies: ['clinical-notes-detect'],
+  },
+  {
+    name: 'agent reads another clinical table: allowed',
+    input: input(['agents'], 'SELECT * FROM clinical.labs', facts('select', 'SelectStmt', { tablesRead: [table('clinical.labs')] })),
     action: 'allow',
     policies: ['clinical-read', 'statement-data'],
   },
@@ -284,6 +297,18 @@ export const SCENARIOS: Scenario[] = [
     ),
     action: 'allow',
     policies: ['statement-data'],
+  },
+  {
+    name: 'agent SET log_statement: denied (not on the allow-list)',
+    input: input(['agents'], "SET log_statement = 'none'", facts('set', 'VariableSetStmt', { setting: 'log_statement', settingChanges: [{ origin: 'SET', name: { kind: 'text', text: 'log_statement' }, value: { kind: 'text', text: 'none' } }] })),
+    action: 'deny',
+    policies: ['deny-agent-settings'],
+  },
+  {
+    name: 'agent pg_notify(): denied like NOTIFY',
+    input: input(['agents'], "SELECT pg_notify('c', 'x')", facts('select', 'SelectStmt', { functions: ['pg_notify', 'pg_catalog.pg_notify'] })),
+    action: 'deny',
+    policies: ['deny-notify'],
   },
   {
     name: "set_config('search_path', ...): allowed",

@@ -116,6 +116,18 @@ ${VERDICT}`,
 });
 
 describe('verdictFromResultSet', () => {
+  it('reads a mask entry with strategy "detect" as content detection, and refuses a bad one', () => {
+    const entry = { id: 'notes', table: 'clinical.visits', column: 'notes', strategy: 'detect', detectors: ['ssn', 'email', 'ssn'] };
+    const v = verdictFromResultSet([{ result: { deny: [], approve: [], mask: [entry], allow: [{ id: 'read' }] } }]);
+    expect(v).toMatchObject({ action: 'mask', policies: ['notes'], masks: [] });
+    expect(v.detections).toEqual([{ table: 'clinical.visits', column: 'notes', detectors: ['email', 'ssn'], policies: ['notes'] }]);
+    for (const bad of [{ detectors: [] }, { detectors: ['ssn', 'passport'] }, { detectors: 'ssn' }, { column: '' }, { detectors: undefined }]) {
+      const w = verdictFromResultSet([{ result: { mask: [{ ...entry, ...bad }] } }]);
+      expect(w.action, JSON.stringify(bad)).toBe('deny');
+      expect(w.reason).toMatch(/strategy "detect" needs/);
+    }
+  });
+
   it('denies an undefined entrypoint', () => {
     expect(verdictFromResultSet([]).reason).toMatch(/^policy engine error: /);
   });

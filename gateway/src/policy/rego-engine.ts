@@ -12,7 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
-import { MASK_STRATEGIES, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
+import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
 
@@ -119,6 +119,17 @@ export async function loadRegoEngine(wasm: Buffer, revision: string, determinist
 
 const LEVELS = ['deny', 'approve', 'mask', 'allow'] as const;
 const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
+const DETECTORS: ReadonlySet<string> = new Set<string>(DETECTOR_NAMES);
+
+/**
+ * A mask entry with this strategy asks for content detection instead of a column mask:
+ * {"strategy": "detect", "detectors": ["ssn", "email"], "column": "notes" | "*", ...}.
+ */
+export const DETECT_STRATEGY = 'detect';
+
+function detectorList(value: unknown): value is DetectorName[] {
+  return Array.isArray(value) && value.length > 0 && value.every((d) => typeof d === 'string' && DETECTORS.has(d));
+}
 
 /** Turn `[{result: {deny, approve, mask, allow}}]` into one verdict; anything malformed is an engine error. */
 export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
@@ -144,8 +155,22 @@ export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
         continue;
       }
       const { table, column, strategy } = entry;
+      if (strategy === DETECT_STRATEGY) {
+        const detectors = entry['detectors'];
+        if (typeof table !== 'string' || typeof column !== 'string' || column === '' || !detectorList(detectors)) {
+          return engineErrorVerdict(`${where} (${id}) with strategy "detect" needs string table and column and a non-empty detectors list of ${DETECTOR_NAMES.join('|')}`);
+        }
+        parts.push({
+          action: 'mask',
+          reason: reason || defaultReason('mask', id),
+          policies: [id],
+          masks: [],
+          detections: [{ table, column, detectors, policies: [id] }],
+        });
+        continue;
+      }
       if (typeof table !== 'string' || typeof column !== 'string' || typeof strategy !== 'string' || !STRATEGIES.has(strategy)) {
-        return engineErrorVerdict(`${where} (${id}) needs string table and column and a strategy of ${MASK_STRATEGIES.join('|')}`);
+        return engineErrorVerdict(`${where} (${id}) needs string table and column and a strategy of ${MASK_STRATEGIES.join('|')} or "detect"`);
       }
       parts.push({
         action: 'mask',

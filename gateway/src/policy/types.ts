@@ -117,6 +117,37 @@ export const MASK_STRENGTH: Record<MaskStrategy, number> = {
   null: 7,
 };
 
+/**
+ * Content detectors a policy may ask for on a column: identifiers found inside the value (free text,
+ * JSON) are replaced by a label such as [SSN] (enforce/content-detectors.ts), in the order listed.
+ */
+export const DETECTOR_NAMES = [
+  'dob', // a date right after a birth cue ("DOB", "date of birth", "born")
+  'mrn', // a medical record number (configurable pattern; default "MRN" and the number after it)
+  'email', // an email address
+  'ip', // an IPv4 or IPv6 address
+  'ssn', // a US Social Security number (123-45-6789, or nine digits after an "SSN" cue)
+  'card', // a payment card number (known issuer prefix and length, Luhn-checked)
+  'phone', // a NANP phone number ((202) 555-0143, 202-555-0143, +1 202 555 0143)
+] as const;
+
+export type DetectorName = (typeof DETECTOR_NAMES)[number];
+
+/**
+ * Content detection on one column of a table, or on every column ("*"). Rules for the same (table,
+ * column) are unioned: every detector any of them names runs.
+ */
+export interface DetectRule {
+  /** Qualified table, "schema.name". */
+  table: string;
+  /** A column name, or "*" for every column of the table. */
+  column: string;
+  /** Distinct, in DETECTOR_NAMES order. */
+  detectors: DetectorName[];
+  /** The policy ids that asked for it, sorted. */
+  policies: string[];
+}
+
 export interface MaskRule {
   /** Qualified table, "schema.name". */
   table: string;
@@ -134,6 +165,11 @@ export interface EngineVerdict {
   policies: string[];
   /** For action 'mask' (and also kept when a stronger action wins, for the audit record). */
   masks: MaskRule[];
+  /**
+   * Content detection asked for (action 'mask'; kept like masks when a stronger action wins).
+   * Absent or empty: none. A column both masked and detected is masked: the mask already hides it.
+   */
+  detections?: DetectRule[];
 }
 
 export type EngineKind = 'rego' | 'cedar';

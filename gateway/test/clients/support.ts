@@ -2,6 +2,7 @@
 // (failing with how to install it, never skipping) and reads the JSON report a client prints.
 
 import { existsSync } from 'node:fs';
+import type pg from 'pg';
 import { it } from 'vitest';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/harness.ts';
@@ -84,4 +85,15 @@ export interface Patient {
   address: string;
   dob: string;  /** length(diagnosis_code): a column computed on unmasked data, exact through Gatehouse. */
   dx_len: number;
+}
+
+/**
+ * Every patient's date_of_birth as the gateway returns it to `client` (an agent: masked with
+ * fake_date), in id order: PostgreSQL's text form, or null where the value is withheld. Clients
+ * compare what they received with this, so the test holds whichever form the mask takes.
+ */
+export async function datesOfBirthVia(client: pg.Client): Promise<Array<string | null>> {
+  const asText = { getTypeParser: () => (v: string) => v };
+  const r = await client.query({ text: 'SELECT date_of_birth FROM clinical.patients ORDER BY id', types: asText });
+  return r.rows.map((row: { date_of_birth: string | null }) => row.date_of_birth);
 }

@@ -18,3 +18,20 @@ test_others_are_denied if {
 	v := gatehouse.verdict with input as read(["support"], ["sales.orders"])
 	{d.id | some d in v.deny} == {"default-deny"}
 }
+
+session(settings, functions) := {
+	"identity": {"subject": "ana", "issuer": "https://idp.example", "groups": ["analysts"], "roles": [], "name": null},
+	"statement": {"kind": "set", "tables_read": [], "tables_written": [], "functions": functions, "setting": null, "settings": settings},
+}
+
+test_settings_off_the_allow_list_are_denied if {
+	v := gatehouse.verdict with input as session(["search_path", "log_statement"], [])
+	{d.id | some d in v.deny} == {"deny-settings"}
+	w := gatehouse.verdict with input as session(["search_path", "statement_timeout"], [])
+	count(w.deny) == 0
+}
+
+test_pg_notify_is_denied if {
+	v := gatehouse.verdict with input as session([], ["pg_catalog.pg_notify"])
+	{d.id | some d in v.deny} == {"deny-notify"}
+}

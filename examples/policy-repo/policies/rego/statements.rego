@@ -33,6 +33,35 @@ deny contains {"id": "deny-set-role", "reason": "changing the role is not allowe
 	s in role_settings
 }
 
+# NOTIFY is not permitted (statement-session does not list kind "listen"), and pg_notify() sends the
+# same notification from inside any statement: deny it too, bare or as pg_catalog.pg_notify.
+deny contains {"id": "deny-notify", "reason": "notifications are not allowed, as NOTIFY or as pg_notify()"} if {
+	some f in input.statement.functions
+	f in {"pg_notify", "pg_catalog.pg_notify"}
+}
+
+# The run-time parameters a session may change: how values are presented to the client, name
+# resolution, limits on the session itself, transaction modes. Anything else (log_statement,
+# session_replication_role, work_mem, an application's own myapp.* parameters) is denied, naming the
+# parameters. "all" (RESET ALL, DISCARD ALL) and the role settings (deny-set-role) are left out, and
+# so are names given as protocol parameters ("$1" at Parse): each Execute is decided on the bound name.
+session_settings := {
+	"application_name", "client_encoding", "client_min_messages", "datestyle", "intervalstyle",
+	"timezone", "extra_float_digits", "bytea_output", "standard_conforming_strings", "search_path",
+	"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout",
+	"transaction_timeout", "transaction", "session characteristics", "transaction_isolation",
+	"transaction_read_only", "transaction_deferrable", "default_transaction_isolation",
+	"default_transaction_read_only", "default_transaction_deferrable", "gatehouse.reason",
+}
+
+deny contains {"id": "deny-settings", "reason": sprintf("only the parameters on the allow-list may be set; this statement sets %s", [concat(", ", input.statement.settings)])} if {
+	some s in input.statement.settings
+	not s in session_settings
+	not s in role_settings
+	s != "all"
+	not startswith(s, "$")
+}
+
 # SQL handed to a function as a string (query_to_xml, table_to_xml, dblink, ...) runs on the server
 # without passing through these rules, masks included: Gatehouse sets runs_sql_text for those calls.
 deny contains {"id": "deny-sql-text", "reason": "functions that run SQL given as a string are not allowed"} if {

@@ -2,7 +2,7 @@
 // what differs in a few readable lines (expected vs actual decision, policies and masks).
 
 import type { EngineVerdict } from '../types.ts';
-import type { CaseExpectation, ExpectedMask } from './types.ts';
+import type { CaseExpectation, ExpectedDetection, ExpectedMask } from './types.ts';
 
 /** What differs between the expectation and the verdict; [] when it meets it. */
 export function expectationMismatches(expect: CaseExpectation, verdict: EngineVerdict): string[] {
@@ -10,6 +10,7 @@ export function expectationMismatches(expect: CaseExpectation, verdict: EngineVe
   if (verdict.action !== expect.decision) out.push('decision');
   if (expect.policies !== undefined && !sameSet(expect.policies, verdict.policies)) out.push('policies');
   if (expect.masks !== undefined && !sameSet(expect.masks.map(maskKey), verdict.masks.map(maskKey))) out.push('masks');
+  if (expect.detections !== undefined && !sameSet(expect.detections.map(detectionKey), detectionsOf(verdict).map(detectionKey))) out.push('detections');
   if (expect.reason_contains !== undefined && !verdict.reason.includes(expect.reason_contains)) out.push('reason');
   return out;
 }
@@ -27,6 +28,9 @@ export function describeMismatch(expect: CaseExpectation, verdict: EngineVerdict
     row('decision', expect.decision, verdict.action),
     row('policies', expect.policies === undefined ? undefined : list(expect.policies), list(verdict.policies)),
     row('masks', expect.masks === undefined ? undefined : maskList(expect.masks), maskList(verdict.masks)),
+    ...(expect.detections === undefined && detectionsOf(verdict).length === 0
+      ? []
+      : [row('detections', expect.detections === undefined ? undefined : detectionList(expect.detections), detectionList(detectionsOf(verdict)))]),
     `${reasonMark} reason:   ${verdict.reason === '' ? '(none)' : verdict.reason}${expect.reason_contains === undefined ? '' : ` (expected to contain "${expect.reason_contains}")`}`,
   ].join('\n');
 }
@@ -37,6 +41,7 @@ export function disagreements(a: EngineVerdict, b: EngineVerdict): string[] {
   if (a.action !== b.action) out.push('decision');
   if (!sameSet(a.policies, b.policies)) out.push('policies');
   if (!sameSet(a.masks.map(maskKey), b.masks.map(maskKey))) out.push('masks');
+  if (!sameSet(detectionsOf(a).map(detectionKey), detectionsOf(b).map(detectionKey))) out.push('detections');
   return out;
 }
 
@@ -50,7 +55,8 @@ export function describeDisagreement(verdicts: Record<string, EngineVerdict>, di
 
 /** "decision mask; policies a, b; masks t(c:redact)". */
 export function summary(v: EngineVerdict): string {
-  return `decision ${v.action}; policies ${list(v.policies)}; masks ${maskList(v.masks)}`;
+  const detections = detectionsOf(v);
+  return `decision ${v.action}; policies ${list(v.policies)}; masks ${maskList(v.masks)}${detections.length === 0 ? '' : `; detections ${detectionList(detections)}`}`;
 }
 
 /** Masks grouped by table: "clinical.patients(email:hash, ssn:redact)"; "(none)" when empty. */
@@ -70,6 +76,20 @@ export function maskList(masks: readonly ExpectedMask[]): string {
 /** "clinical.patients.ssn:redact". */
 export function maskKey(m: ExpectedMask): string {
   return `${m.table}.${m.column}:${m.strategy}`;
+}
+
+/** "clinical.visits.notes:email+ssn": detectors sorted, so order in a case does not matter. */
+export function detectionKey(d: ExpectedDetection): string {
+  return `${d.table}.${d.column}:${[...new Set(d.detectors)].sort().join('+')}`;
+}
+
+/** "clinical.visits.notes:email+ssn, ..."; "(none)" when empty. */
+export function detectionList(detections: readonly ExpectedDetection[]): string {
+  return detections.length === 0 ? '(none)' : detections.map(detectionKey).sort().join(', ');
+}
+
+function detectionsOf(v: EngineVerdict): ExpectedDetection[] {
+  return v.detections ?? [];
 }
 
 function list(values: readonly string[]): string {

@@ -1,6 +1,6 @@
 // The policy test contract: what a case file holds once loaded, and the report every runner and reporter shares.
 
-import type { DecisionAction, EngineKind, MaskStrategy, PolicyInput } from '../types.ts';
+import type { DecisionAction, DetectorName, EngineKind, MaskStrategy, PolicyInput } from '../types.ts';
 
 export const POLICY_TEST_VERSION = 1 as const;
 
@@ -11,12 +11,21 @@ export interface ExpectedMask {
   strategy: MaskStrategy;
 }
 
+/** One expected content detection, compared as a set on (table, column, set of detectors). */
+export interface ExpectedDetection {
+  table: string;
+  column: string;
+  detectors: DetectorName[];
+}
+
 export interface CaseExpectation {
   decision: DecisionAction;
   /** The exact set of deciding policy ids; absent: not checked. */
   policies?: string[];
   /** The exact set of masks in the verdict; absent: not checked. */
   masks?: ExpectedMask[];
+  /** The exact set of content detections in the verdict; absent: not checked. */
+  detections?: ExpectedDetection[];
   /** A substring the verdict's reason must contain. */
   reason_contains?: string;
 }

@@ -64,6 +64,14 @@ func fail(format string, args ...any) {
 
 func dateString(t time.Time) string { return t.Format("2006-01-02") }
 
+// optDate is a nullable date (a masked date of birth may come back NULL) as an ISO string or nil.
+func optDate(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return dateString(*t)
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fail("usage: GATEHOUSE_TOKEN=<jwt> %s <port> [<direct url>]", os.Args[0])
@@ -134,14 +142,14 @@ func main() {
 		var id int32
 		var mrn, first, last, ssn, phone, email string
 		var address *string
-		var dob time.Time
+		var dob *time.Time
 		var ssnLen *int32
 		if err := conn.QueryRow(ctx, masked, int32(i)).Scan(&id, &mrn, &first, &last, &ssn, &phone, &email, &address, &dob, &ssnLen); err != nil {
 			fail("masked scan %d: %v", i, err)
 		}
 		r.MaskedScan = append(r.MaskedScan, map[string]any{
 			"id": id, "mrn": mrn, "first_name": first, "last_name": last, "ssn": ssn, "phone": phone, "email": email,
-			"address": address, "date_of_birth": dateString(dob), "ssn_len": ssnLen,
+			"address": address, "date_of_birth": optDate(dob), "ssn_len": ssnLen,
 		})
 	}
 	mrows, err := conn.Query(ctx, masked, int32(1))
@@ -233,11 +241,11 @@ func main() {
 	for srows.Next() {
 		var id int32
 		var ssn, phone string
-		var dob time.Time
+		var dob *time.Time
 		if err := srows.Scan(&id, &ssn, &phone, &dob); err != nil {
 			fail("simple protocol scan: %v", err)
 		}
-		r.SimpleProtocol = append(r.SimpleProtocol, []any{id, ssn, phone, dateString(dob)})
+		r.SimpleProtocol = append(r.SimpleProtocol, []any{id, ssn, phone, optDate(dob)})
 	}
 	if err := srows.Err(); err != nil {
 		fail("simple protocol rows: %v", err)
