@@ -7,7 +7,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
+import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
+import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
@@ -23,6 +25,10 @@ import { unsafeSessionError, unsafeStartupParameter } from './pg/session-invaria
 import { sendCancel } from './pg/upstream/cancel.ts';
 import { connectUpstream } from './pg/upstream/connect.ts';
 import { parseConnectionUrl } from './pg/upstream/connection-url.ts';
+import { createGatewayMetrics } from './metrics/gateway-metrics.ts';
+import { observeAuditSink } from './metrics/observed-audit-sink.ts';
+import { observeEngines } from './metrics/observed-engines.ts';
+import { probeUpstream } from './pg/upstream/probe.ts';
 import { loadPolicyEngine } from './policy/load.ts';
 import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy-source.ts';
 import type { PolicyStatus } from './policy/repo/status.ts';
@@ -91,8 +97,20 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   // does (sql/table-ref.ts); read again at the next connection if the database is down now.
   const systemRelations = new UpstreamSystemRelations(config.upstream.url, config.upstream.connectTimeoutMs, info, clearAnalyzeCache);
   await systemRelations.ensure();
+  // Gauges are read at scrape time, from state set up below.
+  let openSessions = (): number => 0;
+  let upstreamConnections = 0;
+  let activeEngine = (): PolicyEngine | null => null;
+  const metrics = createGatewayMetrics({
+    sessions: () => openSessions(),
+    upstreamConnections: () => upstreamConnections,
+    policy: () => {
+      const engine = activeEngine();
+      return engine === null ? null : { engine: engine.kind, revision: engine.revision };
+    },
+  });
   // Opened before the policies, so that the first activation (or refusal) is audited.
-  const audit = options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false });
+  const audit = observeAuditSink(options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false }), metrics);
   let gitSource: GitPolicySource | null = null;
   let engines: EngineSource;
   try {
@@ -128,6 +146,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     if (!options.audit) await audit.close();
     throw e;
   };
+  engines = observeEngines(engines, metrics);
+  activeEngine = () => engines.current();
   info(`policy: ${engines.current().kind} engine, revision ${engines.current().revision}`);
   let tlsContext: SecureContext | null;
   let verifier: ReturnType<typeof createTokenVerifier>;
@@ -144,6 +164,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const catalogs = new Map<string, CatalogResolver>();
   const superuserWarned = new Set<string>();
   const sessions = new Set<Session>();
+  openSessions = () => sessions.size;
   const sockets = new Set<Socket>();
 
   const catalogFor = (database: string): CatalogResolver => {
@@ -226,6 +247,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         auditSession(sessionId, 'closed', raw, params, identity, e.message);
         return;
       }
+      metrics.upstreamConnectFailures.inc();
       const message = e instanceof Error ? e.message : String(e);
       socket.end(
         errorResponse({
@@ -238,6 +260,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       auditSession(sessionId, 'closed', raw, params, identity, `upstream connection failed: ${message}`);
       return;
     }
+    upstreamConnections++;
+    upstream.socket.once('close', () => upstreamConnections--);
     const catalog = catalogFor(database);
     // The first session of a database waits for the routine and relation snapshots.
     await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
@@ -317,14 +341,22 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let admin: AdminServer | null = null;
   if (config.admin !== null) {
     try {
+      const readiness = createReadiness({
+        policy: () => `${engines.current().kind} ${engines.current().revision}`,
+        probeUpstream: () => probeUpstream(config.upstream.url, config.upstream.connectTimeoutMs),
+        audit: () => audit.health(),
+      });
       admin = await startAdminServer(
         config.admin,
-        policyRoutes({
-          status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
-          refresh: () => refreshPolicies('http'),
-          refreshToken: config.admin.refreshToken,
-          onInfo: info,
-        }),
+        {
+          ...policyRoutes({
+            status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
+            refresh: () => refreshPolicies('http'),
+            refreshToken: config.admin.refreshToken,
+            onInfo: info,
+          }),
+          ...healthRoutes(metrics.registry, readiness),
+        },
         info,
       );
     } catch (e) {
@@ -341,10 +373,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     refreshPolicies: (trigger = 'api') => refreshPolicies(trigger),
     policyStatus: () => gitSource?.status() ?? null,
     adminPort: admin?.port ?? null,
-    reopenAudit: () => {
-      const sink = audit as AuditSink & { reopen?: () => void };
-      if (typeof sink.reopen === 'function') sink.reopen();
-    },
+    reopenAudit: () => audit.reopen(),
     close: async () => {
       await gitSource?.stop();
       await admin?.close();

@@ -3,10 +3,8 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-export interface AdminReply {
-  status: number;
-  body: unknown;
-}
+/** A JSON document, or text in a given content type (the Prometheus exposition format). */
+export type AdminReply = { status: number; body: unknown } | { status: number; text: string; contentType: string };
 
 /** Handles one request; the body has been read (and capped) already. */
 export type AdminRoute = (req: IncomingMessage, body: Buffer) => AdminReply | Promise<AdminReply>;
@@ -84,7 +82,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
 }
 
 function send(res: ServerResponse, reply: AdminReply): void {
-  const text = `${JSON.stringify(reply.body, null, 2)}\n`;
-  res.writeHead(reply.status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  const [text, contentType] = 'text' in reply ? [reply.text, reply.contentType] : [`${JSON.stringify(reply.body, null, 2)}\n`, 'application/json; charset=utf-8'];
+  res.writeHead(reply.status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
   res.end(text);
 }

@@ -2,6 +2,7 @@
 // process before write() returns, and failing loudly (the caller then refuses the statement).
 
 import pino from 'pino';
+import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import type { AuditRecord, AuditSink } from './types.ts';
 import { GatehouseError } from '../errors.ts';
 
@@ -10,7 +11,7 @@ export interface AuditSinkOptions {
   fsync?: boolean;
 }
 
-export interface FileAuditSink extends AuditSink {
+export interface FileAuditSink extends AuditSink, AuditHealthReporter {
   /** Reopens the file (after logrotate moved it); call on SIGHUP. */
   reopen(): void;
 }
@@ -78,6 +79,10 @@ export function openAuditSink(file: string, options: AuditSinkOptions = {}): Fil
         failure = cause instanceof Error ? cause : new Error(String(cause));
         throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot write the audit log: ${failure.message}`, { cause });
       }
+    },
+    health(): AuditHealth {
+      if (closed) return { writable: false, reason: 'audit sink is closed' };
+      return failure === null ? { writable: true } : { writable: false, reason: `write failed: ${failure.message}` };
     },
     reopen(): void {
       if (closed) return;

@@ -3,12 +3,21 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 
-/** Thrown for a command-line mistake; main prints it with the verb's usage and exits 2. */
+/** Thrown for a command-line mistake; main prints it as one line plus where help is, and exits 2. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * A usage error as psql and opa print it: one line saying what is wrong, one saying where the help
+ * is. `command` is what follows "gatehouse" ("token", "policy diff", or "" for gatehouse itself).
+ */
+export function usageErrorText(command: string, message: string): string {
+  const name = command === '' ? 'gatehouse' : `gatehouse ${command}`;
+  return `${name}: ${message}\nTry '${name} --help' for more information.\n`;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;

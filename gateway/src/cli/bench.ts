@@ -1,5 +1,5 @@
 // `gatehouse bench`: pgbench through Gatehouse against pgbench directly, results in bench-results/.
-import { parseOptions } from './args.ts';
+import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
 import { QUERY_MODES } from '../bench/bench-report.ts';
 import type { QueryMode } from '../bench/bench-report.ts';
@@ -58,9 +58,8 @@ export const benchCommand: CliCommand = {
       process.stdout.write(HELP);
       return 0;
     }
-    const fail = (message: string): number => {
-      process.stderr.write(`gatehouse bench: ${message}\n`);
-      return 2;
+    const fail = (message: string): never => {
+      throw new UsageError(message);
     };
     const seconds = positive(values.seconds);
     const clients = positive(values.clients);

@@ -7,7 +7,7 @@ import { setupMaskFunctions } from '../db/setup.ts';
 import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
 
-const HELP = `Usage: gatehouse db setup --url <admin-url> [options]
+const HELP = `Usage: gatehouse db setup [--url <admin-url>] [options]
 
 Installs what masking at the source needs in one database, idempotently:
   - schema "gatehouse", owned by the NOLOGIN role gatehouse_mask_owner (created if missing);
@@ -21,7 +21,8 @@ Gatehouse's upstream role must NOT be a superuser: a superuser could read the ke
 warns when it is.
 
 Options:
-  --url <url>          libpq URL of the database, as an administrator (required)
+  --url <url>          libpq URL of the database, as an administrator (default: libpq's
+                       environment variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
   --grant-to <role>    the role Gatehouse connects upstream as (default: the user of --url)
   --key-file <file>    the key to install, hex or base64 (at least 32 bytes): the same key in
                        several databases gives the same hashes in all of them
@@ -61,8 +62,7 @@ export const dbCommand: CliCommand = {
       process.stdout.write(HELP);
       return 0;
     }
-    if (values.url === undefined) throw new UsageError('--url is required');
-    const client = new pg.Client({ connectionString: values.url, application_name: 'gatehouse-db-setup' });
+    const client = new pg.Client({ ...(values.url === undefined ? {} : { connectionString: values.url }), application_name: 'gatehouse-db-setup' });
     await client.connect();
     try {
       const grantTo = values['grant-to'] ?? (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;

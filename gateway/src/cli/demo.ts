@@ -1,5 +1,5 @@
 // `gatehouse demo`: Gatehouse in front of an embedded, seeded PostgreSQL (PGlite), ready for psql.
-import { parseOptions } from './args.ts';
+import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse demo [options]
@@ -59,16 +59,12 @@ export const demoCommand: CliCommand = {
       return 0;
     }
     const engine = values.engine;
-    if (engine !== 'rego' && engine !== 'cedar') {
-      process.stderr.write(`gatehouse demo: --engine must be rego or cedar, not ${engine}\n`);
-      return 2;
-    }
+    if (engine !== 'rego' && engine !== 'cedar') throw new UsageError(`--engine must be rego or cedar, not ${engine}`);
     const port = values.port === undefined ? null : parseInteger(values.port, 0, 65_535);
     const adminPort = values['admin-port'] === undefined ? null : parseInteger(values['admin-port'], 0, 65_535);
     const patients = parseInteger(values.patients, 1, 100_000);
     if (port === undefined || adminPort === undefined || patients === undefined) {
-      process.stderr.write('gatehouse demo: --port and --admin-port must be 0-65535 and --patients 1-100000\n');
-      return 2;
+      throw new UsageError('--port and --admin-port must be 0-65535 and --patients 1-100000');
     }
     // Loaded on use: the demo pulls in PGlite, which every other verb (and --help) can do without.
     const { runDemo } = await import('../demo/run-demo.ts');

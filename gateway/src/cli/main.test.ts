@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTokenVerifier } from '../auth/token-verifier.ts';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../auth/dev-keys.ts';
 import { COMMANDS, main } from './main.ts';
@@ -33,8 +33,8 @@ async function captured(fn: () => Promise<number>): Promise<{ code: number; stdo
 
 /** Options each verb's help must mention (beyond -h/--help, which all must). */
 const OPTIONS: Record<string, string[]> = {
-  serve: ['--config', '--host', '--port', '--check', '--log-format'],
-  token: ['--sub', '--groups', '--roles', '--ttl', '--key-dir', '--email', '--issuer', '--audience'],
+  serve: ['--config', '--host', '--port', '--check', '--offline', '--log-format'],
+  token: ['--sub', '--groups', '--roles', '--ttl', '--config', '--key-dir', '--email', '--issuer', '--audience'],
   demo: [],
   bench: [],
 };
@@ -81,27 +81,33 @@ describe('gatehouse CLI', () => {
     }
   });
 
-  it('exits 2 with usage on stderr for an unknown verb, no verb, or help for an unknown verb', { timeout: 120_000 }, async () => {
-    const runs = await Promise.all([gatehouse(['frobnicate']), gatehouse([]), gatehouse(['help', 'frobnicate'])]);
-    for (const r of runs) {
+  it('prints the usage for no verb; one line plus where help is for an unknown verb or help topic (exit 2)', { timeout: 120_000 }, async () => {
+    const [unknown, none, unknownHelp] = await Promise.all([gatehouse(['frobnicate']), gatehouse([]), gatehouse(['help', 'frobnicate'])]);
+    for (const r of [unknown, none, unknownHelp]) {
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toContain('Usage: gatehouse <command>');
     }
-    expect(runs[0]?.stderr).toContain("unknown command 'frobnicate'");
+    expect(none.stderr).toContain('Usage: gatehouse <command>');
+    expect(unknown.stderr).toBe("gatehouse: unknown command 'frobnicate'\nTry 'gatehouse --help' for more information.\n");
+    expect(unknownHelp.stderr).toBe("gatehouse: no help for unknown command 'frobnicate'\nTry 'gatehouse --help' for more information.\n");
   });
 
-  it('exits 2 for a bad option', { timeout: 120_000 }, async () => {
-    const [unknown, missing, badTtl] = await Promise.all([
+  it('exits 2 for a bad option, saying what is wrong in one line and where the help is', { timeout: 120_000 }, async () => {
+    const [unknown, missing, badTtl, badEngine, policySub] = await Promise.all([
       gatehouse(['token', '--sub', 'a', '--nope']),
       gatehouse(['token', '--groups', 'a']),
       gatehouse(['token', '--sub', 'a', '--ttl', 'soon']),
+      gatehouse(['demo', '--engine', 'prolog']),
+      gatehouse(['policy', 'test', '--nope']),
     ]);
-    for (const r of [unknown, missing, badTtl]) {
+    for (const r of [unknown, missing, badTtl, badEngine, policySub]) {
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')).toHaveLength(3); // two lines and the final newline
     }
-    expect(missing.stderr).toContain('--sub is required');
+    expect(missing.stderr).toBe("gatehouse token: --sub is required\nTry 'gatehouse token --help' for more information.\n");
+    expect(badEngine.stderr).toContain("Try 'gatehouse demo --help'");
+    expect(policySub.stderr).toContain("Try 'gatehouse policy test --help'");
   });
 
   it('token prints a dev token that verifies, with a warning on stderr', { timeout: 120_000 }, async () => {
@@ -132,19 +138,92 @@ describe('gatehouse CLI', () => {
     });
   });
 
-  it('serve --check validates a config file: 0 when valid, 1 listing problems when not', { timeout: 120_000 }, async () => {
+  it('serve --check: 1 listing problems for an invalid file', { timeout: 120_000 }, async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'listen: { prot: 1 }\n');
-    const [ok, invalid] = await Promise.all([
-      gatehouse(['serve', '--config', join(REPO, 'examples/gatehouse.yaml'), '--check']),
-      gatehouse(['serve', '--config', bad, '--check', '--log-format', 'text']),
-    ]);
-    expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('configuration OK');
-    expect(ok.stdout).not.toContain(':gatehouse@');
+    const invalid = await gatehouse(['serve', '--config', bad, '--check', '--log-format', 'text']);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain("listen.prot: unknown key (did you mean 'port'?)");
     expect(invalid.stderr).toContain('auth: is required');
+  });
+
+  it('serve --check fails on a missing JWKS file and an unreachable upstream, passes once both are there', { timeout: 120_000 }, async () => {
+    const site = join(dir, 'check-site');
+    const write = (upstream: string): Promise<void> =>
+      mkdir(site, { recursive: true }).then(() =>
+        writeFile(
+          join(site, 'gatehouse.yaml'),
+          [
+            'auth: { issuer: https://gatehouse.dev.invalid, audience: gatehouse, jwks: { file: keys/jwks.json } }',
+            `upstream: { url: ${JSON.stringify(upstream)}, connect_timeout_ms: 3000 }`,
+            `policies: { engine: rego, directory: ${JSON.stringify(join(REPO, 'policies/rego'))} }`,
+            'audit: { file: audit/audit.ndjson }',
+            '',
+          ].join('\n'),
+        ),
+      );
+    await write('postgresql://nobody@127.0.0.1:1/app');
+    const config = join(site, 'gatehouse.yaml');
+    const missing = await gatehouse(['serve', '--config', config, '--check']);
+    expect(missing.code, missing.stderr).toBe(1);
+    expect(missing.stdout).toMatch(/FAILED\s+auth\.jwks\.file\s+.*keys\/jwks\.json does not exist/);
+    expect(missing.stdout).toMatch(/FAILED\s+upstream\.url/);
+    expect(missing.stdout).toContain('configuration NOT OK');
+
+    // The key pair is created where the config's auth.jwks.file points, from another directory.
+    expect((await gatehouse(['token', '--sub', 'x', '--config', config], dir)).code).toBe(0);
+    const offline = await gatehouse(['serve', '--config', config, '--check', '--offline']);
+    expect(offline.code, offline.stdout).toBe(0);
+    expect(offline.stdout).toMatch(/ok\s+auth\.jwks\.file/);
+    expect(offline.stdout).toMatch(/skipped\s+upstream\.url\s+not contacted \(--offline\)/);
+
+    await write(inject('pgUrl'));
+    const online = await gatehouse(['serve', '--config', config, '--check']);
+    expect(online.code, online.stdout).toBe(0);
+    expect(online.stdout).toMatch(/ok\s+upstream\.url\s+connected as \S+ to database \S+ \(PostgreSQL \d+/);
+    expect(online.stdout).toContain('configuration OK');
+
+    expect((await gatehouse(['serve', '--config', config, '--offline'])).code).toBe(2);
+  });
+
+  it('token --config (or ./gatehouse.yaml) keeps the key beside the config\'s auth.jwks.file and prints only the token', { timeout: 120_000 }, async () => {
+    const site = join(dir, 'token-site');
+    await mkdir(join(site, 'elsewhere'), { recursive: true });
+    await writeFile(
+      join(site, 'gatehouse.yaml'),
+      'auth: { issuer: https://idp.test.invalid, audience: reports, jwks: { file: dev-keys/jwks.json } }\nupstream: { url: "postgresql://u:${NOT_SET_ANYWHERE}@h/db" }\n',
+    );
+    const fromElsewhere = await gatehouse(['token', '--sub', 'ana', '--config', '../gatehouse.yaml'], join(site, 'elsewhere'));
+    const inPlace = await gatehouse(['token', '--sub', 'bo'], site);
+    for (const r of [fromElsewhere, inPlace]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+      expect(r.stderr).toContain(join(site, 'dev-keys', 'jwks.json'));
+    }
+    const verifier = createTokenVerifier(
+      {
+        issuer: 'https://idp.test.invalid',
+        audience: 'reports',
+        algorithms: ['ES256'],
+        jwks: { kind: 'file', path: join(site, 'dev-keys', 'jwks.json') },
+        groupsClaim: 'groups',
+        rolesClaim: 'roles',
+        plaintextPassword: 'loopback',
+        clockToleranceSeconds: 0,
+      },
+      site,
+    );
+    await expect(verifier.verify(fromElsewhere.stdout.trim())).resolves.toMatchObject({ subject: 'ana', issuer: 'https://idp.test.invalid' });
+    await expect(verifier.verify(inPlace.stdout.trim())).resolves.toMatchObject({ subject: 'bo' });
+  });
+
+  it('token refuses a config whose keys are not a file it can create', { timeout: 120_000 }, async () => {
+    const file = join(dir, 'url.yaml');
+    await writeFile(file, 'auth: { issuer: https://idp.example.com/, audience: a, jwks: { url: "https://idp.example.com/jwks" } }\n');
+    const r = await gatehouse(['token', '--sub', 'a', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('auth.jwks is not a file');
   });
 
   it('serve runs the gateway and shuts down cleanly on SIGTERM', { timeout: 120_000 }, async () => {

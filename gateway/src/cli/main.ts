@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isGatehouseError } from '../errors.ts';
-import { UsageError } from './args.ts';
+import { UsageError, usageErrorText } from './args.ts';
 import { benchCommand } from './bench.ts';
 import type { CliCommand } from './command.ts';
 import { dbCommand } from './db.ts';
@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const command = find(topic);
     if (command === undefined) {
-      process.stderr.write(`gatehouse: no help for unknown command '${topic}'\n\n${usage()}`);
+      process.stderr.write(usageErrorText('', `no help for unknown command '${topic}'`));
       return 2;
     }
     process.stdout.write(command.help);
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = find(verb);
   if (command === undefined) {
-    process.stderr.write(`gatehouse: unknown command '${verb}'\n\n${usage()}`);
+    process.stderr.write(usageErrorText('', `unknown command '${verb}'`));
     return 2;
   }
   if (wantsHelp(rest)) {
@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`gatehouse ${command.name}: ${e.message}\n\n${command.help}`);
+      process.stderr.write(usageErrorText(command.name, e.message));
       return 2;
     }
     if (isGatehouseError(e)) {

@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import type { EngineKind } from '../policy/types.ts';
-import { UsageError, parseOptions } from './args.ts';
+import { UsageError, parseOptions, usageErrorText } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse policy diff --base <ref> --head <ref> [options]
@@ -102,7 +102,7 @@ export const policyDiffCommand: CliCommand = {
       return values['fail-on-change'] && report.counts.changed > 0 ? 1 : 0;
     } catch (e) {
       if (e instanceof DiffSourceError) {
-        process.stderr.write(`gatehouse policy diff: ${e.message}\n`);
+        process.stderr.write(usageErrorText('policy diff', e.message));
         return 2;
       }
       if (e instanceof PolicyLoadError) {

@@ -82,7 +82,8 @@ describe('gatehouse policy', () => {
       expect(r.stdout).toBe('');
     }
     expect(runs[0]!.stderr).toContain("--engine must be rego, cedar or both, not 'opa'");
-    expect(runs[0]!.stderr).toContain('Usage: gatehouse policy test');
+    expect(runs[0]!.stderr).toBe("gatehouse policy test: --engine must be rego, cedar or both, not 'opa'\nTry 'gatehouse policy test --help' for more information.\n");
+    expect(runs[3]!.stderr).toBe("gatehouse policy: unknown subcommand 'frobnicate'\nTry 'gatehouse policy --help' for more information.\n");
     expect(runs[1]!.stderr).toContain('is not a directory');
     expect(runs[3]!.stderr).toContain("unknown subcommand 'frobnicate'");
   });

@@ -1,7 +1,7 @@
 // `gatehouse policy <subcommand>`: dispatches to one module per subcommand (policy-<name>.ts), listed in
 // POLICY_SUBCOMMANDS, and owns the verb's help and its usage errors.
 
-import { UsageError } from './args.ts';
+import { UsageError, usageErrorText } from './args.ts';
 import type { CliCommand } from './command.ts';
 import { policyStatusCommand } from './policy-status.ts';
 import { policyDiffCommand } from './policy-diff.ts';
@@ -57,7 +57,7 @@ export const policyCommand: CliCommand = {
       return await sub.run(rest);
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
-      process.stderr.write(`gatehouse policy ${sub.name}: ${e.message}\n\n${sub.help}`);
+      process.stderr.write(usageErrorText(`policy ${sub.name}`, e.message));
       return 2;
     }
   },

@@ -24,17 +24,24 @@ Options:
   -c, --config <file>     configuration file (default $GATEHOUSE_CONFIG, else ./gatehouse.yaml)
   --host <address>        override listen.host
   --port <n>              override listen.port (0 picks a free port)
-  --check                 validate the configuration, print a summary and exit
+  --check                 validate the configuration, check that the files it names exist
+                          and load (JWKS, TLS, policies) and that the upstream database
+                          accepts Gatehouse's credentials; print a summary and exit
+  --offline               with --check: contact nothing (no upstream, no JWKS URL)
   --log-format <fmt>      json or text (default: text on a terminal, else json)
   -h, --help              show this help
 
-Exit status: 0 after a clean shutdown or a valid --check, 1 when the configuration is
-invalid or the gateway cannot start, 2 for a command-line mistake.
+Relative paths in the configuration file resolve against the file's directory; a path
+given on the command line (--config) against the working directory.
+
+Exit status: 0 after a clean shutdown or a passing --check, 1 when the configuration is
+invalid, a check fails or the gateway cannot start, 2 for a command-line mistake.
 
 Examples:
   gatehouse serve --config examples/gatehouse.yaml
   GATEHOUSE_UPSTREAM_PASSWORD=... gatehouse serve -c /etc/gatehouse/gatehouse.yaml
   gatehouse serve -c gatehouse.yaml --check
+  gatehouse serve -c gatehouse.yaml --check --offline
 `;
 
 export const serveCommand: CliCommand = {
@@ -47,6 +54,7 @@ export const serveCommand: CliCommand = {
       host: { type: 'string' },
       port: { type: 'string' },
       check: { type: 'boolean' },
+      offline: { type: 'boolean' },
       'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -54,6 +62,7 @@ export const serveCommand: CliCommand = {
       process.stdout.write(HELP);
       return 0;
     }
+    if (values.offline === true && values.check !== true) throw new UsageError('--offline only applies to --check');
     const format = values['log-format'] ?? (process.stderr.isTTY ? 'text' : 'json');
     if (format !== 'json' && format !== 'text') throw new UsageError('--log-format must be json or text');
     const overrides: ConfigOverrides = {};
@@ -76,8 +85,20 @@ export const serveCommand: CliCommand = {
       return 1;
     }
     if (values.check === true) {
-      process.stdout.write(summary(file, config));
-      return 0;
+      const { checkConfiguredResources } = await import('./serve-check.ts');
+      const checks = await checkConfiguredResources(config, { offline: values.offline === true });
+      const failures = checks.filter((c) => c.status === 'failed').length;
+      const width = Math.max(...checks.map((c) => c.what.length));
+      process.stdout.write(
+        [
+          summary(file, config),
+          'checks:',
+          ...checks.map((c) => `  ${(c.status === 'failed' ? 'FAILED' : c.status).padEnd(7)}  ${c.what.padEnd(width)}  ${c.detail}`),
+          failures === 0 ? `configuration OK: ${file}` : `configuration NOT OK: ${file} (${failures} check${failures === 1 ? '' : 's'} failed)`,
+          '',
+        ].join('\n'),
+      );
+      return failures === 0 ? 0 : 1;
     }
     log.info({ config: file }, `configuration loaded from ${file}`);
     return serveUntilSignal(config, log);
@@ -175,14 +196,13 @@ function summary(file: string, c: GatehouseConfig): string {
     // validated already; keep as is
   }
   return [
-    `configuration OK: ${file}`,
+    `configuration valid: ${file}`,
     `  listen    ${c.listen.host}:${c.listen.port} (tls ${c.tls.mode})`,
     `  auth      issuer ${c.auth.issuer}, audience ${c.auth.audience}, jwks ${jwks}`,
     `  upstream  ${upstream}`,
     `  policies  ${c.policies.engine} from ${policySource(c)}`,
     ...(c.admin === null ? [] : [`  admin     http://${c.admin.host}:${c.admin.port}`]),
     `  audit     ${c.audit.file === '-' ? 'standard output' : c.audit.file}`,
-    '',
   ].join('\n');
 }
 

@@ -2,6 +2,9 @@
 // in front of it following a local git repository of the example policies, then either prints how
 // to connect (and waits for Ctrl-C) or runs the self-check.
 import { findOpaBinary, installOpa, OPA_VERSION } from '../policy/opa-binary.ts';
+import { readPolicyFiles } from '../policy/policy-files.ts';
+import { findPrebuiltModule, findRecordedOpaTest } from '../policy/prebuilt-rego.ts';
+import { regoModuleName } from '../policy/rego-engine.ts';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +75,6 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       raw.set(sql, (await database.db.query<Record<string, unknown>>(sql)).rows);
     }
 
-    if (options.engine === 'rego') await ensureOpaForDemo(step);
     step('preparing development signing keys and tokens (NOT FOR PRODUCTION)...');
     const keyDir = path.join(options.stateDir, 'dev-keys');
     const keys = await ensureDevKeys(keyDir);
@@ -84,6 +86,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       step(`preparing the demo policy repository ${shortPath(path.join(options.stateDir, 'demo-policy-repo'))} (git)...`);
       repo = await ensureDemoPolicyRepo(path.join(options.stateDir, 'demo-policy-repo'), REPO_ROOT);
       step(`policy repository ${describeRepoChange(repo)}; main is at ${repo.commit.slice(0, 12)} "${repo.subject}"`);
+    }
+    if (options.engine === 'rego') {
+      await ensureOpaForDemo(options.policiesDir ?? path.join(options.stateDir, 'demo-policy-repo', 'policies', 'rego'), step);
     }
 
     const auditFile = path.join(options.stateDir, options.selfCheck ? 'demo-self-check-audit.ndjson' : 'demo-audit.ndjson');
@@ -283,13 +288,34 @@ async function isDirectory(dir: string): Promise<boolean> {
   }
 }
 
-/** The Rego engine compiles with the OPA CLI: on a fresh machine, build the pinned one first. */
-async function ensureOpaForDemo(step: (message: string) => void): Promise<void> {
+/**
+ * The Rego engine compiles with the OPA CLI, except for the shipped example policies, which come
+ * precompiled (gateway/prebuilt/, checked by content hash). Other Rego sources need the pinned
+ * OPA: found when installed, otherwise built once with go install, with progress.
+ */
+async function ensureOpaForDemo(regoDir: string, step: (message: string) => void): Promise<void> {
   try {
     process.env['GATEHOUSE_OPA'] = await findOpaBinary();
+    return;
   } catch {
-    step(`the Rego engine needs the OPA CLI ${OPA_VERSION}; building it once with go install (a few minutes)...`);
-    process.env['GATEHOUSE_OPA'] = await installOpa((line) => step(line));
-    step(`OPA CLI ready: ${process.env['GATEHOUSE_OPA']}`);
+    // Not installed: fine as long as the policies are the shipped ones.
+  }
+  if (await shippedRegoPolicies(regoDir)) {
+    step(`no OPA CLI needed: ${shortPath(regoDir)} matches the precompiled example policies (gateway/prebuilt/)`);
+    step('  changing Rego policies needs the OPA CLI: bash scripts/ensure-opa.sh (builds it once with go install)');
+    return;
+  }
+  step(`${shortPath(regoDir)} differs from the precompiled example policies, so the Rego engine needs the OPA CLI ${OPA_VERSION}`);
+  process.env['GATEHOUSE_OPA'] = await installOpa((line) => step(line));
+  step(`OPA CLI ready: ${process.env['GATEHOUSE_OPA']}`);
+}
+
+/** Whether dir's Rego sources and tests are exactly those of a committed precompiled module. */
+async function shippedRegoPolicies(dir: string): Promise<boolean> {
+  try {
+    const files = await readPolicyFiles(dir, 'rego');
+    return files.length > 0 && (await findPrebuiltModule(regoModuleName(files))) !== null && (await findRecordedOpaTest(dir, dir)) !== null;
+  } catch {
+    return false;
   }
 }

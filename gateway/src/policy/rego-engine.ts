@@ -2,8 +2,8 @@
 // and evaluates the `gatehouse/verdict` entrypoint with @open-policy-agent/opa-wasm.
 
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
@@ -12,6 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
+import { findPrebuiltModule } from './prebuilt-rego.ts';
 import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
@@ -27,28 +28,49 @@ export interface RegoCompileOptions {
   opaPath?: string;
   /** Where compiled modules are cached, as `rego-<sha256>.wasm`. */
   outDir: string;
+  /**
+   * Run opa in this directory, `dir` being relative to it: the module embeds the path it was given
+   * (in source locations), so a relative one makes a build reproducible from any checkout.
+   */
+  cwd?: string;
+  /** Use the committed module for these exact sources when there is one (gateway/prebuilt/); default true. */
+  prebuilt?: boolean;
 }
 
 /**
  * Compile every `*.rego` under `dir` (tests excluded) into one WebAssembly module.
- * The same sources (by content hash) are compiled once: a cached module is returned as is.
+ * The same sources (by content hash) are compiled once: a cached module is returned as is. Sources
+ * that match a committed module (the shipped example policies) need no opa CLI at all.
  */
 export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions): Promise<{ wasmPath: string }> {
-  const files = await readPolicyFiles(dir, 'rego');
+  const files = await readPolicyFiles(resolve(opts.cwd ?? '.', dir), 'rego');
   if (files.length === 0) {
     throw new GatehouseError('CONFIG_INVALID', `no .rego policy files in ${dir}`);
   }
   const wasmPath = join(opts.outDir, regoModuleName(files));
   if (await isFile(wasmPath)) return { wasmPath };
+  const prebuilt = opts.prebuilt === false ? null : await findPrebuiltModule(regoModuleName(files));
+  if (prebuilt !== null) {
+    await mkdir(opts.outDir, { recursive: true });
+    const work = await mkdtemp(join(opts.outDir, REGO_BUILD_TEMP_PREFIX));
+    try {
+      await writeFile(join(work, 'policy.wasm'), prebuilt);
+      await rename(join(work, 'policy.wasm'), wasmPath);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    return { wasmPath };
+  }
 
   const opa = await findOpaBinary(opts.opaPath);
   await mkdir(opts.outDir, { recursive: true });
   const work = await mkdtemp(join(opts.outDir, REGO_BUILD_TEMP_PREFIX));
   try {
-    const bundle = join(work, 'bundle.tar.gz');
+    const bundle = resolve(work, 'bundle.tar.gz');
     try {
       await run(opa, ['build', '-t', 'wasm', '-e', REGO_ENTRYPOINT, '--ignore', '*_test.rego', '-o', bundle, dir], {
         timeout: BUILD_TIMEOUT_MS,
+        ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
         maxBuffer: 16 * 1024 * 1024,
       });
     } catch (e) {

@@ -77,6 +77,10 @@ export interface TestGatewayOptions {
   plaintextPassword?: 'never' | 'loopback' | 'always';
   maxMessageBytes?: number;
   policiesDir?: string;
+  /** Start the admin listener (policy status, /metrics, /healthz, /readyz) on a free port. */
+  admin?: boolean;
+  /** The audit file (default <work dir>/audit.ndjson). */
+  auditFile?: string;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -84,7 +88,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-'));
   const keyDir = join(workDir, 'keys');
   const keys = await ensureDevKeys(keyDir);
-  const auditFile = join(workDir, 'audit.ndjson');
+  const auditFile = options.auditFile ?? join(workDir, 'audit.ndjson');
   const upstreamUrl = options.upstreamUrl ?? (await ensureClinicDatabase());
   const config = configFromObject(
     {
@@ -101,6 +105,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
       audit: { file: auditFile },
+      ...(options.admin === true ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,

@@ -1,0 +1,106 @@
+// Gatehouse's Prometheus metrics (prom-client), one registry per running gateway: what each
+// counts is documented in docs/operations.md; the names here and there must agree.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineKind } from '../policy/types.ts';
+
+/** What the gauges read when scraped. */
+export interface GaugeSources {
+  sessions(): number;
+  upstreamConnections(): number;
+  /** The policy deciding now, or null before one is active. */
+  policy(): { engine: EngineKind; revision: string } | null;
+}
+
+export interface GatewayMetrics {
+  registry: Registry;
+  statements: Counter<'decision' | 'engine'>;
+  evaluationSeconds: Histogram<'engine'>;
+  auditWriteSeconds: Histogram;
+  auditWriteFailures: Counter;
+  policyActivations: Counter<'outcome'>;
+  sessionEvents: Counter<'event'>;
+  upstreamConnectFailures: Counter;
+}
+
+/** Policy evaluations take microseconds to a few milliseconds; the budget is policies.eval_timeout_ms. */
+const EVALUATION_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+/** A synchronous write(2) (fsync off) takes microseconds; with fsync, a disk flush. */
+const AUDIT_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
+
+export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'gatehouse_sessions',
+    help: 'Client sessions open now (authenticated, with an upstream connection).',
+    registers,
+    collect() {
+      this.set(sources.sessions());
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_upstream_connections',
+    help: 'Connections to the upstream database open now (one per client session, no pooling).',
+    registers,
+    collect() {
+      this.set(sources.upstreamConnections());
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_policy_info',
+    help: 'The active policy: always 1, labelled with its engine and revision (a git commit or dir:<sha256>).',
+    labelNames: ['engine', 'revision'],
+    registers,
+    collect() {
+      this.reset();
+      const active = sources.policy();
+      if (active !== null) this.set({ engine: active.engine, revision: active.revision }, 1);
+    },
+  });
+  return {
+    registry,
+    statements: new Counter({
+      name: 'gatehouse_statements_total',
+      help: 'Statements decided and audited, by decision (allow, mask, approve, deny) and engine.',
+      labelNames: ['decision', 'engine'],
+      registers,
+    }),
+    evaluationSeconds: new Histogram({
+      name: 'gatehouse_policy_evaluation_seconds',
+      help: 'Time the policy engine took to decide one statement (cached verdicts are not evaluated again).',
+      labelNames: ['engine'],
+      buckets: EVALUATION_BUCKETS,
+      registers,
+    }),
+    auditWriteSeconds: new Histogram({
+      name: 'gatehouse_audit_write_seconds',
+      help: 'Time to hand one audit record (with any deferred ones before it) to storage, successful or not.',
+      buckets: AUDIT_BUCKETS,
+      registers,
+    }),
+    auditWriteFailures: new Counter({
+      name: 'gatehouse_audit_write_failures_total',
+      help: 'Audit writes that failed; each refuses its statement (SQLSTATE 58030).',
+      registers,
+    }),
+    policyActivations: new Counter({
+      name: 'gatehouse_policy_activations_total',
+      help: 'Policy commits checked for activation, by outcome: activated, or refused (failed to compile or its tests).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    sessionEvents: new Counter({
+      name: 'gatehouse_session_events_total',
+      help: 'Client session events: auth_ok, auth_failed, closed, protocol_error.',
+      labelNames: ['event'],
+      registers,
+    }),
+    upstreamConnectFailures: new Counter({
+      name: 'gatehouse_upstream_connect_failures_total',
+      help: 'Client sessions refused because the upstream database could not be reached or refused Gatehouse.',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,66 @@
+// An audit sink seen by the metrics: times and counts writes, counts what the records say
+// (statements by decision, policy activations, session events), and knows its sink's health.
+
+import { reportedAuditHealth, type AuditHealth, type AuditHealthReporter } from '../audit/health.ts';
+import type { AuditRecord, AuditSink } from '../audit/types.ts';
+import type { GatewayMetrics } from './gateway-metrics.ts';
+
+export interface ObservedAuditSink extends AuditSink, AuditHealthReporter {
+  /** Reopens the inner sink when it can (after log rotation); a success clears a remembered failure. */
+  reopen(): void;
+}
+
+export function observeAuditSink(inner: AuditSink, metrics: GatewayMetrics): ObservedAuditSink {
+  /** For a sink that reports no health of its own: the last write's failure, until a write or reopen succeeds. */
+  let lastFailure: string | null = null;
+  return {
+    write(record: AuditRecord): void {
+      const end = metrics.auditWriteSeconds.startTimer();
+      try {
+        inner.write(record);
+      } catch (e) {
+        end();
+        metrics.auditWriteFailures.inc();
+        lastFailure = e instanceof Error ? e.message : String(e);
+        throw e;
+      }
+      end();
+      lastFailure = null;
+      count(record, metrics);
+    },
+    writeSoon(record: AuditRecord): void {
+      inner.writeSoon(record);
+      count(record, metrics);
+    },
+    close: () => inner.close(),
+    reopen(): void {
+      const sink = inner as AuditSink & { reopen?: () => void };
+      if (typeof sink.reopen !== 'function') return;
+      sink.reopen();
+      lastFailure = null;
+    },
+    health(): AuditHealth {
+      return reportedAuditHealth(inner) ?? (lastFailure === null ? { writable: true } : { writable: false, reason: lastFailure });
+    },
+  };
+}
+
+function count(record: AuditRecord, metrics: GatewayMetrics): void {
+  switch (record.type) {
+    case 'statement':
+      metrics.statements.inc({ decision: record.decision, engine: record.engine ?? 'none' });
+      return;
+    case 'policy':
+      metrics.policyActivations.inc({ outcome: record.event });
+      return;
+    case 'session':
+      metrics.sessionEvents.inc({ event: record.event });
+      return;
+    case 'outcome':
+      return;
+    default: {
+      const never: never = record;
+      throw new Error(`unknown audit record ${JSON.stringify(never)}`);
+    }
+  }
+}
