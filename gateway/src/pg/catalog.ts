@@ -2,8 +2,8 @@
 // through Gatehouse's own catalog connection to the upstream database. Cached per OID.
 
 import pg from 'pg';
-import { RelationSnapshot } from './relation-snapshot.ts';
-import { RoutineSnapshot } from './routine-snapshot.ts';
+import { relationSnapshot } from './relation-snapshot.ts';
+import { routineSnapshot } from './routine-snapshot.ts';
 
 export interface RelationInfo {
   oid: number;
@@ -40,9 +40,9 @@ export class CatalogResolver {
   private readonly byOid = new Map<number, { info: RelationInfo | null; at: number }>();
   private readonly byName = new Map<string, { oid: number | null; at: number }>();
   /** Functions, operators and types, for checking masked statements (pg/routine-snapshot.ts). */
-  readonly routines = new RoutineSnapshot(() => this.connect());
+  readonly routines = routineSnapshot(() => this.connect());
   /** Relations, their columns and view dependencies, for masking at the source (pg/relation-snapshot.ts). */
-  readonly relations = new RelationSnapshot(() => this.connect());
+  readonly relations = relationSnapshot(() => this.connect());
 
   constructor(private readonly connectionString: string, private readonly database: string | null) {}
 

@@ -3,6 +3,7 @@
 // Refreshed in the background when stale; one load in flight at a time.
 
 import type pg from 'pg';
+import { CatalogSnapshot } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 
@@ -121,57 +122,7 @@ export async function loadRelationCatalog(client: pg.Client): Promise<RelationCa
 /** Relations created or changed are seen at the next load: the snapshot is reloaded once this old. */
 const REFRESH_AFTER_MS = 30_000;
 
-/** The latest snapshot for one database, loaded on demand and refreshed in the background when stale. */
-export class RelationSnapshot {
-  private latest: RelationCatalog | null = null;
-  private loading: Promise<RelationCatalog> | null = null;
-
-  constructor(private readonly connect: () => Promise<pg.Client>, private readonly refreshAfterMs = REFRESH_AFTER_MS) {}
-
-  /** Loads a snapshot unless a fresh one is there; rejects when the database cannot be read. */
-  async load(force = false): Promise<RelationCatalog> {
-    if (!force && this.latest !== null && !this.stale()) return this.latest;
-    this.loading ??= this.connect()
-      .then(loadRelationCatalog)
-      .then(
-        (catalog) => {
-          this.latest = catalog;
-          this.loading = null;
-          return catalog;
-        },
-        (e: unknown) => {
-          this.loading = null;
-          throw e;
-        },
-      );
-    return this.loading;
-  }
-
-  /** Resolves once a first load has been tried (at most after `timeoutMs`); later calls do not wait. */
-  async ready(timeoutMs = 5_000): Promise<void> {
-    if (this.latest !== null) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([this.load().then(() => undefined, () => undefined), timeout]);
-    clearTimeout(timer);
-  }
-
-  /**
-   * The snapshot to decide with now: null when none could be loaded yet (masked statements then
-   * fail closed). A stale one is still returned while a newer one loads in the background.
-   */
-  current(): RelationCatalog | null {
-    if (this.latest === null || this.stale()) void this.load().catch(() => undefined);
-    return this.latest;
-  }
-
-  /** Asks for a reload soon (a statement named a relation the snapshot does not know yet). */
-  refreshSoon(): void {
-    if (this.latest !== null && Date.now() - this.latest.loadedAt < 1_000) return;
-    void this.load(true).catch(() => undefined);
-  }
-
-  private stale(): boolean {
-    return this.latest !== null && Date.now() - this.latest.loadedAt > this.refreshAfterMs;
-  }
+/** The latest snapshot for one database (pg/catalog-snapshot.ts). */
+export function relationSnapshot(connect: () => Promise<pg.Client>, refreshAfterMs = REFRESH_AFTER_MS): CatalogSnapshot<RelationCatalog> {
+  return new CatalogSnapshot(connect, loadRelationCatalog, refreshAfterMs);
 }

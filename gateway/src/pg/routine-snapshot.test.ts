@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { RoutineSnapshot } from './routine-snapshot.ts';
+import { routineSnapshot } from './routine-snapshot.ts';
 
 /** A stand-in client answering the snapshot query with one harmless function, counting queries. */
 function fakeClient(): { client: pg.Client; queries: () => number } {
@@ -14,10 +14,10 @@ function fakeClient(): { client: pg.Client; queries: () => number } {
   return { client, queries: () => n };
 }
 
-describe('RoutineSnapshot', () => {
+describe('routineSnapshot (a CatalogSnapshot of routines)', () => {
   it('has nothing until loaded, then serves the loaded snapshot without querying again', async () => {
     const { client, queries } = fakeClient();
-    const snap = new RoutineSnapshot(async () => client);
+    const snap = routineSnapshot(async () => client);
     expect(snap.current()).toBeNull(); // starts a background load
     await snap.ready();
     expect(snap.current()?.verdict('function', { schema: null, name: 'lower' })).toBe('harmless');
@@ -26,7 +26,7 @@ describe('RoutineSnapshot', () => {
 
   it('reloads a stale snapshot in the background, serving the old one meanwhile', async () => {
     const { client, queries } = fakeClient();
-    const snap = new RoutineSnapshot(async () => client, 0);
+    const snap = routineSnapshot(async () => client, 0);
     await snap.ready();
     const first = snap.current();
     expect(first).not.toBeNull();
@@ -37,10 +37,10 @@ describe('RoutineSnapshot', () => {
   });
 
   it('stays empty (decisions fail closed) when the database cannot be read, and ready() does not hang', async () => {
-    const snap = new RoutineSnapshot(() => new Promise<pg.Client>(() => undefined)); // never connects
+    const snap = routineSnapshot(() => new Promise<pg.Client>(() => undefined)); // never connects
     await snap.ready(20);
     expect(snap.current()).toBeNull();
-    const failing = new RoutineSnapshot(async () => Promise.reject(new Error('down')));
+    const failing = routineSnapshot(async () => Promise.reject(new Error('down')));
     await failing.ready();
     expect(failing.current()).toBeNull();
   });

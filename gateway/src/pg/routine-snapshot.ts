@@ -3,6 +3,7 @@
 // through Gatehouse's own catalog connection. Decisions are synchronous: they read the last one.
 
 import type pg from 'pg';
+import { CatalogSnapshot } from './catalog-snapshot.ts';
 import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
 
 /**
@@ -50,54 +51,7 @@ export async function loadRoutineCatalog(client: pg.Client): Promise<RoutineCata
  */
 const REFRESH_AFTER_MS = 30_000;
 
-/** The latest snapshot for one database, loaded on demand and refreshed when stale. */
-export class RoutineSnapshot {
-  private latest: RoutineCatalog | null = null;
-  private loading: Promise<RoutineCatalog> | null = null;
-
-  constructor(private readonly connect: () => Promise<pg.Client>, private readonly refreshAfterMs = REFRESH_AFTER_MS) {}
-
-  /** Loads a snapshot unless a fresh one is there; rejects when the database cannot be read. */
-  async load(): Promise<RoutineCatalog> {
-    if (this.latest !== null && !this.stale()) return this.latest;
-    this.loading ??= this.connect()
-      .then(loadRoutineCatalog)
-      .then(
-        (catalog) => {
-          this.latest = catalog;
-          this.loading = null;
-          return catalog;
-        },
-        (e: unknown) => {
-          this.loading = null;
-          throw e;
-        },
-      );
-    return this.loading;
-  }
-
-  /**
-   * Resolves once a first load has been tried (whether or not it succeeded, and at most after
-   * `timeoutMs`); later calls do not wait.
-   */
-  async ready(timeoutMs = 5_000): Promise<void> {
-    if (this.latest !== null) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([this.load().then(() => undefined, () => undefined), timeout]);
-    clearTimeout(timer);
-  }
-
-  /**
-   * The snapshot to decide with now: null when none could be loaded yet (decisions that need it
-   * then fail closed). A stale one is still returned while a newer one is loaded in the background.
-   */
-  current(): RoutineCatalog | null {
-    if (this.latest === null || this.stale()) void this.load().catch(() => undefined);
-    return this.latest;
-  }
-
-  private stale(): boolean {
-    return this.latest !== null && Date.now() - this.latest.loadedAt > this.refreshAfterMs;
-  }
+/** The latest snapshot for one database (pg/catalog-snapshot.ts). */
+export function routineSnapshot(connect: () => Promise<pg.Client>, refreshAfterMs = REFRESH_AFTER_MS): CatalogSnapshot<RoutineCatalog> {
+  return new CatalogSnapshot(connect, loadRoutineCatalog, refreshAfterMs);
 }
