@@ -1,6 +1,7 @@
 // Facts about a statement that only the database's catalog knows (policy/input.ts CatalogFacts):
-// the tables read through the views it names (and the parents of partitions it names), and the
-// functions it calls that are not built in. Read from the snapshots, synchronously.
+// the tables read through the views it names (and the parents of partitions it names), the
+// functions those views call (so deny-sql-text and deny-user-functions see them), and the
+// functions called, directly or through views, that are not built in. Read from the snapshots, synchronously.
 
 import type { CatalogFacts } from '../policy/input.ts';
 import type { StatementFacts } from '../sql/facts.ts';
@@ -9,21 +10,23 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
+  const calls = new Set<string>();
   if (relations !== null) {
     for (const t of [...facts.tablesRead, ...facts.tablesWritten]) {
       const rel = relations.get(t.qualified);
       if (rel === null) continue;
       for (const r of rel.reads) through.add(r);
       for (const a of rel.ancestors) through.add(a);
+      for (const f of rel.calls ?? []) calls.add(f);
     }
   }
   const userFunctions: string[] = [];
   if (routines !== null) {
-    for (const f of facts.functions) {
+    for (const f of [...facts.functions, ...calls]) {
       const dot = f.lastIndexOf('.');
       const name = { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) };
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
   }
-  return { tablesReadThrough: [...through], userFunctions };
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)] };
 }

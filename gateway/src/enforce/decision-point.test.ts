@@ -43,6 +43,8 @@ function counted(engine: PolicyEngine): PolicyEngine & { calls: number } {
   return wrapper;
 }
 
+const ROUTINES = new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]);
+
 const PATIENTS = new RelationCatalog(
   [
     {
@@ -77,7 +79,7 @@ function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext
     audit,
     evalTimeoutMs: 5000,
     cache: new DecisionCache(),
-    routines: { current: () => new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]) },
+    routines: { current: () => ROUTINES },
     relations: { current: () => PATIENTS, refreshSoon: () => undefined },
   };
   const records = (): AuditRecord[] =>

@@ -27,6 +27,8 @@ export interface RelationInfo {
   columns: ColumnInfo[];
   /** For views and materialized views: every table or view read, directly or through other views. */
   reads: string[];
+  /** For views: every function their definitions call, directly or through other views (built-ins bare and as pg_catalog.f). */
+  calls?: string[];
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
 }

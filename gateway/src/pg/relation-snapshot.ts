@@ -6,9 +6,11 @@ import type pg from 'pg';
 import { CatalogSnapshot } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
+import { analyzeQuery } from '../sql/parser.ts';
 
 /** Relations of every schema but toast and other sessions' temporary ones; columns of user schemas only. */
 const RELATIONS = `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
+    CASE WHEN c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
       SELECT json_agg(json_build_object(
                'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
@@ -31,6 +33,14 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
    AND d.refclassid = 'pg_catalog.pg_class'::regclass
  WHERE d.refobjid <> r.ev_class`;
 
+/** Functions each view's rewrite rule calls. */
+const VIEW_CALLS = `SELECT DISTINCT r.ev_class::int AS view, n.nspname AS schema, p.proname AS name
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+   AND d.refclassid = 'pg_catalog.pg_proc'::regclass
+  JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`;
+
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
 const MASK_FUNCTIONS = `SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${HASH_FUNCTION}(text)'), 'EXECUTE'), false) AS hash,
@@ -42,6 +52,7 @@ interface RelationRow {
   name: string;
   kind: string;
   persistence: string;
+  definition: string | null;
   columns: ColumnInfo[];
 }
 
@@ -83,9 +94,10 @@ let loads = 0;
 
 /** Reads a fresh snapshot over `client`. */
 export async function loadRelationCatalog(client: pg.Client): Promise<RelationCatalog> {
-  const [rels, views, inherits, fns] = [
+  const [rels, views, calls, inherits, fns] = [
     await client.query<RelationRow>(RELATIONS),
     await client.query<{ view: number; reads: number }>(VIEW_READS),
+    await client.query<{ view: number; schema: string; name: string }>(VIEW_CALLS),
     await client.query<{ child: number; parent: number }>(INHERITS),
     await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS),
   ];
@@ -105,6 +117,19 @@ export async function loadRelationCatalog(client: pg.Client): Promise<RelationCa
     const r = byOid.get(oid);
     return r ? [`${r.schema}.${r.name}`] : [];
   };
+  // Names as in the policy input's functions: built-ins both bare and pg_catalog-qualified.
+  const callsOf = new Map<number, string[]>();
+  // Calls of built-in functions are not in pg_depend (pinned objects): read them from the definition.
+  for (const r of rels.rows) {
+    if (r.definition === null) continue;
+    const parsed = analyzeQuery(r.definition);
+    const functions = parsed.ok ? parsed.statements.flatMap((st) => st.facts.functions) : ['*unparsable view definition*'];
+    callsOf.set(r.oid, functions);
+  }
+  for (const c of calls.rows) {
+    const names = c.schema === 'pg_catalog' ? [c.name, `pg_catalog.${c.name}`] : [`${c.schema}.${c.name}`];
+    callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
+  }
   const relations: RelationInfo[] = rels.rows.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -114,6 +139,7 @@ export async function loadRelationCatalog(client: pg.Client): Promise<RelationCa
     persistence: persistenceOf(r.persistence),
     columns: r.columns,
     reads: closure(r.oid, viewEdges).flatMap(qualified).sort(),
+    calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
   }));
   return new RelationCatalog(relations, { hash: fns.rows[0]?.hash === true, superuser: fns.rows[0]?.superuser === true }, Date.now(), ++loads);

@@ -22,13 +22,15 @@ export interface PolicyInputArgs {
 export interface CatalogFacts {
   /** Tables read through the views (and partitions' parents) the statement names. */
   tablesReadThrough: string[];
-  /** Called functions that are not built in. */
+  /** Functions called by the views the statement reads (they run with it). */
+  functionsThrough: string[];
+  /** Called functions, the statement's own and its views', that are not built in. */
   userFunctions: string[];
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
   const { identity, session, facts } = args;
-  const functions = unique(facts.functions);
+  const functions = unique([...facts.functions, ...(args.catalog?.functionsThrough ?? [])]);
   const columns: Record<string, string[]> = {};
   for (const [table, names] of Object.entries(facts.columns)) {
     columns[table] = unique(names);
