@@ -73,7 +73,8 @@ export function setupStatements(grantTo: string): string[] {
        AS $gh$ SELECT sha256(k.opad || sha256(k.ipad || convert_to(v, 'UTF8'))) FROM gatehouse.gatehouse_mask_key k WHERE k.id = 1 $gh$`,
     `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(v text) RETURNS text
        LANGUAGE sql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ SELECT 'h:' || left(encode(gatehouse.gatehouse_mask_digest(v), 'hex'), 16) $gh$`,
+       AS $gh$ SELECT 'h:' || left(encode(sha256(k.opad || sha256(k.ipad || convert_to(v, 'UTF8'))), 'hex'), 16)
+               FROM gatehouse.gatehouse_mask_key k WHERE k.id = 1 $gh$`, // the digest inlined: one call per value, not two
     // Format-preserving fakes: every digit replaced by one derived from the keyed digest, every
     // other character kept; an SSN gets area 9xx (never issued), a phone number 555-01xx in its
     // last seven digits (reserved for fiction); an email becomes an address at example.invalid.
