@@ -7,23 +7,8 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { startTestGateway } from './support/harness.ts';
-import { useRedTeam } from './support/redteam.ts';
+import { probe, useRedTeam } from './support/redteam.ts';
 import { psqlVia } from './support/run-tool.ts';
-
-interface Outcome {
-  rows: unknown[];
-  code: string | null;
-  message: string | null;
-}
-
-async function probe(c: pg.Client, sql: string, values?: unknown[]): Promise<Outcome> {
-  try {
-    return { rows: (await c.query(sql, values)).rows, code: null, message: null };
-  } catch (e) {
-    const err = e as pg.DatabaseError;
-    return { rows: [], code: err.code ?? 'no-sqlstate', message: [err.message, err.detail, err.hint, err.where].join(' | ') };
-  }
-}
 
 /** Bypass attempts that must run (masked values in, masked values out). */
 const MUST_RUN_MASKED: string[] = [

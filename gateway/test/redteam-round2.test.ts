@@ -12,10 +12,9 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlstateOf } from './support/harness.ts';
-import { useRedTeam } from './support/redteam.ts';
+import { probe, useRedTeam } from './support/redteam.ts';
 import { runTool } from './support/run-tool.ts';
 import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -48,15 +47,6 @@ public class FetchPortal {
   }
 }
 `;
-
-/** Runs `sql`; its rows, or its SQLSTATE and message. */
-async function probe(c: pg.Client, sql: string): Promise<{ rows: unknown[]; code: string | null; message: string | null }> {
-  try {
-    return { rows: (await c.query(sql)).rows, code: null, message: null };
-  } catch (e) {
-    return { rows: [], code: (e as { code?: string }).code ?? 'no-sqlstate', message: (e as Error).message };
-  }
-}
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team round 2, ${engine} engine`, () => {

@@ -12,20 +12,10 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt3 npx vitest run gateway/test/redteam-round3.test.ts
 
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlstateOf } from './support/harness.ts';
-import { useRedTeam } from './support/redteam.ts';
+import { probe, useRedTeam } from './support/redteam.ts';
 import { rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
-
-/** Runs `sql`; its rows, or its SQLSTATE and message. */
-async function probe(c: pg.Client, sql: string): Promise<{ rows: unknown[]; code: string | null; message: string | null }> {
-  try {
-    return { rows: (await c.query(sql)).rows, code: null, message: null };
-  } catch (e) {
-    return { rows: [], code: (e as { code?: string }).code ?? 'no-sqlstate', message: (e as Error).message };
-  }
-}
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red team round 3, ${engine} engine`, () => {

@@ -12,25 +12,8 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam4 npx vitest run gateway/test/redteam-round4.test.ts
 
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { useRedTeam } from './support/redteam.ts';
-
-interface Outcome {
-  rows: unknown[];
-  code: string | null;
-  message: string | null;
-}
-
-/** Runs `sql`; its rows, or its SQLSTATE and message. */
-async function probe(c: pg.Client, sql: string): Promise<Outcome> {
-  try {
-    return { rows: (await c.query(sql)).rows, code: null, message: null };
-  } catch (e) {
-    const err = e as pg.DatabaseError;
-    return { rows: [], code: err.code ?? 'no-sqlstate', message: [err.message, err.detail, err.hint].join(' | ') };
-  }
-}
+import { probe, useRedTeam } from './support/redteam.ts';
 
 /** Objects a DBA might plausibly have in the clinical schema (agents may read clinical.* other than patients). */
 const SETUP = `

@@ -69,3 +69,20 @@ export function useRedTeam(engine: EngineKind, subject: string, options: RedTeam
     agent: async (extra = {}) => t.client(token, extra),
   };
 }
+
+/** What a probe got back: its rows, or its SQLSTATE and message (with detail, hint and context). */
+export interface ProbeOutcome {
+  rows: unknown[];
+  code: string | null;
+  message: string | null;
+}
+
+/** Runs `sql` (with `values` bound, if any) and returns its rows or its error, never throwing. */
+export async function probe(c: pg.Client, sql: string, values?: unknown[]): Promise<ProbeOutcome> {
+  try {
+    return { rows: (await c.query(sql, values)).rows, code: null, message: null };
+  } catch (e) {
+    const err = e as pg.DatabaseError;
+    return { rows: [], code: err.code ?? 'no-sqlstate', message: [err.message, err.detail, err.hint, err.where].join(' | ') };
+  }
+}
