@@ -2,8 +2,8 @@
 // reads clinical.patients under the example HIPAA masks through Gatehouse to the real PostgreSQL
 // (pg client), with both engines, and tries to get a real SSN, a raw masked value or a hash oracle.
 //
-// Every test asserts the SECURE behaviour. The open findings are `it.skip` with an `// OPEN:` line
-// (they fail today; un-skip them with the fix):
+// Every test asserts the SECURE behaviour. All three findings are fixed; their tests stay as
+// regression tests (each says CLOSED and how):
 //   R4-1 a view that calls a user-defined function reading clinical.patients returns raw SSNs
 //   R4-2 a view that calls a SQL-text built-in (query_to_xml, ts_stat) returns raw SSNs
 //   R4-3 the keyed hash is one HMAC of the value for every table and column: a hash-masked column
@@ -79,13 +79,14 @@ for (const engine of ['rego', 'cedar'] as const) {
         }
       });
 
-      // OPEN: R4-3 gatehouse_mask_hash(v) is HMAC(key, v) with one key for the whole database and no
-      // table, column or strategy in the input, so equal values hash equally across tables. An
+      // CLOSED: R4-3 gatehouse_mask_hash(v) was HMAC(key, v) with one key for the whole database and
+      // no table, column or strategy in the input, so equal values hashed equally across tables. An
       // identity that may write a hash-masked column (example policies: bench + bench_masked on
       // public.pgbench_masked_people.email) writes guesses there; its masked reads then hash them
       // with the same key, and a join against clinical.patients.mrn (hash) names each patient's MRN
-      // (MRN-1nnnnn: a small space). Also works across two identities, comparing hashes offline.
-      it.skip('R4-3: a writable hash-masked column is not a hash oracle for clinical.patients.mrn', async () => {
+      // (MRN-1nnnnn: a small space). Also worked across two identities, comparing hashes offline.
+      // Now every keyed value is HMAC(key, "schema.table.column" || 0 || purpose || 0 || value).
+      it('R4-3: a writable hash-masked column is not a hash oracle for clinical.patients.mrn', async () => {
         const realMrns = (await rt.direct.query('SELECT id, mrn FROM clinical.patients ORDER BY id')).rows as { id: number; mrn: string }[];
         const c = await rt.gateway.client(await rt.gateway.token('agent-red4-bench', ['agents', 'bench', 'bench_masked']));
         // The guesses: every MRN of the seed's format in a range (a write that reads no table: no mask applies).

@@ -18,8 +18,8 @@ describe('mask functions', () => {
     const { ipad, opad } = hmacPads(key);
     const ddl = setupStatements('gatehouse_gw').join('\n');
     for (const secret of [key, ipad, opad]) expect(ddl).not.toContain(secret.toString('hex'));
-    expect(ddl).toMatch(/REVOKE ALL ON FUNCTION gatehouse\.gatehouse_mask_hash\(text\) FROM PUBLIC/);
-    expect(ddl).toMatch(/GRANT EXECUTE ON FUNCTION gatehouse\.gatehouse_mask_hash\(text\) TO "gatehouse_gw"/);
+    expect(ddl).toMatch(/REVOKE ALL ON FUNCTION gatehouse\.gatehouse_mask_hash\(text, text\) FROM PUBLIC/);
+    expect(ddl).toMatch(/GRANT EXECUTE ON FUNCTION gatehouse\.gatehouse_mask_hash\(text, text\) TO "gatehouse_gw"/);
     expect(ddl).not.toMatch(/GRANT EXECUTE ON FUNCTION gatehouse\.gatehouse_mask_digest/);
     // The key goes in as bound values, never in the statement text (which the server may log).
     const insert = keyStatement(key, false);

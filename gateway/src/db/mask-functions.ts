@@ -47,11 +47,22 @@ export function setupStatements(grantTo: string): string[] {
   const owner = ident(MASK_OWNER_ROLE);
   const definer = `SECURITY DEFINER SET search_path = pg_catalog, pg_temp`;
   const fns = [
-    'gatehouse.gatehouse_mask_digest(text)',
-    'gatehouse.gatehouse_mask_hash(text)',
-    'gatehouse.gatehouse_mask_fake(text, text)',
-    'gatehouse.gatehouse_mask_fake_date(date)',
+    'gatehouse.gatehouse_mask_digest(text, text, text)',
+    'gatehouse.gatehouse_mask_hash(text, text)',
+    'gatehouse.gatehouse_mask_fake(text, text, text)',
+    'gatehouse.gatehouse_mask_fake_date(text, date)',
   ];
+  // Every keyed value is HMAC-SHA256(key, domain || 0x00 || purpose || 0x00 || value): `domain` names
+  // the masked column ("schema.table.column"), so equal values hash differently in different
+  // columns and a column an identity can write is no oracle for another one (red-team R4-3);
+  // `purpose` keeps the hash and each fake of one column apart. PL/pgSQL: its cached plan reads the
+  // key row once per call, cheaper than an SQL function's executor start per call.
+  const keyed = (domain: string, purpose: string, value: string): string =>
+    `sha256(k.opad || sha256(k.ipad || convert_to(${domain}, 'UTF8') || '\\x00'::bytea || convert_to(${purpose}, 'UTF8') || '\\x00'::bytea || convert_to(${value}, 'UTF8')))`;
+  const readKey = `SELECT g.ipad, g.opad INTO k FROM gatehouse.gatehouse_mask_key g WHERE g.id = 1;
+         IF k.ipad IS NULL THEN
+           RAISE EXCEPTION 'the Gatehouse masking key is missing in this database' USING ERRCODE = '55000', HINT = 'Run ''gatehouse db setup'' for this database.';
+         END IF;`;
   return [
     `DO $gh$ BEGIN
        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(MASK_OWNER_ROLE)}) THEN
@@ -68,21 +79,29 @@ export function setupStatements(grantTo: string): string[] {
        created_at timestamptz NOT NULL DEFAULT pg_catalog.now())`,
     `ALTER TABLE ${MASK_KEY_TABLE} OWNER TO ${owner}`,
     `REVOKE ALL ON ${MASK_KEY_TABLE} FROM PUBLIC`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(v text) RETURNS bytea
-       LANGUAGE sql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ SELECT sha256(k.opad || sha256(k.ipad || convert_to(v, 'UTF8'))) FROM gatehouse.gatehouse_mask_key k WHERE k.id = 1 $gh$`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(v text) RETURNS text
-       LANGUAGE sql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ SELECT 'h:' || left(encode(sha256(k.opad || sha256(k.ipad || convert_to(v, 'UTF8'))), 'hex'), 16)
-               FROM gatehouse.gatehouse_mask_key k WHERE k.id = 1 $gh$`, // the digest inlined: one call per value, not two
+    // Functions of earlier releases (one key domain for every column): gone, so nothing can call them.
+    `DROP FUNCTION IF EXISTS gatehouse.gatehouse_mask_hash(text), gatehouse.gatehouse_mask_digest(text),
+       gatehouse.gatehouse_mask_fake(text, text), gatehouse.gatehouse_mask_fake_date(date)`,
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(domain text, purpose text, v text) RETURNS bytea
+       LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
+       AS $gh$ DECLARE k record; BEGIN
+         ${readKey}
+         RETURN ${keyed('domain', 'purpose', 'v')};
+       END $gh$`,
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(domain text, v text) RETURNS text
+       LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
+       AS $gh$ DECLARE k record; BEGIN
+         ${readKey}
+         RETURN 'h:' || left(encode(${keyed('domain', "'hash'", 'v')}, 'hex'), 16);
+       END $gh$`, // the digest inlined: one call per value, not two
     // Format-preserving fakes: every digit replaced by one derived from the keyed digest, every
     // other character kept; an SSN gets area 9xx (never issued), a phone number 555-01xx in its
     // last seven digits (reserved for fiction); an email becomes an address at example.invalid.
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake(kind text, v text) RETURNS text
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake(kind text, domain text, v text) RETURNS text
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
        AS $gh$
        DECLARE
-         d bytea := gatehouse.gatehouse_mask_digest(kind || ':' || v);
+         d bytea := gatehouse.gatehouse_mask_digest(domain, 'fake_' || kind, v);
          n integer := length(regexp_replace(v, '[^0-9]', '', 'g'));
          digits text := '';
          out text := '';
@@ -112,13 +131,13 @@ export function setupStatements(grantTo: string): string[] {
        END $gh$`,
     // A date in the same year: the year stays (for identities allowed to see it), month and day
     // come from the keyed digest (day 1-365, so the year never changes). Infinity stays infinity.
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake_date(v date) RETURNS date
-       LANGUAGE sql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ SELECT CASE WHEN NOT isfinite(v) THEN v
-         ELSE make_date(extract(year FROM v)::integer, 1, 1)
-              + ((get_byte(gatehouse.gatehouse_mask_digest('date:' || v::text), 0) * 256
-                  + get_byte(gatehouse.gatehouse_mask_digest('date:' || v::text), 1)) % 365)
-         END $gh$`,
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake_date(domain text, v date) RETURNS date
+       LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
+       AS $gh$ DECLARE d bytea; BEGIN
+         IF NOT isfinite(v) THEN RETURN v; END IF;
+         d := gatehouse.gatehouse_mask_digest(domain, 'fake_date', v::text);
+         RETURN make_date(extract(year FROM v)::integer, 1, 1) + ((get_byte(d, 0) * 256 + get_byte(d, 1)) % 365);
+       END $gh$`,
     ...fns.flatMap((fn) => [
       `ALTER FUNCTION ${fn} OWNER TO ${owner}`,
       `REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`,

@@ -42,13 +42,20 @@ export function needsMaskFunctions(strategy: MaskStrategy): boolean {
   }
 }
 
+/** A SQL string literal (standard_conforming_strings, which PostgreSQL has on since 9.1 and Gatehouse pins). */
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 /**
  * The masked expression for `column` under `strategy`, named like the column. A value of a type
  * the strategy cannot rewrite becomes NULL of the column's type; `hash` gives text for any type.
- * A NULL stays NULL under every strategy (null-ness is not masked).
+ * A NULL stays NULL under every strategy (null-ness is not masked). `domain` ("schema.table.column"
+ * of the mask rule) separates the keyed strategies of one column from every other column's.
  */
-export function maskedColumn(column: ColumnInfo, strategy: MaskStrategy): string {
+export function maskedColumn(column: ColumnInfo, strategy: MaskStrategy, domain: string): string {
   const ref = `${SOURCE_ALIAS}.${quoteIdent(column.name)}`;
+  const dom = quoteLiteral(domain);
   const asText = `CAST(${ref} AS pg_catalog.text)`;
   const isString = column.category === 'S';
   const typed = (expr: string): string => `CAST(${expr} AS ${column.type})`;
@@ -72,18 +79,18 @@ export function maskedColumn(column: ColumnInfo, strategy: MaskStrategy): string
       break;
     }
     case 'hash':
-      expr = `${HASH_FUNCTION}(${asText})`;
+      expr = `${HASH_FUNCTION}(${dom}, ${asText})`;
       break;
     case 'fake_ssn':
     case 'fake_phone':
     case 'fake_email': {
       const kind = strategy.slice('fake_'.length);
-      expr = isString ? typed(`${FAKE_FUNCTION}('${kind}', ${asText})`) : nullOfType;
+      expr = isString ? typed(`${FAKE_FUNCTION}('${kind}', ${dom}, ${asText})`) : nullOfType;
       break;
     }
     case 'fake_date':
-      if (column.typeOid === DATE_OID) expr = `${FAKE_DATE_FUNCTION}(${ref})`;
-      else if (TIMESTAMP_OIDS.has(column.typeOid)) expr = typed(`${FAKE_DATE_FUNCTION}(CAST(${ref} AS pg_catalog.date))`);
+      if (column.typeOid === DATE_OID) expr = `${FAKE_DATE_FUNCTION}(${dom}, ${ref})`;
+      else if (TIMESTAMP_OIDS.has(column.typeOid)) expr = typed(`${FAKE_DATE_FUNCTION}(${dom}, CAST(${ref} AS pg_catalog.date))`);
       else expr = nullOfType;
       break;
     default: {

@@ -54,7 +54,7 @@ function refusal(sql: string): string {
 }
 
 const DERIVED =
-  '(SELECT gatehouse_masked."id", gatehouse.gatehouse_mask_hash(CAST(gatehouse_masked."name" AS pg_catalog.text)) AS "name", ' +
+  '(SELECT gatehouse_masked."id", gatehouse.gatehouse_mask_hash(\'clinical.patients.name\', CAST(gatehouse_masked."name" AS pg_catalog.text)) AS "name", ' +
   'CAST(CASE WHEN gatehouse_masked."ssn" IS NULL THEN NULL ELSE \'***\' END AS text) AS "ssn" FROM "clinical"."patients" AS gatehouse_masked)';
 
 beforeAll(async () => {

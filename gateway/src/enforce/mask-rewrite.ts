@@ -65,10 +65,10 @@ function indexMasks(masks: readonly MaskRule[]): Map<string, TableMasks> {
 const refused = (message: string, hint: string): RewriteResult => ({ kind: 'refused', refusal: { message, hint } });
 
 /** The derived table standing for `rel` with `masks` applied, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`. */
-export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean): string {
+export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string): string {
   const columns = rel.columns.map((c) => {
     const strategy = masks.get(c.name);
-    return strategy === undefined ? `${SOURCE_ALIAS}.${quoteIdent(c.name)}` : maskedColumn(c, strategy);
+    return strategy === undefined ? `${SOURCE_ALIAS}.${quoteIdent(c.name)}` : maskedColumn(c, strategy, `${maskTable}.${c.name}`);
   });
   const only = inherit ? '' : 'ONLY ';
   return `(SELECT ${columns.join(', ')} FROM ${only}${quoteIdent(rel.schema)}.${quoteIdent(rel.name)} AS ${SOURCE_ALIAS})`;
@@ -355,7 +355,7 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     if (tokens.text(after) === '*') end = after; // `t *`: descendants included, as by default
   }
   const alias = isObject(rv['alias']) ? (rv['alias'] as AstBody) : null;
-  const derived = derivedTable(rel, masks, inherit);
+  const derived = derivedTable(rel, masks, inherit, table);
   const aliasText = alias === null ? ` AS ${quoteIdent(str(rv, 'relname') ?? rel.name)}` : '';
   let text = `${derived}${aliasText}`;
   const keyword = tokens.prev(start);
@@ -389,7 +389,7 @@ function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     end = closing(tokens, open);
     if (end < 0) return located();
   }
-  const derived = derivedTable(rel, masks, true);
+  const derived = derivedTable(rel, masks, true, table);
   const relname = str(ref.rangeVar, 'relname') ?? rel.name;
   const select = `SELECT ${columns.length === 0 ? '*' : columns.map((c) => quoteIdent(c!)).join(', ')} FROM ${derived} AS ${quoteIdent(relname)}`;
   return {

@@ -43,7 +43,7 @@ const VIEW_CALLS = `SELECT DISTINCT r.ev_class::int AS view, n.nspname AS schema
 
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
-const MASK_FUNCTIONS = `SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${HASH_FUNCTION}(text)'), 'EXECUTE'), false) AS hash,
+const MASK_FUNCTIONS = `SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${HASH_FUNCTION}(text, text)'), 'EXECUTE'), false) AS hash,
   (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser`;
 
 interface RelationRow {
