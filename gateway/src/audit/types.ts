@@ -1,7 +1,7 @@
 // The audit record contract (schemas/audit-record.schema.json): one "statement" record written
 // before a statement is forwarded, one "outcome" record with the same decision id after it.
 
-import type { DecisionAction, EngineKind, MaskRule, PolicyInput } from '../policy/types.ts';
+import type { DecisionAction, DetectorName, EngineKind, MaskRule, PolicyInput } from '../policy/types.ts';
 
 export const AUDIT_RECORD_VERSION = 1 as const;
 
@@ -41,6 +41,8 @@ export type AuditRecord =
       decision_id: string;
       session_id: string;
       outcome: StatementOutcome;
+      /** Identifiers the content detectors replaced in what the client received, by detector (absent: none). */
+      detected?: Partial<Record<DetectorName, number>>;
     }
   | {
       v: typeof AUDIT_RECORD_VERSION;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BE } from '../wire/message-types.ts';
 import { canProduce, PendingQueue, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 
-const ctx = (): ResultContext => ({ statements: [], masks: [], index: 0, plan: null, columns: null, rows: 0 });
+const ctx = (): ResultContext => ({ statements: [], masks: [], detections: [], index: 0, plan: null, columns: null, rows: 0, detected: {} });
 const statement = { name: 's', upstreamName: 'gatehouse_x_1', sql: 'SELECT 1', preparedSql: 'SELECT 1', fields: null };
 
 /** One entry of every kind, keyed by kind. */

@@ -6,8 +6,9 @@
 
 import type { DecidedStatement } from '../enforce/decision-point.ts';
 import { BE } from '../wire/message-types.ts';
-import type { MaskPlan, ResultField } from '../enforce/mask-plan.ts';
-import type { MaskRule } from '../policy/types.ts';
+import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';
+import type { OutputPlan, ResultField } from '../enforce/output-plan.ts';
+import type { DetectRule, MaskRule } from '../policy/types.ts';
 
 /** A prepared statement the client created with Parse. */
 export interface PreparedStatement {
@@ -37,15 +38,23 @@ export interface Portal {
   fields: ResultField[] | null;
   /** The values Bind gave the statement's parameters: an Execute is decided on them too (enforce/setting-guard.ts). */
   params?: readonly (Buffer | null)[];
+  /** The result formats Bind asked for (none: all text; one: all that one; else one per column). */
+  resultFormats?: readonly number[];
 }
 
 /** Statements whose rows are flowing back, with what masking and audit need. */
 export interface ResultContext {
   statements: DecidedStatement[];
   masks: MaskRule[];
+  /** Content detection the statements' decisions ask for (enforce/output-plan.ts). */
+  detections: DetectRule[];
   /** Index of the statement whose results are arriving (multi-statement simple queries). */
   index: number;
-  plan: MaskPlan | null;
+  plan: OutputPlan | null;
+  /** Identifiers the detectors replaced in the current statement's results (for its outcome record). */
+  detected: DetectionCounts;
+  /** The detector scanning the COPY data now arriving, or null. */
+  copyDetector?: Detector | null;
   /** Columns of the result set whose rows are arriving: from its RowDescription (Query), else null. */
   columns: number | null;
   rows: number;

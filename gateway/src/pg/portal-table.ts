@@ -35,10 +35,10 @@ export class PortalTable {
   constructor(private readonly prefix: string) {}
 
   /** A Bind going out: the new portal, and the one it replaces in Gatehouse's view (for undo). */
-  bind(name: string, statement: PreparedStatement, params: readonly (Buffer | null)[]): { portal: Portal; previous: Portal | null } {
+  bind(name: string, statement: PreparedStatement, params: readonly (Buffer | null)[], resultFormats: readonly number[] = []): { portal: Portal; previous: Portal | null } {
     // The unnamed portal keeps its name: SQL cannot name it, and PostgreSQL replaces it at every Bind.
     const upstreamName = name === '' ? '' : `${this.prefix}c${++this.counter}`;
-    const portal: Portal = { name, upstreamName, statement, fields: statement.fields, params };
+    const portal: Portal = { name, upstreamName, statement, fields: statement.fields, params, resultFormats };
     const previous = this.byName.get(name) ?? null;
     this.byName.set(name, portal);
     return { portal, previous };

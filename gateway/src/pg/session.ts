@@ -14,6 +14,7 @@ import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute,
 import { WireError } from '../wire/wire-error.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
+import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
@@ -176,7 +177,7 @@ export class Session {
         if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal), 'extended');
         const statement = this.statements.get(msg.statement);
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
-        const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params);
+        const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
         const raw = renamed ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName }) : frame.raw;
         return this.forward(raw, { kind: 'bind', portal, previous });
@@ -247,7 +248,8 @@ export class Session {
   }
 
   private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
-    return { statements, masks, index: 0, plan: null, columns: null, rows: 0 };
+    const detections = statements.flatMap((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : []));
+    return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
   private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []) {
@@ -443,7 +445,7 @@ export class Session {
   // ---- audit outcomes ----
 
   /** Completes a statement's audit trail; outcomes go out with the next record (see AuditSink.writeSoon). */
-  writeOutcome(decisionId: string, outcome: StatementOutcome): void {
+  writeOutcome(decisionId: string, outcome: StatementOutcome, detected: DetectionCounts = {}): void {
     this.deps.decision.audit.writeSoon({
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
@@ -451,6 +453,7 @@ export class Session {
       decision_id: decisionId,
       session_id: this.sessionId,
       outcome,
+      ...(Object.keys(detected).length > 0 ? { detected: { ...detected } } : {}),
     });
   }
 

@@ -104,6 +104,8 @@ const decided = (id: string): DecidedStatement => ({ text: '', parsed: null, inp
 const context = (masks: MaskRule[], id = 'd1'): ResultContext => ({
   statements: [decided(id)],
   masks,
+  detections: [],
+  detected: {},
   index: 0,
   plan: null,
   columns: null,

@@ -1,20 +1,26 @@
 // Upstream → client: attributes each upstream message to the request it answers (the pending
-// queue), withholds any result column that comes raw from a masked table column (defence in depth
-// behind masking at the source), records outcomes, and forwards everything else byte for byte. A response the request at the head of
+// queue), applies the statement's output plan (enforce/output-plan.ts: withholds any result column
+// that comes raw from a masked table column, defence in depth behind masking at the source, and
+// runs the content detectors the decision asks for over rows, COPY data, notices and errors),
+// records outcomes, and forwards everything else byte for byte. A response the request at the head of
 // the queue cannot produce ends the session (FATAL 08P01) rather than being relayed.
 
 import { BE } from '../wire/message-types.ts';
 import {
+  copyData,
   dataRow,
   decodeCommandComplete,
   decodeDataRow,
   decodeErrorFields,
   decodeReadyForQuery,
   decodeRowDescription,
+  encodeErrorFields,
   errorResponse,
 } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { planMasks, type ResultField } from '../enforce/mask-plan.ts';
+import { allDetectors, filterRow, planOutput, scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
+import { addCounts, type Detector } from '../enforce/content-detectors.ts';
+import type { DetectRule } from '../policy/types.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
@@ -79,8 +85,9 @@ export class UpstreamRelay {
     const head = this.s.pending.peek();
     switch (frame.type) {
       case BE.NoticeResponse:
-        // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others.
-        this.s.emit(frame.raw);
+        // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
+        // text from columns the content detectors scan may be quoted, so that is scanned.
+        this.s.emit(this.scrubbed(frame, head).raw);
         return null;
       case BE.NotificationResponse:
         this.s.emit(frame.raw);
@@ -90,7 +97,7 @@ export class UpstreamRelay {
         if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
         return null;
       case BE.ErrorResponse:
-        this.onError(frame, head);
+        this.onError(this.scrubbed(frame, head), head);
         return null;
     }
     if (!head || !canProduce(head, frame.type)) throw desync(frame, head);
@@ -164,22 +171,23 @@ export class UpstreamRelay {
         // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
         ctx.columns = frame.body.readInt16BE(0);
         this.s.emit(frame.raw);
-        if (ctx.masks.length > 0) this.plan(ctx, decodeRowDescription(frame.body));
+        if (filtering(ctx)) this.plan(ctx, decodeRowDescription(frame.body));
         return null;
       }
       case BE.DataRow: {
         // A Query's rows follow its RowDescription; anything else belongs to another request.
         if (head.kind === 'query' && (ctx.columns === null || columnCount(frame) !== ctx.columns)) throw desync(frame, head);
         ctx.rows++;
-        if (ctx.masks.length > 0 && ctx.plan === null && head.kind === 'execute') {
-          // Extended protocol: the columns came from a Describe (the client's or Gatehouse's own).
+        if (filtering(ctx) && ctx.plan === null && head.kind === 'execute') {
+          // Extended protocol: the columns came from a Describe (the client's or Gatehouse's own),
+          // their formats from the Bind (a Describe of a statement says text for every column).
           const fields = head.portal?.fields ?? null;
           if (fields === null) {
             // Fail closed: masking cannot be planned without the columns.
             ctx.plan = { columns: [], any: false };
             throw new Error('masked result without a row description');
           }
-          this.plan(ctx, fields);
+          this.plan(ctx, withFormats(fields, head.portal?.resultFormats ?? []));
         }
         this.emitRow(frame, head);
         return null;
@@ -193,11 +201,36 @@ export class UpstreamRelay {
         this.s.emit(frame.raw);
         return null;
       }
+      case BE.CopyOutResponse: {
+        // COPY of a masked table or query was rewritten to copy masked values (enforce/mask-rewrite.ts);
+        // content detectors scan each row of a text or CSV COPY (one CopyData per row).
+        const detector = detectorOf(ctx);
+        if (detector !== null && frame.body[0] !== 0) {
+          throw new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse cannot scan binary COPY data for identifiers, which the policy asks for on this table, so it ended the session', {
+            hint: 'Use COPY in text or CSV format.',
+          });
+        }
+        ctx.copyDetector = detector;
+        this.s.emit(frame.raw);
+        return null;
+      }
+      case BE.CopyData: {
+        const detector = ctx.copyDetector ?? null;
+        if (detector === null) {
+          this.s.emit(frame.raw);
+          return null;
+        }
+        const scan = detector.scanBuffer(frame.body);
+        if (!scan.changed) {
+          this.s.emit(frame.raw);
+          return null;
+        }
+        addCounts(ctx.detected, scan.counts);
+        this.s.emit(copyData(scan.out));
+        return null;
+      }
       case BE.CopyInResponse:
-      case BE.CopyOutResponse:
-      case BE.CopyData:
       case BE.CopyDone:
-        // COPY of a masked table or query was rewritten to copy masked values (enforce/mask-rewrite.ts).
         this.s.emit(frame.raw);
         return null;
       default:
@@ -208,36 +241,50 @@ export class UpstreamRelay {
   /** Forwards a DataRow through the masking of the statement it belongs to. */
   private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): void {
     const ctx = head.ctx;
-    if (ctx.masks.length === 0) {
+    if (!filtering(ctx)) {
       this.s.emit(frame.raw);
       return;
     }
-    // Masks apply: the row must have exactly the columns the plan was built for.
+    // Masks or detectors apply: the row must have exactly the columns the plan was built for.
     const plan = ctx.plan;
     if (plan === null || columnCount(frame) !== plan.columns.length) throw desync(frame, head);
     if (!plan.any) {
       this.s.emit(frame.raw);
       return;
     }
-    const values = decodeDataRow(frame.body);
-    this.s.emit(dataRow(values.map((v, i) => (plan.columns[i] ? null : v))));
+    const values = filterRow(decodeDataRow(frame.body), plan, ctx.detected);
+    this.s.emit(values === null ? frame.raw : dataRow(values));
   }
 
-  /** The defence-in-depth plan for the result set now arriving (enforce/mask-plan.ts). */
+  /** The output plan for the result set now arriving (enforce/output-plan.ts). */
   private plan(ctx: ResultContext, fields: ResultField[]): void {
     // Each result set comes from one statement of the Query string, under its own decision.
     const current = ctx.statements.length > 1 ? ctx.statements[ctx.index] : undefined;
     const masks = current === undefined ? ctx.masks : current.decision.action === 'mask' ? current.decision.masks : [];
-    ctx.plan = planMasks(fields, masks, this.s.deps.catalog.relations.current());
+    const detections = current === undefined ? ctx.detections : detectionsOf(current.decision);
+    ctx.plan = planOutput(fields, masks, detections, this.s.deps.catalog.relations.current());
+  }
+
+  /** A notice or error with identifiers replaced where the statement it answers asks for content detection. */
+  private scrubbed(frame: Frame, head: Pending | undefined): Frame {
+    if (head?.kind !== 'query' && head?.kind !== 'execute') return frame;
+    const detector = detectorOf(head.ctx);
+    if (detector === null) return frame;
+    const fields = scanMessageFields(decodeErrorFields(frame.body), detector, head.ctx.detected);
+    if (fields === null) return frame;
+    const raw = encodeErrorFields(frame.type === BE.ErrorResponse ? BE.ErrorResponse : BE.NoticeResponse, fields);
+    return { type: frame.type, raw, body: raw.subarray(5) };
   }
 
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
-    if (stmt) this.s.writeOutcome(stmt.decision.id, outcome);
+    if (stmt) this.s.writeOutcome(stmt.decision.id, outcome, ctx.detected);
     ctx.index++;
     ctx.plan = null;
     ctx.columns = null;
     ctx.rows = 0;
+    ctx.detected = {};
+    ctx.copyDetector = null;
   }
 
   /** Statements of a multi-statement query that never ran because an earlier one failed. */
@@ -316,6 +363,28 @@ export class UpstreamRelay {
       }
     }
   }
+}
+
+/** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */
+function filtering(ctx: ResultContext): boolean {
+  return ctx.masks.length > 0 || ctx.detections.length > 0;
+}
+
+function detectionsOf(decision: ResultContext['statements'][number]['decision']): readonly DetectRule[] {
+  return decision.action === 'mask' ? (decision.detections ?? []) : [];
+}
+
+/** Every detector the statement whose results are arriving asks for, or null. */
+function detectorOf(ctx: ResultContext): Detector | null {
+  if (ctx.detections.length === 0) return null;
+  const current = ctx.statements[ctx.index];
+  return allDetectors(current === undefined ? ctx.detections : detectionsOf(current.decision));
+}
+
+/** The fields with the formats a Bind asked for: none = all text, one = all that, else one per column. */
+function withFormats(fields: readonly ResultField[], formats: readonly number[]): ResultField[] {
+  if (formats.length === 0) return fields.map((f) => ({ ...f, format: 0 }));
+  return fields.map((f, i) => ({ ...f, format: formats.length === 1 ? formats[0]! : (formats[i] ?? 0) }));
 }
 
 /** The column count a DataRow declares (its first int16). */

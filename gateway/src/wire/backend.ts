@@ -71,6 +71,14 @@ export function noticeResponse(f: ErrorFields): Buffer {
   return encodeFields(BE.NoticeResponse, f);
 }
 
+/** An ErrorResponse or NoticeResponse (`type`) from fields keyed by their code, in the given order (e.g. decoded, then edited). */
+export function encodeErrorFields(type: typeof BE.ErrorResponse | typeof BE.NoticeResponse, fields: Readonly<Record<string, string>>): Buffer {
+  const w = new MessageWriter(type, 64);
+  for (const [code, value] of Object.entries(fields)) w.byte(code.charCodeAt(0)).cstring(value);
+  w.byte(0);
+  return w.finish();
+}
+
 function authentication(code: number, extra = 0): MessageWriter {
   return new MessageWriter(BE.Authentication, 4 + extra).int32(code);
 }
@@ -132,6 +140,11 @@ export function rowDescription(fields: readonly RowField[]): Buffer {
     w.int16(f.typeSize).int32(f.typeMod).int16(f.format);
   }
   return w.finish();
+}
+
+/** CopyData from the server (COPY TO STDOUT): one row of text or CSV, or a chunk of binary COPY. */
+export function copyData(data: Uint8Array): Buffer {
+  return new MessageWriter(BE.CopyData, data.length).bytes(data).finish();
 }
 
 /** DataRow: int16 count, then per value int32 length (-1 = NULL) and bytes. */
