@@ -64,11 +64,19 @@ function ref(schema: string, name: string, schemaExplicit: boolean): TableRef {
   return { schema, name, qualified: `${schema}.${name}`, schemaExplicit };
 }
 
-/** A RangeVar body (`{catalogname?, schemaname?, relname, alias?}`) as the TableRefs it may denote. */
+/**
+ * A RangeVar body (`{catalogname?, schemaname?, relname, alias?, relpersistence}`) as the TableRefs
+ * it may denote. A new temporary relation (`CREATE TEMP TABLE x`, `SELECT ... INTO TEMP x`, `CREATE
+ * TEMP VIEW x`) is `pg_temp.x`, where PostgreSQL puts it, so that a policy can allow scratch tables
+ * without allowing permanent ones. Later unqualified uses of `x` still report the permanent tables
+ * the name could denote (see searchOrder); `pg_temp.x` names the temporary one exactly.
+ */
 export function tableRefsFromRangeVar(rangeVar: AstBody, searchPath: readonly string[], use: NameUse = 'lookup'): TableRef[] {
   const name = str(rangeVar, 'relname');
   if (name === null) return [];
-  return tableRefs(str(rangeVar, 'schemaname'), name, searchPath, use);
+  const schema = str(rangeVar, 'schemaname');
+  if (use === 'create' && schema === null && str(rangeVar, 'relpersistence') === 't') return [ref('pg_temp', name, false)];
+  return tableRefs(schema, name, searchPath, use);
 }
 
 /** A dotted name list (`[schema,] name` or `[catalog, schema, name]`) as the TableRefs it may denote. */
