@@ -13,6 +13,7 @@ import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
+import { detectionScopeRefusal } from './detection-scope.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -328,6 +329,10 @@ export function decideQuery(
  */
 function applyMasks(ctx: DecisionContext, text: string, statements: DecidedStatement[]): string | null | GatehouseError {
   if (!statements.some((s) => s.decision.action === 'mask')) return null;
+  for (const s of statements) {
+    const refusal = detectionScopeRefusal(s.parsed, s.decision);
+    if (refusal !== null) return new GatehouseError('FEATURE_NOT_SUPPORTED', refusal.message, { decisionId: s.decision.id, hint: refusal.hint });
+  }
   const relations = ctx.relations.current();
   const result = rewriteForMasksCached({
     text,

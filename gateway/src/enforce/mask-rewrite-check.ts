@@ -15,7 +15,13 @@ export type Replacement =
   /** An unqualified name → `schema.name`. */
   | { kind: 'qualify'; path: TreePath; table: string; schema: string };
 
-const IGNORED_KEYS = new Set(['location', 'stmt_location', 'stmt_len']);
+/**
+ * Source positions (byte offsets into the text), which a splice shifts: every `location`, and the
+ * offsets PostgreSQL 18's parser added (`rexpr_list_start/_end` of `x IN (...)`, `list_start/_end`
+ * of `ARRAY[...]`, `name_location` of a JSON_TABLE path name). Missing one here made every masked
+ * statement with such a node fail the check (red-team round 5: `WHERE id IN (1, 2, 3)` refused).
+ */
+const IGNORED_KEYS = new Set(['location', 'stmt_location', 'stmt_len', 'rexpr_list_start', 'rexpr_list_end', 'list_start', 'list_end', 'name_location']);
 
 /** JSON with sorted keys and without source positions: equal for equal trees. */
 export function canonical(value: unknown): string {

@@ -101,6 +101,17 @@ describe('rewriteForMasks', () => {
     }
   });
 
+  it('rewrites statements with IN lists, ARRAY[...] and JSON_TABLE path names (PostgreSQL 18 positions are not structure)', () => {
+    for (const sql of [
+      'SELECT id FROM clinical.patients WHERE id IN (1, 2, 3)',
+      'SELECT id FROM clinical.patients WHERE ssn IN ($1, $2)',
+      'SELECT id, ssn FROM clinical.patients WHERE id = ANY (ARRAY[1, 2])',
+      "SELECT j.* FROM clinical.patients p, JSON_TABLE('[1]'::jsonb, '$[*]' AS path1 COLUMNS (x int PATH '$')) j",
+    ]) {
+      expect(rewritten(sql), sql).toContain(DERIVED);
+    }
+  });
+
   it('turns COPY of a masked table into COPY of its masked query, column list included', () => {
     expect(rewritten('COPY clinical.patients TO STDOUT')).toBe(`COPY (SELECT * FROM ${DERIVED} AS "patients") TO STDOUT`);
     expect(rewritten('COPY clinical.patients (id, ssn) TO STDOUT WITH (FORMAT csv)')).toBe(

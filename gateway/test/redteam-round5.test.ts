@@ -1,0 +1,273 @@
+// Fifth red-team round, against masking at the source (enforce/mask-rewrite.ts) and the content
+// detectors on output (enforce/content-detectors.ts, output-plan.ts), through Gatehouse to the real
+// PostgreSQL with both engines and the example HIPAA policies. Two identities attack:
+//   - `agents` read clinical.patients with ssn, phone, email, mrn, names, address and date_of_birth
+//     masked at the source;
+//   - `support` (also an agent) reads clinical.visits, whose free-text notes are scanned on the way
+//     out: identifiers in them are replaced by labels ([SSN], [PHONE], [EMAIL], ...).
+//
+// Every test asserts the SECURE behaviour. Findings (see the report in the commit messages):
+//   R5-1 (over-refusal, fixed) a masked statement with an IN list (`WHERE id IN (1, 2, 3)`),
+//        `ANY (ARRAY[...])` or a JSON_TABLE path name was refused with 0A000: the rewrite check
+//        compared PostgreSQL 18's new position fields (rexpr_list_start, list_start, ...) as if
+//        they were structure, and the splice shifts them.
+//   R5-2 (critical, fixed) a cursor declared under content detection returned the raw notes
+//        through FETCH: FETCH is a statement of its own, decided without the detection, so its rows
+//        were not scanned. DECLARE (and any write, which stores a copy read back unscanned) is now
+//        refused under detection.
+//   R5-3 (critical, OPEN, it.fails) detectors scan output, so any expression over a scanned column
+//        that changes the identifier's shape carries it out: reverse(), substr() split across
+//        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, a Unicode hyphen,
+//        translate() to bare digits. And predicates see the raw note (WHERE notes LIKE ...), an
+//        oracle. Only detection at the source (the rewrite replacing the column by a scanned value)
+//        can close this class.
+//
+// Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
+
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { probe, useRedTeam, type ProbeOutcome } from './support/redteam.ts';
+
+const VISIT_ID = 995_001;
+const NOTE_SSN = '219-09-9999';
+const NOTE_PHONE = '(415) 555-0142';
+const NOTE_EMAIL = 'jane.roe@example.org';
+const NOTE = `Callback ${NOTE_PHONE}; SSN ${NOTE_SSN}; wrote to ${NOTE_EMAIL} about the results.`;
+
+const SETUP = `
+  DELETE FROM clinical.visits WHERE id = ${VISIT_ID};
+  INSERT INTO clinical.visits (id, patient_id, visit_date, reason, notes)
+    SELECT ${VISIT_ID}, min(id), date '2026-01-02', 'follow-up', '${NOTE}' FROM clinical.patients;`;
+const CLEANUP = `DELETE FROM clinical.visits WHERE id = ${VISIT_ID};`;
+
+/** Masked statements that must run (R5-1: refused with 0A000 before the fix) and return masked values. */
+const MUST_RUN_MASKED = [
+  'SELECT id, ssn FROM clinical.patients WHERE id IN (1, 2, 3) ORDER BY id',
+  'SELECT id, ssn FROM clinical.patients WHERE id NOT IN (4, 5) AND email IN (email) ORDER BY id LIMIT 3',
+  'SELECT id, phone FROM clinical.patients WHERE id = ANY (ARRAY[1, 2]) ORDER BY id',
+  "SELECT p.id FROM clinical.patients p WHERE p.ssn IN ('x', 'y') OR p.id IN (SELECT v.patient_id FROM clinical.visits v WHERE v.id IN (1, 2))",
+  'SELECT ARRAY[ssn, phone, email] FROM clinical.patients WHERE id IN (1, 2)',
+];
+
+/**
+ * Attempts on the masks (agents). They run or fail as they will; none may return an identifier.
+ * Binary results, cursors, EXPLAIN, JSON, composites, arrays, casts, search_path, error echoes.
+ */
+const MASK_PROBES = [
+  'SELECT ssn::bytea, ssn::int FROM clinical.patients',
+  "SELECT encode(convert_to(ssn, 'UTF8'), 'base64'), encode(convert_to(email, 'UTF8'), 'hex') FROM clinical.patients",
+  "SELECT jsonb_path_query(to_jsonb(p), '$.ssn') FROM clinical.patients p",
+  'SELECT * FROM ROWS FROM (jsonb_to_record((SELECT to_jsonb(p) FROM clinical.patients p LIMIT 1)) AS (ssn text, email text))',
+  'SELECT (p).* FROM (SELECT p FROM clinical.patients p) x',
+  'SELECT row(p.*)::text, array_agg(p) FROM clinical.patients p GROUP BY p.*',
+  "SELECT int4range(length(ssn), 10), daterange(date_of_birth, date_of_birth + 1) FROM clinical.patients",
+  'SELECT pg_column_size(ssn), octet_length(phone), bit_length(email) FROM clinical.patients',
+  "SELECT to_char(date_of_birth, 'YYYY-MM-DD'), date_of_birth::text, extract(doy FROM date_of_birth) FROM clinical.patients",
+  'SELECT clinical.patients.ssn FROM clinical.patients',
+  "SELECT U&\"\\0073sn\" FROM clinical.\"patients\" WHERE id IN (1)",
+  "SELECT ssn FROM clinical.patients WHERE ssn = E'\\x31'",
+  'EXPLAIN (VERBOSE, FORMAT JSON) SELECT * FROM clinical.patients WHERE id IN (1, 2)',
+  'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ssn FROM clinical.patients ORDER BY ssn',
+  "SELECT xmlelement(name p, xmlattributes(ssn AS s, email AS e)) FROM clinical.patients",
+  "SELECT ssn::xml FROM clinical.patients",
+  "SELECT to_tsvector('simple', ssn || ' ' || phone || ' ' || email) FROM clinical.patients",
+  'SELECT string_to_array(phone, NULL), regexp_split_to_array(email, \'\') FROM clinical.patients',
+  'SELECT * FROM clinical.patients p JOIN clinical.visits v ON v.patient_id = p.id WHERE v.id IN (1, 2, 3)',
+  'WITH RECURSIVE r AS (SELECT id, ssn FROM clinical.patients WHERE id = 1 UNION ALL SELECT r.id + 1, p.ssn FROM r JOIN clinical.patients p ON p.id = r.id + 1 WHERE r.id < 5) SELECT * FROM r',
+  "SELECT set_config('application_name', email, false) FROM clinical.patients WHERE id = 1",
+  "SELECT current_setting('application_name')",
+];
+
+/** Reads of the note that a support identity may run: each must come back with the identifiers replaced. */
+const SCANNED_READS = [
+  `SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}`,
+  `SELECT v FROM clinical.visits v WHERE id = ${VISIT_ID}`,
+  `SELECT notes FROM clinical.visits WHERE id IN (${VISIT_ID}, 1)`,
+  `COPY (SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}) TO STDOUT`,
+];
+
+/**
+ * R5-3: expressions that change the identifiers' shape, and how to undo the change. Each is run by
+ * a support identity; the decoded result must not hold an identifier of the note.
+ */
+const SHAPE_CHANGES: Array<{ name: string; sql: string; decode: (rows: Record<string, unknown>[]) => string }> = [
+  {
+    name: 'reverse()',
+    sql: `SELECT reverse(notes) AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => [...String(rows[0]?.['x'])].reverse().join(''),
+  },
+  {
+    name: 'substr() split across two columns',
+    sql: `SELECT substr(notes, 1, strpos(notes, 'SSN') + 5) AS a, substr(notes, strpos(notes, 'SSN') + 6) AS b FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => `${String(rows[0]?.['a'])}${String(rows[0]?.['b'])}`,
+  },
+  {
+    name: 'one character per row',
+    sql: `SELECT c FROM clinical.visits v, regexp_split_to_table(v.notes, '') WITH ORDINALITY AS t(c, n) WHERE v.id = ${VISIT_ID} ORDER BY n`,
+    decode: (rows) => rows.map((r) => String(r['c'])).join(''),
+  },
+  {
+    name: "encode(..., 'base64')",
+    sql: `SELECT encode(convert_to(notes, 'UTF8'), 'base64') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => Buffer.from(String(rows[0]?.['x']), 'base64').toString('utf8'),
+  },
+  {
+    name: "encode(..., 'hex')",
+    sql: `SELECT encode(convert_to(notes, 'UTF8'), 'hex') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => Buffer.from(String(rows[0]?.['x']), 'hex').toString('utf8'),
+  },
+  {
+    name: '::bytea',
+    sql: `SELECT notes::bytea AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => (Buffer.isBuffer(rows[0]?.['x']) ? (rows[0]!['x'] as Buffer).toString('utf8') : String(rows[0]?.['x'])),
+  },
+  {
+    name: 'a Unicode hyphen for "-"',
+    sql: `SELECT replace(notes, '-', U&'\\2010') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replaceAll('\u2010', '-'),
+  },
+  {
+    name: 'a space after every digit',
+    sql: `SELECT regexp_replace(notes, '(\\d)', '\\1 ', 'g') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replace(/(\d) /g, '$1'),
+  },
+  {
+    name: "' at ' for '@'",
+    sql: `SELECT replace(notes, '@', ' at ') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replaceAll(' at ', '@'),
+  },
+];
+
+/** Whether text holds one of the note's identifiers, written as in the note or as bare digits. */
+function holdsNoteIdentifier(text: string): boolean {
+  return [NOTE_SSN, NOTE_PHONE, NOTE_EMAIL, '219099999', '4155550142'].some((s) => text.includes(s));
+}
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red team round 5, ${engine} engine`, () => {
+    const rt = useRedTeam(engine, 'agent-red5', { setupSql: SETUP, cleanupSql: CLEANUP });
+
+    /** Whether anything holds a patient identifier (SSN with or without dashes, email, phone, MRN). */
+    async function identifiers(): Promise<string[]> {
+      const rows = (await rt.direct.query('SELECT ssn, email, phone, mrn FROM clinical.patients')).rows as Record<string, string>[];
+      return rows.flatMap((r) => [r['ssn']!, r['ssn']!.replaceAll('-', ''), r['email']!, r['phone']!, r['mrn']!]);
+    }
+    function leaksAny(x: unknown, secrets: readonly string[]): string | undefined {
+      const s = typeof x === 'string' ? x : JSON.stringify(x);
+      return secrets.find((v) => s.includes(v));
+    }
+
+    describe('masks at the source (agents)', () => {
+      // CLOSED: R5-1 over-refusal. Was: 0A000 "could not apply the masks of this statement safely
+      // (statement 1 does not read as intended after rewriting)".
+      it('R5-1: masked statements with IN lists and ARRAY[...] run and return masked values', async () => {
+        const c = await rt.agent();
+        const secrets = await identifiers();
+        for (const sql of MUST_RUN_MASKED) {
+          const r = await probe(c, sql);
+          expect.soft(r.code, `${sql}: ${r.message}`).toBeNull();
+          expect.soft(r.rows.length, sql).toBeGreaterThan(0);
+          expect.soft(leaksAny(r, secrets), sql).toBeUndefined();
+        }
+        const ssns = (await c.query('SELECT id, ssn FROM clinical.patients WHERE id IN (1, 2, 3) ORDER BY id')).rows;
+        expect(ssns).toEqual([
+          { id: 1, ssn: '***' },
+          { id: 2, ssn: '***' },
+          { id: 3, ssn: '***' },
+        ]);
+      });
+
+      it(`${MASK_PROBES.length} further attempts (binary, JSON, composites, ranges, EXPLAIN, XML, escapes) return no identifier`, async () => {
+        const c = await rt.agent();
+        const secrets = await identifiers();
+        const notices: string[] = [];
+        c.on('notice', (n) => notices.push(JSON.stringify(n)));
+        for (const sql of MASK_PROBES) {
+          const r = await probe(c, sql);
+          expect.soft(leaksAny(r, secrets), `${sql}: ${JSON.stringify(r).slice(0, 200)}`).toBeUndefined();
+        }
+        // The same in the extended protocol with binary results (node-postgres: `binary: true`).
+        for (const text of ['SELECT ssn, email, phone, mrn, p FROM clinical.patients p WHERE id IN (1, 2)', 'SELECT ssn::bytea AS b, ARRAY[email] AS a FROM clinical.patients']) {
+          const r = await c.query({ text, values: [], binary: true } as pg.QueryConfig);
+          const decoded = JSON.stringify(r.rows.map((row) => Object.values(row).map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))));
+          expect.soft(leaksAny(decoded, secrets), text).toBeUndefined();
+        }
+        expect(leaksAny(notices, secrets)).toBeUndefined();
+      });
+
+      it('a cursor over the masked table, held across COMMIT and fetched in pieces, returns masked values', async () => {
+        const c = await rt.agent();
+        const secrets = await identifiers();
+        await c.query('BEGIN');
+        await c.query('DECLARE rt5_hold CURSOR WITH HOLD FOR SELECT id, ssn, email, phone FROM clinical.patients WHERE id IN (1, 2, 3) ORDER BY id');
+        await c.query('COMMIT');
+        const first = await probe(c, 'FETCH 2 FROM rt5_hold');
+        const rest = await probe(c, 'FETCH ALL FROM rt5_hold');
+        await c.query('CLOSE rt5_hold');
+        expect(first.code, first.message ?? '').toBeNull();
+        expect([...first.rows, ...rest.rows].map((r) => (r as { ssn: string }).ssn)).toEqual(['***', '***', '***']);
+        expect(leaksAny([first, rest], secrets)).toBeUndefined();
+      });
+
+      it('date_of_birth comes back as a fake of the same year, not the real date', async () => {
+        const c = await rt.agent();
+        const real = (await rt.direct.query('SELECT id, date_of_birth::text AS d FROM clinical.patients ORDER BY id')).rows as { id: number; d: string }[];
+        const seen = (await c.query('SELECT id, date_of_birth::text AS d FROM clinical.patients ORDER BY id')).rows as { id: number; d: string }[];
+        expect(seen.map((r) => r.d.slice(0, 4))).toEqual(real.map((r) => r.d.slice(0, 4)));
+        // A keyed day of the year: it may hit the real day by chance (1 in 365), never for most patients.
+        const same = seen.filter((r, i) => r.d === real[i]!.d).length;
+        expect(same).toBeLessThan(real.length / 4);
+      });
+    });
+
+    describe('content detectors on output (support)', () => {
+      const support = async (): Promise<pg.Client> => rt.gateway.client(await rt.gateway.token('support-red5', ['agents', 'support']));
+
+      it('plain reads of the note come back with its identifiers replaced', async () => {
+        const c = await support();
+        for (const sql of SCANNED_READS.filter((s) => !s.startsWith('COPY'))) {
+          const r = await probe(c, sql);
+          expect.soft(r.code, `${sql}: ${r.message}`).toBeNull();
+          expect.soft(JSON.stringify(r.rows), sql).toContain('[SSN]');
+          expect.soft(holdsNoteIdentifier(JSON.stringify(r)), sql).toBe(false);
+        }
+      });
+
+      // CLOSED: R5-2 (critical). Was: DECLARE ran, and FETCH ALL returned "Callback (415) 555-0142;
+      // SSN 219-09-9999; wrote to jane.roe@example.org ..." unscanned (FETCH is decided as a cursor
+      // statement with no detection, so its RowDescription got no scanner).
+      it('R5-2: a cursor over a scanned column is refused, so FETCH cannot return the raw note', async () => {
+        const c = await support();
+        await c.query('BEGIN');
+        const declared = await probe(c, `DECLARE rt5_notes CURSOR FOR SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}`);
+        const fetched = await probe(c, 'FETCH ALL FROM rt5_notes');
+        await c.query('ROLLBACK');
+        expect(declared.code).toBe('0A000');
+        expect(declared.message).toContain('clinical.visits.notes');
+        expect(holdsNoteIdentifier(JSON.stringify([declared, fetched]))).toBe(false);
+        // WITH HOLD, outside a transaction block: refused the same way.
+        const held = await probe(c, `DECLARE rt5_held CURSOR WITH HOLD FOR SELECT upper(notes) FROM clinical.visits WHERE id = ${VISIT_ID}`);
+        expect(held.code).toBe('0A000');
+        expect(holdsNoteIdentifier(JSON.stringify(await probe(c, 'FETCH ALL FROM rt5_held')))).toBe(false);
+      });
+
+      // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is
+      // there. Detection at the source is the fix (see the file's header).
+      for (const change of SHAPE_CHANGES) {
+        it.fails(`R5-3 (open): ${change.name} over the note does not carry its identifiers out`, async () => {
+          const c = await support();
+          const r: ProbeOutcome = await probe(c, change.sql);
+          expect(r.code, r.message ?? '').toBeNull();
+          expect(holdsNoteIdentifier(change.decode(r.rows as Record<string, unknown>[]))).toBe(false);
+        });
+      }
+
+      it.fails('R5-3 (open): a predicate on the note is an oracle for its identifiers', async () => {
+        const c = await support();
+        const hit = await c.query(`SELECT count(*)::int AS n FROM clinical.visits WHERE id = ${VISIT_ID} AND notes LIKE '%' || $1 || '%'`, [NOTE_SSN]);
+        // The client learns that this exact SSN is in the note; a masked note would not match.
+        expect(hit.rows[0].n).toBe(0);
+      });
+    });
+  });
+}
