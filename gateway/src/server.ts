@@ -17,7 +17,7 @@ import type { GatehouseConfig } from './config/types.ts';
 import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
-import { CatalogResolver } from './pg/catalog.ts';
+import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
 import { errorMessageFor, Session } from './pg/session.ts';
 import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
@@ -64,6 +64,8 @@ export interface StartOptions {
   engines?: EngineSource;
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
+  /** How catalog snapshots are read and refreshed (tests and the bench shorten them; pg/catalog.ts). */
+  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing'>;
 }
 
 /** Startup parameters a client may pass through to the upstream session; all others are dropped. */
@@ -169,7 +171,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
 
   const catalogFor = (database: string): CatalogResolver => {
     let c = catalogs.get(database);
-    if (!c) catalogs.set(database, (c = new CatalogResolver(config.upstream.url, config.upstream.passDatabase ? database : null)));
+    if (!c) {
+      c = new CatalogResolver({ ...options.catalog, connectionString: config.upstream.url, database: config.upstream.passDatabase ? database : null, log: info });
+      catalogs.set(database, c);
+    }
     return c;
   };
 

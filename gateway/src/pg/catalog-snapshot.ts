@@ -1,64 +1,153 @@
-// A snapshot of something read from the upstream database's catalog (routines, relations), loaded
-// on demand over Gatehouse's catalog connection, kept for decisions to read synchronously, and
-// reloaded in the background once stale: stale-while-revalidate, one load in flight at a time.
+// A snapshot of something read from the upstream database's catalog (routines, relations), kept
+// for decisions to read synchronously and refreshed in the background once stale
+// (stale-while-revalidate). No caller ever waits for a refresh except the first sessions of a
+// database (ready(), bounded); at most one read is in flight; a read that returns the same rows
+// keeps the snapshot (so caches keyed by it stay warm); a failed read is logged, keeps the last
+// snapshot, and is retried after a growing backoff.
 
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
+/** Runs one read on a catalog connection, bounded in time (pg/catalog-connection.ts). */
+export type CatalogReader = <R>(read: (client: pg.Client) => Promise<R>) => Promise<R>;
+
+/** How one kind of snapshot is read and built. */
+export interface SnapshotSource<R, T> {
+  /** For logs, e.g. "relation snapshot". */
+  name: string;
+  /** The rows, as plain JSON-able data (compared between reads). */
+  read(client: pg.Client): Promise<R>;
+  /** The snapshot from rows that differ from the last ones. */
+  build(rows: R): T;
+}
+
+export interface SnapshotTiming {
+  /** A snapshot checked longer ago than this is refreshed in the background. */
+  refreshAfterMs: number;
+  /** Wait after a first failed read before the next; doubled per failure up to maxBackoffMs. */
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  /** refreshSoon() does nothing when the snapshot was checked this recently. */
+  minRefreshIntervalMs: number;
+}
+
+export const DEFAULT_SNAPSHOT_TIMING: SnapshotTiming = {
+  refreshAfterMs: 30_000,
+  minBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  minRefreshIntervalMs: 1_000,
+};
+
+/** What a snapshot has done, for logs, metrics and tests. */
+export interface SnapshotStats {
+  reads: number;
+  /** Reads whose rows differed from the last (a new snapshot was built). */
+  builds: number;
+  failures: number;
+  /** Failures since the last successful read. */
+  consecutiveFailures: number;
+  lastError: string | null;
+}
+
+function fingerprint(rows: unknown): string {
+  return createHash('sha256').update(JSON.stringify(rows)).digest('base64');
+}
+
 /** The latest snapshot for one database. */
-export class CatalogSnapshot<T extends { loadedAt: number }> {
+export class CatalogSnapshot<R, T> {
   private latest: T | null = null;
-  private loading: Promise<T> | null = null;
+  private latestFingerprint: string | null = null;
+  /** When the latest rows were last confirmed by a read (0: never). */
+  private checkedAt = 0;
+  private retryAt = 0;
+  private loading: Promise<void> | null = null;
+  private readonly counts: SnapshotStats = { reads: 0, builds: 0, failures: 0, consecutiveFailures: 0, lastError: null };
 
   constructor(
-    private readonly connect: () => Promise<pg.Client>,
-    private readonly read: (client: pg.Client) => Promise<T>,
-    private readonly refreshAfterMs: number,
+    private readonly reader: CatalogReader,
+    private readonly source: SnapshotSource<R, T>,
+    private readonly log: (message: string) => void = () => undefined,
+    private readonly timing: SnapshotTiming = DEFAULT_SNAPSHOT_TIMING,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Loads a snapshot unless a fresh one is there (or `force`); rejects when the database cannot be read. */
-  async load(force = false): Promise<T> {
-    if (!force && this.latest !== null && !this.stale()) return this.latest;
-    this.loading ??= this.connect()
-      .then(this.read)
-      .then(
-        (snapshot) => {
-          this.latest = snapshot;
-          this.loading = null;
-          return snapshot;
-        },
-        (e: unknown) => {
-          this.loading = null;
-          throw e;
-        },
-      );
-    return this.loading;
-  }
-
-  /** Resolves once a first load has been tried (at most after `timeoutMs`); later calls do not wait. */
-  async ready(timeoutMs = 5_000): Promise<void> {
-    if (this.latest !== null) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([this.load().then(() => undefined, () => undefined), timeout]);
-    clearTimeout(timer);
-  }
-
   /**
-   * The snapshot to decide with now: null when none could be loaded yet (what needs it then fails
-   * closed). A stale one is still returned while a newer one loads in the background.
+   * The snapshot to decide with now: null when none could be read yet (what needs it then fails
+   * closed). A stale one is returned while a newer one is read in the background.
    */
   current(): T | null {
-    if (this.latest === null || this.stale()) void this.load().catch(() => undefined);
+    if (this.latest === null || this.now() - this.checkedAt > this.timing.refreshAfterMs) this.refresh();
     return this.latest;
   }
 
-  /** Asks for a reload soon (something was named that the snapshot does not know yet). */
+  /** Asks for a read soon (something was named that the snapshot does not know yet). */
   refreshSoon(): void {
-    if (this.latest !== null && Date.now() - this.latest.loadedAt < 1_000) return;
-    void this.load(true).catch(() => undefined);
+    if (this.latest !== null && this.now() - this.checkedAt < this.timing.minRefreshIntervalMs) return;
+    this.refresh();
   }
 
-  private stale(): boolean {
-    return this.latest !== null && Date.now() - this.latest.loadedAt > this.refreshAfterMs;
+  /**
+   * Resolves once a snapshot is there, the read in flight has ended, or `timeoutMs` has passed;
+   * at once while a failed read waits out its backoff. Never rejects.
+   */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.latest !== null) return;
+    this.refresh();
+    if (this.loading === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.loading, timeout]);
+    clearTimeout(timer);
+  }
+
+  /** Reads now unless a read is in flight (then waits for it); for tests and tools. Never rejects. */
+  async reload(): Promise<void> {
+    this.retryAt = 0;
+    this.refresh();
+    await this.loading;
+  }
+
+  stats(): SnapshotStats {
+    return { ...this.counts };
+  }
+
+  /** Starts a background read unless one is in flight or a failure's backoff has not passed. */
+  private refresh(): void {
+    if (this.loading !== null || this.now() < this.retryAt) return;
+    this.loading = this.read().finally(() => {
+      this.loading = null;
+    });
+  }
+
+  private async read(): Promise<void> {
+    this.counts.reads++;
+    try {
+      const rows = await this.reader((client) => this.source.read(client));
+      const print = fingerprint(rows);
+      if (this.latest === null || print !== this.latestFingerprint) {
+        this.latest = this.source.build(rows);
+        this.latestFingerprint = print;
+        this.counts.builds++;
+      }
+      this.checkedAt = this.now();
+      this.retryAt = 0;
+      if (this.counts.consecutiveFailures > 0) {
+        this.log(`${this.source.name}: read again after ${this.counts.consecutiveFailures} failed attempt(s)`);
+      }
+      this.counts.consecutiveFailures = 0;
+      this.counts.lastError = null;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.counts.failures++;
+      this.counts.consecutiveFailures++;
+      this.counts.lastError = why;
+      const backoff = Math.min(this.timing.maxBackoffMs, this.timing.minBackoffMs * 2 ** (this.counts.consecutiveFailures - 1));
+      this.retryAt = this.now() + backoff;
+      const serving =
+        this.latest === null
+          ? 'statements that need it are refused until it can be read'
+          : `the snapshot confirmed ${Math.round((this.now() - this.checkedAt) / 1000)} s ago keeps serving`;
+      this.log(`${this.source.name}: could not read the database's catalog (${why}); ${serving}; next attempt in ${Math.round(backoff / 100) / 10} s`);
+    }
   }
 }

@@ -1,9 +1,9 @@
-// Loads, and keeps fresh, the snapshot of the upstream database's relations that mask rewrites and
-// the policy input read (enforce/relation-catalog.ts), through Gatehouse's own catalog connection.
-// Refreshed in the background when stale; one load in flight at a time.
+// Reads the snapshot of the upstream database's relations that mask rewrites and the policy input
+// read (enforce/relation-catalog.ts), over Gatehouse's own catalog connection; kept fresh by
+// pg/catalog-snapshot.ts (in the background, a snapshot kept while its rows do not change).
 
 import type pg from 'pg';
-import { CatalogSnapshot } from './catalog-snapshot.ts';
+import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
@@ -92,27 +92,39 @@ function closure(start: number, edges: Map<number, number[]>): number[] {
 
 let loads = 0;
 
-/** Reads a fresh snapshot over `client`. */
-export async function loadRelationCatalog(client: pg.Client): Promise<RelationCatalog> {
-  const [rels, views, calls, inherits, fns] = [
-    await client.query<RelationRow>(RELATIONS),
-    await client.query<{ view: number; reads: number }>(VIEW_READS),
-    await client.query<{ view: number; schema: string; name: string }>(VIEW_CALLS),
-    await client.query<{ child: number; parent: number }>(INHERITS),
-    await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS),
-  ];
-  const byOid = new Map<number, RelationRow>(rels.rows.map((r) => [r.oid, r]));
-  const edges = (rows: Array<[number, number]>): Map<number, number[]> => {
+/** The catalog rows a relation snapshot is built from. */
+export interface RelationRows {
+  relations: RelationRow[];
+  viewReads: Array<{ view: number; reads: number }>;
+  viewCalls: Array<{ view: number; schema: string; name: string }>;
+  inherits: Array<{ child: number; parent: number }>;
+  maskFunctions: { hash: boolean; superuser: boolean } | null;
+}
+
+/** Reads the rows over `client` (one query after another: a client runs one at a time). */
+export async function readRelationRows(client: pg.Client): Promise<RelationRows> {
+  const relations = (await client.query<RelationRow>(RELATIONS)).rows;
+  const viewReads = (await client.query<{ view: number; reads: number }>(VIEW_READS)).rows;
+  const viewCalls = (await client.query<{ view: number; schema: string; name: string }>(VIEW_CALLS)).rows;
+  const inherits = (await client.query<{ child: number; parent: number }>(INHERITS)).rows;
+  const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
+  return { relations, viewReads, viewCalls, inherits, maskFunctions };
+}
+
+/** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
+export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
+  const byOid = new Map<number, RelationRow>(rows.relations.map((r) => [r.oid, r]));
+  const edges = (pairs: Array<[number, number]>): Map<number, number[]> => {
     const m = new Map<number, number[]>();
-    for (const [from, to] of rows) {
+    for (const [from, to] of pairs) {
       let list = m.get(from);
       if (!list) m.set(from, (list = []));
       list.push(to);
     }
     return m;
   };
-  const viewEdges = edges(views.rows.map((r) => [r.view, r.reads]));
-  const parentEdges = edges(inherits.rows.map((r) => [r.child, r.parent]));
+  const viewEdges = edges(rows.viewReads.map((r) => [r.view, r.reads]));
+  const parentEdges = edges(rows.inherits.map((r) => [r.child, r.parent]));
   const qualified = (oid: number): string[] => {
     const r = byOid.get(oid);
     return r ? [`${r.schema}.${r.name}`] : [];
@@ -120,17 +132,17 @@ export async function loadRelationCatalog(client: pg.Client): Promise<RelationCa
   // Names as in the policy input's functions: built-ins both bare and pg_catalog-qualified.
   const callsOf = new Map<number, string[]>();
   // Calls of built-in functions are not in pg_depend (pinned objects): read them from the definition.
-  for (const r of rels.rows) {
+  for (const r of rows.relations) {
     if (r.definition === null) continue;
     const parsed = analyzeQuery(r.definition);
     const functions = parsed.ok ? parsed.statements.flatMap((st) => st.facts.functions) : ['*unparsable view definition*'];
     callsOf.set(r.oid, functions);
   }
-  for (const c of calls.rows) {
+  for (const c of rows.viewCalls) {
     const names = c.schema === 'pg_catalog' ? [c.name, `pg_catalog.${c.name}`] : [`${c.schema}.${c.name}`];
     callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
   }
-  const relations: RelationInfo[] = rels.rows.map((r) => ({
+  const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
     name: r.name,
@@ -142,13 +154,20 @@ export async function loadRelationCatalog(client: pg.Client): Promise<RelationCa
     calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
   }));
-  return new RelationCatalog(relations, { hash: fns.rows[0]?.hash === true, superuser: fns.rows[0]?.superuser === true }, Date.now(), ++loads);
+  return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
 }
 
-/** Relations created or changed are seen at the next load: the snapshot is reloaded once this old. */
-const REFRESH_AFTER_MS = 30_000;
+export const RELATION_SNAPSHOT: SnapshotSource<RelationRows, RelationCatalog> = {
+  name: 'relation snapshot',
+  read: readRelationRows,
+  build: buildRelationCatalog,
+};
 
 /** The latest snapshot for one database (pg/catalog-snapshot.ts). */
-export function relationSnapshot(connect: () => Promise<pg.Client>, refreshAfterMs = REFRESH_AFTER_MS): CatalogSnapshot<RelationCatalog> {
-  return new CatalogSnapshot(connect, loadRelationCatalog, refreshAfterMs);
+export function relationSnapshot(
+  reader: CatalogReader,
+  log?: (message: string) => void,
+  timing?: SnapshotTiming,
+): CatalogSnapshot<RelationRows, RelationCatalog> {
+  return new CatalogSnapshot(reader, RELATION_SNAPSHOT, log, timing);
 }

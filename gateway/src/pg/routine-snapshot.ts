@@ -1,9 +1,10 @@
-// Loads, and keeps fresh, the snapshot of the upstream database's functions, operators and types
-// that masked statements are checked against (enforce/routine-catalog.ts, enforce/mask-routines.ts),
-// through Gatehouse's own catalog connection. Decisions are synchronous: they read the last one.
+// Reads the snapshot of the upstream database's functions, operators and types that masked
+// statements are checked against (enforce/routine-catalog.ts, enforce/mask-routines.ts), over
+// Gatehouse's own catalog connection; kept fresh by pg/catalog-snapshot.ts. Decisions are
+// synchronous: they read the last one.
 
 import type pg from 'pg';
-import { CatalogSnapshot } from './catalog-snapshot.ts';
+import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
 
 /**
@@ -38,20 +39,26 @@ SELECT 'type', n.nspname, t.typname,
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
  GROUP BY n.nspname, t.typname`;
 
-/** Reads a fresh snapshot over `client`. */
-export async function loadRoutineCatalog(client: pg.Client): Promise<RoutineCatalog> {
-  const res = await client.query<RoutineRow>(SNAPSHOT);
-  return new RoutineCatalog(res.rows);
+/** The rows a routine snapshot is built from. */
+export async function readRoutineRows(client: pg.Client): Promise<RoutineRow[]> {
+  return (await client.query<RoutineRow>(SNAPSHOT)).rows;
 }
 
-/**
- * A routine created after the last load is unknown to Gatehouse until the next one. Unknown names
- * are refused, but a new overload of a known name is not seen meanwhile, so the snapshot is
- * reloaded in the background once it is this old.
- */
-const REFRESH_AFTER_MS = 30_000;
+export const ROUTINE_SNAPSHOT: SnapshotSource<RoutineRow[], RoutineCatalog> = {
+  name: 'routine snapshot',
+  read: readRoutineRows,
+  build: (rows) => new RoutineCatalog(rows),
+};
 
-/** The latest snapshot for one database (pg/catalog-snapshot.ts). */
-export function routineSnapshot(connect: () => Promise<pg.Client>, refreshAfterMs = REFRESH_AFTER_MS): CatalogSnapshot<RoutineCatalog> {
-  return new CatalogSnapshot(connect, loadRoutineCatalog, refreshAfterMs);
+/**
+ * A routine created after the last read is unknown to Gatehouse until the next one. Unknown names
+ * are refused, but a new overload of a known name is not seen meanwhile, so the snapshot is
+ * read again in the background once it is 30 s old (pg/catalog-snapshot.ts).
+ */
+export function routineSnapshot(
+  reader: CatalogReader,
+  log?: (message: string) => void,
+  timing?: SnapshotTiming,
+): CatalogSnapshot<RoutineRow[], RoutineCatalog> {
+  return new CatalogSnapshot(reader, ROUTINE_SNAPSHOT, log, timing);
 }

@@ -12,7 +12,7 @@ import { seedScript } from '../../src/demo/clinic-schema.ts';
 import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
 import type { AuditRecord } from '../../src/audit/types.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
-import { startGateway, type RunningGateway } from '../../src/server.ts';
+import { startGateway, type RunningGateway, type StartOptions } from '../../src/server.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const PG_ADMIN_URL = process.env['GATEHOUSE_TEST_PG'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -81,6 +81,8 @@ export interface TestGatewayOptions {
   admin?: boolean;
   /** The audit file (default <work dir>/audit.ndjson). */
   auditFile?: string;
+  /** Catalog snapshot timing (default: the gateway's). */
+  catalog?: StartOptions['catalog'];
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -110,7 +112,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     workDir,
   );
-  const gw = await startGateway(config);
+  const gw = await startGateway(config, options.catalog ? { catalog: options.catalog } : {});
   const clients: pg.Client[] = [];
   return {
     gw,

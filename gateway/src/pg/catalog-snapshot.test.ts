@@ -1,0 +1,139 @@
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
+
+const TIMING: SnapshotTiming = { refreshAfterMs: 100, minBackoffMs: 50, maxBackoffMs: 200, minRefreshIntervalMs: 10 };
+
+/** A snapshot of a list of names, read from a scripted source, on a clock the test moves. */
+function harness() {
+  let rows: string[] = ['a'];
+  let fail: Error | null = null;
+  let hang: (() => void) | null = null;
+  let hanging = false;
+  let reads = 0;
+  let time = 1_000;
+  const logs: string[] = [];
+  const source: SnapshotSource<string[], { names: string[] }> = {
+    name: 'name snapshot',
+    read: async () => {
+      reads++;
+      if (hanging) await new Promise<void>((resolve) => (hang = resolve));
+      if (fail) throw fail;
+      return [...rows];
+    },
+    build: (r) => ({ names: r }),
+  };
+  const reader: CatalogReader = (read) => read({} as pg.Client);
+  const snap = new CatalogSnapshot(reader, source, (m) => logs.push(m), TIMING, () => time);
+  return {
+    snap,
+    logs,
+    reads: () => reads,
+    setRows: (r: string[]) => (rows = r),
+    setFail: (e: Error | null) => (fail = e),
+    setHanging: (h: boolean) => (hanging = h),
+    release: () => hang?.(),
+    advance: (ms: number) => (time += ms),
+    settle: () => new Promise((r) => setTimeout(r, 0)),
+  };
+}
+
+describe('CatalogSnapshot', () => {
+  it('keeps the same snapshot object when a refresh returns the same rows, and builds a new one when they change', async () => {
+    const h = harness();
+    await h.snap.ready();
+    const first = h.snap.current();
+    expect(first?.names).toEqual(['a']);
+    h.advance(200); // stale
+    expect(h.snap.current()).toBe(first); // served stale while the refresh runs
+    await h.settle();
+    expect(h.reads()).toBe(2);
+    expect(h.snap.current()).toBe(first); // same rows: same object, caches keyed by it stay warm
+    expect(h.snap.stats().builds).toBe(1);
+    h.setRows(['a', 'b']);
+    h.advance(200);
+    h.snap.current();
+    await h.settle();
+    expect(h.snap.current()?.names).toEqual(['a', 'b']);
+    expect(h.snap.stats().builds).toBe(2);
+  });
+
+  it('runs one read at a time however many callers ask', async () => {
+    const h = harness();
+    h.setHanging(true);
+    for (let i = 0; i < 200; i++) {
+      expect(h.snap.current()).toBeNull();
+      h.snap.refreshSoon();
+    }
+    expect(h.reads()).toBe(1);
+    h.release();
+    await h.settle();
+    await h.settle();
+    expect(h.snap.current()?.names).toEqual(['a']);
+  });
+
+  it('serves the last snapshot while a refresh hangs, without starting another', async () => {
+    const h = harness();
+    await h.snap.ready();
+    const first = h.snap.current();
+    h.setHanging(true);
+    h.advance(200);
+    for (let i = 0; i < 50; i++) {
+      h.advance(200);
+      expect(h.snap.current()).toBe(first);
+    }
+    expect(h.reads()).toBe(2);
+  });
+
+  it('logs a failed refresh, keeps serving the last snapshot, and waits a growing backoff before trying again', async () => {
+    const h = harness();
+    await h.snap.ready();
+    const first = h.snap.current();
+    h.setFail(new Error('connection refused'));
+    h.advance(200);
+    h.snap.current();
+    await h.settle();
+    expect(h.snap.stats().consecutiveFailures).toBe(1);
+    expect(h.logs.join('\n')).toMatch(/name snapshot: could not read .*connection refused.*keeps serving.*next attempt in 0\.1 s/);
+    expect(h.snap.current()).toBe(first);
+    // Within the backoff (50 ms), nothing is read, however often it is asked.
+    h.advance(40);
+    h.snap.current();
+    h.snap.refreshSoon();
+    expect(h.reads()).toBe(2);
+    h.advance(20);
+    h.snap.current();
+    await h.settle();
+    expect(h.reads()).toBe(3);
+    expect(h.snap.stats().consecutiveFailures).toBe(2);
+    expect(h.logs.at(-1)).toMatch(/next attempt in 0\.1 s/); // 100 ms after the second failure
+    h.setFail(null);
+    h.advance(100);
+    h.snap.current();
+    await h.settle();
+    expect(h.snap.stats().consecutiveFailures).toBe(0);
+    expect(h.logs.at(-1)).toBe('name snapshot: read again after 2 failed attempt(s)');
+  });
+
+  it('with no snapshot and a failed first read, ready() returns at once during the backoff (new sessions do not wait)', async () => {
+    const h = harness();
+    h.setFail(new Error('down'));
+    await h.snap.ready();
+    expect(h.snap.current()).toBeNull();
+    expect(h.logs[0]).toMatch(/statements that need it are refused/);
+    const readsBefore = h.reads();
+    await h.snap.ready(60_000); // would hang the test if it waited
+    expect(h.reads()).toBe(readsBefore);
+  });
+
+  it('refreshSoon() reads again unless the snapshot was just confirmed', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.snap.refreshSoon();
+    expect(h.reads()).toBe(1);
+    h.advance(20);
+    h.snap.refreshSoon();
+    await h.settle();
+    expect(h.reads()).toBe(2);
+  });
+});
