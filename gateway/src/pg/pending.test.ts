@@ -142,3 +142,42 @@ describe('canProduce: which responses each pending entry can be answered with', 
     expect(producers(BE.CopyBothResponse)).toEqual([]);
   });
 });
+
+describe('PendingQueue.answering: Syncs sent during COPY FROM STDIN', () => {
+  const copySync = (): Pending => ({ kind: 'sync', duringCopy: true });
+
+  it('a ReadyForQuery answers the Sync at the head', () => {
+    const q = new PendingQueue();
+    q.push(copySync());
+    q.push({ ...ENTRY.query });
+    expect(q.answering(BE.ReadyForQuery)?.kind).toBe('sync');
+    expect(q.length).toBe(2);
+  });
+
+  it('anything else means PostgreSQL ignored them: they are dropped, the next request answers', () => {
+    const q = new PendingQueue();
+    q.push(copySync());
+    q.push(copySync());
+    q.push({ ...ENTRY.query });
+    expect(q.answering(BE.RowDescription)?.kind).toBe('query');
+    expect(q.length).toBe(1);
+    q.shift();
+    q.push(copySync());
+    q.push({ ...ENTRY.parse });
+    expect(q.answering(BE.ErrorResponse)?.kind).toBe('parse');
+  });
+
+  it('a Sync sent outside COPY is never dropped', () => {
+    const q = queueOf(['sync', 'query']);
+    expect(q.answering(BE.RowDescription)?.kind).toBe('sync');
+    expect(q.length).toBe(2);
+  });
+
+  it('peekPastCopySyncs finds the request a notice belongs to', () => {
+    const q = new PendingQueue();
+    q.push(copySync());
+    q.push({ ...ENTRY.execute });
+    expect(q.peekPastCopySyncs()?.kind).toBe('execute');
+    expect(q.length).toBe(2);
+  });
+});

@@ -17,6 +17,7 @@ import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
+import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -72,6 +73,8 @@ export class Session {
   private readonly searchPath = new SearchPathTracker();
   /** Client messages wait in the framer while a search_path probe is outstanding. */
   private holdClient = false;
+  /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
+  private copyIn: CopyIn | null = null;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
@@ -162,11 +165,12 @@ export class Session {
   }
 
   private nextClientFrame(): Frame | null {
-    return this.holdClient ? null : this.framer.next();
+    return this.holdClient || this.copyIn?.state === 'starting' ? null : this.framer.next();
   }
 
   private onClientFrame(frame: Frame): void {
     const msg = decodeFrontend(frame);
+    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') return;
     switch (msg.type) {
       case 'query':
@@ -245,6 +249,60 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
+    if (expect.kind === 'query' || expect.kind === 'execute') {
+      const copies = copyFromStdinCount(expect.ctx.statements);
+      if (copies > 0) {
+        // Whether the server will be copying data in when the next messages reach it is known only
+        // from its answer (CopyInResponse, or an error): they wait until then.
+        expect.ctx.copyFromLeft = copies;
+        this.copyIn = { state: 'starting', ctx: expect.ctx };
+      }
+    }
+  }
+
+  // ---- COPY FROM STDIN (pg/copy-in.ts) ----
+
+  /**
+   * A client message while the server copies data in: data, CopyDone and CopyFail go up as they
+   * are; Sync and Flush too, but PostgreSQL ignores them then (the Sync is marked so, see
+   * PendingQueue.answering); anything else PostgreSQL would swallow as an error, and which of the
+   * two happens depends on timing, so Gatehouse ends the session. Returns false for Terminate.
+   */
+  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], raw: Buffer): boolean {
+    const copy = this.copyIn!;
+    switch (type) {
+      case 'copyData':
+      case 'flush':
+        this.upstreamOut.push(raw);
+        return true;
+      case 'copyDone':
+      case 'copyFail':
+        this.upstreamOut.push(raw);
+        this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
+        return true;
+      case 'sync':
+        this.forward(raw, { kind: 'sync', duringCopy: true });
+        return true;
+      case 'terminate':
+        return false;
+      default:
+        throw new WireError(`${type} message during COPY FROM STDIN: send CopyDone or CopyFail first`);
+    }
+  }
+
+  /** The server answered a COPY FROM STDIN with CopyInResponse: client messages go up again. */
+  copyInStarted(ctx: ResultContext): void {
+    if (this.copyIn?.ctx !== ctx || this.copyIn.state !== 'starting') return;
+    ctx.copyFromLeft = (ctx.copyFromLeft ?? 1) - 1;
+    this.copyIn = { state: 'active', ctx };
+    this.processClientFrames();
+  }
+
+  /** The request with a COPY FROM STDIN is over (done, failed or skipped): the server copies nothing in. */
+  copyEnded(ctx: ResultContext): void {
+    if (this.copyIn?.ctx !== ctx) return;
+    this.copyIn = null;
+    this.processClientFrames();
   }
 
   private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
@@ -372,7 +430,8 @@ export class Session {
    * is decided with its names qualified the way PostgreSQL will resolve them.
    */
   private probeSearchPathIfStale(): void {
-    if (!this.searchPath.takeProbe()) return;
+    // A Query behind a COPY FROM STDIN would end the COPY as an error: asked after it instead.
+    if (this.copyIn !== null || !this.searchPath.takeProbe()) return;
     this.sendUpstream(encodeQuery(SEARCH_PATH_PROBE));
     this.pending.push({ kind: 'search-path', value: null, failed: false });
     this.holdClient = true;

@@ -69,6 +69,8 @@ class FakeSession {
     this.outcomes.push(o);
   }
   searchPathProbed(): void {}
+  copyInStarted(): void {}
+  copyEnded(): void {}
   upstreamSkipping(syncQueued: boolean, probeSkipped: boolean): void {
     this.skipping.push({ syncQueued, probeSkipped });
   }

@@ -82,12 +82,11 @@ export class UpstreamRelay {
   }
 
   private onFrame(frame: Frame): Promise<void> | null {
-    const head = this.s.pending.peek();
     switch (frame.type) {
       case BE.NoticeResponse:
         // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
         // text from columns the content detectors scan may be quoted, so that is scanned.
-        this.s.emit(this.scrubbed(frame, head).raw);
+        this.s.emit(this.scrubbed(frame, this.s.pending.peekPastCopySyncs()).raw);
         return null;
       case BE.NotificationResponse:
         this.s.emit(frame.raw);
@@ -96,6 +95,9 @@ export class UpstreamRelay {
         // An unsafe standard_conforming_strings or client_encoding ends the session (pg/parameter-status-guard.ts).
         if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
         return null;
+    }
+    const head = this.s.pending.answering(frame.type);
+    switch (frame.type) {
       case BE.ErrorResponse:
         this.onError(this.scrubbed(frame, head), head);
         return null;
@@ -136,6 +138,12 @@ export class UpstreamRelay {
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
     this.s.pending.shift();
+    const next = this.s.pending.peek();
+    if (head.kind === 'sync' && head.duringCopy === true && next?.kind === 'sync') {
+      // Of two Syncs in a row, PostgreSQL ignored one or none: which, it does not matter, but then
+      // the second may get no ReadyForQuery either.
+      next.duringCopy = true;
+    }
     switch (head.kind) {
       case 'search-path':
         // Gatehouse's own probe: the client has had its ReadyForQuery already.
@@ -143,6 +151,7 @@ export class UpstreamRelay {
         return null;
       case 'query':
         this.finish(head.ctx);
+        this.s.copyEnded(head.ctx);
         break;
       case 'refused-query':
         if (!head.shown) this.s.emit(head.error); // fail closed: the client sees its denial whatever upstream said
@@ -197,7 +206,10 @@ export class UpstreamRelay {
       case BE.PortalSuspended: {
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
-        if (head.kind === 'execute') this.s.pending.shift();
+        if (head.kind === 'execute') {
+          this.s.pending.shift();
+          this.s.copyEnded(ctx);
+        }
         this.s.emit(frame.raw);
         return null;
       }
@@ -214,6 +226,10 @@ export class UpstreamRelay {
         this.s.emit(frame.raw);
         return null;
       }
+      case BE.CopyInResponse:
+        this.s.emit(frame.raw);
+        this.s.copyInStarted(ctx); // after the emit: it may decide and forward client messages held meanwhile
+        return null;
       case BE.CopyData: {
         const detector = ctx.copyDetector ?? null;
         if (detector === null) {
@@ -229,7 +245,6 @@ export class UpstreamRelay {
         this.s.emit(copyData(scan.out));
         return null;
       }
-      case BE.CopyInResponse:
       case BE.CopyDone:
         this.s.emit(frame.raw);
         return null;
@@ -327,6 +342,7 @@ export class UpstreamRelay {
     for (const p of undone) {
       if (p.kind === 'execute' || p.kind === 'query') {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
+        this.s.copyEnded(p.ctx);
       }
     }
     this.undoNameChanges(undone);
