@@ -142,8 +142,32 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(s.identity?.subject).toBe('agent-7');
       const outcome = records.find((r) => r.type === 'outcome' && r.decision_id === s.decision_id);
       expect(outcome && outcome.type === 'outcome' ? outcome.outcome : null).toEqual({ status: 'ok', command_tag: 'SELECT 2', rows: 2 });
+      // The outcome says who and under which revision without a join to its statement record.
+      expect(outcome && outcome.type === 'outcome' ? [outcome.identity, outcome.revision] : null).toEqual([s.identity, s.revision]);
       const denied = records.find((r) => r.type === 'statement' && r.statement === 'DROP TABLE clinical.visits');
       expect(denied && denied.type === 'statement' ? denied.decision : null).toBe('deny');
+    });
+
+    it('audits what was applied: a statement reading no masked column of a masked table is allow, with no masks and the policy ids', async () => {
+      const unmasked = 'SELECT id, diagnosis_code FROM clinical.patients ORDER BY id LIMIT 3';
+      const masked = 'SELECT id, ssn FROM clinical.patients ORDER BY id LIMIT 3';
+      const truth = await direct.query(unmasked);
+      expect((await agent.query(unmasked)).rows).toEqual(truth.rows);
+      expect((await agent.query(masked)).rows.map((r: { ssn: string }) => r.ssn)).toEqual(['***', '***', '***']);
+      const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'outcome').length > 0 && rs.some((r) => r.type === 'statement' && r.statement === masked));
+      const find = (text: string): Extract<AuditRecord, { type: 'statement' }> => {
+        const r = records.find((x) => x.type === 'statement' && x.statement === text);
+        if (r?.type !== 'statement') throw new Error(`no statement record for ${text}`);
+        return r;
+      };
+      const a = find(unmasked);
+      const b = find(masked);
+      // Both were decided by the same masking policy; only the second read a masked column.
+      expect(a.policies).toEqual(b.policies);
+      expect(a.policies.length).toBeGreaterThan(0);
+      expect([a.decision, a.masks]).toEqual(['allow', []]);
+      expect(b.decision).toBe('mask');
+      expect(b.masks).toEqual([{ table: 'clinical.patients', column: 'ssn', strategy: 'redact' }]);
     });
 
     it('never writes a masked value into the audit log', async () => {

@@ -20,6 +20,8 @@ function schemaValidator(): (value: unknown) => string[] {
 }
 
 const time = (): string => new Date().toISOString();
+/** Who and which revision, as every outcome record repeats them. */
+const WHO = { identity: { subject: 'alice', issuer: 'https://idp.example', groups: ['analysts'], roles: [], name: null }, revision: 'dir:abc' };
 const identity = { subject: 'alice', issuer: 'https://idp.example.com', groups: ['analysts'], roles: [], name: null };
 
 const RECORDS: AuditRecord[] = [
@@ -90,7 +92,7 @@ const RECORDS: AuditRecord[] = [
     engine: 'rego',
     revision: 'dir:abc',
   },
-  { v: 1, type: 'outcome', time: time(), decision_id: 'd1', session_id: 's1', outcome: { status: 'ok', command_tag: 'SELECT 3', rows: 3 } },
+  { v: 1, type: 'outcome', time: time(), decision_id: 'd1', session_id: 's1', ...WHO, outcome: { status: 'ok', command_tag: 'SELECT 3', rows: 3 } },
   {
     v: 1,
     type: 'statement',
@@ -110,16 +112,17 @@ const RECORDS: AuditRecord[] = [
     engine: null,
     revision: null,
   },
-  { v: 1, type: 'outcome', time: time(), decision_id: 'd2', session_id: 's1', outcome: { status: 'refused', sqlstate: '42501' } },
+  { v: 1, type: 'outcome', time: time(), decision_id: 'd2', session_id: 's1', ...WHO, outcome: { status: 'refused', sqlstate: '42501' } },
   {
     v: 1,
     type: 'outcome',
     time: time(),
     decision_id: 'd3',
     session_id: 's1',
+    ...WHO,
     outcome: { status: 'error', sqlstate: '23505', message: 'duplicate key' },
   },
-  { v: 1, type: 'outcome', time: time(), decision_id: 'd4', session_id: 's1', outcome: { status: 'aborted' } },
+  { v: 1, type: 'outcome', time: time(), decision_id: 'd4', session_id: 's1', ...WHO, outcome: { status: 'aborted' } },
 ];
 
 let dir: string;
@@ -156,7 +159,7 @@ describe('openAuditSink', () => {
   it('writes a deferred record before the next synchronous one, and at close', async () => {
     const file = join(dir, 'deferred.ndjson');
     const sink = openAuditSink(file);
-    const outcome: AuditRecord = { v: 1, type: 'outcome', time: time(), decision_id: 'd1', session_id: 's1', outcome: { status: 'ok', command_tag: 'SELECT 1', rows: 1 } };
+    const outcome: AuditRecord = { v: 1, type: 'outcome', time: time(), decision_id: 'd1', session_id: 's1', ...WHO, outcome: { status: 'ok', command_tag: 'SELECT 1', rows: 1 } };
     sink.writeSoon(outcome);
     sink.write(RECORDS[0]!);
     // Both are on disk when write() returns, the deferred one first.

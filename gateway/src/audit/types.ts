@@ -40,6 +40,9 @@ export type AuditRecord =
       time: string;
       decision_id: string;
       session_id: string;
+      /** Who ran it and under which policy revision, as in the statement record. */
+      identity: PolicyInput['identity'];
+      revision: string;
       outcome: StatementOutcome;
       /** Identifiers the content detectors replaced in what the client received, by detector (absent: none). */
       detected?: Partial<Record<DetectorName, number>>;

@@ -141,8 +141,10 @@ describe('gatehouse CLI', () => {
   it('serve --check: 1 listing problems for an invalid file', { timeout: 120_000 }, async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'listen: { prot: 1 }\n');
-    const invalid = await gatehouse(['serve', '--config', bad, '--check', '--log-format', 'text']);
+    const invalid = await gatehouse(['serve', '--config', bad, '--check']);
     expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain(`configuration NOT OK: ${bad}`);
+    expect(invalid.stderr).not.toContain('"level"'); // plain lines, not a JSON log
     expect(invalid.stderr).toContain("listen.prot: unknown key (did you mean 'port'?)");
     expect(invalid.stderr).toContain('auth: is required');
   });

@@ -81,7 +81,9 @@ export const serveCommand: CliCommand = {
       const { loadConfig } = await import('../config/load.ts');
       config = await loadConfig(file, overrides);
     } catch (e) {
-      log.error({ err: e }, (e as Error).message);
+      // --check is read by people and CI: the problems as plain lines, whatever the log format.
+      if (values.check === true) process.stderr.write(`${(e as Error).message}\nconfiguration NOT OK: ${file}\n`);
+      else log.error({ err: e }, (e as Error).message);
       return 1;
     }
     if (values.check === true) {

@@ -112,6 +112,24 @@ describe('decideQuery', () => {
     expect(rec.type === 'statement' && rec.input ? rego.evaluate(rec.input).action : null).toBe('mask');
   });
 
+  it('audits what was applied: a statement under a mask that reads no masked column is allow, with no masks', () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const d = decideQuery(ctx, 'SELECT id FROM clinical.patients WHERE id = 1; SELECT p.id, p.ssn FROM clinical.patients p', 'simple');
+    expect(d.kind).toBe('forward');
+    // The policy's decision is unchanged (the relay still withholds raw masked columns)...
+    expect(d.statements.map((s) => s.decision.action)).toEqual(['mask', 'mask']);
+    const [unmasked, masked] = records();
+    for (const r of [unmasked, masked]) expect(validRecord(r), JSON.stringify(validRecord.errors)).toBe(true);
+    if (unmasked?.type !== 'statement' || masked?.type !== 'statement') throw new Error('expected two statement records');
+    // ...but the record says what happened to this statement, keeping the policy's ids and reason.
+    expect(unmasked.decision).toBe('allow');
+    expect(unmasked.masks).toEqual([]);
+    expect(unmasked.policies).toEqual(d.statements[0]!.decision.policies);
+    expect(unmasked.policies.length).toBeGreaterThan(0);
+    expect(masked.decision).toBe('mask');
+    expect(masked.masks).toEqual([{ table: 'clinical.patients', column: 'ssn', strategy: expect.any(String) }]);
+  });
+
   it('refuses a whole multi-statement string when one statement is denied, auditing each', () => {
     const { ctx, records } = context(rego, ['agents']);
     const d = decideQuery(ctx, 'SELECT 1; DROP TABLE clinical.visits', 'simple');

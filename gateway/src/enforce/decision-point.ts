@@ -14,6 +14,7 @@ import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { detectionScopeRefusal } from './detection-scope.ts';
+import type { AppliedMask } from './mask-applied.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -80,6 +81,11 @@ export interface DecidedStatement {
   decision: Decision;
   /** The statement as forwarded when masks rewrote it (enforce/mask-rewrite.ts), else null. */
   forwarded?: string | null;
+  /**
+   * For a `mask` decision that is forwarded: the masks the statement applies (enforce/mask-applied.ts),
+   * empty when it reads no masked column. Absent: not known (the statement was not forwarded).
+   */
+  applied?: AppliedMask[];
 }
 
 /** The decision for a whole query string (one or several statements). */
@@ -228,6 +234,9 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
   try {
     for (const s of statements) {
       const d = s.decision;
+      // What was applied, not what could have been: a mask decision whose statement reads no masked
+      // column is recorded as `allow` with no masks (its reason and policies stay the policy's).
+      const applied = d.action === 'mask' ? s.applied : undefined;
       ctx.audit.write({
         v: AUDIT_RECORD_VERSION,
         type: 'statement',
@@ -241,10 +250,10 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         ...(s.forwarded ? { forwarded: s.forwarded } : {}),
         fingerprint: s.parsed?.facts.fingerprint ?? '',
         input: s.input,
-        decision: d.action,
+        decision: applied?.length === 0 ? 'allow' : d.action,
         reason: d.reason,
         policies: d.policies,
-        masks: d.masks.map(({ table, column, strategy }) => ({ table, column, strategy })),
+        masks: applied ?? d.masks.map(({ table, column, strategy }) => ({ table, column, strategy })),
         engine: d.engine,
         revision: d.revision,
       });
@@ -257,7 +266,8 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
   }
 }
 
-function identityOf(identity: Identity): PolicyInput['identity'] {
+/** The identity as audit records carry it. */
+export function identityOf(identity: Identity): PolicyInput['identity'] {
   return { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name };
 }
 
@@ -343,9 +353,15 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
   });
   switch (result.kind) {
     case 'unchanged':
+      // No masked table is read: nothing masked.
+      for (const s of statements) if (s.decision.action === 'mask') s.applied = [];
       return null;
     case 'rewritten':
-      statements.forEach((s, i) => (s.forwarded = result.statements[i] ?? null));
+      statements.forEach((s, i) => {
+        s.forwarded = result.statements[i] ?? null;
+        const applied = result.applied[i];
+        if (s.decision.action === 'mask' && applied !== undefined) s.applied = applied;
+      });
       return result.text;
     case 'refused': {
       if (relations === null || result.refusal.message.includes('does not know')) ctx.relations.refreshSoon();

@@ -27,6 +27,7 @@ const catalog = new RelationCatalog(
 const routines = new RoutineCatalog([
   ...['=', '<', '||', '~~'].map((name) => ({ kind: 'operator' as const, schema: 'pg_catalog', name, harmless: true, retset: false })),
   { kind: 'function', schema: 'pg_catalog', name: 'lower', harmless: true, retset: false },
+  ...['count', 'row_to_json'].map((name) => ({ kind: 'function' as const, schema: 'pg_catalog', name, harmless: true, retset: false })),
   { kind: 'function', schema: 'public', name: 'reads_patients', harmless: false, retset: false },
   { kind: 'type', schema: 'pg_catalog', name: 'text', harmless: true, retset: false },
 ]);
@@ -134,6 +135,36 @@ describe('rewriteForMasks', () => {
     const sql = 'SELECT 1; SELECT ssn FROM clinical.patients';
     const r = rewriteForMasks({ text: sql, masks: [[], MASKS], searchPath: ['clinical'], relations: catalog, routines });
     expect(r.kind === 'rewritten' && r.text.replace(/\s+/g, ' ')).toBe(`SELECT 1; SELECT ssn FROM ${DERIVED} AS "patients" `);
+  });
+
+  it('says which masks each statement applies: the masked columns it names, or all through a star, whole row or renamed columns', () => {
+    const applied = (sql: string): string[] => {
+      const r = rewrite(sql);
+      if (r.kind !== 'rewritten') throw new Error(`expected a rewrite of ${sql}, got ${JSON.stringify(r)}`);
+      return r.applied.flatMap((ms) => ms.map((m) => `${m.column}:${m.strategy}`)).sort();
+    };
+    expect(applied('SELECT id FROM clinical.patients')).toEqual([]);
+    expect(applied('SELECT count(*) FROM clinical.patients')).toEqual([]);
+    expect(applied('SELECT p.id FROM clinical.patients p JOIN clinical.visits v ON v.patient_id = p.id')).toEqual([]);
+    expect(applied('COPY clinical.patients (id) TO STDOUT')).toEqual([]);
+    expect(applied('SELECT id FROM clinical.patients WHERE ssn = $1')).toEqual(['ssn:redact']);
+    expect(applied('SELECT p.name FROM clinical.patients p')).toEqual(['name:hash']);
+    expect(applied('SELECT (x).ssn FROM (SELECT p FROM clinical.patients p) s(x)')).toEqual(['name:hash', 'ssn:redact']);
+    for (const all of [
+      'SELECT * FROM clinical.patients',
+      'TABLE clinical.patients',
+      'SELECT p.* FROM clinical.patients p',
+      'SELECT row_to_json(p) FROM clinical.patients p',
+      'SELECT patients FROM clinical.patients',
+      'SELECT c FROM clinical.patients AS p(a, b, c)',
+      'SELECT id FROM clinical.patients NATURAL JOIN clinical.visits',
+      'COPY clinical.patients TO STDOUT',
+    ]) {
+      expect(applied(all), all).toEqual(['name:hash', 'ssn:redact']);
+    }
+    // Per statement: the first reads no masked column, the second reads one.
+    const r = rewrite('SELECT id FROM clinical.patients; SELECT ssn FROM clinical.patients');
+    expect(r.kind === 'rewritten' ? r.applied.map((ms) => ms.map((m) => m.column)) : null).toEqual([[], ['ssn']]);
   });
 
   it('leaves statements without masked tables alone', () => {

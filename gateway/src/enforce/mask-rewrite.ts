@@ -13,6 +13,7 @@ import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import { statementTexts, type RawStatement } from '../sql/split.ts';
 import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
+import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from './mask-applied.ts';
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
@@ -38,8 +39,11 @@ export interface RewriteRefusal {
 
 export type RewriteResult =
   | { kind: 'unchanged' }
-  /** `statements`: each statement's forwarded text; `tables`: the masked tables replaced, per statement. */
-  | { kind: 'rewritten'; text: string; statements: string[]; tables: string[][] }
+  /**
+   * `statements`: each statement's forwarded text; `applied`: per statement, the masks it applies
+   * (mask-applied.ts); none for a statement that reads no masked column of the tables it reads.
+   */
+  | { kind: 'rewritten'; text: string; statements: string[]; applied: AppliedMask[][] }
   | { kind: 'refused'; refusal: RewriteRefusal };
 
 interface RawStmt {
@@ -48,11 +52,8 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-/** Column → strategy for one masked table (the strongest when several rules hit a column). */
-type TableMasks = Map<string, MaskStrategy>;
-
 function indexMasks(masks: readonly MaskRule[]): Map<string, TableMasks> {
-  const out = new Map<string, TableMasks>();
+  const out = new Map<string, Map<string, MaskStrategy>>();
   for (const m of masks) {
     let cols = out.get(m.table);
     if (!cols) out.set(m.table, (cols = new Map()));
@@ -175,13 +176,13 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
   const order = searchOrder(req.searchPath);
   const splices: Splice[] = [];
   const replacements: Replacement[][] = [];
-  const tables: string[][] = [];
+  const applied: AppliedMask[][] = [];
   for (let s = 0; s < stmts.length; s++) {
     const masks = indexMasks(req.masks[s] ?? []);
     const done: Replacement[] = [];
-    const stmtTables: string[] = [];
+    const stmtApplied: AppliedMask[] = [];
     replacements.push(done);
-    tables.push(stmtTables);
+    applied.push(stmtApplied);
     if (masks.size === 0) continue;
     const stmtNode = asNode(stmts[s]!.stmt);
     if (stmtNode?.type === 'DoStmt') {
@@ -205,7 +206,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
       if ('message' in outcome) return { kind: 'refused', refusal: outcome };
       splices.push(outcome.splice);
       done.push(outcome.replacement);
-      if (outcome.replacement.kind !== 'qualify' && !stmtTables.includes(outcome.replacement.table)) stmtTables.push(outcome.replacement.table);
+      const { replacement } = outcome;
+      if (replacement.kind !== 'qualify') mergeApplied(stmtApplied, appliedThrough(ref, replacement.table, masks.get(replacement.table)!, refs.columns));
     }
   }
   if (splices.length === 0) return { kind: 'unchanged' };
@@ -224,7 +226,7 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
     return refused(`Gatehouse could not apply the masks of this statement safely (${problem}), so it was not run`, 'Write the masked table reference more plainly (schema.table AS alias).');
   }
   const forwarded = statementTexts(text, (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? []);
-  return { kind: 'rewritten', text, statements: forwarded, tables };
+  return { kind: 'rewritten', text, statements: forwarded, applied };
 }
 
 interface PlanContext {

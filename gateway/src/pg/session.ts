@@ -5,9 +5,9 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
-import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement } from '../enforce/decision-point.ts';
+import { decideQuery, identityOf, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement } from '../enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { MaskRule } from '../policy/types.ts';
+import type { Decision, MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
@@ -503,21 +503,26 @@ export class Session {
 
   // ---- audit outcomes ----
 
-  /** Completes a statement's audit trail; outcomes go out with the next record (see AuditSink.writeSoon). */
-  writeOutcome(decisionId: string, outcome: StatementOutcome, detected: DetectionCounts = {}): void {
+  /**
+   * Completes a statement's audit trail; outcomes go out with the next record (see
+   * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
+   */
+  writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}): void {
     this.deps.decision.audit.writeSoon({
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
       time: new Date().toISOString(),
-      decision_id: decisionId,
+      decision_id: decision.id,
       session_id: this.sessionId,
+      identity: identityOf(this.deps.decision.identity),
+      revision: decision.revision,
       outcome,
       ...(Object.keys(detected).length > 0 ? { detected: { ...detected } } : {}),
     });
   }
 
   private recordRefused(statements: DecidedStatement[], error: GatehouseError): void {
-    for (const s of statements) this.writeOutcome(s.decision.id, { status: 'refused', sqlstate: error.sqlstate });
+    for (const s of statements) this.writeOutcome(s.decision, { status: 'refused', sqlstate: error.sqlstate });
   }
 
   // ---- endings ----
@@ -581,7 +586,7 @@ export class Session {
     this.closed = true;
     for (let p = this.pending.shift(); p; p = this.pending.shift()) {
       if (p.kind === 'query' || p.kind === 'execute') {
-        for (const s of p.ctx.statements.slice(p.ctx.index)) this.writeOutcome(s.decision.id, { status: 'aborted' });
+        for (const s of p.ctx.statements.slice(p.ctx.index)) this.writeOutcome(s.decision, { status: 'aborted' });
       }
     }
     this.client.end();

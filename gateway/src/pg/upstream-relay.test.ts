@@ -65,7 +65,7 @@ class FakeSession {
     this.out.push(b);
   }
   flushClient(): void {}
-  writeOutcome(_id: string, o: StatementOutcome): void {
+  writeOutcome(_decision: unknown, o: StatementOutcome): void {
     this.outcomes.push(o);
   }
   searchPathProbed(): void {}

@@ -293,7 +293,7 @@ export class UpstreamRelay {
 
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
-    if (stmt) this.s.writeOutcome(stmt.decision.id, outcome, ctx.detected);
+    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected);
     ctx.index++;
     ctx.plan = null;
     ctx.columns = null;
@@ -304,7 +304,7 @@ export class UpstreamRelay {
 
   /** Statements of a multi-statement query that never ran because an earlier one failed. */
   private finish(ctx: ResultContext): void {
-    for (const s of ctx.statements.slice(ctx.index)) this.s.writeOutcome(s.decision.id, { status: 'aborted' });
+    for (const s of ctx.statements.slice(ctx.index)) this.s.writeOutcome(s.decision, { status: 'aborted' });
     ctx.index = ctx.statements.length;
   }
 
@@ -341,7 +341,7 @@ export class UpstreamRelay {
     const undone = [this.s.pending.shift()!, ...this.s.pending.dropUntilSync()];
     for (const p of undone) {
       if (p.kind === 'execute' || p.kind === 'query') {
-        for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
+        for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision, { status: 'aborted' });
         this.s.copyEnded(p.ctx);
       }
     }

@@ -1,7 +1,7 @@
 // Every relation name (RangeVar) of one statement's parse tree, where it stands, and the path to
 // it, plus the names of WITH queries and the routines named: what masking at the source rewrites.
 // No scoping is worked out here: PostgreSQL resolves column names in the rewritten statement.
-import { asNode, isObject, str, stringList, type AstBody } from './ast.ts';
+import { asNode, isObject, list, str, stringList, type AstBody } from './ast.ts';
 
 /**
  * Where a relation name stands. `from`: a FROM item (also JOIN arms, DELETE ... USING, UPDATE ...
@@ -46,6 +46,24 @@ export interface RelationRefs {
    * column `f`, so they may be calls.
    */
   fieldNames: Set<string>;
+  /** Which columns the statement names, by name only: what masks at the source count as applied. */
+  columns: ColumnUses;
+}
+
+/**
+ * Column names as written, with no scoping: a name here may belong to any relation of the statement.
+ * A masked column whose value can reach a result, filter or sort is named here, or read by a star,
+ * a whole-row reference (its relation's name or alias in `names`) or a NATURAL join.
+ */
+export interface ColumnUses {
+  /** The last name of every column reference (`c`, `t.c`, a whole-row `t`), field (`(x).f`) and `JOIN ... USING (c)`. */
+  names: Set<string>;
+  /** An unqualified `*` anywhere (also `TABLE t`). */
+  bareStar: boolean;
+  /** The qualifiers of `t.*`. */
+  starQualifiers: Set<string>;
+  /** A NATURAL join anywhere: its join columns are not written. */
+  natural: boolean;
 }
 
 const FROM_LISTS = new Set(['fromClause', 'usingClause']);
@@ -59,7 +77,8 @@ function routineRef(kind: RoutineRef['kind'], names: readonly string[] | null): 
 
 /** Collects the relation names, WITH names and routine names of one statement node (wrapped). */
 export function relationRefs(statement: unknown): RelationRefs {
-  const out: RelationRefs = { relations: [], cteNames: new Set(), routines: [], fieldNames: new Set() };
+  const columns: ColumnUses = { names: new Set(), bareStar: false, starQualifiers: new Set(), natural: false };
+  const out: RelationRefs = { relations: [], cteNames: new Set(), routines: [], fieldNames: new Set(), columns };
   const path: (string | number)[] = [];
 
   const visitBody = (type: string, body: AstBody, select: AstBody | null): void => {
@@ -89,15 +108,33 @@ export function relationRefs(statement: unknown): RelationRefs {
         break;
       }
       case 'ColumnRef': {
-        const fields = Array.isArray(body['fields']) ? stringList(body['fields'].filter((f) => asNode(f)?.type === 'String')) : null;
+        const all = Array.isArray(body['fields']) ? body['fields'] : [];
+        const fields = stringList(all.filter((f) => asNode(f)?.type === 'String'));
         if (fields && fields.length >= 2) out.fieldNames.add(fields[fields.length - 1]!);
+        if (asNode(all[all.length - 1])?.type === 'A_Star') {
+          const qualifier = fields?.[fields.length - 1];
+          if (qualifier === undefined) columns.bareStar = true;
+          else columns.starQualifiers.add(qualifier);
+        } else if (fields && fields.length > 0) {
+          columns.names.add(fields[fields.length - 1]!);
+        }
         break;
       }
       case 'A_Indirection': {
-        for (const item of Array.isArray(body['indirection']) ? body['indirection'] : []) {
+        const items = Array.isArray(body['indirection']) ? body['indirection'] : [];
+        for (const item of items) {
           const s = asNode(item);
-          if (s?.type === 'String' && typeof s.body['sval'] === 'string') out.fieldNames.add(s.body['sval']);
+          if (s?.type === 'String' && typeof s.body['sval'] === 'string') {
+            out.fieldNames.add(s.body['sval']);
+            columns.names.add(s.body['sval']);
+          }
         }
+        // `(t).*`, `(t).f`: the whole-row `t` in `arg` is a ColumnRef, named there.
+        break;
+      }
+      case 'JoinExpr': {
+        if (body['isNatural'] === true) columns.natural = true;
+        for (const name of stringList(list(body, 'usingClause')) ?? []) columns.names.add(name);
         break;
       }
       default:
