@@ -21,11 +21,23 @@
 //        translate() to bare digits. And predicates see the raw note (WHERE notes LIKE ...), an
 //        oracle. Only detection at the source (the rewrite replacing the column by a scanned value)
 //        can close this class.
+//   R5-4 (high, OPEN, it.fails; critical once approvals run writes) a write to a masked table is
+//        not a read in the policy input (tables_read), so no mask applies to it: an identity that
+//        reads clinical.patients masked and may update it gets raw values from `UPDATE ... RETURNING
+//        ssn` and tests raw values in its WHERE. PostgreSQL itself needs SELECT privilege for the
+//        columns a write reads (WHERE, RETURNING, SET expressions, ON CONFLICT); the policy input
+//        should list such a target in tables_read too, so that its masks apply and the rewrite
+//        refuses the write (docs/data-path.md already says it is refused). Under the example
+//        policies agents' writes to patients need approval, which is not implemented yet.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
-import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { probe, useRedTeam, type ProbeOutcome } from './support/redteam.ts';
 
 const VISIT_ID = 995_001;
@@ -271,3 +283,68 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
   });
 }
+
+/** A policy set where `writers` read clinical.patients with the agents' masks and may write it. */
+function writersPolicies(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redteam5-policies-'));
+  const examples = join(REPO_ROOT, 'policies', 'rego');
+  for (const f of readdirSync(examples)) if (f.endsWith('.rego') && !f.endsWith('_test.rego')) copyFileSync(join(examples, f), join(dir, f));
+  writeFileSync(
+    join(dir, 'redteam5_writers.rego'),
+    `package gatehouse
+
+mask contains {"id": "rt5-writers-masked", "reason": "writers read patients masked", "on": "read", "table": t, "column": column, "strategy": strategy} if {
+	member("writers")
+	some t in input.statement.tables_read
+	t == "clinical.patients"
+	some column, strategy in patient_masks
+}
+
+allow contains {"id": "rt5-writers-write", "reason": "writers may write patients", "on": "write", "table": t} if {
+	member("writers")
+	some t in input.statement.tables_written
+	t == "clinical.patients"
+}
+`,
+  );
+  return dir;
+}
+
+describe('red team round 5: writes to a masked table (an identity that reads it masked and may write it)', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let writer: pg.Client;
+  let ssns: string[];
+
+  beforeAll(async () => {
+    t = await startTestGateway({ engine: 'rego', policiesDir: writersPolicies() });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
+    writer = await t.client(await t.token('writer-red5', ['writers']));
+  });
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('its reads are masked (the premise)', async () => {
+    expect((await writer.query('SELECT ssn FROM clinical.patients WHERE id IN (1, 2)')).rows).toEqual([{ ssn: '***' }, { ssn: '***' }]);
+  });
+
+  // OPEN: R5-4. Today the UPDATE runs unmasked and RETURNING carries the real SSN, email and phone.
+  it.fails('R5-4 (open): UPDATE ... RETURNING of masked columns is masked or refused', async () => {
+    const r = await probe(writer, 'UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING ssn, email, phone');
+    expect(ssns.some((v) => JSON.stringify(r).includes(v))).toBe(false);
+  });
+
+  it.fails('R5-4 (open): the WHERE of a write is not an oracle on raw masked values', async () => {
+    // One statement per guess of the first digit; a masked WHERE matches for no digit.
+    let matched = 0;
+    for (const d of '0123456789') {
+      const r = await probe(writer, `UPDATE clinical.patients SET first_name = first_name WHERE id = 1 AND ssn LIKE '${d}%' RETURNING id`);
+      matched += r.rows.length;
+    }
+    expect(matched).toBe(0);
+  });
+});
