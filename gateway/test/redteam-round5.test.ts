@@ -17,8 +17,8 @@
 //        refused under detection.
 //   R5-3 (critical, OPEN, it.fails) detectors scan output, so any expression over a scanned column
 //        that changes the identifier's shape carries it out: reverse(), substr() split across
-//        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, a Unicode hyphen,
-//        translate() to bare digits. And predicates see the raw note (WHERE notes LIKE ...), an
+//        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, another character
+//        for "-", a space after each digit, ' at ' for '@'. And predicates see the raw note (WHERE notes LIKE ...), an
 //        oracle. Only detection at the source (the rewrite replacing the column by a scanned value)
 //        can close this class.
 //   R5-4 (high, OPEN, it.fails; critical once approvals run writes) a write to a masked table is
@@ -134,9 +134,9 @@ const SHAPE_CHANGES: Array<{ name: string; sql: string; decode: (rows: Record<st
     decode: (rows) => (Buffer.isBuffer(rows[0]?.['x']) ? (rows[0]!['x'] as Buffer).toString('utf8') : String(rows[0]?.['x'])),
   },
   {
-    name: 'a Unicode hyphen for "-"',
-    sql: `SELECT replace(notes, '-', U&'\\2010') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
-    decode: (rows) => String(rows[0]?.['x']).replaceAll('\u2010', '-'),
+    name: 'a hyphen bullet (U+2043) for "-"',
+    sql: `SELECT replace(notes, '-', U&'\\2043') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replaceAll('\u2043', '-'),
   },
   {
     name: 'a space after every digit',
