@@ -80,7 +80,8 @@ const PHONE = String.raw`(?<![\w+(${DASH_CHARS}])(?:\+?1[.\s${DASH_CHARS}]?)?(?:
 
 /**
  * The pattern of each detector (the MRN one is configurable). A pattern that matches a cue before
- * the identifier names the identifier's part `<detector>_v`: only that part is replaced.
+ * the identifier names the identifier's part `<detector>_v`: only that part is replaced. That group
+ * must end the match (only lookaheads after it): content-detectors.ts takes its span from the end.
  */
 export function detectorPattern(name: DetectorName, mrnPattern: string): string {
   switch (name) {
