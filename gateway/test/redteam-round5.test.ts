@@ -29,6 +29,12 @@
 //        should list such a target in tables_read too, so that its masks apply and the rewrite
 //        refuses the write (docs/data-path.md already says it is refused). Under the example
 //        policies agents' writes to patients need approval, which is not implemented yet.
+//   R5-5 (critical, fixed) COPY's own options reshape a scanned column with no expression at all:
+//        `COPY clinical.visits (notes) TO STDOUT WITH (FORMAT csv, QUOTE '-', FORCE_QUOTE *)` sent
+//        "SSN 219--09--9999" and "555--0142" (a CSV quote character inside a value is doubled),
+//        ESCAPE and a text-format DELIMITER do the same. Under detection, COPY now takes only
+//        quote, escape and delimiter characters no identifier holds, no ENCODING but UTF-8, and no
+//        binary format (which used to end the session instead of being refused).
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
@@ -39,6 +45,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { probe, useRedTeam, type ProbeOutcome } from './support/redteam.ts';
+import { psqlVia } from './support/run-tool.ts';
 
 const VISIT_ID = 995_001;
 const NOTE_SSN = '219-09-9999';
@@ -261,6 +268,24 @@ for (const engine of ['rego', 'cedar'] as const) {
         const held = await probe(c, `DECLARE rt5_held CURSOR WITH HOLD FOR SELECT upper(notes) FROM clinical.visits WHERE id = ${VISIT_ID}`);
         expect(held.code).toBe('0A000');
         expect(holdsNoteIdentifier(JSON.stringify(await probe(c, 'FETCH ALL FROM rt5_held')))).toBe(false);
+      });
+
+      // CLOSED: R5-5 (critical). Was: the CSV below came back as -Callback (415) 555--0142; SSN 219--09--9999; ...-
+      it('R5-5: COPY options that reshape the note are refused; plain COPY is scanned', async () => {
+        const token = await rt.gateway.token('support-red5-copy', ['agents', 'support']);
+        for (const options of ["FORMAT csv, QUOTE '-', FORCE_QUOTE *", "FORMAT csv, QUOTE '9', FORCE_QUOTE *", "FORMAT csv, ESCAPE '@', QUOTE '@'", "DELIMITER '-'", "ENCODING 'EUC_JP'", 'FORMAT binary']) {
+          const sql = `COPY clinical.visits (notes) TO STDOUT WITH (${options})`;
+          const r = await psqlVia(rt.gateway.port, token, ['-c', sql]);
+          expect.soft(r.stderr, sql).toContain('Gatehouse does not run COPY with');
+          expect.soft(r.code, sql).not.toBe(0);
+          const out = r.stdout.toString('utf8') + r.stderr;
+          expect.soft(holdsNoteIdentifier(out.replaceAll('--', '-').replaceAll('99', '9').replaceAll('@@', '@')), sql).toBe(false);
+          expect.soft(out, sql).not.toContain('219--09');
+        }
+        const plain = await psqlVia(rt.gateway.port, token, ['-c', `COPY (SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}) TO STDOUT WITH (FORMAT csv, DELIMITER ';', FORCE_QUOTE *)`]);
+        expect(plain.code, plain.stderr).toBe(0);
+        expect(plain.stdout.toString('utf8')).toContain('[SSN]');
+        expect(holdsNoteIdentifier(plain.stdout.toString('utf8'))).toBe(false);
       });
 
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is

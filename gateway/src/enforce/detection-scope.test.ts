@@ -32,6 +32,26 @@ describe('detectionScopeRefusal', () => {
     }
   });
 
+  it('refuses COPY options that reshape identifiers in the output, and binary COPY', () => {
+    for (const [sql, option] of [
+      ["COPY clinical.visits (notes) TO STDOUT WITH (FORMAT csv, QUOTE '-', FORCE_QUOTE *)", "QUOTE '-'"],
+      ["COPY (SELECT notes FROM clinical.visits) TO STDOUT CSV QUOTE '\"' ESCAPE '9'", "ESCAPE '9'"],
+      ["COPY clinical.visits TO STDOUT WITH (DELIMITER '-')", "DELIMITER '-'"],
+      ["COPY clinical.visits TO STDOUT (ENCODING 'EUC_JP')", "ENCODING 'EUC_JP'"],
+      ['COPY clinical.visits TO STDOUT BINARY', 'FORMAT binary'],
+      ['COPY clinical.visits TO STDOUT WITH (FORMAT binary)', 'FORMAT binary'],
+    ] as const) {
+      expect(detectionScopeRefusal(parsed(sql), detecting)?.message, sql).toContain(option);
+    }
+    for (const sql of [
+      'COPY clinical.visits TO STDOUT',
+      "COPY clinical.visits TO STDOUT WITH (FORMAT csv, HEADER, DELIMITER ';', QUOTE '\"', FORCE_QUOTE *)",
+      "COPY (SELECT notes FROM clinical.visits) TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '', ENCODING 'UTF8')",
+    ]) {
+      expect(detectionScopeRefusal(parsed(sql), detecting), sql).toBeNull();
+    }
+  });
+
   it('lets reads run, and asks nothing of a decision without detections', () => {
     expect(detectionScopeRefusal(parsed('SELECT notes FROM clinical.visits'), detecting)).toBeNull();
     expect(detectionScopeRefusal(parsed('COPY (SELECT notes FROM clinical.visits) TO STDOUT'), detecting)).toBeNull();
