@@ -35,6 +35,10 @@
 //        ESCAPE and a text-format DELIMITER do the same. Under detection, COPY now takes only
 //        quote, escape and delimiter characters no identifier holds, no ENCODING but UTF-8, and no
 //        binary format (which used to end the session instead of being refused).
+//   R5-6 (critical, fixed) binary results: a scanned value of a type whose binary form is not its
+//        text (a whole row `SELECT v FROM clinical.visits v`, `ARRAY[notes]`, a domain such as
+//        information_schema.character_data) passed unscanned, the raw note inside. Such values are
+//        now withheld (NULL) under detection; bytea is scanned as the bytes it is.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
@@ -46,6 +50,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { probe, useRedTeam, type ProbeOutcome } from './support/redteam.ts';
 import { psqlVia } from './support/run-tool.ts';
+import { serialize, WireClient } from './support/wire-client.ts';
 
 const VISIT_ID = 995_001;
 const NOTE_SSN = '219-09-9999';
@@ -286,6 +291,25 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(plain.code, plain.stderr).toBe(0);
         expect(plain.stdout.toString('utf8')).toContain('[SSN]');
         expect(holdsNoteIdentifier(plain.stdout.toString('utf8'))).toBe(false);
+      });
+
+      // CLOSED: R5-6 (critical). Was: the DataRow of the whole row held "... SSN 219-09-9999; ...".
+      it('R5-6: binary results of whole rows, arrays and domains over the note carry no identifier', async () => {
+        const token = await rt.gateway.token('support-red5-binary', ['agents', 'support']);
+        for (const text of [
+          `SELECT v FROM clinical.visits v WHERE id = ${VISIT_ID}`,
+          `SELECT ARRAY[notes] AS a, row(notes, 1) AS r FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT notes::information_schema.character_data AS d FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT notes::bytea AS b, to_jsonb(v) AS j FROM clinical.visits v WHERE id = ${VISIT_ID}`,
+        ]) {
+          const c = await WireClient.connect(rt.gateway.port, token);
+          c.send(Buffer.concat([serialize.parse({ text }), serialize.bind({ binary: true } as Parameters<typeof serialize.bind>[0]), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]));
+          const [group] = await c.untilReady(1);
+          const rows = (group ?? []).filter((m) => m.name === 'dataRow');
+          expect.soft(rows.length, text).toBe(1);
+          const bytes = JSON.stringify(rows.map((m) => (m.fields ?? []).map((f) => (Buffer.isBuffer(f) ? f.toString('latin1') : f))));
+          expect.soft(holdsNoteIdentifier(bytes), text).toBe(false);
+        }
       });
 
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is
