@@ -312,6 +312,23 @@ for (const engine of ['rego', 'cedar'] as const) {
         }
       });
 
+      // Was: Parse, Bind, Execute without a Describe ended the session (XX000 "masked result without a
+      // row description"): Gatehouse asked for the portal's columns only when masks applied.
+      it('Bind and Execute without a Describe (as prepared-statement clients do) are scanned, and the session goes on', async () => {
+        const token = await rt.gateway.token('support-red5-nodescribe', ['agents', 'support']);
+        const c = await WireClient.connect(rt.gateway.port, token);
+        for (const binary of [false, true]) {
+          c.send(Buffer.concat([serialize.parse({ text: `SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}` }), serialize.bind({ binary } as Parameters<typeof serialize.bind>[0]), serialize.execute({}), serialize.sync()]));
+          const [group] = await c.untilReady(1);
+          const names = (group ?? []).map((m) => m.name);
+          expect(names, `binary ${binary}`).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+          const value = (group ?? []).find((m) => m.name === 'dataRow')?.fields?.[0];
+          const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+          expect(text).toContain('[SSN]');
+          expect(holdsNoteIdentifier(text)).toBe(false);
+        }
+      });
+
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is
       // there. Detection at the source is the fix (see the file's header).
       for (const change of SHAPE_CHANGES) {
