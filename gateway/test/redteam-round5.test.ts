@@ -39,6 +39,11 @@
 //        text (a whole row `SELECT v FROM clinical.visits v`, `ARRAY[notes]`, a domain such as
 //        information_schema.character_data) passed unscanned, the raw note inside. Such values are
 //        now withheld (NULL) under detection; bytea is scanned as the bytes it is.
+//   R5-7 (critical, fixed) `SELECT set_config('application_name', notes, false) FROM clinical.visits`
+//        stored the raw note in a setting: PostgreSQL's ParameterStatus carried it to the client
+//        unscanned ("Callback (415) 555-0142; SSN 219-09-9999; wrote to jane.roe@exa"), and a later
+//        SHOW application_name (no detection: it reads no table) read it back, 63 bytes at a time.
+//        A statement that changes a setting is now refused under detection.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
@@ -327,6 +332,27 @@ for (const engine of ['rego', 'cedar'] as const) {
           expect(text).toContain('[SSN]');
           expect(holdsNoteIdentifier(text)).toBe(false);
         }
+      });
+
+      // CLOSED: R5-7 (critical).
+      it('R5-7: a setting cannot carry the note out (ParameterStatus, SHOW)', async () => {
+        const token = await rt.gateway.token('support-red5-setting', ['agents', 'support']);
+        const c = await WireClient.connect(rt.gateway.port, token);
+        const seen: unknown[] = [];
+        for (const q of [
+          `SELECT set_config('application_name', notes, false) FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT set_config('application_name', (SELECT substr(notes, 30) FROM clinical.visits WHERE id = ${VISIT_ID}), false)`,
+          'SHOW application_name',
+          "SELECT current_setting('application_name')",
+        ]) {
+          c.send(serialize.query(q));
+          const [group] = await c.untilReady(1);
+          seen.push(...(group ?? []));
+        }
+        const errors = seen.filter((m) => (m as { name: string }).name === 'error') as Array<{ code?: string }>;
+        expect(errors.map((e) => e.code)).toEqual(['0A000', '0A000']);
+        expect(holdsNoteIdentifier(JSON.stringify(seen))).toBe(false);
+        expect(JSON.stringify(seen)).not.toContain('jane.roe');
       });
 
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is

@@ -27,6 +27,8 @@ describe('detectionScopeRefusal', () => {
       'INSERT INTO public.scratch SELECT notes FROM clinical.visits',
       'UPDATE clinical.visits SET reason = notes WHERE id = 1',
       'WITH d AS (INSERT INTO public.scratch SELECT notes FROM clinical.visits RETURNING 1) SELECT 1',
+      "SELECT set_config('application_name', notes, false) FROM clinical.visits",
+      "SELECT pg_catalog.set_config('application_name', (SELECT substr(notes, 30) FROM clinical.visits LIMIT 1), true)",
     ]) {
       expect(detectionScopeRefusal(parsed(sql), detecting)?.message, sql).toContain('clinical.visits.notes');
     }

@@ -2,7 +2,9 @@
 // its rows, COPY data, notices and errors. A statement under detection that keeps what it reads for
 // later (DECLARE CURSOR: its rows come back through FETCH, a statement of its own, decided without
 // the detection) or stores it (a write, CREATE TABLE AS, SELECT INTO, whose copy is read back later
-// from a column no detector scans) would move the text past them, so it is refused (red-team round 5).
+// from a column no detector scans; set_config('application_name', notes), which PostgreSQL reports
+// in a ParameterStatus and SHOW reads back) would move the text past them, so it is refused
+// (red-team round 5).
 // So is a COPY whose options reshape the text on its way out: a CSV QUOTE or ESCAPE character, or a
 // text-format DELIMITER, that occurs in an identifier is doubled or backslash-escaped inside it
 // (`QUOTE '-'` sends 219--09--9999), another ENCODING is not the UTF-8 the scan reads, and binary
@@ -44,6 +46,12 @@ export function detectionScopeRefusal(parsed: ParsedStatement | null, decision: 
         hint: "Use COPY in text or CSV format with the default quote and escape characters, a delimiter among , ; | and tab, and no ENCODING option.",
       };
     }
+  }
+  if (parsed.facts.settingChanges.length > 0) {
+    return {
+      message: `Gatehouse does not run a statement that changes a setting while the policy asks to scan ${scanned} for identifiers: the setting would keep the text, and SHOW or current_setting() would read it back unscanned`,
+      hint: 'Change settings in a statement of their own.',
+    };
   }
   if (parsed.facts.writes) {
     return {
