@@ -44,6 +44,9 @@
 //        unscanned ("Callback (415) 555-0142; SSN 219-09-9999; wrote to jane.roe@exa"), and a later
 //        SHOW application_name (no detection: it reads no table) read it back, 63 bytes at a time.
 //        A statement that changes a setting is now refused under detection.
+//   R5-8 (critical, fixed) a view or materialized view over clinical.visits returned the notes
+//        unscanned: PostgreSQL names the view as a column's source, and no detection names the
+//        view's column. A view's column now counts as computed: scanned with every detector.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
@@ -66,8 +69,12 @@ const NOTE = `Callback ${NOTE_PHONE}; SSN ${NOTE_SSN}; wrote to ${NOTE_EMAIL} ab
 const SETUP = `
   DELETE FROM clinical.visits WHERE id = ${VISIT_ID};
   INSERT INTO clinical.visits (id, patient_id, visit_date, reason, notes)
-    SELECT ${VISIT_ID}, min(id), date '2026-01-02', 'follow-up', '${NOTE}' FROM clinical.patients;`;
-const CLEANUP = `DELETE FROM clinical.visits WHERE id = ${VISIT_ID};`;
+    SELECT ${VISIT_ID}, min(id), date '2026-01-02', 'follow-up', '${NOTE}' FROM clinical.patients;
+  CREATE OR REPLACE VIEW clinical.rt5_notes_v AS SELECT id, notes, notes || '' AS copied FROM clinical.visits;
+  DROP MATERIALIZED VIEW IF EXISTS clinical.rt5_notes_mv;
+  CREATE MATERIALIZED VIEW clinical.rt5_notes_mv AS SELECT id, notes FROM clinical.visits;`;
+const CLEANUP = `DROP VIEW IF EXISTS clinical.rt5_notes_v; DROP MATERIALIZED VIEW IF EXISTS clinical.rt5_notes_mv;
+  DELETE FROM clinical.visits WHERE id = ${VISIT_ID};`;
 
 /** Masked statements that must run (R5-1: refused with 0A000 before the fix) and return masked values. */
 const MUST_RUN_MASKED = [
@@ -353,6 +360,21 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(errors.map((e) => e.code)).toEqual(['0A000', '0A000']);
         expect(holdsNoteIdentifier(JSON.stringify(seen))).toBe(false);
         expect(JSON.stringify(seen)).not.toContain('jane.roe');
+      });
+
+      // CLOSED: R5-8 (critical). Was: the raw note from both.
+      it('R5-8: a view or materialized view over the scanned table is scanned', async () => {
+        const c = await support();
+        for (const sql of [
+          `SELECT notes, copied FROM clinical.rt5_notes_v WHERE id = ${VISIT_ID}`,
+          `SELECT notes FROM clinical.rt5_notes_mv WHERE id = ${VISIT_ID}`,
+          `SELECT m.notes FROM clinical.visits v JOIN clinical.rt5_notes_mv m USING (id) WHERE v.id = ${VISIT_ID}`,
+        ]) {
+          const r = await probe(c, sql);
+          expect.soft(r.code, `${sql}: ${r.message}`).toBeNull();
+          expect.soft(JSON.stringify(r.rows), sql).toContain('[SSN]');
+          expect.soft(holdsNoteIdentifier(JSON.stringify(r)), sql).toBe(false);
+        }
       });
 
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is

@@ -100,10 +100,16 @@ export function planOutput(
   return { columns, any: columns.some((c) => c.kind !== 'pass') };
 }
 
+/**
+ * The table column a result column comes straight from, or null (computed). A view's or
+ * materialized view's column counts as computed: PostgreSQL names the view as the column's source,
+ * but its values are whatever the view's query made of the tables it reads (red-team round 5: a view
+ * or materialized view over clinical.visits returned the notes unscanned).
+ */
 function sourceOf(f: ResultField, relations: RelationCatalog | null): { table: string; ancestors: readonly string[]; column: string } | null {
   if (f.tableOid === 0 || f.columnAttr <= 0 || relations === null) return null;
   const rel = relations.byId(f.tableOid);
-  if (rel === null) return null;
+  if (rel === null || rel.kind === 'view' || rel.kind === 'materialized_view') return null;
   const column = rel.columns.find((c) => c.attnum === f.columnAttr);
   if (column === undefined) return null;
   return { table: rel.qualified, ancestors: rel.ancestors, column: column.name };
