@@ -17,16 +17,48 @@
 //        refused under detection.
 //   R5-3 (critical, OPEN, it.fails) detectors scan output, so any expression over a scanned column
 //        that changes the identifier's shape carries it out: reverse(), substr() split across
-//        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, a Unicode hyphen,
-//        translate() to bare digits. And predicates see the raw note (WHERE notes LIKE ...), an
+//        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, another character
+//        for "-", a space after each digit, ' at ' for '@'. And predicates see the raw note (WHERE notes LIKE ...), an
 //        oracle. Only detection at the source (the rewrite replacing the column by a scanned value)
 //        can close this class.
+//   R5-4 (high, OPEN, it.fails; critical once approvals run writes) a write to a masked table is
+//        not a read in the policy input (tables_read), so no mask applies to it: an identity that
+//        reads clinical.patients masked and may update it gets raw values from `UPDATE ... RETURNING
+//        ssn` and tests raw values in its WHERE. PostgreSQL itself needs SELECT privilege for the
+//        columns a write reads (WHERE, RETURNING, SET expressions, ON CONFLICT); the policy input
+//        should list such a target in tables_read too, so that its masks apply and the rewrite
+//        refuses the write (docs/data-path.md already says it is refused). Under the example
+//        policies agents' writes to patients need approval, which is not implemented yet.
+//   R5-5 (critical, fixed) COPY's own options reshape a scanned column with no expression at all:
+//        `COPY clinical.visits (notes) TO STDOUT WITH (FORMAT csv, QUOTE '-', FORCE_QUOTE *)` sent
+//        "SSN 219--09--9999" and "555--0142" (a CSV quote character inside a value is doubled),
+//        ESCAPE and a text-format DELIMITER do the same. Under detection, COPY now takes only
+//        quote, escape and delimiter characters no identifier holds, no ENCODING but UTF-8, and no
+//        binary format (which used to end the session instead of being refused).
+//   R5-6 (critical, fixed) binary results: a scanned value of a type whose binary form is not its
+//        text (a whole row `SELECT v FROM clinical.visits v`, `ARRAY[notes]`, a domain such as
+//        information_schema.character_data) passed unscanned, the raw note inside. Such values are
+//        now withheld (NULL) under detection; bytea is scanned as the bytes it is.
+//   R5-7 (critical, fixed) `SELECT set_config('application_name', notes, false) FROM clinical.visits`
+//        stored the raw note in a setting: PostgreSQL's ParameterStatus carried it to the client
+//        unscanned ("Callback (415) 555-0142; SSN 219-09-9999; wrote to jane.roe@exa"), and a later
+//        SHOW application_name (no detection: it reads no table) read it back, 63 bytes at a time.
+//        A statement that changes a setting is now refused under detection.
+//   R5-8 (critical, fixed) a view or materialized view over clinical.visits returned the notes
+//        unscanned: PostgreSQL names the view as a column's source, and no detection names the
+//        view's column. A view's column now counts as computed: scanned with every detector.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
-import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { probe, useRedTeam, type ProbeOutcome } from './support/redteam.ts';
+import { psqlVia } from './support/run-tool.ts';
+import { serialize, WireClient } from './support/wire-client.ts';
 
 const VISIT_ID = 995_001;
 const NOTE_SSN = '219-09-9999';
@@ -37,8 +69,12 @@ const NOTE = `Callback ${NOTE_PHONE}; SSN ${NOTE_SSN}; wrote to ${NOTE_EMAIL} ab
 const SETUP = `
   DELETE FROM clinical.visits WHERE id = ${VISIT_ID};
   INSERT INTO clinical.visits (id, patient_id, visit_date, reason, notes)
-    SELECT ${VISIT_ID}, min(id), date '2026-01-02', 'follow-up', '${NOTE}' FROM clinical.patients;`;
-const CLEANUP = `DELETE FROM clinical.visits WHERE id = ${VISIT_ID};`;
+    SELECT ${VISIT_ID}, min(id), date '2026-01-02', 'follow-up', '${NOTE}' FROM clinical.patients;
+  CREATE OR REPLACE VIEW clinical.rt5_notes_v AS SELECT id, notes, notes || '' AS copied FROM clinical.visits;
+  DROP MATERIALIZED VIEW IF EXISTS clinical.rt5_notes_mv;
+  CREATE MATERIALIZED VIEW clinical.rt5_notes_mv AS SELECT id, notes FROM clinical.visits;`;
+const CLEANUP = `DROP VIEW IF EXISTS clinical.rt5_notes_v; DROP MATERIALIZED VIEW IF EXISTS clinical.rt5_notes_mv;
+  DELETE FROM clinical.visits WHERE id = ${VISIT_ID};`;
 
 /** Masked statements that must run (R5-1: refused with 0A000 before the fix) and return masked values. */
 const MUST_RUN_MASKED = [
@@ -122,9 +158,9 @@ const SHAPE_CHANGES: Array<{ name: string; sql: string; decode: (rows: Record<st
     decode: (rows) => (Buffer.isBuffer(rows[0]?.['x']) ? (rows[0]!['x'] as Buffer).toString('utf8') : String(rows[0]?.['x'])),
   },
   {
-    name: 'a Unicode hyphen for "-"',
-    sql: `SELECT replace(notes, '-', U&'\\2010') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
-    decode: (rows) => String(rows[0]?.['x']).replaceAll('\u2010', '-'),
+    name: 'a hyphen bullet (U+2043) for "-"',
+    sql: `SELECT replace(notes, '-', U&'\\2043') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replaceAll('\u2043', '-'),
   },
   {
     name: 'a space after every digit',
@@ -251,6 +287,96 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(holdsNoteIdentifier(JSON.stringify(await probe(c, 'FETCH ALL FROM rt5_held')))).toBe(false);
       });
 
+      // CLOSED: R5-5 (critical). Was: the CSV below came back as -Callback (415) 555--0142; SSN 219--09--9999; ...-
+      it('R5-5: COPY options that reshape the note are refused; plain COPY is scanned', async () => {
+        const token = await rt.gateway.token('support-red5-copy', ['agents', 'support']);
+        for (const options of ["FORMAT csv, QUOTE '-', FORCE_QUOTE *", "FORMAT csv, QUOTE '9', FORCE_QUOTE *", "FORMAT csv, ESCAPE '@', QUOTE '@'", "DELIMITER '-'", "ENCODING 'EUC_JP'", 'FORMAT binary']) {
+          const sql = `COPY clinical.visits (notes) TO STDOUT WITH (${options})`;
+          const r = await psqlVia(rt.gateway.port, token, ['-c', sql]);
+          expect.soft(r.stderr, sql).toContain('Gatehouse does not run COPY with');
+          expect.soft(r.code, sql).not.toBe(0);
+          const out = r.stdout.toString('utf8') + r.stderr;
+          expect.soft(holdsNoteIdentifier(out.replaceAll('--', '-').replaceAll('99', '9').replaceAll('@@', '@')), sql).toBe(false);
+          expect.soft(out, sql).not.toContain('219--09');
+        }
+        const plain = await psqlVia(rt.gateway.port, token, ['-c', `COPY (SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}) TO STDOUT WITH (FORMAT csv, DELIMITER ';', FORCE_QUOTE *)`]);
+        expect(plain.code, plain.stderr).toBe(0);
+        expect(plain.stdout.toString('utf8')).toContain('[SSN]');
+        expect(holdsNoteIdentifier(plain.stdout.toString('utf8'))).toBe(false);
+      });
+
+      // CLOSED: R5-6 (critical). Was: the DataRow of the whole row held "... SSN 219-09-9999; ...".
+      it('R5-6: binary results of whole rows, arrays and domains over the note carry no identifier', async () => {
+        const token = await rt.gateway.token('support-red5-binary', ['agents', 'support']);
+        for (const text of [
+          `SELECT v FROM clinical.visits v WHERE id = ${VISIT_ID}`,
+          `SELECT ARRAY[notes] AS a, row(notes, 1) AS r FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT notes::information_schema.character_data AS d FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT notes::bytea AS b, to_jsonb(v) AS j FROM clinical.visits v WHERE id = ${VISIT_ID}`,
+        ]) {
+          const c = await WireClient.connect(rt.gateway.port, token);
+          c.send(Buffer.concat([serialize.parse({ text }), serialize.bind({ binary: true } as Parameters<typeof serialize.bind>[0]), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]));
+          const [group] = await c.untilReady(1);
+          const rows = (group ?? []).filter((m) => m.name === 'dataRow');
+          expect.soft(rows.length, text).toBe(1);
+          const bytes = JSON.stringify(rows.map((m) => (m.fields ?? []).map((f) => (Buffer.isBuffer(f) ? f.toString('latin1') : f))));
+          expect.soft(holdsNoteIdentifier(bytes), text).toBe(false);
+        }
+      });
+
+      // Was: Parse, Bind, Execute without a Describe ended the session (XX000 "masked result without a
+      // row description"): Gatehouse asked for the portal's columns only when masks applied.
+      it('Bind and Execute without a Describe (as prepared-statement clients do) are scanned, and the session goes on', async () => {
+        const token = await rt.gateway.token('support-red5-nodescribe', ['agents', 'support']);
+        const c = await WireClient.connect(rt.gateway.port, token);
+        for (const binary of [false, true]) {
+          c.send(Buffer.concat([serialize.parse({ text: `SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}` }), serialize.bind({ binary } as Parameters<typeof serialize.bind>[0]), serialize.execute({}), serialize.sync()]));
+          const [group] = await c.untilReady(1);
+          const names = (group ?? []).map((m) => m.name);
+          expect(names, `binary ${binary}`).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+          const value = (group ?? []).find((m) => m.name === 'dataRow')?.fields?.[0];
+          const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+          expect(text).toContain('[SSN]');
+          expect(holdsNoteIdentifier(text)).toBe(false);
+        }
+      });
+
+      // CLOSED: R5-7 (critical).
+      it('R5-7: a setting cannot carry the note out (ParameterStatus, SHOW)', async () => {
+        const token = await rt.gateway.token('support-red5-setting', ['agents', 'support']);
+        const c = await WireClient.connect(rt.gateway.port, token);
+        const seen: unknown[] = [];
+        for (const q of [
+          `SELECT set_config('application_name', notes, false) FROM clinical.visits WHERE id = ${VISIT_ID}`,
+          `SELECT set_config('application_name', (SELECT substr(notes, 30) FROM clinical.visits WHERE id = ${VISIT_ID}), false)`,
+          'SHOW application_name',
+          "SELECT current_setting('application_name')",
+        ]) {
+          c.send(serialize.query(q));
+          const [group] = await c.untilReady(1);
+          seen.push(...(group ?? []));
+        }
+        const errors = seen.filter((m) => (m as { name: string }).name === 'error') as Array<{ code?: string }>;
+        expect(errors.map((e) => e.code)).toEqual(['0A000', '0A000']);
+        expect(holdsNoteIdentifier(JSON.stringify(seen))).toBe(false);
+        expect(JSON.stringify(seen)).not.toContain('jane.roe');
+      });
+
+      // CLOSED: R5-8 (critical). Was: the raw note from both.
+      it('R5-8: a view or materialized view over the scanned table is scanned', async () => {
+        const c = await support();
+        for (const sql of [
+          `SELECT notes, copied FROM clinical.rt5_notes_v WHERE id = ${VISIT_ID}`,
+          `SELECT notes FROM clinical.rt5_notes_mv WHERE id = ${VISIT_ID}`,
+          `SELECT m.notes FROM clinical.visits v JOIN clinical.rt5_notes_mv m USING (id) WHERE v.id = ${VISIT_ID}`,
+        ]) {
+          const r = await probe(c, sql);
+          expect.soft(r.code, `${sql}: ${r.message}`).toBeNull();
+          expect.soft(JSON.stringify(r.rows), sql).toContain('[SSN]');
+          expect.soft(holdsNoteIdentifier(JSON.stringify(r)), sql).toBe(false);
+        }
+      });
+
       // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is
       // there. Detection at the source is the fix (see the file's header).
       for (const change of SHAPE_CHANGES) {
@@ -271,3 +397,68 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
   });
 }
+
+/** A policy set where `writers` read clinical.patients with the agents' masks and may write it. */
+function writersPolicies(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redteam5-policies-'));
+  const examples = join(REPO_ROOT, 'policies', 'rego');
+  for (const f of readdirSync(examples)) if (f.endsWith('.rego') && !f.endsWith('_test.rego')) copyFileSync(join(examples, f), join(dir, f));
+  writeFileSync(
+    join(dir, 'redteam5_writers.rego'),
+    `package gatehouse
+
+mask contains {"id": "rt5-writers-masked", "reason": "writers read patients masked", "on": "read", "table": t, "column": column, "strategy": strategy} if {
+	member("writers")
+	some t in input.statement.tables_read
+	t == "clinical.patients"
+	some column, strategy in patient_masks
+}
+
+allow contains {"id": "rt5-writers-write", "reason": "writers may write patients", "on": "write", "table": t} if {
+	member("writers")
+	some t in input.statement.tables_written
+	t == "clinical.patients"
+}
+`,
+  );
+  return dir;
+}
+
+describe('red team round 5: writes to a masked table (an identity that reads it masked and may write it)', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let writer: pg.Client;
+  let ssns: string[];
+
+  beforeAll(async () => {
+    t = await startTestGateway({ engine: 'rego', policiesDir: writersPolicies() });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    ssns = (await direct.query('SELECT ssn FROM clinical.patients')).rows.map((r) => r.ssn as string);
+    writer = await t.client(await t.token('writer-red5', ['writers']));
+  });
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('its reads are masked (the premise)', async () => {
+    expect((await writer.query('SELECT ssn FROM clinical.patients WHERE id IN (1, 2)')).rows).toEqual([{ ssn: '***' }, { ssn: '***' }]);
+  });
+
+  // OPEN: R5-4. Today the UPDATE runs unmasked and RETURNING carries the real SSN, email and phone.
+  it.fails('R5-4 (open): UPDATE ... RETURNING of masked columns is masked or refused', async () => {
+    const r = await probe(writer, 'UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING ssn, email, phone');
+    expect(ssns.some((v) => JSON.stringify(r).includes(v))).toBe(false);
+  });
+
+  it.fails('R5-4 (open): the WHERE of a write is not an oracle on raw masked values', async () => {
+    // One statement per guess of the first digit; a masked WHERE matches for no digit.
+    let matched = 0;
+    for (const d of '0123456789') {
+      const r = await probe(writer, `UPDATE clinical.patients SET first_name = first_name WHERE id = 1 AND ssn LIKE '${d}%' RETURNING id`);
+      matched += r.rows.length;
+    }
+    expect(matched).toBe(0);
+  });
+});

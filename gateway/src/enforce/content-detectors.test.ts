@@ -20,12 +20,17 @@ describe('content detectors: true positives', () => {
     ['ssn', 'ss no. 123 45 6789.', 'ss no. [SSN].'],
     ['ssn', 'SSN: 123456789', 'SSN: [SSN]'],
     ['ssn', 'social security number 078051120', 'social security number [SSN]'],
+    ['ssn', 'SSN 219\u201309\u20139999 (pasted from a letter)', 'SSN [SSN] (pasted from a letter)'],
+    ['ssn', 'ssn is 219099999', 'ssn is [SSN]'],
     ['email', 'write to jane.doe+clinic@mail.example.org today', 'write to [EMAIL] today'],
     ['email', '<J_SMITH@Hospital.Example.COM>', '<[EMAIL]>'],
     ['phone', 'call (202) 555-0143', 'call [PHONE]'],
     ['phone', 'cell 202-555-0143, home 312.555.0199', 'cell [PHONE], home [PHONE]'],
     ['phone', 'reach her at +1 415 555 0123.', 'reach her at [PHONE].'],
     ['phone', 'tel: 1-800-555-0100', 'tel: [PHONE]'],
+    ['phone', 'text her on +14155550142', 'text her on [PHONE]'],
+    ['phone', 'tel:4155550142, cell 4155550199', 'tel:[PHONE], cell [PHONE]'],
+    ['phone', 'callback 415\u2013555\u20130142', 'callback [PHONE]'],
     ['card', 'Visa 4111 1111 1111 1111 exp 12/27', 'Visa [CARD] exp 12/27'],
     ['card', 'paid with 5555-5555-5555-4444', 'paid with [CARD]'],
     ['card', 'amex 378282246310005', 'amex [CARD]'],
@@ -37,6 +42,7 @@ describe('content detectors: true positives', () => {
     ['dob', 'date of birth is 14 March 1956', 'date of birth is [DOB]'],
     ['dob', 'Born on March 4th, 1950 in Ohio', 'Born on [DOB] in Ohio'],
     ['dob', 'birthdate=4.3.1950', 'birthdate=[DOB]'],
+    ['dob', 'birthday 04/05/1961', 'birthday [DOB]'],
     ['ip', 'login from 192.168.1.20 failed', 'login from [IP] failed'],
     ['ip', 'host 10.0.0.255:5432', 'host [IP]:5432'],
     ['ip', 'v6 2001:db8:85a3:0:0:8a2e:370:7334 and fe80::1ff:fe23:4567:890a and ::1', 'v6 [IP] and [IP] and [IP]'],
@@ -86,6 +92,9 @@ describe('content detectors: what is not an identifier', () => {
       'meet at 12:30:45 or 10:30', // times, not IPv6
       'visit on 03/14/1956', // a date without a birth cue
       'user@localhost', // no top-level domain
+      'order 4155550142 shipped', // ten digits without a phone layout or cue
+      'tel 1234567890', // a cue, but no valid area code
+      '+1415555014', // E.164 with a digit missing
     ]) {
       expect(scan(text).counts, text).toEqual({});
     }

@@ -27,8 +27,30 @@ describe('detectionScopeRefusal', () => {
       'INSERT INTO public.scratch SELECT notes FROM clinical.visits',
       'UPDATE clinical.visits SET reason = notes WHERE id = 1',
       'WITH d AS (INSERT INTO public.scratch SELECT notes FROM clinical.visits RETURNING 1) SELECT 1',
+      "SELECT set_config('application_name', notes, false) FROM clinical.visits",
+      "SELECT pg_catalog.set_config('application_name', (SELECT substr(notes, 30) FROM clinical.visits LIMIT 1), true)",
     ]) {
       expect(detectionScopeRefusal(parsed(sql), detecting)?.message, sql).toContain('clinical.visits.notes');
+    }
+  });
+
+  it('refuses COPY options that reshape identifiers in the output, and binary COPY', () => {
+    for (const [sql, option] of [
+      ["COPY clinical.visits (notes) TO STDOUT WITH (FORMAT csv, QUOTE '-', FORCE_QUOTE *)", "QUOTE '-'"],
+      ["COPY (SELECT notes FROM clinical.visits) TO STDOUT CSV QUOTE '\"' ESCAPE '9'", "ESCAPE '9'"],
+      ["COPY clinical.visits TO STDOUT WITH (DELIMITER '-')", "DELIMITER '-'"],
+      ["COPY clinical.visits TO STDOUT (ENCODING 'EUC_JP')", "ENCODING 'EUC_JP'"],
+      ['COPY clinical.visits TO STDOUT BINARY', 'FORMAT binary'],
+      ['COPY clinical.visits TO STDOUT WITH (FORMAT binary)', 'FORMAT binary'],
+    ] as const) {
+      expect(detectionScopeRefusal(parsed(sql), detecting)?.message, sql).toContain(option);
+    }
+    for (const sql of [
+      'COPY clinical.visits TO STDOUT',
+      "COPY clinical.visits TO STDOUT WITH (FORMAT csv, HEADER, DELIMITER ';', QUOTE '\"', FORCE_QUOTE *)",
+      "COPY (SELECT notes FROM clinical.visits) TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '', ENCODING 'UTF8')",
+    ]) {
+      expect(detectionScopeRefusal(parsed(sql), detecting), sql).toBeNull();
     }
   });
 

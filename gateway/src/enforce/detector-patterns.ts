@@ -29,11 +29,11 @@ const MONTH = String.raw`(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may
 
 /**
  * Date of birth: a date right after a cue ("DOB", "D.O.B.", "date of birth", "birth date",
- * "birthdate", "born", "born on"), with at most a few separators between them. The cue is matched
+ * "birthdate", "birthday", "born", "born on"), with at most a few separators between them. The cue is matched
  * first (a lookbehind would be tried at every position) and kept: only the date, the group
  * `dob_v`, is replaced. Dates without a cue (visit dates, lab dates) are left alone.
  */
-const DOB = String.raw`\b(?:DOB|D\.O\.B\.?|date\sof\sbirth|birth\s?date|born(?:\son)?)[\s:,=-]{0,3}(?:is\s|was\s|of\s)?(?<dob_v>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}|${MONTH}\.?\s\d{1,2}(?:st|nd|rd|th)?,?\s\d{4}|\d{1,2}\s${MONTH}\.?,?\s\d{4})(?![\w/-])`;
+const DOB = String.raw`\b(?:DOB|D\.O\.B\.?|date\sof\sbirth|birth\s?(?:date|day)|born(?:\son)?)[\s:,=-]{0,3}(?:is\s|was\s|of\s)?(?<dob_v>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}|${MONTH}\.?\s\d{1,2}(?:st|nd|rd|th)?,?\s\d{4}|\d{1,2}\s${MONTH}\.?,?\s\d{4})(?![\w/-])`;
 
 /**
  * An address: a local part (any characters but spaces and the delimiters around addresses, so
@@ -52,20 +52,36 @@ const HEX = '[0-9A-F]{1,4}';
 const IP = String.raw`(?<![\w.:])(?:(?=\d)${OCTET}(?:\.${OCTET}){3}(?![\w]|\.\d)|(?=[0-9A-F]{0,4}:)(?:(?:${HEX}:){7}${HEX}(?![\w:])|(?:${HEX}:){1,7}(?::${HEX}){1,6}(?![\w:])|(?:${HEX}:){1,7}:(?![\w:])|::(?:${HEX}:){0,6}${HEX}(?![\w:])))`;
 
 /**
- * SSN written with dashes or spaces (123-45-6789), or nine digits right after an "SSN" cue (the
- * cue kept, only the digits, the group `ssn_v`, replaced).
+ * The characters that separate the groups of an SSN or a phone number as a dash: the ASCII hyphen,
+ * and the Unicode hyphens, dashes and minus signs a word processor or a paste puts in its place
+ * (U+2010-U+2015, U+2212, U+FE63, U+FF0D; red-team round 5: "219–09–9999" passed).
  */
-const SSN = String.raw`(?<![\w-])(?:\d{3}-\d{2}-\d{4}|\d{3}\s\d{2}\s\d{4})(?![\w-]|\.\d)|\b(?:SSN|SS#|social\ssecurity(?:\s(?:number|no\.?))?)[\s:#-]{0,3}(?<ssn_v>\d{9})(?!\w)`;
+const DASH_CHARS = String.raw`\-\u2010-\u2015\u2212\uFE63\uFF0D`;
+const DASH = `[${DASH_CHARS}]`;
+
+/**
+ * SSN written with dashes or spaces (123-45-6789), or nine digits right after an "SSN" cue, also
+ * with "is", "was", "no." or "number" between them (the cue kept, only the digits, the group
+ * `ssn_v`, replaced).
+ */
+const SSN = String.raw`(?<![\w${DASH_CHARS}])(?:\d{3}${DASH}\d{2}${DASH}\d{4}|\d{3}\s\d{2}\s\d{4})(?![\w${DASH_CHARS}]|\.\d)|\b(?:SSN|SS#|social\ssecurity(?:\s(?:number|no\.?))?)[\s:#-]{0,3}(?:(?:is|was|no\.?|number)[\s:#]{1,2})?(?<ssn_v>\d{9})(?!\w)`;
 
 /** 13 to 19 digits, optionally in groups separated by single spaces or dashes. */
 const CARD = String.raw`(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w]|-\d)`;
 
-/** NANP: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX, NXX NXX XXXX, optionally +1 / 1 before it. */
-const PHONE = String.raw`(?<![\w+(-])(?:\+?1[-.\s]?)?(?:\([2-9]\d{2}\)\s?[2-9]\d{2}[-.\s]\d{4}|[2-9]\d{2}-[2-9]\d{2}-\d{4}|[2-9]\d{2}\.[2-9]\d{2}\.\d{4}|[2-9]\d{2}\s[2-9]\d{2}\s\d{4})(?![\w-]|\.\d)`;
+/**
+ * NANP: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX, NXX NXX XXXX, optionally +1 / 1 before it (any
+ * dash of DASH for "-"); E.164 without separators (+1NXXNXXXXXX); ten bare digits right after a
+ * phone cue ("tel", "phone", "cell", "call", ...: the cue kept, the digits, `phone_v`, replaced).
+ * Ten bare digits without a cue are not a phone number to it (order and claim numbers).
+ */
+const PHONE_CUE = String.raw`\b(?:phone|telephone|tel|ph|cell|mobile|call|callback|fax|pager)\.?[\s:#=-]{0,3}(?:\+?1[\s.-]?)?(?<phone_v>[2-9]\d{2}[2-9]\d{6})(?!\w)`;
+const PHONE = String.raw`(?<![\w+(${DASH_CHARS}])(?:\+?1[.\s${DASH_CHARS}]?)?(?:\([2-9]\d{2}\)\s?[2-9]\d{2}[.\s${DASH_CHARS}]\d{4}|[2-9]\d{2}${DASH}[2-9]\d{2}${DASH}\d{4}|[2-9]\d{2}\.[2-9]\d{2}\.\d{4}|[2-9]\d{2}\s[2-9]\d{2}\s\d{4})(?![\w${DASH_CHARS}]|\.\d)|(?<![\w+])\+1[2-9]\d{2}[2-9]\d{6}(?!\w)|${PHONE_CUE}`;
 
 /**
  * The pattern of each detector (the MRN one is configurable). A pattern that matches a cue before
- * the identifier names the identifier's part `<detector>_v`: only that part is replaced.
+ * the identifier names the identifier's part `<detector>_v`: only that part is replaced. That group
+ * must end the match (only lookaheads after it): content-detectors.ts takes its span from the end.
  */
 export function detectorPattern(name: DetectorName, mrnPattern: string): string {
   switch (name) {

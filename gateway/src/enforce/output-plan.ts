@@ -35,7 +35,7 @@ export interface ResultField {
 /**
  * How one column's values go out. `scan`: `encoding` says where the text is in a value: the whole
  * value (`text`: text format, or a binary text-like type), after jsonb's version byte (`jsonb`).
- * A binary value of any other type carries no text and passes.
+ * A binary value of a type that holds no text passes; of any other type, it is withheld.
  */
 export type ColumnAction =
   | { kind: 'pass' }
@@ -51,9 +51,17 @@ export interface OutputPlan {
 const PASS: ColumnAction = { kind: 'pass' };
 const WITHHOLD: ColumnAction = { kind: 'withhold' };
 
-/** Types whose binary format is the UTF-8 text itself: text, varchar, bpchar, name, json, xml, unknown, "char". */
-const BINARY_TEXT_TYPES = new Set([25, 1043, 1042, 19, 114, 142, 705, 18]);
+/** Types whose binary format is the UTF-8 text itself: text, varchar, bpchar, name, json, xml, unknown, "char", bytea. */
+const BINARY_TEXT_TYPES = new Set([25, 1043, 1042, 19, 114, 142, 705, 18, 17]);
 const JSONB_OID = 3802;
+/**
+ * Types whose binary format holds no text: bool, the integers, oid, xid, floats, money, numeric,
+ * date and time types, uuid. In binary format they pass; a scanned value of any other type that is
+ * not text-like (a composite or whole row, an array, a domain, tsvector, a range, an extension
+ * type) is withheld: its binary form carries the text where the scan cannot read it (red-team round
+ * 5: `SELECT v FROM clinical.visits v` with binary results returned the raw note inside the record).
+ */
+const BINARY_NO_TEXT_TYPES = new Set([16, 20, 21, 23, 26, 28, 700, 701, 790, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950]);
 
 /** The union of every detector a decision asks for (for computed columns, COPY data, notices and errors). */
 export function allDetectors(detections: readonly DetectRule[], options: DetectorOptions = {}): Detector | null {
@@ -65,7 +73,7 @@ export function allDetectors(detections: readonly DetectRule[], options: Detecto
 function scanAction(detector: Detector, field: ResultField): ColumnAction {
   if (field.format === 0 || BINARY_TEXT_TYPES.has(field.typeOid)) return { kind: 'scan', detector, encoding: 'text' };
   if (field.typeOid === JSONB_OID) return { kind: 'scan', detector, encoding: 'jsonb' };
-  return PASS;
+  return BINARY_NO_TEXT_TYPES.has(field.typeOid) ? PASS : WITHHOLD;
 }
 
 /** Builds the plan from the relation snapshot; a column whose table is not in it counts as computed. */
@@ -92,10 +100,16 @@ export function planOutput(
   return { columns, any: columns.some((c) => c.kind !== 'pass') };
 }
 
+/**
+ * The table column a result column comes straight from, or null (computed). A view's or
+ * materialized view's column counts as computed: PostgreSQL names the view as the column's source,
+ * but its values are whatever the view's query made of the tables it reads (red-team round 5: a view
+ * or materialized view over clinical.visits returned the notes unscanned).
+ */
 function sourceOf(f: ResultField, relations: RelationCatalog | null): { table: string; ancestors: readonly string[]; column: string } | null {
   if (f.tableOid === 0 || f.columnAttr <= 0 || relations === null) return null;
   const rel = relations.byId(f.tableOid);
-  if (rel === null) return null;
+  if (rel === null || rel.kind === 'view' || rel.kind === 'materialized_view') return null;
   const column = rel.columns.find((c) => c.attnum === f.columnAttr);
   if (column === undefined) return null;
   return { table: rel.qualified, ancestors: rel.ancestors, column: column.name };

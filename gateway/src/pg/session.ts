@@ -407,8 +407,10 @@ export class Session {
       this.refuseExtended(changed, 'extended');
       return;
     }
-    if (d.masks.length > 0 && portal.fields === null) {
-      // Masking needs the portal's columns; the client did not ask, so Gatehouse asks quietly.
+    const detects = d.statements.some((s) => s.decision.action === 'mask' && (s.decision.detections ?? []).length > 0);
+    if ((d.masks.length > 0 || detects) && portal.fields === null) {
+      // Masking and content detection need the portal's columns; the client did not ask, so
+      // Gatehouse asks quietly (without it, a detected result ended the session: red-team round 5).
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
