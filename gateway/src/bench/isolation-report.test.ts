@@ -42,6 +42,10 @@ describe('renderIsolation', () => {
       { atSeconds: 1, phase: 'warmup', rssMiB: 200 },
       { atSeconds: 2, phase: 'hostile', rssMiB: 300 },
     ],
+    windows: [
+      { atSeconds: 0, phase: 'baseline', statements: 10, p99Ms: 5, maxMs: 6 },
+      { atSeconds: 5, phase: 'hostile', statements: 2, p99Ms: 900, maxMs: 950 },
+    ],
     rssBeforeMiB: 200,
     rssAfterMiB: 300,
     rssIdleMiB: 290,
@@ -61,5 +65,6 @@ describe('renderIsolation', () => {
     expect(text).toContain('before 200 MiB, after 300 MiB, 1.50×; 290 MiB once the sessions closed');
     expect(text).toContain('| 2 | hostile | 300 |');
     expect(text).toContain('Note: no slow rule');
+    expect(text).toContain('| 5 | hostile | 2 | 900 | 950 |');
   });
 });

@@ -24,6 +24,16 @@ export interface RssSample {
   rssMiB: number;
 }
 
+/** The well-behaved statements that ended in one window of the run. */
+export interface LatencyWindow {
+  /** Start of the window, seconds since the harness started. */
+  atSeconds: number;
+  phase: string;
+  statements: number;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
 export interface IsolationResults {
   generatedAt: string;
   settings: {
@@ -42,6 +52,8 @@ export interface IsolationResults {
   phases: PhaseResult[];
   hostile: HostileTally[];
   rss: RssSample[];
+  /** Latency per window of the run: a stall of every session shows as one window's max. */
+  windows: LatencyWindow[];
   /** RSS at the end of the warm-up, at the end of the last phase (sessions still open), and after they closed. */
   rssBeforeMiB: number | null;
   rssAfterMiB: number | null;
@@ -87,6 +99,20 @@ function rssTimeline(samples: readonly RssSample[], rows = 24): string[] {
   return ['| t (s) | phase | RSS (MiB) |', '|---:|---|---:|', ...picked.map((s) => `| ${s.atSeconds.toFixed(0)} | ${s.phase} | ${s.rssMiB.toFixed(0)} |`)];
 }
 
+/** The windows, condensed to at most `rows` rows (each row the worst of the windows it covers). */
+function windowTable(windows: readonly LatencyWindow[], rows = 24): string[] {
+  if (windows.length === 0) return [];
+  const step = Math.max(1, Math.ceil(windows.length / rows));
+  const out: string[] = ['| t (s) | phase | statements | worst window p99 (ms) | max (ms) |', '|---:|---|---:|---:|---:|'];
+  for (let i = 0; i < windows.length; i += step) {
+    const group = windows.slice(i, i + step);
+    const worst = (f: (w: LatencyWindow) => number | null): number | null =>
+      group.reduce<number | null>((m, w) => (f(w) === null ? m : Math.max(m ?? 0, f(w)!)), null);
+    out.push(`| ${group[0]!.atSeconds.toFixed(0)} | ${group[0]!.phase} | ${group.reduce((n, w) => n + w.statements, 0)} | ${ms(worst((w) => w.p99Ms))} | ${ms(worst((w) => w.maxMs))} |`);
+  }
+  return out;
+}
+
 export function renderIsolation(r: IsolationResults): string[] {
   const s = r.settings;
   const v = r.verdict;
@@ -100,8 +126,11 @@ export function renderIsolation(r: IsolationResults): string[] {
     '',
     `${s.sessions} sessions through Gatehouse (${s.engine} policies; child process, loopback; upstream: ${s.upstream}), each running`,
     `a mix of allowed (50%, simple and extended), masked (30%) and denied (20%) statements with a ${s.thinkMs} ms mean think time.`,
-    `After a ${s.warmupSeconds} s warm-up: ${r.phases.map((p) => `${p.name} ${p.seconds} s`).join(', ')}. During \`hostile\`, one more client sends, round-robin on`,
-    `fresh connections: ${s.hostileActions.join(', ') || '(nothing)'}. Sessions connected in ${r.connectSeconds.toFixed(1)} s.`,
+    `After a ${s.warmupSeconds} s warm-up: ${r.phases.map((p) => `${p.name} ${p.seconds} s`).join(', ')}. ` +
+      (s.hostileActions.length > 0
+        ? `During \`hostile\`, one more client sends, round-robin on fresh connections: ${s.hostileActions.join(', ')}.`
+        : 'No hostile client in this run.'),
+    `Sessions connected in ${r.connectSeconds.toFixed(1)} s.`,
     ...(s.notes.length > 0 ? ['', ...s.notes.map((n) => `Note: ${n}`)] : []),
     '',
     '| phase | s | statements | p50 (ms) | p99 (ms) | max (ms) | allowed p99 | masked p99 | denied p99 | errors |',
@@ -119,6 +148,10 @@ export function renderIsolation(r: IsolationResults): string[] {
     '',
     `Load average ${r.machine.loadAverageAtStart.map((l) => l.toFixed(1)).join('/')} at start, ${r.machine.loadAverageAtEnd.map((l) => l.toFixed(1)).join('/')} at end, on ${r.machine.nproc} cores shared`,
     'by PostgreSQL, Gatehouse and the harness (and whatever else runs on the machine): latencies are noisy; compare phases of one run.',
+    '',
+    '### Latency over time (statements ending in each window)',
+    '',
+    ...windowTable(r.windows),
     '',
     '### Gateway RSS over time',
     '',

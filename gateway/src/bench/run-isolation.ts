@@ -12,7 +12,7 @@ import type { EngineKind } from '../policy/types.ts';
 import { ensureDatabase, initialisePgbench } from './bench-database.ts';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.ts';
 import { runHostile, type HostileAction, type HostileTally } from './hostile-client.ts';
-import { judge, type IsolationResults, type PhaseName, type PhaseResult, type RssSample } from './isolation-report.ts';
+import { judge, type IsolationResults, type LatencyWindow, type PhaseName, type PhaseResult, type RssSample } from './isolation-report.ts';
 import { openClient, runSession, type TrafficKind, type TrafficRecorder } from './isolation-traffic.ts';
 import { summarize } from './latency-stats.ts';
 import { prepareMaskedTable } from './masked-select.ts';
@@ -43,6 +43,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Collects samples and errors per phase. */
 class Recorder implements TrafficRecorder {
   current = 'warmup';
+  /** [seconds since start at the end of the statement, ms, phase] of every statement. */
+  readonly ended: Array<[number, number, string]> = [];
+  constructor(private readonly started: number) {}
   readonly samples = new Map<string, Map<TrafficKind, number[]>>();
   readonly errors = new Map<string, string[]>();
   phase(): string {
@@ -54,6 +57,23 @@ class Recorder implements TrafficRecorder {
     let list = byKind.get(kind);
     if (!list) byKind.set(kind, (list = []));
     list.push(ms);
+    this.ended.push([(Date.now() - this.started) / 1000, ms, phase]);
+  }
+  /** Latency per `seconds`-long window of end times. */
+  windows(seconds: number): LatencyWindow[] {
+    const byWindow = new Map<number, { phase: string; ms: number[] }>();
+    for (const [at, ms, phase] of this.ended) {
+      const key = Math.floor(at / seconds);
+      let w = byWindow.get(key);
+      if (!w) byWindow.set(key, (w = { phase, ms: [] }));
+      w.ms.push(ms);
+    }
+    return [...byWindow.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([key, w]) => {
+        const s = summarize(w.ms);
+        return { atSeconds: key * seconds, phase: w.phase, statements: s.count, p99Ms: s.p99Ms, maxMs: s.maxMs };
+      });
   }
   error(phase: string, message: string): void {
     let list = this.errors.get(phase);
@@ -149,7 +169,7 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     const connectWellBehaved = (): Promise<pg.Client> => openClient(clientConfig(wellBehavedToken));
 
     const rss: RssSample[] = [];
-    const recorder = new Recorder();
+    const recorder = new Recorder(started);
     const sampleRss = async (): Promise<number | null> => {
       const bytes = await gw.rssBytes();
       if (bytes === null) return null;
@@ -231,6 +251,7 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
       phases,
       hostile,
       rss,
+      windows: recorder.windows(5),
       rssBeforeMiB,
       rssAfterMiB,
       rssIdleMiB,
