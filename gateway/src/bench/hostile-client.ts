@@ -1,4 +1,4 @@
-// The hostile client of the isolation harness: one identity, one connection at a time, sending the
+// The hostile client of the isolation harness: one identity, one connection per kind of message, sending the
 // messages that stalled or crashed Gatehouse for everyone (issue 11), over and over while the
 // well-behaved sessions are measured. What each got back is recorded; none of it is an error of
 // the harness (refusing them is fine, so is running them), only their effect on others is judged.
@@ -41,31 +41,36 @@ function outcomeOf(e: unknown): string {
   return 'connection lost';
 }
 
-/** Sends the actions round-robin, each on a fresh connection, until `running()` turns false. */
+/**
+ * Sends every action over and over until `running()` turns false, each action in its own loop on
+ * fresh connections, all at once (so that one that stalls does not keep the others from being sent).
+ */
 export async function runHostile(options: {
   actions: readonly HostileAction[];
   connect: () => Promise<pg.Client>;
   running: () => boolean;
   pauseMs: number;
 }): Promise<HostileTally[]> {
-  const tallies = options.actions.map((action): HostileTally => ({ action, sent: 0, outcomes: {}, maxMs: 0 }));
-  const texts = new Map(options.actions.map((a) => [a, hostileText(a)]));
-  for (let i = 0; options.running() && tallies.length > 0; i++) {
-    const tally = tallies[i % tallies.length]!;
-    let outcome = 'ok';
-    const started = performance.now();
-    let client: pg.Client | null = null;
-    try {
-      client = await options.connect();
-      await client.query(texts.get(tally.action)!);
-    } catch (e) {
-      outcome = client === null ? 'could not connect' : outcomeOf(e);
+  const loop = async (action: HostileAction): Promise<HostileTally> => {
+    const tally: HostileTally = { action, sent: 0, outcomes: {}, maxMs: 0 };
+    const text = hostileText(action);
+    while (options.running()) {
+      let outcome = 'ok';
+      const started = performance.now();
+      let client: pg.Client | null = null;
+      try {
+        client = await options.connect();
+        await client.query(text);
+      } catch (e) {
+        outcome = client === null ? 'could not connect' : outcomeOf(e);
+      }
+      tally.maxMs = Math.max(tally.maxMs, performance.now() - started);
+      tally.sent++;
+      tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
+      await client?.end().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, options.pauseMs));
     }
-    tally.maxMs = Math.max(tally.maxMs, performance.now() - started);
-    tally.sent++;
-    tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
-    await client?.end().catch(() => undefined);
-    await new Promise((r) => setTimeout(r, options.pauseMs));
-  }
-  return tallies;
+    return tally;
+  };
+  return Promise.all(options.actions.map(loop));
 }

@@ -128,7 +128,7 @@ export function renderIsolation(r: IsolationResults): string[] {
     `a mix of allowed (50%, simple and extended), masked (30%) and denied (20%) statements with a ${s.thinkMs} ms mean think time.`,
     `After a ${s.warmupSeconds} s warm-up: ${r.phases.map((p) => `${p.name} ${p.seconds} s`).join(', ')}. ` +
       (s.hostileActions.length > 0
-        ? `During \`hostile\`, one more client sends, round-robin on fresh connections: ${s.hostileActions.join(', ')}.`
+        ? `During \`hostile\`, one more client sends, each kind in its own loop on fresh connections: ${s.hostileActions.join(', ')}.`
         : 'No hostile client in this run.'),
     `Sessions connected in ${r.connectSeconds.toFixed(1)} s.`,
     ...(s.notes.length > 0 ? ['', ...s.notes.map((n) => `Note: ${n}`)] : []),
