@@ -41,4 +41,11 @@ describe('renderMarkdown', () => {
   it('leaves the activation section out when it was not measured', () => {
     expect(renderMarkdown({ ...results, activation: [] })).not.toContain('## Policy activation');
   });
+
+  it('says the pgbench part did not run when only the isolation harness did', () => {
+    const text = renderMarkdown({ ...results, results: [], decisions: [], activation: [] });
+    expect(text).toContain('were not run this time (`--only isolation`)');
+    expect(text).not.toContain('| mode | direct TPS');
+    expect(text).not.toContain('## Isolation');
+  });
 });

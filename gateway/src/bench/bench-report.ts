@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ActivationTiming } from './activation-timing.ts';
 import type { DecisionTiming } from './decision-timing.ts';
 import type { PgbenchSummary } from './pgbench.ts';
+import { renderIsolation, type IsolationResults } from './isolation-report.ts';
 
 export type QueryMode = 'simple' | 'extended' | 'prepared';
 export const QUERY_MODES: readonly QueryMode[] = ['simple', 'extended', 'prepared'];
@@ -53,6 +54,8 @@ export interface BenchResults {
   activation: ActivationTiming[];
   /** A large SELECT masked at the source against the same SELECT unmasked (absent when not measured). */
   masking?: MaskedSelectTiming | null;
+  /** The isolation harness (absent or null when not run). */
+  isolation?: IsolationResults | null;
 }
 
 function fixed(value: number | null | undefined, digits: number): string {
@@ -83,31 +86,38 @@ export function renderMarkdown(r: BenchResults): string {
       m[target].error === null ? [] : [`- ${m.mode}, ${target}: \`${m[target].error}\``],
     ),
   );
+  const pgbenchSection =
+    r.results.length === 0
+      ? ['The pgbench comparison, decision and activation timings were not run this time (`--only isolation`).', '']
+      : [
+          `\`pgbench ${s.script} -n -T ${s.seconds} -c ${s.clients} -j ${s.threads} -M <mode>\` (select-only script, scale ${s.scale}) ` +
+            `directly against PostgreSQL and through Gatehouse (${s.engine} policies, audit to ${s.audit}), ` +
+            `alternating in the same run after a ${s.warmupSeconds}s warm-up of each.`,
+          '',
+          '| mode | direct TPS | Gatehouse TPS | ratio | direct latency (ms) | Gatehouse latency (ms) | failed transactions (direct / Gatehouse) | Gatehouse CPU per transaction (µs) |',
+          '|---|---:|---:|---:|---:|---:|---|---:|',
+          ...rows.map((row) => `| ${row} |`),
+          '',
+          ...(errors.length > 0 ? ['Errors:', '', ...errors, ''] : []),
+          '## Policy decisions',
+          '',
+          'Time for one `engine.evaluate(input)` on the example policies (no decision cache), over a corpus of',
+          'typical statements for each example identity, measured in the same run.',
+          '',
+          '| engine | decisions timed | median (µs) | p99 (µs) | mean (µs) |',
+          '|---|---:|---:|---:|---:|',
+          ...r.decisions.map((d) => `| ${d.engine} | ${d.decisions} | ${d.medianMicros.toFixed(1)} | ${d.p99Micros.toFixed(1)} | ${d.meanMicros.toFixed(1)} |`),
+          '',
+        ];
   return [
     '# Gatehouse benchmark: latest results',
     '',
     `Generated ${r.generatedAt} by \`npm run bench\` (method: [docs/benchmarks.md](../docs/benchmarks.md)).`,
     '',
-    `\`pgbench ${s.script} -n -T ${s.seconds} -c ${s.clients} -j ${s.threads} -M <mode>\` (select-only script, scale ${s.scale}) ` +
-      `directly against PostgreSQL and through Gatehouse (${s.engine} policies, audit to ${s.audit}), ` +
-      `alternating in the same run after a ${s.warmupSeconds}s warm-up of each.`,
-    '',
-    '| mode | direct TPS | Gatehouse TPS | ratio | direct latency (ms) | Gatehouse latency (ms) | failed transactions (direct / Gatehouse) | Gatehouse CPU per transaction (µs) |',
-    '|---|---:|---:|---:|---:|---:|---|---:|',
-    ...rows.map((row) => `| ${row} |`),
-    '',
-    ...(errors.length > 0 ? ['Errors:', '', ...errors, ''] : []),
-    '## Policy decisions',
-    '',
-    'Time for one `engine.evaluate(input)` on the example policies (no decision cache), over a corpus of',
-    'typical statements for each example identity, measured in the same run.',
-    '',
-    '| engine | decisions timed | median (µs) | p99 (µs) | mean (µs) |',
-    '|---|---:|---:|---:|---:|',
-    ...r.decisions.map((d) => `| ${d.engine} | ${d.decisions} | ${d.medianMicros.toFixed(1)} | ${d.p99Micros.toFixed(1)} | ${d.meanMicros.toFixed(1)} |`),
-    '',
+    ...pgbenchSection,
     ...renderActivation(r.activation),
     ...renderMasking(r.masking ?? null),
+    ...(r.isolation ? renderIsolation(r.isolation) : []),
     '## Machine',
     '',
     `- nproc: ${r.machine.nproc} (${r.machine.cpuModel})`,
@@ -141,10 +151,11 @@ export function renderActivation(timings: readonly ActivationTiming[]): string[]
   ];
 }
 
-export async function writeResults(dir: string, results: BenchResults): Promise<{ markdown: string; json: string }> {
+/** Writes <name>.md and <name>.json ("latest", or "soak" for a soak run) into `dir`. */
+export async function writeResults(dir: string, results: BenchResults, name = 'latest'): Promise<{ markdown: string; json: string }> {
   await mkdir(dir, { recursive: true });
-  const markdown = path.join(dir, 'latest.md');
-  const json = path.join(dir, 'latest.json');
+  const markdown = path.join(dir, `${name}.md`);
+  const json = path.join(dir, `${name}.json`);
   await writeFile(json, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(markdown, renderMarkdown(results));
   return { markdown, json };

@@ -13,10 +13,12 @@ import { ensureDatabase, initialisePgbench, pgbenchVersion, serverVersion } from
 import { writeResults } from './bench-report.ts';
 import type { BenchResults, ModeResult, QueryMode, TargetResult } from './bench-report.ts';
 import { runPgbench } from './pgbench.ts';
-import { measureDecisionTimings } from './decision-timing.ts';
+import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
 import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
+import { runIsolation, type IsolationOptions } from './run-isolation.ts';
+import type { IsolationResults } from './isolation-report.ts';
 
 export interface BenchOptions {
   seconds: number;
@@ -32,6 +34,10 @@ export interface BenchOptions {
   /** Commits per engine when timing policy activation from git; 0 skips it. */
   activationCommits: number;
   outDir: string;
+  /** Run the pgbench comparison, decision and activation timings (false: --only isolation). */
+  pgbench: boolean;
+  /** The isolation harness (bench/run-isolation.ts), or null to skip it. */
+  isolation: Omit<IsolationOptions, 'repoRoot' | 'print' | 'engine'> | null;
   print: (line: string) => void;
 }
 
@@ -43,7 +49,59 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const step = (message: string): void => print(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}`);
   const threads = Math.min(2, options.clients);
   const loadAverageAtStart = os.loadavg();
+  const measured = options.pgbench ? await measurePgbenchParts(options, step) : null;
+  if (measured === 'failed') return 1;
+  let isolation: IsolationResults | null = null;
+  if (options.isolation !== null) {
+    step(`isolation harness: ${options.isolation.sessions} sessions, ${options.isolation.mode}...`);
+    isolation = await runIsolation({ ...options.isolation, engine: options.engine, repoRoot: REPO_ROOT, print });
+    step(`isolation harness: ${isolation.verdict.passed ? 'PASS' : 'FAIL'} against issue 11's criteria`);
+  }
+  const document: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    machine: {
+      nproc: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      loadAverageAtStart,
+      node: process.version,
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      postgres: await serverVersion(options.upstreamUrl).catch(() => 'unknown'),
+      pgbench: await pgbenchVersion().catch(() => 'unknown'),
+    },
+    settings: {
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      clients: options.clients,
+      threads,
+      scale: options.scale,
+      engine: options.engine,
+      script: '-S',
+      audit: 'NDJSON file',
+    },
+    results: measured?.results ?? [],
+    decisions: measured?.decisions ?? [],
+    activation: measured?.activation ?? [],
+    masking: measured?.masking ?? null,
+    isolation,
+  };
+  const soak = options.isolation?.mode === 'soak';
+  const written = await writeResults(options.outDir, document, soak ? 'soak' : 'latest');
+  step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);
+  const allRan = (measured?.results ?? []).every((r) => r.direct.summary !== null && r.gatehouse.summary !== null);
+  return allRan && (isolation === null || isolation.gatewayExit === null) ? 0 : 1;
+}
 
+interface PgbenchParts {
+  results: ModeResult[];
+  decisions: DecisionTiming[];
+  activation: ActivationTiming[];
+  masking: MaskedSelectTiming | null;
+}
+
+/** pgbench directly and through an in-process Gatehouse, masking, decision and activation timings. */
+async function measurePgbenchParts(options: BenchOptions, step: (message: string) => void): Promise<PgbenchParts | 'failed'> {
+  const { print } = options;
+  const threads = Math.min(2, options.clients);
   const upstream = new URL(options.upstreamUrl);
   const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || 'gatehouse_bench';
   step(`preparing database ${database} on ${upstream.host}...`);
@@ -98,7 +156,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
         // A target that cannot run at all would fail every mode the same way: stop here instead.
         if (warmup.summary === null) {
           step(`warm-up ${target.name} FAILED: ${warmup.error ?? `exit ${warmup.exitCode}`}; no results written`);
-          return 1;
+          return 'failed';
         }
       }
     }
@@ -153,36 +211,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
       }
     }
 
-    const document: BenchResults = {
-      generatedAt: new Date().toISOString(),
-      machine: {
-        nproc: os.availableParallelism(),
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        loadAverageAtStart,
-        node: process.version,
-        platform: `${os.type()} ${os.release()} ${os.arch()}`,
-        postgres: await serverVersion(options.upstreamUrl),
-        pgbench: await pgbenchVersion(),
-      },
-      settings: {
-        seconds: options.seconds,
-        warmupSeconds: options.warmupSeconds,
-        clients: options.clients,
-        threads,
-        scale: options.scale,
-        engine: options.engine,
-        script: '-S',
-        audit: 'NDJSON file',
-      },
-      results,
-      decisions,
-      activation,
-      masking,
-    };
-    const written = await writeResults(options.outDir, document);
-    step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);
-    const allRan = results.every((r) => r.direct.summary !== null && r.gatehouse.summary !== null);
-    return allRan ? 0 : 1;
+    return { results, decisions, activation, masking };
   } finally {
     await gateway?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });

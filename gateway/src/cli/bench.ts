@@ -1,4 +1,5 @@
-// `gatehouse bench`: pgbench through Gatehouse against pgbench directly, results in bench-results/.
+// `gatehouse bench`: pgbench through Gatehouse against pgbench directly, and the isolation harness
+// (well-behaved sessions beside a hostile client), results in bench-results/.
 import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
 import { QUERY_MODES } from '../bench/bench-report.ts';
@@ -11,8 +12,15 @@ Measures what Gatehouse costs: initialises a pgbench database (pgbench -i) on a 
 PostgreSQL, starts Gatehouse in-process in front of it (development token for group
 "bench", the repository's example policies, audit to a temporary file), then runs
   pgbench -S -n -T <seconds> -c <clients> -j 2 -M <mode>
-for each mode, directly and through Gatehouse, alternating in the same run. Writes
-bench-results/latest.md and bench-results/latest.json. Needs pgbench on PATH.
+for each mode, directly and through Gatehouse, alternating in the same run. Then the
+isolation harness: a private PostgreSQL (initdb in a temporary directory, loopback),
+Gatehouse as a child process, --sessions well-behaved sessions of mixed allowed, masked
+and denied statements, measured for --isolation-seconds without, then with, one hostile
+client (a 40,000-statement Query, a 10 MB literal, a statement a slow policy rule
+evaluates), then again without; p50/p99/max latency, errors and the gateway's RSS over
+time, judged against issue 11's criteria. Writes bench-results/latest.md and
+bench-results/latest.json (a soak writes bench-results/soak.md and soak.json). Needs
+pgbench on PATH, and PostgreSQL's initdb and pg_ctl unless --isolation-upstream is given.
 
 Options:
   --seconds <n>     duration of each pgbench run (default 10)
@@ -30,10 +38,26 @@ Options:
                     the active policy (git repository, POST /policy/refresh; default 5,
                     0 skips it)
   --out <dir>       results directory (default bench-results)
+  --only <part>     run only one part: pgbench (comparison, decision and activation
+                    timings) or isolation (the isolation harness)
+  --sessions <n>    isolation: well-behaved sessions (default 200, at most 1000)
+  --isolation-seconds <n>
+                    isolation: seconds per phase (default 30, at most 900; the recovery
+                    phase is half as long)
+  --isolation-warmup <n>
+                    isolation: seconds of traffic before measuring (default 10)
+  --think-ms <n>    isolation: mean pause between a session's statements (default 200)
+  --soak            isolation: one phase of --isolation-seconds without the hostile client
+                    (RSS over time and errors), written to bench-results/soak.md
+  --isolation-upstream <url>
+                    isolation: a loopback PostgreSQL (superuser URL, max_connections above
+                    the sessions) instead of a private one
   -h, --help        show this help
 
-Example:
+Examples:
   npm run bench -- --seconds 30 --modes extended,prepared
+  npm run bench -- --only isolation --sessions 20 --isolation-seconds 5   # a quick check
+  npm run bench -- --only isolation --soak --sessions 500 --isolation-seconds 600
 `;
 
 export const benchCommand: CliCommand = {
@@ -52,6 +76,13 @@ export const benchCommand: CliCommand = {
       'decision-rounds': { type: 'string', default: '50' },
       'activation-commits': { type: 'string', default: '5' },
       out: { type: 'string', default: 'bench-results' },
+      only: { type: 'string', default: '' },
+      sessions: { type: 'string', default: '200' },
+      'isolation-seconds': { type: 'string', default: '30' },
+      'isolation-warmup': { type: 'string', default: '10' },
+      'think-ms': { type: 'string', default: '200' },
+      soak: { type: 'boolean', default: false },
+      'isolation-upstream': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -84,6 +115,23 @@ export const benchCommand: CliCommand = {
     } catch {
       return fail(`--upstream is not a URL: ${values.upstream}`);
     }
+    if (!['', 'pgbench', 'isolation'].includes(values.only)) return fail('--only takes pgbench or isolation');
+    const sessions = positive(values.sessions);
+    const isolationSeconds = positive(values['isolation-seconds']);
+    const thinkMs = positive(values['think-ms']);
+    const isolationWarmup = /^\d+$/.test(values['isolation-warmup']) ? Number(values['isolation-warmup']) : undefined;
+    if (sessions === undefined || sessions > 1000) return fail('--sessions must be a positive integer up to 1000');
+    if (isolationSeconds === undefined || isolationSeconds > 900) return fail('--isolation-seconds must be a positive integer up to 900');
+    if (thinkMs === undefined || isolationWarmup === undefined || isolationWarmup > 900) {
+      return fail('--think-ms must be a positive integer, --isolation-warmup a whole number up to 900');
+    }
+    if (values['isolation-upstream'] !== '') {
+      try {
+        new URL(values['isolation-upstream']);
+      } catch {
+        return fail(`--isolation-upstream is not a URL: ${values['isolation-upstream']}`);
+      }
+    }
     try {
       const { runBench } = await import('../bench/run-bench.ts');
       return await runBench({
@@ -97,6 +145,18 @@ export const benchCommand: CliCommand = {
         decisionRounds,
         activationCommits,
         outDir: values.out,
+        pgbench: values.only !== 'isolation' && !values.soak,
+        isolation:
+          values.only === 'pgbench'
+            ? null
+            : {
+                sessions,
+                warmupSeconds: isolationWarmup,
+                phaseSeconds: isolationSeconds,
+                thinkMs,
+                mode: values.soak ? 'soak' : 'isolation',
+                upstreamUrl: values['isolation-upstream'] === '' ? null : values['isolation-upstream'],
+              },
         print: (line) => process.stdout.write(`${line}\n`),
       });
     } catch (error) {

@@ -1,0 +1,81 @@
+// Gatehouse as a child process for the isolation harness (`gatehouse serve` on a config file), so
+// that its RSS and event loop are its own, not shared with the harness's hundreds of clients.
+// Reads the listening port from its log, samples its RSS from /proc, keeps the last log lines.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface GatewayProcess {
+  pid: number;
+  port: number;
+  /** Resident set size in bytes (VmRSS), or null when it cannot be read (not Linux, exited). */
+  rssBytes(): Promise<number | null>;
+  /** Log lines (the `msg` of each NDJSON line) that match `pattern`, most recent last (at most 200 kept). */
+  logLines(pattern: RegExp): string[];
+  /** Whether it exited, and how. */
+  exited(): { code: number | null; signal: string | null } | null;
+  stop(): Promise<void>;
+}
+
+const KEEP_LINES = 2_000;
+
+export async function startGatewayProcess(options: { repoRoot: string; workDir: string; config: Record<string, unknown>; startTimeoutMs?: number }): Promise<GatewayProcess> {
+  const configFile = path.join(options.workDir, 'gatehouse.json');
+  await writeFile(configFile, JSON.stringify(options.config, null, 2));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(options.repoRoot, 'gateway/bin/gatehouse.js'), 'serve', '--config', configFile, '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  const lines: string[] = [];
+  let exit: { code: number | null; signal: string | null } | null = null;
+  child.once('exit', (code, signal) => (exit = { code, signal }));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Gatehouse did not start within ${options.startTimeoutMs ?? 120_000} ms: ${lines.slice(-5).join(' | ')}`)), options.startTimeoutMs ?? 120_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Gatehouse exited (${code}) before listening: ${lines.slice(-5).join(' | ')}`));
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      let msg = line;
+      try {
+        const parsed = JSON.parse(line) as { msg?: unknown };
+        if (typeof parsed.msg === 'string') msg = parsed.msg;
+      } catch {
+        // not NDJSON: keep the raw line
+      }
+      lines.push(msg);
+      if (lines.length > KEEP_LINES) lines.splice(0, lines.length - KEEP_LINES);
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(msg);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return {
+    pid: child.pid!,
+    port,
+    rssBytes: async () => {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmRSS:\s+(\d+) kB/.exec(status);
+        return m ? Number(m[1]) * 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    logLines: (pattern) => lines.filter((l) => pattern.test(l)).slice(-200),
+    exited: () => exit,
+    stop: async () => {
+      if (exit !== null) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await done;
+      clearTimeout(timer);
+    },
+  };
+}
