@@ -309,6 +309,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         },
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
+        limits: config.limits,
         onClose: (problem) => {
           sessions.delete(session);
           cancels.unregister(key.processId);

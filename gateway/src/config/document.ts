@@ -35,7 +35,7 @@ export interface ConfigDocument {
   };
   admin?: { host?: string; port: number; refresh_token?: string };
   audit?: { file?: string; fsync?: boolean };
-  limits?: { max_message_bytes?: number };
+  limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }
 
 /** Overrides use the same snake_case keys as the file; objects merge, other values replace. */

@@ -22,7 +22,7 @@ export const DEFAULTS = {
   policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
   audit: { file: '-', fsync: false },
-  limits: { maxMessageBytes: 16 * 1024 * 1024 },
+  limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
 } as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -80,6 +80,8 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,
+      maxStatementsPerQuery: doc.limits?.max_statements_per_query ?? DEFAULTS.limits.maxStatementsPerQuery,
+      maxStatementBytes: doc.limits?.max_statement_bytes ?? DEFAULTS.limits.maxStatementBytes,
     },
     baseDir,
   };

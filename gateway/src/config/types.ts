@@ -58,6 +58,10 @@ export interface GatehouseConfig {
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */
     maxMessageBytes: number;
+    /** Most statements one simple Query may hold; more is refused with 54000 before parsing. */
+    maxStatementsPerQuery: number;
+    /** Largest SQL text (a Query string, or a Parse's statement) that is parsed and decided; larger is refused with 54000. */
+    maxStatementBytes: number;
   };
   /** Base directory relative paths in the file were resolved against. */
   baseDir: string;

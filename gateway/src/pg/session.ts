@@ -18,6 +18,7 @@ import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
+import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -26,6 +27,8 @@ export interface SessionDeps {
   decision: DecisionContext;
   catalog: CatalogResolver;
   maxMessageBytes: number;
+  /** Limits on the SQL one message may ask to parse and decide (pg/statement-limits.ts). */
+  limits: StatementLimits;
   /** `problem`: why the session was ended on a protocol violation or desynchronisation, else null. */
   onClose: (problem: string | null) => void;
 }
@@ -327,6 +330,15 @@ export class Session {
    * the cursor names it uses are not Gatehouse's reserved ones.
    */
   private admit(text: string, protocol: 'simple' | 'extended', auditForwarded: boolean = true, parameters: BoundParameters = []): Admission {
+    const limited = statementLimitError(text, protocol, this.deps.limits);
+    if (limited !== null) {
+      try {
+        const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
+        return { kind: 'refuse', statements: [statement], error, pathUnknown: false };
+      } catch (e) {
+        return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited, pathUnknown: false };
+      }
+    }
     const d = this.decide(text, protocol, auditForwarded, parameters);
     if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
     const unresolved = this.searchPath.unresolved(d.statements);
