@@ -68,7 +68,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
       audit: { file: '-', fsync: false },
-      limits: { maxMessageBytes: 16 * 1024 * 1024 },
+      limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
   });
@@ -302,5 +302,7 @@ describe('schema defaults', () => {
     expect(d('audit', 'file')).toBe(DEFAULTS.audit.file);
     expect(d('audit', 'fsync')).toBe(DEFAULTS.audit.fsync);
     expect(d('limits', 'max_message_bytes')).toBe(DEFAULTS.limits.maxMessageBytes);
+    expect(d('limits', 'max_statements_per_query')).toBe(DEFAULTS.limits.maxStatementsPerQuery);
+    expect(d('limits', 'max_statement_bytes')).toBe(DEFAULTS.limits.maxStatementBytes);
   });
 });
