@@ -87,7 +87,20 @@ function tlsContextFor(config: GatehouseConfig): SecureContext | null {
   if (!config.tls.certFile || !config.tls.keyFile) {
     throw new GatehouseError('CONFIG_INVALID', `tls.mode ${config.tls.mode} needs tls.cert and tls.key`);
   }
-  return createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
+  try {
+    return createSecureContext({
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      ciphers: config.tls.ciphers,
+      minVersion: 'TLSv1.2',
+      honorCipherOrder: true,
+    });
+  } catch (e) {
+    if (e instanceof Error && /cipher/i.test(e.message)) {
+      throw new GatehouseError('CONFIG_INVALID', `tls.ciphers: OpenSSL accepts none of "${config.tls.ciphers}" (${e.message})`);
+    }
+    throw e;
+  }
 }
 
 export async function startGateway(config: GatehouseConfig, options: StartOptions = {}): Promise<RunningGateway> {

@@ -6,7 +6,7 @@ import type { PlaintextPasswordPolicy, TlsMode } from './types.ts';
 export interface ConfigDocument {
   $schema?: string;
   listen?: { host?: string; port?: number };
-  tls?: { mode?: TlsMode; cert?: string; key?: string };
+  tls?: { mode?: TlsMode; cert?: string; key?: string; ciphers?: string };
   auth: {
     issuer: string;
     audience: string;

@@ -8,7 +8,22 @@ import type { GatehouseConfig, GitPolicyConfig } from './types.ts';
 /** Defaults for every optional key; the schema's "default" annotations say the same (a test checks). */
 export const DEFAULTS = {
   listen: { host: '127.0.0.1', port: 6432 },
-  tls: { mode: 'disable' },
+  tls: {
+    mode: 'disable',
+    // Forward secrecy only: ECDHE key exchange with AEAD ciphers in TLS 1.2, and the TLS 1.3 suites
+    // (all forward-secret). Node's default list also accepts RSA key exchange (e.g. AES256-GCM-SHA384).
+    ciphers: [
+      'TLS_AES_256_GCM_SHA384',
+      'TLS_CHACHA20_POLY1305_SHA256',
+      'TLS_AES_128_GCM_SHA256',
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+      'ECDHE-RSA-AES256-GCM-SHA384',
+      'ECDHE-ECDSA-CHACHA20-POLY1305',
+      'ECDHE-RSA-CHACHA20-POLY1305',
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+    ].join(':'),
+  },
   auth: {
     algorithms: ['RS256', 'ES256'],
     groupsClaim: 'groups',
@@ -39,6 +54,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       mode: doc.tls?.mode ?? DEFAULTS.tls.mode,
       certFile: doc.tls?.cert === undefined ? null : path(doc.tls.cert),
       keyFile: doc.tls?.key === undefined ? null : path(doc.tls.key),
+      ciphers: doc.tls?.ciphers ?? DEFAULTS.tls.ciphers,
     },
     auth: {
       issuer: doc.auth.issuer,

@@ -16,7 +16,8 @@ export type JwksSource =
 
 export interface GatehouseConfig {
   listen: { host: string; port: number };
-  tls: { mode: TlsMode; certFile: string | null; keyFile: string | null };
+  /** `ciphers`: OpenSSL cipher list offered to clients (TLS 1.2 suites, and TLS 1.3 ones named TLS_*). */
+  tls: { mode: TlsMode; certFile: string | null; keyFile: string | null; ciphers: string };
   auth: {
     issuer: string;
     audience: string;
