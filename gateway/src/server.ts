@@ -9,6 +9,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
 import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
+import { guardReads } from './admin/read-auth.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -360,19 +361,17 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         probeUpstream: () => probeUpstream(config.upstream.url, config.upstream.connectTimeoutMs),
         audit: () => audit.health(),
       });
-      admin = await startAdminServer(
-        config.admin,
-        {
-          ...policyRoutes({
-            status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
-            refresh: () => refreshPolicies('http'),
-            refreshToken: config.admin.refreshToken,
-            onInfo: info,
-          }),
-          ...healthRoutes(metrics.registry, readiness),
-        },
-        info,
-      );
+      const routes = {
+        ...policyRoutes({
+          status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
+          refresh: () => refreshPolicies('http'),
+          refreshToken: config.admin.refreshToken,
+          onInfo: info,
+        }),
+        ...healthRoutes(metrics.registry, readiness),
+      };
+      const reads = { ...config.admin.reads, verifyToken: (jwt: string) => verifier.verify(jwt) };
+      admin = await startAdminServer(config.admin, guardReads(routes, ['/policy/status', '/metrics'], reads), info);
     } catch (e) {
       server.close();
       return abandon(e);

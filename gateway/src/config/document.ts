@@ -33,7 +33,7 @@ export interface ConfigDocument {
       work_dir?: string;
     };
   };
-  admin?: { host?: string; port: number; refresh_token?: string };
+  admin?: { host?: string; port: number; refresh_token?: string; read_token?: string; read_group?: string; open_reads?: boolean };
   audit?: { file?: string; fsync?: boolean };
   limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }

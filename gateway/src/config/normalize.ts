@@ -89,7 +89,12 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     admin:
       doc.admin === undefined
         ? null
-        : { host: doc.admin.host ?? DEFAULTS.admin.host, port: doc.admin.port, refreshToken: doc.admin.refresh_token ?? null },
+        : {
+            host: doc.admin.host ?? DEFAULTS.admin.host,
+            port: doc.admin.port,
+            refreshToken: doc.admin.refresh_token ?? null,
+            reads: { token: doc.admin.read_token ?? null, group: doc.admin.read_group ?? null, open: doc.admin.open_reads ?? false },
+          },
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
@@ -143,6 +148,15 @@ export function semanticProblems(doc: ConfigDocument): string[] {
   }
   if (upstream !== null && upstream.hostname === '' && !upstream.searchParams.has('host')) {
     problems.push('upstream.url: has no host');
+  }
+
+  const admin = doc.admin;
+  if (admin !== undefined && !LOOPBACK_HOSTS.has(admin.host ?? DEFAULTS.admin.host)) {
+    if (admin.read_token === undefined && admin.read_group === undefined && admin.open_reads !== true) {
+      problems.push(
+        'admin: listens beyond loopback, so its read endpoints (/policy/status, /metrics) need credentials: set admin.read_token or admin.read_group (or admin.open_reads: true to serve them to anyone who reaches the listener)',
+      );
+    }
   }
 
   const jwks = doc.auth.jwks;

@@ -90,4 +90,10 @@ export interface AdminConfig {
   port: number;
   /** When set, POST /policy/refresh must carry it in X-Gatehouse-Token. */
   refreshToken: string | null;
+  /**
+   * Who may read GET /policy/status and /metrics (admin/read-auth.ts): a bearer token equal to
+   * `token`, or a JWT from the configured issuer whose groups include `group`. Both null: anyone
+   * who reaches the listener (allowed beyond loopback only with `open`).
+   */
+  reads: { token: string | null; group: string | null; open: boolean };
 }
