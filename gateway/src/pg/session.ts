@@ -12,6 +12,7 @@ import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/ba
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
+import { analyzeQuery } from '../sql/parser.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
@@ -370,7 +371,8 @@ export class Session {
   }
 
   private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
-    if (name !== '' && this.statements.has(name)) {
+    // PostgreSQL parses before it looks for the name: a syntax error is reported first.
+    if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
       return this.refuseExtended(
         new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
         'extended',

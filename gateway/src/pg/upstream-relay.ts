@@ -342,7 +342,6 @@ export class UpstreamRelay {
     for (const p of undone) {
       if (p.kind === 'execute' || p.kind === 'query') {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision.id, { status: 'aborted' });
-        this.s.copyEnded(p.ctx);
       }
     }
     this.undoNameChanges(undone);
@@ -350,6 +349,8 @@ export class UpstreamRelay {
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
     );
+    // Last: ending a COPY lets held client messages go, which must see the skipping state above.
+    for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
 
   /**
