@@ -173,6 +173,18 @@ describe('PendingQueue.answering: Syncs sent during COPY FROM STDIN', () => {
     expect(q.length).toBe(2);
   });
 
+  it('transferCopySync: in a run of Syncs, the first one owed an answer may now get none', () => {
+    const q = new PendingQueue();
+    q.push(copySync());
+    q.push(copySync());
+    q.push({ kind: 'sync' });
+    q.push({ ...ENTRY.bind });
+    q.push({ kind: 'sync' });
+    q.shift(); // a ReadyForQuery taken by the first
+    q.transferCopySync();
+    expect(q.answering(BE.BindComplete)?.kind).toBe('bind');
+  });
+
   it('peekPastCopySyncs finds the request a notice belongs to', () => {
     const q = new PendingQueue();
     q.push(copySync());

@@ -103,6 +103,18 @@ export class PendingQueue {
     }
   }
 
+  /** Marks the first Sync owed a ReadyForQuery in the run of Syncs at the head as sent during COPY (see UpstreamRelay.onReady). */
+  transferCopySync(): void {
+    for (let i = this.head; i < this.items.length; i++) {
+      const p = this.items[i]!;
+      if (p.kind !== 'sync') return;
+      if (p.duringCopy !== true) {
+        p.duringCopy = true;
+        return;
+      }
+    }
+  }
+
   /** The oldest entry that is not a Sync sent during COPY (for messages that answer no request, e.g. a notice). */
   peekPastCopySyncs(): Pending | undefined {
     for (let i = this.head; i < this.items.length; i++) {

@@ -138,12 +138,10 @@ export class UpstreamRelay {
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
     this.s.pending.shift();
-    const next = this.s.pending.peek();
-    if (head.kind === 'sync' && head.duringCopy === true && next?.kind === 'sync') {
-      // Of two Syncs in a row, PostgreSQL ignored one or none: which, it does not matter, but then
-      // the second may get no ReadyForQuery either.
-      next.duringCopy = true;
-    }
+    // Syncs in a row are alike: the ReadyForQuery a Sync sent during COPY got may be the answer to a
+    // later one of the run (PostgreSQL ignored this one), so one Sync of the run that was owed an
+    // answer now may get none.
+    if (head.kind === 'sync' && head.duringCopy === true) this.s.pending.transferCopySync();
     switch (head.kind) {
       case 'search-path':
         // Gatehouse's own probe: the client has had its ReadyForQuery already.
@@ -151,7 +149,6 @@ export class UpstreamRelay {
         return null;
       case 'query':
         this.finish(head.ctx);
-        this.s.copyEnded(head.ctx);
         break;
       case 'refused-query':
         if (!head.shown) this.s.emit(head.error); // fail closed: the client sees its denial whatever upstream said
@@ -160,6 +157,8 @@ export class UpstreamRelay {
         break;
     }
     this.s.emit(frame.raw);
+    // After the emit: ending a COPY lets held client messages go, and their answers come after this one.
+    if (head.kind === 'query') this.s.copyEnded(head.ctx);
     return null;
   }
 
@@ -206,11 +205,9 @@ export class UpstreamRelay {
       case BE.PortalSuspended: {
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
-        if (head.kind === 'execute') {
-          this.s.pending.shift();
-          this.s.copyEnded(ctx);
-        }
+        if (head.kind === 'execute') this.s.pending.shift();
         this.s.emit(frame.raw);
+        if (head.kind === 'execute') this.s.copyEnded(ctx); // after the emit, as in onReady
         return null;
       }
       case BE.CopyOutResponse: {
