@@ -15,11 +15,13 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '100000' },
     seed: { type: 'string', default: '1000' },
     chunk: { type: 'string', default: '20000' },
+    'keep-going': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: npm run fuzz:protocol -- [--messages N] [--seed FIRST_SEED] [--chunk MESSAGES_PER_SEED]');
+  console.log('usage: npm run fuzz:protocol -- [--messages N] [--seed FIRST_SEED] [--chunk MESSAGES_PER_SEED] [--keep-going]');
+  console.log('  --keep-going: after a divergence, print it and go on with the next seed (exit 1 at the end)');
   process.exit(0);
 }
 const total = Number(values.messages);
@@ -38,6 +40,7 @@ try {
   const maskToken = await t.token('fuzz-mask', ['agents', 'support', 'bench']);
   let sent = 0;
   let rounds = 0;
+  let divergences = 0;
   const started = Date.now();
   while (sent < total) {
     const masked = seed % 2 === 1;
@@ -54,11 +57,12 @@ try {
     if (stats.divergence !== null) {
       console.log(JSON.stringify(stats.divergence, null, 2));
       exitCode = 1;
-      break;
+      divergences++;
+      if (values['keep-going'] !== true) break;
     }
     seed++;
   }
-  console.log(`fuzz:protocol: ${sent} frontend messages in ${rounds} rounds, ${exitCode === 0 ? 'no divergence' : 'DIVERGENCE (above)'}`);
+  console.log(`fuzz:protocol: ${sent} frontend messages in ${rounds} rounds, ${divergences === 0 ? 'no divergence' : `${divergences} divergence(s) (above)`}`);
 } finally {
   await t.close();
 }

@@ -267,24 +267,24 @@ export class Session {
 
   /**
    * A client message while the server copies data in: data, CopyDone and CopyFail go up as they
-   * are; Sync and Flush too, but PostgreSQL ignores them then (the Sync is marked so, see
-   * PendingQueue.answering); anything else PostgreSQL would swallow as an error, and which of the
-   * two happens depends on timing, so Gatehouse ends the session. Returns false for Terminate.
+   * are. Sync and Flush are dropped: PostgreSQL ignores them while it copies, and answers a Sync only
+   * if the COPY already failed, which Gatehouse cannot know in time (docs/data-path.md). Anything
+   * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
+   * session. Returns false for Terminate.
    */
   private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], raw: Buffer): boolean {
     const copy = this.copyIn!;
     switch (type) {
       case 'copyData':
-      case 'flush':
         this.upstreamOut.push(raw);
+        return true;
+      case 'flush':
+      case 'sync':
         return true;
       case 'copyDone':
       case 'copyFail':
         this.upstreamOut.push(raw);
         this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
-        return true;
-      case 'sync':
-        this.forward(raw, { kind: 'sync', duringCopy: true });
         return true;
       case 'terminate':
         return false;

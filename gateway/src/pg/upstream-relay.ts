@@ -86,7 +86,7 @@ export class UpstreamRelay {
       case BE.NoticeResponse:
         // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
         // text from columns the content detectors scan may be quoted, so that is scanned.
-        this.s.emit(this.scrubbed(frame, this.s.pending.peekPastCopySyncs()).raw);
+        this.s.emit(this.scrubbed(frame, this.s.pending.peek()).raw);
         return null;
       case BE.NotificationResponse:
         this.s.emit(frame.raw);
@@ -96,7 +96,7 @@ export class UpstreamRelay {
         if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
         return null;
     }
-    const head = this.s.pending.answering(frame.type);
+    const head = this.s.pending.peek();
     switch (frame.type) {
       case BE.ErrorResponse:
         this.onError(this.scrubbed(frame, head), head);
@@ -138,10 +138,6 @@ export class UpstreamRelay {
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
     this.s.pending.shift();
-    // Syncs in a row are alike: the ReadyForQuery a Sync sent during COPY got may be the answer to a
-    // later one of the run (PostgreSQL ignored this one), so one Sync of the run that was owed an
-    // answer now may get none.
-    if (head.kind === 'sync' && head.duringCopy === true) this.s.pending.transferCopySync();
     switch (head.kind) {
       case 'search-path':
         // Gatehouse's own probe: the client has had its ReadyForQuery already.
