@@ -3,15 +3,17 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { FUZZ_VISIT_ID } from './support/protocol-fuzz/generate.ts';
 import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 describe('protocol fuzzer findings', () => {
   let t: TestGateway;
   let token: string;
+  let secrets: string[];
   beforeAll(async () => {
     t = await startTestGateway();
-    await prepareDatabase(t.upstreamUrl);
+    secrets = await prepareDatabase(t.upstreamUrl);
     token = await t.token('fuzz-findings', ['breakglass', 'bench']);
   });
   afterAll(async () => t?.close());
@@ -67,5 +69,25 @@ describe('protocol fuzzer findings', () => {
     );
     expect(gh.map(names)).toEqual(pg.map(names));
     expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+  });
+
+  it('an Execute of a statement under content detection only, with no Describe from the client, gets its rows scanned (not a relay failure)', async () => {
+    const support = await t.token('fuzz-findings-support', ['agents', 'support', 'bench']);
+    const w = await WireClient.connect(t.port, support);
+    try {
+      w.send(
+        serialize.parse({ name: 'notes', text: `SELECT id, notes, 'N' AS tag FROM clinical.visits WHERE id = ${FUZZ_VISIT_ID}` }),
+        serialize.bind({ statement: 'notes', portal: '' }),
+        serialize.execute({ portal: '', rows: 1 }),
+        serialize.sync(),
+      );
+      const [group] = await w.untilReady(1);
+      expect(names(group!)).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'portalSuspended', 'readyForQuery']);
+      const text = JSON.stringify(group);
+      for (const secret of secrets) expect(text).not.toContain(secret);
+      expect(text).toContain('[SSN]');
+    } finally {
+      w.close();
+    }
   });
 });

@@ -422,13 +422,14 @@ export class Session {
       this.refuseExtended(changed, 'extended');
       return;
     }
-    if (d.masks.length > 0 && portal.fields === null) {
-      // Masking needs the portal's columns; the client did not ask, so Gatehouse asks quietly.
+    const ctx = this.newContext(d.statements, d.masks);
+    if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
+      // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
     const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
-    this.forward(out, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
+    this.forward(out, { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }
