@@ -18,6 +18,7 @@ export const ERRORS = {
   UNSAFE_PARSER_SESSION: { sqlstate: '22023', severity: 'FATAL' },
   UPSTREAM_UNAVAILABLE: { sqlstate: '08006', severity: 'FATAL' },
   IN_FAILED_TRANSACTION: { sqlstate: '25P02', severity: 'ERROR' },
+  DUPLICATE_PREPARED_STATEMENT: { sqlstate: '42P05', severity: 'ERROR' },
   UNKNOWN_PREPARED_STATEMENT: { sqlstate: '26000', severity: 'ERROR' },
   /** An Execute or Describe of a portal neither bound through Gatehouse nor DECLAREd by the session (pg/portal-table.ts). */
   UNKNOWN_PORTAL: { sqlstate: '34000', severity: 'ERROR' },

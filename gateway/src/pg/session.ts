@@ -12,6 +12,7 @@ import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/ba
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
+import { analyzeQuery } from '../sql/parser.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
@@ -370,6 +371,15 @@ export class Session {
   }
 
   private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
+    // A name in use is refused here: preparing it upstream under the name in use would let the
+    // server's answer and the client's next Bind race (docs/data-path.md). PostgreSQL parses before
+    // it looks for the name, so a syntax error is reported first, as there.
+    if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
+      return this.refuseExtended(
+        new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
+        'extended',
+      );
+    }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
     const d = this.admit(sql, 'extended', false, 'unbound');
@@ -380,15 +390,6 @@ export class Session {
     }
     // Masks at the source: the statement is prepared upstream with its masked tables replaced.
     const preparedSql = d.forwardText ?? sql;
-    const existing = name === '' ? undefined : this.statements.get(name);
-    if (existing !== undefined) {
-      // A name in use: prepared upstream under that statement's name, so PostgreSQL checks it in its
-      // own order (syntax, aborted transaction, parse analysis, then 42P05). The entry is never put
-      // in `statements`: were the upstream name free after all, the client's name stays unknown.
-      const shadow: PreparedStatement = { name, upstreamName: existing.upstreamName, sql, preparedSql, fields: null };
-      this.forward(encodeParse({ name: existing.upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement: shadow });
-      return;
-    }
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
     const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null };
     this.statements.set(name, statement);
