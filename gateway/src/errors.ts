@@ -24,6 +24,8 @@ export const ERRORS = {
   UNKNOWN_PORTAL: { sqlstate: '34000', severity: 'ERROR' },
   /** A portal or cursor name in the prefix Gatehouse reserves for its own portals. */
   RESERVED_NAME: { sqlstate: '42939', severity: 'ERROR' },
+  /** A Query with more statements, or a statement of more bytes, than `limits` allows (pg/statement-limits.ts). */
+  STATEMENT_LIMIT: { sqlstate: '54000', severity: 'ERROR' },
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },
 } as const;

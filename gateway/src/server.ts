@@ -9,6 +9,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
 import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
+import { guardReads } from './admin/read-auth.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -89,7 +90,20 @@ function tlsContextFor(config: GatehouseConfig): SecureContext | null {
   if (!config.tls.certFile || !config.tls.keyFile) {
     throw new GatehouseError('CONFIG_INVALID', `tls.mode ${config.tls.mode} needs tls.cert and tls.key`);
   }
-  return createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
+  try {
+    return createSecureContext({
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      ciphers: config.tls.ciphers,
+      minVersion: 'TLSv1.2',
+      honorCipherOrder: true,
+    });
+  } catch (e) {
+    if (e instanceof Error && /cipher/i.test(e.message)) {
+      throw new GatehouseError('CONFIG_INVALID', `tls.ciphers: OpenSSL accepts none of "${config.tls.ciphers}" (${e.message})`);
+    }
+    throw e;
+  }
 }
 
 export async function startGateway(config: GatehouseConfig, options: StartOptions = {}): Promise<RunningGateway> {
@@ -314,6 +328,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         },
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
+        limits: config.limits,
         onClose: (problem) => {
           sessions.delete(session);
           cancels.unregister(key.processId);
@@ -351,19 +366,17 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         probeUpstream: () => probeUpstream(config.upstream.url, config.upstream.connectTimeoutMs),
         audit: () => audit.health(),
       });
-      admin = await startAdminServer(
-        config.admin,
-        {
-          ...policyRoutes({
-            status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
-            refresh: () => refreshPolicies('http'),
-            refreshToken: config.admin.refreshToken,
-            onInfo: info,
-          }),
-          ...healthRoutes(metrics.registry, readiness),
-        },
-        info,
-      );
+      const routes = {
+        ...policyRoutes({
+          status: () => gitSource?.status() ?? directoryStatus(engines.current(), config.policies.directory),
+          refresh: () => refreshPolicies('http'),
+          refreshToken: config.admin.refreshToken,
+          onInfo: info,
+        }),
+        ...healthRoutes(metrics.registry, readiness),
+      };
+      const reads = { ...config.admin.reads, verifyToken: (jwt: string) => verifier.verify(jwt) };
+      admin = await startAdminServer(config.admin, guardReads(routes, ['/policy/status', '/metrics'], reads), info);
     } catch (e) {
       server.close();
       return abandon(e);

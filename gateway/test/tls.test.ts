@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,29 @@ function gssencThenSsl(port: number): Promise<string> {
   });
 }
 
+/** SSLRequest, then a TLS handshake with only these TLS 1.2 suites; the suite agreed, or the handshake error. */
+function handshakeWith(port: number, ciphers: string): Promise<{ cipher: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.on('error', (e) => resolve({ error: e.message }));
+    sock.on('connect', () => {
+      const ssl = Buffer.alloc(8);
+      ssl.writeInt32BE(8, 0);
+      ssl.writeInt32BE(80877103, 4);
+      sock.write(ssl);
+    });
+    sock.once('data', (d: Buffer) => {
+      if (d.toString('latin1') !== 'S') return resolve({ error: `SSLRequest answered ${d.toString('latin1')}` });
+      const tls = tlsConnect({ socket: sock, ciphers, maxVersion: 'TLSv1.2', rejectUnauthorized: false, servername: 'localhost' });
+      tls.on('secureConnect', () => {
+        resolve({ cipher: tls.getCipher().standardName });
+        tls.destroy();
+      });
+      tls.on('error', (e) => resolve({ error: e.message }));
+    });
+  });
+}
+
 describe('TLS termination', () => {
   let certs: CertFiles;
   beforeAll(() => {
@@ -72,6 +96,13 @@ describe('TLS termination', () => {
       const c = await t.client(token, { ssl: { ca: certs.pem, servername: 'localhost', rejectUnauthorized: true } });
       expect((await c.query('SELECT count(*)::int AS n FROM clinical.visits')).rows[0].n).toBeGreaterThan(0);
       expect((await c.query('SELECT ssn FROM clinical.patients ORDER BY id LIMIT 1')).rows).toEqual([{ ssn: '***' }]);
+    });
+
+    it('offers only forward-secret suites: a TLS 1.2 client offering RSA key exchange alone is refused, ECDHE is agreed', async () => {
+      const refused = await handshakeWith(t.port, 'AES256-GCM-SHA384:AES128-GCM-SHA256:AES256-SHA256');
+      expect(refused).toHaveProperty('error');
+      const agreed = await handshakeWith(t.port, 'ECDHE-RSA-AES128-GCM-SHA256:AES256-GCM-SHA384');
+      expect(agreed).toEqual({ cipher: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' });
     });
 
     it('a client that does not trust the certificate is not let in', async () => {

@@ -4,7 +4,7 @@ package gatehouse
 
 table_kinds := {"select", "insert", "update", "delete", "merge"}
 
-session_kinds := {"transaction", "set", "show", "discard", "deallocate", "cursor"}
+session_kinds := {"transaction", "set", "show", "discard", "deallocate", "cursor", "empty"}
 
 # Server-side file access: reading, listing and writing the server's files (adminpack's pg_file_*
 # and pg_logdir_ls install into pg_catalog too), and the functions that return the server's

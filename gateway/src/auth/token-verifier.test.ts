@@ -91,6 +91,21 @@ describe('createTokenVerifier with a JWKS file', () => {
     expect(identity.name).toBe('Bob');
   });
 
+  it('refuses a token issued an hour in the future, and accepts one within the clock tolerance', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const signed = async (iat: number): Promise<string> =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: keys.kid })
+        .setSubject('carol')
+        .setIssuer(DEV_ISSUER)
+        .setAudience(DEV_AUDIENCE)
+        .setIssuedAt(iat)
+        .setExpirationTime(now + 7200)
+        .sign(await privateKey());
+    await expectAuthFailed(verifier.verify(await signed(now + 3600)), /issued in the future \(iat\)/);
+    await expect(verifier.verify(await signed(now + 2))).resolves.toMatchObject({ subject: 'carol' });
+  });
+
   it('refuses a groups claim of the wrong shape', async () => {
     const token = await new SignJWT({ groups: [1, 2] })
       .setProtectedHeader({ alg: 'ES256', kid: keys.kid })

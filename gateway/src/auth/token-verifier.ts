@@ -51,6 +51,7 @@ export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: strin
         precheck(token, allowed);
         const getKey = await source.getKey();
         const result = await verifyWithKeySet(token, getKey, options);
+        issuedInThePast(result.payload.iat, cfg.clockToleranceSeconds);
         return identityFromClaims(result.payload, names);
       } catch (e) {
         throw toAuthError(e);
@@ -58,6 +59,18 @@ export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: strin
     },
     warm: () => source.warm(),
   };
+}
+
+/**
+ * jose checks `iat` only against a maximum token age, which Gatehouse does not set: a token issued
+ * in the future (beyond the clock tolerance) was minted by a clock, or a party, that is not to be
+ * trusted, so it is refused like one not yet valid.
+ */
+function issuedInThePast(iat: number | undefined, toleranceSeconds: number): void {
+  if (iat === undefined) return;
+  if (iat > Math.floor(Date.now() / 1000) + toleranceSeconds) {
+    throw new GatehouseError('AUTH_FAILED', 'token issued in the future (iat)');
+  }
 }
 
 /** Cheap checks before any key lookup, so garbage never reaches a remote JWKS fetch. */

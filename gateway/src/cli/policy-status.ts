@@ -85,7 +85,11 @@ async function askAdmin(config: GatehouseConfig): Promise<{ status: PolicyStatus
   const host = config.admin.host === '0.0.0.0' ? '127.0.0.1' : config.admin.host === '::' ? '::1' : config.admin.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}/policy/status`;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) });
+    const token = config.admin.reads.token;
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
+      ...(token !== null ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
     if (!res.ok) return null;
     return { status: (await res.json()) as PolicyStatus, url };
   } catch {

@@ -6,7 +6,7 @@ import type { PlaintextPasswordPolicy, TlsMode } from './types.ts';
 export interface ConfigDocument {
   $schema?: string;
   listen?: { host?: string; port?: number };
-  tls?: { mode?: TlsMode; cert?: string; key?: string };
+  tls?: { mode?: TlsMode; cert?: string; key?: string; ciphers?: string };
   auth: {
     issuer: string;
     audience: string;
@@ -33,9 +33,9 @@ export interface ConfigDocument {
       work_dir?: string;
     };
   };
-  admin?: { host?: string; port: number; refresh_token?: string };
+  admin?: { host?: string; port: number; refresh_token?: string; read_token?: string; read_group?: string; open_reads?: boolean };
   audit?: { file?: string; fsync?: boolean };
-  limits?: { max_message_bytes?: number };
+  limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }
 
 /** Overrides use the same snake_case keys as the file; objects merge, other values replace. */

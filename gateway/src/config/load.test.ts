@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     const config = await loadConfig(await write('minimal.yaml', MINIMAL));
     expect(config).toEqual({
       listen: { host: '127.0.0.1', port: 6432 },
-      tls: { mode: 'disable', certFile: null, keyFile: null },
+      tls: { mode: 'disable', certFile: null, keyFile: null, ciphers: DEFAULTS.tls.ciphers },
       auth: {
         issuer: 'https://idp.example.com/',
         audience: 'gatehouse',
@@ -68,7 +68,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
       audit: { file: '-', fsync: false },
-      limits: { maxMessageBytes: 16 * 1024 * 1024 },
+      limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
   });
@@ -78,7 +78,7 @@ describe('loadConfig', () => {
       'full.yaml',
       `
 listen: { host: 0.0.0.0, port: 7000 }
-tls: { mode: require, cert: tls/c.pem, key: /etc/gh/k.pem }
+tls: { mode: require, cert: tls/c.pem, key: /etc/gh/k.pem, ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }
 auth:
   issuer: https://idp.example.com/
   audience: gh
@@ -96,7 +96,7 @@ limits: { max_message_bytes: 65536 }
     );
     const config = await loadConfig(file);
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 7000 });
-    expect(config.tls).toEqual({ mode: 'require', certFile: join(dir, 'tls/c.pem'), keyFile: '/etc/gh/k.pem' });
+    expect(config.tls).toEqual({ mode: 'require', certFile: join(dir, 'tls/c.pem'), keyFile: '/etc/gh/k.pem', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' });
     expect(config.auth.jwks).toEqual({ kind: 'url', url: 'https://idp.example.com/jwks', cacheMaxAgeSeconds: 60, cooldownSeconds: 5 });
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
@@ -125,7 +125,7 @@ upstream: { url: "postgres://u@h/db" }
         workDir: join(dir, '.gatehouse/policy-repo'),
       },
     });
-    expect(minimal.admin).toEqual({ host: '127.0.0.1', port: 9090, refreshToken: null });
+    expect(minimal.admin).toEqual({ host: '127.0.0.1', port: 9090, refreshToken: null, reads: { token: null, group: null, open: false } });
 
     const full = await loadConfig(
       await write(
@@ -133,7 +133,7 @@ upstream: { url: "postgres://u@h/db" }
         `${base}policies:
   engine: rego
   git: { url: "git@github.com:acme/policies.git", branch: prod, pin: v1.2.0, path: rego, tests: null, poll_interval_seconds: 0, work_dir: /var/lib/gh }
-admin: { host: 0.0.0.0, port: 0, refresh_token: 0123456789abcdef0123 }
+admin: { host: 0.0.0.0, port: 0, refresh_token: 0123456789abcdef0123, read_token: fedcba9876543210fedc, read_group: ops }
 `,
       ),
     );
@@ -146,7 +146,17 @@ admin: { host: 0.0.0.0, port: 0, refresh_token: 0123456789abcdef0123 }
       pollIntervalSeconds: 0,
       workDir: '/var/lib/gh',
     });
-    expect(full.admin).toEqual({ host: '0.0.0.0', port: 0, refreshToken: '0123456789abcdef0123' });
+    expect(full.admin).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      refreshToken: '0123456789abcdef0123',
+      reads: { token: 'fedcba9876543210fedc', group: 'ops', open: false },
+    });
+    // Beyond loopback, the read endpoints need credentials unless the file says they are open.
+    const open = await problemsOf(loadConfig(await write('admin-open.yaml', `${base}policies: { engine: rego, directory: p }\nadmin: { host: 0.0.0.0, port: 9090 }\n`)));
+    expect(open).toContain('admin: listens beyond loopback');
+    const explicit = await loadConfig(await write('admin-explicit.yaml', `${base}policies: { engine: rego, directory: p }\nadmin: { host: 0.0.0.0, port: 9090, open_reads: true }\n`));
+    expect(explicit.admin?.reads).toEqual({ token: null, group: null, open: true });
 
     const both = await problemsOf(loadConfig(await write('git-both.yaml', `${base}policies: { engine: rego, directory: p, git: { url: x, path: ../out } }\n`)));
     expect(both).toContain("policies: exactly one of 'directory' or 'git' is required");
@@ -302,5 +312,7 @@ describe('schema defaults', () => {
     expect(d('audit', 'file')).toBe(DEFAULTS.audit.file);
     expect(d('audit', 'fsync')).toBe(DEFAULTS.audit.fsync);
     expect(d('limits', 'max_message_bytes')).toBe(DEFAULTS.limits.maxMessageBytes);
+    expect(d('limits', 'max_statements_per_query')).toBe(DEFAULTS.limits.maxStatementsPerQuery);
+    expect(d('limits', 'max_statement_bytes')).toBe(DEFAULTS.limits.maxStatementBytes);
   });
 });

@@ -8,7 +8,22 @@ import type { GatehouseConfig, GitPolicyConfig } from './types.ts';
 /** Defaults for every optional key; the schema's "default" annotations say the same (a test checks). */
 export const DEFAULTS = {
   listen: { host: '127.0.0.1', port: 6432 },
-  tls: { mode: 'disable' },
+  tls: {
+    mode: 'disable',
+    // Forward secrecy only: ECDHE key exchange with AEAD ciphers in TLS 1.2, and the TLS 1.3 suites
+    // (all forward-secret). Node's default list also accepts RSA key exchange (e.g. AES256-GCM-SHA384).
+    ciphers: [
+      'TLS_AES_256_GCM_SHA384',
+      'TLS_CHACHA20_POLY1305_SHA256',
+      'TLS_AES_128_GCM_SHA256',
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+      'ECDHE-RSA-AES256-GCM-SHA384',
+      'ECDHE-ECDSA-CHACHA20-POLY1305',
+      'ECDHE-RSA-CHACHA20-POLY1305',
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+    ].join(':'),
+  },
   auth: {
     algorithms: ['RS256', 'ES256'],
     groupsClaim: 'groups',
@@ -22,7 +37,7 @@ export const DEFAULTS = {
   policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
   audit: { file: '-', fsync: false },
-  limits: { maxMessageBytes: 16 * 1024 * 1024 },
+  limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
 } as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -39,6 +54,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       mode: doc.tls?.mode ?? DEFAULTS.tls.mode,
       certFile: doc.tls?.cert === undefined ? null : path(doc.tls.cert),
       keyFile: doc.tls?.key === undefined ? null : path(doc.tls.key),
+      ciphers: doc.tls?.ciphers ?? DEFAULTS.tls.ciphers,
     },
     auth: {
       issuer: doc.auth.issuer,
@@ -73,13 +89,20 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     admin:
       doc.admin === undefined
         ? null
-        : { host: doc.admin.host ?? DEFAULTS.admin.host, port: doc.admin.port, refreshToken: doc.admin.refresh_token ?? null },
+        : {
+            host: doc.admin.host ?? DEFAULTS.admin.host,
+            port: doc.admin.port,
+            refreshToken: doc.admin.refresh_token ?? null,
+            reads: { token: doc.admin.read_token ?? null, group: doc.admin.read_group ?? null, open: doc.admin.open_reads ?? false },
+          },
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,
+      maxStatementsPerQuery: doc.limits?.max_statements_per_query ?? DEFAULTS.limits.maxStatementsPerQuery,
+      maxStatementBytes: doc.limits?.max_statement_bytes ?? DEFAULTS.limits.maxStatementBytes,
     },
     baseDir,
   };
@@ -125,6 +148,15 @@ export function semanticProblems(doc: ConfigDocument): string[] {
   }
   if (upstream !== null && upstream.hostname === '' && !upstream.searchParams.has('host')) {
     problems.push('upstream.url: has no host');
+  }
+
+  const admin = doc.admin;
+  if (admin !== undefined && !LOOPBACK_HOSTS.has(admin.host ?? DEFAULTS.admin.host)) {
+    if (admin.read_token === undefined && admin.read_group === undefined && admin.open_reads !== true) {
+      problems.push(
+        'admin: listens beyond loopback, so its read endpoints (/policy/status, /metrics) need credentials: set admin.read_token or admin.read_group (or admin.open_reads: true to serve them to anyone who reaches the listener)',
+      );
+    }
   }
 
   const jwks = doc.auth.jwks;

@@ -16,7 +16,8 @@ export type JwksSource =
 
 export interface GatehouseConfig {
   listen: { host: string; port: number };
-  tls: { mode: TlsMode; certFile: string | null; keyFile: string | null };
+  /** `ciphers`: OpenSSL cipher list offered to clients (TLS 1.2 suites, and TLS 1.3 ones named TLS_*). */
+  tls: { mode: TlsMode; certFile: string | null; keyFile: string | null; ciphers: string };
   auth: {
     issuer: string;
     audience: string;
@@ -58,6 +59,10 @@ export interface GatehouseConfig {
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */
     maxMessageBytes: number;
+    /** Most statements one simple Query may hold; more is refused with 54000 before parsing. */
+    maxStatementsPerQuery: number;
+    /** Largest SQL text (a Query string, or a Parse's statement) that is parsed and decided; larger is refused with 54000. */
+    maxStatementBytes: number;
   };
   /** Base directory relative paths in the file were resolved against. */
   baseDir: string;
@@ -85,4 +90,10 @@ export interface AdminConfig {
   port: number;
   /** When set, POST /policy/refresh must carry it in X-Gatehouse-Token. */
   refreshToken: string | null;
+  /**
+   * Who may read GET /policy/status and /metrics (admin/read-auth.ts): a bearer token equal to
+   * `token`, or a JWT from the configured issuer whose groups include `group`. Both null: anyone
+   * who reaches the listener (allowed beyond loopback only with `open`).
+   */
+  reads: { token: string | null; group: string | null; open: boolean };
 }

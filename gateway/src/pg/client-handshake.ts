@@ -36,6 +36,17 @@ export type HandshakeResult =
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Startup packets are at most 10000 bytes and a token a few KB: more than this is an attack. */
 const MAX_HANDSHAKE_BUFFER = 64 * 1024;
+/** Longest password message body accepted (a JWT; the token verifier allows fewer characters still). */
+export const MAX_PASSWORD_BYTES = MAX_HANDSHAKE_BUFFER - 5;
+/** After a refusal, how long what the client is still sending is read and discarded before the socket is closed. */
+const DRAIN_MS = 2_000;
+
+/** A password message too large to be a token: refused with 28P01 before it is read. */
+class OversizedPassword extends Error {
+  constructor(readonly bytes: number) {
+    super(`password of ${bytes} bytes is over the limit of ${MAX_PASSWORD_BYTES} bytes`);
+  }
+}
 
 /** Reads bytes from a socket on demand, for the short request/response startup phase. */
 class StartupReader {
@@ -43,9 +54,12 @@ class StartupReader {
   private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | null = null;
   private ended = false;
+  /** More was sent than startup can need: the rest is not kept, and the packet or message is refused. */
+  private overflow = false;
   private readonly onData = (chunk: Buffer) => {
+    if (this.overflow) return;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    if (this.buf.length > MAX_HANDSHAKE_BUFFER) this.socket.destroy();
+    if (this.buf.length > MAX_HANDSHAKE_BUFFER) this.overflow = true;
     this.wake();
   };
   private readonly onEnd = () => {
@@ -78,6 +92,7 @@ class StartupReader {
         this.buf = r.rest;
         return decodeStartupPacket(r.packet);
       }
+      if (this.overflow) throw new WireError(`more than ${MAX_HANDSHAKE_BUFFER} bytes sent during startup`);
       await this.wait();
     }
   }
@@ -85,6 +100,12 @@ class StartupReader {
   /** The next typed message (the password); what follows it is handed to the session. */
   async typed(maxBytes: number): Promise<{ frame: Frame; leftover: Buffer }> {
     for (;;) {
+      // Judged by its header, before its body is read: a password longer than a token can be.
+      if (this.buf.length >= 5 && this.buf[0] === FE.Password) {
+        const bytes = this.buf.readInt32BE(1) - 4;
+        if (bytes > MAX_PASSWORD_BYTES) throw new OversizedPassword(bytes);
+      }
+      if (this.overflow) throw new WireError(`more than ${MAX_HANDSHAKE_BUFFER} bytes sent during startup`);
       const framer = new MessageFramer(maxBytes);
       framer.push(this.buf);
       const frame = framer.next();
@@ -116,7 +137,15 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/**
+ * Sends a FATAL error and closes the connection. What the client is still sending (the rest of an
+ * oversized packet) is read and discarded for a moment: closing with unread bytes would reset the
+ * connection, and the client would never see the error.
+ */
 function fatal(socket: Socket, e: GatehouseError): void {
+  socket.on('data', () => undefined);
+  socket.resume();
+  setTimeout(() => socket.destroy(), DRAIN_MS).unref();
   socket.end(
     errorResponse({
       severity: 'FATAL',
@@ -218,7 +247,22 @@ async function handshake(raw: Socket, deps: HandshakeDeps): Promise<HandshakeRes
     }
 
     socket.write(authenticationCleartextPassword());
-    const { frame, leftover } = await reader.typed(config.limits.maxMessageBytes);
+    let typed: { frame: Frame; leftover: Buffer };
+    try {
+      typed = await reader.typed(config.limits.maxMessageBytes);
+    } catch (e) {
+      if (!(e instanceof OversizedPassword)) throw e;
+      reader.detach();
+      const reason = `not a JWT: ${e.message}`;
+      fatal(
+        socket,
+        new GatehouseError('AUTH_FAILED', `password authentication failed for user "${params['user'] ?? ''}": ${reason}`, {
+          hint: 'Gatehouse expects a valid OIDC token (JWT) from its configured issuer as the password.',
+        }),
+      );
+      return { kind: 'auth-failed', params, reason };
+    }
+    const { frame, leftover } = typed;
     if (frame.type !== FE.Password) throw new WireError('expected a password message');
     const msg = decodeFrontend(frame);
     if (msg.type !== 'password') throw new WireError('expected a password message');
@@ -243,7 +287,6 @@ async function handshake(raw: Socket, deps: HandshakeDeps): Promise<HandshakeRes
     if (!socket.destroyed) {
       fatal(socket, new GatehouseError('PROTOCOL_VIOLATION', `invalid startup: ${message}`));
     }
-    socket.destroySoon?.();
     return { kind: 'done' };
   }
 }

@@ -70,9 +70,7 @@ export type Pending =
   | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null }
   | { kind: 'execute'; ctx: ResultContext; portal: Portal | null }
   | { kind: 'close'; portal: Portal | null } // the portal it closed in Gatehouse's view (for undo)
-  // Ends with ReadyForQuery. `duringCopy`: sent while a COPY FROM STDIN was copying data in, when
-  // PostgreSQL ignores Sync, unless the COPY failed before it read it (see PendingQueue.answering).
-  | { kind: 'sync'; duringCopy?: boolean }
+  | { kind: 'sync' } // ends with ReadyForQuery
   | { kind: 'swap-error'; error: Buffer } // an upstream error Gatehouse provoked, shown as its own denial
   | { kind: 'refused-query'; error: Buffer; shown: boolean } // the same for a refused simple Query: ends with ReadyForQuery
   | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
@@ -88,28 +86,6 @@ export class PendingQueue {
 
   peek(): Pending | undefined {
     return this.items[this.head];
-  }
-
-  /**
-   * The entry the next response answers, for a response of this type: a Sync sent during COPY FROM
-   * STDIN that PostgreSQL ignored gets no ReadyForQuery, so when anything else arrives while it is at
-   * the head, it is dropped. (A Sync PostgreSQL answers produces only ReadyForQuery here: it ends a
-   * batch whose COPY failed, so there is nothing left to commit.)
-   */
-  answering(type: number): Pending | undefined {
-    for (let p = this.peek(); ; p = this.peek()) {
-      if (p?.kind !== 'sync' || p.duringCopy !== true || type === BE.ReadyForQuery) return p;
-      this.shift();
-    }
-  }
-
-  /** The oldest entry that is not a Sync sent during COPY (for messages that answer no request, e.g. a notice). */
-  peekPastCopySyncs(): Pending | undefined {
-    for (let i = this.head; i < this.items.length; i++) {
-      const p = this.items[i]!;
-      if (p.kind !== 'sync' || p.duringCopy !== true) return p;
-    }
-    return undefined;
   }
 
   push(p: Pending): void {

@@ -12,12 +12,14 @@ import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/ba
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
+import { analyzeQuery } from '../sql/parser.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
+import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -26,6 +28,8 @@ export interface SessionDeps {
   decision: DecisionContext;
   catalog: CatalogResolver;
   maxMessageBytes: number;
+  /** Limits on the SQL one message may ask to parse and decide (pg/statement-limits.ts). */
+  limits: StatementLimits;
   /** `problem`: why the session was ended on a protocol violation or desynchronisation, else null. */
   onClose: (problem: string | null) => void;
 }
@@ -264,24 +268,24 @@ export class Session {
 
   /**
    * A client message while the server copies data in: data, CopyDone and CopyFail go up as they
-   * are; Sync and Flush too, but PostgreSQL ignores them then (the Sync is marked so, see
-   * PendingQueue.answering); anything else PostgreSQL would swallow as an error, and which of the
-   * two happens depends on timing, so Gatehouse ends the session. Returns false for Terminate.
+   * are. Sync and Flush are dropped: PostgreSQL ignores them while it copies, and answers a Sync only
+   * if the COPY already failed, which Gatehouse cannot know in time (docs/data-path.md). Anything
+   * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
+   * session. Returns false for Terminate.
    */
   private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], raw: Buffer): boolean {
     const copy = this.copyIn!;
     switch (type) {
       case 'copyData':
-      case 'flush':
         this.upstreamOut.push(raw);
+        return true;
+      case 'flush':
+      case 'sync':
         return true;
       case 'copyDone':
       case 'copyFail':
         this.upstreamOut.push(raw);
         this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
-        return true;
-      case 'sync':
-        this.forward(raw, { kind: 'sync', duringCopy: true });
         return true;
       case 'terminate':
         return false;
@@ -327,6 +331,15 @@ export class Session {
    * the cursor names it uses are not Gatehouse's reserved ones.
    */
   private admit(text: string, protocol: 'simple' | 'extended', auditForwarded: boolean = true, parameters: BoundParameters = []): Admission {
+    const limited = statementLimitError(text, protocol, this.deps.limits);
+    if (limited !== null) {
+      try {
+        const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
+        return { kind: 'refuse', statements: [statement], error, pathUnknown: false };
+      } catch (e) {
+        return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited, pathUnknown: false };
+      }
+    }
     const d = this.decide(text, protocol, auditForwarded, parameters);
     if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
     const unresolved = this.searchPath.unresolved(d.statements);
@@ -358,7 +371,10 @@ export class Session {
   }
 
   private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
-    if (name !== '' && this.statements.has(name)) {
+    // A name in use is refused here: preparing it upstream under the name in use would let the
+    // server's answer and the client's next Bind race (docs/data-path.md). PostgreSQL parses before
+    // it looks for the name, so a syntax error is reported first, as there.
+    if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
       return this.refuseExtended(
         new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
         'extended',
@@ -372,9 +388,9 @@ export class Session {
       this.refuseExtended(d.error, 'extended');
       return;
     }
-    const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
     // Masks at the source: the statement is prepared upstream with its masked tables replaced.
     const preparedSql = d.forwardText ?? sql;
+    const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
     const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null };
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
@@ -407,15 +423,14 @@ export class Session {
       this.refuseExtended(changed, 'extended');
       return;
     }
-    const detects = d.statements.some((s) => s.decision.action === 'mask' && (s.decision.detections ?? []).length > 0);
-    if ((d.masks.length > 0 || detects) && portal.fields === null) {
-      // Masking and content detection need the portal's columns; the client did not ask, so
-      // Gatehouse asks quietly (without it, a detected result ended the session: red-team round 5).
+    const ctx = this.newContext(d.statements, d.masks);
+    if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
+      // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
     const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
-    this.forward(out, { kind: 'execute', ctx: this.newContext(d.statements, d.masks), portal });
+    this.forward(out, { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }

@@ -86,7 +86,7 @@ export class UpstreamRelay {
       case BE.NoticeResponse:
         // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
         // text from columns the content detectors scan may be quoted, so that is scanned.
-        this.s.emit(this.scrubbed(frame, this.s.pending.peekPastCopySyncs()).raw);
+        this.s.emit(this.scrubbed(frame, this.s.pending.peek()).raw);
         return null;
       case BE.NotificationResponse:
         this.s.emit(frame.raw);
@@ -96,7 +96,7 @@ export class UpstreamRelay {
         if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
         return null;
     }
-    const head = this.s.pending.answering(frame.type);
+    const head = this.s.pending.peek();
     switch (frame.type) {
       case BE.ErrorResponse:
         this.onError(this.scrubbed(frame, head), head);
@@ -138,12 +138,6 @@ export class UpstreamRelay {
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
     this.s.pending.shift();
-    const next = this.s.pending.peek();
-    if (head.kind === 'sync' && head.duringCopy === true && next?.kind === 'sync') {
-      // Of two Syncs in a row, PostgreSQL ignored one or none: which, it does not matter, but then
-      // the second may get no ReadyForQuery either.
-      next.duringCopy = true;
-    }
     switch (head.kind) {
       case 'search-path':
         // Gatehouse's own probe: the client has had its ReadyForQuery already.
@@ -151,7 +145,6 @@ export class UpstreamRelay {
         return null;
       case 'query':
         this.finish(head.ctx);
-        this.s.copyEnded(head.ctx);
         break;
       case 'refused-query':
         if (!head.shown) this.s.emit(head.error); // fail closed: the client sees its denial whatever upstream said
@@ -160,6 +153,8 @@ export class UpstreamRelay {
         break;
     }
     this.s.emit(frame.raw);
+    // After the emit: ending a COPY lets held client messages go, and their answers come after this one.
+    if (head.kind === 'query') this.s.copyEnded(head.ctx);
     return null;
   }
 
@@ -206,11 +201,9 @@ export class UpstreamRelay {
       case BE.PortalSuspended: {
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
-        if (head.kind === 'execute') {
-          this.s.pending.shift();
-          this.s.copyEnded(ctx);
-        }
+        if (head.kind === 'execute') this.s.pending.shift();
         this.s.emit(frame.raw);
+        if (head.kind === 'execute') this.s.copyEnded(ctx); // after the emit, as in onReady
         return null;
       }
       case BE.CopyOutResponse: {
@@ -342,7 +335,6 @@ export class UpstreamRelay {
     for (const p of undone) {
       if (p.kind === 'execute' || p.kind === 'query') {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision, { status: 'aborted' });
-        this.s.copyEnded(p.ctx);
       }
     }
     this.undoNameChanges(undone);
@@ -350,6 +342,8 @@ export class UpstreamRelay {
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
     );
+    // Last: ending a COPY lets held client messages go, which must see the skipping state above.
+    for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
 
   /**

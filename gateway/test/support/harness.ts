@@ -79,6 +79,8 @@ export interface TestGatewayOptions {
   policiesDir?: string;
   /** Start the admin listener (policy status, /metrics, /healthz, /readyz) on a free port. */
   admin?: boolean;
+  /** More admin settings (file keys), e.g. { read_token: ... }; implies `admin`. */
+  adminSettings?: Record<string, unknown>;
   /** The audit file (default <work dir>/audit.ndjson). */
   auditFile?: string;
   /** Catalog snapshot timing (default: the gateway's). */
@@ -107,7 +109,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
       audit: { file: auditFile },
-      ...(options.admin === true ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
+      ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,

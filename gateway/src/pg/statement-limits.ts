@@ -1,0 +1,76 @@
+// Bounded work per client message: a Query string or Parse statement is refused (54000) before it
+// is parsed or decided when it is larger than `limits.max_statement_bytes`, or, for a simple Query,
+// holds more statements than `limits.max_statements_per_query`. Parsing and deciding run on the one
+// event loop every session shares, so without these one message could stall all of them.
+
+import { randomUUID } from 'node:crypto';
+import { auditStatements, type DecidedStatement, type DecisionContext } from '../enforce/decision-point.ts';
+import { GatehouseError } from '../errors.ts';
+import { countStatements } from '../sql/statement-count.ts';
+
+export interface StatementLimits {
+  maxStatementsPerQuery: number;
+  maxStatementBytes: number;
+}
+
+/** The audit record keeps this much of a refused text (it is refused for being too large). */
+const AUDITED_PREFIX_CHARS = 1024;
+
+/** Why `sql` may not be parsed and decided, or null. */
+export function statementLimitError(sql: string, protocol: 'simple' | 'extended', limits: StatementLimits): GatehouseError | null {
+  const bytes = sql.length > limits.maxStatementBytes / 3 ? Buffer.byteLength(sql, 'utf8') : sql.length;
+  if (bytes > limits.maxStatementBytes) {
+    return new GatehouseError(
+      'STATEMENT_LIMIT',
+      `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: its SQL text is ${bytes} bytes, over the limit of ${limits.maxStatementBytes} bytes (limits.max_statement_bytes)`,
+      { hint: 'Pass large values as bind parameters or with COPY, or ask the operator to raise limits.max_statement_bytes.' },
+    );
+  }
+  if (protocol === 'simple') {
+    const count = countStatements(sql);
+    if (count > limits.maxStatementsPerQuery) {
+      return new GatehouseError(
+        'STATEMENT_LIMIT',
+        `Gatehouse refused this query: it holds ${count} statements, over the limit of ${limits.maxStatementsPerQuery} statements per query (limits.max_statements_per_query)`,
+        { hint: 'Send the statements in several queries, or ask the operator to raise limits.max_statements_per_query.' },
+      );
+    }
+  }
+  return null;
+}
+
+/**
+ * Audits a text refused by a limit (a "statement" record with decision deny; the text cut to its
+ * first 1,024 characters) and returns the refusal, stamped with the record's decision id.
+ */
+export function auditLimitRefusal(ctx: DecisionContext, sql: string, error: GatehouseError): { statement: DecidedStatement; error: GatehouseError } {
+  let engine: { kind: 'rego' | 'cedar'; revision: string } | null = null;
+  try {
+    engine = ctx.engines.current();
+  } catch {
+    engine = null;
+  }
+  const text = sql.length > AUDITED_PREFIX_CHARS ? `${sql.slice(0, AUDITED_PREFIX_CHARS)}…` : sql;
+  const statement: DecidedStatement = {
+    text,
+    parsed: null,
+    input: null,
+    decision: {
+      action: 'deny',
+      reason: error.message,
+      policies: [],
+      masks: [],
+      id: randomUUID(),
+      engine: engine?.kind ?? 'rego',
+      revision: engine?.revision ?? 'none',
+      evalMicros: 0,
+    },
+  };
+  auditStatements(ctx, [statement]);
+  const stamped = new GatehouseError(error.code, error.message, {
+    ...(error.hint !== undefined ? { hint: error.hint } : {}),
+    decisionId: statement.decision.id,
+    detail: `decision ${statement.decision.id}`,
+  });
+  return { statement, error: stamped };
+}

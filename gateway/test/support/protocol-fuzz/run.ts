@@ -1,0 +1,153 @@
+// Runs generated rounds (generate.ts) on two sessions, one straight to PostgreSQL and one through
+// Gatehouse, and compares what each sends back. Differences Gatehouse documents are normalised away
+// (docs/data-path.md): BackendKeyData, ParameterStatus, notices, and the text of errors (only
+// SQLSTATEs are compared: Gatehouse words its own refusals, e.g. of a syntax error, differently).
+// In the masked run, rows of the patients and visits statements (tagged 'P' and 'N') must carry no
+// raw identifier, and every other row must be byte-identical: a row attributed to the wrong
+// statement would be masked, scanned or refused where PostgreSQL's is not.
+
+import { serialize } from 'pg-protocol';
+import { WireClient, type Message } from '../wire-client.ts';
+import { RoundGenerator, type Round } from './generate.ts';
+
+export interface FuzzOptions {
+  seed: number;
+  /** Stop after this many frontend messages (sentinels not counted). */
+  messages: number;
+  /** Opens a session through Gatehouse. */
+  gateway: () => Promise<WireClient>;
+  /** Opens a session straight to PostgreSQL. */
+  direct: () => Promise<WireClient>;
+  /** Masked run: raw values that must never reach the client through Gatehouse. */
+  secrets?: readonly string[];
+  /** How long a round may take before it counts as a stall. */
+  roundTimeoutMs?: number;
+  onProgress?: (stats: FuzzStats) => void;
+}
+
+export interface Divergence {
+  seed: number;
+  round: number;
+  trace: string[];
+  direct: string[];
+  gateway: string[];
+  why: string;
+}
+
+export interface FuzzStats {
+  rounds: number;
+  messages: number;
+  divergence: Divergence | null;
+}
+
+/**
+ * A named Parse of a name in use: Gatehouse answers 42P05 where PostgreSQL first reports these
+ * (documented in docs/data-path.md); the only difference the comparison lets through.
+ */
+const PARSE_ERRORS_BEFORE_DUPLICATE = new Set(['E 25P02', 'E 42703']);
+
+const SKIPPED = new Set(['parameterStatus', 'backendKeyData', 'notice', 'notification']);
+
+/** One backend message as compared (null: not compared). */
+function normalise(m: Message, masked: boolean): string | null {
+  if (SKIPPED.has(m.name)) return null;
+  const any = m as unknown as Record<string, unknown>;
+  switch (m.name) {
+    case 'dataRow': {
+      const fields = (m.fields ?? []) as (string | null)[];
+      const tag = fields[fields.length - 1];
+      if (masked && (tag === 'P' || tag === 'N')) return `D ${fields[0]} <${tag} row: compared for identifiers only> ${fields.length}`;
+      return `D ${JSON.stringify(fields)}`;
+    }
+    case 'rowDescription':
+      return `T ${((any['fields'] as { name: string; dataTypeID: number; format: string }[]) ?? []).map((f) => `${f.name}:${f.dataTypeID}:${f.format}`).join(',')}`;
+    case 'error':
+      return `E ${m.code}${m.severity === 'FATAL' ? ' FATAL' : ''}`;
+    case 'commandComplete':
+      return `C ${m.text}`;
+    case 'readyForQuery':
+      return `Z ${m.status}`;
+    case 'copyData':
+      return `d ${(any['chunk'] as Buffer).toString('utf8')}`;
+    case 'parameterDescription':
+      return `t ${JSON.stringify(any['dataTypeIDs'])}`;
+    default:
+      return m.name;
+  }
+}
+
+/** Reads until the sentinel's ReadyForQuery (or the connection closes, or time runs out). */
+async function readRound(c: WireClient, sentinel: string, timeoutMs: number): Promise<{ messages: Message[]; ended: string | null }> {
+  const messages: Message[] = [];
+  let sawSentinel = false;
+  const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+  for (;;) {
+    const m = await Promise.race([c.next().catch(() => null), deadline]);
+    if (m === 'timeout') return { messages, ended: 'no answer in time (stall)' };
+    if (m === null) return { messages, ended: 'connection closed' };
+    if (m.name === 'dataRow' && (m.fields as unknown[])?.[0] === sentinel) {
+      sawSentinel = true;
+      continue;
+    }
+    if (sawSentinel && m.name === 'readyForQuery') return { messages, ended: null };
+    if (sawSentinel) continue; // the sentinel's RowDescription/CommandComplete
+    messages.push(m);
+  }
+}
+
+function stripSentinelHead(messages: string[]): string[] {
+  // The sentinel's RowDescription comes just before its DataRow: drop the trailing one.
+  return messages.length > 0 && messages[messages.length - 1] === 'T sentinel:25:text' ? messages.slice(0, -1) : messages;
+}
+
+/** Runs rounds until `messages` frontend messages have been sent or the streams diverge. */
+export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
+  const gen = new RoundGenerator(o.seed);
+  const masked = (o.secrets?.length ?? 0) > 0;
+  const stats: FuzzStats = { rounds: 0, messages: 0, divergence: null };
+  let gw = await o.gateway();
+  let pg = await o.direct();
+  try {
+    while (stats.messages < o.messages) {
+      const round: Round = gen.next();
+      const sentinel = `fuzz-${o.seed}-${stats.rounds}`;
+      // ROLLBACK first: a round may leave a transaction block open or aborted, where the sentinel would fail.
+      const tail = Buffer.concat([serialize.query('ROLLBACK'), serialize.query(`SELECT '${sentinel}'::text AS sentinel`)]);
+      pg.send(...round.messages, tail);
+      const want = await readRound(pg, sentinel, o.roundTimeoutMs ?? 20_000);
+      gw.send(...round.messages, tail);
+      const got = await readRound(gw, sentinel, o.roundTimeoutMs ?? 20_000);
+      stats.rounds++;
+      stats.messages += round.messages.length;
+      const norm = (ms: Message[]) => stripSentinelHead(ms.map((m) => normalise(m, masked)).filter((x): x is string => x !== null));
+      const [d, g] = [norm(want.messages), norm(got.messages)];
+      let why: string | null = null;
+      if (want.ended !== null) why = `PostgreSQL: ${want.ended}`;
+      else if (got.ended !== null) why = `Gatehouse: ${got.ended}`;
+      else if (JSON.stringify(d) !== JSON.stringify(g.map((x, i) => (x === 'E 42P05' && PARSE_ERRORS_BEFORE_DUPLICATE.has(d[i]!) ? d[i] : x)))) {
+        why = 'response streams differ';
+      }
+      else if (masked) {
+        const text = JSON.stringify(got.messages);
+        const leaked = o.secrets!.find((s) => text.includes(s));
+        if (leaked !== undefined) why = `a raw identifier reached the client (${leaked.slice(0, 3)}...)`;
+      }
+      if (why !== null) {
+        stats.divergence = { seed: o.seed, round: stats.rounds - 1, trace: round.trace, direct: d, gateway: g, why };
+        return stats;
+      }
+      if (stats.rounds % 500 === 0) o.onProgress?.(stats);
+      // A round that ended a session (e.g. a FATAL on both sides) starts the next one on new sessions.
+      if (want.messages.some((m) => m.severity === 'FATAL')) {
+        gw.close();
+        pg.close();
+        gw = await o.gateway();
+        pg = await o.direct();
+      }
+    }
+    return stats;
+  } finally {
+    gw.close();
+    pg.close();
+  }
+}
