@@ -16,6 +16,7 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
 import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
+import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
@@ -64,6 +65,8 @@ export interface StartOptions {
   engines?: EngineSource;
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
+  /** Where policy evaluations run (default: in-process). */
+  evaluator?: PolicyEvaluator;
 }
 
 /** Startup parameters a client may pass through to the upstream session; all others are dropped. */
@@ -212,6 +215,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       verifyToken: (token) => verifier.verify(token),
       onCancel: (pid, key) => {
         const target = cancels.lookup(pid, key);
+        if (target) cancels.cancelLocally(pid);
         if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
       },
     });
@@ -303,6 +307,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
+          ...(options.evaluator ? { evaluator: options.evaluator } : {}),
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -320,6 +325,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
+    cancels.onLocalCancel(key.processId, () => session.cancelWait());
   };
 
   const server: Server = createServer((socket) => {
