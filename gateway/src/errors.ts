@@ -25,6 +25,8 @@ export const ERRORS = {
   /** A portal or cursor name in the prefix Gatehouse reserves for its own portals. */
   RESERVED_NAME: { sqlstate: '42939', severity: 'ERROR' },
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
+  /** The policy evaluation for a statement ran over its CPU budget and was stopped (policy/eval-pool.ts): a deny. */
+  POLICY_EVAL_BUDGET: { sqlstate: '57014', severity: 'ERROR' },
   /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
   QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },

@@ -14,8 +14,10 @@ import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
-import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
+import { DecisionCache, warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
+import { checkEvaluationBudget } from './policy/budget-gate.ts';
+import { EvalPool } from './policy/eval-pool.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver } from './pg/catalog.ts';
@@ -65,7 +67,7 @@ export interface StartOptions {
   engines?: EngineSource;
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
-  /** Where policy evaluations run (default: in-process). */
+  /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
   evaluator?: PolicyEvaluator;
 }
 
@@ -116,6 +118,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const audit = observeAuditSink(options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false }), metrics);
   let gitSource: GitPolicySource | null = null;
   let engines: EngineSource;
+  // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
+  const pool = options.evaluator ? null : new EvalPool({ warmUp: warmUpInputs, onInfo: info });
+  const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
+  const budget = { evaluator, budgetMs: config.policies.evalTimeoutMs };
   try {
     if (options.engines) {
       engines = options.engines;
@@ -125,6 +131,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         git: config.policies.git,
         onInfo: info,
         audit: (record) => audit.write(record),
+        budget,
       });
       await gitSource.start();
       engines = gitSource;
@@ -136,16 +143,21 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           buildDir: join(config.baseDir, '.gatehouse', 'policy-build'),
         }),
       );
+      const inputs = warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input }));
+      const gate = await checkEvaluationBudget(budget, engines.current(), inputs);
+      if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
     }
   } catch (e) {
     await gitSource?.stop();
+    await pool?.close();
     if (!options.audit) await audit.close();
     throw e;
   }
   /** Undoes what started so far when a later step of startup fails. */
   const abandon = async (e: unknown): Promise<never> => {
     await gitSource?.stop();
+    await pool?.close();
     if (!options.audit) await audit.close();
     throw e;
   };
@@ -307,7 +319,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
-          ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+          evaluator,
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -389,6 +401,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         for (const s of sockets) s.destroy();
       });
       await Promise.all([...catalogs.values()].map((c) => c.close()));
+      await pool?.close();
       if (!options.audit) await audit.close();
     },
   };

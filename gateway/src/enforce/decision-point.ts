@@ -8,7 +8,7 @@ import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
-import { inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
+import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
@@ -107,6 +107,13 @@ export function refusalFor(decision: Decision): GatehouseError | null {
     case 'mask':
       return null; // applied at the source (applyMasks), or refused there
     case 'deny':
+      if (decision.policies[0] === EVAL_BUDGET_POLICY_ID) {
+        return new GatehouseError('POLICY_EVAL_BUDGET', `Gatehouse stopped the policy evaluation for this statement, so it was not run: ${decision.reason}`, {
+          decisionId: decision.id,
+          detail: `decision ${decision.id}; revision ${decision.revision}`,
+          hint: 'The active policy has a rule that is too slow (or loops) for this statement; retrying will not help. Tell the policy owners: the policy revision and decision id are in the detail.',
+        });
+      }
       return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
         decisionId: decision.id,
         detail: `decision ${decision.id}; policies: ${decision.policies.join(', ') || '(none)'}; revision ${decision.revision}`,
@@ -384,18 +391,26 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
   }
 }
 
-/**
- * Runs a few throwaway evaluations so the engine's WASM is compiled and warm before the first
- * client statement (a cold first evaluation can take longer than the evaluation budget).
- */
-export function warmUpEngine(engine: PolicyEngine): void {
+/** Throwaway inputs that compile and warm an engine's WASM before the first client statement. */
+export function warmUpInputs(): PolicyInput[] {
   const identity: Identity = { subject: 'gatehouse-warm-up', issuer: 'gatehouse', groups: [], roles: [], name: null };
   const session: SessionInfo = { id: 'warm-up', clientAddress: '', applicationName: '', database: 'postgres', user: '', tls: false };
+  const inputs: PolicyInput[] = [];
   for (const text of ['SELECT 1', 'SELECT id FROM public.t WHERE id = 1', 'DROP TABLE public.t']) {
     const parsed = analyzeQuery(text);
     if (!parsed.ok) continue;
-    for (const p of parsed.statements) {
-      for (let i = 0; i < 3; i++) engine.evaluate(buildPolicyInput({ identity, session, text: p.text, protocol: 'simple', facts: p.facts }));
-    }
+    for (const p of parsed.statements) inputs.push(buildPolicyInput({ identity, session, text: p.text, protocol: 'simple', facts: p.facts }));
+  }
+  return inputs;
+}
+
+/**
+ * Runs a few throwaway evaluations so the engine's WASM is compiled and warm before the first
+ * client statement (a cold first evaluation can take longer than the evaluation budget). Only for
+ * an engine that passed the budget gate (policy/budget-gate.ts): this runs on the calling thread.
+ */
+export function warmUpEngine(engine: PolicyEngine): void {
+  for (const input of warmUpInputs()) {
+    for (let i = 0; i < 3; i++) engine.evaluate(input);
   }
 }

@@ -82,6 +82,8 @@ export interface TestGatewayOptions {
   admin?: boolean;
   /** The audit file (default <work dir>/audit.ndjson). */
   auditFile?: string;
+  /** The evaluation budget, ms of CPU time (default a generous 5000). */
+  evalTimeoutMs?: number;
   /** Where policy evaluations run (default: the gateway's own choice). */
   evaluator?: PolicyEvaluator;
 }
@@ -106,7 +108,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       },
       upstream: { url: upstreamUrl, pass_database: false },
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
-      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
+      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
       audit: { file: auditFile },
       ...(options.admin === true ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
