@@ -119,7 +119,12 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let gitSource: GitPolicySource | null = null;
   let engines: EngineSource;
   // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
-  const pool = options.evaluator ? null : new EvalPool({ warmUp: warmUpInputs, onInfo: info });
+  const pool = options.evaluator ? null : new EvalPool({
+    warmUp: warmUpInputs,
+    onInfo: info,
+    // Evaluations in workers bypass the timed engine wrapper (metrics/observed-engines.ts).
+    onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
+  });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
   const budget = { evaluator, budgetMs: config.policies.evalTimeoutMs };
   try {

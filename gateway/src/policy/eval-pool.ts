@@ -29,6 +29,8 @@ export interface EvalPoolOptions {
   loadBudgetMs?: number;
   /** Inputs each engine is warmed up with in every worker before its first evaluation. */
   warmUp?: () => PolicyInput[];
+  /** Each evaluation's time in its worker (microseconds), e.g. for a metrics histogram. */
+  onEvaluated?: (engine: EngineSpec['kind'], micros: number) => void;
   /** One line for the operator when a worker is terminated or replaced. */
   onInfo?: (line: string) => void;
 }
@@ -261,6 +263,7 @@ export class EvalPool implements PolicyEvaluator {
       budgetMs: q.budgetMs,
       done: (result) => {
         if (result.type === 'verdict') {
+          this.options.onEvaluated?.(q.spec.kind, result.micros);
           q.resolve({ verdict: result.verdict, micros: result.micros, transient: false });
           if (result.memoryBytes > this.recycleBytes) w.kill(); // give the memory back
           return;
