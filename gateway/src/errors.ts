@@ -27,6 +27,10 @@ export const ERRORS = {
   /** A Query with more statements, or a statement of more bytes, than `limits` allows (pg/statement-limits.ts). */
   STATEMENT_LIMIT: { sqlstate: '54000', severity: 'ERROR' },
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
+  /** The policy evaluation for a statement ran over its CPU budget and was stopped (policy/eval-pool.ts): a deny. */
+  POLICY_EVAL_BUDGET: { sqlstate: '57014', severity: 'ERROR' },
+  /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
+  QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },
 } as const;
 

@@ -15,8 +15,11 @@ import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
-import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
+import { DecisionCache, warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
+import { checkEvaluationBudget } from './policy/budget-gate.ts';
+import { EvalPool } from './policy/eval-pool.ts';
+import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
@@ -67,6 +70,8 @@ export interface StartOptions {
   audit?: AuditSink;
   /** How catalog snapshots are read and refreshed (tests and the bench shorten them; pg/catalog.ts). */
   catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing'>;
+  /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
+  evaluator?: PolicyEvaluator;
 }
 
 /** Startup parameters a client may pass through to the upstream session; all others are dropped. */
@@ -129,6 +134,15 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const audit = observeAuditSink(options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false }), metrics);
   let gitSource: GitPolicySource | null = null;
   let engines: EngineSource;
+  // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
+  const pool = options.evaluator ? null : new EvalPool({
+    warmUp: warmUpInputs,
+    onInfo: info,
+    // Evaluations in workers bypass the timed engine wrapper (metrics/observed-engines.ts).
+    onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
+  });
+  const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
+  const budget = { evaluator, budgetMs: config.policies.evalTimeoutMs };
   try {
     if (options.engines) {
       engines = options.engines;
@@ -138,6 +152,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         git: config.policies.git,
         onInfo: info,
         audit: (record) => audit.write(record),
+        budget,
       });
       await gitSource.start();
       engines = gitSource;
@@ -149,16 +164,21 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           buildDir: join(config.baseDir, '.gatehouse', 'policy-build'),
         }),
       );
+      const inputs = warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input }));
+      const gate = await checkEvaluationBudget(budget, engines.current(), inputs);
+      if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
     }
   } catch (e) {
     await gitSource?.stop();
+    await pool?.close();
     if (!options.audit) await audit.close();
     throw e;
   }
   /** Undoes what started so far when a later step of startup fails. */
   const abandon = async (e: unknown): Promise<never> => {
     await gitSource?.stop();
+    await pool?.close();
     if (!options.audit) await audit.close();
     throw e;
   };
@@ -231,6 +251,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       verifyToken: (token) => verifier.verify(token),
       onCancel: (pid, key) => {
         const target = cancels.lookup(pid, key);
+        if (target) cancels.cancelLocally(pid);
         if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
       },
     });
@@ -322,6 +343,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
+          evaluator,
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -340,6 +362,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
+    cancels.onLocalCancel(key.processId, () => session.cancelWait());
   };
 
   const server: Server = createServer((socket) => {
@@ -401,6 +424,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         for (const s of sockets) s.destroy();
       });
       await Promise.all([...catalogs.values()].map((c) => c.close()));
+      await pool?.close();
       if (!options.audit) await audit.close();
     },
   };

@@ -40,6 +40,7 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string): Polic
     revision,
     // Requests carry no clock or environment: the same input always gets the same answer.
     deterministic: true,
+    spec: { kind: 'cedar', revision, set },
     evaluate(input: PolicyInput): EngineVerdict {
       try {
         return decide(preparsedSetId(key, set.texts), set.meanings, input);

@@ -10,7 +10,21 @@ export interface BudgetedVerdict {
   micros: number;
   /** The verdict is a deny because the engine threw or ran over budget: do not reuse it. */
   transient: boolean;
+  /** The evaluation was cut off (eval-pool.ts): over its budget, or its worker failed (e.g. out of memory). */
+  stopped?: 'budget' | 'crashed';
 }
+
+/** The policy id an over-budget deny names (enforce/decision-point.ts turns it into its own error). */
+export const EVAL_BUDGET_POLICY_ID = 'gatehouse.evaluation_budget';
+
+/** Where and how evaluations run: in-process (below) or in worker threads (eval-pool.ts). */
+export interface PolicyEvaluator {
+  /** The verdict now, or to come when evaluated elsewhere; never rejects for a policy problem. */
+  evaluate(engine: PolicyEngine, input: PolicyInput, budgetMs: number): BudgetedVerdict | Promise<BudgetedVerdict>;
+}
+
+/** Evaluates on the calling thread: the budget is checked only after the evaluation returns. */
+export const inlineEvaluator: PolicyEvaluator = { evaluate: evaluateWithBudget };
 
 export function evaluateWithBudget(engine: PolicyEngine, input: PolicyInput, timeoutMs: number): BudgetedVerdict {
   const start = process.hrtime.bigint();

@@ -101,6 +101,16 @@ export function regoModuleName(files: readonly PolicyFile[]): string {
   return `rego-${hashPolicyFiles(files, `${REGO_ENTRYPOINT}\u0000${OPA_VERSION}`)}.wasm`;
 }
 
+export interface RegoMemoryLimits {
+  /** The most WebAssembly pages (64 KiB) one instance may grow to; default unbounded. */
+  maxPages?: number;
+}
+
+/** Bytes of WebAssembly memory a loaded policy holds now (it never shrinks until the instance is dropped). */
+export function regoMemoryBytes(policy: LoadedPolicy): number {
+  return (policy as unknown as { mem?: WebAssembly.Memory }).mem?.buffer.byteLength ?? 0;
+}
+
 /** Builtins whose result is not a function of the policy input. */
 const NON_DETERMINISTIC_BUILTINS = /\b(time\.now_ns|http\.send|rand\.intn|uuid\.rfc4122|opa\.runtime|net\.lookup_ip_addr|io\.jwt\.decode_verify|crypto\.x509\.parse_and_verify_certificates)\b/;
 
@@ -113,10 +123,11 @@ export function regoSourcesDeterministic(sources: readonly string[]): boolean {
  * Instantiate a compiled module once; evaluate it many times. `deterministic` says whether its
  * sources avoid clock, randomness and network builtins (see regoSourcesDeterministic).
  */
-export async function loadRegoEngine(wasm: Buffer, revision: string, deterministic = false): Promise<PolicyEngine> {
+export async function loadRegoEngine(wasm: Uint8Array, revision: string, deterministic = false, limits: RegoMemoryLimits = {}): Promise<PolicyEngine> {
   let policy: LoadedPolicy;
   try {
-    policy = await loadPolicy(wasm);
+    // A bounded memory: an evaluation that needs more fails (deny) instead of growing the process.
+    policy = await loadPolicy(wasm, { initial: 5, ...(limits.maxPages === undefined ? {} : { maximum: limits.maxPages }) });
   } catch (e) {
     throw new GatehouseError('CONFIG_INVALID', 'cannot load the compiled Rego module', { detail: errorText(e), cause: e });
   }
@@ -127,6 +138,8 @@ export async function loadRegoEngine(wasm: Buffer, revision: string, determinist
     kind: 'rego',
     revision,
     deterministic,
+    spec: { kind: 'rego', revision, deterministic, wasm },
+    memoryBytes: () => regoMemoryBytes(policy),
     evaluate(input: PolicyInput): EngineVerdict {
       let resultSet: unknown;
       try {

@@ -2,6 +2,7 @@
 // JSON Schemas: schemas/policy-input.schema.json and schemas/decision.schema.json.
 
 import type { CopyFacts, StatementKind } from '../sql/facts.ts';
+import type { CedarPolicySet } from './cedar-policies.ts';
 
 export const POLICY_INPUT_VERSION = 2 as const;
 
@@ -195,4 +196,13 @@ export interface PolicyEngine {
   readonly deterministic: boolean;
   /** Never throws for a policy problem: an engine error comes back as a deny verdict. */
   evaluate(input: PolicyInput): EngineVerdict;
+  /** Bytes of memory the engine holds now (Rego: its WebAssembly memory); absent: not known. */
+  memoryBytes?(): number;
+  /** How to build this engine again in another thread (policy/eval-pool.ts); absent: it runs only here. */
+  readonly spec?: EngineSpec;
 }
+
+/** What a worker thread needs to build an engine: the compiled policy, not the engine object. */
+export type EngineSpec =
+  | { kind: 'rego'; revision: string; deterministic: boolean; wasm: Uint8Array }
+  | { kind: 'cedar'; revision: string; set: CedarPolicySet };

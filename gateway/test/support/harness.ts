@@ -11,6 +11,7 @@ import { configFromObject } from '../../src/config/load.ts';
 import { seedScript } from '../../src/demo/clinic-schema.ts';
 import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
 import type { AuditRecord } from '../../src/audit/types.ts';
+import type { PolicyEvaluator } from '../../src/policy/evaluate.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/server.ts';
 
@@ -85,6 +86,10 @@ export interface TestGatewayOptions {
   auditFile?: string;
   /** Catalog snapshot timing (default: the gateway's). */
   catalog?: StartOptions['catalog'];
+  /** The evaluation budget, ms of CPU time (default a generous 5000). */
+  evalTimeoutMs?: number;
+  /** Where policy evaluations run (default: the gateway's own choice). */
+  evaluator?: PolicyEvaluator;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -107,14 +112,17 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       },
       upstream: { url: upstreamUrl, pass_database: false },
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
-      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
+      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
       audit: { file: auditFile },
       ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,
   );
-  const gw = await startGateway(config, options.catalog ? { catalog: options.catalog } : {});
+  const gw = await startGateway(config, {
+    ...(options.catalog ? { catalog: options.catalog } : {}),
+    ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+  });
   const clients: pg.Client[] = [];
   return {
     gw,

@@ -3,8 +3,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { warmUpEngine } from '../../enforce/decision-point.ts';
+import { warmUpEngine, warmUpInputs } from '../../enforce/decision-point.ts';
 import { loadSqlParser } from '../../sql/parser.ts';
+import { caseInputs, checkEvaluationBudget, type BudgetCheck } from '../budget-gate.ts';
 import { loadPolicyEngine } from '../load.ts';
 import { runPolicyTests } from '../testing/run.ts';
 import type { PolicyTestReport } from '../testing/types.ts';
@@ -22,9 +23,11 @@ export interface CandidateOptions {
   buildDir: string;
   opaPath?: string;
   onProgress?: (line: string) => void;
+  /** Evaluate the test inputs within this budget, in the evaluation pool, before anything else runs them. */
+  budget?: BudgetCheck;
 }
 
-export type CandidateStage = 'checkout' | 'compile' | 'test';
+export type CandidateStage = 'checkout' | 'compile' | 'budget' | 'test';
 
 export type Candidate =
   | { ok: true; commit: string; dir: string; engine: PolicyEngine }
@@ -61,12 +64,29 @@ async function prepare(repo: GitRepo, commit: string, opts: CandidateOptions): P
       revision: commit,
       ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
     });
-    warmUpEngine(engine);
   } catch (e) {
     return { ok: false, commit, stage: 'compile', reason: `compile failed: ${compileMessage(e)}` };
   }
 
   const casesDir = opts.testsPath === null ? null : join(dir, opts.testsPath);
+  if (opts.budget !== undefined) {
+    // A policy too slow for its own test inputs (one that loops) is refused here, in the worker
+    // pool, before the warm-up and the policy tests evaluate it on this thread.
+    let inputs: Array<{ name: string; input: Parameters<PolicyEngine['evaluate']>[0] }>;
+    try {
+      const cases = casesDir !== null && existsSync(casesDir) ? await caseInputs(casesDir, dir) : [];
+      inputs = [...warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input })), ...cases];
+    } catch (e) {
+      return { ok: false, commit, stage: 'budget', reason: `the test inputs could not be read: ${firstLine(e)}` };
+    }
+    const gate = await checkEvaluationBudget(opts.budget, engine, inputs);
+    if (!gate.ok) return { ok: false, commit, stage: 'budget', reason: gate.reason };
+  }
+  try {
+    warmUpEngine(engine);
+  } catch (e) {
+    return { ok: false, commit, stage: 'compile', reason: `compile failed: ${compileMessage(e)}` };
+  }
   let report: PolicyTestReport;
   try {
     report = await runPolicyTests({

@@ -9,6 +9,7 @@ import type { GitPolicyConfig } from '../../config/types.ts';
 import type { EngineSource } from '../../enforce/decision-point.ts';
 import { GatehouseError } from '../../errors.ts';
 import type { EngineKind, PolicyEngine } from '../types.ts';
+import type { BudgetCheck } from '../budget-gate.ts';
 import { prepareCommit } from './activation.ts';
 import { firstLine, syncMirror, type GitRepo } from './git-repo.ts';
 import { pruneWorkDir } from './prune.ts';
@@ -36,6 +37,8 @@ export interface GitPolicySourceOptions {
   onInfo?: (message: string) => void;
   /** Receives the 'policy' audit records (activated / refused). */
   audit?: (record: AuditRecord) => void;
+  /** Candidates are evaluated over their test inputs within this budget before activation. */
+  budget?: BudgetCheck;
 }
 
 interface Active {
@@ -163,6 +166,7 @@ export class GitPolicySource implements EngineSource {
       testsPath: git.tests,
       buildDir: this.buildDir(),
       ...(this.opts.opaPath === undefined ? {} : { opaPath: this.opts.opaPath }),
+      ...(this.opts.budget === undefined ? {} : { budget: this.opts.budget }),
     });
     if (!candidate.ok) {
       const refusal = this.refuse(commit, candidate.reason);

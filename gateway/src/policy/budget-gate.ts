@@ -1,0 +1,47 @@
+// Gated activation's speed check: a candidate policy is evaluated over the repository's test inputs
+// (and the warm-up inputs) in the evaluation pool, each within the evaluation budget, before any
+// evaluation of it runs on the main thread; one that overruns refuses the commit.
+
+import { EVAL_BUDGET_POLICY_ID, type PolicyEvaluator } from './evaluate.ts';
+import { loadCaseDirectory } from './testing/cases.ts';
+import { evaluationFor } from './testing/case-input.ts';
+import type { PolicyEngine, PolicyInput } from './types.ts';
+
+export interface BudgetCheck {
+  evaluator: PolicyEvaluator;
+  budgetMs: number;
+}
+
+export type BudgetGateResult = { ok: true; evaluations: number } | { ok: false; reason: string };
+
+/** Evaluates `inputs` one after another; stops at the first that overruns or crashes its worker. */
+export async function checkEvaluationBudget(check: BudgetCheck, engine: PolicyEngine, inputs: readonly { name: string; input: PolicyInput }[]): Promise<BudgetGateResult> {
+  for (const { name, input } of inputs) {
+    const { verdict, stopped } = await check.evaluator.evaluate(engine, input, check.budgetMs);
+    if (stopped !== undefined || verdict.policies[0] === EVAL_BUDGET_POLICY_ID) {
+      return {
+        ok: false,
+        reason: `evaluation over budget: on ${name}, ${verdict.reason}; every evaluation must finish within policies.eval_timeout_ms (${check.budgetMs} ms of CPU time)`,
+      };
+    }
+  }
+  return { ok: true, evaluations: inputs.length };
+}
+
+/**
+ * The policy inputs of a case directory's cases (cases that cannot be evaluated as written are left
+ * to the policy tests to report). Needs loadSqlParser() to have resolved.
+ */
+export async function caseInputs(casesDir: string, root: string): Promise<Array<{ name: string; input: PolicyInput }>> {
+  const files = await loadCaseDirectory(casesDir, root);
+  const inputs: Array<{ name: string; input: PolicyInput }> = [];
+  for (const c of files.flatMap((f) => f.cases)) {
+    try {
+      const e = evaluationFor(c);
+      if (e.type === 'input') inputs.push({ name: `case "${c.name}" (${c.file})`, input: e.input });
+    } catch {
+      // reported by the policy tests
+    }
+  }
+  return inputs;
+}

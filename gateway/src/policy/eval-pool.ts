@@ -1,0 +1,310 @@
+// Policy evaluations in worker threads with a hard deadline: each evaluation may use `budgetMs` of
+// its worker thread's own CPU time (waiting for a CPU does not count); one that overruns is cut off
+// (the worker is terminated and replaced) and comes back as a deny. Memory is bounded per worker
+// (V8 heap limits, a maximum WebAssembly memory) and given back when a worker is replaced.
+
+import { Worker } from 'node:worker_threads';
+import { engineErrorVerdict } from './combine.ts';
+import type { EvalWorkerData, FromWorker, ToWorker } from './eval-messages.ts';
+import { EVAL_BUDGET_POLICY_ID, evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from './evaluate.ts';
+import { ThreadCpuClock } from './thread-cpu.ts';
+import type { EngineSpec, EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
+
+
+export interface EvalPoolOptions {
+  /** Worker threads evaluating side by side (default 2). */
+  workers?: number;
+  /** V8 old-generation heap per worker, MB (default 64). */
+  heapMb?: number;
+  /** WebAssembly memory one Rego engine may grow to, MB (default 256). */
+  wasmMb?: number;
+  /** A worker holding more WebAssembly memory than this after an evaluation is replaced, MB (default 64). */
+  recycleMb?: number;
+  /**
+   * Wall-clock ceiling for one evaluation, ms (default the larger of 50 budgets and 5 s): only
+   * reached when the worker gets almost no CPU. Where its CPU time cannot be read, the budget is wall time.
+   */
+  wallCeilingMs?: (budgetMs: number) => number;
+  /** CPU budget for building an engine in a worker and running the warm-up inputs through it, ms (default 2000). */
+  loadBudgetMs?: number;
+  /** Inputs each engine is warmed up with in every worker before its first evaluation. */
+  warmUp?: () => PolicyInput[];
+  /** Each evaluation's time in its worker (microseconds), e.g. for a metrics histogram. */
+  onEvaluated?: (engine: EngineSpec['kind'], micros: number) => void;
+  /** One line for the operator when a worker is terminated or replaced. */
+  onInfo?: (line: string) => void;
+}
+
+/** How an evaluation ended when it did not return a verdict. */
+type Failure = { type: 'overrun'; cpuMs: number; wall: boolean } | { type: 'crashed'; why: string };
+
+interface Job {
+  message: ToWorker;
+  budgetMs: number;
+  done(result: FromWorker | Failure): void;
+}
+
+interface QueuedEvaluation {
+  key: string;
+  spec: EngineSpec;
+  input: PolicyInput;
+  budgetMs: number;
+  resolve(v: BudgetedVerdict): void;
+}
+
+/** Probe a running job's CPU this soon after it started (its own CPU so far is at most this much wall time). */
+const FIRST_PROBE_MS = 5;
+
+/** One worker thread: at most one job at a time, watched while it runs. */
+class EvalWorker {
+  readonly worker: Worker;
+  readonly loaded = new Set<string>();
+  private clock: ThreadCpuClock | null = null;
+  private ready = false;
+  private job: Job | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private dead = false;
+
+  constructor(
+    entry: URL,
+    data: EvalWorkerData,
+    heapMb: number,
+    private readonly wallCeilingMs: (budgetMs: number) => number,
+    private readonly onIdle: (w: EvalWorker) => void,
+    private readonly onDead: (w: EvalWorker, why: string) => void,
+  ) {
+    this.worker = new Worker(entry, {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(4, Math.floor(heapMb / 8)) },
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.unref();
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (e) => this.die(`the evaluation worker failed: ${e.message}`));
+    this.worker.on('exit', (code) => this.die(`the evaluation worker exited (code ${code})`));
+  }
+
+  get idle(): boolean {
+    return this.ready && !this.dead && this.job === null;
+  }
+
+  run(job: Job): void {
+    this.job = job;
+    this.worker.postMessage(job.message);
+    this.watch(job, performance.now(), null, 0);
+  }
+
+  /**
+   * Checks the running job's CPU time: first after FIRST_PROBE_MS of wall time (its CPU so far is
+   * counted as that much, an upper bound), then whenever the rest of the budget could be used up.
+   */
+  private watch(job: Job, started: number, cpuAtProbe: number | null, credit: number): void {
+    const elapsed = performance.now() - started;
+    let used: number;
+    let nextCpu = cpuAtProbe;
+    let nextCredit = credit;
+    if (this.clock === null) {
+      used = elapsed; // no thread clock: wall time it is
+    } else if (cpuAtProbe === null) {
+      const now = this.clock.millis();
+      if (elapsed > 0 && now !== null) {
+        nextCpu = now;
+        nextCredit = elapsed;
+      }
+      used = nextCredit;
+    } else {
+      const now = this.clock.millis();
+      used = now === null ? elapsed : credit + (now - cpuAtProbe);
+    }
+    const wallLimit = this.clock === null ? job.budgetMs : this.wallCeilingMs(job.budgetMs);
+    if (used >= job.budgetMs || elapsed >= wallLimit) {
+      this.job = null;
+      this.kill();
+      job.done({ type: 'overrun', cpuMs: used, wall: used < job.budgetMs });
+      return;
+    }
+    const wait = cpuAtProbe === null && nextCpu === null ? FIRST_PROBE_MS : Math.max(1, Math.min(job.budgetMs - used, wallLimit - elapsed));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.job === job) this.watch(job, started, nextCpu, nextCredit);
+    }, wait);
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'ready') {
+      this.clock = m.tid === null ? null : ThreadCpuClock.open(m.tid);
+      this.ready = true;
+      this.onIdle(this);
+      return;
+    }
+    const job = this.job;
+    if (job === null) return;
+    this.job = null;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    job.done(m);
+    if (!this.dead) this.onIdle(this);
+  }
+
+  /** Terminates the thread (its memory goes with it); the pool replaces it. */
+  kill(): void {
+    if (this.dead) return;
+    this.die('replaced');
+    void this.worker.terminate();
+  }
+
+  private die(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.clock?.close();
+    const job = this.job;
+    this.job = null;
+    job?.done({ type: 'crashed', why });
+    this.onDead(this, why);
+  }
+}
+
+/**
+ * Evaluates engines that carry a spec in worker threads; an engine without one (a test double)
+ * is evaluated in-process. Evaluations queue in arrival order for the next idle worker.
+ */
+export class EvalPool implements PolicyEvaluator {
+  private readonly workers: EvalWorker[] = [];
+  private readonly queue: QueuedEvaluation[] = [];
+  private readonly entry = new URL('./eval-worker-entry.js', import.meta.url);
+  private readonly data: EvalWorkerData;
+  private readonly size: number;
+  private readonly heapMb: number;
+  private readonly recycleBytes: number;
+  private readonly wallCeilingMs: (budgetMs: number) => number;
+  private readonly loadBudgetMs: number;
+  private closed = false;
+
+  constructor(private readonly options: EvalPoolOptions = {}) {
+    this.size = Math.max(1, options.workers ?? 2);
+    this.heapMb = options.heapMb ?? 64;
+    this.data = { regoMaxPages: Math.ceil(((options.wasmMb ?? 256) * 1024 * 1024) / 65536) };
+    this.recycleBytes = (options.recycleMb ?? 64) * 1024 * 1024;
+    this.wallCeilingMs = options.wallCeilingMs ?? ((budgetMs) => Math.max(budgetMs * 50, 5000));
+    this.loadBudgetMs = options.loadBudgetMs ?? 2000;
+    for (let i = 0; i < this.size; i++) this.spawn();
+  }
+
+  evaluate(engine: PolicyEngine, input: PolicyInput, budgetMs: number): BudgetedVerdict | Promise<BudgetedVerdict> {
+    const spec = engine.spec;
+    if (spec === undefined || this.closed) return evaluateWithBudget(engine, input, budgetMs);
+    return new Promise((resolve) => {
+      this.queue.push({ key: `${spec.kind}:${spec.revision}`, spec, input, budgetMs, resolve });
+      this.dispatch();
+    });
+  }
+
+  /** Stops every worker; later evaluations run in-process. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const workers = this.workers.splice(0);
+    for (const q of this.queue.splice(0)) q.resolve(failed(q, { type: 'crashed', why: 'the gateway is stopping' }));
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+  }
+
+  private spawn(): void {
+    if (this.closed) return;
+    this.workers.push(
+      new EvalWorker(this.entry, this.data, this.heapMb, this.wallCeilingMs, () => this.dispatch(), (w, why) => {
+        const i = this.workers.indexOf(w);
+        if (i >= 0) this.workers.splice(i, 1);
+        if (this.closed) return;
+        if (why !== 'replaced') this.options.onInfo?.(`policy evaluation worker ended: ${why}; starting another`);
+        this.spawn();
+      }),
+    );
+  }
+
+  private dispatch(): void {
+    for (const w of this.workers) {
+      if (this.queue.length === 0) return;
+      if (!w.idle) continue;
+      const q = this.queue.shift()!;
+      if (w.loaded.has(q.key)) this.evaluateOn(w, q);
+      else this.loadOn(w, q);
+    }
+  }
+
+  private loadOn(w: EvalWorker, q: QueuedEvaluation): void {
+    const warmUp = this.options.warmUp?.() ?? [];
+    w.run({
+      message: { type: 'load', key: q.key, spec: q.spec, warmUp },
+      budgetMs: this.loadBudgetMs,
+      done: (result) => {
+        if (result.type === 'loaded' && result.error === null) {
+          // Engines of earlier revisions are dropped from this worker once a new one is loaded.
+          for (const old of w.loaded) w.worker.postMessage({ type: 'forget', key: old } satisfies ToWorker);
+          w.loaded.clear();
+          w.loaded.add(q.key);
+          this.queue.unshift(q); // its evaluation is next
+          return;
+        }
+        if (result.type === 'overrun') {
+          const reason = `loading the policy and evaluating its warm-up statements used more than ${this.loadBudgetMs} ms of CPU time and was stopped (policy revision ${q.spec.revision})`;
+          q.resolve({ verdict: { action: 'deny', reason, policies: [EVAL_BUDGET_POLICY_ID], masks: [] }, micros: 0, transient: true, stopped: 'budget' });
+          return;
+        }
+        const why = result.type === 'loaded' ? `cannot load the policy in the evaluation worker: ${result.error}` : describe(result, this.loadBudgetMs, 'loading the policy');
+        q.resolve({ verdict: engineErrorVerdict(why), micros: 0, transient: true, ...(result.type === 'crashed' ? { stopped: 'crashed' as const } : {}) });
+      },
+    });
+  }
+
+  private evaluateOn(w: EvalWorker, q: QueuedEvaluation): void {
+    w.run({
+      message: { type: 'evaluate', key: q.key, input: q.input },
+      budgetMs: q.budgetMs,
+      done: (result) => {
+        if (result.type === 'verdict') {
+          this.options.onEvaluated?.(q.spec.kind, result.micros);
+          q.resolve({ verdict: result.verdict, micros: result.micros, transient: false });
+          if (result.memoryBytes > this.recycleBytes) w.kill(); // give the memory back
+          return;
+        }
+        q.resolve(failed(q, result));
+      },
+    });
+  }
+}
+
+function failed(q: QueuedEvaluation, result: FromWorker | Failure): BudgetedVerdict {
+  switch (result.type) {
+    case 'overrun':
+      return { verdict: overBudget(q.spec.revision, q.budgetMs, result), micros: Math.round(result.cpuMs * 1000), transient: false, stopped: 'budget' };
+    case 'crashed':
+      return { verdict: engineErrorVerdict(result.why), micros: 0, transient: true, stopped: 'crashed' };
+    default:
+      return { verdict: engineErrorVerdict(`unexpected ${result.type} from the evaluation worker`), micros: 0, transient: true };
+  }
+}
+
+function describe(f: FromWorker | Failure, budgetMs: number, what: string): string {
+  switch (f.type) {
+    case 'overrun':
+      return `${what} used more than its budget of ${budgetMs} ms and was stopped`;
+    case 'crashed':
+      return `${what}: ${f.why}`;
+    default:
+      return `${what}: unexpected ${f.type}`;
+  }
+}
+
+/** The deny an evaluation that ran over its budget becomes. */
+function overBudget(revision: string, budgetMs: number, f: { cpuMs: number; wall: boolean }): EngineVerdict {
+  const how = f.wall
+    ? `did not finish within ${budgetMs} ms of CPU time or the wall-clock ceiling`
+    : `used more than its budget of ${budgetMs} ms of CPU time`;
+  return {
+    action: 'deny',
+    reason: `the policy evaluation for this statement ${how} and was stopped (policy revision ${revision})`,
+    policies: [EVAL_BUDGET_POLICY_ID],
+    masks: [],
+  };
+}
