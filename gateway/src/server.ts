@@ -9,6 +9,8 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
 import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
+import { approvalRoutes } from './approvals/http-routes.ts';
+import { openApprovals, type Approvals } from './approvals/open.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -54,6 +56,8 @@ export interface RunningGateway {
   adminPort: number | null;
   /** Reopens the audit file (after log rotation) when the sink supports it. */
   reopenAudit(): void;
+  /** Approval requests, answers and grants (docs/approvals.md). */
+  approvals: Approvals;
   close(): Promise<void>;
 }
 
@@ -141,7 +145,9 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     throw e;
   }
   /** Undoes what started so far when a later step of startup fails. */
+  let closeApprovals = async (): Promise<void> => undefined;
   const abandon = async (e: unknown): Promise<never> => {
+    await closeApprovals();
     await gitSource?.stop();
     if (!options.audit) await audit.close();
     throw e;
@@ -156,6 +162,13 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     verifier = createTokenVerifier(config.auth, config.baseDir);
     // A broken JWKS file or URL fails here, at start, rather than at the first login.
     await verifier.warm();
+  } catch (e) {
+    return abandon(e);
+  }
+  let approvals: Approvals;
+  try {
+    approvals = await openApprovals(config, { audit: (record) => audit.write(record), activeRevision: () => engines.current().revision, onInfo: info });
+    closeApprovals = () => approvals.close();
   } catch (e) {
     return abandon(e);
   }
@@ -356,6 +369,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
             onInfo: info,
           }),
           ...healthRoutes(metrics.registry, readiness),
+          ...approvalRoutes({ service: approvals.service, verify: (token) => verifier.verify(token), activeRevision: () => engines.current().revision }),
         },
         info,
       );
@@ -363,6 +377,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       server.close();
       return abandon(e);
     }
+    approvals.setPageUrl(config.approvals.pageUrl ?? `http://${config.admin.host}:${admin.port}/approvals`);
   }
 
   return {
@@ -374,6 +389,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     policyStatus: () => gitSource?.status() ?? null,
     adminPort: admin?.port ?? null,
     reopenAudit: () => audit.reopen(),
+    approvals,
     close: async () => {
       await gitSource?.stop();
       await admin?.close();
@@ -383,6 +399,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         for (const s of sockets) s.destroy();
       });
       await Promise.all([...catalogs.values()].map((c) => c.close()));
+      await approvals.close();
       if (!options.audit) await audit.close();
     },
   };

@@ -151,7 +151,7 @@ export class ApprovalService {
    * Revokes a grant: its granters, and members of the groups that may answer its request, may.
    * 'forbidden' when the identity is neither; null when there is no such grant.
    */
-  async revokeGrant(identity: Identity, id: string, comment: string): Promise<{ kind: 'revoked'; grant: Grant } | { kind: 'forbidden' | 'already_revoked' } | null> {
+  async revokeGrant(identity: Identity, id: string, comment: string): Promise<{ kind: 'revoked'; grant: Grant } | { kind: 'forbidden' } | { kind: 'already_revoked' } | null> {
     const probe = (await this.store.grants({ limit: 10_000 })).find((g) => g.id === id);
     if (probe === undefined) return null;
     const request = await this.store.get(probe.requestId);

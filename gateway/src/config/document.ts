@@ -34,6 +34,7 @@ export interface ConfigDocument {
     };
   };
   admin?: { host?: string; port: number; refresh_token?: string };
+  approvals?: { store?: 'memory' | 'postgres'; page_url?: string };
   audit?: { file?: string; fsync?: boolean };
   limits?: { max_message_bytes?: number };
 }

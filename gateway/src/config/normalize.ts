@@ -74,6 +74,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       doc.admin === undefined
         ? null
         : { host: doc.admin.host ?? DEFAULTS.admin.host, port: doc.admin.port, refreshToken: doc.admin.refresh_token ?? null },
+    approvals: { store: doc.approvals?.store ?? 'memory', pageUrl: doc.approvals?.page_url ?? null },
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,

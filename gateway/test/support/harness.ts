@@ -81,6 +81,8 @@ export interface TestGatewayOptions {
   admin?: boolean;
   /** The audit file (default <work dir>/audit.ndjson). */
   auditFile?: string;
+  /** Where approval requests are kept (default memory). */
+  approvalsStore?: 'memory' | 'postgres';
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -106,6 +108,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: 5000 },
       audit: { file: auditFile },
       ...(options.admin === true ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
+      ...(options.approvalsStore ? { approvals: { store: options.approvalsStore } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,
