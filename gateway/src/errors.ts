@@ -25,6 +25,8 @@ export const ERRORS = {
   /** A portal or cursor name in the prefix Gatehouse reserves for its own portals. */
   RESERVED_NAME: { sqlstate: '42939', severity: 'ERROR' },
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
+  /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
+  QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },
 } as const;
 

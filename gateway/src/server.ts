@@ -18,6 +18,7 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
 import { DecisionCache, warmUpEngine, type EngineSource } from './enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
+import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
@@ -68,6 +69,8 @@ export interface StartOptions {
   engines?: EngineSource;
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
+  /** Where policy evaluations run (default: in-process). */
+  evaluator?: PolicyEvaluator;
 }
 
 /** Startup parameters a client may pass through to the upstream session; all others are dropped. */
@@ -225,6 +228,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       verifyToken: (token) => verifier.verify(token),
       onCancel: (pid, key) => {
         const target = cancels.lookup(pid, key);
+        if (target) cancels.cancelLocally(pid);
         if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
       },
     });
@@ -316,6 +320,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
+          ...(options.evaluator ? { evaluator: options.evaluator } : {}),
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -333,6 +338,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
+    cancels.onLocalCancel(key.processId, () => session.cancelWait());
   };
 
   const server: Server = createServer((socket) => {

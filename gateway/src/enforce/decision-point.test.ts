@@ -9,9 +9,16 @@ import type { AuditRecord } from '../audit/types.ts';
 import { loadPolicyEngine } from '../policy/load.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import { loadSqlParser } from '../sql/parser.ts';
-import { DecisionCache, decideQuery, type DecisionContext } from './decision-point.ts';
+import { DecisionCache, decideQuery as decideMaybeLater, type DecisionContext, type QueryDecision } from './decision-point.ts';
 import { RelationCatalog } from './relation-catalog.ts';
 import { RoutineCatalog } from './routine-catalog.ts';
+
+/** With the in-process evaluator every decision is made at once. */
+function decideQuery(...args: Parameters<typeof decideMaybeLater>): QueryDecision {
+  const d = decideMaybeLater(...args);
+  if (d instanceof Promise) throw new Error('expected a decision made at once');
+  return d;
+}
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const schema = (name: string): object => JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')) as object;
@@ -153,6 +160,28 @@ describe('decideQuery', () => {
     decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
     decideQuery(ctx, 'SELECT id FROM clinical.visits', 'extended');
     expect(engine.calls).toBe(2);
+  });
+
+  it('waits for an evaluator that answers later, and answers a cached decision at once', async () => {
+    const { ctx, records } = context(rego, ['agents']);
+    let asked = 0;
+    ctx.evaluator = {
+      evaluate: (engine, input) => {
+        asked++;
+        return new Promise((resolve) => setTimeout(() => resolve({ verdict: engine.evaluate(input), micros: 1, transient: false }), 5));
+      },
+    };
+    const later = decideMaybeLater(ctx, 'SELECT id FROM clinical.visits; DROP TABLE clinical.visits', 'simple');
+    expect(later).toBeInstanceOf(Promise);
+    expect(records()).toHaveLength(0); // audited when decided
+    const d = await later;
+    expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('42501');
+    expect(asked).toBe(2);
+    expect(records()).toHaveLength(2);
+    const again = decideMaybeLater(ctx, 'SELECT id FROM clinical.visits; DROP TABLE clinical.visits', 'simple');
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(asked).toBe(2);
+    expect(records()).toHaveLength(4);
   });
 
   it("refuses SQL-level EXECUTE and PREPARE of Gatehouse's reserved statement names", () => {

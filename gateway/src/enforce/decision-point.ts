@@ -8,7 +8,7 @@ import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
-import { evaluateWithBudget } from '../policy/evaluate.ts';
+import { inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
@@ -32,6 +32,8 @@ export interface DecisionContext {
   engines: EngineSource;
   audit: AuditSink;
   evalTimeoutMs: number;
+  /** Where evaluations run (policy/eval-pool.ts: worker threads with a hard deadline); default in-process. */
+  evaluator?: PolicyEvaluator;
   /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
   cache: DecisionCache;
   /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
@@ -146,7 +148,7 @@ function evaluateOne(
   protocol: 'simple' | 'extended',
   parsed: ParsedStatement,
   parameters: BoundParameters,
-): Evaluated {
+): Evaluated | Promise<Evaluated> {
   const reserved = reservedNameUse(parsed) ?? reservedObjectUse(parsed);
   if (reserved) {
     return { text, parsed, input: null, verdict: { action: 'deny', reason: reserved, policies: [], masks: [] }, micros: 0, transient: false };
@@ -161,35 +163,46 @@ function evaluateOne(
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
-    const { verdict, micros, transient } = evaluateWithBudget(engine, input, ctx.evalTimeoutMs);
-    return { text, parsed, input, verdict, micros, transient };
+    const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
+    const evaluated = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated => ({ text, parsed, input, verdict, micros, transient });
+    return budgeted instanceof Promise ? budgeted.then(evaluated, (e: unknown) => engineFailed(text, parsed, e)) : evaluated(budgeted);
   } catch (e) {
-    const reason = `policy engine error: ${e instanceof Error ? e.message : String(e)}`;
-    return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+    return engineFailed(text, parsed, e);
   }
 }
 
-/** Evaluates every statement of a query string, or reuses this session's earlier verdicts. */
+function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evaluated {
+  const reason = `policy engine error: ${e instanceof Error ? e.message : String(e)}`;
+  return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+}
+
+/**
+ * Evaluates every statement of a query string, or reuses this session's earlier verdicts: those
+ * come back at once, so a cached decision never waits for another turn of the event loop.
+ */
 function evaluateAll(
   ctx: DecisionContext,
   text: string,
   protocol: 'simple' | 'extended',
   parsed: ParsedStatement[],
   parameters: BoundParameters,
-): DecidedStatement[] {
+): DecidedStatement[] | Promise<DecidedStatement[]> {
   const engine = ctx.engines.current();
   // Catalog facts (views, user functions) are part of the input: a new snapshot decides again.
   const snapshots = `${ctx.relations.current()?.version ?? '-'}:${ctx.routines.current()?.loadedAt ?? '-'}`;
   const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${snapshots}\u0000${text}`;
   // The cache is keyed by text: a statement whose input depends on bound values is never cached.
   const cacheable = engine.deterministic && !parsed.some((p) => settingsDependOnParameters(p.facts.settingChanges));
-  let items = cacheable ? ctx.cache.get(key, engine.revision) : null;
-  const reused = items !== null;
-  if (items === null) {
-    items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
+  const cached = cacheable ? ctx.cache.get(key, engine.revision) : null;
+  const decided = (items: Evaluated[], reused: boolean): DecidedStatement[] =>
+    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, reused ? 0 : i.micros) }));
+  if (cached !== null) return decided(cached, true);
+  const remember = (items: Evaluated[]): DecidedStatement[] => {
     if (cacheable && !items.some((i) => i.transient)) ctx.cache.set(key, engine.revision, items);
-  }
-  return items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, reused ? 0 : i.micros) }));
+    return decided(items, false);
+  };
+  const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
+  return items.some((i) => i instanceof Promise) ? Promise.all(items).then(remember) : remember(items as Evaluated[]);
 }
 
 function syntaxDenied(text: string, error: string, engine: PolicyEngine | null): DecidedStatement {
@@ -279,7 +292,7 @@ export function decideQuery(
      */
     parameters?: BoundParameters;
   } = {},
-): QueryDecision {
+): QueryDecision | Promise<QueryDecision> {
   const outcome = analyzeQuery(text, { searchPath: ctx.searchPath });
   let statements: DecidedStatement[];
   let error: GatehouseError | null = null;
@@ -303,11 +316,24 @@ export function decideQuery(
     }
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
-    statements = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
-    for (const s of statements) {
-      error = refusalFor(s.decision);
-      if (error) break;
-    }
+    const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
+    // Masks and audit use the search path and catalogs of the moment the statement was decided.
+    return evaluated instanceof Promise ? evaluated.then((s) => concludeDecision(ctx, text, s, null, options)) : concludeDecision(ctx, text, evaluated, null, options);
+  }
+  return concludeDecision(ctx, text, statements, error, options);
+}
+
+/** After the verdicts: the first refusal, masks at the source, then the audit records. */
+function concludeDecision(
+  ctx: DecisionContext,
+  text: string,
+  statements: DecidedStatement[],
+  error: GatehouseError | null,
+  options: { auditForwarded?: boolean },
+): QueryDecision {
+  for (const s of statements) {
+    if (error) break;
+    error = refusalFor(s.decision);
   }
   let forwardText: string | null = null;
   if (!error) {

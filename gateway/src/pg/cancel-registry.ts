@@ -14,7 +14,7 @@ export interface ClientKey {
 }
 
 export class CancelRegistry {
-  private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend }>();
+  private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend; local: (() => void) | null }>();
 
   /** Issues a fresh (pid, key) pair for a client session. */
   register(upstream: UpstreamBackend): ClientKey {
@@ -22,8 +22,19 @@ export class CancelRegistry {
     do processId = randomInt(1, 0x7fffffff);
     while (this.byPid.has(processId));
     const secretKey = randomBytes(4);
-    this.byPid.set(processId, { key: secretKey, upstream });
+    this.byPid.set(processId, { key: secretKey, upstream, local: null });
     return { processId, secretKey };
+  }
+
+  /** What a valid CancelRequest also does inside Gatehouse (refuse a statement still being decided). */
+  onLocalCancel(processId: number, local: () => void): void {
+    const entry = this.byPid.get(processId);
+    if (entry) entry.local = local;
+  }
+
+  /** Runs the session's local cancel; call only after lookup() accepted the keys. */
+  cancelLocally(processId: number): void {
+    this.byPid.get(processId)?.local?.();
   }
 
   unregister(processId: number): void {

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
-import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement } from '../enforce/decision-point.ts';
+import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
@@ -15,7 +15,7 @@ import { WireError } from '../wire/wire-error.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
-import { PendingQueue, type Pending, type PreparedStatement, type ResultContext } from './pending.ts';
+import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
@@ -47,6 +47,14 @@ export function errorMessageFor(e: GatehouseError): Buffer {
  */
 export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
 
+/** A decision that could not be made (an unexpected throw or rejection): the statement is refused. */
+function undecided(e: unknown): QueryDecision {
+  const error = isGatehouseError(e)
+    ? e
+    : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
+  return { kind: 'refuse', statements: [], error };
+}
+
 function unknownStatement(name: string): GatehouseError {
   return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
     hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
@@ -57,6 +65,22 @@ function unknownStatement(name: string): GatehouseError {
 type Admission =
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
   | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null };
+
+/** What a session does with a value it waits for (see Session.hold). */
+export interface HoldHandlers<T> {
+  /** The value arrived while the session was still waiting: apply it (later client messages follow). */
+  resume(value: T): void;
+  /** The client cancelled the wait (CancelRequest): answer for the held message now. */
+  cancel(error: GatehouseError): void;
+  /** The value arrived after a cancel or after the session ended: only account for it (audit). */
+  late(value: T): void;
+}
+
+function cancelledWait(): GatehouseError {
+  return new GatehouseError('QUERY_CANCELED', 'canceling statement due to user request', {
+    detail: 'The statement was cancelled while Gatehouse was still deciding it; it was not run.',
+  });
+}
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -72,6 +96,8 @@ export class Session {
   private readonly searchPath = new SearchPathTracker();
   /** Client messages wait in the framer while a search_path probe is outstanding. */
   private holdClient = false;
+  /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
+  private waiting: { cancel(): void } | null = null;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
@@ -162,7 +188,7 @@ export class Session {
   }
 
   private nextClientFrame(): Frame | null {
-    return this.holdClient ? null : this.framer.next();
+    return this.holdClient || this.waiting !== null ? null : this.framer.next();
   }
 
   private onClientFrame(frame: Frame): void {
@@ -252,15 +278,66 @@ export class Session {
     return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
-  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []) {
+  /** The decision for `text`: now when the decision point has it at once (cached), else to come. */
+  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []): QueryDecision | Promise<QueryDecision> {
     try {
-      return decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters });
+      const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters });
+      return d instanceof Promise ? d.catch(undecided) : d;
     } catch (e) {
-      const error = isGatehouseError(e)
-        ? e
-        : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
-      return { kind: 'refuse' as const, statements: [] as DecidedStatement[], error };
+      return undecided(e);
     }
+  }
+
+  /**
+   * Runs `handlers.resume` with `value` now, or, when it is still to come (a policy evaluation in
+   * a worker, an approval), holds every later client message in order until it arrives; other
+   * sessions are not affected. A CancelRequest meanwhile (cancelWait) answers the held message
+   * with 57014 at once; after a cancel or the session's end the value goes to `handlers.late`.
+   * `pending` must not reject.
+   */
+  hold<T>(pending: T | Promise<T>, handlers: HoldHandlers<T>): void {
+    if (!(pending instanceof Promise)) return handlers.resume(pending);
+    let settled = false;
+    const wait = {
+      cancel: () => {
+        settled = true;
+        this.waiting = null;
+        handlers.cancel(cancelledWait());
+      },
+    };
+    this.waiting = wait;
+    void pending.then((value) => {
+      if (settled || this.closed) return handlers.late(value);
+      settled = true;
+      this.waiting = null;
+      try {
+        handlers.resume(value);
+      } catch (e) {
+        this.protocolError(e);
+        return;
+      }
+      this.processClientFrames();
+    });
+  }
+
+  /** A CancelRequest for this session: a statement still being decided is refused (57014) and never runs. */
+  cancelWait(): void {
+    if (this.waiting === null || this.closed) return;
+    this.waiting.cancel();
+    this.processClientFrames();
+  }
+
+  /** Applies a statement's decision when it comes (see hold); refusals keep the protocol's semantics. */
+  private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
+    this.hold(d, {
+      resume: (decided) => {
+        // Upstream failed an earlier message of this batch while this one was decided: discarded, as PostgreSQL would.
+        if (this.skipUntilSync) return this.recordRefused(decided.statements, cancelledWait(), 'aborted');
+        apply(decided);
+      },
+      cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
+      late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
+    });
   }
 
   /**
@@ -268,8 +345,7 @@ export class Session {
    * for Query, Parse and Execute: its unqualified names can be resolved (search path known) and
    * the cursor names it uses are not Gatehouse's reserved ones.
    */
-  private admit(text: string, protocol: 'simple' | 'extended', auditForwarded: boolean = true, parameters: BoundParameters = []): Admission {
-    const d = this.decide(text, protocol, auditForwarded, parameters);
+  private admit(d: QueryDecision): Admission {
     if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
     const unresolved = this.searchPath.unresolved(d.statements);
     if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
@@ -279,7 +355,11 @@ export class Session {
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    const d = this.admit(sql, 'simple');
+    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
+  }
+
+  private queryDecided(decided: QueryDecision, raw: Buffer): void {
+    const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseSimple(d.error);
@@ -308,7 +388,11 @@ export class Session {
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
-    const d = this.admit(sql, 'extended', false, 'unbound');
+    this.whenDecided(this.decide(sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw));
+  }
+
+  private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer): void {
+    const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
@@ -333,8 +417,14 @@ export class Session {
       this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal: null });
       return;
     }
+    this.whenDecided(this.decide(portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
+      this.executeDecided(decided, portal, maxRows, raw, portalName),
+    );
+  }
+
+  private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string): void {
     const sql = portal.statement.sql;
-    const d = this.admit(sql, 'extended', true, portal.params ?? []);
+    const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
@@ -457,8 +547,8 @@ export class Session {
     });
   }
 
-  private recordRefused(statements: DecidedStatement[], error: GatehouseError): void {
-    for (const s of statements) this.writeOutcome(s.decision.id, { status: 'refused', sqlstate: error.sqlstate });
+  private recordRefused(statements: DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused'): void {
+    for (const s of statements) this.writeOutcome(s.decision.id, status === 'aborted' ? { status } : { status, sqlstate: error.sqlstate });
   }
 
   // ---- endings ----
@@ -520,6 +610,7 @@ export class Session {
     if (this.closed) return;
     this.flushClient();
     this.closed = true;
+    this.waiting = null; // a decision still to come is only audited when it arrives (hold: late)
     for (let p = this.pending.shift(); p; p = this.pending.shift()) {
       if (p.kind === 'query' || p.kind === 'execute') {
         for (const s of p.ctx.statements.slice(p.ctx.index)) this.writeOutcome(s.decision.id, { status: 'aborted' });

@@ -12,6 +12,15 @@ export interface BudgetedVerdict {
   transient: boolean;
 }
 
+/** Where and how evaluations run: in-process (below) or in worker threads (eval-pool.ts). */
+export interface PolicyEvaluator {
+  /** The verdict now, or to come when evaluated elsewhere; never rejects for a policy problem. */
+  evaluate(engine: PolicyEngine, input: PolicyInput, budgetMs: number): BudgetedVerdict | Promise<BudgetedVerdict>;
+}
+
+/** Evaluates on the calling thread: the budget is checked only after the evaluation returns. */
+export const inlineEvaluator: PolicyEvaluator = { evaluate: evaluateWithBudget };
+
 export function evaluateWithBudget(engine: PolicyEngine, input: PolicyInput, timeoutMs: number): BudgetedVerdict {
   const start = process.hrtime.bigint();
   let verdict: EngineVerdict;

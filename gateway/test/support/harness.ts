@@ -11,6 +11,7 @@ import { configFromObject } from '../../src/config/load.ts';
 import { seedScript } from '../../src/demo/clinic-schema.ts';
 import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
 import type { AuditRecord } from '../../src/audit/types.ts';
+import type { PolicyEvaluator } from '../../src/policy/evaluate.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway } from '../../src/server.ts';
 
@@ -83,6 +84,8 @@ export interface TestGatewayOptions {
   auditFile?: string;
   /** Where approval requests are kept (default memory). */
   approvalsStore?: 'memory' | 'postgres';
+  /** Where policy evaluations run (default: the gateway's own choice). */
+  evaluator?: PolicyEvaluator;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -113,7 +116,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     workDir,
   );
-  const gw = await startGateway(config);
+  const gw = await startGateway(config, options.evaluator ? { evaluator: options.evaluator } : {});
   const clients: pg.Client[] = [];
   return {
     gw,

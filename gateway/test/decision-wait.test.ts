@@ -1,0 +1,121 @@
+// A session waiting for a decision (an evaluation elsewhere, later an approval) holds what its
+// client sends after the statement and answers it in order once decided; other sessions go on; a
+// CancelRequest refuses the waiting statement (57014); a client that leaves meanwhile is audited.
+
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from '../src/policy/evaluate.ts';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { errorCodes, names, rowsOf, serialize, WireClient } from './support/wire-client.ts';
+
+/** Evaluates in-process, but answers statements that contain "held_" only when the test releases them. */
+class HeldEvaluator implements PolicyEvaluator {
+  private readonly waiting: Array<() => void> = [];
+  private readonly arrivals: Array<() => void> = [];
+
+  evaluate(...args: Parameters<PolicyEvaluator['evaluate']>): BudgetedVerdict | Promise<BudgetedVerdict> {
+    const verdict = evaluateWithBudget(...args);
+    if (!args[1].statement.text.includes('held_')) return verdict;
+    return new Promise((resolve) => {
+      this.waiting.push(() => resolve(verdict));
+      this.arrivals.shift()?.();
+    });
+  }
+
+  /** Resolves once `count` held evaluations are waiting. */
+  async held(count: number): Promise<void> {
+    while (this.waiting.length < count) await new Promise<void>((resolve) => this.arrivals.push(resolve));
+  }
+
+  releaseAll(): void {
+    for (const release of this.waiting.splice(0)) release();
+  }
+}
+
+function sendCancelRequest(port: number, processID: number, secretKey: number): Promise<void> {
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(packet));
+    sock.on('data', () => undefined);
+    sock.on('close', () => resolve());
+  });
+}
+
+describe('waiting for a decision', () => {
+  const evaluator = new HeldEvaluator();
+  let t: TestGateway;
+  let token: string;
+
+  beforeAll(async () => {
+    t = await startTestGateway({ evaluator });
+    token = await t.token('agent-wait', ['agents']);
+  });
+  afterAll(async () => {
+    evaluator.releaseAll();
+    await t?.close();
+  });
+
+  it('holds the messages pipelined after a waiting statement and answers all in order, while another session is served', async () => {
+    const w = await WireClient.connect(t.port, token);
+    w.send(
+      serialize.query('SELECT 1 AS held_first'),
+      serialize.parse({ name: 'p', text: 'SELECT 2 AS second' }),
+      serialize.bind({ statement: 'p' }),
+      serialize.execute({}),
+      serialize.sync(),
+      serialize.query("SELECT 'third' AS third; SELECT 4 AS held_fourth"),
+    );
+    await evaluator.held(1);
+    const other = await t.client(token);
+    expect((await other.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    evaluator.releaseAll();
+    await evaluator.held(1); // the second held statement is reached only after the first was answered
+    evaluator.releaseAll();
+    const groups = await w.untilReady(3);
+    expect(groups.map(rowsOf)).toEqual([[['1']], [['2']], [['third'], ['4']]]);
+    expect(groups.map(errorCodes)).toEqual([[], [], []]);
+    w.close();
+  });
+
+  it('a CancelRequest refuses the waiting statement with 57014, and the session goes on', async () => {
+    const c = await t.client(token);
+    const keys = c as unknown as { processID: number; secretKey: number };
+    const pending = c.query('SELECT 1 AS held_cancelled').then(
+      () => null,
+      (e: { code?: string }) => e.code ?? 'no code',
+    );
+    await evaluator.held(1);
+    await sendCancelRequest(t.port, keys.processID, keys.secretKey);
+    expect(await pending).toBe('57014');
+    expect((await c.query('SELECT 5 AS n')).rows).toEqual([{ n: 5 }]);
+    evaluator.releaseAll(); // the late decision is only audited
+    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_cancelled'));
+    const decided = records.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_cancelled');
+    const id = decided?.type === 'statement' ? decided.decision_id : '';
+    const outcomes = await t.auditUntil((rs) => rs.some((r) => r.type === 'outcome' && r.decision_id === id));
+    const outcome = outcomes.find((r) => r.type === 'outcome' && r.decision_id === id);
+    expect(outcome?.type === 'outcome' ? outcome.outcome : null).toEqual({ status: 'refused', sqlstate: '57014' });
+  });
+
+  it('a client that disconnects while its statement waits is audited as aborted, and nothing runs', async () => {
+    const w = await WireClient.connect(t.port, token);
+    w.send(serialize.query('SELECT 1 AS held_gone'));
+    await evaluator.held(1);
+    w.close();
+    for await (const m of w.untilClosed()) expect(names([m])).not.toContain('dataRow');
+    evaluator.releaseAll();
+    const records = await t.auditUntil((rs) => {
+      const s = rs.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_gone');
+      return s !== undefined && rs.some((r) => r.type === 'outcome' && s.type === 'statement' && r.decision_id === s.decision_id);
+    });
+    const s = records.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_gone');
+    const o = records.find((r) => r.type === 'outcome' && s?.type === 'statement' && r.decision_id === s.decision_id);
+    expect(o?.type === 'outcome' ? o.outcome : null).toEqual({ status: 'aborted' });
+  });
+});
