@@ -11,6 +11,7 @@ import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
 import { approvalRoutes } from './approvals/http-routes.ts';
 import { openApprovals, type Approvals } from './approvals/open.ts';
+import { createSessionGate } from './approvals/statement-gate.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -37,7 +38,7 @@ import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy
 import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
 import { clearAnalyzeCache, loadSqlParser } from './sql/parser.ts';
-import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
+import { authenticationOk, backendKeyData, errorResponse, noticeResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
 
 export interface RunningGateway {
   host: string;
@@ -300,20 +301,32 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     socket.write(Buffer.concat(hello));
     auditSession(sessionId, 'auth_ok', raw, params, identity, null);
 
+    const sessionInfo = {
+      id: sessionId,
+      clientAddress: raw.remoteAddress ?? '',
+      applicationName,
+      database,
+      user: params['user'] ?? '',
+      tls: hs.tls,
+    };
+    const gate = createSessionGate({
+      service: approvals.service,
+      identity,
+      session: sessionInfo,
+      activeRevision: () => engines.current().revision,
+      pageUrl: () => approvals.pageUrl(),
+      notice: (fields) => {
+        session.emit(noticeResponse({ severity: 'NOTICE', sqlstate: '00000', ...fields }));
+        session.flushClient();
+      },
+    });
     const session: Session = new Session(
       socket,
       upstream.socket,
       {
         decision: {
           identity,
-          session: {
-            id: sessionId,
-            clientAddress: raw.remoteAddress ?? '',
-            applicationName,
-            database,
-            user: params['user'] ?? '',
-            tls: hs.tls,
-          },
+          session: sessionInfo,
           // Not the client's search_path parameter: the session asks the server before deciding
           // anything (pg/session.ts), which also sees ALTER ROLE/DATABASE ... SET.
           searchPath: ['public'],
@@ -321,6 +334,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
           ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+          approvals: gate,
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -328,6 +342,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
         onClose: (problem) => {
+          gate.withdrawAll('the client disconnected');
           sessions.delete(session);
           cancels.unregister(key.processId);
           if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
@@ -338,7 +353,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
-    cancels.onLocalCancel(key.processId, () => session.cancelWait());
+    cancels.onLocalCancel(key.processId, () => {
+      gate.withdrawAll('the client cancelled the statement');
+      session.cancelWait();
+    });
   };
 
   const server: Server = createServer((socket) => {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
@@ -12,6 +12,7 @@ import { inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
+import { isParseTime, type ApprovalGate, type GateAnswer } from './approval-gate.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
@@ -34,6 +35,8 @@ export interface DecisionContext {
   evalTimeoutMs: number;
   /** Where evaluations run (policy/eval-pool.ts: worker threads with a hard deadline); default in-process. */
   evaluator?: PolicyEvaluator;
+  /** Holds statements decided `approve` until answered (approvals/); without it they are refused. */
+  approvals?: ApprovalGate;
   /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
   cache: DecisionCache;
   /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
@@ -116,7 +119,7 @@ export function refusalFor(decision: Decision): GatehouseError | null {
       return new GatehouseError('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement: ${decision.reason}`, {
         decisionId: decision.id,
         detail: `decision ${decision.id}; policies: ${decision.policies.join(', ')}; revision ${decision.revision}`,
-        hint: 'Approval workflows are not available yet in this Gatehouse version, so the statement was not run.',
+        hint: 'Approvals are not set up where this statement was decided, so it was not run (docs/approvals.md).',
       });
     default: {
       const never: never = decision.action;
@@ -317,10 +320,46 @@ export function decideQuery(
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
+    const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
+      const held = holdForApproval(ctx, text, s, protocol, options.parameters);
+      return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
+    };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
-    return evaluated instanceof Promise ? evaluated.then((s) => concludeDecision(ctx, text, s, null, options)) : concludeDecision(ctx, text, evaluated, null, options);
+    return evaluated instanceof Promise ? evaluated.then(settle) : settle(evaluated);
   }
   return concludeDecision(ctx, text, statements, error, options);
+}
+
+/**
+ * Statements decided `approve` wait for their answers (ctx.approvals): approved ones go on as
+ * `mask` (their masks still apply) or `allow`, otherwise the first refusal is the answer. Null
+ * when nothing waits: no approvals configured (refusalFor refuses), a deny anywhere (it wins), or
+ * Parse, where an approve passes and its Execute, with bound values, is held.
+ */
+function holdForApproval(
+  ctx: DecisionContext,
+  queryText: string,
+  statements: DecidedStatement[],
+  protocol: 'simple' | 'extended',
+  parameters: BoundParameters | undefined,
+): Promise<{ statements: DecidedStatement[]; error: GatehouseError | null }> | null {
+  const gate = ctx.approvals;
+  if (gate === undefined || !statements.some((s) => s.decision.action === 'approve') || statements.some((s) => s.decision.action === 'deny')) return null;
+  const proceed = (s: DecidedStatement, note: string): DecidedStatement => ({
+    ...s,
+    decision: { ...s.decision, action: s.decision.masks.length > 0 ? 'mask' : 'allow', reason: `${s.decision.reason}; ${note}` },
+  });
+  if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
+  const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
+  return Promise.all(
+    statements.map(async (s) => {
+      if (s.decision.action !== 'approve') return { s, error: null };
+      const answer = await gate.hold({ decision: s.decision, input: s.input, text: s.text, queryText, protocol, parameters: bound }).catch(
+        (e: unknown): GateAnswer => ({ kind: 'refused', error: isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: s.decision.id }) }),
+      );
+      return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
+    }),
+  ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
 }
 
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */
