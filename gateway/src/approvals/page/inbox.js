@@ -95,7 +95,7 @@ function answerForm(r) {
 }
 
 function requestCard(r) {
-  const answers = r.answers.length === 0 ? null : el('ul', {}, ...r.answers.map((a) => el('li', {}, `${a.verdict} by ${a.approver.name || a.approver.subject} at ${new Date(a.at).toLocaleString()}${a.comment ? `: "${a.comment}"` : ''}${a.grant_seconds ? ` (grant ${duration(a.grant_seconds)})` : ''}`)));
+  const answers = r.answers.length === 0 ? null : el('ul', {}, ...r.answers.map((a) => el('li', {}, `${a.verdict === 'approve' ? 'approved' : 'denied'} by ${a.approver.name || a.approver.subject} at ${new Date(a.at).toLocaleString()}${a.comment ? `: "${a.comment}"` : ''}${a.grant_seconds ? ` (grant ${duration(a.grant_seconds)})` : ''}`)));
   const params = r.statement.parameters && r.statement.parameters.length > 0 ? el('p', {}, `Parameters: ${r.statement.parameters.map((p) => (p === null ? 'NULL' : JSON.stringify(p))).join(', ')}`) : null;
   return el(
     'article',
