@@ -64,7 +64,7 @@ export interface ApprovalRequest {
   statement: HeldStatement;
   policy: { ids: string[]; reason: string; revision: string; engine: EngineKind };
   requirements: ApprovalRequirements;
-  /** The requester's reason (SQL comment or gatehouse.reason); null when none was given. */
+  /** The requester's reason (a "reason:" comment in the statement, approvals/requester-reason.ts); null when none was given. */
   requesterReason: string | null;
   answers: Answer[];
   /** The grant an approval created, if any. */

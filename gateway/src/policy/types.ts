@@ -168,7 +168,7 @@ export interface ApprovalRequirements {
   quorum: number;
   /** How long the request waits for its answers before it expires. */
   ttlSeconds: number;
-  /** Whether the requester must give a reason (SQL comment or the gatehouse.reason setting). */
+  /** Whether the requester must give a reason (a "reason:" comment in the statement, approvals/requester-reason.ts). */
   reasonRequired: boolean;
   /** The longest time-boxed grant an approver may give instead of a one-off approval; 0: none. */
   grantMaxSeconds: number;
