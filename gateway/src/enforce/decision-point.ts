@@ -13,6 +13,7 @@ import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime, type ApprovalGate, type GateAnswer } from './approval-gate.ts';
+import { referencedColumns } from './write-reads.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
@@ -350,6 +351,10 @@ function holdForApproval(
     decision: { ...s.decision, action: s.decision.masks.length > 0 ? 'mask' : 'allow', reason: `${s.decision.reason}; ${note}` },
   });
   if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
+  for (const s of statements) {
+    const error = s.decision.action === 'approve' ? maskedWriteRead(ctx, s) : null;
+    if (error) return Promise.resolve({ statements, error });
+  }
   const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
   return Promise.all(
     statements.map(async (s) => {
@@ -360,6 +365,30 @@ function holdForApproval(
       return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
     }),
   ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
+}
+
+/**
+ * A write held for approval may not read (WHERE, RETURNING, SET values) columns the identity reads
+ * masked in the table it writes: the policy is asked how this identity reads each written table,
+ * and a reference to a masked column (or "*") is refused before anyone is asked. Null: fine.
+ */
+function maskedWriteRead(ctx: DecisionContext, s: DecidedStatement): GatehouseError | null {
+  if (s.input === null || s.input.statement.tables_written.length === 0) return null;
+  const written = s.input.statement.tables_written;
+  const asRead = ctx.engines.current().evaluate({ ...s.input, statement: { ...s.input.statement, tables_read: [...new Set([...s.input.statement.tables_read, ...written])] } });
+  // Not readable at all (or the engine failed): every column counts as masked, as PostgreSQL
+  // itself needs SELECT on the columns a write's WHERE or RETURNING reads.
+  const unreadable = asRead.action === 'deny';
+  const masked = new Set(asRead.masks.filter((m) => written.includes(m.table)).map((m) => m.column));
+  if (!unreadable && masked.size === 0) return null;
+  const used = referencedColumns(s.text);
+  const hit = used === null ? '(unparsed)' : [...used].find((c) => unreadable || c === '*' || masked.has(c));
+  if (hit === undefined) return null;
+  return new GatehouseError('FEATURE_NOT_SUPPORTED', `this write reads ${hit === '*' ? 'every column' : `column "${hit}"`} of a table you read masked, so it is not held for approval`, {
+    decisionId: s.decision.id,
+    detail: unreadable ? `you may not read ${written.join(', ')}` : `masked for you in ${written.join(', ')}: ${[...masked].sort().join(', ')}`,
+    hint: 'Leave masked columns out of WHERE, SET values and RETURNING (a write to a masked table is not run under a mask).',
+  });
 }
 
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */
