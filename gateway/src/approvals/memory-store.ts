@@ -33,6 +33,10 @@ export function createMemoryStore(): ApprovalStore {
     async grants(query) {
       return [...grants.values()].sort(newestFirst).slice(0, query.limit).map(copy);
     },
+    async getGrant(id) {
+      const g = grants.get(id);
+      return g === undefined ? null : copy(g);
+    },
     async grantsFor(fingerprint, subject) {
       return [...grants.values()].filter((g) => g.fingerprint === fingerprint && g.subject === subject).map(copy);
     },

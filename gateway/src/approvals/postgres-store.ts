@@ -103,6 +103,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const res = await pool.query<{ doc: Grant }>('SELECT doc FROM gatehouse.approval_grants ORDER BY created_at DESC LIMIT $1', [query.limit]);
       return res.rows.map((r) => r.doc);
     },
+    async getGrant(id) {
+      if (!isUuid(id)) return null;
+      const res = await pool.query<{ doc: Grant }>('SELECT doc FROM gatehouse.approval_grants WHERE id = $1', [id]);
+      return res.rows[0]?.doc ?? null;
+    },
     async grantsFor(fingerprint, subject) {
       const res = await pool.query<{ doc: Grant }>('SELECT doc FROM gatehouse.approval_grants WHERE fingerprint = $1 AND subject = $2', [fingerprint, subject]);
       return res.rows.map((r) => r.doc);

@@ -152,8 +152,8 @@ export class ApprovalService {
    * 'forbidden' when the identity is neither; null when there is no such grant.
    */
   async revokeGrant(identity: Identity, id: string, comment: string): Promise<{ kind: 'revoked'; grant: Grant } | { kind: 'forbidden' } | { kind: 'already_revoked' } | null> {
-    const probe = (await this.store.grants({ limit: 10_000 })).find((g) => g.id === id);
-    if (probe === undefined) return null;
+    const probe = await this.store.getGrant(id);
+    if (probe === null) return null;
     const request = await this.store.get(probe.requestId);
     const actor = principalOf(identity);
     const allowed = probe.grantedBy.some((p) => p.subject === actor.subject && p.issuer === actor.issuer) || (request !== null && mayAnswer(request, identity));

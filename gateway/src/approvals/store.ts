@@ -25,6 +25,7 @@ export interface ApprovalStore {
   update<T>(id: string, change: (current: ApprovalRequest) => RequestChange<T>): Promise<T | null>;
   /** Newest first. */
   grants(query: { limit: number }): Promise<Grant[]>;
+  getGrant(id: string): Promise<Grant | null>;
   /** Grants for this fingerprint and subject, revoked ones included (the caller checks them). */
   grantsFor(fingerprint: string, subject: string): Promise<Grant[]>;
   /** Runs `change` on one grant under a lock; null when there is no such grant. */

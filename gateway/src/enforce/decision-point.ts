@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
-import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
@@ -12,8 +12,8 @@ import { inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
-import { isParseTime, type ApprovalGate, type GateAnswer } from './approval-gate.ts';
-import { referencedColumns } from './write-reads.ts';
+import type { ApprovalGate } from './approval-gate.ts';
+import { holdForApproval } from './approval-hold.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
@@ -322,73 +322,13 @@ export function decideQuery(
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
     const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      const held = holdForApproval(ctx, text, s, protocol, options.parameters);
+      const held = ctx.approvals === undefined ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
     };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
     return evaluated instanceof Promise ? evaluated.then(settle) : settle(evaluated);
   }
   return concludeDecision(ctx, text, statements, error, options);
-}
-
-/**
- * Statements decided `approve` wait for their answers (ctx.approvals): approved ones go on as
- * `mask` (their masks still apply) or `allow`, otherwise the first refusal is the answer. Null
- * when nothing waits: no approvals configured (refusalFor refuses), a deny anywhere (it wins), or
- * Parse, where an approve passes and its Execute, with bound values, is held.
- */
-function holdForApproval(
-  ctx: DecisionContext,
-  queryText: string,
-  statements: DecidedStatement[],
-  protocol: 'simple' | 'extended',
-  parameters: BoundParameters | undefined,
-): Promise<{ statements: DecidedStatement[]; error: GatehouseError | null }> | null {
-  const gate = ctx.approvals;
-  if (gate === undefined || !statements.some((s) => s.decision.action === 'approve') || statements.some((s) => s.decision.action === 'deny')) return null;
-  const proceed = (s: DecidedStatement, note: string): DecidedStatement => ({
-    ...s,
-    decision: { ...s.decision, action: s.decision.masks.length > 0 ? 'mask' : 'allow', reason: `${s.decision.reason}; ${note}` },
-  });
-  if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
-  for (const s of statements) {
-    const error = s.decision.action === 'approve' ? maskedWriteRead(ctx, s) : null;
-    if (error) return Promise.resolve({ statements, error });
-  }
-  const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
-  return Promise.all(
-    statements.map(async (s) => {
-      if (s.decision.action !== 'approve') return { s, error: null };
-      const answer = await gate.hold({ decision: s.decision, input: s.input, text: s.text, queryText, protocol, parameters: bound }).catch(
-        (e: unknown): GateAnswer => ({ kind: 'refused', error: isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: s.decision.id }) }),
-      );
-      return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
-    }),
-  ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
-}
-
-/**
- * A write held for approval may not read (WHERE, RETURNING, SET values) columns the identity reads
- * masked in the table it writes: the policy is asked how this identity reads each written table,
- * and a reference to a masked column (or "*") is refused before anyone is asked. Null: fine.
- */
-function maskedWriteRead(ctx: DecisionContext, s: DecidedStatement): GatehouseError | null {
-  if (s.input === null || s.input.statement.tables_written.length === 0) return null;
-  const written = s.input.statement.tables_written;
-  const asRead = ctx.engines.current().evaluate({ ...s.input, statement: { ...s.input.statement, tables_read: [...new Set([...s.input.statement.tables_read, ...written])] } });
-  // Not readable at all (or the engine failed): every column counts as masked, as PostgreSQL
-  // itself needs SELECT on the columns a write's WHERE or RETURNING reads.
-  const unreadable = asRead.action === 'deny';
-  const masked = new Set(asRead.masks.filter((m) => written.includes(m.table)).map((m) => m.column));
-  if (!unreadable && masked.size === 0) return null;
-  const used = referencedColumns(s.text);
-  const hit = used === null ? '(unparsed)' : [...used].find((c) => unreadable || c === '*' || masked.has(c));
-  if (hit === undefined) return null;
-  return new GatehouseError('FEATURE_NOT_SUPPORTED', `this write reads ${hit === '*' ? 'every column' : `column "${hit}"`} of a table you read masked, so it is not held for approval`, {
-    decisionId: s.decision.id,
-    detail: unreadable ? `you may not read ${written.join(', ')}` : `masked for you in ${written.join(', ')}: ${[...masked].sort().join(', ')}`,
-    hint: 'Leave masked columns out of WHERE, SET values and RETURNING (a write to a masked table is not run under a mask).',
-  });
 }
 
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */
