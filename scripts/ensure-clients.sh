@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the real client drivers that gateway/test/clients-*.test.ts drive through Gatehouse
 # are installed: psycopg 3 for /usr/bin/python3 (Debian python3-psycopg), the PostgreSQL JDBC
-# driver (libpostgresql-jdbc-java) with a JDK that can run single-file programs, and the Go
+# driver (libpostgresql-jdbc-java) with a JDK that can run single-file programs, Debian's chromium
+# (for the approval page's browser test), and the Go
 # modules of the pgx client (gateway/test/clients/pgx). Installs only what is missing, runs
 # `apt-get update` at most once, and says what it did on standard error. Used by .ci/run and
 # by the tests' global setup; fast (well under a second) when everything is there.
@@ -14,6 +15,9 @@ log() { printf 'ensure-clients: %s\n' "$*" >&2; }
 missing=()
 if ! /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1; then missing+=(python3-psycopg); fi
 if [[ ! -f /usr/share/java/postgresql.jar ]]; then missing+=(libpostgresql-jdbc-java); fi
+# The approval page's browser test (gateway/test/approvals-page.test.ts) drives Debian's chromium
+# with playwright-core, which downloads no browser of its own.
+if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 # `java File.java` (single-file source programs) needs the compiler module, i.e. a JDK.
 if ! command -v java >/dev/null 2>&1 || ! java --list-modules 2>/dev/null | grep -c '^jdk.compiler@' >/dev/null; then
   missing+=(default-jdk-headless)
@@ -41,7 +45,7 @@ if ((${#missing[@]} > 0)); then
   fi
   log "installed ${missing[*]} in $((SECONDS - started))s"
 else
-  log "psycopg 3, the PostgreSQL JDBC driver and a JDK are installed"
+  log "psycopg 3, the PostgreSQL JDBC driver, a JDK and chromium are installed"
 fi
 
 # The pgx client's Go modules (pinned by its go.sum), so `go build` in the tests works offline.

@@ -5,6 +5,12 @@ export const ERRORS = {
   SYNTAX_ERROR: { sqlstate: '42601', severity: 'ERROR' },
   POLICY_DENIED: { sqlstate: '42501', severity: 'ERROR' },
   APPROVAL_REQUIRED: { sqlstate: '42501', severity: 'ERROR' },
+  /** A held statement's approval request was denied by an approver. */
+  APPROVAL_DENIED: { sqlstate: '42501', severity: 'ERROR' },
+  /** A held statement waited its whole TTL without enough approvals: like statement_timeout, it was cancelled. */
+  APPROVAL_EXPIRED: { sqlstate: '57014', severity: 'ERROR' },
+  /** The policy commit changed while the statement waited: the request no longer stands. */
+  APPROVAL_VOID: { sqlstate: '42501', severity: 'ERROR' },
   POLICY_ENGINE_FAILED: { sqlstate: '42501', severity: 'ERROR' },
   AUDIT_WRITE_FAILED: { sqlstate: '58030', severity: 'ERROR' },
   AUTH_FAILED: { sqlstate: '28P01', severity: 'FATAL' },

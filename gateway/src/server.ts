@@ -10,6 +10,9 @@ import { startAdminServer, type AdminServer } from './admin/admin-server.ts';
 import { healthRoutes } from './admin/health-routes.ts';
 import { policyRoutes } from './admin/policy-routes.ts';
 import { guardReads } from './admin/read-auth.ts';
+import { approvalRoutes } from './approvals/http-routes.ts';
+import { openApprovals, type Approvals } from './approvals/open.ts';
+import { createSessionGate } from './approvals/statement-gate.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -38,7 +41,7 @@ import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy
 import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
 import { clearAnalyzeCache, loadSqlParser } from './sql/parser.ts';
-import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
+import { authenticationOk, backendKeyData, errorResponse, noticeResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
 
 export interface RunningGateway {
   host: string;
@@ -58,6 +61,8 @@ export interface RunningGateway {
   adminPort: number | null;
   /** Reopens the audit file (after log rotation) when the sink supports it. */
   reopenAudit(): void;
+  /** Approval requests, answers and grants (docs/approvals.md). */
+  approvals: Approvals;
   close(): Promise<void>;
 }
 
@@ -176,7 +181,9 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     throw e;
   }
   /** Undoes what started so far when a later step of startup fails. */
+  let closeApprovals = async (): Promise<void> => undefined;
   const abandon = async (e: unknown): Promise<never> => {
+    await closeApprovals();
     await gitSource?.stop();
     await pool?.close();
     if (!options.audit) await audit.close();
@@ -192,6 +199,13 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     verifier = createTokenVerifier(config.auth, config.baseDir);
     // A broken JWKS file or URL fails here, at start, rather than at the first login.
     await verifier.warm();
+  } catch (e) {
+    return abandon(e);
+  }
+  let approvals: Approvals;
+  try {
+    approvals = await openApprovals(config, { audit: (record) => audit.write(record), activeRevision: () => engines.current().revision, onInfo: info });
+    closeApprovals = () => approvals.close();
   } catch (e) {
     return abandon(e);
   }
@@ -323,20 +337,32 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     socket.write(Buffer.concat(hello));
     auditSession(sessionId, 'auth_ok', raw, params, identity, null);
 
+    const sessionInfo = {
+      id: sessionId,
+      clientAddress: raw.remoteAddress ?? '',
+      applicationName,
+      database,
+      user: params['user'] ?? '',
+      tls: hs.tls,
+    };
+    const gate = createSessionGate({
+      service: approvals.service,
+      identity,
+      session: sessionInfo,
+      activeRevision: () => engines.current().revision,
+      pageUrl: () => approvals.pageUrl(),
+      notice: (fields) => {
+        session.emit(noticeResponse({ severity: 'NOTICE', sqlstate: '00000', ...fields }));
+        session.flushClient();
+      },
+    });
     const session: Session = new Session(
       socket,
       upstream.socket,
       {
         decision: {
           identity,
-          session: {
-            id: sessionId,
-            clientAddress: raw.remoteAddress ?? '',
-            applicationName,
-            database,
-            user: params['user'] ?? '',
-            tls: hs.tls,
-          },
+          session: sessionInfo,
           // Not the client's search_path parameter: the session asks the server before deciding
           // anything (pg/session.ts), which also sees ALTER ROLE/DATABASE ... SET.
           searchPath: ['public'],
@@ -344,6 +370,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
           evaluator,
+          approvals: gate,
           cache: new DecisionCache(),
           routines: catalog.routines,
           relations: catalog.relations,
@@ -352,6 +379,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         maxMessageBytes: config.limits.maxMessageBytes,
         limits: config.limits,
         onClose: (problem) => {
+          gate.withdrawAll('the client disconnected');
           sessions.delete(session);
           cancels.unregister(key.processId);
           if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
@@ -362,7 +390,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
-    cancels.onLocalCancel(key.processId, () => session.cancelWait());
+    cancels.onLocalCancel(key.processId, () => {
+      gate.withdrawAll('the client cancelled the statement');
+      session.cancelWait();
+    });
   };
 
   const server: Server = createServer((socket) => {
@@ -397,6 +428,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           onInfo: info,
         }),
         ...healthRoutes(metrics.registry, readiness),
+        ...approvalRoutes({ service: approvals.service, verify: (token) => verifier.verify(token), activeRevision: () => engines.current().revision }),
       };
       const reads = { ...config.admin.reads, verifyToken: (jwt: string) => verifier.verify(jwt) };
       admin = await startAdminServer(config.admin, guardReads(routes, ['/policy/status', '/metrics'], reads), info);
@@ -404,6 +436,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       server.close();
       return abandon(e);
     }
+    approvals.setPageUrl(config.approvals.pageUrl ?? `http://${config.admin.host}:${admin.port}/approvals`);
   }
 
   return {
@@ -415,6 +448,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     policyStatus: () => gitSource?.status() ?? null,
     adminPort: admin?.port ?? null,
     reopenAudit: () => audit.reopen(),
+    approvals,
     close: async () => {
       await gitSource?.stop();
       await admin?.close();
@@ -425,6 +459,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       });
       await Promise.all([...catalogs.values()].map((c) => c.close()));
       await pool?.close();
+      await approvals.close();
       if (!options.audit) await audit.close();
     },
   };

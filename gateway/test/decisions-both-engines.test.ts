@@ -89,8 +89,18 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(await sqlstateOf(agent, 'SELEC * FROM clinical.patients')).toBe('42601');
     });
 
-    it('refuses a writes-needing-approval statement (no approval workflow yet)', async () => {
-      expect(await sqlstateOf(agent, "UPDATE clinical.patients SET phone = '555-0000' WHERE id = 1")).toBe('42501');
+    it('holds a write needing approval with the policy\'s requirements; denied, it fails with 42501', async () => {
+      const refused = sqlstateOf(agent, "UPDATE clinical.patients SET phone = '555-0000' WHERE id = 1");
+      const lead = { subject: 'lead-1', issuer: 'https://leads.test', groups: ['clinical-leads'], roles: [], name: null };
+      let pending = await t.gw.approvals.service.list(lead, ['pending']);
+      for (let i = 0; i < 400 && pending.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        pending = await t.gw.approvals.service.list(lead, ['pending']);
+      }
+      expect(pending[0]?.requirements).toEqual({ approvers: ['clinical-leads'], quorum: 1, ttlSeconds: 3600, reasonRequired: false, grantMaxSeconds: 1800 });
+      expect(pending[0]?.policy).toMatchObject({ ids: ['clinical-write-approval'], engine });
+      await t.gw.approvals.service.answer(lead, pending[0]!.id, { verdict: 'deny', comment: '', grantSeconds: 0 });
+      expect(await refused).toBe('42501');
       const phone = await direct.query('SELECT phone FROM clinical.patients WHERE id = 1');
       expect(phone.rows[0].phone).not.toBe('555-0000');
     });

@@ -46,7 +46,11 @@ allow contains {"id": "breakglass-read", "reason": "break-glass access", "on": "
 	schema_of(t) == "clinical"
 }
 
-approve contains {"id": "clinical-write-approval", "reason": "writes to clinical.patients need approval", "on": "write", "table": t} if {
+# Who answers, how many, how long the statement waits, whether the agent must say why, and the longest
+# time-boxed grant an approver may give instead of a one-off yes (docs/approvals.md).
+patient_write_approval := {"approvers": ["clinical-leads"], "quorum": 1, "ttl": "1h", "reason_required": false, "grant": "30m"}
+
+approve contains object.union(patient_write_approval, {"id": "clinical-write-approval", "reason": "writes to clinical.patients need approval", "on": "write", "table": t}) if {
 	member("agents")
 	some t in input.statement.tables_written
 	t == "clinical.patients"

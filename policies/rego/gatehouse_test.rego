@@ -128,6 +128,10 @@ test_update_patients_needs_approval if {
 	})
 	outcome(v) == "approve"
 	ids(v.approve) == {"clinical-write-approval"}
+	some e in v.approve
+	e.approvers == ["clinical-leads"]
+	e.ttl == "1h"
+	e.grant == "30m"
 }
 
 test_delete_without_where_denied if {

@@ -4,12 +4,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** A JSON document, or text in a given content type (the Prometheus exposition format). */
-export type AdminReply = { status: number; body: unknown } | { status: number; text: string; contentType: string };
+export type AdminReply =
+  | { status: number; body: unknown; headers?: Record<string, string> }
+  | { status: number; text: string; contentType: string; headers?: Record<string, string> };
 
-/** Handles one request; the body has been read (and capped) already. */
-export type AdminRoute = (req: IncomingMessage, body: Buffer) => AdminReply | Promise<AdminReply>;
+/** Handles one request; the body has been read (and capped) already; `params` holds the path's {name} segments. */
+export type AdminRoute = (req: IncomingMessage, body: Buffer, params: Record<string, string>) => AdminReply | Promise<AdminReply>;
 
-/** Routes by path, then by method. */
+/** Routes by path (exact, or with {name} segments such as /approvals/api/requests/{id}), then by method. */
 export type AdminRoutes = Record<string, Partial<Record<'GET' | 'POST', AdminRoute>>>;
 
 export interface AdminServer {
@@ -56,7 +58,7 @@ export async function startAdminServer(
 
 async function handle(routes: AdminRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://admin.invalid').pathname;
-  const methods = routes[path];
+  const { methods, params } = findRoute(routes, path);
   if (methods === undefined) return send(res, { status: 404, body: { error: `no such endpoint: ${path}` } });
   const route = req.method === 'GET' || req.method === 'POST' ? methods[req.method] : undefined;
   if (route === undefined) {
@@ -65,7 +67,34 @@ async function handle(routes: AdminRoutes, req: IncomingMessage, res: ServerResp
   }
   const body = await readBody(req);
   if (body === null) return send(res, { status: 413, body: { error: 'request body too large' } });
-  send(res, await route(req, body));
+  send(res, await route(req, body, params));
+}
+
+/** An exact path first, then the first template whose segments match ({name} matches one non-empty segment). */
+function findRoute(routes: AdminRoutes, path: string): { methods: AdminRoutes[string] | undefined; params: Record<string, string> } {
+  if (Object.prototype.hasOwnProperty.call(routes, path)) return { methods: routes[path], params: {} };
+  const parts = path.split('/');
+  for (const [template, methods] of Object.entries(routes)) {
+    if (!template.includes('{')) continue;
+    const want = template.split('/');
+    if (want.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const matches = want.every((w, i) => {
+      const got = parts[i]!;
+      if (w.startsWith('{') && w.endsWith('}')) {
+        if (got === '') return false;
+        try {
+          params[w.slice(1, -1)] = decodeURIComponent(got);
+        } catch {
+          return false;
+        }
+        return true;
+      }
+      return w === got;
+    });
+    if (matches) return { methods, params };
+  }
+  return { methods: undefined, params: {} };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | null> {
@@ -83,6 +112,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
 
 function send(res: ServerResponse, reply: AdminReply): void {
   const [text, contentType] = 'text' in reply ? [reply.text, reply.contentType] : [`${JSON.stringify(reply.body, null, 2)}\n`, 'application/json; charset=utf-8'];
-  res.writeHead(reply.status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+  res.writeHead(reply.status, { ...reply.headers, 'Content-Type': contentType, 'Cache-Control': 'no-store' });
   res.end(text);
 }

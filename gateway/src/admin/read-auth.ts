@@ -23,7 +23,7 @@ export function guardReads(routes: AdminRoutes, paths: readonly string[], auth: 
     if (get === undefined) continue;
     out[path] = {
       ...routes[path],
-      GET: async (req, body) => ((await allowed(req, auth)) ? get(req, body) : unauthorized()),
+      GET: async (req, body, params) => ((await allowed(req, auth)) ? get(req, body, params) : unauthorized()),
     };
   }
   return out;

@@ -66,7 +66,28 @@ export type AuditRecord =
       revision: string;
       engine: EngineKind;
       reason: string | null;
-    };
+    }
+  | ApprovalAuditRecord;
+
+/** A held statement's request, its answers and its end (approvals/), linked by decision_id. */
+export interface ApprovalAuditRecord {
+  v: typeof AUDIT_RECORD_VERSION;
+  type: 'approval';
+  time: string;
+  event: 'requested' | 'answered' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'void' | 'grant_revoked';
+  request_id: string;
+  decision_id: string;
+  session_id: string;
+  fingerprint: string;
+  revision: string;
+  /** The approver or revoker; null for the gateway itself (expiry, withdrawal, void). */
+  actor: { subject: string; issuer: string; name: string | null } | null;
+  state: 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'void';
+  verdict?: 'approve' | 'deny';
+  comment?: string;
+  reason?: string;
+  grant?: { id: string; expires_at: string };
+}
 
 /** Where audit records go. */
 export interface AuditSink {

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 describe('gatehouse CLI', () => {
   it('registers serve, token, demo, policy, db and bench', () => {
-    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['bench', 'db', 'demo', 'policy', 'serve', 'token']);
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['approvals', 'bench', 'db', 'demo', 'policy', 'serve', 'token']);
   });
 
   it('--help lists every verb and exits 0; --version prints the version', { timeout: 120_000 }, async () => {

@@ -67,6 +67,7 @@ describe('loadConfig', () => {
       upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000 },
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
+      approvals: { store: 'memory', pageUrl: null },
       audit: { file: '-', fsync: false },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,

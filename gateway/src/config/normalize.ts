@@ -95,6 +95,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
             refreshToken: doc.admin.refresh_token ?? null,
             reads: { token: doc.admin.read_token ?? null, group: doc.admin.read_group ?? null, open: doc.admin.open_reads ?? false },
           },
+    approvals: { store: doc.approvals?.store ?? 'memory', pageUrl: doc.approvals?.page_url ?? null },
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,

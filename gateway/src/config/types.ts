@@ -50,6 +50,8 @@ export interface GatehouseConfig {
   );
   /** The operators' HTTP listener (policy status and refresh); null when not configured. */
   admin: AdminConfig | null;
+  /** Held statements' approval requests (docs/approvals.md): answered on the admin listener. */
+  approvals: ApprovalsConfig;
   audit: {
     /** NDJSON file path, or "-" for standard output. */
     file: string;
@@ -96,4 +98,11 @@ export interface AdminConfig {
    * who reaches the listener (allowed beyond loopback only with `open`).
    */
   reads: { token: string | null; group: string | null; open: boolean };
+}
+
+export interface ApprovalsConfig {
+  /** memory: this process only, lost at restart; postgres: schema gatehouse on the upstream, shared by instances. */
+  store: 'memory' | 'postgres';
+  /** The page's address as approvers reach it, told to held clients; null: the admin listener's own address. */
+  pageUrl: string | null;
 }

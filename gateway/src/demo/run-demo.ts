@@ -80,6 +80,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const keys = await ensureDevKeys(keyDir);
     const agentToken = await mintDevToken({ keyDir, subject: 'demo-agent', groups: ['agents'], ttlSeconds: TOKEN_TTL_SECONDS });
     const breakglassToken = await mintDevToken({ keyDir, subject: 'demo-oncall', groups: ['breakglass'], ttlSeconds: TOKEN_TTL_SECONDS });
+    // Answers the agents' held writes to clinical.patients (docs/approvals.md).
+    const approverToken = await mintDevToken({ keyDir, subject: 'demo-lead', groups: ['clinical-leads'], ttlSeconds: TOKEN_TTL_SECONDS });
 
     let repo: DemoPolicyRepo | null = null;
     if (options.policiesDir === null) {
@@ -139,7 +141,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       return ok ? 0 : 1;
     }
 
-    printInstructions(print, gateway, agentToken, breakglassToken, auditFile, repo);
+    printInstructions(print, gateway, agentToken, breakglassToken, auditFile, repo, approverToken);
     const running = gateway;
     await waitForSignal(print, () => {
       const refresh = running.refreshPolicies('signal');
@@ -171,6 +173,7 @@ function printInstructions(
   breakglassToken: string,
   auditFile: string,
   repo: DemoPolicyRepo | null,
+  approverToken: string,
 ): void {
   const psql = (user: string, token: string): string =>
     `PGPASSWORD=${token} psql "host=${gateway.host} port=${gateway.port} dbname=postgres user=${user} sslmode=disable"`;
@@ -188,6 +191,7 @@ function printInstructions(
     '',
     `  ${psql('oncall', breakglassToken)}`,
     '',
+    ...approvalHelp(gateway, approverToken),
     `Every statement is audited to ${auditFile} (NDJSON), with the policy commit that decided it.`,
     ...(repo === null ? [] : policyChangeHelp(gateway, repo)),
     'Demo caveats: the tokens are development tokens signed by a local key (valid 12 hours); the',
@@ -197,6 +201,20 @@ function printInstructions(
     'Press Ctrl-C to stop.',
   ];
   for (const line of lines) print(line);
+}
+
+/** The agents' writes to clinical.patients wait for a clinical lead: where and as whom to answer. */
+function approvalHelp(gateway: RunningGateway, approverToken: string): string[] {
+  if (gateway.adminPort === null) return [];
+  const admin = `http://${gateway.host}:${gateway.adminPort}`;
+  return [
+    "An agent's write to clinical.patients waits for a clinical lead, e.g. as the agent:",
+    "  UPDATE clinical.patients SET phone = '555-0100' WHERE id = 1;   -- held: psql prints the request id",
+    `Answer it at ${admin}/approvals, signing in with this approver token (group "clinical-leads"):`,
+    `  ${approverToken}`,
+    `or: GATEHOUSE_ADMIN_URL=${admin} GATEHOUSE_TOKEN=<that token> npx --no gatehouse approvals list`,
+    '',
+  ];
 }
 
 function policyChangeHelp(gateway: RunningGateway, repo: DemoPolicyRepo): string[] {

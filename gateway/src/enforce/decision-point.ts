@@ -12,6 +12,8 @@ import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type Poli
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
+import type { ApprovalGate } from './approval-gate.ts';
+import { holdForApproval } from './approval-hold.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { detectionScopeRefusal } from './detection-scope.ts';
 import type { AppliedMask } from './mask-applied.ts';
@@ -36,6 +38,8 @@ export interface DecisionContext {
   evalTimeoutMs: number;
   /** Where evaluations run (policy/eval-pool.ts: worker threads with a hard deadline); default in-process. */
   evaluator?: PolicyEvaluator;
+  /** Holds statements decided `approve` until answered (approvals/); without it they are refused. */
+  approvals?: ApprovalGate;
   /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
   cache: DecisionCache;
   /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
@@ -130,7 +134,7 @@ export function refusalFor(decision: Decision): GatehouseError | null {
       return new GatehouseError('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement: ${decision.reason}`, {
         decisionId: decision.id,
         detail: `decision ${decision.id}; policies: ${decision.policies.join(', ')}; revision ${decision.revision}`,
-        hint: 'Approval workflows are not available yet in this Gatehouse version, so the statement was not run.',
+        hint: 'Approvals are not set up where this statement was decided, so it was not run (docs/approvals.md).',
       });
     default: {
       const never: never = decision.action;
@@ -335,8 +339,12 @@ export function decideQuery(
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
+    const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
+      const held = ctx.approvals === undefined ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
+      return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
+    };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
-    return evaluated instanceof Promise ? evaluated.then((s) => concludeDecision(ctx, text, s, null, options)) : concludeDecision(ctx, text, evaluated, null, options);
+    return evaluated instanceof Promise ? evaluated.then(settle) : settle(evaluated);
   }
   return concludeDecision(ctx, text, statements, error, options);
 }

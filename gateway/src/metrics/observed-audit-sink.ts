@@ -57,6 +57,7 @@ function count(record: AuditRecord, metrics: GatewayMetrics): void {
       metrics.sessionEvents.inc({ event: record.event });
       return;
     case 'outcome':
+    case 'approval':
       return;
     default: {
       const never: never = record;

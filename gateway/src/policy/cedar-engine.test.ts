@@ -130,6 +130,9 @@ permit (principal in Gatehouse::Group::"agents", action == Gatehouse::Action::"r
 
 @id("needs-ok")
 @approve("a human looks first")
+@approvers("leads, dba")
+@quorum("2")
+@ttl("10m")
 permit (principal, action == Gatehouse::Action::"write", resource) when { context.columns.contains("phone") };`),
       'test',
     );
@@ -150,6 +153,16 @@ permit (principal, action == Gatehouse::Action::"write", resource) when { contex
       ),
     );
     expect(write).toMatchObject({ action: 'approve', reason: 'a human looks first', policies: ['needs-ok'] });
+    expect(write.approval).toEqual({ approvers: ['dba', 'leads'], quorum: 2, ttlSeconds: 600, reasonRequired: false, grantMaxSeconds: 0 });
+  });
+
+  it('refuses an @approve without approvers, and approval annotations without @approve', async () => {
+    const none = await loadError(`@id("a")\n@approve("x")\npermit (principal, action, resource);`);
+    expect(isGatehouseError(none) && none.message).toMatch(/names no approvers/);
+    const stray = await loadError(`@id("b")\n@quorum("2")\npermit (principal, action, resource);`);
+    expect(isGatehouseError(stray) && stray.message).toMatch(/@quorum without @approve/);
+    const badTtl = await loadError(`@id("c")\n@approve("x")\n@approvers("leads")\n@ttl("forever")\npermit (principal, action, resource);`);
+    expect(isGatehouseError(badTtl) && badTtl.message).toMatch(/ttl/);
   });
 
   it('refuses policies that do not validate against the schema', async () => {

@@ -101,7 +101,7 @@ function permitVerdict(id: string, meaning: CedarPolicyMeaning | undefined, requ
     case 'allow':
       return { action: 'allow', reason: meaning.reason ?? `allowed by ${id}`, policies: [id], masks: [] };
     case 'approve':
-      return { action: 'approve', reason: meaning.reason, policies: [id], masks: [] };
+      return { action: 'approve', reason: meaning.reason, policies: [id], masks: [], approval: meaning.approval };
     case 'mask': {
       if (request.action === 'execute') {
         // A mask needs a table: on a statement-level request it would be silently meaningless.

@@ -1,5 +1,5 @@
 // Loads a Cedar policy directory: splits it into policies, reads their Gatehouse annotations
-// (@id, @approve, @mask, @detect, @reason) and validates the set against the Cedar schema. Refuses on any problem.
+// (@id, @approve and its @approvers/@quorum/@ttl/@reason_required/@grant, @mask, @detect, @reason) and validates the set against the Cedar schema. Refuses on any problem.
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,8 @@ import { policySetTextToParts, policyToJson, validate } from '@cedar-policy/ceda
 import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 import { readPolicyFiles } from './policy-files.ts';
-import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type MaskStrategy } from './types.ts';
+import { readApprovalRequirements } from './approval-requirements.ts';
+import { DETECTOR_NAMES, MASK_STRATEGIES, type ApprovalRequirements, type DetectorName, type MaskStrategy } from './types.ts';
 
 /** The schema shipped with Gatehouse, used when a policy directory brings none. */
 export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
@@ -16,7 +17,7 @@ export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas
 export type CedarPolicyMeaning =
   | { effect: 'forbid'; reason: string | null }
   | { effect: 'permit'; outcome: 'allow'; reason: string | null }
-  | { effect: 'permit'; outcome: 'approve'; reason: string }
+  | { effect: 'permit'; outcome: 'approve'; reason: string; approval: ApprovalRequirements }
   | {
       effect: 'permit';
       outcome: 'mask';
@@ -33,7 +34,9 @@ export interface CedarPolicySet {
 
 const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
 const DETECTORS: ReadonlySet<string> = new Set<string>(DETECTOR_NAMES);
-const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'detect', 'reason']);
+/** What an @approve policy may say about its answers (policy/approval-requirements.ts). */
+const APPROVAL_ANNOTATIONS = ['approvers', 'quorum', 'ttl', 'reason_required', 'grant'] as const;
+const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'detect', 'reason', ...APPROVAL_ANNOTATIONS]);
 
 export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAULT_CEDAR_SCHEMA_PATH): Promise<CedarPolicySet> {
   const files = await readPolicyFiles(dir, 'cedar');
@@ -78,6 +81,7 @@ function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<
   const mask = annotations['mask'];
   const detect = annotations['detect'];
   if (effect === 'forbid') {
+    if (APPROVAL_ANNOTATIONS.some((name) => annotations[name] !== undefined)) throw invalid(`${file}: forbid policy "${id}" cannot carry approval annotations`);
     if (approve !== undefined || mask !== undefined || detect !== undefined) {
       throw invalid(`${file}: forbid policy "${id}" cannot carry @approve, @mask or @detect`);
     }
@@ -86,7 +90,15 @@ function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<
   if (approve !== undefined && (mask !== undefined || detect !== undefined)) {
     throw invalid(`${file}: policy "${id}" has @approve and @mask or @detect; split it`);
   }
-  if (approve !== undefined) return { effect, outcome: 'approve', reason: approve.trim() || `approval required by ${id}` };
+  const approvalFields = APPROVAL_ANNOTATIONS.filter((name) => annotations[name] !== undefined);
+  if (approve === undefined && approvalFields.length > 0) {
+    throw invalid(`${file}: policy "${id}" has @${approvalFields[0]} without @approve`);
+  }
+  if (approve !== undefined) {
+    const read = readApprovalRequirements(Object.fromEntries(approvalFields.map((name) => [name, annotations[name]])));
+    if (!read.ok) throw invalid(`${file}: @approve policy "${id}" ${read.problem}`, 'e.g. @approvers("clinical-leads") @quorum("1") @ttl("1h") @reason_required("true") @grant("30m")');
+    return { effect, outcome: 'approve', reason: approve.trim() || `approval required by ${id}`, approval: read.requirements };
+  }
   if (mask !== undefined || detect !== undefined) {
     return {
       effect,

@@ -3,7 +3,9 @@ import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict, unionDetections, 
 import type { EngineVerdict, MaskRule } from './types.ts';
 
 function part(action: EngineVerdict['action'], id: string, masks: MaskRule[] = []): EngineVerdict {
-  return { action, reason: `${action} by ${id}`, policies: [id], masks };
+  const verdict: EngineVerdict = { action, reason: `${action} by ${id}`, policies: [id], masks };
+  if (action === 'approve') verdict.approval = { approvers: ['leads'], quorum: 1, ttlSeconds: 3600, reasonRequired: false, grantMaxSeconds: 0 };
+  return verdict;
 }
 
 function mask(column: string, strategy: MaskRule['strategy'], policy = 'p', table = 'clinical.patients'): MaskRule {

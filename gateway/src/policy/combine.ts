@@ -1,5 +1,6 @@
 // Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks and detections unioned.
 
+import { combineRequirements } from './approval-requirements.ts';
 import { DETECTOR_NAMES, MASK_STRENGTH, type DecisionAction, type DetectRule, type EngineVerdict, type MaskRule, type MaskStrategy } from './types.ts';
 
 /** Higher wins. */
@@ -108,6 +109,20 @@ export function combineVerdicts(parts: readonly EngineVerdict[], noPermitReason:
   };
   // Only when there are some: verdicts without detection keep their shape.
   if (detections.length > 0) verdict.detections = unionDetections(detections);
+  if (winner === 'approve') {
+    const asks = parts.filter((p) => p.action === 'approve');
+    const approval = asks.every((p) => p.approval !== undefined) ? combineRequirements(asks.map((p) => p.approval!)) : null;
+    if (approval === null) {
+      // Fail closed: a request nobody may answer would only hold the statement until it expires.
+      return {
+        action: 'deny',
+        reason: `approve rules ${verdict.policies.join(', ')} name no approver group in common (or name none): nobody could answer`,
+        policies: verdict.policies,
+        masks: verdict.masks,
+      };
+    }
+    verdict.approval = approval;
+  }
   return verdict;
 }
 

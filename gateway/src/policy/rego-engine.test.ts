@@ -128,6 +128,16 @@ describe('verdictFromResultSet', () => {
     }
   });
 
+  it('reads an approve entry\'s requirements, and denies one that names no approvers', () => {
+    const entry = { id: 'w', reason: 'look first', approvers: ['leads'], quorum: 2, ttl: '15m', reason_required: true, grant: '30m' };
+    const v = verdictFromResultSet([{ result: { approve: [entry], allow: [{ id: 'a' }] } }]);
+    expect(v).toMatchObject({ action: 'approve', policies: ['w'], reason: 'look first' });
+    expect(v.approval).toEqual({ approvers: ['leads'], quorum: 2, ttlSeconds: 900, reasonRequired: true, grantMaxSeconds: 1800 });
+    const w = verdictFromResultSet([{ result: { approve: [{ id: 'w' }] } }]);
+    expect(w.action).toBe('deny');
+    expect(w.reason).toMatch(/names no approvers/);
+  });
+
   it('denies an undefined entrypoint', () => {
     expect(verdictFromResultSet([]).reason).toMatch(/^policy engine error: /);
   });

@@ -9,6 +9,7 @@ import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { x as extractTar } from 'tar';
 import { GatehouseError } from '../errors.ts';
+import { readApprovalRequirements } from './approval-requirements.ts';
 import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
@@ -185,6 +186,12 @@ export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
       }
       const id = entry['id'];
       const reason = typeof entry['reason'] === 'string' ? entry['reason'] : '';
+      if (level === 'approve') {
+        const read = readApprovalRequirements(entry);
+        if (!read.ok) return engineErrorVerdict(`${where} (${id}) ${read.problem}`, [id]);
+        parts.push({ action: level, reason: reason || defaultReason(level, id), policies: [id], masks: [], approval: read.requirements });
+        continue;
+      }
       if (level !== 'mask') {
         parts.push({ action: level, reason: reason || defaultReason(level, id), policies: [id], masks: [] });
         continue;

@@ -158,6 +158,23 @@ export interface MaskRule {
   policy: string;
 }
 
+/**
+ * What an `approve` verdict asks of the people who answer it (policy/approval-requirements.ts):
+ * from a Rego approve entry's fields or a Cedar policy's annotations.
+ */
+export interface ApprovalRequirements {
+  /** Groups or roles whose members may answer; sorted, non-empty. */
+  approvers: string[];
+  /** Distinct approvers needed (1 or more). */
+  quorum: number;
+  /** How long the request waits for its answers before it expires. */
+  ttlSeconds: number;
+  /** Whether the requester must give a reason (a "reason:" comment in the statement, approvals/requester-reason.ts). */
+  reasonRequired: boolean;
+  /** The longest time-boxed grant an approver may give instead of a one-off approval; 0: none. */
+  grantMaxSeconds: number;
+}
+
 /** What one engine says about one input, before the gateway adds ids and stamps. */
 export interface EngineVerdict {
   action: DecisionAction;
@@ -171,6 +188,8 @@ export interface EngineVerdict {
    * Absent or empty: none. A column both masked and detected is masked: the mask already hides it.
    */
   detections?: DetectRule[];
+  /** For action 'approve': what the answer needs (several approve rules combined). */
+  approval?: ApprovalRequirements;
 }
 
 export type EngineKind = 'rego' | 'cedar';

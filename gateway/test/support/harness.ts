@@ -88,6 +88,8 @@ export interface TestGatewayOptions {
   catalog?: StartOptions['catalog'];
   /** The evaluation budget, ms of CPU time (default a generous 5000). */
   evalTimeoutMs?: number;
+  /** Where approval requests are kept (default memory). */
+  approvalsStore?: 'memory' | 'postgres';
   /** Where policy evaluations run (default: the gateway's own choice). */
   evaluator?: PolicyEvaluator;
 }
@@ -115,6 +117,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
       audit: { file: auditFile },
       ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
+      ...(options.approvalsStore ? { approvals: { store: options.approvalsStore } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,

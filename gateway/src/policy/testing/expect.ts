@@ -1,8 +1,9 @@
 // Compares a verdict with a case's expectation, and two engines' verdicts with each other, and says
 // what differs in a few readable lines (expected vs actual decision, policies and masks).
 
-import type { EngineVerdict } from '../types.ts';
-import type { CaseExpectation, ExpectedDetection, ExpectedMask } from './types.ts';
+import { readApprovalRequirements } from '../approval-requirements.ts';
+import type { ApprovalRequirements, EngineVerdict } from '../types.ts';
+import type { CaseExpectation, ExpectedApproval, ExpectedDetection, ExpectedMask } from './types.ts';
 
 /** What differs between the expectation and the verdict; [] when it meets it. */
 export function expectationMismatches(expect: CaseExpectation, verdict: EngineVerdict): string[] {
@@ -12,7 +13,20 @@ export function expectationMismatches(expect: CaseExpectation, verdict: EngineVe
   if (expect.masks !== undefined && !sameSet(expect.masks.map(maskKey), verdict.masks.map(maskKey))) out.push('masks');
   if (expect.detections !== undefined && !sameSet(expect.detections.map(detectionKey), detectionsOf(verdict).map(detectionKey))) out.push('detections');
   if (expect.reason_contains !== undefined && !verdict.reason.includes(expect.reason_contains)) out.push('reason');
+  if (expect.approval !== undefined && approvalText(expectedRequirements(expect.approval)) !== approvalText(verdict.approval)) out.push('approval');
   return out;
+}
+
+/** The requirements a case's approval expectation stands for (the policy defaults filled in); null when malformed. */
+function expectedRequirements(e: ExpectedApproval): ApprovalRequirements | undefined {
+  const read = readApprovalRequirements(e);
+  return read.ok ? read.requirements : undefined;
+}
+
+/** "approvers a,b; quorum 1; ttl 3600s; reason optional; grant up to 1800s"; "(none)" when absent. */
+export function approvalText(r: ApprovalRequirements | undefined): string {
+  if (r === undefined) return '(none)';
+  return `approvers ${r.approvers.join(',')}; quorum ${r.quorum}; ttl ${r.ttlSeconds}s; reason ${r.reasonRequired ? 'required' : 'optional'}; ${r.grantMaxSeconds === 0 ? 'no grant' : `grant up to ${r.grantMaxSeconds}s`}`;
 }
 
 /** Expected vs actual decision, policies and masks (and reason), the mismatched ones marked ✗. */
@@ -31,6 +45,9 @@ export function describeMismatch(expect: CaseExpectation, verdict: EngineVerdict
     ...(expect.detections === undefined && detectionsOf(verdict).length === 0
       ? []
       : [row('detections', expect.detections === undefined ? undefined : detectionList(expect.detections), detectionList(detectionsOf(verdict)))]),
+    ...(expect.approval === undefined && verdict.approval === undefined
+      ? []
+      : [row('approval', expect.approval === undefined ? undefined : approvalText(expectedRequirements(expect.approval)), approvalText(verdict.approval))]),
     `${reasonMark} reason:   ${verdict.reason === '' ? '(none)' : verdict.reason}${expect.reason_contains === undefined ? '' : ` (expected to contain "${expect.reason_contains}")`}`,
   ].join('\n');
 }
@@ -42,6 +59,7 @@ export function disagreements(a: EngineVerdict, b: EngineVerdict): string[] {
   if (!sameSet(a.policies, b.policies)) out.push('policies');
   if (!sameSet(a.masks.map(maskKey), b.masks.map(maskKey))) out.push('masks');
   if (!sameSet(detectionsOf(a).map(detectionKey), detectionsOf(b).map(detectionKey))) out.push('detections');
+  if (approvalText(a.approval) !== approvalText(b.approval)) out.push('approval');
   return out;
 }
 

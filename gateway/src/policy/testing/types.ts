@@ -28,6 +28,17 @@ export interface CaseExpectation {
   detections?: ExpectedDetection[];
   /** A substring the verdict's reason must contain. */
   reason_contains?: string;
+  /** What an approve verdict asks of its approvers, written as in a policy; absent: not checked. */
+  approval?: ExpectedApproval;
+}
+
+/** An approve verdict's requirements as a case writes them (durations such as "1h"; absent grant: none). */
+export interface ExpectedApproval {
+  approvers: string[];
+  quorum?: number;
+  ttl?: string;
+  reason_required?: boolean;
+  grant?: string;
 }
 
 export interface CaseIdentity {

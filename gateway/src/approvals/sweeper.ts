@@ -1,0 +1,31 @@
+// Closes what time and policy changes end, on a timer: pending requests whose TTL passed (expired)
+// and those asked for by a policy commit that is no longer active (void). Several instances may
+// sweep the same store: each close is a locked, idempotent change.
+
+import type { ApprovalService } from './service.ts';
+
+export interface Sweeper {
+  /** Runs one sweep now (tests, and after a policy activation). */
+  sweep(): Promise<void>;
+  stop(): void;
+}
+
+export function startSweeper(service: ApprovalService, activeRevision: () => string, everyMs = 5000, onError: (message: string) => void = () => undefined): Sweeper {
+  let running: Promise<void> | null = null;
+  const sweep = (): Promise<void> => {
+    running ??= (async () => {
+      try {
+        await service.expireDue();
+        await service.voidStale(activeRevision());
+      } catch (e) {
+        onError(`approvals: sweep failed: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void sweep(), everyMs);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,76 @@
+// Statements a policy decided `approve`, between their verdicts and their conclusion: held until
+// answered (ApprovalGate), let through at Parse (the Execute is held), or refused at once when a
+// write would read masked columns of its own table. Called by the decision point only.
+
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.ts';
+import { isParseTime, type ApprovalGate, type GateAnswer } from './approval-gate.ts';
+import type { BoundParameters } from './setting-guard.ts';
+import { referencedColumns } from './write-reads.ts';
+
+/** What this step reads of a decided statement (the decision point's DecidedStatement has it). */
+interface Decided {
+  text: string;
+  input: PolicyInput | null;
+  decision: Decision;
+}
+
+/**
+ * Statements decided `approve` wait for their answers (ctx.approvals): approved ones go on as
+ * `mask` (their masks still apply) or `allow`, otherwise the first refusal is the answer. Null
+ * when nothing waits: no approve decision, a deny anywhere (it wins), or
+ * Parse, where an approve passes and its Execute, with bound values, is held.
+ */
+export function holdForApproval<S extends Decided>(
+  gate: ApprovalGate,
+  engine: PolicyEngine,
+  queryText: string,
+  statements: S[],
+  protocol: 'simple' | 'extended',
+  parameters: BoundParameters | undefined,
+): Promise<{ statements: S[]; error: GatehouseError | null }> | null {
+  if (!statements.some((s) => s.decision.action === 'approve') || statements.some((s) => s.decision.action === 'deny')) return null;
+  const proceed = (s: S, note: string): S => ({
+    ...s,
+    decision: { ...s.decision, action: s.decision.masks.length > 0 ? 'mask' : 'allow', reason: `${s.decision.reason}; ${note}` },
+  });
+  if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
+  for (const s of statements) {
+    const error = s.decision.action === 'approve' ? maskedWriteRead(engine, s) : null;
+    if (error) return Promise.resolve({ statements, error });
+  }
+  const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
+  return Promise.all(
+    statements.map(async (s) => {
+      if (s.decision.action !== 'approve') return { s, error: null };
+      const answer = await gate.hold({ decision: s.decision, input: s.input, text: s.text, queryText, protocol, parameters: bound }).catch(
+        (e: unknown): GateAnswer => ({ kind: 'refused', error: isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: s.decision.id }) }),
+      );
+      return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
+    }),
+  ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
+}
+
+/**
+ * A write held for approval may not read (WHERE, RETURNING, SET values) columns the identity reads
+ * masked in the table it writes: the policy is asked how this identity reads each written table,
+ * and a reference to a masked column (or "*") is refused before anyone is asked. Null: fine.
+ */
+function maskedWriteRead(engine: PolicyEngine, s: Decided): GatehouseError | null {
+  if (s.input === null || s.input.statement.tables_written.length === 0) return null;
+  const written = s.input.statement.tables_written;
+  const asRead = engine.evaluate({ ...s.input, statement: { ...s.input.statement, tables_read: [...new Set([...s.input.statement.tables_read, ...written])] } });
+  // Not readable at all (or the engine failed): every column counts as masked, as PostgreSQL
+  // itself needs SELECT on the columns a write's WHERE or RETURNING reads.
+  const unreadable = asRead.action === 'deny';
+  const masked = new Set(asRead.masks.filter((m) => written.includes(m.table)).map((m) => m.column));
+  if (!unreadable && masked.size === 0) return null;
+  const used = referencedColumns(s.text);
+  const hit = used === null ? '(unparsed)' : [...used].find((c) => unreadable || c === '*' || masked.has(c));
+  if (hit === undefined) return null;
+  return new GatehouseError('FEATURE_NOT_SUPPORTED', `this write reads ${hit === '*' ? 'every column' : `column "${hit}"`} of a table you read masked, so it is not held for approval`, {
+    decisionId: s.decision.id,
+    detail: unreadable ? `you may not read ${written.join(', ')}` : `masked for you in ${written.join(', ')}: ${[...masked].sort().join(', ')}`,
+    hint: 'Leave masked columns out of WHERE, SET values and RETURNING (a write to a masked table is not run under a mask).',
+  });
+}

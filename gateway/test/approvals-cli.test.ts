@@ -1,0 +1,59 @@
+// `gatehouse approvals` against a running gateway: a held statement listed, shown and approved
+// from the command line, a refusal reported with exit 1, grants listed and revoked.
+
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pendingRequest } from './support/approvals.ts';
+import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { runTool } from './support/run-tool.ts';
+
+let t: TestGateway;
+let lead: string;
+
+beforeAll(async () => {
+  t = await startTestGateway({ admin: true });
+  lead = await t.token('lead-1', ['clinical-leads']);
+}, 120_000);
+
+afterAll(async () => {
+  await t?.close();
+});
+
+function cli(args: string[], token = lead) {
+  return runTool(process.execPath, [join(REPO_ROOT, 'gateway/bin/gatehouse.js'), 'approvals', ...args], {
+    env: { GATEHOUSE_ADMIN_URL: `http://127.0.0.1:${t.gw.adminPort}`, GATEHOUSE_TOKEN: token },
+    killAfterMs: 60_000,
+  });
+}
+
+describe('gatehouse approvals', () => {
+  it('lists, shows and approves a held statement, which then runs', async () => {
+    const agent = await t.client(await t.token('agent-7', ['agents']));
+    const held = agent.query("UPDATE clinical.patients SET phone = '555-0301' WHERE id = 31");
+    const request = await pendingRequest(t.gw.adminPort!, lead, "'555-0301'");
+    const list = await cli(['list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout.toString()).toContain(request.id);
+    const show = await cli(['show', request.id]);
+    expect(show.stdout.toString()).toContain("SET phone = '555-0301'");
+    const self = await cli(['approve', request.id], await t.token('agent-7', ['agents']));
+    expect(self.code).toBe(1);
+    expect(self.stderr).toContain('nobody answers their own request');
+    const approve = await cli(['approve', request.id, '--comment', 'checked', '--grant', '5']);
+    expect(approve.code).toBe(0);
+    expect(approve.stdout.toString()).toMatch(/approved/);
+    expect((await held).rowCount).toBe(1);
+    const grants = await cli(['grants', '--json']);
+    const grant = JSON.parse(grants.stdout.toString()).grants.find((g: { request_id: string }) => g.request_id === request.id);
+    expect(grant.state).toBe('active');
+    const revoke = await cli(['revoke', grant.id]);
+    expect(revoke.code).toBe(0);
+    expect(revoke.stdout.toString()).toContain('revoked');
+  });
+
+  it('says what is wrong on the command line (exit 2)', async () => {
+    expect((await cli(['approve'])).code).toBe(2);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['list', '--grant', '5'])).code).toBe(2);
+  });
+});
