@@ -108,6 +108,10 @@ describe('psql through Gatehouse', () => {
     const viaColumns = await psqlVia(t.port, agentToken, ['-c', '\\copy clinical.patients (id, diagnosis_code) TO STDOUT']);
     expect(viaColumns.code).toBe(0);
     expect(viaColumns.stdout.toString('utf8').trim().split('\n').sort()).toEqual(truth.split('\n').sort());
+    // Neither copy read a masked column, so each is audited as allowed, with no masks.
+    const copies = t.audit().filter((r) => r.type === 'statement' && r.identity?.subject === 'agent-psql' && /^COPY .*diagnosis_code.* TO STDOUT/.test(r.statement));
+    expect(copies).toHaveLength(2);
+    for (const r of copies) expect(r.type === 'statement' ? [r.decision, r.masks] : null).toEqual(['allow', []]);
   });
 
   it('shows a denied statement as an ERROR with SQLSTATE 42501 in verbose mode', async () => {

@@ -1,7 +1,7 @@
 // Which masks a rewritten statement actually applies: of a masked table it reads, the masked columns
 // whose values can reach its results, filters or sorts. Names only, no scoping (PostgreSQL resolves
 // names in the rewritten text), so a column is counted whenever the statement could mean it: a
-// name written anywhere, a star, a whole-row reference, a NATURAL join or renamed columns.
+// name written anywhere, a star, a whole-row reference, a NATURAL or aliased join, renamed columns.
 // Used for the audit record: `SELECT id FROM t` under a mask of t.ssn applies no mask.
 
 import type { MaskStrategy } from '../policy/types.ts';
@@ -29,7 +29,7 @@ export function appliedThrough(ref: RelationRef, table: string, masks: TableMask
   const alias = isObject(ref.rangeVar['alias']) ? (ref.rangeVar['alias'] as AstBody) : null;
   const name = (alias === null ? null : str(alias, 'aliasname')) ?? str(ref.rangeVar, 'relname') ?? '';
   const renamed = alias !== null && list(alias, 'colnames').length > 0;
-  if (renamed || uses.bareStar || uses.natural || uses.starQualifiers.has(name) || uses.names.has(name)) return all;
+  if (renamed || uses.bareStar || uses.unnamedJoin || uses.starQualifiers.has(name) || uses.names.has(name)) return all;
   return all.filter((m) => uses.names.has(m.column));
 }
 

@@ -158,6 +158,7 @@ describe('rewriteForMasks', () => {
       'SELECT patients FROM clinical.patients',
       'SELECT c FROM clinical.patients AS p(a, b, c)',
       'SELECT id FROM clinical.patients NATURAL JOIN clinical.visits',
+      'SELECT j FROM (clinical.patients p JOIN clinical.visits v ON v.patient_id = p.id) AS j',
       'COPY clinical.patients TO STDOUT',
     ]) {
       expect(applied(all), all).toEqual(['name:hash', 'ssn:redact']);

@@ -53,7 +53,7 @@ export interface RelationRefs {
 /**
  * Column names as written, with no scoping: a name here may belong to any relation of the statement.
  * A masked column whose value can reach a result, filter or sort is named here, or read by a star,
- * a whole-row reference (its relation's name or alias in `names`) or a NATURAL join.
+ * a whole-row reference (its relation's name or alias in `names`), a NATURAL or an aliased join.
  */
 export interface ColumnUses {
   /** The last name of every column reference (`c`, `t.c`, a whole-row `t`), field (`(x).f`) and `JOIN ... USING (c)`. */
@@ -62,8 +62,11 @@ export interface ColumnUses {
   bareStar: boolean;
   /** The qualifiers of `t.*`. */
   starQualifiers: Set<string>;
-  /** A NATURAL join anywhere: its join columns are not written. */
-  natural: boolean;
+  /**
+   * Columns can be read without their names: a NATURAL join (its join columns are not written) or
+   * an aliased join (`(a JOIN b ON ...) AS j`: `j.*` and a whole-row `j` read both sides).
+   */
+  unnamedJoin: boolean;
 }
 
 const FROM_LISTS = new Set(['fromClause', 'usingClause']);
@@ -77,7 +80,7 @@ function routineRef(kind: RoutineRef['kind'], names: readonly string[] | null): 
 
 /** Collects the relation names, WITH names and routine names of one statement node (wrapped). */
 export function relationRefs(statement: unknown): RelationRefs {
-  const columns: ColumnUses = { names: new Set(), bareStar: false, starQualifiers: new Set(), natural: false };
+  const columns: ColumnUses = { names: new Set(), bareStar: false, starQualifiers: new Set(), unnamedJoin: false };
   const out: RelationRefs = { relations: [], cteNames: new Set(), routines: [], fieldNames: new Set(), columns };
   const path: (string | number)[] = [];
 
@@ -133,7 +136,7 @@ export function relationRefs(statement: unknown): RelationRefs {
         break;
       }
       case 'JoinExpr': {
-        if (body['isNatural'] === true) columns.natural = true;
+        if (body['isNatural'] === true || isObject(body['alias'])) columns.unnamedJoin = true;
         for (const name of stringList(list(body, 'usingClause')) ?? []) columns.names.add(name);
         break;
       }
