@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { psqlVia } from './support/run-tool.ts';
-import { api, pendingRequest, sendCancelRequest } from './support/approvals.ts';
+import { api, pendingRequest } from './support/approvals.ts';
+import { sendCancelRequest } from './support/cancel-request.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 
 let t: TestGateway;

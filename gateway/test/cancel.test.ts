@@ -1,7 +1,7 @@
 // Query cancellation through Gatehouse: the client's BackendKeyData is Gatehouse's own, a
 // CancelRequest with it cancels the running upstream query (57014), and a wrong key cancels nothing.
 
-import { connect } from 'node:net';
+import { sendCancelRequest } from './support/cancel-request.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
@@ -11,22 +11,6 @@ function keysOf(c: pg.Client): { processID: number; secretKey: number } {
   const k = c as unknown as { processID: number | null; secretKey: number | null };
   if (k.processID === null || k.secretKey === null) throw new Error('client received no BackendKeyData');
   return { processID: k.processID, secretKey: k.secretKey };
-}
-
-/** Sends a CancelRequest on a fresh connection and waits until the gateway closes it. */
-function sendCancelRequest(port: number, processID: number, secretKey: number): Promise<void> {
-  const packet = Buffer.alloc(16);
-  packet.writeInt32BE(16, 0);
-  packet.writeInt32BE(80877102, 4);
-  packet.writeInt32BE(processID, 8);
-  packet.writeInt32BE(secretKey, 12);
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.on('error', reject);
-    sock.on('connect', () => sock.write(packet));
-    sock.on('data', () => undefined);
-    sock.on('close', () => resolve());
-  });
 }
 
 describe('query cancellation', () => {

@@ -2,7 +2,7 @@
 // client sends after the statement and answers it in order once decided; other sessions go on; a
 // CancelRequest refuses the waiting statement (57014); a client that leaves meanwhile is audited.
 
-import { connect } from 'node:net';
+import { sendCancelRequest } from './support/cancel-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from '../src/policy/evaluate.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
@@ -30,21 +30,6 @@ class HeldEvaluator implements PolicyEvaluator {
   releaseAll(): void {
     for (const release of this.waiting.splice(0)) release();
   }
-}
-
-function sendCancelRequest(port: number, processID: number, secretKey: number): Promise<void> {
-  const packet = Buffer.alloc(16);
-  packet.writeInt32BE(16, 0);
-  packet.writeInt32BE(80877102, 4);
-  packet.writeInt32BE(processID, 8);
-  packet.writeInt32BE(secretKey, 12);
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.on('error', reject);
-    sock.on('connect', () => sock.write(packet));
-    sock.on('data', () => undefined);
-    sock.on('close', () => resolve());
-  });
 }
 
 describe('waiting for a decision', () => {

@@ -1,9 +1,8 @@
 // `gatehouse approvals list|show|approve|deny|grants|revoke`: answers held statements through a
 // running gateway's approval API (admin listener), as the person whose token is given.
 
-import { parseArgs } from 'node:util';
 import { ApprovalApiError, approvalApiClient } from '../approvals/api-client.ts';
-import { UsageError } from './args.ts';
+import { parseOptionsAndPositionals, UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse approvals <subcommand> [options] [id]
@@ -46,26 +45,15 @@ export const approvalsCommand: CliCommand = {
   summary: 'List, approve and deny held statements; list and revoke grants',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          url: { type: 'string' },
-          token: { type: 'string' },
-          comment: { type: 'string' },
-          grant: { type: 'string' },
-          state: { type: 'string' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseOptionsAndPositionals(argv, {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      comment: { type: 'string' },
+      grant: { type: 'string' },
+      state: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help === true) {
       process.stdout.write(HELP);
       return 0;

@@ -22,6 +22,15 @@ export function usageErrorText(command: string, message: string): string {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Strict parse that takes positionals (unknown options are usage errors). */
+export function parseOptionsAndPositionals<T extends Options>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 /** Strict parse (unknown options and positionals are usage errors). */
 export function parseOptions<T extends Options>(argv: string[], options: T) {
   try {

@@ -4,13 +4,12 @@
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatGithubAnnotations } from '../policy/testing/report-github.ts';
 import { formatJunitReport } from '../policy/testing/report-junit.ts';
 import { formatTextReport } from '../policy/testing/report-text.ts';
 import { runPolicyTests } from '../policy/testing/run.ts';
 import type { EngineKind } from '../policy/types.ts';
-import { UsageError } from './args.ts';
+import { parseOptionsAndPositionals, UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse policy test [DIR] [options]
@@ -48,27 +47,16 @@ export const policyTestCommand: CliCommand = {
   summary: 'Run the policy tests and cases against Rego and Cedar',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        strict: true,
-        allowPositionals: true,
-        options: {
-          engine: { type: 'string' },
-          rego: { type: 'string' },
-          cedar: { type: 'string' },
-          cases: { type: 'string' },
-          junit: { type: 'string' },
-          github: { type: 'boolean' },
-          quiet: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseOptionsAndPositionals(argv, {
+      engine: { type: 'string' },
+      rego: { type: 'string' },
+      cedar: { type: 'string' },
+      cases: { type: 'string' },
+      junit: { type: 'string' },
+      github: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help === true) {
       process.stdout.write(HELP);
       return 0;

@@ -1,7 +1,6 @@
 // Helpers for the approval scenarios: the admin API as an approver would call it, waiting for a
 // held request to appear, and a raw CancelRequest like libpq sends.
 
-import { connect } from 'node:net';
 
 export async function api(adminPort: number, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, {
@@ -23,17 +22,3 @@ export async function pendingRequest(adminPort: number, approverToken: string, m
   throw new Error(`no pending request for ${marker}`);
 }
 
-export function sendCancelRequest(port: number, processID: number, secretKey: number): Promise<void> {
-  const packet = Buffer.alloc(16);
-  packet.writeInt32BE(16, 0);
-  packet.writeInt32BE(80877102, 4);
-  packet.writeInt32BE(processID, 8);
-  packet.writeInt32BE(secretKey, 12);
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.on('error', reject);
-    sock.on('connect', () => sock.write(packet));
-    sock.on('data', () => undefined);
-    sock.on('close', () => resolve());
-  });
-}
