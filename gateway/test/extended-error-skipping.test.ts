@@ -180,6 +180,22 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     w.close();
   });
 
+  it('statements sent after the batch has failed are never run but are audited: refused by policy, or aborted', async () => {
+    const w = await WireClient.connect(t.port, token);
+    w.send(serialize.parse({ text: "SELECT 'y'::int" }), serialize.bind({}), serialize.execute({}), serialize.flush());
+    // The upstream error has arrived: Gatehouse now discards until Sync, as PostgreSQL does.
+    const first = await w.next();
+    expect(first.name).toBe('error');
+    const refused = 'DROP TABLE clinical.visits /* discarded */';
+    const allowed = 'SELECT 3 AS discarded_three';
+    w.send(serialize.query(refused), serialize.parse({ text: allowed }), serialize.sync());
+    const [rest] = await w.untilReady(1);
+    expect(names(rest!)).toEqual(['readyForQuery']);
+    expect(await statementOutcome(refused)).toBe('refused');
+    expect(await statementOutcome(allowed)).toBe('aborted');
+    w.close();
+  });
+
   it('a refused Query in a batch that has not failed fails the batch the way a failing Query does', async () => {
     const w = await WireClient.connect(t.port, token);
     w.send(serialize.query('SHOW application_name'));

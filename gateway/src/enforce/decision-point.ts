@@ -313,6 +313,11 @@ export function decideQuery(
      * the statement has no bound values, and a parameter's value counts as unknown.
      */
     parameters?: BoundParameters;
+    /**
+     * The statement will not run whatever the verdict (PostgreSQL discards it: an earlier message
+     * of its batch failed); it is decided only to be audited, so an `approve` opens no request.
+     */
+    discarded?: boolean;
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
   const outcome = analyzeQuery(text, { searchPath: ctx.searchPath });
@@ -340,7 +345,7 @@ export function decideQuery(
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
     const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      const held = ctx.approvals === undefined ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
+      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
     };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.

@@ -201,7 +201,11 @@ export class Session {
   private onClientFrame(frame: Frame): void {
     const msg = decodeFrontend(frame);
     if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
-    if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') return;
+    if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
+      if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
+      if (msg.type === 'parse') this.auditDiscarded(msg.sql, 'extended');
+      return;
+    }
     switch (msg.type) {
       case 'query':
         return this.onQuery(msg.sql, frame.raw);
@@ -341,7 +345,13 @@ export class Session {
   }
 
   /** The decision for `text`: now when the decision point has it at once (cached), else to come. */
-  private decide(text: string, protocol: 'simple' | 'extended', auditForwarded = true, parameters: BoundParameters = []): QueryDecision | Promise<QueryDecision> {
+  private decide(
+    text: string,
+    protocol: 'simple' | 'extended',
+    auditForwarded = true,
+    parameters: BoundParameters = [],
+    discarded = false,
+  ): QueryDecision | Promise<QueryDecision> {
     const limited = statementLimitError(text, protocol, this.deps.limits);
     if (limited !== null) {
       try {
@@ -352,7 +362,7 @@ export class Session {
       }
     }
     try {
-      const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters });
+      const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters, discarded });
       return d instanceof Promise ? d.catch(undecided) : d;
     } catch (e) {
       return undecided(e);
@@ -402,13 +412,31 @@ export class Session {
   private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
     this.hold(d, {
       resume: (decided) => {
-        // Upstream failed an earlier message of this batch while this one was decided: discarded, as PostgreSQL would.
-        if (this.skipUntilSync) return this.recordRefused(decided.statements, cancelledWait(), 'aborted');
+        // Upstream failed an earlier message of this batch while this one was decided: discarded, as
+        // PostgreSQL would. A statement the policy refused is recorded as refused whichever came
+        // first (the upstream error or the decision), so that its record does not depend on timing.
+        if (this.skipUntilSync) return this.recordDiscarded(decided);
         apply(decided);
       },
       cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
     });
+  }
+
+  /**
+   * A Query or Parse that PostgreSQL would discard (an earlier message of its batch failed) is
+   * never sent, but it was attempted: it is decided (an `approve` opens no request) and audited,
+   * with the same record whether the upstream error or the decision came first.
+   */
+  private auditDiscarded(text: string, protocol: 'simple' | 'extended'): void {
+    const d = this.decide(text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
+    this.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
+  }
+
+  /** A refusal by policy is recorded as refused; any other statement as aborted (it did not run). */
+  private recordDiscarded(d: QueryDecision): void {
+    if (d.kind === 'refuse') return this.recordRefused(d.statements, d.error);
+    this.recordRefused(d.statements, cancelledWait(), 'aborted');
   }
 
   /**
