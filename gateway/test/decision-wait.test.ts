@@ -68,6 +68,36 @@ describe('waiting for a decision', () => {
     w.close();
   });
 
+  it('stops reading a client whose messages pile up behind a waiting statement, and reads on once it is decided', async () => {
+    const w = await WireClient.connect(t.port, token);
+    w.send(serialize.query('SELECT 1 AS held_backlog'));
+    await evaluator.held(1);
+    // 48 MiB behind the waiting statement: four Queries over the statement size limit (54000 each).
+    const big = serialize.query(`-- ${'x'.repeat(12 * 1024 * 1024)}`);
+    const sent = 4 * big.length;
+    for (let i = 0; i < 4; i++) w.send(big);
+    w.send(serialize.query('SELECT 5 AS after_backlog'));
+    // Until the client's socket stops draining: Gatehouse has stopped reading it.
+    let unsent = w.unsent;
+    for (let still = 0; still < 5 && unsent > 0; ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      still = w.unsent === unsent ? still + 1 : 0;
+      unsent = w.unsent;
+    }
+    // What left the client sits in kernel socket buffers (a few MiB on loopback) and in Gatehouse's
+    // bounded backlog; reading everything would have emptied the client's buffer.
+    expect(sent - unsent).toBeLessThan(24 * 1024 * 1024);
+    const other = await t.client(token);
+    expect((await other.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    await other.end();
+    evaluator.releaseAll();
+    const groups = await w.untilReady(6);
+    expect(rowsOf(groups[0]!)).toEqual([['1']]);
+    expect(groups.slice(1, 5).map(errorCodes)).toEqual([['54000'], ['54000'], ['54000'], ['54000']]);
+    expect(rowsOf(groups[5]!)).toEqual([['5']]);
+    w.close();
+  });
+
   it('a CancelRequest refuses the waiting statement with 57014, and the session goes on', async () => {
     const c = await t.client(token);
     const keys = c as unknown as { processID: number; secretKey: number };

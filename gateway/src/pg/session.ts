@@ -87,6 +87,9 @@ function cancelledWait(): GatehouseError {
   });
 }
 
+/** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
+export const HELD_BACKLOG_BYTES = 1024 * 1024;
+
 export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
@@ -103,6 +106,8 @@ export class Session {
   private holdClient = false;
   /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
   private copyIn: CopyIn | null = null;
+  /** Why the client socket is not being read (see clientFlow). */
+  private readonly clientStoppedBy = { upstream: false, backlog: false };
   /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
   private waiting: { cancel(): void } | null = null;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
@@ -130,7 +135,7 @@ export class Session {
     upstream.on('error', (e) => this.upstreamLost(e));
     upstream.on('close', () => this.upstreamLost(null));
     client.on('drain', () => upstream.resume());
-    upstream.on('drain', () => client.resume());
+    upstream.on('drain', () => this.clientFlow('upstream', false));
     // The path the session starts with comes from the server, whatever set it (startup parameter,
     // ALTER ROLE/DATABASE ... SET, the server's default): asked before any client message is decided.
     this.probeSearchPathIfStale();
@@ -138,7 +143,7 @@ export class Session {
     this.flushUpstream();
     if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
-    client.resume();
+    if (!this.clientStoppedBy.upstream && !this.clientStoppedBy.backlog) client.resume();
     upstream.resume();
   }
 
@@ -168,7 +173,19 @@ export class Session {
     if (this.upstreamOut.length === 0 || this.closed) return;
     const out = this.upstreamOut.length === 1 ? this.upstreamOut[0]! : Buffer.concat(this.upstreamOut);
     this.upstreamOut = [];
-    if (!this.upstream.write(out)) this.client.pause();
+    if (!this.upstream.write(out)) this.clientFlow('upstream', true);
+  }
+
+  /**
+   * Stops reading the client while the upstream socket is full or while messages it already sent
+   * wait unprocessed beyond HELD_BACKLOG_BYTES (a decision or approval pending): memory stays
+   * bounded and TCP pushes back on the client, as PostgreSQL does by not reading.
+   */
+  private clientFlow(reason: 'upstream' | 'backlog', stop: boolean): void {
+    if (this.clientStoppedBy[reason] === stop) return;
+    this.clientStoppedBy[reason] = stop;
+    if (this.clientStoppedBy.upstream || this.clientStoppedBy.backlog) this.client.pause();
+    else if (!this.closed) this.client.resume();
   }
 
   // ---- client → gateway ----
@@ -192,10 +209,15 @@ export class Session {
     }
     this.flushUpstream();
     this.flushClient();
+    this.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
+  }
+
+  private nextClientFrameHeld(): boolean {
+    return this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting';
   }
 
   private nextClientFrame(): Frame | null {
-    return this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting' ? null : this.framer.next();
+    return this.nextClientFrameHeld() ? null : this.framer.next();
   }
 
   private onClientFrame(frame: Frame): void {

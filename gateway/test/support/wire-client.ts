@@ -85,6 +85,11 @@ export class WireClient {
     this.socket.write(Buffer.concat(buffers));
   }
 
+  /** Bytes written but not yet taken by the kernel (the peer is not reading). */
+  get unsent(): number {
+    return this.socket.writableLength;
+  }
+
   async next(): Promise<Message> {
     const m = await this.take();
     if (!m) throw new Error('connection closed');
