@@ -90,4 +90,36 @@ describe('protocol fuzzer findings', () => {
       w.close();
     }
   });
+  it('a Close of a statement skipped after a failed Bind, then a Describe after Sync: the statement still exists, as in PostgreSQL', async () => {
+    // Seed 1000, round 691: Gatehouse dropped s2 when the Close went out; the server skipped the
+    // Close, but the Describe behind the Sync was decided before the undo arrived (26000 for s2).
+    const { gh, pg } = await bothWays(
+      5,
+      serialize.parse({ name: 's2', text: 'SELECT 1 AS a' }),
+      serialize.sync(),
+      serialize.parse({ text: 'SELECT 2' }),
+      serialize.query('SELECT 3'), // drops the unnamed statement upstream
+      serialize.sync(),
+      serialize.bind({}),
+      serialize.close({ type: 'S', name: 's2' } as never),
+      serialize.sync(),
+      serialize.describe({ type: 'S', name: 's2' }),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+    expect(names(gh[4]!)).toEqual(['parameterDescription', 'rowDescription', 'readyForQuery']);
+  });
+
+  it('a named Parse that fails upstream, then the same name parsed again after Sync: prepared, as in PostgreSQL', async () => {
+    const { gh, pg } = await bothWays(
+      2,
+      serialize.parse({ name: 's5', text: 'SELECT 1::no_such_type_fuzz' }),
+      serialize.sync(),
+      serialize.parse({ name: 's5', text: 'SELECT 1 AS a' }),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([['42704'], []]);
+  });
 });

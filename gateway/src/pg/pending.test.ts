@@ -142,3 +142,23 @@ describe('canProduce: which responses each pending entry can be answered with', 
     expect(producers(BE.CopyBothResponse)).toEqual([]);
   });
 });
+
+describe('statementNameUnsettled: a Parse or Close of the name unanswered, with a Sync after it', () => {
+  it('is unsettled only when the latest change of the name has a Sync queued after it', () => {
+    expect(queueOf(['parse']).statementNameUnsettled('s')).toBe(false); // same batch: skipped with it if it fails
+    expect(queueOf(['parse', 'sync']).statementNameUnsettled('s')).toBe(true);
+    expect(queueOf(['close-statement', 'sync', 'bind']).statementNameUnsettled('s')).toBe(true);
+    expect(queueOf(['parse', 'sync', 'parse']).statementNameUnsettled('s')).toBe(false); // the latest Parse decides
+    expect(queueOf(['parse', 'sync']).statementNameUnsettled('other')).toBe(false);
+  });
+
+  it('settles as the entries are answered or dropped', () => {
+    const q = queueOf(['parse', 'execute', 'sync', 'close-statement', 'sync']);
+    q.shift();
+    expect(q.statementNameUnsettled('s')).toBe(true); // the Close is still unanswered
+    q.shift();
+    q.shift();
+    q.dropUntilSync();
+    expect(q.statementNameUnsettled('s')).toBe(false);
+  });
+});

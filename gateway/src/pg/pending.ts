@@ -76,8 +76,17 @@ export type Pending =
   | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
 
 /** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
+/** The prepared statement name a Parse or Close entry changes in Gatehouse's view, or null. */
+function changedStatementName(p: Pending): string | null {
+  if (p.kind === 'parse') return p.statement.name;
+  if (p.kind === 'close-statement') return p.statement?.name ?? null;
+  return null;
+}
+
 export class PendingQueue {
   private items: Pending[] = [];
+  /** How many entries in the queue change each statement name (statementNameUnsettled). */
+  private readonly nameChanges = new Map<string, number>();
   private head = 0;
 
   get length(): number {
@@ -90,18 +99,44 @@ export class PendingQueue {
 
   push(p: Pending): void {
     this.items.push(p);
+    const name = changedStatementName(p);
+    if (name !== null) this.nameChanges.set(name, (this.nameChanges.get(name) ?? 0) + 1);
   }
 
   shift(): Pending | undefined {
     const p = this.items[this.head];
     if (p === undefined) return undefined;
     this.items[this.head] = undefined as unknown as Pending;
+    const name = changedStatementName(p);
+    if (name !== null) {
+      const left = this.nameChanges.get(name)! - 1;
+      if (left === 0) this.nameChanges.delete(name);
+      else this.nameChanges.set(name, left);
+    }
     this.head++;
     if (this.head > 64 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
     return p;
+  }
+
+  /**
+   * Whether a Parse or Close of prepared statement `name` is still unanswered with a Sync queued
+   * after it. Gatehouse updates its statement names when such a message goes out; if an earlier
+   * message of its batch fails, the server skips it and the change is undone (upstream-relay.ts).
+   * A message after that Sync is not skipped with it, so it must see the names as they end up.
+   */
+  statementNameUnsettled(name: string): boolean {
+    if (!this.nameChanges.has(name)) return false;
+    // From the newest entry back: only the latest change of the name matters.
+    let syncAfter = false;
+    for (let i = this.items.length - 1; i >= this.head; i--) {
+      const p = this.items[i]!;
+      if (p.kind === 'sync') syncAfter = true;
+      else if ((p.kind === 'parse' || p.kind === 'close-statement') && p.statement?.name === name) return syncAfter;
+    }
+    return false;
   }
 
   /**

@@ -10,7 +10,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { CatalogResolver } from './catalog.ts';
@@ -106,6 +106,8 @@ export class Session {
   private holdClient = false;
   /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
   private copyIn: CopyIn | null = null;
+  /** A client message waiting until the statement name it uses is settled (parkedOnName). */
+  private parked: { frame: Frame; name: string } | null = null;
   /** Why the client socket is not being read (see clientFlow). */
   private readonly clientStoppedBy = { upstream: false, backlog: false };
   /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
@@ -213,16 +215,41 @@ export class Session {
   }
 
   private nextClientFrameHeld(): boolean {
-    return this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting';
+    if (this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting') return true;
+    return this.parked !== null && this.pending.statementNameUnsettled(this.parked.name);
   }
 
   private nextClientFrame(): Frame | null {
-    return this.nextClientFrameHeld() ? null : this.framer.next();
+    if (this.nextClientFrameHeld()) return null;
+    const parked = this.parked;
+    if (parked === null) return this.framer.next();
+    this.parked = null;
+    return parked.frame;
+  }
+
+  /**
+   * The prepared statement a Parse, Bind, Describe or Close names, when its name is unsettled
+   * (pending.ts statementNameUnsettled): the message waits for the server's answers (parked).
+   */
+  private parkedOnName(frame: Frame, msg: FrontendMessage): boolean {
+    let name: string;
+    if (msg.type === 'parse' || msg.type === 'bind') name = msg.type === 'parse' ? msg.name : msg.statement;
+    else if ((msg.type === 'describe' || msg.type === 'close') && msg.target === 'S') name = msg.name;
+    else return false;
+    if (!this.pending.statementNameUnsettled(name)) return false;
+    this.parked = { frame, name };
+    return true;
+  }
+
+  /** The relay answered pending entries: a message parked on a statement name may go on. */
+  upstreamAnswered(): void {
+    if (this.parked !== null && !this.closed && !this.pending.statementNameUnsettled(this.parked.name)) this.processClientFrames();
   }
 
   private onClientFrame(frame: Frame): void {
     const msg = decodeFrontend(frame);
     if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
+    if (this.parkedOnName(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
       if (msg.type === 'parse') this.auditDiscarded(msg.sql, 'extended');

@@ -79,6 +79,7 @@ export class UpstreamRelay {
       this.pumping = false;
     }
     this.s.flushClient();
+    this.s.upstreamAnswered();
   }
 
   private onFrame(frame: Frame): Promise<void> | null {

@@ -32,6 +32,8 @@ export interface Divergence {
   direct: string[];
   gateway: string[];
   why: string;
+  /** The rounds before it on the same sessions (latest last, at most 40): what set up the state that diverged. */
+  before: Array<{ trace: string[]; direct: string[] }>;
 }
 
 export interface FuzzStats {
@@ -107,6 +109,7 @@ export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
   const stats: FuzzStats = { rounds: 0, messages: 0, divergence: null };
   let gw = await o.gateway();
   let pg = await o.direct();
+  const before: Divergence['before'] = [];
   try {
     while (stats.messages < o.messages) {
       const round: Round = gen.next();
@@ -133,14 +136,17 @@ export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
         if (leaked !== undefined) why = `a raw identifier reached the client (${leaked.slice(0, 3)}...)`;
       }
       if (why !== null) {
-        stats.divergence = { seed: o.seed, round: stats.rounds - 1, trace: round.trace, direct: d, gateway: g, why };
+        stats.divergence = { seed: o.seed, round: stats.rounds - 1, trace: round.trace, direct: d, gateway: g, why, before };
         return stats;
       }
+      before.push({ trace: round.trace, direct: d });
+      if (before.length > 40) before.shift();
       if (stats.rounds % 500 === 0) o.onProgress?.(stats);
       // A round that ended a session (e.g. a FATAL on both sides) starts the next one on new sessions.
       if (want.messages.some((m) => m.severity === 'FATAL')) {
         gw.close();
         pg.close();
+        before.length = 0;
         gw = await o.gateway();
         pg = await o.direct();
       }
