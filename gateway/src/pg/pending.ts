@@ -75,7 +75,6 @@ export type Pending =
   | { kind: 'refused-query'; error: Buffer; shown: boolean } // the same for a refused simple Query: ends with ReadyForQuery
   | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
 
-/** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
 /** The prepared statement name a Parse or Close entry changes in Gatehouse's view, or null. */
 function changedStatementName(p: Pending): string | null {
   if (p.kind === 'parse') return p.statement.name;
@@ -83,6 +82,7 @@ function changedStatementName(p: Pending): string | null {
   return null;
 }
 
+/** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
 export class PendingQueue {
   private items: Pending[] = [];
   /** How many entries in the queue change each statement name (statementNameUnsettled). */
@@ -134,7 +134,7 @@ export class PendingQueue {
     for (let i = this.items.length - 1; i >= this.head; i--) {
       const p = this.items[i]!;
       if (p.kind === 'sync') syncAfter = true;
-      else if ((p.kind === 'parse' || p.kind === 'close-statement') && p.statement?.name === name) return syncAfter;
+      else if (changedStatementName(p) === name) return syncAfter;
     }
     return false;
   }

@@ -87,6 +87,21 @@ function cancelledWait(): GatehouseError {
   });
 }
 
+/** The prepared statement a Parse, Bind, Describe or Close message names, or null. */
+function statementNamed(msg: FrontendMessage): string | null {
+  switch (msg.type) {
+    case 'parse':
+      return msg.name;
+    case 'bind':
+      return msg.statement;
+    case 'describe':
+    case 'close':
+      return msg.target === 'S' ? msg.name : null;
+    default:
+      return null;
+  }
+}
+
 /** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
 export const HELD_BACKLOG_BYTES = 1024 * 1024;
 
@@ -232,11 +247,8 @@ export class Session {
    * (pending.ts statementNameUnsettled): the message waits for the server's answers (parked).
    */
   private parkedOnName(frame: Frame, msg: FrontendMessage): boolean {
-    let name: string;
-    if (msg.type === 'parse' || msg.type === 'bind') name = msg.type === 'parse' ? msg.name : msg.statement;
-    else if ((msg.type === 'describe' || msg.type === 'close') && msg.target === 'S') name = msg.name;
-    else return false;
-    if (!this.pending.statementNameUnsettled(name)) return false;
+    const name = statementNamed(msg);
+    if (name === null || !this.pending.statementNameUnsettled(name)) return false;
     this.parked = { frame, name };
     return true;
   }
