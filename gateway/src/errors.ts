@@ -13,6 +13,10 @@ export const ERRORS = {
   APPROVAL_VOID: { sqlstate: '42501', severity: 'ERROR' },
   POLICY_ENGINE_FAILED: { sqlstate: '42501', severity: 'ERROR' },
   AUDIT_WRITE_FAILED: { sqlstate: '58030', severity: 'ERROR' },
+  /** The audit log's disk is full (ENOSPC, EDQUOT): statements are refused until it has room again. */
+  AUDIT_DISK_FULL: { sqlstate: '53100', severity: 'ERROR' },
+  /** Records already written could not be flushed to disk: the session's held statements are not sent, and it ends. */
+  AUDIT_FLUSH_FAILED: { sqlstate: '58030', severity: 'FATAL' },
   AUTH_FAILED: { sqlstate: '28P01', severity: 'FATAL' },
   AUTH_SPEC_INVALID: { sqlstate: '28000', severity: 'FATAL' },
   TLS_REQUIRED: { sqlstate: '28000', severity: 'FATAL' },

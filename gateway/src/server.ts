@@ -14,7 +14,10 @@ import { approvalRoutes } from './approvals/http-routes.ts';
 import { openApprovals, type Approvals } from './approvals/open.ts';
 import { createSessionGate } from './approvals/statement-gate.ts';
 import { createReadiness } from './admin/readiness.ts';
+import { auditRoutes } from './admin/audit-routes.ts';
+import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
 import { openAuditSink } from './audit/file-sink.ts';
+import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
@@ -59,8 +62,8 @@ export interface RunningGateway {
   policyStatus(): PolicyStatus | null;
   /** The admin listener's port (config.admin), or null when there is none. */
   adminPort: number | null;
-  /** Reopens the audit file (after log rotation) when the sink supports it. */
-  reopenAudit(): void;
+  /** Checkpoints and reopens the audit file (after log rotation) when the sink supports it. */
+  reopenAudit(): Promise<void>;
   /** Approval requests, answers and grants (docs/approvals.md). */
   approvals: Approvals;
   close(): Promise<void>;
@@ -69,6 +72,8 @@ export interface RunningGateway {
 export interface StartOptions {
   /** Called with one-line human-readable progress messages (listening, policy loaded...). */
   onInfo?: (message: string) => void;
+  /** Called with problems the operator must act on (the audit log cannot be written); default onInfo. */
+  onError?: (message: string) => void;
   /** Use this engine source instead of loading config.policies (the git policy source plugs in here). */
   engines?: EngineSource;
   /** Use this audit sink instead of opening config.audit.file. */
@@ -136,7 +141,20 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     },
   });
   // Opened before the policies, so that the first activation (or refusal) is audited.
-  const audit = observeAuditSink(options.audit ?? openAuditSink(config.audit.file, { fsync: config.audit.fsync ?? false }), metrics);
+  const onError = options.onError ?? info;
+  const signer: CheckpointSigner | null = config.audit.signingKeyFile ? await loadCheckpointSigner(config.audit.signingKeyFile) : null;
+  if (signer === null && !options.audit) info('audit: no signing key (audit.signing_key): the log is hash-chained but its checkpoints are not signed');
+  const audit = observeAuditSink(
+    options.audit ??
+      openAuditSink(config.audit.file, {
+        fsync: config.audit.fsync ?? true,
+        signer,
+        checkpointIntervalMs: (config.audit.checkpointIntervalSeconds ?? 60) * 1000,
+        ...(config.audit.redactLiterals === false ? {} : { redact: redactRecord }),
+        onProblem: (level, message) => (level === 'error' ? onError(message) : info(message)),
+      }),
+    metrics,
+  );
   let gitSource: GitPolicySource | null = null;
   let engines: EngineSource;
   // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
@@ -428,6 +446,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           onInfo: info,
         }),
         ...healthRoutes(metrics.registry, readiness),
+        ...auditRoutes(signer?.publicJwk ?? null),
         ...approvalRoutes({ service: approvals.service, verify: (token) => verifier.verify(token), activeRevision: () => engines.current().revision }),
       };
       const reads = { ...config.admin.reads, verifyToken: (jwt: string) => verifier.verify(jwt) };

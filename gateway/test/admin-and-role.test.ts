@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { sqlstateOf, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { sqlstateOf, startTestGateway, TEST_DB, type TestGateway, recorded } from './support/harness.ts';
 
 /** A role every PostgreSQL 14+ has, that the gateway's upstream user (a superuser) may become. */
 const OTHER_ROLE = 'pg_read_all_stats';
@@ -32,7 +32,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     /** The policies of the (one) audited decision on `sql`. */
     async function deniedBy(sql: string): Promise<string[]> {
-      const isOurs = (r: AuditRecord): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === sql;
+      const isOurs = (r: AuditRecord): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === recorded(sql);
       const records = await t.auditUntil((rs) => rs.some(isOurs));
       const ours = records.filter(isOurs);
       expect(ours.map((r) => r.decision)).toEqual(['deny']);
@@ -66,7 +66,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
 
     it('denies set_config with a parameter name bound in the extended protocol', async () => {
-      const sql = 'SELECT set_config($1, $2, false)';
+      const sql = 'SELECT set_config($1, $2, false) AS bound';
       expect(await sqlstateOf(agent, sql, ['role', OTHER_ROLE])).toBe('42501');
       expect(await deniedBy(sql)).toContain('deny-set-role');
       expect((await agent.query("SELECT current_setting('role') AS r")).rows).toEqual([{ r: 'none' }]);

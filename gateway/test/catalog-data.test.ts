@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { sqlstateOf, startTestGateway, type TestGateway, recorded } from './support/harness.ts';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`catalog data and SQL text, ${engine} engine`, () => {
@@ -29,8 +29,8 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     /** The policies of the audited decision on `sql` (the latest one). */
     const decidedBy = async (sql: string): Promise<string[]> => {
-      const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === sql));
-      const last = records.filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === sql).at(-1);
+      const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === recorded(sql)));
+      const last = records.filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === recorded(sql)).at(-1);
       return last?.policies ?? [];
     };
 

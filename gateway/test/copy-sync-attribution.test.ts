@@ -6,7 +6,7 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const TABLE = 'public.pgbench_copy_sync';
@@ -56,7 +56,7 @@ describe.each(['rego', 'cedar'] as const)('Sync and Flush during COPY FROM STDIN
 
   const outcomeOf = async (text: string): Promise<{ status: string; rows?: number | null; sqlstate?: string } | undefined> => {
     const find = (records: ReturnType<TestGateway['audit']>) => {
-      const stmts = records.filter((r) => r.type === 'statement' && r.statement === text);
+      const stmts = records.filter((r) => r.type === 'statement' && r.statement === recorded(text));
       const last = stmts[stmts.length - 1];
       const id = last?.type === 'statement' ? last.decision_id : null;
       const o = records.find((r) => r.type === 'outcome' && r.decision_id === id);

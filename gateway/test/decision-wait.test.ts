@@ -4,33 +4,9 @@
 
 import { sendCancelRequest } from './support/cancel-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from '../src/policy/evaluate.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { HeldEvaluator } from './support/held-evaluator.ts';
+import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient } from './support/wire-client.ts';
-
-/** Evaluates in-process, but answers statements that contain "held_" only when the test releases them. */
-class HeldEvaluator implements PolicyEvaluator {
-  private readonly waiting: Array<() => void> = [];
-  private readonly arrivals: Array<() => void> = [];
-
-  evaluate(...args: Parameters<PolicyEvaluator['evaluate']>): BudgetedVerdict | Promise<BudgetedVerdict> {
-    const verdict = evaluateWithBudget(...args);
-    if (!args[1].statement.text.includes('held_')) return verdict;
-    return new Promise((resolve) => {
-      this.waiting.push(() => resolve(verdict));
-      this.arrivals.shift()?.();
-    });
-  }
-
-  /** Resolves once `count` held evaluations are waiting. */
-  async held(count: number): Promise<void> {
-    while (this.waiting.length < count) await new Promise<void>((resolve) => this.arrivals.push(resolve));
-  }
-
-  releaseAll(): void {
-    for (const release of this.waiting.splice(0)) release();
-  }
-}
 
 describe('waiting for a decision', () => {
   const evaluator = new HeldEvaluator();
@@ -110,8 +86,8 @@ describe('waiting for a decision', () => {
     expect(await pending).toBe('57014');
     expect((await c.query('SELECT 5 AS n')).rows).toEqual([{ n: 5 }]);
     evaluator.releaseAll(); // the late decision is only audited
-    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_cancelled'));
-    const decided = records.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_cancelled');
+    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === recorded('SELECT 1 AS held_cancelled')));
+    const decided = records.find((r) => r.type === 'statement' && r.statement === recorded('SELECT 1 AS held_cancelled'));
     const id = decided?.type === 'statement' ? decided.decision_id : '';
     const outcomes = await t.auditUntil((rs) => rs.some((r) => r.type === 'outcome' && r.decision_id === id));
     const outcome = outcomes.find((r) => r.type === 'outcome' && r.decision_id === id);
@@ -126,10 +102,10 @@ describe('waiting for a decision', () => {
     for await (const m of w.untilClosed()) expect(names([m])).not.toContain('dataRow');
     evaluator.releaseAll();
     const records = await t.auditUntil((rs) => {
-      const s = rs.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_gone');
+      const s = rs.find((r) => r.type === 'statement' && r.statement === recorded('SELECT 1 AS held_gone'));
       return s !== undefined && rs.some((r) => r.type === 'outcome' && s.type === 'statement' && r.decision_id === s.decision_id);
     });
-    const s = records.find((r) => r.type === 'statement' && r.statement === 'SELECT 1 AS held_gone');
+    const s = records.find((r) => r.type === 'statement' && r.statement === recorded('SELECT 1 AS held_gone'));
     const o = records.find((r) => r.type === 'outcome' && s?.type === 'statement' && r.decision_id === s.decision_id);
     expect(o?.type === 'outcome' ? o.outcome : null).toEqual({ status: 'aborted' });
   });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { sqlstateOf, startTestGateway, type TestGateway, recorded } from './support/harness.ts';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`${engine} engine`, () => {
@@ -137,7 +137,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('writes an audit record before each statement and its outcome after, stamped with the policy revision', async () => {
       await agent.query('SELECT id FROM clinical.visits ORDER BY id LIMIT 2');
       const isOurs = (r: AuditRecord): r is Extract<AuditRecord, { type: 'statement' }> =>
-        r.type === 'statement' && r.statement === 'SELECT id FROM clinical.visits ORDER BY id LIMIT 2';
+        r.type === 'statement' && r.statement === recorded('SELECT id FROM clinical.visits ORDER BY id LIMIT 2');
       const records = await t.auditUntil((rs) => {
         const ours = rs.find(isOurs);
         return ours !== undefined && rs.some((r) => r.type === 'outcome' && r.decision_id === ours.decision_id);
@@ -154,7 +154,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(outcome && outcome.type === 'outcome' ? outcome.outcome : null).toEqual({ status: 'ok', command_tag: 'SELECT 2', rows: 2 });
       // The outcome says who and under which revision without a join to its statement record.
       expect(outcome && outcome.type === 'outcome' ? [outcome.identity, outcome.revision] : null).toEqual([s.identity, s.revision]);
-      const denied = records.find((r) => r.type === 'statement' && r.statement === 'DROP TABLE clinical.visits');
+      const denied = records.find((r) => r.type === 'statement' && r.statement === recorded('DROP TABLE clinical.visits'));
       expect(denied && denied.type === 'statement' ? denied.decision : null).toBe('deny');
     });
 
@@ -164,9 +164,9 @@ for (const engine of ['rego', 'cedar'] as const) {
       const truth = await direct.query(unmasked);
       expect((await agent.query(unmasked)).rows).toEqual(truth.rows);
       expect((await agent.query(masked)).rows.map((r: { ssn: string }) => r.ssn)).toEqual(['***', '***', '***']);
-      const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'outcome').length > 0 && rs.some((r) => r.type === 'statement' && r.statement === masked));
+      const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'outcome').length > 0 && rs.some((r) => r.type === 'statement' && r.statement === recorded(masked)));
       const find = (text: string): Extract<AuditRecord, { type: 'statement' }> => {
-        const r = records.find((x) => x.type === 'statement' && x.statement === text);
+        const r = records.find((x) => x.type === 'statement' && x.statement === recorded(text));
         if (r?.type !== 'statement') throw new Error(`no statement record for ${text}`);
         return r;
       };

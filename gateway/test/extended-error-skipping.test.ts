@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { startTestGateway, type TestGateway, recorded } from './support/harness.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 /** A raw session straight to PostgreSQL, to compare what a client sees with and without Gatehouse. */
@@ -44,7 +44,7 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
   }
   const statementOutcome = async (text: string): Promise<string | undefined> => {
     const find = (records: ReturnType<TestGateway['audit']>) => {
-      const stmt = records.find((r) => r.type === 'statement' && r.statement === text);
+      const stmt = records.find((r) => r.type === 'statement' && r.statement === recorded(text));
       const id = stmt?.type === 'statement' ? stmt.decision_id : null;
       const outcome = records.find((r) => r.type === 'outcome' && r.decision_id === id);
       return outcome?.type === 'outcome' ? outcome.outcome.status : undefined;

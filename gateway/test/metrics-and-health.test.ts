@@ -108,8 +108,8 @@ describe('operator endpoints on the admin listener', () => {
 
     // The audit file now leads to a device that is always full: the next write fails (ENOSPC).
     pointAuditAt('/dev/full');
-    t.gw.reopenAudit();
-    expect(await sqlstateOf(agent, 'SELECT id FROM clinical.patients LIMIT 1')).toBe('58030');
+    await t.gw.reopenAudit();
+    expect(await sqlstateOf(agent, 'SELECT id FROM clinical.patients LIMIT 1')).toBe('53100');
     const unready = await get(t.gw.adminPort, '/readyz');
     expect(unready.status).toBe(503);
     const body = JSON.parse(unready.text) as { ready: boolean; checks: { audit: { ok: boolean; detail: string }; policy: { ok: boolean } } };
@@ -122,7 +122,7 @@ describe('operator endpoints on the admin listener', () => {
     // Rotated to a writable file (what SIGHUP does after logrotate): ready, and statements run again.
     const recovered = join(dir, 'audit-2.ndjson');
     pointAuditAt(recovered);
-    t.gw.reopenAudit();
+    await t.gw.reopenAudit();
     const ready = await get(t.gw.adminPort, '/readyz');
     expect(ready.status, ready.text).toBe(200);
     expect(await sqlstateOf(agent, 'SELECT id FROM clinical.patients LIMIT 1')).toBeNull();

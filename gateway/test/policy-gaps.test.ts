@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { sqlstateOf, startTestGateway, type TestGateway, recorded } from './support/harness.ts';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`${engine} engine`, () => {
@@ -26,7 +26,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     /** The audited decisions on `sql`, once at least one is written. */
     async function decisionsOn(sql: string): Promise<Array<Extract<AuditRecord, { type: 'statement' }>>> {
-      const isOurs = (r: AuditRecord): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === sql;
+      const isOurs = (r: AuditRecord): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === recorded(sql);
       return (await t.auditUntil((rs) => rs.some(isOurs))).filter(isOurs);
     }
 

@@ -17,7 +17,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { RECENT_CHECKOUTS_KEPT } from '../src/policy/repo/prune.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
-import { ensureClinicDatabase, readAudit, sqlstateOf } from './support/harness.ts';
+import { ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
 
 
@@ -44,7 +44,7 @@ describe('policies from git (rego): gated activation', () => {
 
   const auditRecords = (): AuditRecord[] => readAudit(auditFile);
   const statementRevisions = (): string[] =>
-    auditRecords().flatMap((r) => (r.type === 'statement' && r.statement === READERS_SQL ? [r.revision ?? ''] : []));
+    auditRecords().flatMap((r) => (r.type === 'statement' && r.statement === recorded(READERS_SQL) ? [r.revision ?? ''] : []));
   const policyEvents = (): { event: string; revision: string; reason: string | null }[] =>
     auditRecords().flatMap((r) => (r.type === 'policy' ? [{ event: r.event, revision: r.revision, reason: r.reason }] : []));
 
@@ -182,7 +182,7 @@ describe('policies from git (rego): gated activation', () => {
     expect(await gw.refreshPolicies()).toMatchObject({ outcome: 'activated', commit: c7 });
     expect(await sqlstateOf(reader, READERS_SQL)).toBe('42501');
     expect(statementRevisions().at(-1)).toBe(c7);
-    const denial = auditRecords().filter((r) => r.type === 'statement' && r.statement === READERS_SQL).at(-1);
+    const denial = auditRecords().filter((r) => r.type === 'statement' && r.statement === recorded(READERS_SQL)).at(-1);
     expect(denial).toMatchObject({ decision: 'deny', revision: c7 });
   });
 
@@ -197,7 +197,7 @@ describe('policies from git (rego): gated activation', () => {
     expect(await gw.refreshPolicies()).toMatchObject({ outcome: 'activated', commit: deniedBy });
     // node-postgres reuses the statement it prepared: this is Bind/Execute only.
     expect(await sqlstateOf(reader, prepared as unknown as string)).toBe('42501');
-    const records = auditRecords().filter((r) => r.type === 'statement' && r.statement === READERS_SQL);
+    const records = auditRecords().filter((r) => r.type === 'statement' && r.statement === recorded(READERS_SQL));
     expect(records.at(-1)).toMatchObject({ decision: 'deny', revision: deniedBy });
     expect(records.some((r) => r.type === 'statement' && r.revision === allowedBy && r.decision === 'allow')).toBe(true);
   });

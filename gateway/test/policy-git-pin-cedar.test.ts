@@ -11,7 +11,7 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { configFromObject } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
-import { ensureClinicDatabase, readAudit, sqlstateOf } from './support/harness.ts';
+import { ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
 
 
@@ -83,7 +83,7 @@ describe('policies from git (cedar)', () => {
 
   const lastRevision = (auditFile: string): string | null =>
     readAudit(auditFile)
-      .filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === READERS_SQL)
+      .filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === recorded(READERS_SQL))
       .at(-1)?.revision ?? null;
 
   it('pinned to a tag: later commits on the branch are not activated', async () => {

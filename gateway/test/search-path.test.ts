@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+import { sqlstateOf, startTestGateway, type TestGateway, recorded } from './support/harness.ts';
 import { errorCodes, rowsOf, serialize, WireClient } from './support/wire-client.ts';
 
 describe('search_path following', () => {
@@ -20,8 +20,8 @@ describe('search_path following', () => {
 
   /** The tables the audit record of the latest run of `sql` says it read. */
   async function tablesRead(sql: string): Promise<string[]> {
-    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === sql));
-    const mine = records.filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === sql);
+    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.statement === recorded(sql)));
+    const mine = records.filter((r): r is Extract<AuditRecord, { type: 'statement' }> => r.type === 'statement' && r.statement === recorded(sql));
     return mine.at(-1)?.input?.statement.tables_read ?? [];
   }
 

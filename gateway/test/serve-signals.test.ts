@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
-import { ensureClinicDatabase, readAudit, REPO_ROOT, sqlstateOf } from './support/harness.ts';
+import { ensureClinicDatabase, readAudit, REPO_ROOT, sqlstateOf, recorded } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
 
 const GATEHOUSE_BIN = join(REPO_ROOT, 'gateway', 'bin', 'gatehouse.js');
@@ -111,7 +111,7 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
   let commitB: string;
 
   const readersRecords = (file = auditFile): AuditRecord[] =>
-    readAudit(file).filter((r) => r.type === 'statement' && r.statement === READERS_SQL);
+    readAudit(file).filter((r) => r.type === 'statement' && r.statement === recorded(READERS_SQL));
   const outcomeWritten = (file: string, id: string): boolean => readAudit(file).some((r) => r.type === 'outcome' && r.decision_id === id);
   const policyStatus = async (): Promise<PolicyStatus> => (await (await fetch(`http://127.0.0.1:${adminPort}/policy/status`)).json()) as PolicyStatus;
   const hangup = (): void => {

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { GatehouseError } from '../errors.ts';
+import { GENESIS, lineHash } from './chain.ts';
+import { loadCheckpointKey, loadCheckpointSigner, generateCheckpointKeys, type CheckpointSigner, type CheckpointKey } from './checkpoint.ts';
 import { openAuditSink } from './file-sink.ts';
 import type { AuditRecord } from './types.ts';
+import { verifyAuditFiles } from './verify.ts';
 
 const SCHEMA_URL = new URL('../../../schemas/audit-record.schema.json', import.meta.url);
 
@@ -126,88 +130,209 @@ const RECORDS: AuditRecord[] = [
 ];
 
 let dir: string;
+let signer: CheckpointSigner;
+let publicKey: CheckpointKey;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gatehouse-audit-'));
+  const keys = await generateCheckpointKeys();
+  writeFileSync(join(dir, 'signing.key'), keys.privatePem);
+  signer = await loadCheckpointSigner(join(dir, 'signing.key'));
+  publicKey = await loadCheckpointKey(keys.publicPem);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The file's lines parsed, without the chain fields. */
+function recordsIn(file: string): Record<string, unknown>[] {
+  return lines(file).map((l) => {
+    const { seq: _seq, prev: _prev, ...rest } = JSON.parse(l) as Record<string, unknown>;
+    return rest;
+  });
+}
+
+function lines(file: string): string[] {
+  const all = readFileSync(file, 'utf8').split('\n');
+  expect(all.pop()).toBe('');
+  return all;
+}
+
+const ours = (rs: Record<string, unknown>[]): Record<string, unknown>[] => rs.filter((r) => r['type'] !== 'sink' && r['type'] !== 'checkpoint');
+
 describe('openAuditSink', () => {
-  it('writes one schema-valid record per line, on disk before write() returns', async () => {
+  it('writes one schema-valid, hash-chained record per line, in the file before write() returns', async () => {
     const file = join(dir, 'nested/dir/audit.ndjson');
-    const sink = openAuditSink(file);
+    const sink = openAuditSink(file, { fsync: false });
     for (const [i, record] of RECORDS.entries()) {
       sink.write(record);
-      // No await: the line must already be in the file.
-      expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(i + 2);
+      // No await: the line must already be in the file (after the "opened" record).
+      expect(lines(file)).toHaveLength(i + 2);
     }
     await sink.close();
 
-    const lines = readFileSync(file, 'utf8').split('\n');
-    expect(lines.pop()).toBe('');
-    expect(lines).toHaveLength(RECORDS.length);
+    const all = lines(file);
+    expect(all).toHaveLength(RECORDS.length + 1);
     const validate = schemaValidator();
-    for (const [i, line] of lines.entries()) {
-      const parsed: unknown = JSON.parse(line);
+    let prev = GENESIS;
+    for (const [i, line] of all.entries()) {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
       expect(validate(parsed)).toEqual([]);
-      // Exactly our fields: nothing added by pino (level, time as number, pid, hostname, msg).
-      expect(parsed).toEqual(RECORDS[i]);
+      expect(parsed['seq']).toBe(i + 1);
+      expect(parsed['prev']).toBe(prev);
+      prev = lineHash(line);
     }
+    expect(recordsIn(file)[0]).toMatchObject({ type: 'sink', event: 'opened', outage: null });
+    // Exactly our fields, plus the chain's.
+    expect(ours(recordsIn(file))).toEqual(RECORDS);
   });
 
   it('writes a deferred record before the next synchronous one, and at close', async () => {
     const file = join(dir, 'deferred.ndjson');
-    const sink = openAuditSink(file);
+    const sink = openAuditSink(file, { fsync: false });
     const outcome: AuditRecord = { v: 1, type: 'outcome', time: time(), decision_id: 'd1', session_id: 's1', ...WHO, outcome: { status: 'ok', command_tag: 'SELECT 1', rows: 1 } };
     sink.writeSoon(outcome);
     sink.write(RECORDS[0]!);
-    // Both are on disk when write() returns, the deferred one first.
-    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([outcome, RECORDS[0]]);
+    // Both are in the file when write() returns, the deferred one first.
+    expect(ours(recordsIn(file))).toEqual([outcome, RECORDS[0]]);
     const last: AuditRecord = { ...outcome, decision_id: 'd2' };
     sink.writeSoon(last);
     await sink.close();
-    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([outcome, RECORDS[0], last]);
+    expect(ours(recordsIn(file))).toEqual([outcome, RECORDS[0], last]);
+  });
+
+  it('whenDurable answers once the records are flushed, one flush for records written together', async () => {
+    const file = join(dir, 'durable.ndjson');
+    const sink = openAuditSink(file);
+    sink.write(RECORDS[0]!);
+    const order: string[] = [];
+    sink.whenDurable((e) => order.push(`a:${e === null}`));
+    sink.write(RECORDS[1]!);
+    sink.whenDurable((e) => order.push(`b:${e === null}`));
+    expect(order).toEqual([]); // not before the flush
+    await new Promise<void>((resolve) => sink.whenDurable(() => resolve()));
+    expect(order).toEqual(['a:true', 'b:true']);
+    // Nothing new written: answered at once.
+    let now = false;
+    sink.whenDurable(() => (now = true));
+    expect(now).toBe(true);
+    await sink.close();
   });
 
   it('the schema rejects records that do not match the contract', () => {
     const validate = schemaValidator();
-    expect(validate({ ...RECORDS[0], v: 2 })).not.toEqual([]);
-    expect(validate({ ...RECORDS[0], level: 30 })).not.toEqual([]);
-    expect(validate({ ...RECORDS[3], outcome: { status: 'ok' } })).not.toEqual([]);
-    expect(validate({ ...RECORDS[2], decision: 'maybe' })).not.toEqual([]);
-    expect(validate({ ...RECORDS[1], time: 'yesterday' })).not.toEqual([]);
+    const chained = (r: AuditRecord): Record<string, unknown> => ({ ...r, seq: 1, prev: GENESIS });
+    expect(validate(chained(RECORDS[0]!))).toEqual([]);
+    expect(validate(RECORDS[0])).not.toEqual([]); // not chained
+    expect(validate({ ...chained(RECORDS[0]!), v: 2 })).not.toEqual([]);
+    expect(validate({ ...chained(RECORDS[0]!), level: 30 })).not.toEqual([]);
+    expect(validate({ ...chained(RECORDS[3]!), outcome: { status: 'ok' } })).not.toEqual([]);
+    expect(validate({ ...chained(RECORDS[2]!), decision: 'maybe' })).not.toEqual([]);
+    expect(validate({ ...chained(RECORDS[1]!), time: 'yesterday' })).not.toEqual([]);
+    expect(validate({ ...chained(RECORDS[1]!), prev: 'abc' })).not.toEqual([]);
   });
 
-  it('appends to an existing file and reopens after rotation', async () => {
-    const file = join(dir, 'rotate.ndjson');
-    const first = openAuditSink(file);
+  it('continues the chain in an existing file and across rotation, with signed checkpoints that verify', async () => {
+    const file = join(dir, 'rotate/audit.ndjson');
+    const first = openAuditSink(file, { fsync: false, signer });
     first.write(RECORDS[0]!);
-    await first.close();
-    const sink = openAuditSink(file);
+    await first.close(); // shutdown checkpoint
+    const sink = openAuditSink(file, { fsync: false, signer });
     sink.write(RECORDS[1]!);
-    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
     await rename(file, `${file}.1`);
-    sink.reopen();
+    await sink.reopen(); // rotation checkpoint into audit.ndjson.1, then a new audit.ndjson
     sink.write(RECORDS[3]!);
     await sink.close();
-    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
-    expect(readFileSync(`${file}.1`, 'utf8').trim().split('\n')).toHaveLength(2);
+    const old = recordsIn(`${file}.1`);
+    expect(old.map((r) => r['type'])).toEqual(['sink', 'session', 'checkpoint', 'sink', 'policy', 'checkpoint']);
+    expect(recordsIn(file).map((r) => r['type'])).toEqual(['outcome', 'checkpoint']);
+    // The new file's first record links to the rotated file's last line.
+    expect((JSON.parse(lines(file)[0]!) as { prev: string }).prev).toBe(lineHash(lines(`${file}.1`).at(-1)!));
+    const report = await verifyAuditFiles([file, `${file}.1`], publicKey);
+    expect(report.findings).toEqual([]);
+    expect(report).toMatchObject({ status: 'ok', checkpoints: 3, lastSeq: 8, protectedThrough: 7 });
   });
 
-  it.runIf(existsSync('/dev/full'))('throws AUDIT_WRITE_FAILED when the write fails, and keeps failing', async () => {
-    const sink = openAuditSink('/dev/full');
+  it('cuts a torn last line (a crash mid-write) before continuing the chain', async () => {
+    const file = join(dir, 'torn.ndjson');
+    const sink = openAuditSink(file, { fsync: false });
+    sink.write(RECORDS[0]!);
+    await sink.close();
+    appendFileSync(file, '{"v":1,"seq":3,"prev":"ab');
+    const again = openAuditSink(file, { fsync: false });
+    await again.close();
+    const all = lines(file);
+    expect(all.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3]);
+    expect((await verifyAuditFiles([file], null)).findings).toEqual([]);
+  });
+
+  it.runIf(existsSync('/dev/full'))('refuses with AUDIT_DISK_FULL (53100) while the disk is full, and keeps refusing', async () => {
+    const problems: string[] = [];
+    const sink = openAuditSink('/dev/full', { fsync: false, retryMs: 60_000, onProblem: (level, m) => problems.push(`${level}: ${m}`) });
     for (let i = 0; i < 2; i++) {
       let error: unknown = null;
       try {
-        sink.write(RECORDS[0]!);
+        sink.write(RECORDS[2]!);
       } catch (e) {
         error = e;
       }
       expect(error).toBeInstanceOf(GatehouseError);
-      expect((error as GatehouseError).code).toBe('AUDIT_WRITE_FAILED');
+      expect((error as GatehouseError).code).toBe('AUDIT_DISK_FULL');
+      expect((error as GatehouseError).sqlstate).toBe('53100');
     }
+    expect(sink.health()).toMatchObject({ writable: false });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^error: .*ENOSPC/);
     await sink.close();
+  });
+
+  it.runIf(process.getuid?.() === 0)('on a full tmpfs: refuses, leaves no partial line, and recovers by itself when space returns', async () => {
+    const mnt = join(dir, 'tmpfs');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    } catch {
+      return; // no mount here (not a privileged container): /dev/full above covers the refusal
+    }
+    try {
+      const file = join(mnt, 'audit.ndjson');
+      const problems: string[] = [];
+      const sink = openAuditSink(file, { signer, retryMs: 50, onProblem: (level, m) => problems.push(`${level}: ${m}`) });
+      sink.write(RECORDS[2]!);
+      // Fill the rest of the file system.
+      const filler = join(mnt, 'filler');
+      try {
+        writeFileSync(filler, Buffer.alloc(1024 * 1024));
+      } catch {
+        // ENOSPC once full: what we wanted
+      }
+      const big = { ...RECORDS[2]!, reason: 'x'.repeat(64 * 1024) } as AuditRecord;
+      let refused = 0;
+      for (let i = 0; i < 5; i++) {
+        try {
+          sink.write(big);
+        } catch (e) {
+          expect((e as GatehouseError).sqlstate).toBe('53100');
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(0);
+      expect(problems.some((p) => p.startsWith('error: '))).toBe(true);
+      // Every line parses: the failed batch was cut back.
+      for (const l of lines(file)) expect(() => JSON.parse(l)).not.toThrow();
+      rmSync(filler);
+      await waitFor(() => sink.health().writable);
+      sink.write(RECORDS[2]!);
+      await sink.close();
+      const recovered = recordsIn(file).find((r) => r['type'] === 'sink' && r['event'] === 'recovered');
+      expect(recovered).toMatchObject({ outage: { reason: 'ENOSPC' } });
+      expect((recovered!['outage'] as { refused: number }).refused).toBe(refused);
+      expect(problems.at(-1)).toMatch(/^info: .*writable again/);
+      const report = await verifyAuditFiles([file], publicKey);
+      expect(report.findings).toEqual([]);
+      expect(report.status).toBe('ok');
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
   });
 
   it('throws AUDIT_WRITE_FAILED when the file cannot be opened', async () => {
@@ -225,3 +350,8 @@ describe('openAuditSink', () => {
     expect(() => sink.write(RECORDS[0]!)).toThrow(expect.objectContaining({ code: 'AUDIT_WRITE_FAILED' }));
   });
 });
+
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(done()).toBe(true);
+}

@@ -1,125 +1,305 @@
-// The NDJSON audit sink: one JSON record per line, written synchronously so it is out of the
-// process before write() returns, and failing loudly (the caller then refuses the statement).
+// The NDJSON audit sink: records hash-chained (audit/chain.ts) and appended whole, flushed to disk
+// with group commit before the statements they describe are forwarded, signed checkpoints at an
+// interval, at rotation and at shutdown, and, when the disk fails, refusal until it recovers.
 
-import pino from 'pino';
-import type { AuditHealth, AuditHealthReporter } from './health.ts';
-import type { AuditRecord, AuditSink } from './types.ts';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError } from '../errors.ts';
+import { AppendFile, STDOUT } from './append-file.ts';
+import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
+import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
+import type { AuditHealth, AuditHealthReporter } from './health.ts';
+import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
-  /** fsync after every record: survives power loss, costs one disk flush per record. */
+  /** fdatasync before a statement is forwarded (group commit); default true. */
   fsync?: boolean;
+  /** Signs checkpoints; without one the chain is written but nothing is signed. */
+  signer?: CheckpointSigner | null;
+  /** Milliseconds between interval checkpoints (written only when records were added); default 60 s. */
+  checkpointIntervalMs?: number;
+  /** Milliseconds between attempts to write again after a failure; default 1 s. */
+  retryMs?: number;
+  /** Rewrites a record before it is written (audit/redact.ts: literals out). */
+  redact?: (record: AuditRecord) => AuditRecord;
+  /** The operator log: an outage at error level, its end at info level. */
+  onProblem?: (level: 'error' | 'info', message: string) => void;
 }
 
 export interface FileAuditSink extends AuditSink, AuditHealthReporter {
-  /** Reopens the file (after logrotate moved it); call on SIGHUP. */
-  reopen(): void;
+  /** Checkpoints into the current file, then reopens the path (after logrotate moved it); call on SIGHUP. */
+  reopen(): Promise<void>;
+  /** Writes a checkpoint now if records were added since the last one (tests, rotation). */
+  checkpoint(reason: CheckpointPayload['reason']): Promise<void>;
 }
 
-type Destination = ReturnType<typeof pino.destination>;
+interface Outage {
+  error: NodeJS.ErrnoException;
+  since: string;
+  refused: number;
+  outcomesLost: number;
+}
+
+/** Outcomes kept while the disk is failing, to be written when it recovers. */
+const MAX_DEFERRED = 10_000;
+/** How long a deferred record (an outcome) may wait for the next write. */
+const DEFERRED_FLUSH_MS = 20;
 
 /**
- * Opens the audit log at file ("-" for standard output), creating its directory.
- *
- * Why pino's destination and not a pino logger: an audit record is a versioned document with
- * its own schema (schemas/audit-record.schema.json), not a log line. A logger would add level,
- * time, pid, hostname and msg, and suppressing all of them takes several options that each
- * pino upgrade could change. What we want from pino is its destination, SonicBoom: in sync mode
- * it calls fs.writeSync until the whole line is written (retrying partial writes and EAGAIN),
- * creates the directory, supports reopen for log rotation, and throws on write errors. We
- * serialize the record ourselves, exactly as typed.
- *
- * Once a write has failed, the sink stays failed: SonicBoom may still hold part of the failed
- * line, and a later write could glue it to the next record. Every later write throws too,
- * so every statement is refused until the gateway is restarted or reopen() succeeds.
+ * Opens the audit log at `path` ("-" for standard output), continuing the chain of the records
+ * already there (or, for a freshly rotated empty file, of the state saved beside it at the last
+ * checkpoint). Throws AUDIT_WRITE_FAILED when the file cannot be opened at all.
  */
-export function openAuditSink(file: string, options: AuditSinkOptions = {}): FileAuditSink {
-  let dest: Destination = open(file, options);
-  let failure: Error | null = null;
-  let closed = false;
-  /** Serialized records from writeSoon(), written with the next write() or by the timer. */
-  let deferred = '';
+export function openAuditSink(path: string, options: AuditSinkOptions = {}): FileAuditSink {
+  const fsync = options.fsync ?? true;
+  const signer = options.signer ?? null;
+  const intervalMs = options.checkpointIntervalMs ?? 60_000;
+  const retryMs = options.retryMs ?? 1000;
+  const redact = options.redact ?? ((r: AuditRecord) => r);
+  const problem = options.onProblem ?? (() => undefined);
+  const statePath = `${path}.chain`;
+
+  let file: AppendFile | null = openFile(path, fsync);
+  const saved = path === STDOUT ? null : readState(statePath);
+  let chain: ChainHead = continueFrom(file, saved);
+  let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
+  let deferred: AuditRecord[] = [];
   let timer: NodeJS.Timeout | null = null;
+  let outage: Outage | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+  let checkpointing: Promise<void> = Promise.resolve();
+
+  /** Appends records as one batch; the chain advances only when the whole batch is in the file. */
+  const append = (records: AuditRecord[]): void => {
+    if (file === null) throw new Error('audit file is not open');
+    let at = chain;
+    const lines: string[] = [];
+    for (const r of records) {
+      const { line, next } = chainLine(redact(r), at);
+      lines.push(line);
+      at = next;
+    }
+    file.append(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+    chain = at;
+  };
+
+  const fail = (e: unknown): void => {
+    const error = (e instanceof Error ? e : new Error(String(e))) as NodeJS.ErrnoException;
+    if (outage !== null) return;
+    outage = { error, since: new Date().toISOString(), refused: 0, outcomesLost: 0 };
+    problem(
+      'error',
+      `audit log ${path} cannot be written (${error.code ?? error.message}): statements are refused until it can; retrying every ${retryMs} ms`,
+    );
+    retry = setInterval(probe, retryMs);
+    retry.unref();
+  };
+
+  /** While failed: writes the recovery record (and the outcomes kept meanwhile); success ends the outage. */
+  const probe = (): void => {
+    if (outage === null || closed) return;
+    const o = outage;
+    try {
+      if (file === null || !isSpace(o.error)) {
+        file?.close();
+        file = null;
+        file = openFile(path, fsync);
+      }
+      const recovered: AuditRecord = {
+        v: AUDIT_RECORD_VERSION,
+        type: 'sink',
+        time: new Date().toISOString(),
+        event: 'recovered',
+        outage: { since: o.since, reason: o.error.code ?? o.error.message, refused: o.refused, outcomes_lost: o.outcomesLost },
+      };
+      append([...deferred, recovered]);
+      deferred = [];
+      file.syncNow();
+    } catch {
+      return; // still failing; tried again at the next interval
+    }
+    outage = null;
+    if (retry) clearInterval(retry);
+    retry = null;
+    problem('info', `audit log ${path} is writable again (unavailable since ${o.since}, ${o.refused} statements refused meanwhile)`);
+  };
 
   const flushDeferred = (): void => {
     timer = null;
-    if (deferred === '' || failure !== null) return;
-    const lines = deferred;
-    deferred = '';
+    if (deferred.length === 0 || outage !== null || closed) return;
     try {
-      dest.write(lines);
-    } catch (cause) {
-      failure = cause instanceof Error ? cause : new Error(String(cause));
+      append(deferred);
+      deferred = [];
+    } catch (e) {
+      fail(e);
     }
   };
 
-  const sink: FileAuditSink = {
-    writeSoon(record: AuditRecord): void {
-      if (closed || failure !== null) return;
-      deferred += `${JSON.stringify(record)}\n`;
-      timer ??= setTimeout(flushDeferred, DEFERRED_FLUSH_MS).unref();
-    },
-    write(record: AuditRecord): void {
-      if (closed) throw new GatehouseError('AUDIT_WRITE_FAILED', 'audit sink is closed');
-      if (failure !== null) {
-        throw new GatehouseError('AUDIT_WRITE_FAILED', `audit log unavailable after an earlier write error: ${failure.message}`, {
-          cause: failure,
+  const refusal = (o: Outage): GatehouseError =>
+    isSpace(o.error)
+      ? new GatehouseError('AUDIT_DISK_FULL', 'the audit log is out of disk space, so Gatehouse refuses statements (none runs unaudited)', {
+          cause: o.error,
+          hint: 'Tell the Gatehouse operator to free space for the audit log; statements are accepted again as soon as it can be written.',
+        })
+      : new GatehouseError('AUDIT_WRITE_FAILED', `Gatehouse cannot write its audit log (${o.error.code ?? o.error.message}), so the statement was not run`, {
+          cause: o.error,
+          hint: 'Tell the Gatehouse operator (audit file not writable or its disk failing); statements are accepted again as soon as it can be written.',
         });
+
+  const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
+    if (signer === null || outage !== null || file === null) return;
+    flushDeferred();
+    const covers = chain;
+    if (covers.seq === 0 || (lastCheckpoint !== null && lastCheckpoint.seq === covers.seq)) return;
+    const payload: CheckpointPayload = {
+      seq: covers.seq,
+      head: covers.head,
+      previous: lastCheckpoint,
+      time: new Date().toISOString(),
+      interval_s: Math.round(intervalMs / 1000),
+      reason,
+    };
+    const jws = await signer.sign(payload);
+    if (outage !== null || file === null) return;
+    try {
+      append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    lastCheckpoint = chain;
+    if (path !== STDOUT) saveState(statePath, { head: chain, checkpoint: lastCheckpoint });
+  };
+
+  const checkpoint = (reason: CheckpointPayload['reason']): Promise<void> => {
+    checkpointing = checkpointing.then(() => writeCheckpoint(reason)).catch((e: unknown) => problem('error', `audit checkpoint failed: ${(e as Error).message}`));
+    return checkpointing;
+  };
+
+  const interval = setInterval(() => void checkpoint('interval'), intervalMs);
+  interval.unref();
+
+  try {
+    append([{ v: AUDIT_RECORD_VERSION, type: 'sink', time: new Date().toISOString(), event: 'opened', outage: null }]);
+  } catch (e) {
+    fail(e);
+  }
+
+  return {
+    write(record: AuditRecord): void {
+      if (closed) throw new GatehouseError('AUDIT_WRITE_FAILED', 'the audit log is closed (Gatehouse is stopping), so the statement was not run');
+      if (outage !== null) {
+        if (record.type === 'statement') outage.refused++;
+        throw refusal(outage);
       }
-      let line: string;
+      if (timer) clearTimeout(timer);
+      timer = null;
       try {
-        line = `${deferred}${JSON.stringify(record)}\n`;
-      } catch (cause) {
-        throw new GatehouseError('AUDIT_WRITE_FAILED', 'audit record is not serializable', { cause });
+        append([...deferred, record]);
+        deferred = [];
+      } catch (e) {
+        fail(e);
+        if (record.type === 'statement') outage!.refused++;
+        throw refusal(outage!);
       }
-      deferred = '';
-      try {
-        dest.write(line);
-      } catch (cause) {
-        failure = cause instanceof Error ? cause : new Error(String(cause));
-        throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot write the audit log: ${failure.message}`, { cause });
+    },
+    writeSoon(record: AuditRecord): void {
+      if (closed) return;
+      if (deferred.length >= MAX_DEFERRED) {
+        if (outage !== null) outage.outcomesLost++;
+        return;
       }
+      deferred.push(record);
+      if (outage === null) timer ??= setTimeout(flushDeferred, DEFERRED_FLUSH_MS).unref();
+    },
+    whenDurable(done: (error: Error | null) => void): void {
+      if (file === null) return done(outage?.error ?? new Error('audit file is not open'));
+      file.whenDurable((error) => {
+        // After a failed flush the page cache cannot be trusted: refuse until a new file is written and flushed.
+        if (error !== null) fail(error);
+        done(error);
+      });
     },
     health(): AuditHealth {
       if (closed) return { writable: false, reason: 'audit sink is closed' };
-      return failure === null ? { writable: true } : { writable: false, reason: `write failed: ${failure.message}` };
+      return outage === null ? { writable: true } : { writable: false, reason: `cannot write ${path}: ${outage.error.code ?? outage.error.message}` };
     },
-    reopen(): void {
-      if (closed) return;
-      if (file === '-') return;
-      const old = dest;
-      dest = open(file, options);
-      failure = null;
-      old.destroy();
+    checkpoint,
+    async reopen(): Promise<void> {
+      if (closed || path === STDOUT) return;
+      await checkpoint('rotation');
+      try {
+        file?.syncNow();
+      } catch (e) {
+        fail(e);
+      }
+      file?.close();
+      file = null;
+      try {
+        file = openFile(path, fsync);
+      } catch (e) {
+        fail(e);
+        throw e;
+      }
+      probe(); // an outage ends here if the new file can be written
     },
     async close(): Promise<void> {
       if (closed) return;
+      clearInterval(interval);
       if (timer) clearTimeout(timer);
       flushDeferred();
+      await checkpoint('shutdown');
       closed = true;
-      await new Promise<void>((resolve) => {
-        dest.once('close', () => resolve());
-        dest.once('error', () => resolve());
-        dest.end();
-      });
+      if (retry) clearInterval(retry);
+      try {
+        file?.syncNow();
+      } catch (e) {
+        problem('error', `audit log ${path} could not be flushed at shutdown: ${(e as Error).message}`);
+      }
+      file?.close();
+      file = null;
     },
   };
-  return sink;
 }
 
-/** How long a deferred record (an outcome) may wait for the next synchronous write. */
-const DEFERRED_FLUSH_MS = 20;
+function isSpace(e: NodeJS.ErrnoException): boolean {
+  return e.code === 'ENOSPC' || e.code === 'EDQUOT';
+}
 
-function open(file: string, options: AuditSinkOptions): Destination {
+function openFile(path: string, fsync: boolean): AppendFile {
   try {
-    return pino.destination({
-      dest: file === '-' ? 1 : file,
-      sync: true,
-      mkdir: file !== '-',
-      append: true,
-      fsync: options.fsync ?? false,
-    });
+    return new AppendFile(path, fsync);
   } catch (cause) {
-    throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${file}: ${(cause as Error).message}`, { cause });
+    throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** What is saved beside the log at each checkpoint, to continue the chain into a rotated (empty) file. */
+interface ChainState {
+  head: ChainHead;
+  checkpoint: ChainHead | null;
+}
+
+function readState(statePath: string): ChainState | null {
+  try {
+    return JSON.parse(readFileSync(statePath, 'utf8')) as ChainState;
+  } catch {
+    return null;
+  }
+}
+
+function saveState(statePath: string, state: ChainState): void {
+  try {
+    writeFileSync(`${statePath}.tmp`, JSON.stringify(state));
+    renameSync(`${statePath}.tmp`, statePath);
+  } catch {
+    // Only continuity into a file rotated while the gateway was stopped depends on it.
+  }
+}
+
+/** The chain position to continue from: the file's last record, else the saved state, else the start. */
+function continueFrom(file: AppendFile, saved: ChainState | null): ChainHead {
+  const last = file.lastLine();
+  if (last !== null) return headOfLine(last) ?? EMPTY_CHAIN;
+  return saved?.head ?? EMPTY_CHAIN;
 }

@@ -67,6 +67,24 @@ export type AuditRecord =
       engine: EngineKind;
       reason: string | null;
     }
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'checkpoint';
+      time: string;
+      /** The chain head it covers (the same as in the signed payload, for people reading the log). */
+      covers: { seq: number; head: string };
+      /** Compact JWS (Ed25519) over a CheckpointPayload (audit/checkpoint.ts). */
+      jws: string;
+    }
+  | {
+      v: typeof AUDIT_RECORD_VERSION;
+      type: 'sink';
+      time: string;
+      /** opened: the gateway started writing; recovered: writing resumed after an outage. */
+      event: 'opened' | 'recovered';
+      /** For recovered: since when records could not be written, why, and how many statements were refused meanwhile. */
+      outage: { since: string; reason: string; refused: number; outcomes_lost: number } | null;
+    }
   | ApprovalAuditRecord;
 
 /** A held statement's request, its answers and its end (approvals/), linked by decision_id. */
@@ -89,6 +107,9 @@ export interface ApprovalAuditRecord {
   grant?: { id: string; expires_at: string };
 }
 
+/** A record as it stands in the log: linked into the hash chain (audit/chain.ts). */
+export type ChainedRecord = AuditRecord & { seq: number; prev: string };
+
 /** Where audit records go. */
 export interface AuditSink {
   /** Hands the record (and any deferred ones before it) to storage before returning, or throws. */
@@ -98,5 +119,11 @@ export interface AuditSink {
    * written together with the next write(), or within a short delay, or at close.
    */
   writeSoon(record: AuditRecord): void;
+  /**
+   * Calls `done` once every record written so far is durable (fsynced, with one flush shared by
+   * everything written meanwhile), or with the error that makes that unknown. The session forwards
+   * a statement upstream only from this callback: write-ahead.
+   */
+  whenDurable(done: (error: Error | null) => void): void;
   close(): Promise<void>;
 }

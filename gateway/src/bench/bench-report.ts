@@ -6,6 +6,7 @@ import type { ActivationTiming } from './activation-timing.ts';
 import type { DecisionTiming } from './decision-timing.ts';
 import type { PgbenchSummary } from './pgbench.ts';
 import { renderIsolation, type IsolationResults } from './isolation-report.ts';
+import { renderAuditDurability, type AuditDurabilityTiming } from './audit-durability.ts';
 
 export type QueryMode = 'simple' | 'extended' | 'prepared';
 export const QUERY_MODES: readonly QueryMode[] = ['simple', 'extended', 'prepared'];
@@ -54,6 +55,8 @@ export interface BenchResults {
   activation: ActivationTiming[];
   /** A large SELECT masked at the source against the same SELECT unmasked (absent when not measured). */
   masking?: MaskedSelectTiming | null;
+  /** pgbench -S with durable, unsynced and no audit (absent or null when not measured). */
+  auditDurability?: AuditDurabilityTiming | null;
   /** The isolation harness (absent or null when not run). */
   isolation?: IsolationResults | null;
 }
@@ -117,6 +120,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...pgbenchSection,
     ...renderActivation(r.activation),
     ...renderMasking(r.masking ?? null),
+    ...renderAuditDurability(r.auditDurability ?? null),
     ...(r.isolation ? renderIsolation(r.isolation) : []),
     '## Machine',
     '',

@@ -17,6 +17,7 @@ import { measureDecisionTimings, type DecisionTiming } from './decision-timing.t
 import { measureActivationTimings } from './activation-timing.ts';
 import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
+import { discardingAuditSink, measureAuditDurability, type AuditDurabilityTiming, type AuditSetting } from './audit-durability.ts';
 import { runIsolation, type IsolationOptions } from './run-isolation.ts';
 import type { IsolationResults } from './isolation-report.ts';
 
@@ -31,6 +32,8 @@ export interface BenchOptions {
   scale: number;
   /** Passes over the example decision corpus when timing each engine's evaluations. */
   decisionRounds: number;
+  /** Rounds of pgbench -S -M prepared with durable, unsynced and no audit; 0 skips it. */
+  auditRounds: number;
   /** Commits per engine when timing policy activation from git; 0 skips it. */
   activationCommits: number;
   outDir: string;
@@ -76,12 +79,13 @@ export async function runBench(options: BenchOptions): Promise<number> {
       scale: options.scale,
       engine: options.engine,
       script: '-S',
-      audit: 'NDJSON file',
+      audit: 'NDJSON file, fdatasync before forwarding',
     },
     results: measured?.results ?? [],
     decisions: measured?.decisions ?? [],
     activation: measured?.activation ?? [],
     masking: measured?.masking ?? null,
+    auditDurability: measured?.auditDurability ?? null,
     isolation,
   };
   const soak = options.isolation?.mode === 'soak';
@@ -96,6 +100,7 @@ interface PgbenchParts {
   decisions: DecisionTiming[];
   activation: ActivationTiming[];
   masking: MaskedSelectTiming | null;
+  auditDurability: AuditDurabilityTiming | null;
 }
 
 /** pgbench directly and through an in-process Gatehouse, masking, decision and activation timings. */
@@ -113,13 +118,14 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
   let gateway: RunningGateway | null = null;
+  const auditGateways: RunningGateway[] = [];
   try {
     const keyDir = path.join(workDir, 'keys');
     const keys = await ensureDevKeys(keyDir);
     // Long enough for every run; pgbench reconnects nothing mid-run, but warm-ups and modes add up.
     const token = await mintDevToken({ keyDir, subject: 'bench', groups: ['bench'], ttlSeconds: 4 * 3600 });
     const auditFile = path.join(workDir, 'audit.ndjson');
-    const config = configFromObject(
+    const configWith = (audit: Record<string, unknown>) => configFromObject(
       {
         listen: { host: '127.0.0.1', port: 0 },
         tls: { mode: 'disable' },
@@ -132,18 +138,20 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
         },
         upstream: { url: options.upstreamUrl, pass_database: false },
         policies: { engine: options.engine, directory: path.join(REPO_ROOT, 'policies', options.engine) },
-        audit: { file: auditFile },
+        audit,
       },
       workDir,
     );
+    const config = configWith({ file: auditFile });
     step(`starting Gatehouse in-process (${options.engine} policies, audit to a temporary file)...`);
     gateway = await startGateway(config, { onInfo: (message) => step(`gatehouse: ${message}`) });
     step(`Gatehouse listening on ${gateway.host}:${gateway.port}`);
 
+    const gatewayUrl = (g: RunningGateway): string => `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
     const direct: Target = { name: 'direct', url: options.upstreamUrl, env: {} };
     const viaGatehouse: Target = {
       name: 'gatehouse',
-      url: `postgresql://bench@${gateway.host}:${gateway.port}/${encodeURIComponent(database)}?sslmode=disable`,
+      url: gatewayUrl(gateway),
       env: { PGPASSWORD: token },
     };
     const pgbench = (target: Target, mode: QueryMode, seconds: number): Promise<TargetResult> =>
@@ -185,6 +193,29 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       step(`masking at the source: FAILED: ${e instanceof Error ? e.message : String(e)}`);
     }
 
+    let auditDurability: AuditDurabilityTiming | null = null;
+    if (options.auditRounds > 0) {
+      step('audit durability: two more Gatehouse instances, audit to a file without fdatasync and no audit...');
+      const unsynced = await startGateway(configWith({ file: path.join(workDir, 'audit-unsynced.ndjson'), fsync: false }), {});
+      auditGateways.push(unsynced);
+      const none = await startGateway(configWith({ file: path.join(workDir, 'audit-unused.ndjson') }), { audit: discardingAuditSink() });
+      auditGateways.push(none);
+      const targets: Record<AuditSetting, Target> = {
+        durable: viaGatehouse,
+        unsynced: { ...viaGatehouse, url: gatewayUrl(unsynced) },
+        none: { ...viaGatehouse, url: gatewayUrl(none) },
+      };
+      auditDurability = await measureAuditDurability({
+        mode: 'prepared',
+        seconds: options.seconds,
+        rounds: options.auditRounds,
+        run: (setting, mode, seconds) => pgbench(targets[setting], mode as QueryMode, seconds),
+        onRun: (run) => step(`audit ${run.setting}, round ${run.round + 1}: ${describe(run.result)}`),
+      });
+      const cost = auditDurability.durableCost;
+      step(`audit durability: durable costs ${cost === null ? 'n/a' : `${(cost * 100).toFixed(1)}%`} of unsynced throughput`);
+    }
+
     step(`timing policy decisions (${options.decisionRounds} passes over the example corpus, both engines)...`);
     const decisions = await measureDecisionTimings({
       policiesRoot: path.join(REPO_ROOT, 'policies'),
@@ -211,9 +242,9 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       }
     }
 
-    return { results, decisions, activation, masking };
+    return { results, decisions, activation, masking, auditDurability };
   } finally {
-    await gateway?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
+    for (const g of [gateway, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });
   }
 

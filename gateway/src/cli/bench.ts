@@ -33,6 +33,10 @@ Options:
   --scale <n>       pgbench scale factor (default 1)
   --decision-rounds <n>
                     passes over the decision corpus when timing each engine (default 50)
+  --audit-rounds <n>
+                    rounds of pgbench -S -M prepared through three Gatehouse instances:
+                    durable audit (fdatasync before forwarding), audit without fdatasync,
+                    and no audit, in rotating order (default 2; 0 skips it)
   --activation-commits <n>
                     commits per engine when timing how long a pushed commit takes to become
                     the active policy (git repository, POST /policy/refresh; default 5,
@@ -75,6 +79,7 @@ export const benchCommand: CliCommand = {
       scale: { type: 'string', default: '1' },
       'decision-rounds': { type: 'string', default: '50' },
       'activation-commits': { type: 'string', default: '5' },
+      'audit-rounds': { type: 'string', default: '2' },
       out: { type: 'string', default: 'bench-results' },
       only: { type: 'string', default: '' },
       sessions: { type: 'string', default: '200' },
@@ -100,6 +105,9 @@ export const benchCommand: CliCommand = {
     const activationText = values['activation-commits'];
     const activationCommits = /^\d+$/.test(activationText) && Number(activationText) <= 100 ? Number(activationText) : undefined;
     if (activationCommits === undefined) return fail('--activation-commits must be a whole number up to 100');
+    const auditText = values['audit-rounds'];
+    const auditRounds = /^\d+$/.test(auditText) && Number(auditText) <= 20 ? Number(auditText) : undefined;
+    if (auditRounds === undefined) return fail('--audit-rounds must be a whole number up to 20');
     const warmup = /^\d+$/.test(values.warmup) ? Number(values.warmup) : undefined;
     if (seconds === undefined || clients === undefined || scale === undefined || warmup === undefined) {
       return fail('--seconds, --clients and --scale must be positive integers, --warmup a whole number');
@@ -144,6 +152,7 @@ export const benchCommand: CliCommand = {
         scale,
         decisionRounds,
         activationCommits,
+        auditRounds,
         outDir: values.out,
         pgbench: values.only !== 'isolation' && !values.soak,
         isolation:

@@ -37,6 +37,7 @@ const OPTIONS: Record<string, string[]> = {
   token: ['--sub', '--groups', '--roles', '--ttl', '--config', '--key-dir', '--email', '--issuer', '--audience'],
   demo: [],
   bench: [],
+  audit: ['verify', 'keygen', '--key', '--json', '--out', '--force'],
 };
 
 let dir: string;
@@ -48,8 +49,8 @@ afterAll(async () => {
 });
 
 describe('gatehouse CLI', () => {
-  it('registers serve, token, demo, policy, db and bench', () => {
-    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['approvals', 'bench', 'db', 'demo', 'policy', 'serve', 'token']);
+  it('registers serve, token, demo, policy, approvals, audit, db and bench', () => {
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['approvals', 'audit', 'bench', 'db', 'demo', 'policy', 'serve', 'token']);
   });
 
   it('--help lists every verb and exits 0; --version prints the version', { timeout: 120_000 }, async () => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isGatehouseError } from '../errors.ts';
 import { UsageError, usageErrorText } from './args.ts';
 import { approvalsCommand } from './approvals.ts';
+import { auditCommand } from './audit.ts';
 import { benchCommand } from './bench.ts';
 import type { CliCommand } from './command.ts';
 import { dbCommand } from './db.ts';
@@ -13,7 +14,7 @@ import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 
 /** Every verb, in the order `gatehouse --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, approvalsCommand, dbCommand, benchCommand];
+export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, approvalsCommand, auditCommand, dbCommand, benchCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

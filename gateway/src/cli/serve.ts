@@ -134,7 +134,7 @@ async function serveUntilSignal(config: GatehouseConfig, log: Logger): Promise<n
     // The whole data path (parser WASM, engines, wire) is loaded only when actually serving.
     const { startGateway } = await import('../server.ts');
     const gateway = await Promise.race([
-      startGateway(config, { onInfo: (message) => log.info(message) }),
+      startGateway(config, { onInfo: (message) => log.info(message), onError: (message) => log.error(message) }),
       stopRequested.then(() => null),
     ]);
     if (gateway === null) {
@@ -143,11 +143,7 @@ async function serveUntilSignal(config: GatehouseConfig, log: Logger): Promise<n
     }
     onHangup = () => {
       log.info('SIGHUP received: reopening the audit file and refreshing policies');
-      try {
-        gateway.reopenAudit();
-      } catch (e) {
-        log.error({ err: e }, `cannot reopen the audit file: ${(e as Error).message}`);
-      }
+      gateway.reopenAudit().catch((e: unknown) => log.error({ err: e }, `cannot reopen the audit file: ${(e as Error).message}`));
       gateway.refreshPolicies('signal')?.catch((e: unknown) => log.error({ err: e }, `policy refresh failed: ${(e as Error).message}`));
     };
     const signal = await stopRequested;

@@ -35,7 +35,7 @@ export interface ConfigDocument {
   };
   admin?: { host?: string; port: number; refresh_token?: string; read_token?: string; read_group?: string; open_reads?: boolean };
   approvals?: { store?: 'memory' | 'postgres'; page_url?: string };
-  audit?: { file?: string; fsync?: boolean };
+  audit?: { file?: string; fsync?: boolean; signing_key?: string; checkpoint_interval_s?: number; redact_literals?: boolean };
   limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }
 

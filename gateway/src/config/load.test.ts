@@ -68,7 +68,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null },
-      audit: { file: '-', fsync: false },
+      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
@@ -102,7 +102,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
     expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5 });
-    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true });
+    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
 
@@ -312,6 +312,8 @@ describe('schema defaults', () => {
     expect(d('policies', 'eval_timeout_ms')).toBe(DEFAULTS.policies.evalTimeoutMs);
     expect(d('audit', 'file')).toBe(DEFAULTS.audit.file);
     expect(d('audit', 'fsync')).toBe(DEFAULTS.audit.fsync);
+    expect(d('audit', 'checkpoint_interval_s')).toBe(DEFAULTS.audit.checkpointIntervalSeconds);
+    expect(d('audit', 'redact_literals')).toBe(DEFAULTS.audit.redactLiterals);
     expect(d('limits', 'max_message_bytes')).toBe(DEFAULTS.limits.maxMessageBytes);
     expect(d('limits', 'max_statements_per_query')).toBe(DEFAULTS.limits.maxStatementsPerQuery);
     expect(d('limits', 'max_statement_bytes')).toBe(DEFAULTS.limits.maxStatementBytes);

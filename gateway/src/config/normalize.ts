@@ -36,7 +36,7 @@ export const DEFAULTS = {
   upstream: { passDatabase: false, connectTimeoutMs: 5000 },
   policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
-  audit: { file: '-', fsync: false },
+  audit: { file: '-', fsync: true, checkpointIntervalSeconds: 60, redactLiterals: true },
   limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
 } as const;
 
@@ -99,6 +99,9 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
+      signingKeyFile: doc.audit?.signing_key === undefined ? null : path(doc.audit.signing_key),
+      checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
+      redactLiterals: doc.audit?.redact_literals ?? DEFAULTS.audit.redactLiterals,
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,

@@ -55,8 +55,14 @@ export interface GatehouseConfig {
   audit: {
     /** NDJSON file path, or "-" for standard output. */
     file: string;
-    /** fsync after every record (survives power loss, costs a disk flush per record). Always set by the loader. */
+    /** fdatasync before a statement is forwarded, shared by concurrent statements (group commit). Always set by the loader. */
     fsync?: boolean;
+    /** Ed25519 private key (PKCS#8 PEM) that signs checkpoints; null: the chain is written unsigned. */
+    signingKeyFile?: string | null;
+    /** Seconds between interval checkpoints. */
+    checkpointIntervalSeconds?: number;
+    /** Replace literals in recorded statement text by placeholders (audit/redact.ts). */
+    redactLiterals?: boolean;
   };
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */

@@ -93,7 +93,8 @@ function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext
     readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as AuditRecord);
+      .map((l) => JSON.parse(l) as AuditRecord)
+      .filter((r) => r.type !== 'sink'); // the sink's own "opened" record
   return { ctx, records };
 }
 
@@ -248,7 +249,7 @@ describe('decideQuery', () => {
     expect(decideQuery(ctx, sql, 'extended').kind).toBe('refuse');
   });
 
-  it('refuses the statement (58030) when its audit record cannot be written', () => {
+  it('refuses the statement (53100, disk full) when its audit record cannot be written', () => {
     const { ctx } = context(rego, ['breakglass']);
     const full: DecisionContext = { ...ctx, audit: openAuditSink('/dev/full') };
     let sqlstate: string | null = null;
@@ -257,6 +258,6 @@ describe('decideQuery', () => {
     } catch (e) {
       sqlstate = (e as { sqlstate?: string }).sqlstate ?? null;
     }
-    expect(sqlstate).toBe('58030');
+    expect(sqlstate).toBe('53100');
   });
 });

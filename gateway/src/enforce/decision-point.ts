@@ -283,6 +283,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       });
     }
   } catch (e) {
+    if (e instanceof GatehouseError) throw e; // the sink's own refusal (disk full, outage) says why
     throw new GatehouseError('AUDIT_WRITE_FAILED', 'Gatehouse could not write the audit record for this statement, so it was not run', {
       cause: e,
       hint: 'The audit log is unavailable; tell the Gatehouse operator (disk full or audit file not writable).',

@@ -7,7 +7,7 @@ import type { GatewayMetrics } from './gateway-metrics.ts';
 
 export interface ObservedAuditSink extends AuditSink, AuditHealthReporter {
   /** Reopens the inner sink when it can (after log rotation); a success clears a remembered failure. */
-  reopen(): void;
+  reopen(): Promise<void>;
 }
 
 export function observeAuditSink(inner: AuditSink, metrics: GatewayMetrics): ObservedAuditSink {
@@ -32,11 +32,12 @@ export function observeAuditSink(inner: AuditSink, metrics: GatewayMetrics): Obs
       inner.writeSoon(record);
       count(record, metrics);
     },
+    whenDurable: (done) => inner.whenDurable(done),
     close: () => inner.close(),
-    reopen(): void {
-      const sink = inner as AuditSink & { reopen?: () => void };
+    async reopen(): Promise<void> {
+      const sink = inner as AuditSink & { reopen?: () => void | Promise<void> };
       if (typeof sink.reopen !== 'function') return;
-      sink.reopen();
+      await sink.reopen();
       lastFailure = null;
     },
     health(): AuditHealth {
@@ -58,6 +59,8 @@ function count(record: AuditRecord, metrics: GatewayMetrics): void {
       return;
     case 'outcome':
     case 'approval':
+    case 'checkpoint':
+    case 'sink':
       return;
     default: {
       const never: never = record;

@@ -124,7 +124,9 @@ export class Session {
   /** A client message waiting until the statement name it uses is settled (parkedOnName). */
   private parked: { frame: Frame; name: string } | null = null;
   /** Why the client socket is not being read (see clientFlow). */
-  private readonly clientStoppedBy = { upstream: false, backlog: false };
+  private readonly clientStoppedBy = { upstream: false, backlog: false, audit: false };
+  /** Bytes handed to flushUpstream whose audit records are not yet durable (they wait in memory). */
+  private awaitingDurable = 0;
   /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
   private waiting: { cancel(): void } | null = null;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
@@ -160,7 +162,7 @@ export class Session {
     this.flushUpstream();
     if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
-    if (!this.clientStoppedBy.upstream && !this.clientStoppedBy.backlog) client.resume();
+    if (!this.clientStopped()) client.resume();
     upstream.resume();
   }
 
@@ -186,23 +188,52 @@ export class Session {
     if (!this.client.write(out)) this.upstream.pause();
   }
 
-  private flushUpstream(): void {
+  /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
+  private flushUpstream(then?: () => void): void {
     if (this.upstreamOut.length === 0 || this.closed) return;
     const out = this.upstreamOut.length === 1 ? this.upstreamOut[0]! : Buffer.concat(this.upstreamOut);
     this.upstreamOut = [];
-    if (!this.upstream.write(out)) this.clientFlow('upstream', true);
+    this.awaitingDurable += out.length;
+    if (this.awaitingDurable > HELD_BACKLOG_BYTES) this.clientFlow('audit', true);
+    this.deps.decision.audit.whenDurable((error) => {
+      this.awaitingDurable -= out.length;
+      if (error !== null) return this.auditFlushFailed(error);
+      if (this.closed) return;
+      if (!this.upstream.write(out)) this.clientFlow('upstream', true);
+      if (this.awaitingDurable <= HELD_BACKLOG_BYTES) this.clientFlow('audit', false);
+      then?.();
+    });
+  }
+
+  /** The audit records of held statements may not be on disk: they are never sent, and the session ends. */
+  private auditFlushFailed(cause: Error): void {
+    if (this.closed) return;
+    this.emit(
+      errorMessageFor(
+        new GatehouseError('AUDIT_FLUSH_FAILED', 'Gatehouse could not flush its audit log to disk, so the statements just sent were not run', {
+          cause,
+          hint: 'Tell the Gatehouse operator (audit disk failing); reconnect once the audit log is writable again.',
+        }),
+      ),
+    );
+    this.close(`audit flush failed: ${cause.message}`);
   }
 
   /**
-   * Stops reading the client while the upstream socket is full or while messages it already sent
-   * wait unprocessed beyond HELD_BACKLOG_BYTES (a decision or approval pending): memory stays
-   * bounded and TCP pushes back on the client, as PostgreSQL does by not reading.
+   * Stops reading the client while the upstream socket is full, while messages it already sent
+   * wait unprocessed beyond HELD_BACKLOG_BYTES (a decision or approval pending), or while more than
+   * that waits for the audit flush (write-ahead): memory stays bounded and TCP pushes back on the
+   * client, as PostgreSQL does by not reading.
    */
-  private clientFlow(reason: 'upstream' | 'backlog', stop: boolean): void {
+  private clientFlow(reason: 'upstream' | 'backlog' | 'audit', stop: boolean): void {
     if (this.clientStoppedBy[reason] === stop) return;
     this.clientStoppedBy[reason] = stop;
-    if (this.clientStoppedBy.upstream || this.clientStoppedBy.backlog) this.client.pause();
+    if (this.clientStopped()) this.client.pause();
     else if (!this.closed) this.client.resume();
+  }
+
+  private clientStopped(): boolean {
+    return this.clientStoppedBy.upstream || this.clientStoppedBy.backlog || this.clientStoppedBy.audit;
   }
 
   // ---- client → gateway ----
@@ -322,8 +353,7 @@ export class Session {
         return;
       case 'terminate':
         this.upstreamOut.push(encodeTerminate());
-        this.flushUpstream();
-        this.close('client terminated');
+        this.flushUpstream(() => this.close('client terminated'));
         return;
       case 'functionCall':
         return this.refuseExtended(

@@ -10,8 +10,9 @@ import { ensureDevKeys, mintDevToken, DEV_ALGORITHM } from '../../src/auth/dev-k
 import { configFromObject } from '../../src/config/load.ts';
 import { seedScript } from '../../src/demo/clinic-schema.ts';
 import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
-import type { AuditRecord } from '../../src/audit/types.ts';
+import type { AuditRecord, AuditSink } from '../../src/audit/types.ts';
 import type { PolicyEvaluator } from '../../src/policy/evaluate.ts';
+import { redactStatementText } from '../../src/audit/redact.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/server.ts';
 
@@ -92,6 +93,12 @@ export interface TestGatewayOptions {
   approvalsStore?: 'memory' | 'postgres';
   /** Where policy evaluations run (default: the gateway's own choice). */
   evaluator?: PolicyEvaluator;
+  /** More of the config's audit section (signing_key, checkpoint_interval_s, ...). */
+  audit?: Record<string, unknown>;
+  /** Use this audit sink instead of one the gateway opens on auditFile (the test opens and closes it). */
+  auditSink?: AuditSink;
+  /** Receives the operator log's error-level messages. */
+  onError?: (message: string) => void;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -115,7 +122,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       upstream: { url: upstreamUrl, pass_database: false },
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
-      audit: { file: auditFile },
+      audit: { file: auditFile, ...options.audit },
       ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
       ...(options.approvalsStore ? { approvals: { store: options.approvalsStore } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
@@ -125,6 +132,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gw = await startGateway(config, {
     ...(options.catalog ? { catalog: options.catalog } : {}),
     ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.auditSink ? { audit: options.auditSink } : {}),
   });
   const clients: pg.Client[] = [];
   return {
@@ -156,6 +165,11 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       await gw.close();
     },
   };
+}
+
+/** A statement's text as the audit log records it: literals replaced by $n placeholders (audit/redact.ts). */
+export function recorded(sql: string): string {
+  return redactStatementText(sql, true);
 }
 
 export function readAudit(file: string): AuditRecord[] {

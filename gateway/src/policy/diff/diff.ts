@@ -184,7 +184,7 @@ function outcome(v: { action: string; policies: string[]; masks: unknown[] }): u
 }
 
 /** A local repository as it is, or a mirror of a URL under cacheDir/mirrors/. */
-async function openRepository(repo: string, cacheDir: string, progress: (line: string) => void): Promise<GitRepo> {
+export async function openRepository(repo: string, cacheDir: string, progress: (line: string) => void): Promise<GitRepo> {
   const local = resolve(repo);
   if (existsSync(local) && statSync(local).isDirectory()) {
     try {

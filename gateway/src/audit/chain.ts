@@ -1,0 +1,39 @@
+// The hash chain that links audit records: each line carries its sequence number and the SHA-256
+// of the previous line's exact bytes, so an edited, removed, inserted or reordered line breaks it.
+
+import { createHash } from 'node:crypto';
+import type { AuditRecord } from './types.ts';
+
+/** `prev` of the very first record of a log. */
+export const GENESIS = '0'.repeat(64);
+
+/** Where the chain stands: the last record's number and the hash of its line. */
+export interface ChainHead {
+  seq: number;
+  head: string;
+}
+
+export const EMPTY_CHAIN: ChainHead = { seq: 0, head: GENESIS };
+
+/** SHA-256 (hex) of one line of the log, without its newline. */
+export function lineHash(line: string | Buffer): string {
+  return createHash('sha256').update(line).digest('hex');
+}
+
+/** The line for `record` as the next link after `at` (v, seq and prev first), and the new head. */
+export function chainLine(record: AuditRecord, at: ChainHead): { line: string; next: ChainHead } {
+  const seq = at.seq + 1;
+  const { v, ...rest } = record;
+  const line = JSON.stringify({ v, seq, prev: at.head, ...rest });
+  return { line, next: { seq, head: lineHash(line) } };
+}
+
+/** The chain position a line records (for continuing a log), or null when it is not a chained record. */
+export function headOfLine(line: string): ChainHead | null {
+  try {
+    const parsed = JSON.parse(line) as { seq?: unknown };
+    return typeof parsed.seq === 'number' ? { seq: parsed.seq, head: lineHash(line) } : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { explainDecision, ExplainError, findDecision } from './explain.ts';
+import type { AuditRecord } from './types.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-explain-'));
+
+const statement = (id: string, extra: Partial<Extract<AuditRecord, { type: 'statement' }>>): AuditRecord => ({
+  v: 1,
+  type: 'statement',
+  time: '2026-01-01T00:00:00.000Z',
+  decision_id: id,
+  session_id: 's1',
+  identity: null,
+  client_address: '10.0.0.1:1',
+  application_name: '',
+  statement: 'SELECT $1',
+  fingerprint: 'ff',
+  input: null,
+  decision: 'deny',
+  reason: 'why',
+  policies: [],
+  masks: [],
+  engine: 'rego',
+  revision: 'a'.repeat(40),
+  ...extra,
+});
+
+function log(name: string, records: AuditRecord[], torn = ''): string {
+  const file = join(dir, name);
+  writeFileSync(file, `${records.map((r) => JSON.stringify(r)).join('\n')}\n${torn}`);
+  return file;
+}
+
+const options = (decisionId: string, files: string[]) => ({ decisionId, auditFiles: files, repo: dir, policyPaths: { rego: 'policies/rego', cedar: 'policies/cedar' }, cacheDir: join(dir, 'cache') });
+
+describe('audit explain', () => {
+  it('finds the first statement record of a decision across files, with its file and line', async () => {
+    const a = log('a.ndjson', [statement('d1', {})]);
+    const b = log('b.ndjson', [statement('d0', {}), statement('d2', { decision: 'approve' }), statement('d2', { decision: 'allow' })], '{"torn');
+    const found = await findDecision([a, b], 'd2');
+    expect(found).toMatchObject({ file: b, line: 2, record: { decision: 'approve' } });
+    expect(await findDecision([a, b], 'd9')).toBeNull();
+  });
+
+  it('says why a decision cannot be reproduced before touching any repository', async () => {
+    const file = log('c.ndjson', [
+      statement('gateway', { engine: null, revision: null, reason: 'COPY TO PROGRAM is refused' }),
+      statement('directory', { revision: 'dir:0123abcd' }),
+      statement('unparsed', {}),
+    ]);
+    const why = (id: string) => explainDecision(options(id, [file])).then(() => 'explained', (e: unknown) => (e instanceof ExplainError ? e.message : `other: ${String(e)}`));
+    expect(await why('missing')).toContain('no statement record with decision_id missing');
+    expect(await why('gateway')).toContain('made by Gatehouse itself, not by a policy (COPY TO PROGRAM is refused)');
+    expect(await why('directory')).toContain('policies loaded from a directory, not a commit');
+    expect(await why('unparsed')).toContain('has no recorded input');
+  });
+});

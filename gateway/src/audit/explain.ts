@@ -1,0 +1,150 @@
+// `gatehouse audit explain`: finds a decision's statement record in audit logs, checks out the policy
+// commit it names, loads the engine it names at that commit, evaluates the recorded input again and
+// says whether the decision, its deciding policies and its masks match what was recorded.
+
+import { createReadStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { changedParts, summarizeVerdict } from '../policy/diff/compare.ts';
+import { DiffSourceError, openRepository } from '../policy/diff/diff.ts';
+import { evaluateInput, loadCommitEngine } from '../policy/diff/evaluate.ts';
+import type { VerdictSummary } from '../policy/diff/types.ts';
+import { firstLine } from '../policy/repo/git-repo.ts';
+import { materializeCommit } from '../policy/repo/materialize.ts';
+import { resolveRef } from '../policy/repo/resolve-ref.ts';
+import type { EngineKind } from '../policy/types.ts';
+import type { AuditRecord } from './types.ts';
+
+export type StatementRecord = Extract<AuditRecord, { type: 'statement' }>;
+
+/** Why a decision cannot be reproduced: not found, not made by a policy commit, or no input kept. */
+export class ExplainError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExplainError';
+  }
+}
+
+export interface ExplainOptions {
+  decisionId: string;
+  auditFiles: string[];
+  /** The policy repository (local directory or git URL). */
+  repo: string;
+  policyPaths: Record<EngineKind, string>;
+  cacheDir: string;
+  opaPath?: string;
+  onProgress?: (line: string) => void;
+}
+
+export interface Explanation {
+  record: { file: string; line: number; time: string; subject: string | null; statement: string; engine: EngineKind; revision: string };
+  recorded: VerdictSummary;
+  evaluated: VerdictSummary;
+  /** What differs between the recorded and the re-evaluated decision; [] when they match. */
+  mismatches: Array<'action' | 'policies' | 'masks'>;
+  /** Set when the record says less than the policy decided for a reason the record explains. */
+  note: string | null;
+}
+
+/** The first statement record with this decision id (a held statement's later records repeat it). */
+export async function findDecision(files: string[], decisionId: string): Promise<{ record: StatementRecord; file: string; line: number } | null> {
+  for (const file of files) {
+    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    let n = 0;
+    for await (const text of lines) {
+      n++;
+      if (!text.includes(decisionId)) continue;
+      let record: AuditRecord;
+      try {
+        record = JSON.parse(text) as AuditRecord;
+      } catch {
+        continue; // a torn line: audit verify reports it
+      }
+      if (record.type === 'statement' && record.decision_id === decisionId) return { record, file, line: n };
+    }
+  }
+  return null;
+}
+
+const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+export async function explainDecision(opts: ExplainOptions): Promise<Explanation> {
+  const progress = opts.onProgress ?? (() => {});
+  const found = await findDecision(opts.auditFiles, opts.decisionId);
+  if (found === null) throw new ExplainError(`no statement record with decision_id ${opts.decisionId} in ${opts.auditFiles.join(', ')}`);
+  const { record } = found;
+  if (record.engine === null || record.revision === null) {
+    throw new ExplainError(`decision ${opts.decisionId} was made by Gatehouse itself, not by a policy (${record.reason})`);
+  }
+  if (!COMMIT.test(record.revision)) {
+    throw new ExplainError(`decision ${opts.decisionId} names revision ${record.revision}: policies loaded from a directory, not a commit, so there is nothing to check out`);
+  }
+  if (record.input === null) throw new ExplainError(`decision ${opts.decisionId} has no recorded input (the statement could not be parsed)`);
+
+  const cacheDir = resolve(opts.cacheDir);
+  const repo = await openRepository(opts.repo, join(cacheDir, 'policy-diff'), progress);
+  let commit: string;
+  try {
+    commit = await resolveRef(repo, record.revision);
+  } catch (e) {
+    throw new DiffSourceError(`commit ${record.revision} is not in ${opts.repo}: ${firstLine(e)}`);
+  }
+  progress(`checking out ${commit.slice(0, 12)} and loading its ${record.engine} policies`);
+  const { dir } = await materializeCommit(repo, commit);
+  const engine = await loadCommitEngine({
+    engine: record.engine,
+    commitDir: dir,
+    commit,
+    policyPath: opts.policyPaths[record.engine],
+    buildDir: join(cacheDir, 'policy-build'),
+    ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
+  });
+  const evaluated = summarizeVerdict(evaluateInput(engine, record.input));
+  const recorded = summarizeVerdict({ action: record.decision, policies: record.policies, masks: record.masks, reason: record.reason } as Parameters<typeof summarizeVerdict>[0]);
+  let mismatches = changedParts(recorded, evaluated);
+  let note: string | null = null;
+  // A statement the policy masks that reads none of the masked columns is recorded as allow with no
+  // masks (the masks that applied); the policy's decision is the same.
+  if (evaluated.action === 'mask' && recorded.action === 'allow' && recorded.masks.length === 0 && !mismatches.includes('policies')) {
+    mismatches = [];
+    note = 'the policy decided mask; the statement read none of the masked columns, so it was recorded as allow with no masks';
+  }
+  return {
+    record: {
+      file: found.file,
+      line: found.line,
+      time: record.time,
+      subject: record.identity?.subject ?? null,
+      statement: record.statement,
+      engine: record.engine,
+      revision: record.revision,
+    },
+    recorded,
+    evaluated,
+    mismatches,
+    note,
+  };
+}
+
+export function formatExplanation(e: Explanation): string {
+  const verdict = (v: VerdictSummary): string[] => [
+    `  decision: ${v.action}`,
+    `  policies: ${v.policies.length === 0 ? '(none)' : v.policies.join(', ')}`,
+    `  masks:    ${v.masks.length === 0 ? '(none)' : v.masks.map((m) => `${m.table}.${m.column} ${m.strategy}`).join(', ')}`,
+    `  reason:   ${v.reason}`,
+  ];
+  return [
+    `record:    ${e.record.file}:${e.record.line} (${e.record.time})`,
+    `identity:  ${e.record.subject ?? '(none)'}`,
+    `statement: ${e.record.statement}`,
+    `policies:  ${e.record.engine} at commit ${e.record.revision}`,
+    '',
+    'recorded:',
+    ...verdict(e.recorded),
+    're-evaluated:',
+    ...verdict(e.evaluated),
+    '',
+    e.mismatches.length === 0 ? `MATCH${e.note === null ? '' : ` (${e.note})`}` : `MISMATCH: ${e.mismatches.join(', ')} differ`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,64 @@
+import { loadModule } from 'libpg-query';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { redactMessage, redactRecord, redactStatementText } from './redact.ts';
+import type { AuditRecord } from './types.ts';
+
+beforeAll(async () => {
+  await loadModule();
+});
+
+describe('redactStatementText', () => {
+  it('replaces every kind of literal with a $n placeholder, keeping the shape', () => {
+    expect(redactStatementText("SELECT * FROM clinical.patients WHERE ssn = '123-45-6789' AND age > 40 LIMIT 2", true)).toBe(
+      'SELECT * FROM clinical.patients WHERE ssn = $1 AND age > $2 LIMIT $3',
+    );
+    const text = redactStatementText("SELECT E'Ann\\'s', $$Smith$$, x'ff', B'101', 1.5e3, U&'d\\0061ta' FROM t WHERE id = $1", true);
+    for (const secret of ['Ann', 'Smith', 'ff', '101', '1.5e3', 'd\\0061ta']) expect(text).not.toContain(secret);
+    expect(text).toMatch(/^SELECT \$\d+, \$\d+, \$\d+, \$\d+, \$\d+, \$\d+ FROM t WHERE id = \$1$/);
+  });
+
+  it('keeps nothing of a statement the parser rejected, only its length and a hash', () => {
+    const text = redactStatementText("SELECT 'Jane Roe", false);
+    expect(text).not.toContain('Jane');
+    expect(text).toMatch(/^<unparsed statement: 16 bytes, sha256 [0-9a-f]{16}>$/);
+  });
+});
+
+describe('redactRecord', () => {
+  const identity = { subject: 'a', issuer: 'i', groups: [], roles: [], name: null };
+  it('redacts the statement, the forwarded text, the input text and a parse error reason', () => {
+    const input = { statement: { text: "SELECT 1 FROM p WHERE name = 'Jane Roe'" } } as unknown as Extract<AuditRecord, { type: 'statement' }>['input'];
+    const record: AuditRecord = {
+      v: 1,
+      type: 'statement',
+      time: '2026-01-01T00:00:00.000Z',
+      decision_id: 'd',
+      session_id: 's',
+      identity,
+      client_address: '',
+      application_name: '',
+      statement: "SELECT 1 FROM p WHERE name = 'Jane Roe'",
+      forwarded: "SELECT 1 FROM (SELECT x) p WHERE name = 'Jane Roe'",
+      fingerprint: 'f',
+      input,
+      decision: 'allow',
+      reason: 'ok',
+      policies: [],
+      masks: [],
+      engine: 'rego',
+      revision: 'r',
+    };
+    const out = JSON.stringify(redactRecord(record));
+    expect(out).not.toContain('Jane');
+    expect(out).toContain('SELECT $1 FROM p WHERE name = $2');
+    const unparsed: AuditRecord = { ...record, statement: "SELEC 'Jane Roe'", forwarded: undefined, fingerprint: '', input: null, reason: 'statement could not be parsed: syntax error at or near "SELEC \'Jane Roe\'"' } as AuditRecord;
+    delete (unparsed as { forwarded?: string }).forwarded;
+    expect(JSON.stringify(redactRecord(unparsed))).not.toContain('Jane');
+  });
+
+  it('blanks quoted values in error messages of outcomes', () => {
+    expect(redactMessage('invalid input syntax for type integer: "123-45-6789"')).toBe('invalid input syntax for type integer: "?"');
+    const r: AuditRecord = { v: 1, type: 'outcome', time: 't', decision_id: 'd', session_id: 's', identity: { subject: 'alice', issuer: 'https://idp.example', groups: [], roles: [], name: null }, revision: 'dir:abc', outcome: { status: 'error', sqlstate: '22P02', message: 'invalid input syntax for type date: "Jane"' } };
+    expect(JSON.stringify(redactRecord(r))).not.toContain('Jane');
+  });
+});
