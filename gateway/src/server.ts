@@ -21,7 +21,8 @@ import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
-import { DecisionCache, warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
+import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
+import { DecisionCache } from './enforce/decision-cache.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
 import { checkEvaluationBudget } from './policy/budget-gate.ts';
 import { EvalPool } from './policy/eval-pool.ts';
@@ -132,7 +133,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let openSessions = (): number => 0;
   let upstreamConnections = 0;
   let activeEngine = (): PolicyEngine | null => null;
+  // One for all sessions: a verdict reached for one session is reused by the next with the same claims.
+  const decisionCache = new DecisionCache();
   const metrics = createGatewayMetrics({
+    decisionCache: () => decisionCache.stats(),
     sessions: () => openSessions(),
     upstreamConnections: () => upstreamConnections,
     policy: () => {
@@ -389,7 +393,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           evalTimeoutMs: config.policies.evalTimeoutMs,
           evaluator,
           approvals: gate,
-          cache: new DecisionCache(),
+          cache: decisionCache,
           routines: catalog.routines,
           relations: catalog.relations,
         },

@@ -6,11 +6,11 @@ import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
-import { settingsDependOnParameters } from '../policy/setting-names.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
 import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
+import { DecisionCache } from './decision-cache.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import type { ApprovalGate } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
@@ -40,7 +40,7 @@ export interface DecisionContext {
   evaluator?: PolicyEvaluator;
   /** Holds statements decided `approve` until answered (approvals/); without it they are refused. */
   approvals?: ApprovalGate;
-  /** Verdicts already reached in this session, reused for a deterministic engine (see DecisionCache). */
+  /** Verdicts already reached, shared by all sessions, reused for a deterministic engine (enforce/decision-cache.ts). */
   cache: DecisionCache;
   /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
   routines: { current(): RoutineCatalog | null };
@@ -55,28 +55,6 @@ interface Evaluated {
   verdict: EngineVerdict;
   micros: number;
   transient: boolean;
-}
-
-/**
- * Per-session verdicts by (protocol, search path, query text) for one policy revision. Identity
- * and session are fixed for a session, so for an engine whose verdicts depend only on the input
- * the same text always gets the same verdict: a prepared statement executed many times, or a
- * Parse followed by its Execute, is evaluated once. Each use still gets its own decision id and
- * audit record. Bounded: cleared when full.
- */
-export class DecisionCache {
-  private readonly entries = new Map<string, { revision: string; items: Evaluated[] }>();
-  constructor(private readonly capacity = 512) {}
-
-  get(key: string, revision: string): Evaluated[] | null {
-    const e = this.entries.get(key);
-    return e && e.revision === revision ? e.items : null;
-  }
-
-  set(key: string, revision: string, items: Evaluated[]): void {
-    if (this.entries.size >= this.capacity) this.entries.clear();
-    this.entries.set(key, { revision, items });
-  }
 }
 
 /** One statement of a query string with its decision. */
@@ -181,8 +159,16 @@ function evaluateOne(
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
+    // The input is built for every statement (the audit record carries it); the verdict is reused
+    // when an input that agrees on everything the policy reads was decided before.
+    const key = DecisionCache.keyFor(engine, input);
+    const cached = key === null ? null : ctx.cache.get(engine.revision, key);
+    if (cached !== null) return { text, parsed, input, verdict: cached, micros: 0, transient: false };
     const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
-    const evaluated = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated => ({ text, parsed, input, verdict, micros, transient });
+    const evaluated = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated => {
+      if (key !== null && !transient) ctx.cache.set(engine.revision, key, verdict);
+      return { text, parsed, input, verdict, micros, transient };
+    };
     return budgeted instanceof Promise ? budgeted.then(evaluated, (e: unknown) => engineFailed(text, parsed, e)) : evaluated(budgeted);
   } catch (e) {
     return engineFailed(text, parsed, e);
@@ -195,32 +181,20 @@ function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evalua
 }
 
 /**
- * Evaluates every statement of a query string, or reuses this session's earlier verdicts: those
- * come back at once, so a cached decision never waits for another turn of the event loop.
+ * Evaluates every statement of a query string, or reuses verdicts already reached (DecisionCache):
+ * those come back at once, so a cached decision never waits for another turn of the event loop.
  */
 function evaluateAll(
   ctx: DecisionContext,
-  text: string,
   protocol: 'simple' | 'extended',
   parsed: ParsedStatement[],
   parameters: BoundParameters,
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
   const engine = ctx.engines.current();
-  // Catalog facts (views, user functions) are part of the input: a new snapshot decides again.
-  const snapshots = `${ctx.relations.current()?.version ?? '-'}:${ctx.routines.current()?.loadedAt ?? '-'}`;
-  const key = `${protocol}\u0000${ctx.searchPath.join(',')}\u0000${snapshots}\u0000${text}`;
-  // The cache is keyed by text: a statement whose input depends on bound values is never cached.
-  const cacheable = engine.deterministic && !parsed.some((p) => settingsDependOnParameters(p.facts.settingChanges));
-  const cached = cacheable ? ctx.cache.get(key, engine.revision) : null;
-  const decided = (items: Evaluated[], reused: boolean): DecidedStatement[] =>
-    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, reused ? 0 : i.micros) }));
-  if (cached !== null) return decided(cached, true);
-  const remember = (items: Evaluated[]): DecidedStatement[] => {
-    if (cacheable && !items.some((i) => i.transient)) ctx.cache.set(key, engine.revision, items);
-    return decided(items, false);
-  };
+  const decided = (items: Evaluated[]): DecidedStatement[] =>
+    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros) }));
   const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
-  return items.some((i) => i instanceof Promise) ? Promise.all(items).then(remember) : remember(items as Evaluated[]);
+  return items.some((i) => i instanceof Promise) ? Promise.all(items).then(decided) : decided(items as Evaluated[]);
 }
 
 function syntaxDenied(text: string, error: string, engine: PolicyEngine | null): DecidedStatement {
@@ -344,7 +318,7 @@ export function decideQuery(
     }
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
-    const evaluated = evaluateAll(ctx, text, protocol, outcome.statements, options.parameters ?? 'unbound');
+    const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
     const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
       const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));

@@ -10,6 +10,8 @@ export interface GaugeSources {
   upstreamConnections(): number;
   /** The policy deciding now, or null before one is active. */
   policy(): { engine: EngineKind; revision: string } | null;
+  /** The verdicts shared by all sessions (enforce/decision-cache.ts). */
+  decisionCache(): { entries: number; bytes: number; hits: number; misses: number };
 }
 
 export interface GatewayMetrics {
@@ -57,6 +59,34 @@ export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
       this.reset();
       const active = sources.policy();
       if (active !== null) this.set({ engine: active.engine, revision: active.revision }, 1);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_decision_cache_entries',
+    help: 'Verdicts kept for reuse by all sessions (emptied when a policy is activated).',
+    registers,
+    collect() {
+      this.set(sources.decisionCache().entries);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_decision_cache_bytes',
+    help: 'Estimated bytes of the verdicts kept for reuse and their keys.',
+    registers,
+    collect() {
+      this.set(sources.decisionCache().bytes);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_decision_cache_lookups_total',
+    help: 'Statements whose verdict was looked up for reuse, by result: hit (not evaluated again) or miss.',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      const { hits, misses } = sources.decisionCache();
+      this.reset();
+      this.inc({ result: 'hit' }, hits);
+      this.inc({ result: 'miss' }, misses);
     },
   });
   return {

@@ -27,6 +27,7 @@ function timed(engine: PolicyEngine, metrics: GatewayMetrics): PolicyEngine {
     kind: engine.kind,
     revision: engine.revision,
     deterministic: engine.deterministic,
+    ...(engine.reads === undefined ? {} : { reads: engine.reads }),
     ...(engine.spec === undefined ? {} : { spec: engine.spec }),
     evaluate(input) {
       const end = histogram.startTimer();

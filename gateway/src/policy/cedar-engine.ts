@@ -7,6 +7,7 @@ import { readCedarPolicySet } from './cedar-policies.ts';
 import type { CedarPolicyMeaning, CedarPolicySet } from './cedar-policies.ts';
 import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict } from './combine.ts';
 import { cedarSetKey, preparsedSetId } from './cedar-preparsed-sets.ts';
+import { cedarInputReads } from './input-reads.ts';
 import type { EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
 
 export interface CedarEngineOptions {
@@ -40,6 +41,7 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string): Polic
     revision,
     // Requests carry no clock or environment: the same input always gets the same answer.
     deterministic: true,
+    reads: cedarInputReads(Object.values(set.texts)),
     spec: { kind: 'cedar', revision, set },
     evaluate(input: PolicyInput): EngineVerdict {
       try {

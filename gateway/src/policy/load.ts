@@ -2,6 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { loadCedarEngine } from './cedar-engine.ts';
+import { regoInputReads } from './input-reads.ts';
 import { hashPolicyFiles, readPolicyFiles } from './policy-files.ts';
 import { compileRegoDirectory, loadRegoEngine, regoSourcesDeterministic } from './rego-engine.ts';
 import type { EngineKind, PolicyEngine } from './types.ts';
@@ -28,7 +29,7 @@ export async function loadPolicyEngine(opts: LoadPolicyEngineOptions): Promise<P
         ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
       });
       const sources = (await readPolicyFiles(opts.directory, 'rego')).map((f) => f.content);
-      return loadRegoEngine(await readFile(wasmPath), revision, regoSourcesDeterministic(sources));
+      return loadRegoEngine(await readFile(wasmPath), revision, regoSourcesDeterministic(sources), {}, regoInputReads(sources));
     }
     case 'cedar':
       return loadCedarEngine(opts.directory, revision, opts.cedarSchemaPath === undefined ? {} : { schemaPath: opts.cedarSchemaPath });

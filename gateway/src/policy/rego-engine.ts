@@ -14,6 +14,7 @@ import { combineVerdicts, engineErrorVerdict } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
 import { findPrebuiltModule } from './prebuilt-rego.ts';
+import { READS_ALL, type InputReads } from './input-reads.ts';
 import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
@@ -122,9 +123,16 @@ export function regoSourcesDeterministic(sources: readonly string[]): boolean {
 
 /**
  * Instantiate a compiled module once; evaluate it many times. `deterministic` says whether its
- * sources avoid clock, randomness and network builtins (see regoSourcesDeterministic).
+ * sources avoid clock, randomness and network builtins (see regoSourcesDeterministic); `reads`, which
+ * parts of the input they read (policy/input-reads.ts).
  */
-export async function loadRegoEngine(wasm: Uint8Array, revision: string, deterministic = false, limits: RegoMemoryLimits = {}): Promise<PolicyEngine> {
+export async function loadRegoEngine(
+  wasm: Uint8Array,
+  revision: string,
+  deterministic = false,
+  limits: RegoMemoryLimits = {},
+  reads: InputReads = READS_ALL,
+): Promise<PolicyEngine> {
   let policy: LoadedPolicy;
   try {
     // A bounded memory: an evaluation that needs more fails (deny) instead of growing the process.
@@ -139,6 +147,7 @@ export async function loadRegoEngine(wasm: Uint8Array, revision: string, determi
     kind: 'rego',
     revision,
     deterministic,
+    reads,
     spec: { kind: 'rego', revision, deterministic, wasm },
     memoryBytes: () => regoMemoryBytes(policy),
     evaluate(input: PolicyInput): EngineVerdict {

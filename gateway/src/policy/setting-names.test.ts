@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeQuery, loadSqlParser } from '../sql/parser.ts';
-import { settingNames, settingsDependOnParameters } from './setting-names.ts';
+import { settingNames } from './setting-names.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -57,12 +57,5 @@ describe('settingNames with values bound at Execute', () => {
   it('a NULL or missing name could be anything', () => {
     expect(settingNames(changes(), [null, Buffer.from('x')])).toEqual(['*']);
     expect(settingNames(changes(), [])).toEqual(['*']);
-  });
-
-  it('says when the input depends on bound values (so it is not cached by text)', () => {
-    expect(settingsDependOnParameters(changes())).toBe(true);
-    const o = analyzeQuery("SELECT set_config('search_path', $1, false)");
-    if (!o.ok) throw new Error(o.error);
-    expect(settingsDependOnParameters(o.statements[0]!.facts.settingChanges)).toBe(false);
   });
 });

@@ -48,8 +48,3 @@ function nameOf(name: SettingChange['name'], bound: BoundValues): string {
     }
   }
 }
-
-/** Whether the statement's settings depend on bound parameter values (its input differs per Execute). */
-export function settingsDependOnParameters(changes: readonly SettingChange[]): boolean {
-  return changes.some((c) => c.name.kind === 'param');
-}

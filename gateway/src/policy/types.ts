@@ -3,6 +3,7 @@
 
 import type { CopyFacts, StatementKind } from '../sql/facts.ts';
 import type { CedarPolicySet } from './cedar-policies.ts';
+import type { InputReads } from './input-reads.ts';
 
 export const POLICY_INPUT_VERSION = 2 as const;
 
@@ -213,6 +214,11 @@ export interface PolicyEngine {
    * gateway may reuse it for the same input under the same revision.
    */
   readonly deterministic: boolean;
+  /**
+   * The parts of the input its policies can read (policy/input-reads.ts): a verdict holds for every
+   * input that agrees on them. Absent: any part.
+   */
+  readonly reads?: InputReads;
   /** Never throws for a policy problem: an engine error comes back as a deny verdict. */
   evaluate(input: PolicyInput): EngineVerdict;
   /** Bytes of memory the engine holds now (Rego: its WebAssembly memory); absent: not known. */

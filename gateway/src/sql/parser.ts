@@ -5,6 +5,8 @@ import type { ParseOutcome, ParsedStatement } from './facts.ts';
 import { asNode } from './ast.ts';
 import { ParseCache, type CacheStats } from './cache.ts';
 import { emptyFacts, extractFacts } from './facts-extract.ts';
+import { literalDependence, type LiteralDependence } from './literal-facts.ts';
+import { ShapeCache, type ShapeCacheStats } from './shape-cache.ts';
 import { statementTexts, type RawStatement } from './split.ts';
 
 export interface AnalyzeOptions {
@@ -17,6 +19,7 @@ const DEFAULT_SEARCH_PATH: readonly string[] = Object.freeze(['public']);
 let loading: Promise<void> | null = null;
 let loaded = false;
 const cache = new ParseCache();
+const shapes = new ShapeCache();
 
 /** Loads the parser's WASM module; idempotent. Await it once at startup, before analyzeQuery. */
 export function loadSqlParser(): Promise<void> {
@@ -28,7 +31,9 @@ export function loadSqlParser(): Promise<void> {
 
 /**
  * Parses a query string (one or many statements) and extracts each statement's facts.
- * Synchronous, and cached by (text, search_path): a repeated statement costs a Map lookup.
+ * Synchronous, and cached by (text, search_path): a repeated statement costs a Map lookup. A single
+ * statement that differs from one seen before only in its literal values shares that statement's
+ * facts (sql/shape-cache.ts) unless its facts read a literal's value (sql/literal-facts.ts).
  * A syntax error is returned as `{ ok: false }`, never thrown; `position` is PostgreSQL's
  * convention for ErrorResponse: a 1-based character index into `text`. The outcome is frozen.
  * Throws GatehouseError INTERNAL only when called before loadSqlParser() has resolved, or
@@ -37,31 +42,48 @@ export function loadSqlParser(): Promise<void> {
 export function analyzeQuery(text: string, options?: AnalyzeOptions): ParseOutcome {
   const searchPath = options?.searchPath ?? DEFAULT_SEARCH_PATH;
   const key = ParseCache.key(text, searchPath);
-  return cache.get(key) ?? cache.set(key, text, analyzeQueryUncached(text, options));
+  const exact = cache.get(key);
+  if (exact !== undefined) return exact;
+  const shape = shapes.shapeOf(text);
+  const shapeKey = shape === null ? null : ParseCache.key(shape, searchPath);
+  const shared = shapeKey === null ? null : shapes.reuse(shapeKey, text);
+  if (shared !== null) return shared;
+  const analyzed = analyze(text, searchPath);
+  const outcome = cache.set(key, text, analyzed.outcome);
+  if (shapeKey !== null) shapes.remember(shapeKey, text, outcome, analyzed.dependence);
+  return outcome;
 }
 
-/** analyzeQuery without the cache (for measurements and tests); the outcome is not frozen. */
+/** analyzeQuery without the caches (for measurements and tests); the outcome is not frozen. */
 export function analyzeQueryUncached(text: string, options?: AnalyzeOptions): ParseOutcome {
+  return analyze(text, options?.searchPath ?? DEFAULT_SEARCH_PATH).outcome;
+}
+
+/** The outcome, and for each statement how its facts depend on literal values. */
+function analyze(text: string, searchPath: readonly string[]): { outcome: ParseOutcome; dependence: LiteralDependence[] } {
   if (!loaded) throw new GatehouseError('INTERNAL', 'SQL parser used before loadSqlParser() resolved');
-  const searchPath = options?.searchPath ?? DEFAULT_SEARCH_PATH;
-  if (text.trim() === '') return { ok: true, statements: [{ text: '', facts: emptyFacts() }] };
+  const none: LiteralDependence[] = [];
+  if (text.trim() === '') return { outcome: { ok: true, statements: [{ text: '', facts: emptyFacts() }] }, dependence: none };
   let stmts: RawStatement[];
   try {
     stmts = (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? [];
   } catch (e) {
-    return parseError(e);
+    return { outcome: parseError(e), dependence: none };
   }
   // Only comments and semicolons: PostgreSQL answers EmptyQueryResponse.
-  if (stmts.length === 0) return { ok: true, statements: [{ text: text.trim(), facts: emptyFacts() }] };
+  if (stmts.length === 0) return { outcome: { ok: true, statements: [{ text: text.trim(), facts: emptyFacts() }] }, dependence: none };
   try {
     const texts = statementTexts(text, stmts);
+    const dependence: LiteralDependence[] = [];
     const statements: ParsedStatement[] = stmts.map((s, i) => {
       const node = asNode(s.stmt);
       if (node === null) throw new Error(`statement ${i} has no parse node`);
       const stmtText = texts[i] ?? '';
-      return { text: stmtText, facts: extractFacts(node, stmtText, searchPath) };
+      const facts = extractFacts(node, stmtText, searchPath);
+      dependence.push(literalDependence(node, facts));
+      return { text: stmtText, facts };
     });
-    return { ok: true, statements };
+    return { outcome: { ok: true, statements }, dependence };
   } catch (e) {
     // A parse tree we could not read: fail closed rather than guess the facts.
     throw new GatehouseError('INTERNAL', 'could not extract facts from a parsed statement', { cause: e });
@@ -82,7 +104,13 @@ export function analyzeCacheStats(): CacheStats {
   return cache.stats();
 }
 
-/** Empties the analyze cache and resets its counters. */
+/** Hits and misses of the shape cache (statements that differ only in literal values). */
+export function shapeCacheStats(): ShapeCacheStats {
+  return shapes.stats();
+}
+
+/** Empties the analyze and shape caches and resets their counters. */
 export function clearAnalyzeCache(): void {
   cache.clear();
+  shapes.clear();
 }

@@ -1,0 +1,106 @@
+// Facts shared by single statements that differ only in literal values, keyed by the statement's
+// shape: PostgreSQL's normalized text (each literal replaced by $n, comments and layout kept).
+// A simple-mode `SELECT ... WHERE aid = 12345` then costs one normalization, not a parse, facts
+// extraction and fingerprint, while its own text is still the one the client sent.
+
+import { normalizeSync } from 'libpg-query';
+import type { ParseOutcome, ParsedStatement, StatementFacts } from './facts.ts';
+import type { LiteralDependence } from './literal-facts.ts';
+
+type ShapeEntry =
+  /** Facts of any statement of this shape; `prefix`/`suffix`: what surrounds the statement in its query string. */
+  | { kind: 'shared'; facts: StatementFacts; prefix: string; suffix: string; limitConstant: boolean }
+  /** Facts that read literal values (or a query string of several statements): each text is parsed. */
+  | { kind: 'unshared' };
+
+export interface ShapeCacheStats {
+  size: number;
+  capacity: number;
+  hits: number;
+  misses: number;
+}
+
+/** The words that make a LIMIT constant null (LIMIT NULL, LIMIT ALL), anywhere in a text. */
+const NULL_LIMIT_WORD = /\b(?:null|all)\b/i;
+
+export class ShapeCache {
+  private readonly map = new Map<string, ShapeEntry>();
+  private hits = 0;
+  private misses = 0;
+
+  constructor(
+    readonly capacity = 5_000,
+    readonly maxTextLength = 16_384,
+  ) {}
+
+  /**
+   * The shape of a query string, or null when it has none worth sharing: too long, unparsable, or
+   * holding a `$` (a $n parameter normalizes like a literal, and dollar quotes are literals too).
+   */
+  shapeOf(text: string): string | null {
+    if (text.length > this.maxTextLength || text.includes('$')) return null;
+    try {
+      return normalizeSync(text);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The outcome for `text` from a statement of the same shape seen before, or null (parse it). */
+  reuse(shapeKey: string, text: string): ParseOutcome | null {
+    const entry = this.map.get(shapeKey);
+    if (entry === undefined || entry.kind === 'unshared') {
+      this.misses++;
+      return null;
+    }
+    const end = text.length - entry.suffix.length;
+    const statement = text.slice(entry.prefix.length, end);
+    const fits =
+      end >= entry.prefix.length &&
+      text.startsWith(entry.prefix) &&
+      text.endsWith(entry.suffix) &&
+      statement.trim() === statement &&
+      // has_limit was true: this LIMIT constant must not be NULL or ALL either.
+      !(entry.limitConstant && NULL_LIMIT_WORD.test(text));
+    if (!fits) {
+      this.misses++;
+      return null;
+    }
+    this.hits++;
+    this.map.delete(shapeKey);
+    this.map.set(shapeKey, entry);
+    // Frozen like every cached outcome: callers share the facts.
+    const statements: ParsedStatement[] = [Object.freeze({ text: statement, facts: entry.facts })];
+    Object.freeze(statements);
+    return Object.freeze({ ok: true, statements });
+  }
+
+  /** Records what a parsed (and frozen) outcome of `text` says about its shape. */
+  remember(shapeKey: string, text: string, outcome: ParseOutcome, dependence: readonly LiteralDependence[]): void {
+    if (this.map.has(shapeKey)) return;
+    this.map.set(shapeKey, entryFor(text, outcome, dependence));
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next();
+      if (oldest.done !== true) this.map.delete(oldest.value);
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.hits = this.misses = 0;
+  }
+
+  stats(): ShapeCacheStats {
+    return { size: this.map.size, capacity: this.capacity, hits: this.hits, misses: this.misses };
+  }
+}
+
+function entryFor(text: string, outcome: ParseOutcome, dependence: readonly LiteralDependence[]): ShapeEntry {
+  const only = outcome.ok && outcome.statements.length === 1 ? outcome.statements[0] : undefined;
+  const how = dependence.length === 1 ? dependence[0] : undefined;
+  if (only === undefined || how === undefined || how.kind === 'unshared' || only.text === '') return { kind: 'unshared' };
+  // The parser's statement starts after leading whitespace and comments; literals are inside it.
+  const start = text.indexOf(only.text);
+  if (start < 0) return { kind: 'unshared' };
+  return { kind: 'shared', facts: only.facts, prefix: text.slice(0, start), suffix: text.slice(start + only.text.length), limitConstant: how.kind === 'limit' };
+}
