@@ -126,12 +126,12 @@ describe('approval API', () => {
     expect(validateGrant(grant), JSON.stringify(validateGrant.errors)).toBe(true);
     expect(grant).toMatchObject({ state: 'active', subject: 'agent-7', statement: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2' });
     const agentId = await whoIs('agent');
-    expect(await t.gw.approvals.service.findGrant({ fingerprint: 'fp-update-phone', ...agentId })).not.toBeNull();
+    expect(await t.gw.approvals.service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', ...agentId })).not.toBeNull();
     expect((await call(`/approvals/api/grants/${grant.id}/revoke`, 'nurse', {})).status).toBe(403);
     const revoked = await call(`/approvals/api/grants/${grant.id}/revoke`, 'lead2', { comment: 'batch done' });
     expect(revoked).toMatchObject({ status: 200, body: { state: 'revoked', revoked_by: { subject: 'lead-2' } } });
     expect((await call(`/approvals/api/grants/${grant.id}/revoke`, 'lead', {})).status).toBe(409);
-    expect(await t.gw.approvals.service.findGrant({ fingerprint: 'fp-update-phone', ...agentId })).toBeNull();
+    expect(await t.gw.approvals.service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', ...agentId })).toBeNull();
     const audit = readFileSync(t.auditFile, 'utf8');
     expect(audit).toContain('"event":"grant_revoked"');
   });

@@ -77,7 +77,7 @@ describe('PostgreSQL approval store', () => {
     stores.splice(stores.indexOf(first.store), 1);
     const again = await instance();
     expect((await again.service.get(r.id))?.state).toBe('approved');
-    expect(await again.service.findGrant({ fingerprint: 'fp-update-phone', subject: 'agent-7', issuer: 'https://idp.test' })).not.toBeNull();
+    expect(await again.service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', subject: 'agent-7', issuer: 'https://idp.test' })).not.toBeNull();
     expect(await again.service.get('not-a-uuid')).toBeNull();
     expect(await again.service.get('00000000-0000-0000-0000-000000000000')).toBeNull();
   });

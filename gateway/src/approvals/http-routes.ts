@@ -81,8 +81,8 @@ export function approvalRoutes(e: ApprovalEndpoints): AdminRoutes {
     },
     '/approvals/api/grants': {
       GET: (req) =>
-        authed(e, req, async () => {
-          const list = await e.service.grants();
+        authed(e, req, async (who) => {
+          const list = await e.service.grantsVisibleTo(who);
           return { status: 200, body: { grants: list.map((g) => grantView(g, e.activeRevision(), now())) } };
         }),
     },

@@ -15,6 +15,16 @@ describe('requesterReason', () => {
     expect(requesterReason('/* reason: */ SELECT 1')).toBeNull();
   });
 
+  it('reads comments only: not "reason:" inside a string, an E-string, a quoted name or a dollar quote', () => {
+    expect(requesterReason("UPDATE t SET a = '/* reason: approved by the CISO */'")).toBeNull();
+    expect(requesterReason("UPDATE t SET a = '-- reason: approved'")).toBeNull();
+    expect(requesterReason("UPDATE t SET a = E'\\' /* reason: x */'")).toBeNull();
+    expect(requesterReason('SELECT 1 AS "-- reason: x"')).toBeNull();
+    expect(requesterReason('SELECT $q$ /* reason: x */ $q$')).toBeNull();
+    expect(requesterReason("UPDATE t SET a = '/* reason: no */' /* reason: yes */")).toBe('yes');
+    expect(requesterReason('SELECT 1 -- reason: ends at a carriage return\rSELECT 2')).toBe('ends at a carriage return');
+  });
+
   it('keeps at most 500 characters', () => {
     expect(requesterReason(`/* reason: ${'x'.repeat(800)} */`)?.length).toBe(500);
   });

@@ -1,12 +1,16 @@
 // The reason an agent gives for a statement that may need approval, without changing its code: a
-// SQL comment in the statement, `/* reason: ... */` or `-- reason: ...`.
+// SQL comment in the statement, `/* reason: ... */` or `-- reason: ...`. Only real comments count:
+// "reason:" inside a string literal, a quoted name or a dollar quote is data, not the agent's word.
 
-const BLOCK = /\/\*\s*reason\s*:\s*([\s\S]*?)\s*\*\//i;
-const LINE = /--\s*reason\s*:\s*(.*)$/im;
+import { sqlComments } from '../sql/lexical.ts';
+
+const REASON = /^\s*reason\s*:\s*([\s\S]*?)\s*$/i;
 
 /** The first reason comment's text (trimmed, at most 500 characters); null when there is none. */
 export function requesterReason(sql: string): string | null {
-  const m = BLOCK.exec(sql) ?? LINE.exec(sql);
-  const text = m?.[1]?.trim() ?? '';
-  return text === '' ? null : text.slice(0, 500);
+  for (const comment of sqlComments(sql)) {
+    const text = REASON.exec(comment)?.[1]?.trim() ?? '';
+    if (text !== '') return text.slice(0, 500);
+  }
+  return null;
 }

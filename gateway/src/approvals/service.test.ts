@@ -119,10 +119,14 @@ describe('ApprovalService', () => {
     const out = await service.answer(lead, r.id, { verdict: 'approve', comment: 'for the batch', grantSeconds: 600 });
     if (out?.kind !== 'answered' || out.grant === null) throw new Error('expected a grant');
     expect(records.at(-1)?.grant).toEqual({ id: out.grant.id, expires_at: '2026-12-05T06:10:00.000Z' });
-    const q = { fingerprint: 'fp-update-phone', subject: 'agent-7', issuer: 'https://idp.test' };
+    const q = { fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', subject: 'agent-7', issuer: 'https://idp.test' };
     expect((await service.findGrant(q))?.id).toBe(out.grant.id);
     expect(await service.findGrant({ ...q, subject: 'agent-8' })).toBeNull();
     expect(await service.findGrant({ ...q, fingerprint: 'other' })).toBeNull();
+    // The same fingerprint, another shape (an IN list): not covered; nor a text that could not be normalized.
+    expect(await service.findGrant({ ...q, normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id IN ($2, $3, $4)' })).toBeNull();
+    expect(await service.findGrant({ ...q, normalized: null })).toBeNull();
+    expect((await service.findGrant({ ...q, normalized: '/* reason: again */ UPDATE clinical.patients SET phone = $1  WHERE id = $2;' }))?.id).toBe(out.grant.id);
     setRevision('rev-2');
     expect(await service.findGrant(q)).toBeNull();
     setRevision('rev-1');
@@ -138,7 +142,7 @@ describe('ApprovalService', () => {
     expect(await service.revokeGrant(outsider, out.grant.id, '')).toEqual({ kind: 'forbidden' });
     expect(await service.revokeGrant(lead2, out.grant.id, 'done')).toMatchObject({ kind: 'revoked', grant: { revokedBy: { subject: 'lead-2' } } });
     expect(await service.revokeGrant(lead, out.grant.id, '')).toEqual({ kind: 'already_revoked' });
-    expect(await service.findGrant({ fingerprint: 'fp-update-phone', subject: 'agent-7', issuer: 'https://idp.test' })).toBeNull();
+    expect(await service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', subject: 'agent-7', issuer: 'https://idp.test' })).toBeNull();
     expect(records.at(-1)).toMatchObject({ event: 'grant_revoked', comment: 'done', actor: { subject: 'lead-2' } });
     expect(await service.revokeGrant(lead, '00000000-0000-0000-0000-000000000000', '')).toBeNull();
   });

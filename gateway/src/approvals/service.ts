@@ -136,7 +136,7 @@ export class ApprovalService {
   }
 
   /** A grant that lets this statement through now, under the active policy commit; null when none. */
-  async findGrant(q: { fingerprint: string; subject: string; issuer: string }): Promise<Grant | null> {
+  async findGrant(q: { fingerprint: string; normalized: string | null; subject: string; issuer: string }): Promise<Grant | null> {
     const now = this.now();
     const revision = this.options.activeRevision();
     const grants = await this.store.grantsFor(q.fingerprint, q.subject);
@@ -145,6 +145,22 @@ export class ApprovalService {
 
   async grants(limit = 200): Promise<Grant[]> {
     return this.store.grants({ limit });
+  }
+
+  /** The grants the viewer may see: those it holds or gave, and those of requests it may answer. */
+  async grantsVisibleTo(viewer: Identity, limit = 200): Promise<Grant[]> {
+    const me = principalOf(viewer);
+    const out: Grant[] = [];
+    for (const g of await this.store.grants({ limit })) {
+      const mine = (g.subject === me.subject && g.issuer === me.issuer) || g.grantedBy.some((p) => p.subject === me.subject && p.issuer === me.issuer);
+      if (mine) {
+        out.push(g);
+        continue;
+      }
+      const request = await this.store.get(g.requestId);
+      if (request !== null && mayAnswer(request, viewer)) out.push(g);
+    }
+    return out;
   }
 
   /**

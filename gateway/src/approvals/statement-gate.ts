@@ -41,7 +41,8 @@ export function createSessionGate(o: SessionGateOptions): SessionGate {
         return refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, but did not say who approves: ${d.reason}`, d.id);
       }
       const fingerprint = s.input.statement.fingerprint;
-      const grant = await o.service.findGrant({ fingerprint, subject: o.identity.subject, issuer: o.identity.issuer });
+      const shape = normalizedOrNull(s.text);
+      const grant = await o.service.findGrant({ fingerprint, normalized: shape, subject: o.identity.subject, issuer: o.identity.issuer });
       if (grant !== null) return { kind: 'approved', note: `let through by grant ${grant.id} until ${grant.expiresAt}` };
       const reason = requesterReason(s.queryText);
       if (requirements.reasonRequired && reason === null) {
@@ -53,7 +54,7 @@ export function createSessionGate(o: SessionGateOptions): SessionGate {
         decisionId: d.id,
         statement: {
           text: s.text,
-          normalized: normalized(s.text),
+          normalized: shape ?? '(the statement could not be normalized; shown to approvers only)',
           fingerprint,
           parameters: s.parameters.map(parameterText),
           protocol: s.protocol,
@@ -119,11 +120,12 @@ function answerFor(r: ApprovalRequest, activeRevision: string, refused: (code: '
   }
 }
 
-function normalized(text: string): string {
+/** Literals replaced by $n; null when libpg-query cannot normalize the text (no grant covers it then). */
+function normalizedOrNull(text: string): string | null {
   try {
     return normalizeSync(text);
   } catch {
-    return '(the statement could not be normalized; shown to approvers only)';
+    return null;
   }
 }
 

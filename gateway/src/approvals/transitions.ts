@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../policy/types.ts';
+import { statementShape } from './statement-shape.ts';
 import type { Answer, ApprovalRequest, Grant, Principal, RequestState } from './types.ts';
 
 /** Why an answer was refused; the HTTP API maps each to a status. */
@@ -113,12 +114,18 @@ function grantFor(request: ApprovalRequest, approvals: readonly Answer[], now: D
   };
 }
 
-/** Whether a grant lets this statement through now, for this identity, under this policy commit. */
-export function grantCovers(grant: Grant, q: { fingerprint: string; subject: string; issuer: string; revision: string }, now: Date): boolean {
+/**
+ * Whether a grant lets this statement through now, for this identity, under this policy commit: the
+ * same fingerprint and the same normalized text (statement-shape.ts), other literal values only.
+ * `normalized` is null when the statement could not be normalized: no grant covers it.
+ */
+export function grantCovers(grant: Grant, q: { fingerprint: string; normalized: string | null; subject: string; issuer: string; revision: string }, now: Date): boolean {
   return (
     grant.revokedAt === null &&
     now.getTime() < Date.parse(grant.expiresAt) &&
     grant.fingerprint === q.fingerprint &&
+    q.normalized !== null &&
+    statementShape(grant.normalized) === statementShape(q.normalized) &&
     grant.subject === q.subject &&
     grant.issuer === q.issuer &&
     grant.revision === q.revision

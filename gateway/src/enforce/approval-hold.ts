@@ -1,6 +1,7 @@
 // Statements a policy decided `approve`, between their verdicts and their conclusion: held until
 // answered (ApprovalGate), let through at Parse (the Execute is held), or refused at once when a
-// write would read masked columns of its own table. Called by the decision point only.
+// write would read masked columns of its own table, or is a COPY FROM whose rows approvers would not
+// see. Called by the decision point only.
 
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.ts';
@@ -36,7 +37,7 @@ export function holdForApproval<S extends Decided>(
   });
   if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
   for (const s of statements) {
-    const error = s.decision.action === 'approve' ? maskedWriteRead(engine, s) : null;
+    const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(engine, s)) : null;
     if (error) return Promise.resolve({ statements, error });
   }
   const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
@@ -49,6 +50,19 @@ export function holdForApproval<S extends Decided>(
       return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
     }),
   ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
+}
+
+/**
+ * COPY ... FROM STDIN sends its rows after the statement: approvers would say yes to rows they never
+ * see (and a grant would let any rows in). Refused before anyone is asked; INSERT shows its values.
+ */
+function copyFromClient(s: Decided): GatehouseError | null {
+  const copy = s.input?.statement.copy;
+  if (copy === null || copy === undefined || copy.direction !== 'from') return null;
+  return new GatehouseError('FEATURE_NOT_SUPPORTED', 'COPY ... FROM is not held for approval: its rows come after the statement, so approvers would not see what they approve', {
+    decisionId: s.decision.id,
+    hint: 'Write the rows with INSERT (its values or bound parameters are shown to approvers).',
+  });
 }
 
 /**

@@ -10,6 +10,11 @@ describe('statementLimitError', () => {
     expect(error?.message).toContain('limits.max_statements_per_query');
   });
 
+  it('counts the statements of a Parse too (PostgreSQL refuses several, but only after Gatehouse parsed them)', () => {
+    expect(statementLimitError('SELECT 1; SELECT 2; SELECT 3; SELECT 4', 'extended', limits(3))?.sqlstate).toBe('54000');
+    expect(statementLimitError('SELECT 1; SELECT 2', 'extended', limits(3))).toBeNull();
+  });
+
   it('lets through a query at the limit, short or long', () => {
     expect(statementLimitError('SELECT 1;SELECT 2;SELECT 3', 'simple', limits(3))).toBeNull();
     expect(statementLimitError('S;S', 'simple', limits(3))).toBeNull();

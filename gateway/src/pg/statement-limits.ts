@@ -1,7 +1,7 @@
 // Bounded work per client message: a Query string or Parse statement is refused (54000) before it
-// is parsed or decided when it is larger than `limits.max_statement_bytes`, or, for a simple Query,
-// holds more statements than `limits.max_statements_per_query`. Parsing and deciding run on the one
-// event loop every session shares, so without these one message could stall all of them.
+// is parsed or decided when it is larger than `limits.max_statement_bytes`, or when it holds more
+// statements than `limits.max_statements_per_query`. Parsing and deciding run on the one event loop
+// every session shares, so without these one message could stall all of them.
 
 import { randomUUID } from 'node:crypto';
 import { auditStatements, type DecidedStatement, type DecisionContext } from '../enforce/decision-point.ts';
@@ -27,13 +27,14 @@ export function statementLimitError(sql: string, protocol: 'simple' | 'extended'
     );
   }
   // Each statement takes at least one character, so a text no longer than the limit cannot be
-  // over it: the scan is skipped for the short queries of the hot path.
-  if (protocol === 'simple' && sql.length > limits.maxStatementsPerQuery) {
+  // over it: the scan is skipped for the short queries of the hot path. A Parse is counted too:
+  // PostgreSQL refuses one of several statements, but only after Gatehouse parsed them all.
+  if (sql.length > limits.maxStatementsPerQuery) {
     const count = countStatements(sql);
     if (count > limits.maxStatementsPerQuery) {
       return new GatehouseError(
         'STATEMENT_LIMIT',
-        `Gatehouse refused this query: it holds ${count} statements, over the limit of ${limits.maxStatementsPerQuery} statements per query (limits.max_statements_per_query)`,
+        `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: it holds ${count} statements, over the limit of ${limits.maxStatementsPerQuery} statements per query (limits.max_statements_per_query)`,
         { hint: 'Send the statements in several queries, or ask the operator to raise limits.max_statements_per_query.' },
       );
     }

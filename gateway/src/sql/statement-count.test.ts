@@ -18,6 +18,8 @@ describe('countStatements', () => {
     "SELECT E'x\\';y'; SELECT 2",
     'SELECT "we;ird" FROM (SELECT 1 AS "we;ird") t; SELECT 3',
     'SELECT 1 -- ; not here\n; SELECT 2',
+    'SELECT 0; -- a carriage return ends a comment too\rSELECT 1; SELECT 2;\n',
+    'SELECT 0 -- \r\n; SELECT 1',
     'SELECT /* a ; /* nested ; */ still ; */ 1; SELECT 2',
     'SELECT $$a;b$$; SELECT $tag$ ; $$ ; $tag$; SELECT 3',
     'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $f$ SELECT 1; SELECT 2 $f$; SELECT f()',

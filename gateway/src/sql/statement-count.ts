@@ -4,6 +4,8 @@
 // parser: it counts the semicolons outside string literals, quoted identifiers, dollar quotes and
 // comments, so a CREATE FUNCTION ... BEGIN ATOMIC body counts each of its inner statements.
 
+import { isIdentChar, lineCommentEnd, skipBlockComment, skipDollarQuoted, skipQuoted } from './lexical.ts';
+
 /** Number of `;`-separated pieces with something other than blanks in them (an upper bound on statements). */
 export function countStatements(sql: string): number {
   let count = 0;
@@ -24,8 +26,7 @@ export function countStatements(sql: string): number {
     }
     content = true;
     if (c === 0x2d /* - */ && sql.charCodeAt(i + 1) === 0x2d) {
-      const end = sql.indexOf('\n', i + 2);
-      i = end === -1 ? n : end + 1;
+      i = lineCommentEnd(sql, i + 2);
     } else if (c === 0x2f /* / */ && sql.charCodeAt(i + 1) === 0x2a) {
       i = skipBlockComment(sql, i + 2);
     } else if (c === 0x27 /* ' */) {
@@ -40,49 +41,4 @@ export function countStatements(sql: string): number {
     }
   }
   return content ? count + 1 : count;
-}
-
-function isIdentChar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c >= 0x80;
-}
-
-/** Past a /* comment *\/ (they nest in PostgreSQL). */
-function skipBlockComment(sql: string, i: number): number {
-  let depth = 1;
-  while (i < sql.length && depth > 0) {
-    if (sql.charCodeAt(i) === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
-      depth++;
-      i += 2;
-    } else if (sql.charCodeAt(i) === 0x2a && sql.charCodeAt(i + 1) === 0x2f) {
-      depth--;
-      i += 2;
-    } else {
-      i++;
-    }
-  }
-  return i;
-}
-
-/** Past a quoted literal or identifier whose opening quote is before `i` (a doubled quote is one character). */
-function skipQuoted(sql: string, i: number, quote: number, backslashEscapes: boolean): number {
-  while (i < sql.length) {
-    const c = sql.charCodeAt(i);
-    if (backslashEscapes && c === 0x5c) {
-      i += 2;
-    } else if (c === quote) {
-      if (sql.charCodeAt(i + 1) !== quote) return i + 1;
-      i += 2;
-    } else {
-      i++;
-    }
-  }
-  return i;
-}
-
-/** Past a $tag$ ... $tag$ string starting at `i`; a `$` that opens no such string is one character. */
-function skipDollarQuoted(sql: string, i: number): number {
-  const m = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 256));
-  if (!m) return i + 1;
-  const end = sql.indexOf(m[0], i + m[0].length);
-  return end === -1 ? sql.length : end + m[0].length;
 }
