@@ -96,12 +96,12 @@ describe('held statements', () => {
     const error = await agent
       .query('WITH u AS (UPDATE clinical.patients SET phone = $1 WHERE id = $2 RETURNING id) SELECT p.id, p.ssn FROM clinical.patients p JOIN u ON u.id = p.id', ['555-0199', 3])
       .then(() => null, (e: { code?: string }) => e);
-    expect(error?.code).toBe('0A000');
+    expect(error?.code).toBe('42501'); // the write's target is read masked (enforce/write-target.ts)
     expect((await api(admin, '/approvals/api/requests?state=pending', leadToken)).body.requests.filter((r: { statement: { text: string } }) => r.statement.text.includes('555-0199'))).toEqual([]);
     // A write's WHERE and RETURNING over masked columns of its own table: refused at once, never held.
     for (const sql of ["UPDATE clinical.patients SET phone = '555-0198' WHERE ssn = 'x'", "UPDATE clinical.patients SET phone = '555-0198' WHERE id = 3 RETURNING ssn", "DELETE FROM clinical.patients WHERE id = -1 RETURNING *"]) {
       const refused = await agent.query(sql).then(() => null, (e: { code?: string; message: string }) => e);
-      expect(refused?.code, sql).toBe('0A000');
+      expect(refused?.code, sql).toBe('42501');
       expect(refused?.message, sql).toMatch(/of a table you read masked/);
     }
     expect((await agent.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);

@@ -101,6 +101,42 @@ describe.each(['rego', 'cedar'] as const)('content detectors on output (%s)', (e
     expect(counted(records).at(-1)?.detected).toMatchObject({ ssn: 1, phone: 1, email: 1 });
   });
 
+  it('scans a 5 MB note in turns: it comes back scanned, and another session is served meanwhile', async () => {
+    const db = new pg.Client({ connectionString: t.upstreamUrl });
+    await db.connect();
+    const BIG = VISIT_ID + 1;
+    const chunk = `${'routine follow-up, no change. '.repeat(200)}${NOTE} `;
+    try {
+      await db.query('DELETE FROM clinical.visits WHERE id = $1', [BIG]);
+      await db.query(
+        `INSERT INTO clinical.visits (id, patient_id, visit_date, reason, notes)
+         SELECT $1, min(id), date '2026-01-03', 'long', repeat($2::text, $3) FROM clinical.patients`,
+        [BIG, chunk, Math.ceil((5 * 1024 * 1024) / chunk.length)],
+      );
+      const other = await t.client(await t.token('other-session@example.com', ['agents']));
+      const order: string[] = [];
+      const big = support.query(`SELECT notes FROM clinical.visits WHERE id = ${BIG}`).then((r) => {
+        order.push('big');
+        return r;
+      });
+      // Another session's statements, one after another, until the big one is in.
+      let served = 0;
+      while (!order.includes('big') && served < 500) {
+        await other.query('SELECT 1');
+        served++;
+        if (served === 1) order.push('other');
+      }
+      const { rows } = await big;
+      expect(order[0]).toBe('other');
+      expect(String(rows[0].notes).length).toBeGreaterThan(5_000_000);
+      expectClean(String(rows[0].notes));
+      expect(String(rows[0].notes)).toContain('[SSN]');
+    } finally {
+      await db.query('DELETE FROM clinical.visits WHERE id = $1', [BIG]);
+      await db.end();
+    }
+  });
+
   it('leaves an identity without the support rule untouched by detectors (masks still apply)', async () => {
     const agent = await t.client(await t.token('agent@example.com', ['agents']));
     const { rows } = await agent.query(`SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}`);

@@ -15,13 +15,15 @@
 //        through FETCH: FETCH is a statement of its own, decided without the detection, so its rows
 //        were not scanned. DECLARE (and any write, which stores a copy read back unscanned) is now
 //        refused under detection.
-//   R5-3 (critical, OPEN, it.fails) detectors scan output, so any expression over a scanned column
-//        that changes the identifier's shape carries it out: reverse(), substr() split across
+//   R5-3 (critical, fixed) detectors scanned only the output, so any expression over a scanned column
+//        that changes the identifier's shape carried it out: reverse(), substr() split across
 //        columns, one character per row, encode(... 'base64'/'hex'), ::bytea, another character
-//        for "-", a space after each digit, ' at ' for '@'. And predicates see the raw note (WHERE notes LIKE ...), an
-//        oracle. Only detection at the source (the rewrite replacing the column by a scanned value)
-//        can close this class.
-//   R5-4 (high, OPEN, it.fails; critical once approvals run writes) a write to a masked table is
+//        for "-", a space after each digit, ' at ' for '@'. And predicates saw the raw note (WHERE
+//        notes LIKE ...), an oracle. Detection now happens at the source: the rewrite replaces a
+//        scanned column by its text with identifiers replaced in SQL (enforce/detector-sql.ts), so
+//        PostgreSQL never sees them; the output scan stays as defence in depth. Views over a scanned
+//        table are refused since (R5-8).
+//   R5-4 (high, fixed; critical once approvals run writes) a write to a masked table was
 //        not a read in the policy input (tables_read), so no mask applies to it: an identity that
 //        reads clinical.patients masked and may update it gets raw values from `UPDATE ... RETURNING
 //        ssn` and tests raw values in its WHERE. PostgreSQL itself needs SELECT privilege for the
@@ -46,7 +48,8 @@
 //        A statement that changes a setting is now refused under detection.
 //   R5-8 (critical, fixed) a view or materialized view over clinical.visits returned the notes
 //        unscanned: PostgreSQL names the view as a column's source, and no detection names the
-//        view's column. A view's column now counts as computed: scanned with every detector.
+//        view's column. A view's column then counted as computed (scanned with every detector); with
+//        detection at the source, a view over a scanned table is refused, as under a mask.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam5 npx vitest run --project integration gateway/test/redteam-round5.test.ts
 
@@ -171,6 +174,61 @@ const SHAPE_CHANGES: Array<{ name: string; sql: string; decode: (rows: Record<st
     name: "' at ' for '@'",
     sql: `SELECT replace(notes, '@', ' at ') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
     decode: (rows) => String(rows[0]?.['x']).replaceAll(' at ', '@'),
+  },
+  {
+    name: 'translate() of the digits to letters',
+    sql: `SELECT translate(notes, '0123456789', 'abcdefghij') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replace(/[a-j]/g, (ch) => String(ch.charCodeAt(0) - 97)),
+  },
+  {
+    name: 'string_agg() of the characters with a separator',
+    sql: `SELECT string_agg(c, '|' ORDER BY n) AS x FROM clinical.visits v, regexp_split_to_table(v.notes, '') WITH ORDINALITY AS t(c, n) WHERE v.id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).split('|').join(''),
+  },
+  {
+    name: 'regexp_replace() interleaving a character',
+    sql: `SELECT regexp_replace(notes, '(.)', '\\1~', 'g') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).replaceAll('~', ''),
+  },
+  {
+    name: 'character codes',
+    sql: `SELECT array_to_string(ARRAY(SELECT ascii(c) FROM regexp_split_to_table((SELECT notes FROM clinical.visits WHERE id = ${VISIT_ID}), '') AS c), ',') AS x`,
+    decode: (rows) => String.fromCharCode(...String(rows[0]?.['x']).split(',').map(Number)),
+  },
+  {
+    name: 'reverse() through a CTE and a whole-row cast',
+    sql: `WITH w AS (SELECT v FROM clinical.visits v WHERE id = ${VISIT_ID}) SELECT reverse(w.v::text) AS x FROM w`,
+    decode: (rows) => [...String(rows[0]?.['x'])].reverse().join(''),
+  },
+  {
+    name: 'reverse() of a JSON field of the row',
+    sql: `SELECT reverse(j->>'notes') AS x FROM (SELECT to_jsonb(v) AS j FROM clinical.visits v WHERE id = ${VISIT_ID}) s`,
+    decode: (rows) => [...String(rows[0]?.['x'])].reverse().join(''),
+  },
+  {
+    name: 'reverse() of a regexp_match() of the SSN',
+    sql: `SELECT reverse((regexp_match(notes, '\\d{3}-\\d{2}-\\d{4}'))[1]) AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => [...String(rows[0]?.['x'])].reverse().join(''),
+  },
+  {
+    name: 'an md5() of the span after "SSN " (compared with a guess)',
+    sql: `SELECT md5(substr(notes, strpos(notes, 'SSN ') + 4, 11)) = md5('${NOTE_SSN}') AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => (rows[0]?.['x'] === true ? NOTE_SSN : ''),
+  },
+  {
+    name: 'strpos() of a guess',
+    sql: `SELECT strpos(notes, '${NOTE_PHONE}') > 0 AS x FROM clinical.visits WHERE id = ${VISIT_ID}`,
+    decode: (rows) => (rows[0]?.['x'] === true ? NOTE_PHONE : ''),
+  },
+  {
+    name: 'a digit of the SSN by position, one statement for all nine',
+    sql: `SELECT string_agg(substr(notes, strpos(notes, 'SSN ') + 4 + i, 1), '' ORDER BY i) AS x FROM clinical.visits, generate_series(0, 10) AS i WHERE id = ${VISIT_ID}`,
+    decode: (rows) => [...String(rows[0]?.['x'])].join(''),
+  },
+  {
+    name: 'hex digits of the characters',
+    sql: `SELECT string_agg(to_hex(ascii(c)), ' ' ORDER BY n) AS x FROM clinical.visits v, regexp_split_to_table(v.notes, '') WITH ORDINALITY AS t(c, n) WHERE v.id = ${VISIT_ID}`,
+    decode: (rows) => String(rows[0]?.['x']).split(' ').map((h) => String.fromCharCode(parseInt(h, 16))).join(''),
   },
 ];
 
@@ -362,25 +420,30 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(JSON.stringify(seen)).not.toContain('jane.roe');
       });
 
-      // CLOSED: R5-8 (critical). Was: the raw note from both.
-      it('R5-8: a view or materialized view over the scanned table is scanned', async () => {
+      // CLOSED: R5-8 (critical). Was: the raw note from both. Since detection happens at the source
+      // (R5-3), a view's columns cannot be scanned there, and scanning them on the way out is undone by
+      // any reshaping expression (`SELECT reverse(notes) FROM view`): a view over a scanned table is
+      // refused, as under a mask, and the message names it.
+      it('R5-8: a view or materialized view over the scanned table is refused, naming it', async () => {
         const c = await support();
         for (const sql of [
           `SELECT notes, copied FROM clinical.rt5_notes_v WHERE id = ${VISIT_ID}`,
           `SELECT notes FROM clinical.rt5_notes_mv WHERE id = ${VISIT_ID}`,
           `SELECT m.notes FROM clinical.visits v JOIN clinical.rt5_notes_mv m USING (id) WHERE v.id = ${VISIT_ID}`,
+          `SELECT reverse(copied) FROM clinical.rt5_notes_v WHERE id = ${VISIT_ID}`,
         ]) {
           const r = await probe(c, sql);
-          expect.soft(r.code, `${sql}: ${r.message}`).toBeNull();
-          expect.soft(JSON.stringify(r.rows), sql).toContain('[SSN]');
-          expect.soft(holdsNoteIdentifier(JSON.stringify(r)), sql).toBe(false);
+          expect.soft(r.code, `${sql}: ${r.message}`).toBe('0A000');
+          expect.soft(r.message, sql).toMatch(/view clinical\.rt5_notes_m?v reads masked table clinical\.visits/);
+          expect.soft(holdsNoteIdentifier(JSON.stringify(r)) || holdsNoteIdentifier([...JSON.stringify(r)].reverse().join('')), sql).toBe(false);
         }
       });
 
-      // OPEN: R5-3 (critical). These fail because they leak: `it.fails` passes while the leak is
-      // there. Detection at the source is the fix (see the file's header).
+      // CLOSED: R5-3 (critical). Each of these carried the note's identifiers out (the first nine and
+      // the predicate were found by the red team, the rest added with the fix). Detection now happens
+      // at the source: the rewrite gives PostgreSQL the notes with identifiers already replaced.
       for (const change of SHAPE_CHANGES) {
-        it.fails(`R5-3 (open): ${change.name} over the note does not carry its identifiers out`, async () => {
+        it(`R5-3: ${change.name} over the note does not carry its identifiers out`, async () => {
           const c = await support();
           const r: ProbeOutcome = await probe(c, change.sql);
           expect(r.code, r.message ?? '').toBeNull();
@@ -388,7 +451,22 @@ for (const engine of ['rego', 'cedar'] as const) {
         });
       }
 
-      it.fails('R5-3 (open): a predicate on the note is an oracle for its identifiers', async () => {
+      it('R5-3: an error message over a reshaped note carries no identifier', async () => {
+        const c = await support();
+        const r = await probe(c, `SELECT reverse(notes)::int FROM clinical.visits WHERE id = ${VISIT_ID}`);
+        expect(r.code).toBe('22P02');
+        expect(holdsNoteIdentifier([...(r.message ?? '')].reverse().join(''))).toBe(false);
+        expect(r.message).toContain(']NSS[');
+      });
+
+      it('R5-3: scanned at the source, the note keeps its text and its labels', async () => {
+        const c = await support();
+        const r = await c.query(`SELECT reverse(reverse(notes)) AS n, length(notes) AS l FROM clinical.visits WHERE id = ${VISIT_ID}`);
+        expect(r.rows[0].n).toBe('Callback [PHONE]; SSN [SSN]; wrote to [EMAIL] about the results.');
+        expect(r.rows[0].l).toBe(r.rows[0].n.length);
+      });
+
+      it('R5-3: a predicate on the note is no oracle for its identifiers', async () => {
         const c = await support();
         const hit = await c.query(`SELECT count(*)::int AS n FROM clinical.visits WHERE id = ${VISIT_ID} AND notes LIKE '%' || $1 || '%'`, [NOTE_SSN]);
         // The client learns that this exact SSN is in the note; a masked note would not match.
@@ -446,19 +524,53 @@ describe('red team round 5: writes to a masked table (an identity that reads it 
     expect((await writer.query('SELECT ssn FROM clinical.patients WHERE id IN (1, 2)')).rows).toEqual([{ ssn: '***' }, { ssn: '***' }]);
   });
 
-  // OPEN: R5-4. Today the UPDATE runs unmasked and RETURNING carries the real SSN, email and phone.
-  it.fails('R5-4 (open): UPDATE ... RETURNING of masked columns is masked or refused', async () => {
-    const r = await probe(writer, 'UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING ssn, email, phone');
-    expect(ssns.some((v) => JSON.stringify(r).includes(v))).toBe(false);
+  // CLOSED: R5-4 (high). Was: the UPDATE ran unmasked and RETURNING carried the real SSN, email and
+  // phone. A write's target is now read in the policy input (sql/walk.ts), so its masks apply, and a
+  // write that may read a masked column of its target is refused with 42501 naming the columns.
+  it('R5-4: UPDATE ... RETURNING of masked columns is refused (42501), naming the columns', async () => {
+    for (const sql of [
+      'UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING ssn, email, phone',
+      'UPDATE clinical.patients p SET first_name = p.first_name WHERE p.id = 1 RETURNING p',
+      'DELETE FROM clinical.patients WHERE id = -1 RETURNING *',
+      "INSERT INTO clinical.patients (id, mrn, first_name, last_name, ssn, date_of_birth, phone, email, address, diagnosis_code) VALUES (1, 'm', 'a', 'b', 'c', date '2000-01-01', 'p', 'e', 'x', 'd') ON CONFLICT (id) DO UPDATE SET first_name = clinical.patients.first_name RETURNING to_jsonb(clinical.patients)",
+      'WITH u AS (UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING email) SELECT count(*) FROM u',
+      "MERGE INTO clinical.patients t USING (SELECT 1 AS id, 'x' AS s) v ON t.id = v.id AND t.ssn LIKE v.s WHEN MATCHED THEN UPDATE SET first_name = t.first_name",
+    ]) {
+      const r = await probe(writer, sql);
+      expect.soft(r.code, sql).toBe('42501');
+      expect.soft(ssns.some((v) => JSON.stringify(r).includes(v)), sql).toBe(false);
+    }
+    const named = await probe(writer, 'UPDATE clinical.patients SET first_name = first_name WHERE id = 1 RETURNING ssn, email');
+    expect(named.message).toContain('"ssn"');
+    expect(named.message).toContain('"email"');
   });
 
-  it.fails('R5-4 (open): the WHERE of a write is not an oracle on raw masked values', async () => {
-    // One statement per guess of the first digit; a masked WHERE matches for no digit.
+  it('R5-4: the WHERE of a write is not an oracle on raw masked values', async () => {
+    // One statement per guess of the first digit; a raw WHERE would match for one digit.
     let matched = 0;
+    const codes = new Set<string | null>();
     for (const d of '0123456789') {
       const r = await probe(writer, `UPDATE clinical.patients SET first_name = first_name WHERE id = 1 AND ssn LIKE '${d}%' RETURNING id`);
       matched += r.rows.length;
+      codes.add(r.code);
     }
     expect(matched).toBe(0);
+    expect([...codes]).toEqual(['42501']);
+  });
+
+  it('a write that reads no masked column runs, and its errors do not quote the stored row', async () => {
+    const before = (await direct.query('SELECT diagnosis_code FROM clinical.patients WHERE id = 1')).rows[0].diagnosis_code as string;
+    const ok = await probe(writer, "UPDATE clinical.patients SET diagnosis_code = 'Z00.0' WHERE id = 1 RETURNING id, diagnosis_code");
+    expect(ok.code, ok.message ?? '').toBeNull();
+    expect(ok.rows).toEqual([{ id: 1, diagnosis_code: 'Z00.0' }]);
+    await direct.query('UPDATE clinical.patients SET diagnosis_code = $1 WHERE id = 1', [before]);
+    // PostgreSQL's detail would be "Failing row contains (1, MRN-..., ..., 219-..., ...)": withheld.
+    const failed = await writer.query('UPDATE clinical.patients SET diagnosis_code = NULL WHERE id = 1').then(
+      () => null,
+      (e: pg.DatabaseError) => e,
+    );
+    expect(failed?.code).toBe('23502');
+    expect(failed?.detail ?? '').toContain('Gatehouse withheld the detail');
+    expect(ssns.some((v) => JSON.stringify({ ...failed, message: failed?.message }).includes(v))).toBe(false);
   });
 });

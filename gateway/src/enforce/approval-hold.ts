@@ -82,7 +82,7 @@ function maskedWriteRead(engine: PolicyEngine, s: Decided): GatehouseError | nul
   const used = referencedColumns(s.text);
   const hit = used === null ? '(unparsed)' : [...used].find((c) => unreadable || c === '*' || masked.has(c));
   if (hit === undefined) return null;
-  return new GatehouseError('FEATURE_NOT_SUPPORTED', `this write reads ${hit === '*' ? 'every column' : `column "${hit}"`} of a table you read masked, so it is not held for approval`, {
+  return new GatehouseError('MASKED_COLUMN_READ', `this write reads ${hit === '*' ? 'every column' : `column "${hit}"`} of a table you read masked, so it is not held for approval`, {
     decisionId: s.decision.id,
     detail: unreadable ? `you may not read ${written.join(', ')}` : `masked for you in ${written.join(', ')}: ${[...masked].sort().join(', ')}`,
     hint: 'Leave masked columns out of WHERE, SET values and RETURNING (a write to a masked table is not run under a mask).',

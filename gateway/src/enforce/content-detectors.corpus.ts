@@ -1,6 +1,9 @@
 // Test support: synthetic clinical free text that holds no identifier, for the content detectors'
 // false-positive tests. Dosages, vitals, ICD-10 and CPT codes, lab values, accession numbers, times,
-// visit dates, rooms, versions, years: what visit notes are made of.
+// visit dates, rooms, versions, years: what visit notes are made of. Also the detectors' true
+// positives and near misses, shared by their unit tests and the test of detection at the source.
+
+import type { DetectorName } from '../policy/types.ts';
 
 export const CLINICAL_NOTES: readonly string[] = [
   'Follow-up for type 2 diabetes (E11.9). Metformin 500 mg twice daily, increase to 1000 mg BID if tolerated. HbA1c 7.2% (was 8.1% on 01/12/2024).',
@@ -23,4 +26,58 @@ export const CLINICAL_NOTES: readonly string[] = [
   'Study protocol NCT04280705, arm B, cycle 3 day 15. Dose 1.25 mg/kg IV over 30 min, 250 mL NS.',
   'Temperature log: 36.8, 37.0, 37.4; fluids 1200 mL in, 950 mL out over 12 h. MAP 85 mmHg.',
   'Scanned document page 3/12, batch 2024-03-15-07, scanner 10.20.30 firmware 3.1.4.',
+];
+
+/** One text per case, with what a scan with every detector makes of it; the detector named finds it. */
+export const IDENTIFIER_CASES: ReadonlyArray<[DetectorName, string, string]> = [
+  ['ssn', 'SSN 123-45-6789 on file', 'SSN [SSN] on file'],
+  ['ssn', 'ss no. 123 45 6789.', 'ss no. [SSN].'],
+  ['ssn', 'SSN: 123456789', 'SSN: [SSN]'],
+  ['ssn', 'social security number 078051120', 'social security number [SSN]'],
+  ['ssn', 'SSN 219\u201309\u20139999 (pasted from a letter)', 'SSN [SSN] (pasted from a letter)'],
+  ['ssn', 'ssn is 219099999', 'ssn is [SSN]'],
+  ['email', 'write to jane.doe+clinic@mail.example.org today', 'write to [EMAIL] today'],
+  ['email', '<J_SMITH@Hospital.Example.COM>', '<[EMAIL]>'],
+  ['phone', 'call (202) 555-0143', 'call [PHONE]'],
+  ['phone', 'cell 202-555-0143, home 312.555.0199', 'cell [PHONE], home [PHONE]'],
+  ['phone', 'reach her at +1 415 555 0123.', 'reach her at [PHONE].'],
+  ['phone', 'tel: 1-800-555-0100', 'tel: [PHONE]'],
+  ['phone', 'text her on +14155550142', 'text her on [PHONE]'],
+  ['phone', 'tel:4155550142, cell 4155550199', 'tel:[PHONE], cell [PHONE]'],
+  ['phone', 'callback 415\u2013555\u20130142', 'callback [PHONE]'],
+  ['card', 'Visa 4111 1111 1111 1111 exp 12/27', 'Visa [CARD] exp 12/27'],
+  ['card', 'paid with 5555-5555-5555-4444', 'paid with [CARD]'],
+  ['card', 'amex 378282246310005', 'amex [CARD]'],
+  ['card', 'Discover 6011111111111117.', 'Discover [CARD].'],
+  ['mrn', 'MRN-100042 admitted', '[MRN] admitted'],
+  ['mrn', 'mrn: 4711234; MRN #AB123456', '[MRN]; [MRN]'],
+  ['dob', 'DOB: 03/14/1956', 'DOB: [DOB]'],
+  ['dob', 'D.O.B. 1956-03-14', 'D.O.B. [DOB]'],
+  ['dob', 'date of birth is 14 March 1956', 'date of birth is [DOB]'],
+  ['dob', 'Born on March 4th, 1950 in Ohio', 'Born on [DOB] in Ohio'],
+  ['dob', 'birthdate=4.3.1950', 'birthdate=[DOB]'],
+  ['dob', 'birthday 04/05/1961', 'birthday [DOB]'],
+  ['ip', 'login from 192.168.1.20 failed', 'login from [IP] failed'],
+  ['ip', 'host 10.0.0.255:5432', 'host [IP]:5432'],
+  ['ip', 'v6 2001:db8:85a3:0:0:8a2e:370:7334 and fe80::1ff:fe23:4567:890a and ::1', 'v6 [IP] and [IP] and [IP]'],
+];
+
+/** Texts that look like identifiers but fail a detector's checks: no detector finds one. */
+export const NEAR_MISSES: readonly string[] = [
+  'SSN 000-12-3456', // area 000
+  'SSN 666-12-3456', // area 666
+  'SSN 923-45-6789', // area 9xx (ITIN range)
+  'SSN 123-00-6789', // group 00
+  '4111 1111 1111 1112', // Luhn fails
+  '1234567812345670', // Luhn passes, no issuer starts with 1
+  'call 202-911-0143', // N11 exchange
+  'call 123-555-0143', // area code cannot start with 1
+  'DOB: 13/45/1956', // not a date
+  '999.1.1.1 and 1.2.3.4.5 and v1.2.3.4', // not addresses
+  'meet at 12:30:45 or 10:30', // times, not IPv6
+  'visit on 03/14/1956', // a date without a birth cue
+  'user@localhost', // no top-level domain
+  'order 4155550142 shipped', // ten digits without a phone layout or cue
+  'tel 1234567890', // a cue, but no valid area code
+  '+1415555014', // E.164 with a digit missing
 ];

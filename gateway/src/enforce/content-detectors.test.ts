@@ -2,8 +2,8 @@
 // Buffer form, the configurable MRN pattern, and linear cost on 10 MB values.
 
 import { describe, expect, it } from 'vitest';
-import { addCounts, compileDetectors, DetectorConfigError, detectorFor, detectorsFor, DETECTOR_NAMES, type DetectorName } from './content-detectors.ts';
-import { CLINICAL_NOTES } from './content-detectors.corpus.ts';
+import { addCounts, compileDetectors, DetectorConfigError, detectorFor, detectorsFor, DETECTOR_NAMES } from './content-detectors.ts';
+import { CLINICAL_NOTES, IDENTIFIER_CASES, NEAR_MISSES } from './content-detectors.corpus.ts';
 import { luhn, validCard, validSsn } from './detector-patterns.ts';
 
 const all = compileDetectors([...DETECTOR_NAMES]);
@@ -15,38 +15,7 @@ function scan(text: string): { out: string; counts: Record<string, number> } {
 }
 
 describe('content detectors: true positives', () => {
-  const cases: Array<[DetectorName, string, string]> = [
-    ['ssn', 'SSN 123-45-6789 on file', 'SSN [SSN] on file'],
-    ['ssn', 'ss no. 123 45 6789.', 'ss no. [SSN].'],
-    ['ssn', 'SSN: 123456789', 'SSN: [SSN]'],
-    ['ssn', 'social security number 078051120', 'social security number [SSN]'],
-    ['ssn', 'SSN 219\u201309\u20139999 (pasted from a letter)', 'SSN [SSN] (pasted from a letter)'],
-    ['ssn', 'ssn is 219099999', 'ssn is [SSN]'],
-    ['email', 'write to jane.doe+clinic@mail.example.org today', 'write to [EMAIL] today'],
-    ['email', '<J_SMITH@Hospital.Example.COM>', '<[EMAIL]>'],
-    ['phone', 'call (202) 555-0143', 'call [PHONE]'],
-    ['phone', 'cell 202-555-0143, home 312.555.0199', 'cell [PHONE], home [PHONE]'],
-    ['phone', 'reach her at +1 415 555 0123.', 'reach her at [PHONE].'],
-    ['phone', 'tel: 1-800-555-0100', 'tel: [PHONE]'],
-    ['phone', 'text her on +14155550142', 'text her on [PHONE]'],
-    ['phone', 'tel:4155550142, cell 4155550199', 'tel:[PHONE], cell [PHONE]'],
-    ['phone', 'callback 415\u2013555\u20130142', 'callback [PHONE]'],
-    ['card', 'Visa 4111 1111 1111 1111 exp 12/27', 'Visa [CARD] exp 12/27'],
-    ['card', 'paid with 5555-5555-5555-4444', 'paid with [CARD]'],
-    ['card', 'amex 378282246310005', 'amex [CARD]'],
-    ['card', 'Discover 6011111111111117.', 'Discover [CARD].'],
-    ['mrn', 'MRN-100042 admitted', '[MRN] admitted'],
-    ['mrn', 'mrn: 4711234; MRN #AB123456', '[MRN]; [MRN]'],
-    ['dob', 'DOB: 03/14/1956', 'DOB: [DOB]'],
-    ['dob', 'D.O.B. 1956-03-14', 'D.O.B. [DOB]'],
-    ['dob', 'date of birth is 14 March 1956', 'date of birth is [DOB]'],
-    ['dob', 'Born on March 4th, 1950 in Ohio', 'Born on [DOB] in Ohio'],
-    ['dob', 'birthdate=4.3.1950', 'birthdate=[DOB]'],
-    ['dob', 'birthday 04/05/1961', 'birthday [DOB]'],
-    ['ip', 'login from 192.168.1.20 failed', 'login from [IP] failed'],
-    ['ip', 'host 10.0.0.255:5432', 'host [IP]:5432'],
-    ['ip', 'v6 2001:db8:85a3:0:0:8a2e:370:7334 and fe80::1ff:fe23:4567:890a and ::1', 'v6 [IP] and [IP] and [IP]'],
-  ];
+  const cases = IDENTIFIER_CASES;
   it.each(cases)('%s: %s', (name, input, expected) => {
     const r = scan(input);
     expect(r.out).toBe(expected);
@@ -78,24 +47,7 @@ describe('content detectors: what is not an identifier', () => {
   });
 
   it('rejects numbers that look like identifiers but fail their checks', () => {
-    for (const text of [
-      'SSN 000-12-3456', // area 000
-      'SSN 666-12-3456', // area 666
-      'SSN 923-45-6789', // area 9xx (ITIN range)
-      'SSN 123-00-6789', // group 00
-      '4111 1111 1111 1112', // Luhn fails
-      '1234567812345670', // Luhn passes, no issuer starts with 1
-      'call 202-911-0143', // N11 exchange
-      'call 123-555-0143', // area code cannot start with 1
-      'DOB: 13/45/1956', // not a date
-      '999.1.1.1 and 1.2.3.4.5 and v1.2.3.4', // not addresses
-      'meet at 12:30:45 or 10:30', // times, not IPv6
-      'visit on 03/14/1956', // a date without a birth cue
-      'user@localhost', // no top-level domain
-      'order 4155550142 shipped', // ten digits without a phone layout or cue
-      'tel 1234567890', // a cue, but no valid area code
-      '+1415555014', // E.164 with a digit missing
-    ]) {
+    for (const text of NEAR_MISSES) {
       expect(scan(text).counts, text).toEqual({});
     }
   });
@@ -193,4 +145,50 @@ describe('content detectors on huge values', () => {
     expect(r.counts).toEqual({ ssn: copies });
     expect(r.out.includes('6789')).toBe(false);
   }, 120_000);
+});
+
+describe('content detectors: long values in turns', () => {
+  /** A long text with identifiers everywhere, also across the scan windows' edges. */
+  function longText(bytes: number): string {
+    const ids = ['SSN 219-09-9999', '(415) 555-0142', 'jane.roe@example.org', 'MRN-100042', '4111 1111 1111 1111', 'DOB: 03/14/1956'];
+    const parts: string[] = [];
+    let n = 0;
+    for (let i = 0; n < bytes; i++) {
+      const filler = 'x '.repeat(1 + ((i * 7919) % 900));
+      parts.push(filler, ids[i % ids.length]!, '; ');
+      n += filler.length + 20;
+    }
+    return parts.join('');
+  }
+
+  it('finds exactly what one scan of the whole value finds', async () => {
+    const text = longText(400_000);
+    const whole = all.scanText(text);
+    const turns = await all.scanBufferInTurns(Buffer.from(text, 'utf8'));
+    expect(turns.out.toString('utf8')).toBe(whole.out);
+    expect(turns.counts).toEqual(whole.counts);
+    expect(whole.out).not.toMatch(/219-09-9999|555-0142|jane\.roe|100042|4111 1111/);
+  });
+
+  it('lets the event loop turn between windows of a 5 MB value (other sessions are served)', async () => {
+    const value = Buffer.from(longText(5 * 1024 * 1024), 'utf8');
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const scan = all.scanBufferInTurns(value).then((r) => {
+      done = true;
+      return r;
+    });
+    const ticksAtStart = turns;
+    const result = await scan;
+    // A scan in one piece would let no turn happen before it returned; one window per turn lets at
+    // least one turn pass for every window after the first.
+    expect(ticksAtStart).toBe(0);
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(value.length / (32 * 1024)) - 1);
+    expect(result.changed).toBe(true);
+  });
 });

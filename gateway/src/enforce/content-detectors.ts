@@ -30,6 +30,10 @@ export type DetectionCounts = Partial<Record<DetectorName, number>>;
 export interface TextScan {
   /** The value with every detected identifier replaced by its label; the input itself when none was found. */
   out: string;
+  /**
+   * Identifiers replaced, by detector: those replaced here, and the labels already in the value
+   * (identifiers replaced at the source, enforce/detector-sql.ts, reach the output as labels).
+   */
   counts: DetectionCounts;
   /** Whether anything was replaced (out !== the input). */
   changed: boolean;
@@ -59,7 +63,20 @@ export interface Detector {
   scanText(text: string): TextScan;
   /** A DataRow field, a COPY data row, a NoticeResponse or ErrorResponse field: UTF-8 bytes. */
   scanBuffer(value: Buffer): BufferScan;
+  /** scanBuffer for a value of any length, SCAN_WINDOW characters per turn of the event loop. */
+  scanBufferInTurns(value: Buffer): Promise<BufferScan>;
 }
+
+/**
+ * Characters scanned in one turn of the event loop (scanBufferInTurns): a few milliseconds of work
+ * at worst. A value of more bytes than this is scanned in turns (LARGE_VALUE_BYTES).
+ */
+export const SCAN_WINDOW = 32 * 1024;
+export const LARGE_VALUE_BYTES = SCAN_WINDOW;
+/** No detector's match is longer (their quantifiers are bounded: an email is at most ~700 characters). */
+const MAX_MATCH = 1024;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A confirmed identifier: which detector, and the span of the text it replaces. */
 type Found = { name: DetectorName; start: number; end: number };
@@ -122,26 +139,66 @@ export function compileDetectors(names: readonly string[], options: DetectorOpti
   // Sticky single-detector expressions, for a retry at the same position after a rejected match.
   const sticky = new Map(chosen.map((n) => [n, new RegExp(source(n), 'iy')] as const));
 
-  function scanText(text: string): TextScan {
+  /**
+   * The identifiers whose match starts in [from, until) of `text`, in order, without overlaps; the
+   * scan looks at most MAX_MATCH characters past `until`.
+   */
+  function findIn(text: string, from: number, until: number): Found[] {
     const entry = text.length === 0 ? null : combinedFor(text);
-    if (entry === null) return { out: text, counts: {}, changed: false };
+    if (entry === null) return [];
     const { re: combined, active } = entry;
-    const counts: DetectionCounts = {};
-    const parts: string[] = [];
-    let copied = 0;
-    combined.lastIndex = 0;
-    for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
-      const found = accepted(m, text, active);
-      if (found === null) {
+    const found: Found[] = [];
+    combined.lastIndex = from;
+    for (let m = combined.exec(text); m !== null && m.index < until; m = combined.exec(text)) {
+      const f = accepted(m, text, active);
+      if (f === null) {
         combined.lastIndex = m.index + 1;
         continue;
       }
-      parts.push(text.slice(copied, found.start), DETECTOR_LABELS[found.name]);
-      counts[found.name] = (counts[found.name] ?? 0) + 1;
-      copied = found.end;
-      combined.lastIndex = Math.max(found.end, m.index + 1);
+      found.push(f);
+      combined.lastIndex = Math.max(f.end, m.index + 1);
     }
-    if (copied === 0) return { out: text, counts, changed: false };
+    return found;
+  }
+
+  function scanText(text: string): TextScan {
+    return assemble(text, findIn(text, 0, text.length), labelsIn(text, chosen));
+  }
+
+  /**
+   * scanText for a long value, a window at a time with a turn of the event loop between windows, so
+   * that other sessions are served meanwhile (a 5 MB note stalled them for seconds). Each window is
+   * scanned with one character before it (the patterns look one character back) and MAX_MATCH after
+   * it (no match is longer), so it finds what one scan of the whole value finds.
+   */
+  async function scanTextInTurns(text: string): Promise<TextScan> {
+    if (text.length <= SCAN_WINDOW) return scanText(text);
+    const found: Found[] = [];
+    let start = 0;
+    while (start < text.length) {
+      const lo = Math.max(0, start - 1);
+      const until = Math.min(text.length, start + SCAN_WINDOW);
+      const slice = text.slice(lo, Math.min(text.length, until + MAX_MATCH));
+      let end = until;
+      for (const f of findIn(slice, start - lo, until - lo)) {
+        found.push({ name: f.name, start: f.start + lo, end: f.end + lo });
+        end = Math.max(end, f.end + lo);
+      }
+      start = end;
+      if (start < text.length) await nextTurn();
+    }
+    return assemble(text, found, labelsIn(text, chosen));
+  }
+
+  function assemble(text: string, found: readonly Found[], counts: DetectionCounts): TextScan {
+    if (found.length === 0) return { out: text, counts, changed: false };
+    const parts: string[] = [];
+    let copied = 0;
+    for (const f of found) {
+      parts.push(text.slice(copied, f.start), DETECTOR_LABELS[f.name]);
+      counts[f.name] = (counts[f.name] ?? 0) + 1;
+      copied = f.end;
+    }
     parts.push(text.slice(copied));
     return { out: parts.join(''), counts, changed: true };
   }
@@ -163,13 +220,13 @@ export function compileDetectors(names: readonly string[], options: DetectorOpti
     return null;
   }
 
+  const asBuffer = (value: Buffer, scan: TextScan): BufferScan =>
+    scan.changed ? { out: Buffer.from(scan.out, 'utf8'), counts: scan.counts, changed: true } : { out: value, counts: scan.counts, changed: false };
   return {
     names: chosen,
     scanText,
-    scanBuffer(value: Buffer): BufferScan {
-      const scan = scanText(value.toString('utf8'));
-      return scan.changed ? { out: Buffer.from(scan.out, 'utf8'), counts: scan.counts, changed: true } : { out: value, counts: scan.counts, changed: false };
-    },
+    scanBuffer: (value) => asBuffer(value, scanText(value.toString('utf8'))),
+    scanBufferInTurns: async (value) => asBuffer(value, await scanTextInTurns(value.toString('utf8'))),
   };
 }
 
@@ -202,6 +259,19 @@ export function detectorFor(names: readonly string[], options: DetectorOptions =
     compiled.set(key, detector);
   }
   return detector;
+}
+
+/** How many labels of the detectors `names` the text holds already. */
+function labelsIn(text: string, names: readonly DetectorName[]): DetectionCounts {
+  const counts: DetectionCounts = {};
+  if (!text.includes('[')) return counts;
+  for (const name of names) {
+    const label = DETECTOR_LABELS[name];
+    let n = 0;
+    for (let at = text.indexOf(label); at >= 0; at = text.indexOf(label, at + label.length)) n++;
+    if (n > 0) counts[name] = n;
+  }
+  return counts;
 }
 
 /** Add one value's counts into a running total (for an audit record of a whole result). */

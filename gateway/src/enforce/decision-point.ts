@@ -70,6 +70,12 @@ export interface DecidedStatement {
    * empty when it reads no masked column. Absent: not known (the statement was not forwarded).
    */
   applied?: AppliedMask[];
+  /**
+   * The statement writes a table it reads masked, which PostgreSQL then touches raw (a write's
+   * target is never rewritten, enforce/write-target.ts): the detail of its errors and notices
+   * ("Failing row contains (...)", "Key (c)=(...)") may quote stored values, so it is withheld.
+   */
+  writesMaskedTable?: boolean;
 }
 
 /** The decision for a whole query string (one or several statements). */
@@ -364,10 +370,15 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
     const refusal = detectionScopeRefusal(s.parsed, s.decision);
     if (refusal !== null) return new GatehouseError('FEATURE_NOT_SUPPORTED', refusal.message, { decisionId: s.decision.id, hint: refusal.hint });
   }
+  for (const s of statements) {
+    const written = s.input?.statement.tables_written ?? [];
+    if (s.decision.action === 'mask' && s.decision.masks.some((m) => written.includes(m.table))) s.writesMaskedTable = true;
+  }
   const relations = ctx.relations.current();
   const result = rewriteForMasksCached({
     text,
     masks: statements.map((s) => (s.decision.action === 'mask' ? s.decision.masks : [])),
+    detections: statements.map((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : [])),
     searchPath: ctx.searchPath,
     relations,
     routines: ctx.routines.current(),
@@ -387,7 +398,7 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
     case 'refused': {
       if (relations === null || result.refusal.message.includes('does not know')) ctx.relations.refreshSoon();
       const masked = statements.find((s) => s.decision.action === 'mask')!;
-      return new GatehouseError('FEATURE_NOT_SUPPORTED', result.refusal.message, {
+      return new GatehouseError(result.refusal.code ?? 'FEATURE_NOT_SUPPORTED', result.refusal.message, {
         decisionId: masked.decision.id,
         detail: `decision ${masked.decision.id}: policy asks to mask ${masked.decision.masks.map((m) => `${m.table}.${m.column} (${m.strategy})`).join(', ')}`,
         hint: result.refusal.hint,

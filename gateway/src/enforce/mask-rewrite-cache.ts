@@ -8,7 +8,8 @@ const cache = new Map<string, RewriteResult>();
 
 function keyOf(req: RewriteRequest): string {
   const masks = req.masks.map((ms) => ms.map((m) => `${m.table}.${m.column}:${m.strategy}`).sort().join(',')).join(';');
-  return [req.searchPath.join(','), req.relations?.version ?? 'none', req.routines?.loadedAt ?? 'none', masks, req.text].join('\u0000');
+  const detections = (req.detections ?? []).map((ds) => ds.map((d) => `${d.table}.${d.column}:${d.detectors.join('+')}`).sort().join(',')).join(';');
+  return [req.searchPath.join(','), req.relations?.version ?? 'none', req.routines?.loadedAt ?? 'none', masks, detections, req.text].join('\u0000');
 }
 
 /** rewriteForMasks, cached; refusals caused by a missing snapshot are not kept. */

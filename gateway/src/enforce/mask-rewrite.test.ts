@@ -172,10 +172,58 @@ describe('rewriteForMasks', () => {
     expect(rewrite('SELECT notes FROM clinical.visits').kind).toBe('unchanged');
   });
 
-  it('refuses what it cannot rewrite: writes to a masked table, a WITH query named like it, a view over it', () => {
-    expect(refusal('UPDATE clinical.patients SET ssn = ssn WHERE id = 1')).toMatch(/other than as a table to read from/);
-    expect(refusal('DELETE FROM clinical.patients WHERE ssn = $1')).toMatch(/other than as a table to read from/);
-    expect(refusal('INSERT INTO clinical.patients (id) SELECT 1')).toMatch(/other than as a table to read from/);
+  it('refuses a write that may read masked columns of its masked target (42501), naming them (R5-4)', () => {
+    const refused = (sql: string): { message: string; code?: string } => {
+      const r = rewrite(sql);
+      if (r.kind !== 'refused') throw new Error(`expected a refusal of ${sql}, got ${JSON.stringify(r)}`);
+      return r.refusal;
+    };
+    for (const [sql, what] of [
+      ['UPDATE clinical.patients SET name = name WHERE id = 1', /column "name" of clinical.patients/],
+      ['DELETE FROM clinical.patients WHERE ssn = $1', /column "ssn"/],
+      ['UPDATE clinical.patients SET id = id WHERE id = 1 RETURNING ssn, name', /columns "ssn", "name"/],
+      ['UPDATE clinical.patients p SET id = 2 WHERE p.id = 1 RETURNING p.ssn', /column "ssn"/],
+      ['DELETE FROM clinical.patients WHERE id = 1 RETURNING *', /every column/],
+      ['DELETE FROM clinical.patients x WHERE id = 1 RETURNING x', /every column/],
+      ['UPDATE clinical.patients SET id = 1 RETURNING row_to_json(patients)', /every column/],
+      ['UPDATE clinical.patients SET id = 1 RETURNING old.*', /every column/],
+      ["INSERT INTO clinical.patients (id, ssn) VALUES (1, 'x') ON CONFLICT (ssn) DO NOTHING", /column "ssn"/],
+      ["INSERT INTO clinical.patients (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = excluded.name", /column "name"/],
+      ['MERGE INTO clinical.patients t USING clinical.visits v ON t.ssn = v.notes WHEN MATCHED THEN DELETE', /column "ssn"/],
+      ['WITH u AS (UPDATE patients SET id = 2 WHERE id = 1 RETURNING ssn) SELECT count(*) FROM u', /column "ssn"/],
+    ] as const) {
+      const r = refused(sql);
+      expect(r.code, sql).toBe('MASKED_COLUMN_READ');
+      expect(r.message, sql).toMatch(what);
+    }
+  });
+
+  it('runs a write to a masked table that reads none of its masked columns, the target as it is', () => {
+    for (const sql of [
+      "UPDATE clinical.patients SET ssn = 'x' WHERE id = 1",
+      "UPDATE clinical.patients SET ssn = 'x' WHERE id = 1 RETURNING id",
+      "INSERT INTO clinical.patients (id, name, ssn) VALUES (1, 'a', 'b')",
+      'DELETE FROM clinical.patients WHERE id = $1',
+      "INSERT INTO clinical.patients (id, ssn) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET ssn = 'y'",
+    ]) {
+      expect(rewrite(sql).kind, sql).toBe('unchanged');
+    }
+    // A masked table read in the same write is still rewritten.
+    expect(rewritten("UPDATE clinical.visits v SET notes = 'x' FROM clinical.patients p WHERE p.id = v.patient_id AND p.ssn = '1'")).toContain(`FROM ${DERIVED} p`);
+  });
+
+  it('rewrites a table under content detection: the scanned column, identifiers replaced in SQL (R5-3)', () => {
+    const detections = [{ table: 'clinical.visits', column: 'notes', detectors: ['ssn' as const, 'email' as const], policies: ['d'] }];
+    const r = rewriteForMasks({ text: 'SELECT lower(notes) FROM clinical.visits v WHERE notes LIKE $1', masks: [[]], detections: [detections], searchPath: ['public'], relations: catalog, routines });
+    expect(r.kind).toBe('rewritten');
+    const text = r.kind === 'rewritten' ? r.text : '';
+    expect(text).toContain('gatehouse_masked."id", gatehouse_masked."patient_id", CAST(pg_catalog.regexp_replace(pg_catalog.regexp_replace(CAST(gatehouse_masked."notes" AS pg_catalog.text)');
+    expect(text).toMatch(/'gi'\) AS text\) AS "notes" FROM "clinical"\."visits" AS gatehouse_masked\)\s+v WHERE notes LIKE \$1/);
+    // Nothing is masked: the audit record applies no mask.
+    expect(r.kind === 'rewritten' && r.applied).toEqual([[]]);
+  });
+
+  it('refuses what it cannot rewrite: COPY FROM, LOCK, a WITH query named like a masked table, a view over it', () => {
     expect(refusal('COPY clinical.patients FROM STDIN')).toMatch(/COPY FROM/);
     expect(refusal('WITH patients AS (SELECT 1) SELECT * FROM patients')).toMatch(/WITH query "patients"/);
     expect(refusal('SELECT * FROM clinical.patient_names')).toMatch(/view clinical.patient_names reads masked table clinical.patients/);

@@ -6,10 +6,10 @@
 
 import { Buffer } from 'node:buffer';
 import { parseSync, scanSync, type ScanToken } from 'libpg-query';
-import type { MaskRule, MaskStrategy } from '../policy/types.ts';
+import type { DetectRule, MaskRule, MaskStrategy } from '../policy/types.ts';
 import { MASK_STRENGTH } from '../policy/types.ts';
 import { asNode, isObject, list, str, stringValue, type AstBody } from '../sql/ast.ts';
-import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
+import { relationRefs, type ColumnUses, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import { statementTexts, type RawStatement } from '../sql/split.ts';
 import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
@@ -17,6 +17,9 @@ import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from 
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
+import { maskedTargetReads } from './write-target.ts';
+import { detectorsFor, type DetectorName } from './content-detectors.ts';
+import { scannedExpression } from './detector-sql.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 
 export interface RewriteRequest {
@@ -24,6 +27,11 @@ export interface RewriteRequest {
   text: string;
   /** For each statement of `text` in order: the masks its decision applies (empty: none). */
   masks: readonly (readonly MaskRule[])[];
+  /**
+   * For each statement: the content detections its decision asks for (absent: none). A scanned
+   * table is rewritten like a masked one, its scanned columns with identifiers replaced at the source.
+   */
+  detections?: readonly (readonly DetectRule[])[];
   /** The session's search path (as in decisions). */
   searchPath: readonly string[];
   relations: RelationCatalog | null;
@@ -31,10 +39,14 @@ export interface RewriteRequest {
   routines: RoutineCatalog | null;
 }
 
-/** Why a statement under a mask cannot run (shown to the client as 0A000). */
+/**
+ * Why a statement under a mask cannot run: shown to the client as 0A000, or as 42501 for a write
+ * that reads masked columns of its own target (`code`).
+ */
 export interface RewriteRefusal {
   message: string;
   hint: string;
+  code?: 'MASKED_COLUMN_READ';
 }
 
 export type RewriteResult =
@@ -52,8 +64,10 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-function indexMasks(masks: readonly MaskRule[]): Map<string, TableMasks> {
+/** Masks by table; a table under content detection only is there too, with no masked column. */
+function indexMasks(masks: readonly MaskRule[], detections: readonly DetectRule[]): Map<string, TableMasks> {
   const out = new Map<string, Map<string, MaskStrategy>>();
+  for (const d of detections) if (!out.has(d.table)) out.set(d.table, new Map());
   for (const m of masks) {
     let cols = out.get(m.table);
     if (!cols) out.set(m.table, (cols = new Map()));
@@ -65,11 +79,18 @@ function indexMasks(masks: readonly MaskRule[]): Map<string, TableMasks> {
 
 const refused = (message: string, hint: string): RewriteResult => ({ kind: 'refused', refusal: { message, hint } });
 
-/** The derived table standing for `rel` with `masks` applied, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`. */
-export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string): string {
+/**
+ * The derived table standing for `rel` with `masks` applied and the columns the detections scan
+ * replaced by their scanned text, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`.
+ */
+export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string, detections: readonly DetectRule[] = []): string {
+  const tables = [rel.qualified, ...rel.ancestors];
   const columns = rel.columns.map((c) => {
     const strategy = masks.get(c.name);
-    return strategy === undefined ? `${SOURCE_ALIAS}.${quoteIdent(c.name)}` : maskedColumn(c, strategy, `${maskTable}.${c.name}`);
+    if (strategy !== undefined) return maskedColumn(c, strategy, `${maskTable}.${c.name}`);
+    const ref = `${SOURCE_ALIAS}.${quoteIdent(c.name)}`;
+    const detectors = [...new Set(tables.flatMap((t) => detectorsFor(detections, t, c.name)))] as DetectorName[];
+    return detectors.length === 0 ? ref : `${scannedExpression(c, ref, detectors)} AS ${quoteIdent(c.name)}`;
   });
   const only = inherit ? '' : 'ONLY ';
   return `(SELECT ${columns.join(', ')} FROM ${only}${quoteIdent(rel.schema)}.${quoteIdent(rel.name)} AS ${SOURCE_ALIAS})`;
@@ -153,7 +174,7 @@ interface Splice {
 
 /** Rewrites a query string for its statements' masks; see RewriteResult. */
 export function rewriteForMasks(req: RewriteRequest): RewriteResult {
-  if (req.masks.every((m) => m.length === 0)) return { kind: 'unchanged' };
+  if (req.masks.every((m) => m.length === 0) && (req.detections ?? []).every((d) => d.length === 0)) return { kind: 'unchanged' };
   const relations = req.relations;
   if (relations === null) {
     return refused(
@@ -178,7 +199,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
   const replacements: Replacement[][] = [];
   const applied: AppliedMask[][] = [];
   for (let s = 0; s < stmts.length; s++) {
-    const masks = indexMasks(req.masks[s] ?? []);
+    const detections = req.detections?.[s] ?? [];
+    const masks = indexMasks(req.masks[s] ?? [], detections);
     const done: Replacement[] = [];
     const stmtApplied: AppliedMask[] = [];
     replacements.push(done);
@@ -201,9 +223,10 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
       }
     }
     for (const ref of refs.relations) {
-      const outcome = planRelation(ref, { masks, maskedNames, cteNames: refs.cteNames, order, relations, tokens });
+      const outcome = planRelation(ref, { masks, detections, uses: refs.columns, maskedNames, cteNames: refs.cteNames, order, relations, tokens });
       if (outcome === null) continue;
       if ('message' in outcome) return { kind: 'refused', refusal: outcome };
+      if ('unchanged' in outcome) continue;
       splices.push(outcome.splice);
       done.push(outcome.replacement);
       const { replacement } = outcome;
@@ -231,6 +254,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
 
 interface PlanContext {
   masks: Map<string, TableMasks>;
+  detections: readonly DetectRule[];
+  uses: ColumnUses;
   maskedNames: Set<string>;
   cteNames: Set<string>;
   order: readonly string[];
@@ -238,7 +263,8 @@ interface PlanContext {
   tokens: Tokens;
 }
 
-type Planned = { splice: Splice; replacement: Replacement } | RewriteRefusal | null;
+/** `unchanged`: a masked table named where it stays as it is (a write's target that reads no masked column). */
+type Planned = { splice: Splice; replacement: Replacement } | { unchanged: true } | RewriteRefusal | null;
 
 /** Masks for a relation: its own, or those of a masked ancestor it inherits (a partition holds the parent's rows). */
 function masksFor(rel: RelationInfo, masks: Map<string, TableMasks>): { table: string; masks: TableMasks } | null {
@@ -280,7 +306,7 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
   if (maskedRefTo === null) {
     // Not masked. An unqualified name that a masked table also has is pinned to the relation it was
     // decided as, so that PostgreSQL cannot resolve it to the masked one instead.
-    if (schema === null && rel !== null && ctx.maskedNames.has(relname) && ref.position !== 'other') {
+    if (schema === null && rel !== null && ctx.maskedNames.has(relname) && ref.position !== 'other' && ref.position !== 'target') {
       const start = ctx.tokens.indexAt(numberOf(rv['location']));
       if (start < 0) return { message: 'Gatehouse could not locate a table name in this statement', hint: 'Qualify table names with their schema.' };
       const t = ctx.tokens.all[start]!;
@@ -309,9 +335,11 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
   }
   switch (ref.position) {
     case 'from':
-      return planFrom(ref, target, masks, table, ctx.tokens);
+      return planFrom(ref, target, masks, table, ctx.tokens, ctx.detections);
     case 'copy':
-      return planCopy(ref, target, masks, table, ctx.tokens);
+      return planCopy(ref, target, masks, table, ctx.tokens, ctx.detections);
+    case 'target':
+      return planTarget(ref, target, masks, table, ctx.uses);
     case 'other':
       return {
         message: `Gatehouse does not run this statement while a mask applies: it names masked table ${target.qualified} other than as a table to read from (a write, lock, or schema change)`,
@@ -332,7 +360,7 @@ function located(): RewriteRefusal {
   return { message: 'Gatehouse could not locate a masked table reference in this statement', hint: 'Write it as schema.table AS alias.' };
 }
 
-function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens): Planned {
+function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[]): Planned {
   const rv = ref.rangeVar;
   const inherit = rv['inh'] === true;
   const first = tokens.indexAt(numberOf(rv['location']));
@@ -357,7 +385,7 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     if (tokens.text(after) === '*') end = after; // `t *`: descendants included, as by default
   }
   const alias = isObject(rv['alias']) ? (rv['alias'] as AstBody) : null;
-  const derived = derivedTable(rel, masks, inherit, table);
+  const derived = derivedTable(rel, masks, inherit, table, detections);
   const aliasText = alias === null ? ` AS ${quoteIdent(str(rv, 'relname') ?? rel.name)}` : '';
   let text = `${derived}${aliasText}`;
   const keyword = tokens.prev(start);
@@ -372,7 +400,24 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
   };
 }
 
-function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens): Planned {
+/**
+ * The target of INSERT, UPDATE, DELETE or MERGE stays the table itself (PostgreSQL writes no derived
+ * table), so a write that may read a masked column of it is refused (42501): masking its RETURNING
+ * would need to know which relation each name there denotes, and its WHERE and SET values cannot be
+ * given masked values without changing which rows it writes and what it stores.
+ */
+function planTarget(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, uses: ColumnUses): Planned {
+  const read = maskedTargetReads(ref, masks, uses);
+  if (read.length === 0) return { unchanged: true };
+  const what = read.includes('*') ? `every column of ${rel.qualified} (a star or a whole-row reference), masked columns included` : `${read.length === 1 ? 'column' : 'columns'} ${read.map((c) => `"${c}"`).join(', ')} of ${rel.qualified}`;
+  return {
+    code: 'MASKED_COLUMN_READ',
+    message: `Gatehouse does not run this write: it reads ${what}, which the policy masks for you (${table}), and a write's WHERE, SET values, RETURNING and ON CONFLICT see the table's raw values`,
+    hint: `Leave the masked columns (${[...masks.keys()].join(', ')}) out of WHERE, SET values, RETURNING and ON CONFLICT, and name the columns to return instead of * or a whole row.`,
+  };
+}
+
+function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[]): Planned {
   const copy = ref.copy!;
   if (copy['is_from'] === true) {
     return {
@@ -391,7 +436,7 @@ function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     end = closing(tokens, open);
     if (end < 0) return located();
   }
-  const derived = derivedTable(rel, masks, true, table);
+  const derived = derivedTable(rel, masks, true, table, detections);
   const relname = str(ref.rangeVar, 'relname') ?? rel.name;
   const select = `SELECT ${columns.length === 0 ? '*' : columns.map((c) => quoteIdent(c!)).join(', ')} FROM ${derived} AS ${quoteIdent(relname)}`;
   return {

@@ -14,6 +14,8 @@ import type { DetectRule, MaskRule } from '../policy/types.ts';
 import {
   addCounts,
   DETECTOR_NAMES,
+  LARGE_VALUE_BYTES,
+  SCAN_WINDOW,
   detectorFor,
   detectorsFor,
   type DetectionCounts,
@@ -119,7 +121,12 @@ function sourceOf(f: ResultField, relations: RelationCatalog | null): { table: s
  * One row through the plan: withheld columns become NULL, scanned ones have their identifiers
  * replaced (counted into `counts`). Returns null when nothing changed (forward the row as it came).
  */
-export function filterRow(values: readonly (Buffer | null)[], plan: OutputPlan, counts: DetectionCounts): (Buffer | null)[] | null {
+export function filterRow(
+  values: readonly (Buffer | null)[],
+  plan: OutputPlan,
+  counts: DetectionCounts,
+  scanned?: ReadonlyMap<number, Buffer>,
+): (Buffer | null)[] | null {
   let out: (Buffer | null)[] | null = null;
   for (let i = 0; i < values.length; i++) {
     const action = plan.columns[i] ?? PASS;
@@ -132,7 +139,7 @@ export function filterRow(values: readonly (Buffer | null)[], plan: OutputPlan, 
         next = null;
         break;
       case 'scan':
-        next = v === null ? null : scanValue(v, action, counts);
+        next = v === null ? null : (scanned?.get(i) ?? scanValue(v, action, counts));
         break;
       default: {
         const never: never = action;
@@ -144,30 +151,68 @@ export function filterRow(values: readonly (Buffer | null)[], plan: OutputPlan, 
   return out;
 }
 
+/** Whether a row holds a value to scan longer than LARGE_VALUE_BYTES (then filterRowInTurns). */
+export function needsTurns(values: readonly (Buffer | null)[], plan: OutputPlan): boolean {
+  return values.some((v, i) => v !== null && v.length > LARGE_VALUE_BYTES && plan.columns[i]?.kind === 'scan');
+}
+
+/**
+ * filterRow for a row with long values: each is scanned a window at a time, with turns of the event
+ * loop between windows, so that other sessions are served while it is scanned.
+ */
+export async function filterRowInTurns(values: readonly (Buffer | null)[], plan: OutputPlan, counts: DetectionCounts): Promise<(Buffer | null)[] | null> {
+  const scanned = new Map<number, Buffer>();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const action = plan.columns[i];
+    if (v === null || v === undefined || v.length <= LARGE_VALUE_BYTES || action?.kind !== 'scan') continue;
+    const jsonb = action.encoding === 'jsonb';
+    if (jsonb && (v.length === 0 || v[0] !== 1)) continue;
+    const scan = await action.detector.scanBufferInTurns(jsonb ? v.subarray(1) : v);
+    addCounts(counts, scan.counts);
+    scanned.set(i, !scan.changed ? v : jsonb ? Buffer.concat([v.subarray(0, 1), scan.out]) : scan.out);
+  }
+  return filterRow(values, plan, counts, scanned);
+}
+
 function scanValue(v: Buffer, action: Extract<ColumnAction, { kind: 'scan' }>, counts: DetectionCounts): Buffer {
   if (action.encoding === 'jsonb') {
     if (v.length === 0 || v[0] !== 1) return v; // not jsonb's version-1 text
     const scan = action.detector.scanBuffer(v.subarray(1));
-    if (!scan.changed) return v;
     addCounts(counts, scan.counts);
-    return Buffer.concat([v.subarray(0, 1), scan.out]);
+    return scan.changed ? Buffer.concat([v.subarray(0, 1), scan.out]) : v;
   }
   const scan = action.detector.scanBuffer(v);
-  if (scan.changed) addCounts(counts, scan.counts);
+  addCounts(counts, scan.counts);
   return scan.out;
 }
 
 /** ErrorResponse and NoticeResponse fields that may quote values: message, detail, hint, context, internal query. */
 export const VALUE_FIELDS = new Set(['M', 'D', 'H', 'W', 'q']);
 
-/** A notice's or error's fields with identifiers replaced in those that may quote values; null when nothing changed. */
+/** What stays of a message field too long to scan at once: its scanned start, short of a possibly cut identifier. */
+const CUT_MARK = ' ... (cut by Gatehouse: too long to scan for identifiers)';
+const CUT_KEEP = SCAN_WINDOW - 1024;
+
+/**
+ * A notice's or error's fields with identifiers replaced in those that may quote values; null when
+ * nothing changed. A field longer than SCAN_WINDOW (an error quoting a whole long value) is cut: its
+ * first SCAN_WINDOW characters are scanned, and the last 1024 of them dropped, where an identifier
+ * cut in two could be.
+ */
 export function scanMessageFields(fields: Readonly<Record<string, string>>, detector: Detector, counts: DetectionCounts): Record<string, string> | null {
   let out: Record<string, string> | null = null;
   for (const [code, value] of Object.entries(fields)) {
     if (!VALUE_FIELDS.has(code)) continue;
+    if (value.length > SCAN_WINDOW) {
+      const scan = detector.scanText(value.slice(0, SCAN_WINDOW));
+      addCounts(counts, scan.counts);
+      (out ??= { ...fields })[code] = scan.out.slice(0, Math.max(0, scan.out.length - (SCAN_WINDOW - CUT_KEEP))) + CUT_MARK;
+      continue;
+    }
     const scan = detector.scanText(value);
-    if (!scan.changed) continue;
     addCounts(counts, scan.counts);
+    if (!scan.changed) continue;
     (out ??= { ...fields })[code] = scan.out;
   }
   return out;

@@ -18,8 +18,8 @@ import {
   errorResponse,
 } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { allDetectors, filterRow, planOutput, scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
-import { addCounts, type Detector } from '../enforce/content-detectors.ts';
+import { allDetectors, filterRow, filterRowInTurns, needsTurns, planOutput, scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
+import { addCounts, LARGE_VALUE_BYTES, type BufferScan, type Detector } from '../enforce/content-detectors.ts';
 import type { DetectRule } from '../policy/types.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
@@ -194,8 +194,7 @@ export class UpstreamRelay {
           }
           this.plan(ctx, withFormats(fields, head.portal?.resultFormats ?? []));
         }
-        this.emitRow(frame, head);
-        return null;
+        return this.emitRow(frame, head);
       }
       case BE.CommandComplete:
       case BE.EmptyQueryResponse:
@@ -230,13 +229,12 @@ export class UpstreamRelay {
           this.s.emit(frame.raw);
           return null;
         }
-        const scan = detector.scanBuffer(frame.body);
-        if (!scan.changed) {
-          this.s.emit(frame.raw);
-          return null;
-        }
-        addCounts(ctx.detected, scan.counts);
-        this.s.emit(copyData(scan.out));
+        const emit = (scan: BufferScan): void => {
+          addCounts(ctx.detected, scan.counts);
+          this.s.emit(scan.changed ? copyData(scan.out) : frame.raw);
+        };
+        if (frame.body.length > LARGE_VALUE_BYTES) return detector.scanBufferInTurns(frame.body).then(emit);
+        emit(detector.scanBuffer(frame.body));
         return null;
       }
       case BE.CopyDone:
@@ -248,21 +246,27 @@ export class UpstreamRelay {
   }
 
   /** Forwards a DataRow through the masking of the statement it belongs to. */
-  private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): void {
+  private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): Promise<void> | null {
     const ctx = head.ctx;
     if (!filtering(ctx)) {
       this.s.emit(frame.raw);
-      return;
+      return null;
     }
     // Masks or detectors apply: the row must have exactly the columns the plan was built for.
     const plan = ctx.plan;
     if (plan === null || columnCount(frame) !== plan.columns.length) throw desync(frame, head);
     if (!plan.any) {
       this.s.emit(frame.raw);
-      return;
+      return null;
     }
-    const values = filterRow(decodeDataRow(frame.body), plan, ctx.detected);
+    const decoded = decodeDataRow(frame.body);
+    if (needsTurns(decoded, plan)) {
+      // A long value is scanned over several turns; the pump holds later frames meanwhile.
+      return filterRowInTurns(decoded, plan, ctx.detected).then((values) => this.s.emit(values === null ? frame.raw : dataRow(values)));
+    }
+    const values = filterRow(decoded, plan, ctx.detected);
     this.s.emit(values === null ? frame.raw : dataRow(values));
+    return null;
   }
 
   /** The output plan for the result set now arriving (enforce/output-plan.ts). */
@@ -274,12 +278,19 @@ export class UpstreamRelay {
     ctx.plan = planOutput(fields, masks, detections, this.s.deps.catalog.relations.current());
   }
 
-  /** A notice or error with identifiers replaced where the statement it answers asks for content detection. */
+  /**
+   * A notice or error with identifiers replaced where the statement it answers asks for content
+   * detection, and without its detail where the statement writes a table it reads masked.
+   */
   private scrubbed(frame: Frame, head: Pending | undefined): Frame {
     if (head?.kind !== 'query' && head?.kind !== 'execute') return frame;
     const detector = detectorOf(head.ctx);
-    if (detector === null) return frame;
-    const fields = scanMessageFields(decodeErrorFields(frame.body), detector, head.ctx.detected);
+    const rawWrite = head.ctx.statements.some((s) => s.writesMaskedTable === true);
+    if (detector === null && !rawWrite) return frame;
+    const decoded = decodeErrorFields(frame.body);
+    const kept = rawWrite ? withoutValueDetail(decoded) : null;
+    const scanned = detector === null ? null : scanMessageFields(kept ?? decoded, detector, head.ctx.detected);
+    const fields = scanned ?? kept;
     if (fields === null) return frame;
     const raw = encodeErrorFields(frame.type === BE.ErrorResponse ? BE.ErrorResponse : BE.NoticeResponse, fields);
     return { type: frame.type, raw, body: raw.subarray(5) };
@@ -374,6 +385,18 @@ export class UpstreamRelay {
       }
     }
   }
+}
+
+/**
+ * Error and notice fields with the detail (D) and context (W) withheld, for a statement that writes a
+ * table it reads masked; null when neither is there.
+ */
+function withoutValueDetail(fields: Readonly<Record<string, string>>): Record<string, string> | null {
+  if (fields['D'] === undefined && fields['W'] === undefined) return null;
+  const out = { ...fields };
+  if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement writes a table with columns masked for you, and the detail may quote their stored values.';
+  delete out['W'];
+  return out;
 }
 
 /** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */

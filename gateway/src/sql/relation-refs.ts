@@ -6,9 +6,13 @@ import { asNode, isObject, list, str, stringList, type AstBody } from './ast.ts'
 /**
  * Where a relation name stands. `from`: a FROM item (also JOIN arms, DELETE ... USING, UPDATE ...
  * FROM, MERGE ... USING), where PostgreSQL accepts a derived table in its place; `copy`: the table
- * of `COPY t [(cols)] TO|FROM`; `other`: anything else (a DML or DDL target, LOCK, TRUNCATE, ...).
+ * of `COPY t [(cols)] TO|FROM`; `target`: the table an INSERT, UPDATE, DELETE or MERGE writes;
+ * `other`: anything else (a DDL target, INTO, LOCK, TRUNCATE, ...).
  */
-export type RelationPosition = 'from' | 'copy' | 'other';
+export type RelationPosition = 'from' | 'copy' | 'target' | 'other';
+
+/** Statements whose `relation` is the table they write. */
+const WRITE_STATEMENTS = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 /** One step from a statement's root to a node: an object key or an array index. */
 export type TreePath = readonly (string | number)[];
@@ -24,6 +28,8 @@ export interface RelationRef {
   path: TreePath;
   /** For `copy`: the CopyStmt's fields (direction, column list). */
   copy: AstBody | null;
+  /** For `target`: the writing statement's fields (RETURNING options, ON CONFLICT). */
+  write?: AstBody | null;
   /** For `from`: the nearest enclosing SelectStmt's fields (to tell `TABLE t` from `FROM t`). */
   select: AstBody | null;
 }
@@ -148,6 +154,8 @@ export function relationRefs(statement: unknown): RelationRefs {
       path.push(key);
       if (key === 'relation' && type === 'CopyStmt' && isObject(value)) {
         out.relations.push({ rangeVar: value, position: 'copy', path: [...path], copy: body, select: null });
+      } else if (key === 'relation' && WRITE_STATEMENTS.has(type) && isBareRangeVar(value)) {
+        out.relations.push({ rangeVar: value, position: 'target', path: [...path], copy: null, select: null, write: body });
       } else if (isBareRangeVar(value)) {
         out.relations.push({ rangeVar: value, position: 'other', path: [...path], copy: null, select: null });
       } else {

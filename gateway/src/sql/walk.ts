@@ -62,6 +62,15 @@ function aliasName(body: AstBody): string | null {
 export class FactsWalker {
   private readonly rec: FactsRecorder;
   private cteWrites = false;
+  /**
+   * The targets of the writes being walked (by qualified name). A column reference that may denote
+   * a target's column (WHERE, SET values, RETURNING, ON CONFLICT, MERGE conditions) makes the target
+   * read as well: PostgreSQL needs SELECT on those columns, and their values reach the client
+   * (RETURNING) or decide which rows change (WHERE), so a policy's masks on the target must apply.
+   * The target of UPDATE, DELETE, MERGE and INSERT ... ON CONFLICT is read in any case: the stored
+   * rows they touch are quoted by constraint errors ("Failing row contains (...)", "Key (c)=(...)").
+   */
+  private readonly writeTargets = new Set<string>();
 
   constructor(searchPath: readonly string[]) {
     this.rec = new FactsRecorder(searchPath);
@@ -206,6 +215,10 @@ export class FactsWalker {
    */
   private columnRef(body: AstBody, scope: Scope): void {
     const names: string[] = [];
+    const attribute = (t: TableRef, column: string): void => {
+      this.rec.column(t, column);
+      if (this.writeTargets.has(t.qualified)) this.rec.table(t, 'read');
+    };
     for (const f of list(body, 'fields')) {
       const node = asNode(f);
       names.push(node?.type === 'A_Star' ? '*' : (stringValue(f) ?? ''));
@@ -218,24 +231,24 @@ export class FactsWalker {
     if (names.length >= 2 && column !== '*') for (const f of functionNames([column])) this.rec.func(f);
     if (names.length === 1) {
       if (column === '*') {
-        for (const t of scope.innermostTables()) this.rec.column(t, '*');
+        for (const t of scope.innermostTables()) attribute(t, '*');
         return;
       }
       const whole = scope.findItem(column, null);
-      if (whole !== null) for (const t of whole.tables) this.rec.column(t, '*');
-      for (const t of scope.visibleTables()) this.rec.column(t, column);
+      if (whole !== null) for (const t of whole.tables) attribute(t, '*');
+      for (const t of scope.visibleTables()) attribute(t, column);
       return;
     }
     const relation = names[names.length - 2] ?? '';
     const schema = names.length >= 3 ? (names[names.length - 3] ?? null) : null;
     const item = scope.findItem(relation, schema);
     if (item !== null) {
-      for (const t of item.tables) this.rec.column(t, column);
+      for (const t of item.tables) attribute(t, column);
       return;
     }
     // Not a FROM item: `a.b` may be field b of composite column a. Attribute column a.
     const first = names[0] ?? '';
-    for (const t of scope.visibleTables()) this.rec.column(t, first);
+    for (const t of scope.visibleTables()) attribute(t, first);
   }
 
   // ---- queries ----
@@ -340,6 +353,7 @@ export class FactsWalker {
     }
     const relation = bodyOf(body['relation'], 'RangeVar');
     const refs = this.target(relation, 'write');
+    for (const r of refs) this.writeTargets.add(r.qualified);
     const first = refs[0];
     if (relation !== null && first !== undefined) {
       const alias = aliasName(relation);
@@ -370,6 +384,13 @@ export class FactsWalker {
     this.walk(body['selectStmt'], outer, 'read');
     const conflict = bodyOf(body['onConflictClause'], 'OnConflictClause');
     if (conflict !== null) {
+      for (const ref of refs) this.rec.table(ref, 'read');
+      // ON CONFLICT (c): the arbiter compares the new row with stored values of c, a read of c.
+      const infer = bodyOf(conflict['infer'], 'InferClause');
+      for (const e of infer === null ? [] : list(infer, 'indexElems')) {
+        const name = str(bodyOf(e, 'IndexElem') ?? {}, 'name');
+        if (name !== null) for (const ref of refs) this.rec.column(ref, name);
+      }
       this.targetColumns(list(conflict, 'targetList'), refs, q);
       this.walkFields(conflict, q, 'read', TARGET_LIST);
     }
@@ -379,6 +400,7 @@ export class FactsWalker {
   private update(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
     const { refs, q } = this.dmlTarget(body, outer);
+    for (const ref of refs) this.rec.table(ref, 'read');
     for (const item of list(body, 'fromClause')) this.fromItem(item, q, outer);
     this.targetColumns(list(body, 'targetList'), refs, q);
     this.walk(body['whereClause'], q, 'read');
@@ -387,7 +409,8 @@ export class FactsWalker {
 
   private delete(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
-    const { q } = this.dmlTarget(body, outer);
+    const { refs, q } = this.dmlTarget(body, outer);
+    for (const ref of refs) this.rec.table(ref, 'read');
     for (const item of list(body, 'usingClause')) this.fromItem(item, q, outer);
     this.walk(body['whereClause'], q, 'read');
     this.walk(body['returningClause'], q, 'read');
@@ -396,6 +419,7 @@ export class FactsWalker {
   private merge(body: AstBody, scope: Scope): void {
     const outer = this.withClause(body['withClause'], scope);
     const { refs, q } = this.dmlTarget(body, outer);
+    for (const ref of refs) this.rec.table(ref, 'read');
     this.fromItem(body['sourceRelation'], q, outer);
     this.walk(body['joinCondition'], q, 'read');
     for (const w of list(body, 'mergeWhenClauses')) {
