@@ -81,24 +81,28 @@ function counted(engine: PolicyEngine): PolicyEngine & { calls: number } {
 const ROUTINES = new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]);
 const RELATIONS = new RelationCatalog([], { hash: true });
 
-function session(engine: { current(): PolicyEngine }, cache: DecisionCache, subject: string, groups: string[], id: string): { ctx: DecisionContext; records: () => AuditRecord[] } {
+function session(engine: { current(): PolicyEngine }, cache: DecisionCache, subject: string, groups: string[], id: string): { ctx: DecisionContext; records: () => Promise<AuditRecord[]> } {
   const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-decision-cache-audit-')), 'audit.ndjson');
+  const audit = openAuditSink(file);
   const ctx: DecisionContext = {
     identity: { subject, issuer: 'https://idp.test', groups, roles: [], name: null },
     session: { id, clientAddress: `127.0.0.${id.length}`, applicationName: id, database: 'bench', user: 'agent', tls: false },
     searchPath: ['public'],
     engines: engine,
-    audit: openAuditSink(file),
+    audit,
     evalTimeoutMs: 5000,
     cache,
     routines: { current: () => ROUTINES },
     relations: { current: () => RELATIONS, refreshSoon: () => undefined },
   };
-  const records = (): AuditRecord[] =>
-    readFileSync(file, 'utf8')
+  // Records are written by the sink's group commit: read once it says they are on disk.
+  const records = async (): Promise<AuditRecord[]> => {
+    await new Promise<void>((resolve) => audit.whenDurable(() => resolve()));
+    return readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as AuditRecord);
+  };
   return { ctx, records };
 }
 
@@ -108,7 +112,7 @@ function decided(d: QueryDecision | Promise<QueryDecision>): QueryDecision {
 }
 
 describe('decisions shared across sessions and literal values', () => {
-  it('two sessions of the same claims share a verdict; other claims are decided again', () => {
+  it('two sessions of the same claims share a verdict; other claims are decided again', async () => {
     clearAnalyzeCache();
     const engine = counted(rego);
     const source = { current: () => engine };
@@ -123,8 +127,9 @@ describe('decisions shared across sessions and literal values', () => {
     expect(second.kind).toBe('forward');
     expect(second.statements[0]!.decision.id).not.toBe(first.statements[0]!.decision.id);
     // Each record carries its own statement, session and input.
-    const [ra] = a.records();
-    const [rb] = b.records();
+    // The first record of each file says the sink opened; the statement follows.
+    const ra = (await a.records()).find((r) => r.type === 'statement');
+    const rb = (await b.records()).find((r) => r.type === 'statement');
     expect(ra?.type === 'statement' ? [ra.statement, ra.session_id, ra.input?.statement.text] : null).toEqual([
       'SELECT abalance FROM pgbench_accounts WHERE aid = 1',
       'session-a',
