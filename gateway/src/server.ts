@@ -12,6 +12,7 @@ import { policyRoutes } from './admin/policy-routes.ts';
 import { guardReads } from './admin/read-auth.ts';
 import { approvalRoutes } from './approvals/http-routes.ts';
 import { openApprovals, type Approvals } from './approvals/open.ts';
+import { DISCONNECT_REASON, ReconnectNotices } from './approvals/reconnect-notice.ts';
 import { createSessionGate } from './approvals/statement-gate.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { auditRoutes } from './admin/audit-routes.ts';
@@ -226,11 +227,17 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   }
   let approvals: Approvals;
   try {
-    approvals = await openApprovals(config, { audit: (record) => audit.write(record), activeRevision: () => engines.current().revision, onInfo: info });
+    approvals = await openApprovals(config, {
+      audit: (record) => audit.write(record),
+      activeRevision: () => engines.current().revision,
+      onInfo: info,
+      countNotification: (target, outcome) => metrics.approvalNotifications.labels({ target, outcome }).inc(),
+    });
     closeApprovals = () => approvals.close();
   } catch (e) {
     return abandon(e);
   }
+  const reconnectNotices = new ReconnectNotices(approvals.service);
   const cancels = new CancelRegistry();
   const upstreamTarget = parseConnectionUrl(config.upstream.url);
   const catalogs = new Map<string, CatalogResolver>();
@@ -373,6 +380,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       session: sessionInfo,
       activeRevision: () => engines.current().revision,
       pageUrl: () => approvals.pageUrl(),
+      reasonSetting: () => session.reasonSetting(),
       notice: (fields) => {
         session.emit(noticeResponse({ severity: 'NOTICE', sqlstate: '00000', ...fields }));
         session.flushClient();
@@ -401,7 +409,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         maxMessageBytes: config.limits.maxMessageBytes,
         limits: config.limits,
         onClose: (problem) => {
-          gate.withdrawAll('the client disconnected');
+          gate.withdrawAll(DISCONNECT_REASON);
           sessions.delete(session);
           cancels.unregister(key.processId);
           if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
@@ -412,6 +420,15 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.initialBuffer,
     );
     sessions.add(session);
+    // A statement of this identity's that was held when its connection dropped: say what became of it.
+    void reconnectNotices
+      .forLogin(identity, sessionId)
+      .then((notices) => {
+        if (notices.length === 0 || !sessions.has(session)) return;
+        for (const n of notices) session.emit(noticeResponse({ severity: 'NOTICE', sqlstate: '00000', ...n }));
+        session.flushClient();
+      })
+      .catch((e: unknown) => info(`approvals: reading dropped requests for session ${sessionId} failed: ${e instanceof Error ? e.message : String(e)}`));
     cancels.onLocalCancel(key.processId, () => {
       gate.withdrawAll('the client cancelled the statement');
       session.cancelWait();

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApprovalAuditRecord } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import type { Identity } from '../policy/types.ts';
+import { closingKind, type ApprovalEvent } from './notifications/event.ts';
 import type { ApprovalStore } from './store.ts';
 import { applyAnswer, close, grantCovers, isExpired, mayAnswer, principalOf, type AnswerInput, type AnswerOutcome } from './transitions.ts';
 import type { ApprovalRequest, Grant, Principal, RequestState } from './types.ts';
@@ -20,6 +21,11 @@ export interface ApprovalServiceOptions {
   now?: () => Date;
   /** How often a waiter re-reads a request changed by another instance (default 1000 ms). */
   pollMs?: number;
+  /**
+   * Told after a request is opened or closed and saved, by the instance that made that change
+   * (one locked change per request and step, so one instance): notifications. Never throws back.
+   */
+  onEvent?: (event: ApprovalEvent) => void;
 }
 
 /** What a held statement brings to open a request. */
@@ -51,6 +57,7 @@ export class ApprovalService {
     };
     this.audit(request, 'requested', null, request.requesterReason === null ? {} : { reason: request.requesterReason });
     await this.store.create(request);
+    this.announce('requested', request);
     return request;
   }
 
@@ -72,7 +79,11 @@ export class ApprovalService {
       }
       return { request: out.request, grant: out.grant, result: out };
     });
-    if (outcome !== null) this.changed.emit(id);
+    if (outcome !== null) {
+      this.changed.emit(id);
+      // Answered to a close, or refused because its TTL had passed (closed as expired then).
+      if (outcome.kind === 'answered' || outcome.refusal === 'expired') this.announce(closingKind(outcome.request.state), outcome.request);
+    }
     return outcome;
   }
 
@@ -135,6 +146,12 @@ export class ApprovalService {
     }
   }
 
+  /** This identity's own withdrawn requests, newest first (at most `limit` withdrawn requests are read). */
+  async withdrawnFor(identity: Pick<Identity, 'subject' | 'issuer'>, limit: number): Promise<ApprovalRequest[]> {
+    const withdrawn = await this.store.list({ states: ['withdrawn'], limit });
+    return withdrawn.filter((r) => r.requester.subject === identity.subject && r.requester.issuer === identity.issuer);
+  }
+
   /** A grant that lets this statement through now, under the active policy commit; null when none. */
   async findGrant(q: { fingerprint: string; normalized: string | null; subject: string; issuer: string }): Promise<Grant | null> {
     const now = this.now();
@@ -186,14 +203,27 @@ export class ApprovalService {
 
   private async closeOne(id: string, state: 'expired' | 'withdrawn' | 'void', reason: string): Promise<ApprovalRequest | null> {
     const now = this.now();
+    let closedHere = false;
     const out = await this.store.update(id, (current) => {
       const closed = close(current, state, reason, now);
       if (closed === current) return { request: null, result: current };
       this.audit(closed, state, null, { reason });
+      closedHere = true;
       return { request: closed, result: closed };
     });
     this.changed.emit(id);
+    if (closedHere && out !== null) this.announce(state, out);
     return out;
+  }
+
+  /** Tells onEvent about a request just opened or closed here (kind null: still pending, nothing to tell). */
+  private announce(kind: ApprovalEvent['kind'] | null, request: ApprovalRequest): void {
+    if (kind === null || this.options.onEvent === undefined) return;
+    try {
+      this.options.onEvent({ kind, request });
+    } catch {
+      // A notification never undoes or blocks the change it announces.
+    }
   }
 
   private audit(request: ApprovalRequest, event: ApprovalAuditRecord['event'], actor: Principal | null, extra: Partial<ApprovalAuditRecord>): void {

@@ -17,6 +17,8 @@ export interface SessionGateOptions {
   activeRevision: () => string;
   /** Where approvers answer; null when no admin listener serves the page. */
   pageUrl: () => string | null;
+  /** The session's `gatehouse.reason` setting now (null: not set); a reason comment in the statement wins. */
+  reasonSetting?: () => string | null;
   /** Sends a NoticeResponse to the client now. */
   notice: (fields: { message: string; detail?: string; hint?: string }) => void;
 }
@@ -44,9 +46,9 @@ export function createSessionGate(o: SessionGateOptions): SessionGate {
       const shape = normalizedOrNull(s.text);
       const grant = await o.service.findGrant({ fingerprint, normalized: shape, subject: o.identity.subject, issuer: o.identity.issuer });
       if (grant !== null) return { kind: 'approved', note: `let through by grant ${grant.id} until ${grant.expiresAt}` };
-      const reason = requesterReason(s.queryText);
+      const reason = requesterReason(s.queryText) ?? o.reasonSetting?.()?.trim().slice(0, 500) ?? null;
       if (requirements.reasonRequired && reason === null) {
-        return refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, with a reason: ${d.reason}`, d.id, 'Say why in a comment in the statement, e.g. /* reason: ticket 1234 */ UPDATE ..., then run it again.');
+        return refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, with a reason: ${d.reason}`, d.id, "Say why in a comment in the statement, e.g. /* reason: ticket 1234 */ UPDATE ..., or with SET gatehouse.reason = 'ticket 1234' before it, then run it again.");
       }
       const request = await o.service.open({
         requester: { subject: o.identity.subject, issuer: o.identity.issuer, name: o.identity.name, groups: o.identity.groups, roles: o.identity.roles },

@@ -48,4 +48,15 @@ describe('renderMarkdown', () => {
     expect(text).not.toContain('| mode | direct TPS');
     expect(text).not.toContain('## Isolation');
   });
+
+  it('renders the approve-rules comparison when it was measured, and leaves it out otherwise', () => {
+    expect(renderMarkdown(results)).not.toContain('## Approve rules');
+    const withComparison: BenchResults = {
+      ...results,
+      results: [{ ...results.results[0]!, gatehouseWithoutApprove: { summary: summary(4_000), exitCode: 0, error: null, gatewayCpuMicrosPerTransaction: 38 } }],
+    };
+    const text = renderMarkdown(withComparison);
+    expect(text).toContain('## Approve rules');
+    expect(text).toContain('| simple | 5000 | 4000 | 1.25× | 40.0 | 38.0 | 0 / 0 |');
+  });
 });

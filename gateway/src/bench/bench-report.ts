@@ -25,6 +25,11 @@ export interface ModeResult {
   gatehouse: TargetResult;
   /** Gatehouse TPS / direct TPS, when both runs produced numbers. */
   ratio: number | null;
+  /**
+   * Through a second Gatehouse whose policy is the same without its approve rules (run right after
+   * `gatehouse`): what approve rules cost statements that need no approval. Absent in older results.
+   */
+  gatehouseWithoutApprove?: TargetResult;
 }
 
 export interface BenchResults {
@@ -118,6 +123,7 @@ export function renderMarkdown(r: BenchResults): string {
     `Generated ${r.generatedAt} by \`npm run bench\` (method: [docs/benchmarks.md](../docs/benchmarks.md)).`,
     '',
     ...pgbenchSection,
+    ...renderApproveRules(r.results),
     ...renderActivation(r.activation),
     ...renderMasking(r.masking ?? null),
     ...renderAuditDurability(r.auditDurability ?? null),
@@ -133,6 +139,32 @@ export function renderMarkdown(r: BenchResults): string {
     'machine and whatever else runs on it; compare the ratio between runs of the same table.',
     '',
   ].join('\n');
+}
+
+/** With and without approve rules in the policy: pgbench -S through Gatehouse, mode by mode. */
+export function renderApproveRules(results: readonly ModeResult[]): string[] {
+  const measured = results.filter((m) => m.gatehouseWithoutApprove !== undefined);
+  if (measured.length === 0) return [];
+  const rows = measured.map((m) => {
+    const without = m.gatehouseWithoutApprove!;
+    const withTps = m.gatehouse.summary?.tps;
+    const withoutTps = without.summary?.tps;
+    const ratio = withTps !== undefined && withoutTps !== undefined && withoutTps > 0 ? `${(withTps / withoutTps).toFixed(2)}×` : 'n/a';
+    return `| ${m.mode} | ${fixed(withTps, 0)} | ${fixed(withoutTps, 0)} | ${ratio} | ${fixed(m.gatehouse.gatewayCpuMicrosPerTransaction, 1)} | ${fixed(without.gatewayCpuMicrosPerTransaction, 1)} | ${failed(m.gatehouse)} / ${failed(without)} |`;
+  });
+  return [
+    '## Approve rules',
+    '',
+    'The same pgbench runs through Gatehouse with the example policies as they are (with their approve rule',
+    'for writes to `clinical.patients`) and through a second Gatehouse whose policies are the same without',
+    'any approve rule, one right after the other: `pgbench -S` needs no approval, so this is what approve',
+    'rules cost statements that do not need one.',
+    '',
+    '| mode | TPS with approve rules | TPS without | with / without | CPU per transaction with (µs) | without (µs) | failed transactions (with / without) |',
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ];
 }
 
 /** The activation section: median and max milliseconds from commit to active policy, per engine. */

@@ -19,6 +19,7 @@ import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from
 import type { ActivationTiming } from './activation-timing.ts';
 import { discardingAuditSink, measureAuditDurability, type AuditDurabilityTiming, type AuditSetting } from './audit-durability.ts';
 import { runIsolation, type IsolationOptions } from './run-isolation.ts';
+import { copyWithoutApproveRules } from './without-approve.ts';
 import type { IsolationResults } from './isolation-report.ts';
 
 export interface BenchOptions {
@@ -119,33 +120,44 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
   let gateway: RunningGateway | null = null;
   const auditGateways: RunningGateway[] = [];
+  let gatewayWithoutApprove: RunningGateway | null = null;
   try {
     const keyDir = path.join(workDir, 'keys');
     const keys = await ensureDevKeys(keyDir);
     // Long enough for every run; pgbench reconnects nothing mid-run, but warm-ups and modes add up.
     const token = await mintDevToken({ keyDir, subject: 'bench', groups: ['bench'], ttlSeconds: 4 * 3600 });
     const auditFile = path.join(workDir, 'audit.ndjson');
-    const configWith = (audit: Record<string, unknown>) => configFromObject(
-      {
-        listen: { host: '127.0.0.1', port: 0 },
-        tls: { mode: 'disable' },
-        auth: {
-          issuer: keys.issuer,
-          audience: keys.audience,
-          algorithms: [DEV_ALGORITHM],
-          jwks: { file: keys.jwksPath },
-          plaintext_password: 'loopback',
-        },
-        upstream: { url: options.upstreamUrl, pass_database: false },
-        policies: { engine: options.engine, directory: path.join(REPO_ROOT, 'policies', options.engine) },
-        audit,
+    const document = {
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { mode: 'disable' },
+      auth: {
+        issuer: keys.issuer,
+        audience: keys.audience,
+        algorithms: [DEV_ALGORITHM],
+        jwks: { file: keys.jwksPath },
+        plaintext_password: 'loopback',
       },
-      workDir,
-    );
+      upstream: { url: options.upstreamUrl, pass_database: false },
+      policies: { engine: options.engine, directory: path.join(REPO_ROOT, 'policies', options.engine) },
+      audit: { file: auditFile } as Record<string, unknown>,
+    };
+    const configWith = (audit: Record<string, unknown>) => configFromObject({ ...document, audit }, workDir);
     const config = configWith({ file: auditFile });
     step(`starting Gatehouse in-process (${options.engine} policies, audit to a temporary file)...`);
     gateway = await startGateway(config, { onInfo: (message) => step(`gatehouse: ${message}`) });
     step(`Gatehouse listening on ${gateway.host}:${gateway.port}`);
+    // The same policies without their approve rules, in a second gateway: what approve rules cost
+    // statements that need no approval (docs/benchmarks.md).
+    const noApproveDir = path.join(workDir, 'policies-without-approve');
+    const removed = await copyWithoutApproveRules(options.engine, path.join(REPO_ROOT, 'policies', options.engine), noApproveDir);
+    gatewayWithoutApprove = await startGateway(
+      configFromObject(
+        { ...document, audit: { file: path.join(workDir, 'audit-without-approve.ndjson') }, policies: { engine: options.engine, directory: noApproveDir } },
+        workDir,
+      ),
+      { onInfo: (message) => step(`gatehouse (without approve rules): ${message}`) },
+    );
+    step(`Gatehouse without the policy's ${removed} approve rule(s) listening on ${gatewayWithoutApprove.host}:${gatewayWithoutApprove.port}`);
 
     const gatewayUrl = (g: RunningGateway): string => `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
     const direct: Target = { name: 'direct', url: options.upstreamUrl, env: {} };
@@ -154,11 +166,16 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       url: gatewayUrl(gateway),
       env: { PGPASSWORD: token },
     };
+    const withoutApprove: Target = {
+      name: 'gatehouse',
+      url: `postgresql://bench@${gatewayWithoutApprove.host}:${gatewayWithoutApprove.port}/${encodeURIComponent(database)}?sslmode=disable`,
+      env: { PGPASSWORD: token },
+    };
     const pgbench = (target: Target, mode: QueryMode, seconds: number): Promise<TargetResult> =>
       measure(target, ['-S', '-n', '-T', String(seconds), '-c', String(options.clients), '-j', String(threads), '-M', mode, target.url]);
 
     if (options.warmupSeconds > 0) {
-      for (const target of [direct, viaGatehouse]) {
+      for (const target of [direct, viaGatehouse, withoutApprove]) {
         step(`warm-up: ${options.warmupSeconds}s ${target.name}`);
         const warmup = await pgbench(target, 'simple', options.warmupSeconds);
         // A target that cannot run at all would fail every mode the same way: stop here instead.
@@ -177,11 +194,14 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       step(`${mode}: ${options.seconds}s through Gatehouse...`);
       const gatehouseResult = await pgbench(viaGatehouse, mode, options.seconds);
       step(`${mode}: Gatehouse ${describe(gatehouseResult)}`);
+      step(`${mode}: ${options.seconds}s through Gatehouse without approve rules...`);
+      const withoutApproveResult = await pgbench(withoutApprove, mode, options.seconds);
+      step(`${mode}: Gatehouse without approve rules ${describe(withoutApproveResult)}`);
       const ratio =
         directResult.summary !== null && gatehouseResult.summary !== null && directResult.summary.tps > 0
           ? gatehouseResult.summary.tps / directResult.summary.tps
           : null;
-      results.push({ mode, direct: directResult, gatehouse: gatehouseResult, ratio });
+      results.push({ mode, direct: directResult, gatehouse: gatehouseResult, ratio, gatehouseWithoutApprove: withoutApproveResult });
     }
 
     let masking: MaskedSelectTiming | null = null;
@@ -244,7 +264,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
 
     return { results, decisions, activation, masking, auditDurability };
   } finally {
-    for (const g of [gateway, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
+    for (const g of [gateway, gatewayWithoutApprove, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });
   }
 

@@ -34,7 +34,11 @@ export interface ConfigDocument {
     };
   };
   admin?: { host?: string; port: number; refresh_token?: string; read_token?: string; read_group?: string; open_reads?: boolean };
-  approvals?: { store?: 'memory' | 'postgres'; page_url?: string };
+  approvals?: {
+    store?: 'memory' | 'postgres';
+    page_url?: string;
+    notifications?: Array<{ type: 'webhook' | 'slack'; url: string; secret?: string; timeout_ms?: number; attempts?: number; backoff_ms?: number }>;
+  };
   audit?: { file?: string; fsync?: boolean; signing_key?: string; checkpoint_interval_s?: number; redact_literals?: boolean };
   limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }

@@ -67,7 +67,7 @@ describe('loadConfig', () => {
       upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000 },
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
-      approvals: { store: 'memory', pageUrl: null },
+      approvals: { store: 'memory', pageUrl: null, notifications: [] },
       audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
@@ -288,6 +288,34 @@ describe('configFromObject', () => {
     expect(config.auth.jwks).toEqual({ kind: 'file', path: '/srv/gh/k.json' });
   });
 
+  it('reads approval notification targets, with delivery defaults; a webhook needs its secret, slack takes none', () => {
+    const base = { auth: { issuer: 'i', audience: 'a', jwks: { file: 'k.json' } }, upstream: { url: 'postgresql://localhost/x' }, policies: { engine: 'rego', directory: 'p' } };
+    const config = configFromObject(
+      {
+        ...base,
+        approvals: {
+          notifications: [
+            { type: 'webhook', url: 'https://hooks.example.com/gh', secret: '${HOOK_SECRET}', attempts: 3 },
+            { type: 'slack', url: 'https://hooks.slack.com/services/T/B/X' },
+          ],
+        },
+      },
+      '/srv/gh',
+      {},
+      { env: { HOOK_SECRET: 'sixteen-chars-or-more' } },
+    );
+    const d = DEFAULTS.approvals.notification;
+    expect(config.approvals.notifications).toEqual([
+      { kind: 'webhook', url: 'https://hooks.example.com/gh', secret: 'sixteen-chars-or-more', delivery: { timeoutMs: d.timeoutMs, attempts: 3, backoffMs: d.backoffMs } },
+      { kind: 'slack', url: 'https://hooks.slack.com/services/T/B/X', delivery: d },
+    ]);
+    const bad = (n: unknown): unknown => configFromObject({ ...base, approvals: { notifications: [n] } }, '/', {}, { env: {} });
+    expect(() => bad({ type: 'webhook', url: 'https://h.example.com/' })).toThrow(/secret: is required/);
+    expect(() => bad({ type: 'webhook', url: 'https://h.example.com/', secret: 'short' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => bad({ type: 'slack', url: 'https://h.example.com/', secret: 'sixteen-chars-or-more' })).toThrow(/secret is for type webhook only/);
+    expect(() => bad({ type: 'slack', url: 'ftp://h.example.com/' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
   it('throws CONFIG_INVALID for a bad object', () => {
     expect(() => configFromObject({ listen: { port: -1 } }, '/')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
@@ -310,6 +338,10 @@ describe('schema defaults', () => {
     expect(d('upstream', 'pass_database')).toBe(DEFAULTS.upstream.passDatabase);
     expect(d('upstream', 'connect_timeout_ms')).toBe(DEFAULTS.upstream.connectTimeoutMs);
     expect(d('policies', 'eval_timeout_ms')).toBe(DEFAULTS.policies.evalTimeoutMs);
+    const notification = (props['approvals']?.properties['notifications'] as unknown as { items: { properties: Record<string, { default?: unknown }> } }).items.properties;
+    expect(notification['timeout_ms']?.default).toBe(DEFAULTS.approvals.notification.timeoutMs);
+    expect(notification['attempts']?.default).toBe(DEFAULTS.approvals.notification.attempts);
+    expect(notification['backoff_ms']?.default).toBe(DEFAULTS.approvals.notification.backoffMs);
     expect(d('audit', 'file')).toBe(DEFAULTS.audit.file);
     expect(d('audit', 'fsync')).toBe(DEFAULTS.audit.fsync);
     expect(d('audit', 'checkpoint_interval_s')).toBe(DEFAULTS.audit.checkpointIntervalSeconds);

@@ -3,7 +3,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { ConfigDocument } from './document.ts';
 import type { EngineKind } from '../policy/types.ts';
-import type { GatehouseConfig, GitPolicyConfig } from './types.ts';
+import type { GatehouseConfig, GitPolicyConfig, NotificationTarget } from './types.ts';
 
 /** Defaults for every optional key; the schema's "default" annotations say the same (a test checks). */
 export const DEFAULTS = {
@@ -36,6 +36,7 @@ export const DEFAULTS = {
   upstream: { passDatabase: false, connectTimeoutMs: 5000 },
   policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
+  approvals: { notification: { timeoutMs: 5000, attempts: 6, backoffMs: 1000 } },
   audit: { file: '-', fsync: true, checkpointIntervalSeconds: 60, redactLiterals: true },
   limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
 } as const;
@@ -95,7 +96,11 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
             refreshToken: doc.admin.refresh_token ?? null,
             reads: { token: doc.admin.read_token ?? null, group: doc.admin.read_group ?? null, open: doc.admin.open_reads ?? false },
           },
-    approvals: { store: doc.approvals?.store ?? 'memory', pageUrl: doc.approvals?.page_url ?? null },
+    approvals: {
+      store: doc.approvals?.store ?? 'memory',
+      pageUrl: doc.approvals?.page_url ?? null,
+      notifications: (doc.approvals?.notifications ?? []).map(notificationTarget),
+    },
     audit: {
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
@@ -110,6 +115,15 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     },
     baseDir,
   };
+}
+
+type NotificationDocument = NonNullable<NonNullable<ConfigDocument['approvals']>['notifications']>[number];
+
+function notificationTarget(n: NotificationDocument): NotificationTarget {
+  const d = DEFAULTS.approvals.notification;
+  const delivery = { timeoutMs: n.timeout_ms ?? d.timeoutMs, attempts: n.attempts ?? d.attempts, backoffMs: n.backoff_ms ?? d.backoffMs };
+  // The schema requires a secret for webhook (and refuses one for slack).
+  return n.type === 'webhook' ? { kind: 'webhook', url: n.url, secret: n.secret ?? '', delivery } : { kind: 'slack', url: n.url, delivery };
 }
 
 type GitDocument = NonNullable<ConfigDocument['policies']['git']>;

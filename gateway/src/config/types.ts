@@ -111,4 +111,17 @@ export interface ApprovalsConfig {
   store: 'memory' | 'postgres';
   /** The page's address as approvers reach it, told to held clients; null: the admin listener's own address. */
   pageUrl: string | null;
+  /** Announced on every new request and every conclusion (approvals/notifications/). */
+  notifications: NotificationTarget[];
 }
+
+/** How one notification is delivered: attempts in all, and the wait before the first retry (doubled after each). */
+export interface DeliveryPolicy {
+  timeoutMs: number;
+  attempts: number;
+  backoffMs: number;
+}
+
+export type NotificationTarget =
+  | { kind: 'webhook'; url: string; secret: string; delivery: DeliveryPolicy }
+  | { kind: 'slack'; url: string; delivery: DeliveryPolicy };

@@ -23,6 +23,7 @@ export interface GatewayMetrics {
   policyActivations: Counter<'outcome'>;
   sessionEvents: Counter<'event'>;
   upstreamConnectFailures: Counter;
+  approvalNotifications: Counter<'target' | 'outcome'>;
 }
 
 /** Policy evaluations take microseconds to a few milliseconds; the budget is policies.eval_timeout_ms. */
@@ -130,6 +131,12 @@ export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
     upstreamConnectFailures: new Counter({
       name: 'gatehouse_upstream_connect_failures_total',
       help: 'Client sessions refused because the upstream database could not be reached or refused Gatehouse.',
+      registers,
+    }),
+    approvalNotifications: new Counter({
+      name: 'gatehouse_approval_notifications_total',
+      help: 'Approval notifications, by target (webhook, slack) and outcome: sent, failed (after every retry), dropped (too many waiting).',
+      labelNames: ['target', 'outcome'],
       registers,
     }),
   };

@@ -12,7 +12,7 @@ function decided(sql: string): DecidedStatement[] {
   return outcome.statements.map((parsed) => ({ text: parsed.text, parsed, input: null, decision: null as never }));
 }
 
-const answer = (setting: string, searched = ['pg_catalog', 'public']) => JSON.stringify([setting, searched, 'gatehouse']);
+const answer = (setting: string, searched = ['pg_catalog', 'public'], reason: string | null = null) => JSON.stringify([setting, searched, 'gatehouse', reason]);
 
 describe('SearchPathTracker', () => {
   it('asks at the start and refuses unqualified names until the answer is in', () => {
@@ -58,5 +58,19 @@ describe('SearchPathTracker', () => {
     t.probed(answer('clinical', ['pg_catalog', 'clinical']), 'I');
     t.noteForwarded(decided('COMMIT'));
     expect(t.takeProbe()).toBe(false);
+  });
+
+  it('asks again after a SET of gatehouse.reason, without refusing unqualified names behind it, and keeps what the server said', () => {
+    const t = new SearchPathTracker();
+    t.takeProbe();
+    t.probed(answer('public', ['pg_catalog', 'public'], 'ticket 1'), 'I');
+    expect(t.reason()).toBe('ticket 1');
+    expect(t.unresolved(decided("SET gatehouse.reason = 'x'; SELECT * FROM visits"))).toBeNull();
+    t.noteForwarded(decided("SET gatehouse.reason = 'x'"));
+    expect(t.takeProbe()).toBe(true);
+    t.probed(answer('public', ['pg_catalog', 'public'], 'x'), 'I');
+    expect(t.reason()).toBe('x');
+    t.noteForwarded(decided('RESET gatehouse.reason'));
+    expect(t.takeProbe()).toBe(true);
   });
 });

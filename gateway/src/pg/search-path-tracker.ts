@@ -19,10 +19,20 @@ export class SearchPathTracker {
   private known = false;
   /** The last answer came inside a transaction block, whose end may undo what it saw. */
   private setInTransaction = false;
+  /** `gatehouse.reason` as the last probe read it (the requester's reason for approvals). */
+  private reasonSetting: string | null = null;
 
-  /** Notes statements forwarded to the server: the path is stale if one of them may change it. */
+  /**
+   * Notes statements forwarded to the server: the path is stale if one of them may change it. A
+   * SET or RESET of gatehouse.reason is asked about too, without touching how names are resolved.
+   */
   noteForwarded(statements: readonly DecidedStatement[]): void {
-    for (const s of statements) if (s.parsed !== null && this.mayChange(s.parsed.facts)) this.stale = true;
+    for (const s of statements) if (s.parsed !== null && (this.mayChange(s.parsed.facts) || s.parsed.facts.setting === 'gatehouse.reason')) this.stale = true;
+  }
+
+  /** The session's gatehouse.reason as the server last said (null: not set, or not asked yet). */
+  reason(): string | null {
+    return this.reasonSetting;
   }
 
   /** The path must be asked again (a probe sent in a stretch the server skipped never ran). */
@@ -43,6 +53,7 @@ export class SearchPathTracker {
    */
   probed(value: string | null, txStatus: TransactionStatus): string[] | null {
     const answer = value === null ? null : parseProbe(value);
+    if (answer !== null) this.reasonSetting = answer.reason;
     const path = answer === null ? null : resolutionPath(answer);
     if (path === null) {
       this.stale = true;

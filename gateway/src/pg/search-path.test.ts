@@ -52,7 +52,7 @@ describe('search_path following', () => {
 
   it('reads the probe and builds the path names are resolved with', () => {
     const probe = (setting: string, searched: string[], user = 'gatehouse') =>
-      parseProbe(JSON.stringify([setting, searched, user]));
+      parseProbe(JSON.stringify([setting, searched, user, null]));
     // $user only when that schema exists; pg_temp and temporary schemas left out.
     expect(resolutionPath(probe('"$user", public', ['pg_catalog', 'public'])!)).toEqual(['public']);
     expect(resolutionPath(probe('"$user", public', ['pg_catalog', 'gatehouse', 'public'])!)).toEqual(['gatehouse', 'public']);
@@ -63,5 +63,13 @@ describe('search_path following', () => {
     expect(resolutionPath(probe('', ['pg_catalog'])!)).toEqual([]);
     expect(parseProbe('{public}')).toBeNull();
     expect(parseProbe('["public", "x", "u"]')).toBeNull();
+    expect(parseProbe('["public", ["public"], "u"]')).toBeNull();
+  });
+
+  it('reads gatehouse.reason along (null when never set, or empty after RESET)', () => {
+    expect(parseProbe(JSON.stringify(['public', ['public'], 'u', 'ticket 4711']))?.reason).toBe('ticket 4711');
+    expect(parseProbe(JSON.stringify(['public', ['public'], 'u', null]))?.reason).toBeNull();
+    expect(parseProbe(JSON.stringify(['public', ['public'], 'u', '']))?.reason).toBeNull();
+    expect(parseProbe(JSON.stringify(['public', ['public'], 'u', 7]))).toBeNull();
   });
 });

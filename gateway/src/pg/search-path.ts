@@ -9,10 +9,11 @@ import type { StatementFacts } from '../sql/facts.ts';
 /**
  * The hidden query. One text value, a JSON array: the path as set (schemas that do not exist yet
  * included: one may be created while the session runs), the schemas the server searches now
- * (to know whether `$user` exists), and the current user (what `$user` stands for).
+ * (to know whether `$user` exists), the current user (what `$user` stands for), and the
+ * requester's `gatehouse.reason` setting (null when never set), read along for approvals.
  */
 export const SEARCH_PATH_PROBE =
-  "SELECT pg_catalog.json_build_array(pg_catalog.current_setting('search_path'), pg_catalog.current_schemas(true), CURRENT_USER)::text";
+  "SELECT pg_catalog.json_build_array(pg_catalog.current_setting('search_path'), pg_catalog.current_schemas(true), CURRENT_USER, pg_catalog.current_setting('gatehouse.reason', true))::text";
 
 /** What the probe says. */
 export interface ProbedSearchPath {
@@ -21,6 +22,8 @@ export interface ProbedSearchPath {
   /** `current_schemas(true)`: the schemas searched now, implicit ones included. */
   searched: string[];
   user: string;
+  /** `gatehouse.reason` as set in the session ('' after RESET reads as null): the requester's reason for approvals. */
+  reason: string | null;
 }
 
 /** Whether running this statement may leave a different search_path (or `$user`) behind. */
@@ -47,11 +50,12 @@ export function parseProbe(text: string): ProbedSearchPath | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(value) || value.length !== 3) return null;
-  const [setting, searched, user] = value as unknown[];
+  if (!Array.isArray(value) || value.length !== 4) return null;
+  const [setting, searched, user, reason] = value as unknown[];
   if (typeof setting !== 'string' || typeof user !== 'string' || !Array.isArray(searched)) return null;
   if (!searched.every((s): s is string => typeof s === 'string')) return null;
-  return { setting, searched, user };
+  if (reason !== null && typeof reason !== 'string') return null;
+  return { setting, searched, user, reason: reason === null || reason.trim() === '' ? null : reason };
 }
 
 /** Temporary schemas: the session's own (pg_temp_N), and their TOAST companions. */

@@ -663,6 +663,11 @@ export class Session {
     this.holdClient = true;
   }
 
+  /** The session's `gatehouse.reason` setting as the server last said (the probe reads it along). */
+  reasonSetting(): string | null {
+    return this.searchPath.reason();
+  }
+
   /** The probe's answer (null when it failed, e.g. in an aborted transaction: asked again later). */
   searchPathProbed(value: string | null): void {
     const path = this.searchPath.probed(value, this.txStatus);

@@ -91,6 +91,8 @@ export interface TestGatewayOptions {
   evalTimeoutMs?: number;
   /** Where approval requests are kept (default memory). */
   approvalsStore?: 'memory' | 'postgres';
+  /** More approvals settings (file keys), e.g. { notifications: [...] }. */
+  approvalsSettings?: Record<string, unknown>;
   /** Where policy evaluations run (default: the gateway's own choice). */
   evaluator?: PolicyEvaluator;
   /** More of the config's audit section (signing_key, checkpoint_interval_s, ...). */
@@ -124,7 +126,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
       audit: { file: auditFile, ...options.audit },
       ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
-      ...(options.approvalsStore ? { approvals: { store: options.approvalsStore } } : {}),
+      ...(options.approvalsStore || options.approvalsSettings ? { approvals: { ...(options.approvalsStore ? { store: options.approvalsStore } : {}), ...options.approvalsSettings } } : {}),
       ...(options.maxMessageBytes ? { limits: { max_message_bytes: options.maxMessageBytes } } : {}),
     },
     workDir,
