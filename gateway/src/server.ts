@@ -84,6 +84,8 @@ export interface StartOptions {
   catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing'>;
   /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
   evaluator?: PolicyEvaluator;
+  /** Verdicts shared by all sessions (default: a new DecisionCache; tests that count evaluations pass an empty one). */
+  decisionCache?: DecisionCache;
 }
 
 /** Startup parameters a client may pass through to the upstream session; all others are dropped. */
@@ -135,7 +137,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let upstreamConnections = 0;
   let activeEngine = (): PolicyEngine | null => null;
   // One for all sessions: a verdict reached for one session is reused by the next with the same claims.
-  const decisionCache = new DecisionCache();
+  const decisionCache = options.decisionCache ?? new DecisionCache();
   const metrics = createGatewayMetrics({
     decisionCache: () => decisionCache.stats(),
     sessions: () => openSessions(),

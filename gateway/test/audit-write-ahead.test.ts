@@ -67,7 +67,7 @@ async function seenByPostgres(marker: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ admin: true, evaluator, auditFile, auditSink: sink });
+  t = await startTestGateway({ admin: true, evaluator, decisionCache: HeldEvaluator.noCache(), auditFile, auditSink: sink });
   direct = new pg.Client({ connectionString: t.upstreamUrl });
   await direct.connect();
 }, 120_000);

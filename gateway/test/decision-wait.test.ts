@@ -14,7 +14,7 @@ describe('waiting for a decision', () => {
   let token: string;
 
   beforeAll(async () => {
-    t = await startTestGateway({ evaluator });
+    t = await startTestGateway({ evaluator, decisionCache: HeldEvaluator.noCache() });
     token = await t.token('agent-wait', ['agents']);
   });
   afterAll(async () => {

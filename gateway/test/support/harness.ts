@@ -12,6 +12,7 @@ import { seedScript } from '../../src/demo/clinic-schema.ts';
 import { generateClinic } from '../../src/demo/synthetic-clinic.ts';
 import type { AuditRecord, AuditSink } from '../../src/audit/types.ts';
 import type { PolicyEvaluator } from '../../src/policy/evaluate.ts';
+import type { DecisionCache } from '../../src/enforce/decision-cache.ts';
 import { redactStatementText } from '../../src/audit/redact.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/server.ts';
@@ -95,6 +96,8 @@ export interface TestGatewayOptions {
   approvalsSettings?: Record<string, unknown>;
   /** Where policy evaluations run (default: the gateway's own choice). */
   evaluator?: PolicyEvaluator;
+  /** Verdicts shared by the gateway's sessions (default: the gateway's own cache). */
+  decisionCache?: DecisionCache;
   /** More of the config's audit section (signing_key, checkpoint_interval_s, ...). */
   audit?: Record<string, unknown>;
   /** Use this audit sink instead of one the gateway opens on auditFile (the test opens and closes it). */
@@ -134,6 +137,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gw = await startGateway(config, {
     ...(options.catalog ? { catalog: options.catalog } : {}),
     ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+    ...(options.decisionCache ? { decisionCache: options.decisionCache } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.auditSink ? { audit: options.auditSink } : {}),
   });
