@@ -59,6 +59,12 @@ const CHANGED_CASES = [
   'a break-glass support desk reads visit notes as written',
   'COPY a query to a server file is denied even for breakglass',
   'pg_ls_dir inside a query on visits is denied',
+  // A write target counts as read (masking at the source): these writes read patients (whose
+  // phone mask the head drops) or visits (which the head denies breakglass), so their verdict
+  // changes too (masks, or the deciding policies).
+  'agent updates one patient, approval needed',
+  'agent deletes every patient, denied rather than sent for approval',
+  'breakglass deletes every visit, denied too',
   HEAD_ONLY_CASE,
 ].sort();
 
@@ -154,7 +160,7 @@ describe('gatehouse policy diff', () => {
     }
     // Unchanged decisions are absent, even those touching the changed tables.
     const listed = report.changes.flatMap((c) => c.origins.flatMap((o) => (o.type === 'case' ? [o.name] : [])));
-    for (const name of ['agent reads visits unmasked', 'breakglass reads patients unmasked', 'agent who is also breakglass reads patients unmasked', 'breakglass deletes every visit, denied too']) {
+    for (const name of ['agent reads visits unmasked', 'breakglass reads patients unmasked', 'agent who is also breakglass reads patients unmasked']) {
       expect(listed).not.toContain(name);
     }
     // What changed, precisely.

@@ -296,7 +296,10 @@ describe('a held write does not read masked columns, whole rows included', () =>
       "DELETE FROM clinical.patients AS q WHERE id = -45 RETURNING to_jsonb(q) -- '555-0716'",
     ].entries()) {
       const outcome = await ranOrHeld(agent, sql, `'555-071${i + 1}'`);
-      expect(outcome, sql).toBe('0A000');
+      // 0A000: the held write reads masked columns of its own table; 42501: since write targets
+      // count as reads (masking at the source), the policy denies it before it is held. Either way
+      // nobody is asked and nothing runs.
+      expect(['0A000', '42501'], sql).toContain(outcome);
     }
     expect(await phoneOf(45)).not.toMatch(/^555-071/);
   });
