@@ -4,18 +4,19 @@
 import { UsageError, usageErrorText } from './args.ts';
 import { auditExplainCommand } from './audit-explain.ts';
 import { auditKeygenCommand } from './audit-keygen.ts';
+import { auditQueryCommand } from './audit-query.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
 import type { CliCommand } from './command.ts';
 
 /** Every `gatehouse audit` subcommand, in the order help lists them. */
-export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditExplainCommand, auditKeygenCommand];
+export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditExplainCommand, auditKeygenCommand];
 
 function overview(): string {
   const width = Math.max(...AUDIT_SUBCOMMANDS.map((c) => c.name.length));
   return [
     'Usage: gatehouse audit <subcommand> [options]',
     '',
-    'Work with the audit log (docs/audit.md): verify its chain and signed checkpoints, reproduce a decision, create signing keys.',
+    'Work with the audit log (docs/audit.md): verify its chain and signed checkpoints, list what was accessed, reproduce a decision, create signing keys.',
     '',
     'Subcommands:',
     ...AUDIT_SUBCOMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -34,8 +35,11 @@ function fullHelp(): string {
 
 export const auditCommand: CliCommand = {
   name: 'audit',
-  summary: 'Verify the audit log offline, reproduce a recorded decision, create the checkpoint signing key',
+  summary: 'Verify the audit log offline, list recorded statements, reproduce a recorded decision, create the checkpoint signing key',
   help: fullHelp(),
+  helpFor(args: string[]): string {
+    return AUDIT_SUBCOMMANDS.find((c) => c.name === args[0])?.help ?? fullHelp();
+  },
   async run(argv: string[]): Promise<number> {
     const [name, ...rest] = argv;
     if (name === undefined) throw new UsageError('a subcommand is required');

@@ -6,6 +6,8 @@ export interface CliCommand {
   summary: string;
   /** Full text for `gatehouse <verb> --help`: usage, options, examples. */
   help: string;
+  /** The help for `gatehouse <verb> ARGS --help` when it depends on ARGS (a subcommand's own help); default `help`. */
+  helpFor?(args: string[]): string;
   /** Runs the verb with the arguments after the verb; resolves to the process exit code. */
   run(argv: string[]): Promise<number>;
 }

@@ -72,6 +72,15 @@ describe('gatehouse CLI', () => {
     }
   });
 
+  it('a subcommand with --help prints that subcommand\'s help only (in process)', async () => {
+    const out = await captured(() => main(['audit', 'query', '--help']));
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^Usage: gatehouse audit query /);
+    expect(out.stdout).not.toContain('gatehouse audit verify');
+    const policy = await captured(() => main(['policy', 'diff', '-h']));
+    expect(policy.stdout).toMatch(/^Usage: gatehouse policy diff /);
+  });
+
   it('gatehouse help <verb> and -h print the same help (in process)', async () => {
     for (const c of COMMANDS) {
       for (const argv of [['help', c.name], [c.name, '-h']]) {

@@ -1,6 +1,5 @@
 // `gatehouse <verb>`: dispatches to the verbs in COMMANDS and owns help, version and usage errors.
 
-import { readFileSync } from 'node:fs';
 import { isGatehouseError } from '../errors.ts';
 import { UsageError, usageErrorText } from './args.ts';
 import { approvalsCommand } from './approvals.ts';
@@ -12,14 +11,11 @@ import { demoCommand } from './demo.ts';
 import { policyCommand } from './policy.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
+import { version } from './version.ts';
 
 /** Every verb, in the order `gatehouse --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, approvalsCommand, auditCommand, dbCommand, benchCommand];
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -87,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (wantsHelp(rest)) {
-    process.stdout.write(command.help);
+    process.stdout.write(command.helpFor?.(rest) ?? command.help);
     return 0;
   }
   try {

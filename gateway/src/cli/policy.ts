@@ -41,6 +41,9 @@ export const policyCommand: CliCommand = {
   name: 'policy',
   summary: 'Test policies, diff two commits, and show which policy commit is active',
   help: fullHelp(),
+  helpFor(args: string[]): string {
+    return POLICY_SUBCOMMANDS.find((c) => c.name === args[0])?.help ?? fullHelp();
+  },
   async run(argv: string[]): Promise<number> {
     const [name, ...rest] = argv;
     if (name === undefined) throw new UsageError('a subcommand is required');

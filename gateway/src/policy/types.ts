@@ -86,7 +86,8 @@ export interface PolicyInput {
   };
 }
 
-export type DecisionAction = 'allow' | 'mask' | 'approve' | 'deny';
+export const DECISION_ACTIONS = ['allow', 'mask', 'approve', 'deny'] as const;
+export type DecisionAction = (typeof DECISION_ACTIONS)[number];
 
 /** How a masked value is rewritten. */
 export const MASK_STRATEGIES = [

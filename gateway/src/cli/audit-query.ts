@@ -1,0 +1,168 @@
+// `gatehouse audit query`: which statements did who run on what, as a table, CSV, NDJSON or OCSF.
+
+import { accessSync, constants } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { csvHeader, csvRow, formatTable, ndjsonRow, ocsfEvent, QUERY_FORMATS, type QueryFormat } from '../audit/query-format.ts';
+import { inLogOrder, queryAuditFiles, type AccessFilter, type AccessRow } from '../audit/query.ts';
+import { DECISION_ACTIONS, type DecisionAction } from '../policy/types.ts';
+import { UsageError } from './args.ts';
+import type { CliCommand } from './command.ts';
+import { version } from './version.ts';
+
+const HELP = `Usage: gatehouse audit query [filters] [--format table|csv|ndjson|ocsf] FILE...
+
+Lists the statements recorded in audit log files that match every filter given, oldest first,
+each with its decision, its outcome (ok and rows, error or refused with the SQLSTATE, aborted)
+and, for statements held for approval, how the request ended. Give rotated files in any
+order. Statement text is shown as recorded: literals replaced by $n.
+
+Filters (repeat one to accept any of its values; different filters must all match):
+  --identity <s>   the identity's subject or name
+  --group <g>      a group of the identity
+  --table <t>      a table read or written: schema.table, or table in any schema
+  --column <c>     a column used: table.column, schema.table.column or column
+  --decision <d>   allow, mask, approve or deny (comma-separated values accepted)
+  --commit <rev>   the policy revision: a commit or a prefix of at least 4 hex digits
+  --session <id>   a session id
+  --since <time>   at or after: an ISO 8601 date or time, or a duration ago (30m, 24h, 7d)
+  --until <time>   before: as --since
+
+Output:
+  --format <f>     table (default), csv, ndjson (one JSON object per statement) or ocsf
+                   (OCSF 1.1.0 Datastore Activity events, class 6005, one per line)
+  --limit <n>      stop after n statements
+  -h, --help       show this help
+
+Exit codes:
+  0  at least one statement matched
+  1  none matched
+  2  usage error (bad arguments, unreadable file)
+
+Examples:
+  gatehouse audit query --identity ci-agent --table clinical.patients --since 7d audit.ndjson*
+  gatehouse audit query --column patients.ssn --decision mask,approve --format csv audit.ndjson > ssn.csv
+  gatehouse audit query --since 2026-12-01 --format ocsf /var/log/gatehouse/audit.ndjson* | siem-forwarder
+`;
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** An ISO 8601 date or time, or a duration before `now` (30m, 24h, 7d). */
+export function parseTime(value: string, option: string, now = Date.now()): Date {
+  const d = DURATION.exec(value);
+  if (d) return new Date(now - Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS]);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return new Date(t);
+  }
+  throw new UsageError(`${option} ${JSON.stringify(value)} is neither an ISO 8601 date or time (2026-12-01, 2026-12-01T08:00:00Z) nor a duration (30m, 24h, 7d)`);
+}
+
+function decisions(values: string[]): DecisionAction[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '').map((v) => {
+    if (!(DECISION_ACTIONS as readonly string[]).includes(v)) throw new UsageError(`--decision ${JSON.stringify(v)}: expected one of ${DECISION_ACTIONS.join(', ')}`);
+    return v as DecisionAction;
+  });
+}
+
+function revisions(values: string[]): string[] {
+  for (const v of values) {
+    if (!/^[0-9a-f]{4,64}$/i.test(v) && !v.startsWith('dir:')) throw new UsageError(`--commit ${JSON.stringify(v)}: expected a commit or a prefix of at least 4 hex digits (or a dir:... revision)`);
+  }
+  return values;
+}
+
+/** Writes rows as they come (csv, ndjson, ocsf) or collects them for the aligned table. */
+async function print(rows: AsyncIterable<AccessRow>, format: QueryFormat, limit: number): Promise<number> {
+  let count = 0;
+  const table: AccessRow[] = [];
+  const write = (text: string): void => {
+    process.stdout.write(text);
+  };
+  if (format === 'csv') write(csvHeader());
+  const productVersion = version();
+  for await (const row of rows) {
+    if (count >= limit) break;
+    count++;
+    switch (format) {
+      case 'table':
+        table.push(row);
+        break;
+      case 'csv':
+        write(csvRow(row));
+        break;
+      case 'ndjson':
+        write(ndjsonRow(row));
+        break;
+      case 'ocsf':
+        write(`${JSON.stringify(ocsfEvent(row, productVersion))}\n`);
+        break;
+    }
+  }
+  if (format === 'table') {
+    write(count === 0 ? 'No statement matched.\n' : formatTable(table));
+    if (count > 0) write(`${count} statement${count === 1 ? '' : 's'}\n`);
+  }
+  return count;
+}
+
+export const auditQueryCommand: CliCommand = {
+  name: 'query',
+  summary: 'List recorded statements by identity, table, column, decision, commit and time',
+  help: HELP,
+  async run(argv: string[]): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          identity: { type: 'string', multiple: true, default: [] },
+          group: { type: 'string', multiple: true, default: [] },
+          table: { type: 'string', multiple: true, default: [] },
+          column: { type: 'string', multiple: true, default: [] },
+          decision: { type: 'string', multiple: true, default: [] },
+          commit: { type: 'string', multiple: true, default: [] },
+          session: { type: 'string', multiple: true, default: [] },
+          since: { type: 'string' },
+          until: { type: 'string' },
+          format: { type: 'string', default: 'table' },
+          limit: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const v = parsed.values;
+    const format = v.format as QueryFormat;
+    if (!QUERY_FORMATS.includes(format)) throw new UsageError(`--format ${JSON.stringify(v.format)}: expected one of ${QUERY_FORMATS.join(', ')}`);
+    let limit = Number.POSITIVE_INFINITY;
+    if (v.limit !== undefined) {
+      limit = Number(v.limit);
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit ${JSON.stringify(v.limit)}: expected a positive whole number`);
+    }
+    const files = parsed.positionals;
+    if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
+    for (const f of files) {
+      try {
+        accessSync(f, constants.R_OK);
+      } catch (e) {
+        throw new UsageError(`cannot read the audit file ${f}: ${(e as Error).message}`);
+      }
+    }
+    const filter: AccessFilter = {
+      identities: v.identity,
+      groups: v.group,
+      tables: v.table,
+      columns: v.column,
+      decisions: decisions(v.decision),
+      revisions: revisions(v.commit),
+      sessions: v.session,
+      since: v.since === undefined ? null : parseTime(v.since, '--since'),
+      until: v.until === undefined ? null : parseTime(v.until, '--until'),
+    };
+    const count = await print(queryAuditFiles(inLogOrder(files), filter), format, limit);
+    return count > 0 ? 0 : 1;
+  },
+};
