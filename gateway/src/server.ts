@@ -17,6 +17,7 @@ import { createSessionGate } from './approvals/statement-gate.ts';
 import { createReadiness } from './admin/readiness.ts';
 import { auditRoutes } from './admin/audit-routes.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
+import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -99,6 +100,16 @@ export class FixedEngine implements EngineSource {
   }
 }
 
+/** The sealer for audit.breakglass_key, or null without one; a key that cannot be used stops the start. */
+function breakGlassSealer(file: string | null): Sealer | null {
+  if (file === null) return null;
+  try {
+    return createSealer(loadBreakGlassKeyFile(file));
+  } catch (e) {
+    throw new GatehouseError('CONFIG_INVALID', `audit.breakglass_key ${file}: ${(e as Error).message} (make one with: gatehouse audit keygen --breakglass --out DIR)`);
+  }
+}
+
 /** GET /policy/status when policies come from a directory: what is loaded, nothing followed. */
 function directoryStatus(engine: PolicyEngine, directory: string | null): unknown {
   return { engine: engine.kind, source: { directory }, active: { commit: engine.revision }, following: null };
@@ -150,6 +161,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   // Opened before the policies, so that the first activation (or refusal) is audited.
   const onError = options.onError ?? info;
   const signer: CheckpointSigner | null = config.audit.signingKeyFile ? await loadCheckpointSigner(config.audit.signingKeyFile) : null;
+  const seal = breakGlassSealer(config.audit.breakGlassKeyFile ?? null);
+  if (seal) info(`audit: statements as sent, with their parameters, are sealed to the break-glass key ${config.audit.breakGlassKeyFile}`);
   if (signer === null && !options.audit) info('audit: no signing key (audit.signing_key): the log is hash-chained but its checkpoints are not signed');
   const audit = observeAuditSink(
     options.audit ??
@@ -406,6 +419,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           cache: decisionCache,
           routines: catalog.routines,
           relations: catalog.relations,
+          ...(seal ? { seal } : {}),
         },
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,

@@ -24,6 +24,11 @@ export type AuditRecord =
       statement: string;
       /** The statement as forwarded, when masks at the source rewrote it. */
       forwarded?: string;
+      /**
+       * With audit.breakglass_key: the statement as sent (literals included), the forwarded text and
+       * the bound parameters, as a compact JWE to the break-glass key (audit/seal.ts).
+       */
+      sealed?: string;
       fingerprint: string;
       /** The complete policy input (null when the statement could not be parsed). */
       input: PolicyInput | null;

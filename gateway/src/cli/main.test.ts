@@ -37,7 +37,7 @@ const OPTIONS: Record<string, string[]> = {
   token: ['--sub', '--groups', '--roles', '--ttl', '--config', '--key-dir', '--email', '--issuer', '--audience'],
   demo: [],
   bench: [],
-  audit: ['verify', 'keygen', '--key', '--json', '--out', '--force'],
+  audit: ['verify', 'query', 'explain', 'unseal', 'keygen', '--key', '--json', '--out', '--force', '--breakglass', '--identity', '--table', '--column', '--decision', '--commit', '--since', '--format'],
 };
 
 let dir: string;

@@ -107,6 +107,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       signingKeyFile: doc.audit?.signing_key === undefined ? null : path(doc.audit.signing_key),
       checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
       redactLiterals: doc.audit?.redact_literals ?? DEFAULTS.audit.redactLiterals,
+      breakGlassKeyFile: doc.audit?.breakglass_key === undefined ? null : path(doc.audit.breakglass_key),
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,

@@ -63,6 +63,8 @@ export interface GatehouseConfig {
     checkpointIntervalSeconds?: number;
     /** Replace literals in recorded statement text by placeholders (audit/redact.ts). */
     redactLiterals?: boolean;
+    /** X25519 public key file: statements as sent, with parameters, are sealed to it (audit/seal.ts); null: not kept. */
+    breakGlassKeyFile?: string | null;
   };
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */

@@ -2,6 +2,7 @@
 // Both the simple and the extended protocol call decideQuery(); nothing else evaluates policy.
 
 import { randomUUID } from 'node:crypto';
+import { sealedParameters, type Sealer } from '../audit/seal.ts';
 import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
@@ -46,6 +47,8 @@ export interface DecisionContext {
   routines: { current(): RoutineCatalog | null };
   /** The database's relations and columns, to rewrite masked tables (null until loaded: fail closed). */
   relations: { current(): RelationCatalog | null; refreshSoon(): void };
+  /** With audit.breakglass_key: seals each statement as sent, with its parameters, into its record. */
+  seal?: Sealer;
 }
 
 interface Evaluated {
@@ -227,14 +230,14 @@ function unsafeSettingDenied(ctx: DecisionContext, statements: readonly ParsedSt
     if (refusal === null) continue;
     const decision = stamp({ action: 'deny', reason: refusal.reason, policies: [], masks: [] }, currentEngineOrNull(ctx), 0);
     const s: DecidedStatement = { text: parsed.text, parsed, input: null, decision };
-    auditStatements(ctx, [s]);
+    auditStatements(ctx, [s], params);
     return { kind: 'refuse', statements: [s], error: refusal.error(decision.id) };
   }
   return null;
 }
 
 /** Writes the "statement" audit record for each decided statement; throws AUDIT_WRITE_FAILED if it cannot. */
-export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[]): void {
+export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound'): void {
   try {
     for (const s of statements) {
       const d = s.decision;
@@ -252,6 +255,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         application_name: ctx.session.applicationName,
         statement: s.text,
         ...(s.forwarded ? { forwarded: s.forwarded } : {}),
+        ...(ctx.seal ? { sealed: sealStatement(ctx.seal, s, parameters) } : {}),
         fingerprint: s.parsed?.facts.fingerprint ?? '',
         input: s.input,
         decision: applied?.length === 0 ? 'allow' : d.action,
@@ -269,6 +273,15 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       hint: 'The audit log is unavailable; tell the Gatehouse operator (disk full or audit file not writable).',
     });
   }
+}
+
+/** The break-glass copy of a statement as sent: its text, the forwarded text, its parameters. */
+function sealStatement(seal: Sealer, s: DecidedStatement, parameters: BoundParameters): string {
+  return seal({
+    statement: s.text,
+    ...(s.forwarded ? { forwarded: s.forwarded } : {}),
+    ...(parameters === 'unbound' ? {} : { parameters: sealedParameters(parameters) }),
+  });
 }
 
 /** The identity as audit records carry it. */
@@ -341,7 +354,7 @@ function concludeDecision(
   text: string,
   statements: DecidedStatement[],
   error: GatehouseError | null,
-  options: { auditForwarded?: boolean },
+  options: { auditForwarded?: boolean; parameters?: BoundParameters },
 ): QueryDecision {
   for (const s of statements) {
     if (error) break;
@@ -353,7 +366,7 @@ function concludeDecision(
     if (applied instanceof GatehouseError) error = applied;
     else forwardText = applied;
   }
-  if (error || options.auditForwarded !== false) auditStatements(ctx, statements);
+  if (error || options.auditForwarded !== false) auditStatements(ctx, statements, options.parameters);
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   return { kind: 'forward', statements, masks, forwardText };
