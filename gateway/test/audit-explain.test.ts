@@ -90,6 +90,8 @@ describe('gatehouse audit explain', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain(`cedar at commit ${c2}`);
     expect(second.stdout).toMatch(/re-evaluated:\n {2}decision: allow\n {2}policies: lifecycle-readers-visits/);
+    // The deciding policy is shown where the commit has it: the file and line of its @id.
+    expect(second.stdout).toContain('lifecycle-readers-visits: policies/cedar/lifecycle.cedar:1');
     expect(second.stdout).toContain('MATCH');
   });
 

@@ -12,6 +12,7 @@ import type { VerdictSummary } from '../policy/diff/types.ts';
 import { firstLine } from '../policy/repo/git-repo.ts';
 import { materializeCommit } from '../policy/repo/materialize.ts';
 import { resolveRef } from '../policy/repo/resolve-ref.ts';
+import { locatePolicies } from '../policy/policy-locations.ts';
 import type { EngineKind } from '../policy/types.ts';
 import type { AuditRecord } from './types.ts';
 
@@ -44,6 +45,8 @@ export interface Explanation {
   mismatches: Array<'action' | 'policies' | 'masks'>;
   /** Set when the record says less than the policy decided for a reason the record explains. */
   note: string | null;
+  /** Where each deciding policy (recorded or re-evaluated) is written at that commit: file:line, [] when nowhere. */
+  locations: Record<string, string[]>;
 }
 
 /** The first statement record with this decision id (a held statement's later records repeat it). */
@@ -100,6 +103,8 @@ export async function explainDecision(opts: ExplainOptions): Promise<Explanation
     ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
   });
   const evaluated = summarizeVerdict(evaluateInput(engine, record.input));
+  const ids = [...new Set([...record.policies, ...evaluated.policies])];
+  const locations = locatePolicies(record.engine, join(dir, opts.policyPaths[record.engine]), ids, dir);
   const recorded = summarizeVerdict({ action: record.decision, policies: record.policies, masks: record.masks, reason: record.reason } as Parameters<typeof summarizeVerdict>[0]);
   let mismatches = changedParts(recorded, evaluated);
   let note: string | null = null;
@@ -123,6 +128,7 @@ export async function explainDecision(opts: ExplainOptions): Promise<Explanation
     evaluated,
     mismatches,
     note,
+    locations,
   };
 }
 
@@ -143,6 +149,7 @@ export function formatExplanation(e: Explanation): string {
     ...verdict(e.recorded),
     're-evaluated:',
     ...verdict(e.evaluated),
+    ...(Object.keys(e.locations).length === 0 ? [] : ['', 'where the policies are written:', ...Object.entries(e.locations).map(([id, at]) => `  ${id}: ${at.length === 0 ? '(not found in the policy files)' : at.join(', ')}`)]),
     '',
     e.mismatches.length === 0 ? `MATCH${e.note === null ? '' : ` (${e.note})`}` : `MISMATCH: ${e.mismatches.join(', ')} differ`,
     '',
