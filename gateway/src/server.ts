@@ -171,6 +171,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         signer,
         checkpointIntervalMs: (config.audit.checkpointIntervalSeconds ?? 60) * 1000,
         ...(config.audit.redactLiterals === false ? {} : { redact: redactRecord }),
+        rotate:
+          config.audit.rotateBytes == null && config.audit.rotateIntervalSeconds == null
+            ? null
+            : { maxBytes: config.audit.rotateBytes ?? null, intervalMs: config.audit.rotateIntervalSeconds == null ? null : config.audit.rotateIntervalSeconds * 1000 },
+        onRotated: (file) => info(`audit: rotated the log to ${file}; ${config.audit.file} continues the chain`),
         onProblem: (level, message) => (level === 'error' ? onError(message) : info(message)),
       }),
     metrics,

@@ -66,6 +66,11 @@ export class AppendFile {
     return buf.subarray(start, end - 1).toString('utf8');
   }
 
+  /** Bytes in the file (what was there at open, plus what was appended since). */
+  get bytes(): number {
+    return this.size;
+  }
+
   /** Appends `batch` whole, or throws after cutting the file back to where it was. */
   append(batch: Buffer): void {
     if (this.closed) throw new Error('audit file is closed');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +250,40 @@ describe('openAuditSink', () => {
     const report = await verifyAuditFiles([file, `${file}.1`], publicKey);
     expect(report.findings).toEqual([]);
     expect(report).toMatchObject({ status: 'ok', checkpoints: 3, lastSeq: 8, protectedThrough: 7 });
+  });
+
+  it('rotates by itself once the file reaches rotate.maxBytes; every file verifies as one log', async () => {
+    const file = join(dir, 'rotate-size/audit.ndjson');
+    const rotated: string[] = [];
+    const sink = openAuditSink(file, { fsync: false, signer, rotate: { maxBytes: 2048, intervalMs: null }, onRotated: (f) => rotated.push(f) });
+    for (let i = 0; i < 12; i++) {
+      sink.write(RECORDS[i % RECORDS.length]!);
+      await new Promise((r) => setTimeout(r, 5)); // lets a rotation that became due (signing its checkpoint) go on
+    }
+    await sink.close(); // waits for a rotation in progress
+    expect(rotated.length).toBeGreaterThan(0);
+    expect(statSync(rotated[0]!).size).toBeGreaterThanOrEqual(2048);
+    for (const f of rotated) {
+      expect(f).toMatch(/audit\.ndjson\.\d{8}T\d{6}Z(-\d+)?$/);
+      expect(recordsIn(f).at(-1)?.['type']).toBe('checkpoint'); // each rotated file ends with its rotation checkpoint
+    }
+    const report = await verifyAuditFiles([file, ...rotated].reverse(), publicKey);
+    expect(report.findings).toEqual([]);
+    expect(report.status).toBe('ok');
+  });
+
+  it('rotate() moves a file with records aside and does nothing for an empty one', async () => {
+    const file = join(dir, 'rotate-now/audit.ndjson');
+    const sink = openAuditSink(file, { fsync: false, signer });
+    sink.write(RECORDS[0]!);
+    const to = await sink.rotate();
+    expect(to).not.toBeNull();
+    expect(existsSync(to!)).toBe(true);
+    expect(await sink.rotate()).toBeNull(); // the new file is still empty
+    sink.write(RECORDS[1]!);
+    await sink.close();
+    expect(recordsIn(file).map((r) => r['type'])).toEqual([RECORDS[1]!.type, 'checkpoint']);
+    expect((await verifyAuditFiles([file, to!], publicKey)).status).toBe('ok');
   });
 
   it('cuts a torn last line (a crash mid-write) before continuing the chain', async () => {

@@ -2,7 +2,7 @@
 // with group commit before the statements they describe are forwarded, signed checkpoints at an
 // interval, at rotation and at shutdown, and, when the disk fails, refusal until it recovers.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError } from '../errors.ts';
 import { AppendFile, STDOUT } from './append-file.ts';
 import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
@@ -23,6 +23,14 @@ export interface AuditSinkOptions {
   redact?: (record: AuditRecord) => AuditRecord;
   /** The operator log: an outage at error level, its end at info level. */
   onProblem?: (level: 'error' | 'info', message: string) => void;
+  /**
+   * Built-in rotation: once the file holds maxBytes, or every intervalMs (when it holds records),
+   * a rotation checkpoint closes it, it is renamed to <path>.<UTC time> and a new file continues
+   * the chain. Null (default): rotate with logrotate and reopen().
+   */
+  rotate?: { maxBytes: number | null; intervalMs: number | null } | null;
+  /** Told the name of each file rotated aside. */
+  onRotated?: (file: string) => void;
 }
 
 export interface FileAuditSink extends AuditSink, AuditHealthReporter {
@@ -30,6 +38,8 @@ export interface FileAuditSink extends AuditSink, AuditHealthReporter {
   reopen(): Promise<void>;
   /** Writes a checkpoint now if records were added since the last one (tests, rotation). */
   checkpoint(reason: CheckpointPayload['reason']): Promise<void>;
+  /** Rotates the file aside now (as options.rotate does); resolves to its new name, or null when it was not (stdout, closed, empty). */
+  rotate(): Promise<string | null>;
 }
 
 interface Outage {
@@ -81,6 +91,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     }
     file.append(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
     chain = at;
+    if (rotation?.maxBytes != null && file.bytes >= rotation.maxBytes) void rotateAside();
   };
 
   const fail = (e: unknown): void => {
@@ -179,6 +190,55 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const interval = setInterval(() => void checkpoint('interval'), intervalMs);
   interval.unref();
 
+  /** Closes the current file with a rotation checkpoint, moves it to `moveTo` (null: someone else did), opens the path anew. */
+  const switchFile = async (moveTo: string | null): Promise<void> => {
+    await checkpoint('rotation');
+    try {
+      file?.syncNow();
+    } catch (e) {
+      fail(e);
+    }
+    file?.close();
+    file = null;
+    if (moveTo !== null) {
+      try {
+        renameSync(path, moveTo);
+      } catch (e) {
+        problem('error', `audit log ${path} could not be rotated to ${moveTo} (${(e as Error).message}); writing on in ${path}`);
+      }
+    }
+    try {
+      file = openFile(path, fsync);
+    } catch (e) {
+      fail(e);
+      throw e;
+    }
+    probe(); // an outage ends here if the new file can be written
+  };
+
+  const rotation = path === STDOUT ? null : (options.rotate ?? null);
+  let rotating: Promise<string | null> | null = null;
+  const rotateAside = (): Promise<string | null> => {
+    if (rotating !== null) return rotating;
+    if (closed || path === STDOUT || file === null || file.bytes === 0) return Promise.resolve(null);
+    const to = rotatedName(path, new Date());
+    rotating = switchFile(to)
+      .then(() => {
+        options.onRotated?.(to);
+        return to;
+      })
+      .catch((e: unknown) => {
+        problem('error', `audit log rotation failed: ${(e as Error).message}`);
+        return null;
+      })
+      .finally(() => {
+        rotating = null;
+      });
+    return rotating;
+  };
+  const rotateTimer = rotation?.intervalMs != null ? setInterval(() => void rotateAside(), rotation.intervalMs) : null;
+  rotateTimer?.unref();
+
   try {
     append([{ v: AUDIT_RECORD_VERSION, type: 'sink', time: new Date().toISOString(), event: 'opened', outage: null }]);
   } catch (e) {
@@ -225,27 +285,17 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       return outage === null ? { writable: true } : { writable: false, reason: `cannot write ${path}: ${outage.error.code ?? outage.error.message}` };
     },
     checkpoint,
+    rotate: rotateAside,
     async reopen(): Promise<void> {
       if (closed || path === STDOUT) return;
-      await checkpoint('rotation');
-      try {
-        file?.syncNow();
-      } catch (e) {
-        fail(e);
-      }
-      file?.close();
-      file = null;
-      try {
-        file = openFile(path, fsync);
-      } catch (e) {
-        fail(e);
-        throw e;
-      }
-      probe(); // an outage ends here if the new file can be written
+      await rotating;
+      await switchFile(null);
     },
     async close(): Promise<void> {
       if (closed) return;
       clearInterval(interval);
+      if (rotateTimer) clearInterval(rotateTimer);
+      await rotating;
       if (timer) clearTimeout(timer);
       flushDeferred();
       await checkpoint('shutdown');
@@ -260,6 +310,14 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       file = null;
     },
   };
+}
+
+/** <path>.<UTC time to the second>, with -1, -2... when that name is taken. */
+export function rotatedName(path: string, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  let name = `${path}.${stamp}`;
+  for (let n = 1; existsSync(name); n++) name = `${path}.${stamp}-${n}`;
+  return name;
 }
 
 function isSpace(e: NodeJS.ErrnoException): boolean {

@@ -2,6 +2,7 @@
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
 
@@ -72,7 +73,7 @@ export const auditExplainCommand: CliCommand = {
     try {
       const explanation = await explainDecision({
         decisionId: positionals[0]!,
-        auditFiles: values.audit,
+        auditFiles: auditLogFilesNoting(values.audit),
         repo: values.repo,
         policyPaths: { rego: values.rego, cedar: values.cedar },
         cacheDir: values['cache-dir'],

@@ -3,6 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { csvHeader, csvRow, formatTable, ndjsonRow, ocsfEvent, QUERY_FORMATS, type QueryFormat } from '../audit/query-format.ts';
+import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { inLogOrder, queryAuditFiles, type AccessFilter, type AccessRow } from '../audit/query.ts';
 import { DECISION_ACTIONS, type DecisionAction } from '../policy/types.ts';
 import { UsageError } from './args.ts';
@@ -142,7 +143,7 @@ export const auditQueryCommand: CliCommand = {
       limit = Number(v.limit);
       if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit ${JSON.stringify(v.limit)}: expected a positive whole number`);
     }
-    const files = parsed.positionals;
+    const files = auditLogFilesNoting(parsed.positionals);
     if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
     for (const f of files) {
       try {

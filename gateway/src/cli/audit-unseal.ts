@@ -4,6 +4,7 @@
 import { accessSync, constants, createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { compactDecrypt, importPKCS8 } from 'jose';
+import { auditLogFilesNoting } from '../audit/log-files.ts';
 import type { SealedStatement } from '../audit/seal.ts';
 import type { AuditRecord } from '../audit/types.ts';
 import { UsageError, parseOptionsAndPositionals } from './args.ts';
@@ -66,7 +67,7 @@ export const auditUnsealCommand: CliCommand = {
   summary: 'Open the break-glass copies of chosen statements (text as sent, parameters)',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    const { values, positionals: files } = parseOptionsAndPositionals(argv, {
+    const { values, positionals } = parseOptionsAndPositionals(argv, {
       key: { type: 'string' },
       decision: { type: 'string', multiple: true, default: [] },
       session: { type: 'string', multiple: true, default: [] },
@@ -74,6 +75,7 @@ export const auditUnsealCommand: CliCommand = {
       json: { type: 'boolean', default: false },
     });
     if (values.key === undefined) throw new UsageError('--key <breakglass.key> is required');
+    const files = auditLogFilesNoting(positionals);
     if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
     for (const f of files) {
       try {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadCheckpointKey, type CheckpointKey } from '../audit/checkpoint.ts';
+import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { formatReport, verifyAuditFiles } from '../audit/verify.ts';
 import { UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
@@ -45,7 +46,7 @@ export const auditVerifyCommand: CliCommand = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const files = parsed.positionals;
+    const files = auditLogFilesNoting(parsed.positionals);
     if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
     let key: CheckpointKey | null = null;
     if (parsed.values.key !== undefined) key = await readKey(parsed.values.key);

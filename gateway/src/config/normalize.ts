@@ -108,6 +108,8 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
       redactLiterals: doc.audit?.redact_literals ?? DEFAULTS.audit.redactLiterals,
       breakGlassKeyFile: doc.audit?.breakglass_key === undefined ? null : path(doc.audit.breakglass_key),
+      rotateBytes: doc.audit?.rotate_bytes ?? null,
+      rotateIntervalSeconds: doc.audit?.rotate_interval_s ?? null,
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,

@@ -65,6 +65,9 @@ export interface GatehouseConfig {
     redactLiterals?: boolean;
     /** X25519 public key file: statements as sent, with parameters, are sealed to it (audit/seal.ts); null: not kept. */
     breakGlassKeyFile?: string | null;
+    /** Built-in rotation (audit/file-sink.ts): by size in bytes, by time in seconds; null: none. */
+    rotateBytes?: number | null;
+    rotateIntervalSeconds?: number | null;
   };
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */

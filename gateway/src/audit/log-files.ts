@@ -1,0 +1,26 @@
+// Which of the paths given to an audit command are audit logs: a glob such as audit.ndjson* also
+// matches the chain state the gateway keeps beside the log (audit.ndjson.chain), which holds no
+// records and is left out.
+
+export interface LogFiles {
+  files: string[];
+  /** Paths left out, each with why. */
+  skipped: Array<{ file: string; why: string }>;
+}
+
+export function auditLogFiles(paths: string[]): LogFiles {
+  const files: string[] = [];
+  const skipped: LogFiles['skipped'] = [];
+  for (const file of paths) {
+    if (/\.chain(\.tmp)?$/.test(file)) skipped.push({ file, why: "the gateway's chain state beside the log, not a log file" });
+    else files.push(file);
+  }
+  return { files, skipped };
+}
+
+/** The audit logs among `paths`, telling on standard error which were left out and why (for the CLI). */
+export function auditLogFilesNoting(paths: string[]): string[] {
+  const { files, skipped } = auditLogFiles(paths);
+  for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.why}\n`);
+  return files;
+}
