@@ -18,6 +18,7 @@ import { createReadiness } from './admin/readiness.ts';
 import { auditRoutes } from './admin/audit-routes.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
 import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.ts';
+import { openSessionRecorder } from './audit/session-recording.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
@@ -406,6 +407,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         session.flushClient();
       },
     });
+    const recorder =
+      config.audit.recordingsDir == null
+        ? null
+        : openSessionRecorder(
+            sessionId,
+            { subject: identity.subject, name: identity.name ?? null, application_name: applicationName, client_address: sessionInfo.clientAddress, database },
+            { dir: config.audit.recordingsDir, maxRows: config.audit.recordingMaxRows ?? 100, onProblem: onError },
+          );
     const session: Session = new Session(
       socket,
       upstream.socket,
@@ -425,11 +434,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           routines: catalog.routines,
           relations: catalog.relations,
           ...(seal ? { seal } : {}),
+          ...(recorder ? { recorder } : {}),
         },
+        ...(recorder ? { recorder } : {}),
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
         limits: config.limits,
         onClose: (problem) => {
+          recorder?.close();
           gate.withdrawAll(DISCONNECT_REASON);
           sessions.delete(session);
           cancels.unregister(key.processId);

@@ -37,6 +37,7 @@ const OPTIONS: Record<string, string[]> = {
   token: ['--sub', '--groups', '--roles', '--ttl', '--config', '--key-dir', '--email', '--issuer', '--audience'],
   demo: [],
   bench: [],
+  replay: ['--dir', '--speed', '--max-pause', '--asciicast'],
   audit: ['verify', 'query', 'explain', 'unseal', 'keygen', '--key', '--json', '--out', '--force', '--breakglass', '--identity', '--table', '--column', '--decision', '--commit', '--since', '--format'],
 };
 
@@ -49,8 +50,8 @@ afterAll(async () => {
 });
 
 describe('gatehouse CLI', () => {
-  it('registers serve, token, demo, policy, approvals, audit, db and bench', () => {
-    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['approvals', 'audit', 'bench', 'db', 'demo', 'policy', 'serve', 'token']);
+  it('registers serve, token, demo, policy, approvals, audit, replay, db and bench', () => {
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['approvals', 'audit', 'bench', 'db', 'demo', 'policy', 'replay', 'serve', 'token']);
   });
 
   it('--help lists every verb and exits 0; --version prints the version', { timeout: 120_000 }, async () => {

@@ -9,12 +9,13 @@ import type { CliCommand } from './command.ts';
 import { dbCommand } from './db.ts';
 import { demoCommand } from './demo.ts';
 import { policyCommand } from './policy.ts';
+import { replayCommand } from './replay.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { version } from './version.ts';
 
 /** Every verb, in the order `gatehouse --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, approvalsCommand, auditCommand, dbCommand, benchCommand];
+export const COMMANDS: readonly CliCommand[] = [serveCommand, demoCommand, tokenCommand, policyCommand, approvalsCommand, auditCommand, replayCommand, dbCommand, benchCommand];
 
 
 export function usage(): string {

@@ -68,7 +68,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, notifications: [] },
-      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null },
+      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
@@ -102,7 +102,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
     expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5 });
-    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null });
+    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
 

@@ -110,6 +110,8 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       breakGlassKeyFile: doc.audit?.breakglass_key === undefined ? null : path(doc.audit.breakglass_key),
       rotateBytes: doc.audit?.rotate_bytes ?? null,
       rotateIntervalSeconds: doc.audit?.rotate_interval_s ?? null,
+      recordingsDir: doc.audit?.recordings_dir === undefined ? null : path(doc.audit.recordings_dir),
+      recordingMaxRows: doc.audit?.recording_max_rows ?? 100,
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,

@@ -68,6 +68,9 @@ export interface GatehouseConfig {
     /** Built-in rotation (audit/file-sink.ts): by size in bytes, by time in seconds; null: none. */
     rotateBytes?: number | null;
     rotateIntervalSeconds?: number | null;
+    /** Session recordings (audit/session-recording.ts): where, and rows kept per result set; null: none. */
+    recordingsDir?: string | null;
+    recordingMaxRows?: number;
   };
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */

@@ -2,7 +2,9 @@
 // Both the simple and the extended protocol call decideQuery(); nothing else evaluates policy.
 
 import { randomUUID } from 'node:crypto';
+import { redactStatementText } from '../audit/redact.ts';
 import { sealedParameters, type Sealer } from '../audit/seal.ts';
+import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { AuditSink } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
@@ -49,6 +51,8 @@ export interface DecisionContext {
   relations: { current(): RelationCatalog | null; refreshSoon(): void };
   /** With audit.breakglass_key: seals each statement as sent, with its parameters, into its record. */
   seal?: Sealer;
+  /** With audit.recordings_dir: the session's recording, told each statement decided (literals as $n). */
+  recorder?: Pick<SessionRecorder, 'statement'>;
 }
 
 interface Evaluated {
@@ -265,6 +269,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         engine: d.engine,
         revision: d.revision,
       });
+      ctx.recorder?.statement({ decision_id: d.id, statement: redactStatementText(s.text, s.parsed !== null), decision: applied?.length === 0 ? 'allow' : d.action, reason: d.reason });
     }
   } catch (e) {
     if (e instanceof GatehouseError) throw e; // the sink's own refusal (disk full, outage) says why

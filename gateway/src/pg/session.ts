@@ -1,6 +1,7 @@
 // One authenticated client session after startup: client messages in, decisions applied, upstream
 // responses relayed back in order (with masking). Only this module does I/O for a session.
 
+import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
@@ -32,6 +33,8 @@ export interface SessionDeps {
   limits: StatementLimits;
   /** `problem`: why the session was ended on a protocol violation or desynchronisation, else null. */
   onClose: (problem: string | null) => void;
+  /** With audit.recordings_dir: told every message sent to the client (audit/session-recording.ts). */
+  recorder?: Pick<SessionRecorder, 'clientMessage'>;
 }
 
 /** The error the client sees for a Gatehouse refusal. */
@@ -174,6 +177,7 @@ export class Session {
 
   emit(message: Buffer): void {
     this.clientOut.push(message);
+    this.deps.recorder?.clientMessage(message);
   }
 
   sendUpstream(message: Buffer): void {
