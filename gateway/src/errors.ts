@@ -11,6 +11,8 @@ export const ERRORS = {
   APPROVAL_EXPIRED: { sqlstate: '57014', severity: 'ERROR' },
   /** The policy commit changed while the statement waited: the request no longer stands. */
   APPROVAL_VOID: { sqlstate: '42501', severity: 'ERROR' },
+  /** The session or identity already has as many pending approval requests as approvals.max_pending_per_* allows. */
+  APPROVAL_LIMIT: { sqlstate: '53400', severity: 'ERROR' },
   POLICY_ENGINE_FAILED: { sqlstate: '42501', severity: 'ERROR' },
   AUDIT_WRITE_FAILED: { sqlstate: '58030', severity: 'ERROR' },
   /** The audit log's disk is full (ENOSPC, EDQUOT): statements are refused until it has room again. */

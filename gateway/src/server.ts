@@ -402,6 +402,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       activeRevision: () => engines.current().revision,
       pageUrl: () => approvals.pageUrl(),
       reasonSetting: () => session.reasonSetting(),
+      maxPendingPerSession: config.approvals.maxPendingPerSession,
+      maxPendingPerIdentity: config.approvals.maxPendingPerIdentity,
       notice: (fields) => {
         session.emit(noticeResponse({ severity: 'NOTICE', sqlstate: '00000', ...fields }));
         session.flushClient();

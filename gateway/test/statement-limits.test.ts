@@ -2,9 +2,70 @@
 // gateway down and stalled the Rego one) and SQL texts over a megabyte are refused with 54000
 // before they are parsed or decided, audited, and the session and every other session go on.
 
+import { connect, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlstateOf, startTestGateway, type TestGateway } from './support/harness.ts';
+
+/** A raw client connection: send bytes, wait until what came back satisfies a test. */
+class RawClient {
+  private got = Buffer.alloc(0);
+  private waiter: (() => void) | null = null;
+  private constructor(private readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.got = Buffer.concat([this.got, d]);
+      this.waiter?.();
+    });
+    sock.on('error', () => undefined);
+  }
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => resolve(new RawClient(sock)));
+      sock.once('error', reject);
+    });
+  }
+  send(b: Buffer): void {
+    this.sock.write(b);
+  }
+  /** Messages received so far, as [type, body]. */
+  messages(): Array<[string, Buffer]> {
+    const out: Array<[string, Buffer]> = [];
+    let off = 0;
+    while (off + 5 <= this.got.length) {
+      const len = this.got.readInt32BE(off + 1);
+      if (off + 1 + len > this.got.length) break;
+      out.push([String.fromCharCode(this.got[off]!), this.got.subarray(off + 5, off + 1 + len)]);
+      off += 1 + len;
+    }
+    return out;
+  }
+  async until(test: (ms: Array<[string, Buffer]>) => boolean): Promise<Array<[string, Buffer]>> {
+    while (!test(this.messages())) await new Promise<void>((r) => (this.waiter = r));
+    this.waiter = null;
+    return this.messages();
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+function message(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+function startupMessage(params: Record<string, string>): Buffer {
+  const body = Buffer.concat([...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)), Buffer.from([0])]);
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(8 + body.length, 0);
+  head.writeInt32BE(196608, 4);
+  return Buffer.concat([head, body]);
+}
+
+const sqlstates = (ms: Array<[string, Buffer]>): string[] =>
+  ms.filter(([t]) => t === 'E').map(([, b]) => /C([0-9A-Z]{5})\0/.exec(b.toString('latin1'))?.[1] ?? '?');
 
 const HOSTILE = Array.from({ length: 40_000 }, (_, i) => `SELECT ${i}`).join(';');
 
@@ -37,6 +98,32 @@ describe.each(['rego', 'cedar'] as const)('statement limits (%s)', (engine) => {
     expect(record?.type === 'statement' && record.statement.length).toBeLessThan(1100);
     const outcome = records.find((r) => r.type === 'outcome' && record?.type === 'statement' && r.decision_id === record.decision_id);
     expect(outcome?.type === 'outcome' && outcome.outcome).toMatchObject({ status: 'refused', sqlstate: '54000' });
+  });
+
+  it('refuses a Query over the size limit from its first bytes, before the rest is sent, and reads the next message intact', async () => {
+    const token = await t.token('limits-raw@example.com', ['agents']);
+    const raw = await RawClient.open(t.port);
+    try {
+      raw.send(startupMessage({ user: 'agent', database: 'postgres' }));
+      raw.send(message('p', Buffer.from(`${token}\0`)));
+      await raw.until((ms) => ms.some(([type]) => type === 'Z'));
+      const before = raw.messages().length;
+      const big = message('Q', Buffer.from(`SELECT length('${'x'.repeat(10 * 1024 * 1024)}')\0`));
+      raw.send(big.subarray(0, 64 * 1024)); // the header says 10 MiB; only 64 KiB of it is sent
+      const refused = (await raw.until((ms) => ms.slice(before).some(([type]) => type === 'Z'))).slice(before);
+      expect(sqlstates(refused)).toEqual(['54000']);
+      expect(refused.find(([type]) => type === 'E')![1].toString()).toContain(`${big.length - 6} bytes, over the limit`);
+      // The rest of the refused message is read and dropped; the message after it runs.
+      raw.send(Buffer.concat([big.subarray(64 * 1024), message('Q', Buffer.from('SELECT 2 AS two\0'))]));
+      const next = (await raw.until((ms) => ms.slice(before).filter(([type]) => type === 'Z').length === 2)).slice(before);
+      expect(sqlstates(next)).toEqual(['54000']);
+      expect(next.some(([type, body]) => type === 'D' && body.toString().endsWith('2'))).toBe(true);
+    } finally {
+      raw.close();
+    }
+    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.decision === 'deny' && r.reason.includes(`${10 * 1024 * 1024 + 17} bytes`)));
+    const record = records.find((r) => r.type === 'statement' && r.decision === 'deny' && r.reason.includes(`${10 * 1024 * 1024 + 17} bytes`));
+    expect(record?.type === 'statement' && record.statement.length).toBeLessThan(1100);
   });
 
   it('runs a Query of exactly the limit (1,000 statements)', async () => {

@@ -1,8 +1,10 @@
 // An approval store in this process's memory: for a single instance and the demo. JavaScript runs
 // one change at a time, so a synchronous change is atomic by construction. Lost at restart.
 
-import type { ApprovalStore, RequestChange } from './store.ts';
-import type { ApprovalRequest, Grant, RequestState } from './types.ts';
+import type { ApprovalStore, RequestChange, RequestQuery } from './store.ts';
+import { samePrincipal } from './transitions.ts';
+import type { ApprovalRequest, Grant } from './types.ts';
+import { grantVisibleTo, requestVisibleTo } from './visibility.ts';
 
 export function createMemoryStore(): ApprovalStore {
   const requests = new Map<string, ApprovalRequest>();
@@ -10,16 +12,31 @@ export function createMemoryStore(): ApprovalStore {
   const copy = <T>(v: T): T => structuredClone(v);
   return {
     kind: 'memory',
-    async create(request) {
+    async create(request, admit) {
       if (requests.has(request.id)) throw new Error(`approval request ${request.id} exists already`);
+      if (admit !== undefined) {
+        const at = Date.parse(request.createdAt);
+        let pending = 0;
+        for (const r of requests.values()) {
+          if (r.state === 'pending' && Date.parse(r.expiresAt) > at && samePrincipal(r.requester, request.requester)) pending++;
+        }
+        if (!admit(pending)) return false;
+      }
       requests.set(request.id, copy(request));
+      return true;
     },
     async get(id) {
       const r = requests.get(id);
       return r === undefined ? null : copy(r);
     },
-    async list(query: { states?: readonly RequestState[]; limit: number }) {
-      const all = [...requests.values()].filter((r) => query.states === undefined || query.states.includes(r.state));
+    async list(query: RequestQuery) {
+      const all = [...requests.values()].filter(
+        (r) =>
+          (query.states === undefined || query.states.includes(r.state)) &&
+          (query.visibleTo === undefined || requestVisibleTo(r, query.visibleTo)) &&
+          (query.requester === undefined || samePrincipal(r.requester, query.requester)) &&
+          (query.expiringBy === undefined || Date.parse(r.expiresAt) <= Date.parse(query.expiringBy)),
+      );
       return all.sort(newestFirst).slice(0, query.limit).map(copy);
     },
     async update<T>(id: string, change: (current: ApprovalRequest) => RequestChange<T>) {
@@ -31,7 +48,9 @@ export function createMemoryStore(): ApprovalStore {
       return out.result;
     },
     async grants(query) {
-      return [...grants.values()].sort(newestFirst).slice(0, query.limit).map(copy);
+      const viewer = query.visibleTo;
+      const all = [...grants.values()].filter((g) => viewer === undefined || grantVisibleTo(g, requests.get(g.requestId) ?? null, viewer));
+      return all.sort(newestFirst).slice(0, query.limit).map(copy);
     },
     async getGrant(id) {
       const g = grants.get(id);
@@ -46,6 +65,23 @@ export function createMemoryStore(): ApprovalStore {
       const out = change(copy(current));
       if (out.grant !== null) grants.set(id, copy(out.grant));
       return out.result;
+    },
+    async heartbeat() {
+      // One process: its requests live and die with it.
+    },
+    async markStopped() {
+      // As heartbeat.
+    },
+    async orphaned() {
+      return [];
+    },
+    // One process: notifications are sent from memory (notifications/notifier.ts).
+    outbox: false,
+    async claimNotifications() {
+      return [];
+    },
+    async finishNotification() {
+      // Nothing queued here.
     },
     async close() {
       // Nothing to release.

@@ -178,4 +178,21 @@ describe('ApprovalService', () => {
     await expect(service.answer(lead, r.id, { verdict: 'approve', comment: '', grantSeconds: 0 })).rejects.toThrow('disk full');
     expect((await store.get(r.id))?.state).toBe('pending');
   });
+
+  it('lists what the viewer may see before keeping the newest N, and caps pending requests per identity', async () => {
+    const { service, advance, records } = setup();
+    const mine = await service.open(heldUpdate());
+    for (let i = 0; i < 5; i++) {
+      advance(1);
+      await service.open(heldUpdate({ requester: { ...heldUpdate().requester, subject: `flooder-${i}` }, requirements: { ...heldUpdate().requirements, approvers: ['pharmacy-leads'] } }));
+    }
+    expect((await service.list(lead, ['pending'], 2)).map((r) => r.id)).toEqual([mine.id]);
+    expect((await service.list(person('agent-7'), ['pending'], 1)).map((r) => r.id)).toEqual([mine.id]);
+    const before = records.length;
+    await expect(service.open(heldUpdate(), { maxPendingPerIdentity: 1 })).rejects.toMatchObject({ code: 'APPROVAL_LIMIT', sqlstate: '53400' });
+    expect(records.length).toBe(before);
+    advance(3600);
+    // Its first request's TTL passed: it no longer counts.
+    expect((await service.open(heldUpdate(), { maxPendingPerIdentity: 1 })).state).toBe('pending');
+  });
 });

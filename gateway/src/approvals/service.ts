@@ -6,11 +6,13 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { ApprovalAuditRecord } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
+import { GatehouseError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
 import { closingKind, type ApprovalEvent } from './notifications/event.ts';
 import type { ApprovalStore } from './store.ts';
 import { applyAnswer, close, grantCovers, isExpired, mayAnswer, principalOf, type AnswerInput, type AnswerOutcome } from './transitions.ts';
 import type { ApprovalRequest, Grant, Principal, RequestState } from './types.ts';
+import type { Viewer } from './visibility.ts';
 
 export interface ApprovalServiceOptions {
   store: ApprovalStore;
@@ -23,30 +25,44 @@ export interface ApprovalServiceOptions {
   pollMs?: number;
   /**
    * Told after a request is opened or closed and saved, by the instance that made that change
-   * (one locked change per request and step, so one instance): notifications. Never throws back.
+   * (one locked change per request and step, so one instance): notifications (sent from memory, or,
+   * when the store has an outbox, already queued with the change). Never throws back.
    */
   onEvent?: (event: ApprovalEvent) => void;
+  /** This instance's id, recorded in the requests it opens and kept alive by its heartbeat (default: a new UUID). */
+  instanceId?: string;
 }
 
 /** What a held statement brings to open a request. */
-export type NewRequest = Omit<ApprovalRequest, 'id' | 'state' | 'createdAt' | 'expiresAt' | 'closedAt' | 'closedReason' | 'answers' | 'grantId'>;
+export type NewRequest = Omit<ApprovalRequest, 'id' | 'state' | 'createdAt' | 'expiresAt' | 'closedAt' | 'closedReason' | 'answers' | 'grantId' | 'instanceId'>;
+
+/** Why a request is withdrawn when the instance holding its statement stopped (reconnect-notice.ts tells the client). */
+export const INSTANCE_STOPPED_REASON = 'the Gatehouse instance holding its statement stopped';
 
 export class ApprovalService {
   private readonly store: ApprovalStore;
   private readonly now: () => Date;
   private readonly changed = new EventEmitter();
+  /** This instance, as its heartbeat and its requests name it. */
+  readonly instanceId: string;
 
   constructor(private readonly options: ApprovalServiceOptions) {
     this.store = options.store;
     this.now = options.now ?? (() => new Date());
     this.changed.setMaxListeners(0);
+    this.instanceId = options.instanceId ?? randomUUID();
   }
 
-  async open(fields: NewRequest): Promise<ApprovalRequest> {
+  /**
+   * Opens a request. With `maxPendingPerIdentity`, a requester who already has that many pending
+   * requests (any session, any instance sharing the store) gets APPROVAL_LIMIT instead (53400).
+   */
+  async open(fields: NewRequest, limits: { maxPendingPerIdentity?: number } = {}): Promise<ApprovalRequest> {
     const now = this.now();
     const request: ApprovalRequest = {
       ...fields,
       id: randomUUID(),
+      instanceId: this.instanceId,
       state: 'pending',
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + fields.requirements.ttlSeconds * 1000).toISOString(),
@@ -55,8 +71,21 @@ export class ApprovalService {
       answers: [],
       grantId: null,
     };
-    this.audit(request, 'requested', null, request.requesterReason === null ? {} : { reason: request.requesterReason });
-    await this.store.create(request);
+    const max = limits.maxPendingPerIdentity;
+    let pending = 0;
+    const created = await this.store.create(request, (n) => {
+      pending = n;
+      if (max !== undefined && n >= max) return false;
+      // Written before the request is saved; a throw here leaves nothing saved.
+      this.audit(request, 'requested', null, request.requesterReason === null ? {} : { reason: request.requesterReason });
+      return true;
+    });
+    if (!created) {
+      throw new GatehouseError('APPROVAL_LIMIT', `${request.requester.subject} already has ${pending} pending approval requests, the most approvals.max_pending_per_identity allows, so this statement was not held`, {
+        decisionId: request.decisionId,
+        hint: 'Wait until your pending requests are answered or expire (or withdraw them by cancelling their statements), then run it again.',
+      });
+    }
     this.announce('requested', request);
     return request;
   }
@@ -69,7 +98,7 @@ export class ApprovalService {
       if (out.kind === 'refused') {
         // An answer arriving after the TTL closes the request as expired.
         if (out.refusal === 'expired') this.audit(out.request, 'expired', null, { reason: out.request.closedReason ?? 'expired' });
-        return { request: out.refusal === 'expired' ? out.request : null, result: out };
+        return { request: out.refusal === 'expired' ? out.request : null, announce: out.refusal === 'expired' ? 'expired' : null, result: out };
       }
       const answer = out.request.answers[out.request.answers.length - 1]!;
       this.audit(out.request, 'answered', answer.approver, { verdict: answer.verdict, comment: answer.comment });
@@ -77,7 +106,7 @@ export class ApprovalService {
         const extra = out.grant === null ? {} : { grant: { id: out.grant.id, expires_at: out.grant.expiresAt } };
         this.audit(out.request, out.request.state === 'approved' ? 'approved' : 'denied', answer.approver, extra);
       }
-      return { request: out.request, grant: out.grant, result: out };
+      return { request: out.request, grant: out.grant, announce: closingKind(out.request.state), result: out };
     });
     if (outcome !== null) {
       this.changed.emit(id);
@@ -96,7 +125,7 @@ export class ApprovalService {
   async expireDue(): Promise<number> {
     const now = this.now();
     let n = 0;
-    for (const r of await this.store.list({ states: ['pending'], limit: 1000 })) {
+    for (const r of await this.store.list({ states: ['pending'], expiringBy: now.toISOString(), limit: 1000 })) {
       if (isExpired(r, now) && (await this.closeOne(r.id, 'expired', 'no answer before the TTL passed'))?.state === 'expired') n++;
     }
     return n;
@@ -111,6 +140,19 @@ export class ApprovalService {
     return n;
   }
 
+  /**
+   * Withdraws every pending request held by another instance that stopped, or whose heartbeat is
+   * older than `staleAfterSeconds` (its statement lived in that instance's sessions, which are gone);
+   * returns how many.
+   */
+  async withdrawOrphans(staleAfterSeconds: number): Promise<number> {
+    let n = 0;
+    for (const r of await this.store.orphaned(this.instanceId, staleAfterSeconds, 1000)) {
+      if ((await this.closeOne(r.id, 'withdrawn', INSTANCE_STOPPED_REASON))?.state === 'withdrawn') n++;
+    }
+    return n;
+  }
+
   /** Re-reads the request (expiring it when its TTL passed). */
   async get(id: string): Promise<ApprovalRequest | null> {
     const r = await this.store.get(id);
@@ -118,11 +160,10 @@ export class ApprovalService {
     return r;
   }
 
-  /** Requests the viewer may answer or made, newest first. */
-  async list(viewer: Identity, states?: readonly RequestState[], limit = 200): Promise<ApprovalRequest[]> {
+  /** The newest `limit` requests the viewer may answer or made (filtered before the limit), newest first. */
+  async list(viewer: Viewer, states?: readonly RequestState[], limit = 200): Promise<ApprovalRequest[]> {
     await this.expireDue();
-    const all = await this.store.list(states === undefined ? { limit } : { states, limit });
-    return all.filter((r) => visibleTo(r, viewer));
+    return this.store.list(states === undefined ? { limit, visibleTo: viewer } : { states, limit, visibleTo: viewer });
   }
 
   /** Resolves once the request is closed (or the signal aborts, with the request as it stands). */
@@ -146,10 +187,9 @@ export class ApprovalService {
     }
   }
 
-  /** This identity's own withdrawn requests, newest first (at most `limit` withdrawn requests are read). */
+  /** This identity's own withdrawn requests, newest first, at most `limit`. */
   async withdrawnFor(identity: Pick<Identity, 'subject' | 'issuer'>, limit: number): Promise<ApprovalRequest[]> {
-    const withdrawn = await this.store.list({ states: ['withdrawn'], limit });
-    return withdrawn.filter((r) => r.requester.subject === identity.subject && r.requester.issuer === identity.issuer);
+    return this.store.list({ states: ['withdrawn'], limit, requester: { subject: identity.subject, issuer: identity.issuer } });
   }
 
   /** A grant that lets this statement through now, under the active policy commit; null when none. */
@@ -164,20 +204,9 @@ export class ApprovalService {
     return this.store.grants({ limit });
   }
 
-  /** The grants the viewer may see: those it holds or gave, and those of requests it may answer. */
-  async grantsVisibleTo(viewer: Identity, limit = 200): Promise<Grant[]> {
-    const me = principalOf(viewer);
-    const out: Grant[] = [];
-    for (const g of await this.store.grants({ limit })) {
-      const mine = (g.subject === me.subject && g.issuer === me.issuer) || g.grantedBy.some((p) => p.subject === me.subject && p.issuer === me.issuer);
-      if (mine) {
-        out.push(g);
-        continue;
-      }
-      const request = await this.store.get(g.requestId);
-      if (request !== null && mayAnswer(request, viewer)) out.push(g);
-    }
-    return out;
+  /** The newest `limit` grants the viewer may see: those it holds or gave, and those of requests it may answer. */
+  async grantsVisibleTo(viewer: Viewer, limit = 200): Promise<Grant[]> {
+    return this.store.grants({ limit, visibleTo: viewer });
   }
 
   /**
@@ -209,7 +238,7 @@ export class ApprovalService {
       if (closed === current) return { request: null, result: current };
       this.audit(closed, state, null, { reason });
       closedHere = true;
-      return { request: closed, result: closed };
+      return { request: closed, announce: state, result: closed };
     });
     this.changed.emit(id);
     if (closedHere && out !== null) this.announce(state, out);
@@ -242,9 +271,4 @@ export class ApprovalService {
       ...extra,
     });
   }
-}
-
-/** Approvers see the requests they may answer; everyone sees their own. */
-export function visibleTo(request: ApprovalRequest, viewer: Identity): boolean {
-  return mayAnswer(request, viewer) || (request.requester.subject === viewer.subject && request.requester.issuer === viewer.issuer);
 }

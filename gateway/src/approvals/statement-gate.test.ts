@@ -20,9 +20,9 @@ function input(): PolicyInput {
   return { statement: { fingerprint: 'fp-1', kind: 'update', tables_read: [], tables_written: ['clinical.patients'] } } as unknown as PolicyInput;
 }
 
-function setup() {
+function setup(caps: { session?: number; identity?: number } = {}, shared?: ApprovalService) {
   let revision = 'rev-1';
-  const service = new ApprovalService({ store: createMemoryStore(), audit: () => undefined, activeRevision: () => revision, pollMs: 5 });
+  const service = shared ?? new ApprovalService({ store: createMemoryStore(), audit: () => undefined, activeRevision: () => revision, pollMs: 5 });
   const notices: string[] = [];
   const gate = createSessionGate({
     service,
@@ -31,9 +31,15 @@ function setup() {
     activeRevision: () => revision,
     pageUrl: () => 'http://admin.test/approvals',
     notice: (n) => notices.push(`${n.message} | ${n.hint ?? ''}`),
+    maxPendingPerSession: caps.session ?? 10,
+    maxPendingPerIdentity: caps.identity ?? 50,
   });
-  const hold = (d = decision(), text = "UPDATE clinical.patients SET phone = '1' WHERE id = 1") =>
-    gate.hold({ decision: d, input: input(), text, queryText: text, protocol: 'extended', parameters: [Buffer.from('555'), null, Buffer.from([0, 1])] });
+  const statement = (d: Decision, text: string) => ({ decision: d, input: input(), text, queryText: text, protocol: 'extended' as const, parameters: [Buffer.from('555'), null, Buffer.from([0, 1])] });
+  const hold = async (d = decision(), text = "UPDATE clinical.patients SET phone = '1' WHERE id = 1") => {
+    const out = await gate.hold([statement(d, text)]);
+    return out.kind === 'approved' ? { kind: 'approved' as const, note: out.notes[0] } : out;
+  };
+  const holdMany = (n: number) => gate.hold(Array.from({ length: n }, (_, i) => statement(decision({ id: `d-${i}` }), `UPDATE clinical.patients SET phone = '${i}' WHERE id = 1`)));
   const firstPending = async () => {
     for (;;) {
       const [r] = await service.list(lead, ['pending']);
@@ -41,7 +47,8 @@ function setup() {
       await new Promise((res) => setTimeout(res, 2));
     }
   };
-  return { service, gate, hold, notices, firstPending, setRevision: (r: string) => (revision = r) };
+  const pendingNow = async () => service.list(lead, ['pending']);
+  return { service, gate, hold, holdMany, notices, firstPending, pendingNow, setRevision: (r: string) => (revision = r) };
 }
 
 describe('session approval gate', () => {
@@ -101,5 +108,53 @@ describe('session approval gate', () => {
     expect(noReason.kind === 'refused' && noReason.error.hint).toMatch(/reason: ticket 1234/);
     const { approval: _omit, ...bare } = decision();
     expect((await hold(bare as Decision)).kind).toBe('refused');
+  });
+
+  it('a query string needing more requests than the session may have pending is refused with 53400, and nothing is opened', async () => {
+    const { holdMany, notices, pendingNow } = setup({ session: 2 });
+    const out = await holdMany(3);
+    expect(out.kind === 'refused' && [out.error.code, out.error.sqlstate]).toEqual(['APPROVAL_LIMIT', '53400']);
+    expect(out.kind === 'refused' && out.error.message).toMatch(/max_pending_per_session allows 2/);
+    expect(await pendingNow()).toEqual([]);
+    expect(notices).toEqual([]);
+  });
+
+  it('the session cap counts requests already pending in the session', async () => {
+    const { gate, holdMany, firstPending, pendingNow } = setup({ session: 2 });
+    const waiting = holdMany(2);
+    await firstPending();
+    for (let i = 0; i < 200 && (await pendingNow()).length < 2; i++) await new Promise((res) => setTimeout(res, 2));
+    const out = await holdMany(1);
+    expect(out.kind === 'refused' && out.error.code).toBe('APPROVAL_LIMIT');
+    gate.withdrawAll('test over');
+    expect((await waiting).kind).toBe('refused');
+  });
+
+  it('the identity cap counts pending requests of every session of that identity', async () => {
+    const one = setup({ identity: 1 });
+    const two = setup({ identity: 1 }, one.service);
+    const waiting = one.hold();
+    await one.firstPending();
+    const out = await two.hold();
+    expect(out.kind === 'refused' && [out.error.code, out.error.sqlstate]).toEqual(['APPROVAL_LIMIT', '53400']);
+    expect(await one.pendingNow()).toHaveLength(1);
+    one.gate.withdrawAll('test over');
+    await waiting;
+  });
+
+  it('a refusal of one statement of the string withdraws the requests of the others', async () => {
+    const { service, holdMany, pendingNow } = setup();
+    const out = holdMany(2);
+    let pending: Awaited<ReturnType<typeof pendingNow>> = [];
+    for (let i = 0; i < 500 && pending.length < 2; i++) {
+      pending = await pendingNow();
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    expect(pending).toHaveLength(2);
+    await service.answer(lead, pending[0]!.id, { verdict: 'deny', comment: 'no', grantSeconds: 0 });
+    const result = await out;
+    expect(result.kind === 'refused' && result.error.code).toBe('APPROVAL_DENIED');
+    for (let i = 0; i < 100 && (await service.get(pending[1]!.id))?.state === 'pending'; i++) await new Promise((res) => setTimeout(res, 2));
+    expect((await service.get(pending[1]!.id))?.state).toBe('withdrawn');
   });
 });

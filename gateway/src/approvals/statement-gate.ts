@@ -1,13 +1,16 @@
-// One session's approval gate (enforce/approval-gate.ts): lets a statement through on a grant, or
-// opens a request, tells the client at once where it is answered (NoticeResponse), waits for the
-// answer and turns it into run / 42501 / a timeout error. A cancel or disconnect withdraws it.
+// One session's approval gate (enforce/approval-gate.ts): lets statements through on grants, or
+// opens their requests (within the session's and the identity's caps on pending requests), tells
+// the client at once where they are answered (NoticeResponse), waits for the answers and turns them
+// into run / 42501 / a timeout error. A cancel or disconnect withdraws them; so does a refusal of
+// another statement of the same query string, which fails the whole string anyway.
 
 import { normalizeSync } from 'libpg-query';
-import type { ApprovalGate, GateAnswer, HeldStatementInfo } from '../enforce/approval-gate.ts';
-import { GatehouseError } from '../errors.ts';
-import type { Identity, SessionInfo } from '../policy/types.ts';
+import type { ApprovalGate, GateAnswer, GateOutcome, HeldStatementInfo } from '../enforce/approval-gate.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { ApprovalRequirements, Identity, SessionInfo } from '../policy/types.ts';
+import { answerFor, refused } from './gate-answers.ts';
 import { requesterReason } from './requester-reason.ts';
-import type { ApprovalService } from './service.ts';
+import type { ApprovalService, NewRequest } from './service.ts';
 import type { ApprovalRequest } from './types.ts';
 
 export interface SessionGateOptions {
@@ -21,6 +24,10 @@ export interface SessionGateOptions {
   reasonSetting?: () => string | null;
   /** Sends a NoticeResponse to the client now. */
   notice: (fields: { message: string; detail?: string; hint?: string }) => void;
+  /** Most requests this session may have pending at once (approvals.max_pending_per_session). */
+  maxPendingPerSession: number;
+  /** Most requests this identity may have pending at once, over all sessions and instances (approvals.max_pending_per_identity). */
+  maxPendingPerIdentity: number;
 }
 
 export interface SessionGate extends ApprovalGate {
@@ -28,98 +35,157 @@ export interface SessionGate extends ApprovalGate {
   withdrawAll(reason: string): void;
 }
 
+/** What one statement needs before anything is opened. */
+type Plan = { kind: 'granted'; note: string } | { kind: 'refused'; answer: GateAnswer & { kind: 'refused' } } | { kind: 'open'; fields: NewRequest; requirements: ApprovalRequirements };
+
+const SIBLING_REFUSED = 'another statement of the same query string was refused';
+
 export function createSessionGate(o: SessionGateOptions): SessionGate {
   const waiting = new Map<string, AbortController>();
-  const refused = (code: 'APPROVAL_REQUIRED' | 'APPROVAL_DENIED' | 'APPROVAL_EXPIRED' | 'APPROVAL_VOID', message: string, decisionId: string, hint?: string): GateAnswer => ({
-    kind: 'refused',
-    error: new GatehouseError(code, message, { decisionId, ...(hint === undefined ? {} : { hint }) }),
-  });
+  /** Requests being opened right now: counted against the session's cap with those waiting. */
+  let opening = 0;
+  /** Bumped by withdrawAll: a hold still opening requests stops and withdraws what it opened. */
+  let generation = 0;
+
+  const withdraw = (ids: Iterable<string>, reason: string): void => {
+    for (const id of ids) {
+      waiting.get(id)?.abort();
+      waiting.delete(id);
+      void o.service.withdraw(id, reason).catch(() => undefined);
+    }
+  };
+
+  const noticeFor = (request: ApprovalRequest, requirements: ApprovalRequirements): void => {
+    const page = o.pageUrl();
+    o.notice({
+      message: `Gatehouse is holding this statement for approval: request ${request.id}`,
+      detail: `${request.policy.reason}. ${requirements.quorum} approval(s) needed from ${requirements.approvers.join(', ')}; it waits up to ${minutes(requirements.ttlSeconds)} (until ${request.expiresAt}).`,
+      hint: page === null ? `Approvers answer with: gatehouse approvals approve ${request.id}` : `Approvers answer at ${page} or with: gatehouse approvals approve ${request.id}`,
+    });
+  };
 
   return {
-    async hold(s: HeldStatementInfo): Promise<GateAnswer> {
-      const d = s.decision;
-      const requirements = d.approval;
-      if (s.input === null || requirements === undefined) {
-        return refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, but did not say who approves: ${d.reason}`, d.id);
+    async hold(statements: readonly HeldStatementInfo[]): Promise<GateOutcome> {
+      const started = generation;
+      // 1. Grants and refusals first: nothing is opened for a string that fails anyway.
+      const plans = await Promise.all(statements.map((s) => planFor(o, s)));
+      const refusal = plans.find((p): p is Plan & { kind: 'refused' } => p.kind === 'refused');
+      if (refusal !== undefined) return refusal.answer;
+      const toOpen = plans.filter((p): p is Plan & { kind: 'open' } => p.kind === 'open');
+      // 2. The session's cap: checked and reserved with no await in between.
+      const pending = waiting.size + opening;
+      if (toOpen.length > 0 && pending + toOpen.length > o.maxPendingPerSession) {
+        return refused(
+          'APPROVAL_LIMIT',
+          `this statement needs ${toOpen.length === 1 ? 'an approval request' : `${toOpen.length} approval requests`}, and this session has ${pending} pending: approvals.max_pending_per_session allows ${o.maxPendingPerSession}, so nothing was held`,
+          toOpen[0]!.fields.decisionId,
+          `Send fewer statements that need approval at once (at most ${o.maxPendingPerSession} per session), or wait until the pending ones are answered.`,
+        );
       }
-      const fingerprint = s.input.statement.fingerprint;
-      const shape = normalizedOrNull(s.text);
-      const grant = await o.service.findGrant({ fingerprint, normalized: shape, subject: o.identity.subject, issuer: o.identity.issuer });
-      if (grant !== null) return { kind: 'approved', note: `let through by grant ${grant.id} until ${grant.expiresAt}` };
-      const reason = requesterReason(s.queryText) ?? o.reasonSetting?.()?.trim().slice(0, 500) ?? null;
-      if (requirements.reasonRequired && reason === null) {
-        return refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, with a reason: ${d.reason}`, d.id, "Say why in a comment in the statement, e.g. /* reason: ticket 1234 */ UPDATE ..., or with SET gatehouse.reason = 'ticket 1234' before it, then run it again.");
-      }
-      const request = await o.service.open({
-        requester: { subject: o.identity.subject, issuer: o.identity.issuer, name: o.identity.name, groups: o.identity.groups, roles: o.identity.roles },
-        sessionId: o.session.id,
-        decisionId: d.id,
-        statement: {
-          text: s.text,
-          normalized: shape ?? '(the statement could not be normalized; shown to approvers only)',
-          fingerprint,
-          parameters: s.parameters.map(parameterText),
-          protocol: s.protocol,
-          kind: s.input.statement.kind,
-          tablesRead: s.input.statement.tables_read,
-          tablesWritten: s.input.statement.tables_written,
-        },
-        policy: { ids: d.policies, reason: d.reason, revision: d.revision, engine: d.engine },
-        requirements,
-        requesterReason: reason,
-      });
-      const page = o.pageUrl();
-      o.notice({
-        message: `Gatehouse is holding this statement for approval: request ${request.id}`,
-        detail: `${d.reason}. ${requirements.quorum} approval(s) needed from ${requirements.approvers.join(', ')}; it waits up to ${minutes(requirements.ttlSeconds)} (until ${request.expiresAt}).`,
-        hint: page === null ? `Approvers answer with: gatehouse approvals approve ${request.id}` : `Approvers answer at ${page} or with: gatehouse approvals approve ${request.id}`,
-      });
-      const abort = new AbortController();
-      waiting.set(request.id, abort);
-      let closed: ApprovalRequest | null;
+      // 3. Open them, in order (the identity's cap is checked by the store, under its lock).
+      const opened: ApprovalRequest[] = [];
+      let left = toOpen.length;
+      opening += left;
       try {
-        closed = await o.service.waitForClose(request.id, abort.signal);
+        for (const p of toOpen) {
+          let request: ApprovalRequest;
+          try {
+            request = await o.service.open(p.fields, { maxPendingPerIdentity: o.maxPendingPerIdentity });
+          } catch (e) {
+            withdraw(opened.map((r) => r.id), SIBLING_REFUSED);
+            const error = isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: p.fields.decisionId });
+            return { kind: 'refused', error };
+          } finally {
+            opening--;
+            left--;
+          }
+          opened.push(request);
+          if (generation !== started) {
+            // Cancelled or disconnected while opening: nothing of this string waits.
+            void o.service.withdraw(request.id, 'the client cancelled or disconnected while it was being held').catch(() => undefined);
+            return answerFor({ ...request, state: 'withdrawn', closedReason: 'the client cancelled or disconnected' }, o.activeRevision()) as GateOutcome;
+          }
+          waiting.set(request.id, new AbortController());
+          noticeFor(request, p.requirements);
+        }
       } finally {
-        waiting.delete(request.id);
+        opening -= left;
       }
-      return answerFor(closed ?? request, o.activeRevision(), refused);
+      // 4. Wait for every answer; the first refusal withdraws the others.
+      let first: (GateAnswer & { kind: 'refused' }) | null = null;
+      const answers = await Promise.all(
+        opened.map(async (request) => {
+          const abort = waiting.get(request.id);
+          let closed: ApprovalRequest | null;
+          try {
+            closed = abort === undefined ? await o.service.get(request.id) : await o.service.waitForClose(request.id, abort.signal);
+          } finally {
+            waiting.delete(request.id);
+          }
+          const answer = answerFor(closed ?? request, o.activeRevision());
+          if (answer.kind === 'refused' && first === null) {
+            first = answer;
+            withdraw(opened.filter((r) => r.id !== request.id && waiting.has(r.id)).map((r) => r.id), SIBLING_REFUSED);
+          }
+          return answer;
+        }),
+      );
+      if (first !== null) return first;
+      let next = 0;
+      const notes = plans.map((p) => {
+        if (p.kind === 'granted') return p.note;
+        const a = answers[next++];
+        return a?.kind === 'approved' ? a.note : 'approved';
+      });
+      return { kind: 'approved', notes };
     },
     withdrawAll(reason: string): void {
-      for (const [id, abort] of waiting) {
-        abort.abort();
-        void o.service.withdraw(id, reason).catch(() => undefined);
-      }
-      waiting.clear();
+      generation++;
+      withdraw([...waiting.keys()], reason);
     },
   };
 }
 
-function answerFor(r: ApprovalRequest, activeRevision: string, refused: (code: 'APPROVAL_REQUIRED' | 'APPROVAL_DENIED' | 'APPROVAL_EXPIRED' | 'APPROVAL_VOID', message: string, decisionId: string, hint?: string) => GateAnswer): GateAnswer {
-  switch (r.state) {
-    case 'approved': {
-      if (r.policy.revision !== activeRevision) {
-        return refused('APPROVAL_VOID', `approval request ${r.id} was approved, but the policy commit changed while it waited`, r.decisionId, 'Run the statement again: the active policy decides it.');
-      }
-      const by = r.answers.filter((a) => a.verdict === 'approve').map((a) => a.approver.subject);
-      return { kind: 'approved', note: `approved in request ${r.id} by ${by.join(', ')}` };
-    }
-    case 'denied': {
-      const no = r.answers.find((a) => a.verdict === 'deny');
-      const why = no === undefined ? '' : `${no.approver.subject}${no.comment === '' ? '' : `: "${no.comment}"`}`;
-      return refused('APPROVAL_DENIED', `approval request ${r.id} was denied by ${why}`, r.decisionId, 'The statement was not run. Ask the approver, or change what you asked for.');
-    }
-    case 'expired':
-      return refused('APPROVAL_EXPIRED', `canceling statement: approval request ${r.id} expired without enough approvals`, r.decisionId, 'The statement was not run. Run it again to ask again, or ask an approver to answer sooner.');
-    case 'void':
-      return refused('APPROVAL_VOID', `approval request ${r.id} is void: ${r.closedReason ?? 'the policy commit changed'}`, r.decisionId, 'Run the statement again: the active policy decides it.');
-    case 'withdrawn':
-    case 'pending':
-      return refused('APPROVAL_REQUIRED', `approval request ${r.id} was withdrawn: ${r.closedReason ?? 'the wait ended'}`, r.decisionId);
-    default: {
-      const never: never = r.state;
-      throw new Error(`unknown request state ${String(never)}`);
-    }
+/** A grant, a refusal before asking (no requirements, a reason missing), or the request to open. */
+async function planFor(o: SessionGateOptions, s: HeldStatementInfo): Promise<Plan> {
+  const d = s.decision;
+  const requirements = d.approval;
+  if (s.input === null || requirements === undefined) {
+    return { kind: 'refused', answer: refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, but did not say who approves: ${d.reason}`, d.id) };
   }
+  const fingerprint = s.input.statement.fingerprint;
+  const shape = normalizedOrNull(s.text);
+  const grant = await o.service.findGrant({ fingerprint, normalized: shape, subject: o.identity.subject, issuer: o.identity.issuer });
+  if (grant !== null) return { kind: 'granted', note: `let through by grant ${grant.id} until ${grant.expiresAt}` };
+  const reason = requesterReason(s.queryText) ?? o.reasonSetting?.()?.trim().slice(0, 500) ?? null;
+  if (requirements.reasonRequired && reason === null) {
+    return {
+      kind: 'refused',
+      answer: refused('APPROVAL_REQUIRED', `Gatehouse policy requires approval for this statement, with a reason: ${d.reason}`, d.id, "Say why in a comment in the statement, e.g. /* reason: ticket 1234 */ UPDATE ..., or with SET gatehouse.reason = 'ticket 1234' before it, then run it again."),
+    };
+  }
+  return {
+    kind: 'open',
+    requirements,
+    fields: {
+      requester: { subject: o.identity.subject, issuer: o.identity.issuer, name: o.identity.name, groups: o.identity.groups, roles: o.identity.roles },
+      sessionId: o.session.id,
+      decisionId: d.id,
+      statement: {
+        text: s.text,
+        normalized: shape ?? '(the statement could not be normalized; shown to approvers only)',
+        fingerprint,
+        parameters: s.parameters.map(parameterText),
+        protocol: s.protocol,
+        kind: s.input.statement.kind,
+        tablesRead: s.input.statement.tables_read,
+        tablesWritten: s.input.statement.tables_written,
+      },
+      policy: { ids: d.policies, reason: d.reason, revision: d.revision, engine: d.engine },
+      requirements,
+      requesterReason: reason,
+    },
+  };
 }
 
 /** Literals replaced by $n; null when libpg-query cannot normalize the text (no grant covers it then). */

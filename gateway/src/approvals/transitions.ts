@@ -30,12 +30,12 @@ export function principalOf(identity: Pick<Identity, 'subject' | 'issuer' | 'nam
   return { subject: identity.subject, issuer: identity.issuer, name: identity.name };
 }
 
-export function samePrincipal(a: Principal, b: Principal): boolean {
+export function samePrincipal(a: Pick<Principal, 'subject' | 'issuer'>, b: Pick<Principal, 'subject' | 'issuer'>): boolean {
   return a.subject === b.subject && a.issuer === b.issuer;
 }
 
 /** Whether the identity belongs to a group or role the request's policy named as approvers. */
-export function mayAnswer(request: ApprovalRequest, identity: Identity): boolean {
+export function mayAnswer(request: ApprovalRequest, identity: Pick<Identity, 'groups' | 'roles'>): boolean {
   const mine = new Set([...identity.groups, ...identity.roles]);
   return request.requirements.approvers.some((g) => mine.has(g));
 }

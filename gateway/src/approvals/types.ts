@@ -59,6 +59,8 @@ export interface ApprovalRequest {
   closedReason: string | null;
   requester: Requester;
   sessionId: string;
+  /** The Gatehouse instance whose session holds the statement (its heartbeat keeps the request alive); null in requests stored before instances were recorded. */
+  instanceId: string | null;
   /** The audit decision id of the held statement. */
   decisionId: string;
   statement: HeldStatement;

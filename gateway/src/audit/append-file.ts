@@ -18,6 +18,8 @@ export class AppendFile {
   private written = 0;
   private synced = 0;
   private syncing = false;
+  /** Batches a syncNow() flushed while a background flush was in flight (answered when that one reports). */
+  private syncedMeanwhile = 0;
   private syncScheduled = false;
   private closed = false;
   private readonly fsync: boolean;
@@ -95,7 +97,20 @@ export class AppendFile {
   /** Flushes to disk now (at close, rotation, recovery); throws when it cannot. */
   syncNow(): void {
     const upTo = this.written;
-    if (this.fsync) fdatasyncSync(this.fd);
+    try {
+      if (this.fsync) fdatasyncSync(this.fd);
+    } catch (e) {
+      // The pages that failed may be dropped with their error: a later flush can succeed without them,
+      // so whoever waits for these batches hears of this failure, never "durable".
+      this.settle(upTo, e as Error);
+      throw e;
+    }
+    if (this.syncing) {
+      // The background flush may have taken a write-back error this one then did not see: its
+      // waiters are answered when it reports, by both results.
+      this.syncedMeanwhile = Math.max(this.syncedMeanwhile, upTo);
+      return;
+    }
     this.settle(upTo, null);
   }
 
@@ -139,13 +154,23 @@ export class AppendFile {
     const upTo = this.written;
     fdatasync(this.fd, (error) => {
       this.syncing = false;
+      const confirmed = Math.max(upTo, this.syncedMeanwhile);
+      this.syncedMeanwhile = 0;
       if (this.closed) {
+        let failure: Error | null = error ?? null;
+        if (failure === null && confirmed < this.written) {
+          try {
+            fdatasyncSync(this.fd); // batches appended after this flush began, not flushed by close()
+          } catch (e) {
+            failure = e as Error;
+          }
+        }
         if (this.fd !== 1) closeSync(this.fd);
-        this.settle(this.written, error ?? null);
+        this.settle(this.written, failure);
         return;
       }
       if (error) this.settle(this.written, error);
-      else this.settle(upTo, null);
+      else this.settle(confirmed, null);
       if (this.waiters.length > 0) this.scheduleSync();
     });
   }

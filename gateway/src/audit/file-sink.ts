@@ -72,6 +72,17 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
+  if (saved !== null && saved.head.seq > chain.seq) {
+    // The file ends before the checkpoint saved beside it: records were cut while no gateway wrote
+    // it. Continuing from the file would sign a chain without them (verify would say OK); continuing
+    // from the checkpoint leaves the gap where verify reports it (red-team round 7, R7-8).
+    problem(
+      'error',
+      `the audit log ${path} ends at seq ${chain.seq}, before the checkpoint at seq ${saved.head.seq} saved in ${statePath}: records were removed from it; the chain continues from that checkpoint, so \`gatehouse audit verify\` reports the missing records`,
+    );
+    chain = saved.head;
+    lastCheckpoint = saved.checkpoint;
+  }
   let deferred: AuditRecord[] = [];
   let timer: NodeJS.Timeout | null = null;
   let outage: Outage | null = null;
@@ -190,9 +201,14 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const interval = setInterval(() => void checkpoint('interval'), intervalMs);
   interval.unref();
 
-  /** Closes the current file with a rotation checkpoint, moves it to `moveTo` (null: someone else did), opens the path anew. */
-  const switchFile = async (moveTo: string | null): Promise<void> => {
+  /**
+   * Closes the current file with a rotation checkpoint, moves it to `moveTo` (null: someone else did),
+   * opens the path anew. False when the sink was closed meanwhile (nothing is moved or reopened).
+   */
+  const switchFile = async (moveTo: string | null): Promise<boolean> => {
     await checkpoint('rotation');
+    // close() may have run while the checkpoint was signed: a closed log is neither moved nor reopened.
+    if (closed) return false;
     try {
       file?.syncNow();
     } catch (e) {
@@ -200,6 +216,9 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     }
     file?.close();
     file = null;
+    // Where the chain stands, for a restart that finds the new file still empty (no signer, or no
+    // checkpoint written because of an outage, means no checkpoint saved it).
+    saveState(statePath, { head: chain, checkpoint: lastCheckpoint });
     if (moveTo !== null) {
       try {
         renameSync(path, moveTo);
@@ -214,6 +233,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       throw e;
     }
     probe(); // an outage ends here if the new file can be written
+    return true;
   };
 
   const rotation = path === STDOUT ? null : (options.rotate ?? null);
@@ -223,7 +243,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     if (closed || path === STDOUT || file === null || file.bytes === 0) return Promise.resolve(null);
     const to = rotatedName(path, new Date());
     rotating = switchFile(to)
-      .then(() => {
+      .then((moved) => {
+        if (!moved) return null;
         options.onRotated?.(to);
         return to;
       })

@@ -12,3 +12,14 @@ describe('auditLogFiles', () => {
     });
   });
 });
+
+describe('auditLogFiles (review)', () => {
+  it('keeps a log that is itself named *.chain (audit.file: audit.chain): only the state beside a log is left out', () => {
+    expect(auditLogFiles(['/nonexistent-l/audit.chain', '/nonexistent-l/audit.chain.20261205T101500Z'])).toEqual({
+      files: ['/nonexistent-l/audit.chain', '/nonexistent-l/audit.chain.20261205T101500Z'],
+      skipped: [],
+    });
+    // Its own state beside it (audit.chain.chain) is still left out.
+    expect(auditLogFiles(['/nonexistent-l/audit.chain', '/nonexistent-l/audit.chain.chain']).files).toEqual(['/nonexistent-l/audit.chain']);
+  });
+});

@@ -2,6 +2,8 @@
 // matches the chain state the gateway keeps beside the log (audit.ndjson.chain), which holds no
 // records and is left out.
 
+import { existsSync } from 'node:fs';
+
 export interface LogFiles {
   files: string[];
   /** Paths left out, each with why. */
@@ -11,8 +13,12 @@ export interface LogFiles {
 export function auditLogFiles(paths: string[]): LogFiles {
   const files: string[] = [];
   const skipped: LogFiles['skipped'] = [];
+  const given = new Set(paths);
   for (const file of paths) {
-    if (/\.chain(\.tmp)?$/.test(file)) skipped.push({ file, why: "the gateway's chain state beside the log, not a log file" });
+    // The state of the log <X> is <X>.chain: left out when <X> is given too or is there beside it,
+    // so a log itself named *.chain is not.
+    const log = file.replace(/\.chain(\.tmp)?$/, '');
+    if (log !== file && (given.has(log) || existsSync(log))) skipped.push({ file, why: "the gateway's chain state beside the log, not a log file" });
     else files.push(file);
   }
   return { files, skipped };

@@ -41,10 +41,15 @@ const COLUMNS: Array<{ title: string; value: (r: AccessRow) => string }> = [
   { title: 'statement', value: (r) => r.statement.replace(/\s+/g, ' ') },
 ];
 
+/** Control characters (C0, DEL, C1) and bidirectional overrides shown as \\u escapes: a terminal would act on them. */
+export function visible(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** An aligned text table; the statement column is cut at `width` characters. */
 export function formatTable(rows: AccessRow[], width = 60): string {
   const cells = rows.map((r) => COLUMNS.map((c, i) => {
-    const v = c.value(r);
+    const v = visible(c.value(r));
     return i === COLUMNS.length - 1 && v.length > width ? `${v.slice(0, width - 1)}…` : v;
   }));
   const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));

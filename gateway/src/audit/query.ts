@@ -82,7 +82,12 @@ function tableMatches(recorded: string, wanted: string): boolean {
 function columnMatches(recorded: string, wanted: string): boolean {
   const r = recorded.toLowerCase();
   const w = wanted.toLowerCase();
-  return r === w || r.endsWith(`.${w}`);
+  if (r === w || r.endsWith(`.${w}`)) return true;
+  // table.* : the statement read every column of the table (a star or a whole-row reference), the
+  // wanted one among them when the table is its table (any table, for a column named alone).
+  if (!r.endsWith('.*')) return false;
+  const dot = w.lastIndexOf('.');
+  return dot < 0 || tableMatches(r.slice(0, -2), w.slice(0, dot));
 }
 
 function revisionMatches(recorded: string | null, wanted: string): boolean {
@@ -140,6 +145,31 @@ function rowOf(record: StatementRecord, at: string): AccessRow {
 export interface QueryOptions {
   /** Rows waiting for their outcome before the oldest is given out without one (default 10,000). */
   maxPending?: number;
+  /** Told of each statement record left out because it is not as Gatehouse writes one (file:line, why). */
+  onSkipped?: (at: string, why: string) => void;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const OUTCOME_STATUSES = new Set(['ok', 'error', 'refused', 'aborted']);
+
+/** The row of a statement record, or why it cannot be one (a record edited, or not written by Gatehouse). */
+function checkedRowOf(record: StatementRecord, at: string): AccessRow | string {
+  let row: AccessRow;
+  try {
+    row = rowOf(record, at);
+  } catch (e) {
+    return `not a statement record as Gatehouse writes one (${(e as Error).message})`;
+  }
+  const strings = ['time', 'decision_id', 'session_id', 'client_address', 'application_name', 'statement', 'fingerprint', 'decision', 'reason'] as const;
+  const bad = strings.find((k) => !isString(row[k]));
+  if (bad !== undefined) return `not a statement record as Gatehouse writes one (${bad} is not text)`;
+  const lists = ['policies', 'masked', 'tables_read', 'tables_written', 'columns'] as const;
+  const badList = lists.find((k) => !isStrings(row[k]));
+  if (badList !== undefined) return `not a statement record as Gatehouse writes one (${badList} is not a list of names)`;
+  if (Number.isNaN(Date.parse(row.time))) return 'not a statement record as Gatehouse writes one (time is not a date and time)';
+  if (row.identity !== null && !(isString(row.identity.subject) && isStrings(row.identity.groups))) return 'not a statement record as Gatehouse writes one (identity)';
+  return row;
 }
 
 /**
@@ -175,7 +205,11 @@ export async function* queryAuditFiles(files: string[], filter: AccessFilter, op
       switch (record.type) {
         case 'statement': {
           if (byDecision.has(record.decision_id)) break; // a held statement's later record repeats the first
-          const row = rowOf(record, `${file}:${n}`);
+          const row = checkedRowOf(record, `${file}:${n}`);
+          if (typeof row === 'string') {
+            options.onSkipped?.(`${file}:${n}`, row);
+            break;
+          }
           if (!rowMatches(row, filter)) break;
           pending.push(row);
           byDecision.set(row.decision_id, row);
@@ -183,12 +217,13 @@ export async function* queryAuditFiles(files: string[], filter: AccessFilter, op
         }
         case 'outcome': {
           const row = byDecision.get(record.decision_id);
-          if (row !== undefined) row.outcome = record.outcome;
+          const o = record.outcome as unknown;
+          if (row !== undefined && typeof o === 'object' && o !== null && OUTCOME_STATUSES.has((o as { status?: unknown }).status as string)) row.outcome = record.outcome;
           break;
         }
         case 'approval': {
           const row = byDecision.get(record.decision_id);
-          if (row !== undefined) row.approval = record.state;
+          if (row !== undefined && isString(record.state)) row.approval = record.state;
           break;
         }
         default:

@@ -17,6 +17,26 @@ describe('redactStatementText', () => {
     expect(text).toMatch(/^SELECT \$\d+, \$\d+, \$\d+, \$\d+, \$\d+, \$\d+ FROM t WHERE id = \$1$/);
   });
 
+  // R7-2: normalization leaves the constants of most utility statements as they are.
+  it.each([
+    "EXECUTE p('123-45-6789', 42)",
+    "PREPARE p AS SELECT id FROM t WHERE ssn = '123-45-6789'",
+    "CREATE TEMP TABLE x AS SELECT id FROM t WHERE ssn = '123-45-6789'",
+    "CREATE VIEW v AS SELECT 'Jos\u00e9 123-45-6789' AS x, B'101', X'1F', U&'d\\0061t'",
+    "COPY (SELECT 1) TO PROGRAM 'echo 123-45-6789'",
+    "COMMENT ON TABLE t IS 'Jane Roe 123-45-6789'",
+    "ALTER TABLE t ALTER COLUMN c SET DEFAULT '123-45-6789'",
+  ])('replaces the literals of a utility statement: %s', (sql) => {
+    const text = redactStatementText(sql, true);
+    for (const secret of ['123-45-6789', 'Jane', '42', '101', '1F', 'd\\0061t']) expect(text).not.toContain(secret);
+    expect(text).toMatch(/\$1/);
+  });
+
+  it('numbers the placeholders it adds after those normalization wrote, and keeps text around non-ASCII', () => {
+    expect(redactStatementText("SELECT 'é' AS \"ü\" ORDER BY 1", true)).toBe('SELECT $1 AS "ü" ORDER BY $2');
+    expect(redactStatementText("EXECUTE p($1, 'x', 'é')", true)).toBe('EXECUTE p($1, $2, $3)');
+  });
+
   it('keeps nothing of a statement the parser rejected, only its length and a hash', () => {
     const text = redactStatementText("SELECT 'Jane Roe", false);
     expect(text).not.toContain('Jane');
@@ -60,5 +80,12 @@ describe('redactRecord', () => {
     expect(redactMessage('invalid input syntax for type integer: "123-45-6789"')).toBe('invalid input syntax for type integer: "?"');
     const r: AuditRecord = { v: 1, type: 'outcome', time: 't', decision_id: 'd', session_id: 's', identity: { subject: 'alice', issuer: 'https://idp.example', groups: [], roles: [], name: null }, revision: 'dir:abc', outcome: { status: 'error', sqlstate: '22P02', message: 'invalid input syntax for type date: "Jane"' } };
     expect(JSON.stringify(redactRecord(r))).not.toContain('Jane');
+  });
+
+  it('blanks values PostgreSQL shows without quotes (R7-4), keeping short numbers', () => {
+    expect(redactMessage('date field value out of range: 123-45-6789')).toBe('date field value out of range: ?');
+    expect(redactMessage('requested character too large for encoding: 123456789')).toBe('requested character too large for encoding: ?');
+    expect(redactMessage('setseed parameter 12.5 is out of allowed range [-1,1]')).toBe('setseed parameter ? is out of allowed range [-1,1]');
+    expect(redactMessage('value too long for type character varying(11)')).toBe('value too long for type character varying(11)');
   });
 });

@@ -3,7 +3,7 @@
 // libpg-query), so the text keeps the shape its fingerprint names; a statement that could not be
 // parsed is not recorded at all, and quoted values in error messages are blanked.
 
-import { normalizeSync } from 'libpg-query';
+import { normalizeSync, scanSync } from 'libpg-query';
 import { lineHash } from './chain.ts';
 import type { AuditRecord } from './types.ts';
 
@@ -18,7 +18,7 @@ export function redactStatementText(text: string, parsed: boolean): string {
   if (hit !== undefined) return hit;
   let normalized: string;
   try {
-    normalized = normalizeSync(text);
+    normalized = placeholdersForLeftLiterals(normalizeSync(text));
   } catch {
     normalized = unparsedPlaceholder(text);
   }
@@ -27,14 +27,47 @@ export function redactStatementText(text: string, parsed: boolean): string {
   return normalized;
 }
 
+/** Literal tokens of PostgreSQL's scanner; libpg-query names B'..', X'..', N'..' and U&'..' strings UNKNOWN. */
+const LITERAL_TOKENS: ReadonlySet<string> = new Set(['SCONST', 'ICONST', 'FCONST', 'BCONST', 'XCONST', 'USCONST']);
+const PREFIXED_STRING = /^(?:[bBxXnN]|[uU]&)'/;
+
+/**
+ * Normalization replaces the constants of queries but leaves those of most utility statements
+ * (`EXECUTE p('...')`, `PREPARE p AS ...`, `CREATE TABLE x AS ...`, `CREATE VIEW`, `COPY ... TO
+ * PROGRAM '...'`, `COMMENT ON ... IS '...'`): every literal token still in the text becomes a $n
+ * too, numbered after the highest one there (red-team round 7, R7-2).
+ */
+function placeholdersForLeftLiterals(normalized: string): string {
+  const tokens = scanSync(normalized).tokens;
+  const literals = tokens.filter((t) => LITERAL_TOKENS.has(t.tokenName) || (t.tokenName === 'UNKNOWN' && PREFIXED_STRING.test(t.text)));
+  if (literals.length === 0) return normalized;
+  let next = 1;
+  for (const t of tokens) if (t.tokenName === 'PARAM') next = Math.max(next, Number(t.text.slice(1)) + 1);
+  // The scanner's offsets are byte offsets into the UTF-8 text.
+  const bytes = Buffer.from(normalized, 'utf8');
+  const parts: string[] = [];
+  let at = 0;
+  for (const t of literals) {
+    parts.push(bytes.subarray(at, t.start).toString('utf8'), `$${next++}`);
+    at = t.end;
+  }
+  parts.push(bytes.subarray(at).toString('utf8'));
+  return parts.join('');
+}
+
 /** Stands in for text the parser rejected: its literals cannot be told apart, so none of it is kept. */
 function unparsedPlaceholder(text: string): string {
   return `<unparsed statement: ${Buffer.byteLength(text)} bytes, sha256 ${lineHash(text).slice(0, 16)}>`;
 }
 
-/** Replaces every double-quoted part of a message (values and names alike) with "?". */
+/**
+ * Replaces every double-quoted part of a message (values and names alike) with "?", and every
+ * number of three or more digits, with what joins its parts (- . / :), with ?: PostgreSQL shows
+ * some values unquoted (`date field value out of range: 123-45-6789` from make_date,
+ * `requested character too large for encoding: 123456789`; red-team round 7, R7-4).
+ */
 export function redactMessage(message: string): string {
-  return message.replace(/"(?:[^"]|"")*"/g, '"?"');
+  return message.replace(/"(?:[^"]|"")*"/g, '"?"').replace(/\d(?:[-./:]?\d){2,}/g, '?');
 }
 
 /** The record as it may be written: statement text normalized, quoted values out of messages. */

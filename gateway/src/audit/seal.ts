@@ -9,6 +9,11 @@ import { readFileSync } from 'node:fs';
 
 /** What a sealed copy holds. Parameters: each bound value's bytes, base64 (null: SQL NULL). */
 export interface SealedStatement {
+  /**
+   * The decision id of the record the copy was sealed into: `audit unseal` refuses a copy found in
+   * another record (moved there by someone who can edit the log), which the JWE alone cannot tell.
+   */
+  decision_id?: string;
   statement: string;
   forwarded?: string;
   parameters?: Array<string | null>;
@@ -19,7 +24,13 @@ export type Sealer = (payload: SealedStatement) => string;
 /** Reads an X25519 public key: SPKI PEM or a JWK (OKP, crv X25519). */
 export function loadBreakGlassKey(text: string): KeyObject {
   const trimmed = text.trim();
-  const key = trimmed.startsWith('{') ? createPublicKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' }) : createPublicKey(trimmed);
+  // createPublicKey would take a private key too (and derive its public half): refuse it, so the
+  // secret that opens every copy is not left on the gateway by naming the wrong file.
+  const jwk = trimmed.startsWith('{') ? (JSON.parse(trimmed) as import('node:crypto').JsonWebKey) : null;
+  if ((jwk !== null && jwk.d !== undefined) || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed)) {
+    throw new Error('this is a private key: the gateway needs only the public one (breakglass.pub.pem); keep the private key off the gateway host');
+  }
+  const key = jwk !== null ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey(trimmed);
   if (key.asymmetricKeyType !== 'x25519') throw new Error(`the break-glass key must be an X25519 public key, not ${key.asymmetricKeyType ?? 'unknown'}`);
   return key;
 }

@@ -29,7 +29,9 @@ export function readClaim(payload: Record<string, unknown>, name: string): unkno
 /**
  * A list claim may be an array of strings or one string separated by spaces or commas (the
  * OAuth "scope" style). Anything else is refused rather than silently dropped: a policy that
- * denies by group must not be bypassed by a claim shape we did not understand.
+ * denies by group must not be bypassed by a claim shape we did not understand. Array items are
+ * kept exactly as the identity provider wrote them (only empty ones are dropped): a group named
+ * "clinical-leads " is another group than "clinical-leads", not a way to become one of its members.
  */
 export function readListClaim(payload: Record<string, unknown>, name: string): string[] {
   const value = readClaim(payload, name);
@@ -38,7 +40,7 @@ export function readListClaim(payload: Record<string, unknown>, name: string): s
   if (typeof value === 'string') {
     items = value.split(/[\s,]+/);
   } else if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) {
-    items = value.map((v) => v.trim());
+    items = [...value];
   } else {
     throw new GatehouseError('AUTH_FAILED', `claim '${name}' must be a string or an array of strings`);
   }

@@ -4,6 +4,7 @@
 import { ApprovalApiError, approvalApiClient } from '../approvals/api-client.ts';
 import { parseOptionsAndPositionals, UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
+import { terminalText } from './terminal-text.ts';
 
 const HELP = `Usage: gatehouse approvals <subcommand> [options] [id]
 
@@ -74,7 +75,9 @@ export const approvalsCommand: CliCommand = {
     const ref = encodeURIComponent(id ?? '');
     try {
       const doc = await call(sub as Subcommand, api, ref, state, values.comment ?? '', values.grant === undefined ? undefined : Number(values.grant));
-      process.stdout.write(values.json === true ? `${JSON.stringify(doc, null, 2)}\n` : describe(sub as Subcommand, doc));
+      // Requesters write the statement, its literals and the reason: nothing in them may steer the
+      // approver's terminal (red-team round 7, R7-6). JSON keeps its meaning: escapes go inside strings.
+      process.stdout.write(terminalText(values.json === true ? `${JSON.stringify(doc, null, 2)}\n` : describe(sub as Subcommand, doc)));
       return 0;
     } catch (e) {
       if (!(e instanceof ApprovalApiError)) throw e;
@@ -132,8 +135,8 @@ function requestText(r: any): string {
   const answers = r.answers.map((a: any) => `  ${a.verdict} by ${a.approver.subject} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
   return [
     `request    ${r.id} (${r.state}${r.closed_reason ? `: ${r.closed_reason}` : ''})`,
-    `requester  ${r.requester.subject}${r.requester_reason ? `, reason: ${r.requester_reason}` : ''}`,
-    `statement  ${r.statement.text}`,
+    `requester  ${r.requester.subject}${r.requester_reason ? `, reason: ${indented(r.requester_reason)}` : ''}`,
+    `statement  ${indented(r.statement.text)}`,
     ...(r.statement.parameters && r.statement.parameters.length > 0 ? [`parameters ${JSON.stringify(r.statement.parameters)}`] : []),
     `policy     ${r.policy.ids.join(', ')}: ${r.policy.reason} (commit ${r.policy.revision})`,
     `needs      ${r.requirements.quorum} of ${r.requirements.approvers.join(', ')}, until ${r.expires_at}`,
@@ -141,6 +144,11 @@ function requestText(r: any): string {
     ...(r.grant_id ? [`grant      ${r.grant_id}`] : []),
     '',
   ].join('\n');
+}
+
+/** Continuation lines indented under the value, so no line of a requester's text starts like a field. */
+function indented(text: string): string {
+  return text.replace(/\r?\n/g, '\n           ');
 }
 
 function grantLine(g: any): string {

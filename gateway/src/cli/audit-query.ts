@@ -1,6 +1,6 @@
 // `gatehouse audit query`: which statements did who run on what, as a table, CSV, NDJSON or OCSF.
 
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { csvHeader, csvRow, formatTable, ndjsonRow, ocsfEvent, QUERY_FORMATS, type QueryFormat } from '../audit/query-format.ts';
 import { auditLogFilesNoting } from '../audit/log-files.ts';
@@ -73,36 +73,65 @@ function revisions(values: string[]): string[] {
   return values;
 }
 
+/**
+ * The reader of standard output may go away (| head): the query then stops quietly, as other tools
+ * do, instead of dying of an unhandled EPIPE. Watched for the rest of the process (a write still
+ * queued when the query ends may fail later).
+ */
+let stdoutGone = false;
+let watchingStdout = false;
+function watchStdout(): void {
+  if (watchingStdout) return;
+  watchingStdout = true;
+  process.stdout.on('error', () => {
+    stdoutGone = true;
+  });
+}
+
 /** Writes rows as they come (csv, ndjson, ocsf) or collects them for the aligned table. */
 async function print(rows: AsyncIterable<AccessRow>, format: QueryFormat, limit: number): Promise<number> {
   let count = 0;
   const table: AccessRow[] = [];
-  const write = (text: string): void => {
-    process.stdout.write(text);
+  const out = process.stdout;
+  watchStdout();
+  /** Writes, waiting while the reader is behind (a large log piped to a slow reader stays bounded). */
+  const write = async (text: string): Promise<void> => {
+    if (stdoutGone || out.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        out.off('drain', done);
+        out.off('close', done);
+        out.off('error', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+      out.on('error', done);
+    });
   };
-  if (format === 'csv') write(csvHeader());
+  if (format === 'csv') await write(csvHeader());
   const productVersion = version();
   for await (const row of rows) {
-    if (count >= limit) break;
+    if (count >= limit || stdoutGone) break;
     count++;
     switch (format) {
       case 'table':
         table.push(row);
         break;
       case 'csv':
-        write(csvRow(row));
+        await write(csvRow(row));
         break;
       case 'ndjson':
-        write(ndjsonRow(row));
+        await write(ndjsonRow(row));
         break;
       case 'ocsf':
-        write(`${JSON.stringify(ocsfEvent(row, productVersion))}\n`);
+        await write(`${JSON.stringify(ocsfEvent(row, productVersion))}\n`);
         break;
     }
   }
   if (format === 'table') {
-    write(count === 0 ? 'No statement matched.\n' : formatTable(table));
-    if (count > 0) write(`${count} statement${count === 1 ? '' : 's'}\n`);
+    await write(count === 0 ? 'No statement matched.\n' : formatTable(table));
+    if (count > 0) await write(`${count} statement${count === 1 ? '' : 's'}\n`);
   }
   return count;
 }
@@ -148,6 +177,7 @@ export const auditQueryCommand: CliCommand = {
     for (const f of files) {
       try {
         accessSync(f, constants.R_OK);
+        if (statSync(f).isDirectory()) throw new Error('a directory, not a file');
       } catch (e) {
         throw new UsageError(`cannot read the audit file ${f}: ${(e as Error).message}`);
       }
@@ -163,7 +193,10 @@ export const auditQueryCommand: CliCommand = {
       since: v.since === undefined ? null : parseTime(v.since, '--since'),
       until: v.until === undefined ? null : parseTime(v.until, '--until'),
     };
-    const count = await print(queryAuditFiles(inLogOrder(files), filter), format, limit);
+    const onSkipped = (at: string, why: string): void => {
+      process.stderr.write(`${at}: skipped: ${why}\n`);
+    };
+    const count = await print(queryAuditFiles(inLogOrder(files), filter, { onSkipped }), format, limit);
     return count > 0 ? 0 : 1;
   },
 };

@@ -1,7 +1,7 @@
 // `gatehouse audit unseal`: opens the break-glass copies of chosen statements (their text as sent
 // and their parameters) with the break-glass private key, offline.
 
-import { accessSync, constants, createReadStream, readFileSync } from 'node:fs';
+import { accessSync, constants, statSync, createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { compactDecrypt, importPKCS8 } from 'jose';
 import { auditLogFilesNoting } from '../audit/log-files.ts';
@@ -80,6 +80,7 @@ export const auditUnsealCommand: CliCommand = {
     for (const f of files) {
       try {
         accessSync(f, constants.R_OK);
+        if (statSync(f).isDirectory()) throw new Error('a directory, not a file');
       } catch (e) {
         throw new UsageError(`cannot read the audit file ${f}: ${(e as Error).message}`);
       }
@@ -121,6 +122,12 @@ export const auditUnsealCommand: CliCommand = {
           payload = JSON.parse(new TextDecoder().decode(plaintext)) as SealedStatement;
         } catch (e) {
           process.stderr.write(`${file}:${n}: decision ${record.decision_id}: the sealed copy does not open with this key (${(e as Error).message})\n`);
+          failures++;
+          continue;
+        }
+        if (payload.decision_id !== undefined && payload.decision_id !== record.decision_id) {
+          // Sealed for another statement: someone moved it here; what it holds is not this statement's.
+          process.stderr.write(`${file}:${n}: decision ${record.decision_id}: the sealed copy was made for decision ${JSON.stringify(payload.decision_id)}, not this one (the record was altered); not shown\n`);
           failures++;
           continue;
         }

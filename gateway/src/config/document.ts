@@ -37,6 +37,9 @@ export interface ConfigDocument {
   approvals?: {
     store?: 'memory' | 'postgres';
     page_url?: string;
+    max_pending_per_session?: number;
+    max_pending_per_identity?: number;
+    heartbeat_timeout_s?: number;
     notifications?: Array<{ type: 'webhook' | 'slack'; url: string; secret?: string; timeout_ms?: number; attempts?: number; backoff_ms?: number }>;
   };
   audit?: { file?: string; fsync?: boolean; signing_key?: string; checkpoint_interval_s?: number; redact_literals?: boolean; breakglass_key?: string; rotate_bytes?: number; rotate_interval_s?: number; recordings_dir?: string; recording_max_rows?: number };

@@ -67,7 +67,7 @@ describe('loadConfig', () => {
       upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000 },
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
       admin: null,
-      approvals: { store: 'memory', pageUrl: null, notifications: [] },
+      approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
       audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
@@ -342,6 +342,10 @@ describe('schema defaults', () => {
     expect(notification['timeout_ms']?.default).toBe(DEFAULTS.approvals.notification.timeoutMs);
     expect(notification['attempts']?.default).toBe(DEFAULTS.approvals.notification.attempts);
     expect(notification['backoff_ms']?.default).toBe(DEFAULTS.approvals.notification.backoffMs);
+    const approvals = props['approvals']?.properties as unknown as Record<string, { default?: unknown }>;
+    expect(approvals['max_pending_per_session']?.default).toBe(DEFAULTS.approvals.maxPendingPerSession);
+    expect(approvals['max_pending_per_identity']?.default).toBe(DEFAULTS.approvals.maxPendingPerIdentity);
+    expect(approvals['heartbeat_timeout_s']?.default).toBe(DEFAULTS.approvals.heartbeatTimeoutSeconds);
     expect(d('audit', 'file')).toBe(DEFAULTS.audit.file);
     expect(d('audit', 'fsync')).toBe(DEFAULTS.audit.fsync);
     expect(d('audit', 'checkpoint_interval_s')).toBe(DEFAULTS.audit.checkpointIntervalSeconds);

@@ -36,7 +36,7 @@ export const DEFAULTS = {
   upstream: { passDatabase: false, connectTimeoutMs: 5000 },
   policies: { evalTimeoutMs: 100, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
-  approvals: { notification: { timeoutMs: 5000, attempts: 6, backoffMs: 1000 } },
+  approvals: { maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notification: { timeoutMs: 5000, attempts: 6, backoffMs: 1000 } },
   audit: { file: '-', fsync: true, checkpointIntervalSeconds: 60, redactLiterals: true },
   limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
 } as const;
@@ -99,6 +99,9 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     approvals: {
       store: doc.approvals?.store ?? 'memory',
       pageUrl: doc.approvals?.page_url ?? null,
+      maxPendingPerSession: doc.approvals?.max_pending_per_session ?? DEFAULTS.approvals.maxPendingPerSession,
+      maxPendingPerIdentity: doc.approvals?.max_pending_per_identity ?? DEFAULTS.approvals.maxPendingPerIdentity,
+      heartbeatTimeoutSeconds: doc.approvals?.heartbeat_timeout_s ?? DEFAULTS.approvals.heartbeatTimeoutSeconds,
       notifications: (doc.approvals?.notifications ?? []).map(notificationTarget),
     },
     audit: {

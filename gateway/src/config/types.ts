@@ -119,6 +119,12 @@ export interface ApprovalsConfig {
   store: 'memory' | 'postgres';
   /** The page's address as approvers reach it, told to held clients; null: the admin listener's own address. */
   pageUrl: string | null;
+  /** Most pending requests one session may have at once; a statement over it is refused (53400). */
+  maxPendingPerSession: number;
+  /** Most pending requests one identity (subject and issuer) may have at once, over every session and instance. */
+  maxPendingPerIdentity: number;
+  /** An instance whose heartbeat in the shared store is older than this is taken for stopped: its pending requests are withdrawn. */
+  heartbeatTimeoutSeconds: number;
   /** Announced on every new request and every conclusion (approvals/notifications/). */
   notifications: NotificationTarget[];
 }

@@ -1,5 +1,6 @@
-// What the decision point asks of approvals (implemented in approvals/statement-gate.ts): hold one
-// statement a policy decided `approve` until it is answered, and say whether it may run.
+// What the decision point asks of approvals (implemented in approvals/statement-gate.ts): hold the
+// statements of one query string that a policy decided `approve` until they are answered, and say
+// whether they may run.
 
 import type { GatehouseError } from '../errors.ts';
 import type { Decision, PolicyInput } from '../policy/types.ts';
@@ -23,8 +24,15 @@ export type GateAnswer =
   | { kind: 'approved'; note: string }
   | { kind: 'refused'; error: GatehouseError };
 
+/** For a whole query string: every statement approved (one note each, in order), or the first refusal. */
+export type GateOutcome = { kind: 'approved'; notes: string[] } | { kind: 'refused'; error: GatehouseError };
+
 export interface ApprovalGate {
-  hold(statement: HeldStatementInfo): Promise<GateAnswer>;
+  /**
+   * Holds these statements (all of one query string) together: none opens a request when another
+   * is refused before asking, and once one is refused the others' requests are withdrawn.
+   */
+  hold(statements: readonly HeldStatementInfo[]): Promise<GateOutcome>;
 }
 
 /** Parse decides without bound values: approval waits for the Execute that has them. */

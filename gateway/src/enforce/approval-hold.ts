@@ -5,7 +5,7 @@
 
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.ts';
-import { isParseTime, type ApprovalGate, type GateAnswer } from './approval-gate.ts';
+import { isParseTime, type ApprovalGate, type GateOutcome } from './approval-gate.ts';
 import type { BoundParameters } from './setting-guard.ts';
 import { referencedColumns } from './write-reads.ts';
 
@@ -41,15 +41,15 @@ export function holdForApproval<S extends Decided>(
     if (error) return Promise.resolve({ statements, error });
   }
   const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
-  return Promise.all(
-    statements.map(async (s) => {
-      if (s.decision.action !== 'approve') return { s, error: null };
-      const answer = await gate.hold({ decision: s.decision, input: s.input, text: s.text, queryText, protocol, parameters: bound }).catch(
-        (e: unknown): GateAnswer => ({ kind: 'refused', error: isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: s.decision.id }) }),
-      );
-      return answer.kind === 'approved' ? { s: proceed(s, answer.note), error: null } : { s, error: answer.error };
-    }),
-  ).then((results) => ({ statements: results.map((r) => r.s), error: results.find((r) => r.error !== null)?.error ?? null }));
+  const held = statements.filter((s) => s.decision.action === 'approve');
+  const asked = gate.hold(held.map((s) => ({ decision: s.decision, input: s.input, text: s.text, queryText, protocol, parameters: bound }))).catch(
+    (e: unknown): GateOutcome => ({ kind: 'refused', error: isGatehouseError(e) ? e : new GatehouseError('APPROVAL_REQUIRED', `the approval could not be asked: ${e instanceof Error ? e.message : String(e)}`, { decisionId: held[0]?.decision.id }) }),
+  );
+  return asked.then((outcome) => {
+    if (outcome.kind === 'refused') return { statements, error: outcome.error };
+    const notes = new Map(held.map((s, i) => [s, outcome.notes[i] ?? 'approved']));
+    return { statements: statements.map((s) => { const note = notes.get(s); return note === undefined ? s : proceed(s, note); }), error: null };
+  });
 }
 
 /**

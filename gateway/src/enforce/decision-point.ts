@@ -281,8 +281,9 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
 }
 
 /** The break-glass copy of a statement as sent: its text, the forwarded text, its parameters. */
-function sealStatement(seal: Sealer, s: DecidedStatement, parameters: BoundParameters): string {
+export function sealStatement(seal: Sealer, s: DecidedStatement, parameters: BoundParameters): string {
   return seal({
+    decision_id: s.decision.id,
     statement: s.text,
     ...(s.forwarded ? { forwarded: s.forwarded } : {}),
     ...(parameters === 'unbound' ? {} : { parameters: sealedParameters(parameters) }),

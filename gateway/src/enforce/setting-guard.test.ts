@@ -69,7 +69,12 @@ describe('settingRefusal', () => {
     expect(refusal(sql, [Buffer.from('search_path'), Buffer.from('clinical')])).toBeNull();
     expect(refusal(sql, [Buffer.from('client_encoding'), Buffer.from('LATIN1')])).toBeNull();
     expect(refusal(sql, [Buffer.from('standard_conforming_strings'), Buffer.from('off')])).toContain('standard_conforming_strings');
-    expect(refusal(sql, [Buffer.from('CLIENT_ENCODING'), Buffer.from('sjis')])).toContain('SJIS');
+    expect(refusal(sql, [Buffer.from('CLIENT_ENCODING'), Buffer.from('sjis')])).toContain('client_encoding');
+    // R7-3: the audit reason never holds the value (a literal, or a bound parameter); the client's error does.
+    expect(refusal(sql, [Buffer.from('client_encoding'), Buffer.from('Jane Roe 123-45-6789')])).not.toMatch(/Jane|123-45/);
+    const parsed = analyzeQuery("SET client_encoding TO 'Jane Roe'");
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(settingRefusal(parsed.statements[0]!.facts.settingChanges, [])!.error('d').message).toContain('Jane Roe');
     expect(refusal(sql, [Buffer.from('client_encoding'), null])).not.toBeNull();
     expect(refusal(sql, [Buffer.from('client_encoding')])).not.toBeNull(); // $2 not bound: unknown
     expect(refusal(sql, [])).not.toBeNull();

@@ -69,7 +69,12 @@ export function settingRefusal(changes: readonly SettingChange[], params: BoundP
     const unsafe = unsafeSetting(name.text, value.kind === 'known' ? value.text : null);
     if (unsafe === null) continue;
     return {
-      reason: `${change.origin} would set ${unsafe.setting}${unsafe.value === null ? '' : ` to ${JSON.stringify(unsafe.value)}`}: ${unsafe.why}`,
+      // The audit record keeps this reason: the value (a literal or a bound parameter) stays out of
+      // it, and only the client's own error shows it (red-team round 7, R7-3).
+      reason:
+        unsafe.value === null
+          ? `${change.origin} would set ${unsafe.setting}: ${unsafe.why}`
+          : `${change.origin} would set ${unsafe.setting} to a value under which PostgreSQL could read SQL differently from Gatehouse`,
       error: (decisionId) => unsafeSettingStatementError(unsafe, change.origin, decisionId),
     };
   }

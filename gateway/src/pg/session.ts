@@ -20,7 +20,7 @@ import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
-import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
+import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -148,7 +148,8 @@ export class Session {
     initialClientBytes: Buffer,
     initialUpstreamBytes: Buffer,
   ) {
-    this.framer = new MessageFramer(deps.maxMessageBytes);
+    // A Query over the statement size limit is refused from its first bytes; the rest is never buffered.
+    this.framer = new MessageFramer(deps.maxMessageBytes, { truncate: oversizedQueryKeep(deps.limits) });
     this.relay = new UpstreamRelay(this);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('error', () => this.close('client socket error'));
@@ -294,6 +295,7 @@ export class Session {
   }
 
   private onClientFrame(frame: Frame): void {
+    if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
     if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
     if (this.parkedOnName(frame, msg)) return;
@@ -448,19 +450,22 @@ export class Session {
     discarded = false,
   ): QueryDecision | Promise<QueryDecision> {
     const limited = statementLimitError(text, protocol, this.deps.limits);
-    if (limited !== null) {
-      try {
-        const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
-        return { kind: 'refuse', statements: [statement], error };
-      } catch (e) {
-        return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
-      }
-    }
+    if (limited !== null) return this.limitRefused(text, limited);
     try {
       const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters, discarded });
       return d instanceof Promise ? d.catch(undecided) : d;
     } catch (e) {
       return undecided(e);
+    }
+  }
+
+  /** A text refused by a limit, audited (pg/statement-limits.ts). */
+  private limitRefused(text: string, limited: GatehouseError): QueryDecision {
+    try {
+      const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
+      return { kind: 'refuse', statements: [statement], error };
+    } catch (e) {
+      return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
     }
   }
 
@@ -546,6 +551,16 @@ export class Session {
     const cursors = cursorsDeclared(d.statements);
     if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
     return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText };
+  }
+
+  /**
+   * A Query whose text is over limits.max_statement_bytes, cut by the framer: refused (54000) and
+   * audited from its first bytes, in order with the messages around it, as decide() would refuse it.
+   */
+  private onOversizedQuery(frame: Frame, length: number): void {
+    if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
+    const head = frame.body.toString('utf8');
+    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
   }
 
   private onQuery(sql: string, raw: Buffer): void {

@@ -16,25 +16,41 @@ export interface StatementLimits {
 /** The audit record keeps this much of a refused text (it is refused for being too large). */
 const AUDITED_PREFIX_CHARS = 1024;
 
+/** Bytes of a Query's text kept when the message is refused for its size (for the audit record's prefix). */
+export const OVERSIZED_QUERY_KEPT_BYTES = 4 * AUDITED_PREFIX_CHARS;
+
+/**
+ * Bytes to keep of a client message refused for its size whatever it says (wire/framer.ts
+ * FramerOptions.truncate): a Query (type byte, int32 length, text, NUL) whose text is over the limit.
+ * Its first bytes are enough to refuse and audit it; the rest is discarded unread.
+ */
+export function oversizedQueryKeep(limits: StatementLimits): (type: number, length: number) => number | null {
+  return (type, length) => (type === 0x51 /* Q */ && length - 5 > limits.maxStatementBytes ? OVERSIZED_QUERY_KEPT_BYTES : null);
+}
+
+/** The refusal of a SQL text of `bytes` bytes, over limits.max_statement_bytes. */
+export function statementSizeError(bytes: number, protocol: 'simple' | 'extended', limits: StatementLimits): GatehouseError {
+  return new GatehouseError(
+    'STATEMENT_LIMIT',
+    `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: its SQL text is ${bytes} bytes, over the limit of ${limits.maxStatementBytes} bytes (limits.max_statement_bytes)`,
+    { hint: 'Pass large values as bind parameters or with COPY, or ask the operator to raise limits.max_statement_bytes.' },
+  );
+}
+
 /** Why `sql` may not be parsed and decided, or null. */
 export function statementLimitError(sql: string, protocol: 'simple' | 'extended', limits: StatementLimits): GatehouseError | null {
   const bytes = sql.length > limits.maxStatementBytes / 3 ? Buffer.byteLength(sql, 'utf8') : sql.length;
-  if (bytes > limits.maxStatementBytes) {
-    return new GatehouseError(
-      'STATEMENT_LIMIT',
-      `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: its SQL text is ${bytes} bytes, over the limit of ${limits.maxStatementBytes} bytes (limits.max_statement_bytes)`,
-      { hint: 'Pass large values as bind parameters or with COPY, or ask the operator to raise limits.max_statement_bytes.' },
-    );
-  }
+  if (bytes > limits.maxStatementBytes) return statementSizeError(bytes, protocol, limits);
   // Each statement takes at least one character, so a text no longer than the limit cannot be
   // over it: the scan is skipped for the short queries of the hot path. A Parse is counted too:
   // PostgreSQL refuses one of several statements, but only after Gatehouse parsed them all.
   if (sql.length > limits.maxStatementsPerQuery) {
-    const count = countStatements(sql);
+    // The scan stops at the first statement over the limit: its end is never read.
+    const count = countStatements(sql, limits.maxStatementsPerQuery);
     if (count > limits.maxStatementsPerQuery) {
       return new GatehouseError(
         'STATEMENT_LIMIT',
-        `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: it holds ${count} statements, over the limit of ${limits.maxStatementsPerQuery} statements per query (limits.max_statements_per_query)`,
+        `Gatehouse refused this ${protocol === 'simple' ? 'query' : 'statement'}: it holds more than ${limits.maxStatementsPerQuery} statements, over the limit of ${limits.maxStatementsPerQuery} statements per query (limits.max_statements_per_query)`,
         { hint: 'Send the statements in several queries, or ask the operator to raise limits.max_statements_per_query.' },
       );
     }

@@ -2,6 +2,8 @@
 // its worker thread's own CPU time (waiting for a CPU does not count); one that overruns is cut off
 // (the worker is terminated and replaced) and comes back as a deny. Memory is bounded per worker
 // (V8 heap limits, a maximum WebAssembly memory) and given back when a worker is replaced.
+// Warm spares (started and loaded with the current policy ahead of time) take a terminated worker's
+// place at once, so a runaway evaluation never leaves the others waiting for a thread to start.
 
 import { Worker } from 'node:worker_threads';
 import { engineErrorVerdict } from './combine.ts';
@@ -14,6 +16,11 @@ import type { EngineSpec, EngineVerdict, PolicyEngine, PolicyInput } from './typ
 export interface EvalPoolOptions {
   /** Worker threads evaluating side by side (default 2). */
   workers?: number;
+  /**
+   * Warm spare threads (default 1): started and loaded with the latest policy while idle, one takes
+   * the place of a worker that is terminated or ends, and another spare is started behind it.
+   */
+  spares?: number;
   /** V8 old-generation heap per worker, MB (default 64). */
   heapMb?: number;
   /** WebAssembly memory one Rego engine may grow to, MB (default 256). */
@@ -50,6 +57,19 @@ interface QueuedEvaluation {
   input: PolicyInput;
   budgetMs: number;
   resolve(v: BudgetedVerdict): void;
+}
+
+/** Counters of the pool's worker lifecycle (tests, diagnostics). */
+export interface EvalPoolStats {
+  /** Workers evaluating now, and warm spares behind them. */
+  workers: number;
+  spares: number;
+  /** A spare took the place of a worker that was terminated or ended. */
+  promoted: number;
+  /** An evaluation waited for its worker to load the policy first (a cold worker or a new revision). */
+  loadsBeforeEvaluation: number;
+  /** A spare loaded the policy while nobody waited for it. */
+  sparesWarmed: number;
 }
 
 /** Probe a running job's CPU this soon after it started (its own CPU so far is at most this much wall time). */
@@ -172,6 +192,13 @@ class EvalWorker {
  */
 export class EvalPool implements PolicyEvaluator {
   private readonly workers: EvalWorker[] = [];
+  private readonly spares: EvalWorker[] = [];
+  private readonly spareCount: number;
+  /** The latest engine asked for: what spares load while idle. */
+  private latest: { key: string; spec: EngineSpec } | null = null;
+  /** Spares that failed to load `key`: not tried again for it (the failure is reported when the engine is used). */
+  private readonly warmFailed = new WeakMap<EvalWorker, string>();
+  private readonly counters = { promoted: 0, loadsBeforeEvaluation: 0, sparesWarmed: 0 };
   private readonly queue: QueuedEvaluation[] = [];
   private readonly entry = new URL('./eval-worker-entry.js', import.meta.url);
   private readonly data: EvalWorkerData;
@@ -189,14 +216,25 @@ export class EvalPool implements PolicyEvaluator {
     this.recycleBytes = (options.recycleMb ?? 64) * 1024 * 1024;
     this.wallCeilingMs = options.wallCeilingMs ?? ((budgetMs) => Math.max(budgetMs * 50, 5000));
     this.loadBudgetMs = options.loadBudgetMs ?? 2000;
-    for (let i = 0; i < this.size; i++) this.spawn();
+    this.spareCount = Math.max(0, options.spares ?? 1);
+    for (let i = 0; i < this.size; i++) this.workers.push(this.start());
+    for (let i = 0; i < this.spareCount; i++) this.spares.push(this.start());
+  }
+
+  stats(): EvalPoolStats {
+    return { workers: this.workers.length, spares: this.spares.length, ...this.counters };
   }
 
   evaluate(engine: PolicyEngine, input: PolicyInput, budgetMs: number): BudgetedVerdict | Promise<BudgetedVerdict> {
     const spec = engine.spec;
     if (spec === undefined || this.closed) return evaluateWithBudget(engine, input, budgetMs);
     return new Promise((resolve) => {
-      this.queue.push({ key: `${spec.kind}:${spec.revision}`, spec, input, budgetMs, resolve });
+      const key = `${spec.kind}:${spec.revision}`;
+      if (this.latest?.key !== key) {
+        this.latest = { key, spec };
+        for (const s of this.spares) this.warm(s);
+      }
+      this.queue.push({ key, spec, input, budgetMs, resolve });
       this.dispatch();
     });
   }
@@ -204,22 +242,66 @@ export class EvalPool implements PolicyEvaluator {
   /** Stops every worker; later evaluations run in-process. */
   async close(): Promise<void> {
     this.closed = true;
-    const workers = this.workers.splice(0);
+    const workers = [...this.workers.splice(0), ...this.spares.splice(0)];
     for (const q of this.queue.splice(0)) q.resolve(failed(q, { type: 'crashed', why: 'the gateway is stopping' }));
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
-  private spawn(): void {
+  private start(): EvalWorker {
+    return new EvalWorker(this.entry, this.data, this.heapMb, this.wallCeilingMs, (w) => this.idle(w), (w, why) => this.ended(w, why));
+  }
+
+  private idle(w: EvalWorker): void {
+    if (this.spares.includes(w)) this.warm(w);
+    else this.dispatch();
+  }
+
+  /** A worker or spare ended: a warm spare takes a worker's place at once, and a new spare is started behind it. */
+  private ended(w: EvalWorker, why: string): void {
     if (this.closed) return;
-    this.workers.push(
-      new EvalWorker(this.entry, this.data, this.heapMb, this.wallCeilingMs, () => this.dispatch(), (w, why) => {
-        const i = this.workers.indexOf(w);
-        if (i >= 0) this.workers.splice(i, 1);
-        if (this.closed) return;
-        if (why !== 'replaced') this.options.onInfo?.(`policy evaluation worker ended: ${why}; starting another`);
-        this.spawn();
-      }),
-    );
+    if (why !== 'replaced') this.options.onInfo?.(`policy evaluation worker ended: ${why}; starting another`);
+    const spare = this.spares.indexOf(w);
+    if (spare >= 0) {
+      this.spares.splice(spare, 1);
+      this.spares.push(this.start());
+      return;
+    }
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    const promoted = this.spares.shift();
+    if (promoted !== undefined) {
+      this.workers.push(promoted);
+      this.counters.promoted++;
+      this.spares.push(this.start());
+    } else {
+      this.workers.push(this.start());
+    }
+    this.dispatch();
+  }
+
+  /** Loads the latest engine into an idle spare, so that it can evaluate as soon as it is promoted. */
+  private warm(w: EvalWorker): void {
+    const latest = this.latest;
+    if (latest === null || !w.idle || w.loaded.has(latest.key) || this.warmFailed.get(w) === latest.key) return;
+    w.run({
+      message: { type: 'load', key: latest.key, spec: latest.spec, warmUp: this.options.warmUp?.() ?? [] },
+      budgetMs: this.loadBudgetMs,
+      done: (result) => {
+        if (result.type === 'loaded' && result.error === null) {
+          this.loaded(w, latest.key);
+          this.counters.sparesWarmed++;
+        } else {
+          this.warmFailed.set(w, latest.key);
+        }
+      },
+    });
+  }
+
+  /** `key` is loaded in `w`: engines of earlier revisions are dropped from it. */
+  private loaded(w: EvalWorker, key: string): void {
+    for (const old of w.loaded) if (old !== key) w.worker.postMessage({ type: 'forget', key: old } satisfies ToWorker);
+    w.loaded.clear();
+    w.loaded.add(key);
   }
 
   private dispatch(): void {
@@ -233,16 +315,14 @@ export class EvalPool implements PolicyEvaluator {
   }
 
   private loadOn(w: EvalWorker, q: QueuedEvaluation): void {
+    this.counters.loadsBeforeEvaluation++;
     const warmUp = this.options.warmUp?.() ?? [];
     w.run({
       message: { type: 'load', key: q.key, spec: q.spec, warmUp },
       budgetMs: this.loadBudgetMs,
       done: (result) => {
         if (result.type === 'loaded' && result.error === null) {
-          // Engines of earlier revisions are dropped from this worker once a new one is loaded.
-          for (const old of w.loaded) w.worker.postMessage({ type: 'forget', key: old } satisfies ToWorker);
-          w.loaded.clear();
-          w.loaded.add(q.key);
+          this.loaded(w, q.key);
           this.queue.unshift(q); // its evaluation is next
           return;
         }
@@ -277,7 +357,10 @@ export class EvalPool implements PolicyEvaluator {
 function failed(q: QueuedEvaluation, result: FromWorker | Failure): BudgetedVerdict {
   switch (result.type) {
     case 'overrun':
-      return { verdict: overBudget(q.spec.revision, q.budgetMs, result), micros: Math.round(result.cpuMs * 1000), transient: false, stopped: 'budget' };
+      // Transient: the decision cache keys a verdict by what the policy reads, not by what made this
+      // evaluation slow (a megabyte of statement text), so reusing this deny would refuse the same
+      // statement to every other session (red-team round 7, R7-5).
+      return { verdict: overBudget(q.spec.revision, q.budgetMs, result), micros: Math.round(result.cpuMs * 1000), transient: true, stopped: 'budget' };
     case 'crashed':
       return { verdict: engineErrorVerdict(result.why), micros: 0, transient: true, stopped: 'crashed' };
     default:

@@ -34,6 +34,9 @@ allow contains 2 if input.identity["roles"][_] == "b"
     ['a computed key', 'x if input[k] == 1'],
     ['with input as', 'x if data.y with input as {}'],
     ['walk', 'x if walk(input, [p, v])'],
+    // R7-1: the expressions of a template string were skipped as if they were string text.
+    ['a template string', 'msg := $"app={input.session.application_name}"\nx if msg == "app=evil"'],
+    ['a raw template string', 'msg := $`{input.statement.text}`\nx if input.statement.kind == "drop"'],
   ])('anything, for %s', (_name, source) => {
     expect(regoInputReads([source])).toEqual({ kind: 'all' });
   });

@@ -17,14 +17,19 @@ export const READS_ALL: InputReads = Object.freeze({ kind: 'all' });
 /**
  * The input paths Rego sources refer to. Every `input` outside comments and strings counts: followed
  * by `.name` or `["name"]` segments it reads that path (two levels kept: the rest is inside it);
- * alone (`import input`, `f(input)`, `with input as`, `input[x]`) it may read anything.
+ * alone (`import input`, `f(input)`, `with input as`, `input[x]`) it may read anything. So may a
+ * template string (`$"...{expr}..."`, `` $`...` ``): its expressions are not scanned.
  */
 export function regoInputReads(sources: readonly string[]): InputReads {
   const paths: InputPath[] = [];
   for (const source of sources) {
     for (let i = 0; i < source.length; ) {
       const c = source[i]!;
-      if (c === '#') {
+      if (c === '$' && (source[i + 1] === '"' || source[i + 1] === '`')) {
+        // A template string ($"... {expr} ..."): its {expressions} are code that may read any part
+        // of the input, which a string skip would miss (red-team round 7, R7-1).
+        return READS_ALL;
+      } else if (c === '#') {
         const eol = source.indexOf('\n', i);
         i = eol < 0 ? source.length : eol;
       } else if (c === '"') {

@@ -1,7 +1,7 @@
 // Lists a policy directory's source files in a stable order and hashes their contents (revisions, build cache keys).
 
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 export interface PolicyFile {
@@ -43,14 +43,24 @@ function isPolicySource(name: string, language: PolicyLanguage): boolean {
   }
 }
 
-async function walk(root: string, dir: string, language: PolicyLanguage, out: PolicyFile[]): Promise<void> {
+/**
+ * Symbolic links are followed, to files and to directories, as `opa build` follows them: the files
+ * hashed into the revision and scanned for input reads must be the ones compiled (red-team round 7,
+ * R7-7). A directory reached again through a link (a cycle) is walked once.
+ */
+async function walk(root: string, dir: string, language: PolicyLanguage, out: PolicyFile[], seen = new Set<string>()): Promise<void> {
+  const real = await realpath(dir);
+  if (seen.has(real)) return;
+  seen.add(real);
   const entries = await readdir(dir, { withFileTypes: true });
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const full = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      await walk(root, full, language, out);
-    } else if (entry.isFile() && isPolicySource(entry.name, language)) {
+    const target = entry.isSymbolicLink() ? await stat(full).catch(() => null) : entry;
+    if (target === null) continue; // a dangling link: opa cannot read it either
+    if (target.isDirectory()) {
+      await walk(root, full, language, out, seen);
+    } else if (target.isFile() && isPolicySource(entry.name, language)) {
       out.push({ path: relative(root, full).split(sep).join('/'), content: await readFile(full, 'utf8') });
     }
   }

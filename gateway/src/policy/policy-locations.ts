@@ -29,11 +29,28 @@ function policyFiles(dir: string, extension: string): string[] {
 }
 
 /**
+ * The line without its comment (Rego `#`, Cedar `//`), strings kept whole: a commented-out rule is
+ * not where a policy is written.
+ */
+export function withoutComment(engine: EngineKind, line: string): string {
+  let quote: '"' | '`' | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote !== null) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || (c === '`' && engine === 'rego')) quote = c;
+    else if (engine === 'rego' ? c === '#' : c === '/' && line[i + 1] === '/') return line.slice(0, i);
+  }
+  return line;
+}
+
+/**
  * For each id, the places (path relative to `root`, ":line") where it is declared under
  * `policyDir`; an id declared nowhere maps to [] (e.g. one Gatehouse adds itself).
  */
 export function locatePolicies(engine: EngineKind, policyDir: string, ids: string[], root = policyDir): Record<string, string[]> {
-  const files = policyFiles(policyDir, EXTENSION[engine]).map((f) => ({ file: relative(root, f), lines: readFileSync(f, 'utf8').split('\n') }));
+  const files = policyFiles(policyDir, EXTENSION[engine]).map((f) => ({ file: relative(root, f), lines: readFileSync(f, 'utf8').split('\n').map((l) => withoutComment(engine, l)) }));
   const out: Record<string, string[]> = {};
   for (const id of ids) {
     const pattern = declaration(engine, id);

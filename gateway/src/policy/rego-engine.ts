@@ -70,7 +70,9 @@ export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions
   try {
     const bundle = resolve(work, 'bundle.tar.gz');
     try {
-      await run(opa, ['build', '-t', 'wasm', '-e', REGO_ENTRYPOINT, '--ignore', '*_test.rego', '-o', bundle, dir], {
+      // The same files as readPolicyFiles: without tests, and without hidden entries, which opa would
+      // compile but the revision, the input reads and the determinism check would not see (R7-7).
+      await run(opa, ['build', '-t', 'wasm', '-e', REGO_ENTRYPOINT, '--ignore', '*_test.rego', '--ignore', '.*', '-o', bundle, dir], {
         timeout: BUILD_TIMEOUT_MS,
         ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
         maxBuffer: 16 * 1024 * 1024,

@@ -37,6 +37,13 @@ describe('countStatements', () => {
     expect(countStatements(' ; ;')).toBe(0);
   });
 
+  it('stops counting as soon as the count is over stopAbove: the rest is not read', () => {
+    expect(countStatements('SELECT 1;'.repeat(40_000), 1000)).toBe(1001);
+    // An unterminated quote after the stop point would otherwise make the scan run to the end as one piece.
+    expect(countStatements(`${'SELECT 1;'.repeat(5)}SELECT '${';'.repeat(100)}`, 3)).toBe(4);
+    expect(countStatements('SELECT 1;SELECT 2', 3)).toBe(2);
+  });
+
   it('counts 40,000 short statements', () => {
     const sql = Array.from({ length: 40_000 }, (_, i) => `SELECT ${i}`).join(';');
     expect(countStatements(sql)).toBe(40_000);

@@ -6,8 +6,12 @@
 
 import { isIdentChar, lineCommentEnd, skipBlockComment, skipDollarQuoted, skipQuoted } from './lexical.ts';
 
-/** Number of `;`-separated pieces with something other than blanks in them (an upper bound on statements). */
-export function countStatements(sql: string): number {
+/**
+ * Number of `;`-separated pieces with something other than blanks in them (an upper bound on
+ * statements). With `stopAbove`, the scan stops as soon as the count is over it (and returns
+ * `stopAbove + 1`): refusing a Query for its count needs no scan of the rest of it.
+ */
+export function countStatements(sql: string, stopAbove = Infinity): number {
   let count = 0;
   let content = false; // the current piece has a token
   const n = sql.length;
@@ -15,7 +19,7 @@ export function countStatements(sql: string): number {
   while (i < n) {
     const c = sql.charCodeAt(i);
     if (c === 0x3b /* ; */) {
-      if (content) count++;
+      if (content && ++count > stopAbove) return count;
       content = false;
       i++;
       continue;

@@ -131,6 +131,56 @@ describe('MessageFramer', () => {
   });
 });
 
+describe('MessageFramer with truncate', () => {
+  /** Keeps 16 bytes of a Query longer than 100 bytes; frames everything else whole. */
+  const truncate = (type: number, length: number): number | null => (type === 0x51 && length > 100 ? 16 : null);
+  const big = msg('Q', `SELECT '${'x'.repeat(1_000_000)}'\0`);
+  const after = msg('Q', 'select 2\0');
+
+  it('returns a cut message as soon as its head is here and never buffers the rest', () => {
+    const f = new MessageFramer(2_000_000, { truncate });
+    f.push(big.subarray(0, 65536));
+    const fr = f.next();
+    expect(fr?.truncated).toEqual({ length: big.length - 1 });
+    expect(fr?.body.toString()).toBe(`SELECT '${'x'.repeat(8)}`);
+    expect(f.buffered).toBe(0);
+    for (let i = 65536; i < big.length; i += 65536) {
+      f.push(big.subarray(i, i + 65536));
+      expect(f.buffered).toBe(0);
+      expect(f.next()).toBeNull();
+    }
+    f.push(after);
+    expect(f.next()?.raw.equals(after)).toBe(true);
+  });
+
+  it('frames the message after a cut one intact, the stream split at every byte boundary', () => {
+    const small = msg('Q', `SELECT '${'y'.repeat(120)}'\0`);
+    const stream = Buffer.concat([msg('S', ''), small, after, small]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const f = new MessageFramer(1000, { truncate });
+      f.push(stream.subarray(0, cut));
+      const frames = drainAll(f);
+      f.push(stream.subarray(cut));
+      frames.push(...drainAll(f));
+      expect(frames.map((x) => [x.type, x.truncated?.length ?? null, x.body.length])).toEqual([
+        [0x53, null, 0],
+        [0x51, small.length - 1, 16],
+        [0x51, null, after.length - 5],
+        [0x51, small.length - 1, 16],
+      ]);
+      expect(f.buffered).toBe(0);
+    }
+  });
+
+  it('frames a message whole when truncate keeps all of it', () => {
+    const f = new MessageFramer(1000, { truncate: () => 1000 });
+    f.push(after);
+    const fr = f.next();
+    expect(fr?.raw.equals(after)).toBe(true);
+    expect(fr?.truncated).toBeUndefined();
+  });
+});
+
 describe('readStartupPacket / StartupFramer', () => {
   const startup = encodeStartupMessage({ user: 'alice', database: 'db' });
 

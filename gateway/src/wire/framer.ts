@@ -10,6 +10,20 @@ export interface Frame {
   body: Buffer;
   /** The whole message (type byte, int32 length, payload), for byte-for-byte forwarding. */
   raw: Buffer;
+  /**
+   * Set when the message was cut (FramerOptions.truncate): `body` and `raw` hold only its first
+   * bytes, the rest is discarded as it arrives and never buffered; `length` is the header's length.
+   */
+  truncated?: { length: number };
+}
+
+export interface FramerOptions {
+  /**
+   * Asked for every message header: a number of bytes to keep of a message that will be refused
+   * whatever it says (e.g. a Query over the statement size limit), or null to frame it whole. A cut
+   * message is returned as soon as its header and kept bytes are here.
+   */
+  truncate?: (type: number, length: number) => number | null;
 }
 
 const HEADER = 5; // type byte + int32 length
@@ -23,8 +37,13 @@ export class MessageFramer {
   /** Read offset into chunks[0]. */
   private offset = 0;
   private total = 0;
+  /** Bytes of a cut message still to come, discarded as they arrive. */
+  private discarding = 0;
 
-  constructor(private readonly maxMessageBytes: number) {}
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly options: FramerOptions = {},
+  ) {}
 
   /** Bytes received and not yet returned as frames. */
   get buffered(): number {
@@ -32,6 +51,11 @@ export class MessageFramer {
   }
 
   push(chunk: Buffer): void {
+    if (this.discarding > 0) {
+      const dropped = Math.min(this.discarding, chunk.length);
+      this.discarding -= dropped;
+      chunk = chunk.subarray(dropped);
+    }
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.total += chunk.length;
@@ -56,6 +80,8 @@ export class MessageFramer {
     if (length > this.maxMessageBytes) {
       throw new WireError(`message length ${length} exceeds the limit of ${this.maxMessageBytes} bytes`);
     }
+    const keep = this.options.truncate?.(type, length) ?? null;
+    if (keep !== null && keep < length - 4) return this.cut(type, length, keep);
     const size = length + 1;
     if (this.total < size) return null;
     let raw: Buffer;
@@ -71,6 +97,18 @@ export class MessageFramer {
       raw = this.take(size);
     }
     return { type, body: raw.subarray(HEADER), raw };
+  }
+
+  /** The header and first `keep` payload bytes of a message, once here; the rest is discarded, buffered or to come. */
+  private cut(type: number, length: number, keep: number): Frame | null {
+    const head = HEADER + keep;
+    if (this.total < head) return null;
+    const raw = Buffer.from(this.take(head)); // a copy: the chunk it came from is not kept alive
+    const rest = length + 1 - head;
+    const buffered = Math.min(rest, this.total);
+    if (buffered > 0) this.take(buffered);
+    this.discarding = rest - buffered;
+    return { type, body: raw.subarray(HEADER), raw, truncated: { length } };
   }
 
   /** Removes and returns every buffered byte (e.g. to hand the rest of a stream to another reader). */

@@ -26,6 +26,7 @@ function request(overrides: Partial<ApprovalRequest> = {}): ApprovalRequest {
     closedReason: null,
     answers: [],
     grantId: null,
+    instanceId: null,
     ...overrides,
   };
 }

@@ -3,7 +3,7 @@
 // unreachable receiver never blocks or loses it. Failures go to the operator log and a counter.
 // Logs name a target by its kind, position and host only: a Slack webhook URL is a secret.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { NotificationTarget } from '../../config/types.ts';
 import { deliver, type Attempt } from './deliver.ts';
 import { notificationDocument, type ApprovalEvent } from './event.ts';
@@ -38,7 +38,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
   const now = o.now ?? (() => new Date());
   const stop = new AbortController();
   const running = new Set<Promise<void>>();
-  const names = o.targets.map((t, i) => `${t.kind} notification #${i + 1} (${hostOf(t.url)})`);
+  const names = o.targets.map(targetName);
 
   const send = async (target: NotificationTarget, name: string, event: ApprovalEvent): Promise<void> => {
     const deliveryId = randomUUID();
@@ -79,10 +79,11 @@ export function createNotifier(o: NotifierOptions): Notifier {
   };
 }
 
-function attemptFor(target: NotificationTarget, event: ApprovalEvent, deliveryId: string, pageUrl: string | null, now: () => Date): (n: number) => Attempt {
+/** The requests of one delivery, attempt n (signed at the attempt's time); `eventTime` is the document's `time` (default: now). */
+export function attemptFor(target: NotificationTarget, event: ApprovalEvent, deliveryId: string, pageUrl: string | null, now: () => Date, eventTime: Date = now()): (n: number) => Attempt {
   switch (target.kind) {
     case 'webhook': {
-      const body = JSON.stringify(notificationDocument(event, deliveryId, now(), pageUrl));
+      const body = JSON.stringify(notificationDocument(event, deliveryId, eventTime, pageUrl));
       return (n) => {
         const ts = Math.floor(now().getTime() / 1000);
         return { body, headers: { [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signBody(target.secret, ts, body), [DELIVERY_HEADER]: deliveryId, [ATTEMPT_HEADER]: String(n) } };
@@ -97,6 +98,20 @@ function attemptFor(target: NotificationTarget, event: ApprovalEvent, deliveryId
       throw new Error(`unknown notification target ${String(never)}`);
     }
   }
+}
+
+/**
+ * A target as the outbox names it: its kind and a hash of its URL and secret, the same on every
+ * instance configured alike, and never the URL itself (a Slack webhook URL is a secret).
+ */
+export function targetKey(target: NotificationTarget): string {
+  const secret = target.kind === 'webhook' ? target.secret : '';
+  return `${target.kind}:${createHash('sha256').update(`${target.url}\n${secret}`).digest('hex').slice(0, 24)}`;
+}
+
+/** How the operator log names a target: kind, position and host (never the URL: it may be a secret). */
+export function targetName(target: NotificationTarget, index: number): string {
+  return `${target.kind} notification #${index + 1} (${hostOf(target.url)})`;
 }
 
 function hostOf(url: string): string {
