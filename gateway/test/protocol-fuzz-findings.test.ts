@@ -122,4 +122,21 @@ describe('protocol fuzzer findings', () => {
     expect(gh.map(names)).toEqual(pg.map(names));
     expect(gh.map(errorCodes)).toEqual([['42704'], []]);
   });
+  it('Execute of the unnamed portal a failed simple-Query statement left in an aborted block: 34000 through Gatehouse, 25P02 from PostgreSQL (documented)', async () => {
+    // PostgreSQL keeps the portal of a simple-Query statement that failed while running until the
+    // block ends; Gatehouse never bound it, so it refuses the Execute as an unknown portal rather
+    // than forward what it did not decide. Both are errors; the block stays aborted on both sides.
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.query('BEGIN'),
+      serialize.query('SELECT 1 / g FROM generate_series(0, 1) g'),
+      serialize.execute({}),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(pg.map(errorCodes)).toEqual([[], ['22012'], ['25P02'], []]);
+    expect(gh.map(errorCodes)).toEqual([[], ['22012'], ['34000'], []]);
+    expect(gh[3]!.at(-1)).toMatchObject({ name: 'readyForQuery', status: 'I' });
+  });
 });
