@@ -44,4 +44,21 @@ describe('differential protocol fuzzing (short seeded run)', () => {
     expect(stats.divergence).toBeNull();
     expect(stats.messages).toBeGreaterThanOrEqual(MESSAGES);
   });
+
+  it.each([
+    [5, 'allow', ['breakglass', 'bench']],
+    [6, 'mask', ['agents', 'support', 'bench']],
+  ] as const)('seed %i (%s): a CancelRequest ends the running statement as in PostgreSQL, and one while idle or with a wrong key cancels nothing', async (seed, kind, groups) => {
+    const token = await t.token(`fuzz-cancel-${seed}`, [...groups]);
+    const stats = await runDifferential({
+      seed,
+      messages: 150,
+      cancelShare: 0.3,
+      gateway: () => WireClient.connect(t.port, token),
+      direct: () => directSession(t.upstreamUrl),
+      ...(kind === 'mask' ? { secrets } : {}),
+    });
+    expect(stats.divergence).toBeNull();
+    expect(stats.cancels).toBeGreaterThan(0);
+  });
 });

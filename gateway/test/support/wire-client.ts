@@ -26,12 +26,22 @@ export class WireClient {
   private readonly messages: Message[] = [];
   private waiter: (() => void) | null = null;
   private closed = false;
+  /** The BackendKeyData the server sent at login (what a CancelRequest for this session names). */
+  private key: { processID: number; secretKey: number } | null = null;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly port: number,
+    private readonly host: string,
+  ) {
     const stream = new PassThrough();
     socket.pipe(stream);
     // Closed only once every byte received has been parsed: `parse` settles when the stream ends.
     void parse(stream, (m) => {
+      if (m.name === 'backendKeyData') {
+        const k = m as unknown as { processID: number; secretKey: number };
+        this.key = { processID: k.processID, secretKey: k.secretKey };
+      }
       this.messages.push(m as Message);
       this.wake();
     }).then(() => {
@@ -49,7 +59,21 @@ export class WireClient {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    return new WireClient(socket);
+    return new WireClient(socket, port, host);
+  }
+
+  /**
+   * Sends a CancelRequest for this session on a new connection, with the key the server gave (or
+   * another one), and waits until the server closes that connection.
+   */
+  async cancel(key: { processID: number; secretKey: number } | null = this.key): Promise<void> {
+    if (!key) throw new Error('no BackendKeyData received on this session');
+    const socket = connect(this.port, this.host);
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      socket.once('connect', () => socket.end(serialize.cancel(key.processID, key.secretKey)));
+      socket.once('close', () => resolve());
+    });
   }
 
   /** Connects, authenticates with the token, and waits for the first ReadyForQuery. `params`: more startup parameters. */

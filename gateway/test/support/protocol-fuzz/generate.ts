@@ -1,7 +1,8 @@
 // Seeded generator of protocol-valid frontend message rounds for the differential protocol test:
 // simple and extended protocol, pipelined in one write, Flush and Sync in between, errors mid-batch,
 // COPY in and out (with Sync and Flush inside COPY FROM STDIN, and bad data), portals with row
-// limits, named and unnamed statements and portals, Close. Every round ends with a Sync, so the
+// limits, named and unnamed statements and portals, Close, CancelRequest (of a running statement,
+// while idle, with a wrong key; the runner sends it, see CancelPlan). Every round ends with a Sync, so the
 // session is ready for the next one; the runner adds a sentinel Query to know where a round ends.
 
 import { serialize } from 'pg-protocol';
@@ -45,15 +46,32 @@ const COPY_IN = `COPY ${FUZZ_TABLE} FROM STDIN`;
 const STATEMENT_NAMES = ['', '', 's1', 's2'];
 const PORTAL_NAMES = ['', '', 'p1'];
 
+/** A statement that runs until it is cancelled (a cancel round waits for it to end). */
+export const LONG_STATEMENT = 'SELECT pg_sleep(60)';
+
+/** How the runner sends a CancelRequest in a round (absent: none). */
+export type CancelPlan =
+  /** The first `head` messages hold one statement that runs until cancelled and end in one ReadyForQuery; the runner cancels until it ends, then sends the rest. */
+  | { kind: 'running'; head: number }
+  /** Before the round, while the session is idle: it must cancel nothing. */
+  | { kind: 'idle' }
+  /** Before the round, with a key the server never gave: it must cancel nothing. */
+  | { kind: 'wrong-key' };
+
 export interface Round {
   messages: Buffer[];
   /** A short description of each message, for reporting a divergence. */
   trace: string[];
+  cancel?: CancelPlan;
 }
 
 export class RoundGenerator {
   private readonly r: () => number;
-  constructor(seed: number) {
+  /** `cancelShare`: the share of rounds with a CancelRequest (running 40%, idle 40%, wrong key 20%). */
+  constructor(
+    seed: number,
+    private readonly cancelShare = 0.01,
+  ) {
     this.r = prng(seed);
   }
 
@@ -71,6 +89,47 @@ export class RoundGenerator {
       round.messages.push(m);
       round.trace.push(what);
     };
+    const c = this.r();
+    if (c < 0.4 * this.cancelShare) {
+      // A statement cancelled while it runs, alone, after others, or opening a block that the cancel aborts.
+      const head = this.pick(['simple', 'block', 'multi', 'extended'] as const);
+      switch (head) {
+        case 'simple':
+          add(serialize.query(LONG_STATEMENT), `Query(${LONG_STATEMENT})`);
+          break;
+        case 'block':
+          add(serialize.query(`BEGIN; ${LONG_STATEMENT}`), `Query(BEGIN; ${LONG_STATEMENT})`);
+          break;
+        case 'multi':
+          add(serialize.query(`SELECT 1 AS a; ${LONG_STATEMENT}; SELECT 2 AS b`), `Query(SELECT 1 AS a; ${LONG_STATEMENT}; SELECT 2 AS b)`);
+          break;
+        case 'extended':
+          add(serialize.parse({ name: '', text: LONG_STATEMENT }), `Parse(, ${LONG_STATEMENT})`);
+          add(serialize.bind({ statement: '', portal: '' }), 'Bind(, )');
+          add(serialize.execute({ portal: '', rows: 0 }), 'Execute(, 0)');
+          add(serialize.sync(), 'Sync');
+          break;
+        default: {
+          const never: never = head;
+          throw new Error(`unknown cancel head ${String(never)}`);
+        }
+      }
+      round.cancel = { kind: 'running', head: round.messages.length };
+      round.trace.push('CancelRequest (until it ends)');
+    } else if (c < 0.8 * this.cancelShare) {
+      round.cancel = { kind: 'idle' };
+      round.trace.push('CancelRequest (idle session)');
+    } else if (c < this.cancelShare) {
+      round.cancel = { kind: 'wrong-key' };
+      round.trace.push('CancelRequest (wrong key)');
+    }
+    this.steps(add);
+    add(serialize.sync(), 'Sync');
+    return round;
+  }
+
+  /** One to six random steps: simple and extended messages, COPY, Flush, Sync. */
+  private steps(add: (m: Buffer, what: string) => void): void {
     const steps = 1 + Math.floor(this.r() * 6);
     for (let i = 0; i < steps; i++) {
       const kind = this.r();
@@ -125,8 +184,6 @@ export class RoundGenerator {
         add(serialize.sync(), 'Sync');
       }
     }
-    add(serialize.sync(), 'Sync');
-    return round;
   }
 
   /** What follows a COPY FROM STDIN: rows (some bad), maybe a Sync or Flush inside, then CopyDone or CopyFail. */

@@ -20,6 +20,8 @@ export interface FuzzOptions {
   direct: () => Promise<WireClient>;
   /** Masked run: raw values that must never reach the client through Gatehouse. */
   secrets?: readonly string[];
+  /** The share of rounds with a CancelRequest (default 0.01; see RoundGenerator). */
+  cancelShare?: number;
   /** How long a round may take before it counts as a stall. */
   roundTimeoutMs?: number;
   onProgress?: (stats: FuzzStats) => void;
@@ -38,6 +40,8 @@ export interface Divergence {
 
 export interface FuzzStats {
   rounds: number;
+  /** Rounds with a CancelRequest of a running statement. */
+  cancels: number;
   messages: number;
   divergence: Divergence | null;
 }
@@ -112,11 +116,65 @@ function stripSentinelHead(messages: string[]): string[] {
   return messages.length > 0 && messages[messages.length - 1] === 'T sentinel:25:text' ? messages.slice(0, -1) : messages;
 }
 
+/** Reads until one ReadyForQuery (or the connection closes, or time runs out). */
+async function readUntilReady(c: WireClient, timeoutMs: number, onWait: () => Promise<void>): Promise<{ messages: Message[]; ended: string | null }> {
+  const messages: Message[] = [];
+  const deadline = Date.now() + timeoutMs;
+  let next = c.next().catch(() => null);
+  for (;;) {
+    const m = await Promise.race([next, new Promise<'tick'>((resolve) => setTimeout(() => resolve('tick'), 100).unref())]);
+    if (m === 'tick') {
+      if (Date.now() > deadline) return { messages, ended: 'no answer in time (stall)' };
+      await onWait();
+      continue;
+    }
+    if (m === null) return { messages, ended: 'connection closed' };
+    messages.push(m);
+    if (m.name === 'readyForQuery') return { messages, ended: null };
+    next = c.next().catch(() => null);
+  }
+}
+
+/** A key no server gave (the real one with its secret flipped). */
+const WRONG_KEY = { processID: 1, secretKey: 0x5eed };
+
+/**
+ * Sends one side's round as its cancel plan says: for a running statement, the head, a
+ * CancelRequest every 100 ms until the head's ReadyForQuery, a pause (so that no cancel still on
+ * its way can hit what follows), then the rest; for an idle or wrong-key cancel, the cancel first.
+ */
+async function sendRound(c: WireClient, round: Round, tail: Buffer, timeoutMs: number): Promise<{ head: Message[]; ended: string | null }> {
+  const plan = round.cancel;
+  if (plan === undefined) {
+    c.send(...round.messages, tail);
+    return { head: [], ended: null };
+  }
+  switch (plan.kind) {
+    case 'idle':
+    case 'wrong-key':
+      await c.cancel(plan.kind === 'idle' ? undefined : WRONG_KEY);
+      await new Promise((r) => setTimeout(r, 300));
+      c.send(...round.messages, tail);
+      return { head: [], ended: null };
+    case 'running': {
+      c.send(...round.messages.slice(0, plan.head));
+      const head = await readUntilReady(c, timeoutMs, () => c.cancel());
+      await new Promise((r) => setTimeout(r, 500));
+      c.send(...round.messages.slice(plan.head), tail);
+      return { head: head.messages, ended: head.ended };
+    }
+    default: {
+      const never: never = plan;
+      throw new Error(`unknown cancel plan ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 /** Runs rounds until `messages` frontend messages have been sent or the streams diverge. */
 export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
-  const gen = new RoundGenerator(o.seed);
+  const gen = new RoundGenerator(o.seed, o.cancelShare);
   const masked = (o.secrets?.length ?? 0) > 0;
-  const stats: FuzzStats = { rounds: 0, messages: 0, divergence: null };
+  const stats: FuzzStats = { rounds: 0, cancels: 0, messages: 0, divergence: null };
   let gw = await o.gateway();
   let pg = await o.direct();
   const before: Divergence['before'] = [];
@@ -126,11 +184,15 @@ export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
       const sentinel = `fuzz-${o.seed}-${stats.rounds}`;
       // ROLLBACK first: a round may leave a transaction block open or aborted, where the sentinel would fail.
       const tail = Buffer.concat([serialize.query('ROLLBACK'), serialize.query(`SELECT '${sentinel}'::text AS sentinel`)]);
-      pg.send(...round.messages, tail);
-      const want = await readRound(pg, sentinel, o.roundTimeoutMs ?? 20_000);
-      gw.send(...round.messages, tail);
-      const got = await readRound(gw, sentinel, o.roundTimeoutMs ?? 20_000);
+      const timeoutMs = o.roundTimeoutMs ?? 20_000;
+      const pgHead = await sendRound(pg, round, tail, timeoutMs);
+      const want = pgHead.ended !== null ? { messages: pgHead.head, ended: pgHead.ended } : await readRound(pg, sentinel, timeoutMs);
+      if (pgHead.ended === null) want.messages.unshift(...pgHead.head);
+      const gwHead = await sendRound(gw, round, tail, timeoutMs);
+      const got = gwHead.ended !== null ? { messages: gwHead.head, ended: gwHead.ended } : await readRound(gw, sentinel, timeoutMs);
+      if (gwHead.ended === null) got.messages.unshift(...gwHead.head);
       stats.rounds++;
+      if (round.cancel?.kind === 'running') stats.cancels++;
       stats.messages += round.messages.length;
       const norm = (ms: Message[]) => stripSentinelHead(ms.map((m) => normalise(m, masked)).filter((x): x is string => x !== null));
       const [d, g] = [norm(want.messages), norm(got.messages)];
