@@ -139,4 +139,25 @@ describe('protocol fuzzer findings', () => {
     expect(gh.map(errorCodes)).toEqual([[], ['22012'], ['34000'], []]);
     expect(gh[3]!.at(-1)).toMatchObject({ name: 'readyForQuery', status: 'I' });
   });
+
+  it('a Parse of the unnamed statement that fails drops the unnamed statement before it, as PostgreSQL does (seed 3003)', async () => {
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.parse({ text: 'BEGIN' }),
+      serialize.parse({ text: 'SELEC 1' }),
+      serialize.sync(),
+      serialize.describe({ type: 'S', name: '' }),
+      serialize.sync(),
+      // Inside a block (refused after a forwarded message: the failing message goes upstream too).
+      serialize.query('BEGIN'),
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.parse({ text: 'SELEC 2' }),
+      serialize.bind({}),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+    expect(errorCodes(gh[1]!)).toEqual(['26000']);
+    expect(errorCodes(gh[3]!)).toEqual(['42601']);
+  });
 });

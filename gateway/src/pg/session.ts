@@ -607,7 +607,14 @@ export class Session {
     const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
-      this.refuseExtended(d.error, 'extended');
+      if (name === '') {
+        // PostgreSQL drops the unnamed statement before it parses a new one, so after a failed
+        // Parse there is none (a Describe or Bind of it gets 26000): the same here and upstream.
+        this.statements.delete('');
+        this.refuseExtended(d.error, 'extended', 'drop-unnamed-statement');
+      } else {
+        this.refuseExtended(d.error, 'extended');
+      }
       return;
     }
     // Masks at the source: the statement is prepared upstream with its masked tables replaced.
@@ -718,20 +725,26 @@ export class Session {
   }
 
   /** A refused extended-protocol message: error now (in order), then discard until Sync. */
-  private refuseExtended(error: GatehouseError, _protocol: 'extended'): void {
+  /**
+   * `upstream`: 'drop-unnamed-statement' for a refused Parse of the unnamed statement, which the
+   * failing message sent in its place (when one is needed) also drops upstream.
+   */
+  private refuseExtended(error: GatehouseError, _protocol: 'extended', upstream: 'keep' | 'drop-unnamed-statement' = 'keep'): void {
     const message = errorMessageFor(error);
     this.skipUntilSync = true;
     if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
       this.emit(message);
       return;
     }
-    this.abortUpstream(message);
+    this.abortUpstream(message, upstream);
   }
 
   /** An extended-protocol message that fails upstream, in place of a refused one (then skip until Sync). */
-  private abortUpstream(message: Buffer): void {
+  private abortUpstream(message: Buffer, upstream: 'keep' | 'drop-unnamed-statement' = 'keep'): void {
     this.sendUpstream(
-      encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
+      upstream === 'drop-unnamed-statement'
+        ? encodeParse({ name: '', sql: 'gatehouse refused this statement', paramTypes: [] }) // a syntax error
+        : encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
     );
     this.pending.push({ kind: 'swap-error', error: message });
   }
