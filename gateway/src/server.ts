@@ -27,7 +27,8 @@ import type { GatehouseConfig } from './config/types.ts';
 import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { DecisionCache } from './enforce/decision-cache.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
-import { checkEvaluationBudget } from './policy/budget-gate.ts';
+import { checkEvaluationBudget, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
+import { recentRecordedInputs } from './audit/recorded-inputs.ts';
 import { EvalPool } from './policy/eval-pool.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
@@ -191,7 +192,15 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
-  const budget = { evaluator, budgetMs: config.policies.evalTimeoutMs };
+  const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs };
+  if (config.policies.activationSample > 0 && config.audit.file !== '-') {
+    const file = config.audit.file;
+    budget.recorded = () =>
+      recentRecordedInputs(file, config.policies.activationSample).catch((e: unknown) => {
+        info(`policy: WARNING: the recorded statements of ${file} could not be read for the activation check (${e instanceof Error ? e.message : String(e)}); new policies are timed on their test inputs only`);
+        return [];
+      });
+  }
   try {
     if (options.engines) {
       engines = options.engines;
@@ -214,7 +223,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         }),
       );
       const inputs = warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input }));
-      const gate = await checkEvaluationBudget(budget, engines.current(), inputs);
+      const gate = await checkEvaluationBudget(budget, engines.current(), [...inputs, ...(await recordedInputs(budget))]);
       if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
     }

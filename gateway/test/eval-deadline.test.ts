@@ -171,4 +171,19 @@ describe('gated activation refuses a commit whose policy loops on its test input
     expect(gw.engine().revision).toBe(good);
     expect((await client.query('SELECT id FROM clinical.visits ORDER BY id LIMIT 1')).rowCount).toBe(1);
   });
+
+  it('also times a new commit on recent statements of the audit log (policies.activation_sample), which its tests do not cover', async () => {
+    const good = git(repo, 'rev-parse', 'HEAD~1'); // the looping commit above was refused
+    expect(gw.engine().revision).toBe(good);
+    // Served and recorded under the good commit: recorded as `SELECT $1 AS rare_shape_marker`.
+    expect((await client.query('SELECT 1 AS rare_shape_marker')).rows).toEqual([{ rare_shape_marker: 1 }]);
+    const loopsOnMarker = `package gatehouse\n\ndeny contains {"id": "slow", "reason": "never reached in time"} if {\n\tcontains(input.statement.text, "rare_shape_marker")\n\t${LOOP}\n}\n`;
+    const slow = commitFiles(repo, { 'policies/rego/slow.rego': loopsOnMarker }, 'A rule that loops on one shape only');
+    const result = await gw.refreshPolicies();
+    expect(result).toMatchObject({ outcome: 'refused', commit: slow });
+    const reason = result?.outcome === 'refused' ? result.reason : '';
+    expect(reason).toContain('evaluation over budget: on the recorded statement of decision');
+    expect(reason).toContain('SELECT $1 AS rare_shape_marker');
+    expect(gw.engine().revision).toBe(good);
+  });
 });

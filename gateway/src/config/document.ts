@@ -21,6 +21,7 @@ export interface ConfigDocument {
   policies: {
     engine: EngineKind;
     eval_timeout_ms?: number;
+    activation_sample?: number;
     /** Exactly one of directory and git (the schema's oneOf). */
     directory?: string;
     git?: {

@@ -65,7 +65,7 @@ describe('loadConfig', () => {
         clockToleranceSeconds: 30,
       },
       upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000 },
-      policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100 },
+      policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
       audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 },
@@ -101,7 +101,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.jwks).toEqual({ kind: 'url', url: 'https://idp.example.com/jwks', cacheMaxAgeSeconds: 60, cooldownSeconds: 5 });
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
-    expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5 });
+    expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, activationSample: 200 });
     expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
@@ -116,6 +116,7 @@ upstream: { url: "postgres://u@h/db" }
       engine: 'cedar',
       directory: null,
       evalTimeoutMs: 100,
+      activationSample: 200,
       git: {
         url: join(dir, '../policy-repo'),
         branch: 'main',
@@ -337,6 +338,7 @@ describe('schema defaults', () => {
     expect(props['auth']?.properties['jwks']?.properties?.['cooldown_seconds']?.default).toBe(DEFAULTS.auth.cooldownSeconds);
     expect(d('upstream', 'pass_database')).toBe(DEFAULTS.upstream.passDatabase);
     expect(d('upstream', 'connect_timeout_ms')).toBe(DEFAULTS.upstream.connectTimeoutMs);
+    expect(d('policies', 'activation_sample')).toBe(DEFAULTS.policies.activationSample);
     expect(d('policies', 'eval_timeout_ms')).toBe(DEFAULTS.policies.evalTimeoutMs);
     const notification = (props['approvals']?.properties['notifications'] as unknown as { items: { properties: Record<string, { default?: unknown }> } }).items.properties;
     expect(notification['timeout_ms']?.default).toBe(DEFAULTS.approvals.notification.timeoutMs);

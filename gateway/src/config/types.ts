@@ -40,6 +40,8 @@ export interface GatehouseConfig {
     engine: EngineKind;
     /** Per-decision evaluation timeout; exceeded means deny. */
     evalTimeoutMs: number;
+    /** How many recent distinct statements of the audit log a new policy is also timed on at activation (0: none). */
+    activationSample: number;
   } & (
     | {
         /** Directory holding the policies for the engine (Rego files, or Cedar policies + schema). */

@@ -1,6 +1,7 @@
-// Gated activation's speed check: a candidate policy is evaluated over the repository's test inputs
-// (and the warm-up inputs) in the evaluation pool, each within the evaluation budget, before any
-// evaluation of it runs on the main thread; one that overruns refuses the commit.
+// Gated activation's speed check: a candidate policy is evaluated over the repository's test inputs,
+// the warm-up inputs and a sample of recorded inputs (recent statements from the audit log, where
+// configured) in the evaluation pool, each within the evaluation budget, before any evaluation of it
+// runs on the main thread; one that overruns refuses the commit.
 
 import { EVAL_BUDGET_POLICY_ID, type PolicyEvaluator } from './evaluate.ts';
 import { loadCaseDirectory } from './testing/cases.ts';
@@ -10,6 +11,17 @@ import type { PolicyEngine, PolicyInput } from './types.ts';
 export interface BudgetCheck {
   evaluator: PolicyEvaluator;
   budgetMs: number;
+  /**
+   * Recorded inputs to time the candidate on as well (policies.activation_sample recent distinct
+   * statements of the audit log), read at each activation. It reports its own failures (the check
+   * then goes on with the test inputs).
+   */
+  recorded?: () => Promise<Array<{ name: string; input: PolicyInput }>>;
+}
+
+/** The recorded inputs of a check (none when it has no source or they cannot be read). */
+export async function recordedInputs(check: BudgetCheck): Promise<Array<{ name: string; input: PolicyInput }>> {
+  return check.recorded === undefined ? [] : check.recorded().catch(() => []);
 }
 
 export type BudgetGateResult = { ok: true; evaluations: number } | { ok: false; reason: string };
