@@ -11,7 +11,7 @@ import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../auth/dev-keys.ts'
 import type { EngineKind } from '../policy/types.ts';
 import { ensureDatabase, initialisePgbench } from './bench-database.ts';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.ts';
-import { runHostile, type HostileAction, type HostileTally } from './hostile-client.ts';
+import { HOSTILE_ACTIONS, runHostile, type HostileAction, type HostileTally } from './hostile-client.ts';
 import { judge, type IsolationResults, type LatencyWindow, type PhaseName, type PhaseResult, type RssSample } from './isolation-report.ts';
 import { openClient, runSession, type TrafficKind, type TrafficRecorder } from './isolation-traffic.ts';
 import { summarize } from './latency-stats.ts';
@@ -30,6 +30,8 @@ export interface IsolationOptions {
   engine: EngineKind;
   /** 'isolation': baseline, hostile, recovery; 'soak': one long phase without the hostile client. */
   mode: 'isolation' | 'soak';
+  /** The hostile client's actions (default all; slow-policy only with Rego). */
+  hostile?: readonly HostileAction[];
   /** A superuser URL on loopback with enough max_connections; null starts a private PostgreSQL. */
   upstreamUrl: string | null;
   repoRoot: string;
@@ -134,8 +136,9 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     const hostileToken = await mintDevToken({ keyDir, subject: 'isolation-hostile', groups: ['bench'], ttlSeconds: 4 * 3600 });
 
     let policiesDir = path.join(options.repoRoot, 'policies', options.engine);
-    const actions: HostileAction[] = options.mode === 'soak' ? [] : ['many-statements', 'big-literal'];
-    if (options.mode === 'isolation') {
+    const chosen = options.hostile ?? HOSTILE_ACTIONS;
+    const actions: HostileAction[] = options.mode === 'soak' ? [] : chosen.filter((a) => a !== 'slow-policy');
+    if (options.mode === 'isolation' && chosen.includes('slow-policy')) {
       if (options.engine === 'rego') {
         policiesDir = await writeSlowPolicyCopy(policiesDir, path.join(workDir, 'policies'));
         actions.push('slow-policy');

@@ -5,6 +5,7 @@ import type { CliCommand } from './command.ts';
 import { QUERY_MODES } from '../bench/bench-report.ts';
 import type { QueryMode } from '../bench/bench-report.ts';
 import { DEFAULT_BENCH_URL } from '../bench/bench-database.ts';
+import { HOSTILE_ACTIONS, type HostileAction } from '../bench/hostile-client.ts';
 
 const HELP = `Usage: gatehouse bench [options]
 
@@ -51,6 +52,9 @@ Options:
   --isolation-warmup <n>
                     isolation: seconds of traffic before measuring (default 10)
   --think-ms <n>    isolation: mean pause between a session's statements (default 200)
+  --hostile <list>  isolation: the hostile client's actions, comma-separated, from
+                    many-statements, big-literal, slow-policy (default all; slow-policy
+                    needs rego): to see which one costs the others what
   --soak            isolation: one phase of --isolation-seconds without the hostile client
                     (RSS over time and errors), written to bench-results/soak.md
   --isolation-upstream <url>
@@ -87,6 +91,7 @@ export const benchCommand: CliCommand = {
       'isolation-warmup': { type: 'string', default: '10' },
       'think-ms': { type: 'string', default: '200' },
       soak: { type: 'boolean', default: false },
+      hostile: { type: 'string', default: HOSTILE_ACTIONS.join(',') },
       'isolation-upstream': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -133,6 +138,9 @@ export const benchCommand: CliCommand = {
     if (thinkMs === undefined || isolationWarmup === undefined || isolationWarmup > 900) {
       return fail('--think-ms must be a positive integer, --isolation-warmup a whole number up to 900');
     }
+    const hostile = values.hostile.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const unknownHostile = hostile.filter((a) => !(HOSTILE_ACTIONS as readonly string[]).includes(a));
+    if (hostile.length === 0 || unknownHostile.length > 0) return fail(`--hostile takes ${HOSTILE_ACTIONS.join(', ')}; not ${unknownHostile.join(', ') || '(empty)'}`);
     if (values['isolation-upstream'] !== '') {
       try {
         new URL(values['isolation-upstream']);
@@ -164,6 +172,7 @@ export const benchCommand: CliCommand = {
                 phaseSeconds: isolationSeconds,
                 thinkMs,
                 mode: values.soak ? 'soak' : 'isolation',
+                hostile: hostile as HostileAction[],
                 upstreamUrl: values['isolation-upstream'] === '' ? null : values['isolation-upstream'],
               },
         print: (line) => process.stdout.write(`${line}\n`),

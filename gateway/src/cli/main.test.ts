@@ -36,7 +36,7 @@ const OPTIONS: Record<string, string[]> = {
   serve: ['--config', '--host', '--port', '--check', '--offline', '--log-format'],
   token: ['--sub', '--groups', '--roles', '--ttl', '--config', '--key-dir', '--email', '--issuer', '--audience'],
   demo: [],
-  bench: [],
+  bench: ['--hostile', '--soak', '--sessions', '--only'],
   replay: ['--dir', '--speed', '--max-pause', '--asciicast'],
   audit: ['verify', 'query', 'explain', 'unseal', 'keygen', '--key', '--json', '--out', '--force', '--breakglass', '--identity', '--table', '--column', '--decision', '--commit', '--since', '--format'],
 };
@@ -104,14 +104,15 @@ describe('gatehouse CLI', () => {
   });
 
   it('exits 2 for a bad option, saying what is wrong in one line and where the help is', { timeout: 120_000 }, async () => {
-    const [unknown, missing, badTtl, badEngine, policySub] = await Promise.all([
+    const [unknown, missing, badTtl, badEngine, policySub, badHostile] = await Promise.all([
       gatehouse(['token', '--sub', 'a', '--nope']),
       gatehouse(['token', '--groups', 'a']),
       gatehouse(['token', '--sub', 'a', '--ttl', 'soon']),
       gatehouse(['demo', '--engine', 'prolog']),
       gatehouse(['policy', 'test', '--nope']),
+      gatehouse(['bench', '--only', 'isolation', '--hostile', 'big-literal,flood']),
     ]);
-    for (const r of [unknown, missing, badTtl, badEngine, policySub]) {
+    for (const r of [unknown, missing, badTtl, badEngine, policySub, badHostile]) {
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.split('\n')).toHaveLength(3); // two lines and the final newline
@@ -119,6 +120,7 @@ describe('gatehouse CLI', () => {
     expect(missing.stderr).toBe("gatehouse token: --sub is required\nTry 'gatehouse token --help' for more information.\n");
     expect(badEngine.stderr).toContain("Try 'gatehouse demo --help'");
     expect(policySub.stderr).toContain("Try 'gatehouse policy test --help'");
+    expect(badHostile.stderr).toBe("gatehouse bench: --hostile takes many-statements, big-literal, slow-policy; not flood\nTry 'gatehouse bench --help' for more information.\n");
   });
 
   it('token prints a dev token that verifies, with a warning on stderr', { timeout: 120_000 }, async () => {
