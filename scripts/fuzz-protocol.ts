@@ -40,6 +40,7 @@ try {
   const maskToken = await t.token('fuzz-mask', ['agents', 'support', 'bench']);
   let sent = 0;
   let rounds = 0;
+  let cancels = 0;
   let divergences = 0;
   const started = Date.now();
   while (sent < total) {
@@ -53,7 +54,8 @@ try {
     });
     sent += stats.messages;
     rounds += stats.rounds;
-    console.log(`seed ${seed} (${masked ? 'masked' : 'allow-all'}): ${stats.messages} messages, ${stats.rounds} rounds; total ${sent} messages in ${Math.round((Date.now() - started) / 1000)} s`);
+    cancels += stats.cancels;
+    console.log(`seed ${seed} (${masked ? 'masked' : 'allow-all'}): ${stats.messages} messages, ${stats.rounds} rounds (${stats.cancels} cancels); total ${sent} messages in ${Math.round((Date.now() - started) / 1000)} s`);
     if (stats.divergence !== null) {
       console.log(JSON.stringify(stats.divergence, null, 2));
       exitCode = 1;
@@ -62,7 +64,7 @@ try {
     }
     seed++;
   }
-  console.log(`fuzz:protocol: ${sent} frontend messages in ${rounds} rounds, ${divergences === 0 ? 'no divergence' : `${divergences} divergence(s) (above)`}`);
+  console.log(`fuzz:protocol: ${sent} frontend messages in ${rounds} rounds (${cancels} with a running statement cancelled), ${divergences === 0 ? 'no divergence' : `${divergences} divergence(s) (above)`}`);
 } finally {
   await t.close();
 }
