@@ -26,4 +26,23 @@ describe('mask functions', () => {
     expect(insert.text).not.toContain(ipad.toString('hex'));
     expect(insert.values).toEqual([ipad.toString('hex'), opad.toString('hex')]);
   });
+
+  it('pins no search_path per call: every function and operator in the bodies is schema-qualified', () => {
+    const fns = setupStatements('gatehouse_gw').filter((sql) => sql.startsWith('CREATE OR REPLACE FUNCTION'));
+    expect(fns).toHaveLength(4);
+    for (const sql of fns) {
+      expect(sql).not.toMatch(/\bSET\s+search_path\b/i);
+      const body = sql.slice(sql.indexOf('$gh$'));
+      // Every name followed by "(" is qualified (or a keyword of PL/pgSQL or SQL syntax).
+      for (const m of body.matchAll(/([A-Za-z_."]+)\(/g)) {
+        const name = m[1]!;
+        if (/^(pg_catalog|gatehouse)\./.test(name) || /^(OPERATOR|CAST|EXTRACT|IF|AND|IN|ARRAY|NOT)$/i.test(name) || name === '') continue;
+        throw new Error(`unqualified call ${name}( in ${sql.slice(0, 80)}`);
+      }
+      // No bare operator: each one is OPERATOR(pg_catalog.x).
+      const bare = body.replace(/OPERATOR\(pg_catalog\.[^)]+\)/g, '').replace(/'[^']*'/g, "''").replace(/:=/g, '').replace(/\.\./g, '').replace(/\b(ERRCODE|HINT) =/g, ''); // RAISE options are no operators
+      expect(bare).not.toMatch(/\|\||[^<>!]=|[-+*%~]|>=|<=/);
+    }
+  });
 });
+

@@ -4,7 +4,7 @@
 // - the key is in table gatehouse.gatehouse_mask_key, owned by the NOLOGIN role
 //   gatehouse_mask_owner, with no privilege for anyone else: Gatehouse's own role cannot read it;
 // - only HMAC pads derived from the key are stored, and the functions that use them are SECURITY
-//   DEFINER (owned by gatehouse_mask_owner, search_path pinned), EXECUTE granted to Gatehouse's
+//   DEFINER (owned by gatehouse_mask_owner, every name in them schema-qualified), EXECUTE granted to Gatehouse's
 //   upstream role only; their bodies hold no key material, so pg_proc, EXPLAIN and error text
 //   show none;
 // - clients cannot call them: Gatehouse refuses any statement naming the `gatehouse` schema or a
@@ -41,11 +41,20 @@ function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** `a OPERATOR(pg_catalog.op) b`: an operator no search_path can replace. */
+const op = (o: string): string => `OPERATOR(pg_catalog.${o})`;
+const cat = op('||');
+
 /** Statements that create the schema, the key table (empty) and the functions; idempotent. */
 export function setupStatements(grantTo: string): string[] {
   const role = ident(grantTo);
   const owner = ident(MASK_OWNER_ROLE);
-  const definer = `SECURITY DEFINER SET search_path = pg_catalog, pg_temp`;
+  // No `SET search_path` clause: it costs a configuration change and restore on every call (one
+  // call per masked value; measured in docs/benchmarks.md). Instead every function, operator and
+  // type in the bodies is qualified with pg_catalog or gatehouse, so the caller's search_path
+  // (which a definer function inherits) cannot substitute any of them; pg_temp is never searched
+  // for functions or operators, and qualified names never search it.
+  const definer = 'SECURITY DEFINER';
   const fns = [
     'gatehouse.gatehouse_mask_digest(text, text, text)',
     'gatehouse.gatehouse_mask_hash(text, text)',
@@ -56,11 +65,16 @@ export function setupStatements(grantTo: string): string[] {
   // the masked column ("schema.table.column"), so equal values hash differently in different
   // columns and a column an identity can write is no oracle for another one (red-team R4-3);
   // `purpose` keeps the hash and each fake of one column apart. PL/pgSQL: its cached plan reads the
-  // key row once per call, cheaper than an SQL function's executor start per call.
+  // key row once per call, cheaper than an SQL function's executor start per call, and the hash is
+  // then a simple expression (cheaper than computing it inside the key's SELECT, measured).
+  const utf8 = (e: string): string => `pg_catalog.convert_to(${e}, 'UTF8')`;
+  // An E'' literal: the same byte whatever standard_conforming_strings the caller set.
+  const zero = `E'\\\\x00'::pg_catalog.bytea`;
   const keyed = (domain: string, purpose: string, value: string): string =>
-    `sha256(k.opad || sha256(k.ipad || convert_to(${domain}, 'UTF8') || '\\x00'::bytea || convert_to(${purpose}, 'UTF8') || '\\x00'::bytea || convert_to(${value}, 'UTF8')))`;
-  const readKey = `SELECT g.ipad, g.opad INTO k FROM gatehouse.gatehouse_mask_key g WHERE g.id = 1;
-         IF k.ipad IS NULL THEN
+    `pg_catalog.sha256(opad ${cat} pg_catalog.sha256(ipad ${cat} ${utf8(domain)} ${cat} ${zero} ${cat} ${utf8(purpose)} ${cat} ${zero} ${cat} ${utf8(value)}))`;
+  const keyVars = 'ipad pg_catalog.bytea; opad pg_catalog.bytea;';
+  const readKey = `SELECT g.ipad, g.opad INTO ipad, opad FROM gatehouse.gatehouse_mask_key g WHERE g.id ${op('=')} 1;
+         IF ipad IS NULL THEN
            RAISE EXCEPTION 'the Gatehouse masking key is missing in this database' USING ERRCODE = '55000', HINT = 'Run ''gatehouse db setup'' for this database.';
          END IF;`;
   return [
@@ -82,61 +96,62 @@ export function setupStatements(grantTo: string): string[] {
     // Functions of earlier releases (one key domain for every column): gone, so nothing can call them.
     `DROP FUNCTION IF EXISTS gatehouse.gatehouse_mask_hash(text), gatehouse.gatehouse_mask_digest(text),
        gatehouse.gatehouse_mask_fake(text, text), gatehouse.gatehouse_mask_fake_date(date)`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(domain text, purpose text, v text) RETURNS bytea
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(domain pg_catalog.text, purpose pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.bytea
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ DECLARE k record; BEGIN
+       AS $gh$ DECLARE ${keyVars} BEGIN
          ${readKey}
          RETURN ${keyed('domain', 'purpose', 'v')};
        END $gh$`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(domain text, v text) RETURNS text
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(domain pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.text
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ DECLARE k record; BEGIN
+       AS $gh$ DECLARE ${keyVars} BEGIN
          ${readKey}
-         RETURN 'h:' || left(encode(${keyed('domain', "'hash'", 'v')}, 'hex'), 16);
+         RETURN 'h:' ${cat} pg_catalog."left"(pg_catalog.encode(${keyed('domain', "'hash'", 'v')}, 'hex'), 16);
        END $gh$`, // the digest inlined: one call per value, not two
     // Format-preserving fakes: every digit replaced by one derived from the keyed digest, every
     // other character kept; an SSN gets area 9xx (never issued), a phone number 555-01xx in its
     // last seven digits (reserved for fiction); an email becomes an address at example.invalid.
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake(kind text, domain text, v text) RETURNS text
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake(kind pg_catalog.text, domain pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.text
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
        AS $gh$
        DECLARE
-         d bytea := gatehouse.gatehouse_mask_digest(domain, 'fake_' || kind, v);
-         n integer := length(regexp_replace(v, '[^0-9]', '', 'g'));
-         digits text := '';
-         out text := '';
-         c text;
-         i integer := 0;
+         d pg_catalog.bytea := gatehouse.gatehouse_mask_digest(domain, 'fake_' ${cat} kind, v);
+         n pg_catalog.int4 := pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g'));
+         digits pg_catalog.text := '';
+         out pg_catalog.text := '';
+         c pg_catalog.text;
+         i pg_catalog.int4 := 0;
        BEGIN
-         IF kind = 'email' THEN
-           RETURN 'user-' || left(encode(d, 'hex'), 10) || '@example.invalid';
+         IF kind ${op('=')} 'email' THEN
+           RETURN 'user-' ${cat} pg_catalog."left"(pg_catalog.encode(d, 'hex'), 10) ${cat} '@example.invalid';
          END IF;
-         FOR j IN 0..n - 1 LOOP
-           digits := digits || (get_byte(d, j % 32) % 10)::text;
+         FOR j IN 0..n ${op('-')} 1 LOOP
+           digits := digits ${cat} CAST(pg_catalog.get_byte(d, j ${op('%')} 32) ${op('%')} 10 AS pg_catalog.text);
          END LOOP;
-         IF kind = 'ssn' AND n >= 1 THEN
-           digits := '9' || substr(digits, 2);
-         ELSIF kind = 'phone' AND n >= 7 THEN
-           digits := substr(digits, 1, n - 7) || '55501' || substr(digits, n - 1, 2);
+         IF kind ${op('=')} 'ssn' AND n ${op('>=')} 1 THEN
+           digits := '9' ${cat} pg_catalog.substr(digits, 2);
+         ELSIF kind ${op('=')} 'phone' AND n ${op('>=')} 7 THEN
+           digits := pg_catalog.substr(digits, 1, n ${op('-')} 7) ${cat} '55501' ${cat} pg_catalog.substr(digits, n ${op('-')} 1, 2);
          END IF;
-         FOREACH c IN ARRAY regexp_split_to_array(v, '') LOOP
-           IF c ~ '^[0-9]$' THEN
-             i := i + 1;
-             out := out || substr(digits, i, 1);
+         FOREACH c IN ARRAY pg_catalog.regexp_split_to_array(v, '') LOOP
+           IF c ${op('~')} '^[0-9]$' THEN
+             i := i ${op('+')} 1;
+             out := out ${cat} pg_catalog.substr(digits, i, 1);
            ELSE
-             out := out || c;
+             out := out ${cat} c;
            END IF;
          END LOOP;
          RETURN out;
        END $gh$`,
     // A date in the same year: the year stays (for identities allowed to see it), month and day
     // come from the keyed digest (day 1-365, so the year never changes). Infinity stays infinity.
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake_date(domain text, v date) RETURNS date
+    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_fake_date(domain pg_catalog.text, v pg_catalog.date) RETURNS pg_catalog.date
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
-       AS $gh$ DECLARE d bytea; BEGIN
-         IF NOT isfinite(v) THEN RETURN v; END IF;
-         d := gatehouse.gatehouse_mask_digest(domain, 'fake_date', v::text);
-         RETURN make_date(extract(year FROM v)::integer, 1, 1) + ((get_byte(d, 0) * 256 + get_byte(d, 1)) % 365);
+       AS $gh$ DECLARE d pg_catalog.bytea; BEGIN
+         IF NOT pg_catalog.isfinite(v) THEN RETURN v; END IF;
+         d := gatehouse.gatehouse_mask_digest(domain, 'fake_date', CAST(v AS pg_catalog.text));
+         RETURN pg_catalog.make_date(CAST(EXTRACT(year FROM v) AS pg_catalog.int4), 1, 1)
+           ${op('+')} ((pg_catalog.get_byte(d, 0) ${op('*')} 256 ${op('+')} pg_catalog.get_byte(d, 1)) ${op('%')} 365);
        END $gh$`,
     ...fns.flatMap((fn) => [
       `ALTER FUNCTION ${fn} OWNER TO ${owner}`,
