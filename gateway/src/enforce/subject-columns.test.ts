@@ -96,7 +96,10 @@ describe('planSubjects: SELECT', () => {
   });
 
   it('reads the subject through the derived table masking at the source writes', () => {
-    const masks: MaskRule[] = [{ table: 'clinical.patients', column: 'ssn', strategy: 'redact', policy: 'p' }];
+    const masks: MaskRule[] = [
+      { table: 'clinical.patients', column: 'ssn', strategy: 'redact', policy: 'p' },
+      { table: 'clinical.patients', column: 'name', strategy: 'hash', policy: 'p' },
+    ];
     const m = rewriteForMasks({ text: 'SELECT * FROM clinical.patients p', masks: [masks], searchPath: ['clinical'], relations, routines });
     if (m.kind !== 'rewritten') throw new Error('expected a rewrite');
     const r = plan(m.text, ['clinical.patients'], ['clinical.patients\u0000ssn']);

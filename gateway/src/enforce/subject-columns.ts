@@ -15,7 +15,7 @@ import { asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import { statementTexts, type RawStatement } from '../sql/split.ts';
 import { canonical } from './mask-rewrite-check.ts';
-import { quoteIdent } from './mask-expressions.ts';
+import { MASK_SCHEMA, quoteIdent } from './mask-expressions.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import type { SubjectHasher } from '../audit/subjects.ts';
@@ -306,6 +306,8 @@ function callsAggregate(value: unknown, ctx: PlanContext): boolean {
       const name = names[names.length - 1] ?? '';
       const schema = names.length > 1 ? names[names.length - 2]! : null;
       if (AGGREGATES.has(name)) return true;
+      // The keyed masking functions masking at the source calls (clients cannot name them: enforce/reserved-names.ts).
+      if (schema === MASK_SCHEMA) return Object.values(b).some((v) => callsAggregate(v, ctx));
       if (schema !== null && schema !== 'pg_catalog') return true;
       if (ctx.routines === null || ctx.routines.verdict('function', { schema, name }) !== 'harmless') return true;
     }
