@@ -2,8 +2,9 @@
 // hashes (HMAC-SHA256 with audit.subject_key), capped and counted, for the outcome record. The raw
 // subject value never leaves Gatehouse's memory: it is hashed here, and only the hash is recorded.
 
-import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** The subjects of one PHI table in one statement's outcome. */
 export type TableSubjects =
@@ -22,6 +23,19 @@ export function readSubjectKey(file: string): Buffer {
   const key = readFileSync(file);
   if (key.length < 16) throw new Error(`${file} holds ${key.length} bytes; a subject key needs at least 16 (openssl rand -out ${file} 32)`);
   return key;
+}
+
+/**
+ * The gateway's subject key: read, or created (32 random bytes, mode 0600) when the file does not
+ * exist yet; `created` says which, so the operator log can say so.
+ */
+export function openSubjectKey(file: string): { key: Buffer; created: boolean } {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+    return { key: readSubjectKey(file), created: true };
+  }
+  return { key: readSubjectKey(file), created: false };
 }
 
 export function subjectHasher(key: Buffer): SubjectHasher {
