@@ -13,6 +13,8 @@ import pg from 'pg';
 import { api, pendingRequest } from './support/approvals.ts';
 import { psqlVia, runGatehouse } from './support/run-tool.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { names, rowsOf, serialize, WireClient } from './support/wire-client.ts';
+import { encodeBind } from '../src/wire/frontend.ts';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Disclosure } from '../src/audit/disclosures.ts';
 
@@ -122,6 +124,30 @@ describe('accounting of disclosures', () => {
     expect(s?.status === 'listed' && s.hashes.length).toBe(5);
   });
 
+  it('a portal read in parts (Execute with a row limit), with a result format per column: each part lists its own rows', async () => {
+    const w = await WireClient.connect(t.port, breakglass);
+    w.send(
+      serialize.parse({ name: '', text: 'SELECT id AS m10, diagnosis_code FROM clinical.patients WHERE id <= 5 ORDER BY id' }),
+      encodeBind({ portal: 'c', statement: '', paramFormats: [], params: [], resultFormats: [0, 1] }),
+      serialize.describe({ type: 'P', name: 'c' }),
+      serialize.execute({ portal: 'c', rows: 2 }),
+      serialize.execute({ portal: 'c', rows: 10 }),
+      serialize.sync(),
+    );
+    const [group] = await w.untilReady(1);
+    expect(names(group!)).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'dataRow', 'portalSuspended', 'dataRow', 'dataRow', 'dataRow', 'commandComplete', 'readyForQuery']);
+    const description = group!.find((m) => m.name === 'rowDescription') as unknown as { fields: Array<{ name: string; format: string }> };
+    expect(description.fields.map((f) => [f.name, f.format])).toEqual([['m10', 'text'], ['diagnosis_code', 'binary']]);
+    expect(rowsOf(group!).every((r) => r.length === 2)).toBe(true);
+    expect(rowsOf(group!).map((r) => r[0])).toEqual(['1', '2', '3', '4', '5']);
+    const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'statement' && r.statement.includes('m10')).every((s) => rs.some((o) => o.type === 'outcome' && o.decision_id === s.decision_id)) && rs.some((r) => r.type === 'statement' && r.statement.includes('m10')));
+    const parts = records.filter((r) => r.type === 'statement' && r.statement.includes('m10')).map((r) => outcomeOf(records, r.type === 'statement' ? r.decision_id : ''));
+    expect(parts.map((o) => o.subjects?.['clinical.patients'])).toEqual([
+      { status: 'listed', hashes: [hash(1), hash(2)], count: 2, truncated: false },
+      { status: 'listed', hashes: [hash(3), hash(4), hash(5)], count: 3, truncated: false },
+    ]);
+  });
+
   it('psql sees the same columns and rows', async () => {
     const sql = `SELECT id AS m9, diagnosis_code FROM clinical.patients WHERE id = ${P}`;
     const via = await psqlVia(t.port, breakglass, ['-A', '-c', sql]);
@@ -163,7 +189,11 @@ describe('accounting of disclosures', () => {
     const ids = listed.map((d) => d.decision_id);
     // m3 ran twice (two Executes): each is its own access.
     const m3runs = records.filter((r) => r.type === 'statement' && r.statement.includes('m3')).map((r) => (r.type === 'statement' ? r.decision_id : ''));
-    expect(new Set(ids)).toEqual(new Set([...expected, m2, ...m3runs, writes[0]!, records.filter((r) => r.type === 'statement' && r.statement.includes('m8')).map((r) => (r.type === 'statement' ? r.decision_id : ''))[0]!].filter((x) => x !== '')));
+    // The portal read in parts: the part that returned P's row (P is among patients 1-5 in the seed).
+    const m10parts = records.filter((r) => r.type === 'statement' && r.statement.includes('m10')).map((r) => (r.type === 'statement' ? r.decision_id : ''));
+    const m10 = m10parts.filter((id) => JSON.stringify(outcomeOf(records, id).subjects).includes(hash(P)));
+    expect(m10.length).toBe(1);
+    expect(new Set(ids)).toEqual(new Set([...expected, m2, ...m3runs, ...m10, writes[0]!, records.filter((r) => r.type === 'statement' && r.statement.includes('m8')).map((r) => (r.type === 'statement' ? r.decision_id : ''))[0]!].filter((x) => x !== '')));
     expect(ids).not.toContain(writes[1]); // Q's write
     expect(ids).not.toContain(decisionOf(records, 'm4')); // two other patients
     expect(listed.every((d) => d.match === 'listed')).toBe(true);
