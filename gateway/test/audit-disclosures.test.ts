@@ -140,7 +140,7 @@ describe('accounting of disclosures', () => {
     expect(description.fields.map((f) => [f.name, f.format])).toEqual([['m10', 'text'], ['diagnosis_code', 'binary']]);
     expect(rowsOf(group!).every((r) => r.length === 2)).toBe(true);
     expect(rowsOf(group!).map((r) => r[0])).toEqual(['1', '2', '3', '4', '5']);
-    const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'statement' && r.statement.includes('m10')).every((s) => rs.some((o) => o.type === 'outcome' && o.decision_id === s.decision_id)) && rs.some((r) => r.type === 'statement' && r.statement.includes('m10')));
+    const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'statement' && r.statement.includes('m10')).every((s) => rs.some((o) => o.type === 'outcome' && s.type === 'statement' && o.decision_id === s.decision_id)) && rs.some((r) => r.type === 'statement' && r.statement.includes('m10')));
     const parts = records.filter((r) => r.type === 'statement' && r.statement.includes('m10')).map((r) => outcomeOf(records, r.type === 'statement' ? r.decision_id : ''));
     expect(parts.map((o) => o.subjects?.['clinical.patients'])).toEqual([
       { status: 'listed', hashes: [hash(1), hash(2)], count: 2, truncated: false },
