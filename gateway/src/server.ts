@@ -18,6 +18,8 @@ import { createReadiness } from './admin/readiness.ts';
 import { auditRoutes } from './admin/audit-routes.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
 import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.ts';
+import { openSubjectKey, subjectHasher } from './audit/subjects.ts';
+import type { Disclosures } from './enforce/subject-columns.ts';
 import { openSessionRecorder } from './audit/session-recording.ts';
 import { openAuditSink } from './audit/file-sink.ts';
 import { redactRecord } from './audit/redact.ts';
@@ -112,6 +114,21 @@ function breakGlassSealer(file: string | null): Sealer | null {
   }
 }
 
+/** audit.phi_tables with its key, or null without PHI tables; a key that cannot be read stops the start. */
+function disclosuresOf(config: GatehouseConfig, info: (message: string) => void): Disclosures | null {
+  const tables = Object.entries(config.audit.phiTables ?? {});
+  if (tables.length === 0) return null;
+  const file = config.audit.subjectKeyFile ?? null;
+  if (file === null) throw new GatehouseError('CONFIG_INVALID', 'audit.phi_tables needs audit.subject_key (a file of random bytes: openssl rand -out subject.key 32)');
+  try {
+    const { key, created } = openSubjectKey(file);
+    if (created) info(`audit: created the subject key ${file} (keep it, and keep it secret: audit disclosures needs it)`);
+    return { phi: new Map(tables), hash: subjectHasher(key), cap: config.audit.subjectsMax ?? 1000 };
+  } catch (e) {
+    throw new GatehouseError('CONFIG_INVALID', `audit.subject_key ${file}: ${(e as Error).message}`);
+  }
+}
+
 /** GET /policy/status when policies come from a directory: what is loaded, nothing followed. */
 function directoryStatus(engine: PolicyEngine, directory: string | null): unknown {
   return { engine: engine.kind, source: { directory }, active: { commit: engine.revision }, following: null };
@@ -164,6 +181,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const onError = options.onError ?? info;
   const signer: CheckpointSigner | null = config.audit.signingKeyFile ? await loadCheckpointSigner(config.audit.signingKeyFile) : null;
   const seal = breakGlassSealer(config.audit.breakGlassKeyFile ?? null);
+  const disclosures = disclosuresOf(config, info);
+  if (disclosures) info(`audit: subjects of rows returned or written are recorded (hashed) for ${[...disclosures.phi.keys()].join(', ')}`);
   if (seal) info(`audit: statements as sent, with their parameters, are sealed to the break-glass key ${config.audit.breakGlassKeyFile}`);
   if (signer === null && !options.audit) info('audit: no signing key (audit.signing_key): the log is hash-chained but its checkpoints are not signed');
   const audit = observeAuditSink(
@@ -446,6 +465,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           relations: catalog.relations,
           ...(seal ? { seal } : {}),
           ...(recorder ? { recorder } : {}),
+          ...(disclosures ? { disclosures } : {}),
         },
         ...(recorder ? { recorder } : {}),
         catalog,

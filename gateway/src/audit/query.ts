@@ -5,6 +5,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { DecisionAction } from '../policy/types.ts';
 import type { AuditRecord, StatementOutcome } from './types.ts';
+import type { SubjectsRecord } from './subjects.ts';
 
 type StatementRecord = Extract<AuditRecord, { type: 'statement' }>;
 type ApprovalState = Extract<AuditRecord, { type: 'approval' }>['state'];
@@ -39,6 +40,10 @@ export interface AccessRow {
   outcome: StatementOutcome | null;
   /** For approve decisions: the request's last state in the log (null: none recorded). */
   approval: ApprovalState | null;
+  /** For approve decisions: the reason the requester gave (a reason: comment or gatehouse.reason), when recorded. */
+  purpose?: string | null;
+  /** From the outcome record: the subjects of the rows returned or written, by PHI table (audit.phi_tables). */
+  subjects?: SubjectsRecord | null;
   /** Where the statement record is: file:line. */
   at: string;
 }
@@ -218,12 +223,16 @@ export async function* queryAuditFiles(files: string[], filter: AccessFilter, op
         case 'outcome': {
           const row = byDecision.get(record.decision_id);
           const o = record.outcome as unknown;
-          if (row !== undefined && typeof o === 'object' && o !== null && OUTCOME_STATUSES.has((o as { status?: unknown }).status as string)) row.outcome = record.outcome;
+          if (row !== undefined && typeof o === 'object' && o !== null && OUTCOME_STATUSES.has((o as { status?: unknown }).status as string)) {
+            row.outcome = record.outcome;
+            if (typeof record.subjects === 'object' && record.subjects !== null) row.subjects = record.subjects;
+          }
           break;
         }
         case 'approval': {
           const row = byDecision.get(record.decision_id);
           if (row !== undefined && isString(record.state)) row.approval = record.state;
+          if (row !== undefined && record.event === 'requested' && isString(record.reason)) row.purpose = record.reason;
           break;
         }
         default:

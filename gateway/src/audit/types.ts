@@ -2,6 +2,7 @@
 // before a statement is forwarded, one "outcome" record with the same decision id after it.
 
 import type { DecisionAction, DetectorName, EngineKind, MaskRule, PolicyInput } from '../policy/types.ts';
+import type { SubjectsRecord } from './subjects.ts';
 
 export const AUDIT_RECORD_VERSION = 1 as const;
 
@@ -51,6 +52,11 @@ export type AuditRecord =
       outcome: StatementOutcome;
       /** Identifiers the content detectors replaced in what the client received, by detector (absent: none). */
       detected?: Partial<Record<DetectorName, number>>;
+      /**
+       * For a statement that read or wrote a table marked as holding PHI (audit.phi_tables): per table,
+       * keyed hashes of the subjects of the rows returned or written, or why they are unknown (audit/subjects.ts).
+       */
+      subjects?: SubjectsRecord;
     }
   | {
       v: typeof AUDIT_RECORD_VERSION;

@@ -2,6 +2,7 @@
 // the verb's help and its usage errors.
 
 import { UsageError, usageErrorText } from './args.ts';
+import { auditDisclosuresCommand } from './audit-disclosures.ts';
 import { auditExplainCommand } from './audit-explain.ts';
 import { auditKeygenCommand } from './audit-keygen.ts';
 import { auditQueryCommand } from './audit-query.ts';
@@ -10,14 +11,14 @@ import { auditVerifyCommand } from './audit-verify.ts';
 import type { CliCommand } from './command.ts';
 
 /** Every `gatehouse audit` subcommand, in the order help lists them. */
-export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand];
+export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditDisclosuresCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand];
 
 function overview(): string {
   const width = Math.max(...AUDIT_SUBCOMMANDS.map((c) => c.name.length));
   return [
     'Usage: gatehouse audit <subcommand> [options]',
     '',
-    'Work with the audit log (docs/audit.md): verify its chain and signed checkpoints, list what was accessed, reproduce a decision, open break-glass copies, create keys.',
+    'Work with the audit log (docs/audit.md): verify its chain and signed checkpoints, list what was accessed and whose rows, reproduce a decision, open break-glass copies, create keys.',
     '',
     'Subcommands:',
     ...AUDIT_SUBCOMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),

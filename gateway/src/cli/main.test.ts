@@ -38,7 +38,7 @@ const OPTIONS: Record<string, string[]> = {
   demo: [],
   bench: ['--hostile', '--soak', '--sessions', '--only'],
   replay: ['--dir', '--speed', '--max-pause', '--asciicast'],
-  audit: ['verify', 'query', 'explain', 'unseal', 'keygen', '--key', '--json', '--out', '--force', '--breakglass', '--identity', '--table', '--column', '--decision', '--commit', '--since', '--format'],
+  audit: ['verify', 'query', 'disclosures', '--subject', '--include-possible', 'explain', 'unseal', 'keygen', '--key', '--json', '--out', '--force', '--breakglass', '--identity', '--table', '--column', '--decision', '--commit', '--since', '--format'],
 };
 
 let dir: string;

@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +69,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
-      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 },
+      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
@@ -102,7 +103,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
     expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, activationSample: 200 });
-    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100 });
+    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
 
@@ -263,6 +264,16 @@ extra: true
     expect(await problemsOf(loadConfig(await write('dup.yaml', `${MINIMAL}\nauth: {}\n`)))).toMatch(/unique|duplicate/i);
     expect(await problemsOf(loadConfig(await write('empty.yaml', '')))).toContain('(root): must be object');
     expect(await problemsOf(loadConfig(join(dir, 'absent.yaml')))).toContain('cannot read config file');
+  });
+
+  it('reads audit.phi_tables and resolves audit.subject_key against the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(file, MINIMAL + 'audit:\n  phi_tables:\n    clinical.patients: { subject: id }\n  subject_key: keys/subject.key\n  subjects_max: 7\n');
+    const config = await loadConfig(file, undefined, { env: {} });
+    expect(config.audit).toMatchObject({ phiTables: { 'clinical.patients': 'id' }, subjectKeyFile: join(dir, 'keys/subject.key'), subjectsMax: 7 });
+    writeFileSync(file, MINIMAL + 'audit:\n  phi_tables:\n    clinical.patients: { subject: id }\n');
+    await expect(loadConfig(file, undefined, { env: {} })).rejects.toThrow(/subject_key/);
   });
 
   it('loads examples/gatehouse.yaml', async () => {

@@ -116,6 +116,9 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       rotateIntervalSeconds: doc.audit?.rotate_interval_s ?? null,
       recordingsDir: doc.audit?.recordings_dir === undefined ? null : path(doc.audit.recordings_dir),
       recordingMaxRows: doc.audit?.recording_max_rows ?? 100,
+      phiTables: Object.fromEntries(Object.entries(doc.audit?.phi_tables ?? {}).map(([table, t]) => [table, t.subject])),
+      subjectKeyFile: doc.audit?.subject_key === undefined ? null : path(doc.audit.subject_key),
+      subjectsMax: doc.audit?.subjects_max ?? 1000,
     },
     limits: {
       maxMessageBytes: doc.limits?.max_message_bytes ?? DEFAULTS.limits.maxMessageBytes,

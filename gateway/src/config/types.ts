@@ -73,6 +73,12 @@ export interface GatehouseConfig {
     /** Session recordings (audit/session-recording.ts): where, and rows kept per result set; null: none. */
     recordingsDir?: string | null;
     recordingMaxRows?: number;
+    /** Accounting of disclosures (enforce/subject-columns.ts): PHI tables ("schema.table") and their subject columns; empty: none. */
+    phiTables?: Record<string, string>;
+    /** HMAC key file for subject hashes (audit/subjects.ts); null: none (required with phiTables). */
+    subjectKeyFile?: string | null;
+    /** Distinct subject hashes kept per table and statement. */
+    subjectsMax?: number;
   };
   limits: {
     /** Largest frontend message accepted, in bytes; larger closes the connection with 08P01. */

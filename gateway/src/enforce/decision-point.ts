@@ -22,6 +22,7 @@ import { detectionScopeRefusal } from './detection-scope.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
+import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 
@@ -53,6 +54,8 @@ export interface DecisionContext {
   seal?: Sealer;
   /** With audit.recordings_dir: the session's recording, told each statement decided (literals as $n). */
   recorder?: Pick<SessionRecorder, 'statement'>;
+  /** With audit.phi_tables: the PHI tables, their subject columns and the subject key (enforce/subject-columns.ts). */
+  disclosures?: Disclosures;
 }
 
 interface Evaluated {
@@ -83,6 +86,8 @@ export interface DecidedStatement {
    * ("Failing row contains (...)", "Key (c)=(...)") may quote stored values, so it is withheld.
    */
   writesMaskedTable?: boolean;
+  /** For a forwarded statement that reads or writes a PHI table: how its rows' subjects are recorded (enforce/subject-columns.ts). */
+  subjects?: SubjectPlan | null;
 }
 
 /** The decision for a whole query string (one or several statements). */
@@ -372,6 +377,7 @@ function concludeDecision(
     if (applied instanceof GatehouseError) error = applied;
     else forwardText = applied;
   }
+  if (!error && ctx.disclosures !== undefined && ctx.disclosures.phi.size > 0) forwardText = addSubjectColumns(ctx, ctx.disclosures.phi, text, forwardText, statements);
   if (error || options.auditForwarded !== false) auditStatements(ctx, statements, options.parameters);
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
@@ -428,6 +434,35 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
       throw new Error(`unknown rewrite result ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Accounting of disclosures: asks PostgreSQL for the subject column of each PHI relation a statement
+ * returns or writes rows of, as hidden columns (enforce/subject-columns.ts). Statements that touch
+ * no PHI table cost a set lookup per table. Returns the query string to forward.
+ */
+function addSubjectColumns(ctx: DecisionContext, phi: PhiTables, text: string, forwardText: string | null, statements: DecidedStatement[]): string | null {
+  const touched = statements.map((s) => {
+    const st = s.input?.statement;
+    if (st === undefined) return [];
+    const tables = [...st.tables_read, ...st.tables_written].filter((t) => phi.has(t));
+    return tables.length === 0 ? tables : [...new Set(tables)];
+  });
+  if (touched.every((t) => t.length === 0)) return forwardText;
+  const result = planSubjects({
+    text: forwardText ?? text,
+    touched,
+    masked: statements.map((s) => new Set(s.decision.action === 'mask' ? s.decision.masks.map((m) => `${m.table}\u0000${m.column}`) : [])),
+    phi,
+    searchPath: ctx.searchPath,
+    relations: ctx.relations.current(),
+    routines: ctx.routines.current(),
+  });
+  statements.forEach((s, i) => {
+    s.subjects = result.plans[i] ?? null;
+    if (result.statements !== null) s.forwarded = result.statements[i] ?? null;
+  });
+  return result.text ?? forwardText;
 }
 
 /** Throwaway inputs that compile and warm an engine's WASM before the first client statement. */

@@ -9,6 +9,8 @@ import { BE } from '../wire/message-types.ts';
 import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';
 import type { OutputPlan, ResultField } from '../enforce/output-plan.ts';
 import type { DetectRule, MaskRule } from '../policy/types.ts';
+import type { SubjectPlan } from '../enforce/subject-columns.ts';
+import type { SubjectCollector } from '../audit/subjects.ts';
 
 /** A prepared statement the client created with Parse. */
 export interface PreparedStatement {
@@ -26,6 +28,8 @@ export interface PreparedStatement {
   preparedSql: string;
   /** RowDescription fields from a Describe of the statement, when the client asked for one. */
   fields: ResultField[] | null;
+  /** Hidden subject columns of `preparedSql` (enforce/subject-columns.ts), stripped from every Describe; null: none. */
+  subjects?: SubjectPlan | null;
 }
 
 /** A portal the client created with Bind. */
@@ -58,6 +62,8 @@ export interface ResultContext {
   /** Columns of the result set whose rows are arriving: from its RowDescription (Query), else null. */
   columns: number | null;
   rows: number;
+  /** Subjects of the current statement's rows (hidden columns, enforce/subject-columns.ts), created at its first row. */
+  subjectRows?: SubjectCollector | null;
   /** COPY ... FROM STDIN statements of this request that have not started copying yet (pg/copy-in.ts). */
   copyFromLeft?: number;
 }

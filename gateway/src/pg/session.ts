@@ -5,6 +5,7 @@ import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
+import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { decideQuery, identityOf, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
@@ -315,7 +316,10 @@ export class Session {
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
-        const raw = renamed ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName }) : frame.raw;
+        // Hidden subject columns (enforce/subject-columns.ts) are always text: a format per column gets theirs appended.
+        const hidden = statement.subjects?.hidden.length ?? 0;
+        const formats = hidden > 0 && msg.resultFormats.length > 1 ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)] : msg.resultFormats;
+        const raw = renamed || formats !== msg.resultFormats ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName, resultFormats: formats }) : frame.raw;
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
@@ -620,7 +624,7 @@ export class Session {
     // Masks at the source: the statement is prepared upstream with its masked tables replaced.
     const preparedSql = d.forwardText ?? sql;
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
-    const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null };
+    const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null, subjects: d.statements[0]?.subjects ?? null };
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
     this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement });
@@ -770,7 +774,7 @@ export class Session {
    * Completes a statement's audit trail; outcomes go out with the next record (see
    * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
    */
-  writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}): void {
+  writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
     this.deps.decision.audit.writeSoon({
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
@@ -781,6 +785,7 @@ export class Session {
       revision: decision.revision,
       outcome,
       ...(Object.keys(detected).length > 0 ? { detected: { ...detected } } : {}),
+      ...(subjects !== null ? { subjects } : {}),
     });
   }
 

@@ -9,6 +9,8 @@ import { BE } from '../wire/message-types.ts';
 import {
   copyData,
   dataRow,
+  noData,
+  rowDescription,
   decodeCommandComplete,
   decodeDataRow,
   decodeErrorFields,
@@ -25,6 +27,8 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import type { Session } from './session.ts';
+import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
+import type { SubjectPlan } from '../enforce/subject-columns.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -160,12 +164,20 @@ export class UpstreamRelay {
   }
 
   private onDescribe(frame: Frame, head: Extract<Pending, { kind: 'describe' }>): null {
+    let raw = frame.raw;
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
-      const fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
+      let fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
+      // Hidden subject columns (enforce/subject-columns.ts) are never described to the client.
+      const subjects = head.target === null ? null : ('statement' in head.target ? head.target.statement.subjects : head.target.subjects);
+      if (frame.type === BE.RowDescription && subjects && subjects.hidden.length > 0) {
+        const kept = decodeRowDescription(frame.body).slice(0, -subjects.hidden.length);
+        fields = subjects.returningAdded ? [] : kept;
+        raw = subjects.returningAdded ? noData() : rowDescription(kept);
+      }
       if (head.target) head.target.fields = fields;
       this.s.pending.shift();
     }
-    if (!head.hidden) this.s.emit(frame.raw);
+    if (!head.hidden) this.s.emit(raw);
     return null;
   }
 
@@ -175,6 +187,14 @@ export class UpstreamRelay {
       case BE.RowDescription: {
         // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
         ctx.columns = frame.body.readInt16BE(0);
+        const subjects = subjectsOf(ctx);
+        if (subjects !== null) {
+          // Hidden subject columns: stripped, or the whole description when Gatehouse added the RETURNING.
+          const kept = decodeRowDescription(frame.body).slice(0, -subjects.hidden.length);
+          if (!subjects.returningAdded) this.s.emit(rowDescription(kept));
+          if (filtering(ctx)) this.plan(ctx, kept);
+          return null;
+        }
         this.s.emit(frame.raw);
         if (filtering(ctx)) this.plan(ctx, decodeRowDescription(frame.body));
         return null;
@@ -193,6 +213,11 @@ export class UpstreamRelay {
             throw new Error('masked result without a row description');
           }
           this.plan(ctx, withFormats(fields, head.portal?.resultFormats ?? []));
+        }
+        const subjects = subjectsOf(ctx);
+        if (subjects !== null) {
+          const visible = this.takeSubjects(frame, ctx, subjects);
+          return visible === null ? null : this.emitRow(visible, head);
         }
         return this.emitRow(frame, head);
       }
@@ -269,6 +294,38 @@ export class UpstreamRelay {
     return null;
   }
 
+  /**
+   * Hashes a row's hidden subject columns into the statement's collector (audit/subjects.ts) and
+   * returns the row as the client gets it: without them, or null when the whole row is Gatehouse's
+   * (a RETURNING it added).
+   */
+  private takeSubjects(frame: Frame, ctx: ResultContext, subjects: SubjectPlan): Frame | null {
+    const values = decodeDataRow(frame.body);
+    const n = subjects.hidden.length;
+    if (values.length < n) throw new Error('a row without its subject columns');
+    const collector = (ctx.subjectRows ??= this.newCollector());
+    if (collector !== null) for (let i = 0; i < n; i++) collector.add(subjects.hidden[i]!, values[values.length - n + i]!);
+    if (subjects.returningAdded) return null;
+    const raw = dataRow(values.slice(0, values.length - n));
+    return { type: frame.type, raw, body: raw.subarray(5) };
+  }
+
+  private newCollector(): SubjectCollector | null {
+    const d = this.s.deps.decision.disclosures;
+    return d === undefined ? null : new SubjectCollector(d.hash, d.cap);
+  }
+
+  /** The `subjects` of the current statement's outcome record: its rows' subjects, and the tables it could not attribute. */
+  private subjectsRecord(ctx: ResultContext): SubjectsRecord | null {
+    const plan = ctx.statements[ctx.index]?.subjects;
+    if (plan === undefined || plan === null) return null;
+    const collector = ctx.subjectRows ?? this.newCollector();
+    if (collector === null) return null;
+    for (const table of plan.hidden) collector.expect(table);
+    for (const [table, reason] of Object.entries(plan.unknown)) collector.markUnknown(table, reason);
+    return collector.record();
+  }
+
   /** The output plan for the result set now arriving (enforce/output-plan.ts). */
   private plan(ctx: ResultContext, fields: ResultField[]): void {
     // Each result set comes from one statement of the Query string, under its own decision.
@@ -298,8 +355,9 @@ export class UpstreamRelay {
 
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
-    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected);
+    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
     ctx.index++;
+    ctx.subjectRows = null;
     ctx.plan = null;
     ctx.columns = null;
     ctx.rows = 0;
@@ -397,6 +455,12 @@ function withoutValueDetail(fields: Readonly<Record<string, string>>): Record<st
   if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement writes a table with columns masked for you, and the detail may quote their stored values.';
   delete out['W'];
   return out;
+}
+
+/** The hidden subject columns of the statement whose results are arriving, or null when it has none. */
+function subjectsOf(ctx: ResultContext): SubjectPlan | null {
+  const plan = ctx.statements[ctx.index]?.subjects;
+  return plan !== undefined && plan !== null && plan.hidden.length > 0 ? plan : null;
 }
 
 /** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */
