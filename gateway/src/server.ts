@@ -19,7 +19,7 @@ import { auditRoutes } from './admin/audit-routes.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
 import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.ts';
 import { openSessionRecorder } from './audit/session-recording.ts';
-import { openAuditSink } from './audit/file-sink.ts';
+import { openConfiguredAuditSink } from './audit/open-sink.ts';
 import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
@@ -167,18 +167,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   if (signer === null && !options.audit) info('audit: no signing key (audit.signing_key): the log is hash-chained but its checkpoints are not signed');
   const audit = observeAuditSink(
     options.audit ??
-      openAuditSink(config.audit.file, {
-        fsync: config.audit.fsync ?? true,
+      (await openConfiguredAuditSink(config, {
         signer,
         checkpointIntervalMs: (config.audit.checkpointIntervalSeconds ?? 60) * 1000,
         ...(config.audit.redactLiterals === false ? {} : { redact: redactRecord }),
-        rotate:
-          config.audit.rotateBytes == null && config.audit.rotateIntervalSeconds == null
-            ? null
-            : { maxBytes: config.audit.rotateBytes ?? null, intervalMs: config.audit.rotateIntervalSeconds == null ? null : config.audit.rotateIntervalSeconds * 1000 },
         onRotated: (file) => info(`audit: rotated the log to ${file}; ${config.audit.file} continues the chain`),
         onProblem: (level, message) => (level === 'error' ? onError(message) : info(message)),
-      }),
+        onInfo: info,
+      })),
     metrics,
   );
   let gitSource: GitPolicySource | null = null;

@@ -3,6 +3,7 @@
 
 import { UsageError, usageErrorText } from './args.ts';
 import { auditExplainCommand } from './audit-explain.ts';
+import { auditInitDbCommand } from './audit-init-db.ts';
 import { auditKeygenCommand } from './audit-keygen.ts';
 import { auditQueryCommand } from './audit-query.ts';
 import { auditUnsealCommand } from './audit-unseal.ts';
@@ -10,7 +11,7 @@ import { auditVerifyCommand } from './audit-verify.ts';
 import type { CliCommand } from './command.ts';
 
 /** Every `gatehouse audit` subcommand, in the order help lists them. */
-export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand];
+export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand, auditInitDbCommand];
 
 function overview(): string {
   const width = Math.max(...AUDIT_SUBCOMMANDS.map((c) => c.name.length));
