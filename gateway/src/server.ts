@@ -21,7 +21,7 @@ import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.t
 import { openSubjectKey, subjectHasher } from './audit/subjects.ts';
 import type { Disclosures } from './enforce/subject-columns.ts';
 import { openSessionRecorder } from './audit/session-recording.ts';
-import { openAuditSink } from './audit/file-sink.ts';
+import { openConfiguredAuditSink } from './audit/open-sink.ts';
 import { redactRecord } from './audit/redact.ts';
 import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
@@ -187,18 +187,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   if (signer === null && !options.audit) info('audit: no signing key (audit.signing_key): the log is hash-chained but its checkpoints are not signed');
   const audit = observeAuditSink(
     options.audit ??
-      openAuditSink(config.audit.file, {
-        fsync: config.audit.fsync ?? true,
+      (await openConfiguredAuditSink(config, {
         signer,
         checkpointIntervalMs: (config.audit.checkpointIntervalSeconds ?? 60) * 1000,
         ...(config.audit.redactLiterals === false ? {} : { redact: redactRecord }),
-        rotate:
-          config.audit.rotateBytes == null && config.audit.rotateIntervalSeconds == null
-            ? null
-            : { maxBytes: config.audit.rotateBytes ?? null, intervalMs: config.audit.rotateIntervalSeconds == null ? null : config.audit.rotateIntervalSeconds * 1000 },
         onRotated: (file) => info(`audit: rotated the log to ${file}; ${config.audit.file} continues the chain`),
         onProblem: (level, message) => (level === 'error' ? onError(message) : info(message)),
-      }),
+        onInfo: info,
+      })),
     metrics,
   );
   let gitSource: GitPolicySource | null = null;
@@ -212,7 +208,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
   const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs };
-  if (config.policies.activationSample > 0 && config.audit.file !== '-') {
+  if (config.policies.activationSample > 0 && config.audit.sink === 'file') {
     const file = config.audit.file;
     budget.recorded = () =>
       recentRecordedInputs(file, config.policies.activationSample).catch((e: unknown) => {

@@ -37,3 +37,22 @@ export function headOfLine(line: string): ChainHead | null {
     return null;
   }
 }
+
+/** A record serialized ahead of its link (audit/postgres-sink.ts): its JSON without `v`. */
+export interface PreparedRecord {
+  v: number;
+  /** JSON.stringify of the record without `v`. */
+  body: string;
+}
+
+export function prepareRecord(record: AuditRecord): PreparedRecord {
+  const { v, ...rest } = record;
+  return { v, body: JSON.stringify(rest) };
+}
+
+/** The same line chainLine() makes for the record `prepared` came from, linked after `at`. */
+export function chainPrepared(prepared: PreparedRecord, at: ChainHead): { line: string; next: ChainHead } {
+  const seq = at.seq + 1;
+  const line = `{"v":${prepared.v},"seq":${seq},"prev":${JSON.stringify(at.head)}${prepared.body.length > 2 ? `,${prepared.body.slice(1)}` : '}'}`;
+  return { line, next: { seq, head: lineHash(line) } };
+}

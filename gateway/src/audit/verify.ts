@@ -57,7 +57,7 @@ const SEVERITY: Record<FindingKind, Severity> = {
   unsigned: 'incomplete',
 };
 
-interface Line {
+export interface AuditLine {
   at: string;
   text: string;
   hash: string;
@@ -71,13 +71,24 @@ interface Line {
 export async function verifyAuditFiles(files: string[], key: CheckpointKey | null): Promise<VerifyReport> {
   const perFile = files.map((f) => ({ file: f, lines: readLines(f) }));
   perFile.sort((a, b) => firstSeq(a.lines) - firstSeq(b.lines));
-  const lines = perFile.flatMap((f) => f.lines);
+  return verifyAuditLines(
+    perFile.map((f) => f.file),
+    perFile.flatMap((f) => f.lines),
+    key,
+  );
+}
+
+/**
+ * Verifies one chain given as its lines in order, each with where it is (`file:line`, or the row of
+ * a table); `sources` names where they came from in the report.
+ */
+export async function verifyAuditLines(sources: string[], lines: AuditLine[], key: CheckpointKey | null): Promise<VerifyReport> {
   const findings: Finding[] = [];
   const add = (kind: FindingKind, at: string | null, message: string): void => {
     findings.push({ kind, severity: SEVERITY[kind], at, message });
   };
 
-  const bySeq = new Map<number, Line>();
+  const bySeq = new Map<number, AuditLine>();
   let expected: number | null = null;
   let prevHash: string | null = null;
   for (let i = 0; i < lines.length; i++) {
@@ -122,7 +133,7 @@ export async function verifyAuditFiles(files: string[], key: CheckpointKey | nul
   // Checkpoints: each signature, what it covers, and the chain of checkpoints.
   const checkpoints = lines.filter((l) => l.type === 'checkpoint');
   let protectedThrough = 0;
-  let previous: { line: Line; head: ChainHead } | null = null;
+  let previous: { line: AuditLine; head: ChainHead } | null = null;
   if (key === null && checkpoints.length > 0) add('unsigned', null, `no --key given: ${checkpoints.length} checkpoint signatures not checked`);
   for (const cp of checkpoints) {
     const jws = typeof cp.record?.['jws'] === 'string' ? (cp.record['jws'] as string) : '';
@@ -172,15 +183,19 @@ export async function verifyAuditFiles(files: string[], key: CheckpointKey | nul
     );
   }
   const status = findings.some((f) => f.severity === 'tampered') ? 'tampered' : findings.length > 0 ? 'incomplete' : 'ok';
-  return { files: perFile.map((f) => f.file), records: lines.length, checkpoints: checkpoints.length, protectedThrough, lastSeq, findings, status };
+  return { files: sources, records: lines.length, checkpoints: checkpoints.length, protectedThrough, lastSeq, findings, status };
 }
 
-function readLines(file: string): Line[] {
+function readLines(file: string): AuditLine[] {
   const text = readFileSync(file, 'utf8');
   const raw = text.split('\n');
   if (raw.at(-1) === '') raw.pop();
-  return raw.map((t, i) => {
-    const at = `${file}:${i + 1}`;
+  return raw.map((t, i) => auditLine(t, `${file}:${i + 1}`));
+}
+
+/** One line of a chain as the verifier reads it. */
+export function auditLine(t: string, at: string): AuditLine {
+  {
     let record: Record<string, unknown> | null = null;
     try {
       const parsed: unknown = JSON.parse(t);
@@ -192,10 +207,10 @@ function readLines(file: string): Line[] {
     const prev = typeof record?.['prev'] === 'string' ? (record['prev'] as string) : null;
     const type = typeof record?.['type'] === 'string' ? (record['type'] as string) : null;
     return { at, text: t, hash: lineHash(t), seq, prev, type, record };
-  });
+  }
 }
 
-function firstSeq(lines: Line[]): number {
+function firstSeq(lines: AuditLine[]): number {
   return lines.find((l) => l.seq !== null)?.seq ?? Number.MAX_SAFE_INTEGER;
 }
 

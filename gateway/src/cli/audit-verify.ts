@@ -5,10 +5,12 @@ import { parseArgs } from 'node:util';
 import { loadCheckpointKey, type CheckpointKey } from '../audit/checkpoint.ts';
 import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { formatReport, verifyAuditFiles } from '../audit/verify.ts';
+import { formatTableReport, verifyAuditTable } from '../audit/verify-postgres.ts';
 import { UsageError } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse audit verify --key <public key> [--json] FILE...
+       gatehouse audit verify --key <public key> --postgres <url> [--instance <id>]... [--table <schema.table>] [--json]
 
 Checks audit log files offline: every record's link in the hash chain across the files (give
 rotated files in any order), every checkpoint's Ed25519 signature against the trusted public
@@ -16,11 +18,18 @@ key, the chain of checkpoints, and which records no signature covers yet. Each p
 reported with its file:line: an edited, deleted, inserted or reordered record, records
 rewritten after a checkpoint signed them, a missing checkpoint (gap), a checkpoint signed by
 another key, and records after the last checkpoint (unprotected: a cut tail looks the same).
+With --postgres, the audit table (sink postgres) is checked instead: every instance's chain
+(or those named by --instance), each as one log, findings located as table[instance]:seq.
 
 Options:
   --key <file>  the trusted public key: SPKI PEM (audit-signing.pub.pem), a JWK, or the
                 JWK set served at the admin listener's /audit/key. Without it only the
                 chain is checked, and the result is at best "incomplete".
+  --postgres <url>
+                the database holding the audit table (a libpq URL; reading needs SELECT)
+  --instance <id>
+                only this instance's chain (repeatable; default: every instance in the table)
+  --table <t>   the audit table, schema.table (default gatehouse.audit_log)
   --json        print the report as JSON
   -h, --help    show this help
 
@@ -31,25 +40,50 @@ Exit codes:
   3  incomplete: no alteration found, but some records are not covered by a valid
      signature (records after the last checkpoint, files that begin after seq 1, no --key)
 
-Example:
+Examples:
   gatehouse audit verify --key audit-signing.pub.pem /var/log/gatehouse/audit.ndjson*
+  gatehouse audit verify --key audit-signing.pub.pem --postgres postgresql://auditor@db/audit
 `;
 
 export const auditVerifyCommand: CliCommand = {
   name: 'verify',
-  summary: 'Check audit log files offline: chain, signed checkpoints, completeness',
+  summary: 'Check audit log files (or the audit table) offline: chain, signed checkpoints, completeness',
   help: HELP,
   async run(argv: string[]): Promise<number> {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, options: { key: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          key: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          postgres: { type: 'string' },
+          instance: { type: 'string', multiple: true },
+          table: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: true,
+      });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const files = auditLogFilesNoting(parsed.positionals);
-    if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
+    const { postgres, instance, table } = parsed.values;
+    if (postgres === undefined && (instance !== undefined || table !== undefined)) throw new UsageError('--instance and --table go with --postgres');
+    if (postgres !== undefined && parsed.positionals.length > 0) throw new UsageError('give either FILEs or --postgres, not both');
     let key: CheckpointKey | null = null;
     if (parsed.values.key !== undefined) key = await readKey(parsed.values.key);
+    if (postgres !== undefined) {
+      let report;
+      try {
+        report = await verifyAuditTable(postgres, key, { ...(table === undefined ? {} : { table }), ...(instance === undefined ? {} : { only: instance }) });
+      } catch (e) {
+        throw new UsageError(`cannot read the audit table: ${(e as Error).message}`);
+      }
+      process.stdout.write(parsed.values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTableReport(report));
+      return report.status === 'ok' ? 0 : report.status === 'tampered' ? 1 : 3;
+    }
+    const files = auditLogFilesNoting(parsed.positionals);
+    if (files.length === 0) throw new UsageError('at least one audit log FILE (or --postgres URL) is required');
     let report;
     try {
       report = await verifyAuditFiles(files, key);

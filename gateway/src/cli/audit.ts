@@ -4,6 +4,7 @@
 import { UsageError, usageErrorText } from './args.ts';
 import { auditDisclosuresCommand } from './audit-disclosures.ts';
 import { auditExplainCommand } from './audit-explain.ts';
+import { auditInitDbCommand } from './audit-init-db.ts';
 import { auditKeygenCommand } from './audit-keygen.ts';
 import { auditQueryCommand } from './audit-query.ts';
 import { auditUnsealCommand } from './audit-unseal.ts';
@@ -11,7 +12,7 @@ import { auditVerifyCommand } from './audit-verify.ts';
 import type { CliCommand } from './command.ts';
 
 /** Every `gatehouse audit` subcommand, in the order help lists them. */
-export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditDisclosuresCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand];
+export const AUDIT_SUBCOMMANDS: readonly CliCommand[] = [auditVerifyCommand, auditQueryCommand, auditDisclosuresCommand, auditExplainCommand, auditUnsealCommand, auditKeygenCommand, auditInitDbCommand];
 
 function overview(): string {
   const width = Math.max(...AUDIT_SUBCOMMANDS.map((c) => c.name.length));

@@ -55,7 +55,14 @@ export async function checkConfiguredResources(config: GatehouseConfig, opts: { 
     skipped('policies.git.url', 'a remote repository is fetched when serve starts');
   }
 
-  if (config.audit.file !== '-') {
+  if (config.audit.sink === 'postgres') {
+    if (opts.offline) skipped('audit.postgres_url', 'not contacted (--offline)');
+    else {
+      const probe = await probeUpstream(config.audit.postgresUrl!, config.upstream.connectTimeoutMs);
+      if (probe.ok) ok('audit.postgres_url', `connected as ${probe.user} to database ${probe.database}`);
+      else failed('audit.postgres_url', probe.reason);
+    }
+  } else if (config.audit.sink !== 'stdout' && config.audit.file !== '-') {
     const dir = await nearestExisting(dirname(config.audit.file));
     if (await writable(dir)) ok('audit.file', config.audit.file);
     else failed('audit.file', `cannot write under ${dir}`);

@@ -200,7 +200,7 @@ function summary(file: string, c: GatehouseConfig): string {
     `  upstream  ${upstream}`,
     `  policies  ${c.policies.engine} from ${policySource(c)}`,
     ...(c.admin === null ? [] : [`  admin     http://${c.admin.host}:${c.admin.port}`]),
-    `  audit     ${c.audit.file === '-' ? 'standard output' : c.audit.file}`,
+    `  audit     ${c.audit.sink === 'postgres' ? `PostgreSQL table ${c.audit.postgresTable ?? 'gatehouse.audit_log'}` : c.audit.file === '-' ? 'standard output' : c.audit.file}`,
   ].join('\n');
 }
 

@@ -69,7 +69,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
-      audit: { file: '-', fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
+      audit: { sink: 'stdout', file: '-', postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
@@ -103,7 +103,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
     expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, activationSample: 200 });
-    expect(config.audit).toEqual({ file: join(dir, 'logs/audit.ndjson'), fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
+    expect(config.audit).toEqual({ sink: 'file', file: join(dir, 'logs/audit.ndjson'), postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
 
@@ -366,5 +366,32 @@ describe('schema defaults', () => {
     expect(d('limits', 'max_message_bytes')).toBe(DEFAULTS.limits.maxMessageBytes);
     expect(d('limits', 'max_statements_per_query')).toBe(DEFAULTS.limits.maxStatementsPerQuery);
     expect(d('limits', 'max_statement_bytes')).toBe(DEFAULTS.limits.maxStatementBytes);
+  });
+});
+
+describe('audit.sink', () => {
+  const base = (audit: string) => `
+listen: { port: 0 }
+auth: { issuer: i, audience: a, jwks: { file: j.json } }
+upstream: { url: "postgres://u@h/db" }
+policies: { engine: rego, directory: p }
+audit: ${audit}
+`;
+  const load = async (audit: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-sink-'));
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, base(audit));
+    return loadConfig(file);
+  };
+  it('follows audit.postgres_url and audit.file when not named', async () => {
+    expect((await load('{ postgres_url: "postgres://a@db/audit", instance: gw-1 }')).audit).toMatchObject({ sink: 'postgres', postgresUrl: 'postgres://a@db/audit', instance: 'gw-1' });
+    expect((await load('{ file: "-" }')).audit.sink).toBe('stdout');
+    expect((await load('{ file: a.ndjson }')).audit.sink).toBe('file');
+  });
+  it('refuses a sink without what it needs', async () => {
+    await expect(load('{ sink: postgres }')).rejects.toThrow(/audit.postgres_url: required/);
+    await expect(load('{ sink: file }')).rejects.toThrow(/audit.file: sink 'file' needs a file path/);
+    await expect(load('{ sink: stdout, postgres_url: "postgres://a@db/x" }')).rejects.toThrow(/only used with audit.sink 'postgres'/);
+    await expect(load('{ postgres_url: "postgres://a@db/x", postgres_table: "Audit" }')).rejects.toThrow(/postgres_table/);
   });
 });

@@ -106,7 +106,11 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       notifications: (doc.approvals?.notifications ?? []).map(notificationTarget),
     },
     audit: {
+      sink: doc.audit?.sink ?? (doc.audit?.postgres_url !== undefined ? 'postgres' : doc.audit?.file === undefined || doc.audit.file === '-' ? 'stdout' : 'file'),
       file: doc.audit?.file === undefined || doc.audit.file === '-' ? DEFAULTS.audit.file : path(doc.audit.file),
+      postgresUrl: doc.audit?.postgres_url ?? null,
+      postgresTable: doc.audit?.postgres_table ?? 'gatehouse.audit_log',
+      instance: doc.audit?.instance ?? null,
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
       signingKeyFile: doc.audit?.signing_key === undefined ? null : path(doc.audit.signing_key),
       checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
@@ -200,6 +204,17 @@ export function semanticProblems(doc: ConfigDocument): string[] {
       }
     } catch {
       problems.push('auth.jwks.url: is not a valid URL');
+    }
+  }
+  const audit = doc.audit;
+  if (audit?.sink === 'postgres' && audit.postgres_url === undefined) problems.push("audit.postgres_url: required with audit.sink 'postgres'");
+  if (audit?.sink === 'file' && (audit.file === undefined || audit.file === '-')) problems.push("audit.file: sink 'file' needs a file path ('-' is standard output: use audit.sink 'stdout')");
+  if (audit?.postgres_url !== undefined && audit.sink !== undefined && audit.sink !== 'postgres') problems.push(`audit.postgres_url: only used with audit.sink 'postgres', not '${audit.sink}'`);
+  if (audit?.postgres_url !== undefined) {
+    try {
+      new URL(audit.postgres_url);
+    } catch {
+      problems.push('audit.postgres_url: is not a valid URL (percent-encode special characters in the password)');
     }
   }
   const git = doc.policies.git;

@@ -55,8 +55,14 @@ export interface GatehouseConfig {
   /** Held statements' approval requests (docs/approvals.md): answered on the admin listener. */
   approvals: ApprovalsConfig;
   audit: {
+    /** Where records go (audit/open-sink.ts); absent: as audit.file and audit.postgresUrl say. */
+    sink?: AuditSinkKind;
     /** NDJSON file path, or "-" for standard output. */
     file: string;
+    /** Sink postgres: the database, the table (schema.table) and this gateway's chain in it (null: generated and kept). */
+    postgresUrl?: string | null;
+    postgresTable?: string;
+    instance?: string | null;
     /** fdatasync before a statement is forwarded, shared by concurrent statements (group commit). Always set by the loader. */
     fsync?: boolean;
     /** Ed25519 private key (PKCS#8 PEM) that signs checkpoints; null: the chain is written unsigned. */
@@ -147,3 +153,6 @@ export interface DeliveryPolicy {
 export type NotificationTarget =
   | { kind: 'webhook'; url: string; secret: string; delivery: DeliveryPolicy }
   | { kind: 'slack'; url: string; delivery: DeliveryPolicy };
+
+/** The audit sinks a configuration can name. */
+export type AuditSinkKind = 'file' | 'stdout' | 'postgres';
