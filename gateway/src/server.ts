@@ -383,7 +383,12 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     socket.off('close', onGone);
     const catalog = catalogFor(database);
     // The first session of a database waits for the routine and relation snapshots.
-    await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
+    try {
+      await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
+    } catch (e) {
+      upstream.release({ kind: 'spent', why: 'login failed' });
+      throw e;
+    }
     if (catalog.relations.current()?.maskFunctions.superuser === true && !superuserWarned.has(database)) {
       superuserWarned.add(database);
       info(
