@@ -42,7 +42,8 @@ interface Backend {
 }
 
 interface Waiter {
-  resolve(b: Backend): void;
+  /** False when the wait was already over (timed out, abandoned): the caller keeps the backend. */
+  resolve(b: Backend): boolean;
   reject(e: Error): void;
 }
 
@@ -145,7 +146,9 @@ export class UpstreamPool implements UpstreamSource {
     if (pool.open < this.opts.pool.maxConnections) return this.openBackend(pool);
     return new Promise<Backend>((resolve, reject) => {
       const wait = Math.max(0, deadline - Date.now());
+      let over = false;
       const settle = (): void => {
+        over = true;
         clearTimeout(timer);
         abandoned.removeEventListener('abort', onAbort);
         const i = pool.waiters.indexOf(waiter);
@@ -153,10 +156,13 @@ export class UpstreamPool implements UpstreamSource {
       };
       const waiter: Waiter = {
         resolve: (b) => {
+          if (over) return false;
           settle();
           resolve(b);
+          return true;
         },
         reject: (e) => {
+          if (over) return;
           settle();
           reject(e);
         },
@@ -201,7 +207,13 @@ export class UpstreamPool implements UpstreamSource {
       if (pool.open >= this.opts.pool.maxConnections) return;
       const waiter = pool.waiters.shift()!;
       this.openBackend(pool).then(
-        (b) => waiter.resolve(b),
+        (b) => {
+          // Opened for a login that stopped waiting meanwhile: the next one in line gets it.
+          if (waiter.resolve(b)) return;
+          if (this.closing) return this.discard(pool, b, null);
+          this.enterIdle(pool, b);
+          this.serveWaiters(pool);
+        },
         (e: unknown) => waiter.reject(e instanceof Error ? e : new Error(String(e))),
       );
     }
