@@ -138,6 +138,40 @@ describe('upstream pool, max_connections 1', () => {
     w.close();
   });
 
+  /** Logs in over the raw protocol with extra startup parameters; returns the client and its hello messages. */
+  async function rawLogin(params: Record<string, string>): Promise<{ w: WireClient; hello: Message[] }> {
+    const w = await WireClient.open(t.port);
+    w.send(serialize.startup({ user: 'agent', database: 'postgres', ...params }));
+    expect((await w.next()).name).toBe('authenticationCleartextPassword');
+    w.send(serialize.password(token));
+    const hello: Message[] = [];
+    for (;;) {
+      const m = await w.next();
+      hello.push(m);
+      if (m.name === 'readyForQuery' || m.name === 'error') return { w, hello };
+    }
+  }
+
+  it("a client's startup parameters apply to its session only, and one the server refuses ends the login with 22023", async () => {
+    // (pg-protocol's startup message always ends with client_encoding UTF8, so that one is not tried here.)
+    const latin = await rawLogin({ TimeZone: 'Asia/Tokyo', DateStyle: 'SQL, DMY' });
+    expect(latin.hello.find((m) => m.name === 'parameterStatus' && m.parameterName === 'TimeZone')?.parameterValue).toBe('Asia/Tokyo');
+    latin.w.send(serialize.query("SELECT current_setting('DateStyle') AS d"));
+    const [answer] = await latin.w.untilReady(1);
+    expect((answer ?? []).filter((m) => m.name === 'dataRow').map((m) => m.fields)).toEqual([['SQL, DMY']]);
+    latin.w.close();
+
+    const refused = await rawLogin({ DateStyle: 'no-such-style' });
+    expect(refused.hello.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['22023']);
+    refused.w.close();
+
+    const next = await rawLogin({});
+    const params = new Map(next.hello.filter((m) => m.name === 'parameterStatus').map((m) => [m.parameterName, m.parameterValue]));
+    expect(params.get('TimeZone')).not.toBe('Asia/Tokyo');
+    expect(params.get('DateStyle')).toBe('ISO, MDY');
+    next.w.close();
+  });
+
   it('a full pool queues the next login until a connection comes back, and other sessions keep working', async () => {
     const a = await connect();
     const waiting = connect();
