@@ -31,6 +31,10 @@ export const ERRORS = {
   /** A session with such a setting is refused or ended. */
   UNSAFE_PARSER_SESSION: { sqlstate: '22023', severity: 'FATAL' },
   UPSTREAM_UNAVAILABLE: { sqlstate: '08006', severity: 'FATAL' },
+  /** The database refused a startup parameter the client passed (applied at checkout from upstream.pool, pg/upstream/checkout.ts). */
+  STARTUP_PARAMETER_INVALID: { sqlstate: '22023', severity: 'FATAL' },
+  /** upstream.pool is full and no connection came free within acquire_timeout_ms (pg/upstream-pool.ts). */
+  UPSTREAM_POOL_EXHAUSTED: { sqlstate: '53300', severity: 'FATAL' },
   IN_FAILED_TRANSACTION: { sqlstate: '25P02', severity: 'ERROR' },
   DUPLICATE_PREPARED_STATEMENT: { sqlstate: '42P05', severity: 'ERROR' },
   UNKNOWN_PREPARED_STATEMENT: { sqlstate: '26000', severity: 'ERROR' },

@@ -28,7 +28,7 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
 import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { DecisionCache } from './enforce/decision-cache.ts';
-import { GatehouseError, isGatehouseError } from './errors.ts';
+import { GatehouseError } from './errors.ts';
 import { checkEvaluationBudget, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
 import { recentRecordedInputs } from './audit/recorded-inputs.ts';
 import { EvalPool } from './policy/eval-pool.ts';
@@ -40,7 +40,9 @@ import { errorMessageFor, Session } from './pg/session.ts';
 import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
 import { unsafeSessionError, unsafeStartupParameter } from './pg/session-invariants.ts';
 import { sendCancel } from './pg/upstream/cancel.ts';
-import { connectUpstream } from './pg/upstream/connect.ts';
+import { DirectUpstreams } from './pg/upstream-direct.ts';
+import type { UpstreamLease, UpstreamSource } from './pg/upstream-lease.ts';
+import { isPoolRefusal, UpstreamPool } from './pg/upstream-pool.ts';
 import { parseConnectionUrl } from './pg/upstream/connection-url.ts';
 import { createGatewayMetrics } from './metrics/gateway-metrics.ts';
 import { observeAuditSink } from './metrics/observed-audit-sink.ts';
@@ -164,14 +166,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   await systemRelations.ensure();
   // Gauges are read at scrape time, from state set up below.
   let openSessions = (): number => 0;
-  let upstreamConnections = 0;
+  let upstreamConnections = (): number => 0;
   let activeEngine = (): PolicyEngine | null => null;
   // One for all sessions: a verdict reached for one session is reused by the next with the same claims.
   const decisionCache = options.decisionCache ?? new DecisionCache();
   const metrics = createGatewayMetrics({
     decisionCache: () => decisionCache.stats(),
     sessions: () => openSessions(),
-    upstreamConnections: () => upstreamConnections,
+    upstreamConnections: () => upstreamConnections(),
     policy: () => {
       const engine = activeEngine();
       return engine === null ? null : { engine: engine.kind, revision: engine.revision };
@@ -285,6 +287,12 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const reconnectNotices = new ReconnectNotices(approvals.service);
   const cancels = new CancelRegistry();
   const upstreamTarget = parseConnectionUrl(config.upstream.url);
+  // Session pooling when upstream.pool is configured (docs/data-path.md#upstream-connection-pool).
+  const upstreams: UpstreamSource =
+    config.upstream.pool === null
+      ? new DirectUpstreams({ url: config.upstream.url, connectTimeoutMs: config.upstream.connectTimeoutMs })
+      : new UpstreamPool({ url: config.upstream.url, role: upstreamTarget.user, connectTimeoutMs: config.upstream.connectTimeoutMs, pool: config.upstream.pool, log: info });
+  upstreamConnections = () => upstreams.connections();
   const catalogs = new Map<string, CatalogResolver>();
   const superuserWarned = new Set<string>();
   const sessions = new Set<Session>();
@@ -339,8 +347,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       verifyToken: (token) => verifier.verify(token),
       onCancel: (pid, key) => {
         const target = cancels.lookup(pid, key);
-        if (target) cancels.cancelLocally(pid);
-        if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
+        if (!target) return;
+        cancels.cancelLocally(pid);
+        const sent = sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
+        // A pooled backend serves no other client before this cancel is delivered.
+        target.cancelling?.(sent);
       },
     });
     if (hs.kind === 'done') return;
@@ -358,19 +369,24 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       auditSession(sessionId, 'closed', raw, params, identity, error.message);
       return;
     }
-    let upstream;
+    let upstream: UpstreamLease;
+    // A login waiting for a pooled connection stops waiting when its client goes away.
+    const abandoned = new AbortController();
+    const onGone = (): void => abandoned.abort();
+    socket.once('close', onGone);
     try {
       const extraParams: Record<string, string> = {};
       for (const p of PASSTHROUGH_PARAMS) if (params[p] !== undefined) extraParams[p] = params[p]!;
-      upstream = await connectUpstream({
-        url: config.upstream.url,
-        ...(config.upstream.passDatabase ? { database } : {}),
-        applicationName: applicationName ? `gatehouse:${applicationName}` : 'gatehouse',
-        extraParams,
-        connectTimeoutMs: config.upstream.connectTimeoutMs,
-      });
+      upstream = await upstreams.acquire(
+        {
+          database: config.upstream.passDatabase ? database : null,
+          applicationName: applicationName ? `gatehouse:${applicationName}` : 'gatehouse',
+          params: extraParams,
+        },
+        abandoned.signal,
+      );
     } catch (e) {
-      if (isGatehouseError(e) && e.code === 'UNSAFE_PARSER_SESSION') {
+      if (isPoolRefusal(e)) {
         socket.end(errorMessageFor(e));
         auditSession(sessionId, 'closed', raw, params, identity, e.message);
         return;
@@ -388,11 +404,15 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       auditSession(sessionId, 'closed', raw, params, identity, `upstream connection failed: ${message}`);
       return;
     }
-    upstreamConnections++;
-    upstream.socket.once('close', () => upstreamConnections--);
+    socket.off('close', onGone);
     const catalog = catalogFor(database);
     // The first session of a database waits for the routine and relation snapshots.
-    await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
+    try {
+      await Promise.all([catalog.routines.ready(), catalog.relations.ready()]);
+    } catch (e) {
+      upstream.release({ kind: 'spent', why: 'login failed' });
+      throw e;
+    }
     if (catalog.relations.current()?.maskFunctions.superuser === true && !superuserWarned.has(database)) {
       superuserWarned.add(database);
       info(
@@ -401,10 +421,10 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     }
     await systemRelations.ensure(); // at once when already read
     if (socket.destroyed) {
-      upstream.socket.destroy();
+      upstream.release({ kind: 'idle', leftover: upstream.initialBuffer, txStatus: 'I' });
       return;
     }
-    const key = cancels.register({ processId: upstream.processId, secretKey: upstream.secretKey });
+    const key = cancels.register({ processId: upstream.processId, secretKey: upstream.secretKey, cancelling: (sent) => upstream.cancelling(sent) });
     const hello: Buffer[] = [authenticationOk()];
     for (const [name, value] of upstream.parameters) hello.push(parameterStatus(name, value));
     hello.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
@@ -467,11 +487,16 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         catalog,
         maxMessageBytes: config.limits.maxMessageBytes,
         limits: config.limits,
-        onClose: (problem) => {
+        reuseUpstream: upstreams.reuses,
+        upstreamParameter: (name, value) => upstream.reported(name, value),
+        onClose: (problem, handback) => {
           recorder?.close();
           gate.withdrawAll(DISCONNECT_REASON);
           sessions.delete(session);
+          // Keys withdrawn first: a cancel with them from now on reaches nothing, and the pool
+          // waits for those already forwarded before the connection serves another client.
           cancels.unregister(key.processId);
+          upstream.release(handback);
           if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
           auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', raw, params, identity, problem);
         },
@@ -557,6 +582,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         for (const s of sessions) s.shutdown();
         for (const s of sockets) s.destroy();
       });
+      await upstreams.close();
       await Promise.all([...catalogs.values()].map((c) => c.close()));
       await pool?.close();
       await approvals.close();

@@ -17,7 +17,12 @@ export interface ConfigDocument {
     plaintext_password?: PlaintextPasswordPolicy;
     clock_tolerance_seconds?: number;
   };
-  upstream: { url: string; pass_database?: boolean; connect_timeout_ms?: number };
+  upstream: {
+    url: string;
+    pass_database?: boolean;
+    connect_timeout_ms?: number;
+    pool?: { mode?: 'session'; max_connections?: number; idle_timeout_s?: number; acquire_timeout_ms?: number };
+  };
   policies: {
     engine: EngineKind;
     eval_timeout_ms?: number;

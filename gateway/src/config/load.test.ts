@@ -65,7 +65,7 @@ describe('loadConfig', () => {
         plaintextPassword: 'loopback',
         clockToleranceSeconds: 30,
       },
-      upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000 },
+      upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000, pool: null },
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },

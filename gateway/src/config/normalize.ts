@@ -33,7 +33,7 @@ export const DEFAULTS = {
     cacheMaxAgeSeconds: 600,
     cooldownSeconds: 30,
   },
-  upstream: { passDatabase: false, connectTimeoutMs: 5000 },
+  upstream: { passDatabase: false, connectTimeoutMs: 5000, pool: { maxConnections: 20, idleTimeoutSeconds: 300, acquireTimeoutMs: 5000 } },
   policies: { evalTimeoutMs: 100, activationSample: 200, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
   approvals: { maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notification: { timeoutMs: 5000, attempts: 6, backoffMs: 1000 } },
@@ -79,6 +79,15 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       url: doc.upstream.url,
       passDatabase: doc.upstream.pass_database ?? DEFAULTS.upstream.passDatabase,
       connectTimeoutMs: doc.upstream.connect_timeout_ms ?? DEFAULTS.upstream.connectTimeoutMs,
+      pool:
+        doc.upstream.pool === undefined
+          ? null
+          : {
+              mode: doc.upstream.pool.mode ?? 'session',
+              maxConnections: doc.upstream.pool.max_connections ?? DEFAULTS.upstream.pool.maxConnections,
+              idleTimeoutSeconds: doc.upstream.pool.idle_timeout_s ?? DEFAULTS.upstream.pool.idleTimeoutSeconds,
+              acquireTimeoutMs: doc.upstream.pool.acquire_timeout_ms ?? DEFAULTS.upstream.pool.acquireTimeoutMs,
+            },
     },
     policies: {
       engine: doc.policies.engine,

@@ -14,6 +14,17 @@ export type JwksSource =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: string; cacheMaxAgeSeconds: number; cooldownSeconds: number };
 
+export interface UpstreamPoolConfig {
+  /** session: a client session holds one connection from login to disconnect. */
+  mode: 'session';
+  /** Upstream connections per database (open or opening). */
+  maxConnections: number;
+  /** Idle connections are closed after this long; 0: never. */
+  idleTimeoutSeconds: number;
+  /** How long a login waits for a connection when the pool is full (then FATAL 53300). */
+  acquireTimeoutMs: number;
+}
+
 export interface GatehouseConfig {
   listen: { host: string; port: number };
   /** `ciphers`: OpenSSL cipher list offered to clients (TLS 1.2 suites, and TLS 1.3 ones named TLS_*). */
@@ -35,6 +46,8 @@ export interface GatehouseConfig {
     /** When true, the database the client names is used upstream; otherwise the URL's database. */
     passDatabase: boolean;
     connectTimeoutMs: number;
+    /** Session pooling of upstream connections (pg/upstream-pool.ts); null: one connection per client session. */
+    pool: UpstreamPoolConfig | null;
   };
   policies: {
     engine: EngineKind;

@@ -6,6 +6,8 @@ import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 export interface UpstreamBackend {
   processId: number;
   secretKey: Buffer;
+  /** Told of each cancel forwarded to this backend (a pooled backend waits for it before serving another client). */
+  cancelling?(sent: Promise<unknown>): void;
 }
 
 export interface ClientKey {

@@ -25,6 +25,8 @@ import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSi
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
+import type { UpstreamHandback } from './upstream-lease.ts';
+import { decodeParameterStatus } from '../wire/backend.ts';
 
 export interface SessionDeps {
   decision: DecisionContext;
@@ -32,8 +34,15 @@ export interface SessionDeps {
   maxMessageBytes: number;
   /** Limits on the SQL one message may ask to parse and decide (pg/statement-limits.ts). */
   limits: StatementLimits;
-  /** `problem`: why the session was ended on a protocol violation or desynchronisation, else null. */
-  onClose: (problem: string | null) => void;
+  /**
+   * `problem`: why the session was ended on a protocol violation or desynchronisation, else null.
+   * `upstream`: the upstream connection handed back idle (only with reuseUpstream), or spent (destroyed).
+   */
+  onClose: (problem: string | null, upstream: UpstreamHandback) => void;
+  /** Upstream connections are pooled: a client's Terminate is not forwarded, and an idle connection is handed back. */
+  reuseUpstream?: boolean;
+  /** Told every ParameterStatus relayed to the client (the pool keeps the connection's parameters). */
+  upstreamParameter?: (name: string, value: string) => void;
   /** With audit.recordings_dir: told every message sent to the client (audit/session-recording.ts). */
   recorder?: Pick<SessionRecorder, 'clientMessage'>;
 }
@@ -141,6 +150,8 @@ export class Session {
   private clientOut: Buffer[] = [];
   private upstreamOut: Buffer[] = [];
   private closed = false;
+  /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
+  private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
 
   constructor(
     readonly client: Socket,
@@ -153,13 +164,21 @@ export class Session {
     this.framer = new MessageFramer(deps.maxMessageBytes, { truncate: oversizedQueryKeep(deps.limits) });
     this.relay = new UpstreamRelay(this);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    client.on('error', () => this.close('client socket error'));
-    client.on('close', () => this.close('client closed'));
-    upstream.on('data', (chunk: Buffer) => this.relay.onData(chunk));
-    upstream.on('error', (e) => this.upstreamLost(e));
-    upstream.on('close', () => this.upstreamLost(null));
-    client.on('drain', () => upstream.resume());
-    upstream.on('drain', () => this.clientFlow('upstream', false));
+    client.on('error', () => this.close('client socket error', false, true));
+    client.on('close', () => this.close('client closed', false, true));
+    this.upstreamListeners = {
+      data: (chunk: Buffer) => this.relay.onData(chunk),
+      error: (e: Error) => this.upstreamLost(e),
+      close: () => this.upstreamLost(null),
+      drain: () => this.clientFlow('upstream', false),
+    };
+    upstream.on('data', this.upstreamListeners.data);
+    upstream.on('error', this.upstreamListeners.error);
+    upstream.on('close', this.upstreamListeners.close);
+    upstream.on('drain', this.upstreamListeners.drain);
+    client.on('drain', () => {
+      if (!this.closed) upstream.resume();
+    });
     // The path the session starts with comes from the server, whatever set it (startup parameter,
     // ALTER ROLE/DATABASE ... SET, the server's default): asked before any client message is decided.
     this.probeSearchPathIfStale();
@@ -362,6 +381,12 @@ export class Session {
         this.upstreamOut.push(frame.raw);
         return;
       case 'terminate':
+        if (this.deps.reuseUpstream === true) {
+          // The pooled connection stays open: handed back (and reset) when nothing is left in flight.
+          if (this.upstreamOut.length === 0) this.close('client terminated', false, true);
+          else this.flushUpstream(() => this.close('client terminated', false, true));
+          return;
+        }
         this.upstreamOut.push(encodeTerminate());
         this.flushUpstream(() => this.close('client terminated'));
         return;
@@ -847,10 +872,39 @@ export class Session {
     this.close('gateway shutting down');
   }
 
-  /** Ends the session; `problem`: it ended on a protocol violation (audited as such, with `why`). */
-  close(why: string, problem = false): void {
+  /** A ParameterStatus relayed to the client (the relay checked it first). */
+  upstreamParameter(frame: Frame): void {
+    if (this.deps.upstreamParameter === undefined) return;
+    const { name, value } = decodeParameterStatus(frame.body);
+    this.deps.upstreamParameter(name, value);
+  }
+
+  /**
+   * Whether the upstream connection can serve another client after a reset: the client ended the
+   * session (`clientEnded`), and the server has answered everything it was sent, with nothing
+   * queued, waiting for the audit flush, copying in, or in an extended batch without its Sync
+   * (whose implicit transaction a Sync would commit).
+   */
+  private handbackOf(clientEnded: boolean, problem: boolean): UpstreamHandback {
+    if (this.deps.reuseUpstream !== true) return { kind: 'spent', why: 'not pooled' };
+    if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
+    if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
+    if (this.upstreamOut.length > 0 || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
+    if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
+    if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
+    const leftover = this.relay.handOver();
+    if (leftover === null) return { kind: 'spent', why: 'the relay was busy' };
+    return { kind: 'idle', leftover, txStatus: this.txStatus };
+  }
+
+  /**
+   * Ends the session; `problem`: it ended on a protocol violation (audited as such, with `why`).
+   * `clientEnded`: the client terminated or went away (a pooled connection may then be reused).
+   */
+  close(why: string, problem = false, clientEnded = false): void {
     if (this.closed) return;
     this.flushClient();
+    const handback = this.handbackOf(clientEnded, problem);
     this.closed = true;
     this.waiting = null; // a decision still to come is only audited when it arrives (hold: late)
     for (let p = this.pending.shift(); p; p = this.pending.shift()) {
@@ -860,8 +914,16 @@ export class Session {
     }
     this.client.end();
     this.client.destroySoon?.();
-    this.upstream.destroy();
-    this.deps.onClose(problem ? why : null);
+    if (handback.kind === 'idle') {
+      this.upstream.pause();
+      this.upstream.off('data', this.upstreamListeners.data);
+      this.upstream.off('error', this.upstreamListeners.error);
+      this.upstream.off('close', this.upstreamListeners.close);
+      this.upstream.off('drain', this.upstreamListeners.drain);
+    } else {
+      this.upstream.destroy();
+    }
+    this.deps.onClose(problem ? why : null, handback);
   }
 
   get isClosed(): boolean {

@@ -39,6 +39,15 @@ export class UpstreamRelay {
 
   constructor(private readonly s: Session) {}
 
+  /**
+   * The session is over and its connection goes back to the pool: the bytes received and not yet
+   * relayed (an asynchronous message), or null while a result is still being processed.
+   */
+  handOver(): Buffer | null {
+    if (this.pumping) return null;
+    return this.framer.drain();
+  }
+
   onData(chunk: Buffer): void {
     this.framer.push(chunk);
     if (!this.pumping) void this.pump();
@@ -98,7 +107,10 @@ export class UpstreamRelay {
         return null;
       case BE.ParameterStatus:
         // An unsafe standard_conforming_strings or client_encoding ends the session (pg/parameter-status-guard.ts).
-        if (parameterStatusAllowed(this.s, frame)) this.s.emit(frame.raw);
+        if (parameterStatusAllowed(this.s, frame)) {
+          this.s.emit(frame.raw);
+          this.s.upstreamParameter(frame);
+        }
         return null;
     }
     const head = this.s.pending.peek();

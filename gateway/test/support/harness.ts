@@ -104,6 +104,10 @@ export interface TestGatewayOptions {
   auditSink?: AuditSink;
   /** Receives the operator log's error-level messages. */
   onError?: (message: string) => void;
+  /** upstream.pool (file keys), e.g. { max_connections: 1 }: session pooling of upstream connections. */
+  pool?: Record<string, unknown>;
+  /** Receives the operator log's messages. */
+  onInfo?: (message: string) => void;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -124,7 +128,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
         jwks: { file: keys.jwksPath },
         plaintext_password: options.plaintextPassword ?? 'loopback',
       },
-      upstream: { url: upstreamUrl, pass_database: false },
+      upstream: { url: upstreamUrl, pass_database: false, ...(options.pool ? { pool: options.pool } : {}) },
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
       policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
       audit: { file: auditFile, ...options.audit },
@@ -139,6 +143,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     ...(options.evaluator ? { evaluator: options.evaluator } : {}),
     ...(options.decisionCache ? { decisionCache: options.decisionCache } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.onInfo ? { onInfo: options.onInfo } : {}),
     ...(options.auditSink ? { audit: options.auditSink } : {}),
   });
   const clients: pg.Client[] = [];

@@ -22,7 +22,12 @@ export class SocketFrames {
   private readonly onError = (err: Error): void => this.fail(err);
   private readonly onClose = (): void => this.fail(new Error('server closed the connection'));
 
-  constructor(private readonly socket: Socket) {
+  /** `initial`: bytes already read from the socket by an earlier reader, framed first. */
+  constructor(
+    private readonly socket: Socket,
+    initial?: Buffer,
+  ) {
+    if (initial !== undefined && initial.length > 0) this.framer.push(initial);
     socket.on('data', this.onData);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);

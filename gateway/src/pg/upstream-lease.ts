@@ -1,0 +1,53 @@
+// What a client session holds of its upstream connection, and how it gives it back: the contract
+// between pg/session.ts and the two ways of getting one (a connection per session, or the pool).
+
+import type { Socket } from 'node:net';
+import type { TransactionStatus } from '../wire/backend.ts';
+
+/** What the client's startup asks of its upstream session. */
+export interface UpstreamRequest {
+  /** Database to open (the client's when upstream.pass_database, else the URL's; see server.ts). */
+  database: string | null;
+  /** application_name upstream (`gatehouse` or `gatehouse:<client's>`). */
+  applicationName: string;
+  /** The client's pass-through startup parameters (client_encoding, DateStyle, ...), already checked safe. */
+  params: Record<string, string>;
+}
+
+/**
+ * How a session ends with its upstream connection. `idle`: the server answered everything it was
+ * sent, nothing is in flight, no COPY, no unsynced extended batch; `leftover` holds bytes received
+ * and not yet read (an asynchronous message). `spent`: anything else; the socket is already destroyed.
+ */
+export type UpstreamHandback =
+  | { kind: 'idle'; leftover: Buffer; txStatus: TransactionStatus }
+  | { kind: 'spent'; why: string };
+
+export interface UpstreamLease {
+  /** Paused; the session attaches its listeners and resumes it. */
+  readonly socket: Socket;
+  /** ParameterStatus values in force (replayed to the client at login). */
+  readonly parameters: ReadonlyMap<string, string>;
+  /** The backend's own keys (for forwarding a CancelRequest; never shown to the client). */
+  readonly processId: number;
+  readonly secretKey: Buffer;
+  /** Bytes received after the last answer Gatehouse read, to be relayed first. */
+  readonly initialBuffer: Buffer;
+  /** A ParameterStatus the session relayed (keeps `parameters` true for the next client). */
+  reported(name: string, value: string): void;
+  /** A CancelRequest forwarded to this backend: the connection serves no other client before it is delivered. */
+  cancelling(sent: Promise<unknown>): void;
+  /** The session is over: call once, after the client's cancel keys are withdrawn. */
+  release(back: UpstreamHandback): void;
+}
+
+/** Where sessions get upstream connections: one per session, or a pool (pg/upstream-pool.ts). */
+export interface UpstreamSource {
+  /** Rejects with a GatehouseError (UPSTREAM_UNAVAILABLE, UNSAFE_PARSER_SESSION, UPSTREAM_POOL_EXHAUSTED, STARTUP_PARAMETER_INVALID). */
+  acquire(request: UpstreamRequest, abandoned: AbortSignal): Promise<UpstreamLease>;
+  /** Whether sessions may hand their connection back idle (else they close it). */
+  readonly reuses: boolean;
+  /** Upstream connections open now. */
+  connections(): number;
+  close(): Promise<void>;
+}
