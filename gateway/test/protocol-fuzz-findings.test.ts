@@ -160,4 +160,18 @@ describe('protocol fuzzer findings', () => {
     expect(errorCodes(gh[1]!)).toEqual(['26000']);
     expect(errorCodes(gh[3]!)).toEqual(['42601']);
   });
+
+  it('a simple Query refused by Gatehouse drops the unnamed statement, as PostgreSQL does at every Query (seed 5007)', async () => {
+    const { gh, pg } = await bothWays(
+      3,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.sync(),
+      serialize.query('COMMIT; SELEC 1'), // a syntax error: Gatehouse refuses it without forwarding
+      serialize.bind({}),
+      serialize.parse({ name: 's2', text: 'SELECT 2' }),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([[], ['42601'], ['26000']]);
+  });
 });

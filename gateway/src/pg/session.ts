@@ -743,6 +743,9 @@ export class Session {
    */
   private refuseSimple(error: GatehouseError): void {
     const message = errorMessageFor(error);
+    // PostgreSQL drops the unnamed prepared statement at every simple Query, before it parses it;
+    // upstream does too when the refusal goes up as REFUSAL_QUERY (a Bind of it then gets 26000).
+    this.statements.delete('');
     if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
       this.emit(message);
       this.emit(readyForQuery(this.txStatus));
@@ -753,8 +756,8 @@ export class Session {
     this.batchForwarded = false;
   }
 
-  /** A refused extended-protocol message: error now (in order), then discard until Sync. */
   /**
+   * A refused extended-protocol message: error now (in order), then discard until Sync.
    * `upstream`: 'drop-unnamed-statement' for a refused Parse of the unnamed statement, which the
    * failing message sent in its place (when one is needed) also drops upstream.
    */
