@@ -27,7 +27,7 @@ import type { GatehouseConfig } from './config/types.ts';
 import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { DecisionCache } from './enforce/decision-cache.ts';
 import { GatehouseError, isGatehouseError } from './errors.ts';
-import { checkEvaluationBudget, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
+import { checkEvaluationBudget, checkRecordedInputs, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
 import { recentRecordedInputs } from './audit/recorded-inputs.ts';
 import { EvalPool } from './policy/eval-pool.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
@@ -192,7 +192,16 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
-  const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs };
+  // The policy serving now, for gated activation's recorded inputs (null until one serves).
+  let serving: (() => PolicyEngine) | null = null;
+  const servingNow = (): PolicyEngine | null => {
+    try {
+      return serving?.() ?? null;
+    } catch {
+      return null; // no commit active yet
+    }
+  };
+  const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs, current: servingNow, note: info };
   if (config.policies.activationSample > 0 && config.audit.file !== '-') {
     const file = config.audit.file;
     budget.recorded = () =>
@@ -212,6 +221,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         audit: (record) => audit.write(record),
         budget,
       });
+      const source = gitSource;
+      serving = () => source.current();
       await gitSource.start();
       engines = gitSource;
     } else {
@@ -223,7 +234,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         }),
       );
       const inputs = warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input }));
-      const gate = await checkEvaluationBudget(budget, engines.current(), [...inputs, ...(await recordedInputs(budget))]);
+      const tested = await checkEvaluationBudget(budget, engines.current(), inputs);
+      const gate = tested.ok ? await checkRecordedInputs(budget, engines.current(), await recordedInputs(budget)) : tested;
       if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
     }
