@@ -91,7 +91,7 @@ describe('R9-1: a recorded statement that overran the budget blocks neither poli
     const serving = git(repo, 'rev-parse', 'HEAD');
     expect(gw!.engine().revision).toBe(serving);
     // The agent's statement: over budget under the serving policy, denied, recorded with its input.
-    await expect(client.query("SELECT 'hostile_shape' AS x")).rejects.toMatchObject({ code: '57014' });
+    await expect(client.query('SELECT 1 AS hostile_shape')).rejects.toMatchObject({ code: '57014' });
     // An unrelated fix (a new rule file): the candidate is exactly as slow on that shape.
     const fix = commitFiles(repo, { 'policies/rego/r9_extra.rego': 'package gatehouse\n\nr9_extra_rule := true\n' }, 'An unrelated fix');
     const result = await gw!.refreshPolicies();
@@ -113,7 +113,7 @@ describe('R9-1: a recorded statement that overran the budget blocks neither poli
   });
 
   it('the gateway starts again with that statement newest in its audit log', async () => {
-    await expect(client.query("SELECT 'hostile_shape' AS again")).rejects.toMatchObject({ code: '57014' });
+    await expect(client.query('SELECT 2 AS hostile_shape_again')).rejects.toMatchObject({ code: '57014' });
     await client.end();
     await gw!.close();
     gw = null;
