@@ -334,10 +334,12 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       config,
       tlsContext,
       verifyToken: (token) => verifier.verify(token),
-      onCancel: (pid, key) => {
+      onCancel: async (pid, key) => {
         const target = cancels.lookup(pid, key);
-        if (target) cancels.cancelLocally(pid);
-        if (target) void sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
+        if (!target) return;
+        if (!cancels.cancelLocally(pid)) return; // nothing of the client's runs upstream (R9-3)
+        // Awaited: the client's cancel connection closes once the server has the cancel (R9-3).
+        await sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
       },
     });
     if (hs.kind === 'done') return;
@@ -486,8 +488,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       })
       .catch((e: unknown) => info(`approvals: reading dropped requests for session ${sessionId} failed: ${e instanceof Error ? e.message : String(e)}`));
     cancels.onLocalCancel(key.processId, () => {
+      // Read before the wait ends: messages released by it must not be what the cancel stops.
+      const upstreamToo = session.pending.clientWorkInFlight();
       gate.withdrawAll('the client cancelled the statement');
       session.cancelWait();
+      return upstreamToo;
     });
   };
 
