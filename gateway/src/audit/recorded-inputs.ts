@@ -47,7 +47,7 @@ export async function recentRecordedInputs(file: string, count: number, tailByte
     const key = JSON.stringify([record.fingerprint, [...(id?.groups ?? [])].sort(), [...(id?.roles ?? [])].sort()]);
     if (seen.has(key)) continue;
     seen.add(key);
-    inputs.push({ name: `the recorded statement of decision ${record.decision_id} (${record.statement.slice(0, 80)})`, input: record.input, decidedBy: Array.isArray(record.policies) ? record.policies : [] });
+    inputs.push({ name: `the recorded statement of decision ${record.decision_id} (${String(record.statement ?? '').slice(0, 80)})`, input: record.input, decidedBy: Array.isArray(record.policies) ? record.policies : [] });
   }
   return inputs;
 }
