@@ -29,7 +29,7 @@ import type { GatehouseConfig } from './config/types.ts';
 import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
 import { DecisionCache } from './enforce/decision-cache.ts';
 import { GatehouseError } from './errors.ts';
-import { checkEvaluationBudget, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
+import { checkEvaluationBudget, checkRecordedInputs, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
 import { recentRecordedInputs } from './audit/recorded-inputs.ts';
 import { EvalPool } from './policy/eval-pool.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
@@ -209,7 +209,16 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
-  const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs };
+  // The policy serving now, for gated activation's recorded inputs (null until one serves).
+  let serving: (() => PolicyEngine) | null = null;
+  const servingNow = (): PolicyEngine | null => {
+    try {
+      return serving?.() ?? null;
+    } catch {
+      return null; // no commit active yet
+    }
+  };
+  const budget: BudgetCheck = { evaluator, budgetMs: config.policies.evalTimeoutMs, current: servingNow, note: info };
   if (config.policies.activationSample > 0 && config.audit.sink === 'file') {
     const file = config.audit.file;
     budget.recorded = () =>
@@ -229,6 +238,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         audit: (record) => audit.write(record),
         budget,
       });
+      const source = gitSource;
+      serving = () => source.current();
       await gitSource.start();
       engines = gitSource;
     } else {
@@ -240,7 +251,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         }),
       );
       const inputs = warmUpInputs().map((input) => ({ name: `the warm-up statement "${input.statement.text}"`, input }));
-      const gate = await checkEvaluationBudget(budget, engines.current(), [...inputs, ...(await recordedInputs(budget))]);
+      const tested = await checkEvaluationBudget(budget, engines.current(), inputs);
+      const gate = tested.ok ? await checkRecordedInputs(budget, engines.current(), await recordedInputs(budget)) : tested;
       if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
     }
@@ -345,13 +357,15 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       config,
       tlsContext,
       verifyToken: (token) => verifier.verify(token),
-      onCancel: (pid, key) => {
+      onCancel: async (pid, key) => {
         const target = cancels.lookup(pid, key);
         if (!target) return;
-        cancels.cancelLocally(pid);
+        if (!cancels.cancelLocally(pid)) return; // nothing of the client's runs upstream (R9-3)
         const sent = sendCancel(upstreamTarget.host, upstreamTarget.port, target.processId, target.secretKey).catch(() => undefined);
         // A pooled backend serves no other client before this cancel is delivered.
         target.cancelling?.(sent);
+        // Awaited: the client's cancel connection closes once the server has the cancel (R9-3).
+        await sent;
       },
     });
     if (hs.kind === 'done') return;
@@ -515,8 +529,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       })
       .catch((e: unknown) => info(`approvals: reading dropped requests for session ${sessionId} failed: ${e instanceof Error ? e.message : String(e)}`));
     cancels.onLocalCancel(key.processId, () => {
+      // Read before the wait ends: messages released by it must not be what the cancel stops.
+      const upstreamToo = session.pending.clientWorkInFlight();
       gate.withdrawAll('the client cancelled the statement');
       session.cancelWait();
+      return upstreamToo;
     });
   };
 

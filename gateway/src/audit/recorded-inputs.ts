@@ -12,6 +12,8 @@ const TAIL_BYTES = 8 * 1024 * 1024;
 export interface RecordedInput {
   name: string;
   input: PolicyInput;
+  /** The policies the record names as deciding (the evaluation budget's own id when it overran then). */
+  decidedBy: readonly string[];
 }
 
 /**
@@ -45,7 +47,7 @@ export async function recentRecordedInputs(file: string, count: number, tailByte
     const key = JSON.stringify([record.fingerprint, [...(id?.groups ?? [])].sort(), [...(id?.roles ?? [])].sort()]);
     if (seen.has(key)) continue;
     seen.add(key);
-    inputs.push({ name: `the recorded statement of decision ${record.decision_id} (${record.statement.slice(0, 80)})`, input: record.input });
+    inputs.push({ name: `the recorded statement of decision ${record.decision_id} (${String(record.statement ?? '').slice(0, 80)})`, input: record.input, decidedBy: Array.isArray(record.policies) ? record.policies : [] });
   }
   return inputs;
 }

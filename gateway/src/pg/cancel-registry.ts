@@ -16,7 +16,7 @@ export interface ClientKey {
 }
 
 export class CancelRegistry {
-  private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend; local: (() => void) | null }>();
+  private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend; local: (() => boolean) | null }>();
 
   /** Issues a fresh (pid, key) pair for a client session. */
   register(upstream: UpstreamBackend): ClientKey {
@@ -28,15 +28,20 @@ export class CancelRegistry {
     return { processId, secretKey };
   }
 
-  /** What a valid CancelRequest also does inside Gatehouse (refuse a statement still being decided). */
-  onLocalCancel(processId: number, local: () => void): void {
+  /**
+   * What a valid CancelRequest also does inside Gatehouse (refuse a statement still being decided);
+   * it returns whether the server should get the cancel too (false when only Gatehouse's own work
+   * runs there: a cancel hitting it would stay pending in the backend and stop the client's next
+   * statement, where PostgreSQL would have ignored it on an idle session).
+   */
+  onLocalCancel(processId: number, local: () => boolean): void {
     const entry = this.byPid.get(processId);
     if (entry) entry.local = local;
   }
 
-  /** Runs the session's local cancel; call only after lookup() accepted the keys. */
-  cancelLocally(processId: number): void {
-    this.byPid.get(processId)?.local?.();
+  /** Runs the session's local cancel (call only after lookup() accepted the keys): whether to cancel upstream too. */
+  cancelLocally(processId: number): boolean {
+    return this.byPid.get(processId)?.local?.() ?? true;
   }
 
   unregister(processId: number): void {

@@ -17,7 +17,12 @@ export interface HandshakeDeps {
   config: GatehouseConfig;
   tlsContext: SecureContext | null;
   verifyToken(token: string): Promise<Identity>;
-  onCancel(processId: number, secretKey: Buffer): void;
+  /**
+   * Handles a CancelRequest; resolves once the server has the cancel (never rejects). The client's
+   * connection is closed only then, as PostgreSQL closes it only after signalling the backend: a
+   * client that waits for the close before its next statement must not see that statement cancelled.
+   */
+  onCancel(processId: number, secretKey: Buffer): Promise<void>;
 }
 
 export type HandshakeResult =
@@ -203,7 +208,7 @@ async function handshake(raw: Socket, deps: HandshakeDeps): Promise<HandshakeRes
           continue;
         }
         case 'cancel':
-          deps.onCancel(packet.processId, packet.secretKey);
+          await deps.onCancel(packet.processId, packet.secretKey);
           socket.end();
           return { kind: 'done' };
         case 'unknown':

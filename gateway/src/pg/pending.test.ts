@@ -162,3 +162,18 @@ describe('statementNameUnsettled: a Parse or Close of the name unanswered, with 
     expect(q.statementNameUnsettled('s')).toBe(false);
   });
 });
+
+describe('clientWorkInFlight: whether a CancelRequest could stop something of the client upstream (R9-3)', () => {
+  it('is false with nothing or only Gatehouse\'s search_path probe unanswered, true with a client message', () => {
+    const q = new PendingQueue();
+    expect(q.clientWorkInFlight()).toBe(false);
+    q.push({ kind: 'search-path', value: null, failed: false });
+    expect(q.clientWorkInFlight()).toBe(false);
+    q.push({ kind: 'sync' });
+    expect(q.clientWorkInFlight()).toBe(true);
+    q.shift();
+    expect(q.clientWorkInFlight()).toBe(true);
+    q.shift();
+    expect(q.clientWorkInFlight()).toBe(false);
+  });
+});

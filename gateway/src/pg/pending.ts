@@ -109,6 +109,15 @@ export class PendingQueue {
     if (name !== null) this.nameChanges.set(name, (this.nameChanges.get(name) ?? 0) + 1);
   }
 
+  /**
+   * Whether a client's message is still unanswered upstream (anything but Gatehouse's own
+   * search_path probe): what a CancelRequest could stop on the server.
+   */
+  clientWorkInFlight(): boolean {
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i]!.kind !== 'search-path') return true;
+    return false;
+  }
+
   shift(): Pending | undefined {
     const p = this.items[this.head];
     if (p === undefined) return undefined;

@@ -16,12 +16,53 @@ export interface BudgetCheck {
    * statements of the audit log), read at each activation. It reports its own failures (the check
    * then goes on with the test inputs).
    */
-  recorded?: () => Promise<Array<{ name: string; input: PolicyInput }>>;
+  recorded?: () => Promise<RecordedBudgetInput[]>;
+  /** The policy serving now (null before the first one): a recorded input it overruns too does not refuse a candidate. */
+  current?: () => PolicyEngine | null;
+  /** Where notes about recorded inputs passed over go (the gateway's log). */
+  note?: (message: string) => void;
 }
 
-/** The recorded inputs of a check (none when it has no source or they cannot be read). */
-export async function recordedInputs(check: BudgetCheck): Promise<Array<{ name: string; input: PolicyInput }>> {
-  return check.recorded === undefined ? [] : check.recorded().catch(() => []);
+export interface RecordedBudgetInput {
+  name: string;
+  input: PolicyInput;
+  /** The policies the audit record names as deciding it (EVAL_BUDGET_POLICY_ID when it overran then). */
+  decidedBy: readonly string[];
+}
+
+/**
+ * The recorded inputs of a check (none when it has no source or they cannot be read). Agents choose
+ * what gets recorded: an input that overran the budget when it was served (denied 57014) is passed
+ * over, else a statement crafted to be slow for any policy would refuse every later commit (and,
+ * at startup, the gateway itself).
+ */
+export async function recordedInputs(check: BudgetCheck): Promise<RecordedBudgetInput[]> {
+  const all = check.recorded === undefined ? [] : await check.recorded().catch(() => []);
+  const usable = all.filter((r) => !r.decidedBy.includes(EVAL_BUDGET_POLICY_ID));
+  if (usable.length < all.length) {
+    check.note?.(`policy: ${all.length - usable.length} recorded statement(s) that overran the evaluation budget when served are not used to time new policies`);
+  }
+  return usable;
+}
+
+/**
+ * Times `candidate` on the recorded inputs. One it overruns refuses it only when the policy serving
+ * now evaluates that input within the budget (a real slowdown); when the serving policy overruns it as
+ * well, or nothing serves yet (startup), it is passed over with a note: an input slow for any policy
+ * must not block policy rollout.
+ */
+export async function checkRecordedInputs(check: BudgetCheck, candidate: PolicyEngine, inputs: readonly RecordedBudgetInput[]): Promise<BudgetGateResult> {
+  let evaluations = 0;
+  for (const r of inputs) {
+    const gate = await checkEvaluationBudget(check, candidate, [r]);
+    evaluations++;
+    if (gate.ok) continue;
+    const current = check.current?.() ?? null;
+    const first = current === null || current === candidate;
+    if (!first && (await checkEvaluationBudget(check, current, [r])).ok) return gate;
+    check.note?.(`policy: WARNING: ${r.name} overran the evaluation budget under ${first ? 'the first policy (nothing served yet)' : 'the serving policy too'}; not counted against the new policy`);
+  }
+  return { ok: true, evaluations };
 }
 
 export type BudgetGateResult = { ok: true; evaluations: number } | { ok: false; reason: string };

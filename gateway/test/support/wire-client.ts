@@ -27,7 +27,7 @@ export class WireClient {
   private waiter: (() => void) | null = null;
   private closed = false;
   /** The BackendKeyData the server sent at login (what a CancelRequest for this session names). */
-  private key: { processID: number; secretKey: number } | null = null;
+  key: { processID: number; secretKey: number } | null = null;
 
   private constructor(
     private readonly socket: Socket,

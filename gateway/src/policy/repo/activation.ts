@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { warmUpEngine, warmUpInputs } from '../../enforce/decision-point.ts';
 import { loadSqlParser } from '../../sql/parser.ts';
-import { caseInputs, checkEvaluationBudget, recordedInputs, type BudgetCheck } from '../budget-gate.ts';
+import { caseInputs, checkEvaluationBudget, checkRecordedInputs, recordedInputs, type BudgetCheck } from '../budget-gate.ts';
 import { loadPolicyEngine } from '../load.ts';
 import { runPolicyTests } from '../testing/run.ts';
 import type { PolicyTestReport } from '../testing/types.ts';
@@ -79,8 +79,10 @@ async function prepare(repo: GitRepo, commit: string, opts: CandidateOptions): P
     } catch (e) {
       return { ok: false, commit, stage: 'budget', reason: `the test inputs could not be read: ${firstLine(e)}` };
     }
-    const gate = await checkEvaluationBudget(opts.budget, engine, [...inputs, ...(await recordedInputs(opts.budget))]);
+    const gate = await checkEvaluationBudget(opts.budget, engine, inputs);
     if (!gate.ok) return { ok: false, commit, stage: 'budget', reason: gate.reason };
+    const sampled = await checkRecordedInputs(opts.budget, engine, await recordedInputs(opts.budget));
+    if (!sampled.ok) return { ok: false, commit, stage: 'budget', reason: sampled.reason };
   }
   try {
     warmUpEngine(engine);
