@@ -141,7 +141,8 @@ const WRONG_KEY = { processID: 1, secretKey: 0x5eed };
 /**
  * Sends one side's round as its cancel plan says: for a running statement, the head, a
  * CancelRequest every 100 ms until the head's ReadyForQuery, a pause (so that no cancel still on
- * its way can hit what follows), then the rest; for an idle or wrong-key cancel, the cancel first.
+ * its way can hit what follows), then the rest; for an idle or wrong-key cancel, the cancel first
+ * (once its connection has closed) and the round right after it.
  */
 async function sendRound(c: WireClient, round: Round, tail: Buffer, timeoutMs: number): Promise<{ head: Message[]; ended: string | null }> {
   const plan = round.cancel;
@@ -152,8 +153,9 @@ async function sendRound(c: WireClient, round: Round, tail: Buffer, timeoutMs: n
   switch (plan.kind) {
     case 'idle':
     case 'wrong-key':
+      // No pause: the cancel connection closes once the server has acted on the cancel, so a cancel
+      // that wrongly reached a backend would hit the round's first statement (red-team round 9, R9-3).
       await c.cancel(plan.kind === 'idle' ? undefined : WRONG_KEY);
-      await new Promise((r) => setTimeout(r, 300));
       c.send(...round.messages, tail);
       return { head: [], ended: null };
     case 'running': {
