@@ -668,7 +668,10 @@ export class Session {
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
-    const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
+    // A write whose whole RETURNING Gatehouse added (enforce/subject-columns.ts) runs without a row
+    // limit, as the client's statement (no rows) would: else PostgreSQL suspends it (red-team R9b-2).
+    const rows = portal.statement.subjects?.returningAdded === true ? 0 : maxRows;
+    const out = portal.upstreamName === portalName && rows === maxRows ? raw : encodeExecute(portal.upstreamName, rows);
     this.forward(out, { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
