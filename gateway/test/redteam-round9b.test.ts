@@ -16,6 +16,11 @@
 //        PortalSuspended instead of CommandComplete (a write without RETURNING ignores the limit),
 //        and the outcome listed the subjects of the first rows only. Gatehouse now executes such a
 //        portal without a row limit, as PostgreSQL would have run the client's statement.
+//   R9b-3 (low, fixed) `SELECT first_name FROM clinical.patients ORDER BY 2`: PostgreSQL refuses the
+//        client's text (42P10, position 2 is not in the select list), but with the hidden column
+//        appended it sorted the rows by the subject id as text, so a statement that fails without
+//        phi_tables ran, ordered by a column the client did not select. An ORDER BY position past the
+//        select list (or any position after a *) now leaves the statement unchanged (subjects unknown).
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam9b npx vitest run --project integration gateway/test/redteam-round9b.test.ts
 
@@ -134,5 +139,23 @@ describe('R9b-2: an Execute row limit does not apply to a write whose RETURNING 
     expect(expected).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
     expect(await run(t.port, bench, 'r2a')).toEqual(expected);
     expect((await outcomeFor('r2a')).subjects?.['public.pgbench_rt9b']).toEqual({ status: 'listed', hashes: [3, 4, 5].map(hash), count: 3, truncated: false });
+  });
+});
+
+describe('R9b-3: ORDER BY a position past the select list does not sort by a hidden column', () => {
+  it('fails with 42P10 as without subject columns, and the subjects are unknown', async () => {
+    const agent = await t.token('agent-9', ['agents']);
+    const agentRef = await ref.token('agent-9', ['agents']);
+    const sqls = ['SELECT v.reason AS r3a FROM clinical.visits v ORDER BY 2 LIMIT 2', 'SELECT first_name AS r3b FROM clinical.patients ORDER BY 2 DESC LIMIT 2'];
+    for (const sql of sqls) {
+      const code = async (c: pg.Client): Promise<string> => c.query(sql).then(() => 'ok', (e: { code?: string }) => e.code ?? 'none');
+      expect(await code(await ref.client(agentRef))).toBe('42P10');
+      expect(await code(await t.client(agent)), sql).toBe('42P10');
+    }
+    // A position inside the select list still sorts, and the subjects are listed.
+    const c = await t.client(agent);
+    const r = await c.query('SELECT p.id AS r3c, p.first_name FROM clinical.patients p WHERE p.id IN (2, 3) ORDER BY 1 DESC');
+    expect(r.rows.map((x) => x.r3c)).toEqual([3, 2]);
+    expect((await outcomeFor('r3c')).subjects?.['clinical.patients']).toEqual({ status: 'listed', hashes: [hash(3), hash(2)], count: 2, truncated: false });
   });
 });
