@@ -21,6 +21,9 @@
 //        appended it sorted the rows by the subject id as text, so a statement that fails without
 //        phi_tables ran, ordered by a column the client did not select. An ORDER BY position past the
 //        select list (or any position after a *) now leaves the statement unchanged (subjects unknown).
+//   R9b-4 (medium, fixed) RETURNING shows the new row: `UPDATE t SET subject = subject + 100 WHERE
+//        subject = 10` (or INSERT ... ON CONFLICT DO UPDATE SET subject = ...) was listed with the new
+//        subject (110) only, while subject 10's row is the one changed. Such a write is now unknown.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam9b npx vitest run --project integration gateway/test/redteam-round9b.test.ts
 
@@ -157,5 +160,23 @@ describe('R9b-3: ORDER BY a position past the select list does not sort by a hid
     const r = await c.query('SELECT p.id AS r3c, p.first_name FROM clinical.patients p WHERE p.id IN (2, 3) ORDER BY 1 DESC');
     expect(r.rows.map((x) => x.r3c)).toEqual([3, 2]);
     expect((await outcomeFor('r3c')).subjects?.['clinical.patients']).toEqual({ status: 'listed', hashes: [hash(3), hash(2)], count: 2, truncated: false });
+  });
+});
+
+describe('R9b-4: a write that changes the subject column does not list only the new subject', () => {
+  it('UPDATE ... SET subject and ON CONFLICT DO UPDATE SET subject are unknown; other writes stay listed', async () => {
+    const c = await t.client(bench);
+    const r = await c.query('UPDATE public.pgbench_rt9b SET aid = aid + 100 WHERE aid = 10 /* r4a */');
+    expect([r.command, r.rowCount]).toEqual(['UPDATE', 1]);
+    const s = (await outcomeFor('r4a')).subjects?.['public.pgbench_rt9b'];
+    // Subject 10's row was changed: a list naming 110 alone would be wrong.
+    if (s?.status === 'listed') expect(s.hashes).toContain(hash(10));
+    else expect(s).toMatchObject({ status: 'unknown' });
+    await c.query('INSERT INTO public.pgbench_rt9b (aid, filler) VALUES (1, NULL) ON CONFLICT (aid) DO UPDATE SET aid = 201 /* r4b */');
+    const u = (await outcomeFor('r4b')).subjects?.['public.pgbench_rt9b'];
+    if (u?.status === 'listed') expect(u.hashes).toContain(hash(1));
+    else expect(u).toMatchObject({ status: 'unknown' });
+    await c.query("UPDATE public.pgbench_rt9b SET filler = 'w' WHERE aid = 6 /* r4c */");
+    expect((await outcomeFor('r4c')).subjects?.['public.pgbench_rt9b']).toEqual({ status: 'listed', hashes: [hash(6)], count: 1, truncated: false });
   });
 });

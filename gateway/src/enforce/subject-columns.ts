@@ -438,6 +438,17 @@ function planWrite(body: AstBody, own: readonly ScanToken[], touched: readonly s
   for (const t of touched) if (t !== phi?.table) unknown[t] = 'read or written other than as the target of the write';
   if (phi === null || rv === null) return { kind: 'unknown', unknown };
   if ((reads.get(phi.table) ?? 0) > 1) return { kind: 'unknown', unknown: { ...unknown, [phi.table]: READ_ELSEWHERE } };
+  // RETURNING shows the new row: an UPDATE (or ON CONFLICT DO UPDATE) that sets the subject column
+  // would list the new subject, not the one whose row was changed (red-team R9b-4).
+  const conflict = isObject(body['onConflictClause']) ? (body['onConflictClause'] as AstBody) : null;
+  const sets = [...list(body, 'targetList'), ...(conflict === null ? [] : list(conflict, 'targetList'))];
+  const setsSubject = sets.some((t) => {
+    const r = asNode(t);
+    return r?.type === 'ResTarget' && str(r.body, 'name') === phi.column;
+  });
+  if (setsSubject) {
+    return { kind: 'unknown', unknown: { ...unknown, [phi.table]: `the write sets its subject column ${phi.column}: RETURNING shows the new subject, not the one whose row changed` } };
+  }
   const last = own[own.length - 1];
   if (last === undefined) return { kind: 'unknown', unknown: allUnknown(touched, 'the statement could not be read') };
   const insertAt = last.text === ';' ? (own[own.length - 2]?.end ?? null) : last.end;
