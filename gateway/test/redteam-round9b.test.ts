@@ -20,7 +20,7 @@
 //        client's text (42P10, position 2 is not in the select list), but with the hidden column
 //        appended it sorted the rows by the subject id as text, so a statement that fails without
 //        phi_tables ran, ordered by a column the client did not select. An ORDER BY position past the
-//        select list (or any position after a *) now leaves the statement unchanged (subjects unknown).
+//        select list (a * counted as one column) now leaves the statement unchanged (subjects unknown).
 //   R9b-4 (medium, fixed) RETURNING shows the new row: `UPDATE t SET subject = subject + 100 WHERE
 //        subject = 10` (or INSERT ... ON CONFLICT DO UPDATE SET subject = ...) was listed with the new
 //        subject (110) only, while subject 10's row is the one changed. Such a write is now unknown.

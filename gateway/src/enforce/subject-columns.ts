@@ -356,7 +356,7 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
   if (list(body, 'groupClause').length > 0 || isObject(body['havingClause'])) return whole('grouped rows (GROUP BY, HAVING) are not attributed to subjects');
   if (callsAggregate(body['targetList'], ctx) || callsAggregate(body['sortClause'], ctx)) return whole('an aggregate (or a function that may be one): its rows are not attributed to subjects');
   const targets = list(body, 'targetList');
-  if (sortsBeyondSelectList(body, targets)) return whole('ORDER BY names a position that may be past its select list (or after a *), where the hidden columns would be');
+  if (sortsBeyondSelectList(body, targets)) return whole('ORDER BY names a position past its select list, where the hidden columns would be');
   const first = asNode(targets[0]);
   const location = first?.body['location'];
   if (typeof location !== 'number' || location < 0) return whole('the statement has no select list Gatehouse can extend');
@@ -399,21 +399,17 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
 }
 
 /**
- * Whether ORDER BY names a column by a position past the client's select list, or by any position
- * when the list has a star: with hidden columns appended, PostgreSQL would sort by a subject column
- * instead of refusing the statement (42P10) as it does for the client's own text (red-team R9b-3).
+ * Whether ORDER BY names a column by a position past the client's select list: with hidden columns
+ * appended, PostgreSQL would sort by a subject column instead of refusing the statement (42P10) as
+ * it does for the client's own text (red-team R9b-3). A star counts as one column (it expands to at
+ * least one, except over a table without columns).
  */
 function sortsBeyondSelectList(body: AstBody, targets: readonly unknown[]): boolean {
-  const star = targets.some((t) => {
-    const ref = asNode(asNode(t)?.body['val']);
-    return ref?.type === 'ColumnRef' && list(ref.body, 'fields').some((f) => asNode(f)?.type === 'A_Star');
-  });
   return list(body, 'sortClause').some((item) => {
     const c = asNode(asNode(item)?.body['node']);
     if (c?.type !== 'A_Const' || !isObject(c.body['ival'])) return false;
     const position = (c.body['ival'] as AstBody)['ival'];
-    const n = typeof position === 'number' ? position : 0;
-    return star || n > targets.length;
+    return typeof position === 'number' && position > targets.length;
   });
 }
 
