@@ -15,7 +15,9 @@
 //        added: PostgreSQL honours the limit for a statement that returns rows, so the client got
 //        PortalSuspended instead of CommandComplete (a write without RETURNING ignores the limit),
 //        and the outcome listed the subjects of the first rows only. Gatehouse now executes such a
-//        portal without a row limit, as PostgreSQL would have run the client's statement.
+//        portal without a row limit, as PostgreSQL would have run the client's statement. Likewise a
+//        Bind with result formats for such a write (PostgreSQL ignores them when there are no columns)
+//        failed with 08P01 once Gatehouse's RETURNING column existed; they are now not forwarded.
 //   R9b-3 (low, fixed) `SELECT first_name FROM clinical.patients ORDER BY 2`: PostgreSQL refuses the
 //        client's text (42P10, position 2 is not in the select list), but with the hidden column
 //        appended it sorted the rows by the subject id as text, so a statement that fails without
@@ -125,11 +127,11 @@ describe('R9b-1: a PHI table read at the top level and elsewhere is not listed f
 
 describe('R9b-2: an Execute row limit does not apply to a write whose RETURNING Gatehouse added', () => {
   it('the client gets CommandComplete as without subject columns, and every written subject is listed', async () => {
-    const run = async (port: number, token: string, marker: string): Promise<string[]> => {
+    const run = async (port: number, token: string, marker: string, resultFormats: number[] = []): Promise<string[]> => {
       const w = await WireClient.connect(port, token);
       w.send(
         serialize.parse({ name: '', text: `UPDATE public.pgbench_rt9b SET filler = 'z' WHERE aid IN (3, 4, 5) /* ${marker} */` }),
-        encodeBind({ portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] }),
+        encodeBind({ portal: '', statement: '', paramFormats: [], params: [], resultFormats }),
         serialize.describe({ type: 'P', name: '' }),
         serialize.execute({ portal: '', rows: 1 }),
         serialize.sync(),
@@ -138,10 +140,13 @@ describe('R9b-2: an Execute row limit does not apply to a write whose RETURNING 
       w.close();
       return names(group!);
     };
-    const expected = await run(ref.port, benchRef, 'r2ref');
+    const expected = await run(ref.port, benchRef, 'r2ref', [0, 1]);
     expect(expected).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
     expect(await run(t.port, bench, 'r2a')).toEqual(expected);
     expect((await outcomeFor('r2a')).subjects?.['public.pgbench_rt9b']).toEqual({ status: 'listed', hashes: [3, 4, 5].map(hash), count: 3, truncated: false });
+    // Result formats for a statement that returns no rows are ignored by PostgreSQL; Gatehouse's
+    // added RETURNING must not make them an error (08P01, "bind message has 3 result formats").
+    expect(await run(t.port, bench, 'r2b', [0, 1])).toEqual(expected);
   });
 });
 
