@@ -145,3 +145,38 @@ describe('planSubjects: writes', () => {
     expect(r.plans[0]!.unknown['clinical.patients']).toContain('other than as the target');
   });
 });
+
+describe('planSubjects: red-team round 9b', () => {
+  it('a PHI table also read elsewhere in the statement is unknown, not listed from the top level (R9b-1)', () => {
+    for (const sql of [
+      'SELECT p.id, (SELECT q.ssn FROM clinical.patients q WHERE q.id = 7) FROM clinical.patients p',
+      'SELECT p.id, x.ssn FROM clinical.patients p, LATERAL (SELECT ssn FROM clinical.patients WHERE id = p.id + 1) x',
+      'WITH c AS (SELECT id + 0 AS k, ssn FROM clinical.patients) SELECT p.id, c.ssn FROM clinical.patients p JOIN c ON c.k = p.id',
+      'SELECT p.id FROM clinical.patients p WHERE p.id IN (SELECT id FROM clinical.patients WHERE ssn = $1)',
+    ]) {
+      const r = plan(sql);
+      expect(r.text, sql).toBeNull();
+      expect(r.plans[0]!.unknown['clinical.patients'], sql).toMatch(/also read elsewhere/);
+    }
+    // A self-join names the table twice and lists both sides.
+    expect(plan('SELECT p.id FROM clinical.patients p JOIN clinical.patients q ON q.id = p.id + 1').plans[0]!.hidden).toEqual(['clinical.patients', 'clinical.patients']);
+  });
+
+  it('a write naming its PHI target again (a writable CTE) is unknown (R9b-1)', () => {
+    const r = plan("WITH d AS (DELETE FROM clinical.patients WHERE id = 9 RETURNING 1) UPDATE clinical.patients SET name = 'x' WHERE id = 1");
+    expect(r.text).toBeNull();
+    expect(r.plans[0]!.unknown['clinical.patients']).toMatch(/also read elsewhere/);
+  });
+
+  it('ORDER BY a position past the select list leaves the statement unchanged (R9b-3)', () => {
+    expect(plan('SELECT name FROM clinical.patients ORDER BY 2').text).toBeNull();
+    expect(plan('SELECT name FROM clinical.patients ORDER BY 1').text).not.toBeNull();
+    expect(plan('SELECT * FROM clinical.patients ORDER BY 1').text).not.toBeNull();
+  });
+
+  it('a write that sets the subject column is unknown (R9b-4)', () => {
+    expect(plan('UPDATE clinical.patients SET id = id + 100 WHERE id = 10').plans[0]!.unknown['clinical.patients']).toMatch(/sets its subject column/);
+    expect(plan("INSERT INTO clinical.patients (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET id = 2").plans[0]!.unknown['clinical.patients']).toMatch(/sets its subject column/);
+    expect(plan("INSERT INTO clinical.patients (id, name) VALUES (1, 'a')").plans[0]!.hidden).toEqual(['clinical.patients']);
+  });
+});

@@ -175,11 +175,11 @@ function planStatement(s: RawStmt, touched: readonly string[], masked: ReadonlyS
   if (node === null) return { kind: 'unknown', unknown: allUnknown(touched, 'the statement could not be read') };
   switch (node.type) {
     case 'SelectStmt':
-      return planSelect(node.body, own, touched, masked, ctx);
+      return planSelect(node.body, own, touched, masked, ctx, phiReads(node.body, ctx));
     case 'InsertStmt':
     case 'UpdateStmt':
     case 'DeleteStmt':
-      return planWrite(node.body, own, touched, ctx);
+      return planWrite(node.body, own, touched, ctx, phiReads(node.body, ctx));
     case 'CopyStmt':
       return { kind: 'unknown', unknown: allUnknown(touched, 'COPY: its rows are not attributed to subjects') };
     case 'DeclareCursorStmt':
@@ -205,6 +205,38 @@ function phiOf(rv: AstBody, ctx: PlanContext, cteNames: ReadonlySet<string>): { 
   if (!rel.columns.some((c) => c.name === column)) return null;
   return { table, column };
 }
+
+/**
+ * How many times each PHI table is named anywhere in a statement (subqueries, WITH queries, LATERAL
+ * and derived tables included; a view counts for each PHI table it reads). A table named more often
+ * than it has hidden columns has rows Gatehouse does not see, so its list would be incomplete
+ * (red-team R9b-1). A WITH query named like a table counts too: an overcount only makes it unknown.
+ */
+function phiReads(value: unknown, ctx: PlanContext, out: Map<string, number> = new Map()): Map<string, number> {
+  if (Array.isArray(value)) {
+    for (const v of value) phiReads(v, ctx, out);
+    return out;
+  }
+  if (!isObject(value)) return out;
+  const node = asNode(value);
+  // A RangeVar is wrapped in FROM lists, bare as the target (`relation`) of INSERT, UPDATE, DELETE.
+  const rv = node?.type === 'RangeVar' ? node.body : node === null && typeof (value as AstBody)['relname'] === 'string' ? (value as AstBody) : null;
+  if (rv !== null) {
+    const relname = str(rv, 'relname');
+    const schema = str(rv, 'schemaname');
+    const rel = relname === null ? null : schema !== null ? ctx.relations.get(`${schema}.${relname}`) : ctx.relations.resolve(relname, ctx.order);
+    if (rel !== null) {
+      const named = new Set<string>([rel.qualified, ...rel.ancestors, ...rel.reads]);
+      for (const read of rel.reads) for (const a of ctx.relations.get(read)?.ancestors ?? []) named.add(a);
+      for (const t of named) if (ctx.phi.has(t)) out.set(t, (out.get(t) ?? 0) + 1);
+    }
+    return out;
+  }
+  for (const v of Object.values(value)) phiReads(v, ctx, out);
+  return out;
+}
+
+const READ_ELSEWHERE = 'also read elsewhere in the statement (a subquery, WITH query, LATERAL or derived table, or a view), whose rows are not attributed to subjects';
 
 function refName(rv: AstBody): string {
   const alias = isObject(rv['alias']) ? str(rv['alias'] as AstBody, 'aliasname') : null;
@@ -315,7 +347,7 @@ function callsAggregate(value: unknown, ctx: PlanContext): boolean {
   return Object.values(value).some((v) => callsAggregate(v, ctx));
 }
 
-function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly string[], masked: ReadonlySet<string>, ctx: PlanContext): StatementPlan {
+function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly string[], masked: ReadonlySet<string>, ctx: PlanContext, reads: ReadonlyMap<string, number>): StatementPlan {
   const whole = (reason: string): StatementPlan => ({ kind: 'unknown', unknown: allUnknown(touched, reason) });
   const op = str(body, 'op');
   if (op !== null && op !== 'SETOP_NONE') return whole('a set operation (UNION, INTERSECT, EXCEPT): its rows are not attributed to subjects');
@@ -324,6 +356,7 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
   if (list(body, 'groupClause').length > 0 || isObject(body['havingClause'])) return whole('grouped rows (GROUP BY, HAVING) are not attributed to subjects');
   if (callsAggregate(body['targetList'], ctx) || callsAggregate(body['sortClause'], ctx)) return whole('an aggregate (or a function that may be one): its rows are not attributed to subjects');
   const targets = list(body, 'targetList');
+  if (sortsBeyondSelectList(body, targets)) return whole('ORDER BY names a position past its select list, where the hidden columns would be');
   const first = asNode(targets[0]);
   const location = first?.body['location'];
   if (typeof location !== 'number' || location < 0) return whole('the statement has no select list Gatehouse can extend');
@@ -348,6 +381,11 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
     }
     refs.push({ table: phi.table, expression: expression(rv, phi.column) });
   }
+  for (const table of new Set(refs.map((r) => r.table))) {
+    if ((reads.get(table) ?? 0) <= refs.filter((r) => r.table === table).length) continue;
+    unknown[table] = READ_ELSEWHERE;
+    for (let i = refs.length - 1; i >= 0; i--) if (refs[i]!.table === table) refs.splice(i, 1);
+  }
   for (const t of touched) {
     if (refs.some((r) => r.table === t) || unknown[t] !== undefined) continue;
     unknown[t] = masked.has(`${t}\u0000${ctx.phi.get(t)}`)
@@ -358,6 +396,21 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
   const insertAt = endOfSelectList(own, location);
   if (insertAt === null) return whole('the end of the select list could not be found');
   return { kind: 'select', insertAt, refs, unknown };
+}
+
+/**
+ * Whether ORDER BY names a column by a position past the client's select list: with hidden columns
+ * appended, PostgreSQL would sort by a subject column instead of refusing the statement (42P10) as
+ * it does for the client's own text (red-team R9b-3). A star counts as one column (it expands to at
+ * least one, except over a table without columns).
+ */
+function sortsBeyondSelectList(body: AstBody, targets: readonly unknown[]): boolean {
+  return list(body, 'sortClause').some((item) => {
+    const c = asNode(asNode(item)?.body['node']);
+    if (c?.type !== 'A_Const' || !isObject(c.body['ival'])) return false;
+    const position = (c.body['ival'] as AstBody)['ival'];
+    return typeof position === 'number' && position > targets.length;
+  });
 }
 
 /** The byte offset right after the select list's last token: before the top-level FROM. */
@@ -374,12 +427,24 @@ function endOfSelectList(own: readonly ScanToken[], firstTarget: number): number
   return null;
 }
 
-function planWrite(body: AstBody, own: readonly ScanToken[], touched: readonly string[], ctx: PlanContext): StatementPlan {
+function planWrite(body: AstBody, own: readonly ScanToken[], touched: readonly string[], ctx: PlanContext, reads: ReadonlyMap<string, number>): StatementPlan {
   const rv = isObject(body['relation']) ? (body['relation'] as AstBody) : null;
   const phi = rv === null ? null : phiOf(rv, ctx, new Set());
   const unknown: Record<string, string> = {};
   for (const t of touched) if (t !== phi?.table) unknown[t] = 'read or written other than as the target of the write';
   if (phi === null || rv === null) return { kind: 'unknown', unknown };
+  if ((reads.get(phi.table) ?? 0) > 1) return { kind: 'unknown', unknown: { ...unknown, [phi.table]: READ_ELSEWHERE } };
+  // RETURNING shows the new row: an UPDATE (or ON CONFLICT DO UPDATE) that sets the subject column
+  // would list the new subject, not the one whose row was changed (red-team R9b-4).
+  const conflict = isObject(body['onConflictClause']) ? (body['onConflictClause'] as AstBody) : null;
+  const sets = [...list(body, 'targetList'), ...(conflict === null ? [] : list(conflict, 'targetList'))];
+  const setsSubject = sets.some((t) => {
+    const r = asNode(t);
+    return r?.type === 'ResTarget' && str(r.body, 'name') === phi.column;
+  });
+  if (setsSubject) {
+    return { kind: 'unknown', unknown: { ...unknown, [phi.table]: `the write sets its subject column ${phi.column}: RETURNING shows the new subject, not the one whose row changed` } };
+  }
   const last = own[own.length - 1];
   if (last === undefined) return { kind: 'unknown', unknown: allUnknown(touched, 'the statement could not be read') };
   const insertAt = last.text === ';' ? (own[own.length - 2]?.end ?? null) : last.end;

@@ -337,7 +337,14 @@ export class Session {
         const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
         // Hidden subject columns (enforce/subject-columns.ts) are always text: a format per column gets theirs appended.
         const hidden = statement.subjects?.hidden.length ?? 0;
-        const formats = hidden > 0 && msg.resultFormats.length > 1 ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)] : msg.resultFormats;
+        // A write whose whole RETURNING Gatehouse added has no columns for the client: PostgreSQL ignores
+        // result formats there, so they are not sent for Gatehouse's column (red-team R9b-2).
+        const formats =
+          statement.subjects?.returningAdded === true && msg.resultFormats.length > 0
+            ? []
+            : hidden > 0 && msg.resultFormats.length > 1
+              ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)]
+              : msg.resultFormats;
         const raw = renamed || formats !== msg.resultFormats ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName, resultFormats: formats }) : frame.raw;
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
@@ -693,7 +700,10 @@ export class Session {
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
-    const out = portal.upstreamName === portalName ? raw : encodeExecute(portal.upstreamName, maxRows);
+    // A write whose whole RETURNING Gatehouse added (enforce/subject-columns.ts) runs without a row
+    // limit, as the client's statement (no rows) would: else PostgreSQL suspends it (red-team R9b-2).
+    const rows = portal.statement.subjects?.returningAdded === true ? 0 : maxRows;
+    const out = portal.upstreamName === portalName && rows === maxRows ? raw : encodeExecute(portal.upstreamName, rows);
     this.forward(out, { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
