@@ -15,8 +15,8 @@
 //        connected and idle make every `breakglass` login wait acquire_timeout_ms and fail with 53300.
 //        Logins that never finish the handshake hold no slot (a connection is taken after the client
 //        authenticated), checked below.
-//   Checked and holding (regression tests below): an extended batch without Sync and a COPY FROM STDIN
-//   left by a disconnect are never handed on (the backend is closed, its implicit transaction and the
+//   Checked and holding (regression tests below): an extended batch without Sync, a COPY FROM STDIN and
+//   pipelined Query messages left by a disconnect are never handed on (the backend is closed, its implicit transaction and the
 //   copied rows are gone); SET LOCAL in an open transaction, session settings made with set_config()
 //   inside a function, a temp table created by a SECURITY DEFINER function (named like a masked table),
 //   WITH HOLD cursors and currval are all cleared before the next client; a flood of the previous
@@ -119,6 +119,18 @@ describe('red team 9c: two identities sharing one pooled backend', () => {
       expect(row).toEqual({ n: 0, own_tx: true });
       await b.end();
       await until(async () => (await direct.query('SELECT count(*)::int AS n FROM public.rt9c_batch')).rows[0].n === 0);
+    });
+
+    it('pipelined Query messages (BEGIN, INSERT, a slow one) cut off by a disconnect: the next client is not inside that transaction', async () => {
+      const a = await WireClient.connect(t.port, agentToken);
+      a.send(serialize.query('BEGIN'), serialize.query('INSERT INTO public.rt9c_batch VALUES (2)'), serialize.query('SELECT pg_sleep(0.3)'), serialize.query('COMMIT'));
+      await new Promise((r) => setTimeout(r, 50));
+      a.close();
+      const b = await connect(breakglassToken);
+      const row = (await b.query('SELECT (SELECT count(*)::int FROM public.rt9c_batch WHERE x = 2) AS n, now() = statement_timestamp() AS own_tx')).rows[0];
+      expect(row).toEqual({ n: 0, own_tx: true });
+      await b.end();
+      await until(async () => (await direct.query('SELECT count(*)::int AS n FROM public.rt9c_batch WHERE x = 2')).rows[0].n === 0);
     });
 
     it('COPY FROM STDIN: the rows sent are not committed and the next statement is not read as COPY data', async () => {
