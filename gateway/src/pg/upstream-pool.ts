@@ -30,6 +30,11 @@ export interface UpstreamPoolOptions {
 /** One upstream backend owned by the pool, whoever holds it now. */
 interface Backend {
   conn: UpstreamConnection;
+  /**
+   * The role the connection logged in as (session_authorization at startup), which every reset must
+   * return to. Kept apart from `parameters`, which the client's session updates (SET SESSION AUTHORIZATION).
+   */
+  loginRole: string;
   parameters: Map<string, string>;
   /** Bytes received while idle or after the last exchange. */
   unread: Buffer;
@@ -192,7 +197,7 @@ export class UpstreamPool implements UpstreamSource {
     this.sockets++;
     conn.socket.once('close', () => this.sockets--);
     conn.socket.on('error', () => undefined); // between owners; each owner watches close
-    return { conn, parameters: new Map(conn.parameters), unread: conn.initialBuffer, cancels: new Set(), idleTimer: null, onIdleData: null, onIdleClose: null, closed: false };
+    return { conn, loginRole: conn.parameters.get('session_authorization') ?? this.opts.role, parameters: new Map(conn.parameters), unread: conn.initialBuffer, cancels: new Set(), idleTimer: null, onIdleData: null, onIdleClose: null, closed: false };
   }
 
   /** A connection came free or a slot opened: the first client in line gets it. */
@@ -268,8 +273,7 @@ export class UpstreamPool implements UpstreamSource {
     try {
       if (backend.cancels.size > 0) await Promise.all([...backend.cancels]);
       if (this.closing || backend.conn.socket.destroyed) throw new Error('closed');
-      const role = backend.parameters.get('session_authorization') ?? this.opts.role;
-      const r = await resetSession(backend.conn.socket, this.takeUnread(backend), txStatus, role, this.opts.connectTimeoutMs);
+      const r = await resetSession(backend.conn.socket, this.takeUnread(backend), txStatus, backend.loginRole, this.opts.connectTimeoutMs);
       for (const [k, v] of r.parameters) backend.parameters.set(k, v);
       backend.unread = r.leftover;
     } catch (e) {
