@@ -2,25 +2,10 @@
 // spreadsheets, NDJSON for scripts.
 
 import type { Disclosure } from './disclosures.ts';
-import { csvField, visible } from './query-format.ts';
+import { csvField, outcomeText, visible } from './query-format.ts';
 
 export const DISCLOSURE_FORMATS = ['table', 'csv', 'ndjson'] as const;
 export type DisclosureFormat = (typeof DISCLOSURE_FORMATS)[number];
-
-function outcome(d: Disclosure): string {
-  const o = d.outcome;
-  if (o === null) return 'no outcome';
-  switch (o.status) {
-    case 'ok':
-      return o.rows === null ? `ok ${o.command_tag ?? ''}`.trim() : `ok ${o.rows} rows`;
-    case 'error':
-      return `error ${o.sqlstate}`;
-    case 'refused':
-      return `refused ${o.sqlstate}`;
-    case 'aborted':
-      return 'aborted';
-  }
-}
 
 function who(d: Disclosure): string {
   if (d.identity === null) return '(no identity)';
@@ -39,7 +24,7 @@ const FIELDS: Array<{ title: string; value: (d: Disclosure) => string; table?: b
   { title: 'columns', value: (d) => d.columns.join(' '), table: true },
   { title: 'masked', value: (d) => d.masked.join(' '), table: true },
   { title: 'decision', value: (d) => (d.approval === null ? d.decision : `${d.decision} (${d.approval})`), table: true },
-  { title: 'outcome', value: outcome, table: true },
+  { title: 'outcome', value: outcomeText, table: true },
   { title: 'reason', value: (d) => d.reason, table: true },
   { title: 'purpose', value: (d) => d.purpose ?? '', table: true },
   { title: 'policies', value: (d) => d.policies.join(' ') },

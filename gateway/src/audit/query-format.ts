@@ -7,7 +7,7 @@ export const QUERY_FORMATS = ['table', 'csv', 'ndjson', 'ocsf'] as const;
 export type QueryFormat = (typeof QUERY_FORMATS)[number];
 
 /** The outcome in a few words: ok (rows), error SQLSTATE, refused SQLSTATE, aborted, or "no outcome". */
-export function outcomeText(row: AccessRow): string {
+export function outcomeText(row: Pick<AccessRow, 'outcome'>): string {
   const o = row.outcome;
   if (o === null) return 'no outcome';
   switch (o.status) {
