@@ -116,6 +116,8 @@ export class RoundGenerator {
       }
       round.cancel = { kind: 'running', head: round.messages.length };
       round.trace.push('CancelRequest (until it ends)');
+      // The sleeping statement would otherwise stay the unnamed one, and a later Bind of it sleep again.
+      if (head === 'extended') add(serialize.parse({ name: '', text: 'SELECT 1 AS a' }), 'Parse(, SELECT 1 AS a)');
     } else if (c < 0.8 * this.cancelShare) {
       round.cancel = { kind: 'idle' };
       round.trace.push('CancelRequest (idle session)');
