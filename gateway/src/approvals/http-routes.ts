@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AdminReply, AdminRoutes } from '../admin/admin-server.ts';
 import { compileSchemaFile } from '../schema/validator.ts';
 import type { Identity } from '../policy/types.ts';
+import { decodeCursor, encodeCursor, parsePageSize, type PageCursor } from './keyset.ts';
 import { approvalPage } from './page.ts';
 import type { ApprovalService } from './service.ts';
 import type { AnswerRefusal } from './transitions.ts';
@@ -48,10 +49,15 @@ export function approvalRoutes(e: ApprovalEndpoints): AdminRoutes {
     '/approvals/api/requests': {
       GET: (req) =>
         authed(e, req, async (who) => {
-          const filter = new URL(req.url ?? '/', 'http://x').searchParams.get('state') ?? 'all';
+          const search = new URL(req.url ?? '/', 'http://x').searchParams;
+          const filter = search.get('state') ?? 'all';
           if (!(filter in STATE_FILTERS)) return problem(400, `state must be one of ${Object.keys(STATE_FILTERS).join(', ')}`);
-          const list = await e.service.list(who, STATE_FILTERS[filter]);
-          return { status: 200, body: { requests: list.map((r) => requestView(r, who)) } };
+          const paging = pagingOf(search);
+          if (typeof paging === 'string') return problem(400, paging);
+          const states = STATE_FILTERS[filter];
+          // Only the inbox is counted: pending requests are few (TTL and caps), the history may be long.
+          const page = await e.service.requestPage(who, { ...paging, ...(states === undefined ? {} : { states }), count: filter === 'pending' });
+          return { status: 200, body: { requests: page.items.map((r) => requestView(r, who)), next: cursorText(page.next), total: page.total } };
         }),
     },
     '/approvals/api/requests/{id}': {
@@ -82,8 +88,10 @@ export function approvalRoutes(e: ApprovalEndpoints): AdminRoutes {
     '/approvals/api/grants': {
       GET: (req) =>
         authed(e, req, async (who) => {
-          const list = await e.service.grantsVisibleTo(who);
-          return { status: 200, body: { grants: list.map((g) => grantView(g, e.activeRevision(), now())) } };
+          const paging = pagingOf(new URL(req.url ?? '/', 'http://x').searchParams);
+          if (typeof paging === 'string') return problem(400, paging);
+          const page = await e.service.grantPage(who, paging);
+          return { status: 200, body: { grants: page.items.map((g) => grantView(g, e.activeRevision(), now())), next: cursorText(page.next) } };
         }),
     },
     '/approvals/api/grants/{id}/revoke': {
@@ -99,6 +107,21 @@ export function approvalRoutes(e: ApprovalEndpoints): AdminRoutes {
         }),
     },
   };
+}
+
+/** ?limit=N (1..500, default 50) and ?before=CURSOR (the previous page's `next`), or why they are wrong. */
+function pagingOf(search: URLSearchParams): { limit: number; before?: PageCursor } | string {
+  const size = parsePageSize(search.get('limit'));
+  if (size.kind === 'malformed') return size.why;
+  const before = search.get('before');
+  if (before === null) return { limit: size.size };
+  const cursor = decodeCursor(before);
+  if (cursor.kind === 'malformed') return cursor.why;
+  return { limit: size.size, before: cursor.cursor };
+}
+
+function cursorText(cursor: PageCursor | null): string | null {
+  return cursor === null ? null : encodeCursor(cursor);
 }
 
 /** Approvers see what they may answer; requesters see their own. */

@@ -1,7 +1,8 @@
 // An approval store in this process's memory: for a single instance and the demo. JavaScript runs
 // one change at a time, so a synchronous change is atomic by construction. Lost at restart.
 
-import type { ApprovalStore, RequestChange, RequestQuery } from './store.ts';
+import { isBefore, newestFirst } from './keyset.ts';
+import type { ApprovalStore, RequestChange, RequestFilter, RequestQuery } from './store.ts';
 import { samePrincipal } from './transitions.ts';
 import type { ApprovalRequest, Grant } from './types.ts';
 import { grantVisibleTo, requestVisibleTo } from './visibility.ts';
@@ -30,14 +31,14 @@ export function createMemoryStore(): ApprovalStore {
       return r === undefined ? null : copy(r);
     },
     async list(query: RequestQuery) {
-      const all = [...requests.values()].filter(
-        (r) =>
-          (query.states === undefined || query.states.includes(r.state)) &&
-          (query.visibleTo === undefined || requestVisibleTo(r, query.visibleTo)) &&
-          (query.requester === undefined || samePrincipal(r.requester, query.requester)) &&
-          (query.expiringBy === undefined || Date.parse(r.expiresAt) <= Date.parse(query.expiringBy)),
-      );
+      const before = query.before;
+      const all = [...requests.values()].filter((r) => matches(r, query) && (before === undefined || isBefore(r, before)));
       return all.sort(newestFirst).slice(0, query.limit).map(copy);
+    },
+    async count(filter) {
+      let n = 0;
+      for (const r of requests.values()) if (matches(r, filter)) n++;
+      return n;
     },
     async update<T>(id: string, change: (current: ApprovalRequest) => RequestChange<T>) {
       const current = requests.get(id);
@@ -48,8 +49,10 @@ export function createMemoryStore(): ApprovalStore {
       return out.result;
     },
     async grants(query) {
-      const viewer = query.visibleTo;
-      const all = [...grants.values()].filter((g) => viewer === undefined || grantVisibleTo(g, requests.get(g.requestId) ?? null, viewer));
+      const { visibleTo: viewer, before } = query;
+      const all = [...grants.values()].filter(
+        (g) => (viewer === undefined || grantVisibleTo(g, requests.get(g.requestId) ?? null, viewer)) && (before === undefined || isBefore(g, before)),
+      );
       return all.sort(newestFirst).slice(0, query.limit).map(copy);
     },
     async getGrant(id) {
@@ -89,6 +92,11 @@ export function createMemoryStore(): ApprovalStore {
   };
 }
 
-function newestFirst(a: { createdAt: string }, b: { createdAt: string }): number {
-  return a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0;
+function matches(r: ApprovalRequest, filter: RequestFilter): boolean {
+  return (
+    (filter.states === undefined || filter.states.includes(r.state)) &&
+    (filter.visibleTo === undefined || requestVisibleTo(r, filter.visibleTo)) &&
+    (filter.requester === undefined || samePrincipal(r.requester, filter.requester)) &&
+    (filter.expiringBy === undefined || Date.parse(r.expiresAt) <= Date.parse(filter.expiringBy))
+  );
 }

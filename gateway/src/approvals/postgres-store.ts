@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { GatehouseError } from '../errors.ts';
 import type { NotificationKind } from './notifications/event.ts';
+import { grantListQuery, requestCountQuery, requestListQuery } from './postgres-lists.ts';
 import type { ApprovalStore, RequestChange, RequestQuery } from './store.ts';
 import type { ApprovalRequest, Grant } from './types.ts';
-import type { Viewer } from './visibility.ts';
 
 /** Any advisory lock key: instances starting together create the tables one after the other. */
 const SCHEMA_LOCK = 7_346_102;
@@ -37,6 +37,9 @@ const SCHEMA_STATEMENTS = [
      created_at timestamptz NOT NULL,
      doc jsonb NOT NULL)`,
   'CREATE INDEX IF NOT EXISTS approval_grants_lookup ON gatehouse.approval_grants (fingerprint, subject)',
+  // The order of every list and page (postgres-lists.ts): newest first, then the larger id.
+  'CREATE INDEX IF NOT EXISTS approval_requests_newest ON gatehouse.approval_requests (created_at DESC, id DESC)',
+  'CREATE INDEX IF NOT EXISTS approval_grants_newest ON gatehouse.approval_grants (created_at DESC, id DESC)',
   "ALTER TABLE gatehouse.approval_requests ADD COLUMN IF NOT EXISTS instance_id text GENERATED ALWAYS AS (doc ->> 'instanceId') STORED",
   `CREATE TABLE IF NOT EXISTS gatehouse.approval_instances (
      id text PRIMARY KEY,
@@ -136,6 +139,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const { sql, params } = requestListQuery(query);
       const res = await pool.query<{ doc: ApprovalRequest }>(sql, params);
       return res.rows.map((r) => r.doc);
+    },
+    async count(filter) {
+      const { sql, params } = requestCountQuery(filter);
+      const res = await pool.query<{ n: number }>(sql, params);
+      return res.rows[0]?.n ?? 0;
     },
     async update<T>(id: string, change: (current: ApprovalRequest) => RequestChange<T>) {
       if (!isUuid(id)) return null;
@@ -240,41 +248,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     close: () => pool.end(),
   };
-}
-
-/** The request list in SQL: every filter in WHERE, so LIMIT keeps the newest of what the query may return. */
-export function requestListQuery(query: RequestQuery): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const p = (v: unknown): string => `$${params.push(v)}`;
-  const where: string[] = [];
-  if (query.states !== undefined) where.push(`state = ANY(${p(query.states)}::text[])`);
-  if (query.visibleTo !== undefined) where.push(requestVisibleSql(query.visibleTo, p));
-  if (query.expiringBy !== undefined) where.push(`expires_at <= ${p(query.expiringBy)}`);
-  if (query.requester !== undefined) where.push(`(requester_subject = ${p(query.requester.subject)} AND requester_issuer = ${p(query.requester.issuer)})`);
-  const sql = `SELECT doc FROM gatehouse.approval_requests${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} ORDER BY created_at DESC LIMIT ${p(query.limit)}`;
-  return { sql, params };
-}
-
-/** The grant list in SQL: grantVisibleTo (visibility.ts) as a join with the grant's request. */
-export function grantListQuery(query: { limit: number; visibleTo?: Viewer }): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const p = (v: unknown): string => `$${params.push(v)}`;
-  const v = query.visibleTo;
-  if (v === undefined) return { sql: `SELECT doc FROM gatehouse.approval_grants ORDER BY created_at DESC LIMIT ${p(query.limit)}`, params };
-  const subject = p(v.subject);
-  const issuer = p(v.issuer);
-  const sql =
-    'SELECT g.doc FROM gatehouse.approval_grants g LEFT JOIN gatehouse.approval_requests r ON r.id::text = g.doc->>\'requestId\' ' +
-    `WHERE (g.subject = ${subject} AND g.doc->>'issuer' = ${issuer}) ` +
-    `OR g.doc->'grantedBy' @> pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('subject', ${subject}::text, 'issuer', ${issuer}::text)) ` +
-    `OR (r.doc #> '{requirements,approvers}') ?| ${p([...v.groups, ...v.roles])}::text[] ` +
-    `ORDER BY g.created_at DESC LIMIT ${p(query.limit)}`;
-  return { sql, params };
-}
-
-/** requestVisibleTo (visibility.ts) in SQL: a group or role the policy named, or the requester itself. */
-function requestVisibleSql(v: Viewer, p: (value: unknown) => string): string {
-  return `((doc #> '{requirements,approvers}') ?| ${p([...v.groups, ...v.roles])}::text[] OR (requester_subject = ${p(v.subject)} AND requester_issuer = ${p(v.issuer)}))`;
 }
 
 async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {

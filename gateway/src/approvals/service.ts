@@ -8,6 +8,7 @@ import type { ApprovalAuditRecord } from '../audit/types.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
+import { pageOf, type Page, type PageCursor } from './keyset.ts';
 import { closingKind, type ApprovalEvent } from './notifications/event.ts';
 import type { ApprovalStore } from './store.ts';
 import { applyAnswer, close, grantCovers, isExpired, mayAnswer, principalOf, type AnswerInput, type AnswerOutcome } from './transitions.ts';
@@ -162,8 +163,22 @@ export class ApprovalService {
 
   /** The newest `limit` requests the viewer may answer or made (filtered before the limit), newest first. */
   async list(viewer: Viewer, states?: readonly RequestState[], limit = 200): Promise<ApprovalRequest[]> {
+    return (await this.requestPage(viewer, { ...(states === undefined ? {} : { states }), limit })).items;
+  }
+
+  /**
+   * One page of the requests the viewer may answer or made (filtered before the limit), newest
+   * first, strictly older than `before`; with `count`, also how many there are over all pages.
+   */
+  async requestPage(
+    viewer: Viewer,
+    q: { states?: readonly RequestState[]; limit: number; before?: PageCursor; count?: boolean },
+  ): Promise<Page<ApprovalRequest> & { total: number | null }> {
     await this.expireDue();
-    return this.store.list(states === undefined ? { limit, visibleTo: viewer } : { states, limit, visibleTo: viewer });
+    const filter = q.states === undefined ? { visibleTo: viewer } : { states: q.states, visibleTo: viewer };
+    const rows = await this.store.list({ ...filter, limit: q.limit + 1, ...(q.before === undefined ? {} : { before: q.before }) });
+    const total = q.count === true ? await this.store.count(filter) : null;
+    return { ...pageOf(rows, q.limit), total };
   }
 
   /** Resolves once the request is closed (or the signal aborts, with the request as it stands). */
@@ -206,7 +221,13 @@ export class ApprovalService {
 
   /** The newest `limit` grants the viewer may see: those it holds or gave, and those of requests it may answer. */
   async grantsVisibleTo(viewer: Viewer, limit = 200): Promise<Grant[]> {
-    return this.store.grants({ limit, visibleTo: viewer });
+    return (await this.grantPage(viewer, { limit })).items;
+  }
+
+  /** One page of the grants the viewer may see (as grantsVisibleTo), newest first, strictly older than `before`. */
+  async grantPage(viewer: Viewer, q: { limit: number; before?: PageCursor }): Promise<Page<Grant>> {
+    const rows = await this.store.grants({ limit: q.limit + 1, visibleTo: viewer, ...(q.before === undefined ? {} : { before: q.before }) });
+    return pageOf(rows, q.limit);
   }
 
   /**

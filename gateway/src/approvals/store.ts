@@ -2,6 +2,7 @@
 // demo, postgres-store.ts shared by several instances). A change runs under the store's lock on
 // that one request, so two answers given at once on two instances both count, exactly once.
 
+import type { PageCursor } from './keyset.ts';
 import type { NotificationKind } from './notifications/event.ts';
 import type { ApprovalRequest, Grant, RequestState } from './types.ts';
 import type { Viewer } from './visibility.ts';
@@ -29,7 +30,14 @@ export interface OutboxItem {
 }
 
 /** Which requests a list returns: every filter applies before `limit` keeps the newest. */
-export interface RequestQuery {
+export interface RequestQuery extends RequestFilter {
+  /** Only those strictly older than this, in (createdAt, id) newest-first order (keyset.ts). */
+  before?: PageCursor;
+  limit: number;
+}
+
+/** Which requests a list or a count takes. */
+export interface RequestFilter {
   states?: readonly RequestState[];
   /** Only those this viewer may see (visibility.ts requestVisibleTo). */
   visibleTo?: Viewer;
@@ -37,6 +45,14 @@ export interface RequestQuery {
   expiringBy?: string;
   /** Only those this identity made. */
   requester?: { subject: string; issuer: string };
+}
+
+/** Which grants a list returns: newest first, filtered before `limit` as RequestQuery. */
+export interface GrantQuery {
+  /** Only the grants this viewer may see (visibility.ts grantVisibleTo). */
+  visibleTo?: Viewer;
+  /** Only those strictly older than this, in (createdAt, id) newest-first order (keyset.ts). */
+  before?: PageCursor;
   limit: number;
 }
 
@@ -50,15 +66,17 @@ export interface ApprovalStore {
    */
   create(request: ApprovalRequest, admit?: (pendingOfRequester: number) => boolean): Promise<boolean>;
   get(id: string): Promise<ApprovalRequest | null>;
-  /** Newest first. */
+  /** Newest first: createdAt, then id, descending (keyset.ts newestFirst). */
   list(query: RequestQuery): Promise<ApprovalRequest[]>;
+  /** How many requests the filter takes (no limit). */
+  count(filter: RequestFilter): Promise<number>;
   /**
    * Reads the request under a lock, runs `change` (synchronous, no I/O) on it and saves what it
    * returns before the lock is released. Null when there is no such request.
    */
   update<T>(id: string, change: (current: ApprovalRequest) => RequestChange<T>): Promise<T | null>;
-  /** Newest first; with `visibleTo`, only the grants that viewer may see (visibility.ts grantVisibleTo), filtered before the limit. */
-  grants(query: { limit: number; visibleTo?: Viewer }): Promise<Grant[]>;
+  /** Newest first as list; with `visibleTo`, only the grants that viewer may see, filtered before the limit. */
+  grants(query: GrantQuery): Promise<Grant[]>;
   getGrant(id: string): Promise<Grant | null>;
   /** Grants for this fingerprint and subject, revoked ones included (the caller checks them). */
   grantsFor(fingerprint: string, subject: string): Promise<Grant[]>;

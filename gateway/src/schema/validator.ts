@@ -6,13 +6,17 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
-/** Compiles one schema file with formats and our `x-message` annotation (a friendlier message at that node). */
-export function compileSchemaFile(url: URL): ValidateFunction {
+/**
+ * Compiles one schema file with formats and our `x-message` annotation (a friendlier message at that
+ * node); `refs`: the files whose `$id` it refers to (e.g. a list schema's item schema).
+ */
+export function compileSchemaFile(url: URL, refs: readonly URL[] = []): ValidateFunction {
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false });
   // ajv-formats is CommonJS; depending on interop its plugin is the module or its default.
   const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
   ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+  for (const ref of refs) ajv.addSchema(JSON.parse(readFileSync(ref, 'utf8')) as Record<string, unknown>);
   return ajv.compile(JSON.parse(readFileSync(url, 'utf8')) as Record<string, unknown>);
 }
 
