@@ -11,6 +11,8 @@ import { startTestGateway, type TestGateway } from './support/harness.ts';
 const validateRequest = compileSchemaFile(new URL('../../schemas/approval-request.schema.json', import.meta.url));
 const validateGrant = compileSchemaFile(new URL('../../schemas/approval-grant.schema.json', import.meta.url));
 const validateAudit = compileSchemaFile(new URL('../../schemas/audit-record.schema.json', import.meta.url));
+const validateRequestPage = compileSchemaFile(new URL('../../schemas/approval-request-list.schema.json', import.meta.url), [new URL('../../schemas/approval-request.schema.json', import.meta.url)]);
+const validateGrantPage = compileSchemaFile(new URL('../../schemas/approval-grant-list.schema.json', import.meta.url), [new URL('../../schemas/approval-grant.schema.json', import.meta.url)]);
 
 let t: TestGateway;
 let base: string;
@@ -134,6 +136,66 @@ describe('approval API', () => {
     expect(await t.gw.approvals.service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', ...agentId })).toBeNull();
     const audit = readFileSync(t.auditFile, 'utf8');
     expect(audit).toContain('"event":"grant_revoked"');
+  });
+
+  it('pages through requests and grants with a cursor: each once, newest first; bad paging is a 400', async () => {
+    const opened: ApprovalRequest[] = [];
+    for (let i = 0; i < 7; i++) opened.push(await open());
+    // Four denied, three approved with a grant: seven closed requests, three grants.
+    for (const [i, r] of opened.entries()) {
+      const body = i < 4 ? { verdict: 'deny' } : { verdict: 'approve', grant_minutes: 5 };
+      expect((await call(`/approvals/api/requests/${r.id}/answer`, 'lead', body)).status).toBe(200);
+    }
+    const walk = async (path: string, key: 'requests' | 'grants', validate: typeof validateRequestPage): Promise<Array<{ id: string; request_id?: string }>[]> => {
+      const pages: Array<{ id: string }>[] = [];
+      let next: string | null = null;
+      do {
+        const res = await call(`${path}${next === null ? '' : `&before=${next}`}`, 'lead');
+        expect(res.status).toBe(200);
+        expect(validate(res.body), JSON.stringify(validate.errors)).toBe(true);
+        pages.push(res.body[key]);
+        next = res.body.next;
+      } while (next !== null && pages.length < 50);
+      return pages;
+    };
+    const history = await walk('/approvals/api/requests?state=closed&limit=3', 'requests', validateRequestPage);
+    expect(history.length).toBeGreaterThanOrEqual(3);
+    expect(history.every((page) => page.length <= 3)).toBe(true);
+    const seen = history.flat().map((r) => r.id);
+    expect(new Set(seen).size).toBe(seen.length);
+    // Ours, newest first (opened one after the other: later ones are newer, or equal in time with a larger id).
+    const ours = seen.filter((id) => opened.some((r) => r.id === id));
+    expect(ours).toHaveLength(7);
+    const byNewest = [...opened].sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1));
+    expect(ours).toEqual(byNewest.map((r) => r.id));
+    // The default page is 50; the history is not counted, the inbox is.
+    const first = await call('/approvals/api/requests?state=closed', 'lead');
+    expect(first.body).toMatchObject({ total: null });
+    expect(first.body.requests.length).toBeLessThanOrEqual(50);
+    const pending = [await open(), await open()];
+    const inbox = await call('/approvals/api/requests?state=pending&limit=1', 'lead');
+    expect(validateRequestPage(inbox.body), JSON.stringify(validateRequestPage.errors)).toBe(true);
+    expect(inbox.body.requests).toHaveLength(1);
+    expect(inbox.body.next).toEqual(expect.any(String));
+    expect(inbox.body.total).toBeGreaterThanOrEqual(2);
+    expect((await call('/approvals/api/requests?state=pending', 'nurse')).body).toEqual({ requests: [], next: null, total: 0 });
+    for (const r of pending) await call(`/approvals/api/requests/${r.id}/answer`, 'lead', { verdict: 'deny' });
+
+    const grants = await walk('/approvals/api/grants?limit=2', 'grants', validateGrantPage);
+    const allGrants = grants.flat() as unknown as Array<{ id: string; request_id: string; created_at: string }>;
+    expect(new Set(allGrants.map((g) => g.id)).size).toBe(allGrants.length);
+    expect(allGrants.filter((g) => opened.some((r) => r.id === g.request_id)).map((g) => g.request_id).sort()).toEqual(opened.slice(4).map((r) => r.id).sort());
+    // Newest grant first: by when it was given, then by id.
+    const sorted = [...allGrants].sort((a, b) => (a.created_at !== b.created_at ? (a.created_at < b.created_at ? 1 : -1) : a.id < b.id ? 1 : -1));
+    expect(allGrants.map((g) => g.id)).toEqual(sorted.map((g) => g.id));
+
+    for (const path of ['/approvals/api/requests?state=closed&', '/approvals/api/grants?']) {
+      for (const bad of ['limit=0', 'limit=501', 'limit=abc', 'before=nonsense', `before=${Buffer.from('["yesterday","x"]').toString('base64url')}`]) {
+        const res = await call(`${path}${bad}`, 'lead');
+        expect(res.status, `${path}${bad}`).toBe(400);
+        expect(res.body.error).toMatch(bad.startsWith('limit') ? /limit must be a whole number from 1 to 500/ : /before is not a cursor/);
+      }
+    }
   });
 
   it('serves the page with a strict content security policy', async () => {
