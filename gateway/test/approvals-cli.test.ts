@@ -51,9 +51,50 @@ describe('gatehouse approvals', () => {
     expect(revoke.stdout.toString()).toContain('revoked');
   });
 
+  it('pages with --limit and --before, printing the cursor of the next page', async () => {
+    const agent = await t.client(await t.token('agent-7', ['agents']));
+    // Three closed requests, denied from the CLI, one after the other.
+    const ours: string[] = [];
+    for (const phone of ['555-0311', '555-0312', '555-0313']) {
+      const held = agent.query(`UPDATE clinical.patients SET phone = '${phone}' WHERE id = 31`).catch((e: { code?: string }) => e.code);
+      const request = await pendingRequest(t.gw.adminPort!, lead, `'${phone}'`);
+      ours.push(request.id);
+      expect((await cli(['deny', request.id, '--comment', 'paging test'])).code).toBe(0);
+      expect(await held).toBe('42501');
+    }
+    const seen: string[] = [];
+    let args = ['list', '--state', 'closed', '--limit', '2'];
+    for (let i = 0; i < 20; i++) {
+      const out = await cli(args);
+      expect(out.code).toBe(0);
+      const lines = out.stdout.toString().trim().split('\n');
+      const next = lines.find((l) => l.startsWith('next page: --before '));
+      const rows = lines.filter((l) => /^[0-9a-f-]{36} /.test(l));
+      expect(rows.length).toBeLessThanOrEqual(2);
+      seen.push(...rows.map((l) => l.slice(0, 36)));
+      if (next === undefined) break;
+      args = ['list', '--state', 'closed', '--limit', '2', '--before', next.slice('next page: --before '.length)];
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    // Each once, newest first.
+    expect(seen.filter((id) => ours.includes(id))).toEqual([...ours].reverse());
+    const json = JSON.parse((await cli(['list', '--state', 'closed', '--limit', '1', '--json'])).stdout.toString());
+    expect(json).toMatchObject({ requests: [expect.any(Object)], next: expect.any(String), total: null });
+    expect((await cli(['grants', '--limit', '1'])).code).toBe(0);
+    const help = await cli(['--help']);
+    expect(help.stdout.toString()).toMatch(/--before <cursor>[\s\S]*next page: --before <cursor>/);
+  });
+
   it('says what is wrong on the command line (exit 2)', async () => {
     expect((await cli(['approve'])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['list', '--grant', '5'])).code).toBe(2);
+    expect((await cli(['list', '--limit', 'many'])).code).toBe(2);
+    expect((await cli(['show', 'x', '--before', 'abc'])).code).toBe(2);
+    // Out of range and malformed cursors are the API's to refuse: exit 1 with its reason.
+    const bad = await cli(['list', '--before', 'nonsense']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('before is not a cursor');
+    expect((await cli(['grants', '--limit', '501'])).stderr).toContain('limit must be a whole number from 1 to 500');
   });
 });

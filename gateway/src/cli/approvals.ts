@@ -13,11 +13,11 @@ You act as the subject of your identity token; only the groups the policy names 
 and nobody answers their own request.
 
 Subcommands:
-  list                 requests you may answer or made (default: pending ones)
+  list                 requests you may answer or made (default: pending ones), newest first
   show <id>            one request: statement, facts, policy reason and commit, answers
   approve <id>         approve it (with --grant N: let the same statement through for N minutes)
   deny <id>            deny it (the held statement fails with 42501)
-  grants               time-boxed grants and their state
+  grants               time-boxed grants and their state, newest first
   revoke <grant-id>    end a grant now
 
 Options:
@@ -26,6 +26,10 @@ Options:
   --comment <text>     why (kept with the answer and in the audit log)
   --grant <minutes>    with approve: a grant instead of a one-off approval, where the policy allows it
   --state <s>          with list: pending (default), closed or all
+  --limit <n>          with list and grants: how many per page, 1 to 500 (default 50)
+  --before <cursor>    with list and grants: the next, older page; when there is one, the
+                       cursor is printed after the list as "next page: --before <cursor>"
+                       (with --json: the document's "next"); pass it with the same --state
   --json               print the API's JSON documents
   -h, --help           show this help
 
@@ -34,6 +38,7 @@ Exit status: 0 done, 1 refused or failed (the reason is printed), 2 command-line
 Examples:
   export GATEHOUSE_TOKEN=$(gatehouse token --sub lead-1 --groups clinical-leads)
   gatehouse approvals list
+  gatehouse approvals list --state closed --limit 20 --before eyIyMDI2LTEy...
   gatehouse approvals approve 3f0c... --comment "checked with the ward"
   gatehouse approvals approve 3f0c... --grant 30
 `;
@@ -52,6 +57,8 @@ export const approvalsCommand: CliCommand = {
       comment: { type: 'string' },
       grant: { type: 'string' },
       state: { type: 'string' },
+      limit: { type: 'string' },
+      before: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -69,12 +76,17 @@ export const approvalsCommand: CliCommand = {
     if (values.grant !== undefined && !/^\d+$/.test(values.grant)) throw new UsageError('--grant must be a whole number of minutes');
     const state = values.state ?? 'pending';
     if (!['pending', 'closed', 'all'].includes(state)) throw new UsageError('--state must be pending, closed or all');
+    if (values.state !== undefined && sub !== 'list') throw new UsageError('--state goes with list');
+    const paged = sub === 'list' || sub === 'grants';
+    if ((values.limit !== undefined || values.before !== undefined) && !paged) throw new UsageError('--limit and --before go with list and grants');
+    if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number from 1 to 500');
+    const paging = new URLSearchParams({ ...(values.limit === undefined ? {} : { limit: values.limit }), ...(values.before === undefined ? {} : { before: values.before }) });
     const token = values.token ?? process.env['GATEHOUSE_TOKEN'];
     if (token === undefined || token === '') throw new UsageError('an identity token is required: --token or $GATEHOUSE_TOKEN');
     const api = approvalApiClient(values.url ?? process.env['GATEHOUSE_ADMIN_URL'] ?? 'http://127.0.0.1:9090', token);
     const ref = encodeURIComponent(id ?? '');
     try {
-      const doc = await call(sub as Subcommand, api, ref, state, values.comment ?? '', values.grant === undefined ? undefined : Number(values.grant));
+      const doc = await call(sub as Subcommand, api, ref, state, paging, values.comment ?? '', values.grant === undefined ? undefined : Number(values.grant));
       // Requesters write the statement, its literals and the reason: nothing in them may steer the
       // approver's terminal (red-team round 7, R7-6). JSON keeps its meaning: escapes go inside strings.
       process.stdout.write(terminalText(values.json === true ? `${JSON.stringify(doc, null, 2)}\n` : describe(sub as Subcommand, doc)));
@@ -87,10 +99,11 @@ export const approvalsCommand: CliCommand = {
   },
 };
 
-function call(sub: Subcommand, api: ReturnType<typeof approvalApiClient>, id: string, state: string, comment: string, grant: number | undefined): Promise<any> {
+function call(sub: Subcommand, api: ReturnType<typeof approvalApiClient>, id: string, state: string, paging: URLSearchParams, comment: string, grant: number | undefined): Promise<any> {
+  const more = paging.size === 0 ? '' : `&${paging.toString()}`;
   switch (sub) {
     case 'list':
-      return api.get(`/approvals/api/requests?state=${state}`);
+      return api.get(`/approvals/api/requests?state=${state}${more}`);
     case 'show':
       return api.get(`/approvals/api/requests/${id}`);
     case 'approve':
@@ -98,7 +111,7 @@ function call(sub: Subcommand, api: ReturnType<typeof approvalApiClient>, id: st
     case 'deny':
       return api.post(`/approvals/api/requests/${id}/answer`, { verdict: 'deny', comment });
     case 'grants':
-      return api.get('/approvals/api/grants');
+      return api.get(`/approvals/api/grants${paging.size === 0 ? '' : `?${paging.toString()}`}`);
     case 'revoke':
       return api.post(`/approvals/api/grants/${id}/revoke`, { comment });
     default: {
@@ -111,13 +124,13 @@ function call(sub: Subcommand, api: ReturnType<typeof approvalApiClient>, id: st
 function describe(sub: Subcommand, doc: any): string {
   switch (sub) {
     case 'list':
-      return doc.requests.length === 0 ? 'no requests\n' : `${doc.requests.map(requestLine).join('\n')}\n`;
+      return `${doc.requests.length === 0 ? 'no requests\n' : `${doc.requests.map(requestLine).join('\n')}\n`}${pendingTotal(doc)}${nextPage(doc)}`;
     case 'show':
     case 'approve':
     case 'deny':
       return requestText(doc);
     case 'grants':
-      return doc.grants.length === 0 ? 'no grants\n' : `${doc.grants.map(grantLine).join('\n')}\n`;
+      return `${doc.grants.length === 0 ? 'no grants\n' : `${doc.grants.map(grantLine).join('\n')}\n`}${nextPage(doc)}`;
     case 'revoke':
       return `${grantLine(doc)}\n`;
     default: {
@@ -125,6 +138,16 @@ function describe(sub: Subcommand, doc: any): string {
       throw new Error(`unknown subcommand ${String(never)}`);
     }
   }
+}
+
+/** The inbox's count (the API counts pending requests only), when they do not all fit on this page. */
+function pendingTotal(doc: any): string {
+  return typeof doc.total === 'number' && doc.total > doc.requests.length ? `${doc.total} pending in all\n` : '';
+}
+
+/** The cursor of the next page, as the option that asks for it. */
+function nextPage(doc: any): string {
+  return typeof doc.next === 'string' ? `next page: --before ${doc.next}\n` : '';
 }
 
 function requestLine(r: any): string {
