@@ -1,12 +1,21 @@
 // The approvers' inbox: polls the approval API, lists pending requests (updated without reloading),
-// the history and the grants, and sends answers. Everything from the server is shown as text.
+// the history and the grants a page at a time (Older appends the next page), and sends answers.
+// Everything from the server is shown as text.
 'use strict';
 
 const POLL_MS = 2000;
+const PAGE = 50;
+const MAX_PAGE = 500;
 let view = 'inbox';
 let token = sessionStorage.getItem('gatehouse-token') || '';
 let timer = null;
+let seq = 0; // the latest refresh; an older one that answers late draws nothing
 const drafts = new Map(); // request id -> comment being typed, kept across refreshes
+// The inbox polls its first page, this long: Older makes it a page longer, so all it shows stays live.
+let inboxSize = PAGE;
+// History and Grants: what is shown, and the cursor of the next page. Polling refreshes the first
+// page into it; once Older has appended pages (extended), they stay and keep their cursor.
+let loaded = { view: null, items: [], next: null, extended: false };
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,6 +44,8 @@ function signOut(message) {
   $('signin').hidden = false;
   $('signout').hidden = true;
   $('list').replaceChildren();
+  inboxSize = PAGE;
+  loaded = { view: null, items: [], next: null, extended: false };
   $('signin-error').textContent = message || '';
   clearTimeout(timer);
 }
@@ -110,6 +121,85 @@ function requestCard(r) {
   );
 }
 
+function newestFirst(a, b) {
+  if (a.created_at !== b.created_at) return a.created_at < b.created_at ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** `items` with `fresh` in: the fresh version of each, newest first. */
+function merged(items, fresh) {
+  const byId = new Map(items.map((x) => [x.id, x]));
+  for (const x of fresh) byId.set(x.id, x);
+  return [...byId.values()].sort(newestFirst);
+}
+
+function pagePath() {
+  return view === 'grants' ? '/approvals/api/grants?' : '/approvals/api/requests?state=closed&';
+}
+
+function pageItems(body) {
+  return view === 'grants' ? body.grants : body.requests;
+}
+
+/** History and Grants: the first page polled into what is shown (see `loaded`). */
+function takeFirstPage(body) {
+  const items = pageItems(body);
+  if (loaded.view !== view) loaded = { view, items, next: body.next, extended: false };
+  else if (!loaded.extended) loaded = { ...loaded, items, next: body.next };
+  else loaded = { ...loaded, items: merged(loaded.items, items) };
+}
+
+async function older(button) {
+  button.disabled = true;
+  const at = view;
+  try {
+    const body = await api(`${pagePath()}limit=${PAGE}&before=${encodeURIComponent(loaded.next)}`);
+    if (view !== at || loaded.view !== at) return;
+    loaded = { view, items: merged(loaded.items, pageItems(body)), next: body.next, extended: true };
+    drawPaged();
+  } catch (e) {
+    button.disabled = false;
+    $('status').textContent = e.message;
+  }
+}
+
+function olderButton(onclick) {
+  return el('button', { class: 'older', onclick: (e) => onclick(e.currentTarget) }, 'Older');
+}
+
+function drawPaged() {
+  const empty = view === 'grants' ? 'No grants.' : 'No answered requests yet.';
+  const cards = loaded.items.length === 0 ? [el('p', { class: 'empty' }, empty)] : loaded.items.map(view === 'grants' ? grantCard : requestCard);
+  const more = loaded.next === null ? null : el('p', { class: 'more' }, olderButton(older));
+  $('list').replaceChildren(...cards, ...(more === null ? [] : [more]));
+}
+
+function drawInbox(body) {
+  const { requests } = body;
+  const cards = requests.length === 0 ? [el('p', { class: 'empty' }, 'Nothing waits for an answer.')] : requests.map(requestCard);
+  let more = null;
+  if (body.next !== null) {
+    const rest = typeof body.total === 'number' ? body.total - requests.length : null;
+    const grow = () => {
+      inboxSize = Math.min(MAX_PAGE, inboxSize + PAGE);
+      refresh();
+    };
+    more = el('p', { class: 'more' }, rest === null || rest <= 0 ? 'More pending' : `${rest} more pending`, inboxSize < MAX_PAGE ? ' — ' : null, inboxSize < MAX_PAGE ? olderButton(grow) : null);
+  }
+  $('list').replaceChildren(...cards, ...(more === null ? [] : [more]));
+}
+
+async function revoke(g) {
+  try {
+    const revoked = await api(`/approvals/api/grants/${encodeURIComponent(g.id)}/revoke`, { method: 'POST', body: '{}' });
+    // It may sit on a page the poll no longer fetches: show its new state here.
+    if (loaded.view === 'grants') loaded = { ...loaded, items: merged(loaded.items, [revoked]) };
+  } catch (e) {
+    alert(e.message);
+  }
+  refresh();
+}
+
 function grantCard(g) {
   return el(
     'article',
@@ -118,7 +208,7 @@ function grantCard(g) {
     el('pre', {}, g.statement),
     el('p', {}, `Until ${new Date(g.expires_at).toLocaleString()}, policy commit ${g.revision}, by ${g.granted_by.map((p) => p.name || p.subject).join(', ')}`),
     g.state === 'active'
-      ? el('button', { class: 'deny', onclick: async () => { await api(`/approvals/api/grants/${encodeURIComponent(g.id)}/revoke`, { method: 'POST', body: '{}' }).catch((e) => alert(e.message)); refresh(); } }, 'Revoke')
+      ? el('button', { class: 'deny', onclick: () => revoke(g) }, 'Revoke')
       : null,
   );
 }
@@ -126,21 +216,25 @@ function grantCard(g) {
 async function refresh() {
   clearTimeout(timer);
   if (!token) return;
+  const mine = ++seq;
   const list = $('list');
   try {
-    const focused = document.activeElement && list.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
-    if (view === 'grants') {
-      const { grants } = await api('/approvals/api/grants');
-      list.replaceChildren(...(grants.length === 0 ? [el('p', { class: 'empty' }, 'No grants.')] : grants.map(grantCard)));
-    } else {
-      const { requests } = await api(`/approvals/api/requests?state=${view === 'inbox' ? 'pending' : 'closed'}`);
+    if (view === 'inbox') {
+      const body = await api(`/approvals/api/requests?state=pending&limit=${inboxSize}`);
+      if (mine !== seq) return;
+      const focused = document.activeElement && list.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
       // While someone types a comment, the inbox is not redrawn under their cursor; new requests still count.
-      if (!(focused && view === 'inbox')) {
-        list.replaceChildren(...(requests.length === 0 ? [el('p', { class: 'empty' }, view === 'inbox' ? 'Nothing waits for an answer.' : 'No answered requests yet.')] : requests.map(requestCard)));
-      }
-      $('status').textContent = `${view === 'inbox' ? requests.length + ' pending' : ''} · updated ${new Date().toLocaleTimeString()}`;
+      if (!focused) drawInbox(body);
+      $('status').textContent = `${typeof body.total === 'number' ? body.total : body.requests.length} pending · updated ${new Date().toLocaleTimeString()}`;
+    } else {
+      const body = await api(`${pagePath()}limit=${PAGE}`);
+      if (mine !== seq) return;
+      takeFirstPage(body);
+      drawPaged();
+      $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
     }
   } catch (e) {
+    if (mine !== seq) return;
     $('status').textContent = e.message;
   }
   if (token) timer = setTimeout(refresh, POLL_MS);
@@ -149,6 +243,9 @@ async function refresh() {
 for (const tab of document.querySelectorAll('[role=tab]')) {
   tab.addEventListener('click', () => {
     view = tab.dataset.view;
+    // A tab starts again from its first page.
+    inboxSize = PAGE;
+    loaded = { view: null, items: [], next: null, extended: false };
     for (const t of document.querySelectorAll('[role=tab]')) t.setAttribute('aria-selected', String(t === tab));
     refresh();
   });
