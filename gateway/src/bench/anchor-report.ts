@@ -63,7 +63,7 @@ export function renderConnectPerTransaction(rows: readonly ConnectResult[], seco
   return [
     '## A new connection per transaction (pgbench -C)',
     '',
-    `\`pgbench -S -C -n -T ${seconds} -c <clients> -j 2 -M simple\`: every transaction logs in (through Gatehouse: a JWT`,
+    `\`pgbench -S -C -n -T ${seconds} -c <clients> -j min(2, clients) -M simple\`: every transaction logs in (through Gatehouse: a JWT`,
     'as the password, verified per connection), runs one SELECT and disconnects. Gatehouse as configured for the',
     'runs above (one upstream connection per client session), and a second Gatehouse with `upstream.pool`',
     '(session pooling: a login takes a pooled, reset upstream connection). PgBouncer is in session mode.',

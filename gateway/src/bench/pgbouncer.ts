@@ -70,8 +70,10 @@ export function pgbouncerConfig(o: PgbouncerConfigOptions): { ini: string; auth:
     'min_pool_size = 0',
     'reserve_pool_size = 0',
     `max_client_conn = ${o.maxClients}`,
-    // Give idle server connections back soon: the bench shares PostgreSQL's max_connections.
-    'server_idle_timeout = 15',
+    // Give idle server connections back within seconds of a run: the bench shares PostgreSQL's
+    // max_connections, and the next target's run needs its own. (A session-mode server connection
+    // is not idle while its client is connected, so runs are not affected.)
+    'server_idle_timeout = 2',
     'server_lifetime = 3600',
     // One log line per connection would be PgBouncer work that Gatehouse does not do.
     'log_connections = 0',

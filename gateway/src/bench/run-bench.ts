@@ -224,7 +224,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
           {
             ...document,
             audit: { file: path.join(workDir, 'audit-pooled.ndjson') },
-            upstream: { ...document.upstream, pool: { mode: 'session', max_connections: mostClients + 4, idle_timeout_s: 15, acquire_timeout_ms: 30_000 } },
+            upstream: { ...document.upstream, pool: { mode: 'session', max_connections: mostClients + 4, idle_timeout_s: 2, acquire_timeout_ms: 30_000 } },
           },
           workDir,
         ),
