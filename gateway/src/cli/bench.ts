@@ -50,7 +50,7 @@ Options:
   --decision-rounds <n>
                     passes over the decision corpus when timing each engine (default 50)
   --audit-rounds <n>
-                    rounds of pgbench -S -M prepared through three Gatehouse instances:
+                    rounds of pgbench -S -M prepared (first --clients) through three Gatehouse instances:
                     durable audit (fdatasync before forwarding), audit without fdatasync,
                     and no audit, in rotating order (default 2; 0 skips it)
   --activation-commits <n>
@@ -58,8 +58,9 @@ Options:
                     the active policy (git repository, POST /policy/refresh; default 5,
                     0 skips it)
   --out <dir>       results directory (default bench-results)
-  --only <part>     run only one part: pgbench (comparison, decision and activation
-                    timings) or isolation (the isolation harness)
+  --only <part>     run only one part: pgbench (comparison with direct and PgBouncer,
+                    -C, memory, decision and activation timings) or isolation (the
+                    isolation harness)
   --sessions <n>    isolation: well-behaved sessions (default 200, at most 1000)
   --isolation-seconds <n>
                     isolation: seconds per phase (default 30, at most 900; the recovery
