@@ -1,5 +1,6 @@
-// Child processes the bench started (PgBouncer) must not outlive it: synchronous stop functions run
-// when the process exits, and on SIGINT / SIGTERM (Ctrl-C) before it exits with 128 + signal.
+// Child processes the bench started (PgBouncer, a private PostgreSQL, Gatehouse as a child) must
+// not outlive it: synchronous stop functions run when the process exits, and on SIGINT / SIGTERM
+// (Ctrl-C) before it exits with 128 + signal.
 
 const stops = new Set<() => void>();
 let installed = false;
