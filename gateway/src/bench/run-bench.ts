@@ -105,7 +105,9 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const soak = options.isolation?.mode === 'soak';
   const written = await writeResults(options.outDir, document, soak ? 'soak' : 'latest');
   step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);
-  const allRan = (measured?.results ?? []).every((r) => r.direct.summary !== null && r.gatehouse.summary !== null && r.pgbouncer?.summary !== null);
+  const allRan =
+    (measured?.results ?? []).every((r) => [r.direct, r.pgbouncer, r.gatehouse].every((t) => t?.summary !== null)) &&
+    (measured?.connectPerTransaction ?? []).every((r) => [r.direct, r.pgbouncer, r.gatehouse, r.gatehousePooled].every((t) => t.summary !== null));
   return allRan && (isolation === null || isolation.gatewayExit === null) ? 0 : 1;
 }
 
