@@ -1,6 +1,7 @@
 // `gatehouse bench`: pgbench -S directly against PostgreSQL, through PgBouncer and through an
 // in-process Gatehouse, client count by client count and mode by mode in the same run, Gatehouse's
 // memory with many sessions, written to bench-results/latest.{md,json}. Measures; the report judges.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import type { BenchResults, ConnectResult, ModeResult, QueryMode, SessionMemory 
 import { describeResult, measureTarget, runComparison, runConnectPerTransaction, type Target } from './pgbench-comparison.ts';
 import { pgbouncerVersion, startPgbouncer, type RunningPgbouncer } from './pgbouncer.ts';
 import { measureSessionMemory } from './session-memory.ts';
+import { stopOnExit } from './stop-on-exit.ts';
 import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
 import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
@@ -135,6 +137,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
   await prepareMaskedTable(options.upstreamUrl);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
+  const forgetWorkDir = stopOnExit(() => rmSync(workDir, { recursive: true, force: true }));
   let gateway: RunningGateway | null = null;
   const auditGateways: RunningGateway[] = [];
   let gatewayWithoutApprove: RunningGateway | null = null;
@@ -315,6 +318,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
     await pgbouncer?.stop().catch((e: unknown) => print(`PgBouncer stop failed: ${String(e)}`));
     for (const g of [gateway, gatewayWithoutApprove, gatewayPooled, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });
+    forgetWorkDir();
   }
 }
 
