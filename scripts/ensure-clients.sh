@@ -2,7 +2,7 @@
 # Makes sure the real client drivers that gateway/test/clients-*.test.ts drive through Gatehouse
 # are installed: psycopg 3 for /usr/bin/python3 (Debian python3-psycopg), the PostgreSQL JDBC
 # driver (libpostgresql-jdbc-java) with a JDK that can run single-file programs, Debian's chromium
-# (for the approval page's browser test), and the Go
+# (for the approval page's browser test), PgBouncer (scripts/ensure-pgbouncer.sh), and the Go
 # modules of the pgx client (gateway/test/clients/pgx). Installs only what is missing, runs
 # `apt-get update` at most once, and says what it did on standard error. Used by .ci/run and
 # by the tests' global setup; fast (well under a second) when everything is there.
@@ -47,6 +47,9 @@ if ((${#missing[@]} > 0)); then
 else
   log "psycopg 3, the PostgreSQL JDBC driver, a JDK and chromium are installed"
 fi
+
+# PgBouncer, the bench's reference (gateway/test/bench-pgbouncer.test.ts starts one).
+bash scripts/ensure-pgbouncer.sh
 
 # The pgx client's Go modules (pinned by its go.sum), so `go build` in the tests works offline.
 if command -v go >/dev/null 2>&1; then

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown } from './bench-report.ts';
-import type { BenchResults } from './bench-report.ts';
+import type { BenchResults } from './bench-results.ts';
 
 const summary = (tps: number) => ({ tps, latencyAverageMs: 8000 / tps, transactions: tps * 10, failedTransactions: 0, initialConnectionMs: 30 });
 
 const results: BenchResults = {
   generatedAt: '2026-01-01T00:00:00.000Z',
   machine: { nproc: 2, cpuModel: 'test cpu', loadAverageAtStart: [0.5, 0.4, 0.3], node: 'v20.0.0', platform: 'Linux', postgres: '15', pgbench: 'pgbench 15' },
-  settings: { seconds: 10, warmupSeconds: 2, clients: 8, threads: 2, scale: 1, engine: 'rego', script: '-S', audit: 'file' },
+  settings: { seconds: 10, warmupSeconds: 2, clients: [8], threads: 2, scale: 1, engine: 'rego', script: '-S', audit: 'file' },
   results: [
-    { mode: 'simple', direct: { summary: summary(10_000), exitCode: 0, error: null }, gatehouse: { summary: summary(5_000), exitCode: 0, error: null, gatewayCpuMicrosPerTransaction: 40 }, ratio: 0.5 },
-    { mode: 'extended', direct: { summary: summary(9_000), exitCode: 0, error: null }, gatehouse: { summary: null, exitCode: 2, error: 'pgbench: error: denied' }, ratio: null },
+    { mode: 'simple', clients: 8, direct: { summary: summary(10_000), exitCode: 0, error: null }, pgbouncer: { summary: summary(8_000), exitCode: 0, error: null, proxyCpuMicrosPerTransaction: 20 }, gatehouse: { summary: summary(5_000), exitCode: 0, error: null, proxyCpuMicrosPerTransaction: 40 }, ratio: 0.5 },
+    { mode: 'extended', clients: 8, direct: { summary: summary(9_000), exitCode: 0, error: null }, pgbouncer: { summary: summary(7_000), exitCode: 0, error: null, proxyCpuMicrosPerTransaction: 25 }, gatehouse: { summary: null, exitCode: 2, error: 'pgbench: error: denied' }, ratio: null },
   ],
   decisions: [{ engine: 'rego', inputs: 40, decisions: 2000, medianMicros: 12.34, p99Micros: 80.5, meanMicros: 15 }],
   activation: [
@@ -20,11 +20,11 @@ const results: BenchResults = {
 };
 
 describe('renderMarkdown', () => {
-  it('renders one table row per mode, with failures spelled out', () => {
+  it('renders one table row per client count and mode, the three targets side by side, with failures spelled out', () => {
     const text = renderMarkdown(results);
-    expect(text).toContain('| simple | 10000 | 5000 | 0.50× |');
-    expect(text).toContain('| extended | 9000 | n/a | n/a |');
-    expect(text).toContain('- extended, gatehouse: `pgbench: error: denied`');
+    expect(text).toContain('| 8 | simple | 10000 | 8000 | 5000 | 0.63× | 0.50× | 20.0 | 40.0 | 2.00× |');
+    expect(text).toContain('| 8 | extended | 9000 | 7000 | n/a | n/a | n/a | 25.0 | n/a | n/a |');
+    expect(text).toContain('- c=8 extended, Gatehouse: `pgbench: error: denied`');
     expect(text).toContain('nproc: 2');
     expect(text).toContain('| rego | 2000 | 12.3 | 80.5 | 15.0 |');
   });
@@ -45,7 +45,7 @@ describe('renderMarkdown', () => {
   it('says the pgbench part did not run when only the isolation harness did', () => {
     const text = renderMarkdown({ ...results, results: [], decisions: [], activation: [] });
     expect(text).toContain('were not run this time (`--only isolation`)');
-    expect(text).not.toContain('| mode | direct TPS');
+    expect(text).not.toContain('| clients | mode | direct TPS');
     expect(text).not.toContain('## Isolation');
   });
 
@@ -53,10 +53,10 @@ describe('renderMarkdown', () => {
     expect(renderMarkdown(results)).not.toContain('## Approve rules');
     const withComparison: BenchResults = {
       ...results,
-      results: [{ ...results.results[0]!, gatehouseWithoutApprove: { summary: summary(4_000), exitCode: 0, error: null, gatewayCpuMicrosPerTransaction: 38 } }],
+      results: [{ ...results.results[0]!, gatehouseWithoutApprove: { summary: summary(4_000), exitCode: 0, error: null, proxyCpuMicrosPerTransaction: 38 } }],
     };
     const text = renderMarkdown(withComparison);
     expect(text).toContain('## Approve rules');
-    expect(text).toContain('| simple | 5000 | 4000 | 1.25× | 40.0 | 38.0 | 0 / 0 |');
+    expect(text).toContain('| 8 | simple | 5000 | 4000 | 1.25× | 40.0 | 38.0 | 0 / 0 |');
   });
 });

@@ -3,72 +3,10 @@ import { MASKED_TABLE, type MaskedSelectTiming } from './masked-select.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActivationTiming } from './activation-timing.ts';
-import type { DecisionTiming } from './decision-timing.ts';
-import type { PgbenchSummary } from './pgbench.ts';
-import { renderIsolation, type IsolationResults } from './isolation-report.ts';
-import { renderAuditDurability, type AuditDurabilityTiming } from './audit-durability.ts';
-
-export type QueryMode = 'simple' | 'extended' | 'prepared';
-export const QUERY_MODES: readonly QueryMode[] = ['simple', 'extended', 'prepared'];
-
-export interface TargetResult {
-  summary: PgbenchSummary | null;
-  exitCode: number;
-  error: string | null;
-  /** Gatehouse only: CPU the gateway process spent per transaction, in microseconds. */
-  gatewayCpuMicrosPerTransaction?: number | null;
-}
-
-export interface ModeResult {
-  mode: QueryMode;
-  direct: TargetResult;
-  gatehouse: TargetResult;
-  /** Gatehouse TPS / direct TPS, when both runs produced numbers. */
-  ratio: number | null;
-  /**
-   * Through a second Gatehouse whose policy is the same without its approve rules (run right after
-   * `gatehouse`): what approve rules cost statements that need no approval. Absent in older results.
-   */
-  gatehouseWithoutApprove?: TargetResult;
-}
-
-export interface BenchResults {
-  generatedAt: string;
-  machine: {
-    nproc: number;
-    cpuModel: string;
-    loadAverageAtStart: number[];
-    node: string;
-    platform: string;
-    postgres: string;
-    pgbench: string;
-  };
-  settings: {
-    seconds: number;
-    warmupSeconds: number;
-    clients: number;
-    threads: number;
-    scale: number;
-    engine: string;
-    script: string;
-    audit: string;
-  };
-  results: ModeResult[];
-  /** Per-decision evaluation time of each engine on the example policies. */
-  decisions: DecisionTiming[];
-  /** Time from a commit to the policy deciding statements, per engine (empty when not measured). */
-  activation: ActivationTiming[];
-  /** A large SELECT masked at the source against the same SELECT unmasked (absent when not measured). */
-  masking?: MaskedSelectTiming | null;
-  /** pgbench -S with durable, unsynced and no audit (absent or null when not measured). */
-  auditDurability?: AuditDurabilityTiming | null;
-  /** The isolation harness (absent or null when not run). */
-  isolation?: IsolationResults | null;
-}
-
-function fixed(value: number | null | undefined, digits: number): string {
-  return value === null || value === undefined ? 'n/a' : value.toFixed(digits);
-}
+import { renderIsolation } from './isolation-report.ts';
+import { renderAuditDurability } from './audit-durability.ts';
+import { fixed, renderComparisonRows, renderConnectPerTransaction, renderMemory, renderVerdict } from './anchor-report.ts';
+import type { BenchResults, ModeResult, TargetResult } from './bench-results.ts';
 
 function failed(target: TargetResult): string {
   if (target.summary === null) return `run failed (exit ${target.exitCode})`;
@@ -77,36 +15,35 @@ function failed(target: TargetResult): string {
 
 export function renderMarkdown(r: BenchResults): string {
   const s = r.settings;
-  const rows = r.results.map((m) =>
-    [
-      m.mode,
-      fixed(m.direct.summary?.tps, 0),
-      fixed(m.gatehouse.summary?.tps, 0),
-      m.ratio === null ? 'n/a' : `${m.ratio.toFixed(2)}×`,
-      fixed(m.direct.summary?.latencyAverageMs, 3),
-      fixed(m.gatehouse.summary?.latencyAverageMs, 3),
-      `${failed(m.direct)} / ${failed(m.gatehouse)}`,
-      fixed(m.gatehouse.gatewayCpuMicrosPerTransaction, 1),
-    ].join(' | '),
-  );
-  const errors = r.results.flatMap((m) =>
-    (['direct', 'gatehouse'] as const).flatMap((target) =>
-      m[target].error === null ? [] : [`- ${m.mode}, ${target}: \`${m[target].error}\``],
+  const clientList = Array.isArray(s.clients) ? s.clients.join(', ') : String(s.clients);
+  const targets = (m: ModeResult): Array<[string, TargetResult | undefined]> => [
+    ['direct', m.direct],
+    ['PgBouncer', m.pgbouncer],
+    ['Gatehouse', m.gatehouse],
+    ['Gatehouse without approve rules', m.gatehouseWithoutApprove],
+  ];
+  const errors = [
+    ...r.results.flatMap((m) => targets(m).flatMap(([name, t]) => (t === undefined || t.error === null ? [] : [`- c=${m.clients ?? '?'} ${m.mode}, ${name}: \`${t.error}\``]))),
+    ...(r.connectPerTransaction ?? []).flatMap((c) =>
+      ([['direct', c.direct], ['PgBouncer', c.pgbouncer], ['Gatehouse', c.gatehouse], ['Gatehouse pooled', c.gatehousePooled]] as const).flatMap(([name, t]) =>
+        t.error === null ? [] : [`- -C c=${c.clients}, ${name}: \`${t.error}\``],
+      ),
     ),
-  );
+  ];
   const pgbenchSection =
     r.results.length === 0
       ? ['The pgbench comparison, decision and activation timings were not run this time (`--only isolation`).', '']
       : [
-          `\`pgbench ${s.script} -n -T ${s.seconds} -c ${s.clients} -j ${s.threads} -M <mode>\` (select-only script, scale ${s.scale}) ` +
-            `directly against PostgreSQL and through Gatehouse (${s.engine} policies, audit to ${s.audit}), ` +
-            `alternating in the same run after a ${s.warmupSeconds}s warm-up of each.`,
+          `\`pgbench ${s.script} -n -T ${s.seconds} -c <clients> -j min(2, clients) -M <mode>\` (select-only script, scale ${s.scale}, clients ${clientList}) ` +
+            `directly against PostgreSQL, through PgBouncer (session mode) and through Gatehouse (${s.engine} policies, audit to ${s.audit}), ` +
+            `one right after the other in the same run after a ${s.warmupSeconds}s warm-up of each. CPU per transaction is the proxy ` +
+            'process\'s utime + stime (/proc/<pid>/stat) over the run divided by the transactions; Gatehouse runs in the harness\'s process.',
           '',
-          '| mode | direct TPS | Gatehouse TPS | ratio | direct latency (ms) | Gatehouse latency (ms) | failed transactions (direct / Gatehouse) | Gatehouse CPU per transaction (µs) |',
-          '|---|---:|---:|---:|---:|---:|---|---:|',
-          ...rows.map((row) => `| ${row} |`),
+          ...renderComparisonRows(r.results),
           '',
           ...(errors.length > 0 ? ['Errors:', '', ...errors, ''] : []),
+          ...renderConnectPerTransaction(r.connectPerTransaction ?? [], s.connectSeconds ?? s.seconds),
+          ...renderMemory(r.memory),
           '## Policy decisions',
           '',
           'Time for one `engine.evaluate(input)` on the example policies (no decision cache), over a corpus of',
@@ -122,6 +59,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `Generated ${r.generatedAt} by \`npm run bench\` (method: [docs/benchmarks.md](../docs/benchmarks.md)).`,
     '',
+    ...renderVerdict(r),
     ...pgbenchSection,
     ...renderApproveRules(r.results),
     ...renderActivation(r.activation),
@@ -132,10 +70,11 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `- nproc: ${r.machine.nproc} (${r.machine.cpuModel})`,
     `- load average at start: ${r.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(', ')}`,
+    ...(r.machine.loadAverageAtEnd ? [`- load average at the end: ${r.machine.loadAverageAtEnd.map((l) => l.toFixed(2)).join(', ')}`] : []),
     `- Node ${r.machine.node} on ${r.machine.platform}`,
-    `- PostgreSQL ${r.machine.postgres}; ${r.machine.pgbench}`,
+    `- PostgreSQL ${r.machine.postgres}; ${r.machine.pgbench}${r.machine.pgbouncer ? `; ${r.machine.pgbouncer}` : ''}`,
     '',
-    'pgbench, PostgreSQL and Gatehouse share the same cores, so absolute numbers depend on the',
+    'pgbench, PostgreSQL, PgBouncer and Gatehouse share the same cores, so absolute numbers depend on the',
     'machine and whatever else runs on it; compare the ratio between runs of the same table.',
     '',
   ].join('\n');
@@ -150,7 +89,7 @@ export function renderApproveRules(results: readonly ModeResult[]): string[] {
     const withTps = m.gatehouse.summary?.tps;
     const withoutTps = without.summary?.tps;
     const ratio = withTps !== undefined && withoutTps !== undefined && withoutTps > 0 ? `${(withTps / withoutTps).toFixed(2)}×` : 'n/a';
-    return `| ${m.mode} | ${fixed(withTps, 0)} | ${fixed(withoutTps, 0)} | ${ratio} | ${fixed(m.gatehouse.gatewayCpuMicrosPerTransaction, 1)} | ${fixed(without.gatewayCpuMicrosPerTransaction, 1)} | ${failed(m.gatehouse)} / ${failed(without)} |`;
+    return `| ${m.clients ?? 'n/a'} | ${m.mode} | ${fixed(withTps, 0)} | ${fixed(withoutTps, 0)} | ${ratio} | ${fixed(m.gatehouse.proxyCpuMicrosPerTransaction, 1)} | ${fixed(without.proxyCpuMicrosPerTransaction, 1)} | ${failed(m.gatehouse)} / ${failed(without)} |`;
   });
   return [
     '## Approve rules',
@@ -160,8 +99,8 @@ export function renderApproveRules(results: readonly ModeResult[]): string[] {
     'any approve rule, one right after the other: `pgbench -S` needs no approval, so this is what approve',
     'rules cost statements that do not need one.',
     '',
-    '| mode | TPS with approve rules | TPS without | with / without | CPU per transaction with (µs) | without (µs) | failed transactions (with / without) |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| clients | mode | TPS with approve rules | TPS without | with / without | CPU per transaction with (µs) | without (µs) | failed transactions (with / without) |',
+    '|---:|---|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
   ];

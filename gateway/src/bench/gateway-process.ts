@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { stopOnExit } from './stop-on-exit.ts';
 
 export interface GatewayProcess {
   pid: number;
@@ -32,6 +33,10 @@ export async function startGatewayProcess(options: { repoRoot: string; workDir: 
   const lines: string[] = [];
   let exit: { code: number | null; signal: string | null } | null = null;
   child.once('exit', (code, signal) => (exit = { code, signal }));
+  const forget = stopOnExit(() => {
+    if (exit === null) child.kill('SIGKILL');
+  });
+  child.once('exit', forget);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Gatehouse did not start within ${options.startTimeoutMs ?? 120_000} ms: ${lines.slice(-5).join(' | ')}`)), options.startTimeoutMs ?? 120_000);
     child.once('exit', (code) => {

@@ -3,12 +3,14 @@
 // 200 sessions, each of which holds an upstream connection), stopped and deleted afterwards.
 // When run as root, the server runs as the `postgres` system user (PostgreSQL refuses root).
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { stopOnExit } from './stop-on-exit.ts';
 
 const run = promisify(execFile);
 
@@ -77,12 +79,24 @@ export async function startPrivatePostgres(options: { maxConnections: number; on
   await as('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   options.onProgress(`private PostgreSQL on 127.0.0.1:${port} (max_connections ${options.maxConnections})`);
   let stopped = false;
+  // Interrupted (Ctrl-C) or exiting without stop(): an immediate shutdown, synchronously.
+  const forget = stopOnExit(() => {
+    const args = ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'];
+    const file = path.join(bin, 'pg_ctl');
+    try {
+      if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', file, ...args], { stdio: 'ignore', timeout: 30_000 });
+      else execFileSync(file, args, { stdio: 'ignore', timeout: 30_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
     port,
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      forget();
       await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },

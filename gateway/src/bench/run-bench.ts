@@ -1,5 +1,7 @@
-// `gatehouse bench`: pgbench -S directly against PostgreSQL and through an in-process Gatehouse,
-// mode by mode in the same run, written to bench-results/latest.{md,json}. Measures; never judges.
+// `gatehouse bench`: pgbench -S directly against PostgreSQL, through PgBouncer and through an
+// in-process Gatehouse, client count by client count and mode by mode in the same run, Gatehouse's
+// memory with many sessions, written to bench-results/latest.{md,json}. Measures; the report judges.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,8 +13,11 @@ import { startGateway } from '../server.ts';
 import type { RunningGateway } from '../server.ts';
 import { ensureDatabase, initialisePgbench, pgbenchVersion, serverVersion } from './bench-database.ts';
 import { writeResults } from './bench-report.ts';
-import type { BenchResults, ModeResult, QueryMode, TargetResult } from './bench-report.ts';
-import { runPgbench } from './pgbench.ts';
+import type { BenchResults, ConnectResult, ModeResult, QueryMode, SessionMemory } from './bench-results.ts';
+import { describeResult, measureTarget, runComparison, runConnectPerTransaction, type Target } from './pgbench-comparison.ts';
+import { pgbouncerVersion, startPgbouncer, type RunningPgbouncer } from './pgbouncer.ts';
+import { measureSessionMemory } from './session-memory.ts';
+import { stopOnExit } from './stop-on-exit.ts';
 import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
 import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
@@ -25,7 +30,8 @@ import type { IsolationResults } from './isolation-report.ts';
 export interface BenchOptions {
   seconds: number;
   warmupSeconds: number;
-  clients: number;
+  /** pgbench -c of each run, in order (e.g. 8 and 32). */
+  clients: number[];
   modes: QueryMode[];
   engine: EngineKind;
   /** Superuser URL of the PostgreSQL to measure; its database is created when absent. */
@@ -37,6 +43,10 @@ export interface BenchOptions {
   auditRounds: number;
   /** Commits per engine when timing policy activation from git; 0 skips it. */
   activationCommits: number;
+  /** Seconds of each pgbench -C run (a new connection per transaction), per client count; 0 skips them. */
+  connectSeconds: number;
+  /** Client sessions held open through a Gatehouse child process to read its RSS; 0 skips it. */
+  memorySessions: number;
   outDir: string;
   /** Run the pgbench comparison, decision and activation timings (false: --only isolation). */
   pgbench: boolean;
@@ -51,7 +61,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const { print } = options;
   const started = Date.now();
   const step = (message: string): void => print(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}`);
-  const threads = Math.min(2, options.clients);
+  const threads = Math.min(2, Math.max(...options.clients));
   const loadAverageAtStart = os.loadavg();
   const measured = options.pgbench ? await measurePgbenchParts(options, step) : null;
   if (measured === 'failed') return 1;
@@ -67,15 +77,18 @@ export async function runBench(options: BenchOptions): Promise<number> {
       nproc: os.availableParallelism(),
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       loadAverageAtStart,
+      loadAverageAtEnd: os.loadavg(),
       node: process.version,
       platform: `${os.type()} ${os.release()} ${os.arch()}`,
       postgres: await serverVersion(options.upstreamUrl).catch(() => 'unknown'),
       pgbench: await pgbenchVersion().catch(() => 'unknown'),
+      ...(options.pgbench ? { pgbouncer: await pgbouncerVersion().catch(() => 'unknown') } : {}),
     },
     settings: {
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,
       clients: options.clients,
+      connectSeconds: options.connectSeconds,
       threads,
       scale: options.scale,
       engine: options.engine,
@@ -83,6 +96,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
       audit: 'NDJSON file, fdatasync before forwarding',
     },
     results: measured?.results ?? [],
+    connectPerTransaction: measured?.connectPerTransaction ?? [],
+    memory: measured?.memory ?? null,
     decisions: measured?.decisions ?? [],
     activation: measured?.activation ?? [],
     masking: measured?.masking ?? null,
@@ -92,22 +107,26 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const soak = options.isolation?.mode === 'soak';
   const written = await writeResults(options.outDir, document, soak ? 'soak' : 'latest');
   step(`wrote ${shortPath(written.markdown)} and ${shortPath(written.json)}`);
-  const allRan = (measured?.results ?? []).every((r) => r.direct.summary !== null && r.gatehouse.summary !== null);
+  const allRan =
+    (measured?.results ?? []).every((r) => [r.direct, r.pgbouncer, r.gatehouse].every((t) => t?.summary !== null)) &&
+    (measured?.connectPerTransaction ?? []).every((r) => [r.direct, r.pgbouncer, r.gatehouse, r.gatehousePooled].every((t) => t.summary !== null));
   return allRan && (isolation === null || isolation.gatewayExit === null) ? 0 : 1;
 }
 
 interface PgbenchParts {
   results: ModeResult[];
+  connectPerTransaction: ConnectResult[];
+  memory: SessionMemory | null;
   decisions: DecisionTiming[];
   activation: ActivationTiming[];
   masking: MaskedSelectTiming | null;
   auditDurability: AuditDurabilityTiming | null;
 }
 
-/** pgbench directly and through an in-process Gatehouse, masking, decision and activation timings. */
+/** pgbench directly, through PgBouncer and through an in-process Gatehouse; memory, masking, decision and activation timings. */
 async function measurePgbenchParts(options: BenchOptions, step: (message: string) => void): Promise<PgbenchParts | 'failed'> {
   const { print } = options;
-  const threads = Math.min(2, options.clients);
+  const mostClients = Math.max(...options.clients);
   const upstream = new URL(options.upstreamUrl);
   const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || 'gatehouse_bench';
   step(`preparing database ${database} on ${upstream.host}...`);
@@ -118,10 +137,22 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
   await prepareMaskedTable(options.upstreamUrl);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
+  const forgetWorkDir = stopOnExit(() => rmSync(workDir, { recursive: true, force: true }));
   let gateway: RunningGateway | null = null;
   const auditGateways: RunningGateway[] = [];
   let gatewayWithoutApprove: RunningGateway | null = null;
+  let gatewayPooled: RunningGateway | null = null;
+  let pgbouncer: RunningPgbouncer | null = null;
   try {
+    pgbouncer = await startPgbouncer({
+      upstreamUrl: options.upstreamUrl,
+      database,
+      // Session mode: one server connection per client; every run's clients must fit.
+      poolSize: mostClients,
+      maxClients: mostClients + 50,
+      repoRoot: REPO_ROOT,
+      onProgress: step,
+    });
     const keyDir = path.join(workDir, 'keys');
     const keys = await ensureDevKeys(keyDir);
     // Long enough for every run; pgbench reconnects nothing mid-run, but warm-ups and modes add up.
@@ -160,48 +191,68 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
     step(`Gatehouse without the policy's ${removed} approve rule(s) listening on ${gatewayWithoutApprove.host}:${gatewayWithoutApprove.port}`);
 
     const gatewayUrl = (g: RunningGateway): string => `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
-    const direct: Target = { name: 'direct', url: options.upstreamUrl, env: {} };
-    const viaGatehouse: Target = {
-      name: 'gatehouse',
-      url: gatewayUrl(gateway),
-      env: { PGPASSWORD: token },
-    };
-    const withoutApprove: Target = {
-      name: 'gatehouse',
-      url: `postgresql://bench@${gatewayWithoutApprove.host}:${gatewayWithoutApprove.port}/${encodeURIComponent(database)}?sslmode=disable`,
-      env: { PGPASSWORD: token },
-    };
-    const pgbench = (target: Target, mode: QueryMode, seconds: number): Promise<TargetResult> =>
-      measure(target, ['-S', '-n', '-T', String(seconds), '-c', String(options.clients), '-j', String(threads), '-M', mode, target.url]);
+    // The gateways run in this process: their CPU is this process's (all threads, the policy
+    // evaluation workers included); pgbench is a child process and not counted.
+    const inProcess = (label: string, g: RunningGateway): Target => ({ label, url: gatewayUrl(g), env: { PGPASSWORD: token }, pid: process.pid });
+    const direct: Target = { label: 'direct', url: options.upstreamUrl, env: {}, pid: null };
+    const viaPgbouncer: Target = { label: 'PgBouncer', url: pgbouncer.url, env: { PGPASSWORD: pgbouncer.password }, pid: pgbouncer.pid };
+    const viaGatehouse = inProcess('Gatehouse', gateway);
+    const withoutApprove = inProcess('Gatehouse without approve rules', gatewayWithoutApprove);
 
     if (options.warmupSeconds > 0) {
-      for (const target of [direct, viaGatehouse, withoutApprove]) {
-        step(`warm-up: ${options.warmupSeconds}s ${target.name}`);
-        const warmup = await pgbench(target, 'simple', options.warmupSeconds);
+      for (const target of [direct, viaPgbouncer, viaGatehouse, withoutApprove]) {
+        step(`warm-up: ${options.warmupSeconds}s ${target.label}`);
+        const warmup = await measureTarget(target, { clients: mostClients, mode: 'simple', seconds: options.warmupSeconds, connectEach: false });
         // A target that cannot run at all would fail every mode the same way: stop here instead.
         if (warmup.summary === null) {
-          step(`warm-up ${target.name} FAILED: ${warmup.error ?? `exit ${warmup.exitCode}`}; no results written`);
+          step(`warm-up ${target.label} FAILED: ${warmup.error ?? `exit ${warmup.exitCode}`}; no results written`);
           return 'failed';
         }
       }
     }
 
-    const results: ModeResult[] = [];
-    for (const mode of options.modes) {
-      step(`${mode}: ${options.seconds}s direct...`);
-      const directResult = await pgbench(direct, mode, options.seconds);
-      step(`${mode}: direct ${describe(directResult)}`);
-      step(`${mode}: ${options.seconds}s through Gatehouse...`);
-      const gatehouseResult = await pgbench(viaGatehouse, mode, options.seconds);
-      step(`${mode}: Gatehouse ${describe(gatehouseResult)}`);
-      step(`${mode}: ${options.seconds}s through Gatehouse without approve rules...`);
-      const withoutApproveResult = await pgbench(withoutApprove, mode, options.seconds);
-      step(`${mode}: Gatehouse without approve rules ${describe(withoutApproveResult)}`);
-      const ratio =
-        directResult.summary !== null && gatehouseResult.summary !== null && directResult.summary.tps > 0
-          ? gatehouseResult.summary.tps / directResult.summary.tps
-          : null;
-      results.push({ mode, direct: directResult, gatehouse: gatehouseResult, ratio, gatehouseWithoutApprove: withoutApproveResult });
+    const results = await runComparison({
+      clients: options.clients,
+      modes: options.modes,
+      seconds: options.seconds,
+      targets: { direct, pgbouncer: viaPgbouncer, gatehouse: viaGatehouse, gatehouseWithoutApprove: withoutApprove },
+      step,
+    });
+
+    let connectPerTransaction: ConnectResult[] = [];
+    if (options.connectSeconds > 0) {
+      // pgbench -C through a Gatehouse with upstream.pool as well: logins take a pooled, reset
+      // connection instead of opening one. Sized for the most clients; idle ones go back soon,
+      // since the bench shares PostgreSQL's max_connections.
+      gatewayPooled = await startGateway(
+        configFromObject(
+          {
+            ...document,
+            audit: { file: path.join(workDir, 'audit-pooled.ndjson') },
+            upstream: { ...document.upstream, pool: { mode: 'session', max_connections: mostClients + 4, idle_timeout_s: 2, acquire_timeout_ms: 30_000 } },
+          },
+          workDir,
+        ),
+        { onInfo: (message) => step(`gatehouse (pooled): ${message}`) },
+      );
+      connectPerTransaction = await runConnectPerTransaction({
+        clients: options.clients,
+        seconds: options.connectSeconds,
+        targets: { direct, pgbouncer: viaPgbouncer, gatehouse: viaGatehouse, gatehousePooled: inProcess('Gatehouse with upstream.pool', gatewayPooled) },
+        step,
+      });
+    }
+    await pgbouncer.stop();
+    pgbouncer = null;
+
+    let memory: SessionMemory | null = null;
+    if (options.memorySessions > 0) {
+      step(`memory: a private PostgreSQL and Gatehouse as a child process, ${options.memorySessions} sessions...`);
+      try {
+        memory = await measureSessionMemory({ sessions: options.memorySessions, engine: options.engine, repoRoot: REPO_ROOT, step });
+      } catch (e) {
+        step(`memory: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
 
     let masking: MaskedSelectTiming | null = null;
@@ -222,15 +273,15 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       auditGateways.push(none);
       const targets: Record<AuditSetting, Target> = {
         durable: viaGatehouse,
-        unsynced: { ...viaGatehouse, url: gatewayUrl(unsynced) },
-        none: { ...viaGatehouse, url: gatewayUrl(none) },
+        unsynced: inProcess('Gatehouse, audit unsynced', unsynced),
+        none: inProcess('Gatehouse, no audit', none),
       };
       auditDurability = await measureAuditDurability({
         mode: 'prepared',
         seconds: options.seconds,
         rounds: options.auditRounds,
-        run: (setting, mode, seconds) => pgbench(targets[setting], mode as QueryMode, seconds),
-        onRun: (run) => step(`audit ${run.setting}, round ${run.round + 1}: ${describe(run.result)}`),
+        run: (setting, mode, seconds) => measureTarget(targets[setting], { clients: options.clients[0]!, mode: mode as QueryMode, seconds, connectEach: false }),
+        onRun: (run) => step(`audit ${run.setting}, round ${run.round + 1}: ${describeResult(run.result)}`),
       });
       const cost = auditDurability.durableCost;
       step(`audit durability: durable costs ${cost === null ? 'n/a' : `${(cost * 100).toFixed(1)}%`} of unsynced throughput`);
@@ -262,38 +313,15 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       }
     }
 
-    return { results, decisions, activation, masking, auditDurability };
+    return { results, connectPerTransaction, memory, decisions, activation, masking, auditDurability };
   } finally {
-    for (const g of [gateway, gatewayWithoutApprove, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
+    await pgbouncer?.stop().catch((e: unknown) => print(`PgBouncer stop failed: ${String(e)}`));
+    for (const g of [gateway, gatewayWithoutApprove, gatewayPooled, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });
-  }
-
-  /** One pgbench run; for Gatehouse, also the gateway's CPU time per transaction. */
-  async function measure(target: Target, args: string[]): Promise<TargetResult> {
-    const seconds = Number(args[args.indexOf('-T') + 1]);
-    const cpuBefore = process.cpuUsage();
-    const run = await runPgbench({ args, env: { ...process.env, ...target.env }, killAfterMs: (seconds + 60) * 1000 });
-    const cpu = process.cpuUsage(cpuBefore);
-    const result: TargetResult = { summary: run.summary, exitCode: run.exitCode, error: run.error };
-    if (target.name === 'gatehouse') {
-      const transactions = run.summary?.transactions ?? 0;
-      result.gatewayCpuMicrosPerTransaction = transactions > 0 ? (cpu.user + cpu.system) / transactions : null;
-    }
-    return result;
+    forgetWorkDir();
   }
 }
 
-interface Target {
-  name: 'direct' | 'gatehouse';
-  url: string;
-  env: NodeJS.ProcessEnv;
-}
-
-function describe(result: TargetResult): string {
-  if (result.summary === null) return `FAILED: ${result.error ?? `exit ${result.exitCode}`}`;
-  const { tps, latencyAverageMs, failedTransactions } = result.summary;
-  return `${tps.toFixed(0)} tps, ${latencyAverageMs.toFixed(3)} ms average latency, ${failedTransactions} failed${result.exitCode === 0 ? '' : ` (exit ${result.exitCode}: ${result.error ?? ''})`}`;
-}
 
 /** Relative to the working directory when inside it, absolute otherwise. */
 function shortPath(file: string): string {

@@ -1,19 +1,26 @@
-// `gatehouse bench`: pgbench through Gatehouse against pgbench directly, and the isolation harness
-// (well-behaved sessions beside a hostile client), results in bench-results/.
+// `gatehouse bench`: pgbench through Gatehouse against pgbench directly and through PgBouncer,
+// Gatehouse's memory with many sessions, and the isolation harness (well-behaved sessions beside a
+// hostile client), results in bench-results/.
 import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
-import { QUERY_MODES } from '../bench/bench-report.ts';
-import type { QueryMode } from '../bench/bench-report.ts';
+import { MAX_MEMORY_SESSIONS, QUERY_MODES, type QueryMode } from '../bench/bench-results.ts';
 import { DEFAULT_BENCH_URL } from '../bench/bench-database.ts';
 import { HOSTILE_ACTIONS, type HostileAction } from '../bench/hostile-client.ts';
 
 const HELP = `Usage: gatehouse bench [options]
 
-Measures what Gatehouse costs: initialises a pgbench database (pgbench -i) on a real
-PostgreSQL, starts Gatehouse in-process in front of it (development token for group
-"bench", the repository's example policies, audit to a temporary file), then runs
-  pgbench -S -n -T <seconds> -c <clients> -j 2 -M <mode>
-for each mode, directly and through Gatehouse, alternating in the same run. Then the
+Measures what Gatehouse costs against its anchors: initialises a pgbench database
+(pgbench -i) on a real PostgreSQL, starts PgBouncer (session mode, its own temporary
+config, a free loopback port; installed by scripts/ensure-pgbouncer.sh when missing)
+and Gatehouse in-process in front of it (development token for group "bench", the
+repository's example policies, audit to a temporary file), then runs
+  pgbench -S -n -T <seconds> -c <clients> -j min(2,clients) -M <mode>
+for each client count and mode, directly, through PgBouncer and through Gatehouse, one
+right after the other, with each proxy's CPU per transaction (/proc/<pid>/stat); then
+pgbench -S -C (a new connection per transaction) for each client count, also through a
+Gatehouse with upstream.pool; then Gatehouse's RSS idle and with --memory-sessions
+sessions open (a private PostgreSQL, Gatehouse as a child process) and new sessions
+per second; a verdict against issue 8's targets heads the report. Then the
 isolation harness: a private PostgreSQL (initdb in a temporary directory, loopback),
 Gatehouse as a child process, --sessions well-behaved sessions of mixed allowed, masked
 and denied statements, measured for --isolation-seconds without, then with, one hostile
@@ -21,11 +28,19 @@ client (a 40,000-statement Query, a 10 MB literal, a statement a slow policy rul
 evaluates), then again without; p50/p99/max latency, errors and the gateway's RSS over
 time, judged against issue 11's criteria. Writes bench-results/latest.md and
 bench-results/latest.json (a soak writes bench-results/soak.md and soak.json). Needs
-pgbench on PATH, and PostgreSQL's initdb and pg_ctl unless --isolation-upstream is given.
+pgbench on PATH, pgbouncer, and PostgreSQL's initdb and pg_ctl (for the memory part, and
+for the isolation harness unless --isolation-upstream is given).
 
 Options:
   --seconds <n>     duration of each pgbench run (default 10)
-  --clients <n>     pgbench clients (default 8)
+  --clients <list>  comma-separated pgbench client counts, each measured in every mode
+                    (default 8,32; issue 8's targets are at 8 and 32)
+  --connect-seconds <n>
+                    duration of each pgbench -C run (default: --seconds; 0 skips them)
+  --memory-sessions <n>
+                    client sessions held open through Gatehouse to read its RSS, and
+                    timed to give new sessions per second (default 1000, at most 2000;
+                    0 skips it)
   --modes <list>    comma-separated query modes: simple,extended,prepared (default all)
   --warmup <n>      seconds of warm-up per target before measuring (default 2; 0 = none)
   --engine <name>   policy engine: rego (default) or cedar
@@ -35,7 +50,7 @@ Options:
   --decision-rounds <n>
                     passes over the decision corpus when timing each engine (default 50)
   --audit-rounds <n>
-                    rounds of pgbench -S -M prepared through three Gatehouse instances:
+                    rounds of pgbench -S -M prepared (first --clients) through three Gatehouse instances:
                     durable audit (fdatasync before forwarding), audit without fdatasync,
                     and no audit, in rotating order (default 2; 0 skips it)
   --activation-commits <n>
@@ -43,8 +58,9 @@ Options:
                     the active policy (git repository, POST /policy/refresh; default 5,
                     0 skips it)
   --out <dir>       results directory (default bench-results)
-  --only <part>     run only one part: pgbench (comparison, decision and activation
-                    timings) or isolation (the isolation harness)
+  --only <part>     run only one part: pgbench (comparison with direct and PgBouncer,
+                    -C, memory, decision and activation timings) or isolation (the
+                    isolation harness)
   --sessions <n>    isolation: well-behaved sessions (default 200, at most 1000)
   --isolation-seconds <n>
                     isolation: seconds per phase (default 30, at most 900; the recovery
@@ -64,6 +80,8 @@ Options:
 
 Examples:
   npm run bench -- --seconds 30 --modes extended,prepared
+  npm run bench -- --only pgbench --seconds 3 --warmup 1 --clients 8 --memory-sessions 100 \\
+    --decision-rounds 2 --audit-rounds 0 --activation-commits 0 --out /tmp/bench   # a quick check
   npm run bench -- --only isolation --sessions 20 --isolation-seconds 5   # a quick check
   npm run bench -- --only isolation --soak --sessions 500 --isolation-seconds 600
 `;
@@ -75,7 +93,9 @@ export const benchCommand: CliCommand = {
   async run(argv: string[]): Promise<number> {
     const values = parseOptions(argv, {
       seconds: { type: 'string', default: '10' },
-      clients: { type: 'string', default: '8' },
+      clients: { type: 'string', default: '8,32' },
+      'connect-seconds': { type: 'string', default: '' },
+      'memory-sessions': { type: 'string', default: '1000' },
       modes: { type: 'string', default: QUERY_MODES.join(',') },
       warmup: { type: 'string', default: '2' },
       engine: { type: 'string', default: 'rego' },
@@ -103,7 +123,17 @@ export const benchCommand: CliCommand = {
       throw new UsageError(message);
     };
     const seconds = positive(values.seconds);
-    const clients = positive(values.clients);
+    const clientList = values.clients.split(',').map((c) => positive(c.trim()));
+    if (clientList.length === 0 || clientList.some((c) => c === undefined || c > 1000)) {
+      return fail(`--clients takes comma-separated client counts from 1 to 1000, not '${values.clients}'`);
+    }
+    const clients = clientList as number[];
+    const connectText = values['connect-seconds'] === '' ? values.seconds : values['connect-seconds'];
+    const connectSeconds = /^\d+$/.test(connectText) ? Number(connectText) : undefined;
+    if (connectSeconds === undefined) return fail('--connect-seconds must be a whole number');
+    const memoryText = values['memory-sessions'];
+    const memorySessions = /^\d+$/.test(memoryText) && Number(memoryText) <= MAX_MEMORY_SESSIONS ? Number(memoryText) : undefined;
+    if (memorySessions === undefined) return fail(`--memory-sessions must be a whole number up to ${MAX_MEMORY_SESSIONS}`);
     const scale = positive(values.scale);
     const decisionRounds = positive(values['decision-rounds']);
     if (decisionRounds === undefined) return fail('--decision-rounds must be a positive integer');
@@ -114,8 +144,8 @@ export const benchCommand: CliCommand = {
     const auditRounds = /^\d+$/.test(auditText) && Number(auditText) <= 20 ? Number(auditText) : undefined;
     if (auditRounds === undefined) return fail('--audit-rounds must be a whole number up to 20');
     const warmup = /^\d+$/.test(values.warmup) ? Number(values.warmup) : undefined;
-    if (seconds === undefined || clients === undefined || scale === undefined || warmup === undefined) {
-      return fail('--seconds, --clients and --scale must be positive integers, --warmup a whole number');
+    if (seconds === undefined || scale === undefined || warmup === undefined) {
+      return fail('--seconds and --scale must be positive integers, --warmup a whole number');
     }
     const modes = values.modes.split(',').map((m) => m.trim()).filter((m) => m !== '');
     const unknown = modes.filter((m) => !(QUERY_MODES as readonly string[]).includes(m));
@@ -161,6 +191,8 @@ export const benchCommand: CliCommand = {
         decisionRounds,
         activationCommits,
         auditRounds,
+        connectSeconds,
+        memorySessions,
         outDir: values.out,
         pgbench: values.only !== 'isolation' && !values.soak,
         isolation:
