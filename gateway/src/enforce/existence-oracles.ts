@@ -1,0 +1,136 @@
+// Existence oracles through constraints: a write whose constraint check compares a value it assigns
+// with the stored values of a column the identity reads masked learns whether that value exists,
+// from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503 foreign key) or from an
+// `ON CONFLICT DO NOTHING` row count. Such a write counts as a read of that column and is refused
+// (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
+
+import { parseSync } from 'libpg-query';
+import type { MaskStrategy } from '../policy/types.ts';
+import { bodyOf, str, type AstBody } from '../sql/ast.ts';
+import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
+import { searchOrder } from '../sql/table-ref.ts';
+import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
+import { ALL_COLUMNS, assignedColumns, type WriteKind } from './write-assignments.ts';
+
+/**
+ * How the identity reads a table: the strategies of its masked columns (empty: none masked), or
+ * `unknown` when the policy could not tell (every column then counts as masked).
+ */
+export type TableReadMasks = ReadonlyMap<string, MaskStrategy> | 'unknown';
+
+/** Looks up how the identity reads a table ("schema.name"). */
+export type ReadMasksOf = (table: string) => TableReadMasks;
+
+export interface OracleRefusal {
+  message: string;
+  hint: string;
+}
+
+const WRITE_KINDS = new Set<string>(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+const HINT =
+  'Leave masked columns that have a unique index, an exclusion constraint or a foreign key out of what a write assigns (and name a conflict target without them), or ask for a policy under which you read them unmasked.';
+
+/** Why the write `text` (one statement) would be an existence oracle on a masked column, or null. */
+export function existenceOracle(text: string, searchPath: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+  let stmts: Array<{ stmt?: unknown }>;
+  try {
+    stmts = (parseSync(text) as { stmts?: Array<{ stmt?: unknown }> }).stmts ?? [];
+  } catch {
+    return null; // the decision point refuses what does not parse
+  }
+  const order = searchOrder(searchPath);
+  for (const s of stmts) {
+    for (const ref of relationRefs(s.stmt).relations) {
+      if (ref.position !== 'target' || !ref.write) continue;
+      const refusal = targetOracle(ref, order, relations, readMasks);
+      if (refusal !== null) return refusal;
+    }
+  }
+  return null;
+}
+
+function targetOracle(ref: RelationRef, order: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+  const kind = ref.path[ref.path.length - 2];
+  if (typeof kind !== 'string' || !WRITE_KINDS.has(kind)) return null;
+  const relname = str(ref.rangeVar, 'relname');
+  if (relname === null) return null;
+  const schema = str(ref.rangeVar, 'schemaname');
+  const rel = schema === null ? relations.resolve(relname, order) : relations.get(`${schema}.${relname}`);
+  if (rel === null) return null; // not a table PostgreSQL knows either, or not yet in the snapshot (see the decision point)
+  const masked = maskedColumns(rel, readMasks);
+  const write = ref.write!;
+  const keys = rel.keys ?? [];
+  const conflict = conflictRefusal(rel, write, keys, masked);
+  if (conflict !== null) return conflict;
+  const assigned = assignedColumns(kind as WriteKind, write, rel.columns.map((c) => c.name));
+  const isAssigned = (c: string): boolean => assigned.has(ALL_COLUMNS) || assigned.has(c);
+  for (const key of keys) {
+    const column = key.columns.find((c) => isAssigned(c) && masked(c));
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it assigns column "${column}" of ${rel.qualified}, which the policy masks for you, and ${describe(key)} covers it, so whether the write fails would tell whether the value is already stored (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
+  for (const fk of rel.foreignKeys ?? []) {
+    if (!fk.columns.some(isAssigned)) continue;
+    const target = relations.get(fk.table);
+    const referencedMasked = target === null ? () => true : maskedColumns(target, readMasks);
+    const column = fk.referenced.find(referencedMasked);
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it assigns ${fk.columns.map((c) => `"${c}"`).join(', ')} of ${rel.qualified}, whose foreign key ${fk.name} looks the value up in column "${column}" of ${fk.table}, which the policy masks for you, so whether the write fails would tell whether the value is stored there (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
+  return null;
+}
+
+/**
+ * `ON CONFLICT` without a conflict target takes every unique and exclusion constraint as arbiter, and
+ * `ON CONFLICT ON CONSTRAINT k` takes k: over a masked column, the row count (0 or 1) tells whether a
+ * conflicting value is stored. A target naming columns is refused by the mask rewrite when it names a
+ * masked one (enforce/write-target.ts).
+ */
+function conflictRefusal(rel: RelationInfo, write: AstBody, keys: readonly KeyConstraint[], masked: (c: string) => boolean): OracleRefusal | null {
+  const conflict = bodyOf(write['onConflictClause'], 'OnConflictClause');
+  if (conflict === null) return null;
+  const infer = bodyOf(conflict['infer'], 'InferClause');
+  const named = infer === null ? null : str(infer, 'conname');
+  if (infer !== null && named === null) return null;
+  const arbiters = keys.filter((k) => k.kind !== 'referenced' && (named === null || k.name === named));
+  for (const key of arbiters) {
+    const column = key.columns.find(masked);
+    if (column === undefined) continue;
+    const clause = named === null ? 'ON CONFLICT without a conflict target' : `ON CONFLICT ON CONSTRAINT ${named}`;
+    return {
+      message: `Gatehouse does not run this write: its ${clause} checks ${describe(key)} over column "${column}" of ${rel.qualified}, which the policy masks for you, so the number of rows written would tell whether a value is already stored (an existence oracle)`,
+      hint: HINT,
+    };
+  }
+  return null;
+}
+
+/** Whether a column of `rel` is masked for the identity: its own masks, or a masked ancestor's (a partition holds the parent's rows). */
+function maskedColumns(rel: RelationInfo, readMasks: ReadMasksOf): (column: string) => boolean {
+  const all = [rel.qualified, ...rel.ancestors].map(readMasks);
+  return (column) => all.some((m) => m === 'unknown' || m.has(column));
+}
+
+function describe(key: KeyConstraint): string {
+  switch (key.kind) {
+    case 'unique':
+      return `unique index ${key.name}`;
+    case 'exclusion':
+      return `exclusion constraint ${key.name}`;
+    case 'referenced':
+      return `foreign key ${key.name} of ${key.from ?? 'another table'}`;
+    default: {
+      const never: never = key.kind;
+      throw new Error(`unknown constraint kind ${String(never)}`);
+    }
+  }
+}
