@@ -374,7 +374,7 @@ export function decideQuery(
       // An existence oracle is refused before anyone is asked to approve it.
       const oracle = existenceRefusal(s, ctx.searchPath, ctx.relations.current());
       if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
-      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
+      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
     };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
