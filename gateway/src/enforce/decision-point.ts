@@ -13,7 +13,7 @@ import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyI
 import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
-import { DecisionCache } from './decision-cache.ts';
+import { DecisionCache, type DecisionCacheKey } from './decision-cache.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import type { ApprovalGate } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
@@ -183,15 +183,17 @@ function evaluateOne(
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
+    const key = DecisionCache.keyFor(engine, input);
     const withProbe = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated | Promise<Evaluated> => {
       const done = (probe?: ReadProbe): Evaluated => ({ text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) });
       // A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts).
       const tables = verdict.action === 'deny' ? [] : probeTables(input, relations);
       if (tables.length === 0) return done();
-      const answer = verdictOf(ctx, engine, probeInput(input, tables));
+      // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
+      const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
       return answer instanceof Promise ? answer.then((a) => done(readProbe(tables, a)), () => done(readProbe(tables, null))) : done(readProbe(tables, answer));
     };
-    const main = verdictOf(ctx, engine, input);
+    const main = verdictOf(ctx, engine, input, key);
     return main instanceof Promise ? main.then(withProbe, (e: unknown) => engineFailed(text, parsed, e)) : withProbe(main);
   } catch (e) {
     return engineFailed(text, parsed, e);
@@ -199,11 +201,11 @@ function evaluateOne(
 }
 
 /**
- * The engine's verdict for an input; reused when an input that agrees on everything the policy reads
- * was decided before (the input is built for every statement: the audit record carries it).
+ * The engine's verdict for an input, reused when an input that agrees on everything the policy reads
+ * (the same `key`, DecisionCache.keyFor) was decided before; the input is built for every statement
+ * (the audit record carries it).
  */
-function verdictOf(ctx: DecisionContext, engine: PolicyEngine, input: PolicyInput): BudgetedVerdict | Promise<BudgetedVerdict> {
-  const key = DecisionCache.keyFor(engine, input);
+function verdictOf(ctx: DecisionContext, engine: PolicyEngine, input: PolicyInput, key: DecisionCacheKey): BudgetedVerdict | Promise<BudgetedVerdict> {
   const cached = key === null ? null : ctx.cache.get(engine.revision, key);
   if (cached !== null) return { verdict: cached, micros: 0, transient: false };
   const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
