@@ -207,6 +207,9 @@ for (const engine of ['rego', 'cedar'] as const) {
           expect.soft(String(r.error?.['message']), sql).toContain('oracle_referrals_patient_mrn_fkey');
         }
       }
+      // COPY FROM fills the same columns; refused before it starts (no CopyInResponse).
+      const copy = await write('COPY clinical.oracle_referrals (id, patient_mrn) FROM STDIN');
+      expect(copy.code).toBe('42501');
       const plain = await write("INSERT INTO clinical.oracle_referrals (id, note) VALUES (1, 'no patient yet')");
       expect(plain.code, JSON.stringify(plain.error)).toBeNull();
     });

@@ -99,6 +99,11 @@ describe('existenceOracle', () => {
     expect(check("UPDATE clinical.visits SET patient_ssn = 'x' WHERE id = 1")).not.toBeNull();
     expect(check('INSERT INTO clinical.visits VALUES (1, 1, 2)')).not.toBeNull();
     expect(check('INSERT INTO clinical.visits VALUES (1, 1)')).toBeNull();
+    // COPY FROM fills the columns it names, or every column.
+    expect(check('COPY clinical.visits FROM STDIN')?.message).toContain('visits_patient_ssn_fkey');
+    expect(check('COPY clinical.visits (id, patient_ssn) FROM STDIN')?.message).toContain('visits_patient_ssn_fkey');
+    expect(check('COPY clinical.visits (id, patient_id, notes) FROM STDIN')).toBeNull();
+    expect(check('COPY clinical.visits TO STDOUT')).toBeNull();
   });
 
   it('refuses ON CONFLICT without a conflict target, or naming a constraint, over a masked column', () => {

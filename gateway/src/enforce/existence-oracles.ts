@@ -1,4 +1,4 @@
-// Existence oracles through constraints: a write whose constraint check compares a value it assigns
+// Existence oracles through constraints: a write (INSERT, UPDATE, MERGE, COPY FROM) whose constraint check compares a value it assigns
 // with the stored values of a column the identity reads masked learns whether that value exists,
 // from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503 foreign key) or from an
 // `ON CONFLICT DO NOTHING` row count. Such a write counts as a read of that column and is refused
@@ -6,7 +6,7 @@
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
-import { bodyOf, str, type AstBody } from '../sql/ast.ts';
+import { bodyOf, list, str, stringValue, type AstBody } from '../sql/ast.ts';
 import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
@@ -42,7 +42,8 @@ export function existenceOracle(text: string, searchPath: readonly string[], rel
   const order = searchOrder(searchPath);
   for (const s of stmts) {
     for (const ref of relationRefs(s.stmt).relations) {
-      if (ref.position !== 'target' || !ref.write) continue;
+      const copyFrom = ref.position === 'copy' && ref.copy?.['is_from'] === true;
+      if (!copyFrom && (ref.position !== 'target' || !ref.write)) continue;
       const refusal = targetOracle(ref, order, relations, readMasks);
       if (refusal !== null) return refusal;
     }
@@ -50,20 +51,33 @@ export function existenceOracle(text: string, searchPath: readonly string[], rel
   return null;
 }
 
-function targetOracle(ref: RelationRef, order: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+/** The write statement a target or COPY FROM reference belongs to, or null. */
+function writeKind(ref: RelationRef): WriteKind | 'CopyStmt' | null {
+  if (ref.position === 'copy') return 'CopyStmt';
   const kind = ref.path[ref.path.length - 2];
-  if (typeof kind !== 'string' || !WRITE_KINDS.has(kind)) return null;
+  return typeof kind === 'string' && WRITE_KINDS.has(kind) ? (kind as WriteKind) : null;
+}
+
+function targetOracle(ref: RelationRef, order: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+  const kind = writeKind(ref);
+  if (kind === null) return null;
   const relname = str(ref.rangeVar, 'relname');
   if (relname === null) return null;
   const schema = str(ref.rangeVar, 'schemaname');
   const rel = schema === null ? relations.resolve(relname, order) : relations.get(`${schema}.${relname}`);
   if (rel === null) return null; // not a table PostgreSQL knows either, or not yet in the snapshot (see the decision point)
   const masked = maskedColumns(rel, readMasks);
-  const write = ref.write!;
   const keys = rel.keys ?? [];
-  const conflict = conflictRefusal(rel, write, keys, masked);
-  if (conflict !== null) return conflict;
-  const assigned = assignedColumns(kind as WriteKind, write, rel.columns.map((c) => c.name));
+  let assigned: Set<string>;
+  if (kind === 'CopyStmt') {
+    // COPY t [(columns)] FROM: the rows fill those columns, or every column.
+    const named = list(ref.copy!, 'attlist').map(stringValue);
+    assigned = new Set(named.length === 0 || named.some((c) => c === null) ? [ALL_COLUMNS] : (named as string[]));
+  } else {
+    const conflict = conflictRefusal(rel, ref.write!, keys, masked);
+    if (conflict !== null) return conflict;
+    assigned = assignedColumns(kind, ref.write!, rel.columns.map((c) => c.name));
+  }
   const isAssigned = (c: string): boolean => assigned.has(ALL_COLUMNS) || assigned.has(c);
   for (const key of keys) {
     const column = key.columns.find((c) => isAssigned(c) && masked(c));
