@@ -57,7 +57,8 @@ const KEY_INDEXES = `SELECT x.indrelid::int AS rel, CASE WHEN x.indisexclusion T
   FROM pg_catalog.pg_index x
   JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace
- WHERE (x.indisunique OR x.indisexclusion) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`;
+ WHERE (x.indisunique OR x.indisexclusion) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+ ORDER BY x.indrelid, ci.relname`;
 
 /** Foreign keys of user tables: referencing and referenced columns, pairwise in key order. */
 const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referenced, c.conname AS name,
@@ -67,7 +68,8 @@ const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referen
             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.i) AS "referencedColumns"
   FROM pg_catalog.pg_constraint c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
- WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
+ WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ ORDER BY c.conrelid, c.conname`;
 
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
