@@ -226,6 +226,10 @@ for (const engine of ['rego', 'cedar'] as const) {
       const unique = await write("INSERT INTO clinical.oracle_bookings (id, room) VALUES (1, 150)");
       expect(unique.code).toBe('23505');
       expect(String(unique.error?.['detail'])).toContain('Gatehouse withheld the detail');
+      // The same through the extended protocol (bound parameters).
+      const bound = await write('INSERT INTO clinical.oracle_bookings (id, room) VALUES ($1, $2)', [1, 151]);
+      expect(bound.code).toBe('23505');
+      expect(String(bound.error?.['detail'])).toContain('Gatehouse withheld the detail');
       const exclusion = await write('INSERT INTO clinical.oracle_bookings (id, room) VALUES (4, 101)');
       expect(exclusion.code).toBe('23P01');
       expect(String(exclusion.error?.['detail'])).toContain('Gatehouse withheld the detail');
