@@ -373,8 +373,10 @@ export function decideQuery(
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
     const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      // An existence oracle is refused before anyone is asked to approve it.
-      const oracle = existenceRefusal(s, ctx.searchPath, ctx.relations.current());
+      // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
+      // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
+      const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
+      const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
       if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
       const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));

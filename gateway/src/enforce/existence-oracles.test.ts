@@ -30,7 +30,7 @@ const CATALOG = new RelationCatalog(
         { kind: 'unique', name: 'patients_pkey', columns: ['id'] },
         { kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
         { kind: 'exclusion', name: 'patients_room_excl', columns: ['room', 'during'] },
-        { kind: 'referenced', name: 'visits_patient_ssn_fkey', columns: ['ssn'], from: 'clinical.visits' },
+        { kind: 'referenced', name: 'visits_patient_ssn_fkey', columns: ['ssn'], from: 'clinical.visits', referencing: ['patient_ssn'] },
       ],
     }),
     table(2, 'visits', ['id', 'patient_id', 'patient_ssn', 'notes'], {
@@ -112,6 +112,20 @@ describe('existenceOracle', () => {
     expect(check('INSERT INTO clinical.patients (id) VALUES (9) ON CONFLICT ON CONSTRAINT patients_pkey DO NOTHING')).toBeNull();
     expect(check('INSERT INTO clinical.patients (id) VALUES (9) ON CONFLICT (id) DO NOTHING')).toBeNull();
     expect(check('INSERT INTO clinical.visits (id) VALUES (9) ON CONFLICT DO NOTHING')).toBeNull();
+  });
+
+  it('refuses a DELETE, or a key update, of rows a masked referencing column may point at', () => {
+    // visits.patient_ssn references patients.ssn; here visits.patient_ssn is masked, patients is not.
+    const visitsMasked: ReadMasksOf = (t) => new Map<string, MaskStrategy>(t === 'clinical.visits' ? [['patient_ssn', 'redact']] : []);
+    const denied = check('DELETE FROM clinical.patients WHERE id = 1', visitsMasked);
+    expect(denied?.message).toContain('deletes rows of clinical.patients');
+    expect(denied?.message).toContain('"patient_ssn"');
+    expect(check("UPDATE clinical.patients SET ssn = 'x' WHERE id = 1", visitsMasked)?.message).toContain('changes referenced keys');
+    expect(check('MERGE INTO clinical.patients t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE', visitsMasked)).not.toBeNull();
+    expect(check("UPDATE clinical.patients SET phone = 'x' WHERE id = 1", visitsMasked)).toBeNull();
+    expect(check("INSERT INTO clinical.patients (id, ssn) VALUES (9, 'x')", visitsMasked)).toBeNull();
+    expect(check('DELETE FROM clinical.visits WHERE id = 1', visitsMasked)).toBeNull();
+    expect(check('DELETE FROM clinical.patients WHERE id = 1', NOTHING_MASKED)).toBeNull();
   });
 
   it("counts a partition's parent masks, and every column when the policy could not tell", () => {

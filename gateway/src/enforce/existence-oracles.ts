@@ -88,6 +88,22 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
       };
     }
   }
+  // A DELETE (or MERGE ... DELETE), or an update of a referenced key, fails with 23503 when a row of
+  // the referencing table points at the row: an oracle on the referencing columns when they are masked.
+  const removes = kind === 'DeleteStmt' || (kind === 'MergeStmt' && mergeDeletes(ref.write!));
+  const updates = kind === 'UpdateStmt' || kind === 'MergeStmt' || (kind === 'InsertStmt' && str(bodyOf(ref.write!['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE');
+  for (const key of keys) {
+    if (key.kind !== 'referenced' || key.from === undefined || !(removes || (updates && key.columns.some(isAssigned)))) continue;
+    const from = relations.get(key.from);
+    const referencingMasked = from === null ? () => true : maskedColumns(from, readMasks);
+    const column = (key.referencing ?? key.columns).find(referencingMasked);
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, which foreign key ${key.name} of ${key.from} references through column "${column}", which the policy masks for you, so whether the write fails would tell whether a row there holds the value (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
   for (const fk of rel.foreignKeys ?? []) {
     if (!fk.columns.some(isAssigned)) continue;
     const target = relations.get(fk.table);
@@ -126,6 +142,11 @@ function conflictRefusal(rel: RelationInfo, write: AstBody, keys: readonly KeyCo
     };
   }
   return null;
+}
+
+/** Whether a MERGE has a DELETE action. */
+function mergeDeletes(write: AstBody): boolean {
+  return list(write, 'mergeWhenClauses').some((w) => str(bodyOf(w, 'MergeWhenClause') ?? {}, 'commandType') === 'CMD_DELETE');
 }
 
 /** Whether a column of `rel` is masked for the identity: its own masks, or a masked ancestor's (a partition holds the parent's rows). */

@@ -54,6 +54,8 @@ export interface KeyConstraint {
   columns: string[];
   /** For `referenced`: the referencing table ("schema.name"). */
   from?: string;
+  /** For `referenced`: the referencing columns of `from`, pairwise with `columns`. */
+  referencing?: string[];
 }
 
 /** A foreign key: `columns` of the table that has it reference `referenced` of `table`, pairwise. */

@@ -25,7 +25,12 @@ function table(oid: number, name: string, columns: string[], more: Partial<Relat
 
 const CATALOG = new RelationCatalog(
   [
-    table(1, 'patients', ['id', 'mrn', 'phone'], { keys: [{ kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] }] }),
+    table(1, 'patients', ['id', 'mrn', 'phone'], {
+      keys: [
+        { kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
+        { kind: 'referenced', name: 'visits_patient_mrn_fkey', columns: ['mrn'], from: 'clinical.visits', referencing: ['patient_mrn'] },
+      ],
+    }),
     table(2, 'visits', ['id', 'patient_mrn'], { foreignKeys: [{ name: 'visits_patient_mrn_fkey', columns: ['patient_mrn'], table: 'clinical.patients', referenced: ['mrn'] }] }),
   ],
   { hash: true },
@@ -55,6 +60,8 @@ describe('the read probe', () => {
     expect(probeTables(input([], ['clinical.visits']), CATALOG)).toEqual(['clinical.visits', 'clinical.patients']);
     expect(probeTables(input(['clinical.visits'], ['clinical.visits']), CATALOG)).toEqual(['clinical.patients']);
     expect(probeTables(input(['clinical.patients'], []), CATALOG)).toEqual([]);
+    // A write to a referenced table: the referencing table too (a DELETE there fails when a row points at it).
+    expect(probeTables(input(['clinical.patients'], ['clinical.patients']), CATALOG)).toEqual(['clinical.visits']);
     expect(probeInput(input(['a.b'], ['clinical.visits']), ['clinical.visits']).statement.tables_read).toEqual(['a.b', 'clinical.visits']);
   });
 

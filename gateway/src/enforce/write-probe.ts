@@ -28,8 +28,9 @@ export interface ProbedStatement {
 }
 
 /**
- * Tables a write touches that its policy input does not list as read: its targets, and the tables
- * their foreign keys reference. Empty for a statement that writes nothing.
+ * Tables a write touches that its policy input does not list as read: its targets, the tables their
+ * foreign keys reference, and the tables whose foreign keys reference them (a DELETE or a key update
+ * fails when a row there points at the row). Empty for a statement that writes nothing.
  */
 export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
   const written = input.statement.tables_written;
@@ -38,7 +39,9 @@ export function probeTables(input: PolicyInput, relations: RelationCatalog | nul
   const out = new Set<string>();
   for (const t of written) {
     out.add(t);
-    for (const fk of relations?.get(t)?.foreignKeys ?? []) out.add(fk.table);
+    const rel = relations?.get(t) ?? null;
+    for (const fk of rel?.foreignKeys ?? []) out.add(fk.table);
+    for (const k of rel?.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
   }
   return [...out].filter((t) => !read.has(t));
 }

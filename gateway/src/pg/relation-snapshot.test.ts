@@ -27,7 +27,7 @@ describe('buildRelationCatalog: constraints', () => {
       { kind: 'unique', name: 'patients_pkey', columns: ['id'] },
       { kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
       { kind: 'exclusion', name: 'patients_ssn_excl', columns: ['ssn'] },
-      { kind: 'referenced', name: 'visits_fkey', columns: ['id', 'mrn'], from: 'clinical.visits' },
+      { kind: 'referenced', name: 'visits_fkey', columns: ['id', 'mrn'], from: 'clinical.visits', referencing: ['patient_id', 'patient_mrn'] },
     ]);
     expect(catalog.get('clinical.patients')?.foreignKeys).toBeUndefined();
     expect(catalog.get('clinical.visits')?.foreignKeys).toEqual([{ name: 'visits_fkey', columns: ['patient_id', 'patient_mrn'], table: 'clinical.patients', referenced: ['id', 'mrn'] }]);

@@ -224,7 +224,7 @@ function constraintsByRelation(rows: RelationRows, byOid: Map<number, RelationRo
     const from = byOid.get(f.rel);
     const to = byOid.get(f.referenced);
     if (!from || !to) continue;
-    add(keys, f.referenced, { kind: 'referenced', name: f.name, columns: f.referencedColumns, from: `${from.schema}.${from.name}` });
+    add(keys, f.referenced, { kind: 'referenced', name: f.name, columns: f.referencedColumns, from: `${from.schema}.${from.name}`, referencing: f.columns });
     add(foreignKeys, f.rel, { name: f.name, columns: f.columns, table: `${to.schema}.${to.name}`, referenced: f.referencedColumns });
   }
   return { keys, foreignKeys };
