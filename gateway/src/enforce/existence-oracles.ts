@@ -1,8 +1,9 @@
-// Existence oracles through constraints: a write (INSERT, UPDATE, MERGE, COPY FROM) whose constraint check compares a value it assigns
-// with the stored values of a column the identity reads masked learns whether that value exists,
-// from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503 foreign key) or from an
-// `ON CONFLICT DO NOTHING` row count. Such a write counts as a read of that column and is refused
-// (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
+// Existence oracles through constraints: a write (INSERT, UPDATE, MERGE, COPY FROM) whose constraint
+// check compares a value it assigns with the stored values of a column the identity reads masked
+// learns whether that value exists, from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503
+// foreign key) or from an `ON CONFLICT DO NOTHING` row count; so does a DELETE or key update that a
+// masked referencing column may block (23503). Such a write counts as a read of that column and is
+// refused (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
