@@ -24,7 +24,10 @@ export const ERRORS = {
   TLS_REQUIRED: { sqlstate: '28000', severity: 'FATAL' },
   PROTOCOL_VIOLATION: { sqlstate: '08P01', severity: 'FATAL' },
   FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', severity: 'ERROR' },
-  /** A write reads masked columns of the table it writes (WHERE, SET values, RETURNING, ON CONFLICT): enforce/write-target.ts. */
+  /**
+   * A write reads masked columns of the table it writes (WHERE, SET values, RETURNING, ON CONFLICT):
+   * enforce/write-target.ts; or its constraint checks would tell whether a masked value exists: enforce/existence-oracles.ts.
+   */
   MASKED_COLUMN_READ: { sqlstate: '42501', severity: 'ERROR' },
   /** A statement would change standard_conforming_strings or client_encoding unsafely (pg/session-invariants.ts). */
   UNSAFE_PARSER_SETTING: { sqlstate: '22023', severity: 'ERROR' },

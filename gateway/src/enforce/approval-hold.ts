@@ -4,16 +4,18 @@
 // see. Called by the decision point only.
 
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.ts';
+import type { Decision, PolicyInput } from '../policy/types.ts';
 import { isParseTime, type ApprovalGate, type GateOutcome } from './approval-gate.ts';
 import type { BoundParameters } from './setting-guard.ts';
 import { referencedColumns } from './write-reads.ts';
+import { readMasksOf, type ReadProbe } from './write-probe.ts';
 
 /** What this step reads of a decided statement (the decision point's DecidedStatement has it). */
 interface Decided {
   text: string;
   input: PolicyInput | null;
   decision: Decision;
+  probe?: ReadProbe;
 }
 
 /**
@@ -24,7 +26,6 @@ interface Decided {
  */
 export function holdForApproval<S extends Decided>(
   gate: ApprovalGate,
-  engine: PolicyEngine,
   queryText: string,
   statements: S[],
   protocol: 'simple' | 'extended',
@@ -37,7 +38,7 @@ export function holdForApproval<S extends Decided>(
   });
   if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
   for (const s of statements) {
-    const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(engine, s)) : null;
+    const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(s)) : null;
     if (error) return Promise.resolve({ statements, error });
   }
   const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
@@ -67,17 +68,19 @@ function copyFromClient(s: Decided): GatehouseError | null {
 
 /**
  * A write held for approval may not read (WHERE, RETURNING, SET values) columns the identity reads
- * masked in the table it writes: the policy is asked how this identity reads each written table,
- * and a reference to a masked column (or "*") is refused before anyone is asked. Null: fine.
+ * masked in the table it writes: its decision's masks and its read probe (enforce/write-probe.ts)
+ * say how this identity reads each written table, and a reference to a masked column (or "*") is
+ * refused before anyone is asked. Null: fine.
  */
-function maskedWriteRead(engine: PolicyEngine, s: Decided): GatehouseError | null {
+function maskedWriteRead(s: Decided): GatehouseError | null {
   if (s.input === null || s.input.statement.tables_written.length === 0) return null;
   const written = s.input.statement.tables_written;
-  const asRead = engine.evaluate({ ...s.input, statement: { ...s.input.statement, tables_read: [...new Set([...s.input.statement.tables_read, ...written])] } });
-  // Not readable at all (or the engine failed): every column counts as masked, as PostgreSQL
+  const readMasks = readMasksOf(s);
+  // Not readable at all (or the policy could not tell): every column counts as masked, as PostgreSQL
   // itself needs SELECT on the columns a write's WHERE or RETURNING reads.
-  const unreadable = asRead.action === 'deny';
-  const masked = new Set(asRead.masks.filter((m) => written.includes(m.table)).map((m) => m.column));
+  const probe = s.probe;
+  const unreadable = (probe !== undefined && probe.outcome !== 'read' && written.some((t) => probe.tables.includes(t))) || written.some((t) => readMasks(t) === 'unknown');
+  const masked = new Set(written.flatMap((t) => { const m = readMasks(t); return m === 'unknown' ? [] : [...m.keys()]; }));
   if (!unreadable && masked.size === 0) return null;
   const used = referencedColumns(s.text);
   const hit = used === null ? '(unparsed)' : [...used].find((c) => unreadable || c === '*' || masked.has(c));

@@ -72,6 +72,23 @@ const PATIENTS = new RelationCatalog(
       })),
       reads: [],
       ancestors: [],
+      keys: [
+        { kind: 'unique', name: 'patients_pkey', columns: ['id'] },
+        { kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
+      ],
+    },
+    {
+      oid: 2,
+      schema: 'clinical',
+      name: 'visits',
+      qualified: 'clinical.visits',
+      kind: 'table',
+      persistence: 'permanent',
+      columns: ['id', 'patient_id', 'notes'].map((name, i) => ({ name, attnum: i + 1, type: name === 'notes' ? 'text' : 'integer', category: name === 'notes' ? 'S' : 'N', typeOid: name === 'notes' ? 25 : 23 })),
+      reads: [],
+      ancestors: [],
+      keys: [{ kind: 'unique', name: 'visits_pkey', columns: ['id'] }],
+      foreignKeys: [{ name: 'visits_patient_id_fkey', columns: ['patient_id'], table: 'clinical.patients', referenced: ['id'] }],
     },
   ],
   { hash: true },
@@ -250,6 +267,30 @@ describe('decideQuery', () => {
     expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('22023');
     // Without bound values (a caller that does not pass them), the name is unknown: refused.
     expect(decideQuery(ctx, sql, 'extended').kind).toBe('refuse');
+  });
+
+  it("asks how a write's unread target reads: assigning a masked unique column is refused (42501) before approval is asked", () => {
+    const { ctx } = context(counted(rego), ['agents']);
+    // Agents' writes to patients need approval; its INSERT does not read the table, so the policy is asked once more.
+    const oracle = decideQuery(ctx, "INSERT INTO clinical.patients (id, mrn) VALUES (9, 'MRN-1')", 'simple');
+    expect(oracle.kind).toBe('refuse');
+    expect(oracle.kind === 'refuse' ? oracle.error.code : null).toBe('MASKED_COLUMN_READ');
+    expect(oracle.kind === 'refuse' ? oracle.error.message : '').toContain('"mrn"');
+    expect(oracle.statements[0]!.probe).toMatchObject({ tables: ['clinical.patients'], outcome: 'read' });
+    // Without the masked unique column it goes on to the approval (not set up here), its error details to be withheld.
+    const plain = decideQuery(ctx, "INSERT INTO clinical.patients (id, phone) VALUES (9, '555')", 'simple');
+    expect(plain.kind === 'refuse' ? plain.error.code : null).toBe('APPROVAL_REQUIRED');
+    expect(plain.statements[0]!.writesMaskedTable).toBe(true);
+  });
+
+  it('does not probe a denied write', () => {
+    const engine = counted(rego);
+    const { ctx } = context(engine, ['agents']);
+    // Agents may not write visits: one evaluation, no probe.
+    const d = decideQuery(ctx, 'INSERT INTO clinical.visits (id, patient_id) VALUES (1, 1)', 'simple');
+    expect(d.kind).toBe('refuse');
+    expect(d.statements[0]!.probe).toBeUndefined();
+    expect(engine.calls).toBe(1);
   });
 
   it('refuses the statement (53100, disk full) when its audit record cannot be written', () => {

@@ -13,7 +13,7 @@ import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyI
 import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
-import { DecisionCache } from './decision-cache.ts';
+import { DecisionCache, type DecisionCacheKey } from './decision-cache.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import type { ApprovalGate } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
@@ -22,6 +22,7 @@ import { detectionScopeRefusal } from './detection-scope.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { catalogFacts } from './catalog-facts.ts';
+import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
@@ -65,6 +66,7 @@ interface Evaluated {
   verdict: EngineVerdict;
   micros: number;
   transient: boolean;
+  probe?: ReadProbe;
 }
 
 /** One statement of a query string with its decision. */
@@ -81,11 +83,15 @@ export interface DecidedStatement {
    */
   applied?: AppliedMask[];
   /**
-   * The statement writes a table it reads masked, which PostgreSQL then touches raw (a write's
-   * target is never rewritten, enforce/write-target.ts): the detail of its errors and notices
-   * ("Failing row contains (...)", "Key (c)=(...)") may quote stored values, so it is withheld.
+   * The statement writes a table with columns masked for the identity (or one it may not read), which
+   * PostgreSQL touches raw (a write's target is never rewritten, enforce/write-target.ts), whatever
+   * the decision: the detail, context and internal query of its errors and notices ("Failing row
+   * contains (...)", "Key (c)=(...) conflicts with existing key (c)=(...)") may quote stored values,
+   * so they are withheld (enforce/write-probe.ts).
    */
   writesMaskedTable?: boolean;
+  /** For a write: how the identity reads the tables it touches without reading them (enforce/write-probe.ts). */
+  probe?: ReadProbe;
   /** For a forwarded statement that reads or writes a PHI table: how its rows' subjects are recorded (enforce/subject-columns.ts). */
   subjects?: SubjectPlan | null;
 }
@@ -177,20 +183,37 @@ function evaluateOne(
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
-    // The input is built for every statement (the audit record carries it); the verdict is reused
-    // when an input that agrees on everything the policy reads was decided before.
     const key = DecisionCache.keyFor(engine, input);
-    const cached = key === null ? null : ctx.cache.get(engine.revision, key);
-    if (cached !== null) return { text, parsed, input, verdict: cached, micros: 0, transient: false };
-    const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
-    const evaluated = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated => {
-      if (key !== null && !transient) ctx.cache.set(engine.revision, key, verdict);
-      return { text, parsed, input, verdict, micros, transient };
+    const withProbe = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated | Promise<Evaluated> => {
+      const done = (probe?: ReadProbe): Evaluated => ({ text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) });
+      // A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts).
+      const tables = verdict.action === 'deny' ? [] : probeTables(input, relations);
+      if (tables.length === 0) return done();
+      // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
+      const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
+      return answer instanceof Promise ? answer.then((a) => done(readProbe(tables, a)), () => done(readProbe(tables, null))) : done(readProbe(tables, answer));
     };
-    return budgeted instanceof Promise ? budgeted.then(evaluated, (e: unknown) => engineFailed(text, parsed, e)) : evaluated(budgeted);
+    const main = verdictOf(ctx, engine, input, key);
+    return main instanceof Promise ? main.then(withProbe, (e: unknown) => engineFailed(text, parsed, e)) : withProbe(main);
   } catch (e) {
     return engineFailed(text, parsed, e);
   }
+}
+
+/**
+ * The engine's verdict for an input, reused when an input that agrees on everything the policy reads
+ * (the same `key`, DecisionCache.keyFor) was decided before; the input is built for every statement
+ * (the audit record carries it).
+ */
+function verdictOf(ctx: DecisionContext, engine: PolicyEngine, input: PolicyInput, key: DecisionCacheKey): BudgetedVerdict | Promise<BudgetedVerdict> {
+  const cached = key === null ? null : ctx.cache.get(engine.revision, key);
+  if (cached !== null) return { verdict: cached, micros: 0, transient: false };
+  const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
+  const remember = (b: BudgetedVerdict): BudgetedVerdict => {
+    if (key !== null && !b.transient) ctx.cache.set(engine.revision, key, b.verdict);
+    return b;
+  };
+  return budgeted instanceof Promise ? budgeted.then(remember) : remember(budgeted);
 }
 
 function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evaluated {
@@ -210,7 +233,7 @@ function evaluateAll(
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
   const engine = ctx.engines.current();
   const decided = (items: Evaluated[]): DecidedStatement[] =>
-    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros) }));
+    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros), ...(i.probe ? { probe: i.probe } : {}) }));
   const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
   return items.some((i) => i instanceof Promise) ? Promise.all(items).then(decided) : decided(items as Evaluated[]);
 }
@@ -350,7 +373,12 @@ export function decideQuery(
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
     const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, ctx.engines.current(), text, s, protocol, options.parameters);
+      // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
+      // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
+      const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
+      const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
+      if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
+      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
       return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
     };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
@@ -371,6 +399,7 @@ function concludeDecision(
     if (error) break;
     error = refusalFor(s.decision);
   }
+  for (const s of statements) if (writesMaskedTable(s)) s.writesMaskedTable = true;
   let forwardText: string | null = null;
   if (!error) {
     const applied = applyMasks(ctx, text, statements);
@@ -394,10 +423,6 @@ function applyMasks(ctx: DecisionContext, text: string, statements: DecidedState
   for (const s of statements) {
     const refusal = detectionScopeRefusal(s.parsed, s.decision);
     if (refusal !== null) return new GatehouseError('FEATURE_NOT_SUPPORTED', refusal.message, { decisionId: s.decision.id, hint: refusal.hint });
-  }
-  for (const s of statements) {
-    const written = s.input?.statement.tables_written ?? [];
-    if (s.decision.action === 'mask' && s.decision.masks.some((m) => written.includes(m.table))) s.writesMaskedTable = true;
   }
   const relations = ctx.relations.current();
   const result = rewriteForMasksCached({

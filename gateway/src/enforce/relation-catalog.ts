@@ -31,6 +31,40 @@ export interface RelationInfo {
   calls?: string[];
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
+  /**
+   * Constraints through which a write learns whether a value exists in this table (23505, 23P01,
+   * 23503, or ON CONFLICT's row count): its unique and exclusion indexes, and the columns foreign keys
+   * of any table reference. Absent: none known.
+   */
+  keys?: KeyConstraint[];
+  /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
+  foreignKeys?: ForeignKey[];
+}
+
+/**
+ * A constraint over columns of one table. `unique`: a unique index (PRIMARY KEY, UNIQUE, or CREATE
+ * UNIQUE INDEX); `exclusion`: an exclusion constraint; `referenced`: the columns a foreign key of
+ * `from` references. For an index over expressions or with a WHERE clause, `columns` holds every
+ * column the index mentions (conservatively).
+ */
+export interface KeyConstraint {
+  kind: 'unique' | 'exclusion' | 'referenced';
+  /** The index or constraint name. */
+  name: string;
+  columns: string[];
+  /** For `referenced`: the referencing table ("schema.name"). */
+  from?: string;
+  /** For `referenced`: the referencing columns of `from`, pairwise with `columns`. */
+  referencing?: string[];
+}
+
+/** A foreign key: `columns` of the table that has it reference `referenced` of `table`, pairwise. */
+export interface ForeignKey {
+  name: string;
+  columns: string[];
+  /** "schema.name" of the referenced table. */
+  table: string;
+  referenced: string[];
 }
 
 /** Whether the keyed functions `gatehouse db setup` installs can be called by Gatehouse's role. */

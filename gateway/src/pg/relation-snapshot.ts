@@ -4,7 +4,7 @@
 
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
-import { RelationCatalog, type ColumnInfo, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
+import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
@@ -40,6 +40,36 @@ const VIEW_CALLS = `SELECT DISTINCT r.ev_class::int AS view, n.nspname AS schema
    AND d.refclassid = 'pg_catalog.pg_proc'::regclass
   JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`;
+
+/**
+ * Unique and exclusion indexes of user tables and the columns each covers: its key columns, and for
+ * an index over expressions or with a WHERE clause every column it depends on (pg_depend).
+ */
+const KEY_INDEXES = `SELECT x.indrelid::int AS rel, CASE WHEN x.indisexclusion THEN 'exclusion' ELSE 'unique' END AS kind, ci.relname AS name,
+    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+           WHERE a.attrelid = x.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+             AND (a.attnum IN (SELECT x.indkey[k] FROM pg_catalog.generate_series(0, x.indnkeyatts - 1) AS k)
+                  OR ((x.indexprs IS NOT NULL OR x.indpred IS NOT NULL) AND EXISTS (
+                       SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = x.indexrelid
+                          AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = x.indrelid AND d.refobjsubid = a.attnum)))
+           ORDER BY a.attnum) AS columns
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace
+ WHERE (x.indisunique OR x.indisexclusion) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+ ORDER BY x.indrelid, ci.relname`;
+
+/** Foreign keys of user tables: referencing and referenced columns, pairwise in key order. */
+const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referenced, c.conname AS name,
+    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, i)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.i) AS columns,
+    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, i)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.i) AS "referencedColumns"
+  FROM pg_catalog.pg_constraint c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
+ WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ ORDER BY c.conrelid, c.conname`;
 
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
@@ -92,12 +122,30 @@ function closure(start: number, edges: Map<number, number[]>): number[] {
 
 let loads = 0;
 
+interface KeyIndexRow {
+  rel: number;
+  kind: 'unique' | 'exclusion';
+  name: string;
+  columns: string[];
+}
+
+interface ForeignKeyRow {
+  rel: number;
+  referenced: number;
+  name: string;
+  columns: string[];
+  referencedColumns: string[];
+}
+
 /** The catalog rows a relation snapshot is built from. */
 export interface RelationRows {
   relations: RelationRow[];
   viewReads: Array<{ view: number; reads: number }>;
   viewCalls: Array<{ view: number; schema: string; name: string }>;
   inherits: Array<{ child: number; parent: number }>;
+  /** Absent in rows read before constraints were (tests): no constraint known. */
+  keyIndexes?: KeyIndexRow[];
+  foreignKeys?: ForeignKeyRow[];
   maskFunctions: { hash: boolean; superuser: boolean } | null;
 }
 
@@ -107,8 +155,10 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const viewReads = (await client.query<{ view: number; reads: number }>(VIEW_READS)).rows;
   const viewCalls = (await client.query<{ view: number; schema: string; name: string }>(VIEW_CALLS)).rows;
   const inherits = (await client.query<{ child: number; parent: number }>(INHERITS)).rows;
+  const keyIndexes = (await client.query<KeyIndexRow>(KEY_INDEXES)).rows;
+  const foreignKeys = (await client.query<ForeignKeyRow>(FOREIGN_KEYS)).rows;
   const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -142,6 +192,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     const names = c.schema === 'pg_catalog' ? [c.name, `pg_catalog.${c.name}`] : [`${c.schema}.${c.name}`];
     callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
   }
+  const { keys, foreignKeys } = constraintsByRelation(rows, byOid);
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -153,8 +204,30 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     reads: closure(r.oid, viewEdges).flatMap(qualified).sort(),
     calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
+    ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
+    ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
+}
+
+/** Each table's key constraints (its own indexes, and the columns other tables' foreign keys reference) and foreign keys. */
+function constraintsByRelation(rows: RelationRows, byOid: Map<number, RelationRow>): { keys: Map<number, KeyConstraint[]>; foreignKeys: Map<number, ForeignKey[]> } {
+  const keys = new Map<number, KeyConstraint[]>();
+  const foreignKeys = new Map<number, ForeignKey[]>();
+  const add = <T>(m: Map<number, T[]>, oid: number, item: T): void => {
+    let list = m.get(oid);
+    if (!list) m.set(oid, (list = []));
+    list.push(item);
+  };
+  for (const k of rows.keyIndexes ?? []) add(keys, k.rel, { kind: k.kind, name: k.name, columns: k.columns });
+  for (const f of rows.foreignKeys ?? []) {
+    const from = byOid.get(f.rel);
+    const to = byOid.get(f.referenced);
+    if (!from || !to) continue;
+    add(keys, f.referenced, { kind: 'referenced', name: f.name, columns: f.referencedColumns, from: `${from.schema}.${from.name}`, referencing: f.columns });
+    add(foreignKeys, f.rel, { name: f.name, columns: f.columns, table: `${to.schema}.${to.name}`, referenced: f.referencedColumns });
+  }
+  return { keys, foreignKeys };
 }
 
 export const RELATION_SNAPSHOT: SnapshotSource<RelationRows, RelationCatalog> = {

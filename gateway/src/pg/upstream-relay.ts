@@ -457,15 +457,20 @@ export class UpstreamRelay {
   }
 }
 
+/** Fields that can quote stored values: hint (H, a trigger may set it), context (W), internal query (q) and its position (p). */
+const QUOTING_FIELDS = ['H', 'W', 'q', 'p'] as const;
+
 /**
- * Error and notice fields with the detail (D) and context (W) withheld, for a statement that writes a
- * table it reads masked; null when neither is there.
+ * Error and notice fields without what may quote stored values, for a statement that writes a table
+ * with columns masked for the identity (whatever its decision): the detail (D: "Key (c)=(v) conflicts
+ * with existing key (c)=(w)", "Failing row contains (...)") is replaced by a note, the fields above
+ * are dropped; the SQLSTATE, message and constraint, table and column names are kept. Null when none is there.
  */
-function withoutValueDetail(fields: Readonly<Record<string, string>>): Record<string, string> | null {
-  if (fields['D'] === undefined && fields['W'] === undefined) return null;
+export function withoutValueDetail(fields: Readonly<Record<string, string>>): Record<string, string> | null {
+  if (fields['D'] === undefined && QUOTING_FIELDS.every((f) => fields[f] === undefined)) return null;
   const out = { ...fields };
   if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement writes a table with columns masked for you, and the detail may quote their stored values.';
-  delete out['W'];
+  for (const f of QUOTING_FIELDS) delete out[f];
   return out;
 }
 

@@ -1,0 +1,172 @@
+// Existence oracles through constraints: a write (INSERT, UPDATE, MERGE, COPY FROM) whose constraint
+// check compares a value it assigns with the stored values of a column the identity reads masked
+// learns whether that value exists, from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503
+// foreign key) or from an `ON CONFLICT DO NOTHING` row count; so does a DELETE or key update that a
+// masked referencing column may block (23503). Such a write counts as a read of that column and is
+// refused (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
+
+import { parseSync } from 'libpg-query';
+import type { MaskStrategy } from '../policy/types.ts';
+import { bodyOf, list, str, stringValue, type AstBody } from '../sql/ast.ts';
+import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
+import { searchOrder } from '../sql/table-ref.ts';
+import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
+import { ALL_COLUMNS, assignedColumns, type WriteKind } from './write-assignments.ts';
+
+/**
+ * How the identity reads a table: the strategies of its masked columns (empty: none masked), or
+ * `unknown` when the policy could not tell (every column then counts as masked).
+ */
+export type TableReadMasks = ReadonlyMap<string, MaskStrategy> | 'unknown';
+
+/** Looks up how the identity reads a table ("schema.name"). */
+export type ReadMasksOf = (table: string) => TableReadMasks;
+
+export interface OracleRefusal {
+  message: string;
+  hint: string;
+}
+
+const WRITE_KINDS = new Set<string>(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+const HINT =
+  'Leave masked columns that have a unique index, an exclusion constraint or a foreign key out of what a write assigns (and name a conflict target without them), or ask for a policy under which you read them unmasked.';
+
+/** Why the write `text` (one statement) would be an existence oracle on a masked column, or null. */
+export function existenceOracle(text: string, searchPath: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+  let stmts: Array<{ stmt?: unknown }>;
+  try {
+    stmts = (parseSync(text) as { stmts?: Array<{ stmt?: unknown }> }).stmts ?? [];
+  } catch {
+    return null; // the decision point refuses what does not parse
+  }
+  const order = searchOrder(searchPath);
+  for (const s of stmts) {
+    for (const ref of relationRefs(s.stmt).relations) {
+      const copyFrom = ref.position === 'copy' && ref.copy?.['is_from'] === true;
+      if (!copyFrom && (ref.position !== 'target' || !ref.write)) continue;
+      const refusal = targetOracle(ref, order, relations, readMasks);
+      if (refusal !== null) return refusal;
+    }
+  }
+  return null;
+}
+
+/** The write statement a target or COPY FROM reference belongs to, or null. */
+function writeKind(ref: RelationRef): WriteKind | 'CopyStmt' | null {
+  if (ref.position === 'copy') return 'CopyStmt';
+  const kind = ref.path[ref.path.length - 2];
+  return typeof kind === 'string' && WRITE_KINDS.has(kind) ? (kind as WriteKind) : null;
+}
+
+function targetOracle(ref: RelationRef, order: readonly string[], relations: RelationCatalog, readMasks: ReadMasksOf): OracleRefusal | null {
+  const kind = writeKind(ref);
+  if (kind === null) return null;
+  const relname = str(ref.rangeVar, 'relname');
+  if (relname === null) return null;
+  const schema = str(ref.rangeVar, 'schemaname');
+  const rel = schema === null ? relations.resolve(relname, order) : relations.get(`${schema}.${relname}`);
+  if (rel === null) return null; // not a table PostgreSQL knows either, or not yet in the snapshot (see the decision point)
+  const masked = maskedColumns(rel, readMasks);
+  const keys = rel.keys ?? [];
+  let assigned: Set<string>;
+  if (kind === 'CopyStmt') {
+    // COPY t [(columns)] FROM: the rows fill those columns, or every column.
+    const named = list(ref.copy!, 'attlist').map(stringValue);
+    assigned = new Set(named.length === 0 || named.some((c) => c === null) ? [ALL_COLUMNS] : (named as string[]));
+  } else {
+    const conflict = conflictRefusal(rel, ref.write!, keys, masked);
+    if (conflict !== null) return conflict;
+    assigned = assignedColumns(kind, ref.write!, rel.columns.map((c) => c.name));
+  }
+  const isAssigned = (c: string): boolean => assigned.has(ALL_COLUMNS) || assigned.has(c);
+  for (const key of keys) {
+    const column = key.columns.find((c) => isAssigned(c) && masked(c));
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it assigns column "${column}" of ${rel.qualified}, which the policy masks for you, and ${describe(key)} covers it, so whether the write fails would tell whether the value is already stored (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
+  // A DELETE (or MERGE ... DELETE), or an update of a referenced key, fails with 23503 when a row of
+  // the referencing table points at the row: an oracle on the referencing columns when they are masked.
+  const removes = kind === 'DeleteStmt' || (kind === 'MergeStmt' && mergeDeletes(ref.write!));
+  const updates = kind === 'UpdateStmt' || kind === 'MergeStmt' || (kind === 'InsertStmt' && str(bodyOf(ref.write!['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE');
+  for (const key of keys) {
+    if (key.kind !== 'referenced' || key.from === undefined || !(removes || (updates && key.columns.some(isAssigned)))) continue;
+    const from = relations.get(key.from);
+    const referencingMasked = from === null ? () => true : maskedColumns(from, readMasks);
+    const column = (key.referencing ?? key.columns).find(referencingMasked);
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, which foreign key ${key.name} of ${key.from} references through column "${column}", which the policy masks for you, so whether the write fails would tell whether a row there holds the value (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
+  for (const fk of rel.foreignKeys ?? []) {
+    if (!fk.columns.some(isAssigned)) continue;
+    const target = relations.get(fk.table);
+    const referencedMasked = target === null ? () => true : maskedColumns(target, readMasks);
+    const column = fk.referenced.find(referencedMasked);
+    if (column !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it assigns ${fk.columns.map((c) => `"${c}"`).join(', ')} of ${rel.qualified}, whose foreign key ${fk.name} looks the value up in column "${column}" of ${fk.table}, which the policy masks for you, so whether the write fails would tell whether the value is stored there (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+  }
+  return null;
+}
+
+/**
+ * `ON CONFLICT` without a conflict target takes every unique and exclusion constraint as arbiter, and
+ * `ON CONFLICT ON CONSTRAINT k` takes k: over a masked column, the row count (0 or 1) tells whether a
+ * conflicting value is stored. A target naming columns is refused by the mask rewrite when it names a
+ * masked one (enforce/write-target.ts).
+ */
+function conflictRefusal(rel: RelationInfo, write: AstBody, keys: readonly KeyConstraint[], masked: (c: string) => boolean): OracleRefusal | null {
+  const conflict = bodyOf(write['onConflictClause'], 'OnConflictClause');
+  if (conflict === null) return null;
+  const infer = bodyOf(conflict['infer'], 'InferClause');
+  const named = infer === null ? null : str(infer, 'conname');
+  if (infer !== null && named === null) return null;
+  const arbiters = keys.filter((k) => k.kind !== 'referenced' && (named === null || k.name === named));
+  for (const key of arbiters) {
+    const column = key.columns.find(masked);
+    if (column === undefined) continue;
+    const clause = named === null ? 'ON CONFLICT without a conflict target' : `ON CONFLICT ON CONSTRAINT ${named}`;
+    return {
+      message: `Gatehouse does not run this write: its ${clause} checks ${describe(key)} over column "${column}" of ${rel.qualified}, which the policy masks for you, so the number of rows written would tell whether a value is already stored (an existence oracle)`,
+      hint: HINT,
+    };
+  }
+  return null;
+}
+
+/** Whether a MERGE has a DELETE action. */
+function mergeDeletes(write: AstBody): boolean {
+  return list(write, 'mergeWhenClauses').some((w) => str(bodyOf(w, 'MergeWhenClause') ?? {}, 'commandType') === 'CMD_DELETE');
+}
+
+/** Whether a column of `rel` is masked for the identity: its own masks, or a masked ancestor's (a partition holds the parent's rows). */
+function maskedColumns(rel: RelationInfo, readMasks: ReadMasksOf): (column: string) => boolean {
+  const all = [rel.qualified, ...rel.ancestors].map(readMasks);
+  return (column) => all.some((m) => m === 'unknown' || m.has(column));
+}
+
+function describe(key: KeyConstraint): string {
+  switch (key.kind) {
+    case 'unique':
+      return `unique index ${key.name}`;
+    case 'exclusion':
+      return `exclusion constraint ${key.name}`;
+    case 'referenced':
+      return `foreign key ${key.name} of ${key.from ?? 'another table'}`;
+    default: {
+      const never: never = key.kind;
+      throw new Error(`unknown constraint kind ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { buildRelationCatalog, type RelationRows } from './relation-snapshot.ts';
+
+const column = (name: string, attnum: number) => ({ name, attnum, type: 'text', category: 'S', typeOid: 25 });
+
+const ROWS: RelationRows = {
+  relations: [
+    { oid: 1, schema: 'clinical', name: 'patients', kind: 'r', persistence: 'p', definition: null, columns: [column('id', 1), column('mrn', 2), column('ssn', 3)] },
+    { oid: 2, schema: 'clinical', name: 'visits', kind: 'r', persistence: 'p', definition: null, columns: [column('id', 1), column('patient_id', 2), column('patient_mrn', 3)] },
+  ],
+  viewReads: [],
+  viewCalls: [],
+  inherits: [],
+  keyIndexes: [
+    { rel: 1, kind: 'unique', name: 'patients_pkey', columns: ['id'] },
+    { rel: 1, kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
+    { rel: 1, kind: 'exclusion', name: 'patients_ssn_excl', columns: ['ssn'] },
+  ],
+  foreignKeys: [{ rel: 2, referenced: 1, name: 'visits_fkey', columns: ['patient_id', 'patient_mrn'], referencedColumns: ['id', 'mrn'] }],
+  maskFunctions: { hash: true, superuser: false },
+};
+
+describe('buildRelationCatalog: constraints', () => {
+  it("gives each table its unique and exclusion indexes, the columns other tables' foreign keys reference, and its own foreign keys", () => {
+    const catalog = buildRelationCatalog(ROWS);
+    expect(catalog.get('clinical.patients')?.keys).toEqual([
+      { kind: 'unique', name: 'patients_pkey', columns: ['id'] },
+      { kind: 'unique', name: 'patients_mrn_key', columns: ['mrn'] },
+      { kind: 'exclusion', name: 'patients_ssn_excl', columns: ['ssn'] },
+      { kind: 'referenced', name: 'visits_fkey', columns: ['id', 'mrn'], from: 'clinical.visits', referencing: ['patient_id', 'patient_mrn'] },
+    ]);
+    expect(catalog.get('clinical.patients')?.foreignKeys).toBeUndefined();
+    expect(catalog.get('clinical.visits')?.foreignKeys).toEqual([{ name: 'visits_fkey', columns: ['patient_id', 'patient_mrn'], table: 'clinical.patients', referenced: ['id', 'mrn'] }]);
+    expect(catalog.get('clinical.visits')?.keys).toEqual(undefined);
+  });
+
+  it('knows no constraint from rows read without them', () => {
+    const { keyIndexes: _k, foreignKeys: _f, ...older } = ROWS;
+    expect(buildRelationCatalog(older).get('clinical.patients')?.keys).toBeUndefined();
+  });
+});
