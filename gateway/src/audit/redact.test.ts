@@ -37,6 +37,15 @@ describe('redactStatementText', () => {
     expect(redactStatementText("EXECUTE p($1, 'x', 'é')", true)).toBe('EXECUTE p($1, $2, $3)');
   });
 
+  it('redacts statements that differ only in their literals alike, and never mixes up their shapes', () => {
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 4711', true)).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = $1');
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 815', true)).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = $1');
+    expect(redactStatementText("COMMENT ON TABLE t IS 'Jane Roe'", true)).toBe('COMMENT ON TABLE t IS $1');
+    expect(redactStatementText("COMMENT ON TABLE t IS 'John Doe'", true)).toBe('COMMENT ON TABLE t IS $1');
+    expect(redactStatementText("SELECT 'a', 2 FROM t", true)).toBe('SELECT $1, $2 FROM t');
+    expect(redactStatementText("SELECT 'b', 3 FROM u", true)).toBe('SELECT $1, $2 FROM u');
+  });
+
   it('keeps nothing of a statement the parser rejected, only its length and a hash', () => {
     const text = redactStatementText("SELECT 'Jane Roe", false);
     expect(text).not.toContain('Jane');
