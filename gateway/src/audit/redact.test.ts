@@ -98,3 +98,13 @@ describe('redactRecord', () => {
     expect(redactMessage('value too long for type character varying(11)')).toBe('value too long for type character varying(11)');
   });
 });
+
+describe('redactStatementText with the shape the parse found', () => {
+  it('gives what normalizing the text gives', () => {
+    const shape = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true, shape)).toBe(shape);
+    // and a later record of the same text (the sink's redactRecord) finds it
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true)).toBe(shape);
+    expect(redactStatementText("COMMENT ON TABLE t IS 'Ann'", true, "COMMENT ON TABLE t IS 'Ann'")).toBe('COMMENT ON TABLE t IS $1');
+  });
+});

@@ -16,14 +16,18 @@ const cache = new Map<string, string>();
 const byShape = new Map<string, string>();
 const CACHE_LIMIT = 2048;
 
-/** `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. */
-export function redactStatementText(text: string, parsed: boolean): string {
+/**
+ * `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. `shape`: the
+ * text already normalized (ParsedStatement.shape), which spares normalizing it again; the result is
+ * kept by text too, so that redactRecord() finds it when the record is written.
+ */
+export function redactStatementText(text: string, parsed: boolean, shape?: string): string {
   if (!parsed) return unparsedPlaceholder(text);
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   let redacted: string;
   try {
-    const normalized = normalizeSync(text);
+    const normalized = shape ?? normalizeSync(text);
     const known = byShape.get(normalized);
     if (known !== undefined) {
       redacted = known;
