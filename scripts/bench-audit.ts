@@ -2,6 +2,8 @@
 // through in-process gateways that differ only in their audit sink (durable, unsynced, none), in
 // rotating rounds. Usage: node --import tsx scripts/bench-audit.ts [--clients 8] [--seconds 5]
 //   [--rounds 2] [--mode prepared] [--upstream URL] [--dir DIR (where the audit files go)]
+//   [--settings durable,unsynced,none (which gateways run)]. Prints each run's TPS and the CPU time
+//   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,10 +24,12 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'prepared' },
     upstream: { type: 'string', default: DEFAULT_BENCH_URL },
     dir: { type: 'string', default: os.tmpdir() },
+    settings: { type: 'string', default: 'durable,unsynced,none' },
   },
 });
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clients = Number(values.clients);
+const settings = values.settings.split(',').map((s) => s.trim()) as AuditSetting[];
 const upstream = new URL(values.upstream);
 const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || 'gatehouse_bench';
 await ensureDatabase(values.upstream, database);
@@ -47,21 +51,30 @@ try {
     gateways.push(g);
     return `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
   };
-  const urls: Record<AuditSetting, string> = {
-    durable: await start({ file: path.join(workDir, 'durable.ndjson') }),
-    unsynced: await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false }),
-    none: await start({ file: path.join(workDir, 'unused.ndjson') }, true),
-  };
+  const urls: Partial<Record<AuditSetting, string>> = {};
+  if (settings.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
+  if (settings.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
+  if (settings.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
+  const cpuPerTransaction = new Map<string, number>();
   const timing = await measureAuditDurability({
     mode: values.mode,
     seconds: Number(values.seconds),
     rounds: Number(values.rounds),
+    settings,
     run: async (setting, mode, seconds) => {
+      const cpuBefore = process.cpuUsage();
       const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients), '-j', String(Math.min(2, clients)), '-M', mode, urls[setting]];
       const run = await runPgbench({ args, env: { ...process.env, PGPASSWORD: token }, killAfterMs: (seconds + 60) * 1000 });
+      const cpu = process.cpuUsage(cpuBefore);
+      const transactions = run.summary?.transactions ?? 0;
+      if (transactions > 0) cpuPerTransaction.set(setting, (cpu.user + cpu.system) / transactions);
       return { summary: run.summary, exitCode: run.exitCode, error: run.error };
     },
-    onRun: (r) => process.stdout.write(`${r.setting} round ${r.round + 1}: ${r.result.summary?.tps.toFixed(0) ?? 'failed'} tps, ${r.result.summary?.latencyAverageMs.toFixed(3) ?? '-'} ms\n`),
+    onRun: (r) =>
+      process.stdout.write(
+        `${r.setting} round ${r.round + 1}: ${r.result.summary?.tps.toFixed(0) ?? 'failed'} tps, ${r.result.summary?.latencyAverageMs.toFixed(3) ?? '-'} ms, ` +
+          `gateway CPU ${cpuPerTransaction.get(r.setting)?.toFixed(1) ?? '-'} µs/transaction, load ${os.loadavg()[0]!.toFixed(1)}\n`,
+      ),
   });
   process.stdout.write(`clients ${clients}\n${renderAuditDurability(timing).join('\n')}\n`);
 } finally {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-const failNext = { sync: 0, async: 0, slow: 0, syncCalls: 0 };
+const failNext = { sync: 0, async: 0, slow: 0, syncCalls: 0, asyncCalls: 0 };
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
@@ -21,6 +21,7 @@ vi.mock('node:fs', async (importOriginal) => {
       real.fdatasyncSync(fd);
     },
     fdatasync: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+      failNext.asyncCalls++;
       if (failNext.async > 0) {
         failNext.async--;
         // The flush in the thread pool gets the write-back error; one made meanwhile on the main thread does not.
@@ -87,5 +88,26 @@ describe('AppendFile after a failed flush (review)', () => {
     await new Promise((r) => setTimeout(r, 80));
     expect(answers).toEqual([null, null]);
     expect(failNext.syncCalls - before).toBe(1); // batch 2 was flushed before it was called durable
+  });
+
+  it('records written while a flush is in flight go into the next flush, started as soon as that one completes', async () => {
+    const file = new AppendFile(join(dir, 'd.ndjson'), true);
+    const answers: string[] = [];
+    file.append(Buffer.from('{"seq":1}\n'));
+    failNext.slow = 1;
+    const before = failNext.asyncCalls;
+    let callsWhenFirstAnswered = -1;
+    file.whenDurable((e) => {
+      answers.push(`1:${e === null}`);
+      // Looked at after the flush's callback, before any other turn of the loop could start one.
+      setImmediate(() => (callsWhenFirstAnswered = failNext.asyncCalls - before));
+    });
+    await new Promise((r) => setImmediate(r)); // the first flush covers batch 1 and takes a while
+    file.append(Buffer.from('{"seq":2}\n'));
+    file.whenDurable((e) => answers.push(`2:${e === null}`));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(answers).toEqual(['1:true', '2:true']);
+    expect(callsWhenFirstAnswered).toBe(2); // batch 2's flush was already running
+    file.close();
   });
 });

@@ -171,7 +171,9 @@ export class AppendFile {
       }
       if (error) this.settle(this.written, error);
       else this.settle(confirmed, null);
-      if (this.waiters.length > 0) this.scheduleSync();
+      // Records written while this flush ran are already in the file: flush them now, not after the
+      // rest of this turn's I/O callbacks (the next turn's records join the flush after that).
+      if (this.waiters.length > 0) this.startSync();
     });
   }
 

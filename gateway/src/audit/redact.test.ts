@@ -37,6 +37,15 @@ describe('redactStatementText', () => {
     expect(redactStatementText("EXECUTE p($1, 'x', 'é')", true)).toBe('EXECUTE p($1, $2, $3)');
   });
 
+  it('redacts statements that differ only in their literals alike, and never mixes up their shapes', () => {
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 4711', true)).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = $1');
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 815', true)).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = $1');
+    expect(redactStatementText("COMMENT ON TABLE t IS 'Jane Roe'", true)).toBe('COMMENT ON TABLE t IS $1');
+    expect(redactStatementText("COMMENT ON TABLE t IS 'John Doe'", true)).toBe('COMMENT ON TABLE t IS $1');
+    expect(redactStatementText("SELECT 'a', 2 FROM t", true)).toBe('SELECT $1, $2 FROM t');
+    expect(redactStatementText("SELECT 'b', 3 FROM u", true)).toBe('SELECT $1, $2 FROM u');
+  });
+
   it('keeps nothing of a statement the parser rejected, only its length and a hash', () => {
     const text = redactStatementText("SELECT 'Jane Roe", false);
     expect(text).not.toContain('Jane');
@@ -87,5 +96,15 @@ describe('redactRecord', () => {
     expect(redactMessage('requested character too large for encoding: 123456789')).toBe('requested character too large for encoding: ?');
     expect(redactMessage('setseed parameter 12.5 is out of allowed range [-1,1]')).toBe('setseed parameter ? is out of allowed range [-1,1]');
     expect(redactMessage('value too long for type character varying(11)')).toBe('value too long for type character varying(11)');
+  });
+});
+
+describe('redactStatementText with the shape the parse found', () => {
+  it('gives what normalizing the text gives', () => {
+    const shape = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true, shape)).toBe(shape);
+    // and a later record of the same text (the sink's redactRecord) finds it
+    expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true)).toBe(shape);
+    expect(redactStatementText("COMMENT ON TABLE t IS 'Ann'", true, "COMMENT ON TABLE t IS 'Ann'")).toBe('COMMENT ON TABLE t IS $1');
   });
 });

@@ -7,24 +7,44 @@ import { normalizeSync, scanSync } from 'libpg-query';
 import { lineHash } from './chain.ts';
 import type { AuditRecord } from './types.ts';
 
-/** Normalized texts by original text: a prepared statement executed many times is normalized once. */
+/** Redacted texts by original text: a prepared statement executed many times is normalized once. */
 const cache = new Map<string, string>();
+/**
+ * Redacted texts by normalized text: statements that differ only in their literal values (simple
+ * protocol) normalize to the same text, whose leftover literals are then looked for once, not per record.
+ */
+const byShape = new Map<string, string>();
 const CACHE_LIMIT = 2048;
 
-/** `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. */
-export function redactStatementText(text: string, parsed: boolean): string {
+/**
+ * `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. `shape`: the
+ * text already normalized (ParsedStatement.shape), which spares normalizing it again; the result is
+ * kept by text too, so that redactRecord() finds it when the record is written.
+ */
+export function redactStatementText(text: string, parsed: boolean, shape?: string): string {
   if (!parsed) return unparsedPlaceholder(text);
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
-  let normalized: string;
+  let redacted: string;
   try {
-    normalized = placeholdersForLeftLiterals(normalizeSync(text));
+    const normalized = shape ?? normalizeSync(text);
+    const known = byShape.get(normalized);
+    if (known !== undefined) {
+      redacted = known;
+    } else {
+      redacted = placeholdersForLeftLiterals(normalized);
+      remember(byShape, normalized, redacted);
+    }
   } catch {
-    normalized = unparsedPlaceholder(text);
+    redacted = unparsedPlaceholder(text);
   }
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(text, normalized);
-  return normalized;
+  remember(cache, text, redacted);
+  return redacted;
+}
+
+function remember(map: Map<string, string>, key: string, value: string): void {
+  if (map.size >= CACHE_LIMIT) map.clear();
+  map.set(key, value);
 }
 
 /** Literal tokens of PostgreSQL's scanner; libpg-query names B'..', X'..', N'..' and U&'..' strings UNKNOWN. */

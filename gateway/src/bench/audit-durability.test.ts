@@ -5,7 +5,7 @@ const ok = (tps: number) => ({ summary: { tps, latencyAverageMs: 8000 / tps, tra
 
 describe('audit durability benchmark', () => {
   it('rotates the order of the settings from round to round', () => {
-    expect([0, 1, 2, 3].map(roundOrder)).toEqual([
+    expect([0, 1, 2, 3].map((round) => roundOrder(round))).toEqual([
       ['durable', 'unsynced', 'none'],
       ['unsynced', 'none', 'durable'],
       ['none', 'durable', 'unsynced'],

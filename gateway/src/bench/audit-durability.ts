@@ -46,21 +46,23 @@ export function discardingAuditSink(): AuditSink {
 }
 
 /** The order of the settings in round `round`: rotated, so that none always runs first or last. */
-export function roundOrder(round: number): AuditSetting[] {
-  const shift = round % AUDIT_SETTINGS.length;
-  return [...AUDIT_SETTINGS.slice(shift), ...AUDIT_SETTINGS.slice(0, shift)];
+export function roundOrder(round: number, settings: readonly AuditSetting[] = AUDIT_SETTINGS): AuditSetting[] {
+  const shift = round % settings.length;
+  return [...settings.slice(shift), ...settings.slice(0, shift)];
 }
 
 export async function measureAuditDurability(options: {
   mode: string;
   seconds: number;
   rounds: number;
+  /** Which settings to run (default all three). */
+  settings?: readonly AuditSetting[];
   run: (setting: AuditSetting, mode: string, seconds: number) => Promise<RunResult>;
   onRun?: (run: AuditDurabilityRun) => void;
 }): Promise<AuditDurabilityTiming> {
   const runs: AuditDurabilityRun[] = [];
   for (let round = 0; round < options.rounds; round++) {
-    for (const setting of roundOrder(round)) {
+    for (const setting of roundOrder(round, options.settings)) {
       const run = { setting, round, result: await options.run(setting, options.mode, options.seconds) };
       runs.push(run);
       options.onRun?.(run);

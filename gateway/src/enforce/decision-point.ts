@@ -276,6 +276,9 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       // What was applied, not what could have been: a mask decision whose statement reads no masked
       // column is recorded as `allow` with no masks (its reason and policies stay the policy's).
       const applied = d.action === 'mask' ? s.applied : undefined;
+      // Literals out, by the shape the parse already found: the sink's redaction (audit/redact.ts)
+      // and the recording then reuse this instead of normalizing the text again.
+      const redacted = redactStatementText(s.text, s.parsed !== null, s.parsed?.shape);
       ctx.audit.write({
         v: AUDIT_RECORD_VERSION,
         type: 'statement',
@@ -297,7 +300,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         engine: d.engine,
         revision: d.revision,
       });
-      ctx.recorder?.statement({ decision_id: d.id, statement: redactStatementText(s.text, s.parsed !== null), decision: applied?.length === 0 ? 'allow' : d.action, reason: d.reason });
+      ctx.recorder?.statement({ decision_id: d.id, statement: redacted, decision: applied?.length === 0 ? 'allow' : d.action, reason: d.reason });
     }
   } catch (e) {
     if (e instanceof GatehouseError) throw e; // the sink's own refusal (disk full, outage) says why

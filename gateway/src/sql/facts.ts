@@ -109,6 +109,11 @@ export interface StatementFacts {
 export interface ParsedStatement {
   text: string;
   facts: StatementFacts;
+  /**
+   * The statement's text with its literals as $n (PostgreSQL's normalization), when known without
+   * normalizing it again: statements answered by the shape cache (sql/shape-cache.ts) carry it.
+   */
+  shape?: string;
 }
 
 /** Result of parsing a whole query string. */

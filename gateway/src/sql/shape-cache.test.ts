@@ -1,4 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { normalizeSync } from 'libpg-query';
 import type { ParseOutcome, ParsedStatement } from './facts.ts';
 import { analyzeQuery, analyzeQueryUncached, clearAnalyzeCache, loadSqlParser, shapeCacheStats } from './parser.ts';
 
@@ -137,5 +138,18 @@ describe('what is not shared', () => {
     const outcome = analyzeQuery('SELECT 3; SELECT 4');
     expect(outcome.ok && outcome.statements.map((s) => s.text)).toEqual(['SELECT 3', 'SELECT 4']);
     expect(shapeCacheStats().hits).toBe(0);
+  });
+});
+
+describe('the normalized text a shared statement carries (for the audit log)', () => {
+  it.each([
+    ['SELECT abalance FROM pgbench_accounts WHERE aid = 12345;', 'SELECT abalance FROM pgbench_accounts WHERE aid = 678;'],
+    ["  /* by agent */ SELECT id FROM t WHERE name = 'Ann' AND age > 40 ;  -- done", "  /* by agent */ SELECT id FROM t WHERE name = 'Bob' AND age > 7 ;  -- done"],
+    ["SELECT id FROM t WHERE x = -5 AND y = E'a\\'b' LIMIT 3", "SELECT id FROM t WHERE x = -70 AND y = E'zz' LIMIT 1000"],
+  ])('is the statement\'s own normalized text: %s', (first, second) => {
+    analyzeQuery(first);
+    const shared = only(analyzeQuery(second));
+    expect(shared.shape).toBeDefined();
+    expect(shared.shape).toBe(normalizeSync(shared.text));
   });
 });

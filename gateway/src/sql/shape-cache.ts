@@ -8,8 +8,12 @@ import type { ParseOutcome, ParsedStatement, StatementFacts } from './facts.ts';
 import type { LiteralDependence } from './literal-facts.ts';
 
 type ShapeEntry =
-  /** Facts of any statement of this shape; `prefix`/`suffix`: what surrounds the statement in its query string. */
-  | { kind: 'shared'; facts: StatementFacts; prefix: string; suffix: string; limitConstant: boolean }
+  /**
+   * Facts of any statement of this shape; `prefix`/`suffix`: what surrounds the statement in its
+   * query string (no literal can be there); `statementShape`: the statement's own normalized text,
+   * the same for every statement of the shape (the audit log records it, literals out).
+   */
+  | { kind: 'shared'; facts: StatementFacts; prefix: string; suffix: string; limitConstant: boolean; statementShape: string }
   /** Facts that read literal values (or a query string of several statements): each text is parsed. */
   | { kind: 'unshared' };
 
@@ -70,7 +74,7 @@ export class ShapeCache {
     this.map.delete(shapeKey);
     this.map.set(shapeKey, entry);
     // Frozen like every cached outcome: callers share the facts.
-    const statements: ParsedStatement[] = [Object.freeze({ text: statement, facts: entry.facts })];
+    const statements: ParsedStatement[] = [Object.freeze({ text: statement, facts: entry.facts, shape: entry.statementShape })];
     Object.freeze(statements);
     return Object.freeze({ ok: true, statements });
   }
@@ -102,5 +106,18 @@ function entryFor(text: string, outcome: ParseOutcome, dependence: readonly Lite
   // The parser's statement starts after leading whitespace and comments; literals are inside it.
   const start = text.indexOf(only.text);
   if (start < 0) return { kind: 'unshared' };
-  return { kind: 'shared', facts: only.facts, prefix: text.slice(0, start), suffix: text.slice(start + only.text.length), limitConstant: how.kind === 'limit' };
+  let statementShape: string;
+  try {
+    statementShape = normalizeSync(only.text);
+  } catch {
+    return { kind: 'unshared' };
+  }
+  return {
+    kind: 'shared',
+    facts: only.facts,
+    prefix: text.slice(0, start),
+    suffix: text.slice(start + only.text.length),
+    limitConstant: how.kind === 'limit',
+    statementShape,
+  };
 }
