@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { explainDecision, ExplainError, findDecision } from './explain.ts';
+import { auditFileSource } from './record-source-files.ts';
 import type { AuditRecord } from './types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-explain-'));
@@ -34,15 +35,15 @@ function log(name: string, records: AuditRecord[], torn = ''): string {
   return file;
 }
 
-const options = (decisionId: string, files: string[]) => ({ decisionId, auditFiles: files, repo: dir, policyPaths: { rego: 'policies/rego', cedar: 'policies/cedar' }, cacheDir: join(dir, 'cache') });
+const options = (decisionId: string, files: string[]) => ({ decisionId, source: auditFileSource(files), repo: dir, policyPaths: { rego: 'policies/rego', cedar: 'policies/cedar' }, cacheDir: join(dir, 'cache') });
 
 describe('audit explain', () => {
   it('finds the first statement record of a decision across files, with its file and line', async () => {
     const a = log('a.ndjson', [statement('d1', {})]);
     const b = log('b.ndjson', [statement('d0', {}), statement('d2', { decision: 'approve' }), statement('d2', { decision: 'allow' })], '{"torn');
-    const found = await findDecision([a, b], 'd2');
-    expect(found).toMatchObject({ file: b, line: 2, record: { decision: 'approve' } });
-    expect(await findDecision([a, b], 'd9')).toBeNull();
+    const found = await findDecision(auditFileSource([a, b]), 'd2');
+    expect(found).toMatchObject({ at: `${b}:2`, record: { decision: 'approve' } });
+    expect(await findDecision(auditFileSource([a, b]), 'd9')).toBeNull();
   });
 
   it('says why a decision cannot be reproduced before touching any repository', async () => {
