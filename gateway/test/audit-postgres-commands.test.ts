@@ -81,7 +81,7 @@ beforeAll(async () => {
   const out = process.stdout.write;
   process.stdout.write = (() => true) as typeof process.stdout.write;
   try {
-    expect(await main(['audit', 'init-db', '--postgres', auditUrl, '--table', TABLE])).toBe(0);
+    expect(await main(['audit', 'init-db', '--postgres', auditUrl, '--postgres-table', TABLE])).toBe(0);
   } finally {
     process.stdout.write = out;
   }
@@ -199,6 +199,9 @@ describe('audit commands on the PostgreSQL audit table', () => {
     const down = await runGatehouse(['audit', 'query', '--postgres', 'postgresql://postgres@127.0.0.1:1/none']);
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('cannot connect to the database holding the audit table');
+    // verify takes the same spelling (and --table, its earlier one; not both): no key, so at best incomplete (3).
+    expect((await runGatehouse(['audit', 'verify', ...source()])).code).toBe(3);
+    expect((await runGatehouse(['audit', 'verify', ...source(), '--table', TABLE])).code).toBe(2);
     const noTable = await runGatehouse(['audit', 'query', '--postgres', auditUrl, '--postgres-table', 'audit_cmd.missing']);
     expect(noTable.code).toBe(2);
     expect(noTable.stderr).toContain('cannot read the audit table audit_cmd.missing');

@@ -52,3 +52,9 @@ export async function readingSource<T>(read: () => Promise<T>): Promise<T> {
     throw e;
   }
 }
+
+/** `--postgres-table`, or `--table` where a command took that spelling first (verify, init-db). */
+export function postgresTableOption(values: { 'postgres-table'?: string | undefined; table?: string | undefined }): string | undefined {
+  if (values.table !== undefined && values['postgres-table'] !== undefined) throw new UsageError('give --postgres-table once (--table is its earlier spelling)');
+  return values['postgres-table'] ?? values.table;
+}

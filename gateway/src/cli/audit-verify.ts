@@ -6,6 +6,7 @@ import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { formatReport, verifyAuditFiles } from '../audit/verify.ts';
 import { formatTableReport, verifyAuditTable } from '../audit/verify-postgres.ts';
 import { AUDIT_TABLE_OPTIONS, parseOptionsAndPositionals, UsageError } from './args.ts';
+import { postgresTableOption } from './audit-source.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse audit verify --key <public key> [--json] FILE...
@@ -58,8 +59,7 @@ export const auditVerifyCommand: CliCommand = {
       table: { type: 'string' }, // the earlier spelling of --postgres-table
     });
     const { postgres, instance } = parsed.values;
-    if (parsed.values.table !== undefined && parsed.values['postgres-table'] !== undefined) throw new UsageError('give --postgres-table once (--table is its earlier spelling)');
-    const table = parsed.values['postgres-table'] ?? parsed.values.table;
+    const table = postgresTableOption(parsed.values);
     if (postgres === undefined && (instance !== undefined || table !== undefined)) throw new UsageError('--instance and --postgres-table go with --postgres');
     if (postgres !== undefined && parsed.positionals.length > 0) throw new UsageError('give either FILEs or --postgres, not both');
     let key: CheckpointKey | null = null;
