@@ -176,8 +176,11 @@ describe('audit commands on the PostgreSQL audit table', () => {
     const denied = rows.find((r) => r.statement.includes('da1'))!;
     // A read through gw-b of the id alone: the policy masks other columns of the table, none read.
     const read = rows.find((r) => r.statement.includes('qb1'))!;
+    // A read of one masked column (first_name) of a table the policy masks more columns of.
+    const masked = rows.find((r) => r.statement.includes('pb1'))!;
+    expect(masked).toMatchObject({ decision: 'mask', masked: ['clinical.patients.first_name'] });
     const cacheDir = join(workDir, 'cache');
-    for (const r of [denied, read]) {
+    for (const r of [denied, read, masked]) {
       const run = await runGatehouse(['audit', 'explain', r.decision_id, '--repo', repo, '--cache-dir', cacheDir, '--json', ...source()]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       const e = JSON.parse(run.stdout) as { record: { at: string; revision: string }; evaluated: { action: string }; mismatches: string[] };

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explainDecision, ExplainError, findDecision } from './explain.ts';
+import { explainDecision, ExplainError, findDecision, masksNotApplied } from './explain.ts';
 import { auditFileSource } from './record-source-files.ts';
 import type { AuditRecord } from './types.ts';
 
@@ -57,5 +57,18 @@ describe('audit explain', () => {
     expect(await why('gateway')).toContain('made by Gatehouse itself, not by a policy (COPY TO PROGRAM is refused)');
     expect(await why('directory')).toContain('policies loaded from a directory, not a commit');
     expect(await why('unparsed')).toContain('has no recorded input');
+  });
+
+  it('a mask record lists the masks that applied: the policy\'s others, of columns the statement did not use, are no mismatch', () => {
+    const mask = (column: string, strategy: 'redact' | 'hash' = 'redact') => ({ table: 'clinical.patients', column, strategy });
+    const verdict = (...masks: ReturnType<typeof mask>[]) => ({ action: 'mask' as const, policies: ['p'], masks, reason: 'r' });
+    const policy = verdict(mask('first_name'), mask('ssn'), mask('email', 'hash'));
+    const used = { 'clinical.patients': ['id', 'first_name'] };
+    expect(masksNotApplied(verdict(mask('first_name')), policy, used)).toEqual(['clinical.patients.ssn', 'clinical.patients.email']);
+    // A used column whose mask the record lacks, a strategy that differs, a mask the policy does not have: mismatches.
+    expect(masksNotApplied(verdict(mask('first_name')), policy, { 'clinical.patients': ['first_name', 'ssn'] })).toBeNull();
+    expect(masksNotApplied(verdict(mask('first_name')), policy, { 'clinical.patients': ['*'] })).toBeNull();
+    expect(masksNotApplied(verdict(mask('first_name', 'hash')), policy, used)).toBeNull();
+    expect(masksNotApplied(verdict(mask('first_name'), mask('phone')), policy, used)).toBeNull();
   });
 });

@@ -64,6 +64,23 @@ export async function findDecision(source: AuditRecordSource, decisionId: string
   return null;
 }
 
+/**
+ * A mask record lists the masks the statement applied (enforce/mask-applied.ts), a subset of the
+ * policy's. The evaluated masks the record leaves out (table.column), when the difference is only
+ * that: every recorded mask evaluated with the same strategy, and none left out is of a column the
+ * recorded input says the statement used (`columns`, `*` for all). Null when it is more than that.
+ */
+export function masksNotApplied(recorded: VerdictSummary, evaluated: VerdictSummary, columns: Record<string, string[]>): string[] | null {
+  const key = (m: { table: string; column: string }): string => `${m.table}.${m.column}`;
+  const evaluatedBy = new Map(evaluated.masks.map((m) => [key(m), m.strategy]));
+  const recordedKeys = new Set(recorded.masks.map(key));
+  if (recorded.masks.some((m) => evaluatedBy.get(key(m)) !== m.strategy)) return null;
+  const left = evaluated.masks.filter((m) => !recordedKeys.has(key(m)));
+  const used = (m: { table: string; column: string }): boolean => (columns[m.table] ?? []).some((c) => c === m.column || c === '*');
+  if (left.some(used)) return null;
+  return left.map(key);
+}
+
 const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 export async function explainDecision(opts: ExplainOptions): Promise<Explanation> {
@@ -108,6 +125,12 @@ export async function explainDecision(opts: ExplainOptions): Promise<Explanation
   if (evaluated.action === 'mask' && recorded.action === 'allow' && recorded.masks.length === 0 && !mismatches.includes('policies')) {
     mismatches = [];
     note = 'the policy decided mask; the statement read none of the masked columns, so it was recorded as allow with no masks';
+  } else if (mismatches.length === 1 && mismatches[0] === 'masks' && evaluated.action === 'mask' && recorded.action === 'mask') {
+    const unread = masksNotApplied(recorded, evaluated, record.input.statement?.columns ?? {});
+    if (unread !== null) {
+      mismatches = [];
+      note = `the statement read ${unread.length === 1 ? 'a masked column' : 'masked columns'} only in part; the record lists the masks that applied, not ${unread.join(', ')}`;
+    }
   }
   return {
     record: {
