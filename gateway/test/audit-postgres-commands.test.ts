@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Disclosure } from '../src/audit/disclosures.ts';
-import type { AccessRow } from '../src/audit/query.ts';
+import { auditTable, auditTableDdl } from '../src/audit/postgres-table.ts';
+import { NO_FILTER, queryAuditRecords, type AccessRow } from '../src/audit/query.ts';
+import { auditTableSource } from '../src/audit/record-source-postgres.ts';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { main } from '../src/cli/main.ts';
 import { configFromObject } from '../src/config/load.ts';
@@ -202,11 +204,45 @@ describe('audit commands on the PostgreSQL audit table', () => {
     const down = await runGatehouse(['audit', 'query', '--postgres', 'postgresql://postgres@127.0.0.1:1/none']);
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('cannot connect to the database holding the audit table');
-    // verify takes the same spelling (and --table, its earlier one; not both): no key, so at best incomplete (3).
-    expect((await runGatehouse(['audit', 'verify', ...source()])).code).toBe(3);
+    // verify takes the same spelling (and --table, its earlier one; not both).
+    const verified = await runGatehouse(['audit', 'verify', ...source()]);
+    expect(verified.stdout).toContain(`2 instance chain(s) in ${TABLE}`);
     expect((await runGatehouse(['audit', 'verify', ...source(), '--table', TABLE])).code).toBe(2);
     const noTable = await runGatehouse(['audit', 'query', '--postgres', auditUrl, '--postgres-table', 'audit_cmd.missing']);
     expect(noTable.code).toBe(2);
     expect(noTable.stderr).toContain('cannot read the audit table audit_cmd.missing');
+  });
+
+  it('the table source merges chains by time a page at a time, and --until keeps the outcomes written after it', async () => {
+    const name = `${TABLE}_merge`;
+    const admin = new pg.Client({ connectionString: auditUrl });
+    await admin.connect();
+    try {
+      for (const sql of auditTableDdl(auditTable(name))) await admin.query(sql);
+      const at = (s: number): string => new Date(Date.UTC(2026, 11, 1, 10, 0, s)).toISOString();
+      const statement = (id: string, time: string) => ({ v: 1, type: 'statement', time, decision_id: id, session_id: 's', identity: { subject: id.slice(0, 1), issuer: 'i', name: null, groups: [], roles: [] }, client_address: '', application_name: '', statement: 'SELECT 1', fingerprint: 'f', input: null, decision: 'allow', reason: 'r', policies: [], masks: [], engine: 'rego', revision: 'dir:x' });
+      const outcome = (id: string, time: string) => ({ v: 1, type: 'outcome', time, decision_id: id, session_id: 's', identity: null, revision: 'dir:x', outcome: { status: 'ok', command_tag: 'SELECT 1', rows: 1 } });
+      // Chain a: a1 at 1 s (its outcome only at 9 s), a2 at 4 s; chain b: b1 at 2 s, b2 at 3 s, b3 at 6 s.
+      const rows: Array<[string, number, Record<string, unknown>]> = [
+        ['a', 1, statement('a1', at(1))], ['a', 2, statement('a2', at(4))], ['a', 3, outcome('a2', at(4))], ['a', 4, outcome('a1', at(9))],
+        ['b', 1, statement('b1', at(2))], ['b', 2, outcome('b1', at(2))], ['b', 3, statement('b2', at(3))], ['b', 4, outcome('b2', at(3))], ['b', 5, statement('b3', at(6))], ['b', 6, outcome('b3', at(6))],
+      ];
+      for (const [instance, seq, r] of rows) {
+        await admin.query(`INSERT INTO ${name} (instance, seq, type, time, decision_id, line) VALUES ($1, $2, $3, $4, $5, $6)`, [instance, seq, r['type'], r['time'], r['decision_id'], JSON.stringify({ ...r, seq })]);
+      }
+      const query = async (filter: Partial<typeof NO_FILTER>, instances?: string[]): Promise<Array<[string, string | null]>> => {
+        const out: Array<[string, string | null]> = [];
+        const source = auditTableSource({ url: auditUrl, table: name, pageSize: 2, ...(instances ? { instances } : {}) });
+        for await (const r of queryAuditRecords(source, { ...NO_FILTER, ...filter })) out.push([r.decision_id, r.outcome?.status ?? null]);
+        return out;
+      };
+      expect(await query({})).toEqual([['a1', 'ok'], ['b1', 'ok'], ['b2', 'ok'], ['a2', 'ok'], ['b3', 'ok']]);
+      expect(await query({ until: new Date(at(4)) })).toEqual([['a1', 'ok'], ['b1', 'ok'], ['b2', 'ok']]);
+      expect(await query({ since: new Date(at(3)), until: new Date(at(5)) })).toEqual([['b2', 'ok'], ['a2', 'ok']]);
+      expect(await query({}, ['b'])).toEqual([['b1', 'ok'], ['b2', 'ok'], ['b3', 'ok']]);
+    } finally {
+      await admin.query(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
+      await admin.end();
+    }
   });
 });
