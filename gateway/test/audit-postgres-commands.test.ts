@@ -3,7 +3,9 @@
 // query --postgres` lists both instances' statements merged in time order with its filters (instance,
 // time range, decision) asked of PostgreSQL, `audit disclosures --postgres --subject` lists the
 // accesses to a seeded patient made through either instance, and `audit explain --postgres`
-// reproduces a decision from the policy commit it names.
+// reproduces decisions (a denial, a read under a mask decision reading some masked columns or none)
+// from the policy commit they name. The table source itself, on hand-written rows: chains merged by
+// time across pages, and --until keeping the outcomes written after it.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
