@@ -1,9 +1,11 @@
 // The bench's audit-durability part alone (gateway/src/bench/audit-durability.ts): pgbench -S
-// through in-process gateways that differ only in their audit sink (durable, unsynced, none), in
-// rotating rounds. Usage: node --import tsx scripts/bench-audit.ts [--clients 8] [--seconds 5]
-//   [--rounds 2] [--mode prepared] [--upstream URL] [--dir DIR (where the audit files go)]
-//   [--settings durable,unsynced,none (which gateways run)]. Prints each run's TPS and the CPU time
-//   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
+// through in-process gateways that differ only in their audit sink (durable, unsynced, none, and
+// with --postgres-sink the PostgreSQL audit table), in rotating rounds. Usage:
+//   node --import tsx scripts/bench-audit.ts [--clients 8] [--seconds 5] [--rounds 2] [--mode prepared]
+//   [--upstream URL] [--dir DIR (where the audit files go)] [--postgres-sink URL (the database for the
+//   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
+//   (which file/none gateways run)]. Prints each run's TPS and the CPU time this process (the
+//   gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,9 @@ import { configFromObject } from '../gateway/src/config/load.ts';
 import { startGateway, type RunningGateway } from '../gateway/src/server.ts';
 import { DEFAULT_BENCH_URL, ensureDatabase, initialisePgbench } from '../gateway/src/bench/bench-database.ts';
 import { runPgbench } from '../gateway/src/bench/pgbench.ts';
-import { discardingAuditSink, measureAuditDurability, renderAuditDurability, type AuditSetting } from '../gateway/src/bench/audit-durability.ts';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { AUDIT_SETTINGS, discardingAuditSink, measureAuditDurability, renderAuditDurability, type AnyAuditSetting } from '../gateway/src/bench/audit-durability.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,18 +28,23 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'prepared' },
     upstream: { type: 'string', default: DEFAULT_BENCH_URL },
     dir: { type: 'string', default: os.tmpdir() },
+    'postgres-sink': { type: 'string' },
     settings: { type: 'string', default: 'durable,unsynced,none' },
   },
 });
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clients = Number(values.clients);
-const settings = values.settings.split(',').map((s) => s.trim()) as AuditSetting[];
+const fileSettings = values.settings.split(',').map((s) => s.trim());
+for (const s of fileSettings) if (!(AUDIT_SETTINGS as readonly string[]).includes(s)) throw new Error(`--settings: ${s} is not one of ${AUDIT_SETTINGS.join(', ')}`);
+const chosen = AUDIT_SETTINGS.filter((s) => fileSettings.includes(s));
 const upstream = new URL(values.upstream);
 const database = decodeURIComponent(upstream.pathname.replace(/^\//, '')) || 'gatehouse_bench';
 await ensureDatabase(values.upstream, database);
 await initialisePgbench(values.upstream, 1);
 const workDir = await mkdtemp(path.join(values.dir, 'gatehouse-bench-audit-'));
 const gateways: RunningGateway[] = [];
+const sinkUrl = values['postgres-sink'];
+const sinkTable = `gatehouse_bench.audit_${randomBytes(4).toString('hex')}`;
 try {
   const keys = await ensureDevKeys(path.join(workDir, 'keys'));
   const token = await mintDevToken({ keyDir: path.join(workDir, 'keys'), subject: 'bench', groups: ['bench'], ttlSeconds: 3600 });
@@ -51,19 +60,20 @@ try {
     gateways.push(g);
     return `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
   };
-  const urls: Partial<Record<AuditSetting, string>> = {};
-  if (settings.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
-  if (settings.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
-  if (settings.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
+  const urls: Partial<Record<AnyAuditSetting, string>> = {};
+  if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
+  if (chosen.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
+  if (chosen.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
+  if (sinkUrl !== undefined) urls.postgres = await start({ sink: 'postgres', postgres_url: sinkUrl, postgres_table: sinkTable, instance: 'bench' });
   const cpuPerTransaction = new Map<string, number>();
-  const timing = await measureAuditDurability({
+  const timing = await measureAuditDurability<AnyAuditSetting>({
+    settings: sinkUrl === undefined ? chosen : [...chosen, 'postgres'],
     mode: values.mode,
     seconds: Number(values.seconds),
     rounds: Number(values.rounds),
-    settings,
     run: async (setting, mode, seconds) => {
       const cpuBefore = process.cpuUsage();
-      const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients), '-j', String(Math.min(2, clients)), '-M', mode, urls[setting]];
+      const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients), '-j', String(Math.min(2, clients)), '-M', mode, urls[setting]!];
       const run = await runPgbench({ args, env: { ...process.env, PGPASSWORD: token }, killAfterMs: (seconds + 60) * 1000 });
       const cpu = process.cpuUsage(cpuBefore);
       const transactions = run.summary?.transactions ?? 0;
@@ -80,4 +90,9 @@ try {
 } finally {
   for (const g of gateways) await g.close().catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
+  if (sinkUrl !== undefined) {
+    const c = new pg.Client({ connectionString: sinkUrl });
+    await c.connect().then(() => c.query(`DROP TABLE IF EXISTS ${sinkTable}`)).catch((e: unknown) => process.stderr.write(`could not drop ${sinkTable}: ${String(e)}\n`));
+    await c.end().catch(() => undefined);
+  }
 }

@@ -1,6 +1,8 @@
 // The standard-output audit sink on a real `gatehouse serve`: its stdout carries only audit records
 // (the operator log goes to stderr), each line a chained record, and after SIGTERM the output ends
-// with a shutdown checkpoint and verifies as a log.
+// with a shutdown checkpoint and verifies as a log. When the reader of standard output goes away
+// (EPIPE), statements are refused with the sink's SQLSTATE, the operator log says so at error
+// level, and the process keeps serving (no crash) until it is stopped.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,44 +29,66 @@ async function waitFor<T>(what: string, check: () => T | undefined): Promise<T> 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+interface Served {
+  child: ReturnType<typeof spawn>;
+  port: number;
+  workDir: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  token: (subject: string) => Promise<string>;
+}
+
+/** `gatehouse serve` with audit.sink stdout and a signing key, its standard output read by the test. */
+async function serveToStdout(): Promise<Served> {
+  const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-stdout-'));
+  const keys = await ensureDevKeys(join(workDir, 'keys'));
+  const out = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    expect(await main(['audit', 'keygen', '--out', join(workDir, 'audit-key')])).toBe(0);
+  } finally {
+    process.stdout.write = out;
+  }
+  const configFile = join(workDir, 'gatehouse.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+      upstream: { url: await ensureClinicDatabase() },
+      policies: { engine: 'rego', directory: join(REPO_ROOT, 'policies', 'rego'), eval_timeout_ms: 5000 },
+      audit: { sink: 'stdout', signing_key: 'audit-key/audit-signing.key' },
+    }),
+  );
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', GATEHOUSE_OPA: inject('gatehouseOpa') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const port = await waitFor('the listening port', () => {
+      const m = /listening on 127\.0\.0\.1:(\d+) /.exec(stderr);
+      return m ? Number(m[1]) : undefined;
+    });
+    const token = (subject: string): Promise<string> => mintDevToken({ keyDir: join(workDir, 'keys'), subject, groups: ['agents'], ttlSeconds: 600 });
+    return { child, port, workDir, stdout: () => stdout, stderr: () => stderr, exited, token };
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+}
+
 describe('audit.sink stdout', () => {
   it('writes chained, checkpointed records to standard output that verify', async () => {
-    const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-stdout-'));
-    const keys = await ensureDevKeys(join(workDir, 'keys'));
-    const out = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    const { child, port, workDir, stdout: output, exited, token } = await serveToStdout();
     try {
-      expect(await main(['audit', 'keygen', '--out', join(workDir, 'audit-key')])).toBe(0);
-    } finally {
-      process.stdout.write = out;
-    }
-    const configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
-        upstream: { url: await ensureClinicDatabase() },
-        policies: { engine: 'rego', directory: join(REPO_ROOT, 'policies', 'rego'), eval_timeout_ms: 5000 },
-        audit: { sink: 'stdout', signing_key: 'audit-key/audit-signing.key' },
-      }),
-    );
-    const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', GATEHOUSE_OPA: inject('gatehouseOpa') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    try {
-      const port = await waitFor('the listening port', () => {
-        const m = /listening on 127\.0\.0\.1:(\d+) /.exec(stderr);
-        return m ? Number(m[1]) : undefined;
-      });
-      const c = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await mintDevToken({ keyDir: join(workDir, 'keys'), subject: 'stdout-agent', groups: ['agents'], ttlSeconds: 600 }) });
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await token('stdout-agent') });
       await c.connect();
       await c.query('SELECT count(*) FROM clinical.visits WHERE id > $1', [3]);
       await c.end();
@@ -72,6 +96,7 @@ describe('audit.sink stdout', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    const stdout = output();
     const lines = stdout.split('\n').filter((l) => l !== '');
     const records = lines.map((l) => JSON.parse(l) as AuditRecord & { seq: number });
     expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
@@ -84,5 +109,42 @@ describe('audit.sink stdout', () => {
     const report = await verifyAuditFiles([file], key);
     expect(report.findings).toEqual([]);
     expect(report.status).toBe('ok');
+  }, 240_000);
+
+  it('refuses statements with 58030 and logs at error level when the reader closes the pipe (EPIPE), without crashing', async () => {
+    const { child, port, stdout, stderr, exited, token } = await serveToStdout();
+    try {
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await token('stdout-agent') });
+      c.on('error', () => undefined);
+      await c.connect();
+      await c.query('SELECT count(*) FROM clinical.visits');
+      await waitFor('the first statement record', () => (stdout().includes('"type":"statement"') ? true : undefined));
+      // The reader goes away: the read end of the pipe is closed.
+      child.stdout!.destroy();
+      const code = async (sql: string): Promise<string | null> => c.query(sql).then(() => null, (e: { code?: string }) => e.code ?? 'no code');
+      expect(await code('SELECT count(*) FROM clinical.visits WHERE id > 1')).toBe('58030');
+      expect(await code('SELECT count(*) FROM clinical.visits WHERE id > 2')).toBe('58030');
+      const logged = await waitFor('the error-level log line', () =>
+        stderr()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { level: number; msg: string })
+          .find((l) => l.level >= 50 && l.msg.includes('EPIPE')),
+      );
+      expect(logged.msg).toMatch(/standard output .*EPIPE.*statements are refused/);
+      // Still serving: a new session connects and is refused the same way, the process alive.
+      const d = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await token('stdout-agent') });
+      d.on('error', () => undefined);
+      await d.connect();
+      expect(await d.query('SELECT 1').then(() => null, (e: { code?: string }) => e.code)).toBe('58030');
+      await d.end();
+      await c.end();
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+    }
+    // Stopped by the signal, not by the broken pipe: shutdown runs (its checkpoint cannot be written).
+    expect(await exited).not.toBeNull();
+    expect(stderr()).not.toMatch(/Unhandled|uncaught|EPIPE.*\n\s+at /i);
   }, 240_000);
 });

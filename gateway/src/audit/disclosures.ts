@@ -1,8 +1,10 @@
 // Accounting of disclosures (HIPAA 164.528): every recorded access to one data subject's rows, from
 // the subject hashes in outcome records (audit/subjects.ts). The subject value is hashed with the
-// same key the gateway used; the log is read as `audit query` reads it (audit/query.ts).
+// same key the gateway used; the log (files or the audit table) is read as `audit query` reads it
+// (audit/query.ts).
 
-import { NO_FILTER, queryAuditFiles, type AccessRow, type QueryOptions } from './query.ts';
+import { NO_FILTER, queryAuditRecords, type AccessRow, type QueryOptions } from './query.ts';
+import type { AuditRecordSource } from './record-source.ts';
 import type { SubjectHasher } from './subjects.ts';
 
 /** One access to the subject's rows. */
@@ -93,9 +95,9 @@ export function disclosureOf(row: AccessRow, hash: string): Disclosure | null {
   };
 }
 
-/** The accesses to the subject `value` in `files` (in log order), oldest first. */
-export async function* disclosuresInFiles(
-  files: string[],
+/** The accesses to the subject `value` in `source` (in log order), oldest first. */
+export async function* disclosuresIn(
+  source: AuditRecordSource,
   value: string,
   hasher: SubjectHasher,
   filter: DisclosureFilter,
@@ -103,7 +105,7 @@ export async function* disclosuresInFiles(
   options: QueryOptions = {},
 ): AsyncGenerator<Disclosure> {
   const hash = hasher(value);
-  for await (const row of queryAuditFiles(files, { ...NO_FILTER, since: filter.since, until: filter.until }, options)) {
+  for await (const row of queryAuditRecords(source, { ...NO_FILTER, since: filter.since, until: filter.until }, options)) {
     const d = disclosureOf(row, hash);
     if (d === null) continue;
     if (d.match === 'possible') {

@@ -1,10 +1,9 @@
-// `gatehouse audit explain`: finds a decision's statement record in audit logs, checks out the policy
+// `gatehouse audit explain`: finds a decision's statement record in the audit log (files or the
+// audit table), checks out the policy
 // commit it names, loads the engine it names at that commit, evaluates the recorded input again and
 // says whether the decision, its deciding policies and its masks match what was recorded.
 
-import { createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { changedParts, summarizeVerdict } from '../policy/diff/compare.ts';
 import { DiffSourceError, openRepository } from '../policy/diff/diff.ts';
 import { evaluateInput, loadCommitEngine } from '../policy/diff/evaluate.ts';
@@ -14,6 +13,7 @@ import { materializeCommit } from '../policy/repo/materialize.ts';
 import { resolveRef } from '../policy/repo/resolve-ref.ts';
 import { locatePolicies } from '../policy/policy-locations.ts';
 import type { EngineKind } from '../policy/types.ts';
+import type { AuditRecordSource } from './record-source.ts';
 import type { AuditRecord } from './types.ts';
 
 export type StatementRecord = Extract<AuditRecord, { type: 'statement' }>;
@@ -28,7 +28,7 @@ export class ExplainError extends Error {
 
 export interface ExplainOptions {
   decisionId: string;
-  auditFiles: string[];
+  source: AuditRecordSource;
   /** The policy repository (local directory or git URL). */
   repo: string;
   policyPaths: Record<EngineKind, string>;
@@ -38,7 +38,8 @@ export interface ExplainOptions {
 }
 
 export interface Explanation {
-  record: { file: string; line: number; time: string; subject: string | null; statement: string; engine: EngineKind; revision: string };
+  /** `at`: where the record is (file:line, or table[instance]:seq). */
+  record: { at: string; time: string; subject: string | null; statement: string; engine: EngineKind; revision: string };
   recorded: VerdictSummary;
   evaluated: VerdictSummary;
   /** What differs between the recorded and the re-evaluated decision; [] when they match. */
@@ -50,31 +51,42 @@ export interface Explanation {
 }
 
 /** The first statement record with this decision id (a held statement's later records repeat it). */
-export async function findDecision(files: string[], decisionId: string): Promise<{ record: StatementRecord; file: string; line: number } | null> {
-  for (const file of files) {
-    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    let n = 0;
-    for await (const text of lines) {
-      n++;
-      if (!text.includes(decisionId)) continue;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(text) as AuditRecord;
-      } catch {
-        continue; // a torn line: audit verify reports it
-      }
-      if (record.type === 'statement' && record.decision_id === decisionId) return { record, file, line: n };
+export async function findDecision(source: AuditRecordSource, decisionId: string): Promise<{ record: StatementRecord; at: string } | null> {
+  for await (const { text, at } of source.lines({ types: ['statement'], since: null, until: null, decisionId })) {
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(text) as AuditRecord;
+    } catch {
+      continue; // a torn line: audit verify reports it
     }
+    if (record.type === 'statement' && record.decision_id === decisionId) return { record, at };
   }
   return null;
+}
+
+/**
+ * A mask record lists the masks the statement applied (enforce/mask-applied.ts), a subset of the
+ * policy's. The evaluated masks the record leaves out (table.column), when the difference is only
+ * that: every recorded mask evaluated with the same strategy, and none left out is of a column the
+ * recorded input says the statement used (`columns`, `*` for all). Null when it is more than that.
+ */
+export function masksNotApplied(recorded: VerdictSummary, evaluated: VerdictSummary, columns: Record<string, string[]>): string[] | null {
+  const key = (m: { table: string; column: string }): string => `${m.table}.${m.column}`;
+  const evaluatedBy = new Map(evaluated.masks.map((m) => [key(m), m.strategy]));
+  const recordedKeys = new Set(recorded.masks.map(key));
+  if (recorded.masks.some((m) => evaluatedBy.get(key(m)) !== m.strategy)) return null;
+  const left = evaluated.masks.filter((m) => !recordedKeys.has(key(m)));
+  const used = (m: { table: string; column: string }): boolean => (columns[m.table] ?? []).some((c) => c === m.column || c === '*');
+  if (left.some(used)) return null;
+  return left.map(key);
 }
 
 const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 export async function explainDecision(opts: ExplainOptions): Promise<Explanation> {
   const progress = opts.onProgress ?? (() => {});
-  const found = await findDecision(opts.auditFiles, opts.decisionId);
-  if (found === null) throw new ExplainError(`no statement record with decision_id ${opts.decisionId} in ${opts.auditFiles.join(', ')}`);
+  const found = await findDecision(opts.source, opts.decisionId);
+  if (found === null) throw new ExplainError(`no statement record with decision_id ${opts.decisionId} in ${opts.source.name}`);
   const { record } = found;
   if (record.engine === null || record.revision === null) {
     throw new ExplainError(`decision ${opts.decisionId} was made by Gatehouse itself, not by a policy (${record.reason})`);
@@ -113,11 +125,16 @@ export async function explainDecision(opts: ExplainOptions): Promise<Explanation
   if (evaluated.action === 'mask' && recorded.action === 'allow' && recorded.masks.length === 0 && !mismatches.includes('policies')) {
     mismatches = [];
     note = 'the policy decided mask; the statement read none of the masked columns, so it was recorded as allow with no masks';
+  } else if (mismatches.length === 1 && mismatches[0] === 'masks' && evaluated.action === 'mask' && recorded.action === 'mask') {
+    const unread = masksNotApplied(recorded, evaluated, record.input.statement?.columns ?? {});
+    if (unread !== null) {
+      mismatches = [];
+      note = `the statement read ${unread.length === 1 ? 'a masked column' : 'masked columns'} only in part; the record lists the masks that applied, not ${unread.join(', ')}`;
+    }
   }
   return {
     record: {
-      file: found.file,
-      line: found.line,
+      at: found.at,
       time: record.time,
       subject: record.identity?.subject ?? null,
       statement: record.statement,
@@ -140,7 +157,7 @@ export function formatExplanation(e: Explanation): string {
     `  reason:   ${v.reason}`,
   ];
   return [
-    `record:    ${e.record.file}:${e.record.line} (${e.record.time})`,
+    `record:    ${e.record.at} (${e.record.time})`,
     `identity:  ${e.record.subject ?? '(none)'}`,
     `statement: ${e.record.statement}`,
     `policies:  ${e.record.engine} at commit ${e.record.revision}`,

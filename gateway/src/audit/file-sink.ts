@@ -67,6 +67,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const redact = options.redact ?? ((r: AuditRecord) => r);
   const problem = options.onProblem ?? (() => undefined);
   const statePath = `${path}.chain`;
+  /** The log as the operator log names it. */
+  const named = path === STDOUT ? 'on standard output' : path;
 
   let file: AppendFile | null = openFile(path, fsync);
   const saved = path === STDOUT ? null : readState(statePath);
@@ -111,7 +113,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     outage = { error, since: new Date().toISOString(), refused: 0, outcomesLost: 0 };
     problem(
       'error',
-      `audit log ${path} cannot be written (${error.code ?? error.message}): statements are refused until it can; retrying every ${retryMs} ms`,
+      `audit log ${named} cannot be written (${error.code ?? error.message}${error.code === 'EPIPE' ? ': its reader closed the pipe' : ''}): statements are refused until it can; retrying every ${retryMs} ms`,
     );
     retry = setInterval(probe, retryMs);
     retry.unref();
@@ -143,7 +145,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     outage = null;
     if (retry) clearInterval(retry);
     retry = null;
-    problem('info', `audit log ${path} is writable again (unavailable since ${o.since}, ${o.refused} statements refused meanwhile)`);
+    problem('info', `audit log ${named} is writable again (unavailable since ${o.since}, ${o.refused} statements refused meanwhile)`);
   };
 
   const flushDeferred = (): void => {
@@ -303,7 +305,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     },
     health(): AuditHealth {
       if (closed) return { writable: false, reason: 'audit sink is closed' };
-      return outage === null ? { writable: true } : { writable: false, reason: `cannot write ${path}: ${outage.error.code ?? outage.error.message}` };
+      return outage === null ? { writable: true } : { writable: false, reason: `cannot write the audit log ${named}: ${outage.error.code ?? outage.error.message}` };
     },
     checkpoint,
     rotate: rotateAside,
@@ -325,7 +327,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       try {
         file?.syncNow();
       } catch (e) {
-        problem('error', `audit log ${path} could not be flushed at shutdown: ${(e as Error).message}`);
+        problem('error', `audit log ${named} could not be flushed at shutdown: ${(e as Error).message}`);
       }
       file?.close();
       file = null;

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatTable } from './query-format.ts';
-import { NO_FILTER, queryAuditFiles, type AccessFilter, type AccessRow } from './query.ts';
+import { NO_FILTER, queryAuditRecords, type AccessFilter, type AccessRow } from './query.ts';
+import { auditFileSource } from './record-source-files.ts';
 
 const base = {
   v: 1,
@@ -37,7 +38,7 @@ function logFile(lines: unknown[]): string {
 async function collect(files: string[], filter: Partial<AccessFilter> = {}, skipped?: string[]): Promise<AccessRow[]> {
   const rows: AccessRow[] = [];
   const options = skipped === undefined ? {} : { onSkipped: (at: string, why: string) => skipped.push(`${at} ${why}`) };
-  for await (const r of queryAuditFiles(files, { ...NO_FILTER, ...filter }, options)) rows.push(r);
+  for await (const r of queryAuditRecords(auditFileSource(files), { ...NO_FILTER, ...filter }, options)) rows.push(r);
   return rows;
 }
 

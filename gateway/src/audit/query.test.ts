@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvField, csvHeader, csvRow, formatTable, ocsfEvent } from './query-format.ts';
-import { inLogOrder, NO_FILTER, queryAuditFiles, type AccessFilter, type AccessRow } from './query.ts';
+import { NO_FILTER, queryAuditRecords, type AccessFilter, type AccessRow } from './query.ts';
+import { auditFileSource, inLogOrder } from './record-source-files.ts';
 import { POLICY_INPUT_VERSION } from '../policy/types.ts';
 import type { StatementKind } from '../sql/facts.ts';
 import type { AuditRecord } from './types.ts';
@@ -75,11 +76,11 @@ function logFile(records: Array<AuditRecord | string>, dir = mkdtempSync(join(tm
 
 async function collect(files: string[], filter: Partial<AccessFilter> = {}, maxPending?: number): Promise<AccessRow[]> {
   const rows: AccessRow[] = [];
-  for await (const r of queryAuditFiles(files, { ...NO_FILTER, ...filter }, maxPending === undefined ? {} : { maxPending })) rows.push(r);
+  for await (const r of queryAuditRecords(auditFileSource(files), { ...NO_FILTER, ...filter }, maxPending === undefined ? {} : { maxPending })) rows.push(r);
   return rows;
 }
 
-describe('queryAuditFiles', () => {
+describe('queryAuditRecords', () => {
   const file = logFile([
     statement('d1', { subject: 'agent-1', time: '2026-12-01T10:00:00.000Z' }),
     statement('d2', { subject: 'nurse-1', groups: ['nurses'], decision: 'allow', tables: ['clinical.visits'], columns: { 'clinical.visits': ['reason'] }, time: '2026-12-02T10:00:00.000Z' }),

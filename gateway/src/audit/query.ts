@@ -1,9 +1,9 @@
-// Asks the audit log which statements match: reads statement records from (rotated) files in
-// order, joins each with its outcome and its approval, and keeps those every filter accepts.
+// Asks the audit log which statements match: reads statement records from a record source (files
+// or the audit table) in log order, joins each with its outcome and its approval, and keeps those
+// every filter accepts.
 
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { DecisionAction } from '../policy/types.ts';
+import type { AuditRecordSource } from './record-source.ts';
 import type { AuditRecord, StatementOutcome } from './types.ts';
 import type { SubjectsRecord } from './subjects.ts';
 
@@ -44,7 +44,7 @@ export interface AccessRow {
   purpose?: string | null;
   /** From the outcome record: the subjects of the rows returned or written, by PHI table (audit.phi_tables). */
   subjects?: SubjectsRecord | null;
-  /** Where the statement record is: file:line. */
+  /** Where the statement record is: file:line, or table[instance]:seq. */
   at: string;
 }
 
@@ -178,12 +178,12 @@ function checkedRowOf(record: StatementRecord, at: string): AccessRow | string {
 }
 
 /**
- * Yields the matching statements of `files` (read in the order given: oldest first) in the order
- * their statement records were written, each with its outcome once that record is read. A row
- * waits for its outcome while fewer than `maxPending` later rows wait; beyond that, or at the end
- * of the log, it is given out with the outcome it has (null: none recorded).
+ * Yields the matching statements of `source` in the order their statement records were written
+ * (log order), each with its outcome once that record is read. A row waits for its outcome while
+ * fewer than `maxPending` later rows wait; beyond that, or at the end of the log, it is given out
+ * with the outcome it has (null: none recorded). The time range is asked of the source too.
  */
-export async function* queryAuditFiles(files: string[], filter: AccessFilter, options: QueryOptions = {}): AsyncGenerator<AccessRow> {
+export async function* queryAuditRecords(source: AuditRecordSource, filter: AccessFilter, options: QueryOptions = {}): AsyncGenerator<AccessRow> {
   const maxPending = options.maxPending ?? 10_000;
   const pending: AccessRow[] = []; // matching rows in log order, oldest first
   const byDecision = new Map<string, AccessRow>();
@@ -195,71 +195,47 @@ export async function* queryAuditFiles(files: string[], filter: AccessFilter, op
       yield row;
     }
   }
-  for (const file of files) {
-    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    let n = 0;
-    for await (const text of lines) {
-      n++;
-      if (!text.includes('"type":"statement"') && !text.includes('"type":"outcome"') && !text.includes('"type":"approval"')) continue;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(text) as AuditRecord;
-      } catch {
-        continue; // a torn or edited line: `audit verify` reports it
-      }
-      switch (record.type) {
-        case 'statement': {
-          if (byDecision.has(record.decision_id)) break; // a held statement's later record repeats the first
-          const row = checkedRowOf(record, `${file}:${n}`);
-          if (typeof row === 'string') {
-            options.onSkipped?.(`${file}:${n}`, row);
-            break;
-          }
-          if (!rowMatches(row, filter)) break;
-          pending.push(row);
-          byDecision.set(row.decision_id, row);
-          break;
-        }
-        case 'outcome': {
-          const row = byDecision.get(record.decision_id);
-          const o = record.outcome as unknown;
-          if (row !== undefined && typeof o === 'object' && o !== null && OUTCOME_STATUSES.has((o as { status?: unknown }).status as string)) {
-            row.outcome = record.outcome;
-            if (typeof record.subjects === 'object' && record.subjects !== null) row.subjects = record.subjects;
-          }
-          break;
-        }
-        case 'approval': {
-          const row = byDecision.get(record.decision_id);
-          if (row !== undefined && isString(record.state)) row.approval = record.state;
-          if (row !== undefined && record.event === 'requested' && isString(record.reason)) row.purpose = record.reason;
-          break;
-        }
-        default:
-          break;
-      }
-      yield* release(false);
+  const scope = { types: ['statement', 'outcome', 'approval'] as const, since: filter.since, until: filter.until, decisionId: null };
+  for await (const { text, at } of source.lines(scope)) {
+    if (!text.includes('"type":"statement"') && !text.includes('"type":"outcome"') && !text.includes('"type":"approval"')) continue;
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(text) as AuditRecord;
+    } catch {
+      continue; // a torn or edited line: `audit verify` reports it
     }
+    switch (record.type) {
+      case 'statement': {
+        if (byDecision.has(record.decision_id)) break; // a held statement's later record repeats the first
+        const row = checkedRowOf(record, at);
+        if (typeof row === 'string') {
+          options.onSkipped?.(at, row);
+          break;
+        }
+        if (!rowMatches(row, filter)) break;
+        pending.push(row);
+        byDecision.set(row.decision_id, row);
+        break;
+      }
+      case 'outcome': {
+        const row = byDecision.get(record.decision_id);
+        const o = record.outcome as unknown;
+        if (row !== undefined && typeof o === 'object' && o !== null && OUTCOME_STATUSES.has((o as { status?: unknown }).status as string)) {
+          row.outcome = record.outcome;
+          if (typeof record.subjects === 'object' && record.subjects !== null) row.subjects = record.subjects;
+        }
+        break;
+      }
+      case 'approval': {
+        const row = byDecision.get(record.decision_id);
+        if (row !== undefined && isString(record.state)) row.approval = record.state;
+        if (row !== undefined && record.event === 'requested' && isString(record.reason)) row.purpose = record.reason;
+        break;
+      }
+      default:
+        break;
+    }
+    yield* release(false);
   }
   yield* release(true);
-}
-
-/** The seq of a file's first record (MAX_SAFE_INTEGER when its first line has none). */
-function firstSeqOf(file: string): number {
-  const buffer = Buffer.alloc(64 * 1024);
-  const fd = openSync(file, 'r');
-  let n: number;
-  try {
-    n = readSync(fd, buffer, 0, buffer.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const first = buffer.subarray(0, n).toString('utf8').split('\n', 1)[0] ?? '';
-  const match = /"seq":(\d+)/.exec(first);
-  return match ? Number(match[1]) : Number.MAX_SAFE_INTEGER;
-}
-
-/** Rotated files in log order (by the seq of their first record), whatever order they were named in. */
-export function inLogOrder(files: string[]): string[] {
-  return files.map((file) => ({ file, seq: firstSeqOf(file) })).sort((a, b) => a.seq - b.seq).map((f) => f.file);
 }

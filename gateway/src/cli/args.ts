@@ -64,3 +64,34 @@ export function listOption(value: string | undefined): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/**
+ * Where an audit command reads records (besides FILE arguments): the audit table of sink postgres.
+ * `--postgres-table` is the config's audit.postgres_table (`audit query` has its own --table filter).
+ */
+export const AUDIT_TABLE_OPTIONS = {
+  postgres: { type: 'string' },
+  'postgres-table': { type: 'string' },
+  instance: { type: 'string', multiple: true },
+} as const;
+
+/** --since and --until of the audit commands (parsed with timeOption). */
+export const TIME_RANGE_OPTIONS = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+} as const;
+
+const AGO = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** An ISO 8601 date or time, or a duration before `now` (30m, 24h, 7d); null when not given. */
+export function timeOption(option: string, value: string | undefined, now = Date.now()): Date | null {
+  if (value === undefined) return null;
+  const d = AGO.exec(value);
+  if (d) return new Date(now - Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS]);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return new Date(t);
+  }
+  throw new UsageError(`--${option} ${JSON.stringify(value)} is neither an ISO 8601 date or time (2026-12-01, 2026-12-01T08:00:00Z) nor a duration (30m, 24h, 7d)`);
+}

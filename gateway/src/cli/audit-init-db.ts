@@ -4,9 +4,10 @@
 import pg from 'pg';
 import { auditGrants, auditTable, auditTableDdl } from '../audit/postgres-table.ts';
 import { UsageError, parseOptions } from './args.ts';
+import { postgresTableOption } from './audit-source.ts';
 import type { CliCommand } from './command.ts';
 
-const HELP = `Usage: gatehouse audit init-db --postgres <url> [--table <schema.table>] [--grant <role>] [--print]
+const HELP = `Usage: gatehouse audit init-db --postgres <url> [--postgres-table <schema.table>] [--grant <role>] [--print]
 
 Creates the audit table that sink postgres writes (docs/audit.md): one row per chained record,
 keyed by (instance, seq), UPDATE, DELETE and TRUNCATE revoked from PUBLIC. Run it as the
@@ -15,7 +16,8 @@ USAGE on the schema, SELECT and INSERT on the table, nothing more. Safe to run a
 
 Options:
   --postgres <url>  the database (libpq URL) of the owner who creates the table
-  --table <t>       schema.table (default gatehouse.audit_log)
+  --postgres-table <t>
+                    schema.table (default gatehouse.audit_log); --table is accepted too
   --grant <role>    the gateway's audit role
   --print           print the SQL instead of running it
   -h, --help        show this help
@@ -31,13 +33,14 @@ export const auditInitDbCommand: CliCommand = {
   async run(argv: string[]): Promise<number> {
     const values = parseOptions(argv, {
       postgres: { type: 'string' },
-      table: { type: 'string' },
+      'postgres-table': { type: 'string' },
+      table: { type: 'string' }, // the earlier spelling of --postgres-table
       grant: { type: 'string' },
       print: { type: 'boolean', default: false },
     });
     let table;
     try {
-      table = auditTable(values.table);
+      table = auditTable(postgresTableOption(values));
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

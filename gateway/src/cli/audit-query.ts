@@ -1,21 +1,21 @@
 // `gatehouse audit query`: which statements did who run on what, as a table, CSV, NDJSON or OCSF.
 
-import { accessSync, constants, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { csvHeader, csvRow, formatTable, ndjsonRow, ocsfEvent, QUERY_FORMATS, type QueryFormat } from '../audit/query-format.ts';
-import { auditLogFilesNoting } from '../audit/log-files.ts';
-import { inLogOrder, queryAuditFiles, type AccessFilter, type AccessRow } from '../audit/query.ts';
+import { queryAuditRecords, type AccessFilter, type AccessRow } from '../audit/query.ts';
 import { DECISION_ACTIONS, type DecisionAction } from '../policy/types.ts';
-import { UsageError } from './args.ts';
+import { AUDIT_TABLE_OPTIONS, parseOptionsAndPositionals, TIME_RANGE_OPTIONS, timeOption, UsageError } from './args.ts';
+import { auditSourceOf, readingSource } from './audit-source.ts';
 import type { CliCommand } from './command.ts';
 import { version } from './version.ts';
 
 const HELP = `Usage: gatehouse audit query [filters] [--format table|csv|ndjson|ocsf] FILE...
+       gatehouse audit query [filters] [--format ...] --postgres <url> [--postgres-table <t>] [--instance <id>]...
 
-Lists the statements recorded in audit log files that match every filter given, oldest first,
-each with its decision, its outcome (ok and rows, error or refused with the SQLSTATE, aborted)
-and, for statements held for approval, how the request ended. Give rotated files in any
-order. Statement text is shown as recorded: literals replaced by $n.
+Lists the statements recorded in audit log files (or in the audit table of sink postgres) that
+match every filter given, oldest first, each with its decision, its outcome (ok and rows, error
+or refused with the SQLSTATE, aborted) and, for statements held for approval, how the request
+ended. Give rotated files in any order; the records of several instances in the audit table are
+merged in time order. Statement text is shown as recorded: literals replaced by $n.
 
 Filters (repeat one to accept any of its values; different filters must all match):
   --identity <s>   the identity's subject or name
@@ -28,6 +28,11 @@ Filters (repeat one to accept any of its values; different filters must all matc
   --since <time>   at or after: an ISO 8601 date or time, or a duration ago (30m, 24h, 7d)
   --until <time>   before: as --since
 
+Source (instead of FILEs):
+  --postgres <url>        the database holding the audit table (a libpq URL; reading needs SELECT)
+  --postgres-table <t>    the audit table, schema.table (default gatehouse.audit_log)
+  --instance <id>         only this instance's records (repeatable; default: every instance)
+
 Output:
   --format <f>     table (default), csv, ndjson (one JSON object per statement) or ocsf
                    (OCSF 1.1.0 Datastore Activity events, class 6005, one per line)
@@ -37,27 +42,14 @@ Output:
 Exit codes:
   0  at least one statement matched
   1  none matched
-  2  usage error (bad arguments, unreadable file)
+  2  usage error (bad arguments, unreadable file or audit table)
 
 Examples:
   gatehouse audit query --identity ci-agent --table clinical.patients --since 7d audit.ndjson*
   gatehouse audit query --column patients.ssn --decision mask,approve --format csv audit.ndjson > ssn.csv
   gatehouse audit query --since 2026-12-01 --format ocsf /var/log/gatehouse/audit.ndjson* | siem-forwarder
+  gatehouse audit query --since 24h --decision deny --postgres postgresql://auditor@db/audit
 `;
-
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** An ISO 8601 date or time, or a duration before `now` (30m, 24h, 7d). */
-export function parseTime(value: string, option: string, now = Date.now()): Date {
-  const d = DURATION.exec(value);
-  if (d) return new Date(now - Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS]);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const t = Date.parse(value);
-    if (!Number.isNaN(t)) return new Date(t);
-  }
-  throw new UsageError(`${option} ${JSON.stringify(value)} is neither an ISO 8601 date or time (2026-12-01, 2026-12-01T08:00:00Z) nor a duration (30m, 24h, 7d)`);
-}
 
 function decisions(values: string[]): DecisionAction[] {
   return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '').map((v) => {
@@ -141,29 +133,19 @@ export const auditQueryCommand: CliCommand = {
   summary: 'List recorded statements by identity, table, column, decision, commit and time',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          identity: { type: 'string', multiple: true, default: [] },
-          group: { type: 'string', multiple: true, default: [] },
-          table: { type: 'string', multiple: true, default: [] },
-          column: { type: 'string', multiple: true, default: [] },
-          decision: { type: 'string', multiple: true, default: [] },
-          commit: { type: 'string', multiple: true, default: [] },
-          session: { type: 'string', multiple: true, default: [] },
-          since: { type: 'string' },
-          until: { type: 'string' },
-          format: { type: 'string', default: 'table' },
-          limit: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: true,
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseOptionsAndPositionals(argv, {
+      identity: { type: 'string', multiple: true, default: [] },
+      group: { type: 'string', multiple: true, default: [] },
+      table: { type: 'string', multiple: true, default: [] },
+      column: { type: 'string', multiple: true, default: [] },
+      decision: { type: 'string', multiple: true, default: [] },
+      commit: { type: 'string', multiple: true, default: [] },
+      session: { type: 'string', multiple: true, default: [] },
+      ...TIME_RANGE_OPTIONS,
+      format: { type: 'string', default: 'table' },
+      limit: { type: 'string' },
+      ...AUDIT_TABLE_OPTIONS,
+    });
     const v = parsed.values;
     const format = v.format as QueryFormat;
     if (!QUERY_FORMATS.includes(format)) throw new UsageError(`--format ${JSON.stringify(v.format)}: expected one of ${QUERY_FORMATS.join(', ')}`);
@@ -172,16 +154,7 @@ export const auditQueryCommand: CliCommand = {
       limit = Number(v.limit);
       if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit ${JSON.stringify(v.limit)}: expected a positive whole number`);
     }
-    const files = auditLogFilesNoting(parsed.positionals);
-    if (files.length === 0) throw new UsageError('at least one audit log FILE is required');
-    for (const f of files) {
-      try {
-        accessSync(f, constants.R_OK);
-        if (statSync(f).isDirectory()) throw new Error('a directory, not a file');
-      } catch (e) {
-        throw new UsageError(`cannot read the audit file ${f}: ${(e as Error).message}`);
-      }
-    }
+    const source = auditSourceOf(v, parsed.positionals);
     const filter: AccessFilter = {
       identities: v.identity,
       groups: v.group,
@@ -190,13 +163,13 @@ export const auditQueryCommand: CliCommand = {
       decisions: decisions(v.decision),
       revisions: revisions(v.commit),
       sessions: v.session,
-      since: v.since === undefined ? null : parseTime(v.since, '--since'),
-      until: v.until === undefined ? null : parseTime(v.until, '--until'),
+      since: timeOption('since', v.since),
+      until: timeOption('until', v.until),
     };
     const onSkipped = (at: string, why: string): void => {
       process.stderr.write(`${at}: skipped: ${why}\n`);
     };
-    const count = await print(queryAuditFiles(inLogOrder(files), filter, { onSkipped }), format, limit);
+    const count = await readingSource(() => print(queryAuditRecords(source, filter, { onSkipped }), format, limit));
     return count > 0 ? 0 : 1;
   },
 };

@@ -1,16 +1,16 @@
 // `gatehouse audit verify`: checks audit log files offline (chain, checkpoints, completeness).
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadCheckpointKey, type CheckpointKey } from '../audit/checkpoint.ts';
 import { auditLogFilesNoting } from '../audit/log-files.ts';
 import { formatReport, verifyAuditFiles } from '../audit/verify.ts';
 import { formatTableReport, verifyAuditTable } from '../audit/verify-postgres.ts';
-import { UsageError } from './args.ts';
+import { AUDIT_TABLE_OPTIONS, parseOptionsAndPositionals, UsageError } from './args.ts';
+import { postgresTableOption } from './audit-source.ts';
 import type { CliCommand } from './command.ts';
 
 const HELP = `Usage: gatehouse audit verify --key <public key> [--json] FILE...
-       gatehouse audit verify --key <public key> --postgres <url> [--instance <id>]... [--table <schema.table>] [--json]
+       gatehouse audit verify --key <public key> --postgres <url> [--instance <id>]... [--postgres-table <schema.table>] [--json]
 
 Checks audit log files offline: every record's link in the hash chain across the files (give
 rotated files in any order), every checkpoint's Ed25519 signature against the trusted public
@@ -29,7 +29,9 @@ Options:
                 the database holding the audit table (a libpq URL; reading needs SELECT)
   --instance <id>
                 only this instance's chain (repeatable; default: every instance in the table)
-  --table <t>   the audit table, schema.table (default gatehouse.audit_log)
+  --postgres-table <t>
+                the audit table, schema.table (default gatehouse.audit_log); --table is
+                accepted too (its earlier spelling)
   --json        print the report as JSON
   -h, --help    show this help
 
@@ -50,25 +52,15 @@ export const auditVerifyCommand: CliCommand = {
   summary: 'Check audit log files (or the audit table) offline: chain, signed checkpoints, completeness',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          key: { type: 'string' },
-          json: { type: 'boolean', default: false },
-          postgres: { type: 'string' },
-          instance: { type: 'string', multiple: true },
-          table: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: true,
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { postgres, instance, table } = parsed.values;
-    if (postgres === undefined && (instance !== undefined || table !== undefined)) throw new UsageError('--instance and --table go with --postgres');
+    const parsed = parseOptionsAndPositionals(argv, {
+      key: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...AUDIT_TABLE_OPTIONS,
+      table: { type: 'string' }, // the earlier spelling of --postgres-table
+    });
+    const { postgres, instance } = parsed.values;
+    const table = postgresTableOption(parsed.values);
+    if (postgres === undefined && (instance !== undefined || table !== undefined)) throw new UsageError('--instance and --postgres-table go with --postgres');
     if (postgres !== undefined && parsed.positionals.length > 0) throw new UsageError('give either FILEs or --postgres, not both');
     let key: CheckpointKey | null = null;
     if (parsed.values.key !== undefined) key = await readKey(parsed.values.key);
