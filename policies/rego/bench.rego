@@ -28,3 +28,14 @@ mask contains {"id": "bench-masked", "reason": "masking benchmark", "on": "read"
 	t == "public.pgbench_masked_people"
 	some column, strategy in bench_people_masks
 }
+
+# The same three columns with strategies that need no key (no per-row keyed function in
+# PostgreSQL), so the bench can show what the keyed hash costs on its own.
+bench_people_unkeyed_masks := {"ssn": "redact", "email": "null", "phone": "last4"}
+
+mask contains {"id": "bench-masked-unkeyed", "reason": "masking benchmark, no keyed strategy", "on": "read", "table": t, "column": column, "strategy": strategy} if {
+	member("bench_masked_unkeyed")
+	some t in input.statement.tables_read
+	t == "public.pgbench_masked_people"
+	some column, strategy in bench_people_unkeyed_masks
+}

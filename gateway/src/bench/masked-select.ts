@@ -1,6 +1,8 @@
-// The cost of masking at the source: one 100,000-row SELECT with three masked columns (redact,
-// hash, last4) through Gatehouse, against the same SELECT unmasked through Gatehouse, interleaved
-// in one run, with pgbench as the client (a custom script, one client, a fixed transaction count).
+// The cost of masking at the source: one 100,000-row SELECT with three masked columns through
+// Gatehouse, against the same SELECT unmasked through Gatehouse, interleaved in one run, with
+// pgbench as the client (a custom script, one client, a fixed transaction count). Two sets of
+// masks: with a keyed hash (redact, hash, last4) and with strategies that need no key (redact,
+// null, last4), so that the keyed function's own cost shows.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,15 +14,29 @@ import { runPgbench } from './pgbench.ts';
 export const MASKED_TABLE = 'public.pgbench_masked_people';
 export const MASKED_ROWS = 100_000;
 
-export interface MaskedSelectTiming {
-  rows: number;
+/** One set of masks measured against the unmasked SELECT. */
+export interface MaskedVariant {
+  /** What distinguishes this set, e.g. "with a keyed hash". */
+  label: string;
   maskedColumns: string[];
   /** Average latency of the whole SELECT (all rows received), per pass, in ms. */
-  unmaskedMs: number[];
   maskedMs: number[];
   /** Median masked / median unmasked. */
   ratio: number | null;
 }
+
+export interface MaskedSelectTiming {
+  rows: number;
+  /** Average latency of the whole SELECT (all rows received), per pass, in ms. */
+  unmaskedMs: number[];
+  variants: MaskedVariant[];
+}
+
+/** The sets of masks the bench measures, by the group the bench policies mask them for (policies/{rego,cedar}/bench.*). */
+export const MASK_VARIANTS: ReadonlyArray<{ label: string; group: string; maskedColumns: string[] }> = [
+  { label: 'with a keyed hash', group: 'bench_masked', maskedColumns: ['ssn (redact)', 'email (hash)', 'phone (last4)'] },
+  { label: 'no keyed strategy', group: 'bench_masked_unkeyed', maskedColumns: ['ssn (redact)', 'email (null)', 'phone (last4)'] },
+];
 
 /** Creates the table (once) and the masking functions in the bench database. */
 export async function prepareMaskedTable(url: string): Promise<void> {
@@ -51,11 +67,12 @@ const median = (xs: number[]): number | null => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-/** Runs `passes` interleaved pairs of pgbench runs (`transactions` SELECTs each) for the two identities. */
+/** Runs `passes` interleaved rounds of pgbench runs (`transactions` SELECTs each): unmasked, then each masked identity. */
 export async function measureMaskedSelect(options: {
   gatewayUrl: string;
   unmaskedToken: string;
-  maskedToken: string;
+  /** One token per entry of MASK_VARIANTS, in that order (a member of its group). */
+  maskedTokens: string[];
   passes: number;
   transactions: number;
 }): Promise<MaskedSelectTiming> {
@@ -71,18 +88,23 @@ export async function measureMaskedSelect(options: {
     return r.summary?.latencyAverageMs ?? null;
   };
   const unmaskedMs: number[] = [];
-  const maskedMs: number[] = [];
+  const maskedMs: number[][] = MASK_VARIANTS.map(() => []);
   try {
     for (let i = 0; i < options.passes; i++) {
       const plain = await run(options.unmaskedToken);
-      const masked = await run(options.maskedToken);
       if (plain !== null) unmaskedMs.push(plain);
-      if (masked !== null) maskedMs.push(masked);
+      for (const [v, token] of options.maskedTokens.entries()) {
+        const masked = await run(token);
+        if (masked !== null) maskedMs[v]!.push(masked);
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const m = median(maskedMs);
   const u = median(unmaskedMs);
-  return { rows: MASKED_ROWS, maskedColumns: ['ssn (redact)', 'email (hash)', 'phone (last4)'], unmaskedMs, maskedMs, ratio: m !== null && u !== null && u > 0 ? m / u : null };
+  const variants = MASK_VARIANTS.map(({ label, maskedColumns }, v) => {
+    const m = median(maskedMs[v]!);
+    return { label, maskedColumns, maskedMs: maskedMs[v]!, ratio: m !== null && u !== null && u > 0 ? m / u : null };
+  });
+  return { rows: MASKED_ROWS, unmaskedMs, variants };
 }

@@ -20,7 +20,7 @@ import { measureSessionMemory } from './session-memory.ts';
 import { stopOnExit } from './stop-on-exit.ts';
 import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
-import { measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
+import { MASK_VARIANTS, measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
 import { discardingAuditSink, measureAuditDurability, type AuditDurabilityTiming, type AuditSetting } from './audit-durability.ts';
 import { runIsolation, type IsolationOptions } from './run-isolation.ts';
@@ -257,9 +257,13 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
 
     let masking: MaskedSelectTiming | null = null;
     try {
-      const maskedToken = await mintDevToken({ keyDir, subject: 'bench-masked', groups: ['bench', 'bench_masked'], ttlSeconds: 3600 });
-      masking = await measureMaskedSelect({ gatewayUrl: viaGatehouse.url, unmaskedToken: token, maskedToken, passes: 3, transactions: 5 });
-      step(`masking at the source: masked ${masking.maskedMs.map((x) => x.toFixed(0)).join('/')} ms vs unmasked ${masking.unmaskedMs.map((x) => x.toFixed(0)).join('/')} ms per SELECT (${masking.ratio?.toFixed(2) ?? 'n/a'}×)`);
+      const maskedTokens = await Promise.all(MASK_VARIANTS.map((v) => mintDevToken({ keyDir, subject: `bench-masked-${v.group}`, groups: ['bench', v.group], ttlSeconds: 3600 })));
+      masking = await measureMaskedSelect({ gatewayUrl: viaGatehouse.url, unmaskedToken: token, maskedTokens, passes: 3, transactions: 5 });
+      const timing = masking;
+      step(
+        `masking at the source: unmasked ${timing.unmaskedMs.map((x) => x.toFixed(0)).join('/')} ms per SELECT; ` +
+          timing.variants.map((v) => `${v.label} ${v.maskedMs.map((x) => x.toFixed(0)).join('/')} ms (${v.ratio?.toFixed(2) ?? 'n/a'}×)`).join('; '),
+      );
     } catch (e) {
       step(`masking at the source: FAILED: ${e instanceof Error ? e.message : String(e)}`);
     }
