@@ -82,8 +82,8 @@ export function startHostileProcess(): Promise<HostileProcess> {
 
 /** The child's side: says it is ready, runs the one HostileRun it is sent, sends the tallies and disconnects. */
 export function hostileChildMain(): void {
-  const send = (m: FromChild, then?: () => void): void => {
-    process.send?.(m, then);
+  const send = (m: FromChild, then: () => void = () => undefined): void => {
+    process.send?.(m, undefined, {}, then);
   };
   process.once('message', (message) => {
     const run = message as HostileRun;
