@@ -212,8 +212,10 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     const rssBeforeMiB = await sampleRss();
     const phaseNames: PhaseName[] = options.mode === 'soak' ? ['soak'] : ['baseline', 'hostile', 'recovery'];
     let hostile: HostileTally[] = [];
+    const cpuByPhase = new Map<string, number | null>();
     for (const name of phaseNames) {
       recorder.current = name;
+      const cpuBefore = await gw.cpuSeconds();
       const seconds = name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds;
       step(`${name}: ${seconds} s...`);
       if (name === 'hostile') {
@@ -222,12 +224,14 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
         hostileRun.catch(() => undefined); // a failure is thrown below, after the phase
         await sleep(seconds * 1000);
         recorder.current = 'hostile-overrun'; // the last hostile action may run past the phase: not measured
+        cpuByPhase.set(name, subtract(await gw.cpuSeconds(), cpuBefore));
         hostile = await hostileRun;
       } else {
         await sleep(seconds * 1000);
+        cpuByPhase.set(name, subtract(await gw.cpuSeconds(), cpuBefore));
       }
-      const r = recorder.result(name, seconds);
-      step(`${name}: ${r.latency.count} statements, p50 ${r.latency.p50Ms?.toFixed(2)} ms, p99 ${r.latency.p99Ms?.toFixed(2)} ms, max ${r.latency.maxMs?.toFixed(0)} ms, ${r.errors} errors; RSS ${rss.at(-1)?.rssMiB.toFixed(0) ?? 'n/a'} MiB`);
+      const r = { ...recorder.result(name, seconds), gatewayCpuSeconds: cpuByPhase.get(name) ?? null };
+      step(`${name}: ${r.latency.count} statements, p50 ${r.latency.p50Ms?.toFixed(2)} ms, p99 ${r.latency.p99Ms?.toFixed(2)} ms, max ${r.latency.maxMs?.toFixed(0)} ms, ${r.errors} errors; RSS ${rss.at(-1)?.rssMiB.toFixed(0) ?? 'n/a'} MiB; gateway CPU ${r.gatewayCpuSeconds?.toFixed(1) ?? 'n/a'} s`);
     }
     const rssAfterMiB = await sampleRss();
     recorder.current = 'closing';
@@ -239,7 +243,10 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     sampling = false;
     await sampler;
 
-    const phases = phaseNames.map((name) => recorder.result(name, name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds));
+    const phases = phaseNames.map((name) => ({
+      ...recorder.result(name, name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds),
+      gatewayCpuSeconds: cpuByPhase.get(name) ?? null,
+    }));
     const exit = gw.exited();
     const gatewayExit = exit === null ? null : `exit code ${exit.code ?? '-'}, signal ${exit.signal ?? '-'}`;
     return {
@@ -274,3 +281,5 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     await rm(workDir, { recursive: true, force: true });
   }
 }
+
+const subtract = (after: number | null, before: number | null): number | null => (after === null || before === null ? null : after - before);
