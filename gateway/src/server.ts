@@ -211,9 +211,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
-  // Sessions' evaluations go through admission per identity (activation checks do not): one identity
-  // never holds every worker, and a shape it just ran over budget is refused for a cool-down.
-  const admission = new EvalAdmission(evaluator, { perIdentity: EVAL_WORKERS - 1, cooldownMs: config.policies.evalCooldownMs });
+  // Sessions' evaluations in the worker pool go through admission per identity (activation checks do
+  // not): one identity never holds every worker, and a shape it just ran over budget is refused for a
+  // cool-down. An evaluator given by the caller (a test's) is used as it is.
+  const sessionEvaluator: PolicyEvaluator =
+    pool === null ? evaluator : new EvalAdmission(pool, { perIdentity: EVAL_WORKERS - 1, cooldownMs: config.policies.evalCooldownMs });
   // The policy serving now, for gated activation's recorded inputs (null until one serves).
   let serving: (() => PolicyEngine) | null = null;
   const servingNow = (): PolicyEngine | null => {
@@ -493,7 +495,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
-          evaluator: admission,
+          evaluator: sessionEvaluator,
           approvals: gate,
           cache: decisionCache,
           routines: catalog.routines,
