@@ -45,6 +45,7 @@ try {
   const started = Date.now();
   while (sent < total) {
     const masked = seed % 2 === 1;
+    // runDifferential reports a session it cannot (re)open as a divergence; it does not throw.
     const stats = await runDifferential({
       seed,
       messages: Math.min(chunk, total - sent),

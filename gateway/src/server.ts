@@ -31,7 +31,8 @@ import { DecisionCache } from './enforce/decision-cache.ts';
 import { GatehouseError } from './errors.ts';
 import { checkEvaluationBudget, checkRecordedInputs, recordedInputs, type BudgetCheck } from './policy/budget-gate.ts';
 import { recentRecordedInputs } from './audit/recorded-inputs.ts';
-import { EvalPool } from './policy/eval-pool.ts';
+import { EvalAdmission } from './policy/eval-admission.ts';
+import { EVAL_WORKERS, EvalPool } from './policy/eval-pool.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
@@ -203,12 +204,18 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let engines: EngineSource;
   // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
   const pool = options.evaluator ? null : new EvalPool({
+    workers: EVAL_WORKERS,
     warmUp: warmUpInputs,
     onInfo: info,
     // Evaluations in workers bypass the timed engine wrapper (metrics/observed-engines.ts).
     onEvaluated: (engine, micros) => metrics.evaluationSeconds.labels({ engine }).observe(micros / 1e6),
   });
   const evaluator: PolicyEvaluator = options.evaluator ?? pool!;
+  // Sessions' evaluations in the worker pool go through admission per identity (activation checks do
+  // not): one identity never holds every worker, and a shape it just ran over budget is refused for a
+  // cool-down. An evaluator given by the caller (a test's) is used as it is.
+  const sessionEvaluator: PolicyEvaluator =
+    pool === null ? evaluator : new EvalAdmission(pool, { perIdentity: EVAL_WORKERS - 1, cooldownMs: config.policies.evalCooldownMs });
   // The policy serving now, for gated activation's recorded inputs (null until one serves).
   let serving: (() => PolicyEngine) | null = null;
   const servingNow = (): PolicyEngine | null => {
@@ -488,7 +495,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           engines,
           audit,
           evalTimeoutMs: config.policies.evalTimeoutMs,
-          evaluator,
+          evaluator: sessionEvaluator,
           approvals: gate,
           cache: decisionCache,
           routines: catalog.routines,

@@ -78,13 +78,16 @@ describe('a looping policy is cut off at its budget', () => {
     expect(refused?.detail).toMatch(/revision dir:[0-9a-f]{64}/);
     expect(during).toBeGreaterThan(0);
     // The session that sent it goes on, and so does the pool (its worker was replaced).
-    expect((await slow.query('SELECT 2 AS n')).rows).toEqual([{ n: 2 }]);
+    // (Another shape: this identity's statements fingerprinted like the looping one cool down.)
+    expect((await slow.query('SELECT id FROM clinical.visits ORDER BY id LIMIT 1')).rowCount).toBe(1);
+    // The same shape again from the same identity is refused in its cool-down, without evaluation
+    // (policy/eval-admission.ts; gateway/test/eval-cooldown.test.ts).
     expect(await errorOf(slow, "SELECT 'slow_policy again' AS marker")).toMatchObject({ code: '57014' });
     // Recorded with the literal as $1: both looping statements have this text, and no other does.
     const denied = readAudit(t.auditFile).filter((r) => r.type === 'statement' && r.statement === recorded("SELECT 'slow_policy' AS marker"));
     expect(denied.map((r) => (r.type === 'statement' ? [r.decision, r.policies] : null))).toEqual([
       ['deny', ['gatehouse.evaluation_budget']],
-      ['deny', ['gatehouse.evaluation_budget']],
+      ['deny', ['gatehouse.evaluation_cooldown']],
     ]);
   });
 });

@@ -61,4 +61,16 @@ describe('differential protocol fuzzing (short seeded run)', () => {
     expect(stats.divergence).toBeNull();
     expect(stats.cancels).toBeGreaterThan(0);
   });
+
+  it('reports a session it cannot open (again) as a divergence with its reason, never as a thrown error', async () => {
+    // Gatehouse refuses the login (28P01) and closes the connection: "connection closed" on every attempt.
+    const stats = await runDifferential({
+      seed: 7,
+      messages: 50,
+      gateway: () => WireClient.connect(t.port, 'not-a-token'),
+      direct: () => directSession(t.upstreamUrl),
+    });
+    expect(stats.rounds).toBe(0);
+    expect(stats.divergence?.why).toMatch(/^Gatehouse: could not open a session in \d+ attempts: /);
+  });
 });

@@ -13,6 +13,8 @@ export interface GatewayProcess {
   port: number;
   /** Resident set size in bytes (VmRSS), or null when it cannot be read (not Linux, exited). */
   rssBytes(): Promise<number | null>;
+  /** CPU time it has used so far, all threads (user + system, /proc/<pid>/stat), seconds; null when it cannot be read. */
+  cpuSeconds(): Promise<number | null>;
   /** Log lines (the `msg` of each NDJSON line) that match `pattern`, most recent last (at most 200 kept). */
   logLines(pattern: RegExp): string[];
   /** Whether it exited, and how. */
@@ -21,6 +23,8 @@ export interface GatewayProcess {
 }
 
 const KEEP_LINES = 2_000;
+/** USER_HZ: Linux reports /proc CPU times in these ticks per second (100 on every common architecture). */
+const CLOCK_TICKS = 100;
 
 export async function startGatewayProcess(options: { repoRoot: string; workDir: string; config: Record<string, unknown>; startTimeoutMs?: number }): Promise<GatewayProcess> {
   const configFile = path.join(options.workDir, 'gatehouse.json');
@@ -68,6 +72,16 @@ export async function startGatewayProcess(options: { repoRoot: string; workDir: 
         const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
         const m = /VmRSS:\s+(\d+) kB/.exec(status);
         return m ? Number(m[1]) * 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    cpuSeconds: async () => {
+      try {
+        const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+        // After the command name (in parentheses, may hold spaces): utime and stime are fields 14 and 15, in clock ticks.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
       } catch {
         return null;
       }

@@ -16,6 +16,12 @@ export interface PhaseResult {
   errors: number;
   /** The first few distinct error messages. */
   errorSamples: string[];
+  /**
+   * CPU time the gateway process used during the phase, seconds (null: not measured). Unlike
+   * latency, it hardly depends on what else loads the machine: what the hostile client costs the
+   * gateway shows as the hostile phase's CPU beyond the baseline's.
+   */
+  gatewayCpuSeconds?: number | null;
 }
 
 export interface RssSample {
@@ -113,11 +119,16 @@ function windowTable(windows: readonly LatencyWindow[], rows = 24): string[] {
   return out;
 }
 
+/** The gateway's CPU time in a phase as a share of one core. */
+function cpuShare(p: PhaseResult): string {
+  return p.gatewayCpuSeconds === undefined || p.gatewayCpuSeconds === null ? 'n/a' : `${((100 * p.gatewayCpuSeconds) / p.seconds).toFixed(0)}%`;
+}
+
 export function renderIsolation(r: IsolationResults): string[] {
   const s = r.settings;
   const v = r.verdict;
   const phaseRows = r.phases.map((p) =>
-    [p.name, p.seconds, p.latency.count, ms(p.latency.p50Ms), ms(p.latency.p99Ms), ms(p.latency.maxMs), ms(p.byKind.allowed.p99Ms), ms(p.byKind.masked.p99Ms), ms(p.byKind.denied.p99Ms), p.errors].join(' | '),
+    [p.name, p.seconds, p.latency.count, ms(p.latency.p50Ms), ms(p.latency.p99Ms), ms(p.latency.maxMs), ms(p.byKind.allowed.p99Ms), ms(p.byKind.masked.p99Ms), ms(p.byKind.denied.p99Ms), p.errors, cpuShare(p)].join(' | '),
   );
   const hostileRows = r.hostile.map((h) => `| ${h.action} | ${h.sent} | ${Object.entries(h.outcomes).map(([k, n]) => `${k} × ${n}`).join(', ') || '-'} | ${ms(h.maxMs)} |`);
   const errorLines = r.phases.flatMap((p) => p.errorSamples.map((e) => `- ${p.name}: \`${e.replace(/`/g, "'")}\``));
@@ -133,8 +144,8 @@ export function renderIsolation(r: IsolationResults): string[] {
     `Sessions connected in ${r.connectSeconds.toFixed(1)} s.`,
     ...(s.notes.length > 0 ? ['', ...s.notes.map((n) => `Note: ${n}`)] : []),
     '',
-    '| phase | s | statements | p50 (ms) | p99 (ms) | max (ms) | allowed p99 | masked p99 | denied p99 | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| phase | s | statements | p50 (ms) | p99 (ms) | max (ms) | allowed p99 | masked p99 | denied p99 | errors | gateway CPU (% of a core) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...phaseRows.map((row) => `| ${row} |`),
     '',
     ...(errorLines.length > 0 ? ['Well-behaved session errors (first of each kind):', '', ...errorLines, ''] : []),
@@ -148,6 +159,8 @@ export function renderIsolation(r: IsolationResults): string[] {
     '',
     `Load average ${r.machine.loadAverageAtStart.map((l) => l.toFixed(1)).join('/')} at start, ${r.machine.loadAverageAtEnd.map((l) => l.toFixed(1)).join('/')} at end, on ${r.machine.nproc} cores shared`,
     'by PostgreSQL, Gatehouse and the harness (and whatever else runs on the machine): latencies are noisy; compare phases of one run.',
+    'The gateway CPU column (all its threads, from /proc) hardly depends on that load: the hostile phase\'s CPU beyond the',
+    'baseline\'s is what the hostile client costs the gateway.',
     '',
     '### Latency over time (statements ending in each window)',
     '',

@@ -11,7 +11,8 @@ import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../auth/dev-keys.ts'
 import type { EngineKind } from '../policy/types.ts';
 import { ensureDatabase, initialisePgbench } from './bench-database.ts';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.ts';
-import { HOSTILE_ACTIONS, runHostile, type HostileAction, type HostileTally } from './hostile-client.ts';
+import { HOSTILE_ACTIONS, type HostileAction, type HostileTally } from './hostile-client.ts';
+import { startHostileProcess, type HostileProcess } from './hostile-process.ts';
 import { judge, type IsolationResults, type LatencyWindow, type PhaseName, type PhaseResult, type RssSample } from './isolation-report.ts';
 import { openClient, runSession, type TrafficKind, type TrafficRecorder } from './isolation-traffic.ts';
 import { summarize } from './latency-stats.ts';
@@ -111,6 +112,7 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-isolation-'));
   let privatePg: PrivatePostgres | null = null;
   let gateway: GatewayProcess | null = null;
+  let hostileProcess: HostileProcess | null = null;
   const notes: string[] = [];
   try {
     let adminUrl: string;
@@ -204,25 +206,32 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     );
 
     step(`warm-up ${options.warmupSeconds} s...`);
+    // The hostile client gets a process of its own, started (TypeScript loaded) before measuring.
+    hostileProcess = actions.length === 0 ? null : await startHostileProcess();
     await sleep(options.warmupSeconds * 1000);
     const rssBeforeMiB = await sampleRss();
     const phaseNames: PhaseName[] = options.mode === 'soak' ? ['soak'] : ['baseline', 'hostile', 'recovery'];
     let hostile: HostileTally[] = [];
+    const cpuByPhase = new Map<string, number | null>();
     for (const name of phaseNames) {
       recorder.current = name;
+      const cpuBefore = await gw.cpuSeconds();
       const seconds = name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds;
       step(`${name}: ${seconds} s...`);
       if (name === 'hostile') {
-        const until = Date.now() + seconds * 1000;
-        const hostileRun = runHostile({ actions, connect: () => openClient(clientConfig(hostileToken)), running: () => Date.now() < until, pauseMs: 200 });
+        // In its own process, so that sending its messages does not delay this one's timers.
+        const hostileRun = hostileProcess === null ? Promise.resolve([]) : hostileProcess.run({ actions, client: clientConfig(hostileToken), seconds, pauseMs: 200 });
+        hostileRun.catch(() => undefined); // a failure is thrown below, after the phase
         await sleep(seconds * 1000);
         recorder.current = 'hostile-overrun'; // the last hostile action may run past the phase: not measured
+        cpuByPhase.set(name, subtract(await gw.cpuSeconds(), cpuBefore));
         hostile = await hostileRun;
       } else {
         await sleep(seconds * 1000);
+        cpuByPhase.set(name, subtract(await gw.cpuSeconds(), cpuBefore));
       }
-      const r = recorder.result(name, seconds);
-      step(`${name}: ${r.latency.count} statements, p50 ${r.latency.p50Ms?.toFixed(2)} ms, p99 ${r.latency.p99Ms?.toFixed(2)} ms, max ${r.latency.maxMs?.toFixed(0)} ms, ${r.errors} errors; RSS ${rss.at(-1)?.rssMiB.toFixed(0) ?? 'n/a'} MiB`);
+      const r = { ...recorder.result(name, seconds), gatewayCpuSeconds: cpuByPhase.get(name) ?? null };
+      step(`${name}: ${r.latency.count} statements, p50 ${r.latency.p50Ms?.toFixed(2)} ms, p99 ${r.latency.p99Ms?.toFixed(2)} ms, max ${r.latency.maxMs?.toFixed(0)} ms, ${r.errors} errors; RSS ${rss.at(-1)?.rssMiB.toFixed(0) ?? 'n/a'} MiB; gateway CPU ${r.gatewayCpuSeconds?.toFixed(1) ?? 'n/a'} s`);
     }
     const rssAfterMiB = await sampleRss();
     recorder.current = 'closing';
@@ -234,7 +243,10 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
     sampling = false;
     await sampler;
 
-    const phases = phaseNames.map((name) => recorder.result(name, name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds));
+    const phases = phaseNames.map((name) => ({
+      ...recorder.result(name, name === 'recovery' ? Math.max(1, Math.round(options.phaseSeconds / 2)) : options.phaseSeconds),
+      gatewayCpuSeconds: cpuByPhase.get(name) ?? null,
+    }));
     const exit = gw.exited();
     const gatewayExit = exit === null ? null : `exit code ${exit.code ?? '-'}, signal ${exit.signal ?? '-'}`;
     return {
@@ -263,8 +275,11 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
       verdict: judge(phases, rssBeforeMiB, rssAfterMiB, gatewayExit),
     };
   } finally {
+    hostileProcess?.stop();
     await gateway?.stop().catch((e: unknown) => print(`gateway stop failed: ${String(e)}`));
     await privatePg?.stop().catch((e: unknown) => print(`private PostgreSQL stop failed: ${String(e)}`));
     await rm(workDir, { recursive: true, force: true });
   }
 }
+
+const subtract = (after: number | null, before: number | null): number | null => (after === null || before === null ? null : after - before);

@@ -26,6 +26,7 @@ export interface ConfigDocument {
   policies: {
     engine: EngineKind;
     eval_timeout_ms?: number;
+    eval_cooldown_ms?: number;
     activation_sample?: number;
     /** Exactly one of directory and git (the schema's oneOf). */
     directory?: string;

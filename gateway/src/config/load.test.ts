@@ -66,7 +66,7 @@ describe('loadConfig', () => {
         clockToleranceSeconds: 30,
       },
       upstream: { url: 'postgresql://gh:secret@db.internal:5432/app', passDatabase: false, connectTimeoutMs: 5000, pool: null },
-      policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, activationSample: 200 },
+      policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, evalCooldownMs: 10_000, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
       audit: { sink: 'stdout', file: '-', postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
@@ -102,7 +102,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.jwks).toEqual({ kind: 'url', url: 'https://idp.example.com/jwks', cacheMaxAgeSeconds: 60, cooldownSeconds: 5 });
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
-    expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, activationSample: 200 });
+    expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, evalCooldownMs: 10_000, activationSample: 200 });
     expect(config.audit).toEqual({ sink: 'file', file: join(dir, 'logs/audit.ndjson'), postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
@@ -117,6 +117,7 @@ upstream: { url: "postgres://u@h/db" }
       engine: 'cedar',
       directory: null,
       evalTimeoutMs: 100,
+      evalCooldownMs: 10_000,
       activationSample: 200,
       git: {
         url: join(dir, '../policy-repo'),
@@ -351,6 +352,7 @@ describe('schema defaults', () => {
     expect(d('upstream', 'connect_timeout_ms')).toBe(DEFAULTS.upstream.connectTimeoutMs);
     expect(d('policies', 'activation_sample')).toBe(DEFAULTS.policies.activationSample);
     expect(d('policies', 'eval_timeout_ms')).toBe(DEFAULTS.policies.evalTimeoutMs);
+    expect(d('policies', 'eval_cooldown_ms')).toBe(DEFAULTS.policies.evalCooldownMs);
     const notification = (props['approvals']?.properties['notifications'] as unknown as { items: { properties: Record<string, { default?: unknown }> } }).items.properties;
     expect(notification['timeout_ms']?.default).toBe(DEFAULTS.approvals.notification.timeoutMs);
     expect(notification['attempts']?.default).toBe(DEFAULTS.approvals.notification.attempts);

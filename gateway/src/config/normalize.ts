@@ -34,7 +34,7 @@ export const DEFAULTS = {
     cooldownSeconds: 30,
   },
   upstream: { passDatabase: false, connectTimeoutMs: 5000, pool: { maxConnections: 20, idleTimeoutSeconds: 300, acquireTimeoutMs: 5000 } },
-  policies: { evalTimeoutMs: 100, activationSample: 200, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
+  policies: { evalTimeoutMs: 100, evalCooldownMs: 10_000, activationSample: 200, git: { branch: 'main', tests: 'policy-tests', pollIntervalSeconds: 30, workDir: '.gatehouse/policy-repo' } },
   admin: { host: '127.0.0.1' },
   approvals: { maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notification: { timeoutMs: 5000, attempts: 6, backoffMs: 1000 } },
   audit: { file: '-', fsync: true, checkpointIntervalSeconds: 60, redactLiterals: true },
@@ -92,6 +92,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
     policies: {
       engine: doc.policies.engine,
       evalTimeoutMs: doc.policies.eval_timeout_ms ?? DEFAULTS.policies.evalTimeoutMs,
+      evalCooldownMs: doc.policies.eval_cooldown_ms ?? DEFAULTS.policies.evalCooldownMs,
       activationSample: doc.policies.activation_sample ?? DEFAULTS.policies.activationSample,
       ...(doc.policies.git === undefined
         ? { directory: path(doc.policies.directory ?? '.'), git: null }

@@ -53,6 +53,8 @@ export interface GatehouseConfig {
     engine: EngineKind;
     /** Per-decision evaluation timeout; exceeded means deny. */
     evalTimeoutMs: number;
+    /** After an evaluation overran its budget, the same identity's statements of that shape are refused unevaluated this long (0: never). */
+    evalCooldownMs: number;
     /** How many recent distinct statements of the audit log a new policy is also timed on at activation (0: none). */
     activationSample: number;
   } & (

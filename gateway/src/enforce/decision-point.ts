@@ -10,7 +10,7 @@ import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { GatehouseError } from '../errors.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import type { Decision, EngineVerdict, Identity, MaskRule, PolicyEngine, PolicyInput, SessionInfo } from '../policy/types.ts';
-import { EVAL_BUDGET_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
+import { EVAL_BUDGET_POLICY_ID, EVAL_COOLDOWN_POLICY_ID, inlineEvaluator, type BudgetedVerdict, type PolicyEvaluator } from '../policy/evaluate.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { DecisionCache, type DecisionCacheKey } from './decision-cache.ts';
@@ -120,8 +120,9 @@ export function refusalFor(decision: Decision): GatehouseError | null {
     case 'mask':
       return null; // applied at the source (applyMasks), or refused there
     case 'deny':
-      if (decision.policies[0] === EVAL_BUDGET_POLICY_ID) {
-        return new GatehouseError('POLICY_EVAL_BUDGET', `Gatehouse stopped the policy evaluation for this statement, so it was not run: ${decision.reason}`, {
+      if (decision.policies[0] === EVAL_BUDGET_POLICY_ID || decision.policies[0] === EVAL_COOLDOWN_POLICY_ID) {
+        const what = decision.policies[0] === EVAL_BUDGET_POLICY_ID ? 'stopped the policy evaluation for this statement' : 'refused this statement without evaluating it';
+        return new GatehouseError('POLICY_EVAL_BUDGET', `Gatehouse ${what}, so it was not run: ${decision.reason}`, {
           decisionId: decision.id,
           detail: `decision ${decision.id}; revision ${decision.revision}`,
           hint: 'The active policy has a rule that is too slow (or loops) for this statement; retrying will not help. Tell the policy owners: the policy revision and decision id are in the detail.',

@@ -3,7 +3,7 @@
 // configured) in the evaluation pool, each within the evaluation budget, before any evaluation of it
 // runs on the main thread; one that overruns refuses the commit.
 
-import { EVAL_BUDGET_POLICY_ID, type PolicyEvaluator } from './evaluate.ts';
+import { EVAL_BUDGET_POLICY_ID, isBudgetDeny, type PolicyEvaluator } from './evaluate.ts';
 import { loadCaseDirectory } from './testing/cases.ts';
 import { evaluationFor } from './testing/case-input.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';
@@ -26,19 +26,19 @@ export interface BudgetCheck {
 export interface RecordedBudgetInput {
   name: string;
   input: PolicyInput;
-  /** The policies the audit record names as deciding it (EVAL_BUDGET_POLICY_ID when it overran then). */
+  /** The policies the audit record names as deciding it (EVAL_BUDGET_POLICY_ID or EVAL_COOLDOWN_POLICY_ID when it was refused over the budget then). */
   decidedBy: readonly string[];
 }
 
 /**
  * The recorded inputs of a check (none when it has no source or they cannot be read). Agents choose
- * what gets recorded: an input that overran the budget when it was served (denied 57014) is passed
+ * what gets recorded: an input that overran the budget when it was served, or was refused in a cool-down after that (denied 57014), is passed
  * over, else a statement crafted to be slow for any policy would refuse every later commit (and,
  * at startup, the gateway itself).
  */
 export async function recordedInputs(check: BudgetCheck): Promise<RecordedBudgetInput[]> {
   const all = check.recorded === undefined ? [] : await check.recorded().catch(() => []);
-  const usable = all.filter((r) => !r.decidedBy.includes(EVAL_BUDGET_POLICY_ID));
+  const usable = all.filter((r) => !isBudgetDeny(r.decidedBy));
   if (usable.length < all.length) {
     check.note?.(`policy: ${all.length - usable.length} recorded statement(s) that overran the evaluation budget when served are not used to time new policies`);
   }

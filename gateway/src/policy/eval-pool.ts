@@ -42,6 +42,9 @@ export interface EvalPoolOptions {
   onInfo?: (line: string) => void;
 }
 
+/** Worker threads the gateway evaluates in (server.ts). */
+export const EVAL_WORKERS = 2;
+
 /** How an evaluation ended when it did not return a verdict. */
 type Failure = { type: 'overrun'; cpuMs: number; wall: boolean } | { type: 'crashed'; why: string };
 

@@ -2,10 +2,8 @@
 // time. The pool (eval-pool.ts) watches its CPU time and terminates it when an evaluation overruns.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { cedarEngineFromSet } from './cedar-engine.ts';
 import { engineErrorVerdict } from './combine.ts';
 import type { EvalWorkerData, FromWorker, ToWorker } from './eval-messages.ts';
-import { loadRegoEngine } from './rego-engine.ts';
 import { currentThreadId } from './thread-cpu.ts';
 import type { EngineSpec, EngineVerdict, PolicyEngine } from './types.ts';
 
@@ -15,12 +13,21 @@ const data = workerData as EvalWorkerData;
 const engines = new Map<string, PolicyEngine>();
 const post = (m: FromWorker): void => port.postMessage(m);
 
+/**
+ * Engines are imported when first built, not when the thread starts: a replacement worker is started
+ * after every evaluation cut off, and loading the other engine's code (Cedar's is 4 MB of WebAssembly)
+ * would be paid each time for nothing.
+ */
 async function build(spec: EngineSpec): Promise<PolicyEngine> {
   switch (spec.kind) {
-    case 'rego':
-      return loadRegoEngine(spec.wasm, spec.revision, spec.deterministic, { maxPages: data.regoMaxPages });
-    case 'cedar':
+    case 'rego': {
+      const { loadRegoEngine } = await import('./rego-engine.ts');
+      return loadRegoEngine(spec.module, spec.revision, spec.deterministic, { maxPages: data.regoMaxPages });
+    }
+    case 'cedar': {
+      const { cedarEngineFromSet } = await import('./cedar-engine.ts');
       return cedarEngineFromSet(spec.set, spec.revision);
+    }
     default: {
       const never: never = spec;
       throw new Error(`unknown engine ${JSON.stringify(never)}`);

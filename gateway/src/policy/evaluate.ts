@@ -17,6 +17,17 @@ export interface BudgetedVerdict {
 /** The policy id an over-budget deny names (enforce/decision-point.ts turns it into its own error). */
 export const EVAL_BUDGET_POLICY_ID = 'gatehouse.evaluation_budget';
 
+/**
+ * The policy id of a deny without evaluation: the same identity's statement of the same shape was
+ * stopped over its budget moments ago (policy/eval-admission.ts).
+ */
+export const EVAL_COOLDOWN_POLICY_ID = 'gatehouse.evaluation_cooldown';
+
+/** Whether a deny comes from the evaluation budget: stopped over it, or refused in a cool-down after it. */
+export function isBudgetDeny(policies: readonly string[]): boolean {
+  return policies.includes(EVAL_BUDGET_POLICY_ID) || policies.includes(EVAL_COOLDOWN_POLICY_ID);
+}
+
 /** Where and how evaluations run: in-process (below) or in worker threads (eval-pool.ts). */
 export interface PolicyEvaluator {
   /** The verdict now, or to come when evaluated elsewhere; never rejects for a policy problem. */

@@ -124,21 +124,26 @@ export function regoSourcesDeterministic(sources: readonly string[]): boolean {
 }
 
 /**
- * Instantiate a compiled module once; evaluate it many times. `deterministic` says whether its
+ * Instantiate a compiled module once; evaluate it many times. `wasm` is the module's bytes (compiled
+ * here, once) or a module compiled already: the engine's spec carries the compiled module, so an
+ * evaluation worker (policy/eval-pool.ts), started again after every evaluation cut off, instantiates
+ * it without compiling it again. `deterministic` says whether its
  * sources avoid clock, randomness and network builtins (see regoSourcesDeterministic); `reads`, which
  * parts of the input they read (policy/input-reads.ts).
  */
 export async function loadRegoEngine(
-  wasm: Uint8Array,
+  wasm: Uint8Array | WebAssembly.Module,
   revision: string,
   deterministic = false,
   limits: RegoMemoryLimits = {},
   reads: InputReads = READS_ALL,
 ): Promise<PolicyEngine> {
   let policy: LoadedPolicy;
+  let module: WebAssembly.Module;
   try {
+    module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
     // A bounded memory: an evaluation that needs more fails (deny) instead of growing the process.
-    policy = await loadPolicy(wasm, { initial: 5, ...(limits.maxPages === undefined ? {} : { maximum: limits.maxPages }) });
+    policy = await loadPolicy(module, { initial: 5, ...(limits.maxPages === undefined ? {} : { maximum: limits.maxPages }) });
   } catch (e) {
     throw new GatehouseError('CONFIG_INVALID', 'cannot load the compiled Rego module', { detail: errorText(e), cause: e });
   }
@@ -150,7 +155,7 @@ export async function loadRegoEngine(
     revision,
     deterministic,
     reads,
-    spec: { kind: 'rego', revision, deterministic, wasm },
+    spec: { kind: 'rego', revision, deterministic, module },
     memoryBytes: () => regoMemoryBytes(policy),
     evaluate(input: PolicyInput): EngineVerdict {
       let resultSet: unknown;

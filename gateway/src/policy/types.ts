@@ -230,5 +230,6 @@ export interface PolicyEngine {
 
 /** What a worker thread needs to build an engine: the compiled policy, not the engine object. */
 export type EngineSpec =
-  | { kind: 'rego'; revision: string; deterministic: boolean; wasm: Uint8Array }
+  /** `module`: compiled once, shared with every worker (posting a compiled module shares its code). */
+  | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module }
   | { kind: 'cedar'; revision: string; set: CedarPolicySet };

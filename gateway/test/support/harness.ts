@@ -90,6 +90,8 @@ export interface TestGatewayOptions {
   catalog?: StartOptions['catalog'];
   /** The evaluation budget, ms of CPU time (default a generous 5000). */
   evalTimeoutMs?: number;
+  /** policies.eval_cooldown_ms (default the gateway's). */
+  evalCooldownMs?: number;
   /** Where approval requests are kept (default memory). */
   approvalsStore?: 'memory' | 'postgres';
   /** More approvals settings (file keys), e.g. { notifications: [...] }. */
@@ -130,7 +132,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       },
       upstream: { url: upstreamUrl, pass_database: false, ...(options.pool ? { pool: options.pool } : {}) },
       // A generous budget: the shared test machine is noisy, and no test may depend on timing.
-      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000 },
+      policies: { engine, directory: options.policiesDir ?? join(REPO_ROOT, 'policies', engine), eval_timeout_ms: options.evalTimeoutMs ?? 5000, ...(options.evalCooldownMs === undefined ? {} : { eval_cooldown_ms: options.evalCooldownMs }) },
       audit: { file: auditFile, ...options.audit },
       ...(options.admin === true || options.adminSettings ? { admin: { host: '127.0.0.1', port: 0, ...options.adminSettings } } : {}),
       ...(options.approvalsStore || options.approvalsSettings ? { approvals: { ...(options.approvalsStore ? { store: options.approvalsStore } : {}), ...options.approvalsSettings } } : {}),

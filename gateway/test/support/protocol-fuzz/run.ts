@@ -172,17 +172,57 @@ async function sendRound(c: WireClient, round: Round, tail: Buffer, timeoutMs: n
   }
 }
 
+/** Attempts at opening a session before a run gives up (and reports it), with a doubling pause between. */
+const CONNECT_ATTEMPTS = 5;
+const FIRST_RETRY_MS = 200;
+
+/**
+ * Opens one side's session, again after a pause when it fails (a server may still be ending the
+ * sessions of a round that was cancelled or ended in FATAL); the error of the last attempt when
+ * none succeeded.
+ */
+export async function openSession(open: () => Promise<WireClient>, attempts = CONNECT_ATTEMPTS): Promise<WireClient | { error: string }> {
+  let error = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, FIRST_RETRY_MS * 2 ** (attempt - 1)));
+    try {
+      return await open();
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+  }
+  return { error: `could not open a session in ${attempts} attempts: ${error}` };
+}
+
+/** Both sides' sessions, or why one could not be opened (a divergence to report, not a crash). */
+async function openBoth(o: FuzzOptions): Promise<{ gw: WireClient; pg: WireClient } | { why: string }> {
+  const pg = await openSession(o.direct);
+  if (!(pg instanceof WireClient)) return { why: `PostgreSQL: ${pg.error}` };
+  const gw = await openSession(o.gateway);
+  if (!(gw instanceof WireClient)) {
+    pg.close();
+    return { why: `Gatehouse: ${gw.error}` };
+  }
+  return { gw, pg };
+}
+
 /** Runs rounds until `messages` frontend messages have been sent or the streams diverge. */
 export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
   const gen = new RoundGenerator(o.seed, o.cancelShare);
   const masked = (o.secrets?.length ?? 0) > 0;
   const stats: FuzzStats = { rounds: 0, cancels: 0, messages: 0, divergence: null };
-  let gw = await o.gateway();
-  let pg = await o.direct();
   const before: Divergence['before'] = [];
+  const stop = (why: string, trace: string[] = []): FuzzStats => {
+    stats.divergence = { seed: o.seed, round: stats.rounds, trace, direct: [], gateway: [], why, before: [...before] };
+    return stats;
+  };
+  const opened = await openBoth(o);
+  if ('why' in opened) return stop(opened.why);
+  let { gw, pg } = opened;
+  let round: Round | null = null;
   try {
     while (stats.messages < o.messages) {
-      const round: Round = gen.next();
+      round = gen.next();
       const sentinel = `fuzz-${o.seed}-${stats.rounds}`;
       // ROLLBACK first: a round may leave a transaction block open or aborted, where the sentinel would fail.
       const tail = Buffer.concat([serialize.query('ROLLBACK'), serialize.query(`SELECT '${sentinel}'::text AS sentinel`)]);
@@ -221,11 +261,15 @@ export async function runDifferential(o: FuzzOptions): Promise<FuzzStats> {
         gw.close();
         pg.close();
         before.length = 0;
-        gw = await o.gateway();
-        pg = await o.direct();
+        const again = await openBoth(o);
+        if ('why' in again) return stop(`after a round that ended its sessions: ${again.why}`);
+        ({ gw, pg } = again);
       }
     }
     return stats;
+  } catch (e) {
+    // Whatever the harness itself trips over (a lost connection mid-cancel, ...) is reported with the round, never thrown.
+    return stop(`the run failed: ${e instanceof Error ? e.message : String(e)}`, round?.trace ?? []);
   } finally {
     gw.close();
     pg.close();

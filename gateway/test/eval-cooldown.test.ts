@@ -1,0 +1,85 @@
+// After a statement's policy evaluation is stopped over its budget, the same identity's statements
+// of that shape are refused without evaluation for policies.eval_cooldown_ms (57014, audited with
+// policy gatehouse.evaluation_cooldown), while another identity's statements of the same shape, and
+// the same identity's other shapes, are decided as usual (policy/eval-admission.ts; R7-5 stays
+// answered: nobody else inherits the refusal). Through a real Gatehouse with real PostgreSQL.
+
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAudit, recorded, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+
+/** Loops (seconds to minutes of CPU) only for statements that mention cooldown_marker. */
+const LOOPING_FOR_MARKED = `package gatehouse
+
+deny contains {"id": "slow", "reason": "never reached in time"} if {
+	contains(input.statement.text, "cooldown_marker")
+	count([1 | some a in numbers.range(1, 20000); some b in numbers.range(1, 20000); a * b == -1]) == 0
+}
+`;
+
+async function outcome(c: pg.Client, sql: string): Promise<{ code: string | null; message: string }> {
+  try {
+    await c.query(sql);
+    return { code: null, message: '' };
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    return { code: err.code ?? null, message: err.message };
+  }
+}
+
+describe('an identity’s shape that overran its evaluation budget cools down', () => {
+  let t: TestGateway;
+  const policiesDir = mkdtempSync(join(tmpdir(), 'gatehouse-cooldown-policy-'));
+
+  beforeAll(async () => {
+    cpSync(join(REPO_ROOT, 'policies/rego'), policiesDir, { recursive: true });
+    rmSync(join(policiesDir, 'gatehouse_test.rego'));
+    writeFileSync(join(policiesDir, 'slow.rego'), LOOPING_FOR_MARKED);
+    // A cool-down far longer than the test: it is not waited out.
+    t = await startTestGateway({ policiesDir, evalTimeoutMs: 200, evalCooldownMs: 600_000 });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('refuses the same identity’s statements of that shape without evaluating them, and nobody else’s', async () => {
+    const mallory = await t.client(await t.token('cooldown-mallory', ['agents']));
+    const malloryAgain = await t.client(await t.token('cooldown-mallory', ['agents']));
+    const alice = await t.client(await t.token('cooldown-alice', ['agents']));
+
+    const stopped = await outcome(mallory, "SELECT 'cooldown_marker' AS probe");
+    expect(stopped.code).toBe('57014');
+    expect(stopped.message).toContain('200 ms of CPU time');
+
+    // Same identity, same shape (other literals, another session): refused at once, not evaluated.
+    for (const [c, sql] of [
+      [mallory, "SELECT 'cooldown_marker' AS probe"],
+      [malloryAgain, "SELECT 'harmless' AS probe"],
+    ] as const) {
+      const refused = await outcome(c, sql);
+      expect(refused.code).toBe('57014');
+      expect(refused.message).toContain('without evaluating it');
+      expect(refused.message).toContain('policies.eval_cooldown_ms');
+    }
+    // The same identity's other shapes are decided as usual. (PostgreSQL's fingerprint ignores
+    // literals, aliases and comments: even `SELECT 1 AS n, 2 AS m` has the shape of the ones above.)
+    expect((await mallory.query('SELECT id FROM clinical.visits ORDER BY id LIMIT 1')).rowCount).toBe(1);
+    // Another identity's statement of the same shape is decided as usual (R7-5), its own runaway too.
+    expect((await alice.query("SELECT 'harmless' AS probe")).rows).toEqual([{ probe: 'harmless' }]);
+    const own = await outcome(alice, "SELECT 'cooldown_marker' AS probe");
+    expect(own.code).toBe('57014');
+    expect(own.message).toContain('200 ms of CPU time');
+
+    const records = readAudit(t.auditFile).filter((r) => r.type === 'statement' && r.statement === recorded("SELECT 'x' AS probe"));
+    expect(records.map((r) => (r.type === 'statement' ? [r.identity?.subject, r.decision, r.policies] : null))).toEqual([
+      ['cooldown-mallory', 'deny', ['gatehouse.evaluation_budget']],
+      ['cooldown-mallory', 'deny', ['gatehouse.evaluation_cooldown']],
+      ['cooldown-mallory', 'deny', ['gatehouse.evaluation_cooldown']],
+      ['cooldown-alice', 'allow', expect.any(Array)],
+      ['cooldown-alice', 'deny', ['gatehouse.evaluation_budget']],
+    ]);
+  });
+});
