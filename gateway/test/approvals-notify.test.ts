@@ -146,7 +146,10 @@ describe.each(['memory', 'postgres'] as const)('approval notifications (%s store
 
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     let text = '';
-    for (let i = 0; i < 400 && !/gatehouse_approval_notifications_total\{target="webhook",outcome="failed"\} 1\b/.test(text); i++) {
+    // The receiver has the delivery before its sender counts it as sent: wait for both counts.
+    const counted = (t: string): boolean =>
+      /gatehouse_approval_notifications_total\{target="webhook",outcome="failed"\} 1\b/.test(t) && /gatehouse_approval_notifications_total\{target="webhook",outcome="sent"\} 1\b/.test(t);
+    for (let i = 0; i < 400 && !counted(text); i++) {
       text = await metrics();
       await new Promise((res) => setTimeout(res, 25));
     }
