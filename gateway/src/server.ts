@@ -503,6 +503,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         limits: config.limits,
         reuseUpstream: upstreams.reuses,
         upstreamParameter: (name, value) => upstream.reported(name, value),
+        searchPathProbe: upstream.searchPathProbe,
         onClose: (problem, handback) => {
           recorder?.close();
           gate.withdrawAll(DISCONNECT_REASON);
