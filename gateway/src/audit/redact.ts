@@ -10,6 +10,11 @@ import type { AuditRecord } from './types.ts';
 /** Normalized texts by original text: a prepared statement executed many times is normalized once. */
 const cache = new Map<string, string>();
 const CACHE_LIMIT = 2048;
+/**
+ * Redacted texts by normalized text: statements that differ only in the literals normalization
+ * replaces (a simple-mode `WHERE aid = 12345`, a new value each time) are scanned once.
+ */
+const byShape = new Map<string, string>();
 
 /** `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. */
 export function redactStatementText(text: string, parsed: boolean): string {
@@ -18,13 +23,22 @@ export function redactStatementText(text: string, parsed: boolean): string {
   if (hit !== undefined) return hit;
   let normalized: string;
   try {
-    normalized = placeholdersForLeftLiterals(normalizeSync(text));
+    normalized = leftLiteralsReplaced(normalizeSync(text));
   } catch {
     normalized = unparsedPlaceholder(text);
   }
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(text, normalized);
   return normalized;
+}
+
+function leftLiteralsReplaced(normalized: string): string {
+  const hit = byShape.get(normalized);
+  if (hit !== undefined) return hit;
+  const redacted = placeholdersForLeftLiterals(normalized);
+  if (byShape.size >= CACHE_LIMIT) byShape.clear();
+  byShape.set(normalized, redacted);
+  return redacted;
 }
 
 /** Literal tokens of PostgreSQL's scanner; libpg-query names B'..', X'..', N'..' and U&'..' strings UNKNOWN. */
