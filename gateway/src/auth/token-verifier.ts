@@ -53,7 +53,7 @@ export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: strin
   };
   const names = { groupsClaim: cfg.groupsClaim, rolesClaim: cfg.rolesClaim };
   const now = opts.now ?? Date.now;
-  const verified = (opts.remember ?? undefined) === 0 ? null : new VerifiedTokens(opts.remember);
+  const verified = opts.remember === 0 ? null : new VerifiedTokens(opts.remember);
 
   return {
     async verify(token: string): Promise<Identity> {
