@@ -330,7 +330,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const auditSession = (
     sessionId: string,
     event: 'auth_ok' | 'auth_failed' | 'closed' | 'protocol_error',
-    socket: Socket,
+    clientAddress: string,
     params: Record<string, string>,
     identity: Identity | null,
     reason: string | null,
@@ -342,7 +342,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         time: new Date().toISOString(),
         session_id: sessionId,
         event,
-        client_address: socket.remoteAddress ?? '',
+        client_address: clientAddress,
         application_name: params['application_name'] ?? '',
         identity: identity
           ? { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name }
@@ -360,6 +360,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => undefined);
     const sessionId = randomUUID();
+    // Read once (a getpeername call each time): the session records and the decisions repeat it.
+    const clientAddress = raw.remoteAddress ?? '';
     const hs = await clientHandshake(raw, {
       config,
       tlsContext,
@@ -377,7 +379,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     });
     if (hs.kind === 'done') return;
     if (hs.kind === 'auth-failed') {
-      auditSession(sessionId, 'auth_failed', raw, hs.params, null, hs.reason);
+      auditSession(sessionId, 'auth_failed', clientAddress, hs.params, null, hs.reason);
       return;
     }
     const { socket, params, identity } = hs;
@@ -387,7 +389,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     if (unsafeStartup !== null) {
       const error = unsafeSessionError(unsafeStartup, 'client-startup');
       socket.end(errorMessageFor(error));
-      auditSession(sessionId, 'closed', raw, params, identity, error.message);
+      auditSession(sessionId, 'closed', clientAddress, params, identity, error.message);
       return;
     }
     let upstream: UpstreamLease;
@@ -409,7 +411,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     } catch (e) {
       if (isPoolRefusal(e)) {
         socket.end(errorMessageFor(e));
-        auditSession(sessionId, 'closed', raw, params, identity, e.message);
+        auditSession(sessionId, 'closed', clientAddress, params, identity, e.message);
         return;
       }
       metrics.upstreamConnectFailures.inc();
@@ -422,7 +424,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           hint: 'The database behind Gatehouse is unavailable; try again later or tell the operator.',
         }),
       );
-      auditSession(sessionId, 'closed', raw, params, identity, `upstream connection failed: ${message}`);
+      auditSession(sessionId, 'closed', clientAddress, params, identity, `upstream connection failed: ${message}`);
       return;
     }
     socket.off('close', onGone);
@@ -450,11 +452,11 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     for (const [name, value] of upstream.parameters) hello.push(parameterStatus(name, value));
     hello.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
     socket.write(Buffer.concat(hello));
-    auditSession(sessionId, 'auth_ok', raw, params, identity, null);
+    auditSession(sessionId, 'auth_ok', clientAddress, params, identity, null);
 
     const sessionInfo = {
       id: sessionId,
-      clientAddress: raw.remoteAddress ?? '',
+      clientAddress,
       applicationName,
       database,
       user: params['user'] ?? '',
@@ -510,6 +512,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
         limits: config.limits,
         reuseUpstream: upstreams.reuses,
         upstreamParameter: (name, value) => upstream.reported(name, value),
+        searchPathProbe: upstream.searchPathProbe,
         onClose: (problem, handback) => {
           recorder?.close();
           gate.withdrawAll(DISCONNECT_REASON);
@@ -519,7 +522,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           cancels.unregister(key.processId);
           upstream.release(handback);
           if (problem !== null) info(`session ${sessionId} ended: ${problem}`);
-          auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', raw, params, identity, problem);
+          auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', clientAddress, params, identity, problem);
         },
       },
       hs.leftover,

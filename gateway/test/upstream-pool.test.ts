@@ -172,6 +172,30 @@ describe('upstream pool, max_connections 1', () => {
     next.w.close();
   });
 
+  it("names resolve against the pooled session's own search_path from the first statement: the client's startup one, never the previous client's", async () => {
+    await direct.query('CREATE SCHEMA IF NOT EXISTS pool_path');
+    await direct.query('CREATE TABLE IF NOT EXISTS pool_path.pool_path_t (n int)');
+    const tablesRead = async (sql: string): Promise<string[]> => {
+      const mine = (rs: ReturnType<typeof t.audit>) => rs.filter((r) => r.type === 'statement' && r.statement === sql);
+      const records = await t.auditUntil((rs) => mine(rs).length > 0);
+      const last = mine(records).at(-1);
+      return last?.type === 'statement' ? (last.input?.statement.tables_read ?? []) : [];
+    };
+    const first = await rawLogin({ search_path: 'pool_path' });
+    first.w.send(serialize.query('SELECT count(*) AS first_client FROM pool_path_t'));
+    first.w.send(serialize.query('SET search_path = pg_catalog'));
+    await first.w.untilReady(2);
+    first.w.close();
+    expect(await tablesRead('SELECT count(*) AS first_client FROM pool_path_t')).toEqual(['pool_path.pool_path_t']);
+
+    const next = await rawLogin({});
+    next.w.send(serialize.query('SELECT count(*) AS next_client FROM pool_path_t'));
+    const [answer] = await next.w.untilReady(1);
+    expect((answer ?? []).filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['42P01']); // not in public
+    next.w.close();
+    expect(await tablesRead('SELECT count(*) AS next_client FROM pool_path_t')).toEqual(['public.pool_path_t']);
+  });
+
   it('a full pool queues the next login until a connection comes back, and other sessions keep working', async () => {
     const a = await connect();
     const waiting = connect();

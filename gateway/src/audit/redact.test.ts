@@ -17,6 +17,15 @@ describe('redactStatementText', () => {
     expect(text).toMatch(/^SELECT \$\d+, \$\d+, \$\d+, \$\d+, \$\d+, \$\d+ FROM t WHERE id = \$1$/);
   });
 
+  it('redacts each text of a shape seen before on its own: no literal of one reaches another', () => {
+    for (const ssn of ['111-11-1111', '222-22-2222']) {
+      expect(redactStatementText(`SELECT id FROM clinical.patients WHERE ssn = '${ssn}'`, true)).toBe('SELECT id FROM clinical.patients WHERE ssn = $1');
+      const utility = redactStatementText(`EXECUTE p('${ssn}', 42)`, true);
+      expect(utility).not.toContain(ssn);
+      expect(utility).toMatch(/^EXECUTE p\(\$\d+, \$\d+\)$/);
+    }
+  });
+
   // R7-2: normalization leaves the constants of most utility statements as they are.
   it.each([
     "EXECUTE p('123-45-6789', 42)",

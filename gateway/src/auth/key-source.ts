@@ -1,6 +1,7 @@
 // Where verification keys come from: a JWKS file (re-read when it changes) or a JWKS URL (cached by jose).
 
-import { stat, readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
 import type { JWTVerifyGetKey } from 'jose';
 import type { JwksSource } from '../config/types.ts';
@@ -9,6 +10,14 @@ import { GatehouseError } from '../errors.ts';
 export interface KeySource {
   /** The key lookup for one verification; for a file, reloads the set first if the file changed. */
   getKey(): Promise<JWTVerifyGetKey>;
+  /**
+   * The key lookup getKey() would resolve to now, when that needs no loading (the same object as
+   * long as the keys are the same), else null. Synchronous and cheap: it tells whether a token
+   * verified earlier was verified with the key set still in force (auth/verified-tokens.ts).
+   */
+  inForce(): JWTVerifyGetKey | null;
+  /** How long a verification may be reused at most (ms), beyond the key set's own changes: the time a fetched key set is trusted (url); null for a file. */
+  readonly reuseMaxMs: number | null;
   /** Loads (or fetches) the key set now; throws CONFIG_INVALID when it cannot be used. */
   warm(): Promise<void>;
 }
@@ -44,9 +53,14 @@ function fileKeySource(path: string): KeySource {
     return { signature, getKey };
   }
 
+  /** A stat of a local file (about a microsecond): cheaper synchronous than through the thread pool at every login. */
+  function signatureNow(): string {
+    const st = statSync(path);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  }
+
   async function current(): Promise<JWTVerifyGetKey> {
-    const st = await stat(path);
-    const signature = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    const signature = signatureNow();
     if (loaded !== null && loaded.signature === signature) return loaded.getKey;
     if (inflight === null || inflight.signature !== signature) {
       const promise = load(signature);
@@ -75,6 +89,15 @@ function fileKeySource(path: string): KeySource {
         throw new GatehouseError('AUTH_FAILED', 'key set unavailable', { cause });
       }
     },
+    inForce() {
+      if (loaded === null) return null;
+      try {
+        return loaded.signature === signatureNow() ? loaded.getKey : null;
+      } catch {
+        return null; // gone or unreadable: getKey() says why
+      }
+    },
+    reuseMaxMs: null,
     async warm() {
       try {
         await current();
@@ -106,6 +129,9 @@ function urlKeySource(url: string, cacheMaxAgeSeconds: number, cooldownSeconds: 
     async getKey() {
       return getKey;
     },
+    // jose fetches the set again after cacheMaxAge; a verification is reused no longer than that.
+    inForce: () => getKey,
+    reuseMaxMs: cacheMaxAgeSeconds * 1000,
     async warm() {
       try {
         await remote.reload();

@@ -271,6 +271,28 @@ describe('createTokenVerifier with a JWKS file', () => {
     await expect(v.verify(token)).resolves.toMatchObject({ subject: 'a' });
   });
 
+  it('reuses a verification only until the token expires, never within the clock tolerance after it', async () => {
+    let now = Date.now();
+    const v = createTokenVerifier(authConfig({ clockToleranceSeconds: 0 }), dir, { now: () => now });
+    const token = await mintDevToken({ keyDir: join(dir, 'dev-keys'), subject: 'brief', groups: ['g'], ttlSeconds: 1 });
+    await expect(v.verify(token)).resolves.toMatchObject({ subject: 'brief', groups: ['g'] });
+    await expect(v.verify(token)).resolves.toMatchObject({ subject: 'brief', groups: ['g'] });
+    // The reuse clock says the token has expired: it is verified in full, and jose's clock agrees once it has.
+    now += 5_000;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expectAuthFailed(v.verify(token), /token expired/);
+  });
+
+  it('still refuses a token that failed, however often it is sent', async () => {
+    const wrongAudience = await new SignJWT({ sub: 'a' })
+      .setProtectedHeader({ alg: 'ES256', kid: keys.kid })
+      .setIssuer(DEV_ISSUER)
+      .setAudience('someone-else')
+      .setExpirationTime('1h')
+      .sign(await privateKey());
+    for (let i = 0; i < 3; i++) await expectAuthFailed(verifier.verify(wrongAudience), /audience mismatch/);
+  });
+
   it('warm() reports a missing JWKS file as CONFIG_INVALID', async () => {
     const v = createTokenVerifier(authConfig({ jwks: { kind: 'file', path: 'nope/jwks.json' } }), dir);
     await expect(v.warm()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });

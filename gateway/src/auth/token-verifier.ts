@@ -9,6 +9,7 @@ import type { Identity } from '../policy/types.ts';
 import { isAsymmetricAlgorithm } from './algorithms.ts';
 import { identityFromClaims } from './claims.ts';
 import { createKeySource } from './key-source.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 export interface TokenVerifier {
   /** Resolves to the identity, or rejects with GatehouseError('AUTH_FAILED') saying which check failed. Never rejects with anything else. */
@@ -23,7 +24,14 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 // Three base64url segments; the signature may be empty only for alg "none", which is then refused by name.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: string): TokenVerifier {
+export interface TokenVerifierOptions {
+  /** The clock the reuse of verified tokens is judged by (ms); tests move it. */
+  now?: () => number;
+  /** Verified tokens remembered at most (auth/verified-tokens.ts); 0 verifies every token in full. */
+  remember?: number;
+}
+
+export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: string, opts: TokenVerifierOptions = {}): TokenVerifier {
   if (cfg.algorithms.length === 0) {
     throw new GatehouseError('CONFIG_INVALID', 'auth.algorithms must list at least one algorithm');
   }
@@ -44,15 +52,28 @@ export function createTokenVerifier(cfg: GatehouseConfig['auth'], baseDir: strin
     requiredClaims: ['exp', 'sub'],
   };
   const names = { groupsClaim: cfg.groupsClaim, rolesClaim: cfg.rolesClaim };
+  const now = opts.now ?? Date.now;
+  const verified = opts.remember === 0 ? null : new VerifiedTokens(opts.remember);
 
   return {
     async verify(token: string): Promise<Identity> {
       try {
+        // A token that passed every check before, under the key set still in force, before its exp.
+        const inForce = verified !== null && typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH ? source.inForce() : null;
+        const known = inForce !== null ? verified!.get(token, inForce, now()) : null;
+        if (known !== null) return known;
         precheck(token, allowed);
         const getKey = await source.getKey();
         const result = await verifyWithKeySet(token, getKey, options);
         issuedInThePast(result.payload.iat, cfg.clockToleranceSeconds);
-        return identityFromClaims(result.payload, names);
+        const identity = identityFromClaims(result.payload, names);
+        if (verified !== null) {
+          const verifiedAt = now();
+          // exp is a required claim; reused until then at most, never within the clock tolerance after it.
+          const until = Math.min(result.payload.exp! * 1000, source.reuseMaxMs === null ? Infinity : verifiedAt + source.reuseMaxMs);
+          if (until > verifiedAt) verified.set(token, identity, until, getKey);
+        }
+        return identity;
       } catch (e) {
         throw toAuthError(e);
       }

@@ -1,7 +1,7 @@
 // Maps the backend keys Gatehouse gives clients to the upstream backend each session runs on, so
 // a CancelRequest reaches the right backend while the upstream keys never leave Gatehouse.
 
-import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface UpstreamBackend {
   processId: number;
@@ -20,10 +20,14 @@ export class CancelRegistry {
 
   /** Issues a fresh (pid, key) pair for a client session. */
   register(upstream: UpstreamBackend): ClientKey {
+    // One draw from the CSPRNG per login: a positive 31-bit process id and a 4-byte key.
     let processId: number;
-    do processId = randomInt(1, 0x7fffffff);
-    while (this.byPid.has(processId));
-    const secretKey = randomBytes(4);
+    let secretKey: Buffer;
+    do {
+      const bytes = randomBytes(8);
+      processId = bytes.readUInt32BE(0) & 0x7fffffff;
+      secretKey = bytes.subarray(4);
+    } while (processId === 0 || this.byPid.has(processId));
     this.byPid.set(processId, { key: secretKey, upstream, local: null });
     return { processId, secretKey };
   }

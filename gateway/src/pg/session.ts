@@ -45,6 +45,8 @@ export interface SessionDeps {
   upstreamParameter?: (name: string, value: string) => void;
   /** With audit.recordings_dir: told every message sent to the client (audit/session-recording.ts). */
   recorder?: Pick<SessionRecorder, 'clientMessage'>;
+  /** The server's answer to SEARCH_PATH_PROBE, read when the upstream session was handed over (pg/upstream-lease.ts); else the session asks. */
+  searchPathProbe?: string | null;
 }
 
 /** The error the client sees for a Gatehouse refusal. */
@@ -180,7 +182,12 @@ export class Session {
       if (!this.closed) upstream.resume();
     });
     // The path the session starts with comes from the server, whatever set it (startup parameter,
-    // ALTER ROLE/DATABASE ... SET, the server's default): asked before any client message is decided.
+    // ALTER ROLE/DATABASE ... SET, the server's default): asked before any client message is decided,
+    // unless the pool already asked at checkout (an unreadable answer is asked again).
+    if (deps.searchPathProbe != null && this.searchPath.takeProbe()) {
+      const path = this.searchPath.probed(deps.searchPathProbe, 'I');
+      if (path !== null) this.deps.decision.searchPath = path;
+    }
     this.probeSearchPathIfStale();
     this.batchForwarded = false;
     this.flushUpstream();

@@ -31,6 +31,7 @@ export class DirectUpstreams implements UpstreamSource {
       processId: conn.processId,
       secretKey: conn.secretKey,
       initialBuffer: conn.initialBuffer,
+      searchPathProbe: null,
       reported: (name, value) => void parameters.set(name, value),
       cancelling: () => undefined,
       release: () => conn.socket.destroy(),

@@ -33,6 +33,11 @@ export interface UpstreamLease {
   readonly secretKey: Buffer;
   /** Bytes received after the last answer Gatehouse read, to be relayed first. */
   readonly initialBuffer: Buffer;
+  /**
+   * The answer to SEARCH_PATH_PROBE (pg/search-path.ts) read at checkout, after the client's
+   * settings and with nothing sent since, or null: the session asks itself before deciding anything.
+   */
+  readonly searchPathProbe: string | null;
   /** A ParameterStatus the session relayed (keeps `parameters` true for the next client). */
   reported(name: string, value: string): void;
   /** A CancelRequest forwarded to this backend: the connection serves no other client before it is delivered. */

@@ -117,7 +117,7 @@ export class UpstreamPool implements UpstreamSource {
         void this.giveBack(pool, backend, 'I');
         throw this.unavailable('the client went away while waiting');
       }
-      return this.lease(pool, backend);
+      return this.lease(pool, backend, outcome.searchPath);
     }
   }
 
@@ -226,7 +226,7 @@ export class UpstreamPool implements UpstreamSource {
 
   // ---- lending and taking back ----
 
-  private lease(pool: DatabasePool, backend: Backend): UpstreamLease {
+  private lease(pool: DatabasePool, backend: Backend, searchPathProbe: string | null): UpstreamLease {
     let released = false;
     const initialBuffer = this.takeUnread(backend);
     return {
@@ -235,6 +235,7 @@ export class UpstreamPool implements UpstreamSource {
       processId: backend.conn.processId,
       secretKey: backend.conn.secretKey,
       initialBuffer,
+      searchPathProbe,
       reported: (name, value) => void backend.parameters.set(name, value),
       cancelling: (sent) => {
         const settled = sent.then(
