@@ -25,6 +25,7 @@ import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSi
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
+import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 
@@ -147,8 +148,8 @@ export class Session {
   private statementCounter = 0;
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private clientOut: Buffer[] = [];
-  private upstreamOut: Buffer[] = [];
+  private readonly clientOut = new OutputBatch();
+  private readonly upstreamOut = new OutputBatch();
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
@@ -194,7 +195,7 @@ export class Session {
     return this.deps.decision.session.id;
   }
 
-  // ---- output, batched per received chunk (one write syscall instead of one per message) ----
+  // ---- output, batched per received chunk: one write(2) or writev(2) per socket (pg/output-batch.ts) ----
 
   emit(message: Buffer): void {
     this.clientOut.push(message);
@@ -207,24 +208,22 @@ export class Session {
   }
 
   flushClient(): void {
-    if (this.clientOut.length === 0 || this.closed) return;
-    const out = this.clientOut.length === 1 ? this.clientOut[0]! : Buffer.concat(this.clientOut);
-    this.clientOut = [];
-    if (!this.client.write(out)) this.upstream.pause();
+    if (this.clientOut.isEmpty || this.closed) return;
+    if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
   }
 
   /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
   private flushUpstream(then?: () => void): void {
-    if (this.upstreamOut.length === 0 || this.closed) return;
-    const out = this.upstreamOut.length === 1 ? this.upstreamOut[0]! : Buffer.concat(this.upstreamOut);
-    this.upstreamOut = [];
-    this.awaitingDurable += out.length;
+    if (this.upstreamOut.isEmpty || this.closed) return;
+    const bytes = this.upstreamOut.length;
+    const pieces = this.upstreamOut.take();
+    this.awaitingDurable += bytes;
     if (this.awaitingDurable > HELD_BACKLOG_BYTES) this.clientFlow('audit', true);
     this.deps.decision.audit.whenDurable((error) => {
-      this.awaitingDurable -= out.length;
+      this.awaitingDurable -= bytes;
       if (error !== null) return this.auditFlushFailed(error);
       if (this.closed) return;
-      if (!this.upstream.write(out)) this.clientFlow('upstream', true);
+      if (!writeGathered(this.upstream, bytes, pieces)) this.clientFlow('upstream', true);
       if (this.awaitingDurable <= HELD_BACKLOG_BYTES) this.clientFlow('audit', false);
       then?.();
     });
@@ -353,11 +352,11 @@ export class Session {
           const target = this.portals.target(msg.name);
           if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
           if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null });
-          return this.forward(encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
+          return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
         if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
-        return this.forward(encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
+        return this.forward(statement.upstreamName === msg.name ? frame.raw : encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
         return this.onExecute(msg.portal, msg.maxRows, frame.raw);
@@ -367,13 +366,13 @@ export class Session {
           // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
           // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
           const portal = this.portals.close(msg.name);
-          return this.forward(portal ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
+          return this.forward(portal && portal.upstreamName !== msg.name ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
         } else {
           // Closing a statement that does not exist is not an error in PostgreSQL.
           const statement = this.statements.get(msg.name) ?? null;
           this.statements.delete(msg.name);
           const upstreamName = statement?.upstreamName ?? `gatehouse.closed.${randomUUID()}`;
-          return this.forward(encodeClose('S', upstreamName), { kind: 'close-statement', statement });
+          return this.forward(upstreamName === msg.name ? frame.raw : encodeClose('S', upstreamName), { kind: 'close-statement', statement });
         }
       case 'sync':
         this.skipUntilSync = false;
@@ -390,7 +389,7 @@ export class Session {
       case 'terminate':
         if (this.deps.reuseUpstream === true) {
           // The pooled connection stays open: handed back (and reset) when nothing is left in flight.
-          if (this.upstreamOut.length === 0) this.close('client terminated', false, true);
+          if (this.upstreamOut.isEmpty) this.close('client terminated', false, true);
           else this.flushUpstream(() => this.close('client terminated', false, true));
           return;
         }
@@ -835,10 +834,11 @@ export class Session {
 
   private protocolError(e: unknown): void {
     const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
-    this.clientOut = [];
+    this.clientOut.clear();
     this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
     this.flushClient();
-    this.upstreamOut = [encodeTerminate()];
+    this.upstreamOut.clear();
+    this.upstreamOut.push(encodeTerminate());
     this.flushUpstream();
     this.close(`protocol violation: ${reason}`, true);
   }
@@ -851,7 +851,8 @@ export class Session {
   endOnDesync(error: GatehouseError): void {
     this.emit(errorMessageFor(error));
     this.flushClient();
-    this.upstreamOut = [encodeTerminate()];
+    this.upstreamOut.clear();
+    this.upstreamOut.push(encodeTerminate());
     this.flushUpstream();
     this.close(error.message, true);
   }
@@ -902,7 +903,7 @@ export class Session {
     if (this.deps.reuseUpstream !== true) return { kind: 'spent', why: 'not pooled' };
     if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
     if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
-    if (this.upstreamOut.length > 0 || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
+    if (!this.upstreamOut.isEmpty || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
     if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
     if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
     const leftover = this.relay.handOver();
