@@ -151,6 +151,8 @@ export class Session {
   private readonly clientOut = new OutputBatch();
   private readonly upstreamOut = new OutputBatch();
   private closed = false;
+  /** A flush of both batches is queued to run when this turn's work is done (flushSoon). */
+  private flushQueued = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
 
@@ -207,6 +209,26 @@ export class Session {
     this.batchForwarded = true;
   }
 
+  /**
+   * Writes what this turn queued for either socket once the turn's work is done (a microtask):
+   * a client chunk, an upstream chunk and the decisions they release end in one write per socket,
+   * however many times the session and the relay finished a piece of work meanwhile.
+   */
+  flushSoon(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      try {
+        this.flushUpstream();
+        this.flushClient();
+      } catch (e) {
+        this.close(`output failed: ${e instanceof Error ? e.message : String(e)}`, true);
+      }
+    });
+  }
+
+  /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
     if (this.clientOut.isEmpty || this.closed) return;
     if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
@@ -279,8 +301,7 @@ export class Session {
       this.protocolError(e);
       return;
     }
-    this.flushUpstream();
-    this.flushClient();
+    this.flushSoon();
     this.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
   }
 

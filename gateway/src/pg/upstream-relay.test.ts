@@ -65,6 +65,7 @@ class FakeSession {
     this.out.push(b);
   }
   flushClient(): void {}
+  flushSoon(): void {}
   upstreamAnswered(): void {}
   writeOutcome(_decision: unknown, o: StatementOutcome): void {
     this.outcomes.push(o);

@@ -91,7 +91,7 @@ export class UpstreamRelay {
     } finally {
       this.pumping = false;
     }
-    this.s.flushClient();
+    this.s.flushSoon();
     this.s.upstreamAnswered();
   }
 
