@@ -22,11 +22,11 @@ class RecordingSink extends Writable {
 }
 
 /** Consecutive messages inside one received chunk, as the framer hands them out (views, no copies). */
-function messagesOf(chunk: Buffer, sizes: number[]): Buffer[] {
-  const out: Buffer[] = [];
+function messagesOf(chunk: Buffer, sizes: number[]): Array<{ raw: Buffer; at: number }> {
+  const out: Array<{ raw: Buffer; at: number }> = [];
   let at = 0;
   for (const n of sizes) {
-    out.push(chunk.subarray(at, at + n));
+    out.push({ raw: chunk.subarray(at, at + n), at });
     at += n;
   }
   return out;
@@ -36,7 +36,7 @@ describe('OutputBatch', () => {
   it('joins consecutive views of one chunk into one view of it, without copying', () => {
     const chunk = Buffer.from('0123456789abcdefghij');
     const batch = new OutputBatch();
-    for (const m of messagesOf(chunk, [3, 7, 10])) batch.push(m);
+    for (const m of messagesOf(chunk, [3, 7, 10])) batch.pushSlice(m.raw, chunk, m.at);
     expect(batch.length).toBe(20);
     const pieces = batch.take();
     expect(pieces).toHaveLength(1);
@@ -48,29 +48,40 @@ describe('OutputBatch', () => {
 
   it('keeps a rewritten message between unchanged ones in order, as its own piece', () => {
     const chunk = Buffer.from('AAAABBBBCCCC');
-    const [a, , c] = messagesOf(chunk, [4, 4, 4]);
+    const [a, b, c] = messagesOf(chunk, [4, 4, 4]);
     const rewritten = Buffer.from('xyz');
     const batch = new OutputBatch();
-    batch.push(a!);
+    batch.pushSlice(a!.raw, chunk, a!.at);
     batch.push(rewritten);
-    batch.push(c!);
+    batch.pushSlice(b!.raw, chunk, b!.at);
+    batch.pushSlice(c!.raw, chunk, c!.at);
     const pieces = batch.take();
-    expect(pieces.map((p) => p.toString())).toEqual(['AAAA', 'xyz', 'CCCC']);
+    expect(pieces.map((p) => p.toString())).toEqual(['AAAA', 'xyz', 'BBBBCCCC']);
   });
 
   it('does not join views of one chunk that are not consecutive (a message left out)', () => {
     const chunk = Buffer.from('AAAABBBBCCCC');
     const [a, , c] = messagesOf(chunk, [4, 4, 4]);
     const batch = new OutputBatch();
-    batch.push(a!);
-    batch.push(c!);
+    batch.pushSlice(a!.raw, chunk, a!.at);
+    batch.pushSlice(c!.raw, chunk, c!.at);
+    expect(batch.take().map((p) => p.toString())).toEqual(['AAAA', 'CCCC']);
+  });
+
+  it('does not join slices of different chunks, even at matching offsets', () => {
+    const one = Buffer.from('AAAA');
+    const two = Buffer.from('BBBBCCCC');
+    const batch = new OutputBatch();
+    batch.pushSlice(one, one, 0);
+    batch.pushSlice(two.subarray(4), two, 4);
     expect(batch.take().map((p) => p.toString())).toEqual(['AAAA', 'CCCC']);
   });
 
   it('hands one piece over in one write', () => {
     const sink = new RecordingSink();
     const batch = new OutputBatch();
-    for (const m of messagesOf(Buffer.from('hello world'), [5, 6])) batch.push(m);
+    const chunk = Buffer.from('hello world');
+    for (const m of messagesOf(chunk, [5, 6])) batch.pushSlice(m.raw, chunk, m.at);
     expect(batch.writeTo(sink)).toBe(true);
     expect(sink.calls).toHaveLength(1);
     expect(sink.bytes().toString()).toBe('hello world');

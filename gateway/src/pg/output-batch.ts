@@ -10,13 +10,18 @@ import type { Writable } from 'node:stream';
 export const GATHER_COPY_BYTES = 4096;
 
 /**
- * Collects buffers in order. A buffer that starts where the previous one ends in the same memory
- * (consecutive messages of one received chunk, forwarded unchanged) extends that piece instead of
- * adding one, so a whole chunk relayed as it came is one view of it: no copy, one piece.
+ * Collects buffers in order. Consecutive messages of one received chunk, forwarded unchanged
+ * (pushSlice), are joined into one view of that chunk, so a chunk relayed as it came is one
+ * piece: no copy, and no per-message work beyond two comparisons.
  */
 export class OutputBatch {
   private pieces: Buffer[] = [];
   private bytes = 0;
+  /** The run of consecutive slices being joined: its chunk, its first slice, and its span in the chunk. */
+  private runChunk: Buffer | null = null;
+  private runFirst: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
 
   get length(): number {
     return this.bytes;
@@ -26,29 +31,52 @@ export class OutputBatch {
     return this.bytes === 0;
   }
 
+  /** Queues a buffer of its own (a message Gatehouse built or rewrote). */
   push(buf: Buffer): void {
     if (buf.length === 0) return;
+    this.endRun();
     this.bytes += buf.length;
-    const last = this.pieces.length - 1;
-    const prev = this.pieces[last];
-    if (prev !== undefined && prev.buffer === buf.buffer && prev.byteOffset + prev.length === buf.byteOffset) {
-      this.pieces[last] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + buf.length);
+    this.pieces.push(buf);
+  }
+
+  /** Queues `buf`, which is `chunk.subarray(at, at + buf.length)` (a message as received). */
+  pushSlice(buf: Buffer, chunk: Buffer, at: number): void {
+    if (buf.length === 0) return;
+    this.bytes += buf.length;
+    if (chunk === this.runChunk && at === this.runEnd) {
+      this.runEnd += buf.length;
       return;
     }
-    this.pieces.push(buf);
+    this.endRun();
+    this.runChunk = chunk;
+    this.runFirst = buf;
+    this.runStart = at;
+    this.runEnd = at + buf.length;
   }
 
   /** Forgets everything queued. */
   clear(): void {
     this.pieces = [];
     this.bytes = 0;
+    this.runChunk = null;
+    this.runFirst = null;
   }
 
-  /** Removes and returns what was queued, as pieces in order (contiguous ones already joined). */
+  /** Removes and returns what was queued, as pieces in order (consecutive slices joined). */
   take(): Buffer[] {
+    this.endRun();
     const out = this.pieces;
     this.clear();
     return out;
+  }
+
+  private endRun(): void {
+    const chunk = this.runChunk;
+    if (chunk === null) return;
+    const first = this.runFirst!;
+    this.pieces.push(this.runEnd - this.runStart === first.length ? first : chunk.subarray(this.runStart, this.runEnd));
+    this.runChunk = null;
+    this.runFirst = null;
   }
 
   /**

@@ -204,6 +204,13 @@ export class Session {
     this.deps.recorder?.clientMessage(message);
   }
 
+  /** Relays a server message as received (a view of its chunk when the framer made no copy). */
+  emitFrame(frame: Frame): void {
+    if (frame.chunk !== undefined && frame.at !== undefined) this.clientOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    else this.clientOut.push(frame.raw);
+    this.deps.recorder?.clientMessage(frame.raw);
+  }
+
   sendUpstream(message: Buffer): void {
     this.upstreamOut.push(message);
     this.batchForwarded = true;

@@ -66,6 +66,9 @@ class FakeSession {
   }
   flushClient(): void {}
   flushSoon(): void {}
+  emitFrame(f: { raw: Buffer }): void {
+    this.out.push(f.raw);
+  }
   upstreamAnswered(): void {}
   writeOutcome(_decision: unknown, o: StatementOutcome): void {
     this.outcomes.push(o);
