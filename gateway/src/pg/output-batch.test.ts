@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { GATHER_COPY_BYTES, OutputBatch } from './output-batch.ts';
+import { GATHER_COPY_BYTES, MAX_GATHER_PIECES, OutputBatch } from './output-batch.ts';
 
 /** A writable that records each call that reaches it: one entry per write(2)-like hand-over. */
 class RecordingSink extends Writable {
@@ -107,6 +107,17 @@ describe('OutputBatch', () => {
     expect(sink.calls[0]).toHaveLength(3);
     expect(sink.calls[0]![0]).toBe(big[0]);
     expect(sink.bytes()).toEqual(Buffer.concat(big));
+  });
+
+  it('copies many pieces into one write, whatever their size', () => {
+    const sink = new RecordingSink(1 << 20);
+    const many = Array.from({ length: MAX_GATHER_PIECES + 1 }, (_, i) => Buffer.alloc(GATHER_COPY_BYTES / 8, i));
+    const batch = new OutputBatch();
+    for (const b of many) batch.push(b);
+    batch.writeTo(sink);
+    expect(sink.calls).toHaveLength(1);
+    expect(sink.calls[0]).toHaveLength(1);
+    expect(sink.bytes()).toEqual(Buffer.concat(many));
   });
 
   it('says when the socket is over its high-water mark, so the session pauses its source', () => {

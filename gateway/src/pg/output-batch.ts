@@ -10,6 +10,12 @@ import type { Writable } from 'node:stream';
 export const GATHER_COPY_BYTES = 4096;
 
 /**
+ * Above this many pieces they are copied into one buffer whatever their size: a write per piece
+ * costs more than copying it (many small rewritten messages, e.g. masked rows).
+ */
+export const MAX_GATHER_PIECES = 16;
+
+/**
  * Collects buffers in order. Consecutive messages of one received chunk, forwarded unchanged
  * (pushSlice), are joined into one view of that chunk, so a chunk relayed as it came is one
  * piece: no copy, and no per-message work beyond two comparisons.
@@ -80,8 +86,8 @@ export class OutputBatch {
   }
 
   /**
-   * Removes what was queued and writes it to `socket` as one write (one piece, or small pieces
-   * copied together) or one gathered writev (cork, a write per piece, uncork). Returns what the
+   * Removes what was queued and writes it to `socket` as one write (one piece, or small or many
+   * pieces copied together) or one gathered writev of a few large pieces (cork, a write each, uncork). Returns what the
    * last write returned: false when the socket's buffer is over its high-water mark (pause the
    * source until 'drain').
    */
@@ -90,11 +96,11 @@ export class OutputBatch {
   }
 }
 
-/** Writes `pieces` (`bytes` in all) to `socket` in one system call where the socket allows. */
+/** Writes `pieces` (`bytes` in all) to `socket`: one write, or one writev of a few large pieces. */
 export function writeGathered(socket: Writable, bytes: number, pieces: readonly Buffer[]): boolean {
   if (pieces.length === 0) return true;
   if (pieces.length === 1) return socket.write(pieces[0]!);
-  if (bytes <= GATHER_COPY_BYTES) return socket.write(Buffer.concat(pieces as Buffer[], bytes));
+  if (bytes <= GATHER_COPY_BYTES || pieces.length > MAX_GATHER_PIECES) return socket.write(Buffer.concat(pieces as Buffer[], bytes));
   socket.cork();
   let ok = true;
   for (const piece of pieces) ok = socket.write(piece);

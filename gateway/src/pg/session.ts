@@ -235,6 +235,12 @@ export class Session {
     });
   }
 
+  /** Forwards a client message as received, with nothing to decide (COPY data, Flush): no pending entry. */
+  private sendFrameUpstream(frame: Frame): void {
+    if (frame.chunk !== undefined && frame.at !== undefined) this.upstreamOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    else this.upstreamOut.push(frame.raw);
+  }
+
   /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
     if (this.clientOut.isEmpty || this.closed) return;
@@ -344,7 +350,7 @@ export class Session {
   private onClientFrame(frame: Frame): void {
     if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
-    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
+    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
     if (this.parkedOnName(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
@@ -412,7 +418,7 @@ export class Session {
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
-        this.upstreamOut.push(frame.raw);
+        this.sendFrameUpstream(frame);
         return;
       case 'terminate':
         if (this.deps.reuseUpstream === true) {
@@ -463,18 +469,18 @@ export class Session {
    * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
    * session. Returns false for Terminate.
    */
-  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], raw: Buffer): boolean {
+  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], frame: Frame): boolean {
     const copy = this.copyIn!;
     switch (type) {
       case 'copyData':
-        this.upstreamOut.push(raw);
+        this.sendFrameUpstream(frame);
         return true;
       case 'flush':
       case 'sync':
         return true;
       case 'copyDone':
       case 'copyFail':
-        this.upstreamOut.push(raw);
+        this.sendFrameUpstream(frame);
         this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
         return true;
       case 'terminate':
