@@ -25,6 +25,7 @@ import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSi
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
+import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 
@@ -149,9 +150,11 @@ export class Session {
   private statementCounter = 0;
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private clientOut: Buffer[] = [];
-  private upstreamOut: Buffer[] = [];
+  private readonly clientOut = new OutputBatch();
+  private readonly upstreamOut = new OutputBatch();
   private closed = false;
+  /** A flush of both batches is queued to run when this turn's work is done (flushSoon). */
+  private flushQueued = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
 
@@ -201,11 +204,18 @@ export class Session {
     return this.deps.decision.session.id;
   }
 
-  // ---- output, batched per received chunk (one write syscall instead of one per message) ----
+  // ---- output, batched per received chunk: one write(2) or writev(2) per socket (pg/output-batch.ts) ----
 
   emit(message: Buffer): void {
     this.clientOut.push(message);
     this.deps.recorder?.clientMessage(message);
+  }
+
+  /** Relays a server message as received (a view of its chunk when the framer made no copy). */
+  emitFrame(frame: Frame): void {
+    if (frame.chunk !== undefined && frame.at !== undefined) this.clientOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    else this.clientOut.push(frame.raw);
+    this.deps.recorder?.clientMessage(frame.raw);
   }
 
   sendUpstream(message: Buffer): void {
@@ -213,25 +223,49 @@ export class Session {
     this.batchForwarded = true;
   }
 
+  /**
+   * Writes what this turn queued for either socket once the turn's work is done (a microtask):
+   * a client chunk, an upstream chunk and the decisions they release end in one write per socket,
+   * however many times the session and the relay finished a piece of work meanwhile.
+   */
+  flushSoon(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      try {
+        this.flushUpstream();
+        this.flushClient();
+      } catch (e) {
+        this.close(`output failed: ${e instanceof Error ? e.message : String(e)}`, true);
+      }
+    });
+  }
+
+  /** Forwards a client message as received, with nothing to decide (COPY data, Flush): no pending entry. */
+  private sendFrameUpstream(frame: Frame): void {
+    if (frame.chunk !== undefined && frame.at !== undefined) this.upstreamOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    else this.upstreamOut.push(frame.raw);
+  }
+
+  /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
-    if (this.clientOut.length === 0 || this.closed) return;
-    const out = this.clientOut.length === 1 ? this.clientOut[0]! : Buffer.concat(this.clientOut);
-    this.clientOut = [];
-    if (!this.client.write(out)) this.upstream.pause();
+    if (this.clientOut.isEmpty || this.closed) return;
+    if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
   }
 
   /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
   private flushUpstream(then?: () => void): void {
-    if (this.upstreamOut.length === 0 || this.closed) return;
-    const out = this.upstreamOut.length === 1 ? this.upstreamOut[0]! : Buffer.concat(this.upstreamOut);
-    this.upstreamOut = [];
-    this.awaitingDurable += out.length;
+    if (this.upstreamOut.isEmpty || this.closed) return;
+    const bytes = this.upstreamOut.length;
+    const pieces = this.upstreamOut.take();
+    this.awaitingDurable += bytes;
     if (this.awaitingDurable > HELD_BACKLOG_BYTES) this.clientFlow('audit', true);
     this.deps.decision.audit.whenDurable((error) => {
-      this.awaitingDurable -= out.length;
+      this.awaitingDurable -= bytes;
       if (error !== null) return this.auditFlushFailed(error);
       if (this.closed) return;
-      if (!this.upstream.write(out)) this.clientFlow('upstream', true);
+      if (!writeGathered(this.upstream, bytes, pieces)) this.clientFlow('upstream', true);
       if (this.awaitingDurable <= HELD_BACKLOG_BYTES) this.clientFlow('audit', false);
       then?.();
     });
@@ -287,8 +321,7 @@ export class Session {
       this.protocolError(e);
       return;
     }
-    this.flushUpstream();
-    this.flushClient();
+    this.flushSoon();
     this.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
   }
 
@@ -324,7 +357,7 @@ export class Session {
   private onClientFrame(frame: Frame): void {
     if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
-    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame.raw)) return;
+    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
     if (this.parkedOnName(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
@@ -360,11 +393,11 @@ export class Session {
           const target = this.portals.target(msg.name);
           if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
           if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null });
-          return this.forward(encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
+          return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
         if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
-        return this.forward(encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
+        return this.forward(statement.upstreamName === msg.name ? frame.raw : encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
         return this.onExecute(msg.portal, msg.maxRows, frame.raw);
@@ -374,13 +407,13 @@ export class Session {
           // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
           // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
           const portal = this.portals.close(msg.name);
-          return this.forward(portal ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
+          return this.forward(portal && portal.upstreamName !== msg.name ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
         } else {
           // Closing a statement that does not exist is not an error in PostgreSQL.
           const statement = this.statements.get(msg.name) ?? null;
           this.statements.delete(msg.name);
           const upstreamName = statement?.upstreamName ?? `gatehouse.closed.${randomUUID()}`;
-          return this.forward(encodeClose('S', upstreamName), { kind: 'close-statement', statement });
+          return this.forward(upstreamName === msg.name ? frame.raw : encodeClose('S', upstreamName), { kind: 'close-statement', statement });
         }
       case 'sync':
         this.skipUntilSync = false;
@@ -392,12 +425,12 @@ export class Session {
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
-        this.upstreamOut.push(frame.raw);
+        this.sendFrameUpstream(frame);
         return;
       case 'terminate':
         if (this.deps.reuseUpstream === true) {
           // The pooled connection stays open: handed back (and reset) when nothing is left in flight.
-          if (this.upstreamOut.length === 0) this.close('client terminated', false, true);
+          if (this.upstreamOut.isEmpty) this.close('client terminated', false, true);
           else this.flushUpstream(() => this.close('client terminated', false, true));
           return;
         }
@@ -443,18 +476,18 @@ export class Session {
    * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
    * session. Returns false for Terminate.
    */
-  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], raw: Buffer): boolean {
+  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], frame: Frame): boolean {
     const copy = this.copyIn!;
     switch (type) {
       case 'copyData':
-        this.upstreamOut.push(raw);
+        this.sendFrameUpstream(frame);
         return true;
       case 'flush':
       case 'sync':
         return true;
       case 'copyDone':
       case 'copyFail':
-        this.upstreamOut.push(raw);
+        this.sendFrameUpstream(frame);
         this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
         return true;
       case 'terminate':
@@ -842,10 +875,11 @@ export class Session {
 
   private protocolError(e: unknown): void {
     const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
-    this.clientOut = [];
+    this.clientOut.clear();
     this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
     this.flushClient();
-    this.upstreamOut = [encodeTerminate()];
+    this.upstreamOut.clear();
+    this.upstreamOut.push(encodeTerminate());
     this.flushUpstream();
     this.close(`protocol violation: ${reason}`, true);
   }
@@ -858,7 +892,8 @@ export class Session {
   endOnDesync(error: GatehouseError): void {
     this.emit(errorMessageFor(error));
     this.flushClient();
-    this.upstreamOut = [encodeTerminate()];
+    this.upstreamOut.clear();
+    this.upstreamOut.push(encodeTerminate());
     this.flushUpstream();
     this.close(error.message, true);
   }
@@ -909,7 +944,7 @@ export class Session {
     if (this.deps.reuseUpstream !== true) return { kind: 'spent', why: 'not pooled' };
     if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
     if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
-    if (this.upstreamOut.length > 0 || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
+    if (!this.upstreamOut.isEmpty || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
     if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
     if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
     const leftover = this.relay.handOver();

@@ -65,6 +65,10 @@ class FakeSession {
     this.out.push(b);
   }
   flushClient(): void {}
+  flushSoon(): void {}
+  emitFrame(f: { raw: Buffer }): void {
+    this.out.push(f.raw);
+  }
   upstreamAnswered(): void {}
   writeOutcome(_decision: unknown, o: StatementOutcome): void {
     this.outcomes.push(o);

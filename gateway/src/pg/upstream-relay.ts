@@ -91,7 +91,7 @@ export class UpstreamRelay {
     } finally {
       this.pumping = false;
     }
-    this.s.flushClient();
+    this.s.flushSoon();
     this.s.upstreamAnswered();
   }
 
@@ -100,15 +100,15 @@ export class UpstreamRelay {
       case BE.NoticeResponse:
         // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
         // text from columns the content detectors scan may be quoted, so that is scanned.
-        this.s.emit(this.scrubbed(frame, this.s.pending.peek()).raw);
+        this.s.emitFrame(this.scrubbed(frame, this.s.pending.peek()));
         return null;
       case BE.NotificationResponse:
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         return null;
       case BE.ParameterStatus:
         // An unsafe standard_conforming_strings or client_encoding ends the session (pg/parameter-status-guard.ts).
         if (parameterStatusAllowed(this.s, frame)) {
-          this.s.emit(frame.raw);
+          this.s.emitFrame(frame);
           this.s.upstreamParameter(frame);
         }
         return null;
@@ -131,7 +131,7 @@ export class UpstreamRelay {
       case 'close':
       case 'close-statement':
         this.s.pending.shift();
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         return null;
       case 'describe':
         return this.onDescribe(frame, head);
@@ -169,7 +169,7 @@ export class UpstreamRelay {
       default:
         break;
     }
-    this.s.emit(frame.raw);
+    this.s.emitFrame(frame);
     // After the emit: ending a COPY lets held client messages go, and their answers come after this one.
     if (head.kind === 'query') this.s.copyEnded(head.ctx);
     return null;
@@ -207,7 +207,7 @@ export class UpstreamRelay {
           if (filtering(ctx)) this.plan(ctx, kept);
           return null;
         }
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         if (filtering(ctx)) this.plan(ctx, decodeRowDescription(frame.body));
         return null;
       }
@@ -239,7 +239,7 @@ export class UpstreamRelay {
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
         if (head.kind === 'execute') this.s.pending.shift();
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         if (head.kind === 'execute') this.s.copyEnded(ctx); // after the emit, as in onReady
         return null;
       }
@@ -253,29 +253,30 @@ export class UpstreamRelay {
           });
         }
         ctx.copyDetector = detector;
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         return null;
       }
       case BE.CopyInResponse:
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         this.s.copyInStarted(ctx); // after the emit: it may decide and forward client messages held meanwhile
         return null;
       case BE.CopyData: {
         const detector = ctx.copyDetector ?? null;
         if (detector === null) {
-          this.s.emit(frame.raw);
+          this.s.emitFrame(frame);
           return null;
         }
         const emit = (scan: BufferScan): void => {
           addCounts(ctx.detected, scan.counts);
-          this.s.emit(scan.changed ? copyData(scan.out) : frame.raw);
+          if (scan.changed) this.s.emit(copyData(scan.out));
+          else this.s.emitFrame(frame);
         };
         if (frame.body.length > LARGE_VALUE_BYTES) return detector.scanBufferInTurns(frame.body).then(emit);
         emit(detector.scanBuffer(frame.body));
         return null;
       }
       case BE.CopyDone:
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         return null;
       default:
         throw desync(frame, head); // canProduce lets nothing else through
@@ -286,23 +287,24 @@ export class UpstreamRelay {
   private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): Promise<void> | null {
     const ctx = head.ctx;
     if (!filtering(ctx)) {
-      this.s.emit(frame.raw);
+      this.s.emitFrame(frame);
       return null;
     }
     // Masks or detectors apply: the row must have exactly the columns the plan was built for.
     const plan = ctx.plan;
     if (plan === null || columnCount(frame) !== plan.columns.length) throw desync(frame, head);
     if (!plan.any) {
-      this.s.emit(frame.raw);
+      this.s.emitFrame(frame);
       return null;
     }
     const decoded = decodeDataRow(frame.body);
     if (needsTurns(decoded, plan)) {
       // A long value is scanned over several turns; the pump holds later frames meanwhile.
-      return filterRowInTurns(decoded, plan, ctx.detected).then((values) => this.s.emit(values === null ? frame.raw : dataRow(values)));
+      return filterRowInTurns(decoded, plan, ctx.detected).then((values) => (values === null ? this.s.emitFrame(frame) : this.s.emit(dataRow(values))));
     }
     const values = filterRow(decoded, plan, ctx.detected);
-    this.s.emit(values === null ? frame.raw : dataRow(values));
+    if (values === null) this.s.emitFrame(frame);
+    else this.s.emit(dataRow(values));
     return null;
   }
 
@@ -389,7 +391,7 @@ export class UpstreamRelay {
       return;
     }
     if (!head) {
-      this.s.emit(frame.raw); // a FATAL the server sends on its own (shutdown, timeouts)
+      this.s.emitFrame(frame); // a FATAL the server sends on its own (shutdown, timeouts)
       return;
     }
     const fields = decodeErrorFields(frame.body);
@@ -405,11 +407,11 @@ export class UpstreamRelay {
       case 'query':
       case 'execute': {
         this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
         break;
       }
       default:
-        this.s.emit(frame.raw);
+        this.s.emitFrame(frame);
     }
     if (!skipsUntilSync(head)) return; // ReadyForQuery follows
     // Extended protocol: upstream now discards every message until Sync, simple Queries included.

@@ -51,6 +51,18 @@ describe('MessageFramer', () => {
     expect(f.buffered).toBe(0);
   });
 
+  it('names the chunk an uncopied message is a view of, and where in it', () => {
+    const f = new MessageFramer(1 << 20);
+    const tail = STREAM.subarray(0, MESSAGES[0]!.length + 2); // the first message and 2 bytes of the next
+    f.push(tail);
+    f.push(STREAM.subarray(tail.length));
+    const frames = drainAll(f);
+    expect(frames[0]!.chunk).toBe(tail);
+    expect(frames[0]!.at).toBe(0);
+    expect(frames[1]!.chunk).toBeUndefined(); // spans two chunks: a copy
+    for (const frame of frames) if (frame.chunk !== undefined) expect(frame.chunk.subarray(frame.at!, frame.at! + frame.raw.length).equals(frame.raw)).toBe(true);
+  });
+
   it('frames a stream split at every byte boundary', () => {
     for (let i = 0; i <= STREAM.length; i++) {
       const f = new MessageFramer(1 << 20);

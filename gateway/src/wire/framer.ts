@@ -15,6 +15,12 @@ export interface Frame {
    * bytes, the rest is discarded as it arrives and never buffered; `length` is the header's length.
    */
   truncated?: { length: number };
+  /**
+   * When `raw` is a view of one received chunk: that chunk, and raw's offset in it. Consecutive
+   * messages forwarded unchanged can then be written as one view of the chunk (pg/output-batch.ts).
+   */
+  chunk?: Buffer;
+  at?: number;
 }
 
 export interface FramerOptions {
@@ -84,18 +90,18 @@ export class MessageFramer {
     if (keep !== null && keep < length - 4) return this.cut(type, length, keep);
     const size = length + 1;
     if (this.total < size) return null;
-    let raw: Buffer;
     if (first.length - this.offset >= size) {
-      raw = first.subarray(this.offset, this.offset + size);
+      const at = this.offset;
+      const raw = first.subarray(at, at + size);
       this.offset += size;
       this.total -= size;
       if (this.offset === first.length) {
         this.chunks.shift();
         this.offset = 0;
       }
-    } else {
-      raw = this.take(size);
+      return { type, body: raw.subarray(HEADER), raw, chunk: first, at };
     }
+    const raw = this.take(size);
     return { type, body: raw.subarray(HEADER), raw };
   }
 
