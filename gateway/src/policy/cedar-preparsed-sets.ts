@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { preparsePolicySet } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 
-/** More than the sets in use at once: active + candidate while a commit activates, two for a diff. */
-export const CEDAR_SET_SLOTS = 8;
+/** More than the sets in use at once: three slices (cedar-slices.ts) each of active + candidate while a commit activates, and of two for a diff. */
+export const CEDAR_SET_SLOTS = 48;
 
 interface Slot {
   id: string;
