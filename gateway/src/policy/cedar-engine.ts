@@ -89,8 +89,10 @@ function decide(setKey: string, slicer: CedarSlicer, meanings: Map<string, Cedar
     const { decision, diagnostics } = response;
     if (diagnostics.errors.length > 0) {
       // A policy that errors is skipped by Cedar; a skipped forbid must not let anything through.
-      const detail = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
-      parts.push(engineErrorVerdict(detail, unique(diagnostics.errors.map((e) => e.policyId))));
+      // Sorted: Cedar's order depends on the set's layout, and a verdict must not (slices differ).
+      const errors = [...diagnostics.errors].sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
+      const detail = errors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
+      parts.push(engineErrorVerdict(detail, unique(errors.map((e) => e.policyId))));
       continue;
     }
     if (decision === 'deny') {
