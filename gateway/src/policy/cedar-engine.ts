@@ -78,7 +78,7 @@ function decide(setKey: string, slicer: CedarSlicer, meanings: Map<string, Cedar
         resource: request.resource.uid,
         context: contextFor(request.context, slice.context),
         preparsedPolicySetId: preparsedSetId(`${setKey}:${slice.key}`, slice.texts),
-        entities: [...principal, request.resource],
+        entities: entitiesFor(slice, principal, request.resource),
       });
       if (answer.type === 'failure') {
         // One broken request breaks the whole statement: fail closed now.
@@ -184,6 +184,26 @@ function principalEntities(input: PolicyInput): EntityJson[] {
     parents: groups.map((id): EntityUidJson => ({ type: `${NS}::Group`, id })),
   };
   return [agent, ...groups.map((id): EntityJson => ({ uid: { type: `${NS}::Group`, id }, attrs: {}, parents: [] }))];
+}
+
+/**
+ * The entities a slice can look at: the principal (its parents are what `in` tests) and the
+ * resource with only the attributes the slice reads, the groups only when it can read theirs.
+ */
+function entitiesFor(slice: CedarSlice, principal: EntityJson[], resource: EntityJson): EntityJson[] {
+  const agent = withAttributes(principal[0]!, slice.principalAttributes);
+  const table = withAttributes(resource, slice.resourceAttributes);
+  return slice.otherEntities ? [agent, ...principal.slice(1), table] : [agent, table];
+}
+
+function withAttributes(entity: EntityJson, reads: CedarSlice['principalAttributes']): EntityJson {
+  if (reads === 'all') return entity;
+  const attrs: EntityJson['attrs'] = {};
+  for (const name of reads) {
+    const value = entity.attrs[name];
+    if (value !== undefined) attrs[name] = value;
+  }
+  return { ...entity, attrs };
 }
 
 /** The context attributes a slice can read; the rest would only cost conversion in cedar-wasm. */

@@ -45,11 +45,31 @@ describe('cedarSlicer', () => {
     expect(none.texts).toEqual({});
   });
 
-  it('reads a context attribute through `has` on a path and through a record literal', () => {
+  it('reads a context attribute through `has` on a path', () => {
+    const s = cedarSlicer({ p: 'permit (principal, action, resource) when { context has copy_endpoint.x };' }).slice('execute', alice);
+    expect(s.context).toEqual(new Set(['copy_endpoint']));
+  });
+
+  it('names the principal and resource attributes read, and sends groups only when another entity is read', () => {
     const s = cedarSlicer({
-      p: 'permit (principal, action, resource) when { context has copy_endpoint && { a: context.setting }.a == "x" };',
-    }).slice('execute', alice);
-    expect(s.context).toEqual(new Set(['copy_endpoint', 'setting']));
+      p: 'permit (principal, action, resource) when { principal.issuer == "i" && resource has schema && principal in Gatehouse::Group::"g" };',
+    }).slice('read', alice);
+    expect(s.principalAttributes).toEqual(new Set(['issuer']));
+    expect(s.resourceAttributes).toEqual(new Set(['schema']));
+    expect(s.otherEntities).toBe(false);
+  });
+
+  it('reads everything when an attribute is taken from anything but context, principal or resource', () => {
+    for (const condition of ['{ a: context.setting }.a == "x"', 'Gatehouse::Group::"g".name == "x"', '(if true then principal else resource) has name']) {
+      const s = cedarSlicer({ p: `permit (principal, action, resource) when { ${condition} };` }).slice('execute', alice);
+      expect({ condition, context: s.context, principal: s.principalAttributes, resource: s.resourceAttributes, other: s.otherEntities }).toEqual({
+        condition,
+        context: 'all',
+        principal: 'all',
+        resource: 'all',
+        other: true,
+      });
+    }
   });
 
   it('wholeSetSlicer gives every request everything', () => {

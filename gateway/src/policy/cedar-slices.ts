@@ -2,7 +2,8 @@
 // action, resource type and principal, and the context attributes those policies can read. Cedar evaluates a policy's scope before its conditions and short-circuits, so a policy
 // whose scope cannot match is never satisfied and never errors: leaving it out changes no answer.
 // A context attribute no policy of the slice names cannot be observed either. Both cut the work of
-// every authorization call (cedar-wasm converts the whole context and evaluates every policy).
+// every authorization call (cedar-wasm converts the whole context and evaluates every policy). The
+// same holds for the attributes of the principal and the resource, and for the group entities.
 
 import { policyToJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
@@ -29,6 +30,11 @@ export interface CedarSlice {
   texts: Record<string, string>;
   /** Context attributes some policy of the slice can read, or 'all' when one reads `context` whole. */
   context: ReadonlySet<string> | 'all';
+  /** Attributes of the principal and of the resource some policy of the slice can read. */
+  principalAttributes: ReadonlySet<string> | 'all';
+  resourceAttributes: ReadonlySet<string> | 'all';
+  /** Whether some policy can read another entity's attributes (then groups must be sent). */
+  otherEntities: boolean;
 }
 
 /** Who asks, as the engine's requests present them: an Agent whose parents are its groups. */
@@ -56,7 +62,7 @@ interface ScopedPolicy {
   id: string;
   text: string;
   principal: ScopeJson;
-  reads: Set<string> | 'all';
+  reads: AttributeReads;
 }
 
 /** Slices of one policy set, computed per (action, principal) and remembered. */
@@ -76,7 +82,7 @@ export function cedarSlicer(texts: Record<string, string>): CedarSlicer {
       throw new GatehouseError('CONFIG_INVALID', `Cedar policy ${id} does not parse`, { detail: json.errors.map((e) => e.message).join('\n') });
     }
     const est = json.json as unknown as { principal: ScopeJson; action: ScopeJson; resource: ScopeJson; conditions: unknown };
-    const scoped: ScopedPolicy = { id, text, principal: est.principal, reads: contextReads(est.conditions) };
+    const scoped: ScopedPolicy = { id, text, principal: est.principal, reads: attributeReads(est.conditions) };
     for (const action of CEDAR_ACTIONS) {
       if (actionCanMatch(est.action, action) && resourceCanMatch(est.resource, RESOURCE_TYPE[action])) byAction[action].push(scoped);
     }
@@ -100,20 +106,40 @@ export function cedarSlicer(texts: Record<string, string>): CedarSlicer {
 
 /** No slicing: every request gets the whole set and the whole context (what slicing is tested against). */
 export function wholeSetSlicer(texts: Record<string, string>): CedarSlicer {
-  const whole: CedarSlice = { key: 'whole', policies: Object.keys(texts).length, texts, context: 'all' };
+  const whole: CedarSlice = {
+    key: 'whole',
+    policies: Object.keys(texts).length,
+    texts,
+    context: 'all',
+    principalAttributes: 'all',
+    resourceAttributes: 'all',
+    otherEntities: true,
+  };
   return { slice: () => whole };
 }
 
 function buildSlice(key: string, policies: readonly ScopedPolicy[]): CedarSlice {
   const texts: Record<string, string> = {};
-  let context: Set<string> | 'all' = new Set();
+  const union: AttributeReads = { context: new Set(), principal: new Set(), resource: new Set(), otherEntities: false };
   for (const policy of policies) {
     texts[policy.id] = policy.text;
-    if (context === 'all') continue;
-    if (policy.reads === 'all') context = 'all';
-    else for (const name of policy.reads) context.add(name);
+    for (const v of READ_VARS) union[v] = unionNames(union[v], policy.reads[v]);
+    union.otherEntities ||= policy.reads.otherEntities;
   }
-  return { key, policies: policies.length, texts, context };
+  return {
+    key,
+    policies: policies.length,
+    texts,
+    context: union.context,
+    principalAttributes: union.principal,
+    resourceAttributes: union.resource,
+    otherEntities: union.otherEntities,
+  };
+}
+
+function unionNames(a: Names, b: Names): Names {
+  if (a === 'all' || b === 'all') return 'all';
+  return new Set([...a, ...b]);
 }
 
 /**
@@ -192,41 +218,66 @@ function sameEntity(a: EntityRef, b: EntityRef): boolean {
   return a.type === b.type && a.id === b.id;
 }
 
+type Names = Set<string> | 'all';
+
+/** What a policy's conditions read of a request. */
+export interface AttributeReads {
+  context: Names;
+  principal: Names;
+  resource: Names;
+  /** Attributes of some other entity (a group, an entity literal, an expression's result). */
+  otherEntities: boolean;
+}
+
+const READ_VARS = ['context', 'principal', 'resource'] as const;
+
 /**
- * The context attributes an EST expression reads: `context.x`, `context has x`, `context["x"]`
- * (the same node in the EST). `context` used any other way (compared, passed whole) reads it all.
+ * The attributes EST conditions read: `context.x`, `principal has x`, `resource["x"]` (one EST
+ * node). Bare `principal`/`resource` (compared, `in`, `is`) read no attribute; bare `context`
+ * reads all of it. An access on anything else (an entity literal, `action`, an `if`'s result)
+ * could reach any entity's attributes: then everything is read.
  */
-function contextReads(node: unknown): Set<string> | 'all' {
-  const names = new Set<string>();
-  let whole = false;
+function attributeReads(node: unknown): AttributeReads {
+  const reads: AttributeReads = { context: new Set(), principal: new Set(), resource: new Set(), otherEntities: false };
+  const readAll = (): void => {
+    reads.context = 'all';
+    reads.principal = 'all';
+    reads.resource = 'all';
+    reads.otherEntities = true;
+  };
   const visit = (value: unknown): void => {
-    if (whole || value === null || typeof value !== 'object') return;
+    if (value === null || typeof value !== 'object') return;
     if (Array.isArray(value)) {
       for (const item of value) visit(item);
       return;
     }
     const record = value as Record<string, unknown>;
     if (record['Var'] === 'context') {
-      whole = true;
+      reads.context = 'all';
       return;
     }
     for (const op of ['.', 'has'] as const) {
       const access = record[op] as { left?: unknown; attr?: unknown } | undefined;
-      // `context has a.b` reads attribute a (attr is then the path as a list).
-      const attr = Array.isArray(access?.attr) ? (access.attr[0] as unknown) : access?.attr;
-      if (access !== undefined && isContextVar(access.left) && typeof attr === 'string') {
-        names.add(attr);
-        for (const [key, child] of Object.entries(record)) if (key !== op) visit(child);
+      if (access === undefined) continue;
+      // `x has a.b` reads attribute a of x (attr is then the path as a list).
+      const attr = Array.isArray(access.attr) ? (access.attr[0] as unknown) : access.attr;
+      const variable = READ_VARS.find((v) => isVar(access.left, v));
+      if (variable === undefined || typeof attr !== 'string') {
+        readAll();
+        visit(access.left);
         return;
       }
+      const names = reads[variable];
+      if (names !== 'all') names.add(attr);
+      return;
     }
     // Literals ({"Value": ...}) hold data, never a variable; everything else is walked.
     for (const [key, child] of Object.entries(record)) if (key !== 'Value') visit(child);
   };
   visit(node);
-  return whole ? 'all' : names;
+  return reads;
 }
 
-function isContextVar(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)['Var'] === 'context';
+function isVar(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)['Var'] === name;
 }
