@@ -1,9 +1,11 @@
 // Slices a Cedar policy set per request: the policies whose scope can match a request for that
-// action, resource type and principal, and the context attributes those policies can read. Cedar evaluates a policy's scope before its conditions and short-circuits, so a policy
-// whose scope cannot match is never satisfied and never errors: leaving it out changes no answer.
-// A context attribute no policy of the slice names cannot be observed either. Both cut the work of
-// every authorization call (cedar-wasm converts the whole context and evaluates every policy). The
-// same holds for the attributes of the principal and the resource, and for the group entities.
+// action, resource type and principal, and the attributes those policies can read. Cedar evaluates
+// a policy's scope before its conditions and short-circuits, so a policy whose scope cannot match
+// is never satisfied and never errors: leaving it out changes no answer. An attribute (of the
+// context, the principal, the resource) no policy of the slice names cannot be observed either,
+// nor can group entities when no policy reads another entity's attributes. All of it cuts the
+// work of every authorization call (cedar-wasm converts every entity and context attribute it is
+// given and evaluates every policy).
 
 import { policyToJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
