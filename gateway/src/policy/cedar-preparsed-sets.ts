@@ -9,7 +9,10 @@ import { createHash } from 'node:crypto';
 import { preparsePolicySet } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 
-/** More than the sets in use at once: three slices (cedar-slices.ts) each of active + candidate while a commit activates, and of two for a diff. */
+/**
+ * More than the sets in use at once: the slices (cedar-slices.ts: per action and kind of
+ * principal) of the active set and a candidate while a commit activates, or of two for a diff.
+ */
 export const CEDAR_SET_SLOTS = 48;
 
 interface Slot {
