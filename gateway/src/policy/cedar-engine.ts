@@ -1,5 +1,7 @@
 // Cedar engine: one statement becomes one "execute" request on the database plus one "read"/"write"
-// request per table; each request's answer becomes a partial verdict and combine.ts decides.
+// request per table; each request's answer becomes a partial verdict and combine.ts decides. Each
+// request goes to the slice of the set that can apply to it (cedar-slices.ts), with only the context
+// that slice reads.
 
 import { statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
@@ -7,35 +9,38 @@ import { readCedarPolicySet } from './cedar-policies.ts';
 import type { CedarPolicyMeaning, CedarPolicySet } from './cedar-policies.ts';
 import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict } from './combine.ts';
 import { cedarSetKey, preparsedSetId } from './cedar-preparsed-sets.ts';
+import { CEDAR_NAMESPACE, cedarSlicer, wholeSetSlicer } from './cedar-slices.ts';
+import type { CedarAction, CedarSlice, CedarSlicer } from './cedar-slices.ts';
 import { cedarInputReads } from './input-reads.ts';
 import type { EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
 
 export interface CedarEngineOptions {
   /** A `.cedarschema` file; defaults to schemas/cedar/gatehouse.cedarschema. */
   schemaPath?: string;
+  /** false: every request gets the whole set and context, the reference slicing is tested against. */
+  slicing?: boolean;
 }
 
-type RequestAction = 'read' | 'write' | 'execute';
-
 interface CedarRequest {
-  action: RequestAction;
+  action: CedarAction;
   resource: EntityJson;
   /** How the resource is named in reasons: "clinical.patients", or "ddl statements". */
   label: string;
   context: Context;
 }
 
-const NS = 'Gatehouse';
+const NS = CEDAR_NAMESPACE;
 
 export async function loadCedarEngine(dir: string, revision: string, opts: CedarEngineOptions = {}): Promise<PolicyEngine> {
   const set = await readCedarPolicySet(dir, opts.schemaPath);
-  return cedarEngineFromSet(set, revision);
+  return cedarEngineFromSet(set, revision, opts.slicing ?? true);
 }
 
-export function cedarEngineFromSet(set: CedarPolicySet, revision: string): PolicyEngine {
+export function cedarEngineFromSet(set: CedarPolicySet, revision: string, slicing = true): PolicyEngine {
   // Same policies → same key → same slot; a set that does not parse fails here, at load.
-  const key = cedarSetKey(set.texts);
-  preparsedSetId(key, set.texts);
+  const setKey = cedarSetKey(set.texts);
+  preparsedSetId(setKey, set.texts);
+  const slicer = slicing ? cedarSlicer(set.texts) : wholeSetSlicer(set.texts);
   return {
     kind: 'cedar',
     revision,
@@ -45,7 +50,7 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string): Polic
     spec: { kind: 'cedar', revision, set },
     evaluate(input: PolicyInput): EngineVerdict {
       try {
-        return decide(preparsedSetId(key, set.texts), set.meanings, input);
+        return decide(setKey, slicer, set.meanings, input);
       } catch (e) {
         return engineErrorVerdict(e instanceof Error ? e.message : String(e));
       }
@@ -53,28 +58,41 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string): Polic
   };
 }
 
-function decide(setId: string, meanings: Map<string, CedarPolicyMeaning>, input: PolicyInput): EngineVerdict {
+type CedarResponse = Extract<ReturnType<typeof statefulIsAuthorized>, { type: 'success' }>['response'];
+
+/** What Cedar answers when no policy can apply: deny, determined by nothing. */
+const NOTHING_APPLIES: CedarResponse = { decision: 'deny', diagnostics: { reason: [], errors: [] } };
+
+function decide(setKey: string, slicer: CedarSlicer, meanings: Map<string, CedarPolicyMeaning>, input: PolicyInput): EngineVerdict {
   const principal = principalEntities(input);
   const principalUid = principal[0]!.uid;
+  const asker = { subject: input.identity.subject, groups: unique([...input.identity.groups, ...input.identity.roles]) };
   const parts: EngineVerdict[] = [];
   for (const request of requestsFor(input)) {
-    const answer = statefulIsAuthorized({
-      principal: principalUid,
-      action: { type: `${NS}::Action`, id: request.action },
-      resource: request.resource.uid,
-      context: request.context,
-      preparsedPolicySetId: setId,
-      entities: [...principal, request.resource],
-    });
-    if (answer.type === 'failure') {
-      // One broken request breaks the whole statement: fail closed now.
-      return engineErrorVerdict(answer.errors.map((e) => e.message).join('; '));
+    const slice = slicer.slice(request.action, asker);
+    let response = NOTHING_APPLIES;
+    if (slice.policies > 0) {
+      const answer = statefulIsAuthorized({
+        principal: principalUid,
+        action: { type: `${NS}::Action`, id: request.action },
+        resource: request.resource.uid,
+        context: contextFor(request.context, slice.context),
+        preparsedPolicySetId: preparsedSetId(`${setKey}:${slice.key}`, slice.texts),
+        entities: entitiesFor(slice, principal, request.resource),
+      });
+      if (answer.type === 'failure') {
+        // One broken request breaks the whole statement: fail closed now.
+        return engineErrorVerdict(answer.errors.map((e) => e.message).join('; '));
+      }
+      response = answer.response;
     }
-    const { decision, diagnostics } = answer.response;
+    const { decision, diagnostics } = response;
     if (diagnostics.errors.length > 0) {
       // A policy that errors is skipped by Cedar; a skipped forbid must not let anything through.
-      const detail = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
-      parts.push(engineErrorVerdict(detail, unique(diagnostics.errors.map((e) => e.policyId))));
+      // Sorted: Cedar's order depends on the set's layout, and a verdict must not (slices differ).
+      const errors = [...diagnostics.errors].sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
+      const detail = errors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
+      parts.push(engineErrorVerdict(detail, unique(errors.map((e) => e.policyId))));
       continue;
     }
     if (decision === 'deny') {
@@ -168,6 +186,37 @@ function principalEntities(input: PolicyInput): EntityJson[] {
   return [agent, ...groups.map((id): EntityJson => ({ uid: { type: `${NS}::Group`, id }, attrs: {}, parents: [] }))];
 }
 
+/**
+ * The entities a slice can look at: the principal (its parents are what `in` tests) and the
+ * resource with only the attributes the slice reads, the groups only when it can read theirs.
+ */
+function entitiesFor(slice: CedarSlice, principal: EntityJson[], resource: EntityJson): EntityJson[] {
+  const agent = withAttributes(principal[0]!, slice.principalAttributes);
+  const table = withAttributes(resource, slice.resourceAttributes);
+  return slice.otherEntities ? [agent, ...principal.slice(1), table] : [agent, table];
+}
+
+function withAttributes(entity: EntityJson, reads: CedarSlice['principalAttributes']): EntityJson {
+  if (reads === 'all') return entity;
+  const attrs: EntityJson['attrs'] = {};
+  for (const name of reads) {
+    const value = entity.attrs[name];
+    if (value !== undefined) attrs[name] = value;
+  }
+  return { ...entity, attrs };
+}
+
+/** The context attributes a slice can read; the rest would only cost conversion in cedar-wasm. */
+function contextFor(context: Context, reads: CedarSlice['context']): Context {
+  if (reads === 'all') return context;
+  const picked: Context = {};
+  for (const name of reads) {
+    const value = context[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
 /** One execute request for the statement, then one per table read and one per table written. */
 function requestsFor(input: PolicyInput): CedarRequest[] {
   const base = statementContext(input);
@@ -180,7 +229,7 @@ function requestsFor(input: PolicyInput): CedarRequest[] {
       context: { ...base, columns: [] },
     },
   ];
-  const tables: Array<[RequestAction, string[]]> = [
+  const tables: Array<[CedarAction, string[]]> = [
     ['read', input.statement.tables_read],
     ['write', input.statement.tables_written],
   ];

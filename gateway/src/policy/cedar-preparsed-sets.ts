@@ -9,8 +9,11 @@ import { createHash } from 'node:crypto';
 import { preparsePolicySet } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 
-/** More than the sets in use at once: active + candidate while a commit activates, two for a diff. */
-export const CEDAR_SET_SLOTS = 8;
+/**
+ * More than the sets in use at once: the slices (cedar-slices.ts: per action and kind of
+ * principal) of the active set and a candidate while a commit activates, or of two for a diff.
+ */
+export const CEDAR_SET_SLOTS = 48;
 
 interface Slot {
   id: string;
