@@ -44,6 +44,14 @@ const CATALOG = new RelationCatalog(
       ancestors: ['clinical.patients'],
       keys: [{ kind: 'unique', name: 'patients_2026_mrn_key', columns: ['mrn'] }],
     }),
+    table(4, 'pairs', ['id', 'room', 'guest'], { keys: [{ kind: 'unique', name: 'pairs_room_guest_key', columns: ['room', 'guest'] }] }),
+    table(5, 'parted', ['id', 'region', 'code', 'patient_mrn']),
+    table(6, 'parted_1', ['id', 'region', 'code', 'patient_mrn'], {
+      ancestors: ['clinical.parted'],
+      keys: [{ kind: 'unique', name: 'parted_1_code_key', columns: ['code'] }],
+      foreignKeys: [{ name: 'parted_1_mrn_fkey', columns: ['patient_mrn'], table: 'clinical.patients', referenced: ['mrn'] }],
+    }),
+    table(7, 'inbox', ['id', 'mrn'], { reads: ['clinical.patients'] }),
   ],
   { hash: true },
 );
@@ -133,5 +141,19 @@ describe('existenceOracle', () => {
     const unknown: ReadMasksOf = (t) => (t === 'clinical.patients' ? 'unknown' : new Map());
     expect(check('INSERT INTO clinical.patients (id) VALUES (9)', unknown)?.message).toContain('patients_pkey');
     expect(check('INSERT INTO clinical.visits (id, patient_id) VALUES (9, 1)', unknown)?.message).toContain('visits_patient_id_fkey');
+  });
+
+  it('counts every column of a key a write assigns part of (R10-1), the keys of partitions and children (R10-2) and tables rules reach (R10-7)', () => {
+    const guests: ReadMasksOf = (t) => new Map<string, MaskStrategy>(t === 'clinical.pairs' ? [['guest', 'redact']] : t === 'clinical.parted' ? [['code', 'redact']] : []);
+    expect(check('UPDATE clinical.pairs SET room = 101 WHERE id = 2', guests)?.message).toContain('"guest"');
+    expect(check('INSERT INTO clinical.pairs (id, room) VALUES (9, 101)', guests)?.message).toContain('pairs_room_guest_key');
+    expect(check("UPDATE clinical.pairs SET id = 9 WHERE id = 2", guests)).toBeNull();
+    expect(check("INSERT INTO clinical.parted (id, region, code) VALUES (9, 1, 'c')", guests)?.message).toContain('parted_1_code_key');
+    expect(check("UPDATE clinical.parted SET code = 'c' WHERE id = 1", guests)?.message).toContain('parted_1_code_key');
+    expect(check("UPDATE ONLY clinical.parted SET code = 'c' WHERE id = 1", guests)).toBeNull();
+    expect(check('COPY clinical.parted FROM STDIN', guests)?.message).toContain('parted_1_code_key');
+    expect(check("INSERT INTO clinical.parted (id, region, patient_mrn) VALUES (9, 1, 'M')")?.message).toContain('parted_1_mrn_fkey');
+    expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')")?.message).toContain('rules that reach clinical.patients');
+    expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')", NOTHING_MASKED)).toBeNull();
   });
 });

@@ -77,6 +77,7 @@ export interface MaskFunctions {
 export class RelationCatalog {
   private readonly byName = new Map<string, RelationInfo>();
   private readonly byOid = new Map<number, RelationInfo>();
+  private readonly children = new Map<string, RelationInfo[]>();
 
   constructor(
     relations: readonly RelationInfo[],
@@ -88,7 +89,17 @@ export class RelationCatalog {
     for (const r of relations) {
       this.byName.set(r.qualified, r);
       this.byOid.set(r.oid, r);
+      for (const a of r.ancestors) {
+        let below = this.children.get(a);
+        if (!below) this.children.set(a, (below = []));
+        below.push(r);
+      }
     }
+  }
+
+  /** The tables that inherit from or are partitions of `qualified`, transitively (a write to it may reach their rows). */
+  descendants(qualified: string): readonly RelationInfo[] {
+    return this.children.get(qualified) ?? [];
   }
 
   get(qualified: string): RelationInfo | null {

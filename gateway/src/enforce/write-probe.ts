@@ -29,8 +29,9 @@ export interface ProbedStatement {
 
 /**
  * Tables a write touches that its policy input does not list as read: its targets, the tables their
- * foreign keys reference, and the tables whose foreign keys reference them (a DELETE or a key update
- * fails when a row there points at the row). Empty for a statement that writes nothing.
+ * foreign keys (and those of their partitions and inheritance children) reference, and the tables whose
+ * foreign keys reference them (a DELETE or a key update fails when a row there points at the row).
+ * Empty for a statement that writes nothing.
  */
 export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
   const written = input.statement.tables_written;
@@ -40,8 +41,11 @@ export function probeTables(input: PolicyInput, relations: RelationCatalog | nul
   for (const t of written) {
     out.add(t);
     const rel = relations?.get(t) ?? null;
-    for (const fk of rel?.foreignKeys ?? []) out.add(fk.table);
-    for (const k of rel?.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
+    // A write to a parent reaches its partitions and children, whose own foreign keys check it too (R10-2).
+    for (const member of rel === null ? [] : [rel, ...relations!.descendants(t)]) {
+      for (const fk of member.foreignKeys ?? []) out.add(fk.table);
+      for (const k of member.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
+    }
   }
   return [...out].filter((t) => !read.has(t));
 }
