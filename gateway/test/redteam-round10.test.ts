@@ -24,11 +24,13 @@ const S = {
   single: 'R10-Single-Secret-3390',
   audited: 'R10-Audited-Secret-1175',
   checked: 'R10-Checked-Secret-9046',
+  partial: 'R10-Partial-Secret-2287',
+  cascaded: 'R10-Cascaded-Secret-4419',
 } as const;
 
 /** Tables whose column `secret` the writers read redacted; they may write every r10 table and clinical.patients. */
-const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked'].map((t) => `clinical.${t}`);
-const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v'].map((t) => `clinical.${t}`);
+const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child'].map((t) => `clinical.${t}`);
+const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v', 'r10_cascade_parent'].map((t) => `clinical.${t}`);
 
 /** Made before the first session, so that the first relation snapshot holds them (an administrator's schema). */
 const SETUP = `
@@ -84,6 +86,17 @@ END $$;
 CREATE CONSTRAINT TRIGGER r10_check AFTER UPDATE ON clinical.r10_checked DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION clinical.r10_check();
 
+CREATE TABLE clinical.r10_partial (id integer PRIMARY KEY, code integer, secret text);
+CREATE UNIQUE INDEX r10_partial_code ON clinical.r10_partial (code) WHERE secret = '${S.partial}';
+INSERT INTO clinical.r10_partial VALUES (1, 7, '${S.partial}'), (2, 8, 'another');
+
+CREATE TABLE clinical.r10_cascade_parent (code integer PRIMARY KEY);
+INSERT INTO clinical.r10_cascade_parent VALUES (0), (1), (2), (3);
+CREATE TABLE clinical.r10_cascade_child (id integer PRIMARY KEY,
+  parent_code integer DEFAULT 0 REFERENCES clinical.r10_cascade_parent ON DELETE SET DEFAULT ON UPDATE SET DEFAULT, secret text,
+  UNIQUE (parent_code, secret));
+INSERT INTO clinical.r10_cascade_child VALUES (1, 0, '${S.cascaded}'), (2, 2, '${S.cascaded}'), (3, 3, 'another');
+
 CREATE TABLE clinical.r10_log (id integer, note text);
 CREATE FUNCTION clinical.r10_log_patient() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -96,6 +109,7 @@ CREATE TRIGGER r10_log BEFORE INSERT ON clinical.r10_log FOR EACH ROW EXECUTE FU
 const CLEANUP = `
 DROP VIEW IF EXISTS clinical.r10_patients_v;
 DROP TABLE IF EXISTS clinical.r10_pair, clinical.r10_deferred, clinical.r10_parted, clinical.r10_inh_base CASCADE;
+DROP TABLE IF EXISTS clinical.r10_partial, clinical.r10_cascade_child, clinical.r10_cascade_parent CASCADE;
 DROP TABLE IF EXISTS clinical.r10_refs_parted, clinical.r10_single, clinical.r10_inbox, clinical.r10_audited, clinical.r10_checked, clinical.r10_log CASCADE;
 DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10_log_patient();
 DELETE FROM clinical.patients WHERE id >= 9000;
@@ -254,6 +268,25 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect.soft(update.code).toBe('42501');
       expect.soft(leaked(commit)).toEqual([]);
       expect.soft(leaked(update)).toEqual([]);
+    });
+
+    it('R10-1: a partial unique index whose predicate reads a masked column is an oracle on it: refused', async () => {
+      // Code 7 conflicts only while row 1 holds the secret the predicate names.
+      for (const code of [7, 8]) {
+        const r = await inBlock('INSERT INTO clinical.r10_partial (id, code) VALUES (9, $1)', [code]);
+        expect.soft(r.code, String(code)).toBe('42501');
+      }
+    });
+
+    it('R10-8: a DELETE or key update whose foreign key action writes a key covering a masked column is refused, and its error fields withheld', async () => {
+      // Deleting parent 2 sets child 2 to (0, secret): it fails when child 1 holds the same secret; parent 3's child another.
+      for (const sql of ['DELETE FROM clinical.r10_cascade_parent WHERE code = $1', 'UPDATE clinical.r10_cascade_parent SET code = 9 WHERE code = $1']) {
+        for (const code of [2, 3]) {
+          const r = await inBlock(sql, [code]);
+          expect.soft(leaked(r), sql).toEqual([]);
+          expect.soft(r.code, sql).toBe('42501');
+        }
+      }
     });
 
     it('R10-2: a unique index on a partition only, written through the partitioned parent, is refused', async () => {

@@ -52,6 +52,16 @@ const CATALOG = new RelationCatalog(
       foreignKeys: [{ name: 'parted_1_mrn_fkey', columns: ['patient_mrn'], table: 'clinical.patients', referenced: ['mrn'] }],
     }),
     table(7, 'inbox', ['id', 'mrn'], { reads: ['clinical.patients'] }),
+    table(8, 'parents', ['code'], {
+      keys: [
+        { kind: 'unique', name: 'parents_pkey', columns: ['code'] },
+        { kind: 'referenced', name: 'children_parent_fkey', columns: ['code'], from: 'clinical.children', referencing: ['parent_code'] },
+      ],
+    }),
+    table(9, 'children', ['id', 'parent_code', 'secret'], {
+      keys: [{ kind: 'unique', name: 'children_parent_secret_key', columns: ['parent_code', 'secret'] }],
+      foreignKeys: [{ name: 'children_parent_fkey', columns: ['parent_code'], table: 'clinical.parents', referenced: ['code'] }],
+    }),
   ],
   { hash: true },
 );
@@ -155,5 +165,10 @@ describe('existenceOracle', () => {
     expect(check("INSERT INTO clinical.parted (id, region, patient_mrn) VALUES (9, 1, 'M')")?.message).toContain('parted_1_mrn_fkey');
     expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')")?.message).toContain('rules that reach clinical.patients');
     expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')", NOTHING_MASKED)).toBeNull();
+    // A foreign key action writes the referencing columns, under a key with a masked column (R10-8).
+    const secrets: ReadMasksOf = (t) => new Map<string, MaskStrategy>(t === 'clinical.children' ? [['secret', 'redact']] : []);
+    expect(check('DELETE FROM clinical.parents WHERE code = 2', secrets)?.message).toContain('children_parent_secret_key');
+    expect(check('UPDATE clinical.parents SET code = 9 WHERE code = 2', secrets)?.message).toContain('children_parent_secret_key');
+    expect(check('DELETE FROM clinical.parents WHERE code = 2', NOTHING_MASKED)).toBeNull();
   });
 });

@@ -122,10 +122,20 @@ function memberOracle(
     if (key.kind !== 'referenced' || key.from === undefined || !(removes || (updates && key.columns.some(isAssigned)))) continue;
     const from = relations.get(key.from);
     const referencingMasked = from === null ? () => true : maskedColumns(from, readMasks);
-    const column = (key.referencing ?? key.columns).find(referencingMasked);
+    const referencing = key.referencing ?? key.columns;
+    const column = referencing.find(referencingMasked);
     if (column !== undefined) {
       return {
         message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, which foreign key ${key.name} of ${key.from} references through column "${column}", which the policy masks for you, so whether the write fails would tell whether a row there holds the value (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+    // The foreign key's action (CASCADE, SET NULL, SET DEFAULT) assigns the referencing columns: a key of
+    // the referencing table over them and a masked column compares its stored values (R10-8).
+    const cascaded = from === null ? undefined : (from.keys ?? []).find((k) => k.kind !== 'referenced' && k.columns.some((c) => referencing.includes(c)) && k.columns.some(referencingMasked));
+    if (cascaded !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, and the action of foreign key ${key.name} may assign rows of ${key.from} under ${describe(cascaded)}, which covers column "${cascaded.columns.find(referencingMasked)}", which the policy masks for you, so whether the write fails would tell whether a value is stored there (an existence oracle)`,
         hint: HINT,
       };
     }

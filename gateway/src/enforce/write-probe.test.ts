@@ -77,7 +77,10 @@ describe('the read probe', () => {
     const s = (d: Decision, written: string[], probe?: ProbedStatement['probe']): ProbedStatement => ({ text: '', input: input([], written), decision: d, ...(probe ? { probe } : {}) });
     expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), ['clinical.patients']))).toBe(true);
     expect(writesMaskedTable(s(decision('allow'), ['clinical.patients'], readProbe(['clinical.patients'], MRN_MASKED)))).toBe(true);
-    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], MRN_MASKED)))).toBe(false);
+    // A table its constraints or foreign key actions reach has masks: withheld too (R10-8).
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], MRN_MASKED)))).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], null)))).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits'], { ...MRN_MASKED, verdict: { ...MRN_MASKED.verdict, masks: [] } })))).toBe(false);
     expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'denied', masks: [] }))).toBe(true);
     expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'failed', masks: [] }))).toBe(true);
     expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), []))).toBe(false);

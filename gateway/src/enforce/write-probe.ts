@@ -74,18 +74,16 @@ export function readMasksOf(s: ProbedStatement): ReadMasksOf {
 }
 
 /**
- * Whether the statement writes a table with columns masked for the identity (or one it may not read,
- * or whose reading the policy could not decide): its errors and notices may quote stored values.
+ * Whether the statement writes while a table it touches has columns masked for the identity (or one
+ * it may not read, or whose reading the policy could not decide): its errors and notices may quote
+ * stored values. Touched: the tables it writes, and those its constraint checks and foreign key actions
+ * reach (a cascade `ON DELETE SET DEFAULT` into a key over a masked column quotes it, R10-8), which the
+ * read probe asks about unless the statement reads them: so any mask of its decision or probe counts.
  */
 export function writesMaskedTable(s: ProbedStatement): boolean {
   const written = s.input?.statement.tables_written ?? [];
   if (written.length === 0) return false;
-  if (s.probe !== undefined && s.probe.outcome !== 'read' && written.some((t) => s.probe!.tables.includes(t))) return true;
-  const masks = readMasksOf(s);
-  return written.some((t) => {
-    const m = masks(t);
-    return m === 'unknown' || m.size > 0;
-  });
+  return maySeeMasks(s) || (s.probe !== undefined && s.probe.outcome !== 'read');
 }
 
 /** Whether any table the write touches may have masked columns: its decision or its probe names masks, or the probe failed. */
