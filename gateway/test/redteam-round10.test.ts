@@ -26,10 +26,11 @@ const S = {
   checked: 'R10-Checked-Secret-9046',
   partial: 'R10-Partial-Secret-2287',
   cascaded: 'R10-Cascaded-Secret-4419',
+  moving: 'R10-Moving-Secret-3051',
 } as const;
 
 /** Tables whose column `secret` the writers read redacted; they may write every r10 table and clinical.patients. */
-const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child'].map((t) => `clinical.${t}`);
+const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child', 'r10_moving'].map((t) => `clinical.${t}`);
 const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v', 'r10_cascade_parent'].map((t) => `clinical.${t}`);
 
 /** Made before the first session, so that the first relation snapshot holds them (an administrator's schema). */
@@ -97,6 +98,12 @@ CREATE TABLE clinical.r10_cascade_child (id integer PRIMARY KEY,
   UNIQUE (parent_code, secret));
 INSERT INTO clinical.r10_cascade_child VALUES (1, 0, '${S.cascaded}'), (2, 2, '${S.cascaded}'), (3, 3, 'another');
 
+CREATE TABLE clinical.r10_moving (id integer, region integer NOT NULL, secret text, note text) PARTITION BY LIST (region);
+CREATE TABLE clinical.r10_moving_1 PARTITION OF clinical.r10_moving FOR VALUES IN (1);
+CREATE TABLE clinical.r10_moving_2 PARTITION OF clinical.r10_moving FOR VALUES IN (2);
+CREATE UNIQUE INDEX r10_moving_2_secret ON clinical.r10_moving_2 (secret);
+INSERT INTO clinical.r10_moving VALUES (1, 1, '${S.moving}', 'n'), (2, 1, 'another', 'n'), (3, 2, '${S.moving}', 'n');
+
 CREATE TABLE clinical.r10_log (id integer, note text);
 CREATE FUNCTION clinical.r10_log_patient() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -109,6 +116,7 @@ CREATE TRIGGER r10_log BEFORE INSERT ON clinical.r10_log FOR EACH ROW EXECUTE FU
 const CLEANUP = `
 DROP VIEW IF EXISTS clinical.r10_patients_v;
 DROP TABLE IF EXISTS clinical.r10_pair, clinical.r10_deferred, clinical.r10_parted, clinical.r10_inh_base CASCADE;
+DROP TABLE IF EXISTS clinical.r10_moving CASCADE;
 DROP TABLE IF EXISTS clinical.r10_partial, clinical.r10_cascade_child, clinical.r10_cascade_parent CASCADE;
 DROP TABLE IF EXISTS clinical.r10_refs_parted, clinical.r10_single, clinical.r10_inbox, clinical.r10_audited, clinical.r10_checked, clinical.r10_log CASCADE;
 DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10_log_patient();
@@ -135,7 +143,7 @@ mask contains {"id": "r10-writers-secrets", "reason": "r10 writers read secrets 
 allow contains {"id": "r10-writers-read", "reason": "r10 tables without secrets", "on": "read", "table": t} if {
 	member("r10-writers")
 	some t in input.statement.tables_read
-	t in ${setLiteral([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}
+	t in ${setLiteral([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1', 'clinical.r10_moving_1', 'clinical.r10_moving_2'])}
 }
 
 allow contains {"id": "r10-writers-write", "reason": "r10 writers may write", "on": "write", "table": t} if {
@@ -161,7 +169,7 @@ when { ${cedarList(MASKED)}.contains(resource) };
 @id("r10-writers-read")
 @reason("r10 tables without secrets")
 permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { ${cedarList([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}.contains(resource) };
+when { ${cedarList([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1', 'clinical.r10_moving_1', 'clinical.r10_moving_2'])}.contains(resource) };
 
 @id("r10-writers-write")
 @reason("r10 writers may write")
@@ -306,6 +314,17 @@ for (const engine of ['rego', 'cedar'] as const) {
       // ONLY the parent touches no child row: it runs.
       const only = await inBlock("UPDATE ONLY clinical.r10_inh_base SET secret = 'x' WHERE id = 2");
       expect.soft(only.code, JSON.stringify(only.error)).toBeNull();
+    });
+
+    it('R10-9: an update of the partition key moves the whole row into another partition, under its keys: refused', async () => {
+      // Row 1 moving into region 2 fails when a row there holds the same secret; row 2 does not.
+      for (const id of [1, 2]) {
+        const r = await inBlock('UPDATE clinical.r10_moving SET region = 2 WHERE id = $1', [id]);
+        expect.soft(r.code, String(id)).toBe('42501');
+      }
+      // An update that moves no row runs.
+      const note = await inBlock("UPDATE clinical.r10_moving SET note = 'x' WHERE id = 1");
+      expect.soft(note.code, JSON.stringify(note.error)).toBeNull();
     });
 
     it('R10-2: a foreign key declared on a partition into a masked column, written through the parent, is refused', async () => {

@@ -45,7 +45,7 @@ const CATALOG = new RelationCatalog(
       keys: [{ kind: 'unique', name: 'patients_2026_mrn_key', columns: ['mrn'] }],
     }),
     table(4, 'pairs', ['id', 'room', 'guest'], { keys: [{ kind: 'unique', name: 'pairs_room_guest_key', columns: ['room', 'guest'] }] }),
-    table(5, 'parted', ['id', 'region', 'code', 'patient_mrn']),
+    table(5, 'parted', ['id', 'region', 'code', 'patient_mrn'], { kind: 'partitioned_table', partitionKey: ['region'] }),
     table(6, 'parted_1', ['id', 'region', 'code', 'patient_mrn'], {
       ancestors: ['clinical.parted'],
       keys: [{ kind: 'unique', name: 'parted_1_code_key', columns: ['code'] }],
@@ -161,6 +161,9 @@ describe('existenceOracle', () => {
     expect(check("INSERT INTO clinical.parted (id, region, code) VALUES (9, 1, 'c')", guests)?.message).toContain('parted_1_code_key');
     expect(check("UPDATE clinical.parted SET code = 'c' WHERE id = 1", guests)?.message).toContain('parted_1_code_key');
     expect(check("UPDATE ONLY clinical.parted SET code = 'c' WHERE id = 1", guests)).toBeNull();
+    // Updating the partition key moves whole rows into a partition, under its keys (R10-9).
+    expect(check('UPDATE clinical.parted SET region = 2 WHERE id = 1', guests)?.message).toContain('parted_1_code_key');
+    expect(check('UPDATE clinical.parted SET id = 2 WHERE id = 1', guests)).toBeNull();
     expect(check('COPY clinical.parted FROM STDIN', guests)?.message).toContain('parted_1_code_key');
     expect(check("INSERT INTO clinical.parted (id, region, patient_mrn) VALUES (9, 1, 'M')")?.message).toContain('parted_1_mrn_fkey');
     expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')")?.message).toContain('rules that reach clinical.patients');

@@ -83,8 +83,11 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
     assigned = assignedColumns(kind, ref.write!, rel.columns.map((c) => c.name));
   }
   const isAssigned = (c: string): boolean => assigned.has(ALL_COLUMNS) || assigned.has(c);
+  // An update of a partition key column moves the row, every column of it, into another partition,
+  // whose keys then compare its masked values too (R10-9).
+  const moves = updatesRows(kind, ref.write ?? null) && family.some((m) => (m.partitionKey ?? []).some((c) => (c === '*' ? assigned.size > 0 : isAssigned(c))));
   for (const member of family) {
-    const refusal = memberOracle(member, kind, ref.write ?? null, isAssigned, relations, readMasks);
+    const refusal = memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : isAssigned, relations, readMasks);
     if (refusal !== null) return refusal;
   }
   return ruleOracle(rel, readMasks);
@@ -117,7 +120,7 @@ function memberOracle(
   // A DELETE (or MERGE ... DELETE), or an update of a referenced key, fails with 23503 when a row of
   // the referencing table points at the row: an oracle on the referencing columns when they are masked.
   const removes = kind === 'DeleteStmt' || (kind === 'MergeStmt' && write !== null && mergeDeletes(write));
-  const updates = kind === 'UpdateStmt' || kind === 'MergeStmt' || (kind === 'InsertStmt' && write !== null && str(bodyOf(write['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE');
+  const updates = updatesRows(kind, write);
   for (const key of keys) {
     if (key.kind !== 'referenced' || key.from === undefined || !(removes || (updates && key.columns.some(isAssigned)))) continue;
     const from = relations.get(key.from);
@@ -200,6 +203,12 @@ function conflictRefusal(rel: RelationInfo, write: AstBody, keys: readonly KeyCo
     };
   }
   return null;
+}
+
+/** Whether the write updates stored rows: UPDATE, MERGE, INSERT ... ON CONFLICT DO UPDATE. */
+function updatesRows(kind: WriteKind | 'CopyStmt', write: AstBody | null): boolean {
+  if (kind === 'UpdateStmt' || kind === 'MergeStmt') return true;
+  return kind === 'InsertStmt' && write !== null && str(bodyOf(write['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE';
 }
 
 /** Whether a MERGE has a DELETE action. */

@@ -39,6 +39,8 @@ export interface RelationInfo {
   keys?: KeyConstraint[];
   /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
   foreignKeys?: ForeignKey[];
+  /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
+  partitionKey?: string[];
 }
 
 /**
