@@ -27,10 +27,11 @@ const S = {
   partial: 'R10-Partial-Secret-2287',
   cascaded: 'R10-Cascaded-Secret-4419',
   moving: 'R10-Moving-Secret-3051',
+  late: 'R10-Late-Secret-8130',
 } as const;
 
 /** Tables whose column `secret` the writers read redacted; they may write every r10 table and clinical.patients. */
-const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child', 'r10_moving'].map((t) => `clinical.${t}`);
+const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child', 'r10_moving', 'r10_late'].map((t) => `clinical.${t}`);
 const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v', 'r10_cascade_parent'].map((t) => `clinical.${t}`);
 
 /** Made before the first session, so that the first relation snapshot holds them (an administrator's schema). */
@@ -104,6 +105,9 @@ CREATE TABLE clinical.r10_moving_2 PARTITION OF clinical.r10_moving FOR VALUES I
 CREATE UNIQUE INDEX r10_moving_2_secret ON clinical.r10_moving_2 (secret);
 INSERT INTO clinical.r10_moving VALUES (1, 1, '${S.moving}', 'n'), (2, 1, 'another', 'n'), (3, 2, '${S.moving}', 'n');
 
+CREATE TABLE clinical.r10_late (id integer PRIMARY KEY, secret text);
+INSERT INTO clinical.r10_late VALUES (1, '${S.late}');
+
 CREATE TABLE clinical.r10_log (id integer, note text);
 CREATE FUNCTION clinical.r10_log_patient() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -116,7 +120,7 @@ CREATE TRIGGER r10_log BEFORE INSERT ON clinical.r10_log FOR EACH ROW EXECUTE FU
 const CLEANUP = `
 DROP VIEW IF EXISTS clinical.r10_patients_v;
 DROP TABLE IF EXISTS clinical.r10_pair, clinical.r10_deferred, clinical.r10_parted, clinical.r10_inh_base CASCADE;
-DROP TABLE IF EXISTS clinical.r10_moving CASCADE;
+DROP TABLE IF EXISTS clinical.r10_moving, clinical.r10_late CASCADE;
 DROP TABLE IF EXISTS clinical.r10_partial, clinical.r10_cascade_child, clinical.r10_cascade_parent CASCADE;
 DROP TABLE IF EXISTS clinical.r10_refs_parted, clinical.r10_single, clinical.r10_inbox, clinical.r10_audited, clinical.r10_checked, clinical.r10_log CASCADE;
 DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10_log_patient();
@@ -230,11 +234,16 @@ for (const engine of ['rego', 'cedar'] as const) {
       await run('ROLLBACK');
       return o;
     };
-    const leaked = (o: unknown): string[] => secrets().filter((v) => JSON.stringify(o).includes(v));
+    /** The seeded secrets in what the writer got back (not in the statement it sent, which may hold a guess). */
+    const leaked = (o: Outcome | Outcome[]): string[] => {
+      const got = JSON.stringify((Array.isArray(o) ? o : [o]).map(({ sql: _sent, ...back }) => back));
+      return secrets().filter((v) => got.includes(v));
+    };
 
     beforeAll(async () => {
       dir = policies(engine);
-      t = await startTestGateway({ engine, policiesDir: dir });
+      // No background refresh during the file: R10-10 needs a constraint the snapshot does not hold yet.
+      t = await startTestGateway({ engine, policiesDir: dir, catalog: { timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
       direct = new pg.Client({ connectionString: t.upstreamUrl });
       await direct.connect();
       await direct.query(CLEANUP);
@@ -385,6 +394,18 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
+    it('EXPLAIN ANALYZE and SQL-level PREPARE/EXECUTE of such a write are refused too', async () => {
+      for (const guess of [S.single, 'R10-never-stored']) {
+        const explained = await inBlock(`EXPLAIN ANALYZE INSERT INTO clinical.r10_single VALUES (2, '${guess}')`);
+        expect.soft(explained.code, 'EXPLAIN ANALYZE').toBe('42501');
+        await run('BEGIN');
+        const prepared = await run('PREPARE r10_put(text) AS INSERT INTO clinical.r10_single VALUES (2, $1)');
+        const executed = await run(`EXECUTE r10_put('${guess}')`);
+        await run('ROLLBACK');
+        expect.soft(prepared.code === '42501' || executed.code === '42501', `PREPARE ${prepared.code}, EXECUTE ${executed.code}`).toBe(true);
+      }
+    });
+
     it("R10-4: a user trigger's message quoting NEW values of the masked table is withheld (notice, error, failed cast)", async () => {
       for (const note of ['notice', 'error', 'cast']) {
         const r = await inBlock('UPDATE clinical.r10_audited SET note = $1 WHERE id = 1', [note]);
@@ -434,6 +455,15 @@ for (const engine of ['rego', 'cedar'] as const) {
     it.fails('R10-6: a trigger of an unmasked table that quotes a masked table is not relayed', async () => {
       const r = await inBlock("INSERT INTO clinical.r10_log VALUES (1, 'x')");
       expect(leaked(r)).toEqual([]);
+    });
+
+    // R10-10 (open, documented in docs/data-path.md): a constraint created after the relation snapshot
+    // was read (up to 30 s by default) is not known, so a write under it is not refused as an oracle.
+    it.fails('R10-10: a unique index newer than the relation snapshot is no oracle', async () => {
+      await direct.query('CREATE UNIQUE INDEX IF NOT EXISTS r10_late_secret ON clinical.r10_late (secret)');
+      const stored = await inBlock('INSERT INTO clinical.r10_late VALUES (2, $1)', [S.late]);
+      const fresh = await inBlock('INSERT INTO clinical.r10_late VALUES (2, $1)', ['R10-never-stored']);
+      expect(stored.code).toBe(fresh.code);
     });
 
     it('nothing of a seeded value appears in any field of anything the writer got back (R10-6 aside)', () => {
