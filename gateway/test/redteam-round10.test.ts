@@ -471,5 +471,11 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(all.length).toBeGreaterThan(40);
       expect(leaked(all)).toEqual([]);
     });
+
+    it('nor in any audit record (outcomes carry the error message Gatehouse relayed)', async () => {
+      const records = await t.auditUntil((r) => r.filter((x) => x.type === 'outcome').length >= 40);
+      const text = JSON.stringify(records);
+      expect(secrets().filter((v) => text.includes(v))).toEqual([]);
+    });
   });
 }
