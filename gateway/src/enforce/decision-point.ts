@@ -399,7 +399,8 @@ function concludeDecision(
     if (error) break;
     error = refusalFor(s.decision);
   }
-  for (const s of statements) if (writesMaskedTable(s)) s.writesMaskedTable = true;
+  const relations = ctx.relations.current();
+  for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;
   if (!error) {
     const applied = applyMasks(ctx, text, statements);

@@ -28,26 +28,28 @@ export interface ProbedStatement {
 }
 
 /**
- * Tables a write touches that its policy input does not list as read: its targets, the tables their
- * foreign keys (and those of their partitions and inheritance children) reference, and the tables whose
- * foreign keys reference them (a DELETE or a key update fails when a row there points at the row).
- * Empty for a statement that writes nothing.
+ * The tables a write touches: its targets, the tables their foreign keys (and those of their
+ * partitions and inheritance children) reference, and the tables whose foreign keys reference them (a
+ * DELETE or a key update fails when a row there points at the row, and a foreign key action writes
+ * there). Empty for a statement that writes nothing.
  */
-export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
-  const written = input.statement.tables_written;
-  if (written.length === 0) return [];
-  const read = new Set(input.statement.tables_read);
+export function touchedTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
   const out = new Set<string>();
-  for (const t of written) {
+  for (const t of input.statement.tables_written) {
     out.add(t);
     const rel = relations?.get(t) ?? null;
-    // A write to a parent reaches its partitions and children, whose own foreign keys check it too (R10-2).
     for (const member of rel === null ? [] : [rel, ...relations!.descendants(t)]) {
       for (const fk of member.foreignKeys ?? []) out.add(fk.table);
       for (const k of member.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
     }
   }
-  return [...out].filter((t) => !read.has(t));
+  return [...out];
+}
+
+/** The tables a write touches that its policy input does not list as read: the read probe asks about them. */
+export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
+  const read = new Set(input.statement.tables_read);
+  return touchedTables(input, relations).filter((t) => !read.has(t));
 }
 
 /** The input asking how the identity reads `tables` too. */
@@ -74,16 +76,19 @@ export function readMasksOf(s: ProbedStatement): ReadMasksOf {
 }
 
 /**
- * Whether the statement writes while a table it touches has columns masked for the identity (or one
- * it may not read, or whose reading the policy could not decide): its errors and notices may quote
- * stored values. Touched: the tables it writes, and those its constraint checks and foreign key actions
- * reach (a cascade `ON DELETE SET DEFAULT` into a key over a masked column quotes it, R10-8), which the
- * read probe asks about unless the statement reads them: so any mask of its decision or probe counts.
+ * Whether a table the write touches has columns masked for the identity (or is one it may not read,
+ * or whose reading the policy could not decide): its errors and notices may quote stored values.
+ * Touched: the tables it writes, and those its constraint checks and foreign key actions reach (a
+ * cascade `ON DELETE SET DEFAULT` into a key over a masked column quotes it, R10-8).
  */
-export function writesMaskedTable(s: ProbedStatement): boolean {
-  const written = s.input?.statement.tables_written ?? [];
-  if (written.length === 0) return false;
-  return maySeeMasks(s) || (s.probe !== undefined && s.probe.outcome !== 'read');
+export function writesMaskedTable(s: ProbedStatement, relations: RelationCatalog | null): boolean {
+  if (s.input === null || s.input.statement.tables_written.length === 0) return false;
+  if (s.probe !== undefined && s.probe.outcome !== 'read') return true;
+  const masks = readMasksOf(s);
+  return touchedTables(s.input, relations).some((t) => {
+    const m = masks(t);
+    return m === 'unknown' || m.size > 0;
+  });
 }
 
 /** Whether any table the write touches may have masked columns: its decision or its probe names masks, or the probe failed. */
