@@ -3,7 +3,9 @@
 // learns whether that value exists, from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503
 // foreign key) or from an `ON CONFLICT DO NOTHING` row count; so does a DELETE or key update that a
 // masked referencing column may block (23503). Such a write counts as a read of that column and is
-// refused (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
+// refused (42501), as a WHERE on it is (enforce/write-target.ts). The target's partitions and inheritance
+// children, the tables its rules reach and the tables its foreign key actions write count as written
+// (red-team round 10). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
