@@ -6,6 +6,16 @@
 // their messages. Through a real Gatehouse to the real PostgreSQL, both engines; no seeded secret
 // may ever reach the writer, and a guess must get the same answer whether it is stored or not.
 //
+// Findings (fixed unless marked open): R10-1 a key over several columns (or a partial index whose
+// predicate reads a masked column) when only its unmasked part is assigned; R10-2 keys and foreign
+// keys of partitions and inheritance children written through the parent; R10-3 `(row).*` in an
+// INSERT row; R10-4 a trigger's RAISE/cast message quoting NEW values; R10-5 errors at COMMIT, SET
+// CONSTRAINTS and Sync after a masked write; R10-6 (open) triggers of tables without masks, and
+// INSTEAD OF triggers, run with raw access; R10-7 rules that redirect a write to the masked table;
+// R10-8 foreign key actions writing a key over a masked column (and quoting it); R10-9 an update of
+// a partition key moving whole rows under another partition's keys; R10-10 (open, documented) a
+// constraint newer than the relation snapshot.
+//
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt10 npx vitest run --project integration gateway/test/redteam-round10.test.ts
 
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
