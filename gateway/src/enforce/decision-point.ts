@@ -83,11 +83,12 @@ export interface DecidedStatement {
    */
   applied?: AppliedMask[];
   /**
-   * The statement writes a table with columns masked for the identity (or one it may not read), which
-   * PostgreSQL touches raw (a write's target is never rewritten, enforce/write-target.ts), whatever
-   * the decision: the detail, context and internal query of its errors and notices ("Failing row
-   * contains (...)", "Key (c)=(...) conflicts with existing key (c)=(...)") may quote stored values,
-   * so they are withheld (enforce/write-probe.ts).
+   * The statement writes, or reaches through a foreign key or its action, a table with columns masked
+   * for the identity (or one it may not read), which PostgreSQL touches raw (a write's target is never
+   * rewritten, enforce/write-target.ts), whatever the decision: the detail, context and internal query
+   * of its errors and notices ("Failing row contains (...)", "Key (c)=(...) conflicts with existing key
+   * (c)=(...)"), and routine-raised messages, may quote stored values, so they are withheld until its
+   * transaction ends (enforce/write-probe.ts, pg/upstream-relay.ts).
    */
   writesMaskedTable?: boolean;
   /** For a write: how the identity reads the tables it touches without reading them (enforce/write-probe.ts). */
@@ -403,7 +404,8 @@ function concludeDecision(
     if (error) break;
     error = refusalFor(s.decision);
   }
-  for (const s of statements) if (writesMaskedTable(s)) s.writesMaskedTable = true;
+  const relations = ctx.relations.current();
+  for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;
   if (!error) {
     const applied = applyMasks(ctx, text, statements);

@@ -44,6 +44,24 @@ const CATALOG = new RelationCatalog(
       ancestors: ['clinical.patients'],
       keys: [{ kind: 'unique', name: 'patients_2026_mrn_key', columns: ['mrn'] }],
     }),
+    table(4, 'pairs', ['id', 'room', 'guest'], { keys: [{ kind: 'unique', name: 'pairs_room_guest_key', columns: ['room', 'guest'] }] }),
+    table(5, 'parted', ['id', 'region', 'code', 'patient_mrn'], { kind: 'partitioned_table', partitionKey: ['region'] }),
+    table(6, 'parted_1', ['id', 'region', 'code', 'patient_mrn'], {
+      ancestors: ['clinical.parted'],
+      keys: [{ kind: 'unique', name: 'parted_1_code_key', columns: ['code'] }],
+      foreignKeys: [{ name: 'parted_1_mrn_fkey', columns: ['patient_mrn'], table: 'clinical.patients', referenced: ['mrn'] }],
+    }),
+    table(7, 'inbox', ['id', 'mrn'], { reads: ['clinical.patients'] }),
+    table(8, 'parents', ['code'], {
+      keys: [
+        { kind: 'unique', name: 'parents_pkey', columns: ['code'] },
+        { kind: 'referenced', name: 'children_parent_fkey', columns: ['code'], from: 'clinical.children', referencing: ['parent_code'] },
+      ],
+    }),
+    table(9, 'children', ['id', 'parent_code', 'secret'], {
+      keys: [{ kind: 'unique', name: 'children_parent_secret_key', columns: ['parent_code', 'secret'] }],
+      foreignKeys: [{ name: 'children_parent_fkey', columns: ['parent_code'], table: 'clinical.parents', referenced: ['code'] }],
+    }),
   ],
   { hash: true },
 );
@@ -133,5 +151,27 @@ describe('existenceOracle', () => {
     const unknown: ReadMasksOf = (t) => (t === 'clinical.patients' ? 'unknown' : new Map());
     expect(check('INSERT INTO clinical.patients (id) VALUES (9)', unknown)?.message).toContain('patients_pkey');
     expect(check('INSERT INTO clinical.visits (id, patient_id) VALUES (9, 1)', unknown)?.message).toContain('visits_patient_id_fkey');
+  });
+
+  it('counts every column of a key a write assigns part of (R10-1), the keys of partitions and children (R10-2) and tables rules reach (R10-7)', () => {
+    const guests: ReadMasksOf = (t) => new Map<string, MaskStrategy>(t === 'clinical.pairs' ? [['guest', 'redact']] : t === 'clinical.parted' ? [['code', 'redact']] : []);
+    expect(check('UPDATE clinical.pairs SET room = 101 WHERE id = 2', guests)?.message).toContain('"guest"');
+    expect(check('INSERT INTO clinical.pairs (id, room) VALUES (9, 101)', guests)?.message).toContain('pairs_room_guest_key');
+    expect(check("UPDATE clinical.pairs SET id = 9 WHERE id = 2", guests)).toBeNull();
+    expect(check("INSERT INTO clinical.parted (id, region, code) VALUES (9, 1, 'c')", guests)?.message).toContain('parted_1_code_key');
+    expect(check("UPDATE clinical.parted SET code = 'c' WHERE id = 1", guests)?.message).toContain('parted_1_code_key');
+    expect(check("UPDATE ONLY clinical.parted SET code = 'c' WHERE id = 1", guests)).toBeNull();
+    // Updating the partition key moves whole rows into a partition, under its keys (R10-9).
+    expect(check('UPDATE clinical.parted SET region = 2 WHERE id = 1', guests)?.message).toContain('parted_1_code_key');
+    expect(check('UPDATE clinical.parted SET id = 2 WHERE id = 1', guests)).toBeNull();
+    expect(check('COPY clinical.parted FROM STDIN', guests)?.message).toContain('parted_1_code_key');
+    expect(check("INSERT INTO clinical.parted (id, region, patient_mrn) VALUES (9, 1, 'M')")?.message).toContain('parted_1_mrn_fkey');
+    expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')")?.message).toContain('rules that reach clinical.patients');
+    expect(check("INSERT INTO clinical.inbox VALUES (9, 'M')", NOTHING_MASKED)).toBeNull();
+    // A foreign key action writes the referencing columns, under a key with a masked column (R10-8).
+    const secrets: ReadMasksOf = (t) => new Map<string, MaskStrategy>(t === 'clinical.children' ? [['secret', 'redact']] : []);
+    expect(check('DELETE FROM clinical.parents WHERE code = 2', secrets)?.message).toContain('children_parent_secret_key');
+    expect(check('UPDATE clinical.parents SET code = 9 WHERE code = 2', secrets)?.message).toContain('children_parent_secret_key');
+    expect(check('DELETE FROM clinical.parents WHERE code = 2', NOTHING_MASKED)).toBeNull();
   });
 });

@@ -3,7 +3,9 @@
 // learns whether that value exists, from the SQLSTATE alone (23505 unique, 23P01 exclusion, 23503
 // foreign key) or from an `ON CONFLICT DO NOTHING` row count; so does a DELETE or key update that a
 // masked referencing column may block (23503). Such a write counts as a read of that column and is
-// refused (42501), as a WHERE on it is (enforce/write-target.ts). Constraints come from the relation snapshot.
+// refused (42501), as a WHERE on it is (enforce/write-target.ts). The target's partitions and inheritance
+// children, the tables its rules reach and the tables its foreign key actions write count as written
+// (red-team round 10). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
@@ -67,40 +69,78 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
   const schema = str(ref.rangeVar, 'schemaname');
   const rel = schema === null ? relations.resolve(relname, order) : relations.get(`${schema}.${relname}`);
   if (rel === null) return null; // not a table PostgreSQL knows either, or not yet in the snapshot (see the decision point)
-  const masked = maskedColumns(rel, readMasks);
-  const keys = rel.keys ?? [];
+  // A write to a parent reaches the rows of its partitions and inheritance children (unless ONLY), and
+  // their own indexes and foreign keys check what it writes there (R10-2). (`inh` is absent for ONLY.)
+  const family = ref.rangeVar['inh'] !== true ? [rel] : [rel, ...relations.descendants(rel.qualified)];
   let assigned: Set<string>;
   if (kind === 'CopyStmt') {
     // COPY t [(columns)] FROM: the rows fill those columns, or every column.
     const named = list(ref.copy!, 'attlist').map(stringValue);
     assigned = new Set(named.length === 0 || named.some((c) => c === null) ? [ALL_COLUMNS] : (named as string[]));
   } else {
-    const conflict = conflictRefusal(rel, ref.write!, keys, masked);
-    if (conflict !== null) return conflict;
+    for (const member of family) {
+      const conflict = conflictRefusal(member, ref.write!, member.keys ?? [], maskedColumns(member, readMasks));
+      if (conflict !== null) return conflict;
+    }
     assigned = assignedColumns(kind, ref.write!, rel.columns.map((c) => c.name));
   }
   const isAssigned = (c: string): boolean => assigned.has(ALL_COLUMNS) || assigned.has(c);
+  // An update of a partition key column moves the row, every column of it, into another partition,
+  // whose keys then compare its masked values too (R10-9).
+  const moves = updatesRows(kind, ref.write ?? null) && family.some((m) => (m.partitionKey ?? []).some((c) => (c === '*' ? assigned.size > 0 : isAssigned(c))));
+  for (const member of family) {
+    const refusal = memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : isAssigned, relations, readMasks);
+    if (refusal !== null) return refusal;
+  }
+  return ruleOracle(rel, readMasks);
+}
+
+/** Why writing `rel` (the target, or a partition or child it reaches) with these assignments is an oracle, or null. */
+function memberOracle(
+  rel: RelationInfo,
+  kind: WriteKind | 'CopyStmt',
+  write: AstBody | null,
+  isAssigned: (c: string) => boolean,
+  relations: RelationCatalog,
+  readMasks: ReadMasksOf,
+): OracleRefusal | null {
+  const masked = maskedColumns(rel, readMasks);
+  const keys = rel.keys ?? [];
+  // A key over several columns compares all of them: assigning any one compares the stored values of
+  // its masked ones too (UNIQUE (room, guest): moving a row into another room fails when that room
+  // holds the same guest, R10-1).
   for (const key of keys) {
-    const column = key.columns.find((c) => isAssigned(c) && masked(c));
+    if (!key.columns.some(isAssigned)) continue;
+    const column = key.columns.find(masked);
     if (column !== undefined) {
       return {
-        message: `Gatehouse does not run this write: it assigns column "${column}" of ${rel.qualified}, which the policy masks for you, and ${describe(key)} covers it, so whether the write fails would tell whether the value is already stored (an existence oracle)`,
+        message: `Gatehouse does not run this write: it assigns ${describeColumns(key.columns.filter(isAssigned))} of ${rel.qualified}, and ${describe(key)} compares it with the stored values of column "${column}", which the policy masks for you, so whether the write fails would tell whether the value is already stored (an existence oracle)`,
         hint: HINT,
       };
     }
   }
   // A DELETE (or MERGE ... DELETE), or an update of a referenced key, fails with 23503 when a row of
   // the referencing table points at the row: an oracle on the referencing columns when they are masked.
-  const removes = kind === 'DeleteStmt' || (kind === 'MergeStmt' && mergeDeletes(ref.write!));
-  const updates = kind === 'UpdateStmt' || kind === 'MergeStmt' || (kind === 'InsertStmt' && str(bodyOf(ref.write!['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE');
+  const removes = kind === 'DeleteStmt' || (kind === 'MergeStmt' && write !== null && mergeDeletes(write));
+  const updates = updatesRows(kind, write);
   for (const key of keys) {
     if (key.kind !== 'referenced' || key.from === undefined || !(removes || (updates && key.columns.some(isAssigned)))) continue;
     const from = relations.get(key.from);
     const referencingMasked = from === null ? () => true : maskedColumns(from, readMasks);
-    const column = (key.referencing ?? key.columns).find(referencingMasked);
+    const referencing = key.referencing ?? key.columns;
+    const column = referencing.find(referencingMasked);
     if (column !== undefined) {
       return {
         message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, which foreign key ${key.name} of ${key.from} references through column "${column}", which the policy masks for you, so whether the write fails would tell whether a row there holds the value (an existence oracle)`,
+        hint: HINT,
+      };
+    }
+    // The foreign key's action (CASCADE, SET NULL, SET DEFAULT) assigns the referencing columns: a key of
+    // the referencing table over them and a masked column compares its stored values (R10-8).
+    const cascaded = from === null ? undefined : (from.keys ?? []).find((k) => k.kind !== 'referenced' && k.columns.some((c) => referencing.includes(c)) && k.columns.some(referencingMasked));
+    if (cascaded !== undefined) {
+      return {
+        message: `Gatehouse does not run this write: it ${removes ? 'deletes rows' : 'changes referenced keys'} of ${rel.qualified}, and the action of foreign key ${key.name} may assign rows of ${key.from} under ${describe(cascaded)}, which covers column "${cascaded.columns.find(referencingMasked)}", which the policy masks for you, so whether the write fails would tell whether a value is stored there (an existence oracle)`,
         hint: HINT,
       };
     }
@@ -112,12 +152,34 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
     const column = fk.referenced.find(referencedMasked);
     if (column !== undefined) {
       return {
-        message: `Gatehouse does not run this write: it assigns ${fk.columns.map((c) => `"${c}"`).join(', ')} of ${rel.qualified}, whose foreign key ${fk.name} looks the value up in column "${column}" of ${fk.table}, which the policy masks for you, so whether the write fails would tell whether the value is stored there (an existence oracle)`,
+        message: `Gatehouse does not run this write: it assigns ${describeColumns(fk.columns)} of ${rel.qualified}, whose foreign key ${fk.name} looks the value up in column "${column}" of ${fk.table}, which the policy masks for you, so whether the write fails would tell whether the value is stored there (an existence oracle)`,
         hint: HINT,
       };
     }
   }
   return null;
+}
+
+/**
+ * A table with rules (or a view) may turn the write into one on the tables its rules name, whose
+ * constraints then check what it writes (`DO INSTEAD INSERT INTO clinical.patients ...`, R10-7): refused
+ * when one of them has columns masked for the identity. (A view over a masked table is refused by the mask rewrite too.)
+ */
+function ruleOracle(rel: RelationInfo, readMasks: ReadMasksOf): OracleRefusal | null {
+  for (const table of rel.reads) {
+    if (table === rel.qualified) continue;
+    const masks = readMasks(table);
+    if (masks !== 'unknown' && masks.size === 0) continue;
+    return {
+      message: `Gatehouse does not run this write: ${rel.qualified} has rules that reach ${table}, which has columns the policy masks for you, so whether the write fails would tell whether a value is stored there (an existence oracle)`,
+      hint: 'Write the table the rules reach directly, or ask for a policy under which you read it unmasked.',
+    };
+  }
+  return null;
+}
+
+function describeColumns(columns: readonly string[]): string {
+  return columns.length === 1 ? `column "${columns[0]}"` : `columns ${columns.map((c) => `"${c}"`).join(', ')}`;
 }
 
 /**
@@ -143,6 +205,12 @@ function conflictRefusal(rel: RelationInfo, write: AstBody, keys: readonly KeyCo
     };
   }
   return null;
+}
+
+/** Whether the write updates stored rows: UPDATE, MERGE, INSERT ... ON CONFLICT DO UPDATE. */
+function updatesRows(kind: WriteKind | 'CopyStmt', write: AstBody | null): boolean {
+  if (kind === 'UpdateStmt' || kind === 'MergeStmt') return true;
+  return kind === 'InsertStmt' && write !== null && str(bodyOf(write['onConflictClause'], 'OnConflictClause') ?? {}, 'action') === 'ONCONFLICT_UPDATE';
 }
 
 /** Whether a MERGE has a DELETE action. */

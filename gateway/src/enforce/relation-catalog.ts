@@ -39,6 +39,8 @@ export interface RelationInfo {
   keys?: KeyConstraint[];
   /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
   foreignKeys?: ForeignKey[];
+  /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
+  partitionKey?: string[];
 }
 
 /**
@@ -77,6 +79,7 @@ export interface MaskFunctions {
 export class RelationCatalog {
   private readonly byName = new Map<string, RelationInfo>();
   private readonly byOid = new Map<number, RelationInfo>();
+  private readonly children = new Map<string, RelationInfo[]>();
 
   constructor(
     relations: readonly RelationInfo[],
@@ -88,7 +91,17 @@ export class RelationCatalog {
     for (const r of relations) {
       this.byName.set(r.qualified, r);
       this.byOid.set(r.oid, r);
+      for (const a of r.ancestors) {
+        let below = this.children.get(a);
+        if (!below) this.children.set(a, (below = []));
+        below.push(r);
+      }
     }
+  }
+
+  /** The tables that inherit from or are partitions of `qualified`, transitively (a write to it may reach their rows). */
+  descendants(qualified: string): readonly RelationInfo[] {
+    return this.children.get(qualified) ?? [];
   }
 
   get(qualified: string): RelationInfo | null {

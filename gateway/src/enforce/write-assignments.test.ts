@@ -28,6 +28,11 @@ describe('assignedColumns', () => {
     expect(assigned('INSERT INTO t SELECT * FROM s')).toEqual(['*']);
     expect(assigned('INSERT INTO t SELECT s.* FROM s')).toEqual(['*']);
     expect(assigned('INSERT INTO t SELECT 1 UNION SELECT 2')).toEqual(['*']);
+    // A composite expanded with `(row).*` fills as many columns as the row type has (R10-3).
+    expect(assigned("INSERT INTO t VALUES ((ROW(2, 'x')::t).*)")).toEqual(['*']);
+    expect(assigned("INSERT INTO t VALUES (1), ((ROW(2, 'x')::t).*)")).toEqual(['*']);
+    expect(assigned('INSERT INTO t SELECT (r).* FROM s')).toEqual(['*']);
+    expect(assigned("MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES ((ROW(2, 'x')::t).*)")).toEqual(['*']);
   });
 
   it("reads SET of UPDATE and of ON CONFLICT DO UPDATE, with subscripts, fields and multiple assignment", () => {

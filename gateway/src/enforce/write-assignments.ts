@@ -36,7 +36,7 @@ export function assignedColumns(kind: WriteKind, write: AstBody, columns: readon
         switch (str(clause, 'commandType')) {
           case 'CMD_INSERT':
             if (targets.length > 0) addNamed(out, targets);
-            else addLeading(out, list(clause, 'values').length, columns);
+            else addLeading(out, rowWidth(list(clause, 'values')), columns);
             break;
           case 'CMD_UPDATE':
             addNamed(out, targets);
@@ -73,18 +73,29 @@ function addLeading(out: Set<string>, width: number | null, columns: readonly st
 
 /**
  * How many columns an INSERT's rows fill: the widest VALUES row, or a plain SELECT's target count;
- * 0 for DEFAULT VALUES; null when it cannot be told from the text (a star, a set operation).
+ * 0 for DEFAULT VALUES; null when it cannot be told from the text (a star, `(row).*`, a set operation).
  */
 function insertedWidth(select: unknown): number | null {
   if (select === undefined || select === null) return 0;
   const body = bodyOf(select, 'SelectStmt');
   if (body === null || (str(body, 'op') ?? 'SETOP_NONE') !== 'SETOP_NONE') return null;
   const rows = list(body, 'valuesLists');
-  if (rows.length > 0) return Math.max(...rows.map((r) => list(asNode(r)?.body ?? {}, 'items').length));
-  const targets = list(body, 'targetList');
-  const starred = targets.some((t) => {
-    const value = bodyOf(bodyOf(t, 'ResTarget')?.['val'], 'ColumnRef');
-    return value !== null && list(value, 'fields').some((f) => asNode(f)?.type === 'A_Star');
-  });
-  return starred ? null : targets.length;
+  if (rows.length > 0) {
+    const widths = rows.map((r) => rowWidth(list(asNode(r)?.body ?? {}, 'items')));
+    return widths.some((w) => w === null) ? null : Math.max(...(widths as number[]));
+  }
+  return rowWidth(list(body, 'targetList').map((t) => bodyOf(t, 'ResTarget')?.['val']));
+}
+
+/** How many columns a row of expressions fills, or null when one of them expands (`*`, `t.*`, `(row).*`: R10-3). */
+function rowWidth(items: readonly unknown[]): number | null {
+  return items.some(expands) ? null : items.length;
+}
+
+function expands(item: unknown): boolean {
+  const value = bodyOf(item, 'ResTarget')?.['val'] ?? item;
+  const ref = bodyOf(value, 'ColumnRef');
+  if (ref !== null) return list(ref, 'fields').some((f) => asNode(f)?.type === 'A_Star');
+  const indirection = bodyOf(value, 'A_Indirection');
+  return indirection !== null && list(indirection, 'indirection').some((f) => asNode(f)?.type === 'A_Star');
 }

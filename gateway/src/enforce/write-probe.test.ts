@@ -75,12 +75,17 @@ describe('the read probe', () => {
 
   it("withholds error details of a write to a table with masks, one it may not read, or one the policy could not decide", () => {
     const s = (d: Decision, written: string[], probe?: ProbedStatement['probe']): ProbedStatement => ({ text: '', input: input([], written), decision: d, ...(probe ? { probe } : {}) });
-    expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), ['clinical.patients']))).toBe(true);
-    expect(writesMaskedTable(s(decision('allow'), ['clinical.patients'], readProbe(['clinical.patients'], MRN_MASKED)))).toBe(true);
-    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], MRN_MASKED)))).toBe(false);
-    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'denied', masks: [] }))).toBe(true);
-    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'failed', masks: [] }))).toBe(true);
-    expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), []))).toBe(false);
+    expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), ['clinical.patients']), CATALOG)).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.patients'], readProbe(['clinical.patients'], MRN_MASKED)), CATALOG)).toBe(true);
+    // A table its constraints or foreign key actions reach has masks: withheld too (R10-8).
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], MRN_MASKED)), CATALOG)).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits', 'clinical.patients'], null)), CATALOG)).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], readProbe(['clinical.visits'], { ...MRN_MASKED, verdict: { ...MRN_MASKED.verdict, masks: [] } })), CATALOG)).toBe(false);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'denied', masks: [] }), CATALOG)).toBe(true);
+    expect(writesMaskedTable(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'failed', masks: [] }), CATALOG)).toBe(true);
+    expect(writesMaskedTable(s(decision('mask', [['clinical.patients', 'mrn']]), []), CATALOG)).toBe(false);
+    // A write that only reads a masked table it does not touch otherwise: its errors quote masked values only.
+    expect(writesMaskedTable(s(decision('mask', [['clinical.other', 'mrn']]), ['clinical.visits']), CATALOG)).toBe(false);
     expect(readMasksOf(s(decision('allow'), ['clinical.visits'], { tables: ['clinical.visits'], outcome: 'failed', masks: [] }))('clinical.visits')).toBe('unknown');
   });
 

@@ -28,22 +28,28 @@ export interface ProbedStatement {
 }
 
 /**
- * Tables a write touches that its policy input does not list as read: its targets, the tables their
- * foreign keys reference, and the tables whose foreign keys reference them (a DELETE or a key update
- * fails when a row there points at the row). Empty for a statement that writes nothing.
+ * The tables a write touches: its targets, the tables their foreign keys (and those of their
+ * partitions and inheritance children) reference, and the tables whose foreign keys reference them (a
+ * DELETE or a key update fails when a row there points at the row, and a foreign key action writes
+ * there). Empty for a statement that writes nothing.
  */
-export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
-  const written = input.statement.tables_written;
-  if (written.length === 0) return [];
-  const read = new Set(input.statement.tables_read);
+export function touchedTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
   const out = new Set<string>();
-  for (const t of written) {
+  for (const t of input.statement.tables_written) {
     out.add(t);
     const rel = relations?.get(t) ?? null;
-    for (const fk of rel?.foreignKeys ?? []) out.add(fk.table);
-    for (const k of rel?.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
+    for (const member of rel === null ? [] : [rel, ...relations!.descendants(t)]) {
+      for (const fk of member.foreignKeys ?? []) out.add(fk.table);
+      for (const k of member.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) out.add(k.from);
+    }
   }
-  return [...out].filter((t) => !read.has(t));
+  return [...out];
+}
+
+/** The tables a write touches that its policy input does not list as read: the read probe asks about them. */
+export function probeTables(input: PolicyInput, relations: RelationCatalog | null): string[] {
+  const read = new Set(input.statement.tables_read);
+  return touchedTables(input, relations).filter((t) => !read.has(t));
 }
 
 /** The input asking how the identity reads `tables` too. */
@@ -70,15 +76,16 @@ export function readMasksOf(s: ProbedStatement): ReadMasksOf {
 }
 
 /**
- * Whether the statement writes a table with columns masked for the identity (or one it may not read,
+ * Whether a table the write touches has columns masked for the identity (or is one it may not read,
  * or whose reading the policy could not decide): its errors and notices may quote stored values.
+ * Touched: the tables it writes, and those its constraint checks and foreign key actions reach (a
+ * cascade `ON DELETE SET DEFAULT` into a key over a masked column quotes it, R10-8).
  */
-export function writesMaskedTable(s: ProbedStatement): boolean {
-  const written = s.input?.statement.tables_written ?? [];
-  if (written.length === 0) return false;
-  if (s.probe !== undefined && s.probe.outcome !== 'read' && written.some((t) => s.probe!.tables.includes(t))) return true;
+export function writesMaskedTable(s: ProbedStatement, relations: RelationCatalog | null): boolean {
+  if (s.input === null || s.input.statement.tables_written.length === 0) return false;
+  if (s.probe !== undefined && s.probe.outcome !== 'read') return true;
   const masks = readMasksOf(s);
-  return written.some((t) => {
+  return touchedTables(s.input, relations).some((t) => {
     const m = masks(t);
     return m === 'unknown' || m.size > 0;
   });

@@ -20,7 +20,12 @@ const RELATIONS = `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS n
         FROM pg_catalog.pg_attribute a
         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
-       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'::json) END AS columns
+       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'::json) END AS columns,
+    CASE WHEN c.relkind = 'p' THEN (
+      SELECT CASE WHEN pt.partexprs IS NOT NULL THEN ARRAY['*'] ELSE ARRAY(
+               SELECT a.attname::text FROM pg_catalog.unnest(pt.partattrs::int2[]) AS k(attnum)
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) END
+        FROM pg_catalog.pg_partitioned_table pt WHERE pt.partrelid = c.oid) END AS "partitionKey"
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -84,6 +89,8 @@ interface RelationRow {
   persistence: string;
   definition: string | null;
   columns: ColumnInfo[];
+  /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
+  partitionKey?: string[] | null;
 }
 
 function kindOf(relkind: string): RelationKind {
@@ -204,6 +211,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     reads: closure(r.oid, viewEdges).flatMap(qualified).sort(),
     calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
+    ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
   }));

@@ -36,6 +36,11 @@ const MAX_UPSTREAM_MESSAGE = 1 << 30;
 export class UpstreamRelay {
   private readonly framer = new MessageFramer(MAX_UPSTREAM_MESSAGE);
   private pumping = false;
+  /**
+   * A statement that writes a table with columns masked for the identity has run since the server was
+   * last idle outside a transaction: errors and notices until then may quote stored values (scrubbed).
+   */
+  private maskedWriteInTransaction = false;
 
   constructor(private readonly s: Session) {}
 
@@ -154,6 +159,7 @@ export class UpstreamRelay {
   /** ReadyForQuery: ends a simple Query (the client's, a refused one, or Gatehouse's probe) or a Sync. */
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
+    if (this.s.txStatus === 'I') this.maskedWriteInTransaction = false;
     this.s.pending.shift();
     switch (head.kind) {
       case 'search-path':
@@ -351,16 +357,18 @@ export class UpstreamRelay {
 
   /**
    * A notice or error with identifiers replaced where the statement it answers asks for content
-   * detection, and without its detail where the statement writes a table it reads masked.
+   * detection, and without what may quote stored values where the statement, or an earlier one of its
+   * transaction, writes a table with columns masked for the identity: a deferred constraint fails at
+   * COMMIT, SET CONSTRAINTS or the Sync that commits (R10-5).
    */
   private scrubbed(frame: Frame, head: Pending | undefined): Frame {
-    if (head?.kind !== 'query' && head?.kind !== 'execute') return frame;
-    const detector = detectorOf(head.ctx);
-    const rawWrite = head.ctx.statements.some((s) => s.writesMaskedTable === true);
+    const ctx = head?.kind === 'query' || head?.kind === 'execute' ? head.ctx : null;
+    const detector = ctx === null ? null : detectorOf(ctx);
+    const rawWrite = this.maskedWriteInTransaction || (ctx !== null && ctx.statements.some((s) => s.writesMaskedTable === true));
     if (detector === null && !rawWrite) return frame;
     const decoded = decodeErrorFields(frame.body);
-    const kept = rawWrite ? withoutValueDetail(decoded) : null;
-    const scanned = detector === null ? null : scanMessageFields(kept ?? decoded, detector, head.ctx.detected);
+    const kept = rawWrite ? withoutValueDetail(decoded, frame.type === BE.NoticeResponse) : null;
+    const scanned = detector === null || ctx === null ? null : scanMessageFields(kept ?? decoded, detector, ctx.detected);
     const fields = scanned ?? kept;
     if (fields === null) return frame;
     const raw = encodeErrorFields(frame.type === BE.ErrorResponse ? BE.ErrorResponse : BE.NoticeResponse, fields);
@@ -369,6 +377,7 @@ export class UpstreamRelay {
 
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
+    if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
     if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
     ctx.index++;
     ctx.subjectRows = null;
@@ -463,15 +472,20 @@ export class UpstreamRelay {
 const QUOTING_FIELDS = ['H', 'W', 'q', 'p'] as const;
 
 /**
- * Error and notice fields without what may quote stored values, for a statement that writes a table
- * with columns masked for the identity (whatever its decision): the detail (D: "Key (c)=(v) conflicts
- * with existing key (c)=(w)", "Failing row contains (...)") is replaced by a note, the fields above
- * are dropped; the SQLSTATE, message and constraint, table and column names are kept. Null when none is there.
+ * Error and notice fields without what may quote stored values, for a statement (or a transaction
+ * block) that writes a table with columns masked for the identity (whatever its decision): the detail
+ * (D: "Key (c)=(v) conflicts with existing key (c)=(w)", "Failing row contains (...)") is replaced by a
+ * note, the fields above are dropped. The message (M) is replaced too when routine code raised it (a
+ * context W says so: a trigger's `RAISE ... %', NEW.c`, or a failed cast of NEW.c in it) and in every
+ * notice (R10-4); the SQLSTATE, a built-in error's message and the constraint, table and column names
+ * are kept. Null when none is there.
  */
-export function withoutValueDetail(fields: Readonly<Record<string, string>>): Record<string, string> | null {
-  if (fields['D'] === undefined && QUOTING_FIELDS.every((f) => fields[f] === undefined)) return null;
+export function withoutValueDetail(fields: Readonly<Record<string, string>>, notice = false): Record<string, string> | null {
+  const routine = notice || fields['W'] !== undefined;
+  if (!routine && fields['D'] === undefined && QUOTING_FIELDS.every((f) => fields[f] === undefined)) return null;
   const out = { ...fields };
-  if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement writes a table with columns masked for you, and the detail may quote their stored values.';
+  if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement or its transaction writes a table with columns masked for you, and the detail may quote their stored values.';
+  if (routine && out['M'] !== undefined) out['M'] = 'Gatehouse withheld the message: it was raised by routine code (a trigger) while writing a table with columns masked for you, and may quote their stored values.';
   for (const f of QUOTING_FIELDS) delete out[f];
   return out;
 }
