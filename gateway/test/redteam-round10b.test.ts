@@ -1,0 +1,263 @@
+// Red-team round 10b, against socket write batching (pg/output-batch.ts, Session.flushSoon, framer
+// chunk/at slices, UpstreamRelay.emitFrame): pipelined batches in one write mixing masked, unmasked
+// and refused statements; a differential with PostgreSQL itself over COPY OUT/IN, notices,
+// notifications and errors in one chunk; a FATAL after rows; a client that stops reading.
+//
+// Every test asserts the SECURE (or intended) behaviour. Findings: see the report of branch redteam10b.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { serialize, WireClient, type Message } from './support/wire-client.ts';
+
+const ALLOW_ALL = `package gatehouse
+verdict := {"deny": set(), "approve": set(), "mask": set(), "allow": {{"id": "rt10b", "reason": "red team 10b", "on": "execute"}}}
+`;
+
+function allowAllDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt10b-policy-'));
+  writeFileSync(join(dir, 'allow.rego'), ALLOW_ALL);
+  return dir;
+}
+
+/** What a message says, without what differs between two sessions (pids, keys). */
+function shape(m: Message): unknown {
+  const { name, fields, text, code, severity, status, channel, payload } = m as Message & Record<string, unknown>;
+  const rest = m as unknown as Record<string, unknown>;
+  return { name, fields, text, code, severity, status, channel, payload, message: rest['message'], detail: typeof rest['detail'] === 'string' ? rest['detail'].replace(/decision [0-9a-f-]{36}/, 'decision …') : rest['detail'], chunk: rest['chunk'] ? String(rest['chunk']) : undefined };
+}
+
+const MASKED_SELECT = 'SELECT id, ssn, first_name, mrn FROM clinical.patients ORDER BY id LIMIT 25';
+
+describe('red team 10b: write batching with masks and refusals in one chunk', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let token: string;
+  let secrets: string[];
+
+  beforeAll(async () => {
+    t = await startTestGateway();
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    token = await t.token('agent-rt10b', ['agents']);
+    const r = await direct.query('SELECT ssn, first_name, mrn FROM clinical.patients');
+    secrets = r.rows.flatMap((row) => [row.ssn, row.first_name, row.mrn].map(String)).filter((v) => v.length >= 4);
+  }, 120_000);
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  const batch = (): Buffer[][] => [
+    [serialize.query(MASKED_SELECT)],
+    [serialize.query('SELECT 1 AS one, repeat($$x$$, 3000) AS pad')],
+    [serialize.query('DROP TABLE clinical.patients')],
+    [
+      serialize.parse({ text: MASKED_SELECT }),
+      serialize.bind({}),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.execute({ rows: 5 }),
+      serialize.execute({}),
+      serialize.sync(),
+    ],
+    [serialize.parse({ text: 'SELECT 2' }), serialize.bind({}), serialize.execute({}), serialize.parse({ text: 'DROP TABLE clinical.visits' }), serialize.bind({}), serialize.execute({}), serialize.sync()],
+    [serialize.query(`${MASKED_SELECT}; SELECT 3; ${MASKED_SELECT}`)],
+    [serialize.query('SELECT ssn FROM clinical.patients ORDER BY id LIMIT 3')],
+  ];
+
+  it('a pipelined batch in one write gets exactly the answers of its statements sent one by one, masked', async () => {
+    const reference: Message[][] = [];
+    const one = await WireClient.connect(t.port, token);
+    for (const messages of batch()) {
+      one.send(...messages);
+      reference.push(...(await one.untilReady(1)));
+    }
+    one.close();
+    expect(reference.length).toBe(7);
+
+    for (let round = 0; round < 3; round++) {
+      const w = await WireClient.connect(t.port, token);
+      w.send(...batch().flat());
+      const got = await w.untilReady(7);
+      w.close();
+      expect(got.map((g) => g.map(shape))).toEqual(reference.map((g) => g.map(shape)));
+      const text = JSON.stringify(got);
+      for (const s of secrets) expect(text.includes(s), `a masked value (${s.length} chars) was sent`).toBe(false);
+    }
+  });
+});
+
+describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let token: string;
+  let database: string;
+
+  beforeAll(async () => {
+    t = await startTestGateway({ policiesDir: allowAllDir() });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    database = (await direct.query('SELECT current_database() AS d')).rows[0].d as string;
+    await direct.query('DROP TABLE IF EXISTS public.rt10b_copy; CREATE TABLE public.rt10b_copy (n int, s text)');
+    token = await t.token('agent-rt10b', ['agents']);
+  }, 120_000);
+  afterAll(async () => {
+    await direct?.query('DROP TABLE IF EXISTS public.rt10b_copy');
+    await direct?.end();
+    await t?.close();
+  });
+
+  /**
+   * Everything until `ready` ReadyForQuery, as sent straight to PostgreSQL and through Gatehouse, as
+   * (type, body) frames copied on arrival (pg-protocol's parser reuses its buffer under copyData
+   * chunks), with the pid of NotificationResponses zeroed.
+   */
+  async function both(messages: Buffer[], ready: number): Promise<[string[], string[]]> {
+    const fromPg = await rawSession(5432, { user: 'postgres', database }, null, messages, ready);
+    const fromGw = await rawSession(t.port, { user: 'agent', database }, token, messages, ready);
+    return [fromPg, fromGw];
+  }
+
+  it('COPY OUT, notices, notifications and errors in one pipelined write: the same messages, in the same order', async () => {
+    const copyRows: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) copyRows.push(serialize.copyData(Buffer.from(`${i}\t${'r'.repeat(i % 97)}\n`)));
+    const messages = [
+      serialize.query('LISTEN rt10b'),
+      serialize.query("SELECT pg_notify('rt10b', 'p1'); DO $$ BEGIN RAISE NOTICE 'n1 %', repeat('y', 5000); END $$; NOTIFY rt10b, 'p2'"),
+      serialize.query('COPY (SELECT g, repeat($$z$$, g % 300) FROM generate_series(1, 4000) g) TO STDOUT'),
+      serialize.query('SELECT 1/0'),
+      serialize.query('TRUNCATE public.rt10b_copy'),
+      serialize.query('COPY public.rt10b_copy FROM STDIN'),
+      ...copyRows,
+      serialize.copyDone(),
+      serialize.query('SELECT count(*), sum(n), sum(length(s)) FROM public.rt10b_copy'),
+      serialize.parse({ text: 'SELECT g FROM generate_series(1, 500) g' }),
+      serialize.bind({}),
+      serialize.execute({ rows: 7 }),
+      serialize.execute({ rows: 0 }),
+      serialize.parse({ text: 'SELECT nope' }),
+      serialize.bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+      serialize.query('UNLISTEN *'),
+    ];
+    const [fromPg, fromGw] = await both(messages, 9);
+    const first = fromGw.findIndex((m, i) => m !== fromPg[i]);
+    expect({ first, pg: fromPg.slice(first - 1, first + 3), gw: fromGw.slice(first - 1, first + 3) }).toEqual({ first: -1, pg: [], gw: [] });
+    expect(fromGw.length).toBeGreaterThan(4500);
+  }, 120_000);
+
+  it('rows the server sent before its FATAL reach the client before it, and nothing after it', async () => {
+    const w = await WireClient.connect(t.port, token, { database });
+    w.send(serialize.query("SELECT g, repeat('a', 100) FROM generate_series(1, 2000) g; SELECT pg_terminate_backend(pg_backend_pid())"));
+    const got: Message[] = [];
+    for await (const m of w.untilClosed()) got.push(m);
+    const rows = got.filter((m) => m.name === 'dataRow' && m.fields?.length === 2);
+    expect(rows.length).toBe(2000);
+    expect(rows.map((m) => Number(m.fields?.[0]))).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+    const fatal = got.findIndex((m) => m.name === 'error');
+    expect(fatal).toBeGreaterThan(got.lastIndexOf(rows[rows.length - 1]!));
+    expect(got[fatal]?.code).toBe('57P01');
+    expect(got.slice(fatal + 1).filter((m) => m.name !== 'error')).toEqual([]);
+  }, 60_000);
+
+  it('a client that stops reading holds the server back (ClientWrite) without the gateway buffering the result', async () => {
+    const socket: Socket = netConnect(t.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    let received = Buffer.alloc(0);
+    const waitFor = (pred: (b: Buffer) => boolean): Promise<void> =>
+      new Promise((resolve) => {
+        const on = (d: Buffer): void => {
+          received = Buffer.concat([received, d]);
+          if (pred(received)) {
+            socket.off('data', on);
+            resolve();
+          }
+        };
+        socket.on('data', on);
+      });
+    socket.write(serialize.startup({ user: 'agent', database, application_name: 'rt10b-slow-reader' }));
+    await waitFor((b) => b.length >= 9 && b[0] === 0x52);
+    received = Buffer.alloc(0);
+    socket.write(serialize.password(token));
+    await waitFor((b) => b.includes(Buffer.from([0x5a, 0, 0, 0, 5])));
+    socket.pause();
+    const before = process.memoryUsage().arrayBuffers;
+    const ROWS = 60_000;
+    socket.write(serialize.query(`SELECT g, repeat('b', 2000) FROM generate_series(1, ${ROWS}) g`));
+    let waiting = false;
+    for (let i = 0; i < 1500 && !waiting; i++) {
+      const r = await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT g, repeat(''b''%' AND wait_event = 'ClientWrite'");
+      waiting = r.rows[0].n === 1;
+      if (!waiting) await new Promise((r2) => setTimeout(r2, 20));
+    }
+    expect(waiting).toBe(true);
+    const held = process.memoryUsage().arrayBuffers - before;
+    // The result is ~120 MB; what the gateway may hold is a socket buffer or two, not the result.
+    expect(held).toBeLessThan(40 * 1024 * 1024);
+    let rows = 0;
+    let tail = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        let b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
+        while (b.length >= 5) {
+          const len = b.readInt32BE(1);
+          if (b.length < len + 1) break;
+          if (b[0] === 0x44) rows++;
+          if (b[0] === 0x5a) resolve();
+          b = b.subarray(len + 1);
+        }
+        tail = b;
+      });
+      socket.resume();
+    });
+    expect(rows).toBe(ROWS);
+    socket.end(serialize.end());
+  }, 180_000);
+});
+
+/** A session on a raw socket: logs in, sends `messages` in one write, returns the frames up to `ready` ReadyForQuery. */
+async function rawSession(port: number, startup: Record<string, string>, password: string | null, messages: Buffer[], ready: number): Promise<string[]> {
+  const socket: Socket = netConnect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  const frames: Array<{ type: string; body: Buffer }> = [];
+  let tail = Buffer.alloc(0);
+  let waiter: (() => void) | null = null;
+  socket.on('data', (d: Buffer) => {
+    let b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
+    while (b.length >= 5) {
+      const len = b.readInt32BE(1);
+      if (b.length < len + 1) break;
+      frames.push({ type: String.fromCharCode(b[0]!), body: Buffer.from(b.subarray(5, len + 1)) });
+      b = b.subarray(len + 1);
+    }
+    tail = Buffer.from(b);
+    waiter?.();
+  });
+  const until = async (pred: () => boolean): Promise<void> => {
+    while (!pred()) await new Promise<void>((resolve) => (waiter = resolve));
+  };
+  const readies = (): number => frames.filter((f) => f.type === 'Z').length;
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(serialize.startup(startup));
+  if (password !== null) {
+    await until(() => frames.some((f) => f.type === 'R'));
+    socket.write(serialize.password(password));
+  }
+  await until(() => readies() >= 1);
+  const from = frames.length;
+  socket.write(Buffer.concat(messages));
+  await until(() => readies() >= ready + 1);
+  socket.end(serialize.end());
+  return frames.slice(from).map((f) => {
+    const body = f.type === 'A' ? Buffer.concat([Buffer.alloc(4), f.body.subarray(4)]) : f.body;
+    return `${f.type}:${body.toString('latin1')}`;
+  });
+}
