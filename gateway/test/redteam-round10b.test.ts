@@ -91,6 +91,40 @@ describe('red team 10b: write batching with masks and refusals in one chunk', ()
   });
 });
 
+describe('red team 10b: a slow reader of values scanned in turns (content detection)', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let token: string;
+  let database: string;
+
+  beforeAll(async () => {
+    t = await startTestGateway();
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    database = (await direct.query('SELECT current_database() AS d')).rows[0].d as string;
+    token = await t.token('support-rt10b', ['support']);
+  }, 120_000);
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('rows whose notes are scanned over several turns: the server is still held back, the gateway does not buffer the result', async () => {
+    const sql = "SELECT v.id, repeat(v.notes || ' mail jo.doe@example.com ', 1000) AS notes FROM clinical.visits v, generate_series(1, 15) g";
+    const expected = (await direct.query(`SELECT count(*)::int AS n FROM (${sql}) s`)).rows[0].n as number;
+    // The detectors do apply to these values (a note's identifiers come back replaced).
+    const c = await t.client(token, { database });
+    const one = `SELECT repeat(v.notes || ' mail jo.doe@example.com ', 1000) AS notes FROM clinical.visits v ORDER BY v.id LIMIT 1`;
+    const [viaGw, viaPg] = [(await c.query(one)).rows[0].notes as string, (await direct.query(one)).rows[0].notes as string];
+    await c.end();
+    expect(viaPg.length).toBeGreaterThan(32 * 1024);
+    expect(viaGw).not.toEqual(viaPg);
+    const out = await slowReader(t.port, database, token, direct, sql, 'SELECT v.id, repeat(v.notes');
+    expect(out.rows).toBe(expected);
+    expect({ serverHeldBack: out.serverHeldBack, heldUnder40MB: out.held < 40 * 1024 * 1024 }).toEqual({ serverHeldBack: true, heldUnder40MB: true });
+  }, 180_000);
+});
+
 describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', () => {
   let t: TestGateway;
   let direct: pg.Client;
@@ -166,60 +200,12 @@ describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', 
   }, 60_000);
 
   it('a client that stops reading holds the server back (ClientWrite) without the gateway buffering the result', async () => {
-    const socket: Socket = netConnect(t.port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    let received = Buffer.alloc(0);
-    const waitFor = (pred: (b: Buffer) => boolean): Promise<void> =>
-      new Promise((resolve) => {
-        const on = (d: Buffer): void => {
-          received = Buffer.concat([received, d]);
-          if (pred(received)) {
-            socket.off('data', on);
-            resolve();
-          }
-        };
-        socket.on('data', on);
-      });
-    socket.write(serialize.startup({ user: 'agent', database, application_name: 'rt10b-slow-reader' }));
-    await waitFor((b) => b.length >= 9 && b[0] === 0x52);
-    received = Buffer.alloc(0);
-    socket.write(serialize.password(token));
-    await waitFor((b) => b.includes(Buffer.from([0x5a, 0, 0, 0, 5])));
-    socket.pause();
-    const before = process.memoryUsage().arrayBuffers;
     const ROWS = 60_000;
-    socket.write(serialize.query(`SELECT g, repeat('b', 2000) FROM generate_series(1, ${ROWS}) g`));
-    let waiting = false;
-    for (let i = 0; i < 1500 && !waiting; i++) {
-      const r = await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT g, repeat(''b''%' AND wait_event = 'ClientWrite'");
-      waiting = r.rows[0].n === 1;
-      if (!waiting) await new Promise((r2) => setTimeout(r2, 20));
-    }
-    expect(waiting).toBe(true);
-    const held = process.memoryUsage().arrayBuffers - before;
+    const out = await slowReader(t.port, database, token, direct, `SELECT g, repeat('b', 2000) FROM generate_series(1, ${ROWS}) g`, "SELECT g, repeat('b'");
+    expect(out.serverHeldBack).toBe(true);
     // The result is ~120 MB; what the gateway may hold is a socket buffer or two, not the result.
-    expect(held).toBeLessThan(40 * 1024 * 1024);
-    let rows = 0;
-    let tail = Buffer.alloc(0);
-    await new Promise<void>((resolve) => {
-      socket.on('data', (d: Buffer) => {
-        let b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
-        while (b.length >= 5) {
-          const len = b.readInt32BE(1);
-          if (b.length < len + 1) break;
-          if (b[0] === 0x44) rows++;
-          if (b[0] === 0x5a) resolve();
-          b = b.subarray(len + 1);
-        }
-        tail = b;
-      });
-      socket.resume();
-    });
-    expect(rows).toBe(ROWS);
-    socket.end(serialize.end());
+    expect(out.held).toBeLessThan(40 * 1024 * 1024);
+    expect(out.rows).toBe(ROWS);
   }, 180_000);
 });
 
@@ -260,4 +246,68 @@ async function rawSession(port: number, startup: Record<string, string>, passwor
     const body = f.type === 'A' ? Buffer.concat([Buffer.alloc(4), f.body.subarray(4)]) : f.body;
     return `${f.type}:${body.toString('latin1')}`;
   });
+}
+
+/**
+ * Logs in on a raw socket, sends `sql`, stops reading until PostgreSQL waits to write to Gatehouse
+ * (ClientWrite: the gateway stopped reading it) or the statement ends (the gateway read it all);
+ * then reads everything. `held`: growth of this process's Buffer memory meanwhile.
+ */
+async function slowReader(port: number, database: string, token: string, direct: pg.Client, sql: string, like: string): Promise<{ serverHeldBack: boolean; held: number; rows: number }> {
+  const socket: Socket = netConnect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  let received = Buffer.alloc(0);
+  const waitFor = (pred: (b: Buffer) => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const on = (d: Buffer): void => {
+        received = Buffer.concat([received, d]);
+        if (pred(received)) {
+          socket.off('data', on);
+          resolve();
+        }
+      };
+      socket.on('data', on);
+    });
+  socket.write(serialize.startup({ user: 'agent', database, application_name: 'rt10b-slow-reader' }));
+  await waitFor((b) => b.length >= 9 && b[0] === 0x52);
+  received = Buffer.alloc(0);
+  socket.write(serialize.password(token));
+  await waitFor((b) => b.includes(Buffer.from([0x5a, 0, 0, 0, 5])));
+  socket.pause();
+  const before = process.memoryUsage().arrayBuffers;
+  socket.write(serialize.query(sql));
+  let state = '';
+  const pattern = `${like.replace(/'/g, "''")}%`;
+  for (let i = 0; i < 3000; i++) {
+    const r = await direct.query(`SELECT coalesce(max(wait_event), '') AS w, count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '${pattern}' AND state = 'active' AND pid <> pg_backend_pid()`);
+    if (i > 10 && r.rows[0].n === 0) {
+      state = 'finished';
+      break;
+    }
+    if (r.rows[0].w === 'ClientWrite') {
+      state = 'ClientWrite';
+      break;
+    }
+    await new Promise((r2) => setTimeout(r2, 20));
+  }
+  const held = process.memoryUsage().arrayBuffers - before;
+  let rows = 0;
+  let tail = Buffer.alloc(0);
+  await new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      let b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
+      while (b.length >= 5) {
+        const len = b.readInt32BE(1);
+        if (b.length < len + 1) break;
+        if (b[0] === 0x44) rows++;
+        if (b[0] === 0x5a) resolve();
+        b = b.subarray(len + 1);
+      }
+      tail = Buffer.from(b);
+    });
+    socket.resume();
+  });
+  socket.end(serialize.end());
+  return { serverHeldBack: state === 'ClientWrite', held, rows };
 }
