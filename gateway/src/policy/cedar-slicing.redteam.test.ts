@@ -183,4 +183,29 @@ describe('Cedar slicing red team (R10b)', () => {
       }
     }
   });
+
+  // A name every JS object inherits (toString, constructor, __proto__) tested with `has`: slicing
+  // looks the name up on the context and attribute objects; the inherited value must not be sent.
+  it('`has` tests of names every JS object inherits (toString, constructor, __proto__)', async () => {
+    await expectSameVerdicts([
+      `@id("p-ctx")\npermit (principal, action, resource) unless { context has toString };`,
+      `@id("p-agent")\npermit (principal, action == ${A}"read", resource) unless { principal has constructor };`,
+      `@id("p-table")\npermit (principal, action == ${A}"write", resource is Gatehouse::Table) unless { resource has __proto__ || resource has hasOwnProperty };`,
+    ]);
+    const dir = join(work, `set-${n - 1}`);
+    const sliced = await loadCedarEngine(dir, 'sliced');
+    expect(sliced.evaluate(input(['agents'], 'SELECT * FROM clinical.patients', readPatients)).action).toBe('allow');
+  });
+
+  it('many determining policies at once, among policies sliced away: the same reasons, policies and masks in the same order', async () => {
+    const policies: string[] = [`@id("exec-all")\npermit (principal, action == ${A}"execute", resource);`];
+    const ids = ['zeta', 'alpha', 'mu', 'beta', 'omega', 'kappa', 'delta', 'nu', 'eps', 'chi', 'gamma', 'rho'];
+    ids.forEach((id, i) => {
+      policies.push(`@id("other-${id}")\nforbid (principal in ${G}"nobody-${i}", action, resource);`);
+      policies.push(`@id("m-${id}")\n@reason("mask ${id}")\n@mask("${['ssn', 'mrn', 'phone', 'email'][i % 4]}:redact")\npermit (principal in ${G}"agents", action == ${A}"read", resource);`);
+      policies.push(`@id("f-${id}")\n@reason("forbid ${id}")\nforbid (principal in ${G}"admins", action, resource) when { context.kind != "${id}" };`);
+      policies.push(`@id("w-${id}")\npermit (principal in ${G}"nobody-${i}", action == ${A}"write", resource);`);
+    });
+    await expectSameVerdicts(policies);
+  });
 });
