@@ -5,6 +5,7 @@
 //
 // Every test asserts the SECURE (or intended) behaviour. Findings: see the report of branch redteam10b.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -162,6 +163,44 @@ describe('red team 10b: write batching with masks and refusals in one chunk', ()
       for (const s of secrets) expect(text.includes(s), `a masked value (${s.length} chars) was sent`).toBe(false);
     }
   });
+});
+
+describe('red team 10b: TLS client, masked rows across many decrypted chunks', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let token: string;
+  let secrets: string[];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt10b-tls-'));
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    t = await startTestGateway({ tls: { mode: 'require', cert, key } });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    token = await t.token('agent-rt10b-tls', ['agents']);
+    const r = await direct.query('SELECT ssn, first_name, mrn FROM clinical.patients');
+    secrets = r.rows.flatMap((row) => [row.ssn, row.first_name, row.mrn].map(String)).filter((v) => v.length >= 4);
+  }, 120_000);
+  afterAll(async () => {
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('a large masked result and a pipelined-by-pg sequence of statements over TLS: every row masked, counts exact', async () => {
+    const c = await t.client(token, { ssl: { rejectUnauthorized: false } });
+    const sql = 'SELECT p.id, p.ssn, p.first_name, p.mrn, repeat(p.diagnosis_code, 200) AS pad FROM clinical.patients p, generate_series(1, 60) g';
+    const expected = (await direct.query(`SELECT count(*)::int AS n FROM (${sql}) s`)).rows[0].n as number;
+    const results = await Promise.all([c.query(sql), c.query('SELECT 1 AS one'), c.query(sql), c.query('DROP TABLE clinical.patients').catch((e: { code?: string }) => e.code)]);
+    await c.end();
+    expect(results[0].rowCount).toBe(expected);
+    expect(results[2].rowCount).toBe(expected);
+    expect(results[1].rows).toEqual([{ one: 1 }]);
+    expect(results[3]).toBe('42501');
+    const text = JSON.stringify([results[0].rows, results[2].rows]);
+    for (const s of secrets) expect(text.includes(s), 'a masked value was sent').toBe(false);
+  }, 120_000);
 });
 
 describe('red team 10b: a slow reader of values scanned in turns (content detection)', () => {
