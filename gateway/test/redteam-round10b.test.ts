@@ -311,6 +311,46 @@ describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', 
     expect(got.slice(fatal + 1).filter((m) => m.name !== 'error')).toEqual([]);
   }, 60_000);
 
+  it('a protocol violation while rows stream: a FATAL 08P01 is the last message, no row after it', async () => {
+    const socket: Socket = netConnect(t.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const types: string[] = [];
+    const codes: string[] = [];
+    let tail = Buffer.alloc(0);
+    let onMessage: (() => void) | null = null;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (d: Buffer) => {
+      let b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
+      while (b.length >= 5) {
+        const len = b.readInt32BE(1);
+        if (b.length < len + 1) break;
+        types.push(String.fromCharCode(b[0]!));
+        if (b[0] === 0x45) codes.push(/C([0-9A-Z]{5})\0/.exec(b.subarray(5, len + 1).toString('latin1'))?.[1] ?? '');
+        b = b.subarray(len + 1);
+      }
+      tail = Buffer.from(b);
+      onMessage?.();
+    });
+    const until = async (pred: () => boolean): Promise<void> => {
+      while (!pred()) await new Promise<void>((resolve) => (onMessage = resolve));
+    };
+    socket.write(serialize.startup({ user: 'agent', database }));
+    await until(() => types.includes('R'));
+    socket.write(serialize.password(token));
+    await until(() => types.includes('Z'));
+    const from = types.length;
+    socket.write(serialize.query("SELECT g, repeat('q', 200) FROM generate_series(1, 300000) g"));
+    await until(() => types.slice(from).filter((x) => x === 'D').length >= 100);
+    socket.write(Buffer.from([0x51, 0, 0, 0, 2])); // a Query whose length is below the minimum
+    await closed;
+    const after = types.slice(from);
+    const fatal = after.indexOf('E');
+    expect(fatal).toBeGreaterThan(0);
+    expect(codes).toEqual(['08P01']);
+    expect(after.slice(fatal + 1)).toEqual([]);
+  }, 120_000);
+
   it('a client that stops reading holds the server back (ClientWrite) without the gateway buffering the result', async () => {
     const ROWS = 60_000;
     const out = await slowReader(t.port, database, token, direct, `SELECT g, repeat('b', 2000) FROM generate_series(1, ${ROWS}) g`, "SELECT g, repeat('b'");
