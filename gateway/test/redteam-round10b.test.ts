@@ -351,6 +351,25 @@ describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', 
     expect(after.slice(fatal + 1)).toEqual([]);
   }, 120_000);
 
+  it('an unsafe ParameterStatus in the middle of a relayed chunk is never relayed, and what came before it is', async () => {
+    const frames = await rawSession(
+      t.port,
+      { user: 'agent', database },
+      token,
+      [
+        serialize.query('SELECT 41 AS before'),
+        serialize.query("DO $$ BEGIN PERFORM pg_catalog.set_config('standard' || '_conforming_strings', 'off', false); END $$"),
+        serialize.query('SELECT 43 AS after'),
+      ],
+      1,
+      true,
+    );
+    expect(frames.some((f) => f.startsWith('D:') && f.includes('41'))).toBe(true);
+    expect(frames.filter((f) => f.startsWith('S:') && f.includes('standard_conforming_strings'))).toEqual([]);
+    expect(frames.some((f) => f.startsWith('E:'))).toBe(true);
+    expect(frames.some((f) => f.startsWith('D:') && f.includes('43'))).toBe(false);
+  }, 60_000);
+
   it('a client that stops reading holds the server back (ClientWrite) without the gateway buffering the result', async () => {
     const ROWS = 60_000;
     const out = await slowReader(t.port, database, token, direct, `SELECT g, repeat('b', 2000) FROM generate_series(1, ${ROWS}) g`, "SELECT g, repeat('b'");
@@ -362,7 +381,7 @@ describe('red team 10b: batching against PostgreSQL itself (allow-all policy)', 
 });
 
 /** A session on a raw socket: logs in, sends `messages` in one write, returns the frames up to `ready` ReadyForQuery. */
-async function rawSession(port: number, startup: Record<string, string>, password: string | null, messages: Buffer[], ready: number): Promise<string[]> {
+async function rawSession(port: number, startup: Record<string, string>, password: string | null, messages: Buffer[], ready: number, untilClose = false): Promise<string[]> {
   const socket: Socket = netConnect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   const frames: Array<{ type: string; body: Buffer }> = [];
@@ -392,7 +411,8 @@ async function rawSession(port: number, startup: Record<string, string>, passwor
   await until(() => readies() >= 1);
   const from = frames.length;
   socket.write(Buffer.concat(messages));
-  await until(() => readies() >= ready + 1);
+  if (untilClose) await new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+  else await until(() => readies() >= ready + 1);
   socket.end(serialize.end());
   return frames.slice(from).map((f) => {
     const body = f.type === 'A' ? Buffer.concat([Buffer.alloc(4), f.body.subarray(4)]) : f.body;
