@@ -275,4 +275,36 @@ describe('protocol fuzzer findings', () => {
     expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
     expect(gh.map(errorCodes)).toEqual([[], ['42704'], ['26000']]);
   });
+  it('Describe of the unnamed portal a failed COPY left in an aborted block: NoData, as from PostgreSQL, and the batch goes on (seed 9106)', async () => {
+    // PostgreSQL keeps the portal of a simple-Query statement that failed while running until the
+    // block ends, and describes it there: NoData for a COPY (no columns), 25P02 for a statement with
+    // columns. Gatehouse answered 34000 (a portal it never bound) and so skipped the Close behind it.
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.query('BEGIN'),
+      serialize.query('COPY public.pgbench_fuzz FROM STDIN'),
+      serialize.copyData(Buffer.from('not a number\n')),
+      serialize.copyDone(),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.close({ type: 'S', name: 'no_such_statement' } as never),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+    expect(names(gh[2]!)).toEqual(['noData', 'closeComplete', 'readyForQuery']);
+  });
+
+  it('Describe of the unnamed portal a failed SELECT left in an aborted block: 25P02, as from PostgreSQL', async () => {
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.query('BEGIN'),
+      serialize.query('SELECT 1 / g AS q FROM generate_series(0, 1) g'),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([[], ['22012'], ['25P02'], []]);
+  });
 });

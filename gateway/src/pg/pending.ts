@@ -73,7 +73,9 @@ export type Pending =
   | { kind: 'parse'; statement: PreparedStatement; replaced: PreparedStatement | null } // the statement it replaced (the unnamed one), for undo
   | { kind: 'close-statement'; statement: PreparedStatement | null }
   | { kind: 'bind'; portal: Portal | null; previous: Portal | null } // the portal it bound, and the one it replaced (for undo)
-  | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null }
+  // target null: a cursor DECLAREd by SQL, or (untracked) the unnamed portal Gatehouse did not bind
+  // (pg/portal-table.ts describeTarget), which may be described only without columns or refused.
+  | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null; untracked?: boolean }
   | { kind: 'execute'; ctx: ResultContext; portal: Portal | null }
   | { kind: 'close'; portal: Portal | null } // the portal it closed in Gatehouse's view (for undo)
   | { kind: 'sync' } // ends with ReadyForQuery

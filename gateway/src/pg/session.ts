@@ -390,9 +390,9 @@ export class Session {
       }
       case 'describe': {
         if (msg.target === 'P') {
-          const target = this.portals.target(msg.name);
+          const target = this.portals.describeTarget(msg.name);
           if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
-          if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null });
+          if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null, untracked: msg.name === '' });
           return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);

@@ -10,6 +10,7 @@ import {
   decodeDataRow,
   decodeErrorFields,
   errorResponse,
+  noData,
   parseComplete,
   readyForQuery,
   rowDescription,
@@ -263,6 +264,7 @@ describe('UpstreamRelay: a response the head entry cannot produce ends the sessi
     { name: 'a CommandComplete while waiting for a Bind', pending: () => [{ kind: 'bind', portal: null, previous: null }], frames: [commandComplete('SELECT 1')] },
     { name: 'a ReadyForQuery while waiting for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [readyForQuery('I')] },
     { name: 'a ParseComplete while waiting for a refused Query', pending: () => [{ kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null }], frames: [parseComplete()] },
+    { name: 'a RowDescription for a Describe of the unnamed portal Gatehouse did not bind', pending: () => [{ kind: 'describe', hidden: false, target: null, untracked: true }, { kind: 'sync' }], frames: [rowDescription([ssnColumn])] },
     { name: "a BindComplete while waiting for Gatehouse's failing Bind", pending: () => [{ kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null }], frames: [bindComplete()] },
   ];
   for (const c of cases) {
@@ -276,6 +278,17 @@ describe('UpstreamRelay: a response the head entry cannot produce ends the sessi
       expect(s.out.some((b) => b[0] === BE.ReadyForQuery)).toBe(false);
     });
   }
+
+  it('control: NoData or an error for a Describe of the unnamed portal Gatehouse did not bind is relayed', async () => {
+    const { s, upstream } = setup();
+    s.pending.push({ kind: 'describe', hidden: false, target: null, untracked: true });
+    s.pending.push({ kind: 'sync' });
+    s.pending.push({ kind: 'describe', hidden: false, target: null, untracked: true });
+    s.pending.push({ kind: 'sync' });
+    await upstream(noData(), readyForQuery('E'), error('25P02'), readyForQuery('E'));
+    expect(s.sent().map((m) => m[0])).toEqual(['n', 'Z', 'E', 'Z']);
+    expect(s.ended).toBeNull();
+  });
 
   it('control: the same rows in their place are relayed', async () => {
     const { s, upstream } = setup();

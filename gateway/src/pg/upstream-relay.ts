@@ -182,6 +182,9 @@ export class UpstreamRelay {
   }
 
   private onDescribe(frame: Frame, head: Extract<Pending, { kind: 'describe' }>): null {
+    // Fail closed: the unnamed portal Gatehouse did not bind can only be one PostgreSQL describes
+    // without columns (NoData) or refuses (25P02); columns would come from a statement it cannot name.
+    if (head.untracked === true && frame.type === BE.RowDescription) throw desync(frame, head);
     let raw = frame.raw;
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
       let fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
