@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { FUZZ_VISIT_ID } from './support/protocol-fuzz/generate.ts';
 import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
-import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 describe('protocol fuzzer findings', () => {
   let t: TestGateway;
@@ -173,5 +173,138 @@ describe('protocol fuzzer findings', () => {
     );
     expect(gh.map(names)).toEqual(pg.map(names));
     expect(gh.map(errorCodes)).toEqual([[], ['42601'], ['26000']]);
+  });
+
+  // A statement that fails only after it has started: the messages pipelined behind it are
+  // forwarded (decided and sent) before the server reports the error and skips them until Sync.
+  const FAILS_LATE = 'SELECT 1 / (length(pg_sleep(0.3)::text) * 0) AS fails_late';
+
+  it('a Parse of the unnamed statement skipped after an error leaves the unnamed statement it would have replaced, as in PostgreSQL (seed 9007)', async () => {
+    // Gatehouse replaced the unnamed statement when the Parse went out; on the error it dropped the
+    // skipped Parse's statement and restored nothing, so the Bind after Sync got 26000.
+    const { gh, pg } = await bothWays(
+      2,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.parse({ name: 'late', text: FAILS_LATE }),
+      serialize.bind({ statement: 'late', portal: 'p1' }),
+      serialize.execute({ portal: 'p1' }),
+      serialize.parse({ text: 'SELECT 2 AS b' }), // skipped upstream
+      serialize.sync(),
+      serialize.bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([['22012'], []]);
+    expect(names(gh[1]!)).toEqual(['bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+    expect(rowsOf(gh[1]!)).toEqual(rowsOf(pg[1]!));
+    expect(rowsOf(gh[1]!)).toEqual([['1']]);
+  });
+
+  it('several Parses of the unnamed statement skipped after an error: the one before them is still there, as in PostgreSQL (seed 9024)', async () => {
+    const { gh, pg } = await bothWays(
+      3,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.sync(),
+      serialize.parse({ name: 'late', text: FAILS_LATE }),
+      serialize.bind({ statement: 'late', portal: 'p1' }),
+      serialize.execute({ portal: 'p1' }),
+      serialize.parse({ text: 'SELECT 2 AS b' }), // skipped upstream, as is all below until Sync
+      serialize.describe({ type: 'S', name: '' }),
+      serialize.parse({ text: 'SELECT 3 AS c, 4 AS d' }),
+      serialize.sync(),
+      serialize.describe({ type: 'S', name: '' }),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([[], ['22012'], []]);
+    const described = (g: Message[]): unknown => g.filter((m) => m.name === 'rowDescription').map((m) => (m as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
+    expect(described(gh[2]!)).toEqual(described(pg[2]!));
+    expect(described(gh[2]!)).toEqual([['a']]);
+  });
+
+  it('a simple Query Gatehouse refuses, skipped after an error, leaves the unnamed statement, as in PostgreSQL (seed 9014)', async () => {
+    // Gatehouse dropped the unnamed statement for the refused Query (PostgreSQL drops it at every
+    // Query it runs); the server skipped the refusal Gatehouse sent in its place, so it keeps it.
+    const { gh, pg } = await bothWays(
+      2,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.parse({ name: 'late', text: FAILS_LATE }),
+      serialize.bind({ statement: 'late', portal: 'p1' }),
+      serialize.execute({ portal: 'p1' }),
+      serialize.query('SELEC 1'), // a syntax error: refused by Gatehouse, skipped upstream
+      serialize.sync(),
+      serialize.bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([['22012'], []]);
+    expect(rowsOf(gh[1]!)).toEqual([['1']]);
+  });
+
+  it('a Parse of the unnamed statement Gatehouse refuses, skipped after an error, leaves the unnamed statement, as in PostgreSQL', async () => {
+    const { gh, pg } = await bothWays(
+      2,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.parse({ name: 'late', text: FAILS_LATE }),
+      serialize.bind({ statement: 'late', portal: 'p1' }),
+      serialize.execute({ portal: 'p1' }),
+      serialize.parse({ text: 'SELEC 2' }), // refused by Gatehouse (its failing Parse goes up), skipped upstream
+      serialize.sync(),
+      serialize.bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([['22012'], []]);
+    expect(rowsOf(gh[1]!)).toEqual([['1']]);
+  });
+
+  it('a Parse of the unnamed statement that fails upstream leaves no unnamed statement (not the one it replaced), as in PostgreSQL', async () => {
+    const { gh, pg } = await bothWays(
+      3,
+      serialize.parse({ text: 'SELECT 1 AS a' }),
+      serialize.sync(),
+      serialize.parse({ text: 'SELECT 1::no_such_type_fuzz' }), // fails in analysis, after the unnamed statement was dropped
+      serialize.sync(),
+      serialize.bind({}),
+      serialize.sync(),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+    expect(gh.map(errorCodes)).toEqual([[], ['42704'], ['26000']]);
+  });
+  it('Describe of the unnamed portal a failed COPY left in an aborted block: NoData, as from PostgreSQL, and the batch goes on (seed 9106)', async () => {
+    // PostgreSQL keeps the portal of a simple-Query statement that failed while running until the
+    // block ends, and describes it there: NoData for a COPY (no columns), 25P02 for a statement with
+    // columns. Gatehouse answered 34000 (a portal it never bound) and so skipped the Close behind it.
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.query('BEGIN'),
+      serialize.query('COPY public.pgbench_fuzz FROM STDIN'),
+      serialize.copyData(Buffer.from('not a number\n')),
+      serialize.copyDone(),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.close({ type: 'S', name: 'no_such_statement' } as never),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+    expect(names(gh[2]!)).toEqual(['noData', 'closeComplete', 'readyForQuery']);
+  });
+
+  it('Describe of the unnamed portal a failed SELECT left in an aborted block: 25P02, as from PostgreSQL', async () => {
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.query('BEGIN'),
+      serialize.query('SELECT 1 / g AS q FROM generate_series(0, 1) g'),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(gh.map(errorCodes)).toEqual([[], ['22012'], ['25P02'], []]);
   });
 });

@@ -8,15 +8,15 @@ const statement = { name: 's', upstreamName: 'gatehouse_x_1', sql: 'SELECT 1', p
 /** One entry of every kind, keyed by kind. */
 const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
   query: { kind: 'query', ctx: ctx() },
-  parse: { kind: 'parse', statement },
+  parse: { kind: 'parse', statement, replaced: null },
   'close-statement': { kind: 'close-statement', statement },
   bind: { kind: 'bind', portal: null, previous: null },
   describe: { kind: 'describe', hidden: false, target: null },
   execute: { kind: 'execute', ctx: ctx(), portal: null },
   close: { kind: 'close', portal: null },
   sync: { kind: 'sync' },
-  'swap-error': { kind: 'swap-error', error: Buffer.alloc(0) },
-  'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false },
+  'swap-error': { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null },
+  'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null },
   'search-path': { kind: 'search-path', value: null, failed: false },
 };
 
@@ -150,6 +150,24 @@ describe('statementNameUnsettled: a Parse or Close of the name unanswered, with 
     expect(queueOf(['close-statement', 'sync', 'bind']).statementNameUnsettled('s')).toBe(true);
     expect(queueOf(['parse', 'sync', 'parse']).statementNameUnsettled('s')).toBe(false); // the latest Parse decides
     expect(queueOf(['parse', 'sync']).statementNameUnsettled('other')).toBe(false);
+  });
+
+  it("counts a refusal that dropped the unnamed statement as a change of '' (put back if the server skips it)", () => {
+    const dropped = { ...statement, name: '', upstreamName: '' };
+    for (const refusal of [
+      { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: dropped },
+      { kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: dropped },
+    ] as Pending[]) {
+      const q = new PendingQueue();
+      q.push(refusal);
+      q.push({ kind: 'sync' });
+      expect(q.statementNameUnsettled('')).toBe(true);
+      q.shift();
+      expect(q.statementNameUnsettled('')).toBe(false);
+    }
+    // Nothing dropped (a refused Bind, or no unnamed statement then): nothing to put back.
+    expect(queueOf(['swap-error', 'sync']).statementNameUnsettled('')).toBe(false);
+    expect(queueOf(['refused-query', 'sync']).statementNameUnsettled('')).toBe(false);
   });
 
   it('settles as the entries are answered or dropped', () => {

@@ -70,22 +70,38 @@ export interface ResultContext {
 
 export type Pending =
   | { kind: 'query'; ctx: ResultContext } // simple Query: ends with ReadyForQuery
-  | { kind: 'parse'; statement: PreparedStatement }
+  | { kind: 'parse'; statement: PreparedStatement; replaced: PreparedStatement | null } // the statement it replaced (the unnamed one), for undo
   | { kind: 'close-statement'; statement: PreparedStatement | null }
   | { kind: 'bind'; portal: Portal | null; previous: Portal | null } // the portal it bound, and the one it replaced (for undo)
-  | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null }
+  // target null: a cursor DECLAREd by SQL, or (untracked) the unnamed portal Gatehouse did not bind
+  // (pg/portal-table.ts describeTarget), which may be described only without columns or refused.
+  | { kind: 'describe'; hidden: boolean; target: PreparedStatement | Portal | null; untracked?: boolean }
   | { kind: 'execute'; ctx: ResultContext; portal: Portal | null }
   | { kind: 'close'; portal: Portal | null } // the portal it closed in Gatehouse's view (for undo)
   | { kind: 'sync' } // ends with ReadyForQuery
-  | { kind: 'swap-error'; error: Buffer } // an upstream error Gatehouse provoked, shown as its own denial
-  | { kind: 'refused-query'; error: Buffer; shown: boolean } // the same for a refused simple Query: ends with ReadyForQuery
+  // An upstream error Gatehouse provoked, shown as its own denial. droppedUnnamed: the unnamed
+  // statement Gatehouse dropped for it (a refused Parse of the unnamed statement), for undo.
+  | { kind: 'swap-error'; error: Buffer; droppedUnnamed: PreparedStatement | null }
+  // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
+  | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
   | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
 
-/** The prepared statement name a Parse or Close entry changes in Gatehouse's view, or null. */
+/**
+ * The prepared statement name an entry changes in Gatehouse's view, or null: a Parse or Close, and
+ * a refusal that dropped the unnamed statement (restored if the server skips it).
+ */
 function changedStatementName(p: Pending): string | null {
-  if (p.kind === 'parse') return p.statement.name;
-  if (p.kind === 'close-statement') return p.statement?.name ?? null;
-  return null;
+  switch (p.kind) {
+    case 'parse':
+      return p.statement.name;
+    case 'close-statement':
+      return p.statement?.name ?? null;
+    case 'swap-error':
+    case 'refused-query':
+      return p.droppedUnnamed === null ? null : '';
+    default:
+      return null;
+  }
 }
 
 /** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */

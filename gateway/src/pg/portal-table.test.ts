@@ -54,4 +54,15 @@ describe('PortalTable', () => {
     t.noteDeclared('c');
     expect(t.target('c')).toBeNull();
   });
+
+  it('describeTarget: the unnamed portal not bound here goes upstream (null); otherwise as target', () => {
+    const t = new PortalTable('gatehouse_ab_');
+    const code = (x: unknown) => (x instanceof Error && 'sqlstate' in x ? x.sqlstate : x);
+    expect(t.describeTarget('')).toBeNull();
+    expect(code(t.target(''))).toBe('34000'); // an Execute of it is still refused
+    expect(code(t.describeTarget('nope'))).toBe('34000');
+    expect(code(t.describeTarget('gatehouse_ab_c1'))).toBe('42939');
+    const { portal } = t.bind('', statement('SELECT 1'), []);
+    expect(t.describeTarget('')).toBe(portal);
+  });
 });

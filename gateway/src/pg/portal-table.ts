@@ -74,6 +74,18 @@ export class PortalTable {
   }
 
   /**
+   * What a Describe of this name reaches: as for an Execute (target), except that a Describe of the
+   * unnamed portal Gatehouse did not bind goes upstream as it is (null). There it can only be the
+   * portal of a simple-Query statement that failed in a transaction block, which PostgreSQL keeps
+   * until the block ends and describes without running anything: 25P02 for one with columns, NoData
+   * for one without (a COPY); else none (34000). A Describe reveals no rows.
+   */
+  describeTarget(name: string): Portal | null | GatehouseError {
+    if (name === '' && this.resolve(name).kind === 'unknown') return null;
+    return this.target(name);
+  }
+
+  /**
    * What an Execute or Describe of this name reaches: a portal bound through Gatehouse, null for a
    * cursor this session DECLAREd (forwarded under its own name), or the refusal.
    */

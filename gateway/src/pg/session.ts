@@ -390,9 +390,9 @@ export class Session {
       }
       case 'describe': {
         if (msg.target === 'P') {
-          const target = this.portals.target(msg.name);
+          const target = this.portals.describeTarget(msg.name);
           if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
-          if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null });
+          if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null, untracked: msg.name === '' });
           return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
@@ -686,8 +686,9 @@ export class Session {
       if (name === '') {
         // PostgreSQL drops the unnamed statement before it parses a new one, so after a failed
         // Parse there is none (a Describe or Bind of it gets 26000): the same here and upstream.
+        const dropped = this.statements.get('') ?? null;
         this.statements.delete('');
-        this.refuseExtended(d.error, 'extended', 'drop-unnamed-statement');
+        this.refuseExtended(d.error, 'extended', { dropped });
       } else {
         this.refuseExtended(d.error, 'extended');
       }
@@ -697,9 +698,12 @@ export class Session {
     const preparedSql = d.forwardText ?? sql;
     const upstreamName = name === '' ? '' : `${this.statementPrefix}${++this.statementCounter}`;
     const statement: PreparedStatement = { name, upstreamName, sql, preparedSql, fields: null, subjects: d.statements[0]?.subjects ?? null };
+    // The statement it replaces (only ever the unnamed one: a name in use is refused in onParse), put
+    // back if the server skips this Parse (upstream-relay.ts undoNameChanges).
+    const replaced = this.statements.get(name) ?? null;
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
-    this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement });
+    this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement, replaced });
   }
 
 
@@ -794,7 +798,9 @@ export class Session {
   private refuseSimple(error: GatehouseError): void {
     const message = errorMessageFor(error);
     // PostgreSQL drops the unnamed prepared statement at every simple Query, before it parses it;
-    // upstream does too when the refusal goes up as REFUSAL_QUERY (a Bind of it then gets 26000).
+    // upstream does too when the refusal goes up as REFUSAL_QUERY (a Bind of it then gets 26000),
+    // unless the server skips it (an error earlier in the batch): then it is put back (droppedUnnamed).
+    const droppedUnnamed = this.statements.get('') ?? null;
     this.statements.delete('');
     if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
       this.emit(message);
@@ -802,33 +808,34 @@ export class Session {
       return;
     }
     this.sendUpstream(encodeQuery(REFUSAL_QUERY));
-    this.pending.push({ kind: 'refused-query', error: message, shown: false });
+    this.pending.push({ kind: 'refused-query', error: message, shown: false, droppedUnnamed });
     this.batchForwarded = false;
   }
 
   /**
    * A refused extended-protocol message: error now (in order), then discard until Sync.
-   * `upstream`: 'drop-unnamed-statement' for a refused Parse of the unnamed statement, which the
-   * failing message sent in its place (when one is needed) also drops upstream.
+   * `unnamed`: for a refused Parse of the unnamed statement, which the failing message sent in its
+   * place (when one is needed) also drops upstream, with the statement Gatehouse dropped (`dropped`,
+   * put back if the server skips the failing message).
    */
-  private refuseExtended(error: GatehouseError, _protocol: 'extended', upstream: 'keep' | 'drop-unnamed-statement' = 'keep'): void {
+  private refuseExtended(error: GatehouseError, _protocol: 'extended', unnamed: { dropped: PreparedStatement | null } | null = null): void {
     const message = errorMessageFor(error);
     this.skipUntilSync = true;
     if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
       this.emit(message);
       return;
     }
-    this.abortUpstream(message, upstream);
+    this.abortUpstream(message, unnamed);
   }
 
   /** An extended-protocol message that fails upstream, in place of a refused one (then skip until Sync). */
-  private abortUpstream(message: Buffer, upstream: 'keep' | 'drop-unnamed-statement' = 'keep'): void {
+  private abortUpstream(message: Buffer, unnamed: { dropped: PreparedStatement | null } | null): void {
     this.sendUpstream(
-      upstream === 'drop-unnamed-statement'
+      unnamed !== null
         ? encodeParse({ name: '', sql: 'gatehouse refused this statement', paramTypes: [] }) // a syntax error
         : encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
     );
-    this.pending.push({ kind: 'swap-error', error: message });
+    this.pending.push({ kind: 'swap-error', error: message, droppedUnnamed: unnamed?.dropped ?? null });
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   decodeDataRow,
   decodeErrorFields,
   errorResponse,
+  noData,
   parseComplete,
   readyForQuery,
   rowDescription,
@@ -126,7 +127,7 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
   it('a Query skipped by the server leaves no entry behind: the next masked Query is checked as masked (B8)', async () => {
     const { s, upstream } = setup();
     // Parse(fails) Bind Execute Query Sync, as the session queues them.
-    s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", preparedSql: "SELECT 'x'::int", fields: null } });
+    s.pending.push({ kind: 'parse', statement: { name: '', upstreamName: '', sql: "SELECT 'x'::int", preparedSql: "SELECT 'x'::int", fields: null }, replaced: null });
     s.pending.push({ kind: 'bind', portal: null, previous: null });
     s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
     s.pending.push(query([]));
@@ -174,6 +175,48 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
     expect(unnamed.kind === 'portal' && unnamed.portal.statement).toBe(masked);
   });
 
+  it('the unnamed statement a skipped Parse replaced, or a skipped refusal dropped, is put back; a failed Parse leaves none (as PostgreSQL)', async () => {
+    const unnamed = (sql: string) => ({ name: '', upstreamName: '', sql, preparedSql: sql, fields: null });
+    const [a, b, c] = [unnamed('SELECT 1 AS a'), unnamed('SELECT 2 AS b'), unnamed('SELECT 3 AS c')];
+    const named = { name: 's', upstreamName: 'gatehouse_test_1', sql: 'SELECT 4', preparedSql: 'SELECT 4', fields: null };
+
+    // Execute(fails) Parse '' b, refused Query, Parse '' c, Parse s, Sync: the server skips all four.
+    const { s, upstream } = setup();
+    s.statements.set('', c).set('s', named);
+    s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
+    s.pending.push({ kind: 'parse', statement: b, replaced: a });
+    s.pending.push({ kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: b });
+    s.pending.push({ kind: 'parse', statement: c, replaced: null });
+    s.pending.push({ kind: 'parse', statement: named, replaced: null });
+    s.pending.push({ kind: 'sync' });
+    await upstream(error('22012'), readyForQuery('I'));
+    expect([...s.statements.entries()]).toEqual([['', a]]);
+
+    // A refused Parse of '' whose failing Parse is skipped: the one Gatehouse dropped is back.
+    const skipped = setup();
+    skipped.s.pending.push({ kind: 'execute', ctx: context([], 'e'), portal: null });
+    skipped.s.pending.push({ kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: a });
+    skipped.s.pending.push({ kind: 'sync' });
+    await skipped.upstream(error('22012'), readyForQuery('I'));
+    expect(skipped.s.statements.get('')).toBe(a);
+
+    // The Parse that fails, and Gatehouse's failing Parse in place of a refused one: PostgreSQL
+    // dropped the unnamed statement before parsing, so none is put back.
+    for (const failed of [
+      { kind: 'parse', statement: b, replaced: a },
+      { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: a },
+    ] as Pending[]) {
+      const f = setup();
+      f.s.pending.push(failed);
+      // Then Parse '' c (skipped), which replaced b, or none after Gatehouse dropped a.
+      f.s.pending.push({ kind: 'parse', statement: c, replaced: failed.kind === 'parse' ? b : null });
+      f.s.pending.push({ kind: 'sync' });
+      f.s.statements.set('', c);
+      await f.upstream(error('42601'), readyForQuery('I'));
+      expect(f.s.statements.has('')).toBe(false);
+    }
+  });
+
   it('an error at Sync (deferred constraint at commit) is followed by ReadyForQuery, not a skip', async () => {
     const { s, upstream } = setup();
     s.pending.push({ kind: 'sync' });
@@ -187,7 +230,7 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
   it('a masked statement skipped in a failed batch, then run, gets its own error in order', async () => {
     const { s, upstream } = setup();
     const masked = (code: string): Buffer => errorResponse({ severity: 'ERROR', sqlstate: code, message: 'invalid input syntax for type integer: "***"' });
-    s.pending.push({ kind: 'swap-error', error: errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' }) });
+    s.pending.push({ kind: 'swap-error', error: errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' }), droppedUnnamed: null });
     s.pending.push(query(MASKS));
     s.pending.push({ kind: 'sync' });
     s.pending.push(query(MASKS));
@@ -199,7 +242,7 @@ describe('UpstreamRelay: attributing responses after an extended-protocol error'
   it("a refused Query's upstream error is shown as Gatehouse's own, then its ReadyForQuery", async () => {
     const { s, upstream } = setup();
     const own = errorResponse({ severity: 'ERROR', sqlstate: '42501', message: 'denied' });
-    s.pending.push({ kind: 'refused-query', error: own, shown: false });
+    s.pending.push({ kind: 'refused-query', error: own, shown: false, droppedUnnamed: null });
     await upstream(error('42601'), readyForQuery('E'));
     expect(s.out).toEqual([own, readyForQuery('E')]);
     expect(s.txStatus).toBe('E');
@@ -220,8 +263,9 @@ describe('UpstreamRelay: a response the head entry cannot produce ends the sessi
     { name: 'a RowDescription for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [rowDescription([ssnColumn])] },
     { name: 'a CommandComplete while waiting for a Bind', pending: () => [{ kind: 'bind', portal: null, previous: null }], frames: [commandComplete('SELECT 1')] },
     { name: 'a ReadyForQuery while waiting for an Execute', pending: () => [{ kind: 'execute', ctx: context([]), portal: null }], frames: [readyForQuery('I')] },
-    { name: 'a ParseComplete while waiting for a refused Query', pending: () => [{ kind: 'refused-query', error: Buffer.alloc(0), shown: false }], frames: [parseComplete()] },
-    { name: "a BindComplete while waiting for Gatehouse's failing Bind", pending: () => [{ kind: 'swap-error', error: Buffer.alloc(0) }], frames: [bindComplete()] },
+    { name: 'a ParseComplete while waiting for a refused Query', pending: () => [{ kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null }], frames: [parseComplete()] },
+    { name: 'a RowDescription for a Describe of the unnamed portal Gatehouse did not bind', pending: () => [{ kind: 'describe', hidden: false, target: null, untracked: true }, { kind: 'sync' }], frames: [rowDescription([ssnColumn])] },
+    { name: "a BindComplete while waiting for Gatehouse's failing Bind", pending: () => [{ kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null }], frames: [bindComplete()] },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -234,6 +278,17 @@ describe('UpstreamRelay: a response the head entry cannot produce ends the sessi
       expect(s.out.some((b) => b[0] === BE.ReadyForQuery)).toBe(false);
     });
   }
+
+  it('control: NoData or an error for a Describe of the unnamed portal Gatehouse did not bind is relayed', async () => {
+    const { s, upstream } = setup();
+    s.pending.push({ kind: 'describe', hidden: false, target: null, untracked: true });
+    s.pending.push({ kind: 'sync' });
+    s.pending.push({ kind: 'describe', hidden: false, target: null, untracked: true });
+    s.pending.push({ kind: 'sync' });
+    await upstream(noData(), readyForQuery('E'), error('25P02'), readyForQuery('E'));
+    expect(s.sent().map((m) => m[0])).toEqual(['n', 'Z', 'E', 'Z']);
+    expect(s.ended).toBeNull();
+  });
 
   it('control: the same rows in their place are relayed', async () => {
     const { s, upstream } = setup();

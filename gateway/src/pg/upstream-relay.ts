@@ -182,6 +182,9 @@ export class UpstreamRelay {
   }
 
   private onDescribe(frame: Frame, head: Extract<Pending, { kind: 'describe' }>): null {
+    // Fail closed: the unnamed portal Gatehouse did not bind can only be one PostgreSQL describes
+    // without columns (NoData) or refuses (25P02); columns would come from a statement it cannot name.
+    if (head.untracked === true && frame.type === BE.RowDescription) throw desync(frame, head);
     let raw = frame.raw;
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
       let fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
@@ -424,13 +427,15 @@ export class UpstreamRelay {
     }
     if (!skipsUntilSync(head)) return; // ReadyForQuery follows
     // Extended protocol: upstream now discards every message until Sync, simple Queries included.
-    const undone = [this.s.pending.shift()!, ...this.s.pending.dropUntilSync()];
+    const failed = this.s.pending.shift()!;
+    const skipped = this.s.pending.dropUntilSync();
+    const undone = [failed, ...skipped];
     for (const p of undone) {
       if (p.kind === 'execute' || p.kind === 'query') {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision, { status: 'aborted' });
       }
     }
-    this.undoNameChanges(undone);
+    this.undoNameChanges(failed, skipped);
     this.s.upstreamSkipping(
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
@@ -441,29 +446,54 @@ export class UpstreamRelay {
 
   /**
    * Statement and portal names were updated when the client's Parse, Bind or Close went out; the
-   * database refused or skipped these, so put the names back as the database has them (latest
-   * change first). A skipped Close of a portal matters: the server still has the portal (and
-   * ROLLBACK TO SAVEPOINT keeps portals created before the savepoint), so Gatehouse must still
-   * decide and mask its Executes.
+   * database refused (`failed`) or skipped (`skipped`) these, so put the names back as the database
+   * has them (latest change first). A skipped Close of a portal matters: the server still has the
+   * portal (and ROLLBACK TO SAVEPOINT keeps portals created before the savepoint), so Gatehouse must
+   * still decide and mask its Executes.
+   *
+   * The unnamed statement: PostgreSQL drops it at the start of every Parse of the unnamed statement
+   * and of every simple Query (exec_parse_message, exec_simple_query), so a failed one has dropped
+   * it too, but a skipped one has not: what a skipped Parse replaced, and what Gatehouse dropped for
+   * a refusal the server skipped, is the unnamed statement again.
    */
-  private undoNameChanges(undone: Pending[]): void {
-    for (const p of undone.reverse()) {
+  private undoNameChanges(failed: Pending, skipped: Pending[]): void {
+    const statements = this.s.statements;
+    for (const p of [...skipped].reverse()) {
       switch (p.kind) {
         case 'parse':
-          if (this.s.statements.get(p.statement.name) === p.statement) this.s.statements.delete(p.statement.name);
+          if (statements.get(p.statement.name) !== p.statement) break;
+          if (p.replaced !== null) statements.set(p.statement.name, p.replaced);
+          else statements.delete(p.statement.name);
           break;
-        case 'close-statement':
-          if (p.statement && !this.s.statements.has(p.statement.name)) this.s.statements.set(p.statement.name, p.statement);
-          break;
-        case 'bind':
-          if (p.portal) this.s.portals.undoBind(p.portal, p.previous);
-          break;
-        case 'close':
-          if (p.portal) this.s.portals.undoClose(p.portal);
+        case 'swap-error':
+        case 'refused-query':
+          if (p.droppedUnnamed !== null && !statements.has('')) statements.set('', p.droppedUnnamed);
           break;
         default:
-          break;
+          this.undoNameChange(p);
       }
+    }
+    if (failed.kind === 'parse') {
+      if (statements.get(failed.statement.name) === failed.statement) statements.delete(failed.statement.name);
+    } else {
+      this.undoNameChange(failed);
+    }
+  }
+
+  /** Undoes what a refused or skipped Close or Bind changed in Gatehouse's names. */
+  private undoNameChange(p: Pending): void {
+    switch (p.kind) {
+      case 'close-statement':
+        if (p.statement && !this.s.statements.has(p.statement.name)) this.s.statements.set(p.statement.name, p.statement);
+        break;
+      case 'bind':
+        if (p.portal) this.s.portals.undoBind(p.portal, p.previous);
+        break;
+      case 'close':
+        if (p.portal) this.s.portals.undoClose(p.portal);
+        break;
+      default:
+        break;
     }
   }
 }

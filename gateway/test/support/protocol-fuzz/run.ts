@@ -53,7 +53,7 @@ export interface FuzzStats {
 const PARSE_ERRORS_BEFORE_DUPLICATE = new Set(['E 25P02', 'E 42703']);
 
 /**
- * Execute or Describe of the unnamed portal in an aborted block, where PostgreSQL still holds the
+ * Execute of the unnamed portal in an aborted block, where PostgreSQL still holds the
  * portal of a simple-Query statement that failed while running: Gatehouse never bound it and
  * answers 34000 where PostgreSQL answers 25P02 (documented in docs/data-path.md).
  */
