@@ -39,13 +39,16 @@ BEGIN
 END $$;
 CREATE TRIGGER gh_trig_child AFTER DELETE ON public.pgbench_gh_trig_child FOR EACH ROW EXECUTE FUNCTION public.gh_trig_quote_ssn_old();
 
+CREATE TABLE public.pgbench_gh_trig_inbox (id integer, note text);
+CREATE RULE gh_trig_inbox AS ON INSERT TO public.pgbench_gh_trig_inbox DO INSTEAD INSERT INTO public.pgbench_gh_trig_log VALUES (NEW.id, NEW.note);
+
 CREATE TABLE public.pgbench_gh_trig_off (id integer);
 CREATE TRIGGER gh_trig_off BEFORE INSERT ON public.pgbench_gh_trig_off FOR EACH ROW EXECUTE FUNCTION public.gh_trig_quote_ssn();
 ALTER TABLE public.pgbench_gh_trig_off DISABLE TRIGGER gh_trig_off;
 `;
 
 const CLEANUP = `
-DROP TABLE IF EXISTS public.pgbench_gh_trig_log, public.pgbench_gh_trig_ok, public.pgbench_gh_trig_child, public.pgbench_gh_trig_parent, public.pgbench_gh_trig_off CASCADE;
+DROP TABLE IF EXISTS public.pgbench_gh_trig_inbox, public.pgbench_gh_trig_log, public.pgbench_gh_trig_ok, public.pgbench_gh_trig_child, public.pgbench_gh_trig_parent, public.pgbench_gh_trig_off CASCADE;
 DROP FUNCTION IF EXISTS public.gh_trig_quote_ssn(), public.gh_trig_quote_ssn_old(), public.gatehouse_example_reviewed_trigger();
 `;
 
@@ -130,6 +133,13 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(JSON.stringify(o)).not.toContain(ssn);
     });
 
+    it('a write a rule redirects to a table with such a trigger is refused too', async () => {
+      const o = await attempt("INSERT INTO public.pgbench_gh_trig_inbox VALUES (1, 'x')");
+      expect(o.code).toBe('42501');
+      expect(o.notices).toEqual([]);
+      expect(JSON.stringify(o)).not.toContain(ssn);
+    });
+
     it('a write that fires only a reviewed trigger function runs', async () => {
       const o = await attempt('INSERT INTO public.pgbench_gh_trig_ok (id) VALUES (1)');
       expect(o.code, JSON.stringify(o.error)).toBeNull();
@@ -142,7 +152,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
 
     it('no SSN in anything the agent received', () => {
-      expect(seen.length).toBeGreaterThanOrEqual(5);
+      expect(seen.length).toBeGreaterThanOrEqual(6);
       expect(JSON.stringify(seen)).not.toContain(ssn);
     });
   });

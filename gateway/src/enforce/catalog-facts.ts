@@ -30,6 +30,6 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
   }
-  const triggers = relations === null ? [] : writeTriggers(facts.tablesWritten.map((t) => t.qualified), relations);
+  const triggers = relations === null ? [] : writeTriggers(facts.tablesWritten.map((t) => t.qualified), relations, facts.command === 'TruncateStmt');
   return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers };
 }

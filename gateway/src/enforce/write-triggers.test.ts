@@ -18,7 +18,9 @@ const CATALOG = new RelationCatalog(
     rel(3, 'events', { kind: 'partitioned_table' }),
     rel(4, 'events_2026', { ancestors: ['public.events'], triggers: [trigger('events_2026', 'route', 'route')] }),
     rel(5, 'orders_view', { kind: 'view', reads: ['public.orders'], triggers: [trigger('orders_view', 'instead', 'instead')] }),
-    rel(6, 'plain'),
+    rel(6, 'plain', { keys: [{ kind: 'referenced', name: 'refs_fkey', columns: ['id'], from: 'public.refs' }] }),
+    rel(7, 'refs', { triggers: [trigger('refs', 'on_truncate', 'note')] }),
+    rel(8, 'inbox', { reads: ['public.orders'] }),
   ],
   { hash: true },
 );
@@ -41,6 +43,15 @@ describe('writeTriggers', () => {
       'public.orders:b_audit',
       'public.orders_view:instead',
     ]);
+  });
+
+  it("follows a table's rules (the relations its pg_rewrite rows name)", () => {
+    expect(names(writeTriggers(['public.inbox'], CATALOG))).toEqual(['public.lines:recalc', 'public.orders:a_stamp', 'public.orders:b_audit']);
+  });
+
+  it('for TRUNCATE, follows every table whose foreign key references one (CASCADE), whatever its action', () => {
+    expect(names(writeTriggers(['public.plain'], CATALOG))).toEqual([]);
+    expect(names(writeTriggers(['public.plain'], CATALOG, true))).toEqual(['public.refs:on_truncate']);
   });
 
   it('is empty for tables without triggers and for relations the snapshot does not know', () => {

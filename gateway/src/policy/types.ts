@@ -80,8 +80,9 @@ export interface PolicyInput {
     user_functions?: string[];
     /**
      * Enabled user triggers a write of the statement can fire: those of every table it writes, of
-     * their partitions and child tables, of the tables an updatable view it writes reads, and of
-     * the tables foreign-key actions (CASCADE, SET NULL, SET DEFAULT) of those write, as the
+     * their partitions and child tables, of the tables an updatable view it writes reads or a rule
+     * of a written table names, of the tables foreign-key actions (CASCADE, SET NULL, SET DEFAULT)
+     * of those write, and for TRUNCATE of the tables referencing one (CASCADE), as the
      * database's catalog says; whatever their events (each lists its own). A trigger's function
      * reads any table raw. Absent in inputs recorded before it existed.
      */
