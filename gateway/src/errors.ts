@@ -50,6 +50,12 @@ export const ERRORS = {
   CONFIG_INVALID: { sqlstate: 'F0000', severity: 'FATAL' },
   /** The policy evaluation for a statement ran over its CPU budget and was stopped (policy/eval-pool.ts): a deny. */
   POLICY_EVAL_BUDGET: { sqlstate: '57014', severity: 'ERROR' },
+  /**
+   * A statement that needs the catalog snapshots arrived after a schema change made through Gatehouse
+   * and the snapshots could not be read again in time (pg/catalog.ts afterChange): refused, not decided
+   * with a catalog that misses the change.
+   */
+  CATALOG_STALE: { sqlstate: '55000', severity: 'ERROR' },
   /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
   QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },

@@ -478,7 +478,9 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R10-6 (open): a trigger on a table without masked columns runs with raw access to any table; the
     // write is not a masked write, so its notice (or error) quoting a masked table's value is relayed
-    // as it is. Triggers are user routines the catalog shows (pg_trigger) but the policy input does not.
+    // as it is. The policy input now lists the triggers a write can fire (statement.triggers), and the
+    // example policies refuse agents' writes that fire unreviewed trigger functions
+    // (gateway/test/write-triggers.test.ts); these writers are not agents, so their policy lets it run.
     it.fails('R10-6: a trigger of an unmasked table that quotes a masked table is not relayed', async () => {
       const r = await inBlock("INSERT INTO clinical.r10_log VALUES (1, 'x')");
       expect(leaked(r)).toEqual([]);
@@ -486,6 +488,8 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R10-10 (open, documented in docs/data-path.md): a constraint created after the relation snapshot
     // was read (up to 30 s by default) is not known, so a write under it is not refused as an oracle.
+    // Still open for a constraint made directly on the server (as here) or through another instance;
+    // one made through this Gatehouse refreshes the snapshot at commit (gateway/test/catalog-after-ddl.test.ts).
     it.fails('R10-10: a unique index newer than the relation snapshot is no oracle', async () => {
       await direct.query('CREATE UNIQUE INDEX IF NOT EXISTS r10_late_secret ON clinical.r10_late (secret)');
       const stored = await inBlock('INSERT INTO clinical.r10_late VALUES (2, $1)', [S.late]);

@@ -13,3 +13,16 @@ deny contains {"id": "deny-user-functions", "reason": "agents may call only revi
 	some f in input.statement.user_functions
 	not f in agent_user_functions
 }
+
+# A write fires the enabled user triggers of the tables it writes (input.statement.triggers; their
+# functions: input.statement.trigger_functions), and a trigger's function reads any table raw and can
+# RAISE what it read. Agents may write only where every trigger that can fire runs a reviewed function.
+# Add "schema.function" names here once reviewed (they read nothing masked, or raise nothing they read).
+agent_trigger_functions := {"public.gatehouse_example_reviewed_trigger"}
+
+deny contains {"id": "deny-unreviewed-triggers", "reason": "agents may write only tables whose triggers run reviewed functions: a trigger's function reads masked tables raw"} if {
+	member("agents")
+	not member("breakglass")
+	some f in input.statement.trigger_functions
+	not f in agent_trigger_functions
+}

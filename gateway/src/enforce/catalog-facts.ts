@@ -1,12 +1,14 @@
 // Facts about a statement that only the database's catalog knows (policy/input.ts CatalogFacts):
 // the tables read through the views it names (and the parents of partitions it names), the
 // functions those views call (so deny-sql-text and deny-user-functions see them), and the
-// functions called, directly or through views, that are not built in. Read from the snapshots, synchronously.
+// functions called, directly or through views, that are not built in; the user triggers its
+// writes can fire (enforce/write-triggers.ts). Read from the snapshots, synchronously.
 
 import type { CatalogFacts } from '../policy/input.ts';
 import type { StatementFacts } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
+import { writeTriggers } from './write-triggers.ts';
 
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
@@ -28,5 +30,6 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
   }
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)] };
+  const triggers = relations === null ? [] : writeTriggers(facts.tablesWritten.map((t) => t.qualified), relations, facts.command === 'TruncateStmt');
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers };
 }

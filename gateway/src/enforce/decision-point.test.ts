@@ -305,3 +305,40 @@ describe('decideQuery', () => {
     expect(sqlstate).toBe('53100');
   });
 });
+
+describe('decideQuery after a schema change (catalogChange)', () => {
+  it('a statement naming a user table waits for the read; one that needs no catalog does not', async () => {
+    const { ctx } = context(rego, ['agents']);
+    let asked = 0;
+    let release: (r: 'fresh') => void = () => undefined;
+    const waiting = new Promise<'fresh'>((r) => (release = r));
+    const withChange: DecisionContext = {
+      ...ctx,
+      catalogChange: () => {
+        asked++;
+        return waiting;
+      },
+    };
+    // Needs nothing from the catalog: decided at once, the change not even asked about.
+    expect(decideMaybeLater(withChange, 'SELECT 1', 'simple')).not.toBeInstanceOf(Promise);
+    expect(decideMaybeLater(withChange, 'SHOW search_path', 'extended')).not.toBeInstanceOf(Promise);
+    expect(asked).toBe(0);
+    const later = decideMaybeLater(withChange, 'SELECT id FROM clinical.visits', 'simple');
+    expect(later).toBeInstanceOf(Promise);
+    release('fresh');
+    const d = await later;
+    expect(d.kind).toBe('forward');
+    expect(asked).toBe(1);
+  });
+
+  it.each(['failed', 'timeout'] as const)('a read that %s refuses the statement with 55000, not decided with the old catalog', async (result) => {
+    const { ctx, records } = context(rego, ['agents']);
+    const d = await decideMaybeLater({ ...ctx, catalogChange: () => Promise.resolve(result) }, 'SELECT id FROM clinical.visits', 'simple');
+    expect(d.kind).toBe('refuse');
+    if (d.kind !== 'refuse') return;
+    expect(d.error.sqlstate).toBe('55000');
+    expect(d.statements[0]?.decision.policies).toEqual(['gatehouse.catalog_after_change']);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const r of records()) expect(validRecord(r), JSON.stringify(validRecord.errors)).toBe(true);
+  });
+});

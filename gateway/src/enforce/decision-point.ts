@@ -51,6 +51,12 @@ export interface DecisionContext {
   routines: { current(): RoutineCatalog | null };
   /** The database's relations and columns, to rewrite masked tables (null until loaded: fail closed). */
   relations: { current(): RelationCatalog | null; refreshSoon(): void };
+  /**
+   * After a schema change through Gatehouse: the wait for the snapshots to be read again (pg/catalog.ts
+   * afterChange), or null when none is pending (the normal case). Statements that name a user
+   * relation or a routine not known to be built in wait for it; others are decided at once.
+   */
+  catalogChange?: () => Promise<CatalogChangeWait> | null;
   /** With audit.breakglass_key: seals each statement as sent, with its parameters, into its record. */
   seal?: Sealer;
   /** With audit.recordings_dir: the session's recording, told each statement decided (literals as $n). */
@@ -58,6 +64,12 @@ export interface DecisionContext {
   /** With audit.phi_tables: the PHI tables, their subject columns and the subject key (enforce/subject-columns.ts). */
   disclosures?: Disclosures;
 }
+
+/** How a wait for the catalog after a schema change ended (pg/catalog-snapshot.ts ChangeWait). */
+export type CatalogChangeWait = 'fresh' | 'failed' | 'timeout';
+
+/** The policy id of a refusal because the catalog could not be read again after a schema change. */
+export const CATALOG_STALE_POLICY_ID = 'gatehouse.catalog_after_change';
 
 interface Evaluated {
   text: string;
@@ -127,6 +139,13 @@ export function refusalFor(decision: Decision): GatehouseError | null {
           decisionId: decision.id,
           detail: `decision ${decision.id}; revision ${decision.revision}`,
           hint: 'The active policy has a rule that is too slow (or loops) for this statement; retrying will not help. Tell the policy owners: the policy revision and decision id are in the detail.',
+        });
+      }
+      if (decision.policies[0] === CATALOG_STALE_POLICY_ID) {
+        return new GatehouseError('CATALOG_STALE', `Gatehouse refused this statement: ${decision.reason}`, {
+          decisionId: decision.id,
+          detail: `decision ${decision.id}`,
+          hint: 'Try again in a moment; if it persists, tell the operator (the Gatehouse log says why the catalog could not be read).',
         });
       }
       return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
@@ -233,11 +252,42 @@ function evaluateAll(
   parsed: ParsedStatement[],
   parameters: BoundParameters,
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
+  const waits = parsed.some((p) => needsCatalog(p, ctx)) ? (ctx.catalogChange?.() ?? null) : null;
+  if (waits !== null) {
+    // A schema change through Gatehouse is being read: decide with the catalog that knows it.
+    return waits.then(
+      (result) => (result === 'fresh' ? evaluateAll({ ...ctx, catalogChange: () => null }, protocol, parsed, parameters) : catalogStale(ctx, parsed, result)),
+      () => catalogStale(ctx, parsed, 'failed'),
+    );
+  }
   const engine = ctx.engines.current();
   const decided = (items: Evaluated[]): DecidedStatement[] =>
     items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros), ...(i.probe ? { probe: i.probe } : {}) }));
   const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
   return items.some((i) => i instanceof Promise) ? Promise.all(items).then(decided) : decided(items as Evaluated[]);
+}
+
+/**
+ * Whether deciding the statement reads the catalog snapshots: it names a relation outside the
+ * system schemas, or calls a routine the routine snapshot does not know as built in.
+ */
+function needsCatalog(p: ParsedStatement, ctx: DecisionContext): boolean {
+  if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;
+  if (p.facts.functions.length === 0) return false;
+  const routines = ctx.routines.current();
+  if (routines === null) return true;
+  return p.facts.functions.some((f) => {
+    const dot = f.lastIndexOf('.');
+    return routines.verdict('function', { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) }) !== 'harmless';
+  });
+}
+
+/** Every statement of the query refused: the catalog could not be read again after a schema change. */
+function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>): DecidedStatement[] {
+  const engine = currentEngineOrNull(ctx);
+  const why = result === 'timeout' ? 'was not read again in time' : 'could not be read again';
+  const reason = `the database's catalog changed (a schema change made through Gatehouse) and ${why}, so Gatehouse cannot tell what this statement touches`;
+  return parsed.map((p) => ({ text: p.text, parsed: p, input: null, decision: stamp({ action: 'deny', reason, policies: [CATALOG_STALE_POLICY_ID], masks: [] }, engine, 0) }));
 }
 
 function syntaxDenied(text: string, error: string, engine: PolicyEngine | null): DecidedStatement {

@@ -2,6 +2,8 @@
 // with their types, the tables each view reads and each table's ancestors. A snapshot from the
 // server's catalog (pg/relation-snapshot.ts), read synchronously by decisions and mask rewrites.
 
+import type { PolicyTrigger } from '../policy/types.ts';
+
 export type RelationKind = 'table' | 'partitioned_table' | 'view' | 'materialized_view' | 'foreign_table' | 'other';
 export type Persistence = 'permanent' | 'unlogged' | 'temporary';
 
@@ -39,6 +41,13 @@ export interface RelationInfo {
   keys?: KeyConstraint[];
   /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
   foreignKeys?: ForeignKey[];
+  /**
+   * Tables a foreign-key action (ON UPDATE/DELETE CASCADE, SET NULL, SET DEFAULT) writes when this
+   * one is updated or deleted from (directly; follow them for the transitive ones). Absent: none known.
+   */
+  actionWrites?: string[];
+  /** Enabled user triggers of this relation (pg_trigger, not internal, not disabled). Absent: none. */
+  triggers?: TriggerInfo[];
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
 }
@@ -59,6 +68,9 @@ export interface KeyConstraint {
   /** For `referenced`: the referencing columns of `from`, pairwise with `columns`. */
   referencing?: string[];
 }
+
+/** A user trigger, as the policy input reports it (statement.triggers). */
+export type TriggerInfo = PolicyTrigger;
 
 /** A foreign key: `columns` of the table that has it reference `referenced` of `table`, pairwise. */
 export interface ForeignKey {

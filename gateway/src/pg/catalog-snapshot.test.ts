@@ -137,3 +137,59 @@ describe('CatalogSnapshot', () => {
     expect(h.reads()).toBe(2);
   });
 });
+
+describe('CatalogSnapshot after a schema change (invalidate, afterChange)', () => {
+  it('nothing is pending normally; after invalidate() a read starts at once and afterChange() resolves fresh with the new rows', async () => {
+    const h = harness();
+    await h.snap.ready();
+    expect(h.snap.changePending()).toBe(false);
+    h.setRows(['a', 'v']);
+    h.snap.invalidate(); // checked just now: a plain refreshSoon() would not read
+    expect(h.snap.changePending()).toBe(true);
+    expect(await h.snap.afterChange(5_000)).toBe('fresh');
+    expect(h.snap.current()?.names).toEqual(['a', 'v']);
+    expect(h.snap.changePending()).toBe(false);
+    expect(h.reads()).toBe(2);
+  });
+
+  it('a read in flight when the change is announced does not count: another read follows it', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    h.snap.reload().catch(() => undefined); // a read starts (it may have read the catalog before the change)
+    await h.settle();
+    h.snap.invalidate();
+    const waiting = h.snap.afterChange(5_000);
+    h.setHanging(false);
+    h.setRows(['a', 'late']);
+    h.release();
+    expect(await waiting).toBe('fresh');
+    expect(h.reads()).toBe(3);
+    expect(h.snap.current()?.names).toEqual(['a', 'late']);
+  });
+
+  it('a failed read after a change answers failed, and so does every wait during the backoff; a later success is fresh', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setFail(new Error('connection refused'));
+    h.snap.invalidate();
+    expect(await h.snap.afterChange(5_000)).toBe('failed');
+    expect(await h.snap.afterChange(5_000)).toBe('failed'); // backoff: no read started
+    expect(h.snap.changePending()).toBe(true);
+    h.setFail(null);
+    h.advance(1_000); // past the backoff: the next wait starts a read
+    expect(await h.snap.afterChange(5_000)).toBe('fresh');
+  });
+
+  it('a read that does not end in time answers timeout, and the change stays pending', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    h.snap.invalidate();
+    expect(await h.snap.afterChange(20)).toBe('timeout');
+    expect(h.snap.changePending()).toBe(true);
+    h.setHanging(false);
+    h.release();
+    expect(await h.snap.afterChange(5_000)).toBe('fresh');
+  });
+});

@@ -3,7 +3,9 @@
 // (stale-while-revalidate). No caller ever waits for a refresh except the first sessions of a
 // database (ready(), bounded); at most one read is in flight; a read that returns the same rows
 // keeps the snapshot (so caches keyed by it stay warm); a failed read is logged, keeps the last
-// snapshot, and is retried after a growing backoff.
+// snapshot, and is retried after a growing backoff. After a schema change made through Gatehouse
+// (invalidate()), the snapshot is read again at once, and statements that need it wait for that
+// read (afterChange(), bounded) instead of being decided with the old one.
 
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -38,6 +40,9 @@ export const DEFAULT_SNAPSHOT_TIMING: SnapshotTiming = {
   minRefreshIntervalMs: 1_000,
 };
 
+/** How a wait for the read after a schema change ended. */
+export type ChangeWait = 'fresh' | 'failed' | 'timeout';
+
 /** What a snapshot has done, for logs, metrics and tests. */
 export interface SnapshotStats {
   reads: number;
@@ -61,6 +66,10 @@ export class CatalogSnapshot<R, T> {
   private checkedAt = 0;
   private retryAt = 0;
   private loading: Promise<void> | null = null;
+  /** Bumped by invalidate(): the catalog changed after every read that started before. */
+  private generation = 0;
+  /** The generation the latest successful read started at: it is current when this equals `generation`. */
+  private confirmedGeneration = 0;
   private readonly counts: SnapshotStats = { reads: 0, builds: 0, failures: 0, consecutiveFailures: 0, lastError: null };
 
   constructor(
@@ -100,6 +109,48 @@ export class CatalogSnapshot<R, T> {
     clearTimeout(timer);
   }
 
+  /**
+   * The catalog changed (a schema change through Gatehouse committed): reads again at once, or
+   * right after the read in flight (which may have started before the change), whatever the
+   * backoff; until then changePending() is true.
+   */
+  invalidate(): void {
+    this.generation++;
+    this.retryAt = 0;
+    this.refresh();
+  }
+
+  /** A change was announced that no successful read has seen yet. */
+  changePending(): boolean {
+    return this.confirmedGeneration < this.generation;
+  }
+
+  /**
+   * Resolves once a read that started after the last change has succeeded ('fresh'), failed
+   * ('failed': the snapshot stays behind the change until a later read succeeds) or `timeoutMs`
+   * has passed ('timeout'). A read is started when none is in flight and no backoff is pending.
+   */
+  async afterChange(timeoutMs: number): Promise<ChangeWait> {
+    const deadline = this.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      for (;;) {
+        if (!this.changePending()) return 'fresh';
+        if (this.loading === null) this.refresh();
+        const loading = this.loading as Promise<void> | null;
+        if (loading === null) return 'failed'; // a failed read's backoff has not passed
+        const failuresBefore = this.counts.failures;
+        if ((await Promise.race([loading.then(() => 'read' as const), timeout])) === 'timeout' || this.now() > deadline) {
+          return this.changePending() ? 'timeout' : 'fresh';
+        }
+        if (this.counts.failures > failuresBefore && this.changePending()) return 'failed';
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Reads now unless a read is in flight (then waits for it); for tests and tools. Never rejects. */
   async reload(): Promise<void> {
     this.retryAt = 0;
@@ -116,11 +167,14 @@ export class CatalogSnapshot<R, T> {
     if (this.loading !== null || this.now() < this.retryAt) return;
     this.loading = this.read().finally(() => {
       this.loading = null;
+      // A change announced while this read was in flight: read again (the backoff still applies).
+      if (this.changePending() && this.now() >= this.retryAt) this.refresh();
     });
   }
 
   private async read(): Promise<void> {
     this.counts.reads++;
+    const generation = this.generation;
     try {
       const rows = await this.reader((client) => this.source.read(client));
       const print = fingerprint(rows);
@@ -130,6 +184,7 @@ export class CatalogSnapshot<R, T> {
         this.counts.builds++;
       }
       this.checkedAt = this.now();
+      this.confirmedGeneration = Math.max(this.confirmedGeneration, generation);
       this.retryAt = 0;
       if (this.counts.consecutiveFailures > 0) {
         this.log(`${this.source.name}: read again after ${this.counts.consecutiveFailures} failed attempt(s)`);

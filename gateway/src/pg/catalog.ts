@@ -3,7 +3,7 @@
 // slow or hung read of one (a lock, a large catalog) never queues the other behind it.
 
 import { CatalogConnection } from './catalog-connection.ts';
-import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type SnapshotTiming } from './catalog-snapshot.ts';
+import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type ChangeWait, type SnapshotTiming } from './catalog-snapshot.ts';
 import { relationSnapshot, type RelationRows } from './relation-snapshot.ts';
 import { routineSnapshot } from './routine-snapshot.ts';
 import type { RelationCatalog } from '../enforce/relation-catalog.ts';
@@ -16,11 +16,14 @@ export interface CatalogOptions {
   /** Longest one snapshot read (or connect) may take; it is then given up and retried later. */
   readTimeoutMs?: number;
   timing?: SnapshotTiming;
+  /** Longest a statement waits for the snapshots to be read again after a schema change (default 5 s). */
+  changeWaitMs?: number;
   /** Operator log (failed and recovered reads). */
   log?: (message: string) => void;
 }
 
 const READ_TIMEOUT_MS = 10_000;
+const CHANGE_WAIT_MS = 5_000;
 
 export class CatalogResolver {
   private readonly connections: CatalogConnection[] = [];
@@ -28,8 +31,10 @@ export class CatalogResolver {
   readonly routines: CatalogSnapshot<RoutineRow[], RoutineCatalog>;
   /** Relations, their columns and view dependencies, for masking at the source (pg/relation-snapshot.ts). */
   readonly relations: CatalogSnapshot<RelationRows, RelationCatalog>;
+  private readonly changeWaitMs: number;
 
   constructor(options: CatalogOptions) {
+    this.changeWaitMs = options.changeWaitMs ?? CHANGE_WAIT_MS;
     const timing = options.timing ?? DEFAULT_SNAPSHOT_TIMING;
     const where = options.database === null ? '' : ` of database "${options.database}"`;
     const log = (message: string): void => options.log?.(message.replace(/^(\w+ snapshot)/, `$1${where}`));
@@ -47,6 +52,27 @@ export class CatalogResolver {
     const relationConnection = connection('relations');
     this.routines = routineSnapshot((read) => routineConnection.run(read), log, timing);
     this.relations = relationSnapshot((read) => relationConnection.run(read), log, timing);
+  }
+
+  /**
+   * A statement that may change the catalog (sql/catalog-changes.ts) committed through Gatehouse:
+   * both snapshots are read again at once.
+   */
+  changed(): void {
+    this.routines.invalidate();
+    this.relations.invalidate();
+  }
+
+  /**
+   * null when no change is waiting to be read (the normal case: nothing waits); else how the wait
+   * for the reads after the last change ended, at most changeWaitMs: 'fresh' only when both are.
+   */
+  afterChange(): Promise<ChangeWait> | null {
+    const pending = [this.routines, this.relations].filter((s) => s.changePending());
+    if (pending.length === 0) return null;
+    return Promise.all(pending.map((s) => s.afterChange(this.changeWaitMs))).then((results) =>
+      results.includes('failed') ? 'failed' : results.includes('timeout') ? 'timeout' : 'fresh',
+    );
   }
 
   async close(): Promise<void> {

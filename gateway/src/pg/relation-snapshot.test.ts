@@ -39,3 +39,30 @@ describe('buildRelationCatalog: constraints', () => {
     expect(buildRelationCatalog(older).get('clinical.patients')?.keys).toBeUndefined();
   });
 });
+
+describe('buildRelationCatalog: triggers and foreign-key actions', () => {
+  it("gives each relation its triggers, and a referenced table the tables its foreign keys' actions write", () => {
+    const rows: RelationRows = {
+      ...ROWS,
+      foreignKeys: [
+        { rel: 2, referenced: 1, name: 'visits_fkey', columns: ['patient_id'], referencedColumns: ['id'], onUpdate: 'a', onDelete: 'c' },
+      ],
+      triggers: [{ rel: 2, name: 'visits_log', type: 1 | 4, functionSchema: 'clinical', functionName: 'log_visit', language: 'plpgsql', securityDefiner: false }],
+    };
+    const catalog = buildRelationCatalog(rows);
+    expect(catalog.get('clinical.patients')?.actionWrites).toEqual(['clinical.visits']);
+    expect(catalog.get('clinical.visits')?.actionWrites).toBeUndefined();
+    expect(catalog.get('clinical.visits')?.triggers).toEqual([
+      { name: 'visits_log', table: 'clinical.visits', function: 'clinical.log_visit', language: 'plpgsql', security_definer: false, timing: 'after', level: 'row', events: ['insert'] },
+    ]);
+    expect(catalog.get('clinical.patients')?.triggers).toBeUndefined();
+  });
+
+  it('a foreign key that only checks (NO ACTION, RESTRICT) writes nothing', () => {
+    const rows: RelationRows = {
+      ...ROWS,
+      foreignKeys: [{ rel: 2, referenced: 1, name: 'visits_fkey', columns: ['patient_id'], referencedColumns: ['id'], onUpdate: 'r', onDelete: 'a' }],
+    };
+    expect(buildRelationCatalog(rows).get('clinical.patients')?.actionWrites).toBeUndefined();
+  });
+});

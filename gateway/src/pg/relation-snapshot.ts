@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
+import { triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
@@ -70,7 +71,8 @@ const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referen
     ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, i)
             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.i) AS columns,
     ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, i)
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.i) AS "referencedColumns"
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.i) AS "referencedColumns",
+    c.confupdtype AS "onUpdate", c.confdeltype AS "onDelete"
   FROM pg_catalog.pg_constraint c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
  WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -142,6 +144,9 @@ interface ForeignKeyRow {
   name: string;
   columns: string[];
   referencedColumns: string[];
+  /** pg_constraint.confupdtype / confdeltype: a (no action), r (restrict), c (cascade), n (set null), d (set default). */
+  onUpdate?: string;
+  onDelete?: string;
 }
 
 /** The catalog rows a relation snapshot is built from. */
@@ -153,6 +158,8 @@ export interface RelationRows {
   /** Absent in rows read before constraints were (tests): no constraint known. */
   keyIndexes?: KeyIndexRow[];
   foreignKeys?: ForeignKeyRow[];
+  /** Absent in rows read before triggers were (tests): no trigger known. */
+  triggers?: TriggerRow[];
   maskFunctions: { hash: boolean; superuser: boolean } | null;
 }
 
@@ -164,8 +171,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const inherits = (await client.query<{ child: number; parent: number }>(INHERITS)).rows;
   const keyIndexes = (await client.query<KeyIndexRow>(KEY_INDEXES)).rows;
   const foreignKeys = (await client.query<ForeignKeyRow>(FOREIGN_KEYS)).rows;
+  const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
   const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -199,7 +207,8 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     const names = c.schema === 'pg_catalog' ? [c.name, `pg_catalog.${c.name}`] : [`${c.schema}.${c.name}`];
     callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
   }
-  const { keys, foreignKeys } = constraintsByRelation(rows, byOid);
+  const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
+  const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -214,14 +223,20 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
+    ...(actionWrites.has(r.oid) ? { actionWrites: [...new Set(actionWrites.get(r.oid)!)].sort() } : {}),
+    ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
 }
 
 /** Each table's key constraints (its own indexes, and the columns other tables' foreign keys reference) and foreign keys. */
-function constraintsByRelation(rows: RelationRows, byOid: Map<number, RelationRow>): { keys: Map<number, KeyConstraint[]>; foreignKeys: Map<number, ForeignKey[]> } {
+function constraintsByRelation(
+  rows: RelationRows,
+  byOid: Map<number, RelationRow>,
+): { keys: Map<number, KeyConstraint[]>; foreignKeys: Map<number, ForeignKey[]>; actionWrites: Map<number, string[]> } {
   const keys = new Map<number, KeyConstraint[]>();
   const foreignKeys = new Map<number, ForeignKey[]>();
+  const actionWrites = new Map<number, string[]>();
   const add = <T>(m: Map<number, T[]>, oid: number, item: T): void => {
     let list = m.get(oid);
     if (!list) m.set(oid, (list = []));
@@ -234,8 +249,16 @@ function constraintsByRelation(rows: RelationRows, byOid: Map<number, RelationRo
     if (!from || !to) continue;
     add(keys, f.referenced, { kind: 'referenced', name: f.name, columns: f.referencedColumns, from: `${from.schema}.${from.name}`, referencing: f.columns });
     add(foreignKeys, f.rel, { name: f.name, columns: f.columns, table: `${to.schema}.${to.name}`, referenced: f.referencedColumns });
+    // CASCADE, SET NULL and SET DEFAULT write the referencing table when the referenced one is
+    // updated or deleted from; an unknown action (rows read before actions were) counts as one.
+    if (!isInert(f.onUpdate) || !isInert(f.onDelete)) add(actionWrites, f.referenced, `${from.schema}.${from.name}`);
   }
-  return { keys, foreignKeys };
+  return { keys, foreignKeys, actionWrites };
+}
+
+/** NO ACTION and RESTRICT only check; anything else (or nothing known) may write. */
+function isInert(action: string | undefined): boolean {
+  return action === 'a' || action === 'r';
 }
 
 export const RELATION_SNAPSHOT: SnapshotSource<RelationRows, RelationCatalog> = {

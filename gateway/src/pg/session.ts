@@ -349,6 +349,11 @@ export class Session {
     return true;
   }
 
+  /** A schema change made in this session committed: the database's snapshots are read again. */
+  catalogChanged(): void {
+    this.deps.catalog.changed();
+  }
+
   /** The relay answered pending entries: a message parked on a statement name may go on. */
   upstreamAnswered(): void {
     if (this.parked !== null && !this.closed && !this.pending.statementNameUnsettled(this.parked.name)) this.processClientFrames();

@@ -29,6 +29,7 @@ import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import type { Session } from './session.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
+import { changesCatalog } from '../sql/catalog-changes.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -41,6 +42,12 @@ export class UpstreamRelay {
    * last idle outside a transaction: errors and notices until then may quote stored values (scrubbed).
    */
   private maskedWriteInTransaction = false;
+  /**
+   * A statement that may change the catalog (sql/catalog-changes.ts) completed since the server was
+   * last idle outside a transaction: when it is idle again (the change committed, or rolled back),
+   * the catalog snapshots are read again (pg/catalog.ts changed()).
+   */
+  private catalogChangeInTransaction = false;
 
   constructor(private readonly s: Session) {}
 
@@ -160,6 +167,11 @@ export class UpstreamRelay {
   private onReady(frame: Frame, head: Pending): null {
     this.s.txStatus = decodeReadyForQuery(frame.body);
     if (this.s.txStatus === 'I') this.maskedWriteInTransaction = false;
+    if (this.s.txStatus === 'I' && this.catalogChangeInTransaction) {
+      // Before the client hears ReadyForQuery: its next statement, in any session, waits for the read.
+      this.catalogChangeInTransaction = false;
+      this.s.catalogChanged();
+    }
     this.s.pending.shift();
     switch (head.kind) {
       case 'search-path':
@@ -381,6 +393,7 @@ export class UpstreamRelay {
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
+    if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = true;
     if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
     ctx.index++;
     ctx.subjectRows = null;

@@ -265,6 +265,8 @@ function statementContext(input: PolicyInput): Context {
     tables_written: s.tables_written,
     functions: s.functions,
     user_functions: s.user_functions ?? [],
+    trigger_functions: s.trigger_functions ?? [],
+    triggers: (s.triggers ?? []).map((t) => ({ ...t, events: [...t.events] })),
     settings: s.settings,
     runs_sql_text: s.runs_sql_text,
     has_where: s.has_where,

@@ -66,6 +66,8 @@ const CEDAR_STATEMENT_FIELDS: Record<Exclude<keyof PolicyInput['statement'], 'te
   columns: true,
   functions: true,
   user_functions: true,
+  triggers: true,
+  trigger_functions: true,
   runs_sql_text: true,
   has_where: true,
   unbounded_writes: true,

@@ -4,7 +4,7 @@ import type { StatementFacts, TableRef } from '../sql/facts.ts';
 import { callsSqlTextFunction } from './sql-text-functions.ts';
 import { settingNames, type BoundValues } from './setting-names.ts';
 import { POLICY_INPUT_VERSION } from './types.ts';
-import type { Identity, PolicyInput, SessionInfo } from './types.ts';
+import type { Identity, PolicyInput, PolicyTrigger, SessionInfo } from './types.ts';
 
 export interface PolicyInputArgs {
   identity: Identity;
@@ -26,11 +26,14 @@ export interface CatalogFacts {
   functionsThrough: string[];
   /** Called functions, the statement's own and its views', that are not built in. */
   userFunctions: string[];
+  /** User triggers the statement's writes can fire (enforce/write-triggers.ts); none when omitted. */
+  triggers?: PolicyTrigger[];
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
   const { identity, session, facts } = args;
   const functions = unique([...facts.functions, ...(args.catalog?.functionsThrough ?? [])]);
+  const triggers = args.catalog?.triggers ?? [];
   const columns: Record<string, string[]> = {};
   for (const [table, names] of Object.entries(facts.columns)) {
     columns[table] = unique(names);
@@ -63,6 +66,8 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       columns,
       functions,
       user_functions: unique(args.catalog?.userFunctions ?? []),
+      triggers: triggers.map((t) => ({ ...t, events: [...t.events] })),
+      trigger_functions: unique(triggers.map((t) => t.function)),
       runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,

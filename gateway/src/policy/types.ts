@@ -28,6 +28,22 @@ export interface SessionInfo {
   tls: boolean;
 }
 
+/** A user trigger a write can fire (statement.triggers). */
+export interface PolicyTrigger {
+  name: string;
+  /** "schema.name" of the relation it is on. */
+  table: string;
+  /** "schema.name" of its function. */
+  function: string;
+  /** The function's language (plpgsql, sql, c, ...). */
+  language: string;
+  security_definer: boolean;
+  timing: 'before' | 'after' | 'instead_of';
+  level: 'row' | 'statement';
+  /** Lower-case: insert, update, delete, truncate. */
+  events: string[];
+}
+
 /** The versioned input every engine reads. Field names are snake_case on the wire (JSON). */
 export interface PolicyInput {
   version: typeof POLICY_INPUT_VERSION;
@@ -62,6 +78,17 @@ export interface PolicyInput {
      * Absent in inputs recorded before it existed.
      */
     user_functions?: string[];
+    /**
+     * Enabled user triggers a write of the statement can fire: those of every table it writes, of
+     * their partitions and child tables, of the tables an updatable view it writes reads or a rule
+     * of a written table names, of the tables foreign-key actions (CASCADE, SET NULL, SET DEFAULT)
+     * of those write, and for TRUNCATE of the tables referencing one (CASCADE), as the
+     * database's catalog says; whatever their events (each lists its own). A trigger's function
+     * reads any table raw. Absent in inputs recorded before it existed.
+     */
+    triggers?: PolicyTrigger[];
+    /** The qualified functions of `triggers`, each once (for allow-lists, and for Cedar). */
+    trigger_functions?: string[];
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;
     has_where: boolean;

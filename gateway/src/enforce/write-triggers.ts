@@ -1,0 +1,33 @@
+// The user triggers a statement's writes can fire (policy input statement.triggers), from the
+// relation snapshot: every enabled trigger of each table written, of its partitions and child
+// tables (rows routed or reached there fire theirs), of the tables an updatable view written reads
+// (its INSTEAD OF triggers, or the base table's) or a rule of a written table names (it may redirect
+// the write), of the tables foreign-key actions of any of those write, and for TRUNCATE of every
+// table whose foreign key references one (TRUNCATE ... CASCADE), transitively. Listed whatever
+// their events: over-reporting keeps a policy safe.
+
+import type { PolicyTrigger } from '../policy/types.ts';
+import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
+
+export function writeTriggers(written: readonly string[], relations: RelationCatalog, truncate = false): PolicyTrigger[] {
+  const seen = new Set<string>();
+  const out: PolicyTrigger[] = [];
+  const stack = [...written];
+  while (stack.length > 0) {
+    const qualified = stack.pop()!;
+    if (seen.has(qualified)) continue;
+    seen.add(qualified);
+    const rel = relations.get(qualified);
+    if (rel === null) continue;
+    const family: readonly RelationInfo[] = [rel, ...relations.descendants(qualified)];
+    for (const member of family) {
+      if (member !== rel) stack.push(member.qualified);
+    }
+    for (const t of rel.triggers ?? []) out.push(t);
+    // A view's definition, or a table's rules (pg_rewrite, in `reads` too): where the write may go.
+    stack.push(...rel.reads);
+    stack.push(...(rel.actionWrites ?? []));
+    if (truncate) for (const k of rel.keys ?? []) if (k.kind === 'referenced' && k.from) stack.push(k.from);
+  }
+  return out.sort((a, b) => (a.table === b.table ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.table < b.table ? -1 : 1));
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { triggerShape, triggersByRelation } from './relation-triggers.ts';
+
+describe('triggerShape', () => {
+  it('decodes tgtype bits', () => {
+    // BEFORE INSERT OR UPDATE ... FOR EACH ROW: ROW(1) | BEFORE(2) | INSERT(4) | UPDATE(16)
+    expect(triggerShape(1 | 2 | 4 | 16)).toEqual({ timing: 'before', level: 'row', events: ['insert', 'update'] });
+    // AFTER TRUNCATE ... FOR EACH STATEMENT
+    expect(triggerShape(32)).toEqual({ timing: 'after', level: 'statement', events: ['truncate'] });
+    // INSTEAD OF DELETE ... FOR EACH ROW (on a view)
+    expect(triggerShape(1 | 64 | 8)).toEqual({ timing: 'instead_of', level: 'row', events: ['delete'] });
+  });
+});
+
+describe('triggersByRelation', () => {
+  it('names the table and the function qualified, and drops rows of unknown relations', () => {
+    const rels = new Map([[10, { schema: 'public', name: 'orders' }]]);
+    const rows = [
+      { rel: 10, name: 'audit_it', type: 1 | 4, functionSchema: 'public', functionName: 'log_order', language: 'plpgsql', securityDefiner: true },
+      { rel: 99, name: 'gone', type: 4, functionSchema: 'public', functionName: 'f', language: 'sql', securityDefiner: false },
+    ];
+    const out = triggersByRelation(rows, rels);
+    expect([...out.keys()]).toEqual([10]);
+    expect(out.get(10)).toEqual([
+      { name: 'audit_it', table: 'public.orders', function: 'public.log_order', language: 'plpgsql', security_definer: true, timing: 'after', level: 'row', events: ['insert'] },
+    ]);
+  });
+});

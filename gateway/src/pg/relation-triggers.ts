@@ -1,0 +1,67 @@
+// The user triggers of each relation, read with the relation snapshot (pg/relation-snapshot.ts):
+// what a write to the relation can fire, for the policy input (statement.triggers).
+
+import type { TriggerInfo } from '../enforce/relation-catalog.ts';
+
+/**
+ * Enabled user triggers (not internal: foreign-key checks are PostgreSQL's own; not disabled:
+ * tgenabled 'D') of relations in user schemas, with their function's schema, name, language and
+ * SECURITY DEFINER flag. Triggers enabled only in replica mode ('R') are listed too: a session that
+ * may set session_replication_role fires them.
+ */
+export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
+    pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner"
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+ WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+ ORDER BY t.tgrelid, t.tgname`;
+
+export interface TriggerRow {
+  rel: number;
+  name: string;
+  /** pg_trigger.tgtype: bit 0 ROW, 1 BEFORE, 2 INSERT, 3 DELETE, 4 UPDATE, 5 TRUNCATE, 6 INSTEAD. */
+  type: number;
+  functionSchema: string;
+  functionName: string;
+  language: string;
+  securityDefiner: boolean;
+}
+
+/** Decodes tgtype (PostgreSQL's TRIGGER_TYPE_* bits, catalog/pg_trigger.h). */
+export function triggerShape(type: number): Pick<TriggerInfo, 'timing' | 'level' | 'events'> {
+  const events: string[] = [];
+  if (type & 4) events.push('insert');
+  if (type & 16) events.push('update');
+  if (type & 8) events.push('delete');
+  if (type & 32) events.push('truncate');
+  return {
+    timing: type & 64 ? 'instead_of' : type & 2 ? 'before' : 'after',
+    level: type & 1 ? 'row' : 'statement',
+    events,
+  };
+}
+
+/** Each relation's triggers, keyed by its oid (rows of relations not in the snapshot are dropped). */
+export function triggersByRelation(rows: readonly TriggerRow[], relations: ReadonlyMap<number, { schema: string; name: string }>): Map<number, TriggerInfo[]> {
+  const out = new Map<number, TriggerInfo[]>();
+  for (const row of rows) {
+    const rel = relations.get(row.rel);
+    if (!rel) continue;
+    let list = out.get(row.rel);
+    if (!list) out.set(row.rel, (list = []));
+    list.push({
+      name: row.name,
+      table: `${rel.schema}.${rel.name}`,
+      function: `${row.functionSchema}.${row.functionName}`,
+      language: row.language,
+      security_definer: row.securityDefiner,
+      ...triggerShape(row.type),
+    });
+  }
+  return out;
+}
