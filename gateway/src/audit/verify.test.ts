@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +129,21 @@ describe('verifyAuditFiles', () => {
     expect(r.status).toBe('tampered');
     expect(kinds(r)).toContain('rewritten');
     expect(r.findings.find((f) => f.kind === 'rewritten')!.message).toMatch(/seq 1\.\.6/);
+  });
+
+  it('reads a durable log still being written (or left by kill -9): its preallocated zero tail is no record', async () => {
+    const file = join(dir, 'live.ndjson');
+    const sink = openAuditSink(file, { fsync: true, signer });
+    for (let n = 1; n <= 3; n++) sink.write(outcome(n));
+    await sink.checkpoint('interval');
+    await new Promise<void>((resolve, reject) => sink.whenDurable((e) => (e ? reject(e) : resolve())));
+    const crashed = join(dir, 'live-copy.ndjson');
+    copyFileSync(file, crashed);
+    await sink.close();
+    expect(statSync(crashed).size).toBeGreaterThan(statSync(file).size);
+    const r = await verifyAuditFiles([crashed], trusted);
+    expect(r.findings).toEqual([]);
+    expect(r).toMatchObject({ status: 'ok', records: 5, lastSeq: 5, protectedThrough: 4 });
   });
 
   it('reports records after the last checkpoint as unprotected (a cut tail looks the same)', async () => {

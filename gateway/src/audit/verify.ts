@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { GENESIS, lineHash, type ChainHead } from './chain.ts';
 import { checkCheckpoint, type CheckpointKey, type CheckpointPayload } from './checkpoint.ts';
+import { isUnusedTail } from './unused-tail.ts';
 
 export type FindingKind =
   | 'unparsable' // a line that is not a chained record (torn or edited beyond JSON)
@@ -189,7 +190,7 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
 function readLines(file: string): AuditLine[] {
   const text = readFileSync(file, 'utf8');
   const raw = text.split('\n');
-  if (raw.at(-1) === '') raw.pop();
+  if (raw.at(-1) === '' || isUnusedTail(raw.at(-1)!)) raw.pop();
   return raw.map((t, i) => auditLine(t, `${file}:${i + 1}`));
 }
 
