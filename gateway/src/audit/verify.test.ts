@@ -133,7 +133,7 @@ describe('verifyAuditFiles', () => {
 
   it('reads a durable log still being written (or left by kill -9): its preallocated zero tail is no record', async () => {
     const file = join(dir, 'live.ndjson');
-    const sink = openAuditSink(file, { fsync: true, signer });
+    const sink = openAuditSink(file, { fsync: true, preallocateBytes: 1 << 20, signer });
     for (let n = 1; n <= 3; n++) sink.write(outcome(n));
     await sink.checkpoint('interval');
     await new Promise<void>((resolve, reject) => sink.whenDurable((e) => (e ? reject(e) : resolve())));
