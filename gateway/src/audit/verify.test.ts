@@ -7,7 +7,7 @@ import { chainLine, lineHash } from './chain.ts';
 import { generateCheckpointKeys, loadCheckpointKey, loadCheckpointSigner, type CheckpointKey, type CheckpointSigner } from './checkpoint.ts';
 import { openAuditSink } from './file-sink.ts';
 import type { AuditRecord } from './types.ts';
-import { verifyAuditFiles, type FindingKind, type VerifyReport } from './verify.ts';
+import { formatReport, verifyAuditFiles, type FindingKind, type VerifyReport } from './verify.ts';
 
 let dir: string;
 let signer: CheckpointSigner;
@@ -205,6 +205,20 @@ describe('verifyAuditFiles', () => {
     const middleMissing = await verifyAuditFiles([base, `${base}.1`], trusted);
     expect(middleMissing.status).toBe('tampered');
     expect(kinds(middleMissing)).toContain('deleted');
+  });
+
+  it('a log without any checkpoint is incomplete, never intact: with a key, without one, and in the summary', async () => {
+    const file = join(dir, 'no-checkpoint.ndjson');
+    const sink = openAuditSink(file, { fsync: false });
+    for (let n = 1; n <= 3; n++) sink.write(outcome(n));
+    await sink.close();
+    const withKey = await verifyAuditFiles([file], trusted);
+    expect(withKey).toMatchObject({ status: 'incomplete', checkpoints: 0, protectedThrough: 0, lastSeq: 4 });
+    expect(kinds(withKey)).toEqual(['unprotected']);
+    expect(formatReport(withKey)).toMatch(/^INCOMPLETE: .*signed through seq 0; 4 records after it are chained but not signed$/m);
+    const withoutKey = await verifyAuditFiles([file], null);
+    expect(withoutKey.status).toBe('incomplete');
+    expect(kinds(withoutKey)).toEqual(['unsigned']);
   });
 
   it('without a key checks the chain only, and says the signatures were not checked', async () => {
