@@ -4,7 +4,8 @@
 //   node --import tsx scripts/bench-audit.ts [--clients 8] [--seconds 5] [--rounds 2] [--mode prepared]
 //   [--upstream URL] [--dir DIR (where the audit files go)] [--postgres-sink URL (the database for the
 //   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
-//   (which file/none gateways run)]. Prints each run's TPS and the CPU time this process (the
+//   (which file/none gateways run)] [--preallocate BYTES (one more durable gateway, its file
+//   preallocated: audit.preallocate_bytes)]. Prints each run's TPS and the CPU time this process (the
 //   gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: os.tmpdir() },
     'postgres-sink': { type: 'string' },
     settings: { type: 'string', default: 'durable,unsynced,none' },
+    preallocate: { type: 'string' },
   },
 });
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,10 +66,12 @@ try {
   if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
   if (chosen.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
   if (chosen.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
+  const preallocate = values.preallocate === undefined ? null : Number(values.preallocate);
+  if (preallocate !== null) urls.preallocated = await start({ file: path.join(workDir, 'preallocated.ndjson'), preallocate_bytes: preallocate });
   if (sinkUrl !== undefined) urls.postgres = await start({ sink: 'postgres', postgres_url: sinkUrl, postgres_table: sinkTable, instance: 'bench' });
   const cpuPerTransaction = new Map<string, number>();
   const timing = await measureAuditDurability<AnyAuditSetting>({
-    settings: sinkUrl === undefined ? chosen : [...chosen, 'postgres'],
+    settings: [...chosen, ...(preallocate === null ? [] : (['preallocated'] as const)), ...(sinkUrl === undefined ? [] : (['postgres'] as const))],
     mode: values.mode,
     seconds: Number(values.seconds),
     rounds: Number(values.rounds),

@@ -1,11 +1,18 @@
 // An append-only file written in whole batches of lines, with group commit: a batch reaches the
 // file entirely or not at all, and one fdatasync is shared by every batch written before it.
+// Optionally preallocated: the file is extended ahead with zeros in large chunks, so that most
+// flushes write data into blocks already allocated and sized (no journal commit for a size change);
+// the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts).
 
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { dataEnd } from './unused-tail.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
+
+/** Written to extend a preallocated file. */
+const ZEROS = Buffer.alloc(1 << 20);
 
 /** Called once the batches written before whenDurable() are on disk, or with why they may not be. */
 export type DurableCallback = (error: Error | null) => void;
@@ -23,25 +30,39 @@ export class AppendFile {
   private syncScheduled = false;
   private closed = false;
   private readonly fsync: boolean;
+  /** Bytes to extend the file by, ahead of the writes (0: plain appends). */
+  private readonly chunk: number;
+  /** The file's real length: `size` plus the zero tail preallocated ahead of it. */
+  private allocated: number;
   private readonly waiters: { upTo: number; done: DurableCallback }[] = [];
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
-   * answered at once (the batch is in the kernel, not necessarily on disk).
+   * answered at once (the batch is in the kernel, not necessarily on disk). `preallocate` > 0 (with
+   * fsync only): the file is extended by that many zero bytes whenever a batch would pass its end.
+   * A zero tail (or the non-durable bytes a crash left in it) found at open is cut off first.
    */
   constructor(
     readonly path: string,
     fsync: boolean,
+    preallocate = 0,
   ) {
     this.fsync = fsync && path !== STDOUT;
+    this.chunk = this.fsync ? Math.max(0, Math.floor(preallocate)) : 0;
     if (path === STDOUT) {
       this.fd = 1;
       this.size = 0;
+      this.allocated = 0;
       return;
     }
     mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'a');
-    this.size = fstatSync(this.fd).size;
+    // Preallocated: written at explicit offsets (O_APPEND would write past the zero tail).
+    this.fd = openSync(path, this.chunk > 0 ? constants.O_RDWR | constants.O_CREAT : 'a', 0o666);
+    const length = fstatSync(this.fd).size;
+    this.size = length;
+    const end = length === 0 ? 0 : dataEnd(this.path, length);
+    if (end < length) this.truncate(end);
+    this.allocated = this.size;
   }
 
   /** The last whole line of the file (without its newline), or null when it is empty; cuts a torn tail. */
@@ -76,11 +97,20 @@ export class AppendFile {
   /** Appends `batch` whole, or throws after cutting the file back to where it was. */
   append(batch: Buffer): void {
     if (this.closed) throw new Error('audit file is closed');
+    if (this.chunk > 0 && this.size + batch.length > this.allocated) {
+      try {
+        this.extend(this.size + batch.length + this.chunk);
+      } catch {
+        // No room for a whole chunk (a nearly full disk): only what this batch needs, or its error.
+        this.extend(this.size + batch.length);
+      }
+    }
+    const at = this.chunk > 0 ? this.size : null;
     let done = 0;
     try {
-      while (done < batch.length) done += writeSync(this.fd, batch, done, batch.length - done);
+      while (done < batch.length) done += writeSync(this.fd, batch, done, batch.length - done, at === null ? null : at + done);
     } catch (e) {
-      if (done > 0) this.truncate(this.size);
+      if (done > 0 || this.allocated > this.size) this.truncate(this.size);
       throw e;
     }
     this.size += batch.length;
@@ -125,16 +155,40 @@ export class AppendFile {
         this.settle(this.written, e as Error);
       }
     }
-    if (this.fd !== 1) closeSync(this.fd);
+    this.release();
+  }
+
+  /** Cuts the unused zero tail (a closed log ends at its last record) and closes the descriptor. */
+  private release(): void {
+    if (this.fd === 1) return;
+    if (this.allocated > this.size) this.truncate(this.size);
+    closeSync(this.fd);
   }
 
   private truncate(to: number): void {
     try {
       ftruncateSync(this.fd, to);
       this.size = to;
+      this.allocated = to;
     } catch {
       // The partial batch stays; the verifier reports the unparsable line.
     }
+  }
+
+  /**
+   * Extends the file with zeros to `to` bytes. Zeros written (not a hole, not fallocate's unwritten
+   * extents), so later records overwrite initialised blocks and their fdatasync is a data flush.
+   * On failure (disk full) the partial extension is cut off and the error thrown.
+   */
+  private extend(to: number): void {
+    let at = this.allocated;
+    try {
+      while (at < to) at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
+    } catch (e) {
+      if (at > this.allocated) this.truncate(this.size);
+      throw e;
+    }
+    this.allocated = to;
   }
 
   /** Starts the next fdatasync after this turn's I/O callbacks, so their batches share it. */
@@ -165,7 +219,7 @@ export class AppendFile {
             failure = e as Error;
           }
         }
-        if (this.fd !== 1) closeSync(this.fd);
+        this.release();
         this.settle(this.written, failure);
         return;
       }

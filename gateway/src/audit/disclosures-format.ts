@@ -29,7 +29,7 @@ const FIELDS: Array<{ title: string; value: (d: Disclosure) => string; table?: b
   { title: 'purpose', value: (d) => d.purpose ?? '', table: true },
   { title: 'policies', value: (d) => d.policies.join(' ') },
   { title: 'revision', value: (d) => d.revision ?? '', table: true },
-  { title: 'why', value: (d) => Object.entries(d.why ?? {}).map(([t, w]) => `${t}: ${w}`).join('; ') },
+  { title: 'why', value: (d) => Object.entries(d.why ?? {}).map(([t, w]) => `${t}: ${w}`).join('; '), table: true },
   { title: 'decision_id', value: (d) => d.decision_id },
   { title: 'session_id', value: (d) => d.session_id },
   { title: 'at', value: (d) => d.at },

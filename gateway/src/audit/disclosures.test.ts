@@ -27,6 +27,27 @@ describe('disclosureOf', () => {
     expect(disclosureOf(row({ outcome: { status: 'refused', sqlstate: '42501' }, subjects: { 'clinical.patients': { status: 'unknown', reason: 'x' } } }), H)).toBeNull();
   });
 
+  it('a listed statement keeps, with why, the PHI tables whose subject is unknown (a masked subject column) and their columns', () => {
+    const d = disclosureOf(
+      row({
+        tables_read: ['clinical.patients', 'clinical.visits'],
+        columns: ['clinical.patients.id', 'clinical.patients.name', 'clinical.visits.reason'],
+        masked: ['clinical.patients.id'],
+        subjects: {
+          'clinical.patients': { status: 'unknown', reason: 'its subject column id is masked for this statement' },
+          'clinical.visits': { status: 'listed', hashes: [H], count: 1, truncated: false },
+        },
+      }),
+      H,
+    );
+    expect(d).toMatchObject({ match: 'listed', tables: ['clinical.visits'], why: { 'clinical.patients': 'its subject column id is masked for this statement' } });
+    expect(d!.columns).toEqual(['clinical.patients.id', 'clinical.patients.name', 'clinical.visits.reason']);
+    expect(d!.masked).toEqual(['clinical.patients.id']);
+    // Only the masked table: subject unknown, never attributed from its (masked) values.
+    const alone = disclosureOf(row({ masked: ['clinical.patients.id'], subjects: { 'clinical.patients': { status: 'unknown', reason: 'its subject column id is masked for this statement' } } }), H);
+    expect(alone).toMatchObject({ match: 'possible', tables: ['clinical.patients'], why: { 'clinical.patients': 'its subject column id is masked for this statement' } });
+  });
+
   it('marks unknown and cut lists as possible, with why', () => {
     const unknown = disclosureOf(row({ subjects: { 'clinical.patients': { status: 'unknown', reason: 'an aggregate' } } }), H);
     expect(unknown).toMatchObject({ match: 'possible', why: { 'clinical.patients': 'an aggregate' } });

@@ -13,9 +13,12 @@ export interface Disclosure {
   decision_id: string;
   session_id: string;
   identity: { subject: string; issuer: string; name: string | null } | null;
-  /** The PHI tables whose rows of this subject were returned or written. */
+  /** The PHI tables whose rows of this subject were returned or written (`possible`: the tables that cannot say). */
   tables: string[];
-  /** The columns the statement used of those tables (table.column; table.* for a star). */
+  /**
+   * The columns the statement used of those tables, and of the PHI tables in `why` (table.column;
+   * table.* for a star): a table whose subject is unknown may have shown this subject's values too.
+   */
   columns: string[];
   /** Masked columns (table.column): the identity saw these only masked. */
   masked: string[];
@@ -35,7 +38,11 @@ export interface Disclosure {
    * wrote a PHI table whose subjects are unknown, or whose list was cut at the cap without it.
    */
   match: 'listed' | 'possible';
-  /** For `possible`: why the subject list cannot say (by table). */
+  /**
+   * The PHI tables the statement read or wrote whose subject list cannot say whether this subject
+   * was among their rows, with why (a masked subject column, an aggregate, a list cut at the cap).
+   * For `listed`, the tables beside the listed ones whose subject is unknown; absent when none.
+   */
   why?: Record<string, string>;
   at: string;
 }
@@ -73,14 +80,17 @@ export function disclosureOf(row: AccessRow, hash: string): Disclosure | null {
   const possible = Object.keys(why);
   if (listed.length === 0 && possible.length === 0) return null;
   const tables = listed.length > 0 ? listed : possible;
+  // A table whose subject is unknown (its subject column masked, say) may have shown this subject's
+  // values in the same rows: its columns are listed too, under why, never dropped.
+  const shown = new Set([...tables, ...possible]);
   return {
     time: row.time,
     decision_id: row.decision_id,
     session_id: row.session_id,
     identity: row.identity === null ? null : { subject: row.identity.subject, issuer: row.identity.issuer, name: row.identity.name },
     tables,
-    columns: row.columns.filter((c) => tables.includes(tableOf(c))),
-    masked: row.masked.filter((c) => tables.includes(tableOf(c))),
+    columns: row.columns.filter((c) => shown.has(tableOf(c))),
+    masked: row.masked.filter((c) => shown.has(tableOf(c))),
     kind: row.kind,
     decision: row.decision,
     approval: row.approval,
@@ -90,7 +100,7 @@ export function disclosureOf(row: AccessRow, hash: string): Disclosure | null {
     revision: row.revision,
     outcome: row.outcome,
     match: listed.length > 0 ? 'listed' : 'possible',
-    ...(listed.length === 0 ? { why } : {}),
+    ...(possible.length > 0 ? { why } : {}),
     at: row.at,
   };
 }

@@ -13,6 +13,13 @@ import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.
 export interface AuditSinkOptions {
   /** fdatasync before a statement is forwarded (group commit); default true. */
   fsync?: boolean;
+  /**
+   * With fsync: bytes the file is extended by, with zeros, ahead of the records (0: plain appends).
+   * Flushes then rarely change the file's size, so most are a data write without a journal commit.
+   * The zero tail is cut when the file is closed or rotated; Gatehouse's readers skip it, but a tool
+   * tailing the live file sees NUL bytes at its end, hence opt-in (audit.preallocate_bytes). Default 0.
+   */
+  preallocateBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
   signer?: CheckpointSigner | null;
   /** Milliseconds between interval checkpoints (written only when records were added); default 60 s. */
@@ -51,6 +58,8 @@ interface Outage {
 
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
+/** What a durable log is extended by ahead of its records (options.preallocateBytes): none unless asked. */
+const PREALLOCATE_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -61,6 +70,7 @@ const DEFERRED_FLUSH_MS = 20;
  */
 export function openAuditSink(path: string, options: AuditSinkOptions = {}): FileAuditSink {
   const fsync = options.fsync ?? true;
+  const preallocate = options.preallocateBytes ?? PREALLOCATE_BYTES;
   const signer = options.signer ?? null;
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const retryMs = options.retryMs ?? 1000;
@@ -70,7 +80,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   /** The log as the operator log names it. */
   const named = path === STDOUT ? 'on standard output' : path;
 
-  let file: AppendFile | null = openFile(path, fsync);
+  let file: AppendFile | null = openFile(path, fsync, preallocate);
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
@@ -127,7 +137,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (file === null || !isSpace(o.error)) {
         file?.close();
         file = null;
-        file = openFile(path, fsync);
+        file = openFile(path, fsync, preallocate);
       }
       const recovered: AuditRecord = {
         v: AUDIT_RECORD_VERSION,
@@ -229,7 +239,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
     }
     try {
-      file = openFile(path, fsync);
+      file = openFile(path, fsync, preallocate);
     } catch (e) {
       fail(e);
       throw e;
@@ -347,9 +357,9 @@ function isSpace(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
-function openFile(path: string, fsync: boolean): AppendFile {
+function openFile(path: string, fsync: boolean, preallocate: number): AppendFile {
   try {
-    return new AppendFile(path, fsync);
+    return new AppendFile(path, fsync, preallocate);
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
   }

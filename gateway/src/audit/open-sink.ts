@@ -26,6 +26,7 @@ export async function openConfiguredAuditSink(config: GatehouseConfig, common: C
       return openAuditSink(audit.file, {
         ...shared,
         fsync: audit.fsync ?? true,
+        ...(audit.preallocateBytes == null ? {} : { preallocateBytes: audit.preallocateBytes }),
         rotate:
           audit.rotateBytes == null && audit.rotateIntervalSeconds == null
             ? null

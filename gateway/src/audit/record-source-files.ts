@@ -3,6 +3,7 @@
 
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { isUnusedTail } from './unused-tail.ts';
 import { AuditSourceError, type AuditRecordSource, type LineScope, type SourceLine } from './record-source.ts';
 
 /** The seq of a file's first record (MAX_SAFE_INTEGER when its first line has none). */
@@ -50,6 +51,7 @@ export function auditFileSource(files: string[]): AuditRecordSource {
         let n = 0;
         for await (const text of lines) {
           n++;
+          if (isUnusedTail(text)) continue; // the zero tail of a log being written
           if (mayBeInScope(text, scope)) yield { text, at: `${file}:${n}` };
         }
       }

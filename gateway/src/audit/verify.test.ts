@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { chainLine, lineHash } from './chain.ts';
 import { generateCheckpointKeys, loadCheckpointKey, loadCheckpointSigner, type CheckpointKey, type CheckpointSigner } from './checkpoint.ts';
 import { openAuditSink } from './file-sink.ts';
 import type { AuditRecord } from './types.ts';
-import { verifyAuditFiles, type FindingKind, type VerifyReport } from './verify.ts';
+import { formatReport, verifyAuditFiles, type FindingKind, type VerifyReport } from './verify.ts';
 
 let dir: string;
 let signer: CheckpointSigner;
@@ -131,6 +131,21 @@ describe('verifyAuditFiles', () => {
     expect(r.findings.find((f) => f.kind === 'rewritten')!.message).toMatch(/seq 1\.\.6/);
   });
 
+  it('reads a durable log still being written (or left by kill -9): its preallocated zero tail is no record', async () => {
+    const file = join(dir, 'live.ndjson');
+    const sink = openAuditSink(file, { fsync: true, preallocateBytes: 1 << 20, signer });
+    for (let n = 1; n <= 3; n++) sink.write(outcome(n));
+    await sink.checkpoint('interval');
+    await new Promise<void>((resolve, reject) => sink.whenDurable((e) => (e ? reject(e) : resolve())));
+    const crashed = join(dir, 'live-copy.ndjson');
+    copyFileSync(file, crashed);
+    await sink.close();
+    expect(statSync(crashed).size).toBeGreaterThan(statSync(file).size);
+    const r = await verifyAuditFiles([crashed], trusted);
+    expect(r.findings).toEqual([]);
+    expect(r).toMatchObject({ status: 'ok', records: 5, lastSeq: 5, protectedThrough: 4 });
+  });
+
   it('reports records after the last checkpoint as unprotected (a cut tail looks the same)', async () => {
     const { file, lines } = await writeLog('cut.ndjson');
     rewrite(file, lines.slice(0, 15)); // the shutdown checkpoint cut off: seq 14 and 15 unsigned
@@ -190,6 +205,20 @@ describe('verifyAuditFiles', () => {
     const middleMissing = await verifyAuditFiles([base, `${base}.1`], trusted);
     expect(middleMissing.status).toBe('tampered');
     expect(kinds(middleMissing)).toContain('deleted');
+  });
+
+  it('a log without any checkpoint is incomplete, never intact: with a key, without one, and in the summary', async () => {
+    const file = join(dir, 'no-checkpoint.ndjson');
+    const sink = openAuditSink(file, { fsync: false });
+    for (let n = 1; n <= 3; n++) sink.write(outcome(n));
+    await sink.close();
+    const withKey = await verifyAuditFiles([file], trusted);
+    expect(withKey).toMatchObject({ status: 'incomplete', checkpoints: 0, protectedThrough: 0, lastSeq: 4 });
+    expect(kinds(withKey)).toEqual(['unprotected']);
+    expect(formatReport(withKey)).toMatch(/^INCOMPLETE: .*signed through seq 0; 4 records after it are chained but not signed$/m);
+    const withoutKey = await verifyAuditFiles([file], null);
+    expect(withoutKey.status).toBe('incomplete');
+    expect(kinds(withoutKey)).toEqual(['unsigned']);
   });
 
   it('without a key checks the chain only, and says the signatures were not checked', async () => {

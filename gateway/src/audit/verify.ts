@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { GENESIS, lineHash, type ChainHead } from './chain.ts';
 import { checkCheckpoint, type CheckpointKey, type CheckpointPayload } from './checkpoint.ts';
+import { isUnusedTail } from './unused-tail.ts';
 
 export type FindingKind =
   | 'unparsable' // a line that is not a chained record (torn or edited beyond JSON)
@@ -134,7 +135,10 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
   const checkpoints = lines.filter((l) => l.type === 'checkpoint');
   let protectedThrough = 0;
   let previous: { line: AuditLine; head: ChainHead } | null = null;
-  if (key === null && checkpoints.length > 0) add('unsigned', null, `no --key given: ${checkpoints.length} checkpoint signatures not checked`);
+  if (key === null && lines.length > 0) {
+    // Without a key nothing is proven signed, also (above all) when the log holds no checkpoint at all.
+    add('unsigned', null, checkpoints.length > 0 ? `no --key given: ${checkpoints.length} checkpoint signatures not checked` : 'no --key given, and the log holds no checkpoint: no record is signed');
+  }
   for (const cp of checkpoints) {
     const jws = typeof cp.record?.['jws'] === 'string' ? (cp.record['jws'] as string) : '';
     let payload: CheckpointPayload | null = null;
@@ -179,7 +183,9 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
     add(
       'unprotected',
       uncovered[0]!.at,
-      `${uncovered.length} records (seq ${uncovered[0]!.seq}..${uncovered.at(-1)!.seq}) come after the last valid checkpoint: no signature protects them, and a cut tail would look the same`,
+      protectedThrough === 0
+        ? `${uncovered.length} records (seq ${uncovered[0]!.seq}..${uncovered.at(-1)!.seq}) and no valid checkpoint: chained, but no signature protects any of them, and a cut tail would look the same`
+        : `${uncovered.length} records (seq ${uncovered[0]!.seq}..${uncovered.at(-1)!.seq}) come after the last valid checkpoint: no signature protects them, and a cut tail would look the same`,
     );
   }
   const status = findings.some((f) => f.severity === 'tampered') ? 'tampered' : findings.length > 0 ? 'incomplete' : 'ok';
@@ -189,7 +195,7 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
 function readLines(file: string): AuditLine[] {
   const text = readFileSync(file, 'utf8');
   const raw = text.split('\n');
-  if (raw.at(-1) === '') raw.pop();
+  if (raw.at(-1) === '' || isUnusedTail(raw.at(-1)!)) raw.pop();
   return raw.map((t, i) => auditLine(t, `${file}:${i + 1}`));
 }
 
@@ -226,8 +232,10 @@ function decodePayload(jws: string): CheckpointPayload | null {
 export function formatReport(r: VerifyReport): string {
   const out = r.findings.map((f) => `${f.at ?? '(log)'}: ${f.severity === 'tampered' ? 'TAMPERED' : 'incomplete'}: ${f.kind}: ${f.message}`);
   const verdict = r.status === 'ok' ? 'OK' : r.status === 'tampered' ? 'TAMPERED' : 'INCOMPLETE';
+  const unsigned = r.lastSeq - r.protectedThrough;
   out.push(
-    `${verdict}: ${r.records} records in ${r.files.length} file(s), seq 1..${r.lastSeq}; ${r.checkpoints} checkpoints; signed through seq ${r.protectedThrough}`,
+    `${verdict}: ${r.records} records in ${r.files.length} file(s), seq 1..${r.lastSeq}; ${r.checkpoints} checkpoints; signed through seq ${r.protectedThrough}` +
+      (r.status !== 'tampered' && unsigned > 0 ? `; ${unsigned} records after it are chained but not signed` : ''),
   );
   return `${out.join('\n')}\n`;
 }

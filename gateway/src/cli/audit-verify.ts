@@ -40,7 +40,9 @@ Exit codes:
   1  tampered: evidence of alteration (see the findings)
   2  usage error (bad arguments, unreadable file or key)
   3  incomplete: no alteration found, but some records are not covered by a valid
-     signature (records after the last checkpoint, files that begin after seq 1, no --key)
+     signature (records after the last checkpoint, a log without any checkpoint, files
+     that begin after seq 1, no --key). The last line then reads "signed through seq N;
+     M records after it are chained but not signed".
 
 Examples:
   gatehouse audit verify --key audit-signing.pub.pem /var/log/gatehouse/audit.ndjson*

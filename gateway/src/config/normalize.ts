@@ -122,6 +122,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       postgresTable: doc.audit?.postgres_table ?? 'gatehouse.audit_log',
       instance: doc.audit?.instance ?? null,
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
+      preallocateBytes: doc.audit?.preallocate_bytes ?? null,
       signingKeyFile: doc.audit?.signing_key === undefined ? null : path(doc.audit.signing_key),
       checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
       redactLiterals: doc.audit?.redact_literals ?? DEFAULTS.audit.redactLiterals,

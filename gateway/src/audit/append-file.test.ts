@@ -1,0 +1,91 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AppendFile } from './append-file.ts';
+import { auditFileSource } from './record-source-files.ts';
+import { dataEnd, isUnusedTail } from './unused-tail.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-append-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CHUNK = 64 * 1024;
+const line = (n: number): string => JSON.stringify({ seq: n, prev: 'x', type: 'outcome' });
+const durable = (f: AppendFile): Promise<Error | null> => new Promise((resolve) => f.whenDurable(resolve));
+
+describe('AppendFile, preallocated', () => {
+  it('extends the file with zeros ahead of the records and cuts the tail when closed', async () => {
+    const path = join(dir, 'prealloc.ndjson');
+    const f = new AppendFile(path, true, CHUNK);
+    f.append(Buffer.from(`${line(1)}\n${line(2)}\n`));
+    expect(await durable(f)).toBeNull();
+    const data = `${line(1)}\n${line(2)}\n`;
+    expect(f.bytes).toBe(data.length);
+    expect(statSync(path).size).toBeGreaterThanOrEqual(data.length + CHUNK);
+    const live = readFileSync(path, 'utf8');
+    expect(live.startsWith(data)).toBe(true);
+    expect(isUnusedTail(live.slice(data.length))).toBe(true);
+    // Readers see the records and nothing of the tail.
+    const seen: string[] = [];
+    for await (const l of auditFileSource([path]).lines({ types: [], since: null, until: null, decisionId: null })) seen.push(l.text);
+    expect(seen).toEqual([line(1), line(2)]);
+    f.close();
+    expect(readFileSync(path, 'utf8')).toBe(data);
+  });
+
+  it('keeps extending past a chunk, every record in order', async () => {
+    const path = join(dir, 'many.ndjson');
+    const f = new AppendFile(path, true, 4096);
+    const expected: string[] = [];
+    for (let n = 1; n <= 500; n++) {
+      f.append(Buffer.from(`${line(n)}\n`));
+      expected.push(line(n));
+    }
+    expect(await durable(f)).toBeNull();
+    f.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it('after a crash (the zero tail left), continues after the last record', async () => {
+    const path = join(dir, 'live.ndjson');
+    const f = new AppendFile(path, true, CHUNK);
+    f.append(Buffer.from(`${line(1)}\n${line(2)}\n`));
+    expect(await durable(f)).toBeNull();
+    const crashed = join(dir, 'crashed.ndjson');
+    copyFileSync(path, crashed); // the file as a kill -9 leaves it: records, then zeros
+    f.close();
+    const g = new AppendFile(crashed, true, CHUNK);
+    expect(g.lastLine()).toBe(line(2));
+    g.append(Buffer.from(`${line(3)}\n`));
+    g.close();
+    expect(readFileSync(crashed, 'utf8')).toBe(`${line(1)}\n${line(2)}\n${line(3)}\n`);
+  });
+
+  it('after a crash that left a record half written into the zeros, and bytes after it, cuts back to the last whole record', () => {
+    const path = join(dir, 'holes.ndjson');
+    const torn = `${line(3)}`.slice(0, 10);
+    writeFileSync(path, Buffer.concat([Buffer.from(`${line(1)}\n${line(2)}\n${torn}`), Buffer.alloc(100), Buffer.from(`${line(4)}\n`), Buffer.alloc(5000)]));
+    const f = new AppendFile(path, true, CHUNK);
+    expect(f.lastLine()).toBe(line(2));
+    f.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${line(1)}\n${line(2)}\n`);
+  });
+
+  it('a log opened without fsync is written by plain appends', () => {
+    const path = join(dir, 'plain.ndjson');
+    const f = new AppendFile(path, false, CHUNK);
+    f.append(Buffer.from(`${line(1)}\n`));
+    expect(statSync(path).size).toBe(line(1).length + 1);
+    f.close();
+  });
+});
+
+describe('dataEnd', () => {
+  it('is the first NUL byte near the end, also when the zeros span more than one window', () => {
+    const path = join(dir, 'end.bin');
+    writeFileSync(path, Buffer.concat([Buffer.from('abc\n'), Buffer.alloc(9 << 20)]));
+    expect(dataEnd(path, statSync(path).size)).toBe(4);
+    writeFileSync(path, 'abc\n');
+    expect(dataEnd(path, 4)).toBe(4);
+  });
+});
