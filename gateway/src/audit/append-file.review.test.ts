@@ -85,7 +85,7 @@ describe('AppendFile after a failed flush (review)', () => {
     file.whenDurable((e) => answers.push(e));
     const before = failNext.syncCalls;
     file.close();
-    await new Promise((r) => setTimeout(r, 80));
+    await vi.waitFor(() => expect(answers).toHaveLength(2), { timeout: 30_000, interval: 5 });
     expect(answers).toEqual([null, null]);
     expect(failNext.syncCalls - before).toBe(1); // batch 2 was flushed before it was called durable
   });
@@ -105,7 +105,8 @@ describe('AppendFile after a failed flush (review)', () => {
     await new Promise((r) => setImmediate(r)); // the first flush covers batch 1 and takes a while
     file.append(Buffer.from('{"seq":2}\n'));
     file.whenDurable((e) => answers.push(`2:${e === null}`));
-    await new Promise((r) => setTimeout(r, 80));
+    // Both answers come after real fdatasyncs: wait for them, however loaded the machine is.
+    await vi.waitFor(() => expect(answers).toHaveLength(2), { timeout: 30_000, interval: 5 });
     expect(answers).toEqual(['1:true', '2:true']);
     expect(callsWhenFirstAnswered).toBe(2); // batch 2's flush was already running
     file.close();
