@@ -7,6 +7,21 @@
 
 const args = process.argv.slice(2);
 let main = null;
+if (args[0] === 'serve' && process.env.GATEHOUSE_WASM_TIER_UP !== '1') {
+  // PostgreSQL's parser (libpg-query's WebAssembly) is compiled first, on V8's baseline compiler
+  // only (Liftoff): V8's optimizing tier would re-compile it function by function as they get hot,
+  // about 90 MB of code kept for the process's lifetime, for no measurable gain per statement
+  // (docs/benchmarks.md). The flag is reset at once: WebAssembly compiled later (the Rego and
+  // Cedar engines in the evaluation threads) tiers up as usual. GATEHOUSE_WASM_TIER_UP=1 skips this.
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--liftoff-only');
+  try {
+    const { loadModule } = await import('libpg-query');
+    await loadModule();
+  } finally {
+    v8.setFlagsFromString('--no-liftoff-only');
+  }
+}
 if (args[0] === 'serve' && process.env.GATEHOUSE_TSX !== '1') {
   try {
     const { compileBundle } = await import('../src/build/compile-bundle.js');
