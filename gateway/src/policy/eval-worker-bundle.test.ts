@@ -56,4 +56,22 @@ describe('the compiled evaluation worker', () => {
     }
     expect(existsSync(dir)).toBe(false);
   });
+
+  it('is compiled once for the pools of a process: the files stay until the last pool using them closes', async () => {
+    const first = await bundleEvalWorker();
+    const second = await bundleEvalWorker();
+    expect(second.entry.href).toBe(first.entry.href);
+    const dir = dirname(fileURLToPath(first.entry));
+    const a = new EvalPool({ workers: 1, spares: 0, bundle: first });
+    const b = new EvalPool({ workers: 1, spares: 0, bundle: second });
+    await a.close();
+    expect(existsSync(dir)).toBe(true);
+    const ok = input(['agents'], 'SELECT 1', readPatients);
+    expect((await b.evaluate(rego, ok, 5000)).verdict).toEqual(rego.evaluate(ok));
+    await b.close();
+    expect(existsSync(dir)).toBe(false);
+    const third = await bundleEvalWorker();
+    expect(third.entry.href).not.toBe(first.entry.href);
+    await third.remove();
+  });
 });

@@ -19,11 +19,42 @@ export interface EvalWorkerBundle {
   remove(): Promise<void>;
 }
 
+/** The bundle pools of this process share (tests start many gateways), and how many use it. */
+let shared: { bundle: Promise<{ entry: URL; remove(): Promise<void> }>; users: number } | null = null;
+
 /**
- * Compiles eval-worker.ts and what it imports into a private temporary directory. Rejects when it
- * cannot (no esbuild, a read-only temporary directory): the caller then keeps the tsx entry.
+ * Compiles eval-worker.ts and what it imports into a private temporary directory, once per process
+ * while any pool uses it; each caller's remove() releases its use, and the last one removes the
+ * files. Rejects when it cannot (no esbuild, a read-only temporary directory): the caller then
+ * keeps the tsx entry.
  */
 export async function bundleEvalWorker(): Promise<EvalWorkerBundle> {
-  const { entry, remove } = await compileBundle(new URL('./eval-worker.ts', import.meta.url), { prefix: 'gatehouse-eval-worker-' });
-  return { entry, remove };
+  if (shared === null) {
+    const mine = { bundle: compileBundle(new URL('./eval-worker.ts', import.meta.url), { prefix: 'gatehouse-eval-worker-' }), users: 0 };
+    shared = mine;
+    mine.bundle.catch(() => {
+      if (shared === mine) shared = null;
+    });
+  }
+  const use = shared;
+  use.users += 1;
+  let compiled: { entry: URL; remove(): Promise<void> };
+  try {
+    compiled = await use.bundle;
+  } catch (e) {
+    use.users -= 1;
+    throw e;
+  }
+  let released = false;
+  return {
+    entry: compiled.entry,
+    remove: async () => {
+      if (released) return;
+      released = true;
+      use.users -= 1;
+      if (use.users > 0) return;
+      if (shared === use) shared = null;
+      await compiled.remove();
+    },
+  };
 }
