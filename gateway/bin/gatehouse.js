@@ -26,7 +26,6 @@ if (args[0] === 'serve' && process.env.GATEHOUSE_TSX !== '1') {
   try {
     const { compileBundle } = await import('../src/build/compile-bundle.js');
     const bundle = await compileBundle(new URL('../src/cli/main.ts', import.meta.url), { prefix: 'gatehouse-cli-', keepNames: true });
-    process.once('exit', () => bundle.removeSync());
     ({ main } = await import(bundle.entry.href));
   } catch (e) {
     process.stderr.write(`gatehouse: running the TypeScript sources through tsx (compiling them failed: ${e instanceof Error ? e.message : String(e)})\n`);

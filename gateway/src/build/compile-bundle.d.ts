@@ -3,7 +3,7 @@
 export interface CompiledBundle {
   /** The compiled entry module. */
   entry: URL;
-  /** Removes the compiled files (once nothing will import them any more). */
+  /** Removes the compiled files (once nothing will import them any more); done at process exit otherwise. */
   remove(): Promise<void>;
   removeSync(): void;
 }

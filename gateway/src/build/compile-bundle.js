@@ -67,9 +67,19 @@ export async function compileBundle(source, options) {
     await rm(outdir, { recursive: true, force: true });
     throw e;
   }
+  // Removed at exit too, whatever ends the process short of a kill (a test runner's worker that
+  // exits without closing its gateways, process.exit).
+  const removeSync = () => rmSync(outdir, { recursive: true, force: true });
+  process.once('exit', removeSync);
   return {
     entry: pathToFileURL(path.join(outdir, `${name}.mjs`)),
-    remove: () => rm(outdir, { recursive: true, force: true }),
-    removeSync: () => rmSync(outdir, { recursive: true, force: true }),
+    remove: async () => {
+      process.removeListener('exit', removeSync);
+      await rm(outdir, { recursive: true, force: true });
+    },
+    removeSync: () => {
+      process.removeListener('exit', removeSync);
+      removeSync();
+    },
   };
 }

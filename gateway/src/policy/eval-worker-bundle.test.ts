@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -73,5 +74,17 @@ describe('the compiled evaluation worker', () => {
     const third = await bundleEvalWorker();
     expect(third.entry.href).not.toBe(first.entry.href);
     await third.remove();
+  });
+
+  it('is removed when its process exits without closing the pool (process.exit)', () => {
+    const script = [
+      `import { compileBundle } from ${JSON.stringify(new URL('../build/compile-bundle.js', import.meta.url).href)};`,
+      `const b = await compileBundle(new URL(${JSON.stringify(new URL('./eval-worker.ts', import.meta.url).href)}), { prefix: 'gatehouse-exit-test-' });`,
+      'process.stdout.write(b.entry.href);',
+      'process.exit(0);',
+    ].join('\n');
+    const entry = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(entry).toMatch(/gatehouse-exit-test-.*eval-worker\.mjs$/);
+    expect(existsSync(dirname(fileURLToPath(entry)))).toBe(false);
   });
 });
