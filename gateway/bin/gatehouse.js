@@ -1,10 +1,42 @@
 #!/usr/bin/env node
 // The `gatehouse` executable: loads the TypeScript sources through tsx and runs the CLI.
-import { register } from 'tsx/esm/api';
+// `gatehouse serve`, a long-running process, first compiles the CLI to plain JavaScript
+// (src/build/compile-bundle.js) and runs that instead: tsx's module hooks would keep a loader
+// thread and the transformed sources in memory for the process's lifetime (tens of MB of idle
+// RSS). The compiled files are removed at exit. GATEHOUSE_TSX=1, or a failed compile, keeps tsx.
 
-register();
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+let main = null;
+if (args[0] === 'serve' && process.env.GATEHOUSE_WASM_TIER_UP !== '1') {
+  // PostgreSQL's parser (libpg-query's WebAssembly) is compiled first, on V8's baseline compiler
+  // only (Liftoff): V8's optimizing tier would re-compile it function by function as they get hot,
+  // about 90 MB of code kept for the process's lifetime, for no measurable gain per statement
+  // (docs/benchmarks.md). The flag is reset at once: WebAssembly compiled later (the Rego and
+  // Cedar engines in the evaluation threads) tiers up as usual. GATEHOUSE_WASM_TIER_UP=1 skips this.
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--liftoff-only');
+  try {
+    const { loadModule } = await import('libpg-query');
+    await loadModule();
+  } finally {
+    v8.setFlagsFromString('--no-liftoff-only');
+  }
+}
+if (args[0] === 'serve' && process.env.GATEHOUSE_TSX !== '1') {
+  try {
+    const { compileBundle } = await import('../src/build/compile-bundle.js');
+    const bundle = await compileBundle(new URL('../src/cli/main.ts', import.meta.url), { prefix: 'gatehouse-cli-', keepNames: true });
+    ({ main } = await import(bundle.entry.href));
+  } catch (e) {
+    process.stderr.write(`gatehouse: running the TypeScript sources through tsx (compiling them failed: ${e instanceof Error ? e.message : String(e)})\n`);
+  }
+}
+if (main === null) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
+const code = await main(args);
 process.exitCode = code;
 // Let pending output drain and handles close on their own; if something still holds the
 // event loop open after a verb has finished, do not hang around for it.

@@ -33,6 +33,7 @@ import { checkEvaluationBudget, checkRecordedInputs, recordedInputs, type Budget
 import { recentRecordedInputs } from './audit/recorded-inputs.ts';
 import { EvalAdmission } from './policy/eval-admission.ts';
 import { EVAL_WORKERS, EvalPool } from './policy/eval-pool.ts';
+import { bundleEvalWorker, type EvalWorkerBundle } from './policy/eval-worker-bundle.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
@@ -205,6 +206,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   // Policy evaluations run in worker threads with a hard CPU-time deadline (policy/eval-pool.ts).
   const pool = options.evaluator ? null : new EvalPool({
     workers: EVAL_WORKERS,
+    ...(await evalWorkerBundle(info)),
     warmUp: warmUpInputs,
     onInfo: info,
     // Evaluations in workers bypass the timed engine wrapper (metrics/observed-engines.ts).
@@ -617,4 +619,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       if (!options.audit) await audit.close();
     },
   };
+}
+
+/** The evaluation workers' code compiled once (no tsx in each worker); without it, they run it through tsx. */
+async function evalWorkerBundle(info: (message: string) => void): Promise<{ bundle?: EvalWorkerBundle }> {
+  try {
+    return { bundle: await bundleEvalWorker() };
+  } catch (e) {
+    info(`policy: the evaluation workers run their TypeScript through tsx (compiling them once failed: ${e instanceof Error ? e.message : String(e)})`);
+    return {};
+  }
 }

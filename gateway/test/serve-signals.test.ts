@@ -1,9 +1,10 @@
 // `gatehouse serve` as a real child process, driven by signals: SIGHUP activates a new commit
 // from policies.git (polling is off, so only the signal can), SIGHUP after log rotation writes to
 // a fresh audit file while the renamed one keeps the old records, SIGTERM exits with status 0.
+// It runs compiled, not through tsx (bin/gatehouse.js), and removes its compiled files at exit.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -109,6 +110,9 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
   let readerError: (Error & { code?: string }) | null = null;
   let commitA: string;
   let commitB: string;
+  /** The child's temporary directory (TMPDIR): where its compiled code is. */
+  let childTmp: string;
+  const compiledDirs = (): string[] => readdirSync(childTmp).filter((d) => /^gatehouse-(cli|eval-worker)-/.test(d)).map((d) => d.replace(/-[^-]+$/, ''));
 
   const readersRecords = (file = auditFile): AuditRecord[] =>
     readAudit(file).filter((r) => r.type === 'statement' && r.statement === recorded(READERS_SQL));
@@ -149,7 +153,9 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
         audit: { file: 'audit.ndjson' },
       }),
     );
-    serve = spawnServe(configFile, { GATEHOUSE_OPA: inject('gatehouseOpa') });
+    childTmp = join(workDir, 'tmp');
+    mkdirSync(childTmp);
+    serve = spawnServe(configFile, { GATEHOUSE_OPA: inject('gatehouseOpa'), TMPDIR: childTmp });
     const ports = await waitFor(
       'gatehouse serve to log its listening ports',
       () => {
@@ -180,6 +186,10 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
       await serve.exited;
     }
     for (const dir of [workDir, repo]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs compiled to plain JavaScript, the CLI and the evaluation workers alike (no tsx loader threads)', () => {
+    expect(compiledDirs().sort()).toEqual(['gatehouse-cli', 'gatehouse-eval-worker']);
   });
 
   it('serves commit A: the statement is denied and its audit record names A', async () => {
@@ -257,5 +267,7 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
     });
     // Nothing along the way (reopen, refresh, shutdown) was logged as an error.
     expect(serve.logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    // Its compiled code is gone with it.
+    expect(compiledDirs()).toEqual([]);
   });
 });

@@ -8,12 +8,18 @@
 import { Worker } from 'node:worker_threads';
 import { engineErrorVerdict } from './combine.ts';
 import type { EvalWorkerData, FromWorker, ToWorker } from './eval-messages.ts';
+import { TSX_EVAL_WORKER_ENTRY, type EvalWorkerBundle } from './eval-worker-bundle.ts';
 import { EVAL_BUDGET_POLICY_ID, evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from './evaluate.ts';
 import { ThreadCpuClock } from './thread-cpu.ts';
 import type { EngineSpec, EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
 
 
 export interface EvalPoolOptions {
+  /**
+   * The compiled worker code threads start from (eval-worker-bundle.ts: no tsx in the workers),
+   * removed when the pool closes. Default: eval-worker-entry.js, the TypeScript through tsx.
+   */
+  bundle?: EvalWorkerBundle;
   /** Worker threads evaluating side by side (default 2). */
   workers?: number;
   /**
@@ -203,7 +209,7 @@ export class EvalPool implements PolicyEvaluator {
   private readonly warmFailed = new WeakMap<EvalWorker, string>();
   private readonly counters = { promoted: 0, loadsBeforeEvaluation: 0, sparesWarmed: 0 };
   private readonly queue: QueuedEvaluation[] = [];
-  private readonly entry = new URL('./eval-worker-entry.js', import.meta.url);
+  private readonly entry: URL;
   private readonly data: EvalWorkerData;
   private readonly size: number;
   private readonly heapMb: number;
@@ -213,6 +219,7 @@ export class EvalPool implements PolicyEvaluator {
   private closed = false;
 
   constructor(private readonly options: EvalPoolOptions = {}) {
+    this.entry = options.bundle?.entry ?? TSX_EVAL_WORKER_ENTRY;
     this.size = Math.max(1, options.workers ?? 2);
     this.heapMb = options.heapMb ?? 64;
     this.data = { regoMaxPages: Math.ceil(((options.wasmMb ?? 256) * 1024 * 1024) / 65536) };
@@ -248,6 +255,7 @@ export class EvalPool implements PolicyEvaluator {
     const workers = [...this.workers.splice(0), ...this.spares.splice(0)];
     for (const q of this.queue.splice(0)) q.resolve(failed(q, { type: 'crashed', why: 'the gateway is stopping' }));
     await Promise.all(workers.map((w) => w.worker.terminate()));
+    await this.options.bundle?.remove();
   }
 
   private start(): EvalWorker {

@@ -1,10 +1,8 @@
 // Loads the configured policy engine for a policy directory: Rego (compiled to WASM) or Cedar.
 
 import { readFile } from 'node:fs/promises';
-import { loadCedarEngine } from './cedar-engine.ts';
 import { regoInputReads } from './input-reads.ts';
 import { hashPolicyFiles, readPolicyFiles } from './policy-files.ts';
-import { compileRegoDirectory, loadRegoEngine, regoSourcesDeterministic } from './rego-engine.ts';
 import type { EngineKind, PolicyEngine } from './types.ts';
 
 export interface LoadPolicyEngineOptions {
@@ -23,7 +21,10 @@ export interface LoadPolicyEngineOptions {
 export async function loadPolicyEngine(opts: LoadPolicyEngineOptions): Promise<PolicyEngine> {
   const revision = opts.revision ?? (await directoryRevision(opts.engine, opts.directory));
   switch (opts.engine) {
+    // Each engine's code is imported only when it is the configured one: Cedar's WebAssembly (4 MB,
+    // about 18 MB of resident memory once compiled) is not loaded by a gateway that serves Rego.
     case 'rego': {
+      const { compileRegoDirectory, loadRegoEngine, regoSourcesDeterministic } = await import('./rego-engine.ts');
       const { wasmPath } = await compileRegoDirectory(opts.directory, {
         outDir: opts.buildDir,
         ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
@@ -31,8 +32,10 @@ export async function loadPolicyEngine(opts: LoadPolicyEngineOptions): Promise<P
       const sources = (await readPolicyFiles(opts.directory, 'rego')).map((f) => f.content);
       return loadRegoEngine(await readFile(wasmPath), revision, regoSourcesDeterministic(sources), {}, regoInputReads(sources));
     }
-    case 'cedar':
+    case 'cedar': {
+      const { loadCedarEngine } = await import('./cedar-engine.ts');
       return loadCedarEngine(opts.directory, revision, opts.cedarSchemaPath === undefined ? {} : { schemaPath: opts.cedarSchemaPath });
+    }
     default: {
       const never: never = opts.engine;
       throw new Error(`unknown policy engine ${String(never)}`);

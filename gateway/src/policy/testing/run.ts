@@ -13,7 +13,6 @@ import type { EngineKind, EngineVerdict, PolicyEngine, PolicyInput } from '../ty
 import { CaseError, evaluationFor } from './case-input.ts';
 import type { CaseEvaluation } from './case-input.ts';
 import { loadCaseDirectory } from './cases.ts';
-import { validateCedarDirectory } from './cedar-validate.ts';
 import { describeDisagreement, describeMismatch, disagreements, expectationMismatches } from './expect.ts';
 import { runOpaTest } from './opa-test.ts';
 import type { PolicyTestCase, PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './types.ts';
@@ -98,6 +97,8 @@ export async function runPolicyTests(opts: PolicyTestOptions): Promise<PolicyTes
     tasks.push(
       (async () => {
         const revision = opts.revision ?? (await directoryRevision('cedar', cedarDir));
+        // Imported here: Cedar's WebAssembly is loaded only where Cedar policies are validated.
+        const { validateCedarDirectory } = await import('./cedar-validate.ts');
         const v = await validateCedarDirectory(cedarDir, {
           revision,
           relativeDir: rel(cedarDir),
