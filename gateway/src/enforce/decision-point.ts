@@ -252,7 +252,7 @@ function evaluateAll(
   parsed: ParsedStatement[],
   parameters: BoundParameters,
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
-  const waits = parsed.some((p) => needsCatalog(p, ctx)) ? (ctx.catalogChange?.() ?? null) : null;
+  const waits = parsed.some((p) => needsCatalog(p)) ? (ctx.catalogChange?.() ?? null) : null;
   if (waits !== null) {
     // A schema change through Gatehouse is being read: decide with the catalog that knows it.
     return waits.then(
@@ -269,17 +269,13 @@ function evaluateAll(
 
 /**
  * Whether deciding the statement reads the catalog snapshots: it names a relation outside the
- * system schemas, or calls a routine the routine snapshot does not know as built in.
+ * system schemas, or calls a function. Any call: the snapshot that would say a name is built in is
+ * the one being read again, and the change may have added an overload that wins for the call's
+ * argument types (`public.upper(integer)` for `upper(5)`; red-team round 12, R12-3).
  */
-function needsCatalog(p: ParsedStatement, ctx: DecisionContext): boolean {
+function needsCatalog(p: ParsedStatement): boolean {
   if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;
-  if (p.facts.functions.length === 0) return false;
-  const routines = ctx.routines.current();
-  if (routines === null) return true;
-  return p.facts.functions.some((f) => {
-    const dot = f.lastIndexOf('.');
-    return routines.verdict('function', { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) }) !== 'harmless';
-  });
+  return p.facts.functions.length > 0;
 }
 
 /** Every statement of the query refused: the catalog could not be read again after a schema change. */

@@ -1,0 +1,214 @@
+// Red-team round 12, against branch `triggers`: the user triggers a write can fire, in the policy
+// input (statement.triggers, deny-unreviewed-triggers), and the catalog snapshots read again after a
+// schema change made through Gatehouse (pg/catalog.ts changed()/afterChange(), decision-point
+// needsCatalog).
+//
+// Attacked: code a write runs that is not a trigger; a stream of schema changes against the wait of
+// other sessions; a function overload created through Gatehouse and called before the routine read
+// ends; a schema change whose client leaves before its answer; (see the report of branch redteam12
+// for what held: partitions, inheritance children, FK actions, rules, replica triggers).
+//
+// Found (each test asserts the SECURE behaviour):
+// - R12-1 (high): a column DEFAULT or CHECK constraint calling a user function runs it on an agent's
+//   write, yet the function is in neither statement.triggers nor statement.user_functions: what it
+//   RAISEs (a raw SSN) reaches the agent. Left as it.fails (needs the snapshot to read pg_attrdef/
+//   pg_constraint/pg_index dependencies on pg_proc for writes).
+// - R12-2 (medium, availability): a steady stream of schema changes through Gatehouse that need no
+//   catalog themselves (CREATE FUNCTION, DO) refused every other session's table statements with 55000:
+//   afterChange waited for a read newer than the LATEST change, not the change the statement arrived
+//   after. Fixed (pg/catalog-snapshot.ts: wait for the generation current at arrival).
+// - R12-3 (high): needsCatalog asked the OLD routine snapshot whether a call is built in, so a call of
+//   `upper(5)` right after `CREATE FUNCTION public.upper(integer)` through Gatehouse was decided at
+//   once, before the read, with the function unknown: not in user_functions, deny-user-functions did
+//   not apply and the agent got what the function read. Fixed (enforce/decision-point.ts: while a
+//   change is pending, any function call waits).
+// - R12-4 (high): a schema change sent with Terminate right behind it (a client that leaves before
+//   the answer) commits on the server, but the session closed before ReadyForQuery, so the snapshots
+//   were never read again: a view over the masked table was unknown for up to 30 s and an agent read
+//   raw SSNs through it. Fixed (pg/session.ts close(): a forwarded change still owed an answer counts).
+//
+// Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam12 npx vitest run --project integration gateway/test/redteam-round12.test.ts
+
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { serialize, WireClient } from './support/wire-client.ts';
+
+/** schema-admins change the schema; agents may read public.ddl_rt12_* (and clinical.patients masked, as the example policies say). */
+const REGO = `package gatehouse
+
+allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "execute"} if member("schema-admins")
+
+allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "read", "table": t} if {
+	member("schema-admins")
+	some t in input.statement.tables_read
+}
+
+allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "write", "table": t} if {
+	member("schema-admins")
+	some t in input.statement.tables_written
+}
+
+allow contains {"id": "rt12-agents-read", "reason": "scratch views", "on": "read", "table": t} if {
+	member("agents")
+	some t in input.statement.tables_read
+	startswith(t, "public.ddl_rt12_")
+}
+`;
+
+function policies(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt12-'));
+  cpSync(join(REPO_ROOT, 'policies', 'rego'), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
+  writeFileSync(join(dir, 'rt12_admins.rego'), REGO);
+  return dir;
+}
+
+const CLEANUP = `
+DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
+DROP TABLE IF EXISTS public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain;
+DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn();
+`;
+
+const SETUP = `
+CREATE FUNCTION public.rt12_leak_default() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'default for %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN 'x';
+END $$;
+CREATE TABLE public.pgbench_rt12_default (id integer, note text DEFAULT public.rt12_leak_default());
+CREATE FUNCTION public.rt12_leak_check(integer) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'checked against %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN true;
+END $$;
+CREATE TABLE public.pgbench_rt12_check (id integer CHECK (public.rt12_leak_check(id)));
+CREATE TABLE public.ddl_rt12_plain (id integer);
+INSERT INTO public.ddl_rt12_plain VALUES (1);
+`;
+
+interface Outcome {
+  code: string | null;
+  rows: unknown[];
+  error: string | null;
+  notices: string[];
+}
+
+describe('red-team round 12: triggers in the input, the catalog read again after a schema change', () => {
+  let t: TestGateway;
+  let dir: string;
+  let direct: pg.Client;
+  let admin: pg.Client;
+  let agent: pg.Client;
+  let ssn: string;
+  let notices: string[] = [];
+
+  const attempt = async (client: pg.Client, sql: string): Promise<Outcome> => {
+    notices = [];
+    let o: Outcome;
+    try {
+      const r = await client.query(sql);
+      o = { code: null, rows: r.rows, error: null, notices };
+    } catch (e) {
+      const err = e as pg.DatabaseError;
+      o = { code: err.code ?? 'no-sqlstate', rows: [], error: err.message, notices };
+    }
+    await new Promise((r) => setImmediate(r));
+    return { ...o, notices: [...notices] };
+  };
+
+  /** An agent's write in a block that is rolled back. */
+  const agentWrite = async (sql: string): Promise<Outcome> => {
+    await agent.query('BEGIN');
+    const o = await attempt(agent, sql);
+    await agent.query('ROLLBACK');
+    return o;
+  };
+
+  beforeAll(async () => {
+    dir = policies();
+    // The default 30 s background refresh: only the refresh after a change can make the next decision right.
+    t = await startTestGateway({ engine: 'rego', policiesDir: dir, catalog: { changeWaitMs: 2_000 } });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    await direct.query(CLEANUP);
+    await direct.query(SETUP);
+    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
+    admin = await t.client(await t.token('rt12-admin', ['schema-admins']));
+    agent = await t.client(await t.token('rt12-agent', ['agents', 'bench']));
+    agent.on('notice', (n) => notices.push(`${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
+  });
+  afterAll(async () => {
+    await direct?.query(CLEANUP).catch(() => undefined);
+    await direct?.end();
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // R12-1 (high, open): a write runs functions that are not triggers: column defaults, CHECK and
+  // domain constraints, index expressions, generated columns. They read masked tables raw like a
+  // trigger's function, but the policy input lists them nowhere (not in triggers, not in
+  // user_functions), so deny-user-functions and deny-unreviewed-triggers both let the write run.
+  it.fails('R12-1: a column DEFAULT calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
+    const o = await agentWrite('INSERT INTO public.pgbench_rt12_default (id) VALUES (1)');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it.fails('R12-1: a CHECK constraint calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
+    const o = await agentWrite('INSERT INTO public.pgbench_rt12_check VALUES (1)');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('R12-3: an overload of a built-in created through Gatehouse is a user function to the very next statement', async () => {
+    const create = `CREATE FUNCTION public.upper(integer) RETURNS text LANGUAGE sql AS $$ SELECT ssn FROM clinical.patients WHERE id = 1 $$`;
+    expect((await attempt(admin, create)).code).toBeNull();
+    // At once, before the routine snapshot's read after the change has ended: `upper(5)` resolves to
+    // public.upper(integer) (no built-in takes an integer), which reads the masked table raw.
+    const o = await attempt(agent, 'SELECT upper(5) AS v');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('R12-2: a stream of schema changes in one session does not refuse another session that reads a table', async () => {
+    let stop = false;
+    const churn = (async () => {
+      let i = 0;
+      while (!stop) {
+        // A change that names no table: it is decided at once, and each commit starts a new read.
+        await admin.query(`CREATE OR REPLACE FUNCTION public.rt12_churn() RETURNS integer LANGUAGE sql AS $$ SELECT ${i++} $$`);
+      }
+      return i;
+    })();
+    const codes: Array<string | null> = [];
+    try {
+      // Wait until the stream runs, then read while it goes on (each read waits for a catalog read).
+      await new Promise((r) => setTimeout(r, 200));
+      for (let n = 0; n < 8; n++) codes.push((await attempt(agent, 'SELECT count(*)::int AS n FROM public.ddl_rt12_plain')).code);
+    } finally {
+      stop = true;
+    }
+    expect(await churn).toBeGreaterThan(0);
+    expect(codes).toEqual(new Array(8).fill(null));
+  });
+
+  it('R12-4: a view created by a client that leaves before its answer is known to the next decision', async () => {
+    const leaver = await WireClient.connect(t.port, await t.token('rt12-admin-leaver', ['schema-admins']));
+    // Query and Terminate in one write; the socket stays open, so Gatehouse forwards both once decided.
+    leaver.send(serialize.query('CREATE VIEW public.ddl_rt12_gone_v AS SELECT id, ssn FROM clinical.patients'), serialize.end());
+    // The server runs it and commits: wait until it is there.
+    let there = false;
+    for (let i = 0; i < 400 && !there; i++) {
+      const r = await direct.query("SELECT to_regclass('public.ddl_rt12_gone_v') IS NOT NULL AS there");
+      there = (r.rows[0] as { there: boolean }).there;
+      if (!there) await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(there).toBe(true);
+    const o = await attempt(agent, 'SELECT ssn FROM public.ddl_rt12_gone_v WHERE id = 1');
+    leaver.close();
+    expect(JSON.stringify(o)).not.toContain(ssn);
+  });
+});
