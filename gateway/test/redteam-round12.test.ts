@@ -26,6 +26,12 @@
 //   the answer) commits on the server, but the session closed before ReadyForQuery, so the snapshots
 //   were never read again: a view over the masked table was unknown for up to 30 s and an agent read
 //   raw SSNs through it. Fixed (pg/session.ts close(): a forwarded change still owed an answer counts).
+// - R12-5 (high): a trigger whose function is reviewed but whose WHEN condition calls an unreviewed
+//   function ran it on the agent's write (a raw SSN in a notice): trigger_functions listed tgfoid only.
+//   Fixed (pg/relation-triggers.ts: the user functions a WHEN condition calls, from pg_depend, are in
+//   statement.trigger_functions).
+// Held: a named extended-protocol statement parsed before a trigger was created is decided again at
+// its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam12 npx vitest run --project integration gateway/test/redteam-round12.test.ts
 
@@ -68,8 +74,9 @@ function policies(): string {
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
-DROP TABLE IF EXISTS public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain;
-DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn();
+DROP TABLE IF EXISTS public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
+DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
+DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
 `;
 
 const SETUP = `
@@ -87,6 +94,20 @@ END $$;
 CREATE TABLE public.pgbench_rt12_check (id integer CHECK (public.rt12_leak_check(id)));
 CREATE TABLE public.ddl_rt12_plain (id integer);
 INSERT INTO public.ddl_rt12_plain VALUES (1);
+CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN NEW;
+END $$;
+CREATE TABLE public.pgbench_rt12_when (id integer);
+CREATE TRIGGER rt12_when BEFORE INSERT ON public.pgbench_rt12_when FOR EACH ROW
+  WHEN (public.rt12_leak_check(NEW.id)) EXECUTE FUNCTION public.gatehouse_example_reviewed_trigger();
+CREATE FUNCTION public.rt12_leak_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'logged for %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN NEW;
+END $$;
+CREATE TABLE public.pgbench_rt12_late (id integer);
+CREATE TABLE public.pgbench_rt12_late_ext (id integer);
 `;
 
 interface Outcome {
@@ -159,6 +180,34 @@ describe('red-team round 12: triggers in the input, the catalog read again after
 
   it.fails('R12-1: a CHECK constraint calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
     const o = await agentWrite('INSERT INTO public.pgbench_rt12_check VALUES (1)');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('R12-5: a trigger with a reviewed function but a WHEN condition calling an unreviewed one is refused, and nothing it raises arrives', async () => {
+    const o = await agentWrite('INSERT INTO public.pgbench_rt12_when VALUES (1)');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('R12-7: a named extended-protocol statement parsed before a trigger was created through Gatehouse is decided with it when run again', async () => {
+    const named = { name: 'rt12_late_ext', text: 'INSERT INTO public.pgbench_rt12_late_ext VALUES ($1)' };
+    await agent.query('BEGIN');
+    expect((await agent.query({ ...named, values: [1] })).rowCount).toBe(1);
+    await agent.query('ROLLBACK');
+    expect((await attempt(admin, 'CREATE TRIGGER rt12_late_ext BEFORE INSERT ON public.pgbench_rt12_late_ext FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger()')).code).toBeNull();
+    await agent.query('BEGIN');
+    notices = [];
+    let o: Outcome;
+    try {
+      const r = await agent.query({ ...named, values: [2] }); // Bind/Execute of the statement parsed before
+      o = { code: null, rows: r.rows, error: null, notices };
+    } catch (e) {
+      o = { code: (e as pg.DatabaseError).code ?? 'no-sqlstate', rows: [], error: (e as Error).message, notices };
+    }
+    await new Promise((r) => setImmediate(r));
+    o = { ...o, notices: [...notices] };
+    await agent.query('ROLLBACK');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
   });

@@ -8,7 +8,7 @@ import type { CatalogFacts } from '../policy/input.ts';
 import type { StatementFacts } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
-import { writeTriggers } from './write-triggers.ts';
+import { writeTriggerCalls, writeTriggers } from './write-triggers.ts';
 
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
@@ -30,6 +30,9 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
   }
-  const triggers = relations === null ? [] : writeTriggers(facts.tablesWritten.map((t) => t.qualified), relations, facts.command === 'TruncateStmt');
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers };
+  const written = facts.tablesWritten.map((t) => t.qualified);
+  const truncate = facts.command === 'TruncateStmt';
+  const triggers = relations === null ? [] : writeTriggers(written, relations, truncate);
+  const triggerCalls = relations === null ? [] : writeTriggerCalls(written, relations, truncate);
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers, triggerCalls };
 }

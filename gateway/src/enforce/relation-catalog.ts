@@ -48,6 +48,8 @@ export interface RelationInfo {
   actionWrites?: string[];
   /** Enabled user triggers of this relation (pg_trigger, not internal, not disabled). Absent: none. */
   triggers?: TriggerInfo[];
+  /** User functions the WHEN conditions of those triggers call (they run too). Absent: none. */
+  triggerCalls?: string[];
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
 }

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
-import { triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
+import { triggerCallsByRelation, triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
@@ -209,6 +209,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   }
   const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
+  const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -225,6 +226,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
     ...(actionWrites.has(r.oid) ? { actionWrites: [...new Set(actionWrites.get(r.oid)!)].sort() } : {}),
     ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
+    ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
 }

@@ -87,7 +87,10 @@ export interface PolicyInput {
      * reads any table raw. Absent in inputs recorded before it existed.
      */
     triggers?: PolicyTrigger[];
-    /** The qualified functions of `triggers`, each once (for allow-lists, and for Cedar). */
+    /**
+     * The qualified functions of `triggers`, and the user functions their WHEN conditions call (they
+     * run on each row too), each once (for allow-lists, and for Cedar).
+     */
     trigger_functions?: string[];
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;
