@@ -74,7 +74,7 @@ function policies(): string {
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
-DROP TABLE IF EXISTS public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
+DROP TABLE IF EXISTS public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
 DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
 `;
@@ -107,6 +107,15 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TABLE public.pgbench_rt12_late (id integer);
+CREATE TABLE public.pgbench_rt12_trig (id integer PRIMARY KEY, note text);
+INSERT INTO public.pgbench_rt12_trig VALUES (1, 'a');
+CREATE TRIGGER rt12_trig BEFORE INSERT OR UPDATE OR DELETE ON public.pgbench_rt12_trig FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger();
+CREATE TABLE public.pgbench_rt12_pref (id integer PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE public.pgbench_rt12_pref_1 PARTITION OF public.pgbench_rt12_pref FOR VALUES FROM (0) TO (100);
+INSERT INTO public.pgbench_rt12_pref VALUES (1);
+CREATE TABLE public.pgbench_rt12_pchild (pid integer REFERENCES public.pgbench_rt12_pref ON DELETE CASCADE);
+INSERT INTO public.pgbench_rt12_pchild VALUES (1);
+CREATE TRIGGER rt12_pchild BEFORE DELETE ON public.pgbench_rt12_pchild FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger();
 CREATE TABLE public.pgbench_rt12_late_ext (id integer);
 `;
 
@@ -210,6 +219,36 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     await agent.query('ROLLBACK');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
+  });
+
+  // Held: every way a write reaches a table with a trigger whose function is unreviewed is refused.
+  it.each([
+    ['MERGE', "MERGE INTO public.pgbench_rt12_trig t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED THEN UPDATE SET note = 'b'"],
+    ['INSERT ... ON CONFLICT DO UPDATE', "INSERT INTO public.pgbench_rt12_trig VALUES (1, 'b') ON CONFLICT (id) DO UPDATE SET note = 'c'"],
+    ['a writable CTE', "WITH w AS (UPDATE public.pgbench_rt12_trig SET note = 'd' WHERE id = 1 RETURNING id) SELECT count(*) FROM w"],
+    ['EXPLAIN ANALYZE of a write', "EXPLAIN ANALYZE UPDATE public.pgbench_rt12_trig SET note = 'e' WHERE id = 1"],
+    ['a DELETE on a partition whose parent a foreign key with ON DELETE CASCADE references', 'DELETE FROM public.pgbench_rt12_pref_1 WHERE id = 1'],
+    ['TRUNCATE ... CASCADE of a partition of a referenced table', 'TRUNCATE public.pgbench_rt12_pref_1 CASCADE'],
+  ])('held: %s firing an unreviewed trigger is refused, nothing raised arrives', async (_what, sql) => {
+    const o = await agentWrite(sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.notices).toEqual([]);
+    expect(o.code).not.toBeNull();
+  });
+
+  it('held: COPY FROM STDIN into a table with an unreviewed trigger is refused before any row goes up', async () => {
+    const w = await WireClient.connect(t.port, await t.token('rt12-agent-copy', ['agents', 'bench']));
+    w.send(serialize.query('COPY public.pgbench_rt12_trig FROM STDIN'));
+    const first = await w.next();
+    const got = [first];
+    if (first.name === 'copyInResponse') {
+      w.send(serialize.copyData(Buffer.from('7\tz\n')), serialize.copyDone());
+    }
+    got.push(...(await w.untilReady(1)).flat());
+    w.close();
+    expect(JSON.stringify(got)).not.toContain(ssn);
+    expect(got.map((m) => m.name)).not.toContain('copyInResponse');
+    expect(got.find((m) => m.name === 'error')?.code).toBe('42501');
   });
 
   it('R12-3: an overload of a built-in created through Gatehouse is a user function to the very next statement', async () => {
