@@ -30,6 +30,10 @@
 //   function ran it on the agent's write (a raw SSN in a notice): trigger_functions listed tgfoid only.
 //   Fixed (pg/relation-triggers.ts: the user functions a WHEN condition calls, from pg_depend, are in
 //   statement.trigger_functions).
+// - R12-8 (high, open, older than this branch): an operator built on a user function (`1 === 1`), or a
+//   cast to a domain whose CHECK calls one, runs it without it being in statement.user_functions:
+//   deny-user-functions lets an agent's SELECT that names no masked table return what it read raw.
+//   Left as it.fails (needs operators and types in the statement facts).
 // Held: a named extended-protocol statement parsed before a trigger was created is decided again at
 // its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies.
 //
@@ -77,6 +81,8 @@ DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
 DROP TABLE IF EXISTS public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
 DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
+DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
+DROP DOMAIN IF EXISTS public.rt12_dom;
 `;
 
 const SETUP = `
@@ -107,6 +113,9 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TABLE public.pgbench_rt12_late (id integer);
+CREATE FUNCTION public.rt12_op(integer, integer) RETURNS text LANGUAGE sql AS $$ SELECT ssn FROM clinical.patients WHERE id = $1 $$;
+CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_op);
+CREATE DOMAIN public.rt12_dom AS integer CHECK (public.rt12_leak_check(VALUE));
 CREATE TABLE public.pgbench_rt12_trig (id integer PRIMARY KEY, note text);
 INSERT INTO public.pgbench_rt12_trig VALUES (1, 'a');
 CREATE TRIGGER rt12_trig BEFORE INSERT OR UPDATE OR DELETE ON public.pgbench_rt12_trig FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger();
@@ -249,6 +258,24 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     expect(JSON.stringify(got)).not.toContain(ssn);
     expect(got.map((m) => m.name)).not.toContain('copyInResponse');
     expect(got.find((m) => m.name === 'error')?.code).toBe('42501');
+  });
+
+  // R12-8 (high, open; not new in this branch): user_functions holds the FUNCTIONS a statement calls by
+  // name, from the parse tree; an operator built on a user function (`1 === 1`), or a cast to a domain
+  // whose CHECK calls one, runs that function as well, and deny-user-functions does not see it. Under a
+  // mask these are refused (enforce/mask-routines.ts), but a statement that names no masked table is
+  // decided by the policy alone: the agent gets what the function read. Needs operators and types in
+  // the statement facts and their verdicts in user_functions.
+  it.fails('R12-8: an operator built on a user function is a user function to the policy', async () => {
+    const o = await attempt(agent, 'SELECT 1 === 1 AS v');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it.fails('R12-8: a cast to a domain whose CHECK calls a user function is a user function to the policy', async () => {
+    const o = await attempt(agent, 'SELECT 1::public.rt12_dom AS v');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
   });
 
   it('R12-3: an overload of a built-in created through Gatehouse is a user function to the very next statement', async () => {
