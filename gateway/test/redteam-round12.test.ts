@@ -77,12 +77,12 @@ function policies(): string {
 }
 
 const CLEANUP = `
+DROP DOMAIN IF EXISTS public.rt12_dom;
+DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
 DROP TABLE IF EXISTS public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
 DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
-DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
-DROP DOMAIN IF EXISTS public.rt12_dom;
 `;
 
 const SETUP = `
