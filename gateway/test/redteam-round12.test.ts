@@ -9,10 +9,11 @@
 // for what held: partitions, inheritance children, FK actions, rules, replica triggers).
 //
 // Found (each test asserts the SECURE behaviour):
-// - R12-1 (high): a column DEFAULT or CHECK constraint calling a user function runs it on an agent's
-//   write, yet the function is in neither statement.triggers nor statement.user_functions: what it
-//   RAISEs (a raw SSN) reaches the agent. Left as it.fails (needs the snapshot to read pg_attrdef/
-//   pg_constraint/pg_index dependencies on pg_proc for writes).
+// - R12-1 (high): a column DEFAULT, CHECK constraint, domain CHECK or index expression calling a user
+//   function runs it on an agent's write, yet the function was in neither statement.triggers nor
+//   statement.user_functions: what it RAISEs (a raw SSN) reached the agent. Fixed
+//   (pg/relation-write-calls.ts: those functions, from pg_depend, are in statement.user_functions of
+//   a write that reaches the table; deny-user-functions applies).
 // - R12-2 (medium, availability): a steady stream of schema changes through Gatehouse that need no
 //   catalog themselves (CREATE FUNCTION, DO) refused every other session's table statements with 55000:
 //   afterChange waited for a read newer than the LATEST change, not the change the statement arrived
@@ -77,10 +78,12 @@ function policies(): string {
 }
 
 const CLEANUP = `
+DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
+DROP FUNCTION IF EXISTS public.rt12_leak_idx(integer);
 DROP DOMAIN IF EXISTS public.rt12_dom;
 DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
-DROP TABLE IF EXISTS public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
+DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx, public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
 DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
 `;
@@ -116,6 +119,14 @@ CREATE TABLE public.pgbench_rt12_late (id integer);
 CREATE FUNCTION public.rt12_op(integer, integer) RETURNS text LANGUAGE sql AS $$ SELECT ssn FROM clinical.patients WHERE id = $1 $$;
 CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_op);
 CREATE DOMAIN public.rt12_dom AS integer CHECK (public.rt12_leak_check(VALUE));
+CREATE TABLE public.pgbench_rt12_domcol (v public.rt12_dom);
+CREATE FUNCTION public.rt12_leak_idx(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'indexed next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN $1;
+END $$;
+CREATE TABLE public.pgbench_rt12_idx (id integer);
+CREATE INDEX pgbench_rt12_idx_f ON public.pgbench_rt12_idx (public.rt12_leak_idx(id));
 CREATE TABLE public.pgbench_rt12_trig (id integer PRIMARY KEY, note text);
 INSERT INTO public.pgbench_rt12_trig VALUES (1, 'a');
 CREATE TRIGGER rt12_trig BEFORE INSERT OR UPDATE OR DELETE ON public.pgbench_rt12_trig FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger();
@@ -186,18 +197,26 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // R12-1 (high, open): a write runs functions that are not triggers: column defaults, CHECK and
-  // domain constraints, index expressions, generated columns. They read masked tables raw like a
-  // trigger's function, but the policy input lists them nowhere (not in triggers, not in
-  // user_functions), so deny-user-functions and deny-unreviewed-triggers both let the write run.
-  it.fails('R12-1: a column DEFAULT calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
+  // R12-1: a write runs functions that are not triggers: column defaults, CHECK and domain
+  // constraints, index expressions, generated columns. They read masked tables raw like a trigger's
+  // function; they are in user_functions, so deny-user-functions refuses the agent's write.
+  it('R12-1: a column DEFAULT calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
     const o = await agentWrite('INSERT INTO public.pgbench_rt12_default (id) VALUES (1)');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
   });
 
-  it.fails('R12-1: a CHECK constraint calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
+  it('R12-1: a CHECK constraint calling an unreviewed function is refused like a trigger, and nothing it raises arrives', async () => {
     const o = await agentWrite('INSERT INTO public.pgbench_rt12_check VALUES (1)');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it.each([
+    ['a column of a domain whose CHECK calls', 'INSERT INTO public.pgbench_rt12_domcol VALUES (1)'],
+    ['an index expression calling', 'INSERT INTO public.pgbench_rt12_idx VALUES (1)'],
+  ])('R12-1: a write to %s an unreviewed function is refused, and nothing it raises arrives', async (_what, sql) => {
+    const o = await agentWrite(sql);
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
   });

@@ -21,6 +21,14 @@ export function writeTriggerCalls(written: readonly string[], relations: Relatio
   return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.triggerCalls ?? []))].sort();
 }
 
+/**
+ * The user functions a write runs besides triggers (defaults, generated columns, CHECK and domain
+ * constraints, index expressions) on every table it reaches: in statement.user_functions (R12-1).
+ */
+export function writeCalls(written: readonly string[], relations: RelationCatalog, truncate = false): string[] {
+  return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.writeCalls ?? []))].sort();
+}
+
 function byTableThenName(a: PolicyTrigger, b: PolicyTrigger): number {
   return a.table === b.table ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.table < b.table ? -1 : 1;
 }
