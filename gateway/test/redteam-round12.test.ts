@@ -35,6 +35,10 @@
 //   cast to a domain whose CHECK calls one, runs it without it being in statement.user_functions:
 //   deny-user-functions lets an agent's SELECT that names no masked table return what it read raw.
 //   Left as it.fails (needs operators and types in the statement facts).
+// - R12-9 (medium, availability, open): a view held locked by a migration in an open transaction
+//   blocks the relation read (pg_get_viewdef locks the view) after any schema change through Gatehouse:
+//   every session's statements naming a user table are refused with 55000 until the migration ends.
+//   Left as it.fails.
 // Held: a named extended-protocol statement parsed before a trigger was created is decided again at
 // its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies.
 //
@@ -82,7 +86,7 @@ DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
 DROP FUNCTION IF EXISTS public.rt12_leak_idx(integer);
 DROP DOMAIN IF EXISTS public.rt12_dom;
 DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
-DROP VIEW IF EXISTS public.ddl_rt12_gone_v;
+DROP VIEW IF EXISTS public.ddl_rt12_gone_v, public.ddl_rt12_locked_v;
 DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx, public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
 DROP FUNCTION IF EXISTS public.gatehouse_example_reviewed_trigger();
@@ -103,6 +107,7 @@ END $$;
 CREATE TABLE public.pgbench_rt12_check (id integer CHECK (public.rt12_leak_check(id)));
 CREATE TABLE public.ddl_rt12_plain (id integer);
 INSERT INTO public.ddl_rt12_plain VALUES (1);
+CREATE VIEW public.ddl_rt12_locked_v AS SELECT id FROM public.ddl_rt12_plain;
 CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RETURN NEW;
@@ -344,5 +349,28 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     const o = await attempt(agent, 'SELECT ssn FROM public.ddl_rt12_gone_v WHERE id = 1');
     leaver.close();
     expect(JSON.stringify(o)).not.toContain(ssn);
+  });
+
+  // R12-9 (medium, availability, open): the relation snapshot reads each view's definition with
+  // pg_get_viewdef, which takes a lock on the view. A migration holding a view locked in an open
+  // transaction (CREATE OR REPLACE VIEW, ALTER VIEW, directly on the server or through Gatehouse) blocks
+  // the read after ANY schema change through Gatehouse, and every statement of every session that
+  // names a user table, related to either change or not, waits changeWaitMs and is refused with 55000,
+  // and so are later ones while the failed read's backoff runs, until the migration commits. Before
+  // this branch the last snapshot kept serving. Needs reading view definitions without the lock (or
+  // keeping the old definition of a view that could not be read).
+  it.fails('R12-9: a view held locked by a migration does not refuse unrelated statements after a schema change', async () => {
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await migration.connect();
+    try {
+      await migration.query('BEGIN');
+      await migration.query('LOCK TABLE public.ddl_rt12_locked_v IN ACCESS EXCLUSIVE MODE'); // as CREATE OR REPLACE VIEW holds it
+      expect((await attempt(admin, 'CREATE OR REPLACE FUNCTION public.rt12_churn() RETURNS integer LANGUAGE sql AS $$ SELECT -1 $$')).code).toBeNull();
+      const o = await attempt(agent, 'SELECT count(*)::int AS n FROM public.ddl_rt12_plain');
+      expect(o.code).toBeNull();
+    } finally {
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await migration.end();
+    }
   });
 });
