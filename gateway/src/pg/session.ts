@@ -1010,6 +1010,13 @@ export class Session {
    */
   private closeAfterServer(problem: string | null, handback: UpstreamHandback): void {
     const upstream = this.upstream;
+    if (upstream.destroyed) {
+      // The server side is gone already (the session closes because of it): read again now.
+      upstream.destroy();
+      this.catalogChanged();
+      this.deps.onClose(problem, handback);
+      return;
+    }
     upstream.off('data', this.upstreamListeners.data);
     upstream.off('error', this.upstreamListeners.error);
     upstream.off('close', this.upstreamListeners.close);
