@@ -18,15 +18,16 @@
 //   catalog themselves (CREATE FUNCTION, DO) refused every other session's table statements with 55000:
 //   afterChange waited for a read newer than the LATEST change, not the change the statement arrived
 //   after. Fixed (pg/catalog-snapshot.ts: wait for the generation current at arrival).
-// - R12-3 (high): needsCatalog asked the OLD routine snapshot whether a call is built in, so a call of
+// - R12-3 (medium: needs a privileged change and a call within the read): needsCatalog asked the OLD routine snapshot whether a call is built in, so a call of
 //   `upper(5)` right after `CREATE FUNCTION public.upper(integer)` through Gatehouse was decided at
 //   once, before the read, with the function unknown: not in user_functions, deny-user-functions did
 //   not apply and the agent got what the function read. Fixed (enforce/decision-point.ts: while a
 //   change is pending, any function call waits).
-// - R12-4 (high): a schema change sent with Terminate right behind it (a client that leaves before
+// - R12-4 (medium: needs a privileged client that leaves early): a schema change sent with Terminate right behind it (a client that leaves before
 //   the answer) commits on the server, but the session closed before ReadyForQuery, so the snapshots
 //   were never read again: a view over the masked table was unknown for up to 30 s and an agent read
-//   raw SSNs through it. Fixed (pg/session.ts close(): a forwarded change still owed an answer counts).
+//   raw SSNs through it. Fixed (pg/session.ts close(): a forwarded change still owed an answer counts;
+//   the snapshots are read again once the server has closed the connection, which it does after it).
 // - R12-5 (high): a trigger whose function is reviewed but whose WHEN condition calls an unreviewed
 //   function ran it on the agent's write (a raw SSN in a notice): trigger_functions listed tgfoid only.
 //   Fixed (pg/relation-triggers.ts: the user functions a WHEN condition calls, from pg_depend, are in
@@ -40,7 +41,10 @@
 //   every session's statements naming a user table are refused with 55000 until the migration ends.
 //   Left as it.fails.
 // Held: a named extended-protocol statement parsed before a trigger was created is decided again at
-// its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies.
+// its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies;
+// MERGE, INSERT ... ON CONFLICT DO UPDATE, a writable CTE, EXPLAIN ANALYZE of a write, a DELETE on a
+// partition whose parent an ON DELETE CASCADE key references, TRUNCATE ... CASCADE of such a
+// partition, and COPY FROM STDIN, each onto a table with an unreviewed trigger, are refused.
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam12 npx vitest run --project integration gateway/test/redteam-round12.test.ts
 
