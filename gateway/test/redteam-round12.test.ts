@@ -32,10 +32,11 @@
 //   function ran it on the agent's write (a raw SSN in a notice): trigger_functions listed tgfoid only.
 //   Fixed (pg/relation-triggers.ts: the user functions a WHEN condition calls, from pg_depend, are in
 //   statement.trigger_functions).
-// - R12-8 (high, open, older than this branch): an operator built on a user function (`1 === 1`), or a
-//   cast to a domain whose CHECK calls one, runs it without it being in statement.user_functions:
-//   deny-user-functions lets an agent's SELECT that names no masked table return what it read raw.
-//   Left as it.fails (needs operators and types in the statement facts).
+// - R12-8 (high, older than this branch): an operator built on a user function (`1 === 1`), or a
+//   cast to a domain whose CHECK calls one, ran it without it being in statement.user_functions:
+//   deny-user-functions let an agent's SELECT that names no masked table return what it read raw.
+//   Fixed (enforce/routine-uses.ts: user operators and types named are in user_functions, by the name
+//   as written; the statement is parsed again only when the database has such an operator or type).
 // - R12-9 (medium, availability, open): a view held locked by a migration in an open transaction
 //   blocks the relation read (pg_get_viewdef locks the view) after any schema change through Gatehouse:
 //   every session's statements naming a user table are refused with 55000 until the migration ends.
@@ -288,19 +289,17 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     expect(got.find((m) => m.name === 'error')?.code).toBe('42501');
   });
 
-  // R12-8 (high, open; not new in this branch): user_functions holds the FUNCTIONS a statement calls by
-  // name, from the parse tree; an operator built on a user function (`1 === 1`), or a cast to a domain
-  // whose CHECK calls one, runs that function as well, and deny-user-functions does not see it. Under a
-  // mask these are refused (enforce/mask-routines.ts), but a statement that names no masked table is
-  // decided by the policy alone: the agent gets what the function read. Needs operators and types in
-  // the statement facts and their verdicts in user_functions.
-  it.fails('R12-8: an operator built on a user function is a user function to the policy', async () => {
+  // R12-8 (not new in this branch): user_functions held only the FUNCTIONS a statement calls by name;
+  // an operator built on a user function (`1 === 1`), or a cast to a domain whose CHECK calls one, runs
+  // that function as well. Under a mask these are refused (enforce/mask-routines.ts), but a statement
+  // that names no masked table is decided by the policy alone.
+  it('R12-8: an operator built on a user function is a user function to the policy', async () => {
     const o = await attempt(agent, 'SELECT 1 === 1 AS v');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
   });
 
-  it.fails('R12-8: a cast to a domain whose CHECK calls a user function is a user function to the policy', async () => {
+  it('R12-8: a cast to a domain whose CHECK calls a user function is a user function to the policy', async () => {
     const o = await attempt(agent, 'SELECT 1::public.rt12_dom AS v');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');

@@ -10,8 +10,9 @@ import type { StatementFacts } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
+import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 
-export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
+export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null, text?: string): CatalogFacts {
   const through = new Set<string>();
   const calls = new Set<string>();
   if (relations !== null) {
@@ -35,6 +36,8 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       const name = { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) };
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
+    // User operators and types named in the statement run user functions too (R12-8).
+    if (text !== undefined) userFunctions.push(...harmfulOperatorsAndTypes(text, routines));
   }
   const triggers = relations === null ? [] : writeTriggers(written, relations, truncate);
   const triggerCalls = relations === null ? [] : writeTriggerCalls(written, relations, truncate);
