@@ -268,15 +268,20 @@ function evaluateAll(
 }
 
 /**
- * Whether deciding the statement reads the catalog snapshots: it names a relation outside the
- * system schemas, or calls a function. Any call: the snapshot that would say a name is built in is
- * the one being read again, and the change may have added an overload that wins for the call's
- * argument types (`public.upper(integer)` for `upper(5)`; red-team round 12, R12-3).
+ * Whether deciding the statement may read the catalog snapshots: it names a relation outside the
+ * system schemas, calls a function, or holds expressions at all (a query, a write, EXPLAIN, PREPARE,
+ * a cursor, COPY). Any call or expression: the snapshot that would say a name is built in is the one
+ * being read again, and the change may have added an overload that wins for the call's argument types
+ * (`public.upper(integer)` for `upper(5)`), or an operator or domain (`1 === 1`, `1::public.d`) that
+ * the statement facts do not list (red-team round 12, R12-3).
  */
 function needsCatalog(p: ParsedStatement): boolean {
   if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;
-  return p.facts.functions.length > 0;
+  return p.facts.functions.length > 0 || EXPRESSION_KINDS.has(p.facts.kind);
 }
+
+/** Statement kinds that can hold expressions (operators, casts): they wait for a pending catalog read. */
+const EXPRESSION_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'prepare', 'execute', 'cursor', 'do', 'call']);
 
 /** Every statement of the query refused: the catalog could not be read again after a schema change. */
 function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>): DecidedStatement[] {
