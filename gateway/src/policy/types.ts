@@ -74,7 +74,9 @@ export interface PolicyInput {
     functions: string[];
     /**
      * Functions called that are not built in (SQL or PL functions outside pg_catalog and
-     * information_schema, as the database's catalog says): they can read any table themselves.
+     * information_schema, as the database's catalog says): they can read any table themselves. Also
+     * those a write runs through defaults, CHECK and domain constraints and index expressions of the
+     * tables it reaches, and the user operators and domain or range types named (as written).
      * Absent in inputs recorded before it existed.
      */
     user_functions?: string[];
