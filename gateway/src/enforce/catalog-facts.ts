@@ -1,16 +1,18 @@
 // Facts about a statement that only the database's catalog knows (policy/input.ts CatalogFacts):
 // the tables read through the views it names (and the parents of partitions it names), the
 // functions those views call (so deny-sql-text and deny-user-functions see them), and the
-// functions called, directly or through views, that are not built in; the user triggers its
+// functions called, directly or through views, or run by its writes (defaults, constraints, index
+// expressions), that are not built in; the user triggers its
 // writes can fire (enforce/write-triggers.ts). Read from the snapshots, synchronously.
 
 import type { CatalogFacts } from '../policy/input.ts';
 import type { StatementFacts } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
-import { writeTriggers } from './write-triggers.ts';
+import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
+import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 
-export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
+export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null, text?: string): CatalogFacts {
   const through = new Set<string>();
   const calls = new Set<string>();
   if (relations !== null) {
@@ -22,14 +24,22 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       for (const f of rel.calls ?? []) calls.add(f);
     }
   }
+  const written = facts.tablesWritten.map((t) => t.qualified);
+  const truncate = facts.command === 'TruncateStmt';
+  // Functions the write runs besides triggers (defaults, CHECK and domain constraints, index
+  // expressions; red-team round 12, R12-1): user functions when not built in (C ones are harmless).
+  const runByWrite = relations === null ? [] : writeCalls(written, relations, truncate);
   const userFunctions: string[] = [];
   if (routines !== null) {
-    for (const f of [...facts.functions, ...calls]) {
+    for (const f of [...facts.functions, ...calls, ...runByWrite]) {
       const dot = f.lastIndexOf('.');
       const name = { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) };
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
+    // User operators and types named in the statement run user functions too (R12-8).
+    if (text !== undefined) userFunctions.push(...harmfulOperatorsAndTypes(text, routines));
   }
-  const triggers = relations === null ? [] : writeTriggers(facts.tablesWritten.map((t) => t.qualified), relations, facts.command === 'TruncateStmt');
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers };
+  const triggers = relations === null ? [] : writeTriggers(written, relations, truncate);
+  const triggerCalls = relations === null ? [] : writeTriggerCalls(written, relations, truncate);
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers, triggerCalls };
 }

@@ -52,7 +52,10 @@ function counted(engine: PolicyEngine): PolicyEngine & { calls: number } {
   return wrapper;
 }
 
-const ROUTINES = new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]);
+const ROUTINES = new RoutineCatalog([
+  { kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false },
+  { kind: 'function', schema: 'pg_catalog', name: 'upper', harmless: true, retset: false },
+]);
 
 const PATIENTS = new RelationCatalog(
   [
@@ -320,15 +323,26 @@ describe('decideQuery after a schema change (catalogChange)', () => {
       },
     };
     // Needs nothing from the catalog: decided at once, the change not even asked about.
-    expect(decideMaybeLater(withChange, 'SELECT 1', 'simple')).not.toBeInstanceOf(Promise);
+    expect(decideMaybeLater(withChange, 'BEGIN', 'simple')).not.toBeInstanceOf(Promise);
     expect(decideMaybeLater(withChange, 'SHOW search_path', 'extended')).not.toBeInstanceOf(Promise);
     expect(asked).toBe(0);
+    // An expression may name an operator or a domain the change created (`1 === 1`): it waits (R12-3).
+    const expr = decideMaybeLater(withChange, 'SELECT 1 === 1', 'simple');
+    expect(expr).toBeInstanceOf(Promise);
+    expect(asked).toBe(1);
+    // A call waits even when the old snapshot says the name is built in: the change may have added an
+    // overload that wins for the call's argument types (public.upper(integer) for upper(5); R12-3).
+    const call = decideMaybeLater(withChange, 'SELECT upper(5)', 'simple');
+    expect(call).toBeInstanceOf(Promise);
+    expect(asked).toBe(2);
     const later = decideMaybeLater(withChange, 'SELECT id FROM clinical.visits', 'simple');
     expect(later).toBeInstanceOf(Promise);
     release('fresh');
     const d = await later;
     expect(d.kind).toBe('forward');
-    expect(asked).toBe(1);
+    expect((await call).kind).toBe('forward');
+    expect((await expr).kind).not.toBe('pending');
+    expect(asked).toBe(3);
   });
 
   it.each(['failed', 'timeout'] as const)('a read that %s refuses the statement with 55000, not decided with the old catalog', async (result) => {

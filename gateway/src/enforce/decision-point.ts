@@ -207,7 +207,7 @@ function evaluateOne(
     return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
   }
   try {
-    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
+    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current(), text);
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
     const key = DecisionCache.keyFor(engine, input);
     const withProbe = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated | Promise<Evaluated> => {
@@ -257,7 +257,7 @@ function evaluateAll(
   parsed: ParsedStatement[],
   parameters: BoundParameters,
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
-  const waits = parsed.some((p) => needsCatalog(p, ctx)) ? (ctx.catalogChange?.() ?? null) : null;
+  const waits = parsed.some((p) => needsCatalog(p)) ? (ctx.catalogChange?.() ?? null) : null;
   if (waits !== null) {
     // A schema change through Gatehouse is being read: decide with the catalog that knows it.
     return waits.then(
@@ -273,19 +273,20 @@ function evaluateAll(
 }
 
 /**
- * Whether deciding the statement reads the catalog snapshots: it names a relation outside the
- * system schemas, or calls a routine the routine snapshot does not know as built in.
+ * Whether deciding the statement may read the catalog snapshots: it names a relation outside the
+ * system schemas, calls a function, or holds expressions at all (a query, a write, EXPLAIN, PREPARE,
+ * a cursor, COPY). Any call or expression: the snapshot that would say a name is built in is the one
+ * being read again, and the change may have added an overload that wins for the call's argument types
+ * (`public.upper(integer)` for `upper(5)`), or an operator or domain (`1 === 1`, `1::public.d`) that
+ * the statement facts do not list (red-team round 12, R12-3).
  */
-function needsCatalog(p: ParsedStatement, ctx: DecisionContext): boolean {
+function needsCatalog(p: ParsedStatement): boolean {
   if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;
-  if (p.facts.functions.length === 0) return false;
-  const routines = ctx.routines.current();
-  if (routines === null) return true;
-  return p.facts.functions.some((f) => {
-    const dot = f.lastIndexOf('.');
-    return routines.verdict('function', { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) }) !== 'harmless';
-  });
+  return p.facts.functions.length > 0 || EXPRESSION_KINDS.has(p.facts.kind);
 }
+
+/** Statement kinds that can hold expressions (operators, casts): they wait for a pending catalog read. */
+const EXPRESSION_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'prepare', 'execute', 'cursor', 'do', 'call']);
 
 /** Every statement of the query refused: the catalog could not be read again after a schema change. */
 function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>): DecidedStatement[] {

@@ -48,6 +48,14 @@ export interface RelationInfo {
   actionWrites?: string[];
   /** Enabled user triggers of this relation (pg_trigger, not internal, not disabled). Absent: none. */
   triggers?: TriggerInfo[];
+  /** User functions the WHEN conditions of those triggers call (they run too). Absent: none. */
+  triggerCalls?: string[];
+  /**
+   * User functions a write to this table runs besides triggers: its column defaults and generated
+   * columns, CHECK constraints, index expressions and its columns' domain constraints call them
+   * (pg/relation-write-calls.ts). Absent: none.
+   */
+  writeCalls?: string[];
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
 }

@@ -32,6 +32,7 @@ interface Entry {
 
 export class RoutineCatalog {
   private readonly byKind: Record<RoutineKind, Map<string, Entry[]>> = { function: new Map(), operator: new Map(), type: new Map() };
+  private readonly harmful: Record<RoutineKind, boolean> = { function: false, operator: false, type: false };
 
   constructor(rows: readonly RoutineRow[], readonly loadedAt: number = Date.now()) {
     for (const r of rows) {
@@ -39,6 +40,7 @@ export class RoutineCatalog {
       let entries = names.get(r.name);
       if (entries === undefined) names.set(r.name, (entries = []));
       entries.push({ schema: r.schema, harmless: r.harmless, retset: r.retset });
+      if (!r.harmless) this.harmful[r.kind] = true;
     }
   }
 
@@ -51,6 +53,11 @@ export class RoutineCatalog {
   private candidates(kind: RoutineKind, r: RoutineName): Entry[] {
     const all = this.byKind[kind].get(r.name) ?? [];
     return r.schema === null ? all : all.filter((e) => e.schema === r.schema);
+  }
+
+  /** Whether any routine of this kind is not harmless (user operators and types are rare). */
+  anyHarmful(kind: RoutineKind): boolean {
+    return this.harmful[kind];
   }
 
   verdict(kind: RoutineKind, r: RoutineName): RoutineVerdict {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PolicyTrigger } from '../policy/types.ts';
 import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
-import { writeTriggers } from './write-triggers.ts';
+import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
 
 function rel(oid: number, name: string, more: Partial<RelationInfo> = {}): RelationInfo {
   return { oid, schema: 'public', name, qualified: `public.${name}`, kind: 'table', persistence: 'permanent', columns: [], reads: [], ancestors: [], ...more };
@@ -21,6 +21,9 @@ const CATALOG = new RelationCatalog(
     rel(6, 'plain', { keys: [{ kind: 'referenced', name: 'refs_fkey', columns: ['id'], from: 'public.refs' }] }),
     rel(7, 'refs', { triggers: [trigger('refs', 'on_truncate', 'note')] }),
     rel(8, 'inbox', { reads: ['public.orders'] }),
+    rel(9, 'guarded', { triggers: [trigger('guarded', 'stamp', 'reviewed')], triggerCalls: ['public.leak'] }),
+    rel(10, 'defaults', { writeCalls: ['public.fill'] }),
+    rel(11, 'defaults_child', { ancestors: ['public.defaults'], writeCalls: ['public.check_child'] }),
   ],
   { hash: true },
 );
@@ -56,5 +59,19 @@ describe('writeTriggers', () => {
 
   it('is empty for tables without triggers and for relations the snapshot does not know', () => {
     expect(writeTriggers(['public.plain', 'public.nope'], CATALOG)).toEqual([]);
+  });
+});
+
+describe('writeTriggerCalls', () => {
+  it("lists the functions the WHEN conditions of the reached tables' triggers call (R12-5)", () => {
+    expect(writeTriggerCalls(['public.guarded'], CATALOG)).toEqual(['public.leak']);
+    expect(writeTriggerCalls(['public.orders'], CATALOG)).toEqual([]);
+  });
+});
+
+describe('writeCalls', () => {
+  it('lists the functions defaults, constraints and index expressions of the reached tables call, children too (R12-1)', () => {
+    expect(writeCalls(['public.defaults'], CATALOG)).toEqual(['public.check_child', 'public.fill']);
+    expect(writeCalls(['public.orders'], CATALOG)).toEqual([]);
   });
 });

@@ -10,8 +10,33 @@ import type { PolicyTrigger } from '../policy/types.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 
 export function writeTriggers(written: readonly string[], relations: RelationCatalog, truncate = false): PolicyTrigger[] {
+  return reachedByWrite(written, relations, truncate).flatMap((rel) => rel.triggers ?? []).sort(byTableThenName);
+}
+
+/**
+ * The user functions the WHEN conditions of those triggers call (statement.trigger_functions lists
+ * them with the triggers' own functions: they run on each row too; red-team round 12, R12-5).
+ */
+export function writeTriggerCalls(written: readonly string[], relations: RelationCatalog, truncate = false): string[] {
+  return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.triggerCalls ?? []))].sort();
+}
+
+/**
+ * The user functions a write runs besides triggers (defaults, generated columns, CHECK and domain
+ * constraints, index expressions) on every table it reaches: in statement.user_functions (R12-1).
+ */
+export function writeCalls(written: readonly string[], relations: RelationCatalog, truncate = false): string[] {
+  return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.writeCalls ?? []))].sort();
+}
+
+function byTableThenName(a: PolicyTrigger, b: PolicyTrigger): number {
+  return a.table === b.table ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.table < b.table ? -1 : 1;
+}
+
+/** Every relation a write of `written` can reach (each once). */
+function reachedByWrite(written: readonly string[], relations: RelationCatalog, truncate: boolean): RelationInfo[] {
   const seen = new Set<string>();
-  const out: PolicyTrigger[] = [];
+  const out: RelationInfo[] = [];
   const stack = [...written];
   while (stack.length > 0) {
     const qualified = stack.pop()!;
@@ -23,11 +48,11 @@ export function writeTriggers(written: readonly string[], relations: RelationCat
     for (const member of family) {
       if (member !== rel) stack.push(member.qualified);
     }
-    for (const t of rel.triggers ?? []) out.push(t);
+    out.push(rel);
     // A view's definition, or a table's rules (pg_rewrite, in `reads` too): where the write may go.
     stack.push(...rel.reads);
     stack.push(...(rel.actionWrites ?? []));
     if (truncate) for (const k of rel.keys ?? []) if (k.kind === 'referenced' && k.from) stack.push(k.from);
   }
-  return out.sort((a, b) => (a.table === b.table ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.table < b.table ? -1 : 1));
+  return out;
 }

@@ -181,6 +181,23 @@ describe('CatalogSnapshot after a schema change (invalidate, afterChange)', () =
     expect(await h.snap.afterChange(5_000)).toBe('fresh');
   });
 
+  it('a wait needs only the changes announced before it: one announced meanwhile does not hold it (R12-2)', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    h.snap.invalidate(); // a read starts after this change (it hangs)
+    await h.settle();
+    const waiting = h.snap.afterChange(1_000);
+    h.snap.invalidate(); // another session's change, after the statement arrived: the next read will hang too
+    h.release(); // the read that started after the first change ends
+    expect(await waiting).toBe('fresh');
+    expect(h.snap.changePending()).toBe(true); // the second change is still to be read
+    await h.settle();
+    h.setHanging(false);
+    h.release();
+    expect(await h.snap.afterChange(5_000)).toBe('fresh');
+  });
+
   it('a read that does not end in time answers timeout, and the change stays pending', async () => {
     const h = harness();
     await h.snap.ready();

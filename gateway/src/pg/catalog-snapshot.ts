@@ -125,26 +125,35 @@ export class CatalogSnapshot<R, T> {
     return this.confirmedGeneration < this.generation;
   }
 
+  /** The changes announced up to now are in the snapshot (a read that started after them succeeded). */
+  private seen(generation: number): boolean {
+    return this.confirmedGeneration >= generation;
+  }
+
   /**
-   * Resolves once a read that started after the last change has succeeded ('fresh'), failed
-   * ('failed': the snapshot stays behind the change until a later read succeeds) or `timeoutMs`
-   * has passed ('timeout'). A read is started when none is in flight and no backoff is pending.
+   * Resolves once a read that started after the last change announced BEFORE this call has
+   * succeeded ('fresh'), failed ('failed': the snapshot stays behind the change until a later read
+   * succeeds) or `timeoutMs` has passed ('timeout'). Changes announced meanwhile are not waited for:
+   * the statement arrived before them (a stream of changes in one session must not hold every other
+   * session until it stops: red-team round 12, R12-2). A read is started when none is in flight and
+   * no backoff is pending.
    */
   async afterChange(timeoutMs: number): Promise<ChangeWait> {
+    const target = this.generation;
     const deadline = this.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
       for (;;) {
-        if (!this.changePending()) return 'fresh';
+        if (this.seen(target)) return 'fresh';
         if (this.loading === null) this.refresh();
         const loading = this.loading as Promise<void> | null;
         if (loading === null) return 'failed'; // a failed read's backoff has not passed
         const failuresBefore = this.counts.failures;
         if ((await Promise.race([loading.then(() => 'read' as const), timeout])) === 'timeout' || this.now() > deadline) {
-          return this.changePending() ? 'timeout' : 'fresh';
+          return this.seen(target) ? 'fresh' : 'timeout';
         }
-        if (this.counts.failures > failuresBefore && this.changePending()) return 'failed';
+        if (this.counts.failures > failuresBefore && !this.seen(target)) return 'failed';
       }
     } finally {
       clearTimeout(timer);

@@ -5,7 +5,8 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
-import { triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
+import { triggerCallsByRelation, triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
+import { writeCallsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
@@ -160,6 +161,8 @@ export interface RelationRows {
   foreignKeys?: ForeignKeyRow[];
   /** Absent in rows read before triggers were (tests): no trigger known. */
   triggers?: TriggerRow[];
+  /** Absent in rows read before write calls were (tests): none known. */
+  writeCalls?: WriteCallRow[];
   maskFunctions: { hash: boolean; superuser: boolean } | null;
 }
 
@@ -172,8 +175,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const keyIndexes = (await client.query<KeyIndexRow>(KEY_INDEXES)).rows;
   const foreignKeys = (await client.query<ForeignKeyRow>(FOREIGN_KEYS)).rows;
   const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
+  const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
   const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -209,6 +213,8 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   }
   const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
+  const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
+  const writeCalls = writeCallsByRelation(rows.writeCalls ?? [], byOid);
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -225,6 +231,8 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
     ...(actionWrites.has(r.oid) ? { actionWrites: [...new Set(actionWrites.get(r.oid)!)].sort() } : {}),
     ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
+    ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),
+    ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { triggerShape, triggersByRelation } from './relation-triggers.ts';
+import { triggerCallsByRelation, triggerShape, triggersByRelation } from './relation-triggers.ts';
 
 describe('triggerShape', () => {
   it('decodes tgtype bits', () => {
@@ -24,5 +24,22 @@ describe('triggersByRelation', () => {
     expect(out.get(10)).toEqual([
       { name: 'audit_it', table: 'public.orders', function: 'public.log_order', language: 'plpgsql', security_definer: true, timing: 'after', level: 'row', events: ['insert'] },
     ]);
+  });
+});
+
+describe('triggerCallsByRelation', () => {
+  it("collects the user functions each relation's trigger WHEN conditions call, each once (R12-5)", () => {
+    const rels = new Map([[10, { schema: 'public', name: 'orders' }]]);
+    const row = { name: 'a', type: 1 | 4, functionSchema: 'public', functionName: 'reviewed', language: 'plpgsql', securityDefiner: false };
+    const out = triggerCallsByRelation(
+      [
+        { ...row, rel: 10, whenFunctions: ['public.leak'] },
+        { ...row, rel: 10, name: 'b', whenFunctions: ['public.check_it', 'public.leak'] },
+        { ...row, rel: 10, name: 'c' },
+        { ...row, rel: 99, whenFunctions: ['public.gone'] },
+      ],
+      rels,
+    );
+    expect([...out.entries()]).toEqual([[10, ['public.check_it', 'public.leak']]]);
   });
 });

@@ -7,10 +7,21 @@ import type { TriggerInfo } from '../enforce/relation-catalog.ts';
  * Enabled user triggers (not internal: foreign-key checks are PostgreSQL's own; not disabled:
  * tgenabled 'D') of relations in user schemas, with their function's schema, name, language and
  * SECURITY DEFINER flag. Triggers enabled only in replica mode ('R') are listed too: a session that
- * may set session_replication_role fires them.
+ * may set session_replication_role fires them. `whenFunctions`: the user functions its WHEN condition
+ * calls (directly or through an operator), which run on every row the write reaches, before the
+ * trigger's function (red-team round 12, R12-5).
  */
 export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
-    pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner"
+    pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner",
+    ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
+            FROM pg_catalog.pg_depend d
+            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
+            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
+            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
+           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
+             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
+           ORDER BY 1) AS "whenFunctions"
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -30,6 +41,8 @@ export interface TriggerRow {
   functionName: string;
   language: string;
   securityDefiner: boolean;
+  /** User functions the trigger's WHEN condition calls ("schema.name"); absent in rows read before. */
+  whenFunctions?: string[];
 }
 
 /** Decodes tgtype (PostgreSQL's TRIGGER_TYPE_* bits, catalog/pg_trigger.h). */
@@ -62,6 +75,16 @@ export function triggersByRelation(rows: readonly TriggerRow[], relations: Reado
       security_definer: row.securityDefiner,
       ...triggerShape(row.type),
     });
+  }
+  return out;
+}
+
+/** The user functions the WHEN conditions of each relation's triggers call, keyed by its oid. */
+export function triggerCallsByRelation(rows: readonly TriggerRow[], relations: ReadonlyMap<number, unknown>): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const row of rows) {
+    if (!relations.has(row.rel) || !row.whenFunctions || row.whenFunctions.length === 0) continue;
+    out.set(row.rel, [...new Set([...(out.get(row.rel) ?? []), ...row.whenFunctions])].sort());
   }
   return out;
 }

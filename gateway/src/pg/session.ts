@@ -15,6 +15,7 @@ import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
+import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
@@ -120,6 +121,12 @@ function statementNamed(msg: FrontendMessage): string | null {
 
 /** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
 export const HELD_BACKLOG_BYTES = 1024 * 1024;
+
+/**
+ * How long a session whose client left during a schema change waits for the server to end the
+ * upstream connection (closeAfterServer) before it is destroyed and the snapshots read anyway.
+ */
+const UPSTREAM_END_WAIT_MS = 60_000;
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -974,13 +981,21 @@ export class Session {
     const handback = this.handbackOf(clientEnded, problem);
     this.closed = true;
     this.waiting = null; // a decision still to come is only audited when it arrives (hold: late)
+    // A schema change whose answer (or whose transaction's end) the server still owes may commit
+    // after the client left: the snapshots are read again all the same (red-team round 12, R12-4).
+    let catalogMayChange = this.relay.catalogChangeOwed();
     for (let p = this.pending.shift(); p; p = this.pending.shift()) {
       if (p.kind === 'query' || p.kind === 'execute') {
-        for (const s of p.ctx.statements.slice(p.ctx.index)) this.writeOutcome(s.decision, { status: 'aborted' });
+        for (const s of p.ctx.statements.slice(p.ctx.index)) {
+          if (s.decision.action !== 'deny' && s.parsed && changesCatalog(s.parsed.facts)) catalogMayChange = true;
+          this.writeOutcome(s.decision, { status: 'aborted' });
+        }
       }
     }
     this.client.end();
     this.client.destroySoon?.();
+    if (catalogMayChange && handback.kind === 'spent') return this.closeAfterServer(problem ? why : null, handback);
+    if (catalogMayChange) this.catalogChanged();
     if (handback.kind === 'idle') {
       this.upstream.pause();
       this.upstream.off('data', this.upstreamListeners.data);
@@ -991,6 +1006,39 @@ export class Session {
       this.upstream.destroy();
     }
     this.deps.onClose(problem ? why : null, handback);
+  }
+
+  /**
+   * The client left while the server still owed the answer to a schema change: the server runs it
+   * (and commits it, when it commits) before it reads what follows, Terminate or the end of the
+   * stream, and only then ends the connection. So the connection is ended from this side, its
+   * answers discarded, and when the server has closed it the snapshots are read again and the
+   * connection is released (at most UPSTREAM_END_WAIT_MS; red-team round 12, R12-4).
+   */
+  private closeAfterServer(problem: string | null, handback: UpstreamHandback): void {
+    const upstream = this.upstream;
+    if (upstream.destroyed) {
+      // The server side is gone already (the session closes because of it): read again now.
+      upstream.destroy();
+      this.catalogChanged();
+      this.deps.onClose(problem, handback);
+      return;
+    }
+    upstream.off('data', this.upstreamListeners.data);
+    upstream.off('error', this.upstreamListeners.error);
+    upstream.off('close', this.upstreamListeners.close);
+    upstream.off('drain', this.upstreamListeners.drain);
+    upstream.on('error', () => undefined);
+    upstream.on('data', () => undefined);
+    const bound = setTimeout(() => upstream.destroy(), UPSTREAM_END_WAIT_MS);
+    bound.unref?.();
+    upstream.once('close', () => {
+      clearTimeout(bound);
+      this.catalogChanged();
+      this.deps.onClose(problem, handback);
+    });
+    upstream.end();
+    upstream.resume();
   }
 
   get isClosed(): boolean {

@@ -51,6 +51,11 @@ export class UpstreamRelay {
 
   constructor(private readonly s: Session) {}
 
+  /** A schema change completed in the transaction still open: it commits if the server is told COMMIT. */
+  catalogChangeOwed(): boolean {
+    return this.catalogChangeInTransaction;
+  }
+
   /**
    * The session is over and its connection goes back to the pool: the bytes received and not yet
    * relayed (an asynchronous message), or null while a result is still being processed.

@@ -28,6 +28,8 @@ export interface CatalogFacts {
   userFunctions: string[];
   /** User triggers the statement's writes can fire (enforce/write-triggers.ts); none when omitted. */
   triggers?: PolicyTrigger[];
+  /** User functions the WHEN conditions of those triggers call (in trigger_functions too). */
+  triggerCalls?: string[];
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
@@ -67,7 +69,7 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       functions,
       user_functions: unique(args.catalog?.userFunctions ?? []),
       triggers: triggers.map((t) => ({ ...t, events: [...t.events] })),
-      trigger_functions: unique(triggers.map((t) => t.function)),
+      trigger_functions: unique([...triggers.map((t) => t.function), ...(args.catalog?.triggerCalls ?? [])]),
       runs_sql_text: callsSqlTextFunction(functions),
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,

@@ -74,7 +74,9 @@ export interface PolicyInput {
     functions: string[];
     /**
      * Functions called that are not built in (SQL or PL functions outside pg_catalog and
-     * information_schema, as the database's catalog says): they can read any table themselves.
+     * information_schema, as the database's catalog says): they can read any table themselves. Also
+     * those a write runs through defaults, CHECK and domain constraints and index expressions of the
+     * tables it reaches, and the user operators and domain or range types named (as written).
      * Absent in inputs recorded before it existed.
      */
     user_functions?: string[];
@@ -87,7 +89,10 @@ export interface PolicyInput {
      * reads any table raw. Absent in inputs recorded before it existed.
      */
     triggers?: PolicyTrigger[];
-    /** The qualified functions of `triggers`, each once (for allow-lists, and for Cedar). */
+    /**
+     * The qualified functions of `triggers`, and the user functions their WHEN conditions call (they
+     * run on each row too), each once (for allow-lists, and for Cedar).
+     */
     trigger_functions?: string[];
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { writeCallsByRelation } from './relation-write-calls.ts';
+
+describe('writeCallsByRelation', () => {
+  it('names each function qualified, once per table, sorted, and drops rows of unknown relations (R12-1)', () => {
+    const rels = new Map([[10, {}]]);
+    const out = writeCallsByRelation(
+      [
+        { rel: 10, schema: 'public', name: 'stamp' },
+        { rel: 10, schema: 'audit', name: 'check_it' },
+        { rel: 10, schema: 'public', name: 'stamp' },
+        { rel: 99, schema: 'public', name: 'gone' },
+      ],
+      rels,
+    );
+    expect([...out.entries()]).toEqual([[10, ['audit.check_it', 'public.stamp']]]);
+  });
+});
