@@ -32,7 +32,7 @@ SELECT 'operator', n.nspname, o.oprname, bool_and(coalesce(fn.harmless, true)), 
  GROUP BY n.nspname, o.oprname
 UNION ALL
 SELECT 'type', n.nspname, t.typname,
-       bool_and(n.nspname = 'pg_catalog' OR (t.typtype IN ('b', 'c', 'e', 'p') AND NOT EXISTS (
+       bool_and(n.nspname IN ('pg_catalog', 'information_schema') OR (t.typtype IN ('b', 'c', 'e', 'p') AND NOT EXISTS (
          SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
           WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))), false
   FROM pg_catalog.pg_type t
