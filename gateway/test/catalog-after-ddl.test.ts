@@ -11,29 +11,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
+import { schemaAdminsRego } from './support/schema-admins-policy.ts';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 
 /** schema-admins change the schema and use public.ddl_*; agents may read public.ddl_* (and clinical.patients masked, as the example policies say). */
-const REGO = `package gatehouse
-
-allow contains {"id": "ddl-admins", "reason": "schema admins", "on": "execute"} if member("schema-admins")
-
-allow contains {"id": "ddl-admins", "reason": "schema admins", "on": "read", "table": t} if {
-	member("schema-admins")
-	some t in input.statement.tables_read
-}
-
-allow contains {"id": "ddl-admins", "reason": "schema admins", "on": "write", "table": t} if {
-	member("schema-admins")
-	some t in input.statement.tables_written
-}
-
-allow contains {"id": "ddl-agents-read", "reason": "scratch views", "on": "read", "table": t} if {
-	member("agents")
-	some t in input.statement.tables_read
-	startswith(t, "public.ddl_")
-}
-`;
+const REGO = schemaAdminsRego('ddl', 'public.ddl_');
 
 const CEDAR = `@id("ddl-admins")
 @reason("schema admins")

@@ -54,30 +54,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaAdminsRego } from './support/schema-admins-policy.ts';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
 /** schema-admins change the schema; agents may read public.ddl_rt12_* (and clinical.patients masked, as the example policies say). */
-const REGO = `package gatehouse
-
-allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "execute"} if member("schema-admins")
-
-allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "read", "table": t} if {
-	member("schema-admins")
-	some t in input.statement.tables_read
-}
-
-allow contains {"id": "rt12-admins", "reason": "schema admins", "on": "write", "table": t} if {
-	member("schema-admins")
-	some t in input.statement.tables_written
-}
-
-allow contains {"id": "rt12-agents-read", "reason": "scratch views", "on": "read", "table": t} if {
-	member("agents")
-	some t in input.statement.tables_read
-	startswith(t, "public.ddl_rt12_")
-}
-`;
+const REGO = schemaAdminsRego('rt12', 'public.ddl_rt12_');
 
 function policies(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt12-'));
