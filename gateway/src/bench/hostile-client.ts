@@ -9,7 +9,7 @@ export type HostileAction = 'many-statements' | 'big-literal' | 'slow-policy';
 
 export const HOSTILE_ACTIONS: readonly HostileAction[] = ['many-statements', 'big-literal', 'slow-policy'];
 
-/** Marker the bench's slow policy rule looks for (bench/slow-policy.ts). */
+/** The function name the bench's slow policy rule looks for (bench/slow-policy.ts). */
 export const SLOW_POLICY_MARKER = 'gatehouse_bench_slow_policy';
 
 export interface HostileTally {
@@ -28,7 +28,7 @@ export function hostileText(action: HostileAction): string {
     case 'big-literal':
       return `SELECT length('${'x'.repeat(10 * 1024 * 1024)}')`; // a 10 MiB literal
     case 'slow-policy':
-      return `SELECT '${SLOW_POLICY_MARKER}'`;
+      return `SELECT ${SLOW_POLICY_MARKER}()`; // a function the slow rule looks for (it need not exist)
     default: {
       const never: never = action;
       throw new Error(`unknown hostile action ${String(never)}`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { facts, input } from '../policy/example-inputs.ts';
 import { loadPolicyEngine } from '../policy/load.ts';
-import { SLOW_POLICY_MARKER } from './hostile-client.ts';
+import { hostileText, SLOW_POLICY_MARKER } from './hostile-client.ts';
 import { writeSlowPolicyCopy } from './slow-policy.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -16,11 +16,16 @@ describe('the bench\'s slow policy copy', () => {
       const dir = await writeSlowPolicyCopy(path.join(REPO_ROOT, 'policies', 'rego'), path.join(work, 'rego'), 1_000);
       const engine = await loadPolicyEngine({ engine: 'rego', directory: dir, buildDir: path.join(work, 'build') });
       const select = facts('select', 'SelectStmt');
-      const marked = engine.evaluate(input(['bench'], `SELECT '${SLOW_POLICY_MARKER}'`, select));
+      const marked = engine.evaluate(input(['bench'], hostileText('slow-policy'), facts('select', 'SelectStmt', { functions: [SLOW_POLICY_MARKER] })));
       expect(marked.action).toBe('deny');
       expect(marked.policies).toContain('bench-slow-policy');
-      const plain = engine.evaluate(input(['bench'], 'SELECT 1', select));
+      const plain = engine.evaluate(input(['bench'], `SELECT '${SLOW_POLICY_MARKER}'`, select));
       expect(plain.policies).not.toContain('bench-slow-policy');
+      // The rule reads nothing the repository's policies do not: the well-behaved traffic's decisions
+      // are cached under the same keys with it as without it (the statement text is not one of them).
+      const repository = await loadPolicyEngine({ engine: 'rego', directory: path.join(REPO_ROOT, 'policies', 'rego'), buildDir: path.join(work, 'build-repository') });
+      expect(engine.reads).toEqual(repository.reads);
+      expect(engine.reads).not.toEqual({ kind: 'all' });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
