@@ -295,6 +295,38 @@ describe('protocol fuzzer findings', () => {
     expect(names(gh[2]!)).toEqual(['noData', 'closeComplete', 'readyForQuery']);
   });
 
+  it('Execute of the unnamed portal a failed COPY left in an aborted block: 34000 through Gatehouse, and it never reaches PostgreSQL (which it crashed)', async () => {
+    // Sent straight to PostgreSQL 15 this crashed the server process (the long fuzz run, seed 9100;
+    // docs/data-path.md), so it is sent through Gatehouse only: refused as a portal Gatehouse never
+    // bound, the block stays aborted, and the same session and PostgreSQL go on.
+    const w = await WireClient.connect(t.port, token);
+    try {
+      w.send(
+        serialize.query('BEGIN'),
+        serialize.query('COPY public.pgbench_fuzz FROM STDIN'),
+        serialize.copyData(Buffer.from('not a number\n')),
+        serialize.copyDone(),
+        serialize.execute({}),
+        serialize.sync(),
+        serialize.query('ROLLBACK'),
+        serialize.query('SELECT 7 AS seven'),
+      );
+      const got = await w.untilReady(5);
+      expect(got.map(errorCodes)).toEqual([[], ['22P02'], ['34000'], [], []]);
+      expect(got[2]!.at(-1)).toMatchObject({ name: 'readyForQuery', status: 'E' });
+      expect(rowsOf(got[4]!)).toEqual([['7']]);
+    } finally {
+      w.close();
+    }
+    const d = await directSession(t.upstreamUrl);
+    try {
+      d.send(serialize.query('SELECT 8 AS eight'));
+      expect(rowsOf((await d.untilReady(1))[0]!)).toEqual([['8']]);
+    } finally {
+      d.close();
+    }
+  });
+
   it('Describe of the unnamed portal a failed SELECT left in an aborted block: 25P02, as from PostgreSQL', async () => {
     const { gh, pg } = await bothWays(
       4,
