@@ -73,6 +73,7 @@ DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
 DROP FUNCTION IF EXISTS public.rt12_leak_idx(integer);
 DROP DOMAIN IF EXISTS public.rt12_dom;
 DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
+DROP FUNCTION IF EXISTS public.rt12_leak_eq(integer, integer) CASCADE;
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v, public.ddl_rt12_locked_v;
 DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx, public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
 DROP FUNCTION IF EXISTS public.rt12_leak_default(), public.rt12_leak_check(integer), public.upper(integer), public.rt12_churn(), public.rt12_leak_trigger();
@@ -110,6 +111,8 @@ END $$;
 CREATE TABLE public.pgbench_rt12_late (id integer);
 CREATE FUNCTION public.rt12_op(integer, integer) RETURNS text LANGUAGE sql AS $$ SELECT ssn FROM clinical.patients WHERE id = $1 $$;
 CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_op);
+CREATE FUNCTION public.rt12_leak_eq(integer, integer) RETURNS boolean LANGUAGE sql AS $$ SELECT public.rt12_leak_check($1) $$;
+CREATE OPERATOR public.=?= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_leak_eq);
 CREATE DOMAIN public.rt12_dom AS integer CHECK (public.rt12_leak_check(VALUE));
 CREATE TABLE public.pgbench_rt12_domcol (v public.rt12_dom);
 CREATE FUNCTION public.rt12_leak_idx(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
@@ -279,6 +282,16 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     const o = await attempt(agent, 'SELECT 1 === 1 AS v');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');
+  });
+
+  it('R12-8: an operator named on a subquery (x op ANY (SELECT ...)) is a user function to the policy', async () => {
+    // The operator of `op ANY (subquery)` is on the SubLink, not an A_Expr: it was missed, and the
+    // operator's function ran and raised the SSN in a notice.
+    for (const sql of ['SELECT 1 AS v WHERE 1 =?= ANY (SELECT 1)', 'SELECT 1 AS v WHERE 1 OPERATOR(public.=?=) ALL (SELECT 1)']) {
+      const o = await attempt(agent, sql);
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code, sql).toBe('42501');
+    }
   });
 
   it('R12-8: a cast to a domain whose CHECK calls a user function is a user function to the policy', async () => {

@@ -12,7 +12,7 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
 import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 
-export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null, text?: string): CatalogFacts {
+export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
   const calls = new Set<string>();
   if (relations !== null) {
@@ -37,7 +37,7 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
     }
     // User operators and types named in the statement run user functions too (R12-8).
-    if (text !== undefined) userFunctions.push(...harmfulOperatorsAndTypes(text, routines));
+    userFunctions.push(...harmfulOperatorsAndTypes(facts, routines));
   }
   const triggers = relations === null ? [] : writeTriggers(written, relations, truncate);
   const triggerCalls = relations === null ? [] : writeTriggerCalls(written, relations, truncate);

@@ -207,7 +207,7 @@ function evaluateOne(
     return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
   }
   try {
-    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current(), text);
+    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
     const key = DecisionCache.keyFor(engine, input);
     const withProbe = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated | Promise<Evaluated> => {
