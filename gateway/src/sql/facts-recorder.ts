@@ -1,5 +1,5 @@
-// Accumulates the tables, columns and functions found while walking one statement.
-import type { TableRef } from './facts.ts';
+// Accumulates the tables, columns, functions, operators and types found while walking one statement.
+import type { TableRef, WrittenName } from './facts.ts';
 
 /** A relation named outside FROM is either read or a target ('write'). */
 export type TargetMode = 'read' | 'write';
@@ -9,6 +9,8 @@ export interface RecordedFacts {
   tablesWritten: TableRef[];
   columns: Record<string, string[]>;
   functions: string[];
+  operators: WrittenName[];
+  types: WrittenName[];
 }
 
 /** De-duplicating sets keyed by TableRef.qualified; first occurrence wins, order kept. */
@@ -17,6 +19,8 @@ export class FactsRecorder {
   private readonly written = new Map<string, TableRef>();
   private readonly cols = new Map<string, Set<string>>();
   private readonly funcs = new Set<string>();
+  private readonly ops = new Map<string, WrittenName>();
+  private readonly typeNames = new Map<string, WrittenName>();
 
   constructor(readonly searchPath: readonly string[]) {}
 
@@ -35,6 +39,14 @@ export class FactsRecorder {
     this.funcs.add(name);
   }
 
+  operator(name: WrittenName): void {
+    remember(this.ops, name);
+  }
+
+  type(name: WrittenName): void {
+    remember(this.typeNames, name);
+  }
+
   result(): RecordedFacts {
     const columns: Record<string, string[]> = {};
     for (const [table, names] of this.cols) columns[table] = [...names].sort();
@@ -43,6 +55,14 @@ export class FactsRecorder {
       tablesWritten: [...this.written.values()],
       columns,
       functions: [...this.funcs],
+      operators: [...this.ops.values()],
+      types: [...this.typeNames.values()],
     };
   }
+}
+
+/** Keyed by schema and name (an identifier is never empty, so '' stands for no schema). */
+function remember(into: Map<string, WrittenName>, name: WrittenName): void {
+  const key = `${name.schema ?? ''}\u0000${name.name}`;
+  if (!into.has(key)) into.set(key, name);
 }

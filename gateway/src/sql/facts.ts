@@ -54,6 +54,12 @@ export interface CopyFacts {
   query: boolean;
 }
 
+/** An operator or type name as written: `schema` null when unqualified (a database prefix dropped). */
+export interface WrittenName {
+  schema: string | null;
+  name: string;
+}
+
 /** Facts about ONE statement (a multi-statement string yields one StatementFacts each). */
 export interface StatementFacts {
   kind: StatementKind;
@@ -69,6 +75,13 @@ export interface StatementFacts {
    * notation (`(x).f`, `t.f`) included (sql/function-names.ts).
    */
   functions: string[];
+  /**
+   * Operators named anywhere, as written (`===`, `OPERATOR(s.===)`, `= ANY (...)`, BETWEEN's `>=`
+   * and `<=`, `ORDER BY ... USING <`): an operator runs its function (sql/routine-names.ts).
+   */
+  operators: WrittenName[];
+  /** Types named anywhere, as written (casts, column definitions, routine signatures): a domain's CHECK or a range's functions may run. */
+  types: WrittenName[];
   hasWhere: boolean;
   hasLimit: boolean;
   /**

@@ -10,6 +10,7 @@ import { FactsRecorder, type RecordedFacts, type TargetMode } from './facts-reco
 import { Scope, type FromItem } from './scope.ts';
 import { statementKind } from './statement-kind.ts';
 import { functionNames } from './function-names.ts';
+import { bareTypeName, operatorsOf, typeNameOf } from './routine-names.ts';
 import { tableRefsFromRangeVar, type NameUse } from './table-ref.ts';
 
 /** Fields naming a relation that a DDL statement only refers to (REFERENCES y, LIKE y, INHERITS y). */
@@ -123,12 +124,16 @@ export class FactsWalker {
     for (const key in body) {
       if (skip?.has(key) === true) continue;
       const v = body[key];
-      if (typeof v === 'object' && v !== null) this.walk(v, scope, REFERENCE_FIELDS.has(key) ? 'read' : mode);
+      if (typeof v !== 'object' || v === null) continue;
+      const type = bareTypeName(key, v);
+      if (type !== null) this.rec.type(type);
+      this.walk(v, scope, REFERENCE_FIELDS.has(key) ? 'read' : mode);
     }
   }
 
   private visit(node: AstNode, scope: Scope, mode: TargetMode): void {
     const { type, body } = node;
+    for (const op of operatorsOf(type, body)) this.rec.operator(op);
     switch (type) {
       case 'SelectStmt':
         return this.select(body, scope);
@@ -177,6 +182,11 @@ export class FactsWalker {
       }
       case 'LockingClause':
         return; // FOR UPDATE OF a: names FROM items already seen, not tables
+      case 'TypeName': {
+        const name = typeNameOf(body);
+        if (name !== null) this.rec.type(name);
+        return this.walkFields(body, scope, mode);
+      }
       default:
         // Any other statement (nested in EXPLAIN, PREPARE, CREATE RULE, ...) sets its own mode.
         this.walkFields(body, scope, type.endsWith('Stmt') ? modeFor(type, body) : mode);
@@ -311,6 +321,7 @@ export class FactsWalker {
         return tables;
       }
       case 'JoinExpr': {
+        for (const op of operatorsOf(type, body)) this.rec.operator(op);
         const left = this.fromItem(body['larg'], q, outer);
         const right = this.fromItem(body['rarg'], q, outer);
         const tables = [...left, ...right];
