@@ -108,6 +108,11 @@ export class AppendFile {
     return this.size + this.stagedBytes;
   }
 
+  /** Whether an fdatasync is running now (what is appended meanwhile waits for the next one). */
+  get flushing(): boolean {
+    return this.syncing;
+  }
+
   /**
    * Appends `batch` whole, or throws after cutting the file back to where it was. Preallocated, the
    * batch's space is reserved now (a full disk throws here) and it is written at the end of the turn
