@@ -15,9 +15,11 @@ export interface AuditSinkOptions {
   fsync?: boolean;
   /**
    * With fsync: bytes the file is extended by, with zeros, ahead of the records (0: plain appends).
-   * Flushes then rarely change the file's size, so most are a data write without a journal commit.
-   * The zero tail is cut when the file is closed or rotated; Gatehouse's readers skip it, but a tool
-   * tailing the live file sees NUL bytes at its end, hence opt-in (audit.preallocate_bytes). Default 0.
+   * Flushes then rarely change the file's size, so most are a data write without a journal commit,
+   * and a record's space is reserved when it is accepted, so the records of a turn are written with
+   * one write at its end. The zero tail is cut when the file is closed or rotated; Gatehouse's
+   * readers skip it, but a tool tailing the live file sees NUL bytes at its end
+   * (audit.preallocate_bytes: 0 turns it off). Default 1 MiB.
    */
   preallocateBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
@@ -58,8 +60,8 @@ interface Outage {
 
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
-/** What a durable log is extended by ahead of its records (options.preallocateBytes): none unless asked. */
-const PREALLOCATE_BYTES = 0;
+/** What a durable log is extended by ahead of its records (options.preallocateBytes). */
+const PREALLOCATE_BYTES = 1 << 20;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
