@@ -186,6 +186,13 @@ export function recorded(sql: string): string {
   return redactStatementText(sql, true);
 }
 
+/** The text of an audit log without the zero tail a live durable log ends in (audit/unused-tail.ts). */
+export function auditText(file: string): string {
+  const text = readFileSync(file, 'utf8');
+  const nul = text.indexOf('\0');
+  return nul < 0 ? text : text.slice(0, nul);
+}
+
 export function readAudit(file: string): AuditRecord[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
