@@ -63,7 +63,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { auditText as auditTextOf, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
 import { pendingRequest } from './support/approvals.ts';
 import { probe, useRedTeam } from './support/redteam.ts';
 import { runGatehouse, runTool } from './support/run-tool.ts';
@@ -393,7 +393,7 @@ describe('audit evidence: no literal reaches the log (R7-2, R7-3)', () => {
     ssn = rt.ssns.find((s) => !s.startsWith('0')) ?? rt.ssns[0]!;
   });
 
-  const auditText = (): string => readFileSync(rt.gateway.auditFile, 'utf8');
+  const auditText = (): string => auditTextOf(rt.gateway.auditFile);
 
   /** Runs `sql` as an agent and waits for its outcome record; returns what the audit log gained meanwhile. */
   const runAndRead = async (sql: string, values?: unknown[]): Promise<string> => {

@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
-import { ensureClinicDatabase, readAudit, REPO_ROOT, sqlstateOf, recorded } from './support/harness.ts';
+import { auditText, ensureClinicDatabase, readAudit, REPO_ROOT, sqlstateOf, recorded } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
 
 const GATEHOUSE_BIN = join(REPO_ROOT, 'gateway', 'bin', 'gatehouse.js');
@@ -227,7 +227,7 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
   it('after the audit file is renamed, SIGHUP makes new records go to a fresh file at the configured path', async () => {
     const rotated = `${auditFile}.1`;
     // Every record so far, outcomes included, is in the file (runReaders waited for the last outcome).
-    const before = readFileSync(auditFile, 'utf8');
+    const before = auditText(auditFile); // the zero tail of the live file is cut when it is closed
     const oldIds = new Set(readAudit(auditFile).flatMap((r) => ('decision_id' in r ? [r.decision_id] : [])));
     renameSync(auditFile, rotated);
     expect(existsSync(auditFile)).toBe(false);

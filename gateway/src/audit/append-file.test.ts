@@ -71,6 +71,30 @@ describe('AppendFile, preallocated', () => {
     expect(readFileSync(path, 'utf8')).toBe(`${line(1)}\n${line(2)}\n`);
   });
 
+  it('writes the batches appended during one turn with one write at its end', async () => {
+    const path = join(dir, 'turn.ndjson');
+    const f = new AppendFile(path, true, CHUNK);
+    f.append(Buffer.from(`${line(1)}\n`));
+    expect(await durable(f)).toBeNull(); // the first chunk is allocated
+    // This thread's write(2)-family calls, as the kernel counts them (no mock).
+    const writes = (): number => Number(/syscw:\s+(\d+)/.exec(readFileSync('/proc/thread-self/io', 'utf8'))![1]);
+    const before = writes();
+    const expected = [line(1)];
+    for (let n = 2; n <= 51; n++) {
+      f.append(Buffer.from(`${line(n)}\n`));
+      expected.push(line(n));
+    }
+    const during = writes() - before;
+    await new Promise((r) => setImmediate(r));
+    const after = writes() - before;
+    expect(during).toBe(0);
+    expect(after).toBeGreaterThanOrEqual(1);
+    expect(after).toBeLessThanOrEqual(2); // one pwritev (and at most one unrelated write of this thread)
+    expect(await durable(f)).toBeNull();
+    f.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+  });
+
   it('a log opened without fsync is written by plain appends', () => {
     const path = join(dir, 'plain.ndjson');
     const f = new AppendFile(path, false, CHUNK);

@@ -2,9 +2,11 @@
 // file entirely or not at all, and one fdatasync is shared by every batch written before it.
 // Optionally preallocated: the file is extended ahead with zeros in large chunks, so that most
 // flushes write data into blocks already allocated and sized (no journal commit for a size change);
-// the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts).
+// the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts). Preallocated,
+// a batch's space is reserved when it is appended (so a full disk is known at once) and the batches
+// of a whole event-loop turn are written with one pwritev at its end, just before their flush.
 
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { dataEnd } from './unused-tail.ts';
 
@@ -17,6 +19,12 @@ const ZEROS = Buffer.alloc(1 << 20);
 /** Called once the batches written before whenDurable() are on disk, or with why they may not be. */
 export type DurableCallback = (error: Error | null) => void;
 
+/**
+ * Told when batches accepted by append() could not be written at the end of the turn (they are
+ * not in the file, which is cut back to the last whole batch; their waiters get `error`).
+ */
+export type LostCallback = (error: Error) => void;
+
 export class AppendFile {
   private readonly fd: number;
   /** End of the last whole batch: a failed write is cut back to here. */
@@ -27,7 +35,6 @@ export class AppendFile {
   private syncing = false;
   /** Batches a syncNow() flushed while a background flush was in flight (answered when that one reports). */
   private syncedMeanwhile = 0;
-  private syncScheduled = false;
   private closed = false;
   private readonly fsync: boolean;
   /** Bytes to extend the file by, ahead of the writes (0: plain appends). */
@@ -35,6 +42,11 @@ export class AppendFile {
   /** The file's real length: `size` plus the zero tail preallocated ahead of it. */
   private allocated: number;
   private readonly waiters: { upTo: number; done: DurableCallback }[] = [];
+  /** Preallocated: batches appended this turn, their space reserved, written together at its end. */
+  private staged: Buffer[] = [];
+  private stagedBytes = 0;
+  private turnEndScheduled = false;
+  private readonly onLost: LostCallback;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
@@ -46,9 +58,11 @@ export class AppendFile {
     readonly path: string,
     fsync: boolean,
     preallocate = 0,
+    onLost: LostCallback = () => undefined,
   ) {
     this.fsync = fsync && path !== STDOUT;
     this.chunk = this.fsync ? Math.max(0, Math.floor(preallocate)) : 0;
+    this.onLost = onLost;
     if (path === STDOUT) {
       this.fd = 1;
       this.size = 0;
@@ -89,43 +103,49 @@ export class AppendFile {
     return buf.subarray(start, end - 1).toString('utf8');
   }
 
-  /** Bytes in the file (what was there at open, plus what was appended since). */
+  /** Bytes in the file (what was there at open, plus what was appended since, written or reserved). */
   get bytes(): number {
-    return this.size;
+    return this.size + this.stagedBytes;
   }
 
-  /** Appends `batch` whole, or throws after cutting the file back to where it was. */
+  /** Whether an fdatasync is running now (what is appended meanwhile waits for the next one). */
+  get flushing(): boolean {
+    return this.syncing;
+  }
+
+  /**
+   * Appends `batch` whole, or throws after cutting the file back to where it was. Preallocated, the
+   * batch's space is reserved now (a full disk throws here) and it is written at the end of the turn
+   * with the others appended meanwhile; a failure then is told to onLost and to its waiters.
+   */
   append(batch: Buffer): void {
     if (this.closed) throw new Error('audit file is closed');
-    if (this.chunk > 0 && this.size + batch.length > this.allocated) {
+    if (this.chunk === 0) return this.writeBatches([batch], batch.length, null);
+    const end = this.size + this.stagedBytes + batch.length;
+    if (end > this.allocated) {
       try {
-        this.extend(this.size + batch.length + this.chunk);
+        this.extend(end + this.chunk);
       } catch {
         // No room for a whole chunk (a nearly full disk): only what this batch needs, or its error.
-        this.extend(this.size + batch.length);
+        this.extend(end);
       }
     }
-    const at = this.chunk > 0 ? this.size : null;
-    let done = 0;
-    try {
-      while (done < batch.length) done += writeSync(this.fd, batch, done, batch.length - done, at === null ? null : at + done);
-    } catch (e) {
-      if (done > 0 || this.allocated > this.size) this.truncate(this.size);
-      throw e;
-    }
-    this.size += batch.length;
-    this.written++;
+    this.staged.push(batch);
+    this.stagedBytes += batch.length;
+    this.scheduleTurnEnd();
   }
 
   /** Calls `done` once everything appended so far is on disk (one fdatasync for all waiting callers). */
   whenDurable(done: DurableCallback): void {
-    if (!this.fsync || this.synced === this.written) return done(null);
-    this.waiters.push({ upTo: this.written, done });
-    this.scheduleSync();
+    const upTo = this.written + this.staged.length;
+    if (!this.fsync || this.synced === upTo) return done(null);
+    this.waiters.push({ upTo, done });
+    this.scheduleTurnEnd();
   }
 
   /** Flushes to disk now (at close, rotation, recovery); throws when it cannot. */
   syncNow(): void {
+    this.writeStaged(true);
     const upTo = this.written;
     try {
       if (this.fsync) fdatasyncSync(this.fd);
@@ -144,8 +164,18 @@ export class AppendFile {
     this.settle(upTo, null);
   }
 
+  /** Writes the batches appended this turn now, instead of at its end; throws when they cannot be. */
+  writeAppended(): void {
+    this.writeStaged(true);
+  }
+
   close(): void {
     if (this.closed) return;
+    try {
+      this.writeStaged(true);
+    } catch {
+      // Told to onLost and to the waiters of those batches.
+    }
     this.closed = true;
     if (this.syncing) return; // closed, and its waiters answered, when that flush completes
     if (this.waiters.length > 0) {
@@ -181,22 +211,77 @@ export class AppendFile {
    * On failure (disk full) the partial extension is cut off and the error thrown.
    */
   private extend(to: number): void {
-    let at = this.allocated;
+    const before = this.allocated;
+    let at = before;
     try {
       while (at < to) at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
     } catch (e) {
-      if (at > this.allocated) this.truncate(this.size);
+      // Cut back what this extension added; space reserved before it (for staged batches) stays.
+      if (at > before) {
+        try {
+          ftruncateSync(this.fd, before);
+        } catch {
+          // The extra zeros stay: the readers skip them.
+        }
+      }
       throw e;
     }
     this.allocated = to;
   }
 
-  /** Starts the next fdatasync after this turn's I/O callbacks, so their batches share it. */
-  private scheduleSync(): void {
-    if (this.syncing || this.syncScheduled) return;
-    this.syncScheduled = true;
+  /**
+   * Writes `batches` (`bytes` long in all) at the end of the data with one gathered write (repeated
+   * only for what a short write left), or throws after cutting the file back to where it was.
+   */
+  private writeBatches(batches: Buffer[], bytes: number, at: number | null): void {
+    let done = 0;
+    try {
+      done = batches.length === 1 ? writeSync(this.fd, batches[0]!, 0, bytes, at) : writevSync(this.fd, batches, at ?? undefined);
+      if (done < bytes) {
+        const rest = Buffer.concat(batches, bytes);
+        while (done < bytes) done += writeSync(this.fd, rest, done, bytes - done, at === null ? null : at + done);
+      }
+    } catch (e) {
+      if (done > 0 || this.allocated > this.size) this.truncate(this.size);
+      throw e;
+    }
+    this.size += bytes;
+    this.written += batches.length;
+  }
+
+  /**
+   * Writes the staged batches (preallocated). On failure their waiters and onLost are told, and
+   * the error is thrown when `rethrow` (syncNow, close), else swallowed (the turn's end).
+   */
+  private writeStaged(rethrow: boolean): void {
+    if (this.staged.length === 0) return;
+    const batches = this.staged;
+    const bytes = this.stagedBytes;
+    this.staged = [];
+    this.stagedBytes = 0;
+    try {
+      this.writeBatches(batches, bytes, this.size);
+    } catch (e) {
+      const error = e as Error;
+      // Every waiter so far covers a lost batch or one after it: none may be told "durable".
+      this.settle(Number.POSITIVE_INFINITY, error);
+      this.onLost(error);
+      if (rethrow) throw error;
+    }
+  }
+
+  /**
+   * At the end of this turn (after its I/O callbacks): writes the batches appended during it, and
+   * starts the fdatasync for them unless one is in flight (then the next one, started when it
+   * completes, covers them).
+   */
+  private scheduleTurnEnd(): void {
+    if (this.turnEndScheduled) return;
+    this.turnEndScheduled = true;
     setImmediate(() => {
-      this.syncScheduled = false;
+      this.turnEndScheduled = false;
+      if (this.closed) return;
+      this.writeStaged(false);
       this.startSync();
     });
   }
@@ -204,6 +289,8 @@ export class AppendFile {
   private startSync(): void {
     if (this.syncing || this.waiters.length === 0) return;
     if (this.closed) return this.settle(this.written, new Error('audit file closed before it was flushed'));
+    this.writeStaged(false);
+    if (this.waiters.length === 0) return;
     this.syncing = true;
     const upTo = this.written;
     fdatasync(this.fd, (error) => {
@@ -223,7 +310,9 @@ export class AppendFile {
         this.settle(this.written, failure);
         return;
       }
-      if (error) this.settle(this.written, error);
+      // Batches appended since (staged or written) are refused with it too: their records follow ones
+      // that may be lost, and the sink refuses everything until a flush succeeds again.
+      if (error) this.settle(Number.POSITIVE_INFINITY, error);
       else this.settle(confirmed, null);
       // Records written while this flush ran are already in the file: flush them now, not after the
       // rest of this turn's I/O callbacks (the next turn's records join the flush after that).

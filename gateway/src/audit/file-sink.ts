@@ -15,9 +15,11 @@ export interface AuditSinkOptions {
   fsync?: boolean;
   /**
    * With fsync: bytes the file is extended by, with zeros, ahead of the records (0: plain appends).
-   * Flushes then rarely change the file's size, so most are a data write without a journal commit.
-   * The zero tail is cut when the file is closed or rotated; Gatehouse's readers skip it, but a tool
-   * tailing the live file sees NUL bytes at its end, hence opt-in (audit.preallocate_bytes). Default 0.
+   * Flushes then rarely change the file's size, so most are a data write without a journal commit,
+   * and a record's space is reserved when it is accepted, so the records of a turn are written with
+   * one write at its end. The zero tail is cut when the file is closed or rotated; Gatehouse's
+   * readers skip it, but a tool tailing the live file sees NUL bytes at its end
+   * (audit.preallocate_bytes: 0 turns it off). Default 1 MiB.
    */
   preallocateBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
@@ -58,8 +60,8 @@ interface Outage {
 
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
-/** What a durable log is extended by ahead of its records (options.preallocateBytes): none unless asked. */
-const PREALLOCATE_BYTES = 0;
+/** What a durable log is extended by ahead of its records (options.preallocateBytes). */
+const PREALLOCATE_BYTES = 1 << 20;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -80,7 +82,16 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   /** The log as the operator log names it. */
   const named = path === STDOUT ? 'on standard output' : path;
 
-  let file: AppendFile | null = openFile(path, fsync, preallocate);
+  /**
+   * Batches a preallocated file accepted but could not write at the end of the turn: the chain goes
+   * back to the last record in the file (or where the file began), and the sink refuses until it recovers.
+   */
+  const lost = (error: Error, from: AppendFile): void => {
+    const last = from.lastLine();
+    chain = last === null ? fileStart : (headOfLine(last) ?? fileStart);
+    fail(error);
+  };
+  let file: AppendFile | null = openFile(path, fsync, preallocate, lost);
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
@@ -95,6 +106,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     chain = saved.head;
     lastCheckpoint = saved.checkpoint;
   }
+  /** Where the chain stood when the current file was opened. */
+  let fileStart: ChainHead = chain;
   let deferred: AuditRecord[] = [];
   let timer: NodeJS.Timeout | null = null;
   let outage: Outage | null = null;
@@ -137,7 +150,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (file === null || !isSpace(o.error)) {
         file?.close();
         file = null;
-        file = openFile(path, fsync, preallocate);
+        file = openFile(path, fsync, preallocate, lost);
+        fileStart = chain;
       }
       const recovered: AuditRecord = {
         v: AUDIT_RECORD_VERSION,
@@ -197,6 +211,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     if (outage !== null || file === null) return;
     try {
       append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
+      // In the file before the state beside it names it (a restart compares the two).
+      file.writeAppended();
     } catch (e) {
       fail(e);
       return;
@@ -239,7 +255,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
     }
     try {
-      file = openFile(path, fsync, preallocate);
+      file = openFile(path, fsync, preallocate, lost);
+      fileStart = chain;
     } catch (e) {
       fail(e);
       throw e;
@@ -357,9 +374,10 @@ function isSpace(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
-function openFile(path: string, fsync: boolean, preallocate: number): AppendFile {
+function openFile(path: string, fsync: boolean, preallocate: number, lost: (error: Error, from: AppendFile) => void): AppendFile {
   try {
-    return new AppendFile(path, fsync, preallocate);
+    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file));
+    return file;
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
   }

@@ -123,7 +123,11 @@ export type ChainedRecord = AuditRecord & { seq: number; prev: string };
 
 /** Where audit records go. */
 export interface AuditSink {
-  /** Hands the record (and any deferred ones before it) to storage before returning, or throws. */
+  /**
+   * Hands the record (and any deferred ones before it) to storage before returning, or throws (a full
+   * disk, an outage). A sink may write what it accepted later in the same turn (the file sink,
+   * preallocated, writes each turn's records together at its end): whenDurable() covers it either way.
+   */
   write(record: AuditRecord): void;
   /**
    * Queues a record that need not be out before the caller goes on (a statement's outcome): it is

@@ -20,6 +20,7 @@ import { PATIENT_IDENTIFIERS, PATIENT_LIST, SUGGESTED_QUERIES } from './demo-que
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
 import { runSelfCheck } from './self-check.ts';
+import { dataEnd, isUnusedTail } from '../audit/unused-tail.ts';
 
 export interface DemoOptions {
   host: string;
@@ -259,7 +260,7 @@ async function auditCarriesCommit(file: string, offset: number, commit: string, 
   const text = (await readFile(file)).subarray(offset).toString('utf8');
   const revisions = text
     .split('\n')
-    .filter((line) => line.trim() !== '')
+    .filter((line) => line.trim() !== '' && !isUnusedTail(line)) // the live log's preallocated zeros
     .map((line) => JSON.parse(line) as AuditRecord)
     .flatMap((r) => (r.type === 'statement' && r.input !== null ? [r.revision] : []));
   const ok = revisions.length > 0 && revisions.every((r) => r === commit);
@@ -267,9 +268,11 @@ async function auditCarriesCommit(file: string, offset: number, commit: string, 
   return ok;
 }
 
+/** Where the records of the live log end (its preallocated zero tail is no record). */
 async function fileSize(file: string): Promise<number> {
   try {
-    return (await stat(file)).size;
+    const size = (await stat(file)).size;
+    return size === 0 ? 0 : dataEnd(file, size);
   } catch {
     return 0;
   }

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../audit/file-sink.ts';
 import type { AuditRecord } from '../audit/types.ts';
+import { isUnusedTail } from '../audit/unused-tail.ts';
 import { loadPolicyEngine } from '../policy/load.ts';
 import type { EngineVerdict, PolicyEngine } from '../policy/types.ts';
 import { clearAnalyzeCache, loadSqlParser } from '../sql/parser.ts';
@@ -100,7 +101,7 @@ function session(engine: { current(): PolicyEngine }, cache: DecisionCache, subj
     await new Promise<void>((resolve) => audit.whenDurable(() => resolve()));
     return readFileSync(file, 'utf8')
       .split('\n')
-      .filter((l) => l !== '')
+      .filter((l) => l !== '' && !isUnusedTail(l)) // a live durable log ends in its preallocated zeros
       .map((l) => JSON.parse(l) as AuditRecord);
   };
   return { ctx, records };

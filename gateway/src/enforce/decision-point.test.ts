@@ -99,7 +99,9 @@ const PATIENTS = new RelationCatalog(
 
 function context(engine: PolicyEngine, groups: string[]): { ctx: DecisionContext; records: () => AuditRecord[] } {
   const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-decide-audit-')), 'audit.ndjson');
-  const audit = openAuditSink(file);
+  // Plain appends: these tests read the file in the turn the decision was made, before a preallocated
+  // log's end-of-turn write (audit/append-file.ts).
+  const audit = openAuditSink(file, { preallocateBytes: 0 });
   const ctx: DecisionContext = {
     identity: { subject: 'agent-1', issuer: 'https://idp.test', groups, roles: [], name: null },
     session: { id: 'session-1', clientAddress: '127.0.0.1', applicationName: 'test', database: 'clinic', user: 'agent', tls: false },

@@ -14,6 +14,7 @@ import type { AuditRecord, AuditSink } from '../../src/audit/types.ts';
 import type { PolicyEvaluator } from '../../src/policy/evaluate.ts';
 import type { DecisionCache } from '../../src/enforce/decision-cache.ts';
 import { redactStatementText } from '../../src/audit/redact.ts';
+import { isUnusedTail } from '../../src/audit/unused-tail.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/server.ts';
 
@@ -185,11 +186,18 @@ export function recorded(sql: string): string {
   return redactStatementText(sql, true);
 }
 
+/** The text of an audit log without the zero tail a live durable log ends in (audit/unused-tail.ts). */
+export function auditText(file: string): string {
+  const text = readFileSync(file, 'utf8');
+  const nul = text.indexOf('\0');
+  return nul < 0 ? text : text.slice(0, nul);
+}
+
 export function readAudit(file: string): AuditRecord[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
+    .filter((l) => l.trim() !== '' && !isUnusedTail(l)) // a live durable log ends in its preallocated zeros
     .map((l) => JSON.parse(l) as AuditRecord);
 }
 

@@ -1,0 +1,83 @@
+// Group commit on a real disk whose flushes fail (test/support/failing-disk.ts), through a gateway
+// with concurrent sessions: the flush fails while later statements accumulate behind it; none of
+// them reaches PostgreSQL, every client gets the audit SQLSTATE, and service resumes by itself.
+
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountFailingDisk } from './support/failing-disk.ts';
+import { ensureClinicDatabase, sqlstateOf, startTestGateway } from './support/harness.ts';
+
+const disk = mountFailingDisk();
+const TABLE = 'public.pgbench_audit_failing_disk';
+const SESSIONS = 8;
+let direct: pg.Client;
+
+beforeAll(async () => {
+  if (disk === null) return;
+  direct = new pg.Client({ connectionString: await ensureClinicDatabase() });
+  await direct.connect();
+  await direct.query(`DROP TABLE IF EXISTS ${TABLE}`);
+  await direct.query(`CREATE TABLE ${TABLE} (v text)`);
+}, 120_000);
+
+afterAll(async () => {
+  await direct?.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
+  await direct?.end();
+  disk?.remove();
+});
+
+const rows = async (like: string): Promise<number> => (await direct.query(`SELECT count(*)::int AS n FROM ${TABLE} WHERE v LIKE $1`, [like])).rows[0].n as number;
+
+describe.runIf(disk !== null)('audit flushes failing under concurrent sessions', () => {
+  // Preallocated (the records of a turn written at its end) in chunks small enough that new records
+  // soon need blocks the disk never stored, and plain appends.
+  it.each([4096, 0])('runs none of the statements whose records were not flushed, refuses with the audit SQLSTATE, and recovers by itself (preallocate %i)', async (preallocate) => {
+    const operatorErrors: string[] = [];
+    const t = await startTestGateway({ auditFile: join(disk!.dir, `audit-${preallocate}.ndjson`), audit: { fsync: true, preallocate_bytes: preallocate }, onError: (m) => operatorErrors.push(m) });
+    try {
+      const token = await t.token('failing-disk@example.com', ['bench']);
+      const clients = await Promise.all(Array.from({ length: SESSIONS }, () => t.client(token)));
+      for (const [i, c] of clients.entries()) await c.query(`INSERT INTO ${TABLE} VALUES ('before-${preallocate}-${i}')`);
+      expect(await rows(`before-${preallocate}-%`)).toBe(SESSIONS);
+
+      disk!.fail();
+      // Records still fit in the log's last block, which the disk has stored already: those flushes
+      // succeed and their statements run. Waves of concurrent statements, staggered over a few
+      // milliseconds (a flush in flight while later records accumulate for the next), until flushes fail.
+      const refused = new Set<string>();
+      for (let wave = 0; wave < 30 && !refused.has('58030'); wave++) {
+        const outcomes = await Promise.all(
+          clients.map(async (c, i) => {
+            await new Promise((r) => setTimeout(r, i % 4));
+            return sqlstateOf(c, `INSERT INTO ${TABLE} VALUES ('during-${preallocate}-${wave}-${i}')`);
+          }),
+        );
+        for (const [i, s] of outcomes.entries()) {
+          // Ran only if its record was flushed: 58030, the flush covering it failed (the session
+          // ends); 53100, refused before its record was written (the log known to be out of space).
+          expect(await rows(`during-${preallocate}-${wave}-${i}`)).toBe(s === null ? 1 : 0);
+          if (s !== null) refused.add(s);
+        }
+        for (const [i, s] of outcomes.entries()) if (s === '58030') clients[i] = await t.client(token);
+      }
+      expect([...refused].sort()).toEqual(expect.arrayContaining(['58030']));
+      for (const s of refused) expect(['58030', '53100']).toContain(s);
+      expect(operatorErrors.some((m) => m.includes('ENOSPC') || m.includes('EIO'))).toBe(true);
+
+      disk!.heal();
+      let state: string | null = 'not yet';
+      for (let i = 0; i < 100 && state !== null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const c = await t.client(token);
+        state = await sqlstateOf(c, `INSERT INTO ${TABLE} VALUES ('after')`);
+        await c.end();
+      }
+      expect(state).toBeNull();
+      expect(t.audit().some((r) => r.type === 'sink' && r.event === 'recovered')).toBe(true);
+    } finally {
+      disk!.heal();
+      await t.close();
+    }
+  });
+});
