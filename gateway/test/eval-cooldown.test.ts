@@ -38,8 +38,10 @@ describe('an identity’s shape that overran its evaluation budget cools down', 
     cpSync(join(REPO_ROOT, 'policies/rego'), policiesDir, { recursive: true });
     rmSync(join(policiesDir, 'gatehouse_test.rego'));
     writeFileSync(join(policiesDir, 'slow.rego'), LOOPING_FOR_MARKED);
-    // A cool-down far longer than the test: it is not waited out.
-    t = await startTestGateway({ policiesDir, evalTimeoutMs: 200, evalCooldownMs: 600_000 });
+    // A cool-down far longer than the test: it is not waited out. A preallocated durable log (the
+    // records of a turn written at its end): the refusals' records must be in the file when the
+    // client hears them (Session.flushClient writes them first; without that, the last one was missing).
+    t = await startTestGateway({ policiesDir, evalTimeoutMs: 200, evalCooldownMs: 600_000, audit: { fsync: true, preallocate_bytes: 1 << 20 } });
   });
   afterAll(async () => {
     await t?.close();

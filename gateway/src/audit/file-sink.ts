@@ -19,7 +19,7 @@ export interface AuditSinkOptions {
    * and a record's space is reserved when it is accepted, so the records of a turn are written with
    * one write at its end. The zero tail is cut when the file is closed or rotated; Gatehouse's
    * readers skip it, but a tool tailing the live file sees NUL bytes at its end
-   * (audit.preallocate_bytes: 0 turns it off). Default 1 MiB.
+   * (hence opt-in: audit.preallocate_bytes, e.g. 1048576). Default 0.
    */
   preallocateBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
@@ -60,8 +60,11 @@ interface Outage {
 
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
-/** What a durable log is extended by ahead of its records (options.preallocateBytes). */
-const PREALLOCATE_BYTES = 1 << 20;
+/**
+ * What a durable log is extended by ahead of its records (options.preallocateBytes): none unless asked,
+ * since tools that tail or grep the live file would see its NUL tail (a newcomer's `grep` calls it binary).
+ */
+const PREALLOCATE_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -321,6 +324,14 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
       deferred.push(record);
       if (outage === null) timer ??= setTimeout(flushDeferred, DEFERRED_FLUSH_MS).unref();
+    },
+    writeAccepted(): void {
+      if (file === null || outage !== null) return;
+      try {
+        file.writeAppended();
+      } catch {
+        // Told to `lost` (the chain goes back, the sink refuses) and to the waiters of those batches.
+      }
     },
     whenDurable(done: (error: Error | null) => void): void {
       if (file === null) return done(outage?.error ?? new Error('audit file is not open'));

@@ -140,5 +140,12 @@ export interface AuditSink {
    * a statement upstream only from this callback: write-ahead.
    */
   whenDurable(done: (error: Error | null) => void): void;
+  /**
+   * Writes now what write() accepted but left for the end of the turn (a sink that writes at once
+   * has nothing to do). The session calls it before anything goes to a client, so that no client
+   * hears of a statement (a refusal, say) before its record is in the log. A failure is handled as a
+   * failed write (the sink refuses until it recovers), not thrown.
+   */
+  writeAccepted?(): void;
   close(): Promise<void>;
 }

@@ -88,7 +88,7 @@ export interface GatehouseConfig {
     redactLiterals?: boolean;
     /** X25519 public key file: statements as sent, with parameters, are sealed to it (audit/seal.ts); null: not kept. */
     breakGlassKeyFile?: string | null;
-    /** Zero bytes the durable file is extended by ahead of its records (audit/append-file.ts); null: the default (1 MiB), 0: none. */
+    /** Zero bytes the durable file is extended by ahead of its records (audit/append-file.ts); null: the default (0, none). */
     preallocateBytes?: number | null;
     /** Built-in rotation (audit/file-sink.ts): by size in bytes, by time in seconds; null: none. */
     rotateBytes?: number | null;

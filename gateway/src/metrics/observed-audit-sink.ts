@@ -34,6 +34,7 @@ export function observeAuditSink(inner: AuditSink, metrics: GatewayMetrics): Obs
       count(record, metrics);
     },
     whenDurable: (done) => inner.whenDurable(done),
+    writeAccepted: () => inner.writeAccepted?.(),
     close: () => inner.close(),
     async reopen(): Promise<void> {
       const sink = inner as AuditSink & { reopen?: () => void | Promise<void> };

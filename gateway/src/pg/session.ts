@@ -258,6 +258,8 @@ export class Session {
   /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
     if (this.clientOut.isEmpty || this.closed) return;
+    // Records accepted this turn go to the log first: a refusal is never heard before its record is written.
+    this.deps.decision.audit.writeAccepted?.();
     if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
   }
 
