@@ -1,0 +1,218 @@
+// Red-team round 13, against branches `masking13` (the operators and types a statement names are
+// statement facts, collected in the facts walk and cached with the parse: sql/routine-names.ts,
+// enforce/routine-uses.ts) and `hotpath13` (CPU cuts on the hot path).
+//
+// Attacked: user operators reached through forms that name them only implicitly (IS DISTINCT FROM,
+// NULLIF, IN, CASE x WHEN, = ANY, BETWEEN, OPERATOR(schema.op), ORDER BY ... USING), in every part of
+// a statement the facts walk handles itself (FROM items, DML targets, ON CONFLICT, MERGE, RETURNING,
+// writable CTEs, LATERAL, window clauses, prepared statements); types whose input runs a user domain's
+// CHECK without being a domain; writes to columns whose type runs a user function without being a domain.
+//
+// Found (each test asserts the SECURE behaviour):
+// - R13-1 (high, older than these branches): the routine snapshot judged a type by its own kind only:
+//   an array of a domain (`'{1}'::public._d`, typtype 'b') and a composite type with a domain
+//   attribute (`'(1)'::public.comp`, `ROW(1)::t`, `json_populate_record(NULL::t, ...)`, a table's row
+//   type) were harmless, yet their input runs the domain's CHECK: what it read raw reached the agent.
+//   Fixed (pg/routine-snapshot.ts: a type is harmful when its elements, attributes or base type are).
+// - R13-2 (high, older than these branches): a write to a column whose type is an array of a domain,
+//   a domain over a domain, or a composite with a domain attribute runs the inner domain's CHECK, and a
+//   write of an integer into a column of a user type with an assignment cast runs the cast's function;
+//   none of them was in statement.user_functions (only a column typed with the domain itself was).
+//   Fixed (pg/relation-write-calls.ts: the types a column's type reaches, and their casts' functions).
+// Held: see the `held:` tests below.
+//
+// Run: GATEHOUSE_TEST_DB=gh_redteam13 npx vitest run --project integration gateway/test/redteam-round13.test.ts
+
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+
+const CLEANUP = `
+DROP TABLE IF EXISTS public.pgbench_rt13_arrcol, public.pgbench_rt13_dom2col, public.pgbench_rt13_compcol, public.pgbench_rt13_castcol, public.pgbench_rt13_rowcol, public.pgbench_rt13_plain;
+DROP TYPE IF EXISTS public.rt13_comp, public.rt13_enum CASCADE;
+DROP DOMAIN IF EXISTS public.rt13_dom2, public.rt13_dom CASCADE;
+DROP FUNCTION IF EXISTS public.rt13_leak_check(integer), public.rt13_leak_eq(integer, numeric), public.rt13_to_enum(integer) CASCADE;
+`;
+
+const SETUP = `
+CREATE FUNCTION public.rt13_leak_check(integer) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'checked next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN true;
+END $$;
+CREATE DOMAIN public.rt13_dom AS integer CHECK (public.rt13_leak_check(VALUE));
+CREATE DOMAIN public.rt13_dom2 AS public.rt13_dom;
+CREATE TYPE public.rt13_comp AS (v public.rt13_dom);
+CREATE TABLE public.pgbench_rt13_arrcol (v public.rt13_dom[]);
+CREATE TABLE public.pgbench_rt13_dom2col (v public.rt13_dom2);
+CREATE TABLE public.pgbench_rt13_compcol (c public.rt13_comp);
+CREATE TABLE public.pgbench_rt13_rowcol (v public.rt13_dom);
+CREATE TYPE public.rt13_enum AS ENUM ('a');
+CREATE FUNCTION public.rt13_to_enum(integer) RETURNS public.rt13_enum LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'cast next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN 'a';
+END $$;
+CREATE CAST (integer AS public.rt13_enum) WITH FUNCTION public.rt13_to_enum(integer) AS ASSIGNMENT;
+CREATE TABLE public.pgbench_rt13_castcol (v public.rt13_enum);
+CREATE TABLE public.pgbench_rt13_plain (id integer PRIMARY KEY, n numeric);
+INSERT INTO public.pgbench_rt13_plain VALUES (1, 1.5);
+-- An operator that only an exact match on (integer, numeric) picks, over pg_catalog's numeric = numeric.
+CREATE FUNCTION public.rt13_leak_eq(integer, numeric) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN false;
+END $$;
+CREATE OPERATOR public.= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+CREATE OPERATOR public.<> (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+CREATE OPERATOR public.>= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+CREATE OPERATOR public.~~ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+`;
+
+interface Outcome {
+  code: string | null;
+  rows: unknown[];
+  error: string | null;
+  notices: string[];
+}
+
+describe('red-team round 13: user operators and types in the statement facts, types that run a domain', () => {
+  let t: TestGateway;
+  let direct: pg.Client;
+  let agent: pg.Client;
+  let ssn: string;
+  let notices: string[] = [];
+
+  const attempt = async (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => {
+    notices = [];
+    let o: Outcome;
+    try {
+      const r = await client.query(sql);
+      o = { code: null, rows: r.rows, error: null, notices };
+    } catch (e) {
+      const err = e as pg.DatabaseError;
+      o = { code: err.code ?? 'no-sqlstate', rows: [], error: err.message, notices };
+    }
+    await new Promise((r) => setImmediate(r));
+    return { ...o, notices: [...notices] };
+  };
+
+  /** An agent's statement in a block that is rolled back. */
+  const inBlock = async (sql: string | pg.QueryConfig): Promise<Outcome> => {
+    await agent.query('BEGIN');
+    const o = await attempt(agent, sql);
+    await agent.query('ROLLBACK');
+    return o;
+  };
+
+  beforeAll(async () => {
+    const upstreamUrl = await ensureClinicDatabase();
+    direct = new pg.Client({ connectionString: upstreamUrl });
+    await direct.connect();
+    await direct.query(CLEANUP);
+    // Made before the gateway starts, so that its first snapshots hold them (an administrator's schema).
+    await direct.query(SETUP);
+    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
+    t = await startTestGateway({ engine: 'rego', upstreamUrl });
+    agent = await t.client(await t.token('rt13-agent', ['agents', 'bench']));
+    agent.on('notice', (n) => notices.push(`${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
+  });
+  afterAll(async () => {
+    await agent?.end().catch(() => undefined);
+    await direct?.query(CLEANUP).catch(() => undefined);
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('the probes are live: sent directly, the domain CHECK, the cast and the operator raise the seeded SSN', async () => {
+    const seen: string[] = [];
+    const listen = (n: { message?: string }): void => void seen.push(n.message ?? '');
+    direct.on('notice', listen);
+    try {
+      await direct.query(`SELECT '{1}'::public._rt13_dom AS v`);
+      await direct.query('SELECT 1 IS DISTINCT FROM 1.5 AS v');
+      await direct.query('BEGIN');
+      await direct.query('INSERT INTO public.pgbench_rt13_castcol VALUES (1)');
+      await direct.query('ROLLBACK');
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      direct.off('notice', listen);
+    }
+    expect(seen.filter((m) => m.includes(ssn))).toHaveLength(3);
+  });
+
+  // R13-1: a cast to a type that is not a domain, yet whose input runs a domain's CHECK: an array of
+  // the domain (its own name, `_rt13_dom`, is a base type to pg_type), a composite type with a domain
+  // attribute, a table's row type. The routine snapshot called them harmless.
+  it.each([
+    ['an array type of a domain, by its own name', `SELECT '{1}'::public._rt13_dom AS v`],
+    ['a composite type with a domain attribute, from a literal', `SELECT '(1)'::public.rt13_comp AS v`],
+    ['a composite type with a domain attribute, from a ROW', 'SELECT ROW(1)::public.rt13_comp AS v'],
+    ['a composite type with a domain attribute, through json_populate_record', `SELECT json_populate_record(NULL::public.rt13_comp, '{"v": 1}') AS v`],
+    ['a table row type with a domain column', `SELECT '(1)'::public.pgbench_rt13_rowcol AS v`],
+    ['a table row type with a composite column holding a domain', `SELECT * FROM jsonb_populate_record(NULL::public.pgbench_rt13_compcol, '{"c": {"v": 1}}')`],
+    ['an array of a composite type with a domain attribute', `SELECT '{"(1)"}'::public._rt13_comp AS v`],
+  ])('R13-1: a cast to %s is a user function to the policy', async (_what, sql) => {
+    const o = await attempt(agent, sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  // R13-2: a write runs the CHECK of every domain its columns' types reach, and an assignment cast's
+  // function; pg/relation-write-calls.ts listed only the CHECKs of a column typed with the domain itself.
+  it.each([
+    ['an array of a domain', `INSERT INTO public.pgbench_rt13_arrcol VALUES ('{1}')`],
+    ['a domain over a domain', 'INSERT INTO public.pgbench_rt13_dom2col VALUES (1)'],
+    ['a composite type with a domain attribute', `INSERT INTO public.pgbench_rt13_compcol VALUES ('(1)')`],
+    ['a user type with an assignment cast from integer', 'INSERT INTO public.pgbench_rt13_castcol VALUES (1)'],
+  ])('R13-2: a write to a column of %s is refused, and nothing it raises arrives', async (_what, sql) => {
+    const o = await inBlock(sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  // Held: each form below names, or makes PostgreSQL look up by name, the `=`, `<>`, `>=` or `~~` that
+  // an exact match on (integer, numeric) resolves to public.rt13_leak_eq.
+  it.each([
+    ['IS DISTINCT FROM', 'SELECT 1 IS DISTINCT FROM 1.5 AS v'],
+    ['IS NOT DISTINCT FROM', 'SELECT 1 IS NOT DISTINCT FROM 1.5 AS v'],
+    ['NULLIF', 'SELECT NULLIF(1, 1.5) AS v'],
+    ['IN', 'SELECT 1 IN (1.5, 2.5) AS v'],
+    ['NOT IN', 'SELECT 1 NOT IN (1.5, 2.5) AS v'],
+    ['CASE x WHEN', `SELECT CASE 1 WHEN 1.5 THEN 'a' END AS v`],
+    ['= ANY (array)', 'SELECT 1 = ANY (ARRAY[1.5]) AS v'],
+    ['= ANY (subquery)', 'SELECT 1 = ANY (SELECT 1.5) AS v'],
+    ['BETWEEN', 'SELECT 1 BETWEEN 1.5 AND 2 AS v'],
+    ['LIKE', 'SELECT 1 LIKE 1.5 AS v'],
+    ['OPERATOR(public.=)', 'SELECT 1 OPERATOR(public.=) 1.5 AS v'],
+    ['a comparison in a LATERAL subquery', 'SELECT v FROM (VALUES (1)) a(x), LATERAL (SELECT a.x = 1.5 AS v) b'],
+    ['a comparison in a window frame', 'SELECT count(*) FILTER (WHERE 1 = 1.5) OVER () AS v'],
+    ['a comparison in ORDER BY', 'SELECT 1 AS v ORDER BY 1 = 1.5'],
+    ['a comparison in GROUP BY / HAVING', 'SELECT count(*) AS v FROM (VALUES (1)) a(x) GROUP BY x HAVING x = 1.5 OR true'],
+    ['a comparison in a table read', 'SELECT id AS v FROM public.pgbench_rt13_plain WHERE id = n'],
+    ['a comparison in UPDATE ... FROM', 'UPDATE public.pgbench_rt13_plain p SET n = 2 FROM (VALUES (1.5)) v(x) WHERE p.id = v.x'],
+    ['a comparison in DELETE ... USING', 'DELETE FROM public.pgbench_rt13_plain p USING (VALUES (1.5)) v(x) WHERE p.id = v.x'],
+    ['a comparison in RETURNING', 'UPDATE public.pgbench_rt13_plain SET n = 2 RETURNING id = 1.5 AS v'],
+    ['a comparison in ON CONFLICT DO UPDATE ... WHERE', 'INSERT INTO public.pgbench_rt13_plain VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = 3 WHERE excluded.id = 1.5'],
+    ['a comparison in a MERGE condition', 'MERGE INTO public.pgbench_rt13_plain p USING (VALUES (1)) v(x) ON p.id = v.x WHEN MATCHED AND p.id = 1.5 THEN DELETE'],
+    ['a comparison in a writable CTE', 'WITH w AS (DELETE FROM public.pgbench_rt13_plain WHERE id = 1.5 RETURNING id) SELECT count(*) AS v FROM w'],
+    ['a comparison in COPY (query) TO', 'COPY (SELECT 1 = 1.5 AS v) TO STDOUT'],
+    ['a comparison in EXPLAIN ANALYZE', 'EXPLAIN ANALYZE SELECT 1 = 1.5 AS v'],
+    ['a comparison in a DECLARE cursor', 'DECLARE rt13_c CURSOR FOR SELECT 1 = 1.5 AS v'],
+    ['a comparison after a harmless statement in one Query', 'SELECT 1 AS a; SELECT 1 = 1.5 AS v'],
+    ['a comparison with a comment and odd spacing', 'SELECT/* = */1/**/=/**/1.5 AS v'],
+    ['a comparison in a dollar-quoted string cast', 'SELECT 1 = $$1.5$$::numeric AS v'],
+  ])('held: %s with a user operator is refused, nothing it raises arrives', async (_what, sql) => {
+    const o = await inBlock(sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('held: the same comparison as a bound parameter of an extended-protocol statement is refused every time', async () => {
+    for (let i = 0; i < 3; i++) {
+      const o = await inBlock({ name: 'rt13_eq', text: 'SELECT $1::integer = 1.5 AS v', values: [1] });
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code).toBe('42501');
+    }
+  });
+});
