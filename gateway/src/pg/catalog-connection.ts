@@ -75,9 +75,7 @@ export class CatalogConnection {
     client.on('error', () => {
       if (this.client === client) this.client = null;
     });
-    // The snapshot queries are recursive and estimated far above jit_above_cost: JIT compiling them
-    // took seconds where running them takes milliseconds.
-    const connecting = client.connect().then(() => client.query('SET jit = off')).then(
+    const connecting = client.connect().then(
       () => {
         if (this.connecting !== connecting) {
           // Dropped while connecting (a timeout): do not keep it.

@@ -7,26 +7,25 @@
 // array's element type, a domain's base type and a composite type's attributes (round 13, R13-2).
 
 /** One (table, function) pair; from pg_depend, so a function named only inside a PL body is not seen. */
-export const WRITE_CALLS = `WITH RECURSIVE user_type AS (
-    SELECT t.oid, t.typelem, t.typbasetype, t.typrelid
-      FROM pg_catalog.pg_type t
-      JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+export const WRITE_CALLS = `WITH RECURSIVE reaches AS (
+    -- (type, a type its input reaches): an array's elements, a domain's base, a composite's attributes.
+    SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t
+     WHERE t.typelem <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+    UNION ALL
+    SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t
+     WHERE t.typbasetype <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+    UNION ALL
+    SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE t.typrelid <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
   ), column_type AS (
+    -- (table, a type a write to one of its columns takes input of), from the columns of user types.
     SELECT a.attrelid AS rel, a.atttypid AS type
       FROM pg_catalog.pg_attribute a
-      JOIN user_type t ON t.oid = a.atttypid
-     WHERE a.attnum > 0 AND NOT a.attisdropped
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (
+       SELECT oid FROM pg_catalog.pg_type WHERE typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
     UNION
-    SELECT c.rel, r.reached
-      FROM column_type c
-      JOIN user_type t ON t.oid = c.type
-      CROSS JOIN LATERAL (
-        SELECT t.typelem WHERE t.typelem <> 0
-        UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
-        UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
-         WHERE t.typrelid <> 0 AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-      ) AS r(reached)
+    SELECT c.rel, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
   ), deps AS (
     SELECT ad.adrelid AS rel, d.refclassid, d.refobjid
       FROM pg_catalog.pg_attrdef ad

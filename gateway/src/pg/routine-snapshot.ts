@@ -24,27 +24,23 @@ const SNAPSHOT = `WITH RECURSIVE fn AS (
     FROM pg_catalog.pg_proc p
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-), user_type AS (
-  SELECT t.oid, t.typtype, t.typelem, t.typbasetype, t.typrelid
-    FROM pg_catalog.pg_type t
-    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 ), reaches AS (
-  SELECT oid AS type, typelem AS reached FROM user_type WHERE typelem <> 0
+  -- (type, a type its input reaches): an array's elements, a domain's base, a composite's attributes.
+  SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t
+   WHERE t.typelem <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
   UNION ALL
-  SELECT oid, typbasetype FROM user_type WHERE typbasetype <> 0
+  SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t
+   WHERE t.typbasetype <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
   UNION ALL
-  SELECT t.oid, a.atttypid
-    FROM user_type t
+  SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
     JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-   WHERE t.typrelid <> 0
+   WHERE t.typrelid <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
 ), risky AS (
-  SELECT oid FROM user_type WHERE typtype IN ('d', 'r', 'm')
-  UNION
-  SELECT t.oid
-    FROM pg_catalog.pg_cast c
-    JOIN fn ON fn.oid = c.castfunc AND NOT fn.harmless
-    CROSS JOIN LATERAL (VALUES (c.casttarget), (c.castsource)) AS t(oid)
+  SELECT t.oid FROM pg_catalog.pg_type t
+   WHERE t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+     AND (t.typtype IN ('d', 'r', 'm') OR EXISTS (
+       SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
+        WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))
   UNION
   SELECT e.type FROM risky r JOIN reaches e ON e.reached = r.oid
 )
