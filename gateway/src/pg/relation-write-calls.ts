@@ -19,11 +19,11 @@ export const WRITE_CALLS = `WITH RECURSIVE reaches AS (
       JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
      WHERE t.typrelid <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
   ), column_type AS (
-    -- (table, a type a write to one of its columns takes input of), from the columns of user types.
+    -- (table, a type a write to one of its columns takes input of), from the columns of types not
+    -- made by initdb (oid 16384 and up, FirstNormalObjectId: built-in types reach only built-in ones).
     SELECT a.attrelid AS rel, a.atttypid AS type
       FROM pg_catalog.pg_attribute a
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (
-       SELECT oid FROM pg_catalog.pg_type WHERE typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
     UNION
     SELECT c.rel, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
   ), deps AS (
