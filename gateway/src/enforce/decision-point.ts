@@ -210,20 +210,46 @@ function evaluateOne(
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
     const key = DecisionCache.keyFor(engine, input);
-    const withProbe = ({ verdict, micros, transient }: BudgetedVerdict): Evaluated | Promise<Evaluated> => {
-      const done = (probe?: ReadProbe): Evaluated => ({ text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) });
-      // A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts).
-      const tables = verdict.action === 'deny' ? [] : probeTables(input, relations);
-      if (tables.length === 0) return done();
-      // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
-      const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
-      return answer instanceof Promise ? answer.then((a) => done(readProbe(tables, a)), () => done(readProbe(tables, null))) : done(readProbe(tables, answer));
-    };
     const main = verdictOf(ctx, engine, input, key);
-    return main instanceof Promise ? main.then(withProbe, (e: unknown) => engineFailed(text, parsed, e)) : withProbe(main);
+    return main instanceof Promise
+      ? main.then(
+          (b) => withProbe(ctx, engine, relations, text, parsed, input, key, b),
+          (e: unknown) => engineFailed(text, parsed, e),
+        )
+      : withProbe(ctx, engine, relations, text, parsed, input, key, main);
   } catch (e) {
     return engineFailed(text, parsed, e);
   }
+}
+
+// The steps after a verdict are module functions, not closures made per statement: the build keeps
+// function names (esbuild keepNames), which costs a defineProperty for every closure it names.
+
+/** A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts). */
+function withProbe(
+  ctx: DecisionContext,
+  engine: PolicyEngine,
+  relations: RelationCatalog | null,
+  text: string,
+  parsed: ParsedStatement,
+  input: PolicyInput,
+  key: DecisionCacheKey,
+  b: BudgetedVerdict,
+): Evaluated | Promise<Evaluated> {
+  const tables = b.verdict.action === 'deny' ? [] : probeTables(input, relations);
+  if (tables.length === 0) return evaluated(text, parsed, input, b);
+  // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
+  const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
+  return answer instanceof Promise
+    ? answer.then(
+        (a) => evaluated(text, parsed, input, b, readProbe(tables, a)),
+        () => evaluated(text, parsed, input, b, readProbe(tables, null)),
+      )
+    : evaluated(text, parsed, input, b, readProbe(tables, answer));
+}
+
+function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { verdict, micros, transient }: BudgetedVerdict, probe?: ReadProbe): Evaluated {
+  return { text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) };
 }
 
 /**
@@ -266,10 +292,12 @@ function evaluateAll(
     );
   }
   const engine = ctx.engines.current();
-  const decided = (items: Evaluated[]): DecidedStatement[] =>
-    items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros), ...(i.probe ? { probe: i.probe } : {}) }));
   const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
-  return items.some((i) => i instanceof Promise) ? Promise.all(items).then(decided) : decided(items as Evaluated[]);
+  return items.some((i) => i instanceof Promise) ? Promise.all(items).then((all) => decidedOf(all, engine)) : decidedOf(items as Evaluated[], engine);
+}
+
+function decidedOf(items: Evaluated[], engine: PolicyEngine): DecidedStatement[] {
+  return items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros), ...(i.probe ? { probe: i.probe } : {}) }));
 }
 
 /**
@@ -433,19 +461,27 @@ export function decideQuery(
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
     const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
-    const settle = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
-      // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
-      const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
-      const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
-      if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
-      const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
-      return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
-    };
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
-    return evaluated instanceof Promise ? evaluated.then(settle) : settle(evaluated);
+    return evaluated instanceof Promise ? evaluated.then((s) => settle(ctx, text, protocol, options, s)) : settle(ctx, text, protocol, options, evaluated);
   }
   return concludeDecision(ctx, text, statements, error, options);
+}
+
+/** The verdicts reached: existence oracles refused, approvals waited for, then the decision concluded. */
+function settle(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  s: DecidedStatement[],
+): QueryDecision | Promise<QueryDecision> {
+  // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
+  // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
+  const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
+  const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
+  if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
+  const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
+  return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
 }
 
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */

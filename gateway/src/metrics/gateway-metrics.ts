@@ -17,6 +17,11 @@ export interface GaugeSources {
 export interface GatewayMetrics {
   registry: Registry;
   statements: Counter<'decision' | 'engine'>;
+  /**
+   * Counts a statement in gatehouse_statements_total: a plain number on the hot path, handed to the
+   * counter when it is scraped (prom-client's inc validates and hashes its labels every call).
+   */
+  countStatement(decision: string, engine: string): void;
   evaluationSeconds: Histogram<'engine'>;
   auditWriteSeconds: Histogram;
   auditWriteFailures: Counter;
@@ -90,6 +95,8 @@ export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
       this.inc({ result: 'miss' }, misses);
     },
   });
+  /** Statements counted since the start, by decision and engine (key: decision NUL engine). */
+  const statementCounts = new Map<string, { decision: string; engine: string; n: number }>();
   return {
     registry,
     statements: new Counter({
@@ -97,7 +104,17 @@ export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
       help: 'Statements decided and audited, by decision (allow, mask, approve, deny) and engine.',
       labelNames: ['decision', 'engine'],
       registers,
+      collect() {
+        this.reset();
+        for (const { decision, engine, n } of statementCounts.values()) this.inc({ decision, engine }, n);
+      },
     }),
+    countStatement(decision: string, engine: string): void {
+      const key = `${decision}\u0000${engine}`;
+      const entry = statementCounts.get(key);
+      if (entry === undefined) statementCounts.set(key, { decision, engine, n: 1 });
+      else entry.n++;
+    },
     evaluationSeconds: new Histogram({
       name: 'gatehouse_policy_evaluation_seconds',
       help: 'Time the policy engine took to decide one statement (cached verdicts are not evaluated again).',

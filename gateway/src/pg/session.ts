@@ -598,17 +598,21 @@ export class Session {
 
   /** Applies a statement's decision when it comes (see hold); refusals keep the protocol's semantics. */
   private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
+    // Decided at once (a cached verdict): applied without the handlers a wait needs.
+    if (!(d instanceof Promise)) return this.applyDecided(d, apply);
     this.hold(d, {
-      resume: (decided) => {
-        // Upstream failed an earlier message of this batch while this one was decided: discarded, as
-        // PostgreSQL would. A statement the policy refused is recorded as refused whichever came
-        // first (the upstream error or the decision), so that its record does not depend on timing.
-        if (this.skipUntilSync) return this.recordDiscarded(decided);
-        apply(decided);
-      },
+      resume: (decided) => this.applyDecided(decided, apply),
       cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
     });
+  }
+
+  private applyDecided(decided: QueryDecision, apply: (d: QueryDecision) => void): void {
+    // Upstream failed an earlier message of this batch while this one was decided: discarded, as
+    // PostgreSQL would. A statement the policy refused is recorded as refused whichever came
+    // first (the upstream error or the decision), so that its record does not depend on timing.
+    if (this.skipUntilSync) return this.recordDiscarded(decided);
+    apply(decided);
   }
 
   /**

@@ -44,14 +44,24 @@ export function analyzeQuery(text: string, options?: AnalyzeOptions): ParseOutco
   const key = ParseCache.key(text, searchPath);
   const exact = cache.get(key);
   if (exact !== undefined) return exact;
+  // The quick shape first (a scan), then the normalized one (PostgreSQL's parser), which the quick
+  // one is then filed under (sql/shape-cache.ts alias).
+  const quick = shapes.quickShapeOf(text);
+  const quickKey = quick === null ? null : ParseCache.key(quick, searchPath);
+  const quickly = quickKey === null ? null : shapes.reuse(quickKey, text, true);
+  if (quickly !== null) return quickly;
   const shape = shapes.shapeOf(text);
   const shapeKey = shape === null ? null : ParseCache.key(shape, searchPath);
   const shared = shapeKey === null ? null : shapes.reuse(shapeKey, text);
-  if (shared !== null) return shared;
-  const analyzed = analyze(text, searchPath);
-  const outcome = cache.set(key, text, analyzed.outcome);
-  if (shapeKey !== null) shapes.remember(shapeKey, text, outcome, analyzed.dependence);
-  return outcome;
+  if (shared === null) {
+    const analyzed = analyze(text, searchPath);
+    const outcome = cache.set(key, text, analyzed.outcome);
+    if (shapeKey !== null) shapes.remember(shapeKey, text, outcome, analyzed.dependence);
+    if (quickKey !== null && shapeKey !== null) shapes.alias(quickKey, shapeKey);
+    return outcome;
+  }
+  if (quickKey !== null && shapeKey !== null) shapes.alias(quickKey, shapeKey);
+  return shared;
 }
 
 /** analyzeQuery without the caches (for measurements and tests); the outcome is not frozen. */

@@ -32,6 +32,24 @@ describe('statements that differ only in literal values', () => {
     expect(Object.isFrozen(second)).toBe(true);
   });
 
+  it('are found by their quick shape once it stands for their normalized shape (no parser call)', () => {
+    const first = only(analyzeQuery('SELECT abalance FROM pgbench_accounts WHERE aid = 1;'));
+    only(analyzeQuery('SELECT abalance FROM pgbench_accounts WHERE aid = 2;'));
+    const third = only(analyzeQuery('SELECT abalance FROM pgbench_accounts WHERE aid = 3;'));
+    expect(third.facts).toBe(first.facts);
+    expect(third.text).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = 3');
+    expect(shapeCacheStats()).toMatchObject({ hits: 2, quickHits: 2 });
+  });
+
+  it('share with texts of the same normalized shape whose quick shapes differ', () => {
+    analyzeQuery('SELECT * FROM t WHERE id = 3 LIMIT 5');
+    const other = expectSameAsParsed('SELECT * FROM t WHERE id = 4 LIMIT 10');
+    expect(other.facts.hasLimit).toBe(true);
+    expect(shapeCacheStats()).toMatchObject({ hits: 1, quickHits: 0 });
+    expectSameAsParsed('SELECT * FROM t WHERE id = 5 LIMIT 10');
+    expect(shapeCacheStats()).toMatchObject({ hits: 2, quickHits: 1 });
+  });
+
   it('keep what surrounds the statement out of its text', () => {
     analyzeQuery("  /* app */ SELECT name FROM t WHERE id = 'a' ; -- trailing\n");
     const s = expectSameAsParsed("  /* app */ SELECT name FROM t WHERE id = 'bcd' ; -- trailing\n");

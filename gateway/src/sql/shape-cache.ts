@@ -1,11 +1,13 @@
 // Facts shared by single statements that differ only in literal values, keyed by the statement's
 // shape: PostgreSQL's normalized text (each literal replaced by $n, comments and layout kept).
 // A simple-mode `SELECT ... WHERE aid = 12345` then costs one normalization, not a parse, facts
-// extraction and fingerprint, while its own text is still the one the client sent.
+// extraction and fingerprint, while its own text is still the one the client sent; once its quick
+// shape (sql/quick-shape.ts) is known to stand for that shape, not even the normalization.
 
 import { normalizeSync } from 'libpg-query';
 import type { ParseOutcome, ParsedStatement, StatementFacts } from './facts.ts';
 import type { LiteralDependence } from './literal-facts.ts';
+import { quickShape } from './quick-shape.ts';
 
 type ShapeEntry =
   /**
@@ -21,6 +23,8 @@ export interface ShapeCacheStats {
   size: number;
   capacity: number;
   hits: number;
+  /** Of the hits, those found by their quick shape (no normalization). */
+  quickHits: number;
   misses: number;
 }
 
@@ -30,6 +34,7 @@ const NULL_LIMIT_WORD = /\b(?:null|all)\b/i;
 export class ShapeCache {
   private readonly map = new Map<string, ShapeEntry>();
   private hits = 0;
+  private quickHits = 0;
   private misses = 0;
 
   constructor(
@@ -50,11 +55,19 @@ export class ShapeCache {
     }
   }
 
-  /** The outcome for `text` from a statement of the same shape seen before, or null (parse it). */
-  reuse(shapeKey: string, text: string): ParseOutcome | null {
+  /** The quick shape of a query string (sql/quick-shape.ts), or null: then only shapeOf has one. */
+  quickShapeOf(text: string): string | null {
+    return text.length > this.maxTextLength || text.includes('$') ? null : quickShape(text);
+  }
+
+  /**
+   * The outcome for `text` from a statement of the same shape seen before, or null (parse it).
+   * `quick`: the key is a quick shape, whose miss is not counted (the normalized shape is asked next).
+   */
+  reuse(shapeKey: string, text: string, quick = false): ParseOutcome | null {
     const entry = this.map.get(shapeKey);
     if (entry === undefined || entry.kind === 'unshared') {
-      this.misses++;
+      if (!quick) this.misses++;
       return null;
     }
     const end = text.length - entry.suffix.length;
@@ -67,10 +80,11 @@ export class ShapeCache {
       // has_limit was true: this LIMIT constant must not be NULL or ALL either.
       !(entry.limitConstant && NULL_LIMIT_WORD.test(text));
     if (!fits) {
-      this.misses++;
+      if (!quick) this.misses++;
       return null;
     }
     this.hits++;
+    if (quick) this.quickHits++;
     this.map.delete(shapeKey);
     this.map.set(shapeKey, entry);
     // Frozen like every cached outcome: callers share the facts.
@@ -83,6 +97,22 @@ export class ShapeCache {
   remember(shapeKey: string, text: string, outcome: ParseOutcome, dependence: readonly LiteralDependence[]): void {
     if (this.map.has(shapeKey)) return;
     this.map.set(shapeKey, entryFor(text, outcome, dependence));
+    this.evictBeyondCapacity();
+  }
+
+  /**
+   * Files the entry of a normalized shape under a quick shape of a text of that shape too. Sound
+   * because every token a quick shape replaces is a constant for PostgreSQL: all texts with one
+   * quick shape have one normalized shape.
+   */
+  alias(quickKey: string, shapeKey: string): void {
+    const entry = this.map.get(shapeKey);
+    if (entry === undefined || this.map.has(quickKey)) return;
+    this.map.set(quickKey, entry);
+    this.evictBeyondCapacity();
+  }
+
+  private evictBeyondCapacity(): void {
     if (this.map.size > this.capacity) {
       const oldest = this.map.keys().next();
       if (oldest.done !== true) this.map.delete(oldest.value);
@@ -91,11 +121,11 @@ export class ShapeCache {
 
   clear(): void {
     this.map.clear();
-    this.hits = this.misses = 0;
+    this.hits = this.quickHits = this.misses = 0;
   }
 
   stats(): ShapeCacheStats {
-    return { size: this.map.size, capacity: this.capacity, hits: this.hits, misses: this.misses };
+    return { size: this.map.size, capacity: this.capacity, hits: this.hits, quickHits: this.quickHits, misses: this.misses };
   }
 }
 
