@@ -23,15 +23,29 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam13 npx vitest run --project integration gateway/test/redteam-round13.test.ts
 
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { schemaAdminsRego } from './support/schema-admins-policy.ts';
+import { ensureClinicDatabase, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+
+/** The example policies, and schema-admins who change the schema through Gatehouse. */
+function policies(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt13-'));
+  cpSync(join(REPO_ROOT, 'policies', 'rego'), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
+  writeFileSync(join(dir, 'rt13_admins.rego'), schemaAdminsRego('rt13', 'public.ddl_rt13_'));
+  return dir;
+}
 
 const CLEANUP = `
 DROP TABLE IF EXISTS public.pgbench_rt13_arrcol, public.pgbench_rt13_dom2col, public.pgbench_rt13_compcol, public.pgbench_rt13_castcol, public.pgbench_rt13_rowcol, public.pgbench_rt13_plain;
 DROP TYPE IF EXISTS public.rt13_comp, public.rt13_enum CASCADE;
 DROP DOMAIN IF EXISTS public.rt13_dom2, public.rt13_dom CASCADE;
 DROP FUNCTION IF EXISTS public.rt13_leak_check(integer), public.rt13_leak_eq(integer, numeric), public.rt13_to_enum(integer) CASCADE;
+DROP OPERATOR IF EXISTS public.<~> (integer, integer);
+DROP FUNCTION IF EXISTS public.rt13_leak_int(integer, integer);
 `;
 
 const SETUP = `
@@ -67,6 +81,13 @@ CREATE OPERATOR public.= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = publ
 CREATE OPERATOR public.<> (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.>= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.~~ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+-- An operator on a built-in function (harmless) that a schema admin later rebuilds on a user function.
+CREATE OPERATOR public.<~> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = pg_catalog.int4eq);
+CREATE FUNCTION public.rt13_leak_int(integer, integer) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN false;
+END $$;
 `;
 
 interface Outcome {
@@ -78,7 +99,9 @@ interface Outcome {
 
 describe('red-team round 13: user operators and types in the statement facts, types that run a domain', () => {
   let t: TestGateway;
+  let dir: string;
   let direct: pg.Client;
+  let admin: pg.Client;
   let agent: pg.Client;
   let ssn: string;
   let notices: string[] = [];
@@ -113,15 +136,19 @@ describe('red-team round 13: user operators and types in the statement facts, ty
     // Made before the gateway starts, so that its first snapshots hold them (an administrator's schema).
     await direct.query(SETUP);
     ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    t = await startTestGateway({ engine: 'rego', upstreamUrl });
+    dir = policies();
+    t = await startTestGateway({ engine: 'rego', policiesDir: dir, upstreamUrl });
+    admin = await t.client(await t.token('rt13-admin', ['schema-admins']));
     agent = await t.client(await t.token('rt13-agent', ['agents', 'bench']));
     agent.on('notice', (n) => notices.push(`${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
   });
   afterAll(async () => {
     await agent?.end().catch(() => undefined);
+    await admin?.end().catch(() => undefined);
     await direct?.query(CLEANUP).catch(() => undefined);
     await direct?.end();
     await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the probes are live: sent directly, the domain CHECK, the cast and the operator raise the seeded SSN', async () => {
@@ -213,6 +240,24 @@ describe('red-team round 13: user operators and types in the statement facts, ty
       const o = await inBlock({ name: 'rt13_eq', text: 'SELECT $1::integer = 1.5 AS v', values: [1] });
       expect(JSON.stringify(o)).not.toContain(ssn);
       expect(o.code).toBe('42501');
+    }
+  });
+
+  // The operator names are facts of the parse (cached by text and by shape); whether they are user
+  // functions is judged at each decision against the routine snapshot, read again after a change made
+  // through Gatehouse. A named statement parsed before the change, and a statement whose shape was
+  // cached before it, are refused after it.
+  it('held: an operator rebuilt on a user function through Gatehouse is a user function to statements parsed before', async () => {
+    const named = { name: 'rt13_rebuilt', text: 'SELECT $1::integer <~> 1 AS v' };
+    const before = await inBlock({ ...named, values: [1] });
+    expect(before.code).toBeNull();
+    for (const id of [1, 2]) expect((await inBlock(`SELECT id AS v FROM public.pgbench_rt13_plain WHERE id <~> ${id}`)).code).toBeNull();
+    const rebuild = `DROP OPERATOR public.<~> (integer, integer); CREATE OPERATOR public.<~> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt13_leak_int)`;
+    expect((await attempt(admin, rebuild)).code).toBeNull();
+    for (const sql of [{ ...named, values: [2] }, 'SELECT id AS v FROM public.pgbench_rt13_plain WHERE id <~> 3', 'SELECT $1::integer <~> 1 AS v']) {
+      const o = await inBlock(typeof sql === 'string' && sql.includes('$1') ? { text: sql, values: [3] } : sql);
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code, JSON.stringify(sql)).toBe('42501');
     }
   });
 });
