@@ -36,11 +36,12 @@
 //   cast to a domain whose CHECK calls one, ran it without it being in statement.user_functions:
 //   deny-user-functions let an agent's SELECT that names no masked table return what it read raw.
 //   Fixed (enforce/routine-uses.ts: user operators and types named are in user_functions, by the name
-//   as written; the statement is parsed again only when the database has such an operator or type).
-// - R12-9 (medium, availability, open): a view held locked by a migration in an open transaction
-//   blocks the relation read (pg_get_viewdef locks the view) after any schema change through Gatehouse:
-//   every session's statements naming a user table are refused with 55000 until the migration ends.
-//   Left as it.fails.
+//   as written; the names are statement facts from the one facts walk, sql/routine-names.ts, which
+//   also covers `x op ANY (SELECT ...)`, missed before).
+// - R12-9 (medium, availability): a view held locked by a migration in an open transaction blocked
+//   the relation read (pg_get_viewdef locks the view) after any schema change through Gatehouse:
+//   every session's statements naming a user table were refused with 55000 until the migration ended.
+//   Fixed: such a view's definition is not read; only statements naming it are refused (55000).
 // Held: a named extended-protocol statement parsed before a trigger was created is decided again at
 // its next Bind/Execute (R12-7 below); SQL PREPARE/EXECUTE is refused to agents by the example policies;
 // MERGE, INSERT ... ON CONFLICT DO UPDATE, a writable CTE, EXPLAIN ANALYZE of a write, a DELETE on a
@@ -349,20 +350,23 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     expect(JSON.stringify(o)).not.toContain(ssn);
   });
 
-  // R12-9 (medium, availability, open): the relation snapshot reads each view's definition with
+  // R12-9 (medium, availability): the relation snapshot reads each view's definition with
   // pg_get_viewdef, which takes a lock on the view. A migration holding a view locked in an open
-  // transaction (CREATE OR REPLACE VIEW, ALTER VIEW, directly on the server or through Gatehouse) blocks
+  // transaction (CREATE OR REPLACE VIEW, ALTER VIEW, directly on the server or through Gatehouse) blocked
   // the read after ANY schema change through Gatehouse, and every statement of every session that
-  // names a user table, related to either change or not, waits changeWaitMs and is refused with 55000,
-  // and so are later ones while the failed read's backoff runs, until the migration commits. Before
-  // this branch the last snapshot kept serving. Needs reading view definitions without the lock (or
-  // keeping the old definition of a view that could not be read).
-  it.fails('R12-9: a view held locked by a migration does not refuse unrelated statements after a schema change', async () => {
+  // named a user table, related to either change or not, waited changeWaitMs and was refused with 55000.
+  // Fixed: a view whose definition is locked is not read but marked (pg/relation-snapshot.ts), and
+  // only statements naming it are refused, at once, as retryable (enforce/view-locks.ts). Keeping the
+  // last definition instead would not be safe: a statement decided with it queues behind the lock in
+  // PostgreSQL and runs the migration's new definition once it commits.
+  it('R12-9: a view held locked by a migration does not refuse unrelated statements after a schema change', async () => {
     const migration = new pg.Client({ connectionString: t.upstreamUrl });
     await migration.connect();
     try {
       await migration.query('BEGIN');
-      await migration.query('LOCK TABLE public.ddl_rt12_locked_v IN ACCESS EXCLUSIVE MODE'); // as CREATE OR REPLACE VIEW holds it
+      // Holds the view ACCESS EXCLUSIVE until the end of the transaction (LOCK TABLE on a view would
+      // lock the tables it reads too, and the statement below would wait in PostgreSQL itself).
+      await migration.query('CREATE OR REPLACE VIEW public.ddl_rt12_locked_v AS SELECT id FROM public.ddl_rt12_plain');
       expect((await attempt(admin, 'CREATE OR REPLACE FUNCTION public.rt12_churn() RETURNS integer LANGUAGE sql AS $$ SELECT -1 $$')).code).toBeNull();
       const o = await attempt(agent, 'SELECT count(*)::int AS n FROM public.ddl_rt12_plain');
       expect(o.code).toBeNull();
@@ -370,5 +374,32 @@ describe('red-team round 12: triggers in the input, the catalog read again after
       await migration.query('ROLLBACK').catch(() => undefined);
       await migration.end();
     }
+  });
+
+  it('R12-9: a statement naming the locked view is refused as retryable while the migration runs, and runs after it', async () => {
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await migration.connect();
+    try {
+      await migration.query('BEGIN');
+      // The new definition reads the masked table raw: a statement decided with the old one and queued
+      // behind the lock would return SSNs once the migration commits.
+      await migration.query('CREATE OR REPLACE VIEW public.ddl_rt12_locked_v AS SELECT id, ssn FROM clinical.patients');
+      expect((await attempt(admin, 'CREATE OR REPLACE FUNCTION public.rt12_churn() RETURNS integer LANGUAGE sql AS $$ SELECT -2 $$')).code).toBeNull();
+      const o = await attempt(agent, 'SELECT * FROM public.ddl_rt12_locked_v');
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code).toBe('55000');
+      expect(o.error).toContain('public.ddl_rt12_locked_v');
+      expect((await attempt(agent, 'SELECT count(*)::int AS n FROM public.ddl_rt12_plain')).code).toBeNull();
+    } finally {
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await migration.end();
+    }
+    // Once the lock is gone, a later read sees the view free again (a refused statement asks for one).
+    let code: string | null = 'none';
+    for (let i = 0; i < 100 && code !== null; i++) {
+      code = (await attempt(agent, 'SELECT count(*)::int AS n FROM public.ddl_rt12_locked_v')).code;
+      if (code !== null) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(code).toBeNull();
   });
 });

@@ -9,7 +9,7 @@ import type { CatalogFacts } from '../policy/input.ts';
 import type { StatementFacts } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
-import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
+import { writeEffects, type WriteEffects } from './write-triggers.ts';
 import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
@@ -28,10 +28,10 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
   const truncate = facts.command === 'TruncateStmt';
   // Functions the write runs besides triggers (defaults, CHECK and domain constraints, index
   // expressions; red-team round 12, R12-1): user functions when not built in (C ones are harmless).
-  const runByWrite = relations === null ? [] : writeCalls(written, relations, truncate);
+  const byWrite: WriteEffects = relations === null || written.length === 0 ? { triggers: [], triggerCalls: [], calls: [] } : writeEffects(written, relations, truncate);
   const userFunctions: string[] = [];
   if (routines !== null) {
-    for (const f of [...facts.functions, ...calls, ...runByWrite]) {
+    for (const f of [...facts.functions, ...calls, ...byWrite.calls]) {
       const dot = f.lastIndexOf('.');
       const name = { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) };
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);
@@ -39,7 +39,5 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
     // User operators and types named in the statement run user functions too (R12-8).
     userFunctions.push(...harmfulOperatorsAndTypes(facts, routines));
   }
-  const triggers = relations === null ? [] : writeTriggers(written, relations, truncate);
-  const triggerCalls = relations === null ? [] : writeTriggerCalls(written, relations, truncate);
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers, triggerCalls };
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers: byWrite.triggers, triggerCalls: byWrite.triggerCalls };
 }

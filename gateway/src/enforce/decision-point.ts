@@ -21,6 +21,7 @@ import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { detectionScopeRefusal } from './detection-scope.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import { reservedObjectUse } from './reserved-names.ts';
+import { lockedViewsNamed, viewLockedReason, VIEW_LOCKED_POLICY_ID } from './view-locks.ts';
 import { catalogFacts } from './catalog-facts.ts';
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
@@ -146,11 +147,14 @@ export function refusalFor(decision: Decision): GatehouseError | null {
           hint: 'The active policy has a rule that is too slow (or loops) for this statement; retrying will not help. Tell the policy owners: the policy revision and decision id are in the detail.',
         });
       }
-      if (decision.policies[0] === CATALOG_STALE_POLICY_ID) {
+      if (decision.policies[0] === CATALOG_STALE_POLICY_ID || decision.policies[0] === VIEW_LOCKED_POLICY_ID) {
         return new GatehouseError('CATALOG_STALE', `Gatehouse refused this statement: ${decision.reason}`, {
           decisionId: decision.id,
           detail: `decision ${decision.id}`,
-          hint: 'Try again in a moment; if it persists, tell the operator (the Gatehouse log says why the catalog could not be read).',
+          hint:
+            decision.policies[0] === VIEW_LOCKED_POLICY_ID
+              ? 'Try again when the transaction changing the view has ended (pg_locks shows which one holds it).'
+              : 'Try again in a moment; if it persists, tell the operator (the Gatehouse log says why the catalog could not be read).',
         });
       }
       return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
@@ -205,6 +209,11 @@ function evaluateOne(
     ctx.relations.refreshSoon();
     const reason = "Gatehouse has not read the database's catalog yet, so it cannot tell which tables this statement reads through views; try again in a moment";
     return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+  }
+  const locked = relations === null ? [] : lockedViewsNamed(parsed.facts, relations);
+  if (locked.length > 0) {
+    ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
+    return { text, parsed, input: null, verdict: { action: 'deny', reason: viewLockedReason(locked), policies: [VIEW_LOCKED_POLICY_ID], masks: [] }, micros: 0, transient: true };
   }
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());

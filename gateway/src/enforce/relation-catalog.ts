@@ -31,6 +31,13 @@ export interface RelationInfo {
   reads: string[];
   /** For views: every function their definitions call, directly or through other views (built-ins bare and as pg_catalog.f). */
   calls?: string[];
+  /**
+   * The definition of this view, or of a view it reads, was not read: another transaction holds it,
+   * or a relation it names, ACCESS EXCLUSIVE (a migration in progress; pg/relation-snapshot.ts). What
+   * the view calls is then unknown, and the definition PostgreSQL runs once that transaction commits
+   * may read other tables: statements naming it are refused until a read finds it free (R12-9).
+   */
+  definitionLocked?: true;
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
   /**

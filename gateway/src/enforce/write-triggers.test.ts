@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { PolicyTrigger } from '../policy/types.ts';
 import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
-import { writeCalls, writeTriggerCalls, writeTriggers } from './write-triggers.ts';
+import { writeEffects } from './write-triggers.ts';
+
+const writeTriggers = (written: string[], catalog: RelationCatalog, truncate = false): PolicyTrigger[] => writeEffects(written, catalog, truncate).triggers;
+const writeTriggerCalls = (written: string[], catalog: RelationCatalog): string[] => writeEffects(written, catalog).triggerCalls;
+const writeCalls = (written: string[], catalog: RelationCatalog): string[] => writeEffects(written, catalog).calls;
 
 function rel(oid: number, name: string, more: Partial<RelationInfo> = {}): RelationInfo {
   return { oid, schema: 'public', name, qualified: `public.${name}`, kind: 'table', persistence: 'permanent', columns: [], reads: [], ancestors: [], ...more };
@@ -73,5 +77,13 @@ describe('writeCalls', () => {
   it('lists the functions defaults, constraints and index expressions of the reached tables call, children too (R12-1)', () => {
     expect(writeCalls(['public.defaults'], CATALOG)).toEqual(['public.check_child', 'public.fill']);
     expect(writeCalls(['public.orders'], CATALOG)).toEqual([]);
+  });
+});
+
+describe('writeEffects', () => {
+  it('gives triggers, trigger functions and write calls of the same reached relations in one walk', () => {
+    const both = new RelationCatalog([rel(1, 'a', { triggers: [trigger('a', 't', 'f')], triggerCalls: ['public.w'], writeCalls: ['public.d'], reads: ['public.b'] }), rel(2, 'b', { writeCalls: ['public.c', 'public.d'] })], { hash: true });
+    expect(writeEffects(['public.a'], both)).toEqual({ triggers: [trigger('a', 't', 'f')], triggerCalls: ['public.w'], calls: ['public.c', 'public.d'] });
+    expect(writeEffects(['public.nope'], both)).toEqual({ triggers: [], triggerCalls: [], calls: [] });
   });
 });

@@ -4,29 +4,38 @@
 // (its INSTEAD OF triggers, or the base table's) or a rule of a written table names (it may redirect
 // the write), of the tables foreign-key actions of any of those write, and for TRUNCATE of every
 // table whose foreign key references one (TRUNCATE ... CASCADE), transitively. Listed whatever
-// their events: over-reporting keeps a policy safe.
+// their events: over-reporting keeps a policy safe. The functions those triggers' WHEN conditions
+// and those tables' defaults and constraints call come from the same walk.
 
 import type { PolicyTrigger } from '../policy/types.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 
-export function writeTriggers(written: readonly string[], relations: RelationCatalog, truncate = false): PolicyTrigger[] {
-  return reachedByWrite(written, relations, truncate).flatMap((rel) => rel.triggers ?? []).sort(byTableThenName);
+/** What a write of some tables runs on every relation it reaches, found in one walk of them. */
+export interface WriteEffects {
+  /** The user triggers it can fire, sorted by table then name (statement.triggers). */
+  triggers: PolicyTrigger[];
+  /**
+   * The user functions the WHEN conditions of those triggers call (statement.trigger_functions lists
+   * them with the triggers' own functions: they run on each row too; red-team round 12, R12-5).
+   */
+  triggerCalls: string[];
+  /**
+   * The user functions it runs besides triggers (defaults, generated columns, CHECK and domain
+   * constraints, index expressions), in statement.user_functions (R12-1).
+   */
+  calls: string[];
 }
 
-/**
- * The user functions the WHEN conditions of those triggers call (statement.trigger_functions lists
- * them with the triggers' own functions: they run on each row too; red-team round 12, R12-5).
- */
-export function writeTriggerCalls(written: readonly string[], relations: RelationCatalog, truncate = false): string[] {
-  return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.triggerCalls ?? []))].sort();
-}
-
-/**
- * The user functions a write runs besides triggers (defaults, generated columns, CHECK and domain
- * constraints, index expressions) on every table it reaches: in statement.user_functions (R12-1).
- */
-export function writeCalls(written: readonly string[], relations: RelationCatalog, truncate = false): string[] {
-  return [...new Set(reachedByWrite(written, relations, truncate).flatMap((rel) => rel.writeCalls ?? []))].sort();
+export function writeEffects(written: readonly string[], relations: RelationCatalog, truncate = false): WriteEffects {
+  const triggers: PolicyTrigger[] = [];
+  const triggerCalls = new Set<string>();
+  const calls = new Set<string>();
+  for (const rel of reachedByWrite(written, relations, truncate)) {
+    if (rel.triggers) triggers.push(...rel.triggers);
+    for (const f of rel.triggerCalls ?? []) triggerCalls.add(f);
+    for (const f of rel.writeCalls ?? []) calls.add(f);
+  }
+  return { triggers: triggers.sort(byTableThenName), triggerCalls: [...triggerCalls].sort(), calls: [...calls].sort() };
 }
 
 function byTableThenName(a: PolicyTrigger, b: PolicyTrigger): number {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadSqlParser } from '../sql/parser.ts';
 import { buildRelationCatalog, type RelationRows } from './relation-snapshot.ts';
 
 const column = (name: string, attnum: number) => ({ name, attnum, type: 'text', category: 'S', typeOid: 25 });
@@ -64,5 +65,31 @@ describe('buildRelationCatalog: triggers and foreign-key actions', () => {
       foreignKeys: [{ rel: 2, referenced: 1, name: 'visits_fkey', columns: ['patient_id'], referencedColumns: ['id'], onUpdate: 'r', onDelete: 'a' }],
     };
     expect(buildRelationCatalog(rows).get('clinical.patients')?.actionWrites).toBeUndefined();
+  });
+});
+
+describe('buildRelationCatalog: view definitions locked by another transaction (R12-9)', () => {
+  beforeAll(async () => {
+    await loadSqlParser(); // the free views' definitions are parsed
+  });
+  const view = (oid: number, name: string, locked: boolean) => ({ oid, schema: 'public', name, kind: 'v', persistence: 'p', definition: locked ? null : 'SELECT 1', definitionLocked: locked, columns: [] });
+  const rows: RelationRows = {
+    relations: [...ROWS.relations, view(10, 'locked_v', true), view(11, 'over_locked', false), view(12, 'free_v', false)],
+    viewReads: [
+      { view: 10, reads: 1 },
+      { view: 11, reads: 10 },
+      { view: 12, reads: 2 },
+    ],
+    viewCalls: [],
+    inherits: [],
+    maskFunctions: { hash: true, superuser: false },
+  };
+
+  it('marks the locked view and every view that reads it, and nothing else', () => {
+    const catalog = buildRelationCatalog(rows);
+    expect(catalog.get('public.locked_v')?.definitionLocked).toBe(true);
+    expect(catalog.get('public.over_locked')?.definitionLocked).toBe(true);
+    expect(catalog.get('public.free_v')?.definitionLocked).toBeUndefined();
+    expect(catalog.get('clinical.patients')?.definitionLocked).toBeUndefined();
   });
 });

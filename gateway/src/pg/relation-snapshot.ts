@@ -10,9 +10,21 @@ import { writeCallsByRelation, WRITE_CALLS, type WriteCallRow } from './relation
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
-/** Relations of every schema but toast and other sessions' temporary ones; columns of user schemas only. */
-const RELATIONS = `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
-    CASE WHEN c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
+/**
+ * Relations of every schema but toast and other sessions' temporary ones; columns of user schemas only.
+ * pg_get_viewdef locks the view and every relation its rule names (ACCESS SHARE), so it waits while
+ * another transaction holds one of them ACCESS EXCLUSIVE or waits to (a migration's CREATE OR REPLACE
+ * VIEW, ALTER TABLE, ...): such a view's definition is not read but marked `definitionLocked`, and
+ * statements through it are refused until a later read finds it free (red-team round 12, R12-9).
+ */
+const RELATIONS = `WITH blocked AS MATERIALIZED (
+  SELECT l.relation FROM pg_catalog.pg_locks l
+   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
+     AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+)
+SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
+    CASE WHEN v.locked THEN NULL WHEN v.locked IS NOT NULL THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
+    coalesce(v.locked, false) AS "definitionLocked",
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
       SELECT json_agg(json_build_object(
                'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
@@ -30,6 +42,13 @@ const RELATIONS = `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS n
         FROM pg_catalog.pg_partitioned_table pt WHERE pt.partrelid = c.oid) END AS "partitionKey"
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN LATERAL (
+    SELECT c.oid IN (SELECT relation FROM blocked) OR EXISTS (
+             SELECT 1 FROM pg_catalog.pg_rewrite r
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::regclass
+              WHERE r.ev_class = c.oid AND d.refobjid IN (SELECT relation FROM blocked)) AS locked
+  ) v ON c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
@@ -91,6 +110,8 @@ interface RelationRow {
   kind: string;
   persistence: string;
   definition: string | null;
+  /** A view whose definition was not read: locked by another transaction (absent in rows read before: false). */
+  definitionLocked?: boolean;
   columns: ColumnInfo[];
   /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
   partitionKey?: string[] | null;
@@ -215,6 +236,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const writeCalls = writeCallsByRelation(rows.writeCalls ?? [], byOid);
+  const locked = new Set(rows.relations.filter((r) => r.definitionLocked === true).map((r) => r.oid));
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
     schema: r.schema,
@@ -226,6 +248,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     reads: closure(r.oid, viewEdges).flatMap(qualified).sort(),
     calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
+    ...(locked.size > 0 && [r.oid, ...closure(r.oid, viewEdges)].some((oid) => locked.has(oid)) ? { definitionLocked: true as const } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
