@@ -1,6 +1,7 @@
 // Red-team round 13, against branches `masking13` (the operators and types a statement names are
 // statement facts, collected in the facts walk and cached with the parse: sql/routine-names.ts,
-// enforce/routine-uses.ts) and `hotpath13` (CPU cuts on the hot path).
+// enforce/routine-uses.ts; write effects in one walk; R12-9 view locks) and `hotpath13` (CPU cuts on
+// the hot path: the quick shape).
 //
 // Attacked: user operators reached through forms that name them only implicitly (IS DISTINCT FROM,
 // NULLIF, IN, CASE x WHEN, = ANY, BETWEEN, OPERATOR(schema.op), ORDER BY ... USING), in every part of
@@ -19,7 +20,15 @@
 //   write of an integer into a column of a user type with an assignment cast runs the cast's function;
 //   none of them was in statement.user_functions (only a column typed with the domain itself was).
 //   Fixed (pg/relation-write-calls.ts: the types a column's type reaches, and their casts' functions).
-// Held: see the `held:` tests below.
+// - R13-3 (high, against masking13's R12-9): a schema change in a transaction block through Gatehouse
+//   had the snapshots read again only when the transaction ended; while a schema admin's transaction
+//   replaced a view (now reading clinical.patients), an agent's statement naming a view over it was
+//   decided with the old definition, queued behind the lock, and ran the new one at COMMIT: the raw
+//   SSN reached the agent. Fixed (pg/upstream-relay.ts: read again at the ReadyForQuery after the change
+//   too, so the read sees the lock, marks the view, and the statement is refused with 55000).
+// Held: operators in every form and clause below, named and shape-cached statements after an operator
+// is rebuilt on a user function, and (gateway/src/sql/quick-shape-differential.test.ts) quick shapes
+// against PostgreSQL's normalization: no two texts with one quick shape had different shapes.
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam13 npx vitest run --project integration gateway/test/redteam-round13.test.ts
 
@@ -40,6 +49,7 @@ function policies(): string {
 }
 
 const CLEANUP = `
+DROP VIEW IF EXISTS public.ddl_rt13_v2, public.ddl_rt13_v1;
 DROP TABLE IF EXISTS public.pgbench_rt13_arrcol, public.pgbench_rt13_dom2col, public.pgbench_rt13_compcol, public.pgbench_rt13_castcol, public.pgbench_rt13_rowcol, public.pgbench_rt13_plain;
 DROP TYPE IF EXISTS public.rt13_comp, public.rt13_enum CASCADE;
 DROP DOMAIN IF EXISTS public.rt13_dom2, public.rt13_dom CASCADE;
@@ -81,6 +91,8 @@ CREATE OPERATOR public.= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = publ
 CREATE OPERATOR public.<> (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.>= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.~~ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+CREATE VIEW public.ddl_rt13_v1 AS SELECT id, NULL::text AS note FROM public.pgbench_rt13_plain;
+CREATE VIEW public.ddl_rt13_v2 AS SELECT id, note FROM public.ddl_rt13_v1;
 -- An operator on a built-in function (harmless) that a schema admin later rebuilds on a user function.
 CREATE OPERATOR public.<~> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = pg_catalog.int4eq);
 CREATE FUNCTION public.rt13_leak_int(integer, integer) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -259,5 +271,36 @@ describe('red-team round 13: user operators and types in the statement facts, ty
       expect(JSON.stringify(o)).not.toContain(ssn);
       expect(o.code, JSON.stringify(sql)).toBe('42501');
     }
+  });
+
+  // R13-3: the snapshots were read again after a schema change only once its transaction ended, so
+  // while a schema admin's transaction replaced a view, the snapshot still held the old definition:
+  // an agent's statement naming a view over it was decided with it (reads no masked table), queued
+  // behind the lock, and ran the new definition at COMMIT: the raw SSN. Now read after the change at
+  // once: the view is marked locked (R12-9) and the statement refused with 55000.
+  it('R13-3: a view over a view being replaced in a transaction open through Gatehouse is refused at once, not run with the new definition after the commit', async () => {
+    const read = 'SELECT note FROM public.ddl_rt13_v2 WHERE id < 2'; // not `=`: public.= is a user operator here
+    expect((await attempt(agent, read)).code).toBeNull();
+    let pending: Promise<Outcome> = Promise.resolve({ code: null, rows: [], error: null, notices: [] });
+    await admin.query('BEGIN');
+    try {
+      const replace = 'CREATE OR REPLACE VIEW public.ddl_rt13_v1 AS SELECT p.id, p.ssn AS note FROM clinical.patients p';
+      expect((await attempt(admin, replace)).code).toBeNull();
+      pending = attempt(agent, read);
+      const during = await Promise.race([pending, new Promise<Outcome>((r) => setTimeout(() => r({ code: 'hung', rows: [], error: null, notices: [] }), 5_000))]);
+      expect(during.code).toBe('55000');
+    } finally {
+      await admin.query('COMMIT');
+      // Whatever became of the statement sent during the transaction, it returns no raw SSN.
+      const queued = await pending;
+      expect(JSON.stringify(queued)).not.toContain(ssn);
+    }
+    let after = await attempt(agent, read);
+    for (let i = 0; i < 20 && after.code === '55000'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await attempt(agent, read);
+    }
+    expect(JSON.stringify(after)).not.toContain(ssn);
+    expect(after.code).toBe('0A000'); // decided with the committed definition: a view reading a masked table
   });
 });
