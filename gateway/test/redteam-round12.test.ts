@@ -37,7 +37,9 @@
 //   deny-user-functions let an agent's SELECT that names no masked table return what it read raw.
 //   Fixed (enforce/routine-uses.ts: user operators and types named are in user_functions, by the name
 //   as written; the names are statement facts from the one facts walk, sql/routine-names.ts, which
-//   also covers `x op ANY (SELECT ...)`, missed before).
+//   also covers `x op ANY (SELECT ...)`, missed before). A user operator inside a view the statement
+//   reads was missed too (pg_depend names the operator, not its function): pg/relation-snapshot.ts
+//   VIEW_CALLS follows it to its function.
 // - R12-9 (medium, availability): a view held locked by a migration in an open transaction blocked
 //   the relation read (pg_get_viewdef locks the view) after any schema change through Gatehouse:
 //   every session's statements naming a user table were refused with 55000 until the migration ended.
@@ -74,6 +76,7 @@ DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
 DROP FUNCTION IF EXISTS public.rt12_leak_idx(integer);
 DROP DOMAIN IF EXISTS public.rt12_dom;
 DROP FUNCTION IF EXISTS public.rt12_op(integer, integer) CASCADE;
+DROP VIEW IF EXISTS public.ddl_rt12_op_v;
 DROP FUNCTION IF EXISTS public.rt12_leak_eq(integer, integer) CASCADE;
 DROP VIEW IF EXISTS public.ddl_rt12_gone_v, public.ddl_rt12_locked_v;
 DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx, public.pgbench_rt12_pchild, public.pgbench_rt12_pref, public.pgbench_rt12_trig, public.pgbench_rt12_default, public.pgbench_rt12_check, public.ddl_rt12_plain, public.pgbench_rt12_when, public.pgbench_rt12_late, public.pgbench_rt12_late_ext;
@@ -114,6 +117,7 @@ CREATE FUNCTION public.rt12_op(integer, integer) RETURNS text LANGUAGE sql AS $$
 CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_op);
 CREATE FUNCTION public.rt12_leak_eq(integer, integer) RETURNS boolean LANGUAGE sql AS $$ SELECT public.rt12_leak_check($1) $$;
 CREATE OPERATOR public.=?= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.rt12_leak_eq);
+CREATE VIEW public.ddl_rt12_op_v AS SELECT id FROM public.ddl_rt12_plain WHERE id =?= id;
 CREATE DOMAIN public.rt12_dom AS integer CHECK (public.rt12_leak_check(VALUE));
 CREATE TABLE public.pgbench_rt12_domcol (v public.rt12_dom);
 CREATE FUNCTION public.rt12_leak_idx(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
@@ -293,6 +297,13 @@ describe('red-team round 12: triggers in the input, the catalog read again after
       expect(JSON.stringify(o)).not.toContain(ssn);
       expect(o.code, sql).toBe('42501');
     }
+  });
+
+  it('R12-8: a user operator in a view the statement reads is a user function to the policy', async () => {
+    // pg_depend records the view's operator, not the function behind it.
+    const o = await attempt(agent, 'SELECT * FROM public.ddl_rt12_op_v');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
   });
 
   it('R12-8: a cast to a domain whose CHECK calls a user function is a user function to the policy', async () => {

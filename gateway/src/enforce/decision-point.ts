@@ -314,8 +314,9 @@ function decidedOf(items: Evaluated[], engine: PolicyEngine): DecidedStatement[]
  * system schemas, calls a function, or holds expressions at all (a query, a write, EXPLAIN, PREPARE,
  * a cursor, COPY). Any call or expression: the snapshot that would say a name is built in is the one
  * being read again, and the change may have added an overload that wins for the call's argument types
- * (`public.upper(integer)` for `upper(5)`), or an operator or domain (`1 === 1`, `1::public.d`) that
- * the statement facts do not list (red-team round 12, R12-3).
+ * (`public.upper(integer)` for `upper(5)`), or an operator, type or cast that an expression uses
+ * without naming it (a column's type, an implicit cast), which the statement facts cannot list
+ * (red-team round 12, R12-3).
  */
 function needsCatalog(p: ParsedStatement): boolean {
   if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;

@@ -59,12 +59,13 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
    AND d.refclassid = 'pg_catalog.pg_class'::regclass
  WHERE d.refobjid <> r.ev_class`;
 
-/** Functions each view's rewrite rule calls. */
+/** Functions each view's rewrite rule calls, directly or as the function of an operator it uses (pg_depend names the operator). */
 const VIEW_CALLS = `SELECT DISTINCT r.ev_class::int AS view, n.nspname AS schema, p.proname AS name
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-   AND d.refclassid = 'pg_catalog.pg_proc'::regclass
-  JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+   AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+  LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
+  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`;
 
 /**
