@@ -26,6 +26,10 @@
 //   decided with the old definition, queued behind the lock, and ran the new one at COMMIT: the raw
 //   SSN reached the agent. Fixed (pg/upstream-relay.ts: read again at the ReadyForQuery after the change
 //   too, so the read sees the lock, marks the view, and the statement is refused with 55000).
+// - R13-4 (high, older than these branches): a view casting to a domain (`1::d`, `ARRAY[1]::_d`) runs
+//   the domain's CHECK whenever it is read, yet the view's calls (pg/relation-snapshot.ts VIEW_CALLS)
+//   held only the functions and operators its rule depends on: an agent reading the view got what the
+//   CHECK's function raised. Fixed (VIEW_CALLS: the domain constraints of the types the rule reaches).
 // Held: operators in every form and clause below, named and shape-cached statements after an operator
 // is rebuilt on a user function, and (gateway/src/sql/quick-shape-differential.test.ts) quick shapes
 // against PostgreSQL's normalization: no two texts with one quick shape had different shapes.
@@ -38,7 +42,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaAdminsRego } from './support/schema-admins-policy.ts';
-import { ensureClinicDatabase, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { ensureClinicDatabase, REPO_ROOT, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
 
 /** The example policies, and schema-admins who change the schema through Gatehouse. */
 function policies(): string {
@@ -49,7 +53,7 @@ function policies(): string {
 }
 
 const CLEANUP = `
-DROP VIEW IF EXISTS public.ddl_rt13_v2, public.ddl_rt13_v1;
+DROP VIEW IF EXISTS public.ddl_rt13_v2, public.ddl_rt13_v1, public.ddl_rt13_domv, public.ddl_rt13_arrv;
 DROP TABLE IF EXISTS public.pgbench_rt13_arrcol, public.pgbench_rt13_dom2col, public.pgbench_rt13_compcol, public.pgbench_rt13_castcol, public.pgbench_rt13_rowcol, public.pgbench_rt13_plain;
 DROP TYPE IF EXISTS public.rt13_comp, public.rt13_enum CASCADE;
 DROP DOMAIN IF EXISTS public.rt13_dom2, public.rt13_dom CASCADE;
@@ -91,6 +95,8 @@ CREATE OPERATOR public.= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = publ
 CREATE OPERATOR public.<> (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.>= (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
 CREATE OPERATOR public.~~ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.rt13_leak_eq);
+CREATE VIEW public.ddl_rt13_domv AS SELECT 1::public.rt13_dom AS v;
+CREATE VIEW public.ddl_rt13_arrv AS SELECT ARRAY[1]::public._rt13_dom AS v;
 CREATE VIEW public.ddl_rt13_v1 AS SELECT id, NULL::text AS note FROM public.pgbench_rt13_plain;
 CREATE VIEW public.ddl_rt13_v2 AS SELECT id, note FROM public.ddl_rt13_v1;
 -- An operator on a built-in function (harmless) that a schema admin later rebuilds on a user function.
@@ -141,7 +147,9 @@ describe('red-team round 13: user operators and types in the statement facts, ty
   };
 
   beforeAll(async () => {
-    const upstreamUrl = await ensureClinicDatabase();
+    // A database of its own: a user `=` operator makes every `=` a user function to the policy, which
+    // would refuse other test files' statements running meanwhile against the shared test database.
+    const upstreamUrl = await ensureClinicDatabase(`${TEST_DB}_rt13`);
     direct = new pg.Client({ connectionString: upstreamUrl });
     await direct.connect();
     await direct.query(CLEANUP);
@@ -302,5 +310,17 @@ describe('red-team round 13: user operators and types in the statement facts, ty
     }
     expect(JSON.stringify(after)).not.toContain(ssn);
     expect(after.code).toBe('0A000'); // decided with the committed definition: a view reading a masked table
+  });
+
+  // R13-4: a view's own casts run when it is read: a cast to a domain runs the domain's CHECK. The
+  // functions a view calls (functionsThrough, in user_functions when not built in) came from pg_depend's
+  // functions and operators only, not from the types the view's rule depends on.
+  it.each([
+    ['a domain', 'SELECT v FROM public.ddl_rt13_domv'],
+    ['an array of a domain', 'SELECT v FROM public.ddl_rt13_arrv'],
+  ])('R13-4: a view casting to %s whose CHECK calls a user function is refused, and nothing it raises arrives', async (_what, sql) => {
+    const o = await attempt(agent, sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
   });
 });
