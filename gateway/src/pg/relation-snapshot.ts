@@ -59,14 +59,45 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
    AND d.refclassid = 'pg_catalog.pg_class'::regclass
  WHERE d.refobjid <> r.ev_class`;
 
-/** Functions each view's rewrite rule calls, directly or as the function of an operator it uses (pg_depend names the operator). */
-const VIEW_CALLS = `SELECT DISTINCT r.ev_class::int AS view, n.nspname AS schema, p.proname AS name
-  FROM pg_catalog.pg_rewrite r
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-   AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
-  LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
-  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
-  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`;
+/**
+ * Functions each view's rewrite rule calls, directly or as the function of an operator it uses
+ * (pg_depend names the operator), and those the CHECK constraints of the domains its types reach call:
+ * a cast to a domain in a view runs the CHECK whenever the view is read; a type reaches a domain as an
+ * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4).
+ */
+const VIEW_CALLS = `WITH RECURSIVE view_type AS (
+  SELECT r.ev_class AS view, d.refobjid AS type
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+     AND d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid >= 16384
+  UNION
+  SELECT v.view, e.reached
+    FROM view_type v
+    JOIN (
+      SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t WHERE t.typelem <> 0 AND t.oid >= 16384
+      UNION ALL
+      SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.typbasetype <> 0 AND t.oid >= 16384
+      UNION ALL
+      SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE t.typrelid <> 0 AND t.oid >= 16384
+    ) e ON e.type = v.type
+), deps AS (
+  SELECT r.ev_class AS view, d.refclassid, d.refobjid
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+  UNION ALL
+  SELECT v.view, d.refclassid, d.refobjid
+    FROM view_type v
+    JOIN pg_catalog.pg_constraint c ON c.contypid = v.type
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
+)
+SELECT DISTINCT deps.view::int AS view, n.nspname AS schema, p.proname AS name
+  FROM deps
+  LEFT JOIN pg_catalog.pg_operator o ON deps.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = deps.refobjid
+  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN deps.refclassid = 'pg_catalog.pg_proc'::regclass THEN deps.refobjid ELSE o.oprcode::oid END
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE deps.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)`;
 
 /**
  * Unique and exclusion indexes of user tables and the columns each covers: its key columns, and for

@@ -12,15 +12,38 @@ import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
  * pg_catalog or information_schema), or a plain C or internal function (only a superuser can create
  * those). SQL and PL functions elsewhere can read any table, raw, whatever the statement's FROM
  * clause was rewritten to; so can aggregates and window functions built on them. An operator is
- * as harmless as its function. A type is harmless when it is built in, or a base, composite, enum
- * or pseudo type (no domain checks, no range support functions) whose casts use harmless functions.
+ * as harmless as its function. A type not made by initdb is harmful when it is a domain, range or
+ * multirange (domain checks, range support functions), or has a cast using a harmful function, or when
+ * its input reaches such a type: an array's element type (`'{1}'::public._d` runs d's CHECK), a
+ * composite type's attribute types (`'(1)'::t`, `ROW(1)::t`, `json_populate_record(NULL::t, ...)`), a
+ * domain's base type (red-team round 13, R13-1). Built-in types are harmless (they reach only built-in ones).
  */
-const SNAPSHOT = `WITH fn AS (
+const SNAPSHOT = `WITH RECURSIVE fn AS (
   SELECT p.oid, n.nspname AS schema, p.proname AS name, p.proretset AS retset,
          (n.nspname IN ('pg_catalog', 'information_schema') OR (l.lanname IN ('c', 'internal') AND p.prokind IN ('f', 'w'))) AS harmless
     FROM pg_catalog.pg_proc p
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+), reaches AS (
+  -- (type, a type its input reaches): an array's elements, a domain's base, a composite's attributes;
+  -- for types not made by initdb (oid 16384 and up, FirstNormalObjectId), which reach only built-in ones.
+  SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t
+   WHERE t.typelem <> 0 AND t.oid >= 16384
+  UNION ALL
+  SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t
+   WHERE t.typbasetype <> 0 AND t.oid >= 16384
+  UNION ALL
+  SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+   WHERE t.typrelid <> 0 AND t.oid >= 16384
+), risky AS (
+  SELECT t.oid FROM pg_catalog.pg_type t
+   WHERE t.oid >= 16384
+     AND (t.typtype IN ('d', 'r', 'm') OR EXISTS (
+       SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
+        WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))
+  UNION
+  SELECT e.type FROM risky r JOIN reaches e ON e.reached = r.oid
 )
 SELECT 'function' AS kind, schema, name, bool_and(harmless) AS harmless, bool_or(retset) AS retset
   FROM fn GROUP BY schema, name
@@ -31,12 +54,10 @@ SELECT 'operator', n.nspname, o.oprname, bool_and(coalesce(fn.harmless, true)), 
   LEFT JOIN fn ON fn.oid = o.oprcode
  GROUP BY n.nspname, o.oprname
 UNION ALL
-SELECT 'type', n.nspname, t.typname,
-       bool_and(n.nspname IN ('pg_catalog', 'information_schema') OR (t.typtype IN ('b', 'c', 'e', 'p') AND NOT EXISTS (
-         SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
-          WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))), false
+SELECT 'type', n.nspname, t.typname, bool_and(r.oid IS NULL), false
   FROM pg_catalog.pg_type t
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN (SELECT DISTINCT oid FROM risky) r ON r.oid = t.oid
  GROUP BY n.nspname, t.typname`;
 
 /** The rows a routine snapshot is built from. */

@@ -48,6 +48,14 @@ export class UpstreamRelay {
    * the catalog snapshots are read again (pg/catalog.ts changed()).
    */
   private catalogChangeInTransaction = false;
+  /**
+   * A statement that may change the catalog completed and the snapshots have not been read since: read
+   * at the next ReadyForQuery even when a transaction is still open, so that the read sees the locks the
+   * change holds (a view being replaced is marked, and statements naming it are refused, instead of
+   * being decided with the old definition and queued behind the lock to run the new one: red-team
+   * round 13, R13-3). The read at the end of the transaction sees what was committed.
+   */
+  private catalogChangeUnread = false;
 
   constructor(private readonly s: Session) {}
 
@@ -175,6 +183,10 @@ export class UpstreamRelay {
     if (this.s.txStatus === 'I' && this.catalogChangeInTransaction) {
       // Before the client hears ReadyForQuery: its next statement, in any session, waits for the read.
       this.catalogChangeInTransaction = false;
+      this.catalogChangeUnread = false;
+      this.s.catalogChanged();
+    } else if (this.catalogChangeUnread) {
+      this.catalogChangeUnread = false;
       this.s.catalogChanged();
     }
     this.s.pending.shift();
@@ -398,7 +410,7 @@ export class UpstreamRelay {
   private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
-    if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = true;
+    if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = this.catalogChangeUnread = true;
     if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
     ctx.index++;
     ctx.subjectRows = null;
