@@ -59,6 +59,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaAdminsRego } from './support/schema-admins-policy.ts';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
 /** schema-admins change the schema; agents may read public.ddl_rt12_* (and clinical.patients masked, as the example policies say). */
@@ -139,13 +140,6 @@ CREATE TRIGGER rt12_pchild BEFORE DELETE ON public.pgbench_rt12_pchild FOR EACH 
 CREATE TABLE public.pgbench_rt12_late_ext (id integer);
 `;
 
-interface Outcome {
-  code: string | null;
-  rows: unknown[];
-  error: string | null;
-  notices: string[];
-}
-
 describe('red-team round 12: triggers in the input, the catalog read again after a schema change', () => {
   let t: TestGateway;
   let dir: string;
@@ -153,21 +147,8 @@ describe('red-team round 12: triggers in the input, the catalog read again after
   let admin: pg.Client;
   let agent: pg.Client;
   let ssn: string;
-  let notices: string[] = [];
-
-  const attempt = async (client: pg.Client, sql: string): Promise<Outcome> => {
-    notices = [];
-    let o: Outcome;
-    try {
-      const r = await client.query(sql);
-      o = { code: null, rows: r.rows, error: null, notices };
-    } catch (e) {
-      const err = e as pg.DatabaseError;
-      o = { code: err.code ?? 'no-sqlstate', rows: [], error: err.message, notices };
-    }
-    await new Promise((r) => setImmediate(r));
-    return { ...o, notices: [...notices] };
-  };
+  const notices = new NoticeLog();
+  const attempt = (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => attemptWith(notices, client, sql);
 
   /** An agent's write in a block that is rolled back. */
   const agentWrite = async (sql: string): Promise<Outcome> => {
@@ -188,7 +169,7 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
     admin = await t.client(await t.token('rt12-admin', ['schema-admins']));
     agent = await t.client(await t.token('rt12-agent', ['agents', 'bench']));
-    agent.on('notice', (n) => notices.push(`${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
+    notices.watch(agent);
   });
   afterAll(async () => {
     await direct?.query(CLEANUP).catch(() => undefined);
@@ -234,16 +215,7 @@ describe('red-team round 12: triggers in the input, the catalog read again after
     await agent.query('ROLLBACK');
     expect((await attempt(admin, 'CREATE TRIGGER rt12_late_ext BEFORE INSERT ON public.pgbench_rt12_late_ext FOR EACH ROW EXECUTE FUNCTION public.rt12_leak_trigger()')).code).toBeNull();
     await agent.query('BEGIN');
-    notices = [];
-    let o: Outcome;
-    try {
-      const r = await agent.query({ ...named, values: [2] }); // Bind/Execute of the statement parsed before
-      o = { code: null, rows: r.rows, error: null, notices };
-    } catch (e) {
-      o = { code: (e as pg.DatabaseError).code ?? 'no-sqlstate', rows: [], error: (e as Error).message, notices };
-    }
-    await new Promise((r) => setImmediate(r));
-    o = { ...o, notices: [...notices] };
+    const o = await attempt(agent, { ...named, values: [2] }); // Bind/Execute of the statement parsed before
     await agent.query('ROLLBACK');
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBe('42501');

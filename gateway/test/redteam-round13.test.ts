@@ -43,6 +43,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaAdminsRego } from './support/schema-admins-policy.ts';
 import { ensureClinicDatabase, REPO_ROOT, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
 
 /** The example policies, and schema-admins who change the schema through Gatehouse. */
 function policies(): string {
@@ -108,13 +109,6 @@ BEGIN
 END $$;
 `;
 
-interface Outcome {
-  code: string | null;
-  rows: unknown[];
-  error: string | null;
-  notices: string[];
-}
-
 describe('red-team round 13: user operators and types in the statement facts, types that run a domain', () => {
   let t: TestGateway;
   let dir: string;
@@ -122,21 +116,8 @@ describe('red-team round 13: user operators and types in the statement facts, ty
   let admin: pg.Client;
   let agent: pg.Client;
   let ssn: string;
-  let notices: string[] = [];
-
-  const attempt = async (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => {
-    notices = [];
-    let o: Outcome;
-    try {
-      const r = await client.query(sql);
-      o = { code: null, rows: r.rows, error: null, notices };
-    } catch (e) {
-      const err = e as pg.DatabaseError;
-      o = { code: err.code ?? 'no-sqlstate', rows: [], error: err.message, notices };
-    }
-    await new Promise((r) => setImmediate(r));
-    return { ...o, notices: [...notices] };
-  };
+  const notices = new NoticeLog();
+  const attempt = (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => attemptWith(notices, client, sql);
 
   /** An agent's statement in a block that is rolled back. */
   const inBlock = async (sql: string | pg.QueryConfig): Promise<Outcome> => {
@@ -160,7 +141,7 @@ describe('red-team round 13: user operators and types in the statement facts, ty
     t = await startTestGateway({ engine: 'rego', policiesDir: dir, upstreamUrl });
     admin = await t.client(await t.token('rt13-admin', ['schema-admins']));
     agent = await t.client(await t.token('rt13-agent', ['agents', 'bench']));
-    agent.on('notice', (n) => notices.push(`${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
+    notices.watch(agent);
   });
   afterAll(async () => {
     await agent?.end().catch(() => undefined);
