@@ -5,34 +5,15 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_triggers npx vitest run --project integration gateway/test/catalog-after-ddl.test.ts
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
-import { schemaAdminsRego } from './support/schema-admins-policy.ts';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
 
 /** schema-admins change the schema and use public.ddl_*; agents may read public.ddl_* (and clinical.patients masked, as the example policies say). */
-const REGO = schemaAdminsRego('ddl', 'public.ddl_');
-
-const CEDAR = `@id("ddl-admins")
-@reason("schema admins")
-permit (principal in Gatehouse::Group::"schema-admins", action, resource);
-
-@id("ddl-agents-read")
-@reason("scratch views")
-permit (principal in Gatehouse::Group::"agents", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { resource.schema == "public" && resource.name like "ddl_*" };
-`;
-
-function policies(engine: EngineKind): string {
-  const dir = mkdtempSync(join(tmpdir(), `gatehouse-ddl-${engine}-`));
-  cpSync(join(REPO_ROOT, 'policies', engine), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
-  writeFileSync(join(dir, engine === 'rego' ? 'ddl_admins.rego' : 'ddl_admins.cedar'), engine === 'rego' ? REGO : CEDAR);
-  return dir;
-}
+const policies = (engine: EngineKind): string => schemaAdminsPolicies(engine, 'ddl', 'public.ddl_');
 
 const CLEANUP = (engine: string): string => `
 DROP VIEW IF EXISTS public.ddl_same_v_${engine}, public.ddl_ext_v_${engine}, public.ddl_v_${engine}, public.ddl_txn_v_${engine};

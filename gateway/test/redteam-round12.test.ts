@@ -1,4 +1,4 @@
-// Red-team round 12, against branch `triggers`: the user triggers a write can fire, in the policy
+// Red-team round 12, against branch `triggers` (both engines since masking14): the user triggers a write can fire, in the policy
 // input (statement.triggers, deny-unreviewed-triggers), and the catalog snapshots read again after a
 // schema change made through Gatehouse (pg/catalog.ts changed()/afterChange(), decision-point
 // needsCatalog).
@@ -52,25 +52,14 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam12 npx vitest run --project integration gateway/test/redteam-round12.test.ts
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsRego } from './support/schema-admins-policy.ts';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
-/** schema-admins change the schema; agents may read public.ddl_rt12_* (and clinical.patients masked, as the example policies say). */
-const REGO = schemaAdminsRego('rt12', 'public.ddl_rt12_');
-
-function policies(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt12-'));
-  cpSync(join(REPO_ROOT, 'policies', 'rego'), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
-  writeFileSync(join(dir, 'rt12_admins.rego'), REGO);
-  return dir;
-}
 
 const CLEANUP = `
 DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
@@ -140,7 +129,9 @@ CREATE TRIGGER rt12_pchild BEFORE DELETE ON public.pgbench_rt12_pchild FOR EACH 
 CREATE TABLE public.pgbench_rt12_late_ext (id integer);
 `;
 
-describe('red-team round 12: triggers in the input, the catalog read again after a schema change', () => {
+// Each engine's example policies, with schema-admins who change the schema and agents who may read
+// public.ddl_rt12_* (and clinical.patients masked, as the example policies say).
+describe.each(['rego', 'cedar'] as const)('red-team round 12 (%s): triggers in the input, the catalog read again after a schema change', (engine) => {
   let t: TestGateway;
   let dir: string;
   let direct: pg.Client;
@@ -159,9 +150,9 @@ describe('red-team round 12: triggers in the input, the catalog read again after
   };
 
   beforeAll(async () => {
-    dir = policies();
+    dir = schemaAdminsPolicies(engine, 'rt12', 'public.ddl_rt12_');
     // The default 30 s background refresh: only the refresh after a change can make the next decision right.
-    t = await startTestGateway({ engine: 'rego', policiesDir: dir, catalog: { changeWaitMs: 2_000 } });
+    t = await startTestGateway({ engine, policiesDir: dir, catalog: { changeWaitMs: 2_000 } });
     direct = new pg.Client({ connectionString: t.upstreamUrl });
     await direct.connect();
     await direct.query(CLEANUP);

@@ -1,4 +1,4 @@
-// Red-team round 13, against branches `masking13` (the operators and types a statement names are
+// Red-team round 13 (both engines since masking14), against branches `masking13` (the operators and types a statement names are
 // statement facts, collected in the facts walk and cached with the parse: sql/routine-names.ts,
 // enforce/routine-uses.ts; write effects in one walk; R12-9 view locks) and `hotpath13` (CPU cuts on
 // the hot path: the quick shape).
@@ -36,22 +36,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam13 npx vitest run --project integration gateway/test/redteam-round13.test.ts
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsRego } from './support/schema-admins-policy.ts';
-import { ensureClinicDatabase, REPO_ROOT, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
+import { ensureClinicDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
 import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
-
-/** The example policies, and schema-admins who change the schema through Gatehouse. */
-function policies(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt13-'));
-  cpSync(join(REPO_ROOT, 'policies', 'rego'), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
-  writeFileSync(join(dir, 'rt13_admins.rego'), schemaAdminsRego('rt13', 'public.ddl_rt13_'));
-  return dir;
-}
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.ddl_rt13_v2, public.ddl_rt13_v1, public.ddl_rt13_domv, public.ddl_rt13_arrv;
@@ -109,7 +99,8 @@ BEGIN
 END $$;
 `;
 
-describe('red-team round 13: user operators and types in the statement facts, types that run a domain', () => {
+// Each engine's example policies, and schema-admins who change the schema through Gatehouse.
+describe.each(['rego', 'cedar'] as const)('red-team round 13 (%s): user operators and types in the statement facts, types that run a domain', (engine) => {
   let t: TestGateway;
   let dir: string;
   let direct: pg.Client;
@@ -137,8 +128,8 @@ describe('red-team round 13: user operators and types in the statement facts, ty
     // Made before the gateway starts, so that its first snapshots hold them (an administrator's schema).
     await direct.query(SETUP);
     ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    dir = policies();
-    t = await startTestGateway({ engine: 'rego', policiesDir: dir, upstreamUrl });
+    dir = schemaAdminsPolicies(engine, 'rt13', 'public.ddl_rt13_');
+    t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
     admin = await t.client(await t.token('rt13-admin', ['schema-admins']));
     agent = await t.client(await t.token('rt13-agent', ['agents', 'bench']));
     notices.watch(agent);
