@@ -2,7 +2,8 @@
 // the tables read through the views it names (and the parents of partitions it names), the
 // functions those views call (so deny-sql-text and deny-user-functions see them), and the
 // functions called, directly or through views, or run by its writes (defaults, constraints, index
-// expressions), that are not built in; the user triggers its
+// expressions), or chosen by the types of the columns of the relations it reads or writes (operator
+// classes, implicit casts), that are not built in; the user triggers its
 // writes can fire (enforce/write-triggers.ts). Read from the snapshots, synchronously.
 
 import type { CatalogFacts } from '../policy/input.ts';
@@ -15,6 +16,9 @@ import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
   const calls = new Set<string>();
+  // Functions chosen by the types of the columns of every relation read or written, directly or
+  // through views (operator classes, implicit casts: masking14): user functions when not built in.
+  const typeCalls = new Set<string>();
   if (relations !== null) {
     for (const t of [...facts.tablesRead, ...facts.tablesWritten]) {
       const rel = relations.get(t.qualified);
@@ -22,6 +26,8 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
       for (const r of rel.reads) through.add(r);
       for (const a of rel.ancestors) through.add(a);
       for (const f of rel.calls ?? []) calls.add(f);
+      for (const f of rel.typeCalls ?? []) typeCalls.add(f);
+      for (const r of rel.reads) for (const f of relations.get(r)?.typeCalls ?? []) typeCalls.add(f);
     }
   }
   const written = facts.tablesWritten.map((t) => t.qualified);
@@ -31,7 +37,7 @@ export function catalogFacts(facts: StatementFacts, relations: RelationCatalog |
   const byWrite: WriteEffects = relations === null || written.length === 0 ? { triggers: [], triggerCalls: [], calls: [] } : writeEffects(written, relations, truncate);
   const userFunctions: string[] = [];
   if (routines !== null) {
-    for (const f of [...facts.functions, ...calls, ...byWrite.calls]) {
+    for (const f of [...facts.functions, ...calls, ...typeCalls, ...byWrite.calls]) {
       const dot = f.lastIndexOf('.');
       const name = { schema: dot < 0 ? null : f.slice(0, dot), name: dot < 0 ? f : f.slice(dot + 1) };
       if (routines.verdict('function', name) === 'harmful') userFunctions.push(f);

@@ -63,6 +63,12 @@ export interface RelationInfo {
    * (pg/relation-write-calls.ts). Absent: none.
    */
   writeCalls?: string[];
+  /**
+   * User functions PostgreSQL may choose by the types of this relation's columns, none of them named:
+   * operator families' support functions and operators (sorting, grouping, hashing, index
+   * maintenance) and implicit and assignment casts (pg/relation-type-calls.ts). Absent: none.
+   */
+  typeCalls?: string[];
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
 }

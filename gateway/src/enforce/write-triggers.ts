@@ -21,7 +21,8 @@ export interface WriteEffects {
   triggerCalls: string[];
   /**
    * The user functions it runs besides triggers (defaults, generated columns, CHECK and domain
-   * constraints, index expressions), in statement.user_functions (R12-1).
+   * constraints, index expressions; R12-1), and those the types of the reached tables' columns choose
+   * (operator classes, casts), in statement.user_functions.
    */
   calls: string[];
 }
@@ -34,6 +35,8 @@ export function writeEffects(written: readonly string[], relations: RelationCata
     if (rel.triggers) triggers.push(...rel.triggers);
     for (const f of rel.triggerCalls ?? []) triggerCalls.add(f);
     for (const f of rel.writeCalls ?? []) calls.add(f);
+    // Index maintenance, key checks and cascaded writes compare its columns' values (masking14).
+    for (const f of rel.typeCalls ?? []) calls.add(f);
   }
   return { triggers: triggers.sort(byTableThenName), triggerCalls: [...triggerCalls].sort(), calls: [...calls].sort() };
 }

@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { triggerCallsByRelation, triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
-import { writeCallsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
+import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
+import { TYPE_CALLS } from './relation-type-calls.ts';
+import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 
@@ -63,41 +65,26 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
  * Functions each view's rewrite rule calls, directly or as the function of an operator it uses
  * (pg_depend names the operator), and those the CHECK constraints of the domains its types reach call:
  * a cast to a domain in a view runs the CHECK whenever the view is read; a type reaches a domain as an
- * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4).
+ * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4). Fragments
+ * shared with the write and type calls: pg/type-calls-sql.ts.
  */
-const VIEW_CALLS = `WITH RECURSIVE view_type AS (
-  SELECT r.ev_class AS view, d.refobjid AS type
+const VIEW_CALLS = `WITH RECURSIVE reaches AS (
+  ${TYPE_REACHES}
+), view_type AS (
+  SELECT r.ev_class AS owner, d.refobjid AS type
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
      AND d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid >= 16384
   UNION
-  SELECT v.view, e.reached
-    FROM view_type v
-    JOIN (
-      SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t WHERE t.typelem <> 0 AND t.oid >= 16384
-      UNION ALL
-      SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.typbasetype <> 0 AND t.oid >= 16384
-      UNION ALL
-      SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
-        JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-       WHERE t.typrelid <> 0 AND t.oid >= 16384
-    ) e ON e.type = v.type
+  SELECT v.owner, e.reached FROM view_type v JOIN reaches e ON e.type = v.type
 ), deps AS (
-  SELECT r.ev_class AS view, d.refclassid, d.refobjid
+  SELECT r.ev_class AS owner, d.refclassid, d.refobjid
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
   UNION ALL
-  SELECT v.view, d.refclassid, d.refobjid
-    FROM view_type v
-    JOIN pg_catalog.pg_constraint c ON c.contypid = v.type
-    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
+  ${domainDependencies('view_type')}
 )
-SELECT DISTINCT deps.view::int AS view, n.nspname AS schema, p.proname AS name
-  FROM deps
-  LEFT JOIN pg_catalog.pg_operator o ON deps.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = deps.refobjid
-  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN deps.refclassid = 'pg_catalog.pg_proc'::regclass THEN deps.refobjid ELSE o.oprcode::oid END
-  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
- WHERE deps.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)`;
+${calledFunctions('deps', 'view', true)}`;
 
 /**
  * Unique and exclusion indexes of user tables and the columns each covers: its key columns, and for
@@ -216,6 +203,8 @@ export interface RelationRows {
   triggers?: TriggerRow[];
   /** Absent in rows read before write calls were (tests): none known. */
   writeCalls?: WriteCallRow[];
+  /** Absent in rows read before type calls were (tests): none known. */
+  typeCalls?: WriteCallRow[];
   maskFunctions: { hash: boolean; superuser: boolean } | null;
 }
 
@@ -229,8 +218,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const foreignKeys = (await client.query<ForeignKeyRow>(FOREIGN_KEYS)).rows;
   const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
   const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
+  const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
   const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -267,7 +257,8 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
-  const writeCalls = writeCallsByRelation(rows.writeCalls ?? [], byOid);
+  const writeCalls = callsByRelation(rows.writeCalls ?? [], byOid);
+  const typeCalls = callsByRelation(rows.typeCalls ?? [], byOid);
   const locked = new Set(rows.relations.filter((r) => r.definitionLocked === true).map((r) => r.oid));
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
@@ -288,6 +279,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
     ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),
     ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
+    ...(typeCalls.has(r.oid) ? { typeCalls: typeCalls.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { writeCallsByRelation } from './relation-write-calls.ts';
+import { callsByRelation } from './relation-write-calls.ts';
 
-describe('writeCallsByRelation', () => {
+describe('callsByRelation', () => {
   it('names each function qualified, once per table, sorted, and drops rows of unknown relations (R12-1)', () => {
     const rels = new Map([[10, {}]]);
-    const out = writeCallsByRelation(
+    const out = callsByRelation(
       [
         { rel: 10, schema: 'public', name: 'stamp' },
         { rel: 10, schema: 'audit', name: 'check_it' },

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
+import { TYPE_REACHES } from './type-calls-sql.ts';
 
 /**
  * A routine is harmless under a mask when it cannot read a table by itself: it is built in (in
@@ -13,7 +14,8 @@ import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
  * those). SQL and PL functions elsewhere can read any table, raw, whatever the statement's FROM
  * clause was rewritten to; so can aggregates and window functions built on them. An operator is
  * as harmless as its function. A type not made by initdb is harmful when it is a domain, range or
- * multirange (domain checks, range support functions), or has a cast using a harmful function, or when
+ * multirange (domain checks, range support functions), or has a cast using a harmful function, or an
+ * operator family member (support function or operator) on one (sorting or hashing it runs them), or when
  * its input reaches such a type: an array's element type (`'{1}'::public._d` runs d's CHECK), a
  * composite type's attribute types (`'(1)'::t`, `ROW(1)::t`, `json_populate_record(NULL::t, ...)`), a
  * domain's base type (red-team round 13, R13-1). Built-in types are harmless (they reach only built-in ones).
@@ -25,23 +27,17 @@ const SNAPSHOT = `WITH RECURSIVE fn AS (
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 ), reaches AS (
-  -- (type, a type its input reaches): an array's elements, a domain's base, a composite's attributes;
-  -- for types not made by initdb (oid 16384 and up, FirstNormalObjectId), which reach only built-in ones.
-  SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t
-   WHERE t.typelem <> 0 AND t.oid >= 16384
-  UNION ALL
-  SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t
-   WHERE t.typbasetype <> 0 AND t.oid >= 16384
-  UNION ALL
-  SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
-    JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-   WHERE t.typrelid <> 0 AND t.oid >= 16384
+  ${TYPE_REACHES}
 ), risky AS (
   SELECT t.oid FROM pg_catalog.pg_type t
    WHERE t.oid >= 16384
      AND (t.typtype IN ('d', 'r', 'm') OR EXISTS (
        SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
-        WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless))
+        WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless) OR EXISTS (
+       SELECT 1 FROM pg_catalog.pg_amproc ap JOIN fn ON fn.oid = ap.amproc
+        WHERE t.oid IN (ap.amproclefttype, ap.amprocrighttype) AND NOT fn.harmless) OR EXISTS (
+       SELECT 1 FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr JOIN fn ON fn.oid = o.oprcode
+        WHERE t.oid IN (ao.amoplefttype, ao.amoprighttype) AND NOT fn.harmless))
   UNION
   SELECT e.type FROM risky r JOIN reaches e ON e.reached = r.oid
 )
