@@ -90,7 +90,7 @@ export interface StartOptions {
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
   /** How catalog snapshots are read and refreshed (tests and the bench shorten them; pg/catalog.ts). */
-  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs'>;
+  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs' | 'peers'>;
   /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
   evaluator?: PolicyEvaluator;
   /** Verdicts shared by all sessions (default: a new DecisionCache; tests that count evaluations pass an empty one). */
@@ -323,7 +323,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   const catalogFor = (database: string): CatalogResolver => {
     let c = catalogs.get(database);
     if (!c) {
-      c = new CatalogResolver({ ...options.catalog, connectionString: config.upstream.url, database: config.upstream.passDatabase ? database : null, log: info });
+      c = new CatalogResolver({ peers: true, ...options.catalog, connectionString: config.upstream.url, database: config.upstream.passDatabase ? database : null, log: info });
       catalogs.set(database, c);
     }
     return c;

@@ -116,7 +116,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         : `starting Gatehouse (${options.engine} policies from git: ${shortPath(repo.dir)}, branch main; checking out, compiling and testing the commit)...`,
     );
     try {
-      gateway = await startGateway(config, { onInfo: (message) => step(`gatehouse: ${message}`) });
+      // PGlite serves every connection from one backend session: a LISTEN there would be the clients' too.
+      gateway = await startGateway(config, { onInfo: (message) => step(`gatehouse: ${message}`), catalog: { peers: false } });
     } catch (error) {
       if ((error as { code?: unknown }).code === 'EADDRINUSE') {
         const admin = config.admin === null ? '' : ` or admin port ${config.admin.port}`;

@@ -3,6 +3,7 @@
 // slow or hung read of one (a lock, a large catalog) never queues the other behind it.
 
 import { CatalogConnection } from './catalog-connection.ts';
+import { CatalogPeers } from './catalog-peers.ts';
 import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type ChangeWait, type SnapshotTiming } from './catalog-snapshot.ts';
 import { relationSnapshot, type RelationRows } from './relation-snapshot.ts';
 import { routineSnapshot } from './routine-snapshot.ts';
@@ -20,6 +21,11 @@ export interface CatalogOptions {
   changeWaitMs?: number;
   /** Operator log (failed and recovered reads). */
   log?: (message: string) => void;
+  /**
+   * Tell other Gatehouse instances of the database about schema changes made through this one, and
+   * hear theirs (LISTEN/NOTIFY, pg/catalog-peers.ts). Default false (the server turns it on).
+   */
+  peers?: boolean;
 }
 
 const READ_TIMEOUT_MS = 10_000;
@@ -32,6 +38,8 @@ export class CatalogResolver {
   /** Relations, their columns and view dependencies, for masking at the source (pg/relation-snapshot.ts). */
   readonly relations: CatalogSnapshot<RelationRows, RelationCatalog>;
   private readonly changeWaitMs: number;
+  /** The channel to other instances (null when options.peers is not set). */
+  readonly peers: CatalogPeers | null;
 
   constructor(options: CatalogOptions) {
     this.changeWaitMs = options.changeWaitMs ?? CHANGE_WAIT_MS;
@@ -52,6 +60,16 @@ export class CatalogResolver {
     const relationConnection = connection('relations');
     this.routines = routineSnapshot((read) => routineConnection.run(read), log, timing);
     this.relations = relationSnapshot((read) => relationConnection.run(read), log, timing);
+    this.peers = options.peers
+      ? new CatalogPeers({
+          connectionString: options.connectionString,
+          database: options.database,
+          timeoutMs: options.readTimeoutMs ?? READ_TIMEOUT_MS,
+          onPeerChange: () => this.invalidate(),
+          log: (message) => options.log?.(message.replace(/^catalog peers/, `catalog peers${where}`)),
+        })
+      : null;
+    this.peers?.start();
   }
 
   /**
@@ -59,6 +77,12 @@ export class CatalogResolver {
    * both snapshots are read again at once.
    */
   changed(): void {
+    this.invalidate();
+    this.peers?.announce();
+  }
+
+  /** Both snapshots are behind a change (made here or through another instance): read them again at once. */
+  private invalidate(): void {
     this.routines.invalidate();
     this.relations.invalidate();
   }
@@ -76,6 +100,6 @@ export class CatalogResolver {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.close()));
+    await Promise.all([...this.connections.map((c) => c.close()), this.peers?.close()]);
   }
 }

@@ -1,0 +1,132 @@
+// Schema changes made through other Gatehouse instances serving the same database, learnt at once
+// instead of at the next 30 s read: every instance LISTENs on one channel over a connection of its own
+// (`application_name` gatehouse-catalog:peers), and NOTIFYs it after each schema change made through it
+// (pg/catalog.ts changed()). A notification is delivered only once the notifying transaction commits,
+// and PostgreSQL delivers it to every listener of the database, this instance's own connection included
+// (ignored by its payload: the instance's random id).
+//
+// A lost connection is opened again (1 s, doubling up to 30 s); notifications sent meanwhile are lost,
+// so a reconnect counts as a change. Anyone who can connect to the database can NOTIFY the channel: the
+// most that does is make every instance read its catalog again (at most one read in flight each).
+
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+
+/** The channel every instance listens on and notifies (per database: NOTIFY does not cross databases). */
+export const CATALOG_CHANNEL = 'gatehouse_catalog_changed';
+
+const MIN_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+
+export interface CatalogPeersOptions {
+  connectionString: string;
+  /** null: the connection string's database. */
+  database: string | null;
+  /** Longest a connect may take. */
+  timeoutMs: number;
+  /** Another instance changed the schema, or its notifications may have been missed (a reconnect). */
+  onPeerChange: () => void;
+  /** Operator log: the connection lost and back. */
+  log?: (message: string) => void;
+}
+
+export class CatalogPeers {
+  /** This instance's id, the payload of its notifications. */
+  readonly instanceId = randomUUID();
+  private client: pg.Client | null = null;
+  private connecting = false;
+  private closed = false;
+  private retry: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private listenedBefore = false;
+
+  constructor(private readonly options: CatalogPeersOptions) {}
+
+  /** Starts listening (in the background; never throws). */
+  start(): void {
+    void this.connect();
+  }
+
+  /**
+   * Tells the other instances that a schema change was made through this one. Best effort: while the
+   * connection is down, they learn of it at their next read (at most 30 s later).
+   */
+  announce(): void {
+    const c = this.client;
+    if (c === null) return;
+    c.query('SELECT pg_catalog.pg_notify($1, $2)', [CATALOG_CHANNEL, this.instanceId]).catch(() => this.lost(c, 'notify failed'));
+  }
+
+  /** Whether the channel is being listened on (for tests and status). */
+  listening(): boolean {
+    return this.client !== null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed || this.connecting || this.client !== null) return;
+    this.connecting = true;
+    const { connectionString, database, timeoutMs } = this.options;
+    const client = new pg.Client({
+      connectionString,
+      ...(database ? { database } : {}),
+      application_name: 'gatehouse-catalog:peers',
+      connectionTimeoutMillis: timeoutMs,
+      statement_timeout: timeoutMs,
+    });
+    client.on('notification', (n) => {
+      if (n.channel === CATALOG_CHANNEL && n.payload !== this.instanceId) this.options.onPeerChange();
+    });
+    client.on('error', (e) => this.lost(client, e.message));
+    client.on('end', () => this.lost(client, 'the connection ended'));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+    } catch (e) {
+      this.connecting = false;
+      void client.end().catch(() => undefined);
+      this.scheduleRetry(e instanceof Error ? e.message : String(e));
+      return;
+    }
+    this.connecting = false;
+    if (this.closed) {
+      void client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    if (this.failures > 0) this.options.log?.(`catalog peers: listening on ${CATALOG_CHANNEL} again after ${this.failures} failed attempt(s)`);
+    this.failures = 0;
+    // Notifications sent while nobody listened are gone: count them as a change.
+    if (this.listenedBefore) this.options.onPeerChange();
+    this.listenedBefore = true;
+  }
+
+  private lost(client: pg.Client, why: string): void {
+    if (this.client !== client) return;
+    this.client = null;
+    void client.end().catch(() => undefined);
+    this.scheduleRetry(why);
+  }
+
+  private scheduleRetry(why: string): void {
+    if (this.closed || this.retry !== null) return;
+    this.failures++;
+    const wait = Math.min(MAX_RETRY_MS, MIN_RETRY_MS * 2 ** (this.failures - 1));
+    if (this.failures === 1 || wait === MAX_RETRY_MS) {
+      this.options.log?.(`catalog peers: not listening for other instances' schema changes (${why}); they are seen at the next background read; retrying in ${wait / 1000} s`);
+    }
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.connect();
+    }, wait);
+    this.retry.unref();
+  }
+}

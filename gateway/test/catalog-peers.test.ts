@@ -1,0 +1,125 @@
+// A schema change made through one Gatehouse instance is learnt by the others serving the same
+// database at once (LISTEN/NOTIFY, pg/catalog-peers.ts), not at their next background read: here the
+// background read is 10 minutes away, so only the notification can tell them. Against the real
+// PostgreSQL: two catalog resolvers, then two gateways with an agent on one and a schema admin on the other.
+//
+// Run: GATEHOUSE_TEST_DB=gh_masking14 npx vitest run --project integration gateway/test/catalog-peers.test.ts
+
+import { rmSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogResolver } from '../src/pg/catalog.ts';
+import { CATALOG_CHANNEL } from '../src/pg/catalog-peers.ts';
+import type { SnapshotTiming } from '../src/pg/catalog-snapshot.ts';
+import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
+import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+
+/** No background read during the test: what the snapshots learn, they learn from a change. */
+const SLOW: SnapshotTiming = { refreshAfterMs: 600_000, minBackoffMs: 100, maxBackoffMs: 400, minRefreshIntervalMs: 600_000 };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `done` holds (every 50 ms, at most `tries` times); returns whether it did. */
+async function until(done: () => boolean | Promise<boolean>, tries = 200): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await done()) return true;
+    await sleep(50);
+  }
+  return done();
+}
+
+describe('catalog peers: schema changes through another instance', () => {
+  let url: string;
+  let direct: pg.Client;
+
+  beforeAll(async () => {
+    url = await ensureClinicDatabase();
+    direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    await direct.query('DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v');
+  });
+  afterAll(async () => {
+    await direct?.query('DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v').catch(() => undefined);
+    await direct?.end();
+  });
+
+  it("one resolver's change is read at once by another resolver of the database; its own notification is not", async () => {
+    const a = new CatalogResolver({ connectionString: url, database: null, timing: SLOW, peers: true });
+    const b = new CatalogResolver({ connectionString: url, database: null, timing: SLOW, peers: true });
+    try {
+      await Promise.all([a.relations.ready(), b.relations.ready()]);
+      expect(await until(() => a.peers!.listening() && b.peers!.listening())).toBe(true);
+      expect(b.relations.current()?.get('public.peers_probe_t')).toBeNull();
+      await direct.query('CREATE TABLE public.peers_probe_t (id integer)');
+      const readsOfA = a.relations.stats().reads;
+      a.changed(); // what a session of A does once the change has committed
+      expect(await until(() => b.relations.current()?.get('public.peers_probe_t') != null)).toBe(true);
+      // A read once, for its own change; its own notification (delivered to it too) started no other.
+      await until(() => !a.relations.changePending());
+      await sleep(200);
+      expect(a.relations.stats().reads).toBe(readsOfA + 1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a notification on the channel from anyone makes a resolver read again (so a spoofed one costs a read, nothing more)', async () => {
+    const b = new CatalogResolver({ connectionString: url, database: null, timing: SLOW, peers: true });
+    try {
+      await b.relations.ready();
+      expect(await until(() => b.peers!.listening())).toBe(true);
+      const reads = b.relations.stats().reads;
+      await direct.query('SELECT pg_notify($1, $2)', [CATALOG_CHANNEL, 'someone']);
+      expect(await until(() => b.relations.stats().reads > reads)).toBe(true);
+      expect(b.relations.stats().builds).toBe(1); // nothing changed: the same snapshot
+    } finally {
+      await b.close();
+    }
+  });
+
+  describe('through two gateways', () => {
+    let a: TestGateway;
+    let b: TestGateway;
+    let dir: string;
+    let admin: pg.Client;
+    let agent: pg.Client;
+    let ssn: string;
+    const notices = new NoticeLog();
+    const attempt = (client: pg.Client, sql: string): Promise<Outcome> => attemptWith(notices, client, sql);
+
+    beforeAll(async () => {
+      dir = schemaAdminsPolicies('rego', 'peers', 'public.ddl_peers_');
+      a = await startTestGateway({ engine: 'rego', policiesDir: dir, catalog: { timing: SLOW } });
+      b = await startTestGateway({ engine: 'rego', policiesDir: dir, catalog: { timing: SLOW } });
+      ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
+      admin = await a.client(await a.token('peers-admin', ['schema-admins']));
+      agent = notices.watch(await b.client(await b.token('peers-agent', ['agents'])));
+    });
+    afterAll(async () => {
+      await agent?.end().catch(() => undefined);
+      await admin?.end().catch(() => undefined);
+      await a?.close();
+      await b?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a view over the masked table created through one gateway is refused by the other, not read raw', async () => {
+      // B has read its snapshots (its first session) before the view exists.
+      expect((await attempt(agent, 'SELECT count(*)::int AS n FROM clinical.patients')).code).toBeNull();
+      expect((await attempt(admin, 'CREATE VIEW public.ddl_peers_v AS SELECT id, ssn FROM clinical.patients')).code).toBeNull();
+      // A probe that returns no row whichever way B decides it, until B knows the view reads clinical.patients.
+      let probe: Outcome | null = null;
+      expect(
+        await until(async () => {
+          probe = await attempt(agent, 'SELECT id FROM public.ddl_peers_v WHERE false');
+          return probe.code !== null;
+        }),
+      ).toBe(true);
+      expect(probe!.code).toBe('0A000'); // a view that reads a masked table, under a mask
+      const o = await attempt(agent, 'SELECT ssn FROM public.ddl_peers_v WHERE id = 1');
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code).toBe('0A000');
+    });
+  });
+});
