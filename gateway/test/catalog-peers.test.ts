@@ -1,7 +1,9 @@
 // A schema change made through one Gatehouse instance is learnt by the others serving the same
 // database at once (LISTEN/NOTIFY, pg/catalog-peers.ts), not at their next background read: here the
-// background read is 10 minutes away, so only the notification can tell them. Against the real
-// PostgreSQL: two catalog resolvers, then two gateways with an agent on one and a schema admin on the other.
+// background read is 10 minutes away, so only the notification can tell them. A change made directly
+// on the server reaches them through the event trigger `gatehouse db setup` installs as a superuser
+// (db/catalog-notify.ts). Against the real PostgreSQL: two catalog resolvers, then two gateways with an
+// agent on one and a schema admin on the other, then a change made directly.
 //
 // Run: GATEHOUSE_TEST_DB=gh_masking14 npx vitest run --project integration gateway/test/catalog-peers.test.ts
 
@@ -10,6 +12,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogResolver } from '../src/pg/catalog.ts';
 import { CATALOG_CHANNEL } from '../src/pg/catalog-peers.ts';
+import { CATALOG_NOTIFY_TRIGGER, installCatalogNotify } from '../src/db/catalog-notify.ts';
+import { MASK_OWNER_ROLE } from '../src/db/mask-functions.ts';
 import type { SnapshotTiming } from '../src/pg/catalog-snapshot.ts';
 import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
@@ -29,6 +33,9 @@ async function until(done: () => boolean | Promise<boolean>, tries = 200): Promi
   return done();
 }
 
+const CLEANUP = `DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v, public.ddl_peers_direct_v;
+DROP EVENT TRIGGER IF EXISTS ${CATALOG_NOTIFY_TRIGGER}`;
+
 describe('catalog peers: schema changes through another instance', () => {
   let url: string;
   let direct: pg.Client;
@@ -37,10 +44,10 @@ describe('catalog peers: schema changes through another instance', () => {
     url = await ensureClinicDatabase();
     direct = new pg.Client({ connectionString: url });
     await direct.connect();
-    await direct.query('DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v');
+    await direct.query(CLEANUP);
   });
   afterAll(async () => {
-    await direct?.query('DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v').catch(() => undefined);
+    await direct?.query(CLEANUP).catch(() => undefined);
     await direct?.end();
   });
 
@@ -118,6 +125,26 @@ describe('catalog peers: schema changes through another instance', () => {
       ).toBe(true);
       expect(probe!.code).toBe('0A000'); // a view that reads a masked table, under a mask
       const o = await attempt(agent, 'SELECT ssn FROM public.ddl_peers_v WHERE id = 1');
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code).toBe('0A000');
+    });
+
+    it("a view over the masked table created directly on the server reaches the gateways at once through db setup's event trigger", async () => {
+      expect(await installCatalogNotify(direct, MASK_OWNER_ROLE)).toBe('installed');
+      expect((await attempt(agent, 'SELECT count(*)::int AS n FROM clinical.patients')).code).toBeNull();
+      // Not through any Gatehouse, in a transaction block: the notification is delivered at COMMIT.
+      await direct.query('BEGIN');
+      await direct.query('CREATE VIEW public.ddl_peers_direct_v AS SELECT id, ssn FROM clinical.patients');
+      await direct.query('COMMIT');
+      let probe: Outcome | null = null;
+      expect(
+        await until(async () => {
+          probe = await attempt(agent, 'SELECT id FROM public.ddl_peers_direct_v WHERE false');
+          return probe.code !== null;
+        }),
+      ).toBe(true);
+      expect(probe!.code).toBe('0A000');
+      const o = await attempt(agent, 'SELECT ssn FROM public.ddl_peers_direct_v WHERE id = 1');
       expect(JSON.stringify(o)).not.toContain(ssn);
       expect(o.code).toBe('0A000');
     });

@@ -4,6 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { setupMaskFunctions } from '../db/setup.ts';
+import { installCatalogNotify } from '../db/catalog-notify.ts';
+import { MASK_OWNER_ROLE } from '../db/mask-functions.ts';
 import { UsageError, parseOptions } from './args.ts';
 import type { CliCommand } from './command.ts';
 
@@ -13,7 +15,10 @@ Installs what masking at the source needs in one database, idempotently:
   - schema "gatehouse", owned by the NOLOGIN role gatehouse_mask_owner (created if missing);
   - the masking key (32 random bytes, or --key-file), readable by that role only;
   - the SECURITY DEFINER functions that compute the hash and fake masks with it, executable by
-    Gatehouse's upstream role only (--grant-to).
+    Gatehouse's upstream role only (--grant-to);
+  - when run as a superuser, the event trigger gatehouse_catalog_notify: a schema change made
+    directly on the server then reaches every Gatehouse instance at once (NOTIFY), not at its
+    next 30 s catalog read. Without a superuser this step is skipped, and said so.
 Run it once per upstream database, as a role that may create roles and schemas (the database
 owner or an administrator), not as Gatehouse's own role. An existing key is kept unless
 --rotate-key: keyed hashes stay the same across sessions, instances and restarts.
@@ -73,6 +78,12 @@ export const dbCommand: CliCommand = {
       const db = (await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
       process.stdout.write(
         `gatehouse db setup: database "${db}" ready for masks at the source; ${report.keyWritten ? 'a new key was installed' : 'its existing key was kept'}; EXECUTE granted to "${grantTo}"\n`,
+      );
+      const notify = await installCatalogNotify(client, MASK_OWNER_ROLE);
+      process.stdout.write(
+        notify === 'installed'
+          ? `gatehouse db setup: event trigger gatehouse_catalog_notify installed: schema changes made directly on the server reach Gatehouse at once\n`
+          : `gatehouse db setup: not a superuser, so no event trigger was installed: schema changes made directly on the server (not through Gatehouse) reach Gatehouse at its next catalog read, within 30 s (docs/data-path.md, "Catalog snapshots")\n`,
       );
       if (role.rows[0]!.rolsuper) {
         process.stderr.write(
