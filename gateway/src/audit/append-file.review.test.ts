@@ -90,7 +90,7 @@ describe('AppendFile after a failed flush (review)', () => {
     expect(failNext.syncCalls - before).toBe(1); // batch 2 was flushed before it was called durable
   });
 
-  it('records written while a flush is in flight go into the next flush, started as soon as that one completes', async () => {
+  it('records written while a flush is in flight get a flush of their own at once, answered after the first', async () => {
     const file = new AppendFile(join(dir, 'd.ndjson'), true);
     const answers: string[] = [];
     file.append(Buffer.from('{"seq":1}\n'));
@@ -99,16 +99,31 @@ describe('AppendFile after a failed flush (review)', () => {
     let callsWhenFirstAnswered = -1;
     file.whenDurable((e) => {
       answers.push(`1:${e === null}`);
-      // Looked at after the flush's callback, before any other turn of the loop could start one.
-      setImmediate(() => (callsWhenFirstAnswered = failNext.asyncCalls - before));
+      callsWhenFirstAnswered = failNext.asyncCalls - before;
     });
     await new Promise((r) => setImmediate(r)); // the first flush covers batch 1 and takes a while
     file.append(Buffer.from('{"seq":2}\n'));
     file.whenDurable((e) => answers.push(`2:${e === null}`));
     // Both answers come after real fdatasyncs: wait for them, however loaded the machine is.
     await vi.waitFor(() => expect(answers).toHaveLength(2), { timeout: 30_000, interval: 5 });
-    expect(answers).toEqual(['1:true', '2:true']);
-    expect(callsWhenFirstAnswered).toBe(2); // batch 2's flush was already running
+    expect(answers).toEqual(['1:true', '2:true']); // the second flush, though quicker, is answered after the first
+    expect(callsWhenFirstAnswered).toBe(2); // batch 2's flush had started before the first one reported
+    file.close();
+  });
+
+  it('a flush that fails beside a later one that succeeds fails the batches of both', async () => {
+    const file = new AppendFile(join(dir, 'e.ndjson'), true);
+    const answers: string[] = [];
+    file.append(Buffer.from('{"seq":1}\n'));
+    failNext.async = 1; // the first flush reports EIO after 30 ms
+    const before = failNext.asyncCalls;
+    file.whenDurable((e) => answers.push(`1:${e === null ? 'durable' : (e as NodeJS.ErrnoException).code}`));
+    await new Promise((r) => setImmediate(r));
+    file.append(Buffer.from('{"seq":2}\n'));
+    file.whenDurable((e) => answers.push(`2:${e === null ? 'durable' : (e as NodeJS.ErrnoException).code}`));
+    await vi.waitFor(() => expect(answers).toHaveLength(2), { timeout: 30_000, interval: 5 });
+    expect(failNext.asyncCalls - before).toBe(2); // the second (real, successful) flush ran beside the first
+    expect(answers).toEqual(['1:EIO', '2:EIO']);
     file.close();
   });
 });

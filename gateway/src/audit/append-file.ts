@@ -1,5 +1,7 @@
 // An append-only file written in whole batches of lines, with group commit: a batch reaches the
-// file entirely or not at all, and one fdatasync is shared by every batch written before it.
+// file entirely or not at all, and one fdatasync is shared by every batch written before it. Flushes
+// overlap: a batch written while one runs starts the next at once (up to MAX_FLUSHES, each on a
+// descriptor of its own in its own threadpool thread), and their answers are given in start order.
 // Optionally preallocated: the file is extended ahead with zeros in large chunks, so that most
 // flushes write data into blocks already allocated and sized (no journal commit for a size change);
 // the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts). Preallocated,
@@ -12,6 +14,13 @@ import { dataEnd } from './unused-tail.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
+
+/**
+ * Flushes that may run at once. A batch written while one runs waits for its own flush only, not for
+ * the rest of the running one first. Each has its own descriptor: Linux reports a write-back error
+ * once per open file description, so a flush never takes the error another one needed to see.
+ */
+const MAX_FLUSHES = 2;
 
 /** Written to extend a preallocated file. */
 const ZEROS = Buffer.alloc(1 << 20);
@@ -32,10 +41,17 @@ export class AppendFile {
   /** Batches written so far, and how many of them the last completed fdatasync covers. */
   private written = 0;
   private synced = 0;
-  private syncing = false;
-  /** Batches a syncNow() flushed while a background flush was in flight (answered when that one reports). */
-  private syncedMeanwhile = 0;
+  /** Flushes running or completed but not yet applied, in start order (`result` undefined: running). */
+  private readonly flushes: { id: number; upTo: number; result: Error | null | undefined }[] = [];
+  private nextFlushId = 0;
+  /** Descriptors of this file that no flush is using now. */
+  private readonly flushFds: number[] = [];
+  /** Flushes begun before this id began before a failure was applied: their success confirms nothing. */
+  private failedBelow = 0;
+  /** Batches a syncNow() flushed while flushes were in flight: answered once flush `after` reports success. */
+  private syncedMeanwhile: { upTo: number; after: number } | null = null;
   private closed = false;
+  private released = false;
   private readonly fsync: boolean;
   /** Bytes to extend the file by, ahead of the writes (0: plain appends). */
   private readonly chunk: number;
@@ -77,6 +93,7 @@ export class AppendFile {
     const end = length === 0 ? 0 : dataEnd(this.path, length);
     if (end < length) this.truncate(end);
     this.allocated = this.size;
+    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(path, constants.O_WRONLY));
   }
 
   /** The last whole line of the file (without its newline), or null when it is empty; cuts a torn tail. */
@@ -108,9 +125,9 @@ export class AppendFile {
     return this.size + this.stagedBytes;
   }
 
-  /** Whether an fdatasync is running now (what is appended meanwhile waits for the next one). */
+  /** Whether an fdatasync is running now. */
   get flushing(): boolean {
-    return this.syncing;
+    return this.flushes.some((f) => f.result === undefined);
   }
 
   /**
@@ -155,10 +172,11 @@ export class AppendFile {
       this.settle(upTo, e as Error);
       throw e;
     }
-    if (this.syncing) {
-      // The background flush may have taken a write-back error this one then did not see: its
-      // waiters are answered when it reports, by both results.
-      this.syncedMeanwhile = Math.max(this.syncedMeanwhile, upTo);
+    const last = this.flushes.at(-1);
+    if (last !== undefined) {
+      // Belt and braces: the flushes in flight use other descriptors, but their waiters are answered
+      // only when the last of them reports, by both results.
+      this.syncedMeanwhile = { upTo: Math.max(this.syncedMeanwhile?.upTo ?? 0, upTo), after: last.id };
       return;
     }
     this.settle(upTo, null);
@@ -177,7 +195,7 @@ export class AppendFile {
       // Told to onLost and to the waiters of those batches.
     }
     this.closed = true;
-    if (this.syncing) return; // closed, and its waiters answered, when that flush completes
+    if (this.flushes.length > 0) return; // closed, and its waiters answered, when those flushes complete
     if (this.waiters.length > 0) {
       try {
         this.syncNow();
@@ -190,8 +208,10 @@ export class AppendFile {
 
   /** Cuts the unused zero tail (a closed log ends at its last record) and closes the descriptor. */
   private release(): void {
-    if (this.fd === 1) return;
+    if (this.fd === 1 || this.released) return;
+    this.released = true; // a waiter answered by the last flush may have called close() already
     if (this.allocated > this.size) this.truncate(this.size);
+    for (const fd of this.flushFds.splice(0)) closeSync(fd);
     closeSync(this.fd);
   }
 
@@ -271,9 +291,8 @@ export class AppendFile {
   }
 
   /**
-   * At the end of this turn (after its I/O callbacks): writes the batches appended during it, and
-   * starts the fdatasync for them unless one is in flight (then the next one, started when it
-   * completes, covers them).
+   * At the end of this turn (after its I/O callbacks): writes the batches appended during it and
+   * starts a flush for them at once, beside any already running (one on a free descriptor).
    */
   private scheduleTurnEnd(): void {
     if (this.turnEndScheduled) return;
@@ -286,38 +305,68 @@ export class AppendFile {
     });
   }
 
+  /** Starts a flush for the waiters no running flush covers, when a descriptor is free. */
   private startSync(): void {
-    if (this.syncing || this.waiters.length === 0) return;
-    if (this.closed) return this.settle(this.written, new Error('audit file closed before it was flushed'));
+    if (this.closed) return;
     this.writeStaged(false);
-    if (this.waiters.length === 0) return;
-    this.syncing = true;
-    const upTo = this.written;
-    fdatasync(this.fd, (error) => {
-      this.syncing = false;
-      const confirmed = Math.max(upTo, this.syncedMeanwhile);
-      this.syncedMeanwhile = 0;
-      if (this.closed) {
-        let failure: Error | null = error ?? null;
-        if (failure === null && confirmed < this.written) {
-          try {
-            fdatasyncSync(this.fd); // batches appended after this flush began, not flushed by close()
-          } catch (e) {
-            failure = e as Error;
-          }
-        }
-        this.release();
-        this.settle(this.written, failure);
-        return;
-      }
-      // Batches appended since (staged or written) are refused with it too: their records follow ones
-      // that may be lost, and the sink refuses everything until a flush succeeds again.
-      if (error) this.settle(Number.POSITIVE_INFINITY, error);
-      else this.settle(confirmed, null);
-      // Records written while this flush ran are already in the file: flush them now, not after the
-      // rest of this turn's I/O callbacks (the next turn's records join the flush after that).
-      if (this.waiters.length > 0) this.startSync();
+    const covered = this.flushes.at(-1)?.upTo ?? this.synced;
+    const last = this.waiters.at(-1);
+    if (last === undefined || last.upTo <= covered) return;
+    const fd = this.flushFds.pop();
+    if (fd === undefined) return; // started when a running flush completes
+    const flush: { id: number; upTo: number; result: Error | null | undefined } = { id: this.nextFlushId++, upTo: this.written, result: undefined };
+    this.flushes.push(flush);
+    fdatasync(fd, (error) => {
+      flush.result = error ?? null;
+      this.flushFds.push(fd);
+      this.applyFlushes();
     });
+  }
+
+  /**
+   * Answers the waiters of completed flushes in the order the flushes began (a later flush's answer
+   * waits for the earlier ones). A failure fails every batch not yet confirmed: those it covered and
+   * all after them (their records follow ones that may be lost; the sink refuses until a flush
+   * succeeds again), and the success of a flush that was running beside it confirms nothing.
+   */
+  private applyFlushes(): void {
+    for (let head = this.flushes[0]; head !== undefined && head.result !== undefined; head = this.flushes[0]) {
+      this.flushes.shift();
+      const { id, upTo, result } = head;
+      if (result !== null) {
+        this.failedBelow = this.nextFlushId;
+        this.syncedMeanwhile = null;
+        this.settle(Number.POSITIVE_INFINITY, result);
+      } else if (id >= this.failedBelow) {
+        let confirmed = upTo;
+        if (this.syncedMeanwhile !== null && this.syncedMeanwhile.after <= id) {
+          confirmed = Math.max(confirmed, this.syncedMeanwhile.upTo);
+          this.syncedMeanwhile = null;
+        }
+        this.settle(confirmed, null);
+      }
+    }
+    if (this.closed) {
+      if (this.flushes.length === 0) this.finishClose();
+      return;
+    }
+    // Records written while these flushes ran are already in the file: flush them now, not after the
+    // rest of this turn's I/O callbacks.
+    this.startSync();
+  }
+
+  /** close() during flushes, once the last has reported: flushes what none of them covered, releases the file. */
+  private finishClose(): void {
+    let failure: Error | null = null;
+    if (this.waiters.length > 0 && this.synced < this.written) {
+      try {
+        fdatasyncSync(this.fd); // batches appended after the last flush began, not flushed by close()
+      } catch (e) {
+        failure = e as Error;
+      }
+    }
+    this.release();
+    this.settle(this.written, failure);
   }
 
   /** Answers the waiters covered by a completed (or failed) flush, in the order they asked. */
