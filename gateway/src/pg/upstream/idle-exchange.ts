@@ -54,7 +54,8 @@ export async function idleExchange(socket: Socket, initial: Buffer, out: Buffer,
     while (result.answers.length < readyCount) {
       let frame;
       try {
-        frame = await Promise.race([frames.next(), timeout]);
+        // Frames already received are taken without a promise each (a checkout's answers arrive in one chunk).
+        frame = frames.poll() ?? (await Promise.race([frames.next(), timeout]));
       } catch (e) {
         if (e instanceof ExchangeFailed) throw e;
         throw new ExchangeFailed(e instanceof Error ? e.message : String(e));
