@@ -46,10 +46,31 @@ export interface UpstreamLease {
   release(back: UpstreamHandback): void;
 }
 
+/**
+ * The client a login is for went away (its socket closed): a login waiting for a pooled connection
+ * stops waiting. An AbortSignal will do; server.ts passes a lighter view of the client's socket.
+ */
+export interface Departure {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** The client's socket as a Departure: aborted once it closed; no listener until a login waits. */
+export function socketDeparture(socket: Socket): Departure {
+  return {
+    get aborted() {
+      return socket.destroyed;
+    },
+    addEventListener: (_type, listener) => void socket.once('close', listener),
+    removeEventListener: (_type, listener) => void socket.off('close', listener),
+  };
+}
+
 /** Where sessions get upstream connections: one per session, or a pool (pg/upstream-pool.ts). */
 export interface UpstreamSource {
   /** Rejects with a GatehouseError (UPSTREAM_UNAVAILABLE, UNSAFE_PARSER_SESSION, UPSTREAM_POOL_EXHAUSTED, STARTUP_PARAMETER_INVALID). */
-  acquire(request: UpstreamRequest, abandoned: AbortSignal): Promise<UpstreamLease>;
+  acquire(request: UpstreamRequest, abandoned: Departure): Promise<UpstreamLease>;
   /** Whether sessions may hand their connection back idle (else they close it). */
   readonly reuses: boolean;
   /** Upstream connections open now. */

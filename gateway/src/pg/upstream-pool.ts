@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { UpstreamPoolConfig } from '../config/types.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { UpstreamHandback, UpstreamLease, UpstreamRequest, UpstreamSource } from './upstream-lease.ts';
+import type { Departure, UpstreamHandback, UpstreamLease, UpstreamRequest, UpstreamSource } from './upstream-lease.ts';
 import { checkoutSession } from './upstream/checkout.ts';
 import { connectUpstream, type UpstreamConnection } from './upstream/connect.ts';
 import { resetSession } from './upstream/reset.ts';
@@ -96,7 +96,7 @@ export class UpstreamPool implements UpstreamSource {
     return { open: p?.open ?? 0, idle: p?.idle.length ?? 0, waiting: p?.waiters.length ?? 0 };
   }
 
-  async acquire(request: UpstreamRequest, abandoned: AbortSignal): Promise<UpstreamLease> {
+  async acquire(request: UpstreamRequest, abandoned: Departure): Promise<UpstreamLease> {
     const pool = this.poolFor(request.database);
     const deadline = Date.now() + this.opts.pool.acquireTimeoutMs;
     const settings: [string, string][] = [['application_name', request.applicationName], ...Object.entries(request.params)];
@@ -157,7 +157,7 @@ export class UpstreamPool implements UpstreamSource {
     return p;
   }
 
-  private take(pool: DatabasePool, deadline: number, abandoned: AbortSignal): Promise<Backend> {
+  private take(pool: DatabasePool, deadline: number, abandoned: Departure): Promise<Backend> {
     if (this.closing) return Promise.reject(this.unavailable('Gatehouse is shutting down'));
     const idle = pool.idle.pop(); // most recently used first: the rest age out (idle_timeout_s)
     if (idle !== undefined) {
