@@ -397,6 +397,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       return;
     }
     let upstream: UpstreamLease;
+    // A login waiting for a pooled connection stops waiting when its client goes away.
+    const departure = socketDeparture(socket);
     try {
       const extraParams: Record<string, string> = {};
       for (const p of PASSTHROUGH_PARAMS) if (params[p] !== undefined) extraParams[p] = params[p]!;
@@ -406,8 +408,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           applicationName: applicationName ? `gatehouse:${applicationName}` : 'gatehouse',
           params: extraParams,
         },
-        // A login waiting for a pooled connection stops waiting when its client goes away.
-        socketDeparture(socket),
+        departure,
       );
     } catch (e) {
       if (isPoolRefusal(e)) {
@@ -523,7 +524,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', clientAddress, params, identity, problem);
         },
       },
-      hs.leftover,
+      departure.received().length === 0 ? hs.leftover : Buffer.concat([hs.leftover, departure.received()]),
       upstream.initialBuffer,
     );
     sessions.add(session);

@@ -56,14 +56,37 @@ export interface Departure {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** The client's socket as a Departure: aborted once it closed; no listener until a login waits. */
-export function socketDeparture(socket: Socket): Departure {
+/** Bytes a client may send while its login waits for a connection before Gatehouse stops reading them. */
+const MAX_BYTES_WHILE_WAITING = 64 * 1024;
+
+/**
+ * The client's socket as a Departure: aborted once it closed. Nothing is done unless the login
+ * waits; then the socket is read (a paused socket never tells that its peer closed), and what the
+ * client sent meanwhile (a query sent ahead) is kept for the session: `received()`.
+ */
+export function socketDeparture(socket: Socket): Departure & { received(): Buffer } {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const collect = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (bytes > MAX_BYTES_WHILE_WAITING) socket.pause();
+  };
   return {
     get aborted() {
       return socket.destroyed;
     },
-    addEventListener: (_type, listener) => void socket.once('close', listener),
-    removeEventListener: (_type, listener) => void socket.off('close', listener),
+    addEventListener: (_type, listener) => {
+      socket.once('close', listener);
+      socket.on('data', collect);
+      if (bytes <= MAX_BYTES_WHILE_WAITING) socket.resume();
+    },
+    removeEventListener: (_type, listener) => {
+      socket.off('close', listener);
+      socket.off('data', collect);
+      socket.pause();
+    },
+    received: () => (chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(chunks)),
   };
 }
 
