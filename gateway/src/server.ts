@@ -36,6 +36,7 @@ import { EVAL_WORKERS, EvalPool } from './policy/eval-pool.ts';
 import { bundleEvalWorker, type EvalWorkerBundle } from './policy/eval-worker-bundle.ts';
 import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
+import { LoginHello } from './pg/login-hello.ts';
 import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
 import { errorMessageFor, Session } from './pg/session.ts';
@@ -43,7 +44,7 @@ import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
 import { unsafeSessionError, unsafeStartupParameter } from './pg/session-invariants.ts';
 import { sendCancel } from './pg/upstream/cancel.ts';
 import { DirectUpstreams } from './pg/upstream-direct.ts';
-import type { UpstreamLease, UpstreamSource } from './pg/upstream-lease.ts';
+import { socketDeparture, type UpstreamLease, type UpstreamSource } from './pg/upstream-lease.ts';
 import { isPoolRefusal, UpstreamPool } from './pg/upstream-pool.ts';
 import { parseConnectionUrl } from './pg/upstream/connection-url.ts';
 import { createGatewayMetrics } from './metrics/gateway-metrics.ts';
@@ -55,7 +56,7 @@ import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy
 import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
 import { clearAnalyzeCache, loadSqlParser } from './sql/parser.ts';
-import { authenticationOk, backendKeyData, errorResponse, noticeResponse, parameterStatus, readyForQuery } from './wire/backend.ts';
+import { errorResponse, noticeResponse } from './wire/backend.ts';
 
 export interface RunningGateway {
   host: string;
@@ -307,6 +308,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   }
   const reconnectNotices = new ReconnectNotices(approvals.service);
   const cancels = new CancelRegistry();
+  const loginHello = new LoginHello();
   const upstreamTarget = parseConnectionUrl(config.upstream.url);
   // Session pooling when upstream.pool is configured (docs/data-path.md#upstream-connection-pool).
   const upstreams: UpstreamSource =
@@ -396,9 +398,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     }
     let upstream: UpstreamLease;
     // A login waiting for a pooled connection stops waiting when its client goes away.
-    const abandoned = new AbortController();
-    const onGone = (): void => abandoned.abort();
-    socket.once('close', onGone);
+    const departure = socketDeparture(socket);
     try {
       const extraParams: Record<string, string> = {};
       for (const p of PASSTHROUGH_PARAMS) if (params[p] !== undefined) extraParams[p] = params[p]!;
@@ -408,7 +408,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           applicationName: applicationName ? `gatehouse:${applicationName}` : 'gatehouse',
           params: extraParams,
         },
-        abandoned.signal,
+        departure,
       );
     } catch (e) {
       if (isPoolRefusal(e)) {
@@ -429,7 +429,6 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       auditSession(sessionId, 'closed', clientAddress, params, identity, `upstream connection failed: ${message}`);
       return;
     }
-    socket.off('close', onGone);
     const catalog = catalogFor(database);
     // The first session of a database waits for the routine and relation snapshots.
     try {
@@ -450,10 +449,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       return;
     }
     const key = cancels.register({ processId: upstream.processId, secretKey: upstream.secretKey, cancelling: (sent) => upstream.cancelling(sent) });
-    const hello: Buffer[] = [authenticationOk()];
-    for (const [name, value] of upstream.parameters) hello.push(parameterStatus(name, value));
-    hello.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
-    socket.write(Buffer.concat(hello));
+    socket.write(loginHello.encode(upstream.parameters, key.processId, key.secretKey));
     auditSession(sessionId, 'auth_ok', clientAddress, params, identity, null);
 
     const sessionInfo = {
@@ -528,7 +524,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
           auditSession(sessionId, problem === null ? 'closed' : 'protocol_error', clientAddress, params, identity, problem);
         },
       },
-      hs.leftover,
+      departure.received().length === 0 ? hs.leftover : Buffer.concat([hs.leftover, departure.received()]),
       upstream.initialBuffer,
     );
     sessions.add(session);

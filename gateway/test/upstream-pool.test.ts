@@ -209,6 +209,44 @@ describe('upstream pool, max_connections 1', () => {
     await b.end();
   });
 
+  it('a login whose client goes away stops waiting at once, and the connection goes to the next one in line', async () => {
+    const a = await connect();
+    const w = await WireClient.open(t.port);
+    w.send(serialize.startup({ user: 'agent', database: 'postgres', application_name: 'leaves-while-waiting' }));
+    expect((await w.next()).name).toBe('authenticationCleartextPassword');
+    w.send(serialize.password(token));
+    await new Promise((r) => setTimeout(r, 100)); // in line behind a
+    w.close();
+    // Its session record is written when it stops waiting, while a still holds the connection.
+    const records = await t.auditUntil((rs) =>
+      rs.some((r) => r.type === 'session' && r.application_name === 'leaves-while-waiting' && /went away while waiting/.test(String(r.reason ?? ''))),
+    );
+    const ended = records.flatMap((r) => (r.type === 'session' && r.application_name === 'leaves-while-waiting' ? [`${r.event}: ${r.reason}`] : []));
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatch(/^closed: .*the client went away while waiting$/);
+    expect((await a.query('SELECT 11 AS n')).rows).toEqual([{ n: 11 }]);
+    await a.end();
+    const b = await connect();
+    expect((await b.query('SELECT 12 AS n')).rows).toEqual([{ n: 12 }]);
+    await b.end();
+  });
+
+  it('a query a waiting login sends ahead is kept and answered once the connection comes', async () => {
+    const a = await connect();
+    const w = await WireClient.open(t.port);
+    w.send(serialize.startup({ user: 'agent', database: 'postgres' }));
+    expect((await w.next()).name).toBe('authenticationCleartextPassword');
+    w.send(serialize.password(token));
+    await new Promise((r) => setTimeout(r, 100)); // in line behind a
+    w.send(serialize.query('SELECT 14 AS n')); // read while the login waits
+    await new Promise((r) => setTimeout(r, 100));
+    await a.end();
+    const [hello, answer] = await w.untilReady(2);
+    expect(hello!.map((m) => m.name)).toContain('backendKeyData');
+    expect(answer!.filter((m) => m.name === 'dataRow').map((m) => (m as unknown as { fields: unknown[] }).fields)).toEqual([['14']]);
+    w.close();
+  });
+
   it('a login that waits longer than acquire_timeout_ms is refused with 53300', async () => {
     const a = await connect();
     const code = await connect().then(

@@ -2,7 +2,7 @@
 // transaction, a pool's reconnects) is not verified from scratch each time: bounded, keyed by the
 // token's SHA-256, never kept past the token's exp nor past the key set that verified it.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Identity } from '../policy/types.ts';
 
 /** Verified tokens remembered at most (least recently used ones are forgotten first). */
@@ -51,7 +51,7 @@ export class VerifiedTokens {
 
 /** The bearer token itself is never kept, only its hash. */
 function keyOf(token: string): string {
-  return createHash('sha256').update(token).digest('base64');
+  return hash('sha256', token, 'base64'); // one-shot: no Hash object per login
 }
 
 /** Each session gets its own object: nothing one session does to its identity reaches another. */

@@ -231,8 +231,7 @@ function evaluateOne(
   }
 }
 
-// The steps after a verdict are module functions, not closures made per statement: the build keeps
-// function names (esbuild keepNames), which costs a defineProperty for every closure it names.
+// The steps after a verdict are module functions, not closures made per statement.
 
 /** A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts). */
 function withProbe(

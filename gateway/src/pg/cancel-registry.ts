@@ -3,6 +3,9 @@
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 
+/** Logins served by one draw from the CSPRNG (8 bytes each): one system call per 512 logins, not per login. */
+const DRAW_BYTES = 4096;
+
 export interface UpstreamBackend {
   processId: number;
   secretKey: Buffer;
@@ -17,16 +20,29 @@ export interface ClientKey {
 
 export class CancelRegistry {
   private readonly byPid = new Map<number, { key: Buffer; upstream: UpstreamBackend; local: (() => boolean) | null }>();
+  /** Unused random bytes from the last draw; every login takes bytes nobody else got, never reused. */
+  private random = Buffer.alloc(0);
+  private taken = 0;
+
+  private nextRandom(): Buffer {
+    if (this.taken + 8 > this.random.length) {
+      this.random = randomBytes(DRAW_BYTES);
+      this.taken = 0;
+    }
+    const bytes = this.random.subarray(this.taken, this.taken + 8);
+    this.taken += 8;
+    return bytes;
+  }
 
   /** Issues a fresh (pid, key) pair for a client session. */
   register(upstream: UpstreamBackend): ClientKey {
-    // One draw from the CSPRNG per login: a positive 31-bit process id and a 4-byte key.
+    // Eight CSPRNG bytes per login: a positive 31-bit process id and a 4-byte key.
     let processId: number;
     let secretKey: Buffer;
     do {
-      const bytes = randomBytes(8);
+      const bytes = this.nextRandom();
       processId = bytes.readUInt32BE(0) & 0x7fffffff;
-      secretKey = bytes.subarray(4);
+      secretKey = Buffer.from(bytes.subarray(4)); // a copy: a live session does not keep the whole draw
     } while (processId === 0 || this.byPid.has(processId));
     this.byPid.set(processId, { key: secretKey, upstream, local: null });
     return { processId, secretKey };

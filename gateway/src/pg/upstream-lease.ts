@@ -46,10 +46,54 @@ export interface UpstreamLease {
   release(back: UpstreamHandback): void;
 }
 
+/**
+ * The client a login is for went away (its socket closed): a login waiting for a pooled connection
+ * stops waiting. An AbortSignal will do; server.ts passes a lighter view of the client's socket.
+ */
+export interface Departure {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** Bytes a client may send while its login waits for a connection before Gatehouse stops reading them. */
+const MAX_BYTES_WHILE_WAITING = 64 * 1024;
+
+/**
+ * The client's socket as a Departure: aborted once it closed. Nothing is done unless the login
+ * waits; then the socket is read (a paused socket never tells that its peer closed), and what the
+ * client sent meanwhile (a query sent ahead) is kept for the session: `received()`.
+ */
+export function socketDeparture(socket: Socket): Departure & { received(): Buffer } {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const collect = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (bytes > MAX_BYTES_WHILE_WAITING) socket.pause();
+  };
+  return {
+    get aborted() {
+      return socket.destroyed;
+    },
+    addEventListener: (_type, listener) => {
+      socket.once('close', listener);
+      socket.on('data', collect);
+      if (bytes <= MAX_BYTES_WHILE_WAITING) socket.resume();
+    },
+    removeEventListener: (_type, listener) => {
+      socket.off('close', listener);
+      socket.off('data', collect);
+      socket.pause();
+    },
+    received: () => (chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(chunks)),
+  };
+}
+
 /** Where sessions get upstream connections: one per session, or a pool (pg/upstream-pool.ts). */
 export interface UpstreamSource {
   /** Rejects with a GatehouseError (UPSTREAM_UNAVAILABLE, UNSAFE_PARSER_SESSION, UPSTREAM_POOL_EXHAUSTED, STARTUP_PARAMETER_INVALID). */
-  acquire(request: UpstreamRequest, abandoned: AbortSignal): Promise<UpstreamLease>;
+  acquire(request: UpstreamRequest, abandoned: Departure): Promise<UpstreamLease>;
   /** Whether sessions may hand their connection back idle (else they close it). */
   readonly reuses: boolean;
   /** Upstream connections open now. */

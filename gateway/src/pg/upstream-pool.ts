@@ -2,11 +2,13 @@
 // role): a client session takes one at login and gives it back at disconnect, reset so that
 // nothing of its session state reaches the next client. Full: new clients wait in line (FIFO) up
 // to acquire_timeout_ms, then FATAL 53300. Only the waiting login waits; other sessions never do.
+// A connection handed back idle outside a transaction owes its reset, which is written together
+// with the next checkout (one round trip instead of two), or runs on its own after RESET_DEFER_MS.
 
 import type { Socket } from 'node:net';
 import type { UpstreamPoolConfig } from '../config/types.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { UpstreamHandback, UpstreamLease, UpstreamRequest, UpstreamSource } from './upstream-lease.ts';
+import type { Departure, UpstreamHandback, UpstreamLease, UpstreamRequest, UpstreamSource } from './upstream-lease.ts';
 import { checkoutSession } from './upstream/checkout.ts';
 import { connectUpstream, type UpstreamConnection } from './upstream/connect.ts';
 import { resetSession } from './upstream/reset.ts';
@@ -14,6 +16,14 @@ import { unsafeReportedSettings, unsafeSessionError } from './session-invariants
 
 /** Bytes an idle connection may receive unread (asynchronous messages) before it is closed. */
 const MAX_IDLE_BYTES = 64 * 1024;
+
+/**
+ * How long a connection handed back idle (outside a transaction) may wait for the next login to
+ * take it with its reset owed, before it is reset on its own: what the previous client left
+ * (session advisory locks, LISTEN, temporary tables) outlives it by at most this much, as it would
+ * outlive a direct connection while its backend exits.
+ */
+export const RESET_DEFER_MS = 10;
 
 export interface UpstreamPoolOptions {
   url: string;
@@ -41,6 +51,10 @@ interface Backend {
   /** CancelRequests forwarded to it and not yet delivered. */
   cancels: Set<Promise<unknown>>;
   idleTimer: NodeJS.Timeout | null;
+  /** The last client's session is not reset yet: the next checkout resets it first (checkoutSession). */
+  resetOwed: boolean;
+  /** Resets it on its own when no login took it within RESET_DEFER_MS. */
+  resetTimer: NodeJS.Timeout | null;
   onIdleData: ((chunk: Buffer) => void) | null;
   onIdleClose: (() => void) | null;
   closed: boolean;
@@ -82,7 +96,7 @@ export class UpstreamPool implements UpstreamSource {
     return { open: p?.open ?? 0, idle: p?.idle.length ?? 0, waiting: p?.waiters.length ?? 0 };
   }
 
-  async acquire(request: UpstreamRequest, abandoned: AbortSignal): Promise<UpstreamLease> {
+  async acquire(request: UpstreamRequest, abandoned: Departure): Promise<UpstreamLease> {
     const pool = this.poolFor(request.database);
     const deadline = Date.now() + this.opts.pool.acquireTimeoutMs;
     const settings: [string, string][] = [['application_name', request.applicationName], ...Object.entries(request.params)];
@@ -90,13 +104,16 @@ export class UpstreamPool implements UpstreamSource {
       const backend = await this.take(pool, deadline, abandoned);
       let outcome;
       try {
-        outcome = await checkoutSession(backend.conn.socket, this.takeUnread(backend), settings, this.opts.connectTimeoutMs);
+        const owed = backend.resetOwed ? { txStatus: 'I' as const, role: backend.loginRole } : null;
+        outcome = await checkoutSession(backend.conn.socket, this.takeUnread(backend), settings, this.opts.connectTimeoutMs, owed);
       } catch (e) {
         // Closed while idle (pg_terminate_backend, a restart) or not idle after all: never handed out.
         this.discard(pool, backend, `checkout failed: ${(e as Error).message}`);
         if (this.closing) throw this.unavailable('Gatehouse is shutting down');
         continue;
       }
+      backend.resetOwed = false;
+      for (const [k, v] of outcome.parameters) backend.parameters.set(k, v);
       if (outcome.kind === 'refused') {
         backend.unread = outcome.leftover;
         void this.giveBack(pool, backend, 'I');
@@ -106,7 +123,6 @@ export class UpstreamPool implements UpstreamSource {
           hint: f['H'] ?? 'Connect with a valid value for that parameter, or without it.',
         });
       }
-      for (const [k, v] of outcome.parameters) backend.parameters.set(k, v);
       backend.unread = outcome.leftover;
       const unsafe = unsafeReportedSettings(backend.parameters);
       if (unsafe !== null) {
@@ -141,7 +157,7 @@ export class UpstreamPool implements UpstreamSource {
     return p;
   }
 
-  private take(pool: DatabasePool, deadline: number, abandoned: AbortSignal): Promise<Backend> {
+  private take(pool: DatabasePool, deadline: number, abandoned: Departure): Promise<Backend> {
     if (this.closing) return Promise.reject(this.unavailable('Gatehouse is shutting down'));
     const idle = pool.idle.pop(); // most recently used first: the rest age out (idle_timeout_s)
     if (idle !== undefined) {
@@ -197,7 +213,7 @@ export class UpstreamPool implements UpstreamSource {
     this.sockets++;
     conn.socket.once('close', () => this.sockets--);
     conn.socket.on('error', () => undefined); // between owners; each owner watches close
-    return { conn, loginRole: conn.parameters.get('session_authorization') ?? this.opts.role, parameters: new Map(conn.parameters), unread: conn.initialBuffer, cancels: new Set(), idleTimer: null, onIdleData: null, onIdleClose: null, closed: false };
+    return { conn, loginRole: conn.parameters.get('session_authorization') ?? this.opts.role, parameters: new Map(conn.parameters), unread: conn.initialBuffer, cancels: new Set(), idleTimer: null, resetOwed: false, resetTimer: null, onIdleData: null, onIdleClose: null, closed: false };
   }
 
   /** A connection came free or a slot opened: the first client in line gets it. */
@@ -254,6 +270,12 @@ export class UpstreamPool implements UpstreamSource {
             return;
           case 'idle':
             backend.unread = back.leftover;
+            // Outside a transaction and with no cancel on its way, the reset can wait for the next
+            // checkout; an open transaction is rolled back at once (it holds locks and snapshots).
+            if (back.txStatus === 'I' && backend.cancels.size === 0 && !this.closing && !backend.conn.socket.destroyed) {
+              this.deferReset(pool, backend);
+              return;
+            }
             void this.giveBack(pool, backend, back.txStatus);
             return;
           default: {
@@ -277,11 +299,27 @@ export class UpstreamPool implements UpstreamSource {
       const r = await resetSession(backend.conn.socket, this.takeUnread(backend), txStatus, backend.loginRole, this.opts.connectTimeoutMs);
       for (const [k, v] of r.parameters) backend.parameters.set(k, v);
       backend.unread = r.leftover;
+      backend.resetOwed = false;
     } catch (e) {
       this.discard(pool, backend, this.closing ? null : `reset failed, connection closed: ${(e as Error).message}`);
       return;
     }
     this.enterIdle(pool, backend);
+    this.serveWaiters(pool);
+  }
+
+  /** Idle with its reset owed: the next checkout resets it, or the timer does (then it is idle again). */
+  private deferReset(pool: DatabasePool, backend: Backend): void {
+    backend.resetOwed = true;
+    this.enterIdle(pool, backend);
+    backend.resetTimer = setTimeout(() => {
+      const i = pool.idle.indexOf(backend);
+      if (i < 0) return;
+      pool.idle.splice(i, 1);
+      this.leaveIdle(backend);
+      void this.giveBack(pool, backend, 'I');
+    }, RESET_DEFER_MS);
+    backend.resetTimer.unref();
     this.serveWaiters(pool);
   }
 
@@ -313,6 +351,8 @@ export class UpstreamPool implements UpstreamSource {
     backend.onIdleClose = null;
     if (backend.idleTimer) clearTimeout(backend.idleTimer);
     backend.idleTimer = null;
+    if (backend.resetTimer) clearTimeout(backend.resetTimer);
+    backend.resetTimer = null;
   }
 
   private dropIdle(pool: DatabasePool, backend: Backend, why: string | null): void {

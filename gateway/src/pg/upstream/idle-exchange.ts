@@ -7,8 +7,9 @@ import { decodeDataRow, decodeErrorFields, decodeParameterStatus, decodeReadyFor
 import { BE } from '../../wire/message-types.ts';
 import { SocketFrames } from './socket-frames.ts';
 
-export interface ExchangeResult {
-  /** Transaction status of the last ReadyForQuery. */
+/** What the server answered up to and including one ReadyForQuery. */
+export interface ExchangeAnswer {
+  /** Transaction status of its ReadyForQuery. */
   status: TransactionStatus;
   /** ErrorResponse fields, in order (one failed request each). */
   errors: Record<string, string>[];
@@ -16,8 +17,17 @@ export interface ExchangeResult {
   rows: (string | null)[][];
   /** ParameterStatus messages the server sent meanwhile (name → value, latest wins). */
   parameters: Map<string, string>;
+}
+
+export interface ExchangeResult {
+  /** One per ReadyForQuery, in order: scripts written together are told apart (pg/upstream/checkout.ts). */
+  answers: ExchangeAnswer[];
   /** Bytes received after the last ReadyForQuery (an asynchronous message already on its way). */
   leftover: Buffer;
+}
+
+function emptyAnswer(): ExchangeAnswer {
+  return { status: 'I', errors: [], rows: [], parameters: new Map() };
 }
 
 /** Why an exchange failed: the connection is not in the state it was believed to be in, and must be closed. */
@@ -25,9 +35,10 @@ export class ExchangeFailed extends Error {}
 
 /**
  * Writes `out` (already received bytes in `initial` are read first) and reads the answers until
- * `readyCount` ReadyForQuery messages. Notices and notifications are dropped; COPY, portal
- * suspension, authentication or any other message means the session was not idle: ExchangeFailed,
- * as is a close, a socket error or `timeoutMs` without the answers.
+ * `readyCount` ReadyForQuery messages, each ReadyForQuery closing one answer. Notices and
+ * notifications are dropped; COPY, portal suspension, authentication or any other message means
+ * the session was not idle: ExchangeFailed, as is a close, a socket error or `timeoutMs` without
+ * the answers.
  */
 export async function idleExchange(socket: Socket, initial: Buffer, out: Buffer, readyCount: number, timeoutMs: number): Promise<ExchangeResult> {
   if (socket.destroyed) throw new ExchangeFailed('the connection is closed');
@@ -36,32 +47,34 @@ export async function idleExchange(socket: Socket, initial: Buffer, out: Buffer,
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ExchangeFailed(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
-  const result: ExchangeResult = { status: 'I', errors: [], rows: [], parameters: new Map(), leftover: Buffer.alloc(0) };
+  const result: ExchangeResult = { answers: [], leftover: Buffer.alloc(0) };
+  let answer = emptyAnswer();
   try {
     socket.write(out);
-    let ready = 0;
-    while (ready < readyCount) {
+    while (result.answers.length < readyCount) {
       let frame;
       try {
-        frame = await Promise.race([frames.next(), timeout]);
+        // Frames already received are taken without a promise each (a checkout's answers arrive in one chunk).
+        frame = frames.poll() ?? (await Promise.race([frames.next(), timeout]));
       } catch (e) {
         if (e instanceof ExchangeFailed) throw e;
         throw new ExchangeFailed(e instanceof Error ? e.message : String(e));
       }
       switch (frame.type) {
         case BE.ReadyForQuery:
-          result.status = decodeReadyForQuery(frame.body);
-          ready++;
+          answer.status = decodeReadyForQuery(frame.body);
+          result.answers.push(answer);
+          answer = emptyAnswer();
           break;
         case BE.ErrorResponse:
-          result.errors.push(decodeErrorFields(frame.body));
+          answer.errors.push(decodeErrorFields(frame.body));
           break;
         case BE.DataRow:
-          result.rows.push(decodeDataRow(frame.body).map((v) => (v === null ? null : v.toString('utf8'))));
+          answer.rows.push(decodeDataRow(frame.body).map((v) => (v === null ? null : v.toString('utf8'))));
           break;
         case BE.ParameterStatus: {
           const p = decodeParameterStatus(frame.body);
-          result.parameters.set(p.name, p.value);
+          answer.parameters.set(p.name, p.value);
           break;
         }
         case BE.ParseComplete:

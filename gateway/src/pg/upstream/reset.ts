@@ -1,11 +1,12 @@
 // Returning a pooled upstream session to a clean state before another client gets it: its open
 // transaction rolled back, DISCARD ALL, and the parser settings and role Gatehouse relies on checked.
+// On its own, or written together with the next checkout (pg/upstream/checkout.ts).
 
 import type { Socket } from 'node:net';
 import type { TransactionStatus } from '../../wire/backend.ts';
 import { encodeQuery } from '../../wire/frontend.ts';
 import { unsafeSetting } from '../session-invariants.ts';
-import { ExchangeFailed, idleExchange } from './idle-exchange.ts';
+import { ExchangeFailed, idleExchange, type ExchangeAnswer } from './idle-exchange.ts';
 
 /**
  * Read after DISCARD ALL: the two parser settings (pg/session-invariants.ts) and who the session
@@ -21,19 +22,37 @@ export interface ResetOutcome {
   leftover: Buffer;
 }
 
+/** The reset's messages, and how many ReadyForQuery answer them. */
+export interface ResetScript {
+  out: Buffer;
+  answers: number;
+}
+
 /**
  * ROLLBACK (when a transaction is open), DISCARD ALL (prepared statements, portals and cursors,
  * temporary tables, session settings back to the startup values, SET ROLE/SESSION AUTHORIZATION,
  * advisory locks, LISTEN, cached plans, sequences), then RESET_CHECK_QUERY. They go as separate
  * Query messages: DISCARD ALL cannot run inside a transaction block, which a multi-statement string is.
- * Throws ExchangeFailed when anything fails or is not as expected: the connection must be closed.
  */
-export async function resetSession(socket: Socket, leftover: Buffer, txStatus: TransactionStatus, role: string, timeoutMs: number): Promise<ResetOutcome> {
+export function resetScript(txStatus: TransactionStatus): ResetScript {
   const queries = [...(txStatus === 'I' ? [] : ['ROLLBACK']), 'DISCARD ALL', RESET_CHECK_QUERY];
-  const r = await idleExchange(socket, leftover, Buffer.concat(queries.map(encodeQuery)), queries.length, timeoutMs);
-  if (r.errors.length > 0) throw new ExchangeFailed(`reset failed: ${r.errors[0]!['M'] ?? 'error'} (SQLSTATE ${r.errors[0]!['C'] ?? '?'})`);
-  if (r.status !== 'I') throw new ExchangeFailed(`still in a transaction after the reset (status ${r.status})`);
-  const row = r.rows.length === 1 ? r.rows[0]! : null;
+  return { out: Buffer.concat(queries.map(encodeQuery)), answers: queries.length };
+}
+
+/**
+ * Checks the answers to resetScript (exactly its `answers` of them) and returns the parameters in
+ * force after it. Throws ExchangeFailed when anything failed or is not as expected: the connection
+ * must be closed.
+ */
+export function checkReset(answers: readonly ExchangeAnswer[], role: string): Map<string, string> {
+  const parameters = new Map<string, string>();
+  for (const a of answers) {
+    if (a.errors.length > 0) throw new ExchangeFailed(`reset failed: ${a.errors[0]!['M'] ?? 'error'} (SQLSTATE ${a.errors[0]!['C'] ?? '?'})`);
+    for (const [k, v] of a.parameters) parameters.set(k, v);
+  }
+  const last = answers[answers.length - 1];
+  if (last === undefined || last.status !== 'I') throw new ExchangeFailed(`still in a transaction after the reset (status ${last?.status ?? '?'})`);
+  const row = last.rows.length === 1 ? last.rows[0]! : null;
   if (row === null || row.length !== 4) throw new ExchangeFailed('the reset check returned no row');
   const [scs, encoding, currentUser, sessionUser] = row;
   const unsafe = unsafeSetting('standard_conforming_strings', scs ?? null) ?? unsafeSetting('client_encoding', encoding ?? null);
@@ -41,7 +60,14 @@ export async function resetSession(socket: Socket, leftover: Buffer, txStatus: T
   if (currentUser !== role || sessionUser !== role) {
     throw new ExchangeFailed(`after the reset the session runs as ${JSON.stringify(currentUser)} (session user ${JSON.stringify(sessionUser)}), not ${JSON.stringify(role)}`);
   }
-  r.parameters.set('standard_conforming_strings', scs!);
-  r.parameters.set('client_encoding', encoding!);
-  return { parameters: r.parameters, leftover: r.leftover };
+  parameters.set('standard_conforming_strings', scs!);
+  parameters.set('client_encoding', encoding!);
+  return parameters;
+}
+
+/** Resets the session on its own (resetScript, checkReset); ExchangeFailed: close the connection. */
+export async function resetSession(socket: Socket, leftover: Buffer, txStatus: TransactionStatus, role: string, timeoutMs: number): Promise<ResetOutcome> {
+  const script = resetScript(txStatus);
+  const r = await idleExchange(socket, leftover, script.out, script.answers, timeoutMs);
+  return { parameters: checkReset(r.answers, role), leftover: r.leftover };
 }

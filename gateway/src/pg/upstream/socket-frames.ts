@@ -34,6 +34,17 @@ export class SocketFrames {
     socket.resume(); // it may have been paused by an earlier reader (the SSLRequest answer)
   }
 
+  /** The next frame already received, or null (then await next()); throws once the stream failed. */
+  poll(): Frame | null {
+    if (this.failure !== null) throw this.failure;
+    try {
+      return this.framer.next();
+    } catch (e) {
+      this.failure = e as Error; // a framing error leaves the stream unusable
+      throw e;
+    }
+  }
+
   next(): Promise<Frame> {
     return new Promise<Frame>((resolve, reject) => {
       this.waiter = { resolve, reject };

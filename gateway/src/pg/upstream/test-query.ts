@@ -17,6 +17,7 @@ export async function query(conn: UpstreamConnection, sql: string): Promise<Fram
         frames.push(f);
         if (f.type === BE.ReadyForQuery) {
           conn.socket.off('data', onData);
+          conn.socket.off('error', reject);
           conn.socket.pause();
           resolve(frames);
           return;
