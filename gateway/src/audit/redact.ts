@@ -96,12 +96,13 @@ export function redactRecord(record: AuditRecord): AuditRecord {
     case 'statement': {
       const parsed = record.fingerprint !== '';
       const statement = redactStatementText(record.statement, parsed);
-      // Object.assign, not `{ ...record, more }`: V8 builds a spread followed by further properties
-      // on a slow path, and the copy it makes is slower to serialize. Fields keep their order.
-      const input = record.input === null ? null : Object.assign({}, record.input, { statement: Object.assign({}, record.input.statement, { text: statement }) });
-      const reason = parsed ? record.reason : redactMessage(record.reason);
-      const changes = record.forwarded !== undefined ? { statement, forwarded: redactStatementText(record.forwarded, true), input, reason } : { statement, input, reason };
-      return Object.assign({}, record, changes);
+      return {
+        ...record,
+        statement,
+        ...(record.forwarded !== undefined ? { forwarded: redactStatementText(record.forwarded, true) } : {}),
+        input: record.input === null ? null : { ...record.input, statement: { ...record.input.statement, text: statement } },
+        reason: parsed ? record.reason : redactMessage(record.reason),
+      };
     }
     case 'outcome':
       return record.outcome.status === 'error' ? { ...record, outcome: { ...record.outcome, message: redactMessage(record.outcome.message) } } : record;
