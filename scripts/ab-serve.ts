@@ -13,6 +13,7 @@ import { ensureDatabase, initialisePgbench } from '../gateway/src/bench/bench-da
 import { startGatewayProcess, type GatewayProcess } from '../gateway/src/bench/gateway-process.ts';
 import { runPgbench } from '../gateway/src/bench/pgbench.ts';
 import { pgbenchArgs } from '../gateway/src/bench/pgbench-comparison.ts';
+import { readProcStat, ticksPerSecond } from '../gateway/src/bench/process-cpu.ts';
 import type { QueryMode } from '../gateway/src/bench/bench-results.ts';
 
 const { values } = parseArgs({
@@ -79,16 +80,20 @@ try {
   const runOnce = async (side: 'A' | 'B', mode: QueryMode, runSeconds: number, record: boolean): Promise<void> => {
     const gw = gateways[side]!;
     const url = `postgresql://bench@127.0.0.1:${gw.port}/${values.database}?sslmode=disable`;
-    const before = await gw.cpuSeconds();
+    const before = await readProcStat(gw.pid);
     const run = await runPgbench({ args: pgbenchArgs({ clients, mode, seconds: runSeconds, connectEach: false }, url), env: { ...process.env, PGPASSWORD: token }, killAfterMs: (runSeconds + 60) * 1000 });
-    const after = await gw.cpuSeconds();
+    const after = await readProcStat(gw.pid);
     if (run.summary === null || before === null || after === null) throw new Error(`${side} ${mode}: ${run.error ?? `exit ${run.exitCode}`}`);
     if (run.summary.failedTransactions > 0) throw new Error(`${side} ${mode}: ${run.summary.failedTransactions} failed transactions`);
-    const perTx = ((after - before) * 1e6) / run.summary.transactions;
+    const tx = run.summary.transactions;
+    const micros = (ticks: number): number => (ticks * 1e6) / ticksPerSecond() / tx;
+    const user = micros(after.utimeTicks - before.utimeTicks);
+    const perTx = user + micros(after.stimeTicks - before.stimeTicks);
     if (!record) return;
     (cpu[`${side} ${mode}`] ??= []).push(perTx);
+    (cpu[`${side} ${mode} user`] ??= []).push(user);
     (tps[`${side} ${mode}`] ??= []).push(run.summary.tps);
-    log(`  ${side} ${mode}: ${run.summary.tps.toFixed(0)} tps, ${perTx.toFixed(1)} µs CPU/tx (load ${load()})`);
+    log(`  ${side} ${mode}: ${run.summary.tps.toFixed(0)} tps, ${perTx.toFixed(1)} µs CPU/tx (user ${user.toFixed(1)}) (load ${load()})`);
   };
   for (const mode of modes) for (const side of ['A', 'B'] as const) await runOnce(side, mode, Number(values.warmup), false);
   for (let round = 0; round < rounds; round += 1) {
@@ -97,13 +102,17 @@ try {
     for (const mode of modes) for (const side of order) await runOnce(side, mode, seconds, true);
   }
   log(`\npgbench -S -n -T ${seconds} -c ${clients} -j ${Math.min(2, clients)} -M <mode>, ${rounds} alternating rounds; load average ${startLoad} at start, ${load()} at end`);
-  log('| mode | A CPU µs/tx (median; runs) | B CPU µs/tx (median; runs) | B/A | A tps | B tps |');
-  log('|---|---|---|---:|---:|---:|');
+  log('| mode | A CPU µs/tx (median; runs) | B CPU µs/tx (median; runs) | B/A | A user µs/tx | B user µs/tx | user B/A | A tps | B tps |');
+  log('|---|---|---|---:|---|---|---:|---:|---:|');
   for (const mode of modes) {
     const a = cpu[`A ${mode}`]!;
     const b = cpu[`B ${mode}`]!;
     const f = (xs: number[]): string => `${median(xs).toFixed(0)} (${xs.map((x) => x.toFixed(0)).join(', ')})`;
-    log(`| ${mode} | ${f(a)} | ${f(b)} | ${(median(b) / median(a)).toFixed(2)} | ${median(tps[`A ${mode}`]!).toFixed(0)} | ${median(tps[`B ${mode}`]!).toFixed(0)} |`);
+    const au = cpu[`A ${mode} user`]!;
+    const bu = cpu[`B ${mode} user`]!;
+    log(
+      `| ${mode} | ${f(a)} | ${f(b)} | ${(median(b) / median(a)).toFixed(2)} | ${f(au)} | ${f(bu)} | ${(median(bu) / median(au)).toFixed(2)} | ${median(tps[`A ${mode}`]!).toFixed(0)} | ${median(tps[`B ${mode}`]!).toFixed(0)} |`,
+    );
   }
   for (const side of ['A', 'B'] as const) log(`${side}: RSS after the runs ${(((await gateways[side]!.rssBytes()) ?? 0) / 2 ** 20).toFixed(0)} MB`);
 } finally {
