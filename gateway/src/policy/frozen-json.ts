@@ -1,6 +1,6 @@
 // JSON.stringify for values that are often frozen objects shared between many documents (the
-// identity and session parts of policy inputs): a frozen object's JSON is made once and kept
-// while the object lives. Anything else is serialized as JSON.stringify would.
+// identity and session parts of policy inputs, in decision-cache keys): a frozen object's JSON is
+// made once and kept while the object lives. Anything else is serialized as JSON.stringify would.
 
 const made = new WeakMap<object, string>();
 

@@ -1,6 +1,6 @@
 // The identity and session parts of PolicyInput, built once per session and shared (frozen) by
-// every input of that session, so that their JSON (decision-cache keys, audit records) is made
-// once too (policy/frozen-json.ts). Rebuilt when a field changed (SET application_name).
+// every input of that session, so that their JSON in decision-cache keys is made once too
+// (policy/frozen-json.ts). Rebuilt when a field changed (SET application_name).
 
 import type { Identity, PolicyInput, SessionInfo } from './types.ts';
 
