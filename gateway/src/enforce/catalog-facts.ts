@@ -13,7 +13,31 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 import { writeEffects, type WriteEffects } from './write-triggers.ts';
 import { harmfulOperatorsAndTypes } from './routine-uses.ts';
 
+/** The last answer for a statement's facts (the shape cache hands out one facts object per shape), and the snapshots it read. */
+const lastFor = new WeakMap<StatementFacts, { relations: RelationCatalog | null; routines: RoutineCatalog | null; result: CatalogFacts }>();
+
+/**
+ * What the catalog adds to `facts`. A pure function of the three: the snapshots are immutable (a
+ * catalog change builds new ones), so the answer is kept per facts object while they are current,
+ * frozen because every statement of that shape shares it.
+ */
 export function catalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
+  const last = lastFor.get(facts);
+  if (last !== undefined && last.relations === relations && last.routines === routines) return last.result;
+  const result = freezeFacts(computeCatalogFacts(facts, relations, routines));
+  lastFor.set(facts, { relations, routines, result });
+  return result;
+}
+
+function freezeFacts(c: CatalogFacts): CatalogFacts {
+  Object.freeze(c.tablesReadThrough);
+  Object.freeze(c.functionsThrough);
+  Object.freeze(c.userFunctions);
+  // triggers and triggerCalls may be the relation snapshot's own (immutable) lists: left as they are.
+  return Object.freeze(c);
+}
+
+function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog | null, routines: RoutineCatalog | null): CatalogFacts {
   const through = new Set<string>();
   const calls = new Set<string>();
   // Functions chosen by the types of the columns of every relation read or written, directly or

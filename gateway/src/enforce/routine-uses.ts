@@ -9,11 +9,13 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 
 export function harmfulOperatorsAndTypes(facts: Pick<StatementFacts, 'operators' | 'types'>, routines: RoutineCatalog): string[] {
   const out: string[] = [];
-  const judge = (kind: 'operator' | 'type', names: readonly WrittenName[]): void => {
-    if (!routines.anyHarmful(kind)) return;
-    for (const n of names) if (routines.verdict(kind, n) === 'harmful') out.push(n.schema === null ? n.name : `${n.schema}.${n.name}`);
-  };
-  judge('operator', facts.operators);
-  judge('type', facts.types);
+  judge(out, routines, 'operator', facts.operators);
+  judge(out, routines, 'type', facts.types);
   return out;
+}
+
+// A module function, not a closure made per statement (the compiled bundle names every closure it makes).
+function judge(out: string[], routines: RoutineCatalog, kind: 'operator' | 'type', names: readonly WrittenName[]): void {
+  if (!routines.anyHarmful(kind)) return;
+  for (const n of names) if (routines.verdict(kind, n) === 'harmful') out.push(n.schema === null ? n.name : `${n.schema}.${n.name}`);
 }

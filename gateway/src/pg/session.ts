@@ -4,12 +4,13 @@
 import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { AUDIT_RECORD_VERSION, type StatementOutcome } from '../audit/types.ts';
+import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
-import { decideQuery, identityOf, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
+import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
+import { identityPart } from '../policy/input-parts.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
@@ -878,18 +879,21 @@ export class Session {
    * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
    */
   writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
-    this.deps.decision.audit.writeSoon({
+    // Optional fields are added after, not spread in (V8 builds an object literal with spreads on a
+    // slow path); the identity is the session's shared, frozen part (its JSON is made once).
+    const record: Extract<AuditRecord, { type: 'outcome' }> = {
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
       time: new Date().toISOString(),
       decision_id: decision.id,
       session_id: this.sessionId,
-      identity: identityOf(this.deps.decision.identity),
+      identity: identityPart(this.deps.decision.identity),
       revision: decision.revision,
       outcome,
-      ...(Object.keys(detected).length > 0 ? { detected: { ...detected } } : {}),
-      ...(subjects !== null ? { subjects } : {}),
-    });
+    };
+    if (Object.keys(detected).length > 0) record.detected = { ...detected };
+    if (subjects !== null) record.subjects = subjects;
+    this.deps.decision.audit.writeSoon(record);
   }
 
   private recordRefused(statements: DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused'): void {

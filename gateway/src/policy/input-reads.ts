@@ -2,6 +2,7 @@
 // a verdict can be reused for every input that agrees on those parts (enforce/decision-cache.ts):
 // another session of the same identity, or the same statement with other literal values.
 
+import { frozenJson } from './frozen-json.ts';
 import type { PolicyInput } from './types.ts';
 
 /** A part of the input: a top-level key, or a key under it (the whole value below is read). */
@@ -110,18 +111,22 @@ export function cedarInputReads(policyTexts: readonly string[]): InputReads {
  */
 export function inputKey(input: PolicyInput, reads: InputReads): string {
   if (reads.kind === 'all') return JSON.stringify(input);
-  const values: unknown[] = [];
+  // JSON.stringify(values), made value by value: the session's identity and session parts are
+  // frozen and shared, and their JSON is made once (policy/frozen-json.ts).
+  let key = '[';
   const top = input as unknown as Record<string, unknown>;
-  for (const path of reads.paths) {
+  for (let i = 0; i < reads.paths.length; i++) {
+    const path = reads.paths[i]!;
     let value = top[path[0]];
     if (path.length === 2) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[path[1]] : undefined;
-    values.push(value === undefined ? MISSING : value);
+    key += (i === 0 ? '' : ',') + (value === undefined ? MISSING_JSON : (frozenJson(value) ?? 'null'));
   }
-  return JSON.stringify(values);
+  return `${key}]`;
 }
 
 /** Stands for an absent value in a key: no input string holds a NUL. */
 const MISSING = '\u0000missing';
+const MISSING_JSON = JSON.stringify(MISSING);
 
 /** Sorted, unique, and without a path inside another one read whole. */
 function normalizePaths(paths: readonly InputPath[]): InputPath[] {

@@ -2,6 +2,7 @@
 
 import type { StatementFacts, TableRef } from '../sql/facts.ts';
 import { callsSqlTextFunction } from './sql-text-functions.ts';
+import { identityPart, sessionPart, unique } from './input-parts.ts';
 import { settingNames, type BoundValues } from './setting-names.ts';
 import { POLICY_INPUT_VERSION } from './types.ts';
 import type { Identity, PolicyInput, PolicyTrigger, SessionInfo } from './types.ts';
@@ -42,21 +43,9 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
   }
   return {
     version: POLICY_INPUT_VERSION,
-    identity: {
-      subject: identity.subject,
-      issuer: identity.issuer,
-      groups: unique(identity.groups),
-      roles: unique(identity.roles),
-      name: identity.name,
-    },
-    session: {
-      id: session.id,
-      client_address: session.clientAddress,
-      application_name: session.applicationName,
-      database: session.database,
-      user: session.user,
-      tls: session.tls,
-    },
+    // Shared by the session's inputs, frozen: never changed in place (policy/input-parts.ts).
+    identity: identityPart(identity),
+    session: sessionPart(session),
     statement: {
       text: args.text,
       fingerprint: facts.fingerprint,
@@ -89,9 +78,4 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
 
 function qualifiedNames(tables: readonly TableRef[]): string[] {
   return unique(tables.map((t) => t.qualified));
-}
-
-/** First occurrence order kept: policies and audit records read more naturally that way. */
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
 }

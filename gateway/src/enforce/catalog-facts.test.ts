@@ -1,0 +1,40 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
+import { catalogFacts } from './catalog-facts.ts';
+import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
+import { RoutineCatalog } from './routine-catalog.ts';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+function rel(oid: number, name: string, more: Partial<RelationInfo> = {}): RelationInfo {
+  return { oid, schema: 'public', name, qualified: `public.${name}`, kind: 'view', persistence: 'permanent', columns: [], reads: [], ancestors: [], ...more };
+}
+
+function facts(sql: string) {
+  const outcome = analyzeQueryUncached(sql);
+  if (!outcome.ok) throw new Error(outcome.error);
+  return outcome.statements[0]!.facts;
+}
+
+describe('catalogFacts', () => {
+  it('answers a shape once per catalog snapshot, and anew from a new snapshot', () => {
+    const f = facts('SELECT * FROM v WHERE f(x) = 1');
+    const routines = new RoutineCatalog([{ kind: 'function', schema: 'public', name: 'f', harmless: true, retset: false }]);
+    const before = new RelationCatalog([rel(1, 'v', { reads: ['public.t'] }), rel(2, 't', { kind: 'table' })], { hash: true });
+    const a = catalogFacts(f, before, routines);
+    expect(a.tablesReadThrough).toEqual(['public.t']);
+    expect(a.userFunctions).toEqual([]);
+    expect(catalogFacts(f, before, routines)).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen(a.tablesReadThrough)).toBe(true);
+
+    // The view was replaced (a new snapshot): it reads another table now.
+    const after = new RelationCatalog([rel(1, 'v', { reads: ['public.secrets'] }), rel(3, 'secrets', { kind: 'table' })], { hash: true });
+    expect(catalogFacts(f, after, routines).tablesReadThrough).toEqual(['public.secrets']);
+    // The function was replaced by one that can read tables (a new routine snapshot).
+    const harmful = new RoutineCatalog([{ kind: 'function', schema: 'public', name: 'f', harmless: false, retset: false }]);
+    expect(catalogFacts(f, after, harmful).userFunctions).toEqual(['f']);
+    expect(catalogFacts(f, after, routines).userFunctions).toEqual([]);
+  });
+});

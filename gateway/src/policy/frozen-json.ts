@@ -1,0 +1,21 @@
+// JSON.stringify for values that are often frozen objects shared between many documents (the
+// identity and session parts of policy inputs, in decision-cache keys): a frozen object's JSON is
+// made once and kept while the object lives. Anything else is serialized as JSON.stringify would.
+
+const made = new WeakMap<object, string>();
+
+export function frozenJson(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return JSON.stringify(value);
+  const known = made.get(value);
+  if (known !== undefined) return known;
+  const json = JSON.stringify(value);
+  // Frozen is shallow: an object inside may still change, so only a tree frozen throughout is kept.
+  if (deepFrozen(value)) made.set(value, json);
+  return json;
+}
+
+function deepFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  for (const v of Object.values(value)) if (typeof v === 'object' && v !== null && !deepFrozen(v)) return false;
+  return true;
+}

@@ -1,0 +1,121 @@
+// A/B of CPU per statement: `gatehouse serve` of two checkouts (A, the baseline, and B) as child
+// processes in front of the same pgbench database, `pgbench -S` through each in turn (the order
+// alternates every round), CPU from /proc/<pid>/stat over each run divided by its transactions.
+// Prints every run and, per mode, the medians and B/A, with the load average at start and end.
+// Usage: node --import tsx scripts/ab-serve.ts --a /path/to/baseline --b /path/to/branch \
+//          [--rounds 3] [--seconds 10] [--clients 8] [--modes simple,extended,prepared] [--database gatehouse_ab]
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../gateway/src/auth/dev-keys.ts';
+import { ensureDatabase, initialisePgbench } from '../gateway/src/bench/bench-database.ts';
+import { startGatewayProcess, type GatewayProcess } from '../gateway/src/bench/gateway-process.ts';
+import { runPgbench } from '../gateway/src/bench/pgbench.ts';
+import { pgbenchArgs } from '../gateway/src/bench/pgbench-comparison.ts';
+import { readProcStat, ticksPerSecond } from '../gateway/src/bench/process-cpu.ts';
+import type { QueryMode } from '../gateway/src/bench/bench-results.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '8' },
+    modes: { type: 'string', default: 'simple,extended,prepared' },
+    database: { type: 'string', default: 'gatehouse_ab' },
+    server: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432' },
+  },
+});
+if (values.a === undefined || values.b === undefined) {
+  process.stderr.write('usage: scripts/ab-serve.ts --a <baseline checkout> --b <branch checkout> [--rounds N] [--seconds S] [--modes ...]\n');
+  process.exit(2);
+}
+const roots = { A: path.resolve(values.a), B: path.resolve(values.b) } as const;
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const clients = Number(values.clients);
+const modes = values.modes.split(',') as QueryMode[];
+const upstreamUrl = `${values.server}/${values.database}?sslmode=disable`;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(', ');
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-ab-'));
+const gateways: Partial<Record<'A' | 'B', GatewayProcess>> = {};
+try {
+  if (await ensureDatabase(upstreamUrl, values.database)) await initialisePgbench(upstreamUrl, 1);
+  const keyDir = path.join(workDir, 'keys');
+  const keys = await ensureDevKeys(keyDir);
+  const token = await mintDevToken({ keyDir, subject: 'bench', groups: ['bench'], ttlSeconds: 4 * 3600 });
+  for (const side of ['A', 'B'] as const) {
+    const dir = path.join(workDir, side);
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    gateways[side] = await startGatewayProcess({
+      repoRoot: roots[side],
+      workDir: dir,
+      config: {
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { mode: 'disable' },
+        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath }, plaintext_password: 'loopback' },
+        upstream: { url: upstreamUrl, pass_database: false },
+        policies: { engine: 'rego', directory: path.join(roots[side], 'policies', 'rego') },
+        audit: { file: path.join(dir, 'audit.ndjson') },
+      },
+    });
+    log(`${side}: ${roots[side]} pid ${gateways[side]!.pid} port ${gateways[side]!.port}`);
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  for (const side of ['A', 'B'] as const) log(`${side}: idle RSS ${(((await gateways[side]!.rssBytes()) ?? 0) / 2 ** 20).toFixed(0)} MB`);
+  const startLoad = load();
+  const cpu: Record<string, number[]> = {};
+  const tps: Record<string, number[]> = {};
+  const runOnce = async (side: 'A' | 'B', mode: QueryMode, runSeconds: number, record: boolean): Promise<void> => {
+    const gw = gateways[side]!;
+    const url = `postgresql://bench@127.0.0.1:${gw.port}/${values.database}?sslmode=disable`;
+    const before = await readProcStat(gw.pid);
+    const run = await runPgbench({ args: pgbenchArgs({ clients, mode, seconds: runSeconds, connectEach: false }, url), env: { ...process.env, PGPASSWORD: token }, killAfterMs: (runSeconds + 60) * 1000 });
+    const after = await readProcStat(gw.pid);
+    if (run.summary === null || before === null || after === null) throw new Error(`${side} ${mode}: ${run.error ?? `exit ${run.exitCode}`}`);
+    if (run.summary.failedTransactions > 0) throw new Error(`${side} ${mode}: ${run.summary.failedTransactions} failed transactions`);
+    const tx = run.summary.transactions;
+    const micros = (ticks: number): number => (ticks * 1e6) / ticksPerSecond() / tx;
+    const user = micros(after.utimeTicks - before.utimeTicks);
+    const perTx = user + micros(after.stimeTicks - before.stimeTicks);
+    if (!record) return;
+    (cpu[`${side} ${mode}`] ??= []).push(perTx);
+    (cpu[`${side} ${mode} user`] ??= []).push(user);
+    (tps[`${side} ${mode}`] ??= []).push(run.summary.tps);
+    log(`  ${side} ${mode}: ${run.summary.tps.toFixed(0)} tps, ${perTx.toFixed(1)} µs CPU/tx (user ${user.toFixed(1)}) (load ${load()})`);
+  };
+  for (const mode of modes) for (const side of ['A', 'B'] as const) await runOnce(side, mode, Number(values.warmup), false);
+  for (let round = 0; round < rounds; round += 1) {
+    log(`round ${round + 1}`);
+    const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const);
+    for (const mode of modes) for (const side of order) await runOnce(side, mode, seconds, true);
+  }
+  log(`\npgbench -S -n -T ${seconds} -c ${clients} -j ${Math.min(2, clients)} -M <mode>, ${rounds} alternating rounds; load average ${startLoad} at start, ${load()} at end`);
+  log('| mode | A CPU µs/tx (median; runs) | B CPU µs/tx (median; runs) | B/A | A user µs/tx | B user µs/tx | user B/A | A tps | B tps |');
+  log('|---|---|---|---:|---|---|---:|---:|---:|');
+  for (const mode of modes) {
+    const a = cpu[`A ${mode}`]!;
+    const b = cpu[`B ${mode}`]!;
+    const f = (xs: number[]): string => `${median(xs).toFixed(0)} (${xs.map((x) => x.toFixed(0)).join(', ')})`;
+    const au = cpu[`A ${mode} user`]!;
+    const bu = cpu[`B ${mode} user`]!;
+    log(
+      `| ${mode} | ${f(a)} | ${f(b)} | ${(median(b) / median(a)).toFixed(2)} | ${f(au)} | ${f(bu)} | ${(median(bu) / median(au)).toFixed(2)} | ${median(tps[`A ${mode}`]!).toFixed(0)} | ${median(tps[`B ${mode}`]!).toFixed(0)} |`,
+    );
+  }
+  for (const side of ['A', 'B'] as const) log(`${side}: RSS after the runs ${(((await gateways[side]!.rssBytes()) ?? 0) / 2 ** 20).toFixed(0)} MB`);
+} finally {
+  for (const gw of Object.values(gateways)) await gw.stop();
+  await rm(workDir, { recursive: true, force: true });
+}
