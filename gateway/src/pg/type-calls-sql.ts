@@ -8,10 +8,11 @@
 /**
  * Rows (type, reached): a type its input reaches directly: an array's element type, a domain's base
  * type, a composite type's attribute types; for types not made by initdb (oid 16384 and up,
- * FirstNormalObjectId: built-in types reach only built-in ones). Follow it recursively.
+ * FirstNormalObjectId), and built-in arrays (`json[]` compares its elements with json's operator
+ * class, which a superuser may have given user code: red-team round 14, R14-1). Follow it recursively.
  */
 export const TYPE_REACHES = `SELECT t.oid AS type, t.typelem AS reached FROM pg_catalog.pg_type t
-     WHERE t.typelem <> 0 AND t.oid >= 16384
+     WHERE t.typelem <> 0 AND (t.oid >= 16384 OR t.typcategory = 'A')
     UNION ALL
     SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t
      WHERE t.typbasetype <> 0 AND t.oid >= 16384
@@ -37,29 +38,72 @@ export function domainDependencies(source: string): string {
      WHERE s.type >= 16384`;
 }
 
+/** Whether operator family `family` holds its access method's default operator class for some type. */
+function defaultFamily(family: string): string {
+  return `${family} IN (SELECT dc.opcfamily FROM pg_catalog.pg_opclass dc WHERE dc.opcdefault)`;
+}
+
+/**
+ * Rows (type): built-in types (made by initdb) that a superuser gave user code PostgreSQL picks by
+ * the type alone: a member (support function or operator) made after initdb (oid 16384 and up) of an
+ * operator family holding a default operator class (a DEFAULT class for a type that had none, such as
+ * json; a cross-type member added to a built-in family), or an implicit or assignment cast made after
+ * initdb. Members of families with no default class are picked only by an index naming the class
+ * (pg/relation-type-calls.ts). Red-team round 14, R14-1.
+ */
+export const BUILT_IN_TYPES_WITH_USER_CODE = `SELECT ap.amproclefttype AS type FROM pg_catalog.pg_amproc ap
+     WHERE ap.oid >= 16384 AND ap.amproclefttype < 16384 AND ${defaultFamily('ap.amprocfamily')}
+    UNION
+    SELECT ap.amprocrighttype FROM pg_catalog.pg_amproc ap
+     WHERE ap.oid >= 16384 AND ap.amprocrighttype < 16384 AND ${defaultFamily('ap.amprocfamily')}
+    UNION
+    SELECT ao.amoplefttype FROM pg_catalog.pg_amop ao
+     WHERE ao.oid >= 16384 AND ao.amoplefttype < 16384 AND ${defaultFamily('ao.amopfamily')}
+    UNION
+    SELECT ao.amoprighttype FROM pg_catalog.pg_amop ao
+     WHERE ao.oid >= 16384 AND ao.amoprighttype < 16384 AND ${defaultFamily('ao.amopfamily')}
+    UNION
+    SELECT c.castsource FROM pg_catalog.pg_cast c
+     WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0
+    UNION
+    SELECT c.casttarget FROM pg_catalog.pg_cast c
+     WHERE c.oid >= 16384 AND c.casttarget < 16384 AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0`;
+
 /**
  * For `source` (owner, type): rows (owner, refclassid, refobjid) for the functions and operators
- * PostgreSQL chooses by a user type (oid 16384 and up) with none of them written: those of every
- * operator family with members for the type (btree comparison and sort support, hash functions, the
- * family's operators: ORDER BY, GROUP BY, DISTINCT, UNION, IN, merge and hash joins, windows, index
- * maintenance), and its implicit and assignment casts either way (`e = 1`, `e + 1`, an INSERT ...
- * SELECT into a column of another type).
+ * PostgreSQL chooses by a type with none of them written: for a user type (oid 16384 and up), those
+ * of every operator family with members for the type (btree comparison and sort support, hash
+ * functions, the family's operators: ORDER BY, GROUP BY, DISTINCT, UNION, IN, merge and hash joins,
+ * windows, index maintenance), and its implicit and assignment casts either way (`e = 1`, `e + 1`, an
+ * INSERT ... SELECT into a column of another type); for a built-in type, the members and casts made
+ * after initdb that BUILT_IN_TYPES_WITH_USER_CODE counts.
  */
 export function implicitTypeCalls(source: string): string {
-  return `SELECT s.owner, 'pg_catalog.pg_proc'::regclass AS refclassid, ap.amproc::oid AS refobjid
+  // Equality joins on one list of (type, member) rows: an OR join (type IN (left, right)) is planned
+  // as a nested loop whose estimate alone turns on JIT compilation (seconds, for a read of ms).
+  return `SELECT s.owner, m.refclassid, m.refobjid
       FROM ${source} s
-      JOIN pg_catalog.pg_amproc ap ON s.type IN (ap.amproclefttype, ap.amprocrighttype)
-     WHERE s.type >= 16384
-    UNION ALL
-    SELECT s.owner, 'pg_catalog.pg_operator'::regclass, ao.amopopr
-      FROM ${source} s
-      JOIN pg_catalog.pg_amop ao ON s.type IN (ao.amoplefttype, ao.amoprighttype)
-     WHERE s.type >= 16384
-    UNION ALL
-    SELECT s.owner, 'pg_catalog.pg_proc'::regclass, c.castfunc
-      FROM ${source} s
-      JOIN pg_catalog.pg_cast c ON s.type IN (c.castsource, c.casttarget) AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0
-     WHERE s.type >= 16384`;
+      JOIN (
+        SELECT ap.amproclefttype AS type, 'pg_catalog.pg_proc'::regclass AS refclassid, ap.amproc::oid AS refobjid,
+               ap.oid >= 16384 AND ${defaultFamily('ap.amprocfamily')} AS added
+          FROM pg_catalog.pg_amproc ap
+        UNION ALL
+        SELECT ap.amprocrighttype, 'pg_catalog.pg_proc'::regclass, ap.amproc::oid, ap.oid >= 16384 AND ${defaultFamily('ap.amprocfamily')}
+          FROM pg_catalog.pg_amproc ap WHERE ap.amprocrighttype <> ap.amproclefttype
+        UNION ALL
+        SELECT ao.amoplefttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ao.oid >= 16384 AND ${defaultFamily('ao.amopfamily')}
+          FROM pg_catalog.pg_amop ao
+        UNION ALL
+        SELECT ao.amoprighttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ao.oid >= 16384 AND ${defaultFamily('ao.amopfamily')}
+          FROM pg_catalog.pg_amop ao WHERE ao.amoprighttype <> ao.amoplefttype
+        UNION ALL
+        SELECT c.castsource, 'pg_catalog.pg_proc'::regclass, c.castfunc, c.oid >= 16384
+          FROM pg_catalog.pg_cast c WHERE c.castcontext IN ('i', 'a') AND c.castfunc <> 0
+        UNION ALL
+        SELECT c.casttarget, 'pg_catalog.pg_proc'::regclass, c.castfunc, c.oid >= 16384
+          FROM pg_catalog.pg_cast c WHERE c.castcontext IN ('i', 'a') AND c.castfunc <> 0 AND c.casttarget <> c.castsource
+      ) m ON m.type = s.type
+     WHERE s.type >= 16384 OR m.added`;
 }
 
 /**

@@ -2,6 +2,7 @@
 // transaction rolled back, DISCARD ALL, and the parser settings and role Gatehouse relies on checked.
 // On its own, or written together with the next checkout (pg/upstream/checkout.ts).
 
+import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TransactionStatus } from '../../wire/backend.ts';
 import { encodeQuery } from '../../wire/frontend.ts';
@@ -15,6 +16,16 @@ import { ExchangeFailed, idleExchange, type ExchangeAnswer } from './idle-exchan
  */
 export const RESET_CHECK_QUERY =
   "SELECT pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('client_encoding'), current_user, session_user";
+
+/**
+ * RESET_CHECK_QUERY that also reseeds random() from Gatehouse's CSPRNG: DISCARD ALL leaves the seed
+ * as the last client's setseed() made it, so that client would know every random() value the next
+ * one gets (red-team round 14, R14-2). The seed is a number Gatehouse made, never client text.
+ */
+export function resetCheckQuery(): string {
+  const seed = randomInt(0, 2 ** 47) / 2 ** 47;
+  return `${RESET_CHECK_QUERY} FROM pg_catalog.setseed('${seed}'::float8)`;
+}
 
 /** What a reset leaves for the pool: settings reported meanwhile and bytes received after it. */
 export interface ResetOutcome {
@@ -31,11 +42,11 @@ export interface ResetScript {
 /**
  * ROLLBACK (when a transaction is open), DISCARD ALL (prepared statements, portals and cursors,
  * temporary tables, session settings back to the startup values, SET ROLE/SESSION AUTHORIZATION,
- * advisory locks, LISTEN, cached plans, sequences), then RESET_CHECK_QUERY. They go as separate
+ * advisory locks, LISTEN, cached plans, sequences), then resetCheckQuery() (which also reseeds random()). They go as separate
  * Query messages: DISCARD ALL cannot run inside a transaction block, which a multi-statement string is.
  */
 export function resetScript(txStatus: TransactionStatus): ResetScript {
-  const queries = [...(txStatus === 'I' ? [] : ['ROLLBACK']), 'DISCARD ALL', RESET_CHECK_QUERY];
+  const queries = [...(txStatus === 'I' ? [] : ['ROLLBACK']), 'DISCARD ALL', resetCheckQuery()];
   return { out: Buffer.concat(queries.map(encodeQuery)), answers: queries.length };
 }
 

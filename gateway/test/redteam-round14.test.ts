@@ -1,0 +1,389 @@
+// Red-team round 14, against merge14: masking14 (operator classes and casts of user types in
+// user_functions, pg/type-calls-sql.ts; catalog peers, pg/catalog-peers.ts), pool14 (the reset owed by a
+// connection handed back idle, written with the next checkout or run after 10 ms; cancel keys from a
+// pooled CSPRNG draw), hotpath14 (identity and session parts shared per session; catalogFacts kept per
+// statement shape while the snapshots are current) and audit14 (overlapping flushes).
+//
+// Attacked: user code PostgreSQL picks without a user type in sight (an operator class on a built-in
+// type, used by an index or made the type's default); a warm catalogFacts entry after DDL through
+// Gatehouse; session state a pooled client leaves (settings, role, temporary objects, prepared
+// statements, cursors WITH HOLD, LISTEN, advisory locks, the random() seed, sequences, an open or
+// aborted transaction, COPY in progress) reaching the next client through the deferred reset; a cancel
+// sent as a client leaves reaching the next client's statement; agents sending or hearing the peers'
+// channel; two identities sharing a decision.
+//
+// Found (each test asserts the SECURE behaviour):
+// - R14-1 (high, against masking14): user_functions listed operator-class members only for columns of
+//   user types (oid 16384 and up). An operator class a superuser made FOR TYPE integer (not default),
+//   used by an index on a table agents read, runs its PL support function on every index scan
+//   (`SELECT ... WHERE id = 5`) and every INSERT (index maintenance): what it read raw reached the agent
+//   in a NOTICE. Likewise a DEFAULT operator class for a built-in type that had none (json): DISTINCT,
+//   ORDER BY or GROUP BY on a json column ran it. Fixed: pg/relation-type-calls.ts lists the members of
+//   the operator families of a relation's indexes (for it and its ancestors), and user members of
+//   default families of built-in column types; pg/routine-snapshot.ts calls a built-in type harmful when
+//   a default family gives it a user member (`SELECT DISTINCT x::json`).
+// - R14-2 (low, older than these branches): DISCARD ALL does not reset the random() seed: a client
+//   that ran setseed() decided every random() value the next client of the pooled connection got.
+//   Fixed: the reset reseeds from Gatehouse's CSPRNG (pg/upstream/reset.ts).
+// Held: see the `it` titles below.
+//
+// Run: GATEHOUSE_TEST_DB=gh_redteam14 npx vitest run --project integration gateway/test/redteam-round14.test.ts
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
+import { ensureClinicDatabase, ensureDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+import { sendCancelRequest } from './support/cancel-request.ts';
+import { serialize, WireClient } from './support/wire-client.ts';
+
+const CLEANUP = `
+DROP TABLE IF EXISTS public.pgbench_rt14_idx, public.pgbench_rt14_json, public.pgbench_rt14_part, public.pgbench_rt14_warm, public.pgbench_rt14_alter CASCADE;
+DROP OPERATOR CLASS IF EXISTS public.rt14_int_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.rt14_int_ops USING btree CASCADE;
+DROP OPERATOR CLASS IF EXISTS public.rt14_json_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.rt14_json_ops USING btree CASCADE;
+DROP OPERATOR IF EXISTS public.<## (json, json), public.<=## (json, json), public.=## (json, json), public.>=## (json, json), public.>## (json, json);
+DROP FUNCTION IF EXISTS public.rt14_int_cmp(integer, integer), public.rt14_json_cmp(json, json),
+  public.rt14_json_lt(json, json), public.rt14_json_le(json, json), public.rt14_json_eq(json, json),
+  public.rt14_json_ge(json, json), public.rt14_json_gt(json, json) CASCADE;
+`;
+
+const SETUP = `
+CREATE FUNCTION public.rt14_int_cmp(integer, integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN btint4cmp($1, $2);
+END $$;
+-- Not the type's default: only an index naming it uses it (operator classes need a superuser).
+CREATE OPERATOR CLASS public.rt14_int_ops FOR TYPE integer USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+  FUNCTION 1 public.rt14_int_cmp(integer, integer);
+CREATE TABLE public.pgbench_rt14_idx (id integer, v text);
+INSERT INTO public.pgbench_rt14_idx SELECT g, 'x' FROM generate_series(1, 2000) g;
+CREATE INDEX pgbench_rt14_idx_leak ON public.pgbench_rt14_idx (id public.rt14_int_ops);
+ANALYZE public.pgbench_rt14_idx;
+-- A partitioned table whose one partition has such an index: a read of the parent scans it.
+CREATE TABLE public.pgbench_rt14_part (id integer, v text) PARTITION BY RANGE (id);
+CREATE TABLE public.pgbench_rt14_part_1 PARTITION OF public.pgbench_rt14_part FOR VALUES FROM (0) TO (100000);
+INSERT INTO public.pgbench_rt14_part SELECT g, 'x' FROM generate_series(1, 2000) g;
+CREATE INDEX pgbench_rt14_part_1_leak ON public.pgbench_rt14_part_1 (id public.rt14_int_ops);
+ANALYZE public.pgbench_rt14_part_1;
+-- json has no default btree operator class: a superuser gives it one on PL functions.
+CREATE FUNCTION public.rt14_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN bttextcmp($1::text, $2::text);
+END $$;
+CREATE FUNCTION public.rt14_json_lt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) < 0 $$;
+CREATE FUNCTION public.rt14_json_le(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) <= 0 $$;
+CREATE FUNCTION public.rt14_json_eq(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) = 0 $$;
+CREATE FUNCTION public.rt14_json_ge(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) >= 0 $$;
+CREATE FUNCTION public.rt14_json_gt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) > 0 $$;
+CREATE OPERATOR public.<## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_lt);
+CREATE OPERATOR public.<=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_le);
+CREATE OPERATOR public.=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_eq);
+CREATE OPERATOR public.>=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_ge);
+CREATE OPERATOR public.>## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_gt);
+CREATE OPERATOR CLASS public.rt14_json_ops DEFAULT FOR TYPE json USING btree AS
+  OPERATOR 1 public.<##, OPERATOR 2 public.<=##, OPERATOR 3 public.=##, OPERATOR 4 public.>=##, OPERATOR 5 public.>##,
+  FUNCTION 1 public.rt14_json_cmp(json, json);
+CREATE TABLE public.pgbench_rt14_json (id integer, j json);
+INSERT INTO public.pgbench_rt14_json VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
+-- A plain table: its statements are decided (and their catalogFacts kept) before any DDL.
+CREATE TABLE public.pgbench_rt14_warm (id integer, v text);
+INSERT INTO public.pgbench_rt14_warm SELECT g, 'x' FROM generate_series(1, 2000) g;
+ANALYZE public.pgbench_rt14_warm;
+`;
+
+describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code chosen by built-in types, and catalogFacts after DDL', (engine) => {
+  let t: TestGateway;
+  let dir: string;
+  let direct: pg.Client;
+  let admin: pg.Client;
+  let agent: pg.Client;
+  let ssn: string;
+  const notices = new NoticeLog();
+  const attempt = (client: pg.Client, sql: string): Promise<Outcome> => attemptWith(notices, client, sql);
+
+  /** An agent's statement in a block that is rolled back. */
+  const inBlock = async (sql: string): Promise<Outcome> => {
+    await agent.query('BEGIN');
+    const o = await attempt(agent, sql);
+    await agent.query('ROLLBACK');
+    return o;
+  };
+
+  beforeAll(async () => {
+    // A database of its own: an operator class on integer and json is a schema other files do not expect.
+    const upstreamUrl = await ensureClinicDatabase(`${TEST_DB}_rt14`);
+    direct = new pg.Client({ connectionString: upstreamUrl });
+    await direct.connect();
+    await direct.query(CLEANUP);
+    await direct.query(SETUP);
+    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
+    dir = schemaAdminsPolicies(engine, 'rt14', 'public.ddl_rt14_');
+    t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
+    admin = await t.client(await t.token('rt14-admin', ['schema-admins']));
+    agent = await t.client(await t.token('rt14-agent', ['agents', 'bench']));
+    notices.watch(agent);
+  });
+  afterAll(async () => {
+    await agent?.end().catch(() => undefined);
+    await admin?.end().catch(() => undefined);
+    await direct?.query(CLEANUP).catch(() => undefined);
+    await direct?.end();
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the probes are live: sent directly, the index scan, the insert and the json sort raise the seeded SSN', async () => {
+    const seen: string[] = [];
+    const listen = (n: { message?: string }): void => void seen.push(n.message ?? '');
+    direct.on('notice', listen);
+    try {
+      await direct.query('SELECT v FROM public.pgbench_rt14_idx WHERE id = 5');
+      await direct.query('SELECT v FROM public.pgbench_rt14_part WHERE id = 5');
+      await direct.query('BEGIN');
+      await direct.query(`INSERT INTO public.pgbench_rt14_idx VALUES (7, 'y')`);
+      await direct.query('ROLLBACK');
+      await direct.query('SELECT DISTINCT j FROM public.pgbench_rt14_json');
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      direct.off('notice', listen);
+    }
+    expect(new Set(seen.filter((m) => m.includes(ssn)))).toEqual(new Set([`compared next to ${ssn}`, `sorted next to ${ssn}`]));
+    expect(seen.filter((m) => m.startsWith('compared')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  // R14-1: no user type anywhere, yet PostgreSQL runs a user support function.
+  it.each([
+    ['an index scan through an index with a user operator class on integer', 'SELECT v FROM public.pgbench_rt14_idx WHERE id = 5'],
+    ['a read of a partitioned table whose partition has such an index', 'SELECT v FROM public.pgbench_rt14_part WHERE id = 5'],
+    ['DISTINCT on a json column, json given a user default operator class', 'SELECT DISTINCT j FROM public.pgbench_rt14_json'],
+    ['ORDER BY a json column', 'SELECT id FROM public.pgbench_rt14_json ORDER BY j'],
+    ['DISTINCT on a json value the statement casts', `SELECT DISTINCT x::json AS v FROM (VALUES ('{}'), ('[]')) s(x)`],
+  ])('R14-1: %s is refused, and nothing it raises arrives', async (_what, sql) => {
+    const o = await attempt(agent, sql);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('R14-1: an INSERT maintaining an index with a user operator class on integer is refused, and nothing it raises arrives', async () => {
+    const o = await inBlock(`INSERT INTO public.pgbench_rt14_idx VALUES (7, 'y')`);
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  it('held: a table of built-in types with only built-in indexes is still read (no false refusal)', async () => {
+    const o = await attempt(agent, 'SELECT v FROM public.pgbench_rt14_warm WHERE id = 5 ORDER BY id');
+    expect(o.code).toBeNull();
+    expect(o.rows).toEqual([{ v: 'x' }]);
+  });
+
+  // catalogFacts is kept per statement shape while the snapshots are the same objects: a shape decided
+  // before an index with a user operator class is added through Gatehouse must be decided again.
+  it('held: a statement shape decided before an admin adds a user-operator-class index through Gatehouse is refused after it', async () => {
+    const sql = (n: number): string => `SELECT v FROM public.pgbench_rt14_warm WHERE id = ${n}`;
+    expect((await attempt(agent, sql(5))).code).toBeNull();
+    expect((await attempt(agent, sql(6))).code).toBeNull(); // same shape: its catalogFacts come from the cache
+    await admin.query('CREATE INDEX pgbench_rt14_warm_leak ON public.pgbench_rt14_warm (id public.rt14_int_ops)');
+    try {
+      await admin.query('ANALYZE public.pgbench_rt14_warm');
+      const o = await attempt(agent, sql(7));
+      expect(JSON.stringify(o)).not.toContain(ssn);
+      expect(o.code).toBe('42501');
+    } finally {
+      await admin.query('DROP INDEX public.pgbench_rt14_warm_leak');
+    }
+    // And once the index is gone, the shape is allowed again (the cache follows the snapshot back).
+    expect((await attempt(agent, sql(8))).code).toBeNull();
+  });
+
+  // R14-3: the lock check of R12-9 covers views only. An agent's statement on a table that a migration
+  // holds ACCESS EXCLUSIVE is decided with the definition before the migration, queues behind the lock
+  // in PostgreSQL, and runs the new one at COMMIT.
+  it.fails('R14-3 (not fixed): a read queued behind an ALTER TABLE in an open transaction runs with the new column type', async () => {
+    await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
+    await direct.query(`CREATE TABLE public.pgbench_rt14_alter (id integer, v text); INSERT INTO public.pgbench_rt14_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}')`);
+    await new Promise((r) => setTimeout(r, 1500)); // let a background read see the table (no DDL through Gatehouse here)
+    await admin.query('BEGIN');
+    let pending: Promise<Outcome> | null = null;
+    try {
+      await admin.query('ALTER TABLE public.pgbench_rt14_alter ALTER COLUMN v TYPE json USING v::json');
+      pending = attempt(agent, 'SELECT DISTINCT v FROM public.pgbench_rt14_alter');
+      // Committed once the agent's statement waits on the lock in PostgreSQL (polled, no duration asserted).
+      for (let i = 0; i < 200; i++) {
+        const waiting = await direct.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'public.pgbench_rt14_alter'::regclass`);
+        if ((waiting.rows[0] as { n: number }).n > 0) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      await admin.query('COMMIT');
+    }
+    const o = await pending!;
+    await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+  });
+
+  it('held: an agent may neither NOTIFY nor LISTEN on the catalog peers channel (spoofed schema changes)', async () => {
+    for (const sql of ['NOTIFY gatehouse_catalog_changed', `SELECT pg_notify('gatehouse_catalog_changed', 'x')`, `SELECT pg_catalog.pg_notify(lower('GATEHOUSE_CATALOG_CHANGED'), 'x')`, 'LISTEN gatehouse_catalog_changed']) {
+      const o = await attempt(agent, sql);
+      expect(o.code, sql).toBe('42501');
+    }
+  });
+});
+
+/** Everything allowed: the pool probes test session state, not policy. */
+const ALLOW_ALL = `package gatehouse
+verdict := {"deny": set(), "approve": set(), "mask": set(), "allow": {{"id": "rt14-pool", "reason": "pool probes", "on": "execute"}}}
+`;
+
+describe('red-team round 14: what one pooled client leaves, the next never gets (max_connections 1)', () => {
+  let t: TestGateway;
+  let dir: string;
+  let direct: pg.Client;
+  let tokenA: string;
+  let tokenB: string;
+  const connect = async (token: string): Promise<pg.Client> => {
+    const c = new pg.Client({ host: '127.0.0.1', port: t.port, user: 'agent', database: 'postgres', password: token });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  };
+  const pidOf = async (c: pg.Client): Promise<number> => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  const keysOf = (c: pg.Client): { processID: number; secretKey: number } => c as unknown as { processID: number; secretKey: number };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt14-pool-'));
+    writeFileSync(join(dir, 'allow.rego'), ALLOW_ALL);
+    const upstreamUrl = await ensureDatabase(`${TEST_DB}_rt14_pool`);
+    t = await startTestGateway({ policiesDir: dir, upstreamUrl, pool: { max_connections: 1, acquire_timeout_ms: 5000 } });
+    direct = new pg.Client({ connectionString: upstreamUrl });
+    await direct.connect();
+    await direct.query('DROP TABLE IF EXISTS public.rt14_pool_copy');
+    await direct.query('CREATE TABLE public.rt14_pool_copy (n int)');
+    await direct.query('CREATE SEQUENCE IF NOT EXISTS public.rt14_pool_seq');
+    tokenA = await t.token('rt14-pool-a', ['agents']);
+    tokenB = await t.token('rt14-pool-b', ['agents']);
+  });
+  afterAll(async () => {
+    await direct?.query('DROP TABLE IF EXISTS public.rt14_pool_copy').catch(() => undefined);
+    await direct?.end();
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('held: the reset owed at the next checkout clears a WITH HOLD cursor, a pg_temp function, session characteristics, SESSION AUTHORIZATION and currval', async () => {
+    const a = await connect(tokenA);
+    const pid = await pidOf(a);
+    await a.query('BEGIN');
+    await a.query('DECLARE rt14_held CURSOR WITH HOLD FOR SELECT 42 AS secret');
+    await a.query('COMMIT');
+    await a.query(`CREATE FUNCTION pg_temp.rt14_secret() RETURNS text LANGUAGE sql AS $$ SELECT 'from-a' $$`);
+    await a.query(`SELECT nextval('public.rt14_pool_seq')`);
+    await a.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY');
+    await a.query(`SELECT pg_catalog.set_config('statement_timeout', '1', false)`);
+    await a.end();
+    const b = await connect(tokenB); // at once: the reset goes with this checkout
+    expect(await pidOf(b)).toBe(pid);
+    const state = await b.query(`SELECT
+        (SELECT count(*)::int FROM pg_cursors) AS cursors,
+        (SELECT count(*)::int FROM pg_proc WHERE proname = 'rt14_secret') AS temp_functions,
+        current_setting('default_transaction_isolation') AS isolation,
+        current_setting('default_transaction_read_only') AS read_only,
+        current_setting('statement_timeout') AS statement_timeout,
+        session_user AS su`);
+    expect(state.rows[0]).toEqual({ cursors: 0, temp_functions: 0, isolation: 'read committed', read_only: 'off', statement_timeout: '0', su: 'postgres' });
+    expect(await b.query(`SELECT currval('public.rt14_pool_seq')`).then(() => 'visible', (e: pg.DatabaseError) => e.code)).toBe('55000');
+    await b.end();
+  });
+
+  // R14-2: DISCARD ALL leaves the random() seed as the last client set it.
+  it('R14-2: the random() sequence one client seeded does not reach the next client', async () => {
+    const seeded = new pg.Client({ connectionString: t.upstreamUrl });
+    await seeded.connect();
+    await seeded.query('SELECT setseed(0.1414)');
+    const expected = (await seeded.query('SELECT random() AS r')).rows[0].r as number;
+    await seeded.end();
+    const a = await connect(tokenA);
+    await a.query('SELECT setseed(0.1414)');
+    await a.end();
+    const b = await connect(tokenB);
+    const got = (await b.query('SELECT random() AS r')).rows[0].r as number;
+    await b.end();
+    expect(got).not.toBe(expected);
+  });
+
+  it('held: a client leaving inside an aborted transaction block leaves no lock or block to the next', async () => {
+    const a = await connect(tokenA);
+    await a.query('BEGIN');
+    await a.query('SELECT pg_advisory_xact_lock(1414)');
+    await a.query('SELECT 1/0').catch(() => undefined);
+    await a.end();
+    const b = await connect(tokenB);
+    const r = await b.query(`SELECT (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND objid = 1414) AS locks, now() = statement_timestamp() AS own_transaction`);
+    expect(r.rows[0]).toEqual({ locks: 0, own_transaction: true });
+    await b.end();
+  });
+
+  it('held: a client leaving mid COPY FROM STDIN leaves nothing copied and a clean session', async () => {
+    const w = await WireClient.open(t.port);
+    w.send(serialize.startup({ user: 'agent', database: 'postgres' }));
+    await w.next();
+    w.send(serialize.password(tokenA));
+    await w.untilReady(1);
+    w.send(serialize.query('COPY public.rt14_pool_copy FROM STDIN'));
+    for (let m = await w.next(); m.name !== 'copyInResponse'; m = await w.next()) {
+      if (m.name === 'error') throw new Error(`COPY refused: ${m.code}`);
+    }
+    w.send(serialize.copyData(Buffer.from('1414\n')));
+    w.close(); // no CopyDone
+    const b = await connect(tokenB);
+    const r = await b.query(`SELECT (SELECT count(*)::int FROM public.rt14_pool_copy) AS copied, now() = statement_timestamp() AS own_transaction`);
+    expect(r.rows[0]).toEqual({ copied: 0, own_transaction: true });
+    await b.end();
+  });
+
+  it("held: a cancel a client sends as it leaves never reaches the next client's statement", async () => {
+    for (let i = 0; i < 3; i++) {
+      const a = await connect(tokenA);
+      const keys = keysOf(a);
+      const cancel = sendCancelRequest(t.port, keys.processID, keys.secretKey);
+      const ended = a.end();
+      const b = await connect(tokenB);
+      const r = await b.query('SELECT true AS slept FROM pg_sleep(0.2)').then(
+        (x) => x.rows[0].slept as boolean,
+        (e: pg.DatabaseError) => e.code,
+      );
+      await Promise.all([cancel, ended]);
+      // And the old keys, used again now, cancel nothing either.
+      const late = b.query('SELECT true AS slept FROM pg_sleep(0.2)').then(
+        (x) => x.rows[0].slept as boolean,
+        (e: pg.DatabaseError) => e.code,
+      );
+      await sendCancelRequest(t.port, keys.processID, keys.secretKey);
+      expect([r, await late]).toEqual([true, true]);
+      await b.end();
+    }
+  });
+
+  it('held: a client leaving while its statement runs does not hand its backend on running it', async () => {
+    const a = await connect(tokenA);
+    const pid = await pidOf(a);
+    const running = a.query(`SELECT pg_sleep(0.3); SELECT pg_catalog.set_config('application_name', 'left-by-a', false)`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    (a as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await running;
+    const b = await connect(tokenB).catch((e: Error) => {
+      throw new Error(`${e.message} ${JSON.stringify(t.gw)}`);
+    });
+    const r = await b.query(`SELECT pg_backend_pid() AS pid, current_setting('application_name') AS app`);
+    expect(r.rows[0].app).toBe('gatehouse');
+    if (r.rows[0].pid === pid) throw new Error('the backend still running the statement was handed on');
+    await b.end();
+  });
+});
