@@ -4,19 +4,22 @@
 // support functions and operators of its operator families (sorting, grouping, DISTINCT, UNION, IN,
 // merge and hash joins, windows, index maintenance) and its implicit and assignment casts; for a
 // built-in column type, the user code a superuser attached to it (type-calls-sql.ts
-// BUILT_IN_TYPES_WITH_USER_CODE); and the user members of the operator families of the relation's
+// BUILT_IN_TYPE_CODE); and the user members of the operator families of the relation's
 // indexes and of its partitions' and children's (an index scan and index maintenance run them: an
 // operator class FOR TYPE integer on a PL function, red-team round 14, R14-1). A statement that reads
 // or writes the relation lists them in statement.user_functions: which of them a plan calls depends on
 // the plan, so every one counts (masking14).
 
-import { BUILT_IN_TYPES_WITH_USER_CODE, calledFunctions, implicitTypeCalls, TYPE_REACHES } from './type-calls-sql.ts';
+import { BUILT_IN_TYPE_CODE, calledFunctions, implicitTypeCalls, TYPE_REACHES } from './type-calls-sql.ts';
 
 /** (relation, function) pairs, functions outside pg_catalog and information_schema. */
 export const TYPE_CALLS = `WITH RECURSIVE reaches AS (
     ${TYPE_REACHES}
   ), built_in_with_code AS (
-    ${BUILT_IN_TYPES_WITH_USER_CODE}
+    -- Only code that is not C or internal (an extension's C operator classes, btree_gist's, are harmless).
+    SELECT DISTINCT x.type FROM (${BUILT_IN_TYPE_CODE}) x
+      JOIN pg_catalog.pg_proc p ON p.oid = x.func JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+     WHERE l.lanname NOT IN ('c', 'internal')
   ), column_type AS (
     SELECT a.attrelid AS owner, a.atttypid AS type
       FROM pg_catalog.pg_attribute a

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RoutineCatalog, type RoutineRow } from '../enforce/routine-catalog.ts';
-import { BUILT_IN_TYPES_WITH_USER_CODE, TYPE_REACHES } from './type-calls-sql.ts';
+import { BUILT_IN_TYPE_CODE, TYPE_REACHES } from './type-calls-sql.ts';
 
 /**
  * A routine is harmless under a mask when it cannot read a table by itself: it is built in (in
@@ -19,7 +19,7 @@ import { BUILT_IN_TYPES_WITH_USER_CODE, TYPE_REACHES } from './type-calls-sql.ts
  * its input reaches such a type: an array's element type (`'{1}'::public._d` runs d's CHECK), a
  * composite type's attribute types (`'(1)'::t`, `ROW(1)::t`, `json_populate_record(NULL::t, ...)`), a
  * domain's base type (red-team round 13, R13-1). A built-in type is harmful when a superuser gave it
- * such a cast or member PostgreSQL picks by the type alone (BUILT_IN_TYPES_WITH_USER_CODE: a DEFAULT
+ * such a cast or member PostgreSQL picks by the type alone (BUILT_IN_TYPE_CODE: a DEFAULT
  * operator class for json on a PL function; red-team round 14, R14-1), and so is a built-in array of it.
  */
 const SNAPSHOT = `WITH RECURSIVE fn AS (
@@ -30,18 +30,19 @@ const SNAPSHOT = `WITH RECURSIVE fn AS (
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 ), reaches AS (
   ${TYPE_REACHES}
-), built_in_with_code AS (
-  ${BUILT_IN_TYPES_WITH_USER_CODE}
+), built_in_harmful AS (
+  SELECT x.type FROM (${BUILT_IN_TYPE_CODE}) x JOIN fn ON fn.oid = x.func WHERE NOT fn.harmless
 ), risky AS (
   SELECT t.oid FROM pg_catalog.pg_type t
-   WHERE (t.oid >= 16384 AND t.typtype IN ('d', 'r', 'm'))
-      OR ((t.oid >= 16384 OR t.oid IN (SELECT b.type FROM built_in_with_code b)) AND (EXISTS (
+   WHERE (t.oid >= 16384
+     AND (t.typtype IN ('d', 'r', 'm') OR EXISTS (
        SELECT 1 FROM pg_catalog.pg_cast c JOIN fn ON fn.oid = c.castfunc
         WHERE (c.casttarget = t.oid OR c.castsource = t.oid) AND NOT fn.harmless) OR EXISTS (
        SELECT 1 FROM pg_catalog.pg_amproc ap JOIN fn ON fn.oid = ap.amproc
         WHERE t.oid IN (ap.amproclefttype, ap.amprocrighttype) AND NOT fn.harmless) OR EXISTS (
        SELECT 1 FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr JOIN fn ON fn.oid = o.oprcode
         WHERE t.oid IN (ao.amoplefttype, ao.amoprighttype) AND NOT fn.harmless)))
+      OR t.oid IN (SELECT b.type FROM built_in_harmful b)
   UNION
   SELECT e.type FROM risky r JOIN reaches e ON e.reached = r.oid
 )

@@ -44,30 +44,39 @@ function defaultFamily(family: string): string {
 }
 
 /**
- * Rows (type): built-in types (made by initdb) that a superuser gave user code PostgreSQL picks by
- * the type alone: a member (support function or operator) made after initdb (oid 16384 and up) of an
- * operator family holding a default operator class (a DEFAULT class for a type that had none, such as
- * json; a cross-type member added to a built-in family), or an implicit or assignment cast made after
- * initdb. Members of families with no default class are picked only by an index naming the class
- * (pg/relation-type-calls.ts). Red-team round 14, R14-1.
+ * Whether a pg_amproc (`kind` 'proc') or pg_amop ('op') row `r` is user code made after initdb (oid
+ * 16384 and up) between two built-in types in a family holding a default operator class: PostgreSQL
+ * picks it by those built-in types alone. A member for a user type is counted by that type.
  */
-export const BUILT_IN_TYPES_WITH_USER_CODE = `SELECT ap.amproclefttype AS type FROM pg_catalog.pg_amproc ap
-     WHERE ap.oid >= 16384 AND ap.amproclefttype < 16384 AND ${defaultFamily('ap.amprocfamily')}
+function addedToBuiltIns(kind: 'proc' | 'op', r: string): string {
+  const [left, right, family] = kind === 'proc' ? ['amproclefttype', 'amprocrighttype', 'amprocfamily'] : ['amoplefttype', 'amoprighttype', 'amopfamily'];
+  return `(${r}.oid >= 16384 AND ${r}.${left} < 16384 AND ${r}.${right} < 16384 AND ${defaultFamily(`${r}.${family}`)})`;
+}
+
+/** The same for a pg_cast row `c`: an implicit or assignment cast made after initdb between two built-in types. */
+function castAddedToBuiltIns(c: string): string {
+  return `(${c}.oid >= 16384 AND ${c}.castsource < 16384 AND ${c}.casttarget < 16384)`;
+}
+
+/**
+ * Rows (type, func): built-in types (made by initdb) and the function of user code a superuser gave
+ * them that PostgreSQL picks by the types alone: a member (support function, or an operator's function)
+ * of an operator family holding a default operator class (a DEFAULT class for a type that had none,
+ * such as json; a cross-type member added to a built-in family), or an implicit or assignment cast,
+ * made after initdb between built-in types. Members of families with no default class are picked only
+ * by an index naming the class (pg/relation-type-calls.ts). Red-team round 14, R14-1.
+ */
+export const BUILT_IN_TYPE_CODE = `SELECT ap.amproclefttype AS type, ap.amproc::oid AS func FROM pg_catalog.pg_amproc ap WHERE ${addedToBuiltIns('proc', 'ap')}
     UNION
-    SELECT ap.amprocrighttype FROM pg_catalog.pg_amproc ap
-     WHERE ap.oid >= 16384 AND ap.amprocrighttype < 16384 AND ${defaultFamily('ap.amprocfamily')}
+    SELECT ap.amprocrighttype, ap.amproc::oid FROM pg_catalog.pg_amproc ap WHERE ${addedToBuiltIns('proc', 'ap')}
     UNION
-    SELECT ao.amoplefttype FROM pg_catalog.pg_amop ao
-     WHERE ao.oid >= 16384 AND ao.amoplefttype < 16384 AND ${defaultFamily('ao.amopfamily')}
+    SELECT ao.amoplefttype, o.oprcode::oid FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr WHERE ${addedToBuiltIns('op', 'ao')}
     UNION
-    SELECT ao.amoprighttype FROM pg_catalog.pg_amop ao
-     WHERE ao.oid >= 16384 AND ao.amoprighttype < 16384 AND ${defaultFamily('ao.amopfamily')}
+    SELECT ao.amoprighttype, o.oprcode::oid FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr WHERE ${addedToBuiltIns('op', 'ao')}
     UNION
-    SELECT c.castsource FROM pg_catalog.pg_cast c
-     WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0
+    SELECT c.castsource, c.castfunc FROM pg_catalog.pg_cast c WHERE ${castAddedToBuiltIns('c')} AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0
     UNION
-    SELECT c.casttarget FROM pg_catalog.pg_cast c
-     WHERE c.oid >= 16384 AND c.casttarget < 16384 AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0`;
+    SELECT c.casttarget, c.castfunc FROM pg_catalog.pg_cast c WHERE ${castAddedToBuiltIns('c')} AND c.castcontext IN ('i', 'a') AND c.castfunc <> 0`;
 
 /**
  * For `source` (owner, type): rows (owner, refclassid, refobjid) for the functions and operators
@@ -76,7 +85,7 @@ export const BUILT_IN_TYPES_WITH_USER_CODE = `SELECT ap.amproclefttype AS type F
  * functions, the family's operators: ORDER BY, GROUP BY, DISTINCT, UNION, IN, merge and hash joins,
  * windows, index maintenance), and its implicit and assignment casts either way (`e = 1`, `e + 1`, an
  * INSERT ... SELECT into a column of another type); for a built-in type, the members and casts made
- * after initdb that BUILT_IN_TYPES_WITH_USER_CODE counts.
+ * after initdb that BUILT_IN_TYPE_CODE counts.
  */
 export function implicitTypeCalls(source: string): string {
   // Equality joins on one list of (type, member) rows: an OR join (type IN (left, right)) is planned
@@ -85,22 +94,22 @@ export function implicitTypeCalls(source: string): string {
       FROM ${source} s
       JOIN (
         SELECT ap.amproclefttype AS type, 'pg_catalog.pg_proc'::regclass AS refclassid, ap.amproc::oid AS refobjid,
-               ap.oid >= 16384 AND ${defaultFamily('ap.amprocfamily')} AS added
+               ${addedToBuiltIns('proc', 'ap')} AS added
           FROM pg_catalog.pg_amproc ap
         UNION ALL
-        SELECT ap.amprocrighttype, 'pg_catalog.pg_proc'::regclass, ap.amproc::oid, ap.oid >= 16384 AND ${defaultFamily('ap.amprocfamily')}
+        SELECT ap.amprocrighttype, 'pg_catalog.pg_proc'::regclass, ap.amproc::oid, ${addedToBuiltIns('proc', 'ap')}
           FROM pg_catalog.pg_amproc ap WHERE ap.amprocrighttype <> ap.amproclefttype
         UNION ALL
-        SELECT ao.amoplefttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ao.oid >= 16384 AND ${defaultFamily('ao.amopfamily')}
+        SELECT ao.amoplefttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ${addedToBuiltIns('op', 'ao')}
           FROM pg_catalog.pg_amop ao
         UNION ALL
-        SELECT ao.amoprighttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ao.oid >= 16384 AND ${defaultFamily('ao.amopfamily')}
+        SELECT ao.amoprighttype, 'pg_catalog.pg_operator'::regclass, ao.amopopr, ${addedToBuiltIns('op', 'ao')}
           FROM pg_catalog.pg_amop ao WHERE ao.amoprighttype <> ao.amoplefttype
         UNION ALL
-        SELECT c.castsource, 'pg_catalog.pg_proc'::regclass, c.castfunc, c.oid >= 16384
+        SELECT c.castsource, 'pg_catalog.pg_proc'::regclass, c.castfunc, ${castAddedToBuiltIns('c')}
           FROM pg_catalog.pg_cast c WHERE c.castcontext IN ('i', 'a') AND c.castfunc <> 0
         UNION ALL
-        SELECT c.casttarget, 'pg_catalog.pg_proc'::regclass, c.castfunc, c.oid >= 16384
+        SELECT c.casttarget, 'pg_catalog.pg_proc'::regclass, c.castfunc, ${castAddedToBuiltIns('c')}
           FROM pg_catalog.pg_cast c WHERE c.castcontext IN ('i', 'a') AND c.castfunc <> 0 AND c.casttarget <> c.castsource
       ) m ON m.type = s.type
      WHERE s.type >= 16384 OR m.added`;
