@@ -23,9 +23,27 @@
 //   default families of built-in column types; pg/routine-snapshot.ts calls a built-in type harmful when
 //   a default family gives it a user member (`SELECT DISTINCT x::json`).
 // - R14-2 (low, older than these branches): DISCARD ALL does not reset the random() seed: a client
-//   that ran setseed() decided every random() value the next client of the pooled connection got.
-//   Fixed: the reset reseeds from Gatehouse's CSPRNG (pg/upstream/reset.ts).
-// Held: see the `it` titles below.
+//   that ran setseed() decided every random() value the next client of the pooled connection got
+//   (docs/data-path.md listed the seed as surviving and said the example policies deny what opens such
+//   state: they do not deny setseed). Fixed: the reset reseeds from Gatehouse's CSPRNG (pg/upstream/reset.ts).
+// - R14-3 (high, older than these branches, NOT fixed: it.fails): R12-9's lock check marks views only. A
+//   statement naming a table that a migration (through Gatehouse or not) holds ACCESS EXCLUSIVE is decided
+//   with the old definition, queues behind the lock and runs the new one at COMMIT: after `ALTER COLUMN v
+//   TYPE json` an agent's DISTINCT ran json's user operator class. Marking locked tables the way views are
+//   would refuse the migration's own next statement (`ALTER TABLE t ...; UPDATE t ...` in one block): the
+//   snapshot would need the lock holders' pids and the session its upstream pid. Also seen once (in 6 runs,
+//   not kept as a test: timing) with CREATE INDEX in an open block: a statement that waited for the read
+//   after the CREATE INDEX was decided with it and ran after the COMMIT, index visible.
+// - R14-4 (low, availability, NOT fixed): a flood of pg_notify on gatehouse_catalog_changed from any role
+//   that can connect to the database (not agents: the example policies deny NOTIFY) makes every statement
+//   that names a relation wait for a fresh catalog read: 21 statements took 5.0 s (rego) and 2.1 s (cedar)
+//   during a flood, against ~20 ms each without (noisy machine, load 15). Never a refusal or a leak.
+// Held: a warm catalogFacts entry after DDL through Gatehouse (decided again; allowed again after DROP);
+// agents' NOTIFY/LISTEN/pg_notify on the peers' channel (42501); pooled state through the combined reset
+// (WITH HOLD cursors, pg_temp functions, session characteristics, statement_timeout, currval), an aborted
+// block with an xact advisory lock, a client leaving mid-COPY or mid-statement (never handed on busy), a
+// cancel sent as a client leaves and old keys used again (the next client's pg_sleep runs to the end).
+// Not attacked in depth: audit14's overlapping flushes with a failing fdatasync (no fault injection here).
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam14 npx vitest run --project integration gateway/test/redteam-round14.test.ts
 
@@ -227,6 +245,37 @@ describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code cho
     const o = await pending!;
     await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
     expect(JSON.stringify(o)).not.toContain(ssn);
+  });
+
+  // Anyone who can connect to the database can notify the peers' channel: each notification makes this
+  // instance read its catalog again, and statements naming a relation wait for that read.
+  it('held: a flood of spoofed notifications on the peers channel costs reads, never a refusal or a leak', async () => {
+    const flooder = new pg.Client({ connectionString: t.upstreamUrl });
+    await flooder.connect();
+    let flooding = true;
+    const flood = (async () => {
+      let sent = 0;
+      while (flooding && sent < 2000) {
+        await flooder.query(`SELECT pg_notify('gatehouse_catalog_changed', 'spoofed-${sent}')`);
+        sent++;
+      }
+      return sent;
+    })();
+    try {
+      const codes: (string | null)[] = [];
+      for (let i = 0; i < 20; i++) {
+        const o = await attempt(agent, `SELECT v FROM public.pgbench_rt14_warm WHERE id = ${100 + i}`);
+        expect(JSON.stringify(o)).not.toContain(ssn);
+        codes.push(o.code);
+      }
+      expect(codes).toEqual(Array(20).fill(null));
+      // And what the reads must catch is still caught in the middle of the flood.
+      expect((await attempt(agent, 'SELECT v FROM public.pgbench_rt14_idx WHERE id = 5')).code).toBe('42501');
+    } finally {
+      flooding = false;
+      expect(await flood).toBeGreaterThan(0);
+      await flooder.end();
+    }
   });
 
   it('held: an agent may neither NOTIFY nor LISTEN on the catalog peers channel (spoofed schema changes)', async () => {
