@@ -13,7 +13,10 @@ Installs what masking at the source needs in one database, idempotently:
   - schema "gatehouse", owned by the NOLOGIN role gatehouse_mask_owner (created if missing);
   - the masking key (32 random bytes, or --key-file), readable by that role only;
   - the SECURITY DEFINER functions that compute the hash and fake masks with it, executable by
-    Gatehouse's upstream role only (--grant-to).
+    Gatehouse's upstream role only (--grant-to). The digest and hash are the C extension
+    gatehouse_mask when the server has it (scripts/ensure-mask-extension.sh installs it on a
+    self-managed server; creating it needs a superuser), else PL/pgSQL: same hashes, slower.
+    The command says which implementation is active.
 Run it once per upstream database, as a role that may create roles and schemas (the database
 owner or an administrator), not as Gatehouse's own role. An existing key is kept unless
 --rotate-key: keyed hashes stay the same across sessions, instances and restarts.
@@ -27,6 +30,7 @@ Options:
   --key-file <file>    the key to install, hex or base64 (at least 32 bytes): the same key in
                        several databases gives the same hashes in all of them
   --rotate-key         replace an existing key (every hash changes)
+  --mask-impl <impl>   auto (default: C when possible), c (fail without it) or plpgsql
   -h, --help           show this help
 
 Example:
@@ -56,12 +60,15 @@ export const dbCommand: CliCommand = {
       'grant-to': { type: 'string' },
       'key-file': { type: 'string' },
       'rotate-key': { type: 'boolean' },
+      'mask-impl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help === true) {
       process.stdout.write(HELP);
       return 0;
     }
+    const impl = values['mask-impl'] ?? 'auto';
+    if (impl !== 'auto' && impl !== 'c' && impl !== 'plpgsql') throw new UsageError(`--mask-impl must be auto, c or plpgsql, not '${impl}'`);
     const client = new pg.Client({ ...(values.url === undefined ? {} : { connectionString: values.url }), application_name: 'gatehouse-db-setup' });
     await client.connect();
     try {
@@ -69,11 +76,24 @@ export const dbCommand: CliCommand = {
       const role = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1', [grantTo]);
       if (role.rowCount === 0) throw new UsageError(`role "${grantTo}" does not exist; create Gatehouse's upstream role first (docs/quickstart.md)`);
       const key = values['key-file'] === undefined ? undefined : await readKey(values['key-file']);
-      const report = await setupMaskFunctions(client, { grantTo, ...(key ? { key } : {}), rotate: values['rotate-key'] === true });
+      const report = await setupMaskFunctions(client, { grantTo, ...(key ? { key } : {}), rotate: values['rotate-key'] === true, implementation: impl });
       const db = (await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
       process.stdout.write(
         `gatehouse db setup: database "${db}" ready for masks at the source; ${report.keyWritten ? 'a new key was installed' : 'its existing key was kept'}; EXECUTE granted to "${grantTo}"\n`,
       );
+      const active = report.implementation;
+      switch (active.kind) {
+        case 'c':
+          process.stdout.write(`gatehouse db setup: keyed masks computed by the C extension gatehouse_mask ${active.version}\n`);
+          break;
+        case 'plpgsql':
+          process.stdout.write(`gatehouse db setup: keyed masks computed by PL/pgSQL (${active.why})\n`);
+          break;
+        default: {
+          const never: never = active;
+          throw new Error(`unknown implementation ${String(never)}`);
+        }
+      }
       if (role.rows[0]!.rolsuper) {
         process.stderr.write(
           `WARNING: role "${grantTo}" is a superuser. A superuser can read the masking key and bypass masks in ways Gatehouse cannot see; connect Gatehouse with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").\n`,
