@@ -7,8 +7,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyStatement } from '../src/db/mask-functions.ts';
 import { setupMaskFunctions } from '../src/db/setup.ts';
-import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, sqlstateOf, startTestGateway } from './support/harness.ts';
+import { runTool } from './support/run-tool.ts';
+import { PG_ADMIN_URL, REPO_ROOT, TEST_DB, ensureClinicDatabase, ensureDatabase, sqlstateOf, startTestGateway } from './support/harness.ts';
 
 const DB_C = `${TEST_DB}_maskext_c`;
 const DB_PL = `${TEST_DB}_maskext_pl`;
@@ -103,6 +105,52 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
     expect((await adminC.query(lang)).rows.find((r: { proname: string }) => r.proname === 'gatehouse_mask_hash')).toEqual({ proname: 'gatehouse_mask_hash', lanname: 'c' });
   });
 
+  it('`gatehouse db setup` says which implementation is active, and --mask-impl c fails closed without the extension', async () => {
+    const url = await ensureDatabase(DB_C);
+    const setup = (...args: string[]) => runTool('node', ['gateway/bin/gatehouse.js', 'db', 'setup', '--url', url, '--grant-to', ROLE, ...args], { cwd: REPO_ROOT, killAfterMs: 60_000 });
+    const auto = await setup();
+    expect(auto.code).toBe(0);
+    expect(auto.stdout.toString()).toMatch(/keyed masks computed by the C extension gatehouse_mask 1\.0/);
+    const bad = await setup('--mask-impl', 'fast');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--mask-impl must be auto, c or plpgsql/);
+    // A database where the extension cannot be created (the library is there, the role may not):
+    // auto falls back to PL/pgSQL saying why, c refuses.
+    const owner = `${TEST_DB}_maskext_owner`;
+    const ownDb = `${TEST_DB}_maskext_own`;
+    await adminC.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${owner}') THEN CREATE ROLE ${owner} LOGIN NOSUPERUSER CREATEROLE; END IF;
+      END $$`);
+    const ownUrl = new URL(await ensureDatabase(ownDb));
+    await adminC.query(`ALTER DATABASE ${ownDb} OWNER TO ${owner}`);
+    // The owner must be able to hand objects to the mask owner role, as `db setup` requires.
+    const own = await connect(ownDb);
+    try {
+      await own.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gatehouse_mask_owner') THEN CREATE ROLE gatehouse_mask_owner NOLOGIN; END IF; END $$`);
+      await own.query(`GRANT gatehouse_mask_owner TO ${owner}`);
+      await own.query(`GRANT CREATE ON DATABASE ${ownDb} TO ${owner}`);
+    } finally {
+      await own.end();
+    }
+    ownUrl.username = owner;
+    const asOwner = new pg.Client({ connectionString: ownUrl.toString() });
+    await asOwner.connect();
+    try {
+      const fallback = await setupMaskFunctions(asOwner, { grantTo: ROLE, key: KEY, rotate: true });
+      expect(fallback.implementation.kind).toBe('plpgsql');
+      expect(fallback.implementation.kind === 'plpgsql' && fallback.implementation.why).toMatch(/CREATE EXTENSION gatehouse_mask failed: permission denied/);
+      const refused = await setupMaskFunctions(asOwner, { grantTo: ROLE, implementation: 'c' }).then(
+        () => null,
+        (e: { code?: string }) => e,
+      );
+      expect(refused?.code).toBe('GH_MASK_EXTENSION_UNAVAILABLE');
+      // The refused setup changed nothing: the PL/pgSQL hash still answers with the key.
+      expect((await asOwner.query<{ h: string }>("SELECT gatehouse.gatehouse_mask_hash('d', 'v') AS h")).rows[0]!.h).toBe(expectedHash(KEY, 'd', 'v'));
+    } finally {
+      await asOwner.end();
+    }
+  });
+
   it('hashes, digests and fakes are equal to the PL/pgSQL ones and to HMAC-SHA-256 computed here', async () => {
     const domains = VALUES.map((_, i) => (i % 3 === 0 ? 'clinical.patients.email' : i % 3 === 1 ? 'public.t.c' : 'schéma.tæble.çol'));
     const viaC = (await gwC.query<{ h: string }>(HASHES, [domains, VALUES])).rows.map((r) => r.h);
@@ -151,7 +199,9 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
     const key2 = randomBytes(32);
     const rotator = await connect(DB_C);
     try {
-      await setupMaskFunctions(rotator, { grantTo: ROLE, key: key2, rotate: true });
+      // The key row alone (db setup's DDL would send invalidations of its own): only the trigger tells.
+      const write = keyStatement(key2, true);
+      await rotator.query(write.text, write.values);
     } finally {
       await rotator.end();
     }
@@ -159,7 +209,8 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
     expect((await adminC.query<{ h: string }>(HASHES, [['d'], ['v']])).rows[0]!.h).toBe(expectedHash(key2, 'd', 'v'));
     expect(await loads()).toBe(before + 1);
     // Rotated back, for the tests after this one.
-    await setupMaskFunctions(adminC, { grantTo: ROLE, key: KEY, rotate: true });
+    const back = keyStatement(KEY, true);
+    await adminC.query(back.text, back.values);
     expect((await gwC.query<{ h: string }>(HASHES, [['d'], ['v']])).rows[0]!.h).toBe(expectedHash(KEY, 'd', 'v'));
   });
 

@@ -175,6 +175,9 @@ export function functionStatements(grantTo: string, implementation: MaskImplemen
          RETURN pg_catalog.make_date(CAST(EXTRACT(year FROM v) AS pg_catalog.int4), 1, 1)
            ${op('+')} ((pg_catalog.get_byte(d, 0) ${op('*')} 256 ${op('+')} pg_catalog.get_byte(d, 1)) ${op('%')} 365);
        END $gh$`,
+    // The extension's key-change trigger: re-enabled if someone disabled it (without it, backends
+    // keep a rotated key's predecessor until they reconnect).
+    ...(implementation === 'c' ? [`ALTER TABLE ${MASK_KEY_TABLE} ENABLE TRIGGER gatehouse_mask_key_changed`] : []),
     ...fns.flatMap((fn) => [
       `ALTER FUNCTION ${fn} OWNER TO ${owner}`,
       `REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`,
