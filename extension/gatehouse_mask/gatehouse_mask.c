@@ -30,6 +30,13 @@
 
 PG_MODULE_MAGIC;
 
+/* The backend's local transaction id (moved into vxid in PostgreSQL 17). */
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
 /* The cache's state: empty; valid until an invalidation; or valid for one local transaction only. */
 typedef enum KeyScope
 {
@@ -181,7 +188,7 @@ load_key(Oid fn_oid)
 	key_loads++;
 	/* an invalidation seen while reading: the pads serve this transaction, then are read again */
 	key_scope = !parallel && invalidations == invalidations_before ? KEY_BACKEND : KEY_TRANSACTION;
-	key_lxid = MyProc->lxid;
+	key_lxid = CURRENT_LXID;
 }
 
 /* The message's parts in UTF-8 (what convert_to(.., 'UTF8') gives the PL/pgSQL version). */
@@ -218,7 +225,7 @@ keyed_digest(FunctionCallInfo fcinfo, Part domain, Part purpose, Part value, uns
 	unsigned char inner[32];
 	unsigned int len = 0;
 
-	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != MyProc->lxid))
+	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != CURRENT_LXID))
 		load_key(fcinfo->flinfo->fn_oid);
 	if (EVP_MD_CTX_copy_ex(work, inner_state) != 1 ||
 		EVP_DigestUpdate(work, domain.data, domain.len) != 1 ||
