@@ -6,18 +6,10 @@
 // statement that reads or writes the relation lists them in statement.user_functions: which of them
 // a plan calls depends on the plan, so every one counts (masking14).
 
-import { calledFunctions, implicitTypeCalls, TYPE_REACHES } from './type-calls-sql.ts';
+import { calledFunctions, COLUMN_TYPES, implicitTypeCalls } from './type-calls-sql.ts';
 
 /** (relation, function) pairs, functions outside pg_catalog and information_schema. */
-export const TYPE_CALLS = `WITH RECURSIVE reaches AS (
-    ${TYPE_REACHES}
-  ), column_type AS (
-    SELECT a.attrelid AS owner, a.atttypid AS type
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
-    UNION
-    SELECT c.owner, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
-  ), deps AS (
+export const TYPE_CALLS = `${COLUMN_TYPES}, deps AS (
     ${implicitTypeCalls('column_type')}
   )
 ${calledFunctions('deps', 'rel')}`;
