@@ -1,7 +1,7 @@
 // A/B, in one process, of the per-statement work around a cached decision that does not depend on
 // the machine's load: policy input, decision-cache key, and the statement and outcome audit records
 // (redacted, chained, hashed) as the gateway makes them, with the code of two checkouts. Rounds
-// alternate A and B; prints the median µs per statement of each.
+// alternate A and B; prints the median and least CPU µs (process user + system) per statement of each.
 // Usage: node --import tsx scripts/ab-record-path.ts --a /path/to/baseline --b /path/to/branch [--rounds 7] [--n 20000]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,9 +50,11 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const side of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
     const f = runs[side];
     for (let i = 0; i < 2000; i++) f();
-    const t = performance.now();
+    // CPU time, not wall time: on a shared machine the wall clock also counts waiting for a core.
+    const t = process.cpuUsage();
     for (let i = 0; i < n; i++) f();
-    times[side].push(((performance.now() - t) * 1000) / n);
+    const used = process.cpuUsage(t);
+    times[side].push((used.user + used.system) / n);
   }
 }
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;

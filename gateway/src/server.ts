@@ -318,6 +318,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   upstreamConnections = () => upstreams.connections();
   const catalogs = new Map<string, CatalogResolver>();
   const superuserWarned = new Set<string>();
+  const implementationLogged = new Set<string>();
   const sessions = new Set<Session>();
   openSessions = () => sessions.size;
   const sockets = new Set<Socket>();
@@ -437,7 +438,14 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       upstream.release({ kind: 'spent', why: 'login failed' });
       throw e;
     }
-    if (catalog.relations.current()?.maskFunctions.superuser === true && !superuserWarned.has(database)) {
+    const maskFunctions = catalog.relations.current()?.maskFunctions;
+    if (maskFunctions?.implementation !== undefined && !implementationLogged.has(database)) {
+      implementationLogged.add(database);
+      info(
+        `keyed masks in database "${database}" are computed by ${maskFunctions.implementation === 'c' ? 'the C extension gatehouse_mask' : 'PL/pgSQL (install the C extension gatehouse_mask to make them cheaper: docs/data-path.md, "Where the hash key lives")'}`,
+      );
+    }
+    if (maskFunctions?.superuser === true && !superuserWarned.has(database)) {
       superuserWarned.add(database);
       info(
         `WARNING: Gatehouse's upstream role is a superuser in database "${database}": it could read the masking key, so masks rely on Gatehouse refusing every way to reach it. Connect with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").`,

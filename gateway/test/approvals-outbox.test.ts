@@ -89,7 +89,11 @@ describe('the shared notification outbox', () => {
       up = true;
       const delivered = await until('the requested event', () => eventsFor(request.id).find((e) => e.event === 'requested'));
       expect(delivered.attempt).toBeGreaterThan(1);
-      const row = (await direct.query("SELECT id, outcome FROM gatehouse.approval_outbox WHERE doc->>'id' = $1 AND kind = 'requested'", [request.id])).rows[0];
+      // The sender records the outcome after the receiver has answered: wait for it, then check it.
+      const row = await until('the outcome recorded', async () => {
+        const r = (await direct.query("SELECT id, outcome FROM gatehouse.approval_outbox WHERE doc->>'id' = $1 AND kind = 'requested'", [request.id])).rows[0];
+        return r?.outcome === null ? undefined : r;
+      });
       expect(row).toEqual({ id: delivered.delivery, outcome: 'sent' });
       const hook = got.find((g) => g.headers['x-gatehouse-delivery'] === delivered.delivery)!;
       expect(verifySignature({ secret: SECRET, body: hook.body, timestamp: hook.headers['x-gatehouse-timestamp'] as string, signature: hook.headers['x-gatehouse-signature'] as string, nowSeconds: Date.now() / 1000 })).toBe(true);

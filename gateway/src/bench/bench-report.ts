@@ -148,6 +148,7 @@ export function renderMasking(m: MaskedSelectTiming | null): string[] {
     'unmasked and with three columns masked, interleaved in the same run. Each set of masks is computed by PostgreSQL',
     'in the derived table that replaces the masked table; the keyed hash is one call of a `SECURITY DEFINER` function',
     'per value (docs/data-path.md, "Where the hash key lives"). Issue 6 asks for at most 1.5×.',
+    ...(m.keyedHash === undefined ? [] : [`Keyed hash computed by: ${m.keyedHash}.`]),
     '',
     '| | masked columns | average latency per SELECT, each pass (ms) | median (ms) | masked / unmasked |',
     '|---|---|---|---:|---:|',

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { setupMaskFunctions } from '../db/setup.ts';
+import { type ImplementationReport, setupMaskFunctions } from '../db/setup.ts';
 import { runPgbench } from './pgbench.ts';
 
 export const MASKED_TABLE = 'public.pgbench_masked_people';
@@ -27,6 +27,8 @@ export interface MaskedVariant {
 
 export interface MaskedSelectTiming {
   rows: number;
+  /** What computed the keyed hash: "C extension gatehouse_mask 1.0" or "PL/pgSQL (why)"; absent in older results. */
+  keyedHash?: string;
   /** Average latency of the whole SELECT (all rows received), per pass, in ms. */
   unmaskedMs: number[];
   variants: MaskedVariant[];
@@ -38,8 +40,22 @@ export const MASK_VARIANTS: ReadonlyArray<{ label: string; group: string; masked
   { label: 'no keyed strategy', group: 'bench_masked_unkeyed', maskedColumns: ['ssn (redact)', 'email (null)', 'phone (last4)'] },
 ];
 
-/** Creates the table (once) and the masking functions in the bench database. */
-export async function prepareMaskedTable(url: string): Promise<void> {
+/** "C extension gatehouse_mask 1.0" or "PL/pgSQL (why)": for the report. */
+export function describeImplementation(report: ImplementationReport): string {
+  switch (report.kind) {
+    case 'c':
+      return `C extension gatehouse_mask ${report.version}`;
+    case 'plpgsql':
+      return `PL/pgSQL (${report.why})`;
+    default: {
+      const never: never = report;
+      throw new Error(`unknown implementation ${String(never)}`);
+    }
+  }
+}
+
+/** Creates the table (once) and the masking functions in the bench database; says which implementation they are. */
+export async function prepareMaskedTable(url: string): Promise<ImplementationReport> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {
@@ -55,7 +71,8 @@ export async function prepareMaskedTable(url: string): Promise<void> {
       );
       await db.query(`ANALYZE ${MASKED_TABLE}`);
     }
-    await setupMaskFunctions(db, { grantTo: (await db.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u });
+    const setup = await setupMaskFunctions(db, { grantTo: (await db.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u });
+    return setup.implementation;
   } finally {
     await db.end();
   }

@@ -20,7 +20,7 @@ import { measureSessionMemory } from './session-memory.ts';
 import { stopOnExit } from './stop-on-exit.ts';
 import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
-import { MASK_VARIANTS, measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
+import { MASK_VARIANTS, describeImplementation, measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
 import { discardingAuditSink, measureAuditDurability, type AuditDurabilityTiming, type AuditSetting } from './audit-durability.ts';
 import { runIsolation, type IsolationOptions } from './run-isolation.ts';
@@ -134,7 +134,8 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
   step(`pgbench -i -s ${options.scale}...`);
   await initialisePgbench(options.upstreamUrl, options.scale);
   step('a 100,000-row table and the masking functions for the masking measurement...');
-  await prepareMaskedTable(options.upstreamUrl);
+  const keyedHash = describeImplementation(await prepareMaskedTable(options.upstreamUrl));
+  step(`keyed hash computed by ${keyedHash}`);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-'));
   const forgetWorkDir = stopOnExit(() => rmSync(workDir, { recursive: true, force: true }));
@@ -258,7 +259,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
     let masking: MaskedSelectTiming | null = null;
     try {
       const maskedTokens = await Promise.all(MASK_VARIANTS.map((v) => mintDevToken({ keyDir, subject: `bench-masked-${v.group}`, groups: ['bench', v.group], ttlSeconds: 3600 })));
-      masking = await measureMaskedSelect({ gatewayUrl: viaGatehouse.url, unmaskedToken: token, maskedTokens, passes: 3, transactions: 5 });
+      masking = { ...(await measureMaskedSelect({ gatewayUrl: viaGatehouse.url, unmaskedToken: token, maskedTokens, passes: 3, transactions: 5 })), keyedHash };
       const timing = masking;
       step(
         `masking at the source: unmasked ${timing.unmaskedMs.map((x) => x.toFixed(0)).join('/')} ms per SELECT; ` +

@@ -59,8 +59,9 @@ Options:
                     0 skips it)
   --out <dir>       results directory (default bench-results)
   --only <part>     run only one part: pgbench (comparison with direct and PgBouncer,
-                    -C, memory, decision and activation timings) or isolation (the
-                    isolation harness)
+                    -C, memory, decision and activation timings), isolation (the
+                    isolation harness) or masking (the masked 100,000-row SELECT alone,
+                    printed, not written to --out; --masking-passes, default 3)
   --sessions <n>    isolation: well-behaved sessions (default 200, at most 1000)
   --isolation-seconds <n>
                     isolation: seconds per phase (default 30, at most 900; the recovery
@@ -83,6 +84,7 @@ Examples:
   npm run bench -- --only pgbench --seconds 3 --warmup 1 --clients 8 --memory-sessions 100 \\
     --decision-rounds 2 --audit-rounds 0 --activation-commits 0 --out /tmp/bench   # a quick check
   npm run bench -- --only isolation --sessions 20 --isolation-seconds 5   # a quick check
+  npm run bench -- --only masking --masking-passes 5   # the masked SELECT alone, printed
   npm run bench -- --only isolation --soak --sessions 500 --isolation-seconds 600
 `;
 
@@ -106,6 +108,7 @@ export const benchCommand: CliCommand = {
       'audit-rounds': { type: 'string', default: '2' },
       out: { type: 'string', default: 'bench-results' },
       only: { type: 'string', default: '' },
+      'masking-passes': { type: 'string', default: '3' },
       sessions: { type: 'string', default: '200' },
       'isolation-seconds': { type: 'string', default: '30' },
       'isolation-warmup': { type: 'string', default: '10' },
@@ -158,7 +161,18 @@ export const benchCommand: CliCommand = {
     } catch {
       return fail(`--upstream is not a URL: ${values.upstream}`);
     }
-    if (!['', 'pgbench', 'isolation'].includes(values.only)) return fail('--only takes pgbench or isolation');
+    if (!['', 'pgbench', 'isolation', 'masking'].includes(values.only)) return fail('--only takes pgbench, isolation or masking');
+    if (values.only === 'masking') {
+      const passes = positive(values['masking-passes']);
+      if (passes === undefined || passes > 50) return fail('--masking-passes must be a positive integer up to 50');
+      const { runMaskingOnly } = await import('../bench/run-masking.ts');
+      try {
+        return await runMaskingOnly({ upstreamUrl: values.upstream, engine: values.engine, passes, print: (line) => process.stdout.write(`${line}\n`) });
+      } catch (error) {
+        process.stderr.write(`gatehouse bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 1;
+      }
+    }
     const sessions = positive(values.sessions);
     const isolationSeconds = positive(values['isolation-seconds']);
     const thinkMs = positive(values['think-ms']);

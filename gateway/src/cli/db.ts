@@ -15,7 +15,10 @@ Installs what masking at the source needs in one database, idempotently:
   - schema "gatehouse", owned by the NOLOGIN role gatehouse_mask_owner (created if missing);
   - the masking key (32 random bytes, or --key-file), readable by that role only;
   - the SECURITY DEFINER functions that compute the hash and fake masks with it, executable by
-    Gatehouse's upstream role only (--grant-to);
+    Gatehouse's upstream role only (--grant-to). The digest and hash are the C extension
+    gatehouse_mask when the server has it (scripts/ensure-mask-extension.sh installs it on a
+    self-managed server; creating it needs a superuser), else PL/pgSQL: same hashes, slower.
+    The command says which implementation is active;
   - when run as a superuser, the event trigger gatehouse_catalog_notify: a schema change made
     directly on the server then reaches every Gatehouse instance at once (NOTIFY), not at its
     next 30 s catalog read. Without a superuser this step is skipped, and said so.
@@ -32,6 +35,7 @@ Options:
   --key-file <file>    the key to install, hex or base64 (at least 32 bytes): the same key in
                        several databases gives the same hashes in all of them
   --rotate-key         replace an existing key (every hash changes)
+  --mask-impl <impl>   auto (default: C when possible), c (fail without it) or plpgsql
   -h, --help           show this help
 
 Example:
@@ -61,12 +65,15 @@ export const dbCommand: CliCommand = {
       'grant-to': { type: 'string' },
       'key-file': { type: 'string' },
       'rotate-key': { type: 'boolean' },
+      'mask-impl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help === true) {
       process.stdout.write(HELP);
       return 0;
     }
+    const impl = values['mask-impl'] ?? 'auto';
+    if (impl !== 'auto' && impl !== 'c' && impl !== 'plpgsql') throw new UsageError(`--mask-impl must be auto, c or plpgsql, not '${impl}'`);
     const client = new pg.Client({ ...(values.url === undefined ? {} : { connectionString: values.url }), application_name: 'gatehouse-db-setup' });
     await client.connect();
     try {
@@ -74,11 +81,24 @@ export const dbCommand: CliCommand = {
       const role = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1', [grantTo]);
       if (role.rowCount === 0) throw new UsageError(`role "${grantTo}" does not exist; create Gatehouse's upstream role first (docs/quickstart.md)`);
       const key = values['key-file'] === undefined ? undefined : await readKey(values['key-file']);
-      const report = await setupMaskFunctions(client, { grantTo, ...(key ? { key } : {}), rotate: values['rotate-key'] === true });
+      const report = await setupMaskFunctions(client, { grantTo, ...(key ? { key } : {}), rotate: values['rotate-key'] === true, implementation: impl });
       const db = (await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
       process.stdout.write(
         `gatehouse db setup: database "${db}" ready for masks at the source; ${report.keyWritten ? 'a new key was installed' : 'its existing key was kept'}; EXECUTE granted to "${grantTo}"\n`,
       );
+      const active = report.implementation;
+      switch (active.kind) {
+        case 'c':
+          process.stdout.write(`gatehouse db setup: keyed masks computed by the C extension gatehouse_mask ${active.version}\n`);
+          break;
+        case 'plpgsql':
+          process.stdout.write(`gatehouse db setup: keyed masks computed by PL/pgSQL (${active.why})\n`);
+          break;
+        default: {
+          const never: never = active;
+          throw new Error(`unknown implementation ${String(never)}`);
+        }
+      }
       const notify = await installCatalogNotify(client, MASK_OWNER_ROLE);
       process.stdout.write(
         notify === 'installed'

@@ -1,6 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacPads, keyStatement, setupStatements } from './mask-functions.ts';
+import { functionStatements, hmacPads, keyStatement, keyTableStatements } from './mask-functions.ts';
+
+const setupStatements = (role: string, impl: 'c' | 'plpgsql' = 'plpgsql'): string[] => [...keyTableStatements(), ...functionStatements(role, impl)];
 
 const sha256 = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
 
@@ -44,5 +46,12 @@ describe('mask functions', () => {
       expect(bare).not.toMatch(/\|\||[^<>!]=|[-+*%~]|>=|<=/);
     }
   });
-});
 
+  it('with the C extension, leaves its digest and hash alone (a CREATE OR REPLACE would undo it) but still owns, revokes and grants them', () => {
+    const ddl = setupStatements('gatehouse_gw', 'c');
+    const created = ddl.filter((sql) => sql.startsWith('CREATE OR REPLACE FUNCTION')).map((sql) => /gatehouse\.(\w+)\(/.exec(sql)![1]);
+    expect(created).toEqual(['gatehouse_mask_fake', 'gatehouse_mask_fake_date']);
+    expect(ddl).toContain('ALTER FUNCTION gatehouse.gatehouse_mask_hash(text, text) OWNER TO "gatehouse_mask_owner"');
+    expect(ddl).toContain('GRANT EXECUTE ON FUNCTION gatehouse.gatehouse_mask_hash(text, text) TO "gatehouse_gw"');
+  });
+});

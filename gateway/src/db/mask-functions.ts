@@ -45,8 +45,44 @@ function ident(name: string): string {
 const op = (o: string): string => `OPERATOR(pg_catalog.${o})`;
 const cat = op('||');
 
-/** Statements that create the schema, the key table (empty) and the functions; idempotent. */
-export function setupStatements(grantTo: string): string[] {
+/**
+ * Which code computes the keyed digest and hash: `c` when the optional extension gatehouse_mask
+ * (extension/gatehouse_mask) provides gatehouse_mask_digest and gatehouse_mask_hash, `plpgsql`
+ * otherwise. The fakes stay PL/pgSQL either way (they call gatehouse_mask_digest). Outputs are equal.
+ */
+export type MaskImplementation = 'c' | 'plpgsql';
+
+/** The extension providing the C functions (CREATE EXTENSION gatehouse_mask, by `db setup`). */
+export const MASK_EXTENSION = 'gatehouse_mask';
+
+/** Statements that create the owner role, the schema and the key table (empty); idempotent. */
+export function keyTableStatements(): string[] {
+  const owner = ident(MASK_OWNER_ROLE);
+  return [
+    `DO $gh$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(MASK_OWNER_ROLE)}) THEN
+         CREATE ROLE ${owner} NOLOGIN;
+       END IF;
+     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created meanwhile by another setup
+     END $gh$`,
+    `CREATE SCHEMA IF NOT EXISTS gatehouse AUTHORIZATION ${owner}`,
+    `REVOKE ALL ON SCHEMA gatehouse FROM PUBLIC`,
+    `CREATE TABLE IF NOT EXISTS ${MASK_KEY_TABLE} (
+       id integer PRIMARY KEY CHECK (id = 1),
+       ipad bytea NOT NULL,
+       opad bytea NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT pg_catalog.now())`,
+    `ALTER TABLE ${MASK_KEY_TABLE} OWNER TO ${owner}`,
+    `REVOKE ALL ON ${MASK_KEY_TABLE} FROM PUBLIC`,
+  ];
+}
+
+/**
+ * Statements that create the functions (after keyTableStatements); idempotent. With `c`, the
+ * extension already created gatehouse_mask_digest and gatehouse_mask_hash: they are left alone (a
+ * CREATE OR REPLACE would turn them back into PL/pgSQL) and only owned, revoked and granted here.
+ */
+export function functionStatements(grantTo: string, implementation: MaskImplementation): string[] {
   const role = ident(grantTo);
   const owner = ident(MASK_OWNER_ROLE);
   // No `SET search_path` clause: it costs a configuration change and restore on every call (one
@@ -77,37 +113,23 @@ export function setupStatements(grantTo: string): string[] {
          IF ipad IS NULL THEN
            RAISE EXCEPTION 'the Gatehouse masking key is missing in this database' USING ERRCODE = '55000', HINT = 'Run ''gatehouse db setup'' for this database.';
          END IF;`;
+  const inPlpgsql = (sql: string): string[] => (implementation === 'plpgsql' ? [sql] : []);
   return [
-    `DO $gh$ BEGIN
-       IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(MASK_OWNER_ROLE)}) THEN
-         CREATE ROLE ${owner} NOLOGIN;
-       END IF;
-     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created meanwhile by another setup
-     END $gh$`,
-    `CREATE SCHEMA IF NOT EXISTS gatehouse AUTHORIZATION ${owner}`,
-    `REVOKE ALL ON SCHEMA gatehouse FROM PUBLIC`,
-    `CREATE TABLE IF NOT EXISTS ${MASK_KEY_TABLE} (
-       id integer PRIMARY KEY CHECK (id = 1),
-       ipad bytea NOT NULL,
-       opad bytea NOT NULL,
-       created_at timestamptz NOT NULL DEFAULT pg_catalog.now())`,
-    `ALTER TABLE ${MASK_KEY_TABLE} OWNER TO ${owner}`,
-    `REVOKE ALL ON ${MASK_KEY_TABLE} FROM PUBLIC`,
     // Functions of earlier releases (one key domain for every column): gone, so nothing can call them.
     `DROP FUNCTION IF EXISTS gatehouse.gatehouse_mask_hash(text), gatehouse.gatehouse_mask_digest(text),
        gatehouse.gatehouse_mask_fake(text, text), gatehouse.gatehouse_mask_fake_date(date)`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(domain pg_catalog.text, purpose pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.bytea
+    ...inPlpgsql(`CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_digest(domain pg_catalog.text, purpose pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.bytea
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
        AS $gh$ DECLARE ${keyVars} BEGIN
          ${readKey}
          RETURN ${keyed('domain', 'purpose', 'v')};
-       END $gh$`,
-    `CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(domain pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.text
+       END $gh$`),
+    ...inPlpgsql(`CREATE OR REPLACE FUNCTION gatehouse.gatehouse_mask_hash(domain pg_catalog.text, v pg_catalog.text) RETURNS pg_catalog.text
        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ${definer}
        AS $gh$ DECLARE ${keyVars} BEGIN
          ${readKey}
          RETURN 'h:' ${cat} pg_catalog."left"(pg_catalog.encode(${keyed('domain', "'hash'", 'v')}, 'hex'), 16);
-       END $gh$`, // the digest inlined: one call per value, not two
+       END $gh$`), // the digest inlined: one call per value, not two
     // Format-preserving fakes: every digit replaced by one derived from the keyed digest, every
     // other character kept; an SSN gets area 9xx (never issued), a phone number 555-01xx in its
     // last seven digits (reserved for fiction); an email becomes an address at example.invalid.
@@ -153,6 +175,9 @@ export function setupStatements(grantTo: string): string[] {
          RETURN pg_catalog.make_date(CAST(EXTRACT(year FROM v) AS pg_catalog.int4), 1, 1)
            ${op('+')} ((pg_catalog.get_byte(d, 0) ${op('*')} 256 ${op('+')} pg_catalog.get_byte(d, 1)) ${op('%')} 365);
        END $gh$`,
+    // The extension's key-change trigger: re-enabled if someone disabled it (without it, backends
+    // keep a rotated key's predecessor until they reconnect).
+    ...(implementation === 'c' ? [`ALTER TABLE ${MASK_KEY_TABLE} ENABLE TRIGGER gatehouse_mask_key_changed`] : []),
     ...fns.flatMap((fn) => [
       `ALTER FUNCTION ${fn} OWNER TO ${owner}`,
       `REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`,

@@ -107,6 +107,8 @@ export interface MaskFunctions {
   hash: boolean;
   /** Gatehouse's upstream role is a superuser: it could read the key (warned about at startup). */
   superuser?: boolean;
+  /** Which code computes the keyed hash (the C extension gatehouse_mask or PL/pgSQL); logged at startup. */
+  implementation?: 'c' | 'plpgsql';
 }
 
 export class RelationCatalog {

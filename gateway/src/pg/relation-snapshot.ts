@@ -120,7 +120,9 @@ const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referen
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
 const MASK_FUNCTIONS = `SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${HASH_FUNCTION}(text, text)'), 'EXECUTE'), false) AS hash,
-  (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser`;
+  (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
+  (SELECT l.lanname::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+    WHERE p.oid = pg_catalog.to_regprocedure('${HASH_FUNCTION}(text, text)')) AS language`;
 
 interface RelationRow {
   oid: number;
@@ -205,7 +207,14 @@ export interface RelationRows {
   writeCalls?: WriteCallRow[];
   /** Absent in rows read before type calls were (tests): none known. */
   typeCalls?: WriteCallRow[];
-  maskFunctions: { hash: boolean; superuser: boolean } | null;
+  maskFunctions: MaskFunctionRow | null;
+}
+
+/** `language`: the hash function's (c, plpgsql), null when it is missing. */
+interface MaskFunctionRow {
+  hash: boolean;
+  superuser: boolean;
+  language?: string | null;
 }
 
 /** Reads the rows over `client` (one query after another: a client runs one at a time). */
@@ -219,7 +228,7 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
   const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
   const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
-  const maskFunctions = (await client.query<{ hash: boolean; superuser: boolean }>(MASK_FUNCTIONS)).rows[0] ?? null;
+  const maskFunctions = (await client.query<MaskFunctionRow>(MASK_FUNCTIONS)).rows[0] ?? null;
   return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, maskFunctions };
 }
 
@@ -281,7 +290,11 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
     ...(typeCalls.has(r.oid) ? { typeCalls: typeCalls.get(r.oid)! } : {}),
   }));
-  return new RelationCatalog(relations, { hash: rows.maskFunctions?.hash === true, superuser: rows.maskFunctions?.superuser === true }, Date.now(), ++loads);
+  return new RelationCatalog(relations, {
+      hash: rows.maskFunctions?.hash === true,
+      superuser: rows.maskFunctions?.superuser === true,
+      ...(rows.maskFunctions?.hash === true ? { implementation: rows.maskFunctions.language === 'c' ? ('c' as const) : ('plpgsql' as const) } : {}),
+    }, Date.now(), ++loads);
 }
 
 /** Each table's key constraints (its own indexes, and the columns other tables' foreign keys reference) and foreign keys. */

@@ -10,22 +10,14 @@
 // or writes the relation lists them in statement.user_functions: which of them a plan calls depends on
 // the plan, so every one counts (masking14).
 
-import { BUILT_IN_TYPE_CODE, calledFunctions, implicitTypeCalls, TYPE_REACHES } from './type-calls-sql.ts';
+import { BUILT_IN_TYPE_CODE, calledFunctions, COLUMN_TYPES, implicitTypeCalls } from './type-calls-sql.ts';
 
 /** (relation, function) pairs, functions outside pg_catalog and information_schema. */
-export const TYPE_CALLS = `WITH RECURSIVE reaches AS (
-    ${TYPE_REACHES}
-  ), built_in_with_code AS (
+export const TYPE_CALLS = `${COLUMN_TYPES}, built_in_with_code AS (
     -- Only code that is not C or internal (an extension's C operator classes, btree_gist's, are harmless).
     SELECT DISTINCT x.type FROM (${BUILT_IN_TYPE_CODE}) x
       JOIN pg_catalog.pg_proc p ON p.oid = x.func JOIN pg_catalog.pg_language l ON l.oid = p.prolang
      WHERE l.lanname NOT IN ('c', 'internal')
-  ), column_type AS (
-    SELECT a.attrelid AS owner, a.atttypid AS type
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
-    UNION
-    SELECT c.owner, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
   ), built_in_column AS (
     -- (relation, built-in type with user code) for its columns of that type or of an array of it.
     SELECT a.attrelid AS owner, b.type

@@ -7,23 +7,14 @@
 // array's element type, a domain's base type and a composite type's attributes (round 13, R13-2); a
 // domain's DEFAULT runs when an INSERT leaves its column out (masking14).
 
-import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
+import { calledFunctions, COLUMN_TYPES, domainDependencies } from './type-calls-sql.ts';
 
 /**
  * One (table, function) pair; from pg_depend, so a function named only inside a PL body is not seen.
  * The types a write takes input of are its columns' types and the types those reach (shared
  * fragments: pg/type-calls-sql.ts); their domains' CHECK constraints and DEFAULTs run.
  */
-export const WRITE_CALLS = `WITH RECURSIVE reaches AS (
-    ${TYPE_REACHES}
-  ), column_type AS (
-    -- (table, a type a write to one of its columns takes input of), from the columns of user types.
-    SELECT a.attrelid AS owner, a.atttypid AS type
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
-    UNION
-    SELECT c.owner, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
-  ), deps AS (
+export const WRITE_CALLS = `${COLUMN_TYPES}, deps AS (
     SELECT ad.adrelid AS owner, d.refclassid, d.refobjid
       FROM pg_catalog.pg_attrdef ad
       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid

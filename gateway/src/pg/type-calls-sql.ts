@@ -130,3 +130,18 @@ export function calledFunctions(deps: string, ownerAs: string, builtIns = false)
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')`}
  ORDER BY 1, 2, 3`;
 }
+
+/**
+ * `reaches` (TYPE_REACHES) and `column_type`: (relation, a user type one of its columns has or
+ * reaches), from the columns of user types. The opening of a `WITH RECURSIVE` query.
+ */
+export const COLUMN_TYPES = `WITH RECURSIVE reaches AS (
+    ${TYPE_REACHES}
+  ), column_type AS (
+    SELECT a.attrelid AS owner, a.atttypid AS type
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
+    UNION
+    SELECT c.owner, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
+  )`;
+

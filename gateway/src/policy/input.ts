@@ -35,12 +35,7 @@ export interface CatalogFacts {
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
   const { identity, session, facts } = args;
-  const functions = unique([...facts.functions, ...(args.catalog?.functionsThrough ?? [])]);
-  const triggers = args.catalog?.triggers ?? [];
-  const columns: Record<string, string[]> = {};
-  for (const [table, names] of Object.entries(facts.columns)) {
-    columns[table] = unique(names);
-  }
+  const d = derivedParts(facts, args.catalog);
   return {
     version: POLICY_INPUT_VERSION,
     // Shared by the session's inputs, frozen: never changed in place (policy/input-parts.ts).
@@ -52,14 +47,15 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       protocol: args.protocol,
       kind: facts.kind,
       command: facts.command,
-      tables_read: unique([...qualifiedNames(facts.tablesRead), ...(args.catalog?.tablesReadThrough ?? [])]),
-      tables_written: qualifiedNames(facts.tablesWritten),
-      columns,
-      functions,
-      user_functions: unique(args.catalog?.userFunctions ?? []),
-      triggers: triggers.map((t) => ({ ...t, events: [...t.events] })),
-      trigger_functions: unique([...triggers.map((t) => t.function), ...(args.catalog?.triggerCalls ?? [])]),
-      runs_sql_text: callsSqlTextFunction(functions),
+      // The lists below are shared by every statement of the shape, frozen (derivedParts).
+      tables_read: d.tablesRead,
+      tables_written: d.tablesWritten,
+      columns: d.columns,
+      functions: d.functions,
+      user_functions: d.userFunctions,
+      triggers: d.triggers,
+      trigger_functions: d.triggerFunctions,
+      runs_sql_text: d.runsSqlText,
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,
       locks_rows: facts.locksRows,
@@ -69,11 +65,54 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       explain_analyze: facts.explainAnalyze,
       inner_kind: facts.innerKind,
       prepared_name: facts.preparedName,
-      copy: facts.copy === null ? null : { ...facts.copy },
+      copy: d.copy,
       setting: facts.setting,
       settings: settingNames(facts.settingChanges, args.parameters ?? 'unbound'),
     },
   };
+}
+
+/** The parts of input.statement that follow from the parser's facts and the catalog's alone. */
+interface DerivedParts {
+  tablesRead: string[];
+  tablesWritten: string[];
+  columns: Record<string, string[]>;
+  functions: string[];
+  userFunctions: string[];
+  triggers: PolicyTrigger[];
+  triggerFunctions: string[];
+  runsSqlText: boolean;
+  copy: PolicyInput['statement']['copy'];
+}
+
+/**
+ * The last derived parts for a facts object (frozen, shared: the shape cache hands out one facts
+ * object per shape) and the catalog facts they were made with (enforce/catalog-facts.ts keeps one
+ * object per shape while the catalog is unchanged, so a changed catalog is a different object).
+ */
+const derivedFor = new WeakMap<StatementFacts, { catalog: CatalogFacts | undefined; parts: DerivedParts }>();
+
+function derivedParts(facts: StatementFacts, catalog: CatalogFacts | undefined): DerivedParts {
+  const last = derivedFor.get(facts);
+  if (last !== undefined && last.catalog === catalog) return last.parts;
+  const functions = unique([...facts.functions, ...(catalog?.functionsThrough ?? [])]);
+  const triggers = catalog?.triggers ?? [];
+  const columns: Record<string, string[]> = {};
+  for (const [table, names] of Object.entries(facts.columns)) columns[table] = Object.freeze(unique(names)) as string[];
+  const parts: DerivedParts = {
+    tablesRead: unique([...qualifiedNames(facts.tablesRead), ...(catalog?.tablesReadThrough ?? [])]),
+    tablesWritten: qualifiedNames(facts.tablesWritten),
+    columns: Object.freeze(columns),
+    functions,
+    userFunctions: unique(catalog?.userFunctions ?? []),
+    triggers: Object.freeze(triggers.map((t) => Object.freeze(Object.assign({}, t, { events: Object.freeze([...t.events]) as PolicyTrigger['events'] })))) as PolicyTrigger[],
+    triggerFunctions: unique([...triggers.map((t) => t.function), ...(catalog?.triggerCalls ?? [])]),
+    runsSqlText: callsSqlTextFunction(functions),
+    copy: facts.copy === null ? null : Object.freeze({ ...facts.copy }),
+  };
+  for (const list of [parts.tablesRead, parts.tablesWritten, parts.functions, parts.userFunctions, parts.triggerFunctions]) Object.freeze(list);
+  derivedFor.set(facts, { catalog, parts });
+  return parts;
 }
 
 function qualifiedNames(tables: readonly TableRef[]): string[] {

@@ -1,0 +1,299 @@
+/*
+ * gatehouse_mask: Gatehouse's keyed masks in C, with the outputs of the PL/pgSQL functions of
+ * gateway/src/db/mask-functions.ts (HMAC-SHA-256 of domain || 0x00 || purpose || 0x00 || value,
+ * every part as UTF-8).
+ *
+ * The key's HMAC pads are read once per backend from gatehouse.gatehouse_mask_key, as the owner of
+ * the calling function, and kept as two SHA-256 midstates (after the 64-byte ipad and opad blocks);
+ * a call copies them, absorbs the message and finishes both digests. A relcache callback drops them
+ * when the key table is invalidated; the statement trigger gatehouse_mask_key_changed() sends that
+ * invalidation when the key is written. This code runs in every backend that masks: it allocates
+ * only fixed-size results with palloc, reads argument bytes only within their varlena length, and
+ * holds OpenSSL contexts (malloc'd once per backend) that are reset, not freed, on invalidation.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include <openssl/evp.h>
+
+PG_MODULE_MAGIC;
+
+/* The backend's local transaction id (moved into vxid in PostgreSQL 17). */
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+/* The cache's state: empty; valid until an invalidation; or valid for one local transaction only. */
+typedef enum KeyScope
+{
+	KEY_NONE,
+	KEY_BACKEND,
+	KEY_TRANSACTION
+} KeyScope;
+
+static KeyScope key_scope = KEY_NONE;
+static LocalTransactionId key_lxid = InvalidLocalTransactionId;	/* for KEY_TRANSACTION */
+static uint64 invalidations = 0;	/* bumped by the callback: a load that saw one is not kept */
+static bool callback_registered = false;
+static Oid	key_relid = InvalidOid;
+static EVP_MD *sha256 = NULL;
+static EVP_MD_CTX *inner_state = NULL;	/* after absorbing ipad */
+static EVP_MD_CTX *outer_state = NULL;	/* after absorbing opad */
+static EVP_MD_CTX *work = NULL;		/* per-call copy of one of the two */
+static uint64 key_loads = 0;
+
+static void
+drop_key(void)
+{
+	key_scope = KEY_NONE;
+	/* OpenSSL's SHA-256 context is freed with OPENSSL_clear_free: the midstates are zeroed */
+	if (inner_state != NULL)
+		EVP_MD_CTX_reset(inner_state);
+	if (outer_state != NULL)
+		EVP_MD_CTX_reset(outer_state);
+	if (work != NULL)
+		EVP_MD_CTX_reset(work);
+}
+
+static void
+key_relcache_callback(Datum arg, Oid relid)
+{
+	/* InvalidOid: the whole relcache is reset (sinval queue overflow) */
+	if (relid == InvalidOid || relid == key_relid)
+	{
+		invalidations++;
+		drop_key();
+	}
+}
+
+static void
+openssl_failed(const char *what)
+{
+	drop_key();
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("gatehouse_mask: OpenSSL %s failed", what)));
+}
+
+static void
+ensure_contexts(void)
+{
+	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		openssl_failed("EVP_MD_fetch(SHA256)");
+	if (inner_state == NULL && (inner_state = EVP_MD_CTX_new()) == NULL)
+		openssl_failed("EVP_MD_CTX_new");
+	if (outer_state == NULL && (outer_state = EVP_MD_CTX_new()) == NULL)
+		openssl_failed("EVP_MD_CTX_new");
+	if (work == NULL && (work = EVP_MD_CTX_new()) == NULL)
+		openssl_failed("EVP_MD_CTX_new");
+}
+
+/*
+ * Reads the pads as the owner of the calling function (already the current user under SECURITY
+ * DEFINER). Outside parallel mode the read uses the latest snapshot, taken after the table is
+ * locked (which processes pending invalidations): a key committed later sends its invalidation
+ * after that snapshot, so the cache cannot keep an older key than the one it read. In parallel mode
+ * (no new snapshot allowed) it reads with the query's snapshot and keeps the pads for the current
+ * transaction only.
+ */
+static void
+load_key(Oid fn_oid)
+{
+	HeapTuple	proctup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	uint64		invalidations_before = invalidations;
+	bool		parallel = IsInParallelMode();
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
+	ReleaseSysCache(proctup);
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(key_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	ensure_contexts();
+	drop_key();
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		SPIPlanPtr	plan;
+		int			ret;
+		bool		isnull1,
+					isnull2,
+					isnull3;
+		bytea	   *ipad,
+				   *opad;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "gatehouse_mask: SPI_connect failed");
+		/* every name qualified: the caller's search_path changes nothing */
+		plan = SPI_prepare("SELECT g.ipad, g.opad, CAST(CAST('gatehouse.gatehouse_mask_key' AS pg_catalog.regclass) AS pg_catalog.oid) "
+						   "FROM gatehouse.gatehouse_mask_key g WHERE g.id OPERATOR(pg_catalog.=) 1",
+						   0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "gatehouse_mask: preparing the key read failed");
+		if (parallel)
+			ret = SPI_execute_plan(plan, NULL, NULL, true, 1);
+		else
+			ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "gatehouse_mask: reading the masking key failed");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the Gatehouse masking key is missing in this database"),
+					 errhint("Run 'gatehouse db setup' for this database.")));
+		ipad = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull1));
+		opad = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull2));
+		key_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull3));
+		if (isnull1 || isnull2 || isnull3 || VARSIZE_ANY_EXHDR(ipad) != 64 || VARSIZE_ANY_EXHDR(opad) != 64)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the Gatehouse masking key is malformed"),
+					 errhint("Run 'gatehouse db setup --rotate-key' for this database.")));
+		if (EVP_DigestInit_ex(inner_state, sha256, NULL) != 1 ||
+			EVP_DigestUpdate(inner_state, VARDATA_ANY(ipad), 64) != 1 ||
+			EVP_DigestInit_ex(outer_state, sha256, NULL) != 1 ||
+			EVP_DigestUpdate(outer_state, VARDATA_ANY(opad), 64) != 1)
+			openssl_failed("digest setup");
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	key_loads++;
+	/* an invalidation seen while reading: the pads serve this transaction, then are read again */
+	key_scope = !parallel && invalidations == invalidations_before ? KEY_BACKEND : KEY_TRANSACTION;
+	key_lxid = CURRENT_LXID;
+}
+
+/* The message's parts in UTF-8 (what convert_to(.., 'UTF8') gives the PL/pgSQL version). */
+typedef struct Part
+{
+	const char *data;
+	size_t		len;
+} Part;
+
+static Part
+utf8_part(text *t)
+{
+	Part		p = {VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		/* text holds no NUL byte, so the converted (NUL-terminated) copy's strlen is its length */
+		char	   *c = pg_server_to_any(p.data, (int) p.len, PG_UTF8);
+
+		if (c != p.data)
+		{
+			p.data = c;
+			p.len = strlen(c);
+		}
+	}
+	return p;
+}
+
+/* HMAC-SHA-256 of domain || 0x00 || purpose || 0x00 || value, into out. */
+static void
+keyed_digest(FunctionCallInfo fcinfo, Part domain, Part purpose, Part value, unsigned char out[32])
+{
+	static const unsigned char zero = 0;
+	unsigned char inner[32];
+	unsigned int len = 0;
+
+	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != CURRENT_LXID))
+		load_key(fcinfo->flinfo->fn_oid);
+	if (EVP_MD_CTX_copy_ex(work, inner_state) != 1 ||
+		EVP_DigestUpdate(work, domain.data, domain.len) != 1 ||
+		EVP_DigestUpdate(work, &zero, 1) != 1 ||
+		EVP_DigestUpdate(work, purpose.data, purpose.len) != 1 ||
+		EVP_DigestUpdate(work, &zero, 1) != 1 ||
+		EVP_DigestUpdate(work, value.data, value.len) != 1 ||
+		EVP_DigestFinal_ex(work, inner, &len) != 1 || len != 32 ||
+		EVP_MD_CTX_copy_ex(work, outer_state) != 1 ||
+		EVP_DigestUpdate(work, inner, 32) != 1 ||
+		EVP_DigestFinal_ex(work, out, &len) != 1 || len != 32)
+		openssl_failed("HMAC-SHA-256");
+	explicit_bzero(inner, sizeof(inner));
+}
+
+/* gatehouse_mask_digest(domain, purpose, v) -> bytea: the 32-byte keyed digest the fakes use. */
+PG_FUNCTION_INFO_V1(gatehouse_mask_digest);
+Datum
+gatehouse_mask_digest(PG_FUNCTION_ARGS)
+{
+	bytea	   *res = (bytea *) palloc(VARHDRSZ + 32);
+
+	keyed_digest(fcinfo, utf8_part(PG_GETARG_TEXT_PP(0)), utf8_part(PG_GETARG_TEXT_PP(1)),
+				 utf8_part(PG_GETARG_TEXT_PP(2)), (unsigned char *) VARDATA(res));
+	SET_VARSIZE(res, VARHDRSZ + 32);
+	PG_RETURN_BYTEA_P(res);
+}
+
+/* gatehouse_mask_hash(domain, v) -> 'h:' || the first 16 hex digits of the keyed digest (purpose 'hash'). */
+PG_FUNCTION_INFO_V1(gatehouse_mask_hash);
+Datum
+gatehouse_mask_hash(PG_FUNCTION_ARGS)
+{
+	static const char hexdig[] = "0123456789abcdef";
+	const Part	purpose = {"hash", 4};
+	unsigned char mac[32];
+	text	   *res = (text *) palloc(VARHDRSZ + 18);
+	char	   *p = VARDATA(res);
+
+	keyed_digest(fcinfo, utf8_part(PG_GETARG_TEXT_PP(0)), purpose, utf8_part(PG_GETARG_TEXT_PP(1)), mac);
+	*p++ = 'h';
+	*p++ = ':';
+	for (int i = 0; i < 8; i++)
+	{
+		*p++ = hexdig[mac[i] >> 4];
+		*p++ = hexdig[mac[i] & 15];
+	}
+	SET_VARSIZE(res, VARHDRSZ + 18);
+	PG_RETURN_TEXT_P(res);
+}
+
+/* How many times this backend has read the key (for tests). */
+PG_FUNCTION_INFO_V1(gatehouse_mask_key_loads);
+Datum
+gatehouse_mask_key_loads(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) key_loads);
+}
+
+/* Statement trigger on the key table: every backend drops its cached pads when the write commits. */
+PG_FUNCTION_INFO_V1(gatehouse_mask_key_changed);
+Datum
+gatehouse_mask_key_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "gatehouse_mask_key_changed: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
