@@ -17,12 +17,17 @@ export const DDL_LOCKS = `SELECT DISTINCT l.relation, l.pid, l.mode FROM pg_cata
      AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
 
-/** The same locks, on the relations the snapshot holds (relation-snapshot.ts RELATIONS filters alike). */
+/**
+ * The same locks, on the relations the snapshot records them for (relation-snapshot.ts RELATIONS filters
+ * alike): not the system catalogs', whose definitions no migration changes and whose locks (a LOCK TABLE
+ * on pg_inherits) may hold the snapshot read itself: statements would then wait for a read that cannot end.
+ */
 const POLL = `SELECT k.relation::int AS oid, k.pid, k.mode
   FROM (${DDL_LOCKS}) k
   JOIN pg_catalog.pg_class c ON c.oid = k.relation
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /** One lock as read: pg_locks' mode name. */
 export interface DdlLockRow {

@@ -30,7 +30,8 @@ const RELATIONS = `WITH ddl AS MATERIALIZED (
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
     CASE WHEN v.locked THEN NULL WHEN v.locked IS NOT NULL THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
     coalesce(v.locked, false) AS "definitionLocked",
-    (SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) AS "lockedBy",
+    CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
+      SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) END AS "lockedBy",
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
       SELECT json_agg(json_build_object(
                'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
