@@ -41,15 +41,15 @@ function lockedByAnother(r: RelationInfo | null, writes: boolean, ownPid: number
  */
 export function lockedRelationsNamed(facts: StatementFacts, relations: RelationCatalog, ownPid: number | null): string[] {
   if (!relations.anyLocked) return [];
-  const out = new Set<string>();
-  const check = (qualified: string, writes: boolean): void => {
-    if (lockedByAnother(relations.get(qualified), writes, ownPid) || relations.descendants(qualified).some((d) => lockedByAnother(d, writes, ownPid))) {
-      out.add(qualified);
+  let out: string[] | null = null;
+  for (const [tables, writes] of [[facts.tablesRead, false], [facts.tablesWritten, true]] as const) {
+    for (const t of tables) {
+      if (lockedByAnother(relations.get(t.qualified), writes, ownPid) || relations.descendants(t.qualified).some((d) => lockedByAnother(d, writes, ownPid))) {
+        (out ??= []).push(t.qualified);
+      }
     }
-  };
-  for (const t of facts.tablesRead) check(t.qualified, false);
-  for (const t of facts.tablesWritten) check(t.qualified, true);
-  return [...out].sort();
+  }
+  return out === null ? [] : [...new Set(out)].sort();
 }
 
 export function relationLockedReason(relations: readonly string[]): string {
