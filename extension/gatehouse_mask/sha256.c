@@ -1,0 +1,347 @@
+/*
+ * sha256.c: SHA-256 (FIPS 180-4) written for gatehouse_mask. A masked value costs three block
+ * compressions (two for the inner hash of a short value, one for the outer hash), so the per-call
+ * overhead of a general-purpose library (provider dispatch, context duplication) showed as much
+ * as the compressions themselves; here a midstate is a struct copy and the outer hash is a single
+ * prepared block. Two block functions: the x86 SHA extensions (SHA-NI, chosen at load time with
+ * CPUID) and portable C. Both are checked against OpenSSL's HMAC by the tests.
+ */
+#include "sha256.h"
+
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define GH_HAVE_SHANI_CODE 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+typedef void (*BlockFn) (uint32_t h[8], const uint8_t *blocks, size_t n);
+
+/* Round constants: the first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+/* Initial chaining value: the first 32 bits of the fractional parts of the square roots of the first 8 primes. */
+static const uint32_t H0[8] = {
+	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+static inline uint32_t
+load_be32(const uint8_t *p)
+{
+	return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | (uint32_t) p[3];
+}
+
+static inline void
+store_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) (v >> 24);
+	p[1] = (uint8_t) (v >> 16);
+	p[2] = (uint8_t) (v >> 8);
+	p[3] = (uint8_t) v;
+}
+
+static inline uint32_t
+rotr(uint32_t x, int n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+static void
+blocks_portable(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	for (; n > 0; n--, p += GH_SHA256_BLOCK)
+	{
+		uint32_t	w[64];
+		uint32_t	a = h[0],
+					b = h[1],
+					c = h[2],
+					d = h[3],
+					e = h[4],
+					f = h[5],
+					g = h[6],
+					hh = h[7];
+
+		for (int i = 0; i < 16; i++)
+			w[i] = load_be32(p + 4 * i);
+		for (int i = 16; i < 64; i++)
+		{
+			uint32_t	s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+			uint32_t	s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+
+			w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+		}
+		for (int i = 0; i < 64; i++)
+		{
+			uint32_t	t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+			uint32_t	t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+
+			hh = g;
+			g = f;
+			f = e;
+			e = d + t1;
+			d = c;
+			c = b;
+			b = a;
+			a = t1 + t2;
+		}
+		h[0] += a;
+		h[1] += b;
+		h[2] += c;
+		h[3] += d;
+		h[4] += e;
+		h[5] += f;
+		h[6] += g;
+		h[7] += hh;
+	}
+}
+
+#ifdef GH_HAVE_SHANI_CODE
+
+/*
+ * The SHA extensions keep the state as two vectors, ABEF and CDGH (A in the highest lane), and
+ * sha256rnds2 runs two rounds from the low two lanes of a message-plus-constant vector. Four
+ * message vectors hold W[t-16..t-1]; sha256msg1/msg2 and an alignr (for W[t-7]) derive the next
+ * four words.
+ */
+#define GH_SHANI __attribute__((target("sha,sse4.1,ssse3")))
+
+/* Four rounds from message vector m (W[4r..4r+3]) and constants K[4r..4r+3]. */
+#define ROUNDS4(m, r) \
+	do { \
+		__m128i wk = _mm_add_epi32((m), _mm_loadu_si128((const __m128i *) &K[4 * (r)])); \
+		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk); \
+		wk = _mm_shuffle_epi32(wk, 0x0E); \
+		abef = _mm_sha256rnds2_epu32(abef, cdgh, wk); \
+	} while (0)
+
+/* m0 := the next four words from W[t-16..t-13] (m0), W[t-12..] (m1), W[t-8..] (m2), W[t-4..] (m3). */
+#define SCHEDULE(m0, m1, m2, m3) \
+	(m0) = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((m0), (m1)), _mm_alignr_epi8((m3), (m2), 4)), (m3))
+
+GH_SHANI static void
+blocks_shani(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	/* big-endian words from little-endian lanes */
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i		dcba = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &h[0]), 0xB1);	/* B A D C */
+	__m128i		hgfe = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &h[4]), 0x1B);	/* H G F E */
+	__m128i		abef = _mm_alignr_epi8(dcba, hgfe, 8);	/* lanes F E B A */
+	__m128i		cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);	/* lanes H G D C */
+
+	for (; n > 0; n--, p += GH_SHA256_BLOCK)
+	{
+		const __m128i abef_in = abef;
+		const __m128i cdgh_in = cdgh;
+		__m128i		m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 0)), bswap);
+		__m128i		m1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16)), bswap);
+		__m128i		m2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 32)), bswap);
+		__m128i		m3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 48)), bswap);
+
+		ROUNDS4(m0, 0);
+		ROUNDS4(m1, 1);
+		ROUNDS4(m2, 2);
+		ROUNDS4(m3, 3);
+		for (int r = 4; r < 16; r += 4)
+		{
+			SCHEDULE(m0, m1, m2, m3);
+			ROUNDS4(m0, r);
+			SCHEDULE(m1, m2, m3, m0);
+			ROUNDS4(m1, r + 1);
+			SCHEDULE(m2, m3, m0, m1);
+			ROUNDS4(m2, r + 2);
+			SCHEDULE(m3, m0, m1, m2);
+			ROUNDS4(m3, r + 3);
+		}
+		abef = _mm_add_epi32(abef, abef_in);
+		cdgh = _mm_add_epi32(cdgh, cdgh_in);
+	}
+
+	{
+		__m128i		feba = _mm_shuffle_epi32(abef, 0x1B);	/* lanes A B E F */
+		__m128i		dchg = _mm_shuffle_epi32(cdgh, 0xB1);	/* lanes G H C D */
+
+		_mm_storeu_si128((__m128i *) &h[0], _mm_blend_epi16(feba, dchg, 0xF0));	/* A B C D */
+		_mm_storeu_si128((__m128i *) &h[4], _mm_alignr_epi8(dchg, feba, 8));	/* E F G H */
+	}
+}
+
+#undef ROUNDS4
+#undef SCHEDULE
+
+static int
+cpu_has_shani(void)
+{
+	unsigned int a,
+				b,
+				c,
+				d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	if (!(c & (1u << 9)) || !(c & (1u << 19)))	/* SSSE3, SSE4.1 */
+		return 0;
+	if (__get_cpuid_max(0, NULL) < 7)
+		return 0;
+	__cpuid_count(7, 0, a, b, c, d);
+	return (b & (1u << 29)) != 0;	/* SHA */
+}
+#endif
+
+static BlockFn blocks = blocks_portable;
+
+void
+gh_sha256_select(void)
+{
+#ifdef GH_HAVE_SHANI_CODE
+	blocks = cpu_has_shani() ? blocks_shani : blocks_portable;
+#else
+	blocks = blocks_portable;
+#endif
+}
+
+const char *
+gh_sha256_impl(void)
+{
+	return blocks == blocks_portable ? "portable" : "sha-ni";
+}
+
+void
+gh_sha256_force_portable(void)
+{
+	blocks = blocks_portable;
+}
+
+void
+gh_sha256_init(GhSha256 *c)
+{
+	memcpy(c->h, H0, sizeof(H0));
+	c->bytes = 0;
+	c->used = 0;
+}
+
+void
+gh_sha256_update(GhSha256 *c, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	c->bytes += len;
+	if (c->used > 0)
+	{
+		size_t		take = GH_SHA256_BLOCK - c->used;
+
+		if (take > len)
+			take = len;
+		memcpy(c->buf + c->used, p, take);
+		c->used += take;
+		p += take;
+		len -= take;
+		if (c->used < GH_SHA256_BLOCK)
+			return;
+		blocks(c->h, c->buf, 1);
+		c->used = 0;
+	}
+	if (len >= GH_SHA256_BLOCK)
+	{
+		size_t		whole = len / GH_SHA256_BLOCK;
+
+		blocks(c->h, p, whole);
+		p += whole * GH_SHA256_BLOCK;
+		len -= whole * GH_SHA256_BLOCK;
+	}
+	if (len > 0)
+	{
+		memcpy(c->buf, p, len);
+		c->used = len;
+	}
+}
+
+/* Appends 0x80, zeros and the message length in bits (big-endian), then emits the digest. */
+void
+gh_sha256_final(GhSha256 *c, uint8_t out[GH_SHA256_DIGEST])
+{
+	uint64_t	bits = c->bytes * 8;
+
+	c->buf[c->used++] = 0x80;
+	if (c->used > GH_SHA256_BLOCK - 8)
+	{
+		memset(c->buf + c->used, 0, GH_SHA256_BLOCK - c->used);
+		blocks(c->h, c->buf, 1);
+		c->used = 0;
+	}
+	memset(c->buf + c->used, 0, GH_SHA256_BLOCK - 8 - c->used);
+	store_be32(c->buf + 56, (uint32_t) (bits >> 32));
+	store_be32(c->buf + 60, (uint32_t) bits);
+	blocks(c->h, c->buf, 1);
+	for (int i = 0; i < 8; i++)
+		store_be32(out + 4 * i, c->h[i]);
+}
+
+void
+gh_sha256_finish_parts(const GhSha256 *state, const GhSlice *parts, int nparts, uint8_t out[GH_SHA256_DIGEST])
+{
+	uint8_t		tail[2 * GH_SHA256_BLOCK];
+	size_t		total = state->used;
+	size_t		nblocks;
+	uint64_t	bits;
+	uint32_t	h[8];
+
+	for (int i = 0; i < nparts; i++)
+		total += parts[i].len;
+	if (total > sizeof(tail) - 9)
+	{
+		/* long: the general path */
+		GhSha256	c = *state;
+
+		for (int i = 0; i < nparts; i++)
+			gh_sha256_update(&c, parts[i].data, parts[i].len);
+		gh_sha256_final(&c, out);
+		explicit_bzero(&c, sizeof(c));
+		return;
+	}
+	/* buffered bytes, the parts, 0x80, zeros, the length in bits: one or two blocks */
+	memcpy(tail, state->buf, state->used);
+	total = state->used;
+	for (int i = 0; i < nparts; i++)
+	{
+		memcpy(tail + total, parts[i].data, parts[i].len);
+		total += parts[i].len;
+	}
+	nblocks = total + 9 <= GH_SHA256_BLOCK ? 1 : 2;
+	tail[total] = 0x80;
+	memset(tail + total + 1, 0, nblocks * GH_SHA256_BLOCK - 8 - total - 1);
+	bits = (state->bytes + total - state->used) * 8;
+	store_be32(tail + nblocks * GH_SHA256_BLOCK - 8, (uint32_t) (bits >> 32));
+	store_be32(tail + nblocks * GH_SHA256_BLOCK - 4, (uint32_t) bits);
+	memcpy(h, state->h, sizeof(h));
+	blocks(h, tail, nblocks);
+	for (int i = 0; i < 8; i++)
+		store_be32(out + 4 * i, h[i]);
+}
+
+void
+gh_sha256_outer(const GhSha256 *opad_state, const uint8_t inner[GH_SHA256_DIGEST], uint8_t out[GH_SHA256_DIGEST])
+{
+	/* opad (64 bytes, already absorbed) || inner (32): 96 bytes = 768 bits */
+	uint8_t		block[GH_SHA256_BLOCK];
+	uint32_t	h[8];
+
+	memcpy(block, inner, GH_SHA256_DIGEST);
+	block[32] = 0x80;
+	memset(block + 33, 0, GH_SHA256_BLOCK - 33 - 8);
+	store_be32(block + 56, 0);
+	store_be32(block + 60, (GH_SHA256_BLOCK + GH_SHA256_DIGEST) * 8);
+	memcpy(h, opad_state->h, sizeof(h));
+	blocks(h, block, 1);
+	for (int i = 0; i < 8; i++)
+		store_be32(out + 4 * i, h[i]);
+}
