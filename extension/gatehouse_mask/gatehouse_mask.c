@@ -5,8 +5,9 @@
  *
  * The key's HMAC pads are read once per backend from gatehouse.gatehouse_mask_key, as the owner of
  * the calling function, and kept as two SHA-256 midstates (after the 64-byte ipad and opad blocks);
- * a call resumes the inner one with the message and finishes the outer hash in one prepared block
- * (sha256.c: three block compressions for a short value, no library calls, no allocation). A
+ * a call resumes the inner one with the message and finishes the outer hash in one block built from
+ * the inner digest (sha256.c: three block compressions for a short value, no library calls, no
+ * allocation). A
  * relcache callback drops the midstates when the key table is invalidated; the statement trigger
  * gatehouse_mask_key_changed() sends that invalidation when the key is written. This code runs in
  * every backend that masks: it allocates only fixed-size results with palloc and reads argument
@@ -201,7 +202,6 @@ static void
 keyed_digest(FunctionCallInfo fcinfo, Part domain, Part purpose, Part value, unsigned char out[32])
 {
 	static const unsigned char zero = 0;
-	uint8_t		inner[GH_SHA256_DIGEST];
 	GhSlice		message[5];
 
 	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != CURRENT_LXID))
@@ -211,9 +211,7 @@ keyed_digest(FunctionCallInfo fcinfo, Part domain, Part purpose, Part value, uns
 	message[2] = (GhSlice) {purpose.data, purpose.len};
 	message[3] = (GhSlice) {&zero, 1};
 	message[4] = (GhSlice) {value.data, value.len};
-	gh_sha256_finish_parts(&inner_state, message, 5, inner);
-	gh_sha256_outer(&outer_state, inner, out);
-	explicit_bzero(inner, sizeof(inner));
+	gh_hmac_sha256_finish(&inner_state, &outer_state, message, 5, out);
 }
 
 /* gatehouse_mask_digest(domain, purpose, v) -> bytea: the 32-byte keyed digest the fakes use. */

@@ -6,8 +6,9 @@
  *
  * First line out: the block function in use ("sha-ni" or "portable"). Then, for each line in (a
  * message in hex), one line out: "<sha256-hex> <hmac-sha256-hex>", the HMAC computed as the extension
- * does (midstates after the pads, the outer hash from gh_sha256_outer). Updates are split at
- * positions that vary with the line number, so that partial blocks are buffered at every offset.
+ * does (gh_hmac_sha256_finish from the midstates after the pads). Updates, and the HMAC's message
+ * parts, are split at positions that vary with the line number, so that partial blocks are buffered
+ * at every offset and the HMAC takes both its short-message and its general path.
  */
 #include "sha256.h"
 
@@ -57,21 +58,23 @@ print_hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
-/* Absorbs msg in pieces whose sizes follow from seed (1 to 70 bytes). */
-static void
-update_split(GhSha256 *c, const uint8_t *msg, size_t len, unsigned seed)
+/* Cuts msg into pieces whose sizes follow from seed (1 to 70 bytes); returns how many (at most max). */
+static int
+split(const uint8_t *msg, size_t len, unsigned seed, GhSlice *pieces, int max)
 {
 	size_t		off = 0;
+	int			n = 0;
 
 	while (off < len)
 	{
 		size_t		piece = 1 + (seed = seed * 1103515245u + 12345u) % 70;
 
-		if (piece > len - off)
+		if (piece > len - off || n == max - 1)
 			piece = len - off;
-		gh_sha256_update(c, msg + off, piece);
+		pieces[n++] = (GhSlice) {msg + off, piece};
 		off += piece;
 	}
+	return n;
 }
 
 int
@@ -122,17 +125,17 @@ main(int argc, char **argv)
 		size_t		len;
 		uint8_t    *msg = unhex(line, &len);
 		uint8_t		digest[GH_SHA256_DIGEST],
-					inner[GH_SHA256_DIGEST],
 					mac[GH_SHA256_DIGEST];
 		GhSha256	c;
+		static GhSlice pieces[1 << 16];
+		int			n = split(msg, len, lineno, pieces, 1 << 16);
 
 		gh_sha256_init(&c);
-		update_split(&c, msg, len, lineno);
+		for (int i = 0; i < n; i++)
+			gh_sha256_update(&c, pieces[i].data, pieces[i].len);
 		gh_sha256_final(&c, digest);
-		c = inner_state;
-		update_split(&c, msg, len, lineno * 7 + 1);
-		gh_sha256_final(&c, inner);
-		gh_sha256_outer(&outer_state, inner, mac);
+		n = split(msg, len, lineno * 7 + 1, pieces, 1 << 16);
+		gh_hmac_sha256_finish(&inner_state, &outer_state, pieces, n, mac);
 		print_hex(digest, sizeof(digest));
 		printf(" ");
 		print_hex(mac, sizeof(mac));

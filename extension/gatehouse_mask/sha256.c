@@ -17,6 +17,7 @@
 #endif
 
 typedef void (*BlockFn) (uint32_t h[8], const uint8_t *blocks, size_t n);
+typedef void (*WordsFn) (uint32_t h[8], const uint32_t *m);
 
 /* Round constants: the first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
 static const uint32_t K[64] = {
@@ -56,52 +57,62 @@ rotr(uint32_t x, int n)
 	return (x >> n) | (x << (32 - n));
 }
 
+/* One block given as 16 words (already in host order). */
+static void
+words_portable(uint32_t h[8], const uint32_t *m)
+{
+	uint32_t	w[64];
+	uint32_t	a = h[0],
+				b = h[1],
+				c = h[2],
+				d = h[3],
+				e = h[4],
+				f = h[5],
+				g = h[6],
+				hh = h[7];
+
+	memcpy(w, m, 16 * sizeof(uint32_t));
+	for (int i = 16; i < 64; i++)
+	{
+		uint32_t	s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t	s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	for (int i = 0; i < 64; i++)
+	{
+		uint32_t	t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+		uint32_t	t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += hh;
+}
+
 static void
 blocks_portable(uint32_t h[8], const uint8_t *p, size_t n)
 {
 	for (; n > 0; n--, p += GH_SHA256_BLOCK)
 	{
-		uint32_t	w[64];
-		uint32_t	a = h[0],
-					b = h[1],
-					c = h[2],
-					d = h[3],
-					e = h[4],
-					f = h[5],
-					g = h[6],
-					hh = h[7];
+		uint32_t	m[16];
 
 		for (int i = 0; i < 16; i++)
-			w[i] = load_be32(p + 4 * i);
-		for (int i = 16; i < 64; i++)
-		{
-			uint32_t	s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-			uint32_t	s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-
-			w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-		}
-		for (int i = 0; i < 64; i++)
-		{
-			uint32_t	t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-			uint32_t	t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-
-			hh = g;
-			g = f;
-			f = e;
-			e = d + t1;
-			d = c;
-			c = b;
-			b = a;
-			a = t1 + t2;
-		}
-		h[0] += a;
-		h[1] += b;
-		h[2] += c;
-		h[3] += d;
-		h[4] += e;
-		h[5] += f;
-		h[6] += g;
-		h[7] += hh;
+			m[i] = load_be32(p + 4 * i);
+		words_portable(h, m);
 	}
 }
 
@@ -128,55 +139,85 @@ blocks_portable(uint32_t h[8], const uint8_t *p, size_t n)
 #define SCHEDULE(m0, m1, m2, m3) \
 	(m0) = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((m0), (m1)), _mm_alignr_epi8((m3), (m2), 4)), (m3))
 
+/* The state in SHA-NI's layout, and back. */
+#define TO_SHANI(h, abef, cdgh) \
+	do { \
+		__m128i		dcba_ = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &(h)[0]), 0xB1); /* B A D C */ \
+		__m128i		hgfe_ = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &(h)[4]), 0x1B); /* H G F E */ \
+		(abef) = _mm_alignr_epi8(dcba_, hgfe_, 8);	/* lanes F E B A */ \
+		(cdgh) = _mm_blend_epi16(hgfe_, dcba_, 0xF0);	/* lanes H G D C */ \
+	} while (0)
+#define FROM_SHANI(abef, cdgh, h) \
+	do { \
+		__m128i		feba_ = _mm_shuffle_epi32((abef), 0x1B);	/* lanes A B E F */ \
+		__m128i		dchg_ = _mm_shuffle_epi32((cdgh), 0xB1);	/* lanes G H C D */ \
+		_mm_storeu_si128((__m128i *) &(h)[0], _mm_blend_epi16(feba_, dchg_, 0xF0));	/* A B C D */ \
+		_mm_storeu_si128((__m128i *) &(h)[4], _mm_alignr_epi8(dchg_, feba_, 8));	/* E F G H */ \
+	} while (0)
+
+/* The 64 rounds of one block whose words are m0..m3, added into abef/cdgh. */
+GH_SHANI static inline __attribute__((always_inline)) void
+rounds_shani(__m128i *abef_io, __m128i *cdgh_io, __m128i m0, __m128i m1, __m128i m2, __m128i m3)
+{
+	__m128i		abef = *abef_io;
+	__m128i		cdgh = *cdgh_io;
+
+	ROUNDS4(m0, 0);
+	ROUNDS4(m1, 1);
+	ROUNDS4(m2, 2);
+	ROUNDS4(m3, 3);
+	for (int r = 4; r < 16; r += 4)
+	{
+		SCHEDULE(m0, m1, m2, m3);
+		ROUNDS4(m0, r);
+		SCHEDULE(m1, m2, m3, m0);
+		ROUNDS4(m1, r + 1);
+		SCHEDULE(m2, m3, m0, m1);
+		ROUNDS4(m2, r + 2);
+		SCHEDULE(m3, m0, m1, m2);
+		ROUNDS4(m3, r + 3);
+	}
+	*abef_io = _mm_add_epi32(*abef_io, abef);
+	*cdgh_io = _mm_add_epi32(*cdgh_io, cdgh);
+}
+
 GH_SHANI static void
 blocks_shani(uint32_t h[8], const uint8_t *p, size_t n)
 {
 	/* big-endian words from little-endian lanes */
 	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-	__m128i		dcba = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &h[0]), 0xB1);	/* B A D C */
-	__m128i		hgfe = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &h[4]), 0x1B);	/* H G F E */
-	__m128i		abef = _mm_alignr_epi8(dcba, hgfe, 8);	/* lanes F E B A */
-	__m128i		cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);	/* lanes H G D C */
+	__m128i		abef,
+				cdgh;
 
+	TO_SHANI(h, abef, cdgh);
 	for (; n > 0; n--, p += GH_SHA256_BLOCK)
-	{
-		const __m128i abef_in = abef;
-		const __m128i cdgh_in = cdgh;
-		__m128i		m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 0)), bswap);
-		__m128i		m1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16)), bswap);
-		__m128i		m2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 32)), bswap);
-		__m128i		m3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 48)), bswap);
+		rounds_shani(&abef, &cdgh,
+					 _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 0)), bswap),
+					 _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16)), bswap),
+					 _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 32)), bswap),
+					 _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 48)), bswap));
+	FROM_SHANI(abef, cdgh, h);
+}
 
-		ROUNDS4(m0, 0);
-		ROUNDS4(m1, 1);
-		ROUNDS4(m2, 2);
-		ROUNDS4(m3, 3);
-		for (int r = 4; r < 16; r += 4)
-		{
-			SCHEDULE(m0, m1, m2, m3);
-			ROUNDS4(m0, r);
-			SCHEDULE(m1, m2, m3, m0);
-			ROUNDS4(m1, r + 1);
-			SCHEDULE(m2, m3, m0, m1);
-			ROUNDS4(m2, r + 2);
-			SCHEDULE(m3, m0, m1, m2);
-			ROUNDS4(m3, r + 3);
-		}
-		abef = _mm_add_epi32(abef, abef_in);
-		cdgh = _mm_add_epi32(cdgh, cdgh_in);
-	}
+GH_SHANI static void
+words_shani(uint32_t h[8], const uint32_t *m)
+{
+	__m128i		abef,
+				cdgh;
 
-	{
-		__m128i		feba = _mm_shuffle_epi32(abef, 0x1B);	/* lanes A B E F */
-		__m128i		dchg = _mm_shuffle_epi32(cdgh, 0xB1);	/* lanes G H C D */
-
-		_mm_storeu_si128((__m128i *) &h[0], _mm_blend_epi16(feba, dchg, 0xF0));	/* A B C D */
-		_mm_storeu_si128((__m128i *) &h[4], _mm_alignr_epi8(dchg, feba, 8));	/* E F G H */
-	}
+	TO_SHANI(h, abef, cdgh);
+	rounds_shani(&abef, &cdgh,
+				 _mm_loadu_si128((const __m128i *) (m + 0)),
+				 _mm_loadu_si128((const __m128i *) (m + 4)),
+				 _mm_loadu_si128((const __m128i *) (m + 8)),
+				 _mm_loadu_si128((const __m128i *) (m + 12)));
+	FROM_SHANI(abef, cdgh, h);
 }
 
 #undef ROUNDS4
 #undef SCHEDULE
+#undef TO_SHANI
+#undef FROM_SHANI
 
 static int
 cpu_has_shani(void)
@@ -198,14 +239,18 @@ cpu_has_shani(void)
 #endif
 
 static BlockFn blocks = blocks_portable;
+static WordsFn words = words_portable;
 
 void
 gh_sha256_select(void)
 {
 #ifdef GH_HAVE_SHANI_CODE
-	blocks = cpu_has_shani() ? blocks_shani : blocks_portable;
+	int			shani = cpu_has_shani();
+
+	blocks = shani ? blocks_shani : blocks_portable;
+	words = shani ? words_shani : words_portable;
 #else
-	blocks = blocks_portable;
+	gh_sha256_force_portable();
 #endif
 }
 
@@ -219,6 +264,7 @@ void
 gh_sha256_force_portable(void)
 {
 	blocks = blocks_portable;
+	words = words_portable;
 }
 
 void
@@ -287,61 +333,54 @@ gh_sha256_final(GhSha256 *c, uint8_t out[GH_SHA256_DIGEST])
 }
 
 void
-gh_sha256_finish_parts(const GhSha256 *state, const GhSlice *parts, int nparts, uint8_t out[GH_SHA256_DIGEST])
+gh_hmac_sha256_finish(const GhSha256 *inner_state, const GhSha256 *outer_state,
+					  const GhSlice *parts, int nparts, uint8_t out[GH_SHA256_DIGEST])
 {
 	uint8_t		tail[2 * GH_SHA256_BLOCK];
-	size_t		total = state->used;
-	size_t		nblocks;
-	uint64_t	bits;
+	uint32_t	m[16];			/* inner digest words, then the outer block */
 	uint32_t	h[8];
+	size_t		total = inner_state->used;
 
 	for (int i = 0; i < nparts; i++)
 		total += parts[i].len;
-	if (total > sizeof(tail) - 9)
+	if (total + 9 <= sizeof(tail))
 	{
-		/* long: the general path */
-		GhSha256	c = *state;
+		/* buffered bytes, the parts, 0x80, zeros, the length in bits: one or two blocks, one call */
+		size_t		nblocks = total + 9 <= GH_SHA256_BLOCK ? 1 : 2;
+		uint64_t	bits = (inner_state->bytes - inner_state->used + total) * 8;
+		size_t		at = inner_state->used;
+
+		memcpy(tail, inner_state->buf, inner_state->used);
+		for (int i = 0; i < nparts; i++)
+		{
+			memcpy(tail + at, parts[i].data, parts[i].len);
+			at += parts[i].len;
+		}
+		tail[total] = 0x80;
+		memset(tail + total + 1, 0, nblocks * GH_SHA256_BLOCK - 8 - total - 1);
+		store_be32(tail + nblocks * GH_SHA256_BLOCK - 8, (uint32_t) (bits >> 32));
+		store_be32(tail + nblocks * GH_SHA256_BLOCK - 4, (uint32_t) bits);
+		memcpy(m, inner_state->h, sizeof(inner_state->h));
+		blocks(m, tail, nblocks);
+	}
+	else
+	{
+		GhSha256	c = *inner_state;
+		uint8_t		digest[GH_SHA256_DIGEST];
 
 		for (int i = 0; i < nparts; i++)
 			gh_sha256_update(&c, parts[i].data, parts[i].len);
-		gh_sha256_final(&c, out);
+		gh_sha256_final(&c, digest);
+		for (int i = 0; i < 8; i++)
+			m[i] = load_be32(digest + 4 * i);
 		explicit_bzero(&c, sizeof(c));
-		return;
 	}
-	/* buffered bytes, the parts, 0x80, zeros, the length in bits: one or two blocks */
-	memcpy(tail, state->buf, state->used);
-	total = state->used;
-	for (int i = 0; i < nparts; i++)
-	{
-		memcpy(tail + total, parts[i].data, parts[i].len);
-		total += parts[i].len;
-	}
-	nblocks = total + 9 <= GH_SHA256_BLOCK ? 1 : 2;
-	tail[total] = 0x80;
-	memset(tail + total + 1, 0, nblocks * GH_SHA256_BLOCK - 8 - total - 1);
-	bits = (state->bytes + total - state->used) * 8;
-	store_be32(tail + nblocks * GH_SHA256_BLOCK - 8, (uint32_t) (bits >> 32));
-	store_be32(tail + nblocks * GH_SHA256_BLOCK - 4, (uint32_t) bits);
-	memcpy(h, state->h, sizeof(h));
-	blocks(h, tail, nblocks);
-	for (int i = 0; i < 8; i++)
-		store_be32(out + 4 * i, h[i]);
-}
-
-void
-gh_sha256_outer(const GhSha256 *opad_state, const uint8_t inner[GH_SHA256_DIGEST], uint8_t out[GH_SHA256_DIGEST])
-{
-	/* opad (64 bytes, already absorbed) || inner (32): 96 bytes = 768 bits */
-	uint8_t		block[GH_SHA256_BLOCK];
-	uint32_t	h[8];
-
-	memcpy(block, inner, GH_SHA256_DIGEST);
-	block[32] = 0x80;
-	memset(block + 33, 0, GH_SHA256_BLOCK - 33 - 8);
-	store_be32(block + 56, 0);
-	store_be32(block + 60, (GH_SHA256_BLOCK + GH_SHA256_DIGEST) * 8);
-	memcpy(h, opad_state->h, sizeof(h));
-	blocks(h, block, 1);
+	/* outer: opad (64 bytes, absorbed) || inner digest (32): one block of 768 bits, as words */
+	m[8] = 0x80000000u;
+	memset(&m[9], 0, 6 * sizeof(uint32_t));
+	m[15] = (GH_SHA256_BLOCK + GH_SHA256_DIGEST) * 8;
+	memcpy(h, outer_state->h, sizeof(h));
+	words(h, m);
 	for (int i = 0; i < 8; i++)
 		store_be32(out + 4 * i, h[i]);
 }

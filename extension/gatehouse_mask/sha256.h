@@ -1,7 +1,8 @@
 /*
- * sha256.h: SHA-256 (FIPS 180-4) for gatehouse_mask, without a library call per step: a context is a
- * plain struct that a caller copies to resume from a midstate (the HMAC pads), and the block
- * function uses the x86 SHA extensions when the CPU has them, portable C otherwise.
+ * sha256.h: SHA-256 (FIPS 180-4) and the HMAC finish gatehouse_mask needs, without a library call
+ * per step: a context is a plain struct, so a midstate (after an HMAC pad) is resumed without
+ * copying, and the block function uses the x86 SHA extensions when the CPU has them, portable C
+ * otherwise.
  */
 #ifndef GATEHOUSE_MASK_SHA256_H
 #define GATEHOUSE_MASK_SHA256_H
@@ -30,39 +31,34 @@ typedef struct GhSha256
 	uint8_t		buf[GH_SHA256_BLOCK];
 } GhSha256;
 
-/* Chooses the block function (SHA extensions or portable); call once before hashing. */
-extern GH_SHA256_API void gh_sha256_select(void);
-
-/* Which block function gh_sha256_select chose: "sha-ni" or "portable". */
-extern GH_SHA256_API const char *gh_sha256_impl(void);
-
-/* Forces the portable block function (tests compare both). */
-extern GH_SHA256_API void gh_sha256_force_portable(void);
-
-extern GH_SHA256_API void gh_sha256_init(GhSha256 *c);
-extern GH_SHA256_API void gh_sha256_update(GhSha256 *c, const void *data, size_t len);
-/* Writes the digest; c is left in an unspecified state (copy a midstate before finishing). */
-extern GH_SHA256_API void gh_sha256_final(GhSha256 *c, uint8_t out[GH_SHA256_DIGEST]);
-
-/* A piece of a message (gh_sha256_finish_parts). */
+/* A piece of a message (gh_hmac_sha256_finish). */
 typedef struct GhSlice
 {
 	const void *data;
 	size_t		len;
 } GhSlice;
 
-/*
- * The digest of what `state` absorbed followed by the parts, leaving `state` unchanged: a midstate
- * is resumed without copying it when the rest fits in two blocks (one call of the block function).
- */
-extern GH_SHA256_API void gh_sha256_finish_parts(const GhSha256 *state, const GhSlice *parts, int nparts,
-								   uint8_t out[GH_SHA256_DIGEST]);
+/* Chooses the block function (SHA extensions or portable); call once before hashing. */
+extern GH_SHA256_API void gh_sha256_select(void);
+
+/* Which block function is in use: "sha-ni" or "portable". */
+extern GH_SHA256_API const char *gh_sha256_impl(void);
+
+/* Forces the portable block function (the tests run both). */
+extern GH_SHA256_API void gh_sha256_force_portable(void);
+
+extern GH_SHA256_API void gh_sha256_init(GhSha256 *c);
+extern GH_SHA256_API void gh_sha256_update(GhSha256 *c, const void *data, size_t len);
+/* Writes the digest; c is left in an unspecified state. */
+extern GH_SHA256_API void gh_sha256_final(GhSha256 *c, uint8_t out[GH_SHA256_DIGEST]);
 
 /*
- * HMAC-SHA-256's outer hash from the opad midstate (64 bytes absorbed): one block holding the
- * inner digest and the padding, so no buffering.
+ * HMAC-SHA-256 of a message given in parts, from the midstates after the ipad and opad blocks
+ * (neither is modified). The inner hash of a message that fits two blocks (119 bytes) is one call
+ * of the block function; the outer hash is one block built from the inner digest's words.
  */
-extern GH_SHA256_API void gh_sha256_outer(const GhSha256 *opad_state, const uint8_t inner[GH_SHA256_DIGEST],
-							uint8_t out[GH_SHA256_DIGEST]);
+extern GH_SHA256_API void gh_hmac_sha256_finish(const GhSha256 *inner_state, const GhSha256 *outer_state,
+												const GhSlice *parts, int nparts,
+												uint8_t out[GH_SHA256_DIGEST]);
 
 #endif
