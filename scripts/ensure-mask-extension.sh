@@ -2,8 +2,7 @@
 # Builds and installs the optional C keyed-hash mask (extension/gatehouse_mask) for the local
 # PostgreSQL server at $PGHOST:$PGPORT (default 127.0.0.1:5432), so that `gatehouse db setup` can
 # use it (docs/data-path.md, "Where the hash key lives"). Installs the Debian package
-# postgresql-server-dev-<major> (PGXS) with apt-get when it is missing (no OpenSSL: the extension
-# has its own SHA-256, extension/gatehouse_mask/sha256.c). Idempotent:
+# postgresql-server-dev-<major> (PGXS) and libssl-dev with apt-get when they are missing. Idempotent:
 # a stamp of the sources beside the installed control file makes a second run a no-op (well under a
 # second). Never fails the caller for a missing capability (no apt, no root, no server): it says
 # why on standard error and exits 0; the tests that need the extension then fail under CI=true
@@ -45,6 +44,7 @@ if [[ ! -x "$pg_config" ]] || [[ ! -f "$("$pg_config" --pgxs 2>/dev/null || echo
   [[ ! -f "$("$pg_config" --includedir-server 2>/dev/null || echo /nonexistent)/postgres.h" ]]; then
   missing+=("postgresql-server-dev-$major")
 fi
+if [[ ! -f /usr/include/openssl/sha.h ]]; then missing+=(libssl-dev); fi
 if ! command -v make >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1; then missing+=(make gcc); fi
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then

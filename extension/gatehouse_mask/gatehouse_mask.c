@@ -6,8 +6,8 @@
  * The key's HMAC pads are read once per backend from gatehouse.gatehouse_mask_key, as the owner of
  * the calling function, and kept as two SHA-256 midstates (after the 64-byte ipad and opad blocks);
  * a call resumes the inner one with the message and finishes the outer hash in one block built from
- * the inner digest (sha256.c: three block compressions for a short value, no library calls, no
- * allocation). A
+ * the inner digest (sha256.c: three block compressions for a short value, no allocation, and no
+ * library call where the CPU has the SHA extensions; OpenSSL's block function elsewhere). A
  * relcache callback drops the midstates when the key table is invalidated; the statement trigger
  * gatehouse_mask_key_changed() sends that invalidation when the key is written. This code runs in
  * every backend that masks: it allocates only fixed-size results with palloc and reads argument

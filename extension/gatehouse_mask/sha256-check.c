@@ -2,9 +2,10 @@
  * sha256-check.c: a test driver for sha256.c (not part of the extension). gateway/test/mask-sha256.test.ts
  * compiles it and compares its answers with node:crypto.
  *
- *   sha256-check auto|portable <key-hex>
+ *   sha256-check auto|portable|openssl <key-hex>
  *
- * First line out: the block function in use ("sha-ni" or "portable"). Then, for each line in (a
+ * First line out: the block function in use ("sha-ni", "openssl" or "portable"); exit status 3 when
+ * the build has no OpenSSL block function and "openssl" was asked for. Then, for each line in (a
  * message in hex), one line out: "<sha256-hex> <hmac-sha256-hex>", the HMAC computed as the extension
  * does (gh_hmac_sha256_finish from the midstates after the pads). Updates, and the HMAC's message
  * parts, are split at positions that vary with the line number, so that partial blocks are buffered
@@ -90,14 +91,17 @@ main(int argc, char **argv)
 	static char line[1 << 20];
 	unsigned	lineno = 0;
 
-	if (argc != 3 || (strcmp(argv[1], "auto") != 0 && strcmp(argv[1], "portable") != 0))
+	if (argc != 3)
 	{
-		fprintf(stderr, "usage: sha256-check auto|portable <key-hex>\n");
+		fprintf(stderr, "usage: sha256-check auto|portable|openssl <key-hex>\n");
 		return 2;
 	}
 	gh_sha256_select();
-	if (strcmp(argv[1], "portable") == 0)
-		gh_sha256_force_portable();
+	if (strcmp(argv[1], "auto") != 0 && !gh_sha256_force(argv[1]))
+	{
+		fprintf(stderr, "sha256-check: no %s block function in this build\n", argv[1]);
+		return 3;
+	}
 	key = unhex(argv[2], &keylen);
 	if (keylen > GH_SHA256_BLOCK)
 	{

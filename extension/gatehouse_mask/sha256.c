@@ -1,14 +1,26 @@
 /*
  * sha256.c: SHA-256 (FIPS 180-4) written for gatehouse_mask. A masked value costs three block
  * compressions (two for the inner hash of a short value, one for the outer hash), so the per-call
- * overhead of a general-purpose library (provider dispatch, context duplication) showed as much
- * as the compressions themselves; here a midstate is a struct copy and the outer hash is a single
- * prepared block. Two block functions: the x86 SHA extensions (SHA-NI, chosen at load time with
- * CPUID) and portable C. Both are checked against OpenSSL's HMAC by the tests.
+ * overhead of a general-purpose library interface (provider dispatch, context duplication) showed
+ * as much as the compressions themselves; here a midstate is a plain struct and the outer hash is
+ * one block built from the inner digest's words. Block functions, the first the CPU and the build
+ * allow: the x86 SHA extensions (SHA-NI, chosen at load time with CPUID); OpenSSL's own block
+ * function (SHA256_Transform, built with GH_WITH_OPENSSL: its vectorised code is about twice as
+ * fast as portable C on CPUs without SHA-NI, e.g. Intel Xeons before Ice Lake, and uses the ARMv8
+ * SHA-2 instructions); portable C. All are checked against node:crypto by the tests.
  */
 #include "sha256.h"
 
 #include <string.h>
+
+#ifdef GH_WITH_OPENSSL
+/* SHA256_Transform is deprecated in OpenSSL 3 (still built by default); absent, portable C serves. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+#ifdef OPENSSL_NO_DEPRECATED_3_0
+#undef GH_WITH_OPENSSL
+#endif
+#endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define GH_HAVE_SHANI_CODE 1
@@ -238,6 +250,29 @@ cpu_has_shani(void)
 }
 #endif
 
+#ifdef GH_WITH_OPENSSL
+static void
+blocks_openssl(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	SHA256_CTX	c;				/* SHA256_Transform reads and writes only c.h */
+
+	memcpy(c.h, h, 8 * sizeof(uint32_t));
+	for (; n > 0; n--, p += GH_SHA256_BLOCK)
+		SHA256_Transform(&c, p);
+	memcpy(h, c.h, 8 * sizeof(uint32_t));
+}
+
+static void
+words_openssl(uint32_t h[8], const uint32_t *m)
+{
+	uint8_t		block[GH_SHA256_BLOCK];
+
+	for (int i = 0; i < 16; i++)
+		store_be32(block + 4 * i, m[i]);
+	blocks_openssl(h, block, 1);
+}
+#endif
+
 static BlockFn blocks = blocks_portable;
 static WordsFn words = words_portable;
 
@@ -245,18 +280,47 @@ void
 gh_sha256_select(void)
 {
 #ifdef GH_HAVE_SHANI_CODE
-	int			shani = cpu_has_shani();
-
-	blocks = shani ? blocks_shani : blocks_portable;
-	words = shani ? words_shani : words_portable;
+	if (cpu_has_shani())
+	{
+		blocks = blocks_shani;
+		words = words_shani;
+		return;
+	}
+#endif
+#ifdef GH_WITH_OPENSSL
+	blocks = blocks_openssl;
+	words = words_openssl;
 #else
 	gh_sha256_force_portable();
 #endif
 }
 
+int
+gh_sha256_force(const char *impl)
+{
+	if (strcmp(impl, "portable") == 0)
+	{
+		gh_sha256_force_portable();
+		return 1;
+	}
+#ifdef GH_WITH_OPENSSL
+	if (strcmp(impl, "openssl") == 0)
+	{
+		blocks = blocks_openssl;
+		words = words_openssl;
+		return 1;
+	}
+#endif
+	return 0;
+}
+
 const char *
 gh_sha256_impl(void)
 {
+#ifdef GH_WITH_OPENSSL
+	if (blocks == blocks_openssl)
+		return "openssl";
+#endif
 	return blocks == blocks_portable ? "portable" : "sha-ni";
 }
 

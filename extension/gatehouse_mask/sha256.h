@@ -1,8 +1,8 @@
 /*
  * sha256.h: SHA-256 (FIPS 180-4) and the HMAC finish gatehouse_mask needs, without a library call
  * per step: a context is a plain struct, so a midstate (after an HMAC pad) is resumed without
- * copying, and the block function uses the x86 SHA extensions when the CPU has them, portable C
- * otherwise.
+ * copying; the block function is the x86 SHA extensions when the CPU has them, else OpenSSL's
+ * (when built with GH_WITH_OPENSSL), else portable C.
  */
 #ifndef GATEHOUSE_MASK_SHA256_H
 #define GATEHOUSE_MASK_SHA256_H
@@ -38,14 +38,17 @@ typedef struct GhSlice
 	size_t		len;
 } GhSlice;
 
-/* Chooses the block function (SHA extensions or portable); call once before hashing. */
+/* Chooses the block function (SHA extensions, else OpenSSL's, else portable); call once before hashing. */
 extern GH_SHA256_API void gh_sha256_select(void);
 
-/* Which block function is in use: "sha-ni" or "portable". */
+/* Which block function is in use: "sha-ni", "openssl" or "portable". */
 extern GH_SHA256_API const char *gh_sha256_impl(void);
 
-/* Forces the portable block function (the tests run both). */
+/* Forces the portable block function. */
 extern GH_SHA256_API void gh_sha256_force_portable(void);
+
+/* Forces "portable" or "openssl" (the tests run each); 0 when this build has no such function. */
+extern GH_SHA256_API int gh_sha256_force(const char *impl);
 
 extern GH_SHA256_API void gh_sha256_init(GhSha256 *c);
 extern GH_SHA256_API void gh_sha256_update(GhSha256 *c, const void *data, size_t len);

@@ -1,6 +1,7 @@
 // The C extension's own SHA-256 (extension/gatehouse_mask/sha256.c), compiled with the system C
-// compiler and driven by extension/gatehouse_mask/sha256-check.c: both block functions (the x86 SHA
-// extensions where the CPU has them, and portable C) give node:crypto's SHA-256 and HMAC-SHA-256 for
+// compiler as the extension is (with OpenSSL's block function as the fallback) and driven by
+// extension/gatehouse_mask/sha256-check.c: each block function (the x86 SHA extensions where the CPU
+// has them, OpenSSL's SHA256_Transform, portable C) gives node:crypto's SHA-256 and HMAC-SHA-256 for
 // every message length across the block and padding boundaries, and for long and multibyte input.
 // No PostgreSQL needed; a missing C compiler skips it (a failure under CI=true, where the extension
 // is built too).
@@ -60,21 +61,24 @@ describe.skipIf(compiler === null)('the mask extension SHA-256 (sha256.c)', () =
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-sha256-'));
     exe = path.join(dir, 'sha256-check');
-    execFileSync(compiler!, ['-O2', '-Wall', '-Werror', '-o', exe, path.join(SRC, 'sha256-check.c'), path.join(SRC, 'sha256.c')], { stdio: 'inherit' });
+    execFileSync(compiler!, ['-O2', '-Wall', '-Werror', '-DGH_WITH_OPENSSL', '-o', exe, path.join(SRC, 'sha256-check.c'), path.join(SRC, 'sha256.c'), '-lcrypto'], {
+      stdio: 'inherit',
+    });
   });
 
   afterAll(async () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  for (const mode of ['auto', 'portable'] as const) {
+  for (const mode of ['auto', 'openssl', 'portable'] as const) {
     it(`${mode}: SHA-256 and HMAC-SHA-256 equal to node:crypto for ${messages().length} messages`, async () => {
       const msgs = messages();
       const r = await runTool(exe, [mode, KEY.toString('hex')], { stdin: msgs.map((m) => m.toString('hex') + '\n').join(''), killAfterMs: 60_000 });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const [impl, ...lines] = r.stdout.toString('utf8').trimEnd().split('\n');
-      expect(impl).toBe(mode === 'portable' || !cpuHasSha ? 'portable' : 'sha-ni');
+      // auto: the SHA extensions where the CPU has them, else OpenSSL's block function.
+      expect(impl).toBe(mode !== 'auto' ? mode : cpuHasSha ? 'sha-ni' : 'openssl');
       expect(lines).toHaveLength(msgs.length);
       const expected = msgs.map((m) => `${createHash('sha256').update(m).digest('hex')} ${createHmac('sha256', KEY).update(m).digest('hex')}`);
       for (const [i, line] of lines.entries()) if (line !== expected[i]) expect({ length: msgs[i]!.length, line }).toEqual({ length: msgs[i]!.length, line: expected[i] });
