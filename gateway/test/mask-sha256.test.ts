@@ -61,7 +61,7 @@ describe.skipIf(compiler === null)('the mask extension SHA-256 (sha256.c)', () =
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-sha256-'));
     exe = path.join(dir, 'sha256-check');
-    execFileSync(compiler!, ['-O2', '-Wall', '-Werror', '-DGH_WITH_OPENSSL', '-o', exe, path.join(SRC, 'sha256-check.c'), path.join(SRC, 'sha256.c'), '-lcrypto'], {
+    execFileSync(compiler!, ['-O2', '-Wall', '-Werror', '-DGH_WITH_OPENSSL', '-o', exe, path.join(SRC, 'sha256-check.c'), path.join(SRC, 'sha256.c'), path.join(SRC, 'sha256-shani.c'), '-lcrypto'], {
       stdio: 'inherit',
     });
   });
