@@ -58,7 +58,7 @@ static uint64 key_loads = 0;
 
 void		_PG_init(void);
 
-/* Picks the SHA-256 block function for this CPU (SHA extensions or portable C). */
+/* Picks the SHA-256 block function for this CPU (SHA extensions, else OpenSSL's, else portable C). */
 void
 _PG_init(void)
 {
