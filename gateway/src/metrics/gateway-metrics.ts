@@ -52,7 +52,7 @@ export function createGatewayMetrics(sources: GaugeSources): GatewayMetrics {
   });
   new Gauge({
     name: 'gatehouse_upstream_connections',
-    help: 'Connections to the upstream database open now (one per client session, no pooling).',
+    help: 'Connections to the upstream database that client sessions use, open now: one per session, or the pooled connections when upstream.pool is configured.',
     registers,
     collect() {
       this.set(sources.upstreamConnections());
