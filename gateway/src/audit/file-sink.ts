@@ -94,8 +94,13 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     chain = last === null ? fileStart : (headOfLine(last) ?? fileStart);
     fail(error);
   };
-  /** A background flush failed: the page cache cannot be trusted, refuse until a new file is written and flushed. */
-  const flushFailed = (error: Error): void => fail(error);
+  /**
+   * A background flush failed: the page cache cannot be trusted, refuse until a new file is written
+   * and flushed (also when a later flush had already answered every statement waiting).
+   */
+  const flushFailed = (error: Error): void => {
+    if (!closed) fail(error);
+  };
   let file: AppendFile | null = openFile(path, fsync, preallocate, lost, flushFailed);
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
