@@ -38,10 +38,13 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 
 missing=()
-if [[ ! -x "$pg_config" ]] || [[ ! -f "$("$pg_config" --pgxs 2>/dev/null || echo /nonexistent)" ]]; then
+# pg_config and pgxs.mk come with Debian's postgresql-client-<major>; the server headers PGXS compiles
+# against (postgres.h) only with postgresql-server-dev-<major>: check both.
+if [[ ! -x "$pg_config" ]] || [[ ! -f "$("$pg_config" --pgxs 2>/dev/null || echo /nonexistent)" ]] ||
+  [[ ! -f "$("$pg_config" --includedir-server 2>/dev/null || echo /nonexistent)/postgres.h" ]]; then
   missing+=("postgresql-server-dev-$major")
 fi
-if [[ ! -f /usr/include/openssl/evp.h ]]; then missing+=(libssl-dev); fi
+if [[ ! -f /usr/include/openssl/sha.h ]]; then missing+=(libssl-dev); fi
 if ! command -v make >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1; then missing+=(make gcc); fi
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -60,7 +63,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 stamp_file="$("$pg_config" --sharedir)/extension/gatehouse_mask.source-sha256"
-stamp="$( (cat "$src"/Makefile "$src"/gatehouse_mask.c "$src"/gatehouse_mask.control "$src"/gatehouse_mask--*.sql; echo "$major") | sha256sum | cut -d' ' -f1)"
+stamp="$( (cat "$src"/Makefile "$src"/*.c "$src"/*.h "$src"/gatehouse_mask.control "$src"/gatehouse_mask--*.sql; echo "$major") | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" && -f "$("$pg_config" --pkglibdir)/gatehouse_mask.so" ]]; then
   log "gatehouse_mask is installed for PostgreSQL $major (sources unchanged)"
   exit 0
@@ -69,7 +72,7 @@ fi
 log "building gatehouse_mask for PostgreSQL $major (PGXS)..."
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
-cp "$src"/Makefile "$src"/gatehouse_mask.c "$src"/gatehouse_mask.control "$src"/gatehouse_mask--*.sql "$build"/
+cp "$src"/Makefile "$src"/*.c "$src"/*.h "$src"/gatehouse_mask.control "$src"/gatehouse_mask--*.sql "$build"/
 if ! make -s -C "$build" PG_CONFIG="$pg_config" >"$build/make.log" 2>&1; then
   cat "$build/make.log" >&2
   log "the build failed (output above)"

@@ -5,11 +5,13 @@
  *
  * The key's HMAC pads are read once per backend from gatehouse.gatehouse_mask_key, as the owner of
  * the calling function, and kept as two SHA-256 midstates (after the 64-byte ipad and opad blocks);
- * a call copies them, absorbs the message and finishes both digests. A relcache callback drops them
- * when the key table is invalidated; the statement trigger gatehouse_mask_key_changed() sends that
- * invalidation when the key is written. This code runs in every backend that masks: it allocates
- * only fixed-size results with palloc, reads argument bytes only within their varlena length, and
- * holds OpenSSL contexts (malloc'd once per backend) that are reset, not freed, on invalidation.
+ * a call resumes the inner one with the message and finishes the outer hash in one block built from
+ * the inner digest (sha256.c: three block compressions for a short value, no allocation, and no
+ * library call where the CPU has the SHA extensions; OpenSSL's block function elsewhere). A
+ * relcache callback drops the midstates when the key table is invalidated; the statement trigger
+ * gatehouse_mask_key_changed() sends that invalidation when the key is written. This code runs in
+ * every backend that masks: it allocates only fixed-size results with palloc and reads argument
+ * bytes only within their varlena length.
  */
 #include "postgres.h"
 
@@ -26,7 +28,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include <openssl/evp.h>
+#include "sha256.h"
 
 PG_MODULE_MAGIC;
 
@@ -50,23 +52,25 @@ static LocalTransactionId key_lxid = InvalidLocalTransactionId;	/* for KEY_TRANS
 static uint64 invalidations = 0;	/* bumped by the callback: a load that saw one is not kept */
 static bool callback_registered = false;
 static Oid	key_relid = InvalidOid;
-static EVP_MD *sha256 = NULL;
-static EVP_MD_CTX *inner_state = NULL;	/* after absorbing ipad */
-static EVP_MD_CTX *outer_state = NULL;	/* after absorbing opad */
-static EVP_MD_CTX *work = NULL;		/* per-call copy of one of the two */
+static GhSha256 inner_state;	/* after absorbing ipad */
+static GhSha256 outer_state;	/* after absorbing opad */
 static uint64 key_loads = 0;
+
+void		_PG_init(void);
+
+/* Picks the SHA-256 block function for this CPU (SHA extensions, else OpenSSL's, else portable C). */
+void
+_PG_init(void)
+{
+	gh_sha256_select();
+}
 
 static void
 drop_key(void)
 {
 	key_scope = KEY_NONE;
-	/* OpenSSL's SHA-256 context is freed with OPENSSL_clear_free: the midstates are zeroed */
-	if (inner_state != NULL)
-		EVP_MD_CTX_reset(inner_state);
-	if (outer_state != NULL)
-		EVP_MD_CTX_reset(outer_state);
-	if (work != NULL)
-		EVP_MD_CTX_reset(work);
+	explicit_bzero(&inner_state, sizeof(inner_state));
+	explicit_bzero(&outer_state, sizeof(outer_state));
 }
 
 static void
@@ -78,28 +82,6 @@ key_relcache_callback(Datum arg, Oid relid)
 		invalidations++;
 		drop_key();
 	}
-}
-
-static void
-openssl_failed(const char *what)
-{
-	drop_key();
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("gatehouse_mask: OpenSSL %s failed", what)));
-}
-
-static void
-ensure_contexts(void)
-{
-	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-		openssl_failed("EVP_MD_fetch(SHA256)");
-	if (inner_state == NULL && (inner_state = EVP_MD_CTX_new()) == NULL)
-		openssl_failed("EVP_MD_CTX_new");
-	if (outer_state == NULL && (outer_state = EVP_MD_CTX_new()) == NULL)
-		openssl_failed("EVP_MD_CTX_new");
-	if (work == NULL && (work = EVP_MD_CTX_new()) == NULL)
-		openssl_failed("EVP_MD_CTX_new");
 }
 
 /*
@@ -131,7 +113,6 @@ load_key(Oid fn_oid)
 		CacheRegisterRelcacheCallback(key_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
-	ensure_contexts();
 	drop_key();
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -173,11 +154,10 @@ load_key(Oid fn_oid)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the Gatehouse masking key is malformed"),
 					 errhint("Run 'gatehouse db setup --rotate-key' for this database.")));
-		if (EVP_DigestInit_ex(inner_state, sha256, NULL) != 1 ||
-			EVP_DigestUpdate(inner_state, VARDATA_ANY(ipad), 64) != 1 ||
-			EVP_DigestInit_ex(outer_state, sha256, NULL) != 1 ||
-			EVP_DigestUpdate(outer_state, VARDATA_ANY(opad), 64) != 1)
-			openssl_failed("digest setup");
+		gh_sha256_init(&inner_state);
+		gh_sha256_update(&inner_state, VARDATA_ANY(ipad), 64);
+		gh_sha256_init(&outer_state);
+		gh_sha256_update(&outer_state, VARDATA_ANY(opad), 64);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -222,23 +202,16 @@ static void
 keyed_digest(FunctionCallInfo fcinfo, Part domain, Part purpose, Part value, unsigned char out[32])
 {
 	static const unsigned char zero = 0;
-	unsigned char inner[32];
-	unsigned int len = 0;
+	GhSlice		message[5];
 
 	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != CURRENT_LXID))
 		load_key(fcinfo->flinfo->fn_oid);
-	if (EVP_MD_CTX_copy_ex(work, inner_state) != 1 ||
-		EVP_DigestUpdate(work, domain.data, domain.len) != 1 ||
-		EVP_DigestUpdate(work, &zero, 1) != 1 ||
-		EVP_DigestUpdate(work, purpose.data, purpose.len) != 1 ||
-		EVP_DigestUpdate(work, &zero, 1) != 1 ||
-		EVP_DigestUpdate(work, value.data, value.len) != 1 ||
-		EVP_DigestFinal_ex(work, inner, &len) != 1 || len != 32 ||
-		EVP_MD_CTX_copy_ex(work, outer_state) != 1 ||
-		EVP_DigestUpdate(work, inner, 32) != 1 ||
-		EVP_DigestFinal_ex(work, out, &len) != 1 || len != 32)
-		openssl_failed("HMAC-SHA-256");
-	explicit_bzero(inner, sizeof(inner));
+	message[0] = (GhSlice) {domain.data, domain.len};
+	message[1] = (GhSlice) {&zero, 1};
+	message[2] = (GhSlice) {purpose.data, purpose.len};
+	message[3] = (GhSlice) {&zero, 1};
+	message[4] = (GhSlice) {value.data, value.len};
+	gh_hmac_sha256_finish(&inner_state, &outer_state, message, 5, out);
 }
 
 /* gatehouse_mask_digest(domain, purpose, v) -> bytea: the 32-byte keyed digest the fakes use. */

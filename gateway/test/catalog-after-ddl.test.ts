@@ -5,45 +5,36 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_triggers npx vitest run --project integration gateway/test/catalog-after-ddl.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineKind } from '../src/policy/types.ts';
-import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
-
-/** schema-admins change the schema and use public.ddl_*; agents may read public.ddl_* (and clinical.patients masked, as the example policies say). */
-const policies = (engine: EngineKind): string => schemaAdminsPolicies(engine, 'ddl', 'public.ddl_');
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Outcome as Attempted } from './support/attempt.ts';
+import type { TestGateway } from './support/harness.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 const CLEANUP = (engine: string): string => `
 DROP VIEW IF EXISTS public.ddl_same_v_${engine}, public.ddl_ext_v_${engine}, public.ddl_v_${engine}, public.ddl_txn_v_${engine};
 DROP FUNCTION IF EXISTS public.ddl_f_${engine}();
 `;
 
-interface Outcome {
-  code: string | null;
-  rows: unknown[];
-  error: string | null;
-}
-
-async function attempt(client: pg.Client, sql: string): Promise<Outcome> {
-  try {
-    const r = await client.query(sql);
-    return { code: null, rows: r.rows, error: null };
-  } catch (e) {
-    const err = e as pg.DatabaseError;
-    return { code: err.code ?? 'no-sqlstate', rows: [], error: err.message };
-  }
-}
+/** What a statement got back (the fixture's attempts carry the agent's notices too). */
+type Outcome = Omit<Attempted, 'notices'>;
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`a schema change through Gatehouse is in the next decision (${engine})`, () => {
-    let t: TestGateway;
-    let dir: string;
-    let direct: pg.Client;
-    let admin: pg.Client;
-    let agent: pg.Client;
-    let ssn: string;
+    const rt = useRedTeamFixture({
+      engine,
+      cleanup: CLEANUP(engine),
+      // schema-admins change the schema and use public.ddl_*; agents may read public.ddl_* (and
+      // clinical.patients masked, as the example policies say). The default 30 s refresh interval.
+      policies: { ruleId: 'ddl', agentTablePrefix: 'public.ddl_' },
+      admin: `ddl-admin-${engine}`,
+      agent: { subject: `ddl-agent-${engine}`, groups: ['agents'] },
+    });
+    const { attempt } = rt;
+    let t: TestGateway, admin: pg.Client, agent: pg.Client, ssn: string;
+    beforeAll(() => {
+      ({ gateway: t, admin, agent, ssn } = rt);
+    });
 
     /** The statement record of the first statement whose text includes `needle`. */
     const statementInput = async (needle: string): Promise<{ tables_read: string[]; user_functions: string[] }> => {
@@ -51,23 +42,6 @@ for (const engine of ['rego', 'cedar'] as const) {
       const record = records.find((x) => x.type === 'statement' && x.statement.includes(needle)) as unknown as { input: { statement: { tables_read: string[]; user_functions: string[] } } };
       return record.input.statement;
     };
-
-    beforeAll(async () => {
-      dir = policies(engine);
-      t = await startTestGateway({ engine, policiesDir: dir }); // the default 30 s refresh interval
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      await direct.query(CLEANUP(engine));
-      ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-      admin = await t.client(await t.token(`ddl-admin-${engine}`, ['schema-admins']));
-      agent = await t.client(await t.token(`ddl-agent-${engine}`, ['agents']));
-    });
-    afterAll(async () => {
-      await direct?.query(CLEANUP(engine)).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
 
     it('same session: a view created in the previous statement is decided as reading its tables', async () => {
       expect((await attempt(admin, `CREATE VIEW public.ddl_same_v_${engine} AS SELECT id, ssn FROM clinical.patients`)).code).toBeNull();

@@ -8,12 +8,9 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_masking14 npx vitest run --project integration gateway/test/implicit-user-code.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
-import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.ddl_m14_sorted_v, public.ddl_m14_nested_v;
@@ -102,39 +99,17 @@ INSERT INTO public.pgbench_m14_plain VALUES (1);
 `;
 
 describe.each(['rego', 'cedar'] as const)('user code run implicitly is in user_functions (%s)', (engine) => {
-  let t: TestGateway;
-  let dir: string;
-  let direct: pg.Client;
-  let agent: pg.Client;
-  let ssn: string;
-  const notices = new NoticeLog();
-  const attempt = (client: pg.Client, sql: string): Promise<Outcome> => attemptWith(notices, client, sql);
-
-  /** An agent's statement in a block that is rolled back. */
-  const inBlock = async (sql: string): Promise<Outcome> => {
-    await agent.query('BEGIN');
-    const o = await attempt(agent, sql);
-    await agent.query('ROLLBACK');
-    return o;
-  };
-
-  beforeAll(async () => {
-    dir = schemaAdminsPolicies(engine, 'm14', 'public.ddl_m14_');
-    t = await startTestGateway({ engine, policiesDir: dir });
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    await direct.query(CLEANUP);
-    await direct.query(SETUP); // before any client: the first session's catalog read sees it
-    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    agent = await t.client(await t.token('m14-agent', ['agents', 'bench']));
-    notices.watch(agent);
+  const rt = useRedTeamFixture({
+    engine,
+    cleanup: CLEANUP,
+    setup: SETUP,
+    policies: { ruleId: 'm14', agentTablePrefix: 'public.ddl_m14_' },
+    agent: { subject: 'm14-agent', groups: ['agents', 'bench'] },
   });
-  afterAll(async () => {
-    await agent?.end().catch(() => undefined);
-    await direct?.query(CLEANUP).catch(() => undefined);
-    await direct?.end();
-    await t?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  const { attempt, inBlock } = rt;
+  let direct: pg.Client, agent: pg.Client, ssn: string;
+  beforeAll(() => {
+    ({ direct, agent, ssn } = rt);
   });
 
   it('the probes are live: sent directly, the domain default, the nested CHECK, the sort and the cast raise the seeded SSN', async () => {

@@ -168,6 +168,54 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
     expect((await gwC.query('SELECT gatehouse.gatehouse_mask_hash(NULL, \'v\') AS a, gatehouse.gatehouse_mask_hash(\'d\', NULL) AS b')).rows[0]).toEqual({ a: null, b: null });
   });
 
+  it('equal to PL/pgSQL and HMAC-SHA-256 for every message length across the block boundaries, multibyte text, empty and NULL, before and after a rotation', async () => {
+    // Domains of 0, 1, 34 and 90 bytes: with purpose and separators, messages of 6 to ~500 bytes,
+    // so the C code's one-block, two-block and longer paths (extension/gatehouse_mask/sha256.c) all run.
+    const domainsOf = ['', 'd', 'public.pgbench_masked_people.email', 'x'.repeat(90)];
+    const lengths: Array<{ d: string; v: string }> = [];
+    for (const d of domainsOf) {
+      for (let n = 0; n <= 130; n++) lengths.push({ d, v: 'v'.repeat(n) });
+      for (let n = 1; n <= 40; n++) lengths.push({ d, v: 'é'.repeat(n) }); // 2-byte UTF-8
+      for (let n = 1; n <= 30; n++) lengths.push({ d, v: '日'.repeat(n) }); // 3-byte
+      for (let n = 1; n <= 20; n++) lengths.push({ d, v: '🙂'.repeat(n) }); // 4-byte
+    }
+    const ds = lengths.map((x) => x.d);
+    const vs = lengths.map((x) => x.v);
+    const check = async (key: Buffer): Promise<void> => {
+      const viaC = (await gwC.query<{ h: string }>(HASHES, [ds, vs])).rows.map((r) => r.h);
+      expect(viaC).toEqual(vs.map((v, i) => expectedHash(key, ds[i]!, v)));
+      const purposes = vs.map((_, i) => ['hash', 'fake_ssn', 'fake_phone', 'fake_date', 'é'][i % 5]!);
+      const digestC = (await adminC.query<{ h: string }>(DIGESTS, [ds, purposes, vs])).rows.map((r) => r.h);
+      expect(digestC).toEqual(vs.map((v, i) => hmac(key, ds[i]!, purposes[i]!, v).toString('hex')));
+    };
+    await check(KEY);
+    // The PL/pgSQL functions give the same hashes for the same key.
+    expect((await gwC.query<{ h: string }>(HASHES, [ds, vs])).rows).toEqual((await adminPl.query<{ h: string }>(HASHES, [ds, vs])).rows);
+    // NULL in either argument gives NULL (STRICT); an empty domain and an empty value are hashed.
+    const edge = await gwC.query<{ a: string | null; b: string | null; c: string; d: string }>(
+      "SELECT gatehouse.gatehouse_mask_hash(NULL, 'v') AS a, gatehouse.gatehouse_mask_hash('d', NULL) AS b, gatehouse.gatehouse_mask_hash('', '') AS c, gatehouse.gatehouse_mask_hash('d', '') AS d",
+    );
+    expect(edge.rows[0]).toEqual({ a: null, b: null, c: expectedHash(KEY, '', ''), d: expectedHash(KEY, 'd', '') });
+    // A rotation reaches the cached midstates of a session that already hashed with the old key.
+    const key2 = randomBytes(32);
+    const rotate = async (key: Buffer): Promise<void> => {
+      const write = keyStatement(key, true);
+      const rotator = await connect(DB_C);
+      try {
+        await rotator.query(write.text, write.values);
+      } finally {
+        await rotator.end();
+      }
+    };
+    await rotate(key2);
+    try {
+      await check(key2);
+    } finally {
+      await rotate(KEY);
+    }
+    await check(KEY);
+  });
+
   it('keeps the key from the upstream role: no key table, no digest, no LOAD, no C function of its own', async () => {
     expect(await sqlstateOf(gwC, 'SELECT * FROM gatehouse.gatehouse_mask_key')).toBe('42501');
     expect(await sqlstateOf(gwC, "SELECT gatehouse.gatehouse_mask_digest('a', 'hash', 'b')")).toBe('42501');

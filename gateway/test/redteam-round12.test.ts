@@ -52,14 +52,11 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam12 npx vitest run --project integration gateway/test/redteam-round12.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
-import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestGateway } from './support/harness.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
-
 
 const CLEANUP = `
 DROP TABLE IF EXISTS public.pgbench_rt12_domcol, public.pgbench_rt12_idx;
@@ -132,41 +129,20 @@ CREATE TABLE public.pgbench_rt12_late_ext (id integer);
 // Each engine's example policies, with schema-admins who change the schema and agents who may read
 // public.ddl_rt12_* (and clinical.patients masked, as the example policies say).
 describe.each(['rego', 'cedar'] as const)('red-team round 12 (%s): triggers in the input, the catalog read again after a schema change', (engine) => {
-  let t: TestGateway;
-  let dir: string;
-  let direct: pg.Client;
-  let admin: pg.Client;
-  let agent: pg.Client;
-  let ssn: string;
-  const notices = new NoticeLog();
-  const attempt = (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => attemptWith(notices, client, sql);
-
-  /** An agent's write in a block that is rolled back. */
-  const agentWrite = async (sql: string): Promise<Outcome> => {
-    await agent.query('BEGIN');
-    const o = await attempt(agent, sql);
-    await agent.query('ROLLBACK');
-    return o;
-  };
-
-  beforeAll(async () => {
-    dir = schemaAdminsPolicies(engine, 'rt12', 'public.ddl_rt12_');
+  const rt = useRedTeamFixture({
+    engine,
+    cleanup: CLEANUP,
+    setup: SETUP,
+    policies: { ruleId: 'rt12', agentTablePrefix: 'public.ddl_rt12_' },
     // The default 30 s background refresh: only the refresh after a change can make the next decision right.
-    t = await startTestGateway({ engine, policiesDir: dir, catalog: { changeWaitMs: 2_000 } });
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    await direct.query(CLEANUP);
-    await direct.query(SETUP);
-    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    admin = await t.client(await t.token('rt12-admin', ['schema-admins']));
-    agent = await t.client(await t.token('rt12-agent', ['agents', 'bench']));
-    notices.watch(agent);
+    gateway: { catalog: { changeWaitMs: 2_000 } },
+    admin: 'rt12-admin',
+    agent: { subject: 'rt12-agent', groups: ['agents', 'bench'] },
   });
-  afterAll(async () => {
-    await direct?.query(CLEANUP).catch(() => undefined);
-    await direct?.end();
-    await t?.close();
-    rmSync(dir, { recursive: true, force: true });
+  const { attempt, inBlock: agentWrite } = rt;
+  let t: TestGateway, direct: pg.Client, admin: pg.Client, agent: pg.Client, ssn: string;
+  beforeAll(() => {
+    ({ gateway: t, direct, admin, agent, ssn } = rt);
   });
 
   // R12-1: a write runs functions that are not triggers: column defaults, CHECK and domain

@@ -36,12 +36,10 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam13 npx vitest run --project integration gateway/test/redteam-round13.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
-import { ensureClinicDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
-import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Outcome } from './support/attempt.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.ddl_rt13_v2, public.ddl_rt13_v1, public.ddl_rt13_domv, public.ddl_rt13_arrv;
@@ -101,46 +99,21 @@ END $$;
 
 // Each engine's example policies, and schema-admins who change the schema through Gatehouse.
 describe.each(['rego', 'cedar'] as const)('red-team round 13 (%s): user operators and types in the statement facts, types that run a domain', (engine) => {
-  let t: TestGateway;
-  let dir: string;
-  let direct: pg.Client;
-  let admin: pg.Client;
-  let agent: pg.Client;
-  let ssn: string;
-  const notices = new NoticeLog();
-  const attempt = (client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> => attemptWith(notices, client, sql);
-
-  /** An agent's statement in a block that is rolled back. */
-  const inBlock = async (sql: string | pg.QueryConfig): Promise<Outcome> => {
-    await agent.query('BEGIN');
-    const o = await attempt(agent, sql);
-    await agent.query('ROLLBACK');
-    return o;
-  };
-
-  beforeAll(async () => {
+  const rt = useRedTeamFixture({
+    engine,
     // A database of its own: a user `=` operator makes every `=` a user function to the policy, which
     // would refuse other test files' statements running meanwhile against the shared test database.
-    const upstreamUrl = await ensureClinicDatabase(`${TEST_DB}_rt13`);
-    direct = new pg.Client({ connectionString: upstreamUrl });
-    await direct.connect();
-    await direct.query(CLEANUP);
-    // Made before the gateway starts, so that its first snapshots hold them (an administrator's schema).
-    await direct.query(SETUP);
-    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    dir = schemaAdminsPolicies(engine, 'rt13', 'public.ddl_rt13_');
-    t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
-    admin = await t.client(await t.token('rt13-admin', ['schema-admins']));
-    agent = await t.client(await t.token('rt13-agent', ['agents', 'bench']));
-    notices.watch(agent);
+    database: 'rt13',
+    cleanup: CLEANUP,
+    setup: SETUP, // an administrator's schema, made before the gateway starts
+    policies: { ruleId: 'rt13', agentTablePrefix: 'public.ddl_rt13_' },
+    admin: 'rt13-admin',
+    agent: { subject: 'rt13-agent', groups: ['agents', 'bench'] },
   });
-  afterAll(async () => {
-    await agent?.end().catch(() => undefined);
-    await admin?.end().catch(() => undefined);
-    await direct?.query(CLEANUP).catch(() => undefined);
-    await direct?.end();
-    await t?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  const { attempt, inBlock } = rt;
+  let direct: pg.Client, admin: pg.Client, agent: pg.Client, ssn: string;
+  beforeAll(() => {
+    ({ direct, admin, agent, ssn } = rt);
   });
 
   it('the probes are live: sent directly, the domain CHECK, the cast and the operator raise the seeded SSN', async () => {

@@ -56,10 +56,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaAdminsPolicies } from './support/schema-admins-policy.ts';
-import { ensureClinicDatabase, ensureDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
-import { attempt as attemptWith, NoticeLog, type Outcome } from './support/attempt.ts';
+import { ensureDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
+import type { Outcome } from './support/attempt.ts';
 import { outcomeOrQueued } from './support/outcome-or-queued.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { sendCancelRequest } from './support/cancel-request.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
@@ -143,44 +143,20 @@ async function pollsSince(direct: pg.Client, since: Date): Promise<void> {
 }
 
 describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code chosen by built-in types, and catalogFacts after DDL', (engine) => {
-  let t: TestGateway;
-  let dir: string;
-  let direct: pg.Client;
-  let admin: pg.Client;
-  let agent: pg.Client;
-  let ssn: string;
-  const notices = new NoticeLog();
-  const attempt = (client: pg.Client, sql: string): Promise<Outcome> => attemptWith(notices, client, sql);
-
-  /** An agent's statement in a block that is rolled back. */
-  const inBlock = async (sql: string): Promise<Outcome> => {
-    await agent.query('BEGIN');
-    const o = await attempt(agent, sql);
-    await agent.query('ROLLBACK');
-    return o;
-  };
-
-  beforeAll(async () => {
+  const rt = useRedTeamFixture({
+    engine,
     // A database of its own: an operator class on integer and json is a schema other files do not expect.
-    const upstreamUrl = await ensureClinicDatabase(`${TEST_DB}_rt14`);
-    direct = new pg.Client({ connectionString: upstreamUrl });
-    await direct.connect();
-    await direct.query(CLEANUP);
-    await direct.query(SETUP);
-    ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-    dir = schemaAdminsPolicies(engine, 'rt14', 'public.ddl_rt14_');
-    t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
-    admin = await t.client(await t.token('rt14-admin', ['schema-admins']));
-    agent = await t.client(await t.token('rt14-agent', ['agents', 'bench']));
-    notices.watch(agent);
+    database: 'rt14',
+    cleanup: CLEANUP,
+    setup: SETUP,
+    policies: { ruleId: 'rt14', agentTablePrefix: 'public.ddl_rt14_' },
+    admin: 'rt14-admin',
+    agent: { subject: 'rt14-agent', groups: ['agents', 'bench'] },
   });
-  afterAll(async () => {
-    await agent?.end().catch(() => undefined);
-    await admin?.end().catch(() => undefined);
-    await direct?.query(CLEANUP).catch(() => undefined);
-    await direct?.end();
-    await t?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  const { attempt, inBlock } = rt;
+  let t: TestGateway, direct: pg.Client, admin: pg.Client, agent: pg.Client, ssn: string;
+  beforeAll(() => {
+    ({ gateway: t, direct, admin, agent, ssn } = rt);
   });
 
   it('the probes are live: sent directly, the index scan, the insert and the json sort raise the seeded SSN', async () => {

@@ -7,8 +7,9 @@
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_triggers npx vitest run --project integration gateway/test/write-triggers.test.ts
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestGateway } from './support/harness.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 /** pgbench_ tables: the example policies let the bench group write them, so only the trigger rule can refuse. */
 const SETUP = `
@@ -61,10 +62,8 @@ interface Outcome {
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`triggers in the policy input (${engine})`, () => {
-    let t: TestGateway;
-    let direct: pg.Client;
-    let agent: pg.Client;
-    let ssn: string;
+    const rt = useRedTeamFixture({ engine, cleanup: CLEANUP, setup: SETUP, agent: { subject: `trigger-agent-${engine}`, groups: ['agents', 'bench'] } });
+    let t: TestGateway, agent: pg.Client, ssn: string;
     let notices: Array<Record<string, unknown>> = [];
     const seen: Outcome[] = [];
 
@@ -87,20 +86,9 @@ for (const engine of ['rego', 'cedar'] as const) {
       return o;
     };
 
-    beforeAll(async () => {
-      t = await startTestGateway({ engine });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
-      ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
-      agent = await t.client(await t.token(`trigger-agent-${engine}`, ['agents', 'bench']));
+    beforeAll(() => {
+      ({ gateway: t, agent, ssn } = rt);
       agent.on('notice', (n) => notices.push({ ...n, message: n.message }));
-    });
-    afterAll(async () => {
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
     });
 
     it("an agent's write that fires a trigger with an unreviewed function is refused, and nothing it would raise arrives", async () => {
