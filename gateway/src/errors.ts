@@ -56,6 +56,11 @@ export const ERRORS = {
    * with a catalog that misses the change.
    */
   CATALOG_STALE: { sqlstate: '55000', severity: 'ERROR' },
+  /**
+   * A statement names a relation that another transaction holds locked for a schema change: it would
+   * queue behind it and run the changed definition (enforce/table-locks.ts). Retry after that commits.
+   */
+  RELATION_LOCKED: { sqlstate: '55P03', severity: 'ERROR' },
   /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
   QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },

@@ -26,14 +26,17 @@
 //   that ran setseed() decided every random() value the next client of the pooled connection got
 //   (docs/data-path.md listed the seed as surviving and said the example policies deny what opens such
 //   state: they do not deny setseed). Fixed: the reset reseeds from Gatehouse's CSPRNG (pg/upstream/reset.ts).
-// - R14-3 (high, older than these branches, NOT fixed: it.fails): R12-9's lock check marks views only. A
-//   statement naming a table that a migration (through Gatehouse or not) holds ACCESS EXCLUSIVE is decided
-//   with the old definition, queues behind the lock and runs the new one at COMMIT: after `ALTER COLUMN v
-//   TYPE json` an agent's DISTINCT ran json's user operator class. Marking locked tables the way views are
-//   would refuse the migration's own next statement (`ALTER TABLE t ...; UPDATE t ...` in one block): the
-//   snapshot would need the lock holders' pids and the session its upstream pid. Also seen once (in 6 runs,
-//   not kept as a test: timing) with CREATE INDEX in an open block: a statement that waited for the read
-//   after the CREATE INDEX was decided with it and ran after the COMMIT, index visible.
+// - R14-3 (high, older than these branches): R12-9's lock check marked views only. A statement naming a
+//   table that a migration (through Gatehouse or not) held ACCESS EXCLUSIVE was decided with the old
+//   definition, queued behind the lock and ran the new one at COMMIT: after `ALTER COLUMN v TYPE json` an
+//   agent's DISTINCT ran json's user operator class. Also seen once (in 6 runs, not kept as a test: timing)
+//   with CREATE INDEX in an open block. Fixed (lock15): the relation snapshot records the backends holding
+//   or awaiting DDL locks (ACCESS EXCLUSIVE, EXCLUSIVE, SHARE ROW EXCLUSIVE, SHARE) on each relation, read
+//   again when a poll of pg_locks every 250 ms sees them change (pg/ddl-locks.ts); a statement that would
+//   queue behind another backend's lock (ACCESS EXCLUSIVE for any statement, the others for writes) is
+//   refused with 55P03, the session's own upstream backend excepted, so the migration's next statement goes
+//   on (enforce/table-locks.ts). A lock taken directly on the server is seen at the next poll: a statement
+//   arriving in those milliseconds is still decided without it (docs/data-path.md).
 // - R14-4 (low, availability, NOT fixed): a flood of pg_notify on gatehouse_catalog_changed from any role
 //   that can connect to the database (not agents: the example policies deny NOTIFY) makes every statement
 //   that names a relation wait for a fresh catalog read: 20 statements took 3.2 s (rego) and 2.1 s (cedar)
@@ -56,6 +59,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
 import type { Outcome } from './support/attempt.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { outcomeOrQueued } from './support/outcome-or-queued.ts';
 import { sendCancelRequest } from './support/cancel-request.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
@@ -117,6 +121,26 @@ CREATE TABLE public.pgbench_rt14_warm (id integer, v text);
 INSERT INTO public.pgbench_rt14_warm SELECT g, 'x' FROM generate_series(1, 2000) g;
 ANALYZE public.pgbench_rt14_warm;
 `;
+
+/**
+ * Resolves once Gatehouse's DDL lock watch (application_name gatehouse-catalog:locks) has finished a
+ * poll that started after `since` and the next one has started (so the first one's result was acted
+ * on): a statement sent then is decided with what that poll saw. Polled, no duration asserted.
+ */
+async function pollsSince(direct: pg.Client, since: Date): Promise<void> {
+  const lastStart = async (): Promise<Date | null> =>
+    ((await direct.query(`SELECT max(query_start) AS at FROM pg_stat_activity WHERE application_name = 'gatehouse-catalog:locks' AND datname = current_database()`)).rows[0] as { at: Date | null }).at;
+  let first: Date | null = null;
+  for (let i = 0; i < 400; i++) {
+    const at = await lastStart();
+    if (at !== null && at > since) {
+      if (first === null) first = at;
+      else if (at > first) return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the DDL lock watch did not poll');
+}
 
 describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code chosen by built-in types, and catalogFacts after DDL', (engine) => {
   const rt = useRedTeamFixture({
@@ -198,30 +222,104 @@ describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code cho
     expect((await attempt(agent, sql(8))).code).toBeNull();
   });
 
-  // R14-3: the lock check of R12-9 covers views only. An agent's statement on a table that a migration
-  // holds ACCESS EXCLUSIVE is decided with the definition before the migration, queues behind the lock
-  // in PostgreSQL, and runs the new one at COMMIT.
-  it.fails('R14-3 (not fixed): a read queued behind an ALTER TABLE in an open transaction runs with the new column type', async () => {
+  // R14-3: the lock check of R12-9 covered views only. An agent's statement on a table that a migration
+  // held ACCESS EXCLUSIVE was decided with the definition before the migration, queued behind the lock
+  // in PostgreSQL, and ran the new one at COMMIT. Fixed: the relation snapshot records which backends hold
+  // DDL locks on which relations (pg/ddl-locks.ts), and a statement that would queue behind another
+  // backend's is refused with 55P03 (enforce/table-locks.ts); the migration's own session goes on.
+  const alterTable = async (): Promise<void> => {
     await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
     await direct.query(`CREATE TABLE public.pgbench_rt14_alter (id integer, v text); INSERT INTO public.pgbench_rt14_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}')`);
-    await new Promise((r) => setTimeout(r, 1500)); // let a background read see the table (no DDL through Gatehouse here)
+  };
+  /** Retries while refused as locked (the next snapshot read sees the lock gone); returns the first other outcome. */
+  const afterLock = async (sql: string): Promise<Outcome> => {
+    let o = await attempt(agent, sql);
+    for (let i = 0; i < 100 && o.code === '55P03'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      o = await attempt(agent, sql);
+    }
+    return o;
+  };
+
+  const queuedOr = (sql: string, table: string, block = false): Promise<Outcome> =>
+    outcomeOrQueued(() => (block ? inBlock(sql) : attempt(agent, sql)), direct, table);
+
+  it('R14-3: a read of a table altered in a transaction open through Gatehouse is refused (55P03) until it commits, then decided with the new column type; the migration goes on', async () => {
+    await alterTable();
     await admin.query('BEGIN');
-    let pending: Promise<Outcome> | null = null;
     try {
       await admin.query('ALTER TABLE public.pgbench_rt14_alter ALTER COLUMN v TYPE json USING v::json');
-      pending = attempt(agent, 'SELECT DISTINCT v FROM public.pgbench_rt14_alter');
-      // Committed once the agent's statement waits on the lock in PostgreSQL (polled, no duration asserted).
-      for (let i = 0; i < 200; i++) {
-        const waiting = await direct.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'public.pgbench_rt14_alter'::regclass`);
-        if ((waiting.rows[0] as { n: number }).n > 0) break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      const during = await queuedOr('SELECT DISTINCT v FROM public.pgbench_rt14_alter', 'public.pgbench_rt14_alter');
+      expect(JSON.stringify(during)).not.toContain(ssn);
+      expect(during.code).toBe('55P03');
+      expect(during.error).toContain('public.pgbench_rt14_alter');
+      // The migration's own next statements in the block name the table it holds: they run.
+      expect((await attempt(admin, `UPDATE public.pgbench_rt14_alter SET id = id + 10 WHERE id = 1`)).code).toBeNull();
+      expect((await attempt(admin, 'SELECT count(*)::int AS n FROM public.pgbench_rt14_alter')).rows).toEqual([{ n: 2 }]);
+      // A write of the agent's is refused too.
+      expect((await queuedOr(`INSERT INTO public.pgbench_rt14_alter VALUES (3, '3')`, 'public.pgbench_rt14_alter', true)).code).toBe('55P03');
     } finally {
       await admin.query('COMMIT');
     }
-    const o = await pending!;
+    // After the commit: decided with json's user default operator class in sight (R14-1), never run with it unseen.
+    const o = await afterLock('SELECT DISTINCT v FROM public.pgbench_rt14_alter');
     await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
     expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBe('42501');
+  });
+
+  // The same migration run directly on the server (no statement through Gatehouse tells it anything): the
+  // DDL lock watch polls pg_locks, and a statement arriving after a poll that saw the lock is refused.
+  it('R14-3: a read of a table altered directly on the server in an open transaction is refused (55P03), and runs as before once it rolls back', async () => {
+    await alterTable();
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await migration.connect();
+    try {
+      await migration.query('BEGIN');
+      await migration.query('ALTER TABLE public.pgbench_rt14_alter ALTER COLUMN v TYPE json USING v::json');
+      await pollsSince(direct, (await migration.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
+      const during = await queuedOr('SELECT DISTINCT v FROM public.pgbench_rt14_alter', 'public.pgbench_rt14_alter');
+      expect(JSON.stringify(during)).not.toContain(ssn);
+      expect(during.code).toBe('55P03');
+      // A statement on another table is decided as usual.
+      expect((await attempt(agent, 'SELECT v FROM public.pgbench_rt14_warm WHERE id = 5')).code).toBeNull();
+      // The migration's own session (not through Gatehouse) goes on, of course.
+      await migration.query('UPDATE public.pgbench_rt14_alter SET id = id + 10');
+    } finally {
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await migration.end();
+    }
+    // Rolled back: the column is text again, and the read runs once a read of the snapshot sees the lock gone.
+    const o = await afterLock('SELECT DISTINCT v FROM public.pgbench_rt14_alter ORDER BY v');
+    await direct.query('DROP TABLE IF EXISTS public.pgbench_rt14_alter');
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o.code).toBeNull();
+    expect(o.rows).toEqual([{ v: '{"a": 1}' }, { v: '{"b": 2}' }]);
+  });
+
+  // CREATE INDEX takes SHARE: reads go on beside it in PostgreSQL, writes queue and would maintain the
+  // new index (its operator class's user function) at the commit.
+  it('R14-3: while a transaction open through Gatehouse creates an index with a user operator class, writes to the table are refused (55P03) and reads go on', async () => {
+    await admin.query('BEGIN');
+    try {
+      await admin.query('CREATE INDEX pgbench_rt14_warm_pending ON public.pgbench_rt14_warm (id public.rt14_int_ops)');
+      const write = await queuedOr(`INSERT INTO public.pgbench_rt14_warm VALUES (5000, 'y')`, 'public.pgbench_rt14_warm', true);
+      expect(JSON.stringify(write)).not.toContain(ssn);
+      expect(write.code).toBe('55P03');
+      const read = await attempt(agent, 'SELECT v FROM public.pgbench_rt14_warm WHERE id = 5');
+      expect(JSON.stringify(read)).not.toContain(ssn);
+      expect(read.code).toBeNull();
+      // The migration's own write goes on (and maintains its own index: what it raises is its own business).
+      expect((await attempt(admin, `INSERT INTO public.pgbench_rt14_warm VALUES (5001, 'z')`)).code).toBeNull();
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+    let o = await inBlock(`INSERT INTO public.pgbench_rt14_warm VALUES (5000, 'y')`);
+    for (let i = 0; i < 100 && o.code === '55P03'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      o = await inBlock(`INSERT INTO public.pgbench_rt14_warm VALUES (5000, 'y')`);
+    }
+    expect(o.code).toBeNull();
   });
 
   // Anyone who can connect to the database can notify the peers' channel: each notification makes this

@@ -22,6 +22,7 @@ import { detectionScopeRefusal } from './detection-scope.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import { reservedObjectUse } from './reserved-names.ts';
 import { lockedViewsNamed, viewLockedReason, VIEW_LOCKED_POLICY_ID } from './view-locks.ts';
+import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID } from './table-locks.ts';
 import { catalogFacts } from './catalog-facts.ts';
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
@@ -52,6 +53,11 @@ export interface DecisionContext {
   routines: { current(): RoutineCatalog | null };
   /** The database's relations and columns, to rewrite masked tables (null until loaded: fail closed). */
   relations: { current(): RelationCatalog | null; refreshSoon(): void };
+  /**
+   * The pid of the upstream backend the session holds (its own connection, or the pooled one it
+   * checked out), or null: locks it holds itself never refuse its statements (enforce/table-locks.ts).
+   */
+  upstreamPid?: number | null;
   /**
    * After a schema change through Gatehouse: the wait for the snapshots to be read again (pg/catalog.ts
    * afterChange), or null when none is pending (the normal case). Statements that name a user
@@ -157,6 +163,13 @@ export function refusalFor(decision: Decision): GatehouseError | null {
               : 'Try again in a moment; if it persists, tell the operator (the Gatehouse log says why the catalog could not be read).',
         });
       }
+      if (decision.policies[0] === RELATION_LOCKED_POLICY_ID) {
+        return new GatehouseError('RELATION_LOCKED', `Gatehouse refused this statement: ${decision.reason}`, {
+          decisionId: decision.id,
+          detail: `decision ${decision.id}`,
+          hint: 'Retry after the transaction changing it commits or rolls back (pg_locks shows which backend holds it).',
+        });
+      }
       return new GatehouseError('POLICY_DENIED', `Gatehouse policy denied this statement: ${decision.reason}`, {
         decisionId: decision.id,
         detail: `decision ${decision.id}; policies: ${decision.policies.join(', ') || '(none)'}; revision ${decision.revision}`,
@@ -214,6 +227,11 @@ function evaluateOne(
   if (locked.length > 0) {
     ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
     return { text, parsed, input: null, verdict: { action: 'deny', reason: viewLockedReason(locked), policies: [VIEW_LOCKED_POLICY_ID], masks: [] }, micros: 0, transient: true };
+  }
+  const changing = relations === null ? [] : lockedRelationsNamed(parsed.facts, relations, ctx.upstreamPid ?? null);
+  if (changing.length > 0) {
+    ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
+    return { text, parsed, input: null, verdict: { action: 'deny', reason: relationLockedReason(changing), policies: [RELATION_LOCKED_POLICY_ID], masks: [] }, micros: 0, transient: true };
   }
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());

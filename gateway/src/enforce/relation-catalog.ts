@@ -38,6 +38,12 @@ export interface RelationInfo {
    * may read other tables: statements naming it are refused until a read finds it free (R12-9).
    */
   definitionLocked?: true;
+  /**
+   * Locks held (or waited for) on this relation by other transactions in the modes DDL takes
+   * (pg/ddl-locks.ts): a statement whose own lock conflicts queues behind them in PostgreSQL and runs
+   * whatever definition the holder commits (R14-3; enforce/table-locks.ts). Absent: none.
+   */
+  lockedBy?: RelationLock[];
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
   /**
@@ -71,6 +77,26 @@ export interface RelationInfo {
   typeCalls?: string[];
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
+}
+
+/**
+ * The lock modes of pg_locks that schema changes take and that block reads or writes: ACCESS
+ * EXCLUSIVE (ALTER TABLE, DROP, CREATE OR REPLACE VIEW, TRUNCATE, ...) blocks every statement; SHARE
+ * (CREATE INDEX), SHARE ROW EXCLUSIVE (CREATE TRIGGER, ADD FOREIGN KEY) and EXCLUSIVE block writes.
+ */
+export type DdlLockMode = 'access_exclusive' | 'exclusive' | 'share_row_exclusive' | 'share';
+
+/** One backend's lock on a relation; `pid` null for a prepared transaction (held by no session). */
+export interface RelationLock {
+  pid: number | null;
+  mode: DdlLockMode;
+}
+
+/** A canonical text for a set of locks on relations: the snapshot's and a poll's are compared by it (pg/ddl-locks.ts). */
+export function lockKey(locks: Iterable<{ oid: number; pid: number | null; mode: DdlLockMode }>): string {
+  const items: string[] = [];
+  for (const l of locks) items.push(`${l.oid}:${l.pid ?? ''}:${l.mode}`);
+  return items.sort().join(',');
 }
 
 /**
@@ -115,6 +141,8 @@ export class RelationCatalog {
   private readonly byName = new Map<string, RelationInfo>();
   private readonly byOid = new Map<number, RelationInfo>();
   private readonly children = new Map<string, RelationInfo[]>();
+  /** The DDL locks this snapshot was read with (lockKey()): empty in the normal case. */
+  readonly lockKey: string;
 
   constructor(
     relations: readonly RelationInfo[],
@@ -123,7 +151,9 @@ export class RelationCatalog {
     /** Changes with every load: part of cache keys for rewrites built from this snapshot. */
     readonly version: number = 0,
   ) {
+    const locks: Array<{ oid: number; pid: number | null; mode: DdlLockMode }> = [];
     for (const r of relations) {
+      for (const l of r.lockedBy ?? []) locks.push({ oid: r.oid, pid: l.pid, mode: l.mode });
       this.byName.set(r.qualified, r);
       this.byOid.set(r.oid, r);
       for (const a of r.ancestors) {
@@ -132,6 +162,12 @@ export class RelationCatalog {
         below.push(r);
       }
     }
+    this.lockKey = lockKey(locks);
+  }
+
+  /** Some relation has `lockedBy` (the normal case is false: statements skip the lock check). */
+  get anyLocked(): boolean {
+    return this.lockKey !== '';
   }
 
   /** The tables that inherit from or are partitions of `qualified`, transitively (a write to it may reach their rows). */

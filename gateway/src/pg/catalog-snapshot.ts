@@ -89,6 +89,11 @@ export class CatalogSnapshot<R, T> {
     return this.latest;
   }
 
+  /** The latest snapshot without asking for a read (a background watcher must not keep an idle database read). */
+  peek(): T | null {
+    return this.latest;
+  }
+
   /** Asks for a read soon (something was named that the snapshot does not know yet). */
   refreshSoon(): void {
     if (this.latest !== null && this.now() - this.checkedAt < this.timing.minRefreshIntervalMs) return;

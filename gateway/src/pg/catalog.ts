@@ -1,9 +1,11 @@
 // What Gatehouse knows of one upstream database's catalog: the routine and relation snapshots that
 // decisions and masks read synchronously. Each snapshot reads over a connection of its own, so a
-// slow or hung read of one (a lock, a large catalog) never queues the other behind it.
+// slow or hung read of one (a lock, a large catalog) never queues the other behind it; the DDL locks
+// are polled between reads over a third (pg/ddl-locks.ts).
 
 import { CatalogConnection } from './catalog-connection.ts';
 import { CatalogPeers } from './catalog-peers.ts';
+import { DdlLockWatch } from './ddl-locks.ts';
 import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type ChangeWait, type SnapshotTiming } from './catalog-snapshot.ts';
 import { relationSnapshot, type RelationRows } from './relation-snapshot.ts';
 import { routineSnapshot } from './routine-snapshot.ts';
@@ -26,10 +28,16 @@ export interface CatalogOptions {
    * hear theirs (LISTEN/NOTIFY, pg/catalog-peers.ts). Default false (the server turns it on).
    */
   peers?: boolean;
+  /**
+   * How often the DDL locks are polled between snapshot reads (pg/ddl-locks.ts); 0: never (locks are
+   * then seen at snapshot reads only). Default 250 ms when `peers` is set, else 0 (the embedded demo).
+   */
+  lockPollMs?: number;
 }
 
 const READ_TIMEOUT_MS = 10_000;
 const CHANGE_WAIT_MS = 5_000;
+const LOCK_POLL_MS = 250;
 
 export class CatalogResolver {
   private readonly connections: CatalogConnection[] = [];
@@ -40,6 +48,8 @@ export class CatalogResolver {
   private readonly changeWaitMs: number;
   /** The channel to other instances (null when options.peers is not set). */
   readonly peers: CatalogPeers | null;
+  /** Polls the locks schema changes hold, between relation snapshot reads (R14-3). */
+  readonly locks: DdlLockWatch;
 
   constructor(options: CatalogOptions) {
     this.changeWaitMs = options.changeWaitMs ?? CHANGE_WAIT_MS;
@@ -70,6 +80,14 @@ export class CatalogResolver {
         })
       : null;
     this.peers?.start();
+    const lockConnection = connection('locks');
+    this.locks = new DdlLockWatch({
+      reader: (read) => lockConnection.run(read),
+      relations: this.relations,
+      intervalMs: options.lockPollMs ?? (options.peers ? LOCK_POLL_MS : 0),
+      log,
+    });
+    this.locks.start();
   }
 
   /**
@@ -100,6 +118,7 @@ export class CatalogResolver {
   }
 
   async close(): Promise<void> {
+    this.locks.stop();
     await Promise.all([...this.connections.map((c) => c.close()), this.peers?.close()]);
   }
 }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSqlParser } from '../sql/parser.ts';
 import { buildRelationCatalog, type RelationRows } from './relation-snapshot.ts';
+import { polledLockKey } from './ddl-locks.ts';
 
 const column = (name: string, attnum: number) => ({ name, attnum, type: 'text', category: 'S', typeOid: 25 });
 
@@ -91,5 +92,33 @@ describe('buildRelationCatalog: view definitions locked by another transaction (
     expect(catalog.get('public.over_locked')?.definitionLocked).toBe(true);
     expect(catalog.get('public.free_v')?.definitionLocked).toBeUndefined();
     expect(catalog.get('clinical.patients')?.definitionLocked).toBeUndefined();
+  });
+});
+
+describe('buildRelationCatalog: DDL locks of other backends (R14-3)', () => {
+  it("gives each relation the locks read with it, in a stable order, and the snapshot a key a poll's rows match", () => {
+    const rows: RelationRows = {
+      ...ROWS,
+      relations: [
+        { ...ROWS.relations[0]!, lockedBy: [{ pid: 77, mode: 'ShareLock' }, { pid: 12, mode: 'AccessExclusiveLock' }] },
+        { ...ROWS.relations[1]!, lockedBy: null },
+      ],
+    };
+    const catalog = buildRelationCatalog(rows);
+    expect(catalog.get('clinical.patients')?.lockedBy).toEqual([
+      { pid: 12, mode: 'access_exclusive' },
+      { pid: 77, mode: 'share' },
+    ]);
+    expect(catalog.get('clinical.visits')?.lockedBy).toBeUndefined();
+    expect(catalog.anyLocked).toBe(true);
+    expect(catalog.lockKey).toBe(
+      polledLockKey([
+        { oid: 1, pid: 77, mode: 'ShareLock' },
+        { oid: 1, pid: 12, mode: 'AccessExclusiveLock' },
+      ]),
+    );
+    expect(catalog.lockKey).not.toBe(polledLockKey([{ oid: 1, pid: 12, mode: 'AccessExclusiveLock' }]));
+    expect(buildRelationCatalog(ROWS).anyLocked).toBe(false);
+    expect(buildRelationCatalog(ROWS).lockKey).toBe(polledLockKey([]));
   });
 });

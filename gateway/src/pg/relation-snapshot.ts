@@ -11,6 +11,7 @@ import { TYPE_CALLS } from './relation-type-calls.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
 import { HASH_FUNCTION } from '../enforce/mask-expressions.ts';
 import { analyzeQuery } from '../sql/parser.ts';
+import { DDL_LOCKS, relationLocks, type DdlLockRow } from './ddl-locks.ts';
 
 /**
  * Relations of every schema but toast and other sessions' temporary ones; columns of user schemas only.
@@ -18,15 +19,19 @@ import { analyzeQuery } from '../sql/parser.ts';
  * another transaction holds one of them ACCESS EXCLUSIVE or waits to (a migration's CREATE OR REPLACE
  * VIEW, ALTER TABLE, ...): such a view's definition is not read but marked `definitionLocked`, and
  * statements through it are refused until a later read finds it free (red-team round 12, R12-9).
+ * Every relation also carries the DDL locks other backends hold or wait for on it (pg/ddl-locks.ts):
+ * statements that would queue behind one are refused while it is held (R14-3, enforce/table-locks.ts).
  */
-const RELATIONS = `WITH blocked AS MATERIALIZED (
-  SELECT l.relation FROM pg_catalog.pg_locks l
-   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
-     AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+const RELATIONS = `WITH ddl AS MATERIALIZED (
+  ${DDL_LOCKS}
+), blocked AS MATERIALIZED (
+  SELECT k.relation FROM ddl k WHERE k.mode = 'AccessExclusiveLock'
 )
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
     CASE WHEN v.locked THEN NULL WHEN v.locked IS NOT NULL THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
     coalesce(v.locked, false) AS "definitionLocked",
+    CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
+      SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) END AS "lockedBy",
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
       SELECT json_agg(json_build_object(
                'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
@@ -133,6 +138,8 @@ interface RelationRow {
   definition: string | null;
   /** A view whose definition was not read: locked by another transaction (absent in rows read before: false). */
   definitionLocked?: boolean;
+  /** DDL locks of other backends on it (null: none; absent in rows read before locks were). */
+  lockedBy?: DdlLockRow[] | null;
   columns: ColumnInfo[];
   /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
   partitionKey?: string[] | null;
@@ -281,6 +288,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     calls: [...new Set([r.oid, ...closure(r.oid, viewEdges)].flatMap((oid) => callsOf.get(oid) ?? []))].sort(),
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
     ...(locked.size > 0 && [r.oid, ...closure(r.oid, viewEdges)].some((oid) => locked.has(oid)) ? { definitionLocked: true as const } : {}),
+    ...(r.lockedBy && r.lockedBy.length > 0 ? { lockedBy: relationLocks(r.lockedBy) } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),

@@ -8,7 +8,8 @@
 // indexes and of its partitions' and children's (an index scan and index maintenance run them: an
 // operator class FOR TYPE integer on a PL function, red-team round 14, R14-1). A statement that reads
 // or writes the relation lists them in statement.user_functions: which of them a plan calls depends on
-// the plan, so every one counts (masking14).
+// the plan, so every one counts (masking14), also for a statement that uses none of those columns: not
+// narrowed, since that would rest on predicting the planner (docs/policies.md; lock15).
 
 import { BUILT_IN_TYPE_CODE, calledFunctions, COLUMN_TYPES, implicitTypeCalls } from './type-calls-sql.ts';
 
