@@ -5,8 +5,9 @@
 //   [--upstream URL] [--dir DIR (where the audit files go)] [--postgres-sink URL (the database for the
 //   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
 //   (which file/none gateways run)] [--preallocate BYTES (one more durable gateway, its file
-//   preallocated: audit.preallocate_bytes)]. Prints each run's TPS and the CPU time this process (the
-//   gateways) spent per transaction; run it under `node --cpu-prof` to profile.
+//   preallocated: audit.preallocate_bytes)] [--trace (per durable run: flushes, statements per flush,
+//   flush time, wait until durable: scripts/flush-trace.ts)]. Prints each run's TPS and the CPU time
+//   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { DEFAULT_BENCH_URL, ensureDatabase, initialisePgbench } from '../gateway
 import { runPgbench } from '../gateway/src/bench/pgbench.ts';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { installFlushTrace, takeFlushTrace } from './flush-trace.ts';
 import { AUDIT_SETTINGS, discardingAuditSink, measureAuditDurability, renderAuditDurability, type AnyAuditSetting } from '../gateway/src/bench/audit-durability.ts';
 
 const { values } = parseArgs({
@@ -32,8 +34,10 @@ const { values } = parseArgs({
     'postgres-sink': { type: 'string' },
     settings: { type: 'string', default: 'durable,unsynced,none' },
     preallocate: { type: 'string' },
+    trace: { type: 'boolean', default: false },
   },
 });
+if (values.trace) installFlushTrace();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clients = Number(values.clients);
 const fileSettings = values.settings.split(',').map((s) => s.trim());
@@ -77,6 +81,7 @@ try {
     rounds: Number(values.rounds),
     run: async (setting, mode, seconds) => {
       const cpuBefore = process.cpuUsage();
+      takeFlushTrace();
       const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients), '-j', String(Math.min(2, clients)), '-M', mode, urls[setting]!];
       const run = await runPgbench({ args, env: { ...process.env, PGPASSWORD: token }, killAfterMs: (seconds + 60) * 1000 });
       const cpu = process.cpuUsage(cpuBefore);
@@ -84,11 +89,13 @@ try {
       if (transactions > 0) cpuPerTransaction.set(setting, (cpu.user + cpu.system) / transactions);
       return { summary: run.summary, exitCode: run.exitCode, error: run.error };
     },
-    onRun: (r) =>
+    onRun: (r) => {
+      const trace = values.trace ? takeFlushTrace() : null;
       process.stdout.write(
         `${r.setting} round ${r.round + 1}: ${r.result.summary?.tps.toFixed(0) ?? 'failed'} tps, ${r.result.summary?.latencyAverageMs.toFixed(3) ?? '-'} ms, ` +
-          `gateway CPU ${cpuPerTransaction.get(r.setting)?.toFixed(1) ?? '-'} µs/transaction, load ${os.loadavg()[0]!.toFixed(1)}\n`,
-      ),
+          `gateway CPU ${cpuPerTransaction.get(r.setting)?.toFixed(1) ?? '-'} µs/transaction, load ${os.loadavg()[0]!.toFixed(1)}\n${trace === null ? '' : `${trace}\n`}`,
+      );
+    },
   });
   process.stdout.write(`clients ${clients}\n${renderAuditDurability(timing).join('\n')}\n`);
 } finally {

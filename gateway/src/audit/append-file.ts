@@ -1,7 +1,8 @@
 // An append-only file written in whole batches of lines, with group commit: a batch reaches the
 // file entirely or not at all, and one fdatasync is shared by every batch written before it. Flushes
 // overlap: a batch written while one runs starts the next at once (up to MAX_FLUSHES, each on a
-// descriptor of its own in its own threadpool thread), and their answers are given in start order.
+// descriptor of its own in its own threadpool thread), and whichever completes first confirms every
+// batch written before it began, whatever flush those batches were waiting for.
 // Optionally preallocated: the file is extended ahead with zeros in large chunks, so that most
 // flushes write data into blocks already allocated and sized (no journal commit for a size change);
 // the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts). Preallocated,
@@ -18,9 +19,12 @@ export const STDOUT = '-';
 /**
  * Flushes that may run at once. A batch written while one runs waits for its own flush only, not for
  * the rest of the running one first. Each has its own descriptor: Linux reports a write-back error
- * once per open file description, so a flush never takes the error another one needed to see.
+ * once to every open file description (errseq), so a flush never takes the error another one needed
+ * to see, and a flush that succeeds proves the batches written before it began are on disk. Three,
+ * not more: Node's threadpool has four threads, and one stays free for the gateway's other work
+ * (SCRAM logins upstream, policy files) while a slow disk holds the flushes.
  */
-const MAX_FLUSHES = 2;
+const MAX_FLUSHES = 3;
 
 /** Written to extend a preallocated file. */
 const ZEROS = Buffer.alloc(1 << 20);
@@ -34,6 +38,13 @@ export type DurableCallback = (error: Error | null) => void;
  */
 export type LostCallback = (error: Error) => void;
 
+/**
+ * Told when a background flush fails (the disk may have dropped records written before it). Its
+ * waiters are told too, but a later flush may have confirmed them all already, so the owner hears of
+ * it here even when no one waits.
+ */
+export type FlushFailedCallback = (error: Error) => void;
+
 export class AppendFile {
   private readonly fd: number;
   /** End of the last whole batch: a failed write is cut back to here. */
@@ -41,15 +52,21 @@ export class AppendFile {
   /** Batches written so far, and how many of them the last completed fdatasync covers. */
   private written = 0;
   private synced = 0;
-  /** Flushes running or completed but not yet applied, in start order (`result` undefined: running). */
-  private readonly flushes: { id: number; upTo: number; result: Error | null | undefined }[] = [];
+  /** Flushes running now, in start order. */
+  private readonly flushes: Flush[] = [];
   private nextFlushId = 0;
   /** Descriptors of this file that no flush is using now. */
   private readonly flushFds: number[] = [];
   /** Flushes begun before this id began before a failure was applied: their success confirms nothing. */
   private failedBelow = 0;
-  /** Batches a syncNow() flushed while flushes were in flight: answered once flush `after` reports success. */
-  private syncedMeanwhile: { upTo: number; after: number } | null = null;
+  /** Batches written before the last failed flush completed: never confirmed, whatever flush comes next. */
+  private failedThrough = 0;
+  private failure: Error | null = null;
+  /**
+   * Batches a syncNow() flushed while flushes were in flight: answered once each of those (`ids`) has
+   * reported success (kept as careful as before overlapping flushes: syncNow is rare).
+   */
+  private syncedMeanwhile: { upTo: number; ids: Set<number> } | null = null;
   private closed = false;
   private released = false;
   private readonly fsync: boolean;
@@ -63,6 +80,7 @@ export class AppendFile {
   private stagedBytes = 0;
   private turnEndScheduled = false;
   private readonly onLost: LostCallback;
+  private readonly onFlushFailed: FlushFailedCallback;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
@@ -75,10 +93,12 @@ export class AppendFile {
     fsync: boolean,
     preallocate = 0,
     onLost: LostCallback = () => undefined,
+    onFlushFailed: FlushFailedCallback = () => undefined,
   ) {
     this.fsync = fsync && path !== STDOUT;
     this.chunk = this.fsync ? Math.max(0, Math.floor(preallocate)) : 0;
     this.onLost = onLost;
+    this.onFlushFailed = onFlushFailed;
     if (path === STDOUT) {
       this.fd = 1;
       this.size = 0;
@@ -127,7 +147,7 @@ export class AppendFile {
 
   /** Whether an fdatasync is running now. */
   get flushing(): boolean {
-    return this.flushes.some((f) => f.result === undefined);
+    return this.flushes.length > 0;
   }
 
   /**
@@ -152,12 +172,19 @@ export class AppendFile {
     this.scheduleTurnEnd();
   }
 
-  /** Calls `done` once everything appended so far is on disk (one fdatasync for all waiting callers). */
+  /**
+   * Calls `done` once everything appended so far is on disk (one fdatasync for all waiting callers).
+   * With no flush running one starts at once (nothing would join it by waiting, and the disk is idle);
+   * otherwise at the end of the turn, for every batch this turn wrote.
+   */
   whenDurable(done: DurableCallback): void {
     const upTo = this.written + this.staged.length;
-    if (!this.fsync || this.synced === upTo) return done(null);
+    if (!this.fsync) return done(null);
+    if (upTo <= this.failedThrough && this.failure !== null) return done(this.failure);
+    if (this.synced >= upTo) return done(null);
     this.waiters.push({ upTo, done });
-    this.scheduleTurnEnd();
+    if (this.flushes.length === 0 && !this.closed) this.startSync();
+    else this.scheduleTurnEnd();
   }
 
   /** Flushes to disk now (at close, rotation, recovery); throws when it cannot. */
@@ -172,11 +199,10 @@ export class AppendFile {
       this.settle(upTo, e as Error);
       throw e;
     }
-    const last = this.flushes.at(-1);
-    if (last !== undefined) {
+    if (this.flushes.length > 0) {
       // Belt and braces: the flushes in flight use other descriptors, but their waiters are answered
-      // only when the last of them reports, by both results.
-      this.syncedMeanwhile = { upTo: Math.max(this.syncedMeanwhile?.upTo ?? 0, upTo), after: last.id };
+      // only when each of them has reported, by all the results.
+      this.syncedMeanwhile = { upTo: Math.max(this.syncedMeanwhile?.upTo ?? 0, upTo), ids: new Set(this.flushes.map((f) => f.id)) };
       return;
     }
     this.settle(upTo, null);
@@ -314,43 +340,45 @@ export class AppendFile {
     if (last === undefined || last.upTo <= covered) return;
     const fd = this.flushFds.pop();
     if (fd === undefined) return; // started when a running flush completes
-    const flush: { id: number; upTo: number; result: Error | null | undefined } = { id: this.nextFlushId++, upTo: this.written, result: undefined };
+    const flush: Flush = { id: this.nextFlushId++, upTo: this.written };
     this.flushes.push(flush);
     fdatasync(fd, (error) => {
-      flush.result = error ?? null;
       this.flushFds.push(fd);
-      this.applyFlushes();
+      this.flushDone(flush, error ?? null);
     });
   }
 
   /**
-   * Answers the waiters of completed flushes in the order the flushes began (a later flush's answer
-   * waits for the earlier ones). A failure fails every batch not yet confirmed: those it covered and
-   * all after them (their records follow ones that may be lost; the sink refuses until a flush
-   * succeeds again), and the success of a flush that was running beside it confirms nothing.
+   * Applies a completed flush at once, in whatever order the flushes complete. A success confirms
+   * every batch written before it began (its fdatasync covered them, on a descriptor that would have
+   * reported any write-back error since its previous flush), so the waiters of an earlier flush still
+   * running are answered too. A failure fails every batch not yet confirmed: those it covered and all
+   * after them (their records follow ones that may be lost; the sink refuses until a flush succeeds
+   * again), and the success of a flush that began before it was applied confirms nothing.
    */
-  private applyFlushes(): void {
-    for (let head = this.flushes[0]; head !== undefined && head.result !== undefined; head = this.flushes[0]) {
-      this.flushes.shift();
-      const { id, upTo, result } = head;
-      if (result !== null) {
-        this.failedBelow = this.nextFlushId;
+  private flushDone(flush: Flush, error: Error | null): void {
+    this.flushes.splice(this.flushes.indexOf(flush), 1);
+    if (error !== null) {
+      this.failedBelow = this.nextFlushId;
+      this.failedThrough = this.written + this.staged.length;
+      this.failure = error;
+      this.syncedMeanwhile = null;
+      this.settle(Number.POSITIVE_INFINITY, error);
+      this.onFlushFailed(error);
+    } else if (flush.id >= this.failedBelow) {
+      let confirmed = flush.upTo;
+      const meanwhile = this.syncedMeanwhile;
+      if (meanwhile !== null && meanwhile.ids.delete(flush.id) && meanwhile.ids.size === 0) {
+        confirmed = Math.max(confirmed, meanwhile.upTo);
         this.syncedMeanwhile = null;
-        this.settle(Number.POSITIVE_INFINITY, result);
-      } else if (id >= this.failedBelow) {
-        let confirmed = upTo;
-        if (this.syncedMeanwhile !== null && this.syncedMeanwhile.after <= id) {
-          confirmed = Math.max(confirmed, this.syncedMeanwhile.upTo);
-          this.syncedMeanwhile = null;
-        }
-        this.settle(confirmed, null);
       }
+      this.settle(confirmed, null);
     }
     if (this.closed) {
       if (this.flushes.length === 0) this.finishClose();
       return;
     }
-    // Records written while these flushes ran are already in the file: flush them now, not after the
+    // Records written while this flush ran are already in the file: flush them now, not after the
     // rest of this turn's I/O callbacks.
     this.startSync();
   }
@@ -372,6 +400,16 @@ export class AppendFile {
   /** Answers the waiters covered by a completed (or failed) flush, in the order they asked. */
   private settle(upTo: number, error: Error | null): void {
     if (error === null) this.synced = Math.max(this.synced, upTo);
+    else {
+      this.failedThrough = Math.max(this.failedThrough, Math.min(upTo, this.written + this.staged.length));
+      this.failure = error;
+    }
     while (this.waiters.length > 0 && this.waiters[0]!.upTo <= upTo) this.waiters.shift()!.done(error);
   }
+}
+
+/** An fdatasync running in the threadpool: it covers the first `upTo` batches written. */
+interface Flush {
+  id: number;
+  upTo: number;
 }

@@ -94,7 +94,14 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     chain = last === null ? fileStart : (headOfLine(last) ?? fileStart);
     fail(error);
   };
-  let file: AppendFile | null = openFile(path, fsync, preallocate, lost);
+  /**
+   * A background flush failed: the page cache cannot be trusted, refuse until a new file is written
+   * and flushed (also when a later flush had already answered every statement waiting).
+   */
+  const flushFailed = (error: Error): void => {
+    if (!closed) fail(error);
+  };
+  let file: AppendFile | null = openFile(path, fsync, preallocate, lost, flushFailed);
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
@@ -153,7 +160,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (file === null || !isSpace(o.error)) {
         file?.close();
         file = null;
-        file = openFile(path, fsync, preallocate, lost);
+        file = openFile(path, fsync, preallocate, lost, flushFailed);
         fileStart = chain;
       }
       const recovered: AuditRecord = {
@@ -258,7 +265,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
     }
     try {
-      file = openFile(path, fsync, preallocate, lost);
+      file = openFile(path, fsync, preallocate, lost, flushFailed);
       fileStart = chain;
     } catch (e) {
       fail(e);
@@ -385,9 +392,9 @@ function isSpace(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
-function openFile(path: string, fsync: boolean, preallocate: number, lost: (error: Error, from: AppendFile) => void): AppendFile {
+function openFile(path: string, fsync: boolean, preallocate: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
   try {
-    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file));
+    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file), flushFailed);
     return file;
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
