@@ -98,7 +98,7 @@ describe('red team 10b: framer slices through OutputBatch, adversarially', () =>
             continue;
           }
           expected.push(Buffer.from(f.raw));
-          if (f.chunk !== undefined && f.at !== undefined) batch.pushSlice(f.raw, f.chunk, f.at);
+          if (f.chunk !== undefined && f.at !== undefined && f.size !== undefined) batch.pushSlice(f.chunk, f.at, f.size);
           else batch.push(f.raw);
         }
         if (rand() < 0.5) batch.writeTo(sink);

@@ -13,19 +13,20 @@ export interface ObservedAuditSink extends AuditSink, AuditHealthReporter {
 export function observeAuditSink(inner: AuditSink, metrics: GatewayMetrics): ObservedAuditSink {
   /** For a sink that reports no health of its own: the last write's failure, until a write or reopen succeeds. */
   let lastFailure: string | null = null;
+  const writeSeconds = metrics.auditWriteSeconds.labels({});
   return {
     write(record: AuditRecord): void {
-      // performance.now() and observe(): the same seconds as startTimer() without its closures and hrtime pairs.
+      // performance.now() and a typed-array histogram (metrics/bucket-histogram.ts): no closures, no label hashing.
       const start = performance.now();
       try {
         inner.write(record);
       } catch (e) {
-        metrics.auditWriteSeconds.observe((performance.now() - start) / 1000);
+        writeSeconds.observe((performance.now() - start) / 1000);
         metrics.auditWriteFailures.inc();
         lastFailure = e instanceof Error ? e.message : String(e);
         throw e;
       }
-      metrics.auditWriteSeconds.observe((performance.now() - start) / 1000);
+      writeSeconds.observe((performance.now() - start) / 1000);
       lastFailure = null;
       count(record, metrics);
     },

@@ -36,7 +36,7 @@ describe('OutputBatch', () => {
   it('joins consecutive views of one chunk into one view of it, without copying', () => {
     const chunk = Buffer.from('0123456789abcdefghij');
     const batch = new OutputBatch();
-    for (const m of messagesOf(chunk, [3, 7, 10])) batch.pushSlice(m.raw, chunk, m.at);
+    for (const m of messagesOf(chunk, [3, 7, 10])) batch.pushSlice(chunk, m.at, m.raw.length);
     expect(batch.length).toBe(20);
     const pieces = batch.take();
     expect(pieces).toHaveLength(1);
@@ -46,15 +46,26 @@ describe('OutputBatch', () => {
     expect(batch.isEmpty).toBe(true);
   });
 
+  it('hands a whole chunk relayed as it came over as that chunk: no view is made of it', () => {
+    const chunk = Buffer.from('0123456789abcdefghij').subarray(2); // a chunk that is itself a view
+    const batch = new OutputBatch();
+    for (const m of messagesOf(chunk, [3, 7, 8])) batch.pushSlice(chunk, m.at, m.raw.length);
+    expect(batch.take()[0]).toBe(chunk);
+    batch.pushSlice(chunk, 0, 10);
+    const part = batch.take()[0]!;
+    expect(part).not.toBe(chunk);
+    expect(part.toString()).toBe('23456789ab');
+  });
+
   it('keeps a rewritten message between unchanged ones in order, as its own piece', () => {
     const chunk = Buffer.from('AAAABBBBCCCC');
     const [a, b, c] = messagesOf(chunk, [4, 4, 4]);
     const rewritten = Buffer.from('xyz');
     const batch = new OutputBatch();
-    batch.pushSlice(a!.raw, chunk, a!.at);
+    batch.pushSlice(chunk, a!.at, a!.raw.length);
     batch.push(rewritten);
-    batch.pushSlice(b!.raw, chunk, b!.at);
-    batch.pushSlice(c!.raw, chunk, c!.at);
+    batch.pushSlice(chunk, b!.at, b!.raw.length);
+    batch.pushSlice(chunk, c!.at, c!.raw.length);
     const pieces = batch.take();
     expect(pieces.map((p) => p.toString())).toEqual(['AAAA', 'xyz', 'BBBBCCCC']);
   });
@@ -63,8 +74,8 @@ describe('OutputBatch', () => {
     const chunk = Buffer.from('AAAABBBBCCCC');
     const [a, , c] = messagesOf(chunk, [4, 4, 4]);
     const batch = new OutputBatch();
-    batch.pushSlice(a!.raw, chunk, a!.at);
-    batch.pushSlice(c!.raw, chunk, c!.at);
+    batch.pushSlice(chunk, a!.at, a!.raw.length);
+    batch.pushSlice(chunk, c!.at, c!.raw.length);
     expect(batch.take().map((p) => p.toString())).toEqual(['AAAA', 'CCCC']);
   });
 
@@ -72,8 +83,8 @@ describe('OutputBatch', () => {
     const one = Buffer.from('AAAA');
     const two = Buffer.from('BBBBCCCC');
     const batch = new OutputBatch();
-    batch.pushSlice(one, one, 0);
-    batch.pushSlice(two.subarray(4), two, 4);
+    batch.pushSlice(one, 0, one.length);
+    batch.pushSlice(two, 4, two.length - 4);
     expect(batch.take().map((p) => p.toString())).toEqual(['AAAA', 'CCCC']);
   });
 
@@ -81,7 +92,7 @@ describe('OutputBatch', () => {
     const sink = new RecordingSink();
     const batch = new OutputBatch();
     const chunk = Buffer.from('hello world');
-    for (const m of messagesOf(chunk, [5, 6])) batch.pushSlice(m.raw, chunk, m.at);
+    for (const m of messagesOf(chunk, [5, 6])) batch.pushSlice(chunk, m.at, m.raw.length);
     expect(batch.writeTo(sink)).toBe(true);
     expect(sink.calls).toHaveLength(1);
     expect(sink.bytes().toString()).toBe('hello world');

@@ -18,14 +18,14 @@ export const MAX_GATHER_PIECES = 16;
 /**
  * Collects buffers in order. Consecutive messages of one received chunk, forwarded unchanged
  * (pushSlice), are joined into one view of that chunk, so a chunk relayed as it came is one
- * piece: no copy, and no per-message work beyond two comparisons.
+ * piece (the chunk itself): no copy, no view per message, and no per-message work beyond two
+ * comparisons.
  */
 export class OutputBatch {
   private pieces: Buffer[] = [];
   private bytes = 0;
-  /** The run of consecutive slices being joined: its chunk, its first slice, and its span in the chunk. */
+  /** The run of consecutive slices being joined: its chunk and its span in the chunk. */
   private runChunk: Buffer | null = null;
-  private runFirst: Buffer | null = null;
   private runStart = 0;
   private runEnd = 0;
 
@@ -45,19 +45,18 @@ export class OutputBatch {
     this.pieces.push(buf);
   }
 
-  /** Queues `buf`, which is `chunk.subarray(at, at + buf.length)` (a message as received). */
-  pushSlice(buf: Buffer, chunk: Buffer, at: number): void {
-    if (buf.length === 0) return;
-    this.bytes += buf.length;
+  /** Queues `chunk.subarray(at, at + length)` (a message as received) without making that view. */
+  pushSlice(chunk: Buffer, at: number, length: number): void {
+    if (length === 0) return;
+    this.bytes += length;
     if (chunk === this.runChunk && at === this.runEnd) {
-      this.runEnd += buf.length;
+      this.runEnd += length;
       return;
     }
     this.endRun();
     this.runChunk = chunk;
-    this.runFirst = buf;
     this.runStart = at;
-    this.runEnd = at + buf.length;
+    this.runEnd = at + length;
   }
 
   /** Forgets everything queued. */
@@ -65,7 +64,6 @@ export class OutputBatch {
     this.pieces = [];
     this.bytes = 0;
     this.runChunk = null;
-    this.runFirst = null;
   }
 
   /** Removes and returns what was queued, as pieces in order (consecutive slices joined). */
@@ -79,10 +77,9 @@ export class OutputBatch {
   private endRun(): void {
     const chunk = this.runChunk;
     if (chunk === null) return;
-    const first = this.runFirst!;
-    this.pieces.push(this.runEnd - this.runStart === first.length ? first : chunk.subarray(this.runStart, this.runEnd));
+    // A whole chunk relayed as it came is handed over as it is: not even a view is made.
+    this.pieces.push(this.runStart === 0 && this.runEnd === chunk.length ? chunk : chunk.subarray(this.runStart, this.runEnd));
     this.runChunk = null;
-    this.runFirst = null;
   }
 
   /**

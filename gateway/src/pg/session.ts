@@ -221,7 +221,7 @@ export class Session {
 
   /** Relays a server message as received (a view of its chunk when the framer made no copy). */
   emitFrame(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined) this.clientOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.clientOut.pushSlice(frame.chunk, frame.at, frame.size);
     else this.clientOut.push(frame.raw);
     this.deps.recorder?.clientMessage(frame.raw);
   }
@@ -252,7 +252,7 @@ export class Session {
 
   /** Forwards a client message as received, with nothing to decide (COPY data, Flush): no pending entry. */
   private sendFrameUpstream(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined) this.upstreamOut.pushSlice(frame.raw, frame.chunk, frame.at);
+    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.upstreamOut.pushSlice(frame.chunk, frame.at, frame.size);
     else this.upstreamOut.push(frame.raw);
   }
 

@@ -19,7 +19,7 @@ import {
   encodeErrorFields,
   errorResponse,
 } from '../wire/backend.ts';
-import { MessageFramer, type Frame } from '../wire/framer.ts';
+import { MessageFramer, payloadInt16, type Frame } from '../wire/framer.ts';
 import { allDetectors, filterRow, filterRowInTurns, needsTurns, planOutput, scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
 import { addCounts, LARGE_VALUE_BYTES, type BufferScan, type Detector } from '../enforce/content-detectors.ts';
 import type { DetectRule } from '../policy/types.ts';
@@ -236,7 +236,8 @@ export class UpstreamRelay {
     switch (frame.type) {
       case BE.RowDescription: {
         // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
-        ctx.columns = frame.body.readInt16BE(0);
+        ctx.columns = payloadInt16(frame, 0);
+        if (ctx.columns === null) throw new Error('a RowDescription without its field count'); // ends the session (XX000), as reading past its end did
         const subjects = subjectsOf(ctx);
         if (subjects !== null) {
           // Hidden subject columns: stripped, or the whole description when Gatehouse added the RETURNING.
@@ -580,9 +581,9 @@ function withFormats(fields: readonly ResultField[], formats: readonly number[])
   return fields.map((f, i) => Object.assign({}, f, { format: formats.length === 1 ? formats[0]! : (formats[i] ?? 0) }));
 }
 
-/** The column count a DataRow declares (its first int16). */
+/** The column count a DataRow declares (its first int16), read in place: a row relayed as it came needs no view of it. */
 function columnCount(frame: Frame): number {
-  return frame.body.length >= 2 ? frame.body.readInt16BE(0) : -1;
+  return payloadInt16(frame, 0) ?? -1;
 }
 
 /** The name of a backend message type byte, for the desynchronisation error. */

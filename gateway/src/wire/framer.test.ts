@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageFramer, readStartupPacket, StartupFramer, type Frame } from './framer.ts';
+import { MessageFramer, payloadInt16, readStartupPacket, StartupFramer, type Frame } from './framer.ts';
 import { WireError } from './wire-error.ts';
 import { encodeStartupMessage, encodeSslRequest } from './startup.ts';
 
@@ -61,6 +61,46 @@ describe('MessageFramer', () => {
     expect(frames[0]!.at).toBe(0);
     expect(frames[1]!.chunk).toBeUndefined(); // spans two chunks: a copy
     for (const frame of frames) if (frame.chunk !== undefined) expect(frame.chunk.subarray(frame.at!, frame.at! + frame.raw.length).equals(frame.raw)).toBe(true);
+  });
+
+  it('tells the place and size in its chunk of a message inside one chunk, and makes its views only when read, once', () => {
+    const f = new MessageFramer(1 << 20);
+    f.push(STREAM);
+    const frames = drainAll(f);
+    let at = 0;
+    frames.forEach((fr, i) => {
+      expect(fr.chunk).toBe(STREAM);
+      expect(fr.at).toBe(at);
+      expect(fr.size).toBe(MESSAGES[i]!.length);
+      at += MESSAGES[i]!.length;
+    });
+    // The views are made on first read: the frame holds none until then (no own raw/body property).
+    expect(Object.keys(frames[2]!)).not.toContain('raw');
+    expect(Object.values(frames[2]!).filter((v) => Buffer.isBuffer(v) && v !== STREAM)).toEqual([]);
+    expect(frames[2]!.raw).toBe(frames[2]!.raw);
+    expect(frames[2]!.body).toBe(frames[2]!.body);
+    expect(frames[2]!.body.equals(MESSAGES[2]!.subarray(5))).toBe(true);
+  });
+
+  it('reads an int16 of the payload in place, as body.readInt16BE, and null past the payload', () => {
+    const row = msg('D', Buffer.from([0x00, 0x03, 0xff, 0xfe]));
+    const f = new MessageFramer(1 << 20);
+    const chunk = Buffer.concat([msg('S', ''), row, msg('Z', 'I')]);
+    f.push(chunk);
+    const [empty, d, z] = drainAll(f);
+    expect(payloadInt16(d!, 0)).toBe(3);
+    expect(payloadInt16(d!, 2)).toBe(-2);
+    expect(payloadInt16(d!, 3)).toBeNull();
+    expect(payloadInt16(empty!, 0)).toBeNull();
+    expect(payloadInt16(z!, 0)).toBeNull(); // one byte of payload, the next message's bytes are not read
+    // A message copied from several chunks (no chunk of its own) reads the same from its body.
+    const g = new MessageFramer(1 << 20);
+    g.push(row.subarray(0, 6));
+    g.push(row.subarray(6));
+    const copied = g.next()!;
+    expect(copied.chunk).toBeUndefined();
+    expect(payloadInt16(copied, 0)).toBe(3);
+    expect(payloadInt16(copied, 3)).toBeNull();
   });
 
   it('frames a stream split at every byte boundary', () => {

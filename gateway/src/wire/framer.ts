@@ -2,25 +2,64 @@
 
 import { WireError } from './wire-error.ts';
 
-/** One typed message. `body` and `raw` are views into received memory: no copy was made. */
+/**
+ * One typed message. `body` and `raw` are views into received memory: no copy was made. For a
+ * message inside one received chunk they are made only when read (ChunkFrame): a message relayed
+ * unchanged needs neither, only its place in the chunk.
+ */
 export interface Frame {
   /** The type byte as a char code, e.g. 0x51 for Query. */
-  type: number;
+  readonly type: number;
   /** The payload after the 5-byte header. */
-  body: Buffer;
+  readonly body: Buffer;
   /** The whole message (type byte, int32 length, payload), for byte-for-byte forwarding. */
-  raw: Buffer;
+  readonly raw: Buffer;
   /**
    * Set when the message was cut (FramerOptions.truncate): `body` and `raw` hold only its first
    * bytes, the rest is discarded as it arrives and never buffered; `length` is the header's length.
    */
-  truncated?: { length: number };
+  readonly truncated?: { length: number };
   /**
-   * When `raw` is a view of one received chunk: that chunk, and raw's offset in it. Consecutive
-   * messages forwarded unchanged can then be written as one view of the chunk (pg/output-batch.ts).
+   * When the message lies inside one received chunk: that chunk, the message's offset in it and its
+   * size (type byte included). Consecutive messages forwarded unchanged can then be written as one
+   * view of the chunk (pg/output-batch.ts), and read in place (payloadInt16).
    */
-  chunk?: Buffer;
-  at?: number;
+  readonly chunk?: Buffer;
+  readonly at?: number;
+  readonly size?: number;
+}
+
+/** A message inside one received chunk; its views are made on first use and kept. */
+class ChunkFrame implements Frame {
+  private rawView: Buffer | undefined = undefined;
+  private bodyView: Buffer | undefined = undefined;
+
+  constructor(
+    readonly type: number,
+    readonly chunk: Buffer,
+    readonly at: number,
+    readonly size: number,
+  ) {}
+
+  get raw(): Buffer {
+    return (this.rawView ??= this.chunk.subarray(this.at, this.at + this.size));
+  }
+
+  get body(): Buffer {
+    return (this.bodyView ??= this.chunk.subarray(this.at + HEADER, this.at + this.size));
+  }
+}
+
+/**
+ * The big-endian int16 at `offset` in a frame's payload, or null when the payload ends before it:
+ * read in place in the received chunk when there is one (no view made), as `body.readInt16BE`.
+ */
+export function payloadInt16(frame: Frame, offset: number): number | null {
+  if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) {
+    return frame.size - HEADER >= offset + 2 ? frame.chunk.readInt16BE(frame.at + HEADER + offset) : null;
+  }
+  const body = frame.body;
+  return body.length >= offset + 2 ? body.readInt16BE(offset) : null;
 }
 
 export interface FramerOptions {
@@ -92,14 +131,13 @@ export class MessageFramer {
     if (this.total < size) return null;
     if (first.length - this.offset >= size) {
       const at = this.offset;
-      const raw = first.subarray(at, at + size);
       this.offset += size;
       this.total -= size;
       if (this.offset === first.length) {
         this.chunks.shift();
         this.offset = 0;
       }
-      return { type, body: raw.subarray(HEADER), raw, chunk: first, at };
+      return new ChunkFrame(type, first, at, size);
     }
     const raw = this.take(size);
     return { type, body: raw.subarray(HEADER), raw };
