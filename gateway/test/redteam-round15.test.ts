@@ -26,15 +26,15 @@
 //   (`canceling statement due to lock timeout ... while updating tuple`, 55P03), so an UPDATE waiting for
 //   a row would be refused; for a plain read (no FOR UPDATE/SHARE) the only lock it waits for is the
 //   relation's, so `SET LOCAL lock_timeout` around reads would be exact there.
-// - R15-2 (medium, lock15): a write through an updatable view is not checked against the view's base
-//   table's locks: lockedRelationsNamed() follows partitions and children but not views, and view-locks.ts
-//   marks a view only for ACCESS EXCLUSIVE. While a migration has `CREATE TRIGGER ... ON base` open
-//   (SHARE ROW EXCLUSIVE; the same for CREATE INDEX's SHARE), an agent's INSERT into the view was decided
+// - R15-2 (medium, lock15): a write through an updatable view was not checked against the view's base
+//   table's locks: lockedRelationsNamed() followed partitions and children but not views, and view-locks.ts
+//   marks a view only for ACCESS EXCLUSIVE. While a migration had `CREATE TRIGGER ... ON base` open
+//   (SHARE ROW EXCLUSIVE; likewise CREATE INDEX's SHARE), an agent's INSERT into the view was decided
 //   without the trigger, queued behind the lock and fired it at COMMIT (the trigger's NOTICE carried the
 //   SSN it read; the example policy `deny-unreviewed-triggers` would have refused the INSERT had the
-//   decision seen it). The same INSERT naming the base table is refused with 55P03 (held, below). NOT
-//   fixed (it.fails): the fix is to check the relations under a view that a write reaches (the snapshot
-//   knows view edges) in table-locks.ts.
+//   decision seen it), while the same INSERT naming the base table was refused with 55P03. Fixed
+//   (enforce/table-locks.ts): a write naming a view is checked against every relation the view reads
+//   (RelationInfo.reads, transitively, with their partitions and children), all counted as written.
 // Held: two sessions of one identity do not share the own-pid exemption (the second is refused 55P03
 // while the first has an ALTER TABLE open through Gatehouse); a write naming the locked base table itself
 // (55P03); the forward path: masked and unmasked results in one query string with a value of 3 MB (many
@@ -217,7 +217,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
   });
 
   // R15-2: a write through a view reaches its base table, whose SHARE ROW EXCLUSIVE lock is not followed.
-  it.fails('R15-2 (not fixed): an insert through an updatable view queued behind CREATE TRIGGER on its base table is refused (55P03), not run with the trigger', async () => {
+  it('R15-2: an insert through an updatable view queued behind CREATE TRIGGER on its base table is refused (55P03), not run with the trigger', async () => {
     const migration = await upstreamClient();
     let r: { outcome: Outcome; queued: boolean } | null = null;
     try {
