@@ -56,6 +56,7 @@ import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import type { TestGateway } from './support/harness.ts';
 
 const CLEANUP = `
+DELETE FROM clinical.visits WHERE id >= 900000;
 DROP VIEW IF EXISTS public.pgbench_rt15_view;
 DROP TABLE IF EXISTS public.pgbench_rt15_alter, public.pgbench_rt15_warm, public.pgbench_rt15_base, public.ddl_rt15_scratch CASCADE;
 DROP OPERATOR CLASS IF EXISTS public.rt15_json_ops USING btree CASCADE;
@@ -102,6 +103,11 @@ END $$;
 -- A scratch table the schema-admins change through Gatehouse.
 CREATE TABLE public.ddl_rt15_scratch (id integer, v text);
 INSERT INTO public.ddl_rt15_scratch VALUES (1, 'a');
+-- Visit notes with an SSN in them, of sizes from a few bytes to ~40 kB (messages split across chunks at
+-- many offsets): the detectors rewrite these DataRows on the way out (hot15 attack).
+INSERT INTO clinical.visits (id, patient_id, visit_date, reason, notes)
+SELECT 900000 + g, 1, date '2026-01-01', 'rt15', repeat('n', (g * 137) % 40000) || ' patient ssn 142-57-3391 noted ' || repeat('m', g % 97)
+  FROM generate_series(1, 300) g;
 `;
 
 /** Polls `sql` (one row, column n) on `direct` until n > 0. No duration asserted. */
@@ -269,5 +275,49 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     } finally {
       await admin2.end();
     }
+  });
+});
+
+describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): the forward path (hot15) beside rewritten messages', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt15',
+    cleanup: CLEANUP,
+    setup: SETUP,
+    agent: { subject: 'rt15-support', groups: ['agents', 'support', 'bench'] },
+  });
+  const SSN_IN_NOTES = '142-57-3391';
+  let agent: pg.Client, direct: pg.Client, ssn: string;
+  beforeAll(() => {
+    ({ agent, direct, ssn } = rt);
+  });
+
+  it('held: rewritten notes, a 3 MB value and masked rows in one query string: nothing raw, everything else byte-exact', async () => {
+    const notes = `SELECT id, notes FROM clinical.visits WHERE id >= 900000 ORDER BY id`;
+    const big = `SELECT repeat('0123456789', 300000) AS big, md5(repeat('0123456789', 300000)) AS sum`;
+    const masked = `SELECT id, ssn FROM clinical.patients ORDER BY id LIMIT 50`;
+    const plain = `SELECT g AS id, repeat(md5(g::text), 1 + g % 300) AS v FROM generate_series(1, 3000) g`;
+    const results = (await agent.query(`${notes}; ${big}; ${masked}; ${plain}; ${notes}`)) as unknown as pg.QueryResult[];
+    expect(results).toHaveLength(5);
+    const text = JSON.stringify(results.map((r) => r.rows));
+    expect(text).not.toContain(SSN_IN_NOTES);
+    expect(text).not.toContain(ssn);
+    for (const r of [results[0]!, results[4]!]) {
+      expect(r.rows).toHaveLength(300);
+      for (const row of r.rows as Array<{ notes: string }>) expect(row.notes).toMatch(/\[SSN\]/);
+    }
+    const b = results[1]!.rows[0] as { big: string; sum: string };
+    expect(b.big.length).toBe(3_000_000);
+    expect(b.big.slice(0, 20)).toBe('01234567890123456789');
+    expect(results[3]!.rows).toEqual((await direct.query(plain)).rows);
+    // The notes outside the SSN are relayed as written: the direct text with the SSN replaced.
+    const raw = (await direct.query(notes)).rows as Array<{ id: number; notes: string }>;
+    expect((results[0]!.rows as Array<{ notes: string }>).map((r) => r.notes.replace(/\[SSN\]/g, ''))).toEqual(raw.map((r) => r.notes.replace(SSN_IN_NOTES, '')));
+  });
+
+  it('held: the extended protocol (parameters, binary-free) gets the same rewritten rows', async () => {
+    const r = await agent.query({ text: 'SELECT id, notes FROM clinical.visits WHERE id >= $1 ORDER BY id', values: [900000] });
+    expect(r.rows).toHaveLength(300);
+    expect(JSON.stringify(r.rows)).not.toContain(SSN_IN_NOTES);
   });
 });
