@@ -35,6 +35,16 @@
 //   decision seen it), while the same INSERT naming the base table was refused with 55P03. Fixed
 //   (enforce/table-locks.ts): a write naming a view is checked against every relation the view reads
 //   (RelationInfo.reads, transitively, with their partitions and children), all counted as written.
+// - R15-4 (medium, older than lock15, next to R14-3): CREATE INDEX CONCURRENTLY takes SHARE UPDATE
+//   EXCLUSIVE, which the DDL lock watch does not follow (autovacuum takes it too), and its index is
+//   maintained by every write from its second internal transaction's commit on, long before the command
+//   ends and `db setup`'s event trigger announces it; CIC then waits for every older snapshot in the
+//   database, as long as one lives. Meanwhile an agent's INSERT was decided without the index and ran its
+//   user operator class (FOR TYPE integer on a PL function, as in R14-1): four NOTICEs with the SSN. Fixed
+//   (pg/ddl-locks.ts, pg/relation-snapshot.ts): the poll also reads the indexes not yet valid
+//   (`pg_index.indisvalid`) and asks for a new relation snapshot when they differ from those it was read
+//   with; the next statement is decided with the index's operator class in sight and refused (42501). Left:
+//   a write within one poll (250 ms) of the index becoming ready, as for locks taken directly on the server.
 // Held: two sessions of one identity do not share the own-pid exemption (the second is refused 55P03
 // while the first has an ALTER TABLE open through Gatehouse); a write naming the locked base table itself
 // (55P03); the forward path: masked and unmasked results in one query string with a value of 3 MB (many
@@ -58,12 +68,14 @@ import type { TestGateway } from './support/harness.ts';
 const CLEANUP = `
 DELETE FROM clinical.visits WHERE id >= 900000;
 DROP VIEW IF EXISTS public.pgbench_rt15_view;
-DROP TABLE IF EXISTS public.pgbench_rt15_alter, public.pgbench_rt15_warm, public.pgbench_rt15_base, public.ddl_rt15_scratch CASCADE;
+DROP TABLE IF EXISTS public.pgbench_rt15_cic, public.pgbench_rt15_alter, public.pgbench_rt15_warm, public.pgbench_rt15_base, public.ddl_rt15_scratch CASCADE;
 DROP OPERATOR CLASS IF EXISTS public.rt15_json_ops USING btree CASCADE;
+DROP OPERATOR CLASS IF EXISTS public.rt15_int_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.rt15_int_ops USING btree CASCADE;
 DROP OPERATOR FAMILY IF EXISTS public.rt15_json_ops USING btree CASCADE;
 DROP OPERATOR IF EXISTS public.<%% (json, json), public.<=%% (json, json), public.=%% (json, json), public.>=%% (json, json), public.>%% (json, json);
 DROP FUNCTION IF EXISTS public.rt15_json_cmp(json, json), public.rt15_json_lt(json, json), public.rt15_json_le(json, json),
-  public.rt15_json_eq(json, json), public.rt15_json_ge(json, json), public.rt15_json_gt(json, json), public.rt15_trg() CASCADE;
+  public.rt15_json_eq(json, json), public.rt15_json_ge(json, json), public.rt15_json_gt(json, json), public.rt15_trg(), public.rt15_int_cmp(integer, integer) CASCADE;
 `;
 
 const SETUP = `
@@ -100,6 +112,18 @@ BEGIN
   RAISE NOTICE 'fired next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
   RETURN NEW;
 END $$;
+-- An operator class FOR TYPE integer on a PL function (not default: only an index naming it uses it),
+-- and a table a migration indexes with it CONCURRENTLY.
+CREATE FUNCTION public.rt15_int_cmp(integer, integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN btint4cmp($1, $2);
+END $$;
+CREATE OPERATOR CLASS public.rt15_int_ops FOR TYPE integer USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+  FUNCTION 1 public.rt15_int_cmp(integer, integer);
+CREATE TABLE public.pgbench_rt15_cic (id integer, v text);
+INSERT INTO public.pgbench_rt15_cic SELECT g, 'x' FROM generate_series(1, 20) g;
 -- A scratch table the schema-admins change through Gatehouse.
 CREATE TABLE public.ddl_rt15_scratch (id integer, v text);
 INSERT INTO public.ddl_rt15_scratch VALUES (1, 'a');
@@ -257,6 +281,34 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     expect(JSON.stringify(r!.outcome)).not.toContain(ssn);
     expect(r!.queued).toBe(false);
     expect(r!.outcome.code).toBe('55P03');
+  });
+
+  // R15-4: CREATE INDEX CONCURRENTLY takes SHARE UPDATE EXCLUSIVE (not watched), and the index is maintained
+  // by every write once its second transaction commits, long before the command ends and the event
+  // trigger announces it; a CIC waiting for an old snapshot stays there as long as that snapshot lives.
+  it('R15-4: a write to a table while CREATE INDEX CONCURRENTLY with a user operator class is under way is decided with the index (42501), not run with it unseen', async () => {
+    const old = await upstreamClient();
+    const migration = await upstreamClient();
+    migration.on('error', () => undefined);
+    let o: Outcome | null = null;
+    let cic: Promise<unknown> | null = null;
+    try {
+      // An open snapshot in the database: CIC waits for it in its last phase, index ready for inserts.
+      await old.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await old.query('SELECT 1 FROM public.pgbench_rt15_warm LIMIT 1');
+      cic = migration.query('CREATE INDEX CONCURRENTLY pgbench_rt15_cic_leak ON public.pgbench_rt15_cic (id public.rt15_int_ops)').catch((e: unknown) => e);
+      await until(direct, `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'pgbench_rt15_cic_leak' AND i.indisready`);
+      await pollsSince(direct, (await direct.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
+      o = await inBlock(`INSERT INTO public.pgbench_rt15_cic VALUES (500, 'y')`);
+    } finally {
+      await old.query('ROLLBACK').catch(() => undefined);
+      await cic;
+      await old.end();
+      await migration.end();
+      await direct.query('DROP INDEX IF EXISTS public.pgbench_rt15_cic_leak');
+    }
+    expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o!.code).toBe('42501'); // decided with the index's operator class in sight (R14-1), and refused
   });
 
   it('held: a second session of the same identity is not exempt from the first one\'s lock (55P03 while its ALTER TABLE is open through Gatehouse)', async () => {
