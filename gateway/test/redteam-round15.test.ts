@@ -8,8 +8,8 @@
 //   PostgreSQL takes the statement's relation locks, and the client chooses the time between the two. A
 //   query string is decided whole before any of it runs, so its second statement is decided at once and
 //   takes its locks only when the first has finished; the first can wait as long as the client likes
-//   (here an UPDATE waiting for a row lock; pg_sleep or a slow scan do the same; so does an extended-
-//   protocol pipeline). A migration that alters the second statement's table meanwhile (directly on the
+//   (here an UPDATE waiting for a row another transaction holds; any slow query would do; an extended-
+//   protocol pipeline is decided on arrival the same way, not tested). A migration that alters the second statement's table meanwhile (directly on the
 //   server, or through Gatehouse) is never seen by that decision: the statement queues behind the
 //   migration's lock inside PostgreSQL and runs the new definition at COMMIT: `ALTER COLUMN v TYPE json`
 //   then ran json's user default operator class under an agent's DISTINCT, and its NOTICE carried the SSN
@@ -47,17 +47,28 @@
 //   a write within one poll (250 ms) of the index becoming ready, as for locks taken directly on the server.
 // Held: two sessions of one identity do not share the own-pid exemption (the second is refused 55P03
 // while the first has an ALTER TABLE open through Gatehouse); a write naming the locked base table itself
-// (55P03); the forward path: masked and unmasked results in one query string with a value of 3 MB (many
-// chunks) between them, pipelined extended-protocol Executes of masked and unmasked statements, and a
-// NoticeResponse under a mask, all as direct PostgreSQL would answer, the SSN never raw; fsync15: the
-// kill -9 under pgbench load test (audit-crash.test.ts: every statement PostgreSQL logged has its durable
-// record, `gatehouse audit verify` passes) and the failing-disk flush tests, run on this merge.
-// Not attacked (time): a pg_locks flood / lock flapping (a loop of LOCK TABLE on a scratch table makes the
-// relation snapshot be read again at every poll, four reads a second, statements naming relations waiting
-// for each: documented in data-path.md, not measured here); TOAST, sequences and types (ALTER TYPE, ALTER
-// DOMAIN ... NOT VALID takes no table lock, so nothing queues); prepared transactions (pid NULL: always
-// another's; max_prepared_transactions is 0 here); TLS-wrapped chunk aliasing; fsync15 with a failing disk
-// under concurrent load from several sessions (only the unit-level fault tests were run).
+// (55P03); agents cannot take DDL-mode locks themselves under the example policies (LOCK, TRUNCATE, DDL,
+// VACUUM are not permitted statements), so the lock-holding denial of service needs a role that may; a
+// pooled connection's own pid (a lock of the previous client's transaction is rolled back by the reset
+// before the next client's statement runs: checked by reading pool14's reset, not tested); lock flapping
+// (a direct client taking and releasing SHARE on a table every 130 ms while an agent ran 2,500 statements:
+// median 1.28 -> 0.80 ms, p99 12.1 -> 9.2 ms, i.e. no measurable effect on this small catalog, loaded
+// machine, measured once with a throwaway test, not kept). hot15: detector-rewritten DataRows (an SSN in
+// visit notes of 300 sizes up to ~40 kB) around a 3 MB value and masked rows in one query string, and
+// 3,000 plain rows compared with direct PostgreSQL's: nothing raw, everything else identical; the same
+// notes through the extended protocol; by reading: no frame is spread (`{...frame}` would lose ChunkFrame's
+// getters), rewritten messages are new objects without chunk/at (scrubbed(), dataRow()), and received
+// chunks are never written to. fsync15: on this merge, the kill -9 under pgbench load test
+// (audit-crash.test.ts: every statement PostgreSQL logged has a durable record, `gatehouse audit verify`
+// passes) and the unit fault tests (append-file, file-sink.flush-failed) pass; by reading, records are
+// written with writeSync before any flush that counts them starts, and a flush's success counts only the
+// batches written before it began.
+// Not attacked: R15-1 through an extended-protocol pipeline (same cause, not written as a test); TOAST,
+// sequences, ALTER TYPE / ALTER DOMAIN (NOT VALID takes no table lock, so nothing queues); prepared
+// transactions (pid NULL: always another's; max_prepared_transactions is 0 here); NoticeResponse and
+// ErrorResponse rewriting under hot15 beyond the existing tests; TLS-wrapped chunks; fsync15 with a failing
+// disk under concurrent multi-session load (only the unit-level fault tests ran); a large catalog for the
+// lock-flapping cost.
 
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
