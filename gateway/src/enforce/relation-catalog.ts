@@ -44,6 +44,12 @@ export interface RelationInfo {
    * whatever definition the holder commits (R14-3; enforce/table-locks.ts). Absent: none.
    */
   lockedBy?: RelationLock[];
+  /**
+   * Its indexes not yet valid (a CREATE INDEX CONCURRENTLY under way, or one that failed): writes may
+   * maintain them already, long before the command ends and is announced (red-team round 15, R15-4).
+   * Known so that the DDL lock watch reads the snapshot again when one appears (pg/ddl-locks.ts).
+   */
+  buildingIndexes?: number[];
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
   /**
@@ -90,6 +96,13 @@ export type DdlLockMode = 'access_exclusive' | 'exclusive' | 'share_row_exclusiv
 export interface RelationLock {
   pid: number | null;
   mode: DdlLockMode;
+}
+
+/** A canonical text for a set of indexes not yet valid, by table: the snapshot's and a poll's are compared by it. */
+export function buildingKey(indexes: Iterable<{ rel: number; index: number }>): string {
+  const items: string[] = [];
+  for (const i of indexes) items.push(`${i.rel}:${i.index}`);
+  return items.sort().join(',');
 }
 
 /** A canonical text for a set of locks on relations: the snapshot's and a poll's are compared by it (pg/ddl-locks.ts). */
@@ -143,6 +156,8 @@ export class RelationCatalog {
   private readonly children = new Map<string, RelationInfo[]>();
   /** The DDL locks this snapshot was read with (lockKey()): empty in the normal case. */
   readonly lockKey: string;
+  /** The indexes not yet valid this snapshot was read with (buildingKey()): empty in the normal case. */
+  readonly buildingKey: string;
 
   constructor(
     relations: readonly RelationInfo[],
@@ -152,8 +167,10 @@ export class RelationCatalog {
     readonly version: number = 0,
   ) {
     const locks: Array<{ oid: number; pid: number | null; mode: DdlLockMode }> = [];
+    const building: Array<{ rel: number; index: number }> = [];
     for (const r of relations) {
       for (const l of r.lockedBy ?? []) locks.push({ oid: r.oid, pid: l.pid, mode: l.mode });
+      for (const index of r.buildingIndexes ?? []) building.push({ rel: r.oid, index });
       this.byName.set(r.qualified, r);
       this.byOid.set(r.oid, r);
       for (const a of r.ancestors) {
@@ -163,6 +180,7 @@ export class RelationCatalog {
       }
     }
     this.lockKey = lockKey(locks);
+    this.buildingKey = buildingKey(building);
   }
 
   /** Some relation has `lockedBy` (the normal case is false: statements skip the lock check). */

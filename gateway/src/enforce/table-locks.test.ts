@@ -20,6 +20,9 @@ const CATALOG = new RelationCatalog(
     table(4, 'parent'),
     table(5, 'part_1', [{ pid: MIGRATION, mode: 'access_exclusive' }], ['public.parent']),
     table(6, 'prepared', [{ pid: null, mode: 'share_row_exclusive' }]),
+    { ...table(7, 'over_indexed'), kind: 'view', reads: ['public.indexed'] },
+    { ...table(8, 'over_parent'), kind: 'view', reads: ['public.over_free', 'public.parent'] },
+    { ...table(9, 'over_free'), kind: 'view', reads: ['public.free'] },
   ],
   { hash: true },
 );
@@ -50,6 +53,15 @@ describe('lockedRelationsNamed (R14-3)', () => {
     expect(named('DELETE FROM indexed', null)).toEqual(['public.indexed']);
     expect(named('SELECT * FROM prepared', 1)).toEqual([]);
     expect(named('UPDATE prepared SET v = 2', 1)).toEqual(['public.prepared']);
+  });
+
+  it('a write through a view is refused while a relation under it is locked in a mode the write waits for (R15-2); a read through it is not', () => {
+    expect(named("INSERT INTO over_indexed VALUES (1, 'y')", 1)).toEqual(['public.over_indexed']);
+    expect(named('UPDATE over_indexed SET v = 2', 1)).toEqual(['public.over_indexed']);
+    expect(named('UPDATE over_parent SET v = 2', 1)).toEqual(['public.over_parent']);
+    expect(named("INSERT INTO over_indexed VALUES (1, 'y')", MIGRATION)).toEqual([]);
+    expect(named('SELECT * FROM over_indexed', 1)).toEqual([]);
+    expect(named('UPDATE over_free SET v = 2', 1)).toEqual([]);
   });
 
   it('a read of a parent is refused while one of its partitions is locked', () => {

@@ -32,19 +32,30 @@ function lockedByAnother(r: RelationInfo | null, writes: boolean, ownPid: number
   return false;
 }
 
+/** Whether `qualified` or one of its partitions or children is locked by another in a mode the statement waits for. */
+function reachesLock(relations: RelationCatalog, qualified: string, writes: boolean, ownPid: number | null): boolean {
+  return lockedByAnother(relations.get(qualified), writes, ownPid) || relations.descendants(qualified).some((d) => lockedByAnother(d, writes, ownPid));
+}
+
 /**
  * The relations the statement reads or writes that another backend than `ownPid` (the session's
  * upstream backend; null: none) holds, or waits to hold, in a mode that makes the statement wait:
- * the relation itself or one of its partitions or children (a read or write of a parent reaches them).
- * Views are not followed here: a view over a relation locked ACCESS EXCLUSIVE is `definitionLocked`
- * (enforce/view-locks.ts).
+ * the relation itself or one of its partitions or children (a read or write of a parent reaches them),
+ * and for a write through a view, the relations under it (an updatable view's write reaches its base
+ * table: behind a CREATE TRIGGER or CREATE INDEX there it would fire the new trigger or maintain the new
+ * index at the commit; red-team round 15, R15-2). Reads through a view are not followed here: a view
+ * over a relation locked ACCESS EXCLUSIVE is `definitionLocked` (enforce/view-locks.ts), and the other
+ * modes do not block reads.
  */
 export function lockedRelationsNamed(facts: StatementFacts, relations: RelationCatalog, ownPid: number | null): string[] {
   if (!relations.anyLocked) return [];
   let out: string[] | null = null;
   for (const [tables, writes] of [[facts.tablesRead, false], [facts.tablesWritten, true]] as const) {
     for (const t of tables) {
-      if (lockedByAnother(relations.get(t.qualified), writes, ownPid) || relations.descendants(t.qualified).some((d) => lockedByAnother(d, writes, ownPid))) {
+      const info = relations.get(t.qualified);
+      // Everything a written view reads counts as written: fail closed rather than tell its base from the rest.
+      const under = writes && info?.kind === 'view' ? info.reads : [];
+      if (reachesLock(relations, t.qualified, writes, ownPid) || under.some((u) => reachesLock(relations, u, writes, ownPid))) {
         (out ??= []).push(t.qualified);
       }
     }

@@ -4,7 +4,7 @@
 // decisions within one poll (red-team round 14, R14-3; enforce/table-locks.ts).
 
 import type { CatalogReader, CatalogSnapshot } from './catalog-snapshot.ts';
-import { lockKey, type DdlLockMode, type RelationCatalog, type RelationLock } from '../enforce/relation-catalog.ts';
+import { buildingKey, lockKey, type DdlLockMode, type RelationCatalog, type RelationLock } from '../enforce/relation-catalog.ts';
 
 /**
  * Relation locks in the modes DDL takes that block reads or writes, held or waited for (a waiting
@@ -27,6 +27,19 @@ const POLL = `SELECT k.relation::int AS oid, k.pid, k.mode
   JOIN pg_catalog.pg_class c ON c.oid = k.relation
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
+/**
+ * Indexes not yet valid on the same relations: CREATE INDEX CONCURRENTLY takes SHARE UPDATE EXCLUSIVE (not
+ * watched: autovacuum takes it too), and writes maintain its index from its second transaction's commit,
+ * long before the command ends and the event trigger announces it (red-team round 15, R15-4). An index
+ * appearing here makes the snapshot be read again, which then lists its operator class (relation-type-calls.ts).
+ */
+const BUILDING = `SELECT x.indrelid::int AS rel, x.indexrelid::int AS index
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT x.indisvalid AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /** One lock as read: pg_locks' mode name. */
@@ -108,13 +121,16 @@ export class DdlLockWatch {
     if (this.polling) return;
     this.polling = true;
     try {
-      const rows = await this.options.reader(async (client) => (await client.query<{ oid: number; pid: number | null; mode: string }>(POLL)).rows);
+      const [rows, building] = await this.options.reader(async (client) => [
+        (await client.query<{ oid: number; pid: number | null; mode: string }>(POLL)).rows,
+        (await client.query<{ rel: number; index: number }>(BUILDING)).rows,
+      ] as const);
       this.polls++;
       if (this.failures > 0) this.options.log?.(`DDL lock watch: polling again after ${this.failures} failed attempt(s)`);
       this.failures = 0;
       const snapshot = this.options.relations.peek();
       if (snapshot === null || this.options.relations.changePending()) return; // a read is owed anyway
-      if (polledLockKey(rows) !== snapshot.lockKey) this.options.relations.invalidate();
+      if (polledLockKey(rows) !== snapshot.lockKey || buildingKey(building) !== snapshot.buildingKey) this.options.relations.invalidate();
     } catch (e) {
       if (this.failures++ === 0) {
         const why = e instanceof Error ? e.message : String(e);

@@ -32,6 +32,8 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS k
     coalesce(v.locked, false) AS "definitionLocked",
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
       SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) END AS "lockedBy",
+    CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
+      SELECT json_agg(x.indexrelid::int ORDER BY x.indexrelid) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND NOT x.indisvalid) END AS "buildingIndexes",
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
       SELECT json_agg(json_build_object(
                'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
@@ -140,6 +142,8 @@ interface RelationRow {
   definitionLocked?: boolean;
   /** DDL locks of other backends on it (null: none; absent in rows read before locks were). */
   lockedBy?: DdlLockRow[] | null;
+  /** Its indexes not yet valid (null: none; absent in rows read before they were). */
+  buildingIndexes?: number[] | null;
   columns: ColumnInfo[];
   /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
   partitionKey?: string[] | null;
@@ -289,6 +293,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ancestors: closure(r.oid, parentEdges).flatMap(qualified).sort(),
     ...(locked.size > 0 && [r.oid, ...closure(r.oid, viewEdges)].some((oid) => locked.has(oid)) ? { definitionLocked: true as const } : {}),
     ...(r.lockedBy && r.lockedBy.length > 0 ? { lockedBy: relationLocks(r.lockedBy) } : {}),
+    ...(r.buildingIndexes && r.buildingIndexes.length > 0 ? { buildingIndexes: r.buildingIndexes } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
