@@ -29,7 +29,7 @@ export const ERRORS = {
    * enforce/write-target.ts; or its constraint checks would tell whether a masked value exists: enforce/existence-oracles.ts.
    */
   MASKED_COLUMN_READ: { sqlstate: '42501', severity: 'ERROR' },
-  /** A statement would change standard_conforming_strings or client_encoding unsafely (pg/session-invariants.ts). */
+  /** A statement would change standard_conforming_strings or client_encoding unsafely (sql/session-invariants.ts). */
   UNSAFE_PARSER_SETTING: { sqlstate: '22023', severity: 'ERROR' },
   /** A session with such a setting is refused or ended. */
   UNSAFE_PARSER_SESSION: { sqlstate: '22023', severity: 'FATAL' },

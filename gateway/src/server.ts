@@ -41,7 +41,7 @@ import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
 import { errorMessageFor, Session } from './pg/session.ts';
 import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
-import { unsafeSessionError, unsafeStartupParameter } from './pg/session-invariants.ts';
+import { unsafeSessionError, unsafeStartupParameter } from './sql/session-invariants.ts';
 import { sendCancel } from './pg/upstream/cancel.ts';
 import { DirectUpstreams } from './pg/upstream-direct.ts';
 import { socketDeparture, type UpstreamLease, type UpstreamSource } from './pg/upstream-lease.ts';

@@ -1,9 +1,9 @@
 // Refuses a statement that would change standard_conforming_strings or client_encoding to a value
-// under which PostgreSQL would read SQL differently from Gatehouse (pg/session-invariants.ts).
+// under which PostgreSQL would read SQL differently from Gatehouse (sql/session-invariants.ts).
 // The decision point asks this before any policy, for every statement, in both protocols.
 
 import { GatehouseError } from '../errors.ts';
-import { PARSER_SETTINGS, PARSER_SETTINGS_HINT, parserSetting, unsafeSetting, unsafeSettingStatementError } from '../pg/session-invariants.ts';
+import { PARSER_SETTINGS, PARSER_SETTINGS_HINT, parserSetting, unsafeSetting, unsafeSettingStatementError } from '../sql/session-invariants.ts';
 import type { SettingChange, SettingValue } from '../sql/setting-changes.ts';
 
 /**

@@ -6,7 +6,7 @@
 
 import { decodeParameterStatus, errorResponse } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
-import { unsafeSessionError, unsafeSetting } from './session-invariants.ts';
+import { unsafeSessionError, unsafeSetting } from '../sql/session-invariants.ts';
 
 /** What the guard needs of a Session. */
 export interface GuardedSession {

@@ -12,7 +12,7 @@ import type { Departure, UpstreamHandback, UpstreamLease, UpstreamRequest, Upstr
 import { checkoutSession } from './upstream/checkout.ts';
 import { connectUpstream, type UpstreamConnection } from './upstream/connect.ts';
 import { resetSession } from './upstream/reset.ts';
-import { unsafeReportedSettings, unsafeSessionError } from './session-invariants.ts';
+import { unsafeReportedSettings, unsafeSessionError } from '../sql/session-invariants.ts';
 
 /** Bytes an idle connection may receive unread (asynchronous messages) before it is closed. */
 const MAX_IDLE_BYTES = 64 * 1024;

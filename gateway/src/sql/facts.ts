@@ -110,7 +110,7 @@ export interface StatementFacts {
   /**
    * Every run-time parameter the statement changes, wherever written (SET, ALTER ... SET, a
    * function's SET clause, set_config(), UPDATE pg_settings, DISCARD ALL). Gatehouse itself refuses
-   * changes that would make PostgreSQL parse SQL differently (pg/session-invariants.ts); policies
+   * changes that would make PostgreSQL parse SQL differently (sql/session-invariants.ts); policies
    * see the names as statement.settings (policy/setting-names.ts).
    */
   settingChanges: SettingChange[];

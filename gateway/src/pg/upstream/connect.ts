@@ -13,7 +13,7 @@ import { encodePassword, encodeSaslInitialResponse, encodeSaslResponse } from '.
 import { BE } from '../../wire/message-types.ts';
 import { encodeSslRequest, encodeStartupMessage } from '../../wire/startup.ts';
 import { isWireError } from '../../wire/wire-error.ts';
-import { unsafeReportedSettings, unsafeSessionError } from '../session-invariants.ts';
+import { unsafeReportedSettings, unsafeSessionError } from '../../sql/session-invariants.ts';
 import { describeTarget, parseConnectionUrl, type ConnectionSettings } from './connection-url.ts';
 import { md5PasswordResponse } from './md5-password.ts';
 import { SCRAM_MECHANISM, ScramClient } from './scram.ts';
@@ -61,7 +61,7 @@ const IGNORED_EXTRA = new Set(['user', 'database', 'replication']);
  * waits for ReadyForQuery. Any failure is a GatehouseError UPSTREAM_UNAVAILABLE saying what
  * failed, never containing the password; a malformed URL is CONFIG_INVALID; a session whose
  * standard_conforming_strings or client_encoding would make PostgreSQL parse SQL differently from
- * Gatehouse (pg/session-invariants.ts) is UNSAFE_PARSER_SESSION.
+ * Gatehouse (sql/session-invariants.ts) is UNSAFE_PARSER_SESSION.
  */
 export async function connectUpstream(opts: ConnectUpstreamOptions): Promise<UpstreamConnection> {
   const settings = parseConnectionUrl(opts.url);
@@ -175,7 +175,7 @@ class Attempt {
       if (IGNORED_EXTRA.has(k) || k.startsWith('_pq_.')) continue;
       params[k] = v;
     }
-    // Gatehouse parses SQL as UTF-8 with standard_conforming_strings on (pg/session-invariants.ts).
+    // Gatehouse parses SQL as UTF-8 with standard_conforming_strings on (sql/session-invariants.ts).
     // Startup parameters take precedence over role and database defaults, and RESET returns to them.
     for (const [name, value] of [['client_encoding', 'UTF8'], ['standard_conforming_strings', 'on']] as const) {
       if (!Object.keys(params).some((k) => k.toLowerCase() === name)) params[name] = value;

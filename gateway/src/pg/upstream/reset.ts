@@ -6,11 +6,11 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TransactionStatus } from '../../wire/backend.ts';
 import { encodeQuery } from '../../wire/frontend.ts';
-import { unsafeSetting } from '../session-invariants.ts';
+import { unsafeSetting } from '../../sql/session-invariants.ts';
 import { ExchangeFailed, idleExchange, type ExchangeAnswer } from './idle-exchange.ts';
 
 /**
- * Read after DISCARD ALL: the two parser settings (pg/session-invariants.ts) and who the session
+ * Read after DISCARD ALL: the two parser settings (sql/session-invariants.ts) and who the session
  * runs as (SET ROLE and SET SESSION AUTHORIZATION must be undone). Schema-qualified, so no
  * search_path can redirect it.
  */
