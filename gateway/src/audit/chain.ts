@@ -2,6 +2,7 @@
 // of the previous line's exact bytes, so an edited, removed, inserted or reordered line breaks it.
 
 import { hash } from 'node:crypto';
+import { recordBody } from './record-json.ts';
 import type { AuditRecord } from './types.ts';
 
 /** `prev` of the very first record of a log. */
@@ -47,12 +48,7 @@ export interface PreparedRecord {
 }
 
 export function prepareRecord(record: AuditRecord): PreparedRecord {
-  const json = JSON.stringify(record);
-  // Records are built with `v` first, so their JSON is `{"v":1,` and the rest in order: cut `v` out.
-  const lead = `{"v":${JSON.stringify(record.v)},`;
-  if (json.startsWith(lead)) return { v: record.v, body: `{${json.slice(lead.length)}` };
-  const { v, ...rest } = record;
-  return { v, body: JSON.stringify(rest) };
+  return { v: record.v, body: recordBody(record) };
 }
 
 /** The same line chainLine() makes for the record `prepared` came from, linked after `at`. */
