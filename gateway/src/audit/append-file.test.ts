@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,38 @@ describe('AppendFile, preallocated', () => {
     expect(await durable(f)).toBeNull();
     f.close();
     expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it.runIf(process.getuid?.() === 0)('on a disk with less room than a chunk, gives each batch its own space without writing zeros up to the disk\'s end again', () => {
+    const mnt = join(dir, 'small-tmpfs');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    } catch {
+      return; // no mount here (not a privileged container)
+    }
+    /** Bytes this process has handed to write(2) and its kind so far (/proc/self/io). */
+    const written = (): number => Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+    const path = join(mnt, 'audit.ndjson');
+    const f = new AppendFile(path, true, 64 << 20); // the default chunk, 64 times the disk
+    try {
+      const expected: string[] = [];
+      const add = (n: number): void => {
+        f.append(Buffer.from(`${line(n)}\n`));
+        f.writeAppended();
+        expected.push(line(n));
+      };
+      add(1); // the whole chunk does not fit: zeros up to the disk's end, cut back, then the batch's own
+      const before = written();
+      for (let n = 2; n <= 21; n++) add(n);
+      // Each batch: its zeros and its line (about 2 x 50 bytes), not another megabyte of zeros.
+      expect(written() - before).toBeLessThan(64 * 1024);
+      f.close();
+      expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+    } finally {
+      f.close();
+      execFileSync('umount', [mnt]);
+    }
   });
 
   it('a log opened without fsync is written by plain appends', () => {

@@ -74,6 +74,12 @@ export class AppendFile {
   private readonly chunk: number;
   /** The file's real length: `size` plus the zero tail preallocated ahead of it. */
   private allocated: number;
+  /**
+   * `allocated` when a whole chunk last did not fit (a nearly full disk): until the file has grown by
+   * a chunk since, each batch is given only the space it needs, instead of writing zeros up to the
+   * disk's end and cutting them back again for every batch.
+   */
+  private chunkFailedAt = Number.NEGATIVE_INFINITY;
   private readonly waiters: { upTo: number; done: DurableCallback }[] = [];
   /** Preallocated: batches appended this turn, their space reserved, written together at its end. */
   private staged: Buffer[] = [];
@@ -160,11 +166,15 @@ export class AppendFile {
     if (this.chunk === 0) return this.writeBatches([batch], batch.length, null);
     const end = this.size + this.stagedBytes + batch.length;
     if (end > this.allocated) {
-      try {
-        this.extend(end + this.chunk);
-      } catch {
-        // No room for a whole chunk (a nearly full disk): only what this batch needs, or its error.
-        this.extend(end);
+      if (this.allocated - this.chunkFailedAt < this.chunk) this.extend(end);
+      else {
+        try {
+          this.extend(end + this.chunk);
+        } catch {
+          // No room for a whole chunk (a nearly full disk): only what this batch needs, or its error.
+          this.chunkFailedAt = this.allocated;
+          this.extend(end);
+        }
       }
     }
     this.staged.push(batch);

@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { PolicyInput } from '../policy/types.ts';
 import type { AuditRecord } from './types.ts';
+import { dataEnd } from './unused-tail.ts';
 
 /** How much of the log's end is read: enough for thousands of records, bounded whatever the log's size. */
 const TAIL_BYTES = 8 * 1024 * 1024;
@@ -52,11 +53,15 @@ export async function recentRecordedInputs(file: string, count: number, tailByte
   return inputs;
 }
 
-/** The last `bytes` of the file, from the first whole line on (all of it when smaller). */
+/**
+ * The last `bytes` of the file's data, from the first whole line on (all of it when smaller). The
+ * data of a preallocated live log ends before its zero tail, which may be longer than `bytes`.
+ */
 async function readTail(file: string, bytes: number): Promise<string> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
+    const length = (await handle.stat()).size;
+    const size = length === 0 ? 0 : dataEnd(file, length);
     const start = Math.max(0, size - bytes);
     const buffer = Buffer.alloc(size - start);
     await handle.read(buffer, 0, buffer.length, start);
