@@ -5,8 +5,7 @@
 //   [--upstream URL] [--dir DIR (where the audit files go)] [--postgres-sink URL (the database for the
 //   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
 //   (which file/none gateways run)] [--preallocate BYTES (one more durable gateway, its file
-//   preallocated by BYTES: audit.preallocate_bytes; the `durable` one then appends, preallocate_bytes
-//   0, instead of running the default, which preallocates)] [--trace (per durable run: flushes, statements per flush,
+//   preallocated: audit.preallocate_bytes)] [--trace (per durable run: flushes, statements per flush,
 //   flush time, wait until durable: scripts/flush-trace.ts)]. Prints each run's TPS and the CPU time
 //   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -68,12 +67,10 @@ try {
     return `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
   };
   const urls: Partial<Record<AnyAuditSetting, string>> = {};
-  const preallocate = values.preallocate === undefined ? null : Number(values.preallocate);
-  // With --preallocate, `durable` appends (preallocate_bytes 0) so that the two are compared;
-  // without it, `durable` runs the default (preallocated).
-  if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson'), ...(preallocate === null ? {} : { preallocate_bytes: 0 }) });
+  if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
   if (chosen.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
   if (chosen.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
+  const preallocate = values.preallocate === undefined ? null : Number(values.preallocate);
   if (preallocate !== null) urls.preallocated = await start({ file: path.join(workDir, 'preallocated.ndjson'), preallocate_bytes: preallocate });
   if (sinkUrl !== undefined) urls.postgres = await start({ sink: 'postgres', postgres_url: sinkUrl, postgres_table: sinkTable, instance: 'bench' });
   const cpuPerTransaction = new Map<string, number>();

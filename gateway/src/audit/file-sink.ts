@@ -18,8 +18,8 @@ export interface AuditSinkOptions {
    * Flushes then rarely change the file's size, so most are a data write without a journal commit,
    * and a record's space is reserved when it is accepted, so the records of a turn are written with
    * one write at its end. The zero tail is cut when the file is closed or rotated; Gatehouse's
-   * readers skip it, but a tool tailing or grepping the live file sees NUL bytes at its end
-   * (audit.preallocate_bytes: 0 turns it off). Default DEFAULT_PREALLOCATE_BYTES.
+   * readers skip it, but a tool tailing the live file sees NUL bytes at its end
+   * (hence opt-in: audit.preallocate_bytes, e.g. 1048576). Default 0.
    */
   preallocateBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
@@ -61,11 +61,10 @@ interface Outage {
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
 /**
- * What a durable log is extended by ahead of its records (options.preallocateBytes), and the step it
- * grows by: durable throughput was higher preallocated than appending (docs/benchmarks.md), and a
- * large step makes the extensions (zeros written in the event loop, then flushed) rare.
+ * What a durable log is extended by ahead of its records (options.preallocateBytes): none unless asked,
+ * since tools that tail or grep the live file would see its NUL tail (a newcomer's `grep` calls it binary).
  */
-export const DEFAULT_PREALLOCATE_BYTES = 64 << 20;
+const PREALLOCATE_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -76,7 +75,7 @@ const DEFERRED_FLUSH_MS = 20;
  */
 export function openAuditSink(path: string, options: AuditSinkOptions = {}): FileAuditSink {
   const fsync = options.fsync ?? true;
-  const preallocate = options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES;
+  const preallocate = options.preallocateBytes ?? PREALLOCATE_BYTES;
   const signer = options.signer ?? null;
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const retryMs = options.retryMs ?? 1000;

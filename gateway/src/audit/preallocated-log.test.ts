@@ -1,5 +1,5 @@
-// Every reader of the audit log on a real log written with the default durable settings, which
-// preallocate it: the live file (as kill -9 would leave it) ends in a zero tail longer than any
+// Every reader of the audit log on a real log written durably and preallocated (audit.preallocate_bytes,
+// opt-in): the live file (as kill -9 would leave it) ends in a zero tail longer than any
 // window a reader looks at, and a rotated file has none.
 
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,13 +11,16 @@ import { input, readPatients } from '../policy/example-inputs.ts';
 import { generateCheckpointKeys, loadCheckpointKey, loadCheckpointSigner, type CheckpointKey, type CheckpointSigner } from './checkpoint.ts';
 import { disclosuresIn } from './disclosures.ts';
 import { explainDecision, ExplainError, findDecision } from './explain.ts';
-import { DEFAULT_PREALLOCATE_BYTES, openAuditSink, type FileAuditSink } from './file-sink.ts';
+import { openAuditSink, type FileAuditSink } from './file-sink.ts';
 import { NO_FILTER, queryAuditRecords } from './query.ts';
 import { auditFileSource } from './record-source-files.ts';
 import { recentRecordedInputs } from './recorded-inputs.ts';
 import { subjectHasher } from './subjects.ts';
 import type { AuditRecord } from './types.ts';
 import { verifyAuditFiles } from './verify.ts';
+
+/** A step as large as an operator would choose for a busy log: longer than any window a reader looks at. */
+const PREALLOCATE = 64 << 20;
 
 const SUBJECT_KEY = Buffer.alloc(32, 7);
 const hash = subjectHasher(SUBJECT_KEY);
@@ -77,7 +80,7 @@ beforeAll(async () => {
   signer = await loadCheckpointSigner(join(dir, 'checkpoint.key'));
   key = await loadCheckpointKey(k.publicPem);
   const file = join(dir, 'audit.ndjson');
-  sink = openAuditSink(file, { signer }); // the defaults: durable, preallocated
+  sink = openAuditSink(file, { signer, preallocateBytes: PREALLOCATE }); // durable (the default), preallocated
   sink.write(statement('d1', '2026-12-01T10:00:00.000Z'));
   await durable(sink);
   sink.writeSoon(outcome('d1', '2026-12-01T10:00:00.100Z', 'patient-42'));
@@ -98,11 +101,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('a preallocated audit log (the default)', () => {
+describe('a preallocated audit log (audit.preallocate_bytes 64 MiB)', () => {
   it('the live file ends in a zero tail longer than the records; rotation cuts it', () => {
-    expect(DEFAULT_PREALLOCATE_BYTES).toBeGreaterThan(8 << 20); // longer than recorded-inputs' window
+    expect(PREALLOCATE).toBeGreaterThan(8 << 20); // longer than recorded-inputs' window
     const live = readFileSync(crashed);
-    expect(live.length).toBeGreaterThanOrEqual(DEFAULT_PREALLOCATE_BYTES);
+    expect(live.length).toBeGreaterThanOrEqual(PREALLOCATE);
     const end = live.indexOf(0);
     expect(end).toBeGreaterThan(0);
     expect(live.subarray(end).every((b) => b === 0)).toBe(true);
