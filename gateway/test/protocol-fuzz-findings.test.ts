@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { FUZZ_VISIT_ID } from './support/protocol-fuzz/generate.ts';
-import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
+import { bothWays as bothWaysThrough, directSession, type BothAnswers } from './support/differential.ts';
+import { prepareDatabase } from './support/protocol-fuzz/session.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 describe('protocol fuzzer findings', () => {
@@ -18,19 +19,7 @@ describe('protocol fuzzer findings', () => {
   });
   afterAll(async () => t?.close());
 
-  async function bothWays(count: number, ...messages: Buffer[]): Promise<{ gh: Message[][]; pg: Message[][] }> {
-    const w = await WireClient.connect(t.port, token);
-    const d = await directSession(t.upstreamUrl);
-    try {
-      w.send(...messages);
-      d.send(...messages);
-      const [gh, pg] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-      return { gh, pg };
-    } finally {
-      w.close();
-      d.close();
-    }
-  }
+  const bothWays = (count: number, ...messages: Buffer[]): Promise<BothAnswers> => bothWaysThrough(t, token, count, ...messages);
 
   it('an empty query string gets EmptyQueryResponse, as from PostgreSQL (the example policies allow it)', async () => {
     const { gh, pg } = await bothWays(2, serialize.query(''), serialize.query(' ; '));
