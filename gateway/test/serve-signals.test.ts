@@ -12,20 +12,10 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
 import { writeTestConfig } from './support/gateway-config.ts';
 import { auditText, ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
+import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases, readersPolicy } from './support/policy-repo.ts';
 import { tokenClient } from './support/token-client.ts';
 import { loggedPort, SERVE_START_TIMEOUT_MS, spawnServe, type ServeProcess } from './support/serve-process.ts';
 import { waitFor } from './support/wait-for.ts';
-
-/** Commit B: the "lifecycle-readers" group may read clinical.visits (commit A denies it). */
-const READERS_POLICY = `package gatehouse
-
-allow contains {"id": "lifecycle-readers-visits", "reason": "readers may read visits", "on": "read", "table": t} if {
-	member("lifecycle-readers")
-	some t in input.statement.tables_read
-	t == "clinical.visits"
-}
-`;
 
 /** A generous safety net for a noisy machine: a test fails at it instead of hanging. */
 const CONDITION_TIMEOUT_MS = 60_000;
@@ -121,7 +111,7 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
   it('a new commit is not picked up on its own; after SIGHUP it decides the next statement', async () => {
     commitB = commitFiles(
       repo,
-      { 'policies/rego/lifecycle.rego': READERS_POLICY, 'policy-tests/lifecycle.yaml': readersCases('rego') },
+      { 'policies/rego/lifecycle.rego': readersPolicy('rego'), 'policy-tests/lifecycle.yaml': readersCases('rego') },
       'Let lifecycle readers read visits',
     );
     // Without a signal nothing fetches the repository: A still decides.
