@@ -2,41 +2,31 @@
 // from the command line, a refusal reported with exit 1, grants listed and revoked.
 
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pendingRequest } from './support/approvals.ts';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pendingRequest, useApprovalGateway } from './support/approvals.ts';
+import { REPO_ROOT } from './support/harness.ts';
 import { runTool } from './support/run-tool.ts';
 
-let t: TestGateway;
-let lead: string;
+const fx = useApprovalGateway();
 
-beforeAll(async () => {
-  t = await startTestGateway({ admin: true });
-  lead = await t.token('lead-1', ['clinical-leads']);
-}, 120_000);
-
-afterAll(async () => {
-  await t?.close();
-});
-
-function cli(args: string[], token = lead) {
+function cli(args: string[], token = fx.leadToken) {
   return runTool(process.execPath, [join(REPO_ROOT, 'gateway/bin/gatehouse.js'), 'approvals', ...args], {
-    env: { GATEHOUSE_ADMIN_URL: `http://127.0.0.1:${t.gw.adminPort}`, GATEHOUSE_TOKEN: token },
+    env: { GATEHOUSE_ADMIN_URL: `http://127.0.0.1:${fx.adminPort}`, GATEHOUSE_TOKEN: token },
     killAfterMs: 60_000,
   });
 }
 
 describe('gatehouse approvals', () => {
   it('lists, shows and approves a held statement, which then runs', async () => {
-    const agent = await t.client(await t.token('agent-7', ['agents']));
+    const agent = await fx.gateway.client(fx.agentToken);
     const held = agent.query("UPDATE clinical.patients SET phone = '555-0301' WHERE id = 31");
-    const request = await pendingRequest(t.gw.adminPort!, lead, "'555-0301'");
+    const request = await pendingRequest(fx.adminPort, fx.leadToken, "'555-0301'");
     const list = await cli(['list']);
     expect(list.code).toBe(0);
     expect(list.stdout.toString()).toContain(request.id);
     const show = await cli(['show', request.id]);
     expect(show.stdout.toString()).toContain("SET phone = '555-0301'");
-    const self = await cli(['approve', request.id], await t.token('agent-7', ['agents']));
+    const self = await cli(['approve', request.id], fx.agentToken);
     expect(self.code).toBe(1);
     expect(self.stderr).toContain('nobody answers their own request');
     const approve = await cli(['approve', request.id, '--comment', 'checked', '--grant', '5']);
@@ -52,12 +42,12 @@ describe('gatehouse approvals', () => {
   });
 
   it('pages with --limit and --before, printing the cursor of the next page', async () => {
-    const agent = await t.client(await t.token('agent-7', ['agents']));
+    const agent = await fx.gateway.client(fx.agentToken);
     // Three closed requests, denied from the CLI, one after the other.
     const ours: string[] = [];
     for (const phone of ['555-0311', '555-0312', '555-0313']) {
       const held = agent.query(`UPDATE clinical.patients SET phone = '${phone}' WHERE id = 31`).catch((e: { code?: string }) => e.code);
-      const request = await pendingRequest(t.gw.adminPort!, lead, `'${phone}'`);
+      const request = await pendingRequest(fx.adminPort, fx.leadToken, `'${phone}'`);
       ours.push(request.id);
       expect((await cli(['deny', request.id, '--comment', 'paging test'])).code).toBe(0);
       expect(await held).toBe('42501');

@@ -2,36 +2,19 @@
 // the change (opened the request, took the closing answer, or closed it), so each step is announced
 // once even when every instance's sweeper expires the same request at the same time.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import type { ApprovalEvent } from '../src/approvals/notifications/event.ts';
-import { openPostgresStore } from '../src/approvals/postgres-store.ts';
 import { ApprovalService } from '../src/approvals/service.ts';
-import type { ApprovalStore } from '../src/approvals/store.ts';
 import { heldUpdate, person } from '../src/approvals/test-fixtures.ts';
-import { ensureDatabase, TEST_DB } from './support/harness.ts';
+import { useApprovalStoreDatabase } from './support/approval-store-database.ts';
 
-let url: string;
-const stores: ApprovalStore[] = [];
+const db = useApprovalStoreDatabase('notify');
 const events: Array<{ instance: string; kind: ApprovalEvent['kind']; id: string }> = [];
 
 async function instance(name: string, now: () => Date = () => new Date()): Promise<ApprovalService> {
-  const store = await openPostgresStore({ url });
-  stores.push(store);
+  const store = await db.open();
   return new ApprovalService({ store, audit: () => undefined, activeRevision: () => 'rev-1', pollMs: 20, now, onEvent: (e) => events.push({ instance: name, kind: e.kind, id: e.request.id }) });
 }
-
-beforeAll(async () => {
-  url = await ensureDatabase(`${TEST_DB}_notify`);
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query('DROP SCHEMA IF EXISTS gatehouse CASCADE');
-  await c.end();
-});
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-});
 
 describe('notifications with a shared PostgreSQL store', () => {
   it('the instance that opens a request announces it; the one that takes the closing answer announces that', async () => {

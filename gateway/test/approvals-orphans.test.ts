@@ -3,79 +3,42 @@
 // heartbeat stops, and the live instance withdraws the orphaned request long before its 1 h TTL,
 // audits it, and tells the requester when it connects again.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { INSTANCE_STOPPED_REASON } from '../src/approvals/service.ts';
-import { DEV_ALGORITHM, ensureDevKeys } from '../src/auth/dev-keys.ts';
 import { api, pendingRequest } from './support/approvals.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
-
-const GATEHOUSE_BIN = join(REPO_ROOT, 'gateway', 'bin', 'gatehouse.js');
-/** Safety nets for a noisy machine: a test fails at these instead of hanging (no duration is asserted). */
-const START_TIMEOUT_MS = 150_000;
-const CONDITION_TIMEOUT_MS = 60_000;
-
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = CONDITION_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { listeningPort, SERVE_START_TIMEOUT_MS, spawnServe, type ServeProcess } from './support/serve-process.ts';
+import { waitFor } from './support/wait-for.ts';
 
 let live: TestGateway;
-let child: ChildProcessWithoutNullStreams | null = null;
+let child: ServeProcess | null = null;
 let childPort = 0;
-let exited: Promise<unknown>;
 
 beforeAll(async () => {
   live = await startTestGateway({ admin: true, approvalsStore: 'postgres', approvalsSettings: { heartbeat_timeout_s: 2 } });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-it-orphans-'));
   // The same dev keys as the live instance: one identity provider for both.
-  const keys = await ensureDevKeys(live.keyDir);
-  const configFile = join(dir, 'gatehouse.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+  const configFile = await writeTestConfig(
+    dir,
+    {
       upstream: { url: live.upstreamUrl },
       policies: { engine: 'rego', directory: join(REPO_ROOT, 'policies', 'rego'), eval_timeout_ms: 5000 },
       approvals: { store: 'postgres', heartbeat_timeout_s: 2 },
       audit: { file: join(dir, 'audit.ndjson') },
-    }),
-  );
-  child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const log: string[] = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => log.push(chunk));
-  child.stdout.resume();
-  let done = false;
-  exited = new Promise((resolve) => child!.on('exit', () => resolve((done = true))));
-  childPort = await waitFor(
-    'gatehouse serve to log its port',
-    () => {
-      if (done) throw new Error(`gatehouse serve exited during startup:\n${log.join('')}`);
-      const m = /listening on 127\.0\.0\.1:(\d+) /.exec(log.join(''));
-      return m?.[1] === undefined ? undefined : Number(m[1]);
     },
-    START_TIMEOUT_MS,
+    live.keyDir,
   );
-}, START_TIMEOUT_MS + 30_000);
+  child = spawnServe(configFile);
+  childPort = await listeningPort(child);
+}, SERVE_START_TIMEOUT_MS + 30_000);
 
 afterAll(async () => {
-  child?.kill('SIGKILL');
+  child?.child.kill('SIGKILL');
   await live?.close();
 });
 
@@ -94,8 +57,8 @@ describe('a request whose Gatehouse stopped', () => {
     await live.gw.approvals.sweeper.sweep();
     expect((await api(live.gw.adminPort!, `/approvals/api/requests/${request.id}`, lead)).body.state).toBe('pending');
 
-    child!.kill('SIGKILL');
-    await exited;
+    child!.child.kill('SIGKILL');
+    await child!.exited;
     expect(await held).toBe('ended');
     const closed = await waitFor('the orphaned request to be closed', async () => {
       const { body } = await api(live.gw.adminPort!, `/approvals/api/requests/${request.id}`, lead);

@@ -3,38 +3,23 @@
 // reason comment wins), and a held Execute in an extended-protocol pipeline holds everything the
 // client sent after it, which runs in order once it is approved (raw wire client, one write).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, pendingRequest } from './support/approvals.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { api, pendingRequest, useApprovalGateway } from './support/approvals.ts';
 import { errorCodes, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
-let t: TestGateway;
-let admin: number;
-let agentToken: string;
-let leadToken: string;
-
-beforeAll(async () => {
-  t = await startTestGateway({ admin: true });
-  admin = t.gw.adminPort!;
-  agentToken = await t.token('agent-7', ['agents']);
-  leadToken = await t.token('lead-1', ['clinical-leads']);
-}, 120_000);
-
-afterAll(async () => {
-  await t?.close();
-});
+const fx = useApprovalGateway();
 
 async function approve(id: string): Promise<void> {
-  const res = await api(admin, `/approvals/api/requests/${id}/answer`, leadToken, { verdict: 'approve', comment: '' });
+  const res = await api(fx.adminPort, `/approvals/api/requests/${id}/answer`, fx.leadToken, { verdict: 'approve', comment: '' });
   expect(res.status).toBe(200);
 }
 
 describe('the requester reason from gatehouse.reason', () => {
   it('is read as PostgreSQL holds it: SET, undone by ROLLBACK, RESET; a reason comment wins', async () => {
-    const agent = await t.client(agentToken);
+    const agent = await fx.gateway.client(fx.agentToken);
     const reasonOf = async (sql: string, marker: string): Promise<string | null> => {
       const held = agent.query(sql);
-      const request = await pendingRequest(admin, leadToken, marker);
+      const request = await pendingRequest(fx.adminPort, fx.leadToken, marker);
       await approve(request.id);
       expect((await held).rowCount).toBe(1);
       return request.requester_reason as string | null;
@@ -56,7 +41,7 @@ describe('the requester reason from gatehouse.reason', () => {
 
 describe('a held Execute in a pipeline', () => {
   it('holds what follows it, in order, and all of it runs after approval', async () => {
-    const c = await WireClient.connect(t.port, agentToken);
+    const c = await WireClient.connect(fx.gateway.port, fx.agentToken);
     const code = `Z${Date.now() % 100000}`;
     c.send(
       serialize.parse({ text: 'UPDATE clinical.patients SET diagnosis_code = $1 WHERE id = 7' }),
@@ -81,7 +66,7 @@ describe('a held Execute in a pipeline', () => {
     expect(id).toBeDefined();
     expect(before.map((m) => m.name)).not.toContain('commandComplete');
     expect(before.map((m) => m.name)).not.toContain('dataRow');
-    const request = (await api(admin, `/approvals/api/requests/${id}`, leadToken)).body;
+    const request = (await api(fx.adminPort, `/approvals/api/requests/${id}`, fx.leadToken)).body;
     expect(request).toMatchObject({ state: 'pending', statement: { protocol: 'extended', parameters: [code] } });
 
     await approve(id!);

@@ -1,42 +1,27 @@
 // The PostgreSQL approval store against the real PostgreSQL: two instances share one request, an
 // answer on each counts exactly once, and requests and grants survive a restart.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { openPostgresStore } from '../src/approvals/postgres-store.ts';
 import { ApprovalService, INSTANCE_STOPPED_REASON } from '../src/approvals/service.ts';
 import type { ApprovalStore } from '../src/approvals/store.ts';
 import { heldUpdate, person } from '../src/approvals/test-fixtures.ts';
 import type { ApprovalAuditRecord } from '../src/audit/types.ts';
-import { ensureDatabase, TEST_DB } from './support/harness.ts';
+import { useApprovalStoreDatabase } from './support/approval-store-database.ts';
 
-let url: string;
-const stores: ApprovalStore[] = [];
+const db = useApprovalStoreDatabase('approvals');
 
 async function instance(records: ApprovalAuditRecord[] = []): Promise<{ store: ApprovalStore; service: ApprovalService }> {
-  const store = await openPostgresStore({ url });
-  stores.push(store);
+  const store = await db.open();
   const service = new ApprovalService({ store, audit: (r) => records.push(r), activeRevision: () => 'rev-1', pollMs: 20 });
   await store.heartbeat(service.instanceId);
   return { store, service };
 }
 
-beforeAll(async () => {
-  url = await ensureDatabase(`${TEST_DB}_approvals`);
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query('DROP SCHEMA IF EXISTS gatehouse CASCADE');
-  await c.end();
-});
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-});
-
 describe('PostgreSQL approval store', () => {
   it('creates its tables in schema gatehouse, idempotently, with instances starting together', async () => {
     await Promise.all([instance(), instance(), instance()]);
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     const tables = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'gatehouse' ORDER BY 1");
     await c.end();
@@ -75,8 +60,7 @@ describe('PostgreSQL approval store', () => {
     const first = await instance();
     const r = await first.service.open(heldUpdate());
     await first.service.answer(person('lead-1', ['clinical-leads']), r.id, { verdict: 'approve', comment: '', grantSeconds: 600 });
-    await first.store.close();
-    stores.splice(stores.indexOf(first.store), 1);
+    await db.close(first.store);
     const again = await instance();
     expect((await again.service.get(r.id))?.state).toBe('approved');
     expect(await again.service.findGrant({ fingerprint: 'fp-update-phone', normalized: 'UPDATE clinical.patients SET phone = $1 WHERE id = $2', subject: 'agent-7', issuer: 'https://idp.test' })).not.toBeNull();
@@ -146,7 +130,7 @@ describe('PostgreSQL approval store', () => {
     expect((await live.service.get(ofStopping.id))?.closedReason).toBe(INSTANCE_STOPPED_REASON);
     expect(records.filter((r) => r.request_id === ofStopping.id).map((r) => r.event)).toEqual(['withdrawn']);
     // Silent for more than a second (it no longer beats), with a one-second timeout.
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     await c.query("UPDATE gatehouse.approval_instances SET heartbeat_at = now() - interval '2 seconds' WHERE id = ANY($1)", [[silent.service.instanceId, live.service.instanceId]]);
     await c.end();

@@ -2,38 +2,23 @@
 // pgbench load (reads and writes) leaves an audit log holding a record for every statement the
 // throwaway cluster's statement log (log_statement = all) shows it received from Gatehouse.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModule } from 'libpg-query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactStatementText } from '../src/audit/redact.ts';
 import { isUnusedTail } from '../src/audit/unused-tail.ts';
 import { ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
+import { freeLoopbackPort } from '../src/bench/private-postgres.ts';
 import { REFUSAL_QUERY } from '../src/pg/session.ts';
 import { SEARCH_PATH_PROBE } from '../src/pg/search-path.ts';
 import { REPO_ROOT } from './support/harness.ts';
 import { runGatehouse, runTool } from './support/run-tool.ts';
+import { canRunThrowawayCluster, startThrowawayCluster, type ThrowawayCluster } from './support/throwaway-cluster.ts';
 
-const BIN = '/usr/lib/postgresql/15/bin';
-const canRun = process.getuid?.() === 0 && existsSync(`${BIN}/initdb`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function asPostgres(cmd: string, args: string[]): void {
-  execFileSync('runuser', ['-u', 'postgres', '--', `${BIN}/${cmd}`, ...args], { stdio: 'pipe' });
-}
-
-describe.runIf(canRun)('SIGKILL under load', () => {
+describe.runIf(canRunThrowawayCluster)('SIGKILL under load', () => {
+  let cluster: ThrowawayCluster | undefined;
   let dir = '';
   let pgPort = 0;
   let gwPort = 0;
@@ -41,29 +26,21 @@ describe.runIf(canRun)('SIGKILL under load', () => {
 
   beforeAll(async () => {
     await loadModule();
-    dir = mkdtempSync('/tmp/gh-audit-crash-');
-    chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), -1);
-    pgPort = await freePort();
-    gwPort = await freePort();
-    const data = join(dir, 'data');
-    asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']);
-    asPostgres('pg_ctl', [
-      '-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', 'start', '-o',
-      `-p ${pgPort} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=all -c log_line_prefix='%a|' -c max_connections=40`,
-    ]);
+    cluster = await startThrowawayCluster({
+      prefix: 'gh-audit-crash-',
+      logFile: 'postgres.log',
+      startTimeoutS: 30,
+      settings: () => "-c log_statement=all -c log_line_prefix='%a|' -c max_connections=40",
+    });
+    ({ dir, port: pgPort } = cluster);
+    gwPort = await freeLoopbackPort();
     const init = await runTool('pgbench', ['-i', '-s', '1', '-q', `postgresql://postgres@127.0.0.1:${pgPort}/postgres`]);
     expect(init.code, init.stderr).toBe(0);
   }, 120_000);
 
   afterAll(() => {
     gateway?.kill('SIGKILL');
-    if (dir === '') return;
-    try {
-      asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
-    } catch {
-      // already stopped
-    }
-    rmSync(dir, { recursive: true, force: true });
+    cluster?.stop();
   });
 
   // Plain appends, and the file preallocated (audit.preallocate_bytes, 1 MiB and 64 MiB):

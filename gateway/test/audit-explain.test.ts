@@ -8,21 +8,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { configFromObject } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
+import { testConfigDocument } from './support/gateway-config.ts';
 import { ensureClinicDatabase, readAudit, recorded, sqlstateOf } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
+import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases, readersPolicy } from './support/policy-repo.ts';
 import { runGatehouse } from './support/run-tool.ts';
+import { connectedTokenClient } from './support/token-client.ts';
 
-const READERS_CEDAR = `@id("lifecycle-readers-visits")
-@reason("readers may read visits")
-permit (
-  principal in Gatehouse::Group::"lifecycle-readers",
-  action == Gatehouse::Action::"read",
-  resource == Gatehouse::Table::"clinical.visits"
-);
-`;
 
 type StatementRecord = Extract<AuditRecord, { type: 'statement' }>;
 
@@ -39,25 +32,19 @@ describe('gatehouse audit explain', () => {
     repo = createTestPolicyRepo();
     c1 = git(repo, 'rev-parse', 'HEAD');
     const keyDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-keys-'));
-    const keys = await ensureDevKeys(keyDir);
     const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-explain-'));
     cacheDir = join(workDir, 'cache');
     auditFile = join(workDir, 'audit.ndjson');
     const config = configFromObject(
-      {
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+      await testConfigDocument(keyDir, {
         upstream: { url: await ensureClinicDatabase() },
         policies: { engine: 'cedar', git: { url: repo, poll_interval_seconds: 0 }, eval_timeout_ms: 5000 },
         audit: { file: auditFile },
-      },
+      }),
       workDir,
     );
     gw = await startGateway(config);
-    const password = await mintDevToken({ keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], ttlSeconds: 3600 });
-    reader = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'reader', database: 'postgres', password });
-    reader.on('error', () => undefined);
-    await reader.connect();
+    reader = await connectedTokenClient({ port: gw.port, keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], user: 'reader' });
   }, 180_000);
 
   afterAll(async () => {
@@ -72,7 +59,7 @@ describe('gatehouse audit explain', () => {
 
   it('reproduces decisions made under two commits, each under its own', { timeout: 300_000 }, async () => {
     expect(await sqlstateOf(reader, READERS_SQL)).toBe('42501');
-    c2 = commitFiles(repo, { 'policies/cedar/lifecycle.cedar': READERS_CEDAR, 'policy-tests/lifecycle.yaml': readersCases('cedar') }, 'Let lifecycle readers read visits');
+    c2 = commitFiles(repo, { 'policies/cedar/lifecycle.cedar': readersPolicy('cedar'), 'policy-tests/lifecycle.yaml': readersCases('cedar') }, 'Let lifecycle readers read visits');
     expect(await gw.refreshPolicies()).toMatchObject({ outcome: 'activated', commit: c2 });
     expect((await reader.query(READERS_SQL)).rowCount).toBe(1);
     const [denied, allowed] = decisionsOf();

@@ -4,45 +4,31 @@
 // (EPIPE), statements are refused with the sink's SQLSTATE, the operator log says so at error
 // level, and the process keeps serving (no crash) until it is stopped.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
 import { loadCheckpointKey } from '../src/audit/checkpoint.ts';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { verifyAuditFiles } from '../src/audit/verify.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
+import { mintDevToken } from '../src/auth/dev-keys.ts';
 import { main } from '../src/cli/main.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
 import { ensureClinicDatabase, REPO_ROOT } from './support/harness.ts';
-
-const GATEHOUSE_BIN = join(REPO_ROOT, 'gateway', 'bin', 'gatehouse.js');
-
-async function waitFor<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 3000; i++) {
-    const v = check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { listeningPort, spawnServe, type ServeProcess } from './support/serve-process.ts';
+import { waitFor } from './support/wait-for.ts';
 
 interface Served {
-  child: ReturnType<typeof spawn>;
+  serve: ServeProcess;
   port: number;
   workDir: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
   token: (subject: string) => Promise<string>;
 }
 
 /** `gatehouse serve` with audit.sink stdout and a signing key, its standard output read by the test. */
 async function serveToStdout(): Promise<Served> {
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-stdout-'));
-  const keys = await ensureDevKeys(join(workDir, 'keys'));
   const out = process.stdout.write;
   process.stdout.write = (() => true) as typeof process.stdout.write;
   try {
@@ -50,43 +36,25 @@ async function serveToStdout(): Promise<Served> {
   } finally {
     process.stdout.write = out;
   }
-  const configFile = join(workDir, 'gatehouse.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
-      upstream: { url: await ensureClinicDatabase() },
-      policies: { engine: 'rego', directory: join(REPO_ROOT, 'policies', 'rego'), eval_timeout_ms: 5000 },
-      audit: { sink: 'stdout', signing_key: 'audit-key/audit-signing.key' },
-    }),
-  );
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1', GATEHOUSE_OPA: inject('gatehouseOpa') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const configFile = await writeTestConfig(workDir, {
+    upstream: { url: await ensureClinicDatabase() },
+    policies: { engine: 'rego', directory: join(REPO_ROOT, 'policies', 'rego'), eval_timeout_ms: 5000 },
+    audit: { sink: 'stdout', signing_key: 'audit-key/audit-signing.key' },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const serve = spawnServe(configFile, { GATEHOUSE_OPA: inject('gatehouseOpa') });
   try {
-    const port = await waitFor('the listening port', () => {
-      const m = /listening on 127\.0\.0\.1:(\d+) /.exec(stderr);
-      return m ? Number(m[1]) : undefined;
-    });
+    const port = await listeningPort(serve);
     const token = (subject: string): Promise<string> => mintDevToken({ keyDir: join(workDir, 'keys'), subject, groups: ['agents'], ttlSeconds: 600 });
-    return { child, port, workDir, stdout: () => stdout, stderr: () => stderr, exited, token };
+    return { serve, port, workDir, token };
   } catch (e) {
-    child.kill('SIGKILL');
+    serve.child.kill('SIGKILL');
     throw e;
   }
 }
 
 describe('audit.sink stdout', () => {
   it('writes chained, checkpointed records to standard output that verify', async () => {
-    const { child, port, workDir, stdout: output, exited, token } = await serveToStdout();
+    const { serve: { child, stdout: output, exited }, port, workDir, token } = await serveToStdout();
     try {
       const c = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await token('stdout-agent') });
       await c.connect();
@@ -95,7 +63,7 @@ describe('audit.sink stdout', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect((await exited).code).toBe(0);
     const stdout = output();
     const lines = stdout.split('\n').filter((l) => l !== '');
     const records = lines.map((l) => JSON.parse(l) as AuditRecord & { seq: number });
@@ -112,7 +80,7 @@ describe('audit.sink stdout', () => {
   }, 240_000);
 
   it('refuses statements with 58030 and logs at error level when the reader closes the pipe (EPIPE), without crashing', async () => {
-    const { child, port, stdout, stderr, exited, token } = await serveToStdout();
+    const { serve: { child, stdout, stderr, exited }, port, token } = await serveToStdout();
     try {
       const c = new pg.Client({ host: '127.0.0.1', port, user: 'agent', database: 'postgres', password: await token('stdout-agent') });
       c.on('error', () => undefined);
@@ -144,7 +112,7 @@ describe('audit.sink stdout', () => {
       child.kill('SIGTERM');
     }
     // Stopped by the signal, not by the broken pipe: shutdown runs (its checkpoint cannot be written).
-    expect(await exited).not.toBeNull();
+    expect((await exited).code).not.toBeNull();
     expect(stderr()).not.toMatch(/Unhandled|uncaught|EPIPE.*\n\s+at /i);
   }, 240_000);
 });

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
+import { bothWays as bothWaysThrough, directSession, type BothAnswers } from './support/differential.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const TABLE = 'public.pgbench_copy_sync';
@@ -17,14 +18,6 @@ const NOTE = `Callback ${PHONE}; SSN ${SSN}.`;
 const SECRETS = [SSN, PHONE, '2190999', '4155550177'];
 const NOTES_SQL = `SELECT id, notes FROM clinical.visits WHERE id = ${VISIT_ID}`;
 const PATIENTS_SQL = 'SELECT id, ssn FROM clinical.patients ORDER BY id LIMIT 3';
-
-async function directSession(upstreamUrl: string): Promise<WireClient> {
-  const url = new URL(upstreamUrl);
-  const d = await WireClient.open(Number(url.port || 5432), url.hostname);
-  d.send(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
-  await d.untilReady(1);
-  return d;
-}
 
 const copyData = (text: string): Buffer => serialize.copyData(Buffer.from(text));
 
@@ -40,19 +33,7 @@ describe.each(['rego', 'cedar'] as const)('Sync and Flush during COPY FROM STDIN
   };
 
   /** Sends the same bytes through Gatehouse and straight to PostgreSQL; returns both answers. */
-  async function bothWays(count: number, ...messages: Buffer[]): Promise<{ gh: Message[][]; pg: Message[][] }> {
-    const w = await WireClient.connect(t.port, token);
-    const d = await directSession(t.upstreamUrl);
-    try {
-      w.send(...messages);
-      d.send(...messages);
-      const [gh, pgGroups] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-      return { gh, pg: pgGroups };
-    } finally {
-      w.close();
-      d.close();
-    }
-  }
+  const bothWays = (count: number, ...messages: Buffer[]): Promise<BothAnswers> => bothWaysThrough(t, token, count, ...messages);
 
   const outcomeOf = async (text: string): Promise<{ status: string; rows?: number | null; sqlstate?: string } | undefined> => {
     const find = (records: ReturnType<TestGateway['audit']>) => {

@@ -4,18 +4,18 @@
 // decided on its own; activating a new policy commit empties the cache. Observed through /metrics
 // and the audit log (each statement still has its own decision id and text).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
 import { ensureClinicDatabase, readAudit } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo, git } from './support/policy-repo.ts';
+import { connectedTokenClient } from './support/token-client.ts';
 
 const VISIT = (id: number): string => `SELECT id FROM clinical.visits WHERE id = ${id}`;
 
@@ -26,15 +26,7 @@ describe('verdicts shared across sessions', () => {
   const clients: pg.Client[] = [];
 
   const client = async (subject: string, groups: string[]): Promise<pg.Client> => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: gw.port,
-      user: 'agent',
-      database: 'postgres',
-      password: await mintDevToken({ keyDir: join(workDir, 'keys'), subject, groups, ttlSeconds: 3600 }),
-    });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await connectedTokenClient({ port: gw.port, keyDir: join(workDir, 'keys'), subject, groups });
     clients.push(c);
     return c;
   };
@@ -72,17 +64,12 @@ describe('verdicts shared across sessions', () => {
   beforeAll(async () => {
     repo = createTestPolicyRepo();
     workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-shared-'));
-    const keys = await ensureDevKeys(join(workDir, 'keys'));
-    const doc = {
-      listen: { host: '127.0.0.1', port: 0 },
-      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+    const configFile = await writeTestConfig(workDir, {
       upstream: { url: await ensureClinicDatabase() },
       policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
       admin: { host: '127.0.0.1', port: 0 },
       audit: { file: 'audit.ndjson' },
-    };
-    const configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(configFile, stringify(doc));
+    });
     gw = await startGateway(await loadConfig(configFile));
   });
 

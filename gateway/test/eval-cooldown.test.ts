@@ -4,21 +4,10 @@
 // the same identity's other shapes, are decided as usual (policy/eval-admission.ts; R7-5 stays
 // answered: nobody else inherits the refusal). Through a real Gatehouse with real PostgreSQL.
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAudit, recorded, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
-
-/** Loops (seconds to minutes of CPU) only for statements that mention cooldown_marker. */
-const LOOPING_FOR_MARKED = `package gatehouse
-
-deny contains {"id": "slow", "reason": "never reached in time"} if {
-	contains(input.statement.text, "cooldown_marker")
-	count([1 | some a in numbers.range(1, 20000); some b in numbers.range(1, 20000); a * b == -1]) == 0
-}
-`;
+import { readAudit, recorded, startTestGateway, type TestGateway } from './support/harness.ts';
+import { examplePoliciesLoopingOn } from './support/looping-policy.ts';
 
 async function outcome(c: pg.Client, sql: string): Promise<{ code: string | null; message: string }> {
   try {
@@ -32,12 +21,10 @@ async function outcome(c: pg.Client, sql: string): Promise<{ code: string | null
 
 describe('an identity’s shape that overran its evaluation budget cools down', () => {
   let t: TestGateway;
-  const policiesDir = mkdtempSync(join(tmpdir(), 'gatehouse-cooldown-policy-'));
+  // Loops (seconds to minutes of CPU) only for statements that mention cooldown_marker.
+  const policiesDir = examplePoliciesLoopingOn('cooldown_marker');
 
   beforeAll(async () => {
-    cpSync(join(REPO_ROOT, 'policies/rego'), policiesDir, { recursive: true });
-    rmSync(join(policiesDir, 'gatehouse_test.rego'));
-    writeFileSync(join(policiesDir, 'slow.rego'), LOOPING_FOR_MARKED);
     // A cool-down far longer than the test: it is not waited out. A preallocated durable log (the
     // records of a turn written at its end): the refusals' records must be in the file when the
     // client hears them (Session.flushClient writes them first; without that, the last one was missing).

@@ -5,29 +5,18 @@
 // its test inputs is refused at activation and the previous commit keeps serving.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
-import { ensureClinicDatabase, readAudit, recorded, REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
+import { ensureClinicDatabase, readAudit, recorded, startTestGateway, type TestGateway } from './support/harness.ts';
+import { examplePoliciesLoopingOn, loopingRego } from './support/looping-policy.ts';
 import { commitFiles, createTestPolicyRepo, git } from './support/policy-repo.ts';
-
-/** A comprehension over 400 million pairs that keeps nothing: seconds to minutes of CPU, little memory. */
-const LOOP = 'count([1 | some a in numbers.range(1, 20000); some b in numbers.range(1, 20000); a * b == -1]) == 0';
-
-/** Loops only for statements that mention slow_policy, so the warm-up and the tests pass. */
-const LOOPING_FOR_MARKED = `package gatehouse
-
-deny contains {"id": "slow", "reason": "never reached in time"} if {
-	contains(input.statement.text, "slow_policy")
-	${LOOP}
-}
-`;
+import { connectedTokenClient } from './support/token-client.ts';
 
 async function errorOf(c: pg.Client, sql: string): Promise<{ code: string | undefined; message: string; detail: string | undefined } | null> {
   try {
@@ -42,12 +31,10 @@ async function errorOf(c: pg.Client, sql: string): Promise<{ code: string | unde
 describe('a looping policy is cut off at its budget', () => {
   let t: TestGateway;
   let token: string;
-  const policiesDir = mkdtempSync(join(tmpdir(), 'gatehouse-looping-policy-'));
+  // Loops only for statements that mention slow_policy, so the warm-up and the tests pass.
+  const policiesDir = examplePoliciesLoopingOn('slow_policy');
 
   beforeAll(async () => {
-    cpSync(join(REPO_ROOT, 'policies/rego'), policiesDir, { recursive: true });
-    rmSync(join(policiesDir, 'gatehouse_test.rego'));
-    writeFileSync(join(policiesDir, 'slow.rego'), LOOPING_FOR_MARKED);
     t = await startTestGateway({ policiesDir, evalTimeoutMs: 200 });
     token = await t.token('agent-deadline', ['agents']);
   });
@@ -131,29 +118,13 @@ describe('gated activation refuses a commit whose policy loops on its test input
   beforeAll(async () => {
     repo = createTestPolicyRepo();
     const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-slow-commit-'));
-    const keys = await ensureDevKeys(join(workDir, 'keys'));
-    const configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
-        upstream: { url: await ensureClinicDatabase() },
-        policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 200 },
-        audit: { file: 'audit.ndjson' },
-      }),
-    );
-    gw = await startGateway(await loadConfig(configFile));
-    const pgModule = (await import('pg')).default;
-    client = new pgModule.Client({
-      host: '127.0.0.1',
-      port: gw.port,
-      user: 'agent',
-      database: 'postgres',
-      password: await mintDevToken({ keyDir: join(workDir, 'keys'), subject: 'agent-1', groups: ['agents'], ttlSeconds: 3600 }),
+    const configFile = await writeTestConfig(workDir, {
+      upstream: { url: await ensureClinicDatabase() },
+      policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 200 },
+      audit: { file: 'audit.ndjson' },
     });
-    client.on('error', () => undefined);
-    await client.connect();
+    gw = await startGateway(await loadConfig(configFile));
+    client = await connectedTokenClient({ port: gw.port, keyDir: join(workDir, 'keys'), subject: 'agent-1', groups: ['agents'] });
   });
   afterAll(async () => {
     await client?.end().catch(() => undefined);
@@ -163,8 +134,7 @@ describe('gated activation refuses a commit whose policy loops on its test input
   it('names the reason; the old commit keeps serving', async () => {
     const good = git(repo, 'rev-parse', 'HEAD');
     expect(gw.engine().revision).toBe(good);
-    const looping = `package gatehouse\n\ndeny contains {"id": "slow", "reason": "never reached in time"} if {\n\t${LOOP}\n}\n`;
-    const slow = commitFiles(repo, { 'policies/rego/slow.rego': looping }, 'A rule that loops on every input');
+    const slow = commitFiles(repo, { 'policies/rego/slow.rego': loopingRego() }, 'A rule that loops on every input');
     const result = await gw.refreshPolicies();
     expect(result).toMatchObject({ outcome: 'refused', commit: slow });
     const reason = result?.outcome === 'refused' ? result.reason : '';
@@ -180,8 +150,7 @@ describe('gated activation refuses a commit whose policy loops on its test input
     expect(gw.engine().revision).toBe(good);
     // Served and recorded under the good commit: recorded as `SELECT $1 AS rare_shape_marker`.
     expect((await client.query('SELECT 1 AS rare_shape_marker')).rows).toEqual([{ rare_shape_marker: 1 }]);
-    const loopsOnMarker = `package gatehouse\n\ndeny contains {"id": "slow", "reason": "never reached in time"} if {\n\tcontains(input.statement.text, "rare_shape_marker")\n\t${LOOP}\n}\n`;
-    const slow = commitFiles(repo, { 'policies/rego/slow.rego': loopsOnMarker }, 'A rule that loops on one shape only');
+    const slow = commitFiles(repo, { 'policies/rego/slow.rego': loopingRego('rare_shape_marker') }, 'A rule that loops on one shape only');
     const result = await gw.refreshPolicies();
     expect(result).toMatchObject({ outcome: 'refused', commit: slow });
     const reason = result?.outcome === 'refused' ? result.reason : '';

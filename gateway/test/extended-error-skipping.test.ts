@@ -6,16 +6,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway, recorded } from './support/harness.ts';
+import { directSession, sendBothWays, type BothAnswers } from './support/differential.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
-
-/** A raw session straight to PostgreSQL, to compare what a client sees with and without Gatehouse. */
-async function directSession(upstreamUrl: string): Promise<WireClient> {
-  const url = new URL(upstreamUrl);
-  const d = await WireClient.open(Number(url.port || 5432), url.hostname);
-  d.send(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
-  await d.untilReady(1);
-  return d;
-}
 
 const shape = (groups: Message[][]): string[][] => groups.map(names);
 
@@ -30,18 +22,8 @@ describe('errors in extended-protocol batches: everything until Sync is skipped,
     const s = JSON.stringify(x);
     return ssns.some((v) => s.includes(v));
   };
-  /** Sends the same messages through Gatehouse and straight to PostgreSQL; returns both answers. */
-  async function bothWays(w: WireClient, count: number, ...messages: Buffer[]): Promise<{ gh: Message[][]; pg: Message[][] }> {
-    const d = await directSession(t.upstreamUrl);
-    try {
-      d.send(...messages);
-      w.send(...messages);
-      const [gh, pgGroups] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-      return { gh, pg: pgGroups };
-    } finally {
-      d.close();
-    }
-  }
+  /** Sends the same messages through Gatehouse (on `w`) and straight to PostgreSQL; returns both answers. */
+  const bothWays = (w: WireClient, count: number, ...messages: Buffer[]): Promise<BothAnswers> => sendBothWays(w, t.upstreamUrl, count, ...messages);
   const statementOutcome = async (text: string): Promise<string | undefined> => {
     const find = (records: ReturnType<TestGateway['audit']>) => {
       const stmt = records.find((r) => r.type === 'statement' && r.statement === recorded(text));

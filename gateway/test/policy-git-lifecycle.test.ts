@@ -11,24 +11,18 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { policyStatusCommand } from '../src/cli/policy-status.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { RECENT_CHECKOUTS_KEPT } from '../src/policy/repo/prune.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
+import { testConfigDocument } from './support/gateway-config.ts';
 import { ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
+import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases, readersPolicy } from './support/policy-repo.ts';
+import { connectedTokenClient } from './support/token-client.ts';
 
 
-const READERS_POLICY = `package gatehouse
-
-allow contains {"id": "lifecycle-readers-visits", "reason": "readers may read visits", "on": "read", "table": t} if {
-	member("lifecycle-readers")
-	some t in input.statement.tables_read
-	t == "clinical.visits"
-}
-`;
+const READERS_POLICY = readersPolicy('rego');
 
 const READERS_CASES = readersCases('rego');
 
@@ -51,31 +45,19 @@ describe('policies from git (rego): gated activation', () => {
   beforeAll(async () => {
     repo = createTestPolicyRepo();
     workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-git-'));
-    const keys = await ensureDevKeys(join(workDir, 'keys'));
     auditFile = join(workDir, 'audit.ndjson');
-    const doc = {
-      listen: { host: '127.0.0.1', port: 0 },
-      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+    const doc = await testConfigDocument(join(workDir, 'keys'), {
       upstream: { url: await ensureClinicDatabase() },
       policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
       admin: { port: 0, refresh_token: token },
       audit: { file: 'audit.ndjson' },
-    };
+    });
     configFile = join(workDir, 'gatehouse.yaml');
     writeFileSync(configFile, stringify(doc));
     gw = await startGateway(await loadConfig(configFile), { onInfo: (m) => info.push(m) });
     // The CLI reaches the admin listener through the config file: give it the port actually bound.
     writeFileSync(configFile, stringify({ ...doc, admin: { port: gw.adminPort, refresh_token: token } }));
-    const pgModule = (await import('pg')).default;
-    reader = new pgModule.Client({
-      host: '127.0.0.1',
-      port: gw.port,
-      user: 'reader',
-      database: 'postgres',
-      password: await mintDevToken({ keyDir: join(workDir, 'keys'), subject: 'reader-1', groups: ['lifecycle-readers'], ttlSeconds: 3600 }),
-    });
-    reader.on('error', () => undefined);
-    await reader.connect();
+    reader = await connectedTokenClient({ port: gw.port, keyDir: join(workDir, 'keys'), subject: 'reader-1', groups: ['lifecycle-readers'], user: 'reader' });
   });
 
   afterAll(async () => {

@@ -8,21 +8,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { configFromObject } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
+import { testConfigDocument } from './support/gateway-config.ts';
 import { ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
+import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases, readersPolicy } from './support/policy-repo.ts';
+import { connectedTokenClient } from './support/token-client.ts';
 
 
-const READERS_CEDAR = `@id("lifecycle-readers-visits")
-@reason("readers may read visits")
-permit (
-  principal in Gatehouse::Group::"lifecycle-readers",
-  action == Gatehouse::Action::"read",
-  resource == Gatehouse::Table::"clinical.visits"
-);
-`;
 
 const READERS_CASES = readersCases('cedar');
 
@@ -36,7 +29,6 @@ describe('policies from git (cedar)', () => {
   let repo: string;
   let upstreamUrl: string;
   let keyDir: string;
-  let keys: Awaited<ReturnType<typeof ensureDevKeys>>;
   const gateways: RunningGateway[] = [];
   const clients: pg.Client[] = [];
   let v1: string;
@@ -47,7 +39,6 @@ describe('policies from git (cedar)', () => {
     git(repo, 'tag', '-a', 'v1', '-m', 'Release v1');
     upstreamUrl = await ensureClinicDatabase();
     keyDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-keys-'));
-    keys = await ensureDevKeys(keyDir);
   });
 
   afterAll(async () => {
@@ -58,13 +49,11 @@ describe('policies from git (cedar)', () => {
   const start = async (git: Record<string, unknown>): Promise<{ gw: RunningGateway; auditFile: string }> => {
     const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-git-'));
     const config = configFromObject(
-      {
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+      await testConfigDocument(keyDir, {
         upstream: { url: upstreamUrl },
         policies: { engine: 'cedar', git: { url: repo, poll_interval_seconds: 0, ...git }, eval_timeout_ms: 5000 },
         audit: { file: 'audit.ndjson' },
-      },
+      }),
       workDir,
     );
     const gw = await startGateway(config);
@@ -73,10 +62,7 @@ describe('policies from git (cedar)', () => {
   };
 
   const readerOn = async (gw: RunningGateway): Promise<pg.Client> => {
-    const password = await mintDevToken({ keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], ttlSeconds: 3600 });
-    const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'reader', database: 'postgres', password });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await connectedTokenClient({ port: gw.port, keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], user: 'reader' });
     clients.push(c);
     return c;
   };
@@ -93,7 +79,7 @@ describe('policies from git (cedar)', () => {
     expect(gw.engine().revision).toBe(v1);
     expect(gw.policyStatus()?.following).toEqual({ pin: 'v1' });
 
-    const c2 = commitFiles(repo, { 'policies/cedar/lifecycle.cedar': READERS_CEDAR, 'policy-tests/lifecycle.yaml': READERS_CASES }, 'Let lifecycle readers read visits');
+    const c2 = commitFiles(repo, { 'policies/cedar/lifecycle.cedar': readersPolicy('cedar'), 'policy-tests/lifecycle.yaml': READERS_CASES }, 'Let lifecycle readers read visits');
     expect(c2).not.toBe(v1);
     expect(await gw.refreshPolicies()).toEqual({ outcome: 'unchanged', commit: v1 });
     expect(await sqlstateOf(reader, READERS_SQL)).toBe('42501');

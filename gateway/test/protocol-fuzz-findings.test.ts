@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { FUZZ_VISIT_ID } from './support/protocol-fuzz/generate.ts';
-import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
+import { bothWays as bothWaysThrough, directSession, type BothAnswers } from './support/differential.ts';
+import { prepareDatabase } from './support/protocol-fuzz/session.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 describe('protocol fuzzer findings', () => {
@@ -18,19 +19,7 @@ describe('protocol fuzzer findings', () => {
   });
   afterAll(async () => t?.close());
 
-  async function bothWays(count: number, ...messages: Buffer[]): Promise<{ gh: Message[][]; pg: Message[][] }> {
-    const w = await WireClient.connect(t.port, token);
-    const d = await directSession(t.upstreamUrl);
-    try {
-      w.send(...messages);
-      d.send(...messages);
-      const [gh, pg] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-      return { gh, pg };
-    } finally {
-      w.close();
-      d.close();
-    }
-  }
+  const bothWays = (count: number, ...messages: Buffer[]): Promise<BothAnswers> => bothWaysThrough(t, token, count, ...messages);
 
   it('an empty query string gets EmptyQueryResponse, as from PostgreSQL (the example policies allow it)', async () => {
     const { gh, pg } = await bothWays(2, serialize.query(''), serialize.query(' ; '));
@@ -223,34 +212,19 @@ describe('protocol fuzzer findings', () => {
     expect(described(gh[2]!)).toEqual([['a']]);
   });
 
-  it('a simple Query Gatehouse refuses, skipped after an error, leaves the unnamed statement, as in PostgreSQL (seed 9014)', async () => {
-    // Gatehouse dropped the unnamed statement for the refused Query (PostgreSQL drops it at every
-    // Query it runs); the server skipped the refusal Gatehouse sent in its place, so it keeps it.
+  // Seed 9014: Gatehouse dropped the unnamed statement for the refused Query (PostgreSQL drops it at
+  // every Query it runs); the server skipped the refusal Gatehouse sent in its place, so it keeps it.
+  it.each([
+    ['a simple Query Gatehouse refuses (a syntax error), skipped after an error, leaves the unnamed statement, as in PostgreSQL (seed 9014)', serialize.query('SELEC 1')],
+    ['a Parse of the unnamed statement Gatehouse refuses (its failing Parse goes up), skipped after an error, leaves the unnamed statement, as in PostgreSQL', serialize.parse({ text: 'SELEC 2' })],
+  ])('%s', async (_what, refused) => {
     const { gh, pg } = await bothWays(
       2,
       serialize.parse({ text: 'SELECT 1 AS a' }),
       serialize.parse({ name: 'late', text: FAILS_LATE }),
       serialize.bind({ statement: 'late', portal: 'p1' }),
       serialize.execute({ portal: 'p1' }),
-      serialize.query('SELEC 1'), // a syntax error: refused by Gatehouse, skipped upstream
-      serialize.sync(),
-      serialize.bind({}),
-      serialize.execute({}),
-      serialize.sync(),
-    );
-    expect(gh.map(names)).toEqual(pg.map(names));
-    expect(gh.map(errorCodes)).toEqual([['22012'], []]);
-    expect(rowsOf(gh[1]!)).toEqual([['1']]);
-  });
-
-  it('a Parse of the unnamed statement Gatehouse refuses, skipped after an error, leaves the unnamed statement, as in PostgreSQL', async () => {
-    const { gh, pg } = await bothWays(
-      2,
-      serialize.parse({ text: 'SELECT 1 AS a' }),
-      serialize.parse({ name: 'late', text: FAILS_LATE }),
-      serialize.bind({ statement: 'late', portal: 'p1' }),
-      serialize.execute({ portal: 'p1' }),
-      serialize.parse({ text: 'SELEC 2' }), // refused by Gatehouse (its failing Parse goes up), skipped upstream
+      refused, // refused by Gatehouse, skipped upstream
       serialize.sync(),
       serialize.bind({}),
       serialize.execute({}),

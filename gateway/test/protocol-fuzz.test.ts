@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { WireClient } from './support/wire-client.ts';
 import { runDifferential } from './support/protocol-fuzz/run.ts';
-import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
+import { directSession } from './support/differential.ts';
+import { prepareDatabase } from './support/protocol-fuzz/session.ts';
 
 const MESSAGES = 600;
 

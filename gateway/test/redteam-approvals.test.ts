@@ -34,18 +34,18 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_redteam6 npx vitest run --project integration gateway/test/redteam-approvals.test.ts
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { heldUpdate } from '../src/approvals/test-fixtures.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
+import { mintDevToken } from '../src/auth/dev-keys.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
 import { api, pendingRequest } from './support/approvals.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { commitFiles, createTestPolicyRepo } from './support/policy-repo.ts';
 import { errorCodes, serialize, WireClient } from './support/wire-client.ts';
@@ -485,17 +485,12 @@ describe('a new policy commit ends grants and pending requests', () => {
     repo = createTestPolicyRepo();
     const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-rt6-'));
     keyDir = join(workDir, 'keys');
-    const keys = await ensureDevKeys(keyDir);
-    const doc = {
-      listen: { host: '127.0.0.1', port: 0 },
-      auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
+    const configFile = await writeTestConfig(workDir, {
       upstream: { url: t.upstreamUrl },
       policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
       admin: { port: 0 },
       audit: { file: 'audit.ndjson' },
-    };
-    const configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(configFile, stringify(doc));
+    });
     gw = await startGateway(await loadConfig(configFile));
     lead = await mintDevToken({ keyDir, subject: 'rt6-lead', groups: ['clinical-leads'], ttlSeconds: 3600 });
     agentToken = await mintDevToken({ keyDir, subject: 'rt6-agent', groups: ['agents'], ttlSeconds: 3600 });

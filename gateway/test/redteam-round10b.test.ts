@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { prng } from './support/protocol-fuzz/generate.ts';
 import { serialize, WireClient, type Message } from './support/wire-client.ts';
 import { Writable } from 'node:stream';
 import { OutputBatch } from '../src/pg/output-batch.ts';
@@ -46,18 +47,6 @@ class Sink extends Writable {
     this.parts.push(Buffer.from(chunk));
     done();
   }
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('red team 10b: framer slices through OutputBatch, adversarially', () => {
@@ -111,24 +100,35 @@ describe('red team 10b: framer slices through OutputBatch, adversarially', () =>
 
 const MASKED_SELECT = 'SELECT id, ssn, first_name, mrn FROM clinical.patients ORDER BY id LIMIT 25';
 
-describe('red team 10b: write batching with masks and refusals in one chunk', () => {
-  let t: TestGateway;
-  let direct: pg.Client;
-  let token: string;
-  let secrets: string[];
+/** An agent whose reads are masked, and what to check its answers against. */
+interface MaskedAgent {
+  t: TestGateway;
+  direct: pg.Client;
+  token: string;
+  /** Every SSN, first name and MRN of 4 or more characters. */
+  secrets: string[];
+}
 
+/** Per describe block: the gateway `start` returns, a client straight to its database, a token for `subject` (group agents), and the patients' values a masked read never sends. */
+function useMaskedAgent(subject: string, start: () => Promise<TestGateway> = () => startTestGateway()): MaskedAgent {
+  const fx = {} as MaskedAgent;
   beforeAll(async () => {
-    t = await startTestGateway();
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    token = await t.token('agent-rt10b', ['agents']);
-    const r = await direct.query('SELECT ssn, first_name, mrn FROM clinical.patients');
-    secrets = r.rows.flatMap((row) => [row.ssn, row.first_name, row.mrn].map(String)).filter((v) => v.length >= 4);
+    fx.t = await start();
+    fx.direct = new pg.Client({ connectionString: fx.t.upstreamUrl });
+    await fx.direct.connect();
+    fx.token = await fx.t.token(subject, ['agents']);
+    const r = await fx.direct.query('SELECT ssn, first_name, mrn FROM clinical.patients');
+    fx.secrets = r.rows.flatMap((row) => [row.ssn, row.first_name, row.mrn].map(String)).filter((v) => v.length >= 4);
   }, 120_000);
   afterAll(async () => {
-    await direct?.end();
-    await t?.close();
+    await fx.direct?.end();
+    await fx.t?.close();
   });
+  return fx;
+}
+
+describe('red team 10b: write batching with masks and refusals in one chunk', () => {
+  const fx = useMaskedAgent('agent-rt10b');
 
   const batch = (): Buffer[][] => [
     [serialize.query(MASKED_SELECT)],
@@ -149,7 +149,7 @@ describe('red team 10b: write batching with masks and refusals in one chunk', ()
 
   it('a pipelined batch in one write gets exactly the answers of its statements sent one by one, masked', async () => {
     const reference: Message[][] = [];
-    const one = await WireClient.connect(t.port, token);
+    const one = await WireClient.connect(fx.t.port, fx.token);
     for (const messages of batch()) {
       one.send(...messages);
       reference.push(...(await one.untilReady(1)));
@@ -158,44 +158,30 @@ describe('red team 10b: write batching with masks and refusals in one chunk', ()
     expect(reference.length).toBe(7);
 
     for (let round = 0; round < 3; round++) {
-      const w = await WireClient.connect(t.port, token);
+      const w = await WireClient.connect(fx.t.port, fx.token);
       w.send(...batch().flat());
       const got = await w.untilReady(7);
       w.close();
       expect(got.map((g) => g.map(shape))).toEqual(reference.map((g) => g.map(shape)));
       const text = JSON.stringify(got);
-      for (const s of secrets) expect(text.includes(s), `a masked value (${s.length} chars) was sent`).toBe(false);
+      for (const s of fx.secrets) expect(text.includes(s), `a masked value (${s.length} chars) was sent`).toBe(false);
     }
   });
 });
 
 describe('red team 10b: TLS client, masked rows across many decrypted chunks', () => {
-  let t: TestGateway;
-  let direct: pg.Client;
-  let token: string;
-  let secrets: string[];
-
-  beforeAll(async () => {
+  const fx = useMaskedAgent('agent-rt10b-tls', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rt10b-tls-'));
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    t = await startTestGateway({ tls: { mode: 'require', cert, key } });
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    token = await t.token('agent-rt10b-tls', ['agents']);
-    const r = await direct.query('SELECT ssn, first_name, mrn FROM clinical.patients');
-    secrets = r.rows.flatMap((row) => [row.ssn, row.first_name, row.mrn].map(String)).filter((v) => v.length >= 4);
-  }, 120_000);
-  afterAll(async () => {
-    await direct?.end();
-    await t?.close();
+    return startTestGateway({ tls: { mode: 'require', cert, key } });
   });
 
   it('a large masked result and a pipelined-by-pg sequence of statements over TLS: every row masked, counts exact', async () => {
-    const c = await t.client(token, { ssl: { rejectUnauthorized: false } });
+    const c = await fx.t.client(fx.token, { ssl: { rejectUnauthorized: false } });
     const sql = 'SELECT p.id, p.ssn, p.first_name, p.mrn, repeat(p.diagnosis_code, 200) AS pad FROM clinical.patients p, generate_series(1, 60) g';
-    const expected = (await direct.query(`SELECT count(*)::int AS n FROM (${sql}) s`)).rows[0].n as number;
+    const expected = (await fx.direct.query(`SELECT count(*)::int AS n FROM (${sql}) s`)).rows[0].n as number;
     const results = await Promise.all([c.query(sql), c.query('SELECT 1 AS one'), c.query(sql), c.query('DROP TABLE clinical.patients').catch((e: { code?: string }) => e.code)]);
     await c.end();
     expect(results[0].rowCount).toBe(expected);
@@ -203,7 +189,7 @@ describe('red team 10b: TLS client, masked rows across many decrypted chunks', (
     expect(results[1].rows).toEqual([{ one: 1 }]);
     expect(results[3]).toBe('42501');
     const text = JSON.stringify([results[0].rows, results[2].rows]);
-    for (const s of secrets) expect(text.includes(s), 'a masked value was sent').toBe(false);
+    for (const s of fx.secrets) expect(text.includes(s), 'a masked value was sent').toBe(false);
   }, 120_000);
 });
 

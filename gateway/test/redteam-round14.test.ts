@@ -58,33 +58,20 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, startTestGateway, TEST_DB, type TestGateway } from './support/harness.ts';
 import type { Outcome } from './support/attempt.ts';
+import { pollsSince } from './support/ddl-lock-watch.ts';
 import { outcomeOrQueued } from './support/outcome-or-queued.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { sendCancelRequest } from './support/cancel-request.ts';
+import { dropOperatorClassesSql, intOperatorClassSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 
 const CLEANUP = `
 DROP TABLE IF EXISTS public.pgbench_rt14_idx, public.pgbench_rt14_json, public.pgbench_rt14_part, public.pgbench_rt14_warm, public.pgbench_rt14_alter CASCADE;
-DROP OPERATOR CLASS IF EXISTS public.rt14_int_ops USING btree CASCADE;
-DROP OPERATOR FAMILY IF EXISTS public.rt14_int_ops USING btree CASCADE;
-DROP OPERATOR CLASS IF EXISTS public.rt14_json_ops USING btree CASCADE;
-DROP OPERATOR FAMILY IF EXISTS public.rt14_json_ops USING btree CASCADE;
-DROP OPERATOR IF EXISTS public.<## (json, json), public.<=## (json, json), public.=## (json, json), public.>=## (json, json), public.>## (json, json);
-DROP FUNCTION IF EXISTS public.rt14_int_cmp(integer, integer), public.rt14_json_cmp(json, json),
-  public.rt14_json_lt(json, json), public.rt14_json_le(json, json), public.rt14_json_eq(json, json),
-  public.rt14_json_ge(json, json), public.rt14_json_gt(json, json) CASCADE;
-`;
+${dropOperatorClassesSql('rt14', '##')}`;
 
 const SETUP = `
-CREATE FUNCTION public.rt14_int_cmp(integer, integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
-  RETURN btint4cmp($1, $2);
-END $$;
 -- Not the type's default: only an index naming it uses it (operator classes need a superuser).
-CREATE OPERATOR CLASS public.rt14_int_ops FOR TYPE integer USING btree AS
-  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
-  FUNCTION 1 public.rt14_int_cmp(integer, integer);
+${intOperatorClassSql('rt14')}
 CREATE TABLE public.pgbench_rt14_idx (id integer, v text);
 INSERT INTO public.pgbench_rt14_idx SELECT g, 'x' FROM generate_series(1, 2000) g;
 CREATE INDEX pgbench_rt14_idx_leak ON public.pgbench_rt14_idx (id public.rt14_int_ops);
@@ -96,24 +83,7 @@ INSERT INTO public.pgbench_rt14_part SELECT g, 'x' FROM generate_series(1, 2000)
 CREATE INDEX pgbench_rt14_part_1_leak ON public.pgbench_rt14_part_1 (id public.rt14_int_ops);
 ANALYZE public.pgbench_rt14_part_1;
 -- json has no default btree operator class: a superuser gives it one on PL functions.
-CREATE FUNCTION public.rt14_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
-  RETURN bttextcmp($1::text, $2::text);
-END $$;
-CREATE FUNCTION public.rt14_json_lt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) < 0 $$;
-CREATE FUNCTION public.rt14_json_le(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) <= 0 $$;
-CREATE FUNCTION public.rt14_json_eq(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) = 0 $$;
-CREATE FUNCTION public.rt14_json_ge(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) >= 0 $$;
-CREATE FUNCTION public.rt14_json_gt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt14_json_cmp($1, $2) > 0 $$;
-CREATE OPERATOR public.<## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_lt);
-CREATE OPERATOR public.<=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_le);
-CREATE OPERATOR public.=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_eq);
-CREATE OPERATOR public.>=## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_ge);
-CREATE OPERATOR public.>## (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt14_json_gt);
-CREATE OPERATOR CLASS public.rt14_json_ops DEFAULT FOR TYPE json USING btree AS
-  OPERATOR 1 public.<##, OPERATOR 2 public.<=##, OPERATOR 3 public.=##, OPERATOR 4 public.>=##, OPERATOR 5 public.>##,
-  FUNCTION 1 public.rt14_json_cmp(json, json);
+${jsonDefaultOperatorClassSql('rt14', '##')}
 CREATE TABLE public.pgbench_rt14_json (id integer, j json);
 INSERT INTO public.pgbench_rt14_json VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
 -- A plain table: its statements are decided (and their catalogFacts kept) before any DDL.
@@ -121,26 +91,6 @@ CREATE TABLE public.pgbench_rt14_warm (id integer, v text);
 INSERT INTO public.pgbench_rt14_warm SELECT g, 'x' FROM generate_series(1, 2000) g;
 ANALYZE public.pgbench_rt14_warm;
 `;
-
-/**
- * Resolves once Gatehouse's DDL lock watch (application_name gatehouse-catalog:locks) has finished a
- * poll that started after `since` and the next one has started (so the first one's result was acted
- * on): a statement sent then is decided with what that poll saw. Polled, no duration asserted.
- */
-async function pollsSince(direct: pg.Client, since: Date): Promise<void> {
-  const lastStart = async (): Promise<Date | null> =>
-    ((await direct.query(`SELECT max(query_start) AS at FROM pg_stat_activity WHERE application_name = 'gatehouse-catalog:locks' AND datname = current_database()`)).rows[0] as { at: Date | null }).at;
-  let first: Date | null = null;
-  for (let i = 0; i < 400; i++) {
-    const at = await lastStart();
-    if (at !== null && at > since) {
-      if (first === null) first = at;
-      else if (at > first) return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the DDL lock watch did not poll');
-}
 
 describe.each(['rego', 'cedar'] as const)('red-team round 14 (%s): user code chosen by built-in types, and catalogFacts after DDL', (engine) => {
   const rt = useRedTeamFixture({

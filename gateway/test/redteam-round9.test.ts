@@ -34,25 +34,24 @@
 //        while Gatehouse has none (26000); undoing a skipped Parse would need the entry to remember
 //        the statement it replaced.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { startGateway, type RunningGateway } from '../src/server.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { loopingRego } from './support/looping-policy.ts';
 import { commitFiles, createTestPolicyRepo, git } from './support/policy-repo.ts';
-import { directSession, prepareDatabase } from './support/protocol-fuzz/session.ts';
+import { connectedTokenClient } from './support/token-client.ts';
+import { directSession } from './support/differential.ts';
+import { prepareDatabase } from './support/protocol-fuzz/session.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
-/** A comprehension over 400 million pairs that keeps nothing: seconds to minutes of CPU, little memory. */
-const LOOP = 'count([1 | some a in numbers.range(1, 20000); some b in numbers.range(1, 20000); a * b == -1]) == 0';
-
 /** Loops for statements that mention hostile_shape: the serving policy itself is slow on that shape. */
-const SLOW_ON_HOSTILE = `package gatehouse\n\ndeny contains {"id": "slow", "reason": "never reached in time"} if {\n\tcontains(input.statement.text, "hostile_shape")\n\t${LOOP}\n}\n`;
+const SLOW_ON_HOSTILE = loopingRego('hostile_shape');
 
 const DENIED = "SELECT pg_read_file('/etc/passwd')";
 
@@ -63,36 +62,17 @@ describe('R9-1: a recorded statement that overran the budget blocks neither poli
   let workDir: string;
   let client: pg.Client;
 
-  async function connect(port: number): Promise<pg.Client> {
-    const pgModule = (await import('pg')).default;
-    const c = new pgModule.Client({
-      host: '127.0.0.1',
-      port,
-      user: 'agent',
-      database: 'postgres',
-      password: await mintDevToken({ keyDir: join(workDir, 'keys'), subject: 'agent-r9', groups: ['agents'], ttlSeconds: 3600 }),
-    });
-    c.on('error', () => undefined);
-    await c.connect();
-    return c;
-  }
+  const connect = (port: number): Promise<pg.Client> => connectedTokenClient({ port, keyDir: join(workDir, 'keys'), subject: 'agent-r9', groups: ['agents'] });
 
   beforeAll(async () => {
     repo = createTestPolicyRepo();
     commitFiles(repo, { 'policies/rego/slow.rego': SLOW_ON_HOSTILE }, 'A rule slow on one shape (the serving policy)');
     workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-r9-'));
-    const keys = await ensureDevKeys(join(workDir, 'keys'));
-    configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
-        upstream: { url: await ensureClinicDatabase() },
-        policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 200 },
-        audit: { file: 'audit.ndjson' },
-      }),
-    );
+    configFile = await writeTestConfig(workDir, {
+      upstream: { url: await ensureClinicDatabase() },
+      policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 200 },
+      audit: { file: 'audit.ndjson' },
+    });
     gw = await startGateway(await loadConfig(configFile));
     client = await connect(gw.port);
   });
@@ -116,8 +96,7 @@ describe('R9-1: a recorded statement that overran the budget blocks neither poli
   it('a commit slower than the serving one on a recorded statement is still refused (the check keeps its use)', async () => {
     const serving = gw!.engine().revision;
     expect((await client.query('SELECT 1 AS r9_rare_marker')).rows).toEqual([{ r9_rare_marker: 1 }]);
-    const loopsOnMarker = `package gatehouse\n\ndeny contains {"id": "slow2", "reason": "never reached in time"} if {\n\tcontains(input.statement.text, "r9_rare_marker")\n\t${LOOP}\n}\n`;
-    const slow = commitFiles(repo, { 'policies/rego/slow2.rego': loopsOnMarker }, 'A rule that loops on one served shape');
+    const slow = commitFiles(repo, { 'policies/rego/slow2.rego': loopingRego('r9_rare_marker', 'slow2') }, 'A rule that loops on one served shape');
     const result = await gw!.refreshPolicies();
     expect(result).toMatchObject({ outcome: 'refused', commit: slow });
     expect(result?.outcome === 'refused' ? result.reason : '').toContain('SELECT $1 AS r9_rare_marker');

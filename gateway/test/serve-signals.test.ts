@@ -3,100 +3,22 @@
 // a fresh audit file while the renamed one keeps the old records, SIGTERM exits with status 0.
 // It runs compiled, not through tsx (bin/gatehouse.js), and removes its compiled files at exit.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import type { PolicyStatus } from '../src/policy/repo/status.ts';
-import { auditText, ensureClinicDatabase, readAudit, REPO_ROOT, sqlstateOf, recorded } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases } from './support/policy-repo.ts';
+import { writeTestConfig } from './support/gateway-config.ts';
+import { auditText, ensureClinicDatabase, readAudit, sqlstateOf, recorded } from './support/harness.ts';
+import { commitFiles, createTestPolicyRepo, git, READERS_SQL, readersCases, readersPolicy } from './support/policy-repo.ts';
+import { tokenClient } from './support/token-client.ts';
+import { loggedPort, SERVE_START_TIMEOUT_MS, spawnServe, type ServeProcess } from './support/serve-process.ts';
+import { waitFor } from './support/wait-for.ts';
 
-const GATEHOUSE_BIN = join(REPO_ROOT, 'gateway', 'bin', 'gatehouse.js');
-
-/** Commit B: the "lifecycle-readers" group may read clinical.visits (commit A denies it). */
-const READERS_POLICY = `package gatehouse
-
-allow contains {"id": "lifecycle-readers-visits", "reason": "readers may read visits", "on": "read", "table": t} if {
-	member("lifecycle-readers")
-	some t in input.statement.tables_read
-	t == "clinical.visits"
-}
-`;
-
-/** Generous safety nets for a noisy machine: a test fails at these instead of hanging. */
-const START_TIMEOUT_MS = 150_000;
+/** A generous safety net for a noisy machine: a test fails at it instead of hanging. */
 const CONDITION_TIMEOUT_MS = 60_000;
-
-/** Polls until check() returns a value other than undefined; fails naming what it waited for. */
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = CONDITION_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface LogLine {
-  level: number;
-  msg?: string;
-}
-
-/** A running `gatehouse serve` child: its NDJSON operational log and how it ended. */
-interface ServeProcess {
-  child: ChildProcessWithoutNullStreams;
-  logs: LogLine[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  hasExited(): boolean;
-}
-
-function spawnServe(configFile: string, env: Record<string, string>): ServeProcess {
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const logs: LogLine[] = [];
-  let partial = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        logs.push({ level: 60, msg: `unparsed stderr: ${line}` });
-      }
-    }
-  });
-  child.stdout.resume();
-  child.stdin.end();
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  return { child, logs, exited, hasExited: () => done };
-}
-
-/** The port in the first log message matching the pattern, once it has been logged. */
-function loggedPort(logs: LogLine[], pattern: RegExp): number | undefined {
-  for (const line of logs) {
-    const m = pattern.exec(line.msg ?? '');
-    if (m?.[1] !== undefined) return Number(m[1]);
-  }
-  return undefined;
-}
 
 describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file, SIGTERM exits 0', () => {
   let repo: string;
@@ -138,21 +60,14 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
     commitA = git(repo, 'rev-parse', 'HEAD');
     workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-serve-'));
     const keyDir = join(workDir, 'keys');
-    const keys = await ensureDevKeys(keyDir);
     auditFile = join(workDir, 'audit.ndjson');
-    const configFile = join(workDir, 'gatehouse.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath } },
-        upstream: { url: await ensureClinicDatabase() },
-        // Polling off: only a signal (or the admin webhook, unused here) can activate a new commit.
-        policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
-        admin: { port: 0 },
-        audit: { file: 'audit.ndjson' },
-      }),
-    );
+    const configFile = await writeTestConfig(workDir, {
+      upstream: { url: await ensureClinicDatabase() },
+      // Polling off: only a signal (or the admin webhook, unused here) can activate a new commit.
+      policies: { engine: 'rego', git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
+      admin: { port: 0 },
+      audit: { file: 'audit.ndjson' },
+    });
     childTmp = join(workDir, 'tmp');
     mkdirSync(childTmp);
     serve = spawnServe(configFile, { GATEHOUSE_OPA: inject('gatehouseOpa'), TMPDIR: childTmp });
@@ -164,20 +79,14 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
         const admin = loggedPort(serve.logs, /^admin: listening on http:\/\/127\.0\.0\.1:(\d+)$/);
         return port !== undefined && admin !== undefined ? { port, admin } : undefined;
       },
-      START_TIMEOUT_MS,
+      SERVE_START_TIMEOUT_MS,
     );
     adminPort = ports.admin;
-    reader = new pg.Client({
-      host: '127.0.0.1',
-      port: ports.port,
-      user: 'reader',
-      database: 'postgres',
-      password: await mintDevToken({ keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], ttlSeconds: 3600 }),
-    });
+    reader = await tokenClient({ port: ports.port, keyDir, subject: 'reader-1', groups: ['lifecycle-readers'], user: 'reader' });
     reader.on('error', (e: Error & { code?: string }) => (readerError ??= e));
     reader.on('end', () => (readerEnded = true));
     await reader.connect();
-  }, START_TIMEOUT_MS + 30_000);
+  }, SERVE_START_TIMEOUT_MS + 30_000);
 
   afterAll(async () => {
     await reader?.end().catch(() => undefined);
@@ -202,7 +111,7 @@ describe('gatehouse serve: SIGHUP refreshes policies and reopens the audit file,
   it('a new commit is not picked up on its own; after SIGHUP it decides the next statement', async () => {
     commitB = commitFiles(
       repo,
-      { 'policies/rego/lifecycle.rego': READERS_POLICY, 'policy-tests/lifecycle.yaml': readersCases('rego') },
+      { 'policies/rego/lifecycle.rego': readersPolicy('rego'), 'policy-tests/lifecycle.yaml': readersCases('rego') },
       'Let lifecycle readers read visits',
     );
     // Without a signal nothing fetches the repository: A still decides.

@@ -127,26 +127,12 @@ describe('createTokenVerifier with a JWKS file', () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 'a' });
   });
 
-  it('refuses the wrong audience', async () => {
-    const token = await mintDevToken({
-      keyDir: join(dir, 'dev-keys'),
-      subject: 'a',
-      groups: [],
-      ttlSeconds: 60,
-      audience: 'someone-else',
-    });
-    await expectAuthFailed(verifier.verify(token), /audience mismatch/);
-  });
-
-  it('refuses the wrong issuer', async () => {
-    const token = await mintDevToken({
-      keyDir: join(dir, 'dev-keys'),
-      subject: 'a',
-      groups: [],
-      ttlSeconds: 60,
-      issuer: 'https://evil.invalid',
-    });
-    await expectAuthFailed(verifier.verify(token), /issuer mismatch/);
+  it.each([
+    ['audience', { audience: 'someone-else' }, /audience mismatch/],
+    ['issuer', { issuer: 'https://evil.invalid' }, /issuer mismatch/],
+  ])('refuses the wrong %s', async (_claim, wrong, reason) => {
+    const token = await mintDevToken({ keyDir: join(dir, 'dev-keys'), subject: 'a', groups: [], ttlSeconds: 60, ...wrong });
+    await expectAuthFailed(verifier.verify(token), reason);
   });
 
   it('refuses a token without exp or sub', async () => {

@@ -48,6 +48,30 @@ export function createTestPolicyRepo(message = 'Initial policies'): string {
 /** The statement the "lifecycle readers" scenarios run: a read of clinical.visits. */
 export const READERS_SQL = 'SELECT id FROM clinical.visits ORDER BY id LIMIT 1';
 
+/** A policy allowing the "lifecycle-readers" group READERS_SQL (rule lifecycle-readers-visits), on one engine. */
+export function readersPolicy(engine: 'rego' | 'cedar'): string {
+  switch (engine) {
+    case 'rego':
+      return `package gatehouse
+
+allow contains {"id": "lifecycle-readers-visits", "reason": "readers may read visits", "on": "read", "table": t} if {
+	member("lifecycle-readers")
+	some t in input.statement.tables_read
+	t == "clinical.visits"
+}
+`;
+    case 'cedar':
+      return `@id("lifecycle-readers-visits")
+@reason("readers may read visits")
+permit (
+  principal in Gatehouse::Group::"lifecycle-readers",
+  action == Gatehouse::Action::"read",
+  resource == Gatehouse::Table::"clinical.visits"
+);
+`;
+  }
+}
+
 /** A policy-tests file expecting the "lifecycle-readers" group to be allowed READERS_SQL on one engine. */
 export function readersCases(engine: 'rego' | 'cedar'): string {
   return stringify({

@@ -3,30 +3,15 @@
 // Skipped when not root or when the PostgreSQL 15 binaries are missing.
 
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chownSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunThrowawayCluster, postgresUid, startThrowawayCluster, type ThrowawayCluster } from '../../../test/support/throwaway-cluster.ts';
 import { isGatehouseError } from '../../errors.ts';
 import { connectUpstream } from './connect.ts';
 import { close, query } from './test-query.ts';
 
-const BIN = '/usr/lib/postgresql/15/bin';
-const canRun = process.getuid?.() === 0 && existsSync(`${BIN}/initdb`) && existsSync('/usr/bin/openssl');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function asPostgres(cmd: string, args: string[]): void {
-  execFileSync('runuser', ['-u', 'postgres', '--', `${BIN}/${cmd}`, ...args], { stdio: 'pipe' });
-}
+const canRun = canRunThrowawayCluster && existsSync('/usr/bin/openssl');
 
 function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: 'pipe' });
@@ -43,35 +28,34 @@ function makeCertificates(dir: string): void {
 }
 
 describe.skipIf(!canRun)('connectUpstream against a throwaway cluster', () => {
+  let cluster: ThrowawayCluster | undefined;
   let dir = '';
   let port = 0;
-  const pgUid = canRun ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : 0;
 
   beforeAll(async () => {
-    dir = mkdtempSync('/tmp/gh-upstream-');
-    chownSync(dir, pgUid, -1);
-    port = await freePort();
-    const data = join(dir, 'data');
-    asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']);
-    makeCertificates(dir);
-    for (const f of ['server.key', 'server.crt', 'ca.crt']) chownSync(join(dir, f), pgUid, -1);
-    execFileSync('chmod', ['600', join(dir, 'server.key')]);
-    writeFileSync(
-      join(data, 'pg_hba.conf'),
-      [
-        'local all all trust',
-        'host all postgres 127.0.0.1/32 trust',
-        'host all gh_pw 127.0.0.1/32 password',
-        'host all gh_md5 127.0.0.1/32 md5',
-        'host all all 127.0.0.1/32 scram-sha-256',
-        '',
-      ].join('\n'),
-    );
-    asPostgres('pg_ctl', [
-      '-D', data, '-l', join(dir, 'log'), '-w', '-t', '20', 'start', '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on ` +
-        `-c ssl_cert_file=${dir}/server.crt -c ssl_key_file=${dir}/server.key`,
-    ]);
+    cluster = await startThrowawayCluster({
+      prefix: 'gh-upstream-',
+      logFile: 'log',
+      startTimeoutS: 20,
+      settings: (clusterDir) => `-c ssl=on -c ssl_cert_file=${clusterDir}/server.crt -c ssl_key_file=${clusterDir}/server.key`,
+      configure: (clusterDir, data) => {
+        makeCertificates(clusterDir);
+        for (const f of ['server.key', 'server.crt', 'ca.crt']) chownSync(join(clusterDir, f), postgresUid(), -1);
+        execFileSync('chmod', ['600', join(clusterDir, 'server.key')]);
+        writeFileSync(
+          join(data, 'pg_hba.conf'),
+          [
+            'local all all trust',
+            'host all postgres 127.0.0.1/32 trust',
+            'host all gh_pw 127.0.0.1/32 password',
+            'host all gh_md5 127.0.0.1/32 md5',
+            'host all all 127.0.0.1/32 scram-sha-256',
+            '',
+          ].join('\n'),
+        );
+      },
+    });
+    ({ dir, port } = cluster);
     const admin = await connectUpstream({ url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`, connectTimeoutMs: 5000 });
     await query(
       admin,
@@ -82,13 +66,7 @@ describe.skipIf(!canRun)('connectUpstream against a throwaway cluster', () => {
   }, 30_000);
 
   afterAll(() => {
-    if (dir === '') return;
-    try {
-      asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
-    } catch {
-      // already stopped
-    }
-    rmSync(dir, { recursive: true, force: true });
+    cluster?.stop();
   });
 
   const url = (userinfo: string, query = 'sslmode=disable'): string =>

@@ -1,10 +1,7 @@
-// Sets up the two sides of a differential protocol run: the fuzz table, a visit note with
-// identifiers, sessions straight to PostgreSQL and through Gatehouse, and the raw values a masked
-// identity must never see.
+// Sets up the database of a differential protocol run: the fuzz table, a visit note with identifiers,
+// and the raw values a masked identity must never see (the sessions: differential.ts).
 
 import pg from 'pg';
-import { serialize } from 'pg-protocol';
-import { WireClient } from '../wire-client.ts';
 import { FUZZ_TABLE, FUZZ_VISIT_ID } from './generate.ts';
 
 const NOTE_SECRETS = ['219-09-9922', '(415) 555-0188'];
@@ -26,13 +23,4 @@ export async function prepareDatabase(upstreamUrl: string): Promise<string[]> {
   } finally {
     await db.end();
   }
-}
-
-/** A raw session straight to PostgreSQL. */
-export async function directSession(upstreamUrl: string): Promise<WireClient> {
-  const url = new URL(upstreamUrl);
-  const d = await WireClient.open(Number(url.port || 5432), url.hostname);
-  d.send(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
-  await d.untilReady(1);
-  return d;
 }

@@ -1,0 +1,50 @@
+// SQL for the red-team probes of user code PostgreSQL picks by type alone: btree operator classes on PL
+// functions that RAISE the SSN of patient 1 in a NOTICE, so a test sees whether one ran. Each object's
+// name starts with the test's prefix (rt14, ...), so test files on one database do not meet.
+
+/** A non-default operator class `${p}_int_ops` FOR TYPE integer (only an index naming it uses it); its support function says 'compared next to <ssn>'. */
+export function intOperatorClassSql(p: string): string {
+  return `
+CREATE FUNCTION public.${p}_int_cmp(integer, integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'compared next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN btint4cmp($1, $2);
+END $$;
+CREATE OPERATOR CLASS public.${p}_int_ops FOR TYPE integer USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+  FUNCTION 1 public.${p}_int_cmp(integer, integer);
+`;
+}
+
+/** json's DEFAULT btree operator class `${p}_json_ops` (json has none of its own), operators `<op`, `<=op`, ...; its compare function says 'sorted next to <ssn>'. */
+export function jsonDefaultOperatorClassSql(p: string, op: string): string {
+  const compare = (name: string, test: string): string =>
+    `CREATE FUNCTION public.${p}_json_${name}(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.${p}_json_cmp($1, $2) ${test} 0 $$;`;
+  const operator = (symbol: string, name: string): string => `CREATE OPERATOR public.${symbol}${op} (LEFTARG = json, RIGHTARG = json, FUNCTION = public.${p}_json_${name});`;
+  return `
+CREATE FUNCTION public.${p}_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
+  RETURN bttextcmp($1::text, $2::text);
+END $$;
+${[compare('lt', '<'), compare('le', '<='), compare('eq', '='), compare('ge', '>='), compare('gt', '>')].join('\n')}
+${[operator('<', 'lt'), operator('<=', 'le'), operator('=', 'eq'), operator('>=', 'ge'), operator('>', 'gt')].join('\n')}
+CREATE OPERATOR CLASS public.${p}_json_ops DEFAULT FOR TYPE json USING btree AS
+  OPERATOR 1 public.<${op}, OPERATOR 2 public.<=${op}, OPERATOR 3 public.=${op}, OPERATOR 4 public.>=${op}, OPERATOR 5 public.>${op},
+  FUNCTION 1 public.${p}_json_cmp(json, json);
+`;
+}
+
+/** Drops what the two above make (whichever exist), with what depends on them. */
+export function dropOperatorClassesSql(p: string, op: string): string {
+  return `
+DROP OPERATOR CLASS IF EXISTS public.${p}_int_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.${p}_int_ops USING btree CASCADE;
+DROP OPERATOR CLASS IF EXISTS public.${p}_json_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.${p}_json_ops USING btree CASCADE;
+DROP OPERATOR IF EXISTS public.<${op} (json, json), public.<=${op} (json, json), public.=${op} (json, json), public.>=${op} (json, json), public.>${op} (json, json);
+DROP FUNCTION IF EXISTS public.${p}_int_cmp(integer, integer), public.${p}_json_cmp(json, json),
+  public.${p}_json_lt(json, json), public.${p}_json_le(json, json), public.${p}_json_eq(json, json),
+  public.${p}_json_ge(json, json), public.${p}_json_gt(json, json) CASCADE;
+`;
+}
