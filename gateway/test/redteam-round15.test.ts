@@ -75,6 +75,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from './support/attempt.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import type { TestGateway } from './support/harness.ts';
+import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const CLEANUP = `
 DELETE FROM clinical.visits WHERE id >= 900000;
@@ -231,22 +232,29 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     }
   });
 
-  // R15-1: the client chooses how long passes between a statement's decision and its lock.
-  it.fails('R15-1 (not fixed): a statement decided while an earlier statement of its string waits is not checked again when it takes its lock: it runs a migration committed meanwhile', async () => {
+  // R15-1: the client chooses how long passes between a statement's decision and its lock. Fixed: Gatehouse
+  // locks the relations the decision checked when the string starts (enforce/lock-prefix.ts), so the
+  // migration queues behind the string instead, and the SELECT runs the definition that was decided.
+  it("R15-1: a statement decided while an earlier statement of its string waits runs the definition it was decided with: the migration waits for the string", async () => {
     const holder = await upstreamClient();
     const migration = await upstreamClient();
+    migration.on('error', () => undefined);
     let o: Outcome | null = null;
+    let altered: unknown = null;
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM public.pgbench_rt15_warm WHERE id = 5 FOR UPDATE');
       // Both statements decided now (no lock on pgbench_rt15_alter anywhere); the UPDATE waits for the row.
-      const pending = attempt(agent, `UPDATE public.pgbench_rt15_warm SET v = 'y' WHERE id = 5; SELECT DISTINCT v FROM public.pgbench_rt15_alter`);
+      const pending = attempt(agent, `UPDATE public.pgbench_rt15_warm SET v = 'y' WHERE id = 5; SELECT DISTINCT v FROM public.pgbench_rt15_alter ORDER BY v`);
       await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`);
       await migration.query('BEGIN');
-      await migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json');
-      await holder.query('COMMIT'); // the UPDATE goes on; the SELECT now waits for the migration's lock
-      const r = await outcomeAfterRelease(pending, direct, 'public.pgbench_rt15_alter', async () => void (await migration.query('COMMIT')));
-      o = r.outcome;
+      // Not awaited: the string holds pgbench_rt15_alter ACCESS SHARE from its start, so the ALTER waits for it.
+      const altering = migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json').then(() => 'altered', (e: unknown) => e);
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'public.pgbench_rt15_alter'::regclass AND mode = 'AccessExclusiveLock'`);
+      await holder.query('COMMIT'); // the UPDATE goes on, then the SELECT, under the lock taken at the start
+      o = await pending;
+      altered = await altering; // and the migration after the string's transaction
+      await migration.query('COMMIT');
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await migration.query('ROLLBACK').catch(() => undefined);
@@ -255,6 +263,39 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
       await direct.query(`ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE text`);
     }
     expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o!.code).toBeNull(); // ran, as decided: text's DISTINCT, not json's user operator class
+    expect(o!.notices.filter((n) => n.startsWith('sorted next to'))).toEqual([]);
+    expect(altered).toBe('altered');
+  });
+
+  it('R15-1: a lock taken after the decision and before the string starts is met by the prefix: 55P03 from Gatehouse, nothing of the string run', async () => {
+    const holder = await upstreamClient();
+    const migration = await upstreamClient();
+    const w = await WireClient.connect(t.port, await t.token('rt15-agent', ['agents', 'bench']));
+    let groups: Message[][] = [];
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM public.pgbench_rt15_warm WHERE id = 6 FOR UPDATE');
+      // Two Query messages in one write: the second is decided on arrival (no lock anywhere yet) and
+      // starts, with its LOCK, only when the first has run.
+      w.send(serialize.query(`UPDATE public.pgbench_rt15_warm SET v = 'z' WHERE id = 6`), serialize.query(`SELECT DISTINCT v FROM public.pgbench_rt15_alter`));
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`);
+      await migration.query('BEGIN');
+      await migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json');
+      await holder.query('COMMIT');
+      groups = await w.untilReady(2);
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+    }
+    expect(JSON.stringify(groups)).not.toContain(ssn);
+    expect(errorCodes(groups[0]!)).toEqual([]);
+    expect(errorCodes(groups[1]!)).toEqual(['55P03']);
+    expect((groups[1]!.find((m) => m.name === 'error') as { message?: string } | undefined)?.message ?? '').toMatch(/^Gatehouse refused this statement: another transaction holds or waits for a lock/);
+    expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
   });
 
   // R15-2: a write through a view reaches its base table, whose SHARE ROW EXCLUSIVE lock is not followed.
