@@ -9,23 +9,27 @@
 //   query string is decided whole before any of it runs, so its second statement is decided at once and
 //   takes its locks only when the first has finished; the first can wait as long as the client likes
 //   (here an UPDATE waiting for a row another transaction holds; any slow query would do; an extended-
-//   protocol pipeline is decided on arrival the same way, not tested). A migration that alters the second statement's table meanwhile (directly on the
-//   server, or through Gatehouse) is never seen by that decision: the statement queues behind the
-//   migration's lock inside PostgreSQL and runs the new definition at COMMIT: `ALTER COLUMN v TYPE json`
-//   then ran json's user default operator class under an agent's DISTINCT, and its NOTICE carried the SSN
-//   it read. The poll interval is not the bound: the window is as long as the string's earlier statements
-//   run. NOT fixed (it.fails). What PostgreSQL offers (checked on PostgreSQL 15 here): `LOCK TABLE ... IN
-//   ACCESS SHARE MODE NOWAIT` is accepted in a multi-statement string's implicit transaction, fails at once
-//   with 55P03 while another backend holds or waits for ACCESS EXCLUSIVE (a waiting ALTER counts), and
-//   then holds the lock until the string's transaction ends, so nothing can change the table between it
-//   and the statement. Prepended by Gatehouse to the string (or sent before an extended-protocol batch in
-//   its implicit transaction) for the relations the decision saw, in the modes their statements take
-//   (ACCESS SHARE for reads, ROW EXCLUSIVE for writes), it makes the decision's lock check hold at
-//   execution; a change committed between the decision and that LOCK is still the snapshot's ordinary
-//   staleness (docs/data-path.md). `lock_timeout` is no substitute for writes: it also fires on row locks
-//   (`canceling statement due to lock timeout ... while updating tuple`, 55P03), so an UPDATE waiting for
-//   a row would be refused; for a plain read (no FOR UPDATE/SHARE) the only lock it waits for is the
-//   relation's, so `SET LOCAL lock_timeout` around reads would be exact there.
+//   protocol pipeline is decided on arrival the same way). A migration that altered the second statement's
+//   table meanwhile (directly on the server, or through Gatehouse) was never seen by that decision: the
+//   statement queued behind the migration's lock inside PostgreSQL and ran the new definition at COMMIT:
+//   `ALTER COLUMN v TYPE json` then ran json's user default operator class under an agent's DISTINCT, and
+//   its NOTICE carried the SSN it read. The poll interval was not the bound: the window is as long as the
+//   string's earlier statements run. What PostgreSQL offers (checked on PostgreSQL 15 here): `LOCK TABLE
+//   ... IN ACCESS SHARE MODE NOWAIT` is accepted in a multi-statement string's implicit transaction, fails
+//   at once with 55P03 while another backend holds or waits for ACCESS EXCLUSIVE (a waiting ALTER counts),
+//   and then holds the lock until the string's transaction ends. `lock_timeout` is no substitute for writes:
+//   it also fires on row locks (`canceling statement due to lock timeout ... while updating tuple`, 55P03).
+//   Fixed by lock16 for the simple protocol (enforce/lock-prefix.ts): Gatehouse prepends `LOCK TABLE ...
+//   NOWAIT` for the relations the decision checked (ACCESS SHARE for reads, ROW EXCLUSIVE for writes) to
+//   the forwarded string, swallows its CommandCompletes, and turns its 55P03 into its own refusal (every
+//   statement audited as refused, with the reason). Tested both ways: the migration arriving while the
+//   string runs now waits for it (the SELECT runs the text definition it was decided with), and a migration
+//   that took its lock after a pipelined Query's decision but before it started gets Gatehouse's 55P03.
+//   Left open (docs/data-path.md): the extended protocol (`LOCK TABLE` outside a transaction block is 25P01
+//   there: a Parse/Bind/Execute of it cannot go ahead of a batch's implicit transaction), strings Gatehouse
+//   does not wrap (DDL, maintenance, statements after a COMMIT/ROLLBACK inside the string) and relations the
+//   upstream role cannot lock; a change committed between the decision and the LOCK is still the
+//   snapshot's ordinary staleness.
 // - R15-2 (medium, lock15): a write through an updatable view was not checked against the view's base
 //   table's locks: lockedRelationsNamed() followed partitions and children but not views, and view-locks.ts
 //   marks a view only for ACCESS EXCLUSIVE. While a migration had `CREATE TRIGGER ... ON base` open
@@ -63,7 +67,7 @@
 // passes) and the unit fault tests (append-file, file-sink.flush-failed) pass; by reading, records are
 // written with writeSync before any flush that counts them starts, and a flush's success counts only the
 // batches written before it began.
-// Not attacked: R15-1 through an extended-protocol pipeline (same cause, not written as a test); TOAST,
+// Not attacked: R15-1 through an extended-protocol pipeline (same cause, not wrapped, not written as a test); TOAST,
 // sequences, ALTER TYPE / ALTER DOMAIN (NOT VALID takes no table lock, so nothing queues); prepared
 // transactions (pid NULL: always another's; max_prepared_transactions is 0 here); NoticeResponse and
 // ErrorResponse rewriting under hot15 beyond the existing tests; TLS-wrapped chunks; fsync15 with a failing
