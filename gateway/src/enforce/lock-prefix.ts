@@ -15,7 +15,7 @@
 // cannot lock (temporary ones, materialized views, foreign tables, relations not in the snapshot).
 
 import { GatehouseError } from '../errors.ts';
-import type { ParsedStatement, StatementKind } from '../sql/facts.ts';
+import type { ParsedStatement, StatementFacts, StatementKind } from '../sql/facts.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 
 /** The LOCK statements to send ahead of a query string, built once per decision. */
@@ -76,6 +76,30 @@ export function quotedRelation(schema: string, name: string): string {
  */
 export function lockPrefixFor(statements: readonly ParsedStatement[], relations: RelationCatalog | null): LockPrefix | null {
   if (relations === null || statements.length === 0) return null;
+  const known = MEMO.get(statements[0]!.facts);
+  if (known !== undefined && known.relations === relations && sameFacts(known.facts, statements)) return known.prefix;
+  const prefix = build(statements, relations);
+  // Not kept for transaction control, whose effect is read from its text (first words), not its facts.
+  if (!statements.some((p) => p.facts.kind === 'transaction' || p.facts.kind === 'two_phase')) {
+    MEMO.set(statements[0]!.facts, { relations, facts: statements.map((p) => p.facts), prefix });
+  }
+  return prefix;
+}
+
+/**
+ * Prefixes already built, by the facts of a string's statements (the parse cache hands out the same
+ * facts for the same text or shape) and the relation snapshot they were built with: a string decided
+ * again costs a lookup and a comparison per statement. Entries go with their facts.
+ */
+const MEMO = new WeakMap<StatementFacts, { relations: RelationCatalog; facts: readonly StatementFacts[]; prefix: LockPrefix | null }>();
+
+function sameFacts(facts: readonly StatementFacts[], statements: readonly ParsedStatement[]): boolean {
+  if (facts.length !== statements.length) return false;
+  for (let i = 0; i < facts.length; i++) if (facts[i] !== statements[i]!.facts) return false;
+  return true;
+}
+
+function build(statements: readonly ParsedStatement[], relations: RelationCatalog): LockPrefix | null {
   for (const p of statements) if (!WRAPPABLE.has(p.facts.kind)) return null;
   const first = statements[0]!;
   if ((first.facts.kind === 'transaction' || first.facts.kind === 'two_phase') && transactionEffect(first) !== 'opens') return null;
