@@ -9,23 +9,27 @@
 //   query string is decided whole before any of it runs, so its second statement is decided at once and
 //   takes its locks only when the first has finished; the first can wait as long as the client likes
 //   (here an UPDATE waiting for a row another transaction holds; any slow query would do; an extended-
-//   protocol pipeline is decided on arrival the same way, not tested). A migration that alters the second statement's table meanwhile (directly on the
-//   server, or through Gatehouse) is never seen by that decision: the statement queues behind the
-//   migration's lock inside PostgreSQL and runs the new definition at COMMIT: `ALTER COLUMN v TYPE json`
-//   then ran json's user default operator class under an agent's DISTINCT, and its NOTICE carried the SSN
-//   it read. The poll interval is not the bound: the window is as long as the string's earlier statements
-//   run. NOT fixed (it.fails). What PostgreSQL offers (checked on PostgreSQL 15 here): `LOCK TABLE ... IN
-//   ACCESS SHARE MODE NOWAIT` is accepted in a multi-statement string's implicit transaction, fails at once
-//   with 55P03 while another backend holds or waits for ACCESS EXCLUSIVE (a waiting ALTER counts), and
-//   then holds the lock until the string's transaction ends, so nothing can change the table between it
-//   and the statement. Prepended by Gatehouse to the string (or sent before an extended-protocol batch in
-//   its implicit transaction) for the relations the decision saw, in the modes their statements take
-//   (ACCESS SHARE for reads, ROW EXCLUSIVE for writes), it makes the decision's lock check hold at
-//   execution; a change committed between the decision and that LOCK is still the snapshot's ordinary
-//   staleness (docs/data-path.md). `lock_timeout` is no substitute for writes: it also fires on row locks
-//   (`canceling statement due to lock timeout ... while updating tuple`, 55P03), so an UPDATE waiting for
-//   a row would be refused; for a plain read (no FOR UPDATE/SHARE) the only lock it waits for is the
-//   relation's, so `SET LOCAL lock_timeout` around reads would be exact there.
+//   protocol pipeline is decided on arrival the same way). A migration that altered the second statement's
+//   table meanwhile (directly on the server, or through Gatehouse) was never seen by that decision: the
+//   statement queued behind the migration's lock inside PostgreSQL and ran the new definition at COMMIT:
+//   `ALTER COLUMN v TYPE json` then ran json's user default operator class under an agent's DISTINCT, and
+//   its NOTICE carried the SSN it read. The poll interval was not the bound: the window is as long as the
+//   string's earlier statements run. What PostgreSQL offers (checked on PostgreSQL 15 here): `LOCK TABLE
+//   ... IN ACCESS SHARE MODE NOWAIT` is accepted in a multi-statement string's implicit transaction, fails
+//   at once with 55P03 while another backend holds or waits for ACCESS EXCLUSIVE (a waiting ALTER counts),
+//   and then holds the lock until the string's transaction ends. `lock_timeout` is no substitute for writes:
+//   it also fires on row locks (`canceling statement due to lock timeout ... while updating tuple`, 55P03).
+//   Fixed by lock16 for the simple protocol (enforce/lock-prefix.ts): Gatehouse prepends `LOCK TABLE ...
+//   NOWAIT` for the relations the decision checked (ACCESS SHARE for reads, ROW EXCLUSIVE for writes) to
+//   the forwarded string, swallows its CommandCompletes, and turns its 55P03 into its own refusal (every
+//   statement audited as refused, with the reason). Tested both ways: the migration arriving while the
+//   string runs now waits for it (the SELECT runs the text definition it was decided with), and a migration
+//   that took its lock after a pipelined Query's decision but before it started gets Gatehouse's 55P03.
+//   Left open (docs/data-path.md): the extended protocol (`LOCK TABLE` outside a transaction block is 25P01
+//   there: a Parse/Bind/Execute of it cannot go ahead of a batch's implicit transaction), strings Gatehouse
+//   does not wrap (DDL, maintenance, statements after a COMMIT/ROLLBACK inside the string) and relations the
+//   upstream role cannot lock; a change committed between the decision and the LOCK is still the
+//   snapshot's ordinary staleness.
 // - R15-2 (medium, lock15): a write through an updatable view was not checked against the view's base
 //   table's locks: lockedRelationsNamed() followed partitions and children but not views, and view-locks.ts
 //   marks a view only for ACCESS EXCLUSIVE. While a migration had `CREATE TRIGGER ... ON base` open
@@ -63,7 +67,7 @@
 // passes) and the unit fault tests (append-file, file-sink.flush-failed) pass; by reading, records are
 // written with writeSync before any flush that counts them starts, and a flush's success counts only the
 // batches written before it began.
-// Not attacked: R15-1 through an extended-protocol pipeline (same cause, not written as a test); TOAST,
+// Not attacked: R15-1 through an extended-protocol pipeline (same cause, not wrapped, not written as a test); TOAST,
 // sequences, ALTER TYPE / ALTER DOMAIN (NOT VALID takes no table lock, so nothing queues); prepared
 // transactions (pid NULL: always another's; max_prepared_transactions is 0 here); NoticeResponse and
 // ErrorResponse rewriting under hot15 beyond the existing tests; TLS-wrapped chunks; fsync15 with a failing
@@ -75,6 +79,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from './support/attempt.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import type { TestGateway } from './support/harness.ts';
+import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const CLEANUP = `
 DELETE FROM clinical.visits WHERE id >= 900000;
@@ -231,22 +236,29 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     }
   });
 
-  // R15-1: the client chooses how long passes between a statement's decision and its lock.
-  it.fails('R15-1 (not fixed): a statement decided while an earlier statement of its string waits is not checked again when it takes its lock: it runs a migration committed meanwhile', async () => {
+  // R15-1: the client chooses how long passes between a statement's decision and its lock. Fixed: Gatehouse
+  // locks the relations the decision checked when the string starts (enforce/lock-prefix.ts), so the
+  // migration queues behind the string instead, and the SELECT runs the definition that was decided.
+  it("R15-1: a statement decided while an earlier statement of its string waits runs the definition it was decided with: the migration waits for the string", async () => {
     const holder = await upstreamClient();
     const migration = await upstreamClient();
+    migration.on('error', () => undefined);
     let o: Outcome | null = null;
+    let altered: unknown = null;
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM public.pgbench_rt15_warm WHERE id = 5 FOR UPDATE');
       // Both statements decided now (no lock on pgbench_rt15_alter anywhere); the UPDATE waits for the row.
-      const pending = attempt(agent, `UPDATE public.pgbench_rt15_warm SET v = 'y' WHERE id = 5; SELECT DISTINCT v FROM public.pgbench_rt15_alter`);
-      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`);
+      const pending = attempt(agent, `UPDATE public.pgbench_rt15_warm SET v = 'y' WHERE id = 5; SELECT DISTINCT v FROM public.pgbench_rt15_alter ORDER BY v`);
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`);
       await migration.query('BEGIN');
-      await migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json');
-      await holder.query('COMMIT'); // the UPDATE goes on; the SELECT now waits for the migration's lock
-      const r = await outcomeAfterRelease(pending, direct, 'public.pgbench_rt15_alter', async () => void (await migration.query('COMMIT')));
-      o = r.outcome;
+      // Not awaited: the string holds pgbench_rt15_alter ACCESS SHARE from its start, so the ALTER waits for it.
+      const altering = migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json').then(() => 'altered', (e: unknown) => e);
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'public.pgbench_rt15_alter'::regclass AND mode = 'AccessExclusiveLock'`);
+      await holder.query('COMMIT'); // the UPDATE goes on, then the SELECT, under the lock taken at the start
+      o = await pending;
+      altered = await altering; // and the migration after the string's transaction
+      await migration.query('COMMIT');
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await migration.query('ROLLBACK').catch(() => undefined);
@@ -255,6 +267,43 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
       await direct.query(`ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE text`);
     }
     expect(JSON.stringify(o)).not.toContain(ssn);
+    expect(o!.code).toBeNull(); // ran, as decided: text's DISTINCT, not json's user operator class
+    expect(o!.notices.filter((n) => n.startsWith('sorted next to'))).toEqual([]);
+    expect(altered).toBe('altered');
+  });
+
+  it('R15-1: a lock taken after the decision and before the string starts is met by the prefix: 55P03 from Gatehouse, nothing of the string run', async () => {
+    const holder = await upstreamClient();
+    const migration = await upstreamClient();
+    const w = await WireClient.connect(t.port, await t.token('rt15-agent', ['agents', 'bench']));
+    let groups: Message[][] = [];
+    try {
+      // The relation snapshot read again after the previous tests' DDL, so that the pair below is decided at once.
+      await pollsSince(direct, (await direct.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
+      w.send(serialize.query('SELECT count(*) FROM public.pgbench_rt15_alter'));
+      expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM public.pgbench_rt15_warm WHERE id = 6 FOR UPDATE');
+      // Two Query messages in one write: the second is decided on arrival (no lock anywhere yet) and
+      // starts, with its LOCK, only when the first has run.
+      w.send(serialize.query(`UPDATE public.pgbench_rt15_warm SET v = 'z' WHERE id = 6`), serialize.query(`SELECT DISTINCT v FROM public.pgbench_rt15_alter`));
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`);
+      await migration.query('BEGIN');
+      await migration.query('ALTER TABLE public.pgbench_rt15_alter ALTER COLUMN v TYPE json USING v::json');
+      await holder.query('COMMIT');
+      groups = await w.untilReady(2);
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+    }
+    expect(JSON.stringify(groups)).not.toContain(ssn);
+    expect(errorCodes(groups[0]!)).toEqual([]);
+    expect(errorCodes(groups[1]!)).toEqual(['55P03']);
+    expect((groups[1]!.find((m) => m.name === 'error') as { message?: string } | undefined)?.message ?? '').toMatch(/^Gatehouse refused this statement: another transaction holds or waits for a lock/);
+    expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
   });
 
   // R15-2: a write through a view reaches its base table, whose SHARE ROW EXCLUSIVE lock is not followed.

@@ -9,7 +9,9 @@ export const AUDIT_RECORD_VERSION = 1 as const;
 export type StatementOutcome =
   | { status: 'ok'; command_tag: string | null; rows: number | null }
   | { status: 'error'; sqlstate: string; message: string }
-  | { status: 'refused'; sqlstate: string } // Gatehouse refused it; nothing reached the database
+  // Gatehouse refused it and it did not run; `reason` when the refusal came after it was forwarded (a lock
+  // Gatehouse took ahead of its query string could not be had: enforce/lock-prefix.ts).
+  | { status: 'refused'; sqlstate: string; reason?: string }
   | { status: 'aborted' }; // the session ended before the outcome was known
 
 export type AuditRecord =

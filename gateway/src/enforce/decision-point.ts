@@ -24,6 +24,7 @@ import { reservedObjectUse } from './reserved-names.ts';
 import { lockedViewsNamed, viewLockedReason, VIEW_LOCKED_POLICY_ID } from './view-locks.ts';
 import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID } from './table-locks.ts';
 import { catalogFacts } from './catalog-facts.ts';
+import { lockPrefixFor, type LockPrefix } from './lock-prefix.ts';
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -118,8 +119,12 @@ export interface DecidedStatement {
 
 /** The decision for a whole query string (one or several statements). */
 export type QueryDecision =
-  /** `forwardText`: the query string to send upstream in place of the client's (masks at the source), or null to send it as it is. */
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null }
+  /**
+   * `forwardText`: the query string to send upstream in place of the client's (masks at the source), or
+   * null to send it as it is. `lockPrefix`: for a simple Query, the LOCK statements to send ahead of it
+   * (enforce/lock-prefix.ts), or null.
+   */
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null; lockPrefix: LockPrefix | null }
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError };
 
 /**
@@ -491,7 +496,7 @@ export function decideQuery(
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
     return evaluated instanceof Promise ? evaluated.then((s) => settle(ctx, text, protocol, options, s)) : settle(ctx, text, protocol, options, evaluated);
   }
-  return concludeDecision(ctx, text, statements, error, options);
+  return concludeDecision(ctx, text, protocol, statements, error, options);
 }
 
 /** The verdicts reached: existence oracles refused, approvals waited for, then the decision concluded. */
@@ -506,15 +511,26 @@ function settle(
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
   const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
-  if (oracle !== null) return concludeDecision(ctx, text, s, oracle, options);
+  if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
-  return held === null ? concludeDecision(ctx, text, s, null, options) : held.then((h) => concludeDecision(ctx, text, h.statements, h.error, options));
+  return held === null ? concludeDecision(ctx, text, protocol, s, null, options) : held.then((h) => concludeDecision(ctx, text, protocol, h.statements, h.error, options));
+}
+
+/** The parsed statements of a string decided whole, or none when one was not parsed (refused before in practice). */
+function parsedOf(statements: readonly DecidedStatement[]): ParsedStatement[] {
+  const out: ParsedStatement[] = [];
+  for (const s of statements) {
+    if (s.parsed === null) return [];
+    out.push(s.parsed);
+  }
+  return out;
 }
 
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */
 function concludeDecision(
   ctx: DecisionContext,
   text: string,
+  protocol: 'simple' | 'extended',
   statements: DecidedStatement[],
   error: GatehouseError | null,
   options: { auditForwarded?: boolean; parameters?: BoundParameters },
@@ -535,7 +551,10 @@ function concludeDecision(
   if (error || options.auditForwarded !== false) auditStatements(ctx, statements, options.parameters);
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
-  return { kind: 'forward', statements, masks, forwardText };
+  // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
+  // Extended protocol: LOCK TABLE is refused outside a transaction block there (25P01), so nothing is prepended.
+  const lockPrefix = protocol === 'simple' ? lockPrefixFor(parsedOf(statements), relations) : null;
+  return { kind: 'forward', statements, masks, forwardText, lockPrefix };
 }
 
 /**

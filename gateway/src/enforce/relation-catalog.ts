@@ -50,6 +50,13 @@ export interface RelationInfo {
    * Known so that the DDL lock watch reads the snapshot again when one appears (pg/ddl-locks.ts).
    */
   buildingIndexes?: number[];
+  /**
+   * The LOCK TABLE modes Gatehouse's upstream role may take on it (tables, partitioned tables and views
+   * only; PostgreSQL 15 refuses LOCK on materialized views and foreign tables): 'read' ACCESS SHARE
+   * (any of SELECT, INSERT, UPDATE, DELETE, TRUNCATE), 'write' ROW EXCLUSIVE as well (any but SELECT).
+   * Absent: none (a column-level grant only, or another kind). Used for the lock prefix (enforce/lock-prefix.ts).
+   */
+  lockable?: 'read' | 'write';
   /** Tables this one inherits from or is a partition of, transitively. */
   ancestors: string[];
   /**

@@ -5,6 +5,7 @@
 // skipsUntilSync) and says which responses each entry can produce (see canProduce).
 
 import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import { BE } from '../wire/message-types.ts';
 import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';
 import type { OutputPlan, ResultField } from '../enforce/output-plan.ts';
@@ -66,6 +67,12 @@ export interface ResultContext {
   subjectRows?: SubjectCollector | null;
   /** COPY ... FROM STDIN statements of this request that have not started copying yet (pg/copy-in.ts). */
   copyFromLeft?: number;
+  /**
+   * The LOCK statements Gatehouse sent ahead of the client's Query (enforce/lock-prefix.ts) and how many
+   * have not completed yet: their CommandCompletes are not the client's, and an error before the last
+   * is theirs, not a statement's. Absent: none sent.
+   */
+  lockPrefix?: { prefix: LockPrefix; left: number };
 }
 
 export type Pending =

@@ -30,6 +30,9 @@ const RELATIONS = `WITH ddl AS MATERIALIZED (
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence,
     CASE WHEN v.locked THEN NULL WHEN v.locked IS NOT NULL THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
     coalesce(v.locked, false) AS "definitionLocked",
+    CASE WHEN c.relkind IN ('r', 'p', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema') THEN
+      CASE WHEN pg_catalog.has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') THEN 'write'
+           WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') THEN 'read' END END AS lockable,
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
       SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) END AS "lockedBy",
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
@@ -144,6 +147,8 @@ interface RelationRow {
   lockedBy?: DdlLockRow[] | null;
   /** Its indexes not yet valid (null: none; absent in rows read before they were). */
   buildingIndexes?: number[] | null;
+  /** The LOCK TABLE modes the reading role may take on it (null: none; absent in rows read before: none). */
+  lockable?: 'read' | 'write' | null;
   columns: ColumnInfo[];
   /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
   partitionKey?: string[] | null;
@@ -294,6 +299,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(locked.size > 0 && [r.oid, ...closure(r.oid, viewEdges)].some((oid) => locked.has(oid)) ? { definitionLocked: true as const } : {}),
     ...(r.lockedBy && r.lockedBy.length > 0 ? { lockedBy: relationLocks(r.lockedBy) } : {}),
     ...(r.buildingIndexes && r.buildingIndexes.length > 0 ? { buildingIndexes: r.buildingIndexes } : {}),
+    ...(r.lockable === 'read' || r.lockable === 'write' ? { lockable: r.lockable } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),

@@ -8,6 +8,7 @@ import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '.
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
+import { lockPrefixRefusal, lockPrefixRefusedReason, type LockPrefix } from '../enforce/lock-prefix.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { identityPart } from '../policy/input-parts.ts';
@@ -87,7 +88,7 @@ function unknownStatement(name: string): GatehouseError {
 /** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
 type Admission =
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null };
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null };
 
 /** What a session does with a value it waits for (see Session.hold). */
 export interface HoldHandlers<T> {
@@ -645,7 +646,7 @@ export class Session {
     if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
     const cursors = cursorsDeclared(d.statements);
     if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
-    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText };
+    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix };
   }
 
   /**
@@ -655,14 +656,14 @@ export class Session {
   private onOversizedQuery(frame: Frame, length: number): void {
     if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
     const head = frame.body.toString('utf8');
-    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
+    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw, head));
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
+    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw, sql));
   }
 
-  private queryDecided(decided: QueryDecision, raw: Buffer): void {
+  private queryDecided(decided: QueryDecision, raw: Buffer, sql: string): void {
     const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
@@ -673,9 +674,13 @@ export class Session {
       }
       return;
     }
-    // Masks at the source: the query string with masked tables replaced (enforce/mask-rewrite.ts).
-    const out = d.forwardText === null ? raw : encodeQuery(d.forwardText);
-    this.forward(out, { kind: 'query', ctx: this.newContext(d.statements, d.masks) });
+    // Masks at the source: the query string with masked tables replaced (enforce/mask-rewrite.ts), and
+    // the relations the decision checked locked from the string's start (enforce/lock-prefix.ts).
+    const ctx = this.newContext(d.statements, d.masks);
+    const prefix = d.lockPrefix;
+    if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
+    const out = prefix !== null ? encodeQuery(prefix.text + (d.forwardText ?? sql)) : d.forwardText === null ? raw : encodeQuery(d.forwardText);
+    this.forward(out, { kind: 'query', ctx });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
@@ -896,8 +901,23 @@ export class Session {
     this.deps.decision.audit.writeSoon(record);
   }
 
-  private recordRefused(statements: DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused'): void {
-    for (const s of statements) this.writeOutcome(s.decision, status === 'aborted' ? { status } : { status, sqlstate: error.sqlstate });
+  /**
+   * The LOCK Gatehouse sent ahead of a Query could not be had at once (55P03 from PostgreSQL; enforce/
+   * lock-prefix.ts): none of the string ran. The client sees Gatehouse's refusal in place of the
+   * server's error, and every statement of the string an outcome saying it was refused and why.
+   */
+  lockPrefixRefused(ctx: ResultContext, prefix: LockPrefix, serverMessage: string): void {
+    const reason = lockPrefixRefusedReason(prefix, serverMessage);
+    const error = lockPrefixRefusal(reason, ctx.statements[0]?.decision.id);
+    this.emit(errorMessageFor(error));
+    this.recordRefused(ctx.statements.slice(ctx.index), error, 'refused', reason);
+    ctx.index = ctx.statements.length;
+  }
+
+  recordRefused(statements: readonly DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused', reason?: string): void {
+    for (const s of statements) {
+      this.writeOutcome(s.decision, status === 'aborted' ? { status } : reason === undefined ? { status, sqlstate: error.sqlstate } : { status, sqlstate: error.sqlstate, reason });
+    }
   }
 
   // ---- endings ----

@@ -30,6 +30,7 @@ import type { Session } from './session.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -275,6 +276,11 @@ export class UpstreamRelay {
       case BE.CommandComplete:
       case BE.EmptyQueryResponse:
       case BE.PortalSuspended: {
+        const prefix = ctx.lockPrefix;
+        if (prefix !== undefined && prefix.left > 0 && frame.type === BE.CommandComplete) {
+          prefix.left--; // a LOCK Gatehouse sent ahead of the client's statements (enforce/lock-prefix.ts)
+          return null;
+        }
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
         if (head.kind === 'execute') this.s.pending.shift();
@@ -447,7 +453,21 @@ export class UpstreamRelay {
         head.shown = true;
         this.s.emit(head.error);
         break;
-      case 'query':
+      case 'query': {
+        const lock = head.ctx.lockPrefix;
+        if (lock !== undefined && lock.left > 0 && sqlstate === '55P03') {
+          // The LOCK ahead of the string could not be had at once: Gatehouse's refusal, nothing of the string ran.
+          lock.left = 0;
+          this.s.lockPrefixRefused(head.ctx, lock.prefix, fields['M'] ?? '');
+          break;
+        }
+        // Any other error of the LOCK (25P02 in a failed transaction, as the first statement would get)
+        // is the first statement's; positions count from the client's text, not the prefix's.
+        if (lock !== undefined) lock.left = 0;
+        this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
+        this.s.emitFrame(lock === undefined ? frame : withoutPrefixPosition(frame, fields, lock.prefix));
+        break;
+      }
       case 'execute': {
         this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
         this.s.emitFrame(frame);
@@ -527,6 +547,18 @@ export class UpstreamRelay {
         break;
     }
   }
+}
+
+/**
+ * An error of a Query sent with a lock prefix (enforce/lock-prefix.ts), its position (P, in characters
+ * of the query string) counted from the client's text: as PostgreSQL would have given it without the prefix.
+ */
+function withoutPrefixPosition(frame: Frame, fields: Readonly<Record<string, string>>, prefix: LockPrefix): Frame {
+  const at = fields['P'];
+  if (at === undefined) return frame;
+  const position = Number(at) - prefix.chars;
+  const raw = encodeErrorFields(BE.ErrorResponse, { ...fields, P: String(position > 0 ? position : 1) });
+  return { type: frame.type, raw, body: raw.subarray(5) };
 }
 
 /** Fields that can quote stored values: hint (H, a trigger may set it), context (W), internal query (q) and its position (p). */

@@ -1,0 +1,99 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
+import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
+import { lockPrefixFor, quotedRelation } from './lock-prefix.ts';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+function rel(oid: number, name: string, more: Partial<RelationInfo> = {}): RelationInfo {
+  return { oid, schema: 'public', name, qualified: `public.${name}`, kind: 'table', persistence: 'permanent', columns: [], reads: [], ancestors: [], lockable: 'write', ...more };
+}
+
+const CATALOG = new RelationCatalog(
+  [
+    rel(1, 'a'),
+    rel(2, 'b'),
+    rel(3, 'read_only', { lockable: 'read' }),
+    rel(4, 'column_grant_only', { lockable: undefined }),
+    rel(5, 'mv', { kind: 'materialized_view', lockable: undefined }),
+    rel(6, 'ft', { kind: 'foreign_table', lockable: undefined }),
+    rel(7, 'v', { kind: 'view', reads: ['public.a'] }),
+    rel(8, 'tmp', { persistence: 'temporary' }),
+    { ...rel(9, 'Odd "name"'), schema: 'Sch ema', qualified: 'Sch ema.Odd "name"' },
+  ],
+  { hash: true },
+);
+
+function prefix(sql: string, catalog: RelationCatalog | null = CATALOG): string | null {
+  const outcome = analyzeQueryUncached(sql);
+  if (!outcome.ok) throw new Error(outcome.error);
+  return lockPrefixFor(outcome.statements, catalog)?.text ?? null;
+}
+
+describe('lockPrefixFor (R15-1)', () => {
+  it('locks what the string reads ACCESS SHARE and what it writes ROW EXCLUSIVE, quoted and schema-qualified, once each', () => {
+    expect(prefix('SELECT * FROM a')).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix("UPDATE b SET v = 1 WHERE id = 5; SELECT DISTINCT v FROM a; SELECT 1 FROM a")).toBe(
+      'LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; LOCK TABLE "public"."b" IN ROW EXCLUSIVE MODE NOWAIT; ',
+    );
+    // Read and written: the stronger mode only.
+    expect(prefix('SELECT * FROM a; DELETE FROM a')).toBe('LOCK TABLE "public"."a" IN ROW EXCLUSIVE MODE NOWAIT; ');
+    expect(prefix('SELECT * FROM "Sch ema"."Odd ""name"""')).toBe('LOCK TABLE "Sch ema"."Odd ""name""" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(quotedRelation('s"x', 't')).toBe('"s""x"."t"');
+  });
+
+  it('counts its statements and characters (for the relay), and names what it locks', () => {
+    const outcome = analyzeQueryUncached('INSERT INTO b SELECT * FROM a');
+    if (!outcome.ok) throw new Error(outcome.error);
+    const p = lockPrefixFor(outcome.statements, CATALOG)!;
+    expect(p.statements).toBe(2);
+    expect(p.chars).toBe(p.text.length);
+    expect(p.relations).toEqual(['public.a', 'public.b']);
+  });
+
+  it('locks a view itself (PostgreSQL locks what it reads in the same mode, as its owner)', () => {
+    expect(prefix('SELECT * FROM v')).toBe('LOCK TABLE "public"."v" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('INSERT INTO v VALUES (1)')).toBe('LOCK TABLE "public"."v" IN ROW EXCLUSIVE MODE NOWAIT; ');
+  });
+
+  it('leaves out what cannot or may not be locked: temporary, unknown, materialized views, foreign tables, no table-level privilege', () => {
+    expect(prefix('SELECT * FROM tmp')).toBeNull();
+    expect(prefix('SELECT * FROM nowhere')).toBeNull();
+    expect(prefix('SELECT * FROM mv, ft')).toBeNull();
+    expect(prefix('SELECT id FROM column_grant_only')).toBeNull();
+    expect(prefix('SELECT * FROM a, tmp, mv')).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+    // Written but only readable by the role: ACCESS SHARE (the write fails on its privileges anyway).
+    expect(prefix('UPDATE read_only SET v = 1')).toBe('LOCK TABLE "public"."read_only" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('SELECT 1')).toBeNull();
+    expect(prefix('SELECT * FROM a', null)).toBeNull();
+  });
+
+  it('does not wrap statements that cannot run in a transaction block or must run alone, nor DDL', () => {
+    expect(prefix('VACUUM a')).toBeNull();
+    expect(prefix('CREATE INDEX CONCURRENTLY i ON a (id)')).toBeNull();
+    expect(prefix('REINDEX TABLE CONCURRENTLY a')).toBeNull();
+    expect(prefix('LOCK TABLE a')).toBeNull();
+    expect(prefix('DECLARE c CURSOR FOR SELECT * FROM a')).toBeNull();
+    expect(prefix('ALTER TABLE a ADD COLUMN w int')).toBeNull();
+    expect(prefix('SELECT * FROM a; ALTER SYSTEM SET work_mem = 1')).toBeNull();
+    expect(prefix('SELECT * INTO b2 FROM a')).toBeNull();
+  });
+
+  it('transaction control: BEGIN first is wrapped; COMMIT, ROLLBACK or ROLLBACK TO first is not; after a COMMIT or ROLLBACK nothing is locked', () => {
+    expect(prefix('BEGIN; SELECT * FROM a; COMMIT')).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('START TRANSACTION ISOLATION LEVEL SERIALIZABLE; UPDATE b SET v = 1')).toBe('LOCK TABLE "public"."b" IN ROW EXCLUSIVE MODE NOWAIT; ');
+    expect(prefix('COMMIT; SELECT * FROM a')).toBeNull();
+    expect(prefix('ROLLBACK; SELECT * FROM a')).toBeNull();
+    expect(prefix('ROLLBACK TO SAVEPOINT s; SELECT * FROM a')).toBeNull();
+    expect(prefix('SELECT * FROM a; COMMIT; SELECT * FROM b')).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('SELECT * FROM a; ROLLBACK; UPDATE b SET v = 1')).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('COMMIT PREPARED $$x$$')).toBeNull();
+    // Savepoints keep the locks: ROLLBACK TO undoes only those taken after its savepoint.
+    expect(prefix('SELECT * FROM a; SAVEPOINT s; UPDATE b SET v = 1; ROLLBACK TO SAVEPOINT s; SELECT * FROM b')).toBe(
+      'LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; LOCK TABLE "public"."b" IN ROW EXCLUSIVE MODE NOWAIT; ',
+    );
+    expect(prefix("SET LOCAL lock_timeout = '1s'; SHOW work_mem; SELECT * FROM a")).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+  });
+});
