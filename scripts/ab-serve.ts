@@ -4,6 +4,11 @@
 // Prints every run and, per mode, the medians and B/A, with the load average at start and end.
 // Usage: node --import tsx scripts/ab-serve.ts --a /path/to/baseline --b /path/to/branch \
 //          [--rounds 3] [--seconds 10] [--clients 8] [--modes simple,extended,prepared] [--database gatehouse_ab]
+//          [--connect-each] [--pool N] [--parallel]
+// --connect-each runs `pgbench -C` (a new connection per transaction); --pool N gives both gateways
+// `upstream.pool` as the bench's pooled Gatehouse has it (session mode, N connections). --parallel
+// runs A's and B's pgbench at the same time (each with --clients), so that both see the same
+// machine load: on a busy shared machine sequential runs differ more than the two checkouts do.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +30,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     clients: { type: 'string', default: '8' },
     modes: { type: 'string', default: 'simple,extended,prepared' },
+    'connect-each': { type: 'boolean', default: false },
+    pool: { type: 'string' },
+    parallel: { type: 'boolean', default: false },
     database: { type: 'string', default: 'gatehouse_ab' },
     server: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432' },
   },
@@ -39,6 +47,8 @@ const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const modes = values.modes.split(',') as QueryMode[];
 const upstreamUrl = `${values.server}/${values.database}?sslmode=disable`;
+const connectEach = values['connect-each'];
+const pool = values.pool === undefined ? undefined : { mode: 'session', max_connections: Number(values.pool), idle_timeout_s: 2, acquire_timeout_ms: 30_000 };
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
@@ -65,7 +75,7 @@ try {
         listen: { host: '127.0.0.1', port: 0 },
         tls: { mode: 'disable' },
         auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath }, plaintext_password: 'loopback' },
-        upstream: { url: upstreamUrl, pass_database: false },
+        upstream: { url: upstreamUrl, pass_database: false, ...(pool === undefined ? {} : { pool }) },
         policies: { engine: 'rego', directory: path.join(roots[side], 'policies', 'rego') },
         audit: { file: path.join(dir, 'audit.ndjson') },
       },
@@ -81,7 +91,7 @@ try {
     const gw = gateways[side]!;
     const url = `postgresql://bench@127.0.0.1:${gw.port}/${values.database}?sslmode=disable`;
     const before = await readProcStat(gw.pid);
-    const run = await runPgbench({ args: pgbenchArgs({ clients, mode, seconds: runSeconds, connectEach: false }, url), env: { ...process.env, PGPASSWORD: token }, killAfterMs: (runSeconds + 60) * 1000 });
+    const run = await runPgbench({ args: pgbenchArgs({ clients, mode, seconds: runSeconds, connectEach }, url), env: { ...process.env, PGPASSWORD: token }, killAfterMs: (runSeconds + 60) * 1000 });
     const after = await readProcStat(gw.pid);
     if (run.summary === null || before === null || after === null) throw new Error(`${side} ${mode}: ${run.error ?? `exit ${run.exitCode}`}`);
     if (run.summary.failedTransactions > 0) throw new Error(`${side} ${mode}: ${run.summary.failedTransactions} failed transactions`);
@@ -99,9 +109,12 @@ try {
   for (let round = 0; round < rounds; round += 1) {
     log(`round ${round + 1}`);
     const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const);
-    for (const mode of modes) for (const side of order) await runOnce(side, mode, seconds, true);
+    for (const mode of modes) {
+      if (values.parallel) await Promise.all(order.map((side) => runOnce(side, mode, seconds, true)));
+      else for (const side of order) await runOnce(side, mode, seconds, true);
+    }
   }
-  log(`\npgbench -S -n -T ${seconds} -c ${clients} -j ${Math.min(2, clients)} -M <mode>, ${rounds} alternating rounds; load average ${startLoad} at start, ${load()} at end`);
+  log(`\n${values.parallel ? 'A and B at the same time, each ' : ''}pgbench -S -n${connectEach ? ' -C' : ''}${pool === undefined ? '' : ` (upstream.pool ${pool.max_connections})`} -T ${seconds} -c ${clients} -j ${Math.min(2, clients)} -M <mode>, ${rounds} alternating rounds; load average ${startLoad} at start, ${load()} at end`);
   log('| mode | A CPU µs/tx (median; runs) | B CPU µs/tx (median; runs) | B/A | A user µs/tx | B user µs/tx | user B/A | A tps | B tps |');
   log('|---|---|---|---:|---|---|---:|---:|---:|');
   for (const mode of modes) {

@@ -23,7 +23,7 @@ import type { Disclosures } from './enforce/subject-columns.ts';
 import { openSessionRecorder } from './audit/session-recording.ts';
 import { openConfiguredAuditSink } from './audit/open-sink.ts';
 import { redactRecord } from './audit/redact.ts';
-import { AUDIT_RECORD_VERSION, type AuditSink } from './audit/types.ts';
+import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './audit/types.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { GatehouseConfig } from './config/types.ts';
 import { warmUpEngine, warmUpInputs, type EngineSource } from './enforce/decision-point.ts';
@@ -332,6 +332,13 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     return c;
   };
 
+  /**
+   * A session record. A login that succeeded and a session that ended without a problem are
+   * written soon (AuditSink.writeSoon): with the session's first statement record, which is made
+   * durable before that statement is forwarded, or within the sink's short delay, or at close; a
+   * new connection per transaction then costs one audit write instead of three. Refusals and
+   * failures are written at once.
+   */
   const auditSession = (
     sessionId: string,
     event: 'auth_ok' | 'auth_failed' | 'closed' | 'protocol_error',
@@ -340,20 +347,22 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     identity: Identity | null,
     reason: string | null,
   ): void => {
+    const record: AuditRecord = {
+      v: AUDIT_RECORD_VERSION,
+      type: 'session',
+      time: new Date().toISOString(),
+      session_id: sessionId,
+      event,
+      client_address: clientAddress,
+      application_name: params['application_name'] ?? '',
+      identity: identity
+        ? { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name }
+        : null,
+      reason,
+    };
     try {
-      audit.write({
-        v: AUDIT_RECORD_VERSION,
-        type: 'session',
-        time: new Date().toISOString(),
-        session_id: sessionId,
-        event,
-        client_address: clientAddress,
-        application_name: params['application_name'] ?? '',
-        identity: identity
-          ? { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name }
-          : null,
-        reason,
-      });
+      if (reason === null && (event === 'auth_ok' || event === 'closed')) audit.writeSoon(record);
+      else audit.write(record);
     } catch {
       // A failed session record cannot be surfaced to anyone but the operator log.
     }

@@ -29,8 +29,11 @@ export interface UnsafeSetting {
 
 /** PostgreSQL folds only ASCII letters when it compares parameter and encoding names. */
 function asciiLower(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  // Most names are lower case already (each login checks every startup and reported parameter).
+  return HAS_UPPER.test(s) ? s.replace(UPPER, (c) => String.fromCharCode(c.charCodeAt(0) + 32)) : s;
 }
+const HAS_UPPER = /[A-Z]/;
+const UPPER = /[A-Z]/g;
 
 /** The parser setting a parameter name refers to (names are case-insensitive), or null. */
 export function parserSetting(name: string): ParserSetting | null {
