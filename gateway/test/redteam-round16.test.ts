@@ -48,7 +48,7 @@
 // savepoint the string itself set keeps the locks (results as PostgreSQL gives them); a relation dropped
 // between the decision and the LOCK (PostgreSQL's 42P01 shown for the first statement, position within
 // the client's text, though 1 where PostgreSQL would point at the name; the statement audited as that error,
-// the session goes on); an error position in a string reading a masked table (equal to PostgreSQL's). By probing or
+// the statement after it as aborted; the session goes on); an error position in a string reading a masked table (equal to PostgreSQL's). By probing or
 // reading, not kept as tests: `LOCK` ahead of `BEGIN ISOLATION LEVEL SERIALIZABLE` or `SET TRANSACTION
 // ISOLATION LEVEL` keeps them working (LOCK takes no snapshot; checked directly on PostgreSQL 15); a 55P03
 // refusal for a view names the base table PostgreSQL could not lock (from the server's message), but the
@@ -454,5 +454,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     const stmt = records.filter((r) => r.type === 'statement' && r.statement === recorded('SELECT v FROM public.pgbench_rt16_drop')).at(-1);
     const outcome = records.find((r): r is Extract<AuditRecord, { type: 'outcome' }> => r.type === 'outcome' && stmt?.type === 'statement' && r.decision_id === stmt.decision_id);
     expect(outcome?.outcome).toMatchObject({ status: 'error', sqlstate: '42P01' });
+    // The statement after it did not run: it has an outcome record too ('aborted').
+    const [, rest] = outcomesOf(await t.auditUntil((r) => outcomesOf(r, ['SELECT v FROM public.pgbench_rt16_drop', 'SELECT 2 AS two']).every((x) => x !== undefined)), ['SELECT v FROM public.pgbench_rt16_drop', 'SELECT 2 AS two']);
+    expect(rest).toEqual({ status: 'aborted' });
   });
 });

@@ -10,8 +10,9 @@
 // strings with statements other than queries, writes, COPY, EXPLAIN, SET, SHOW and transaction control
 // (some cannot run in a transaction block, or must run alone: VACUUM, CREATE INDEX CONCURRENTLY, LOCK,
 // DECLARE), strings whose first statement is transaction control other than BEGIN (in a failed
-// transaction the LOCK would fail where a ROLLBACK would have run), and relations the upstream role may not lock or that PostgreSQL
-// cannot lock (temporary ones, materialized views, foreign tables, relations not in the snapshot).
+// transaction the LOCK would fail where a ROLLBACK would have run), and relations the upstream role may
+// not lock or that PostgreSQL cannot lock (temporary ones, materialized views, foreign tables, relations
+// not in the snapshot).
 // Statements after the point where the locks end (a COMMIT, ROLLBACK, ROLLBACK TO an older savepoint or
 // PREPARE TRANSACTION in the string, or its start when no prefix goes ahead of it) would run unlocked:
 // a string where they name a relation the prefix would lock is refused (red-team round 16, R16-1/R16-2).
