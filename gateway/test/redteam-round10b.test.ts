@@ -454,7 +454,8 @@ async function slowReader(port: number, database: string, token: string, direct:
   const before = process.memoryUsage().arrayBuffers;
   socket.write(serialize.query(sql));
   let state = '';
-  const pattern = `${like.replace(/'/g, "''")}%`;
+  // Anywhere in the text: Gatehouse may send a lock prefix ahead of it (enforce/lock-prefix.ts).
+  const pattern = `%${like.replace(/'/g, "''")}%`;
   for (let i = 0; i < 3000; i++) {
     const r = await direct.query(`SELECT coalesce(max(wait_event), '') AS w, count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '${pattern}' AND state = 'active' AND pid <> pg_backend_pid()`);
     if (i > 10 && r.rows[0].n === 0) {
