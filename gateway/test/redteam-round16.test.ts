@@ -9,7 +9,7 @@
 // - R16-1 (medium, fixed): lock16 left the prefix off a string whose first statement is transaction
 //   control other than BEGIN/START, and off every statement after a COMMIT/ROLLBACK/PREPARE TRANSACTION in
 //   it (documented as not wrapped). An agent under the example policies only had to put `ROLLBACK; ` (a
-//   WARNING outside a block) or `COMMIT; ` in front of the round-15 string, or `SELECT 1; COMMIT; ` : the
+//   WARNING outside a block) or `COMMIT; ` in front of the round-15 string (or `SELECT 1; COMMIT; `): the
 //   migration's ALTER was granted at once, the SELECT queued behind it and ran json's user operator class at
 //   its COMMIT, NOTICEs carrying the SSN, exactly R15-1. Fixed (enforce/lock-prefix.ts relationsPastLocks,
 //   decision-point.ts): a simple Query string that Gatehouse would wrap and whose statements after the
