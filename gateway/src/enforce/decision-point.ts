@@ -24,7 +24,7 @@ import { reservedObjectUse } from './reserved-names.ts';
 import { lockedViewsNamed, viewLockedReason, VIEW_LOCKED_POLICY_ID } from './view-locks.ts';
 import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID } from './table-locks.ts';
 import { catalogFacts } from './catalog-facts.ts';
-import { lockPrefixFor, type LockPrefix } from './lock-prefix.ts';
+import { lockPrefixFor, pastLocksRefusal, relationsPastLocks, type LockPrefix } from './lock-prefix.ts';
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -540,6 +540,11 @@ function concludeDecision(
     error = refusalFor(s.decision);
   }
   const relations = ctx.relations.current();
+  if (!error && protocol === 'simple') {
+    // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
+    const past = relationsPastLocks(parsedOf(statements), relations);
+    if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
+  }
   for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;
   if (!error) {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
 import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
-import { lockPrefixFor, quotedRelation } from './lock-prefix.ts';
+import { lockPrefixFor, quotedRelation, relationsPastLocks } from './lock-prefix.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -30,6 +30,12 @@ function prefix(sql: string, catalog: RelationCatalog | null = CATALOG): string 
   const outcome = analyzeQueryUncached(sql);
   if (!outcome.ok) throw new Error(outcome.error);
   return lockPrefixFor(outcome.statements, catalog)?.text ?? null;
+}
+
+function past(sql: string, catalog: RelationCatalog | null = CATALOG): string[] {
+  const outcome = analyzeQueryUncached(sql);
+  if (!outcome.ok) throw new Error(outcome.error);
+  return relationsPastLocks(outcome.statements, catalog);
 }
 
 describe('lockPrefixFor (R15-1)', () => {
@@ -95,5 +101,39 @@ describe('lockPrefixFor (R15-1)', () => {
       'LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; LOCK TABLE "public"."b" IN ROW EXCLUSIVE MODE NOWAIT; ',
     );
     expect(prefix("SET LOCAL lock_timeout = '1s'; SHOW work_mem; SELECT * FROM a")).toBe('LOCK TABLE "public"."a" IN ACCESS SHARE MODE NOWAIT; ');
+  });
+});
+
+describe('relationsPastLocks (red-team round 16: what a string uses after its locks end is refused)', () => {
+  it('statements after a COMMIT, ROLLBACK or PREPARE TRANSACTION, or after transaction control other than BEGIN first: their lockable relations', () => {
+    expect(past('ROLLBACK; SELECT * FROM a')).toEqual(['public.a']);
+    expect(past('COMMIT; UPDATE b SET v = 1; SELECT * FROM a')).toEqual(['public.a', 'public.b']);
+    expect(past('SELECT * FROM a; COMMIT; SELECT * FROM b')).toEqual(['public.b']);
+    expect(past('SELECT 1; COMMIT AND CHAIN; SELECT * FROM a')).toEqual(['public.a']);
+    expect(past("BEGIN; SELECT * FROM a; PREPARE TRANSACTION 'g'; SELECT * FROM b")).toEqual(['public.b']);
+    expect(past('SAVEPOINT s; SELECT * FROM a')).toEqual(['public.a']);
+    expect(past('END; SELECT * FROM v')).toEqual(['public.v']);
+    // What the prefix would not lock anyway is not counted (the documented gaps).
+    expect(past('COMMIT; SELECT * FROM column_grant_only, mv, ft, tmp')).toEqual([]);
+  });
+
+  it('ROLLBACK TO keeps the locks only back to a savepoint set in the same string after them', () => {
+    expect(past('SELECT 1; ROLLBACK TO SAVEPOINT s; SELECT * FROM a')).toEqual(['public.a']); // s set before the string
+    expect(past('SELECT * FROM a; SAVEPOINT s; UPDATE b SET v = 1; ROLLBACK TO SAVEPOINT s; SELECT * FROM b')).toEqual([]);
+    expect(past('SAVEPOINT x; ROLLBACK TO x; SELECT * FROM a')).toEqual(['public.a']); // first statement: nothing locked
+    expect(past('SELECT 1; SAVEPOINT "S"; ROLLBACK TO s; SELECT * FROM a')).toEqual(['public.a']); // "S" is not s
+    expect(past('SELECT 1; SAVEPOINT S; ROLLBACK WORK TO SAVEPOINT s; SELECT * FROM a')).toEqual([]);
+    expect(past('SELECT 1; SAVEPOINT s; RELEASE SAVEPOINT s; ROLLBACK TO s; SELECT * FROM a')).toEqual(['public.a']); // released: an older s
+    expect(past('SELECT 1; SAVEPOINT s; SAVEPOINT t; RELEASE s; ROLLBACK TO t; SELECT * FROM a')).toEqual(['public.a']);
+    expect(past('SELECT 1; SAVEPOINT s; ROLLBACK TO /* c */ s; SELECT * FROM a')).toEqual(['public.a']); // not read: ends
+    expect(prefix('SELECT * FROM b; ROLLBACK TO SAVEPOINT s; SELECT * FROM a')).toBe('LOCK TABLE "public"."b" IN ACCESS SHARE MODE NOWAIT; ');
+  });
+
+  it('nothing for strings that end no lock, strings not wrapped, or no catalog', () => {
+    expect(past('BEGIN; SELECT * FROM a; COMMIT')).toEqual([]);
+    expect(past('SELECT * FROM a; ROLLBACK')).toEqual([]);
+    expect(past('COMMIT; SELECT 1')).toEqual([]);
+    expect(past('COMMIT; ALTER TABLE a ADD COLUMN w int')).toEqual([]);
+    expect(past('ROLLBACK; SELECT * FROM a', null)).toEqual([]);
   });
 });

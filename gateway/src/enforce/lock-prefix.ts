@@ -10,9 +10,12 @@
 // strings with statements other than queries, writes, COPY, EXPLAIN, SET, SHOW and transaction control
 // (some cannot run in a transaction block, or must run alone: VACUUM, CREATE INDEX CONCURRENTLY, LOCK,
 // DECLARE), strings whose first statement is transaction control other than BEGIN (in a failed
-// transaction the LOCK would fail where a ROLLBACK would have run), statements after a COMMIT or ROLLBACK
-// of the string (the locks end there), and relations the upstream role may not lock or that PostgreSQL
-// cannot lock (temporary ones, materialized views, foreign tables, relations not in the snapshot).
+// transaction the LOCK would fail where a ROLLBACK would have run), and relations the upstream role may
+// not lock or that PostgreSQL cannot lock (temporary ones, materialized views, foreign tables, relations
+// not in the snapshot).
+// Statements after the point where the locks end (a COMMIT, ROLLBACK, ROLLBACK TO an older savepoint or
+// PREPARE TRANSACTION in the string, or its start when no prefix goes ahead of it) would run unlocked:
+// a string where they name a relation the prefix would lock is refused (red-team round 16, R16-1/R16-2).
 
 import { GatehouseError } from '../errors.ts';
 import type { ParsedStatement, StatementFacts, StatementKind } from '../sql/facts.ts';
@@ -38,30 +41,63 @@ type TransactionEffect = 'opens' | 'keeps' | 'ends';
 
 const FIRST_WORD = /^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?/;
 
+/** An identifier as PostgreSQL reads it: unquoted (folded to lower case) or double-quoted. */
+const NAME = '("(?:[^"]|"")+"|[A-Za-z_\\u0080-\\uffff][A-Za-z0-9_$\\u0080-\\uffff]*)\\s*;?\\s*$';
+const SAVEPOINT_NAME = new RegExp(`^\\s*SAVEPOINT\\s+${NAME}`, 'i');
+const RELEASE_NAME = new RegExp(`^\\s*RELEASE\\s+(?:SAVEPOINT\\s+)?${NAME}`, 'i');
+const ROLLBACK_TO_NAME = new RegExp(`^\\s*ROLLBACK\\s+(?:(?:WORK|TRANSACTION)\\s+)?TO\\s+(?:SAVEPOINT\\s+)?${NAME}`, 'i');
+
+function savepointName(re: RegExp, text: string): string | null {
+  const raw = re.exec(text)?.[1];
+  if (raw === undefined) return null;
+  // PostgreSQL folds only ASCII letters of an unquoted name.
+  return raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
 /**
- * BEGIN and START keep the locks (the implicit block becomes the transaction they open), as do
- * SAVEPOINT, RELEASE, ROLLBACK TO (it undoes only locks taken after its savepoint) and SET CONSTRAINTS;
- * anything else (COMMIT, ROLLBACK, PREPARE TRANSACTION, or a text not recognised: a comment first) ends them.
+ * What each statement of a string does to the locks taken at its start (null for statements that are
+ * not transaction control). BEGIN and START keep them (the implicit block becomes the transaction they
+ * open), as do SAVEPOINT, RELEASE and SET CONSTRAINTS; ROLLBACK TO keeps them only when its savepoint
+ * was set earlier in the same string, after the locks (rolling back to a savepoint set before the string
+ * releases every lock taken since: red-team round 16, R16-2); anything else (COMMIT, ROLLBACK, PREPARE
+ * TRANSACTION, a name or text not recognised: a comment between its words) ends them.
  */
-function transactionEffect(p: ParsedStatement): TransactionEffect {
-  if (p.facts.kind === 'two_phase') return 'ends';
-  if (p.facts.command === 'ConstraintsSetStmt') return 'keeps';
-  const m = FIRST_WORD.exec(p.text);
-  const first = m?.[1]?.toUpperCase();
-  const second = m?.[2]?.toUpperCase();
-  switch (first) {
-    case 'BEGIN':
-    case 'START':
-      return 'opens';
-    case 'SAVEPOINT':
-    case 'RELEASE':
-      return 'keeps';
-    case 'ROLLBACK':
-    case 'ABORT':
-      return second === 'TO' ? 'keeps' : 'ends';
-    default:
-      return 'ends';
-  }
+function transactionEffects(statements: readonly ParsedStatement[]): Array<TransactionEffect | null> {
+  const savepoints: Array<string | null> = []; // set in this string, innermost last (null: a name not read)
+  return statements.map((p) => {
+    if (p.facts.kind === 'two_phase') return 'ends';
+    if (p.facts.kind !== 'transaction') return null;
+    if (p.facts.command === 'ConstraintsSetStmt') return 'keeps';
+    const m = FIRST_WORD.exec(p.text);
+    const first = m?.[1]?.toUpperCase();
+    const second = m?.[2]?.toUpperCase();
+    switch (first) {
+      case 'BEGIN':
+      case 'START':
+        return 'opens';
+      case 'SAVEPOINT':
+        savepoints.push(savepointName(SAVEPOINT_NAME, p.text));
+        return 'keeps';
+      case 'RELEASE': {
+        // Releases the innermost savepoint of that name and every one set after it (all of this
+        // string's when the name is one set before it, or not read).
+        const at = savepoints.lastIndexOf(savepointName(RELEASE_NAME, p.text) ?? '\u0000');
+        savepoints.length = at < 0 ? 0 : at;
+        return 'keeps';
+      }
+      case 'ROLLBACK': {
+        if (second !== 'TO' && second !== 'WORK' && second !== 'TRANSACTION') return 'ends';
+        const name = savepointName(ROLLBACK_TO_NAME, p.text);
+        if (name === null) return 'ends';
+        const at = savepoints.lastIndexOf(name);
+        if (at < 0) return 'ends';
+        savepoints.length = at + 1;
+        return 'keeps';
+      }
+      default:
+        return 'ends';
+    }
+  });
 }
 
 /** `"schema"."name"` as PostgreSQL reads it whatever the name holds. */
@@ -99,16 +135,61 @@ function sameFacts(facts: readonly StatementFacts[], statements: readonly Parsed
   return true;
 }
 
+/**
+ * How many of the string's first statements run under the locks taken at its start: up to the first
+ * that ends them (none when the first statement is transaction control other than BEGIN/START).
+ */
+function lockedSegment(statements: readonly ParsedStatement[]): number {
+  const effects = transactionEffects(statements);
+  if (effects[0] !== null && effects[0] !== 'opens') return 0;
+  const end = effects.findIndex((e) => e === 'ends');
+  return end < 0 ? statements.length : end;
+}
+
+/** The relations the prefix can lock for a statement, as locked (schema-qualified), or null for one it cannot. */
+function lockableRelation(relations: RelationCatalog, qualified: string): string | null {
+  const info = relations.get(qualified);
+  return info === null || info.persistence === 'temporary' || info.lockable === undefined ? null : info.qualified;
+}
+
+/**
+ * The relations, that the prefix could lock, named by statements of a string Gatehouse wraps that run
+ * after the locks taken at its start have ended (after a COMMIT, ROLLBACK, ROLLBACK TO an older savepoint
+ * or PREPARE TRANSACTION in it, or all of them when it starts with such a statement): they would run with
+ * no lock between their decision and their start, which an earlier statement of the string can make as
+ * long as the client likes (red-team round 16, R16-1 and R16-2). Gatehouse refuses such a string.
+ */
+export function relationsPastLocks(statements: readonly ParsedStatement[], relations: RelationCatalog | null): string[] {
+  if (relations === null || statements.length === 0) return [];
+  for (const p of statements) if (!WRAPPABLE.has(p.facts.kind)) return [];
+  const past = new Set<string>();
+  for (const p of statements.slice(lockedSegment(statements))) {
+    for (const t of [...p.facts.tablesRead, ...p.facts.tablesWritten]) {
+      const locked = lockableRelation(relations, t.qualified);
+      if (locked !== null) past.add(locked);
+    }
+  }
+  return [...past].sort();
+}
+
+/** The refusal of such a string (0A000): what to send instead. */
+export function pastLocksRefusal(past: readonly string[], decisionId: string | undefined): GatehouseError {
+  return new GatehouseError(
+    'FEATURE_NOT_SUPPORTED',
+    `Gatehouse refused this query string: it uses ${past.join(', ')} after a statement that ends its transaction (COMMIT, ROLLBACK, ROLLBACK TO a savepoint set before the string, PREPARE TRANSACTION, or transaction control other than BEGIN at its start), where the locks Gatehouse takes when a string starts (so that no schema change comes between a statement's decision and its run) no longer hold, so none of it was run`,
+    {
+      ...(decisionId !== undefined ? { decisionId, detail: `decision ${decisionId}` } : {}),
+      hint: 'Send the statements after that transaction control statement as a query string of their own.',
+    },
+  );
+}
+
 function build(statements: readonly ParsedStatement[], relations: RelationCatalog): LockPrefix | null {
   for (const p of statements) if (!WRAPPABLE.has(p.facts.kind)) return null;
-  const first = statements[0]!;
-  if ((first.facts.kind === 'transaction' || first.facts.kind === 'two_phase') && transactionEffect(first) !== 'opens') return null;
+  const segment = lockedSegment(statements);
+  if (segment === 0) return null;
   const modes = new Map<string, 'read' | 'write'>();
-  for (const p of statements) {
-    if (p.facts.kind === 'transaction' || p.facts.kind === 'two_phase') {
-      if (transactionEffect(p) === 'ends') break; // statements after it run with no lock of the prefix
-      continue;
-    }
+  for (const p of statements.slice(0, segment)) {
     for (const t of p.facts.tablesRead) if (!modes.has(t.qualified)) modes.set(t.qualified, 'read');
     for (const t of p.facts.tablesWritten) modes.set(t.qualified, 'write');
   }
