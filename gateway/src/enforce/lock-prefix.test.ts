@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
 import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
-import { lockPrefixFor, quotedRelation, relationsPastLocks } from './lock-prefix.ts';
+import { lockPrefixFor, MAX_DESCENDANTS_LOCKED, quotedRelation, relationsPastLocks } from './lock-prefix.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -48,6 +48,19 @@ describe('lockPrefixFor (R15-1)', () => {
     expect(prefix('SELECT * FROM a; DELETE FROM a')).toBe('LOCK TABLE "public"."a" IN ROW EXCLUSIVE MODE NOWAIT; ');
     expect(prefix('SELECT * FROM "Sch ema"."Odd ""name"""')).toBe('LOCK TABLE "Sch ema"."Odd ""name""" IN ACCESS SHARE MODE NOWAIT; ');
     expect(quotedRelation('s"x', 't')).toBe('"s""x"."t"');
+  });
+
+  it('locks a parent with many partitions alone (ONLY), one with few with its partitions (R16-4)', () => {
+    const parted = (name: string, n: number): RelationInfo[] => [
+      rel(100 + n, name),
+      ...Array.from({ length: n }, (_, i) => rel(1000 * n + i, `${name}_${i}`, { ancestors: [`public.${name}`] })),
+    ];
+    const catalog = new RelationCatalog([...parted('few', MAX_DESCENDANTS_LOCKED), ...parted('many', MAX_DESCENDANTS_LOCKED + 1)], { hash: true });
+    expect(catalog.descendants('public.many')).toHaveLength(MAX_DESCENDANTS_LOCKED + 1);
+    expect(prefix('SELECT * FROM few WHERE k = 1', catalog)).toBe('LOCK TABLE "public"."few" IN ACCESS SHARE MODE NOWAIT; ');
+    expect(prefix('SELECT * FROM many WHERE k = 1; DELETE FROM few', catalog)).toBe(
+      'LOCK TABLE ONLY "public"."many" IN ACCESS SHARE MODE NOWAIT; LOCK TABLE "public"."few" IN ROW EXCLUSIVE MODE NOWAIT; ',
+    );
   });
 
   it('counts its statements and characters (for the relay), and names what it locks', () => {
