@@ -27,8 +27,8 @@
 //   that took its lock after a pipelined Query's decision but before it started gets Gatehouse's 55P03.
 //   Left open (docs/data-path.md): the extended protocol (`LOCK TABLE` outside a transaction block is 25P01
 //   there: a Parse/Bind/Execute of it cannot go ahead of a batch's implicit transaction), strings Gatehouse
-//   does not wrap (DDL, maintenance, statements after a COMMIT/ROLLBACK inside the string) and relations the
-//   upstream role cannot lock; a change committed between the decision and the LOCK is still the
+//   does not wrap (DDL, maintenance) and relations the upstream role cannot lock (statements after a
+//   COMMIT/ROLLBACK inside the string were open too, until round 16 refused such strings: R16-1, R16-2); a change committed between the decision and the LOCK is still the
 //   snapshot's ordinary staleness.
 // - R15-2 (medium, lock15): a write through an updatable view was not checked against the view's base
 //   table's locks: lockedRelationsNamed() followed partitions and children but not views, and view-locks.ts
