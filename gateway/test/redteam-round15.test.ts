@@ -78,6 +78,8 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from './support/attempt.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { pollsSince } from './support/ddl-lock-watch.ts';
+import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import type { TestGateway } from './support/harness.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -96,24 +98,7 @@ DROP FUNCTION IF EXISTS public.rt15_json_cmp(json, json), public.rt15_json_lt(js
 
 const SETUP = `
 -- json has no default btree operator class: a superuser gives it one on PL functions (as in round 14).
-CREATE FUNCTION public.rt15_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
-  RETURN bttextcmp($1::text, $2::text);
-END $$;
-CREATE FUNCTION public.rt15_json_lt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt15_json_cmp($1, $2) < 0 $$;
-CREATE FUNCTION public.rt15_json_le(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt15_json_cmp($1, $2) <= 0 $$;
-CREATE FUNCTION public.rt15_json_eq(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt15_json_cmp($1, $2) = 0 $$;
-CREATE FUNCTION public.rt15_json_ge(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt15_json_cmp($1, $2) >= 0 $$;
-CREATE FUNCTION public.rt15_json_gt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt15_json_cmp($1, $2) > 0 $$;
-CREATE OPERATOR public.<%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt15_json_lt);
-CREATE OPERATOR public.<=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt15_json_le);
-CREATE OPERATOR public.=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt15_json_eq);
-CREATE OPERATOR public.>=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt15_json_ge);
-CREATE OPERATOR public.>%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt15_json_gt);
-CREATE OPERATOR CLASS public.rt15_json_ops DEFAULT FOR TYPE json USING btree AS
-  OPERATOR 1 public.<%%, OPERATOR 2 public.<=%%, OPERATOR 3 public.=%%, OPERATOR 4 public.>=%%, OPERATOR 5 public.>%%,
-  FUNCTION 1 public.rt15_json_cmp(json, json);
+${jsonDefaultOperatorClassSql('rt15', '%%')}
 -- Text now; a migration turns it into json (whose default operator class is the user one above).
 CREATE TABLE public.pgbench_rt15_alter (id integer, v text);
 INSERT INTO public.pgbench_rt15_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
@@ -159,25 +144,6 @@ async function until(direct: pg.Client, sql: string, params: unknown[] = []): Pr
   throw new Error(`never true: ${sql}`);
 }
 
-/**
- * Resolves once Gatehouse's DDL lock watch has finished a poll that started after `since` and the next
- * one has started (as in round 14): a statement sent then is decided with what that poll saw.
- */
-async function pollsSince(direct: pg.Client, since: Date): Promise<void> {
-  const lastStart = async (): Promise<Date | null> =>
-    ((await direct.query(`SELECT max(query_start) AS at FROM pg_stat_activity WHERE application_name = 'gatehouse-catalog:locks' AND datname = current_database()`)).rows[0] as { at: Date | null }).at;
-  let first: Date | null = null;
-  for (let i = 0; i < 400; i++) {
-    const at = await lastStart();
-    if (at !== null && at > since) {
-      if (first === null) first = at;
-      else if (at > first) return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the DDL lock watch did not poll');
-}
-
 /** `pending`'s outcome, or, once PostgreSQL shows it waiting on `table`, `release()` run and then its outcome; `queued` says which. */
 async function outcomeAfterRelease(pending: Promise<Outcome>, direct: pg.Client, table: string, release: () => Promise<void>): Promise<{ outcome: Outcome; queued: boolean }> {
   const state: { done: Outcome | null } = { done: null };
@@ -210,6 +176,19 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
   beforeAll(() => {
     ({ gateway: t, direct, admin, agent, ssn } = rt);
   });
+
+  /**
+   * Once the DDL lock watch has polled past the previous test's DDL and the agent's read of the migrated
+   * table is decided with a catalog read after it (refused with 42501 or 55000 until then), as in round 16.
+   */
+  const catalogSettled = async (): Promise<void> => {
+    await pollsSince(direct, (await direct.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
+    for (let i = 0; i < 600; i++) {
+      if ((await attempt(agent, 'SELECT count(*) FROM public.pgbench_rt15_alter')).code === null) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('Gatehouse did not read the catalog');
+  };
 
   const upstreamClient = async (): Promise<pg.Client> => {
     const c = new pg.Client({ connectionString: t.upstreamUrl });
@@ -246,6 +225,9 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     let o: Outcome | null = null;
     let altered: unknown = null;
     try {
+      // Past the probe's ALTER (rolled back): otherwise the string may be decided while the watch still
+      // reports that lock, refused at once (55P03), and never wait for the row below.
+      await catalogSettled();
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM public.pgbench_rt15_warm WHERE id = 5 FOR UPDATE');
       // Both statements decided now (no lock on pgbench_rt15_alter anywhere); the UPDATE waits for the row.
@@ -279,7 +261,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
     let groups: Message[][] = [];
     try {
       // The relation snapshot read again after the previous tests' DDL, so that the pair below is decided at once.
-      await pollsSince(direct, (await direct.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
+      await catalogSettled();
       w.send(serialize.query('SELECT count(*) FROM public.pgbench_rt15_alter'));
       expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
       await holder.query('BEGIN');

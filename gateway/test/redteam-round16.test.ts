@@ -71,6 +71,8 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
+import { pollsSince } from './support/ddl-lock-watch.ts';
+import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -87,24 +89,7 @@ DROP FUNCTION IF EXISTS public.rt16_json_cmp(json, json), public.rt16_json_lt(js
 
 const SETUP = `
 -- As in round 15: json gets a default btree operator class on a PL function that raises the SSN it reads.
-CREATE FUNCTION public.rt16_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
-  RETURN bttextcmp($1::text, $2::text);
-END $$;
-CREATE FUNCTION public.rt16_json_lt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16_json_cmp($1, $2) < 0 $$;
-CREATE FUNCTION public.rt16_json_le(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16_json_cmp($1, $2) <= 0 $$;
-CREATE FUNCTION public.rt16_json_eq(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16_json_cmp($1, $2) = 0 $$;
-CREATE FUNCTION public.rt16_json_ge(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16_json_cmp($1, $2) >= 0 $$;
-CREATE FUNCTION public.rt16_json_gt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16_json_cmp($1, $2) > 0 $$;
-CREATE OPERATOR public.<%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16_json_lt);
-CREATE OPERATOR public.<=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16_json_le);
-CREATE OPERATOR public.=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16_json_eq);
-CREATE OPERATOR public.>=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16_json_ge);
-CREATE OPERATOR public.>%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16_json_gt);
-CREATE OPERATOR CLASS public.rt16_json_ops DEFAULT FOR TYPE json USING btree AS
-  OPERATOR 1 public.<%%, OPERATOR 2 public.<=%%, OPERATOR 3 public.=%%, OPERATOR 4 public.>=%%, OPERATOR 5 public.>%%,
-  FUNCTION 1 public.rt16_json_cmp(json, json);
+${jsonDefaultOperatorClassSql('rt16', '%%')}
 -- Text now; a migration turns it into json.
 CREATE TABLE public.pgbench_rt16_alter (id integer, v text);
 INSERT INTO public.pgbench_rt16_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
@@ -148,18 +133,7 @@ async function until(direct: pg.Client, sql: string, stop: () => boolean = () =>
  */
 async function settled(direct: pg.Client): Promise<void> {
   const since = ((await direct.query('SELECT clock_timestamp() AS at')).rows[0] as { at: Date }).at;
-  const lastStart = async (): Promise<Date | null> =>
-    ((await direct.query(`SELECT max(query_start) AS at FROM pg_stat_activity WHERE application_name = 'gatehouse-catalog:locks' AND datname = current_database()`)).rows[0] as { at: Date | null }).at;
-  let first: Date | null = null;
-  for (let i = 0; i < 400; i++) {
-    const at = await lastStart();
-    if (at !== null && at > since) {
-      if (first === null) first = at;
-      else if (at > first) return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the DDL lock watch did not poll');
+  await pollsSince(direct, since);
 }
 
 /** Resolves when `done()` holds. */
