@@ -27,7 +27,13 @@
 // cannot be durable without its auth_ok, under pipelining, the pool or an approvals hold alike; a failed flush
 // loses both and the statement is not forwarded (audit-failing-disk.test.ts). A kill -9 loses auth_ok/closed
 // records queued in the last 20 ms of sessions that sent no statement since (docs/audit.md says so).
-// Not attacked for lack of time: the LOCK TABLE ONLY rule (target 2) beyond the documented partition window.
+// LOCK TABLE ONLY (parents with more than 15 partitions/children), by reading only, not run: ATTACH PARTITION and
+// DETACH ... CONCURRENTLY take SHARE UPDATE EXCLUSIVE on the parent, which neither prefix mode blocks with or
+// without ONLY (unchanged by it); what ONLY adds is a partition-level change after the decision, e.g. CREATE
+// INDEX on one partition with a user operator class that a write routed through the parent then runs: that is
+// the window docs/data-path.md already states (R16-4 paragraph); nothing worse was found, none written as a test.
+// Side effect of the R16b-1 fix to know: a multi-statement string holding DDL now takes the NOWAIT prefix too, so
+// under a conflicting lock it is refused at once (Gatehouse's 55P03) where it used to wait.
 //
 // Held (tests below): transaction control the first-word regex cannot read or reads as ending the locks is
 // refused (0A000) when tables follow it: a comment before COMMIT (block or line), END, ABORT, COMMIT AND
