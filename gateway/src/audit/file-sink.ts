@@ -325,6 +325,9 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     },
     writeSoon(record: AuditRecord): void {
       if (closed) return;
+      // Full while the log is writable (a burst within the delay): written now rather than dropped, which
+      // lost session records (a login's auth_ok ahead of its statements) silently (red-team round 16b, R16b-2).
+      if (deferred.length >= MAX_DEFERRED && outage === null) flushDeferred();
       if (deferred.length >= MAX_DEFERRED) {
         if (outage !== null) outage.outcomesLost++;
         return;

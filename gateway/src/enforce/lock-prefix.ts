@@ -7,9 +7,9 @@
 // shown as Gatehouse's own refusal) while another backend holds or waits for a conflicting lock, and
 // otherwise holds the locks until the string's transaction ends, so nothing changes the tables between
 // the decision and the statements. What a lock cannot cover is left out, not guessed (docs/data-path.md):
-// strings with statements other than queries, writes, COPY, EXPLAIN, SET, SHOW and transaction control
+// a single statement other than a query, a write, COPY, EXPLAIN, SET, SHOW or transaction control
 // (some cannot run in a transaction block, or must run alone: VACUUM, CREATE INDEX CONCURRENTLY, LOCK,
-// DECLARE), strings whose first statement is transaction control other than BEGIN (in a failed
+// DECLARE; a string of several runs in an implicit block anyway, so it is wrapped whatever it holds), strings whose first statement is transaction control other than BEGIN (in a failed
 // transaction the LOCK would fail where a ROLLBACK would have run), and relations the upstream role may
 // not lock or that PostgreSQL cannot lock (temporary ones, materialized views, foreign tables, relations
 // not in the snapshot).
@@ -33,8 +33,20 @@ export interface LockPrefix {
   relations: string[];
 }
 
-/** Statement kinds a lock may be taken ahead of: all run inside an implicit transaction block as alone. */
+/** Statement kinds a lock may be taken ahead of when sent alone: all run inside an implicit transaction block as alone. */
 const WRAPPABLE: ReadonlySet<StatementKind> = new Set<StatementKind>(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'set', 'show', 'transaction', 'two_phase']);
+
+/**
+ * Whether a string may be wrapped. A string of more than one statement already runs in an implicit
+ * transaction block, whatever its statements: those that cannot run in one (VACUUM, CREATE INDEX
+ * CONCURRENTLY, ALTER SYSTEM...) fail there with or without a prefix, and those that need one (LOCK,
+ * DECLARE) have it. Leaving such strings unwrapped let any statement of the kind, appended to the
+ * round-15 string (`; DEALLOCATE ALL`), reopen R15-1 for the statements before it (red-team round 16b,
+ * R16b-1). A single statement of another kind is left alone.
+ */
+function wrappable(statements: readonly ParsedStatement[]): boolean {
+  return statements.length > 1 || statements.every((p) => WRAPPABLE.has(p.facts.kind));
+}
 
 /**
  * A parent with more partitions or inheritance children than this is locked without them (LOCK TABLE
@@ -168,7 +180,7 @@ function lockableRelation(relations: RelationCatalog, qualified: string): string
  */
 export function relationsPastLocks(statements: readonly ParsedStatement[], relations: RelationCatalog | null): string[] {
   if (relations === null || statements.length === 0) return [];
-  for (const p of statements) if (!WRAPPABLE.has(p.facts.kind)) return [];
+  if (!wrappable(statements)) return [];
   const past = new Set<string>();
   for (const p of statements.slice(lockedSegment(statements))) {
     for (const t of [...p.facts.tablesRead, ...p.facts.tablesWritten]) {
@@ -192,7 +204,7 @@ export function pastLocksRefusal(past: readonly string[], decisionId: string | u
 }
 
 function build(statements: readonly ParsedStatement[], relations: RelationCatalog): LockPrefix | null {
-  for (const p of statements) if (!WRAPPABLE.has(p.facts.kind)) return null;
+  if (!wrappable(statements)) return null;
   const segment = lockedSegment(statements);
   if (segment === 0) return null;
   const modes = new Map<string, 'read' | 'write'>();
