@@ -71,9 +71,9 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
-import { pollsSince } from './support/ddl-lock-watch.ts';
 import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
+import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -116,32 +116,6 @@ const WARM = 'public.pgbench_rt16_warm';
 const TO_JSON = `ALTER TABLE ${ALTER} ALTER COLUMN v TYPE json USING v::json`;
 const PROBE = `SELECT DISTINCT v FROM ${ALTER} ORDER BY v`;
 
-/** Polls `sql` (one row, column n) on `direct` until n > 0 or `stop()`. No duration asserted. */
-async function until(direct: pg.Client, sql: string, stop: () => boolean = () => false): Promise<void> {
-  for (let i = 0; i < 800; i++) {
-    if (stop()) return;
-    if (((await direct.query(sql)).rows[0] as { n: number }).n > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never true: ${sql}`);
-}
-
-/**
- * Resolves once Gatehouse's DDL lock watch has started two polls after now (as in round 15): a lock taken
- * and released directly before it (the migration's, the ALTER back to text) is no longer in the relation
- * snapshot the next statement is decided with.
- */
-async function settled(direct: pg.Client): Promise<void> {
-  const since = ((await direct.query('SELECT clock_timestamp() AS at')).rows[0] as { at: Date }).at;
-  await pollsSince(direct, since);
-}
-
-/** Resolves when `done()` holds. */
-async function untilTrue(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1600 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!done()) throw new Error(`never true: ${what}`);
-}
-
 /**
  * Runs an open finding's body so that only its assertions can make it fail: a setup step that throws
  * (a poll that never came true) is reported and swallowed, so the `it.fails` around it does not pass by
@@ -157,9 +131,6 @@ async function assertsOnly(body: () => Promise<void>): Promise<void> {
 }
 
 // pg_locks is the whole server's (other test files run on other databases): this database's backends only.
-const OURS = `pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`;
-const ROW_WAITER = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND ${OURS}`;
-const ALTER_WAITING = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${ALTER}'::regclass AND mode = 'AccessExclusiveLock'`;
 
 describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock prefix', (engine) => {
   const rt = useRedTeamFixture({
@@ -195,51 +166,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     return c;
   };
 
-  /**
-   * The race of R15-1, made deterministic: a direct transaction holds row `row` of WARM; the agent's
-   * request (`send`) starts with an UPDATE of that row, so it waits there; then a migration alters ALTER
-   * to json. With the string's relations locked from its start (secure), the ALTER waits for the string,
-   * which runs text's DISTINCT; without (open), the ALTER is granted at once, the string's SELECT queues
-   * behind it and runs json's user operator class at the migration's COMMIT (NOTICEs with the SSN).
-   * `inBlock`: the agent's request runs inside its open transaction block (rolled back at the end).
-   */
-  async function migrationRace(row: number, send: () => Promise<unknown>, inBlock: () => Promise<void> = async () => undefined): Promise<{ result: unknown; alterWaited: boolean }> {
-    const holder = await upstreamClient();
-    const migration = await upstreamClient();
-    migration.on('error', () => undefined);
-    const state = { sent: false, altered: false };
-    let result: unknown = null;
-    let alterWaited = false;
-    try {
-      await catalogRead();
-      await holder.query('BEGIN');
-      await holder.query(`SELECT id FROM ${WARM} WHERE id = ${row} FOR UPDATE`);
-      const pending = send().then((r) => ((state.sent = true), r));
-      await until(direct, ROW_WAITER, () => state.sent);
-      if (state.sent) throw new Error(`the request did not wait for the row: ${JSON.stringify(await pending)}`);
-      await migration.query('BEGIN');
-      const altering = migration.query(TO_JSON).then(() => void (state.altered = true));
-      await until(direct, ALTER_WAITING, () => state.altered);
-      alterWaited = !state.altered;
-      await holder.query('COMMIT'); // the UPDATE goes on; then the string's SELECT
-      await untilTrue(() => state.sent || state.altered, 'the string or the migration went on');
-      if (!state.sent) {
-        await altering;
-        await migration.query('COMMIT'); // the SELECT queued behind it goes on, on json
-      }
-      result = await pending;
-      await inBlock(); // ends the agent's block, if any: the migration (waiting for it) goes on
-      await altering;
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
-      await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
-      await settled(direct);
-    }
-    return { result, alterWaited };
-  }
+  const race = migrationRace({ alter: ALTER, warm: WARM, direct: () => direct, upstreamUrl: () => t.upstreamUrl, catalogRead });
 
   it('the probe is live: after the migration, the DISTINCT raises the seeded SSN (sent directly)', async () => {
     await direct.query('BEGIN');
@@ -253,13 +180,13 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     } finally {
       direct.off('notice', listen);
       await direct.query('ROLLBACK');
-      await settled(direct);
+      await lockWatchSettled(direct);
     }
     expect(notices.some((n) => n.startsWith('sorted next to') && n.includes(ssn))).toBe(true);
   });
 
   it('held: the round-15 string itself (UPDATE then SELECT) makes the migration wait for it, and runs the definition it was decided with', async () => {
-    const { result, alterWaited } = await migrationRace(3, () => attempt(agent, `UPDATE ${WARM} SET v = 'y' WHERE id = 3; ${PROBE}`));
+    const { result, alterWaited } = await race(3, () => attempt(agent, `UPDATE ${WARM} SET v = 'y' WHERE id = 3; ${PROBE}`));
     const o = result as Outcome;
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBeNull();
@@ -268,7 +195,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
   });
 
   it('held: a comment before BEGIN (the statement text the regex reads starts at BEGIN): the string is locked, the migration waits', async () => {
-    const { result, alterWaited } = await migrationRace(4, () => attempt(agent, `/* x */ BEGIN; UPDATE ${WARM} SET v = 'y' WHERE id = 4; ${PROBE}; COMMIT`));
+    const { result, alterWaited } = await race(4, () => attempt(agent, `/* x */ BEGIN; UPDATE ${WARM} SET v = 'y' WHERE id = 4; ${PROBE}; COMMIT`));
     const o = result as Outcome;
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.notices.filter((n) => n.startsWith('sorted next to'))).toEqual([]);
@@ -344,7 +271,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
       let groups: Message[][] = [];
       let waited = false;
       try {
-        ({ alterWaited: waited } = await migrationRace(6, async () => {
+        ({ alterWaited: waited } = await race(6, async () => {
           w.send(
             serialize.parse({ text: `UPDATE ${WARM} SET v = 'y' WHERE id = 6` }),
             serialize.bind({}),

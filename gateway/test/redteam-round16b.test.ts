@@ -53,6 +53,7 @@ import { openAuditSink } from '../src/audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { type TestGateway } from './support/harness.ts';
+import { migrationRace } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 const CLEANUP = `
@@ -108,51 +109,9 @@ INSERT INTO public.pgbench_rt16b_parted SELECT g, 'p' FROM generate_series(1, 20
 
 const ALTER = 'public.pgbench_rt16b_alter';
 const WARM = 'public.pgbench_rt16b_warm';
-const TO_JSON = `ALTER TABLE ${ALTER} ALTER COLUMN v TYPE json USING v::json`;
 const PROBE = `SELECT DISTINCT v FROM ${ALTER} ORDER BY v`;
 
-/** Polls `sql` (one row, column n) on `direct` until n > 0 or `stop()`. No duration asserted. */
-async function until(direct: pg.Client, sql: string, stop: () => boolean = () => false): Promise<void> {
-  for (let i = 0; i < 800; i++) {
-    if (stop()) return;
-    if (((await direct.query(sql)).rows[0] as { n: number }).n > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never true: ${sql}`);
-}
-
-/**
- * Resolves once Gatehouse's DDL lock watch has started two polls after now (as in round 15): a lock taken
- * and released directly before it (the migration's, the ALTER back to text) is no longer in the relation
- * snapshot the next statement is decided with.
- */
-async function settled(direct: pg.Client): Promise<void> {
-  const since = ((await direct.query('SELECT clock_timestamp() AS at')).rows[0] as { at: Date }).at;
-  const lastStart = async (): Promise<Date | null> =>
-    ((await direct.query(`SELECT max(query_start) AS at FROM pg_stat_activity WHERE application_name = 'gatehouse-catalog:locks' AND datname = current_database()`)).rows[0] as { at: Date | null }).at;
-  let first: Date | null = null;
-  for (let i = 0; i < 400; i++) {
-    const at = await lastStart();
-    if (at !== null && at > since) {
-      if (first === null) first = at;
-      else if (at > first) return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the DDL lock watch did not poll');
-}
-
-/** Resolves when `done()` holds. */
-async function untilTrue(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1600 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!done()) throw new Error(`never true: ${what}`);
-}
-
-
 // pg_locks is the whole server's (other test files run on other databases): this database's backends only.
-const OURS = `pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`;
-const ROW_WAITER = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND ${OURS}`;
-const ALTER_WAITING = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${ALTER}'::regclass AND mode = 'AccessExclusiveLock'`;
 
 describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock prefix', (engine) => {
   const rt = useRedTeamFixture({
@@ -178,57 +137,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock pre
   }, 60_000);
   beforeEach(() => catalogRead(), 60_000);
 
-  const upstreamClient = async (): Promise<pg.Client> => {
-    const c = new pg.Client({ connectionString: t.upstreamUrl });
-    await c.connect();
-    return c;
-  };
-
-  /**
-   * The race of R15-1, made deterministic: a direct transaction holds row `row` of WARM; the agent's
-   * request (`send`) starts with an UPDATE of that row, so it waits there; then a migration alters ALTER
-   * to json. With the string's relations locked from its start (secure), the ALTER waits for the string,
-   * which runs text's DISTINCT; without (open), the ALTER is granted at once, the string's SELECT queues
-   * behind it and runs json's user operator class at the migration's COMMIT (NOTICEs with the SSN).
-   * `inBlock`: the agent's request runs inside its open transaction block (rolled back at the end).
-   */
-  async function migrationRace(row: number, send: () => Promise<unknown>, inBlock: () => Promise<void> = async () => undefined): Promise<{ result: unknown; alterWaited: boolean }> {
-    const holder = await upstreamClient();
-    const migration = await upstreamClient();
-    migration.on('error', () => undefined);
-    const state = { sent: false, altered: false };
-    let result: unknown = null;
-    let alterWaited = false;
-    try {
-      await catalogRead();
-      await holder.query('BEGIN');
-      await holder.query(`SELECT id FROM ${WARM} WHERE id = ${row} FOR UPDATE`);
-      const pending = send().then((r) => ((state.sent = true), r));
-      await until(direct, ROW_WAITER, () => state.sent);
-      if (state.sent) throw new Error(`the request did not wait for the row: ${JSON.stringify(await pending)}`);
-      await migration.query('BEGIN');
-      const altering = migration.query(TO_JSON).then(() => void (state.altered = true));
-      await until(direct, ALTER_WAITING, () => state.altered);
-      alterWaited = !state.altered;
-      await holder.query('COMMIT'); // the UPDATE goes on; then the string's SELECT
-      await untilTrue(() => state.sent || state.altered, 'the string or the migration went on');
-      if (!state.sent) {
-        await altering;
-        await migration.query('COMMIT'); // the SELECT queued behind it goes on, on json
-      }
-      result = await pending;
-      await inBlock(); // ends the agent's block, if any: the migration (waiting for it) goes on
-      await altering;
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
-      await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
-      await settled(direct);
-    }
-    return { result, alterWaited };
-  }
+  const race = migrationRace({ alter: ALTER, warm: WARM, direct: () => direct, upstreamUrl: () => t.upstreamUrl, catalogRead });
 
   for (const [label, ender] of [
     ['a block comment before COMMIT', '/* x */ COMMIT'],
@@ -271,7 +180,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock pre
   // before it: `; DEALLOCATE ALL` (allowed by the example policies) appended to the round-15 string
   // reopened R15-1 (SSN in NOTICEs, checked before the fix). Fixed: a string of several statements is wrapped.
   it('R16b-1: the round-15 string with "; DEALLOCATE ALL" appended is locked: the migration waits, no SSN', async () => {
-    const { result, alterWaited } = await migrationRace(30, () => attempt(agent, `UPDATE ${WARM} SET v = 'y' WHERE id = 30; ${PROBE}; DEALLOCATE ALL`));
+    const { result, alterWaited } = await race(30, () => attempt(agent, `UPDATE ${WARM} SET v = 'y' WHERE id = 30; ${PROBE}; DEALLOCATE ALL`));
     const o = result as Outcome;
     expect(JSON.stringify(o)).not.toContain(ssn);
     expect(o.code).toBeNull();
