@@ -540,9 +540,11 @@ function concludeDecision(
     error = refusalFor(s.decision);
   }
   const relations = ctx.relations.current();
-  if (!error && protocol === 'simple') {
+  // What the lock prefix looks at: a simple Query's parsed statements (none for the extended protocol).
+  const parsed = protocol === 'simple' ? parsedOf(statements) : null;
+  if (!error && parsed !== null) {
     // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
-    const past = relationsPastLocks(parsedOf(statements), relations);
+    const past = relationsPastLocks(parsed, relations);
     if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
   }
   for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
@@ -558,7 +560,7 @@ function concludeDecision(
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
   // Extended protocol: LOCK TABLE is refused outside a transaction block there (25P01), so nothing is prepended.
-  const lockPrefix = protocol === 'simple' ? lockPrefixFor(parsedOf(statements), relations) : null;
+  const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   return { kind: 'forward', statements, masks, forwardText, lockPrefix };
 }
 
