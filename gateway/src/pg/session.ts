@@ -31,6 +31,7 @@ import { UpstreamRelay } from './upstream-relay.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
+import { recordTime } from '../audit/record-time.ts';
 
 export interface SessionDeps {
   decision: DecisionContext;
@@ -884,12 +885,11 @@ export class Session {
    * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
    */
   writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
-    // Optional fields are added after, not spread in (V8 builds an object literal with spreads on a
-    // slow path); the identity is the session's shared, frozen part (its JSON is made once).
+    // Optional fields added after, not spread in (V8's slow path); the identity is the session's frozen part.
     const record: Extract<AuditRecord, { type: 'outcome' }> = {
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
-      time: new Date().toISOString(),
+      time: recordTime(),
       decision_id: decision.id,
       session_id: this.sessionId,
       identity: identityPart(this.deps.decision.identity),
