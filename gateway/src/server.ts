@@ -57,6 +57,7 @@ import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
 import { clearAnalyzeCache, loadSqlParser } from './sql/parser.ts';
 import { errorResponse, noticeResponse } from './wire/backend.ts';
+import { recordTime } from './audit/record-time.ts';
 
 export interface RunningGateway {
   host: string;
@@ -350,7 +351,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     const record: AuditRecord = {
       v: AUDIT_RECORD_VERSION,
       type: 'session',
-      time: new Date().toISOString(),
+      time: recordTime(),
       session_id: sessionId,
       event,
       client_address: clientAddress,

@@ -37,6 +37,18 @@ describe('DecisionCache', () => {
     expect(cache.stats()).toMatchObject({ entries: 2, hits: 2, misses: 2 });
   });
 
+  it('keeps a verdict hit between stores however many other verdicts come and go', () => {
+    const cache = new DecisionCache({ maxEntries: 4 });
+    cache.get('r1', 'hot');
+    cache.set('r1', 'hot', verdict('hot'));
+    for (let i = 0; i < 100; i++) {
+      cache.set('r1', `k${i}`, verdict('cold'));
+      expect(cache.get('r1', 'hot')?.reason).toBe('hot');
+    }
+    expect(cache.get('r1', 'k0')).toBeNull();
+    expect(cache.stats()).toMatchObject({ entries: 4, hits: 100 });
+  });
+
   it('stays within its bytes', () => {
     const cache = new DecisionCache({ maxBytes: 2_000 });
     cache.get('r1', 'x');

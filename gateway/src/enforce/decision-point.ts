@@ -29,6 +29,7 @@ import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
+import { recordTime } from '../audit/record-time.ts';
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
@@ -400,7 +401,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       ctx.audit.write({
         v: AUDIT_RECORD_VERSION,
         type: 'statement',
-        time: new Date().toISOString(),
+        time: recordTime(),
         decision_id: d.id,
         session_id: ctx.session.id,
         identity: s.input?.identity ?? identityOf(ctx.identity),

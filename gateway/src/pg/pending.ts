@@ -28,7 +28,7 @@ export interface PreparedStatement {
   /** The SQL prepared upstream: the client's, or its rewrite for masks at the source. */
   preparedSql: string;
   /** RowDescription fields from a Describe of the statement, when the client asked for one. */
-  fields: ResultField[] | null;
+  fields: readonly ResultField[] | null;
   /** Hidden subject columns of `preparedSql` (enforce/subject-columns.ts), stripped from every Describe; null: none. */
   subjects?: SubjectPlan | null;
 }
@@ -40,7 +40,7 @@ export interface Portal {
   /** Its name upstream (pg/portal-table.ts): reserved, unique in the session, never reused; '' for the unnamed portal. */
   upstreamName: string;
   statement: PreparedStatement;
-  fields: ResultField[] | null;
+  fields: readonly ResultField[] | null;
   /** The values Bind gave the statement's parameters: an Execute is decided on them too (enforce/setting-guard.ts). */
   params?: readonly (Buffer | null)[];
   /** The result formats Bind asked for (none: all text; one: all that one; else one per column). */

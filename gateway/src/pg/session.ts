@@ -31,6 +31,8 @@ import { UpstreamRelay } from './upstream-relay.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
+import { recordTime } from '../audit/record-time.ts';
+import { prefixedQuery } from './prefixed-query.ts';
 
 export interface SessionDeps {
   decision: DecisionContext;
@@ -656,14 +658,14 @@ export class Session {
   private onOversizedQuery(frame: Frame, length: number): void {
     if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
     const head = frame.body.toString('utf8');
-    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw, head));
+    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw, sql));
+    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
   }
 
-  private queryDecided(decided: QueryDecision, raw: Buffer, sql: string): void {
+  private queryDecided(decided: QueryDecision, raw: Buffer): void {
     const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
@@ -674,12 +676,11 @@ export class Session {
       }
       return;
     }
-    // Masks at the source: the query string with masked tables replaced (enforce/mask-rewrite.ts), and
-    // the relations the decision checked locked from the string's start (enforce/lock-prefix.ts).
+    // Masked tables replaced (enforce/mask-rewrite.ts); the relations checked locked first (enforce/lock-prefix.ts).
     const ctx = this.newContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
-    const out = prefix !== null ? encodeQuery(prefix.text + (d.forwardText ?? sql)) : d.forwardText === null ? raw : encodeQuery(d.forwardText);
+    const out = prefix === null ? (d.forwardText === null ? raw : encodeQuery(d.forwardText)) : d.forwardText === null ? prefixedQuery(prefix, raw) : encodeQuery(prefix.text + d.forwardText);
     this.forward(out, { kind: 'query', ctx });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
@@ -884,12 +885,11 @@ export class Session {
    * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
    */
   writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
-    // Optional fields are added after, not spread in (V8 builds an object literal with spreads on a
-    // slow path); the identity is the session's shared, frozen part (its JSON is made once).
+    // Optional fields added after, not spread in (V8's slow path); the identity is the session's frozen part.
     const record: Extract<AuditRecord, { type: 'outcome' }> = {
       v: AUDIT_RECORD_VERSION,
       type: 'outcome',
-      time: new Date().toISOString(),
+      time: recordTime(),
       decision_id: decision.id,
       session_id: this.sessionId,
       identity: identityPart(this.deps.decision.identity),

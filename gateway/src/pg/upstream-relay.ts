@@ -26,6 +26,7 @@ import type { DetectRule } from '../policy/types.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
+import { RowDescriptions } from './row-descriptions.ts';
 import type { Session } from './session.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
@@ -37,6 +38,7 @@ const MAX_UPSTREAM_MESSAGE = 1 << 30;
 
 export class UpstreamRelay {
   private readonly framer = new MessageFramer(MAX_UPSTREAM_MESSAGE);
+  private readonly descriptions = new RowDescriptions();
   private pumping = false;
   /**
    * A statement that writes a table with columns masked for the identity has run since the server was
@@ -217,7 +219,7 @@ export class UpstreamRelay {
     if (head.untracked === true && frame.type === BE.RowDescription) throw desync(frame, head);
     let raw = frame.raw;
     if (frame.type === BE.RowDescription || frame.type === BE.NoData) {
-      let fields: ResultField[] = frame.type === BE.RowDescription ? decodeRowDescription(frame.body) : [];
+      let fields: readonly ResultField[] = frame.type === BE.RowDescription ? this.descriptions.decode(frame.body) : [];
       // Hidden subject columns (enforce/subject-columns.ts) are never described to the client.
       const subjects = head.target === null ? null : ('statement' in head.target ? head.target.statement.subjects : head.target.subjects);
       if (frame.type === BE.RowDescription && subjects && subjects.hidden.length > 0) {

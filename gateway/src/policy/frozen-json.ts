@@ -5,7 +5,13 @@
 const made = new WeakMap<object, string>();
 
 export function frozenJson(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return JSON.stringify(value);
+  // The values most keys and records hold besides frozen parts (null, booleans, empty lists) need no
+  // call: about 70 ns each through JSON.stringify, and a decision-cache key holds a dozen of them.
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value) && value.length === 0 && !('toJSON' in value)) return '[]';
+  if (!Object.isFrozen(value)) return JSON.stringify(value);
   const known = made.get(value);
   if (known !== undefined) return known;
   const json = JSON.stringify(value);

@@ -59,6 +59,12 @@ export class BodyReader {
 
   /** A NUL-terminated string; the terminator must be inside the body. */
   cstring(): string {
+    // The empty string (an unnamed statement or portal, in most extended-protocol messages) without
+    // the search and decode calls, about 0.2 µs each.
+    if (this.buf[this.pos] === 0) {
+      this.pos++;
+      return '';
+    }
     const end = this.buf.indexOf(0, this.pos);
     if (end < 0) throw new WireError(`${this.what} message has an unterminated string`);
     const s = this.buf.toString('utf8', this.pos, end);
