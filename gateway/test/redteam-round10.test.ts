@@ -554,6 +554,24 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(simple.code).toBe('42501');
     });
 
+    // R10-6 and R10-10 together: a trigger created directly on the server on a masked table after the
+    // snapshot was read. The check before the write finds the table's fingerprint changed, the snapshot
+    // is read again, and the new trigger's unreviewed function refuses the write (it would quote an SSN).
+    it('R10-10: a trigger newer than the relation snapshot is known before a write under a mask', async () => {
+      const before = await inBlock('INSERT INTO clinical.r10_late (id) VALUES (3)');
+      expect(before.code, JSON.stringify(before.error)).toBeNull();
+      await direct.query('CREATE TRIGGER r10_late_log BEFORE INSERT ON clinical.r10_late FOR EACH ROW EXECUTE FUNCTION clinical.r10_log_patient()');
+      try {
+        const after = await inBlock('INSERT INTO clinical.r10_late (id) VALUES (1)');
+        expect(after.code).toBe('0A000');
+        expect(String(after.error?.['message'])).toContain('trigger r10_late_log on clinical.r10_late');
+        expect(after.notices).toEqual([]);
+        expect(leaked(after)).toEqual([]);
+      } finally {
+        await direct.query('DROP TRIGGER r10_late_log ON clinical.r10_late');
+      }
+    });
+
     // R10-6, through a view: an INSTEAD OF trigger writes the masked table; the catalog shows no
     // dependency of the view on it, so the unique check of clinical.patients.mrn would be an oracle (a
     // stored MRN: 23505; a new one: the row is written). The trigger's function is not reviewed: refused.
