@@ -528,20 +528,35 @@ export function decideQuery(
     const decidedWith = ctx.relations.current();
     const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
-    const next = (s: DecidedStatement[]): QueryDecision | Promise<QueryDecision> => {
-      const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
-      if (fresh === null) return settle(ctx, text, protocol, options, s);
-      return fresh.then((r) => {
-        if (r === 'same') return settle(ctx, text, protocol, options, s);
-        if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, outcome.statements, r, 'write'));
-        // Decided again with the snapshot just read (once: settled without another check).
-        const again = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
-        return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a)) : settle(ctx, text, protocol, options, again);
-      });
-    };
-    return evaluated instanceof Promise ? evaluated.then(next) : next(evaluated);
+    return evaluated instanceof Promise
+      ? evaluated.then((s) => checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, s))
+      : checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, evaluated);
   }
   return concludeDecision(ctx, text, protocol, statements, error, options);
+}
+
+/**
+ * A write under a mask is settled against the constraints the server has now (enforce/fresh-catalog.ts):
+ * decided again when the snapshot was behind, refused when it could not be checked. Others at once.
+ */
+function checkFresh(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  parsed: ParsedStatement[],
+  decidedWith: RelationCatalog | null,
+  s: DecidedStatement[],
+): QueryDecision | Promise<QueryDecision> {
+  const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
+  if (fresh === null) return settle(ctx, text, protocol, options, s);
+  return fresh.then((r) => {
+    if (r === 'same') return settle(ctx, text, protocol, options, s);
+    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'));
+    // Decided again with the snapshot just read (once: settled without another check).
+    const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound');
+    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a)) : settle(ctx, text, protocol, options, again);
+  });
 }
 
 /** The verdicts reached: existence oracles refused, approvals waited for, then the decision concluded. */

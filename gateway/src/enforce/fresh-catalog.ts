@@ -37,8 +37,8 @@ export function freshCatalogFor(
 ): Promise<'same' | 'changed' | Exclude<FreshCatalogWait, 'fresh'>> | null {
   const fresh = relations.fresh;
   if (fresh === undefined || decidedWith === null) return null;
-  const writes = statements.filter((s) => s.decision.action !== 'deny' && maySeeMasks(s));
-  if (writes.length === 0) return null;
+  if (!statements.some(checked)) return null; // the normal case: no allocation
+  const writes = statements.filter(checked);
   const reached = reachedRelations(writes.flatMap((s) => (s.input === null ? [] : [s.input])), decidedWith);
   const readAgain = (): Promise<'same' | 'changed' | Exclude<FreshCatalogWait, 'fresh'>> =>
     fresh.call(relations, FRESH_CATALOG_WAIT_MS).then((r) => (r !== 'fresh' ? r : relations.current() === decidedWith ? 'same' : 'changed'));
@@ -74,6 +74,11 @@ export function reachedRelations(inputs: readonly PolicyInput[], relations: Rela
     for (const k of rel.keys ?? []) if (k.kind === 'referenced' && k.from !== undefined) edge(k.from);
   }
   return [...out.values()];
+}
+
+/** A statement the check is for: a write, not denied, that may meet masked columns. */
+function checked(s: ProbedStatement): boolean {
+  return s.decision.action !== 'deny' && maySeeMasks(s);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
