@@ -299,7 +299,7 @@ function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations
   if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
   const horizon = horizonOf(relations);
   const answer = verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`);
-  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a)) } });
+  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
   return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
 }
 

@@ -50,6 +50,7 @@ describe('under a mask', () => {
     expect(horizonIdentity({ tables: ['a'], outcome: 'read', masks: [{ table: 'a', column: 'c', strategy: 'hash' }] })).toBe('masked');
     expect(horizonIdentity({ tables: ['a'], outcome: 'denied', masks: [] })).toBe('masked');
     expect(horizonIdentity({ tables: ['a'], outcome: 'failed', masks: [] })).toBe('masked');
+    expect(horizonIdentity({ tables: ['a'], outcome: 'read', masks: [] }, [{ table: 'a', column: 'notes' }])).toBe('masked');
   });
 
   it('the horizon is every relation outside the system schemas, made once per snapshot', () => {

@@ -67,9 +67,9 @@ export function alreadyMasked(verdict: EngineVerdict, probe: ReadProbe | undefin
   return verdict.masks.length > 0 || (verdict.detections ?? []).length > 0 || (probe !== undefined && (probe.outcome !== 'read' || probe.masks.length > 0));
 }
 
-/** How the horizon probe's answer classes the identity: only a read of everything without masks is clear. */
-export function horizonIdentity(probe: ReadProbe): TriggerReview['identity'] {
-  return probe.outcome === 'read' && probe.masks.length === 0 ? 'clear' : 'masked';
+/** How the horizon probe's answer classes the identity: only a read of everything without masks or content detection is clear. */
+export function horizonIdentity(probe: ReadProbe, detections: readonly unknown[] = []): TriggerReview['identity'] {
+  return probe.outcome === 'read' && probe.masks.length === 0 && detections.length === 0 ? 'clear' : 'masked';
 }
 
 /** What the refusal needs of a decided statement. */
