@@ -10,11 +10,13 @@
 // predicate reads a masked column) when only its unmasked part is assigned; R10-2 keys and foreign
 // keys of partitions and inheritance children written through the parent; R10-3 `(row).*` in an
 // INSERT row; R10-4 a trigger's RAISE/cast message quoting NEW values; R10-5 errors at COMMIT, SET
-// CONSTRAINTS and Sync after a masked write; R10-6 (open) triggers of tables without masks, and
-// INSTEAD OF triggers, run with raw access; R10-7 rules that redirect a write to the masked table;
+// CONSTRAINTS and Sync after a masked write; R10-6 triggers of tables without masks, and INSTEAD OF
+// triggers, run with raw access (session 17: refused under a mask unless the policy lists the function
+// as reviewed, enforce/trigger-review.ts); R10-7 rules that redirect a write to the masked table;
 // R10-8 foreign key actions writing a key over a masked column (and quoting it); R10-9 an update of
-// a partition key moving whole rows under another partition's keys; R10-10 (open, documented) a
-// constraint newer than the relation snapshot.
+// a partition key moving whole rows under another partition's keys; R10-10 a constraint newer than
+// the relation snapshot (session 17: a write under a mask reads the catalog again first,
+// enforce/fresh-catalog.ts).
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt10 npx vitest run --project integration gateway/test/redteam-round10.test.ts
 
@@ -42,7 +44,13 @@ const S = {
 
 /** Tables whose column `secret` the writers read redacted; they may write every r10 table and clinical.patients. */
 const MASKED = ['r10_pair', 'r10_deferred', 'r10_parted', 'r10_inh_base', 'r10_single', 'r10_audited', 'r10_checked', 'r10_partial', 'r10_cascade_child', 'r10_moving', 'r10_late'].map((t) => `clinical.${t}`);
-const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v', 'r10_cascade_parent', 'r10_trigger_v'].map((t) => `clinical.${t}`);
+const PLAIN = ['r10_refs_parted', 'r10_inbox', 'r10_log', 'r10_patients_v', 'r10_cascade_parent', 'r10_trigger_v', 'r10_stamped', 'r10_plain'].map((t) => `clinical.${t}`);
+
+/**
+ * Trigger functions the r10 policy lists as reviewed: they read only the row written (NEW), whose
+ * messages are withheld (R10-4, R10-5), or nothing at all.
+ */
+const REVIEWED = ['clinical.r10_audit', 'clinical.r10_check', 'clinical.r10_stamp'];
 
 /** Made before the first session, so that the first relation snapshot holds them (an administrator's schema). */
 const SETUP = `
@@ -133,6 +141,16 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER r10_trigger_v INSTEAD OF INSERT ON clinical.r10_trigger_v FOR EACH ROW EXECUTE FUNCTION clinical.r10_trigger_v_insert();
+
+CREATE TABLE clinical.r10_stamped (id integer, note text);
+CREATE FUNCTION clinical.r10_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.note := coalesce(NEW.note, 'stamped');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER r10_stamp BEFORE INSERT ON clinical.r10_stamped FOR EACH ROW EXECUTE FUNCTION clinical.r10_stamp();
+
+CREATE TABLE clinical.r10_plain (id integer, note text);
 `;
 
 const CLEANUP = `
@@ -141,7 +159,8 @@ DROP TABLE IF EXISTS clinical.r10_pair, clinical.r10_deferred, clinical.r10_part
 DROP TABLE IF EXISTS clinical.r10_moving, clinical.r10_late CASCADE;
 DROP TABLE IF EXISTS clinical.r10_partial, clinical.r10_cascade_child, clinical.r10_cascade_parent CASCADE;
 DROP TABLE IF EXISTS clinical.r10_refs_parted, clinical.r10_single, clinical.r10_inbox, clinical.r10_audited, clinical.r10_checked, clinical.r10_log CASCADE;
-DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10_log_patient(), clinical.r10_trigger_v_insert();
+DROP TABLE IF EXISTS clinical.r10_stamped, clinical.r10_plain;
+DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10_log_patient(), clinical.r10_trigger_v_insert(), clinical.r10_stamp();
 DELETE FROM clinical.patients WHERE id >= 9000;
 `;
 
@@ -173,6 +192,22 @@ allow contains {"id": "r10-writers-write", "reason": "r10 writers may write", "o
 	some t in input.statement.tables_written
 	t in ${setLiteral([...MASKED, ...PLAIN, 'clinical.patients', 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}
 }
+
+reviewed contains f if {
+	some f in input.statement.trigger_functions
+	f in ${setLiteral(REVIEWED)}
+}
+
+# An identity without masks: reads every table raw, so a trigger cannot show it more than it may see.
+allow contains {"id": "r10-admins-read", "reason": "r10 admins read everything", "on": "read", "table": t} if {
+	member("r10-admins")
+	some t in input.statement.tables_read
+}
+
+allow contains {"id": "r10-admins-write", "reason": "r10 admins may write the log", "on": "write", "table": "clinical.r10_log"} if {
+	member("r10-admins")
+	"clinical.r10_log" in input.statement.tables_written
+}
 `;
 
 const cedarList = (tables: readonly string[]): string => `[${tables.map((t) => `Gatehouse::Table::"${t}"`).join(', ')}]`;
@@ -195,8 +230,17 @@ when { ${cedarList([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child',
 
 @id("r10-writers-write")
 @reason("r10 writers may write")
+@reviewed("${REVIEWED.join(', ')}")
 permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"write", resource is Gatehouse::Table)
 when { ${cedarList([...MASKED, ...PLAIN, 'clinical.patients', 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}.contains(resource) };
+
+@id("r10-admins-read")
+@reason("r10 admins read everything")
+permit (principal in Gatehouse::Group::"r10-admins", action == Gatehouse::Action::"read", resource is Gatehouse::Table);
+
+@id("r10-admins-write")
+@reason("r10 admins may write the log")
+permit (principal in Gatehouse::Group::"r10-admins", action == Gatehouse::Action::"write", resource == Gatehouse::Table::"clinical.r10_log");
 `;
 
 /** The example policies of `engine` with the r10 writers' added. */
@@ -478,40 +522,93 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(String(r.error?.['message'])).toContain('"x"');
     });
 
-    // R10-6 (open): a trigger on a table without masked columns runs with raw access to any table; the
-    // write is not a masked write, so its notice (or error) quoting a masked table's value is relayed
-    // as it is. The policy input now lists the triggers a write can fire (statement.triggers), and the
-    // example policies refuse agents' writes that fire unreviewed trigger functions
-    // (gateway/test/write-triggers.test.ts); these writers are not agents, so their policy lets it run.
-    it.fails('R10-6: a trigger of an unmasked table that quotes a masked table is not relayed', async () => {
-      const r = await inBlock("INSERT INTO clinical.r10_log VALUES (1, 'x')");
-      expect(leaked(r)).toEqual([]);
+    // R10-6: a trigger on a table without masked columns runs with raw access to any table, so its
+    // notice quoting a masked table's value would be relayed as it is. The writer reads masked
+    // columns elsewhere (the horizon probe says so), and the trigger's function is not reviewed: refused
+    // before it runs, naming the trigger and its function, in both protocols.
+    it('R10-6: a write firing an unreviewed trigger (of an unmasked table) is refused under a mask, and nothing it would raise arrives', async () => {
+      for (const [sql, values] of [["INSERT INTO clinical.r10_log VALUES (1, 'x')", undefined], ['INSERT INTO clinical.r10_log VALUES ($1, $2)', [1, 'x']]] as const) {
+        const r = await inBlock(sql, values as unknown[] | undefined);
+        expect.soft(r.code, sql).toBe('0A000');
+        expect.soft(String(r.error?.['message']), sql).toContain('trigger r10_log on clinical.r10_log');
+        expect.soft(String(r.error?.['message']), sql).toContain('clinical.r10_log_patient');
+        expect.soft(String(r.error?.['hint']), sql).toContain('@reviewed("clinical.r10_log_patient")');
+        expect.soft(r.notices, sql).toEqual([]);
+        expect.soft(leaked(r), sql).toEqual([]);
+      }
     });
 
-    // R10-10 (open, documented in docs/data-path.md): a constraint created after the relation snapshot
-    // was read (up to 30 s by default) is not known, so a write under it is not refused as an oracle.
-    // Still open for a constraint made directly on the server (as here) or through another instance;
-    // one made through this Gatehouse refreshes the snapshot at commit (gateway/test/catalog-after-ddl.test.ts).
-    it.fails('R10-10: a unique index newer than the relation snapshot is no oracle', async () => {
+    // R10-10: a constraint created directly on the server after the relation snapshot was read (this
+    // file's gateway polls no locks and refreshes nothing in the background): a write under a mask
+    // reads the snapshot again before it is decided, so the new index is known and the write refused
+    // like any other oracle, a stored guess and a new one alike.
+    it('R10-10: a unique index newer than the relation snapshot is no oracle', async () => {
       await direct.query('CREATE UNIQUE INDEX IF NOT EXISTS r10_late_secret ON clinical.r10_late (secret)');
       const stored = await inBlock('INSERT INTO clinical.r10_late VALUES (2, $1)', [S.late]);
       const fresh = await inBlock('INSERT INTO clinical.r10_late VALUES (2, $1)', ['R10-never-stored']);
       expect(stored.code).toBe(fresh.code);
+      expect(stored.code).toBe('42501');
+      expect(String(stored.error?.['message'])).toContain('r10_late_secret');
+      // The same through a simple Query.
+      const simple = await inBlock(`INSERT INTO clinical.r10_late VALUES (2, '${S.late}')`);
+      expect(simple.code).toBe('42501');
     });
 
-    // R10-6 (open), through a view: an INSTEAD OF trigger writes the masked table; the catalog shows
-    // no dependency of the view on it, so the unique check of clinical.patients.mrn is an oracle
-    // (a stored MRN: 23505; a new one: the row is written).
-    it.fails('R10-6: an INSTEAD OF trigger of a view that writes the masked table is no oracle', async () => {
+    // R10-6 and R10-10 together: a trigger created directly on the server on a masked table after the
+    // snapshot was read. The check before the write finds the table's fingerprint changed, the snapshot
+    // is read again, and the new trigger's unreviewed function refuses the write (it would quote an SSN).
+    it('R10-10: a trigger newer than the relation snapshot is known before a write under a mask', async () => {
+      const before = await inBlock('INSERT INTO clinical.r10_late (id) VALUES (3)');
+      expect(before.code, JSON.stringify(before.error)).toBeNull();
+      await direct.query('CREATE TRIGGER r10_late_log BEFORE INSERT ON clinical.r10_late FOR EACH ROW EXECUTE FUNCTION clinical.r10_log_patient()');
+      try {
+        const after = await inBlock('INSERT INTO clinical.r10_late (id) VALUES (1)');
+        expect(after.code).toBe('0A000');
+        expect(String(after.error?.['message'])).toContain('trigger r10_late_log on clinical.r10_late');
+        expect(after.notices).toEqual([]);
+        expect(leaked(after)).toEqual([]);
+      } finally {
+        await direct.query('DROP TRIGGER r10_late_log ON clinical.r10_late');
+      }
+    });
+
+    // R10-6, through a view: an INSTEAD OF trigger writes the masked table; the catalog shows no
+    // dependency of the view on it, so the unique check of clinical.patients.mrn would be an oracle (a
+    // stored MRN: 23505; a new one: the row is written). The trigger's function is not reviewed: refused.
+    it('R10-6: an INSTEAD OF trigger of a view that writes the masked table is no oracle', async () => {
       const stored = await inBlock('INSERT INTO clinical.r10_trigger_v VALUES (9200, $1)', [mrn]);
       const fresh = await inBlock('INSERT INTO clinical.r10_trigger_v VALUES (9200, $1)', ['MRN-R10-TRIGGER']);
       expect(stored.code).toBe(fresh.code);
+      expect(stored.code).toBe('0A000');
+      expect(String(stored.error?.['message'])).toContain('clinical.r10_trigger_v_insert');
     });
 
-    it('nothing of a seeded value appears in any field of anything the writer got back (R10-6 aside)', () => {
-      const all = seen.filter((o) => !o.sql.includes('r10_log') && !o.sql.includes('r10_trigger_v'));
-      expect(all.length).toBeGreaterThan(40);
-      expect(leaked(all)).toEqual([]);
+    it('still works under a mask: a write whose only trigger function is reviewed, and a write of a table without triggers', async () => {
+      await run('BEGIN');
+      const stamped = await run('INSERT INTO clinical.r10_stamped (id) VALUES (1) RETURNING note');
+      const plain = await run("INSERT INTO clinical.r10_plain VALUES (1, 'x')");
+      await run('ROLLBACK');
+      expect.soft(stamped.code, JSON.stringify(stamped.error)).toBeNull();
+      expect.soft(stamped.rows).toEqual([{ note: 'stamped' }]);
+      expect.soft(plain.code, JSON.stringify(plain.error)).toBeNull();
+      expect.soft(plain.rowCount).toBe(1);
+    });
+
+    it('an identity without masks (it reads every table raw) may still write through the unreviewed trigger', async () => {
+      const admin = await t.client(await t.token(`r10-admin-${engine}`, ['r10-admins']));
+      try {
+        await admin.query('BEGIN');
+        const r = await admin.query("INSERT INTO clinical.r10_log VALUES (1, 'x')");
+        await admin.query('ROLLBACK');
+        expect(r.rowCount).toBe(1);
+      } finally {
+        await admin.end();
+      }
+    });
+
+    it('nothing of a seeded value appears in any field of anything the writer got back', () => {
+      expect(seen.length).toBeGreaterThan(40);
+      expect(leaked(seen)).toEqual([]);
     });
 
     it('nor in any audit record (outcomes carry the error message Gatehouse relayed)', async () => {

@@ -416,3 +416,10 @@ test_settings_allow_list_is_for_agents if {
 		outcome(v) == "allow"
 	}
 }
+
+test_reviewed_names_only_the_listed_trigger_functions_a_write_fires if {
+	v := gatehouse.verdict with input as request(["bench"], {"trigger_functions": ["public.gatehouse_example_reviewed_trigger", "public.unreviewed"]})
+	v.reviewed == {"public.gatehouse_example_reviewed_trigger"}
+	w := gatehouse.verdict with input as request(["bench"], {"trigger_functions": ["public.unreviewed"]})
+	count(w.reviewed) == 0
+}

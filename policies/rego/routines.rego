@@ -20,6 +20,15 @@ deny contains {"id": "deny-user-functions", "reason": "agents may call only revi
 # Add "schema.function" names here once reviewed (they read nothing masked, or raise nothing they read).
 agent_trigger_functions := {"public.gatehouse_example_reviewed_trigger"}
 
+# The same list, told to Gatehouse (the verdict's "reviewed" set): for an identity under a mask
+# (any identity that reads something masked or may not read some table), Gatehouse itself refuses a
+# write that can fire a user trigger function not in it, whatever the rules here say (red-team round
+# 10, R10-6; docs/data-path.md).
+reviewed contains f if {
+	some f in input.statement.trigger_functions
+	f in agent_trigger_functions
+}
+
 deny contains {"id": "deny-unreviewed-triggers", "reason": "agents may write only tables whose triggers run reviewed functions: a trigger's function reads masked tables raw"} if {
 	member("agents")
 	not member("breakglass")

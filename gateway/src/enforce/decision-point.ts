@@ -28,6 +28,8 @@ import { lockPrefixFor, pastLocksRefusal, relationsPastLocks, type LockPrefix } 
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
+import { freshCatalogFor, type FreshRelations } from './fresh-catalog.ts';
+import { alreadyMasked, horizonIdentity, horizonOf, triggerReviewRefusal, unvouchedTriggerFunctions, type TriggerReview } from './trigger-review.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import { recordTime } from '../audit/record-time.ts';
 
@@ -53,8 +55,11 @@ export interface DecisionContext {
   cache: DecisionCache;
   /** The database's functions, operators and types, to refuse user routines under a mask (null until loaded: fail closed). */
   routines: { current(): RoutineCatalog | null };
-  /** The database's relations and columns, to rewrite masked tables (null until loaded: fail closed). */
-  relations: { current(): RelationCatalog | null; refreshSoon(): void };
+  /**
+   * The database's relations and columns, to rewrite masked tables (null until loaded: fail closed);
+   * checked against the server before a write under a mask (enforce/fresh-catalog.ts).
+   */
+  relations: FreshRelations & { refreshSoon(): void };
   /**
    * The pid of the upstream backend the session holds (its own connection, or the pooled one it
    * checked out), or null: locks it holds itself never refuse its statements (enforce/table-locks.ts).
@@ -88,6 +93,7 @@ interface Evaluated {
   micros: number;
   transient: boolean;
   probe?: ReadProbe;
+  triggerReview?: TriggerReview;
 }
 
 /** One statement of a query string with its decision. */
@@ -114,6 +120,8 @@ export interface DecidedStatement {
   writesMaskedTable?: boolean;
   /** For a write: how the identity reads the tables it touches without reading them (enforce/write-probe.ts). */
   probe?: ReadProbe;
+  /** For a write that can fire a trigger function nobody vouches for: whether the identity is under a mask (enforce/trigger-review.ts). */
+  triggerReview?: TriggerReview;
   /** For a forwarded statement that reads or writes a PHI table: how its rows' subjects are recorded (enforce/subject-columns.ts). */
   subjects?: SubjectPlan | null;
 }
@@ -269,19 +277,31 @@ function withProbe(
   b: BudgetedVerdict,
 ): Evaluated | Promise<Evaluated> {
   const tables = b.verdict.action === 'deny' ? [] : probeTables(input, relations);
-  if (tables.length === 0) return evaluated(text, parsed, input, b);
+  if (tables.length === 0) return withTriggerReview(ctx, engine, relations, key, evaluated(text, parsed, input, b));
   // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
   const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
-  return answer instanceof Promise
-    ? answer.then(
-        (a) => evaluated(text, parsed, input, b, readProbe(tables, a)),
-        () => evaluated(text, parsed, input, b, readProbe(tables, null)),
-      )
-    : evaluated(text, parsed, input, b, readProbe(tables, answer));
+  const probed = (a: BudgetedVerdict | null): Evaluated | Promise<Evaluated> => withTriggerReview(ctx, engine, relations, key, evaluated(text, parsed, input, b, readProbe(tables, a)));
+  return answer instanceof Promise ? answer.then(probed, () => probed(null)) : probed(answer);
 }
 
 function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { verdict, micros, transient }: BudgetedVerdict, probe?: ReadProbe): Evaluated {
   return { text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) };
+}
+
+/**
+ * A write that can fire a trigger function nobody vouches for: is the identity under a mask? Its own
+ * verdict or read probe may say so; otherwise the policy is asked how it reads every relation (the
+ * horizon probe, cached like any verdict): a trigger's function may read any (enforce/trigger-review.ts).
+ */
+function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations: RelationCatalog | null, key: DecisionCacheKey, e: Evaluated): Evaluated | Promise<Evaluated> {
+  if (e.input === null || e.verdict.action === 'deny') return e;
+  const unvouched = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current());
+  if (unvouched.length === 0) return e;
+  if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
+  const horizon = horizonOf(relations);
+  const answer = verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`);
+  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
+  return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
 }
 
 /**
@@ -329,7 +349,14 @@ function evaluateAll(
 }
 
 function decidedOf(items: Evaluated[], engine: PolicyEngine): DecidedStatement[] {
-  return items.map((i) => ({ text: i.text, parsed: i.parsed, input: i.input, decision: stamp(i.verdict, engine, i.micros), ...(i.probe ? { probe: i.probe } : {}) }));
+  return items.map((i) => ({
+    text: i.text,
+    parsed: i.parsed,
+    input: i.input,
+    decision: stamp(i.verdict, engine, i.micros),
+    ...(i.probe ? { probe: i.probe } : {}),
+    ...(i.triggerReview ? { triggerReview: i.triggerReview } : {}),
+  }));
 }
 
 /**
@@ -349,11 +376,17 @@ function needsCatalog(p: ParsedStatement): boolean {
 /** Statement kinds that can hold expressions (operators, casts): they wait for a pending catalog read. */
 const EXPRESSION_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'prepare', 'execute', 'cursor', 'do', 'call']);
 
-/** Every statement of the query refused: the catalog could not be read again after a schema change. */
-function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>): DecidedStatement[] {
+/**
+ * Every statement of the query refused: the catalog could not be read again after a schema change, or
+ * before a write under a mask (`write`: enforce/fresh-catalog.ts).
+ */
+function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>, why: 'change' | 'write' = 'change'): DecidedStatement[] {
   const engine = currentEngineOrNull(ctx);
-  const why = result === 'timeout' ? 'was not read again in time' : 'could not be read again';
-  const reason = `the database's catalog changed (a schema change made through Gatehouse) and ${why}, so Gatehouse cannot tell what this statement touches`;
+  const how = result === 'timeout' ? 'was not read again in time' : 'could not be read again';
+  const reason =
+    why === 'change'
+      ? `the database's catalog changed (a schema change made through Gatehouse) and ${how}, so Gatehouse cannot tell what this statement touches`
+      : `this write touches a table with columns masked for you, and the database's catalog ${how} before it, so Gatehouse cannot tell which constraints it would meet`;
   return parsed.map((p) => ({ text: p.text, parsed: p, input: null, decision: stamp({ action: 'deny', reason, policies: [CATALOG_STALE_POLICY_ID], masks: [] }, engine, 0) }));
 }
 
@@ -493,11 +526,38 @@ export function decideQuery(
     }
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
+    const decidedWith = ctx.relations.current();
     const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
-    return evaluated instanceof Promise ? evaluated.then((s) => settle(ctx, text, protocol, options, s)) : settle(ctx, text, protocol, options, evaluated);
+    return evaluated instanceof Promise
+      ? evaluated.then((s) => checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, s))
+      : checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, evaluated);
   }
   return concludeDecision(ctx, text, protocol, statements, error, options);
+}
+
+/**
+ * A write under a mask is settled against the constraints the server has now (enforce/fresh-catalog.ts):
+ * decided again when the snapshot was behind, refused when it could not be checked. Others at once.
+ */
+function checkFresh(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  parsed: ParsedStatement[],
+  decidedWith: RelationCatalog | null,
+  s: DecidedStatement[],
+): QueryDecision | Promise<QueryDecision> {
+  const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
+  if (fresh === null) return settle(ctx, text, protocol, options, s);
+  return fresh.then((r) => {
+    if (r === 'same') return settle(ctx, text, protocol, options, s);
+    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'));
+    // Decided again with the snapshot just read (once: settled without another check).
+    const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound');
+    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a)) : settle(ctx, text, protocol, options, again);
+  });
 }
 
 /** The verdicts reached: existence oracles refused, approvals waited for, then the decision concluded. */
@@ -511,7 +571,7 @@ function settle(
   // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
   const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
-  const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current());
+  const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
   return held === null ? concludeDecision(ctx, text, protocol, s, null, options) : held.then((h) => concludeDecision(ctx, text, protocol, h.statements, h.error, options));

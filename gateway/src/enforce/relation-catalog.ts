@@ -88,6 +88,12 @@ export interface RelationInfo {
    * maintenance) and implicit and assignment casts (pg/relation-type-calls.ts). Absent: none.
    */
   typeCalls?: string[];
+  /**
+   * A fingerprint of its indexes, constraints, triggers, rules, columns, defaults and children as the
+   * snapshot read them (pg/relation-structure.ts): compared with the server's before a write under a
+   * mask (enforce/fresh-catalog.ts). Absent: not read (system schemas, tests).
+   */
+  structure?: string;
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
 }
@@ -202,6 +208,11 @@ export class RelationCatalog {
 
   get(qualified: string): RelationInfo | null {
     return this.byName.get(qualified) ?? null;
+  }
+
+  /** Every relation of the snapshot ("schema.name"), in no particular order. */
+  names(): IterableIterator<string> {
+    return this.byName.keys();
   }
 
   byId(oid: number): RelationInfo | null {

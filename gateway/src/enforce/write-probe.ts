@@ -93,7 +93,7 @@ export function writesMaskedTable(s: ProbedStatement, relations: RelationCatalog
 }
 
 /** Whether any table the write touches may have masked columns: its decision or its probe names masks, or the probe failed. */
-function maySeeMasks(s: ProbedStatement): boolean {
+export function maySeeMasks(s: ProbedStatement): boolean {
   if ((s.input?.statement.tables_written ?? []).length === 0) return false;
   return s.decision.masks.length > 0 || (s.probe !== undefined && (s.probe.masks.length > 0 || s.probe.outcome === 'failed'));
 }

@@ -210,3 +210,46 @@ describe('CatalogSnapshot after a schema change (invalidate, afterChange)', () =
     expect(await h.snap.afterChange(5_000)).toBe('fresh');
   });
 });
+
+describe('CatalogSnapshot.fresh (a write under a mask: R10-10)', () => {
+  it('a read in flight when it is asked does not count: it resolves fresh after a read that started later, with its rows', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    h.advance(200);
+    h.snap.current(); // a background read starts, and hangs
+    expect(h.reads()).toBe(2);
+    h.setRows(['a', 'late']);
+    const wait = h.snap.fresh(1_000);
+    h.setHanging(false);
+    h.release();
+    expect(await wait).toBe('fresh');
+    expect(h.reads()).toBe(3);
+    expect(h.snap.current()?.names).toEqual(['a', 'late']);
+  });
+
+  it('nothing else waits: no change is pending for other statements while it reads', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    const wait = h.snap.fresh(1_000);
+    expect(h.snap.changePending()).toBe(false);
+    expect(h.snap.current()?.names).toEqual(['a']); // served at once
+    h.setHanging(false);
+    h.release();
+    expect(await wait).toBe('fresh');
+  });
+
+  it('answers failed when its read fails (and at once during the backoff), timeout when the read hangs', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setFail(new Error('down'));
+    expect(await h.snap.fresh(1_000)).toBe('failed');
+    expect(await h.snap.fresh(1_000)).toBe('failed');
+    h.setFail(null);
+    h.advance(1_000);
+    h.setHanging(true);
+    expect(await h.snap.fresh(20)).toBe('timeout');
+    h.release();
+  });
+});

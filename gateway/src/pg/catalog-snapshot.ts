@@ -70,10 +70,13 @@ export class CatalogSnapshot<R, T> {
   private generation = 0;
   /** The generation the latest successful read started at: it is current when this equals `generation`. */
   private confirmedGeneration = 0;
+  /** Numbers each read as it starts; `confirmedRead` is the highest that succeeded (for fresh()). */
+  private readsStarted = 0;
+  private confirmedRead = 0;
   private readonly counts: SnapshotStats = { reads: 0, builds: 0, failures: 0, consecutiveFailures: 0, lastError: null };
 
   constructor(
-    private readonly reader: CatalogReader,
+    protected readonly reader: CatalogReader,
     private readonly source: SnapshotSource<R, T>,
     private readonly log: (message: string) => void = () => undefined,
     private readonly timing: SnapshotTiming = DEFAULT_SNAPSHOT_TIMING,
@@ -165,6 +168,34 @@ export class CatalogSnapshot<R, T> {
     }
   }
 
+  /**
+   * Resolves once a read that started after this call has succeeded ('fresh'), failed ('failed', also
+   * at once while a failed read's backoff runs) or `timeoutMs` has passed ('timeout'). Unlike
+   * invalidate() and afterChange(), nothing else waits: other statements keep deciding with the snapshot
+   * they have (issue 11). For a decision that must see the catalog as it is now (a write under a mask,
+   * whose constraints decide whether it is an existence oracle: red-team round 10, R10-10).
+   */
+  async fresh(timeoutMs: number): Promise<ChangeWait> {
+    const target = this.readsStarted + 1;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      for (;;) {
+        if (this.confirmedRead >= target) return 'fresh';
+        if (this.loading === null) this.refresh();
+        const loading = this.loading as Promise<void> | null;
+        if (loading === null) return 'failed'; // a failed read's backoff has not passed
+        const failuresBefore = this.counts.failures;
+        const started = this.readsStarted;
+        if ((await Promise.race([loading.then(() => 'read' as const), timeout])) === 'timeout') return this.confirmedRead >= target ? 'fresh' : 'timeout';
+        // The read that started after the call failed: no later one is owed to this caller.
+        if (started >= target && this.counts.failures > failuresBefore && this.confirmedRead < target) return 'failed';
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Reads now unless a read is in flight (then waits for it); for tests and tools. Never rejects. */
   async reload(): Promise<void> {
     this.retryAt = 0;
@@ -189,6 +220,7 @@ export class CatalogSnapshot<R, T> {
   private async read(): Promise<void> {
     this.counts.reads++;
     const generation = this.generation;
+    const number = ++this.readsStarted;
     try {
       const rows = await this.reader((client) => this.source.read(client));
       const print = fingerprint(rows);
@@ -199,6 +231,7 @@ export class CatalogSnapshot<R, T> {
       }
       this.checkedAt = this.now();
       this.confirmedGeneration = Math.max(this.confirmedGeneration, generation);
+      this.confirmedRead = Math.max(this.confirmedRead, number);
       this.retryAt = 0;
       if (this.counts.consecutiveFailures > 0) {
         this.log(`${this.source.name}: read again after ${this.counts.consecutiveFailures} failed attempt(s)`);

@@ -7,9 +7,8 @@ import { CatalogConnection } from './catalog-connection.ts';
 import { CatalogPeers } from './catalog-peers.ts';
 import { DdlLockWatch } from './ddl-locks.ts';
 import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type ChangeWait, type SnapshotTiming } from './catalog-snapshot.ts';
-import { relationSnapshot, type RelationRows } from './relation-snapshot.ts';
+import { relationSnapshot, type RelationSnapshot } from './relation-snapshot.ts';
 import { routineSnapshot } from './routine-snapshot.ts';
-import type { RelationCatalog } from '../enforce/relation-catalog.ts';
 import type { RoutineCatalog, RoutineRow } from '../enforce/routine-catalog.ts';
 
 export interface CatalogOptions {
@@ -44,7 +43,7 @@ export class CatalogResolver {
   /** Functions, operators and types, for checking masked statements (pg/routine-snapshot.ts). */
   readonly routines: CatalogSnapshot<RoutineRow[], RoutineCatalog>;
   /** Relations, their columns and view dependencies, for masking at the source (pg/relation-snapshot.ts). */
-  readonly relations: CatalogSnapshot<RelationRows, RelationCatalog>;
+  readonly relations: RelationSnapshot;
   private readonly changeWaitMs: number;
   /** The channel to other instances (null when options.peers is not set). */
   readonly peers: CatalogPeers | null;

@@ -36,6 +36,13 @@ describe('buildRelationCatalog: constraints', () => {
     expect(catalog.get('clinical.visits')?.keys).toEqual(undefined);
   });
 
+  it('gives each relation its constraint fingerprint, when one was read (R10-10)', () => {
+    const catalog = buildRelationCatalog({ ...ROWS, structure: [{ rel: 1, print: 'p1' }] });
+    expect(catalog.get('clinical.patients')?.structure).toBe('p1');
+    expect(catalog.get('clinical.visits')?.structure).toBeUndefined();
+    expect(buildRelationCatalog(ROWS).get('clinical.patients')?.structure).toBeUndefined();
+  });
+
   it('knows no constraint from rows read without them', () => {
     const { keyIndexes: _k, foreignKeys: _f, ...older } = ROWS;
     expect(buildRelationCatalog(older).get('clinical.patients')?.keys).toBeUndefined();

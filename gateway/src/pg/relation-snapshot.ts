@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { triggerCallsByRelation, triggersByRelation, TRIGGERS, type TriggerRow } from './relation-triggers.ts';
+import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureRow } from './relation-structure.ts';
 import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
@@ -223,6 +224,8 @@ export interface RelationRows {
   writeCalls?: WriteCallRow[];
   /** Absent in rows read before type calls were (tests): none known. */
   typeCalls?: WriteCallRow[];
+  /** Each relation's constraint fingerprint (pg/relation-structure.ts); absent in rows read before it was (tests). */
+  structure?: StructureRow[];
   maskFunctions: MaskFunctionRow | null;
 }
 
@@ -244,8 +247,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
   const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
   const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
+  const structure = (await client.query<StructureRow>(RELATION_STRUCTURE)).rows;
   const maskFunctions = (await client.query<MaskFunctionRow>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -284,6 +288,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const writeCalls = callsByRelation(rows.writeCalls ?? [], byOid);
   const typeCalls = callsByRelation(rows.typeCalls ?? [], byOid);
+  const structure = structureByRelation(rows.structure ?? []);
   const locked = new Set(rows.relations.filter((r) => r.definitionLocked === true).map((r) => r.oid));
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
@@ -308,6 +313,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),
     ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
     ...(typeCalls.has(r.oid) ? { typeCalls: typeCalls.get(r.oid)! } : {}),
+    ...(structure.has(r.oid) ? { structure: structure.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, {
       hash: rows.maskFunctions?.hash === true,
@@ -354,11 +360,15 @@ export const RELATION_SNAPSHOT: SnapshotSource<RelationRows, RelationCatalog> = 
   build: buildRelationCatalog,
 };
 
+/** The relation snapshot of one database, which can also tell how some relations stand on the server now. */
+export class RelationSnapshot extends CatalogSnapshot<RelationRows, RelationCatalog> {
+  /** The constraint fingerprints of `oids` on the server now (pg/relation-structure.ts), over the snapshot's connection. */
+  structure(oids: readonly number[]): Promise<Map<number, string>> {
+    return this.reader((client) => readStructure(client, oids));
+  }
+}
+
 /** The latest snapshot for one database (pg/catalog-snapshot.ts). */
-export function relationSnapshot(
-  reader: CatalogReader,
-  log?: (message: string) => void,
-  timing?: SnapshotTiming,
-): CatalogSnapshot<RelationRows, RelationCatalog> {
-  return new CatalogSnapshot(reader, RELATION_SNAPSHOT, log, timing);
+export function relationSnapshot(reader: CatalogReader, log?: (message: string) => void, timing?: SnapshotTiming): RelationSnapshot {
+  return new RelationSnapshot(reader, RELATION_SNAPSHOT, log, timing);
 }

@@ -34,6 +34,27 @@ async function loadError(text: string): Promise<unknown> {
 
 const EXECUTE_ALL = '@id("execute-all")\npermit (principal, action == Gatehouse::Action::"execute", resource);\n';
 
+describe('cedar engine: @reviewed', () => {
+  it('vouches for the trigger functions of the statement that some @reviewed annotation names, whatever the policy matches', async () => {
+    const engine = await loadCedarEngine(
+      await policies(`${EXECUTE_ALL}
+@id("vouch")
+@reviewed("public.stamp, audit.log_row")
+forbid (principal, action == Gatehouse::Action::"execute", resource) when { false };`),
+      'test',
+    );
+    const base = input(['writers'], 'SELECT 1', facts('select', 'SelectStmt'));
+    const fired = { ...base, statement: { ...base.statement, trigger_functions: ['audit.log_row', 'public.leak'] } };
+    expect(engine.evaluate(fired).reviewed).toEqual(['audit.log_row']);
+    expect(engine.evaluate(base).reviewed).toBeUndefined();
+  });
+
+  it('refuses a @reviewed entry that is not a qualified function name', async () => {
+    const e = await loadError(`@id("vouch")\n@reviewed("stamp")\nforbid (principal, action, resource) when { false };`);
+    expect(isGatehouseError(e) && e.message).toMatch(/bad @reviewed entry "stamp"/);
+  });
+});
+
 describe('cedar engine', () => {
   it('denies when a policy errors at run time, naming it', async () => {
     const engine = await loadCedarEngine(

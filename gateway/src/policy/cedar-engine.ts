@@ -7,7 +7,7 @@ import { statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { readCedarPolicySet } from './cedar-policies.ts';
 import type { CedarPolicyMeaning, CedarPolicySet } from './cedar-policies.ts';
-import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict } from './combine.ts';
+import { combineVerdicts, DEFAULT_DENY_ID, engineErrorVerdict, withReviewed } from './combine.ts';
 import { cedarSetKey, preparsedSetId } from './cedar-preparsed-sets.ts';
 import { CEDAR_NAMESPACE, cedarSlicer, wholeSetSlicer } from './cedar-slices.ts';
 import type { CedarAction, CedarSlice, CedarSlicer } from './cedar-slices.ts';
@@ -50,7 +50,7 @@ export function cedarEngineFromSet(set: CedarPolicySet, revision: string, slicin
     spec: { kind: 'cedar', revision, set },
     evaluate(input: PolicyInput): EngineVerdict {
       try {
-        return decide(setKey, slicer, set.meanings, input);
+        return withReviewed(decide(setKey, slicer, set.meanings, input), set.reviewed ?? [], input);
       } catch (e) {
         return engineErrorVerdict(e instanceof Error ? e.message : String(e));
       }

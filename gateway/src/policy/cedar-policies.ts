@@ -1,5 +1,5 @@
 // Loads a Cedar policy directory: splits it into policies, reads their Gatehouse annotations
-// (@id, @approve and its @approvers/@quorum/@ttl/@reason_required/@grant, @mask, @detect, @reason) and validates the set against the Cedar schema. Refuses on any problem.
+// (@id, @approve and its @approvers/@quorum/@ttl/@reason_required/@grant, @mask, @detect, @reason, @reviewed) and validates the set against the Cedar schema. Refuses on any problem.
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -30,13 +30,18 @@ export interface CedarPolicySet {
   /** Policy text by its @id: the form cedar-wasm needs to report our ids. */
   texts: Record<string, string>;
   meanings: Map<string, CedarPolicyMeaning>;
+  /**
+   * Trigger functions ("schema.function") the set vouches read nothing masked: the union of every
+   * policy's `@reviewed("...")` annotation, whatever its effect or scope (EngineVerdict.reviewed).
+   */
+  reviewed: string[];
 }
 
 const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
 const DETECTORS: ReadonlySet<string> = new Set<string>(DETECTOR_NAMES);
 /** What an @approve policy may say about its answers (policy/approval-requirements.ts). */
 const APPROVAL_ANNOTATIONS = ['approvers', 'quorum', 'ttl', 'reason_required', 'grant'] as const;
-const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'detect', 'reason', ...APPROVAL_ANNOTATIONS]);
+const KNOWN_ANNOTATIONS = new Set(['id', 'approve', 'mask', 'detect', 'reason', 'reviewed', ...APPROVAL_ANNOTATIONS]);
 
 export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAULT_CEDAR_SCHEMA_PATH): Promise<CedarPolicySet> {
   const files = await readPolicyFiles(dir, 'cedar');
@@ -45,6 +50,7 @@ export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAU
 
   const texts: Record<string, string> = {};
   const meanings = new Map<string, CedarPolicyMeaning>();
+  const reviewed = new Set<string>();
   for (const file of files) {
     const parts = policySetTextToParts(file.content);
     if (parts.type === 'failure') throw invalid(`${file.path} does not parse`, describe(parts.errors));
@@ -60,6 +66,7 @@ export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAU
       if (Object.prototype.hasOwnProperty.call(texts, id)) throw invalid(`${file.path}: policy id "${id}" is used twice`);
       texts[id] = text;
       meanings.set(id, meaningOf(id, json.json.effect, annotations, file.path));
+      if (annotations['reviewed'] !== undefined) for (const f of parseReviewed(id, annotations['reviewed'], file.path)) reviewed.add(f);
     }
   }
 
@@ -69,7 +76,7 @@ export async function readCedarPolicySet(dir: string, schemaPath: string = DEFAU
     const detail = answer.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`).join('\n');
     throw invalid(`Cedar policies in ${dir} do not validate against ${schemaPath}`, detail);
   }
-  return { texts, meanings };
+  return { texts, meanings, reviewed: [...reviewed].sort() };
 }
 
 function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<string, string>, file: string): CedarPolicyMeaning {
@@ -109,6 +116,20 @@ function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<
     };
   }
   return { effect, outcome: 'allow', reason };
+}
+
+/** "public.stamp, audit.log_row" → the qualified functions a @reviewed annotation vouches for. */
+export function parseReviewed(id: string, spec: string, file = 'policy'): string[] {
+  const out: string[] = [];
+  for (const item of spec.split(',')) {
+    const name = item.trim();
+    const dot = name.indexOf('.');
+    if (dot <= 0 || dot === name.length - 1 || /\s/.test(name)) {
+      throw invalid(`${file}: policy "${id}" has a bad @reviewed entry "${name}"`, 'expected schema-qualified function names, comma-separated: @reviewed("public.stamp_row, audit.log_row")');
+    }
+    out.push(name);
+  }
+  return out;
 }
 
 /** "ssn:redact, phone:last4" → [{column: "ssn", strategy: "redact"}, ...]. */

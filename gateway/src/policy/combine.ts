@@ -1,7 +1,7 @@
 // Precedence combining of partial verdicts into one: deny > approve > mask > allow, masks and detections unioned.
 
 import { combineRequirements } from './approval-requirements.ts';
-import { DETECTOR_NAMES, MASK_STRENGTH, type DecisionAction, type DetectRule, type EngineVerdict, type MaskRule, type MaskStrategy } from './types.ts';
+import { DETECTOR_NAMES, MASK_STRENGTH, type DecisionAction, type DetectRule, type EngineVerdict, type MaskRule, type PolicyInput, type MaskStrategy } from './types.ts';
 
 /** Higher wins. */
 const ACTION_RANK: Record<DecisionAction, number> = { allow: 0, mask: 1, approve: 2, deny: 3 };
@@ -124,6 +124,18 @@ export function combineVerdicts(parts: readonly EngineVerdict[], noPermitReason:
     verdict.approval = approval;
   }
   return verdict;
+}
+
+/**
+ * The verdict with the statement's trigger functions the policy vouches for (EngineVerdict.reviewed):
+ * those of `vouched` that the input lists in statement.trigger_functions, sorted. Unchanged when none.
+ */
+export function withReviewed(verdict: EngineVerdict, vouched: Iterable<string>, input: PolicyInput): EngineVerdict {
+  const fired = new Set(input.statement.trigger_functions ?? []);
+  if (fired.size === 0) return verdict;
+  const reviewed = new Set<string>();
+  for (const f of vouched) if (fired.has(f)) reviewed.add(f);
+  return reviewed.size === 0 ? verdict : { ...verdict, reviewed: [...reviewed].sort(compare) };
 }
 
 /** The verdict every engine returns when it cannot decide: fail closed. */

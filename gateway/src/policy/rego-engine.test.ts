@@ -8,6 +8,7 @@ import { isGatehouseError } from '../errors.ts';
 import { facts, input, readPatients } from './example-inputs.ts';
 import { findOpaBinary } from './opa-binary.ts';
 import { compileRegoDirectory, loadRegoEngine, verdictFromResultSet } from './rego-engine.ts';
+import type { PolicyInput } from './types.ts';
 
 let work: string;
 
@@ -136,6 +137,14 @@ describe('verdictFromResultSet', () => {
     const w = verdictFromResultSet([{ result: { approve: [{ id: 'w' }] } }]);
     expect(w.action).toBe('deny');
     expect(w.reason).toMatch(/names no approvers/);
+  });
+
+  it('reads the optional reviewed set: the trigger functions of the statement it names, and denies a malformed one', () => {
+    const fired = { statement: { trigger_functions: ['public.stamp', 'public.leak'] } } as unknown as PolicyInput;
+    const v = verdictFromResultSet([{ result: { allow: [{ id: 'a' }], reviewed: ['public.stamp', 'public.other'] } }], fired);
+    expect(v).toMatchObject({ action: 'allow', reviewed: ['public.stamp'] });
+    expect(verdictFromResultSet([{ result: { allow: [{ id: 'a' }] } }], fired).reviewed).toBeUndefined();
+    expect(verdictFromResultSet([{ result: { allow: [{ id: 'a' }], reviewed: [1] } }], fired).reason).toMatch(/reviewed is not a set/);
   });
 
   it('denies an undefined entrypoint', () => {

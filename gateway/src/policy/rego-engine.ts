@@ -10,7 +10,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { x as extractTar } from 'tar';
 import { GatehouseError } from '../errors.ts';
 import { readApprovalRequirements } from './approval-requirements.ts';
-import { combineVerdicts, engineErrorVerdict } from './combine.ts';
+import { combineVerdicts, engineErrorVerdict, withReviewed } from './combine.ts';
 import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
 import { findPrebuiltModule } from './prebuilt-rego.ts';
@@ -164,7 +164,7 @@ export async function loadRegoEngine(
       } catch (e) {
         return engineErrorVerdict(errorText(e));
       }
-      return verdictFromResultSet(resultSet);
+      return verdictFromResultSet(resultSet, input);
     },
   };
 }
@@ -183,8 +183,8 @@ function detectorList(value: unknown): value is DetectorName[] {
   return Array.isArray(value) && value.length > 0 && value.every((d) => typeof d === 'string' && DETECTORS.has(d));
 }
 
-/** Turn `[{result: {deny, approve, mask, allow}}]` into one verdict; anything malformed is an engine error. */
-export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
+/** Turn `[{result: {deny, approve, mask, allow, reviewed?}}]` into one verdict; anything malformed is an engine error. */
+export function verdictFromResultSet(resultSet: unknown, input?: PolicyInput): EngineVerdict {
   if (!Array.isArray(resultSet) || resultSet.length === 0) {
     return engineErrorVerdict(`${REGO_ENTRYPOINT} is undefined`);
   }
@@ -238,7 +238,11 @@ export function verdictFromResultSet(resultSet: unknown): EngineVerdict {
       });
     }
   }
-  return combineVerdicts(parts);
+  const verdict = combineVerdicts(parts);
+  // Optional: trigger functions the policy vouches read nothing masked (EngineVerdict.reviewed).
+  const reviewed = result['reviewed'] ?? [];
+  if (!Array.isArray(reviewed) || reviewed.some((f) => typeof f !== 'string')) return engineErrorVerdict(`${REGO_ENTRYPOINT}.reviewed is not a set of "schema.function" strings`);
+  return input === undefined || reviewed.length === 0 ? verdict : withReviewed(verdict, reviewed as string[], input);
 }
 
 function defaultReason(level: (typeof LEVELS)[number], id: string): string {

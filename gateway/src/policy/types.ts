@@ -224,6 +224,13 @@ export interface EngineVerdict {
   detections?: DetectRule[];
   /** For action 'approve': what the answer needs (several approve rules combined). */
   approval?: ApprovalRequirements;
+  /**
+   * Trigger functions of the statement (statement.trigger_functions) the policy vouches for: reviewed,
+   * they read nothing masked (Rego: the `reviewed` set of the verdict; Cedar: `@reviewed` annotations).
+   * Under a mask, a write that can fire a user trigger function not listed here is refused
+   * (enforce/trigger-review.ts). Absent or empty: none. Sorted.
+   */
+  reviewed?: string[];
 }
 
 export type EngineKind = 'rego' | 'cedar';

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineVerdict, PolicyInput, PolicyTrigger } from '../policy/types.ts';
+import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
+import { RoutineCatalog } from './routine-catalog.ts';
+import { alreadyMasked, horizonIdentity, horizonOf, triggerReviewRefusal, unvouchedTriggerFunctions } from './trigger-review.ts';
+
+function rel(schema: string, name: string): RelationInfo {
+  return { oid: name.length, schema, name, qualified: `${schema}.${name}`, kind: 'table', persistence: 'permanent', columns: [], reads: [], ancestors: [] };
+}
+
+const log: PolicyTrigger = { name: 'log_it', table: 'public.log', function: 'public.quote_ssn', language: 'plpgsql', security_definer: false, timing: 'before', level: 'row', events: ['insert'] };
+
+function input(triggerFunctions: string[], triggers: PolicyTrigger[] = [log]): PolicyInput {
+  return { statement: { tables_read: [], tables_written: ['public.log'], triggers, trigger_functions: triggerFunctions } } as unknown as PolicyInput;
+}
+
+const verdict = (more: Partial<EngineVerdict> = {}): EngineVerdict => ({ action: 'allow', reason: '', policies: [], masks: [], ...more });
+
+const ROUTINES = new RoutineCatalog([
+  { kind: 'function', schema: 'public', name: 'quote_ssn', harmless: false, retset: false },
+  { kind: 'function', schema: 'public', name: 'stamp', harmless: false, retset: false },
+  { kind: 'function', schema: 'pg_catalog', name: 'suppress_redundant_updates_trigger', harmless: true, retset: false },
+]);
+
+describe('unvouchedTriggerFunctions', () => {
+  it('lists the user trigger functions the verdict does not vouch for; built-in ones and reviewed ones pass', () => {
+    const fired = ['pg_catalog.suppress_redundant_updates_trigger', 'public.quote_ssn', 'public.stamp'];
+    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['public.quote_ssn', 'public.stamp']);
+    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['public.stamp'] }), ROUTINES)).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(input([]), verdict(), ROUTINES)).toEqual([]);
+  });
+
+  it('counts every function without the routine catalog, and one it does not know (fail closed)', () => {
+    expect(unvouchedTriggerFunctions(input(['pg_catalog.suppress_redundant_updates_trigger']), verdict(), null)).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
+    expect(unvouchedTriggerFunctions(input(['public.created_later']), verdict(), ROUTINES)).toEqual(['public.created_later']);
+  });
+});
+
+describe('under a mask', () => {
+  it("the write's own masks, detections or read probe say so", () => {
+    expect(alreadyMasked(verdict(), undefined)).toBe(false);
+    expect(alreadyMasked(verdict({ masks: [{ table: 't', column: 'c', strategy: 'redact', policy: 'p' }] }), undefined)).toBe(true);
+    expect(alreadyMasked(verdict(), { tables: ['t'], outcome: 'read', masks: [] })).toBe(false);
+    expect(alreadyMasked(verdict(), { tables: ['t'], outcome: 'denied', masks: [] })).toBe(true);
+    expect(alreadyMasked(verdict(), { tables: ['t'], outcome: 'read', masks: [{ table: 't', column: 'c', strategy: 'null' }] })).toBe(true);
+  });
+
+  it('the horizon probe is clear only when every relation is read without masks', () => {
+    expect(horizonIdentity({ tables: ['a'], outcome: 'read', masks: [] })).toBe('clear');
+    expect(horizonIdentity({ tables: ['a'], outcome: 'read', masks: [{ table: 'a', column: 'c', strategy: 'hash' }] })).toBe('masked');
+    expect(horizonIdentity({ tables: ['a'], outcome: 'denied', masks: [] })).toBe('masked');
+    expect(horizonIdentity({ tables: ['a'], outcome: 'failed', masks: [] })).toBe('masked');
+    expect(horizonIdentity({ tables: ['a'], outcome: 'read', masks: [] }, [{ table: 'a', column: 'notes' }])).toBe('masked');
+  });
+
+  it('the horizon is every relation outside the system schemas, made once per snapshot', () => {
+    const catalog = new RelationCatalog([rel('public', 'log'), rel('pg_catalog', 'pg_class'), rel('clinical', 'patients'), rel('information_schema', 'tables')], { hash: true });
+    const horizon = horizonOf(catalog);
+    expect(horizon.tables).toEqual(['clinical.patients', 'public.log']);
+    expect(horizonOf(catalog)).toBe(horizon);
+  });
+});
+
+describe('triggerReviewRefusal', () => {
+  const s = (identity: 'clear' | 'masked', action = 'allow', fired = ['public.quote_ssn']) => ({ input: input(fired), decision: { id: 'd1', action }, triggerReview: { unvouched: fired, identity } });
+
+  it('refuses (0A000) under a mask, naming the trigger, its table and function and how to vouch for it', () => {
+    const e = triggerReviewRefusal([s('masked')]);
+    expect(e?.code).toBe('FEATURE_NOT_SUPPORTED');
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('trigger log_it on public.log, whose function public.quote_ssn');
+    expect(e?.hint).toContain('@reviewed("public.quote_ssn")');
+  });
+
+  it('names a WHEN-condition function as such', () => {
+    const e = triggerReviewRefusal([{ input: input(['public.when_check'], []), decision: { id: 'd1', action: 'allow' }, triggerReview: { unvouched: ['public.when_check'], identity: 'masked' } }]);
+    expect(e?.message).toContain('calls public.when_check in its WHEN condition');
+  });
+
+  it('lets a clear identity, a denied statement and a write without such functions through', () => {
+    expect(triggerReviewRefusal([s('clear')])).toBeNull();
+    expect(triggerReviewRefusal([s('masked', 'deny')])).toBeNull();
+    expect(triggerReviewRefusal([{ input: input([]), decision: { id: 'd1', action: 'allow' } }])).toBeNull();
+  });
+});

@@ -1,0 +1,101 @@
+// Under a mask, the user triggers a write fires (red-team round 10, R10-6): a trigger's function runs
+// with raw access to every table, whatever the write names, so it can quote a masked value in a
+// notice or error, or write a masked table under its constraints (an INSTEAD OF trigger of a view:
+// an existence oracle the catalog does not show). Such a write is refused for an identity that reads
+// anything masked, or may not read some table, unless each function it can fire is built in (cannot
+// read tables) or the policy vouches for it (EngineVerdict.reviewed). Whether the identity is under a
+// mask is the policy's answer for reading every relation of the snapshot (the "horizon probe",
+// asked only for writes that can fire an unvouched function): a trigger's function may read any.
+
+import { createHash } from 'node:crypto';
+import { GatehouseError } from '../errors.ts';
+import type { EngineVerdict, PolicyInput } from '../policy/types.ts';
+import type { ReadProbe } from './write-probe.ts';
+import type { RelationCatalog } from './relation-catalog.ts';
+import type { RoutineCatalog } from './routine-catalog.ts';
+
+const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
+
+/** What the trigger check found for one write: the functions nobody vouches for, and how the identity reads. */
+export interface TriggerReview {
+  /** Trigger functions (and functions their WHEN conditions call) neither built in nor reviewed by the policy. */
+  unvouched: string[];
+  /** `clear`: the identity reads every relation unmasked; `masked`: it reads something masked, may not read something, or the policy could not say. */
+  identity: 'clear' | 'masked';
+}
+
+/**
+ * The functions of statement.trigger_functions that may read a table and that the verdict does not
+ * vouch for. Without the routine catalog every one counts (fail closed).
+ */
+export function unvouchedTriggerFunctions(input: PolicyInput, verdict: EngineVerdict, routines: RoutineCatalog | null): string[] {
+  const fired = input.statement.trigger_functions ?? [];
+  if (fired.length === 0) return [];
+  const reviewed = new Set(verdict.reviewed ?? []);
+  return fired.filter((f) => {
+    if (reviewed.has(f)) return false;
+    const dot = f.indexOf('.');
+    return routines === null || dot < 0 || routines.verdict('function', { schema: f.slice(0, dot), name: f.slice(dot + 1) }) !== 'harmless';
+  });
+}
+
+/** The relations a trigger's function may read, and a digest of their names (for the probe's cache key). */
+export interface Horizon {
+  tables: string[];
+  digest: string;
+}
+
+const HORIZONS = new WeakMap<RelationCatalog, Horizon>();
+
+/** Every relation of the snapshot outside the system schemas (made once per snapshot). */
+export function horizonOf(relations: RelationCatalog): Horizon {
+  const known = HORIZONS.get(relations);
+  if (known !== undefined) return known;
+  const tables: string[] = [];
+  for (const qualified of relations.names()) {
+    const schema = qualified.slice(0, qualified.indexOf('.'));
+    if (!SYSTEM_SCHEMAS.has(schema) && !schema.startsWith('pg_toast')) tables.push(qualified);
+  }
+  tables.sort();
+  const horizon = { tables, digest: createHash('sha256').update(tables.join('\u0000')).digest('base64') };
+  HORIZONS.set(relations, horizon);
+  return horizon;
+}
+
+/** Whether the statement's own verdict or read probe already says the identity reads something masked. */
+export function alreadyMasked(verdict: EngineVerdict, probe: ReadProbe | undefined): boolean {
+  return verdict.masks.length > 0 || (verdict.detections ?? []).length > 0 || (probe !== undefined && (probe.outcome !== 'read' || probe.masks.length > 0));
+}
+
+/** How the horizon probe's answer classes the identity: only a read of everything without masks or content detection is clear. */
+export function horizonIdentity(probe: ReadProbe, detections: readonly unknown[] = []): TriggerReview['identity'] {
+  return probe.outcome === 'read' && probe.masks.length === 0 && detections.length === 0 ? 'clear' : 'masked';
+}
+
+/** What the refusal needs of a decided statement. */
+export interface ReviewedStatement {
+  input: PolicyInput | null;
+  decision: { id: string; action: string };
+  triggerReview?: TriggerReview;
+}
+
+/** The refusal (0A000) of the first write that fires an unvouched trigger function for an identity under a mask, or null. */
+export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): GatehouseError | null {
+  for (const s of statements) {
+    const review = s.triggerReview;
+    if (s.decision.action === 'deny' || review === undefined || review.identity === 'clear' || review.unvouched.length === 0) continue;
+    const f = review.unvouched[0]!;
+    const trigger = (s.input?.statement.triggers ?? []).find((t) => t.function === f);
+    const what = trigger === undefined ? `a trigger it can fire calls ${f} in its WHEN condition` : `it can fire trigger ${trigger.name} on ${trigger.table}, whose function ${f}`;
+    return new GatehouseError(
+      'FEATURE_NOT_SUPPORTED',
+      `Gatehouse does not run this write while a mask applies to you: ${what} is user-defined and reads tables raw (it could raise or write masked values), and the policy does not list it as reviewed`,
+      {
+        decisionId: s.decision.id,
+        detail: `unreviewed trigger functions: ${review.unvouched.join(', ')}`,
+        hint: `If ${f} reads nothing masked, the policy owners can list it as reviewed (Rego: add it to the verdict's "reviewed" set; Cedar: a @reviewed("${f}") annotation); otherwise this write needs an identity without masks.`,
+      },
+    );
+  }
+  return null;
+}
