@@ -8,10 +8,14 @@
 // the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts). Preallocated,
 // a batch's space is reserved when it is appended (so a full disk is known at once) and the batches
 // of a whole event-loop turn are written with one pwritev at its end, just before their flush.
+// Or with a write-ahead ring (audit/write-ahead-ring.ts): each batch is appended to the file and also
+// framed into the ring, whose flushes (data only, no journal commit) confirm the batches; the file
+// itself is flushed in the background before the ring would overwrite frames it still needs.
 
 import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { dataEnd } from './unused-tail.ts';
+import { ringPath, WriteAheadRing } from './write-ahead-ring.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
@@ -87,12 +91,23 @@ export class AppendFile {
   private turnEndScheduled = false;
   private readonly onLost: LostCallback;
   private readonly onFlushFailed: FlushFailedCallback;
+  /** The write-ahead ring whose flushes confirm batches (null: the file's own flushes do). */
+  private readonly ring: WriteAheadRing | null = null;
+  /** With a ring: bytes of the file known durable, a descriptor for its background flush, whether one runs. */
+  private logSynced = 0;
+  private logFlushFd = -1;
+  private logFlushing = false;
+  /** With a ring: whether frames may be written (the file was flushed since it was opened, so old frames are not needed). */
+  private ringInUse = false;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
    * answered at once (the batch is in the kernel, not necessarily on disk). `preallocate` > 0 (with
    * fsync only): the file is extended by that many zero bytes whenever a batch would pass its end.
    * A zero tail (or the non-durable bytes a crash left in it) found at open is cut off first.
+   * `ringBytes` > 0 (with fsync, not preallocated): batches are confirmed by flushes of a write-ahead
+   * ring of that size beside the file (<path>.wal); read what it holds with ringPayloads() before
+   * the first append.
    */
   constructor(
     readonly path: string,
@@ -100,6 +115,7 @@ export class AppendFile {
     preallocate = 0,
     onLost: LostCallback = () => undefined,
     onFlushFailed: FlushFailedCallback = () => undefined,
+    ringBytes = 0,
   ) {
     this.fsync = fsync && path !== STDOUT;
     this.chunk = this.fsync ? Math.max(0, Math.floor(preallocate)) : 0;
@@ -119,7 +135,28 @@ export class AppendFile {
     const end = length === 0 ? 0 : dataEnd(this.path, length);
     if (end < length) this.truncate(end);
     this.allocated = this.size;
-    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(path, constants.O_WRONLY));
+    if (this.fsync && this.chunk === 0 && ringBytes > 0) {
+      try {
+        this.ring = new WriteAheadRing(ringPath(path), ringBytes);
+      } catch (e) {
+        closeSync(this.fd); // no room for the ring (a full disk): nothing stays open
+        throw e;
+      }
+      this.logFlushFd = openSync(path, constants.O_WRONLY);
+    }
+    const flushed = this.ring?.path ?? path;
+    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(flushed, constants.O_WRONLY));
+  }
+
+  /** What the write-ahead ring holds from before this file was opened (empty without one, or once appended to). */
+  ringPayloads(): Buffer[] {
+    return this.ring === null || this.ringInUse ? [] : this.ring.readFrames();
+  }
+
+  /** Appends `batch` (records recovered from the ring) and flushes the file itself; throws when it cannot. */
+  appendFlushed(batch: Buffer): void {
+    this.writeBatches([batch], batch.length, null, false);
+    this.syncNow();
   }
 
   /** The last whole line of the file (without its newline), or null when it is empty; cuts a torn tail. */
@@ -203,6 +240,8 @@ export class AppendFile {
     const upTo = this.written;
     try {
       if (this.fsync) fdatasyncSync(this.fd);
+      this.logSynced = this.size;
+      this.ring?.forgetThrough(this.size);
     } catch (e) {
       // The pages that failed may be dropped with their error: a later flush can succeed without them,
       // so whoever waits for these batches hears of this failure, never "durable".
@@ -218,6 +257,11 @@ export class AppendFile {
     this.settle(upTo, null);
   }
 
+  /** With a write-ahead ring: flushes the file itself in the background (checkpoints), unless a flush of it runs. */
+  flushSoon(): void {
+    if (this.ring !== null && !this.logFlushing && !this.closed && this.logSynced < this.size) this.flushLogSoon(this.size);
+  }
+
   /** Writes the batches appended this turn now, instead of at its end; throws when they cannot be. */
   writeAppended(): void {
     this.writeStaged(true);
@@ -231,7 +275,7 @@ export class AppendFile {
       // Told to onLost and to the waiters of those batches.
     }
     this.closed = true;
-    if (this.flushes.length > 0) return; // closed, and its waiters answered, when those flushes complete
+    if (this.flushes.length > 0 || this.logFlushing) return; // closed, and its waiters answered, when those flushes complete
     if (this.waiters.length > 0) {
       try {
         this.syncNow();
@@ -248,6 +292,8 @@ export class AppendFile {
     this.released = true; // a waiter answered by the last flush may have called close() already
     if (this.allocated > this.size) this.truncate(this.size);
     for (const fd of this.flushFds.splice(0)) closeSync(fd);
+    if (this.logFlushFd >= 0) closeSync(this.logFlushFd);
+    this.ring?.close();
     closeSync(this.fd);
   }
 
@@ -289,7 +335,7 @@ export class AppendFile {
    * Writes `batches` (`bytes` long in all) at the end of the data with one gathered write (repeated
    * only for what a short write left), or throws after cutting the file back to where it was.
    */
-  private writeBatches(batches: Buffer[], bytes: number, at: number | null): void {
+  private writeBatches(batches: Buffer[], bytes: number, at: number | null, frame = true): void {
     let done = 0;
     try {
       done = batches.length === 1 ? writeSync(this.fd, batches[0]!, 0, bytes, at) : writevSync(this.fd, batches, at ?? undefined);
@@ -297,12 +343,56 @@ export class AppendFile {
         const rest = Buffer.concat(batches, bytes);
         while (done < bytes) done += writeSync(this.fd, rest, done, bytes - done, at === null ? null : at + done);
       }
+      if (this.ring !== null && frame) this.frame(batches, bytes, this.size + bytes);
     } catch (e) {
       if (done > 0 || this.allocated > this.size) this.truncate(this.size);
       throw e;
     }
     this.size += bytes;
     this.written += batches.length;
+  }
+
+  /**
+   * Writes the batches just appended (the file reaching `logEnd` bytes) into the ring as one frame.
+   * The first frame after opening flushes the file first: frames of an earlier run may cover bytes of
+   * it not yet on disk. A batch too large for the ring is made durable by flushing the file instead.
+   */
+  private frame(batches: Buffer[], bytes: number, logEnd: number): void {
+    const ring = this.ring!;
+    if (!this.ringInUse || !ring.fits(bytes)) {
+      this.syncLog(logEnd);
+      this.ringInUse = true;
+      if (!ring.fits(bytes)) return;
+    }
+    ring.write(batches.length === 1 ? batches[0]! : Buffer.concat(batches, bytes), logEnd, () => this.logSynced, () => this.syncLog(logEnd));
+    // The file flushed in the background once a quarter of the ring holds bytes it has not flushed,
+    // long before the ring comes round to them (syncLog() in the event loop only if it lags a whole lap).
+    if (!this.logFlushing && logEnd - this.logSynced > ring.size / 4 && !this.closed) this.flushLogSoon(logEnd);
+  }
+
+  /** Flushes the file (`logEnd` bytes written) in the event loop; a failure fails every waiter, as a failed flush does. */
+  private syncLog(logEnd: number): void {
+    try {
+      fdatasyncSync(this.fd);
+    } catch (e) {
+      this.failAll(e as Error);
+      throw e;
+    }
+    this.logSynced = Math.max(this.logSynced, logEnd);
+  }
+
+  /** Flushes the file's first `logEnd` bytes in the threadpool, beside the ring's flushes. */
+  private flushLogSoon(logEnd: number): void {
+    this.logFlushing = true;
+    fdatasync(this.logFlushFd, (error) => {
+      this.logFlushing = false;
+      if (error !== null) this.failAll(error);
+      else {
+        this.logSynced = Math.max(this.logSynced, logEnd);
+        this.ring?.forgetThrough(this.logSynced);
+      }
+      if (this.closed && this.flushes.length === 0) this.finishClose();
+    });
   }
 
   /**
@@ -368,14 +458,8 @@ export class AppendFile {
    */
   private flushDone(flush: Flush, error: Error | null): void {
     this.flushes.splice(this.flushes.indexOf(flush), 1);
-    if (error !== null) {
-      this.failedBelow = this.nextFlushId;
-      this.failedThrough = this.written + this.staged.length;
-      this.failure = error;
-      this.syncedMeanwhile = null;
-      this.settle(Number.POSITIVE_INFINITY, error);
-      this.onFlushFailed(error);
-    } else if (flush.id >= this.failedBelow) {
+    if (error !== null) this.failAll(error);
+    else if (flush.id >= this.failedBelow) {
       let confirmed = flush.upTo;
       const meanwhile = this.syncedMeanwhile;
       if (meanwhile !== null && meanwhile.ids.delete(flush.id) && meanwhile.ids.size === 0) {
@@ -385,12 +469,22 @@ export class AppendFile {
       this.settle(confirmed, null);
     }
     if (this.closed) {
-      if (this.flushes.length === 0) this.finishClose();
+      if (this.flushes.length === 0 && !this.logFlushing) this.finishClose();
       return;
     }
     // Records written while this flush ran are already in the file: flush them now, not after the
     // rest of this turn's I/O callbacks.
     this.startSync();
+  }
+
+  /** A flush failed: every batch not yet confirmed fails, and so does any flush that began before now. */
+  private failAll(error: Error): void {
+    this.failedBelow = this.nextFlushId;
+    this.failedThrough = this.written + this.staged.length;
+    this.failure = error;
+    this.syncedMeanwhile = null;
+    this.settle(Number.POSITIVE_INFINITY, error);
+    this.onFlushFailed(error);
   }
 
   /** close() during flushes, once the last has reported: flushes what none of them covered, releases the file. */

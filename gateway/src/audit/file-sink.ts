@@ -5,9 +5,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError } from '../errors.ts';
 import { AppendFile, STDOUT } from './append-file.ts';
-import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
+import { chainLine, EMPTY_CHAIN, headOfLine, lineHash, type ChainHead } from './chain.ts';
 import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
+import { linesAfter } from './ring-replay.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
@@ -22,6 +23,12 @@ export interface AuditSinkOptions {
    * (hence opt-in: audit.preallocate_bytes, e.g. 1048576). Default 0.
    */
   preallocateBytes?: number;
+  /**
+   * With fsync, not preallocated: the size of the write-ahead ring beside the log (<path>.wal,
+   * audit/write-ahead-ring.ts) whose flushes confirm records, so that the log itself is flushed only
+   * now and then; 0: the log's own flush confirms each batch. Default RING_BYTES.
+   */
+  ringBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
   signer?: CheckpointSigner | null;
   /** Milliseconds between interval checkpoints (written only when records were added); default 60 s. */
@@ -65,6 +72,8 @@ const MAX_DEFERRED = 10_000;
  * since tools that tail or grep the live file would see its NUL tail (a newcomer's `grep` calls it binary).
  */
 const PREALLOCATE_BYTES = 0;
+/** The write-ahead ring's size (options.ringBytes): some 8,000 statements' records at about 2 KB each. */
+export const RING_BYTES = 16 << 20;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -76,6 +85,7 @@ const DEFERRED_FLUSH_MS = 20;
 export function openAuditSink(path: string, options: AuditSinkOptions = {}): FileAuditSink {
   const fsync = options.fsync ?? true;
   const preallocate = options.preallocateBytes ?? PREALLOCATE_BYTES;
+  const ringBytes = options.ringBytes ?? RING_BYTES;
   const signer = options.signer ?? null;
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const retryMs = options.retryMs ?? 1000;
@@ -101,9 +111,24 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const flushFailed = (error: Error): void => {
     if (!closed) fail(error);
   };
-  let file: AppendFile | null = openFile(path, fsync, preallocate, lost, flushFailed);
+  let file: AppendFile | null = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
   const saved = path === STDOUT ? null : readState(statePath);
   let chain: ChainHead = continueFrom(file, saved);
+  {
+    // Records the ring holds past the log's end (a power loss cut the log, flushed only now and then):
+    // appended and flushed before anything else is written.
+    const missing = linesAfter(file.ringPayloads(), chain);
+    if (missing.length > 0) {
+      try {
+        file.appendFlushed(Buffer.from(`${missing.join('\n')}\n`, 'utf8'));
+      } catch (cause) {
+        file.close();
+        throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot append the ${missing.length} records recovered from the write-ahead ring to ${path}: ${(cause as Error).message}`, { cause });
+      }
+      chain = { seq: chain.seq + missing.length, head: lineHash(missing.at(-1)!) };
+      problem('info', `audit log ${path} ended at seq ${chain.seq - missing.length}; ${missing.length} records after it were recovered from its write-ahead ring and appended`);
+    }
+  }
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
   if (saved !== null && saved.head.seq > chain.seq) {
     // The file ends before the checkpoint saved beside it: records were cut while no gateway wrote
@@ -160,7 +185,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (file === null || !isSpace(o.error)) {
         file?.close();
         file = null;
-        file = openFile(path, fsync, preallocate, lost, flushFailed);
+        file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
         fileStart = chain;
       }
       const recovered: AuditRecord = {
@@ -219,16 +244,22 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     };
     const jws = await signer.sign(payload);
     if (outage !== null || file === null) return;
+    const into = file;
     try {
       append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
-      // In the file before the state beside it names it (a restart compares the two).
-      file.writeAppended();
+      into.writeAppended();
     } catch (e) {
       fail(e);
       return;
     }
-    lastCheckpoint = chain;
-    if (path !== STDOUT) saveState(statePath, { head: chain, checkpoint: lastCheckpoint });
+    const at = chain;
+    lastCheckpoint = at;
+    if (path === STDOUT) return;
+    // On disk before the state beside it names it (a restart compares the two), and with a write-ahead
+    // ring the log itself flushed (in the background) up to here.
+    const durable = await new Promise<boolean>((resolve) => into.whenDurable((error) => resolve(error === null)));
+    into.flushSoon();
+    if (durable) saveState(statePath, { head: at, checkpoint: at });
   };
 
   const checkpoint = (reason: CheckpointPayload['reason']): Promise<void> => {
@@ -265,7 +296,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
     }
     try {
-      file = openFile(path, fsync, preallocate, lost, flushFailed);
+      file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
       fileStart = chain;
     } catch (e) {
       fail(e);
@@ -395,9 +426,9 @@ function isSpace(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
-function openFile(path: string, fsync: boolean, preallocate: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
+function openFile(path: string, fsync: boolean, preallocate: number, ringBytes: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
   try {
-    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file), flushFailed);
+    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file), flushFailed, ringBytes);
     return file;
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
