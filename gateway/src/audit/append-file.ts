@@ -15,7 +15,7 @@
 import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { dataEnd } from './unused-tail.ts';
-import { ringPath, WriteAheadRing } from './write-ahead-ring.ts';
+import { RingBackedLog } from './ring-backed-log.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
@@ -92,13 +92,7 @@ export class AppendFile {
   private readonly onLost: LostCallback;
   private readonly onFlushFailed: FlushFailedCallback;
   /** The write-ahead ring whose flushes confirm batches (null: the file's own flushes do). */
-  private readonly ring: WriteAheadRing | null = null;
-  /** With a ring: bytes of the file known durable, a descriptor for its background flush, whether one runs. */
-  private logSynced = 0;
-  private logFlushFd = -1;
-  private logFlushing = false;
-  /** With a ring: whether frames may be written (the file was flushed since it was opened, so old frames are not needed). */
-  private ringInUse = false;
+  private readonly ring: RingBackedLog | null = null;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
@@ -137,20 +131,19 @@ export class AppendFile {
     this.allocated = this.size;
     if (this.fsync && this.chunk === 0 && ringBytes > 0) {
       try {
-        this.ring = new WriteAheadRing(ringPath(path), ringBytes);
+        this.ring = new RingBackedLog(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
       } catch (e) {
         closeSync(this.fd); // no room for the ring (a full disk): nothing stays open
         throw e;
       }
-      this.logFlushFd = openSync(path, constants.O_WRONLY);
     }
-    const flushed = this.ring?.path ?? path;
+    const flushed = this.ring?.flushedPath ?? path;
     if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(flushed, constants.O_WRONLY));
   }
 
   /** What the write-ahead ring holds from before this file was opened (empty without one, or once appended to). */
   ringPayloads(): Buffer[] {
-    return this.ring === null || this.ringInUse ? [] : this.ring.readFrames();
+    return this.ring?.payloads() ?? [];
   }
 
   /** Appends `batch` (records recovered from the ring) and flushes the file itself; throws when it cannot. */
@@ -240,8 +233,7 @@ export class AppendFile {
     const upTo = this.written;
     try {
       if (this.fsync) fdatasyncSync(this.fd);
-      this.logSynced = this.size;
-      this.ring?.forgetThrough(this.size);
+      this.ring?.syncedThrough(this.size);
     } catch (e) {
       // The pages that failed may be dropped with their error: a later flush can succeed without them,
       // so whoever waits for these batches hears of this failure, never "durable".
@@ -259,7 +251,7 @@ export class AppendFile {
 
   /** With a write-ahead ring: flushes the file itself in the background (checkpoints), unless a flush of it runs. */
   flushSoon(): void {
-    if (this.ring !== null && !this.logFlushing && !this.closed && this.logSynced < this.size) this.flushLogSoon(this.size);
+    this.ring?.flushSoon(this.size);
   }
 
   /** Writes the batches appended this turn now, instead of at its end; throws when they cannot be. */
@@ -275,7 +267,8 @@ export class AppendFile {
       // Told to onLost and to the waiters of those batches.
     }
     this.closed = true;
-    if (this.flushes.length > 0 || this.logFlushing) return; // closed, and its waiters answered, when those flushes complete
+    this.ring?.close();
+    if (this.flushes.length > 0 || this.ring?.flushing === true) return; // closed, and its waiters answered, when those flushes complete
     if (this.waiters.length > 0) {
       try {
         this.syncNow();
@@ -292,8 +285,7 @@ export class AppendFile {
     this.released = true; // a waiter answered by the last flush may have called close() already
     if (this.allocated > this.size) this.truncate(this.size);
     for (const fd of this.flushFds.splice(0)) closeSync(fd);
-    if (this.logFlushFd >= 0) closeSync(this.logFlushFd);
-    this.ring?.close();
+    this.ring?.release();
     closeSync(this.fd);
   }
 
@@ -343,56 +335,13 @@ export class AppendFile {
         const rest = Buffer.concat(batches, bytes);
         while (done < bytes) done += writeSync(this.fd, rest, done, bytes - done, at === null ? null : at + done);
       }
-      if (this.ring !== null && frame) this.frame(batches, bytes, this.size + bytes);
+      if (this.ring !== null && frame) this.ring.frame(batches, bytes, this.size + bytes);
     } catch (e) {
       if (done > 0 || this.allocated > this.size) this.truncate(this.size);
       throw e;
     }
     this.size += bytes;
     this.written += batches.length;
-  }
-
-  /**
-   * Writes the batches just appended (the file reaching `logEnd` bytes) into the ring as one frame.
-   * The first frame after opening flushes the file first: frames of an earlier run may cover bytes of
-   * it not yet on disk. A batch too large for the ring is made durable by flushing the file instead.
-   */
-  private frame(batches: Buffer[], bytes: number, logEnd: number): void {
-    const ring = this.ring!;
-    if (!this.ringInUse || !ring.fits(bytes)) {
-      this.syncLog(logEnd);
-      this.ringInUse = true;
-      if (!ring.fits(bytes)) return;
-    }
-    ring.write(batches.length === 1 ? batches[0]! : Buffer.concat(batches, bytes), logEnd, () => this.logSynced, () => this.syncLog(logEnd));
-    // The file flushed in the background once a quarter of the ring holds bytes it has not flushed,
-    // long before the ring comes round to them (syncLog() in the event loop only if it lags a whole lap).
-    if (!this.logFlushing && logEnd - this.logSynced > ring.size / 4 && !this.closed) this.flushLogSoon(logEnd);
-  }
-
-  /** Flushes the file (`logEnd` bytes written) in the event loop; a failure fails every waiter, as a failed flush does. */
-  private syncLog(logEnd: number): void {
-    try {
-      fdatasyncSync(this.fd);
-    } catch (e) {
-      this.failAll(e as Error);
-      throw e;
-    }
-    this.logSynced = Math.max(this.logSynced, logEnd);
-  }
-
-  /** Flushes the file's first `logEnd` bytes in the threadpool, beside the ring's flushes. */
-  private flushLogSoon(logEnd: number): void {
-    this.logFlushing = true;
-    fdatasync(this.logFlushFd, (error) => {
-      this.logFlushing = false;
-      if (error !== null) this.failAll(error);
-      else {
-        this.logSynced = Math.max(this.logSynced, logEnd);
-        this.ring?.forgetThrough(this.logSynced);
-      }
-      if (this.closed && this.flushes.length === 0) this.finishClose();
-    });
   }
 
   /**
@@ -469,7 +418,7 @@ export class AppendFile {
       this.settle(confirmed, null);
     }
     if (this.closed) {
-      if (this.flushes.length === 0 && !this.logFlushing) this.finishClose();
+      if (this.flushes.length === 0 && this.ring?.flushing !== true) this.finishClose();
       return;
     }
     // Records written while this flush ran are already in the file: flush them now, not after the
@@ -485,6 +434,11 @@ export class AppendFile {
     this.syncedMeanwhile = null;
     this.settle(Number.POSITIVE_INFINITY, error);
     this.onFlushFailed(error);
+  }
+
+  /** The ring's background flush of the file completed after close(). */
+  private flushDoneClosed(): void {
+    if (this.flushes.length === 0) this.finishClose();
   }
 
   /** close() during flushes, once the last has reported: flushes what none of them covered, releases the file. */
