@@ -47,8 +47,7 @@ beforeAll(async () => {
   t = await startTestGateway({
     admin: true,
     auditFile,
-    // A write-ahead ring small enough for the small disk (it is made, zero-filled, when the log is opened).
-    audit: { signing_key: join(keyDir, 'audit-signing.key'), checkpoint_interval_s: 1, ring_bytes: 65536 },
+    audit: { signing_key: join(keyDir, 'audit-signing.key'), checkpoint_interval_s: 1 },
     onError: (m) => operatorErrors.push(m),
   });
 }, 120_000);

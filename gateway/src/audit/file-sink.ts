@@ -9,6 +9,7 @@ import { chainLine, EMPTY_CHAIN, headOfLine, lineHash, type ChainHead } from './
 import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import { linesAfter } from './ring-replay.ts';
+import { readRingFile, ringPath } from './write-ahead-ring.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
@@ -26,7 +27,7 @@ export interface AuditSinkOptions {
   /**
    * With fsync, not preallocated: the size of the write-ahead ring beside the log (<path>.wal,
    * audit/write-ahead-ring.ts) whose flushes confirm records, so that the log itself is flushed only
-   * now and then; 0: the log's own flush confirms each batch. Default RING_BYTES.
+   * now and then; 0: the log's own flush confirms each batch. Default RING_BYTES (0).
    */
   ringBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
@@ -72,8 +73,12 @@ const MAX_DEFERRED = 10_000;
  * since tools that tail or grep the live file would see its NUL tail (a newcomer's `grep` calls it binary).
  */
 const PREALLOCATE_BYTES = 0;
-/** The write-ahead ring's size (options.ringBytes): some 8,000 statements' records at about 2 KB each. */
-export const RING_BYTES = 16 << 20;
+/**
+ * The write-ahead ring's size (options.ringBytes) unless asked: none. Its flushes are cheaper than an
+ * appended log's on the disk alone, but through gateways on the shared 2-core machine it did not win
+ * (2026-12-07, docs/benchmarks.md), so it stays opt-in; 16 MiB (some 8,000 statements' records) is a good size.
+ */
+export const RING_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -116,8 +121,10 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   let chain: ChainHead = continueFrom(file, saved);
   {
     // Records the ring holds past the log's end (a power loss cut the log, flushed only now and then):
-    // appended and flushed before anything else is written.
-    const missing = linesAfter(file.ringPayloads(), chain);
+    // appended and flushed before anything else is written. Also from a ring left by a run that had one
+    // when this one has none (audit.ring_bytes turned off after a crash).
+    const ringed = ringBytes > 0 && fsync && preallocate === 0;
+    const missing = linesAfter(ringed ? file.ringPayloads() : path === STDOUT ? [] : readRingFile(ringPath(path)), chain);
     if (missing.length > 0) {
       try {
         file.appendFlushed(Buffer.from(`${missing.join('\n')}\n`, 'utf8'));

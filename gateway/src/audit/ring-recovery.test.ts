@@ -81,6 +81,20 @@ describe('recovery from the write-ahead ring', () => {
     expect(report.status).toBe('ok');
   });
 
+  // The ring's size changed, or the ring turned off, while the gateway was down after the crash.
+  it.each([
+    ['another ring size', 1 << 17],
+    ['no ring', 0],
+  ])('restarted with %s: the records are still recovered from the ring left beside the log', async (_, ringBytes) => {
+    const file = powerLoss(`changed-${ringBytes}`, 3);
+    const problems: string[] = [];
+    const again = openAuditSink(file, { signer, ringBytes, onProblem: (level, m) => problems.push(`${level}: ${m}`) });
+    await again.close();
+    expect(lines(file).slice(0, written.length)).toEqual(written);
+    expect(problems).toContainEqual(expect.stringMatching(new RegExp(`^info: .*${written.length - 3} records after it were recovered`)));
+    expect((await verifyAuditFiles([file], key)).status).toBe('ok');
+  });
+
   it('after a rotation: the new file cut after its first record is completed from the ring, and both files verify as one log', async () => {
     const rotatedLive = join(dir, 'rotating', 'audit.ndjson');
     const first = openAuditSink(rotatedLive, { signer, ringBytes: 1 << 20 });

@@ -38,10 +38,12 @@ export class WriteAheadRing {
   private at = 0;
   /** Frames that a later lap has not overwritten yet, oldest first, while their log bytes may not be durable. */
   private readonly frames: Frame[] = [];
+  /** What a ring of another size held when it was opened (read before it was rewritten), or null. */
+  private readonly resized: Buffer[] | null = null;
 
   /**
    * Opens (creating it with `size` zero bytes, written, not a hole) the ring at `path`. A ring of
-   * another size is rewritten from zeros: call readFrames() before anything is written.
+   * another size (audit.ring_bytes changed) is read, then rewritten from zeros.
    */
   constructor(
     readonly path: string,
@@ -50,7 +52,11 @@ export class WriteAheadRing {
     this.size = Math.max(MIN_RING_BYTES, Math.floor(size));
     this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     try {
-      if (fstatSync(this.fd).size !== this.size) this.zero();
+      const found = fstatSync(this.fd).size;
+      if (found !== this.size) {
+        if (found > 0) this.resized = framesIn(this.fd, found);
+        this.zero();
+      }
     } catch (e) {
       closeSync(this.fd);
       throw e;
@@ -59,29 +65,7 @@ export class WriteAheadRing {
 
   /** The payloads of every whole frame in the ring (in file order, old laps included), for recovery. */
   readFrames(): Buffer[] {
-    const buf = Buffer.alloc(this.size);
-    let n = 0;
-    while (n < buf.length) {
-      const got = readSync(this.fd, buf, n, buf.length - n, n);
-      if (got === 0) break;
-      n += got;
-    }
-    const payloads: Buffer[] = [];
-    for (let at = buf.indexOf(MAGIC); at >= 0 && at + HEADER <= n; ) {
-      const length = buf.readUInt32LE(at + MAGIC.length);
-      const end = at + HEADER + length;
-      if (end <= n) {
-        const payload = buf.subarray(at + HEADER, end);
-        if (hash('sha256', payload, 'buffer').equals(buf.subarray(at + MAGIC.length + 4, at + HEADER))) {
-          payloads.push(Buffer.from(payload));
-          at = buf.indexOf(MAGIC, end);
-          continue;
-        }
-      }
-      // A frame cut by a later one (or by a crash): look for the next one after its magic.
-      at = buf.indexOf(MAGIC, at + 1);
-    }
-    return payloads;
+    return this.resized ?? framesIn(this.fd, this.size);
   }
 
   /** Whether a batch of `bytes` can be framed at all (a larger one is made durable by flushing the log itself). */
@@ -139,4 +123,46 @@ export class WriteAheadRing {
       closeSync(dir);
     }
   }
+}
+
+/** The payloads of the whole frames in the ring at `path` (none when there is none): for a log whose ring was turned off. */
+export function readRingFile(path: string): Buffer[] {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    return framesIn(fd, fstatSync(fd).size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The payloads of every whole frame in the first `length` bytes of `fd`, in file order. */
+function framesIn(fd: number, length: number): Buffer[] {
+  const buf = Buffer.alloc(length);
+  let n = 0;
+  while (n < buf.length) {
+    const got = readSync(fd, buf, n, buf.length - n, n);
+    if (got === 0) break;
+    n += got;
+  }
+  const payloads: Buffer[] = [];
+  for (let at = buf.indexOf(MAGIC); at >= 0 && at + HEADER <= n; ) {
+    const size = buf.readUInt32LE(at + MAGIC.length);
+    const end = at + HEADER + size;
+    if (end <= n) {
+      const payload = buf.subarray(at + HEADER, end);
+      if (hash('sha256', payload, 'buffer').equals(buf.subarray(at + MAGIC.length + 4, at + HEADER))) {
+        payloads.push(Buffer.from(payload));
+        at = buf.indexOf(MAGIC, end);
+        continue;
+      }
+    }
+    // A frame cut by a later one (or by a crash): look for the next one after its magic.
+    at = buf.indexOf(MAGIC, at + 1);
+  }
+  return payloads;
 }
