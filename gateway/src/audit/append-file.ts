@@ -12,9 +12,9 @@
 // framed into the ring, whose flushes (data only, no journal commit) confirm the batches; the file
 // itself is flushed in the background before the ring would overwrite frames it still needs.
 
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { dataEnd } from './unused-tail.ts';
+import { dataEnd, lastWholeLine } from './unused-tail.ts';
 import { RingBackedLog } from './ring-backed-log.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
@@ -155,25 +155,9 @@ export class AppendFile {
   /** The last whole line of the file (without its newline), or null when it is empty; cuts a torn tail. */
   lastLine(): string | null {
     if (this.size === 0 || this.path === STDOUT) return null;
-    const tailBytes = Math.min(this.size, 1 << 20);
-    const buf = Buffer.alloc(tailBytes);
-    // A separate descriptor: the appending one is write-only.
-    const reader = openSync(this.path, 'r');
-    try {
-      readSync(reader, buf, 0, tailBytes, this.size - tailBytes);
-    } finally {
-      closeSync(reader);
-    }
-    let end = buf.length;
-    if (buf[end - 1] !== 0x0a) {
-      // A line without its newline was cut by a crash mid-write: not durable, so nothing acted on it.
-      const cut = buf.lastIndexOf(0x0a);
-      this.truncate(cut < 0 ? this.size - tailBytes : this.size - tailBytes + cut + 1);
-      end = cut + 1;
-      if (end <= 0) return null;
-    }
-    const start = buf.lastIndexOf(0x0a, end - 2) + 1;
-    return buf.subarray(start, end - 1).toString('utf8');
+    const { line, wholeTo } = lastWholeLine(this.path, this.size);
+    if (wholeTo < this.size) this.truncate(wholeTo);
+    return line;
   }
 
   /** Bytes in the file (what was there at open, plus what was appended since, written or reserved). */
