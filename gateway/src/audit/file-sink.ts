@@ -5,11 +5,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError } from '../errors.ts';
 import { AppendFile, STDOUT } from './append-file.ts';
-import { chainLine, EMPTY_CHAIN, headOfLine, lineHash, type ChainHead } from './chain.ts';
+import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
 import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
-import { linesAfter } from './ring-replay.ts';
-import { readRingFile, ringPath } from './write-ahead-ring.ts';
+import { recoverFromRing } from './ring-replay.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
@@ -118,24 +117,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   };
   let file: AppendFile | null = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
   const saved = path === STDOUT ? null : readState(statePath);
-  let chain: ChainHead = continueFrom(file, saved);
-  {
-    // Records the ring holds past the log's end (a power loss cut the log, flushed only now and then):
-    // appended and flushed before anything else is written. Also from a ring left by a run that had one
-    // when this one has none (audit.ring_bytes turned off after a crash).
-    const ringed = ringBytes > 0 && fsync && preallocate === 0;
-    const missing = linesAfter(ringed ? file.ringPayloads() : path === STDOUT ? [] : readRingFile(ringPath(path)), chain);
-    if (missing.length > 0) {
-      try {
-        file.appendFlushed(Buffer.from(`${missing.join('\n')}\n`, 'utf8'));
-      } catch (cause) {
-        file.close();
-        throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot append the ${missing.length} records recovered from the write-ahead ring to ${path}: ${(cause as Error).message}`, { cause });
-      }
-      chain = { seq: chain.seq + missing.length, head: lineHash(missing.at(-1)!) };
-      problem('info', `audit log ${path} ended at seq ${chain.seq - missing.length}; ${missing.length} records after it were recovered from its write-ahead ring and appended`);
-    }
-  }
+  // Records a write-ahead ring holds past the log's end (a power loss), appended before anything else.
+  let chain: ChainHead = path === STDOUT ? continueFrom(file, saved) : recoverFromRing(file, continueFrom(file, saved), ringBytes > 0 && fsync && preallocate === 0, problem);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
   if (saved !== null && saved.head.seq > chain.seq) {
     // The file ends before the checkpoint saved beside it: records were cut while no gateway wrote
