@@ -6,7 +6,8 @@
 //   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
 //   (which file/none gateways run)] [--preallocate BYTES (one more durable gateway, its file
 //   preallocated: audit.preallocate_bytes)] [--trace (per durable run: flushes, statements per flush,
-//   flush time, wait until durable: scripts/flush-trace.ts)]. Prints each run's TPS and the CPU time
+//   flush time, wait until durable: scripts/flush-trace.ts)] [--appends (one more durable gateway
+//   without the write-ahead ring: audit.ring_bytes 0)] [--ring BYTES (the durable gateway's ring size)]. Prints each run's TPS and the CPU time
 //   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     'postgres-sink': { type: 'string' },
     settings: { type: 'string', default: 'durable,unsynced,none' },
     preallocate: { type: 'string' },
+    appends: { type: 'boolean', default: false },
+    ring: { type: 'string' },
     trace: { type: 'boolean', default: false },
   },
 });
@@ -67,7 +70,9 @@ try {
     return `postgresql://bench@${g.host}:${g.port}/${encodeURIComponent(database)}?sslmode=disable`;
   };
   const urls: Partial<Record<AnyAuditSetting, string>> = {};
-  if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson') });
+  const ring = values.ring === undefined ? {} : { ring_bytes: Number(values.ring) };
+  if (chosen.includes('durable')) urls.durable = await start({ file: path.join(workDir, 'durable.ndjson'), ...ring });
+  if (values.appends) urls.appends = await start({ file: path.join(workDir, 'appends.ndjson'), ring_bytes: 0 });
   if (chosen.includes('unsynced')) urls.unsynced = await start({ file: path.join(workDir, 'unsynced.ndjson'), fsync: false });
   if (chosen.includes('none')) urls.none = await start({ file: path.join(workDir, 'unused.ndjson') }, true);
   const preallocate = values.preallocate === undefined ? null : Number(values.preallocate);
@@ -75,7 +80,7 @@ try {
   if (sinkUrl !== undefined) urls.postgres = await start({ sink: 'postgres', postgres_url: sinkUrl, postgres_table: sinkTable, instance: 'bench' });
   const cpuPerTransaction = new Map<string, number>();
   const timing = await measureAuditDurability<AnyAuditSetting>({
-    settings: [...chosen, ...(preallocate === null ? [] : (['preallocated'] as const)), ...(sinkUrl === undefined ? [] : (['postgres'] as const))],
+    settings: [...chosen, ...(values.appends ? (['appends'] as const) : []), ...(preallocate === null ? [] : (['preallocated'] as const)), ...(sinkUrl === undefined ? [] : (['postgres'] as const))],
     mode: values.mode,
     seconds: Number(values.seconds),
     rounds: Number(values.rounds),

@@ -3,7 +3,7 @@
 // throwaway cluster's statement log (log_statement = all) shows it received from Gatehouse.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModule } from 'libpg-query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,15 +43,23 @@ describe.runIf(canRunThrowawayCluster)('SIGKILL under load', () => {
     cluster?.stop();
   });
 
-  // Plain appends, and the file preallocated (audit.preallocate_bytes, 1 MiB and 64 MiB):
-  // a kill -9 leaves its zero tail.
-  it.each(['0', '1048576', '67108864'])('every statement that reached PostgreSQL has its audit record, and the log verifies up to the cut (preallocate_bytes %s)', { timeout: 240_000 }, async (preallocate) => {
+  // A write-ahead ring beside the log (audit.ring_bytes 16 MiB), plain appends flushed themselves
+  // (the default), and the file preallocated (audit.preallocate_bytes, 1 MiB and 64 MiB): a kill -9
+  // leaves its zero tail. With the ring, a power loss is played too: the log is cut back to its first
+  // record (flushed before the ring was first written; later flushes of the log are not waited for), and
+  // a restarted gateway must append every record after it from the ring before it serves.
+  it.each([
+    ['0', '16777216'],
+    ['0', 'default'],
+    ['1048576', 'default'],
+    ['67108864', 'default'],
+  ])('every statement that reached PostgreSQL has its audit record, and the log verifies up to the cut (preallocate_bytes %s, ring_bytes %s)', { timeout: 240_000 }, async (preallocate, ring) => {
     const keys = await ensureDevKeys(join(dir, 'keys'));
-    const keyDir = join(dir, `audit-key-${preallocate}`);
+    const keyDir = join(dir, `audit-key-${preallocate}-${ring}`);
     const keygen = await runGatehouse(['audit', 'keygen', '--out', keyDir]);
     expect(keygen.code, keygen.stderr).toBe(0);
-    const auditFile = join(dir, `audit-${preallocate}.ndjson`);
-    const config = join(dir, `gatehouse-${preallocate}.yaml`);
+    const auditFile = join(dir, `audit-${preallocate}-${ring}.ndjson`);
+    const config = join(dir, `gatehouse-${preallocate}-${ring}.yaml`);
     writeFileSync(
       config,
       [
@@ -60,20 +68,24 @@ describe.runIf(canRunThrowawayCluster)('SIGKILL under load', () => {
         `auth: { issuer: "${keys.issuer}", audience: "${keys.audience}", algorithms: [ES256], jwks: { file: ${keys.jwksPath} }, plaintext_password: loopback }`,
         `upstream: { url: "postgresql://postgres@127.0.0.1:${pgPort}/postgres?sslmode=disable" }`,
         `policies: { engine: rego, directory: ${join(REPO_ROOT, 'policies', 'rego')} }`,
-        `audit: { file: ${auditFile}, fsync: true, preallocate_bytes: ${preallocate}, signing_key: ${join(keyDir, 'audit-signing.key')}, checkpoint_interval_s: 1 }`,
+        `audit: { file: ${auditFile}, fsync: true, preallocate_bytes: ${preallocate},${ring === 'default' ? '' : ` ring_bytes: ${ring},`} signing_key: ${join(keyDir, 'audit-signing.key')}, checkpoint_interval_s: 1 }`,
         '',
       ].join('\n'),
     );
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'gateway/bin/gatehouse.js'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    gateway = child;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.on('data', (b: Buffer) => {
-        log += b.toString();
-        if (log.includes('listening on')) resolve();
+    const serve = async (): Promise<{ child: ChildProcess; log: () => string }> => {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'gateway/bin/gatehouse.js'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      gateway = child;
+      let log = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (b: Buffer) => {
+          log += b.toString();
+          if (log.includes('listening on')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`gatehouse serve exited (${code}): ${log}`)));
       });
-      child.once('exit', (code) => reject(new Error(`gatehouse serve exited (${code}): ${log}`)));
-    });
+      return { child, log: () => log };
+    };
+    const { child } = await serve();
 
     // tpcb-like: BEGIN, three UPDATEs, a SELECT, an INSERT, END per transaction; killed mid-run.
     const token = await mintDevToken({ keyDir: join(dir, 'keys'), subject: 'bench', groups: ['bench'], ttlSeconds: 600 });
@@ -99,6 +111,19 @@ describe.runIf(canRunThrowawayCluster)('SIGKILL under load', () => {
     const received = receivedSoFar();
     expect(received.length).toBeGreaterThan(50);
     expect(received.some((s) => s.startsWith('UPDATE'))).toBe(true);
+
+    if (ring !== 'default') {
+      // The power goes too: the disk keeps the ring's flushed frames and the log only as far as its first record.
+      const killed = readFileSync(auditFile, 'utf8');
+      truncateSync(auditFile, killed.indexOf('\n') + 1);
+      const restarted = await serve();
+      expect(restarted.log()).toMatch(/records after it were recovered from its write-ahead ring/);
+      const stopped = new Promise((r) => restarted.child.once('exit', r));
+      restarted.child.kill('SIGTERM');
+      await stopped;
+      // Everything the killed gateway wrote is back, in order, before the restarted one's own records.
+      expect(readFileSync(auditFile, 'utf8').startsWith(killed)).toBe(true);
+    }
 
     const lines = readFileSync(auditFile, 'utf8')
       .split('\n')

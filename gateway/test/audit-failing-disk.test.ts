@@ -31,15 +31,26 @@ const rows = async (like: string): Promise<number> => (await direct.query(`SELEC
 
 describe.runIf(disk !== null)('audit flushes failing under concurrent sessions', () => {
   // Preallocated (the records of a turn written at its end) in chunks small enough that new records
-  // soon need blocks the disk never stored, and plain appends.
-  it.each([4096, 0])('runs none of the statements whose records were not flushed, refuses with the audit SQLSTATE, and recovers by itself (preallocate %i)', async (preallocate) => {
+  // soon need blocks the disk never stored, plain appends, and a write-ahead ring (made while the disk
+  // worked, so its flushes keep succeeding in place) small enough that the log's own flush, made before
+  // the ring comes round, soon fails: statements whose records the ring confirmed ran, later ones are refused.
+  it.each([
+    [4096, 0],
+    [0, 0],
+    [0, 65536],
+  ])('runs none of the statements whose records were not flushed, refuses with the audit SQLSTATE, and recovers by itself (preallocate %i, ring %i)', async (preallocate, ring) => {
     const operatorErrors: string[] = [];
-    const t = await startTestGateway({ auditFile: join(disk!.dir, `audit-${preallocate}.ndjson`), audit: { fsync: true, preallocate_bytes: preallocate }, onError: (m) => operatorErrors.push(m) });
+    const tag = `${preallocate}-${ring}`;
+    const t = await startTestGateway({
+      auditFile: join(disk!.dir, `audit-${tag}.ndjson`),
+      audit: { fsync: true, preallocate_bytes: preallocate, ring_bytes: ring },
+      onError: (m) => operatorErrors.push(m),
+    });
     try {
       const token = await t.token('failing-disk@example.com', ['bench']);
       const clients = await Promise.all(Array.from({ length: SESSIONS }, () => t.client(token)));
-      for (const [i, c] of clients.entries()) await c.query(`INSERT INTO ${TABLE} VALUES ('before-${preallocate}-${i}')`);
-      expect(await rows(`before-${preallocate}-%`)).toBe(SESSIONS);
+      for (const [i, c] of clients.entries()) await c.query(`INSERT INTO ${TABLE} VALUES ('before-${tag}-${i}')`);
+      expect(await rows(`before-${tag}-%`)).toBe(SESSIONS);
 
       disk!.fail();
       // Records still fit in the log's last block, which the disk has stored already: those flushes
@@ -50,13 +61,13 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
         const outcomes = await Promise.all(
           clients.map(async (c, i) => {
             await new Promise((r) => setTimeout(r, i % 4));
-            return sqlstateOf(c, `INSERT INTO ${TABLE} VALUES ('during-${preallocate}-${wave}-${i}')`);
+            return sqlstateOf(c, `INSERT INTO ${TABLE} VALUES ('during-${tag}-${wave}-${i}')`);
           }),
         );
         for (const [i, s] of outcomes.entries()) {
           // Ran only if its record was flushed: 58030, the flush covering it failed (the session
           // ends); 53100, refused before its record was written (the log known to be out of space).
-          expect(await rows(`during-${preallocate}-${wave}-${i}`)).toBe(s === null ? 1 : 0);
+          expect(await rows(`during-${tag}-${wave}-${i}`)).toBe(s === null ? 1 : 0);
           if (s !== null) refused.add(s);
         }
         for (const [i, s] of outcomes.entries()) if (s === '58030') clients[i] = await t.client(token);

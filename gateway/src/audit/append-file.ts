@@ -8,10 +8,14 @@
 // the unused zero tail is cut at close and ignored by readers (audit/unused-tail.ts). Preallocated,
 // a batch's space is reserved when it is appended (so a full disk is known at once) and the batches
 // of a whole event-loop turn are written with one pwritev at its end, just before their flush.
+// Or with a write-ahead ring (audit/write-ahead-ring.ts): each batch is appended to the file and also
+// framed into the ring, whose flushes (data only, no journal commit) confirm the batches; the file
+// itself is flushed in the background before the ring would overwrite frames it still needs.
 
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { dataEnd } from './unused-tail.ts';
+import { dataEnd, lastWholeLine } from './unused-tail.ts';
+import { RingBackedLog } from './ring-backed-log.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
@@ -87,12 +91,17 @@ export class AppendFile {
   private turnEndScheduled = false;
   private readonly onLost: LostCallback;
   private readonly onFlushFailed: FlushFailedCallback;
+  /** The write-ahead ring whose flushes confirm batches (null: the file's own flushes do). */
+  private readonly ring: RingBackedLog | null = null;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
    * answered at once (the batch is in the kernel, not necessarily on disk). `preallocate` > 0 (with
    * fsync only): the file is extended by that many zero bytes whenever a batch would pass its end.
    * A zero tail (or the non-durable bytes a crash left in it) found at open is cut off first.
+   * `ringBytes` > 0 (with fsync, not preallocated): batches are confirmed by flushes of a write-ahead
+   * ring of that size beside the file (<path>.wal); read what it holds with ringPayloads() before
+   * the first append.
    */
   constructor(
     readonly path: string,
@@ -100,6 +109,7 @@ export class AppendFile {
     preallocate = 0,
     onLost: LostCallback = () => undefined,
     onFlushFailed: FlushFailedCallback = () => undefined,
+    ringBytes = 0,
   ) {
     this.fsync = fsync && path !== STDOUT;
     this.chunk = this.fsync ? Math.max(0, Math.floor(preallocate)) : 0;
@@ -119,31 +129,35 @@ export class AppendFile {
     const end = length === 0 ? 0 : dataEnd(this.path, length);
     if (end < length) this.truncate(end);
     this.allocated = this.size;
-    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(path, constants.O_WRONLY));
+    if (this.fsync && this.chunk === 0 && ringBytes > 0) {
+      try {
+        this.ring = new RingBackedLog(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
+      } catch (e) {
+        closeSync(this.fd); // no room for the ring (a full disk): nothing stays open
+        throw e;
+      }
+    }
+    const flushed = this.ring?.flushedPath ?? path;
+    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(flushed, constants.O_WRONLY));
+  }
+
+  /** What the write-ahead ring holds from before this file was opened (empty without one, or once appended to). */
+  ringPayloads(): Buffer[] {
+    return this.ring?.payloads() ?? [];
+  }
+
+  /** Appends `batch` (records recovered from the ring) and flushes the file itself; throws when it cannot. */
+  appendFlushed(batch: Buffer): void {
+    this.writeBatches([batch], batch.length, null, false);
+    this.syncNow();
   }
 
   /** The last whole line of the file (without its newline), or null when it is empty; cuts a torn tail. */
   lastLine(): string | null {
     if (this.size === 0 || this.path === STDOUT) return null;
-    const tailBytes = Math.min(this.size, 1 << 20);
-    const buf = Buffer.alloc(tailBytes);
-    // A separate descriptor: the appending one is write-only.
-    const reader = openSync(this.path, 'r');
-    try {
-      readSync(reader, buf, 0, tailBytes, this.size - tailBytes);
-    } finally {
-      closeSync(reader);
-    }
-    let end = buf.length;
-    if (buf[end - 1] !== 0x0a) {
-      // A line without its newline was cut by a crash mid-write: not durable, so nothing acted on it.
-      const cut = buf.lastIndexOf(0x0a);
-      this.truncate(cut < 0 ? this.size - tailBytes : this.size - tailBytes + cut + 1);
-      end = cut + 1;
-      if (end <= 0) return null;
-    }
-    const start = buf.lastIndexOf(0x0a, end - 2) + 1;
-    return buf.subarray(start, end - 1).toString('utf8');
+    const { line, wholeTo } = lastWholeLine(this.path, this.size);
+    if (wholeTo < this.size) this.truncate(wholeTo);
+    return line;
   }
 
   /** Bytes in the file (what was there at open, plus what was appended since, written or reserved). */
@@ -203,6 +217,7 @@ export class AppendFile {
     const upTo = this.written;
     try {
       if (this.fsync) fdatasyncSync(this.fd);
+      this.ring?.syncedThrough(this.size);
     } catch (e) {
       // The pages that failed may be dropped with their error: a later flush can succeed without them,
       // so whoever waits for these batches hears of this failure, never "durable".
@@ -218,6 +233,11 @@ export class AppendFile {
     this.settle(upTo, null);
   }
 
+  /** With a write-ahead ring: flushes the file itself in the background (checkpoints), unless a flush of it runs. */
+  flushSoon(): void {
+    this.ring?.flushSoon(this.size);
+  }
+
   /** Writes the batches appended this turn now, instead of at its end; throws when they cannot be. */
   writeAppended(): void {
     this.writeStaged(true);
@@ -231,7 +251,8 @@ export class AppendFile {
       // Told to onLost and to the waiters of those batches.
     }
     this.closed = true;
-    if (this.flushes.length > 0) return; // closed, and its waiters answered, when those flushes complete
+    this.ring?.close();
+    if (this.flushes.length > 0 || this.ring?.flushing === true) return; // closed, and its waiters answered, when those flushes complete
     if (this.waiters.length > 0) {
       try {
         this.syncNow();
@@ -248,6 +269,7 @@ export class AppendFile {
     this.released = true; // a waiter answered by the last flush may have called close() already
     if (this.allocated > this.size) this.truncate(this.size);
     for (const fd of this.flushFds.splice(0)) closeSync(fd);
+    this.ring?.release();
     closeSync(this.fd);
   }
 
@@ -289,7 +311,7 @@ export class AppendFile {
    * Writes `batches` (`bytes` long in all) at the end of the data with one gathered write (repeated
    * only for what a short write left), or throws after cutting the file back to where it was.
    */
-  private writeBatches(batches: Buffer[], bytes: number, at: number | null): void {
+  private writeBatches(batches: Buffer[], bytes: number, at: number | null, frame = true): void {
     let done = 0;
     try {
       done = batches.length === 1 ? writeSync(this.fd, batches[0]!, 0, bytes, at) : writevSync(this.fd, batches, at ?? undefined);
@@ -297,6 +319,7 @@ export class AppendFile {
         const rest = Buffer.concat(batches, bytes);
         while (done < bytes) done += writeSync(this.fd, rest, done, bytes - done, at === null ? null : at + done);
       }
+      if (this.ring !== null && frame) this.ring.frame(batches, bytes, this.size + bytes);
     } catch (e) {
       if (done > 0 || this.allocated > this.size) this.truncate(this.size);
       throw e;
@@ -368,14 +391,8 @@ export class AppendFile {
    */
   private flushDone(flush: Flush, error: Error | null): void {
     this.flushes.splice(this.flushes.indexOf(flush), 1);
-    if (error !== null) {
-      this.failedBelow = this.nextFlushId;
-      this.failedThrough = this.written + this.staged.length;
-      this.failure = error;
-      this.syncedMeanwhile = null;
-      this.settle(Number.POSITIVE_INFINITY, error);
-      this.onFlushFailed(error);
-    } else if (flush.id >= this.failedBelow) {
+    if (error !== null) this.failAll(error);
+    else if (flush.id >= this.failedBelow) {
       let confirmed = flush.upTo;
       const meanwhile = this.syncedMeanwhile;
       if (meanwhile !== null && meanwhile.ids.delete(flush.id) && meanwhile.ids.size === 0) {
@@ -385,12 +402,27 @@ export class AppendFile {
       this.settle(confirmed, null);
     }
     if (this.closed) {
-      if (this.flushes.length === 0) this.finishClose();
+      if (this.flushes.length === 0 && this.ring?.flushing !== true) this.finishClose();
       return;
     }
     // Records written while this flush ran are already in the file: flush them now, not after the
     // rest of this turn's I/O callbacks.
     this.startSync();
+  }
+
+  /** A flush failed: every batch not yet confirmed fails, and so does any flush that began before now. */
+  private failAll(error: Error): void {
+    this.failedBelow = this.nextFlushId;
+    this.failedThrough = this.written + this.staged.length;
+    this.failure = error;
+    this.syncedMeanwhile = null;
+    this.settle(Number.POSITIVE_INFINITY, error);
+    this.onFlushFailed(error);
+  }
+
+  /** The ring's background flush of the file completed after close(). */
+  private flushDoneClosed(): void {
+    if (this.flushes.length === 0) this.finishClose();
   }
 
   /** close() during flushes, once the last has reported: flushes what none of them covered, releases the file. */

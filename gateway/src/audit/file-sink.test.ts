@@ -322,8 +322,13 @@ describe('openAuditSink', () => {
   });
 
   // Also preallocated: the chunk no longer fits, then not even the batch; the zero tail is no line.
-  it.runIf(process.getuid?.() === 0).each([0, 64 * 1024])('on a full tmpfs: refuses, leaves no partial line, and recovers by itself when space returns (preallocate %i)', async (preallocateBytes) => {
-    const mnt = join(dir, `tmpfs-${preallocateBytes}`);
+  // And with a write-ahead ring (made while there was room): the log's appends fail as without it.
+  it.runIf(process.getuid?.() === 0).each([
+    [0, 0],
+    [64 * 1024, 0],
+    [0, 64 * 1024],
+  ])('on a full tmpfs: refuses, leaves no partial line, and recovers by itself when space returns (preallocate %i, ring %i)', async (preallocateBytes, ringBytes) => {
+    const mnt = join(dir, `tmpfs-${preallocateBytes}-${ringBytes}`);
     mkdirSync(mnt);
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
@@ -333,7 +338,7 @@ describe('openAuditSink', () => {
     try {
       const file = join(mnt, 'audit.ndjson');
       const problems: string[] = [];
-      const sink = openAuditSink(file, { signer, retryMs: 50, preallocateBytes, onProblem: (level, m) => problems.push(`${level}: ${m}`) });
+      const sink = openAuditSink(file, { signer, retryMs: 50, preallocateBytes, ringBytes, onProblem: (level, m) => problems.push(`${level}: ${m}`) });
       sink.write(RECORDS[2]!);
       // Fill the rest of the file system.
       const filler = join(mnt, 'filler');

@@ -8,6 +8,7 @@ import { AppendFile, STDOUT } from './append-file.ts';
 import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
 import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
+import { recoverFromRing } from './ring-replay.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
@@ -22,6 +23,12 @@ export interface AuditSinkOptions {
    * (hence opt-in: audit.preallocate_bytes, e.g. 1048576). Default 0.
    */
   preallocateBytes?: number;
+  /**
+   * With fsync, not preallocated: the size of the write-ahead ring beside the log (<path>.wal,
+   * audit/write-ahead-ring.ts) whose flushes confirm records, so that the log itself is flushed only
+   * now and then; 0: the log's own flush confirms each batch. Default RING_BYTES (0).
+   */
+  ringBytes?: number;
   /** Signs checkpoints; without one the chain is written but nothing is signed. */
   signer?: CheckpointSigner | null;
   /** Milliseconds between interval checkpoints (written only when records were added); default 60 s. */
@@ -65,6 +72,12 @@ const MAX_DEFERRED = 10_000;
  * since tools that tail or grep the live file would see its NUL tail (a newcomer's `grep` calls it binary).
  */
 const PREALLOCATE_BYTES = 0;
+/**
+ * The write-ahead ring's size (options.ringBytes) unless asked: none. Its flushes are cheaper than an
+ * appended log's on the disk alone, but through gateways on the shared 2-core machine it did not win
+ * (2026-12-07, docs/benchmarks.md), so it stays opt-in; 16 MiB (some 8,000 statements' records) is a good size.
+ */
+export const RING_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -76,6 +89,7 @@ const DEFERRED_FLUSH_MS = 20;
 export function openAuditSink(path: string, options: AuditSinkOptions = {}): FileAuditSink {
   const fsync = options.fsync ?? true;
   const preallocate = options.preallocateBytes ?? PREALLOCATE_BYTES;
+  const ringBytes = options.ringBytes ?? RING_BYTES;
   const signer = options.signer ?? null;
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const retryMs = options.retryMs ?? 1000;
@@ -101,9 +115,10 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const flushFailed = (error: Error): void => {
     if (!closed) fail(error);
   };
-  let file: AppendFile | null = openFile(path, fsync, preallocate, lost, flushFailed);
+  let file: AppendFile | null = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
   const saved = path === STDOUT ? null : readState(statePath);
-  let chain: ChainHead = continueFrom(file, saved);
+  // Records a write-ahead ring holds past the log's end (a power loss), appended before anything else.
+  let chain: ChainHead = path === STDOUT ? continueFrom(file, saved) : recoverFromRing(file, continueFrom(file, saved), ringBytes > 0 && fsync && preallocate === 0, problem);
   let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
   if (saved !== null && saved.head.seq > chain.seq) {
     // The file ends before the checkpoint saved beside it: records were cut while no gateway wrote
@@ -160,7 +175,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (file === null || !isSpace(o.error)) {
         file?.close();
         file = null;
-        file = openFile(path, fsync, preallocate, lost, flushFailed);
+        file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
         fileStart = chain;
       }
       const recovered: AuditRecord = {
@@ -219,16 +234,22 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     };
     const jws = await signer.sign(payload);
     if (outage !== null || file === null) return;
+    const into = file;
     try {
       append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
-      // In the file before the state beside it names it (a restart compares the two).
-      file.writeAppended();
+      into.writeAppended();
     } catch (e) {
       fail(e);
       return;
     }
-    lastCheckpoint = chain;
-    if (path !== STDOUT) saveState(statePath, { head: chain, checkpoint: lastCheckpoint });
+    const at = chain;
+    lastCheckpoint = at;
+    if (path === STDOUT) return;
+    // On disk before the state beside it names it (a restart compares the two), and with a write-ahead
+    // ring the log itself flushed (in the background) up to here.
+    const durable = await new Promise<boolean>((resolve) => into.whenDurable((error) => resolve(error === null)));
+    into.flushSoon();
+    if (durable) saveState(statePath, { head: at, checkpoint: at });
   };
 
   const checkpoint = (reason: CheckpointPayload['reason']): Promise<void> => {
@@ -265,7 +286,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       }
     }
     try {
-      file = openFile(path, fsync, preallocate, lost, flushFailed);
+      file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
       fileStart = chain;
     } catch (e) {
       fail(e);
@@ -395,9 +416,9 @@ function isSpace(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
-function openFile(path: string, fsync: boolean, preallocate: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
+function openFile(path: string, fsync: boolean, preallocate: number, ringBytes: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
   try {
-    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file), flushFailed);
+    const file: AppendFile = new AppendFile(path, fsync, preallocate, (error) => lost(error, file), flushFailed, ringBytes);
     return file;
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });

@@ -13,6 +13,16 @@ describe('auditLogFiles', () => {
   });
 });
 
+describe('auditLogFiles: the write-ahead ring', () => {
+  it('leaves out the ring beside a log (audit.ndjson.wal), and keeps a log itself named *.wal', () => {
+    expect(auditLogFiles(['/l/audit.ndjson', '/l/audit.ndjson.wal'])).toEqual({
+      files: ['/l/audit.ndjson'],
+      skipped: [{ file: '/l/audit.ndjson.wal', why: "the gateway's write-ahead ring beside the log, not a log file" }],
+    });
+    expect(auditLogFiles(['/nonexistent-l/audit.wal']).files).toEqual(['/nonexistent-l/audit.wal']);
+  });
+});
+
 describe('auditLogFiles (review)', () => {
   it('keeps a log that is itself named *.chain (audit.file: audit.chain): only the state beside a log is left out', () => {
     expect(auditLogFiles(['/nonexistent-l/audit.chain', '/nonexistent-l/audit.chain.20261205T101500Z'])).toEqual({

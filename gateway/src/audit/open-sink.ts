@@ -27,6 +27,7 @@ export async function openConfiguredAuditSink(config: GatehouseConfig, common: C
         ...shared,
         fsync: audit.fsync ?? true,
         ...(audit.preallocateBytes == null ? {} : { preallocateBytes: audit.preallocateBytes }),
+        ...(audit.ringBytes == null ? {} : { ringBytes: audit.ringBytes }),
         rotate:
           audit.rotateBytes == null && audit.rotateIntervalSeconds == null
             ? null

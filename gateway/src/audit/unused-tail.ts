@@ -1,5 +1,6 @@
 // The zero tail of a preallocated audit log (audit/append-file.ts): where a log's data ends, and
-// which line is no record but the unused, zero-filled space after it.
+// which line is no record but the unused, zero-filled space after it; and the last whole line before a
+// line a crash cut short.
 //
 // Records are JSON lines and JSON never holds a raw NUL byte, so the first NUL byte near the end of
 // a log is where its data ends: after it come only the zeros written ahead and, after a crash, bytes
@@ -32,4 +33,30 @@ export function dataEnd(path: string, length: number): number {
 /** A line made only of NUL bytes: the preallocated end of a log being written (or left by a crash). */
 export function isUnusedTail(line: string): boolean {
   return line.length > 0 && /^\0+$/.test(line);
+}
+
+/**
+ * The last whole line (without its newline) of the first `size` bytes of the log at `path`, or null,
+ * and where its whole lines end: before a last line without its newline (cut by a crash mid-write:
+ * not durable, so nothing acted on it), which the caller cuts off.
+ */
+export function lastWholeLine(path: string, size: number): { line: string | null; wholeTo: number } {
+  const tailBytes = Math.min(size, 1 << 20);
+  const buf = Buffer.alloc(tailBytes);
+  const reader = openSync(path, 'r');
+  try {
+    readSync(reader, buf, 0, tailBytes, size - tailBytes);
+  } finally {
+    closeSync(reader);
+  }
+  let end = buf.length;
+  let wholeTo = size;
+  if (buf[end - 1] !== 0x0a) {
+    const cut = buf.lastIndexOf(0x0a);
+    wholeTo = cut < 0 ? size - tailBytes : size - tailBytes + cut + 1;
+    end = cut + 1;
+    if (end <= 0) return { line: null, wholeTo };
+  }
+  const start = buf.lastIndexOf(0x0a, end - 2) + 1;
+  return { line: buf.subarray(start, end - 1).toString('utf8'), wholeTo };
 }

@@ -27,7 +27,7 @@ describe('audit durability benchmark', () => {
     });
     expect(calls).toHaveLength(9);
     expect(calls.filter((c) => c === 'durable:prepared:5')).toHaveLength(3);
-    expect(t.medianTps).toEqual({ durable: 900, unsynced: 1000, none: 1250, postgres: null, preallocated: null });
+    expect(t.medianTps).toEqual({ durable: 900, unsynced: 1000, none: 1250, postgres: null, preallocated: null, appends: null });
     expect(t.preallocatedCost).toBeNull();
     expect(t.postgresVsDurable).toBeNull();
     expect(t.durableCost).toBeCloseTo(0.1, 10);

@@ -49,7 +49,7 @@ export interface ConfigDocument {
     heartbeat_timeout_s?: number;
     notifications?: Array<{ type: 'webhook' | 'slack'; url: string; secret?: string; timeout_ms?: number; attempts?: number; backoff_ms?: number }>;
   };
-  audit?: { sink?: 'file' | 'stdout' | 'postgres'; file?: string; postgres_url?: string; postgres_table?: string; instance?: string; fsync?: boolean; preallocate_bytes?: number; signing_key?: string; checkpoint_interval_s?: number; redact_literals?: boolean; breakglass_key?: string; rotate_bytes?: number; rotate_interval_s?: number; recordings_dir?: string; recording_max_rows?: number; phi_tables?: Record<string, { subject: string }>; subject_key?: string; subjects_max?: number };
+  audit?: { sink?: 'file' | 'stdout' | 'postgres'; file?: string; postgres_url?: string; postgres_table?: string; instance?: string; fsync?: boolean; preallocate_bytes?: number; ring_bytes?: number; signing_key?: string; checkpoint_interval_s?: number; redact_literals?: boolean; breakglass_key?: string; rotate_bytes?: number; rotate_interval_s?: number; recordings_dir?: string; recording_max_rows?: number; phi_tables?: Record<string, { subject: string }>; subject_key?: string; subjects_max?: number };
   limits?: { max_message_bytes?: number; max_statements_per_query?: number; max_statement_bytes?: number };
 }
 

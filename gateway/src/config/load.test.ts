@@ -69,7 +69,7 @@ describe('loadConfig', () => {
       policies: { engine: 'rego', directory: join(dir, 'policies'), git: null, evalTimeoutMs: 100, evalCooldownMs: 10_000, activationSample: 200 },
       admin: null,
       approvals: { store: 'memory', pageUrl: null, maxPendingPerSession: 10, maxPendingPerIdentity: 50, heartbeatTimeoutSeconds: 15, notifications: [] },
-      audit: { sink: 'stdout', file: '-', postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, preallocateBytes: null, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
+      audit: { sink: 'stdout', file: '-', postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, preallocateBytes: null, ringBytes: null, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 },
       limits: { maxMessageBytes: 16 * 1024 * 1024, maxStatementsPerQuery: 1000, maxStatementBytes: 1024 * 1024 },
       baseDir: dir,
     });
@@ -103,7 +103,7 @@ limits: { max_message_bytes: 65536 }
     expect(config.auth.plaintextPassword).toBe('never');
     expect(config.upstream.passDatabase).toBe(true);
     expect(config.policies).toEqual({ engine: 'cedar', directory: '/srv/policies', git: null, evalTimeoutMs: 5, evalCooldownMs: 10_000, activationSample: 200 });
-    expect(config.audit).toEqual({ sink: 'file', file: join(dir, 'logs/audit.ndjson'), postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, preallocateBytes: null, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
+    expect(config.audit).toEqual({ sink: 'file', file: join(dir, 'logs/audit.ndjson'), postgresUrl: null, postgresTable: 'gatehouse.audit_log', instance: null, fsync: true, preallocateBytes: null, ringBytes: null, signingKeyFile: null, checkpointIntervalSeconds: 60, redactLiterals: true, breakGlassKeyFile: null, rotateBytes: null, rotateIntervalSeconds: null, recordingsDir: null, recordingMaxRows: 100, phiTables: {}, subjectKeyFile: null, subjectsMax: 1000 });
     expect(config.limits.maxMessageBytes).toBe(65536);
   });
 

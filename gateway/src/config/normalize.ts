@@ -123,6 +123,7 @@ export function toConfig(doc: ConfigDocument, baseDir: string): GatehouseConfig 
       instance: doc.audit?.instance ?? null,
       fsync: doc.audit?.fsync ?? DEFAULTS.audit.fsync,
       preallocateBytes: doc.audit?.preallocate_bytes ?? null,
+      ringBytes: doc.audit?.ring_bytes ?? null,
       signingKeyFile: doc.audit?.signing_key === undefined ? null : path(doc.audit.signing_key),
       checkpointIntervalSeconds: doc.audit?.checkpoint_interval_s ?? DEFAULTS.audit.checkpointIntervalSeconds,
       redactLiterals: doc.audit?.redact_literals ?? DEFAULTS.audit.redactLiterals,

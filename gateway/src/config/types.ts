@@ -90,6 +90,8 @@ export interface GatehouseConfig {
     breakGlassKeyFile?: string | null;
     /** Zero bytes the durable file is extended by ahead of its records (audit/append-file.ts); null: the default (0, none). */
     preallocateBytes?: number | null;
+    /** The write-ahead ring beside a durable file (audit/write-ahead-ring.ts); null: the default (0, none). */
+    ringBytes?: number | null;
     /** Built-in rotation (audit/file-sink.ts): by size in bytes, by time in seconds; null: none. */
     rotateBytes?: number | null;
     rotateIntervalSeconds?: number | null;
