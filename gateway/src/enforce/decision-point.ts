@@ -540,9 +540,9 @@ function concludeDecision(
     error = refusalFor(s.decision);
   }
   const relations = ctx.relations.current();
-  // What the lock prefix looks at: the parsed statements (an Execute's is sent as a DO block: enforce/lock-ahead.ts).
-  const parsed = parsedOf(statements);
-  if (!error && protocol === 'simple') {
+  // What the lock prefix looks at: a simple Query's parsed statements (none for the extended protocol).
+  const parsed = protocol === 'simple' ? parsedOf(statements) : null;
+  if (!error && parsed !== null) {
     // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
     const past = relationsPastLocks(parsed, relations);
     if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
@@ -559,7 +559,8 @@ function concludeDecision(
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
-  const lockPrefix = lockPrefixFor(parsed, relations);
+  // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
+  const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   return { kind: 'forward', statements, masks, forwardText, lockPrefix };
 }
 

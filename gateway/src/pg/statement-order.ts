@@ -1,10 +1,10 @@
 // When a client message may be taken: one that names a prepared statement whose name a message still
-// in flight changes waits for the server's answers (pending.ts statementNameUnsettled), and a Query or
-// Execute that names relations, sent while an earlier statement of the client is still unanswered
-// upstream (a pipeline), waits until the statements ahead of it are answered and is decided then. A
-// statement decided on arrival could run long after its decision (behind one waiting for a row lock),
-// on a table a migration altered and committed in between, which no lock taken at its own start would
-// see (red-team round 16, R16-3; docs/data-path.md "Locks between a decision and its statement").
+// in flight changes waits for the server's answers (pending.ts statementNameUnsettled), and a Query,
+// Parse, Bind or Execute that names relations, sent while an earlier Query or Execute of the client is
+// still unanswered upstream (a pipeline), waits until the statements ahead of it are answered and is
+// decided then. Decided on arrival, it could run long after its decision (behind one waiting for a row
+// lock), on a table a migration altered and committed in between, which no lock taken at its own start
+// would see (red-team round 16, R16-3; docs/data-path.md, "Statements pipelined behind others").
 
 import type { Frame } from '../wire/framer.ts';
 import type { FrontendMessage } from '../wire/frontend.ts';
