@@ -51,7 +51,7 @@
 // Held: the round-15 string itself (the migration waits for it, the SELECT runs the text it was decided
 // with); a comment before BEGIN (the parsed statement text starts at BEGIN: wrapped); ROLLBACK TO a
 // savepoint the string itself set keeps the locks (results as PostgreSQL gives them); a relation dropped
-// between the decision and the LOCK (PostgreSQL's 42P01 shown for the first statement, position within
+// between the decision and the LOCK (since lock17, while the string waits behind the Query ahead, before its decision; PostgreSQL's 42P01 shown for the first statement, position within
 // the client's text, though 1 where PostgreSQL would point at the name; the statement audited as that error,
 // the statement after it as aborted; the session goes on); an error position in a string reading a masked table (equal to PostgreSQL's). By probing or
 // reading, not kept as tests: `LOCK` ahead of `BEGIN ISOLATION LEVEL SERIALIZABLE` or `SET TRANSACTION
@@ -362,20 +362,24 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     expect(await pos(agent)).toBe(await pos(direct));
   });
 
-  it('held: a relation dropped between the decision and the LOCK: PostgreSQL\'s 42P01 for the statement, audited as its error, and the session goes on', async () => {
+  // Since lock17 a Query behind one still running is decided only once that one is answered
+  // (pg/statement-order.ts): the drop made while it waits comes before its decision, not between it and the LOCK.
+  it('held: a relation dropped while the string waits behind the Query ahead of it: decided after the drop, PostgreSQL\'s 42P01 for the statement, audited as its error, and the session goes on', async () => {
     const holder = await upstreamClient();
     const w = await WireClient.connect(t.port, await t.token('rt16-agent', ['agents', 'bench']));
     const second = `SELECT v FROM public.pgbench_rt16_drop; SELECT 2 AS two`;
     let groups: Message[][] = [];
     let after: Message[][] = [];
+    let decidedBeforeDrop = true;
     try {
       await holder.query('BEGIN');
       await catalogRead();
       await holder.query(`SELECT id FROM ${WARM} WHERE id = 8 FOR UPDATE`);
       w.send(serialize.query(`UPDATE ${WARM} SET v = 'y' WHERE id = 8`), serialize.query(second));
+      const before = t.audit().length;
       await until(direct, ROW_WAITER);
-      await t.auditUntil((records) => records.some((r) => r.type === 'statement' && r.statement === recorded('SELECT v FROM public.pgbench_rt16_drop')));
       await direct.query('DROP TABLE public.pgbench_rt16_drop');
+      decidedBeforeDrop = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded('SELECT v FROM public.pgbench_rt16_drop'));
       await holder.query('COMMIT');
       groups = await w.untilReady(2);
       // The session goes on (a statement may be refused with 55000 while the catalog read the DROP owes is
@@ -392,6 +396,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
       await holder.end();
       await direct.query('CREATE TABLE IF NOT EXISTS public.pgbench_rt16_drop (id integer, v text)');
     }
+    expect(decidedBeforeDrop).toBe(false);
     expect(names(groups[0]!)).toEqual(['commandComplete', 'readyForQuery']);
     expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
     expect(errorCodes(groups[1]!)).toEqual(['42P01']);
