@@ -228,3 +228,55 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
     expect(groups[0]!.filter((m) => m.name === 'commandComplete').map((m) => m.text)).toEqual(['UPDATE 1', 'SELECT 0']);
   });
 });
+
+describe('a LOCK of Gatehouse\'s that fails other than on a lock held elsewhere says so', () => {
+  const GONE = 'public.pgbench_lock17_gone';
+  let t: TestGateway;
+  let direct: pg.Client;
+
+  beforeAll(async () => {
+    // The catalog is read once at start and not again for the test's direct DROP (no poll, no peers, no
+    // periodic read): the statement is decided, and its relation locked, on the definition read before it.
+    t = await startTestGateway({ catalog: { lockPollMs: 0, peers: false, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
+    direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+  });
+  afterAll(async () => {
+    await direct?.query(`DROP TABLE IF EXISTS ${GONE}`);
+    await direct?.end();
+    await t?.close();
+  });
+
+  it('a relation dropped since the catalog was read: 42P01 with a detail naming Gatehouse\'s LOCK and a hint, no position into its text; audited as the statement\'s error', async () => {
+    await direct.query(`DROP TABLE IF EXISTS ${GONE}; CREATE TABLE ${GONE} (id int, v text)`);
+    const token = await t.token('lock17-gone@example.com', ['agents', 'bench']);
+    const w = await WireClient.connect(t.port, token);
+    const sql = `SELECT v FROM ${GONE}`;
+    let group: Message[] = [];
+    try {
+      // Until the catalog read the CREATE owes has happened (refused with 55000 or 42P01 meanwhile).
+      for (let i = 0; i < 100; i++) {
+        w.send(serialize.query(sql));
+        if (errorCodes((await w.untilReady(1))[0]!).length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await direct.query(`DROP TABLE ${GONE}`);
+      w.send(serialize.query(sql));
+      group = (await w.untilReady(1))[0]!;
+    } finally {
+      w.close();
+    }
+    expect(names(group)).toEqual(['error', 'readyForQuery']);
+    const error = group[0] as { code?: string; message?: string; detail?: string; hint?: string; position?: string };
+    expect(error.code).toBe('42P01');
+    expect(error.message).toBe('relation "public.pgbench_lock17_gone" does not exist');
+    expect(error.detail).toMatch(/^Gatehouse locks public\.pgbench_lock17_gone \(LOCK TABLE \.\.\. NOWAIT\) before the statements that use them run/);
+    expect(error.hint).toMatch(/dropped or renamed after Gatehouse last read the catalog/);
+    expect(error.position).toBeUndefined();
+    const stmt = t.audit().filter((r) => r.type === 'statement' && r.statement === recorded(sql)).at(-1);
+    const records = await t.auditUntil((r) => r.some((x) => x.type === 'outcome' && stmt?.type === 'statement' && x.decision_id === stmt.decision_id));
+    const outcome = records.find((r): r is Extract<AuditRecord, { type: 'outcome' }> => r.type === 'outcome' && stmt?.type === 'statement' && r.decision_id === stmt.decision_id);
+    expect(outcome?.outcome).toMatchObject({ status: 'error', sqlstate: '42P01' });
+  });
+});
+

@@ -26,16 +26,27 @@ export function lockBlockSql(prefix: LockPrefix): string {
 }
 
 /**
- * The error the client gets when the block failed other than on a lock held elsewhere (42501 after a
- * SET ROLE to a role that may not lock the table, 42P01 for a table dropped since the decision): the
- * server's fields, without those that would point into Gatehouse's block (its context, internal query
- * and position).
+ * The error the client gets when a LOCK Gatehouse sent ahead of a statement (a simple Query's prefix or the
+ * DO block) failed other than on a lock held elsewhere: the server's SQLSTATE and message, without the
+ * fields that point into Gatehouse's text (context, internal query, positions), with a detail saying it was
+ * Gatehouse's LOCK and a hint for the causes known (42501: a role that may not lock, after a SET ROLE or a
+ * REVOKE; 42P01: a relation dropped or renamed since the catalog was read). In a failed transaction
+ * (25P02) the LOCK fails as the statement would have: its fields are the statement's own, kept as they are.
  */
-export function lockAheadErrorFields(fields: Readonly<Record<string, string>>): Record<string, string> {
+export function lockFailedFields(fields: Readonly<Record<string, string>>, prefix: LockPrefix): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (k !== 'W' && k !== 'q' && k !== 'p' && k !== 'P') kept[k] = v;
+  if (fields['C'] === '25P02') return kept;
+  kept['D'] = `Gatehouse locks ${prefix.relations.join(', ')} (LOCK TABLE ... NOWAIT) before the statements that use them run, so that no schema change comes between their decision and their run; that LOCK failed, so nothing of the statement ran.`;
+  const hint = LOCK_FAILED_HINTS[fields['C'] ?? ''];
+  if (hint !== undefined) kept['H'] = hint;
   return kept;
 }
+
+const LOCK_FAILED_HINTS: Readonly<Record<string, string>> = {
+  '42501': 'The current role may not lock the table: LOCK TABLE needs a table-level SELECT to read it, or INSERT, UPDATE, DELETE or TRUNCATE to write it. Grant that privilege (or RESET ROLE) and retry.',
+  '42P01': 'The relation was dropped or renamed after Gatehouse last read the catalog; retry the statement.',
+};
 
 /** The prefix for the relations `sql` names, as a simple Query of it would get (null: none to lock). */
 export function lockPrefixOfSql(sql: string, searchPath: readonly string[], relations: RelationCatalog | null): LockPrefix | null {

@@ -4,7 +4,7 @@
 // when a lock cannot be had (Gatehouse's 55P03 refusal) or fails otherwise (the server's error, as the
 // statement's own, without the block's context).
 
-import { lockAheadErrorFields, lockBlockSql, LOCK_AHEAD_ANSWERS } from '../enforce/lock-ahead.ts';
+import { lockBlockSql, lockFailedFields, LOCK_AHEAD_ANSWERS } from '../enforce/lock-ahead.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { DecidedStatement } from '../enforce/decision-point.ts';
 import { lockPrefixRefusal, lockPrefixRefusedReason, type LockPrefix } from '../enforce/lock-prefix.ts';
@@ -66,7 +66,7 @@ export function lockAheadFailed(s: LockAnswerSink, head: Extract<Pending, { kind
       for (const st of ctx.statements.slice(ctx.index)) s.writeOutcome(st.decision, { status: 'error', sqlstate, message });
       ctx.index = ctx.statements.length;
     }
-    s.emit(encodeErrorFields(BE.ErrorResponse, lockAheadErrorFields(fields)));
+    s.emit(encodeErrorFields(BE.ErrorResponse, lockFailedFields(fields, head.prefix)));
     return;
   }
   const reason = lockPrefixRefusedReason(head.prefix, message);
@@ -80,10 +80,15 @@ export function lockAheadFailed(s: LockAnswerSink, head: Extract<Pending, { kind
 }
 
 /**
- * An error of a Query sent with a lock prefix (enforce/lock-prefix.ts), its position (P, in characters
- * of the query string) counted from the client's text: as PostgreSQL would have given it without the prefix.
+ * An error of a Query sent with a lock prefix (enforce/lock-prefix.ts): one of the prefix's own LOCKs
+ * (`inPrefix`) says so (lockFailedFields); a statement's has its position (P, in characters of the query
+ * string) counted from the client's text, as PostgreSQL would have given it without the prefix.
  */
-export function withoutPrefixPosition(frame: Frame, fields: Readonly<Record<string, string>>, prefix: LockPrefix): Frame {
+export function prefixedQueryError(frame: Frame, fields: Readonly<Record<string, string>>, prefix: LockPrefix, inPrefix: boolean): Frame {
+  if (inPrefix) {
+    const raw = encodeErrorFields(BE.ErrorResponse, lockFailedFields(fields, prefix));
+    return { type: frame.type, raw, body: raw.subarray(5) };
+  }
   const at = fields['P'];
   if (at === undefined) return frame;
   const position = Number(at) - prefix.chars;

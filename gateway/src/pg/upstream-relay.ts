@@ -30,7 +30,7 @@ import type { Session } from './session.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
-import { lockAheadFailed, lockPrefixRefused, withoutPrefixPosition } from './lock-answers.ts';
+import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -464,11 +464,12 @@ export class UpstreamRelay {
           lockPrefixRefused(this.s, head.ctx, lock.prefix, fields['M'] ?? '');
           break;
         }
-        // Any other error of the LOCK (25P02 in a failed transaction, as the first statement would get)
-        // is the first statement's; positions count from the client's text, not the prefix's.
+        // Any other error of the LOCK (25P02 in a failed transaction, as the first statement would get; 42501,
+        // 42P01, saying it was Gatehouse's LOCK) is the first statement's; positions count from the client's text.
+        const inPrefix = lock !== undefined && lock.left > 0;
         if (lock !== undefined) lock.left = 0;
         this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
-        this.s.emitFrame(lock === undefined ? frame : withoutPrefixPosition(frame, fields, lock.prefix));
+        this.s.emitFrame(lock === undefined ? frame : prefixedQueryError(frame, fields, lock.prefix, inPrefix));
         break;
       }
       case 'execute': {
