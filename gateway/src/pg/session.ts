@@ -26,7 +26,6 @@ import { PendingQueue, type Pending, type Portal, type PreparedStatement, type R
 import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
-export { errorMessageFor };
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
 import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSizeError, type StatementLimits } from './statement-limits.ts';
@@ -36,6 +35,8 @@ import { UpstreamRelay } from './upstream-relay.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
+
+export { errorMessageFor };
 
 export interface SessionDeps {
   decision: DecisionContext;
@@ -57,7 +58,6 @@ export interface SessionDeps {
   /** The server's answer to SEARCH_PATH_PROBE, read when the upstream session was handed over (pg/upstream-lease.ts); else the session asks. */
   searchPathProbe?: string | null;
 }
-
 
 /**
  * Sent upstream in place of a refused simple Query when the refusal must take effect in order
