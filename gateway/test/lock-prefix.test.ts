@@ -37,7 +37,8 @@ describe('the lock prefix of a simple Query (R15-1)', () => {
   let token: string;
 
   beforeAll(async () => {
-    t = await startTestGateway();
+    // No lock poll: a migration's lock is met by the prefix itself, never first by the decision (which would refuse with its own 55P03).
+    t = await startTestGateway({ catalog: { lockPollMs: 0 } });
     direct = new pg.Client({ connectionString: t.upstreamUrl });
     await direct.connect();
     await direct.query(`DROP TABLE IF EXISTS ${A}, ${B}`);
@@ -139,7 +140,7 @@ describe('the lock prefix of a simple Query (R15-1)', () => {
       expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
       await holder.query('BEGIN');
       await holder.query(`SELECT id FROM ${A} WHERE id = 1 FOR UPDATE`);
-      // Decided on arrival, run (LOCK first) once the first Query, which waits for the row, is done.
+      // Decided once the first Query, which waits for the row, is answered (pg/statement-order.ts), then run LOCK first.
       w.send(serialize.query(`UPDATE ${A} SET v = 'z' WHERE id = 1`), serialize.query(second));
       await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`);
       await migration.query('BEGIN');

@@ -24,15 +24,15 @@
 //   lock). Fixed: ROLLBACK TO keeps the locks only for a savepoint the same string set (a stack of the
 //   string's SAVEPOINT names, RELEASE popping it, names folded as PostgreSQL folds them; a name not read,
 //   e.g. a comment between its words, counts as ending them), so that string is refused under R16-1's rule.
-// - R16-3 (medium, open; R15-1 through the extended protocol, documented by lock16 as not wrapped):
+// - R16-3 (medium, fixed; R15-1 through the extended protocol, documented by lock16 as not wrapped):
 //   confirmed. A pipeline Parse/Bind/Execute UPDATE (waiting for the row) + Parse/Bind/Execute SELECT +
-//   Sync: the SELECT is decided on arrival (its audit record is written before the migration starts, so
-//   the test cannot pass by chance), the migration is granted, and the SELECT runs json's operator class:
-//   SSN in NOTICEs. Fix to consider: a LOCK cannot go ahead of an implicit extended-protocol transaction
-//   (25P01), but Gatehouse can hold back an Execute's forwarding until the responses of the Executes ahead
-//   of it in the batch are in and decide it (or check its relations' locks: pg/ddl-locks.ts) then, or, in
-//   an explicit block (transaction status T), send `LOCK ... NOWAIT` as its own Parse/Bind/Execute ahead of
-//   the batch, swallowing its responses as the simple-Query prefix does.
+//   Sync: the SELECT was decided on arrival, the migration was granted, and the SELECT ran json's operator
+//   class: SSN in NOTICEs. A LOCK cannot go ahead of an implicit extended-protocol transaction (25P01), and
+//   one taken when the SELECT starts would come after a migration that committed while the UPDATE waited.
+//   Fixed by lock17: a Query or Execute that names relations waits until the statements ahead of it in the
+//   pipeline are answered and is decided then (pg/statement-order.ts), and an Execute that waited gets its
+//   relations locked NOWAIT right ahead of it by a DO block of Gatehouse's (enforce/lock-ahead.ts; a LOCK in
+//   PL/pgSQL is not top-level and holds to the end of the implicit transaction).
 // - R16-4 (low, availability, fixed): `LOCK TABLE` on a partitioned table (or an inheritance parent) locks
 //   every partition, where the statement itself, pruned at planning, locks the ones it reads. A string
 //   reading one key of a 200-partition table held 200 partition locks from its start (PostgreSQL alone: 1).
@@ -51,7 +51,7 @@
 // Held: the round-15 string itself (the migration waits for it, the SELECT runs the text it was decided
 // with); a comment before BEGIN (the parsed statement text starts at BEGIN: wrapped); ROLLBACK TO a
 // savepoint the string itself set keeps the locks (results as PostgreSQL gives them); a relation dropped
-// between the decision and the LOCK (PostgreSQL's 42P01 shown for the first statement, position within
+// between the decision and the LOCK (since lock17, while the string waits behind the Query ahead, before its decision; PostgreSQL's 42P01 shown for the first statement, position within
 // the client's text, though 1 where PostgreSQL would point at the name; the statement audited as that error,
 // the statement after it as aborted; the session goes on); an error position in a string reading a masked table (equal to PostgreSQL's). By probing or
 // reading, not kept as tests: `LOCK` ahead of `BEGIN ISOLATION LEVEL SERIALIZABLE` or `SET TRANSACTION
@@ -261,36 +261,62 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     expect(via[4]!.rows).toEqual([{ v: 'x' }]);
   });
 
-  // R16-3: R15-1 through an extended-protocol pipeline (not wrapped by lock16, documented open). The
-  // ALTER starts only once the SELECT's decision is in the audit log, so this cannot pass by chance.
-  it.fails('R16-3 (R15-1, extended protocol): a pipelined SELECT decided while the UPDATE ahead of it waits runs the definition a migration committed meanwhile', async () => {
-    await assertsOnly(async () => {
-      const token = await t.token('rt16-agent', ['agents', 'bench']);
-      const w = await WireClient.connect(t.port, token);
-      const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
-      let groups: Message[][] = [];
-      let waited = false;
-      try {
-        ({ alterWaited: waited } = await race(6, async () => {
-          w.send(
-            serialize.parse({ text: `UPDATE ${WARM} SET v = 'y' WHERE id = 6` }),
-            serialize.bind({}),
-            serialize.execute({}),
-            serialize.parse({ text: select }),
-            serialize.bind({}),
-            serialize.execute({}),
-            serialize.sync(),
-          );
-          await t.auditUntil((records) => records.some((r) => r.type === 'statement' && r.statement === recorded(select)));
-          groups = await w.untilReady(1);
-        }));
-      } finally {
-        w.close();
-      }
-      expect(JSON.stringify(groups)).not.toContain(ssn);
-      expect(groups[0]!.filter((m) => m.name === 'notice' && String((m as { message?: string }).message).startsWith('sorted next to'))).toEqual([]);
-      expect(waited).toBe(true);
-    });
+  // R16-3: R15-1 through an extended-protocol pipeline. Fixed (pg/statement-order.ts, enforce/lock-ahead.ts):
+  // the SELECT is decided only once the UPDATE ahead of it is answered, and its relations are locked (a DO
+  // block, NOWAIT) right ahead of it, so the migration granted while the UPDATE waited refuses it (55P03).
+  // The migration commits only once the pipeline is answered, or once the SELECT waits behind its lock (as
+  // it did before the fix, and then ran json's operator class): a SELECT that is refused cannot be by chance.
+  it('R16-3 (R15-1, extended protocol): a pipelined SELECT behind an UPDATE that waits is decided when the UPDATE is answered and refused (55P03) under the migration granted meanwhile, never run on its definition', async () => {
+    const token = await t.token('rt16-agent', ['agents', 'bench']);
+    const w = await WireClient.connect(t.port, token);
+    const holder = await upstreamClient();
+    const migration = await upstreamClient();
+    migration.on('error', () => undefined);
+    const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
+    const update = `UPDATE ${WARM} SET v = 'y' WHERE id = 6`;
+    let groups: Message[][] | undefined;
+    let decidedWhileWaiting = true;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT id FROM ${WARM} WHERE id = 6 FOR UPDATE`);
+      const before = t.audit().length;
+      w.send(
+        serialize.parse({ text: update }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.parse({ text: select }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.sync(),
+      );
+      const answered = w.untilReady(1).then((g) => (groups = g));
+      await until(direct, ROW_WAITER);
+      await migration.query('BEGIN');
+      await migration.query(TO_JSON); // granted at once: nothing of the pipeline holds the table while the UPDATE waits
+      decidedWhileWaiting = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded(select));
+      await holder.query('COMMIT'); // the UPDATE runs; the SELECT is decided now
+      const selectWaits = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${ALTER}'::regclass AND mode = 'AccessShareLock' AND ${OURS}`;
+      await until(direct, selectWaits, () => groups !== undefined);
+      await migration.query('COMMIT');
+      await answered;
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+      await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
+      await lockWatchSettled(direct);
+    }
+    const group = groups![0]!;
+    expect(decidedWhileWaiting).toBe(false); // decided on arrival before the fix
+    expect(JSON.stringify(group)).not.toContain(ssn);
+    expect(group.filter((m) => m.name === 'notice' && String((m as { message?: string }).message).startsWith('sorted next to'))).toEqual([]);
+    expect(names(group)).toEqual(['parseComplete', 'bindComplete', 'commandComplete', 'error', 'readyForQuery']); // refused at its Parse, where PostgreSQL locks
+    expect(errorCodes(group)).toEqual(['55P03']);
+    const found = outcomesOf(await t.auditUntil((r) => outcomesOf(r, [update, select]).every((x) => x !== undefined)), [update, select]);
+    expect(found[0]).toMatchObject({ status: 'ok', command_tag: 'UPDATE 1' });
+    expect(found[1]).toMatchObject({ status: 'refused', sqlstate: '55P03' });
   });
 
   // R16-4: LOCK TABLE on a partitioned table locks every partition; the statement itself, pruned at
@@ -336,20 +362,24 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
     expect(await pos(agent)).toBe(await pos(direct));
   });
 
-  it('held: a relation dropped between the decision and the LOCK: PostgreSQL\'s 42P01 for the statement, audited as its error, and the session goes on', async () => {
+  // Since lock17 a Query behind one still running is decided only once that one is answered
+  // (pg/statement-order.ts): the drop made while it waits comes before its decision, not between it and the LOCK.
+  it('held: a relation dropped while the string waits behind the Query ahead of it: decided after the drop, PostgreSQL\'s 42P01 for the statement, audited as its error, and the session goes on', async () => {
     const holder = await upstreamClient();
     const w = await WireClient.connect(t.port, await t.token('rt16-agent', ['agents', 'bench']));
     const second = `SELECT v FROM public.pgbench_rt16_drop; SELECT 2 AS two`;
     let groups: Message[][] = [];
     let after: Message[][] = [];
+    let decidedBeforeDrop = true;
     try {
       await holder.query('BEGIN');
       await catalogRead();
       await holder.query(`SELECT id FROM ${WARM} WHERE id = 8 FOR UPDATE`);
       w.send(serialize.query(`UPDATE ${WARM} SET v = 'y' WHERE id = 8`), serialize.query(second));
+      const before = t.audit().length;
       await until(direct, ROW_WAITER);
-      await t.auditUntil((records) => records.some((r) => r.type === 'statement' && r.statement === recorded('SELECT v FROM public.pgbench_rt16_drop')));
       await direct.query('DROP TABLE public.pgbench_rt16_drop');
+      decidedBeforeDrop = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded('SELECT v FROM public.pgbench_rt16_drop'));
       await holder.query('COMMIT');
       groups = await w.untilReady(2);
       // The session goes on (a statement may be refused with 55000 while the catalog read the DROP owes is
@@ -366,6 +396,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
       await holder.end();
       await direct.query('CREATE TABLE IF NOT EXISTS public.pgbench_rt16_drop (id integer, v text)');
     }
+    expect(decidedBeforeDrop).toBe(false);
     expect(names(groups[0]!)).toEqual(['commandComplete', 'readyForQuery']);
     expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
     expect(errorCodes(groups[1]!)).toEqual(['42P01']);

@@ -620,7 +620,7 @@ function concludeDecision(
   if (error) return { kind: 'refuse', statements, error };
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
-  // Extended protocol: LOCK TABLE is refused outside a transaction block there (25P01), so nothing is prepended.
+  // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   return { kind: 'forward', statements, masks, forwardText, lockPrefix };
 }

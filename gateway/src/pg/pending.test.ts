@@ -18,6 +18,7 @@ const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
   'swap-error': { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null },
   'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null },
   'search-path': { kind: 'search-path', value: null, failed: false },
+  'lock-ahead': { kind: 'lock-ahead', prefix: { text: 'LOCK TABLE "public"."t" IN ACCESS SHARE MODE NOWAIT; ', statements: 1, chars: 53, relations: ['public.t'] }, ctx: ctx(), sql: 'SELECT * FROM t', left: 5 },
 };
 
 function queueOf(kinds: Pending['kind'][]): PendingQueue {
@@ -119,15 +120,15 @@ describe('canProduce: which responses each pending entry can be answered with', 
   });
 
   it('command completion only for a statement that runs', () => {
-    expect(producers(BE.CommandComplete)).toEqual(['execute', 'query', 'search-path']);
+    expect(producers(BE.CommandComplete)).toEqual(['execute', 'lock-ahead', 'query', 'search-path']); // lock-ahead: Gatehouse's own DO
     expect(producers(BE.PortalSuspended)).toEqual(['execute']);
     expect(producers(BE.CopyOutResponse)).toEqual(['execute', 'query']);
   });
 
   it('extended-protocol acknowledgements only for their own message', () => {
-    expect(producers(BE.ParseComplete)).toEqual(['parse']);
-    expect(producers(BE.BindComplete)).toEqual(['bind']);
-    expect(producers(BE.CloseComplete)).toEqual(['close', 'close-statement']);
+    expect(producers(BE.ParseComplete)).toEqual(['lock-ahead', 'parse']);
+    expect(producers(BE.BindComplete)).toEqual(['bind', 'lock-ahead']);
+    expect(producers(BE.CloseComplete)).toEqual(['close', 'close-statement', 'lock-ahead']);
     expect(producers(BE.NoData)).toEqual(['describe']);
     expect(producers(BE.ParameterDescription)).toEqual(['describe']);
   });
@@ -193,5 +194,27 @@ describe('clientWorkInFlight: whether a CancelRequest could stop something of th
     expect(q.clientWorkInFlight()).toBe(true);
     q.shift();
     expect(q.clientWorkInFlight()).toBe(false);
+  });
+});
+
+describe('statementsInFlight: a client Query or Execute unanswered (pg/statement-order.ts, R16-3)', () => {
+  it('counts Queries and Executes only, as they are pushed, answered and dropped', () => {
+    expect(queueOf(['parse', 'bind', 'describe', 'sync', 'search-path', 'lock-ahead', 'refused-query']).statementsInFlight()).toBe(false);
+    const q = queueOf(['parse', 'bind', 'execute', 'query', 'sync']);
+    expect(q.statementsInFlight()).toBe(true);
+    q.shift();
+    q.shift();
+    q.shift();
+    expect(q.statementsInFlight()).toBe(true); // the Query
+    q.shift();
+    expect(q.statementsInFlight()).toBe(false);
+    const dropped = queueOf(['execute', 'execute', 'sync']);
+    dropped.shift();
+    dropped.dropUntilSync();
+    expect(dropped.statementsInFlight()).toBe(false);
+  });
+
+  it('an error in the LOCK ahead of an Execute skips the Execute with it', () => {
+    expect(skipsUntilSync(ENTRY['lock-ahead'])).toBe(true);
   });
 });

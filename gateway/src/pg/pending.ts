@@ -91,7 +91,11 @@ export type Pending =
   | { kind: 'swap-error'; error: Buffer; droppedUnnamed: PreparedStatement | null }
   // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
   | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
-  | { kind: 'search-path'; value: string | null; failed: boolean }; // Gatehouse's own hidden probe (pg/search-path.ts)
+  | { kind: 'search-path'; value: string | null; failed: boolean } // Gatehouse's own hidden probe (pg/search-path.ts)
+  // Gatehouse's own Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
+  // (ctx: the Execute's, else null; sql: the statement's), whose answers (`left` to come) the client
+  // never sees (enforce/lock-ahead.ts, pg/lock-answers.ts).
+  | { kind: 'lock-ahead'; prefix: LockPrefix; ctx: ResultContext | null; sql: string; left: number };
 
 /**
  * The prepared statement name an entry changes in Gatehouse's view, or null: a Parse or Close, and
@@ -116,6 +120,8 @@ export class PendingQueue {
   private items: Pending[] = [];
   /** How many entries in the queue change each statement name (statementNameUnsettled). */
   private readonly nameChanges = new Map<string, number>();
+  /** How many entries are a client's statement (a Query or an Execute): statementsInFlight. */
+  private statements = 0;
   private head = 0;
 
   get length(): number {
@@ -128,6 +134,7 @@ export class PendingQueue {
 
   push(p: Pending): void {
     this.items.push(p);
+    if (p.kind === 'query' || p.kind === 'execute') this.statements++;
     const name = changedStatementName(p);
     if (name !== null) this.nameChanges.set(name, (this.nameChanges.get(name) ?? 0) + 1);
   }
@@ -145,6 +152,7 @@ export class PendingQueue {
     const p = this.items[this.head];
     if (p === undefined) return undefined;
     this.items[this.head] = undefined as unknown as Pending;
+    if (p.kind === 'query' || p.kind === 'execute') this.statements--;
     const name = changedStatementName(p);
     if (name !== null) {
       const left = this.nameChanges.get(name)! - 1;
@@ -157,6 +165,18 @@ export class PendingQueue {
       this.head = 0;
     }
     return p;
+  }
+
+  /** The entries up to (not including) the next `sync`: what an error at the head makes the server skip. */
+  untilSync(): Pending[] {
+    const out: Pending[] = [];
+    for (let i = this.head; i < this.items.length && this.items[i]!.kind !== 'sync'; i++) out.push(this.items[i]!);
+    return out;
+  }
+
+  /** Whether a client's Query or Execute is still unanswered upstream (pg/statement-order.ts). */
+  statementsInFlight(): boolean {
+    return this.statements > 0;
   }
 
   /**
@@ -207,6 +227,7 @@ export function skipsUntilSync(p: Pending): boolean {
     case 'execute':
     case 'close':
     case 'swap-error':
+    case 'lock-ahead':
       return true;
     case 'query':
     case 'sync':
@@ -236,6 +257,7 @@ const RESPONSES: Record<Pending['kind'], ReadonlySet<number>> = {
   'swap-error': new Set(),
   'refused-query': new Set([BE.ReadyForQuery]),
   'search-path': new Set([BE.RowDescription, BE.DataRow, BE.CommandComplete, BE.ReadyForQuery]),
+  'lock-ahead': new Set([BE.ParseComplete, BE.BindComplete, BE.CommandComplete, BE.CloseComplete]),
 };
 
 /**

@@ -8,13 +8,14 @@ import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '.
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
-import { lockPrefixRefusal, lockPrefixRefusedReason, type LockPrefix } from '../enforce/lock-prefix.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { identityPart } from '../policy/input-parts.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
@@ -23,6 +24,9 @@ import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
+import { errorMessageFor } from './error-message.ts';
+import { lockAheadMessages } from './lock-answers.ts';
+import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
 import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
@@ -33,6 +37,8 @@ import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 import { recordTime } from '../audit/record-time.ts';
 import { prefixedQuery } from './prefixed-query.ts';
+
+export { errorMessageFor };
 
 export interface SessionDeps {
   decision: DecisionContext;
@@ -53,17 +59,6 @@ export interface SessionDeps {
   recorder?: Pick<SessionRecorder, 'clientMessage'>;
   /** The server's answer to SEARCH_PATH_PROBE, read when the upstream session was handed over (pg/upstream-lease.ts); else the session asks. */
   searchPathProbe?: string | null;
-}
-
-/** The error the client sees for a Gatehouse refusal. */
-export function errorMessageFor(e: GatehouseError): Buffer {
-  return errorResponse({
-    severity: e.severity,
-    sqlstate: e.sqlstate,
-    message: e.message,
-    ...(e.detail !== undefined ? { detail: e.detail } : {}),
-    ...(e.hint !== undefined ? { hint: e.hint } : {}),
-  });
 }
 
 /**
@@ -108,21 +103,6 @@ function cancelledWait(): GatehouseError {
   });
 }
 
-/** The prepared statement a Parse, Bind, Describe or Close message names, or null. */
-function statementNamed(msg: FrontendMessage): string | null {
-  switch (msg.type) {
-    case 'parse':
-      return msg.name;
-    case 'bind':
-      return msg.statement;
-    case 'describe':
-    case 'close':
-      return msg.target === 'S' ? msg.name : null;
-    default:
-      return null;
-  }
-}
-
 /** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
 export const HELD_BACKLOG_BYTES = 1024 * 1024;
 
@@ -148,8 +128,9 @@ export class Session {
   private holdClient = false;
   /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
   private copyIn: CopyIn | null = null;
-  /** A client message waiting until the statement name it uses is settled (parkedOnName). */
-  private parked: { frame: Frame; name: string } | null = null;
+  /** A client message waiting for upstream answers (pg/statement-order.ts); `released`: the frame just taken was one. */
+  private parked: Parked | null = null;
+  private released: Parked['on'] | null = null;
   /** Why the client socket is not being read (see clientFlow). */
   private readonly clientStoppedBy = { upstream: false, backlog: false, audit: false };
   /** Bytes handed to flushUpstream whose audit records are not yet durable (they wait in memory). */
@@ -340,25 +321,27 @@ export class Session {
 
   private nextClientFrameHeld(): boolean {
     if (this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting') return true;
-    return this.parked !== null && this.pending.statementNameUnsettled(this.parked.name);
+    return this.parked !== null && stillParked(this.parked, this.pending);
   }
 
   private nextClientFrame(): Frame | null {
     if (this.nextClientFrameHeld()) return null;
     const parked = this.parked;
+    this.released = parked?.on ?? null;
     if (parked === null) return this.framer.next();
     this.parked = null;
     return parked.frame;
   }
 
   /**
-   * The prepared statement a Parse, Bind, Describe or Close names, when its name is unsettled
-   * (pending.ts statementNameUnsettled): the message waits for the server's answers (parked).
+   * A message that must wait for upstream answers (pg/statement-order.ts): set aside; a Flush goes up
+   * so that the server sends the answers it holds back until a Sync or Flush.
    */
-  private parkedOnName(frame: Frame, msg: FrontendMessage): boolean {
-    const name = statementNamed(msg);
-    if (name === null || !this.pending.statementNameUnsettled(name)) return false;
-    this.parked = { frame, name };
+  private parkedBehind(frame: Frame, msg: FrontendMessage): boolean {
+    const parked = parkingFor(frame, msg, { pending: this.pending, statements: this.statements, portals: this.portals, searchPath: this.deps.decision.searchPath });
+    if (parked === null) return false;
+    this.parked = parked;
+    if (parked.on === 'statements ahead') this.upstreamOut.push(encodeFlush());
     return true;
   }
 
@@ -367,16 +350,16 @@ export class Session {
     this.deps.catalog.changed();
   }
 
-  /** The relay answered pending entries: a message parked on a statement name may go on. */
+  /** The relay answered pending entries: a parked message may go on. */
   upstreamAnswered(): void {
-    if (this.parked !== null && !this.closed && !this.pending.statementNameUnsettled(this.parked.name)) this.processClientFrames();
+    if (this.parked !== null && !this.closed && !stillParked(this.parked, this.pending)) this.processClientFrames();
   }
 
   private onClientFrame(frame: Frame): void {
     if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
     if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
-    if (this.parkedOnName(frame, msg)) return;
+    if (this.parkedBehind(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
       if (msg.type === 'parse') this.auditDiscarded(msg.sql, 'extended');
@@ -404,6 +387,7 @@ export class Session {
               ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)]
               : msg.resultFormats;
         const raw = renamed || formats !== msg.resultFormats ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName, resultFormats: formats }) : frame.raw;
+        if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
@@ -701,10 +685,11 @@ export class Session {
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
-    this.whenDecided(this.decide(sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw));
+    const lockAhead = this.released === 'statements ahead';
+    this.whenDecided(this.decide(sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
   }
 
-  private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer): void {
+  private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {
     const d = this.admit(decided);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
@@ -728,6 +713,7 @@ export class Session {
     const replaced = this.statements.get(name) ?? null;
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
+    if (lockAhead) this.sendLockAhead(sql, null); // waited for the statements ahead (pg/statement-order.ts)
     this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement, replaced });
   }
 
@@ -741,12 +727,13 @@ export class Session {
       this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal: null });
       return;
     }
+    const lockAhead = this.released === 'statements ahead';
     this.whenDecided(this.decide(portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
-      this.executeDecided(decided, portal, maxRows, raw, portalName),
+      this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
   }
 
-  private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string): void {
+  private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {
     const sql = portal.statement.sql;
     const d = this.admit(decided);
     if (d.kind === 'refuse') {
@@ -764,6 +751,7 @@ export class Session {
       return;
     }
     const ctx = this.newContext(d.statements, d.masks);
+    if (lockAhead) this.sendLockAhead(sql, ctx);
     if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
       // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
@@ -776,6 +764,21 @@ export class Session {
     this.forward(out, { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
+  }
+
+  /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under a reserved name. */
+  private sendLockAhead(sql: string, ctx: ResultContext | null): void {
+    const prefix = lockPrefixOfSql(sql, this.deps.decision.searchPath, this.deps.catalog.relations.current());
+    if (prefix === null) return;
+    const { messages, expect } = lockAheadMessages(`${this.statementPrefix}l${++this.statementCounter}`, prefix, ctx, sql);
+    for (const m of messages) this.sendUpstream(m);
+    this.pending.push(expect);
+  }
+
+  /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */
+  auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void {
+    const record = (d: QueryDecision): void => this.recordRefused(d.statements, error, 'refused', reason);
+    this.hold(this.decide(sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
   }
 
   // ---- following search_path (pg/search-path.ts) ----
@@ -899,19 +902,6 @@ export class Session {
     if (Object.keys(detected).length > 0) record.detected = { ...detected };
     if (subjects !== null) record.subjects = subjects;
     this.deps.decision.audit.writeSoon(record);
-  }
-
-  /**
-   * The LOCK Gatehouse sent ahead of a Query could not be had at once (55P03 from PostgreSQL; enforce/
-   * lock-prefix.ts): none of the string ran. The client sees Gatehouse's refusal in place of the
-   * server's error, and every statement of the string an outcome saying it was refused and why.
-   */
-  lockPrefixRefused(ctx: ResultContext, prefix: LockPrefix, serverMessage: string): void {
-    const reason = lockPrefixRefusedReason(prefix, serverMessage);
-    const error = lockPrefixRefusal(reason, ctx.statements[0]?.decision.id);
-    this.emit(errorMessageFor(error));
-    this.recordRefused(ctx.statements.slice(ctx.index), error, 'refused', reason);
-    ctx.index = ctx.statements.length;
   }
 
   recordRefused(statements: readonly DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused', reason?: string): void {

@@ -31,7 +31,7 @@ import type { Session } from './session.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
-import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -172,6 +172,9 @@ export class UpstreamRelay {
         return this.onReady(frame, head);
       case 'swap-error':
         throw desync(frame, head); // answered by an ErrorResponse only (canProduce)
+      case 'lock-ahead':
+        if (--head.left === 0) this.s.pending.shift(); // Gatehouse's own (enforce/lock-ahead.ts): not the client's
+        return null;
       default: {
         const never: never = head;
         throw new Error(`unknown pending entry ${JSON.stringify(never)}`);
@@ -460,14 +463,15 @@ export class UpstreamRelay {
         if (lock !== undefined && lock.left > 0 && sqlstate === '55P03') {
           // The LOCK ahead of the string could not be had at once: Gatehouse's refusal, nothing of the string ran.
           lock.left = 0;
-          this.s.lockPrefixRefused(head.ctx, lock.prefix, fields['M'] ?? '');
+          lockPrefixRefused(this.s, head.ctx, lock.prefix, fields['M'] ?? '');
           break;
         }
-        // Any other error of the LOCK (25P02 in a failed transaction, as the first statement would get)
-        // is the first statement's; positions count from the client's text, not the prefix's.
+        // Any other error of the LOCK (25P02 in a failed transaction, as the first statement would get; 42501,
+        // 42P01, saying it was Gatehouse's LOCK) is the first statement's; positions count from the client's text.
+        const inPrefix = lock !== undefined && lock.left > 0;
         if (lock !== undefined) lock.left = 0;
         this.completeStatement(head.ctx, { status: 'error', sqlstate, message: fields['M'] ?? '' });
-        this.s.emitFrame(lock === undefined ? frame : withoutPrefixPosition(frame, fields, lock.prefix));
+        this.s.emitFrame(lock === undefined ? frame : prefixedQueryError(frame, fields, lock.prefix, inPrefix));
         break;
       }
       case 'execute': {
@@ -475,6 +479,9 @@ export class UpstreamRelay {
         this.s.emitFrame(frame);
         break;
       }
+      case 'lock-ahead':
+        lockAheadFailed(this.s, head, fields, this.s.pending.untilSync()); // the LOCK ahead of a pipelined message (pg/lock-answers.ts)
+        break;
       default:
         this.s.emitFrame(frame);
     }
@@ -549,18 +556,6 @@ export class UpstreamRelay {
         break;
     }
   }
-}
-
-/**
- * An error of a Query sent with a lock prefix (enforce/lock-prefix.ts), its position (P, in characters
- * of the query string) counted from the client's text: as PostgreSQL would have given it without the prefix.
- */
-function withoutPrefixPosition(frame: Frame, fields: Readonly<Record<string, string>>, prefix: LockPrefix): Frame {
-  const at = fields['P'];
-  if (at === undefined) return frame;
-  const position = Number(at) - prefix.chars;
-  const raw = encodeErrorFields(BE.ErrorResponse, { ...fields, P: String(position > 0 ? position : 1) });
-  return { type: frame.type, raw, body: raw.subarray(5) };
 }
 
 /** Fields that can quote stored values: hint (H, a trigger may set it), context (W), internal query (q) and its position (p). */
