@@ -92,7 +92,7 @@ export interface StartOptions {
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
   /** How catalog snapshots are read and refreshed (tests and the bench shorten them; pg/catalog.ts). */
-  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs' | 'peers' | 'lockPollMs'>;
+  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs' | 'peers' | 'lockPollMs' | 'peerBudget'>;
   /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
   evaluator?: PolicyEvaluator;
   /** Verdicts shared by all sessions (default: a new DecisionCache; tests that count evaluations pass an empty one). */
