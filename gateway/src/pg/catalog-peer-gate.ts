@@ -5,8 +5,9 @@
 // application_name is gatehouse-catalog:peers, read from pg_stat_activity) always do; the others (the
 // event trigger's, sent by whichever backend ran the DDL, and anyone's) do within a budget (a token bucket:
 // `burst` at once, `perSecond` after that). Beyond it they refresh the catalog in the background only
-// (stale-while-revalidate: statements keep deciding with the snapshot they have), and the operator log
-// says so once per flood, naming the sender's pid, role and application_name.
+// (stale-while-revalidate: statements keep deciding with the snapshot they have), at most one read per
+// `backgroundEveryMs` and always one after the flood's last notification; the operator log says so once
+// per flood, naming the sender's pid, role and application_name.
 
 /** One backend as pg_stat_activity shows it. */
 export interface PeerSender {
@@ -22,9 +23,11 @@ export interface PeerBudget {
   burst: number;
   /** ... and per second after that (the bucket's refill). */
   perSecond: number;
+  /** Beyond the budget: at most one background read this often, one always following the last notification. */
+  backgroundEveryMs: number;
 }
 
-export const DEFAULT_PEER_BUDGET: PeerBudget = { burst: 5, perSecond: 2 };
+export const DEFAULT_PEER_BUDGET: PeerBudget = { burst: 5, perSecond: 2, backgroundEveryMs: 1_000 };
 
 /** What became of one notification. */
 export type PeerNotice = 'change' | 'background' | 'pending';
@@ -35,7 +38,7 @@ export interface PeerGateOptions {
   senders(pids: number[]): Promise<PeerSender[]>;
   /** The catalog changed: read it again, statements wait for that read. */
   change(): void;
-  /** Read the catalog again in the background when due; nothing waits. */
+  /** Read the catalog again in the background (unless a read is in flight); nothing waits. */
   background(): void;
   log?: (message: string) => void;
   now?: () => number;
@@ -57,6 +60,9 @@ export class PeerNotificationGate {
   private readonly unknown = new Set<number>();
   private looking = false;
   private flood: Flood | null = null;
+  /** When background() was last called, and the call owed after it (trailing edge). */
+  private backgroundAt = -Infinity;
+  private trailing: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: PeerGateOptions) {
@@ -77,7 +83,7 @@ export class PeerNotificationGate {
     }
     if (this.flood === null) this.flood = { notices: 0, logged: false };
     this.flood.notices++;
-    this.options.background();
+    this.backgroundRead();
     if (sender !== undefined) return 'background';
     // Not read yet: it may be a peer whose change must be waited for.
     this.unknown.add(pid);
@@ -88,6 +94,29 @@ export class PeerNotificationGate {
   /** Whether notifications are over the budget now (for tests and status). */
   flooded(): boolean {
     return this.flood !== null;
+  }
+
+  /** Stops the owed background read (the connection is closing). */
+  close(): void {
+    if (this.trailing !== null) clearTimeout(this.trailing);
+    this.trailing = null;
+  }
+
+  /** A background read now if none was asked for within backgroundEveryMs, else one when that has passed. */
+  private backgroundRead(): void {
+    if (this.trailing !== null) return;
+    const wait = this.backgroundAt + this.options.budget.backgroundEveryMs - this.now();
+    if (wait <= 0) {
+      this.backgroundAt = this.now();
+      this.options.background();
+      return;
+    }
+    this.trailing = setTimeout(() => {
+      this.trailing = null;
+      this.backgroundAt = this.now();
+      this.options.background();
+    }, wait);
+    this.trailing.unref();
   }
 
   private change(): 'change' {

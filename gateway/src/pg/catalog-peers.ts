@@ -104,6 +104,7 @@ export class CatalogPeers {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.gate.close();
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     const c = this.client;

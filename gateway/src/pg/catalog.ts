@@ -82,8 +82,8 @@ export class CatalogResolver {
           timeoutMs: options.readTimeoutMs ?? READ_TIMEOUT_MS,
           onPeerChange: () => this.invalidate(),
           onBackgroundRefresh: () => {
-            this.routines.refreshSoon();
-            this.relations.refreshSoon();
+            this.routines.refreshInBackground();
+            this.relations.refreshInBackground();
           },
           ...(options.peerBudget ? { budget: options.peerBudget } : {}),
           log: (message) => options.log?.(message.replace(/^catalog peers/, `catalog peers${where}`)),
