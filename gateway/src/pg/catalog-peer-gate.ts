@@ -149,7 +149,7 @@ export class PeerNotificationGate {
     try {
       rows = await this.options.senders(pids);
     } catch {
-      // The connection's trouble is logged where it is handled; these senders count as not peers.
+      // The connection's trouble is handled where it is noticed; these notifications stay background reads.
     }
     this.looking = false;
     this.learn(pids, rows);
@@ -167,7 +167,8 @@ export class PeerNotificationGate {
       const r = byPid.get(pid) ?? { pid, role: unread, applicationName: '', peer: false };
       if (r.peer) peerNotified = true;
       else if (this.flood !== null) {
-        this.known.set(pid, r);
+        // A failed lookup is not remembered: the sender's next notification asks again.
+        if (rows !== null) this.known.set(pid, r);
         first ??= r;
       }
     }
