@@ -38,6 +38,7 @@ import type { PolicyEvaluator } from './policy/evaluate.ts';
 import { CancelRegistry } from './pg/cancel-registry.ts';
 import { LoginHello } from './pg/login-hello.ts';
 import { CatalogResolver, type CatalogOptions } from './pg/catalog.ts';
+import type { SnapshotStats } from './pg/catalog-snapshot.ts';
 import { clientHandshake } from './pg/client-handshake.ts';
 import { errorMessageFor, Session } from './pg/session.ts';
 import { UpstreamSystemRelations } from './pg/system-relations-loader.ts';
@@ -79,6 +80,8 @@ export interface RunningGateway {
   reopenAudit(): Promise<void>;
   /** Approval requests, answers and grants (docs/approvals.md). */
   approvals: Approvals;
+  /** Catalog snapshot reads per database served so far (for tests and status). */
+  catalogStats(): Map<string, { relations: SnapshotStats; routines: SnapshotStats }>;
   close(): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export interface StartOptions {
   /** Use this audit sink instead of opening config.audit.file. */
   audit?: AuditSink;
   /** How catalog snapshots are read and refreshed (tests and the bench shorten them; pg/catalog.ts). */
-  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs' | 'peers' | 'lockPollMs'>;
+  catalog?: Pick<CatalogOptions, 'readTimeoutMs' | 'timing' | 'changeWaitMs' | 'peers' | 'lockPollMs' | 'peerBudget'>;
   /** Where policy evaluations run (default: a pool of worker threads, policy/eval-pool.ts). */
   evaluator?: PolicyEvaluator;
   /** Verdicts shared by all sessions (default: a new DecisionCache; tests that count evaluations pass an empty one). */
@@ -619,6 +622,7 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
     adminPort: admin?.port ?? null,
     reopenAudit: () => audit.reopen(),
     approvals,
+    catalogStats: () => new Map([...catalogs].map(([db, c]) => [db, { relations: c.relations.stats(), routines: c.routines.stats() }])),
     close: async () => {
       await gitSource?.stop();
       await admin?.close();

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogResolver } from '../src/pg/catalog.ts';
-import { CATALOG_CHANNEL } from '../src/pg/catalog-peers.ts';
+import { CATALOG_CHANNEL, PEERS_APPLICATION_NAME } from '../src/pg/catalog-peers.ts';
 import { CATALOG_NOTIFY_TRIGGER, installCatalogNotify } from '../src/db/catalog-notify.ts';
 import { MASK_OWNER_ROLE } from '../src/db/mask-functions.ts';
 import type { SnapshotTiming } from '../src/pg/catalog-snapshot.ts';
@@ -33,7 +33,10 @@ async function until(done: () => boolean | Promise<boolean>, tries = 200): Promi
   return done();
 }
 
-const CLEANUP = `DROP TABLE IF EXISTS public.peers_probe_t; DROP VIEW IF EXISTS public.ddl_peers_v, public.ddl_peers_direct_v;
+/** A role outside Gatehouse that may connect (any such role can notify the channel). */
+const FLOODER_ROLE = 'gatehouse_test_flooder';
+
+const CLEANUP = `DROP TABLE IF EXISTS public.peers_probe_t, public.peers_flood_t, public.peers_flood_direct_t; DROP VIEW IF EXISTS public.ddl_peers_v, public.ddl_peers_direct_v;
 DROP EVENT TRIGGER IF EXISTS ${CATALOG_NOTIFY_TRIGGER}`;
 
 describe('catalog peers: schema changes through another instance', () => {
@@ -45,6 +48,7 @@ describe('catalog peers: schema changes through another instance', () => {
     direct = new pg.Client({ connectionString: url });
     await direct.connect();
     await direct.query(CLEANUP);
+    await direct.query(`DO $$ BEGIN CREATE ROLE ${FLOODER_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   });
   afterAll(async () => {
     await direct?.query(CLEANUP).catch(() => undefined);
@@ -81,6 +85,84 @@ describe('catalog peers: schema changes through another instance', () => {
       expect(await until(() => b.relations.stats().reads > reads)).toBe(true);
       expect(b.relations.stats().builds).toBe(1); // nothing changed: the same snapshot
     } finally {
+      await b.close();
+    }
+  });
+
+  it("a flood of notifications from outside Gatehouse costs a bounded number of reads; a peer's change in the middle of it is still waited for (R14-4)", async () => {
+    // No refill: past the first 3, only a Gatehouse instance's notification can make B wait for a read; one
+    // background read as the flood begins, the next 10 minutes later (SLOW: no other background read either).
+    const peerBudget = { burst: 3, perSecond: 0, backgroundEveryMs: 600_000 };
+    const options = { connectionString: url, database: null, timing: SLOW, peers: true, lockPollMs: 0, peerBudget } as const;
+    const logs: string[] = [];
+    const a = new CatalogResolver(options);
+    const b = new CatalogResolver({ ...options, log: (m) => logs.push(m) });
+    // Another role, claiming the peers' application_name (which anyone can choose).
+    const flooderUrl = new URL(url);
+    flooderUrl.username = FLOODER_ROLE;
+    const flooder = new pg.Client({ connectionString: flooderUrl.toString(), application_name: PEERS_APPLICATION_NAME });
+    await flooder.connect();
+    try {
+      await Promise.all([a.relations.ready(), b.relations.ready()]);
+      expect(await until(() => a.peers!.listening() && b.peers!.listening())).toBe(true);
+      const reads = b.relations.stats().reads;
+      let sent = 0;
+      const flood = async (rounds: number): Promise<void> => {
+        for (let i = 0; i < rounds; i++) {
+          // 100 notifications per statement (distinct payloads are each delivered).
+          await flooder.query(`SELECT count(pg_notify($1, 'spoofed-' || g)) FROM generate_series(1, 100) g`, [CATALOG_CHANNEL]);
+          sent += 100;
+        }
+      };
+      await flood(10);
+      expect(await until(() => b.peers!.flooded())).toBe(true);
+      // A schema change announced by a real peer instance in the middle of the flood.
+      await direct.query('CREATE TABLE public.peers_flood_t (id integer)');
+      const flooding = flood(10);
+      a.changed();
+      expect(await until(() => b.relations.current()?.get('public.peers_flood_t') != null)).toBe(true);
+      await flooding;
+      await flood(5);
+      // Let every notification arrive, and any read they started end.
+      await sleep(500);
+      await until(() => !b.relations.changePending());
+      // 3 waited for within the budget, 1 in the background, 1 for the peer's change: not one per notification.
+      expect(sent).toBe(2500);
+      expect(b.relations.stats().reads - reads).toBeLessThanOrEqual(5);
+      // The operator log names the sender once: its role is not the peers' (the application_name is).
+      const flood_logs = logs.filter((m) => m.includes('beyond 3 at once'));
+      expect(flood_logs).toHaveLength(1);
+      expect(flood_logs[0]).toContain(`role "${FLOODER_ROLE}"`);
+    } finally {
+      await flooder.end();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('past the budget, a change made directly on the server during a flood is read in the background after its last notification', async () => {
+    const peerBudget = { burst: 3, perSecond: 0, backgroundEveryMs: 200 };
+    const b = new CatalogResolver({ connectionString: url, database: null, timing: SLOW, peers: true, lockPollMs: 0, peerBudget });
+    const flooderUrl = new URL(url);
+    flooderUrl.username = FLOODER_ROLE;
+    const flooder = new pg.Client({ connectionString: flooderUrl.toString() });
+    await flooder.connect();
+    const flood = (): Promise<unknown> => flooder.query(`SELECT count(pg_notify($1, 'spoofed-' || g)) FROM generate_series(1, 100) g`, [CATALOG_CHANNEL]);
+    try {
+      await b.relations.ready();
+      expect(await until(() => b.peers!.listening())).toBe(true);
+      await flood();
+      expect(await until(() => b.peers!.flooded())).toBe(true);
+      // The reads the budget and the flood's first background read started end before the change.
+      await sleep(500);
+      expect(await until(() => !b.relations.changePending())).toBe(true);
+      // More of the flood (a background read as it arrives), then, as the event trigger would announce it, a
+      // change within the 200 ms after that read: the last notification, past the budget.
+      await flood();
+      await direct.query('CREATE TABLE public.peers_flood_direct_t (id integer)');
+      await direct.query('SELECT pg_notify($1, $2)', [CATALOG_CHANNEL, 'ddl']);
+      expect(await until(() => b.relations.current()?.get('public.peers_flood_direct_t') != null)).toBe(true);
+    } finally {
+      await flooder.end();
       await b.close();
     }
   });

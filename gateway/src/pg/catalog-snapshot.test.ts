@@ -39,6 +39,25 @@ function harness() {
 }
 
 describe('CatalogSnapshot', () => {
+  it('refreshInBackground() during a read in flight owes one read that starts after it; nothing waits', async () => {
+    const h = harness();
+    await h.snap.ready();
+    h.setHanging(true);
+    h.snap.refreshInBackground(); // read 2 starts
+    await h.settle();
+    h.setRows(['a', 'b']); // the change the flood's last notification announced, after read 2 began
+    h.snap.refreshInBackground();
+    h.snap.refreshInBackground(); // coalesced into the same owed read
+    expect(h.snap.changePending()).toBe(false);
+    await expect(h.snap.afterChange(1000)).resolves.toBe('fresh'); // at once: no change was announced
+    h.setHanging(false);
+    h.release();
+    await h.settle();
+    await h.settle();
+    expect(h.reads()).toBe(3);
+    expect(h.snap.current()?.names).toEqual(['a', 'b']);
+  });
+
   it('keeps the same snapshot object when a refresh returns the same rows, and builds a new one when they change', async () => {
     const h = harness();
     await h.snap.ready();

@@ -73,6 +73,8 @@ export class CatalogSnapshot<R, T> {
   /** Numbers each read as it starts; `confirmedRead` is the highest that succeeded (for fresh()). */
   private readsStarted = 0;
   private confirmedRead = 0;
+  /** refreshInBackground() asked for a read that has not started yet. */
+  private readOwed = false;
   private readonly counts: SnapshotStats = { reads: 0, builds: 0, failures: 0, consecutiveFailures: 0, lastError: null };
 
   constructor(
@@ -100,6 +102,15 @@ export class CatalogSnapshot<R, T> {
   /** Asks for a read soon (something was named that the snapshot does not know yet). */
   refreshSoon(): void {
     if (this.latest !== null && this.now() - this.checkedAt < this.timing.minRefreshIntervalMs) return;
+    this.refresh();
+  }
+
+  /**
+   * Asks for a read that starts after this call (the caller throttles): now, or right after the read in
+   * flight; not before a failure's backoff has passed. Nothing waits for it.
+   */
+  refreshInBackground(): void {
+    this.readOwed = true;
     this.refresh();
   }
 
@@ -212,13 +223,14 @@ export class CatalogSnapshot<R, T> {
     if (this.loading !== null || this.now() < this.retryAt) return;
     this.loading = this.read().finally(() => {
       this.loading = null;
-      // A change announced while this read was in flight: read again (the backoff still applies).
-      if (this.changePending() && this.now() >= this.retryAt) this.refresh();
+      // A change announced (or a read asked for) while this read was in flight: read again (the backoff still applies).
+      if ((this.changePending() || this.readOwed) && this.now() >= this.retryAt) this.refresh();
     });
   }
 
   private async read(): Promise<void> {
     this.counts.reads++;
+    this.readOwed = false;
     const generation = this.generation;
     const number = ++this.readsStarted;
     try {

@@ -5,6 +5,7 @@
 
 import { CatalogConnection } from './catalog-connection.ts';
 import { CatalogPeers } from './catalog-peers.ts';
+import type { PeerBudget } from './catalog-peer-gate.ts';
 import { DdlLockWatch } from './ddl-locks.ts';
 import { DEFAULT_SNAPSHOT_TIMING, type CatalogSnapshot, type ChangeWait, type SnapshotTiming } from './catalog-snapshot.ts';
 import { relationSnapshot, type RelationSnapshot } from './relation-snapshot.ts';
@@ -27,6 +28,11 @@ export interface CatalogOptions {
    * hear theirs (LISTEN/NOTIFY, pg/catalog-peers.ts). Default false (the server turns it on).
    */
   peers?: boolean;
+  /**
+   * How many notifications from backends that are not Gatehouse instances statements wait for (at once,
+   * then per second); beyond it they refresh in the background (pg/catalog-peer-gate.ts, R14-4).
+   */
+  peerBudget?: PeerBudget;
   /**
    * How often the DDL locks are polled between snapshot reads (pg/ddl-locks.ts); 0: never (locks are
    * then seen at snapshot reads only). Default 250 ms when `peers` is set, else 0 (the embedded demo).
@@ -75,6 +81,11 @@ export class CatalogResolver {
           database: options.database,
           timeoutMs: options.readTimeoutMs ?? READ_TIMEOUT_MS,
           onPeerChange: () => this.invalidate(),
+          onBackgroundRefresh: () => {
+            this.routines.refreshInBackground();
+            this.relations.refreshInBackground();
+          },
+          ...(options.peerBudget ? { budget: options.peerBudget } : {}),
           log: (message) => options.log?.(message.replace(/^catalog peers/, `catalog peers${where}`)),
         })
       : null;
