@@ -7,7 +7,7 @@ import { GatehouseError } from '../errors.ts';
 import { AppendFile, STDOUT } from './append-file.ts';
 import { chainLine, headOfLine, type ChainHead } from './chain.ts';
 import { chainStart, chainStatePath, saveState } from './chain-state.ts';
-import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
+import { checkpointPayload, checkpointRecord, type CheckpointPayload, type CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import { isSpace, outageBegan, outageEnded, outageOf, outageRefusal, recoveredRecord, type Outage } from './sink-outage.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
@@ -181,21 +181,13 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
     if (signer === null || outage !== null || file === null) return;
     flushDeferred();
-    const covers = chain;
-    if (covers.seq === 0 || (lastCheckpoint !== null && lastCheckpoint.seq === covers.seq)) return;
-    const payload: CheckpointPayload = {
-      seq: covers.seq,
-      head: covers.head,
-      previous: lastCheckpoint,
-      time: new Date().toISOString(),
-      interval_s: Math.round(intervalMs / 1000),
-      reason,
-    };
+    const payload = checkpointPayload(chain, lastCheckpoint, intervalMs, reason);
+    if (payload === null) return;
     const jws = await signer.sign(payload);
     if (outage !== null || file === null) return;
     const into = file;
     try {
-      append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
+      append([checkpointRecord(payload, jws)]);
       into.writeAppended();
     } catch (e) {
       fail(e);
