@@ -71,7 +71,7 @@ const PREALLOCATE_BYTES = 0;
  * appended log's on the disk alone, but through gateways on the shared 2-core machine it did not win
  * (2026-12-07, docs/benchmarks.md), so it stays opt-in; 16 MiB (some 8,000 statements' records) is a good size.
  */
-export const RING_BYTES = 0;
+const RING_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -356,7 +356,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
 }
 
 /** <path>.<UTC time to the second>, with -1, -2... when that name is taken. */
-export function rotatedName(path: string, at: Date): string {
+function rotatedName(path: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   let name = `${path}.${stamp}`;
   for (let n = 1; existsSync(name); n++) name = `${path}.${stamp}-${n}`;

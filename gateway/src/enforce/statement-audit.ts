@@ -64,6 +64,6 @@ export function sealStatement(seal: Sealer, s: DecidedStatement, parameters: Bou
 }
 
 /** The identity as audit records carry it. */
-export function identityOf(identity: Identity): PolicyInput['identity'] {
+function identityOf(identity: Identity): PolicyInput['identity'] {
   return { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name };
 }

@@ -40,24 +40,24 @@ function evaluateOne(
 ): Evaluated | Promise<Evaluated> {
   const reserved = reservedNameUse(parsed) ?? reservedObjectUse(parsed);
   if (reserved) {
-    return { text, parsed, input: null, verdict: { action: 'deny', reason: reserved, policies: [], masks: [] }, micros: 0, transient: false };
+    return refusedUnasked(text, parsed, reserved, [], false);
   }
   const relations = ctx.relations.current();
   if (relations === null && [...parsed.facts.tablesRead, ...parsed.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) {
     // Without the catalog, the tables read through views cannot be told to the policy: fail closed.
     ctx.relations.refreshSoon();
     const reason = "Gatehouse has not read the database's catalog yet, so it cannot tell which tables this statement reads through views; try again in a moment";
-    return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+    return refusedUnasked(text, parsed, reason, [], true);
   }
   const locked = relations === null ? [] : lockedViewsNamed(parsed.facts, relations);
   if (locked.length > 0) {
     ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
-    return { text, parsed, input: null, verdict: { action: 'deny', reason: viewLockedReason(locked), policies: [VIEW_LOCKED_POLICY_ID], masks: [] }, micros: 0, transient: true };
+    return refusedUnasked(text, parsed, viewLockedReason(locked), [VIEW_LOCKED_POLICY_ID], true);
   }
   const changing = relations === null ? [] : lockedRelationsNamed(parsed.facts, relations, ctx.upstreamPid ?? null);
   if (changing.length > 0) {
     ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
-    return { text, parsed, input: null, verdict: { action: 'deny', reason: relationLockedReason(changing), policies: [RELATION_LOCKED_POLICY_ID], masks: [] }, micros: 0, transient: true };
+    return refusedUnasked(text, parsed, relationLockedReason(changing), [RELATION_LOCKED_POLICY_ID], true);
   }
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
@@ -132,9 +132,14 @@ function verdictOf(ctx: DecisionContext, engine: PolicyEngine, input: PolicyInpu
   return budgeted instanceof Promise ? budgeted.then(remember) : remember(budgeted);
 }
 
+/** A statement denied without a verdict of the policy's (`transient`: not cached, it may pass on a later try). */
+function refusedUnasked(text: string, parsed: ParsedStatement, reason: string, policies: string[], transient: boolean): Evaluated {
+  return { text, parsed, input: null, verdict: { action: 'deny', reason, policies, masks: [] }, micros: 0, transient };
+}
+
 function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evaluated {
   const reason = `policy engine error: ${e instanceof Error ? e.message : String(e)}`;
-  return { text, parsed, input: null, verdict: { action: 'deny', reason, policies: [], masks: [] }, micros: 0, transient: true };
+  return refusedUnasked(text, parsed, reason, [], true);
 }
 
 /**
