@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { GatehouseError } from '../errors.ts';
 import { chainPrepared, EMPTY_CHAIN, lineHash, prepareRecord, type ChainHead, type PreparedRecord } from './chain.ts';
-import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
+import { checkpointPayload, checkpointRecord, type CheckpointPayload, type CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import { auditTable, ensureAuditTable, insertAuditRows, INSTANCE_LOCK, readChainState, type AuditRow, type AuditTable } from './postgres-table.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
@@ -258,19 +258,11 @@ export async function openPostgresAuditSink(options: PostgresSinkOptions): Promi
   const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
     if (signer === null || outage !== null) return;
     if (await durable()) return; // everything so far in the table, so the head signed is the latest
-    const covers = head;
-    if (covers.seq === 0 || (lastCheckpoint !== null && lastCheckpoint.seq === covers.seq)) return;
-    const payload: CheckpointPayload = {
-      seq: covers.seq,
-      head: covers.head,
-      previous: lastCheckpoint,
-      time: new Date().toISOString(),
-      interval_s: Math.round(intervalMs / 1000),
-      reason,
-    };
+    const payload = checkpointPayload(head, lastCheckpoint, intervalMs, reason);
+    if (payload === null) return;
     const jws = await signer.sign(payload);
     if (outage !== null) return;
-    accept({ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws });
+    accept(checkpointRecord(payload, jws));
     await durable(); // lastCheckpoint is set when its row commits
   };
 

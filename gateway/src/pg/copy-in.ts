@@ -3,7 +3,7 @@
 // that is, or it would count an ignored Sync as a request and attribute every later response to the
 // request before the one it answers (pg/session.ts holds the state, pg/upstream-relay.ts ends it).
 
-import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { ResultContext } from './pending.ts';
 
 /**
