@@ -17,6 +17,24 @@
 //   tcn's `triggered_change_notification()` (a trusted extension: any role with CREATE on the database may
 //   install it) NOTIFYs the row's primary key values to every listener. Fixed: for triggers, only
 //   functions in pg_catalog count as built in; others need the policy's review.
+// R17a-4 (high, older than session 17): a rule's actions run on the server on the stored rows raw, and a
+//   SELECT in one returns its rows to the client: `CREATE RULE ... ON UPDATE TO t DO ALSO SELECT secret
+//   FROM t WHERE id = NEW.id` gave a writer under a mask the stored secret. Rules reaching other masked
+//   tables were refused (R10-7), but the snapshot's rule reads leave a table's own out. Fixed: the
+//   snapshot says which relations have rules of their own (RelationInfo.rules), and a write under a mask
+//   to such a table with masked columns is refused (42501); a rule created there later on the server is
+//   found by the fingerprint check.
+//
+// Open (it.fails):
+// R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
+//   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
+//   clinical.patients`), created after the snapshot, is not seen: the fingerprint check runs only for
+//   writes that meet masked columns, so the INSERT runs and the SSN comes back raw. The README names this
+//   limit for triggers (their notices); a rule returns rows, and a DO ALSO INSERT into a masked table is
+//   an R10-7 oracle in the same window. The lock poll sees CREATE RULE's ACCESS EXCLUSIVE lock only if it
+//   polls while it is held. Idea for a fix: the fingerprint check for every write of an identity under a
+//   mask (the horizon probe's answer, cached per identity and snapshot), at one catalog query per such
+//   write (~1.8 ms median on 1,002 tables, docs/data-path.md).
 //
 // Tried and held (both engines): a trigger created directly on the server on a masked table after the
 // snapshot, then swapped for another function under the same name (CREATE OR REPLACE TRIGGER: the
@@ -24,7 +42,13 @@
 // parent's fingerprint holds its partitions'); a trigger enabled directly on the server (ALTER TABLE ...
 // ENABLE TRIGGER, tgenabled in the fingerprint); the decision cache across two identities on the same
 // write (the horizon probe's key is the statement's, identity included); TRUNCATE and COPY FROM firing an
-// unreviewed trigger (refused). Not attacked: pipelines (lock17 is changing them in this session).
+// unreviewed trigger (refused); a write to an unmasked table whose rule (in the snapshot) SELECTs the masked
+// patients (refused). Read and judged safe without a test: the decision cache's approximate LRU and
+// hand-written keys for null/false/[] (same strings as JSON.stringify), the RowDescription reuse (per
+// session, compared by bytes, frozen), the prefixed Query bytes (the no-prefix path already forwarded the
+// client's bytes; the prefix is UTF-8, so a non-ASCII table name under another client_encoding makes the
+// LOCK fail: refused, not run), the write probe's early return (touchedTables is empty for those statements
+// anyway). Not attacked: pipelines (lock17 is changing them in this session).
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam17a npx vitest run --project integration gateway/test/redteam-round17a.test.ts
 
@@ -144,6 +168,16 @@ reviewed contains f if {
 	some f in input.statement.trigger_functions
 	f in ${setLiteral(REVIEWED)}
 }
+
+allow contains {"id": "r17a-admins-read", "reason": "r17a admins read everything", "on": "read", "table": t} if {
+	member("r17a-admins")
+	some t in input.statement.tables_read
+}
+
+allow contains {"id": "r17a-admins-write", "reason": "r17a admins may write the log", "on": "write", "table": "clinical.r17a_logged"} if {
+	member("r17a-admins")
+	"clinical.r17a_logged" in input.statement.tables_written
+}
 `;
 
 const cedarList = (tables: readonly string[]): string => `[${tables.map((t) => `Gatehouse::Table::"${t}"`).join(', ')}]`;
@@ -169,6 +203,14 @@ when { ${cedarList(PLAIN)}.contains(resource) };
 @reviewed("${REVIEWED.join(', ')}")
 permit (principal in Gatehouse::Group::"r17a-writers", action == Gatehouse::Action::"write", resource is Gatehouse::Table)
 when { ${cedarList([...MASKED, ...PLAIN])}.contains(resource) };
+
+@id("r17a-admins-read")
+@reason("r17a admins read everything")
+permit (principal in Gatehouse::Group::"r17a-admins", action == Gatehouse::Action::"read", resource is Gatehouse::Table);
+
+@id("r17a-admins-write")
+@reason("r17a admins may write the log")
+permit (principal in Gatehouse::Group::"r17a-admins", action == Gatehouse::Action::"write", resource == Gatehouse::Table::"clinical.r17a_logged");
 `;
 
 /** The example policies of `engine` with the r17a writers' added. */
@@ -392,6 +434,24 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(r.code).toBeNull();
       // Fails while open: the SSN comes back as it is stored.
       expect(JSON.stringify(rows)).not.toContain(ssn);
+    });
+
+    it('held: the horizon verdict of an identity without masks is not reused for the writer under a mask (decision cache)', async () => {
+      const admin = await t.client(await t.token(`r17a-admin-${engine}`, ['r17a-admins']));
+      try {
+        const sql = "INSERT INTO clinical.r17a_logged VALUES (7, 'cache')";
+        const before = await inBlock(sql);
+        await admin.query('BEGIN');
+        const cleared = await admin.query(sql);
+        await admin.query('ROLLBACK');
+        const after = await inBlock(sql);
+        expect.soft(before.code).toBe('0A000');
+        expect.soft(cleared.rowCount).toBe(0); // the BEFORE trigger returns NULL: the row is skipped
+        expect.soft(after.code).toBe('0A000');
+        expect.soft(after.notices).toEqual([]);
+      } finally {
+        await admin.end();
+      }
     });
 
     it('nothing of a seeded value appears in anything the writer got back', () => {
