@@ -25,6 +25,10 @@
 //   to such a table with masked columns is refused (42501); a rule created there later on the server is
 //   found by the fingerprint check.
 //
+// R17a-5 (medium): a write held for approval was checked against the server's constraints before the
+//   wait only; a unique index made during the wait made the approved UPDATE an oracle on a masked column
+//   (23505 vs UPDATE 1). Fixed: checked again when released, refused (55000) when they changed.
+//
 // Open (it.fails):
 // R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
 //   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
@@ -59,6 +63,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
 import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { api, pendingRequest } from './support/approvals.ts';
 
 const S = {
   suppressed: 'R17a-Suppressed-Secret-4471',
@@ -457,6 +462,93 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('nothing of a seeded value appears in anything the writer got back', () => {
       expect(seen.length).toBeGreaterThan(15);
       expect(leaked(seen)).toEqual([]);
+    });
+  });
+}
+
+// R17a-5: a write held for approval was checked against the server's constraints (R10-10) before the
+// wait, never after it. A unique index made meanwhile (directly on the server, by someone else) was met
+// when the approved write ran: 23505 for a value stored in another row, UPDATE 1 for a new one. Fixed:
+// checked again when released (enforce/fresh-catalog.ts recheckAfterApproval), refused (55000) on a change.
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 17a: a write held for approval meets constraints made while it waited (${engine})`, () => {
+    let t: TestGateway;
+    let direct: pg.Client;
+    let agentToken: string;
+    let leadToken: string;
+    let stored: string;
+
+    beforeAll(async () => {
+      t = await startTestGateway({ engine, admin: true });
+      direct = new pg.Client({ connectionString: t.upstreamUrl });
+      await direct.connect();
+      await direct.query('DROP INDEX IF EXISTS clinical.r17a_phone');
+      stored = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+      agentToken = await t.token(`r17a-agent-${engine}`, ['agents']);
+      leadToken = await t.token(`r17a-lead-${engine}`, ['clinical-leads']);
+    });
+    afterAll(async () => {
+      await direct?.query('DROP INDEX IF EXISTS clinical.r17a_phone').catch(() => undefined);
+      await direct?.end();
+      await t?.close();
+    });
+
+    /**
+     * The agent's UPDATE of patient 1's (masked) phone to `guess` in a simple Query (nothing reaches the
+     * server before approval; with the extended protocol, Bind's lock on the table would hold the index
+     * back until the transaction ends), approved after a unique index on phone was made; patient 1's
+     * phone is put back after.
+     */
+    const approvedAfterIndex = async (guess: string): Promise<string> => {
+      const agent = await t.client(agentToken);
+      const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 1')).rows[0] as { phone: string }).phone;
+      try {
+        const held = agent.query(`UPDATE clinical.patients SET phone = '${guess}' WHERE id = 1`).then(
+          (r) => `rows ${r.rowCount}`,
+          (e: { code?: string }) => e.code ?? 'no-sqlstate',
+        );
+        const request = await pendingRequest(t.gw.adminPort!, leadToken, guess);
+        await direct.query('CREATE UNIQUE INDEX IF NOT EXISTS r17a_phone ON clinical.patients (phone)');
+        const answer = await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, leadToken, { verdict: 'approve', comment: 'ok' });
+        expect(answer.status).toBe(200);
+        return await held;
+      } finally {
+        await direct.query('DROP INDEX IF EXISTS clinical.r17a_phone');
+        await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 1', [phone]);
+        await agent.end();
+      }
+    };
+
+    it('still works: an approved write under a mask runs when nothing changed during the wait', async () => {
+      const agent = await t.client(agentToken);
+      try {
+        await agent.query('BEGIN');
+        const held = agent.query("UPDATE clinical.patients SET phone = '(000) 555-0001' WHERE id = 3");
+        const request = await pendingRequest(t.gw.adminPort!, leadToken, '(000) 555-0001');
+        await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, leadToken, { verdict: 'approve', comment: 'ok' });
+        expect((await held).rowCount).toBe(1);
+        await agent.query('ROLLBACK');
+      } finally {
+        await agent.end();
+      }
+    });
+
+    it('the premise: the agent reads phone masked, and the UPDATE is held for approval', async () => {
+      const agent = await t.client(agentToken);
+      try {
+        const r = await agent.query('SELECT phone FROM clinical.patients WHERE id = 2');
+        expect(r.rows[0].phone).not.toBe(stored);
+      } finally {
+        await agent.end();
+      }
+    });
+
+    it('R17a-5: a guess of a stored phone and a new one get the same answer after approval: refused, the constraints changed', async () => {
+      const forStored = await approvedAfterIndex(stored);
+      const forNew = await approvedAfterIndex('(000) 555-0000');
+      // Before the fix: 23505 for the stored phone, rows 1 for the new one.
+      expect(forStored).toBe(forNew);
+      expect(forStored).toBe('55000');
     });
   });
 }
