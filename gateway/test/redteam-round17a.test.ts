@@ -46,8 +46,8 @@
 // parent's fingerprint holds its partitions'); a trigger enabled directly on the server (ALTER TABLE ...
 // ENABLE TRIGGER, tgenabled in the fingerprint); the decision cache across two identities on the same
 // write (the horizon probe's key is the statement's, identity included); TRUNCATE and COPY FROM firing an
-// unreviewed trigger (refused); a write to an unmasked table whose rule (in the snapshot) SELECTs the masked
-// patients (refused). Read and judged safe without a test: the decision cache's approximate LRU and
+// unreviewed trigger (refused); a write to an unmasked table, or a view over one, whose rule (in the snapshot)
+// SELECTs the masked patients (refused). Read and judged safe without a test: the decision cache's approximate LRU and
 // hand-written keys for null/false/[] (same strings as JSON.stringify), the RowDescription reuse (per
 // session, compared by bytes, frozen), the prefixed Query bytes (the no-prefix path already forwarded the
 // client's bytes; the prefix is UTF-8, so a non-ASCII table name under another client_encoding makes the
@@ -76,7 +76,7 @@ const S = {
 /** Tables whose column `secret` the writers read redacted. */
 const MASKED = ['r17a_echoed', 'r17a_suppressed', 'r17a_notified', 'r17a_late', 'r17a_parted', 'r17a_parted_1'].map((t) => `clinical.${t}`);
 /** Tables the writers read raw. */
-const PLAIN = ['r17a_refs', 'r17a_plain', 'r17a_logged', 'r17a_relay'].map((t) => `clinical.${t}`);
+const PLAIN = ['r17a_refs', 'r17a_plain', 'r17a_logged', 'r17a_relay', 'r17a_relay_v'].map((t) => `clinical.${t}`);
 
 /** Made before the gateway starts, so that the first relation snapshot holds them. */
 const SETUP = `
@@ -121,6 +121,8 @@ CREATE RULE r17a_echoed AS ON UPDATE TO clinical.r17a_echoed DO ALSO SELECT secr
 CREATE RULE r17a_echoed_insert AS ON INSERT TO clinical.r17a_echoed DO ALSO SELECT secret FROM clinical.r17a_echoed WHERE id = 1;
 CREATE TABLE clinical.r17a_relay (id integer, note text);
 CREATE RULE r17a_relay AS ON INSERT TO clinical.r17a_relay DO ALSO SELECT ssn FROM clinical.patients WHERE id = 1;
+CREATE VIEW clinical.r17a_relay_v AS SELECT id, note FROM clinical.r17a_plain;
+CREATE RULE r17a_relay_v AS ON INSERT TO clinical.r17a_relay_v DO INSTEAD SELECT ssn FROM clinical.patients WHERE id = 1;
 CREATE TABLE clinical.r17a_logged (id integer, note text);
 CREATE FUNCTION clinical.r17a_log_patient() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -132,6 +134,7 @@ CREATE TRIGGER r17a_logged_truncate BEFORE TRUNCATE ON clinical.r17a_logged FOR 
 `;
 
 const CLEANUP = `
+DROP VIEW IF EXISTS clinical.r17a_relay_v;
 DROP TABLE IF EXISTS clinical.r17a_suppressed, clinical.r17a_refs, clinical.r17a_notified, clinical.r17a_late, clinical.r17a_parted, clinical.r17a_plain, clinical.r17a_logged, clinical.r17a_echoed, clinical.r17a_relay CASCADE;
 DROP FUNCTION IF EXISTS clinical.r17a_quote(), clinical.r17a_stamp(), clinical.r17a_log_patient();
 DROP SCHEMA IF EXISTS r17a_ext CASCADE;
@@ -397,10 +400,12 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it('held: a write to an unmasked table whose rule SELECTs the masked patients is refused', async () => {
-      const r = await inBlock("INSERT INTO clinical.r17a_relay VALUES (1, 'x')");
-      expect(leaked(r)).toEqual([]);
-      expect(r.code).not.toBeNull();
+    it('held: a write to an unmasked table, or a view over one, whose rule SELECTs the masked patients is refused', async () => {
+      for (const sql of ["INSERT INTO clinical.r17a_relay VALUES (1, 'x')", "INSERT INTO clinical.r17a_relay_v VALUES (1, 'x')"]) {
+        const r = await inBlock(sql);
+        expect.soft(leaked(r), sql).toEqual([]);
+        expect.soft(r.code, sql).not.toBeNull();
+      }
     });
 
     it('held: a rule made directly on the server on a masked table, returning masked rows, is known before the write', async () => {
