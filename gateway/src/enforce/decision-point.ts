@@ -10,7 +10,7 @@ import { holdForApproval } from './approval-hold.ts';
 import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-prefix.ts';
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
-import { freshCatalogFor } from './fresh-catalog.ts';
+import { freshCatalogFor, recheckAfterApproval } from './fresh-catalog.ts';
 import { triggerReviewRefusal } from './trigger-review.ts';
 import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement, type QueryDecision } from './decided-statement.ts';
@@ -141,7 +141,14 @@ function settle(
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
-  return held === null ? concludeDecision(ctx, text, protocol, s, null, options) : held.then((h) => concludeDecision(ctx, text, protocol, h.statements, h.error, options));
+  if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);
+  // Checked again once released: the constraints may have changed during the wait (R17a-5).
+  const checkedWith = ctx.relations.current();
+  return held.then((h) => {
+    const recheck = h.error === null ? recheckAfterApproval(ctx.relations, s, checkedWith) : null;
+    if (recheck === null) return concludeDecision(ctx, text, protocol, h.statements, h.error, options);
+    return recheck.then((stale) => concludeDecision(ctx, text, protocol, h.statements, stale, options));
+  });
 }
 
 /** The parsed statements of a string decided whole, or none when one was not parsed (refused before in practice). */
