@@ -15,7 +15,7 @@ import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { DecisionCache, type DecisionCacheKey } from './decision-cache.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
-import type { ApprovalGate } from './approval-gate.ts';
+import { isParseTime, type ApprovalGate } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { detectionScopeRefusal } from './detection-scope.ts';
@@ -28,7 +28,7 @@ import { lockPrefixFor, pastLocksRefusal, relationsPastLocks, type LockPrefix } 
 import { existenceRefusal, probeInput, probeTables, readProbe, writesMaskedTable, type ReadProbe } from './write-probe.ts';
 import { planSubjects, type Disclosures, type PhiTables, type SubjectPlan } from './subject-columns.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
-import { freshCatalogFor, type FreshRelations } from './fresh-catalog.ts';
+import { changedWhileHeld, freshCatalogFor, type FreshRelations } from './fresh-catalog.ts';
 import { alreadyMasked, horizonIdentity, horizonOf, triggerReviewRefusal, unvouchedTriggerFunctions, type TriggerReview } from './trigger-review.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import { recordTime } from '../audit/record-time.ts';
@@ -550,13 +550,14 @@ function checkFresh(
   s: DecidedStatement[],
 ): QueryDecision | Promise<QueryDecision> {
   const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
-  if (fresh === null) return settle(ctx, text, protocol, options, s);
+  if (fresh === null) return settle(ctx, text, protocol, options, s, decidedWith);
   return fresh.then((r) => {
-    if (r === 'same') return settle(ctx, text, protocol, options, s);
-    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'));
+    if (r === 'same') return settle(ctx, text, protocol, options, s, decidedWith);
+    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'), decidedWith);
     // Decided again with the snapshot just read (once: settled without another check).
+    const now = ctx.relations.current();
     const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound');
-    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a)) : settle(ctx, text, protocol, options, again);
+    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a, now)) : settle(ctx, text, protocol, options, again, now);
   });
 }
 
@@ -567,6 +568,7 @@ function settle(
   protocol: 'simple' | 'extended',
   options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
   s: DecidedStatement[],
+  decidedWith: RelationCatalog | null,
 ): QueryDecision | Promise<QueryDecision> {
   // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
@@ -574,7 +576,13 @@ function settle(
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
-  return held === null ? concludeDecision(ctx, text, protocol, s, null, options) : held.then((h) => concludeDecision(ctx, text, protocol, h.statements, h.error, options));
+  if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);
+  return held.then((h) => {
+    // Approved after a wait (at Parse nothing waits): a write under a mask is checked again against the server's schema (R17b-2).
+    const changed = h.error === null && !isParseTime(options.parameters) ? changedWhileHeld(ctx.relations, h.statements, decidedWith) : null;
+    if (changed === null) return concludeDecision(ctx, text, protocol, h.statements, h.error, options);
+    return changed.then((error) => concludeDecision(ctx, text, protocol, h.statements, error, options));
+  });
 }
 
 /** The parsed statements of a string decided whole, or none when one was not parsed (refused before in practice). */

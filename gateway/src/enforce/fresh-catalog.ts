@@ -7,6 +7,7 @@
 // statement decided again. For a simple Query the lock prefix (enforce/lock-prefix.ts) then holds the
 // written tables from the string's start, so no DDL fits between that check and the write.
 
+import { GatehouseError } from '../errors.ts';
 import type { PolicyInput } from '../policy/types.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maySeeMasks, type ProbedStatement } from './write-probe.ts';
@@ -85,4 +86,27 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A write held for approval (enforce/approval-hold.ts) was reviewed when it was decided, which can be up
+ * to an hour before it runs: a trigger, constraint or index created directly on the server meanwhile would
+ * meet it unreviewed (red-team round 17b, R17b-2). Once approved it is checked again the same way; null
+ * when nothing is checked or nothing changed, else the refusal (55000: send it again, to be decided anew).
+ */
+export function changedWhileHeld(
+  relations: FreshRelations,
+  statements: readonly ProbedStatement[],
+  decidedWith: RelationCatalog | null,
+): Promise<GatehouseError | null> | null {
+  const check = freshCatalogFor(relations, statements, decidedWith);
+  if (check === null) return null;
+  return check.then((r) => {
+    if (r === 'same') return null;
+    const what = r === 'changed' ? 'changed on the server (a trigger, constraint or index created, altered or dropped)' : `could not be checked again (${r})`;
+    return new GatehouseError('CATALOG_STALE', `Gatehouse refused this write: the tables it reaches ${what} while it waited for approval, so what was reviewed when it was decided no longer holds, and nothing of it ran`, {
+      ...(statements[0] !== undefined ? { decisionId: statements[0].decision.id, detail: `decision ${statements[0].decision.id}` } : {}),
+      hint: 'Send the statement again: it is decided against the schema as it is now (and held for approval again if the policy asks for it).',
+    });
+  });
 }

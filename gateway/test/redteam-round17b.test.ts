@@ -1,0 +1,224 @@
+// Red-team round 17b, against lock17 (pipelined statements decided in order and locked ahead:
+// pg/statement-order.ts, enforce/lock-ahead.ts, pg/lock-answers.ts). Method as in rounds 15 and 16: the
+// R15-1 race made deterministic (a direct transaction holds a row the agent's pipeline waits for; a
+// migration turns the table a later statement reads into json, whose default btree operator class is a PL
+// function raising the SSN it reads), both engines, real PostgreSQL 15.
+//
+// Found (each test asserts the SECURE behaviour):
+// - R17b-1 (medium, fixed; R16-3 again, through a Sync): lock17 parks a message only behind a client Query
+//   or Execute still unanswered. A Sync ahead of it is not counted, yet the Sync is where the implicit
+//   transaction commits and runs its deferred constraint checks, which wait for rows like any statement: an
+//   agent INSERTs into a table with a DEFERRABLE INITIALLY DEFERRED foreign key, sends Flush (the INSERT is
+//   answered: nothing in flight), then Sync + Parse/Bind/Execute SELECT + Sync in one write. The SELECT was
+//   decided on arrival and sent with no lock ahead; the commit waited for the referenced row another
+//   transaction held FOR UPDATE; a migration was granted meanwhile; the SELECT parsed the new definition
+//   and ran json's operator class: SSN in NOTICEs. Fixed (pg/pending.ts): an unanswered Sync counts as a
+//   statement in flight, so the SELECT waits for its ReadyForQuery, is decided then and gets the DO block
+//   ahead of it (55P03 under the migration). Costs a round trip only to clients that send a statement
+//   naming relations behind a Sync still unanswered (several transactions pipelined).
+// - R17b-2 (medium, fixed; R10-6/R10-10 through the approval wait): a write under a mask held for
+//   approval (agents' writes to clinical.patients in the example policies) was reviewed (trigger functions,
+//   constraint fingerprints: enforce/trigger-review.ts, fresh-catalog.ts) when decided, and run after the
+//   wait (up to an hour) with nothing checked again; the lock prefix taken then found the table free. A
+//   trigger created directly on the server during the wait, with an unreviewed function, ran under the
+//   agent's write. Its NOTICE quoting the SSN was withheld by the relay (defence in depth held), but the
+//   function ran with raw access (it could write the SSN where the agent reads, or raise only for some
+//   values: an error-vs-no-error oracle). Fixed (enforce/fresh-catalog.ts changedWhileHeld, called by the
+//   decision point once the approval is in, not at Parse where nothing waits): the same fingerprint check
+//   again; a difference or a failed check refuses the write with 55000 ("send it again"), nothing of it runs.
+//
+// Held (tried, kept where cheap as tests below or by reading):
+// - Reserved names: the DO block is prepared under `gatehouse_<session>_l<n>`; a client's statement names
+//   never reach the server as sent (renamed), portal and cursor names and SQL PREPARE/EXECUTE with the
+//   prefix are refused (any case for portals/cursors), so a name seen in pg_prepared_statements cannot be
+//   taken ahead of Gatehouse's own Parse.
+// - The DO block's text: every relation schema-qualified and double-quoted (quotedRelation), dollar-quote
+//   tag chosen not to occur in it; search_path cannot redirect it; a function named like a table is not
+//   called by LOCK TABLE.
+// - A held message keeps everything behind it held (one parked slot; the framer is not read past it, and
+//   past HELD_BACKLOG_BYTES the socket is paused): the held queue is bounded by the backlog.
+
+import pg from 'pg';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../src/audit/types.ts';
+import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { recorded, type TestGateway } from './support/harness.ts';
+import { lockWatchSettled, OURS, ROW_WAITER, until } from './support/migration-race.ts';
+import { api, pendingRequest } from './support/approvals.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+
+const CLEANUP = `
+DROP FUNCTION IF EXISTS clinical.rt17b_leak() CASCADE;
+DROP TABLE IF EXISTS public.pgbench_rt17b_alter, public.pgbench_rt17b_child, public.pgbench_rt17b_parent CASCADE;
+DROP OPERATOR CLASS IF EXISTS public.rt17b_json_ops USING btree CASCADE;
+DROP OPERATOR FAMILY IF EXISTS public.rt17b_json_ops USING btree CASCADE;
+DROP OPERATOR IF EXISTS public.<%% (json, json), public.<=%% (json, json), public.=%% (json, json), public.>=%% (json, json), public.>%% (json, json);
+DROP FUNCTION IF EXISTS public.rt17b_json_cmp(json, json), public.rt17b_json_lt(json, json), public.rt17b_json_le(json, json),
+  public.rt17b_json_eq(json, json), public.rt17b_json_ge(json, json), public.rt17b_json_gt(json, json) CASCADE;
+`;
+
+const SETUP = `
+-- A trigger function quoting the row's SSN, for a trigger created while a write waits for approval.
+CREATE FUNCTION clinical.rt17b_leak() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'row of %', OLD.ssn;
+  RETURN NEW;
+END $$;
+${jsonDefaultOperatorClassSql('rt17b', '%%')}
+-- Text now; a migration turns it into json.
+CREATE TABLE public.pgbench_rt17b_alter (id integer, v text);
+INSERT INTO public.pgbench_rt17b_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
+-- A foreign key checked when the implicit transaction commits (at the client's Sync).
+CREATE TABLE public.pgbench_rt17b_parent (id integer PRIMARY KEY);
+INSERT INTO public.pgbench_rt17b_parent SELECT generate_series(1, 100);
+CREATE TABLE public.pgbench_rt17b_child (id integer REFERENCES public.pgbench_rt17b_parent (id) DEFERRABLE INITIALLY DEFERRED);
+`;
+
+const ALTER = 'public.pgbench_rt17b_alter';
+const PARENT = 'public.pgbench_rt17b_parent';
+const CHILD = 'public.pgbench_rt17b_child';
+const TO_JSON = `ALTER TABLE ${ALTER} ALTER COLUMN v TYPE json USING v::json`;
+
+describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements pipelined behind others', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt17b',
+    cleanup: CLEANUP,
+    setup: SETUP,
+    agent: { subject: 'rt17b-agent', groups: ['agents', 'bench'] },
+    gateway: { admin: true }, // the admin listener, and approvals in memory with it
+  });
+  const { attempt } = rt;
+  let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
+
+  /** Resolves once the agent's statements are decided with a catalog read after the last change. */
+  async function catalogRead(): Promise<void> {
+    for (let i = 0; i < 600; i++) {
+      if ((await attempt(agent, `SELECT count(*) FROM ${ALTER}`)).code === null) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('Gatehouse did not read the catalog');
+  }
+
+  beforeAll(async () => {
+    ({ gateway: t, direct, agent, ssn } = rt);
+    await catalogRead();
+  }, 60_000);
+  beforeEach(() => catalogRead(), 60_000);
+
+  const upstreamClient = async (): Promise<pg.Client> => {
+    const c = new pg.Client({ connectionString: t.upstreamUrl });
+    await c.connect();
+    return c;
+  };
+
+  function outcomesOf(records: AuditRecord[], texts: readonly string[]): Array<Extract<AuditRecord, { type: 'outcome' }>['outcome'] | undefined> {
+    return texts.map((text) => {
+      const stmt = records.filter((r) => r.type === 'statement' && r.statement === recorded(text)).at(-1);
+      return records.find((r): r is Extract<AuditRecord, { type: 'outcome' }> => r.type === 'outcome' && stmt?.type === 'statement' && r.decision_id === stmt.decision_id)?.outcome;
+    });
+  }
+
+  it('the probe is live: after the migration, the DISTINCT raises the seeded SSN (sent directly)', async () => {
+    await direct.query('BEGIN');
+    const notices: string[] = [];
+    const listen = (n: { message?: string }): void => void notices.push(n.message ?? '');
+    try {
+      await direct.query(TO_JSON);
+      direct.on('notice', listen);
+      await direct.query(`SELECT DISTINCT v FROM ${ALTER} ORDER BY v`);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      direct.off('notice', listen);
+      await direct.query('ROLLBACK');
+      await lockWatchSettled(direct);
+    }
+    expect(notices.some((n) => n.startsWith('sorted next to') && n.includes(ssn))).toBe(true);
+  });
+
+  // R17b-1: the statement ahead is answered (Flush), the wait is in the Sync's commit (a deferred foreign
+  // key check waiting for a row). The migration commits only once the pipeline is answered or once the
+  // SELECT waits behind its lock (as it did before the fix, and then ran json's operator class), so a
+  // refused SELECT cannot be by chance.
+  it('R17b-1: a SELECT pipelined behind a Sync whose commit waits (deferred foreign key) is decided after it and refused (55P03) under the migration granted meanwhile', async () => {
+    const token = await t.token('rt17b-agent', ['agents', 'bench']);
+    const w = await WireClient.connect(t.port, token);
+    const holder = await upstreamClient();
+    const migration = await upstreamClient();
+    migration.on('error', () => undefined);
+    const insert = `INSERT INTO ${CHILD} VALUES (6)`;
+    const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
+    let groups: Message[][] | undefined;
+    let first: Message[] = [];
+    let decidedWhileWaiting = true;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT id FROM ${PARENT} WHERE id = 6 FOR UPDATE`);
+      const before = t.audit().length;
+      w.send(serialize.parse({ text: insert }), serialize.bind({}), serialize.execute({}), serialize.flush());
+      first = [await w.next(), await w.next(), await w.next()]; // the INSERT answered: nothing of the client's in flight
+      w.send(serialize.sync(), serialize.parse({ text: select }), serialize.bind({}), serialize.execute({}), serialize.sync());
+      const answered = w.untilReady(2).then((g) => (groups = g));
+      await until(direct, ROW_WAITER); // the commit's foreign key check waits for the held row
+      await migration.query('BEGIN');
+      await migration.query(TO_JSON); // granted at once: nothing of the pipeline holds the table
+      decidedWhileWaiting = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded(select));
+      await holder.query('COMMIT'); // the commit goes on; the SELECT is decided now
+      const selectWaits = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${ALTER}'::regclass AND mode = 'AccessShareLock' AND ${OURS}`;
+      await until(direct, selectWaits, () => groups !== undefined);
+      await migration.query('COMMIT');
+      await answered;
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+      await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
+      await direct.query(`DELETE FROM ${CHILD}`);
+      await lockWatchSettled(direct);
+    }
+    expect(names(first)).toEqual(['parseComplete', 'bindComplete', 'commandComplete']);
+    const [committed, refused] = groups!;
+    expect(JSON.stringify(groups)).not.toContain(ssn);
+    expect(refused!.filter((m) => m.name === 'notice' && String((m as { message?: string }).message).startsWith('sorted next to'))).toEqual([]);
+    expect(decidedWhileWaiting).toBe(false); // decided on arrival before the fix
+    expect(names(committed!)).toEqual(['readyForQuery']);
+    expect(errorCodes(refused!)).toEqual(['55P03']);
+    const found = outcomesOf(await t.auditUntil((r) => outcomesOf(r, [insert, select]).every((x) => x !== undefined)), [insert, select]);
+    expect(found[0]).toMatchObject({ status: 'ok', command_tag: 'INSERT 0 1' });
+    expect(found[1]).toMatchObject({ status: 'refused', sqlstate: '55P03' });
+  });
+
+  // R17b-2: the example policy holds agents' writes to clinical.patients for a clinical lead's approval.
+  // The write was reviewed (triggers, constraints: enforce/fresh-catalog.ts, trigger-review.ts) when it
+  // was decided, before the wait; the lock prefix is taken after it. A trigger created on the server
+  // while the write waited fires when it runs.
+  it('R17b-2: a trigger created while a write under a mask waits for approval refuses the write once approved (55000): never run unreviewed', async () => {
+    const adminPort = t.gw.adminPort!;
+    const lead = await t.token('lead-1', ['clinical-leads']);
+    const c = await t.client(await t.token('agent-7', ['agents']));
+    const notices: string[] = [];
+    c.on('notice', (n) => void notices.push(JSON.stringify(n)));
+    let outcome: { rowCount: number | null } | { code: string | undefined; message: string } | null = null;
+    try {
+      const held = c.query("UPDATE clinical.patients SET phone = '555-1717' WHERE id = 1").then(
+        (r) => ({ rowCount: r.rowCount }),
+        (e: { code?: string; message: string }) => ({ code: e.code, message: e.message }),
+      );
+      const request = await pendingRequest(adminPort, lead, "'555-1717'");
+      await direct.query('CREATE TRIGGER rt17b_leak BEFORE UPDATE ON clinical.patients FOR EACH ROW EXECUTE FUNCTION clinical.rt17b_leak()');
+      expect((await api(adminPort, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      outcome = await held;
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
+      await c.end();
+      await lockWatchSettled(direct);
+    }
+    expect(notices.filter((n) => n.includes(ssn))).toEqual([]);
+    expect(outcome).toMatchObject({ code: '55000' });
+    expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 1')).rows[0] as { phone: string }).phone).not.toBe('555-1717');
+  });
+});
