@@ -26,6 +26,17 @@
 //   values: an error-vs-no-error oracle). Fixed (enforce/fresh-catalog.ts changedWhileHeld, called by the
 //   decision point once the approval is in, not at Parse where nothing waits): the same fingerprint check
 //   again; a difference or a failed check refuses the write with 55000 ("send it again"), nothing of it runs.
+// - R17b-3 (low, availability; open, it.fails): the DO block ahead of a pipelined message is prepared
+//   under a named statement (`gatehouse_<session>_l<n>`) closed by the last two of its five messages. When
+//   its Execute fails (55P03 under a migration, 57014 from a cancel or statement_timeout, 42501, 42P01),
+//   the server skips both Closes with the client's messages up to the Sync, and the statement stays
+//   prepared in the backend for the rest of the connection (seen in pg_prepared_statements after R17b-1's
+//   refusal). One per failed lock: memory in the backend grows with the failures a session meets (an agent
+//   cannot fail them at will without a third party's lock or precise timing), and on a pooled upstream it
+//   lives until the connection is reset. Fix idea: keep the name in the lock-ahead pending entry; on its
+//   failure owe a `Close S` of it, sent (with a Flush, its CloseComplete swallowed) right after the client's
+//   Sync that ends the skipped stretch; or send `Close S` of the session's one fixed lock name ahead of
+//   every DO block, which bounds the leftovers to one per session.
 //
 // Held (tried, kept where cheap as tests below or by reading):
 // - Reserved names: the DO block is prepared under `gatehouse_<session>_l<n>`; a client's statement names
@@ -37,6 +48,17 @@
 //   called by LOCK TABLE.
 // - A held message keeps everything behind it held (one parked slot; the framer is not read past it, and
 //   past HELD_BACKLOG_BYTES the socket is paused): the held queue is bounded by the backlog.
+// - Two Syncs in one write behind a statement in flight, errors skipping to Sync, a failed block's 25P02:
+//   message for message as PostgreSQL (lock-ahead.test.ts, run green with R17b-1's change). A DO block in
+//   a failed block fails at its Parse (25P02), so it leaves no statement (R17b-3 needs a failing Execute).
+// - search_path changed between a Parse and a parked Bind: PostgreSQL re-analyses the statement with the
+//   current search_path (since 9.3), the path Gatehouse decides and locks with (by reading).
+// - A released message its decision refuses gets no DO block; a released Execute of a DECLAREd cursor is
+//   not parked (no text decided there; the DECLARE was decided and locked itself) (by reading).
+// - The NOTICE of the unreviewed trigger in R17b-2 was withheld by the relay (routine code writing a
+//   masked table): the value did not reach the agent through that channel even before the fix.
+// Not attacked: a CancelRequest timed into the DO block (its 57014 is shown with Gatehouse's detail and
+// the statement skipped, by reading lockAheadFailed), COPY FROM behind a parked message, hot standby.
 
 import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -46,7 +68,7 @@ import { recorded, type TestGateway } from './support/harness.ts';
 import { lockWatchSettled, OURS, ROW_WAITER, until } from './support/migration-race.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
-import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const CLEANUP = `
 DROP FUNCTION IF EXISTS clinical.rt17b_leak() CASCADE;
@@ -79,6 +101,20 @@ const ALTER = 'public.pgbench_rt17b_alter';
 const PARENT = 'public.pgbench_rt17b_parent';
 const CHILD = 'public.pgbench_rt17b_child';
 const TO_JSON = `ALTER TABLE ${ALTER} ALTER COLUMN v TYPE json USING v::json`;
+
+/**
+ * Runs an open finding's body so that only its assertions can make it fail: a setup step that throws (the
+ * attack did not run as planned) is reported and swallowed, so the `it.fails` around it does not pass by
+ * chance but is reported as unexpectedly passing.
+ */
+async function assertsOnly(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (e instanceof Error && e.name === 'AssertionError') throw e;
+    console.error('the attack did not run, so this open finding was not tested:', e);
+  }
+}
 
 describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements pipelined behind others', (engine) => {
   const rt = useRedTeamFixture({
@@ -137,38 +173,45 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
     expect(notices.some((n) => n.startsWith('sorted next to') && n.includes(ssn))).toBe(true);
   });
 
-  // R17b-1: the statement ahead is answered (Flush), the wait is in the Sync's commit (a deferred foreign
-  // key check waiting for a row). The migration commits only once the pipeline is answered or once the
-  // SELECT waits behind its lock (as it did before the fix, and then ran json's operator class), so a
-  // refused SELECT cannot be by chance.
-  it('R17b-1: a SELECT pipelined behind a Sync whose commit waits (deferred foreign key) is decided after it and refused (55P03) under the migration granted meanwhile', async () => {
+  const INSERT = `INSERT INTO ${CHILD} VALUES (6)`;
+  const SELECT = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
+
+  /**
+   * The R17b-1 attack: the INSERT is answered after a Flush (nothing of the client's in flight), then Sync +
+   * the SELECT + Sync in one write; the Sync's commit waits for a row (the deferred foreign key check), a
+   * migration is granted meanwhile. The migration commits only once the pipeline is answered or once the
+   * SELECT waits behind its lock (as it did before the fix, and then ran json's operator class), so a
+   * refused SELECT cannot be by chance. Then the prepared statements the session's backend holds.
+   */
+  async function syncRace(): Promise<{ first: Message[]; groups: Message[][]; decidedWhileWaiting: boolean; leftPrepared: Message[] }> {
     const token = await t.token('rt17b-agent', ['agents', 'bench']);
     const w = await WireClient.connect(t.port, token);
     const holder = await upstreamClient();
     const migration = await upstreamClient();
     migration.on('error', () => undefined);
-    const insert = `INSERT INTO ${CHILD} VALUES (6)`;
-    const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
     let groups: Message[][] | undefined;
     let first: Message[] = [];
     let decidedWhileWaiting = true;
+    let leftPrepared: Message[] = [];
     try {
       await holder.query('BEGIN');
       await holder.query(`SELECT id FROM ${PARENT} WHERE id = 6 FOR UPDATE`);
       const before = t.audit().length;
-      w.send(serialize.parse({ text: insert }), serialize.bind({}), serialize.execute({}), serialize.flush());
+      w.send(serialize.parse({ text: INSERT }), serialize.bind({}), serialize.execute({}), serialize.flush());
       first = [await w.next(), await w.next(), await w.next()]; // the INSERT answered: nothing of the client's in flight
-      w.send(serialize.sync(), serialize.parse({ text: select }), serialize.bind({}), serialize.execute({}), serialize.sync());
+      w.send(serialize.sync(), serialize.parse({ text: SELECT }), serialize.bind({}), serialize.execute({}), serialize.sync());
       const answered = w.untilReady(2).then((g) => (groups = g));
       await until(direct, ROW_WAITER); // the commit's foreign key check waits for the held row
       await migration.query('BEGIN');
       await migration.query(TO_JSON); // granted at once: nothing of the pipeline holds the table
-      decidedWhileWaiting = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded(select));
+      decidedWhileWaiting = t.audit().slice(before).some((r) => r.type === 'statement' && r.statement === recorded(SELECT));
       await holder.query('COMMIT'); // the commit goes on; the SELECT is decided now
       const selectWaits = `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${ALTER}'::regclass AND mode = 'AccessShareLock' AND ${OURS}`;
       await until(direct, selectWaits, () => groups !== undefined);
       await migration.query('COMMIT');
       await answered;
+      w.send(serialize.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'gatehouse%'`));
+      leftPrepared = (await w.untilReady(1))[0]!;
     } finally {
       w.close();
       await holder.query('ROLLBACK').catch(() => undefined);
@@ -179,16 +222,31 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
       await direct.query(`DELETE FROM ${CHILD}`);
       await lockWatchSettled(direct);
     }
+    return { first, groups: groups!, decidedWhileWaiting, leftPrepared };
+  }
+
+  it('R17b-1: a SELECT pipelined behind a Sync whose commit waits (deferred foreign key) is decided after it and refused (55P03) under the migration granted meanwhile', async () => {
+    const { first, groups, decidedWhileWaiting } = await syncRace();
     expect(names(first)).toEqual(['parseComplete', 'bindComplete', 'commandComplete']);
-    const [committed, refused] = groups!;
+    const [committed, refused] = groups;
     expect(JSON.stringify(groups)).not.toContain(ssn);
     expect(refused!.filter((m) => m.name === 'notice' && String((m as { message?: string }).message).startsWith('sorted next to'))).toEqual([]);
     expect(decidedWhileWaiting).toBe(false); // decided on arrival before the fix
     expect(names(committed!)).toEqual(['readyForQuery']);
     expect(errorCodes(refused!)).toEqual(['55P03']);
-    const found = outcomesOf(await t.auditUntil((r) => outcomesOf(r, [insert, select]).every((x) => x !== undefined)), [insert, select]);
+    const found = outcomesOf(await t.auditUntil((r) => outcomesOf(r, [INSERT, SELECT]).every((x) => x !== undefined)), [INSERT, SELECT]);
     expect(found[0]).toMatchObject({ status: 'ok', command_tag: 'INSERT 0 1' });
     expect(found[1]).toMatchObject({ status: 'refused', sqlstate: '55P03' });
+  });
+
+  // R17b-3 (open): a DO block that fails leaves its prepared statement in the session's backend.
+  it.fails('R17b-3: a lock ahead that fails leaves no statement of Gatehouse prepared in the backend', async () => {
+    await assertsOnly(async () => {
+      const { groups, leftPrepared } = await syncRace();
+      if (errorCodes(groups[1]!).join() !== '55P03') throw new Error(`the lock ahead did not fail: ${JSON.stringify(groups)}`);
+      if (errorCodes(leftPrepared).length > 0) throw new Error(`pg_prepared_statements could not be read: ${JSON.stringify(leftPrepared)}`);
+      expect(rowsOf(leftPrepared)).toEqual([]);
+    });
   });
 
   // R17b-2: the example policy holds agents' writes to clinical.patients for a clinical lead's approval.
