@@ -18,7 +18,7 @@ const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
   'swap-error': { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null },
   'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null },
   'search-path': { kind: 'search-path', value: null, failed: false },
-  'lock-ahead': { kind: 'lock-ahead', prefix: { text: 'LOCK TABLE "public"."t" IN ACCESS SHARE MODE NOWAIT; ', statements: 1, chars: 53, relations: ['public.t'] }, ctx: ctx(), sql: 'SELECT * FROM t', left: 5 },
+  'lock-ahead': { kind: 'lock-ahead', prefix: { text: 'LOCK TABLE "public"."t" IN ACCESS SHARE MODE NOWAIT; ', statements: 1, chars: 53, relations: ['public.t'] }, ctx: ctx(), sql: 'SELECT * FROM t', left: 6 },
 };
 
 function queueOf(kinds: Pending['kind'][]): PendingQueue {

@@ -92,7 +92,7 @@ export type Pending =
   // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
   | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
   | { kind: 'search-path'; value: string | null; failed: boolean } // Gatehouse's own hidden probe (pg/search-path.ts)
-  // Gatehouse's own Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
+  // Gatehouse's own Close/Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
   // (ctx: the Execute's, else null; sql: the statement's), whose answers (`left` to come) the client
   // never sees (enforce/lock-ahead.ts, pg/lock-answers.ts).
   | { kind: 'lock-ahead'; prefix: LockPrefix; ctx: ResultContext | null; sql: string; left: number };
