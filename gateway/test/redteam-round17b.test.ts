@@ -57,6 +57,18 @@
 //   not parked (no text decided there; the DECLARE was decided and locked itself) (by reading).
 // - The NOTICE of the unreviewed trigger in R17b-2 was withheld by the relay (routine code writing a
 //   masked table): the value did not reach the agent through that channel even before the fix.
+// - An approved write in the extended protocol: its Parse and Bind went up before the Execute was held,
+//   so the implicit transaction holds the table: a trigger cannot be created during the wait (test below).
+//   After a trigger is dropped directly, the agent's next write under a mask was refused (42501, unreviewed
+//   trigger) until the snapshot was read again: stale, but closed.
+// Observed, not fixed (availability, older than lock17): that same lock is held for the whole approval
+// wait (up to the request's TTL, 1 h in the example policy), so a migration of clinical.patients waits for
+// it, and every later statement on the table, of any session, queues behind the migration's lock request.
+// Idea: prepare held writes upstream only once approved (decide at Parse, forward Parse/Bind with the
+// Execute), or end the implicit transaction before the wait.
+// Left open (not fixed here): a Parse or Bind ahead waiting for a relation lock is not counted as work in
+// flight (counting it would make every Bind wait for its Parse's answer); a migration that takes its lock
+// on the relation ahead within the lock poll's window (R14-3) lets a statement behind it be decided early.
 // Not attacked: a CancelRequest timed into the DO block (its 57014 is shown with Gatehouse's detail and
 // the statement skipped, by reading lockAheadFailed), COPY FROM behind a parked message, hot standby.
 
@@ -242,34 +254,67 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
     expect(left[1]!.length).toBeLessThanOrEqual(1); // two before the fix
   });
 
+  // Held: in the extended protocol the Execute is held after its Parse and Bind went up, and they hold the
+  // table's lock in the implicit transaction: no trigger can be created during the wait (it waits, here
+  // bounded by a lock_timeout), and the approved write runs as reviewed.
+  it('held, extended protocol: the held Execute\'s Parse and Bind keep a trigger from being created during the wait', async () => {
+    const adminPort = t.gw.adminPort!;
+    const lead = await t.token('lead-1', ['clinical-leads']);
+    const c = await t.client(await t.token('agent-7', ['agents']));
+    let created: string | null = 'not tried';
+    try {
+      const held = c.query('UPDATE clinical.patients SET phone = $1 WHERE id = $2', ['555-1718', 1]);
+      const request = await pendingRequest(adminPort, lead, 'SET phone = $1');
+      await direct.query(`SET lock_timeout = '300ms'`);
+      created = await direct.query('CREATE TRIGGER rt17b_leak BEFORE UPDATE ON clinical.patients FOR EACH ROW EXECUTE FUNCTION clinical.rt17b_leak()').then(
+        () => null,
+        (e: { code?: string }) => e.code ?? 'no code',
+      );
+      expect((await api(adminPort, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      expect((await held).rowCount).toBe(1);
+    } finally {
+      await direct.query('RESET lock_timeout');
+      await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
+      await c.end();
+      await lockWatchSettled(direct);
+    }
+    expect(created).toBe('55P03');
+  });
+
   // R17b-2: the example policy holds agents' writes to clinical.patients for a clinical lead's approval.
   // The write was reviewed (triggers, constraints: enforce/fresh-catalog.ts, trigger-review.ts) when it
   // was decided, before the wait; the lock prefix is taken after it. A trigger created on the server
   // while the write waited fires when it runs.
-  it('R17b-2: a trigger created while a write under a mask waits for approval refuses the write once approved (55000): never run unreviewed', async () => {
+  /** R17b-2's attack: the write sent (`send`), held; a trigger created on the server; approved; the write's outcome and the notices. */
+  async function approvalRace(send: (c: pg.Client) => Promise<pg.QueryResult>, marker: string): Promise<{ outcome: unknown; notices: string[] }> {
     const adminPort = t.gw.adminPort!;
     const lead = await t.token('lead-1', ['clinical-leads']);
     const c = await t.client(await t.token('agent-7', ['agents']));
     const notices: string[] = [];
     c.on('notice', (n) => void notices.push(JSON.stringify(n)));
-    let outcome: { rowCount: number | null } | { code: string | undefined; message: string } | null = null;
     try {
-      const held = c.query("UPDATE clinical.patients SET phone = '555-1717' WHERE id = 1").then(
+      const held = send(c).then(
         (r) => ({ rowCount: r.rowCount }),
         (e: { code?: string; message: string }) => ({ code: e.code, message: e.message }),
       );
-      const request = await pendingRequest(adminPort, lead, "'555-1717'");
+      const request = await pendingRequest(adminPort, lead, marker);
       await direct.query('CREATE TRIGGER rt17b_leak BEFORE UPDATE ON clinical.patients FOR EACH ROW EXECUTE FUNCTION clinical.rt17b_leak()');
       expect((await api(adminPort, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
-      outcome = await held;
+      const outcome = await held;
       await new Promise((r) => setImmediate(r));
+      return { outcome, notices };
     } finally {
       await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
       await c.end();
       await lockWatchSettled(direct);
     }
+  }
+
+  it('R17b-2: a trigger created while a write under a mask waits for approval refuses the write once approved (55000): never run unreviewed', async () => {
+    const { outcome, notices } = await approvalRace((c) => c.query("UPDATE clinical.patients SET phone = '555-1717' WHERE id = 1"), "'555-1717'");
     expect(notices.filter((n) => n.includes(ssn))).toEqual([]);
     expect(outcome).toMatchObject({ code: '55000' });
     expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 1')).rows[0] as { phone: string }).phone).not.toBe('555-1717');
   });
+
 });
