@@ -474,7 +474,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 // R17a-5: a write held for approval was checked against the server's constraints (R10-10) before the
 // wait, never after it. A unique index made meanwhile (directly on the server, by someone else) was met
 // when the approved write ran: 23505 for a value stored in another row, UPDATE 1 for a new one. Fixed:
-// checked again when released (enforce/fresh-catalog.ts recheckAfterApproval), refused (55000) on a change.
+// checked again when released (enforce/fresh-catalog.ts changedWhileHeld), refused (55000) on a change.
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 17a: a write held for approval meets constraints made while it waited (${engine})`, () => {
     let t: TestGateway;

@@ -6,11 +6,12 @@ import type { PolicyEngine } from '../policy/types.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
+import { isParseTime } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
 import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-prefix.ts';
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
-import { freshCatalogFor, recheckAfterApproval } from './fresh-catalog.ts';
+import { changedWhileHeld, freshCatalogFor } from './fresh-catalog.ts';
 import { triggerReviewRefusal } from './trigger-review.ts';
 import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement, type QueryDecision } from './decided-statement.ts';
@@ -117,13 +118,14 @@ function checkFresh(
   s: DecidedStatement[],
 ): QueryDecision | Promise<QueryDecision> {
   const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
-  if (fresh === null) return settle(ctx, text, protocol, options, s);
+  if (fresh === null) return settle(ctx, text, protocol, options, s, decidedWith);
   return fresh.then((r) => {
-    if (r === 'same') return settle(ctx, text, protocol, options, s);
-    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'));
+    if (r === 'same') return settle(ctx, text, protocol, options, s, decidedWith);
+    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'), decidedWith);
     // Decided again with the snapshot just read (once: settled without another check).
+    const now = ctx.relations.current();
     const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound');
-    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a)) : settle(ctx, text, protocol, options, again);
+    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a, now)) : settle(ctx, text, protocol, options, again, now);
   });
 }
 
@@ -134,6 +136,7 @@ function settle(
   protocol: 'simple' | 'extended',
   options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
   s: DecidedStatement[],
+  decidedWith: RelationCatalog | null,
 ): QueryDecision | Promise<QueryDecision> {
   // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
@@ -142,12 +145,11 @@ function settle(
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
   if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);
-  // Checked again once released: the constraints may have changed during the wait (R17a-5).
-  const checkedWith = ctx.relations.current();
   return held.then((h) => {
-    const recheck = h.error === null ? recheckAfterApproval(ctx.relations, s, checkedWith) : null;
-    if (recheck === null) return concludeDecision(ctx, text, protocol, h.statements, h.error, options);
-    return recheck.then((stale) => concludeDecision(ctx, text, protocol, h.statements, stale, options));
+    // Approved after a wait (at Parse nothing waits): a write under a mask is checked again against the server's schema (R17a-5, R17b-2).
+    const changed = h.error === null && !isParseTime(options.parameters) ? changedWhileHeld(ctx.relations, h.statements, decidedWith) : null;
+    if (changed === null) return concludeDecision(ctx, text, protocol, h.statements, h.error, options);
+    return changed.then((error) => concludeDecision(ctx, text, protocol, h.statements, error, options));
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision, PolicyInput } from '../policy/types.ts';
-import { freshCatalogFor, reachedRelations, type FreshRelations } from './fresh-catalog.ts';
+import { changedWhileHeld, freshCatalogFor, reachedRelations, type FreshRelations } from './fresh-catalog.ts';
 import { RelationCatalog, type RelationInfo } from './relation-catalog.ts';
 import type { ProbedStatement } from './write-probe.ts';
 
@@ -91,5 +91,32 @@ describe('freshCatalogFor', () => {
   it('a check that fails answers failed (the write is refused)', async () => {
     const r: FreshRelations = { current: () => CATALOG, structure: () => Promise.reject(new Error('down')), fresh: async () => 'fresh' };
     expect(await freshCatalogFor(r, [write(['clinical.visits'])], CATALOG)).toBe('failed');
+  });
+});
+
+describe('changedWhileHeld (a write approved after a wait, R17b-2)', () => {
+  const newer = new RelationCatalog([rel(1, 'patients', { structure: 'new' }), rel(2, 'visits')], { hash: true });
+  const relations = (now: Map<number, string>, structure?: () => Promise<Map<number, string>>): FreshRelations => {
+    let current = CATALOG;
+    return {
+      current: () => current,
+      structure: structure ?? (async () => now),
+      fresh: async () => ((current = newer), 'fresh'),
+    };
+  };
+
+  it('nothing to check, or the same fingerprints: no refusal', async () => {
+    expect(changedWhileHeld(relations(new Map()), [write(['clinical.patients'], false)], CATALOG)).toBeNull();
+    expect(await changedWhileHeld(relations(new Map([[1, 's1'], [2, 's2']])), [write(['clinical.visits'])], CATALOG)).toBeNull();
+  });
+
+  it('a changed fingerprint, or a check that fails, refuses with 55000 and says to send it again', async () => {
+    const changed = await changedWhileHeld(relations(new Map([[1, 'new'], [2, 's2']])), [write(['clinical.visits'])], CATALOG);
+    expect(changed?.code).toBe('CATALOG_STALE');
+    expect(changed?.sqlstate).toBe('55000');
+    expect(changed?.message).toMatch(/changed on the server .* while it waited for approval/);
+    expect(changed?.hint).toMatch(/^Send the statement again/);
+    const failed = await changedWhileHeld(relations(new Map(), () => Promise.reject(new Error('down'))), [write(['clinical.visits'])], CATALOG);
+    expect(failed?.message).toMatch(/could not be checked again \(failed\)/);
   });
 });

@@ -89,28 +89,24 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
 }
 
 /**
- * After an approval wait (red-team round 17a, R17a-5): the check above ran before the wait, which may
- * last minutes, so a write under a mask is checked again against the constraints the server has when it
- * is released. `statements`: as decided before the wait (their masks and probes); `checkedWith`: the
- * snapshot their existence-oracle check used. Any difference refuses the write (55000): it was decided,
- * and approved, for the constraints of before. null when no statement is such a write.
+ * A write held for approval (enforce/approval-hold.ts) was reviewed when it was decided, which can be up
+ * to an hour before it runs: a trigger, constraint or index created directly on the server meanwhile would
+ * meet it unreviewed (red-team rounds 17a and 17b, R17a-5 and R17b-2). Once approved it is checked again the same way; null
+ * when nothing is checked or nothing changed, else the refusal (55000: send it again, to be decided anew).
  */
-export function recheckAfterApproval(relations: FreshRelations, statements: readonly ProbedStatement[], checkedWith: RelationCatalog | null): Promise<GatehouseError | null> | null {
-  const check = freshCatalogFor(relations, statements, checkedWith);
+export function changedWhileHeld(
+  relations: FreshRelations,
+  statements: readonly ProbedStatement[],
+  decidedWith: RelationCatalog | null,
+): Promise<GatehouseError | null> | null {
+  const check = freshCatalogFor(relations, statements, decidedWith);
   if (check === null) return null;
-  const id = statements.find(checked)?.decision.id;
-  return check.then((r) =>
-    r === 'same'
-      ? null
-      : new GatehouseError(
-          'CATALOG_STALE',
-          r === 'changed'
-            ? 'Gatehouse refused this write: it touches a table with columns masked for you, and its constraints or triggers changed on the server while it waited for approval, so it was decided for ones it would not meet'
-            : 'Gatehouse refused this write: it touches a table with columns masked for you, and the database\'s catalog could not be checked again after its approval wait',
-          {
-            ...(id === undefined ? {} : { decisionId: id }),
-            hint: 'Send the statement again: it will be decided, and approved, for the constraints the table has now.',
-          },
-        ),
-  );
+  return check.then((r) => {
+    if (r === 'same') return null;
+    const what = r === 'changed' ? 'changed on the server (a trigger, constraint or index created, altered or dropped)' : `could not be checked again (${r})`;
+    return new GatehouseError('CATALOG_STALE', `Gatehouse refused this write: the tables it reaches ${what} while it waited for approval, so what was reviewed when it was decided no longer holds, and nothing of it ran`, {
+      ...(statements[0] !== undefined ? { decisionId: statements[0].decision.id, detail: `decision ${statements[0].decision.id}` } : {}),
+      hint: 'Send the statement again: it is decided against the schema as it is now (and held for approval again if the policy asks for it).',
+    });
+  });
 }

@@ -23,10 +23,11 @@ export interface LockAnswerSink {
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void;
 }
 
-/** The DO block's Parse, Bind, Execute and Closes under a reserved name, and its pending entry. */
+/** The DO block's Close (of the session's last one), Parse, Bind, Execute and Closes under a reserved name, and its pending entry. */
 export function lockAheadMessages(name: string, prefix: LockPrefix, ctx: ResultContext | null, sql: string): { messages: Buffer[]; expect: Pending } {
   return {
     messages: [
+      encodeClose('S', name),
       encodeParse({ name, sql: lockBlockSql(prefix), paramTypes: [] }),
       encodeBind({ portal: name, statement: name, paramFormats: [], params: [], resultFormats: [] }),
       encodeExecute(name, 0),

@@ -18,7 +18,7 @@ const ENTRY: { [K in Pending['kind']]: Extract<Pending, { kind: K }> } = {
   'swap-error': { kind: 'swap-error', error: Buffer.alloc(0), droppedUnnamed: null },
   'refused-query': { kind: 'refused-query', error: Buffer.alloc(0), shown: false, droppedUnnamed: null },
   'search-path': { kind: 'search-path', value: null, failed: false },
-  'lock-ahead': { kind: 'lock-ahead', prefix: { text: 'LOCK TABLE "public"."t" IN ACCESS SHARE MODE NOWAIT; ', statements: 1, chars: 53, relations: ['public.t'] }, ctx: ctx(), sql: 'SELECT * FROM t', left: 5 },
+  'lock-ahead': { kind: 'lock-ahead', prefix: { text: 'LOCK TABLE "public"."t" IN ACCESS SHARE MODE NOWAIT; ', statements: 1, chars: 53, relations: ['public.t'] }, ctx: ctx(), sql: 'SELECT * FROM t', left: 6 },
 };
 
 function queueOf(kinds: Pending['kind'][]): PendingQueue {
@@ -197,9 +197,9 @@ describe('clientWorkInFlight: whether a CancelRequest could stop something of th
   });
 });
 
-describe('statementsInFlight: a client Query or Execute unanswered (pg/statement-order.ts, R16-3)', () => {
-  it('counts Queries and Executes only, as they are pushed, answered and dropped', () => {
-    expect(queueOf(['parse', 'bind', 'describe', 'sync', 'search-path', 'lock-ahead', 'refused-query']).statementsInFlight()).toBe(false);
+describe('statementsInFlight: a client Query, Execute or Sync unanswered (pg/statement-order.ts, R16-3, R17b-1)', () => {
+  it('counts Queries, Executes and Syncs only, as they are pushed, answered and dropped', () => {
+    expect(queueOf(['parse', 'bind', 'describe', 'search-path', 'lock-ahead', 'refused-query']).statementsInFlight()).toBe(false);
     const q = queueOf(['parse', 'bind', 'execute', 'query', 'sync']);
     expect(q.statementsInFlight()).toBe(true);
     q.shift();
@@ -207,10 +207,14 @@ describe('statementsInFlight: a client Query or Execute unanswered (pg/statement
     q.shift();
     expect(q.statementsInFlight()).toBe(true); // the Query
     q.shift();
+    expect(q.statementsInFlight()).toBe(true); // the Sync: its commit runs deferred checks, which may wait (R17b-1)
+    q.shift();
     expect(q.statementsInFlight()).toBe(false);
     const dropped = queueOf(['execute', 'execute', 'sync']);
     dropped.shift();
     dropped.dropUntilSync();
+    expect(dropped.statementsInFlight()).toBe(true); // the Sync is left
+    dropped.shift();
     expect(dropped.statementsInFlight()).toBe(false);
   });
 

@@ -92,7 +92,7 @@ export type Pending =
   // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
   | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
   | { kind: 'search-path'; value: string | null; failed: boolean } // Gatehouse's own hidden probe (pg/search-path.ts)
-  // Gatehouse's own Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
+  // Gatehouse's own Close/Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
   // (ctx: the Execute's, else null; sql: the statement's), whose answers (`left` to come) the client
   // never sees (enforce/lock-ahead.ts, pg/lock-answers.ts).
   | { kind: 'lock-ahead'; prefix: LockPrefix; ctx: ResultContext | null; sql: string; left: number };
@@ -115,12 +115,22 @@ function changedStatementName(p: Pending): string | null {
   }
 }
 
+/**
+ * Whether an entry is the client's own work that can wait on the server for as long as another
+ * transaction likes: a Query or an Execute, and a Sync, whose commit of the implicit transaction runs the
+ * deferred constraint checks and triggers, which wait for rows as statements do (red-team round 17b,
+ * R17b-1: a statement pipelined behind such a Sync was decided long before it ran).
+ */
+function runsOnServer(p: Pending): boolean {
+  return p.kind === 'query' || p.kind === 'execute' || p.kind === 'sync';
+}
+
 /** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
 export class PendingQueue {
   private items: Pending[] = [];
   /** How many entries in the queue change each statement name (statementNameUnsettled). */
   private readonly nameChanges = new Map<string, number>();
-  /** How many entries are a client's statement (a Query or an Execute): statementsInFlight. */
+  /** How many entries are a client's statement or commit (a Query, an Execute or a Sync): statementsInFlight. */
   private statements = 0;
   private head = 0;
 
@@ -134,7 +144,7 @@ export class PendingQueue {
 
   push(p: Pending): void {
     this.items.push(p);
-    if (p.kind === 'query' || p.kind === 'execute') this.statements++;
+    if (runsOnServer(p)) this.statements++;
     const name = changedStatementName(p);
     if (name !== null) this.nameChanges.set(name, (this.nameChanges.get(name) ?? 0) + 1);
   }
@@ -152,7 +162,7 @@ export class PendingQueue {
     const p = this.items[this.head];
     if (p === undefined) return undefined;
     this.items[this.head] = undefined as unknown as Pending;
-    if (p.kind === 'query' || p.kind === 'execute') this.statements--;
+    if (runsOnServer(p)) this.statements--;
     const name = changedStatementName(p);
     if (name !== null) {
       const left = this.nameChanges.get(name)! - 1;
@@ -174,7 +184,7 @@ export class PendingQueue {
     return out;
   }
 
-  /** Whether a client's Query or Execute is still unanswered upstream (pg/statement-order.ts). */
+  /** Whether a client's Query, Execute or Sync is still unanswered upstream (pg/statement-order.ts). */
   statementsInFlight(): boolean {
     return this.statements > 0;
   }

@@ -766,11 +766,11 @@ export class Session {
     this.noteSearchPathEffects(d.statements);
   }
 
-  /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under a reserved name. */
+  /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under the session's one reserved lock name. */
   private sendLockAhead(sql: string, ctx: ResultContext | null): void {
     const prefix = lockPrefixOfSql(sql, this.deps.decision.searchPath, this.deps.catalog.relations.current());
     if (prefix === null) return;
-    const { messages, expect } = lockAheadMessages(`${this.statementPrefix}l${++this.statementCounter}`, prefix, ctx, sql);
+    const { messages, expect } = lockAheadMessages(`${this.statementPrefix}lock`, prefix, ctx, sql);
     for (const m of messages) this.sendUpstream(m);
     this.pending.push(expect);
   }

@@ -1,8 +1,8 @@
 // When a client message may be taken: one that names a prepared statement whose name a message still
 // in flight changes waits for the server's answers (pending.ts statementNameUnsettled), and a Query,
-// Parse, Bind or Execute that names relations, sent while an earlier Query or Execute of the client is
-// still unanswered upstream (a pipeline), waits until the statements ahead of it are answered and is
-// decided then. Decided on arrival, it could run long after its decision (behind one waiting for a row
+// Parse, Bind or Execute that names relations, sent while an earlier Query, Execute or Sync of the client
+// is still unanswered upstream (a pipeline; a Sync's commit runs deferred checks that can wait for rows:
+// red-team round 17b, R17b-1), waits until the statements ahead of it are answered and is decided then. Decided on arrival, it could run long after its decision (behind one waiting for a row
 // lock), on a table a migration altered and committed in between, which no lock taken at its own start
 // would see (red-team round 16, R16-3; docs/data-path.md, "Statements pipelined behind others").
 
