@@ -19,7 +19,7 @@ import { BE } from '../wire/message-types.ts';
 import { RelationCatalog } from '../enforce/relation-catalog.ts';
 import { PendingQueue, type Pending, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
-import type { Session } from './session.ts';
+import type { RelayHost } from './relay-host.ts';
 import { UpstreamRelay, withoutValueDetail } from './upstream-relay.ts';
 
 const PATIENTS_OID = 16400;
@@ -98,7 +98,7 @@ class FakeSession {
 
 function setup(): { s: FakeSession; upstream: (...m: Buffer[]) => Promise<void> } {
   const s = new FakeSession();
-  const relay = new UpstreamRelay(s as unknown as Session);
+  const relay = new UpstreamRelay(s as unknown as RelayHost);
   return {
     s,
     upstream: async (...m: Buffer[]) => {

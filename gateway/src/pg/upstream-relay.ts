@@ -27,7 +27,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import { RowDescriptions } from './row-descriptions.ts';
-import type { Session } from './session.ts';
+import type { RelayHost } from './relay-host.ts';
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
@@ -60,7 +60,7 @@ export class UpstreamRelay {
    */
   private catalogChangeUnread = false;
 
-  constructor(private readonly s: Session) {}
+  constructor(private readonly s: RelayHost) {}
 
   /** A schema change completed in the transaction still open: it commits if the server is told COMMIT. */
   catalogChangeOwed(): boolean {
@@ -419,7 +419,7 @@ export class UpstreamRelay {
     return { type: frame.type, raw, body: raw.subarray(5) };
   }
 
-  private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
+  private completeStatement(ctx: ResultContext, outcome: Parameters<RelayHost['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
     if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = this.catalogChangeUnread = true;
