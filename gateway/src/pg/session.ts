@@ -4,7 +4,7 @@
 import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '../audit/types.ts';
+import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
@@ -12,7 +12,6 @@ import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { identityPart } from '../policy/input-parts.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
@@ -35,7 +34,7 @@ import { UpstreamRelay } from './upstream-relay.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
-import { recordTime } from '../audit/record-time.ts';
+import { notRunOutcome, outcomeRecord } from './statement-outcomes.ts';
 import { prefixedQuery } from './prefixed-query.ts';
 
 export { errorMessageFor };
@@ -190,10 +189,6 @@ export class Session {
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
     if (!this.clientStopped()) client.resume();
     upstream.resume();
-  }
-
-  get sessionId(): string {
-    return this.deps.decision.session.id;
   }
 
   // ---- output, batched per received chunk: one write(2) or writev(2) per socket (pg/output-batch.ts) ----
@@ -883,31 +878,13 @@ export class Session {
 
   // ---- audit outcomes ----
 
-  /**
-   * Completes a statement's audit trail; outcomes go out with the next record (see
-   * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
-   */
+  /** Completes a statement's audit trail; outcomes go out with the next record (see AuditSink.writeSoon). */
   writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
-    // Optional fields added after, not spread in (V8's slow path); the identity is the session's frozen part.
-    const record: Extract<AuditRecord, { type: 'outcome' }> = {
-      v: AUDIT_RECORD_VERSION,
-      type: 'outcome',
-      time: recordTime(),
-      decision_id: decision.id,
-      session_id: this.sessionId,
-      identity: identityPart(this.deps.decision.identity),
-      revision: decision.revision,
-      outcome,
-    };
-    if (Object.keys(detected).length > 0) record.detected = { ...detected };
-    if (subjects !== null) record.subjects = subjects;
-    this.deps.decision.audit.writeSoon(record);
+    this.deps.decision.audit.writeSoon(outcomeRecord(this.deps.decision, decision, outcome, detected, subjects));
   }
 
   recordRefused(statements: readonly DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused', reason?: string): void {
-    for (const s of statements) {
-      this.writeOutcome(s.decision, status === 'aborted' ? { status } : reason === undefined ? { status, sqlstate: error.sqlstate } : { status, sqlstate: error.sqlstate, reason });
-    }
+    for (const s of statements) this.writeOutcome(s.decision, notRunOutcome(error, status, reason));
   }
 
   // ---- endings ----
