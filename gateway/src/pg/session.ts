@@ -6,11 +6,9 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
-import type { BoundParameters } from '../enforce/setting-guard.ts';
-import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
-import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
-import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
@@ -19,7 +17,7 @@ import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
-import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
+import { isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
@@ -27,7 +25,8 @@ import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
-import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSizeError, type StatementLimits } from './statement-limits.ts';
+import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
+import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
@@ -67,24 +66,11 @@ export interface SessionDeps {
  */
 export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
 
-/** A decision that could not be made (an unexpected throw or rejection): the statement is refused. */
-function undecided(e: unknown): QueryDecision {
-  const error = isGatehouseError(e)
-    ? e
-    : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
-  return { kind: 'refuse', statements: [], error };
-}
-
 function unknownStatement(name: string): GatehouseError {
   return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
     hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
   });
 }
-
-/** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
-type Admission =
-  | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null };
 
 /** What a session does with a value it waits for (see Session.hold). */
 export interface HoldHandlers<T> {
@@ -94,12 +80,6 @@ export interface HoldHandlers<T> {
   cancel(error: GatehouseError): void;
   /** The value arrived after a cancel or after the session ended: only account for it (audit). */
   late(value: T): void;
-}
-
-function cancelledWait(): GatehouseError {
-  return new GatehouseError('QUERY_CANCELED', 'canceling statement due to user request', {
-    detail: 'The statement was cancelled while Gatehouse was still deciding it; it was not run.',
-  });
 }
 
 /** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
@@ -514,34 +494,6 @@ export class Session {
     return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
-  /** The decision for `text`: now when the decision point has it at once (cached), else to come. */
-  private decide(
-    text: string,
-    protocol: 'simple' | 'extended',
-    auditForwarded = true,
-    parameters: BoundParameters = [],
-    discarded = false,
-  ): QueryDecision | Promise<QueryDecision> {
-    const limited = statementLimitError(text, protocol, this.deps.limits);
-    if (limited !== null) return this.limitRefused(text, limited);
-    try {
-      const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters, discarded });
-      return d instanceof Promise ? d.catch(undecided) : d;
-    } catch (e) {
-      return undecided(e);
-    }
-  }
-
-  /** A text refused by a limit, audited (pg/statement-limits.ts). */
-  private limitRefused(text: string, limited: GatehouseError): QueryDecision {
-    try {
-      const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
-      return { kind: 'refuse', statements: [statement], error };
-    } catch (e) {
-      return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
-    }
-  }
-
   /**
    * Runs `handlers.resume` with `value` now, or, when it is still to come (a policy evaluation in
    * a worker, an approval), holds every later client message in order until it arrives; other
@@ -606,7 +558,7 @@ export class Session {
    * with the same record whether the upstream error or the decision came first.
    */
   private auditDiscarded(text: string, protocol: 'simple' | 'extended'): void {
-    const d = this.decide(text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
+    const d = decideText(this.deps, text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
     this.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
   }
 
@@ -617,35 +569,21 @@ export class Session {
   }
 
   /**
-   * Decides `text`, then applies the checks every statement passes after its decision, the same
-   * for Query, Parse and Execute: its unqualified names can be resolved (search path known) and
-   * the cursor names it uses are not Gatehouse's reserved ones.
-   */
-  private admit(d: QueryDecision): Admission {
-    if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
-    const unresolved = this.searchPath.unresolved(d.statements);
-    if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
-    const cursors = cursorsDeclared(d.statements);
-    if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
-    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix };
-  }
-
-  /**
    * A Query whose text is over limits.max_statement_bytes, cut by the framer: refused (54000) and
    * audited from its first bytes, in order with the messages around it, as decide() would refuse it.
    */
   private onOversizedQuery(frame: Frame, length: number): void {
     if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
     const head = frame.body.toString('utf8');
-    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
+    this.whenDecided(limitRefused(this.deps.decision, head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
+    this.whenDecided(decideText(this.deps, sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
   }
 
   private queryDecided(decided: QueryDecision, raw: Buffer): void {
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseSimple(d.error);
@@ -681,11 +619,11 @@ export class Session {
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(this.decide(sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
+    this.whenDecided(decideText(this.deps, sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
   }
 
   private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       if (name === '') {
@@ -723,14 +661,14 @@ export class Session {
       return;
     }
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(this.decide(portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
+    this.whenDecided(decideText(this.deps, portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
       this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
   }
 
   private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {
     const sql = portal.statement.sql;
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error, 'extended');
@@ -773,7 +711,7 @@ export class Session {
   /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void {
     const record = (d: QueryDecision): void => this.recordRefused(d.statements, error, 'refused', reason);
-    this.hold(this.decide(sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
+    this.hold(decideText(this.deps, sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
   }
 
   // ---- following search_path (pg/search-path.ts) ----
