@@ -30,7 +30,7 @@ import { admit, cancelledWait, decideText, limitRefused } from './statement-admi
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
-import { OutputBatch, writeGathered } from './output-batch.ts';
+import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 import { notRunOutcome, outcomeRecord } from './statement-outcomes.ts';
@@ -82,9 +82,6 @@ export interface HoldHandlers<T> {
   late(value: T): void;
 }
 
-/** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
-export const HELD_BACKLOG_BYTES = 1024 * 1024;
-
 /**
  * How long a session whose client left during a schema change waits for the server to end the
  * upstream connection (closeAfterServer) before it is destroyed and the snapshots read anyway.
@@ -110,10 +107,6 @@ export class Session {
   /** A client message waiting for upstream answers (pg/statement-order.ts); `released`: the frame just taken was one. */
   private parked: Parked | null = null;
   private released: Parked['on'] | null = null;
-  /** Why the client socket is not being read (see clientFlow). */
-  private readonly clientStoppedBy = { upstream: false, backlog: false, audit: false };
-  /** Bytes handed to flushUpstream whose audit records are not yet durable (they wait in memory). */
-  private awaitingDurable = 0;
   /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
   private waiting: { cancel(): void } | null = null;
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
@@ -121,11 +114,8 @@ export class Session {
   private statementCounter = 0;
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private readonly clientOut = new OutputBatch();
-  private readonly upstreamOut = new OutputBatch();
+  private readonly out = new SessionOutput(this);
   private closed = false;
-  /** A flush of both batches is queued to run when this turn's work is done (flushSoon). */
-  private flushQueued = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
 
@@ -146,7 +136,7 @@ export class Session {
       data: (chunk: Buffer) => this.relay.onData(chunk),
       error: (e: Error) => this.upstreamLost(e),
       close: () => this.upstreamLost(null),
-      drain: () => this.clientFlow('upstream', false),
+      drain: () => this.out.clientFlow('upstream', false),
     };
     upstream.on('data', this.upstreamListeners.data);
     upstream.on('error', this.upstreamListeners.error);
@@ -164,84 +154,38 @@ export class Session {
     }
     this.probeSearchPathIfStale();
     this.batchForwarded = false;
-    this.flushUpstream();
+    this.out.flushUpstream();
     if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
-    if (!this.clientStopped()) client.resume();
+    if (!this.out.clientStopped()) client.resume();
     upstream.resume();
   }
 
-  // ---- output, batched per received chunk: one write(2) or writev(2) per socket (pg/output-batch.ts) ----
+  // ---- output, batched per received chunk, written upstream after the audit flush (pg/session-output.ts) ----
 
   emit(message: Buffer): void {
-    this.clientOut.push(message);
-    this.deps.recorder?.clientMessage(message);
+    this.out.emit(message);
   }
 
-  /** Relays a server message as received (a view of its chunk when the framer made no copy). */
   emitFrame(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.clientOut.pushSlice(frame.chunk, frame.at, frame.size);
-    else this.clientOut.push(frame.raw);
-    this.deps.recorder?.clientMessage(frame.raw);
+    this.out.emitFrame(frame);
   }
 
   sendUpstream(message: Buffer): void {
-    this.upstreamOut.push(message);
+    this.out.toUpstream.push(message);
     this.batchForwarded = true;
   }
 
-  /**
-   * Writes what this turn queued for either socket once the turn's work is done (a microtask):
-   * a client chunk, an upstream chunk and the decisions they release end in one write per socket,
-   * however many times the session and the relay finished a piece of work meanwhile.
-   */
   flushSoon(): void {
-    if (this.flushQueued || this.closed) return;
-    this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      try {
-        this.flushUpstream();
-        this.flushClient();
-      } catch (e) {
-        this.close(`output failed: ${e instanceof Error ? e.message : String(e)}`, true);
-      }
-    });
+    this.out.flushSoon();
   }
 
-  /** Forwards a client message as received, with nothing to decide (COPY data, Flush): no pending entry. */
-  private sendFrameUpstream(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.upstreamOut.pushSlice(frame.chunk, frame.at, frame.size);
-    else this.upstreamOut.push(frame.raw);
-  }
-
-  /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
-    if (this.clientOut.isEmpty || this.closed) return;
-    // Records accepted this turn go to the log first: a refusal is never heard before its record is written.
-    this.deps.decision.audit.writeAccepted?.();
-    if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
-  }
-
-  /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
-  private flushUpstream(then?: () => void): void {
-    if (this.upstreamOut.isEmpty || this.closed) return;
-    const bytes = this.upstreamOut.length;
-    const pieces = this.upstreamOut.take();
-    this.awaitingDurable += bytes;
-    if (this.awaitingDurable > HELD_BACKLOG_BYTES) this.clientFlow('audit', true);
-    this.deps.decision.audit.whenDurable((error) => {
-      this.awaitingDurable -= bytes;
-      if (error !== null) return this.auditFlushFailed(error);
-      if (this.closed) return;
-      if (!writeGathered(this.upstream, bytes, pieces)) this.clientFlow('upstream', true);
-      if (this.awaitingDurable <= HELD_BACKLOG_BYTES) this.clientFlow('audit', false);
-      then?.();
-    });
+    this.out.flushClient();
   }
 
   /** The audit records of held statements may not be on disk: they are never sent, and the session ends. */
-  private auditFlushFailed(cause: Error): void {
+  auditFlushFailed(cause: Error): void {
     if (this.closed) return;
     this.emit(
       errorMessageFor(
@@ -252,23 +196,6 @@ export class Session {
       ),
     );
     this.close(`audit flush failed: ${cause.message}`);
-  }
-
-  /**
-   * Stops reading the client while the upstream socket is full, while messages it already sent
-   * wait unprocessed beyond HELD_BACKLOG_BYTES (a decision or approval pending), or while more than
-   * that waits for the audit flush (write-ahead): memory stays bounded and TCP pushes back on the
-   * client, as PostgreSQL does by not reading.
-   */
-  private clientFlow(reason: 'upstream' | 'backlog' | 'audit', stop: boolean): void {
-    if (this.clientStoppedBy[reason] === stop) return;
-    this.clientStoppedBy[reason] = stop;
-    if (this.clientStopped()) this.client.pause();
-    else if (!this.closed) this.client.resume();
-  }
-
-  private clientStopped(): boolean {
-    return this.clientStoppedBy.upstream || this.clientStoppedBy.backlog || this.clientStoppedBy.audit;
   }
 
   // ---- client → gateway ----
@@ -291,7 +218,7 @@ export class Session {
       return;
     }
     this.flushSoon();
-    this.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
+    this.out.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
   }
 
   private nextClientFrameHeld(): boolean {
@@ -316,7 +243,7 @@ export class Session {
     const parked = parkingFor(frame, msg, { pending: this.pending, statements: this.statements, portals: this.portals, searchPath: this.deps.decision.searchPath });
     if (parked === null) return false;
     this.parked = parked;
-    if (parked.on === 'statements ahead') this.upstreamOut.push(encodeFlush());
+    if (parked.on === 'statements ahead') this.out.toUpstream.push(encodeFlush());
     return true;
   }
 
@@ -402,17 +329,17 @@ export class Session {
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
-        this.sendFrameUpstream(frame);
+        this.out.frameUpstream(frame);
         return;
       case 'terminate':
         if (this.deps.reuseUpstream === true) {
           // The pooled connection stays open: handed back (and reset) when nothing is left in flight.
-          if (this.upstreamOut.isEmpty) this.close('client terminated', false, true);
-          else this.flushUpstream(() => this.close('client terminated', false, true));
+          if (this.out.toUpstream.isEmpty) this.close('client terminated', false, true);
+          else this.out.flushUpstream(() => this.close('client terminated', false, true));
           return;
         }
-        this.upstreamOut.push(encodeTerminate());
-        this.flushUpstream(() => this.close('client terminated'));
+        this.out.toUpstream.push(encodeTerminate());
+        this.out.flushUpstream(() => this.close('client terminated'));
         return;
       case 'functionCall':
         return this.refuseExtended(
@@ -457,14 +384,14 @@ export class Session {
     const copy = this.copyIn!;
     switch (type) {
       case 'copyData':
-        this.sendFrameUpstream(frame);
+        this.out.frameUpstream(frame);
         return true;
       case 'flush':
       case 'sync':
         return true;
       case 'copyDone':
       case 'copyFail':
-        this.sendFrameUpstream(frame);
+        this.out.frameUpstream(frame);
         this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
         return true;
       case 'terminate':
@@ -829,12 +756,12 @@ export class Session {
 
   private protocolError(e: unknown): void {
     const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
-    this.clientOut.clear();
+    this.out.toClient.clear();
     this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
     this.flushClient();
-    this.upstreamOut.clear();
-    this.upstreamOut.push(encodeTerminate());
-    this.flushUpstream();
+    this.out.toUpstream.clear();
+    this.out.toUpstream.push(encodeTerminate());
+    this.out.flushUpstream();
     this.close(`protocol violation: ${reason}`, true);
   }
 
@@ -846,9 +773,9 @@ export class Session {
   endOnDesync(error: GatehouseError): void {
     this.emit(errorMessageFor(error));
     this.flushClient();
-    this.upstreamOut.clear();
-    this.upstreamOut.push(encodeTerminate());
-    this.flushUpstream();
+    this.out.toUpstream.clear();
+    this.out.toUpstream.push(encodeTerminate());
+    this.out.flushUpstream();
     this.close(error.message, true);
   }
 
@@ -898,7 +825,7 @@ export class Session {
     if (this.deps.reuseUpstream !== true) return { kind: 'spent', why: 'not pooled' };
     if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
     if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
-    if (!this.upstreamOut.isEmpty || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
+    if (!this.out.upstreamIdle || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
     if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
     if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
     const leftover = this.relay.handOver();
