@@ -31,6 +31,7 @@ import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
+import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners } from './upstream-ending.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 import { notRunOutcome, outcomeRecord } from './statement-outcomes.ts';
@@ -82,12 +83,6 @@ export interface HoldHandlers<T> {
   late(value: T): void;
 }
 
-/**
- * How long a session whose client left during a schema change waits for the server to end the
- * upstream connection (closeAfterServer) before it is destroyed and the snapshots read anyway.
- */
-const UPSTREAM_END_WAIT_MS = 60_000;
-
 export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
@@ -117,7 +112,7 @@ export class Session {
   private readonly out = new SessionOutput(this);
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
-  private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
+  private readonly upstreamListeners: UpstreamListeners;
 
   constructor(
     readonly client: Socket,
@@ -138,10 +133,7 @@ export class Session {
       close: () => this.upstreamLost(null),
       drain: () => this.out.clientFlow('upstream', false),
     };
-    upstream.on('data', this.upstreamListeners.data);
-    upstream.on('error', this.upstreamListeners.error);
-    upstream.on('close', this.upstreamListeners.close);
-    upstream.on('drain', this.upstreamListeners.drain);
+    attachUpstream(upstream, this.upstreamListeners);
     client.on('drain', () => {
       if (!this.closed) upstream.resume();
     });
@@ -860,10 +852,7 @@ export class Session {
     if (catalogMayChange) this.catalogChanged();
     if (handback.kind === 'idle') {
       this.upstream.pause();
-      this.upstream.off('data', this.upstreamListeners.data);
-      this.upstream.off('error', this.upstreamListeners.error);
-      this.upstream.off('close', this.upstreamListeners.close);
-      this.upstream.off('drain', this.upstreamListeners.drain);
+      detachUpstream(this.upstream, this.upstreamListeners);
     } else {
       this.upstream.destroy();
     }
@@ -878,29 +867,10 @@ export class Session {
    * connection is released (at most UPSTREAM_END_WAIT_MS; red-team round 12, R12-4).
    */
   private closeAfterServer(problem: string | null, handback: UpstreamHandback): void {
-    const upstream = this.upstream;
-    if (upstream.destroyed) {
-      // The server side is gone already (the session closes because of it): read again now.
-      upstream.destroy();
-      this.catalogChanged();
-      this.deps.onClose(problem, handback);
-      return;
-    }
-    upstream.off('data', this.upstreamListeners.data);
-    upstream.off('error', this.upstreamListeners.error);
-    upstream.off('close', this.upstreamListeners.close);
-    upstream.off('drain', this.upstreamListeners.drain);
-    upstream.on('error', () => undefined);
-    upstream.on('data', () => undefined);
-    const bound = setTimeout(() => upstream.destroy(), UPSTREAM_END_WAIT_MS);
-    bound.unref?.();
-    upstream.once('close', () => {
-      clearTimeout(bound);
+    endAfterServer(this.upstream, this.upstreamListeners, () => {
       this.catalogChanged();
       this.deps.onClose(problem, handback);
     });
-    upstream.end();
-    upstream.resume();
   }
 
   get isClosed(): boolean {
