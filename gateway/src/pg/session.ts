@@ -31,6 +31,7 @@ import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
+import { DecisionWait } from './decision-wait.ts';
 import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners } from './upstream-ending.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
@@ -73,16 +74,6 @@ function unknownStatement(name: string): GatehouseError {
   });
 }
 
-/** What a session does with a value it waits for (see Session.hold). */
-export interface HoldHandlers<T> {
-  /** The value arrived while the session was still waiting: apply it (later client messages follow). */
-  resume(value: T): void;
-  /** The client cancelled the wait (CancelRequest): answer for the held message now. */
-  cancel(error: GatehouseError): void;
-  /** The value arrived after a cancel or after the session ended: only account for it (audit). */
-  late(value: T): void;
-}
-
 export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
@@ -102,8 +93,8 @@ export class Session {
   /** A client message waiting for upstream answers (pg/statement-order.ts); `released`: the frame just taken was one. */
   private parked: Parked | null = null;
   private released: Parked['on'] | null = null;
-  /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
-  private waiting: { cancel(): void } | null = null;
+  /** A decision still to come (pg/decision-wait.ts): client messages after it wait in the framer, in order. */
+  private readonly wait = new DecisionWait({ isClosed: () => this.closed, failed: (e) => this.protocolError(e), resumed: () => this.processClientFrames() });
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
@@ -214,7 +205,7 @@ export class Session {
   }
 
   private nextClientFrameHeld(): boolean {
-    if (this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting') return true;
+    if (this.holdClient || this.wait.active || this.copyIn?.state === 'starting') return true;
     return this.parked !== null && stillParked(this.parked, this.pending);
   }
 
@@ -413,50 +404,17 @@ export class Session {
     return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
-  /**
-   * Runs `handlers.resume` with `value` now, or, when it is still to come (a policy evaluation in
-   * a worker, an approval), holds every later client message in order until it arrives; other
-   * sessions are not affected. A CancelRequest meanwhile (cancelWait) answers the held message
-   * with 57014 at once; after a cancel or the session's end the value goes to `handlers.late`.
-   * `pending` must not reject.
-   */
-  hold<T>(pending: T | Promise<T>, handlers: HoldHandlers<T>): void {
-    if (!(pending instanceof Promise)) return handlers.resume(pending);
-    let settled = false;
-    const wait = {
-      cancel: () => {
-        settled = true;
-        this.waiting = null;
-        handlers.cancel(cancelledWait());
-      },
-    };
-    this.waiting = wait;
-    void pending.then((value) => {
-      if (settled || this.closed) return handlers.late(value);
-      settled = true;
-      this.waiting = null;
-      try {
-        handlers.resume(value);
-      } catch (e) {
-        this.protocolError(e);
-        return;
-      }
-      this.processClientFrames();
-    });
-  }
-
   /** A CancelRequest for this session: a statement still being decided is refused (57014) and never runs. */
   cancelWait(): void {
-    if (this.waiting === null || this.closed) return;
-    this.waiting.cancel();
-    this.processClientFrames();
+    if (this.closed) return;
+    if (this.wait.cancel()) this.processClientFrames();
   }
 
   /** Applies a statement's decision when it comes (see hold); refusals keep the protocol's semantics. */
   private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
     // Decided at once (a cached verdict): applied without the handlers a wait needs.
     if (!(d instanceof Promise)) return this.applyDecided(d, apply);
-    this.hold(d, {
+    this.wait.hold(d, {
       resume: (decided) => this.applyDecided(decided, apply),
       cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
@@ -478,7 +436,7 @@ export class Session {
    */
   private auditDiscarded(text: string, protocol: 'simple' | 'extended'): void {
     const d = decideText(this.deps, text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
-    this.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
+    this.wait.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
   }
 
   /** A refusal by policy is recorded as refused; any other statement as aborted (it did not run). */
@@ -630,7 +588,7 @@ export class Session {
   /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void {
     const record = (d: QueryDecision): void => this.recordRefused(d.statements, error, 'refused', reason);
-    this.hold(decideText(this.deps, sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
+    this.wait.hold(decideText(this.deps, sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
   }
 
   // ---- following search_path (pg/search-path.ts) ----
@@ -834,7 +792,7 @@ export class Session {
     this.flushClient();
     const handback = this.handbackOf(clientEnded, problem);
     this.closed = true;
-    this.waiting = null; // a decision still to come is only audited when it arrives (hold: late)
+    this.wait.forget(); // a decision still to come is only audited when it arrives (hold: late)
     // A schema change whose answer (or whose transaction's end) the server still owes may commit
     // after the client left: the snapshots are read again all the same (red-team round 12, R12-4).
     let catalogMayChange = this.relay.catalogChangeOwed();
