@@ -24,7 +24,7 @@ import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
-import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
+import { CopyInTracker } from './copy-in.ts';
 import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
@@ -89,7 +89,7 @@ export class Session {
   /** Client messages wait in the framer while a search_path probe is outstanding. */
   private holdClient = false;
   /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
-  private copyIn: CopyIn | null = null;
+  private readonly copyIn = new CopyInTracker();
   /** A client message waiting for upstream answers (pg/statement-order.ts); `released`: the frame just taken was one. */
   private parked: Parked | null = null;
   private released: Parked['on'] | null = null;
@@ -205,7 +205,7 @@ export class Session {
   }
 
   private nextClientFrameHeld(): boolean {
-    if (this.holdClient || this.wait.active || this.copyIn?.state === 'starting') return true;
+    if (this.holdClient || this.wait.active || this.copyIn.state === 'starting') return true;
     return this.parked !== null && stillParked(this.parked, this.pending);
   }
 
@@ -243,7 +243,7 @@ export class Session {
   private onClientFrame(frame: Frame): void {
     if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
-    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
+    if (this.copyIn.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
     if (this.parkedBehind(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
@@ -343,60 +343,26 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
-    if (expect.kind === 'query' || expect.kind === 'execute') {
-      const copies = copyFromStdinCount(expect.ctx.statements);
-      if (copies > 0) {
-        // Whether the server will be copying data in when the next messages reach it is known only
-        // from its answer (CopyInResponse, or an error): they wait until then.
-        expect.ctx.copyFromLeft = copies;
-        this.copyIn = { state: 'starting', ctx: expect.ctx };
-      }
-    }
+    if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 
   // ---- COPY FROM STDIN (pg/copy-in.ts) ----
 
-  /**
-   * A client message while the server copies data in: data, CopyDone and CopyFail go up as they
-   * are. Sync and Flush are dropped: PostgreSQL ignores them while it copies, and answers a Sync only
-   * if the COPY already failed, which Gatehouse cannot know in time (docs/data-path.md). Anything
-   * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
-   * session. Returns false for Terminate.
-   */
-  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], frame: Frame): boolean {
-    const copy = this.copyIn!;
-    switch (type) {
-      case 'copyData':
-        this.out.frameUpstream(frame);
-        return true;
-      case 'flush':
-      case 'sync':
-        return true;
-      case 'copyDone':
-      case 'copyFail':
-        this.out.frameUpstream(frame);
-        this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
-        return true;
-      case 'terminate':
-        return false;
-      default:
-        throw new WireError(`${type} message during COPY FROM STDIN: send CopyDone or CopyFail first`);
-    }
+  /** A client message while the server copies data in (CopyInTracker.clientMessage). Returns false for Terminate. */
+  private duringCopyIn(type: FrontendMessage['type'], frame: Frame): boolean {
+    const step = this.copyIn.clientMessage(type);
+    if (step === 'forward') this.out.frameUpstream(frame);
+    return step !== 'terminate';
   }
 
   /** The server answered a COPY FROM STDIN with CopyInResponse: client messages go up again. */
   copyInStarted(ctx: ResultContext): void {
-    if (this.copyIn?.ctx !== ctx || this.copyIn.state !== 'starting') return;
-    ctx.copyFromLeft = (ctx.copyFromLeft ?? 1) - 1;
-    this.copyIn = { state: 'active', ctx };
-    this.processClientFrames();
+    if (this.copyIn.started(ctx)) this.processClientFrames();
   }
 
   /** The request with a COPY FROM STDIN is over (done, failed or skipped): the server copies nothing in. */
   copyEnded(ctx: ResultContext): void {
-    if (this.copyIn?.ctx !== ctx) return;
-    this.copyIn = null;
-    this.processClientFrames();
+    if (this.copyIn.ended(ctx)) this.processClientFrames();
   }
 
   private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
@@ -450,7 +416,7 @@ export class Session {
    * audited from its first bytes, in order with the messages around it, as decide() would refuse it.
    */
   private onOversizedQuery(frame: Frame, length: number): void {
-    if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
+    if (this.copyIn.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
     const head = frame.body.toString('utf8');
     this.whenDecided(limitRefused(this.deps.decision, head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
   }
@@ -604,7 +570,7 @@ export class Session {
    */
   private probeSearchPathIfStale(): void {
     // A Query behind a COPY FROM STDIN would end the COPY as an error: asked after it instead.
-    if (this.copyIn !== null || !this.searchPath.takeProbe()) return;
+    if (this.copyIn.state !== null || !this.searchPath.takeProbe()) return;
     this.sendUpstream(encodeQuery(SEARCH_PATH_PROBE));
     this.pending.push({ kind: 'search-path', value: null, failed: false });
     this.holdClient = true;
@@ -776,7 +742,7 @@ export class Session {
     if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
     if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
     if (!this.out.upstreamIdle || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
-    if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
+    if (this.copyIn.state !== null) return { kind: 'spent', why: 'in COPY' };
     if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
     const leftover = this.relay.handOver();
     if (leftover === null) return { kind: 'spent', why: 'the relay was busy' };
