@@ -12,7 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, type FrontendMessage, encodeBind, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
@@ -25,6 +25,7 @@ import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
+import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, unknownStatement } from './upstream-messages.ts';
 import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
@@ -67,12 +68,6 @@ export interface SessionDeps {
  * effect but the error's, and that names Gatehouse in the server log.
  */
 export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
-
-function unknownStatement(name: string): GatehouseError {
-  return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
-    hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
-  });
-}
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -260,18 +255,7 @@ export class Session {
         const statement = this.statements.get(msg.statement);
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
-        const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
-        // Hidden subject columns (enforce/subject-columns.ts) are always text: a format per column gets theirs appended.
-        const hidden = statement.subjects?.hidden.length ?? 0;
-        // A write whose whole RETURNING Gatehouse added has no columns for the client: PostgreSQL ignores
-        // result formats there, so they are not sent for Gatehouse's column (red-team R9b-2).
-        const formats =
-          statement.subjects?.returningAdded === true && msg.resultFormats.length > 0
-            ? []
-            : hidden > 0 && msg.resultFormats.length > 1
-              ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)]
-              : msg.resultFormats;
-        const raw = renamed || formats !== msg.resultFormats ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName, resultFormats: formats }) : frame.raw;
+        const raw = bindUpstream(msg, frame.raw, statement, portal);
         if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
@@ -280,11 +264,11 @@ export class Session {
           const target = this.portals.describeTarget(msg.name);
           if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
           if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null, untracked: msg.name === '' });
-          return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
+          return this.forward(describeUpstream('P', msg.name, target.upstreamName, frame.raw), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
         if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
-        return this.forward(statement.upstreamName === msg.name ? frame.raw : encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
+        return this.forward(describeUpstream('S', msg.name, statement.upstreamName, frame.raw), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
         return this.onExecute(msg.portal, msg.maxRows, frame.raw);
@@ -294,13 +278,13 @@ export class Session {
           // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
           // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
           const portal = this.portals.close(msg.name);
-          return this.forward(portal && portal.upstreamName !== msg.name ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
+          return this.forward(portal ? closeUpstream('P', msg.name, portal.upstreamName, frame.raw) : frame.raw, { kind: 'close', portal });
         } else {
           // Closing a statement that does not exist is not an error in PostgreSQL.
           const statement = this.statements.get(msg.name) ?? null;
           this.statements.delete(msg.name);
           const upstreamName = statement?.upstreamName ?? `gatehouse.closed.${randomUUID()}`;
-          return this.forward(upstreamName === msg.name ? frame.raw : encodeClose('S', upstreamName), { kind: 'close-statement', statement });
+          return this.forward(closeUpstream('S', msg.name, upstreamName, frame.raw), { kind: 'close-statement', statement });
         }
       case 'sync':
         this.skipUntilSync = false;
@@ -533,11 +517,7 @@ export class Session {
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
-    // A write whose whole RETURNING Gatehouse added (enforce/subject-columns.ts) runs without a row
-    // limit, as the client's statement (no rows) would: else PostgreSQL suspends it (red-team R9b-2).
-    const rows = portal.statement.subjects?.returningAdded === true ? 0 : maxRows;
-    const out = portal.upstreamName === portalName && rows === maxRows ? raw : encodeExecute(portal.upstreamName, rows);
-    this.forward(out, { kind: 'execute', ctx, portal });
+    this.forward(executeUpstream(portal, portalName, maxRows, raw), { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }
