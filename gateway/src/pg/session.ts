@@ -12,7 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, type FrontendMessage, encodeBind, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
@@ -25,6 +25,7 @@ import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
+import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
 import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, unknownStatement } from './upstream-messages.ts';
 import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
@@ -62,12 +63,6 @@ export interface SessionDeps {
   searchPathProbe?: string | null;
 }
 
-/**
- * Sent upstream in place of a refused simple Query when the refusal must take effect in order
- * (pg/session.ts refuseSimple): a Query that fails in the raw parser in every state, with no
- * effect but the error's, and that names Gatehouse in the server log.
- */
-export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -251,9 +246,9 @@ export class Session {
       case 'parse':
         return this.onParse(msg.name, msg.sql, msg.paramTypes, frame.raw);
       case 'bind': {
-        if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal), 'extended');
+        if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal));
         const statement = this.statements.get(msg.statement);
-        if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
+        if (!statement) return this.refuseExtended(unknownStatement(msg.statement));
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const raw = bindUpstream(msg, frame.raw, statement, portal);
         if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
@@ -262,19 +257,19 @@ export class Session {
       case 'describe': {
         if (msg.target === 'P') {
           const target = this.portals.describeTarget(msg.name);
-          if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
+          if (target instanceof GatehouseError) return this.refuseExtended(target);
           if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null, untracked: msg.name === '' });
           return this.forward(describeUpstream('P', msg.name, target.upstreamName, frame.raw), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
-        if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
+        if (!statement) return this.refuseExtended(unknownStatement(msg.name));
         return this.forward(describeUpstream('S', msg.name, statement.upstreamName, frame.raw), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
         return this.onExecute(msg.portal, msg.maxRows, frame.raw);
       case 'close':
         if (msg.target === 'P') {
-          if (isReservedName(msg.name)) return this.refuseExtended(reservedName(msg.name), 'extended');
+          if (isReservedName(msg.name)) return this.refuseExtended(reservedName(msg.name));
           // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
           // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
           const portal = this.portals.close(msg.name);
@@ -313,7 +308,6 @@ export class Session {
           new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse does not allow fast-path function calls: they bypass SQL analysis', {
             hint: 'Call the function from a SQL statement instead (for large objects: SELECT lo_get(...)).',
           }),
-          'extended',
         );
       case 'password':
         throw new WireError('unexpected password message after authentication');
@@ -366,7 +360,7 @@ export class Session {
     if (!(d instanceof Promise)) return this.applyDecided(d, apply);
     this.wait.hold(d, {
       resume: (decided) => this.applyDecided(decided, apply),
-      cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
+      cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error)),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
     });
   }
@@ -440,7 +434,6 @@ export class Session {
     if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
       return this.refuseExtended(
         new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
-        'extended',
       );
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
@@ -458,9 +451,9 @@ export class Session {
         // Parse there is none (a Describe or Bind of it gets 26000): the same here and upstream.
         const dropped = this.statements.get('') ?? null;
         this.statements.delete('');
-        this.refuseExtended(d.error, 'extended', { dropped });
+        this.refuseExtended(d.error, { dropped });
       } else {
-        this.refuseExtended(d.error, 'extended');
+        this.refuseExtended(d.error);
       }
       return;
     }
@@ -480,7 +473,7 @@ export class Session {
 
   private onExecute(portalName: string, maxRows: number, raw: Buffer): void {
     const portal = this.portals.target(portalName);
-    if (portal instanceof GatehouseError) return this.refuseExtended(portal, 'extended');
+    if (portal instanceof GatehouseError) return this.refuseExtended(portal);
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
@@ -498,7 +491,7 @@ export class Session {
     const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
-      this.refuseExtended(d.error, 'extended');
+      this.refuseExtended(d.error);
       return;
     }
     if ((d.forwardText ?? sql) !== portal.statement.preparedSql) {
@@ -507,7 +500,7 @@ export class Session {
         hint: 'Prepare the statement again.',
       });
       this.recordRefused(d.statements, changed);
-      this.refuseExtended(changed, 'extended');
+      this.refuseExtended(changed);
       return;
     }
     const ctx = this.newContext(d.statements, d.masks);
@@ -586,13 +579,12 @@ export class Session {
     // unless the server skips it (an error earlier in the batch): then it is put back (droppedUnnamed).
     const droppedUnnamed = this.statements.get('') ?? null;
     this.statements.delete('');
-    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
+    if (answeredByGatehouse(this.pending.length, this.txStatus, this.batchForwarded)) {
       this.emit(message);
       this.emit(readyForQuery(this.txStatus));
       return;
     }
-    this.sendUpstream(encodeQuery(REFUSAL_QUERY));
-    this.pending.push({ kind: 'refused-query', error: message, shown: false, droppedUnnamed });
+    this.sendInPlace(refusedQueryUpstream(message, droppedUnnamed));
     this.batchForwarded = false;
   }
 
@@ -602,24 +594,20 @@ export class Session {
    * place (when one is needed) also drops upstream, with the statement Gatehouse dropped (`dropped`,
    * put back if the server skips the failing message).
    */
-  private refuseExtended(error: GatehouseError, _protocol: 'extended', unnamed: { dropped: PreparedStatement | null } | null = null): void {
+  private refuseExtended(error: GatehouseError, unnamed: { dropped: PreparedStatement | null } | null = null): void {
     const message = errorMessageFor(error);
     this.skipUntilSync = true;
-    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
+    if (answeredByGatehouse(this.pending.length, this.txStatus, this.batchForwarded)) {
       this.emit(message);
       return;
     }
-    this.abortUpstream(message, unnamed);
+    this.sendInPlace(refusedExtendedUpstream(message, unnamed));
   }
 
-  /** An extended-protocol message that fails upstream, in place of a refused one (then skip until Sync). */
-  private abortUpstream(message: Buffer, unnamed: { dropped: PreparedStatement | null } | null): void {
-    this.sendUpstream(
-      unnamed !== null
-        ? encodeParse({ name: '', sql: 'gatehouse refused this statement', paramTypes: [] }) // a syntax error
-        : encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
-    );
-    this.pending.push({ kind: 'swap-error', error: message, droppedUnnamed: unnamed?.dropped ?? null });
+  /** A message that fails upstream in place of a refused one (pg/refusals-in-order.ts). */
+  private sendInPlace(refused: InPlaceOfRefused): void {
+    this.sendUpstream(refused.message);
+    this.pending.push(refused.expect);
   }
 
   /**
