@@ -32,6 +32,7 @@ import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
 import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
+import { undoNameChanges } from './name-undo.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -495,66 +496,13 @@ export class UpstreamRelay {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision, { status: 'aborted' });
       }
     }
-    this.undoNameChanges(failed, skipped);
+    undoNameChanges(failed, skipped, this.s);
     this.s.upstreamSkipping(
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
     );
     // Last: ending a COPY lets held client messages go, which must see the skipping state above.
     for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
-  }
-
-  /**
-   * Statement and portal names were updated when the client's Parse, Bind or Close went out; the
-   * database refused (`failed`) or skipped (`skipped`) these, so put the names back as the database
-   * has them (latest change first). A skipped Close of a portal matters: the server still has the
-   * portal (and ROLLBACK TO SAVEPOINT keeps portals created before the savepoint), so Gatehouse must
-   * still decide and mask its Executes.
-   *
-   * The unnamed statement: PostgreSQL drops it at the start of every Parse of the unnamed statement
-   * and of every simple Query (exec_parse_message, exec_simple_query), so a failed one has dropped
-   * it too, but a skipped one has not: what a skipped Parse replaced, and what Gatehouse dropped for
-   * a refusal the server skipped, is the unnamed statement again.
-   */
-  private undoNameChanges(failed: Pending, skipped: Pending[]): void {
-    const statements = this.s.statements;
-    for (const p of [...skipped].reverse()) {
-      switch (p.kind) {
-        case 'parse':
-          if (statements.get(p.statement.name) !== p.statement) break;
-          if (p.replaced !== null) statements.set(p.statement.name, p.replaced);
-          else statements.delete(p.statement.name);
-          break;
-        case 'swap-error':
-        case 'refused-query':
-          if (p.droppedUnnamed !== null && !statements.has('')) statements.set('', p.droppedUnnamed);
-          break;
-        default:
-          this.undoNameChange(p);
-      }
-    }
-    if (failed.kind === 'parse') {
-      if (statements.get(failed.statement.name) === failed.statement) statements.delete(failed.statement.name);
-    } else {
-      this.undoNameChange(failed);
-    }
-  }
-
-  /** Undoes what a refused or skipped Close or Bind changed in Gatehouse's names. */
-  private undoNameChange(p: Pending): void {
-    switch (p.kind) {
-      case 'close-statement':
-        if (p.statement && !this.s.statements.has(p.statement.name)) this.s.statements.set(p.statement.name, p.statement);
-        break;
-      case 'bind':
-        if (p.portal) this.s.portals.undoBind(p.portal, p.previous);
-        break;
-      case 'close':
-        if (p.portal) this.s.portals.undoClose(p.portal);
-        break;
-      default:
-        break;
-    }
   }
 }
 
