@@ -33,6 +33,7 @@ import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 import { undoNameChanges } from './name-undo.ts';
+import { withoutValueDetail } from './value-detail.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -504,28 +505,6 @@ export class UpstreamRelay {
     // Last: ending a COPY lets held client messages go, which must see the skipping state above.
     for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
-}
-
-/** Fields that can quote stored values: hint (H, a trigger may set it), context (W), internal query (q) and its position (p). */
-const QUOTING_FIELDS = ['H', 'W', 'q', 'p'] as const;
-
-/**
- * Error and notice fields without what may quote stored values, for a statement (or a transaction
- * block) that writes a table with columns masked for the identity (whatever its decision): the detail
- * (D: "Key (c)=(v) conflicts with existing key (c)=(w)", "Failing row contains (...)") is replaced by a
- * note, the fields above are dropped. The message (M) is replaced too when routine code raised it (a
- * context W says so: a trigger's `RAISE ... %', NEW.c`, or a failed cast of NEW.c in it) and in every
- * notice (R10-4); the SQLSTATE, a built-in error's message and the constraint, table and column names
- * are kept. Null when none is there.
- */
-export function withoutValueDetail(fields: Readonly<Record<string, string>>, notice = false): Record<string, string> | null {
-  const routine = notice || fields['W'] !== undefined;
-  if (!routine && fields['D'] === undefined && QUOTING_FIELDS.every((f) => fields[f] === undefined)) return null;
-  const out = { ...fields };
-  if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement or its transaction writes a table with columns masked for you, and the detail may quote their stored values.';
-  if (routine && out['M'] !== undefined) out['M'] = 'Gatehouse withheld the message: it was raised by routine code (a trigger) while writing a table with columns masked for you, and may quote their stored values.';
-  for (const f of QUOTING_FIELDS) delete out[f];
-  return out;
 }
 
 /** The hidden subject columns of the statement whose results are arriving, or null when it has none. */
