@@ -10,7 +10,7 @@ import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement,
 import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
+import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
@@ -25,6 +25,7 @@ import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
+import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
 import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
 import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, unknownStatement } from './upstream-messages.ts';
 import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
@@ -160,14 +161,7 @@ export class Session {
   /** The audit records of held statements may not be on disk: they are never sent, and the session ends. */
   auditFlushFailed(cause: Error): void {
     if (this.closed) return;
-    this.emit(
-      errorMessageFor(
-        new GatehouseError('AUDIT_FLUSH_FAILED', 'Gatehouse could not flush its audit log to disk, so the statements just sent were not run', {
-          cause,
-          hint: 'Tell the Gatehouse operator (audit disk failing); reconnect once the audit log is writable again.',
-        }),
-      ),
-    );
+    this.emit(errorMessageFor(auditFlushFailedError(cause)));
     this.close(`audit flush failed: ${cause.message}`);
   }
 
@@ -639,14 +633,10 @@ export class Session {
   // ---- endings ----
 
   private protocolError(e: unknown): void {
-    const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
+    const reason = e instanceof Error ? e.message : String(e); // a WireError is an Error
     this.out.toClient.clear();
-    this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
-    this.flushClient();
-    this.out.toUpstream.clear();
-    this.out.toUpstream.push(encodeTerminate());
-    this.out.flushUpstream();
-    this.close(`protocol violation: ${reason}`, true);
+    this.emit(protocolViolation(reason));
+    this.terminateAndClose(`protocol violation: ${reason}`);
   }
 
   /**
@@ -656,23 +646,21 @@ export class Session {
    */
   endOnDesync(error: GatehouseError): void {
     this.emit(errorMessageFor(error));
+    this.terminateAndClose(error.message);
+  }
+
+  /** Ends the session on a problem: the client hears what was queued, upstream only a Terminate. */
+  private terminateAndClose(why: string): void {
     this.flushClient();
     this.out.toUpstream.clear();
     this.out.toUpstream.push(encodeTerminate());
     this.out.flushUpstream();
-    this.close(error.message, true);
+    this.close(why, true);
   }
 
   private upstreamLost(e: Error | null): void {
     if (this.closed) return;
-    this.emit(
-      errorResponse({
-        severity: 'FATAL',
-        sqlstate: '08006',
-        message: `Gatehouse lost its connection to the database${e ? `: ${e.message}` : ''}`,
-        hint: 'Reconnect; if this persists, the database or the network to it is down.',
-      }),
-    );
+    this.emit(upstreamLostMessage(e));
     this.flushClient();
     this.close('upstream closed');
   }
@@ -680,15 +668,7 @@ export class Session {
   /** The gateway is stopping: tell the client the way PostgreSQL does on a shutdown, then close. */
   shutdown(): void {
     if (this.closed) return;
-    this.emit(
-      errorResponse({
-        severity: 'FATAL',
-        sqlstate: '57P01',
-        message: 'terminating connection due to administrator command',
-        detail: 'Gatehouse is shutting down.',
-        hint: 'Reconnect; the operator is restarting or stopping this gateway.',
-      }),
-    );
+    this.emit(shuttingDownMessage());
     this.close('gateway shutting down');
   }
 
