@@ -1,19 +1,8 @@
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HELD_BACKLOG_BYTES, SessionOutput, type OutputHost } from './session-output.ts';
-
-/** Both ends of a real TCP connection on the loopback. */
-async function socketPair(): Promise<{ near: Socket; far: Socket; done: () => void }> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, 'connection');
-  const near = connect(port, '127.0.0.1');
-  const [far] = (await accepted) as [Socket];
-  return { near, far, done: () => (near.destroy(), far.destroy(), server.close()) };
-}
+import { socketPair } from './socket-pair.test-fixture.ts';
 
 /** An audit sink whose flushes complete when the test says. */
 function heldAudit(): { audit: OutputHost['deps']['decision']['audit']; complete: (error: Error | null) => void; accepted: number } {
@@ -37,7 +26,7 @@ afterEach(() => cleanup.splice(0).forEach((f) => f()));
 async function setup() {
   const c = await socketPair();
   const u = await socketPair();
-  cleanup.push(c.done, u.done);
+  cleanup.push(c.close, u.close);
   const a = heldAudit();
   const host = {
     client: c.near,

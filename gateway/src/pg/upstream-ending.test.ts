@@ -1,21 +1,16 @@
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { socketPair } from './socket-pair.test-fixture.ts';
 import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners } from './upstream-ending.ts';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
-async function socketPair(): Promise<{ near: Socket; far: Socket }> {
-  const server = createServer({ allowHalfOpen: true }); // the server side answers after the client's end, as PostgreSQL does
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, 'connection');
-  const near = connect(port, '127.0.0.1');
-  const [far] = (await accepted) as [Socket];
-  cleanup.push(() => (near.destroy(), far.destroy(), server.close()));
-  return { near, far };
+async function pair(): Promise<{ near: Socket; far: Socket }> {
+  const p = await socketPair(true); // the server side answers after the client's end, as PostgreSQL does
+  cleanup.push(p.close);
+  return p;
 }
 
 function recording(): UpstreamListeners & { events: string[] } {
@@ -25,7 +20,7 @@ function recording(): UpstreamListeners & { events: string[] } {
 
 describe('upstream ending', () => {
   it('detaching removes exactly the listeners attached', async () => {
-    const { near } = await socketPair();
+    const { near } = await pair();
     const l = recording();
     attachUpstream(near, l);
     expect(['data', 'error', 'close', 'drain'].map((e) => near.listeners(e).length)).toEqual([1, 1, 1, 1]);
@@ -34,7 +29,7 @@ describe('upstream ending', () => {
   });
 
   it('ends the connection and reports only once the server has closed it, its answers discarded', async () => {
-    const { near, far } = await socketPair();
+    const { near, far } = await pair();
     const l = recording();
     attachUpstream(near, l);
     let closed = 0;
@@ -48,7 +43,7 @@ describe('upstream ending', () => {
   });
 
   it('reports at once when the server side is gone already', async () => {
-    const { near } = await socketPair();
+    const { near } = await pair();
     near.destroy();
     let closed = 0;
     endAfterServer(near, recording(), () => closed++);
