@@ -28,11 +28,11 @@ import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import { RowDescriptions } from './row-descriptions.ts';
 import type { RelayHost } from './relay-host.ts';
-import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
-import type { SubjectPlan } from '../enforce/subject-columns.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 import { undoNameChanges } from './name-undo.ts';
+import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
+import type { Disclosures } from '../enforce/subject-columns.ts';
 import { withoutValueDetail } from './value-detail.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
@@ -63,6 +63,8 @@ export class UpstreamRelay {
   private catalogChangeUnread = false;
 
   constructor(private readonly s: RelayHost) {}
+
+  private readonly disclosures = (): Disclosures | undefined => this.s.deps.decision.disclosures;
 
   /** A schema change completed in the transaction still open: it commits if the server is told COMMIT. */
   catalogChangeOwed(): boolean {
@@ -275,7 +277,7 @@ export class UpstreamRelay {
         }
         const subjects = subjectsOf(ctx);
         if (subjects !== null) {
-          const visible = this.takeSubjects(frame, ctx, subjects);
+          const visible = takeSubjects(frame, ctx, subjects, this.disclosures);
           return visible === null ? null : this.emitRow(visible, head);
         }
         return this.emitRow(frame, head);
@@ -360,38 +362,6 @@ export class UpstreamRelay {
     return null;
   }
 
-  /**
-   * Hashes a row's hidden subject columns into the statement's collector (audit/subjects.ts) and
-   * returns the row as the client gets it: without them, or null when the whole row is Gatehouse's
-   * (a RETURNING it added).
-   */
-  private takeSubjects(frame: Frame, ctx: ResultContext, subjects: SubjectPlan): Frame | null {
-    const values = decodeDataRow(frame.body);
-    const n = subjects.hidden.length;
-    if (values.length < n) throw new Error('a row without its subject columns');
-    const collector = (ctx.subjectRows ??= this.newCollector());
-    if (collector !== null) for (let i = 0; i < n; i++) collector.add(subjects.hidden[i]!, values[values.length - n + i]!);
-    if (subjects.returningAdded) return null;
-    const raw = dataRow(values.slice(0, values.length - n));
-    return { type: frame.type, raw, body: raw.subarray(5) };
-  }
-
-  private newCollector(): SubjectCollector | null {
-    const d = this.s.deps.decision.disclosures;
-    return d === undefined ? null : new SubjectCollector(d.hash, d.cap);
-  }
-
-  /** The `subjects` of the current statement's outcome record: its rows' subjects, and the tables it could not attribute. */
-  private subjectsRecord(ctx: ResultContext): SubjectsRecord | null {
-    const plan = ctx.statements[ctx.index]?.subjects;
-    if (plan === undefined || plan === null) return null;
-    const collector = ctx.subjectRows ?? this.newCollector();
-    if (collector === null) return null;
-    for (const table of plan.hidden) collector.expect(table);
-    for (const [table, reason] of Object.entries(plan.unknown)) collector.markUnknown(table, reason);
-    return collector.record();
-  }
-
   /** The output plan for the result set now arriving (enforce/output-plan.ts). */
   private plan(ctx: ResultContext, fields: ResultField[]): void {
     // Each result set comes from one statement of the Query string, under its own decision.
@@ -425,7 +395,7 @@ export class UpstreamRelay {
     const stmt = ctx.statements[ctx.index];
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
     if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = this.catalogChangeUnread = true;
-    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
+    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, subjectsRecord(ctx, this.disclosures));
     ctx.index++;
     ctx.subjectRows = null;
     ctx.plan = null;
@@ -505,12 +475,6 @@ export class UpstreamRelay {
     // Last: ending a COPY lets held client messages go, which must see the skipping state above.
     for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
-}
-
-/** The hidden subject columns of the statement whose results are arriving, or null when it has none. */
-function subjectsOf(ctx: ResultContext): SubjectPlan | null {
-  const plan = ctx.statements[ctx.index]?.subjects;
-  return plan !== undefined && plan !== null && plan.hidden.length > 0 ? plan : null;
 }
 
 /** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */
