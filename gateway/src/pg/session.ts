@@ -1,5 +1,6 @@
 // One authenticated client session after startup: client messages in, decisions applied, upstream
-// responses relayed back in order (with masking). Only this module does I/O for a session.
+// responses relayed back in order (with masking). Only this module and those it owns
+// (pg/session-output.ts, pg/upstream-ending.ts) do I/O for a session.
 
 import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
@@ -27,7 +28,7 @@ import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
 import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
 import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
-import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, unknownStatement } from './upstream-messages.ts';
+import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
 import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
@@ -39,7 +40,6 @@ import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners 
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
 import { notRunOutcome, outcomeRecord } from './statement-outcomes.ts';
-import { prefixedQuery } from './prefixed-query.ts';
 
 export { errorMessageFor };
 
@@ -412,8 +412,7 @@ export class Session {
     const ctx = this.newContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
-    const out = prefix === null ? (d.forwardText === null ? raw : encodeQuery(d.forwardText)) : d.forwardText === null ? prefixedQuery(prefix, raw) : encodeQuery(prefix.text + d.forwardText);
-    this.forward(out, { kind: 'query', ctx });
+    this.forward(queryUpstream(raw, d.forwardText, prefix), { kind: 'query', ctx });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBind, encodeBind, encodeClose, encodeDescribe, encodeExecute, type BindMessage } from '../wire/frontend.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { decodeBind, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeQuery, type BindMessage } from '../wire/frontend.ts';
 import type { Portal, PreparedStatement } from './pending.ts';
-import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, unknownStatement } from './upstream-messages.ts';
+import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
 
 const statement = (name: string, upstreamName: string, subjects: PreparedStatement['subjects'] = null): PreparedStatement => ({
   name,
@@ -67,5 +68,17 @@ describe('describe, close and execute upstream', () => {
 
   it('an unknown statement is 26000', () => {
     expect(unknownStatement('nope').sqlstate).toBe('26000');
+  });
+});
+
+describe('queryUpstream', () => {
+  const lock: LockPrefix = { text: 'LOCK TABLE public.t IN ACCESS SHARE MODE; ', statements: 1, chars: 42, relations: ['public.t'] };
+  const raw = encodeQuery('SELECT * FROM t');
+
+  it("sends the client's bytes, or the rewrite, each after the lock prefix when there is one", () => {
+    expect(queryUpstream(raw, null, null)).toBe(raw);
+    expect(queryUpstream(raw, 'SELECT * FROM masked_t', null).equals(encodeQuery('SELECT * FROM masked_t'))).toBe(true);
+    expect(queryUpstream(raw, null, lock).equals(encodeQuery(`${lock.text}SELECT * FROM t`))).toBe(true);
+    expect(queryUpstream(raw, 'SELECT * FROM masked_t', lock).equals(encodeQuery(`${lock.text}SELECT * FROM masked_t`))).toBe(true);
   });
 });

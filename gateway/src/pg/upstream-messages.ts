@@ -1,17 +1,30 @@
-// The client's extended-protocol messages as they go upstream: statements and portals under the
-// names Gatehouse gave them (pg/portal-table.ts, the session's statement prefix), result formats and
-// row limits adjusted for the subject columns Gatehouse adds (enforce/subject-columns.ts). The
-// client's own bytes go up when nothing changed (forwarded byte for byte).
+// The client's messages as they go upstream: a Query with its masked tables replaced and its lock
+// prefix; statements and portals under the names Gatehouse gave them (pg/portal-table.ts, the
+// session's statement prefix), result formats and row limits adjusted for the subject columns
+// Gatehouse adds (enforce/subject-columns.ts). The client's own bytes go up when nothing changed
+// (forwarded byte for byte).
 
 import { GatehouseError } from '../errors.ts';
-import { encodeBind, encodeClose, encodeDescribe, encodeExecute, type BindMessage } from '../wire/frontend.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeQuery, type BindMessage } from '../wire/frontend.ts';
 import type { Portal, PreparedStatement } from './pending.ts';
+import { prefixedQuery } from './prefixed-query.ts';
 
 /** A Bind or Describe of a statement the client did not prepare through Gatehouse. */
 export function unknownStatement(name: string): GatehouseError {
   return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
     hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
   });
+}
+
+/**
+ * The client's Query (`raw`) as it goes upstream: `forwardText` in place of its text when masks at the
+ * source rewrote it (enforce/mask-rewrite.ts), after the LOCK statements of `prefix` when the
+ * relations it checked are locked first (enforce/lock-prefix.ts).
+ */
+export function queryUpstream(raw: Buffer, forwardText: string | null, prefix: LockPrefix | null): Buffer {
+  if (prefix === null) return forwardText === null ? raw : encodeQuery(forwardText);
+  return forwardText === null ? prefixedQuery(prefix, raw) : encodeQuery(prefix.text + forwardText);
 }
 
 /** The client's Bind (`raw`) of `statement` into `portal`, as it goes upstream. */
