@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppendFile } from './append-file.ts';
 import { auditFileSource } from './record-source-files.ts';
-import { dataEnd, isUnusedTail } from './unused-tail.ts';
+import { isUnusedTail } from './unused-tail.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-append-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,15 +134,5 @@ describe('AppendFile, preallocated', () => {
     f.append(Buffer.from(`${line(1)}\n`));
     expect(statSync(path).size).toBe(line(1).length + 1);
     f.close();
-  });
-});
-
-describe('dataEnd', () => {
-  it('is the first NUL byte near the end, also when the zeros span more than one window', () => {
-    const path = join(dir, 'end.bin');
-    writeFileSync(path, Buffer.concat([Buffer.from('abc\n'), Buffer.alloc(9 << 20)]));
-    expect(dataEnd(path, statSync(path).size)).toBe(4);
-    writeFileSync(path, 'abc\n');
-    expect(dataEnd(path, 4)).toBe(4);
   });
 });

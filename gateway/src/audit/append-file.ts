@@ -16,6 +16,7 @@ import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSyn
 import { dirname } from 'node:path';
 import { dataEnd, lastWholeLine } from './unused-tail.ts';
 import { RingBackedLog } from './ring-backed-log.ts';
+import { DurabilityLedger, type DurableCallback, type Flush } from './durability-ledger.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
 export const STDOUT = '-';
@@ -32,9 +33,6 @@ const MAX_FLUSHES = 3;
 
 /** Written to extend a preallocated file. */
 const ZEROS = Buffer.alloc(1 << 20);
-
-/** Called once the batches written before whenDurable() are on disk, or with why they may not be. */
-export type DurableCallback = (error: Error | null) => void;
 
 /**
  * Told when batches accepted by append() could not be written at the end of the turn (they are
@@ -53,24 +51,12 @@ export class AppendFile {
   private readonly fd: number;
   /** End of the last whole batch: a failed write is cut back to here. */
   private size: number;
-  /** Batches written so far, and how many of them the last completed fdatasync covers. */
+  /** Batches written so far. */
   private written = 0;
-  private synced = 0;
-  /** Flushes running now, in start order. */
-  private readonly flushes: Flush[] = [];
-  private nextFlushId = 0;
+  /** Which batches are durable, the flushes running and who waits (audit/durability-ledger.ts). */
+  private readonly ledger = new DurabilityLedger(() => this.written + this.staged.length);
   /** Descriptors of this file that no flush is using now. */
   private readonly flushFds: number[] = [];
-  /** Flushes begun before this id began before a failure was applied: their success confirms nothing. */
-  private failedBelow = 0;
-  /** Batches written before the last failed flush completed: never confirmed, whatever flush comes next. */
-  private failedThrough = 0;
-  private failure: Error | null = null;
-  /**
-   * Batches a syncNow() flushed while flushes were in flight: answered once each of those (`ids`) has
-   * reported success (kept as careful as before overlapping flushes: syncNow is rare).
-   */
-  private syncedMeanwhile: { upTo: number; ids: Set<number> } | null = null;
   private closed = false;
   private released = false;
   private readonly fsync: boolean;
@@ -84,7 +70,6 @@ export class AppendFile {
    * disk's end and cutting them back again for every batch.
    */
   private chunkFailedAt = Number.NEGATIVE_INFINITY;
-  private readonly waiters: { upTo: number; done: DurableCallback }[] = [];
   /** Preallocated: batches appended this turn, their space reserved, written together at its end. */
   private staged: Buffer[] = [];
   private stagedBytes = 0;
@@ -167,7 +152,7 @@ export class AppendFile {
 
   /** Whether an fdatasync is running now. */
   get flushing(): boolean {
-    return this.flushes.length > 0;
+    return this.ledger.flushing;
   }
 
   /**
@@ -204,10 +189,8 @@ export class AppendFile {
   whenDurable(done: DurableCallback): void {
     const upTo = this.written + this.staged.length;
     if (!this.fsync) return done(null);
-    if (upTo <= this.failedThrough && this.failure !== null) return done(this.failure);
-    if (this.synced >= upTo) return done(null);
-    this.waiters.push({ upTo, done });
-    if (this.flushes.length === 0 && !this.closed) this.startSync();
+    if (!this.ledger.wait(upTo, done)) return;
+    if (!this.ledger.flushing && !this.closed) this.startSync();
     else this.scheduleTurnEnd();
   }
 
@@ -221,16 +204,10 @@ export class AppendFile {
     } catch (e) {
       // The pages that failed may be dropped with their error: a later flush can succeed without them,
       // so whoever waits for these batches hears of this failure, never "durable".
-      this.settle(upTo, e as Error);
+      this.ledger.settle(upTo, e as Error);
       throw e;
     }
-    if (this.flushes.length > 0) {
-      // Belt and braces: the flushes in flight use other descriptors, but their waiters are answered
-      // only when each of them has reported, by all the results.
-      this.syncedMeanwhile = { upTo: Math.max(this.syncedMeanwhile?.upTo ?? 0, upTo), ids: new Set(this.flushes.map((f) => f.id)) };
-      return;
-    }
-    this.settle(upTo, null);
+    this.ledger.syncedNow(upTo);
   }
 
   /** With a write-ahead ring: flushes the file itself in the background (checkpoints), unless a flush of it runs. */
@@ -252,12 +229,12 @@ export class AppendFile {
     }
     this.closed = true;
     this.ring?.close();
-    if (this.flushes.length > 0 || this.ring?.flushing === true) return; // closed, and its waiters answered, when those flushes complete
-    if (this.waiters.length > 0) {
+    if (this.ledger.flushing || this.ring?.flushing === true) return; // closed, and its waiters answered, when those flushes complete
+    if (this.ledger.waiting) {
       try {
         this.syncNow();
       } catch (e) {
-        this.settle(this.written, e as Error);
+        this.ledger.settle(this.written, e as Error);
       }
     }
     this.release();
@@ -343,7 +320,7 @@ export class AppendFile {
     } catch (e) {
       const error = e as Error;
       // Every waiter so far covers a lost batch or one after it: none may be told "durable".
-      this.settle(Number.POSITIVE_INFINITY, error);
+      this.ledger.settle(Number.POSITIVE_INFINITY, error);
       this.onLost(error);
       if (rethrow) throw error;
     }
@@ -368,13 +345,10 @@ export class AppendFile {
   private startSync(): void {
     if (this.closed) return;
     this.writeStaged(false);
-    const covered = this.flushes.at(-1)?.upTo ?? this.synced;
-    const last = this.waiters.at(-1);
-    if (last === undefined || last.upTo <= covered) return;
+    if (!this.ledger.uncovered()) return;
     const fd = this.flushFds.pop();
     if (fd === undefined) return; // started when a running flush completes
-    const flush: Flush = { id: this.nextFlushId++, upTo: this.written };
-    this.flushes.push(flush);
+    const flush = this.ledger.begin(this.written);
     fdatasync(fd, (error) => {
       this.flushFds.push(fd);
       this.flushDone(flush, error ?? null);
@@ -382,27 +356,16 @@ export class AppendFile {
   }
 
   /**
-   * Applies a completed flush at once, in whatever order the flushes complete. A success confirms
-   * every batch written before it began (its fdatasync covered them, on a descriptor that would have
-   * reported any write-back error since its previous flush), so the waiters of an earlier flush still
-   * running are answered too. A failure fails every batch not yet confirmed: those it covered and all
-   * after them (their records follow ones that may be lost; the sink refuses until a flush succeeds
-   * again), and the success of a flush that began before it was applied confirms nothing.
+   * Applies a completed flush at once, in whatever order the flushes complete (audit/durability-ledger.ts:
+   * a success confirms every batch written before it began; a failure fails every batch not yet
+   * confirmed, and the sink refuses until a flush succeeds again).
    */
   private flushDone(flush: Flush, error: Error | null): void {
-    this.flushes.splice(this.flushes.indexOf(flush), 1);
+    this.ledger.end(flush);
     if (error !== null) this.failAll(error);
-    else if (flush.id >= this.failedBelow) {
-      let confirmed = flush.upTo;
-      const meanwhile = this.syncedMeanwhile;
-      if (meanwhile !== null && meanwhile.ids.delete(flush.id) && meanwhile.ids.size === 0) {
-        confirmed = Math.max(confirmed, meanwhile.upTo);
-        this.syncedMeanwhile = null;
-      }
-      this.settle(confirmed, null);
-    }
+    else this.ledger.succeeded(flush);
     if (this.closed) {
-      if (this.flushes.length === 0 && this.ring?.flushing !== true) this.finishClose();
+      if (!this.ledger.flushing && this.ring?.flushing !== true) this.finishClose();
       return;
     }
     // Records written while this flush ran are already in the file: flush them now, not after the
@@ -412,23 +375,19 @@ export class AppendFile {
 
   /** A flush failed: every batch not yet confirmed fails, and so does any flush that began before now. */
   private failAll(error: Error): void {
-    this.failedBelow = this.nextFlushId;
-    this.failedThrough = this.written + this.staged.length;
-    this.failure = error;
-    this.syncedMeanwhile = null;
-    this.settle(Number.POSITIVE_INFINITY, error);
+    this.ledger.failed(error);
     this.onFlushFailed(error);
   }
 
   /** The ring's background flush of the file completed after close(). */
   private flushDoneClosed(): void {
-    if (this.flushes.length === 0) this.finishClose();
+    if (!this.ledger.flushing) this.finishClose();
   }
 
   /** close() during flushes, once the last has reported: flushes what none of them covered, releases the file. */
   private finishClose(): void {
     let failure: Error | null = null;
-    if (this.waiters.length > 0 && this.synced < this.written) {
+    if (this.ledger.waiting && this.ledger.synced < this.written) {
       try {
         fdatasyncSync(this.fd); // batches appended after the last flush began, not flushed by close()
       } catch (e) {
@@ -436,22 +395,6 @@ export class AppendFile {
       }
     }
     this.release();
-    this.settle(this.written, failure);
+    this.ledger.settle(this.written, failure);
   }
-
-  /** Answers the waiters covered by a completed (or failed) flush, in the order they asked. */
-  private settle(upTo: number, error: Error | null): void {
-    if (error === null) this.synced = Math.max(this.synced, upTo);
-    else {
-      this.failedThrough = Math.max(this.failedThrough, Math.min(upTo, this.written + this.staged.length));
-      this.failure = error;
-    }
-    while (this.waiters.length > 0 && this.waiters[0]!.upTo <= upTo) this.waiters.shift()!.done(error);
-  }
-}
-
-/** An fdatasync running in the threadpool: it covers the first `upTo` batches written. */
-interface Flush {
-  id: number;
-  upTo: number;
 }

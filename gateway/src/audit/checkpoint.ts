@@ -7,6 +7,7 @@ import { CompactSign, calculateJwkThumbprint, compactVerify, exportJWK, exportPK
 import type { JWK } from 'jose';
 import { GatehouseError } from '../errors.ts';
 import type { ChainHead } from './chain.ts';
+import { AUDIT_RECORD_VERSION, type AuditRecord } from './types.ts';
 
 export const CHECKPOINT_ALG = 'EdDSA';
 
@@ -23,6 +24,20 @@ export interface CheckpointPayload {
   interval_s: number;
   /** Why it was written. */
   reason: 'interval' | 'rotation' | 'shutdown' | 'recovery';
+}
+
+/**
+ * What the next checkpoint of a chain at `covers` signs, or null when there is nothing to sign (no
+ * record yet, or none since the checkpoint `previous`).
+ */
+export function checkpointPayload(covers: ChainHead, previous: ChainHead | null, intervalMs: number, reason: CheckpointPayload['reason']): CheckpointPayload | null {
+  if (covers.seq === 0 || (previous !== null && previous.seq === covers.seq)) return null;
+  return { seq: covers.seq, head: covers.head, previous, time: new Date().toISOString(), interval_s: Math.round(intervalMs / 1000), reason };
+}
+
+/** The "checkpoint" record carrying `jws`, the signature of `payload`. */
+export function checkpointRecord(payload: CheckpointPayload, jws: string): AuditRecord {
+  return { v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: payload.seq, head: payload.head }, jws };
 }
 
 export interface CheckpointSigner {

@@ -2,13 +2,14 @@
 // with group commit before the statements they describe are forwarded, signed checkpoints at an
 // interval, at rotation and at shutdown, and, when the disk fails, refusal until it recovers.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { GatehouseError } from '../errors.ts';
 import { AppendFile, STDOUT } from './append-file.ts';
-import { chainLine, EMPTY_CHAIN, headOfLine, type ChainHead } from './chain.ts';
-import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
+import { chainLine, headOfLine, type ChainHead } from './chain.ts';
+import { chainStart, chainStatePath, saveState } from './chain-state.ts';
+import { checkpointPayload, checkpointRecord, type CheckpointPayload, type CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
-import { recoverFromRing } from './ring-replay.ts';
+import { isSpace, outageBegan, outageEnded, outageOf, outageRefusal, recoveredRecord, type Outage } from './sink-outage.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
 export interface AuditSinkOptions {
@@ -58,13 +59,6 @@ export interface FileAuditSink extends AuditSink, AuditHealthReporter {
   rotate(): Promise<string | null>;
 }
 
-interface Outage {
-  error: NodeJS.ErrnoException;
-  since: string;
-  refused: number;
-  outcomesLost: number;
-}
-
 /** Outcomes kept while the disk is failing, to be written when it recovers. */
 const MAX_DEFERRED = 10_000;
 /**
@@ -77,7 +71,7 @@ const PREALLOCATE_BYTES = 0;
  * appended log's on the disk alone, but through gateways on the shared 2-core machine it did not win
  * (2026-12-07, docs/benchmarks.md), so it stays opt-in; 16 MiB (some 8,000 statements' records) is a good size.
  */
-export const RING_BYTES = 0;
+const RING_BYTES = 0;
 /** How long a deferred record (an outcome) may wait for the next write. */
 const DEFERRED_FLUSH_MS = 20;
 
@@ -95,7 +89,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const retryMs = options.retryMs ?? 1000;
   const redact = options.redact ?? ((r: AuditRecord) => r);
   const problem = options.onProblem ?? (() => undefined);
-  const statePath = `${path}.chain`;
+  const statePath = chainStatePath(path);
   /** The log as the operator log names it. */
   const named = path === STDOUT ? 'on standard output' : path;
 
@@ -116,21 +110,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     if (!closed) fail(error);
   };
   let file: AppendFile | null = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
-  const saved = path === STDOUT ? null : readState(statePath);
-  // Records a write-ahead ring holds past the log's end (a power loss), appended before anything else.
-  let chain: ChainHead = path === STDOUT ? continueFrom(file, saved) : recoverFromRing(file, continueFrom(file, saved), ringBytes > 0 && fsync && preallocate === 0, problem);
-  let lastCheckpoint: ChainHead | null = saved !== null && saved.checkpoint !== null && saved.checkpoint.seq <= chain.seq ? saved.checkpoint : null;
-  if (saved !== null && saved.head.seq > chain.seq) {
-    // The file ends before the checkpoint saved beside it: records were cut while no gateway wrote
-    // it. Continuing from the file would sign a chain without them (verify would say OK); continuing
-    // from the checkpoint leaves the gap where verify reports it (red-team round 7, R7-8).
-    problem(
-      'error',
-      `the audit log ${path} ends at seq ${chain.seq}, before the checkpoint at seq ${saved.head.seq} saved in ${statePath}: records were removed from it; the chain continues from that checkpoint, so \`gatehouse audit verify\` reports the missing records`,
-    );
-    chain = saved.head;
-    lastCheckpoint = saved.checkpoint;
-  }
+  // The file's last record, records its write-ahead ring holds past it, or the state saved beside it.
+  let { chain, lastCheckpoint } = chainStart(file, ringBytes > 0 && fsync && preallocate === 0, problem);
   /** Where the chain stood when the current file was opened. */
   let fileStart: ChainHead = chain;
   let deferred: AuditRecord[] = [];
@@ -156,13 +137,9 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   };
 
   const fail = (e: unknown): void => {
-    const error = (e instanceof Error ? e : new Error(String(e))) as NodeJS.ErrnoException;
     if (outage !== null) return;
-    outage = { error, since: new Date().toISOString(), refused: 0, outcomesLost: 0 };
-    problem(
-      'error',
-      `audit log ${named} cannot be written (${error.code ?? error.message}${error.code === 'EPIPE' ? ': its reader closed the pipe' : ''}): statements are refused until it can; retrying every ${retryMs} ms`,
-    );
+    outage = outageOf(e);
+    problem('error', outageBegan(named, outage, retryMs));
     retry = setInterval(probe, retryMs);
     retry.unref();
   };
@@ -178,14 +155,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
         file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
         fileStart = chain;
       }
-      const recovered: AuditRecord = {
-        v: AUDIT_RECORD_VERSION,
-        type: 'sink',
-        time: new Date().toISOString(),
-        event: 'recovered',
-        outage: { since: o.since, reason: o.error.code ?? o.error.message, refused: o.refused, outcomes_lost: o.outcomesLost },
-      };
-      append([...deferred, recovered]);
+      append([...deferred, recoveredRecord(o)]);
       deferred = [];
       file.syncNow();
     } catch {
@@ -194,7 +164,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     outage = null;
     if (retry) clearInterval(retry);
     retry = null;
-    problem('info', `audit log ${named} is writable again (unavailable since ${o.since}, ${o.refused} statements refused meanwhile)`);
+    problem('info', outageEnded(named, o));
   };
 
   const flushDeferred = (): void => {
@@ -208,35 +178,16 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     }
   };
 
-  const refusal = (o: Outage): GatehouseError =>
-    isSpace(o.error)
-      ? new GatehouseError('AUDIT_DISK_FULL', 'the audit log is out of disk space, so Gatehouse refuses statements (none runs unaudited)', {
-          cause: o.error,
-          hint: 'Tell the Gatehouse operator to free space for the audit log; statements are accepted again as soon as it can be written.',
-        })
-      : new GatehouseError('AUDIT_WRITE_FAILED', `Gatehouse cannot write its audit log (${o.error.code ?? o.error.message}), so the statement was not run`, {
-          cause: o.error,
-          hint: 'Tell the Gatehouse operator (audit file not writable or its disk failing); statements are accepted again as soon as it can be written.',
-        });
-
   const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
     if (signer === null || outage !== null || file === null) return;
     flushDeferred();
-    const covers = chain;
-    if (covers.seq === 0 || (lastCheckpoint !== null && lastCheckpoint.seq === covers.seq)) return;
-    const payload: CheckpointPayload = {
-      seq: covers.seq,
-      head: covers.head,
-      previous: lastCheckpoint,
-      time: new Date().toISOString(),
-      interval_s: Math.round(intervalMs / 1000),
-      reason,
-    };
+    const payload = checkpointPayload(chain, lastCheckpoint, intervalMs, reason);
+    if (payload === null) return;
     const jws = await signer.sign(payload);
     if (outage !== null || file === null) return;
     const into = file;
     try {
-      append([{ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws }]);
+      append([checkpointRecord(payload, jws)]);
       into.writeAppended();
     } catch (e) {
       fail(e);
@@ -331,7 +282,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       if (closed) throw new GatehouseError('AUDIT_WRITE_FAILED', 'the audit log is closed (Gatehouse is stopping), so the statement was not run');
       if (outage !== null) {
         if (record.type === 'statement') outage.refused++;
-        throw refusal(outage);
+        throw outageRefusal(outage);
       }
       // A deferred-flush timer already armed is left to run (it finds nothing, or the outcomes
       // deferred since): arming and clearing one per statement cost more than its rare empty run.
@@ -341,7 +292,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       } catch (e) {
         fail(e);
         if (record.type === 'statement') outage!.refused++;
-        throw refusal(outage!);
+        throw outageRefusal(outage!);
       }
     },
     writeSoon(record: AuditRecord): void {
@@ -405,15 +356,11 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
 }
 
 /** <path>.<UTC time to the second>, with -1, -2... when that name is taken. */
-export function rotatedName(path: string, at: Date): string {
+function rotatedName(path: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   let name = `${path}.${stamp}`;
   for (let n = 1; existsSync(name); n++) name = `${path}.${stamp}-${n}`;
   return name;
-}
-
-function isSpace(e: NodeJS.ErrnoException): boolean {
-  return e.code === 'ENOSPC' || e.code === 'EDQUOT';
 }
 
 function openFile(path: string, fsync: boolean, preallocate: number, ringBytes: number, lost: (error: Error, from: AppendFile) => void, flushFailed: (error: Error) => void): AppendFile {
@@ -423,34 +370,4 @@ function openFile(path: string, fsync: boolean, preallocate: number, ringBytes: 
   } catch (cause) {
     throw new GatehouseError('AUDIT_WRITE_FAILED', `cannot open the audit log ${path}: ${(cause as Error).message}`, { cause });
   }
-}
-
-/** What is saved beside the log at each checkpoint, to continue the chain into a rotated (empty) file. */
-interface ChainState {
-  head: ChainHead;
-  checkpoint: ChainHead | null;
-}
-
-function readState(statePath: string): ChainState | null {
-  try {
-    return JSON.parse(readFileSync(statePath, 'utf8')) as ChainState;
-  } catch {
-    return null;
-  }
-}
-
-function saveState(statePath: string, state: ChainState): void {
-  try {
-    writeFileSync(`${statePath}.tmp`, JSON.stringify(state));
-    renameSync(`${statePath}.tmp`, statePath);
-  } catch {
-    // Only continuity into a file rotated while the gateway was stopped depends on it.
-  }
-}
-
-/** The chain position to continue from: the file's last record, else the saved state, else the start. */
-function continueFrom(file: AppendFile, saved: ChainState | null): ChainHead {
-  const last = file.lastLine();
-  if (last !== null) return headOfLine(last) ?? EMPTY_CHAIN;
-  return saved?.head ?? EMPTY_CHAIN;
 }

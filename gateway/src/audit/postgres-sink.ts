@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { GatehouseError } from '../errors.ts';
 import { chainPrepared, EMPTY_CHAIN, lineHash, prepareRecord, type ChainHead, type PreparedRecord } from './chain.ts';
-import type { CheckpointPayload, CheckpointSigner } from './checkpoint.ts';
+import { checkpointPayload, checkpointRecord, type CheckpointPayload, type CheckpointSigner } from './checkpoint.ts';
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import { auditTable, ensureAuditTable, insertAuditRows, INSTANCE_LOCK, readChainState, type AuditRow, type AuditTable } from './postgres-table.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
@@ -254,24 +254,35 @@ export async function openPostgresAuditSink(options: PostgresSinkOptions): Promi
   };
 
   const durable = (): Promise<Error | null> => new Promise((resolve) => sink.whenDurable(resolve));
+  /** Every record accepted so far committed, writeSoon()'s too (null), or why not. */
+  const allCommitted = (): Promise<Error | null> =>
+    new Promise((resolve) => {
+      if (committed >= accepted) return resolve(null);
+      if (outage !== null) return resolve(outage.error);
+      waiters.push({ upTo: accepted, done: resolve });
+      schedule();
+    });
 
+  /**
+   * Signs the committed head once every record accepted before it is in the table: a checkpoint queued
+   * behind records it does not name (writeSoon()'s sessions and outcomes, or records that came in
+   * while it was being signed) would leave them after the last checkpoint, unprotected. Records that
+   * keep coming in while it signs get a few more tries, then wait for the next checkpoint.
+   */
   const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
-    if (signer === null || outage !== null) return;
-    if (await durable()) return; // everything so far in the table, so the head signed is the latest
-    const covers = head;
-    if (covers.seq === 0 || (lastCheckpoint !== null && lastCheckpoint.seq === covers.seq)) return;
-    const payload: CheckpointPayload = {
-      seq: covers.seq,
-      head: covers.head,
-      previous: lastCheckpoint,
-      time: new Date().toISOString(),
-      interval_s: Math.round(intervalMs / 1000),
-      reason,
-    };
-    const jws = await signer.sign(payload);
-    if (outage !== null) return;
-    accept({ v: AUDIT_RECORD_VERSION, type: 'checkpoint', time: payload.time, covers: { seq: covers.seq, head: covers.head }, jws });
-    await durable(); // lastCheckpoint is set when its row commits
+    if (signer === null) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (outage !== null || (await allCommitted())) return;
+      const payload = checkpointPayload(head, lastCheckpoint, intervalMs, reason);
+      if (payload === null) return;
+      const signedAt = accepted;
+      const jws = await signer.sign(payload);
+      if (outage !== null) return;
+      if (accepted !== signedAt) continue; // records came in while signing: the head signed is no longer the last
+      accept(checkpointRecord(payload, jws));
+      await durable(); // lastCheckpoint is set when its row commits
+      return;
+    }
   };
 
   const checkpoint = (reason: CheckpointPayload['reason']): Promise<void> => {
@@ -317,6 +328,8 @@ export async function openPostgresAuditSink(options: PostgresSinkOptions): Promi
       if (closed) return;
       clearInterval(interval);
       await checkpoint('shutdown');
+      // Sessions' last records (writeSoon) that came in while the checkpoint was written get one of their own.
+      if (committed < accepted) await checkpoint('shutdown');
       if (outage === null) {
         const error = await durable();
         if (error) problem('error', `${where}: records could not be written at shutdown: ${describe(error)}`);

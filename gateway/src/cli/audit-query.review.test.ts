@@ -55,8 +55,8 @@ describe('audit unseal (review)', () => {
     const key = join(dir, 'breakglass.key');
     writeFileSync(key, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const seal = createSealer(pair.publicKey);
-    // What decision-point.ts seals for decision d1; an editor of the log moves it into d2's record.
-    const { sealStatement } = await import('../enforce/decision-point.ts');
+    // What enforce/statement-audit.ts seals for decision d1; an editor of the log moves it into d2's record.
+    const { sealStatement } = await import('../enforce/statement-audit.ts');
     const sealed = sealStatement(seal, { text: "SELECT * FROM patients WHERE ssn = '123'", decision: { id: 'd1' } } as never, 'unbound');
     const record = (id: string, extra: object) => JSON.stringify({ v: 1, seq: 1, prev: '0'.repeat(64), type: 'statement', time: '2026-12-01T10:00:00.000Z', decision_id: id, session_id: 's', identity: null, statement: 'x', ...extra });
     const file = join(dir, 'audit.ndjson');

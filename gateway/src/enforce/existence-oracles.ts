@@ -163,9 +163,21 @@ function memberOracle(
 /**
  * A table with rules (or a view) may turn the write into one on the tables its rules name, whose
  * constraints then check what it writes (`DO INSTEAD INSERT INTO clinical.patients ...`, R10-7): refused
- * when one of them has columns masked for the identity. (A view over a masked table is refused by the mask rewrite too.)
+ * when one of them has columns masked for the identity, or when the table itself has (its rules run on
+ * its rows raw, R17a-4). (A view over a masked table is refused by the mask rewrite too.)
  */
 function ruleOracle(rel: RelationInfo, readMasks: ReadMasksOf): OracleRefusal | null {
+  if (rel.rules === true) {
+    // Rules of the written table itself run on its stored rows raw (R17a-4): `DO ALSO SELECT secret
+    // FROM t WHERE id = NEW.id` returns them to the client, and `OLD.secret` reaches any action.
+    const own = readMasks(rel.qualified);
+    if (own === 'unknown' || own.size > 0) {
+      return {
+        message: `Gatehouse does not run this write: ${rel.qualified} has rules of its own, whose actions run on its stored rows raw (a SELECT in one returns them to you unmasked), and it has columns the policy masks for you`,
+        hint: 'Ask the database owners to replace the rules (a view or a trigger the policy reviews), or for a policy under which you read the table unmasked.',
+      };
+    }
+  }
   for (const table of rel.reads) {
     if (table === rel.qualified) continue;
     const masks = readMasks(table);

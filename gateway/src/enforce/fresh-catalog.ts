@@ -7,6 +7,7 @@
 // statement decided again. For a simple Query the lock prefix (enforce/lock-prefix.ts) then holds the
 // written tables from the string's start, so no DDL fits between that check and the write.
 
+import { GatehouseError } from '../errors.ts';
 import type { PolicyInput } from '../policy/types.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maySeeMasks, type ProbedStatement } from './write-probe.ts';
@@ -85,4 +86,31 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * After an approval wait (red-team round 17a, R17a-5): the check above ran before the wait, which may
+ * last minutes, so a write under a mask is checked again against the constraints the server has when it
+ * is released. `statements`: as decided before the wait (their masks and probes); `checkedWith`: the
+ * snapshot their existence-oracle check used. Any difference refuses the write (55000): it was decided,
+ * and approved, for the constraints of before. null when no statement is such a write.
+ */
+export function recheckAfterApproval(relations: FreshRelations, statements: readonly ProbedStatement[], checkedWith: RelationCatalog | null): Promise<GatehouseError | null> | null {
+  const check = freshCatalogFor(relations, statements, checkedWith);
+  if (check === null) return null;
+  const id = statements.find(checked)?.decision.id;
+  return check.then((r) =>
+    r === 'same'
+      ? null
+      : new GatehouseError(
+          'CATALOG_STALE',
+          r === 'changed'
+            ? 'Gatehouse refused this write: it touches a table with columns masked for you, and its constraints or triggers changed on the server while it waited for approval, so it was decided for ones it would not meet'
+            : 'Gatehouse refused this write: it touches a table with columns masked for you, and the database\'s catalog could not be checked again after its approval wait',
+          {
+            ...(id === undefined ? {} : { decisionId: id }),
+            hint: 'Send the statement again: it will be decided, and approved, for the constraints the table has now.',
+          },
+        ),
+  );
 }

@@ -96,6 +96,12 @@ export interface RelationInfo {
   structure?: string;
   /** A partitioned table's partition key columns (['*'] when it has expressions): updating one may move a row into another partition. */
   partitionKey?: string[];
+  /**
+   * It has rewrite rules of its own (CREATE RULE; a view's _RETURN rule does not count). Their actions
+   * run on its rows raw: OLD and NEW, or a SELECT of it whose rows come back to the client unmasked
+   * (red-team round 17a, R17a-4). `reads` does not show a rule that reads only its own table.
+   */
+  rules?: true;
 }
 
 /**

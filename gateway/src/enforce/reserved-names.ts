@@ -24,3 +24,19 @@ export function reservedObjectUse(parsed: ParsedStatement): string | null {
   if (table !== undefined) return `relation ${table.qualified} is reserved for Gatehouse's masking`;
   return null;
 }
+
+/**
+ * Gatehouse prepares protocol-level statements upstream under names with this prefix. A client can
+ * see them in pg_prepared_statements; SQL-level EXECUTE or PREPARE of such a name would run (or
+ * shadow) a statement outside its decision, so it is refused before any policy is asked.
+ */
+export const RESERVED_STATEMENT_PREFIX = 'gatehouse_';
+
+/** Why a statement uses a reserved name (refused before any policy is asked), or null. */
+export function reservedNameUse(parsed: ParsedStatement): string | null {
+  const name = parsed.facts.preparedName;
+  if (name === null || !name.startsWith(RESERVED_STATEMENT_PREFIX)) return null;
+  const kind = parsed.facts.kind === 'explain' ? parsed.facts.innerKind : parsed.facts.kind;
+  if (kind !== 'execute' && kind !== 'prepare') return null;
+  return `prepared statement names starting with "${RESERVED_STATEMENT_PREFIX}" are reserved for Gatehouse`;
+}

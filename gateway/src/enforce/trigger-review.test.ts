@@ -20,14 +20,22 @@ const ROUTINES = new RoutineCatalog([
   { kind: 'function', schema: 'public', name: 'quote_ssn', harmless: false, retset: false },
   { kind: 'function', schema: 'public', name: 'stamp', harmless: false, retset: false },
   { kind: 'function', schema: 'pg_catalog', name: 'suppress_redundant_updates_trigger', harmless: true, retset: false },
+  { kind: 'function', schema: 'pg_catalog', name: 'tsvector_update_trigger', harmless: true, retset: false },
+  { kind: 'function', schema: 'contrib', name: 'check_primary_key', harmless: true, retset: false },
 ]);
 
 describe('unvouchedTriggerFunctions', () => {
   it('lists the user trigger functions the verdict does not vouch for; built-in ones and reviewed ones pass', () => {
-    const fired = ['pg_catalog.suppress_redundant_updates_trigger', 'public.quote_ssn', 'public.stamp'];
+    const fired = ['pg_catalog.tsvector_update_trigger', 'public.quote_ssn', 'public.stamp'];
     expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['public.quote_ssn', 'public.stamp']);
     expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['public.stamp'] }), ROUTINES)).toEqual(['public.quote_ssn']);
     expect(unvouchedTriggerFunctions(input([]), verdict(), ROUTINES)).toEqual([]);
+  });
+
+  it('counts a built-in function whose effect tells a stored value, and C functions outside pg_catalog (red-team round 17a)', () => {
+    const fired = ['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger', 'pg_catalog.tsvector_update_trigger'];
+    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger']);
+    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['contrib.check_primary_key'] }), ROUTINES)).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
   });
 
   it('counts every function without the routine catalog, and one it does not know (fail closed)', () => {

@@ -2,10 +2,11 @@
 // with raw access to every table, whatever the write names, so it can quote a masked value in a
 // notice or error, or write a masked table under its constraints (an INSTEAD OF trigger of a view:
 // an existence oracle the catalog does not show). Such a write is refused for an identity that reads
-// anything masked, or may not read some table, unless each function it can fire is built in (cannot
-// read tables) or the policy vouches for it (EngineVerdict.reviewed). Whether the identity is under a
-// mask is the policy's answer for reading every relation of the snapshot (the "horizon probe",
-// asked only for writes that can fire an unvouched function): a trigger's function may read any.
+// anything masked, or may not read some table, unless each function it can fire is built in (in
+// pg_catalog: it cannot read tables, and tells no stored value) or the policy vouches for it
+// (EngineVerdict.reviewed). Whether the identity is under a mask is the policy's answer for reading
+// every relation of the snapshot (the "horizon probe", asked only for writes that can fire an
+// unvouched function): a trigger's function may read any.
 
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
@@ -25,8 +26,19 @@ export interface TriggerReview {
 }
 
 /**
- * The functions of statement.trigger_functions that may read a table and that the verdict does not
- * vouch for. Without the routine catalog every one counts (fail closed).
+ * Built-in trigger functions whose effect tells a stored value (red-team round 17a, R17a-1):
+ * suppress_redundant_updates_trigger skips an update that changes nothing, so an UPDATE assigning a
+ * guess to a masked column reports 0 rows exactly when the guess is what is stored.
+ */
+const REVEALING_BUILT_INS: ReadonlySet<string> = new Set(['pg_catalog.suppress_redundant_updates_trigger']);
+
+/**
+ * The functions of statement.trigger_functions that may read a table or tell a stored value, and that
+ * the verdict does not vouch for. Only functions in pg_catalog count as built in here: a C function
+ * elsewhere is harmless in an expression's place (routine-snapshot.ts), but contrib ships C trigger
+ * functions that look the written value up in any table (refint's check_primary_key: an existence
+ * oracle) or NOTIFY the row's key values (tcn; R17a-2). Without the routine catalog every one counts
+ * (fail closed).
  */
 export function unvouchedTriggerFunctions(input: PolicyInput, verdict: EngineVerdict, routines: RoutineCatalog | null): string[] {
   const fired = input.statement.trigger_functions ?? [];
@@ -34,8 +46,10 @@ export function unvouchedTriggerFunctions(input: PolicyInput, verdict: EngineVer
   const reviewed = new Set(verdict.reviewed ?? []);
   return fired.filter((f) => {
     if (reviewed.has(f)) return false;
+    if (REVEALING_BUILT_INS.has(f)) return true;
     const dot = f.indexOf('.');
-    return routines === null || dot < 0 || routines.verdict('function', { schema: f.slice(0, dot), name: f.slice(dot + 1) }) !== 'harmless';
+    if (routines === null || dot < 0 || f.slice(0, dot) !== 'pg_catalog') return true;
+    return routines.verdict('function', { schema: 'pg_catalog', name: f.slice(dot + 1) }) !== 'harmless';
   });
 }
 

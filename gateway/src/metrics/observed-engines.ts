@@ -1,7 +1,7 @@
 // An engine source whose engines are timed: each evaluation is observed in the metrics' histogram.
 // The wrapped engine keeps its kind, revision and determinism, so decisions and caching are unchanged.
 
-import type { EngineSource } from '../enforce/decision-point.ts';
+import type { EngineSource } from '../enforce/decision-context.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import type { GatewayMetrics } from './gateway-metrics.ts';
 

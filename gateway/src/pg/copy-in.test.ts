@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { analyzeQuery, loadSqlParser } from '../sql/parser.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { CopyInTracker } from './copy-in.ts';

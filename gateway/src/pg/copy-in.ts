@@ -4,7 +4,7 @@
 // request before the one it answers (CopyInTracker holds the state for pg/session.ts; pg/upstream-relay.ts
 // tells it when the server started or ended copying).
 
-import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { FrontendMessage } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import type { ResultContext } from './pending.ts';

@@ -4,7 +4,8 @@
 // client may Execute as cursors it declared (pg/portal-table.ts).
 
 import { parseSync } from 'libpg-query';
-import { RESERVED_STATEMENT_PREFIX, type DecidedStatement } from '../enforce/decision-point.ts';
+import { RESERVED_STATEMENT_PREFIX } from '../enforce/reserved-names.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { GatehouseError } from '../errors.ts';
 import { asNode, str } from '../sql/ast.ts';
 import type { ParsedStatement } from '../sql/facts.ts';

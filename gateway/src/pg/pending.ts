@@ -4,7 +4,7 @@
 // expects them. It also models PostgreSQL's rule for errors in the extended protocol (see
 // skipsUntilSync) and says which responses each entry can produce (see canProduce).
 
-import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import { BE } from '../wire/message-types.ts';
 import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';

@@ -34,6 +34,7 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS k
     CASE WHEN c.relkind IN ('r', 'p', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema') THEN
       CASE WHEN pg_catalog.has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') THEN 'write'
            WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') THEN 'read' END END AS lockable,
+    EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "hasRules",
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
       SELECT json_agg(json_build_object('pid', k.pid, 'mode', k.mode) ORDER BY k.pid, k.mode) FROM ddl k WHERE k.relation = c.oid) END AS "lockedBy",
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
@@ -150,6 +151,8 @@ interface RelationRow {
   buildingIndexes?: number[] | null;
   /** The LOCK TABLE modes the reading role may take on it (null: none; absent in rows read before: none). */
   lockable?: 'read' | 'write' | null;
+  /** It has rewrite rules of its own, besides a view's _RETURN rule (absent in rows read before: none). */
+  hasRules?: boolean;
   columns: ColumnInfo[];
   /** For a partitioned table: its partition key columns, ['*'] when it has expressions. */
   partitionKey?: string[] | null;
@@ -306,6 +309,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(r.buildingIndexes && r.buildingIndexes.length > 0 ? { buildingIndexes: r.buildingIndexes } : {}),
     ...(r.lockable === 'read' || r.lockable === 'write' ? { lockable: r.lockable } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
+    ...(r.hasRules === true ? { rules: true as const } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
     ...(actionWrites.has(r.oid) ? { actionWrites: [...new Set(actionWrites.get(r.oid)!)].sort() } : {}),

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import type { StatementOutcome } from '../audit/types.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
-import type { DecisionContext } from '../enforce/decision-point.ts';
+import type { DecisionContext } from '../enforce/decision-context.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision } from '../policy/types.ts';
 import type { TransactionStatus } from '../wire/backend.ts';

@@ -3,7 +3,7 @@
 // statements cannot be decided on it. The session does the asking (pg/session.ts); the rules for
 // what may change the path and for reading the answer are in pg/search-path.ts.
 
-import type { DecidedStatement } from '../enforce/decision-point.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { GatehouseError } from '../errors.ts';
 import type { StatementFacts } from '../sql/facts.ts';
 import type { TransactionStatus } from '../wire/backend.ts';

@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { SessionRecorder } from '../audit/session-recording.ts';
-import type { DecisionContext } from '../enforce/decision-point.ts';
+import type { DecisionContext } from '../enforce/decision-context.ts';
 import type { Frame } from '../wire/framer.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DecidedStatement, QueryDecision } from '../enforce/decision-point.ts';
+import type { DecidedStatement, QueryDecision } from '../enforce/decided-statement.ts';
 import { GatehouseError } from '../errors.ts';
 import { admit, cancelledWait } from './statement-admission.ts';
 

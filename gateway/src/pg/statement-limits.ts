@@ -4,7 +4,9 @@
 // every session shares, so without these one message could stall all of them.
 
 import { randomUUID } from 'node:crypto';
-import { auditStatements, type DecidedStatement, type DecisionContext } from '../enforce/decision-point.ts';
+import { auditStatements } from '../enforce/statement-audit.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
+import type { DecisionContext } from '../enforce/decision-context.ts';
 import { GatehouseError } from '../errors.ts';
 import { countStatements } from '../sql/statement-count.ts';
 

@@ -5,7 +5,7 @@
 import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import { recordTime } from '../audit/record-time.ts';
-import type { DecisionContext } from '../enforce/decision-point.ts';
+import type { DecisionContext } from '../enforce/decision-context.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision } from '../policy/types.ts';

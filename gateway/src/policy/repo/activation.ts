@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { warmUpEngine, warmUpInputs } from '../../enforce/decision-point.ts';
+import { warmUpEngine, warmUpInputs } from '../../enforce/engine-warm-up.ts';
 import { loadSqlParser } from '../../sql/parser.ts';
 import { caseInputs, checkEvaluationBudget, checkRecordedInputs, recordedInputs, type BudgetCheck } from '../budget-gate.ts';
 import { loadPolicyEngine } from '../load.ts';

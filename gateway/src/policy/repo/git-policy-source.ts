@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../../audit/types.ts';
 import type { GitPolicyConfig } from '../../config/types.ts';
-import type { EngineSource } from '../../enforce/decision-point.ts';
+import type { EngineSource } from '../../enforce/decision-context.ts';
 import { GatehouseError } from '../../errors.ts';
 import type { EngineKind, PolicyEngine } from '../types.ts';
 import type { BudgetCheck } from '../budget-gate.ts';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { reservedNameUse } from '../../enforce/decision-point.ts';
+import { reservedNameUse } from '../../enforce/reserved-names.ts';
 import { emptyFacts } from '../../sql/facts-extract.ts';
 import { analyzeQuery } from '../../sql/parser.ts';
 import type { ParsedStatement } from '../../sql/facts.ts';

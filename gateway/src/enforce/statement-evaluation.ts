@@ -1,0 +1,208 @@
+// Asks the policy about each statement of a query string: refusals before any policy is asked, the
+// engine's verdict (cached), the read probe of a write and the trigger review, after a pending catalog read.
+
+import { buildPolicyInput } from '../policy/input.ts';
+import type { EngineVerdict, PolicyEngine, PolicyInput } from '../policy/types.ts';
+import { inlineEvaluator, type BudgetedVerdict } from '../policy/evaluate.ts';
+import type { ParsedStatement } from '../sql/facts.ts';
+import { DecisionCache, type DecisionCacheKey } from './decision-cache.ts';
+import type { BoundParameters } from './setting-guard.ts';
+import { reservedNameUse, reservedObjectUse } from './reserved-names.ts';
+import { lockedViewsNamed, viewLockedReason, VIEW_LOCKED_POLICY_ID } from './view-locks.ts';
+import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID } from './table-locks.ts';
+import { catalogFacts } from './catalog-facts.ts';
+import { probeInput, probeTables, readProbe, type ReadProbe } from './write-probe.ts';
+import type { RelationCatalog } from './relation-catalog.ts';
+import { alreadyMasked, horizonIdentity, horizonOf, unvouchedTriggerFunctions, type TriggerReview } from './trigger-review.ts';
+import { CATALOG_STALE_POLICY_ID, type CatalogChangeWait, type DecisionContext } from './decision-context.ts';
+import { currentEngineOrNull, stamp, type DecidedStatement } from './decided-statement.ts';
+
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
+
+interface Evaluated {
+  text: string;
+  parsed: ParsedStatement;
+  input: PolicyInput | null;
+  verdict: EngineVerdict;
+  micros: number;
+  transient: boolean;
+  probe?: ReadProbe;
+  triggerReview?: TriggerReview;
+}
+
+function evaluateOne(
+  ctx: DecisionContext,
+  engine: PolicyEngine,
+  text: string,
+  protocol: 'simple' | 'extended',
+  parsed: ParsedStatement,
+  parameters: BoundParameters,
+): Evaluated | Promise<Evaluated> {
+  const reserved = reservedNameUse(parsed) ?? reservedObjectUse(parsed);
+  if (reserved) {
+    return refusedUnasked(text, parsed, reserved, [], false);
+  }
+  const relations = ctx.relations.current();
+  if (relations === null && [...parsed.facts.tablesRead, ...parsed.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) {
+    // Without the catalog, the tables read through views cannot be told to the policy: fail closed.
+    ctx.relations.refreshSoon();
+    const reason = "Gatehouse has not read the database's catalog yet, so it cannot tell which tables this statement reads through views; try again in a moment";
+    return refusedUnasked(text, parsed, reason, [], true);
+  }
+  const locked = relations === null ? [] : lockedViewsNamed(parsed.facts, relations);
+  if (locked.length > 0) {
+    ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
+    return refusedUnasked(text, parsed, viewLockedReason(locked), [VIEW_LOCKED_POLICY_ID], true);
+  }
+  const changing = relations === null ? [] : lockedRelationsNamed(parsed.facts, relations, ctx.upstreamPid ?? null);
+  if (changing.length > 0) {
+    ctx.relations.refreshSoon(); // the lock may be gone by the client's next try
+    return refusedUnasked(text, parsed, relationLockedReason(changing), [RELATION_LOCKED_POLICY_ID], true);
+  }
+  try {
+    const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
+    const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
+    const key = DecisionCache.keyFor(engine, input);
+    const main = verdictOf(ctx, engine, input, key);
+    return main instanceof Promise
+      ? main.then(
+          (b) => withProbe(ctx, engine, relations, text, parsed, input, key, b),
+          (e: unknown) => engineFailed(text, parsed, e),
+        )
+      : withProbe(ctx, engine, relations, text, parsed, input, key, main);
+  } catch (e) {
+    return engineFailed(text, parsed, e);
+  }
+}
+
+// The steps after a verdict are module functions, not closures made per statement.
+
+/** A write is asked about once more: how the identity reads the tables it touches unread (enforce/write-probe.ts). */
+function withProbe(
+  ctx: DecisionContext,
+  engine: PolicyEngine,
+  relations: RelationCatalog | null,
+  text: string,
+  parsed: ParsedStatement,
+  input: PolicyInput,
+  key: DecisionCacheKey,
+  b: BudgetedVerdict,
+): Evaluated | Promise<Evaluated> {
+  const tables = b.verdict.action === 'deny' ? [] : probeTables(input, relations);
+  if (tables.length === 0) return withTriggerReview(ctx, engine, relations, key, evaluated(text, parsed, input, b));
+  // The probe's input is the statement's plus `tables`, so the statement's key and `tables` key its verdict.
+  const answer = verdictOf(ctx, engine, probeInput(input, tables), key === null ? null : `${key}\u0001probe\u0000${tables.join('\u0000')}`);
+  const probed = (a: BudgetedVerdict | null): Evaluated | Promise<Evaluated> => withTriggerReview(ctx, engine, relations, key, evaluated(text, parsed, input, b, readProbe(tables, a)));
+  return answer instanceof Promise ? answer.then(probed, () => probed(null)) : probed(answer);
+}
+
+function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { verdict, micros, transient }: BudgetedVerdict, probe?: ReadProbe): Evaluated {
+  return { text, parsed, input, verdict, micros, transient, ...(probe ? { probe } : {}) };
+}
+
+/**
+ * A write that can fire a trigger function nobody vouches for: is the identity under a mask? Its own
+ * verdict or read probe may say so; otherwise the policy is asked how it reads every relation (the
+ * horizon probe, cached like any verdict): a trigger's function may read any (enforce/trigger-review.ts).
+ */
+function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations: RelationCatalog | null, key: DecisionCacheKey, e: Evaluated): Evaluated | Promise<Evaluated> {
+  if (e.input === null || e.verdict.action === 'deny') return e;
+  const unvouched = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current());
+  if (unvouched.length === 0) return e;
+  if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
+  const horizon = horizonOf(relations);
+  const answer = verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`);
+  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
+  return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
+}
+
+/**
+ * The engine's verdict for an input, reused when an input that agrees on everything the policy reads
+ * (the same `key`, DecisionCache.keyFor) was decided before; the input is built for every statement
+ * (the audit record carries it).
+ */
+function verdictOf(ctx: DecisionContext, engine: PolicyEngine, input: PolicyInput, key: DecisionCacheKey): BudgetedVerdict | Promise<BudgetedVerdict> {
+  const cached = key === null ? null : ctx.cache.get(engine.revision, key);
+  if (cached !== null) return { verdict: cached, micros: 0, transient: false };
+  const budgeted = (ctx.evaluator ?? inlineEvaluator).evaluate(engine, input, ctx.evalTimeoutMs);
+  const remember = (b: BudgetedVerdict): BudgetedVerdict => {
+    if (key !== null && !b.transient) ctx.cache.set(engine.revision, key, b.verdict);
+    return b;
+  };
+  return budgeted instanceof Promise ? budgeted.then(remember) : remember(budgeted);
+}
+
+/** A statement denied without a verdict of the policy's (`transient`: not cached, it may pass on a later try). */
+function refusedUnasked(text: string, parsed: ParsedStatement, reason: string, policies: string[], transient: boolean): Evaluated {
+  return { text, parsed, input: null, verdict: { action: 'deny', reason, policies, masks: [] }, micros: 0, transient };
+}
+
+function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evaluated {
+  const reason = `policy engine error: ${e instanceof Error ? e.message : String(e)}`;
+  return refusedUnasked(text, parsed, reason, [], true);
+}
+
+/**
+ * Evaluates every statement of a query string, or reuses verdicts already reached (DecisionCache):
+ * those come back at once, so a cached decision never waits for another turn of the event loop.
+ */
+export function evaluateAll(
+  ctx: DecisionContext,
+  protocol: 'simple' | 'extended',
+  parsed: ParsedStatement[],
+  parameters: BoundParameters,
+): DecidedStatement[] | Promise<DecidedStatement[]> {
+  const waits = parsed.some((p) => needsCatalog(p)) ? (ctx.catalogChange?.() ?? null) : null;
+  if (waits !== null) {
+    // A schema change through Gatehouse is being read: decide with the catalog that knows it.
+    return waits.then(
+      (result) => (result === 'fresh' ? evaluateAll({ ...ctx, catalogChange: () => null }, protocol, parsed, parameters) : catalogStale(ctx, parsed, result)),
+      () => catalogStale(ctx, parsed, 'failed'),
+    );
+  }
+  const engine = ctx.engines.current();
+  const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
+  return items.some((i) => i instanceof Promise) ? Promise.all(items).then((all) => decidedOf(all, engine)) : decidedOf(items as Evaluated[], engine);
+}
+
+function decidedOf(items: Evaluated[], engine: PolicyEngine): DecidedStatement[] {
+  return items.map((i) => ({
+    text: i.text,
+    parsed: i.parsed,
+    input: i.input,
+    decision: stamp(i.verdict, engine, i.micros),
+    ...(i.probe ? { probe: i.probe } : {}),
+    ...(i.triggerReview ? { triggerReview: i.triggerReview } : {}),
+  }));
+}
+
+/**
+ * Whether deciding the statement may read the catalog snapshots: it names a relation outside the
+ * system schemas, calls a function, or holds expressions at all (a query, a write, EXPLAIN, PREPARE,
+ * a cursor, COPY). Any call or expression: the snapshot that would say a name is built in is the one
+ * being read again, and the change may have added an overload that wins for the call's argument types
+ * (`public.upper(integer)` for `upper(5)`), or an operator, type or cast that an expression uses
+ * without naming it (a column's type, an implicit cast), which the statement facts cannot list
+ * (red-team round 12, R12-3).
+ */
+function needsCatalog(p: ParsedStatement): boolean {
+  if ([...p.facts.tablesRead, ...p.facts.tablesWritten].some((t) => !SYSTEM_SCHEMAS.has(t.schema))) return true;
+  return p.facts.functions.length > 0 || EXPRESSION_KINDS.has(p.facts.kind);
+}
+
+/** Statement kinds that can hold expressions (operators, casts): they wait for a pending catalog read. */
+const EXPRESSION_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'prepare', 'execute', 'cursor', 'do', 'call']);
+
+/**
+ * Every statement of the query refused: the catalog could not be read again after a schema change, or
+ * before a write under a mask (`write`: enforce/fresh-catalog.ts).
+ */
+export function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>, why: 'change' | 'write' = 'change'): DecidedStatement[] {
+  const engine = currentEngineOrNull(ctx);
+  const how = result === 'timeout' ? 'was not read again in time' : 'could not be read again';
+  const reason =
+    why === 'change'
+      ? `the database's catalog changed (a schema change made through Gatehouse) and ${how}, so Gatehouse cannot tell what this statement touches`
+      : `this write touches a table with columns masked for you, and the database's catalog ${how} before it, so Gatehouse cannot tell which constraints it would meet`;
+  return parsed.map((p) => ({ text: p.text, parsed: p, input: null, decision: stamp({ action: 'deny', reason, policies: [CATALOG_STALE_POLICY_ID], masks: [] }, engine, 0) }));
+}
