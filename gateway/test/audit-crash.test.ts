@@ -11,7 +11,7 @@ import { redactStatementText } from '../src/audit/redact.ts';
 import { isUnusedTail } from '../src/audit/unused-tail.ts';
 import { ensureDevKeys, mintDevToken } from '../src/auth/dev-keys.ts';
 import { freeLoopbackPort } from '../src/bench/private-postgres.ts';
-import { REFUSAL_QUERY } from '../src/pg/session.ts';
+import { REFUSAL_QUERY } from '../src/pg/refusals-in-order.ts';
 import { SEARCH_PATH_PROBE } from '../src/pg/search-path.ts';
 import { REPO_ROOT } from './support/harness.ts';
 import { runGatehouse, runTool } from './support/run-tool.ts';

@@ -1,42 +1,45 @@
 // One authenticated client session after startup: client messages in, decisions applied, upstream
-// responses relayed back in order (with masking). Only this module does I/O for a session.
+// responses relayed back in order (with masking). Only this module and those it owns
+// (pg/session-output.ts, pg/upstream-ending.ts) do I/O for a session.
 
 import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { AUDIT_RECORD_VERSION, type AuditRecord, type StatementOutcome } from '../audit/types.ts';
+import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
-import type { BoundParameters } from '../enforce/setting-guard.ts';
-import { decideQuery, RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
-import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
-import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { identityPart } from '../policy/input-parts.ts';
-import { errorResponse, readyForQuery, type TransactionStatus } from '../wire/backend.ts';
+import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
-import { decodeFrontend, type FrontendMessage, encodeBind, encodeClose, encodeDescribe, encodeExecute, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
+import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
-import { cursorsDeclared, isReservedName, reservedName } from './cursor-names.ts';
+import { isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
-import { copyFromStdinCount, type CopyIn } from './copy-in.ts';
-import { auditLimitRefusal, oversizedQueryKeep, statementLimitError, statementSizeError, type StatementLimits } from './statement-limits.ts';
+import { CopyInTracker } from './copy-in.ts';
+import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
+import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
+import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
+import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
+import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
-import { OutputBatch, writeGathered } from './output-batch.ts';
+import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
+import { DecisionWait } from './decision-wait.ts';
+import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners } from './upstream-ending.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
-import { recordTime } from '../audit/record-time.ts';
-import { prefixedQuery } from './prefixed-query.ts';
+import { notRunOutcome, outcomeRecord } from './statement-outcomes.ts';
 
 export { errorMessageFor };
 
@@ -61,56 +64,6 @@ export interface SessionDeps {
   searchPathProbe?: string | null;
 }
 
-/**
- * Sent upstream in place of a refused simple Query when the refusal must take effect in order
- * (pg/session.ts refuseSimple): a Query that fails in the raw parser in every state, with no
- * effect but the error's, and that names Gatehouse in the server log.
- */
-export const REFUSAL_QUERY = 'GATEHOUSE REFUSED THIS STATEMENT';
-
-/** A decision that could not be made (an unexpected throw or rejection): the statement is refused. */
-function undecided(e: unknown): QueryDecision {
-  const error = isGatehouseError(e)
-    ? e
-    : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
-  return { kind: 'refuse', statements: [], error };
-}
-
-function unknownStatement(name: string): GatehouseError {
-  return new GatehouseError('UNKNOWN_PREPARED_STATEMENT', `prepared statement "${name}" does not exist`, {
-    hint: 'Through Gatehouse, bind only statements prepared with Parse on this connection.',
-  });
-}
-
-/** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
-type Admission =
-  | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null };
-
-/** What a session does with a value it waits for (see Session.hold). */
-export interface HoldHandlers<T> {
-  /** The value arrived while the session was still waiting: apply it (later client messages follow). */
-  resume(value: T): void;
-  /** The client cancelled the wait (CancelRequest): answer for the held message now. */
-  cancel(error: GatehouseError): void;
-  /** The value arrived after a cancel or after the session ended: only account for it (audit). */
-  late(value: T): void;
-}
-
-function cancelledWait(): GatehouseError {
-  return new GatehouseError('QUERY_CANCELED', 'canceling statement due to user request', {
-    detail: 'The statement was cancelled while Gatehouse was still deciding it; it was not run.',
-  });
-}
-
-/** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
-export const HELD_BACKLOG_BYTES = 1024 * 1024;
-
-/**
- * How long a session whose client left during a schema change waits for the server to end the
- * upstream connection (closeAfterServer) before it is destroyed and the snapshots read anyway.
- */
-const UPSTREAM_END_WAIT_MS = 60_000;
 
 export class Session {
   readonly pending = new PendingQueue();
@@ -127,28 +80,21 @@ export class Session {
   /** Client messages wait in the framer while a search_path probe is outstanding. */
   private holdClient = false;
   /** A COPY FROM STDIN forwarded: starting (client messages wait) or copying data in (pg/copy-in.ts). */
-  private copyIn: CopyIn | null = null;
+  private readonly copyIn = new CopyInTracker();
   /** A client message waiting for upstream answers (pg/statement-order.ts); `released`: the frame just taken was one. */
   private parked: Parked | null = null;
   private released: Parked['on'] | null = null;
-  /** Why the client socket is not being read (see clientFlow). */
-  private readonly clientStoppedBy = { upstream: false, backlog: false, audit: false };
-  /** Bytes handed to flushUpstream whose audit records are not yet durable (they wait in memory). */
-  private awaitingDurable = 0;
-  /** A decision still to come (Session.hold): client messages after it wait in the framer, in order. */
-  private waiting: { cancel(): void } | null = null;
+  /** A decision still to come (pg/decision-wait.ts): client messages after it wait in the framer, in order. */
+  private readonly wait = new DecisionWait({ isClosed: () => this.closed, failed: (e) => this.protocolError(e), resumed: () => this.processClientFrames() });
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private readonly clientOut = new OutputBatch();
-  private readonly upstreamOut = new OutputBatch();
+  private readonly out = new SessionOutput(this);
   private closed = false;
-  /** A flush of both batches is queued to run when this turn's work is done (flushSoon). */
-  private flushQueued = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
-  private readonly upstreamListeners: { data: (chunk: Buffer) => void; error: (e: Error) => void; close: () => void; drain: () => void };
+  private readonly upstreamListeners: UpstreamListeners;
 
   constructor(
     readonly client: Socket,
@@ -167,12 +113,9 @@ export class Session {
       data: (chunk: Buffer) => this.relay.onData(chunk),
       error: (e: Error) => this.upstreamLost(e),
       close: () => this.upstreamLost(null),
-      drain: () => this.clientFlow('upstream', false),
+      drain: () => this.out.clientFlow('upstream', false),
     };
-    upstream.on('data', this.upstreamListeners.data);
-    upstream.on('error', this.upstreamListeners.error);
-    upstream.on('close', this.upstreamListeners.close);
-    upstream.on('drain', this.upstreamListeners.drain);
+    attachUpstream(upstream, this.upstreamListeners);
     client.on('drain', () => {
       if (!this.closed) upstream.resume();
     });
@@ -185,115 +128,41 @@ export class Session {
     }
     this.probeSearchPathIfStale();
     this.batchForwarded = false;
-    this.flushUpstream();
+    this.out.flushUpstream();
     if (initialUpstreamBytes.length > 0) this.relay.onData(initialUpstreamBytes);
     if (initialClientBytes.length > 0) this.onClientData(initialClientBytes);
-    if (!this.clientStopped()) client.resume();
+    if (!this.out.clientStopped()) client.resume();
     upstream.resume();
   }
 
-  get sessionId(): string {
-    return this.deps.decision.session.id;
-  }
-
-  // ---- output, batched per received chunk: one write(2) or writev(2) per socket (pg/output-batch.ts) ----
+  // ---- output, batched per received chunk, written upstream after the audit flush (pg/session-output.ts) ----
 
   emit(message: Buffer): void {
-    this.clientOut.push(message);
-    this.deps.recorder?.clientMessage(message);
+    this.out.emit(message);
   }
 
-  /** Relays a server message as received (a view of its chunk when the framer made no copy). */
   emitFrame(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.clientOut.pushSlice(frame.chunk, frame.at, frame.size);
-    else this.clientOut.push(frame.raw);
-    this.deps.recorder?.clientMessage(frame.raw);
+    this.out.emitFrame(frame);
   }
 
   sendUpstream(message: Buffer): void {
-    this.upstreamOut.push(message);
+    this.out.toUpstream.push(message);
     this.batchForwarded = true;
   }
 
-  /**
-   * Writes what this turn queued for either socket once the turn's work is done (a microtask):
-   * a client chunk, an upstream chunk and the decisions they release end in one write per socket,
-   * however many times the session and the relay finished a piece of work meanwhile.
-   */
   flushSoon(): void {
-    if (this.flushQueued || this.closed) return;
-    this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      try {
-        this.flushUpstream();
-        this.flushClient();
-      } catch (e) {
-        this.close(`output failed: ${e instanceof Error ? e.message : String(e)}`, true);
-      }
-    });
+    this.out.flushSoon();
   }
 
-  /** Forwards a client message as received, with nothing to decide (COPY data, Flush): no pending entry. */
-  private sendFrameUpstream(frame: Frame): void {
-    if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.upstreamOut.pushSlice(frame.chunk, frame.at, frame.size);
-    else this.upstreamOut.push(frame.raw);
-  }
-
-  /** Writes what was queued for the client now (before the session pauses, ends or waits). */
   flushClient(): void {
-    if (this.clientOut.isEmpty || this.closed) return;
-    // Records accepted this turn go to the log first: a refusal is never heard before its record is written.
-    this.deps.decision.audit.writeAccepted?.();
-    if (!this.clientOut.writeTo(this.client)) this.upstream.pause();
-  }
-
-  /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
-  private flushUpstream(then?: () => void): void {
-    if (this.upstreamOut.isEmpty || this.closed) return;
-    const bytes = this.upstreamOut.length;
-    const pieces = this.upstreamOut.take();
-    this.awaitingDurable += bytes;
-    if (this.awaitingDurable > HELD_BACKLOG_BYTES) this.clientFlow('audit', true);
-    this.deps.decision.audit.whenDurable((error) => {
-      this.awaitingDurable -= bytes;
-      if (error !== null) return this.auditFlushFailed(error);
-      if (this.closed) return;
-      if (!writeGathered(this.upstream, bytes, pieces)) this.clientFlow('upstream', true);
-      if (this.awaitingDurable <= HELD_BACKLOG_BYTES) this.clientFlow('audit', false);
-      then?.();
-    });
+    this.out.flushClient();
   }
 
   /** The audit records of held statements may not be on disk: they are never sent, and the session ends. */
-  private auditFlushFailed(cause: Error): void {
+  auditFlushFailed(cause: Error): void {
     if (this.closed) return;
-    this.emit(
-      errorMessageFor(
-        new GatehouseError('AUDIT_FLUSH_FAILED', 'Gatehouse could not flush its audit log to disk, so the statements just sent were not run', {
-          cause,
-          hint: 'Tell the Gatehouse operator (audit disk failing); reconnect once the audit log is writable again.',
-        }),
-      ),
-    );
+    this.emit(errorMessageFor(auditFlushFailedError(cause)));
     this.close(`audit flush failed: ${cause.message}`);
-  }
-
-  /**
-   * Stops reading the client while the upstream socket is full, while messages it already sent
-   * wait unprocessed beyond HELD_BACKLOG_BYTES (a decision or approval pending), or while more than
-   * that waits for the audit flush (write-ahead): memory stays bounded and TCP pushes back on the
-   * client, as PostgreSQL does by not reading.
-   */
-  private clientFlow(reason: 'upstream' | 'backlog' | 'audit', stop: boolean): void {
-    if (this.clientStoppedBy[reason] === stop) return;
-    this.clientStoppedBy[reason] = stop;
-    if (this.clientStopped()) this.client.pause();
-    else if (!this.closed) this.client.resume();
-  }
-
-  private clientStopped(): boolean {
-    return this.clientStoppedBy.upstream || this.clientStoppedBy.backlog || this.clientStoppedBy.audit;
   }
 
   // ---- client → gateway ----
@@ -316,11 +185,11 @@ export class Session {
       return;
     }
     this.flushSoon();
-    this.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
+    this.out.clientFlow('backlog', this.framer.buffered > HELD_BACKLOG_BYTES && this.nextClientFrameHeld());
   }
 
   private nextClientFrameHeld(): boolean {
-    if (this.holdClient || this.waiting !== null || this.copyIn?.state === 'starting') return true;
+    if (this.holdClient || this.wait.active || this.copyIn.state === 'starting') return true;
     return this.parked !== null && stillParked(this.parked, this.pending);
   }
 
@@ -341,7 +210,7 @@ export class Session {
     const parked = parkingFor(frame, msg, { pending: this.pending, statements: this.statements, portals: this.portals, searchPath: this.deps.decision.searchPath });
     if (parked === null) return false;
     this.parked = parked;
-    if (parked.on === 'statements ahead') this.upstreamOut.push(encodeFlush());
+    if (parked.on === 'statements ahead') this.out.toUpstream.push(encodeFlush());
     return true;
   }
 
@@ -358,7 +227,7 @@ export class Session {
   private onClientFrame(frame: Frame): void {
     if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
-    if (this.copyIn?.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
+    if (this.copyIn.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
     if (this.parkedBehind(frame, msg)) return;
     if (this.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.auditDiscarded(msg.sql, 'simple');
@@ -371,51 +240,40 @@ export class Session {
       case 'parse':
         return this.onParse(msg.name, msg.sql, msg.paramTypes, frame.raw);
       case 'bind': {
-        if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal), 'extended');
+        if (isReservedName(msg.portal)) return this.refuseExtended(reservedName(msg.portal));
         const statement = this.statements.get(msg.statement);
-        if (!statement) return this.refuseExtended(unknownStatement(msg.statement), 'extended');
+        if (!statement) return this.refuseExtended(unknownStatement(msg.statement));
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
-        const renamed = statement.upstreamName !== msg.statement || portal.upstreamName !== msg.portal;
-        // Hidden subject columns (enforce/subject-columns.ts) are always text: a format per column gets theirs appended.
-        const hidden = statement.subjects?.hidden.length ?? 0;
-        // A write whose whole RETURNING Gatehouse added has no columns for the client: PostgreSQL ignores
-        // result formats there, so they are not sent for Gatehouse's column (red-team R9b-2).
-        const formats =
-          statement.subjects?.returningAdded === true && msg.resultFormats.length > 0
-            ? []
-            : hidden > 0 && msg.resultFormats.length > 1
-              ? [...msg.resultFormats, ...new Array<number>(hidden).fill(0)]
-              : msg.resultFormats;
-        const raw = renamed || formats !== msg.resultFormats ? encodeBind({ ...msg, statement: statement.upstreamName, portal: portal.upstreamName, resultFormats: formats }) : frame.raw;
+        const raw = bindUpstream(msg, frame.raw, statement, portal);
         if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
         if (msg.target === 'P') {
           const target = this.portals.describeTarget(msg.name);
-          if (target instanceof GatehouseError) return this.refuseExtended(target, 'extended');
+          if (target instanceof GatehouseError) return this.refuseExtended(target);
           if (target === null) return this.forward(frame.raw, { kind: 'describe', hidden: false, target: null, untracked: msg.name === '' });
-          return this.forward(target.upstreamName === msg.name ? frame.raw : encodeDescribe('P', target.upstreamName), { kind: 'describe', hidden: false, target });
+          return this.forward(describeUpstream('P', msg.name, target.upstreamName, frame.raw), { kind: 'describe', hidden: false, target });
         }
         const statement = this.statements.get(msg.name);
-        if (!statement) return this.refuseExtended(unknownStatement(msg.name), 'extended');
-        return this.forward(statement.upstreamName === msg.name ? frame.raw : encodeDescribe('S', statement.upstreamName), { kind: 'describe', hidden: false, target: statement });
+        if (!statement) return this.refuseExtended(unknownStatement(msg.name));
+        return this.forward(describeUpstream('S', msg.name, statement.upstreamName, frame.raw), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':
         return this.onExecute(msg.portal, msg.maxRows, frame.raw);
       case 'close':
         if (msg.target === 'P') {
-          if (isReservedName(msg.name)) return this.refuseExtended(reservedName(msg.name), 'extended');
+          if (isReservedName(msg.name)) return this.refuseExtended(reservedName(msg.name));
           // Closing a portal that does not exist is not an error in PostgreSQL; an untracked name
           // goes up as it is (at most a cursor this session DECLAREd: closing reveals nothing).
           const portal = this.portals.close(msg.name);
-          return this.forward(portal && portal.upstreamName !== msg.name ? encodeClose('P', portal.upstreamName) : frame.raw, { kind: 'close', portal });
+          return this.forward(portal ? closeUpstream('P', msg.name, portal.upstreamName, frame.raw) : frame.raw, { kind: 'close', portal });
         } else {
           // Closing a statement that does not exist is not an error in PostgreSQL.
           const statement = this.statements.get(msg.name) ?? null;
           this.statements.delete(msg.name);
           const upstreamName = statement?.upstreamName ?? `gatehouse.closed.${randomUUID()}`;
-          return this.forward(upstreamName === msg.name ? frame.raw : encodeClose('S', upstreamName), { kind: 'close-statement', statement });
+          return this.forward(closeUpstream('S', msg.name, upstreamName, frame.raw), { kind: 'close-statement', statement });
         }
       case 'sync':
         this.skipUntilSync = false;
@@ -427,24 +285,23 @@ export class Session {
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
-        this.sendFrameUpstream(frame);
+        this.out.frameUpstream(frame);
         return;
       case 'terminate':
         if (this.deps.reuseUpstream === true) {
           // The pooled connection stays open: handed back (and reset) when nothing is left in flight.
-          if (this.upstreamOut.isEmpty) this.close('client terminated', false, true);
-          else this.flushUpstream(() => this.close('client terminated', false, true));
+          if (this.out.toUpstream.isEmpty) this.close('client terminated', false, true);
+          else this.out.flushUpstream(() => this.close('client terminated', false, true));
           return;
         }
-        this.upstreamOut.push(encodeTerminate());
-        this.flushUpstream(() => this.close('client terminated'));
+        this.out.toUpstream.push(encodeTerminate());
+        this.out.flushUpstream(() => this.close('client terminated'));
         return;
       case 'functionCall':
         return this.refuseExtended(
           new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse does not allow fast-path function calls: they bypass SQL analysis', {
             hint: 'Call the function from a SQL statement instead (for large objects: SELECT lo_get(...)).',
           }),
-          'extended',
         );
       case 'password':
         throw new WireError('unexpected password message after authentication');
@@ -458,60 +315,26 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
-    if (expect.kind === 'query' || expect.kind === 'execute') {
-      const copies = copyFromStdinCount(expect.ctx.statements);
-      if (copies > 0) {
-        // Whether the server will be copying data in when the next messages reach it is known only
-        // from its answer (CopyInResponse, or an error): they wait until then.
-        expect.ctx.copyFromLeft = copies;
-        this.copyIn = { state: 'starting', ctx: expect.ctx };
-      }
-    }
+    if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 
   // ---- COPY FROM STDIN (pg/copy-in.ts) ----
 
-  /**
-   * A client message while the server copies data in: data, CopyDone and CopyFail go up as they
-   * are. Sync and Flush are dropped: PostgreSQL ignores them while it copies, and answers a Sync only
-   * if the COPY already failed, which Gatehouse cannot know in time (docs/data-path.md). Anything
-   * else PostgreSQL would swallow as an error or run, depending on timing, so Gatehouse ends the
-   * session. Returns false for Terminate.
-   */
-  private duringCopyIn(type: ReturnType<typeof decodeFrontend>['type'], frame: Frame): boolean {
-    const copy = this.copyIn!;
-    switch (type) {
-      case 'copyData':
-        this.sendFrameUpstream(frame);
-        return true;
-      case 'flush':
-      case 'sync':
-        return true;
-      case 'copyDone':
-      case 'copyFail':
-        this.sendFrameUpstream(frame);
-        this.copyIn = (copy.ctx.copyFromLeft ?? 0) > 0 ? { state: 'starting', ctx: copy.ctx } : null;
-        return true;
-      case 'terminate':
-        return false;
-      default:
-        throw new WireError(`${type} message during COPY FROM STDIN: send CopyDone or CopyFail first`);
-    }
+  /** A client message while the server copies data in (CopyInTracker.clientMessage). Returns false for Terminate. */
+  private duringCopyIn(type: FrontendMessage['type'], frame: Frame): boolean {
+    const step = this.copyIn.clientMessage(type);
+    if (step === 'forward') this.out.frameUpstream(frame);
+    return step !== 'terminate';
   }
 
   /** The server answered a COPY FROM STDIN with CopyInResponse: client messages go up again. */
   copyInStarted(ctx: ResultContext): void {
-    if (this.copyIn?.ctx !== ctx || this.copyIn.state !== 'starting') return;
-    ctx.copyFromLeft = (ctx.copyFromLeft ?? 1) - 1;
-    this.copyIn = { state: 'active', ctx };
-    this.processClientFrames();
+    if (this.copyIn.started(ctx)) this.processClientFrames();
   }
 
   /** The request with a COPY FROM STDIN is over (done, failed or skipped): the server copies nothing in. */
   copyEnded(ctx: ResultContext): void {
-    if (this.copyIn?.ctx !== ctx) return;
-    this.copyIn = null;
-    this.processClientFrames();
+    if (this.copyIn.ended(ctx)) this.processClientFrames();
   }
 
   private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
@@ -519,80 +342,19 @@ export class Session {
     return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
-  /** The decision for `text`: now when the decision point has it at once (cached), else to come. */
-  private decide(
-    text: string,
-    protocol: 'simple' | 'extended',
-    auditForwarded = true,
-    parameters: BoundParameters = [],
-    discarded = false,
-  ): QueryDecision | Promise<QueryDecision> {
-    const limited = statementLimitError(text, protocol, this.deps.limits);
-    if (limited !== null) return this.limitRefused(text, limited);
-    try {
-      const d = decideQuery(this.deps.decision, text, protocol, { auditForwarded, parameters, discarded });
-      return d instanceof Promise ? d.catch(undecided) : d;
-    } catch (e) {
-      return undecided(e);
-    }
-  }
-
-  /** A text refused by a limit, audited (pg/statement-limits.ts). */
-  private limitRefused(text: string, limited: GatehouseError): QueryDecision {
-    try {
-      const { statement, error } = auditLimitRefusal(this.deps.decision, text, limited);
-      return { kind: 'refuse', statements: [statement], error };
-    } catch (e) {
-      return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
-    }
-  }
-
-  /**
-   * Runs `handlers.resume` with `value` now, or, when it is still to come (a policy evaluation in
-   * a worker, an approval), holds every later client message in order until it arrives; other
-   * sessions are not affected. A CancelRequest meanwhile (cancelWait) answers the held message
-   * with 57014 at once; after a cancel or the session's end the value goes to `handlers.late`.
-   * `pending` must not reject.
-   */
-  hold<T>(pending: T | Promise<T>, handlers: HoldHandlers<T>): void {
-    if (!(pending instanceof Promise)) return handlers.resume(pending);
-    let settled = false;
-    const wait = {
-      cancel: () => {
-        settled = true;
-        this.waiting = null;
-        handlers.cancel(cancelledWait());
-      },
-    };
-    this.waiting = wait;
-    void pending.then((value) => {
-      if (settled || this.closed) return handlers.late(value);
-      settled = true;
-      this.waiting = null;
-      try {
-        handlers.resume(value);
-      } catch (e) {
-        this.protocolError(e);
-        return;
-      }
-      this.processClientFrames();
-    });
-  }
-
   /** A CancelRequest for this session: a statement still being decided is refused (57014) and never runs. */
   cancelWait(): void {
-    if (this.waiting === null || this.closed) return;
-    this.waiting.cancel();
-    this.processClientFrames();
+    if (this.closed) return;
+    if (this.wait.cancel()) this.processClientFrames();
   }
 
   /** Applies a statement's decision when it comes (see hold); refusals keep the protocol's semantics. */
   private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
     // Decided at once (a cached verdict): applied without the handlers a wait needs.
     if (!(d instanceof Promise)) return this.applyDecided(d, apply);
-    this.hold(d, {
+    this.wait.hold(d, {
       resume: (decided) => this.applyDecided(decided, apply),
-      cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error, 'extended')),
+      cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error)),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
     });
   }
@@ -611,8 +373,8 @@ export class Session {
    * with the same record whether the upstream error or the decision came first.
    */
   private auditDiscarded(text: string, protocol: 'simple' | 'extended'): void {
-    const d = this.decide(text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
-    this.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
+    const d = decideText(this.deps, text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
+    this.wait.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
   }
 
   /** A refusal by policy is recorded as refused; any other statement as aborted (it did not run). */
@@ -622,35 +384,21 @@ export class Session {
   }
 
   /**
-   * Decides `text`, then applies the checks every statement passes after its decision, the same
-   * for Query, Parse and Execute: its unqualified names can be resolved (search path known) and
-   * the cursor names it uses are not Gatehouse's reserved ones.
-   */
-  private admit(d: QueryDecision): Admission {
-    if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
-    const unresolved = this.searchPath.unresolved(d.statements);
-    if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
-    const cursors = cursorsDeclared(d.statements);
-    if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
-    return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix };
-  }
-
-  /**
    * A Query whose text is over limits.max_statement_bytes, cut by the framer: refused (54000) and
    * audited from its first bytes, in order with the messages around it, as decide() would refuse it.
    */
   private onOversizedQuery(frame: Frame, length: number): void {
-    if (this.copyIn?.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
+    if (this.copyIn.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
     const head = frame.body.toString('utf8');
-    this.whenDecided(this.limitRefused(head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
+    this.whenDecided(limitRefused(this.deps.decision, head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    this.whenDecided(this.decide(sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
+    this.whenDecided(decideText(this.deps, sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
   }
 
   private queryDecided(decided: QueryDecision, raw: Buffer): void {
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseSimple(d.error);
@@ -664,8 +412,7 @@ export class Session {
     const ctx = this.newContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
-    const out = prefix === null ? (d.forwardText === null ? raw : encodeQuery(d.forwardText)) : d.forwardText === null ? prefixedQuery(prefix, raw) : encodeQuery(prefix.text + d.forwardText);
-    this.forward(out, { kind: 'query', ctx });
+    this.forward(queryUpstream(raw, d.forwardText, prefix), { kind: 'query', ctx });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();
@@ -680,17 +427,16 @@ export class Session {
     if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
       return this.refuseExtended(
         new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
-        'extended',
       );
     }
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(this.decide(sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
+    this.whenDecided(decideText(this.deps, sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
   }
 
   private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       if (name === '') {
@@ -698,9 +444,9 @@ export class Session {
         // Parse there is none (a Describe or Bind of it gets 26000): the same here and upstream.
         const dropped = this.statements.get('') ?? null;
         this.statements.delete('');
-        this.refuseExtended(d.error, 'extended', { dropped });
+        this.refuseExtended(d.error, { dropped });
       } else {
-        this.refuseExtended(d.error, 'extended');
+        this.refuseExtended(d.error);
       }
       return;
     }
@@ -720,7 +466,7 @@ export class Session {
 
   private onExecute(portalName: string, maxRows: number, raw: Buffer): void {
     const portal = this.portals.target(portalName);
-    if (portal instanceof GatehouseError) return this.refuseExtended(portal, 'extended');
+    if (portal instanceof GatehouseError) return this.refuseExtended(portal);
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
@@ -728,17 +474,17 @@ export class Session {
       return;
     }
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(this.decide(portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
+    this.whenDecided(decideText(this.deps, portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
       this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
   }
 
   private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {
     const sql = portal.statement.sql;
-    const d = this.admit(decided);
+    const d = admit(decided, this.searchPath);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
-      this.refuseExtended(d.error, 'extended');
+      this.refuseExtended(d.error);
       return;
     }
     if ((d.forwardText ?? sql) !== portal.statement.preparedSql) {
@@ -747,7 +493,7 @@ export class Session {
         hint: 'Prepare the statement again.',
       });
       this.recordRefused(d.statements, changed);
-      this.refuseExtended(changed, 'extended');
+      this.refuseExtended(changed);
       return;
     }
     const ctx = this.newContext(d.statements, d.masks);
@@ -757,11 +503,7 @@ export class Session {
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
       this.pending.push({ kind: 'describe', hidden: true, target: portal });
     }
-    // A write whose whole RETURNING Gatehouse added (enforce/subject-columns.ts) runs without a row
-    // limit, as the client's statement (no rows) would: else PostgreSQL suspends it (red-team R9b-2).
-    const rows = portal.statement.subjects?.returningAdded === true ? 0 : maxRows;
-    const out = portal.upstreamName === portalName && rows === maxRows ? raw : encodeExecute(portal.upstreamName, rows);
-    this.forward(out, { kind: 'execute', ctx, portal });
+    this.forward(executeUpstream(portal, portalName, maxRows, raw), { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
   }
@@ -778,7 +520,7 @@ export class Session {
   /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void {
     const record = (d: QueryDecision): void => this.recordRefused(d.statements, error, 'refused', reason);
-    this.hold(this.decide(sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
+    this.wait.hold(decideText(this.deps, sql, 'extended', true, 'unbound', true), { resume: record, cancel: () => undefined, late: record });
   }
 
   // ---- following search_path (pg/search-path.ts) ----
@@ -794,7 +536,7 @@ export class Session {
    */
   private probeSearchPathIfStale(): void {
     // A Query behind a COPY FROM STDIN would end the COPY as an error: asked after it instead.
-    if (this.copyIn !== null || !this.searchPath.takeProbe()) return;
+    if (this.copyIn.state !== null || !this.searchPath.takeProbe()) return;
     this.sendUpstream(encodeQuery(SEARCH_PATH_PROBE));
     this.pending.push({ kind: 'search-path', value: null, failed: false });
     this.holdClient = true;
@@ -830,13 +572,12 @@ export class Session {
     // unless the server skips it (an error earlier in the batch): then it is put back (droppedUnnamed).
     const droppedUnnamed = this.statements.get('') ?? null;
     this.statements.delete('');
-    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
+    if (answeredByGatehouse(this.pending.length, this.txStatus, this.batchForwarded)) {
       this.emit(message);
       this.emit(readyForQuery(this.txStatus));
       return;
     }
-    this.sendUpstream(encodeQuery(REFUSAL_QUERY));
-    this.pending.push({ kind: 'refused-query', error: message, shown: false, droppedUnnamed });
+    this.sendInPlace(refusedQueryUpstream(message, droppedUnnamed));
     this.batchForwarded = false;
   }
 
@@ -846,24 +587,20 @@ export class Session {
    * place (when one is needed) also drops upstream, with the statement Gatehouse dropped (`dropped`,
    * put back if the server skips the failing message).
    */
-  private refuseExtended(error: GatehouseError, _protocol: 'extended', unnamed: { dropped: PreparedStatement | null } | null = null): void {
+  private refuseExtended(error: GatehouseError, unnamed: { dropped: PreparedStatement | null } | null = null): void {
     const message = errorMessageFor(error);
     this.skipUntilSync = true;
-    if (this.pending.length === 0 && this.txStatus !== 'T' && !this.batchForwarded) {
+    if (answeredByGatehouse(this.pending.length, this.txStatus, this.batchForwarded)) {
       this.emit(message);
       return;
     }
-    this.abortUpstream(message, unnamed);
+    this.sendInPlace(refusedExtendedUpstream(message, unnamed));
   }
 
-  /** An extended-protocol message that fails upstream, in place of a refused one (then skip until Sync). */
-  private abortUpstream(message: Buffer, unnamed: { dropped: PreparedStatement | null } | null): void {
-    this.sendUpstream(
-      unnamed !== null
-        ? encodeParse({ name: '', sql: 'gatehouse refused this statement', paramTypes: [] }) // a syntax error
-        : encodeBind({ portal: '', statement: `gatehouse.denied.${randomUUID()}`, paramFormats: [], params: [], resultFormats: [] }),
-    );
-    this.pending.push({ kind: 'swap-error', error: message, droppedUnnamed: unnamed?.dropped ?? null });
+  /** A message that fails upstream in place of a refused one (pg/refusals-in-order.ts). */
+  private sendInPlace(refused: InPlaceOfRefused): void {
+    this.sendUpstream(refused.message);
+    this.pending.push(refused.expect);
   }
 
   /**
@@ -883,44 +620,22 @@ export class Session {
 
   // ---- audit outcomes ----
 
-  /**
-   * Completes a statement's audit trail; outcomes go out with the next record (see
-   * AuditSink.writeSoon). They repeat who and which policy revision, so an auditor needs no join.
-   */
+  /** Completes a statement's audit trail; outcomes go out with the next record (see AuditSink.writeSoon). */
   writeOutcome(decision: Pick<Decision, 'id' | 'revision'>, outcome: StatementOutcome, detected: DetectionCounts = {}, subjects: SubjectsRecord | null = null): void {
-    // Optional fields added after, not spread in (V8's slow path); the identity is the session's frozen part.
-    const record: Extract<AuditRecord, { type: 'outcome' }> = {
-      v: AUDIT_RECORD_VERSION,
-      type: 'outcome',
-      time: recordTime(),
-      decision_id: decision.id,
-      session_id: this.sessionId,
-      identity: identityPart(this.deps.decision.identity),
-      revision: decision.revision,
-      outcome,
-    };
-    if (Object.keys(detected).length > 0) record.detected = { ...detected };
-    if (subjects !== null) record.subjects = subjects;
-    this.deps.decision.audit.writeSoon(record);
+    this.deps.decision.audit.writeSoon(outcomeRecord(this.deps.decision, decision, outcome, detected, subjects));
   }
 
   recordRefused(statements: readonly DecidedStatement[], error: GatehouseError, status: 'refused' | 'aborted' = 'refused', reason?: string): void {
-    for (const s of statements) {
-      this.writeOutcome(s.decision, status === 'aborted' ? { status } : reason === undefined ? { status, sqlstate: error.sqlstate } : { status, sqlstate: error.sqlstate, reason });
-    }
+    for (const s of statements) this.writeOutcome(s.decision, notRunOutcome(error, status, reason));
   }
 
   // ---- endings ----
 
   private protocolError(e: unknown): void {
-    const reason = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
-    this.clientOut.clear();
-    this.emit(errorResponse({ severity: 'FATAL', sqlstate: '08P01', message: `protocol violation: ${reason}` }));
-    this.flushClient();
-    this.upstreamOut.clear();
-    this.upstreamOut.push(encodeTerminate());
-    this.flushUpstream();
-    this.close(`protocol violation: ${reason}`, true);
+    const reason = e instanceof Error ? e.message : String(e); // a WireError is an Error
+    this.out.toClient.clear();
+    this.emit(protocolViolation(reason));
+    this.terminateAndClose(`protocol violation: ${reason}`);
   }
 
   /**
@@ -930,23 +645,21 @@ export class Session {
    */
   endOnDesync(error: GatehouseError): void {
     this.emit(errorMessageFor(error));
+    this.terminateAndClose(error.message);
+  }
+
+  /** Ends the session on a problem: the client hears what was queued, upstream only a Terminate. */
+  private terminateAndClose(why: string): void {
     this.flushClient();
-    this.upstreamOut.clear();
-    this.upstreamOut.push(encodeTerminate());
-    this.flushUpstream();
-    this.close(error.message, true);
+    this.out.toUpstream.clear();
+    this.out.toUpstream.push(encodeTerminate());
+    this.out.flushUpstream();
+    this.close(why, true);
   }
 
   private upstreamLost(e: Error | null): void {
     if (this.closed) return;
-    this.emit(
-      errorResponse({
-        severity: 'FATAL',
-        sqlstate: '08006',
-        message: `Gatehouse lost its connection to the database${e ? `: ${e.message}` : ''}`,
-        hint: 'Reconnect; if this persists, the database or the network to it is down.',
-      }),
-    );
+    this.emit(upstreamLostMessage(e));
     this.flushClient();
     this.close('upstream closed');
   }
@@ -954,15 +667,7 @@ export class Session {
   /** The gateway is stopping: tell the client the way PostgreSQL does on a shutdown, then close. */
   shutdown(): void {
     if (this.closed) return;
-    this.emit(
-      errorResponse({
-        severity: 'FATAL',
-        sqlstate: '57P01',
-        message: 'terminating connection due to administrator command',
-        detail: 'Gatehouse is shutting down.',
-        hint: 'Reconnect; the operator is restarting or stopping this gateway.',
-      }),
-    );
+    this.emit(shuttingDownMessage());
     this.close('gateway shutting down');
   }
 
@@ -983,8 +688,8 @@ export class Session {
     if (this.deps.reuseUpstream !== true) return { kind: 'spent', why: 'not pooled' };
     if (problem || !clientEnded) return { kind: 'spent', why: 'the session did not end cleanly' };
     if (this.pending.length > 0) return { kind: 'spent', why: 'the client left while the server still owed answers' };
-    if (!this.upstreamOut.isEmpty || this.awaitingDurable > 0 || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
-    if (this.copyIn !== null) return { kind: 'spent', why: 'in COPY' };
+    if (!this.out.upstreamIdle || this.batchForwarded) return { kind: 'spent', why: 'messages were in flight' };
+    if (this.copyIn.state !== null) return { kind: 'spent', why: 'in COPY' };
     if (this.upstream.destroyed) return { kind: 'spent', why: 'upstream closed' };
     const leftover = this.relay.handOver();
     if (leftover === null) return { kind: 'spent', why: 'the relay was busy' };
@@ -1000,7 +705,7 @@ export class Session {
     this.flushClient();
     const handback = this.handbackOf(clientEnded, problem);
     this.closed = true;
-    this.waiting = null; // a decision still to come is only audited when it arrives (hold: late)
+    this.wait.forget(); // a decision still to come is only audited when it arrives (hold: late)
     // A schema change whose answer (or whose transaction's end) the server still owes may commit
     // after the client left: the snapshots are read again all the same (red-team round 12, R12-4).
     let catalogMayChange = this.relay.catalogChangeOwed();
@@ -1018,10 +723,7 @@ export class Session {
     if (catalogMayChange) this.catalogChanged();
     if (handback.kind === 'idle') {
       this.upstream.pause();
-      this.upstream.off('data', this.upstreamListeners.data);
-      this.upstream.off('error', this.upstreamListeners.error);
-      this.upstream.off('close', this.upstreamListeners.close);
-      this.upstream.off('drain', this.upstreamListeners.drain);
+      detachUpstream(this.upstream, this.upstreamListeners);
     } else {
       this.upstream.destroy();
     }
@@ -1036,29 +738,10 @@ export class Session {
    * connection is released (at most UPSTREAM_END_WAIT_MS; red-team round 12, R12-4).
    */
   private closeAfterServer(problem: string | null, handback: UpstreamHandback): void {
-    const upstream = this.upstream;
-    if (upstream.destroyed) {
-      // The server side is gone already (the session closes because of it): read again now.
-      upstream.destroy();
-      this.catalogChanged();
-      this.deps.onClose(problem, handback);
-      return;
-    }
-    upstream.off('data', this.upstreamListeners.data);
-    upstream.off('error', this.upstreamListeners.error);
-    upstream.off('close', this.upstreamListeners.close);
-    upstream.off('drain', this.upstreamListeners.drain);
-    upstream.on('error', () => undefined);
-    upstream.on('data', () => undefined);
-    const bound = setTimeout(() => upstream.destroy(), UPSTREAM_END_WAIT_MS);
-    bound.unref?.();
-    upstream.once('close', () => {
-      clearTimeout(bound);
+    endAfterServer(this.upstream, this.upstreamListeners, () => {
       this.catalogChanged();
       this.deps.onClose(problem, handback);
     });
-    upstream.end();
-    upstream.resume();
   }
 
   get isClosed(): boolean {

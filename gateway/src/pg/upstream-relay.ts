@@ -27,11 +27,13 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import { RowDescriptions } from './row-descriptions.ts';
-import type { Session } from './session.ts';
-import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
-import type { SubjectPlan } from '../enforce/subject-columns.ts';
+import type { RelayHost } from './relay-host.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
+import { undoNameChanges } from './name-undo.ts';
+import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
+import type { Disclosures } from '../enforce/subject-columns.ts';
+import { withoutValueDetail } from './value-detail.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -60,7 +62,9 @@ export class UpstreamRelay {
    */
   private catalogChangeUnread = false;
 
-  constructor(private readonly s: Session) {}
+  constructor(private readonly s: RelayHost) {}
+
+  private readonly disclosures = (): Disclosures | undefined => this.s.deps.decision.disclosures;
 
   /** A schema change completed in the transaction still open: it commits if the server is told COMMIT. */
   catalogChangeOwed(): boolean {
@@ -273,7 +277,7 @@ export class UpstreamRelay {
         }
         const subjects = subjectsOf(ctx);
         if (subjects !== null) {
-          const visible = this.takeSubjects(frame, ctx, subjects);
+          const visible = takeSubjects(frame, ctx, subjects, this.disclosures);
           return visible === null ? null : this.emitRow(visible, head);
         }
         return this.emitRow(frame, head);
@@ -358,38 +362,6 @@ export class UpstreamRelay {
     return null;
   }
 
-  /**
-   * Hashes a row's hidden subject columns into the statement's collector (audit/subjects.ts) and
-   * returns the row as the client gets it: without them, or null when the whole row is Gatehouse's
-   * (a RETURNING it added).
-   */
-  private takeSubjects(frame: Frame, ctx: ResultContext, subjects: SubjectPlan): Frame | null {
-    const values = decodeDataRow(frame.body);
-    const n = subjects.hidden.length;
-    if (values.length < n) throw new Error('a row without its subject columns');
-    const collector = (ctx.subjectRows ??= this.newCollector());
-    if (collector !== null) for (let i = 0; i < n; i++) collector.add(subjects.hidden[i]!, values[values.length - n + i]!);
-    if (subjects.returningAdded) return null;
-    const raw = dataRow(values.slice(0, values.length - n));
-    return { type: frame.type, raw, body: raw.subarray(5) };
-  }
-
-  private newCollector(): SubjectCollector | null {
-    const d = this.s.deps.decision.disclosures;
-    return d === undefined ? null : new SubjectCollector(d.hash, d.cap);
-  }
-
-  /** The `subjects` of the current statement's outcome record: its rows' subjects, and the tables it could not attribute. */
-  private subjectsRecord(ctx: ResultContext): SubjectsRecord | null {
-    const plan = ctx.statements[ctx.index]?.subjects;
-    if (plan === undefined || plan === null) return null;
-    const collector = ctx.subjectRows ?? this.newCollector();
-    if (collector === null) return null;
-    for (const table of plan.hidden) collector.expect(table);
-    for (const [table, reason] of Object.entries(plan.unknown)) collector.markUnknown(table, reason);
-    return collector.record();
-  }
-
   /** The output plan for the result set now arriving (enforce/output-plan.ts). */
   private plan(ctx: ResultContext, fields: ResultField[]): void {
     // Each result set comes from one statement of the Query string, under its own decision.
@@ -419,11 +391,11 @@ export class UpstreamRelay {
     return { type: frame.type, raw, body: raw.subarray(5) };
   }
 
-  private completeStatement(ctx: ResultContext, outcome: Parameters<Session['writeOutcome']>[1]): void {
+  private completeStatement(ctx: ResultContext, outcome: Parameters<RelayHost['writeOutcome']>[1]): void {
     const stmt = ctx.statements[ctx.index];
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
     if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = this.catalogChangeUnread = true;
-    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, this.subjectsRecord(ctx));
+    if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, subjectsRecord(ctx, this.disclosures));
     ctx.index++;
     ctx.subjectRows = null;
     ctx.plan = null;
@@ -495,7 +467,7 @@ export class UpstreamRelay {
         for (const st of p.ctx.statements.slice(p.ctx.index)) this.s.writeOutcome(st.decision, { status: 'aborted' });
       }
     }
-    this.undoNameChanges(failed, skipped);
+    undoNameChanges(failed, skipped, this.s);
     this.s.upstreamSkipping(
       this.s.pending.peek()?.kind === 'sync',
       undone.some((p) => p.kind === 'search-path'),
@@ -503,87 +475,6 @@ export class UpstreamRelay {
     // Last: ending a COPY lets held client messages go, which must see the skipping state above.
     for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
-
-  /**
-   * Statement and portal names were updated when the client's Parse, Bind or Close went out; the
-   * database refused (`failed`) or skipped (`skipped`) these, so put the names back as the database
-   * has them (latest change first). A skipped Close of a portal matters: the server still has the
-   * portal (and ROLLBACK TO SAVEPOINT keeps portals created before the savepoint), so Gatehouse must
-   * still decide and mask its Executes.
-   *
-   * The unnamed statement: PostgreSQL drops it at the start of every Parse of the unnamed statement
-   * and of every simple Query (exec_parse_message, exec_simple_query), so a failed one has dropped
-   * it too, but a skipped one has not: what a skipped Parse replaced, and what Gatehouse dropped for
-   * a refusal the server skipped, is the unnamed statement again.
-   */
-  private undoNameChanges(failed: Pending, skipped: Pending[]): void {
-    const statements = this.s.statements;
-    for (const p of [...skipped].reverse()) {
-      switch (p.kind) {
-        case 'parse':
-          if (statements.get(p.statement.name) !== p.statement) break;
-          if (p.replaced !== null) statements.set(p.statement.name, p.replaced);
-          else statements.delete(p.statement.name);
-          break;
-        case 'swap-error':
-        case 'refused-query':
-          if (p.droppedUnnamed !== null && !statements.has('')) statements.set('', p.droppedUnnamed);
-          break;
-        default:
-          this.undoNameChange(p);
-      }
-    }
-    if (failed.kind === 'parse') {
-      if (statements.get(failed.statement.name) === failed.statement) statements.delete(failed.statement.name);
-    } else {
-      this.undoNameChange(failed);
-    }
-  }
-
-  /** Undoes what a refused or skipped Close or Bind changed in Gatehouse's names. */
-  private undoNameChange(p: Pending): void {
-    switch (p.kind) {
-      case 'close-statement':
-        if (p.statement && !this.s.statements.has(p.statement.name)) this.s.statements.set(p.statement.name, p.statement);
-        break;
-      case 'bind':
-        if (p.portal) this.s.portals.undoBind(p.portal, p.previous);
-        break;
-      case 'close':
-        if (p.portal) this.s.portals.undoClose(p.portal);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-/** Fields that can quote stored values: hint (H, a trigger may set it), context (W), internal query (q) and its position (p). */
-const QUOTING_FIELDS = ['H', 'W', 'q', 'p'] as const;
-
-/**
- * Error and notice fields without what may quote stored values, for a statement (or a transaction
- * block) that writes a table with columns masked for the identity (whatever its decision): the detail
- * (D: "Key (c)=(v) conflicts with existing key (c)=(w)", "Failing row contains (...)") is replaced by a
- * note, the fields above are dropped. The message (M) is replaced too when routine code raised it (a
- * context W says so: a trigger's `RAISE ... %', NEW.c`, or a failed cast of NEW.c in it) and in every
- * notice (R10-4); the SQLSTATE, a built-in error's message and the constraint, table and column names
- * are kept. Null when none is there.
- */
-export function withoutValueDetail(fields: Readonly<Record<string, string>>, notice = false): Record<string, string> | null {
-  const routine = notice || fields['W'] !== undefined;
-  if (!routine && fields['D'] === undefined && QUOTING_FIELDS.every((f) => fields[f] === undefined)) return null;
-  const out = { ...fields };
-  if (out['D'] !== undefined) out['D'] = 'Gatehouse withheld the detail: this statement or its transaction writes a table with columns masked for you, and the detail may quote their stored values.';
-  if (routine && out['M'] !== undefined) out['M'] = 'Gatehouse withheld the message: it was raised by routine code (a trigger) while writing a table with columns masked for you, and may quote their stored values.';
-  for (const f of QUOTING_FIELDS) delete out[f];
-  return out;
-}
-
-/** The hidden subject columns of the statement whose results are arriving, or null when it has none. */
-function subjectsOf(ctx: ResultContext): SubjectPlan | null {
-  const plan = ctx.statements[ctx.index]?.subjects;
-  return plan !== undefined && plan !== null && plan.hidden.length > 0 ? plan : null;
 }
 
 /** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */

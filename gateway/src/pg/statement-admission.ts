@@ -1,0 +1,83 @@
+// Deciding a statement's text for a session and admitting it to run upstream: the statement limits
+// first (pg/statement-limits.ts), then the decision point, then the checks every statement passes
+// after its decision (search path known, cursor names not reserved). The same for Query, Parse and
+// Execute. Failures to decide become refusals (fail closed).
+
+import type { DecisionContext, DecidedStatement, QueryDecision } from '../enforce/decision-point.ts';
+import { decideQuery } from '../enforce/decision-point.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import type { BoundParameters } from '../enforce/setting-guard.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { MaskRule } from '../policy/types.ts';
+import { cursorsDeclared } from './cursor-names.ts';
+import type { SearchPathTracker } from './search-path-tracker.ts';
+import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
+
+/** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
+export type Admission =
+  | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null };
+
+/** What deciding needs of the session. */
+export interface DecidingDeps {
+  decision: DecisionContext;
+  limits: StatementLimits;
+}
+
+/** A decision that could not be made (an unexpected throw or rejection): the statement is refused. */
+function undecided(e: unknown): QueryDecision {
+  const error = isGatehouseError(e)
+    ? e
+    : new GatehouseError('POLICY_ENGINE_FAILED', 'Gatehouse could not decide this statement, so it was not run', { cause: e });
+  return { kind: 'refuse', statements: [], error };
+}
+
+/** The refusal of a statement whose decision the client cancelled (CancelRequest) before it came. */
+export function cancelledWait(): GatehouseError {
+  return new GatehouseError('QUERY_CANCELED', 'canceling statement due to user request', {
+    detail: 'The statement was cancelled while Gatehouse was still deciding it; it was not run.',
+  });
+}
+
+/** The decision for `text`: now when the decision point has it at once (cached), else to come; never rejects. */
+export function decideText(
+  deps: DecidingDeps,
+  text: string,
+  protocol: 'simple' | 'extended',
+  auditForwarded = true,
+  parameters: BoundParameters = [],
+  discarded = false,
+): QueryDecision | Promise<QueryDecision> {
+  const limited = statementLimitError(text, protocol, deps.limits);
+  if (limited !== null) return limitRefused(deps.decision, text, limited);
+  try {
+    const d = decideQuery(deps.decision, text, protocol, { auditForwarded, parameters, discarded });
+    return d instanceof Promise ? d.catch(undecided) : d;
+  } catch (e) {
+    return undecided(e);
+  }
+}
+
+/** A text refused by a limit, audited (pg/statement-limits.ts). */
+export function limitRefused(decision: DecisionContext, text: string, limited: GatehouseError): QueryDecision {
+  try {
+    const { statement, error } = auditLimitRefusal(decision, text, limited);
+    return { kind: 'refuse', statements: [statement], error };
+  } catch (e) {
+    return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
+  }
+}
+
+/**
+ * The checks every decided statement passes before it is forwarded, the same for Query, Parse and
+ * Execute: its unqualified names can be resolved (search path known) and the cursor names it uses
+ * are not Gatehouse's reserved ones.
+ */
+export function admit(d: QueryDecision, searchPath: Pick<SearchPathTracker, 'unresolved'>): Admission {
+  if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
+  const unresolved = searchPath.unresolved(d.statements);
+  if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
+  const cursors = cursorsDeclared(d.statements);
+  if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
+  return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix };
+}
