@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
+import { startTwoTables, type TwoTables } from './support/two-tables.ts';
 import { directSession } from './support/differential.ts';
 import { alterWaitingSql, ROW_WAITER, until } from './support/migration-race.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -29,32 +30,13 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
   let t: TestGateway;
   let direct: pg.Client;
   let token: string;
+  let fixture: TwoTables | undefined;
 
   beforeAll(async () => {
-    // No lock poll: a migration's lock is met by the lock ahead, never first by the decision (its own 55P03).
-    t = await startTestGateway({ catalog: { lockPollMs: 0 } });
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    await direct.query(`DROP TABLE IF EXISTS ${A}, ${B}`);
-    await direct.query(`CREATE TABLE ${A} (id int PRIMARY KEY, v text); INSERT INTO ${A} VALUES (1, 'a'), (2, 'b')`);
-    await direct.query(`CREATE TABLE ${B} (id int, v text)`);
-    token = await t.token('lock17@example.com', ['agents', 'bench']);
-    // Any catalog read still owed after the tables were made is done before the tests decide anything.
-    const c = await t.client(token);
-    try {
-      for (let i = 0; i < 200; i++) {
-        if (await c.query(`SELECT count(*) FROM ${B}`).then(() => true, () => false)) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      await c.end();
-    }
+    fixture = await startTwoTables(A, B, 'lock17@example.com');
+    ({ t, direct, token } = fixture);
   });
-  afterAll(async () => {
-    await direct?.query(`DROP TABLE IF EXISTS ${A}, ${B}`);
-    await direct?.end();
-    await t?.close();
-  });
+  afterAll(() => fixture?.close());
 
   /** Sends the same batches through Gatehouse and straight to PostgreSQL, each whole in one write; returns both answers. */
   async function bothWays(...batches: Array<{ send: Buffer[]; ready: number }>): Promise<{ gh: Message[][]; pg: Message[][] }> {

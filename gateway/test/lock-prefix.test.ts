@@ -7,50 +7,27 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
+import { recorded, type TestGateway } from './support/harness.ts';
+import { directSession } from './support/differential.ts';
+import { until } from './support/migration-race.ts';
+import { startTwoTables, type TwoTables } from './support/two-tables.ts';
 import { psqlDirect, psqlVia } from './support/run-tool.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_lock16_a';
 const B = 'public.pgbench_lock16_b';
 
-async function directSession(upstreamUrl: string): Promise<WireClient> {
-  const url = new URL(upstreamUrl);
-  const d = await WireClient.open(Number(url.port || 5432), url.hostname);
-  d.send(serialize.startup({ user: decodeURIComponent(url.username), database: url.pathname.slice(1) }));
-  await d.untilReady(1);
-  return d;
-}
-
-/** Polls `sql` (one row, column n) on `direct` until n > 0. No duration asserted. */
-async function until(direct: pg.Client, sql: string): Promise<void> {
-  for (let i = 0; i < 800; i++) {
-    if (((await direct.query(sql)).rows[0] as { n: number }).n > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never true: ${sql}`);
-}
-
 describe('the lock prefix of a simple Query (R15-1)', () => {
   let t: TestGateway;
   let direct: pg.Client;
   let token: string;
+  let fixture: TwoTables | undefined;
 
   beforeAll(async () => {
-    // No lock poll: a migration's lock is met by the prefix itself, never first by the decision (which would refuse with its own 55P03).
-    t = await startTestGateway({ catalog: { lockPollMs: 0 } });
-    direct = new pg.Client({ connectionString: t.upstreamUrl });
-    await direct.connect();
-    await direct.query(`DROP TABLE IF EXISTS ${A}, ${B}`);
-    await direct.query(`CREATE TABLE ${A} (id int PRIMARY KEY, v text); INSERT INTO ${A} VALUES (1, 'a'), (2, 'b')`);
-    await direct.query(`CREATE TABLE ${B} (id int, v text)`);
-    token = await t.token('lock16@example.com', ['agents', 'bench']);
+    fixture = await startTwoTables(A, B, 'lock16@example.com');
+    ({ t, direct, token } = fixture);
   });
-  afterAll(async () => {
-    await direct?.query(`DROP TABLE IF EXISTS ${A}, ${B}`);
-    await direct?.end();
-    await t?.close();
-  });
+  afterAll(() => fixture?.close());
 
   /** Sends the same Query messages through Gatehouse and straight to PostgreSQL; returns both answers. */
   async function bothWays(...queries: string[]): Promise<{ gh: Message[][]; pg: Message[][] }> {

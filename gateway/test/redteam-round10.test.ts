@@ -20,13 +20,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt10 npx vitest run --project integration gateway/test/redteam-round10.test.ts
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
 
 const S = {
   pair: 'R10-Pair-Secret-8812',
@@ -164,92 +163,18 @@ DROP FUNCTION IF EXISTS clinical.r10_audit(), clinical.r10_check(), clinical.r10
 DELETE FROM clinical.patients WHERE id >= 9000;
 `;
 
-const setLiteral = (tables: readonly string[]): string => `{${tables.map((t) => JSON.stringify(t)).join(', ')}}`;
-
-const REGO = `package gatehouse
-
-mask contains {"id": "r10-writers-patients", "reason": "r10 writers read patients masked", "on": "read", "table": t, "column": column, "strategy": strategy} if {
-	member("r10-writers")
-	some t in input.statement.tables_read
-	t == "clinical.patients"
-	some column, strategy in patient_masks
-}
-
-mask contains {"id": "r10-writers-secrets", "reason": "r10 writers read secrets masked", "on": "read", "table": t, "column": "secret", "strategy": "redact"} if {
-	member("r10-writers")
-	some t in input.statement.tables_read
-	t in ${setLiteral(MASKED)}
-}
-
-allow contains {"id": "r10-writers-read", "reason": "r10 tables without secrets", "on": "read", "table": t} if {
-	member("r10-writers")
-	some t in input.statement.tables_read
-	t in ${setLiteral([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1', 'clinical.r10_moving_1', 'clinical.r10_moving_2'])}
-}
-
-allow contains {"id": "r10-writers-write", "reason": "r10 writers may write", "on": "write", "table": t} if {
-	member("r10-writers")
-	some t in input.statement.tables_written
-	t in ${setLiteral([...MASKED, ...PLAIN, 'clinical.patients', 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}
-}
-
-reviewed contains f if {
-	some f in input.statement.trigger_functions
-	f in ${setLiteral(REVIEWED)}
-}
-
-# An identity without masks: reads every table raw, so a trigger cannot show it more than it may see.
-allow contains {"id": "r10-admins-read", "reason": "r10 admins read everything", "on": "read", "table": t} if {
-	member("r10-admins")
-	some t in input.statement.tables_read
-}
-
-allow contains {"id": "r10-admins-write", "reason": "r10 admins may write the log", "on": "write", "table": "clinical.r10_log"} if {
-	member("r10-admins")
-	"clinical.r10_log" in input.statement.tables_written
-}
-`;
-
-const cedarList = (tables: readonly string[]): string => `[${tables.map((t) => `Gatehouse::Table::"${t}"`).join(', ')}]`;
-
-const CEDAR = `@id("r10-writers-patients")
-@reason("r10 writers read patients masked")
-@mask("mrn:hash,first_name:redact,last_name:redact,ssn:redact,date_of_birth:fake_date,phone:last4,email:hash,address:null")
-permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.patients");
-
-@id("r10-writers-secrets")
-@reason("r10 writers read secrets masked")
-@mask("secret:redact")
-permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { ${cedarList(MASKED)}.contains(resource) };
-
-@id("r10-writers-read")
-@reason("r10 tables without secrets")
-permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { ${cedarList([...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1', 'clinical.r10_moving_1', 'clinical.r10_moving_2'])}.contains(resource) };
-
-@id("r10-writers-write")
-@reason("r10 writers may write")
-@reviewed("${REVIEWED.join(', ')}")
-permit (principal in Gatehouse::Group::"r10-writers", action == Gatehouse::Action::"write", resource is Gatehouse::Table)
-when { ${cedarList([...MASKED, ...PLAIN, 'clinical.patients', 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'])}.contains(resource) };
-
-@id("r10-admins-read")
-@reason("r10 admins read everything")
-permit (principal in Gatehouse::Group::"r10-admins", action == Gatehouse::Action::"read", resource is Gatehouse::Table);
-
-@id("r10-admins-write")
-@reason("r10 admins may write the log")
-permit (principal in Gatehouse::Group::"r10-admins", action == Gatehouse::Action::"write", resource == Gatehouse::Table::"clinical.r10_log");
-`;
+const WRITERS: WriterPolicies = {
+  prefix: 'r10',
+  masked: MASKED,
+  plain: [...PLAIN, 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1', 'clinical.r10_moving_1', 'clinical.r10_moving_2'],
+  writable: [...MASKED, ...PLAIN, 'clinical.patients', 'clinical.r10_parted_1', 'clinical.r10_inh_child', 'clinical.r10_refs_parted_1'],
+  reviewed: REVIEWED,
+  adminWrites: 'clinical.r10_log',
+};
 
 /** The example policies of `engine` with the r10 writers' added. */
-function policies(engine: EngineKind): string {
-  const dir = mkdtempSync(join(tmpdir(), `gatehouse-r10-${engine}-`));
-  cpSync(join(REPO_ROOT, 'policies', engine), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
-  writeFileSync(join(dir, engine === 'rego' ? 'r10_writers.rego' : 'r10_writers.cedar'), engine === 'rego' ? REGO : CEDAR);
-  return dir;
-}
+const policies = (engine: EngineKind): string => writerPolicyDir(engine, WRITERS);
+
 
 /** A statement's row count, or its error with every field PostgreSQL (or Gatehouse) sent, and the notices it got. */
 interface Outcome {

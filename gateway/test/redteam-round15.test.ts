@@ -79,6 +79,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from './support/attempt.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { pollsSince } from './support/ddl-lock-watch.ts';
+import { untilCatalogRead } from './support/migration-race.ts';
 import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import type { TestGateway } from './support/harness.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -183,11 +184,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
    */
   const catalogSettled = async (): Promise<void> => {
     await pollsSince(direct, (await direct.query('SELECT clock_timestamp() AS at')).rows[0].at as Date);
-    for (let i = 0; i < 600; i++) {
-      if ((await attempt(agent, 'SELECT count(*) FROM public.pgbench_rt15_alter')).code === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('Gatehouse did not read the catalog');
+    await untilCatalogRead(() => attempt(agent, 'SELECT count(*) FROM public.pgbench_rt15_alter'));
   };
 
   const upstreamClient = async (): Promise<pg.Client> => {

@@ -73,7 +73,7 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until } from './support/migration-race.ts';
+import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -146,13 +146,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
    * Resolves once the agent's statements are decided with a catalog read after the last change (on a
    * loaded machine a read owed after a schema change can take a while; statements meanwhile are refused).
    */
-  async function catalogRead(): Promise<void> {
-    for (let i = 0; i < 600; i++) {
-      if ((await attempt(agent, `SELECT count(*) FROM ${ALTER}`)).code === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('Gatehouse did not read the catalog');
-  }
+  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
 
   beforeAll(async () => {
     ({ gateway: t, direct, agent, ssn } = rt);

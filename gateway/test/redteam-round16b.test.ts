@@ -53,7 +53,7 @@ import { openAuditSink } from '../src/audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { type TestGateway } from './support/harness.ts';
-import { migrationRace } from './support/migration-race.ts';
+import { migrationRace, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 
 const CLEANUP = `
@@ -123,13 +123,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock pre
   });
   const { attempt } = rt;
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
-  async function catalogRead(): Promise<void> {
-    for (let i = 0; i < 600; i++) {
-      if ((await attempt(agent, `SELECT count(*) FROM ${ALTER}`)).code === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('Gatehouse did not read the catalog');
-  }
+  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
 
   beforeAll(async () => {
     ({ gateway: t, direct, agent, ssn } = rt);

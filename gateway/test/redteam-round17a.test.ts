@@ -56,13 +56,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam17a npx vitest run --project integration gateway/test/redteam-round17a.test.ts
 
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
-import { REPO_ROOT, startTestGateway, type TestGateway } from './support/harness.ts';
+import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 
 const S = {
@@ -143,91 +142,18 @@ DROP SCHEMA IF EXISTS r17a_ext CASCADE;
 /** The trigger functions the policy vouches for. */
 const REVIEWED = ['clinical.r17a_stamp'];
 
-const setLiteral = (tables: readonly string[]): string => `{${tables.map((t) => JSON.stringify(t)).join(', ')}}`;
-
-const REGO = `package gatehouse
-
-mask contains {"id": "r17a-writers-patients", "reason": "r17a writers read patients masked", "on": "read", "table": t, "column": column, "strategy": strategy} if {
-	member("r17a-writers")
-	some t in input.statement.tables_read
-	t == "clinical.patients"
-	some column, strategy in patient_masks
-}
-
-mask contains {"id": "r17a-writers-secrets", "reason": "r17a writers read secrets masked", "on": "read", "table": t, "column": "secret", "strategy": "redact"} if {
-	member("r17a-writers")
-	some t in input.statement.tables_read
-	t in ${setLiteral(MASKED)}
-}
-
-allow contains {"id": "r17a-writers-read", "reason": "r17a tables without secrets", "on": "read", "table": t} if {
-	member("r17a-writers")
-	some t in input.statement.tables_read
-	t in ${setLiteral(PLAIN)}
-}
-
-allow contains {"id": "r17a-writers-write", "reason": "r17a writers may write", "on": "write", "table": t} if {
-	member("r17a-writers")
-	some t in input.statement.tables_written
-	t in ${setLiteral([...MASKED, ...PLAIN])}
-}
-
-reviewed contains f if {
-	some f in input.statement.trigger_functions
-	f in ${setLiteral(REVIEWED)}
-}
-
-allow contains {"id": "r17a-admins-read", "reason": "r17a admins read everything", "on": "read", "table": t} if {
-	member("r17a-admins")
-	some t in input.statement.tables_read
-}
-
-allow contains {"id": "r17a-admins-write", "reason": "r17a admins may write the log", "on": "write", "table": "clinical.r17a_logged"} if {
-	member("r17a-admins")
-	"clinical.r17a_logged" in input.statement.tables_written
-}
-`;
-
-const cedarList = (tables: readonly string[]): string => `[${tables.map((t) => `Gatehouse::Table::"${t}"`).join(', ')}]`;
-
-const CEDAR = `@id("r17a-writers-patients")
-@reason("r17a writers read patients masked")
-@mask("mrn:hash,first_name:redact,last_name:redact,ssn:redact,date_of_birth:fake_date,phone:last4,email:hash,address:null")
-permit (principal in Gatehouse::Group::"r17a-writers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.patients");
-
-@id("r17a-writers-secrets")
-@reason("r17a writers read secrets masked")
-@mask("secret:redact")
-permit (principal in Gatehouse::Group::"r17a-writers", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { ${cedarList(MASKED)}.contains(resource) };
-
-@id("r17a-writers-read")
-@reason("r17a tables without secrets")
-permit (principal in Gatehouse::Group::"r17a-writers", action == Gatehouse::Action::"read", resource is Gatehouse::Table)
-when { ${cedarList(PLAIN)}.contains(resource) };
-
-@id("r17a-writers-write")
-@reason("r17a writers may write")
-@reviewed("${REVIEWED.join(', ')}")
-permit (principal in Gatehouse::Group::"r17a-writers", action == Gatehouse::Action::"write", resource is Gatehouse::Table)
-when { ${cedarList([...MASKED, ...PLAIN])}.contains(resource) };
-
-@id("r17a-admins-read")
-@reason("r17a admins read everything")
-permit (principal in Gatehouse::Group::"r17a-admins", action == Gatehouse::Action::"read", resource is Gatehouse::Table);
-
-@id("r17a-admins-write")
-@reason("r17a admins may write the log")
-permit (principal in Gatehouse::Group::"r17a-admins", action == Gatehouse::Action::"write", resource == Gatehouse::Table::"clinical.r17a_logged");
-`;
+const WRITERS: WriterPolicies = {
+  prefix: 'r17a',
+  masked: MASKED,
+  plain: PLAIN,
+  writable: [...MASKED, ...PLAIN],
+  reviewed: REVIEWED,
+  adminWrites: 'clinical.r17a_logged',
+};
 
 /** The example policies of `engine` with the r17a writers' added. */
-function policies(engine: EngineKind): string {
-  const dir = mkdtempSync(join(tmpdir(), `gatehouse-r17a-${engine}-`));
-  cpSync(join(REPO_ROOT, 'policies', engine), dir, { recursive: true, filter: (src) => !src.endsWith('_test.rego') });
-  writeFileSync(join(dir, engine === 'rego' ? 'r17a_writers.rego' : 'r17a_writers.cedar'), engine === 'rego' ? REGO : CEDAR);
-  return dir;
-}
+const policies = (engine: EngineKind): string => writerPolicyDir(engine, WRITERS);
+
 
 /** A statement's row count, or its error with every field sent, and the notices it got. */
 interface Outcome {

@@ -77,7 +77,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, OURS, ROW_WAITER, until } from './support/migration-race.ts';
+import { lockWatchSettled, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -127,13 +127,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
 
   /** Resolves once the agent's statements are decided with a catalog read after the last change. */
-  async function catalogRead(): Promise<void> {
-    for (let i = 0; i < 600; i++) {
-      if ((await attempt(agent, `SELECT count(*) FROM ${ALTER}`)).code === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('Gatehouse did not read the catalog');
-  }
+  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
 
   beforeAll(async () => {
     ({ gateway: t, direct, agent, ssn } = rt);

@@ -112,3 +112,16 @@ export function migrationRace(setup: MigrationRaceSetup): MigrationRace {
     return { result, alterWaited };
   };
 }
+
+/**
+ * Resolves once `read` (an agent's read of the migrated table) runs: it is refused (42501, 55000) while
+ * Gatehouse still owes a catalog read after the last schema change, and on a loaded machine that can take
+ * a while.
+ */
+export async function untilCatalogRead(read: () => Promise<{ code: string | null }>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if ((await read()).code === null) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('Gatehouse did not read the catalog');
+}
