@@ -5,6 +5,7 @@
 // Usage: node --import tsx scripts/ab-forward-path.ts --a /path/to/baseline --b /path/to/branch [--rounds 7]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { alternatingRounds, median } from './ab-rounds.ts';
 
 const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string', default: '7' } } });
 if (values.a === undefined || values.b === undefined) throw new Error('usage: --a <checkout> --b <checkout> [--rounds N]');
@@ -41,20 +42,9 @@ async function pathOf(root: string): Promise<(chunk: Buffer) => number> {
 }
 
 const runs = { A: await pathOf(values.a), B: await pathOf(values.b) };
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 for (const [name, chunk, n] of [['pgbench -S reply (4 messages)', pgbenchReply, 200_000], ['1,000 DataRows', bigResult, 400]] as const) {
-  const times: Record<'A' | 'B', number[]> = { A: [], B: [] };
-  for (let round = 0; round < Number(values.rounds); round++) {
-    for (const side of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-      const f = runs[side];
-      for (let i = 0; i < n / 10; i++) f(chunk);
-      // CPU time, not wall time: on a shared machine the wall clock also counts waiting for a core.
-      const t = process.cpuUsage();
-      for (let i = 0; i < n; i++) f(chunk);
-      const used = process.cpuUsage(t);
-      times[side].push(((used.user + used.system) * 1000) / n);
-    }
-  }
+  const times = alternatingRounds({ A: () => runs.A(chunk), B: () => runs.B(chunk) }, Number(values.rounds), n, n / 10);
+  for (const side of ['A', 'B'] as const) times[side] = times[side].map((us) => us * 1000); // ns per chunk
   const f = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   console.log(`${name}: A median ${median(times.A).toFixed(0)} ns (${f(times.A)}), B median ${median(times.B).toFixed(0)} ns (${f(times.B)}) per chunk; B/A ${(median(times.B) / median(times.A)).toFixed(2)}`);
 }

@@ -5,6 +5,7 @@
 // Usage: node --import tsx scripts/ab-record-path.ts --a /path/to/baseline --b /path/to/branch [--rounds 7] [--n 20000]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { alternatingRounds, printMicros } from './ab-rounds.ts';
 
 const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string', default: '7' }, n: { type: 'string', default: '20000' } } });
 if (values.a === undefined || values.b === undefined) throw new Error('usage: --a <checkout> --b <checkout>');
@@ -43,21 +44,4 @@ async function pathOf(root: string): Promise<() => void> {
   };
 }
 
-const runs = { A: await pathOf(values.a), B: await pathOf(values.b) };
-const n = Number(values.n);
-const times: Record<'A' | 'B', number[]> = { A: [], B: [] };
-for (let round = 0; round < Number(values.rounds); round++) {
-  for (const side of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-    const f = runs[side];
-    for (let i = 0; i < 2000; i++) f();
-    // CPU time, not wall time: on a shared machine the wall clock also counts waiting for a core.
-    const t = process.cpuUsage();
-    for (let i = 0; i < n; i++) f();
-    const used = process.cpuUsage(t);
-    times[side].push((used.user + used.system) / n);
-  }
-}
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const min = (xs: number[]): number => Math.min(...xs);
-for (const side of ['A', 'B'] as const) console.log(`${side}: median ${median(times[side]).toFixed(2)}, min ${min(times[side]).toFixed(2)} µs per statement (${times[side].map((x) => x.toFixed(2)).join(', ')})`);
-console.log(`B/A: medians ${(median(times.B) / median(times.A)).toFixed(2)}, minima ${(min(times.B) / min(times.A)).toFixed(2)}`);
+printMicros(alternatingRounds({ A: await pathOf(values.a), B: await pathOf(values.b) }, Number(values.rounds), Number(values.n), 2000), 'per statement');

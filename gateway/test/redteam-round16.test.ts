@@ -71,7 +71,7 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
-import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
 import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
@@ -80,11 +80,7 @@ import { errorCodes, names, serialize, WireClient, type Message } from './suppor
 const CLEANUP = `
 DROP VIEW IF EXISTS public.pgbench_rt16_view;
 DROP TABLE IF EXISTS public.pgbench_rt16_vbase, public.pgbench_rt16_alter, public.pgbench_rt16_warm, public.pgbench_rt16_drop, public.pgbench_rt16_parted CASCADE;
-DROP OPERATOR CLASS IF EXISTS public.rt16_json_ops USING btree CASCADE;
-DROP OPERATOR FAMILY IF EXISTS public.rt16_json_ops USING btree CASCADE;
-DROP OPERATOR IF EXISTS public.<%% (json, json), public.<=%% (json, json), public.=%% (json, json), public.>=%% (json, json), public.>%% (json, json);
-DROP FUNCTION IF EXISTS public.rt16_json_cmp(json, json), public.rt16_json_lt(json, json), public.rt16_json_le(json, json),
-  public.rt16_json_eq(json, json), public.rt16_json_ge(json, json), public.rt16_json_gt(json, json) CASCADE;
+${dropOperatorClassesSql('rt16', '%%')}
 `;
 
 const SETUP = `

@@ -55,37 +55,17 @@ import type { Outcome } from './support/attempt.ts';
 import { type TestGateway } from './support/harness.ts';
 import { migrationRace, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.pgbench_rt16b_view;
 DROP TABLE IF EXISTS public.pgbench_rt16b_vbase, public.pgbench_rt16b_alter, public.pgbench_rt16b_warm, public.pgbench_rt16b_drop, public.pgbench_rt16b_parted CASCADE;
-DROP OPERATOR CLASS IF EXISTS public.rt16b_json_ops USING btree CASCADE;
-DROP OPERATOR FAMILY IF EXISTS public.rt16b_json_ops USING btree CASCADE;
-DROP OPERATOR IF EXISTS public.<%% (json, json), public.<=%% (json, json), public.=%% (json, json), public.>=%% (json, json), public.>%% (json, json);
-DROP FUNCTION IF EXISTS public.rt16b_json_cmp(json, json), public.rt16b_json_lt(json, json), public.rt16b_json_le(json, json),
-  public.rt16b_json_eq(json, json), public.rt16b_json_ge(json, json), public.rt16b_json_gt(json, json) CASCADE;
+${dropOperatorClassesSql('rt16b', '%%')}
 `;
 
 const SETUP = `
 -- As in round 15: json gets a default btree operator class on a PL function that raises the SSN it reads.
-CREATE FUNCTION public.rt16b_json_cmp(json, json) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  RAISE NOTICE 'sorted next to %', (SELECT ssn FROM clinical.patients WHERE id = 1);
-  RETURN bttextcmp($1::text, $2::text);
-END $$;
-CREATE FUNCTION public.rt16b_json_lt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16b_json_cmp($1, $2) < 0 $$;
-CREATE FUNCTION public.rt16b_json_le(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16b_json_cmp($1, $2) <= 0 $$;
-CREATE FUNCTION public.rt16b_json_eq(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16b_json_cmp($1, $2) = 0 $$;
-CREATE FUNCTION public.rt16b_json_ge(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16b_json_cmp($1, $2) >= 0 $$;
-CREATE FUNCTION public.rt16b_json_gt(json, json) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT public.rt16b_json_cmp($1, $2) > 0 $$;
-CREATE OPERATOR public.<%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16b_json_lt);
-CREATE OPERATOR public.<=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16b_json_le);
-CREATE OPERATOR public.=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16b_json_eq);
-CREATE OPERATOR public.>=%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16b_json_ge);
-CREATE OPERATOR public.>%% (LEFTARG = json, RIGHTARG = json, FUNCTION = public.rt16b_json_gt);
-CREATE OPERATOR CLASS public.rt16b_json_ops DEFAULT FOR TYPE json USING btree AS
-  OPERATOR 1 public.<%%, OPERATOR 2 public.<=%%, OPERATOR 3 public.=%%, OPERATOR 4 public.>=%%, OPERATOR 5 public.>%%,
-  FUNCTION 1 public.rt16b_json_cmp(json, json);
+${jsonDefaultOperatorClassSql('rt16b', '%%')}
 -- Text now; a migration turns it into json.
 CREATE TABLE public.pgbench_rt16b_alter (id integer, v text);
 INSERT INTO public.pgbench_rt16b_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');

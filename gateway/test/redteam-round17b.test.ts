@@ -75,7 +75,7 @@
 import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
-import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
 import { lockWatchSettled, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { api, pendingRequest } from './support/approvals.ts';
@@ -85,11 +85,7 @@ import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from '
 const CLEANUP = `
 DROP FUNCTION IF EXISTS clinical.rt17b_leak() CASCADE;
 DROP TABLE IF EXISTS public.pgbench_rt17b_alter, public.pgbench_rt17b_child, public.pgbench_rt17b_parent CASCADE;
-DROP OPERATOR CLASS IF EXISTS public.rt17b_json_ops USING btree CASCADE;
-DROP OPERATOR FAMILY IF EXISTS public.rt17b_json_ops USING btree CASCADE;
-DROP OPERATOR IF EXISTS public.<%% (json, json), public.<=%% (json, json), public.=%% (json, json), public.>=%% (json, json), public.>%% (json, json);
-DROP FUNCTION IF EXISTS public.rt17b_json_cmp(json, json), public.rt17b_json_lt(json, json), public.rt17b_json_le(json, json),
-  public.rt17b_json_eq(json, json), public.rt17b_json_ge(json, json), public.rt17b_json_gt(json, json) CASCADE;
+${dropOperatorClassesSql('rt17b', '%%')}
 `;
 
 const SETUP = `
