@@ -26,6 +26,7 @@ import { errorMessageFor } from './error-message.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
+import { FailedBlock } from './failed-block.ts';
 import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
 import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
 import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
@@ -69,6 +70,7 @@ export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
   txStatus: TransactionStatus = 'I';
+  readonly failedBlock = new FailedBlock();
   private readonly framer: MessageFramer;
   private readonly relay: UpstreamRelay;
   /** After an error in an extended-protocol batch, client messages are discarded until Sync. */
@@ -511,7 +513,7 @@ export class Session {
   /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under the session's one reserved lock name. */
   private sendLockAhead(sql: string, ctx: ResultContext | null): void {
     const prefix = lockPrefixOfSql(sql, this.deps.decision.searchPath, this.deps.catalog.relations.current());
-    if (prefix === null) return;
+    if (prefix === null || this.failedBlock.certainlyFailed) return; // nothing naming relations runs in a failed block (pg/failed-block.ts)
     const { messages, expect } = lockAheadMessages(`${this.statementPrefix}lock`, prefix, ctx, sql);
     for (const m of messages) this.sendUpstream(m);
     this.pending.push(expect);
