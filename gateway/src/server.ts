@@ -397,8 +397,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       },
     });
     if (hs.kind === 'done') return;
-    if (hs.kind === 'auth-failed') {
-      auditSession(sessionId, 'auth_failed', clientAddress, hs.params, null, hs.reason);
+    if (hs.kind === 'auth-failed' || hs.kind === 'invalid') {
+      auditSession(sessionId, hs.kind === 'invalid' ? 'protocol_error' : 'auth_failed', clientAddress, hs.params, null, hs.reason);
       return;
     }
     const { socket, params, identity } = hs;
