@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
-import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
@@ -23,7 +22,7 @@ import type { DetectionCounts } from '../enforce/content-detectors.ts';
 import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
-import { lockAheadMessages } from './lock-answers.ts';
+import { ArrivalLocks } from './arrival-locks.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
 import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
@@ -89,6 +88,14 @@ export class Session {
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
+  /** Gatehouse's DO block of LOCKs ahead of extended-protocol messages (pg/arrival-locks.ts). */
+  private readonly locks = new ArrivalLocks({
+    pending: this.pending,
+    sendUpstream: (m) => this.sendUpstream(m),
+    searchPath: () => this.deps.decision.searchPath,
+    relations: () => this.deps.catalog.relations.current(),
+    lockName: `${this.statementPrefix}lock`,
+  });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
   private readonly out = new SessionOutput(this);
@@ -245,7 +252,7 @@ export class Session {
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement));
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const raw = bindUpstream(msg, frame.raw, statement, portal);
-        if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
+        this.locks.beforeBind(statement, this.released === 'statements ahead');
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
@@ -315,6 +322,7 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
+    this.locks.forwarded(expect.kind);
     if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 
@@ -459,7 +467,7 @@ export class Session {
     const replaced = this.statements.get(name) ?? null;
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
-    if (lockAhead) this.sendLockAhead(sql, null); // waited for the statements ahead (pg/statement-order.ts)
+    this.locks.beforeParse(statement, d, lockAhead); // waited for the statements ahead (pg/statement-order.ts), or locked on arrival
     this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement, replaced });
   }
 
@@ -497,7 +505,7 @@ export class Session {
       return;
     }
     const ctx = this.newContext(d.statements, d.masks);
-    if (lockAhead) this.sendLockAhead(sql, ctx);
+    if (lockAhead) this.locks.beforeExecute(portal.statement, ctx);
     if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
       // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
@@ -506,15 +514,6 @@ export class Session {
     this.forward(executeUpstream(portal, portalName, maxRows, raw), { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
-  }
-
-  /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under the session's one reserved lock name. */
-  private sendLockAhead(sql: string, ctx: ResultContext | null): void {
-    const prefix = lockPrefixOfSql(sql, this.deps.decision.searchPath, this.deps.catalog.relations.current());
-    if (prefix === null) return;
-    const { messages, expect } = lockAheadMessages(`${this.statementPrefix}lock`, prefix, ctx, sql);
-    for (const m of messages) this.sendUpstream(m);
-    this.pending.push(expect);
   }
 
   /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */
