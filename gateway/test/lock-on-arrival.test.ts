@@ -6,7 +6,9 @@
 // a masked column swapped with an unmasked one, a view redefined to read one. With it, the block fails
 // NOWAIT and the statement is refused (55P03). Also: a Parse ahead that waits for a relation lock holds a
 // statement of another prepared statement behind it, which is decided, and locked, once it is answered.
-// Each test asserts the SECURE behaviour; each fails without its fix.
+// And a write held for approval: its Parse and Bind wait in Gatehouse with its Execute, so no lock of
+// theirs is held on the server during the wait (red-team round 17b, observed).
+// Each test asserts the SECURE (or available) behaviour; each fails without its fix.
 
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import type { TestGateway } from './support/harness.ts';
 import { directSession } from './support/differential.ts';
 import { OURS, until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { api, pendingRequest } from './support/approvals.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_lw6_a';
@@ -46,7 +49,7 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
     cleanup: CLEANUP,
     setup: SETUP,
     agent: { subject: 'lw6-agent', groups: ['agents', 'bench'] },
-    gateway: { catalog: { lockPollMs: 0 } },
+    gateway: { catalog: { lockPollMs: 0 }, admin: true }, // the admin listener, and approvals in memory with it
   });
   let t: TestGateway, direct: pg.Client, ssn: string, token: string;
 
@@ -174,5 +177,52 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
       w.close();
       d.close();
     }
+  });
+
+  /**
+   * An agent's UPDATE of clinical.patients (held for a clinical lead's approval by the example policies), as
+   * Parse, Bind, Describe, Execute, Sync in one write; while it waits, another connection's LOCK TABLE ...
+   * NOWAIT; then the lead's `verdict`. Returns what the LOCK got (null: the lock was had) and the client's
+   * messages, with PostgreSQL's for the same batch sent directly.
+   */
+  async function heldWrite(verdict: 'approve' | 'deny'): Promise<{ lock: string | null; gh: Message[]; pg: Message[] }> {
+    const lead = await t.token('lw6-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const batch = [serialize.parse({ text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2' }), serialize.bind({ values: ['555-0606'] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
+    const w = await WireClient.connect(t.port, token);
+    const d = await directSession(t.upstreamUrl);
+    try {
+      w.send(...batch);
+      const request = await pendingRequest(t.gw.adminPort!, lead, 'SET phone = $1');
+      const lock = await direct.query(`BEGIN; LOCK TABLE ${PATIENTS} IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK`).then(
+        () => null,
+        (e: { code?: string }) => e.code ?? 'no code',
+      );
+      await direct.query('ROLLBACK').catch(() => undefined);
+      expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict })).status).toBe(200);
+      const [notice, ...gh] = (await w.untilReady(1))[0]!;
+      // Gatehouse's own NOTICE saying the statement is held comes first, when the wait starts; the rest is the server's.
+      expect((notice as { message?: string }).message).toMatch(/^Gatehouse is holding this statement for approval/);
+      d.send(...batch);
+      const pgAnswer = (await d.untilReady(1))[0]!;
+      return { lock, gh, pg: pgAnswer };
+    } finally {
+      w.close();
+      d.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  }
+
+  it('a write held for approval holds no lock during the wait (a direct LOCK TABLE ... NOWAIT is had); approved, it runs: message for message as PostgreSQL', async () => {
+    const { lock, gh, pg: truth } = await heldWrite('approve');
+    expect(lock).toBeNull(); // 55P03 while its Parse and Bind went up before the wait
+    expect(gh).toEqual(truth);
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
+  });
+
+  it('a write held for approval and denied: no lock during the wait, and the client sees its Parse and Bind answered, then the refusal', async () => {
+    const { lock, gh } = await heldWrite('deny');
+    expect(lock).toBeNull();
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'noData', 'error', 'readyForQuery']);
   });
 });

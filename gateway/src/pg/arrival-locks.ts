@@ -12,6 +12,12 @@
 //   (the usual Parse, Bind, Execute, Sync) gets none either.
 // Statements of other identities (nothing masked, no view named) are sent as before: see
 // docs/data-path.md for what a migration can still do to them within the poll's window.
+// Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
+// approval (decided `approve` at Parse: approvalAtExecute) are held in Gatehouse, not sent, until its Execute goes up (decided
+// after the wait) or the client asks for answers (Sync, Flush, Query): sent before the wait, they held the
+// table's lock in the implicit transaction for all of it, a migration queued behind them and every later
+// statement on the table behind the migration (red-team round 17b). The server would answer them only at
+// the client's Sync or Flush, which wait behind the Execute's decision: the client sees the same messages.
 
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { MaskRule } from '../policy/types.ts';
@@ -51,6 +57,9 @@ export interface ArrivalLockHost {
   relations(): RelationCatalog | null;
   /** The session's one reserved name for the DO block's statement and portal. */
   readonly lockName: string;
+  /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
+  holdUpstream(): void;
+  releaseUpstream(): void;
 }
 
 export class ArrivalLocks {
@@ -64,11 +73,14 @@ export class ArrivalLocks {
     const prefix = lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations());
     statement.namesNoRelation = namesNoRelation(d);
     statement.lockedOnArrival = locksOnArrival(d, prefix, this.host.relations());
+    statement.awaitsApproval = d.statements.some((s) => s.approvalAtExecute === true);
+    if (statement.awaitsApproval) this.host.holdUpstream();
     if (waited || statement.lockedOnArrival) this.send(prefix, statement, null);
   }
 
   /** Ahead of a Bind (not decided: PostgreSQL plans it there with the definition it finds). */
   beforeBind(statement: PreparedStatement, waited: boolean): void {
+    if (statement.awaitsApproval === true) this.host.holdUpstream();
     if (!waited && (statement.lockedOnArrival !== true || this.lockedFor === statement)) return;
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
   }
@@ -81,6 +93,7 @@ export class ArrivalLocks {
   /** A client message went up: a Query, an Execute (a COMMIT, say) or a Sync may end the transaction holding the locks. */
   forwarded(kind: Pending['kind']): void {
     if (kind === 'query' || kind === 'execute' || kind === 'sync') this.lockedFor = null;
+    if (kind === 'execute') this.host.releaseUpstream();
   }
 
   private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null): void {

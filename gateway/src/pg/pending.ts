@@ -35,6 +35,8 @@ export interface PreparedStatement {
   namesNoRelation?: boolean;
   /** Whether Gatehouse locks its relations ahead of its Parse and Bind even when they waited for nothing (pg/arrival-locks.ts). */
   lockedOnArrival?: boolean;
+  /** Whether the policy sends it for approval (decided `approve` at Parse): its Parse and Bind wait in Gatehouse for its Execute (pg/arrival-locks.ts). */
+  awaitsApproval?: boolean;
 }
 
 /** A portal the client created with Bind. */
@@ -77,6 +79,12 @@ export interface ResultContext {
    * is theirs, not a statement's. Absent: none sent.
    */
   lockPrefix?: { prefix: LockPrefix; left: number };
+}
+
+/** A new context for statements whose results are about to flow back. */
+export function newResultContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
+  const detections = statements.flatMap((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : []));
+  return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
 }
 
 export type Pending =

@@ -9,7 +9,7 @@ import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
 import { GatehouseError } from '../errors.ts';
-import type { Decision, MaskRule } from '../policy/types.ts';
+import type { Decision } from '../policy/types.ts';
 import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
@@ -19,7 +19,7 @@ import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
-import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
+import { newResultContext, PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
 import { ArrivalLocks } from './arrival-locks.ts';
@@ -95,6 +95,8 @@ export class Session {
     searchPath: () => this.deps.decision.searchPath,
     relations: () => this.deps.catalog.relations.current(),
     lockName: `${this.statementPrefix}lock`,
+    holdUpstream: () => this.out.holdUpstream(),
+    releaseUpstream: () => this.out.releaseUpstream(),
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
@@ -153,7 +155,7 @@ export class Session {
   }
 
   sendUpstream(message: Buffer): void {
-    this.out.toUpstream.push(message);
+    this.out.pushUpstream(message);
     this.batchForwarded = true;
   }
 
@@ -217,7 +219,7 @@ export class Session {
     const parked = parkingFor(frame, msg, { pending: this.pending, statements: this.statements, portals: this.portals, searchPath: this.deps.decision.searchPath });
     if (parked === null) return false;
     this.parked = parked;
-    if (parked.on === 'statements ahead') this.out.toUpstream.push(encodeFlush());
+    if (parked.on === 'statements ahead') this.out.pushUpstream(encodeFlush());
     return true;
   }
 
@@ -345,11 +347,6 @@ export class Session {
     if (this.copyIn.ended(ctx)) this.processClientFrames();
   }
 
-  private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
-    const detections = statements.flatMap((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : []));
-    return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
-  }
-
   /** A CancelRequest for this session: a statement still being decided is refused (57014) and never runs. */
   cancelWait(): void {
     if (this.closed) return;
@@ -417,7 +414,7 @@ export class Session {
       return;
     }
     // Masked tables replaced (enforce/mask-rewrite.ts); the relations checked locked first (enforce/lock-prefix.ts).
-    const ctx = this.newContext(d.statements, d.masks);
+    const ctx = newResultContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
     this.forward(queryUpstream(raw, d.forwardText, prefix), { kind: 'query', ctx });
@@ -478,7 +475,7 @@ export class Session {
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
-      this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal: null });
+      this.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
       return;
     }
     const lockAhead = this.released === 'statements ahead';
@@ -504,7 +501,7 @@ export class Session {
       this.refuseExtended(changed);
       return;
     }
-    const ctx = this.newContext(d.statements, d.masks);
+    const ctx = newResultContext(d.statements, d.masks);
     if (lockAhead) this.locks.beforeExecute(portal.statement, ctx);
     if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
       // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
