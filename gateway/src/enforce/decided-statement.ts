@@ -33,6 +33,8 @@ export interface DecidedStatement {
    * transaction ends (enforce/write-probe.ts, pg/upstream-relay.ts).
    */
   writesMaskedTable?: boolean;
+  /** Decided `approve` at Parse, where nothing waits: its Execute is held for the approval (enforce/approval-hold.ts). */
+  approvalAtExecute?: boolean;
   /** For a write: how the identity reads the tables it touches without reading them (enforce/write-probe.ts). */
   probe?: ReadProbe;
   /** For a write that can fire a trigger function nobody vouches for: whether the identity is under a mask (enforce/trigger-review.ts). */
