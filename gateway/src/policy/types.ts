@@ -270,5 +270,5 @@ export interface PolicyEngine {
 /** What a worker thread needs to build an engine: the compiled policy, not the engine object. */
 export type EngineSpec =
   /** `module`: compiled once, shared with every worker (posting a compiled module shares its code). */
-  | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module }
+  | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module; reads?: InputReads }
   | { kind: 'cedar'; revision: string; set: CedarPolicySet };
