@@ -19,7 +19,7 @@ import { auditRoutes } from './admin/audit-routes.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
 import { createSealer, loadBreakGlassKeyFile, type Sealer } from './audit/seal.ts';
 import { openSubjectKey, subjectHasher } from './audit/subjects.ts';
-import type { Disclosures } from './enforce/subject-columns.ts';
+import type { Disclosures } from './enforce/hidden-subjects.ts';
 import { openSessionRecorder } from './audit/session-recording.ts';
 import { openConfiguredAuditSink } from './audit/open-sink.ts';
 import { redactRecord } from './audit/redact.ts';
