@@ -2,7 +2,7 @@
 // table and subject column behind a FROM item or write target, a derived table that passes a
 // subject column through, and how often each PHI table is named anywhere in the statement.
 
-import { asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
+import { aliasName, asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
 import { callsAggregate } from './aggregate-calls.ts';
 import type { PhiTables } from './hidden-subjects.ts';
 import { quoteIdent } from './mask-expressions.ts';
@@ -76,8 +76,7 @@ export function phiReads(value: unknown, ctx: PhiContext, out: Map<string, numbe
 
 /** The name a RangeVar's rows go by in its query: its alias, or the relation's name. */
 export function refName(rv: AstBody): string {
-  const alias = isObject(rv['alias']) ? str(rv['alias'] as AstBody, 'aliasname') : null;
-  return alias ?? str(rv, 'relname')!;
+  return aliasName(rv) ?? str(rv, 'relname')!;
 }
 
 /** The hidden column's expression: `name.column` as text (subjects are hashed from their text). */
