@@ -3,7 +3,7 @@
 // which PHI tables' subjects stay unknown, with why. Nothing here changes the text.
 
 import type { ScanToken } from 'libpg-query';
-import { asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
+import { aliasName, asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
 import type { RawStatement } from '../sql/split.ts';
 import { callsAggregate } from './aggregate-calls.ts';
 import { allUnknown, HIDDEN_PREFIX } from './hidden-subjects.ts';
@@ -78,8 +78,8 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
   for (const item of items) {
     if (item.type === 'RangeSubselect') {
       const derived = phiOfDerived(item.body, ctx, cteNames);
-      const aliasName = str(item.body['alias'] as AstBody, 'aliasname');
-      if (derived !== null && aliasName !== null) refs.push({ table: derived.table, expression: subjectExpression(aliasName, derived.name) });
+      const alias = aliasName(item.body);
+      if (derived !== null && alias !== null) refs.push({ table: derived.table, expression: subjectExpression(alias, derived.name) });
       continue;
     }
     const rv = item.body;
