@@ -66,21 +66,13 @@ export function walkInsert(w: StatementWalker, body: AstBody, scope: Scope): voi
   w.walk(body['returningClause'], q, 'read');
 }
 
-export function walkUpdate(w: StatementWalker, body: AstBody, scope: Scope): void {
+/** UPDATE (SET, FROM) and DELETE (USING) walk alike: a DELETE has no SET list, an UPDATE no USING. */
+export function walkUpdateOrDelete(w: StatementWalker, body: AstBody, scope: Scope): void {
   const outer = walkWithClause(w, body['withClause'], scope);
   const { refs, q } = dmlTarget(w, body, outer);
   for (const ref of refs) w.rec.table(ref, 'read');
-  for (const item of list(body, 'fromClause')) walkFromItem(w, item, q, outer);
+  for (const item of [...list(body, 'fromClause'), ...list(body, 'usingClause')]) walkFromItem(w, item, q, outer);
   targetColumns(w, list(body, 'targetList'), refs, q);
-  w.walk(body['whereClause'], q, 'read');
-  w.walk(body['returningClause'], q, 'read');
-}
-
-export function walkDelete(w: StatementWalker, body: AstBody, scope: Scope): void {
-  const outer = walkWithClause(w, body['withClause'], scope);
-  const { refs, q } = dmlTarget(w, body, outer);
-  for (const ref of refs) w.rec.table(ref, 'read');
-  for (const item of list(body, 'usingClause')) walkFromItem(w, item, q, outer);
   w.walk(body['whereClause'], q, 'read');
   w.walk(body['returningClause'], q, 'read');
 }

@@ -15,7 +15,7 @@ import { functionNames } from './function-names.ts';
 import { bareTypeName, operatorsOf, typeNameOf } from './routine-names.ts';
 import { tableRefsFromRangeVar, type NameUse } from './table-ref.ts';
 import { modeFor } from './target-mode.ts';
-import { walkCopy, walkDelete, walkInsert, walkMerge, walkUpdate } from './walk-dml.ts';
+import { walkCopy, walkInsert, walkMerge, walkUpdateOrDelete } from './walk-dml.ts';
 import { walkSelect } from './walk-query.ts';
 
 /** Fields naming a relation that a DDL statement only refers to (REFERENCES y, LIKE y, INHERITS y). */
@@ -107,9 +107,8 @@ export class FactsWalker implements StatementWalker {
       case 'InsertStmt':
         return walkInsert(this, body, scope);
       case 'UpdateStmt':
-        return walkUpdate(this, body, scope);
       case 'DeleteStmt':
-        return walkDelete(this, body, scope);
+        return walkUpdateOrDelete(this, body, scope);
       case 'MergeStmt':
         return walkMerge(this, body, scope);
       case 'CopyStmt':
