@@ -7,7 +7,7 @@ import type { ParsedStatement } from '../sql/facts.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import type { LockPrefix } from './lock-prefix.ts';
 import type { ReadProbe } from './write-probe.ts';
-import type { SubjectPlan } from './subject-columns.ts';
+import type { SubjectPlan } from './hidden-subjects.ts';
 import type { TriggerReview } from './trigger-review.ts';
 import type { DecisionContext } from './decision-context.ts';
 
