@@ -250,6 +250,61 @@ gatehouse_mask_hash(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(res);
 }
 
+/*
+ * gatehouse_mask_last4(v) -> text: the last4 mask without a key (version 1.1), equal to the SQL
+ * expression enforce/mask-expressions.ts writes where the extension is missing:
+ *   CASE WHEN char_length(v) <= 4 THEN repeat('*', char_length(v))
+ *        ELSE repeat('*', char_length(v) - 4) || right(v, 4) END
+ * without the five calls, casts and copies of that expression. An ASCII value (every server
+ * encoding is ASCII-compatible) or a single-byte encoding has one byte a character; any other value
+ * is counted and cut by the functions char_length and right() use (pg_mbstrlen_with_len,
+ * pg_mbcharcliplen), so the output is the SQL expression's for every input. STRICT: NULL stays
+ * NULL. IMMUTABLE: no key, no catalog, no setting.
+ */
+PG_FUNCTION_INFO_V1(gatehouse_mask_last4);
+Datum
+gatehouse_mask_last4(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = (int) VARSIZE_ANY_EXHDR(t);
+	int			nchars;
+	int			tail;			/* byte offset where the kept last four characters start */
+	text	   *res;
+	unsigned char high = 0;
+
+	for (int i = 0; i < len; i++)
+		high |= (unsigned char) s[i];
+	if (high < 0x80 || pg_database_encoding_max_length() == 1)
+	{
+		/* one byte a character: ASCII (in every server encoding), or a single-byte encoding */
+		nchars = len;
+		tail = len > 4 ? len - 4 : len;
+	}
+	else
+	{
+		/* what char_length and right() compute, with the same functions */
+		nchars = pg_mbstrlen_with_len(s, len);
+		tail = nchars > 4 ? pg_mbcharcliplen(s, len, nchars - 4) : len;
+	}
+	if (nchars <= 4)
+	{
+		res = (text *) palloc(VARHDRSZ + nchars);
+		memset(VARDATA(res), '*', nchars);
+		SET_VARSIZE(res, VARHDRSZ + nchars);
+	}
+	else
+	{
+		int			stars = nchars - 4;
+
+		res = (text *) palloc(VARHDRSZ + stars + (len - tail));
+		memset(VARDATA(res), '*', stars);
+		memcpy(VARDATA(res) + stars, s + tail, len - tail);
+		SET_VARSIZE(res, VARHDRSZ + stars + (len - tail));
+	}
+	PG_RETURN_TEXT_P(res);
+}
+
 /* How many times this backend has read the key (for tests). */
 PG_FUNCTION_INFO_V1(gatehouse_mask_key_loads);
 Datum
