@@ -125,7 +125,7 @@ describe.skipIf(!available)('last4 in C (gatehouse_mask 1.1)', () => {
     });
   }
 
-  it('a database set up with extension 1.0 keeps working (hash in C, last4 in SQL) until db setup updates it; hashes unchanged', async () => {
+  it('a database set up with extension 1.0 keeps working (hash in C, last4 in SQL) until db setup as a superuser updates it; hashes unchanged', async () => {
     const database = `${TEST_DB}_last4_upgrade`;
     const root = new pg.Client({ connectionString: PG_ADMIN_URL });
     await root.connect();
@@ -152,6 +152,27 @@ describe.skipIf(!available)('last4 in C (gatehouse_mask 1.1)', () => {
       expect(await hashOf()).toBe(want);
       // Gatehouse's catalog sees the C hash and no C last4: it writes last4 in SQL.
       expect(buildRelationCatalog(await readRelationRows(gw)).maskFunctions).toMatchObject({ hash: true, implementation: 'c', last4: false });
+
+      // The database's owner, not a superuser, cannot update the extension: setup keeps 1.0 and says why.
+      const owner = `${TEST_DB}_last4_owner`;
+      await db.query(`DO $$ BEGIN
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${owner}') THEN CREATE ROLE ${owner} LOGIN NOSUPERUSER; END IF;
+        END $$`);
+      await db.query(`ALTER DATABASE ${database} OWNER TO ${owner}`);
+      await db.query(`GRANT gatehouse_mask_owner TO ${owner}`);
+      const ownerUrl = new URL(url.toString());
+      ownerUrl.username = owner;
+      const asOwner = new pg.Client({ connectionString: ownerUrl.toString() });
+      await asOwner.connect();
+      try {
+        const kept = (await setupMaskFunctions(asOwner, { grantTo: ROLE })).implementation;
+        expect(kept).toMatchObject({ kind: 'c', version: '1.0' });
+        expect(kept.kind === 'c' && kept.notUpdated).toMatch(/ALTER EXTENSION gatehouse_mask UPDATE to 1\.1 failed: .*owner/);
+      } finally {
+        await asOwner.end();
+      }
+      expect(await hashOf()).toBe(want);
+      expect(buildRelationCatalog(await readRelationRows(gw)).maskFunctions).toMatchObject({ hash: true, last4: false });
 
       const setup = await setupMaskFunctions(db, { grantTo: ROLE });
       expect(setup).toEqual({ keyWritten: false, implementation: { kind: 'c', version: '1.1' } });
