@@ -17,7 +17,7 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 
 const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
 
-/** What the trigger check found for one write: the functions nobody vouches for, and how the identity reads. */
+/** What the trigger check found for one write (any write not denied): the functions nobody vouches for, and how the identity reads. */
 export interface TriggerReview {
   /** Trigger functions (and functions their WHEN conditions call) neither built in nor reviewed by the policy. */
   unvouched: string[];
