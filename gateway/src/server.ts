@@ -54,6 +54,8 @@ import { observeAuditSink } from './metrics/observed-audit-sink.ts';
 import { observeEngines } from './metrics/observed-engines.ts';
 import { probeUpstream } from './pg/upstream/probe.ts';
 import { loadPolicyEngine } from './policy/load.ts';
+import { readPolicyFiles } from './policy/policy-files.ts';
+import { reviewWarnings, warningText } from './policy/review-warnings.ts';
 import { GitPolicySource, type ActivationResult } from './policy/repo/git-policy-source.ts';
 import type { PolicyStatus } from './policy/repo/status.ts';
 import type { Identity, PolicyEngine } from './policy/types.ts';
@@ -270,6 +272,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
       const gate = tested.ok ? await checkRecordedInputs(budget, engines.current(), await recordedInputs(budget)) : tested;
       if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
+      const language = config.policies.engine;
+      for (const w of reviewWarnings(await readPolicyFiles(config.policies.directory, language), language)) info(`policy: WARNING: ${warningText(w)}`);
     }
   } catch (e) {
     await gitSource?.stop();
