@@ -29,6 +29,8 @@ export interface CaseExpectation {
   detections?: ExpectedDetection[];
   /** A substring the verdict's reason must contain. */
   reason_contains?: string;
+  /** The exact set of the verdict's reviewed trigger functions (EngineVerdict.reviewed); absent: not checked. */
+  reviewed?: string[];
   /** What an approve verdict asks of its approvers, written as in a policy; absent: not checked. */
   approval?: ExpectedApproval;
 }
