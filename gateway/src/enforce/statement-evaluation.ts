@@ -119,15 +119,18 @@ function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations
     unvouched.length > 0
       ? verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`)
       : identityHorizon(ctx, engine, horizon);
+  // Not cacheable (an engine that is not deterministic): counted as under a mask, which costs the write
+  // one catalog query instead of an evaluation over every relation each time.
+  if (answer === null) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
   const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
   return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
 }
 
-/** The policy's answer for the identity's SELECT of every relation of `horizon` (cached per identity, not per statement). */
-function identityHorizon(ctx: DecisionContext, engine: PolicyEngine, horizon: Horizon): BudgetedVerdict | Promise<BudgetedVerdict> {
+/** The policy's answer for the identity's SELECT of every relation of `horizon` (cached per identity, not per statement); null when it cannot be cached. */
+function identityHorizon(ctx: DecisionContext, engine: PolicyEngine, horizon: Horizon): BudgetedVerdict | Promise<BudgetedVerdict> | null {
   const base = identityHorizonBase(ctx.identity, ctx.session);
   const key = DecisionCache.keyFor(engine, base);
-  return verdictOf(ctx, engine, identityHorizonInput(base, horizon), key === null ? null : `${key}\u0001identity-horizon\u0000${horizon.digest}`);
+  return key === null ? null : verdictOf(ctx, engine, identityHorizonInput(base, horizon), `${key}\u0001identity-horizon\u0000${horizon.digest}`);
 }
 
 /**
