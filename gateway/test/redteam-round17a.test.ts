@@ -25,20 +25,16 @@
 //   to such a table with masked columns is refused (42501); a rule created there later on the server is
 //   found by the fingerprint check.
 //
+// R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
+//   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
+//   clinical.patients`), created after the snapshot, was not seen: the fingerprint check ran only for
+//   writes that meet masked columns, so the INSERT ran and the SSN came back raw (a trigger created there
+//   likewise ran unreviewed). Fixed (issue 6): every write of an identity under a mask (the identity
+//   horizon, enforce/identity-horizon.ts, cached per identity) is checked, one catalog query per write.
+//
 // R17a-5 (medium): a write held for approval was checked against the server's constraints before the
 //   wait only; a unique index made during the wait made the approved UPDATE an oracle on a masked column
 //   (23505 vs UPDATE 1). Fixed: checked again when released, refused (55000) when they changed.
-//
-// Open (it.fails):
-// R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
-//   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
-//   clinical.patients`), created after the snapshot, is not seen: the fingerprint check runs only for
-//   writes that meet masked columns, so the INSERT runs and the SSN comes back raw. The README names this
-//   limit for triggers (their notices); a rule returns rows, and a DO ALSO INSERT into a masked table is
-//   an R10-7 oracle in the same window. The lock poll sees CREATE RULE's ACCESS EXCLUSIVE lock only if it
-//   polls while it is held. Idea for a fix: the fingerprint check for every write of an identity under a
-//   mask (the horizon probe's answer, cached per identity and snapshot), at one catalog query per such
-//   write (~1.8 ms median on 1,002 tables, docs/data-path.md).
 //
 // Tried and held (both engines): a trigger created directly on the server on a masked table after the
 // snapshot, then swapped for another function under the same name (CREATE OR REPLACE TRIGGER: the
