@@ -14,6 +14,8 @@ import { EVAL_WORKERS, EvalPool } from './eval-pool.ts';
 import { bundleEvalWorker, type EvalWorkerBundle } from './eval-worker-bundle.ts';
 import type { PolicyEvaluator } from './evaluate.ts';
 import { loadPolicyEngine } from './load.ts';
+import { readPolicyFiles } from './policy-files.ts';
+import { reviewWarnings, warningText } from './review-warnings.ts';
 import { GitPolicySource } from './repo/git-policy-source.ts';
 import type { PolicyEngine } from './types.ts';
 
@@ -115,6 +117,8 @@ export async function startPolicies(
       const gate = tested.ok ? await checkRecordedInputs(budget, engines.current(), await recordedInputs(budget)) : tested;
       if (!gate.ok) throw new GatehouseError('CONFIG_INVALID', `the policies in ${config.policies.directory} are too slow: ${gate.reason}`);
       warmUpEngine(engines.current());
+      const language = config.policies.engine;
+      for (const w of reviewWarnings(await readPolicyFiles(config.policies.directory, language), language)) info(`policy: WARNING: ${warningText(w)}`);
     }
   } catch (e) {
     await gitSource?.stop();
