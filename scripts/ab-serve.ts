@@ -4,12 +4,14 @@
 // Prints every run and, per mode, the medians and B/A, with the load average at start and end.
 // Usage: node --import tsx scripts/ab-serve.ts --a /path/to/baseline --b /path/to/branch \
 //          [--rounds 3] [--seconds 10] [--clients 8] [--modes simple,extended,prepared] [--database gatehouse_ab]
-//          [--connect-each] [--pool N] [--parallel]
+//          [--connect-each] [--pool N] [--parallel] [--groups bench,...] [--rego-extra file.rego]
 // --connect-each runs `pgbench -C` (a new connection per transaction); --pool N gives both gateways
 // `upstream.pool` as the bench's pooled Gatehouse has it (session mode, N connections). --parallel
 // runs A's and B's pgbench at the same time (each with --clients), so that both see the same
 // machine load: on a busy shared machine sequential runs differ more than the two checkouts do.
-import { mkdtemp, rm } from 'node:fs/promises';
+// --groups: the token's groups (default bench); --rego-extra: a Rego file added to a copy of each
+// checkout's example policies (a mask on a pgbench column, say, for a group named in --groups).
+import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +35,8 @@ const { values } = parseArgs({
     'connect-each': { type: 'boolean', default: false },
     pool: { type: 'string' },
     parallel: { type: 'boolean', default: false },
+    groups: { type: 'string', default: 'bench' },
+    'rego-extra': { type: 'string' },
     database: { type: 'string', default: 'gatehouse_ab' },
     server: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432' },
   },
@@ -64,10 +68,16 @@ try {
   if (await ensureDatabase(upstreamUrl, values.database)) await initialisePgbench(upstreamUrl, 1);
   const keyDir = path.join(workDir, 'keys');
   const keys = await ensureDevKeys(keyDir);
-  const token = await mintDevToken({ keyDir, subject: 'bench', groups: ['bench'], ttlSeconds: 4 * 3600 });
+  const token = await mintDevToken({ keyDir, subject: 'bench', groups: values.groups.split(','), ttlSeconds: 4 * 3600 });
   for (const side of ['A', 'B'] as const) {
     const dir = path.join(workDir, side);
     await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    let policies = path.join(roots[side], 'policies', 'rego');
+    if (values['rego-extra'] !== undefined) {
+      await cp(policies, path.join(dir, 'rego'), { recursive: true });
+      policies = path.join(dir, 'rego');
+      await copyFile(values['rego-extra'], path.join(policies, path.basename(values['rego-extra'])));
+    }
     gateways[side] = await startGatewayProcess({
       repoRoot: roots[side],
       workDir: dir,
@@ -76,7 +86,7 @@ try {
         tls: { mode: 'disable' },
         auth: { issuer: keys.issuer, audience: keys.audience, algorithms: [DEV_ALGORITHM], jwks: { file: keys.jwksPath }, plaintext_password: 'loopback' },
         upstream: { url: upstreamUrl, pass_database: false, ...(pool === undefined ? {} : { pool }) },
-        policies: { engine: 'rego', directory: path.join(roots[side], 'policies', 'rego') },
+        policies: { engine: 'rego', directory: policies },
         audit: { file: path.join(dir, 'audit.ndjson') },
       },
     });

@@ -58,17 +58,19 @@
 // - The NOTICE of the unreviewed trigger in R17b-2 was withheld by the relay (routine code writing a
 //   masked table): the value did not reach the agent through that channel even before the fix.
 // - An approved write in the extended protocol: its Parse and Bind went up before the Execute was held,
-//   so the implicit transaction holds the table: a trigger cannot be created during the wait (test below).
+//   so the implicit transaction holds the table: a trigger cannot be created during the wait (since
+//   lockwin6 they wait in Gatehouse with the Execute: a trigger can be created, and R17b-2's check refuses
+//   the write once approved; test below).
 //   After a trigger is dropped directly, the agent's next write under a mask was refused (42501, unreviewed
 //   trigger) until the snapshot was read again: stale, but closed.
-// Observed, not fixed (availability, older than lock17): that same lock is held for the whole approval
-// wait (up to the request's TTL, 1 h in the example policy), so a migration of clinical.patients waits for
-// it, and every later statement on the table, of any session, queues behind the migration's lock request.
-// Idea: prepare held writes upstream only once approved (decide at Parse, forward Parse/Bind with the
-// Execute), or end the implicit transaction before the wait.
-// Left open (not fixed here): a Parse or Bind ahead waiting for a relation lock is not counted as work in
-// flight (counting it would make every Bind wait for its Parse's answer); a migration that takes its lock
-// on the relation ahead within the lock poll's window (R14-3) lets a statement behind it be decided early.
+// Observed (availability, older than lock17; fixed by lockwin6: pg/arrival-locks.ts, lock-on-arrival.test.ts):
+// that same lock was held for the whole approval wait (up to the request's TTL, 1 h in the example policy),
+// so a migration of clinical.patients waited for it, and every later statement on the table, of any
+// session, queued behind the migration's lock request.
+// Left open here, closed by lockwin6 (pg/pending.ts otherStatementInFlight): a Parse or Bind ahead waiting
+// for a relation lock was not counted as work in flight; it now is for the messages of other prepared
+// statements (a statement's own Bind and Execute do not wait for its Parse and Bind: locked on arrival
+// under a mask or a view, pg/arrival-locks.ts).
 // Not attacked: a CancelRequest timed into the DO block (its 57014 is shown with Gatehouse's detail and
 // the statement skipped, by reading lockAheadFailed), COPY FROM behind a parked message, hot standby.
 
@@ -77,7 +79,8 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
+import { lockWatchSettled, OURS, ROW_WAITER, until, untilCatalogRead, untilTrue } from './support/migration-race.ts';
+import { CATALOG_CHANNEL } from '../src/pg/catalog-peers.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -244,32 +247,16 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
     expect(left[1]!.length).toBeLessThanOrEqual(1); // two before the fix
   });
 
-  // Held: in the extended protocol the Execute is held after its Parse and Bind went up, and they hold the
-  // table's lock in the implicit transaction: no trigger can be created during the wait (it waits, here
-  // bounded by a lock_timeout), and the approved write runs as reviewed.
-  it('held, extended protocol: the held Execute\'s Parse and Bind keep a trigger from being created during the wait', async () => {
-    const adminPort = t.gw.adminPort!;
-    const lead = await t.token('lead-1', ['clinical-leads']);
-    const c = await t.client(await t.token('agent-7', ['agents']));
-    let created: string | null = 'not tried';
-    try {
-      const held = c.query('UPDATE clinical.patients SET phone = $1 WHERE id = $2', ['555-1718', 1]);
-      const request = await pendingRequest(adminPort, lead, 'SET phone = $1');
-      await direct.query(`SET lock_timeout = '300ms'`);
-      created = await direct.query('CREATE TRIGGER rt17b_leak BEFORE UPDATE ON clinical.patients FOR EACH ROW EXECUTE FUNCTION clinical.rt17b_leak()').then(
-        () => null,
-        (e: { code?: string }) => e.code ?? 'no code',
-      );
-      expect((await api(adminPort, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
-      expect((await held).rowCount).toBe(1);
-    } finally {
-      await direct.query('RESET lock_timeout');
-      await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
-      await c.end();
-      await lockWatchSettled(direct);
-    }
-    expect(created).toBe('55P03');
-  });
+  /**
+   * After the trigger is dropped directly: a notification on the peers' channel and a catalog read after it,
+   * so that the next write under a mask is not refused (42501) on a snapshot that still has the trigger.
+   */
+  async function triggerDropRead(): Promise<void> {
+    const reads = (): number => [...t.gw.catalogStats().values()].reduce((n, s) => n + s.relations.reads, 0);
+    const before = reads();
+    await direct.query(`SELECT pg_notify('${CATALOG_CHANNEL}', 'rt17b')`);
+    await untilTrue(() => reads() > before, 'a catalog read after the trigger was dropped');
+  }
 
   // R17b-2: the example policy holds agents' writes to clinical.patients for a clinical lead's approval.
   // The write was reviewed (triggers, constraints: enforce/fresh-catalog.ts, trigger-review.ts) when it
@@ -297,6 +284,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
       await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
       await c.end();
       await lockWatchSettled(direct);
+      await triggerDropRead();
     }
   }
 
@@ -307,4 +295,38 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
     expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 1')).rows[0] as { phone: string }).phone).not.toBe('555-1717');
   });
 
+  // Held, and since lockwin6 without a lock: in the extended protocol the held Execute's Parse and Bind wait
+  // in Gatehouse with it (pg/arrival-locks.ts), so nothing holds the table during the wait: a trigger can be
+  // created then (before lockwin6 it waited for the implicit transaction, 55P03 under a lock_timeout), and
+  // the approved write is refused once approved (55000, R17b-2's check): never run unreviewed.
+  it('held, extended protocol: a trigger created during the wait (the held Execute\'s Parse and Bind not sent yet) refuses the write once approved (55000)', async () => {
+    const adminPort = t.gw.adminPort!;
+    const lead = await t.token('lead-1', ['clinical-leads']);
+    const c = await t.client(await t.token('agent-7', ['agents']));
+    let created: string | null = 'not tried';
+    let outcome: unknown = null;
+    try {
+      const held = c.query('UPDATE clinical.patients SET phone = $1 WHERE id = $2', ['555-1718', 1]).then(
+        (r) => ({ rowCount: r.rowCount }),
+        (e: { code?: string }) => ({ code: e.code }),
+      );
+      const request = await pendingRequest(adminPort, lead, 'SET phone = $1');
+      await direct.query(`SET lock_timeout = '300ms'`);
+      created = await direct.query('CREATE TRIGGER rt17b_leak BEFORE UPDATE ON clinical.patients FOR EACH ROW EXECUTE FUNCTION clinical.rt17b_leak()').then(
+        () => null,
+        (e: { code?: string }) => e.code ?? 'no code',
+      );
+      expect((await api(adminPort, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      outcome = await held;
+    } finally {
+      await direct.query('RESET lock_timeout');
+      await direct.query('DROP TRIGGER IF EXISTS rt17b_leak ON clinical.patients');
+      await c.end();
+      await lockWatchSettled(direct);
+      await triggerDropRead();
+    }
+    expect(created).toBeNull();
+    expect(outcome).toMatchObject({ code: '55000' });
+    expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 1')).rows[0] as { phone: string }).phone).not.toBe('555-1718');
+  });
 });

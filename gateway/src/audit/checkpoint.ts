@@ -28,10 +28,11 @@ export interface CheckpointPayload {
 
 /**
  * What the next checkpoint of a chain at `covers` signs, or null when there is nothing to sign (no
- * record yet, or none since the checkpoint `previous`).
+ * record yet, or none since the checkpoint `previous`, unless records stand unsigned before that
+ * checkpoint's own record: `signedBehind`, and then the checkpoint record itself is covered).
  */
-export function checkpointPayload(covers: ChainHead, previous: ChainHead | null, intervalMs: number, reason: CheckpointPayload['reason']): CheckpointPayload | null {
-  if (covers.seq === 0 || (previous !== null && previous.seq === covers.seq)) return null;
+export function checkpointPayload(covers: ChainHead, previous: ChainHead | null, intervalMs: number, reason: CheckpointPayload['reason'], signedBehind = false): CheckpointPayload | null {
+  if (covers.seq === 0 || (previous !== null && previous.seq === covers.seq && !signedBehind)) return null;
   return { seq: covers.seq, head: covers.head, previous, time: new Date().toISOString(), interval_s: Math.round(intervalMs / 1000), reason };
 }
 

@@ -253,6 +253,34 @@ describe('openAuditSink', () => {
     expect(report).toMatchObject({ status: 'ok', checkpoints: 3, lastSeq: 8, protectedThrough: 7 });
   });
 
+  it('records written while a checkpoint is signed are covered by the next one, also when nothing follows them', async () => {
+    // They land between the head the checkpoint signed and its own record. Before, the sink took its
+    // record for the new head: the shutdown checkpoint found nothing to sign and they stayed unprotected.
+    const file = join(dir, 'signing-race.ndjson');
+    // The real signer; what `whileSigning` holds is written once a signature is made, before the sink has it.
+    let whileSigning: AuditRecord[] = [];
+    const slowSigner: CheckpointSigner = {
+      ...signer,
+      sign: async (payload) => {
+        const jws = await signer.sign(payload);
+        for (const r of whileSigning) sink.write(r);
+        whileSigning = [];
+        return jws;
+      },
+    };
+    const sink = openAuditSink(file, { fsync: false, signer: slowSigner, checkpointIntervalMs: 3_600_000 });
+    sink.write(RECORDS[0]!);
+    whileSigning = [RECORDS[1]!, RECORDS[2]!];
+    await sink.checkpoint('interval');
+    expect(recordsIn(file).map((r) => r['type'])).toEqual(['sink', 'session', 'policy', 'statement', 'checkpoint']);
+    whileSigning = [RECORDS[3]!]; // written while the shutdown checkpoint is signed
+    await sink.close();
+    const report = await verifyAuditFiles([file], publicKey);
+    expect(report.findings).toEqual([]);
+    expect(report.protectedThrough).toBe(report.lastSeq - 1);
+    expect(ours(recordsIn(file))).toEqual(RECORDS.slice(0, 4));
+  });
+
   it('rotates by itself once the file reaches rotate.maxBytes; every file verifies as one log', async () => {
     const file = join(dir, 'rotate-size/audit.ndjson');
     const rotated: string[] = [];

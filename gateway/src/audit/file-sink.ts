@@ -120,6 +120,12 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   let retry: NodeJS.Timeout | null = null;
   let closed = false;
   let checkpointing: Promise<void> = Promise.resolve();
+  /**
+   * Records came in while the last checkpoint was signed: they stand between the head it signed and its
+   * own record, so no signature covers them until the next checkpoint, which is due even when nothing
+   * was written after that checkpoint's record.
+   */
+  let signedBehind = false;
 
   /** Appends records as one batch; the chain advances only when the whole batch is in the file. */
   const append = (records: AuditRecord[]): void => {
@@ -181,7 +187,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   const writeCheckpoint = async (reason: CheckpointPayload['reason']): Promise<void> => {
     if (signer === null || outage !== null || file === null) return;
     flushDeferred();
-    const payload = checkpointPayload(chain, lastCheckpoint, intervalMs, reason);
+    const payload = checkpointPayload(chain, lastCheckpoint, intervalMs, reason, signedBehind);
     if (payload === null) return;
     const jws = await signer.sign(payload);
     if (outage !== null || file === null) return;
@@ -195,6 +201,7 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     }
     const at = chain;
     lastCheckpoint = at;
+    signedBehind = at.seq !== payload.seq + 1;
     if (path === STDOUT) return;
     // On disk before the state beside it names it (a restart compares the two), and with a write-ahead
     // ring the log itself flushed (in the background) up to here.
@@ -343,6 +350,9 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
       flushDeferred();
       await checkpoint('shutdown');
       closed = true;
+      // Records written while the shutdown checkpoint was signed come before its record: one more covers them.
+      flushDeferred();
+      if (signedBehind || chain.seq !== lastCheckpoint?.seq) await checkpoint('shutdown');
       if (retry) clearInterval(retry);
       try {
         file?.syncNow();

@@ -16,6 +16,8 @@ interface Decided {
   input: PolicyInput | null;
   decision: Decision;
   probe?: ReadProbe;
+  /** Decided `approve` at Parse, where nothing waits: its Execute is held for the approval (pg/arrival-locks.ts holds its Parse and Bind with it). */
+  approvalAtExecute?: boolean;
 }
 
 /**
@@ -36,7 +38,7 @@ export function holdForApproval<S extends Decided>(
     ...s,
     decision: { ...s.decision, action: s.decision.masks.length > 0 ? 'mask' : 'allow', reason: `${s.decision.reason}; ${note}` },
   });
-  if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? proceed(s, 'approval asked at Execute') : s)), error: null });
+  if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? { ...proceed(s, 'approval asked at Execute'), approvalAtExecute: true } : s)), error: null });
   for (const s of statements) {
     const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(s)) : null;
     if (error) return Promise.resolve({ statements, error });

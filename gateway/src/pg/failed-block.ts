@@ -1,6 +1,7 @@
 // Whether the server is certainly in a failed transaction block when it reads the message Gatehouse is
-// about to send: asked for a Parse, Bind or Execute that waited for the statements ahead of it
-// (pg/statement-order.ts), before Gatehouse sends its LOCK ahead of it (enforce/lock-ahead.ts). In a
+// about to send: asked before Gatehouse sends its LOCK ahead of a Parse, Bind or Execute
+// (pg/arrival-locks.ts: one that waited for the statements ahead of it, pg/statement-order.ts, or one
+// locked on arrival; enforce/lock-ahead.ts). In a
 // failed block nothing but a transaction exit (ROLLBACK, COMMIT, ROLLBACK TO SAVEPOINT) runs, and none
 // names a relation, so that LOCK would protect nothing; it would only fail first (25P02) where
 // PostgreSQL reports what it checks before the failed block: an Execute of a portal that ended with its
@@ -9,8 +10,8 @@
 //
 // Certain from a ReadyForQuery that says 'E' until an Execute of the client's completes: in a failed
 // block only a transaction exit completes, and it may have ended the block. Meaningful only while no
-// Query, Execute or Sync is in flight (when a message that waited is taken): every message that could
-// end the block has then been answered.
+// Query, Execute or Sync is in flight, which holds whenever a message naming relations is taken (it waits
+// while one is): every message that could end the block has then been answered.
 
 import type { TransactionStatus } from '../wire/backend.ts';
 

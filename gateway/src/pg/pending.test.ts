@@ -222,3 +222,33 @@ describe('statementsInFlight: a client Query, Execute or Sync unanswered (pg/sta
     expect(skipsUntilSync(ENTRY['lock-ahead'])).toBe(true);
   });
 });
+
+describe('otherStatementInFlight: a Parse or Bind of another statement naming relations unanswered (pg/statement-order.ts)', () => {
+  const s1 = { ...statement, name: 's1', sql: 'SELECT * FROM t' };
+  const s2 = { ...statement, name: 's2', sql: 'SELECT * FROM u' };
+  const constant = { ...statement, name: 'c', namesNoRelation: true };
+  const portal = { name: '', upstreamName: '', statement: s1, fields: null };
+
+  it('counts Parse and Bind entries by their statement, not its own, nor one that names no relation', () => {
+    const q = new PendingQueue();
+    q.push({ kind: 'parse', statement: s1, replaced: null });
+    q.push({ kind: 'bind', portal, previous: null });
+    q.push({ kind: 'parse', statement: constant, replaced: null });
+    expect(q.otherStatementInFlight(s1)).toBe(false); // its own Parse and Bind do not hold its Bind and Execute
+    expect(q.otherStatementInFlight(s2)).toBe(true);
+    expect(q.otherStatementInFlight(null)).toBe(true); // a Parse of a new statement
+    q.shift();
+    expect(q.otherStatementInFlight(s2)).toBe(true); // the Bind of s1
+    q.shift();
+    expect(q.otherStatementInFlight(s2)).toBe(false); // the Parse of `SELECT 1` waits for no lock
+    expect(q.statementsInFlight()).toBe(false);
+  });
+
+  it('entries dropped after an error are no longer counted', () => {
+    const q = new PendingQueue();
+    q.push({ kind: 'parse', statement: s1, replaced: null });
+    q.push({ kind: 'sync' });
+    q.dropUntilSync();
+    expect(q.otherStatementInFlight(null)).toBe(false);
+  });
+});

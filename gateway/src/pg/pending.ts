@@ -31,6 +31,12 @@ export interface PreparedStatement {
   fields: readonly ResultField[] | null;
   /** Hidden subject columns of `preparedSql` (enforce/subject-columns.ts), stripped from every Describe; null: none. */
   subjects?: SubjectPlan | null;
+  /** Whether its SQL names no relation (its Parse and Bind then wait for no relation lock: PendingQueue.otherStatementInFlight); absent: it may. */
+  namesNoRelation?: boolean;
+  /** Whether Gatehouse locks its relations ahead of its Parse and Bind even when they waited for nothing (pg/arrival-locks.ts). */
+  lockedOnArrival?: boolean;
+  /** Whether the policy sends it for approval (decided `approve` at Parse): its Parse and Bind wait in Gatehouse for its Execute (pg/arrival-locks.ts). */
+  awaitsApproval?: boolean;
 }
 
 /** A portal the client created with Bind. */
@@ -73,6 +79,12 @@ export interface ResultContext {
    * is theirs, not a statement's. Absent: none sent.
    */
   lockPrefix?: { prefix: LockPrefix; left: number };
+}
+
+/** A new context for statements whose results are about to flow back. */
+export function newResultContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
+  const detections = statements.flatMap((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : []));
+  return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
 }
 
 export type Pending =
@@ -125,6 +137,16 @@ function runsOnServer(p: Pending): boolean {
   return p.kind === 'query' || p.kind === 'execute' || p.kind === 'sync';
 }
 
+/**
+ * The prepared statement whose Parse or Bind an entry is, when its SQL may name relations: the server
+ * locks them there, and waits behind another transaction's lock like a statement does (a migration's, taken
+ * within the lock poll's window: R14-3).
+ */
+function preparesStatement(p: Pending): PreparedStatement | null {
+  const statement = p.kind === 'parse' ? p.statement : p.kind === 'bind' ? (p.portal?.statement ?? null) : null;
+  return statement === null || statement.namesNoRelation === true ? null : statement;
+}
+
 /** A FIFO with O(1) shift (Array.shift is O(n) on long pipelines). */
 export class PendingQueue {
   private items: Pending[] = [];
@@ -132,6 +154,8 @@ export class PendingQueue {
   private readonly nameChanges = new Map<string, number>();
   /** How many entries are a client's statement or commit (a Query, an Execute or a Sync): statementsInFlight. */
   private statements = 0;
+  /** How many Parse and Bind entries of each prepared statement naming relations are in the queue: otherStatementInFlight. */
+  private readonly preparing = new Map<PreparedStatement, number>();
   private head = 0;
 
   get length(): number {
@@ -145,6 +169,8 @@ export class PendingQueue {
   push(p: Pending): void {
     this.items.push(p);
     if (runsOnServer(p)) this.statements++;
+    const prepared = preparesStatement(p);
+    if (prepared !== null) this.preparing.set(prepared, (this.preparing.get(prepared) ?? 0) + 1);
     const name = changedStatementName(p);
     if (name !== null) this.nameChanges.set(name, (this.nameChanges.get(name) ?? 0) + 1);
   }
@@ -163,6 +189,12 @@ export class PendingQueue {
     if (p === undefined) return undefined;
     this.items[this.head] = undefined as unknown as Pending;
     if (runsOnServer(p)) this.statements--;
+    const prepared = preparesStatement(p);
+    if (prepared !== null) {
+      const left = this.preparing.get(prepared)! - 1;
+      if (left === 0) this.preparing.delete(prepared);
+      else this.preparing.set(prepared, left);
+    }
     const name = changedStatementName(p);
     if (name !== null) {
       const left = this.nameChanges.get(name)! - 1;
@@ -187,6 +219,18 @@ export class PendingQueue {
   /** Whether a client's Query, Execute or Sync is still unanswered upstream (pg/statement-order.ts). */
   statementsInFlight(): boolean {
     return this.statements > 0;
+  }
+
+  /**
+   * Whether a Parse or Bind of a prepared statement other than `own` (naming relations) is still
+   * unanswered upstream: it may wait there for a relation lock, and a statement behind it would run after
+   * it (pg/statement-order.ts). The statement's own Parse and Bind do not count for its Bind and Execute:
+   * they would otherwise wait a round trip each (what the lock of its Parse and Bind covers instead:
+   * pg/arrival-locks.ts).
+   */
+  otherStatementInFlight(own: PreparedStatement | null): boolean {
+    for (const statement of this.preparing.keys()) if (statement !== own) return true;
+    return false;
   }
 
   /**

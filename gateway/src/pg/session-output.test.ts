@@ -70,6 +70,28 @@ describe('SessionOutput', () => {
     expect((await read(upstreamFar, 5)).toString()).toBe('Q-one');
   });
 
+  it('holds what is queued upstream for an approval (holdUpstream) until it is released or a Sync, Flush or Query asks for answers', async () => {
+    const { out, a, upstreamFar } = await setup();
+    out.holdUpstream();
+    out.pushUpstream(Buffer.from('P-one'));
+    out.pushUpstream(Buffer.from('B-one'));
+    out.flushUpstream();
+    expect(out.upstreamIdle).toBe(false); // nothing handed to the audit flush: still queued
+    out.pushUpstream(Buffer.from('E-one')); // an Execute alone does not release it (the session does)
+    out.flushUpstream();
+    expect(out.toUpstream.isEmpty).toBe(false);
+    out.releaseUpstream();
+    out.flushUpstream();
+    a.complete(null);
+    expect((await read(upstreamFar, 15)).toString()).toBe('P-oneB-oneE-one');
+    out.holdUpstream();
+    out.pushUpstream(Buffer.from('P-two'));
+    out.pushUpstream(Buffer.from('S')); // a Sync asks for answers: sent
+    out.flushUpstream();
+    a.complete(null);
+    expect((await read(upstreamFar, 6)).toString()).toBe('P-twoS');
+  });
+
   it('never sends output whose audit flush failed, and says so to the session', async () => {
     const { out, a, host } = await setup();
     out.toUpstream.push(Buffer.from('Q-two'));

@@ -30,9 +30,19 @@ export interface OutputHost {
   close(why: string, problem: true): void;
 }
 
+/** Frontend message types that ask the server to send what it owes: Sync, Flush, Query. */
+const ASKS_ANSWERS: ReadonlySet<number> = new Set([0x53, 0x48, 0x51]);
+
 export class SessionOutput {
   readonly toClient = new OutputBatch();
   readonly toUpstream = new OutputBatch();
+  /**
+   * The queued upstream messages hold the Parse or Bind of a statement whose Execute may wait for approval
+   * (holdUpstream): they are not written until that Execute goes up, or until a message asks the server to
+   * answer (askedAnswers), so that no lock of theirs is held on the server during the wait.
+   */
+  private heldForApproval = false;
+  private askedAnswers = false;
   /** Bytes handed to flushUpstream whose audit records are not yet durable (they wait in memory). */
   private awaitingDurable = 0;
   /** Why the client socket is not being read (see clientFlow). */
@@ -58,6 +68,26 @@ export class SessionOutput {
   frameUpstream(frame: Frame): void {
     if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.toUpstream.pushSlice(frame.chunk, frame.at, frame.size);
     else this.toUpstream.push(frame.raw);
+    if (ASKS_ANSWERS.has(frame.type)) this.askedAnswers = true;
+  }
+
+  /** Queues a message for upstream. */
+  pushUpstream(message: Buffer): void {
+    this.toUpstream.push(message);
+    if (ASKS_ANSWERS.has(message[0]!)) this.askedAnswers = true;
+  }
+
+  /**
+   * What is queued for upstream, and what is queued after it, waits (pg/arrival-locks.ts: the Parse or Bind
+   * of a statement held for approval) until releaseUpstream or a message asking for answers. The server
+   * would answer none of it before such a message anyway: the client sees the same.
+   */
+  holdUpstream(): void {
+    this.heldForApproval = true;
+  }
+
+  releaseUpstream(): void {
+    this.heldForApproval = false;
   }
 
   /**
@@ -90,6 +120,9 @@ export class SessionOutput {
   /** Sends what was queued for upstream once the audit records of its statements are on disk (write-ahead). */
   flushUpstream(then?: () => void): void {
     if (this.toUpstream.isEmpty || this.host.isClosed) return;
+    if (this.heldForApproval && !this.askedAnswers && then === undefined) return;
+    this.heldForApproval = false;
+    this.askedAnswers = false;
     const bytes = this.toUpstream.length;
     const pieces = this.toUpstream.take();
     this.awaitingDurable += bytes;

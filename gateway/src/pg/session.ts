@@ -8,9 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { StatementOutcome } from '../audit/types.ts';
 import type { SubjectsRecord } from '../audit/subjects.ts';
 import { RESERVED_STATEMENT_PREFIX, type DecisionContext, type DecidedStatement, type QueryDecision } from '../enforce/decision-point.ts';
-import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import { GatehouseError } from '../errors.ts';
-import type { Decision, MaskRule } from '../policy/types.ts';
+import type { Decision } from '../policy/types.ts';
 import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
@@ -20,10 +19,10 @@ import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { isReservedName, reservedName } from './cursor-names.ts';
 import type { DetectionCounts } from '../enforce/content-detectors.ts';
-import { PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
+import { newResultContext, PendingQueue, type Pending, type Portal, type PreparedStatement, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import { errorMessageFor } from './error-message.ts';
-import { lockAheadMessages } from './lock-answers.ts';
+import { ArrivalLocks } from './arrival-locks.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
 import { FailedBlock } from './failed-block.ts';
@@ -91,6 +90,17 @@ export class Session {
   /** Upstream statement names: a random per-session prefix and a counter, never reused. */
   private readonly statementPrefix = `${RESERVED_STATEMENT_PREFIX}${randomUUID().slice(0, 8)}_`;
   private statementCounter = 0;
+  /** Gatehouse's DO block of LOCKs ahead of extended-protocol messages (pg/arrival-locks.ts). */
+  private readonly locks = new ArrivalLocks({
+    pending: this.pending,
+    sendUpstream: (m) => this.sendUpstream(m),
+    searchPath: () => this.deps.decision.searchPath,
+    relations: () => this.deps.catalog.relations.current(),
+    lockName: `${this.statementPrefix}lock`,
+    holdUpstream: () => this.out.holdUpstream(),
+    releaseUpstream: () => this.out.releaseUpstream(),
+    inFailedBlock: () => this.failedBlock.certainlyFailed,
+  });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
   private readonly out = new SessionOutput(this);
@@ -148,7 +158,7 @@ export class Session {
   }
 
   sendUpstream(message: Buffer): void {
-    this.out.toUpstream.push(message);
+    this.out.pushUpstream(message);
     this.batchForwarded = true;
   }
 
@@ -212,7 +222,7 @@ export class Session {
     const parked = parkingFor(frame, msg, { pending: this.pending, statements: this.statements, portals: this.portals, searchPath: this.deps.decision.searchPath });
     if (parked === null) return false;
     this.parked = parked;
-    if (parked.on === 'statements ahead') this.out.toUpstream.push(encodeFlush());
+    if (parked.on === 'statements ahead') this.out.pushUpstream(encodeFlush());
     return true;
   }
 
@@ -247,7 +257,7 @@ export class Session {
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement));
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const raw = bindUpstream(msg, frame.raw, statement, portal);
-        if (this.released === 'statements ahead') this.sendLockAhead(statement.sql, null);
+        this.locks.beforeBind(statement, this.released === 'statements ahead');
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
@@ -317,6 +327,7 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
+    this.locks.forwarded(expect.kind);
     if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 
@@ -337,11 +348,6 @@ export class Session {
   /** The request with a COPY FROM STDIN is over (done, failed or skipped): the server copies nothing in. */
   copyEnded(ctx: ResultContext): void {
     if (this.copyIn.ended(ctx)) this.processClientFrames();
-  }
-
-  private newContext(statements: DecidedStatement[], masks: MaskRule[]): ResultContext {
-    const detections = statements.flatMap((s) => (s.decision.action === 'mask' ? (s.decision.detections ?? []) : []));
-    return { statements, masks, detections, index: 0, plan: null, columns: null, rows: 0, detected: {} };
   }
 
   /** A CancelRequest for this session: a statement still being decided is refused (57014) and never runs. */
@@ -414,7 +420,7 @@ export class Session {
       return;
     }
     // Masked tables replaced (enforce/mask-rewrite.ts); the relations checked locked first (enforce/lock-prefix.ts).
-    const ctx = this.newContext(d.statements, d.masks);
+    const ctx = newResultContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
     this.forward(queryUpstream(raw, d.forwardText, prefix), { kind: 'query', ctx });
@@ -464,7 +470,7 @@ export class Session {
     const replaced = this.statements.get(name) ?? null;
     this.statements.set(name, statement);
     const unchanged = name === '' && d.forwardText === null;
-    if (lockAhead) this.sendLockAhead(sql, null); // waited for the statements ahead (pg/statement-order.ts)
+    this.locks.beforeParse(statement, d, lockAhead); // waited for the statements ahead (pg/statement-order.ts), or locked on arrival
     this.forward(unchanged ? raw : encodeParse({ name: upstreamName, sql: preparedSql, paramTypes }), { kind: 'parse', statement, replaced });
   }
 
@@ -475,7 +481,7 @@ export class Session {
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
-      this.forward(raw, { kind: 'execute', ctx: this.newContext([], []), portal: null });
+      this.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
       return;
     }
     const lockAhead = this.released === 'statements ahead';
@@ -501,8 +507,8 @@ export class Session {
       this.refuseExtended(changed);
       return;
     }
-    const ctx = this.newContext(d.statements, d.masks);
-    if (lockAhead) this.sendLockAhead(sql, ctx);
+    const ctx = newResultContext(d.statements, d.masks);
+    if (lockAhead) this.locks.beforeExecute(portal.statement, ctx);
     if ((ctx.masks.length > 0 || ctx.detections.length > 0) && portal.fields === null) {
       // Masking and content detection need the portal's columns; the client did not ask, so Gatehouse asks quietly.
       this.sendUpstream(encodeDescribe('P', portal.upstreamName));
@@ -511,15 +517,6 @@ export class Session {
     this.forward(executeUpstream(portal, portalName, maxRows, raw), { kind: 'execute', ctx, portal });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
-  }
-
-  /** The LOCK ahead of a message that waited for the statements ahead of it (enforce/lock-ahead.ts), under the session's one reserved lock name. */
-  private sendLockAhead(sql: string, ctx: ResultContext | null): void {
-    const prefix = lockPrefixOfSql(sql, this.deps.decision.searchPath, this.deps.catalog.relations.current());
-    if (prefix === null || this.failedBlock.certainlyFailed) return; // nothing naming relations runs in a failed block (pg/failed-block.ts)
-    const { messages, expect } = lockAheadMessages(`${this.statementPrefix}lock`, prefix, ctx, sql);
-    for (const m of messages) this.sendUpstream(m);
-    this.pending.push(expect);
   }
 
   /** A statement the client prepared or bound, never run because the lock ahead of it failed: decided again and audited as refused. */

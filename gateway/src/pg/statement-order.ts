@@ -2,9 +2,12 @@
 // in flight changes waits for the server's answers (pending.ts statementNameUnsettled), and a Query,
 // Parse, Bind or Execute that names relations, sent while an earlier Query, Execute or Sync of the client
 // is still unanswered upstream (a pipeline; a Sync's commit runs deferred checks that can wait for rows:
-// red-team round 17b, R17b-1), waits until the statements ahead of it are answered and is decided then. Decided on arrival, it could run long after its decision (behind one waiting for a row
-// lock), on a table a migration altered and committed in between, which no lock taken at its own start
-// would see (red-team round 16, R16-3; docs/data-path.md, "Statements pipelined behind others").
+// red-team round 17b, R17b-1), or while a Parse or Bind of another prepared statement naming relations is
+// (the server waits there for a relation lock: a migration's taken within the lock poll's window), waits
+// until the statements ahead of it are answered and is decided then. Decided on arrival, it could run long
+// after its decision (behind one waiting for a row or relation lock), on a table a migration altered and
+// committed in between, which no lock taken at its own start would see (red-team round 16, R16-3;
+// docs/data-path.md, "Statements pipelined behind others").
 
 import type { Frame } from '../wire/framer.ts';
 import type { FrontendMessage } from '../wire/frontend.ts';
@@ -13,7 +16,7 @@ import type { PendingQueue, PreparedStatement } from './pending.ts';
 import type { PortalTable } from './portal-table.ts';
 
 /** A client message set aside until what it waits for is in (see the header). */
-export type Parked = { on: 'name'; frame: Frame; name: string } | { on: 'statements ahead'; frame: Frame };
+export type Parked = { on: 'name'; frame: Frame; name: string } | { on: 'statements ahead'; frame: Frame; own: PreparedStatement | null };
 
 /** What parkingFor reads of the session. */
 export interface OrderView {
@@ -55,9 +58,29 @@ function executedSql(view: Pick<OrderView, 'portals'>, portalName: string): stri
 export function parkingFor(frame: Frame, msg: FrontendMessage, view: OrderView): Parked | null {
   const name = statementNamed(msg);
   if (name !== null && view.pending.statementNameUnsettled(name)) return { on: 'name', frame, name };
-  if (!view.pending.statementsInFlight()) return null;
+  const own = ownStatement(msg, view);
+  if (!workAhead(view.pending, own)) return null;
   const sql = sqlTouched(msg, view);
-  return sql !== null && namesRelations(sql, view.searchPath) ? { on: 'statements ahead', frame } : null;
+  return sql !== null && namesRelations(sql, view.searchPath) ? { on: 'statements ahead', frame, own } : null;
+}
+
+/** Whether work that can wait on the server is ahead of a message of prepared statement `own` (see the header). */
+function workAhead(pending: PendingQueue, own: PreparedStatement | null): boolean {
+  return pending.statementsInFlight() || pending.otherStatementInFlight(own);
+}
+
+/** The prepared statement a Bind or Execute carries on (its own Parse and Bind ahead do not hold it), or null. */
+function ownStatement(msg: FrontendMessage, view: Pick<OrderView, 'statements' | 'portals'>): PreparedStatement | null {
+  switch (msg.type) {
+    case 'bind':
+      return view.statements.get(msg.statement) ?? null;
+    case 'execute': {
+      const portal = view.portals.target(msg.portal);
+      return portal !== null && 'statement' in portal ? portal.statement : null;
+    }
+    default:
+      return null;
+  }
 }
 
 /**
@@ -86,7 +109,7 @@ export function stillParked(parked: Parked, pending: PendingQueue): boolean {
     case 'name':
       return pending.statementNameUnsettled(parked.name);
     case 'statements ahead':
-      return pending.statementsInFlight();
+      return workAhead(pending, parked.own);
     default: {
       const never: never = parked;
       throw new Error(`unknown parking ${JSON.stringify(never)}`);

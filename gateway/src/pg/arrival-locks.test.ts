@@ -1,0 +1,57 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
+import { lockPrefixFor } from '../enforce/lock-prefix.ts';
+import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
+import type { Decision, MaskRule } from '../policy/types.ts';
+import { locksOnArrival, namesNoRelation } from './arrival-locks.ts';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+function rel(oid: number, name: string, more: Partial<RelationInfo> = {}): RelationInfo {
+  return { oid, schema: 'public', name, qualified: `public.${name}`, kind: 'table', persistence: 'permanent', columns: [], reads: [], ancestors: [], lockable: 'write', ...more };
+}
+
+const CATALOG = new RelationCatalog([rel(1, 'people'), rel(2, 'orders'), rel(3, 'people_v', { kind: 'view', reads: ['public.people'] }), rel(4, 'mv', { kind: 'materialized_view', lockable: undefined })], { hash: true });
+
+const MASK: MaskRule = { table: 'public.people', column: 'ssn', strategy: 'redact', policy: 'p' };
+
+/** A statement of `sql` decided `action`, with `masks` (only a `mask` decision has any). */
+function decided(sql: string, action: Decision['action'], masks: MaskRule[] = []): { statements: DecidedStatement[]; masks: MaskRule[] } {
+  const outcome = analyzeQueryUncached(sql);
+  if (!outcome.ok) throw new Error(outcome.error);
+  const decision = { action, masks, policies: [], reason: '', id: 'd', engine: 'rego', revision: 'r', evalMicros: 0 } as unknown as Decision;
+  return { statements: outcome.statements.map((parsed) => ({ text: sql, parsed, input: null, decision })), masks };
+}
+
+function locks(sql: string, action: Decision['action'], masks: MaskRule[] = []): boolean {
+  const d = decided(sql, action, masks);
+  return locksOnArrival(d, lockPrefixFor(d.statements.map((s) => s.parsed!), CATALOG), CATALOG);
+}
+
+describe('locksOnArrival: which statements decided on arrival are locked ahead of their Parse and Bind', () => {
+  it('a statement under a mask, whichever columns it reads', () => {
+    expect(locks('SELECT id FROM people', 'mask', [MASK])).toBe(true);
+    expect(locks('UPDATE people SET id = 1', 'mask', [MASK])).toBe(true);
+  });
+
+  it('a statement naming a view, masked or not', () => {
+    expect(locks('SELECT * FROM people_v', 'allow')).toBe(true);
+  });
+
+  it('not an unmasked statement on tables, nor one with nothing Gatehouse can lock', () => {
+    expect(locks('SELECT id FROM people JOIN orders USING (id)', 'allow')).toBe(false);
+    expect(locks('SELECT 1', 'mask', [MASK])).toBe(false);
+    expect(locks('SELECT * FROM mv', 'mask', [MASK])).toBe(false);
+  });
+});
+
+describe('namesNoRelation', () => {
+  it('true only when no statement reads or writes a relation', () => {
+    expect(namesNoRelation(decided('SELECT 1', 'allow'))).toBe(true);
+    expect(namesNoRelation(decided('SELECT id FROM people', 'allow'))).toBe(false);
+    expect(namesNoRelation(decided('INSERT INTO orders VALUES (1)', 'allow'))).toBe(false);
+  });
+});

@@ -1,0 +1,108 @@
+// Which extended-protocol messages get Gatehouse's DO block of `LOCK TABLE ... NOWAIT` (enforce/lock-ahead.ts)
+// right ahead of them, and sending it. Two cases:
+// - a Parse, Bind or Execute that waited for the statements ahead of it (pg/statement-order.ts; red-team
+//   round 16, R16-3);
+// - a Parse or Bind that waited for nothing, of a statement whose decision depends on masks or on a view's
+//   definition (lockedOnArrival): a migration that took its lock after the last pg_locks poll (every
+//   250 ms) and commits before the statement runs would otherwise make the server parse and plan a
+//   definition the statement was not decided on (red-team round 14, R14-3: a column swapped with a masked
+//   one, a view redefined to read a masked table). The block goes in the same write as the message (no
+//   round trip); its locks last to the end of the transaction, so the statement's Execute, which runs the
+//   plan made at Bind in the same transaction, needs none, and a Bind right behind its own locked Parse
+//   (the usual Parse, Bind, Execute, Sync) gets none either.
+// Statements of other identities (nothing masked, no view named) are sent as before: see
+// docs/data-path.md for what a migration can still do to them within the poll's window.
+// Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
+// approval (decided `approve` at Parse: approvalAtExecute) are held in Gatehouse, not sent, until its Execute goes up (decided
+// after the wait) or the client asks for answers (Sync, Flush, Query): sent before the wait, they held the
+// table's lock in the implicit transaction for all of it, a migration queued behind them and every later
+// statement on the table behind the migration (red-team round 17b). The server would answer them only at
+// the client's Sync or Flush, which wait behind the Execute's decision: the client sees the same messages.
+
+import type { DecidedStatement } from '../enforce/decided-statement.ts';
+import type { MaskRule } from '../policy/types.ts';
+import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
+import type { LockPrefix } from '../enforce/lock-prefix.ts';
+import type { RelationCatalog } from '../enforce/relation-catalog.ts';
+import { lockAheadMessages } from './lock-answers.ts';
+import type { Pending, PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
+
+/** What the locks read of a statement's decision at Parse. */
+export interface ParseDecision {
+  statements: readonly DecidedStatement[];
+  masks: readonly MaskRule[];
+}
+
+/**
+ * Whether a statement decided on arrival is locked ahead of its Parse and Bind: its decision names masks
+ * (the identity reads a relation it reaches under a mask), or it names a view (a redefinition changes
+ * which tables it reads, and so what its decision allowed). Null prefix: nothing Gatehouse can lock.
+ */
+export function locksOnArrival(d: ParseDecision, prefix: LockPrefix | null, relations: RelationCatalog | null): boolean {
+  if (prefix === null) return false;
+  if (d.masks.length > 0 || d.statements.some((s) => s.decision.action === 'mask')) return true;
+  return prefix.relations.some((r) => relations?.get(r)?.kind === 'view');
+}
+
+/** Whether a decided statement names no relation (its Parse and Bind then wait for no lock: PendingQueue.otherStatementInFlight). */
+export function namesNoRelation(d: Pick<ParseDecision, 'statements'>): boolean {
+  return d.statements.every((s) => s.parsed !== null && s.parsed.facts.tablesRead.length === 0 && s.parsed.facts.tablesWritten.length === 0);
+}
+
+/** What the locks need of the session (pg/session.ts), so that this module does not import it. */
+export interface ArrivalLockHost {
+  readonly pending: PendingQueue;
+  sendUpstream(message: Buffer): void;
+  searchPath(): readonly string[];
+  relations(): RelationCatalog | null;
+  /** The session's one reserved name for the DO block's statement and portal. */
+  readonly lockName: string;
+  /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
+  holdUpstream(): void;
+  releaseUpstream(): void;
+  /** The server is certainly in a failed transaction block (pg/failed-block.ts): nothing naming a relation runs there, so nothing is locked. */
+  inFailedBlock(): boolean;
+}
+
+export class ArrivalLocks {
+  /** The statement whose relations a DO block locked in the current transaction, until a Query, Execute or Sync goes up. */
+  private lockedFor: PreparedStatement | null = null;
+
+  constructor(private readonly host: ArrivalLockHost) {}
+
+  /** Ahead of a Parse: `waited` (it waited for the statements ahead) or a statement locked on arrival. */
+  beforeParse(statement: PreparedStatement, d: ParseDecision, waited: boolean): void {
+    const prefix = lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations());
+    statement.namesNoRelation = namesNoRelation(d);
+    statement.lockedOnArrival = locksOnArrival(d, prefix, this.host.relations());
+    statement.awaitsApproval = d.statements.some((s) => s.approvalAtExecute === true);
+    if (statement.awaitsApproval) this.host.holdUpstream();
+    if (waited || statement.lockedOnArrival) this.send(prefix, statement, null);
+  }
+
+  /** Ahead of a Bind (not decided: PostgreSQL plans it there with the definition it finds). */
+  beforeBind(statement: PreparedStatement, waited: boolean): void {
+    if (statement.awaitsApproval === true) this.host.holdUpstream();
+    if (!waited && (statement.lockedOnArrival !== true || this.lockedFor === statement)) return;
+    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
+  }
+
+  /** Ahead of an Execute that waited for the statements ahead. */
+  beforeExecute(statement: PreparedStatement, ctx: ResultContext): void {
+    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, ctx);
+  }
+
+  /** A client message went up: a Query, an Execute (a COMMIT, say) or a Sync may end the transaction holding the locks. */
+  forwarded(kind: Pending['kind']): void {
+    if (kind === 'query' || kind === 'execute' || kind === 'sync') this.lockedFor = null;
+    if (kind === 'execute') this.host.releaseUpstream();
+  }
+
+  private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null): void {
+    if (prefix === null || this.host.inFailedBlock()) return;
+    const { messages, expect } = lockAheadMessages(this.host.lockName, prefix, ctx, statement.sql);
+    for (const m of messages) this.host.sendUpstream(m);
+    this.host.pending.push(expect);
+    this.lockedFor = statement;
+  }
+}
