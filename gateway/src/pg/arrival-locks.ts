@@ -9,7 +9,8 @@
 //   one, a view redefined to read a masked table). The block goes in the same write as the message (no
 //   round trip); its locks last to the end of the transaction, so the statement's Execute, which runs the
 //   plan made at Bind in the same transaction, needs none, and a Bind right behind its own locked Parse
-//   (the usual Parse, Bind, Execute, Sync) gets none either.
+//   (the usual Parse, Bind, Execute, Sync) gets none either. A Describe of such a statement gets it too: the
+//   server revalidates the statement there, as at Bind (red-team round 18a, R18a-1).
 // Statements of other identities (nothing masked, no view named) are sent as before: see
 // docs/data-path.md for what a migration can still do to them within the poll's window.
 // Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
@@ -82,6 +83,17 @@ export class ArrivalLocks {
   beforeBind(statement: PreparedStatement, waited: boolean): void {
     if (statement.awaitsApproval === true) this.host.holdUpstream();
     if (!waited && (statement.lockedOnArrival !== true || this.lockedFor === statement)) return;
+    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
+  }
+
+  /**
+   * Ahead of a Describe of a prepared statement: PostgreSQL revalidates its cached query there (taking its
+   * relations' locks, waiting for a migration's, and analysing it again on the new definition once that
+   * commits), and the Bind behind it plans what the Describe analysed (red-team round 18a, R18a-1). So a
+   * statement locked on arrival gets the block here too, unless its relations are locked already.
+   */
+  beforeDescribe(statement: PreparedStatement): void {
+    if (statement.lockedOnArrival !== true || this.lockedFor === statement) return;
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
   }
 

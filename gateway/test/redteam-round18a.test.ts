@@ -1,0 +1,184 @@
+// Red-team round 18a, against lockwin6 (locks on arrival for single extended statements under a mask or
+// naming a view: pg/arrival-locks.ts; a Parse or Bind of another prepared statement counted as work in
+// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts).
+// Method as in rounds 14-17b: a migration (uncommitted) holds a relation the gateway's decision never sees
+// (the lock poll is off: its 250 ms window made deterministic), both engines, real PostgreSQL.
+//
+// Found (each test asserts the SECURE behaviour):
+// - R18a-1 (high, fixed): a `Describe` of a prepared statement is where PostgreSQL revalidates its cached
+//   query (CachedPlanGetTargetList): it takes the statement's relation locks there, waits for a migration,
+//   and analyses the statement again on the new definition once it commits. lockwin6 locked ahead of a
+//   masked statement's Parse and Bind, not ahead of its Describe: a statement prepared earlier, then
+//   Describe S, Bind, Execute, Sync in one write had its Describe wait for the migration (SSN and an
+//   unmasked column swapped by renames), the DO block ahead of the Bind then found the table free, and the
+//   Bind planned the swapped columns: the SSNs in the column the policy leaves unmasked. Fixed
+//   (pg/arrival-locks.ts beforeDescribe): a Describe of a statement locked on arrival gets the same DO block.
+// - R18a-2 (medium, fixed; R16-3 again, through a Describe): only a Parse or Bind of another prepared
+//   statement counted as work in flight, not a Describe of one, which waits for relation locks the same way
+//   (R18a-1): a statement pipelined behind it was decided on arrival and sent with no lock (nothing masked),
+//   and ran on a definition a migration granted during the Describe's wait made. Fixed (pg/pending.ts): a
+//   Describe of a prepared statement naming relations counts as preparing it.
+// - R18a-3 (high, OPEN, it.fails): docs said a statement not locked on arrival (nothing masked, no view
+//   named) can be shown in the lock poll's window only "what its policy allows on those tables, under their
+//   new definition". A migration that replaces the table by a view of the same name (rename the table away,
+//   CREATE VIEW reading clinical.patients.ssn) is resolved by the Parse waiting for it (PostgreSQL looks the
+//   name up again after the lock wait): the agent's unmasked read of a bench table returns the SSNs.
+//   Closing it needs the DO block ahead of every extended statement naming relations (cost in
+//   docs/benchmarks.md, "Locks on arrival": 1.10x gateway CPU), not only masked ones or views.
+//
+// Held (tried):
+// - see the report of round 18a (kept short here: tests below are the findings).
+
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestGateway } from './support/harness.ts';
+import { OURS, until } from './support/migration-race.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+
+const A = 'public.pgbench_rt18a_a';
+const B = 'public.pgbench_rt18a_b';
+const VIEW = 'public.pgbench_rt18a_view';
+const PATIENTS = 'clinical.patients';
+
+const CLEANUP = `DROP VIEW IF EXISTS ${VIEW}; DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_views WHERE schemaname = 'public' AND viewname = 'pgbench_rt18a_b') THEN DROP VIEW ${B}; END IF; END$$; DROP TABLE IF EXISTS ${A}, ${B}, public.pgbench_rt18a_old;`;
+const SETUP = `
+CREATE TABLE ${A} (id int PRIMARY KEY, v text); INSERT INTO ${A} VALUES (1, 'a'), (2, 'b');
+CREATE TABLE ${B} (id int, v text); INSERT INTO ${B} VALUES (1, 'b');
+CREATE VIEW ${VIEW} AS SELECT id, v FROM ${A};
+`;
+
+/** ssn and diagnosis_code change names: run twice, it undoes itself. */
+const SWAP = `ALTER TABLE ${PATIENTS} RENAME COLUMN ssn TO rt18a_tmp; ALTER TABLE ${PATIENTS} RENAME COLUMN diagnosis_code TO ssn; ALTER TABLE ${PATIENTS} RENAME COLUMN rt18a_tmp TO diagnosis_code`;
+const REDEFINE = `CREATE OR REPLACE VIEW ${VIEW} AS SELECT id, ssn AS v FROM ${PATIENTS}`;
+const UNDEFINE = `CREATE OR REPLACE VIEW ${VIEW} AS SELECT id, v FROM ${A}`;
+/** B becomes a view of the SSNs under its name, and back. */
+const TO_VIEW = `ALTER TABLE ${B} RENAME TO pgbench_rt18a_old; CREATE VIEW ${B} AS SELECT id, ssn AS v FROM ${PATIENTS}`;
+const FROM_VIEW = `DROP VIEW ${B}; ALTER TABLE public.pgbench_rt18a_old RENAME TO pgbench_rt18a_b`;
+
+/** Parse, Bind, Describe, Execute of the unnamed statement and portal. */
+const statement = (text: string): Buffer[] => [serialize.parse({ text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({})];
+
+/** How many backends of the test's database wait for a lock on `relation`. */
+const waitingOn = (relation: string): string => `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${relation}'::regclass AND ${OURS}`;
+
+describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt18a',
+    cleanup: CLEANUP,
+    setup: SETUP,
+    agent: { subject: 'rt18a-agent', groups: ['agents', 'bench'] },
+    gateway: { catalog: { lockPollMs: 0 } },
+  });
+  let t: TestGateway, direct: pg.Client, ssn: string, token: string;
+
+  beforeAll(async () => {
+    ({ gateway: t, direct, ssn } = rt);
+    token = await t.token('rt18a-agent', ['agents', 'bench']);
+  });
+
+  /**
+   * A migration (`ddl`, left uncommitted) holds `relation`; `send` goes through Gatehouse. When the client's
+   * messages wait for the migration on the server (without the fix) the migration commits, and is undone
+   * (`undo`) after. Returns the client's message groups.
+   */
+  async function raceMigration(ddl: string, undo: string, relation: string, send: (w: WireClient) => Promise<Message[][]>, before?: (w: WireClient) => Promise<void>): Promise<Message[][]> {
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await migration.connect();
+    migration.on('error', () => undefined);
+    const w = await WireClient.connect(t.port, token);
+    let groups: Message[][] = [];
+    let committed = false;
+    try {
+      await before?.(w);
+      await migration.query('BEGIN');
+      await migration.query(ddl);
+      const answered = send(w).then((g) => (groups = g));
+      await until(direct, waitingOn(relation), () => groups.length > 0);
+      if (groups.length === 0) {
+        await migration.query('COMMIT'); // what waited goes on, on the new definition
+        committed = true;
+      }
+      await answered;
+    } finally {
+      w.close();
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await migration.end();
+      if (committed) await direct.query(undo);
+    }
+    return groups;
+  }
+
+  const refused = (group: Message[]): void => {
+    expect(JSON.stringify(group)).not.toContain(ssn);
+    expect(errorCodes(group)).toEqual(['55P03']);
+    expect((group.find((m) => m.name === 'error') as { message?: string }).message).toMatch(/^Gatehouse refused this statement: another transaction holds or waits for a lock/);
+  };
+
+  /** `text` prepared as `name` before the migration; then Describe S, Bind, Execute, Sync in one write. */
+  const describedThenRun = (name: string, text: string) => ({
+    prepare: async (w: WireClient): Promise<void> => {
+      w.send(serialize.parse({ name, text }), serialize.sync());
+      await w.untilReady(1);
+    },
+    send: (w: WireClient): Promise<Message[][]> => (w.send(serialize.describe({ type: 'S', name }), serialize.bind({ statement: name }), serialize.execute({}), serialize.sync()), w.untilReady(1)),
+  });
+
+  it('R18a-1: a read of a view prepared earlier, then Describe S, Bind, Execute, Sync while a migration redefines the view to read the SSN: refused (55P03), no SSN', async () => {
+    const { prepare, send } = describedThenRun('rt18a_v', `SELECT v FROM ${VIEW} WHERE id = 1`);
+    const groups = await raceMigration(REDEFINE, UNDEFINE, VIEW, send, prepare);
+    refused(groups[0]!);
+    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  it('R18a-1, masked: a read of an unmasked column of a masked table prepared earlier, then Describe S, Bind, Execute, Sync while a migration swaps it with the SSN: refused (55P03), not run on the swapped columns', async () => {
+    const { prepare, send } = describedThenRun('rt18a_m', `SELECT diagnosis_code FROM ${PATIENTS} WHERE id = 1`);
+    const groups = await raceMigration(SWAP, SWAP, PATIENTS, send, prepare);
+    refused(groups[0]!);
+    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  it('R18a-2: a Describe of another prepared statement waiting for a relation lock holds a statement behind it: decided and locked once answered, refused (55P03) under a migration granted meanwhile', async () => {
+    const holder = new pg.Client({ connectionString: t.upstreamUrl });
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await holder.connect();
+    await migration.connect();
+    migration.on('error', () => undefined);
+    const w = await WireClient.connect(t.port, token);
+    let groups: Message[][] = [];
+    let committed = false;
+    try {
+      w.send(serialize.parse({ name: 'rt18a_a', text: `SELECT v FROM ${A}` }), serialize.sync());
+      await w.untilReady(1);
+      await holder.query('BEGIN');
+      await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`); // a migration of A the poll has not seen: the Describe analyses again
+      w.send(serialize.describe({ type: 'S', name: 'rt18a_a' }), ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
+      const answered = w.untilReady(1).then((g) => (groups = g));
+      await until(direct, waitingOn(A));
+      await migration.query('BEGIN');
+      await migration.query(TO_VIEW); // granted at once: nothing holds B yet
+      await holder.query('ROLLBACK');
+      await until(direct, waitingOn(B), () => groups.length > 0);
+      if (groups.length === 0) {
+        await migration.query('COMMIT'); // the read of B goes on, on the new definition
+        committed = true;
+      }
+      await answered;
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+      if (committed) await direct.query(FROM_VIEW);
+    }
+    refused(groups[0]!);
+    expect(names(groups[0]!)).toEqual(['parameterDescription', 'rowDescription', 'error', 'readyForQuery']);
+  });
+
+  it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
+    const groups = await raceMigration(TO_VIEW, FROM_VIEW, B, (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)));
+    refused(groups[0]!);
+  });
+});
