@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { startTestGateway } from '../gateway/test/support/harness.ts';
 import { WireClient } from '../gateway/test/support/wire-client.ts';
 import { runDifferential } from '../gateway/test/support/protocol-fuzz/run.ts';
-import { directSession, prepareDatabase } from '../gateway/test/support/protocol-fuzz/session.ts';
+import { directSession } from '../gateway/test/support/differential.ts';
+import { prepareDatabase } from '../gateway/test/support/protocol-fuzz/session.ts';
 
 const { values } = parseArgs({
   options: {

@@ -26,14 +26,39 @@
 //   Closing it needs the DO block ahead of every extended statement naming relations (cost in
 //   docs/benchmarks.md, "Locks on arrival": 1.10x gateway CPU), not only masked ones or views.
 //
+// - R18a-4 (low, availability, OPEN, it.fails): lockwin6 holds the Parse and Bind of a write held for
+//   approval in Gatehouse until its Execute goes up, so that no lock of theirs is held during the wait
+//   (R17b). An Execute of any other statement between the write's Bind and its Execute (Parse W, Bind W,
+//   Parse/Bind/Execute `SELECT 1`, Execute W, Sync) parks W's Execute behind it (pg/statement-order.ts),
+//   and the Flush Gatehouse sends for the SELECT's answer releases W's Parse and Bind: the implicit
+//   transaction holds clinical.patients for the whole wait (up to 1 h), a migration queues behind it and
+//   every later statement on the table behind the migration. Releasing only on W's own Execute does not
+//   help (tried): the SELECT's answer is needed first and the server takes messages in order. An agent can
+//   hold a table as long without approvals (BEGIN, a read, then idle: Gatehouse sets no
+//   idle_in_transaction limit), so this is the R17b availability promise only, not a new power.
+//
 // Held (tried):
-// - see the report of round 18a (kept short here: tests below are the findings).
+// - A cancel during an approval wait: the write never runs; the client gets 57014 either from Gatehouse
+//   (the waiting Execute refused, Parse and Bind answered first) or, when the CancelRequest passed on to
+//   the server meets the DO block ahead of the held Parse, from the server with Gatehouse's lock detail
+//   (seen with both, by timing; test below asserts what both share).
+// - A write held for approval and a column swap during the wait (the Parse now goes up after the wait):
+//   the approved write's reached relations are fingerprinted again (enforce/fresh-catalog.ts
+//   changedWhileHeld: pg_attribute rows with their xmin), so a rename refuses it (55000) (by reading).
+// - The lock block's bookkeeping (lockedFor): reset by every Query, Execute and Sync, the only messages
+//   that can end the transaction holding its locks; a failed block or an earlier error skips the Bind
+//   with it until the Sync (by reading). A simple Query between a locked Parse and its Bind resets it:
+//   the Bind is locked again.
+// - The differential fuzzer (npm run fuzz:protocol -- --messages 20000, seeds 1000-1001) after the
+//   fixes: one divergence, an Execute of a portal gone with its transaction in a failed block (25P02
+//   from the DO block ahead vs PostgreSQL's 34000), the finding of branch iso11 (b33e82c, not merged).
 
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
 import { OURS, until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { api, pendingRequest } from './support/approvals.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_rt18a_a';
@@ -69,7 +94,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     cleanup: CLEANUP,
     setup: SETUP,
     agent: { subject: 'rt18a-agent', groups: ['agents', 'bench'] },
-    gateway: { catalog: { lockPollMs: 0 } },
+    gateway: { catalog: { lockPollMs: 0 }, admin: true }, // the admin listener, and approvals in memory with it
   });
   let t: TestGateway, direct: pg.Client, ssn: string, token: string;
 
@@ -180,5 +205,51 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
   it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
     const groups = await raceMigration(TO_VIEW, FROM_VIEW, B, (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)));
     refused(groups[0]!);
+  });
+  /** Whether another connection's LOCK TABLE clinical.patients ... NOWAIT is had now (null) or refused (its SQLSTATE). */
+  const directLock = async (): Promise<string | null> => {
+    const got = await direct.query(`BEGIN; LOCK TABLE ${PATIENTS} IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK`).then(
+      () => null,
+      (e: { code?: string }) => e.code ?? 'no code',
+    );
+    await direct.query('ROLLBACK').catch(() => undefined);
+    return got;
+  };
+
+  /**
+   * An agent's UPDATE of clinical.patients (held for a clinical lead's approval by the example policies) as
+   * named statement and portal, with `between` sent after its Bind and before its Execute, in one write;
+   * `during` runs while it waits, then the lead's `verdict` (or none: `during` ends the wait). Returns the
+   * client's messages.
+   */
+  async function heldWrite(between: Buffer[], during: (w: WireClient) => Promise<void>, verdict: 'approve' | 'deny' | null): Promise<Message[]> {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      w.send(serialize.parse({ name: 'w', text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2' }), serialize.bind({ statement: 'w', portal: 'pw', values: ['555-1818'] }), ...between, serialize.execute({ portal: 'pw' }), serialize.sync());
+      const request = await pendingRequest(t.gw.adminPort!, lead, 'SET phone = $1');
+      await during(w);
+      if (verdict !== null) expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict })).status).toBe(200);
+      return (await w.untilReady(1))[0]!;
+    } finally {
+      w.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  }
+
+  it.fails('R18a-4 (open, availability): a write held for approval behind an Execute of another statement in the same write holds its lock during the wait (a direct LOCK TABLE ... NOWAIT is refused)', async () => {
+    let lock: string | null = 'not tried';
+    const select = [serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})];
+    const gh = await heldWrite(select, async () => void (lock = await directLock()), 'approve');
+    expect(errorCodes(gh)).toEqual([]); // approved, it ran
+    expect(lock).toBeNull(); // 55P03: the Flush Gatehouse sends for the SELECT's answer released the held Parse and Bind before the wait
+  });
+
+  it('held: a cancel during an approval wait: the write never runs; 57014 (Gatehouse refuses the waiting Execute, or the cancel it passes on meets its DO block ahead of the held Parse)', async () => {
+    const gh = await heldWrite([], async (w) => void (await w.cancel()), null);
+    expect(names(gh).slice(-2)).toEqual(['error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['57014']);
+    expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).not.toBe('555-1818');
   });
 });
