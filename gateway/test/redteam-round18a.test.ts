@@ -56,6 +56,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
+import { directSession } from './support/differential.ts';
 import { OURS, until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
@@ -251,5 +252,36 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     expect(names(gh).slice(-2)).toEqual(['error', 'readyForQuery']);
     expect(errorCodes(gh)).toEqual(['57014']);
     expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).not.toBe('555-1818');
+  });
+  it('message for message as PostgreSQL: Describe S of statements locked on arrival (a view read, an INSERT into the view, a masked read), also in a failed transaction block', async () => {
+    const w = await WireClient.connect(t.port, token);
+    const d = await directSession(t.upstreamUrl);
+    const prepare = [
+      serialize.parse({ name: 'dv', text: `SELECT v FROM ${VIEW} WHERE id = $1`, types: [23] }),
+      serialize.parse({ name: 'di', text: `INSERT INTO ${VIEW} (id, v) VALUES (99, 'z')` }),
+      serialize.parse({ name: 'dm', text: `SELECT id, diagnosis_code FROM ${PATIENTS} WHERE id = 1` }),
+      serialize.sync(),
+    ];
+    const describeAll = [serialize.describe({ type: 'S', name: 'dv' }), serialize.describe({ type: 'S', name: 'di' }), serialize.describe({ type: 'S', name: 'dm' }), serialize.sync()];
+    const batches = [
+      prepare,
+      describeAll,
+      [serialize.query('BEGIN'), serialize.query('SELECT 1/0')],
+      [serialize.describe({ type: 'S', name: 'di' }), serialize.sync()],
+      [serialize.describe({ type: 'S', name: 'dv' }), serialize.sync(), serialize.query('ROLLBACK')],
+      [serialize.query('BEGIN'), serialize.query('SELECT 1/0'), serialize.query('ROLLBACK'), ...describeAll],
+    ];
+    try {
+      for (const batch of batches) {
+        const count = batch.filter((m) => m[0] === 0x53 || m[0] === 0x51).length;
+        w.send(...batch);
+        d.send(...batch);
+        const [gh, pgAnswer] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
+        expect(gh).toEqual(pgAnswer);
+      }
+    } finally {
+      w.close();
+      d.close();
+    }
   });
 });

@@ -56,6 +56,8 @@ export interface ArrivalLockHost {
   sendUpstream(message: Buffer): void;
   searchPath(): readonly string[];
   relations(): RelationCatalog | null;
+  /** The last ReadyForQuery said a failed transaction block and nothing sent since is unanswered (nothing can have ended it). */
+  certainlyInFailedBlock(): boolean;
   /** The session's one reserved name for the DO block's statement and portal. */
   readonly lockName: string;
   /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
@@ -94,6 +96,9 @@ export class ArrivalLocks {
    */
   beforeDescribe(statement: PreparedStatement): void {
     if (statement.lockedOnArrival !== true || this.lockedFor === statement) return;
+    // In a failed block the server revalidates nothing at a Describe (25P02 for a statement with columns,
+    // its parameters and NoData for one without): no lock, so the client gets PostgreSQL's own answer.
+    if (this.host.certainlyInFailedBlock()) return;
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
   }
 

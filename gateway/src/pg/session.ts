@@ -95,6 +95,7 @@ export class Session {
     searchPath: () => this.deps.decision.searchPath,
     relations: () => this.deps.catalog.relations.current(),
     lockName: `${this.statementPrefix}lock`,
+    certainlyInFailedBlock: () => this.txStatus === 'E' && this.pending.length === 0,
     holdUpstream: () => this.out.holdUpstream(),
     releaseUpstream: () => this.out.releaseUpstream(),
   });
