@@ -227,18 +227,85 @@ gatehouse_mask_digest(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(res);
 }
 
+/*
+ * The inner midstate of one call site of gatehouse_mask_hash (fn_extra) with its domain folded in:
+ * domain || 0x00 || 'hash' || 0x00 absorbed after ipad (whole blocks compressed, the rest buffered),
+ * so a call absorbs only its value. The rewrite passes the domain as a constant; a call with another
+ * domain, or after the key was read again (key_loads changed: a rotation or a new transaction's
+ * read), computes it anew. Zeroed when the call site's memory goes (end of the query).
+ */
+typedef struct DomainState
+{
+	uint64		loads;			/* key_loads when computed; 0: never */
+	int			domain_len;		/* the domain argument's bytes (database encoding) */
+	char	   *domain;
+	GhSha256	state;
+} DomainState;
+
+static void
+forget_domain_state(void *arg)
+{
+	DomainState *ds = (DomainState *) arg;
+
+	explicit_bzero(&ds->state, sizeof(ds->state));
+}
+
+static const GhSha256 *
+domain_state(FunctionCallInfo fcinfo, text *domain)
+{
+	static const unsigned char zero = 0;
+	DomainState *ds = (DomainState *) fcinfo->flinfo->fn_extra;
+	const char *d = VARDATA_ANY(domain);
+	int			dlen = (int) VARSIZE_ANY_EXHDR(domain);
+	Part		du;
+
+	if (key_scope == KEY_NONE || (key_scope == KEY_TRANSACTION && key_lxid != CURRENT_LXID))
+		load_key(fcinfo->flinfo->fn_oid);
+	if (ds != NULL && ds->loads == key_loads && ds->domain_len == dlen && memcmp(ds->domain, d, dlen) == 0)
+		return &ds->state;
+	if (ds == NULL)
+	{
+		MemoryContextCallback *cb;
+
+		ds = (DomainState *) MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DomainState));
+		cb = (MemoryContextCallback *) MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback));
+		cb->func = forget_domain_state;
+		cb->arg = ds;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, cb);
+		fcinfo->flinfo->fn_extra = ds;
+	}
+	if (ds->domain == NULL || ds->domain_len < dlen)
+	{
+		if (ds->domain != NULL)
+			pfree(ds->domain);
+		ds->domain = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, dlen > 0 ? dlen : 1);
+	}
+	memcpy(ds->domain, d, dlen);
+	ds->domain_len = dlen;
+	du = utf8_part(domain);
+	ds->state = inner_state;
+	gh_sha256_update(&ds->state, du.data, du.len);
+	gh_sha256_update(&ds->state, &zero, 1);
+	gh_sha256_update(&ds->state, "hash", 4);
+	gh_sha256_update(&ds->state, &zero, 1);
+	ds->loads = key_loads;
+	return &ds->state;
+}
+
 /* gatehouse_mask_hash(domain, v) -> 'h:' || the first 16 hex digits of the keyed digest (purpose 'hash'). */
 PG_FUNCTION_INFO_V1(gatehouse_mask_hash);
 Datum
 gatehouse_mask_hash(PG_FUNCTION_ARGS)
 {
 	static const char hexdig[] = "0123456789abcdef";
-	const Part	purpose = {"hash", 4};
+	const GhSha256 *prefixed = domain_state(fcinfo, PG_GETARG_TEXT_PP(0));
+	Part		value = utf8_part(PG_GETARG_TEXT_PP(1));
+	GhSlice		message = {value.data, value.len};
 	unsigned char mac[32];
 	text	   *res = (text *) palloc(VARHDRSZ + 18);
 	char	   *p = VARDATA(res);
 
-	keyed_digest(fcinfo, utf8_part(PG_GETARG_TEXT_PP(0)), purpose, utf8_part(PG_GETARG_TEXT_PP(1)), mac);
+	gh_hmac_sha256_finish(prefixed, &outer_state, &message, 1, mac);
 	*p++ = 'h';
 	*p++ = ':';
 	for (int i = 0; i < 8; i++)
@@ -247,6 +314,61 @@ gatehouse_mask_hash(PG_FUNCTION_ARGS)
 		*p++ = hexdig[mac[i] & 15];
 	}
 	SET_VARSIZE(res, VARHDRSZ + 18);
+	PG_RETURN_TEXT_P(res);
+}
+
+/*
+ * gatehouse_mask_last4(v) -> text: the last4 mask without a key (version 1.1), equal to the SQL
+ * expression enforce/mask-expressions.ts writes where the extension is missing:
+ *   CASE WHEN char_length(v) <= 4 THEN repeat('*', char_length(v))
+ *        ELSE repeat('*', char_length(v) - 4) || right(v, 4) END
+ * without the five calls, casts and copies of that expression. An ASCII value (every server
+ * encoding is ASCII-compatible) or a single-byte encoding has one byte a character; any other value
+ * is counted and cut by the functions char_length and right() use (pg_mbstrlen_with_len,
+ * pg_mbcharcliplen), so the output is the SQL expression's for every input. STRICT: NULL stays
+ * NULL. IMMUTABLE: no key, no catalog, no setting.
+ */
+PG_FUNCTION_INFO_V1(gatehouse_mask_last4);
+Datum
+gatehouse_mask_last4(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = (int) VARSIZE_ANY_EXHDR(t);
+	int			nchars;
+	int			tail;			/* byte offset where the kept last four characters start */
+	text	   *res;
+	unsigned char high = 0;
+
+	for (int i = 0; i < len; i++)
+		high |= (unsigned char) s[i];
+	if (high < 0x80 || pg_database_encoding_max_length() == 1)
+	{
+		/* one byte a character: ASCII (in every server encoding), or a single-byte encoding */
+		nchars = len;
+		tail = len > 4 ? len - 4 : len;
+	}
+	else
+	{
+		/* what char_length and right() compute, with the same functions */
+		nchars = pg_mbstrlen_with_len(s, len);
+		tail = nchars > 4 ? pg_mbcharcliplen(s, len, nchars - 4) : len;
+	}
+	if (nchars <= 4)
+	{
+		res = (text *) palloc(VARHDRSZ + nchars);
+		memset(VARDATA(res), '*', nchars);
+		SET_VARSIZE(res, VARHDRSZ + nchars);
+	}
+	else
+	{
+		int			stars = nchars - 4;
+
+		res = (text *) palloc(VARHDRSZ + stars + (len - tail));
+		memset(VARDATA(res), '*', stars);
+		memcpy(VARDATA(res) + stars, s + tail, len - tail);
+		SET_VARSIZE(res, VARHDRSZ + stars + (len - tail));
+	}
 	PG_RETURN_TEXT_P(res);
 }
 

@@ -99,6 +99,7 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
       { proname: 'gatehouse_mask_hash', lanname: 'c' },
       { proname: 'gatehouse_mask_key_changed', lanname: 'c' },
       { proname: 'gatehouse_mask_key_loads', lanname: 'c' },
+      { proname: 'gatehouse_mask_last4', lanname: 'c' },
     ]);
     expect((await adminPl.query(lang)).rows.map((r: { lanname: string }) => r.lanname)).toEqual(['plpgsql', 'plpgsql', 'plpgsql', 'plpgsql']);
     // Setting up again keeps C (a CREATE OR REPLACE would have turned it back into PL/pgSQL).
@@ -111,7 +112,7 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
     const setup = (...args: string[]) => runTool('node', ['gateway/bin/gatehouse.js', 'db', 'setup', '--url', url, '--grant-to', ROLE, ...args], { cwd: REPO_ROOT, killAfterMs: 60_000 });
     const auto = await setup();
     expect(auto.code).toBe(0);
-    expect(auto.stdout.toString()).toMatch(/keyed masks computed by the C extension gatehouse_mask 1\.0/);
+    expect(auto.stdout.toString()).toMatch(/keyed masks computed by the C extension gatehouse_mask 1\.1/);
     const bad = await setup('--mask-impl', 'fast');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--mask-impl must be auto, c or plpgsql/);
@@ -297,16 +298,16 @@ describe.skipIf(!available)('the C mask extension gatehouse_mask', () => {
 });
 
 describe.skipIf(!available)('keyed hashes through Gatehouse, C or PL/pgSQL', () => {
-  it('are the same values, HMAC-SHA-256 of the raw ones, with either implementation', async () => {
-    const seen: Record<string, Array<{ mrn: string; email: string }>> = {};
+  it('are the same values, HMAC-SHA-256 of the raw ones, with either implementation (and last4, C or SQL)', async () => {
+    const seen: Record<string, Array<{ mrn: string; email: string; phone: string }>> = {};
     for (const implementation of ['c', 'plpgsql'] as const) {
       const url = await ensureClinicDatabase(`${TEST_DB}_maskext_gw_${implementation}`);
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
-      let raw: Array<{ mrn: string; email: string }>;
+      let raw: Array<{ mrn: string; email: string; phone: string }>;
       try {
         expect((await setupMaskFunctions(admin, { grantTo: 'postgres', key: KEY, rotate: true, implementation })).implementation.kind).toBe(implementation);
-        raw = (await admin.query('SELECT mrn, email FROM clinical.patients ORDER BY id')).rows;
+        raw = (await admin.query('SELECT mrn, email, phone FROM clinical.patients ORDER BY id')).rows;
       } finally {
         await admin.end();
       }
@@ -314,9 +315,13 @@ describe.skipIf(!available)('keyed hashes through Gatehouse, C or PL/pgSQL', () 
       const t = await startTestGateway({ engine: 'rego', upstreamUrl: url, onInfo: (m) => infos.push(m) });
       try {
         const agent = await t.client(await t.token('agent-maskext', ['agents']));
-        seen[implementation] = (await agent.query('SELECT mrn, email FROM clinical.patients ORDER BY id')).rows;
+        seen[implementation] = (await agent.query('SELECT mrn, email, phone FROM clinical.patients ORDER BY id')).rows;
         expect(seen[implementation]).toEqual(
-          raw.map((r) => ({ mrn: expectedHash(KEY, 'clinical.patients.mrn', r.mrn), email: expectedHash(KEY, 'clinical.patients.email', r.email) })),
+          raw.map((r) => ({
+            mrn: expectedHash(KEY, 'clinical.patients.mrn', r.mrn),
+            email: expectedHash(KEY, 'clinical.patients.email', r.email),
+            phone: '*'.repeat(r.phone.length - 4) + r.phone.slice(-4),
+          })),
         );
         expect(infos.some((m) => m.includes(implementation === 'c' ? 'computed by the C extension gatehouse_mask' : 'computed by PL/pgSQL'))).toBe(true);
       } finally {

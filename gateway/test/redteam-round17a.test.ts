@@ -25,20 +25,16 @@
 //   to such a table with masked columns is refused (42501); a rule created there later on the server is
 //   found by the fingerprint check.
 //
+// R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
+//   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
+//   clinical.patients`), created after the snapshot, was not seen: the fingerprint check ran only for
+//   writes that meet masked columns, so the INSERT ran and the SSN came back raw (a trigger created there
+//   likewise ran unreviewed). Fixed (issue 6): every write of an identity under a mask (the identity
+//   horizon, enforce/identity-horizon.ts, cached per identity) is checked, one catalog query per write.
+//
 // R17a-5 (medium): a write held for approval was checked against the server's constraints before the
 //   wait only; a unique index made during the wait made the approved UPDATE an oracle on a masked column
 //   (23505 vs UPDATE 1). Fixed: checked again when released, refused (55000) when they changed.
-//
-// Open (it.fails):
-// R17a-3 (medium; needs a rule created directly on the server, and a window until the snapshot is read
-//   again): the same rule on a table the writer reads unmasked (`DO ALSO SELECT ssn FROM
-//   clinical.patients`), created after the snapshot, is not seen: the fingerprint check runs only for
-//   writes that meet masked columns, so the INSERT runs and the SSN comes back raw. The README names this
-//   limit for triggers (their notices); a rule returns rows, and a DO ALSO INSERT into a masked table is
-//   an R10-7 oracle in the same window. The lock poll sees CREATE RULE's ACCESS EXCLUSIVE lock only if it
-//   polls while it is held. Idea for a fix: the fingerprint check for every write of an identity under a
-//   mask (the horizon probe's answer, cached per identity and snapshot), at one catalog query per such
-//   write (~1.8 ms median on 1,002 tables, docs/data-path.md).
 //
 // Tried and held (both engines): a trigger created directly on the server on a masked table after the
 // snapshot, then swapped for another function under the same name (CREATE OR REPLACE TRIGGER: the
@@ -345,31 +341,39 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    // R17a-3 (open): a rule made directly on the server on a table the writer reads unmasked is known
-    // only when the snapshot is read again (the lock poll may see CREATE RULE's lock, the background
-    // refresh comes later; this file's gateway has neither). Until then a DO ALSO SELECT runs raw on
-    // the server and its rows reach the writer unmasked: a trigger there is the documented limit
-    // (README), a rule returns rows. Idea for a fix: the fingerprint check for every write of an
-    // identity under a mask (the horizon probe, cached per identity), not only those meeting masked
-    // columns; one catalog query per such write (~1.8 ms, docs/data-path.md).
-    it.fails('R17a-3 (open): a rule made directly on the server on an unmasked table returns masked rows raw', async () => {
+    // R17a-3: a rule made directly on the server on a table the writer reads unmasked was known only
+    // when the snapshot was read again (the lock poll may see CREATE RULE's lock, the background
+    // refresh comes later; this file's gateway has neither), so its DO ALSO SELECT ran raw on the server
+    // and the SSN reached the writer. Fixed: every write of an identity under a mask is checked against
+    // the server's catalog (enforce/fresh-catalog.ts), so the rule is read and the write refused (R10-7).
+    it('R17a-3: a rule made directly on the server on an unmasked table is met before the write runs', async () => {
       await direct.query('CREATE RULE r17a_plain_echo AS ON INSERT TO clinical.r17a_plain DO ALSO SELECT ssn FROM clinical.patients WHERE id = 1');
       let r: Outcome;
-      let rows: unknown[] = [];
       try {
-        await run('BEGIN');
-        try {
-          rows = (await writer.query("INSERT INTO clinical.r17a_plain VALUES (1, 'x')")).rows;
-        } catch {
-          rows = [];
-        }
-        r = await run('ROLLBACK');
+        r = await inBlock("INSERT INTO clinical.r17a_plain VALUES (1, 'x')");
       } finally {
         await direct.query('DROP RULE r17a_plain_echo ON clinical.r17a_plain');
       }
-      expect(r.code).toBeNull();
-      // Fails while open: the SSN comes back as it is stored.
-      expect(JSON.stringify(rows)).not.toContain(ssn);
+      expect(leaked(r)).toEqual([]);
+      expect(r.code, JSON.stringify(r.rows)).toBe('42501');
+      // Dropped again: the next write is checked, the snapshot read again, and the INSERT runs.
+      const after = await inBlock("INSERT INTO clinical.r17a_plain VALUES (1, 'x')");
+      expect(after.code, JSON.stringify(after.error)).toBeNull();
+    });
+
+    // A trigger created directly on the server on a table the writer reads unmasked (before R17a-3's
+    // fix, the README's named limit): its function is unreviewed, so the write is refused.
+    it('R17a-3: a trigger made directly on the server on an unmasked table is met before the write runs', async () => {
+      await direct.query('CREATE TRIGGER r17a_plain_log BEFORE INSERT ON clinical.r17a_plain FOR EACH ROW EXECUTE FUNCTION clinical.r17a_log_patient()');
+      let r: Outcome;
+      try {
+        r = await inBlock("INSERT INTO clinical.r17a_plain VALUES (2, 'x')");
+      } finally {
+        await direct.query('DROP TRIGGER r17a_plain_log ON clinical.r17a_plain');
+      }
+      expect(leaked(r)).toEqual([]);
+      expect(r.code, JSON.stringify(r.notices)).toBe('0A000');
+      expect(String(r.error?.['message'])).toContain('clinical.r17a_log_patient');
     });
 
     it('held: the horizon verdict of an identity without masks is not reused for the writer under a mask (decision cache)', async () => {

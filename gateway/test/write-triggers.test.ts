@@ -99,7 +99,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(JSON.stringify(o)).not.toContain(ssn);
     });
 
-    it('the audit record of the refused write lists the trigger, its function, language and SECURITY DEFINER flag', async () => {
+    it('the audit record of the refused write lists the trigger, its function, language, SECURITY DEFINER flag and definition digest', async () => {
       const records = await t.auditUntil((r) => r.some((x) => x.type === 'statement' && JSON.stringify(x).includes('pgbench_gh_trig_log')));
       const record = records.find((x) => x.type === 'statement' && JSON.stringify(x).includes('pgbench_gh_trig_log')) as unknown as {
         decision: string;
@@ -110,7 +110,18 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(record.policies).toContain('deny-unreviewed-triggers');
       expect(record.input.statement.trigger_functions).toEqual(['public.gh_trig_quote_ssn']);
       expect(record.input.statement.triggers).toEqual([
-        { name: 'gh_trig_log', table: 'public.pgbench_gh_trig_log', function: 'public.gh_trig_quote_ssn', language: 'plpgsql', security_definer: false, timing: 'before', level: 'row', events: ['insert', 'update'] },
+        {
+          name: 'gh_trig_log',
+          table: 'public.pgbench_gh_trig_log',
+          function: 'public.gh_trig_quote_ssn',
+          language: 'plpgsql',
+          security_definer: false,
+          timing: 'before',
+          level: 'row',
+          events: ['insert', 'update'],
+          // The definition the decision was made on (issue 6): CREATE OR REPLACE FUNCTION changes it.
+          function_digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+        },
       ]);
     });
 

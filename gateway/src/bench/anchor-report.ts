@@ -2,6 +2,7 @@
 // table, pgbench -C, Gatehouse's memory with many sessions, and a verdict against issue 8's
 // "Done when" numbers. Pure: renders and judges a result document, measures nothing.
 import type { BenchResults, ConnectResult, ModeResult, SessionMemory, TargetResult } from './bench-results.ts';
+import { judgeDecisions } from './decision-report.ts';
 
 /** Issue 8's targets, in one place. */
 export const TARGETS = {
@@ -141,6 +142,7 @@ export function judgeAgainstIssue8(r: BenchResults): Criterion[] {
     measured: full === null ? (m === null ? 'not measured' : `not measured (${m.opened} sessions open)`) : `${mb(full)} MB`,
     met: full === null ? null : full <= TARGETS.sessionsRssMaxMb * 1024 * 1024,
   });
+  out.push(...judgeDecisions(r.pgbenchDecisions ?? []));
   return out;
 }
 

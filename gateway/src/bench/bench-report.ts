@@ -7,6 +7,7 @@ import { renderIsolation } from './isolation-report.ts';
 import { renderAuditDurability } from './audit-durability.ts';
 import { fixed, renderComparisonRows, renderConnectPerTransaction, renderMemory, renderVerdict } from './anchor-report.ts';
 import type { BenchResults, ModeResult, TargetResult } from './bench-results.ts';
+import { renderDecisions } from './decision-report.ts';
 
 function failed(target: TargetResult): string {
   if (target.summary === null) return `run failed (exit ${target.exitCode})`;
@@ -44,15 +45,7 @@ export function renderMarkdown(r: BenchResults): string {
           ...(errors.length > 0 ? ['Errors:', '', ...errors, ''] : []),
           ...renderConnectPerTransaction(r.connectPerTransaction ?? [], s.connectSeconds ?? s.seconds),
           ...renderMemory(r.memory),
-          '## Policy decisions',
-          '',
-          'Time for one `engine.evaluate(input)` on the example policies (no decision cache), over a corpus of',
-          'typical statements for each example identity, measured in the same run.',
-          '',
-          '| engine | decisions timed | median (µs) | p99 (µs) | mean (µs) |',
-          '|---|---:|---:|---:|---:|',
-          ...r.decisions.map((d) => `| ${d.engine} | ${d.decisions} | ${d.medianMicros.toFixed(1)} | ${d.p99Micros.toFixed(1)} | ${d.meanMicros.toFixed(1)} |`),
-          '',
+          ...renderDecisions(r.decisions, r.pgbenchDecisions ?? []),
         ];
   return [
     '# Gatehouse benchmark: latest results',

@@ -3,6 +3,7 @@
 import type { ActivationTiming } from './activation-timing.ts';
 import type { AuditDurabilityTiming } from './audit-durability.ts';
 import type { DecisionTiming } from './decision-timing.ts';
+import type { PgbenchDecisionTiming } from './pgbench-decision-timing.ts';
 import type { IsolationResults } from './isolation-report.ts';
 import type { MaskedSelectTiming } from './masked-select.ts';
 import type { PgbenchSummary } from './pgbench.ts';
@@ -110,6 +111,8 @@ export interface BenchResults {
   memory?: SessionMemory | null;
   /** Per-decision evaluation time of each engine on the example policies. */
   decisions: DecisionTiming[];
+  /** The pgbench statement's decision, uncached and cached, per engine (absent in older results). */
+  pgbenchDecisions?: PgbenchDecisionTiming[];
   /** Time from a commit to the policy deciding statements, per engine (empty when not measured). */
   activation: ActivationTiming[];
   /** A large SELECT masked at the source against the same SELECT unmasked (absent when not measured). */

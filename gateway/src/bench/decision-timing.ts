@@ -6,6 +6,7 @@ import { buildPolicyInput } from '../policy/input.ts';
 import { loadPolicyEngine } from '../policy/load.ts';
 import type { PolicyInput } from '../policy/types.ts';
 import { analyzeQuery, loadSqlParser } from '../sql/parser.ts';
+import { percentile } from './latency-stats.ts';
 
 export interface DecisionTiming {
   engine: EngineKind;
@@ -57,10 +58,18 @@ export function decisionCorpus(): PolicyInput[] {
   return inputs;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)]!;
+/** Median, p99 and mean of microsecond samples. */
+export interface MicrosStats {
+  samples: number;
+  medianMicros: number;
+  p99Micros: number;
+  meanMicros: number;
+}
+
+export function microsStats(samples: readonly number[]): MicrosStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  return { samples: sorted.length, medianMicros: percentile(sorted, 50) ?? 0, p99Micros: percentile(sorted, 99) ?? 0, meanMicros: mean };
 }
 
 /** Times `rounds` passes over the corpus after a warm-up pass; never asserts anything. */
@@ -74,15 +83,14 @@ export function timeDecisions(engine: PolicyEngine, inputs: PolicyInput[], round
       samples.push(Number(process.hrtime.bigint() - start) / 1000);
     }
   }
-  samples.sort((a, b) => a - b);
-  const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+  const stats = microsStats(samples);
   return {
     engine: engine.kind,
     inputs: inputs.length,
-    decisions: samples.length,
-    medianMicros: percentile(samples, 50),
-    p99Micros: percentile(samples, 99),
-    meanMicros: mean,
+    decisions: stats.samples,
+    medianMicros: stats.medianMicros,
+    p99Micros: stats.p99Micros,
+    meanMicros: stats.meanMicros,
   };
 }
 

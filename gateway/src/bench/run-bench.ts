@@ -19,6 +19,7 @@ import { pgbouncerVersion, startPgbouncer, type RunningPgbouncer } from './pgbou
 import { measureSessionMemory } from './session-memory.ts';
 import { stopOnExit } from './stop-on-exit.ts';
 import { measureDecisionTimings, type DecisionTiming } from './decision-timing.ts';
+import { describePgbenchDecisions, measurePgbenchDecisions, PGBENCH_DECISIONS, type PgbenchDecisionTiming } from './pgbench-decision-timing.ts';
 import { measureActivationTimings } from './activation-timing.ts';
 import { MASK_VARIANTS, describeImplementation, measureMaskedSelect, prepareMaskedTable, type MaskedSelectTiming } from './masked-select.ts';
 import type { ActivationTiming } from './activation-timing.ts';
@@ -99,6 +100,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
     connectPerTransaction: measured?.connectPerTransaction ?? [],
     memory: measured?.memory ?? null,
     decisions: measured?.decisions ?? [],
+    pgbenchDecisions: measured?.pgbenchDecisions ?? [],
     activation: measured?.activation ?? [],
     masking: measured?.masking ?? null,
     auditDurability: measured?.auditDurability ?? null,
@@ -118,6 +120,7 @@ interface PgbenchParts {
   connectPerTransaction: ConnectResult[];
   memory: SessionMemory | null;
   decisions: DecisionTiming[];
+  pgbenchDecisions: PgbenchDecisionTiming[];
   activation: ActivationTiming[];
   masking: MaskedSelectTiming | null;
   auditDurability: AuditDurabilityTiming | null;
@@ -300,6 +303,13 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       rounds: options.decisionRounds,
     });
     for (const d of decisions) step(`${d.engine}: median ${d.medianMicros.toFixed(1)} µs, p99 ${d.p99Micros.toFixed(1)} µs per decision`);
+    const pgbenchDecisions = await measurePgbenchDecisions({
+      policiesRoot: path.join(REPO_ROOT, 'policies'),
+      buildDir: path.join(workDir, 'policy-build'),
+      engines: ['rego', 'cedar'],
+      decisions: PGBENCH_DECISIONS,
+    });
+    for (const line of describePgbenchDecisions(pgbenchDecisions)) step(line);
 
     let activation: ActivationTiming[] = [];
     if (options.activationCommits > 0) {
@@ -318,7 +328,7 @@ async function measurePgbenchParts(options: BenchOptions, step: (message: string
       }
     }
 
-    return { results, connectPerTransaction, memory, decisions, activation, masking, auditDurability };
+    return { results, connectPerTransaction, memory, decisions, pgbenchDecisions, activation, masking, auditDurability };
   } finally {
     await pgbouncer?.stop().catch((e: unknown) => print(`PgBouncer stop failed: ${String(e)}`));
     for (const g of [gateway, gatewayWithoutApprove, gatewayPooled, ...auditGateways]) await g?.close().catch((e: unknown) => print(`gateway close failed: ${String(e)}`));

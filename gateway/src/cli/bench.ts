@@ -60,8 +60,10 @@ Options:
   --out <dir>       results directory (default bench-results)
   --only <part>     run only one part: pgbench (comparison with direct and PgBouncer,
                     -C, memory, decision and activation timings), isolation (the
-                    isolation harness) or masking (the masked 100,000-row SELECT alone,
-                    printed, not written to --out; --masking-passes, default 3)
+                    isolation harness), masking (the masked 100,000-row SELECT alone,
+                    printed, not written to --out; --masking-passes, default 3) or
+                    decisions (the policy decision timings alone, printed, not written;
+                    --decision-rounds passes over the corpus)
   --sessions <n>    isolation: well-behaved sessions (default 200, at most 1000)
   --isolation-seconds <n>
                     isolation: seconds per phase (default 30, at most 900; the recovery
@@ -85,6 +87,7 @@ Examples:
     --decision-rounds 2 --audit-rounds 0 --activation-commits 0 --out /tmp/bench   # a quick check
   npm run bench -- --only isolation --sessions 20 --isolation-seconds 5   # a quick check
   npm run bench -- --only masking --masking-passes 5   # the masked SELECT alone, printed
+  npm run bench -- --only decisions                     # policy decision timings alone, printed
   npm run bench -- --only isolation --soak --sessions 500 --isolation-seconds 600
 `;
 
@@ -161,7 +164,11 @@ export const benchCommand: CliCommand = {
     } catch {
       return fail(`--upstream is not a URL: ${values.upstream}`);
     }
-    if (!['', 'pgbench', 'isolation', 'masking'].includes(values.only)) return fail('--only takes pgbench, isolation or masking');
+    if (!['', 'pgbench', 'isolation', 'masking', 'decisions'].includes(values.only)) return fail('--only takes pgbench, isolation, masking or decisions');
+    if (values.only === 'decisions') {
+      const { runDecisionsOnly } = await import('../bench/run-decisions.ts');
+      return await runDecisionsOnly({ rounds: decisionRounds, print: (line) => process.stdout.write(`${line}\n`) });
+    }
     if (values.only === 'masking') {
       const passes = positive(values['masking-passes']);
       if (passes === undefined || passes > 50) return fail('--masking-passes must be a positive integer up to 50');

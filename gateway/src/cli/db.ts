@@ -18,7 +18,8 @@ Installs what masking at the source needs in one database, idempotently:
     Gatehouse's upstream role only (--grant-to). The digest and hash are the C extension
     gatehouse_mask when the server has it (scripts/ensure-mask-extension.sh installs it on a
     self-managed server; creating it needs a superuser), else PL/pgSQL: same hashes, slower.
-    The command says which implementation is active;
+    A database set up with an older version of the extension is updated (ALTER EXTENSION
+    gatehouse_mask UPDATE; 1.1 adds last4 in C). The command says which implementation is active;
   - when run as a superuser, the event trigger gatehouse_catalog_notify: a schema change made
     directly on the server then reaches every Gatehouse instance at once (NOTIFY), not at its
     next 30 s catalog read. Without a superuser this step is skipped, and said so.
@@ -90,6 +91,7 @@ export const dbCommand: CliCommand = {
       switch (active.kind) {
         case 'c':
           process.stdout.write(`gatehouse db setup: keyed masks computed by the C extension gatehouse_mask ${active.version}\n`);
+          if (active.notUpdated !== undefined) process.stdout.write(`gatehouse db setup: warning: kept gatehouse_mask ${active.version} (${active.notUpdated}); last4 stays an SQL expression\n`);
           break;
         case 'plpgsql':
           process.stdout.write(`gatehouse db setup: keyed masks computed by PL/pgSQL (${active.why})\n`);

@@ -81,8 +81,9 @@ export function keyTableStatements(): string[] {
  * Statements that create the functions (after keyTableStatements); idempotent. With `c`, the
  * extension already created gatehouse_mask_digest and gatehouse_mask_hash: they are left alone (a
  * CREATE OR REPLACE would turn them back into PL/pgSQL) and only owned, revoked and granted here.
+ * `cLast4`: the extension (1.1 and later) has gatehouse_mask_last4, granted like the others.
  */
-export function functionStatements(grantTo: string, implementation: MaskImplementation): string[] {
+export function functionStatements(grantTo: string, implementation: MaskImplementation, cLast4 = false): string[] {
   const role = ident(grantTo);
   const owner = ident(MASK_OWNER_ROLE);
   // No `SET search_path` clause: it costs a configuration change and restore on every call (one
@@ -96,6 +97,7 @@ export function functionStatements(grantTo: string, implementation: MaskImplemen
     'gatehouse.gatehouse_mask_hash(text, text)',
     'gatehouse.gatehouse_mask_fake(text, text, text)',
     'gatehouse.gatehouse_mask_fake_date(text, date)',
+    ...(implementation === 'c' && cLast4 ? ['gatehouse.gatehouse_mask_last4(text)'] : []),
   ];
   // Every keyed value is HMAC-SHA256(key, domain || 0x00 || purpose || 0x00 || value): `domain` names
   // the masked column ("schema.table.column"), so equal values hash differently in different

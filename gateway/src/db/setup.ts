@@ -2,7 +2,8 @@
 // the keyed functions of db/mask-functions.ts, in one transaction under an advisory lock so that
 // concurrent setups of the same database do not race. The digest and hash are the C extension
 // gatehouse_mask when the server has it and the setup role may create it, PL/pgSQL otherwise
-// (same outputs). Used by `gatehouse db setup`, the demo and the bench.
+// (same outputs); an older version of the extension in the database is updated (1.1 adds the C
+// last4). Used by `gatehouse db setup`, the demo and the bench.
 
 import {
   MASK_EXTENSION,
@@ -30,7 +31,10 @@ export interface SetupOptions {
 }
 
 /** Which implementation is active after setup, and why PL/pgSQL when it is. */
-export type ImplementationReport = { kind: 'c'; version: string } | { kind: 'plpgsql'; why: string };
+export type ImplementationReport =
+  /** `notUpdated`: why an older version of the extension in this database stayed (ALTER EXTENSION UPDATE failed). */
+  | { kind: 'c'; version: string; notUpdated?: string }
+  | { kind: 'plpgsql'; why: string };
 
 export interface SetupReport {
   /** Whether a key was written now (false: the database already had one, kept). */
@@ -56,7 +60,8 @@ export async function setupMaskFunctions(client: SqlRunner, options: SetupOption
     await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1)', [SETUP_LOCK]);
     for (const sql of keyTableStatements()) await client.query(sql);
     const implementation = await chooseImplementation(client, options.implementation ?? 'auto');
-    for (const sql of functionStatements(options.grantTo, implementation.kind)) await client.query(sql);
+    const cLast4 = implementation.kind === 'c' && (await hasFunction(client, 'gatehouse.gatehouse_mask_last4(text)'));
+    for (const sql of functionStatements(options.grantTo, implementation.kind, cLast4)) await client.query(sql);
     const key = keyStatement(options.key ?? newMaskKey(), options.rotate === true);
     const res = await client.query(key.text, key.values);
     await client.query('COMMIT');
@@ -68,6 +73,30 @@ export async function setupMaskFunctions(client: SqlRunner, options: SetupOption
 }
 
 const ENSURE = 'scripts/ensure-mask-extension.sh';
+
+async function hasFunction(client: SqlRunner, signature: string): Promise<boolean> {
+  const row = (await client.query('SELECT pg_catalog.to_regprocedure($1) IS NOT NULL AS present', [signature])).rows[0] as { present: boolean };
+  return row.present;
+}
+
+/**
+ * A database set up with an older version of the extension than the server has (e.g. 1.0, before
+ * the C last4) is updated (ALTER EXTENSION ... UPDATE, which needs a superuser, as CREATE did).
+ * Refused or failed, the installed version stays and keeps working: its functions are in the new
+ * library too, and Gatehouse uses only what the database has. Returns the version now installed.
+ */
+async function updateExtension(client: SqlRunner, installed: string, available: string | null): Promise<ImplementationReport> {
+  if (available === null || available === installed) return { kind: 'c', version: installed };
+  await client.query('SAVEPOINT gatehouse_mask_update');
+  try {
+    await client.query(`ALTER EXTENSION ${MASK_EXTENSION} UPDATE`);
+    await client.query('RELEASE SAVEPOINT gatehouse_mask_update');
+    return { kind: 'c', version: available };
+  } catch (e) {
+    await client.query('ROLLBACK TO SAVEPOINT gatehouse_mask_update');
+    return { kind: 'c', version: installed, notUpdated: `ALTER EXTENSION ${MASK_EXTENSION} UPDATE to ${available} failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
 
 /** Inside setup's transaction: creates the extension when it is wanted and possible. */
 async function chooseImplementation(client: SqlRunner, wanted: MaskImplementation | 'auto'): Promise<ImplementationReport> {
@@ -87,7 +116,7 @@ async function chooseImplementation(client: SqlRunner, wanted: MaskImplementatio
     }
     return { kind: 'plpgsql', why: 'asked for' };
   }
-  if (row.installed !== null) return { kind: 'c', version: row.installed };
+  if (row.installed !== null) return updateExtension(client, row.installed, row.available);
   if (row.available === null) {
     const why = `extension ${MASK_EXTENSION} is not installed on the server (${ENSURE}, docs/data-path.md)`;
     if (wanted === 'c') throw new MaskExtensionUnavailable(why);

@@ -7,7 +7,7 @@ import type { ParsedStatement } from '../sql/facts.ts';
 import type { AppliedMask } from './mask-applied.ts';
 import type { LockPrefix } from './lock-prefix.ts';
 import type { ReadProbe } from './write-probe.ts';
-import type { SubjectPlan } from './subject-columns.ts';
+import type { SubjectPlan } from './hidden-subjects.ts';
 import type { TriggerReview } from './trigger-review.ts';
 import type { DecisionContext } from './decision-context.ts';
 
@@ -37,7 +37,7 @@ export interface DecidedStatement {
   approvalAtExecute?: boolean;
   /** For a write: how the identity reads the tables it touches without reading them (enforce/write-probe.ts). */
   probe?: ReadProbe;
-  /** For a write that can fire a trigger function nobody vouches for: whether the identity is under a mask (enforce/trigger-review.ts). */
+  /** For a write: the trigger functions nobody vouches for, and whether the identity is under a mask (enforce/trigger-review.ts, enforce/fresh-catalog.ts). */
   triggerReview?: TriggerReview;
   /** For a forwarded statement that reads or writes a PHI table: how its rows' subjects are recorded (enforce/subject-columns.ts). */
   subjects?: SubjectPlan | null;

@@ -7,7 +7,7 @@ import type { Identity, PolicyEngine, SessionInfo } from '../policy/types.ts';
 import type { PolicyEvaluator } from '../policy/evaluate.ts';
 import type { DecisionCache } from './decision-cache.ts';
 import type { ApprovalGate } from './approval-gate.ts';
-import type { Disclosures } from './subject-columns.ts';
+import type { Disclosures } from './hidden-subjects.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import type { FreshRelations } from './fresh-catalog.ts';
 

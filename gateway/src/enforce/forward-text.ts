@@ -4,7 +4,8 @@
 import { GatehouseError } from '../errors.ts';
 import { rewriteForMasksCached } from './mask-rewrite-cache.ts';
 import { detectionScopeRefusal } from './detection-scope.ts';
-import { planSubjects, type PhiTables } from './subject-columns.ts';
+import type { PhiTables } from './hidden-subjects.ts';
+import { planSubjects } from './subject-columns.ts';
 import type { DecisionContext } from './decision-context.ts';
 import type { DecidedStatement } from './decided-statement.ts';
 

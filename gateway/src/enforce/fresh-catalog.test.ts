@@ -71,6 +71,15 @@ describe('freshCatalogFor', () => {
     expect(freshCatalogFor(h.r, [{ text: 'r', input: input([]), decision: decision(true) }], CATALOG)).toBeNull();
   });
 
+  it('checks a write to a table read unmasked when the identity reads something else masked (R17a-3), not when it reads nothing masked', async () => {
+    const h = relations(new Map([[7, 'changed']]));
+    const plain = write(['clinical.elsewhere'], false);
+    expect(freshCatalogFor(h.r, [{ ...plain, triggerReview: { unvouched: [], identity: 'clear' } }], CATALOG)).toBeNull();
+    expect(await freshCatalogFor(h.r, [{ ...plain, triggerReview: { unvouched: [], identity: 'masked' } }], CATALOG)).toBe('same');
+    expect(h.asked).toEqual([[7]]);
+    expect(h.reads()).toBe(1);
+  });
+
   it('same fingerprints: same, without reading the snapshot again', async () => {
     const h = relations(new Map([[2, 's2'], [1, 's1']]));
     expect(await freshCatalogFor(h.r, [write(['clinical.visits'])], CATALOG)).toBe('same');

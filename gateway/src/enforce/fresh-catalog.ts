@@ -11,6 +11,10 @@ import { GatehouseError } from '../errors.ts';
 import type { PolicyInput } from '../policy/types.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maySeeMasks, type ProbedStatement } from './write-probe.ts';
+import type { TriggerReview } from './trigger-review.ts';
+
+/** A decided statement as the check sees it: its write probe, and whether its identity is under a mask. */
+export type CheckedStatement = ProbedStatement & { triggerReview?: TriggerReview };
 
 /** At most this long for the check and the read; then the write is refused (55000), not decided on an older snapshot. */
 export const FRESH_CATALOG_WAIT_MS = 5_000;
@@ -33,7 +37,7 @@ export interface FreshRelations {
  */
 export function freshCatalogFor(
   relations: FreshRelations,
-  statements: readonly ProbedStatement[],
+  statements: readonly CheckedStatement[],
   decidedWith: RelationCatalog | null,
 ): Promise<'same' | 'changed' | Exclude<FreshCatalogWait, 'fresh'>> | null {
   const fresh = relations.fresh;
@@ -77,9 +81,14 @@ export function reachedRelations(inputs: readonly PolicyInput[], relations: Rela
   return [...out.values()];
 }
 
-/** A statement the check is for: a write, not denied, that may meet masked columns. */
-function checked(s: ProbedStatement): boolean {
-  return s.decision.action !== 'deny' && maySeeMasks(s);
+/**
+ * A statement the check is for: a write, not denied, that may meet masked columns, or of an identity
+ * that reads something masked (the horizon probe, enforce/statement-evaluation.ts): a rule or trigger
+ * created on the server after the snapshot on a table it reads unmasked runs raw too (R17a-3).
+ */
+function checked(s: CheckedStatement): boolean {
+  if (s.decision.action === 'deny') return false;
+  return maySeeMasks(s) || (s.triggerReview?.identity === 'masked' && (s.input?.statement.tables_written ?? []).length > 0);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -96,7 +105,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
  */
 export function changedWhileHeld(
   relations: FreshRelations,
-  statements: readonly ProbedStatement[],
+  statements: readonly CheckedStatement[],
   decidedWith: RelationCatalog | null,
 ): Promise<GatehouseError | null> | null {
   const check = freshCatalogFor(relations, statements, decidedWith);

@@ -6,6 +6,7 @@
 import { parseSync } from 'libpg-query';
 import { isObject, type AstBody } from '../sql/ast.ts';
 import type { TreePath } from '../sql/relation-refs.ts';
+import { parsedStatements, type RawStatement } from '../sql/split.ts';
 
 export type Replacement =
   /** A FROM item `t [alias]` → `(derived) alias` (the alias is the table's name when none was written). */
@@ -102,9 +103,9 @@ function apply(root: unknown, r: Replacement): boolean {
  * list per statement); otherwise what differs, in words.
  */
 export function checkRewrite(original: readonly unknown[], text: string, replacements: readonly (readonly Replacement[])[]): string | null {
-  let parsed: Array<{ stmt?: unknown }>;
+  let parsed: RawStatement[];
   try {
-    parsed = ((parseSync(text) as { stmts?: Array<{ stmt?: unknown }> }).stmts ?? []).filter((s) => s.stmt !== undefined);
+    parsed = parsedStatements(text);
   } catch (e) {
     return `the rewritten text does not parse: ${e instanceof Error ? e.message : String(e)}`;
   }

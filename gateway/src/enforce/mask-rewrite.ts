@@ -15,7 +15,7 @@ import { statementTexts, type RawStatement } from '../sql/split.ts';
 import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
 import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from './mask-applied.ts';
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
-import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
+import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
 import { maskedTargetReads } from './write-target.ts';
 import { detectorsFor, type DetectorName } from './content-detectors.ts';
@@ -81,13 +81,14 @@ const refused = (message: string, hint: string): RewriteResult => ({ kind: 'refu
 
 /**
  * The derived table standing for `rel` with `masks` applied and the columns the detections scan
- * replaced by their scanned text, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`.
+ * replaced by their scanned text, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`. `functions`: what
+ * the database has of the C masks (mask-expressions.ts).
  */
-export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string, detections: readonly DetectRule[] = []): string {
+export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string, detections: readonly DetectRule[] = [], functions: MaskFunctions = { hash: false }): string {
   const tables = [rel.qualified, ...rel.ancestors];
   const columns = rel.columns.map((c) => {
     const strategy = masks.get(c.name);
-    if (strategy !== undefined) return maskedColumn(c, strategy, `${maskTable}.${c.name}`);
+    if (strategy !== undefined) return maskedColumn(c, strategy, `${maskTable}.${c.name}`, functions);
     const ref = `${SOURCE_ALIAS}.${quoteIdent(c.name)}`;
     const detectors = [...new Set(tables.flatMap((t) => detectorsFor(detections, t, c.name)))] as DetectorName[];
     return detectors.length === 0 ? ref : `${scannedExpression(c, ref, detectors)} AS ${quoteIdent(c.name)}`;
@@ -335,9 +336,9 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
   }
   switch (ref.position) {
     case 'from':
-      return planFrom(ref, target, masks, table, ctx.tokens, ctx.detections);
+      return planFrom(ref, target, masks, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
     case 'copy':
-      return planCopy(ref, target, masks, table, ctx.tokens, ctx.detections);
+      return planCopy(ref, target, masks, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
     case 'target':
       return planTarget(ref, target, masks, table, ctx.uses);
     case 'other':
@@ -360,7 +361,7 @@ function located(): RewriteRefusal {
   return { message: 'Gatehouse could not locate a masked table reference in this statement', hint: 'Write it as schema.table AS alias.' };
 }
 
-function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[]): Planned {
+function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
   const rv = ref.rangeVar;
   const inherit = rv['inh'] === true;
   const first = tokens.indexAt(numberOf(rv['location']));
@@ -385,7 +386,7 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     if (tokens.text(after) === '*') end = after; // `t *`: descendants included, as by default
   }
   const alias = isObject(rv['alias']) ? (rv['alias'] as AstBody) : null;
-  const derived = derivedTable(rel, masks, inherit, table, detections);
+  const derived = derivedTable(rel, masks, inherit, table, detections, functions);
   const aliasText = alias === null ? ` AS ${quoteIdent(str(rv, 'relname') ?? rel.name)}` : '';
   let text = `${derived}${aliasText}`;
   const keyword = tokens.prev(start);
@@ -417,7 +418,7 @@ function planTarget(ref: RelationRef, rel: RelationInfo, masks: TableMasks, tabl
   };
 }
 
-function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[]): Planned {
+function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
   const copy = ref.copy!;
   if (copy['is_from'] === true) {
     return {
@@ -436,7 +437,7 @@ function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     end = closing(tokens, open);
     if (end < 0) return located();
   }
-  const derived = derivedTable(rel, masks, true, table, detections);
+  const derived = derivedTable(rel, masks, true, table, detections, functions);
   const relname = str(ref.rangeVar, 'relname') ?? rel.name;
   const select = `SELECT ${columns.length === 0 ? '*' : columns.map((c) => quoteIdent(c!)).join(', ')} FROM ${derived} AS ${quoteIdent(relname)}`;
   return {

@@ -167,6 +167,8 @@ export interface MaskFunctions {
   superuser?: boolean;
   /** Which code computes the keyed hash (the C extension gatehouse_mask or PL/pgSQL); logged at startup. */
   implementation?: 'c' | 'plpgsql';
+  /** gatehouse_mask_last4 (extension gatehouse_mask 1.1) can be called: last4 in C instead of SQL. */
+  last4?: boolean;
 }
 
 export class RelationCatalog {

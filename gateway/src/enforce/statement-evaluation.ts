@@ -13,7 +13,8 @@ import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID }
 import { catalogFacts } from './catalog-facts.ts';
 import { probeInput, probeTables, readProbe, type ReadProbe } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
-import { alreadyMasked, horizonIdentity, horizonOf, unvouchedTriggerFunctions, type TriggerReview } from './trigger-review.ts';
+import { alreadyMasked, horizonIdentity, horizonOf, unvouchedTriggerFunctions, type Horizon, type TriggerReview } from './trigger-review.ts';
+import { identityHorizonBase, identityHorizonInput } from './identity-horizon.ts';
 import { CATALOG_STALE_POLICY_ID, type CatalogChangeWait, type DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement } from './decided-statement.ts';
 
@@ -101,19 +102,35 @@ function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { 
 }
 
 /**
- * A write that can fire a trigger function nobody vouches for: is the identity under a mask? Its own
- * verdict or read probe may say so; otherwise the policy is asked how it reads every relation (the
- * horizon probe, cached like any verdict): a trigger's function may read any (enforce/trigger-review.ts).
+ * For every write: is the identity under a mask? Its own verdict or read probe may say so; otherwise the
+ * policy is asked how it reads every relation (the horizon probe, cached like any verdict). A trigger's
+ * function may read any relation (enforce/trigger-review.ts), and so may a rule or trigger created on
+ * the server after the snapshot was read: a write under a mask is checked against the server's catalog
+ * before it runs whatever table it writes (enforce/fresh-catalog.ts; red-team round 17a, R17a-3).
  */
 function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations: RelationCatalog | null, key: DecisionCacheKey, e: Evaluated): Evaluated | Promise<Evaluated> {
-  if (e.input === null || e.verdict.action === 'deny') return e;
+  if (e.input === null || e.verdict.action === 'deny' || e.input.statement.tables_written.length === 0) return e;
   const unvouched = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current());
-  if (unvouched.length === 0) return e;
   if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
   const horizon = horizonOf(relations);
-  const answer = verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`);
+  // An unreviewed trigger function: the policy is asked about this statement reading every relation.
+  // Otherwise about a plain SELECT of every relation by the identity, cached per identity (identity-horizon.ts).
+  const answer =
+    unvouched.length > 0
+      ? verdictOf(ctx, engine, probeInput(e.input, horizon.tables), key === null ? null : `${key}\u0001horizon\u0000${horizon.digest}`)
+      : identityHorizon(ctx, engine, horizon);
+  // Not cacheable (an engine that is not deterministic): counted as under a mask, which costs the write
+  // one catalog query instead of an evaluation over every relation each time.
+  if (answer === null) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
   const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
   return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
+}
+
+/** The policy's answer for the identity's SELECT of every relation of `horizon` (cached per identity, not per statement); null when it cannot be cached. */
+function identityHorizon(ctx: DecisionContext, engine: PolicyEngine, horizon: Horizon): BudgetedVerdict | Promise<BudgetedVerdict> | null {
+  const base = identityHorizonBase(ctx.identity, ctx.session);
+  const key = DecisionCache.keyFor(engine, base);
+  return key === null ? null : verdictOf(ctx, engine, identityHorizonInput(base, horizon), `${key}\u0001identity-horizon\u0000${horizon.digest}`);
 }
 
 /**

@@ -115,6 +115,13 @@ describe('planSubjects: SELECT', () => {
     expect(r.plans[0]!.unknown['clinical.patients']).toContain('masked');
   });
 
+  it('takes an unaliased subquery in FROM (PostgreSQL 16 and later) for a derived table without subjects', () => {
+    // Reading the alias of every derived table threw here when it had none.
+    const r = plan('SELECT * FROM (SELECT 1 AS one), clinical.patients');
+    expect(r.plans[0]).toEqual({ hidden: ['clinical.patients'], returningAdded: false, unknown: {} });
+    expect(plan('SELECT * FROM (SELECT id FROM clinical.patients), clinical.patients').plans[0]!.unknown['clinical.patients']).toMatch(/also read elsewhere/);
+  });
+
   it('does not trust a derived table whose subject column is computed', () => {
     const r = plan('SELECT * FROM (SELECT id + 1 AS id FROM clinical.patients) p');
     expect(r.text).toBeNull();

@@ -32,6 +32,22 @@ describe('unvouchedTriggerFunctions', () => {
     expect(unvouchedTriggerFunctions(input([]), verdict(), ROUTINES)).toEqual([]);
   });
 
+  it('a review pinned to a definition vouches only while every trigger of the function runs that definition', () => {
+    const d1 = `sha256:${'1'.repeat(64)}`;
+    const d2 = `sha256:${'2'.repeat(64)}`;
+    const fired = ['public.quote_ssn'];
+    const at = (digest: string | undefined) => input(fired, [{ ...log, ...(digest === undefined ? {} : { function_digest: digest }) }]);
+    expect(unvouchedTriggerFunctions(at(d1), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual([]);
+    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(at(undefined), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: ['public.quote_ssn'] }), ROUTINES)).toEqual([]);
+    const e = triggerReviewRefusal([{ input: at(d2), decision: { id: 'd1', action: 'allow', reviewed: [`public.quote_ssn@${d1}`] }, triggerReview: { unvouched: fired, identity: 'masked' } }]);
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('another definition');
+    expect(e?.detail).toBe(`reviewed: ${d1}; now: ${d2}`);
+    expect(e?.hint).toContain(`public.quote_ssn@${d2}`);
+  });
+
   it('counts a built-in function whose effect tells a stored value, and C functions outside pg_catalog (red-team round 17a)', () => {
     const fired = ['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger', 'pg_catalog.tsvector_update_trigger'];
     expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger']);

@@ -11,13 +11,14 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
 import type { EngineVerdict, PolicyInput } from '../policy/types.ts';
+import { reviewOf } from '../policy/reviewed-entries.ts';
 import type { ReadProbe } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 
 const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
 
-/** What the trigger check found for one write: the functions nobody vouches for, and how the identity reads. */
+/** What the trigger check found for one write (any write not denied): the functions nobody vouches for, and how the identity reads. */
 export interface TriggerReview {
   /** Trigger functions (and functions their WHEN conditions call) neither built in nor reviewed by the policy. */
   unvouched: string[];
@@ -43,14 +44,20 @@ const REVEALING_BUILT_INS: ReadonlySet<string> = new Set(['pg_catalog.suppress_r
 export function unvouchedTriggerFunctions(input: PolicyInput, verdict: EngineVerdict, routines: RoutineCatalog | null): string[] {
   const fired = input.statement.trigger_functions ?? [];
   if (fired.length === 0) return [];
-  const reviewed = new Set(verdict.reviewed ?? []);
+  const reviewed = verdict.reviewed ?? [];
   return fired.filter((f) => {
-    if (reviewed.has(f)) return false;
+    const review = reviewed.length === 0 ? 'unlisted' : reviewOf(f, reviewed, definitionsOf(input, f));
+    if (review === 'name' || review === 'pinned') return false;
     if (REVEALING_BUILT_INS.has(f)) return true;
     const dot = f.indexOf('.');
     if (routines === null || dot < 0 || f.slice(0, dot) !== 'pg_catalog') return true;
     return routines.verdict('function', { schema: 'pg_catalog', name: f.slice(dot + 1) }) !== 'harmless';
   });
+}
+
+/** The definitions (function_digest) function `f` runs with in the statement's triggers. */
+function definitionsOf(input: PolicyInput, f: string): Array<string | undefined> {
+  return (input.statement.triggers ?? []).filter((t) => t.function === f).map((t) => t.function_digest);
 }
 
 /** The relations a trigger's function may read, and a digest of their names (for the probe's cache key). */
@@ -89,7 +96,7 @@ export function horizonIdentity(probe: ReadProbe, detections: readonly unknown[]
 /** What the refusal needs of a decided statement. */
 export interface ReviewedStatement {
   input: PolicyInput | null;
-  decision: { id: string; action: string };
+  decision: { id: string; action: string; reviewed?: string[] };
   triggerReview?: TriggerReview;
 }
 
@@ -101,6 +108,19 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
     const f = review.unvouched[0]!;
     const trigger = (s.input?.statement.triggers ?? []).find((t) => t.function === f);
     const what = trigger === undefined ? `a trigger it can fire calls ${f} in its WHEN condition` : `it can fire trigger ${trigger.name} on ${trigger.table}, whose function ${f}`;
+    const pins = (s.decision.reviewed ?? []).filter((e) => e.startsWith(`${f}@`));
+    if (pins.length > 0) {
+      const now = trigger?.function_digest ?? 'unknown (a WHEN condition\'s function has no trigger of its own)';
+      return new GatehouseError(
+        'FEATURE_NOT_SUPPORTED',
+        `Gatehouse does not run this write while a mask applies to you: ${what} is reviewed by the policy for another definition than the database has now (changed since the review, e.g. CREATE OR REPLACE FUNCTION)`,
+        {
+          decisionId: s.decision.id,
+          detail: `reviewed: ${pins.map((e) => e.slice(f.length + 1)).join(', ')}; now: ${now}`,
+          hint: `The policy owners can review ${f} as it is now and pin the new definition (${f}@${trigger?.function_digest ?? 'sha256:...'}); otherwise this write needs an identity without masks.`,
+        },
+      );
+    }
     return new GatehouseError(
       'FEATURE_NOT_SUPPORTED',
       `Gatehouse does not run this write while a mask applies to you: ${what} is user-defined and reads tables raw (it could raise or write masked values), and the policy does not list it as reviewed`,

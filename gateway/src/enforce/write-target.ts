@@ -5,7 +5,7 @@
 // untouched (red-team round 5, R5-4). Names only, no scoping: a name that may denote a masked
 // column of the target counts, whichever relation PostgreSQL would resolve it to.
 
-import { bodyOf, isObject, list, str, type AstBody } from '../sql/ast.ts';
+import { aliasName, bodyOf, list, str, type AstBody } from '../sql/ast.ts';
 import type { ColumnUses, RelationRef } from '../sql/relation-refs.ts';
 import type { TableMasks } from './mask-applied.ts';
 
@@ -17,7 +17,7 @@ const ROW_NAMES = ['old', 'new', 'excluded'];
  * or a whole-row reference), in the masks' order; empty when it reads none.
  */
 export function maskedTargetReads(ref: RelationRef, masks: TableMasks, uses: ColumnUses): string[] {
-  const alias = isObject(ref.rangeVar['alias']) ? str(ref.rangeVar['alias'] as AstBody, 'aliasname') : null;
+  const alias = aliasName(ref.rangeVar);
   const rowNames = new Set([alias ?? str(ref.rangeVar, 'relname') ?? '', ...ROW_NAMES, ...returningAliases(ref.write ?? null)]);
   if (uses.bareStar || [...rowNames].some((n) => uses.starQualifiers.has(n) || uses.names.has(n))) return ['*'];
   const inferred = inferenceColumns(ref.write ?? null);

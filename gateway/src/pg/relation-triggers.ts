@@ -4,6 +4,20 @@
 import type { TriggerInfo } from '../enforce/relation-catalog.ts';
 
 /**
+ * What decides what a trigger's function does when it runs, hashed: its language, owner (a SECURITY
+ * DEFINER function runs as it), SECURITY DEFINER flag, SET options, object file (C) and source. A
+ * `CREATE OR REPLACE FUNCTION` or `ALTER FUNCTION` after a review changes it (enforce/trigger-review.ts).
+ * Each part is length-prefixed, so no two definitions hash the same text.
+ */
+const FUNCTION_DIGEST = `'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat(
+      pg_catalog.length(l.lanname), ':', l.lanname, pg_catalog.length(p.proowner::pg_catalog.regrole::text), ':', p.proowner::pg_catalog.regrole::text, p.prosecdef::text, ':',
+      pg_catalog.length(coalesce(p.proconfig::text, '')), ':', coalesce(p.proconfig::text, ''),
+      pg_catalog.length(coalesce(p.probin, '')), ':', coalesce(p.probin, ''), pg_catalog.length(p.prosrc), ':', p.prosrc), 'UTF8')), 'hex')`;
+
+/** The definition digest of one function ($1, a regprocedure text such as 'clinical.stamp()' or a name), as statement.triggers reports it. */
+export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang WHERE p.oid = $1::text::pg_catalog.regproc`;
+
+/**
  * Enabled user triggers (not internal: foreign-key checks are PostgreSQL's own; not disabled:
  * tgenabled 'D') of relations in user schemas, with their function's schema, name, language and
  * SECURITY DEFINER flag. Triggers enabled only in replica mode ('R') are listed too: a session that
@@ -13,6 +27,7 @@ import type { TriggerInfo } from '../enforce/relation-catalog.ts';
  */
 export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
     pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner",
+    ${FUNCTION_DIGEST} AS "functionDigest",
     ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
             FROM pg_catalog.pg_depend d
             LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
@@ -41,6 +56,8 @@ export interface TriggerRow {
   functionName: string;
   language: string;
   securityDefiner: boolean;
+  /** The function's definition digest (FUNCTION_DIGEST); absent in rows read before. */
+  functionDigest?: string;
   /** User functions the trigger's WHEN condition calls ("schema.name"); absent in rows read before. */
   whenFunctions?: string[];
 }
@@ -73,6 +90,7 @@ export function triggersByRelation(rows: readonly TriggerRow[], relations: Reado
       function: `${row.functionSchema}.${row.functionName}`,
       language: row.language,
       security_definer: row.securityDefiner,
+      ...(row.functionDigest === undefined ? {} : { function_digest: row.functionDigest }),
       ...triggerShape(row.type),
     });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { subjectHasher } from '../audit/subjects.ts';
-import type { SubjectPlan } from '../enforce/subject-columns.ts';
+import type { SubjectPlan } from '../enforce/hidden-subjects.ts';
 import { dataRow, decodeDataRow } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
 import type { ResultContext } from './pending.ts';

@@ -4,7 +4,7 @@
 // (audit/subjects.ts).
 
 import { SubjectCollector, type SubjectsRecord } from '../audit/subjects.ts';
-import type { Disclosures, SubjectPlan } from '../enforce/subject-columns.ts';
+import type { Disclosures, SubjectPlan } from '../enforce/hidden-subjects.ts';
 import { dataRow, decodeDataRow } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
 import type { ResultContext } from './pending.ts';

@@ -188,12 +188,15 @@ function principalEntities(input: PolicyInput): EntityJson[] {
 
 /**
  * The entities a slice can look at: the principal (its parents are what `in` tests) and the
- * resource with only the attributes the slice reads, the groups only when it can read theirs.
+ * resource with only the attributes the slice reads, the groups only when it can read theirs. A
+ * resource none of whose attributes can be read is left out: it has no parents, so `in` and `==`
+ * answer the same without it, and each entity costs cedar-wasm about 10 µs to convert.
  */
 function entitiesFor(slice: CedarSlice, principal: EntityJson[], resource: EntityJson): EntityJson[] {
   const agent = withAttributes(principal[0]!, slice.principalAttributes);
-  const table = withAttributes(resource, slice.resourceAttributes);
-  return slice.otherEntities ? [agent, ...principal.slice(1), table] : [agent, table];
+  if (slice.otherEntities) return [agent, ...principal.slice(1), withAttributes(resource, slice.resourceAttributes)];
+  if (slice.resourceAttributes !== 'all' && slice.resourceAttributes.size === 0) return [agent];
+  return [agent, withAttributes(resource, slice.resourceAttributes)];
 }
 
 function withAttributes(entity: EntityJson, reads: CedarSlice['principalAttributes']): EntityJson {

@@ -9,6 +9,7 @@ import { GatehouseError } from '../errors.ts';
 import { readPolicyFiles } from './policy-files.ts';
 import { readApprovalRequirements } from './approval-requirements.ts';
 import { DETECTOR_NAMES, MASK_STRATEGIES, type ApprovalRequirements, type DetectorName, type MaskStrategy } from './types.ts';
+import { parseReviewedEntry } from './reviewed-entries.ts';
 
 /** The schema shipped with Gatehouse, used when a policy directory brings none. */
 export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
@@ -118,14 +119,19 @@ function meaningOf(id: string, effect: 'permit' | 'forbid', annotations: Record<
   return { effect, outcome: 'allow', reason };
 }
 
-/** "public.stamp, audit.log_row" → the qualified functions a @reviewed annotation vouches for. */
+/**
+ * "public.stamp, audit.log_row@sha256:<hex>" → the qualified functions a @reviewed annotation vouches
+ * for, each by name or pinned to a definition (policy/reviewed-entries.ts).
+ */
 export function parseReviewed(id: string, spec: string, file = 'policy'): string[] {
   const out: string[] = [];
   for (const item of spec.split(',')) {
     const name = item.trim();
-    const dot = name.indexOf('.');
-    if (dot <= 0 || dot === name.length - 1 || /\s/.test(name)) {
-      throw invalid(`${file}: policy "${id}" has a bad @reviewed entry "${name}"`, 'expected schema-qualified function names, comma-separated: @reviewed("public.stamp_row, audit.log_row")');
+    if (parseReviewedEntry(name).kind === 'malformed') {
+      throw invalid(
+        `${file}: policy "${id}" has a bad @reviewed entry "${name}"`,
+        'expected schema-qualified function names, comma-separated, each optionally pinned to a definition: @reviewed("public.stamp_row, audit.log_row@sha256:<64 hex digits>")',
+      );
     }
     out.push(name);
   }

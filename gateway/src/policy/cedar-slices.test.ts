@@ -72,6 +72,26 @@ describe('cedarSlicer', () => {
     }
   });
 
+  it('reads nothing behind an `&&` that is false for the action or the resource type of the slice', () => {
+    const s = cedarSlicer({
+      p:
+        'forbid (principal, action in [Gatehouse::Action::"read", Gatehouse::Action::"execute"], resource) when { ' +
+        '(resource is Gatehouse::Table && resource.name == "x") || ' +
+        '(action == Gatehouse::Action::"execute" && !context.functions.isEmpty() && context.functions.containsAny(["f"])) };',
+    });
+    const read = s.slice('read', alice);
+    expect([read.context, read.resourceAttributes]).toEqual([new Set(), new Set(['name'])]);
+    const execute = s.slice('execute', alice);
+    expect([execute.context, execute.resourceAttributes]).toEqual([new Set(['functions']), new Set()]);
+  });
+
+  it('still reads behind an `&&` whose left side may hold: another operator, an unqualified type, an action set', () => {
+    for (const guard of ['action != Gatehouse::Action::"read"', 'resource is Database', 'action in [Gatehouse::Action::"execute"]', 'resource is Gatehouse::Database']) {
+      const s = cedarSlicer({ p: `forbid (principal, action, resource) when { ${guard} && context.kind == "x" };` }).slice('execute', alice);
+      expect({ guard, context: s.context }).toEqual({ guard, context: new Set(['kind']) });
+    }
+  });
+
   it('wholeSetSlicer gives every request everything', () => {
     const whole = wholeSetSlicer(TEXTS).slice('read', alice);
     expect(whole.policies).toBe(Object.keys(TEXTS).length);

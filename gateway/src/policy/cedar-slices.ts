@@ -64,6 +64,7 @@ interface ScopedPolicy {
   id: string;
   text: string;
   principal: ScopeJson;
+  /** What its conditions can read in a request for the action the policy is filed under. */
   reads: AttributeReads;
 }
 
@@ -84,9 +85,10 @@ export function cedarSlicer(texts: Record<string, string>): CedarSlicer {
       throw new GatehouseError('CONFIG_INVALID', `Cedar policy ${id} does not parse`, { detail: json.errors.map((e) => e.message).join('\n') });
     }
     const est = json.json as unknown as { principal: ScopeJson; action: ScopeJson; resource: ScopeJson; conditions: unknown };
-    const scoped: ScopedPolicy = { id, text, principal: est.principal, reads: attributeReads(est.conditions) };
     for (const action of CEDAR_ACTIONS) {
-      if (actionCanMatch(est.action, action) && resourceCanMatch(est.resource, RESOURCE_TYPE[action])) byAction[action].push(scoped);
+      if (actionCanMatch(est.action, action) && resourceCanMatch(est.resource, RESOURCE_TYPE[action])) {
+        byAction[action].push({ id, text, principal: est.principal, reads: attributeReads(est.conditions, { action, resourceType: RESOURCE_TYPE[action] }) });
+      }
     }
   }
   const remembered = new Map<string, CedarSlice>();
@@ -233,13 +235,22 @@ export interface AttributeReads {
 
 const READ_VARS = ['context', 'principal', 'resource'] as const;
 
+/** What every request of a slice has in common: its action and its resource's type. */
+export interface RequestShape {
+  action: CedarAction;
+  resourceType: string;
+}
+
 /**
  * The attributes EST conditions read: `context.x`, `principal has x`, `resource["x"]` (one EST
  * node). Bare `principal`/`resource` (compared, `in`, `is`) read no attribute; bare `context`
  * reads all of it. An access on anything else (an entity literal, `action`, an `if`'s result)
- * could reach any entity's attributes: then everything is read.
+ * could reach any entity's attributes: then everything is read. The right side of an `&&` whose left
+ * side is false for every request of `shape` (`action == <another action>`, `resource is <another
+ * type>`) is never evaluated (Cedar's `&&` stops at a false left side, errors included), so it reads
+ * nothing.
  */
-function attributeReads(node: unknown): AttributeReads {
+export function attributeReads(node: unknown, shape: RequestShape): AttributeReads {
   const reads: AttributeReads = { context: new Set(), principal: new Set(), resource: new Set(), otherEntities: false };
   const readAll = (): void => {
     reads.context = 'all';
@@ -256,6 +267,11 @@ function attributeReads(node: unknown): AttributeReads {
     const record = value as Record<string, unknown>;
     if (record['Var'] === 'context') {
       reads.context = 'all';
+      return;
+    }
+    const and = record['&&'] as { left?: unknown; right?: unknown } | undefined;
+    if (and !== undefined && falseFor(and.left, shape)) {
+      visit(and.left);
       return;
     }
     for (const op of ['.', 'has'] as const) {
@@ -278,6 +294,34 @@ function attributeReads(node: unknown): AttributeReads {
   };
   visit(node);
   return reads;
+}
+
+/**
+ * Whether an EST expression is false (or an error) for every request of `shape`: `action ==
+ * Action::"a"` for another action, `resource is T` (with or without `in`) for another resource
+ * type, or an `&&` with such a side. Anything else may be true.
+ */
+function falseFor(node: unknown, shape: RequestShape): boolean {
+  if (typeof node !== 'object' || node === null) return false;
+  const record = node as Record<string, unknown>;
+  // `a && b` is false (or an error, which stops an enclosing `&&` just the same) when either side is.
+  const and = record['&&'] as { left?: unknown; right?: unknown } | undefined;
+  if (and !== undefined) return falseFor(and.left, shape) || falseFor(and.right, shape);
+  const eq = record['=='] as { left?: unknown; right?: unknown } | undefined;
+  if (eq !== undefined && isVar(eq.left, 'action')) {
+    const value = (eq.right as { Value?: { __entity?: EntityRef } } | undefined)?.Value?.__entity;
+    return value !== undefined && value.type === `${CEDAR_NAMESPACE}::Action` && typeof value.id === 'string' && value.id !== shape.action;
+  }
+  const is = record['is'] as { left?: unknown; entity_type?: unknown } | undefined;
+  if (is !== undefined && isVar(is.left, 'resource')) {
+    return typeof is.entity_type === 'string' && qualifiedType(is.entity_type) !== shape.resourceType;
+  }
+  return false;
+}
+
+/** A type name as the EST gives it: qualified already, or (in a policy without namespace) bare. */
+function qualifiedType(name: string): string {
+  return name.includes('::') ? name : `${CEDAR_NAMESPACE}::${name}`;
 }
 
 function isVar(value: unknown, name: string): boolean {

@@ -2,6 +2,7 @@
 
 import { combineRequirements } from './approval-requirements.ts';
 import { DETECTOR_NAMES, MASK_STRENGTH, type DecisionAction, type DetectRule, type EngineVerdict, type MaskRule, type PolicyInput, type MaskStrategy } from './types.ts';
+import { reviewedName } from './reviewed-entries.ts';
 
 /** Higher wins. */
 const ACTION_RANK: Record<DecisionAction, number> = { allow: 0, mask: 1, approve: 2, deny: 3 };
@@ -128,13 +129,18 @@ export function combineVerdicts(parts: readonly EngineVerdict[], noPermitReason:
 
 /**
  * The verdict with the statement's trigger functions the policy vouches for (EngineVerdict.reviewed):
- * those of `vouched` that the input lists in statement.trigger_functions, sorted. Unchanged when none.
+ * the entries of `vouched` (a name, or a name pinned to a definition: policy/reviewed-entries.ts) whose
+ * function the input lists in statement.trigger_functions, sorted. Unchanged when none. A pin is
+ * checked against the triggers' definitions after the verdict (enforce/trigger-review.ts).
  */
 export function withReviewed(verdict: EngineVerdict, vouched: Iterable<string>, input: PolicyInput): EngineVerdict {
   const fired = new Set(input.statement.trigger_functions ?? []);
   if (fired.size === 0) return verdict;
   const reviewed = new Set<string>();
-  for (const f of vouched) if (fired.has(f)) reviewed.add(f);
+  for (const f of vouched) {
+    const name = reviewedName(f);
+    if (name !== null && fired.has(name)) reviewed.add(f);
+  }
   return reviewed.size === 0 ? verdict : { ...verdict, reviewed: [...reviewed].sort(compare) };
 }
 

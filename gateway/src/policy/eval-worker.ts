@@ -22,7 +22,7 @@ async function build(spec: EngineSpec): Promise<PolicyEngine> {
   switch (spec.kind) {
     case 'rego': {
       const { loadRegoEngine } = await import('./rego-engine.ts');
-      return loadRegoEngine(spec.module, spec.revision, spec.deterministic, { maxPages: data.regoMaxPages });
+      return loadRegoEngine(spec.module, spec.revision, spec.deterministic, { maxPages: data.regoMaxPages }, spec.reads);
     }
     case 'cedar': {
       const { cedarEngineFromSet } = await import('./cedar-engine.ts');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { input as exampleInput, readPatients } from './example-inputs.ts';
-import { cedarInputReads, inputKey, regoInputReads, type InputReads } from './input-reads.ts';
+import { cedarInputReads, inputKey, regoInputReads, regoVerdictReads, type InputReads } from './input-reads.ts';
 import type { PolicyInput } from './types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -85,5 +85,13 @@ describe('inputKey', () => {
     const nullKind = input((i) => (i.statement.inner_kind = null));
     const missingKind = input((i) => delete (i.statement as Partial<PolicyInput['statement']>).inner_kind);
     expect(inputKey(nullKind, reads)).not.toBe(inputKey(missingKind, reads));
+  });
+});
+
+describe('regoVerdictReads', () => {
+  it('adds statement.trigger_functions, which the reviewed list depends on, to what the sources read', () => {
+    const reads = regoVerdictReads(['package gatehouse\nreviewed contains "public.stamp"\nallow contains 1 if input.statement.kind == "insert"']);
+    expect(reads.kind === 'paths' ? reads.paths.map((p) => p.join('.')) : reads.kind).toEqual(['statement.kind', 'statement.trigger_functions']);
+    expect(regoVerdictReads(['x := input']).kind).toBe('all');
   });
 });

@@ -56,6 +56,17 @@ export function regoInputReads(sources: readonly string[]): InputReads {
   return { kind: 'paths', paths: normalizePaths(paths) };
 }
 
+/**
+ * What a Rego engine's verdicts depend on: what its sources read, and statement.trigger_functions, from
+ * which the engine keeps the reviewed entries the statement fires (combine.ts withReviewed) even when no
+ * source reads it (a constant `reviewed` set): without it a cached verdict's reviewed list would be
+ * reused for a statement that fires other functions.
+ */
+export function regoVerdictReads(sources: readonly string[]): InputReads {
+  const reads = regoInputReads(sources);
+  return reads.kind === 'all' ? reads : { kind: 'paths', paths: normalizePaths([...reads.paths, ['statement', 'trigger_functions']]) };
+}
+
 /** Cedar sees all of the identity and the statement except its text (policy/cedar-engine.ts). */
 const CEDAR_STATEMENT_FIELDS: Record<Exclude<keyof PolicyInput['statement'], 'text'>, true> = {
   fingerprint: true,

@@ -1,7 +1,7 @@
 // Loads the configured policy engine for a policy directory: Rego (compiled to WASM) or Cedar.
 
 import { readFile } from 'node:fs/promises';
-import { regoInputReads } from './input-reads.ts';
+import { regoVerdictReads } from './input-reads.ts';
 import { hashPolicyFiles, readPolicyFiles } from './policy-files.ts';
 import type { EngineKind, PolicyEngine } from './types.ts';
 
@@ -30,7 +30,7 @@ export async function loadPolicyEngine(opts: LoadPolicyEngineOptions): Promise<P
         ...(opts.opaPath === undefined ? {} : { opaPath: opts.opaPath }),
       });
       const sources = (await readPolicyFiles(opts.directory, 'rego')).map((f) => f.content);
-      return loadRegoEngine(await readFile(wasmPath), revision, regoSourcesDeterministic(sources), {}, regoInputReads(sources));
+      return loadRegoEngine(await readFile(wasmPath), revision, regoSourcesDeterministic(sources), {}, regoVerdictReads(sources));
     }
     case 'cedar': {
       const { loadCedarEngine } = await import('./cedar-engine.ts');

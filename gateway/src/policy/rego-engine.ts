@@ -15,6 +15,8 @@ import { findOpaBinary, OPA_VERSION } from './opa-binary.ts';
 import { hashPolicyFiles, readPolicyFiles, type PolicyFile } from './policy-files.ts';
 import { findPrebuiltModule } from './prebuilt-rego.ts';
 import { READS_ALL, type InputReads } from './input-reads.ts';
+import { opaJsonEvaluator } from './opa-eval.ts';
+import { regoInputJson } from './rego-input-json.ts';
 import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
@@ -150,17 +152,19 @@ export async function loadRegoEngine(
   if (!Object.prototype.hasOwnProperty.call(policy.entrypoints, REGO_ENTRYPOINT)) {
     throw new GatehouseError('CONFIG_INVALID', `the compiled Rego module has no ${REGO_ENTRYPOINT} entrypoint`);
   }
+  const evaluateJson = opaJsonEvaluator(policy, REGO_ENTRYPOINT);
+  const inputJson = regoInputJson(reads);
   return {
     kind: 'rego',
     revision,
     deterministic,
     reads,
-    spec: { kind: 'rego', revision, deterministic, module },
+    spec: { kind: 'rego', revision, deterministic, module, reads },
     memoryBytes: () => regoMemoryBytes(policy),
     evaluate(input: PolicyInput): EngineVerdict {
       let resultSet: unknown;
       try {
-        resultSet = policy.evaluate(input, REGO_ENTRYPOINT);
+        resultSet = evaluateJson(inputJson(input));
       } catch (e) {
         return engineErrorVerdict(errorText(e));
       }

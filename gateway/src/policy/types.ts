@@ -42,6 +42,12 @@ export interface PolicyTrigger {
   level: 'row' | 'statement';
   /** Lower-case: insert, update, delete, truncate. */
   events: string[];
+  /**
+   * "sha256:" and the hex digest of the function's definition as the snapshot read it (language, owner,
+   * SECURITY DEFINER, SET options, object file and source): a `reviewed` entry "schema.name@sha256:..."
+   * vouches for this definition only (enforce/trigger-review.ts). Absent in inputs recorded before.
+   */
+  function_digest?: string;
 }
 
 /** The versioned input every engine reads. Field names are snake_case on the wire (JSON). */
@@ -270,5 +276,5 @@ export interface PolicyEngine {
 /** What a worker thread needs to build an engine: the compiled policy, not the engine object. */
 export type EngineSpec =
   /** `module`: compiled once, shared with every worker (posting a compiled module shares its code). */
-  | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module }
+  | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module; reads?: InputReads }
   | { kind: 'cedar'; revision: string; set: CedarPolicySet };

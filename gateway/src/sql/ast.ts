@@ -51,6 +51,12 @@ export function list(body: AstBody, name: string): readonly unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
+/** The name an item's `alias` (an Alias node) gives it, or null without one. */
+export function aliasName(body: AstBody): string | null {
+  const alias = body['alias'];
+  return isObject(alias) ? str(alias, 'aliasname') : null;
+}
+
 /** The text of a `String` node (`{String: {sval}}`), or null. */
 export function stringValue(value: unknown): string | null {
   const node = asNode(value);

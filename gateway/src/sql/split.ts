@@ -1,5 +1,6 @@
-// Splits a query string into its statements' texts using the parser's byte offsets.
+// Splits a query string into its statements (parse trees and texts) using the parser's byte offsets.
 import { Buffer } from 'node:buffer';
+import { parseSync } from 'libpg-query';
 
 /** A raw statement from libpg-query's parse result. */
 export interface RawStatement {
@@ -8,6 +9,11 @@ export interface RawStatement {
   stmt_location?: number;
   /** Length in bytes, excluding the `;`; absent or 0 for "to the end of the string". */
   stmt_len?: number;
+}
+
+/** The statements libpg-query reads in `query`, each with its tree (empty ones left out); throws what the parser throws. */
+export function parsedStatements(query: string): RawStatement[] {
+  return ((parseSync(query) as { stmts?: RawStatement[] }).stmts ?? []).filter((s) => s.stmt !== undefined);
 }
 
 /**

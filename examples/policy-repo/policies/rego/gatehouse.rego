@@ -7,7 +7,7 @@
 # exactly as in the Cedar policy set (one request per table and per statement).
 package gatehouse
 
-verdict := {"deny": deny, "approve": approve, "mask": mask, "allow": allow}
+verdict := {"deny": deny, "approve": approve, "mask": mask, "allow": allow, "reviewed": reviewed}
 
 # Groups and roles from the identity token are both group memberships.
 member(g) if g in input.identity.groups

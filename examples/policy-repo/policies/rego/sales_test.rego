@@ -35,3 +35,11 @@ test_pg_notify_is_denied if {
 	v := gatehouse.verdict with input as session([], ["pg_catalog.pg_notify"])
 	{d.id | some d in v.deny} == {"deny-notify"}
 }
+
+test_reviewed_pins_the_forecast_trigger if {
+	v := gatehouse.verdict with input as {
+		"identity": {"subject": "ana", "groups": ["analysts"], "roles": []},
+		"statement": {"kind": "update", "tables_read": [], "tables_written": ["sales.forecasts"], "trigger_functions": ["sales.touch_forecast"]},
+	}
+	v.reviewed == {"sales.touch_forecast@sha256:142d4c0693bb212b0fb98f24d0e29591b38e382751dd095e84785f9ac28fb1a9"}
+}

@@ -9,6 +9,7 @@ import { caseInputs, checkEvaluationBudget, checkRecordedInputs, recordedInputs,
 import { loadPolicyEngine } from '../load.ts';
 import { runPolicyTests } from '../testing/run.ts';
 import type { PolicyTestReport } from '../testing/types.ts';
+import { warningText } from '../review-warnings.ts';
 import type { EngineKind, PolicyEngine } from '../types.ts';
 import { firstLine, type GitRepo } from './git-repo.ts';
 import { materializeCommit } from './materialize.ts';
@@ -30,7 +31,7 @@ export interface CandidateOptions {
 export type CandidateStage = 'checkout' | 'compile' | 'budget' | 'test';
 
 export type Candidate =
-  | { ok: true; commit: string; dir: string; engine: PolicyEngine }
+  | { ok: true; commit: string; dir: string; engine: PolicyEngine; /** Review warnings of its policies ("file:line: message"), logged at activation. */ warnings: string[] }
   | { ok: false; commit: string; stage: CandidateStage; reason: string };
 
 /** Checks out, compiles and tests commit; never throws for a problem with the commit itself. */
@@ -107,7 +108,7 @@ async function prepare(repo: GitRepo, commit: string, opts: CandidateOptions): P
     return { ok: false, commit, stage: 'test', reason: `policy tests could not run: ${firstLine(e)}` };
   }
   if (!report.ok) return { ok: false, commit, stage: 'test', reason: `policy tests failed: ${summarizeFailures(report)}` };
-  return { ok: true, commit, dir, engine };
+  return { ok: true, commit, dir, engine, warnings: (report.warnings ?? []).map(warningText) };
 }
 
 /** The compiler's own words, which name the file and line (opa build, Cedar's parser and validator). */

@@ -174,6 +174,7 @@ export class GitPolicySource implements EngineSource {
       return refusal;
     }
     if (this.stopped) return { outcome: 'failed', reason: 'policy source stopped' };
+    for (const w of candidate.warnings) this.info(`policy: WARNING: commit ${commit.slice(0, 12)}: ${w}`);
 
     const info = await commitInfo(repo, commit).catch(() => ({ commit, subject: '', committedAt: '' }));
     const previous = this.active?.engine.revision ?? null;

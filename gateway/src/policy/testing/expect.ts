@@ -13,6 +13,7 @@ export function expectationMismatches(expect: CaseExpectation, verdict: EngineVe
   if (expect.masks !== undefined && !sameSet(expect.masks.map(maskKey), verdict.masks.map(maskKey))) out.push('masks');
   if (expect.detections !== undefined && !sameSet(expect.detections.map(detectionKey), detectionsOf(verdict).map(detectionKey))) out.push('detections');
   if (expect.reason_contains !== undefined && !verdict.reason.includes(expect.reason_contains)) out.push('reason');
+  if (expect.reviewed !== undefined && !sameSet(expect.reviewed, verdict.reviewed ?? [])) out.push('reviewed');
   if (expect.approval !== undefined && approvalText(expectedRequirements(expect.approval)) !== approvalText(verdict.approval)) out.push('approval');
   return out;
 }
@@ -45,6 +46,7 @@ export function describeMismatch(expect: CaseExpectation, verdict: EngineVerdict
     ...(expect.detections === undefined && detectionsOf(verdict).length === 0
       ? []
       : [row('detections', expect.detections === undefined ? undefined : detectionList(expect.detections), detectionList(detectionsOf(verdict)))]),
+    ...(expect.reviewed === undefined && (verdict.reviewed ?? []).length === 0 ? [] : [row('reviewed', expect.reviewed === undefined ? undefined : list(expect.reviewed), list(verdict.reviewed ?? []))]),
     ...(expect.approval === undefined && verdict.approval === undefined
       ? []
       : [row('approval', expect.approval === undefined ? undefined : approvalText(expectedRequirements(expect.approval)), approvalText(verdict.approval))]),
@@ -60,6 +62,7 @@ export function disagreements(a: EngineVerdict, b: EngineVerdict): string[] {
   if (!sameSet(a.masks.map(maskKey), b.masks.map(maskKey))) out.push('masks');
   if (!sameSet(detectionsOf(a).map(detectionKey), detectionsOf(b).map(detectionKey))) out.push('detections');
   if (approvalText(a.approval) !== approvalText(b.approval)) out.push('approval');
+  if (!sameSet(a.reviewed ?? [], b.reviewed ?? [])) out.push('reviewed');
   return out;
 }
 

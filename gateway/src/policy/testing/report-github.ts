@@ -25,6 +25,10 @@ export function formatGithubAnnotations(report: PolicyTestReport, opts: GithubRe
       lines.push(`::error ${props.join(',')}::${data(r.message ?? r.status)}`);
     }
   }
+  for (const w of report.warnings ?? []) {
+    const absolute = resolve(report.root, w.file);
+    lines.push(`::warning file=${property(relative(workspace, absolute).split(sep).join('/'))},line=${w.line},title=${property('policy review')}::${data(w.message)}`);
+  }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,7 @@
 // The human-readable summary: one line per suite with its counts, then every failure with where it is
 // and what was expected against what the policy decided.
 
+import { warningText } from '../review-warnings.ts';
 import { countResults, countsText } from './counts.ts';
 import type { PolicyTestReport, PolicyTestResult } from './types.ts';
 
@@ -16,6 +17,7 @@ export function formatTextReport(report: PolicyTestReport): string {
       for (const line of (r.message ?? '').split('\n')) if (line.trim() !== '') lines.push(`        ${line}`);
     }
   }
+  for (const w of report.warnings ?? []) lines.push(`warning: ${warningText(w)}`);
   const all = countResults(report.suites.flatMap((s) => s.results));
   lines.push('');
   lines.push(report.ok ? `policy tests passed: ${countsText(all)}` : `policy tests FAILED: ${countsText(all)}`);

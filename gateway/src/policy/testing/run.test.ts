@@ -147,6 +147,18 @@ describe('runPolicyTests on broken copies', () => {
     expect(byName['cases rego']).toEqual([expect.objectContaining({ status: 'error', message: expect.stringContaining('did not load') })]);
   });
 
+  it('a policy listing suppress_redundant_updates_trigger as reviewed passes with a warning, in the text and GitHub reports (R17a-1)', { timeout: 180_000 }, async () => {
+    const root = await copyRepo('revealing');
+    await writeFile(join(root, 'policies/rego/revealing.rego'), 'package gatehouse\n\nreviewed contains f if {\n\tsome f in input.statement.trigger_functions\n\tf == "pg_catalog.suppress_redundant_updates_trigger"\n}\n');
+    await writeFile(join(root, 'policies/cedar/revealing.cedar'), '@id("revealing")\n@reviewed("pg_catalog.suppress_redundant_updates_trigger")\nforbid (principal, action, resource) when { false };\n');
+    const report = await runPolicyTests({ root, buildDir });
+    expect(failures(report)).toEqual([]);
+    expect(report.warnings?.map((w) => `${w.file}:${w.line}`)).toEqual(['policies/rego/revealing.rego:5', 'policies/cedar/revealing.cedar:2']);
+    expect(formatTextReport(report)).toContain('warning: policies/rego/revealing.rego:5: the policy names suppress_redundant_updates_trigger');
+    expect(formatGithubAnnotations(report, { workspace: root })).toContain('::warning file=policies/cedar/revealing.cedar,line=2,');
+    expect(report.ok).toBe(true);
+  });
+
   it('a failing *_test.rego fails the opa test suite', { timeout: 180_000 }, async () => {
     const root = await copyRepo('failing-opa-test');
     await writeFile(

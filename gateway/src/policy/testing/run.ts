@@ -16,6 +16,8 @@ import { loadCaseDirectory } from './cases.ts';
 import { describeDisagreement, describeMismatch, disagreements, expectationMismatches } from './expect.ts';
 import { runOpaTest } from './opa-test.ts';
 import type { PolicyTestCase, PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './types.ts';
+import { readPolicyFiles, type PolicyLanguage } from '../policy-files.ts';
+import { reviewWarnings, type PolicyWarning } from '../review-warnings.ts';
 
 export type { PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './types.ts';
 
@@ -117,7 +119,11 @@ export async function runPolicyTests(opts: PolicyTestOptions): Promise<PolicyTes
   }
 
   const ok = suites.length > 0 && suites.every((s) => s.results.every((r) => r.status === 'passed'));
-  return { ok, suites, root };
+  const warnings = await policyWarnings([
+    ...(regoDir === null ? [] : [{ dir: regoDir, language: 'rego' as const }]),
+    ...(cedarDir === null ? [] : [{ dir: cedarDir, language: 'cedar' as const }]),
+  ], rel);
+  return { ok, suites, root, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 async function runCases(
@@ -277,4 +283,14 @@ function caseErrorText(e: Error): string {
   if (e instanceof CaseError) return e.message;
   if (isGatehouseError(e)) return `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`;
   return e.message;
+}
+
+/** The review warnings of each policy directory, with file paths relative to the report's root. */
+async function policyWarnings(dirs: ReadonlyArray<{ dir: string; language: PolicyLanguage }>, rel: (path: string) => string): Promise<PolicyWarning[]> {
+  const out: PolicyWarning[] = [];
+  for (const { dir, language } of dirs) {
+    const files = await readPolicyFiles(dir, language).catch(() => []);
+    for (const w of reviewWarnings(files, language)) out.push({ ...w, file: rel(resolve(dir, w.file)) });
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 // The policy test contract: what a case file holds once loaded, and the report every runner and reporter shares.
 
 import type { DecisionAction, DetectorName, EngineKind, MaskStrategy, PolicyInput } from '../types.ts';
+import type { PolicyWarning } from '../review-warnings.ts';
 
 export const POLICY_TEST_VERSION = 1 as const;
 
@@ -28,6 +29,8 @@ export interface CaseExpectation {
   detections?: ExpectedDetection[];
   /** A substring the verdict's reason must contain. */
   reason_contains?: string;
+  /** The exact set of the verdict's reviewed trigger functions (EngineVerdict.reviewed); absent: not checked. */
+  reviewed?: string[];
   /** What an approve verdict asks of its approvers, written as in a policy; absent: not checked. */
   approval?: ExpectedApproval;
 }
@@ -102,4 +105,6 @@ export interface PolicyTestReport {
   suites: PolicyTestSuite[];
   /** The absolute directory result files are relative to. */
   root: string;
+  /** What the policies vouch for that deserves a second look (policy/review-warnings.ts); they do not fail the tests. File paths relative to `root`. */
+  warnings?: PolicyWarning[];
 }
