@@ -56,8 +56,8 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
-import { directSession } from './support/differential.ts';
-import { OURS, until } from './support/migration-race.ts';
+import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
+import { until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -85,9 +85,6 @@ const FROM_VIEW = `DROP VIEW ${B}; ALTER TABLE public.pgbench_rt18a_old RENAME T
 /** Parse, Bind, Describe, Execute of the unnamed statement and portal. */
 const statement = (text: string): Buffer[] => [serialize.parse({ text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({})];
 
-/** How many backends of the test's database wait for a lock on `relation`. */
-const waitingOn = (relation: string): string => `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${relation}'::regclass AND ${OURS}`;
-
 describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) => {
   const rt = useRedTeamFixture({
     engine,
@@ -104,43 +101,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     token = await t.token('rt18a-agent', ['agents', 'bench']);
   });
 
-  /**
-   * A migration (`ddl`, left uncommitted) holds `relation`; `send` goes through Gatehouse. When the client's
-   * messages wait for the migration on the server (without the fix) the migration commits, and is undone
-   * (`undo`) after. Returns the client's message groups.
-   */
-  async function raceMigration(ddl: string, undo: string, relation: string, send: (w: WireClient) => Promise<Message[][]>, before?: (w: WireClient) => Promise<void>): Promise<Message[][]> {
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
-    let groups: Message[][] = [];
-    let committed = false;
-    try {
-      await before?.(w);
-      await migration.query('BEGIN');
-      await migration.query(ddl);
-      const answered = send(w).then((g) => (groups = g));
-      await until(direct, waitingOn(relation), () => groups.length > 0);
-      if (groups.length === 0) {
-        await migration.query('COMMIT'); // what waited goes on, on the new definition
-        committed = true;
-      }
-      await answered;
-    } finally {
-      w.close();
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await migration.end();
-      if (committed) await direct.query(undo);
-    }
-    return groups;
-  }
-
-  const refused = (group: Message[]): void => {
-    expect(JSON.stringify(group)).not.toContain(ssn);
-    expect(errorCodes(group)).toEqual(['55P03']);
-    expect((group.find((m) => m.name === 'error') as { message?: string }).message).toMatch(/^Gatehouse refused this statement: another transaction holds or waits for a lock/);
-  };
+  const race = (r: Race): Promise<Message[][]> => raceMigration({ gateway: t, direct, token }, r);
+  const refused = (group: Message[]): void => expectLockRefusal(group, ssn);
 
   /** `text` prepared as `name` before the migration; then Describe S, Bind, Execute, Sync in one write. */
   const describedThenRun = (name: string, text: string) => ({
@@ -153,14 +115,14 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
 
   it('R18a-1: a read of a view prepared earlier, then Describe S, Bind, Execute, Sync while a migration redefines the view to read the SSN: refused (55P03), no SSN', async () => {
     const { prepare, send } = describedThenRun('rt18a_v', `SELECT v FROM ${VIEW} WHERE id = 1`);
-    const groups = await raceMigration(REDEFINE, UNDEFINE, VIEW, send, prepare);
+    const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, send, before: prepare });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
 
   it('R18a-1, masked: a read of an unmasked column of a masked table prepared earlier, then Describe S, Bind, Execute, Sync while a migration swaps it with the SSN: refused (55P03), not run on the swapped columns', async () => {
     const { prepare, send } = describedThenRun('rt18a_m', `SELECT diagnosis_code FROM ${PATIENTS} WHERE id = 1`);
-    const groups = await raceMigration(SWAP, SWAP, PATIENTS, send, prepare);
+    const groups = await race({ ddl: SWAP, undo: SWAP, relation: PATIENTS, send, before: prepare });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
@@ -204,7 +166,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
   });
 
   it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
-    const groups = await raceMigration(TO_VIEW, FROM_VIEW, B, (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)));
+    const groups = await race({ ddl: TO_VIEW, undo: FROM_VIEW, relation: B, send: (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)) });
     refused(groups[0]!);
   });
   /** Whether another connection's LOCK TABLE clinical.patients ... NOWAIT is had now (null) or refused (its SQLSTATE). */
@@ -254,8 +216,6 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).not.toBe('555-1818');
   });
   it('message for message as PostgreSQL: Describe S of statements locked on arrival (a view read, an INSERT into the view, a masked read), also in a failed transaction block', async () => {
-    const w = await WireClient.connect(t.port, token);
-    const d = await directSession(t.upstreamUrl);
     const prepare = [
       serialize.parse({ name: 'dv', text: `SELECT v FROM ${VIEW} WHERE id = $1`, types: [23] }),
       serialize.parse({ name: 'di', text: `INSERT INTO ${VIEW} (id, v) VALUES (99, 'z')` }),
@@ -271,17 +231,6 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
       [serialize.describe({ type: 'S', name: 'dv' }), serialize.sync(), serialize.query('ROLLBACK')],
       [serialize.query('BEGIN'), serialize.query('SELECT 1/0'), serialize.query('ROLLBACK'), ...describeAll],
     ];
-    try {
-      for (const batch of batches) {
-        const count = batch.filter((m) => m[0] === 0x53 || m[0] === 0x51).length;
-        w.send(...batch);
-        d.send(...batch);
-        const [gh, pgAnswer] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-        expect(gh).toEqual(pgAnswer);
-      }
-    } finally {
-      w.close();
-      d.close();
-    }
+    for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
   });
 });
