@@ -54,12 +54,17 @@ describe('handshake limits', () => {
     expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 
-  it('an oversized startup packet gets 08P01 before the connection closes', async () => {
+  it('an oversized startup packet gets 08P01 before the connection closes, and a protocol_error audit record', async () => {
+    const errors = (): number => t.audit().filter((r) => r.type === 'session' && r.event === 'protocol_error').length;
+    const before = errors();
     const packet = Buffer.alloc(200_000, 0x61);
     packet.writeInt32BE(packet.length, 0);
     packet.writeInt32BE(196608, 4);
     const { got } = await exchange(t.port, packet);
     expect(firstErrorCode(got)).toBe('08P01');
+    const records = await t.auditUntil((rs) => rs.filter((r) => r.type === 'session' && r.event === 'protocol_error').length > before);
+    const last = records.filter((r) => r.type === 'session' && r.event === 'protocol_error').at(-1);
+    expect(last?.type === 'session' ? last.reason : '').toContain('startup packet length 200000');
   });
 
   it('a token issued an hour in the future is refused with 28P01', async () => {

@@ -12,7 +12,7 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import { recorded, startTestGateway, type TestGateway } from './support/harness.ts';
 import { startTwoTables, type TwoTables } from './support/two-tables.ts';
 import { directSession } from './support/differential.ts';
-import { alterWaitingSql, ROW_WAITER, until } from './support/migration-race.ts';
+import { alterWaitingSql, OURS, ROW_WAITER, until } from './support/migration-race.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_lock17_a';
@@ -208,6 +208,34 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
     }
     expect(names(groups[0]!)).toEqual(['bindComplete', 'parseComplete', 'bindComplete', 'commandComplete', 'commandComplete', 'readyForQuery']);
     expect(groups[0]!.filter((m) => m.name === 'commandComplete').map((m) => m.text)).toEqual(['UPDATE 1', 'SELECT 0']);
+  });
+
+  it('a failed block ended by an Execute of ROLLBACK: the Parse that waited behind it still gets its LOCK (refused 55P03 while a migration holds the table)', async () => {
+    // pg/failed-block.ts: Gatehouse sends no LOCK ahead of a message while the server is certainly in a
+    // failed block; an Execute that completes (here the ROLLBACK) ends that certainty.
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await migration.connect();
+    const w = await WireClient.connect(t.port, token);
+    let groups: Message[][] = [];
+    try {
+      w.send(serialize.query('BEGIN; SELECT 1/0'));
+      expect(errorCodes((await w.untilReady(1))[0]!)).toEqual(['22012']);
+      await migration.query('BEGIN');
+      await migration.query(`LOCK TABLE ${B} IN ACCESS EXCLUSIVE MODE`);
+      w.send(serialize.parse({ name: 'r17', text: 'ROLLBACK' }), serialize.bind({ statement: 'r17' }), serialize.execute({}), ...statement(`SELECT v FROM ${B}`), serialize.sync());
+      // Without the LOCK the Parse waits behind the migration's lock (seen in pg_locks), answered only once it ends.
+      const answered = w.untilReady(1).then((g) => (groups = g));
+      await until(direct, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${B}'::regclass AND ${OURS}`, () => groups.length > 0);
+      expect(groups.length).toBe(1);
+      await answered;
+    } finally {
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await migration.end();
+      w.close();
+    }
+    expect(names(groups[0]!)).toEqual(['parseComplete', 'bindComplete', 'commandComplete', 'error', 'readyForQuery']);
+    expect(errorCodes(groups[0]!)).toEqual(['55P03']);
+    expect(groups[0]!.at(-1)).toMatchObject({ name: 'readyForQuery', status: 'I' });
   });
 });
 

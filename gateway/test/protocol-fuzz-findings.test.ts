@@ -301,6 +301,41 @@ describe('protocol fuzzer findings', () => {
     }
   });
 
+  it('Execute, in a block a Query just aborted, of a portal an earlier transaction bound (gone upstream): 34000, as from PostgreSQL (seed 9300)', async () => {
+    // The portal ended with its transaction at the Sync, but Gatehouse still knew it, so the Execute,
+    // held behind the Query in flight (pg/statement-order.ts), got the LOCK ahead of it
+    // (enforce/lock-ahead.ts); that failed first with 25P02 in the aborted block.
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.parse({ name: 's2', text: 'INSERT INTO public.pgbench_fuzz VALUES (7) RETURNING v' }),
+      serialize.bind({ statement: 's2', portal: '' }),
+      serialize.sync(),
+      serialize.query('BEGIN; SELECT nosuchcolumn FROM generate_series(1, 2) g'),
+      serialize.execute({ portal: '', rows: 0 }),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(pg.map(errorCodes)).toEqual([[], ['42703'], ['34000'], []]);
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+  });
+
+  it('Bind, in a block a Query just aborted, of the unnamed statement the Query dropped: 26000, as from PostgreSQL (seed 9303)', async () => {
+    // The same LOCK ahead of the Bind (held behind the Query) failed first with 25P02.
+    const { gh, pg } = await bothWays(
+      4,
+      serialize.parse({ text: 'INSERT INTO public.pgbench_fuzz VALUES (7) RETURNING v' }),
+      serialize.sync(),
+      serialize.query('BEGIN; SELECT 1/0'),
+      serialize.bind({}),
+      serialize.sync(),
+      serialize.query('ROLLBACK'),
+    );
+    expect(gh.map(names)).toEqual(pg.map(names));
+    expect(pg.map(errorCodes)).toEqual([[], ['22012'], ['26000'], []]);
+    expect(gh.map(errorCodes)).toEqual(pg.map(errorCodes));
+  });
+
   it('Describe of the unnamed portal a failed SELECT left in an aborted block: 25P02, as from PostgreSQL', async () => {
     const { gh, pg } = await bothWays(
       4,

@@ -126,6 +126,33 @@ describe.each(['rego', 'cedar'] as const)('statement limits (%s)', (engine) => {
     expect(record?.type === 'statement' && record.statement.length).toBeLessThan(1100);
   });
 
+  it('refuses a Parse over the size limit from its first bytes, before the rest is sent; its batch is skipped to the Sync and the next message runs', async () => {
+    const token = await t.token('limits-raw-parse@example.com', ['agents']);
+    const raw = await RawClient.open(t.port);
+    try {
+      raw.send(startupMessage({ user: 'agent', database: 'postgres' }));
+      raw.send(message('p', Buffer.from(`${token}\0`)));
+      await raw.until((ms) => ms.some(([type]) => type === 'Z'));
+      const before = raw.messages().length;
+      const big = message('P', Buffer.concat([Buffer.from(`big\0SELECT length('${'x'.repeat(10 * 1024 * 1024)}')\0`), Buffer.from([0, 0])]));
+      raw.send(big.subarray(0, 64 * 1024)); // the header says 10 MiB; only 64 KiB of it is sent
+      const refused = (await raw.until((ms) => ms.slice(before).some(([type]) => type === 'E'))).slice(before);
+      expect(sqlstates(refused)).toEqual(['54000']);
+      expect(refused.find(([type]) => type === 'E')![1].toString()).toMatch(/its SQL text is at least \d+ bytes, over the limit of 1048576 bytes \(limits.max_statement_bytes\)/);
+      // The rest is read and dropped; the Bind of the refused statement is skipped with the batch, and the Query after the Sync runs.
+      const bind = message('B', Buffer.from('\0big\0\0\0\0\0\0\0'));
+      raw.send(Buffer.concat([big.subarray(64 * 1024), bind, message('S', Buffer.alloc(0)), message('Q', Buffer.from('SELECT 2 AS two\0'))]));
+      const next = (await raw.until((ms) => ms.slice(before).filter(([type]) => type === 'Z').length === 2)).slice(before);
+      expect(sqlstates(next)).toEqual(['54000']);
+      expect(next.some(([type, body]) => type === 'D' && body.toString().endsWith('2'))).toBe(true);
+    } finally {
+      raw.close();
+    }
+    const records = await t.auditUntil((rs) => rs.some((r) => r.type === 'statement' && r.decision === 'deny' && r.reason.includes('at least') && r.reason.includes('limits.max_statement_bytes')));
+    const record = records.find((r) => r.type === 'statement' && r.decision === 'deny' && r.reason.includes('at least') && r.reason.includes('limits.max_statement_bytes'));
+    expect(record?.type === 'statement' && record.statement.length).toBeLessThan(1100);
+  });
+
   it('runs a Query of exactly the limit (1,000 statements)', async () => {
     const sql = Array.from({ length: 1000 }, (_, i) => `SELECT ${i} AS n`).join(';');
     const results = (await agent.query(sql)) as unknown as pg.QueryResult[];

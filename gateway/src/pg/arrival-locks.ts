@@ -63,6 +63,8 @@ export interface ArrivalLockHost {
   /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
   holdUpstream(): void;
   releaseUpstream(): void;
+  /** The server is certainly in a failed transaction block (pg/failed-block.ts): nothing naming a relation runs there, so nothing is locked. */
+  inFailedBlock(): boolean;
 }
 
 export class ArrivalLocks {
@@ -114,7 +116,7 @@ export class ArrivalLocks {
   }
 
   private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null): void {
-    if (prefix === null) return;
+    if (prefix === null || this.host.inFailedBlock()) return;
     const { messages, expect } = lockAheadMessages(this.host.lockName, prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);

@@ -92,8 +92,8 @@ export async function serveConnection(raw: Socket, deps: ConnectionDeps): Promis
     },
   });
   if (hs.kind === 'done') return;
-  if (hs.kind === 'auth-failed') {
-    record('auth_failed', hs.params, null, hs.reason);
+  if (hs.kind === 'auth-failed' || hs.kind === 'invalid') {
+    record(hs.kind === 'invalid' ? 'protocol_error' : 'auth_failed', hs.params, null, hs.reason);
     return;
   }
   const { socket, params, identity } = hs;

@@ -36,6 +36,7 @@ export type HandshakeResult =
       leftover: Buffer;
     }
   | { kind: 'done' } // a cancel request, or a connection closed before startup completed
+  | { kind: 'invalid'; params: Record<string, string>; reason: string } // refused with 08P01 (audited as a protocol_error)
   | { kind: 'auth-failed'; params: Record<string, string>; reason: string };
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -52,6 +53,9 @@ class OversizedPassword extends Error {
     super(`password of ${bytes} bytes is over the limit of ${MAX_PASSWORD_BYTES} bytes`);
   }
 }
+
+/** The client went away during startup: nothing to answer and nothing to audit (a TCP probe, a client that gave up). */
+class ClientGone extends WireError {}
 
 /** Reads bytes from a socket on demand, for the short request/response startup phase. */
 class StartupReader {
@@ -86,7 +90,7 @@ class StartupReader {
   }
 
   private async wait(): Promise<void> {
-    if (this.ended) throw new WireError('connection closed during startup');
+    if (this.ended) throw new ClientGone('connection closed during startup');
     await new Promise<void>((resolve) => (this.waiter = resolve));
   }
 
@@ -166,7 +170,7 @@ async function upgradeToTls(socket: Socket, context: SecureContext): Promise<TLS
   await new Promise<void>((resolve, reject) => {
     tls.once('secure', resolve);
     tls.once('error', reject);
-    tls.once('close', () => reject(new WireError('connection closed during TLS handshake')));
+    tls.once('close', () => reject(new ClientGone('connection closed during TLS handshake')));
   });
   return tls;
 }
@@ -288,10 +292,9 @@ async function handshake(raw: Socket, deps: HandshakeDeps): Promise<HandshakeRes
     return { kind: 'session', socket, tls, params, identity, leftover };
   } catch (e) {
     reader.detach();
-    const message = e instanceof WireError ? e.message : e instanceof Error ? e.message : String(e);
-    if (!socket.destroyed) {
-      fatal(socket, new GatehouseError('PROTOCOL_VIOLATION', `invalid startup: ${message}`));
-    }
-    return { kind: 'done' };
+    if (e instanceof ClientGone || socket.destroyed) return { kind: 'done' };
+    const reason = `invalid startup: ${e instanceof Error ? e.message : String(e)}`;
+    fatal(socket, new GatehouseError('PROTOCOL_VIOLATION', reason));
+    return { kind: 'invalid', params, reason };
   }
 }

@@ -12,6 +12,7 @@ import type { Decision } from '../policy/types.ts';
 import type { TransactionStatus } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
 import type { CatalogResolver } from './catalog.ts';
+import type { FailedBlock } from './failed-block.ts';
 import type { GuardedSession } from './parameter-status-guard.ts';
 import type { LockAnswerSink } from './lock-answers.ts';
 import type { PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
@@ -22,6 +23,8 @@ export interface RelayHost extends GuardedSession, LockAnswerSink {
   readonly statements: Map<string, PreparedStatement>;
   readonly portals: PortalTable;
   txStatus: TransactionStatus;
+  /** Whether the server is certainly in a failed transaction block (pg/failed-block.ts). */
+  readonly failedBlock: Pick<FailedBlock, 'ready' | 'executed'>;
   readonly upstream: Pick<Socket, 'pause' | 'resume'>;
   readonly deps: { readonly decision: Pick<DecisionContext, 'disclosures'>; readonly catalog: Pick<CatalogResolver, 'relations'> };
   readonly isClosed: boolean;

@@ -25,10 +25,11 @@ import { errorMessageFor } from './error-message.ts';
 import { ArrivalLocks } from './arrival-locks.ts';
 import { parkingFor, stillParked, type Parked } from './statement-order.ts';
 import { CopyInTracker } from './copy-in.ts';
+import { FailedBlock } from './failed-block.ts';
 import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
 import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
 import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
-import { oversizedQueryKeep, statementSizeError, type StatementLimits } from './statement-limits.ts';
+import { oversizedText, oversizedTextKeep, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
@@ -68,6 +69,7 @@ export class Session {
   readonly pending = new PendingQueue();
   readonly statements = new Map<string, PreparedStatement>();
   txStatus: TransactionStatus = 'I';
+  readonly failedBlock = new FailedBlock();
   private readonly framer: MessageFramer;
   private readonly relay: UpstreamRelay;
   /** After an error in an extended-protocol batch, client messages are discarded until Sync. */
@@ -98,6 +100,7 @@ export class Session {
     certainlyInFailedBlock: () => this.txStatus === 'E' && this.pending.length === 0,
     holdUpstream: () => this.out.holdUpstream(),
     releaseUpstream: () => this.out.releaseUpstream(),
+    inFailedBlock: () => this.failedBlock.certainlyFailed,
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
@@ -114,7 +117,7 @@ export class Session {
     initialUpstreamBytes: Buffer,
   ) {
     // A Query over the statement size limit is refused from its first bytes; the rest is never buffered.
-    this.framer = new MessageFramer(deps.maxMessageBytes, { truncate: oversizedQueryKeep(deps.limits) });
+    this.framer = new MessageFramer(deps.maxMessageBytes, { truncate: oversizedTextKeep(deps.limits) });
     this.relay = new UpstreamRelay(this);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('error', () => this.close('client socket error', false, true));
@@ -235,7 +238,7 @@ export class Session {
   }
 
   private onClientFrame(frame: Frame): void {
-    if (frame.truncated !== undefined) return this.onOversizedQuery(frame, frame.truncated.length);
+    if (frame.truncated !== undefined) return this.onOversized(frame, frame.truncated.length);
     const msg = decodeFrontend(frame);
     if (this.copyIn.state === 'active' && this.duringCopyIn(msg.type, frame)) return;
     if (this.parkedBehind(frame, msg)) return;
@@ -391,13 +394,16 @@ export class Session {
   }
 
   /**
-   * A Query whose text is over limits.max_statement_bytes, cut by the framer: refused (54000) and
+   * A Query or Parse whose text is over limits.max_statement_bytes, cut by the framer: refused (54000) and
    * audited from its first bytes, in order with the messages around it, as decide() would refuse it.
    */
-  private onOversizedQuery(frame: Frame, length: number): void {
-    if (this.copyIn.state === 'active') throw new WireError('query message during COPY FROM STDIN: send CopyDone or CopyFail first');
-    const head = frame.body.toString('utf8');
-    this.whenDecided(limitRefused(this.deps.decision, head, statementSizeError(length - 5, 'simple', this.deps.limits)), 'simple', (decided) => this.queryDecided(decided, frame.raw));
+  private onOversized(frame: Frame, length: number): void {
+    const cut = oversizedText(frame, length, this.deps.limits);
+    if (this.copyIn.state === 'active') this.copyIn.clientMessage(cut.protocol === 'simple' ? 'query' : 'parse'); // throws: ends the session
+    if (this.skipUntilSync) return this.auditDiscarded(cut.head, cut.protocol); // after an error in a batch, as any Query or Parse
+    const decided = limitRefused(this.deps.decision, cut.head, cut.error);
+    if (cut.protocol === 'simple') this.whenDecided(decided, 'simple', (d) => this.queryDecided(d, frame.raw));
+    else this.whenDecided(decided, 'extended', (d) => this.parseDecided(d, cut.name, cut.head, [], frame.raw, false));
   }
 
   private onQuery(sql: string, raw: Buffer): void {

@@ -20,6 +20,7 @@ import { RelationCatalog } from '../enforce/relation-catalog.ts';
 import { PendingQueue, type Pending, type ResultContext } from './pending.ts';
 import { PortalTable } from './portal-table.ts';
 import type { RelayHost } from './relay-host.ts';
+import { FailedBlock } from './failed-block.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 
 const PATIENTS_OID = 16400;
@@ -60,6 +61,7 @@ class FakeSession {
   readonly upstream = { pause: () => undefined, resume: () => undefined };
   readonly deps = { catalog };
   txStatus = 'I';
+  readonly failedBlock = new FailedBlock();
   isClosed = false;
   ended: GatehouseError | null = null;
   emit(b: Buffer): void {

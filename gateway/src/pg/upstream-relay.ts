@@ -188,7 +188,7 @@ export class UpstreamRelay {
 
   /** ReadyForQuery: ends a simple Query (the client's, a refused one, or Gatehouse's probe) or a Sync. */
   private onReady(frame: Frame, head: Pending): null {
-    this.s.txStatus = decodeReadyForQuery(frame.body);
+    this.s.txStatus = this.s.failedBlock.ready(decodeReadyForQuery(frame.body));
     if (this.s.txStatus === 'I') this.maskedWriteInTransaction = false;
     if (this.s.txStatus === 'I' && this.catalogChangeInTransaction) {
       // Before the client hears ReadyForQuery: its next statement, in any session, waits for the read.
@@ -292,7 +292,10 @@ export class UpstreamRelay {
         }
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
-        if (head.kind === 'execute') this.s.pending.shift();
+        if (head.kind === 'execute') {
+          this.s.pending.shift();
+          this.s.failedBlock.executed(); // a ROLLBACK or COMMIT may have ended a failed block
+        }
         this.s.emitFrame(frame);
         if (head.kind === 'execute') this.s.copyEnded(ctx); // after the emit, as in onReady
         return null;
