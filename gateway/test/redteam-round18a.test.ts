@@ -18,6 +18,14 @@
 //   (R18a-1): a statement pipelined behind it was decided on arrival and sent with no lock (nothing masked),
 //   and ran on a definition a migration granted during the Describe's wait made. Fixed (pg/pending.ts): a
 //   Describe of a prepared statement naming relations counts as preparing it.
+// - R18a-1 again, through iso11's failed-block rule (high, fixed in this round's merge with main): iso11
+//   sends no DO block while the server is certainly in a failed block (pg/failed-block.ts: the last
+//   ReadyForQuery said 'E' and no Execute completed), meaningful only with no Query, Execute or Sync in
+//   flight, which holds for a Parse, Bind or Execute naming relations (they wait while one is) but not for
+//   a Describe, which never waits: in a failed block, Query ROLLBACK then Describe S, Bind, Execute, Sync of
+//   a view read in one write had the Describe's block skipped, the Describe revalidated the redefined view
+//   after the ROLLBACK, and the SSN came back. Fixed (pg/arrival-locks.ts beforeDescribe): a Describe skips
+//   the block only with nothing in flight.
 // - R18a-3 (high, OPEN, it.fails): docs said a statement not locked on arrival (nothing masked, no view
 //   named) can be shown in the lock poll's window only "what its policy allows on those tables, under their
 //   new definition". A migration that replaces the table by a view of the same name (rename the table away,
@@ -118,6 +126,19 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, send, before: prepare });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  it('R18a-1, behind a ROLLBACK: in a failed block, a Query ROLLBACK then Describe S, Bind, Execute, Sync of a view read while a migration redefines the view: refused (55P03), no SSN', async () => {
+    const { prepare } = describedThenRun('rt18a_r', `SELECT v FROM ${VIEW} WHERE id = 1`);
+    const failed = async (w: WireClient): Promise<void> => {
+      await prepare(w);
+      w.send(serialize.query('BEGIN'), serialize.query('SELECT 1/0'));
+      await w.untilReady(2);
+    };
+    const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, ready: 2, before: failed, send: (w) => (w.send(serialize.query('ROLLBACK'), serialize.describe({ type: 'S', name: 'rt18a_r' }), serialize.bind({ statement: 'rt18a_r' }), serialize.execute({}), serialize.sync()), w.untilReady(2)) });
+    expect(names(groups[0]!)).toEqual(['commandComplete', 'readyForQuery']);
+    refused(groups[1]!);
+    expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
   });
 
   it('R18a-1, masked: a read of an unmasked column of a masked table prepared earlier, then Describe S, Bind, Execute, Sync while a migration swaps it with the SSN: refused (55P03), not run on the swapped columns', async () => {

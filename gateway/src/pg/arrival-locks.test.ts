@@ -5,7 +5,7 @@ import { lockPrefixFor } from '../enforce/lock-prefix.ts';
 import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { ArrivalLocks, locksOnArrival, namesNoRelation } from './arrival-locks.ts';
-import { PendingQueue, type PreparedStatement } from './pending.ts';
+import { newResultContext, PendingQueue, type PreparedStatement } from './pending.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -59,14 +59,14 @@ describe('namesNoRelation', () => {
 
 describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
   /** The locks over a host double: what it sent upstream (the first byte of each message) and whether the server is certainly in a failed block. */
-  function host(failed = false): { locks: ArrivalLocks; sent: string[] } {
+  function host(failed = false, pending = new PendingQueue()): { locks: ArrivalLocks; sent: string[] } {
     const sent: string[] = [];
     const locks = new ArrivalLocks({
-      pending: new PendingQueue(),
+      pending,
       sendUpstream: (m) => void sent.push(String.fromCharCode(m[0]!)),
       searchPath: () => ['public'],
       relations: () => CATALOG,
-      certainlyInFailedBlock: () => failed,
+      inFailedBlock: () => failed,
       lockName: 'gatehouse_t_lock',
       holdUpstream: () => undefined,
       releaseUpstream: () => undefined,
@@ -92,5 +92,13 @@ describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
     const b = host(true);
     b.locks.beforeDescribe(prepared('SELECT * FROM people_v', true));
     expect(b.sent).toEqual([]);
+  });
+
+  it('sends it in a failed block with a Query still in flight ahead (a ROLLBACK may end the block before the Describe is read)', () => {
+    const pending = new PendingQueue();
+    pending.push({ kind: 'query', ctx: newResultContext([], []) });
+    const { locks, sent } = host(true, pending);
+    locks.beforeDescribe(prepared('SELECT * FROM people_v', true));
+    expect(sent).toHaveLength(6);
   });
 });

@@ -56,8 +56,6 @@ export interface ArrivalLockHost {
   sendUpstream(message: Buffer): void;
   searchPath(): readonly string[];
   relations(): RelationCatalog | null;
-  /** The last ReadyForQuery said a failed transaction block and nothing sent since is unanswered (nothing can have ended it). */
-  certainlyInFailedBlock(): boolean;
   /** The session's one reserved name for the DO block's statement and portal. */
   readonly lockName: string;
   /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
@@ -99,9 +97,12 @@ export class ArrivalLocks {
   beforeDescribe(statement: PreparedStatement): void {
     if (statement.lockedOnArrival !== true || this.lockedFor === statement) return;
     // In a failed block the server revalidates nothing at a Describe (25P02 for a statement with columns,
-    // its parameters and NoData for one without): no lock, so the client gets PostgreSQL's own answer.
-    if (this.host.certainlyInFailedBlock()) return;
-    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
+    // its parameters and NoData for one without): no lock, so the client gets PostgreSQL's own answer. But
+    // a Describe is never set aside behind the statements ahead (pg/statement-order.ts), so the failed block
+    // is certain only with none of them in flight: a Query ROLLBACK ahead of it in the same write ends the
+    // block before the server reads it (red-team round 18a: the Describe then went up unlocked).
+    const failed = this.host.inFailedBlock() && !this.host.pending.statementsInFlight();
+    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null, failed);
   }
 
   /** Ahead of an Execute that waited for the statements ahead. */
@@ -115,8 +116,9 @@ export class ArrivalLocks {
     if (kind === 'execute') this.host.releaseUpstream();
   }
 
-  private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null): void {
-    if (prefix === null || this.host.inFailedBlock()) return;
+  /** `failed`: the server is certainly in a failed block when it reads the message (pg/failed-block.ts, true only with nothing in flight). */
+  private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null, failed = this.host.inFailedBlock()): void {
+    if (prefix === null || failed) return;
     const { messages, expect } = lockAheadMessages(this.host.lockName, prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);

@@ -97,7 +97,6 @@ export class Session {
     searchPath: () => this.deps.decision.searchPath,
     relations: () => this.deps.catalog.relations.current(),
     lockName: `${this.statementPrefix}lock`,
-    certainlyInFailedBlock: () => this.txStatus === 'E' && this.pending.length === 0,
     holdUpstream: () => this.out.holdUpstream(),
     releaseUpstream: () => this.out.releaseUpstream(),
     inFailedBlock: () => this.failedBlock.certainlyFailed,
