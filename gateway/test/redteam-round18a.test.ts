@@ -57,9 +57,20 @@
 //   that can end the transaction holding its locks; a failed block or an earlier error skips the Bind
 //   with it until the Sync (by reading). A simple Query between a locked Parse and its Bind resets it:
 //   the Bind is locked again.
-// - The differential fuzzer (npm run fuzz:protocol -- --messages 20000, seeds 1000-1001) after the
-//   fixes: one divergence, an Execute of a portal gone with its transaction in a failed block (25P02
-//   from the DO block ahead vs PostgreSQL's 34000), the finding of branch iso11 (b33e82c, not merged).
+// - The differential fuzzer (npm run fuzz:protocol -- --messages 20000) after each change: before main's
+//   iso11 merge, one divergence per 20k (seeds 1000, 2000: an Execute of a portal gone with its transaction,
+//   a Bind of a dropped unnamed statement, in a failed block: iso11's finding); after it, seeds 1000
+//   (allow-all) and 2001 (masked): none.
+// - iso11's failed-block rule (pg/failed-block.ts) for Parse, Bind and Execute: certainty is set only by a
+//   ReadyForQuery 'E' and lost with any client Execute completing; such messages naming relations wait
+//   while a Query, Execute or Sync is in flight, so a ROLLBACK (Query, Execute or ROLLBACK TO) ahead of
+//   them is answered before they are taken (by reading; the Describe was the exception above).
+// - SQL PREPARE/EXECUTE (revalidated at EXECUTE, whose text names no relation): refused by the example
+//   policies (default-deny), both engines (tried).
+// Left (by reading, not tested): whether a statement is locked on arrival is decided once, at its Parse: a
+// statement prepared on a table that a committed migration later turns into a view, or before a policy
+// revision masks what it reads, is bound later without a block (a second migration in the poll's window
+// then reaches it: R18a-3's class). Not attacked: COPY in the extended protocol under a mask, hot standby.
 
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
