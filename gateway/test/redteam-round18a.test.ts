@@ -26,6 +26,13 @@
 //   a view read in one write had the Describe's block skipped, the Describe revalidated the redefined view
 //   after the ROLLBACK, and the SSN came back. Fixed (pg/arrival-locks.ts beforeDescribe): a Describe skips
 //   the block only with nothing in flight.
+// - R18a-5 (high, fixed; R16-3 again, through a function): a statement naming no table but calling a SQL
+//   function (allowed to the agent: public.pgbench_rt18a_f, reading a bench table) was not counted in
+//   flight at its Parse and Bind, yet the planner inlines the function at Bind, analysing its body and
+//   waiting for a migration's lock on what it reads: a read of B behind it in the same write was sent
+//   unlocked, and read B replaced by a view of the SSNs meanwhile. Fixed (pg/arrival-locks.ts
+//   namesNoRelation): a statement calling any function counts (the decision's user_functions leaves out a
+//   function created since the routine catalog was read, as this one was).
 // - R18a-3 (high, OPEN, it.fails): docs said a statement not locked on arrival (nothing masked, no view
 //   named) can be shown in the lock poll's window only "what its policy allows on those tables, under their
 //   new definition". A migration that replaces the table by a view of the same name (rename the table away,
@@ -159,7 +166,13 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
 
-  it('R18a-2: a Describe of another prepared statement waiting for a relation lock holds a statement behind it: decided and locked once answered, refused (55P03) under a migration granted meanwhile', async () => {
+  /**
+   * A migration of A the poll has not seen holds it (uncommitted) while `ahead` (which waits for A on the
+   * server) and a read of B go through Gatehouse in one write; a migration of B (B replaced by a view of the
+   * SSNs) is granted meanwhile, then A's is rolled back. When the read of B waits for B's migration (it was
+   * not locked ahead), that commits and is undone after. Returns the client's messages.
+   */
+  async function behindWaitOnA(ahead: Buffer[], prepare: Buffer[] = []): Promise<Message[]> {
     const holder = new pg.Client({ connectionString: t.upstreamUrl });
     const migration = new pg.Client({ connectionString: t.upstreamUrl });
     await holder.connect();
@@ -169,11 +182,13 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     let groups: Message[][] = [];
     let committed = false;
     try {
-      w.send(serialize.parse({ name: 'rt18a_a', text: `SELECT v FROM ${A}` }), serialize.sync());
-      await w.untilReady(1);
+      if (prepare.length > 0) {
+        w.send(...prepare, serialize.sync());
+        await w.untilReady(1);
+      }
       await holder.query('BEGIN');
-      await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`); // a migration of A the poll has not seen: the Describe analyses again
-      w.send(serialize.describe({ type: 'S', name: 'rt18a_a' }), ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
+      await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`);
+      w.send(...ahead, ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
       const answered = w.untilReady(1).then((g) => (groups = g));
       await until(direct, waitingOn(A));
       await migration.query('BEGIN');
@@ -193,8 +208,23 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
       await migration.end();
       if (committed) await direct.query(FROM_VIEW);
     }
-    refused(groups[0]!);
-    expect(names(groups[0]!)).toEqual(['parameterDescription', 'rowDescription', 'error', 'readyForQuery']);
+    return groups[0]!;
+  }
+
+  it('R18a-2: a Describe of another prepared statement waiting for a relation lock holds a statement behind it: decided and locked once answered, refused (55P03) under a migration granted meanwhile', async () => {
+    const group = await behindWaitOnA([serialize.describe({ type: 'S', name: 'rt18a_a' })], [serialize.parse({ name: 'rt18a_a', text: `SELECT v FROM ${A}` })]);
+    refused(group);
+    expect(names(group)).toEqual(['parameterDescription', 'rowDescription', 'error', 'readyForQuery']);
+  });
+
+  it('R18a-5: the Bind of a statement naming no relation but calling a SQL function the planner inlines (it reads A) waits for A at planning, and was not counted in flight: a read of B behind it waits for it, and is locked then: refused (55P03), no SSN', async () => {
+    await direct.query(`CREATE OR REPLACE FUNCTION public.pgbench_rt18a_f() RETURNS SETOF text LANGUAGE sql STABLE AS $f$ SELECT v FROM ${A} $f$`);
+    try {
+      const group = await behindWaitOnA([serialize.parse({ name: 'rt18a_f', text: 'SELECT * FROM public.pgbench_rt18a_f()' }), serialize.bind({ statement: 'rt18a_f', portal: 'pf' })]);
+      refused(group);
+    } finally {
+      await direct.query('DROP FUNCTION public.pgbench_rt18a_f()');
+    }
   });
 
   it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {

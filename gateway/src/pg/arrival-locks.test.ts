@@ -54,6 +54,7 @@ describe('namesNoRelation', () => {
     expect(namesNoRelation(decided('SELECT 1', 'allow'))).toBe(true);
     expect(namesNoRelation(decided('SELECT id FROM people', 'allow'))).toBe(false);
     expect(namesNoRelation(decided('INSERT INTO orders VALUES (1)', 'allow'))).toBe(false);
+    expect(namesNoRelation(decided('SELECT * FROM public.f()', 'allow'))).toBe(false); // a SQL function inlined at Bind locks what it reads (R18a-5)
   });
 });
 
