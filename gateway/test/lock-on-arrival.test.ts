@@ -14,10 +14,11 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
 import { directSession } from './support/differential.ts';
-import { OURS, until } from './support/migration-race.ts';
+import { until } from './support/migration-race.ts';
+import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
-import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_lw6_a';
 const B = 'public.pgbench_lw6_b';
@@ -39,9 +40,6 @@ const UNDEFINE = `CREATE OR REPLACE VIEW ${VIEW} AS SELECT id, v FROM ${A}`;
 /** Parse, Bind, Describe, Execute of the unnamed statement and portal. */
 const statement = (text: string): Buffer[] => [serialize.parse({ text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({})];
 
-/** How many backends of the test's database wait for a lock on `relation`. */
-const waitingOn = (relation: string): string => `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${relation}'::regclass AND ${OURS}`;
-
 describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked ahead (%s)', (engine) => {
   const rt = useRedTeamFixture({
     engine,
@@ -58,47 +56,12 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
     token = await t.token('lw6-agent', ['agents', 'bench']);
   });
 
-  /**
-   * A migration (`ddl`, left uncommitted) holds `relation`; `send` goes through Gatehouse. When the
-   * statement waits for the migration on the server (without the fix) the migration commits, and is undone
-   * (`undo`) after. Returns the client's message groups.
-   */
-  async function raceMigration(ddl: string, undo: string, relation: string, send: (w: WireClient) => Promise<Message[][]>, ready: number, before?: (w: WireClient) => Promise<void>): Promise<Message[][]> {
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
-    let groups: Message[][] = [];
-    let committed = false;
-    try {
-      await before?.(w);
-      await migration.query('BEGIN');
-      await migration.query(ddl);
-      const answered = send(w).then((g) => (groups = g));
-      await until(direct, waitingOn(relation), () => groups.length >= ready);
-      if (groups.length < ready) {
-        await migration.query('COMMIT'); // the statement goes on, on the new definition
-        committed = true;
-      }
-      await answered;
-    } finally {
-      w.close();
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await migration.end();
-      if (committed) await direct.query(undo);
-    }
-    return groups;
-  }
-
-  const refused = (group: Message[]): void => {
-    expect(JSON.stringify(group)).not.toContain(ssn);
-    expect(errorCodes(group)).toEqual(['55P03']);
-    expect((group.find((m) => m.name === 'error') as { message?: string }).message).toMatch(/^Gatehouse refused this statement: another transaction holds or waits for a lock/);
-  };
+  const race = (r: Race): Promise<Message[][]> => raceMigration({ gateway: t, direct, token }, r);
+  const refused = (group: Message[]): void => expectLockRefusal(group, ssn);
 
   it('R14-3, masked: a Parse, Bind, Execute, Sync reading an unmasked column of a masked table, while a migration swaps it with the SSN: refused (55P03), no SSN', async () => {
     const read = `SELECT diagnosis_code FROM ${PATIENTS} WHERE id = 1`;
-    const groups = await raceMigration(SWAP, SWAP, PATIENTS, (w) => (w.send(...statement(read), serialize.sync()), w.untilReady(1)), 1);
+    const groups = await race({ ddl: SWAP, undo: SWAP, relation: PATIENTS, send: (w) => (w.send(...statement(read), serialize.sync()), w.untilReady(1)) });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
@@ -109,13 +72,14 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
       w.send(serialize.parse({ name: 'lw6', text: read }), serialize.sync());
       await w.untilReady(1);
     };
-    const groups = await raceMigration(SWAP, SWAP, PATIENTS, (w) => (w.send(serialize.bind({ statement: 'lw6' }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()), w.untilReady(1)), 1, prepare);
+    const send = (w: WireClient): Promise<Message[][]> => (w.send(serialize.bind({ statement: 'lw6' }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()), w.untilReady(1));
+    const groups = await race({ ddl: SWAP, undo: SWAP, relation: PATIENTS, send, before: prepare });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
 
   it('R14-3, a view: a read of a view redefined to read the SSN while the statement is parsed: refused (55P03), no SSN', async () => {
-    const groups = await raceMigration(REDEFINE, UNDEFINE, VIEW, (w) => (w.send(...statement(`SELECT v FROM ${VIEW} WHERE id = 1`), serialize.sync()), w.untilReady(1)), 1);
+    const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, send: (w) => (w.send(...statement(`SELECT v FROM ${VIEW} WHERE id = 1`), serialize.sync()), w.untilReady(1)) });
     refused(groups[0]!);
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
@@ -157,26 +121,13 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
   });
 
   it('message for message as PostgreSQL: a masked read locked on arrival, prepared then bound twice, and an unmasked one (not locked)', async () => {
-    const w = await WireClient.connect(t.port, token);
-    const d = await directSession(t.upstreamUrl);
     const batches = [
       [...statement(`SELECT id, diagnosis_code FROM ${PATIENTS} WHERE id = 1`), serialize.sync()],
       [serialize.parse({ name: 'lw6m', text: `SELECT id FROM ${PATIENTS} WHERE id = $1`, types: [23] }), serialize.sync()],
       [serialize.bind({ statement: 'lw6m', values: ['1'] }), serialize.execute({}), serialize.bind({ statement: 'lw6m', values: ['2'] }), serialize.execute({}), serialize.sync()],
       [serialize.query('BEGIN'), ...statement(`SELECT v FROM ${VIEW} ORDER BY id`), serialize.sync(), ...statement(`SELECT v FROM ${A} ORDER BY id`), serialize.sync(), serialize.query('COMMIT')],
     ];
-    try {
-      for (const batch of batches) {
-        const count = batch.filter((m) => m[0] === 0x53 || m[0] === 0x51).length;
-        w.send(...batch);
-        d.send(...batch);
-        const [gh, pgAnswer] = await Promise.all([w.untilReady(count), d.untilReady(count)]);
-        expect(gh).toEqual(pgAnswer);
-      }
-    } finally {
-      w.close();
-      d.close();
-    }
+    for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
   });
 
   /**

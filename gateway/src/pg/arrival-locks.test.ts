@@ -4,7 +4,8 @@ import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { lockPrefixFor } from '../enforce/lock-prefix.ts';
 import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { locksOnArrival, namesNoRelation } from './arrival-locks.ts';
+import { ArrivalLocks, locksOnArrival, namesNoRelation } from './arrival-locks.ts';
+import { newResultContext, PendingQueue, type PreparedStatement } from './pending.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -53,5 +54,52 @@ describe('namesNoRelation', () => {
     expect(namesNoRelation(decided('SELECT 1', 'allow'))).toBe(true);
     expect(namesNoRelation(decided('SELECT id FROM people', 'allow'))).toBe(false);
     expect(namesNoRelation(decided('INSERT INTO orders VALUES (1)', 'allow'))).toBe(false);
+    expect(namesNoRelation(decided('SELECT * FROM public.f()', 'allow'))).toBe(false); // a SQL function inlined at Bind locks what it reads (R18a-5)
+  });
+});
+
+describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
+  /** The locks over a host double: what it sent upstream (the first byte of each message) and whether the server is certainly in a failed block. */
+  function host(failed = false, pending = new PendingQueue()): { locks: ArrivalLocks; sent: string[] } {
+    const sent: string[] = [];
+    const locks = new ArrivalLocks({
+      pending,
+      sendUpstream: (m) => void sent.push(String.fromCharCode(m[0]!)),
+      searchPath: () => ['public'],
+      relations: () => CATALOG,
+      inFailedBlock: () => failed,
+      lockName: 'gatehouse_t_lock',
+      holdUpstream: () => undefined,
+      releaseUpstream: () => undefined,
+    });
+    return { locks, sent };
+  }
+  const prepared = (sql: string, lockedOnArrival: boolean): PreparedStatement => ({ name: 's', upstreamName: 'u', sql, preparedSql: sql, fields: null, lockedOnArrival });
+
+  it('sends the DO block ahead of a Describe of a statement locked on arrival, once per transaction: not again for its Bind', () => {
+    const { locks, sent } = host();
+    const s = prepared('SELECT * FROM people_v', true);
+    locks.beforeDescribe(s);
+    expect(sent).toEqual(['C', 'P', 'B', 'E', 'C', 'C']);
+    locks.beforeBind(s, false);
+    locks.beforeDescribe(s);
+    expect(sent).toHaveLength(6);
+  });
+
+  it('none for a statement not locked on arrival, nor while the server is certainly in a failed block', () => {
+    const a = host();
+    a.locks.beforeDescribe(prepared('SELECT * FROM people', false));
+    expect(a.sent).toEqual([]);
+    const b = host(true);
+    b.locks.beforeDescribe(prepared('SELECT * FROM people_v', true));
+    expect(b.sent).toEqual([]);
+  });
+
+  it('sends it in a failed block with a Query still in flight ahead (a ROLLBACK may end the block before the Describe is read)', () => {
+    const pending = new PendingQueue();
+    pending.push({ kind: 'query', ctx: newResultContext([], []) });
+    const { locks, sent } = host(true, pending);
+    locks.beforeDescribe(prepared('SELECT * FROM people_v', true));
+    expect(sent).toHaveLength(6);
   });
 });

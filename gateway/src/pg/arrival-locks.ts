@@ -9,7 +9,8 @@
 //   one, a view redefined to read a masked table). The block goes in the same write as the message (no
 //   round trip); its locks last to the end of the transaction, so the statement's Execute, which runs the
 //   plan made at Bind in the same transaction, needs none, and a Bind right behind its own locked Parse
-//   (the usual Parse, Bind, Execute, Sync) gets none either.
+//   (the usual Parse, Bind, Execute, Sync) gets none either. A Describe of such a statement gets it too: the
+//   server revalidates the statement there, as at Bind (red-team round 18a, R18a-1).
 // Statements of other identities (nothing masked, no view named) are sent as before: see
 // docs/data-path.md for what a migration can still do to them within the poll's window.
 // Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
@@ -44,9 +45,15 @@ export function locksOnArrival(d: ParseDecision, prefix: LockPrefix | null, rela
   return prefix.relations.some((r) => relations?.get(r)?.kind === 'view');
 }
 
-/** Whether a decided statement names no relation (its Parse and Bind then wait for no lock: PendingQueue.otherStatementInFlight). */
+/**
+ * Whether a decided statement names no relation and calls no user function (its Parse and Bind then wait
+ * for no lock: PendingQueue.otherStatementInFlight). A SQL function the planner inlines at Bind has its
+ * body analysed there, its tables locked, and waits for a migration's lock like a table named (red-team
+ * round 18a, R18a-5). Any function counts: the decision's user_functions leaves out one created since
+ * the routine catalog was read (the function of R18a-5 was), and a bare name may be either.
+ */
 export function namesNoRelation(d: Pick<ParseDecision, 'statements'>): boolean {
-  return d.statements.every((s) => s.parsed !== null && s.parsed.facts.tablesRead.length === 0 && s.parsed.facts.tablesWritten.length === 0);
+  return d.statements.every((s) => s.parsed !== null && s.parsed.facts.tablesRead.length === 0 && s.parsed.facts.tablesWritten.length === 0 && s.parsed.facts.functions.length === 0);
 }
 
 /** What the locks need of the session (pg/session.ts), so that this module does not import it. */
@@ -87,6 +94,23 @@ export class ArrivalLocks {
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
   }
 
+  /**
+   * Ahead of a Describe of a prepared statement: PostgreSQL revalidates its cached query there (taking its
+   * relations' locks, waiting for a migration's, and analysing it again on the new definition once that
+   * commits), and the Bind behind it plans what the Describe analysed (red-team round 18a, R18a-1). So a
+   * statement locked on arrival gets the block here too, unless its relations are locked already.
+   */
+  beforeDescribe(statement: PreparedStatement): void {
+    if (statement.lockedOnArrival !== true || this.lockedFor === statement) return;
+    // In a failed block the server revalidates nothing at a Describe (25P02 for a statement with columns,
+    // its parameters and NoData for one without): no lock, so the client gets PostgreSQL's own answer. But
+    // a Describe is never set aside behind the statements ahead (pg/statement-order.ts), so the failed block
+    // is certain only with none of them in flight: a Query ROLLBACK ahead of it in the same write ends the
+    // block before the server reads it (red-team round 18a: the Describe then went up unlocked).
+    const failed = this.host.inFailedBlock() && !this.host.pending.statementsInFlight();
+    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null, failed);
+  }
+
   /** Ahead of an Execute that waited for the statements ahead. */
   beforeExecute(statement: PreparedStatement, ctx: ResultContext): void {
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, ctx);
@@ -98,8 +122,9 @@ export class ArrivalLocks {
     if (kind === 'execute') this.host.releaseUpstream();
   }
 
-  private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null): void {
-    if (prefix === null || this.host.inFailedBlock()) return;
+  /** `failed`: the server is certainly in a failed block when it reads the message (pg/failed-block.ts, true only with nothing in flight). */
+  private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null, failed = this.host.inFailedBlock()): void {
+    if (prefix === null || failed) return;
     const { messages, expect } = lockAheadMessages(this.host.lockName, prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);

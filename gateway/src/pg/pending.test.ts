@@ -244,6 +244,18 @@ describe('otherStatementInFlight: a Parse or Bind of another statement naming re
     expect(q.statementsInFlight()).toBe(false);
   });
 
+  it('counts a Describe of a statement (PostgreSQL revalidates it there, R18a-2), not of a portal', () => {
+    const q = new PendingQueue();
+    q.push({ kind: 'describe', hidden: false, target: portal });
+    expect(q.otherStatementInFlight(null)).toBe(false);
+    q.push({ kind: 'describe', hidden: false, target: s1 });
+    expect(q.otherStatementInFlight(s1)).toBe(false);
+    expect(q.otherStatementInFlight(null)).toBe(true);
+    q.shift();
+    q.shift();
+    expect(q.otherStatementInFlight(null)).toBe(false);
+  });
+
   it('entries dropped after an error are no longer counted', () => {
     const q = new PendingQueue();
     q.push({ kind: 'parse', statement: s1, replaced: null });

@@ -138,12 +138,20 @@ function runsOnServer(p: Pending): boolean {
 }
 
 /**
+ * The prepared statement a Describe of it names (not a portal's): PostgreSQL revalidates its cached query
+ * there, taking its relations' locks and waiting for a migration's like a Parse (red-team round 18a, R18a-2).
+ */
+function describedStatement(target: PreparedStatement | Portal | null): PreparedStatement | null {
+  return target === null || 'statement' in target ? null : target;
+}
+
+/**
  * The prepared statement whose Parse or Bind an entry is, when its SQL may name relations: the server
  * locks them there, and waits behind another transaction's lock like a statement does (a migration's, taken
  * within the lock poll's window: R14-3).
  */
 function preparesStatement(p: Pending): PreparedStatement | null {
-  const statement = p.kind === 'parse' ? p.statement : p.kind === 'bind' ? (p.portal?.statement ?? null) : null;
+  const statement = p.kind === 'parse' ? p.statement : p.kind === 'bind' ? (p.portal?.statement ?? null) : p.kind === 'describe' ? describedStatement(p.target) : null;
   return statement === null || statement.namesNoRelation === true ? null : statement;
 }
 

@@ -269,6 +269,7 @@ export class Session {
         }
         const statement = this.statements.get(msg.name);
         if (!statement) return this.refuseExtended(unknownStatement(msg.name));
+        this.locks.beforeDescribe(statement);
         return this.forward(describeUpstream('S', msg.name, statement.upstreamName, frame.raw), { kind: 'describe', hidden: false, target: statement });
       }
       case 'execute':

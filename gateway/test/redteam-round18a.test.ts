@@ -1,0 +1,298 @@
+// Red-team round 18a, against lockwin6 (locks on arrival for single extended statements under a mask or
+// naming a view: pg/arrival-locks.ts; a Parse or Bind of another prepared statement counted as work in
+// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts).
+// Method as in rounds 14-17b: a migration (uncommitted) holds a relation the gateway's decision never sees
+// (the lock poll is off: its 250 ms window made deterministic), both engines, real PostgreSQL.
+//
+// Found (each test asserts the SECURE behaviour):
+// - R18a-1 (high, fixed): a `Describe` of a prepared statement is where PostgreSQL revalidates its cached
+//   query (CachedPlanGetTargetList): it takes the statement's relation locks there, waits for a migration,
+//   and analyses the statement again on the new definition once it commits. lockwin6 locked ahead of a
+//   masked statement's Parse and Bind, not ahead of its Describe: a statement prepared earlier, then
+//   Describe S, Bind, Execute, Sync in one write had its Describe wait for the migration (SSN and an
+//   unmasked column swapped by renames), the DO block ahead of the Bind then found the table free, and the
+//   Bind planned the swapped columns: the SSNs in the column the policy leaves unmasked. Fixed
+//   (pg/arrival-locks.ts beforeDescribe): a Describe of a statement locked on arrival gets the same DO block.
+// - R18a-2 (medium, fixed; R16-3 again, through a Describe): only a Parse or Bind of another prepared
+//   statement counted as work in flight, not a Describe of one, which waits for relation locks the same way
+//   (R18a-1): a statement pipelined behind it was decided on arrival and sent with no lock (nothing masked),
+//   and ran on a definition a migration granted during the Describe's wait made. Fixed (pg/pending.ts): a
+//   Describe of a prepared statement naming relations counts as preparing it.
+// - R18a-1 again, through iso11's failed-block rule (high, fixed in this round's merge with main): iso11
+//   sends no DO block while the server is certainly in a failed block (pg/failed-block.ts: the last
+//   ReadyForQuery said 'E' and no Execute completed), meaningful only with no Query, Execute or Sync in
+//   flight, which holds for a Parse, Bind or Execute naming relations (they wait while one is) but not for
+//   a Describe, which never waits: in a failed block, Query ROLLBACK then Describe S, Bind, Execute, Sync of
+//   a view read in one write had the Describe's block skipped, the Describe revalidated the redefined view
+//   after the ROLLBACK, and the SSN came back. Fixed (pg/arrival-locks.ts beforeDescribe): a Describe skips
+//   the block only with nothing in flight.
+// - R18a-5 (high, fixed; R16-3 again, through a function): a statement naming no table but calling a SQL
+//   function (allowed to the agent: public.pgbench_rt18a_f, reading a bench table) was not counted in
+//   flight at its Parse and Bind, yet the planner inlines the function at Bind, analysing its body and
+//   waiting for a migration's lock on what it reads: a read of B behind it in the same write was sent
+//   unlocked, and read B replaced by a view of the SSNs meanwhile. Fixed (pg/arrival-locks.ts
+//   namesNoRelation): a statement calling any function counts (the decision's user_functions leaves out a
+//   function created since the routine catalog was read, as this one was).
+// - R18a-3 (high, OPEN, it.fails): docs said a statement not locked on arrival (nothing masked, no view
+//   named) can be shown in the lock poll's window only "what its policy allows on those tables, under their
+//   new definition". A migration that replaces the table by a view of the same name (rename the table away,
+//   CREATE VIEW reading clinical.patients.ssn) is resolved by the Parse waiting for it (PostgreSQL looks the
+//   name up again after the lock wait): the agent's unmasked read of a bench table returns the SSNs.
+//   Closing it needs the DO block ahead of every extended statement naming relations (cost in
+//   docs/benchmarks.md, "Locks on arrival": 1.10x gateway CPU), not only masked ones or views.
+//
+// - R18a-4 (low, availability, OPEN, it.fails): lockwin6 holds the Parse and Bind of a write held for
+//   approval in Gatehouse until its Execute goes up, so that no lock of theirs is held during the wait
+//   (R17b). An Execute of any other statement between the write's Bind and its Execute (Parse W, Bind W,
+//   Parse/Bind/Execute `SELECT 1`, Execute W, Sync) parks W's Execute behind it (pg/statement-order.ts),
+//   and the Flush Gatehouse sends for the SELECT's answer releases W's Parse and Bind: the implicit
+//   transaction holds clinical.patients for the whole wait (up to 1 h), a migration queues behind it and
+//   every later statement on the table behind the migration. Releasing only on W's own Execute does not
+//   help (tried): the SELECT's answer is needed first and the server takes messages in order. An agent can
+//   hold a table as long without approvals (BEGIN, a read, then idle: Gatehouse sets no
+//   idle_in_transaction limit), so this is the R17b availability promise only, not a new power.
+//
+// Held (tried):
+// - A cancel during an approval wait: the write never runs; the client gets 57014 either from Gatehouse
+//   (the waiting Execute refused, Parse and Bind answered first) or, when the CancelRequest passed on to
+//   the server meets the DO block ahead of the held Parse, from the server with Gatehouse's lock detail
+//   (seen with both, by timing; test below asserts what both share).
+// - A write held for approval and a column swap during the wait (the Parse now goes up after the wait):
+//   the approved write's reached relations are fingerprinted again (enforce/fresh-catalog.ts
+//   changedWhileHeld: pg_attribute rows with their xmin), so a rename refuses it (55000) (by reading).
+// - The lock block's bookkeeping (lockedFor): reset by every Query, Execute and Sync, the only messages
+//   that can end the transaction holding its locks; a failed block or an earlier error skips the Bind
+//   with it until the Sync (by reading). A simple Query between a locked Parse and its Bind resets it:
+//   the Bind is locked again.
+// - The differential fuzzer (npm run fuzz:protocol -- --messages 20000) after each change: before main's
+//   iso11 merge, one divergence per 20k (seeds 1000, 2000: an Execute of a portal gone with its transaction,
+//   a Bind of a dropped unnamed statement, in a failed block: iso11's finding); after it, seeds 1000
+//   (allow-all) and 2001 (masked): none; after R18a-5, seeds 3000-3001 (40k): none.
+// - iso11's failed-block rule (pg/failed-block.ts) for Parse, Bind and Execute: certainty is set only by a
+//   ReadyForQuery 'E' and lost with any client Execute completing; such messages naming relations wait
+//   while a Query, Execute or Sync is in flight, so a ROLLBACK (Query, Execute or ROLLBACK TO) ahead of
+//   them is answered before they are taken (by reading; the Describe was the exception above).
+// - SQL PREPARE/EXECUTE (revalidated at EXECUTE, whose text names no relation): refused by the example
+//   policies (default-deny), both engines (tried).
+// Left (by reading, not tested): whether a statement is locked on arrival is decided once, at its Parse: a
+// statement prepared on a table that a committed migration later turns into a view, or before a policy
+// revision masks what it reads, is bound later without a block (a second migration in the poll's window
+// then reaches it: R18a-3's class). Not attacked: COPY in the extended protocol under a mask, hot standby.
+
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestGateway } from './support/harness.ts';
+import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
+import { until } from './support/migration-race.ts';
+import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { api, pendingRequest } from './support/approvals.ts';
+import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+
+const A = 'public.pgbench_rt18a_a';
+const B = 'public.pgbench_rt18a_b';
+const VIEW = 'public.pgbench_rt18a_view';
+const PATIENTS = 'clinical.patients';
+
+const CLEANUP = `DROP VIEW IF EXISTS ${VIEW}; DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_views WHERE schemaname = 'public' AND viewname = 'pgbench_rt18a_b') THEN DROP VIEW ${B}; END IF; END$$; DROP TABLE IF EXISTS ${A}, ${B}, public.pgbench_rt18a_old;`;
+const SETUP = `
+CREATE TABLE ${A} (id int PRIMARY KEY, v text); INSERT INTO ${A} VALUES (1, 'a'), (2, 'b');
+CREATE TABLE ${B} (id int, v text); INSERT INTO ${B} VALUES (1, 'b');
+CREATE VIEW ${VIEW} AS SELECT id, v FROM ${A};
+`;
+
+/** ssn and diagnosis_code change names: run twice, it undoes itself. */
+const SWAP = `ALTER TABLE ${PATIENTS} RENAME COLUMN ssn TO rt18a_tmp; ALTER TABLE ${PATIENTS} RENAME COLUMN diagnosis_code TO ssn; ALTER TABLE ${PATIENTS} RENAME COLUMN rt18a_tmp TO diagnosis_code`;
+const REDEFINE = `CREATE OR REPLACE VIEW ${VIEW} AS SELECT id, ssn AS v FROM ${PATIENTS}`;
+const UNDEFINE = `CREATE OR REPLACE VIEW ${VIEW} AS SELECT id, v FROM ${A}`;
+/** B becomes a view of the SSNs under its name, and back. */
+const TO_VIEW = `ALTER TABLE ${B} RENAME TO pgbench_rt18a_old; CREATE VIEW ${B} AS SELECT id, ssn AS v FROM ${PATIENTS}`;
+const FROM_VIEW = `DROP VIEW ${B}; ALTER TABLE public.pgbench_rt18a_old RENAME TO pgbench_rt18a_b`;
+
+/** Parse, Bind, Describe, Execute of the unnamed statement and portal. */
+const statement = (text: string): Buffer[] => [serialize.parse({ text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({})];
+
+describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt18a',
+    cleanup: CLEANUP,
+    setup: SETUP,
+    agent: { subject: 'rt18a-agent', groups: ['agents', 'bench'] },
+    gateway: { catalog: { lockPollMs: 0 }, admin: true }, // the admin listener, and approvals in memory with it
+  });
+  let t: TestGateway, direct: pg.Client, ssn: string, token: string;
+
+  beforeAll(async () => {
+    ({ gateway: t, direct, ssn } = rt);
+    token = await t.token('rt18a-agent', ['agents', 'bench']);
+  });
+
+  const race = (r: Race): Promise<Message[][]> => raceMigration({ gateway: t, direct, token }, r);
+  const refused = (group: Message[]): void => expectLockRefusal(group, ssn);
+
+  /** `text` prepared as `name` before the migration; then Describe S, Bind, Execute, Sync in one write. */
+  const describedThenRun = (name: string, text: string) => ({
+    prepare: async (w: WireClient): Promise<void> => {
+      w.send(serialize.parse({ name, text }), serialize.sync());
+      await w.untilReady(1);
+    },
+    send: (w: WireClient): Promise<Message[][]> => (w.send(serialize.describe({ type: 'S', name }), serialize.bind({ statement: name }), serialize.execute({}), serialize.sync()), w.untilReady(1)),
+  });
+
+  it('R18a-1: a read of a view prepared earlier, then Describe S, Bind, Execute, Sync while a migration redefines the view to read the SSN: refused (55P03), no SSN', async () => {
+    const { prepare, send } = describedThenRun('rt18a_v', `SELECT v FROM ${VIEW} WHERE id = 1`);
+    const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, send, before: prepare });
+    refused(groups[0]!);
+    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  it('R18a-1, behind a ROLLBACK: in a failed block, a Query ROLLBACK then Describe S, Bind, Execute, Sync of a view read while a migration redefines the view: refused (55P03), no SSN', async () => {
+    const { prepare } = describedThenRun('rt18a_r', `SELECT v FROM ${VIEW} WHERE id = 1`);
+    const failed = async (w: WireClient): Promise<void> => {
+      await prepare(w);
+      w.send(serialize.query('BEGIN'), serialize.query('SELECT 1/0'));
+      await w.untilReady(2);
+    };
+    const groups = await race({ ddl: REDEFINE, undo: UNDEFINE, relation: VIEW, ready: 2, before: failed, send: (w) => (w.send(serialize.query('ROLLBACK'), serialize.describe({ type: 'S', name: 'rt18a_r' }), serialize.bind({ statement: 'rt18a_r' }), serialize.execute({}), serialize.sync()), w.untilReady(2)) });
+    expect(names(groups[0]!)).toEqual(['commandComplete', 'readyForQuery']);
+    refused(groups[1]!);
+    expect(names(groups[1]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  it('R18a-1, masked: a read of an unmasked column of a masked table prepared earlier, then Describe S, Bind, Execute, Sync while a migration swaps it with the SSN: refused (55P03), not run on the swapped columns', async () => {
+    const { prepare, send } = describedThenRun('rt18a_m', `SELECT diagnosis_code FROM ${PATIENTS} WHERE id = 1`);
+    const groups = await race({ ddl: SWAP, undo: SWAP, relation: PATIENTS, send, before: prepare });
+    refused(groups[0]!);
+    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+  });
+
+  /**
+   * A migration of A the poll has not seen holds it (uncommitted) while `ahead` (which waits for A on the
+   * server) and a read of B go through Gatehouse in one write; a migration of B (B replaced by a view of the
+   * SSNs) is granted meanwhile, then A's is rolled back. When the read of B waits for B's migration (it was
+   * not locked ahead), that commits and is undone after. Returns the client's messages.
+   */
+  async function behindWaitOnA(ahead: Buffer[], prepare: Buffer[] = []): Promise<Message[]> {
+    const holder = new pg.Client({ connectionString: t.upstreamUrl });
+    const migration = new pg.Client({ connectionString: t.upstreamUrl });
+    await holder.connect();
+    await migration.connect();
+    migration.on('error', () => undefined);
+    const w = await WireClient.connect(t.port, token);
+    let groups: Message[][] = [];
+    let committed = false;
+    try {
+      if (prepare.length > 0) {
+        w.send(...prepare, serialize.sync());
+        await w.untilReady(1);
+      }
+      await holder.query('BEGIN');
+      await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`);
+      w.send(...ahead, ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
+      const answered = w.untilReady(1).then((g) => (groups = g));
+      await until(direct, waitingOn(A));
+      await migration.query('BEGIN');
+      await migration.query(TO_VIEW); // granted at once: nothing holds B yet
+      await holder.query('ROLLBACK');
+      await until(direct, waitingOn(B), () => groups.length > 0);
+      if (groups.length === 0) {
+        await migration.query('COMMIT'); // the read of B goes on, on the new definition
+        committed = true;
+      }
+      await answered;
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await migration.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await migration.end();
+      if (committed) await direct.query(FROM_VIEW);
+    }
+    return groups[0]!;
+  }
+
+  it('R18a-2: a Describe of another prepared statement waiting for a relation lock holds a statement behind it: decided and locked once answered, refused (55P03) under a migration granted meanwhile', async () => {
+    const group = await behindWaitOnA([serialize.describe({ type: 'S', name: 'rt18a_a' })], [serialize.parse({ name: 'rt18a_a', text: `SELECT v FROM ${A}` })]);
+    refused(group);
+    expect(names(group)).toEqual(['parameterDescription', 'rowDescription', 'error', 'readyForQuery']);
+  });
+
+  it('R18a-5: the Bind of a statement naming no relation but calling a SQL function the planner inlines (it reads A) waits for A at planning, and was not counted in flight: a read of B behind it waits for it, and is locked then: refused (55P03), no SSN', async () => {
+    await direct.query(`CREATE OR REPLACE FUNCTION public.pgbench_rt18a_f() RETURNS SETOF text LANGUAGE sql STABLE AS $f$ SELECT v FROM ${A} $f$`);
+    try {
+      const group = await behindWaitOnA([serialize.parse({ name: 'rt18a_f', text: 'SELECT * FROM public.pgbench_rt18a_f()' }), serialize.bind({ statement: 'rt18a_f', portal: 'pf' })]);
+      refused(group);
+    } finally {
+      await direct.query('DROP FUNCTION public.pgbench_rt18a_f()');
+    }
+  });
+
+  it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
+    const groups = await race({ ddl: TO_VIEW, undo: FROM_VIEW, relation: B, send: (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)) });
+    refused(groups[0]!);
+  });
+  /** Whether another connection's LOCK TABLE clinical.patients ... NOWAIT is had now (null) or refused (its SQLSTATE). */
+  const directLock = async (): Promise<string | null> => {
+    const got = await direct.query(`BEGIN; LOCK TABLE ${PATIENTS} IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK`).then(
+      () => null,
+      (e: { code?: string }) => e.code ?? 'no code',
+    );
+    await direct.query('ROLLBACK').catch(() => undefined);
+    return got;
+  };
+
+  /**
+   * An agent's UPDATE of clinical.patients (held for a clinical lead's approval by the example policies) as
+   * named statement and portal, with `between` sent after its Bind and before its Execute, in one write;
+   * `during` runs while it waits, then the lead's `verdict` (or none: `during` ends the wait). Returns the
+   * client's messages.
+   */
+  async function heldWrite(between: Buffer[], during: (w: WireClient) => Promise<void>, verdict: 'approve' | 'deny' | null): Promise<Message[]> {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      w.send(serialize.parse({ name: 'w', text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2' }), serialize.bind({ statement: 'w', portal: 'pw', values: ['555-1818'] }), ...between, serialize.execute({ portal: 'pw' }), serialize.sync());
+      const request = await pendingRequest(t.gw.adminPort!, lead, 'SET phone = $1');
+      await during(w);
+      if (verdict !== null) expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict })).status).toBe(200);
+      return (await w.untilReady(1))[0]!;
+    } finally {
+      w.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  }
+
+  it.fails('R18a-4 (open, availability): a write held for approval behind an Execute of another statement in the same write holds its lock during the wait (a direct LOCK TABLE ... NOWAIT is refused)', async () => {
+    let lock: string | null = 'not tried';
+    const select = [serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})];
+    const gh = await heldWrite(select, async () => void (lock = await directLock()), 'approve');
+    expect(errorCodes(gh)).toEqual([]); // approved, it ran
+    expect(lock).toBeNull(); // 55P03: the Flush Gatehouse sends for the SELECT's answer released the held Parse and Bind before the wait
+  });
+
+  it('held: a cancel during an approval wait: the write never runs; 57014 (Gatehouse refuses the waiting Execute, or the cancel it passes on meets its DO block ahead of the held Parse)', async () => {
+    const gh = await heldWrite([], async (w) => void (await w.cancel()), null);
+    expect(names(gh).slice(-2)).toEqual(['error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['57014']);
+    expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).not.toBe('555-1818');
+  });
+  it('message for message as PostgreSQL: Describe S of statements locked on arrival (a view read, an INSERT into the view, a masked read), also in a failed transaction block', async () => {
+    const prepare = [
+      serialize.parse({ name: 'dv', text: `SELECT v FROM ${VIEW} WHERE id = $1`, types: [23] }),
+      serialize.parse({ name: 'di', text: `INSERT INTO ${VIEW} (id, v) VALUES (99, 'z')` }),
+      serialize.parse({ name: 'dm', text: `SELECT id, diagnosis_code FROM ${PATIENTS} WHERE id = 1` }),
+      serialize.sync(),
+    ];
+    const describeAll = [serialize.describe({ type: 'S', name: 'dv' }), serialize.describe({ type: 'S', name: 'di' }), serialize.describe({ type: 'S', name: 'dm' }), serialize.sync()];
+    const batches = [
+      prepare,
+      describeAll,
+      [serialize.query('BEGIN'), serialize.query('SELECT 1/0')],
+      [serialize.describe({ type: 'S', name: 'di' }), serialize.sync()],
+      [serialize.describe({ type: 'S', name: 'dv' }), serialize.sync(), serialize.query('ROLLBACK')],
+      [serialize.query('BEGIN'), serialize.query('SELECT 1/0'), serialize.query('ROLLBACK'), ...describeAll],
+    ];
+    for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
+  });
+});
