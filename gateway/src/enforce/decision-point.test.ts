@@ -206,6 +206,29 @@ describe('decideQuery', () => {
     expect(engine.calls).toBe(2);
   });
 
+  it('decides a long Query in slices: others run between them, it is still refused whole, and audited before it is answered', async () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const texts = Array.from({ length: 1000 }, (_, i) => (i === 900 ? 'DROP TABLE clinical.visits' : `SELECT id FROM clinical.visits WHERE id = ${i}`));
+    let between = 0;
+    const tick = (): void => {
+      between++;
+      if (between < 1_000_000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const later = decideMaybeLater(ctx, texts.join(';'), 'simple');
+    expect(later).toBeInstanceOf(Promise);
+    expect(records()).toHaveLength(0); // audited once every statement is decided
+    const d = await later;
+    const ticks = between;
+    between = 1_000_000;
+    expect(ticks).toBeGreaterThan(0); // the loop ran other callbacks while it was decided
+    expect(d.kind === 'refuse' ? d.error.sqlstate : null).toBe('42501');
+    expect(d.statements.map((s) => s.text)).toEqual(texts);
+    const written = records();
+    expect(written).toHaveLength(1000);
+    expect(written.map((r) => (r.type === 'statement' ? r.decision : null)).filter((x) => x === 'deny')).toHaveLength(1);
+  });
+
   it('waits for an evaluator that answers later, and answers a cached decision at once', async () => {
     const { ctx, records } = context(rego, ['agents']);
     let asked = 0;

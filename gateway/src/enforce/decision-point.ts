@@ -3,8 +3,8 @@
 
 import { GatehouseError } from '../errors.ts';
 import type { PolicyEngine } from '../policy/types.ts';
-import { analyzeQuery } from '../sql/parser.ts';
-import type { ParsedStatement } from '../sql/facts.ts';
+import { analyzeQueryInSlices } from '../sql/parser.ts';
+import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
@@ -17,7 +17,7 @@ import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement, type QueryDecision } from './decided-statement.ts';
 import { refusalFor } from './decision-refusal.ts';
 import { catalogStale, evaluateAll } from './statement-evaluation.ts';
-import { auditStatements } from './statement-audit.ts';
+import { auditStatements, auditStatementsInSlices } from './statement-audit.ts';
 import { addSubjectColumns, applyMasks } from './forward-text.ts';
 
 // What pg/session.ts imports from here, defined in the modules above.
@@ -71,7 +71,18 @@ export function decideQuery(
     discarded?: boolean;
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
-  const outcome = analyzeQuery(text, { searchPath: ctx.searchPath });
+  // A long string's facts are extracted in slices, as its statements are decided and audited (work-slices.ts).
+  const outcome = analyzeQueryInSlices(text, { searchPath: ctx.searchPath });
+  return outcome instanceof Promise ? outcome.then((o) => decideAnalyzed(ctx, text, protocol, options, o)) : decideAnalyzed(ctx, text, protocol, options, outcome);
+}
+
+function decideAnalyzed(
+  ctx: DecisionContext,
+  text: string,
+  protocol: 'simple' | 'extended',
+  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  outcome: ParseOutcome,
+): QueryDecision | Promise<QueryDecision> {
   let statements: DecidedStatement[];
   let error: GatehouseError | null = null;
   if (!outcome.ok) {
@@ -171,7 +182,7 @@ function concludeDecision(
   statements: DecidedStatement[],
   error: GatehouseError | null,
   options: { auditForwarded?: boolean; parameters?: BoundParameters },
-): QueryDecision {
+): QueryDecision | Promise<QueryDecision> {
   for (const s of statements) {
     if (error) break;
     error = refusalFor(s.decision);
@@ -192,11 +203,16 @@ function concludeDecision(
     else forwardText = applied;
   }
   if (!error && ctx.disclosures !== undefined && ctx.disclosures.phi.size > 0) forwardText = addSubjectColumns(ctx, ctx.disclosures.phi, text, forwardText, statements);
-  if (error || options.auditForwarded !== false) auditStatements(ctx, statements, options.parameters);
-  if (error) return { kind: 'refuse', statements, error };
+  // Audited before the decision is returned, so before anything is forwarded; a long string in slices.
+  const audited = error || options.auditForwarded !== false ? auditStatementsInSlices(ctx, statements, options.parameters) : undefined;
+  if (error) {
+    const refused: QueryDecision = { kind: 'refuse', statements, error };
+    return audited instanceof Promise ? audited.then(() => refused) : refused;
+  }
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
   // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
-  return { kind: 'forward', statements, masks, forwardText, lockPrefix };
+  const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix };
+  return audited instanceof Promise ? audited.then(() => forward) : forward;
 }

@@ -9,6 +9,7 @@ import type { Identity, PolicyInput } from '../policy/types.ts';
 import type { BoundParameters } from './setting-guard.ts';
 import type { DecisionContext } from './decision-context.ts';
 import type { DecidedStatement } from './decided-statement.ts';
+import { mapInSlices } from '../work-slices.ts';
 
 /** Writes the "statement" audit record for each decided statement; throws AUDIT_WRITE_FAILED if it cannot. */
 export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound'): void {
@@ -51,6 +52,17 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       hint: 'The audit log is unavailable; tell the Gatehouse operator (disk full or audit file not writable).',
     });
   }
+}
+
+/**
+ * auditStatements for the statements of a long string, a few milliseconds at a time (work-slices.ts):
+ * at once when they fit in one slice, else a Promise that resolves once every record is written (or
+ * rejects as auditStatements throws). One statement: auditStatements itself.
+ */
+export function auditStatementsInSlices(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound'): void | Promise<void> {
+  if (statements.length <= 1) return auditStatements(ctx, statements, parameters);
+  const written = mapInSlices(statements.length, (i) => auditStatements(ctx, [statements[i]!], parameters));
+  return written instanceof Promise ? written.then(() => undefined) : undefined;
 }
 
 /** The break-glass copy of a statement as sent: its text, the forwarded text, its parameters. */

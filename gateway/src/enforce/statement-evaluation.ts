@@ -17,6 +17,7 @@ import { alreadyMasked, horizonIdentity, horizonOf, unvouchedTriggerFunctions, t
 import { identityHorizonBase, identityHorizonInput } from './identity-horizon.ts';
 import { CATALOG_STALE_POLICY_ID, type CatalogChangeWait, type DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement } from './decided-statement.ts';
+import { mapInSlices } from '../work-slices.ts';
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
@@ -178,8 +179,26 @@ export function evaluateAll(
     );
   }
   const engine = ctx.engines.current();
-  const items = parsed.map((p) => evaluateOne(ctx, engine, p.text, protocol, p, parameters));
+  if (parsed.length === 1) {
+    const only = evaluateOne(ctx, engine, parsed[0]!.text, protocol, parsed[0]!, parameters);
+    return only instanceof Promise ? only.then((e) => decidedOf([e], engine)) : decidedOf([only], engine);
+  }
+  // Many statements: decided in slices that let other sessions in between (work-slices.ts),
+  // all with the catalogs of the string's arrival, as when they were decided in one turn.
+  const pinned = pinnedCatalogs(ctx);
+  const items = mapInSlices(parsed.length, (i) => evaluateOne(pinned, engine, parsed[i]!.text, protocol, parsed[i]!, parameters));
+  return items instanceof Promise ? items.then((all) => settledAll(all, engine)) : settledAll(items, engine);
+}
+
+function settledAll(items: Array<Evaluated | Promise<Evaluated>>, engine: PolicyEngine): DecidedStatement[] | Promise<DecidedStatement[]> {
   return items.some((i) => i instanceof Promise) ? Promise.all(items).then((all) => decidedOf(all, engine)) : decidedOf(items as Evaluated[], engine);
+}
+
+/** The context with the relation and routine catalogs of this moment, whatever a refresh brings meanwhile. */
+function pinnedCatalogs(ctx: DecisionContext): DecisionContext {
+  const relations = ctx.relations.current();
+  const routines = ctx.routines.current();
+  return { ...ctx, relations: { current: () => relations, refreshSoon: () => ctx.relations.refreshSoon() }, routines: { current: () => routines } };
 }
 
 function decidedOf(items: Evaluated[], engine: PolicyEngine): DecidedStatement[] {

@@ -8,6 +8,7 @@ import { emptyFacts, extractFacts } from './facts-extract.ts';
 import { literalDependence, type LiteralDependence } from './literal-facts.ts';
 import { ShapeCache, type ShapeCacheStats } from './shape-cache.ts';
 import { statementTexts, type RawStatement } from './split.ts';
+import { mapInSlices } from '../work-slices.ts';
 
 export interface AnalyzeOptions {
   /** The session's search_path, used to qualify unqualified table names. Default ['public']. */
@@ -41,6 +42,32 @@ export function loadSqlParser(): Promise<void> {
  */
 export function analyzeQuery(text: string, options?: AnalyzeOptions): ParseOutcome {
   const searchPath = options?.searchPath ?? DEFAULT_SEARCH_PATH;
+  const found = lookUp(text, searchPath);
+  return 'ok' in found ? found : file(text, found, analyze(text, searchPath));
+}
+
+/**
+ * analyzeQuery, with the facts of a long string's statements extracted a few milliseconds at a time
+ * (work-slices.ts): at once when cached or when the work fits in one slice, else a Promise. The parse
+ * itself (PostgreSQL's parser over the whole string) stays one piece.
+ */
+export function analyzeQueryInSlices(text: string, options?: AnalyzeOptions): ParseOutcome | Promise<ParseOutcome> {
+  const searchPath = options?.searchPath ?? DEFAULT_SEARCH_PATH;
+  const found = lookUp(text, searchPath);
+  if ('ok' in found) return found;
+  const analyzed = analyze(text, searchPath, true);
+  return analyzed instanceof Promise ? analyzed.then((a) => file(text, found, a)) : file(text, found, analyzed);
+}
+
+/** The cache keys of a text that no cache answered. */
+interface Unanswered {
+  key: string;
+  quickKey: string | null;
+  shapeKey: string | null;
+}
+
+/** The cached outcome of `text`, or the keys to file the fresh one under. */
+function lookUp(text: string, searchPath: readonly string[]): ParseOutcome | Unanswered {
   const key = ParseCache.key(text, searchPath);
   const exact = cache.get(key);
   if (exact !== undefined) return exact;
@@ -53,15 +80,17 @@ export function analyzeQuery(text: string, options?: AnalyzeOptions): ParseOutco
   const shape = shapes.shapeOf(text);
   const shapeKey = shape === null ? null : ParseCache.key(shape, searchPath);
   const shared = shapeKey === null ? null : shapes.reuse(shapeKey, text);
-  if (shared === null) {
-    const analyzed = analyze(text, searchPath);
-    const outcome = cache.set(key, text, analyzed.outcome);
-    if (shapeKey !== null) shapes.remember(shapeKey, text, outcome, analyzed.dependence);
-    if (quickKey !== null && shapeKey !== null) shapes.alias(quickKey, shapeKey);
-    return outcome;
-  }
+  if (shared === null) return { key, quickKey, shapeKey };
   if (quickKey !== null && shapeKey !== null) shapes.alias(quickKey, shapeKey);
   return shared;
+}
+
+/** Files a fresh outcome in the caches; the frozen outcome. */
+function file(text: string, { key, quickKey, shapeKey }: Unanswered, analyzed: Analyzed): ParseOutcome {
+  const outcome = cache.set(key, text, analyzed.outcome);
+  if (shapeKey !== null) shapes.remember(shapeKey, text, outcome, analyzed.dependence);
+  if (quickKey !== null && shapeKey !== null) shapes.alias(quickKey, shapeKey);
+  return outcome;
 }
 
 /** analyzeQuery without the caches (for measurements and tests); the outcome is not frozen. */
@@ -70,7 +99,14 @@ export function analyzeQueryUncached(text: string, options?: AnalyzeOptions): Pa
 }
 
 /** The outcome, and for each statement how its facts depend on literal values. */
-function analyze(text: string, searchPath: readonly string[]): { outcome: ParseOutcome; dependence: LiteralDependence[] } {
+interface Analyzed {
+  outcome: ParseOutcome;
+  dependence: LiteralDependence[];
+}
+
+function analyze(text: string, searchPath: readonly string[]): Analyzed;
+function analyze(text: string, searchPath: readonly string[], inSlices: true): Analyzed | Promise<Analyzed>;
+function analyze(text: string, searchPath: readonly string[], inSlices = false): Analyzed | Promise<Analyzed> {
   if (!loaded) throw new GatehouseError('INTERNAL', 'SQL parser used before loadSqlParser() resolved');
   const none: LiteralDependence[] = [];
   if (text.trim() === '') return { outcome: { ok: true, statements: [{ text: '', facts: emptyFacts() }] }, dependence: none };
@@ -84,20 +120,27 @@ function analyze(text: string, searchPath: readonly string[]): { outcome: ParseO
   if (stmts.length === 0) return { outcome: { ok: true, statements: [{ text: text.trim(), facts: emptyFacts() }] }, dependence: none };
   try {
     const texts = statementTexts(text, stmts);
-    const dependence: LiteralDependence[] = [];
-    const statements: ParsedStatement[] = stmts.map((s, i) => {
-      const node = asNode(s.stmt);
+    const dependence: LiteralDependence[] = new Array<LiteralDependence>(stmts.length);
+    const one = (i: number): ParsedStatement => {
+      const node = asNode(stmts[i]!.stmt);
       if (node === null) throw new Error(`statement ${i} has no parse node`);
       const stmtText = texts[i] ?? '';
       const facts = extractFacts(node, stmtText, searchPath);
-      dependence.push(literalDependence(node, facts));
+      dependence[i] = literalDependence(node, facts);
       return { text: stmtText, facts };
-    });
-    return { outcome: { ok: true, statements }, dependence };
+    };
+    const done = (statements: ParsedStatement[]): Analyzed => ({ outcome: { ok: true, statements }, dependence });
+    if (!inSlices) return done(stmts.map((_, i) => one(i)));
+    const statements = mapInSlices(stmts.length, one);
+    return statements instanceof Promise ? statements.then(done, unreadable) : done(statements);
   } catch (e) {
-    // A parse tree we could not read: fail closed rather than guess the facts.
-    throw new GatehouseError('INTERNAL', 'could not extract facts from a parsed statement', { cause: e });
+    return unreadable(e);
   }
+}
+
+/** A parse tree we could not read: fail closed rather than guess the facts. */
+function unreadable(e: unknown): never {
+  throw new GatehouseError('INTERNAL', 'could not extract facts from a parsed statement', { cause: e });
 }
 
 function parseError(e: unknown): ParseOutcome {
