@@ -1,0 +1,238 @@
+// Red-team round 18b: session 18's masking changes (rules6: the catalog check for every write of an
+// identity under a mask, reviewed trigger functions bound to their definition; maskcost6: last4 in C,
+// gatehouse_mask 1.1), attacked through a real Gatehouse and the real PostgreSQL, both engines. A writer
+// under a mask must get no stored secret back, by any route.
+//
+// Findings:
+// R18b-1 (high, open): a reviewed trigger function, even pinned to its definition, runs with the
+//   session's name resolution, which the writer controls: the session's temporary schema is searched
+//   first for relations, and every role may create temporary tables (PUBLIC has TEMPORARY on a
+//   database). A reviewed history trigger that copies the old row into `r18b_history` (unqualified,
+//   meant to be public.r18b_history, which the writer may not read) writes the stored secret into the
+//   writer's own temporary table of that name instead, which the writer then reads: the digest is
+//   unchanged, the write is allowed, the secret comes back raw. SET search_path to a schema the writer
+//   may create in does the same for functions and operators. Not fixed here (see the report): the
+//   review would have to require the function's own `SET search_path = ..., pg_temp` (pg_temp last),
+//   or Gatehouse to refuse such writes while the session has temporary relations or a changed path.
+//
+// Run: GATEHOUSE_TEST_DB=gh_redteam18b npx vitest run --project integration gateway/test/redteam-round18b.test.ts
+
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
+import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { writerPolicyDir } from './support/writer-policies.ts';
+
+const SECRET = 'R18b-History-Secret-7713';
+
+const SETUP = `
+CREATE TABLE public.r18b_history (id integer, secret text);
+CREATE TABLE clinical.r18b_kept (id integer PRIMARY KEY, note text, secret text);
+INSERT INTO clinical.r18b_kept VALUES (1, 'n', '${SECRET}');
+CREATE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO r18b_history VALUES (OLD.id, OLD.secret);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER r18b_kept BEFORE UPDATE ON clinical.r18b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r18b_keep_history();
+`;
+const CLEANUP = `
+DROP TABLE IF EXISTS clinical.r18b_kept, public.r18b_history CASCADE;
+DROP FUNCTION IF EXISTS clinical.r18b_keep_history();
+`;
+
+const MASKED = ['clinical.r18b_kept'];
+/** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`). */
+const SCRATCH = ['pg_temp.r18b_history'];
+
+/** The writers may create temporary tables (a DDL statement writing only `pg_temp.*`), in each engine. */
+const SCRATCH_DDL = {
+  rego: `package gatehouse
+
+allow contains {"id": "r18b-scratch", "reason": "r18b writers may create temporary tables", "on": "execute"} if {
+	member("r18b-writers")
+	input.statement.kind == "ddl"
+	count(input.statement.tables_written) > 0
+	every t in input.statement.tables_written { startswith(t, "pg_temp.") }
+}
+`,
+  cedar: `@id("r18b-scratch")
+@reason("r18b writers may create temporary tables")
+permit (principal in Gatehouse::Group::"r18b-writers", action == Gatehouse::Action::"execute", resource)
+when { context.kind == "ddl" && context.tables_written == [${SCRATCH.map((x) => JSON.stringify(x)).join(', ')}] };
+`,
+} as const;
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 18b: reviewed trigger functions and the session's name resolution (${engine})`, () => {
+    let t: TestGateway;
+    let dir: string;
+    let direct: pg.Client;
+    let writer: pg.Client;
+
+    /** A statement's error code, or null when it ran. */
+    const codeOf = async (sql: string): Promise<string | null> => {
+      try {
+        await writer.query(sql);
+        return null;
+      } catch (e) {
+        return (e as pg.DatabaseError).code ?? 'none';
+      }
+    };
+
+    beforeAll(async () => {
+      const url = await ensureClinicDatabase();
+      direct = new pg.Client({ connectionString: url });
+      await direct.connect();
+      await direct.query(CLEANUP);
+      await direct.query(SETUP);
+      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
+      dir = writerPolicyDir(engine, {
+        prefix: 'r18b',
+        masked: MASKED,
+        plain: SCRATCH,
+        writable: [...MASKED, ...SCRATCH],
+        // Reviewed and pinned: it writes the old row to a history table only admins read.
+        reviewed: [`clinical.r18b_keep_history@${digest}`],
+        adminWrites: 'public.r18b_history',
+      });
+      writeFileSync(join(dir, engine === 'rego' ? 'r18b_scratch.rego' : 'r18b_scratch.cedar'), SCRATCH_DDL[engine]);
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      writer = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+    });
+    afterAll(async () => {
+      await writer?.end().catch(() => undefined);
+      await direct?.query(CLEANUP).catch(() => undefined);
+      await direct?.end();
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the premise: the writer reads secret masked, may not read the history, and the reviewed trigger runs', async () => {
+      expect((await writer.query('SELECT secret FROM clinical.r18b_kept')).rows).toEqual([{ secret: '***' }]);
+      expect(await codeOf('SELECT secret FROM public.r18b_history')).toBe('42501');
+      await writer.query('BEGIN');
+      try {
+        expect((await writer.query("UPDATE clinical.r18b_kept SET note = 'x' WHERE id = 1")).rowCount).toBe(1);
+      } finally {
+        await writer.query('ROLLBACK');
+      }
+    });
+
+    // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function.
+    it.fails('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
+      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
+      try {
+        await writer.query('BEGIN');
+        const update = await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
+        const rows = update === null ? (await writer.query('SELECT secret FROM pg_temp.r18b_history')).rows : [];
+        await writer.query('ROLLBACK');
+        // Deterministic: the UPDATE runs and the trigger copies the stored row into the temporary table.
+        expect(JSON.stringify(rows)).not.toContain(SECRET);
+      } finally {
+        await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+      }
+    });
+  });
+}
+
+// R18b-2 (see the header): a database where `gatehouse db setup` never ran (no keyed strategy is used there) has no schema
+// gatehouse; a role that may create schemas in it (CREATE on the database: an application's migration
+// role, not a superuser) makes one with its own gatehouse_mask_last4(text), and Gatehouse's snapshot,
+// which asked only whether the function exists and may be executed, called it for every last4 column.
+const CARD = '4111-1111-1111-4242';
+const MAIL = 'r18b.hidden@example.org';
+const NOKEY_DB = `${TEST_DB}_r18b_nokey`;
+const CREATOR = `${TEST_DB}_r18b_creator`;
+const CARD_POLICIES = {
+  rego: `package gatehouse
+
+mask contains {"id": "r18b-cards", "reason": "r18b readers see cards' last four", "on": "read", "table": "clinical.r18b_cards", "column": "card", "strategy": "last4"} if {
+	member("r18b-readers")
+	"clinical.r18b_cards" in input.statement.tables_read
+}
+
+mask contains {"id": "r18b-mails", "reason": "r18b readers see mails hashed", "on": "read", "table": "clinical.r18b_mails", "column": "email", "strategy": "hash"} if {
+	member("r18b-readers")
+	"clinical.r18b_mails" in input.statement.tables_read
+}
+`,
+  cedar: `@id("r18b-cards")
+@reason("r18b readers see cards' last four")
+@mask("card:last4")
+permit (principal in Gatehouse::Group::"r18b-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.r18b_cards");
+
+@id("r18b-mails")
+@reason("r18b readers see mails hashed")
+@mask("email:hash")
+permit (principal in Gatehouse::Group::"r18b-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.r18b_mails");
+`,
+} as const;
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 18b: whose gatehouse_mask_last4 the rewrite calls (${engine})`, () => {
+    let t: TestGateway;
+    let dir: string;
+    let reader: pg.Client;
+
+    beforeAll(async () => {
+      const url = await ensureDatabase(NOKEY_DB);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS gatehouse CASCADE; DROP SCHEMA IF EXISTS clinical CASCADE;
+          DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${CREATOR}') THEN CREATE ROLE ${CREATOR} LOGIN; END IF; END $$;
+          GRANT CREATE ON DATABASE ${NOKEY_DB} TO ${CREATOR};
+          CREATE SCHEMA clinical;
+          CREATE TABLE clinical.r18b_cards (id integer PRIMARY KEY, card text);
+          INSERT INTO clinical.r18b_cards VALUES (1, '${CARD}');
+          CREATE TABLE clinical.r18b_mails (id integer PRIMARY KEY, email text);
+          INSERT INTO clinical.r18b_mails VALUES (1, '${MAIL}');`);
+      } finally {
+        await admin.end();
+      }
+      // The migration role, without any privilege on the table: its own schema and function.
+      const creator = new pg.Client({ connectionString: url.replace('postgres@', `${CREATOR}@`) });
+      await creator.connect();
+      try {
+        await creator.query(`CREATE SCHEMA gatehouse;
+          CREATE FUNCTION gatehouse.gatehouse_mask_last4(v text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT v';
+          CREATE FUNCTION gatehouse.gatehouse_mask_hash(d text, v text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT v';`);
+        expect(await creator.query('SELECT card FROM clinical.r18b_cards').catch((e: pg.DatabaseError) => e.code)).toBe('42501');
+      } finally {
+        await creator.end();
+      }
+      dir = writerPolicyDir(engine, { prefix: 'r18b', masked: ['clinical.r18b_none'], plain: ['clinical.r18b_none'], writable: ['clinical.r18b_none'], reviewed: ['clinical.r18b_none_fn'], adminWrites: 'clinical.r18b_none' });
+      writeFileSync(join(dir, engine === 'rego' ? 'r18b_cards.rego' : 'r18b_cards.cedar'), CARD_POLICIES[engine]);
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      reader = await t.client(await t.token(`r18b-reader-${engine}`, ['r18b-readers']));
+    });
+    afterAll(async () => {
+      await reader?.end().catch(() => undefined);
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${NOKEY_DB} WITH (FORCE)`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${CREATOR}`).catch(() => undefined);
+      await admin.end();
+    });
+
+    it('R18b-2: a last4 column is masked although a non-superuser made a gatehouse.gatehouse_mask_last4 of its own', async () => {
+      const rows = (await reader.query('SELECT card FROM clinical.r18b_cards')).rows;
+      expect(JSON.stringify(rows)).not.toContain(CARD);
+      expect(rows).toEqual([{ card: '***************4242' }]);
+    });
+
+    it('R18b-2: a hash column is not handed to a gatehouse.gatehouse_mask_hash a non-superuser made (refused as not set up)', async () => {
+      const got = await reader.query('SELECT email FROM clinical.r18b_mails').then(
+        (r) => ({ code: null, rows: r.rows }),
+        (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] }),
+      );
+      expect(JSON.stringify(got)).not.toContain(MAIL);
+      expect(got.code).not.toBeNull();
+    });
+  });
+}
