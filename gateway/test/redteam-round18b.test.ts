@@ -7,13 +7,36 @@
 // R18b-1 (high, open): a reviewed trigger function, even pinned to its definition, runs with the
 //   session's name resolution, which the writer controls: the session's temporary schema is searched
 //   first for relations, and every role may create temporary tables (PUBLIC has TEMPORARY on a
-//   database). A reviewed history trigger that copies the old row into `r18b_history` (unqualified,
-//   meant to be public.r18b_history, which the writer may not read) writes the stored secret into the
-//   writer's own temporary table of that name instead, which the writer then reads: the digest is
-//   unchanged, the write is allowed, the secret comes back raw. SET search_path to a schema the writer
-//   may create in does the same for functions and operators. Not fixed here (see the report): the
+//   database; policies may allow scratch tables, docs/policies.md). A reviewed history trigger that copies
+//   the old row into `r18b_history` (unqualified, meant to be public.r18b_history, which the writer may
+//   not read) writes the stored secret into the writer's own temporary table of that name, which the
+//   writer then reads: the digest is unchanged, the write allowed, the secret back raw. SET search_path
+//   to a schema the writer may create in does the same for functions and operators. Not fixed: the
 //   review would have to require the function's own `SET search_path = ..., pg_temp` (pg_temp last),
-//   or Gatehouse to refuse such writes while the session has temporary relations or a changed path.
+//   or Gatehouse refuse such writes while the session has temporary relations or a changed path.
+// R18b-2 (high, fixed): where `gatehouse db setup` never ran, a role with CREATE on the database (no
+//   superuser, no SELECT on the table) made schema gatehouse with gatehouse_mask_last4(text) and
+//   gatehouse_mask_hash(text, text) returning their argument; the snapshot asked only whether they exist
+//   and may be executed, so last4 columns came back whole and hash columns unhashed. Fixed: they count
+//   only when they and their schema belong to gatehouse_mask_owner or a superuser
+//   (pg/mask-function-query.ts).
+// R18b-3 (medium, open; needs DDL on the server): the pinned definition is checked when the write is
+//   decided, but nothing keeps the function from being replaced before the trigger fires
+//   (CREATE OR REPLACE FUNCTION takes no lock the lock prefix meets). A write that waits for a row lock
+//   held by another transaction, in a session that has not fired the trigger yet, runs the body put
+//   there during the wait; the new body copies the stored secret into a column the writer reads
+//   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.)
+//
+// Held: ALTER FUNCTION ... SECURITY DEFINER / SET search_path / OWNER TO on a pinned function (another
+// digest: refused). Read and judged without a test: the C last4 (gatehouse_mask.c) counts and cuts with
+// the functions char_length and right() use, its ASCII fast path only where every byte is below 0x80 or
+// the encoding is single-byte, text cannot hold NUL, so its output equals the SQL expression's (also
+// mask-extension-last4.test.ts) and never more than four code points; char(n) and domains are cast to
+// text first in both. The textual suppress_redundant_updates_trigger warning can be dodged by a policy
+// that builds the name (advisory, for policy authors). Reviewed names join schema and function with a dot,
+// so "a.b.c" names both a.(b.c) and (a.b).c. Functions a reviewed one calls are not bound (documented).
+// `db setup` keeps a schema gatehouse someone made before it (CREATE SCHEMA IF NOT EXISTS); with the
+// fix such a schema's functions are ignored, but setup does not say so.
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam18b npx vitest run --project integration gateway/test/redteam-round18b.test.ts
 
@@ -27,15 +50,20 @@ import { writerPolicyDir } from './support/writer-policies.ts';
 
 const SECRET = 'R18b-History-Secret-7713';
 
+const BODY = `
+BEGIN
+  INSERT INTO r18b_history VALUES (OLD.id, OLD.secret);
+  RETURN NEW;
+END`;
+const ORIGINAL = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$${BODY}$$`;
+/** What an attacker with DDL on the server swaps in: the body copies the stored value into a column the writer reads unmasked. */
+const REPLACED = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := OLD.secret; RETURN NEW; END $$`;
+
 const SETUP = `
 CREATE TABLE public.r18b_history (id integer, secret text);
 CREATE TABLE clinical.r18b_kept (id integer PRIMARY KEY, note text, secret text);
 INSERT INTO clinical.r18b_kept VALUES (1, 'n', '${SECRET}');
-CREATE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO r18b_history VALUES (OLD.id, OLD.secret);
-  RETURN NEW;
-END $$;
+${ORIGINAL};
 CREATE TRIGGER r18b_kept BEFORE UPDATE ON clinical.r18b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r18b_keep_history();
 `;
 const CLEANUP = `
@@ -61,7 +89,7 @@ allow contains {"id": "r18b-scratch", "reason": "r18b writers may create tempora
   cedar: `@id("r18b-scratch")
 @reason("r18b writers may create temporary tables")
 permit (principal in Gatehouse::Group::"r18b-writers", action == Gatehouse::Action::"execute", resource)
-when { context.kind == "ddl" && context.tables_written == [${SCRATCH.map((x) => JSON.stringify(x)).join(', ')}] };
+when { context.kind == "ddl" && [${SCRATCH.map((x) => JSON.stringify(x)).join(', ')}].containsAll(context.tables_written) && !context.tables_written.isEmpty() };
 `,
 } as const;
 
@@ -71,11 +99,14 @@ for (const engine of ['rego', 'cedar'] as const) {
     let dir: string;
     let direct: pg.Client;
     let writer: pg.Client;
+    let url: string;
 
+    /** Rows of `sql` over `client`, [] when it fails: the open findings' steps throw nothing, so only their last check can fail. */
+    const rowsOf = (client: pg.Client, sql: string): Promise<unknown[]> => client.query(sql).then((r) => r.rows as unknown[], () => []);
     /** A statement's error code, or null when it ran. */
-    const codeOf = async (sql: string): Promise<string | null> => {
+    const codeOf = async (sql: string, client: pg.Client = writer): Promise<string | null> => {
       try {
-        await writer.query(sql);
+        await client.query(sql);
         return null;
       } catch (e) {
         return (e as pg.DatabaseError).code ?? 'none';
@@ -83,7 +114,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     };
 
     beforeAll(async () => {
-      const url = await ensureClinicDatabase();
+      url = await ensureClinicDatabase();
       direct = new pg.Client({ connectionString: url });
       await direct.connect();
       await direct.query(CLEANUP);
@@ -119,20 +150,78 @@ for (const engine of ['rego', 'cedar'] as const) {
       } finally {
         await writer.query('ROLLBACK');
       }
+      // The scratch-table policy lets the writer make the temporary table R18b-1 uses.
+      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
+      expect(await codeOf('DROP TABLE pg_temp.r18b_history')).toBeNull();
     });
 
     // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function.
     it.fails('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
-      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
+      await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)');
       try {
-        await writer.query('BEGIN');
-        const update = await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
-        const rows = update === null ? (await writer.query('SELECT secret FROM pg_temp.r18b_history')).rows : [];
-        await writer.query('ROLLBACK');
+        await codeOf('BEGIN');
+        await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
+        const rows = await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history');
+        await codeOf('ROLLBACK');
         // Deterministic: the UPDATE runs and the trigger copies the stored row into the temporary table.
         expect(JSON.stringify(rows)).not.toContain(SECRET);
       } finally {
         await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+      }
+    });
+
+    it('held: ALTER FUNCTION on the server (SECURITY DEFINER, SET search_path, OWNER) is another definition than the pinned one: refused', async () => {
+      for (const [change, undo] of [
+        ['SECURITY DEFINER', 'SECURITY INVOKER'],
+        ['SET search_path = public, clinical', 'RESET search_path'],
+        ['OWNER TO pg_database_owner', 'OWNER TO postgres'],
+      ] as const) {
+        await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${change}`);
+        try {
+          await writer.query('BEGIN');
+          const code = await codeOf("UPDATE clinical.r18b_kept SET note = 'v' WHERE id = 1");
+          await writer.query('ROLLBACK');
+          expect.soft(code, change).toBe('0A000');
+        } finally {
+          await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${undo}`);
+        }
+      }
+    });
+
+    // R18b-3: the definition is checked when the write is decided; PostgreSQL looks the function up
+    // when the trigger fires. A write that waits for a row lock fires whatever body is there by then.
+    it.fails('R18b-3: a pinned trigger function replaced while the write waits for a row lock does not run unreviewed', async () => {
+      const holder = new pg.Client({ connectionString: url });
+      const ddl = new pg.Client({ connectionString: url });
+      // A session that has not run the trigger yet (each client has its own upstream backend): its backend
+      // looks the function up when it first fires, after the wait.
+      const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+      try {
+        await holder.connect();
+        await ddl.connect();
+        await rowsOf(holder, 'BEGIN');
+        await rowsOf(holder, 'SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
+        await codeOf('BEGIN', fresh);
+        const update = codeOf("UPDATE clinical.r18b_kept SET note = 'z' WHERE id = 1", fresh);
+        // Decided, checked and sent: it now waits on the server for the row.
+        for (let i = 0; i < 500; i++) {
+          if ((await rowsOf(ddl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r18b_kept SET note%'")).length === 1) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await rowsOf(ddl, REPLACED);
+        await rowsOf(holder, 'COMMIT');
+        const code = await update;
+        const rows = await rowsOf(fresh, 'SELECT note FROM clinical.r18b_kept WHERE id = 1');
+        await codeOf('ROLLBACK', fresh);
+        // Deterministic: the UPDATE runs once the row is free and fires the replaced body, which copies the
+        // stored secret into note.
+        expect(JSON.stringify(rows), `UPDATE: ${code ?? 'ran'}`).not.toContain(SECRET);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await ddl.query(ORIGINAL).catch(() => undefined);
+        await holder.end().catch(() => undefined);
+        await ddl.end().catch(() => undefined);
+        await fresh.end().catch(() => undefined);
       }
     });
   });
