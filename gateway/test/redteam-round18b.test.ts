@@ -20,6 +20,9 @@
 //   and may be executed, so last4 columns came back whole and hash columns unhashed. Fixed: they count
 //   only when they and their schema belong to gatehouse_mask_owner or a superuser
 //   (pg/mask-function-query.ts).
+// R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
+//   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
+//   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
 // R18b-3 (medium, open; needs DDL on the server): the pinned definition is checked when the write is
 //   decided, but nothing keeps the function from being replaced before the trigger fires
 //   (CREATE OR REPLACE FUNCTION takes no lock the lock prefix meets). A write that waits for a row lock
@@ -35,8 +38,6 @@
 // text first in both. The textual suppress_redundant_updates_trigger warning can be dodged by a policy
 // that builds the name (advisory, for policy authors). Reviewed names join schema and function with a dot,
 // so "a.b.c" names both a.(b.c) and (a.b).c. Functions a reviewed one calls are not bound (documented).
-// `db setup` keeps a schema gatehouse someone made before it (CREATE SCHEMA IF NOT EXISTS); with the
-// fix such a schema's functions are ignored, but setup does not say so.
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam18b npx vitest run --project integration gateway/test/redteam-round18b.test.ts
 
@@ -44,6 +45,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setupMaskFunctions } from '../src/db/setup.ts';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
@@ -265,9 +267,10 @@ for (const engine of ['rego', 'cedar'] as const) {
     let t: TestGateway;
     let dir: string;
     let reader: pg.Client;
+    let url: string;
 
     beforeAll(async () => {
-      const url = await ensureDatabase(NOKEY_DB);
+      url = await ensureDatabase(NOKEY_DB);
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       try {
@@ -322,6 +325,21 @@ for (const engine of ['rego', 'cedar'] as const) {
       );
       expect(JSON.stringify(got)).not.toContain(MAIL);
       expect(got.code).not.toBeNull();
+    });
+
+    // R18b-4: `db setup` then kept the creator's schema (CREATE SCHEMA IF NOT EXISTS), whose owner may drop
+    // or replace what setup puts in it.
+    it('R18b-4: db setup refuses a schema gatehouse another role made, and leaves it as it was', async () => {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        const err = await setupMaskFunctions(admin, { grantTo: 'postgres' }).then(() => null, (e: pg.DatabaseError) => e);
+        expect(err?.code).toBe('42501');
+        expect(err?.message).toContain(`belongs to ${CREATOR}`);
+        expect((await admin.query("SELECT count(*)::int AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'gatehouse'")).rows).toEqual([{ n: 0 }]);
+      } finally {
+        await admin.end();
+      }
     });
   });
 }
