@@ -20,15 +20,15 @@
 //   and may be executed, so last4 columns came back whole and hash columns unhashed. Fixed: they count
 //   only when they and their schema belong to gatehouse_mask_owner or a superuser
 //   (pg/mask-function-query.ts).
-// R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
-//   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
-//   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
 // R18b-3 (medium, open; needs DDL on the server): the pinned definition is checked when the write is
 //   decided, but nothing keeps the function from being replaced before the trigger fires
 //   (CREATE OR REPLACE FUNCTION takes no lock the lock prefix meets). A write that waits for a row lock
 //   held by another transaction, in a session that has not fired the trigger yet, runs the body put
 //   there during the wait; the new body copies the stored secret into a column the writer reads
 //   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.)
+// R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
+//   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
+//   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
 //
 // Held: ALTER FUNCTION ... SECURITY DEFINER / SET search_path / OWNER TO on a pinned function (another
 // digest: refused). Read and judged without a test: the C last4 (gatehouse_mask.c) counts and cuts with
@@ -38,6 +38,9 @@
 // text first in both. The textual suppress_redundant_updates_trigger warning can be dodged by a policy
 // that builds the name (advisory, for policy authors). Reviewed names join schema and function with a dot,
 // so "a.b.c" names both a.(b.c) and (a.b).c. Functions a reviewed one calls are not bound (documented).
+// The keyed hash's per-call-site midstate (fn_extra) is reused only for the same domain bytes and key
+// load count, so another domain or a rotated key computes it anew; the hashes equal Node's HMAC
+// (mask-extension.test.ts).
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam18b npx vitest run --project integration gateway/test/redteam-round18b.test.ts
 
