@@ -66,6 +66,17 @@ export function keyTableStatements(): string[] {
      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created meanwhile by another setup
      END $gh$`,
     `CREATE SCHEMA IF NOT EXISTS gatehouse AUTHORIZATION ${owner}`,
+    // A schema someone else made before setup is not adopted: its owner may drop or replace what setup
+    // puts in it, and may have left a key table with a trigger of its own (red-team round 18b, R18b-4).
+    `DO $gh$ DECLARE other text; BEGIN
+       SELECT n.nspowner::pg_catalog.regrole::text INTO other FROM pg_catalog.pg_namespace n
+        WHERE n.nspname = 'gatehouse' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+          WHERE r.oid = n.nspowner AND (r.rolname = ${literal(MASK_OWNER_ROLE)} OR r.rolsuper));
+       IF other IS NOT NULL THEN
+         RAISE EXCEPTION 'schema gatehouse exists and belongs to %, neither ${MASK_OWNER_ROLE} nor a superuser', other
+           USING ERRCODE = '42501', HINT = 'Check what it holds, drop it (DROP SCHEMA gatehouse CASCADE) and run gatehouse db setup again.';
+       END IF;
+     END $gh$`,
     `REVOKE ALL ON SCHEMA gatehouse FROM PUBLIC`,
     `CREATE TABLE IF NOT EXISTS ${MASK_KEY_TABLE} (
        id integer PRIMARY KEY CHECK (id = 1),

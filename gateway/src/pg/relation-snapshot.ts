@@ -10,7 +10,7 @@ import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureR
 import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
-import { HASH_FUNCTION, LAST4_FUNCTION } from '../enforce/mask-expressions.ts';
+import { MASK_FUNCTIONS } from './mask-function-query.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { DDL_LOCKS, relationLocks, type DdlLockRow } from './ddl-locks.ts';
 
@@ -130,12 +130,6 @@ const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referen
  ORDER BY c.conrelid, c.conname`;
 
 const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
-
-const MASK_FUNCTIONS = `SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${HASH_FUNCTION}(text, text)'), 'EXECUTE'), false) AS hash,
-  coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('${LAST4_FUNCTION}(text)'), 'EXECUTE'), false) AS last4,
-  (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
-  (SELECT l.lanname::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-    WHERE p.oid = pg_catalog.to_regprocedure('${HASH_FUNCTION}(text, text)')) AS language`;
 
 interface RelationRow {
   oid: number;

@@ -1,0 +1,348 @@
+// Red-team round 18b: session 18's masking changes (rules6: the catalog check for every write of an
+// identity under a mask, reviewed trigger functions bound to their definition; maskcost6: last4 in C,
+// gatehouse_mask 1.1), attacked through a real Gatehouse and the real PostgreSQL, both engines. A writer
+// under a mask must get no stored secret back, by any route.
+//
+// Findings:
+// R18b-1 (high, open): a reviewed trigger function, even pinned to its definition, runs with the
+//   session's name resolution, which the writer controls: the session's temporary schema is searched
+//   first for relations, and every role may create temporary tables (PUBLIC has TEMPORARY on a
+//   database; policies may allow scratch tables, docs/policies.md). A reviewed history trigger that copies
+//   the old row into `r18b_history` (unqualified, meant to be public.r18b_history, which the writer may
+//   not read) writes the stored secret into the writer's own temporary table of that name, which the
+//   writer then reads: the digest is unchanged, the write allowed, the secret back raw. SET search_path
+//   to a schema the writer may create in does the same for functions and operators. Not fixed: the
+//   review would have to require the function's own `SET search_path = ..., pg_temp` (pg_temp last),
+//   or Gatehouse refuse such writes while the session has temporary relations or a changed path.
+// R18b-2 (high, fixed): where `gatehouse db setup` never ran, a role with CREATE on the database (no
+//   superuser, no SELECT on the table) made schema gatehouse with gatehouse_mask_last4(text) and
+//   gatehouse_mask_hash(text, text) returning their argument; the snapshot asked only whether they exist
+//   and may be executed, so last4 columns came back whole and hash columns unhashed. Fixed: they count
+//   only when they and their schema belong to gatehouse_mask_owner or a superuser
+//   (pg/mask-function-query.ts).
+// R18b-3 (medium, open; needs DDL on the server): the pinned definition is checked when the write is
+//   decided, but nothing keeps the function from being replaced before the trigger fires
+//   (CREATE OR REPLACE FUNCTION takes no lock the lock prefix meets). A write that waits for a row lock
+//   held by another transaction, in a session that has not fired the trigger yet, runs the body put
+//   there during the wait; the new body copies the stored secret into a column the writer reads
+//   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.)
+// R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
+//   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
+//   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
+//
+// Held: ALTER FUNCTION ... SECURITY DEFINER / SET search_path / OWNER TO on a pinned function (another
+// digest: refused). Read and judged without a test: the C last4 (gatehouse_mask.c) counts and cuts with
+// the functions char_length and right() use, its ASCII fast path only where every byte is below 0x80 or
+// the encoding is single-byte, text cannot hold NUL, so its output equals the SQL expression's (also
+// mask-extension-last4.test.ts) and never more than four code points; char(n) and domains are cast to
+// text first in both. The textual suppress_redundant_updates_trigger warning can be dodged by a policy
+// that builds the name (advisory, for policy authors). Reviewed names join schema and function with a dot,
+// so "a.b.c" names both a.(b.c) and (a.b).c. Functions a reviewed one calls are not bound (documented).
+// The keyed hash's per-call-site midstate (fn_extra) is reused only for the same domain bytes and key
+// load count, so another domain or a rotated key computes it anew; the hashes equal Node's HMAC
+// (mask-extension.test.ts).
+//
+// Run: GATEHOUSE_TEST_DB=gh_redteam18b npx vitest run --project integration gateway/test/redteam-round18b.test.ts
+
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setupMaskFunctions } from '../src/db/setup.ts';
+import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
+import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { writerPolicyDir } from './support/writer-policies.ts';
+
+const SECRET = 'R18b-History-Secret-7713';
+
+const BODY = `
+BEGIN
+  INSERT INTO r18b_history VALUES (OLD.id, OLD.secret);
+  RETURN NEW;
+END`;
+const ORIGINAL = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$${BODY}$$`;
+/** What an attacker with DDL on the server swaps in: the body copies the stored value into a column the writer reads unmasked. */
+const REPLACED = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := OLD.secret; RETURN NEW; END $$`;
+
+const SETUP = `
+CREATE TABLE public.r18b_history (id integer, secret text);
+CREATE TABLE clinical.r18b_kept (id integer PRIMARY KEY, note text, secret text);
+INSERT INTO clinical.r18b_kept VALUES (1, 'n', '${SECRET}');
+${ORIGINAL};
+CREATE TRIGGER r18b_kept BEFORE UPDATE ON clinical.r18b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r18b_keep_history();
+`;
+const CLEANUP = `
+DROP TABLE IF EXISTS clinical.r18b_kept, public.r18b_history CASCADE;
+DROP FUNCTION IF EXISTS clinical.r18b_keep_history();
+`;
+
+const MASKED = ['clinical.r18b_kept'];
+/** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`). */
+const SCRATCH = ['pg_temp.r18b_history'];
+
+/** The writers may create temporary tables (a DDL statement writing only `pg_temp.*`), in each engine. */
+const SCRATCH_DDL = {
+  rego: `package gatehouse
+
+allow contains {"id": "r18b-scratch", "reason": "r18b writers may create temporary tables", "on": "execute"} if {
+	member("r18b-writers")
+	input.statement.kind == "ddl"
+	count(input.statement.tables_written) > 0
+	every t in input.statement.tables_written { startswith(t, "pg_temp.") }
+}
+`,
+  cedar: `@id("r18b-scratch")
+@reason("r18b writers may create temporary tables")
+permit (principal in Gatehouse::Group::"r18b-writers", action == Gatehouse::Action::"execute", resource)
+when { context.kind == "ddl" && [${SCRATCH.map((x) => JSON.stringify(x)).join(', ')}].containsAll(context.tables_written) && !context.tables_written.isEmpty() };
+`,
+} as const;
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 18b: reviewed trigger functions and the session's name resolution (${engine})`, () => {
+    let t: TestGateway;
+    let dir: string;
+    let direct: pg.Client;
+    let writer: pg.Client;
+    let url: string;
+
+    /** Rows of `sql` over `client`, [] when it fails: the open findings' steps throw nothing, so only their last check can fail. */
+    const rowsOf = (client: pg.Client, sql: string): Promise<unknown[]> => client.query(sql).then((r) => r.rows as unknown[], () => []);
+    /** A statement's error code, or null when it ran. */
+    const codeOf = async (sql: string, client: pg.Client = writer): Promise<string | null> => {
+      try {
+        await client.query(sql);
+        return null;
+      } catch (e) {
+        return (e as pg.DatabaseError).code ?? 'none';
+      }
+    };
+
+    beforeAll(async () => {
+      url = await ensureClinicDatabase();
+      direct = new pg.Client({ connectionString: url });
+      await direct.connect();
+      await direct.query(CLEANUP);
+      await direct.query(SETUP);
+      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
+      dir = writerPolicyDir(engine, {
+        prefix: 'r18b',
+        masked: MASKED,
+        plain: SCRATCH,
+        writable: [...MASKED, ...SCRATCH],
+        // Reviewed and pinned: it writes the old row to a history table only admins read.
+        reviewed: [`clinical.r18b_keep_history@${digest}`],
+        adminWrites: 'public.r18b_history',
+      });
+      writeFileSync(join(dir, engine === 'rego' ? 'r18b_scratch.rego' : 'r18b_scratch.cedar'), SCRATCH_DDL[engine]);
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      writer = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+    });
+    afterAll(async () => {
+      await writer?.end().catch(() => undefined);
+      await direct?.query(CLEANUP).catch(() => undefined);
+      await direct?.end();
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the premise: the writer reads secret masked, may not read the history, and the reviewed trigger runs', async () => {
+      expect((await writer.query('SELECT secret FROM clinical.r18b_kept')).rows).toEqual([{ secret: '***' }]);
+      expect(await codeOf('SELECT secret FROM public.r18b_history')).toBe('42501');
+      await writer.query('BEGIN');
+      try {
+        expect((await writer.query("UPDATE clinical.r18b_kept SET note = 'x' WHERE id = 1")).rowCount).toBe(1);
+      } finally {
+        await writer.query('ROLLBACK');
+      }
+      // The scratch-table policy lets the writer make the temporary table R18b-1 uses.
+      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
+      expect(await codeOf('DROP TABLE pg_temp.r18b_history')).toBeNull();
+    });
+
+    // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function.
+    it.fails('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
+      await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)');
+      try {
+        await codeOf('BEGIN');
+        await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
+        const rows = await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history');
+        await codeOf('ROLLBACK');
+        // Deterministic: the UPDATE runs and the trigger copies the stored row into the temporary table.
+        expect(JSON.stringify(rows)).not.toContain(SECRET);
+      } finally {
+        await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+      }
+    });
+
+    it('held: ALTER FUNCTION on the server (SECURITY DEFINER, SET search_path, OWNER) is another definition than the pinned one: refused', async () => {
+      for (const [change, undo] of [
+        ['SECURITY DEFINER', 'SECURITY INVOKER'],
+        ['SET search_path = public, clinical', 'RESET search_path'],
+        ['OWNER TO pg_database_owner', 'OWNER TO postgres'],
+      ] as const) {
+        await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${change}`);
+        try {
+          await writer.query('BEGIN');
+          const code = await codeOf("UPDATE clinical.r18b_kept SET note = 'v' WHERE id = 1");
+          await writer.query('ROLLBACK');
+          expect.soft(code, change).toBe('0A000');
+        } finally {
+          await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${undo}`);
+        }
+      }
+    });
+
+    // R18b-3: the definition is checked when the write is decided; PostgreSQL looks the function up
+    // when the trigger fires. A write that waits for a row lock fires whatever body is there by then.
+    it.fails('R18b-3: a pinned trigger function replaced while the write waits for a row lock does not run unreviewed', async () => {
+      const holder = new pg.Client({ connectionString: url });
+      const ddl = new pg.Client({ connectionString: url });
+      // A session that has not run the trigger yet (each client has its own upstream backend): its backend
+      // looks the function up when it first fires, after the wait.
+      const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+      try {
+        await holder.connect();
+        await ddl.connect();
+        await rowsOf(holder, 'BEGIN');
+        await rowsOf(holder, 'SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
+        await codeOf('BEGIN', fresh);
+        const update = codeOf("UPDATE clinical.r18b_kept SET note = 'z' WHERE id = 1", fresh);
+        // Decided, checked and sent: it now waits on the server for the row.
+        for (let i = 0; i < 500; i++) {
+          if ((await rowsOf(ddl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r18b_kept SET note%'")).length === 1) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await rowsOf(ddl, REPLACED);
+        await rowsOf(holder, 'COMMIT');
+        const code = await update;
+        const rows = await rowsOf(fresh, 'SELECT note FROM clinical.r18b_kept WHERE id = 1');
+        await codeOf('ROLLBACK', fresh);
+        // Deterministic: the UPDATE runs once the row is free and fires the replaced body, which copies the
+        // stored secret into note.
+        expect(JSON.stringify(rows), `UPDATE: ${code ?? 'ran'}`).not.toContain(SECRET);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await ddl.query(ORIGINAL).catch(() => undefined);
+        await holder.end().catch(() => undefined);
+        await ddl.end().catch(() => undefined);
+        await fresh.end().catch(() => undefined);
+      }
+    });
+  });
+}
+
+// R18b-2 (see the header): a database where `gatehouse db setup` never ran (no keyed strategy is used there) has no schema
+// gatehouse; a role that may create schemas in it (CREATE on the database: an application's migration
+// role, not a superuser) makes one with its own gatehouse_mask_last4(text), and Gatehouse's snapshot,
+// which asked only whether the function exists and may be executed, called it for every last4 column.
+const CARD = '4111-1111-1111-4242';
+const MAIL = 'r18b.hidden@example.org';
+const NOKEY_DB = `${TEST_DB}_r18b_nokey`;
+const CREATOR = `${TEST_DB}_r18b_creator`;
+const CARD_POLICIES = {
+  rego: `package gatehouse
+
+mask contains {"id": "r18b-cards", "reason": "r18b readers see cards' last four", "on": "read", "table": "clinical.r18b_cards", "column": "card", "strategy": "last4"} if {
+	member("r18b-readers")
+	"clinical.r18b_cards" in input.statement.tables_read
+}
+
+mask contains {"id": "r18b-mails", "reason": "r18b readers see mails hashed", "on": "read", "table": "clinical.r18b_mails", "column": "email", "strategy": "hash"} if {
+	member("r18b-readers")
+	"clinical.r18b_mails" in input.statement.tables_read
+}
+`,
+  cedar: `@id("r18b-cards")
+@reason("r18b readers see cards' last four")
+@mask("card:last4")
+permit (principal in Gatehouse::Group::"r18b-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.r18b_cards");
+
+@id("r18b-mails")
+@reason("r18b readers see mails hashed")
+@mask("email:hash")
+permit (principal in Gatehouse::Group::"r18b-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"clinical.r18b_mails");
+`,
+} as const;
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 18b: whose gatehouse_mask_last4 the rewrite calls (${engine})`, () => {
+    let t: TestGateway;
+    let dir: string;
+    let reader: pg.Client;
+    let url: string;
+
+    beforeAll(async () => {
+      url = await ensureDatabase(NOKEY_DB);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS gatehouse CASCADE; DROP SCHEMA IF EXISTS clinical CASCADE;
+          DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${CREATOR}') THEN CREATE ROLE ${CREATOR} LOGIN; END IF; END $$;
+          GRANT CREATE ON DATABASE ${NOKEY_DB} TO ${CREATOR};
+          CREATE SCHEMA clinical;
+          CREATE TABLE clinical.r18b_cards (id integer PRIMARY KEY, card text);
+          INSERT INTO clinical.r18b_cards VALUES (1, '${CARD}');
+          CREATE TABLE clinical.r18b_mails (id integer PRIMARY KEY, email text);
+          INSERT INTO clinical.r18b_mails VALUES (1, '${MAIL}');`);
+      } finally {
+        await admin.end();
+      }
+      // The migration role, without any privilege on the table: its own schema and function.
+      const creator = new pg.Client({ connectionString: url.replace('postgres@', `${CREATOR}@`) });
+      await creator.connect();
+      try {
+        await creator.query(`CREATE SCHEMA gatehouse;
+          CREATE FUNCTION gatehouse.gatehouse_mask_last4(v text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT v';
+          CREATE FUNCTION gatehouse.gatehouse_mask_hash(d text, v text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT v';`);
+        expect(await creator.query('SELECT card FROM clinical.r18b_cards').catch((e: pg.DatabaseError) => e.code)).toBe('42501');
+      } finally {
+        await creator.end();
+      }
+      dir = writerPolicyDir(engine, { prefix: 'r18b', masked: ['clinical.r18b_none'], plain: ['clinical.r18b_none'], writable: ['clinical.r18b_none'], reviewed: ['clinical.r18b_none_fn'], adminWrites: 'clinical.r18b_none' });
+      writeFileSync(join(dir, engine === 'rego' ? 'r18b_cards.rego' : 'r18b_cards.cedar'), CARD_POLICIES[engine]);
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      reader = await t.client(await t.token(`r18b-reader-${engine}`, ['r18b-readers']));
+    });
+    afterAll(async () => {
+      await reader?.end().catch(() => undefined);
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${NOKEY_DB} WITH (FORCE)`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${CREATOR}`).catch(() => undefined);
+      await admin.end();
+    });
+
+    it('R18b-2: a last4 column is masked although a non-superuser made a gatehouse.gatehouse_mask_last4 of its own', async () => {
+      const rows = (await reader.query('SELECT card FROM clinical.r18b_cards')).rows;
+      expect(JSON.stringify(rows)).not.toContain(CARD);
+      expect(rows).toEqual([{ card: '***************4242' }]);
+    });
+
+    it('R18b-2: a hash column is not handed to a gatehouse.gatehouse_mask_hash a non-superuser made (refused as not set up)', async () => {
+      const got = await reader.query('SELECT email FROM clinical.r18b_mails').then(
+        (r) => ({ code: null, rows: r.rows }),
+        (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] }),
+      );
+      expect(JSON.stringify(got)).not.toContain(MAIL);
+      expect(got.code).not.toBeNull();
+    });
+
+    // R18b-4: `db setup` then kept the creator's schema (CREATE SCHEMA IF NOT EXISTS), whose owner may drop
+    // or replace what setup puts in it.
+    it('R18b-4: db setup refuses a schema gatehouse another role made, and leaves it as it was', async () => {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        const err = await setupMaskFunctions(admin, { grantTo: 'postgres' }).then(() => null, (e: pg.DatabaseError) => e);
+        expect(err?.code).toBe('42501');
+        expect(err?.message).toContain(`belongs to ${CREATOR}`);
+        expect((await admin.query("SELECT count(*)::int AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'gatehouse'")).rows).toEqual([{ n: 0 }]);
+      } finally {
+        await admin.end();
+      }
+    });
+  });
+}
