@@ -14,7 +14,7 @@ import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import { MessageFramer, type Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage, encodeDescribe, encodeFlush, encodeParse, encodeQuery, encodeTerminate } from '../wire/frontend.ts';
 import { WireError } from '../wire/wire-error.ts';
-import { analyzeQuery } from '../sql/parser.ts';
+import { duplicateNameRefusal } from './duplicate-name.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { isReservedName, reservedName } from './cursor-names.ts';
@@ -433,14 +433,9 @@ export class Session {
   }
 
   private onParse(name: string, sql: string, paramTypes: number[], raw: Buffer): void {
-    // A name in use is refused here: preparing it upstream under the name in use would let the
-    // server's answer and the client's next Bind race (docs/data-path.md). PostgreSQL parses before
-    // it looks for the name, so a syntax error is reported first, as there.
-    if (name !== '' && this.statements.has(name) && sql.length <= this.deps.limits.maxStatementBytes && analyzeQuery(sql, { searchPath: this.deps.decision.searchPath }).ok) {
-      return this.refuseExtended(
-        new GatehouseError('DUPLICATE_PREPARED_STATEMENT', `prepared statement "${name}" already exists`),
-      );
-    }
+    // A name in use is refused here, after what PostgreSQL reports first (pg/duplicate-name.ts).
+    const duplicate = duplicateNameRefusal(name, sql, this.statements, this.deps.limits);
+    if (duplicate !== null) return this.refuseExtended(duplicate);
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
     const lockAhead = this.released === 'statements ahead';

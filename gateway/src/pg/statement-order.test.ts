@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadSqlParser } from '../sql/parser.ts';
+import { analyzeCacheStats, loadSqlParser } from '../sql/parser.ts';
 import { decodeFrontend, encodeBind, encodeExecute, encodeParse, encodeQuery, encodeSync } from '../wire/frontend.ts';
 import { MessageFramer } from '../wire/framer.ts';
 import { PendingQueue, type PreparedStatement, type ResultContext } from './pending.ts';
@@ -49,6 +49,15 @@ describe('parkingFor: what waits for the statements ahead of it (R16-3)', () => 
     expect(park(encodeQuery('SELECT 1'), v)).toBeNull();
     expect(park(encodeBind({ portal: '', statement: 'one', paramFormats: [], params: [], resultFormats: [] }), v)).toBeNull();
     expect(park(encodeSync(), v)).toBeNull();
+  });
+
+  it('a text of several statements waits without being analysed (its facts are extracted in slices by the decision: R18c-1)', () => {
+    const v = view(true);
+    const before = analyzeCacheStats();
+    expect(park(encodeQuery('SELECT 1; SELECT 2 AS r18c_unit'), v)).toBe('statements ahead');
+    expect(park(encodeQuery(Array.from({ length: 1001 }, (_, i) => `SELECT ${i} AS r18c_unit`).join(';')), v)).toBe('statements ahead');
+    expect(analyzeCacheStats().misses).toBe(before.misses);
+    expect(park(encodeQuery('SELECT 1; SELECT 2'), view(false))).toBeNull();
   });
 
   it('what does not parse waits too (it is decided, and refused, in order)', () => {

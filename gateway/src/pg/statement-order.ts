@@ -12,6 +12,7 @@
 import type { Frame } from '../wire/framer.ts';
 import type { FrontendMessage } from '../wire/frontend.ts';
 import { analyzeQuery } from '../sql/parser.ts';
+import { countStatements } from '../sql/statement-count.ts';
 import type { PendingQueue, PreparedStatement } from './pending.ts';
 import type { PortalTable } from './portal-table.ts';
 
@@ -41,8 +42,15 @@ function statementNamed(msg: FrontendMessage): string | null {
   }
 }
 
-/** Whether `sql` may name a relation (anything the parser cannot read counts: it is decided, and refused, later). */
+/**
+ * Whether `sql` may name a relation (anything the parser cannot read counts: it is decided, and refused, later).
+ * A text of several statements counts without being analysed: analysed here, all of its statements' facts
+ * were extracted in one turn of the event loop, the work the decision does in slices, and a text over the
+ * statement limit was parsed whole before the limit refused it (red-team round 18c, R18c-1). Parking it costs
+ * at most the wait for the statements ahead.
+ */
 function namesRelations(sql: string, searchPath: readonly string[]): boolean {
+  if (countStatements(sql, 1) > 1) return true;
   const outcome = analyzeQuery(sql, { searchPath });
   if (!outcome.ok) return true;
   return outcome.statements.some((p) => p.facts.tablesRead.length > 0 || p.facts.tablesWritten.length > 0);

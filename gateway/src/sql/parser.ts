@@ -93,6 +93,20 @@ function file(text: string, { key, quickKey, shapeKey }: Unanswered, analyzed: A
   return outcome;
 }
 
+/**
+ * How many statements PostgreSQL's parser finds in `text` (0: only blanks, comments and semicolons), or
+ * null when it does not parse. The parse only: no facts, no cache (for checks that need no more).
+ */
+export function parsedStatementCount(text: string): number | null {
+  if (!loaded) throw new GatehouseError('INTERNAL', 'SQL parser used before loadSqlParser() resolved');
+  if (text.trim() === '') return 0;
+  try {
+    return ((parseSync(text) as { stmts?: RawStatement[] }).stmts ?? []).length;
+  } catch {
+    return null;
+  }
+}
+
 /** analyzeQuery without the caches (for measurements and tests); the outcome is not frozen. */
 export function analyzeQueryUncached(text: string, options?: AnalyzeOptions): ParseOutcome {
   return analyze(text, options?.searchPath ?? DEFAULT_SEARCH_PATH).outcome;
