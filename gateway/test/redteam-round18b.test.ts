@@ -72,13 +72,18 @@ CREATE TABLE clinical.r18b_kept (id integer PRIMARY KEY, note text, secret text)
 INSERT INTO clinical.r18b_kept VALUES (1, 'n', '${SECRET}');
 ${ORIGINAL};
 CREATE TRIGGER r18b_kept BEFORE UPDATE ON clinical.r18b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r18b_keep_history();
+CREATE TABLE clinical.r18b_when (id integer PRIMARY KEY, note text, secret text);
+INSERT INTO clinical.r18b_when VALUES (1, 'n', '${SECRET}');
+CREATE FUNCTION clinical.r18b_when_ok(integer) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN $1 > 0; END $$;
+CREATE TRIGGER r18b_when BEFORE UPDATE ON clinical.r18b_when FOR EACH ROW WHEN (clinical.r18b_when_ok(NEW.id))
+  EXECUTE FUNCTION clinical.r18b_keep_history();
 `;
 const CLEANUP = `
-DROP TABLE IF EXISTS clinical.r18b_kept, public.r18b_history CASCADE;
-DROP FUNCTION IF EXISTS clinical.r18b_keep_history();
+DROP TABLE IF EXISTS clinical.r18b_kept, clinical.r18b_when, public.r18b_history CASCADE;
+DROP FUNCTION IF EXISTS clinical.r18b_keep_history(), clinical.r18b_when_ok(integer);
 `;
 
-const MASKED = ['clinical.r18b_kept'];
+const MASKED = ['clinical.r18b_kept', 'clinical.r18b_when'];
 /** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`). */
 const SCRATCH = ['pg_temp.r18b_history'];
 
@@ -138,7 +143,8 @@ for (const engine of ['rego', 'cedar'] as const) {
         plain: SCRATCH,
         writable: [...MASKED, ...SCRATCH],
         // Reviewed and pinned: it writes the old row to a history table only admins read.
-        reviewed: [`clinical.r18b_keep_history@${digest}`, `clinical.r18b_keep_history@${unpinnedDigest}`],
+        // The WHEN condition's function, by name (a pin never vouches for one: docs/policies.md).
+        reviewed: [`clinical.r18b_keep_history@${digest}`, `clinical.r18b_keep_history@${unpinnedDigest}`, 'clinical.r18b_when_ok'],
         adminWrites: 'public.r18b_history',
       });
       writeFileSync(join(dir, engine === 'rego' ? 'r18b_scratch.rego' : 'r18b_scratch.cedar'), SCRATCH_DDL[engine]);
@@ -197,6 +203,25 @@ for (const engine of ['rego', 'cedar'] as const) {
       } finally {
         await writer.query('ROLLBACK').catch(() => undefined);
         await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+      }
+    });
+
+    it("R18b-1: the same rule holds for a reviewed function a trigger's WHEN condition calls", async () => {
+      await writer.query('BEGIN');
+      try {
+        const e = await writer.query("UPDATE clinical.r18b_when SET note = 'w' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+        expect(e?.code).toBe('0A000');
+        expect(e?.message).toContain('clinical.r18b_when_ok does not set its own search_path ending in pg_temp');
+      } finally {
+        await writer.query('ROLLBACK');
+      }
+      await direct.query('ALTER FUNCTION clinical.r18b_when_ok(integer) SET search_path = clinical, pg_temp');
+      try {
+        await writer.query('BEGIN');
+        expect(await codeOf("UPDATE clinical.r18b_when SET note = 'w' WHERE id = 1")).toBeNull();
+      } finally {
+        await writer.query('ROLLBACK');
+        await direct.query('ALTER FUNCTION clinical.r18b_when_ok(integer) RESET search_path');
       }
     });
 
