@@ -31,6 +31,21 @@ function pathPinned(proc: string, language: string): string {
          AND pg_catalog.array_position(path.e, '"$user"') IS NULL AND pg_catalog.array_position(path.e, '$user') IS NULL))`;
 }
 
+/** The user functions trigger `t`'s WHEN condition calls (directly or through an operator) and `extra` admits, "schema.name" sorted. */
+function whenFunctions(extra: string): string {
+  return `ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
+            FROM pg_catalog.pg_depend d
+            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
+            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
+            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
+            JOIN pg_catalog.pg_language wl ON wl.oid = wp.prolang
+           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
+             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
+             ${extra}
+           ORDER BY 1)`;
+}
+
 /** The definition digest of one function ($1, a regprocedure text such as 'clinical.stamp()' or a name), as statement.triggers reports it. */
 export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang WHERE p.oid = $1::text::pg_catalog.regproc`;
 
@@ -40,31 +55,14 @@ export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_c
  * SECURITY DEFINER flag. Triggers enabled only in replica mode ('R') are listed too: a session that
  * may set session_replication_role fires them. `whenFunctions`: the user functions its WHEN condition
  * calls (directly or through an operator), which run on every row the write reaches, before the
- * trigger's function (red-team round 12, R12-5).
+ * trigger's function (red-team round 12, R12-5). `functionPathPinned` and `whenUnpinned`: which of
+ * them resolve names the same for every writer (pathPinned; R18b-1).
  */
 export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
     pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner",
     ${FUNCTION_DIGEST} AS "functionDigest", ${pathPinned('p', 'l')} AS "functionPathPinned",
-    ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
-            FROM pg_catalog.pg_depend d
-            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
-            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
-            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
-           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
-             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
-             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
-           ORDER BY 1) AS "whenFunctions",
-    ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
-            FROM pg_catalog.pg_depend d
-            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
-            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
-            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
-            JOIN pg_catalog.pg_language wl ON wl.oid = wp.prolang
-           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
-             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
-             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
-             AND NOT ${pathPinned('wp', 'wl')}
-           ORDER BY 1) AS "whenUnpinned"
+    ${whenFunctions('')} AS "whenFunctions",
+    ${whenFunctions(`AND NOT ${pathPinned('wp', 'wl')}`)} AS "whenUnpinned"
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
