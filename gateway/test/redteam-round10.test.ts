@@ -85,7 +85,7 @@ CREATE VIEW clinical.r10_patients_v AS SELECT * FROM clinical.patients;
 
 CREATE TABLE clinical.r10_audited (id integer PRIMARY KEY, secret text, note text);
 INSERT INTO clinical.r10_audited VALUES (1, '${S.audited}', 'n');
-CREATE FUNCTION clinical.r10_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION clinical.r10_audit() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$
 BEGIN
   IF NEW.note = 'notice' THEN RAISE NOTICE 'saw row %', NEW.secret;
   ELSIF NEW.note = 'error' THEN RAISE EXCEPTION 'refused row %', NEW.secret USING DETAIL = NEW.secret, HINT = NEW.secret;
@@ -97,7 +97,7 @@ CREATE TRIGGER r10_audit BEFORE UPDATE ON clinical.r10_audited FOR EACH ROW EXEC
 
 CREATE TABLE clinical.r10_checked (id integer PRIMARY KEY, secret text, note text);
 INSERT INTO clinical.r10_checked VALUES (1, '${S.checked}', 'n');
-CREATE FUNCTION clinical.r10_check() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION clinical.r10_check() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$
 BEGIN
   IF NEW.note = 'boom' THEN RAISE EXCEPTION 'row % is not allowed', NEW.secret USING DETAIL = NEW.secret, ERRCODE = '23514'; END IF;
   RETURN NULL;
@@ -142,7 +142,7 @@ END $$;
 CREATE TRIGGER r10_trigger_v INSTEAD OF INSERT ON clinical.r10_trigger_v FOR EACH ROW EXECUTE FUNCTION clinical.r10_trigger_v_insert();
 
 CREATE TABLE clinical.r10_stamped (id integer, note text);
-CREATE FUNCTION clinical.r10_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION clinical.r10_stamp() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$
 BEGIN
   NEW.note := coalesce(NEW.note, 'stamped');
   RETURN NEW;

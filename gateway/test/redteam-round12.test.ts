@@ -87,7 +87,7 @@ CREATE TABLE public.pgbench_rt12_check (id integer CHECK (public.rt12_leak_check
 CREATE TABLE public.ddl_rt12_plain (id integer);
 INSERT INTO public.ddl_rt12_plain VALUES (1);
 CREATE VIEW public.ddl_rt12_locked_v AS SELECT id FROM public.ddl_rt12_plain;
-CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
   RETURN NEW;
 END $$;

@@ -98,7 +98,7 @@ BEGIN
   RAISE NOTICE 'row %', NEW.secret;
   RETURN NEW;
 END $$;
-CREATE FUNCTION clinical.r17a_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION clinical.r17a_stamp() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$
 BEGIN
   NEW.note := coalesce(NEW.note, 'stamped');
   RETURN NEW;

@@ -4,16 +4,16 @@
 // under a mask must get no stored secret back, by any route.
 //
 // Findings:
-// R18b-1 (high, open): a reviewed trigger function, even pinned to its definition, runs with the
+// R18b-1 (high, fixed): a reviewed trigger function, even pinned to its definition, runs with the
 //   session's name resolution, which the writer controls: the session's temporary schema is searched
 //   first for relations, and every role may create temporary tables (PUBLIC has TEMPORARY on a
 //   database; policies may allow scratch tables, docs/policies.md). A reviewed history trigger that copies
 //   the old row into `r18b_history` (unqualified, meant to be public.r18b_history, which the writer may
 //   not read) writes the stored secret into the writer's own temporary table of that name, which the
 //   writer then reads: the digest is unchanged, the write allowed, the secret back raw. SET search_path
-//   to a schema the writer may create in does the same for functions and operators. Not fixed: the
-//   review would have to require the function's own `SET search_path = ..., pg_temp` (pg_temp last),
-//   or Gatehouse refuse such writes while the session has temporary relations or a changed path.
+//   to a schema the writer may create in does the same for functions and operators. Fixed: a review
+//   counts only for a function whose definition sets search_path with pg_temp last (and no "$user"),
+//   or a C or internal one (pg/relation-triggers.ts pathPinned); otherwise 0A000 naming the function.
 // R18b-2 (high, fixed): where `gatehouse db setup` never ran, a role with CREATE on the database (no
 //   superuser, no SELECT on the table) made schema gatehouse with gatehouse_mask_last4(text) and
 //   gatehouse_mask_hash(text, text) returning their argument; the snapshot asked only whether they exist
@@ -60,9 +60,11 @@ BEGIN
   INSERT INTO r18b_history VALUES (OLD.id, OLD.secret);
   RETURN NEW;
 END`;
-const ORIGINAL = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$${BODY}$$`;
+/** As reviewed: its names resolved in public, pg_temp last (the rule a review needs since R18b-1). */
+const PINNED_PATH = 'SET search_path = public, pg_temp';
+const ORIGINAL = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql ${PINNED_PATH} AS $$${BODY}$$`;
 /** What an attacker with DDL on the server swaps in: the body copies the stored value into a column the writer reads unmasked. */
-const REPLACED = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := OLD.secret; RETURN NEW; END $$`;
+const REPLACED = `CREATE OR REPLACE FUNCTION clinical.r18b_keep_history() RETURNS trigger LANGUAGE plpgsql ${PINNED_PATH} AS $$ BEGIN NEW.note := OLD.secret; RETURN NEW; END $$`;
 
 const SETUP = `
 CREATE TABLE public.r18b_history (id integer, secret text);
@@ -70,13 +72,18 @@ CREATE TABLE clinical.r18b_kept (id integer PRIMARY KEY, note text, secret text)
 INSERT INTO clinical.r18b_kept VALUES (1, 'n', '${SECRET}');
 ${ORIGINAL};
 CREATE TRIGGER r18b_kept BEFORE UPDATE ON clinical.r18b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r18b_keep_history();
+CREATE TABLE clinical.r18b_when (id integer PRIMARY KEY, note text, secret text);
+INSERT INTO clinical.r18b_when VALUES (1, 'n', '${SECRET}');
+CREATE FUNCTION clinical.r18b_when_ok(integer) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN $1 > 0; END $$;
+CREATE TRIGGER r18b_when BEFORE UPDATE ON clinical.r18b_when FOR EACH ROW WHEN (clinical.r18b_when_ok(NEW.id))
+  EXECUTE FUNCTION clinical.r18b_keep_history();
 `;
 const CLEANUP = `
-DROP TABLE IF EXISTS clinical.r18b_kept, public.r18b_history CASCADE;
-DROP FUNCTION IF EXISTS clinical.r18b_keep_history();
+DROP TABLE IF EXISTS clinical.r18b_kept, clinical.r18b_when, public.r18b_history CASCADE;
+DROP FUNCTION IF EXISTS clinical.r18b_keep_history(), clinical.r18b_when_ok(integer);
 `;
 
-const MASKED = ['clinical.r18b_kept'];
+const MASKED = ['clinical.r18b_kept', 'clinical.r18b_when'];
 /** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`). */
 const SCRATCH = ['pg_temp.r18b_history'];
 
@@ -124,14 +131,20 @@ for (const engine of ['rego', 'cedar'] as const) {
       await direct.connect();
       await direct.query(CLEANUP);
       await direct.query(SETUP);
-      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digestNow = async (): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digest = await digestNow();
+      // R18b-1's definition: the same body without its own search_path, reviewed and pinned too.
+      await direct.query('ALTER FUNCTION clinical.r18b_keep_history() RESET search_path');
+      const unpinnedDigest = await digestNow();
+      await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${PINNED_PATH}`);
       dir = writerPolicyDir(engine, {
         prefix: 'r18b',
         masked: MASKED,
         plain: SCRATCH,
         writable: [...MASKED, ...SCRATCH],
         // Reviewed and pinned: it writes the old row to a history table only admins read.
-        reviewed: [`clinical.r18b_keep_history@${digest}`],
+        // The WHEN condition's function, by name (a pin never vouches for one: docs/policies.md).
+        reviewed: [`clinical.r18b_keep_history@${digest}`, `clinical.r18b_keep_history@${unpinnedDigest}`, 'clinical.r18b_when_ok'],
         adminWrites: 'public.r18b_history',
       });
       writeFileSync(join(dir, engine === 'rego' ? 'r18b_scratch.rego' : 'r18b_scratch.cedar'), SCRATCH_DDL[engine]);
@@ -160,25 +173,62 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(await codeOf('DROP TABLE pg_temp.r18b_history')).toBeNull();
     });
 
-    // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function.
-    it.fails('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
+    // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function. Fixed: a
+    // review counts only for a function whose definition sets search_path with pg_temp last.
+    it('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
       await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)');
+      // The definition as first reviewed: no search_path of its own (reviewed and pinned, see beforeAll).
+      await direct.query('ALTER FUNCTION clinical.r18b_keep_history() RESET search_path');
       try {
         await codeOf('BEGIN');
-        await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
+        const code = await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
         const rows = await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history');
         await codeOf('ROLLBACK');
-        // Deterministic: the UPDATE runs and the trigger copies the stored row into the temporary table.
+        // Without the rule the UPDATE runs and the trigger copies the stored row into the temporary table.
         expect(JSON.stringify(rows)).not.toContain(SECRET);
+        expect(code).toBe('0A000');
+        const e = await writer.query("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+        expect(e?.message).toContain('clinical.r18b_keep_history does not set its own search_path ending in pg_temp');
+        expect(e?.hint).toContain('ALTER FUNCTION clinical.r18b_keep_history(...) SET search_path = <its schemas>, pg_temp');
       } finally {
+        await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${PINNED_PATH}`);
+      }
+      // With its own path (the fix the refusal names, pinned in beforeAll) the write runs, and the old
+      // row goes to public.r18b_history, not to the writer's table.
+      try {
+        await codeOf('BEGIN');
+        expect(await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1")).toBeNull();
+        expect(await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history')).toEqual([]);
+        await codeOf('ROLLBACK');
+      } finally {
+        await writer.query('ROLLBACK').catch(() => undefined);
         await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+      }
+    });
+
+    it("R18b-1: the same rule holds for a reviewed function a trigger's WHEN condition calls", async () => {
+      await writer.query('BEGIN');
+      try {
+        const e = await writer.query("UPDATE clinical.r18b_when SET note = 'w' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+        expect(e?.code).toBe('0A000');
+        expect(e?.message).toContain('clinical.r18b_when_ok does not set its own search_path ending in pg_temp');
+      } finally {
+        await writer.query('ROLLBACK');
+      }
+      await direct.query('ALTER FUNCTION clinical.r18b_when_ok(integer) SET search_path = clinical, pg_temp');
+      try {
+        await writer.query('BEGIN');
+        expect(await codeOf("UPDATE clinical.r18b_when SET note = 'w' WHERE id = 1")).toBeNull();
+      } finally {
+        await writer.query('ROLLBACK');
+        await direct.query('ALTER FUNCTION clinical.r18b_when_ok(integer) RESET search_path');
       }
     });
 
     it('held: ALTER FUNCTION on the server (SECURITY DEFINER, SET search_path, OWNER) is another definition than the pinned one: refused', async () => {
       for (const [change, undo] of [
         ['SECURITY DEFINER', 'SECURITY INVOKER'],
-        ['SET search_path = public, clinical', 'RESET search_path'],
+        ['SET search_path = public, clinical', PINNED_PATH],
         ['OWNER TO pg_database_owner', 'OWNER TO postgres'],
       ] as const) {
         await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${change}`);

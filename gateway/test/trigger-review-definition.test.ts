@@ -24,13 +24,13 @@ CREATE TABLE clinical.rv6_pinned (id integer PRIMARY KEY, note text, secret text
 CREATE TABLE clinical.rv6_named (id integer PRIMARY KEY, note text, secret text);
 INSERT INTO clinical.rv6_pinned VALUES (1, 'n', '${SECRET}');
 INSERT INTO clinical.rv6_named VALUES (1, 'n', '${SECRET}');
-CREATE FUNCTION clinical.rv6_stamp_pinned() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, 'stamped'); RETURN NEW; END $$;
-CREATE FUNCTION clinical.rv6_stamp_named() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, 'stamped'); RETURN NEW; END $$;
+CREATE FUNCTION clinical.rv6_stamp_pinned() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$ BEGIN NEW.note := coalesce(NEW.note, 'stamped'); RETURN NEW; END $$;
+CREATE FUNCTION clinical.rv6_stamp_named() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$ BEGIN NEW.note := coalesce(NEW.note, 'stamped'); RETURN NEW; END $$;
 CREATE TRIGGER rv6_pinned BEFORE UPDATE ON clinical.rv6_pinned FOR EACH ROW EXECUTE FUNCTION clinical.rv6_stamp_pinned();
 CREATE TRIGGER rv6_named BEFORE UPDATE ON clinical.rv6_named FOR EACH ROW EXECUTE FUNCTION clinical.rv6_stamp_named();
 `;
 /** What an attacker with DDL on the server swaps in after the review: the body quotes the masked value. */
-const REPLACED = (f: string): string => `CREATE OR REPLACE FUNCTION clinical.${f}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'row %', NEW.secret; RETURN NEW; END $$`;
+const REPLACED = (f: string): string => `CREATE OR REPLACE FUNCTION clinical.${f}() RETURNS trigger LANGUAGE plpgsql SET search_path = clinical, pg_temp AS $$ BEGIN RAISE NOTICE 'row %', NEW.secret; RETURN NEW; END $$`;
 const CLEANUP = `
 DROP TABLE IF EXISTS clinical.rv6_pinned, clinical.rv6_named CASCADE;
 DROP FUNCTION IF EXISTS clinical.rv6_stamp_pinned(), clinical.rv6_stamp_named();

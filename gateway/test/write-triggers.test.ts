@@ -21,7 +21,7 @@ END $$;
 CREATE TABLE public.pgbench_gh_trig_log (id integer, note text);
 CREATE TRIGGER gh_trig_log BEFORE INSERT OR UPDATE ON public.pgbench_gh_trig_log FOR EACH ROW EXECUTE FUNCTION public.gh_trig_quote_ssn();
 
-CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.gatehouse_example_reviewed_trigger() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
   NEW.note := coalesce(NEW.note, 'stamped');
   RETURN NEW;

@@ -77,6 +77,12 @@ export interface RelationInfo {
   /** User functions the WHEN conditions of those triggers call (they run too). Absent: none. */
   triggerCalls?: string[];
   /**
+   * Functions of those triggers (their own and their WHEN conditions') that resolve names with the
+   * writer's session: no search_path in their definition ending in pg_temp, and not C or internal
+   * (pg/relation-triggers.ts pathPinned; red-team round 18b, R18b-1). Absent: none.
+   */
+  unpinnedFunctions?: string[];
+  /**
    * User functions a write to this table runs besides triggers: its column defaults and generated
    * columns, CHECK constraints, index expressions and its columns' domain constraints call them
    * (pg/relation-write-calls.ts). Absent: none.

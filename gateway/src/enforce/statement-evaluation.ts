@@ -13,7 +13,7 @@ import { lockedRelationsNamed, relationLockedReason, RELATION_LOCKED_POLICY_ID }
 import { catalogFacts } from './catalog-facts.ts';
 import { probeInput, probeTables, readProbe, type ReadProbe } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
-import { alreadyMasked, horizonIdentity, horizonOf, unvouchedTriggerFunctions, type Horizon, type TriggerReview } from './trigger-review.ts';
+import { alreadyMasked, horizonIdentity, horizonOf, unpinnedFunctionsOf, unvouchedTriggerFunctions, type Horizon, type TriggerReview } from './trigger-review.ts';
 import { identityHorizonBase, identityHorizonInput } from './identity-horizon.ts';
 import { CATALOG_STALE_POLICY_ID, type CatalogChangeWait, type DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement } from './decided-statement.ts';
@@ -111,8 +111,9 @@ function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { 
  */
 function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations: RelationCatalog | null, key: DecisionCacheKey, e: Evaluated): Evaluated | Promise<Evaluated> {
   if (e.input === null || e.verdict.action === 'deny' || e.input.statement.tables_written.length === 0) return e;
-  const unvouched = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current());
-  if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
+  const found = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current(), relations === null ? null : unpinnedFunctionsOf(relations));
+  const { unvouched } = found;
+  if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { ...found, identity: 'masked' } };
   const horizon = horizonOf(relations);
   // An unreviewed trigger function: the policy is asked about this statement reading every relation.
   // Otherwise about a plain SELECT of every relation by the identity, cached per identity (identity-horizon.ts).
@@ -122,8 +123,8 @@ function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations
       : identityHorizon(ctx, engine, horizon);
   // Not cacheable (an engine that is not deterministic): counted as under a mask, which costs the write
   // one catalog query instead of an evaluation over every relation each time.
-  if (answer === null) return { ...e, triggerReview: { unvouched, identity: 'masked' } };
-  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { unvouched, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
+  if (answer === null) return { ...e, triggerReview: { ...found, identity: 'masked' } };
+  const reviewed = (a: BudgetedVerdict | null): Evaluated => ({ ...e, triggerReview: { ...found, identity: horizonIdentity(readProbe(horizon.tables, a), a?.verdict.detections) } });
   return answer instanceof Promise ? answer.then(reviewed, () => reviewed(null)) : reviewed(answer);
 }
 

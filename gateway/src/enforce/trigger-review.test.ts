@@ -24,12 +24,28 @@ const ROUTINES = new RoutineCatalog([
   { kind: 'function', schema: 'contrib', name: 'check_primary_key', harmless: true, retset: false },
 ]);
 
+/** No function of the snapshot resolves names with the writer's session. */
+const ALL_PINNED: ReadonlySet<string> = new Set();
+
 describe('unvouchedTriggerFunctions', () => {
+  it("a review does not vouch for a function whose names the writer's session resolves, nor for any without the snapshot (R18b-1)", () => {
+    const fired = ['public.quote_ssn', 'public.stamp'];
+    const reviewed = verdict({ reviewed: ['public.quote_ssn', 'public.stamp'] });
+    expect(unvouchedTriggerFunctions(input(fired), reviewed, ROUTINES, new Set(['public.stamp']))).toEqual({ unvouched: ['public.stamp'], unpinned: ['public.stamp'] });
+    expect(unvouchedTriggerFunctions(input(fired), reviewed, ROUTINES, null)).toEqual({ unvouched: fired, unpinned: fired });
+    // Unreviewed: unvouched either way, not for its name resolution.
+    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES, new Set(fired))).toEqual({ unvouched: fired });
+    const e = triggerReviewRefusal([{ input: input(fired), decision: { id: 'd1', action: 'allow', reviewed: ['public.quote_ssn', 'public.stamp'] }, triggerReview: { unvouched: ['public.quote_ssn'], unpinned: ['public.quote_ssn'], identity: 'masked' } }]);
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('public.quote_ssn does not set its own search_path ending in pg_temp');
+    expect(e?.hint).toContain('ALTER FUNCTION public.quote_ssn(...) SET search_path = <its schemas>, pg_temp');
+  });
+
   it('lists the user trigger functions the verdict does not vouch for; built-in ones and reviewed ones pass', () => {
     const fired = ['pg_catalog.tsvector_update_trigger', 'public.quote_ssn', 'public.stamp'];
-    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['public.quote_ssn', 'public.stamp']);
-    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['public.stamp'] }), ROUTINES)).toEqual(['public.quote_ssn']);
-    expect(unvouchedTriggerFunctions(input([]), verdict(), ROUTINES)).toEqual([]);
+    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES, ALL_PINNED).unvouched).toEqual(['public.quote_ssn', 'public.stamp']);
+    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['public.stamp'] }), ROUTINES, ALL_PINNED).unvouched).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(input([]), verdict(), ROUTINES, ALL_PINNED).unvouched).toEqual([]);
   });
 
   it('a review pinned to a definition vouches only while every trigger of the function runs that definition', () => {
@@ -37,10 +53,10 @@ describe('unvouchedTriggerFunctions', () => {
     const d2 = `sha256:${'2'.repeat(64)}`;
     const fired = ['public.quote_ssn'];
     const at = (digest: string | undefined) => input(fired, [{ ...log, ...(digest === undefined ? {} : { function_digest: digest }) }]);
-    expect(unvouchedTriggerFunctions(at(d1), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual([]);
-    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual(['public.quote_ssn']);
-    expect(unvouchedTriggerFunctions(at(undefined), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES)).toEqual(['public.quote_ssn']);
-    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: ['public.quote_ssn'] }), ROUTINES)).toEqual([]);
+    expect(unvouchedTriggerFunctions(at(d1), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES, ALL_PINNED).unvouched).toEqual([]);
+    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES, ALL_PINNED).unvouched).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(at(undefined), verdict({ reviewed: [`public.quote_ssn@${d1}`] }), ROUTINES, ALL_PINNED).unvouched).toEqual(['public.quote_ssn']);
+    expect(unvouchedTriggerFunctions(at(d2), verdict({ reviewed: ['public.quote_ssn'] }), ROUTINES, ALL_PINNED).unvouched).toEqual([]);
     const e = triggerReviewRefusal([{ input: at(d2), decision: { id: 'd1', action: 'allow', reviewed: [`public.quote_ssn@${d1}`] }, triggerReview: { unvouched: fired, identity: 'masked' } }]);
     expect(e?.sqlstate).toBe('0A000');
     expect(e?.message).toContain('another definition');
@@ -50,13 +66,13 @@ describe('unvouchedTriggerFunctions', () => {
 
   it('counts a built-in function whose effect tells a stored value, and C functions outside pg_catalog (red-team round 17a)', () => {
     const fired = ['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger', 'pg_catalog.tsvector_update_trigger'];
-    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES)).toEqual(['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger']);
-    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['contrib.check_primary_key'] }), ROUTINES)).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
+    expect(unvouchedTriggerFunctions(input(fired), verdict(), ROUTINES, ALL_PINNED).unvouched).toEqual(['contrib.check_primary_key', 'pg_catalog.suppress_redundant_updates_trigger']);
+    expect(unvouchedTriggerFunctions(input(fired), verdict({ reviewed: ['contrib.check_primary_key'] }), ROUTINES, ALL_PINNED).unvouched).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
   });
 
   it('counts every function without the routine catalog, and one it does not know (fail closed)', () => {
-    expect(unvouchedTriggerFunctions(input(['pg_catalog.suppress_redundant_updates_trigger']), verdict(), null)).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
-    expect(unvouchedTriggerFunctions(input(['public.created_later']), verdict(), ROUTINES)).toEqual(['public.created_later']);
+    expect(unvouchedTriggerFunctions(input(['pg_catalog.suppress_redundant_updates_trigger']), verdict(), null, ALL_PINNED).unvouched).toEqual(['pg_catalog.suppress_redundant_updates_trigger']);
+    expect(unvouchedTriggerFunctions(input(['public.created_later']), verdict(), ROUTINES, ALL_PINNED).unvouched).toEqual(['public.created_later']);
   });
 });
 

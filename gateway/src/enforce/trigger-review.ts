@@ -22,6 +22,11 @@ const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_
 export interface TriggerReview {
   /** Trigger functions (and functions their WHEN conditions call) neither built in nor reviewed by the policy. */
   unvouched: string[];
+  /**
+   * Those of `unvouched` the policy does review but whose names the writer's session resolves (no
+   * search_path ending in pg_temp in their definition; R18b-1): a review does not count for them.
+   */
+  unpinned?: string[];
   /** `clear`: the identity reads every relation unmasked; `masked`: it reads something masked, may not read something, or the policy could not say. */
   identity: 'clear' | 'masked';
 }
@@ -41,18 +46,42 @@ const REVEALING_BUILT_INS: ReadonlySet<string> = new Set(['pg_catalog.suppress_r
  * oracle) or NOTIFY the row's key values (tcn; R17a-2). Without the routine catalog every one counts
  * (fail closed).
  */
-export function unvouchedTriggerFunctions(input: PolicyInput, verdict: EngineVerdict, routines: RoutineCatalog | null): string[] {
+export function unvouchedTriggerFunctions(
+  input: PolicyInput,
+  verdict: EngineVerdict,
+  routines: RoutineCatalog | null,
+  unpinned: ReadonlySet<string> | null,
+): Pick<TriggerReview, 'unvouched' | 'unpinned'> {
   const fired = input.statement.trigger_functions ?? [];
-  if (fired.length === 0) return [];
+  if (fired.length === 0) return { unvouched: [] };
   const reviewed = verdict.reviewed ?? [];
-  return fired.filter((f) => {
+  const notPinned: string[] = [];
+  const unvouched = fired.filter((f) => {
     const review = reviewed.length === 0 ? 'unlisted' : reviewOf(f, reviewed, definitionsOf(input, f));
-    if (review === 'name' || review === 'pinned') return false;
+    if (review === 'name' || review === 'pinned') {
+      // A review counts only where the writer's session cannot change what the function's names mean (R18b-1).
+      if (unpinned !== null && !unpinned.has(f)) return false;
+      notPinned.push(f);
+      return true;
+    }
     if (REVEALING_BUILT_INS.has(f)) return true;
     const dot = f.indexOf('.');
     if (routines === null || dot < 0 || f.slice(0, dot) !== 'pg_catalog') return true;
     return routines.verdict('function', { schema: 'pg_catalog', name: f.slice(dot + 1) }) !== 'harmless';
   });
+  return notPinned.length === 0 ? { unvouched } : { unvouched, unpinned: notPinned };
+}
+
+const UNPINNED = new WeakMap<RelationCatalog, ReadonlySet<string>>();
+
+/** Every trigger function (and WHEN condition's function) of the snapshot that resolves names with the writer's session (made once per snapshot). */
+export function unpinnedFunctionsOf(relations: RelationCatalog): ReadonlySet<string> {
+  const known = UNPINNED.get(relations);
+  if (known !== undefined) return known;
+  const out = new Set<string>();
+  for (const qualified of relations.names()) for (const f of relations.get(qualified)?.unpinnedFunctions ?? []) out.add(f);
+  UNPINNED.set(relations, out);
+  return out;
 }
 
 /** The definitions (function_digest) function `f` runs with in the statement's triggers. */
@@ -108,6 +137,7 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
     const f = review.unvouched[0]!;
     const trigger = (s.input?.statement.triggers ?? []).find((t) => t.function === f);
     const what = trigger === undefined ? `a trigger it can fire calls ${f} in its WHEN condition` : `it can fire trigger ${trigger.name} on ${trigger.table}, whose function ${f}`;
+    if (review.unpinned?.includes(f) === true) return unpinnedRefusal(s.decision.id, what, f);
     const pins = (s.decision.reviewed ?? []).filter((e) => e.startsWith(`${f}@`));
     if (pins.length > 0) {
       const now = trigger?.function_digest ?? 'unknown (a WHEN condition\'s function has no trigger of its own)';
@@ -132,4 +162,17 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
     );
   }
   return null;
+}
+
+/** The refusal of a write whose reviewed function `f` resolves names with the writer's session (R18b-1). */
+function unpinnedRefusal(decisionId: string, what: string, f: string): GatehouseError {
+  return new GatehouseError(
+    'FEATURE_NOT_SUPPORTED',
+    `Gatehouse does not run this write while a mask applies to you: ${what} is reviewed by the policy, but ${f} does not set its own search_path ending in pg_temp, so your session decides which tables and functions its unqualified names mean (a temporary table of the same name, or a schema you create in)`,
+    {
+      decisionId,
+      detail: `reviewed functions resolving names with the writer's session: ${f}`,
+      hint: `The function's owner can pin its name resolution (ALTER FUNCTION ${f}(...) SET search_path = <its schemas>, pg_temp; pg_temp last, no "$user"), then the policy owners review it again and pin the new definition (its digest changes); otherwise this write needs an identity without masks.`,
+    },
+  );
 }

@@ -1,7 +1,8 @@
 // A fingerprint of what decides a write's constraint checks and side effects on each relation: its
 // indexes, constraints (its own and those referencing it), triggers, rules, columns, defaults and
 // inheritance children or partitions, as catalog rows (their oids, flags and xmin, so an update shows);
-// for a trigger also its function's pg_proc row (CREATE OR REPLACE FUNCTION after a review shows).
+// for a trigger also its function's pg_proc row (CREATE OR REPLACE FUNCTION after a review shows), and
+// those of the functions its WHEN condition calls (ALTER FUNCTION ... SET search_path shows: R18b-1).
 // Read with the relation snapshot for every relation, and again for the few relations one write under a
 // mask reaches, by the same query, so that the two compare (enforce/fresh-catalog.ts; red-team round 10,
 // R10-10): a difference means the snapshot is behind the server.
@@ -13,6 +14,14 @@ const ITEMS = `SELECT i.indrelid AS rel, 'i' || i.indexrelid || ':' || i.indisun
   UNION ALL SELECT c.conrelid, 'c' || c.oid || ':' || c.xmin FROM pg_catalog.pg_constraint c WHERE c.conrelid <> 0
   UNION ALL SELECT c.confrelid, 'f' || c.oid || ':' || c.xmin FROM pg_catalog.pg_constraint c WHERE c.confrelid <> 0
   UNION ALL SELECT t.tgrelid, 't' || t.oid || ':' || t.tgenabled::text || ':' || t.xmin || ':' || p.xmin FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+  UNION ALL SELECT t.tgrelid, 'w' || t.oid || ':' || w.procs FROM pg_catalog.pg_trigger t, LATERAL (
+      SELECT pg_catalog.string_agg(wp.oid || ':' || wp.xmin, ',' ORDER BY wp.oid) AS procs
+        FROM pg_catalog.pg_depend d
+        LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
+        JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass THEN d.refobjid ELSE o.oprcode::oid END
+       WHERE d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND d.objid = t.oid AND wp.oid <> t.tgfoid
+         AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)) w
+   WHERE w.procs IS NOT NULL
   UNION ALL SELECT r.ev_class, 'r' || r.oid || ':' || r.ev_enabled::text || ':' || r.xmin FROM pg_catalog.pg_rewrite r
   UNION ALL SELECT a.attrelid, 'a' || a.attnum || ':' || a.atttypid || ':' || a.attisdropped || ':' || a.xmin FROM pg_catalog.pg_attribute a WHERE a.attnum > 0
   UNION ALL SELECT d.adrelid, 'd' || d.oid || ':' || d.xmin FROM pg_catalog.pg_attrdef d

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { triggerCallsByRelation, triggerShape, triggersByRelation } from './relation-triggers.ts';
+import { triggerCallsByRelation, triggerShape, triggersByRelation, unpinnedByRelation } from './relation-triggers.ts';
 
 describe('triggerShape', () => {
   it('decodes tgtype bits', () => {
@@ -41,5 +41,26 @@ describe('triggerCallsByRelation', () => {
       rels,
     );
     expect([...out.entries()]).toEqual([[10, ['public.check_it', 'public.leak']]]);
+  });
+});
+
+describe('unpinnedByRelation', () => {
+  it("collects the trigger and WHEN functions that resolve names with the writer's session; rows without the flags count every one (R18b-1)", () => {
+    const rels = new Map([[10, {}], [11, {}]]);
+    const row = { type: 1 | 4, functionSchema: 'public', language: 'plpgsql', securityDefiner: false };
+    const out = unpinnedByRelation(
+      [
+        { ...row, rel: 10, name: 'a', functionName: 'pinned', functionPathPinned: true, whenFunctions: ['public.w1', 'public.w2'], whenUnpinned: ['public.w2'] },
+        { ...row, rel: 10, name: 'b', functionName: 'loose', functionPathPinned: false },
+        { ...row, rel: 11, name: 'c', functionName: 'old', whenFunctions: ['public.w3'] },
+        { ...row, rel: 11, name: 'd', functionName: 'fine', functionPathPinned: true, whenUnpinned: [] },
+        { ...row, rel: 99, name: 'e', functionName: 'gone' },
+      ],
+      rels,
+    );
+    expect([...out.entries()]).toEqual([
+      [10, ['public.loose', 'public.w2']],
+      [11, ['public.old', 'public.w3']],
+    ]);
   });
 });

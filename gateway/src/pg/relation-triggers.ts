@@ -14,6 +14,38 @@ const FUNCTION_DIGEST = `'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_cat
       pg_catalog.length(coalesce(p.proconfig::text, '')), ':', coalesce(p.proconfig::text, ''),
       pg_catalog.length(coalesce(p.probin, '')), ':', coalesce(p.probin, ''), pg_catalog.length(p.prosrc), ':', p.prosrc), 'UTF8')), 'hex')`;
 
+/**
+ * Whether a function resolves names the same for every caller (red-team round 18b, R18b-1): C and
+ * internal functions resolve none; any other must set search_path in its definition (proconfig) with
+ * pg_temp listed once, last, and no "$user" (the caller's own schema). Otherwise the writer's session
+ * decides what its unqualified names mean: pg_temp, searched first for relations unless listed, holds
+ * the writer's temporary tables, and the session's path may name a schema the writer creates in.
+ * The setting is split at commas (a quoted name holding a comma makes it false: fail closed).
+ */
+function pathPinned(proc: string, language: string): string {
+  return `(${language}.lanname IN ('c', 'internal') OR EXISTS (
+      SELECT 1 FROM pg_catalog.unnest(${proc}.proconfig) AS cfg(setting),
+             pg_catalog.regexp_split_to_array(pg_catalog.btrim(pg_catalog.substr(cfg.setting, 13)), '\\s*,\\s*') AS path(e)
+       WHERE cfg.setting LIKE 'search_path=%'
+         AND pg_catalog.array_position(path.e, 'pg_temp') = pg_catalog.cardinality(path.e)
+         AND pg_catalog.array_position(path.e, '"$user"') IS NULL AND pg_catalog.array_position(path.e, '$user') IS NULL))`;
+}
+
+/** The user functions trigger `t`'s WHEN condition calls (directly or through an operator) and `extra` admits, "schema.name" sorted. */
+function whenFunctions(extra: string): string {
+  return `ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
+            FROM pg_catalog.pg_depend d
+            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
+            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
+            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
+            JOIN pg_catalog.pg_language wl ON wl.oid = wp.prolang
+           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
+             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
+             ${extra}
+           ORDER BY 1)`;
+}
+
 /** The definition digest of one function ($1, a regprocedure text such as 'clinical.stamp()' or a name), as statement.triggers reports it. */
 export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang WHERE p.oid = $1::text::pg_catalog.regproc`;
 
@@ -23,20 +55,14 @@ export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_c
  * SECURITY DEFINER flag. Triggers enabled only in replica mode ('R') are listed too: a session that
  * may set session_replication_role fires them. `whenFunctions`: the user functions its WHEN condition
  * calls (directly or through an operator), which run on every row the write reaches, before the
- * trigger's function (red-team round 12, R12-5).
+ * trigger's function (red-team round 12, R12-5). `functionPathPinned` and `whenUnpinned`: which of
+ * them resolve names the same for every writer (pathPinned; R18b-1).
  */
 export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
     pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner",
-    ${FUNCTION_DIGEST} AS "functionDigest",
-    ARRAY(SELECT DISTINCT wn.nspname || '.' || wp.proname
-            FROM pg_catalog.pg_depend d
-            LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = d.refobjid
-            JOIN pg_catalog.pg_proc wp ON wp.oid = CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
-            JOIN pg_catalog.pg_namespace wn ON wn.oid = wp.pronamespace
-           WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
-             AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
-             AND wp.oid <> t.tgfoid AND wn.nspname NOT IN ('pg_catalog', 'information_schema')
-           ORDER BY 1) AS "whenFunctions"
+    ${FUNCTION_DIGEST} AS "functionDigest", ${pathPinned('p', 'l')} AS "functionPathPinned",
+    ${whenFunctions('')} AS "whenFunctions",
+    ${whenFunctions(`AND NOT ${pathPinned('wp', 'wl')}`)} AS "whenUnpinned"
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -60,6 +86,10 @@ export interface TriggerRow {
   functionDigest?: string;
   /** User functions the trigger's WHEN condition calls ("schema.name"); absent in rows read before. */
   whenFunctions?: string[];
+  /** Whether the trigger's function resolves names the same for every caller (pathPinned); absent in rows read before (counted as not). */
+  functionPathPinned?: boolean;
+  /** The functions of whenFunctions that do not (pathPinned); absent in rows read before (every one of whenFunctions counted). */
+  whenUnpinned?: string[];
 }
 
 /** Decodes tgtype (PostgreSQL's TRIGGER_TYPE_* bits, catalog/pg_trigger.h). */
@@ -103,6 +133,22 @@ export function triggerCallsByRelation(rows: readonly TriggerRow[], relations: R
   for (const row of rows) {
     if (!relations.has(row.rel) || !row.whenFunctions || row.whenFunctions.length === 0) continue;
     out.set(row.rel, [...new Set([...(out.get(row.rel) ?? []), ...row.whenFunctions])].sort());
+  }
+  return out;
+}
+
+/**
+ * The functions each relation's triggers run (their own and those their WHEN conditions call) whose
+ * names the writer's session resolves (pathPinned false), keyed by its oid: a review does not vouch
+ * for them (enforce/trigger-review.ts).
+ */
+export function unpinnedByRelation(rows: readonly TriggerRow[], relations: ReadonlyMap<number, unknown>): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const row of rows) {
+    if (!relations.has(row.rel)) continue;
+    const found = [...(row.functionPathPinned === true ? [] : [`${row.functionSchema}.${row.functionName}`]), ...(row.whenUnpinned ?? row.whenFunctions ?? [])];
+    if (found.length === 0) continue;
+    out.set(row.rel, [...new Set([...(out.get(row.rel) ?? []), ...found])].sort());
   }
   return out;
 }

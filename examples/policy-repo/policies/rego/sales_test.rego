@@ -41,5 +41,5 @@ test_reviewed_pins_the_forecast_trigger if {
 		"identity": {"subject": "ana", "groups": ["analysts"], "roles": []},
 		"statement": {"kind": "update", "tables_read": [], "tables_written": ["sales.forecasts"], "trigger_functions": ["sales.touch_forecast"]},
 	}
-	v.reviewed == {"sales.touch_forecast@sha256:142d4c0693bb212b0fb98f24d0e29591b38e382751dd095e84785f9ac28fb1a9"}
+	v.reviewed == {"sales.touch_forecast@sha256:a052892714511f0f0c6ce36f5fc0f1a044a9ddf1b856d8d37148d6f8aacaf9c5"}
 }
