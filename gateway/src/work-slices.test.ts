@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapInSlices, SliceStop, SlicesStopped } from './work-slices.ts';
+import { mapInSlices, mapToEnd, SliceStop, SlicesStopped } from './work-slices.ts';
 
 /** Busy work of about `ms` milliseconds (the slices are measured by the clock). */
 function spin(ms: number): void {
@@ -89,5 +89,24 @@ describe('mapInSlices', () => {
     stop.stop('cancelled');
     await expect(out).rejects.toBeInstanceOf(SlicesStopped);
     expect(idle).toBe(true);
+  });
+
+  it('mapToEnd runs every step whatever its holder says, its slices counted on the holder', async () => {
+    const holder = new SliceStop();
+    holder.stop('cancelled');
+    let ran = 0;
+    const out = mapToEnd(
+      200,
+      () => {
+        spin(0.2);
+        return ran++;
+      },
+      holder,
+      2,
+    );
+    expect(holder.slicing).toBe(true);
+    expect(await out).toHaveLength(200);
+    expect(ran).toBe(200);
+    expect(holder.slicing).toBe(false);
   });
 });

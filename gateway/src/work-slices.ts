@@ -56,6 +56,8 @@ export class SlicesStopped extends Error {
   constructor(
     readonly done: number,
     readonly reason: StopReason,
+    /** The stop that ended the run (what finishes the abandoned decision counts its slices on it: mapToEnd). */
+    readonly stop: SliceStop,
   ) {
     super(`work in slices stopped after ${done} steps (${reason})`);
     this.name = 'SlicesStopped';
@@ -70,7 +72,19 @@ export class SlicesStopped extends Error {
  * Promise rejects with SlicesStopped.
  */
 export function mapInSlices<T>(count: number, step: (i: number) => T, sliceMs: number = SLICE_MS, stop?: SliceStop): T[] | Promise<T[]> {
-  if (stop?.reason != null) return Promise.reject(new SlicesStopped(0, stop.reason));
+  if (stop?.reason != null) return Promise.reject(new SlicesStopped(0, stop.reason, stop));
+  return runInSlices(count, step, sliceMs, stop, true);
+}
+
+/**
+ * mapInSlices that runs to its end whatever `holder` says, its slices counted on `holder` (SliceStop
+ * slicing): the records a stopped decision still owes are written so, in slices.
+ */
+export function mapToEnd<T>(count: number, step: (i: number) => T, holder: SliceStop, sliceMs: number = SLICE_MS): T[] | Promise<T[]> {
+  return runInSlices(count, step, sliceMs, holder, false);
+}
+
+function runInSlices<T>(count: number, step: (i: number) => T, sliceMs: number, stop: SliceStop | undefined, stoppable: boolean): T[] | Promise<T[]> {
   const out = new Array<T>(count);
   const next = runSlice(out, 0, step, sliceMs);
   if (next === count) return out;
@@ -82,8 +96,8 @@ export function mapInSlices<T>(count: number, step: (i: number) => T, sliceMs: n
     };
     const resume = (from: number): void => {
       setImmediate(() => {
-        const why = stop?.reason ?? null;
-        if (why !== null) return end(() => reject(new SlicesStopped(from, why)));
+        const why = stoppable ? (stop?.reason ?? null) : null;
+        if (why !== null) return end(() => reject(new SlicesStopped(from, why, stop!)));
         try {
           const at = runSlice(out, from, step, sliceMs);
           if (at === count) end(() => resolve(out));

@@ -95,9 +95,9 @@ export function decideQuery(
 type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop };
 
 /** The rejection of a stopped evaluation becomes the refusal of every statement of `parsed`; any other is passed on. */
-function unlessStopped(ctx: DecisionContext, parsed: readonly ParsedStatement[]): (e: unknown) => QueryDecision {
-  return (e) => {
-    if (e instanceof SlicesStopped) return stoppedInEvaluation(ctx, parsed, e.reason);
+function unlessStopped(ctx: DecisionContext, parsed: readonly ParsedStatement[]): (e: unknown) => Promise<QueryDecision> {
+  return async (e) => {
+    if (e instanceof SlicesStopped) return stoppedInEvaluation(ctx, parsed, e);
     throw e;
   };
 }
@@ -232,9 +232,9 @@ function concludeDecision(
   // Audited before the decision is returned, so before anything is forwarded; a long string in slices.
   const audited = error || options.auditForwarded !== false ? auditStatementsInSlices(ctx, statements, options.parameters, options.stop) : undefined;
   // Stopped while the records were written: those not written are recorded as not decided, nothing goes on.
-  const stopped = (e: unknown): QueryDecision => {
+  const stopped = (e: unknown): Promise<QueryDecision> => {
     if (e instanceof SlicesStopped) return stoppedInAudit(ctx, statements, e);
-    throw e;
+    return Promise.reject(e);
   };
   if (error) {
     const refused: QueryDecision = { kind: 'refuse', statements, error };

@@ -4,7 +4,7 @@
 import { GatehouseError } from '../errors.ts';
 import { AnalysisStopped } from '../sql/parser.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
-import { SlicesStopped, type StopReason } from '../work-slices.ts';
+import { mapToEnd, SlicesStopped, type SliceStop, type StopReason } from '../work-slices.ts';
 import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement, type QueryDecision } from './decided-statement.ts';
 import { auditStatements } from './statement-audit.ts';
@@ -20,8 +20,16 @@ function stoppedError(reason: StopReason, decisionId?: string): GatehouseError {
   });
 }
 
-/** Records (deny, DECISION_STOPPED_POLICY_ID) for statements never decided; throws as auditStatements does. */
-function recordUndecided(ctx: DecisionContext, statements: ReadonlyArray<{ text: string; parsed: ParsedStatement | null }>, reason: StopReason): DecidedStatement[] {
+/**
+ * Records (deny, DECISION_STOPPED_POLICY_ID) for statements never decided, written in slices counted on
+ * the decision's stop (work-slices.ts mapToEnd); rejects as auditStatements throws.
+ */
+function recordUndecided(
+  ctx: DecisionContext,
+  statements: ReadonlyArray<{ text: string; parsed: ParsedStatement | null }>,
+  reason: StopReason,
+  stop: SliceStop,
+): Promise<DecidedStatement[]> {
   const engine = currentEngineOrNull(ctx);
   const why = `not decided: Gatehouse stopped deciding its query string when ${reason === 'cancelled' ? 'the client cancelled it' : 'the session ended'}, so it was not run`;
   const out = statements.map(({ text, parsed }) => ({
@@ -30,37 +38,35 @@ function recordUndecided(ctx: DecisionContext, statements: ReadonlyArray<{ text:
     input: null,
     decision: stamp({ action: 'deny' as const, reason: why, policies: [DECISION_STOPPED_POLICY_ID], masks: [] }, engine, 0),
   }));
-  auditStatements(ctx, out);
-  return out;
-}
-
-/** Whether `e` is the stop of a run of slices (any phase of a decision), and why. */
-export function stopReasonOf(e: unknown): StopReason | null {
-  return e instanceof SlicesStopped || e instanceof AnalysisStopped ? e.reason : null;
+  const written = mapToEnd(out.length, (i) => auditStatements(ctx, [out[i]!]), stop);
+  return written instanceof Promise ? written.then(() => out) : Promise.resolve(out);
 }
 
 /** Stopped while the facts were extracted: every statement recorded as not decided (its text unanalysed). */
-export function stoppedInAnalysis(ctx: DecisionContext, e: AnalysisStopped): QueryDecision {
-  const statements = recordUndecided(
+export async function stoppedInAnalysis(ctx: DecisionContext, e: AnalysisStopped): Promise<QueryDecision> {
+  const statements = await recordUndecided(
     ctx,
     e.texts.map((text) => ({ text, parsed: null })),
     e.reason,
+    e.stop,
   );
   return { kind: 'refuse', statements, error: stoppedError(e.reason, statements[0]?.decision.id) };
 }
 
 /** Stopped while the statements were evaluated: none has a record yet, all recorded as not decided. */
-export function stoppedInEvaluation(ctx: DecisionContext, parsed: readonly ParsedStatement[], reason: StopReason): QueryDecision {
-  const statements = recordUndecided(
+export async function stoppedInEvaluation(ctx: DecisionContext, parsed: readonly ParsedStatement[], e: SlicesStopped): Promise<QueryDecision> {
+  const reason = e.reason;
+  const statements = await recordUndecided(
     ctx,
     parsed.map((p) => ({ text: p.text, parsed: p })),
     reason,
+    e.stop,
   );
   return { kind: 'refuse', statements, error: stoppedError(reason, statements[0]?.decision.id) };
 }
 
 /** Stopped while the records were written: the first `e.done` keep theirs, the rest are recorded as not decided. */
-export function stoppedInAudit(ctx: DecisionContext, statements: readonly DecidedStatement[], e: SlicesStopped): QueryDecision {
-  const rest = recordUndecided(ctx, statements.slice(e.done), e.reason);
+export async function stoppedInAudit(ctx: DecisionContext, statements: readonly DecidedStatement[], e: SlicesStopped): Promise<QueryDecision> {
+  const rest = await recordUndecided(ctx, statements.slice(e.done), e.reason, e.stop);
   return { kind: 'refuse', statements: [...statements.slice(0, e.done), ...rest], error: stoppedError(e.reason, statements[0]?.decision.id) };
 }

@@ -90,20 +90,24 @@ export class DecisionWait {
   }
 
   /**
-   * A cancelled decision stops at its next slice boundary; meanwhile the session's next messages wait
-   * (a further cancel finds nothing to cancel), and go on in the turn after the run ended.
+   * A cancelled decision stops at its next slice boundary and writes the records it owes (in slices);
+   * meanwhile the session's next messages wait (a further cancel finds nothing to cancel), and go on
+   * in the turn after those runs ended.
    */
   private abandon(stop: SliceStop): void {
     stop.stop('cancelled');
     if (!stop.slicing) return;
     const draining = { cancel: () => false };
     this.waiting = draining;
-    stop.whenIdle(() =>
+    // Looked at again a turn later: the records the stopped decision still owes are written in slices too.
+    const release = (): void => {
       setImmediate(() => {
         if (this.waiting !== draining) return;
+        if (stop.slicing) return stop.whenIdle(release);
         this.waiting = null;
         if (!this.host.isClosed()) this.host.resumed();
-      }),
-    );
+      });
+    };
+    stop.whenIdle(release);
   }
 }

@@ -21,6 +21,7 @@ export class AnalysisStopped extends Error {
     /** The text of each statement PostgreSQL's parser found, in order. */
     readonly texts: readonly string[],
     readonly reason: StopReason,
+    readonly stop: SliceStop,
   ) {
     super(`analysis stopped (${reason})`);
     this.name = 'AnalysisStopped';
@@ -161,7 +162,7 @@ function analyze(text: string, searchPath: readonly string[], inSlices = false, 
     const statements = mapInSlices(stmts.length, one, undefined, stop);
     const failed = (e: unknown): never => {
       // Abandoned: the parse tree is let go; the texts are what the records of its statements need.
-      if (e instanceof SlicesStopped) throw new AnalysisStopped(texts, e.reason);
+      if (e instanceof SlicesStopped) throw new AnalysisStopped(texts, e.reason, e.stop);
       return unreadable(e);
     };
     return statements instanceof Promise ? statements.then(done, failed) : done(statements);
