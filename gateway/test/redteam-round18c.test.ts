@@ -37,12 +37,13 @@
 //   old one; admit() reads the tracker at the end.
 // - Records: every statement's record is written (in slices) before the decision resolves; a refusal
 //   audits all of them; a throw in a slice rejects, refused fail closed (POLICY_ENGINE_FAILED/INTERNAL).
+// Left open here, fixed since (gateway/test/cancel-long-query.test.ts, work-slices.ts SliceStop):
+// - A CancelRequest during the slices answered 57014 at once and freed the session, but the abandoned
+//   decision ran on to its end and its records were written late; a client repeating long Query +
+//   CancelRequest kept several sliced decisions of ONE session alive at once, each holding its parse tree.
+//   Now the decision stops at its next slice boundary, its undecided statements recorded once, and the
+//   session's next message waits for that run to end.
 // Left open (not fixed here, by reading):
-// - A CancelRequest during the slices answers 57014 at once and frees the session, but the abandoned
-//   decision runs on to its end (mapInSlices cannot be stopped) and its records are written late. A client
-//   that repeats long Query + CancelRequest keeps several sliced decisions of ONE session alive at once,
-//   each holding its parse tree: the memory is bounded only by how fast the client sends, where the
-//   synchronous decision pushed back. Needs a stop signal in mapInSlices (records of what was not decided).
 // - Many sessions each with a long Query in slices hold their parse trees at once (before, one at a time).
 
 import pg from 'pg';

@@ -13,6 +13,8 @@ import { DecisionCache } from './decision-cache.ts';
 import { decideQuery as decideMaybeLater, type DecisionContext, type QueryDecision } from './decision-point.ts';
 import { RelationCatalog } from './relation-catalog.ts';
 import { RoutineCatalog } from './routine-catalog.ts';
+import { DECISION_STOPPED_POLICY_ID } from './stopped-decision.ts';
+import { SliceStop } from '../work-slices.ts';
 
 /** With the in-process evaluator every decision is made at once. */
 function decideQuery(...args: Parameters<typeof decideMaybeLater>): QueryDecision {
@@ -379,5 +381,29 @@ describe('decideQuery after a schema change (catalogChange)', () => {
     expect(d.statements[0]?.decision.policies).toEqual(['gatehouse.catalog_after_change']);
     await new Promise((r) => setTimeout(r, 50));
     for (const r of records()) expect(validRecord(r), JSON.stringify(validRecord.errors)).toBe(true);
+  });
+});
+
+describe('decideQuery stopped (work-slices.ts SliceStop)', () => {
+  it('a long string abandoned while analysed resolves as a refusal (57014), each statement recorded once as not decided', async () => {
+    const { ctx, records } = context(rego, ['agents']);
+    const text = Array.from({ length: 2000 }, (_, i) => `SELECT ${i} AS stopped_${i} FROM clinical.patients WHERE id = ${i}`).join('; ');
+    const stop = new SliceStop();
+    const pending = decideMaybeLater(ctx, text, 'simple', { stop });
+    expect(pending).toBeInstanceOf(Promise); // the first slice ran; the rest waits for setImmediate
+    stop.stop('cancelled');
+    const d = await pending;
+    expect(d.kind).toBe('refuse');
+    if (d.kind !== 'refuse') return;
+    expect(d.error.sqlstate).toBe('57014');
+    expect(d.statements).toHaveLength(2000);
+    const written = records().filter((r) => r.type === 'statement');
+    expect(written).toHaveLength(2000);
+    expect(new Set(written.map((r) => (r.type === 'statement' ? r.decision_id : ''))).size).toBe(2000);
+    for (const r of written) {
+      expect(validRecord(r), JSON.stringify(validRecord.errors)).toBe(true);
+      expect(r.type === 'statement' ? [r.decision, r.policies] : null).toEqual(['deny', [DECISION_STOPPED_POLICY_ID]]);
+    }
+    expect(d.statements.map((s) => s.decision.id)).toEqual(written.map((r) => (r.type === 'statement' ? r.decision_id : '')));
   });
 });

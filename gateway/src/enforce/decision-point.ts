@@ -3,7 +3,8 @@
 
 import { GatehouseError } from '../errors.ts';
 import type { PolicyEngine } from '../policy/types.ts';
-import { analyzeQueryInSlices } from '../sql/parser.ts';
+import { AnalysisStopped, analyzeQueryInSlices } from '../sql/parser.ts';
+import { SlicesStopped, type SliceStop } from '../work-slices.ts';
 import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime } from './approval-gate.ts';
@@ -19,6 +20,7 @@ import { refusalFor } from './decision-refusal.ts';
 import { catalogStale, evaluateAll } from './statement-evaluation.ts';
 import { auditStatements, auditStatementsInSlices } from './statement-audit.ts';
 import { addSubjectColumns, applyMasks } from './forward-text.ts';
+import { stoppedInAnalysis, stoppedInAudit, stoppedInEvaluation } from './stopped-decision.ts';
 
 // What pg/session.ts imports from here, defined in the modules above.
 export type { DecisionContext } from './decision-context.ts';
@@ -69,18 +71,42 @@ export function decideQuery(
      * of its batch failed); it is decided only to be audited, so an `approve` opens no request.
      */
     discarded?: boolean;
+    /**
+     * The decision's stop signal (work-slices.ts): set when the session abandons it, the work in slices
+     * ends at its next boundary and the decision resolves as a refusal, every statement recorded once
+     * (enforce/stopped-decision.ts).
+     */
+    stop?: SliceStop;
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
   // A long string's facts are extracted in slices, as its statements are decided and audited (work-slices.ts).
-  const outcome = analyzeQueryInSlices(text, { searchPath: ctx.searchPath });
-  return outcome instanceof Promise ? outcome.then((o) => decideAnalyzed(ctx, text, protocol, options, o)) : decideAnalyzed(ctx, text, protocol, options, outcome);
+  const outcome = analyzeQueryInSlices(text, { searchPath: ctx.searchPath, ...(options.stop ? { stop: options.stop } : {}) });
+  if (!(outcome instanceof Promise)) return decideAnalyzed(ctx, text, protocol, options, outcome);
+  return outcome.then(
+    (o) => decideAnalyzed(ctx, text, protocol, options, o),
+    (e: unknown) => {
+      if (e instanceof AnalysisStopped) return stoppedInAnalysis(ctx, e);
+      throw e;
+    },
+  );
+}
+
+/** What decideQuery is told beside the text (see there). */
+type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop };
+
+/** The rejection of a stopped evaluation becomes the refusal of every statement of `parsed`; any other is passed on. */
+function unlessStopped(ctx: DecisionContext, parsed: readonly ParsedStatement[]): (e: unknown) => Promise<QueryDecision> {
+  return async (e) => {
+    if (e instanceof SlicesStopped) return stoppedInEvaluation(ctx, parsed, e);
+    throw e;
+  };
 }
 
 function decideAnalyzed(
   ctx: DecisionContext,
   text: string,
   protocol: 'simple' | 'extended',
-  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  options: DecideOptions,
   outcome: ParseOutcome,
 ): QueryDecision | Promise<QueryDecision> {
   let statements: DecidedStatement[];
@@ -106,10 +132,10 @@ function decideAnalyzed(
     const unsafe = unsafeSettingDenied(ctx, outcome.statements, options.parameters ?? []);
     if (unsafe) return unsafe;
     const decidedWith = ctx.relations.current();
-    const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound');
+    const evaluated = evaluateAll(ctx, protocol, outcome.statements, options.parameters ?? 'unbound', options.stop);
     // Masks and audit use the search path and catalogs of the moment the statement was decided.
     return evaluated instanceof Promise
-      ? evaluated.then((s) => checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, s))
+      ? evaluated.then((s) => checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, s), unlessStopped(ctx, outcome.statements))
       : checkFresh(ctx, text, protocol, options, outcome.statements, decidedWith, evaluated);
   }
   return concludeDecision(ctx, text, protocol, statements, error, options);
@@ -123,7 +149,7 @@ function checkFresh(
   ctx: DecisionContext,
   text: string,
   protocol: 'simple' | 'extended',
-  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  options: DecideOptions,
   parsed: ParsedStatement[],
   decidedWith: RelationCatalog | null,
   s: DecidedStatement[],
@@ -135,8 +161,8 @@ function checkFresh(
     if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'), decidedWith);
     // Decided again with the snapshot just read (once: settled without another check).
     const now = ctx.relations.current();
-    const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound');
-    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a, now)) : settle(ctx, text, protocol, options, again, now);
+    const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound', options.stop);
+    return again instanceof Promise ? again.then((a) => settle(ctx, text, protocol, options, a, now), unlessStopped(ctx, parsed)) : settle(ctx, text, protocol, options, again, now);
   });
 }
 
@@ -145,7 +171,7 @@ function settle(
   ctx: DecisionContext,
   text: string,
   protocol: 'simple' | 'extended',
-  options: { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean },
+  options: DecideOptions,
   s: DecidedStatement[],
   decidedWith: RelationCatalog | null,
 ): QueryDecision | Promise<QueryDecision> {
@@ -181,7 +207,7 @@ function concludeDecision(
   protocol: 'simple' | 'extended',
   statements: DecidedStatement[],
   error: GatehouseError | null,
-  options: { auditForwarded?: boolean; parameters?: BoundParameters },
+  options: DecideOptions,
 ): QueryDecision | Promise<QueryDecision> {
   for (const s of statements) {
     if (error) break;
@@ -204,15 +230,20 @@ function concludeDecision(
   }
   if (!error && ctx.disclosures !== undefined && ctx.disclosures.phi.size > 0) forwardText = addSubjectColumns(ctx, ctx.disclosures.phi, text, forwardText, statements);
   // Audited before the decision is returned, so before anything is forwarded; a long string in slices.
-  const audited = error || options.auditForwarded !== false ? auditStatementsInSlices(ctx, statements, options.parameters) : undefined;
+  const audited = error || options.auditForwarded !== false ? auditStatementsInSlices(ctx, statements, options.parameters, options.stop) : undefined;
+  // Stopped while the records were written: those not written are recorded as not decided, nothing goes on.
+  const stopped = (e: unknown): Promise<QueryDecision> => {
+    if (e instanceof SlicesStopped) return stoppedInAudit(ctx, statements, e);
+    return Promise.reject(e);
+  };
   if (error) {
     const refused: QueryDecision = { kind: 'refuse', statements, error };
-    return audited instanceof Promise ? audited.then(() => refused) : refused;
+    return audited instanceof Promise ? audited.then(() => refused, stopped) : refused;
   }
   const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
   // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix };
-  return audited instanceof Promise ? audited.then(() => forward) : forward;
+  return audited instanceof Promise ? audited.then(() => forward, stopped) : forward;
 }

@@ -9,7 +9,7 @@ import type { Identity, PolicyInput } from '../policy/types.ts';
 import type { BoundParameters } from './setting-guard.ts';
 import type { DecisionContext } from './decision-context.ts';
 import type { DecidedStatement } from './decided-statement.ts';
-import { mapInSlices } from '../work-slices.ts';
+import { mapInSlices, type SliceStop } from '../work-slices.ts';
 
 /** Writes the "statement" audit record for each decided statement; throws AUDIT_WRITE_FAILED if it cannot. */
 export function auditStatements(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound'): void {
@@ -57,11 +57,12 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
 /**
  * auditStatements for the statements of a long string, a few milliseconds at a time (work-slices.ts):
  * at once when they fit in one slice, else a Promise that resolves once every record is written (or
- * rejects as auditStatements throws). One statement: auditStatements itself.
+ * rejects as auditStatements throws). One statement: auditStatements itself. `stop` set between slices:
+ * rejects with SlicesStopped, whose `done` records were written (the others are the caller's).
  */
-export function auditStatementsInSlices(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound'): void | Promise<void> {
+export function auditStatementsInSlices(ctx: DecisionContext, statements: DecidedStatement[], parameters: BoundParameters = 'unbound', stop?: SliceStop): void | Promise<void> {
   if (statements.length <= 1) return auditStatements(ctx, statements, parameters);
-  const written = mapInSlices(statements.length, (i) => auditStatements(ctx, [statements[i]!], parameters));
+  const written = mapInSlices(statements.length, (i) => auditStatements(ctx, [statements[i]!], parameters), undefined, stop);
   return written instanceof Promise ? written.then(() => undefined) : undefined;
 }
 

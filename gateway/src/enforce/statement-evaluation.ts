@@ -17,7 +17,7 @@ import { alreadyMasked, horizonIdentity, horizonOf, unpinnedFunctionsOf, unvouch
 import { identityHorizonBase, identityHorizonInput } from './identity-horizon.ts';
 import { CATALOG_STALE_POLICY_ID, type CatalogChangeWait, type DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement } from './decided-statement.ts';
-import { mapInSlices } from '../work-slices.ts';
+import { mapInSlices, type SliceStop } from '../work-slices.ts';
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
@@ -164,18 +164,20 @@ function engineFailed(text: string, parsed: ParsedStatement, e: unknown): Evalua
 /**
  * Evaluates every statement of a query string, or reuses verdicts already reached (DecisionCache):
  * those come back at once, so a cached decision never waits for another turn of the event loop.
+ * `stop`: the decision's stop signal; set between slices, the Promise rejects with SlicesStopped.
  */
 export function evaluateAll(
   ctx: DecisionContext,
   protocol: 'simple' | 'extended',
   parsed: ParsedStatement[],
   parameters: BoundParameters,
+  stop?: SliceStop,
 ): DecidedStatement[] | Promise<DecidedStatement[]> {
   const waits = parsed.some((p) => needsCatalog(p)) ? (ctx.catalogChange?.() ?? null) : null;
   if (waits !== null) {
     // A schema change through Gatehouse is being read: decide with the catalog that knows it.
     return waits.then(
-      (result) => (result === 'fresh' ? evaluateAll({ ...ctx, catalogChange: () => null }, protocol, parsed, parameters) : catalogStale(ctx, parsed, result)),
+      (result) => (result === 'fresh' ? evaluateAll({ ...ctx, catalogChange: () => null }, protocol, parsed, parameters, stop) : catalogStale(ctx, parsed, result)),
       () => catalogStale(ctx, parsed, 'failed'),
     );
   }
@@ -187,7 +189,7 @@ export function evaluateAll(
   // Many statements: decided in slices that let other sessions in between (work-slices.ts),
   // all with the catalogs of the string's arrival, as when they were decided in one turn.
   const pinned = pinnedCatalogs(ctx);
-  const items = mapInSlices(parsed.length, (i) => evaluateOne(pinned, engine, parsed[i]!.text, protocol, parsed[i]!, parameters));
+  const items = mapInSlices(parsed.length, (i) => evaluateOne(pinned, engine, parsed[i]!.text, protocol, parsed[i]!, parameters), undefined, stop);
   return items instanceof Promise ? items.then((all) => settledAll(all, engine)) : settledAll(items, engine);
 }
 

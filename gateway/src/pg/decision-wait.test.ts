@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GatehouseError } from '../errors.ts';
 import { DecisionWait, type HoldHandlers } from './decision-wait.ts';
+import { mapInSlices, SliceStop, SlicesStopped } from '../work-slices.ts';
 
 function session() {
   const s = { closed: false, failures: [] as unknown[], resumes: 0 };
@@ -78,5 +79,49 @@ describe('DecisionWait', () => {
     await Promise.resolve();
     expect(failing.s.failures.map((e) => (e as Error).message)).toEqual(['bad frame']);
     expect(failing.s.resumes).toBe(0);
+  });
+
+  it('a cancel stops the decision; while its run of slices ends, later messages wait and a second cancel finds nothing', async () => {
+    const { s, wait } = session();
+    const h = handlers();
+    const stop = new SliceStop();
+    let steps = 0;
+    const run = mapInSlices(
+      10_000,
+      () => {
+        const until = performance.now() + 0.1;
+        while (performance.now() < until);
+        steps++;
+      },
+      1,
+      stop,
+    );
+    const decided = (run as Promise<unknown>).then(
+      () => 'all decided',
+      (e: unknown) => (e instanceof SlicesStopped ? `stopped after ${e.done}` : 'failed'),
+    );
+    wait.hold(decided, h, stop);
+    expect(wait.cancel()).toBe(true);
+    expect(h.log).toEqual(['cancel 57014']);
+    expect(stop.reason).toBe('cancelled');
+    expect(wait.active).toBe(true); // the run is still between two slices
+    expect(wait.cancel()).toBe(false);
+    expect(h.log).toEqual(['cancel 57014']);
+    const outcome = await decided;
+    expect(outcome).toBe(`stopped after ${steps}`);
+    expect(steps).toBeLessThan(10_000);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(wait.active).toBe(false);
+    expect(s.resumes).toBe(1);
+    expect(h.log).toEqual(['cancel 57014', `late stopped after ${steps}`]);
+  });
+
+  it('the end of the session stops the decision waited for', () => {
+    const { wait } = session();
+    const stop = new SliceStop();
+    wait.hold(later().promise, handlers(), stop);
+    wait.forget();
+    expect(stop.reason).toBe('session ended');
   });
 });

@@ -36,6 +36,7 @@ import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
 import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
 import { DecisionWait } from './decision-wait.ts';
+import { SliceStop } from '../work-slices.ts';
 import { attachUpstream, detachUpstream, endAfterServer, type UpstreamListeners } from './upstream-ending.ts';
 import type { UpstreamHandback } from './upstream-lease.ts';
 import { decodeParameterStatus } from '../wire/backend.ts';
@@ -358,14 +359,14 @@ export class Session {
   }
 
   /** Applies a statement's decision when it comes (see hold); refusals keep the protocol's semantics. */
-  private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void): void {
+  private whenDecided(d: QueryDecision | Promise<QueryDecision>, protocol: 'simple' | 'extended', apply: (d: QueryDecision) => void, stop?: SliceStop): void {
     // Decided at once (a cached verdict): applied without the handlers a wait needs.
     if (!(d instanceof Promise)) return this.applyDecided(d, apply);
     this.wait.hold(d, {
       resume: (decided) => this.applyDecided(decided, apply),
       cancel: (error) => (protocol === 'simple' ? this.refuseSimple(error) : this.refuseExtended(error)),
       late: (decided) => this.recordRefused(decided.statements, cancelledWait(), this.closed ? 'aborted' : 'refused'),
-    });
+    }, stop);
   }
 
   private applyDecided(decided: QueryDecision, apply: (d: QueryDecision) => void): void {
@@ -382,8 +383,9 @@ export class Session {
    * with the same record whether the upstream error or the decision came first.
    */
   private auditDiscarded(text: string, protocol: 'simple' | 'extended'): void {
-    const d = decideText(this.deps, text, protocol, true, protocol === 'simple' ? [] : 'unbound', true);
-    this.wait.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) });
+    const stop = new SliceStop();
+    const d = decideText(this.deps, text, protocol, true, protocol === 'simple' ? [] : 'unbound', true, stop);
+    this.wait.hold(d, { resume: (x) => this.recordDiscarded(x), cancel: () => {}, late: (x) => this.recordDiscarded(x) }, stop);
   }
 
   /** A refusal by policy is recorded as refused; any other statement as aborted (it did not run). */
@@ -406,7 +408,8 @@ export class Session {
   }
 
   private onQuery(sql: string, raw: Buffer): void {
-    this.whenDecided(decideText(this.deps, sql, 'simple'), 'simple', (decided) => this.queryDecided(decided, raw));
+    const stop = new SliceStop(); // set when the client cancels or leaves: a long string's decision ends at its next slice
+    this.whenDecided(decideText(this.deps, sql, 'simple', true, [], false, stop), 'simple', (decided) => this.queryDecided(decided, raw), stop);
   }
 
   private queryDecided(decided: QueryDecision, raw: Buffer): void {
@@ -439,7 +442,8 @@ export class Session {
     // Decided here so that a statement that cannot run is never prepared upstream; each Execute
     // is decided again (and audited) with the policy active at that moment.
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(decideText(this.deps, sql, 'extended', false, 'unbound'), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead));
+    const stop = new SliceStop();
+    this.whenDecided(decideText(this.deps, sql, 'extended', false, 'unbound', false, stop), 'extended', (decided) => this.parseDecided(decided, name, sql, paramTypes, raw, lockAhead), stop);
   }
 
   private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {

@@ -12,6 +12,7 @@ import type { MaskRule } from '../policy/types.ts';
 import { cursorsDeclared } from './cursor-names.ts';
 import type { SearchPathTracker } from './search-path-tracker.ts';
 import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
+import type { SliceStop } from '../work-slices.ts';
 
 /** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
 export type Admission =
@@ -39,7 +40,10 @@ export function cancelledWait(): GatehouseError {
   });
 }
 
-/** The decision for `text`: now when the decision point has it at once (cached), else to come; never rejects. */
+/**
+ * The decision for `text`: now when the decision point has it at once (cached), else to come; never rejects.
+ * `stop`: the decision's stop signal, set when the session abandons it (pg/decision-wait.ts).
+ */
 export function decideText(
   deps: DecidingDeps,
   text: string,
@@ -47,11 +51,12 @@ export function decideText(
   auditForwarded = true,
   parameters: BoundParameters = [],
   discarded = false,
+  stop?: SliceStop,
 ): QueryDecision | Promise<QueryDecision> {
   const limited = statementLimitError(text, protocol, deps.limits);
   if (limited !== null) return limitRefused(deps.decision, text, limited);
   try {
-    const d = decideQuery(deps.decision, text, protocol, { auditForwarded, parameters, discarded });
+    const d = decideQuery(deps.decision, text, protocol, { auditForwarded, parameters, discarded, ...(stop ? { stop } : {}) });
     return d instanceof Promise ? d.catch(undecided) : d;
   } catch (e) {
     return undecided(e);

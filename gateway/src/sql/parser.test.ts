@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ParseOutcome } from './facts.ts';
-import { analyzeCacheStats, analyzeQuery, analyzeQueryUncached, clearAnalyzeCache, loadSqlParser } from './parser.ts';
+import { AnalysisStopped, analyzeCacheStats, analyzeQuery, analyzeQueryInSlices, analyzeQueryUncached, clearAnalyzeCache, loadSqlParser } from './parser.ts';
+import { SliceStop } from '../work-slices.ts';
 
 beforeAll(loadSqlParser);
 
@@ -117,5 +118,24 @@ describe('analyze cache', () => {
     const facts = outcome.statements[0]?.facts;
     expect(Object.isFrozen(facts?.tablesRead)).toBe(true);
     expect(() => facts?.tablesRead.push(facts.tablesRead[0]!)).toThrow(TypeError);
+  });
+});
+
+describe('analysis in slices with a stop', () => {
+  it('stops between slices with the statement texts, and caches nothing', async () => {
+    clearAnalyzeCache();
+    const text = Array.from({ length: 3000 }, (_, i) => `SELECT ${i} AS stop_${i} FROM t${i} WHERE c = ${i}`).join('; ');
+    const stop = new SliceStop();
+    const analyzed = analyzeQueryInSlices(text, { stop });
+    expect(analyzed).toBeInstanceOf(Promise); // more than one slice of work
+    stop.stop('cancelled');
+    const e = await (analyzed as Promise<ParseOutcome>).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(AnalysisStopped);
+    expect((e as AnalysisStopped).texts).toHaveLength(3000);
+    expect((e as AnalysisStopped).texts[1]).toBe('SELECT 1 AS stop_1 FROM t1 WHERE c = 1');
+    expect(analyzeCacheStats().size).toBe(0);
   });
 });

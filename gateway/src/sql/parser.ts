@@ -8,11 +8,24 @@ import { emptyFacts, extractFacts } from './facts-extract.ts';
 import { literalDependence, type LiteralDependence } from './literal-facts.ts';
 import { ShapeCache, type ShapeCacheStats } from './shape-cache.ts';
 import { statementTexts, type RawStatement } from './split.ts';
-import { mapInSlices } from '../work-slices.ts';
+import { mapInSlices, SlicesStopped, type SliceStop, type StopReason } from '../work-slices.ts';
 
 export interface AnalyzeOptions {
   /** The session's search_path, used to qualify unqualified table names. Default ['public']. */
   searchPath?: readonly string[];
+}
+
+/** The facts of a long string were not all extracted: its decision was abandoned (work-slices.ts SliceStop). */
+export class AnalysisStopped extends Error {
+  constructor(
+    /** The text of each statement PostgreSQL's parser found, in order. */
+    readonly texts: readonly string[],
+    readonly reason: StopReason,
+    readonly stop: SliceStop,
+  ) {
+    super(`analysis stopped (${reason})`);
+    this.name = 'AnalysisStopped';
+  }
 }
 
 const DEFAULT_SEARCH_PATH: readonly string[] = Object.freeze(['public']);
@@ -49,13 +62,14 @@ export function analyzeQuery(text: string, options?: AnalyzeOptions): ParseOutco
 /**
  * analyzeQuery, with the facts of a long string's statements extracted a few milliseconds at a time
  * (work-slices.ts): at once when cached or when the work fits in one slice, else a Promise. The parse
- * itself (PostgreSQL's parser over the whole string) stays one piece.
+ * itself (PostgreSQL's parser over the whole string) stays one piece. With `stop` set between slices the
+ * Promise rejects with AnalysisStopped, and nothing is cached.
  */
-export function analyzeQueryInSlices(text: string, options?: AnalyzeOptions): ParseOutcome | Promise<ParseOutcome> {
+export function analyzeQueryInSlices(text: string, options?: AnalyzeOptions & { stop?: SliceStop }): ParseOutcome | Promise<ParseOutcome> {
   const searchPath = options?.searchPath ?? DEFAULT_SEARCH_PATH;
   const found = lookUp(text, searchPath);
   if ('ok' in found) return found;
-  const analyzed = analyze(text, searchPath, true);
+  const analyzed = analyze(text, searchPath, true, options?.stop);
   return analyzed instanceof Promise ? analyzed.then((a) => file(text, found, a)) : file(text, found, analyzed);
 }
 
@@ -119,8 +133,8 @@ interface Analyzed {
 }
 
 function analyze(text: string, searchPath: readonly string[]): Analyzed;
-function analyze(text: string, searchPath: readonly string[], inSlices: true): Analyzed | Promise<Analyzed>;
-function analyze(text: string, searchPath: readonly string[], inSlices = false): Analyzed | Promise<Analyzed> {
+function analyze(text: string, searchPath: readonly string[], inSlices: true, stop?: SliceStop): Analyzed | Promise<Analyzed>;
+function analyze(text: string, searchPath: readonly string[], inSlices = false, stop?: SliceStop): Analyzed | Promise<Analyzed> {
   if (!loaded) throw new GatehouseError('INTERNAL', 'SQL parser used before loadSqlParser() resolved');
   const none: LiteralDependence[] = [];
   if (text.trim() === '') return { outcome: { ok: true, statements: [{ text: '', facts: emptyFacts() }] }, dependence: none };
@@ -145,8 +159,13 @@ function analyze(text: string, searchPath: readonly string[], inSlices = false):
     };
     const done = (statements: ParsedStatement[]): Analyzed => ({ outcome: { ok: true, statements }, dependence });
     if (!inSlices) return done(stmts.map((_, i) => one(i)));
-    const statements = mapInSlices(stmts.length, one);
-    return statements instanceof Promise ? statements.then(done, unreadable) : done(statements);
+    const statements = mapInSlices(stmts.length, one, undefined, stop);
+    const failed = (e: unknown): never => {
+      // Abandoned: the parse tree is let go; the texts are what the records of its statements need.
+      if (e instanceof SlicesStopped) throw new AnalysisStopped(texts, e.reason, e.stop);
+      return unreadable(e);
+    };
+    return statements instanceof Promise ? statements.then(done, failed) : done(statements);
   } catch (e) {
     return unreadable(e);
   }
