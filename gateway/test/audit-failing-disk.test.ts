@@ -72,7 +72,11 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
         }
         for (const [i, s] of outcomes.entries()) if (s === '58030') clients[i] = await t.client(token);
       }
-      expect([...refused].sort()).toEqual(expect.arrayContaining(['58030']));
+      // With a ring, whether the log's own background flush fails (58030) before an append finds the disk
+      // full (53100) depends on timing (one fresh-clone CI of 2026-12-07 saw only 53100): either refusal
+      // is the audit's, and no statement whose record was not flushed ran (checked above).
+      if (ring === 0) expect([...refused].sort()).toEqual(expect.arrayContaining(['58030']));
+      else expect(refused.size).toBeGreaterThan(0);
       for (const s of refused) expect(['58030', '53100']).toContain(s);
       expect(operatorErrors.some((m) => m.includes('ENOSPC') || m.includes('EIO'))).toBe(true);
 
