@@ -98,24 +98,25 @@ function apply(root: unknown, r: Replacement): boolean {
   }
 }
 
-/**
- * Null when `text` parses to exactly the `original` statements with `replacements` applied (one
- * list per statement); otherwise what differs, in words.
- */
-export function checkRewrite(original: readonly unknown[], text: string, replacements: readonly (readonly Replacement[])[]): string | null {
+/** `same`: the rewritten text's statements as parsed (their offsets give the forwarded texts); `differs`: what differs, in words. */
+export type RewriteCheck = { kind: 'same'; statements: RawStatement[] } | { kind: 'differs'; problem: string };
+
+/** Whether `text` parses to exactly the `original` statements with `replacements` applied (one list per statement). */
+export function checkRewrite(original: readonly unknown[], text: string, replacements: readonly (readonly Replacement[])[]): RewriteCheck {
+  const differs = (problem: string): RewriteCheck => ({ kind: 'differs', problem });
   let parsed: RawStatement[];
   try {
     parsed = parsedStatements(text);
   } catch (e) {
-    return `the rewritten text does not parse: ${e instanceof Error ? e.message : String(e)}`;
+    return differs(`the rewritten text does not parse: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (parsed.length !== original.length) return 'the rewritten text has a different number of statements';
+  if (parsed.length !== original.length) return differs('the rewritten text has a different number of statements');
   for (let i = 0; i < original.length; i++) {
     const expected = structuredClone(original[i]);
     for (const r of replacements[i] ?? []) {
-      if (!apply(expected, r)) return `replacement of ${r.table} could not be checked`;
+      if (!apply(expected, r)) return differs(`replacement of ${r.table} could not be checked`);
     }
-    if (canonical(expected) !== canonical(parsed[i]!.stmt)) return `statement ${i + 1} does not read as intended after rewriting`;
+    if (canonical(expected) !== canonical(parsed[i]!.stmt)) return differs(`statement ${i + 1} does not read as intended after rewriting`);
   }
-  return null;
+  return { kind: 'same', statements: parsed };
 }

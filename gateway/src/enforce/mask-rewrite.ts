@@ -4,19 +4,22 @@
 // sorts, joins, groups and reports errors over masked values only. The forwarded text is re-parsed
 // and must equal the client's statement with exactly those replacements (mask-rewrite-check.ts).
 
-import { Buffer } from 'node:buffer';
-import { parseSync, scanSync, type ScanToken } from 'libpg-query';
+import { scanSync, type ScanToken } from 'libpg-query';
 import type { DetectRule, MaskRule, MaskStrategy } from '../policy/types.ts';
 import { MASK_STRENGTH } from '../policy/types.ts';
 import { asNode, isObject, list, str, stringValue, type AstBody } from '../sql/ast.ts';
 import { relationRefs, type ColumnUses, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
-import { statementTexts, type RawStatement } from '../sql/split.ts';
+import { parsedStatements, statementTexts, type RawStatement } from '../sql/split.ts';
+import { spliceBytes, type ByteSplice } from '../sql/byte-splice.ts';
 import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
 import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from './mask-applied.ts';
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
+import type { RewriteRefusal } from './rewrite-refusal.ts';
+
+export type { RewriteRefusal } from './rewrite-refusal.ts';
 import { maskedTargetReads } from './write-target.ts';
 import { detectorsFor, type DetectorName } from './content-detectors.ts';
 import { scannedExpression } from './detector-sql.ts';
@@ -39,15 +42,6 @@ export interface RewriteRequest {
   routines: RoutineCatalog | null;
 }
 
-/**
- * Why a statement under a mask cannot run: shown to the client as 0A000, or as 42501 for a write
- * that reads masked columns of its own target (`code`).
- */
-export interface RewriteRefusal {
-  message: string;
-  hint: string;
-  code?: 'MASKED_COLUMN_READ';
-}
 
 export type RewriteResult =
   | { kind: 'unchanged' }
@@ -57,12 +51,6 @@ export type RewriteResult =
    */
   | { kind: 'rewritten'; text: string; statements: string[]; applied: AppliedMask[][] }
   | { kind: 'refused'; refusal: RewriteRefusal };
-
-interface RawStmt {
-  stmt?: unknown;
-  stmt_location?: number;
-  stmt_len?: number;
-}
 
 /** Masks by table; a table under content detection only is there too, with no masked column. */
 function indexMasks(masks: readonly MaskRule[], detections: readonly DetectRule[]): Map<string, TableMasks> {
@@ -167,12 +155,6 @@ function isTableCommand(select: AstBody | null): boolean {
   return target?.type === 'ResTarget' && target.body['location'] === -1;
 }
 
-interface Splice {
-  start: number;
-  end: number;
-  text: string;
-}
-
 /** Rewrites a query string for its statements' masks; see RewriteResult. */
 export function rewriteForMasks(req: RewriteRequest): RewriteResult {
   if (req.masks.every((m) => m.length === 0) && (req.detections ?? []).every((d) => d.length === 0)) return { kind: 'unchanged' };
@@ -183,11 +165,10 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
       'Try again in a moment; if this persists, the Gatehouse operator should check its catalog connection to the database.',
     );
   }
-  const bytes = Buffer.from(req.text, 'utf8');
-  let stmts: RawStmt[];
+  let stmts: RawStatement[];
   let tokens: Tokens;
   try {
-    stmts = ((parseSync(req.text) as { stmts?: RawStmt[] }).stmts ?? []).filter((s) => s.stmt !== undefined);
+    stmts = parsedStatements(req.text);
     tokens = new Tokens(scanSync(req.text).tokens);
   } catch {
     return refused('Gatehouse could not parse this statement to apply its masks', 'Check the SQL syntax.');
@@ -196,7 +177,7 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
     return refused('Gatehouse could not match the statements of this query to their decisions', 'Send one statement per query.');
   }
   const order = searchOrder(req.searchPath);
-  const splices: Splice[] = [];
+  const splices: ByteSplice[] = [];
   const replacements: Replacement[][] = [];
   const applied: AppliedMask[][] = [];
   for (let s = 0; s < stmts.length; s++) {
@@ -235,22 +216,13 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
     }
   }
   if (splices.length === 0) return { kind: 'unchanged' };
-  splices.sort((a, b) => a.start - b.start);
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (const sp of splices) {
-    if (sp.start < at) return refused('Gatehouse could not apply the masks of this statement (overlapping names)', 'Simplify the statement.');
-    parts.push(bytes.subarray(at, sp.start), Buffer.from(sp.text, 'utf8'));
-    at = sp.end;
+  const text = spliceBytes(req.text, splices);
+  if (text === null) return refused('Gatehouse could not apply the masks of this statement (overlapping names)', 'Simplify the statement.');
+  const check = checkRewrite(stmts.map((s) => s.stmt), text, replacements);
+  if (check.kind === 'differs') {
+    return refused(`Gatehouse could not apply the masks of this statement safely (${check.problem}), so it was not run`, 'Write the masked table reference more plainly (schema.table AS alias).');
   }
-  parts.push(bytes.subarray(at));
-  const text = Buffer.concat(parts).toString('utf8');
-  const problem = checkRewrite(stmts.map((s) => s.stmt), text, replacements);
-  if (problem !== null) {
-    return refused(`Gatehouse could not apply the masks of this statement safely (${problem}), so it was not run`, 'Write the masked table reference more plainly (schema.table AS alias).');
-  }
-  const forwarded = statementTexts(text, (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? []);
-  return { kind: 'rewritten', text, statements: forwarded, applied };
+  return { kind: 'rewritten', text, statements: statementTexts(text, check.statements), applied };
 }
 
 interface PlanContext {
@@ -265,7 +237,7 @@ interface PlanContext {
 }
 
 /** `unchanged`: a masked table named where it stays as it is (a write's target that reads no masked column). */
-type Planned = { splice: Splice; replacement: Replacement } | { unchanged: true } | RewriteRefusal | null;
+type Planned = { splice: ByteSplice; replacement: Replacement } | { unchanged: true } | RewriteRefusal | null;
 
 /** Masks for a relation: its own, or those of a masked ancestor it inherits (a partition holds the parent's rows). */
 function masksFor(rel: RelationInfo, masks: Map<string, TableMasks>): { table: string; masks: TableMasks } | null {

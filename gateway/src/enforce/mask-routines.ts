@@ -4,7 +4,7 @@
 // (pg_catalog, C and internal functions, which only a superuser can create) cannot read tables.
 
 import type { RoutineRef } from '../sql/relation-refs.ts';
-import type { RewriteRefusal } from './mask-rewrite.ts';
+import type { RewriteRefusal } from './rewrite-refusal.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 
 const HINT =

@@ -23,9 +23,6 @@ import type { RoutineCatalog } from './routine-catalog.ts';
 import { checkAdded } from './subject-columns-check.ts';
 import { planStatement, type PlanContext } from './subject-statement-plan.ts';
 
-// pg/pending.ts and pg/upstream-relay.ts import these types from here.
-export type { Disclosures, SubjectPlan } from './hidden-subjects.ts';
-
 export interface SubjectRequest {
   /** The query string about to be forwarded (the client's, or its rewrite for masks). */
   text: string;

@@ -10,7 +10,7 @@ import { BE } from '../wire/message-types.ts';
 import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';
 import type { OutputPlan, ResultField } from '../enforce/output-plan.ts';
 import type { DetectRule, MaskRule } from '../policy/types.ts';
-import type { SubjectPlan } from '../enforce/subject-columns.ts';
+import type { SubjectPlan } from '../enforce/hidden-subjects.ts';
 import type { SubjectCollector } from '../audit/subjects.ts';
 
 /** A prepared statement the client created with Parse. */

@@ -32,7 +32,7 @@ import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 import { undoNameChanges } from './name-undo.ts';
 import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
-import type { Disclosures } from '../enforce/subject-columns.ts';
+import type { Disclosures } from '../enforce/hidden-subjects.ts';
 import { withoutValueDetail } from './value-detail.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
