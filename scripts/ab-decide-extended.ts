@@ -26,43 +26,18 @@ async function pathOf(root: string): Promise<() => void> {
   const { loadSqlParser } = await src('sql/parser.ts');
   await loadSqlParser();
   const { loadPolicyEngine } = await src('policy/load.ts');
-  const { DecisionCache } = await src('enforce/decision-cache.ts');
   const { decideQuery } = await src('enforce/decision-point.ts');
-  const { RelationCatalog } = await src('enforce/relation-catalog.ts');
-  const { RoutineCatalog } = await src('enforce/routine-catalog.ts');
+  // The context the bench's decision step builds: the catalog holds pgbench_accounts (both checkouts need
+  // bench/pgbench-decision-timing.ts, on main since 624b70e).
+  const { pgbenchDecisionContext } = await src('bench/pgbench-decision-timing.ts');
   const engine = await loadPolicyEngine({ engine: 'rego', directory: path.join(path.resolve(root), 'policies/rego'), buildDir: mkdtempSync(path.join(os.tmpdir(), 'gatehouse-ab-decide-')) });
-  const column = (name: string, attnum: number, type: string, typeOid: number, category: string) => ({ name, attnum, type, typeOid, category });
-  const relations = new RelationCatalog(
-    [
-      {
-        oid: 16400,
-        schema: 'public',
-        name: 'pgbench_accounts',
-        qualified: 'public.pgbench_accounts',
-        kind: 'table',
-        persistence: 'permanent',
-        columns: [column('aid', 1, 'integer', 23, 'N'), column('bid', 2, 'integer', 23, 'N'), column('abalance', 3, 'integer', 23, 'N'), column('filler', 4, 'character', 1042, 'S')],
-        reads: [],
-        ancestors: [],
-        keys: [{ kind: 'unique', name: 'pgbench_accounts_pkey', columns: ['aid'] }],
-        lockable: 'read',
-      },
-    ],
-    { hash: true },
-  );
-  const routines = new RoutineCatalog([{ kind: 'operator', schema: 'pg_catalog', name: '=', harmless: true, retset: false }]);
   let records = 0;
-  const ctx = {
-    identity: Object.freeze({ subject: 'bench', issuer: 'https://gatehouse.dev.invalid', groups: Object.freeze(['bench']), roles: Object.freeze([]), name: null }),
-    session: { id: '0a5e22a3-2e8f-4715-b90e-9be58353fe75', clientAddress: '127.0.0.1', applicationName: 'pgbench', database: 'gatehouse_bench', user: 'bench', tls: false },
-    searchPath: ['public'],
-    engines: { current: () => engine },
-    audit: { write: () => void records++, writeSoon: () => void records++, whenDurable: () => Promise.resolve(), close: () => Promise.resolve() },
-    evalTimeoutMs: 5000,
-    cache: new DecisionCache(),
-    routines: { current: () => routines },
-    relations: { current: () => relations, refreshSoon: () => undefined },
-  };
+  const ctx = pgbenchDecisionContext(engine, {
+    write: () => void records++,
+    writeSoon: () => void records++,
+    whenDurable: (done: (e: Error | null) => void) => done(null),
+    close: () => Promise.resolve(),
+  });
   let n = 0;
   const expect = (d: any): void => {
     if (d instanceof Promise || d.kind !== 'forward') throw new Error(`${root}: expected a decision made at once to forward, got ${d instanceof Promise ? 'a promise' : d.kind}`);
