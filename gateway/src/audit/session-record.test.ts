@@ -27,6 +27,34 @@ describe('sessionRecord', () => {
   });
 });
 
+describe('sessionRecord identity of a shared (frozen) identity', () => {
+  const facts = (who: Identity, event: 'auth_ok' | 'closed') => ({ sessionId: 's3', event, clientAddress: '', params: {}, identity: who, reason: null });
+  const recorded = (who: Identity, event: 'auth_ok' | 'closed'): object => (sessionRecord(facts(who, event)) as { identity: object }).identity;
+
+  it('is one frozen object per identity, so that its JSON is made once per token and not at every login', () => {
+    const shared: Identity = Object.freeze({ ...verified, groups: Object.freeze(['clinicians']) as string[], roles: Object.freeze(['reader']) as string[] });
+    const first = recorded(shared, 'auth_ok');
+    expect(recorded(shared, 'closed')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first).toEqual({ subject: 'alice', issuer: 'https://idp', groups: ['clinicians'], roles: ['reader'], name: 'Alice' });
+    expect(Object.keys(first)).not.toContain('claims');
+  });
+
+  it('is made afresh from an identity that can still change, and records it as it is now', () => {
+    const own: Identity = { subject: 'bob', issuer: 'https://idp', groups: ['a'], roles: [], name: null };
+    const first = recorded(own, 'auth_ok');
+    own.groups = ['a', 'b'];
+    expect(recorded(own, 'closed')).not.toBe(first);
+    expect(recorded(own, 'closed')).toMatchObject({ groups: ['a', 'b'] });
+    // A frozen object whose lists are not frozen could still change: not shared either.
+    const shallow: Identity = Object.freeze({ ...own, groups: ['x'] });
+    const before = recorded(shallow, 'auth_ok');
+    shallow.groups.push('y');
+    expect(recorded(shallow, 'closed')).toMatchObject({ groups: ['x', 'y'] });
+    expect(recorded(shallow, 'closed')).not.toBe(before);
+  });
+});
+
 describe('writtenSoon', () => {
   it('queues a login that succeeded and a session that ended well; writes refusals and failures at once', () => {
     expect(writtenSoon({ event: 'auth_ok', reason: null })).toBe(true);

@@ -1,5 +1,5 @@
 // The audit record of a client session's login and end (type 'session'), and when it is written.
-import type { Identity } from '../policy/types.ts';
+import type { Identity, PolicyInput } from '../policy/types.ts';
 import { recordTime } from './record-time.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
 
@@ -26,11 +26,28 @@ export function sessionRecord(f: SessionEventFacts): AuditRecord {
     event: f.event,
     client_address: f.clientAddress,
     application_name: f.params['application_name'] ?? '',
-    identity: identity
-      ? { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name }
-      : null,
+    identity: identity ? recordIdentity(identity) : null,
     reason: f.reason,
   };
+}
+
+/** Record identities of frozen identities (one per verified token, auth/verified-tokens.ts). */
+const frozenIdentities = new WeakMap<Identity, PolicyInput['identity']>();
+
+/**
+ * The identity as the record carries it. For a frozen identity (the one every session of a verified
+ * token shares) the same frozen object each time, so that its JSON is made once per token
+ * (policy/frozen-json.ts), not at every login and close; it cannot change, so it cannot go stale.
+ */
+function recordIdentity(identity: Identity): PolicyInput['identity'] {
+  const frozen = Object.isFrozen(identity) && Object.isFrozen(identity.groups) && Object.isFrozen(identity.roles);
+  const known = frozen ? frozenIdentities.get(identity) : undefined;
+  if (known !== undefined) return known;
+  const made = { subject: identity.subject, issuer: identity.issuer, groups: identity.groups, roles: identity.roles, name: identity.name };
+  if (!frozen) return made;
+  Object.freeze(made);
+  frozenIdentities.set(identity, made);
+  return made;
 }
 
 /** Whether a session record may wait for the next durable write: a login that succeeded, a session that ended well. */

@@ -35,17 +35,28 @@ export function createKeySource(source: JwksSource): KeySource {
   }
 }
 
+/** What a stat tells of the JWKS file, compared as numbers (no string made per login). */
+interface FileSignature {
+  mtimeMs: number;
+  size: number;
+  ino: number;
+}
+
+function sameSignature(a: FileSignature, b: FileSignature): boolean {
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
+}
+
 interface LoadedFile {
   /** mtime, size and inode together: a rewrite in place and a rename over both change it. */
-  signature: string;
+  signature: FileSignature;
   getKey: JWTVerifyGetKey;
 }
 
 function fileKeySource(path: string): KeySource {
   let loaded: LoadedFile | null = null;
-  let inflight: { signature: string; promise: Promise<LoadedFile> } | null = null;
+  let inflight: { signature: FileSignature; promise: Promise<LoadedFile> } | null = null;
 
-  async function load(signature: string): Promise<LoadedFile> {
+  async function load(signature: FileSignature): Promise<LoadedFile> {
     const text = await readFile(path, 'utf8');
     const parsed: unknown = JSON.parse(text);
     // createLocalJWKSet validates the shape ({ keys: [...] }) and throws JWKSInvalid otherwise.
@@ -54,15 +65,15 @@ function fileKeySource(path: string): KeySource {
   }
 
   /** A stat of a local file (about a microsecond): cheaper synchronous than through the thread pool at every login. */
-  function signatureNow(): string {
+  function signatureNow(): FileSignature {
     const st = statSync(path);
-    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+    return { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
   }
 
   async function current(): Promise<JWTVerifyGetKey> {
     const signature = signatureNow();
-    if (loaded !== null && loaded.signature === signature) return loaded.getKey;
-    if (inflight === null || inflight.signature !== signature) {
+    if (loaded !== null && sameSignature(loaded.signature, signature)) return loaded.getKey;
+    if (inflight === null || !sameSignature(inflight.signature, signature)) {
       const promise = load(signature);
       inflight = { signature, promise };
       promise.then(
@@ -92,7 +103,7 @@ function fileKeySource(path: string): KeySource {
     inForce() {
       if (loaded === null) return null;
       try {
-        return loaded.signature === signatureNow() ? loaded.getKey : null;
+        return sameSignature(loaded.signature, signatureNow()) ? loaded.getKey : null;
       } catch {
         return null; // gone or unreadable: getKey() says why
       }

@@ -34,12 +34,21 @@ describe('VerifiedTokens', () => {
     expect(v.get('c', keys, 0)).not.toBeNull();
   });
 
-  it('gives each caller its own identity object', () => {
+  it('gives every caller the same identity, frozen throughout: no session can change what another sees', () => {
     const v = new VerifiedTokens();
-    v.set('t1', alice, 2_000, keys);
+    const mine: Identity = { ...alice, groups: [...alice.groups] };
+    v.set('t1', mine, 2_000, keys);
     const first = v.get('t1', keys, 0)!;
-    first.groups.push('admins');
+    expect(() => first.groups.push('admins')).toThrow(TypeError);
+    expect(() => {
+      (first as { subject: string }).subject = 'mallory';
+    }).toThrow(TypeError);
+    const second = v.get('t1', keys, 0)!;
+    expect(second).toBe(first); // one object per token: what is derived from it is made once
+    expect(second).toEqual(alice);
+    // The verifier's own object is copied, not frozen: changing it later changes nothing remembered.
+    expect(Object.isFrozen(mine)).toBe(false);
+    mine.groups.push('admins');
     expect(v.get('t1', keys, 0)!.groups).toEqual(['analysts']);
-    expect(alice.groups).toEqual(['analysts']);
   });
 });

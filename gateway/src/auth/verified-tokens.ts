@@ -1,6 +1,10 @@
 // Tokens already verified, so that a client reconnecting with the same JWT (one connection per
 // transaction, a pool's reconnects) is not verified from scratch each time: bounded, keyed by the
-// token's SHA-256, never kept past the token's exp nor past the key set that verified it.
+// token's SHA-256, never kept past the token's exp nor past the key set that verified it. Every
+// session of a token shares one deeply frozen identity: no session can change what another sees, and
+// what is derived from it per object (the policy input's identity part, its JSON in decision-cache
+// keys and audit records: policy/input-parts.ts, policy/frozen-json.ts) is made once per token, not
+// once per login (a new connection per transaction: docs/benchmarks.md).
 
 import { hash } from 'node:crypto';
 import type { Identity } from '../policy/types.ts';
@@ -24,7 +28,8 @@ export class VerifiedTokens {
 
   /**
    * The identity a token proved when it was verified, if it was, its exp is still ahead of `nowMs`
-   * and `keySet` is the key set that verified it. Else null: verify it in full.
+   * and `keySet` is the key set that verified it (frozen throughout, the same object for every
+   * caller). Else null: verify it in full.
    */
   get(token: string, keySet: object, nowMs: number): Identity | null {
     const key = keyOf(token);
@@ -33,14 +38,14 @@ export class VerifiedTokens {
     this.entries.delete(key);
     if (nowMs >= e.expiresAtMs || e.keySet !== keySet) return null;
     this.entries.set(key, e);
-    return copyOf(e.identity);
+    return e.identity;
   }
 
   /** Remembers a token that passed every check, until `expiresAtMs` (its exp) at the latest. */
   set(token: string, identity: Identity, expiresAtMs: number, keySet: object): void {
     const key = keyOf(token);
     this.entries.delete(key);
-    this.entries.set(key, { identity: copyOf(identity), expiresAtMs, keySet });
+    this.entries.set(key, { identity: frozenCopyOf(identity), expiresAtMs, keySet });
     while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
 
@@ -54,7 +59,10 @@ function keyOf(token: string): string {
   return hash('sha256', token, 'base64'); // one-shot: no Hash object per login
 }
 
-/** Each session gets its own object: nothing one session does to its identity reaches another. */
-function copyOf(identity: Identity): Identity {
-  return { ...identity, groups: [...identity.groups], roles: [...identity.roles] };
+/**
+ * A copy frozen throughout (the caller keeps its own object): a session that tried to change the
+ * shared identity would throw (modules run in strict mode) instead of changing another session's.
+ */
+function frozenCopyOf(identity: Identity): Identity {
+  return Object.freeze({ ...identity, groups: Object.freeze([...identity.groups]) as string[], roles: Object.freeze([...identity.roles]) as string[] });
 }
