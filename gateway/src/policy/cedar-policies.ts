@@ -8,35 +8,13 @@ import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
 import { GatehouseError } from '../errors.ts';
 import { readPolicyFiles } from './policy-files.ts';
 import { readApprovalRequirements } from './approval-requirements.ts';
-import { DETECTOR_NAMES, MASK_STRATEGIES, type ApprovalRequirements, type DetectorName, type MaskStrategy } from './types.ts';
+import { DETECTOR_NAMES, MASK_STRATEGIES, type CedarPolicyMeaning, type CedarPolicySet, type DetectorName, type MaskStrategy } from './types.ts';
 import { parseReviewedEntry } from './reviewed-entries.ts';
 
 /** The schema shipped with Gatehouse, used when a policy directory brings none. */
 export const DEFAULT_CEDAR_SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/cedar/gatehouse.cedarschema', import.meta.url));
 
-/** What a satisfied permit (or a determining forbid) means to Gatehouse. */
-export type CedarPolicyMeaning =
-  | { effect: 'forbid'; reason: string | null }
-  | { effect: 'permit'; outcome: 'allow'; reason: string | null }
-  | { effect: 'permit'; outcome: 'approve'; reason: string; approval: ApprovalRequirements }
-  | {
-      effect: 'permit';
-      outcome: 'mask';
-      reason: string | null;
-      columns: Array<{ column: string; strategy: MaskStrategy }>;
-      detections: Array<{ column: string; detectors: DetectorName[] }>;
-    };
-
-export interface CedarPolicySet {
-  /** Policy text by its @id: the form cedar-wasm needs to report our ids. */
-  texts: Record<string, string>;
-  meanings: Map<string, CedarPolicyMeaning>;
-  /**
-   * Trigger functions ("schema.function") the set vouches read nothing masked: the union of every
-   * policy's `@reviewed("...")` annotation, whatever its effect or scope (EngineVerdict.reviewed).
-   */
-  reviewed: string[];
-}
+export type { CedarPolicyMeaning, CedarPolicySet } from './types.ts';
 
 const STRATEGIES: ReadonlySet<string> = new Set<string>(MASK_STRATEGIES);
 const DETECTORS: ReadonlySet<string> = new Set<string>(DETECTOR_NAMES);

@@ -3,15 +3,9 @@
 // another session of the same identity, or the same statement with other literal values.
 
 import { frozenJson } from './frozen-json.ts';
-import type { PolicyInput } from './types.ts';
+import type { InputPath, InputReads, PolicyInput } from './types.ts';
 
-/** A part of the input: a top-level key, or a key under it (the whole value below is read). */
-export type InputPath = readonly [string] | readonly [string, string];
-
-export type InputReads =
-  /** The sources may read any part (the input as a whole, or a key that is computed). */
-  | { kind: 'all' }
-  | { kind: 'paths'; paths: readonly InputPath[] };
+export type { InputPath, InputReads } from './types.ts';
 
 export const READS_ALL: InputReads = Object.freeze({ kind: 'all' });
 

@@ -2,8 +2,6 @@
 // JSON Schemas: schemas/policy-input.schema.json and schemas/decision.schema.json.
 
 import type { CopyFacts, StatementKind } from '../sql/facts.ts';
-import type { CedarPolicySet } from './cedar-policies.ts';
-import type { InputReads } from './input-reads.ts';
 
 export const POLICY_INPUT_VERSION = 2 as const;
 
@@ -278,3 +276,39 @@ export type EngineSpec =
   /** `module`: compiled once, shared with every worker (posting a compiled module shares its code). */
   | { kind: 'rego'; revision: string; deterministic: boolean; module: WebAssembly.Module; reads?: InputReads }
   | { kind: 'cedar'; revision: string; set: CedarPolicySet };
+
+// The parts of the input a policy set reads (found by policy/input-reads.ts when it is loaded).
+
+/** A part of the input: a top-level key, or a key under it (the whole value below is read). */
+export type InputPath = readonly [string] | readonly [string, string];
+
+export type InputReads =
+  /** The sources may read any part (the input as a whole, or a key that is computed). */
+  | { kind: 'all' }
+  | { kind: 'paths'; paths: readonly InputPath[] };
+
+// A loaded Cedar policy set (policy/cedar-policies.ts reads it).
+
+/** What a satisfied permit (or a determining forbid) means to Gatehouse. */
+export type CedarPolicyMeaning =
+  | { effect: 'forbid'; reason: string | null }
+  | { effect: 'permit'; outcome: 'allow'; reason: string | null }
+  | { effect: 'permit'; outcome: 'approve'; reason: string; approval: ApprovalRequirements }
+  | {
+      effect: 'permit';
+      outcome: 'mask';
+      reason: string | null;
+      columns: Array<{ column: string; strategy: MaskStrategy }>;
+      detections: Array<{ column: string; detectors: DetectorName[] }>;
+    };
+
+export interface CedarPolicySet {
+  /** Policy text by its @id: the form cedar-wasm needs to report our ids. */
+  texts: Record<string, string>;
+  meanings: Map<string, CedarPolicyMeaning>;
+  /**
+   * Trigger functions ("schema.function") the set vouches read nothing masked: the union of every
+   * policy's `@reviewed("...")` annotation, whatever its effect or scope (EngineVerdict.reviewed).
+   */
+  reviewed: string[];
+}
