@@ -6,7 +6,7 @@
 //   audit table: a throwaway table is created there and dropped)] [--settings durable,unsynced,none
 //   (which file/none gateways run)] [--preallocate BYTES (one more durable gateway, its file
 //   preallocated: audit.preallocate_bytes)] [--trace (per durable run: flushes, statements per flush,
-//   flush time, wait until durable: scripts/flush-trace.ts)] [--appends (one more durable gateway
+//   flush time, wait until durable, and for every run the event loop's busy share and delay: scripts/flush-trace.ts)] [--appends (one more durable gateway
 //   without the write-ahead ring: audit.ring_bytes 0)] [--ring BYTES (the durable gateway's ring size)]. Prints each run's TPS and the CPU time
 //   this process (the gateways) spent per transaction; run it under `node --cpu-prof` to profile.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,7 +21,7 @@ import { DEFAULT_BENCH_URL, ensureDatabase, initialisePgbench } from '../gateway
 import { runPgbench } from '../gateway/src/bench/pgbench.ts';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { installFlushTrace, takeFlushTrace } from './flush-trace.ts';
+import { installFlushTrace, takeFlushTrace, takeLoopTrace } from './flush-trace.ts';
 import { AUDIT_SETTINGS, discardingAuditSink, measureAuditDurability, renderAuditDurability, type AnyAuditSetting } from '../gateway/src/bench/audit-durability.ts';
 
 const { values } = parseArgs({
@@ -87,6 +87,7 @@ try {
     run: async (setting, mode, seconds) => {
       const cpuBefore = process.cpuUsage();
       takeFlushTrace();
+      if (values.trace) takeLoopTrace();
       const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients), '-j', String(Math.min(2, clients)), '-M', mode, urls[setting]!];
       const run = await runPgbench({ args, env: { ...process.env, PGPASSWORD: token }, killAfterMs: (seconds + 60) * 1000 });
       const cpu = process.cpuUsage(cpuBefore);
@@ -95,7 +96,7 @@ try {
       return { summary: run.summary, exitCode: run.exitCode, error: run.error };
     },
     onRun: (r) => {
-      const trace = values.trace ? takeFlushTrace() : null;
+      const trace = values.trace ? [takeLoopTrace(), takeFlushTrace()].filter((t) => t !== null).join('\n') : null;
       process.stdout.write(
         `${r.setting} round ${r.round + 1}: ${r.result.summary?.tps.toFixed(0) ?? 'failed'} tps, ${r.result.summary?.latencyAverageMs.toFixed(3) ?? '-'} ms, ` +
           `gateway CPU ${cpuPerTransaction.get(r.setting)?.toFixed(1) ?? '-'} µs/transaction, load ${os.loadavg()[0]!.toFixed(1)}\n${trace === null ? '' : `${trace}\n`}`,

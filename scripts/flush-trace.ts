@@ -5,6 +5,7 @@
 // callback: threadpool hop, fdatasync, back to the event loop) and a statement's wait until durable.
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AppendFile } from '../gateway/src/audit/append-file.ts';
 
 interface Counts {
@@ -23,8 +24,25 @@ function fresh(): Counts {
   return { flushes: 0, appends: 0, waits: [], flushMicros: [], runningAtStart: [] };
 }
 
+// The event loop of the process running the gateways, per run: the share of the time it was busy
+// (utilization) and how late its timers ran (a 1 ms timer's lag: what a flush's callback or a socket's
+// data also waits for before the gateway sees it).
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let loopSince: EventLoopUtilization | null = null;
+
+/** The event loop's utilization and delay since the last call (for every run, durable or not). */
+export function takeLoopTrace(): string {
+  const elu = performance.eventLoopUtilization(loopSince ?? undefined);
+  loopSince = performance.eventLoopUtilization();
+  const ms = (p: number): string => (loopDelay.percentile(p) / 1e6).toFixed(2);
+  const line = `  event loop busy ${(elu.utilization * 100).toFixed(0)}%, delay ms p50 ${ms(50)} p90 ${ms(90)} p99 ${ms(99)}`;
+  loopDelay.reset();
+  return line;
+}
+
 /** Installs the wrappers (once, before the runs). */
 export function installFlushTrace(): void {
+  loopDelay.enable();
   const realFdatasync = fs.fdatasync;
   fs.fdatasync = ((fd: number, callback: fs.NoParamCallback) => {
     const start = now();

@@ -5,7 +5,8 @@
 // by readers), and, with --in-flight N, N write+fdatasync loops overlapping on one appending file
 // through the threadpool (what overlapped group-commit flushes would do). Usage:
 //   node --import tsx scripts/fsync-latency.ts [--dir DIR (on the disk to measure)] [--writes 2000] [--rounds 3]
-//     [--modes append,append-dsync,preallocated,preallocated-dsync,keep-size] [--in-flight 2]
+//     [--modes append,append-dsync,preallocated,preallocated-dsync,keep-size] [--in-flight 2] [--record-bytes 400]
+// (--record-bytes 4096: a batch of a few statement records, what one group-commit flush writes at c=8.)
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, fdatasync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -22,13 +23,14 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     modes: { type: 'string', default: MODES.join(',') },
     'in-flight': { type: 'string', default: '0' },
+    'record-bytes': { type: 'string', default: '400' },
   },
 });
 const writes = Number(values.writes);
 const inFlight = Number(values['in-flight']);
 const modes = values.modes.split(',').map((m) => m.trim()) as Mode[];
 for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: ${m} is not one of ${MODES.join(', ')}`);
-const record = Buffer.alloc(400, 0x61);
+const record = Buffer.alloc(Math.max(2, Number(values['record-bytes'])), 0x61);
 record[record.length - 1] = 0x0a;
 const dir = mkdtempSync(path.join(values.dir, 'gatehouse-fsync-'));
 const fdatasyncAsync = promisify(fdatasync);
@@ -37,7 +39,7 @@ function report(label: string, latencies: number[], systemMicros: number, flushe
   latencies.sort((a, b) => a - b);
   const q = (p: number): string => latencies[Math.floor(p * (latencies.length - 1))]!.toFixed(0);
   process.stdout.write(
-    `${label.padEnd(20)} flush µs p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)}; kernel CPU per flush ${(systemMicros / flushes).toFixed(1)} µs; ` +
+    `${label.padEnd(20)} flush µs p10 ${q(0.1)} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${q(1)}; kernel CPU per flush ${(systemMicros / flushes).toFixed(1)} µs; ` +
       `${((flushes / wallMicros) * 1e6).toFixed(0)} flushes/s; load ${os.loadavg()[0]!.toFixed(1)}\n`,
   );
 }
