@@ -190,7 +190,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
       await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`);
       w.send(...ahead, ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
       const answered = w.untilReady(1).then((g) => (groups = g));
-      await until(direct, waitingOn(A));
+      await until(direct, waitingOn(A), () => groups.length > 0); // `ahead` locked by Gatehouse is refused at once instead
       await migration.query('BEGIN');
       await migration.query(TO_VIEW); // granted at once: nothing holds B yet
       await holder.query('ROLLBACK');
@@ -211,10 +211,10 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     return groups[0]!;
   }
 
-  it('R18a-2: a Describe of another prepared statement waiting for a relation lock holds a statement behind it: decided and locked once answered, refused (55P03) under a migration granted meanwhile', async () => {
+  it('R18a-2: a Describe of another prepared statement naming a relation a migration holds: refused (55P03) at once (its own lock block, since R18a-3), the statement behind it never run', async () => {
     const group = await behindWaitOnA([serialize.describe({ type: 'S', name: 'rt18a_a' })], [serialize.parse({ name: 'rt18a_a', text: `SELECT v FROM ${A}` })]);
     refused(group);
-    expect(names(group)).toEqual(['parameterDescription', 'rowDescription', 'error', 'readyForQuery']);
+    expect(names(group)).toEqual(['error', 'readyForQuery']);
   });
 
   it('R18a-5: the Bind of a statement naming no relation but calling a SQL function the planner inlines (it reads A) waits for A at planning, and was not counted in flight: a read of B behind it waits for it, and is locked then: refused (55P03), no SSN', async () => {
@@ -227,7 +227,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     }
   });
 
-  it.fails('R18a-3 (open): an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
+  it('R18a-3: an unmasked extended read of a bench table while a migration replaces it by a view of the SSNs under its name: refused (55P03), no SSN', async () => {
     const groups = await race({ ddl: TO_VIEW, undo: FROM_VIEW, relation: B, send: (w) => (w.send(...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()), w.untilReady(1)) });
     refused(groups[0]!);
   });
