@@ -109,4 +109,28 @@ describe('ArrivalLocks', () => {
     locks.beforeBind(s, false);
     expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']);
   });
+
+  it('reuses the prepared block once its Parse is answered, and parses it again after a DEALLOCATE or DISCARD went up, not after a query', () => {
+    const pending = new PendingQueue();
+    const { locks, sent } = host(false, pending);
+    const s = prepared('SELECT id FROM people', true);
+    const bind = (): string => {
+      const before = sent.length;
+      locks.beforeBind(s, false);
+      locks.forwarded({ kind: 'sync' });
+      const entry = pending.shift();
+      if (entry?.kind === 'lock-ahead') entry.parsed?.();
+      return sent.slice(before).join('');
+    };
+    const execute = (sql: string): void => locks.forwarded({ kind: 'execute', ctx: newResultContext(decided(sql, 'allow').statements, []), portal: null });
+    expect(bind()).toBe('CPBEC');
+    expect(bind()).toBe('BEC');
+    execute('SELECT id FROM orders');
+    expect(bind()).toBe('BEC');
+    execute('DEALLOCATE ALL');
+    expect(bind()).toBe('CPBEC');
+    execute('DISCARD ALL');
+    expect(bind()).toBe('CPBEC');
+    expect(bind()).toBe('BEC');
+  });
 });
