@@ -131,6 +131,12 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
     for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
   });
 
+  it('message for message as PostgreSQL: the same relations read again and again (the prepared lock block reused), across a DEALLOCATE ALL and a failed transaction', async () => {
+    const read = [...statement(`SELECT v FROM ${A} ORDER BY id`), serialize.sync()];
+    const batches = [read, read, read, [serialize.query('DEALLOCATE ALL')], read, read, [serialize.query('BEGIN'), serialize.query('SELECT 1/0')], read, [serialize.query('ROLLBACK')], read, read];
+    for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
+  });
+
   /**
    * An agent's UPDATE of clinical.patients (held for a clinical lead's approval by the example policies), as
    * Parse, Bind, Describe, Execute, Sync in one write; while it waits, another connection's LOCK TABLE ...
