@@ -83,6 +83,8 @@
 //   iso11 merge, one divergence per 20k (seeds 1000, 2000: an Execute of a portal gone with its transaction,
 //   a Bind of a dropped unnamed statement, in a failed block: iso11's finding); after it, seeds 1000
 //   (allow-all) and 2001 (masked): none; after R18a-5, seeds 3000-3001 (40k): none.
+//   After R18a-3's fix (lockall19: every statement locked, prepared blocks), seeds 4000 (allow-all) and 4001
+//   (masked), 20k each: none.
 // - iso11's failed-block rule (pg/failed-block.ts) for Parse, Bind and Execute: certainty is set only by a
 //   ReadyForQuery 'E' and lost with any client Execute completing; such messages naming relations wait
 //   while a Query, Execute or Sync is in flight, so a ROLLBACK (Query, Execute or ROLLBACK TO) ahead of

@@ -2,17 +2,17 @@
 // right ahead of them, and sending it. Two cases:
 // - a Parse, Bind or Execute that waited for the statements ahead of it (pg/statement-order.ts; red-team
 //   round 16, R16-3);
-// - a Parse or Bind that waited for nothing, of a statement whose decision depends on masks or on a view's
-//   definition (lockedOnArrival): a migration that took its lock after the last pg_locks poll (every
-//   250 ms) and commits before the statement runs would otherwise make the server parse and plan a
-//   definition the statement was not decided on (red-team round 14, R14-3: a column swapped with a masked
-//   one, a view redefined to read a masked table). The block goes in the same write as the message (no
-//   round trip); its locks last to the end of the transaction, so the statement's Execute, which runs the
-//   plan made at Bind in the same transaction, needs none, and a Bind right behind its own locked Parse
-//   (the usual Parse, Bind, Execute, Sync) gets none either. A Describe of such a statement gets it too: the
-//   server revalidates the statement there, as at Bind (red-team round 18a, R18a-1).
-// Statements of other identities (nothing masked, no view named) are sent as before: see
-// docs/data-path.md for what a migration can still do to them within the poll's window.
+// - a Parse or Bind that waited for nothing, of a statement naming a relation: a migration that took its
+//   lock after the last pg_locks poll (every 250 ms) and commits before the statement runs would otherwise
+//   make the server parse and plan a definition the statement was not decided on (red-team round 14, R14-3:
+//   a column swapped with a masked one, a view redefined to read a masked table; round 18a, R18a-3: an
+//   unmasked table replaced by a view of the SSNs under its name, which any statement on it then reads).
+//   The block goes in the same write as the message (no round trip); its locks last to the end of the
+//   transaction, so the statement's Execute, which runs the plan made at Bind in the same transaction, needs
+//   none, and a Bind right behind its own locked Parse (the usual Parse, Bind, Execute, Sync) gets none
+//   either. A Describe of such a statement gets it too: the server revalidates the statement there, as at
+//   Bind (red-team round 18a, R18a-1). The block is prepared once per relation set and session
+//   (pg/lock-statements.ts). See docs/data-path.md for what a migration can still do within the poll's window.
 // Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
 // approval (decided `approve` at Parse: approvalAtExecute) are held in Gatehouse, not sent, until its Execute goes up (decided
 // after the wait) or the client asks for answers (Sync, Flush, Query): sent before the wait, they held the
