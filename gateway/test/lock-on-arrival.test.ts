@@ -4,8 +4,9 @@
 // the poll's 250 ms window, made deterministic. Without Gatehouse's DO block of LOCKs ahead of the Parse or
 // Bind, the server waits there for the migration, which commits, and parses or plans the new definition:
 // a masked column swapped with an unmasked one, a view redefined to read one. With it, the block fails
-// NOWAIT and the statement is refused (55P03). Also: a Parse ahead that waits for a relation lock holds a
-// statement of another prepared statement behind it, which is decided, and locked, once it is answered.
+// NOWAIT and the statement is refused (55P03). Since red-team round 18a (R18a-3) every statement naming a
+// relation is locked so, masked or not: a Parse ahead naming a relation a migration holds is refused at once
+// rather than waiting (when it waited, pg/statement-order.ts held the statement behind it until it was answered).
 // And a write held for approval: its Parse and Bind wait in Gatehouse with its Execute, so no lock of
 // theirs is held on the server during the wait (red-team round 17b, observed).
 // Each test asserts the SECURE (or available) behaviour; each fails without its fix.
@@ -84,7 +85,7 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
     expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
 
-  it('a Parse ahead waiting for a relation lock holds another statement behind it: decided and locked once the Parse is answered, refused (55P03) under a migration granted meanwhile', async () => {
+  it('a Parse ahead naming a relation a migration holds: refused (55P03) at once by its own lock block (since R18a-3; before, it waited and held the statement behind it), nothing behind it run', async () => {
     const holder = new pg.Client({ connectionString: t.upstreamUrl });
     const migration = new pg.Client({ connectionString: t.upstreamUrl });
     await holder.connect();
@@ -98,7 +99,7 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
       await holder.query(`LOCK TABLE ${A} IN ACCESS EXCLUSIVE MODE`); // a migration of A the poll has not seen
       w.send(serialize.parse({ name: 'lw6a', text: `SELECT v FROM ${A}` }), ...statement(`SELECT v FROM ${B}`), serialize.sync());
       const answered = w.untilReady(1).then((g) => (groups = g));
-      await until(direct, waitingOn(A));
+      await until(direct, waitingOn(A), () => groups.length > 0); // the Parse ahead, locked by Gatehouse since R18a-3, is refused at once instead
       await migration.query('BEGIN');
       await migration.query(`ALTER TABLE ${B} ADD COLUMN w int`); // granted at once: nothing holds B yet
       await holder.query('COMMIT');
@@ -117,16 +118,22 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
       if (committed) await direct.query(`ALTER TABLE ${B} DROP COLUMN w`);
     }
     refused(groups[0]!);
-    expect(names(groups[0]!)).toEqual(['parseComplete', 'error', 'readyForQuery']);
+    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
   });
 
-  it('message for message as PostgreSQL: a masked read locked on arrival, prepared then bound twice, and an unmasked one (not locked)', async () => {
+  it('message for message as PostgreSQL: a masked read locked on arrival, prepared then bound twice, and an unmasked one (locked too since R18a-3)', async () => {
     const batches = [
       [...statement(`SELECT id, diagnosis_code FROM ${PATIENTS} WHERE id = 1`), serialize.sync()],
       [serialize.parse({ name: 'lw6m', text: `SELECT id FROM ${PATIENTS} WHERE id = $1`, types: [23] }), serialize.sync()],
       [serialize.bind({ statement: 'lw6m', values: ['1'] }), serialize.execute({}), serialize.bind({ statement: 'lw6m', values: ['2'] }), serialize.execute({}), serialize.sync()],
       [serialize.query('BEGIN'), ...statement(`SELECT v FROM ${VIEW} ORDER BY id`), serialize.sync(), ...statement(`SELECT v FROM ${A} ORDER BY id`), serialize.sync(), serialize.query('COMMIT')],
     ];
+    for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
+  });
+
+  it('message for message as PostgreSQL: the same relations read again and again (the prepared lock block reused), across a DEALLOCATE ALL and a failed transaction', async () => {
+    const read = [...statement(`SELECT v FROM ${A} ORDER BY id`), serialize.sync()];
+    const batches = [read, read, read, [serialize.query('DEALLOCATE ALL')], read, read, [serialize.query('BEGIN'), serialize.query('SELECT 1/0')], read, [serialize.query('ROLLBACK')], read, read];
     for (const { gh, pg: pgAnswer } of await batchesBothWays(t, token, batches)) expect(gh).toEqual(pgAnswer);
   });
 

@@ -13,14 +13,6 @@ import { lockPrefixFor, type LockPrefix } from './lock-prefix.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 
 /**
- * How many answers the injected Close (statement), Parse, Bind, Execute, Close (portal) and Close (statement)
- * get. The first Close drops the statement a block of the session left prepared when its Execute failed
- * (the server skipped its Closes with the client's messages to the Sync): one name per session, so at most
- * one is ever left (red-team round 17b, R17b-3).
- */
-export const LOCK_AHEAD_ANSWERS = 6;
-
-/**
  * `DO $tag$BEGIN LOCK TABLE ... NOWAIT; END$tag$` for the prefix, with a dollar-quote tag that does not
  * occur in its text (a quoted relation name may hold any characters).
  */

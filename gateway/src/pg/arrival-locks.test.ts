@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
-import { lockPrefixFor } from '../enforce/lock-prefix.ts';
 import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { ArrivalLocks, locksOnArrival, namesNoRelation } from './arrival-locks.ts';
+import { ArrivalLocks, namesNoRelation } from './arrival-locks.ts';
 import { newResultContext, PendingQueue, type PreparedStatement } from './pending.ts';
 
 beforeAll(async () => {
@@ -27,28 +26,6 @@ function decided(sql: string, action: Decision['action'], masks: MaskRule[] = []
   return { statements: outcome.statements.map((parsed) => ({ text: sql, parsed, input: null, decision })), masks };
 }
 
-function locks(sql: string, action: Decision['action'], masks: MaskRule[] = []): boolean {
-  const d = decided(sql, action, masks);
-  return locksOnArrival(d, lockPrefixFor(d.statements.map((s) => s.parsed!), CATALOG), CATALOG);
-}
-
-describe('locksOnArrival: which statements decided on arrival are locked ahead of their Parse and Bind', () => {
-  it('a statement under a mask, whichever columns it reads', () => {
-    expect(locks('SELECT id FROM people', 'mask', [MASK])).toBe(true);
-    expect(locks('UPDATE people SET id = 1', 'mask', [MASK])).toBe(true);
-  });
-
-  it('a statement naming a view, masked or not', () => {
-    expect(locks('SELECT * FROM people_v', 'allow')).toBe(true);
-  });
-
-  it('not an unmasked statement on tables, nor one with nothing Gatehouse can lock', () => {
-    expect(locks('SELECT id FROM people JOIN orders USING (id)', 'allow')).toBe(false);
-    expect(locks('SELECT 1', 'mask', [MASK])).toBe(false);
-    expect(locks('SELECT * FROM mv', 'mask', [MASK])).toBe(false);
-  });
-});
-
 describe('namesNoRelation', () => {
   it('true only when no statement reads or writes a relation', () => {
     expect(namesNoRelation(decided('SELECT 1', 'allow'))).toBe(true);
@@ -58,7 +35,7 @@ describe('namesNoRelation', () => {
   });
 });
 
-describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
+describe('ArrivalLocks', () => {
   /** The locks over a host double: what it sent upstream (the first byte of each message) and whether the server is certainly in a failed block. */
   function host(failed = false, pending = new PendingQueue()): { locks: ArrivalLocks; sent: string[] } {
     const sent: string[] = [];
@@ -80,10 +57,10 @@ describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
     const { locks, sent } = host();
     const s = prepared('SELECT * FROM people_v', true);
     locks.beforeDescribe(s);
-    expect(sent).toEqual(['C', 'P', 'B', 'E', 'C', 'C']);
+    expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']); // the block's statement closed, parsed (pg/lock-statements.ts), bound, run, its portal closed
     locks.beforeBind(s, false);
     locks.beforeDescribe(s);
-    expect(sent).toHaveLength(6);
+    expect(sent).toHaveLength(5);
   });
 
   it('none for a statement not locked on arrival, nor while the server is certainly in a failed block', () => {
@@ -100,6 +77,60 @@ describe('ArrivalLocks.beforeDescribe (red-team round 18a, R18a-1)', () => {
     pending.push({ kind: 'query', ctx: newResultContext([], []) });
     const { locks, sent } = host(true, pending);
     locks.beforeDescribe(prepared('SELECT * FROM people_v', true));
-    expect(sent).toHaveLength(6);
+    expect(sent).toHaveLength(5);
+  });
+
+  it('locks every statement naming a relation ahead of its Parse, masked or not (red-team round 18a, R18a-3), and none naming no relation', () => {
+    const { locks, sent } = host();
+    const parse = (sql: string, action: Decision['action'], masks: MaskRule[] = []): PreparedStatement => {
+      const s = prepared(sql, false);
+      locks.beforeParse(s, decided(sql, action, masks), false);
+      locks.forwarded({ kind: 'sync' });
+      return s;
+    };
+    expect(parse('SELECT id FROM people JOIN orders USING (id)', 'allow').lockedOnArrival).toBe(true);
+    expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']);
+    parse('SELECT 1', 'allow');
+    expect(sent).toHaveLength(5);
+    parse('SELECT id FROM people', 'mask', [MASK]);
+    parse('SELECT * FROM people_v', 'allow');
+    expect(sent).toHaveLength(15);
+  });
+
+  it('a Bind of a statement whose relations were not in the catalog at its Parse is locked once they are', () => {
+    let catalog = new RelationCatalog([], { hash: true });
+    const sent: string[] = [];
+    const locks = new ArrivalLocks({ pending: new PendingQueue(), sendUpstream: (m) => void sent.push(String.fromCharCode(m[0]!)), searchPath: () => ['public'], relations: () => catalog, inFailedBlock: () => false, lockName: 'l', holdUpstream: () => undefined, releaseUpstream: () => undefined });
+    const s = prepared('SELECT id FROM people', false);
+    locks.beforeParse(s, decided('SELECT id FROM people', 'allow'), false);
+    expect(sent).toEqual([]);
+    locks.forwarded({ kind: 'sync' });
+    catalog = CATALOG;
+    locks.beforeBind(s, false);
+    expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']);
+  });
+
+  it('reuses the prepared block once its Parse is answered, and parses it again after a DEALLOCATE or DISCARD went up, not after a query', () => {
+    const pending = new PendingQueue();
+    const { locks, sent } = host(false, pending);
+    const s = prepared('SELECT id FROM people', true);
+    const bind = (): string => {
+      const before = sent.length;
+      locks.beforeBind(s, false);
+      locks.forwarded({ kind: 'sync' });
+      const entry = pending.shift();
+      if (entry?.kind === 'lock-ahead') entry.parsed?.();
+      return sent.slice(before).join('');
+    };
+    const execute = (sql: string): void => locks.forwarded({ kind: 'execute', ctx: newResultContext(decided(sql, 'allow').statements, []), portal: null });
+    expect(bind()).toBe('CPBEC');
+    expect(bind()).toBe('BEC');
+    execute('SELECT id FROM orders');
+    expect(bind()).toBe('BEC');
+    execute('DEALLOCATE ALL');
+    expect(bind()).toBe('CPBEC');
+    execute('DISCARD ALL');
+    expect(bind()).toBe('CPBEC');
+    expect(bind()).toBe('BEC');
   });
 });

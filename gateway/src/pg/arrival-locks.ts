@@ -2,17 +2,17 @@
 // right ahead of them, and sending it. Two cases:
 // - a Parse, Bind or Execute that waited for the statements ahead of it (pg/statement-order.ts; red-team
 //   round 16, R16-3);
-// - a Parse or Bind that waited for nothing, of a statement whose decision depends on masks or on a view's
-//   definition (lockedOnArrival): a migration that took its lock after the last pg_locks poll (every
-//   250 ms) and commits before the statement runs would otherwise make the server parse and plan a
-//   definition the statement was not decided on (red-team round 14, R14-3: a column swapped with a masked
-//   one, a view redefined to read a masked table). The block goes in the same write as the message (no
-//   round trip); its locks last to the end of the transaction, so the statement's Execute, which runs the
-//   plan made at Bind in the same transaction, needs none, and a Bind right behind its own locked Parse
-//   (the usual Parse, Bind, Execute, Sync) gets none either. A Describe of such a statement gets it too: the
-//   server revalidates the statement there, as at Bind (red-team round 18a, R18a-1).
-// Statements of other identities (nothing masked, no view named) are sent as before: see
-// docs/data-path.md for what a migration can still do to them within the poll's window.
+// - a Parse or Bind that waited for nothing, of a statement naming a relation: a migration that took its
+//   lock after the last pg_locks poll (every 250 ms) and commits before the statement runs would otherwise
+//   make the server parse and plan a definition the statement was not decided on (red-team round 14, R14-3:
+//   a column swapped with a masked one, a view redefined to read a masked table; round 18a, R18a-3: an
+//   unmasked table replaced by a view of the SSNs under its name, which any statement on it then reads).
+//   The block goes in the same write as the message (no round trip); its locks last to the end of the
+//   transaction, so the statement's Execute, which runs the plan made at Bind in the same transaction, needs
+//   none, and a Bind right behind its own locked Parse (the usual Parse, Bind, Execute, Sync) gets none
+//   either. A Describe of such a statement gets it too: the server revalidates the statement there, as at
+//   Bind (red-team round 18a, R18a-1). The block is prepared once per relation set and session
+//   (pg/lock-statements.ts). See docs/data-path.md for what a migration can still do within the poll's window.
 // Also here, as it goes ahead of the same messages: the Parse and Bind of a statement the policy sends for
 // approval (decided `approve` at Parse: approvalAtExecute) are held in Gatehouse, not sent, until its Execute goes up (decided
 // after the wait) or the client asks for answers (Sync, Flush, Query): sent before the wait, they held the
@@ -25,24 +25,15 @@ import type { MaskRule } from '../policy/types.ts';
 import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import type { RelationCatalog } from '../enforce/relation-catalog.ts';
+import type { StatementKind } from '../sql/facts.ts';
 import { lockAheadMessages } from './lock-answers.ts';
+import { LockStatements } from './lock-statements.ts';
 import type { Pending, PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
 
 /** What the locks read of a statement's decision at Parse. */
 export interface ParseDecision {
   statements: readonly DecidedStatement[];
   masks: readonly MaskRule[];
-}
-
-/**
- * Whether a statement decided on arrival is locked ahead of its Parse and Bind: its decision names masks
- * (the identity reads a relation it reaches under a mask), or it names a view (a redefinition changes
- * which tables it reads, and so what its decision allowed). Null prefix: nothing Gatehouse can lock.
- */
-export function locksOnArrival(d: ParseDecision, prefix: LockPrefix | null, relations: RelationCatalog | null): boolean {
-  if (prefix === null) return false;
-  if (d.masks.length > 0 || d.statements.some((s) => s.decision.action === 'mask')) return true;
-  return prefix.relations.some((r) => relations?.get(r)?.kind === 'view');
 }
 
 /**
@@ -62,7 +53,7 @@ export interface ArrivalLockHost {
   sendUpstream(message: Buffer): void;
   searchPath(): readonly string[];
   relations(): RelationCatalog | null;
-  /** The session's one reserved name for the DO block's statement and portal. */
+  /** The session's reserved name for the DO blocks' portal and statements (pg/lock-statements.ts). */
   readonly lockName: string;
   /** Keeps what is queued for upstream, and what follows, until releaseUpstream or a Sync, Flush or Query (pg/session-output.ts). */
   holdUpstream(): void;
@@ -71,17 +62,26 @@ export interface ArrivalLockHost {
   inFailedBlock(): boolean;
 }
 
+/** Statement kinds that cannot drop the session's prepared statements (a DEALLOCATE or DISCARD can, and a CALL or DO may run one). */
+const KEEPS_PREPARED: ReadonlySet<StatementKind> = new Set<StatementKind>(['select', 'insert', 'update', 'delete', 'merge', 'copy', 'explain', 'set', 'show', 'transaction', 'two_phase']);
+
 export class ArrivalLocks {
   /** The statement whose relations a DO block locked in the current transaction, until a Query, Execute or Sync goes up. */
   private lockedFor: PreparedStatement | null = null;
+  private readonly blocks: LockStatements;
 
-  constructor(private readonly host: ArrivalLockHost) {}
+  constructor(private readonly host: ArrivalLockHost) {
+    this.blocks = new LockStatements(host.lockName);
+  }
 
   /** Ahead of a Parse: `waited` (it waited for the statements ahead) or a statement locked on arrival. */
   beforeParse(statement: PreparedStatement, d: ParseDecision, waited: boolean): void {
     const prefix = lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations());
     statement.namesNoRelation = namesNoRelation(d);
-    statement.lockedOnArrival = locksOnArrival(d, prefix, this.host.relations());
+    // Every statement naming a relation (red-team round 18a, R18a-3: not only those under a mask or naming a
+    // view): its Bind and Describe look the relation up again, so one with no prefix now (a table created
+    // since the catalog was read) is tried again there.
+    statement.lockedOnArrival = !statement.namesNoRelation;
     statement.awaitsApproval = d.statements.some((s) => s.approvalAtExecute === true);
     if (statement.awaitsApproval) this.host.holdUpstream();
     if (waited || statement.lockedOnArrival) this.send(prefix, statement, null);
@@ -116,16 +116,22 @@ export class ArrivalLocks {
     this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, ctx);
   }
 
-  /** A client message went up: a Query, an Execute (a COMMIT, say) or a Sync may end the transaction holding the locks. */
-  forwarded(kind: Pending['kind']): void {
+  /**
+   * A client message went up: a Query, an Execute (a COMMIT, say) or a Sync may end the transaction holding
+   * the locks; a Query or Execute of anything but the kinds below may drop the prepared blocks (DEALLOCATE,
+   * DISCARD; pg/lock-statements.ts).
+   */
+  forwarded(expect: Pending): void {
+    const kind = expect.kind;
     if (kind === 'query' || kind === 'execute' || kind === 'sync') this.lockedFor = null;
     if (kind === 'execute') this.host.releaseUpstream();
+    if ((kind === 'query' || kind === 'execute') && !expect.ctx.statements.every((s) => s.parsed !== null && KEEPS_PREPARED.has(s.parsed.facts.kind))) this.blocks.forget();
   }
 
   /** `failed`: the server is certainly in a failed block when it reads the message (pg/failed-block.ts, true only with nothing in flight). */
   private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null, failed = this.host.inFailedBlock()): void {
     if (prefix === null || failed) return;
-    const { messages, expect } = lockAheadMessages(this.host.lockName, prefix, ctx, statement.sql);
+    const { messages, expect } = lockAheadMessages(this.blocks.use(prefix), prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);
     this.lockedFor = statement;

@@ -4,15 +4,15 @@
 // when a lock cannot be had (Gatehouse's 55P03 refusal) or fails otherwise (the server's error, as the
 // statement's own, without the block's context).
 
-import { lockBlockSql, lockFailedFields, LOCK_AHEAD_ANSWERS } from '../enforce/lock-ahead.ts';
+import { lockFailedFields } from '../enforce/lock-ahead.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { DecidedStatement } from '../enforce/decision-point.ts';
 import { lockPrefixRefusal, lockPrefixRefusedReason, type LockPrefix } from '../enforce/lock-prefix.ts';
 import { encodeErrorFields } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
-import { encodeBind, encodeClose, encodeExecute, encodeParse } from '../wire/frontend.ts';
 import { BE } from '../wire/message-types.ts';
-import type { Pending, ResultContext } from './pending.ts';
+import type { LockBlockUse } from './lock-statements.ts';
+import type { Pending, PendingQueue, ResultContext } from './pending.ts';
 import { errorMessageFor } from './error-message.ts';
 
 /** What the answers need of the session (pg/session.ts), so that this module does not import it. */
@@ -23,19 +23,15 @@ export interface LockAnswerSink {
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void;
 }
 
-/** The DO block's Close (of the session's last one), Parse, Bind, Execute and Closes under a reserved name, and its pending entry. */
-export function lockAheadMessages(name: string, prefix: LockPrefix, ctx: ResultContext | null, sql: string): { messages: Buffer[]; expect: Pending } {
-  return {
-    messages: [
-      encodeClose('S', name),
-      encodeParse({ name, sql: lockBlockSql(prefix), paramTypes: [] }),
-      encodeBind({ portal: name, statement: name, paramFormats: [], params: [], resultFormats: [] }),
-      encodeExecute(name, 0),
-      encodeClose('P', name),
-      encodeClose('S', name),
-    ],
-    expect: { kind: 'lock-ahead', prefix, ctx, sql, left: LOCK_AHEAD_ANSWERS },
-  };
+/** The DO block's messages for one use (pg/lock-statements.ts) and its pending entry. */
+export function lockAheadMessages(use: LockBlockUse, prefix: LockPrefix, ctx: ResultContext | null, sql: string): { messages: readonly Buffer[]; expect: Pending } {
+  return { messages: use.messages, expect: { kind: 'lock-ahead', prefix, ctx, sql, left: use.answers, parsed: use.parsed, lost: use.lost } };
+}
+
+/** One answer to a DO block (not an error): ParseComplete makes its prepared statement trusted; the last answer ends the entry. */
+export function lockAheadAnswered(pending: PendingQueue, head: Extract<Pending, { kind: 'lock-ahead' }>, type: number): void {
+  if (type === BE.ParseComplete) head.parsed?.();
+  if (--head.left === 0) pending.shift();
 }
 
 /**
@@ -61,6 +57,7 @@ export function lockPrefixRefused(s: LockAnswerSink, ctx: ResultContext, prefix:
 export function lockAheadFailed(s: LockAnswerSink, head: Extract<Pending, { kind: 'lock-ahead' }>, fields: Readonly<Record<string, string>>, stretch: readonly Pending[]): void {
   const sqlstate = fields['C'] ?? 'XX000';
   const message = fields['M'] ?? '';
+  if (sqlstate === '26000') head.lost?.(); // its prepared statement was dropped (pg/lock-statements.ts): parsed again at its next use
   const targets = head.ctx !== null ? [head.ctx] : stretch.flatMap((p) => (p.kind === 'execute' && p.portal?.statement.sql === head.sql ? [p.ctx] : []));
   if (sqlstate !== '55P03') {
     for (const ctx of targets) {

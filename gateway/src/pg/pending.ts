@@ -104,10 +104,11 @@ export type Pending =
   // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
   | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
   | { kind: 'search-path'; value: string | null; failed: boolean } // Gatehouse's own hidden probe (pg/search-path.ts)
-  // Gatehouse's own Close/Parse/Bind/Execute/Close/Close of a LOCK ahead of a pipelined Parse, Bind or Execute
+  // Gatehouse's own DO block of LOCKs ahead of an extended-protocol Parse, Bind, Describe or Execute
   // (ctx: the Execute's, else null; sql: the statement's), whose answers (`left` to come) the client
-  // never sees (enforce/lock-ahead.ts, pg/lock-answers.ts).
-  | { kind: 'lock-ahead'; prefix: LockPrefix; ctx: ResultContext | null; sql: string; left: number };
+  // never sees (enforce/lock-ahead.ts, pg/lock-statements.ts, pg/lock-answers.ts); parsed: called at the
+  // ParseComplete of a prepared block's Parse; lost: when the block finds its prepared statement gone.
+  | { kind: 'lock-ahead'; prefix: LockPrefix; ctx: ResultContext | null; sql: string; left: number; parsed?: (() => void) | null; lost?: (() => void) | null };
 
 /**
  * The prepared statement name an entry changes in Gatehouse's view, or null: a Parse or Close, and

@@ -329,7 +329,7 @@ export class Session {
   private forward(raw: Buffer, expect: Pending): void {
     this.sendUpstream(raw);
     this.pending.push(expect);
-    this.locks.forwarded(expect.kind);
+    this.locks.forwarded(expect);
     if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 

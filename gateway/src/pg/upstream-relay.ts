@@ -29,7 +29,7 @@ import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import { RowDescriptions } from './row-descriptions.ts';
 import type { RelayHost } from './relay-host.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
-import { lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
+import { lockAheadAnswered, lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
 import { undoNameChanges } from './name-undo.ts';
 import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
 import type { Disclosures } from '../enforce/hidden-subjects.ts';
@@ -177,7 +177,7 @@ export class UpstreamRelay {
       case 'swap-error':
         throw desync(frame, head); // answered by an ErrorResponse only (canProduce)
       case 'lock-ahead':
-        if (--head.left === 0) this.s.pending.shift(); // Gatehouse's own (enforce/lock-ahead.ts): not the client's
+        lockAheadAnswered(this.s.pending, head, frame.type); // Gatehouse's own (pg/lock-answers.ts): not the client's
         return null;
       default: {
         const never: never = head;
