@@ -3,7 +3,8 @@
 // verdict already reached. Only for a deterministic engine; each use still gets its own decision id,
 // input and audit record (enforce/decision-point.ts).
 
-import { inputKey } from '../policy/input-reads.ts';
+import { inputKey, READS_ALL } from '../policy/input-reads.ts';
+import type { InputKeyMemo } from '../policy/input-key-memo.ts';
 import type { EngineVerdict, PolicyEngine, PolicyInput } from '../policy/types.ts';
 
 export interface DecisionCacheOptions {
@@ -51,9 +52,14 @@ export class DecisionCache {
     this.moveAge = Math.max(1, this.maxEntries >> 1);
   }
 
-  /** The key of an input under an engine; null when the engine is not deterministic. */
-  static keyFor(engine: PolicyEngine, input: PolicyInput): DecisionCacheKey {
-    return engine.deterministic ? `${engine.kind}\u0000${inputKey(input, engine.reads ?? { kind: 'all' })}` : null;
+  /**
+   * The key of an input under an engine; null when the engine is not deterministic. `memo`: the
+   * session's last key (policy/input-key-memo.ts), returned as the same string when nothing read changed.
+   */
+  static keyFor(engine: PolicyEngine, input: PolicyInput, memo?: InputKeyMemo): DecisionCacheKey {
+    if (!engine.deterministic) return null;
+    const reads = engine.reads ?? READS_ALL;
+    return memo === undefined ? `${engine.kind}\u0000${inputKey(input, reads)}` : memo.keyOf(`${engine.kind}\u0000`, input, reads);
   }
 
   /**

@@ -2,7 +2,7 @@
 // Both the simple and the extended protocol call decideQuery(); nothing else evaluates policy.
 
 import { GatehouseError } from '../errors.ts';
-import type { PolicyEngine } from '../policy/types.ts';
+import type { MaskRule, PolicyEngine } from '../policy/types.ts';
 import { AnalysisStopped, analyzeQueryInSlices } from '../sql/parser.ts';
 import { SlicesStopped, type SliceStop } from '../work-slices.ts';
 import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
@@ -200,6 +200,15 @@ function parsedOf(statements: readonly DecidedStatement[]): ParsedStatement[] {
   return out;
 }
 
+const NO_MASKS: readonly MaskRule[] = Object.freeze([]);
+
+/** The masks of the statements decided `mask` (a shared empty list for none: the common case). */
+function masksOf(statements: readonly DecidedStatement[]): MaskRule[] {
+  let masks: MaskRule[] | null = null;
+  for (const s of statements) if (s.decision.action === 'mask') (masks ??= []).push(...s.decision.masks);
+  return masks ?? (NO_MASKS as MaskRule[]);
+}
+
 /** After the verdicts: the first refusal, masks at the source, then the audit records. */
 function concludeDecision(
   ctx: DecisionContext,
@@ -231,19 +240,26 @@ function concludeDecision(
   if (!error && ctx.disclosures !== undefined && ctx.disclosures.phi.size > 0) forwardText = addSubjectColumns(ctx, ctx.disclosures.phi, text, forwardText, statements);
   // Audited before the decision is returned, so before anything is forwarded; a long string in slices.
   const audited = error || options.auditForwarded !== false ? auditStatementsInSlices(ctx, statements, options.parameters, options.stop) : undefined;
-  // Stopped while the records were written: those not written are recorded as not decided, nothing goes on.
-  const stopped = (e: unknown): Promise<QueryDecision> => {
-    if (e instanceof SlicesStopped) return stoppedInAudit(ctx, statements, e);
-    return Promise.reject(e);
-  };
   if (error) {
     const refused: QueryDecision = { kind: 'refuse', statements, error };
-    return audited instanceof Promise ? audited.then(() => refused, stopped) : refused;
+    return audited instanceof Promise ? afterAudit(ctx, statements, audited, refused) : refused;
   }
-  const masks = statements.flatMap((s) => (s.decision.action === 'mask' ? s.decision.masks : []));
+  const masks = masksOf(statements);
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
   // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix };
-  return audited instanceof Promise ? audited.then(() => forward, stopped) : forward;
+  return audited instanceof Promise ? afterAudit(ctx, statements, audited, forward) : forward;
+}
+
+/**
+ * The decision once a long string's records are written; stopped while they were written: those not
+ * written are recorded as not decided, nothing goes on. (Its closures are made only for such a string,
+ * not for every decision.)
+ */
+function afterAudit(ctx: DecisionContext, statements: DecidedStatement[], audited: Promise<void>, decision: QueryDecision): Promise<QueryDecision> {
+  return audited.then(
+    () => decision,
+    (e: unknown) => (e instanceof SlicesStopped ? stoppedInAudit(ctx, statements, e) : Promise.reject(e)),
+  );
 }

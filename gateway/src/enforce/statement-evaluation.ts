@@ -2,6 +2,7 @@
 // engine's verdict (cached), the read probe of a write and the trigger review, after a pending catalog read.
 
 import { buildPolicyInput } from '../policy/input.ts';
+import { InputKeyMemo } from '../policy/input-key-memo.ts';
 import type { EngineVerdict, PolicyEngine, PolicyInput } from '../policy/types.ts';
 import { inlineEvaluator, type BudgetedVerdict } from '../policy/evaluate.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
@@ -64,7 +65,7 @@ function evaluateOne(
   try {
     const catalog = catalogFacts(parsed.facts, relations, ctx.routines.current());
     const input = buildPolicyInput({ identity: ctx.identity, session: ctx.session, text, protocol, facts: parsed.facts, parameters, catalog });
-    const key = DecisionCache.keyFor(engine, input);
+    const key = DecisionCache.keyFor(engine, input, keyMemoOf(ctx));
     const main = verdictOf(ctx, engine, input, key);
     return main instanceof Promise
       ? main.then(
@@ -75,6 +76,15 @@ function evaluateOne(
   } catch (e) {
     return engineFailed(text, parsed, e);
   }
+}
+
+/** Each session's last decision-cache key (policy/input-key-memo.ts), by its session info (one object per session, kept by every copy of its context). */
+const keyMemos = new WeakMap<DecisionContext['session'], InputKeyMemo>();
+
+function keyMemoOf(ctx: DecisionContext): InputKeyMemo {
+  let memo = keyMemos.get(ctx.session);
+  if (memo === undefined) keyMemos.set(ctx.session, (memo = new InputKeyMemo()));
+  return memo;
 }
 
 // The steps after a verdict are module functions, not closures made per statement.

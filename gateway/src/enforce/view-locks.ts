@@ -12,11 +12,12 @@ export const VIEW_LOCKED_POLICY_ID = 'gatehouse.view_locked';
 
 /** The relations the statement names whose definition, or that of a view they read, is locked. */
 export function lockedViewsNamed(facts: StatementFacts, relations: RelationCatalog): string[] {
-  const out = new Set<string>();
-  for (const t of [...facts.tablesRead, ...facts.tablesWritten]) {
-    if (relations.get(t.qualified)?.definitionLocked === true) out.add(t.qualified);
+  // Runs for every statement: no list or set is made unless a locked view is named.
+  let out: Set<string> | null = null;
+  for (const tables of [facts.tablesRead, facts.tablesWritten]) {
+    for (const t of tables) if (relations.get(t.qualified)?.definitionLocked === true) (out ??= new Set()).add(t.qualified);
   }
-  return [...out].sort();
+  return out === null ? [] : [...out].sort();
 }
 
 export function viewLockedReason(views: readonly string[]): string {

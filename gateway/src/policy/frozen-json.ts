@@ -25,3 +25,11 @@ function deepFrozen(value: object): boolean {
   for (const v of Object.values(value)) if (typeof v === 'object' && v !== null && !deepFrozen(v)) return false;
   return true;
 }
+
+/**
+ * Whether `value` is an object frozen throughout whose JSON frozenJson() has made: it can never
+ * change again (freezing cannot be undone), so the same object always has that JSON.
+ */
+export function isFrozenThroughout(value: object): boolean {
+  return made.has(value);
+}

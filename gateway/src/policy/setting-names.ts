@@ -25,6 +25,8 @@ export type BoundValues = readonly (Buffer | null)[] | 'unbound';
  * "session characteristics"), as statement.setting does.
  */
 export function settingNames(changes: readonly SettingChange[], bound: BoundValues = 'unbound'): string[] {
+  // Most statements set nothing: no set made for them.
+  if (changes.length === 0) return [];
   const names = new Set<string>();
   for (const change of changes) names.add(nameOf(change.name, bound));
   return [...names];

@@ -17,6 +17,19 @@ describe('ParseCache', () => {
     expect(cache.stats()).toMatchObject({ size: 2, evictions: 1, hits: 3, misses: 1 });
   });
 
+  it('moves a hit to the newest end only when it is older than half the capacity (approximate LRU)', () => {
+    const cache = new ParseCache({ capacity: 4 });
+    for (const k of ['a', 'b', 'c', 'd']) cache.set(k, k, outcome());
+    cache.get('c'); // one store younger than the newest: left where it is
+    cache.get('b'); // two stores old: moved to the newest end
+    cache.set('e', 'e', outcome()); // evicts a
+    cache.set('f', 'f', outcome()); // evicts c, which the hit did not move, not d
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('c')).toBeUndefined();
+    for (const k of ['b', 'd', 'e', 'f']) expect(cache.get(k), k).toBeDefined();
+    expect(cache.stats()).toMatchObject({ size: 4, evictions: 2 });
+  });
+
   it('does not store very long texts', () => {
     const cache = new ParseCache({ maxTextLength: 10 });
     const long = 'x'.repeat(11);

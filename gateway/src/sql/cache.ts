@@ -16,15 +16,27 @@ export interface ParseCacheOptions {
   maxTextLength?: number;
 }
 
+/** A stored outcome and the cache's clock when it was stored or last moved to the newest end. */
+interface Entry {
+  outcome: ParseOutcome;
+  at: number;
+}
+
 /**
- * LRU by Map insertion order: a hit is moved to the end, eviction takes the first key. Stored
- * outcomes are deep-frozen because every caller shares them: a mutation would change the facts
- * later statements are judged on.
+ * LRU by Map insertion order, approximately (as enforce/decision-cache.ts): a hit on an entry older
+ * than half the capacity in stores and moves is moved to the end; eviction takes the first key. A hit
+ * on a younger one stays where it is: it is far from eviction, and the move (a Map delete and set of
+ * the text key) cost more than the lookup on every extended Parse and Execute. Stored outcomes are
+ * deep-frozen because every caller shares them: a mutation would change the facts later statements
+ * are judged on.
  */
 export class ParseCache {
   readonly capacity: number;
   readonly maxTextLength: number;
-  private readonly map = new Map<string, ParseOutcome>();
+  private readonly map = new Map<string, Entry>();
+  /** Counts stores and moves: an entry's age in them tells whether a hit must move it. */
+  private clock = 0;
+  private readonly moveAge: number;
   private hits = 0;
   private misses = 0;
   private evictions = 0;
@@ -32,6 +44,7 @@ export class ParseCache {
   constructor(options: ParseCacheOptions = {}) {
     this.capacity = options.capacity ?? 5_000;
     this.maxTextLength = options.maxTextLength ?? 16_384;
+    this.moveAge = Math.max(1, this.capacity >> 1);
   }
 
   static key(text: string, searchPath: readonly string[]): string {
@@ -46,16 +59,20 @@ export class ParseCache {
       return undefined;
     }
     this.hits++;
-    this.map.delete(key);
-    this.map.set(key, hit);
-    return hit;
+    if (this.clock - hit.at >= this.moveAge) {
+      this.map.delete(key);
+      this.map.set(key, hit);
+      hit.at = ++this.clock;
+    }
+    return hit.outcome;
   }
 
   /** Freezes, stores and returns the outcome; texts over maxTextLength are frozen but not stored. */
   set(key: string, text: string, outcome: ParseOutcome): ParseOutcome {
     deepFreeze(outcome);
     if (text.length > this.maxTextLength) return outcome;
-    this.map.set(key, outcome);
+    this.map.delete(key);
+    this.map.set(key, { outcome, at: ++this.clock });
     if (this.map.size > this.capacity) {
       const oldest = this.map.keys().next();
       if (oldest.done !== true) {

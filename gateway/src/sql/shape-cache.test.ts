@@ -57,6 +57,14 @@ describe('statements that differ only in literal values', () => {
     expect(shapeCacheStats().hits).toBe(1);
   });
 
+  it('with blanks around the statement get the text and facts a fresh parse gives', () => {
+    analyzeQuery('SELECT name FROM t WHERE id = 1');
+    for (const blank of [' ', '\t', '\n', '\u000b', '\u000c', '\r']) {
+      const s = expectSameAsParsed(`${blank}SELECT name FROM t WHERE id = 2${blank}`);
+      expect(s.text).toBe('SELECT name FROM t WHERE id = 2');
+    }
+  });
+
   it('share across literal types and non-ASCII values', () => {
     analyzeQuery("SELECT id FROM t WHERE a = 1 AND b = 'x'");
     expectSameAsParsed("SELECT id FROM t WHERE a = 'é😀' AND b = E'y\\'z'");

@@ -31,16 +31,28 @@ export interface ShapeCacheStats {
 /** The words that make a LIMIT constant null (LIMIT NULL, LIMIT ALL), anywhere in a text. */
 const NULL_LIMIT_WORD = /\b(?:null|all)\b/i;
 
+/** A key's entry and the cache's clock when the key was filed or last moved to the newest end. */
+interface Slot {
+  entry: ShapeEntry;
+  at: number;
+}
+
 export class ShapeCache {
-  private readonly map = new Map<string, ShapeEntry>();
+  private readonly map = new Map<string, Slot>();
+  /** Counts keys filed and moved: a key's age in them tells whether a hit must move it (see reuse). */
+  private clock = 0;
   private hits = 0;
   private quickHits = 0;
   private misses = 0;
 
+  private readonly moveAge: number;
+
   constructor(
     readonly capacity = 5_000,
     readonly maxTextLength = 16_384,
-  ) {}
+  ) {
+    this.moveAge = Math.max(1, capacity >> 1);
+  }
 
   /**
    * The shape of a query string, or null when it has none worth sharing: too long, unparsable, or
@@ -65,8 +77,9 @@ export class ShapeCache {
    * `quick`: the key is a quick shape, whose miss is not counted (the normalized shape is asked next).
    */
   reuse(shapeKey: string, text: string, quick = false): ParseOutcome | null {
-    const entry = this.map.get(shapeKey);
-    if (entry === undefined || entry.kind === 'unshared') {
+    const slot = this.map.get(shapeKey);
+    const entry = slot?.entry;
+    if (slot === undefined || entry === undefined || entry.kind === 'unshared') {
       if (!quick) this.misses++;
       return null;
     }
@@ -76,7 +89,7 @@ export class ShapeCache {
       end >= entry.prefix.length &&
       text.startsWith(entry.prefix) &&
       text.endsWith(entry.suffix) &&
-      statement.trim() === statement &&
+      !startsOrEndsBlank(statement) &&
       // has_limit was true: this LIMIT constant must not be NULL or ALL either.
       !(entry.limitConstant && NULL_LIMIT_WORD.test(text));
     if (!fits) {
@@ -85,8 +98,14 @@ export class ShapeCache {
     }
     this.hits++;
     if (quick) this.quickHits++;
-    this.map.delete(shapeKey);
-    this.map.set(shapeKey, entry);
+    // Least recently used, approximately (as enforce/decision-cache.ts): a key among the newer half
+    // of those filed and moved is far from eviction, and moving it on every hit (a Map delete and set)
+    // cost more than the lookup itself.
+    if (this.clock - slot.at >= this.moveAge) {
+      this.map.delete(shapeKey);
+      this.map.set(shapeKey, slot);
+      slot.at = ++this.clock;
+    }
     // Frozen like every cached outcome: callers share the facts.
     const statements: ParsedStatement[] = [Object.freeze({ text: statement, facts: entry.facts, shape: entry.statementShape })];
     Object.freeze(statements);
@@ -96,7 +115,7 @@ export class ShapeCache {
   /** Records what a parsed (and frozen) outcome of `text` says about its shape. */
   remember(shapeKey: string, text: string, outcome: ParseOutcome, dependence: readonly LiteralDependence[]): void {
     if (this.map.has(shapeKey)) return;
-    this.map.set(shapeKey, entryFor(text, outcome, dependence));
+    this.map.set(shapeKey, { entry: entryFor(text, outcome, dependence), at: ++this.clock });
     this.evictBeyondCapacity();
   }
 
@@ -106,9 +125,9 @@ export class ShapeCache {
    * quick shape have one normalized shape.
    */
   alias(quickKey: string, shapeKey: string): void {
-    const entry = this.map.get(shapeKey);
-    if (entry === undefined || this.map.has(quickKey)) return;
-    this.map.set(quickKey, entry);
+    const slot = this.map.get(shapeKey);
+    if (slot === undefined || this.map.has(quickKey)) return;
+    this.map.set(quickKey, { entry: slot.entry, at: ++this.clock });
     this.evictBeyondCapacity();
   }
 
@@ -127,6 +146,19 @@ export class ShapeCache {
   stats(): ShapeCacheStats {
     return { size: this.map.size, capacity: this.capacity, hits: this.hits, quickHits: this.quickHits, misses: this.misses };
   }
+}
+
+/** Whether a text starts or ends with what String.prototype.trim removes (tested without a copy). */
+function startsOrEndsBlank(text: string): boolean {
+  if (text.length === 0) return false;
+  return isTrimmed(text.charCodeAt(0)) || isTrimmed(text.charCodeAt(text.length - 1));
+}
+
+/** ECMAScript WhiteSpace and LineTerminator: what trim() removes. */
+function isTrimmed(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 function entryFor(text: string, outcome: ParseOutcome, dependence: readonly LiteralDependence[]): ShapeEntry {
