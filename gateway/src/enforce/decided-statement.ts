@@ -5,6 +5,7 @@ import type { GatehouseError } from '../errors.ts';
 import type { Decision, EngineVerdict, MaskRule, PolicyEngine, PolicyInput } from '../policy/types.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
 import type { AppliedMask } from './mask-applied.ts';
+import type { FunctionPin } from './function-pins.ts';
 import type { LockPrefix } from './lock-prefix.ts';
 import type { ReadProbe } from './write-probe.ts';
 import type { SubjectPlan } from './hidden-subjects.ts';
@@ -48,9 +49,10 @@ export type QueryDecision =
   /**
    * `forwardText`: the query string to send upstream in place of the client's (masks at the source), or
    * null to send it as it is. `lockPrefix`: for a simple Query, the LOCK statements to send ahead of it
-   * (enforce/lock-prefix.ts), or null.
+   * (enforce/lock-prefix.ts), or null. `functionPins`: for a simple Query, the trigger functions its writes
+   * under a mask rely on, checked after them in their transaction (enforce/function-pins.ts); absent: none.
    */
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null; lockPrefix: LockPrefix | null }
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null; lockPrefix: LockPrefix | null; functionPins?: FunctionPin[] }
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError };
 
 /**
