@@ -23,12 +23,15 @@ export interface LockAnswerSink {
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void;
 }
 
-/** The DO block's Close (of the session's last one), Parse, Bind, Execute and Closes under a reserved name, and its pending entry. */
-export function lockAheadMessages(name: string, prefix: LockPrefix, ctx: ResultContext | null, sql: string): { messages: Buffer[]; expect: Pending } {
+/**
+ * The DO block's Close (of the session's last one), Parse, Bind, Execute and Closes under a reserved name, and its
+ * pending entry. `patient`: a write released after its approval, whose block tries again briefly (enforce/lock-ahead.ts).
+ */
+export function lockAheadMessages(name: string, prefix: LockPrefix, ctx: ResultContext | null, sql: string, patient = false): { messages: Buffer[]; expect: Pending } {
   return {
     messages: [
       encodeClose('S', name),
-      encodeParse({ name, sql: lockBlockSql(prefix), paramTypes: [] }),
+      encodeParse({ name, sql: lockBlockSql(prefix, patient), paramTypes: [] }),
       encodeBind({ portal: name, statement: name, paramFormats: [], params: [], resultFormats: [] }),
       encodeExecute(name, 0),
       encodeClose('P', name),
