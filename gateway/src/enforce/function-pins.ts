@@ -33,6 +33,9 @@ const SYSTEM_SCHEMAS = ['pg_catalog.', 'information_schema.'];
  */
 export function functionPinsOf(statements: readonly DecidedStatement[], relations: RelationCatalog | null): FunctionPin[] {
   if (relations === null) return [];
+  // COPY ... FROM STDIN: its CopyInResponse must reach the client before the check could answer, so the
+  // string's output cannot be held; such strings are not checked (docs/data-path.md).
+  if (statements.some((s) => s.input?.statement.copy?.direction === 'from')) return [];
   const out: FunctionPin[] = [];
   const seen = new Set<string>();
   for (const s of statements) {
