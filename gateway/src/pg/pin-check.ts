@@ -1,7 +1,7 @@
 // The check appended to a simple Query whose write under a mask fires reviewed trigger functions
 // (enforce/function-pins.ts; red-team round 18b, R18b-3), and its answers. A DO block after the client's
 // last statement, in the same transaction (a string of several statements runs in one implicit block, or
-// in the client's explicit one), fails (55000) when a trigger's function is not the definition the write
+// in the client's explicit one), fails (SQLSTATE GH001, shown as Gatehouse's 55000) when a trigger's function is not the definition the write
 // was decided on: its pg_proc row has another digest, or a newer version of it committed (the row's xmax:
 // under REPEATABLE READ the query sees the row of the transaction's snapshot, while the trigger fired the
 // newest committed one). The failure fails the transaction, so the write never commits; and every message
@@ -21,6 +21,13 @@ export interface PinCheckHost {
   readonly clientOutput: { holdClient(): void; releaseHeld(): void; dropHeld(): void };
   auditRefusedUnrun(sql: string, error: GatehouseError, reason: string): void;
 }
+
+/**
+ * The SQLSTATE the check raises: a class of its own, so that its failure is told apart from an error the
+ * server raises after the client's last statement otherwise (a deferred constraint trigger at the implicit
+ * COMMIT: PostgreSQL commits before the last statement's CommandComplete, so the check's never comes).
+ */
+export const PIN_CHANGED = 'GH001';
 
 const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
@@ -43,7 +50,7 @@ export function pinCheckSql(pins: readonly FunctionPin[]): string {
   LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang
  WHERE p.oid IS NULL OR ${FUNCTION_DIGEST} IS DISTINCT FROM w.digest
     OR (p.xmax::text <> '0' AND pg_catalog.pg_xact_status(${FULL_XMAX}) = 'committed'))
-THEN RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF; END`;
+THEN RAISE EXCEPTION USING ERRCODE = '${PIN_CHANGED}', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF; END`;
   let tag = 'gatehouse_pin';
   for (let i = 0; body.includes(`$${tag}$`); i++) tag = `gatehouse_pin${i}`;
   return `DO $${tag}$${body}$${tag}$`;
@@ -98,8 +105,12 @@ export function pinCheckFailed(s: PinCheckHost, ctx: ResultContext, fields: Read
     s.clientOutput.releaseHeld();
     return false;
   }
+  // After every client statement: the check failed, or it passed and the implicit COMMIT failed (a deferred
+  // constraint trigger), or the check itself could not run (a timeout). The transaction failed either way;
+  // nothing held is shown (PostgreSQL too sends no CommandComplete for a statement whose COMMIT failed).
   s.clientOutput.dropHeld();
-  const error = pinChangedRefusal(check.pins, ctx.statements[0]?.decision.id, fields['C'] === '55000' ? 'a function is not the definition decided on' : `${fields['C'] ?? ''} ${fields['M'] ?? ''}`.trim(), fields['C'] === '55000');
+  if (fields['C'] !== PIN_CHANGED) return false; // the server's error goes to the client as usual
+  const error = pinChangedRefusal(check.pins, ctx.statements[0]?.decision.id, 'a function is not the definition decided on', true);
   s.emit(errorMessageFor(error));
   s.auditRefusedUnrun(ctx.statements.map((st) => st.text).join(';\n'), error, error.message);
   return true;
