@@ -178,6 +178,38 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
     expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
   });
 
+  // An approved write's locks are taken only at its release (its DO block goes up with its Parse and Bind):
+  // another transaction's short lock on the table at that moment made it fail at once with 55P03 although a
+  // human had approved it. The block now tries again for about 2 s (NOWAIT each time: it never queues).
+  it('an approved write released while another transaction briefly holds its table waits for the lock and runs (not 55P03)', async () => {
+    const lead = await t.token('lw6-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    const holder = new pg.Client({ connectionString: t.upstreamUrl });
+    await holder.connect();
+    try {
+      w.send(serialize.parse({ text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2' }), serialize.bind({ values: ['555-0707'] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync());
+      const request = await pendingRequest(t.gw.adminPort!, lead, 'SET phone = $1');
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${PATIENTS} IN SHARE MODE`); // conflicts with the write's ROW EXCLUSIVE
+      expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      // Released: its block now retries for the lock (nothing held, nothing queued between tries). Then the lock goes.
+      let answered = false;
+      const answer = w.untilReady(1).then((g) => ((answered = true), g));
+      await until(direct, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'DO $gatehouse$DECLARE tries%'`, () => answered);
+      await holder.query('COMMIT');
+      const [notice, ...gh] = (await answer)[0]!;
+      expect((notice as { message?: string }).message).toMatch(/^Gatehouse is holding this statement for approval/);
+      expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
+      expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).toBe('555-0707');
+    } finally {
+      w.close();
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  });
+
   it('a write held for approval and denied: no lock during the wait, and the client sees its Parse and Bind answered, then the refusal', async () => {
     const { lock, gh } = await heldWrite('deny');
     expect(lock).toBeNull();

@@ -20,12 +20,15 @@
 //   and may be executed, so last4 columns came back whole and hash columns unhashed. Fixed: they count
 //   only when they and their schema belong to gatehouse_mask_owner or a superuser
 //   (pg/mask-function-query.ts).
-// R18b-3 (medium, open; needs DDL on the server): the pinned definition is checked when the write is
-//   decided, but nothing keeps the function from being replaced before the trigger fires
+// R18b-3 (medium, fixed for simple Queries; needs DDL on the server): the pinned definition is checked
+//   when the write is decided, but nothing keeps the function from being replaced before the trigger fires
 //   (CREATE OR REPLACE FUNCTION takes no lock the lock prefix meets). A write that waits for a row lock
 //   held by another transaction, in a session that has not fired the trigger yet, runs the body put
 //   there during the wait; the new body copies the stored secret into a column the writer reads
-//   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.)
+//   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.) Fixed: a
+//   check appended to the Query, in the write's transaction, fails it (55000) when a trigger's pg_proc
+//   row is not the one decided on, and the write's results are held until it passes (pg/pin-check.ts).
+//   Not for the extended protocol (docs/data-path.md).
 // R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
 //   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
 //   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
@@ -245,38 +248,66 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R18b-3: the definition is checked when the write is decided; PostgreSQL looks the function up
     // when the trigger fires. A write that waits for a row lock fires whatever body is there by then.
-    it.fails('R18b-3: a pinned trigger function replaced while the write waits for a row lock does not run unreviewed', async () => {
-      const holder = new pg.Client({ connectionString: url });
-      const ddl = new pg.Client({ connectionString: url });
-      // A session that has not run the trigger yet (each client has its own upstream backend): its backend
-      // looks the function up when it first fires, after the wait.
-      const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
-      try {
-        await holder.connect();
-        await ddl.connect();
-        await rowsOf(holder, 'BEGIN');
-        await rowsOf(holder, 'SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
-        await codeOf('BEGIN', fresh);
-        const update = codeOf("UPDATE clinical.r18b_kept SET note = 'z' WHERE id = 1", fresh);
-        // Decided, checked and sent: it now waits on the server for the row.
-        for (let i = 0; i < 500; i++) {
-          if ((await rowsOf(ddl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r18b_kept SET note%'")).length === 1) break;
-          await new Promise((r) => setTimeout(r, 20));
+    // Fixed: a check in the write's transaction, after it, fails it (55000) and withholds what it returned
+    // (pg/pin-check.ts). Three ways to read the replaced body's work: a later SELECT in the block (READ
+    // COMMITTED), RETURNING under REPEATABLE READ (the transaction's snapshot still shows the old pg_proc
+    // row: the check reads its xmax), and RETURNING in autocommit (the write must not commit either).
+    for (const variant of ['read committed, a later SELECT', 'repeatable read, RETURNING', 'autocommit, RETURNING'] as const) {
+      it(`R18b-3: a pinned trigger function replaced while the write waits for a row lock does not run unreviewed (${variant})`, async () => {
+        const holder = new pg.Client({ connectionString: url });
+        const ddl = new pg.Client({ connectionString: url });
+        // A session that has not run the trigger yet (each client has its own upstream backend): its backend
+        // looks the function up when it first fires, after the wait.
+        const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+        try {
+          await holder.connect();
+          await ddl.connect();
+          await rowsOf(holder, 'BEGIN');
+          await rowsOf(holder, 'SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
+          if (variant === 'read committed, a later SELECT') await codeOf('BEGIN', fresh);
+          if (variant === 'repeatable read, RETURNING') await codeOf('BEGIN ISOLATION LEVEL REPEATABLE READ', fresh);
+          const returning = variant === 'read committed, a later SELECT' ? '' : ' RETURNING note';
+          const update = fresh.query(`UPDATE clinical.r18b_kept SET note = 'z' WHERE id = 1${returning}`).then(
+            (r) => ({ code: null, rows: r.rows as unknown[] }),
+            (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] as unknown[], message: e.message }),
+          );
+          // Decided, checked and sent: it now waits on the server for the row.
+          for (let i = 0; i < 500; i++) {
+            if ((await rowsOf(ddl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r18b_kept SET note%'")).length === 1) break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          await rowsOf(ddl, REPLACED);
+          await rowsOf(holder, 'COMMIT');
+          const done = await update;
+          const later = variant === 'read committed, a later SELECT' ? await rowsOf(fresh, 'SELECT note FROM clinical.r18b_kept WHERE id = 1') : [];
+          await codeOf('ROLLBACK', fresh);
+          // Without the check the UPDATE runs once the row is free and fires the replaced body, which copies
+          // the stored secret into note: returned, read back, or committed.
+          expect(JSON.stringify([done.rows, later]), `UPDATE: ${done.code ?? 'ran'}`).not.toContain(SECRET);
+          expect(done.code).toBe('55000');
+          expect((done as { message?: string }).message).toContain('clinical.r18b_keep_history) was replaced or altered on the server while the write ran');
+          // Nothing committed: the stored row is as before.
+          expect((await direct.query('SELECT note FROM clinical.r18b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        } finally {
+          await holder.query('ROLLBACK').catch(() => undefined);
+          await ddl.query(ORIGINAL).catch(() => undefined);
+          await holder.end().catch(() => undefined);
+          await ddl.end().catch(() => undefined);
+          await fresh.end().catch(() => undefined);
         }
-        await rowsOf(ddl, REPLACED);
-        await rowsOf(holder, 'COMMIT');
-        const code = await update;
-        const rows = await rowsOf(fresh, 'SELECT note FROM clinical.r18b_kept WHERE id = 1');
-        await codeOf('ROLLBACK', fresh);
-        // Deterministic: the UPDATE runs once the row is free and fires the replaced body, which copies the
-        // stored secret into note.
-        expect(JSON.stringify(rows), `UPDATE: ${code ?? 'ran'}`).not.toContain(SECRET);
+      });
+    }
+
+    it('R18b-3: a write firing the pinned function unchanged runs, returns its rows and commits (the check passes)', async () => {
+      try {
+        expect((await writer.query("UPDATE clinical.r18b_kept SET note = 'ok' WHERE id = 1 RETURNING id, note")).rows).toEqual([{ id: 1, note: 'ok' }]);
+        expect((await direct.query('SELECT note FROM clinical.r18b_kept WHERE id = 1')).rows).toEqual([{ note: 'ok' }]);
+        // A string with transaction control after such a write could commit before the check: refused, nothing run.
+        expect(await codeOf("UPDATE clinical.r18b_kept SET note = 'no' WHERE id = 1; COMMIT")).toBe('0A000');
+        expect((await direct.query('SELECT note FROM clinical.r18b_kept WHERE id = 1')).rows).toEqual([{ note: 'ok' }]);
       } finally {
-        await holder.query('ROLLBACK').catch(() => undefined);
-        await ddl.query(ORIGINAL).catch(() => undefined);
-        await holder.end().catch(() => undefined);
-        await ddl.end().catch(() => undefined);
-        await fresh.end().catch(() => undefined);
+        await direct.query("UPDATE clinical.r18b_kept SET note = 'n' WHERE id = 1");
+        await direct.query('TRUNCATE public.r18b_history');
       }
     });
   });

@@ -48,9 +48,10 @@ export type QueryDecision =
   /**
    * `forwardText`: the query string to send upstream in place of the client's (masks at the source), or
    * null to send it as it is. `lockPrefix`: for a simple Query, the LOCK statements to send ahead of it
-   * (enforce/lock-prefix.ts), or null.
+   * (enforce/lock-prefix.ts), or null. `functionPins`: for a simple Query, the trigger functions its writes
+   * under a mask rely on, checked after them in their transaction (enforce/function-pins.ts); absent: none.
    */
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null; lockPrefix: LockPrefix | null }
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; forwardText: string | null; lockPrefix: LockPrefix | null; functionPins?: FunctionPin[] }
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError };
 
 /**
@@ -75,4 +76,14 @@ export function currentEngineOrNull(ctx: Pick<DecisionContext, 'engines'>): Poli
   } catch {
     return null;
   }
+}
+
+/** One trigger a write can fire and the definition digest of its function when the write was decided (enforce/function-pins.ts). */
+export interface FunctionPin {
+  /** The oid of the relation the trigger is on. */
+  relation: number;
+  trigger: string;
+  /** "schema.name" of the function, for messages. */
+  function: string;
+  digest: string;
 }

@@ -9,6 +9,7 @@ import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
+import { functionPinsOf, pinsPastTransactionEnd } from './function-pins.ts';
 import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-prefix.ts';
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -229,6 +230,8 @@ function concludeDecision(
     // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
     const past = relationsPastLocks(parsed, relations);
     if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
+    // A write relying on a pinned trigger function followed by transaction control: its check could not come before the end (R18b-3).
+    error ??= pinsPastTransactionEnd(statements, relations, statements[0]?.decision.id);
   }
   for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;
@@ -248,7 +251,9 @@ function concludeDecision(
   // The relations the lock check looked at, locked from the string's start (red-team round 15, R15-1).
   // Extended protocol: nothing is prepended (25P01 outside a block); a pipelined message gets a DO block (enforce/lock-ahead.ts).
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
-  const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix };
+  // The trigger functions its writes under a mask fire, checked after them in their transaction (R18b-3).
+  const pins = parsed !== null ? functionPinsOf(statements, relations) : [];
+  const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix, ...(pins.length > 0 ? { functionPins: pins } : {}) };
   return audited instanceof Promise ? afterAudit(ctx, statements, audited, forward) : forward;
 }
 

@@ -86,7 +86,7 @@ export function reachedRelations(inputs: readonly PolicyInput[], relations: Rela
  * that reads something masked (the horizon probe, enforce/statement-evaluation.ts): a rule or trigger
  * created on the server after the snapshot on a table it reads unmasked runs raw too (R17a-3).
  */
-function checked(s: CheckedStatement): boolean {
+export function checked(s: CheckedStatement): boolean {
   if (s.decision.action === 'deny') return false;
   return maySeeMasks(s) || (s.triggerReview?.identity === 'masked' && (s.input?.statement.tables_written ?? []).length > 0);
 }

@@ -14,6 +14,14 @@ describe('lockBlockSql: the prefix as a DO block (enforce/lock-ahead.ts)', () =>
     expect(sql.startsWith('DO $gatehouse1$BEGIN ')).toBe(true);
     expect(sql.endsWith('END$gatehouse1$')).toBe(true);
   });
+
+  it('for a write released after its approval, tries the NOWAIT locks again on 55P03, a bounded number of times, then raises it', () => {
+    const sql = lockBlockSql(prefix('LOCK TABLE "public"."t" IN ROW EXCLUSIVE MODE NOWAIT; '), true);
+    expect(sql).toBe(
+      'DO $gatehouse$DECLARE tries integer := 0; BEGIN LOOP BEGIN LOCK TABLE "public"."t" IN ROW EXCLUSIVE MODE NOWAIT; EXIT; ' +
+        'EXCEPTION WHEN lock_not_available THEN tries := tries + 1; IF tries >= 40 THEN RAISE; END IF; PERFORM pg_catalog.pg_sleep(0.05); END; END LOOP; END$gatehouse$',
+    );
+  });
 });
 
 describe('lockFailedFields: a LOCK of Gatehouse\'s that failed says so', () => {

@@ -13,13 +13,29 @@ import { lockPrefixFor, type LockPrefix } from './lock-prefix.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 
 /**
- * `DO $tag$BEGIN LOCK TABLE ... NOWAIT; END$tag$` for the prefix, with a dollar-quote tag that does not
- * occur in its text (a quoted relation name may hold any characters).
+ * How long, at most, the DO block of a write released after an approval tries again for locks another
+ * transaction holds (40 tries, 50 ms apart: about 2 s). A human approved the write; a transient lock held
+ * elsewhere at that moment (an autovacuum's, a short DDL) should not refuse it. Each try is NOWAIT, so it
+ * never queues in the server's lock queue (no other session waits behind it) and holds nothing between
+ * tries (a failed LOCK's subtransaction is rolled back); past the last try it fails with 55P03 as before.
  */
-export function lockBlockSql(prefix: LockPrefix): string {
+export const RELEASE_LOCK_TRIES = 40;
+export const RELEASE_LOCK_PAUSE_S = 0.05;
+
+/**
+ * `DO $tag$BEGIN LOCK TABLE ... NOWAIT; END$tag$` for the prefix, with a dollar-quote tag that does not
+ * occur in its text (a quoted relation name may hold any characters). `patient`: the LOCKs are tried
+ * again on 55P03 (RELEASE_LOCK_TRIES), for a write released after its approval.
+ */
+export function lockBlockSql(prefix: LockPrefix, patient = false): string {
   let tag = 'gatehouse';
   for (let i = 0; prefix.text.includes(`$${tag}$`); i++) tag = `gatehouse${i}`;
-  return `DO $${tag}$BEGIN ${prefix.text}END$${tag}$`;
+  if (!patient) return `DO $${tag}$BEGIN ${prefix.text}END$${tag}$`;
+  return (
+    `DO $${tag}$DECLARE tries integer := 0; BEGIN LOOP BEGIN ${prefix.text}EXIT; ` +
+    `EXCEPTION WHEN lock_not_available THEN tries := tries + 1; IF tries >= ${RELEASE_LOCK_TRIES} THEN RAISE; END IF; ` +
+    `PERFORM pg_catalog.pg_sleep(${RELEASE_LOCK_PAUSE_S}); END; END LOOP; END$${tag}$`
+  );
 }
 
 /**

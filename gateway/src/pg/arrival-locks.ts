@@ -131,7 +131,9 @@ export class ArrivalLocks {
   /** `failed`: the server is certainly in a failed block when it reads the message (pg/failed-block.ts, true only with nothing in flight). */
   private send(prefix: LockPrefix | null, statement: PreparedStatement, ctx: ResultContext | null, failed = this.host.inFailedBlock()): void {
     if (prefix === null || failed) return;
-    const { messages, expect } = lockAheadMessages(this.blocks.use(prefix), prefix, ctx, statement.sql);
+    // An approved write's block goes up only at its release (held with its Parse and Bind): a lock held
+    // elsewhere at that moment is waited for briefly, never queued for (enforce/lock-ahead.ts lockBlockSql).
+    const { messages, expect } = lockAheadMessages(this.blocks.use(prefix, statement.awaitsApproval === true), prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);
     this.lockedFor = statement;

@@ -46,9 +46,13 @@ export class LockStatements {
   /** `name`: the session's reserved name (its portal; statements are `name` + a number, the one-shot one `name`). */
   constructor(private readonly name: string) {}
 
-  use(prefix: LockPrefix): LockBlockUse {
-    const entry = this.entry(prefix);
-    if (entry === null) return this.oneShot(prefix);
+  /**
+   * `patient`: a write released after its approval, whose block tries its locks again briefly
+   * (enforce/lock-ahead.ts lockBlockSql): rare, so sent one-shot, never prepared.
+   */
+  use(prefix: LockPrefix, patient = false): LockBlockUse {
+    const entry = patient ? null : this.entry(prefix);
+    if (entry === null) return this.oneShot(prefix, patient);
     const lost = (): void => {
       entry.ready = false;
       entry.generation++;
@@ -93,11 +97,11 @@ export class LockStatements {
    * prepared when its Execute failed (the server skipped its Closes with the client's messages to the Sync):
    * one name, so at most one is ever left (red-team round 17b, R17b-3).
    */
-  private oneShot(prefix: LockPrefix): LockBlockUse {
+  private oneShot(prefix: LockPrefix, patient: boolean): LockBlockUse {
     const n = this.name;
     const messages = [
       encodeClose('S', n),
-      encodeParse({ name: n, sql: lockBlockSql(prefix), paramTypes: [] }),
+      encodeParse({ name: n, sql: lockBlockSql(prefix, patient), paramTypes: [] }),
       encodeBind({ portal: n, statement: n, paramFormats: [], params: [], resultFormats: [] }),
       encodeExecute(n, 0),
       encodeClose('P', n),

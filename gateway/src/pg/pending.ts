@@ -5,6 +5,7 @@
 // skipsUntilSync) and says which responses each entry can produce (see canProduce).
 
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
+import type { FunctionPin } from '../enforce/function-pins.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import { BE } from '../wire/message-types.ts';
 import type { DetectionCounts, Detector } from '../enforce/content-detectors.ts';
@@ -79,6 +80,14 @@ export interface ResultContext {
    * is theirs, not a statement's. Absent: none sent.
    */
   lockPrefix?: { prefix: LockPrefix; left: number };
+  /** The check appended after the client's statements (pg/pin-check.ts), when a write fires pinned trigger functions. */
+  pinCheck?: PinCheck;
+}
+
+/** A Query's pin check: `armed` until its first answer, `holding` its output, `done` once answered. */
+export interface PinCheck {
+  pins: readonly FunctionPin[];
+  state: 'armed' | 'holding' | 'done';
 }
 
 /** A new context for statements whose results are about to flow back. */

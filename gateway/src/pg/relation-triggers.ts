@@ -9,7 +9,7 @@ import type { TriggerInfo } from '../enforce/relation-catalog.ts';
  * `CREATE OR REPLACE FUNCTION` or `ALTER FUNCTION` after a review changes it (enforce/trigger-review.ts).
  * Each part is length-prefixed, so no two definitions hash the same text.
  */
-const FUNCTION_DIGEST = `'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat(
+export const FUNCTION_DIGEST = `'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat(
       pg_catalog.length(l.lanname), ':', l.lanname, pg_catalog.length(p.proowner::pg_catalog.regrole::text), ':', p.proowner::pg_catalog.regrole::text, p.prosecdef::text, ':',
       pg_catalog.length(coalesce(p.proconfig::text, '')), ':', coalesce(p.proconfig::text, ''),
       pg_catalog.length(coalesce(p.probin, '')), ':', coalesce(p.probin, ''), pg_catalog.length(p.prosrc), ':', p.prosrc), 'UTF8')), 'hex')`;

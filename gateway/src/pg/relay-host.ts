@@ -16,9 +16,10 @@ import type { FailedBlock } from './failed-block.ts';
 import type { GuardedSession } from './parameter-status-guard.ts';
 import type { LockAnswerSink } from './lock-answers.ts';
 import type { PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
+import type { PinCheckHost } from './pin-check.ts';
 import type { PortalTable } from './portal-table.ts';
 
-export interface RelayHost extends GuardedSession, LockAnswerSink {
+export interface RelayHost extends GuardedSession, LockAnswerSink, PinCheckHost {
   readonly pending: PendingQueue;
   readonly statements: Map<string, PreparedStatement>;
   readonly portals: PortalTable;

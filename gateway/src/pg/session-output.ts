@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { SessionRecorder } from '../audit/session-recording.ts';
 import type { DecisionContext } from '../enforce/decision-context.ts';
 import type { Frame } from '../wire/framer.ts';
+import { ClientHold } from './client-hold.ts';
 import { OutputBatch, writeGathered } from './output-batch.ts';
 
 /** Client bytes buffered unprocessed while a statement waits, beyond which the client is not read. */
@@ -50,15 +51,33 @@ export class SessionOutput {
   /** A flush of both batches is queued to run when this turn's work is done (flushSoon). */
   private flushQueued = false;
 
+  /** Output held back until a check allows it (pg/client-hold.ts, pg/pin-check.ts). */
+  private readonly held = new ClientHold();
+
   constructor(private readonly host: OutputHost) {}
 
+  /** From now on the client's output is held: releaseHeld sends it, dropHeld discards it. */
+  holdClient(): void {
+    this.held.start();
+  }
+
+  releaseHeld(): void {
+    for (const m of this.held.take()) this.emit(m);
+  }
+
+  dropHeld(): void {
+    this.held.take();
+  }
+
   emit(message: Buffer): void {
+    if (this.held.active) return this.held.push(message);
     this.toClient.push(message);
     this.host.deps.recorder?.clientMessage(message);
   }
 
   /** Relays a server message as received (a view of its chunk when the framer made no copy). */
   emitFrame(frame: Frame): void {
+    if (this.held.active) return this.held.push(frame.raw);
     if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.toClient.pushSlice(frame.chunk, frame.at, frame.size);
     else this.toClient.push(frame.raw);
     this.host.deps.recorder?.clientMessage(frame.raw);

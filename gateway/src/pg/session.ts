@@ -28,6 +28,7 @@ import { CopyInTracker } from './copy-in.ts';
 import { FailedBlock } from './failed-block.ts';
 import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstreamLostMessage } from './session-fatal.ts';
 import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
+import { withPinCheck } from './pin-check.ts';
 import { bindUpstream, closeUpstream, describeUpstream, executeUpstream, queryUpstream, unknownStatement } from './upstream-messages.ts';
 import { oversizedText, oversizedTextKeep, type StatementLimits } from './statement-limits.ts';
 import { admit, cancelledWait, decideText, limitRefused } from './statement-admission.ts';
@@ -152,6 +153,10 @@ export class Session {
 
   emit(message: Buffer): void {
     this.out.emit(message);
+  }
+
+  get clientOutput(): SessionOutput {
+    return this.out; // its holdClient, releaseHeld, dropHeld (pg/pin-check.ts)
   }
 
   emitFrame(frame: Frame): void {
@@ -427,7 +432,7 @@ export class Session {
     const ctx = newResultContext(d.statements, d.masks);
     const prefix = d.lockPrefix;
     if (prefix !== null) ctx.lockPrefix = { prefix, left: prefix.statements };
-    this.forward(queryUpstream(raw, d.forwardText, prefix), { kind: 'query', ctx });
+    this.forward(withPinCheck(queryUpstream(raw, d.forwardText, prefix), ctx, d.functionPins), { kind: 'query', ctx });
     for (const name of d.cursors) this.portals.noteDeclared(name);
     this.noteSearchPathEffects(d.statements);
     this.probeSearchPathIfStale();

@@ -5,6 +5,7 @@
 
 import type { DecisionContext, DecidedStatement, QueryDecision } from '../enforce/decision-point.ts';
 import { decideQuery } from '../enforce/decision-point.ts';
+import type { FunctionPin } from '../enforce/function-pins.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
@@ -17,7 +18,7 @@ import type { SliceStop } from '../work-slices.ts';
 /** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
 export type Admission =
   | { kind: 'refuse'; statements: DecidedStatement[]; error: GatehouseError; pathUnknown: boolean }
-  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null };
+  | { kind: 'forward'; statements: DecidedStatement[]; masks: MaskRule[]; cursors: string[]; forwardText: string | null; lockPrefix: LockPrefix | null; functionPins?: FunctionPin[] };
 
 /** What deciding needs of the session. */
 export interface DecidingDeps {
@@ -84,5 +85,5 @@ export function admit(d: QueryDecision, searchPath: Pick<SearchPathTracker, 'unr
   if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
   const cursors = cursorsDeclared(d.statements);
   if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
-  return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix };
+  return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix, ...(d.functionPins !== undefined ? { functionPins: d.functionPins } : {}) };
 }

@@ -30,6 +30,7 @@ import { RowDescriptions } from './row-descriptions.ts';
 import type { RelayHost } from './relay-host.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadAnswered, lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
+import { pinCheckCompleted, pinCheckFailed, pinCheckFrame, pinCheckReady } from './pin-check.ts';
 import { undoNameChanges } from './name-undo.ts';
 import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
 import type { Disclosures } from '../enforce/hidden-subjects.ts';
@@ -128,6 +129,7 @@ export class UpstreamRelay {
   }
 
   private onFrame(frame: Frame): Promise<void> | null {
+    pinCheckFrame(this.s, this.s.pending.peek()); // a checked Query's output is held until its check answers (pg/pin-check.ts)
     switch (frame.type) {
       case BE.NoticeResponse:
         // Under a mask, PostgreSQL only ever saw masked values, so its messages can quote no others;
@@ -207,6 +209,7 @@ export class UpstreamRelay {
         return null;
       case 'query':
         this.finish(head.ctx);
+        pinCheckReady(this.s, head.ctx);
         break;
       case 'refused-query':
         if (!head.shown) this.s.emit(head.error); // fail closed: the client sees its denial whatever upstream said
@@ -290,6 +293,7 @@ export class UpstreamRelay {
           prefix.left--; // a LOCK Gatehouse sent ahead of the client's statements (enforce/lock-prefix.ts)
           return null;
         }
+        if (frame.type === BE.CommandComplete && pinCheckCompleted(this.s, ctx)) return null;
         const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
         this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
         if (head.kind === 'execute') {
@@ -434,6 +438,7 @@ export class UpstreamRelay {
         this.s.emit(head.error);
         break;
       case 'query': {
+        if (pinCheckFailed(this.s, head.ctx, fields)) break;
         const lock = head.ctx.lockPrefix;
         if (lock !== undefined && lock.left > 0 && sqlstate === '55P03') {
           // The LOCK ahead of the string could not be had at once: Gatehouse's refusal, nothing of the string ran.

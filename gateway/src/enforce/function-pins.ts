@@ -1,0 +1,83 @@
+// The trigger functions a write under a mask relies on, as they were when it was decided (red-team round
+// 18b, R18b-3). The decision checks each function's definition (statement.triggers[].function_digest,
+// pinned by a review), but PostgreSQL looks the function up only when the trigger fires, and
+// CREATE OR REPLACE FUNCTION / ALTER FUNCTION take no lock the lock prefix meets (PostgreSQL 15 updates
+// the pg_proc row in place of any lock): a write waiting for a row lock runs whatever body is there by
+// then. No lock can be had instead (a row lock on pg_proc needs UPDATE on the catalog: superusers only).
+// So a simple Query with such a write gets a check appended (pg/pin-check.ts): in the write's own
+// transaction, after it, the pg_proc rows must still be the ones decided on, else the transaction fails
+// and nothing the write returned is shown. The pins are made here; the SQL and its answers are pg's.
+
+import { GatehouseError } from '../errors.ts';
+import type { DecidedStatement, FunctionPin } from './decided-statement.ts';
+import { checked } from './fresh-catalog.ts';
+import type { RelationCatalog } from './relation-catalog.ts';
+
+export type { FunctionPin } from './decided-statement.ts';
+
+const SYSTEM_SCHEMAS = ['pg_catalog.', 'information_schema.'];
+
+/**
+ * The pins of a simple Query's checked writes (enforce/fresh-catalog.ts: writes under a mask): every
+ * user trigger they can fire, with its function's digest. Built-in functions cannot be replaced without
+ * a superuser and are left out; a trigger whose relation the snapshot lacks cannot be named and is left
+ * out too (the fresh-catalog check read the snapshot again before such a write, so that is rare).
+ */
+export function functionPinsOf(statements: readonly DecidedStatement[], relations: RelationCatalog | null): FunctionPin[] {
+  if (relations === null) return [];
+  // COPY ... FROM STDIN: its CopyInResponse must reach the client before the check could answer, so the
+  // string's output cannot be held; such strings are not checked (docs/data-path.md).
+  if (statements.some((s) => s.input?.statement.copy?.direction === 'from')) return [];
+  const out: FunctionPin[] = [];
+  const seen = new Set<string>();
+  for (const s of statements) {
+    const triggers = s.input?.statement.triggers;
+    if (triggers === undefined || triggers.length === 0 || !checked(s)) continue;
+    for (const t of triggers) {
+      if (t.function_digest === undefined || SYSTEM_SCHEMAS.some((p) => t.function.startsWith(p))) continue;
+      const rel = relations.get(t.table);
+      if (rel === null) continue;
+      const key = `${rel.oid}\u0000${t.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest });
+    }
+  }
+  return out;
+}
+
+/**
+ * A string with a pinned write followed by transaction control would commit (or end) the write before
+ * the check appended to the string runs: refused (0A000), nothing of it run. Null: fine.
+ */
+export function pinsPastTransactionEnd(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
+  const first = statements.findIndex((s) => functionPinsOf([s], relations).length > 0);
+  if (first < 0) return null;
+  const after = statements.slice(first + 1).find((s) => s.parsed === null || s.parsed.facts.kind === 'transaction' || s.parsed.facts.kind === 'two_phase');
+  if (after === undefined) return null;
+  return new GatehouseError(
+    'FEATURE_NOT_SUPPORTED',
+    'Gatehouse refused this query string: it has transaction control after a write that fires a reviewed trigger function, and Gatehouse checks in the write\'s own transaction, at the end of the string, that the function was not replaced while the write ran; so none of it was run',
+    {
+      ...(decisionId !== undefined ? { decisionId, detail: `decision ${decisionId}` } : {}),
+      hint: 'Send the transaction control statement (COMMIT, ROLLBACK, SAVEPOINT...) as a query string of its own.',
+    },
+  );
+}
+
+/** The refusal the client sees when the check failed: the write's transaction failed with it, and nothing it returned is shown. */
+export function pinChangedRefusal(pins: readonly FunctionPin[], decisionId: string | undefined, serverMessage: string, changed: boolean): GatehouseError {
+  const names = [...new Set(pins.map((p) => p.function))].sort().join(', ');
+  const what = changed
+    ? `a trigger function it fires (${names}) was replaced or altered on the server while the write ran, so the write may have run a definition nobody reviewed`
+    : `Gatehouse could not check that the trigger functions it fires (${names}) were not replaced while it ran`;
+  return new GatehouseError(
+    'CATALOG_STALE',
+    `Gatehouse refused this write after it ran: ${what}; its transaction failed and nothing it returned is shown`,
+    {
+      ...(decisionId !== undefined ? { decisionId } : {}),
+      detail: `decision ${decisionId ?? '(none)'}; the check in the write's transaction said: ${serverMessage}`,
+      hint: 'Roll back (in a transaction block) and send the write again: it is decided against the definition as it is now.',
+    },
+  );
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { encodeQuery } from '../wire/frontend.ts';
+import { newResultContext } from './pending.ts';
+import { pinCheckSql, withPinCheck } from './pin-check.ts';
+
+const PIN = { relation: 16384, trigger: "it's", function: 'public.f', digest: 'sha256:ab' };
+
+describe('withPinCheck', () => {
+  it('leaves a Query without pins as it is', () => {
+    const q = encodeQuery('UPDATE t SET a = 1');
+    const ctx = newResultContext([], []);
+    expect(withPinCheck(q, ctx, undefined)).toBe(q);
+    expect(ctx.pinCheck).toBeUndefined();
+  });
+
+  it('appends the check after a newline (the text may end in a -- comment), arms the context and frames the message', () => {
+    const ctx = newResultContext([], []);
+    const out = withPinCheck(encodeQuery('UPDATE t SET a = 1 -- note'), ctx, [PIN]);
+    expect(out.equals(encodeQuery(`UPDATE t SET a = 1 -- note\n;${pinCheckSql([PIN])}`))).toBe(true);
+    expect(ctx.pinCheck?.state).toBe('armed');
+  });
+
+  it('quotes names as literals and picks a dollar-quote tag the text does not hold', () => {
+    expect(pinCheckSql([PIN])).toContain("'it''s'");
+    const sql = pinCheckSql([{ ...PIN, trigger: '$gatehouse_pin$' }]);
+    expect(sql.startsWith('DO $gatehouse_pin0$')).toBe(true);
+    expect(sql.endsWith('$gatehouse_pin0$')).toBe(true);
+  });
+});
