@@ -7,6 +7,12 @@
 
 const args = process.argv.slice(2);
 let main = null;
+if (args[0] === 'serve') {
+  // V8's young generation stays at its initial size until the gateway listens (serve.ts releases
+  // it): start-up's bursts would otherwise leave it at its maximum, resident and empty at idle.
+  const { holdYoungGeneration } = await import('../src/build/young-generation.js');
+  holdYoungGeneration();
+}
 if (args[0] === 'serve' && process.env.GATEHOUSE_WASM_TIER_UP !== '1') {
   // PostgreSQL's parser (libpg-query's WebAssembly) is compiled first, on V8's baseline compiler
   // only (Liftoff): V8's optimizing tier would re-compile it function by function as they get hot,

@@ -3,6 +3,7 @@
 
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { releaseYoungGeneration } from '../build/young-generation.js';
 import type { ConfigOverrides } from '../config/document.ts';
 import type { GatehouseConfig } from '../config/types.ts';
 import { displayUrl } from '../policy/repo/status.ts';
@@ -141,6 +142,8 @@ async function serveUntilSignal(config: GatehouseConfig, log: Logger): Promise<n
       log.info('stopped during startup');
       return 0;
     }
+    // Listening: the young generation grows under traffic as V8 does by default (bin/gatehouse.js held it).
+    releaseYoungGeneration();
     onHangup = () => {
       log.info('SIGHUP received: reopening the audit file and refreshing policies');
       gateway.reopenAudit().catch((e: unknown) => log.error({ err: e }, `cannot reopen the audit file: ${(e as Error).message}`));

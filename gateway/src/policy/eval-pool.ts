@@ -50,6 +50,13 @@ export interface EvalPoolOptions {
 
 /** Worker threads the gateway evaluates in (server.ts). */
 export const EVAL_WORKERS = 2;
+/**
+ * Each evaluation thread's young generation (V8's smallest: two 1 MB semi-spaces). An evaluation
+ * allocates little JavaScript (its input's JSON text, the verdict; OPA works in its own WebAssembly
+ * memory), so a small young generation is collected often and cheaply; the 8 MB it had (heapMb / 8)
+ * was up to 6 MB more resident per thread, 2 MB of it at idle (docs/benchmarks.md).
+ */
+const WORKER_YOUNG_GENERATION_MB = 2;
 
 /** How an evaluation ended when it did not return a verdict. */
 type Failure = { type: 'overrun'; cpuMs: number; wall: boolean } | { type: 'crashed'; why: string };
@@ -104,7 +111,7 @@ class EvalWorker {
   ) {
     this.worker = new Worker(entry, {
       workerData: data,
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(4, Math.floor(heapMb / 8)) },
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       stdout: false,
       stderr: false,
     });

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import { x as extractTar } from 'tar';
 import { GatehouseError } from '../errors.ts';
 import { readApprovalRequirements } from './approval-requirements.ts';
 import { combineVerdicts, engineErrorVerdict, withReviewed } from './combine.ts';
@@ -89,6 +88,8 @@ export async function compileRegoDirectory(dir: string, opts: RegoCompileOptions
         cause: e,
       });
     }
+    // Imported here: only compiling needs it, and the evaluation threads that import this module never compile.
+    const { x: extractTar } = await import('tar');
     await extractTar({ file: bundle, cwd: work, filter: (path) => path.replace(/^\/+/, '') === 'policy.wasm' });
     const extracted = join(work, 'policy.wasm');
     if (!(await isFile(extracted))) {
