@@ -4,15 +4,17 @@
 // get no stored secret back, by any route.
 //
 // Findings:
-// R19b-1 (medium, open; needs DDL on the server, as R18b-3): the check compares the pg_proc row the
+// R19b-1 (high, fixed; needs DDL on the server, as R18b-3; defeats R18b-3's fix): the check compared the pg_proc row the
 //   check's own snapshot sees with the pinned digest, plus that row's xmax. Under READ COMMITTED (the
 //   default; autocommit too) the check's statement takes a new snapshot, so a body replaced while the
 //   write waits for a row lock and put BACK before the check runs is not seen: the restored row has the
 //   pinned digest and no xmax. The replaced body copies the stored secret into a column and waits (an
 //   advisory lock the attacker holds) until the original is restored; the check passes, the RETURNING
-//   row shows the secret raw and the write commits. What would close it: pin the row version (xmin of
-//   the pg_proc row the decision's snapshot read) and compare it in the check, so that any change after
-//   the decision fails it, not only a change still visible.
+//   row showed the secret raw and the write committed. Fixed: the pin carries the version (xmin) of the
+//   pg_proc row the decision's snapshot read (pg/relation-triggers.ts functionVersion; the relation's
+//   fingerprint already holds p.xmin, so the snapshot is read again before a checked write after any
+//   change), and the check fails when the row it sees is another version: any change after the decision,
+//   even one put back, and one made in the writer's own transaction.
 // R19b-2 (medium, open, by design of a check after the fact; needs DDL on the server): the check only
 //   withholds results and rolls back; what a replaced body does outside the transaction stays. A body
 //   that setval()s a sequence with the stored value (sequences are not transactional) leaks it to whoever
@@ -66,7 +68,6 @@ for (const engine of ['rego', 'cedar'] as const) {
     let direct: pg.Client;
     let url: string;
 
-    const rowsOf = (client: pg.Client, sql: string): Promise<unknown[]> => client.query(sql).then((r) => r.rows as unknown[], () => []);
     const waitFor = async (sql: string): Promise<void> => {
       for (let i = 0; i < 500; i++) {
         if ((await direct.query(sql)).rows.length > 0) return;
@@ -146,7 +147,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
 
     // R19b-1: replaced during the wait, put back while the replaced body runs: READ COMMITTED's check sees the original.
-    it.fails('R19b-1: a trigger function replaced during the write and put back before the check does not return the secret', async () => {
+    it('R19b-1: a trigger function replaced during the write and put back before the check does not return the secret', async () => {
       const gate = new pg.Client({ connectionString: url });
       await gate.connect();
       try {
@@ -164,6 +165,22 @@ for (const engine of ['rego', 'cedar'] as const) {
         await gate.query('SELECT pg_catalog.pg_advisory_unlock_all()').catch(() => undefined);
         await gate.end().catch(() => undefined);
         await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+      }
+    });
+
+    // R19b-1's fix pins the pg_proc row version: a change that leaves the digest as it was (COST) is a new
+    // version; the write after it must still run (the relation's fingerprint holds p.xmin, so the snapshot
+    // is read again before the decision), and one in the writer's own transaction is caught too.
+    it('R19b-1: after a change keeping the digest (ALTER FUNCTION ... COST) the next write runs and commits', async () => {
+      const w = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      try {
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() COST 7');
+        expect((await w.query("UPDATE clinical.r19b_kept SET note = 'c' WHERE id = 1 RETURNING note")).rows).toEqual([{ note: 'c' }]);
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'c' }]);
+      } finally {
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() COST 100');
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+        await w.end().catch(() => undefined);
       }
     });
 

@@ -40,7 +40,7 @@ export function functionPinsOf(statements: readonly DecidedStatement[], relation
       const key = `${rel.oid}\u0000${t.name}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest });
+      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest, version: rel.triggerFunctionVersions?.[t.name] ?? null });
     }
   }
   return out;
