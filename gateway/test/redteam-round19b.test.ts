@@ -45,6 +45,10 @@ END`);
 const REPLACED_WAITING = fn(` BEGIN NEW.note := OLD.secret; PERFORM pg_catalog.pg_advisory_xact_lock(${LOCK_KEY}); RETURN NEW; END `);
 /** R19b-2: writes the secret's digits into a sequence (not rolled back with the transaction). */
 const REPLACED_SEQUENCE = fn(` BEGIN PERFORM pg_catalog.setval('public.r19b_leak', pg_catalog.translate(OLD.secret, '-', '')::bigint); RETURN NEW; END `);
+/** Raises the stored value in every field of an error (the statement fails before the check runs). */
+const REPLACED_RAISING = fn(` BEGIN RAISE EXCEPTION USING MESSAGE = 'r19b ' || OLD.secret, DETAIL = OLD.secret, HINT = OLD.secret, ERRCODE = 'P0001'; END `);
+/** Raises the stored value as GH001, the check's own SQLSTATE, as the write's own error. */
+const REPLACED_FAKE_CHECK = fn(` BEGIN RAISE EXCEPTION USING MESSAGE = 'r19b ' || OLD.secret, DETAIL = OLD.secret, ERRCODE = 'GH001'; END `);
 
 const SETUP = `
 CREATE TABLE public.r19b_history (id integer, secret text);
@@ -183,6 +187,27 @@ for (const engine of ['rego', 'cedar'] as const) {
         await w.end().catch(() => undefined);
       }
     });
+
+    // Held: a replaced body that raises the stored value (message, detail, hint; also under the check's own
+    // SQLSTATE GH001) fails the write before the check: the error must not carry the value.
+    for (const [what, replaced] of [['P0001', REPLACED_RAISING], ['GH001', REPLACED_FAKE_CHECK]] as const) {
+      it(`held: a replaced body raising the stored value (${what}) shows no secret in the error`, async () => {
+        const fresh = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+        let error: unknown = null;
+        const notices: unknown[] = [];
+        fresh.on('notice', (n) => notices.push(n));
+        try {
+          error = await raceWrite(replaced, "UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note");
+          // The body ran and raised (under the check's own SQLSTATE too: the client's error, not a refusal).
+          expect((error as { code: string | null }).code).toBe(what);
+        } finally {
+          await direct.query(ORIGINAL);
+          await fresh.end().catch(() => undefined);
+        }
+        expect(JSON.stringify([error, notices])).not.toContain(SECRET);
+        expect(JSON.stringify([error, notices])).not.toContain(SECRET_DIGITS);
+      });
+    }
 
     // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back.
     it.fails('R19b-2: a replaced body refused by the check leaves nothing of the secret behind (sequence)', async () => {
