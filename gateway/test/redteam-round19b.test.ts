@@ -20,6 +20,17 @@
 //   that setval()s a sequence with the stored value (sequences are not transactional) leaks it to whoever
 //   reads the sequence, though the write is refused (55000) and rolled back. Closing it needs the
 //   replaced body never to run (a lock CREATE OR REPLACE waits for: none a non-superuser can take).
+// R19b-3 (medium, fixed; needs DDL on the server, as R18b-3): a query string holding a COPY ... FROM
+//   STDIN (before or after the write) got no check at all (its output cannot be held past the
+//   CopyInResponse), so R18b-3 stayed open by adding a COPY to the string. Fixed: such a string with a
+//   pinned write is refused (0A000, nothing run; enforce/function-pins.ts pinsBesideCopyIn).
+//
+// Held: a replaced body raising the stored value (message, detail, hint), also under GH001, the check's own
+// SQLSTATE: withheld (the write's own error, told apart from the check's by its position).
+// Read and judged without a test: the check cannot be faked by the client (its GH001 comes before the
+// last statement's CommandComplete and counts as the statement's error); reserved lock-statement names
+// are refused to SQL PREPARE/EXECUTE (names folded by the parser) and any DEALLOCATE makes Gatehouse
+// parse its blocks again; R18a-4 and the extended protocol's missing check stay open as documented.
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam19b npx vitest run --project integration gateway/test/redteam-round19b.test.ts
 
@@ -90,7 +101,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         prefix: 'r19b',
         masked: ['clinical.r19b_kept'],
         plain: ['public.r19b_plain'],
-        writable: ['clinical.r19b_kept'],
+        writable: ['clinical.r19b_kept', 'public.r19b_plain'],
         reviewed: [`clinical.r19b_keep_history@${digest}`],
         adminWrites: 'public.r19b_history',
       });
@@ -208,6 +219,31 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(JSON.stringify([error, notices])).not.toContain(SECRET_DIGITS);
       });
     }
+
+    // R19b-3: a string holding COPY ... FROM STDIN got no check (its output cannot be held past the
+    // CopyInResponse), so a pinned write beside a COPY ran as in R18b-3, unchecked. Fixed: refused (0A000).
+    it('R19b-3: a pinned write in a string with COPY FROM STDIN is refused, nothing run (it could not be checked)', async () => {
+      const w = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      try {
+        // The premise: the COPY alone is allowed (node-pg has no stream to send: it fails the copy itself, 57014).
+        const alone = await w.query('COPY public.r19b_plain FROM STDIN').then(() => null, (e: pg.DatabaseError) => e.code);
+        expect(alone).not.toBe('42501');
+        for (const sql of [
+          "UPDATE clinical.r19b_kept SET note = 'q' WHERE id = 1 RETURNING note; COPY public.r19b_plain FROM STDIN",
+          "COPY public.r19b_plain FROM STDIN; UPDATE clinical.r19b_kept SET note = 'q' WHERE id = 1 RETURNING note",
+        ]) {
+          const e = await w.query(sql).then(() => null, (x: pg.DatabaseError) => x);
+          expect(e?.code, sql).toBe('0A000');
+          expect(e?.message).toContain('COPY ... FROM STDIN');
+        }
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        // A COPY beside a write firing no pinned trigger is not concerned.
+        expect(await w.query('INSERT INTO public.r19b_plain VALUES (1); COPY public.r19b_plain FROM STDIN').then(() => null, (x: pg.DatabaseError) => x.code)).not.toBe('0A000');
+      } finally {
+        await w.end().catch(() => undefined);
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+      }
+    });
 
     // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back.
     it.fails('R19b-2: a replaced body refused by the check leaves nothing of the secret behind (sequence)', async () => {
