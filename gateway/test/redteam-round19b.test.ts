@@ -10,7 +10,9 @@
 //   write waits for a row lock and put BACK before the check runs is not seen: the restored row has the
 //   pinned digest and no xmax. The replaced body copies the stored secret into a column and waits (an
 //   advisory lock the attacker holds) until the original is restored; the check passes, the RETURNING
-//   row showed the secret raw and the write committed. Fixed: the pin carries the version (xmin) of the
+//   row showed the secret raw and the write committed. No second race is needed: a SECURITY DEFINER
+//   replacement that runs CREATE OR REPLACE of the original itself, in the writer's transaction, passed
+//   the check too (it sees its own transaction's row). Fixed: the pin carries the version (xmin) of the
 //   pg_proc row the decision's snapshot read (pg/relation-triggers.ts functionVersion; the relation's
 //   fingerprint already holds p.xmin, so the snapshot is read again before a checked write after any
 //   change), and the check fails when the row it sees is another version: any change after the decision,
@@ -54,6 +56,9 @@ BEGIN
 END`);
 /** R19b-1: copies the secret into note, then waits until the attacker has put the original back. */
 const REPLACED_WAITING = fn(` BEGIN NEW.note := OLD.secret; PERFORM pg_catalog.pg_advisory_xact_lock(${LOCK_KEY}); RETURN NEW; END `);
+/** R19b-1 without a second race: SECURITY DEFINER, it puts the original back itself, in the writer's transaction. */
+const REPLACED_SELF_RESTORING = `CREATE OR REPLACE FUNCTION clinical.r19b_keep_history() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER ${PINNED_PATH} AS $outer$
+BEGIN NEW.note := OLD.secret; EXECUTE $q$${ORIGINAL}$q$; RETURN NEW; END $outer$`;
 /** R19b-2: writes the secret's digits into a sequence (not rolled back with the transaction). */
 const REPLACED_SEQUENCE = fn(` BEGIN PERFORM pg_catalog.setval('public.r19b_leak', pg_catalog.translate(OLD.secret, '-', '')::bigint); RETURN NEW; END `);
 /** Raises the stored value in every field of an error (the statement fails before the check runs). */
@@ -179,6 +184,17 @@ for (const engine of ['rego', 'cedar'] as const) {
       } finally {
         await gate.query('SELECT pg_catalog.pg_advisory_unlock_all()').catch(() => undefined);
         await gate.end().catch(() => undefined);
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+      }
+    });
+
+    it('R19b-1: a replaced body that puts the original back itself (in the write\'s transaction) does not return the secret', async () => {
+      try {
+        const r = await raceWrite(REPLACED_SELF_RESTORING, "UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note");
+        const stored = (await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows;
+        expect(JSON.stringify([r.rows, stored]), `UPDATE: ${r.code ?? 'ran'} ${r.message ?? ''}`).not.toContain(SECRET);
+        expect(r.code).toBe('55000');
+      } finally {
         await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
       }
     });
