@@ -86,4 +86,10 @@ export interface FunctionPin {
   /** "schema.name" of the function, for messages. */
   function: string;
   digest: string;
+  /**
+   * The xmin of the function's pg_proc row the decision read, or null when not read (the check then fails:
+   * it cannot tell which version ran). A function replaced and put back has the digest but not the version
+   * (red-team round 19b, R19b-1).
+   */
+  version: string | null;
 }

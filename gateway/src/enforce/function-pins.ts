@@ -24,10 +24,16 @@ const SYSTEM_SCHEMAS = ['pg_catalog.', 'information_schema.'];
  * out too (the fresh-catalog check read the snapshot again before such a write, so that is rare).
  */
 export function functionPinsOf(statements: readonly DecidedStatement[], relations: RelationCatalog | null): FunctionPin[] {
-  if (relations === null) return [];
   // COPY ... FROM STDIN: its CopyInResponse must reach the client before the check could answer, so the
-  // string's output cannot be held; such strings are not checked (docs/data-path.md).
-  if (statements.some((s) => s.input?.statement.copy?.direction === 'from')) return [];
+  // string's output cannot be held; such strings are refused when they hold a pinned write (pinsBesideCopyIn).
+  if (hasCopyIn(statements)) return [];
+  return pinsOf(statements, relations);
+}
+
+const hasCopyIn = (statements: readonly DecidedStatement[]): boolean => statements.some((s) => s.input?.statement.copy?.direction === 'from');
+
+function pinsOf(statements: readonly DecidedStatement[], relations: RelationCatalog | null): FunctionPin[] {
+  if (relations === null) return [];
   const out: FunctionPin[] = [];
   const seen = new Set<string>();
   for (const s of statements) {
@@ -40,7 +46,7 @@ export function functionPinsOf(statements: readonly DecidedStatement[], relation
       const key = `${rel.oid}\u0000${t.name}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest });
+      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest, version: rel.triggerFunctionVersions?.[t.name] ?? null });
     }
   }
   return out;
@@ -51,7 +57,7 @@ export function functionPinsOf(statements: readonly DecidedStatement[], relation
  * the check appended to the string runs: refused (0A000), nothing of it run. Null: fine.
  */
 export function pinsPastTransactionEnd(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
-  const first = statements.findIndex((s) => functionPinsOf([s], relations).length > 0);
+  const first = statements.findIndex((s) => pinsOf([s], relations).length > 0);
   if (first < 0) return null;
   const after = statements.slice(first + 1).find((s) => s.parsed === null || s.parsed.facts.kind === 'transaction' || s.parsed.facts.kind === 'two_phase');
   if (after === undefined) return null;
@@ -61,6 +67,23 @@ export function pinsPastTransactionEnd(statements: readonly DecidedStatement[], 
     {
       ...(decisionId !== undefined ? { decisionId, detail: `decision ${decisionId}` } : {}),
       hint: 'Send the transaction control statement (COMMIT, ROLLBACK, SAVEPOINT...) as a query string of its own.',
+    },
+  );
+}
+
+/**
+ * A string with a pinned write and a COPY ... FROM STDIN (before or after it) could not be checked: the
+ * client must see the CopyInResponse before the check answers, so the write's output cannot be held
+ * (red-team round 19b, R19b-3: such strings ran unchecked). Refused (0A000), nothing of it run. Null: fine.
+ */
+export function pinsBesideCopyIn(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
+  if (!hasCopyIn(statements) || pinsOf(statements, relations).length === 0) return null;
+  return new GatehouseError(
+    'FEATURE_NOT_SUPPORTED',
+    'Gatehouse refused this query string: it has a COPY ... FROM STDIN and a write that fires a reviewed trigger function, and Gatehouse checks after such a write, holding its results, that the function was not replaced while it ran, which it cannot do once the COPY has started; so none of it was run',
+    {
+      ...(decisionId !== undefined ? { decisionId, detail: `decision ${decisionId}` } : {}),
+      hint: 'Send the COPY as a query string of its own.',
     },
   );
 }

@@ -77,6 +77,11 @@ export interface RelationInfo {
   /** User functions the WHEN conditions of those triggers call (they run too). Absent: none. */
   triggerCalls?: string[];
   /**
+   * The pg_proc row version (xmin) of each trigger's function as read, by trigger name (pinned with its
+   * digest: enforce/function-pins.ts; red-team round 19b, R19b-1). Absent: not read.
+   */
+  triggerFunctionVersions?: Readonly<Record<string, string>>;
+  /**
    * Functions of those triggers (their own and their WHEN conditions') that resolve names with the
    * writer's session: no search_path in their definition ending in pg_temp, and not C or internal
    * (pg/relation-triggers.ts pathPinned; red-team round 18b, R18b-1). Absent: none.

@@ -3,7 +3,7 @@ import { encodeQuery } from '../wire/frontend.ts';
 import { newResultContext } from './pending.ts';
 import { pinCheckSql, withPinCheck } from './pin-check.ts';
 
-const PIN = { relation: 16384, trigger: "it's", function: 'public.f', digest: 'sha256:ab' };
+const PIN = { relation: 16384, trigger: "it's", function: 'public.f', digest: 'sha256:ab', version: '731' };
 
 describe('withPinCheck', () => {
   it('leaves a Query without pins as it is', () => {
@@ -25,5 +25,11 @@ describe('withPinCheck', () => {
     const sql = pinCheckSql([{ ...PIN, trigger: '$gatehouse_pin$' }]);
     expect(sql.startsWith('DO $gatehouse_pin0$')).toBe(true);
     expect(sql.endsWith('$gatehouse_pin0$')).toBe(true);
+  });
+
+  it("compares the function's pg_proc row version, and fails when it was not read (R19b-1)", () => {
+    expect(pinCheckSql([PIN])).toContain("'sha256:ab', '731'::text)");
+    expect(pinCheckSql([PIN])).toContain('p.xmin::text IS DISTINCT FROM w.version');
+    expect(pinCheckSql([{ ...PIN, version: null }])).toContain("'sha256:ab', NULL::text)");
   });
 });

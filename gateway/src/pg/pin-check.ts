@@ -43,12 +43,12 @@ const FULL_XMAX = `(SELECT GREATEST(3, CASE WHEN e.base + x.v > e.cur + 21474836
 
 /** The DO block checking `pins`, with a dollar-quote tag its text does not hold. */
 export function pinCheckSql(pins: readonly FunctionPin[]): string {
-  const rows = pins.map((p) => `(${p.relation}::pg_catalog.oid, ${literal(p.trigger)}, ${literal(p.digest)})`).join(', ');
-  const body = `BEGIN IF EXISTS (SELECT FROM (VALUES ${rows}) AS w(rel, tg, digest)
+  const rows = pins.map((p) => `(${p.relation}::pg_catalog.oid, ${literal(p.trigger)}, ${literal(p.digest)}, ${p.version === null ? 'NULL' : literal(p.version)}::text)`).join(', ');
+  const body = `BEGIN IF EXISTS (SELECT FROM (VALUES ${rows}) AS w(rel, tg, digest, version)
   LEFT JOIN pg_catalog.pg_trigger t ON t.tgrelid = w.rel AND t.tgname = w.tg
   LEFT JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
   LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang
- WHERE p.oid IS NULL OR ${FUNCTION_DIGEST} IS DISTINCT FROM w.digest
+ WHERE p.oid IS NULL OR ${FUNCTION_DIGEST} IS DISTINCT FROM w.digest OR p.xmin::text IS DISTINCT FROM w.version
     OR (p.xmax::text <> '0' AND pg_catalog.pg_xact_status(${FULL_XMAX}) = 'committed'))
 THEN RAISE EXCEPTION USING ERRCODE = '${PIN_CHANGED}', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF; END`;
   let tag = 'gatehouse_pin';

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
-import { triggerCallsByRelation, triggersByRelation, TRIGGERS, unpinnedByRelation, type TriggerRow } from './relation-triggers.ts';
+import { functionVersionsByRelation, triggerCallsByRelation, triggersByRelation, TRIGGERS, unpinnedByRelation, type TriggerRow } from './relation-triggers.ts';
 import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureRow } from './relation-structure.ts';
 import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
@@ -287,6 +287,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const unpinned = unpinnedByRelation(rows.triggers ?? [], byOid);
+  const functionVersions = functionVersionsByRelation(rows.triggers ?? [], byOid);
   const writeCalls = callsByRelation(rows.writeCalls ?? [], byOid);
   const typeCalls = callsByRelation(rows.typeCalls ?? [], byOid);
   const structure = structureByRelation(rows.structure ?? []);
@@ -314,6 +315,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
     ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),
     ...(unpinned.has(r.oid) ? { unpinnedFunctions: unpinned.get(r.oid)! } : {}),
+    ...(functionVersions.has(r.oid) ? { triggerFunctionVersions: functionVersions.get(r.oid)! } : {}),
     ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
     ...(typeCalls.has(r.oid) ? { typeCalls: typeCalls.get(r.oid)! } : {}),
     ...(structure.has(r.oid) ? { structure: structure.get(r.oid)! } : {}),

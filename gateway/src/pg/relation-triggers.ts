@@ -60,7 +60,7 @@ export const FUNCTION_DIGEST_OF = `SELECT ${FUNCTION_DIGEST} AS digest FROM pg_c
  */
 export const TRIGGERS = `SELECT t.tgrelid::int AS rel, t.tgname AS name, t.tgtype::int AS type,
     pn.nspname AS "functionSchema", p.proname AS "functionName", l.lanname AS language, p.prosecdef AS "securityDefiner",
-    ${FUNCTION_DIGEST} AS "functionDigest", ${pathPinned('p', 'l')} AS "functionPathPinned",
+    ${FUNCTION_DIGEST} AS "functionDigest", p.xmin::text AS "functionVersion", ${pathPinned('p', 'l')} AS "functionPathPinned",
     ${whenFunctions('')} AS "whenFunctions",
     ${whenFunctions(`AND NOT ${pathPinned('wp', 'wl')}`)} AS "whenUnpinned"
   FROM pg_catalog.pg_trigger t
@@ -84,6 +84,8 @@ export interface TriggerRow {
   securityDefiner: boolean;
   /** The function's definition digest (FUNCTION_DIGEST); absent in rows read before. */
   functionDigest?: string;
+  /** The xmin of the function's pg_proc row as read (its row version: any update makes a new one); absent in rows read before. */
+  functionVersion?: string;
   /** User functions the trigger's WHEN condition calls ("schema.name"); absent in rows read before. */
   whenFunctions?: string[];
   /** Whether the trigger's function resolves names the same for every caller (pathPinned); absent in rows read before (counted as not). */
@@ -149,6 +151,22 @@ export function unpinnedByRelation(rows: readonly TriggerRow[], relations: Reado
     const found = [...(row.functionPathPinned === true ? [] : [`${row.functionSchema}.${row.functionName}`]), ...(row.whenUnpinned ?? row.whenFunctions ?? [])];
     if (found.length === 0) continue;
     out.set(row.rel, [...new Set([...(out.get(row.rel) ?? []), ...found])].sort());
+  }
+  return out;
+}
+
+/**
+ * The pg_proc row version (xmin) of each trigger's function, by trigger name, keyed by the relation's oid:
+ * pinned with the digest (enforce/function-pins.ts), so that the check after a write fails for a function
+ * changed after the decision even when it was put back as it was (red-team round 19b, R19b-1).
+ */
+export function functionVersionsByRelation(rows: readonly TriggerRow[], relations: ReadonlyMap<number, unknown>): Map<number, Record<string, string>> {
+  const out = new Map<number, Record<string, string>>();
+  for (const row of rows) {
+    if (!relations.has(row.rel) || row.functionVersion === undefined) continue;
+    let byName = out.get(row.rel);
+    if (!byName) out.set(row.rel, (byName = {}));
+    byName[row.name] = row.functionVersion;
   }
   return out;
 }
