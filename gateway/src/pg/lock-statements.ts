@@ -37,6 +37,9 @@ interface Entry {
   generation: number;
 }
 
+/** How a use's block is sent: the session's prepared statement, or parsed and dropped in one go (patient: retried, see use). */
+export type LockBlockKind = 'prepared' | 'one-shot' | 'patient';
+
 /** Relation sets prepared at most per session; a set beyond them gets the one-shot block (parsed and closed each time). */
 export const MAX_LOCK_STATEMENTS = 32;
 
@@ -47,12 +50,13 @@ export class LockStatements {
   constructor(private readonly name: string) {}
 
   /**
-   * `patient`: a write released after its approval, whose block tries its locks again briefly
-   * (enforce/lock-ahead.ts lockBlockSql): rare, so sent one-shot, never prepared.
+   * `kind`: 'prepared' (a plain read: pg/arrival-locks.ts lockReuseSafe), 'one-shot' (anything else), or
+   * 'patient' (a write released after its approval, whose block tries its locks again briefly,
+   * enforce/lock-ahead.ts lockBlockSql: rare, so sent one-shot, never prepared).
    */
-  use(prefix: LockPrefix, patient = false): LockBlockUse {
-    const entry = patient ? null : this.entry(prefix);
-    if (entry === null) return this.oneShot(prefix, patient);
+  use(prefix: LockPrefix, kind: LockBlockKind = 'prepared'): LockBlockUse {
+    const entry = kind === 'prepared' ? this.entry(prefix) : null;
+    if (entry === null) return this.oneShot(prefix, kind === 'patient');
     const lost = (): void => {
       entry.ready = false;
       entry.generation++;
