@@ -6,7 +6,22 @@
 // both engines, real PostgreSQL, real clients; each test asserts the SECURE behaviour.
 //
 // Found:
-// - R19a-1 (see the test's header below for status and why).
+// - R19a-1 (high, fixed): lockall19's prepared lock block is trusted once its Parse was answered, and forgotten
+//   only when a DEALLOCATE or DISCARD goes up through Gatehouse. A function the agent may call (here
+//   public.pgbench_rt19a_reset, plpgsql, allowed as a bench routine) runs `DEALLOCATE <name>; PREPARE <name> AS
+//   SELECT WHERE false` for each `DO $gatehouse$...` in pg_prepared_statements (SQL PREPARE of a reserved
+//   name is refused only when Gatehouse sees it): Gatehouse's next Bind/Execute/Close of the block ran that
+//   no-op with the same number of answers, nothing was locked, and an extended read of a bench table waited
+//   for a migration turning it into a view of clinical.patients.ssn and returned the SSN (both engines).
+//   The same with a write: an INSERT behind it ran on the new definition (into the view). Fixed:
+//   (a) pg/lock-answers.ts: the block's Execute must answer with the tag DO (SQL PREPARE cannot make a DO),
+//   else the session ends (08P01) before any answer behind it is relayed; (b) pg/arrival-locks.ts
+//   lockReuseSafe: only a plain read (SELECT, no table written, no function called) reuses a prepared
+//   block; anything else gets the one-shot block, which parses its own statement each time (a write behind
+//   a replaced block would have run, and may commit at the Sync before the Terminate is read).
+//   Left: a plain SELECT reading a view whose definition calls a writing function still reuses the block;
+//   with the block replaced and a migration racing it, that function's writes may run on the new
+//   definition (its rows are never relayed). Not tested.
 //
 // Held (tried, tests below):
 // - lockall19's claim that a prepared block's names are resolved by PL/pgSQL at each run: a bench table
@@ -16,6 +31,15 @@
 //   afresh, at every Execute of the prepared statement.)
 // - hot19's key memo across a search_path change between two identical extended statements (the bare name
 //   resolving to another schema's table): the second statement is decided on its own relations.
+// Held (by reading):
+// - hot19's memo (policy/input-key-memo.ts) reuses a key only when every path read is === a primitive, the
+//   same object frozen throughout (frozenJson made its JSON: it can never change), or an empty array both
+//   times; anything else (parameters, catalog facts, per-statement objects) makes the key afresh, and
+//   inputKey reads exactly the same paths the same way (valueAt as inputKey's lookup). The reads object and
+//   prefix must be the same ones (another engine, another policy set: afresh), and a policy activation
+//   empties the cache by revision anyway. SET ROLE, SET search_path, application_name change primitives or
+//   the session part: afresh. No wrong "unchanged" found.
+// - SQL PREPARE/EXECUTE of a reserved name in any case or quoted (the parser folds: refused before policy).
 
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +120,6 @@ describe.each(['rego', 'cedar'] as const)('red-team round 19a (%s)', (engine) =>
     }
   });
 
-  // R19a-1: see the file header.
   it('R19a-1: a user function replacing the session\'s prepared lock block (DEALLOCATE and PREPARE of its reserved name, unseen by Gatehouse) does not let a read of B run unlocked while a migration turns B into a view of the SSNs', async () => {
     await direct.query(REPLACE_BLOCKS);
     const replace = async (w: WireClient): Promise<void> => {

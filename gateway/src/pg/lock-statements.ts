@@ -10,7 +10,10 @@
 // ParseComplete; until then each use parses it again (Close first, so that a Parse already done is no
 // 42P05). One dropped where Gatehouse cannot see it (a DEALLOCATE inside a function) fails the statement it
 // was sent for once (26000, nothing of it run) and is parsed again at its next use. The block's relation names are resolved by PL/pgSQL at every run, not at Parse, so a prepared block
-// locks what the names mean when it runs, as the one-shot block did.
+// locks what the names mean when it runs, as the one-shot block did. One dropped and replaced under its name
+// (a DEALLOCATE and a PREPARE inside a function) runs the session's statement in its place and locks nothing:
+// pg/lock-answers.ts ends the session on its tag, and only plain reads use prepared blocks (pg/arrival-locks.ts
+// lockReuseSafe; red-team round 19a, R19a-1).
 
 import { lockBlockSql } from '../enforce/lock-ahead.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
