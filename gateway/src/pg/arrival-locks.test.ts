@@ -3,7 +3,7 @@ import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
-import { ArrivalLocks, namesNoRelation } from './arrival-locks.ts';
+import { ArrivalLocks, lockReuseSafe, namesNoRelation } from './arrival-locks.ts';
 import { newResultContext, PendingQueue, type PreparedStatement } from './pending.ts';
 
 beforeAll(async () => {
@@ -51,7 +51,8 @@ describe('ArrivalLocks', () => {
     });
     return { locks, sent };
   }
-  const prepared = (sql: string, lockedOnArrival: boolean): PreparedStatement => ({ name: 's', upstreamName: 'u', sql, preparedSql: sql, fields: null, lockedOnArrival });
+  /** A plain read (every test's statement here) gets the prepared block, as beforeParse would decide (lockReuseSafe). */
+  const prepared = (sql: string, lockedOnArrival: boolean): PreparedStatement => ({ name: 's', upstreamName: 'u', sql, preparedSql: sql, fields: null, lockedOnArrival, lockPrepared: true });
 
   it('sends the DO block ahead of a Describe of a statement locked on arrival, once per transaction: not again for its Bind', () => {
     const { locks, sent } = host();
@@ -108,6 +109,25 @@ describe('ArrivalLocks', () => {
     catalog = CATALOG;
     locks.beforeBind(s, false);
     expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']);
+  });
+
+  it('a prepared block only for a plain read: a write or a function call gets the one-shot block every time (red-team round 19a, R19a-1)', () => {
+    expect(lockReuseSafe(decided('SELECT id FROM people JOIN orders USING (id)', 'allow'))).toBe(true);
+    expect(lockReuseSafe(decided('INSERT INTO people (id) VALUES (1)', 'allow'))).toBe(false);
+    expect(lockReuseSafe(decided('UPDATE people SET id = 2', 'allow'))).toBe(false);
+    expect(lockReuseSafe(decided('WITH d AS (DELETE FROM orders RETURNING id) SELECT id FROM d', 'allow'))).toBe(false);
+    expect(lockReuseSafe(decided('SELECT f(id) FROM people', 'allow'))).toBe(false);
+    const pending = new PendingQueue();
+    const { locks, sent } = host(false, pending);
+    const w = prepared('UPDATE people SET id = 2', true);
+    locks.beforeParse(w, decided('UPDATE people SET id = 2', 'allow'), false);
+    for (let i = 0; i < 2; i++) {
+      const entry = pending.shift();
+      if (entry?.kind === 'lock-ahead') entry.parsed?.();
+      locks.forwarded({ kind: 'sync' });
+      locks.beforeBind(w, false);
+    }
+    expect(sent.join('')).toBe('CPBECCCPBECCCPBECC');
   });
 
   it('reuses the prepared block once its Parse is answered, and parses it again after a DEALLOCATE or DISCARD went up, not after a query', () => {

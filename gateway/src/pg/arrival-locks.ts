@@ -47,6 +47,19 @@ export function namesNoRelation(d: Pick<ParseDecision, 'statements'>): boolean {
   return d.statements.every((s) => s.parsed !== null && s.parsed.facts.tablesRead.length === 0 && s.parsed.facts.tablesWritten.length === 0 && s.parsed.facts.functions.length === 0);
 }
 
+/**
+ * Whether a statement's lock block may be the session's prepared one (pg/lock-statements.ts): only for a
+ * plain read (SELECT, writing no table, calling no function). A prepared block can be replaced under its
+ * reserved name by the session's own SQL where Gatehouse cannot see it (a DEALLOCATE and PREPARE inside a
+ * function): the replacement is told by its tag at once (pg/lock-answers.ts) and the session ends before any
+ * answer behind it is relayed, which keeps a read's rows from the client; a write behind it would already
+ * have run, and may commit at the Sync before the Terminate is read (red-team round 19a, R19a-1). So
+ * anything else gets the one-shot block, which parses its own statement every time.
+ */
+export function lockReuseSafe(d: Pick<ParseDecision, 'statements'>): boolean {
+  return d.statements.every((s) => s.parsed !== null && s.parsed.facts.kind === 'select' && s.parsed.facts.tablesWritten.length === 0 && s.parsed.facts.functions.length === 0);
+}
+
 /** What the locks need of the session (pg/session.ts), so that this module does not import it. */
 export interface ArrivalLockHost {
   readonly pending: PendingQueue;
@@ -83,6 +96,7 @@ export class ArrivalLocks {
     // since the catalog was read) is tried again there.
     statement.lockedOnArrival = !statement.namesNoRelation;
     statement.awaitsApproval = d.statements.some((s) => s.approvalAtExecute === true);
+    statement.lockPrepared = lockReuseSafe(d);
     if (statement.awaitsApproval) this.host.holdUpstream();
     if (waited || statement.lockedOnArrival) this.send(prefix, statement, null);
   }
@@ -133,7 +147,8 @@ export class ArrivalLocks {
     if (prefix === null || failed) return;
     // An approved write's block goes up only at its release (held with its Parse and Bind): a lock held
     // elsewhere at that moment is waited for briefly, never queued for (enforce/lock-ahead.ts lockBlockSql).
-    const { messages, expect } = lockAheadMessages(this.blocks.use(prefix, statement.awaitsApproval === true), prefix, ctx, statement.sql);
+    const kind = statement.awaitsApproval === true ? 'patient' : statement.lockPrepared === true ? 'prepared' : 'one-shot';
+    const { messages, expect } = lockAheadMessages(this.blocks.use(prefix, kind), prefix, ctx, statement.sql);
     for (const m of messages) this.host.sendUpstream(m);
     this.host.pending.push(expect);
     this.lockedFor = statement;

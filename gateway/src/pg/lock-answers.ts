@@ -5,10 +5,10 @@
 // statement's own, without the block's context).
 
 import { lockFailedFields } from '../enforce/lock-ahead.ts';
-import type { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import type { DecidedStatement } from '../enforce/decision-point.ts';
 import { lockPrefixRefusal, lockPrefixRefusedReason, type LockPrefix } from '../enforce/lock-prefix.ts';
-import { encodeErrorFields } from '../wire/backend.ts';
+import { decodeCommandComplete, encodeErrorFields } from '../wire/backend.ts';
 import type { Frame } from '../wire/framer.ts';
 import { BE } from '../wire/message-types.ts';
 import type { LockBlockUse } from './lock-statements.ts';
@@ -28,10 +28,29 @@ export function lockAheadMessages(use: LockBlockUse, prefix: LockPrefix, ctx: Re
   return { messages: use.messages, expect: { kind: 'lock-ahead', prefix, ctx, sql, left: use.answers, parsed: use.parsed, lost: use.lost } };
 }
 
-/** One answer to a DO block (not an error): ParseComplete makes its prepared statement trusted; the last answer ends the entry. */
-export function lockAheadAnswered(pending: PendingQueue, head: Extract<Pending, { kind: 'lock-ahead' }>, type: number): void {
-  if (type === BE.ParseComplete) head.parsed?.();
+/**
+ * One answer to a DO block (not an error): ParseComplete makes its prepared statement trusted; the last answer
+ * ends the entry. Its Execute must answer with the tag DO: a prepared block replaced under its reserved name
+ * by a statement of the session's own (a DEALLOCATE and a PREPARE run inside a function, which Gatehouse
+ * cannot see; SQL PREPARE cannot make a DO) ran in its place and locked nothing, so the client's messages
+ * behind it ran unlocked (red-team round 19a, R19a-1). Their answers come after this one: the session ends
+ * before any of them is relayed.
+ */
+export function lockAheadAnswered(pending: PendingQueue, head: Extract<Pending, { kind: 'lock-ahead' }>, frame: Frame): void {
+  if (frame.type === BE.ParseComplete) head.parsed?.();
+  if (frame.type === BE.CommandComplete && decodeCommandComplete(frame.body) !== 'DO') {
+    head.lost?.();
+    throw lockBlockReplaced(decodeCommandComplete(frame.body));
+  }
   if (--head.left === 0) pending.shift();
+}
+
+function lockBlockReplaced(tag: string): GatehouseError {
+  return new GatehouseError(
+    'PROTOCOL_VIOLATION',
+    `Gatehouse's lock statement ahead of this session's statement answered "${tag}" instead of "DO": its reserved prepared statement was replaced by one of the session's own (a DEALLOCATE and PREPARE of a name starting with "gatehouse_" inside a function), so the statement behind it ran without its locks; the session is closed and nothing of it is relayed`,
+    { hint: 'Do not DEALLOCATE or PREPARE statements under names starting with "gatehouse_" (they are reserved for Gatehouse); reconnect.' },
+  );
 }
 
 /**

@@ -10,7 +10,10 @@
 // ParseComplete; until then each use parses it again (Close first, so that a Parse already done is no
 // 42P05). One dropped where Gatehouse cannot see it (a DEALLOCATE inside a function) fails the statement it
 // was sent for once (26000, nothing of it run) and is parsed again at its next use. The block's relation names are resolved by PL/pgSQL at every run, not at Parse, so a prepared block
-// locks what the names mean when it runs, as the one-shot block did.
+// locks what the names mean when it runs, as the one-shot block did. One dropped and replaced under its name
+// (a DEALLOCATE and a PREPARE inside a function) runs the session's statement in its place and locks nothing:
+// pg/lock-answers.ts ends the session on its tag, and only plain reads use prepared blocks (pg/arrival-locks.ts
+// lockReuseSafe; red-team round 19a, R19a-1).
 
 import { lockBlockSql } from '../enforce/lock-ahead.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
@@ -37,6 +40,9 @@ interface Entry {
   generation: number;
 }
 
+/** How a use's block is sent: the session's prepared statement, or parsed and dropped in one go (patient: retried, see use). */
+export type LockBlockKind = 'prepared' | 'one-shot' | 'patient';
+
 /** Relation sets prepared at most per session; a set beyond them gets the one-shot block (parsed and closed each time). */
 export const MAX_LOCK_STATEMENTS = 32;
 
@@ -47,12 +53,13 @@ export class LockStatements {
   constructor(private readonly name: string) {}
 
   /**
-   * `patient`: a write released after its approval, whose block tries its locks again briefly
-   * (enforce/lock-ahead.ts lockBlockSql): rare, so sent one-shot, never prepared.
+   * `kind`: 'prepared' (a plain read: pg/arrival-locks.ts lockReuseSafe), 'one-shot' (anything else), or
+   * 'patient' (a write released after its approval, whose block tries its locks again briefly,
+   * enforce/lock-ahead.ts lockBlockSql: rare, so sent one-shot, never prepared).
    */
-  use(prefix: LockPrefix, patient = false): LockBlockUse {
-    const entry = patient ? null : this.entry(prefix);
-    if (entry === null) return this.oneShot(prefix, patient);
+  use(prefix: LockPrefix, kind: LockBlockKind = 'prepared'): LockBlockUse {
+    const entry = kind === 'prepared' ? this.entry(prefix) : null;
+    if (entry === null) return this.oneShot(prefix, kind === 'patient');
     const lost = (): void => {
       entry.ready = false;
       entry.generation++;

@@ -38,6 +38,8 @@ export interface PreparedStatement {
   lockedOnArrival?: boolean;
   /** Whether the policy sends it for approval (decided `approve` at Parse): its Parse and Bind wait in Gatehouse for its Execute (pg/arrival-locks.ts). */
   awaitsApproval?: boolean;
+  /** Whether its lock block may be a prepared one the session reuses (pg/arrival-locks.ts lockReuseSafe); absent: one-shot. */
+  lockPrepared?: boolean;
 }
 
 /** A portal the client created with Bind. */

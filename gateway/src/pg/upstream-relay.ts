@@ -179,7 +179,7 @@ export class UpstreamRelay {
       case 'swap-error':
         throw desync(frame, head); // answered by an ErrorResponse only (canProduce)
       case 'lock-ahead':
-        lockAheadAnswered(this.s.pending, head, frame.type); // Gatehouse's own (pg/lock-answers.ts): not the client's
+        lockAheadAnswered(this.s.pending, head, frame); // Gatehouse's own (pg/lock-answers.ts): not the client's
         return null;
       default: {
         const never: never = head;
