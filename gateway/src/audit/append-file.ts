@@ -119,7 +119,7 @@ export class AppendFile {
     const end = length === 0 ? 0 : dataEnd(this.path, length);
     if (end < length) this.truncate(end);
     this.allocated = this.size;
-    if (this.fsync) this.tail = new UnflushedTail(this.size);
+    if (this.fsync) this.tail = new UnflushedTail(path, this.size);
     if (this.fsync && this.chunk === 0 && ringBytes > 0) {
       try {
         this.ring = new RingBackedLog(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
