@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { dataEnd, lastWholeLine } from './unused-tail.ts';
 import { RingBackedLog } from './ring-backed-log.ts';
 import { UnflushedTail, type Unflushed } from './unflushed-tail.ts';
+import { extendWithZeros } from './zero-extension.ts';
 import { DurabilityLedger, type DurableCallback, type Flush } from './durability-ledger.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
@@ -33,9 +34,6 @@ export const STDOUT = '-';
  * (SCRAM logins upstream, policy files) while a slow disk holds the flushes.
  */
 const MAX_FLUSHES = 3;
-
-/** Written to extend a preallocated file. */
-const ZEROS = Buffer.alloc(1 << 20);
 
 /**
  * Told when batches accepted by append() could not be written at the end of the turn (they are
@@ -283,27 +281,9 @@ export class AppendFile {
     }
   }
 
-  /**
-   * Extends the file with zeros to `to` bytes. Zeros written (not a hole, not fallocate's unwritten
-   * extents), so later records overwrite initialised blocks and their fdatasync is a data flush.
-   * On failure (disk full) the partial extension is cut off and the error thrown.
-   */
+  /** Extends the file with zeros to `to` bytes (audit/zero-extension.ts); throws when it cannot. */
   private extend(to: number): void {
-    const before = this.allocated;
-    let at = before;
-    try {
-      while (at < to) at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
-    } catch (e) {
-      // Cut back what this extension added; space reserved before it (for staged batches) stays.
-      if (at > before) {
-        try {
-          ftruncateSync(this.fd, before);
-        } catch {
-          // The extra zeros stay: the readers skip them.
-        }
-      }
-      throw e;
-    }
+    extendWithZeros(this.fd, this.allocated, to);
     this.allocated = to;
   }
 
