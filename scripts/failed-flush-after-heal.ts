@@ -4,6 +4,7 @@
 // file read past the page cache (O_DIRECT) and through it. Found 2026-12-07 (branch durable19): the
 // second 16 KiB is NUL on disk while the page cache still shows it, and no later fdatasync writes it,
 // so an audit log kept open, or reopened, after a flush failure has a hole where those records were.
+// Gatehouse writes such records again after a failed flush (audit/unflushed-tail.ts, docs/audit.md).
 //   node --import tsx scripts/failed-flush-after-heal.ts
 import { execFileSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';

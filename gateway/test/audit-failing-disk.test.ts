@@ -1,13 +1,16 @@
 // Group commit on a real disk whose flushes fail (test/support/failing-disk.ts), through a gateway
 // with concurrent sessions: the flush fails while later statements accumulate behind it; none of
-// them reaches PostgreSQL, every client gets the audit SQLSTATE, and service resumes by itself.
+// them reaches PostgreSQL, every client gets the audit SQLSTATE, and service resumes by itself, with
+// the records the failed flushes did not store written again (no hole on disk: issue 7).
 
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountFailingDisk } from './support/failing-disk.ts';
 import { ensureClinicDatabase, sqlstateOf, startTestGateway } from './support/harness.ts';
 
+/** Whether a failing disk can be made here (each case makes its own: see below). */
 const disk = mountFailingDisk();
 const TABLE = 'public.pgbench_audit_failing_disk';
 const SESSIONS = 8;
@@ -41,11 +44,23 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
   ])('runs none of the statements whose records were not flushed, refuses with the audit SQLSTATE, and recovers by itself (preallocate %i, ring %i)', async (preallocate, ring) => {
     const operatorErrors: string[] = [];
     const tag = `${preallocate}-${ring}`;
-    const t = await startTestGateway({
-      auditFile: join(disk!.dir, `audit-${tag}.ndjson`),
+    // A disk of its own: once one has failed and healed, blocks freed on it may take writes whose flush
+    // succeeds though the disk never stores them (append-file.failing-disk.test.ts), which no writer detects.
+    const own = mountFailingDisk();
+    if (own === null) throw new Error('a second failing disk could not be made');
+    const auditFile = join(own.dir, `audit-${tag}.ndjson`);
+    let t: Awaited<ReturnType<typeof startTestGateway>>;
+    try {
+      t = await startTestGateway({
+        auditFile,
       audit: { fsync: true, preallocate_bytes: preallocate, ring_bytes: ring },
-      onError: (m) => operatorErrors.push(m),
-    });
+        onError: (m) => operatorErrors.push(m),
+      });
+    } catch (e) {
+      own.remove();
+      throw e;
+    }
+    let closed = false;
     try {
       const token = await t.token('failing-disk@example.com', ['bench']);
       const clients = await Promise.all(Array.from({ length: SESSIONS }, () => t.client(token)));
@@ -62,7 +77,7 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
       }
       expect(await rows(`before-${tag}-%`)).toBe(SESSIONS);
 
-      disk!.fail();
+      own.fail();
       // Records still fit in the log's last block, which the disk has stored already: those flushes
       // succeed and their statements run. Waves of concurrent statements, staggered over a few
       // milliseconds (a flush in flight while later records accumulate for the next), until flushes fail.
@@ -95,7 +110,7 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
       for (const s of refused) expect(['58030', '53100'], said()).toContain(s);
       expect(operatorErrors.some((m) => m.includes('ENOSPC') || m.includes('EIO')), said()).toBe(true);
 
-      disk!.heal();
+      own.heal();
       let state: string | null = 'not yet';
       for (let i = 0; i < 100 && state !== null; i++) {
         await new Promise((r) => setTimeout(r, 50));
@@ -105,9 +120,18 @@ describe.runIf(disk !== null)('audit flushes failing under concurrent sessions',
       }
       expect(state, `still refused after healing\n${said()}`).toBeNull();
       expect(t.audit().some((r) => r.type === 'sink' && r.event === 'recovered')).toBe(true);
-    } finally {
-      disk!.heal();
+
+      // The log as the disk holds it, read past the page cache (O_DIRECT, as scripts/failed-flush-after-heal.ts
+      // does), once closed (a preallocated log's zero tail cut): no NUL byte, every line a record.
       await t.close();
+      closed = true;
+      const onDisk = execFileSync('dd', [`if=${auditFile}`, 'bs=4096', 'iflag=direct', 'status=none'], { maxBuffer: 256 << 20 });
+      expect(onDisk.filter((b) => b === 0).length, `NUL bytes on disk of ${onDisk.length}\n${said()}`).toBe(0);
+      for (const line of onDisk.toString('utf8').split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line), line.slice(0, 120)).not.toThrow();
+    } finally {
+      own.heal();
+      if (!closed) await t.close();
+      own.remove();
     }
   });
 });

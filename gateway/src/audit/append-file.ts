@@ -11,11 +11,15 @@
 // Or with a write-ahead ring (audit/write-ahead-ring.ts): each batch is appended to the file and also
 // framed into the ring, whose flushes (data only, no journal commit) confirm the batches; the file
 // itself is flushed in the background before the ring would overwrite frames it still needs.
+// After a failed flush, the bytes past the last good flush are written again (cut back, re-appended,
+// flushed) before anything else is appended or called durable (audit/unflushed-tail.ts).
 
 import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { dataEnd, lastWholeLine } from './unused-tail.ts';
 import { RingBackedLog } from './ring-backed-log.ts';
+import { UnflushedTail, type Unflushed } from './unflushed-tail.ts';
+import { extendWithZeros } from './zero-extension.ts';
 import { DurabilityLedger, type DurableCallback, type Flush } from './durability-ledger.ts';
 
 /** The path that means standard output (never flushed to disk, never cut back). */
@@ -30,9 +34,6 @@ export const STDOUT = '-';
  * (SCRAM logins upstream, policy files) while a slow disk holds the flushes.
  */
 const MAX_FLUSHES = 3;
-
-/** Written to extend a preallocated file. */
-const ZEROS = Buffer.alloc(1 << 20);
 
 /**
  * Told when batches accepted by append() could not be written at the end of the turn (they are
@@ -78,6 +79,8 @@ export class AppendFile {
   private readonly onFlushFailed: FlushFailedCallback;
   /** The write-ahead ring whose flushes confirm batches (null: the file's own flushes do). */
   private readonly ring: RingBackedLog | null = null;
+  /** With fsync: the bytes past the last good flush of the file itself, written again after a failed flush. */
+  private tail: UnflushedTail | null = null;
 
   /**
    * Opens (creating it and its directory) `path` for appending. `fsync` false: whenDurable() is
@@ -114,6 +117,7 @@ export class AppendFile {
     const end = length === 0 ? 0 : dataEnd(this.path, length);
     if (end < length) this.truncate(end);
     this.allocated = this.size;
+    if (this.fsync) this.tail = new UnflushedTail(path, this.size);
     if (this.fsync && this.chunk === 0 && ringBytes > 0) {
       try {
         this.ring = new RingBackedLog(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
@@ -133,6 +137,7 @@ export class AppendFile {
 
   /** Appends `batch` (records recovered from the ring) and flushes the file itself; throws when it cannot. */
   appendFlushed(batch: Buffer): void {
+    if (this.tail?.failed === true) this.repair();
     this.writeBatches([batch], batch.length, null, false);
     this.syncNow();
   }
@@ -162,6 +167,8 @@ export class AppendFile {
    */
   append(batch: Buffer): void {
     if (this.closed) throw new Error('audit file is closed');
+    // After a failed flush nothing follows the records that may be NUL on disk until they are written again.
+    if (this.tail?.failed === true) this.repair();
     if (this.chunk === 0) return this.writeBatches([batch], batch.length, null);
     const end = this.size + this.stagedBytes + batch.length;
     if (end > this.allocated) {
@@ -199,15 +206,28 @@ export class AppendFile {
     this.writeStaged(true);
     const upTo = this.written;
     try {
-      if (this.fsync) fdatasyncSync(this.fd);
+      this.flushFile();
       this.ring?.syncedThrough(this.size);
     } catch (e) {
       // The pages that failed may be dropped with their error: a later flush can succeed without them,
-      // so whoever waits for these batches hears of this failure, never "durable".
+      // so whoever waits for these batches hears of this failure, never "durable", and they are written again.
+      this.tail?.flushFailed();
+      this.ring?.hold();
       this.ledger.settle(upTo, e as Error);
       throw e;
     }
     this.ledger.syncedNow(upTo);
+  }
+
+  /** After a failed flush not yet repaired: what a file reopened at this path must write again (adoptUnflushed), else null. */
+  takeUnflushed(): Unflushed | null {
+    return this.tail?.take() ?? null;
+  }
+
+  /** This file was reopened at the path of one closed after a failed flush: `u` is written again before the next append. */
+  adoptUnflushed(u: Unflushed): void {
+    this.tail?.adopt(u);
+    this.ring?.hold();
   }
 
   /** With a write-ahead ring: flushes the file itself in the background (checkpoints), unless a flush of it runs. */
@@ -255,32 +275,15 @@ export class AppendFile {
       ftruncateSync(this.fd, to);
       this.size = to;
       this.allocated = to;
+      this.tail?.cut(to);
     } catch {
       // The partial batch stays; the verifier reports the unparsable line.
     }
   }
 
-  /**
-   * Extends the file with zeros to `to` bytes. Zeros written (not a hole, not fallocate's unwritten
-   * extents), so later records overwrite initialised blocks and their fdatasync is a data flush.
-   * On failure (disk full) the partial extension is cut off and the error thrown.
-   */
+  /** Extends the file with zeros to `to` bytes (audit/zero-extension.ts); throws when it cannot. */
   private extend(to: number): void {
-    const before = this.allocated;
-    let at = before;
-    try {
-      while (at < to) at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
-    } catch (e) {
-      // Cut back what this extension added; space reserved before it (for staged batches) stays.
-      if (at > before) {
-        try {
-          ftruncateSync(this.fd, before);
-        } catch {
-          // The extra zeros stay: the readers skip them.
-        }
-      }
-      throw e;
-    }
+    extendWithZeros(this.fd, this.allocated, to);
     this.allocated = to;
   }
 
@@ -303,6 +306,36 @@ export class AppendFile {
     }
     this.size += bytes;
     this.written += batches.length;
+    this.tail?.written(batches, this.size);
+    if (this.ring !== null) this.tail?.flushed(this.ring.syncedBytes);
+  }
+
+  /** Flushes the file itself: after a failed flush, by writing again what may not be on disk. */
+  private flushFile(): void {
+    if (this.tail?.failed === true) return this.repair();
+    if (this.fsync) fdatasyncSync(this.fd);
+    this.tail?.flushed(this.size);
+  }
+
+  /**
+   * After a failed flush: cuts the file back to its last good flush, appends the batches written since
+   * again and flushes them (audit/unflushed-tail.ts); only then may the ring forget their frames.
+   * Throws when it cannot (they are written again at the next try).
+   */
+  private repair(): void {
+    this.writeStaged(true);
+    try {
+      this.size = this.tail!.rewrite(this.fd);
+      this.allocated = this.size;
+    } catch (e) {
+      try {
+        this.size = this.allocated = fstatSync(this.fd).size; // cut, partly written: the next try cuts again
+      } catch {
+        // the next try cuts back to the last good flush all the same
+      }
+      throw e;
+    }
+    this.ring?.resume(this.size);
   }
 
   /**
@@ -349,8 +382,11 @@ export class AppendFile {
     const fd = this.flushFds.pop();
     if (fd === undefined) return; // started when a running flush completes
     const flush = this.ledger.begin(this.written);
+    const end = this.size;
     fdatasync(fd, (error) => {
       this.flushFds.push(fd);
+      // Without a ring these are flushes of the file itself: the bytes before `end` are on disk.
+      if (error === null && this.ring === null) this.tail?.flushed(end);
       this.flushDone(flush, error ?? null);
     });
   }
@@ -375,6 +411,8 @@ export class AppendFile {
 
   /** A flush failed: every batch not yet confirmed fails, and so does any flush that began before now. */
   private failAll(error: Error): void {
+    this.tail?.flushFailed();
+    this.ring?.hold();
     this.ledger.failed(error);
     this.onFlushFailed(error);
   }
@@ -389,7 +427,7 @@ export class AppendFile {
     let failure: Error | null = null;
     if (this.ledger.waiting && this.ledger.synced < this.written) {
       try {
-        fdatasyncSync(this.fd); // batches appended after the last flush began, not flushed by close()
+        this.flushFile(); // batches appended after the last flush began, not flushed by close()
       } catch (e) {
         failure = e as Error;
       }

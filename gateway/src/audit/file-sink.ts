@@ -11,6 +11,7 @@ import { checkpointPayload, checkpointRecord, type CheckpointPayload, type Check
 import type { AuditHealth, AuditHealthReporter } from './health.ts';
 import { isSpace, outageBegan, outageEnded, outageOf, outageRefusal, recoveredRecord, type Outage } from './sink-outage.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord, type AuditSink } from './types.ts';
+import type { Unflushed } from './unflushed-tail.ts';
 
 export interface AuditSinkOptions {
   /** fdatasync before a statement is forwarded (group commit); default true. */
@@ -118,6 +119,8 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
   let timer: NodeJS.Timeout | null = null;
   let outage: Outage | null = null;
   let retry: NodeJS.Timeout | null = null;
+  /** Records of a file closed after a failed flush, to be written again into the file reopened at its path. */
+  let unflushed: Unflushed | null = null;
   let closed = false;
   let checkpointing: Promise<void> = Promise.resolve();
   /**
@@ -156,10 +159,14 @@ export function openAuditSink(path: string, options: AuditSinkOptions = {}): Fil
     const o = outage;
     try {
       if (file === null || !isSpace(o.error)) {
+        // Records past the last good flush may be NUL on disk: the file opened again writes them again.
+        unflushed = file?.takeUnflushed() ?? unflushed;
         file?.close();
         file = null;
         file = openFile(path, fsync, preallocate, ringBytes, lost, flushFailed);
         fileStart = chain;
+        if (unflushed !== null) file.adoptUnflushed(unflushed);
+        unflushed = null;
       }
       append([...deferred, recoveredRecord(o)]);
       deferred = [];

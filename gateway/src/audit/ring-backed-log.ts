@@ -17,6 +17,8 @@ export class RingBackedLog {
   /** Whether frames may be written: the log was flushed since it was opened, so no old frame is needed. */
   private inUse = false;
   private closed = false;
+  /** A flush of the log failed: no frame is forgotten until the log's owner has written its bytes again (resume). */
+  private held = false;
 
   /**
    * The ring of `ringBytes` beside the log at `logPath` (whose appending descriptor is `logFd`).
@@ -65,8 +67,25 @@ export class RingBackedLog {
     if (!this.flushing && logEnd - this.synced > this.ring.size / 4) this.flushSoon(logEnd);
   }
 
-  /** The log's first `logEnd` bytes were flushed (by its owner: close, rotation). */
+  /** Bytes of the log known to be on disk (frames of bytes past them are kept). */
+  get syncedBytes(): number {
+    return this.synced;
+  }
+
+  /** A flush of the log failed: its bytes past `syncedBytes` may be NUL on disk though later flushes succeed. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** The log's owner wrote its bytes after a failed flush again and flushed them, the first `logEnd` of them. */
+  resume(logEnd: number): void {
+    this.held = false;
+    this.syncedThrough(logEnd);
+  }
+
+  /** The log's first `logEnd` bytes were flushed (by its owner: close, rotation), unless a failed flush holds the frames. */
   syncedThrough(logEnd: number): void {
+    if (this.held) return;
     this.synced = Math.max(this.synced, logEnd);
     this.ring.forgetThrough(this.synced);
   }
