@@ -83,13 +83,31 @@ export class ArrivalLocks {
   private lockedFor: PreparedStatement | null = null;
   private readonly blocks: LockStatements;
 
+  /**
+   * Each statement's prefix as last worked out, with the catalog snapshot and search path it was worked out
+   * under: a Bind, Describe or Execute under the same ones (a prepared statement's every use) reuses it
+   * instead of analysing the text again; a new snapshot or path (both replaced, never changed in place)
+   * works it out again, so a table created since the Parse is still found.
+   */
+  private readonly prefixes = new WeakMap<PreparedStatement, { relations: RelationCatalog | null; path: readonly string[]; prefix: LockPrefix | null }>();
+
   constructor(private readonly host: ArrivalLockHost) {
     this.blocks = new LockStatements(host.lockName);
   }
 
+  private prefixOf(statement: PreparedStatement): LockPrefix | null {
+    const relations = this.host.relations();
+    const path = this.host.searchPath();
+    const known = this.prefixes.get(statement);
+    if (known !== undefined && known.relations === relations && known.path === path) return known.prefix;
+    const prefix = lockPrefixOfSql(statement.sql, path, relations);
+    this.prefixes.set(statement, { relations, path, prefix });
+    return prefix;
+  }
+
   /** Ahead of a Parse: `waited` (it waited for the statements ahead) or a statement locked on arrival. */
   beforeParse(statement: PreparedStatement, d: ParseDecision, waited: boolean): void {
-    const prefix = lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations());
+    const prefix = this.prefixOf(statement);
     statement.namesNoRelation = namesNoRelation(d);
     // Every statement naming a relation (red-team round 18a, R18a-3: not only those under a mask or naming a
     // view): its Bind and Describe look the relation up again, so one with no prefix now (a table created
@@ -105,7 +123,7 @@ export class ArrivalLocks {
   beforeBind(statement: PreparedStatement, waited: boolean): void {
     if (statement.awaitsApproval === true) this.host.holdUpstream();
     if (!waited && (statement.lockedOnArrival !== true || this.lockedFor === statement)) return;
-    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null);
+    this.send(this.prefixOf(statement), statement, null);
   }
 
   /**
@@ -122,12 +140,12 @@ export class ArrivalLocks {
     // is certain only with none of them in flight: a Query ROLLBACK ahead of it in the same write ends the
     // block before the server reads it (red-team round 18a: the Describe then went up unlocked).
     const failed = this.host.inFailedBlock() && !this.host.pending.statementsInFlight();
-    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, null, failed);
+    this.send(this.prefixOf(statement), statement, null, failed);
   }
 
   /** Ahead of an Execute that waited for the statements ahead. */
   beforeExecute(statement: PreparedStatement, ctx: ResultContext): void {
-    this.send(lockPrefixOfSql(statement.sql, this.host.searchPath(), this.host.relations()), statement, ctx);
+    this.send(this.prefixOf(statement), statement, ctx);
   }
 
   /**
