@@ -8,6 +8,7 @@
 // statements ahead of it in a pipeline (pg/statement-order.ts): PostgreSQL already locks them at Parse and
 // Bind. See docs/data-path.md for what is left to a statement that did not wait.
 
+import { doBlock } from '../sql/do-block.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { lockPrefixFor, type LockPrefix } from './lock-prefix.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -28,13 +29,12 @@ export const RELEASE_LOCK_PAUSE_S = 0.05;
  * again on 55P03 (RELEASE_LOCK_TRIES), for a write released after its approval.
  */
 export function lockBlockSql(prefix: LockPrefix, patient = false): string {
-  let tag = 'gatehouse';
-  for (let i = 0; prefix.text.includes(`$${tag}$`); i++) tag = `gatehouse${i}`;
-  if (!patient) return `DO $${tag}$BEGIN ${prefix.text}END$${tag}$`;
-  return (
-    `DO $${tag}$DECLARE tries integer := 0; BEGIN LOOP BEGIN ${prefix.text}EXIT; ` +
-    `EXCEPTION WHEN lock_not_available THEN tries := tries + 1; IF tries >= ${RELEASE_LOCK_TRIES} THEN RAISE; END IF; ` +
-    `PERFORM pg_catalog.pg_sleep(${RELEASE_LOCK_PAUSE_S}); END; END LOOP; END$${tag}$`
+  if (!patient) return doBlock(`BEGIN ${prefix.text}END`, 'gatehouse');
+  return doBlock(
+    `DECLARE tries integer := 0; BEGIN LOOP BEGIN ${prefix.text}EXIT; ` +
+      `EXCEPTION WHEN lock_not_available THEN tries := tries + 1; IF tries >= ${RELEASE_LOCK_TRIES} THEN RAISE; END IF; ` +
+      `PERFORM pg_catalog.pg_sleep(${RELEASE_LOCK_PAUSE_S}); END; END LOOP; END`,
+    'gatehouse',
   );
 }
 

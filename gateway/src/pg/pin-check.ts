@@ -11,6 +11,7 @@
 
 import { pinChangedRefusal, type FunctionPin } from '../enforce/function-pins.ts';
 import type { GatehouseError } from '../errors.ts';
+import { doBlock } from '../sql/do-block.ts';
 import { FUNCTION_DIGEST } from './relation-triggers.ts';
 import { errorMessageFor } from './error-message.ts';
 import type { Pending, ResultContext } from './pending.ts';
@@ -51,9 +52,7 @@ export function pinCheckSql(pins: readonly FunctionPin[]): string {
  WHERE p.oid IS NULL OR ${FUNCTION_DIGEST} IS DISTINCT FROM w.digest OR p.xmin::text IS DISTINCT FROM w.version
     OR (p.xmax::text <> '0' AND pg_catalog.pg_xact_status(${FULL_XMAX}) = 'committed'))
 THEN RAISE EXCEPTION USING ERRCODE = '${PIN_CHANGED}', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF; END`;
-  let tag = 'gatehouse_pin';
-  for (let i = 0; body.includes(`$${tag}$`); i++) tag = `gatehouse_pin${i}`;
-  return `DO $${tag}$${body}$${tag}$`;
+  return doBlock(body, 'gatehouse_pin');
 }
 
 /**
