@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
 import { directSession } from './support/differential.ts';
 import { until } from './support/migration-race.ts';
-import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
+import { batchesBothWays, expectLockRefusal, openRaceSessions, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -86,12 +86,7 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
   });
 
   it('a Parse ahead naming a relation a migration holds: refused (55P03) at once by its own lock block (since R18a-3; before, it waited and held the statement behind it), nothing behind it run', async () => {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     let groups: Message[][] = [];
     let committed = false;
     try {
@@ -110,11 +105,7 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
       }
       await answered;
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       if (committed) await direct.query(`ALTER TABLE ${B} DROP COLUMN w`);
     }
     refused(groups[0]!);

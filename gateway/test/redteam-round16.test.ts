@@ -76,6 +76,7 @@ import { recorded, type TestGateway } from './support/harness.ts';
 import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { openRaceSessions } from './support/arrival-race.ts';
 
 const CLEANUP = `
 DROP VIEW IF EXISTS public.pgbench_rt16_view;
@@ -258,10 +259,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
   // it did before the fix, and then ran json's operator class): a SELECT that is refused cannot be by chance.
   it('R16-3 (R15-1, extended protocol): a pipelined SELECT behind an UPDATE that waits is decided when the UPDATE is answered and refused (55P03) under the migration granted meanwhile, never run on its definition', async () => {
     const token = await t.token('rt16-agent', ['agents', 'bench']);
-    const w = await WireClient.connect(t.port, token);
-    const holder = await upstreamClient();
-    const migration = await upstreamClient();
-    migration.on('error', () => undefined);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
     const update = `UPDATE ${WARM} SET v = 'y' WHERE id = 6`;
     let groups: Message[][] | undefined;
@@ -290,11 +288,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
       await migration.query('COMMIT');
       await answered;
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
       await lockWatchSettled(direct);
     }

@@ -100,7 +100,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
-import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
+import { batchesBothWays, expectLockRefusal, openRaceSessions, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
 import { until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
@@ -191,12 +191,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
    * not locked ahead), that commits and is undone after. Returns the client's messages.
    */
   async function behindWaitOnA(ahead: Buffer[], prepare: Buffer[] = []): Promise<Message[]> {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     let groups: Message[][] = [];
     let committed = false;
     try {
@@ -219,11 +214,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
       }
       await answered;
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       if (committed) await direct.query(FROM_VIEW);
     }
     return groups[0]!;

@@ -1,6 +1,7 @@
 // A migration racing a statement sent through Gatehouse, made deterministic (the gateway runs without the
 // lock poll, so the migration's lock is never seen by the decision), for the tests of locks on arrival
-// (lock-on-arrival.test.ts, redteam-round18a.test.ts); and batches sent both ways over one session each.
+// (lock-on-arrival.test.ts, redteam-round18a.test.ts); the sessions of a race with a lock holder (lock-ahead,
+// lock-prefix, red-team rounds 15-18a); and batches sent both ways over one session each.
 
 import pg from 'pg';
 import { expect } from 'vitest';
@@ -62,6 +63,33 @@ export async function raceMigration(env: RaceEnv, race: Race): Promise<Message[]
     if (committed) await env.direct.query(race.undo);
   }
   return groups;
+}
+
+/** Two direct sessions playing other transactions (`holder` holds a row or lock, `migration` changes a relation) and a Gatehouse session. */
+export interface RaceSessions {
+  holder: pg.Client;
+  migration: pg.Client;
+  w: WireClient;
+  /** Closes the Gatehouse session, rolls back what the direct ones left open and ends them. */
+  end(): Promise<void>;
+}
+
+/** Opens the sessions of a race with a lock holder (end them in the test's `finally`). */
+export async function openRaceSessions(env: Pick<RaceEnv, 'gateway' | 'token'>): Promise<RaceSessions> {
+  const holder = new pg.Client({ connectionString: env.gateway.upstreamUrl });
+  const migration = new pg.Client({ connectionString: env.gateway.upstreamUrl });
+  await holder.connect();
+  await migration.connect();
+  migration.on('error', () => undefined);
+  const w = await WireClient.connect(env.gateway.port, env.token);
+  const end = async (): Promise<void> => {
+    w.close();
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await migration.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+    await migration.end();
+  };
+  return { holder, migration, w, end };
 }
 
 /** `group` is Gatehouse's refusal for a lock held elsewhere (55P03), with nothing of `secret` in it. */
