@@ -71,42 +71,14 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
-import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { migrationTablesSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
 import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 import { openRaceSessions } from './support/arrival-race.ts';
 
-const CLEANUP = `
-DROP VIEW IF EXISTS public.pgbench_rt16_view;
-DROP TABLE IF EXISTS public.pgbench_rt16_vbase, public.pgbench_rt16_alter, public.pgbench_rt16_warm, public.pgbench_rt16_drop, public.pgbench_rt16_parted CASCADE;
-${dropOperatorClassesSql('rt16', '%%')}
-`;
-
-const SETUP = `
--- As in round 15: json gets a default btree operator class on a PL function that raises the SSN it reads.
-${jsonDefaultOperatorClassSql('rt16', '%%')}
--- Text now; a migration turns it into json.
-CREATE TABLE public.pgbench_rt16_alter (id integer, v text);
-INSERT INTO public.pgbench_rt16_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
--- A table whose row an earlier statement of the agent's string waits for.
-CREATE TABLE public.pgbench_rt16_warm (id integer PRIMARY KEY, v text);
-INSERT INTO public.pgbench_rt16_warm SELECT g, 'x' FROM generate_series(1, 100) g;
--- A table dropped between a string's decision and its start.
-CREATE TABLE public.pgbench_rt16_drop (id integer, v text);
--- A list-partitioned table of 200 partitions: a query naming one key is planned (and locked) on one.
-CREATE TABLE public.pgbench_rt16_parted (k integer, v text) PARTITION BY LIST (k);
-DO $$ BEGIN
-  FOR i IN 1..200 LOOP
-    EXECUTE format('CREATE TABLE public.pgbench_rt16_parted_%s PARTITION OF public.pgbench_rt16_parted FOR VALUES IN (%s)', i, i);
-  END LOOP;
-END $$;
--- A view the agent may read, over a table it is not told of.
-CREATE TABLE public.pgbench_rt16_vbase (id integer, v text);
-CREATE VIEW public.pgbench_rt16_view AS SELECT id, v FROM public.pgbench_rt16_vbase;
-INSERT INTO public.pgbench_rt16_parted SELECT g, 'p' FROM generate_series(1, 200) g;
-`;
+const { cleanup: CLEANUP, setup: SETUP } = migrationTablesSql('rt16');
 
 const ALTER = 'public.pgbench_rt16_alter';
 const WARM = 'public.pgbench_rt16_warm';
