@@ -68,13 +68,13 @@
 // `SET ROLE` to a role that may not lock (lock16 documents its 42501).
 
 import pg from 'pg';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { migrationTablesSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
-import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until } from './support/migration-race.ts';
+import { useCatalogReadBeforeEach, useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 import { openRaceSessions } from './support/arrival-race.ts';
 
@@ -111,17 +111,9 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
   });
   const { attempt } = rt;
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
-  /**
-   * Resolves once the agent's statements are decided with a catalog read after the last change (on a
-   * loaded machine a read owed after a schema change can take a while; statements meanwhile are refused).
-   */
-  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
-
-  beforeAll(async () => {
-    ({ gateway: t, direct, agent, ssn } = rt);
-    await catalogRead();
-  }, 60_000);
-  beforeEach(() => catalogRead(), 60_000); // each test starts with the catalog read after the last one's changes
+  beforeAll(() => void ({ gateway: t, direct, agent, ssn } = rt));
+  // Each test starts once the agent's statements are decided with a catalog read after the last one's changes.
+  const catalogRead = useCatalogReadBeforeEach(rt, `SELECT count(*) FROM ${ALTER}`);
 
   const upstreamClient = async (): Promise<pg.Client> => {
     const c = new pg.Client({ connectionString: t.upstreamUrl });

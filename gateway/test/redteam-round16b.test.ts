@@ -48,13 +48,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../src/audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { type TestGateway } from './support/harness.ts';
-import { migrationRace, untilCatalogRead } from './support/migration-race.ts';
-import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { migrationRace } from './support/migration-race.ts';
+import { useCatalogReadBeforeEach, useRedTeamFixture } from './support/redteam-fixture.ts';
 import { migrationTablesSql } from './support/user-operator-classes.ts';
 
 const { cleanup: CLEANUP, setup: SETUP } = migrationTablesSql('rt16b');
@@ -75,13 +75,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock pre
   });
   const { attempt } = rt;
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
-  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
-
-  beforeAll(async () => {
-    ({ gateway: t, direct, agent, ssn } = rt);
-    await catalogRead();
-  }, 60_000);
-  beforeEach(() => catalogRead(), 60_000);
+  beforeAll(() => void ({ gateway: t, direct, agent, ssn } = rt));
+  const catalogRead = useCatalogReadBeforeEach(rt, `SELECT count(*) FROM ${ALTER}`);
 
   const race = migrationRace({ alter: ALTER, warm: WARM, direct: () => direct, upstreamUrl: () => t.upstreamUrl, catalogRead });
 
