@@ -163,6 +163,118 @@ for (const engine of ['rego', 'cedar'] as const) {
         await resetRows();
       }
     });
+
+    // Area 2: savepoints around the check. A failed check fails the transaction; ROLLBACK TO a savepoint set
+    // before the write undoes the write with it, so the block can go on with nothing of the replaced body.
+    it('held: a failed check in a block, rolled back to a savepoint set before the write, leaves nothing behind', async () => {
+      const w = await WireClient.connect(t.port, await writerToken());
+      try {
+        expect((await simpleQuery(w, 'BEGIN; SAVEPOINT s')).some((m) => m.name === 'error')).toBe(false);
+        const got = await raceTriggerReplace(race, () => simpleQuery(w, WRITE));
+        expect(got.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['55000']);
+        const back = await simpleQuery(w, 'ROLLBACK TO SAVEPOINT s');
+        const read = await simpleQuery(w, 'SELECT note FROM clinical.r20a_kept WHERE id = 1');
+        const end = await simpleQuery(w, 'COMMIT');
+        const stored = (await direct.query('SELECT note FROM clinical.r20a_kept WHERE id = 1')).rows;
+        expect(shown([got, back, read, end, stored])).not.toContain(SECRET);
+        expect(read.filter((m) => m.name === 'dataRow').map((m) => m.fields)).toEqual([['n']]);
+        expect(stored).toEqual([{ note: 'n' }]);
+      } finally {
+        w.close();
+        await resetRows();
+      }
+    });
+
+    it('held: SAVEPOINT, the write and ROLLBACK TO SAVEPOINT in one string are refused, nothing run; PREPARE TRANSACTION is denied', async () => {
+      const w = await WireClient.connect(t.port, await writerToken());
+      try {
+        await simpleQuery(w, 'BEGIN');
+        const got = await simpleQuery(w, `SAVEPOINT s; ${WRITE}; ROLLBACK TO SAVEPOINT s`);
+        expect(got.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['0A000']);
+        await simpleQuery(w, 'ROLLBACK');
+        await simpleQuery(w, 'BEGIN');
+        expect((await simpleQuery(w, WRITE)).filter((m) => m.name === 'dataRow').map((m) => m.fields)).toEqual([['z']]);
+        // Two-phase commit is not among the statements agents may run (the test server has max_prepared_transactions = 0).
+        expect((await simpleQuery(w, "PREPARE TRANSACTION 'r20a'")).filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['42501']);
+        await simpleQuery(w, 'ROLLBACK');
+      } finally {
+        w.close();
+        await resetRows();
+      }
+    });
+
+    // Area 3: cursors over the masked table and over clinical.patients, WITH HOLD across the commit, scrolled.
+    it('held: cursors (WITH HOLD across COMMIT, SCROLL, MOVE, FETCH BACKWARD) return masked values only', async () => {
+      const c = await t.client(await writerToken());
+      const ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
+      const seen: unknown[] = [];
+      try {
+        await c.query('BEGIN');
+        await c.query('DECLARE k SCROLL CURSOR WITH HOLD FOR SELECT id, secret, note, k.* FROM clinical.r20a_kept k ORDER BY id');
+        await c.query('DECLARE p SCROLL CURSOR WITH HOLD FOR SELECT p.ssn, p.first_name, p FROM clinical.patients p ORDER BY id');
+        await c.query('COMMIT');
+        for (const sql of ['FETCH ALL FROM k', 'MOVE ABSOLUTE 0 IN k', 'FETCH NEXT FROM k', 'FETCH BACKWARD 1 FROM k', 'FETCH 3 FROM p', 'MOVE LAST IN p', 'FETCH PRIOR FROM p']) {
+          seen.push((await c.query(sql)).rows);
+        }
+        await c.query('BEGIN');
+        seen.push(await c.query("UPDATE clinical.r20a_kept SET note = 'c' WHERE CURRENT OF k").then((r) => r.rows, (e: pg.DatabaseError) => e.code));
+        await c.query('ROLLBACK');
+        expect(seen.flat().length).toBeGreaterThan(5);
+        expect(shown(seen)).not.toContain(SECRET);
+        expect(shown(seen)).not.toContain(ssn);
+      } finally {
+        await c.query('CLOSE ALL').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    // Area 4: extended-protocol writes under the mask: RETURNING, INSERT ... SELECT, UPDATE ... FROM, MERGE.
+    it('held: extended-protocol writes reading the masked table move and return masked values only', async () => {
+      const c = await t.client(await writerToken());
+      const outcomes: Array<[string, unknown]> = [];
+      const run = async (text: string, values: unknown[]): Promise<void> => {
+        outcomes.push([text, await c.query({ text, values }).then((r) => r.rows, (e: pg.DatabaseError) => ({ code: e.code, message: e.message, detail: e.detail }))]);
+      };
+      try {
+        await c.query('BEGIN');
+        await run('UPDATE clinical.r20a_kept SET note = $1 WHERE id = 2 RETURNING secret', ['x']);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run('UPDATE clinical.r20a_kept SET note = $1 WHERE id = 2 RETURNING *', ['x']);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run('INSERT INTO public.r20a_plain (id, v) SELECT id + $1, secret FROM clinical.r20a_kept RETURNING v', [10]);
+        await run('UPDATE public.r20a_plain p SET v = k.secret FROM clinical.r20a_kept k WHERE k.id = p.id AND p.id = $1 RETURNING p.v', [1]);
+        await run('MERGE INTO public.r20a_plain p USING clinical.r20a_kept k ON p.id = k.id + $1 WHEN MATCHED THEN UPDATE SET v = k.secret WHEN NOT MATCHED THEN INSERT VALUES (k.id + $1, k.secret)', [20]);
+        await run('SELECT v FROM public.r20a_plain ORDER BY id', []);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run("INSERT INTO clinical.r20a_kept (id, note, secret) SELECT id + $1, secret, 'x' FROM clinical.r20a_kept RETURNING note", [30]);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run('MERGE INTO clinical.r20a_kept k USING (SELECT $1::int AS id) s ON k.id = s.id WHEN MATCHED THEN UPDATE SET note = k.secret', [2]);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run('UPDATE clinical.r20a_kept k SET note = s.secret FROM clinical.r20a_kept s WHERE s.id = k.id AND k.id = $1 RETURNING k.note', [2]);
+        await c.query('ROLLBACK');
+        await c.query('BEGIN');
+        await run('UPDATE clinical.r20a_kept k SET note = to_jsonb(k) ->> $1 WHERE k.id = 2 RETURNING note', ['secret']);
+        await c.query('ROLLBACK');
+        const stored = (await direct.query('SELECT note FROM clinical.r20a_kept UNION ALL SELECT v FROM public.r20a_plain')).rows;
+        expect(shown([outcomes, stored]), shown(outcomes)).not.toContain(SECRET);
+        // RETURNING a masked column of the target is refused, not masked (docs/data-path.md).
+        expect(outcomes[0]?.[1]).toMatchObject({ code: '42501' });
+        expect(outcomes[1]?.[1]).toMatchObject({ code: '42501' });
+        // Reading it in another table's write moves the masked value (INSERT ... SELECT, UPDATE ... FROM, MERGE USING).
+        expect(outcomes[5]?.[1]).toEqual(Array.from({ length: 5 }, () => ({ v: '***' })));
+        // A write of the masked table reading its masked column anywhere (SELECT, MERGE SET, FROM self, whole row) is refused.
+        for (const i of [6, 7, 8, 9]) expect(outcomes[i]?.[1], outcomes[i]?.[0]).toMatchObject({ code: '42501' });
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end().catch(() => undefined);
+        await resetRows();
+      }
+    });
   });
 }
 
