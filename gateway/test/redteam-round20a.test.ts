@@ -196,6 +196,26 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
     }
 
+    // R20a-4: the write's own error, raised by a built-in (no routine context) while computing RETURNING from
+    // what the replaced body wrote, kept its message: the cast error quotes the value.
+    it('R20a-4: the write\'s own error computed from what a replaced body wrote does not quote it', async () => {
+      const w = await WireClient.connect(t.port, await writerToken());
+      try {
+        const got = await raceTriggerReplace(race, () => simpleQuery(w, "UPDATE clinical.r20a_kept SET note = 'z' WHERE id = 1 RETURNING note::int"));
+        const stored = (await direct.query('SELECT note FROM clinical.r20a_kept WHERE id = 1')).rows;
+        expect(shown([got, stored])).not.toContain(SECRET);
+        // The SQLSTATE stays (22P02: the cast failed); the message is withheld. Nothing committed.
+        expect(got.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['22P02']);
+        expect(stored).toEqual([{ note: 'n' }]);
+        // The same write casting the value it set itself: the check passes and nothing is withheld.
+        const ok = await simpleQuery(w, "UPDATE clinical.r20a_kept SET note = '7' WHERE id = 1 RETURNING note::int");
+        expect(ok.filter((m) => m.name === 'dataRow').map((m) => m.fields)).toEqual([['7']]);
+      } finally {
+        w.close();
+        await resetRows();
+      }
+    });
+
     it('R20a-1: a statement after the write that would be cancelled is refused too, nothing run', async () => {
       const w = await WireClient.connect(t.port, await writerToken());
       try {

@@ -82,6 +82,15 @@ export function pinCheckFrame(s: PinCheckHost, head: Pending | undefined): void 
   s.clientOutput.holdClient();
 }
 
+/**
+ * Whether an error or notice of `ctx` answers its checked write (the string's last statement, or the check
+ * after it): its message may quote what a replaced body wrote, whatever raised it (R20a-4), so it is withheld
+ * like a message raised by routine code (pg/value-detail.ts).
+ */
+export function answersCheckedWrite(ctx: ResultContext | null): boolean {
+  return ctx?.pinCheck !== undefined && ctx.index >= ctx.statements.length - 1;
+}
+
 /** A CommandComplete: the check's own (every client statement has completed) is swallowed, and the held output goes. */
 export function pinCheckCompleted(s: PinCheckHost, ctx: ResultContext): boolean {
   const check = ctx.pinCheck;
