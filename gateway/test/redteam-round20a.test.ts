@@ -18,6 +18,14 @@
 //   run. Holding the failing statement's error too would still have let its SQLSTATE answer a question
 //   about what the body wrote; checking right after the write would need the check spliced into the middle
 //   of the client's text.
+// R20a-4 (high, fixed; same premise as R20a-1): with the write last in its string, its own error went to the
+//   client as the server sent it, scrubbed as any write under a mask is (detail withheld, and the message
+//   when routine code raised it); a built-in error raised after the replaced body ran, outside it, kept its
+//   message: `RETURNING note::int` failed its cast with 22P02 "invalid input syntax for type integer:
+//   "<secret>"". (A pinned write to a table not masked for the writer was not scrubbed at all.) Fixed
+//   (pg/pin-check.ts answersCheckedWrite, pg/value-detail.ts): every error and notice answering the checked
+//   write has its message withheld as a routine's would be; the SQLSTATE is kept (a replaced body can choose
+//   one anyway: a bit per raced attempt, noted, not closed).
 // R20a-2 (medium, OPEN, it.fails; needs an operator to lift a mask after scrubbing the column): a
 //   REPEATABLE READ (or SERIALIZABLE) transaction begun while a column was masked keeps its snapshot; the
 //   operator scrubs the column and then lifts its mask (nothing secret is left in it, as of now); the
