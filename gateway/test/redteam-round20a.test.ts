@@ -48,6 +48,7 @@
 //   revision).
 //
 // Held (tests below):
+// - Area 1: the write inside EXPLAIN ANALYZE or a WITH query under the same race: nothing shown or committed.
 // - Area 1: a CancelRequest while a replaced trigger body runs (it copied the secret, raised it in a
 //   notice, then sleeps): 57014, nothing held shown, nothing committed, the session's next query answered
 //   in step. A cancel during the check itself fails the transaction and drops the held output (read).
@@ -223,6 +224,25 @@ for (const engine of ['rego', 'cedar'] as const) {
         await resetRows();
       }
     });
+
+    // The write inside EXPLAIN ANALYZE (it runs the write and fires the trigger) and inside a WITH query.
+    for (const [what, sql] of [
+      ['EXPLAIN ANALYZE', "EXPLAIN ANALYZE UPDATE clinical.r20a_kept SET note = 'z' WHERE id = 1"],
+      ['a WITH query', "WITH u AS (UPDATE clinical.r20a_kept SET note = 'z' WHERE id = 1 RETURNING note) SELECT note FROM u"],
+    ] as const) {
+      it(`held: the write inside ${what} is checked: nothing of a replaced body is shown or committed`, async () => {
+        const w = await WireClient.connect(t.port, await writerToken());
+        try {
+          const got = await raceTriggerReplace(race, () => simpleQuery(w, sql));
+          const stored = (await direct.query('SELECT note FROM clinical.r20a_kept WHERE id = 1')).rows;
+          expect(shown([got, stored])).not.toContain(SECRET);
+          expect(stored).toEqual([{ note: 'n' }]);
+        } finally {
+          w.close();
+          await resetRows();
+        }
+      });
+    }
 
     it('R20a-1: a statement after the write that would be cancelled is refused too, nothing run', async () => {
       const w = await WireClient.connect(t.port, await writerToken());
