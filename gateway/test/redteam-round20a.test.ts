@@ -119,6 +119,8 @@ DROP FUNCTION IF EXISTS clinical.r20a_keep_history();
 `;
 
 const WRITE = "UPDATE clinical.r20a_kept SET note = 'z' WHERE id = 1 RETURNING note";
+/** The same write naming no = (Gatehouse refuses a statement naming a user-defined operator under a mask). */
+const BETWEEN_WRITE = "UPDATE clinical.r20a_kept SET note = 'z' WHERE id BETWEEN 1 AND 1 RETURNING note";
 
 /** Messages as text, error and notice fields included (pg-protocol keeps an error's message off JSON). */
 const shown = (x: unknown): string =>
@@ -243,6 +245,38 @@ for (const engine of ['rego', 'cedar'] as const) {
         }
       });
     }
+
+    // R20a-5: the check is SQL run in the writer's session, so its operators resolve with the writer's
+    // search_path: a schema placed before pg_catalog, holding `=` and `<>` on text that answer "equal",
+    // makes every comparison of the check say "unchanged".
+    it('R20a-5: operators on the writer\'s search_path do not make the check pass a replaced body', async () => {
+      await direct.query(`DROP SCHEMA IF EXISTS r20a_evil CASCADE; CREATE SCHEMA r20a_evil;
+        CREATE FUNCTION r20a_evil.eq(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+        CREATE FUNCTION r20a_evil.ne(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
+        CREATE OPERATOR r20a_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = r20a_evil.eq);
+        CREATE OPERATOR r20a_evil.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = r20a_evil.ne);`);
+      const w = await WireClient.connect(t.port, await writerToken());
+      try {
+        const set = await simpleQuery(w, 'SET search_path = r20a_evil, pg_catalog, public');
+        expect(set.filter((m) => m.name === 'error')).toEqual([]);
+        // The write names no = or <> (Gatehouse refuses a statement naming a user operator under a mask).
+        const got = await raceTriggerReplace(race, () => simpleQuery(w, BETWEEN_WRITE));
+        const stored = (await direct.query('SELECT note FROM clinical.r20a_kept WHERE id = 1')).rows;
+        expect(shown([got, stored])).not.toContain(SECRET);
+        expect(stored).toEqual([{ note: 'n' }]);
+        expect(got.filter((m) => m.name === 'error').map((m) => m.code)).toEqual(['55000']);
+        // The check puts the writer's search_path back: a passing check in a block leaves SET LOCAL's path.
+        await simpleQuery(w, 'BEGIN; SET LOCAL search_path = public, pg_catalog');
+        const inBlock = await simpleQuery(w, BETWEEN_WRITE);
+        expect(inBlock.filter((m) => m.name === 'dataRow').map((m) => m.fields), shown(inBlock)).toEqual([['z']]);
+        expect((await simpleQuery(w, 'SHOW search_path')).filter((m) => m.name === 'dataRow').map((m) => m.fields)).toEqual([['public, pg_catalog']]);
+        await simpleQuery(w, 'ROLLBACK');
+      } finally {
+        w.close();
+        await direct.query('DROP SCHEMA IF EXISTS r20a_evil CASCADE');
+        await resetRows();
+      }
+    });
 
     it('R20a-1: a statement after the write that would be cancelled is refused too, nothing run', async () => {
       const w = await WireClient.connect(t.port, await writerToken());
