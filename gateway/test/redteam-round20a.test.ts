@@ -26,6 +26,15 @@
 //   (pg/pin-check.ts answersCheckedWrite, pg/value-detail.ts): every error and notice answering the checked
 //   write has its message withheld as a routine's would be; the SQLSTATE is kept (a replaced body can choose
 //   one anyway: a bit per raced attempt, noted, not closed).
+// R20a-5 (high, fixed; same premise as R20a-1, plus a schema with two operators on the server): the check is
+//   SQL appended to the writer's own Query, so its operators resolved through the writer's search_path, which
+//   agents may SET. A schema placed before pg_catalog (`SET search_path = r20a_evil, pg_catalog, public`)
+//   holding `=` and `<>` on text that answer "equal" made IS DISTINCT FROM and <> in the check say
+//   "unchanged": a replaced body ran, its RETURNING showed the secret and the write committed. (The write
+//   itself must name no such operator: Gatehouse refuses a statement naming a user-defined `=` under a mask,
+//   so it says BETWEEN.) Fixed (pg/pin-check.ts): the DO block sets search_path to `pg_catalog, pg_temp`
+//   (LOCAL) before its query is parsed and puts the writer's path back after it. The mask expressions
+//   already qualify every operator (OPERATOR(pg_catalog.<=)); the lock blocks hold LOCK statements only.
 // R20a-2 (medium, OPEN, it.fails; needs an operator to lift a mask after scrubbing the column): a
 //   REPEATABLE READ (or SERIALIZABLE) transaction begun while a column was masked keeps its snapshot; the
 //   operator scrubs the column and then lifts its mask (nothing secret is left in it, as of now); the
