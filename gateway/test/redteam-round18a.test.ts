@@ -104,6 +104,7 @@ import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race
 import { until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
+import { directSession } from './support/differential.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_rt18a_a';
@@ -281,12 +282,118 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     }
   }
 
-  it.fails('R18a-4 (open, availability): a write held for approval behind an Execute of another statement in the same write holds its lock during the wait (a direct LOCK TABLE ... NOWAIT is refused)', async () => {
-    let lock: string | null = 'not tried';
-    const select = [serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})];
-    const gh = await heldWrite(select, async () => void (lock = await directLock()), 'approve');
-    expect(errorCodes(gh)).toEqual([]); // approved, it ran
-    expect(lock).toBeNull(); // 55P03: the Flush Gatehouse sends for the SELECT's answer released the held Parse and Bind before the wait
+  /** Whether an approval request whose statement text contains `marker` is pending. */
+  const requestPending = async (marker: string): Promise<boolean> => {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const { body } = await api(t.gw.adminPort!, '/approvals/api/requests?state=pending', lead);
+    return (body.requests ?? []).some((r: { statement: { text: string } }) => r.statement.text.includes(marker));
+  };
+
+  /**
+   * The R18a-4 shape: the agent's UPDATE of clinical.patients (held for approval by the example policies) as
+   * named statement and portal, `between` after its Bind and before its Execute, in one write. Returns the
+   * client's messages; no approval is answered (none may be asked).
+   */
+  async function interleavedWrite(between: Buffer[]): Promise<Message[]> {
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      w.send(serialize.parse({ name: 'w', text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2 /* r18a4 */' }), serialize.bind({ statement: 'w', portal: 'pw', values: ['555-1819'] }), ...between, serialize.execute({ portal: 'pw' }), serialize.sync());
+      return (await w.untilReady(1))[0]!;
+    } finally {
+      w.close();
+      expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).toBe(phone); // never ran
+    }
+  }
+
+  it("R18a-4: a write held for approval with another statement's Execute between its Bind and its Execute in one write: refused at once (42501, not held: no request), the SELECT answered, the rest skipped to the Sync; no lock left", async () => {
+    const gh = await interleavedWrite([serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})]);
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['42501']);
+    expect(await requestPending('r18a4')).toBe(false);
+    expect(await directLock()).toBeNull();
+  });
+
+  it('R18a-4, through a Flush: Parse, Bind, Flush, Execute of a write held for approval: its Parse and Bind are answered (the client asked), then its Execute is refused at once (42501), not held', async () => {
+    const gh = await interleavedWrite([serialize.flush()]);
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['42501']);
+    expect(await requestPending('r18a4')).toBe(false);
+    expect(await directLock()).toBeNull();
+  });
+
+  /**
+   * A real client's pipeline with a held write in it: every batch but the last sent and answered, then the
+   * last; while the write waits, another connection's LOCK TABLE clinical.patients ... NOWAIT; then a lead
+   * approves. Returns what the LOCK got (null: had), the client's messages without Gatehouse's one NOTICE
+   * that the statement is held, and PostgreSQL's for the same batches sent directly.
+   */
+  async function approvedPipeline(batches: Buffer[][], marker: string): Promise<{ lock: string | null; gh: Message[][]; pg: Message[][] }> {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const readies = (batch: Buffer[]): number => batch.filter((m) => m[0] === 0x53 || m[0] === 0x51).length;
+    const w = await WireClient.connect(t.port, token);
+    const d = await directSession(t.upstreamUrl);
+    try {
+      const gh: Message[][] = [];
+      for (const batch of batches.slice(0, -1)) gh.push(...(w.send(...batch), await w.untilReady(readies(batch))));
+      const last = batches.at(-1)!;
+      w.send(...last);
+      const request = await pendingRequest(t.gw.adminPort!, lead, marker);
+      const lock = await directLock();
+      expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      gh.push(...(await w.untilReady(readies(last))));
+      const held = (m: Message): boolean => m.name === 'notice' && /^Gatehouse is holding this statement for approval/.test((m as { message?: string }).message ?? '');
+      expect(gh.flat().filter(held)).toHaveLength(1);
+      const pgAnswer: Message[][] = [];
+      for (const batch of batches) pgAnswer.push(...(d.send(...batch), await d.untilReady(readies(batch))));
+      return { lock, gh: gh.map((g) => g.filter((m) => !held(m))), pg: pgAnswer };
+    } finally {
+      w.close();
+      d.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  }
+
+  const WRITE = 'UPDATE clinical.patients SET phone = $1 WHERE id = 2';
+  const READ_A = `SELECT v FROM ${A} WHERE id = 1`;
+
+  it('R18a-4, not touched: a JDBC- or psycopg-style pipeline (Parse, Bind, Describe, Execute per statement, one Sync) with a held write between two reads waits with no lock (LOCK TABLE ... NOWAIT had) and runs once approved: message for message as PostgreSQL', async () => {
+    const write = [serialize.parse({ text: `${WRITE} /* jdbc */` }), serialize.bind({ values: ['555-1820'] }), serialize.describe({ type: 'P' }), serialize.execute({})];
+    const { lock, gh, pg: truth } = await approvedPipeline([[...statement(READ_A), ...write, ...statement('SELECT 2 AS two'), serialize.sync()]], '/* jdbc */');
+    expect(lock).toBeNull();
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, not touched: a pgx-style batch (Parse and Describe of each statement, Sync; then Bind, Describe, Execute of each, Sync) with a held write between two reads waits with no lock and runs once approved: message for message as PostgreSQL', async () => {
+    const prepare = [serialize.parse({ name: 'pgx_r', text: READ_A }), serialize.describe({ type: 'S', name: 'pgx_r' }), serialize.parse({ name: 'pgx_w', text: `${WRITE} /* pgx */`, types: [25] }), serialize.describe({ type: 'S', name: 'pgx_w' }), serialize.sync()];
+    const run = (statementName: string, values: string[] = []): Buffer[] => [serialize.bind({ statement: statementName, values }), serialize.describe({ type: 'P' }), serialize.execute({})];
+    const { lock, gh, pg: truth } = await approvedPipeline([prepare, [...run('pgx_r'), ...run('pgx_w', ['555-1821']), ...run('pgx_r'), serialize.sync()]], '/* pgx */');
+    expect(lock).toBeNull();
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, not touched: two held writes in one pipeline each wait in turn and run once approved (the second\'s Parse and Bind go up after the first ran)', async () => {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      const write = (tag: string, value: string): Buffer[] => [serialize.parse({ text: `${WRITE} /* ${tag} */` }), serialize.bind({ values: [value] }), serialize.describe({ type: 'P' }), serialize.execute({})];
+      w.send(...write('two-1', '555-1822'), ...write('two-2', '555-1823'), serialize.sync());
+      for (const tag of ['two-1', 'two-2']) {
+        const request = await pendingRequest(t.gw.adminPort!, lead, `/* ${tag} */`);
+        expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      }
+      const gh = (await w.untilReady(1))[0]!;
+      expect(errorCodes(gh)).toEqual([]);
+      expect(names(gh).filter((n) => n !== 'notice')).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
+      expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).toBe('555-1823');
+    } finally {
+      w.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
   });
 
   it('held: a cancel during an approval wait: the write never runs; 57014 (Gatehouse refuses the waiting Execute, or the cancel it passes on meets its DO block ahead of the held Parse)', async () => {
