@@ -1,6 +1,7 @@
 // Red-team round 18a, against lockwin6 (locks on arrival for single extended statements under a mask or
 // naming a view: pg/arrival-locks.ts; a Parse or Bind of another prepared statement counted as work in
-// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts).
+// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts,
+// pg/approval-exposure.ts).
 // Method as in rounds 14-17b: a migration (uncommitted) holds a relation the gateway's decision never sees
 // (the lock poll is off: its 250 ms window made deterministic), both engines, real PostgreSQL.
 //
@@ -43,29 +44,33 @@
 //   ahead of its Parse, Bind and Describe, masked or not; the block is prepared once per relation set and
 //   session and then only bound and run (pg/lock-statements.ts; cost in docs/benchmarks.md, "Locks on arrival").
 //
-// - R18a-4 (low, availability, OPEN, it.fails): lockwin6 holds the Parse and Bind of a write held for
+// - R18a-4 (low, availability, fixed by hold20): lockwin6 holds the Parse and Bind of a write held for
 //   approval in Gatehouse until its Execute goes up, so that no lock of theirs is held during the wait
 //   (R17b). An Execute of any other statement between the write's Bind and its Execute (Parse W, Bind W,
 //   Parse/Bind/Execute `SELECT 1`, Execute W, Sync) parks W's Execute behind it (pg/statement-order.ts),
-//   and the Flush Gatehouse sends for the SELECT's answer releases W's Parse and Bind: the implicit
-//   transaction holds clinical.patients for the whole wait (up to 1 h), a migration queues behind it and
+//   and the Flush Gatehouse sends for the SELECT's answer released W's Parse and Bind: the implicit
+//   transaction held clinical.patients for the whole wait (up to 1 h), a migration queued behind it and
 //   every later statement on the table behind the migration. Releasing only on W's own Execute does not
-//   help (tried): the SELECT's answer is needed first and the server takes messages in order. Not fixed
-//   (lockall19, by reading), for these reasons: (a) answering W's Parse and Bind locally (ParseComplete,
-//   BindComplete in their place) and sending them after the wait promises what only the server knows: a
-//   Bind fails on values Gatehouse does not check (22P02 for a value its type rejects, 08P01 for a wrong
-//   count or format), a Parse on type or operator resolution (42883, 42804); PostgreSQL would then have
-//   skipped the SELECT (which may be a write) to the Sync, while the client would have seen W accepted and
-//   the SELECT run: different messages and a statement run that PostgreSQL would not have run. (b) Sending
-//   the SELECT's messages up ahead of W's held ones reorders the server's name table: the unnamed
-//   statement and portal (a Parse or Bind of the SELECT on them replaces W's, so W's Execute would run the
-//   SELECT's portal), a Close of W's name, a DEALLOCATE. (c) Holding the SELECT too until W's approval
-//   needs W's approval asked before the statements ahead complete, which R16-3's ordering forbids (W's
-//   Execute is decided after them), and a client Flush between them still needs their answers first.
-//   (a) restricted to a Parse and Bind Gatehouse can show succeed might be sound; even a Bind with no
-//   parameters plans the statement and can fail there: not tried. An agent can
-//   hold a table as long without approvals (BEGIN, a read, then idle: Gatehouse sets no
-//   idle_in_transaction limit), so this is the R17b availability promise only, not a new power.
+//   help (tried): the SELECT's answer is needed first and the server takes messages in order. Rejected
+//   (lockall19, by reading): (a) answering W's Parse and Bind locally (ParseComplete, BindComplete in their
+//   place) and sending them after the wait promises what only the server knows: a Bind fails on values
+//   Gatehouse does not check (22P02, 08P01), a Parse on type or operator resolution (42883, 42804);
+//   PostgreSQL would then have skipped the SELECT (which may be a write) to the Sync, while the client would
+//   have seen W accepted and the SELECT run. (b) Sending the SELECT's messages up ahead of W's held ones
+//   reorders the server's name table (the unnamed statement and portal, a Close, a DEALLOCATE). (c) Holding
+//   the SELECT too until W's approval needs W's approval asked before the statements ahead complete, which
+//   R16-3's ordering forbids. Fixed (hold20) by refusing instead of holding: pg/approval-exposure.ts
+//   follows which held Parse and Bind messages went up ahead of their own Execute (sent by another
+//   statement's Execute or by a Flush, the client's or Gatehouse's) since the last Sync or Query, and such
+//   an Execute decided `approve` is refused before anyone is asked (enforce/approval-hold.ts interleaved:
+//   42501 APPROVAL_INTERLEAVED, hint: its own Parse/Bind/Execute/Sync); the server skips the rest to the
+//   Sync, as after any error at that Execute, and the implicit transaction's locks go with it. Also: a hold
+//   started behind a Flush queued in the same turn now sends what is ahead of it first
+//   (pg/session-output.ts holdUpstream; unit test), else that Flush carried the held Parse too. Real
+//   clients' shapes (Parse, Bind, Describe, Execute per statement: JDBC, psycopg, node-postgres; pgx's
+//   Parse/Describe/Sync then Bind/Describe/Execute) never interleave and still wait and run (tests below).
+//   The promise and its limits (an explicit block's own locks, other statements' locks in an unsynced
+//   pipeline): docs/approvals.md, "Locks during the wait".
 //
 // Held (tried):
 // - A cancel during an approval wait: the write never runs; the client gets 57014 either from Gatehouse
