@@ -350,6 +350,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
       gh.push(...(await w.untilReady(readies(last))));
       const held = (m: Message): boolean => m.name === 'notice' && /^Gatehouse is holding this statement for approval/.test((m as { message?: string }).message ?? '');
       expect(gh.flat().filter(held)).toHaveLength(1);
+      w.close(); // an explicit block left open ends with the session (its row lock would hold up the replay)
       const pgAnswer: Message[][] = [];
       for (const batch of batches) pgAnswer.push(...(d.send(...batch), await d.untilReady(readies(batch))));
       return { lock, gh: gh.map((g) => g.filter((m) => !held(m))), pg: pgAnswer };
@@ -376,6 +377,15 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     const run = (statementName: string, values: string[] = []): Buffer[] => [serialize.bind({ statement: statementName, values }), serialize.describe({ type: 'P' }), serialize.execute({})];
     const { lock, gh, pg: truth } = await approvedPipeline([prepare, [...run('pgx_r'), ...run('pgx_w', ['555-1821']), ...run('pgx_r'), serialize.sync()]], '/* pgx */');
     expect(lock).toBeNull();
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, the limit of the promise: in an explicit block a Sync does not end the transaction, so a write prepared there (pgx-style) waits holding the lock its Parse took (55P03 for LOCK ... NOWAIT), and runs once approved', async () => {
+    const prepare = [serialize.parse({ name: 'blk_w', text: `${WRITE} /* block */`, types: [25] }), serialize.describe({ type: 'S', name: 'blk_w' }), serialize.sync()];
+    const run = [serialize.bind({ statement: 'blk_w', values: ['555-1824'] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
+    const { lock, gh, pg: truth } = await approvedPipeline([[serialize.query('BEGIN')], prepare, run], '/* block */');
+    expect(lock).toBe('55P03'); // the client's own explicit transaction: docs/approvals.md, "Locks during the wait"
     expect(errorCodes(gh.flat())).toEqual([]);
     expect(gh).toEqual(truth);
   });
