@@ -90,6 +90,8 @@
 //   (allow-all) and 2001 (masked): none; after R18a-5, seeds 3000-3001 (40k): none.
 //   After R18a-3's fix (lockall19: every statement locked, prepared blocks), seeds 4000 (allow-all) and 4001
 //   (masked), 20k each: none.
+//   After R18a-4's fix (hold20), seeds 5000 (allow-all) and 5001 (masked), 5k each: none (the fuzzer's
+//   policies hold nothing for approval: it checks only that the change leaves everything else as it was).
 // - iso11's failed-block rule (pg/failed-block.ts) for Parse, Bind and Execute: certainty is set only by a
 //   ReadyForQuery 'E' and lost with any client Execute completing; such messages naming relations wait
 //   while a Query, Execute or Sync is in flight, so a ROLLBACK (Query, Execute or ROLLBACK TO) ahead of
