@@ -9,9 +9,10 @@
 // compilers). Method and figures: docs/benchmarks.md, "System calls per transaction".
 // Usage: node --import tsx scripts/syscalls-per-tx.ts [--root .] [--modes simple,prepared] [--clients 8]
 //          [--transactions 1000] [--targets gatehouse,pgbouncer] [--connect-each] [--pool N] [--database gh_syscalls]
-//          [--audit '{"ring_bytes":16777216}'] [--no-trace] [--perf-record DIR]
+//          [--audit '{"ring_bytes":16777216}'] [--no-trace] [--perf-record DIR] [--idle SECONDS]
 // --audit merges settings into Gatehouse's audit section; --no-trace measures CPU only; --perf-record
-// also records on-CPU samples of each target (perf record -g) into DIR.
+// also records on-CPU samples of each target (perf record -g) into DIR; --idle measures each target with
+// no client instead (CPU and calls per second).
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'no-trace': { type: 'boolean', default: false },
     'perf-record': { type: 'string' },
     audit: { type: 'string' },
+    idle: { type: 'string' },
   },
 });
 const clients = Number(values.clients);
@@ -188,6 +190,26 @@ async function measure(target: Target, mode: string, workDir: string): Promise<v
   }
 }
 
+/** CPU and system calls per second of a target with no client (timers, polls): what a run divides among its transactions. */
+async function measureIdle(target: Target, seconds: number, workDir: string): Promise<void> {
+  const before = await procTicks(target.pid);
+  await sleep(seconds * 1000);
+  const after = await procTicks(target.pid);
+  const ms = (ticks: number): number => (ticks * 1e3) / ticksPerSecond() / seconds;
+  log(`${target.name} idle: CPU ${ms(after.user - before.user + after.system - before.system).toFixed(1)} ms per second (user ${ms(after.user - before.user).toFixed(1)}, system ${ms(after.system - before.system).toFixed(1)}) over ${seconds} s, load ${load()}`);
+  if (values['no-trace']) return;
+  const file = path.join(workDir, `${target.name}-idle.perf`);
+  const perf = spawn('perf', ['trace', '-s', '-p', String(target.pid), '-o', file], { stdio: 'ignore' });
+  const perfDone = new Promise<void>((resolve) => perf.once('exit', () => resolve()));
+  await sleep(seconds * 1000);
+  perf.kill('SIGINT');
+  await perfDone;
+  for (const [tid, calls] of parsePerfSummary(await readFile(file, 'utf8').catch(() => ''))) {
+    const rows = [...calls].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / seconds).toFixed(1)}`);
+    log(`  thread ${tid} (${groupOf(target.pid, tid, calls)}): calls per second: ${rows.join(', ')}`);
+  }
+}
+
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-syscalls-'));
 let gateway: GatewayProcess | null = null;
 let bouncer: RunningPgbouncer | null = null;
@@ -222,7 +244,8 @@ try {
   }
   await sleep(2000);
   log(`pgbench -S -n${connectEach ? ' -C' : ''} -t ${perClient} -c ${clients} -j ${Math.min(2, clients)}; load average ${load()} at start`);
-  for (const mode of modes) for (const target of targets) await measure(target, mode, workDir);
+  if (values.idle !== undefined) for (const target of targets) await measureIdle(target, Number(values.idle), workDir);
+  else for (const mode of modes) for (const target of targets) await measure(target, mode, workDir);
   log(`load average ${load()} at end`);
 } finally {
   await gateway?.stop();
