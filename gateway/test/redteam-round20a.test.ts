@@ -56,6 +56,7 @@
 //   table reading its masked column through a sub-SELECT, MERGE SET, a self-join or to_jsonb(whole row): 42501.
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20a npx vitest run --project integration gateway/test/redteam-round20a.test.ts
+
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
