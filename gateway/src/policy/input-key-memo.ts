@@ -83,8 +83,8 @@ export class InputKeyMemo {
     const paths = reads.paths;
     const top = input as unknown as Record<string, unknown>;
     for (let i = 0; i < paths.length; i++) if (!unchanged(valueAt(top, paths[i]!), this.values[i], this.seen[i]!)) return this.made(prefix, input, reads);
-    // The paths read are unchanged: the whole-input check starts again from this input.
-    this.remember(input);
+    // The paths read are unchanged. The whole-input check keeps the input the key was made from: taking
+    // this one would cost a snapshot per statement where shapes alternate, and the check fails early.
     return this.key;
   }
 
