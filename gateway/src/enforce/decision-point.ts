@@ -9,7 +9,7 @@ import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
-import { functionPinsOf, pinsBesideCopyIn, pinsPastTransactionEnd } from './function-pins.ts';
+import { functionPinsOf, pinsBesideCopyIn, pinsNotLast } from './function-pins.ts';
 import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-prefix.ts';
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -78,6 +78,11 @@ export function decideQuery(
      * (enforce/stopped-decision.ts).
      */
     stop?: SliceStop;
+    /**
+     * The statement's own Parse or Bind already went up in the open transaction (pg/approval-exposure.ts): an
+     * approval wait would hold their locks, so an `approve` is refused at once (enforce/approval-hold.ts).
+     */
+    ownLocksUpstream?: boolean;
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
   // A long string's facts are extracted in slices, as its statements are decided and audited (work-slices.ts).
@@ -93,7 +98,7 @@ export function decideQuery(
 }
 
 /** What decideQuery is told beside the text (see there). */
-type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop };
+type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop; ownLocksUpstream?: boolean };
 
 /** The rejection of a stopped evaluation becomes the refusal of every statement of `parsed`; any other is passed on. */
 function unlessStopped(ctx: DecisionContext, parsed: readonly ParsedStatement[]): (e: unknown) => Promise<QueryDecision> {
@@ -181,7 +186,7 @@ function settle(
   const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
-  const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
+  const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters, options.ownLocksUpstream === true);
   if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);
   return held.then((h) => {
     // Approved after a wait (at Parse nothing waits): a write under a mask is checked again against the server's schema (R17a-5, R17b-2).
@@ -230,10 +235,10 @@ function concludeDecision(
     // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
     const past = relationsPastLocks(parsed, relations);
     if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
-    // A write relying on a pinned trigger function followed by transaction control: its check could not come before the end (R18b-3).
-    error ??= pinsPastTransactionEnd(statements, relations, statements[0]?.decision.id);
-    // ... or beside a COPY FROM STDIN, whose output cannot be held for the check (R19b-3).
+    // A write relying on a pinned trigger function beside a COPY FROM STDIN, whose output cannot be held for the check (R19b-3).
     error ??= pinsBesideCopyIn(statements, relations, statements[0]?.decision.id);
+    // ... or followed by anything: its check would come too late (R18b-3, R20a-1).
+    error ??= pinsNotLast(statements, relations, statements[0]?.decision.id);
   }
   for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;

@@ -34,7 +34,7 @@ export class NamedMessages {
     if (!statement) return refuseExtended(this.s, unknownStatement(msg.statement));
     const { portal, previous } = this.s.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
     const upstreamRaw = bindUpstream(msg, raw, statement, portal);
-    this.locks.beforeBind(statement, lockAhead);
+    this.locks.beforeBind(statement, lockAhead, portal);
     return this.s.forward(upstreamRaw, { kind: 'bind', portal, previous });
   }
 

@@ -74,7 +74,7 @@ export class Session {
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private readonly out = new SessionOutput(this);
+  private readonly out = new SessionOutput(this, (kind) => this.locks.answersAsked(kind));
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: UpstreamListeners;

@@ -176,7 +176,7 @@ export class StatementDecisions {
       this.s.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
       return;
     }
-    this.whenDecided(decideText(this.s.deps, portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
+    this.whenDecided(decideText(this.s.deps, portal.statement.sql, 'extended', true, portal.params ?? [], false, undefined, this.p.locks.approvalWouldHoldLocks(portal)), 'extended', (decided) =>
       this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
   }
