@@ -12,6 +12,9 @@ if (args[0] === 'serve') {
   // it): start-up's bursts would otherwise leave it at its maximum, resident and empty at idle.
   const { holdYoungGeneration } = await import('../src/build/young-generation.js');
   holdYoungGeneration();
+  // node-postgres first, without waking Node's fetch (undici) as its Cloudflare check would.
+  const { preloadPg } = await import('../src/build/pg-preload.js');
+  await preloadPg();
 }
 if (args[0] === 'serve' && process.env.GATEHOUSE_WASM_TIER_UP !== '1') {
   // PostgreSQL's parser (libpg-query's WebAssembly) is compiled first, on V8's baseline compiler
