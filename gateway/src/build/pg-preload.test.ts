@@ -17,11 +17,11 @@ function loadPg(preload: boolean): { hidden: boolean | null; undici: boolean; re
 }
 
 describe('loading node-postgres without waking fetch', () => {
-  it("pg alone loads Node's fetch implementation (its Cloudflare check constructs a Response)", () => {
+  it("pg alone loads Node's fetch implementation (its Cloudflare check constructs a Response)", { timeout: 60_000 }, () => {
     expect(loadPg(false)).toMatchObject({ undici: true, client: 'function' });
   });
 
-  it('preloaded, pg works and undici is not loaded; the global Response is back afterwards', () => {
+  it('preloaded, pg works and undici is not loaded; the global Response is back afterwards', { timeout: 60_000 }, () => {
     expect(loadPg(true)).toEqual({ hidden: true, undici: false, response: 'function', client: 'function' });
   });
 });

@@ -23,7 +23,7 @@ describe("serve's own entry", () => {
     await expect(main(['bench'])).rejects.toThrow(/runs only 'serve'/);
   });
 
-  it('is what the executable runs for serve (compiled): --help answers through it', () => {
+  it('is what the executable runs for serve (compiled): --help answers through it', { timeout: 120_000 }, () => {
     const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
     expect(help).toMatch(/^Usage: gatehouse serve/);
   });

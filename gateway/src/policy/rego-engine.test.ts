@@ -102,7 +102,7 @@ ${VERDICT}`,
     expect(engine.evaluate(input([], 'SELECT 1', facts('select', 'SelectStmt'))).policies).toEqual(['changed']);
   });
 
-  it("loads and evaluates a policy without loading Node's fetch implementation (undici)", async () => {
+  it("loads and evaluates a policy without loading Node's fetch implementation (undici)", { timeout: 120_000 }, async () => {
     const dir = await policyDir('no-fetch', { 'policy.rego': `package gatehouse
 deny contains {"id": "never", "reason": "x"} if false
 approve contains {"id": "never", "reason": "x"} if false
