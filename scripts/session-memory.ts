@@ -4,7 +4,7 @@
 // and the gateway's child processes then (their memory is not in its RSS).
 // Usage: node --import tsx scripts/session-memory.ts [--root checkout] [--runs 3] [--sessions 1000] [--engine rego]
 // Set NODE_OPTIONS=--import <probe> to have the gateway report process.memoryUsage() per thread.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,35 +48,17 @@ function smapsByKind(pid: number): Record<string, number> {
   return kinds;
 }
 
-/** The gateway's child processes and their VmRSS (kB): memory of `gatehouse serve` that its own RSS does not show (esbuild's compiler process stayed until 2026-12-08). */
-function childProcesses(pid: number): { command: string; rssKb: number }[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(' ').filter((c) => c !== ''));
-  return children.flatMap((child) => {
-    try {
-      const command = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')[0] ?? '?';
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child}/status`, 'utf8'));
-      return [{ command: path.basename(command), rssKb: rss ? Number(rss[1]) : 0 }];
-    } catch {
-      return []; // exited meanwhile
-    }
-  });
-}
-
 const mb = (kb: number): string => (kb / 1024).toFixed(1);
 const rows: string[] = [];
 for (let run = 1; run <= Number(values.runs); run++) {
   let breakdown: Record<string, number> | null = null;
-  let children: { command: string; rssKb: number }[] = [];
   const result = await measureSessionMemory({
     sessions: Number(values.sessions),
     engine,
     repoRoot,
     step: (message) => {
       const m = /^Gatehouse pid (\d+): idle RSS/.exec(message);
-      if (m) {
-        breakdown = smapsByKind(Number(m[1]));
-        children = childProcesses(Number(m[1]));
-      }
+      if (m) breakdown = smapsByKind(Number(m[1]));
       process.stdout.write(`  ${message}\n`);
     },
   });
@@ -84,7 +66,8 @@ for (let run = 1; run <= Number(values.runs); run++) {
     const sorted = Object.entries(breakdown as Record<string, number>).filter(([, kb]) => kb >= 512).sort((a, b) => b[1] - a[1]);
     for (const [kind, kb] of sorted) process.stdout.write(`    ${mb(kb).padStart(7)} MB  ${kind}\n`);
   }
-  process.stdout.write(`    child processes at idle: ${children.length === 0 ? 'none' : children.map((c) => `${c.command} ${mb(c.rssKb)} MB`).join(', ')}\n`);
+  const children = result.idleChildren ?? [];
+  process.stdout.write(`    child processes at idle: ${children.length === 0 ? 'none' : children.map((c) => `${c.command} ${mb(c.rssBytes / 1024)} MB`).join(', ')}\n`);
   const line = `run ${run}: idle ${mb((result.idleRssBytes ?? 0) / 1024)} MB, ${result.opened}/${result.sessions} sessions ${mb((result.rssWithSessionsBytes ?? 0) / 1024)} MB, after close ${mb((result.rssAfterCloseBytes ?? 0) / 1024)} MB, ${result.sessionsPerSecond?.toFixed(0) ?? 'n/a'} sessions/s`;
   rows.push(line);
   process.stdout.write(`${line}\n`);
