@@ -55,7 +55,7 @@ import { setupMaskFunctions } from '../src/db/setup.ts';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
-import { closeWriterRound, tablesAfresh, triggerRace } from './support/writer-round.ts';
+import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
 
 const SECRET = 'R18b-History-Secret-7713';
 
@@ -249,7 +249,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         // A session that has not run the trigger yet (each client has its own upstream backend): its backend
         // looks the function up when it first fires, after the wait.
         const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
-        const { holder, ddl, connect, end } = triggerRace(url, fresh, ORIGINAL);
+        const { holder, ddl, connect, end } = triggerRaceSessions(url, fresh, ORIGINAL);
         try {
           await connect();
           await rowsOf(holder, 'BEGIN');

@@ -41,7 +41,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
-import { closeWriterRound, tablesAfresh, triggerRace } from './support/writer-round.ts';
+import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
 
 const SECRET = '731-19-4242';
 const SECRET_DIGITS = '731194242';
@@ -117,7 +117,7 @@ for (const engine of ['rego', 'cedar'] as const) {
      */
     async function raceWrite(replaced: string, sql: string, whileFiring?: (ddl: pg.Client) => Promise<void>): Promise<{ code: string | null; rows: unknown[]; message?: string }> {
       const fresh = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
-      const { holder, ddl, connect, end } = triggerRace(url, fresh, ORIGINAL);
+      const { holder, ddl, connect, end } = triggerRaceSessions(url, fresh, ORIGINAL);
       try {
         await connect();
         await holder.query('BEGIN');

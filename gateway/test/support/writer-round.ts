@@ -35,8 +35,11 @@ export async function closeWriterRound(r: WriterRound): Promise<void> {
   if (r.dir) rmSync(r.dir, { recursive: true, force: true });
 }
 
-/** The direct sessions of a trigger race (`holder` holds the row the write waits for, `ddl` replaces the function). */
-export interface TriggerRace {
+/**
+ * The direct sessions of R18b-3's trigger race (`holder` holds the row the write waits for, `ddl` replaces
+ * the function), for tests that drive the race step by step; support/trigger-race.ts runs the whole race.
+ */
+export interface TriggerRaceSessions {
   holder: pg.Client;
   ddl: pg.Client;
   connect(): Promise<void>;
@@ -45,7 +48,7 @@ export interface TriggerRace {
 }
 
 /** The sessions of R18b-3's race on `url` beside the writer `fresh` (connect them in the test's `try`, end them in its `finally`). */
-export function triggerRace(url: string, fresh: pg.Client, original: string): TriggerRace {
+export function triggerRaceSessions(url: string, fresh: pg.Client, original: string): TriggerRaceSessions {
   const holder = new pg.Client({ connectionString: url });
   const ddl = new pg.Client({ connectionString: url });
   return {
