@@ -42,6 +42,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
+import { nonSuperuserUpstream, UPSTREAM_ROLE } from './support/upstream-role.ts';
 
 const SECRET = '731-19-4242';
 const SECRET_DIGITS = '731194242';
@@ -101,16 +102,24 @@ for (const engine of ['rego', 'cedar'] as const) {
       await direct.connect();
       await direct.query(CLEANUP);
       await direct.query(SETUP);
-      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r19b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digestNow = async (): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r19b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digest = await digestNow();
+      // R19b-2's definition: the same, owned by Gatehouse's upstream role (the owner is part of the digest), reviewed too.
+      const upstreamUrl = await nonSuperuserUpstream(url);
+      await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}`);
+      const ownedDigest = await digestNow();
+      await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
       dir = writerPolicyDir(engine, {
         prefix: 'r19b',
         masked: ['clinical.r19b_kept'],
         plain: ['public.r19b_plain'],
         writable: ['clinical.r19b_kept', 'public.r19b_plain'],
-        reviewed: [`clinical.r19b_keep_history@${digest}`],
+        reviewed: [`clinical.r19b_keep_history@${digest}`, `clinical.r19b_keep_history@${ownedDigest}`],
         adminWrites: 'public.r19b_history',
       });
-      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner (postgres): the
+      // replacements in raceWrite are an administrator's, which the pin check is about (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
     });
     afterAll(async () => {
       await direct?.query(CLEANUP).catch(() => undefined);
@@ -261,15 +270,57 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back.
-    it.fails('R19b-2: a replaced body refused by the check leaves nothing of the secret behind (sequence)', async () => {
+    // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back. Fixed (issue 6):
+    // the race needs a role that may replace the function, and the agent's only roles are Gatehouse's upstream
+    // role and those it can become. A write under a mask firing a function that role could replace is refused
+    // before anything is sent (0A000), so no replaced body runs. The attacker here is that role itself.
+    it('R19b-2: a trigger function Gatehouse\'s own role could replace: the write is refused up front and leaves nothing of the secret behind (sequence)', async () => {
+      const upstream = t.upstreamUrl;
+      // As if the agent's role had made the function: it owns it, and may create in its schema (CREATE OR REPLACE needs both).
+      await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}; GRANT CREATE ON SCHEMA clinical TO ${UPSTREAM_ROLE}`);
+      const holder = new pg.Client({ connectionString: url });
+      const attacker = new pg.Client({ connectionString: upstream });
+      const fresh = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      const notices: unknown[] = [];
+      fresh.on('notice', (n) => notices.push({ ...n, message: n.message }));
       try {
-        const r = await raceWrite(REPLACED_SEQUENCE, "UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note");
-        expect(r.code).toBe('55000'); // the check did its part
-        const seq = (await direct.query('SELECT last_value::text AS v FROM public.r19b_leak')).rows;
-        expect(JSON.stringify(seq)).not.toContain(SECRET_DIGITS);
+        await holder.connect();
+        await attacker.connect();
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM clinical.r19b_kept WHERE id = 1 FOR UPDATE');
+        let settled = false;
+        const write = fresh.query("UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note").then(
+          (r) => ({ code: null as string | null, rows: r.rows as unknown[], message: '' }),
+          (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] as unknown[], message: e.message, detail: e.detail, hint: e.hint }),
+        ).finally(() => (settled = true));
+        // Refused at once, or (without the rule) waiting on the server for the row: then the body is replaced.
+        for (let i = 0; i < 500 && !settled; i++) {
+          if ((await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r19b_kept SET note%'")).rows.length > 0) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await attacker.query(REPLACED_SEQUENCE);
+        await holder.query('COMMIT');
+        const r = await write;
+        const seq = (await direct.query('SELECT last_value::text AS v, is_called FROM public.r19b_leak')).rows;
+        expect(JSON.stringify([r, notices, seq])).not.toContain(SECRET);
+        expect(JSON.stringify([r, notices, seq])).not.toContain(SECRET_DIGITS);
+        expect(seq).toEqual([{ v: '1', is_called: false }]);
+        expect(r.code).toBe('0A000');
+        expect(r.message).toContain('clinical.r19b_keep_history');
+        expect(r.message).toContain("Gatehouse's own database role could replace or alter");
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        // The fact is in the policy input, for policies to deny more.
+        const records = await t.auditUntil((rs) => rs.some((x) => x.type === 'statement' && (x.input?.statement.replaceable_functions ?? []).length > 0));
+        expect(records.flatMap((x) => (x.type === 'statement' ? (x.input?.statement.replaceable_functions ?? []) : []))).toContain('clinical.r19b_keep_history');
       } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await direct.query(ORIGINAL);
+        await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres; REVOKE CREATE ON SCHEMA clinical FROM ${UPSTREAM_ROLE}`);
         await direct.query("SELECT pg_catalog.setval('public.r19b_leak', 1, false)");
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+        await holder.end().catch(() => undefined);
+        await attacker.end().catch(() => undefined);
+        await fresh.end().catch(() => undefined);
       }
     });
   });
