@@ -270,6 +270,38 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
+    // Issue 6's rule is one decision for every protocol: the simple Query, Parse/Bind/Execute and COPY FROM.
+    it("a write under a mask firing a function Gatehouse's own role could replace is refused in every protocol, and runs once an administrator owns it", async () => {
+      const w = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      try {
+        await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}`);
+        for (const q of [
+          "UPDATE clinical.r19b_kept SET note = 'e' WHERE id = 1",
+          { text: 'UPDATE clinical.r19b_kept SET note = $1 WHERE id = 1 RETURNING note', values: ['e'] },
+          'COPY clinical.r19b_kept (id, note, secret) FROM STDIN',
+        ]) {
+          const e = await w.query(q).then(() => null, (x: pg.DatabaseError) => x);
+          expect(e?.code, JSON.stringify(q)).toBe('0A000');
+          expect(e?.message).toContain("Gatehouse's own database role could replace or alter");
+          expect(e?.hint).toContain('Have an administrator own the function');
+        }
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
+        expect((await w.query({ text: 'UPDATE clinical.r19b_kept SET note = $1 WHERE id = 1 RETURNING note', values: ['e'] })).rows).toEqual([{ note: 'e' }]);
+        // A CHECK constraint's function runs with the write too (pg_depend): the same rule.
+        await direct.query(`CREATE FUNCTION clinical.r19b_ok(text) RETURNS boolean LANGUAGE sql AS 'SELECT true'; ALTER FUNCTION clinical.r19b_ok(text) OWNER TO ${UPSTREAM_ROLE};
+          ALTER TABLE clinical.r19b_kept ADD CONSTRAINT r19b_ok CHECK (clinical.r19b_ok(note))`);
+        const e = await w.query("UPDATE clinical.r19b_kept SET note = 'f' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+        expect(e?.code).toBe('0A000');
+        expect(e?.message).toContain('it runs clinical.r19b_ok');
+      } finally {
+        await direct.query('ALTER TABLE clinical.r19b_kept DROP CONSTRAINT IF EXISTS r19b_ok; DROP FUNCTION IF EXISTS clinical.r19b_ok(text)');
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+        await w.end().catch(() => undefined);
+      }
+    });
+
     // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back. Fixed (issue 6):
     // the race needs a role that may replace the function, and the agent's only roles are Gatehouse's upstream
     // role and those it can become. A write under a mask firing a function that role could replace is refused
