@@ -28,7 +28,10 @@
 //   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.) Fixed: a
 //   check appended to the Query, in the write's transaction, fails it (55000) when a trigger's pg_proc
 //   row is not the one decided on, and the write's results are held until it passes (pg/pin-check.ts).
-//   Not for the extended protocol (docs/data-path.md).
+//   Not for the extended protocol (docs/data-path.md). Since issue 6 the race is closed up front where the
+//   agent could run it, in every protocol: a write under a mask that runs a function Gatehouse's upstream
+//   role could replace is refused before anything is sent (0A000, enforce/replaceable-functions.ts). The
+//   pin check stays for an administrator's change mid-write (simple Query only).
 // R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
 //   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
 //   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).

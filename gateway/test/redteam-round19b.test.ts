@@ -17,11 +17,18 @@
 //   fingerprint already holds p.xmin, so the snapshot is read again before a checked write after any
 //   change), and the check fails when the row it sees is another version: any change after the decision,
 //   even one put back, and one made in the writer's own transaction.
-// R19b-2 (medium, open, by design of a check after the fact; needs DDL on the server): the check only
-//   withholds results and rolls back; what a replaced body does outside the transaction stays. A body
-//   that setval()s a sequence with the stored value (sequences are not transactional) leaks it to whoever
-//   reads the sequence, though the write is refused (55000) and rolled back. Closing it needs the
-//   replaced body never to run (a lock CREATE OR REPLACE waits for: none a non-superuser can take).
+// R19b-2 (medium, fixed by issue 6; needs DDL on the server): the check only withholds results and rolls
+//   back; what a replaced body does outside the transaction stays. A body that setval()s a sequence with the
+//   stored value (sequences are not transactional) leaked it to whoever reads the sequence, though the write
+//   was refused (55000) and rolled back. No lock closes it (CREATE OR REPLACE takes none a non-superuser can
+//   meet); but the race needs a role that may replace the function, and the agent's only roles are
+//   Gatehouse's upstream role and those it can become. Fixed: a write under a mask that runs a function that
+//   role could replace (owner, member of the owner, superuser: pg/replaceable-functions.ts) is refused before
+//   anything is sent (0A000, enforce/replaceable-functions.ts; statement.replaceable_functions in the policy
+//   input), in every protocol, so the replaced body never runs. An administrator's change mid-write is still
+//   caught by the pin check (defence in depth), and its out-of-transaction effects are not: an
+//   administrator can read the data anyway. The fixtures' functions belong to postgres and Gatehouse runs
+//   as a role that is not a superuser (test/support/upstream-role.ts), so the other tests here still race the pin check.
 // R19b-3 (medium, fixed; needs DDL on the server, as R18b-3): a query string holding a COPY ... FROM
 //   STDIN (before or after the write) got no check at all (its output cannot be held past the
 //   CopyInResponse), so R18b-3 stayed open by adding a COPY to the string. Fixed: such a string with a
@@ -32,7 +39,8 @@
 // Read and judged without a test: the check cannot be faked by the client (its GH001 comes before the
 // last statement's CommandComplete and counts as the statement's error); reserved lock-statement names
 // are refused to SQL PREPARE/EXECUTE (names folded by the parser) and any DEALLOCATE makes Gatehouse
-// parse its blocks again; R18a-4 and the extended protocol's missing check stay open as documented.
+// parse its blocks again; R18a-4 stays open as documented; the extended protocol's missing check is
+// closed where the agent could race it (issue 6, see R19b-2).
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam19b npx vitest run --project integration gateway/test/redteam-round19b.test.ts
 
