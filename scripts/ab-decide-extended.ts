@@ -2,10 +2,10 @@
 // checkouts do it: the Parse decided (unbound, not audited) and the Execute decided (its $1 bound,
 // audited), through enforce/decision-point.ts with the example Rego policies evaluated in-process and
 // the shared decision cache, against a catalog holding pgbench_accounts. `--mode simple` decides the
-// simple Query instead (a new literal each time). The audit sink only counts the records: the records'
+// simple Query instead (a new literal each time); `--engine cedar` uses the example Cedar policies. The audit sink only counts the records: the records'
 // own cost is scripts/ab-record-path.ts's. Rounds alternate A and B; prints median and least CPU µs
 // (process user + system) per transaction.
-// Usage: node --import tsx scripts/ab-decide-extended.ts --a /path/to/baseline --b /path/to/branch [--rounds 9] [--n 20000] [--mode extended|simple]
+// Usage: node --import tsx scripts/ab-decide-extended.ts --a /path/to/baseline --b /path/to/branch [--rounds 9] [--n 20000] [--mode extended|simple] [--engine rego|cedar]
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +13,13 @@ import { parseArgs } from 'node:util';
 import { alternatingRounds, printMicros } from './ab-rounds.ts';
 
 const { values } = parseArgs({
-  options: { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string', default: '9' }, n: { type: 'string', default: '20000' }, mode: { type: 'string', default: 'extended' } },
+  options: { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string', default: '9' }, n: { type: 'string', default: '20000' }, mode: { type: 'string', default: 'extended' }, engine: { type: 'string', default: 'rego' } },
 });
 if (values.a === undefined || values.b === undefined) throw new Error('usage: --a <checkout> --b <checkout> [--rounds N] [--n N] [--mode extended|simple]');
 const mode = values.mode;
 if (mode !== 'extended' && mode !== 'simple') throw new Error('--mode is extended or simple');
+const engineKind = values.engine;
+if (engineKind !== 'rego' && engineKind !== 'cedar') throw new Error('--engine is rego or cedar');
 
 const PREPARED = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
 
@@ -30,7 +32,7 @@ async function pathOf(root: string): Promise<() => void> {
   // The context the bench's decision step builds: the catalog holds pgbench_accounts (both checkouts need
   // bench/pgbench-decision-timing.ts, on main since 624b70e).
   const { pgbenchDecisionContext } = await src('bench/pgbench-decision-timing.ts');
-  const engine = await loadPolicyEngine({ engine: 'rego', directory: path.join(path.resolve(root), 'policies/rego'), buildDir: mkdtempSync(path.join(os.tmpdir(), 'gatehouse-ab-decide-')) });
+  const engine = await loadPolicyEngine({ engine: engineKind, directory: path.join(path.resolve(root), 'policies', engineKind), buildDir: mkdtempSync(path.join(os.tmpdir(), 'gatehouse-ab-decide-')) });
   let records = 0;
   const ctx = pgbenchDecisionContext(engine, {
     write: () => void records++,
@@ -51,5 +53,5 @@ async function pathOf(root: string): Promise<() => void> {
 }
 
 const times = alternatingRounds({ A: await pathOf(values.a), B: await pathOf(values.b) }, Number(values.rounds), Number(values.n), 2000);
-console.log(`${mode}: decision work per pgbench -S transaction`);
+console.log(`${mode}, ${engineKind}: decision work per pgbench -S transaction`);
 printMicros(times, 'per transaction');

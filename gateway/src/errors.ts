@@ -13,6 +13,11 @@ export const ERRORS = {
   APPROVAL_VOID: { sqlstate: '42501', severity: 'ERROR' },
   /** The session or identity already has as many pending approval requests as approvals.max_pending_per_* allows. */
   APPROVAL_LIMIT: { sqlstate: '53400', severity: 'ERROR' },
+  /**
+   * A statement that needs approval had its Parse or Bind sent to the server ahead of its Execute (another
+   * statement's Execute or a Flush between them): waiting would hold their locks, so it is not held (R18a-4).
+   */
+  APPROVAL_INTERLEAVED: { sqlstate: '42501', severity: 'ERROR' },
   POLICY_ENGINE_FAILED: { sqlstate: '42501', severity: 'ERROR' },
   AUDIT_WRITE_FAILED: { sqlstate: '58030', severity: 'ERROR' },
   /** The audit log's disk is full (ENOSPC, EDQUOT): statements are refused until it has room again. */

@@ -1,6 +1,7 @@
 // Red-team round 18a, against lockwin6 (locks on arrival for single extended statements under a mask or
 // naming a view: pg/arrival-locks.ts; a Parse or Bind of another prepared statement counted as work in
-// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts).
+// flight: pg/pending.ts otherStatementInFlight; approval waits holding no lock: pg/session-output.ts,
+// pg/approval-exposure.ts).
 // Method as in rounds 14-17b: a migration (uncommitted) holds a relation the gateway's decision never sees
 // (the lock poll is off: its 250 ms window made deterministic), both engines, real PostgreSQL.
 //
@@ -43,29 +44,33 @@
 //   ahead of its Parse, Bind and Describe, masked or not; the block is prepared once per relation set and
 //   session and then only bound and run (pg/lock-statements.ts; cost in docs/benchmarks.md, "Locks on arrival").
 //
-// - R18a-4 (low, availability, OPEN, it.fails): lockwin6 holds the Parse and Bind of a write held for
+// - R18a-4 (low, availability, fixed by hold20): lockwin6 holds the Parse and Bind of a write held for
 //   approval in Gatehouse until its Execute goes up, so that no lock of theirs is held during the wait
 //   (R17b). An Execute of any other statement between the write's Bind and its Execute (Parse W, Bind W,
 //   Parse/Bind/Execute `SELECT 1`, Execute W, Sync) parks W's Execute behind it (pg/statement-order.ts),
-//   and the Flush Gatehouse sends for the SELECT's answer releases W's Parse and Bind: the implicit
-//   transaction holds clinical.patients for the whole wait (up to 1 h), a migration queues behind it and
+//   and the Flush Gatehouse sends for the SELECT's answer released W's Parse and Bind: the implicit
+//   transaction held clinical.patients for the whole wait (up to 1 h), a migration queued behind it and
 //   every later statement on the table behind the migration. Releasing only on W's own Execute does not
-//   help (tried): the SELECT's answer is needed first and the server takes messages in order. Not fixed
-//   (lockall19, by reading), for these reasons: (a) answering W's Parse and Bind locally (ParseComplete,
-//   BindComplete in their place) and sending them after the wait promises what only the server knows: a
-//   Bind fails on values Gatehouse does not check (22P02 for a value its type rejects, 08P01 for a wrong
-//   count or format), a Parse on type or operator resolution (42883, 42804); PostgreSQL would then have
-//   skipped the SELECT (which may be a write) to the Sync, while the client would have seen W accepted and
-//   the SELECT run: different messages and a statement run that PostgreSQL would not have run. (b) Sending
-//   the SELECT's messages up ahead of W's held ones reorders the server's name table: the unnamed
-//   statement and portal (a Parse or Bind of the SELECT on them replaces W's, so W's Execute would run the
-//   SELECT's portal), a Close of W's name, a DEALLOCATE. (c) Holding the SELECT too until W's approval
-//   needs W's approval asked before the statements ahead complete, which R16-3's ordering forbids (W's
-//   Execute is decided after them), and a client Flush between them still needs their answers first.
-//   (a) restricted to a Parse and Bind Gatehouse can show succeed might be sound; even a Bind with no
-//   parameters plans the statement and can fail there: not tried. An agent can
-//   hold a table as long without approvals (BEGIN, a read, then idle: Gatehouse sets no
-//   idle_in_transaction limit), so this is the R17b availability promise only, not a new power.
+//   help (tried): the SELECT's answer is needed first and the server takes messages in order. Rejected
+//   (lockall19, by reading): (a) answering W's Parse and Bind locally (ParseComplete, BindComplete in their
+//   place) and sending them after the wait promises what only the server knows: a Bind fails on values
+//   Gatehouse does not check (22P02, 08P01), a Parse on type or operator resolution (42883, 42804);
+//   PostgreSQL would then have skipped the SELECT (which may be a write) to the Sync, while the client would
+//   have seen W accepted and the SELECT run. (b) Sending the SELECT's messages up ahead of W's held ones
+//   reorders the server's name table (the unnamed statement and portal, a Close, a DEALLOCATE). (c) Holding
+//   the SELECT too until W's approval needs W's approval asked before the statements ahead complete, which
+//   R16-3's ordering forbids. Fixed (hold20) by refusing instead of holding: pg/approval-exposure.ts
+//   follows which held Parse and Bind messages went up ahead of their own Execute (sent by another
+//   statement's Execute or by a Flush, the client's or Gatehouse's) since the last Sync or Query, and such
+//   an Execute decided `approve` is refused before anyone is asked (enforce/approval-hold.ts interleaved:
+//   42501 APPROVAL_INTERLEAVED, hint: its own Parse/Bind/Execute/Sync); the server skips the rest to the
+//   Sync, as after any error at that Execute, and the implicit transaction's locks go with it. Also: a hold
+//   started behind a Flush queued in the same turn now sends what is ahead of it first
+//   (pg/session-output.ts holdUpstream; unit test), else that Flush carried the held Parse too. Real
+//   clients' shapes (Parse, Bind, Describe, Execute per statement: JDBC, psycopg, node-postgres; pgx's
+//   Parse/Describe/Sync then Bind/Describe/Execute) never interleave and still wait and run (tests below).
+//   The promise and its limits (an explicit block's own locks, other statements' locks in an unsynced
+//   pipeline): docs/approvals.md, "Locks during the wait".
 //
 // Held (tried):
 // - A cancel during an approval wait: the write never runs; the client gets 57014 either from Gatehouse
@@ -85,6 +90,8 @@
 //   (allow-all) and 2001 (masked): none; after R18a-5, seeds 3000-3001 (40k): none.
 //   After R18a-3's fix (lockall19: every statement locked, prepared blocks), seeds 4000 (allow-all) and 4001
 //   (masked), 20k each: none.
+//   After R18a-4's fix (hold20), seeds 5000 (allow-all) and 5001 (masked), 5k each: none (the fuzzer's
+//   policies hold nothing for approval: it checks only that the change leaves everything else as it was).
 // - iso11's failed-block rule (pg/failed-block.ts) for Parse, Bind and Execute: certainty is set only by a
 //   ReadyForQuery 'E' and lost with any client Execute completing; such messages naming relations wait
 //   while a Query, Execute or Sync is in flight, so a ROLLBACK (Query, Execute or ROLLBACK TO) ahead of
@@ -104,6 +111,7 @@ import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race
 import { until } from './support/migration-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
+import { directSession } from './support/differential.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const A = 'public.pgbench_rt18a_a';
@@ -281,12 +289,128 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
     }
   }
 
-  it.fails('R18a-4 (open, availability): a write held for approval behind an Execute of another statement in the same write holds its lock during the wait (a direct LOCK TABLE ... NOWAIT is refused)', async () => {
-    let lock: string | null = 'not tried';
-    const select = [serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})];
-    const gh = await heldWrite(select, async () => void (lock = await directLock()), 'approve');
-    expect(errorCodes(gh)).toEqual([]); // approved, it ran
-    expect(lock).toBeNull(); // 55P03: the Flush Gatehouse sends for the SELECT's answer released the held Parse and Bind before the wait
+  /** Whether an approval request whose statement text contains `marker` is pending. */
+  const requestPending = async (marker: string): Promise<boolean> => {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const { body } = await api(t.gw.adminPort!, '/approvals/api/requests?state=pending', lead);
+    return (body.requests ?? []).some((r: { statement: { text: string } }) => r.statement.text.includes(marker));
+  };
+
+  /**
+   * The R18a-4 shape: the agent's UPDATE of clinical.patients (held for approval by the example policies) as
+   * named statement and portal, `between` after its Bind and before its Execute, in one write. Returns the
+   * client's messages; no approval is answered (none may be asked).
+   */
+  async function interleavedWrite(between: Buffer[]): Promise<Message[]> {
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      w.send(serialize.parse({ name: 'w', text: 'UPDATE clinical.patients SET phone = $1 WHERE id = 2 /* r18a4 */' }), serialize.bind({ statement: 'w', portal: 'pw', values: ['555-1819'] }), ...between, serialize.execute({ portal: 'pw' }), serialize.sync());
+      return (await w.untilReady(1))[0]!;
+    } finally {
+      w.close();
+      expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).toBe(phone); // never ran
+    }
+  }
+
+  it("R18a-4: a write held for approval with another statement's Execute between its Bind and its Execute in one write: refused at once (42501, not held: no request), the SELECT answered, the rest skipped to the Sync; no lock left", async () => {
+    const gh = await interleavedWrite([serialize.parse({ text: 'SELECT 1 AS one' }), serialize.bind({}), serialize.execute({})]);
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['42501']);
+    expect(await requestPending('r18a4')).toBe(false);
+    expect(await directLock()).toBeNull();
+  });
+
+  it('R18a-4, through a Flush: Parse, Bind, Flush, Execute of a write held for approval: its Parse and Bind are answered (the client asked), then its Execute is refused at once (42501), not held', async () => {
+    const gh = await interleavedWrite([serialize.flush()]);
+    expect(names(gh)).toEqual(['parseComplete', 'bindComplete', 'error', 'readyForQuery']);
+    expect(errorCodes(gh)).toEqual(['42501']);
+    expect(await requestPending('r18a4')).toBe(false);
+    expect(await directLock()).toBeNull();
+  });
+
+  /**
+   * A real client's pipeline with a held write in it: every batch but the last sent and answered, then the
+   * last; while the write waits, another connection's LOCK TABLE clinical.patients ... NOWAIT; then a lead
+   * approves. Returns what the LOCK got (null: had), the client's messages without Gatehouse's one NOTICE
+   * that the statement is held, and PostgreSQL's for the same batches sent directly.
+   */
+  async function approvedPipeline(batches: Buffer[][], marker: string): Promise<{ lock: string | null; gh: Message[][]; pg: Message[][] }> {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const readies = (batch: Buffer[]): number => batch.filter((m) => m[0] === 0x53 || m[0] === 0x51).length;
+    const w = await WireClient.connect(t.port, token);
+    const d = await directSession(t.upstreamUrl);
+    try {
+      const gh: Message[][] = [];
+      for (const batch of batches.slice(0, -1)) gh.push(...(w.send(...batch), await w.untilReady(readies(batch))));
+      const last = batches.at(-1)!;
+      w.send(...last);
+      const request = await pendingRequest(t.gw.adminPort!, lead, marker);
+      const lock = await directLock();
+      expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      gh.push(...(await w.untilReady(readies(last))));
+      const held = (m: Message): boolean => m.name === 'notice' && /^Gatehouse is holding this statement for approval/.test((m as { message?: string }).message ?? '');
+      expect(gh.flat().filter(held)).toHaveLength(1);
+      w.close(); // an explicit block left open ends with the session (its row lock would hold up the replay)
+      const pgAnswer: Message[][] = [];
+      for (const batch of batches) pgAnswer.push(...(d.send(...batch), await d.untilReady(readies(batch))));
+      return { lock, gh: gh.map((g) => g.filter((m) => !held(m))), pg: pgAnswer };
+    } finally {
+      w.close();
+      d.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
+  }
+
+  const WRITE = 'UPDATE clinical.patients SET phone = $1 WHERE id = 2';
+  const READ_A = `SELECT v FROM ${A} WHERE id = 1`;
+
+  it('R18a-4, not touched: a JDBC- or psycopg-style pipeline (Parse, Bind, Describe, Execute per statement, one Sync) with a held write between two reads waits with no lock (LOCK TABLE ... NOWAIT had) and runs once approved: message for message as PostgreSQL', async () => {
+    const write = [serialize.parse({ text: `${WRITE} /* jdbc */` }), serialize.bind({ values: ['555-1820'] }), serialize.describe({ type: 'P' }), serialize.execute({})];
+    const { lock, gh, pg: truth } = await approvedPipeline([[...statement(READ_A), ...write, ...statement('SELECT 2 AS two'), serialize.sync()]], '/* jdbc */');
+    expect(lock).toBeNull();
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, not touched: a pgx-style batch (Parse and Describe of each statement, Sync; then Bind, Describe, Execute of each, Sync) with a held write between two reads waits with no lock and runs once approved: message for message as PostgreSQL', async () => {
+    const prepare = [serialize.parse({ name: 'pgx_r', text: READ_A }), serialize.describe({ type: 'S', name: 'pgx_r' }), serialize.parse({ name: 'pgx_w', text: `${WRITE} /* pgx */`, types: [25] }), serialize.describe({ type: 'S', name: 'pgx_w' }), serialize.sync()];
+    const run = (statementName: string, values: string[] = []): Buffer[] => [serialize.bind({ statement: statementName, values }), serialize.describe({ type: 'P' }), serialize.execute({})];
+    const { lock, gh, pg: truth } = await approvedPipeline([prepare, [...run('pgx_r'), ...run('pgx_w', ['555-1821']), ...run('pgx_r'), serialize.sync()]], '/* pgx */');
+    expect(lock).toBeNull();
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, the limit of the promise: in an explicit block a Sync does not end the transaction, so a write prepared there (pgx-style) waits holding the lock its Parse took (55P03 for LOCK ... NOWAIT), and runs once approved', async () => {
+    const prepare = [serialize.parse({ name: 'blk_w', text: `${WRITE} /* block */`, types: [25] }), serialize.describe({ type: 'S', name: 'blk_w' }), serialize.sync()];
+    const run = [serialize.bind({ statement: 'blk_w', values: ['555-1824'] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
+    const { lock, gh, pg: truth } = await approvedPipeline([[serialize.query('BEGIN')], prepare, run], '/* block */');
+    expect(lock).toBe('55P03'); // the client's own explicit transaction: docs/approvals.md, "Locks during the wait"
+    expect(errorCodes(gh.flat())).toEqual([]);
+    expect(gh).toEqual(truth);
+  });
+
+  it('R18a-4, not touched: two held writes in one pipeline each wait in turn and run once approved (the second\'s Parse and Bind go up after the first ran)', async () => {
+    const lead = await t.token('rt18a-lead', ['clinical-leads']);
+    const phone = ((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone;
+    const w = await WireClient.connect(t.port, token);
+    try {
+      const write = (tag: string, value: string): Buffer[] => [serialize.parse({ text: `${WRITE} /* ${tag} */` }), serialize.bind({ values: [value] }), serialize.describe({ type: 'P' }), serialize.execute({})];
+      w.send(...write('two-1', '555-1822'), ...write('two-2', '555-1823'), serialize.sync());
+      for (const tag of ['two-1', 'two-2']) {
+        const request = await pendingRequest(t.gw.adminPort!, lead, `/* ${tag} */`);
+        expect((await api(t.gw.adminPort!, `/approvals/api/requests/${request.id}/answer`, lead, { verdict: 'approve' })).status).toBe(200);
+      }
+      const gh = (await w.untilReady(1))[0]!;
+      expect(errorCodes(gh)).toEqual([]);
+      expect(names(gh).filter((n) => n !== 'notice')).toEqual(['parseComplete', 'bindComplete', 'noData', 'commandComplete', 'parseComplete', 'bindComplete', 'noData', 'commandComplete', 'readyForQuery']);
+      expect(((await direct.query('SELECT phone FROM clinical.patients WHERE id = 2')).rows[0] as { phone: string }).phone).toBe('555-1823');
+    } finally {
+      w.close();
+      await direct.query('UPDATE clinical.patients SET phone = $1 WHERE id = 2', [phone]);
+    }
   });
 
   it('held: a cancel during an approval wait: the write never runs; 57014 (Gatehouse refuses the waiting Execute, or the cancel it passes on meets its DO block ahead of the held Parse)', async () => {

@@ -1,7 +1,7 @@
 // Statements a policy decided `approve`, between their verdicts and their conclusion: held until
 // answered (ApprovalGate), let through at Parse (the Execute is held), or refused at once when a
-// write would read masked columns of its own table, or is a COPY FROM whose rows approvers would not
-// see. Called by the decision point only.
+// write would read masked columns of its own table, is a COPY FROM whose rows approvers would not
+// see, or would wait holding the locks its own Parse or Bind took. Called by the decision point only.
 
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Decision, PolicyInput } from '../policy/types.ts';
@@ -32,6 +32,7 @@ export function holdForApproval<S extends Decided>(
   statements: S[],
   protocol: 'simple' | 'extended',
   parameters: BoundParameters | undefined,
+  ownLocksUpstream = false,
 ): Promise<{ statements: S[]; error: GatehouseError | null }> | null {
   if (!statements.some((s) => s.decision.action === 'approve') || statements.some((s) => s.decision.action === 'deny')) return null;
   const proceed = (s: S, note: string): S => ({
@@ -40,7 +41,7 @@ export function holdForApproval<S extends Decided>(
   });
   if (isParseTime(parameters)) return Promise.resolve({ statements: statements.map((s) => (s.decision.action === 'approve' ? { ...proceed(s, 'approval asked at Execute'), approvalAtExecute: true } : s)), error: null });
   for (const s of statements) {
-    const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(s)) : null;
+    const error = s.decision.action === 'approve' ? (copyFromClient(s) ?? maskedWriteRead(s) ?? (ownLocksUpstream ? interleaved(s) : null)) : null;
     if (error) return Promise.resolve({ statements, error });
   }
   const bound = parameters === undefined || parameters === 'unbound' ? [] : parameters;
@@ -52,6 +53,20 @@ export function holdForApproval<S extends Decided>(
     if (outcome.kind === 'refused') return { statements, error: outcome.error };
     const notes = new Map(held.map((s, i) => [s, outcome.notes[i] ?? 'approved']));
     return { statements: statements.map((s) => { const note = notes.get(s); return note === undefined ? s : proceed(s, note); }), error: null };
+  });
+}
+
+/**
+ * An Execute whose statement's Parse or Bind the server already has in the open transaction (another
+ * statement's Execute, or a Flush, between them and it: pg/approval-exposure.ts) would hold their locks for
+ * the whole wait, a migration queued behind them and every later statement on the table behind it
+ * (red-team round 18a, R18a-4). Refused before anyone is asked; the server skips the rest to the Sync.
+ */
+function interleaved(s: Decided): GatehouseError {
+  return new GatehouseError('APPROVAL_INTERLEAVED', 'a statement that needs approval must not be interleaved with other statements\' Executes (or a Flush) in one pipeline, so it was not held for approval', {
+    decisionId: s.decision.id,
+    detail: 'Its Parse or Bind had already been sent to the server ahead of its Execute, so its table locks would be held for the whole approval wait.',
+    hint: 'Send it in its own Parse/Bind/Execute/Sync (or Parse, Bind, Describe, Execute with nothing between them).',
   });
 }
 

@@ -30,6 +30,9 @@ interface Entry {
   at: number;
 }
 
+/** Each engine's keys start with its kind (one string each, not a new one per key). */
+const KEY_PREFIX: Readonly<Record<PolicyEngine['kind'], string>> = Object.freeze({ rego: 'rego\u0000', cedar: 'cedar\u0000' });
+
 /** Where a verdict is looked up and stored: null when the engine's verdicts may not be reused. */
 export type DecisionCacheKey = string | null;
 
@@ -59,7 +62,8 @@ export class DecisionCache {
   static keyFor(engine: PolicyEngine, input: PolicyInput, memo?: InputKeyMemo): DecisionCacheKey {
     if (!engine.deterministic) return null;
     const reads = engine.reads ?? READS_ALL;
-    return memo === undefined ? `${engine.kind}\u0000${inputKey(input, reads)}` : memo.keyOf(`${engine.kind}\u0000`, input, reads);
+    const prefix = KEY_PREFIX[engine.kind];
+    return memo === undefined ? `${prefix}${inputKey(input, reads)}` : memo.keyOf(prefix, input, reads);
   }
 
   /**

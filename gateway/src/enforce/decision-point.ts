@@ -79,6 +79,11 @@ export function decideQuery(
      * (enforce/stopped-decision.ts).
      */
     stop?: SliceStop;
+    /**
+     * The statement's own Parse or Bind already went up in the open transaction (pg/approval-exposure.ts): an
+     * approval wait would hold their locks, so an `approve` is refused at once (enforce/approval-hold.ts).
+     */
+    ownLocksUpstream?: boolean;
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
   // A long string's facts are extracted in slices, as its statements are decided and audited (work-slices.ts).
@@ -94,7 +99,7 @@ export function decideQuery(
 }
 
 /** What decideQuery is told beside the text (see there). */
-type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop };
+type DecideOptions = { auditForwarded?: boolean; parameters?: BoundParameters; discarded?: boolean; stop?: SliceStop; ownLocksUpstream?: boolean };
 
 /** The rejection of a stopped evaluation becomes the refusal of every statement of `parsed`; any other is passed on. */
 function unlessStopped(ctx: DecisionContext, parsed: readonly ParsedStatement[]): (e: unknown) => Promise<QueryDecision> {
@@ -183,7 +188,7 @@ function settle(
   // ... and a write under a mask running a function Gatehouse's own role could replace meanwhile (issue 6).
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked) ?? replaceableRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
-  const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters);
+  const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters, options.ownLocksUpstream === true);
   if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);
   return held.then((h) => {
     // Approved after a wait (at Parse nothing waits): a write under a mask is checked again against the server's schema (R17a-5, R17b-2).

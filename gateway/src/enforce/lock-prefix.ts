@@ -180,6 +180,8 @@ function lockableRelation(relations: RelationCatalog, qualified: string): string
  */
 export function relationsPastLocks(statements: readonly ParsedStatement[], relations: RelationCatalog | null): string[] {
   if (relations === null || statements.length === 0) return [];
+  // One statement that is not transaction control ends no lock: nothing comes after it (no sets made for it).
+  if (statements.length === 1 && statements[0]!.facts.kind !== 'transaction' && statements[0]!.facts.kind !== 'two_phase') return [];
   if (!wrappable(statements)) return [];
   const past = new Set<string>();
   for (const p of statements.slice(lockedSegment(statements))) {

@@ -8,11 +8,15 @@ import { MASK_SCHEMA } from './mask-expressions.ts';
 
 const PREFIX = 'gatehouse_mask';
 
+const DOT_SCHEMA = `.${MASK_SCHEMA}`;
+
+/** The schema (before the last dot) is MASK_SCHEMA or ends with `.MASK_SCHEMA`, or the name starts with PREFIX (read in place: it runs for every name of every statement). */
 function reserved(qualifiedOrBare: string): boolean {
   const dot = qualifiedOrBare.lastIndexOf('.');
-  const schema = dot < 0 ? null : qualifiedOrBare.slice(0, dot);
-  const name = dot < 0 ? qualifiedOrBare : qualifiedOrBare.slice(dot + 1);
-  return schema === MASK_SCHEMA || schema?.endsWith(`.${MASK_SCHEMA}`) === true || name.startsWith(PREFIX);
+  if (qualifiedOrBare.startsWith(PREFIX, dot + 1)) return true;
+  if (dot < 0) return false;
+  if (dot === MASK_SCHEMA.length && qualifiedOrBare.startsWith(MASK_SCHEMA)) return true;
+  return dot > DOT_SCHEMA.length - 1 && qualifiedOrBare.startsWith(DOT_SCHEMA, dot - DOT_SCHEMA.length);
 }
 
 /** Why a statement names a reserved object (refused before any policy is asked), or null. */
@@ -20,9 +24,13 @@ export function reservedObjectUse(parsed: ParsedStatement): string | null {
   const f = parsed.facts;
   const fn = f.functions.find(reserved);
   if (fn !== undefined) return `routine ${fn} is reserved for Gatehouse's masking`;
-  const table = [...f.tablesRead, ...f.tablesWritten].find((t) => reserved(t.qualified));
-  if (table !== undefined) return `relation ${table.qualified} is reserved for Gatehouse's masking`;
+  for (const t of f.tablesRead) if (reserved(t.qualified)) return reservedRelation(t.qualified);
+  for (const t of f.tablesWritten) if (reserved(t.qualified)) return reservedRelation(t.qualified);
   return null;
+}
+
+function reservedRelation(qualified: string): string {
+  return `relation ${qualified} is reserved for Gatehouse's masking`;
 }
 
 /**

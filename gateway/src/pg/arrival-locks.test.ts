@@ -4,7 +4,7 @@ import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import { RelationCatalog, type RelationInfo } from '../enforce/relation-catalog.ts';
 import type { Decision, MaskRule } from '../policy/types.ts';
 import { ArrivalLocks, lockReuseSafe, namesNoRelation } from './arrival-locks.ts';
-import { newResultContext, PendingQueue, type PreparedStatement } from './pending.ts';
+import { newResultContext, PendingQueue, type Portal, type PreparedStatement } from './pending.ts';
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -53,13 +53,15 @@ describe('ArrivalLocks', () => {
   }
   /** A plain read (every test's statement here) gets the prepared block, as beforeParse would decide (lockReuseSafe). */
   const prepared = (sql: string, lockedOnArrival: boolean): PreparedStatement => ({ name: 's', upstreamName: 'u', sql, preparedSql: sql, fields: null, lockedOnArrival, lockPrepared: true });
+  /** The unnamed portal of `statement`, as a Bind of it makes. */
+  const portalOf = (statement: PreparedStatement): Portal => ({ name: '', upstreamName: '', statement, fields: null });
 
   it('sends the DO block ahead of a Describe of a statement locked on arrival, once per transaction: not again for its Bind', () => {
     const { locks, sent } = host();
     const s = prepared('SELECT * FROM people_v', true);
     locks.beforeDescribe(s);
     expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']); // the block's statement closed, parsed (pg/lock-statements.ts), bound, run, its portal closed
-    locks.beforeBind(s, false);
+    locks.beforeBind(s, false, portalOf(s));
     locks.beforeDescribe(s);
     expect(sent).toHaveLength(5);
   });
@@ -107,7 +109,7 @@ describe('ArrivalLocks', () => {
     expect(sent).toEqual([]);
     locks.forwarded({ kind: 'sync' });
     catalog = CATALOG;
-    locks.beforeBind(s, false);
+    locks.beforeBind(s, false, portalOf(s));
     expect(sent).toEqual(['C', 'P', 'B', 'E', 'C']);
   });
 
@@ -125,7 +127,7 @@ describe('ArrivalLocks', () => {
       const entry = pending.shift();
       if (entry?.kind === 'lock-ahead') entry.parsed?.();
       locks.forwarded({ kind: 'sync' });
-      locks.beforeBind(w, false);
+      locks.beforeBind(w, false, portalOf(w));
     }
     expect(sent.join('')).toBe('CPBECCCPBECCCPBECC');
   });
@@ -136,7 +138,7 @@ describe('ArrivalLocks', () => {
     const s = prepared('SELECT id FROM people', true);
     const bind = (): string => {
       const before = sent.length;
-      locks.beforeBind(s, false);
+      locks.beforeBind(s, false, portalOf(s));
       locks.forwarded({ kind: 'sync' });
       const entry = pending.shift();
       if (entry?.kind === 'lock-ahead') entry.parsed?.();

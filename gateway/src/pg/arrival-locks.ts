@@ -19,6 +19,8 @@
 // table's lock in the implicit transaction for all of it, a migration queued behind them and every later
 // statement on the table behind the migration (red-team round 17b). The server would answer them only at
 // the client's Sync or Flush, which wait behind the Execute's decision: the client sees the same messages.
+// When something else sent them ahead of that Execute in the open transaction (another statement's Execute,
+// a Flush: pg/approval-exposure.ts), the Execute is refused instead of waiting with their locks (R18a-4).
 
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { MaskRule } from '../policy/types.ts';
@@ -26,9 +28,10 @@ import { lockPrefixOfSql } from '../enforce/lock-ahead.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import type { RelationCatalog } from '../enforce/relation-catalog.ts';
 import type { StatementKind } from '../sql/facts.ts';
+import { ApprovalExposure } from './approval-exposure.ts';
 import { lockAheadMessages } from './lock-answers.ts';
 import { LockStatements } from './lock-statements.ts';
-import type { Pending, PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
+import type { Pending, PendingQueue, Portal, PreparedStatement, ResultContext } from './pending.ts';
 
 /** What the locks read of a statement's decision at Parse. */
 export interface ParseDecision {
@@ -82,6 +85,8 @@ export class ArrivalLocks {
   /** The statement whose relations a DO block locked in the current transaction, until a Query, Execute or Sync goes up. */
   private lockedFor: PreparedStatement | null = null;
   private readonly blocks: LockStatements;
+  /** Which held Parse and Bind messages of statements awaiting approval went up ahead of their Execute. */
+  private readonly exposure = new ApprovalExposure();
 
   /**
    * Each statement's prefix as last worked out, with the catalog snapshot and search path it was worked out
@@ -115,13 +120,13 @@ export class ArrivalLocks {
     statement.lockedOnArrival = !statement.namesNoRelation;
     statement.awaitsApproval = d.statements.some((s) => s.approvalAtExecute === true);
     statement.lockPrepared = lockReuseSafe(d);
-    if (statement.awaitsApproval) this.host.holdUpstream();
+    if (statement.awaitsApproval) this.hold(statement, null);
     if (waited || statement.lockedOnArrival) this.send(prefix, statement, null);
   }
 
-  /** Ahead of a Bind (not decided: PostgreSQL plans it there with the definition it finds). */
-  beforeBind(statement: PreparedStatement, waited: boolean): void {
-    if (statement.awaitsApproval === true) this.host.holdUpstream();
+  /** Ahead of a Bind of `portal` (not decided: PostgreSQL plans it there with the definition it finds). */
+  beforeBind(statement: PreparedStatement, waited: boolean, portal: Portal): void {
+    if (statement.awaitsApproval === true) this.hold(statement, portal);
     if (!waited && (statement.lockedOnArrival !== true || this.lockedFor === statement)) return;
     this.send(this.prefixOf(statement), statement, null);
   }
@@ -143,6 +148,25 @@ export class ArrivalLocks {
     this.send(this.prefixOf(statement), statement, null, failed);
   }
 
+  /** The Parse (portal null) or Bind of a statement awaiting approval is held with what follows it (see the header). */
+  private hold(statement: PreparedStatement, portal: Portal | null): void {
+    this.host.holdUpstream();
+    this.exposure.hold(statement, portal);
+  }
+
+  /** A Flush (the client's or Gatehouse's), or a Sync or Query (`end`: of the implicit transaction), was queued for upstream. */
+  answersAsked(kind: 'flush' | 'end'): void {
+    this.exposure.released({ by: kind });
+  }
+
+  /**
+   * Whether an approval wait at an Execute of `portal` would hold locks its statement's own Parse or Bind
+   * took: they went up ahead of it in the open transaction (pg/approval-exposure.ts; refused: R18a-4).
+   */
+  approvalWouldHoldLocks(portal: Portal): boolean {
+    return this.exposure.exposed(portal);
+  }
+
   /** Ahead of an Execute that waited for the statements ahead. */
   beforeExecute(statement: PreparedStatement, ctx: ResultContext): void {
     this.send(this.prefixOf(statement), statement, ctx);
@@ -156,7 +180,10 @@ export class ArrivalLocks {
   forwarded(expect: Pending): void {
     const kind = expect.kind;
     if (kind === 'query' || kind === 'execute' || kind === 'sync') this.lockedFor = null;
-    if (kind === 'execute') this.host.releaseUpstream();
+    if (kind === 'execute') {
+      this.host.releaseUpstream();
+      this.exposure.released({ by: 'execute', portal: expect.portal });
+    }
     if ((kind === 'query' || kind === 'execute') && !expect.ctx.statements.every((s) => s.parsed !== null && KEEPS_PREPARED.has(s.parsed.facts.kind))) this.blocks.forget();
   }
 

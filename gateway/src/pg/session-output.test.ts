@@ -92,6 +92,27 @@ describe('SessionOutput', () => {
     expect((await read(upstreamFar, 6)).toString()).toBe('P-twoS');
   });
 
+  it('a Flush queued before a hold sends what is ahead of it now, not what is held after it; every Sync, Flush and Query is told', async () => {
+    const c = await socketPair();
+    const u = await socketPair();
+    cleanup.push(c.close, u.close);
+    const a = heldAudit();
+    const asked: string[] = [];
+    const host = { client: c.near, upstream: u.near, isClosed: false, deps: { decision: { audit: a.audit } }, auditFlushFailed: () => undefined, close: () => undefined };
+    const out = new SessionOutput(host, (kind) => void asked.push(kind));
+    out.pushUpstream(Buffer.from('E-one'));
+    out.pushUpstream(Buffer.from('H')); // the client's Flush, for the Execute's answer
+    out.holdUpstream(); // then, in the same turn, the Parse of a statement awaiting approval
+    out.pushUpstream(Buffer.from('P-two'));
+    out.flushUpstream();
+    a.complete(null);
+    expect((await read(u.far, 6)).toString()).toBe('E-oneH');
+    expect(out.toUpstream.isEmpty).toBe(false); // P-two still held
+    out.pushUpstream(Buffer.from('S'));
+    out.pushUpstream(Buffer.from('Q-x'));
+    expect(asked).toEqual(['flush', 'end', 'end']);
+  });
+
   it('never sends output whose audit flush failed, and says so to the session', async () => {
     const { out, a, host } = await setup();
     out.toUpstream.push(Buffer.from('Q-two'));

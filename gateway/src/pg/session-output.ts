@@ -33,6 +33,10 @@ export interface OutputHost {
 
 /** Frontend message types that ask the server to send what it owes: Sync, Flush, Query. */
 const ASKS_ANSWERS: ReadonlySet<number> = new Set([0x53, 0x48, 0x51]);
+const FLUSH = 0x48;
+
+/** A message asking for answers was queued: a Flush, or a Sync or Query (`end`: they end an implicit transaction). */
+export type AnswersAsked = (kind: 'flush' | 'end') => void;
 
 export class SessionOutput {
   readonly toClient = new OutputBatch();
@@ -54,7 +58,11 @@ export class SessionOutput {
   /** Output held back until a check allows it (pg/client-hold.ts, pg/pin-check.ts). */
   private readonly held = new ClientHold();
 
-  constructor(private readonly host: OutputHost) {}
+  /** `answersAsked`: told of every Sync, Flush and Query queued for upstream (pg/approval-exposure.ts). */
+  constructor(
+    private readonly host: OutputHost,
+    private readonly answersAsked: AnswersAsked = () => undefined,
+  ) {}
 
   /** From now on the client's output is held: releaseHeld sends it, dropHeld discards it. */
   holdClient(): void {
@@ -87,21 +95,29 @@ export class SessionOutput {
   frameUpstream(frame: Frame): void {
     if (frame.chunk !== undefined && frame.at !== undefined && frame.size !== undefined) this.toUpstream.pushSlice(frame.chunk, frame.at, frame.size);
     else this.toUpstream.push(frame.raw);
-    if (ASKS_ANSWERS.has(frame.type)) this.askedAnswers = true;
+    this.queued(frame.type);
   }
 
   /** Queues a message for upstream. */
   pushUpstream(message: Buffer): void {
     this.toUpstream.push(message);
-    if (ASKS_ANSWERS.has(message[0]!)) this.askedAnswers = true;
+    this.queued(message[0]!);
+  }
+
+  private queued(type: number): void {
+    if (!ASKS_ANSWERS.has(type)) return;
+    this.askedAnswers = true;
+    this.answersAsked(type === FLUSH ? 'flush' : 'end');
   }
 
   /**
    * What is queued for upstream, and what is queued after it, waits (pg/arrival-locks.ts: the Parse or Bind
    * of a statement held for approval) until releaseUpstream or a message asking for answers. The server
-   * would answer none of it before such a message anyway: the client sees the same.
+   * would answer none of it before such a message anyway: the client sees the same. What is queued already
+   * behind a message asking for answers goes now: that message asked for it, not for what is held.
    */
   holdUpstream(): void {
+    if (this.askedAnswers) this.flushUpstream();
     this.heldForApproval = true;
   }
 

@@ -105,7 +105,7 @@ export class Session {
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
-  private readonly out = new SessionOutput(this);
+  private readonly out = new SessionOutput(this, (kind) => this.locks.answersAsked(kind));
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
   private readonly upstreamListeners: UpstreamListeners;
@@ -263,7 +263,7 @@ export class Session {
         if (!statement) return this.refuseExtended(unknownStatement(msg.statement));
         const { portal, previous } = this.portals.bind(msg.portal, statement, msg.params, msg.resultFormats);
         const raw = bindUpstream(msg, frame.raw, statement, portal);
-        this.locks.beforeBind(statement, this.released === 'statements ahead');
+        this.locks.beforeBind(statement, this.released === 'statements ahead', portal);
         return this.forward(raw, { kind: 'bind', portal, previous });
       }
       case 'describe': {
@@ -490,7 +490,7 @@ export class Session {
       return;
     }
     const lockAhead = this.released === 'statements ahead';
-    this.whenDecided(decideText(this.deps, portal.statement.sql, 'extended', true, portal.params ?? []), 'extended', (decided) =>
+    this.whenDecided(decideText(this.deps, portal.statement.sql, 'extended', true, portal.params ?? [], false, undefined, this.locks.approvalWouldHoldLocks(portal)), 'extended', (decided) =>
       this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
   }

@@ -44,6 +44,8 @@ export function cancelledWait(): GatehouseError {
 /**
  * The decision for `text`: now when the decision point has it at once (cached), else to come; never rejects.
  * `stop`: the decision's stop signal, set when the session abandons it (pg/decision-wait.ts).
+ * `ownLocksUpstream`: an Execute whose own Parse or Bind already went up in the open transaction
+ * (pg/approval-exposure.ts): refused rather than held for approval.
  */
 export function decideText(
   deps: DecidingDeps,
@@ -53,11 +55,12 @@ export function decideText(
   parameters: BoundParameters = [],
   discarded = false,
   stop?: SliceStop,
+  ownLocksUpstream = false,
 ): QueryDecision | Promise<QueryDecision> {
   const limited = statementLimitError(text, protocol, deps.limits);
   if (limited !== null) return limitRefused(deps.decision, text, limited);
   try {
-    const d = decideQuery(deps.decision, text, protocol, { auditForwarded, parameters, discarded, ...(stop ? { stop } : {}) });
+    const d = decideQuery(deps.decision, text, protocol, { auditForwarded, parameters, discarded, ...(stop ? { stop } : {}), ...(ownLocksUpstream ? { ownLocksUpstream } : {}) });
     return d instanceof Promise ? d.catch(undecided) : d;
   } catch (e) {
     return undecided(e);

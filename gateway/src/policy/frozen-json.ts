@@ -33,3 +33,14 @@ function deepFrozen(value: object): boolean {
 export function isFrozenThroughout(value: object): boolean {
   return made.has(value);
 }
+
+/** Objects found frozen throughout by frozenThroughout() (frozen they stay: the answer never changes). */
+const deep = new WeakSet<object>();
+
+/** Whether `value` and every object inside it are frozen (made JSON or not); each object walked once. */
+export function frozenThroughout(value: object): boolean {
+  if (made.has(value) || deep.has(value)) return true;
+  if (!deepFrozen(value)) return false;
+  deep.add(value);
+  return true;
+}

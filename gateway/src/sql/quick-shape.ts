@@ -42,8 +42,12 @@ function isSpace(c: number): boolean {
 /** Texts longer than this are normalized (the scan is for short, frequent statements). */
 export const QUICK_SHAPE_MAX_LENGTH = 4096;
 
-/** The quick shape of `text`, or null when the scan gives up (see the module comment). */
-export function quickShape(text: string): string | null {
+/**
+ * The quick shape of `text`, or null when the scan gives up (see the module comment). `spans`, when
+ * given: the start and end of each literal replaced, in order, are pushed onto it (meaningful only
+ * when a shape is returned).
+ */
+export function quickShape(text: string, spans?: number[]): string | null {
   const n = text.length;
   if (n > QUICK_SHAPE_MAX_LENGTH || !QUERY_START.test(text)) return null;
   let out = '\u0000';
@@ -84,6 +88,7 @@ export function quickShape(text: string): string | null {
       if (afterComparison) {
         out += text.slice(copiedTo, i) + `$${++params}`;
         copiedTo = end;
+        spans?.push(i, end);
       }
       i = end;
       continue;
@@ -103,6 +108,7 @@ export function quickShape(text: string): string | null {
       if (afterComparison) {
         out += text.slice(copiedTo, i) + `$${++params}`;
         copiedTo = end;
+        spans?.push(i, end);
       }
       i = end;
       continue;

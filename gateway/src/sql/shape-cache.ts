@@ -8,6 +8,7 @@ import { normalizeSync } from 'libpg-query';
 import type { ParseOutcome, ParsedStatement, StatementFacts } from './facts.ts';
 import type { LiteralDependence } from './literal-facts.ts';
 import { quickShape } from './quick-shape.ts';
+import { QuickShapeTemplate } from './quick-shape-template.ts';
 
 type ShapeEntry =
   /**
@@ -44,6 +45,8 @@ export class ShapeCache {
   private hits = 0;
   private quickHits = 0;
   private misses = 0;
+  /** The last quick shape of integers, matched before a scan (sql/quick-shape-template.ts). */
+  private readonly template = new QuickShapeTemplate();
 
   private readonly moveAge: number;
 
@@ -67,9 +70,18 @@ export class ShapeCache {
     }
   }
 
-  /** The quick shape of a query string (sql/quick-shape.ts), or null: then only shapeOf has one. */
+  /**
+   * The quick shape of a query string (sql/quick-shape.ts), or null: then only shapeOf has one. The
+   * last one whose literals were integers is matched first (sql/quick-shape-template.ts).
+   */
   quickShapeOf(text: string): string | null {
-    return text.length > this.maxTextLength || text.includes('$') ? null : quickShape(text);
+    if (text.length > this.maxTextLength || text.includes('$')) return null;
+    const again = this.template.match(text);
+    if (again !== null) return again;
+    const spans: number[] = [];
+    const shape = quickShape(text, spans);
+    if (shape !== null) this.template.learn(text, shape, spans);
+    return shape;
   }
 
   /**
@@ -140,6 +152,7 @@ export class ShapeCache {
 
   clear(): void {
     this.map.clear();
+    this.template.forget();
     this.hits = this.quickHits = this.misses = 0;
   }
 
