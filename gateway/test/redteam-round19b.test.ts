@@ -55,6 +55,8 @@ import { nonSuperuserUpstream, UPSTREAM_ROLE } from './support/upstream-role.ts'
 const SECRET = '731-19-4242';
 const SECRET_DIGITS = '731194242';
 const LOCK_KEY = 191919;
+/** A role owning a function, of which Gatehouse's upstream role is made a member (cluster-wide). */
+const FN_OWNER = 'gatehouse_it_r19b_fn_owner';
 
 const PINNED_PATH = 'SET search_path = public, pg_temp';
 const fn = (body: string): string => `CREATE OR REPLACE FUNCTION clinical.r19b_keep_history() RETURNS trigger LANGUAGE plpgsql ${PINNED_PATH} AS $$${body}$$`;
@@ -296,14 +298,20 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
         await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
         expect((await w.query({ text: 'UPDATE clinical.r19b_kept SET note = $1 WHERE id = 1 RETURNING note', values: ['e'] })).rows).toEqual([{ note: 'e' }]);
-        // A CHECK constraint's function runs with the write too (pg_depend): the same rule.
-        await direct.query(`CREATE FUNCTION clinical.r19b_ok(text) RETURNS boolean LANGUAGE sql AS 'SELECT true'; ALTER FUNCTION clinical.r19b_ok(text) OWNER TO ${UPSTREAM_ROLE};
+        // A CHECK constraint's function runs with the write too (pg_depend): the same rule, here for a
+        // function owned by a role Gatehouse's role is a member of (it can SET ROLE to it: pg_has_role MEMBER).
+        await direct.query(`DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${FN_OWNER}') THEN CREATE ROLE ${FN_OWNER} NOLOGIN; END IF;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+          GRANT ${FN_OWNER} TO ${UPSTREAM_ROLE};
+          CREATE FUNCTION clinical.r19b_ok(text) RETURNS boolean LANGUAGE sql AS 'SELECT true'; ALTER FUNCTION clinical.r19b_ok(text) OWNER TO ${FN_OWNER};
           ALTER TABLE clinical.r19b_kept ADD CONSTRAINT r19b_ok CHECK (clinical.r19b_ok(note))`);
         const e = await w.query("UPDATE clinical.r19b_kept SET note = 'f' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
         expect(e?.code).toBe('0A000');
         expect(e?.message).toContain('it runs clinical.r19b_ok');
       } finally {
         await direct.query('ALTER TABLE clinical.r19b_kept DROP CONSTRAINT IF EXISTS r19b_ok; DROP FUNCTION IF EXISTS clinical.r19b_ok(text)');
+        await direct.query(`REVOKE ${FN_OWNER} FROM ${UPSTREAM_ROLE}`).catch(() => undefined);
         await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
         await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
         await w.end().catch(() => undefined);
