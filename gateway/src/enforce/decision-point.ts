@@ -9,7 +9,7 @@ import type { ParseOutcome, ParsedStatement } from '../sql/facts.ts';
 import { settingRefusal, type BoundParameters } from './setting-guard.ts';
 import { isParseTime } from './approval-gate.ts';
 import { holdForApproval } from './approval-hold.ts';
-import { functionPinsOf, pinsBesideCopyIn, pinsPastTransactionEnd } from './function-pins.ts';
+import { functionPinsOf, pinsBesideCopyIn, pinsNotLast } from './function-pins.ts';
 import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-prefix.ts';
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
@@ -237,10 +237,10 @@ function concludeDecision(
     // Statements the lock prefix could not cover (red-team round 16, R16-1/R16-2): refused, not run unlocked.
     const past = relationsPastLocks(parsed, relations);
     if (past.length > 0) error = pastLocksRefusal(past, statements[0]?.decision.id);
-    // A write relying on a pinned trigger function followed by transaction control: its check could not come before the end (R18b-3).
-    error ??= pinsPastTransactionEnd(statements, relations, statements[0]?.decision.id);
-    // ... or beside a COPY FROM STDIN, whose output cannot be held for the check (R19b-3).
+    // A write relying on a pinned trigger function beside a COPY FROM STDIN, whose output cannot be held for the check (R19b-3).
     error ??= pinsBesideCopyIn(statements, relations, statements[0]?.decision.id);
+    // ... or followed by anything: its check would come too late (R18b-3, R20a-1).
+    error ??= pinsNotLast(statements, relations, statements[0]?.decision.id);
   }
   for (const s of statements) if (writesMaskedTable(s, relations)) s.writesMaskedTable = true;
   let forwardText: string | null = null;

@@ -53,20 +53,21 @@ function pinsOf(statements: readonly DecidedStatement[], relations: RelationCata
 }
 
 /**
- * A string with a pinned write followed by transaction control would commit (or end) the write before
- * the check appended to the string runs: refused (0A000), nothing of it run. Null: fine.
+ * A string with anything after a pinned write: transaction control would commit (or end) the write before
+ * the check appended to the string runs (R18b-3); any other statement that fails, or is cancelled, ends the
+ * string before the check too, after the write returned what a replaced body may have written (its RETURNING
+ * rows, and the failing statement's own error may quote it: red-team round 20a, R20a-1). The write must be
+ * the string's last statement: anything else is refused (0A000), nothing of it run. Null: fine.
  */
-export function pinsPastTransactionEnd(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
+export function pinsNotLast(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
   const first = statements.findIndex((s) => pinsOf([s], relations).length > 0);
-  if (first < 0) return null;
-  const after = statements.slice(first + 1).find((s) => s.parsed === null || s.parsed.facts.kind === 'transaction' || s.parsed.facts.kind === 'two_phase');
-  if (after === undefined) return null;
+  if (first < 0 || first === statements.length - 1) return null;
   return new GatehouseError(
     'FEATURE_NOT_SUPPORTED',
-    'Gatehouse refused this query string: it has transaction control after a write that fires a reviewed trigger function, and Gatehouse checks in the write\'s own transaction, at the end of the string, that the function was not replaced while the write ran; so none of it was run',
+    'Gatehouse refused this query string: it has statements after a write that fires a reviewed trigger function, and Gatehouse checks in the write\'s own transaction, after the string\'s last statement, that the function was not replaced while the write ran; a statement after the write that fails, is cancelled or ends the transaction would come before that check, so none of it was run',
     {
       ...(decisionId !== undefined ? { decisionId, detail: `decision ${decisionId}` } : {}),
-      hint: 'Send the transaction control statement (COMMIT, ROLLBACK, SAVEPOINT...) as a query string of its own.',
+      hint: 'Send such a write as the last statement of its query string, and what follows it (COMMIT, ROLLBACK, SAVEPOINT, other statements) as query strings of their own.',
     },
   );
 }

@@ -28,8 +28,16 @@ describe('withPinCheck', () => {
   });
 
   it("compares the function's pg_proc row version, and fails when it was not read (R19b-1)", () => {
-    expect(pinCheckSql([PIN])).toContain("'sha256:ab', '731'::text)");
+    expect(pinCheckSql([PIN])).toContain("'sha256:ab', '731'::pg_catalog.text)");
     expect(pinCheckSql([PIN])).toContain('p.xmin::text IS DISTINCT FROM w.version');
-    expect(pinCheckSql([{ ...PIN, version: null }])).toContain("'sha256:ab', NULL::text)");
+    expect(pinCheckSql([{ ...PIN, version: null }])).toContain("'sha256:ab', NULL::pg_catalog.text)");
+  });
+
+  it('parses its query under pg_catalog first, not the writer\'s search_path, and puts the path back (R20a-5)', () => {
+    const sql = pinCheckSql([PIN]);
+    const set = sql.indexOf("PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)");
+    expect(set).toBeGreaterThan(0);
+    expect(set).toBeLessThan(sql.indexOf('IF EXISTS'));
+    expect(sql.indexOf("set_config('search_path', gatehouse_path, true)")).toBeGreaterThan(sql.indexOf('END IF'));
   });
 });

@@ -42,16 +42,27 @@ const FULL_XMAX = `(SELECT GREATEST(3, CASE WHEN e.base + x.v > e.cur + 21474836
     FROM (SELECT p.xmax::text::bigint AS v) AS x,
          (SELECT c.cur, (c.cur >> 32) << 32 AS base FROM (SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint AS cur) AS c) AS e)`;
 
+/**
+ * The search path the check's query is parsed under: it runs in the writer's session, whose search_path the
+ * writer sets, and its operators (=, <>, IS DISTINCT FROM, ||), casts and types resolve through it. A schema
+ * placed before pg_catalog with `=` on text answering true made every comparison say "unchanged" and a
+ * replaced body's output went out (red-team round 20a, R20a-5). Set LOCAL for the block, then put back.
+ */
+export const CHECK_SEARCH_PATH = 'pg_catalog, pg_temp';
+
 /** The DO block checking `pins`, with a dollar-quote tag its text does not hold. */
 export function pinCheckSql(pins: readonly FunctionPin[]): string {
-  const rows = pins.map((p) => `(${p.relation}::pg_catalog.oid, ${literal(p.trigger)}, ${literal(p.digest)}, ${p.version === null ? 'NULL' : literal(p.version)}::text)`).join(', ');
-  const body = `BEGIN IF EXISTS (SELECT FROM (VALUES ${rows}) AS w(rel, tg, digest, version)
+  const rows = pins.map((p) => `(${p.relation}::pg_catalog.oid, ${literal(p.trigger)}, ${literal(p.digest)}, ${p.version === null ? 'NULL' : literal(p.version)}::pg_catalog.text)`).join(', ');
+  const body = `DECLARE gatehouse_path pg_catalog.text := pg_catalog.current_setting('search_path');
+BEGIN PERFORM pg_catalog.set_config('search_path', '${CHECK_SEARCH_PATH}', true);
+IF EXISTS (SELECT FROM (VALUES ${rows}) AS w(rel, tg, digest, version)
   LEFT JOIN pg_catalog.pg_trigger t ON t.tgrelid = w.rel AND t.tgname = w.tg
   LEFT JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
   LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang
  WHERE p.oid IS NULL OR ${FUNCTION_DIGEST} IS DISTINCT FROM w.digest OR p.xmin::text IS DISTINCT FROM w.version
     OR (p.xmax::text <> '0' AND pg_catalog.pg_xact_status(${FULL_XMAX}) = 'committed'))
-THEN RAISE EXCEPTION USING ERRCODE = '${PIN_CHANGED}', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF; END`;
+THEN RAISE EXCEPTION USING ERRCODE = '${PIN_CHANGED}', MESSAGE = 'gatehouse: a trigger function the write fired is not the definition it was decided on'; END IF;
+PERFORM pg_catalog.set_config('search_path', gatehouse_path, true); END`;
   return doBlock(body, 'gatehouse_pin');
 }
 
@@ -80,6 +91,15 @@ export function pinCheckFrame(s: PinCheckHost, head: Pending | undefined): void 
   if (check === undefined || check.state !== 'armed') return;
   check.state = 'holding';
   s.clientOutput.holdClient();
+}
+
+/**
+ * Whether an error or notice of `ctx` answers its checked write (the string's last statement, or the check
+ * after it): its message may quote what a replaced body wrote, whatever raised it (R20a-4), so it is withheld
+ * like a message raised by routine code (pg/value-detail.ts).
+ */
+export function answersCheckedWrite(ctx: ResultContext | null): boolean {
+  return ctx?.pinCheck !== undefined && ctx.index >= ctx.statements.length - 1;
 }
 
 /** A CommandComplete: the check's own (every client statement has completed) is swallowed, and the held output goes. */

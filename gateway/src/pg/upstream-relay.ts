@@ -30,7 +30,7 @@ import { RowDescriptions } from './row-descriptions.ts';
 import type { RelayHost } from './relay-host.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadAnswered, lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
-import { pinCheckCompleted, pinCheckFailed, pinCheckFrame, pinCheckReady } from './pin-check.ts';
+import { answersCheckedWrite, pinCheckCompleted, pinCheckFailed, pinCheckFrame, pinCheckReady } from './pin-check.ts';
 import { undoNameChanges } from './name-undo.ts';
 import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
 import type { Disclosures } from '../enforce/hidden-subjects.ts';
@@ -387,10 +387,10 @@ export class UpstreamRelay {
   private scrubbed(frame: Frame, head: Pending | undefined): Frame {
     const ctx = head?.kind === 'query' || head?.kind === 'execute' ? head.ctx : null;
     const detector = ctx === null ? null : detectorOf(ctx);
-    const rawWrite = this.maskedWriteInTransaction || (ctx !== null && ctx.statements.some((s) => s.writesMaskedTable === true));
+    const rawWrite = this.maskedWriteInTransaction || answersCheckedWrite(ctx) || (ctx !== null && ctx.statements.some((s) => s.writesMaskedTable === true));
     if (detector === null && !rawWrite) return frame;
     const decoded = decodeErrorFields(frame.body);
-    const kept = rawWrite ? withoutValueDetail(decoded, frame.type === BE.NoticeResponse) : null;
+    const kept = rawWrite ? withoutValueDetail(decoded, frame.type === BE.NoticeResponse, answersCheckedWrite(ctx)) : null;
     const scanned = detector === null || ctx === null ? null : scanMessageFields(kept ?? decoded, detector, ctx.detected);
     const fields = scanned ?? kept;
     if (fields === null) return frame;

@@ -32,4 +32,12 @@ describe('withoutValueDetail', () => {
     const notice = withoutValueDetail({ S: 'NOTICE', C: '00000', M: `saw ${SSN}` }, true)!;
     expect(JSON.stringify(notice)).not.toContain(SSN);
   });
+
+  it('replaces a built-in message in an error of a write Gatehouse checks after it ran (R20a-4), keeping the SQLSTATE', () => {
+    const cast = { S: 'ERROR', C: '22P02', M: `invalid input syntax for type integer: "${SSN}"` };
+    expect(withoutValueDetail(cast)).toBeNull(); // a built-in message is kept otherwise
+    const out = withoutValueDetail(cast, false, true)!;
+    expect(JSON.stringify(out)).not.toContain(SSN);
+    expect(out).toMatchObject({ C: '22P02', M: expect.stringContaining('checks only after it ran') });
+  });
 });
