@@ -35,6 +35,7 @@ import { admit, cancelledWait, decideText, limitRefused } from './statement-admi
 import { SEARCH_PATH_PROBE } from './search-path.ts';
 import { SearchPathTracker } from './search-path-tracker.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
+import { RevisionFence } from './revision-fence.ts';
 import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
 import { DecisionWait } from './decision-wait.ts';
 import { SliceStop } from '../work-slices.ts';
@@ -105,6 +106,7 @@ export class Session {
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
+  readonly fence = new RevisionFence(() => this.deps.decision); // pg/revision-fence.ts
   private readonly out = new SessionOutput(this, (kind) => this.locks.answersAsked(kind));
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
@@ -335,6 +337,7 @@ export class Session {
     this.sendUpstream(raw);
     this.pending.push(expect);
     this.locks.forwarded(expect);
+    this.fence.forwarded(expect);
     if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 
@@ -418,7 +421,7 @@ export class Session {
   }
 
   private queryDecided(decided: QueryDecision, raw: Buffer): void {
-    const d = admit(decided, this.searchPath);
+    const d = admit(decided, this.searchPath, this.fence);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseSimple(d.error);
@@ -452,7 +455,7 @@ export class Session {
   }
 
   private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {
-    const d = admit(decided, this.searchPath);
+    const d = admit(decided, this.searchPath, this.fence);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       if (name === '') {
@@ -486,6 +489,7 @@ export class Session {
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
+      if (this.fence.refusesCursorExecute(portalName, (stale) => this.refuseExtended(stale))) return; // its cursor older than the policy
       this.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
       return;
     }
@@ -497,7 +501,7 @@ export class Session {
 
   private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {
     const sql = portal.statement.sql;
-    const d = admit(decided, this.searchPath);
+    const d = admit(decided, this.searchPath, this.fence);
     if (d.kind === 'refuse') {
       this.recordRefused(d.statements, d.error);
       this.refuseExtended(d.error);
