@@ -50,6 +50,8 @@ import { REPO_ROOT, auditText, ensureClinicDatabase, startTestGateway, type Test
 import { commitFiles, createTestPolicyRepo } from './support/policy-repo.ts';
 import { shown } from './support/shown-text.ts';
 import { connectedTokenClient } from './support/token-client.ts';
+import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
+import { mintDevToken } from '../src/auth/dev-keys.ts';
 
 const SECRET = '731-20-5151';
 
@@ -126,7 +128,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R20a-2: the secret is scrubbed from the table, then its mask lifted; a REPEATABLE READ transaction
     // begun before the scrub reads the rows of its snapshot under the new policy: the stored secret, raw.
-    it.fails('R20a-2: a REPEATABLE READ snapshot taken under a mask does not show the scrubbed secret after the mask is lifted', async () => {
+    it('R20a-2: a REPEATABLE READ snapshot taken under a mask does not show the scrubbed secret after the mask is lifted', async () => {
       const c = await reader();
       try {
         await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
@@ -139,6 +141,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect((await (await reader()).query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: 'scrubbed' }]);
         const got = await c.query('SELECT secret FROM public.r20a_ledger').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
         expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001'); // the policy changed during the transaction: retry it
       } finally {
         await c.query('ROLLBACK').catch(() => undefined);
         await c.end().catch(() => undefined);
@@ -147,7 +150,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R20a-3: a WITH HOLD cursor declared while the column was readable raw keeps returning it after a
     // policy commit masks it; an Execute of a prepared statement would be refused (its masks changed).
-    it.fails('R20a-3: a WITH HOLD cursor declared before a mask is activated returns no raw value after it', async () => {
+    it('R20a-3: a WITH HOLD cursor declared before a mask is activated returns no raw value after it', async () => {
       const c = await reader();
       try {
         await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
@@ -159,6 +162,132 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect((await (await reader()).query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: '***' }]);
         const got = await c.query('FETCH ALL FROM h').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
         expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001'); // declare it again
+        // MOVE, and FETCH as a prepared statement (extended protocol), likewise.
+        expect(await c.query('MOVE ABSOLUTE 0 IN h').then(() => 'moved', (e: pg.DatabaseError) => e.code)).toBe('40001');
+        const prepared = await c.query({ name: 'r20a-fetch', text: 'FETCH ALL FROM h' }).then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+        expect(shown(prepared)).not.toContain(SECRET);
+        expect(prepared).toBe('40001');
+      } finally {
+        await c.query('CLOSE ALL').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    // What the fence leaves alone, and how a client gets out of a refused block.
+    const secretNow = async (c: pg.Client): Promise<unknown> => c.query('SELECT secret FROM public.r20a_ledger').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+
+    for (const end of ['ROLLBACK', 'COMMIT'] as const) {
+      it(`after the refusal, ${end} ends the block and the next transaction runs under the new revision`, async () => {
+        const c = await reader();
+        try {
+          await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+          await activate(true);
+          await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+          expect(await secretNow(c)).toEqual([{ secret: '***' }]);
+          await activate(false);
+          expect(await secretNow(c)).toBe('40001');
+          await c.query(end); // resolves: PostgreSQL answers ROLLBACK to a COMMIT of a failed block
+          await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+          expect(await secretNow(c)).toEqual([{ secret: 'plain' }]);
+          await c.query('COMMIT');
+        } finally {
+          await c.query('ROLLBACK').catch(() => undefined);
+          await c.end().catch(() => undefined);
+        }
+      });
+    }
+
+    it('a block that ran only BEGIN before the activation is refused too (it began under the older revision)', async () => {
+      const c = await reader();
+      try {
+        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await activate(true);
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await activate(false);
+        const got = await secretNow(c);
+        expect(got).toBe('40001');
+        await c.query('ROLLBACK');
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('a statement of an extended-protocol batch in a block begun before the activation is refused', async () => {
+      const c = await reader();
+      try {
+        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await activate(true);
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
+        await activate(false);
+        const got = await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1]).then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+        expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001');
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('an Execute of a WITH HOLD cursor (the portal of a SQL DECLARE) declared before the activation is refused, and one declared again reads under the new revision', async () => {
+      await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+      await activate(false);
+      const token = await mintDevToken({ keyDir: join(workDir, 'keys'), subject: `r20a-reader-${engine}`, groups: ['r20a-readers'], ttlSeconds: 600 });
+      const w = await WireClient.connect(gw!.port, token);
+      try {
+        w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        await activate(true);
+        w.send(serialize.execute({ portal: 'w', rows: 0 }), serialize.sync());
+        const [executed] = await w.untilReady(1);
+        expect(shown(rowsOf(executed!))).not.toContain(SECRET);
+        expect(errorCodes(executed!)).toEqual(['40001']);
+        w.send(serialize.query('CLOSE w'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        w.send(serialize.query('FETCH ALL FROM w'));
+        const [fetched] = await w.untilReady(1);
+        expect(errorCodes(fetched!)).toEqual([]);
+        expect(rowsOf(fetched!)).toEqual([['***']]);
+      } finally {
+        w.close();
+      }
+    });
+
+    it('an autocommit session is unaffected by an activation (simple and extended protocol)', async () => {
+      const c = await reader();
+      try {
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await activate(true);
+        expect(await secretNow(c)).toEqual([{ secret: '***' }]);
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
+        await activate(false);
+        expect(await secretNow(c)).toEqual([{ secret: 'plain' }]);
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: 'plain' }]);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('a cursor declared after the activation is read as usual', async () => {
+      const c = await reader();
+      try {
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await activate(true);
+        await c.query('BEGIN');
+        await c.query('DECLARE h2 CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
+        await c.query('COMMIT');
+        await activate(false);
+        await c.query('BEGIN');
+        await c.query('DECLARE h3 CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
+        await c.query('COMMIT');
+        expect((await c.query('FETCH ALL FROM h3')).rows).toEqual([{ secret: 'plain' }]);
+        expect((await c.query({ name: 'r20a-fetch-h3', text: 'MOVE ABSOLUTE 0 IN h3' })).rowCount).toBe(0);
+        expect((await c.query('FETCH ALL FROM h2').then((r) => r.rows, (e: pg.DatabaseError) => e.code))).toBe('40001');
       } finally {
         await c.query('CLOSE ALL').catch(() => undefined);
         await c.end().catch(() => undefined);
