@@ -3,26 +3,23 @@
 // 6). Real Gatehouse, real PostgreSQL, both engines; each test asserts the SECURE behaviour.
 //
 // Findings:
-// R20a-2 (medium, OPEN, it.fails; needs an operator to lift a mask after scrubbing the column): a
-//   REPEATABLE READ (or SERIALIZABLE) transaction begun while a column was masked keeps its snapshot; the
-//   operator scrubs the column and then lifts its mask (nothing secret is left in it, as of now); the
-//   transaction's next read is decided by the new policy (unmasked) and reads its snapshot's rows: the
-//   stored secret, raw, which the identity never could read. The same holds for rows deleted before a
-//   table is opened to an identity. Not fixed: every decision is made against the policy as it is now and
-//   Gatehouse does not know which snapshot a statement reads (isolation level from BEGIN, SET TRANSACTION,
-//   default_transaction_isolation of the role or database; pg_export_snapshot is allowed, SET TRANSACTION
-//   SNAPSHOT is denied to agents). Principled fix: a policy activation ends the reuse of older snapshots:
-//   a statement in a transaction block begun under an earlier policy revision is refused with 40001
-//   (serialization_failure: roll back and retry, which clients already do), and likewise a FETCH or MOVE of
-//   a cursor declared under one (R20a-3); a small session step comparing the block's revision with the
-//   decision's, in a module of its own.
-// R20a-3 (low, OPEN, it.fails; revocation lag): a cursor declared WITH HOLD while a column was readable raw
-//   keeps returning raw values after a policy commit masks the column, for the life of the session: FETCH
-//   is decided as a cursor statement, not against the cursor's query. An Execute of a prepared statement
-//   in the same position is refused (its masks changed: "prepare it again"). The rows are those the
-//   identity could read at DECLARE (its snapshot), so this is a revocation that does not take effect, not
-//   a read of data it never could. Fix: as R20a-2 (refuse FETCH/MOVE of a cursor declared under an earlier
-//   revision).
+// R20a-2 (medium, FIXED; needed an operator to lift a mask after scrubbing the column): a REPEATABLE READ
+//   (or SERIALIZABLE) transaction begun while a column was masked kept its snapshot; the operator scrubs
+//   the column and then lifts its mask (nothing secret is left in it, as of now); the transaction's next
+//   read was decided by the new policy (unmasked) and read its snapshot's rows: the stored secret, raw,
+//   which the identity never could read. The same held for rows deleted before a table is opened to an
+//   identity. Fixed (pg/revision-fence.ts): a transaction block lives under the policy revision it began
+//   with; after an activation its statements are refused with 40001 (serialization_failure: roll back and
+//   retry, which clients already do), COMMIT and ROLLBACK still go through.
+// R20a-3 (low, FIXED; revocation lag): a cursor declared WITH HOLD while a column was readable raw kept
+//   returning raw values after a policy commit masked the column, for the life of the session: FETCH is
+//   decided as a cursor statement, not against the cursor's query (an Execute of a prepared statement in
+//   the same position is refused: its masks changed). Fixed as R20a-2: a FETCH or MOVE (simple or extended)
+//   and a portal Execute of a cursor declared under an earlier revision are refused with 40001 ("declare
+//   it again").
+// Tests beside them: COMMIT/ROLLBACK after the refusal and the next transaction under the new revision, a
+//   block that ran only BEGIN, an extended-protocol statement in an older block, a SQL cursor's portal
+//   Execute (raw wire client), an autocommit session (unaffected), a cursor declared after the activation.
 //
 // Held (tests below):
 // - Area 6 (an identity allowed scratch DDL in pg_temp): a temp table turned into a view by an ON SELECT
