@@ -55,11 +55,25 @@ function transactionEffect(kind: unknown, chain: boolean): TransactionEffect {
   }
 }
 
+/** Effects by statement text, so that BEGIN and COMMIT are parsed again once, not at every use (emptied when full). */
+const effects = new Map<string, Effect>();
+const EFFECTS_KEPT = 1024;
+
 /** Only transaction and cursor statements are parsed again; every other statement has no effect here. */
 export function effectOf(parsed: ParsedStatement | null): Effect {
   if (parsed === null) return NO_EFFECT;
   const command = parsed.facts.command;
   if (command !== 'TransactionStmt' && command !== 'DeclareCursorStmt' && command !== 'FetchStmt' && command !== 'ClosePortalStmt') return NO_EFFECT;
+  let effect = effects.get(parsed.text);
+  if (effect === undefined) {
+    if (effects.size >= EFFECTS_KEPT) effects.clear();
+    effects.set(parsed.text, (effect = effectOfNode(parsed)));
+  }
+  return effect;
+}
+
+function effectOfNode(parsed: ParsedStatement): Effect {
+  const command = parsed.facts.command;
   const { type, body } = nodeOf(parsed);
   switch (type) {
     case 'TransactionStmt':
