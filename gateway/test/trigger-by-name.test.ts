@@ -153,5 +153,25 @@ for (const engine of ['rego', 'cedar'] as const) {
         await w.end().catch(() => undefined);
       }
     });
+
+    // What an SQL-standard body (BEGIN ATOMIC) calls is bound when it is defined, and pg_depend lists it: a
+    // CHECK calling the administrator's function that calls one Gatehouse's role owns runs the latter.
+    it("lists a function Gatehouse's role owns that an SQL-standard body the write runs calls", async () => {
+      const w = await writer();
+      try {
+        await direct.query(`CREATE FUNCTION clinical.bn_inner(text) RETURNS boolean LANGUAGE sql BEGIN ATOMIC SELECT true; END;
+          ALTER FUNCTION clinical.bn_inner(text) OWNER TO ${UPSTREAM_ROLE};
+          CREATE FUNCTION clinical.bn_check(text) RETURNS boolean LANGUAGE sql BEGIN ATOMIC SELECT clinical.bn_inner($1); END;
+          ALTER TABLE clinical.bn_kept ADD CONSTRAINT bn_check CHECK (clinical.bn_check(note))`);
+        const r = await until(w, UPDATE, (o) => (o.message ?? '').includes('it runs clinical.bn_inner ('));
+        expect(r.code).toBe('0A000');
+        expect(r.message).toContain('it runs clinical.bn_inner (');
+        expect(r.message).not.toContain('clinical.bn_check');
+      } finally {
+        await direct.query('ALTER TABLE clinical.bn_kept DROP CONSTRAINT IF EXISTS bn_check; DROP FUNCTION IF EXISTS clinical.bn_check(text), clinical.bn_inner(text)');
+        await direct.query("UPDATE clinical.bn_kept SET note = 'n' WHERE id = 1");
+        await w.end().catch(() => undefined);
+      }
+    });
   });
 }
