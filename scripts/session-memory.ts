@@ -3,9 +3,10 @@
 // where the idle RSS is: /proc/<pid>/smaps grouped by kind of mapping at the moment idle RSS is read,
 // and the gateway's child processes then (their memory is not in its RSS).
 // Usage: node --import tsx scripts/session-memory.ts [--root checkout] [--runs 3] [--sessions 1000] [--engine rego]
-//          [--env NAME=VALUE ...] [--alt-env NAME=VALUE ...]
-// --env: set for the gateway process (repeatable). --alt-env: alternate runs, odd ones with --env's
-// variables, even ones with --alt-env's (give --alt-env NONE=1 for "without"), so that both see the same sitting.
+//          [--env-set 'NAME=VALUE NAME2=VALUE2' ...]
+// --env-set: variables set for the gateway process, space-separated; repeat it to cycle the runs through
+// several sets in turn ('' for none), e.g. --runs 6 --env-set '' --env-set 'MALLOC_ARENA_MAX=2', so
+// that every setting is measured in the same sitting.
 // Set NODE_OPTIONS=--import <probe> to have the gateway report process.memoryUsage() per thread.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,13 +22,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     sessions: { type: 'string', default: '1000' },
     engine: { type: 'string', default: 'rego' },
-    env: { type: 'string', multiple: true, default: [] },
-    'alt-env': { type: 'string', multiple: true },
+    'env-set': { type: 'string', multiple: true, default: [''] },
   },
 });
 const repoRoot = path.resolve(values.root ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const engine = values.engine === 'cedar' ? 'cedar' : 'rego';
-const envs = [parseEnvAssignments(values.env), ...(values['alt-env'] === undefined ? [] : [parseEnvAssignments(values['alt-env'])])];
+const envs = values['env-set'].map((set) => parseEnvAssignments(set.split(/\s+/).filter((a) => a !== '')));
 const envText = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') || '(no extra environment)';
 
 /** Resident kB of a process's mappings, grouped: its binary, shared libraries, malloc's heap, big reservations (WebAssembly memories), 64 MB malloc arenas of threads, stacks, the rest of anonymous memory (V8's heaps and code, thread stacks). */
