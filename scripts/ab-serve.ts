@@ -14,7 +14,9 @@
 // checkout's example policies (a mask on a pgbench column, say, for a group named in --groups).
 // --a-env / --b-env NAME=VALUE (repeatable): set for that side's gateway process only, over this
 // process's environment, e.g. `--a /work/main --b /work/main --b-env MALLOC_ARENA_MAX=2` compares one
-// tree with and without a glibc malloc setting (glibc reads them only when a process starts).
+// tree with and without a glibc malloc setting (glibc reads them only when a process starts). Both
+// sides get the `gatehouse` executable's malloc thresholds (build/malloc-defaults.ts) unless their
+// environment sets its own or GATEHOUSE_MALLOC_DEFAULTS=0 (e.g. --a-env GATEHOUSE_MALLOC_DEFAULTS=0: A without).
 import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +62,7 @@ if (values.help || values.a === undefined || values.b === undefined) {
       '  --groups a,b          the token\'s groups (bench)   --rego-extra file.rego   --database gatehouse_ab',
       '  --a-env NAME=VALUE    set for A\'s gateway process only (repeatable), e.g. MALLOC_ARENA_MAX=2',
       '  --b-env NAME=VALUE    set for B\'s gateway process only (repeatable)',
+      '                        both get the executable\'s glibc malloc thresholds unless set or GATEHOUSE_MALLOC_DEFAULTS=0',
       '',
     ].join('\n'),
   );

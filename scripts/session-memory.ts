@@ -6,7 +6,8 @@
 //          [--env-set 'NAME=VALUE NAME2=VALUE2' ...]
 // --env-set: variables set for the gateway process, space-separated; repeat it to cycle the runs through
 // several sets in turn ('' for none), e.g. --runs 6 --env-set '' --env-set 'MALLOC_ARENA_MAX=2', so
-// that every setting is measured in the same sitting.
+// that every setting is measured in the same sitting. The gateway gets the `gatehouse` executable's glibc
+// malloc thresholds unless a set has its own or GATEHOUSE_MALLOC_DEFAULTS=0 ("without").
 // Set NODE_OPTIONS=--import <probe> to have the gateway report process.memoryUsage() per thread.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
