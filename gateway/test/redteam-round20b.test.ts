@@ -158,3 +158,82 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: approval waits (h
     await settled(w);
   });
 });
+
+describe.each(['rego', 'cedar'] as const)('red-team round 20b: the cached hit path (cached20, %s)', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt20b',
+    cleanup: 'DROP TABLE IF EXISTS public.patients',
+    // A bare `patients` names clinical.patients (masked for agents) or this one (no policy: denied), by search_path.
+    setup: "CREATE TABLE public.patients (id int, ssn text); INSERT INTO public.patients SELECT g, 'public-' || g FROM generate_series(1, 5) g",
+    agent: { subject: 'rt20b-cache-agent', groups: ['agents', 'bench'] },
+  });
+  let t: TestGateway, ssns: string[];
+
+  beforeAll(async () => {
+    t = rt.gateway;
+    ssns = ((await rt.direct.query('SELECT ssn FROM clinical.patients')).rows as Array<{ ssn: string }>).map((r) => r.ssn);
+  });
+
+  /** The value of `ssn` the client got, or the SQLSTATE it was refused with. */
+  const outcome = (c: pg.Client, sql: string): Promise<string> =>
+    c.query(sql).then(
+      (r) => String((r.rows[0] as { ssn: unknown } | undefined)?.ssn ?? 'no row'),
+      (e: { code?: string }) => `error ${e.code ?? '?'}`,
+    );
+
+  it('held: sessions of three identities and two search paths alternate one statement shape (other integers each time, simple protocol, so the quick-shape template and each key memo hit): each keeps its own outcome, no SSN', async () => {
+    const masked = await t.client(await t.token('rt20b-masked', ['agents', 'bench']));
+    const denied = await t.client(await t.token('rt20b-denied', ['bench']));
+    const pathed = await t.client(await t.token('rt20b-pathed', ['agents', 'bench']));
+    try {
+      await pathed.query('SET search_path = clinical');
+      const seen: Record<string, Set<string>> = { masked: new Set(), denied: new Set(), pathedClinical: new Set(), pathedPublic: new Set(), bare: new Set() };
+      for (let i = 0; i < 30; i++) {
+        const id = 1 + (i % 5);
+        seen.masked!.add(await outcome(masked, `SELECT ssn FROM clinical.patients WHERE id = ${id}`));
+        seen.denied!.add(await outcome(denied, `SELECT ssn FROM clinical.patients WHERE id = ${id}`));
+        seen.pathedClinical!.add(await outcome(pathed, `SELECT ssn FROM patients WHERE id = ${id}`));
+        seen.bare!.add(await outcome(masked, `SELECT ssn FROM patients WHERE id = ${id}`)); // default path: public.patients
+        if (i % 3 === 2) {
+          // The same session switches its path between two statements of one shape.
+          await pathed.query('SET search_path = public');
+          seen.pathedPublic!.add(await outcome(pathed, `SELECT ssn FROM patients WHERE id = ${id}`));
+          await pathed.query('SET search_path = clinical');
+        }
+      }
+      expect(Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, [...v]]))).toEqual({
+        masked: ['***'],
+        denied: ['error 42501'],
+        pathedClinical: ['***'],
+        pathedPublic: ['error 42501'],
+        bare: ['error 42501'],
+      });
+    } finally {
+      await Promise.all([masked.end(), denied.end(), pathed.end()]);
+    }
+    const audit = JSON.stringify(t.audit());
+    for (const ssn of ssns) expect(audit).not.toContain(ssn);
+  });
+
+  it('held: texts one character away from a template hit (a decimal, an exponent, a digit glued to a name, a comment, a second statement, E\'\', a dollar quote) are decided on their own, no SSN', async () => {
+    const c = await t.client(await t.token('rt20b-near', ['agents', 'bench']));
+    try {
+      expect(await outcome(c, 'SELECT ssn FROM clinical.patients WHERE id = 1')).toBe('***');
+      const near = [
+        'SELECT ssn FROM clinical.patients WHERE id = 1.0',
+        'SELECT ssn FROM clinical.patients WHERE id = 1e0',
+        'SELECT ssn FROM clinical.patients WHERE id = 1/*x*/',
+        'SELECT ssn FROM clinical.patients WHERE id = 1; SELECT ssn FROM public.patients WHERE id = 1',
+        "SELECT ssn FROM clinical.patients WHERE id = 1 AND ssn <> E'\\x41'",
+        'SELECT ssn FROM clinical.patients WHERE id = $$1$$::int',
+        'SELECT ssn FROM clinical.patients WHERE id = 1 UNION ALL SELECT ssn FROM public.patients WHERE id = 1',
+      ];
+      const got = [];
+      for (const sql of near) got.push(await outcome(c, sql));
+      expect(got).toEqual(['***', '***', '***', 'error 42501', '***', '***', 'error 42501']);
+    } finally {
+      await c.end();
+    }
+  });
+});
