@@ -13,6 +13,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
 import { api, pendingRequest } from './support/approvals.ts';
+import { shapeCacheStats } from '../src/sql/parser.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
 
@@ -188,6 +189,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: the cached hit pa
     const pathed = await t.client(await t.token('rt20b-pathed', ['agents', 'bench']));
     try {
       await pathed.query('SET search_path = clinical');
+      const quickBefore = shapeCacheStats().quickHits;
       const seen: Record<string, Set<string>> = { masked: new Set(), denied: new Set(), pathedClinical: new Set(), pathedPublic: new Set(), bare: new Set() };
       for (let i = 0; i < 30; i++) {
         const id = 1 + (i % 5);
@@ -209,6 +211,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: the cached hit pa
         pathedPublic: ['error 42501'],
         bare: ['error 42501'],
       });
+      expect(shapeCacheStats().quickHits - quickBefore).toBeGreaterThan(60); // the gateway runs in this process: its shapes were found quickly
     } finally {
       await Promise.all([masked.end(), denied.end(), pathed.end()]);
     }
