@@ -5,7 +5,32 @@
 // (an agent's UPDATE of clinical.patients is held for a clinical lead's approval), both engines; each test
 // asserts the SECURE behaviour (tests marked it.fails assert it and fail today).
 //
-// Findings: see the `describe` below and the report of this round (the findings are listed where tested).
+// Findings:
+// R20b-1 (low, availability, fixed; R18a-4 again, through a Describe): hold20 refuses an Execute held for
+//   approval whose own Parse or Bind went up ahead of it, but a Describe of the statement was neither held nor
+//   followed. A write prepared in an earlier Sync group, then `Describe S`, `Flush`, then Bind, Execute, Sync:
+//   the Describe (and Gatehouse's own lock block ahead of it, pg/arrival-locks.ts beforeDescribe) took
+//   clinical.patients's locks, and the Execute waited for approval with them (another session's LOCK TABLE
+//   ... NOWAIT: 55P03) for up to the request's TTL; a migration queues behind it and every statement on the
+//   table behind the migration. Fixed (pg/arrival-locks.ts beforeDescribe): a Describe of a statement
+//   awaiting approval is held like its Parse; a Flush or another statement's Execute sends it and exposes
+//   the statement: its Execute is refused at once (42501), as for R18a-4.
+// R20b-2 (low, availability, fixed; same effect): a Bind that went up ahead exposed only its own portal.
+//   The write prepared earlier, `Bind p1`, `Flush`, then `Bind p2`, `Execute p2`, Sync: p1's Bind had
+//   locked the table (PostgreSQL locks the plan's relations at Bind, until the transaction ends) and p2's
+//   Execute waited with that lock. Fixed (pg/approval-exposure.ts): a Bind that went up exposes its
+//   statement, so an Execute of any portal of it in that transaction is refused.
+//   Both tests fail without the fixes (55P03 from the other session during the wait).
+//
+// Held (tests below): a Flush sent while the Execute waits is not passed on ahead of it (the table stays
+// free); a named write approved once is held again at its next Bind/Execute (a new request; denied, not
+// run); after a 42501 refusal the same statement alone is held and runs once approved, the session in step;
+// the refusals answer as PostgreSQL does for a failing Execute (BindComplete, ErrorResponse, ReadyForQuery).
+// cached20: three identities and two search paths alternating one statement shape with other integers
+// (quick-shape template hits counted in this process) keep their own outcomes; texts one character away
+// from a hit (decimal, exponent, comment, second statement, E'', dollar quote, UNION) are decided on their
+// own; sql/quick-shape-template.redteam.test.ts fuzzes the template against the scan and PostgreSQL's
+// normalize (40k pairs: every match gets the scan's shape and the same normalized shape).
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20b npx vitest run --project integration gateway/test/redteam-round20b.test.ts
 
@@ -97,6 +122,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: approval waits (h
     w.send(serialize.bind({ statement: 'w', portal: 'pw', values: ['555-2001'] }), serialize.execute({ portal: 'pw' }), serialize.sync());
     const h = await heldOrRefused(w, 'r20b1');
     expectNoLockHeld(h);
+    // As PostgreSQL answers an Execute that fails: the Bind's answer, the error, the Sync's.
+    expect(h.kind === 'refused' && names(h.group)).toEqual(['bindComplete', 'error', 'readyForQuery']);
     expect(await phoneNow()).toBe(phone);
     await settled(w);
   });
@@ -108,6 +135,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: approval waits (h
     w.send(serialize.bind({ statement: 'w', portal: 'p2', values: ['555-2003'] }), serialize.execute({ portal: 'p2' }), serialize.sync());
     const h = await heldOrRefused(w, 'r20b2');
     expectNoLockHeld(h);
+    // As PostgreSQL answers an Execute that fails: the Bind's answer, the error, the Sync's.
+    expect(h.kind === 'refused' && names(h.group)).toEqual(['bindComplete', 'error', 'readyForQuery']);
     expect(await phoneNow()).toBe(phone);
     await settled(w);
   });
