@@ -269,3 +269,41 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: the cached hit pa
     }
   });
 });
+
+// Area 3 (functions a write runs under a mask), on main as it is: a table the agent may write whose rules or
+// defaults call a user function reading clinical.patients.ssn raw.
+const LEAK = `CREATE FUNCTION public.rt20b_leak() RETURNS text LANGUAGE sql AS $f$ SELECT ssn FROM clinical.patients WHERE id = 1 $f$`;
+const RULED = `CREATE TABLE public.pgbench_rt20b_ruled (id int, v text);
+CREATE RULE rt20b_also AS ON INSERT TO public.pgbench_rt20b_ruled DO ALSO SELECT public.rt20b_leak() AS v;
+CREATE TABLE public.pgbench_rt20b_log (id int, v text);
+CREATE TABLE public.pgbench_rt20b_ruled2 (id int, v text);
+CREATE RULE rt20b_also2 AS ON INSERT TO public.pgbench_rt20b_ruled2 DO ALSO INSERT INTO public.pgbench_rt20b_log VALUES (NEW.id, public.rt20b_leak());
+CREATE TABLE public.pgbench_rt20b_defaulted (id int, v text DEFAULT public.rt20b_leak());`;
+
+describe.each(['rego', 'cedar'] as const)('red-team round 20b: functions a write runs through rules and defaults (%s)', (engine) => {
+  const rt = useRedTeamFixture({
+    engine,
+    database: 'rt20b',
+    cleanup: 'DROP TABLE IF EXISTS public.pgbench_rt20b_ruled, public.pgbench_rt20b_ruled2, public.pgbench_rt20b_log, public.pgbench_rt20b_defaulted; DROP FUNCTION IF EXISTS public.rt20b_leak()',
+    setup: `${LEAK};\n${RULED}`,
+    agent: { subject: 'rt20b-rules-agent', groups: ['agents', 'bench'] },
+  });
+  let ssn: string;
+  beforeAll(() => {
+    ssn = rt.ssn;
+  });
+
+  it.each([
+    ['a rule DO ALSO SELECT calling it', 'INSERT INTO public.pgbench_rt20b_ruled VALUES (1, $$x$$)'],
+    ['a rule DO ALSO INSERT calling it, then a read of what it wrote', 'INSERT INTO public.pgbench_rt20b_ruled2 VALUES (1, $$x$$)'],
+    ['a column default calling it', 'INSERT INTO public.pgbench_rt20b_defaulted (id) VALUES (1) RETURNING v'],
+  ])('held: %s: refused (42501: the function is a user routine the write runs), no SSN', async (_what, sql) => {
+    const got = await rt.attempt(rt.agent, sql);
+    expect(got.code).toBe('42501');
+    expect(JSON.stringify(got)).not.toContain(ssn);
+    const log = await rt.attempt(rt.agent, 'SELECT v FROM public.pgbench_rt20b_log UNION ALL SELECT v FROM public.pgbench_rt20b_defaulted');
+    expect(JSON.stringify(log)).not.toContain(ssn);
+    const stored = await rt.direct.query('SELECT v FROM public.pgbench_rt20b_log UNION ALL SELECT v FROM public.pgbench_rt20b_defaulted');
+    expect(JSON.stringify(stored.rows)).not.toContain(ssn);
+  });
+});
