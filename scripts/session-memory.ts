@@ -1,6 +1,7 @@
 // The bench's memory step alone (bench/session-memory.ts: `gatehouse serve` as a child process in
 // front of a private PostgreSQL, idle RSS 2 s after it listens, then N sessions), repeated, with
-// where the idle RSS is: /proc/<pid>/smaps grouped by kind of mapping at the moment idle RSS is read.
+// where the idle RSS is: /proc/<pid>/smaps grouped by kind of mapping at the moment idle RSS is read,
+// and the gateway's child processes then (their memory is not in its RSS).
 // Usage: node --import tsx scripts/session-memory.ts [--root checkout] [--runs 3] [--sessions 1000] [--engine rego]
 // Set NODE_OPTIONS=--import <probe> to have the gateway report process.memoryUsage() per thread.
 import { readFileSync } from 'node:fs';
@@ -65,6 +66,8 @@ for (let run = 1; run <= Number(values.runs); run++) {
     const sorted = Object.entries(breakdown as Record<string, number>).filter(([, kb]) => kb >= 512).sort((a, b) => b[1] - a[1]);
     for (const [kind, kb] of sorted) process.stdout.write(`    ${mb(kb).padStart(7)} MB  ${kind}\n`);
   }
+  const children = result.idleChildren ?? [];
+  process.stdout.write(`    child processes at idle: ${children.length === 0 ? 'none' : children.map((c) => `${c.command} ${mb(c.rssBytes / 1024)} MB`).join(', ')}\n`);
   const line = `run ${run}: idle ${mb((result.idleRssBytes ?? 0) / 1024)} MB, ${result.opened}/${result.sessions} sessions ${mb((result.rssWithSessionsBytes ?? 0) / 1024)} MB, after close ${mb((result.rssAfterCloseBytes ?? 0) / 1024)} MB, ${result.sessionsPerSecond?.toFixed(0) ?? 'n/a'} sessions/s`;
   rows.push(line);
   process.stdout.write(`${line}\n`);

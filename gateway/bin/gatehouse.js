@@ -12,6 +12,9 @@ if (args[0] === 'serve') {
   // it): start-up's bursts would otherwise leave it at its maximum, resident and empty at idle.
   const { holdYoungGeneration } = await import('../src/build/young-generation.js');
   holdYoungGeneration();
+  // node-postgres first, without waking Node's fetch (undici) as its Cloudflare check would.
+  const { preloadPg } = await import('../src/build/pg-preload.js');
+  await preloadPg();
 }
 if (args[0] === 'serve' && process.env.GATEHOUSE_WASM_TIER_UP !== '1') {
   // PostgreSQL's parser (libpg-query's WebAssembly) is compiled first, on V8's baseline compiler
@@ -34,7 +37,8 @@ if (args[0] === 'serve' && process.env.GATEHOUSE_TSX !== '1') {
     // Without keepNames: functions keep the names JavaScript gives them; esbuild's keepNames would add a
     // defineProperty for every closure created (every session and statement makes dozens), to keep
     // only the names of the few symbols it renames to avoid a clash between modules (`parse2`).
-    const bundle = await compileBundle(new URL('../src/cli/main.ts', import.meta.url), { prefix: 'gatehouse-cli-' });
+    // Only the serve verb's modules: the other verbs' (bench, demo, db, ...) would stay loaded for nothing.
+    const bundle = await compileBundle(new URL('../src/cli/serve-main.ts', import.meta.url), { prefix: 'gatehouse-cli-' });
     ({ main } = await import(bundle.entry.href));
   } catch (e) {
     process.stderr.write(`gatehouse: running the TypeScript sources through tsx (compiling them failed: ${e instanceof Error ? e.message : String(e)})\n`);

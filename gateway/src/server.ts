@@ -8,7 +8,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { AdminServer } from './admin/admin-server.ts';
-import { startAdmin } from './admin/start-admin.ts';
 import { openApprovals, type Approvals } from './approvals/open.ts';
 import { ReconnectNotices } from './approvals/reconnect-notice.ts';
 import { loadCheckpointSigner, type CheckpointSigner } from './audit/checkpoint.ts';
@@ -235,6 +234,8 @@ export async function startGateway(config: GatehouseConfig, options: StartOption
   let admin: AdminServer | null = null;
   if (config.admin !== null) {
     try {
+      // Loaded only when configured: its routes and pages (approvals, audit, policy) are not otherwise needed.
+      const { startAdmin } = await import('./admin/start-admin.ts');
       admin = await startAdmin(config, config.admin, {
         engines,
         policyStatus,

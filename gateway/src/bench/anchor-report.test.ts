@@ -115,4 +115,10 @@ describe('rendering', () => {
     expect(text).toContain('- `too many connections`');
     expect(renderMemory(null)).toEqual([]);
   });
+
+  it("names the gateway's child processes at idle, whose memory its RSS leaves out", () => {
+    expect(renderMemory({ ...memory, idleChildren: [{ command: 'esbuild', rssBytes: 64 * MB }] }).join('\n')).toContain('at idle (their memory is not in its RSS): esbuild 64 MB.');
+    expect(renderMemory({ ...memory, idleChildren: [] }).join('\n')).toContain('at idle (their memory is not in its RSS): none.');
+    expect(renderMemory(memory).join('\n')).not.toContain('Child processes');
+  });
 });

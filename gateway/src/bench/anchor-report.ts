@@ -92,6 +92,9 @@ export function renderMemory(m: SessionMemory | null | undefined): string[] {
     '|---:|---:|---:|---:|---:|---:|',
     `| ${mb(m.idleRssBytes)} | ${m.opened} of ${m.sessions} | ${mb(m.rssWithSessionsBytes)} | ${mb(m.rssAfterCloseBytes)} | ${m.openSeconds.toFixed(1)} | ${fixed(m.sessionsPerSecond, 0)} |`,
     '',
+    ...(m.idleChildren === undefined
+      ? []
+      : [`Child processes of Gatehouse at idle (their memory is not in its RSS): ${m.idleChildren.length === 0 ? 'none' : m.idleChildren.map((c) => `${c.command} ${mb(c.rssBytes)} MB`).join(', ')}.`, '']),
     ...(m.errors.length > 0 ? ['Errors opening sessions (first few):', '', ...m.errors.map((e) => `- \`${e}\``), ''] : []),
   ];
 }

@@ -60,6 +60,8 @@ export interface SessionMemory {
   upstream: string;
   /** VmRSS of the `gatehouse serve` process after start, before any session. */
   idleRssBytes: number | null;
+  /** Its child processes then, with their VmRSS (not in idleRssBytes); absent in results before 2026-12-08. */
+  idleChildren?: { command: string; rssBytes: number }[];
   /** Sessions asked for, and how many were open at once when RSS was read. */
   sessions: number;
   opened: number;

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { DEV_ALGORITHM, ensureDevKeys, mintDevToken } from '../auth/dev-keys.ts';
 import type { EngineKind } from '../policy/types.ts';
 import { MAX_MEMORY_SESSIONS, type SessionMemory } from './bench-results.ts';
+import { childProcessMemory } from './child-processes.ts';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.ts';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 
@@ -50,6 +51,7 @@ export async function measureSessionMemory(options: {
     // Let start-up work (policy load, parser load, first GC) settle before reading "idle".
     await sleep(2_000);
     const idleRssBytes = await gw.rssBytes();
+    const idleChildren = (await childProcessMemory(gw.pid)).map(({ command, rssBytes }) => ({ command, rssBytes }));
     step(`Gatehouse pid ${gw.pid}: idle RSS ${mb(idleRssBytes)} MB; opening ${sessions} sessions, ${CONCURRENCY} at a time...`);
 
     const errors: string[] = [];
@@ -83,6 +85,7 @@ export async function measureSessionMemory(options: {
     return {
       upstream: `a private PostgreSQL (initdb, loopback, max_connections ${maxConnections}; no upstream.pool: each session holds its own upstream connection)`,
       idleRssBytes,
+      idleChildren,
       sessions,
       opened,
       concurrency: Math.min(CONCURRENCY, sessions),

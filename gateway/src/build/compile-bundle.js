@@ -7,7 +7,8 @@
 // Packages are not bundled: they are imported from where they are installed, by absolute URL.
 // Dynamic imports stay separate chunks, loaded only when reached (an engine that is not configured
 // is not loaded). `import.meta.url` keeps meaning the source file's URL, so that a module that
-// finds files next to itself keeps finding them.
+// finds files next to itself keeps finding them. esbuild's compiler process is stopped once no
+// build is running.
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -15,15 +16,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+/** Builds running in this process, counted across module copies (the executable's and the compiled bundle's). */
+const BUILDING = Symbol.for('gatehouse.esbuildBuilds');
+
 /**
  * @param {URL} source the TypeScript entry module
  * @param {{ prefix: string; keepNames?: boolean }} options
  */
 export async function compileBundle(source, options) {
-  const { build } = await import('esbuild');
+  const { build, stop } = await import('esbuild');
   const file = fileURLToPath(source);
   const name = path.basename(file).replace(/\.[cm]?ts$/, '');
   const outdir = await mkdtemp(path.join(os.tmpdir(), options.prefix));
+  globalThis[BUILDING] = (globalThis[BUILDING] ?? 0) + 1;
   try {
     await build({
       entryPoints: { [name]: file },
@@ -66,6 +71,12 @@ export async function compileBundle(source, options) {
   } catch (e) {
     await rm(outdir, { recursive: true, force: true });
     throw e;
+  } finally {
+    // esbuild's API runs its compiler as a child process and keeps it for later builds: about 65 MB
+    // resident beside a gateway that builds twice at start and never again. Stopped when no build of
+    // this process is running (a later build starts it again).
+    globalThis[BUILDING] -= 1;
+    if (globalThis[BUILDING] === 0) await stop();
   }
   // Removed at exit too, whatever ends the process short of a kill (a test runner's worker that
   // exits without closing its gateways, process.exit).

@@ -1,7 +1,6 @@
 // `gatehouse <verb>`: dispatches to the verbs in COMMANDS and owns help, version and usage errors.
 
-import { isGatehouseError } from '../errors.ts';
-import { UsageError, usageErrorText } from './args.ts';
+import { usageErrorText } from './args.ts';
 import { approvalsCommand } from './approvals.ts';
 import { auditCommand } from './audit.ts';
 import { benchCommand } from './bench.ts';
@@ -10,6 +9,7 @@ import { dbCommand } from './db.ts';
 import { demoCommand } from './demo.ts';
 import { policyCommand } from './policy.ts';
 import { replayCommand } from './replay.ts';
+import { runCommand } from './run-command.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { version } from './version.ts';
@@ -39,14 +39,6 @@ export function usage(): string {
 
 function find(name: string): CliCommand | undefined {
   return COMMANDS.find((c) => c.name === name);
-}
-
-function wantsHelp(args: string[]): boolean {
-  for (const arg of args) {
-    if (arg === '--') return false;
-    if (arg === '--help' || arg === '-h') return true;
-  }
-  return false;
 }
 
 /** Runs the CLI; resolves to the process exit code (0 ok, 1 failure, 2 usage error). */
@@ -83,22 +75,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(usageErrorText('', `unknown command '${verb}'`));
     return 2;
   }
-  if (wantsHelp(rest)) {
-    process.stdout.write(command.helpFor?.(rest) ?? command.help);
-    return 0;
-  }
-  try {
-    return await command.run(rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(usageErrorText(command.name, e.message));
-      return 2;
-    }
-    if (isGatehouseError(e)) {
-      process.stderr.write(`gatehouse ${command.name}: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
-      return 1;
-    }
-    process.stderr.write(`gatehouse ${command.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
-  }
+  return runCommand(command, rest);
 }

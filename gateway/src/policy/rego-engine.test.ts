@@ -1,5 +1,6 @@
 // Real OPA-built WebAssembly (needs the opa CLI): runtime errors, malformed verdicts, the build cache.
 
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,27 @@ ${VERDICT}`,
     expect(third.wasmPath).not.toBe(first.wasmPath);
     const engine = await loadRegoEngine(await readFile(third.wasmPath), 'r');
     expect(engine.evaluate(input([], 'SELECT 1', facts('select', 'SelectStmt'))).policies).toEqual(['changed']);
+  });
+
+  it("loads and evaluates a policy without loading Node's fetch implementation (undici)", { timeout: 120_000 }, async () => {
+    const dir = await policyDir('no-fetch', { 'policy.rego': `package gatehouse
+deny contains {"id": "never", "reason": "x"} if false
+approve contains {"id": "never", "reason": "x"} if false
+mask contains {"id": "never", "table": "a.b", "column": "c", "strategy": "null"} if false
+allow contains {"id": "all", "reason": "ok"} if true
+${VERDICT}` });
+    const { wasmPath } = await compileRegoDirectory(dir, { outDir: join(work, 'build') });
+    // A fresh process: undici, once loaded by a read of the global Response, stays for its lifetime.
+    const script = `
+      import { readFile } from 'node:fs/promises';
+      import { loadRegoEngine } from ${JSON.stringify(new URL('./rego-engine.ts', import.meta.url).href)};
+      import { facts, input } from ${JSON.stringify(new URL('./example-inputs.ts', import.meta.url).href)};
+      const engine = await loadRegoEngine(await readFile(${JSON.stringify(wasmPath)}), 'test');
+      const verdict = engine.evaluate(input(['agents'], 'SELECT 1', facts('select', 'SelectStmt')));
+      console.log(JSON.stringify({ action: verdict.action, undici: process.moduleLoadList.some((m) => m.includes('undici')) }));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ action: 'allow', undici: false });
   });
 
   it('reports a compile error with opa output as detail', async () => {

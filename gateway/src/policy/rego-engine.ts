@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import * as opaWasm from '@open-policy-agent/opa-wasm';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { GatehouseError } from '../errors.ts';
 import { readApprovalRequirements } from './approval-requirements.ts';
@@ -19,6 +19,14 @@ import { regoInputJson } from './rego-input-json.ts';
 import { DETECTOR_NAMES, MASK_STRATEGIES, type DetectorName, type EngineVerdict, type MaskStrategy, type PolicyEngine, type PolicyInput } from './types.ts';
 
 const run = promisify(execFile);
+/**
+ * opa-wasm's synchronous loader, for a module compiled already. Its asynchronous `loadPolicy` asks
+ * `policyWasm instanceof Response`, and the first read of the global `Response` makes Node load its
+ * fetch implementation (undici): about 4 MB more resident in every thread that loads a policy (each
+ * evaluation worker, the warm spare, the main thread), for code the gateway never runs. The package's
+ * ESM entry names only `loadPolicy`; `loadPolicySync` is on its default export (the CommonJS module).
+ */
+const { loadPolicySync } = (opaWasm as unknown as { default: Pick<typeof opaWasm, 'loadPolicySync'> }).default;
 
 /** The one entrypoint every Rego policy set exposes (see docs/policies.md). */
 export const REGO_ENTRYPOINT = 'gatehouse/verdict';
@@ -146,7 +154,7 @@ export async function loadRegoEngine(
   try {
     module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
     // A bounded memory: an evaluation that needs more fails (deny) instead of growing the process.
-    policy = await loadPolicy(module, { initial: 5, ...(limits.maxPages === undefined ? {} : { maximum: limits.maxPages }) });
+    policy = loadPolicySync(module, { initial: 5, ...(limits.maxPages === undefined ? {} : { maximum: limits.maxPages }) });
   } catch (e) {
     throw new GatehouseError('CONFIG_INVALID', 'cannot load the compiled Rego module', { detail: errorText(e), cause: e });
   }

@@ -16,7 +16,7 @@ import type { PolicyEvaluator } from './evaluate.ts';
 import { loadPolicyEngine } from './load.ts';
 import { readPolicyFiles } from './policy-files.ts';
 import { reviewWarnings, warningText } from './review-warnings.ts';
-import { GitPolicySource } from './repo/git-policy-source.ts';
+import type { GitPolicySource } from './repo/git-policy-source.ts';
 import type { PolicyEngine } from './types.ts';
 
 /** An engine source that always answers with one engine (a policy directory loaded at start). */
@@ -93,6 +93,8 @@ export async function startPolicies(
     if (options.engines) {
       engines = options.engines;
     } else if (config.policies.git !== null) {
+      // Loaded only with policies.git: simple-git, activation and the test runner are not otherwise needed.
+      const { GitPolicySource } = await import('./repo/git-policy-source.ts');
       gitSource = new GitPolicySource({
         engine: config.policies.engine,
         git: config.policies.git,
