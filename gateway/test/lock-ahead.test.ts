@@ -14,6 +14,7 @@ import { startTwoTables, type TwoTables } from './support/two-tables.ts';
 import { directSession } from './support/differential.ts';
 import { alterWaitingSql, OURS, ROW_WAITER, until } from './support/migration-race.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { openRaceSessions } from './support/arrival-race.ts';
 
 const A = 'public.pgbench_lock17_a';
 const B = 'public.pgbench_lock17_b';
@@ -121,12 +122,7 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
   });
 
   it('a migration granted while the statement ahead waits: the pipelined statement is refused (Gatehouse 55P03, at its Parse), never run on the new definition; audited as refused and why', async () => {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     const update = `UPDATE ${A} SET v = 'z' WHERE id = 1`;
     const read = `SELECT count(*) FROM ${B}`;
     let groups: Message[][] = [];
@@ -145,11 +141,7 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
       await migration.query('COMMIT');
       await answered;
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       await direct.query(`ALTER TABLE ${B} DROP COLUMN IF EXISTS w`);
     }
     expect(names(groups[0]!)).toEqual(['parseComplete', 'bindComplete', 'commandComplete', 'error', 'readyForQuery']);
@@ -175,12 +167,7 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
   });
 
   it('with the Bind sent ahead of the statement that waits, the migration waits for the batch (PostgreSQL locks at Bind) and the Execute runs as directly', async () => {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     let groups: Message[][] = [];
     let altered = false;
     try {
@@ -200,11 +187,7 @@ describe('statements pipelined behind others: decided in order, locked ahead (R1
       await migration.query('ROLLBACK');
       expect(alterWaited).toBe(true);
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
     }
     expect(names(groups[0]!)).toEqual(['bindComplete', 'parseComplete', 'bindComplete', 'commandComplete', 'commandComplete', 'readyForQuery']);
     expect(groups[0]!.filter((m) => m.name === 'commandComplete').map((m) => m.text)).toEqual(['UPDATE 1', 'SELECT 0']);

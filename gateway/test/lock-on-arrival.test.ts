@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
 import { directSession } from './support/differential.ts';
 import { until } from './support/migration-race.ts';
-import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
+import { batchesBothWays, expectLockRefusal, raceBehindHeld, raceMigration, type Race } from './support/arrival-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { names, serialize, WireClient, type Message } from './support/wire-client.ts';
@@ -86,39 +86,21 @@ describe.each(['rego', 'cedar'] as const)('statements decided on arrival, locked
   });
 
   it('a Parse ahead naming a relation a migration holds: refused (55P03) at once by its own lock block (since R18a-3; before, it waited and held the statement behind it), nothing behind it run', async () => {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
-    let groups: Message[][] = [];
-    let committed = false;
-    try {
-      await holder.query('BEGIN');
-      await holder.query(`LOCK TABLE ${A} IN ACCESS EXCLUSIVE MODE`); // a migration of A the poll has not seen
-      w.send(serialize.parse({ name: 'lw6a', text: `SELECT v FROM ${A}` }), ...statement(`SELECT v FROM ${B}`), serialize.sync());
-      const answered = w.untilReady(1).then((g) => (groups = g));
-      await until(direct, waitingOn(A), () => groups.length > 0); // the Parse ahead, locked by Gatehouse since R18a-3, is refused at once instead
-      await migration.query('BEGIN');
-      await migration.query(`ALTER TABLE ${B} ADD COLUMN w int`); // granted at once: nothing holds B yet
-      await holder.query('COMMIT');
-      await until(direct, waitingOn(B), () => groups.length > 0);
-      if (groups.length === 0) {
-        await migration.query('COMMIT'); // the read of B goes on, on the new definition
-        committed = true;
-      }
-      await answered;
-    } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
-      if (committed) await direct.query(`ALTER TABLE ${B} DROP COLUMN w`);
-    }
-    refused(groups[0]!);
-    expect(names(groups[0]!)).toEqual(['error', 'readyForQuery']);
+    // The Parse ahead, locked by Gatehouse since R18a-3, is refused at once instead of waiting for A.
+    const group = await raceBehindHeld(
+      { gateway: t, direct, token },
+      {
+        hold: `LOCK TABLE ${A} IN ACCESS EXCLUSIVE MODE`,
+        held: A,
+        release: 'COMMIT',
+        send: [serialize.parse({ name: 'lw6a', text: `SELECT v FROM ${A}` }), ...statement(`SELECT v FROM ${B}`), serialize.sync()],
+        ddl: `ALTER TABLE ${B} ADD COLUMN w int`,
+        undo: `ALTER TABLE ${B} DROP COLUMN w`,
+        relation: B,
+      },
+    );
+    refused(group);
+    expect(names(group)).toEqual(['error', 'readyForQuery']);
   });
 
   it('message for message as PostgreSQL: a masked read locked on arrival, prepared then bound twice, and an unmasked one (locked too since R18a-3)', async () => {

@@ -13,6 +13,7 @@ import { until } from './support/migration-race.ts';
 import { startTwoTables, type TwoTables } from './support/two-tables.ts';
 import { psqlDirect, psqlVia } from './support/run-tool.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { openRaceSessions } from './support/arrival-race.ts';
 
 const A = 'public.pgbench_lock16_a';
 const B = 'public.pgbench_lock16_b';
@@ -104,11 +105,7 @@ describe('the lock prefix of a simple Query (R15-1)', () => {
   });
 
   it('a LOCK that cannot be had when the string starts: Gatehouse 55P03, and every statement of the string audited as refused and why', async () => {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    const w = await WireClient.connect(t.port, token);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     const second = `SELECT count(*) FROM ${B}; SELECT v FROM ${A} WHERE id = 2`;
     let groups: Message[][] = [];
     try {
@@ -127,11 +124,7 @@ describe('the lock prefix of a simple Query (R15-1)', () => {
       // Nothing of the refused string ran: it holds no lock, and the migration goes on.
       await migration.query('COMMIT');
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       await direct.query(`ALTER TABLE ${B} DROP COLUMN IF EXISTS w`);
       await direct.query(`UPDATE ${A} SET v = 'a' WHERE id = 1`);
     }

@@ -20,12 +20,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gatehouse_it_rt10 npx vitest run --project integration gateway/test/redteam-round10.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
 const S = {
   pair: 'R10-Pair-Secret-8812',
@@ -233,22 +233,14 @@ for (const engine of ['rego', 'cedar'] as const) {
       // snapshot does not hold yet. The poll (every 250 ms by default) sometimes sees the SHARE lock of
       // R10-10's CREATE UNIQUE INDEX and reads the catalog again, which closes the gap by chance.
       t = await startTestGateway({ engine, policiesDir: dir, catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
+      direct = await tablesAfresh(t.upstreamUrl, CLEANUP, SETUP);
       const p = (await direct.query('SELECT mrn, ssn FROM clinical.patients WHERE id = 1')).rows[0] as { mrn: string; ssn: string };
       mrn = p.mrn;
       ssn = p.ssn;
       writer = await t.client(await t.token(`r10-writer-${engine}`, ['r10-writers']));
       writer.on('notice', (n) => notices.push({ ...n, message: n.message }));
     });
-    afterAll(async () => {
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('reads are masked (the premise)', async () => {
       for (const table of MASKED) {

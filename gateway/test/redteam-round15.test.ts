@@ -82,7 +82,8 @@ import { pollsSince } from './support/ddl-lock-watch.ts';
 import { untilCatalogRead } from './support/migration-race.ts';
 import { jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import type { TestGateway } from './support/harness.ts';
-import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { errorCodes, names, serialize, type Message } from './support/wire-client.ts';
+import { openRaceSessions } from './support/arrival-race.ts';
 
 const CLEANUP = `
 DELETE FROM clinical.visits WHERE id >= 900000;
@@ -252,9 +253,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
   });
 
   it('R15-1: a lock taken after the decision and before the string starts is met by the prefix: 55P03 from Gatehouse, nothing of the string run', async () => {
-    const holder = await upstreamClient();
-    const migration = await upstreamClient();
-    const w = await WireClient.connect(t.port, await t.token('rt15-agent', ['agents', 'bench']));
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token: await t.token('rt15-agent', ['agents', 'bench']) });
     let groups: Message[][] = [];
     try {
       // The relation snapshot read again after the previous tests' DDL, so that the pair below is decided at once.
@@ -272,11 +271,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 15 (%s): DDL locks bet
       await holder.query('COMMIT');
       groups = await w.untilReady(2);
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
     }
     expect(JSON.stringify(groups)).not.toContain(ssn);
     expect(errorCodes(groups[0]!)).toEqual([]);

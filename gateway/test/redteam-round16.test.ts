@@ -68,44 +68,17 @@
 // `SET ROLE` to a role that may not lock (lock16 documents its 42501).
 
 import pg from 'pg';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
-import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { migrationTablesSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until, untilCatalogRead } from './support/migration-race.ts';
-import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { lockWatchSettled, migrationRace, OURS, ROW_WAITER, until } from './support/migration-race.ts';
+import { useCatalogReadBeforeEach, useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, serialize, WireClient, type Message } from './support/wire-client.ts';
+import { openRaceSessions } from './support/arrival-race.ts';
 
-const CLEANUP = `
-DROP VIEW IF EXISTS public.pgbench_rt16_view;
-DROP TABLE IF EXISTS public.pgbench_rt16_vbase, public.pgbench_rt16_alter, public.pgbench_rt16_warm, public.pgbench_rt16_drop, public.pgbench_rt16_parted CASCADE;
-${dropOperatorClassesSql('rt16', '%%')}
-`;
-
-const SETUP = `
--- As in round 15: json gets a default btree operator class on a PL function that raises the SSN it reads.
-${jsonDefaultOperatorClassSql('rt16', '%%')}
--- Text now; a migration turns it into json.
-CREATE TABLE public.pgbench_rt16_alter (id integer, v text);
-INSERT INTO public.pgbench_rt16_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
--- A table whose row an earlier statement of the agent's string waits for.
-CREATE TABLE public.pgbench_rt16_warm (id integer PRIMARY KEY, v text);
-INSERT INTO public.pgbench_rt16_warm SELECT g, 'x' FROM generate_series(1, 100) g;
--- A table dropped between a string's decision and its start.
-CREATE TABLE public.pgbench_rt16_drop (id integer, v text);
--- A list-partitioned table of 200 partitions: a query naming one key is planned (and locked) on one.
-CREATE TABLE public.pgbench_rt16_parted (k integer, v text) PARTITION BY LIST (k);
-DO $$ BEGIN
-  FOR i IN 1..200 LOOP
-    EXECUTE format('CREATE TABLE public.pgbench_rt16_parted_%s PARTITION OF public.pgbench_rt16_parted FOR VALUES IN (%s)', i, i);
-  END LOOP;
-END $$;
--- A view the agent may read, over a table it is not told of.
-CREATE TABLE public.pgbench_rt16_vbase (id integer, v text);
-CREATE VIEW public.pgbench_rt16_view AS SELECT id, v FROM public.pgbench_rt16_vbase;
-INSERT INTO public.pgbench_rt16_parted SELECT g, 'p' FROM generate_series(1, 200) g;
-`;
+const { cleanup: CLEANUP, setup: SETUP } = migrationTablesSql('rt16');
 
 const ALTER = 'public.pgbench_rt16_alter';
 const WARM = 'public.pgbench_rt16_warm';
@@ -138,17 +111,9 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
   });
   const { attempt } = rt;
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
-  /**
-   * Resolves once the agent's statements are decided with a catalog read after the last change (on a
-   * loaded machine a read owed after a schema change can take a while; statements meanwhile are refused).
-   */
-  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
-
-  beforeAll(async () => {
-    ({ gateway: t, direct, agent, ssn } = rt);
-    await catalogRead();
-  }, 60_000);
-  beforeEach(() => catalogRead(), 60_000); // each test starts with the catalog read after the last one's changes
+  beforeAll(() => void ({ gateway: t, direct, agent, ssn } = rt));
+  // Each test starts once the agent's statements are decided with a catalog read after the last one's changes.
+  const catalogRead = useCatalogReadBeforeEach(rt, `SELECT count(*) FROM ${ALTER}`);
 
   const upstreamClient = async (): Promise<pg.Client> => {
     const c = new pg.Client({ connectionString: t.upstreamUrl });
@@ -258,10 +223,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
   // it did before the fix, and then ran json's operator class): a SELECT that is refused cannot be by chance.
   it('R16-3 (R15-1, extended protocol): a pipelined SELECT behind an UPDATE that waits is decided when the UPDATE is answered and refused (55P03) under the migration granted meanwhile, never run on its definition', async () => {
     const token = await t.token('rt16-agent', ['agents', 'bench']);
-    const w = await WireClient.connect(t.port, token);
-    const holder = await upstreamClient();
-    const migration = await upstreamClient();
-    migration.on('error', () => undefined);
+    const { holder, migration, w, end } = await openRaceSessions({ gateway: t, token });
     const select = `SELECT DISTINCT v FROM ${ALTER} WHERE id > 0 ORDER BY v`;
     const update = `UPDATE ${WARM} SET v = 'y' WHERE id = 6`;
     let groups: Message[][] | undefined;
@@ -290,11 +252,7 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16 (%s): the lock pref
       await migration.query('COMMIT');
       await answered;
     } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
+      await end();
       await direct.query(`ALTER TABLE ${ALTER} ALTER COLUMN v TYPE text`);
       await lockWatchSettled(direct);
     }

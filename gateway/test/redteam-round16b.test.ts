@@ -48,44 +48,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../src/audit/file-sink.ts';
 import { AUDIT_RECORD_VERSION, type AuditRecord } from '../src/audit/types.ts';
 import type { Outcome } from './support/attempt.ts';
 import { type TestGateway } from './support/harness.ts';
-import { migrationRace, untilCatalogRead } from './support/migration-race.ts';
-import { useRedTeamFixture } from './support/redteam-fixture.ts';
-import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
+import { migrationRace } from './support/migration-race.ts';
+import { useCatalogReadBeforeEach, useRedTeamFixture } from './support/redteam-fixture.ts';
+import { migrationTablesSql } from './support/user-operator-classes.ts';
 
-const CLEANUP = `
-DROP VIEW IF EXISTS public.pgbench_rt16b_view;
-DROP TABLE IF EXISTS public.pgbench_rt16b_vbase, public.pgbench_rt16b_alter, public.pgbench_rt16b_warm, public.pgbench_rt16b_drop, public.pgbench_rt16b_parted CASCADE;
-${dropOperatorClassesSql('rt16b', '%%')}
-`;
-
-const SETUP = `
--- As in round 15: json gets a default btree operator class on a PL function that raises the SSN it reads.
-${jsonDefaultOperatorClassSql('rt16b', '%%')}
--- Text now; a migration turns it into json.
-CREATE TABLE public.pgbench_rt16b_alter (id integer, v text);
-INSERT INTO public.pgbench_rt16b_alter VALUES (1, '{"a": 1}'), (2, '{"b": 2}');
--- A table whose row an earlier statement of the agent's string waits for.
-CREATE TABLE public.pgbench_rt16b_warm (id integer PRIMARY KEY, v text);
-INSERT INTO public.pgbench_rt16b_warm SELECT g, 'x' FROM generate_series(1, 100) g;
--- A table dropped between a string's decision and its start.
-CREATE TABLE public.pgbench_rt16b_drop (id integer, v text);
--- A list-partitioned table of 200 partitions: a query naming one key is planned (and locked) on one.
-CREATE TABLE public.pgbench_rt16b_parted (k integer, v text) PARTITION BY LIST (k);
-DO $$ BEGIN
-  FOR i IN 1..200 LOOP
-    EXECUTE format('CREATE TABLE public.pgbench_rt16b_parted_%s PARTITION OF public.pgbench_rt16b_parted FOR VALUES IN (%s)', i, i);
-  END LOOP;
-END $$;
--- A view the agent may read, over a table it is not told of.
-CREATE TABLE public.pgbench_rt16b_vbase (id integer, v text);
-CREATE VIEW public.pgbench_rt16b_view AS SELECT id, v FROM public.pgbench_rt16b_vbase;
-INSERT INTO public.pgbench_rt16b_parted SELECT g, 'p' FROM generate_series(1, 200) g;
-`;
+const { cleanup: CLEANUP, setup: SETUP } = migrationTablesSql('rt16b');
 
 const ALTER = 'public.pgbench_rt16b_alter';
 const WARM = 'public.pgbench_rt16b_warm';
@@ -103,13 +75,8 @@ describe.each(['rego', 'cedar'] as const)('red-team round 16b (%s): the lock pre
   });
   const { attempt } = rt;
   let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
-  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
-
-  beforeAll(async () => {
-    ({ gateway: t, direct, agent, ssn } = rt);
-    await catalogRead();
-  }, 60_000);
-  beforeEach(() => catalogRead(), 60_000);
+  beforeAll(() => void ({ gateway: t, direct, agent, ssn } = rt));
+  const catalogRead = useCatalogReadBeforeEach(rt, `SELECT count(*) FROM ${ALTER}`);
 
   const race = migrationRace({ alter: ALTER, warm: WARM, direct: () => direct, upstreamUrl: () => t.upstreamUrl, catalogRead });
 

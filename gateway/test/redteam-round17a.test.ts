@@ -52,12 +52,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam17a npx vitest run --project integration gateway/test/redteam-round17a.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
 import { startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 
 const S = {
@@ -205,21 +205,12 @@ for (const engine of ['rego', 'cedar'] as const) {
       // No background refresh and no lock poll: changes made directly on the server are known only
       // through the fresh-catalog check before a write under a mask.
       t = await startTestGateway({ engine, policiesDir: dir, catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
-      direct = new pg.Client({ connectionString: t.upstreamUrl });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
+      direct = await tablesAfresh(t.upstreamUrl, CLEANUP, SETUP);
       ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
       writer = await t.client(await t.token(`r17a-writer-${engine}`, ['r17a-writers']));
       writer.on('notice', (n) => notices.push({ ...n, message: n.message }));
     });
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('reads are masked, and a write the review passes runs (the premise)', async () => {
       const r = await run('SELECT secret FROM clinical.r17a_late WHERE id = 1');

@@ -75,14 +75,14 @@
 // the statement skipped, by reading lockAheadFailed), COPY FROM behind a parked message, hot standby.
 
 import pg from 'pg';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { dropOperatorClassesSql, jsonDefaultOperatorClassSql } from './support/user-operator-classes.ts';
 import { recorded, type TestGateway } from './support/harness.ts';
-import { lockWatchSettled, OURS, ROW_WAITER, until, untilCatalogRead, untilTrue } from './support/migration-race.ts';
+import { lockWatchSettled, OURS, ROW_WAITER, until, untilTrue } from './support/migration-race.ts';
 import { CATALOG_CHANNEL } from '../src/pg/catalog-peers.ts';
 import { api, pendingRequest } from './support/approvals.ts';
-import { useRedTeamFixture } from './support/redteam-fixture.ts';
+import { useCatalogReadBeforeEach, useRedTeamFixture } from './support/redteam-fixture.ts';
 import { errorCodes, names, rowsOf, serialize, WireClient, type Message } from './support/wire-client.ts';
 
 const CLEANUP = `
@@ -122,17 +122,10 @@ describe.each(['rego', 'cedar'] as const)('red-team round 17b (%s): statements p
     agent: { subject: 'rt17b-agent', groups: ['agents', 'bench'] },
     gateway: { admin: true }, // the admin listener, and approvals in memory with it
   });
-  const { attempt } = rt;
-  let t: TestGateway, direct: pg.Client, agent: pg.Client, ssn: string;
+  let t: TestGateway, direct: pg.Client, ssn: string;
 
-  /** Resolves once the agent's statements are decided with a catalog read after the last change. */
-  const catalogRead = (): Promise<void> => untilCatalogRead(() => attempt(agent, `SELECT count(*) FROM ${ALTER}`));
-
-  beforeAll(async () => {
-    ({ gateway: t, direct, agent, ssn } = rt);
-    await catalogRead();
-  }, 60_000);
-  beforeEach(() => catalogRead(), 60_000);
+  beforeAll(() => void ({ gateway: t, direct, ssn } = rt));
+  useCatalogReadBeforeEach(rt, `SELECT count(*) FROM ${ALTER}`);
 
   const upstreamClient = async (): Promise<pg.Client> => {
     const c = new pg.Client({ connectionString: t.upstreamUrl });

@@ -107,8 +107,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from './support/harness.ts';
-import { batchesBothWays, expectLockRefusal, raceMigration, waitingOn, type Race } from './support/arrival-race.ts';
-import { until } from './support/migration-race.ts';
+import { batchesBothWays, expectLockRefusal, raceBehindHeld, raceMigration, type Race } from './support/arrival-race.ts';
 import { useRedTeamFixture } from './support/redteam-fixture.ts';
 import { api, pendingRequest } from './support/approvals.ts';
 import { directSession } from './support/differential.ts';
@@ -198,43 +197,9 @@ describe.each(['rego', 'cedar'] as const)('red-team round 18a (%s)', (engine) =>
    * SSNs) is granted meanwhile, then A's is rolled back. When the read of B waits for B's migration (it was
    * not locked ahead), that commits and is undone after. Returns the client's messages.
    */
-  async function behindWaitOnA(ahead: Buffer[], prepare: Buffer[] = []): Promise<Message[]> {
-    const holder = new pg.Client({ connectionString: t.upstreamUrl });
-    const migration = new pg.Client({ connectionString: t.upstreamUrl });
-    await holder.connect();
-    await migration.connect();
-    migration.on('error', () => undefined);
-    const w = await WireClient.connect(t.port, token);
-    let groups: Message[][] = [];
-    let committed = false;
-    try {
-      if (prepare.length > 0) {
-        w.send(...prepare, serialize.sync());
-        await w.untilReady(1);
-      }
-      await holder.query('BEGIN');
-      await holder.query(`ALTER TABLE ${A} ADD COLUMN x int`);
-      w.send(...ahead, ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync());
-      const answered = w.untilReady(1).then((g) => (groups = g));
-      await until(direct, waitingOn(A), () => groups.length > 0); // `ahead` locked by Gatehouse is refused at once instead
-      await migration.query('BEGIN');
-      await migration.query(TO_VIEW); // granted at once: nothing holds B yet
-      await holder.query('ROLLBACK');
-      await until(direct, waitingOn(B), () => groups.length > 0);
-      if (groups.length === 0) {
-        await migration.query('COMMIT'); // the read of B goes on, on the new definition
-        committed = true;
-      }
-      await answered;
-    } finally {
-      w.close();
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await migration.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await migration.end();
-      if (committed) await direct.query(FROM_VIEW);
-    }
-    return groups[0]!;
+  function behindWaitOnA(ahead: Buffer[], prepare: Buffer[] = []): Promise<Message[]> {
+    const send = [...ahead, ...statement(`SELECT v FROM ${B} WHERE id = 1`), serialize.sync()];
+    return raceBehindHeld({ gateway: t, direct, token }, { hold: `ALTER TABLE ${A} ADD COLUMN x int`, held: A, release: 'ROLLBACK', send, ddl: TO_VIEW, undo: FROM_VIEW, relation: B, prepare });
   }
 
   it('R18a-2: a Describe of another prepared statement naming a relation a migration holds: refused (55P03) at once (its own lock block, since R18a-3), the statement behind it never run', async () => {

@@ -55,6 +55,7 @@ import { setupMaskFunctions } from '../src/db/setup.ts';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
+import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
 
 const SECRET = 'R18b-History-Secret-7713';
 
@@ -130,10 +131,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     beforeAll(async () => {
       url = await ensureClinicDatabase();
-      direct = new pg.Client({ connectionString: url });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
+      direct = await tablesAfresh(url, CLEANUP, SETUP);
       const digestNow = async (): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
       const digest = await digestNow();
       // R18b-1's definition: the same body without its own search_path, reviewed and pinned too.
@@ -154,13 +152,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
       writer = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
     });
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('the premise: the writer reads secret masked, may not read the history, and the reviewed trigger runs', async () => {
       expect((await writer.query('SELECT secret FROM clinical.r18b_kept')).rows).toEqual([{ secret: '***' }]);
@@ -254,14 +246,12 @@ for (const engine of ['rego', 'cedar'] as const) {
     // row: the check reads its xmax), and RETURNING in autocommit (the write must not commit either).
     for (const variant of ['read committed, a later SELECT', 'repeatable read, RETURNING', 'autocommit, RETURNING'] as const) {
       it(`R18b-3: a pinned trigger function replaced while the write waits for a row lock does not run unreviewed (${variant})`, async () => {
-        const holder = new pg.Client({ connectionString: url });
-        const ddl = new pg.Client({ connectionString: url });
         // A session that has not run the trigger yet (each client has its own upstream backend): its backend
         // looks the function up when it first fires, after the wait.
         const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+        const { holder, ddl, connect, end } = triggerRaceSessions(url, fresh, ORIGINAL);
         try {
-          await holder.connect();
-          await ddl.connect();
+          await connect();
           await rowsOf(holder, 'BEGIN');
           await rowsOf(holder, 'SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
           if (variant === 'read committed, a later SELECT') await codeOf('BEGIN', fresh);
@@ -289,11 +279,7 @@ for (const engine of ['rego', 'cedar'] as const) {
           // Nothing committed: the stored row is as before.
           expect((await direct.query('SELECT note FROM clinical.r18b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
         } finally {
-          await holder.query('ROLLBACK').catch(() => undefined);
-          await ddl.query(ORIGINAL).catch(() => undefined);
-          await holder.end().catch(() => undefined);
-          await ddl.end().catch(() => undefined);
-          await fresh.end().catch(() => undefined);
+          await end();
         }
       });
     }

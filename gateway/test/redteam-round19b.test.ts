@@ -36,12 +36,12 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam19b npx vitest run --project integration gateway/test/redteam-round19b.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
+import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
 
 const SECRET = '731-19-4242';
 const SECRET_DIGITS = '731194242';
@@ -97,10 +97,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     beforeAll(async () => {
       url = await ensureClinicDatabase();
-      direct = new pg.Client({ connectionString: url });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
+      direct = await tablesAfresh(url, CLEANUP, SETUP);
       const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r19b_keep_history'])).rows[0] as { digest: string }).digest;
       dir = writerPolicyDir(engine, {
         prefix: 'r19b',
@@ -112,24 +109,17 @@ for (const engine of ['rego', 'cedar'] as const) {
       });
       t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
     });
-    afterAll(async () => {
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ direct, cleanup: CLEANUP, gateway: t, dir }));
 
     /**
      * R18b-3's race: the write waits for a row lock held by `holder`, `replaced` goes in meanwhile, then the
      * row is freed. `whileFiring` runs once the replaced body has started (if it waits), before the result.
      */
     async function raceWrite(replaced: string, sql: string, whileFiring?: (ddl: pg.Client) => Promise<void>): Promise<{ code: string | null; rows: unknown[]; message?: string }> {
-      const holder = new pg.Client({ connectionString: url });
-      const ddl = new pg.Client({ connectionString: url });
       const fresh = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      const { holder, ddl, connect, end } = triggerRaceSessions(url, fresh, ORIGINAL);
       try {
-        await holder.connect();
-        await ddl.connect();
+        await connect();
         await holder.query('BEGIN');
         await holder.query('SELECT 1 FROM clinical.r19b_kept WHERE id = 1 FOR UPDATE');
         const write = fresh.query(sql).then(
@@ -142,11 +132,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         if (whileFiring !== undefined) await whileFiring(ddl);
         return await write;
       } finally {
-        await holder.query('ROLLBACK').catch(() => undefined);
-        await ddl.query(ORIGINAL).catch(() => undefined);
-        await holder.end().catch(() => undefined);
-        await ddl.end().catch(() => undefined);
-        await fresh.end().catch(() => undefined);
+        await end();
       }
     }
 

@@ -9,13 +9,13 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_review_definition npx vitest run --project integration gateway/test/trigger-review-definition.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
 const SECRET = 'RV6-Pinned-Secret-3318';
 
@@ -65,10 +65,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     beforeAll(async () => {
       const url = await ensureClinicDatabase();
-      direct = new pg.Client({ connectionString: url });
-      await direct.connect();
-      await direct.query(CLEANUP);
-      await direct.query(SETUP);
+      direct = await tablesAfresh(url, CLEANUP, SETUP);
       pinned = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.rv6_stamp_pinned'])).rows[0] as { digest: string }).digest;
       dir = writerPolicyDir(engine, {
         prefix: 'rv6',
@@ -83,13 +80,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       writer = await t.client(await t.token(`rv6-writer-${engine}`, ['rv6-writers']));
       writer.on('notice', (n) => notices.push(JSON.stringify({ ...n, message: n.message })));
     });
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      await t?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('the premise: the writer reads secret masked, and writes firing the reviewed functions run', async () => {
       expect((await writer.query('SELECT secret FROM clinical.rv6_pinned')).rows).toEqual([{ secret: '***' }]);

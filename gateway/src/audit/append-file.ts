@@ -14,26 +14,15 @@
 // After a failed flush, the bytes past the last good flush are written again (cut back, re-appended,
 // flushed) before anything else is appended or called durable (audit/unflushed-tail.ts).
 
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { dataEnd, lastWholeLine } from './unused-tail.ts';
-import { RingBackedLog } from './ring-backed-log.ts';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, writeSync, writevSync } from 'node:fs';
+import { lastWholeLine } from './unused-tail.ts';
+import type { RingBackedLog } from './ring-backed-log.ts';
 import { UnflushedTail, type Unflushed } from './unflushed-tail.ts';
-import { extendWithZeros } from './zero-extension.ts';
+import { PreallocatedSpace } from './zero-extension.ts';
 import { DurabilityLedger, type DurableCallback, type Flush } from './durability-ledger.ts';
+import { openFlushDescriptors, openLogFile, openRing, STDOUT } from './append-file-open.ts';
 
-/** The path that means standard output (never flushed to disk, never cut back). */
-export const STDOUT = '-';
-
-/**
- * Flushes that may run at once. A batch written while one runs waits for its own flush only, not for
- * the rest of the running one first. Each has its own descriptor: Linux reports a write-back error
- * once to every open file description (errseq), so a flush never takes the error another one needed
- * to see, and a flush that succeeds proves the batches written before it began are on disk. Three,
- * not more: Node's threadpool has four threads, and one stays free for the gateway's other work
- * (SCRAM logins upstream, policy files) while a slow disk holds the flushes.
- */
-const MAX_FLUSHES = 3;
+export { STDOUT };
 
 /**
  * Told when batches accepted by append() could not be written at the end of the turn (they are
@@ -56,21 +45,15 @@ export class AppendFile {
   private written = 0;
   /** Which batches are durable, the flushes running and who waits (audit/durability-ledger.ts). */
   private readonly ledger = new DurabilityLedger(() => this.written + this.staged.length);
-  /** Descriptors of this file that no flush is using now. */
+  /** Descriptors of this file that no flush is using now (at most MAX_FLUSHES: audit/append-file-open.ts). */
   private readonly flushFds: number[] = [];
   private closed = false;
   private released = false;
   private readonly fsync: boolean;
   /** Bytes to extend the file by, ahead of the writes (0: plain appends). */
   private readonly chunk: number;
-  /** The file's real length: `size` plus the zero tail preallocated ahead of it. */
-  private allocated: number;
-  /**
-   * `allocated` when a whole chunk last did not fit (a nearly full disk): until the file has grown by
-   * a chunk since, each batch is given only the space it needs, instead of writing zeros up to the
-   * disk's end and cutting them back again for every batch.
-   */
-  private chunkFailedAt = Number.NEGATIVE_INFINITY;
+  /** The file's real length (`space.allocated`): `size` plus the zero tail preallocated ahead of it. */
+  private readonly space: PreallocatedSpace;
   /** Preallocated: batches appended this turn, their space reserved, written together at its end. */
   private staged: Buffer[] = [];
   private stagedBytes = 0;
@@ -106,28 +89,14 @@ export class AppendFile {
     if (path === STDOUT) {
       this.fd = 1;
       this.size = 0;
-      this.allocated = 0;
+      this.space = new PreallocatedSpace(1, 0, 0);
       return;
     }
-    mkdirSync(dirname(path), { recursive: true });
-    // Preallocated: written at explicit offsets (O_APPEND would write past the zero tail).
-    this.fd = openSync(path, this.chunk > 0 ? constants.O_RDWR | constants.O_CREAT : 'a', 0o666);
-    const length = fstatSync(this.fd).size;
-    this.size = length;
-    const end = length === 0 ? 0 : dataEnd(this.path, length);
-    if (end < length) this.truncate(end);
-    this.allocated = this.size;
+    ({ fd: this.fd, size: this.size } = openLogFile(path, this.chunk > 0));
+    this.space = new PreallocatedSpace(this.fd, this.chunk, this.size);
     if (this.fsync) this.tail = new UnflushedTail(path, this.size);
-    if (this.fsync && this.chunk === 0 && ringBytes > 0) {
-      try {
-        this.ring = new RingBackedLog(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
-      } catch (e) {
-        closeSync(this.fd); // no room for the ring (a full disk): nothing stays open
-        throw e;
-      }
-    }
-    const flushed = this.ring?.flushedPath ?? path;
-    if (this.fsync) for (let i = 0; i < MAX_FLUSHES; i++) this.flushFds.push(openSync(flushed, constants.O_WRONLY));
+    if (this.fsync && this.chunk === 0 && ringBytes > 0) this.ring = openRing(path, this.fd, ringBytes, (error) => this.failAll(error), () => this.flushDoneClosed());
+    if (this.fsync) this.flushFds.push(...openFlushDescriptors(this.ring?.flushedPath ?? path));
   }
 
   /** What the write-ahead ring holds from before this file was opened (empty without one, or once appended to). */
@@ -170,19 +139,7 @@ export class AppendFile {
     // After a failed flush nothing follows the records that may be NUL on disk until they are written again.
     if (this.tail?.failed === true) this.repair();
     if (this.chunk === 0) return this.writeBatches([batch], batch.length, null);
-    const end = this.size + this.stagedBytes + batch.length;
-    if (end > this.allocated) {
-      if (this.allocated - this.chunkFailedAt < this.chunk) this.extend(end);
-      else {
-        try {
-          this.extend(end + this.chunk);
-        } catch {
-          // No room for a whole chunk (a nearly full disk): only what this batch needs, or its error.
-          this.chunkFailedAt = this.allocated;
-          this.extend(end);
-        }
-      }
-    }
+    this.space.reserve(this.size + this.stagedBytes + batch.length);
     this.staged.push(batch);
     this.stagedBytes += batch.length;
     this.scheduleTurnEnd();
@@ -264,7 +221,7 @@ export class AppendFile {
   private release(): void {
     if (this.fd === 1 || this.released) return;
     this.released = true; // a waiter answered by the last flush may have called close() already
-    if (this.allocated > this.size) this.truncate(this.size);
+    if (this.space.allocated > this.size) this.truncate(this.size);
     for (const fd of this.flushFds.splice(0)) closeSync(fd);
     this.ring?.release();
     closeSync(this.fd);
@@ -274,17 +231,11 @@ export class AppendFile {
     try {
       ftruncateSync(this.fd, to);
       this.size = to;
-      this.allocated = to;
+      this.space.allocated = to;
       this.tail?.cut(to);
     } catch {
       // The partial batch stays; the verifier reports the unparsable line.
     }
-  }
-
-  /** Extends the file with zeros to `to` bytes (audit/zero-extension.ts); throws when it cannot. */
-  private extend(to: number): void {
-    extendWithZeros(this.fd, this.allocated, to);
-    this.allocated = to;
   }
 
   /**
@@ -301,7 +252,7 @@ export class AppendFile {
       }
       if (this.ring !== null && frame) this.ring.frame(batches, bytes, this.size + bytes);
     } catch (e) {
-      if (done > 0 || this.allocated > this.size) this.truncate(this.size);
+      if (done > 0 || this.space.allocated > this.size) this.truncate(this.size);
       throw e;
     }
     this.size += bytes;
@@ -326,10 +277,10 @@ export class AppendFile {
     this.writeStaged(true);
     try {
       this.size = this.tail!.rewrite(this.fd);
-      this.allocated = this.size;
+      this.space.allocated = this.size;
     } catch (e) {
       try {
-        this.size = this.allocated = fstatSync(this.fd).size; // cut, partly written: the next try cuts again
+        this.size = this.space.allocated = fstatSync(this.fd).size; // cut, partly written: the next try cuts again
       } catch {
         // the next try cuts back to the last good flush all the same
       }

@@ -3,6 +3,7 @@
 // close it (a client that left while the server still owed the answer to a schema change).
 
 import type { Socket } from 'node:net';
+import type { UpstreamHandback } from './upstream-lease.ts';
 
 /** The session's listeners on the upstream socket. */
 export interface UpstreamListeners {
@@ -56,4 +57,38 @@ export function endAfterServer(upstream: Socket, listeners: UpstreamListeners, c
   });
   upstream.end();
   upstream.resume();
+}
+
+/**
+ * Lets go of the upstream connection at the session's end: handed back idle (the session's listeners
+ * detached) or destroyed, then `released`. When a schema change the server still owed may commit after
+ * the client left (`catalogMayChange`), the snapshots are read again (`catalogChanged`) first; and a
+ * spent connection is then ended from this side, its answers discarded: the server runs the change (and
+ * commits it, when it commits) before it reads what follows, Terminate or the end of the stream, so the
+ * snapshots are read and the connection released once the server has closed it (endAfterServer, at
+ * most UPSTREAM_END_WAIT_MS; red-team round 12, R12-4).
+ */
+export function releaseUpstream(
+  upstream: Socket,
+  listeners: UpstreamListeners,
+  handback: UpstreamHandback,
+  catalogMayChange: boolean,
+  catalogChanged: () => void,
+  released: () => void,
+): void {
+  if (catalogMayChange && handback.kind === 'spent') {
+    endAfterServer(upstream, listeners, () => {
+      catalogChanged();
+      released();
+    });
+    return;
+  }
+  if (catalogMayChange) catalogChanged();
+  if (handback.kind === 'idle') {
+    upstream.pause();
+    detachUpstream(upstream, listeners);
+  } else {
+    upstream.destroy();
+  }
+  released();
 }

@@ -2,39 +2,29 @@
 // queue), applies the statement's output plan (enforce/output-plan.ts: withholds any result column
 // that comes raw from a masked table column, defence in depth behind masking at the source, and
 // runs the content detectors the decision asks for over rows, COPY data, notices and errors),
-// records outcomes, and forwards everything else byte for byte. A response the request at the head of
+// records outcomes, and forwards everything else byte for byte (results of a Query or Execute go
+// through pg/result-relay.ts). A response the request at the head of
 // the queue cannot produce ends the session (FATAL 08P01) rather than being relayed.
 
 import { BE } from '../wire/message-types.ts';
-import {
-  copyData,
-  dataRow,
-  noData,
-  rowDescription,
-  decodeCommandComplete,
-  decodeDataRow,
-  decodeErrorFields,
-  decodeReadyForQuery,
-  decodeRowDescription,
-  encodeErrorFields,
-  errorResponse,
-} from '../wire/backend.ts';
-import { MessageFramer, payloadInt16, type Frame } from '../wire/framer.ts';
-import { allDetectors, filterRow, filterRowInTurns, needsTurns, planOutput, scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
-import { addCounts, LARGE_VALUE_BYTES, type BufferScan, type Detector } from '../enforce/content-detectors.ts';
-import type { DetectRule } from '../policy/types.ts';
-import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { decodeDataRow, decodeErrorFields, decodeReadyForQuery, decodeRowDescription, encodeErrorFields, errorResponse, noData, rowDescription } from '../wire/backend.ts';
+import { MessageFramer, type Frame } from '../wire/framer.ts';
+import { scanMessageFields, type ResultField } from '../enforce/output-plan.ts';
+import { isGatehouseError } from '../errors.ts';
 import { canProduce, skipsUntilSync, type Pending, type ResultContext } from './pending.ts';
 import { parameterStatusAllowed } from './parameter-status-guard.ts';
 import { RowDescriptions } from './row-descriptions.ts';
 import type { RelayHost } from './relay-host.ts';
 import { changesCatalog } from '../sql/catalog-changes.ts';
 import { lockAheadAnswered, lockAheadFailed, lockPrefixRefused, prefixedQueryError } from './lock-answers.ts';
-import { answersCheckedWrite, pinCheckCompleted, pinCheckFailed, pinCheckFrame, pinCheckReady } from './pin-check.ts';
+import { answersCheckedWrite, pinCheckFailed, pinCheckFrame, pinCheckReady } from './pin-check.ts';
 import { undoNameChanges } from './name-undo.ts';
-import { subjectsOf, subjectsRecord, takeSubjects } from './result-subjects.ts';
+import { subjectsRecord } from './result-subjects.ts';
 import type { Disclosures } from '../enforce/hidden-subjects.ts';
 import { withoutValueDetail } from './value-detail.ts';
+import { detectorOf } from './result-detail.ts';
+import { desync } from './relay-desync.ts';
+import { ResultRelay } from './result-relay.ts';
 
 /** Upstream messages are trusted more than client ones, but still bounded. */
 const MAX_UPSTREAM_MESSAGE = 1 << 30;
@@ -63,7 +53,12 @@ export class UpstreamRelay {
    */
   private catalogChangeUnread = false;
 
-  constructor(private readonly s: RelayHost) {}
+  /** Results of a Query or Execute, through the statement's output plan (pg/result-relay.ts). */
+  private readonly results: ResultRelay;
+
+  constructor(private readonly s: RelayHost) {
+    this.results = new ResultRelay(s, (ctx, outcome) => this.completeStatement(ctx, outcome));
+  }
 
   private readonly disclosures = (): Disclosures | undefined => this.s.deps.decision.disclosures;
 
@@ -157,9 +152,9 @@ export class UpstreamRelay {
     switch (head.kind) {
       case 'query':
         if (frame.type === BE.ReadyForQuery) return this.onReady(frame, head);
-        return this.onResult(frame, head);
+        return this.results.onResult(frame, head);
       case 'execute':
-        return this.onResult(frame, head);
+        return this.results.onResult(frame, head);
       case 'parse':
       case 'bind':
       case 'close':
@@ -244,139 +239,6 @@ export class UpstreamRelay {
     return null;
   }
 
-  private onResult(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): Promise<void> | null {
-    const ctx = head.ctx;
-    switch (frame.type) {
-      case BE.RowDescription: {
-        // Only a Query gets here (canProduce): an Execute's columns come from a Describe.
-        ctx.columns = payloadInt16(frame, 0);
-        if (ctx.columns === null) throw new Error('a RowDescription without its field count'); // ends the session (XX000), as reading past its end did
-        const subjects = subjectsOf(ctx);
-        if (subjects !== null) {
-          // Hidden subject columns: stripped, or the whole description when Gatehouse added the RETURNING.
-          const kept = decodeRowDescription(frame.body).slice(0, -subjects.hidden.length);
-          if (!subjects.returningAdded) this.s.emit(rowDescription(kept));
-          if (filtering(ctx)) this.plan(ctx, kept);
-          return null;
-        }
-        this.s.emitFrame(frame);
-        if (filtering(ctx)) this.plan(ctx, decodeRowDescription(frame.body));
-        return null;
-      }
-      case BE.DataRow: {
-        // A Query's rows follow its RowDescription; anything else belongs to another request.
-        if (head.kind === 'query' && (ctx.columns === null || columnCount(frame) !== ctx.columns)) throw desync(frame, head);
-        ctx.rows++;
-        if (filtering(ctx) && ctx.plan === null && head.kind === 'execute') {
-          // Extended protocol: the columns came from a Describe (the client's or Gatehouse's own),
-          // their formats from the Bind (a Describe of a statement says text for every column).
-          const fields = head.portal?.fields ?? null;
-          if (fields === null) {
-            // Fail closed: masking cannot be planned without the columns.
-            ctx.plan = { columns: [], any: false };
-            throw new Error('masked result without a row description');
-          }
-          this.plan(ctx, withFormats(fields, head.portal?.resultFormats ?? []));
-        }
-        const subjects = subjectsOf(ctx);
-        if (subjects !== null) {
-          const visible = takeSubjects(frame, ctx, subjects, this.disclosures);
-          return visible === null ? null : this.emitRow(visible, head);
-        }
-        return this.emitRow(frame, head);
-      }
-      case BE.CommandComplete:
-      case BE.EmptyQueryResponse:
-      case BE.PortalSuspended: {
-        const prefix = ctx.lockPrefix;
-        if (prefix !== undefined && prefix.left > 0 && frame.type === BE.CommandComplete) {
-          prefix.left--; // a LOCK Gatehouse sent ahead of the client's statements (enforce/lock-prefix.ts)
-          return null;
-        }
-        if (frame.type === BE.CommandComplete && pinCheckCompleted(this.s, ctx)) return null;
-        const tag = frame.type === BE.CommandComplete ? decodeCommandComplete(frame.body) : frame.type === BE.PortalSuspended ? 'SUSPENDED' : '';
-        this.completeStatement(ctx, { status: 'ok', command_tag: tag || null, rows: rowCount(tag, ctx.rows) });
-        if (head.kind === 'execute') {
-          this.s.pending.shift();
-          this.s.failedBlock.executed(); // a ROLLBACK or COMMIT may have ended a failed block
-        }
-        this.s.emitFrame(frame);
-        if (head.kind === 'execute') this.s.copyEnded(ctx); // after the emit, as in onReady
-        return null;
-      }
-      case BE.CopyOutResponse: {
-        // COPY of a masked table or query was rewritten to copy masked values (enforce/mask-rewrite.ts);
-        // content detectors scan each row of a text or CSV COPY (one CopyData per row).
-        const detector = detectorOf(ctx);
-        if (detector !== null && frame.body[0] !== 0) {
-          throw new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse cannot scan binary COPY data for identifiers, which the policy asks for on this table, so it ended the session', {
-            hint: 'Use COPY in text or CSV format.',
-          });
-        }
-        ctx.copyDetector = detector;
-        this.s.emitFrame(frame);
-        return null;
-      }
-      case BE.CopyInResponse:
-        this.s.emitFrame(frame);
-        this.s.copyInStarted(ctx); // after the emit: it may decide and forward client messages held meanwhile
-        return null;
-      case BE.CopyData: {
-        const detector = ctx.copyDetector ?? null;
-        if (detector === null) {
-          this.s.emitFrame(frame);
-          return null;
-        }
-        const emit = (scan: BufferScan): void => {
-          addCounts(ctx.detected, scan.counts);
-          if (scan.changed) this.s.emit(copyData(scan.out));
-          else this.s.emitFrame(frame);
-        };
-        if (frame.body.length > LARGE_VALUE_BYTES) return detector.scanBufferInTurns(frame.body).then(emit);
-        emit(detector.scanBuffer(frame.body));
-        return null;
-      }
-      case BE.CopyDone:
-        this.s.emitFrame(frame);
-        return null;
-      default:
-        throw desync(frame, head); // canProduce lets nothing else through
-    }
-  }
-
-  /** Forwards a DataRow through the masking of the statement it belongs to. */
-  private emitRow(frame: Frame, head: Extract<Pending, { kind: 'query' | 'execute' }>): Promise<void> | null {
-    const ctx = head.ctx;
-    if (!filtering(ctx)) {
-      this.s.emitFrame(frame);
-      return null;
-    }
-    // Masks or detectors apply: the row must have exactly the columns the plan was built for.
-    const plan = ctx.plan;
-    if (plan === null || columnCount(frame) !== plan.columns.length) throw desync(frame, head);
-    if (!plan.any) {
-      this.s.emitFrame(frame);
-      return null;
-    }
-    const decoded = decodeDataRow(frame.body);
-    if (needsTurns(decoded, plan)) {
-      // A long value is scanned over several turns; the pump holds later frames meanwhile.
-      return filterRowInTurns(decoded, plan, ctx.detected).then((values) => (values === null ? this.s.emitFrame(frame) : this.s.emit(dataRow(values))));
-    }
-    const values = filterRow(decoded, plan, ctx.detected);
-    if (values === null) this.s.emitFrame(frame);
-    else this.s.emit(dataRow(values));
-    return null;
-  }
-
-  /** The output plan for the result set now arriving (enforce/output-plan.ts). */
-  private plan(ctx: ResultContext, fields: ResultField[]): void {
-    // Each result set comes from one statement of the Query string, under its own decision.
-    const current = ctx.statements.length > 1 ? ctx.statements[ctx.index] : undefined;
-    const masks = current === undefined ? ctx.masks : current.decision.action === 'mask' ? current.decision.masks : [];
-    const detections = current === undefined ? ctx.detections : detectionsOf(current.decision);
-    ctx.plan = planOutput(fields, masks, detections, this.s.deps.catalog.relations.current());
-  }
 
   /**
    * A notice or error with identifiers replaced where the statement it answers asks for content
@@ -483,56 +345,4 @@ export class UpstreamRelay {
     // Last: ending a COPY lets held client messages go, which must see the skipping state above.
     for (const p of undone) if (p.kind === 'execute' || p.kind === 'query') this.s.copyEnded(p.ctx);
   }
-}
-
-/** Whether rows of this context go through an output plan (masks to back up, or detectors to run). */
-function filtering(ctx: ResultContext): boolean {
-  return ctx.masks.length > 0 || ctx.detections.length > 0;
-}
-
-function detectionsOf(decision: ResultContext['statements'][number]['decision']): readonly DetectRule[] {
-  return decision.action === 'mask' ? (decision.detections ?? []) : [];
-}
-
-/** Every detector the statement whose results are arriving asks for, or null. */
-function detectorOf(ctx: ResultContext): Detector | null {
-  if (ctx.detections.length === 0) return null;
-  const current = ctx.statements[ctx.index];
-  return allDetectors(current === undefined ? ctx.detections : detectionsOf(current.decision));
-}
-
-/** The fields with the formats a Bind asked for: none = all text, one = all that, else one per column. */
-function withFormats(fields: readonly ResultField[], formats: readonly number[]): ResultField[] {
-  // Object.assign rather than `{ ...f, format }`: the same object, without V8's slow path for a
-  // spread followed by more properties (a few µs per field, per statement; see decision-point.ts stamp).
-  if (formats.length === 0) return fields.map((f) => Object.assign({}, f, { format: 0 }));
-  return fields.map((f, i) => Object.assign({}, f, { format: formats.length === 1 ? formats[0]! : (formats[i] ?? 0) }));
-}
-
-/** The column count a DataRow declares (its first int16), read in place: a row relayed as it came needs no view of it. */
-function columnCount(frame: Frame): number {
-  return payloadInt16(frame, 0) ?? -1;
-}
-
-/** The name of a backend message type byte, for the desynchronisation error. */
-const BACKEND_NAMES = new Map<number, string>(Object.entries(BE).map(([name, type]) => [type, name]));
-
-/**
- * A response that does not belong to the request at the head of the pending queue. Relaying it
- * could put one statement's rows or errors under another's masking, so the session ends.
- */
-function desync(frame: Frame, head: Pending | undefined): GatehouseError {
-  const got = BACKEND_NAMES.get(frame.type) ?? `message type 0x${frame.type.toString(16)}`;
-  return new GatehouseError(
-    'PROTOCOL_VIOLATION',
-    `Gatehouse lost track of the database's responses (${got} while waiting for the answer to ${head ? head.kind : 'nothing'}), so it closed the session rather than relay results it cannot attribute`,
-    { hint: 'Reconnect. Please report this to the Gatehouse operator: the gateway log names the session.' },
-  );
-}
-
-/** Rows affected, from a command tag ("INSERT 0 5", "UPDATE 3", "SELECT 10"), else rows counted. */
-function rowCount(tag: string, counted: number): number | null {
-  const m = /(\d+)$/.exec(tag);
-  if (m) return Number(m[1]);
-  return counted > 0 ? counted : null;
 }

@@ -1,12 +1,13 @@
 // A migration racing a statement sent through Gatehouse, made deterministic (the gateway runs without the
 // lock poll, so the migration's lock is never seen by the decision), for the tests of locks on arrival
-// (lock-on-arrival.test.ts, redteam-round18a.test.ts); and batches sent both ways over one session each.
+// (lock-on-arrival.test.ts, redteam-round18a.test.ts); the sessions of a race with a lock holder (lock-ahead,
+// lock-prefix, red-team rounds 15-18a); and batches sent both ways over one session each.
 
 import pg from 'pg';
 import { expect } from 'vitest';
 import { directSession } from './differential.ts';
 import { OURS, until } from './migration-race.ts';
-import { errorCodes, WireClient, type Message } from './wire-client.ts';
+import { errorCodes, serialize, WireClient, type Message } from './wire-client.ts';
 
 /** How many backends of the test's database wait for a lock on `relation`. */
 export const waitingOn = (relation: string): string => `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '${relation}'::regclass AND ${OURS}`;
@@ -62,6 +63,85 @@ export async function raceMigration(env: RaceEnv, race: Race): Promise<Message[]
     if (committed) await env.direct.query(race.undo);
   }
   return groups;
+}
+
+/** Two direct sessions playing other transactions (`holder` holds a row or lock, `migration` changes a relation) and a Gatehouse session. */
+export interface RaceSessions {
+  holder: pg.Client;
+  migration: pg.Client;
+  w: WireClient;
+  /** Closes the Gatehouse session, rolls back what the direct ones left open and ends them. */
+  end(): Promise<void>;
+}
+
+/** Opens the sessions of a race with a lock holder (end them in the test's `finally`). */
+export async function openRaceSessions(env: Pick<RaceEnv, 'gateway' | 'token'>): Promise<RaceSessions> {
+  const holder = new pg.Client({ connectionString: env.gateway.upstreamUrl });
+  const migration = new pg.Client({ connectionString: env.gateway.upstreamUrl });
+  await holder.connect();
+  await migration.connect();
+  migration.on('error', () => undefined);
+  const w = await WireClient.connect(env.gateway.port, env.token);
+  const end = async (): Promise<void> => {
+    w.close();
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await migration.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+    await migration.end();
+  };
+  return { holder, migration, w, end };
+}
+
+/** A race behind a relation held by another transaction (see raceBehindHeld). */
+export interface BehindHeld {
+  /** Run by the holder in its transaction, left uncommitted: a migration of `held` the poll has not seen. */
+  hold: string;
+  held: string;
+  /** How the holder ends its transaction once the migration of `relation` is granted. */
+  release: 'COMMIT' | 'ROLLBACK';
+  /** Sent through Gatehouse in one write, ending with its Sync: something that waits for `held`, then a read of `relation`. */
+  send: Buffer[];
+  /** The migration of `relation` granted meanwhile (left uncommitted), and its undo. */
+  ddl: string;
+  undo: string;
+  relation: string;
+  /** Sent (with a Sync) and answered before the race: a statement prepared earlier. */
+  prepare?: Buffer[];
+}
+
+/**
+ * Another transaction holds `held` while `send` goes through Gatehouse in one write; a migration of
+ * `relation` is granted meanwhile, then the holder ends. When the read of `relation` waits for its migration
+ * (it was not locked ahead), that commits and is undone after. Returns the client's first message group.
+ */
+export async function raceBehindHeld(env: RaceEnv, r: BehindHeld): Promise<Message[]> {
+  const { holder, migration, w, end } = await openRaceSessions(env);
+  let groups: Message[][] = [];
+  let committed = false;
+  try {
+    if (r.prepare !== undefined && r.prepare.length > 0) {
+      w.send(...r.prepare, serialize.sync());
+      await w.untilReady(1);
+    }
+    await holder.query('BEGIN');
+    await holder.query(r.hold);
+    w.send(...r.send);
+    const answered = w.untilReady(1).then((g) => (groups = g));
+    await until(env.direct, waitingOn(r.held), () => groups.length > 0); // what waits for `held`, locked by Gatehouse, is refused at once instead
+    await migration.query('BEGIN');
+    await migration.query(r.ddl); // granted at once: nothing holds `relation` yet
+    await holder.query(r.release);
+    await until(env.direct, waitingOn(r.relation), () => groups.length > 0);
+    if (groups.length === 0) {
+      await migration.query('COMMIT'); // the read of `relation` goes on, on the new definition
+      committed = true;
+    }
+    await answered;
+  } finally {
+    await end();
+    if (committed) await env.direct.query(r.undo);
+  }
+  return groups[0]!;
 }
 
 /** `group` is Gatehouse's refusal for a lock held elsewhere (55P03), with nothing of `secret` in it. */

@@ -7,11 +7,12 @@
 
 import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { attempt, NoticeLog, type Outcome } from './attempt.ts';
 import { ensureClinicDatabase, startTestGateway, TEST_DB, type TestGateway, type TestGatewayOptions } from './harness.ts';
 import { schemaAdminsPolicies } from './schema-admins-policy.ts';
+import { untilCatalogRead } from './migration-race.ts';
 
 export interface RedTeamFixtureOptions {
   engine: EngineKind;
@@ -147,4 +148,16 @@ export function useRedTeamFixture(options: RedTeamFixtureOptions): RedTeamSessio
     attempt: (client, sql) => started().attempt(client, sql),
     inBlock: (sql) => started().inBlock(sql),
   };
+}
+
+/**
+ * Registers a beforeAll and a beforeEach (after those registered before it) that wait until the agent's
+ * statements are decided with a catalog read after the last change: the agent runs `probe` until it is
+ * not refused (on a loaded machine a read owed after a schema change can take a while). Returns the wait.
+ */
+export function useCatalogReadBeforeEach(rt: RedTeamSessions, probe: string): () => Promise<void> {
+  const catalogRead = (): Promise<void> => untilCatalogRead(() => rt.attempt(rt.agent, probe));
+  beforeAll(() => catalogRead(), 60_000);
+  beforeEach(() => catalogRead(), 60_000);
+  return catalogRead;
 }
