@@ -21,6 +21,8 @@
 //   Execute waited with that lock. Fixed (pg/approval-exposure.ts): a Bind that went up exposes its
 //   statement, so an Execute of any portal of it in that transaction is refused.
 //   Both tests fail without the fixes (55P03 from the other session during the wait).
+// R20b-3 (medium, open, it.fails; a trigger added on a table a reviewed trigger function writes):
+//   redteam-round20b-chain.test.ts.
 //
 // Held (tests below): a Flush sent while the Execute waits is not passed on ahead of it (the table stays
 // free); a named write approved once is held again at its next Bind/Execute (a new request; denied, not
@@ -31,6 +33,19 @@
 // from a hit (decimal, exponent, comment, second statement, E'', dollar quote, UNION) are decided on their
 // own; sql/quick-shape-template.redteam.test.ts fuzzes the template against the scan and PostgreSQL's
 // normalize (40k pairs: every match gets the scan's shape and the same normalized shape).
+// Area 3 on main: a table the agent may write whose rule (DO ALSO SELECT, DO ALSO INSERT) or column default
+// calls a user function reading clinical.patients raw: refused (42501, the function is in user_functions).
+// Held by reading: the key memo returns its last key only when every covered slot is the same primitive,
+// the same object frozen throughout (frozen objects cannot change) or an empty array both times; the reads
+// object and prefix must be the same, and the decision cache is emptied when the revision changes, so a
+// policy activation between two identical statements cannot reuse an old verdict; search_path is in the
+// parse and shape keys. The R20a-1/R20a-4 fixes: pinsNotLast and the pins use the same checked() test, run
+// on cached and fresh decisions alike (decideAnalyzed); a checked write's errors lose M, D, H, W, q, p.
+// Not covered (documented gap, by reading): an earlier Parse of the same text under another statement
+// object (Parse w, Flush, Close w, Parse w again, Bind, Execute) holds its locks during the wait, like any
+// other statement of an unsynced pipeline (docs/approvals.md, "Locks during the wait").
+// Protocol differential fuzzer (scripts/fuzz-protocol.ts): seeds 20200-20203 and 20210-20213, 8,000
+// messages each run (allow-all and masked alternating), no divergence.
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20b npx vitest run --project integration gateway/test/redteam-round20b.test.ts
 
