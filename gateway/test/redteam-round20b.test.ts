@@ -41,9 +41,9 @@
 // policy activation between two identical statements cannot reuse an old verdict; search_path is in the
 // parse and shape keys. The R20a-1/R20a-4 fixes: pinsNotLast and the pins use the same checked() test, run
 // on cached and fresh decisions alike (decideAnalyzed); a checked write's errors lose M, D, H, W, q, p.
-// Not covered (documented gap, by reading): an earlier Parse of the same text under another statement
-// object (Parse w, Flush, Close w, Parse w again, Bind, Execute) holds its locks during the wait, like any
-// other statement of an unsynced pipeline (docs/approvals.md, "Locks during the wait").
+// Not covered (documented gap, tested as the limit of the promise): an earlier Parse of the same text closed
+// and parsed again (Parse w, Flush, Close w, Parse w, Bind, Execute) holds its locks during the wait, like
+// any other statement of an unsynced pipeline (docs/approvals.md, "Locks during the wait").
 // Protocol differential fuzzer (scripts/fuzz-protocol.ts): seeds 20200-20203 and 20210-20213, 8,000
 // messages each run (allow-all and masked alternating), no divergence.
 //
@@ -152,6 +152,17 @@ describe.each(['rego', 'cedar'] as const)('red-team round 20b: approval waits (h
     expectNoLockHeld(h);
     // As PostgreSQL answers an Execute that fails: the Bind's answer, the error, the Sync's.
     expect(h.kind === 'refused' && names(h.group)).toEqual(['bindComplete', 'error', 'readyForQuery']);
+    expect(await phoneNow()).toBe(phone);
+    await settled(w);
+  });
+
+  it('the limit of the promise (docs/approvals.md): Parse w, Flush, Close w, Parse w again, Bind, Execute: the closed statement\'s Parse is another statement, whose locks the wait holds (55P03 for LOCK ... NOWAIT), as any statement run ahead in an unsynced pipeline', async () => {
+    const w = await WireClient.connect(t.port, token);
+    w.send(serialize.parse({ name: 'w', text: `${WRITE} /* r20b-close */`, types: [25] }), serialize.flush());
+    expect((await w.next()).name).toBe('parseComplete');
+    w.send(serialize.close({ type: 'S', name: 'w' }), serialize.parse({ name: 'w', text: `${WRITE} /* r20b-close */`, types: [25] }), serialize.bind({ statement: 'w', values: ['555-2009'] }), serialize.execute({}), serialize.sync());
+    const h = await heldOrRefused(w, 'r20b-close');
+    expect(h.kind === 'waited' && h.lock).toBe('55P03');
     expect(await phoneNow()).toBe(phone);
     await settled(w);
   });
