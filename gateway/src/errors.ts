@@ -66,6 +66,13 @@ export const ERRORS = {
    * queue behind it and run the changed definition (enforce/table-locks.ts). Retry after that commits.
    */
   RELATION_LOCKED: { sqlstate: '55P03', severity: 'ERROR' },
+  /**
+   * A policy activation came after the transaction block began: its snapshot and what it read were
+   * decided under the older revision, so its statements are refused until it ends (pg/revision-fence.ts).
+   */
+  POLICY_CHANGED_IN_TRANSACTION: { sqlstate: '40001', severity: 'ERROR' },
+  /** A FETCH or MOVE of a cursor declared under an older policy revision (pg/revision-fence.ts). */
+  POLICY_CHANGED_FOR_CURSOR: { sqlstate: '40001', severity: 'ERROR' },
   /** A statement cancelled (CancelRequest) while Gatehouse was still deciding it: it never ran. */
   QUERY_CANCELED: { sqlstate: '57014', severity: 'ERROR' },
   INTERNAL: { sqlstate: 'XX000', severity: 'ERROR' },

@@ -23,7 +23,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
 import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
@@ -232,8 +233,11 @@ for (const engine of ['rego', 'cedar'] as const) {
       // No background refresh during the file, and no poll of DDL locks: R10-10 needs a constraint the
       // snapshot does not hold yet. The poll (every 250 ms by default) sometimes sees the SHARE lock of
       // R10-10's CREATE UNIQUE INDEX and reads the catalog again, which closes the gap by chance.
-      t = await startTestGateway({ engine, policiesDir: dir, catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
-      direct = await tablesAfresh(t.upstreamUrl, CLEANUP, SETUP);
+      const url = await ensureClinicDatabase();
+      direct = await tablesAfresh(url, CLEANUP, SETUP);
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner: else it could replace
+      // their trigger and CHECK functions, and every masked write firing one is refused (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: await nonSuperuserUpstream(url), catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
       const p = (await direct.query('SELECT mrn, ssn FROM clinical.patients WHERE id = 1')).rows[0] as { mrn: string; ssn: string };
       mrn = p.mrn;
       ssn = p.ssn;

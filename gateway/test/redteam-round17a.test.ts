@@ -55,7 +55,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../src/policy/types.ts';
-import { startTestGateway, type TestGateway } from './support/harness.ts';
+import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { writerPolicyDir, type WriterPolicies } from './support/writer-policies.ts';
 import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 import { api, pendingRequest } from './support/approvals.ts';
@@ -204,8 +205,11 @@ for (const engine of ['rego', 'cedar'] as const) {
       dir = policies(engine);
       // No background refresh and no lock poll: changes made directly on the server are known only
       // through the fresh-catalog check before a write under a mask.
-      t = await startTestGateway({ engine, policiesDir: dir, catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
-      direct = await tablesAfresh(t.upstreamUrl, CLEANUP, SETUP);
+      const url = await ensureClinicDatabase();
+      direct = await tablesAfresh(url, CLEANUP, SETUP);
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner: else it could replace
+      // their trigger functions, and every masked write firing one is refused (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: await nonSuperuserUpstream(url), catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
       ssn = ((await direct.query('SELECT ssn FROM clinical.patients WHERE id = 1')).rows[0] as { ssn: string }).ssn;
       writer = await t.client(await t.token(`r17a-writer-${engine}`, ['r17a-writers']));
       writer.on('notice', (n) => notices.push({ ...n, message: n.message }));

@@ -28,7 +28,10 @@
 //   unmasked. (A RAISE of it is withheld: notices raised by routine code under a mask are.) Fixed: a
 //   check appended to the Query, in the write's transaction, fails it (55000) when a trigger's pg_proc
 //   row is not the one decided on, and the write's results are held until it passes (pg/pin-check.ts).
-//   Not for the extended protocol (docs/data-path.md).
+//   Not for the extended protocol (docs/data-path.md). Since issue 6 the race is closed up front where the
+//   agent could run it, in every protocol: a write under a mask that runs a function Gatehouse's upstream
+//   role could replace is refused before anything is sent (0A000, enforce/replaceable-functions.ts). The
+//   pin check stays for an administrator's change mid-write (simple Query only).
 // R18b-4 (medium, fixed): `gatehouse db setup` filled a schema gatehouse that such a role had made before
 //   it (CREATE SCHEMA IF NOT EXISTS), whose owner may drop or replace the functions and key table setup
 //   puts there (or leave a key table with a trigger of its own). Fixed: setup refuses it (42501).
@@ -56,6 +59,7 @@ import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { PG_ADMIN_URL, TEST_DB, ensureClinicDatabase, ensureDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
 import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
+import { nonSuperuserUpstream, UPSTREAM_ROLE } from './support/upstream-role.ts';
 
 const SECRET = 'R18b-History-Secret-7713';
 
@@ -116,6 +120,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     let direct: pg.Client;
     let writer: pg.Client;
     let url: string;
+    let upstreamUrl: string;
 
     /** Rows of `sql` over `client`, [] when it fails: the open findings' steps throw nothing, so only their last check can fail. */
     const rowsOf = (client: pg.Client, sql: string): Promise<unknown[]> => client.query(sql).then((r) => r.rows as unknown[], () => []);
@@ -134,6 +139,11 @@ for (const engine of ['rego', 'cedar'] as const) {
       direct = await tablesAfresh(url, CLEANUP, SETUP);
       const digestNow = async (): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r18b_keep_history'])).rows[0] as { digest: string }).digest;
       const digest = await digestNow();
+      // The extended variant's definition: the same, owned by Gatehouse's upstream role (the owner is in the digest), reviewed too.
+      upstreamUrl = await nonSuperuserUpstream(url);
+      await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() OWNER TO ${UPSTREAM_ROLE}`);
+      const ownedDigest = await digestNow();
+      await direct.query('ALTER FUNCTION clinical.r18b_keep_history() OWNER TO postgres');
       // R18b-1's definition: the same body without its own search_path, reviewed and pinned too.
       await direct.query('ALTER FUNCTION clinical.r18b_keep_history() RESET search_path');
       const unpinnedDigest = await digestNow();
@@ -145,11 +155,13 @@ for (const engine of ['rego', 'cedar'] as const) {
         writable: [...MASKED, ...SCRATCH],
         // Reviewed and pinned: it writes the old row to a history table only admins read.
         // The WHEN condition's function, by name (a pin never vouches for one: docs/policies.md).
-        reviewed: [`clinical.r18b_keep_history@${digest}`, `clinical.r18b_keep_history@${unpinnedDigest}`, 'clinical.r18b_when_ok'],
+        reviewed: [`clinical.r18b_keep_history@${digest}`, `clinical.r18b_keep_history@${unpinnedDigest}`, `clinical.r18b_keep_history@${ownedDigest}`, 'clinical.r18b_when_ok'],
         adminWrites: 'public.r18b_history',
       });
       writeFileSync(join(dir, engine === 'rego' ? 'r18b_scratch.rego' : 'r18b_scratch.cedar'), SCRATCH_DDL[engine]);
-      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner (postgres): the
+      // replacements below are an administrator's (the pin check's subject); the agent's own are refused up front (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
       writer = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
     });
     afterAll(() => closeWriterRound({ writer, direct, cleanup: CLEANUP, gateway: t, dir }));
@@ -283,6 +295,51 @@ for (const engine of ['rego', 'cedar'] as const) {
         }
       });
     }
+
+    // R18b-3 in the extended protocol: no check after an Execute. Fixed (issue 6) where the agent could do
+    // it: the race needs a role that may replace the function, and the agent's only roles are Gatehouse's
+    // upstream role and those it can become; a write under a mask firing a function that role could
+    // replace is refused at the decision (0A000), in every protocol, before anything is sent. The attacker
+    // here is that role itself (it owns the function, and may create in its schema).
+    it('R18b-3, extended protocol: Parse/Bind/Execute of a write whose trigger function Gatehouse\'s own role could replace is refused, nothing run', async () => {
+      await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() OWNER TO ${UPSTREAM_ROLE}; GRANT CREATE ON SCHEMA clinical TO ${UPSTREAM_ROLE}`);
+      const holder = new pg.Client({ connectionString: url });
+      const attacker = new pg.Client({ connectionString: upstreamUrl });
+      const fresh = await t.client(await t.token(`r18b-writer-${engine}`, ['r18b-writers']));
+      try {
+        await holder.connect();
+        await attacker.connect();
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM clinical.r18b_kept WHERE id = 1 FOR UPDATE');
+        let settled = false;
+        // node-postgres sends a query with values as Parse, Bind, Describe, Execute, Sync.
+        const update = fresh.query({ text: 'UPDATE clinical.r18b_kept SET note = $1 WHERE id = $2 RETURNING note', values: ['z', 1] }).then(
+          (r) => ({ code: null as string | null, rows: r.rows as unknown[], message: '' }),
+          (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] as unknown[], message: e.message }),
+        ).finally(() => (settled = true));
+        // Refused at once, or (without the rule) waiting on the server for the row: then the body is replaced.
+        for (let i = 0; i < 500 && !settled; i++) {
+          if ((await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r18b_kept SET note%'")).rows.length > 0) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await attacker.query(REPLACED);
+        await holder.query('COMMIT');
+        const done = await update;
+        expect(JSON.stringify(done), `UPDATE: ${done.code ?? 'ran'}`).not.toContain(SECRET);
+        expect(done.code).toBe('0A000');
+        expect(done.message).toContain('clinical.r18b_keep_history');
+        expect(done.message).toContain("Gatehouse's own database role could replace or alter");
+        expect((await direct.query('SELECT note FROM clinical.r18b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await direct.query(ORIGINAL);
+        await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() OWNER TO postgres; REVOKE CREATE ON SCHEMA clinical FROM ${UPSTREAM_ROLE}`);
+        await direct.query("UPDATE clinical.r18b_kept SET note = 'n' WHERE id = 1");
+        await holder.end().catch(() => undefined);
+        await attacker.end().catch(() => undefined);
+        await fresh.end().catch(() => undefined);
+      }
+    });
 
     it('R18b-3: a write firing the pinned function unchanged runs, returns its rows and commits (the check passes)', async () => {
       try {

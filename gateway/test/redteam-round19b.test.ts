@@ -17,11 +17,18 @@
 //   fingerprint already holds p.xmin, so the snapshot is read again before a checked write after any
 //   change), and the check fails when the row it sees is another version: any change after the decision,
 //   even one put back, and one made in the writer's own transaction.
-// R19b-2 (medium, open, by design of a check after the fact; needs DDL on the server): the check only
-//   withholds results and rolls back; what a replaced body does outside the transaction stays. A body
-//   that setval()s a sequence with the stored value (sequences are not transactional) leaks it to whoever
-//   reads the sequence, though the write is refused (55000) and rolled back. Closing it needs the
-//   replaced body never to run (a lock CREATE OR REPLACE waits for: none a non-superuser can take).
+// R19b-2 (medium, fixed by issue 6; needs DDL on the server): the check only withholds results and rolls
+//   back; what a replaced body does outside the transaction stays. A body that setval()s a sequence with the
+//   stored value (sequences are not transactional) leaked it to whoever reads the sequence, though the write
+//   was refused (55000) and rolled back. No lock closes it (CREATE OR REPLACE takes none a non-superuser can
+//   meet); but the race needs a role that may replace the function, and the agent's only roles are
+//   Gatehouse's upstream role and those it can become. Fixed: a write under a mask that runs a function that
+//   role could replace (owner, member of the owner, superuser: pg/replaceable-functions.ts) is refused before
+//   anything is sent (0A000, enforce/replaceable-functions.ts; statement.replaceable_functions in the policy
+//   input), in every protocol, so the replaced body never runs. An administrator's change mid-write is still
+//   caught by the pin check (defence in depth), and its out-of-transaction effects are not: an
+//   administrator can read the data anyway. The fixtures' functions belong to postgres and Gatehouse runs
+//   as a role that is not a superuser (test/support/upstream-role.ts), so the other tests here still race the pin check.
 // R19b-3 (medium, fixed; needs DDL on the server, as R18b-3): a query string holding a COPY ... FROM
 //   STDIN (before or after the write) got no check at all (its output cannot be held past the
 //   CopyInResponse), so R18b-3 stayed open by adding a COPY to the string. Fixed: such a string with a
@@ -32,7 +39,8 @@
 // Read and judged without a test: the check cannot be faked by the client (its GH001 comes before the
 // last statement's CommandComplete and counts as the statement's error); reserved lock-statement names
 // are refused to SQL PREPARE/EXECUTE (names folded by the parser) and any DEALLOCATE makes Gatehouse
-// parse its blocks again; R18a-4 and the extended protocol's missing check stay open as documented.
+// parse its blocks again; R18a-4 stays open as documented; the extended protocol's missing check is
+// closed where the agent could race it (issue 6, see R19b-2).
 //
 // Run: GATEHOUSE_TEST_DB=gh_redteam19b npx vitest run --project integration gateway/test/redteam-round19b.test.ts
 
@@ -42,10 +50,13 @@ import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
 import { closeWriterRound, tablesAfresh, triggerRaceSessions } from './support/writer-round.ts';
+import { nonSuperuserUpstream, UPSTREAM_ROLE } from './support/upstream-role.ts';
 
 const SECRET = '731-19-4242';
 const SECRET_DIGITS = '731194242';
 const LOCK_KEY = 191919;
+/** A role owning a function, of which Gatehouse's upstream role is made a member (cluster-wide). */
+const FN_OWNER = 'gatehouse_it_r19b_fn_owner';
 
 const PINNED_PATH = 'SET search_path = public, pg_temp';
 const fn = (body: string): string => `CREATE OR REPLACE FUNCTION clinical.r19b_keep_history() RETURNS trigger LANGUAGE plpgsql ${PINNED_PATH} AS $$${body}$$`;
@@ -98,16 +109,24 @@ for (const engine of ['rego', 'cedar'] as const) {
     beforeAll(async () => {
       url = await ensureClinicDatabase();
       direct = await tablesAfresh(url, CLEANUP, SETUP);
-      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r19b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digestNow = async (): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r19b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digest = await digestNow();
+      // R19b-2's definition: the same, owned by Gatehouse's upstream role (the owner is part of the digest), reviewed too.
+      const upstreamUrl = await nonSuperuserUpstream(url);
+      await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}`);
+      const ownedDigest = await digestNow();
+      await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
       dir = writerPolicyDir(engine, {
         prefix: 'r19b',
         masked: ['clinical.r19b_kept'],
         plain: ['public.r19b_plain'],
         writable: ['clinical.r19b_kept', 'public.r19b_plain'],
-        reviewed: [`clinical.r19b_keep_history@${digest}`],
+        reviewed: [`clinical.r19b_keep_history@${digest}`, `clinical.r19b_keep_history@${ownedDigest}`],
         adminWrites: 'public.r19b_history',
       });
-      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner (postgres): the
+      // replacements in raceWrite are an administrator's, which the pin check is about (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl });
     });
     afterAll(() => closeWriterRound({ direct, cleanup: CLEANUP, gateway: t, dir }));
 
@@ -247,15 +266,95 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back.
-    it.fails('R19b-2: a replaced body refused by the check leaves nothing of the secret behind (sequence)', async () => {
+    // Issue 6's rule is one decision for every protocol: the simple Query, Parse/Bind/Execute and COPY FROM.
+    it("a write under a mask firing a function Gatehouse's own role could replace is refused in every protocol, and runs once an administrator owns it", async () => {
+      const w = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
       try {
-        const r = await raceWrite(REPLACED_SEQUENCE, "UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note");
-        expect(r.code).toBe('55000'); // the check did its part
-        const seq = (await direct.query('SELECT last_value::text AS v FROM public.r19b_leak')).rows;
-        expect(JSON.stringify(seq)).not.toContain(SECRET_DIGITS);
+        await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}`);
+        for (const q of [
+          "UPDATE clinical.r19b_kept SET note = 'e' WHERE id = 1",
+          { text: 'UPDATE clinical.r19b_kept SET note = $1 WHERE id = 1 RETURNING note', values: ['e'] },
+          'COPY clinical.r19b_kept (id, note, secret) FROM STDIN',
+        ]) {
+          const e = await w.query(q).then(() => null, (x: pg.DatabaseError) => x);
+          expect(e?.code, JSON.stringify(q)).toBe('0A000');
+          expect(e?.message).toContain("Gatehouse's own database role could replace or alter");
+          expect(e?.hint).toContain('Have an administrator own the function');
+        }
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
+        expect((await w.query({ text: 'UPDATE clinical.r19b_kept SET note = $1 WHERE id = 1 RETURNING note', values: ['e'] })).rows).toEqual([{ note: 'e' }]);
+        // A CHECK constraint's function runs with the write too (pg_depend): the same rule, here for a
+        // function owned by a role Gatehouse's role is a member of (it can SET ROLE to it: pg_has_role MEMBER).
+        await direct.query(`DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${FN_OWNER}') THEN CREATE ROLE ${FN_OWNER} NOLOGIN; END IF;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+          GRANT ${FN_OWNER} TO ${UPSTREAM_ROLE};
+          CREATE FUNCTION clinical.r19b_ok(text) RETURNS boolean LANGUAGE sql AS 'SELECT true'; ALTER FUNCTION clinical.r19b_ok(text) OWNER TO ${FN_OWNER};
+          ALTER TABLE clinical.r19b_kept ADD CONSTRAINT r19b_ok CHECK (clinical.r19b_ok(note))`);
+        const e = await w.query("UPDATE clinical.r19b_kept SET note = 'f' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+        expect(e?.code).toBe('0A000');
+        expect(e?.message).toContain('it runs clinical.r19b_ok');
       } finally {
+        await direct.query('ALTER TABLE clinical.r19b_kept DROP CONSTRAINT IF EXISTS r19b_ok; DROP FUNCTION IF EXISTS clinical.r19b_ok(text)');
+        await direct.query(`REVOKE ${FN_OWNER} FROM ${UPSTREAM_ROLE}`).catch(() => undefined);
+        await direct.query('ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres');
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+        await w.end().catch(() => undefined);
+      }
+    });
+
+    // R19b-2: the check refuses the write and rolls it back, but a sequence is not rolled back. Fixed (issue 6):
+    // the race needs a role that may replace the function, and the agent's only roles are Gatehouse's upstream
+    // role and those it can become. A write under a mask firing a function that role could replace is refused
+    // before anything is sent (0A000), so no replaced body runs. The attacker here is that role itself.
+    it('R19b-2: a trigger function Gatehouse\'s own role could replace: the write is refused up front and leaves nothing of the secret behind (sequence)', async () => {
+      const upstream = t.upstreamUrl;
+      // As if the agent's role had made the function: it owns it, and may create in its schema (CREATE OR REPLACE needs both).
+      await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO ${UPSTREAM_ROLE}; GRANT CREATE ON SCHEMA clinical TO ${UPSTREAM_ROLE}`);
+      const holder = new pg.Client({ connectionString: url });
+      const attacker = new pg.Client({ connectionString: upstream });
+      const fresh = await t.client(await t.token(`r19b-writer-${engine}`, ['r19b-writers']));
+      const notices: unknown[] = [];
+      fresh.on('notice', (n) => notices.push({ ...n, message: n.message }));
+      try {
+        await holder.connect();
+        await attacker.connect();
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM clinical.r19b_kept WHERE id = 1 FOR UPDATE');
+        let settled = false;
+        const write = fresh.query("UPDATE clinical.r19b_kept SET note = 'z' WHERE id = 1 RETURNING note").then(
+          (r) => ({ code: null as string | null, rows: r.rows as unknown[], message: '' }),
+          (e: pg.DatabaseError) => ({ code: e.code ?? 'none', rows: [] as unknown[], message: e.message, detail: e.detail, hint: e.hint }),
+        ).finally(() => (settled = true));
+        // Refused at once, or (without the rule) waiting on the server for the row: then the body is replaced.
+        for (let i = 0; i < 500 && !settled; i++) {
+          if ((await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%r19b_kept SET note%'")).rows.length > 0) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await attacker.query(REPLACED_SEQUENCE);
+        await holder.query('COMMIT');
+        const r = await write;
+        const seq = (await direct.query('SELECT last_value::text AS v, is_called FROM public.r19b_leak')).rows;
+        expect(JSON.stringify([r, notices, seq])).not.toContain(SECRET);
+        expect(JSON.stringify([r, notices, seq])).not.toContain(SECRET_DIGITS);
+        expect(seq).toEqual([{ v: '1', is_called: false }]);
+        expect(r.code).toBe('0A000');
+        expect(r.message).toContain('clinical.r19b_keep_history');
+        expect(r.message).toContain("Gatehouse's own database role could replace or alter");
+        expect((await direct.query('SELECT note FROM clinical.r19b_kept WHERE id = 1')).rows).toEqual([{ note: 'n' }]);
+        // The fact is in the policy input, for policies to deny more.
+        const records = await t.auditUntil((rs) => rs.some((x) => x.type === 'statement' && (x.input?.statement.replaceable_functions ?? []).length > 0));
+        expect(records.flatMap((x) => (x.type === 'statement' ? (x.input?.statement.replaceable_functions ?? []) : []))).toContain('clinical.r19b_keep_history');
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await direct.query(ORIGINAL);
+        await direct.query(`ALTER FUNCTION clinical.r19b_keep_history() OWNER TO postgres; REVOKE CREATE ON SCHEMA clinical FROM ${UPSTREAM_ROLE}`);
         await direct.query("SELECT pg_catalog.setval('public.r19b_leak', 1, false)");
+        await direct.query("UPDATE clinical.r19b_kept SET note = 'n' WHERE id = 1");
+        await holder.end().catch(() => undefined);
+        await attacker.end().catch(() => undefined);
+        await fresh.end().catch(() => undefined);
       }
     });
   });

@@ -3,26 +3,23 @@
 // 6). Real Gatehouse, real PostgreSQL, both engines; each test asserts the SECURE behaviour.
 //
 // Findings:
-// R20a-2 (medium, OPEN, it.fails; needs an operator to lift a mask after scrubbing the column): a
-//   REPEATABLE READ (or SERIALIZABLE) transaction begun while a column was masked keeps its snapshot; the
-//   operator scrubs the column and then lifts its mask (nothing secret is left in it, as of now); the
-//   transaction's next read is decided by the new policy (unmasked) and reads its snapshot's rows: the
-//   stored secret, raw, which the identity never could read. The same holds for rows deleted before a
-//   table is opened to an identity. Not fixed: every decision is made against the policy as it is now and
-//   Gatehouse does not know which snapshot a statement reads (isolation level from BEGIN, SET TRANSACTION,
-//   default_transaction_isolation of the role or database; pg_export_snapshot is allowed, SET TRANSACTION
-//   SNAPSHOT is denied to agents). Principled fix: a policy activation ends the reuse of older snapshots:
-//   a statement in a transaction block begun under an earlier policy revision is refused with 40001
-//   (serialization_failure: roll back and retry, which clients already do), and likewise a FETCH or MOVE of
-//   a cursor declared under one (R20a-3); a small session step comparing the block's revision with the
-//   decision's, in a module of its own.
-// R20a-3 (low, OPEN, it.fails; revocation lag): a cursor declared WITH HOLD while a column was readable raw
-//   keeps returning raw values after a policy commit masks the column, for the life of the session: FETCH
-//   is decided as a cursor statement, not against the cursor's query. An Execute of a prepared statement
-//   in the same position is refused (its masks changed: "prepare it again"). The rows are those the
-//   identity could read at DECLARE (its snapshot), so this is a revocation that does not take effect, not
-//   a read of data it never could. Fix: as R20a-2 (refuse FETCH/MOVE of a cursor declared under an earlier
-//   revision).
+// R20a-2 (medium, FIXED; needed an operator to lift a mask after scrubbing the column): a REPEATABLE READ
+//   (or SERIALIZABLE) transaction begun while a column was masked kept its snapshot; the operator scrubs
+//   the column and then lifts its mask (nothing secret is left in it, as of now); the transaction's next
+//   read was decided by the new policy (unmasked) and read its snapshot's rows: the stored secret, raw,
+//   which the identity never could read. The same held for rows deleted before a table is opened to an
+//   identity. Fixed (pg/revision-fence.ts): a transaction block lives under the policy revision it began
+//   with; after an activation its statements are refused with 40001 (serialization_failure: roll back and
+//   retry, which clients already do), COMMIT and ROLLBACK still go through.
+// R20a-3 (low, FIXED; revocation lag): a cursor declared WITH HOLD while a column was readable raw kept
+//   returning raw values after a policy commit masked the column, for the life of the session: FETCH is
+//   decided as a cursor statement, not against the cursor's query (an Execute of a prepared statement in
+//   the same position is refused: its masks changed). Fixed as R20a-2: a FETCH or MOVE (simple or extended)
+//   and a portal Execute of a cursor declared under an earlier revision are refused with 40001 ("declare
+//   it again").
+// Tests beside them: COMMIT/ROLLBACK after the refusal and the next transaction under the new revision, a
+//   block that ran only BEGIN, an extended-protocol statement in an older block, a SQL cursor's portal
+//   Execute (raw wire client), an autocommit session (unaffected), a cursor declared after the activation.
 //
 // Held (tests below):
 // - Area 6 (an identity allowed scratch DDL in pg_temp): a temp table turned into a view by an ON SELECT
@@ -50,6 +47,8 @@ import { REPO_ROOT, auditText, ensureClinicDatabase, startTestGateway, type Test
 import { commitFiles, createTestPolicyRepo } from './support/policy-repo.ts';
 import { shown } from './support/shown-text.ts';
 import { connectedTokenClient } from './support/token-client.ts';
+import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
+import { mintDevToken } from '../src/auth/dev-keys.ts';
 
 const SECRET = '731-20-5151';
 
@@ -126,7 +125,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R20a-2: the secret is scrubbed from the table, then its mask lifted; a REPEATABLE READ transaction
     // begun before the scrub reads the rows of its snapshot under the new policy: the stored secret, raw.
-    it.fails('R20a-2: a REPEATABLE READ snapshot taken under a mask does not show the scrubbed secret after the mask is lifted', async () => {
+    it('R20a-2: a REPEATABLE READ snapshot taken under a mask does not show the scrubbed secret after the mask is lifted', async () => {
       const c = await reader();
       try {
         await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
@@ -139,6 +138,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect((await (await reader()).query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: 'scrubbed' }]);
         const got = await c.query('SELECT secret FROM public.r20a_ledger').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
         expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001'); // the policy changed during the transaction: retry it
       } finally {
         await c.query('ROLLBACK').catch(() => undefined);
         await c.end().catch(() => undefined);
@@ -147,7 +147,7 @@ for (const engine of ['rego', 'cedar'] as const) {
 
     // R20a-3: a WITH HOLD cursor declared while the column was readable raw keeps returning it after a
     // policy commit masks it; an Execute of a prepared statement would be refused (its masks changed).
-    it.fails('R20a-3: a WITH HOLD cursor declared before a mask is activated returns no raw value after it', async () => {
+    it('R20a-3: a WITH HOLD cursor declared before a mask is activated returns no raw value after it', async () => {
       const c = await reader();
       try {
         await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
@@ -159,6 +159,132 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect((await (await reader()).query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: '***' }]);
         const got = await c.query('FETCH ALL FROM h').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
         expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001'); // declare it again
+        // MOVE, and FETCH as a prepared statement (extended protocol), likewise.
+        expect(await c.query('MOVE ABSOLUTE 0 IN h').then(() => 'moved', (e: pg.DatabaseError) => e.code)).toBe('40001');
+        const prepared = await c.query({ name: 'r20a-fetch', text: 'FETCH ALL FROM h' }).then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+        expect(shown(prepared)).not.toContain(SECRET);
+        expect(prepared).toBe('40001');
+      } finally {
+        await c.query('CLOSE ALL').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    // What the fence leaves alone, and how a client gets out of a refused block.
+    const secretNow = async (c: pg.Client): Promise<unknown> => c.query('SELECT secret FROM public.r20a_ledger').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+
+    for (const end of ['ROLLBACK', 'COMMIT'] as const) {
+      it(`after the refusal, ${end} ends the block and the next transaction runs under the new revision`, async () => {
+        const c = await reader();
+        try {
+          await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+          await activate(true);
+          await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+          expect(await secretNow(c)).toEqual([{ secret: '***' }]);
+          await activate(false);
+          expect(await secretNow(c)).toBe('40001');
+          await c.query(end); // resolves: PostgreSQL answers ROLLBACK to a COMMIT of a failed block
+          await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+          expect(await secretNow(c)).toEqual([{ secret: 'plain' }]);
+          await c.query('COMMIT');
+        } finally {
+          await c.query('ROLLBACK').catch(() => undefined);
+          await c.end().catch(() => undefined);
+        }
+      });
+    }
+
+    it('a block that ran only BEGIN before the activation is refused too (it began under the older revision)', async () => {
+      const c = await reader();
+      try {
+        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await activate(true);
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await activate(false);
+        const got = await secretNow(c);
+        expect(got).toBe('40001');
+        await c.query('ROLLBACK');
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('a statement of an extended-protocol batch in a block begun before the activation is refused', async () => {
+      const c = await reader();
+      try {
+        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await activate(true);
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
+        await activate(false);
+        const got = await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1]).then((r) => r.rows, (e: pg.DatabaseError) => e.code);
+        expect(shown(got)).not.toContain(SECRET);
+        expect(got).toBe('40001');
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('an Execute of a WITH HOLD cursor (the portal of a SQL DECLARE) declared before the activation is refused, and one declared again reads under the new revision', async () => {
+      await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+      await activate(false);
+      const token = await mintDevToken({ keyDir: join(workDir, 'keys'), subject: `r20a-reader-${engine}`, groups: ['r20a-readers'], ttlSeconds: 600 });
+      const w = await WireClient.connect(gw!.port, token);
+      try {
+        w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        await activate(true);
+        w.send(serialize.execute({ portal: 'w', rows: 0 }), serialize.sync());
+        const [executed] = await w.untilReady(1);
+        expect(shown(rowsOf(executed!))).not.toContain(SECRET);
+        expect(errorCodes(executed!)).toEqual(['40001']);
+        w.send(serialize.query('CLOSE w'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
+        expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
+        w.send(serialize.query('FETCH ALL FROM w'));
+        const [fetched] = await w.untilReady(1);
+        expect(errorCodes(fetched!)).toEqual([]);
+        expect(rowsOf(fetched!)).toEqual([['***']]);
+      } finally {
+        w.close();
+      }
+    });
+
+    it('an autocommit session is unaffected by an activation (simple and extended protocol)', async () => {
+      const c = await reader();
+      try {
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await activate(true);
+        expect(await secretNow(c)).toEqual([{ secret: '***' }]);
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
+        await activate(false);
+        expect(await secretNow(c)).toEqual([{ secret: 'plain' }]);
+        expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: 'plain' }]);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    });
+
+    it('a cursor declared after the activation is read as usual', async () => {
+      const c = await reader();
+      try {
+        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await activate(true);
+        await c.query('BEGIN');
+        await c.query('DECLARE h2 CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
+        await c.query('COMMIT');
+        await activate(false);
+        await c.query('BEGIN');
+        await c.query('DECLARE h3 CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
+        await c.query('COMMIT');
+        expect((await c.query('FETCH ALL FROM h3')).rows).toEqual([{ secret: 'plain' }]);
+        expect((await c.query({ name: 'r20a-fetch-h3', text: 'MOVE ABSOLUTE 0 IN h3' })).rowCount).toBe(0);
+        expect((await c.query('FETCH ALL FROM h2').then((r) => r.rows, (e: pg.DatabaseError) => e.code))).toBe('40001');
       } finally {
         await c.query('CLOSE ALL').catch(() => undefined);
         await c.end().catch(() => undefined);

@@ -62,6 +62,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import { auditText, ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { shown } from './support/shown-text.ts';
 import { raceTriggerReplace, type TriggerRace } from './support/trigger-race.ts';
 import { WireClient, serialize, type Message } from './support/wire-client.ts';
@@ -127,7 +128,9 @@ for (const engine of ['rego', 'cedar'] as const) {
         reviewed: [`clinical.r20a_keep_history@${digest}`],
         adminWrites: 'public.r20a_history',
       });
-      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url });
+      // Gatehouse's own role is not a superuser and cannot become the fixtures' owner (postgres): the
+      // replacements in the races are an administrator's, which the pin check is about (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: await nonSuperuserUpstream(url) });
       race = { url, lockRow: 'SELECT 1 FROM clinical.r20a_kept WHERE id = 1 FOR UPDATE', writeLike: "r20a_kept SET note = 'z'", replaced: REPLACED, original: ORIGINAL };
     });
     afterAll(async () => {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
 import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
@@ -76,7 +77,8 @@ for (const engine of ['rego', 'cedar'] as const) {
         adminWrites: 'clinical.rv6_named',
       });
       // No background refresh and no lock poll: the change is met only by the check before the write.
-      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: url, catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
+      // Gatehouse's own role is not a superuser and cannot replace the fixtures' functions (issue 6).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: await nonSuperuserUpstream(url), catalog: { lockPollMs: 0, timing: { refreshAfterMs: 600_000, minBackoffMs: 1_000, maxBackoffMs: 30_000, minRefreshIntervalMs: 600_000 } } });
       writer = await t.client(await t.token(`rv6-writer-${engine}`, ['rv6-writers']));
       writer.on('notice', (n) => notices.push(JSON.stringify({ ...n, message: n.message })));
     });

@@ -33,6 +33,7 @@ function freezeFacts(c: CatalogFacts): CatalogFacts {
   Object.freeze(c.tablesReadThrough);
   Object.freeze(c.functionsThrough);
   Object.freeze(c.userFunctions);
+  if (c.replaceableFunctions) Object.freeze(c.replaceableFunctions);
   // triggers and triggerCalls may be the relation snapshot's own (immutable) lists: left as they are.
   return Object.freeze(c);
 }
@@ -58,7 +59,7 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
   const truncate = facts.command === 'TruncateStmt';
   // Functions the write runs besides triggers (defaults, CHECK and domain constraints, index
   // expressions; red-team round 12, R12-1): user functions when not built in (C ones are harmless).
-  const byWrite: WriteEffects = relations === null || written.length === 0 ? { triggers: [], triggerCalls: [], calls: [] } : writeEffects(written, relations, truncate);
+  const byWrite: WriteEffects = relations === null || written.length === 0 ? { triggers: [], triggerCalls: [], calls: [], replaceable: [] } : writeEffects(written, relations, truncate);
   const userFunctions: string[] = [];
   if (routines !== null) {
     for (const f of [...facts.functions, ...calls, ...typeCalls, ...byWrite.calls]) {
@@ -69,5 +70,5 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
     // User operators and types named in the statement run user functions too (R12-8).
     userFunctions.push(...harmfulOperatorsAndTypes(facts, routines));
   }
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers: byWrite.triggers, triggerCalls: byWrite.triggerCalls };
+  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers: byWrite.triggers, triggerCalls: byWrite.triggerCalls, replaceableFunctions: byWrite.replaceable };
 }

@@ -15,6 +15,7 @@ import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import { changedWhileHeld, freshCatalogFor } from './fresh-catalog.ts';
 import { triggerReviewRefusal } from './trigger-review.ts';
+import { replaceableRefusal } from './replaceable-functions.ts';
 import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type DecidedStatement, type QueryDecision } from './decided-statement.ts';
 import { refusalFor } from './decision-refusal.ts';
@@ -184,7 +185,8 @@ function settle(
   // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
   const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
-  const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked);
+  // ... and a write under a mask running a function Gatehouse's own role could replace meanwhile (issue 6).
+  const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked) ?? replaceableRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
   const held = ctx.approvals === undefined || options.discarded === true ? null : holdForApproval(ctx.approvals, text, s, protocol, options.parameters, options.ownLocksUpstream === true);
   if (held === null) return concludeDecision(ctx, text, protocol, s, null, options);

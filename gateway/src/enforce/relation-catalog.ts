@@ -100,6 +100,13 @@ export interface RelationInfo {
    */
   typeCalls?: string[];
   /**
+   * Functions a write to this table runs (its triggers' functions, their WHEN conditions', and
+   * `writeCalls` and `typeCalls`) that Gatehouse's upstream role could replace or alter: it owns them, can
+   * become their owner, or is a superuser (pg/replaceable-functions.ts). Under a mask such a write is
+   * refused (enforce/replaceable-functions.ts). Absent: none.
+   */
+  replaceableFunctions?: string[];
+  /**
    * A fingerprint of its indexes, constraints, triggers, rules, columns, defaults and children as the
    * snapshot read them (pg/relation-structure.ts): compared with the server's before a write under a
    * mask (enforce/fresh-catalog.ts). Absent: not read (system schemas, tests).

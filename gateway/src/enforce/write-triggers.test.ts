@@ -83,7 +83,17 @@ describe('writeCalls', () => {
 describe('writeEffects', () => {
   it('gives triggers, trigger functions and write calls of the same reached relations in one walk', () => {
     const both = new RelationCatalog([rel(1, 'a', { triggers: [trigger('a', 't', 'f')], triggerCalls: ['public.w'], writeCalls: ['public.d'], reads: ['public.b'] }), rel(2, 'b', { writeCalls: ['public.c', 'public.d'] })], { hash: true });
-    expect(writeEffects(['public.a'], both)).toEqual({ triggers: [trigger('a', 't', 'f')], triggerCalls: ['public.w'], calls: ['public.c', 'public.d'] });
-    expect(writeEffects(['public.nope'], both)).toEqual({ triggers: [], triggerCalls: [], calls: [] });
+    expect(writeEffects(['public.a'], both)).toEqual({ triggers: [trigger('a', 't', 'f')], triggerCalls: ['public.w'], calls: ['public.c', 'public.d'], replaceable: [] });
+    expect(writeEffects(['public.nope'], both)).toEqual({ triggers: [], triggerCalls: [], calls: [], replaceable: [] });
+  });
+
+  it('gives the functions the upstream role could replace of every reached relation (issue 6)', () => {
+    const catalog = new RelationCatalog([
+      rel(1, 'a', { triggers: [trigger('a', 't', 'f')], replaceableFunctions: ['public.f'], reads: ['public.b'] }),
+      rel(2, 'b', { writeCalls: ['public.d'], replaceableFunctions: ['public.d'] }),
+      rel(3, 'c', { replaceableFunctions: ['public.x'] }),
+    ], { hash: true });
+    expect(writeEffects(['public.a'], catalog).replaceable).toEqual(['public.d', 'public.f']);
+    expect(writeEffects(['public.c'], catalog).replaceable).toEqual(['public.x']);
   });
 });

@@ -25,20 +25,27 @@ export interface WriteEffects {
    * (operator classes, casts), in statement.user_functions.
    */
   calls: string[];
+  /**
+   * Those of the functions above (triggers' own, WHEN conditions', calls) that Gatehouse's upstream role
+   * could replace while the write runs (statement.replaceable_functions; enforce/replaceable-functions.ts).
+   */
+  replaceable: string[];
 }
 
 export function writeEffects(written: readonly string[], relations: RelationCatalog, truncate = false): WriteEffects {
   const triggers: PolicyTrigger[] = [];
   const triggerCalls = new Set<string>();
   const calls = new Set<string>();
+  const replaceable = new Set<string>();
   for (const rel of reachedByWrite(written, relations, truncate)) {
+    for (const f of rel.replaceableFunctions ?? []) replaceable.add(f);
     if (rel.triggers) triggers.push(...rel.triggers);
     for (const f of rel.triggerCalls ?? []) triggerCalls.add(f);
     for (const f of rel.writeCalls ?? []) calls.add(f);
     // Index maintenance, key checks and cascaded writes compare its columns' values (masking14).
     for (const f of rel.typeCalls ?? []) calls.add(f);
   }
-  return { triggers: triggers.sort(byTableThenName), triggerCalls: [...triggerCalls].sort(), calls: [...calls].sort() };
+  return { triggers: triggers.sort(byTableThenName), triggerCalls: [...triggerCalls].sort(), calls: [...calls].sort(), replaceable: [...replaceable].sort() };
 }
 
 function byTableThenName(a: PolicyTrigger, b: PolicyTrigger): number {

@@ -19,7 +19,7 @@ export class MaskFunctionNotes {
     if (maskFunctions?.superuser === true && !this.superuserWarned.has(database)) {
       this.superuserWarned.add(database);
       this.info(
-        `WARNING: Gatehouse's upstream role is a superuser in database "${database}": it could read the masking key, so masks rely on Gatehouse refusing every way to reach it. Connect with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").`,
+        `WARNING: Gatehouse's upstream role is a superuser in database "${database}": it could read the masking key, so masks rely on Gatehouse refusing every way to reach it; it could also replace any function, so writes under a mask that run a user trigger function, default or constraint are refused. Connect with a role that is not a superuser (docs/data-path.md, "Where the hash key lives").`,
       );
     }
   }

@@ -8,6 +8,7 @@ import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, 
 import { functionVersionsByRelation, triggerCallsByRelation, triggersByRelation, TRIGGERS, unpinnedByRelation, type TriggerRow } from './relation-triggers.ts';
 import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureRow } from './relation-structure.ts';
 import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
+import { REPLACEABLE_FUNCTIONS, replaceableByRelation, replaceableSet, type ReplaceableFunctionRow } from './replaceable-functions.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
 import { MASK_FUNCTIONS } from './mask-function-query.ts';
@@ -224,6 +225,8 @@ export interface RelationRows {
   typeCalls?: WriteCallRow[];
   /** Each relation's constraint fingerprint (pg/relation-structure.ts); absent in rows read before it was (tests). */
   structure?: StructureRow[];
+  /** User functions the upstream role could replace (pg/replaceable-functions.ts); absent in rows read before (tests): none. */
+  replaceable?: ReplaceableFunctionRow[];
   maskFunctions: MaskFunctionRow | null;
 }
 
@@ -248,8 +251,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
   const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
   const structure = (await client.query<StructureRow>(RELATION_STRUCTURE)).rows;
+  const replaceable = (await client.query<ReplaceableFunctionRow>(REPLACEABLE_FUNCTIONS)).rows;
   const maskFunctions = (await client.query<MaskFunctionRow>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, replaceable, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -291,6 +295,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const writeCalls = callsByRelation(rows.writeCalls ?? [], byOid);
   const typeCalls = callsByRelation(rows.typeCalls ?? [], byOid);
   const structure = structureByRelation(rows.structure ?? []);
+  const replaceable = replaceableByRelation(replaceableSet(rows.replaceable ?? []), triggers, [triggerCalls, writeCalls, typeCalls]);
   const locked = new Set(rows.relations.filter((r) => r.definitionLocked === true).map((r) => r.oid));
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,
@@ -319,6 +324,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(writeCalls.has(r.oid) ? { writeCalls: writeCalls.get(r.oid)! } : {}),
     ...(typeCalls.has(r.oid) ? { typeCalls: typeCalls.get(r.oid)! } : {}),
     ...(structure.has(r.oid) ? { structure: structure.get(r.oid)! } : {}),
+    ...(replaceable.has(r.oid) ? { replaceableFunctions: replaceable.get(r.oid)! } : {}),
   }));
   return new RelationCatalog(relations, {
       hash: rows.maskFunctions?.hash === true,

@@ -18,11 +18,14 @@ import type { LockAnswerSink } from './lock-answers.ts';
 import type { PendingQueue, PreparedStatement, ResultContext } from './pending.ts';
 import type { PinCheckHost } from './pin-check.ts';
 import type { PortalTable } from './portal-table.ts';
+import type { RevisionFence } from './revision-fence.ts';
 
 export interface RelayHost extends GuardedSession, LockAnswerSink, PinCheckHost {
   readonly pending: PendingQueue;
   readonly statements: Map<string, PreparedStatement>;
   readonly portals: PortalTable;
+  /** The policy revisions of the open transaction and the cursors (pg/revision-fence.ts). */
+  readonly fence: Pick<RevisionFence, 'ready'>;
   txStatus: TransactionStatus;
   /** Whether the server is certainly in a failed transaction block (pg/failed-block.ts). */
   readonly failedBlock: Pick<FailedBlock, 'ready' | 'executed'>;

@@ -23,6 +23,7 @@ import { auditFlushFailedError, protocolViolation, shuttingDownMessage, upstream
 import { ClientInput } from './client-input.ts';
 import { SearchPathProbe } from './search-path-probe.ts';
 import { UpstreamRelay } from './upstream-relay.ts';
+import { RevisionFence } from './revision-fence.ts';
 import { HELD_BACKLOG_BYTES, SessionOutput } from './session-output.ts';
 import { DecisionWait } from './decision-wait.ts';
 import { attachUpstream, releaseUpstream, type UpstreamListeners } from './upstream-ending.ts';
@@ -74,6 +75,7 @@ export class Session {
   });
   /** Portals bound through Gatehouse (renamed upstream with the same prefix) and cursors DECLAREd by SQL. */
   readonly portals = new PortalTable(this.statementPrefix);
+  readonly fence = new RevisionFence(() => this.deps.decision); // pg/revision-fence.ts
   private readonly out = new SessionOutput(this, (kind) => this.locks.answersAsked(kind));
   private closed = false;
   /** The session's listeners on the upstream socket, removed when a pooled connection is handed back. */
@@ -208,6 +210,7 @@ export class Session {
     this.sendUpstream(raw);
     this.pending.push(expect);
     this.locks.forwarded(expect);
+    this.fence.forwarded(expect);
     if (expect.kind === 'query' || expect.kind === 'execute') this.copyIn.forwarded(expect.ctx);
   }
 

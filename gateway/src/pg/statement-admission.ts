@@ -12,6 +12,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { MaskRule } from '../policy/types.ts';
 import { cursorsDeclared } from './cursor-names.ts';
 import type { SearchPathTracker } from './search-path-tracker.ts';
+import type { RevisionFence } from './revision-fence.ts';
 import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
 import type { SliceStop } from '../work-slices.ts';
 
@@ -79,14 +80,17 @@ export function limitRefused(decision: DecisionContext, text: string, limited: G
 
 /**
  * The checks every decided statement passes before it is forwarded, the same for Query, Parse and
- * Execute: its unqualified names can be resolved (search path known) and the cursor names it uses
- * are not Gatehouse's reserved ones.
+ * Execute: its unqualified names can be resolved (search path known), the cursor names it uses
+ * are not Gatehouse's reserved ones, and no transaction or cursor it reads began under another policy revision.
  */
-export function admit(d: QueryDecision, searchPath: Pick<SearchPathTracker, 'unresolved'>): Admission {
+export function admit(d: QueryDecision, searchPath: Pick<SearchPathTracker, 'unresolved'>, fence: Pick<RevisionFence, 'refusal'>): Admission {
   if (d.kind === 'refuse') return { kind: 'refuse', statements: d.statements, error: d.error, pathUnknown: false };
   const unresolved = searchPath.unresolved(d.statements);
   if (unresolved !== null) return { kind: 'refuse', statements: d.statements, error: unresolved, pathUnknown: true };
   const cursors = cursorsDeclared(d.statements);
   if (cursors instanceof GatehouseError) return { kind: 'refuse', statements: d.statements, error: cursors, pathUnknown: false };
+  // A transaction or cursor begun under an older policy revision (pg/revision-fence.ts).
+  const stale = fence.refusal(d.statements);
+  if (stale !== null) return { kind: 'refuse', statements: d.statements, error: stale, pathUnknown: false };
   return { kind: 'forward', statements: d.statements, masks: d.masks, cursors, forwardText: d.forwardText, lockPrefix: d.lockPrefix, ...(d.functionPins !== undefined ? { functionPins: d.functionPins } : {}) };
 }

@@ -14,6 +14,7 @@ import { duplicateNameRefusal } from './duplicate-name.ts';
 import { newResultContext, type Pending, type Portal, type PreparedStatement } from './pending.ts';
 import { withPinCheck } from './pin-check.ts';
 import type { PortalTable } from './portal-table.ts';
+import type { RevisionFence } from './revision-fence.ts';
 import type { SearchPathTracker } from './search-path-tracker.ts';
 import { refuseExtended, refuseSimple, type RefusalHost } from './session-refusals.ts';
 import { oversizedText } from './statement-limits.ts';
@@ -25,6 +26,8 @@ import { executeUpstream, queryUpstream } from './upstream-messages.ts';
 export interface DecisionsHost extends RefusalHost {
   readonly deps: DecidingDeps;
   readonly portals: Pick<PortalTable, 'target' | 'noteDeclared'>;
+  /** The policy revisions of the open transaction and the cursors (pg/revision-fence.ts). */
+  readonly fence: Pick<RevisionFence, 'refusal' | 'refusesCursorExecute'>;
   readonly isClosed: boolean;
   /** Sends a client message (or what replaces it) upstream, expecting `expect`. */
   forward(raw: Buffer, expect: Pending): void;
@@ -106,7 +109,7 @@ export class StatementDecisions {
   }
 
   private queryDecided(decided: QueryDecision, raw: Buffer): void {
-    const d = admit(decided, this.p.searchPath);
+    const d = admit(decided, this.p.searchPath, this.s.fence);
     if (d.kind === 'refuse') {
       this.s.recordRefused(d.statements, d.error);
       refuseSimple(this.s, d.error);
@@ -140,7 +143,7 @@ export class StatementDecisions {
   }
 
   private parseDecided(decided: QueryDecision, name: string, sql: string, paramTypes: number[], raw: Buffer, lockAhead: boolean): void {
-    const d = admit(decided, this.p.searchPath);
+    const d = admit(decided, this.p.searchPath, this.s.fence);
     if (d.kind === 'refuse') {
       this.s.recordRefused(d.statements, d.error);
       if (name === '') {
@@ -173,6 +176,7 @@ export class StatementDecisions {
     if (portal === null) {
       // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
       // when its rows would need masking). Protocol portals are never named so upstream.
+      if (this.s.fence.refusesCursorExecute(portalName, (stale) => refuseExtended(this.s, stale))) return; // declared under an older policy
       this.s.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
       return;
     }
@@ -183,7 +187,7 @@ export class StatementDecisions {
 
   private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {
     const sql = portal.statement.sql;
-    const d = admit(decided, this.p.searchPath);
+    const d = admit(decided, this.p.searchPath, this.s.fence);
     if (d.kind === 'refuse') {
       this.s.recordRefused(d.statements, d.error);
       refuseExtended(this.s, d.error);

@@ -197,6 +197,7 @@ export class UpstreamRelay {
       this.s.catalogChanged();
     }
     this.s.pending.shift();
+    this.s.fence.ready(this.s.txStatus, this.s.pending.length === 0);
     switch (head.kind) {
       case 'search-path':
         // Gatehouse's own probe: the client has had its ReadyForQuery already.

@@ -269,6 +269,7 @@ function statementContext(input: PolicyInput): Context {
     functions: s.functions,
     user_functions: s.user_functions ?? [],
     trigger_functions: s.trigger_functions ?? [],
+    replaceable_functions: s.replaceable_functions ?? [],
     triggers: (s.triggers ?? []).map((t) => ({ ...t, events: [...t.events] })),
     settings: s.settings,
     runs_sql_text: s.runs_sql_text,

@@ -55,10 +55,11 @@ const STATEMENT_SLOTS = {
   copy: 24,
   setting: 25,
   settings: 26,
+  replaceable_functions: 27,
 } as const satisfies Record<StatementField, number>;
 
 /** Slots 0-2 hold input.version, input.identity and input.session; then the statement's fields. */
-const SLOTS = 27;
+const SLOTS = 28;
 
 /** The input's top-level fields the whole-input check covers (all a built PolicyInput has). */
 const COVERED_TOP: ReadonlySet<string> = new Set(['version', 'identity', 'session', 'statement']);
@@ -155,7 +156,8 @@ function sameButText(input: PolicyInput, values: readonly unknown[], seen: reado
     unchanged(s.prepared_name, values[23], seen[23]!) &&
     unchanged(s.copy, values[24], seen[24]!) &&
     unchanged(s.setting, values[25], seen[25]!) &&
-    unchanged(s.settings, values[26], seen[26]!)
+    unchanged(s.settings, values[26], seen[26]!) &&
+    unchanged(s.replaceable_functions, values[27], seen[27]!)
   );
 }
 

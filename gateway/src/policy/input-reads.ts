@@ -74,6 +74,7 @@ const CEDAR_STATEMENT_FIELDS: Record<Exclude<keyof PolicyInput['statement'], 'te
   user_functions: true,
   triggers: true,
   trigger_functions: true,
+  replaceable_functions: true,
   runs_sql_text: true,
   has_where: true,
   unbounded_writes: true,

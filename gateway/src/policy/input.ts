@@ -31,6 +31,8 @@ export interface CatalogFacts {
   triggers?: PolicyTrigger[];
   /** User functions the WHEN conditions of those triggers call (in trigger_functions too). */
   triggerCalls?: string[];
+  /** Functions the statement's writes run that Gatehouse's upstream role could replace (enforce/write-triggers.ts); none when omitted. */
+  replaceableFunctions?: string[];
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
@@ -55,6 +57,7 @@ export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
       user_functions: d.userFunctions,
       triggers: d.triggers,
       trigger_functions: d.triggerFunctions,
+      replaceable_functions: d.replaceableFunctions,
       runs_sql_text: d.runsSqlText,
       has_where: facts.hasWhere,
       unbounded_writes: facts.unboundedWrites,
@@ -81,6 +84,7 @@ interface DerivedParts {
   userFunctions: string[];
   triggers: PolicyTrigger[];
   triggerFunctions: string[];
+  replaceableFunctions: string[];
   runsSqlText: boolean;
   copy: PolicyInput['statement']['copy'];
 }
@@ -107,10 +111,11 @@ function derivedParts(facts: StatementFacts, catalog: CatalogFacts | undefined):
     userFunctions: unique(catalog?.userFunctions ?? []),
     triggers: Object.freeze(triggers.map((t) => Object.freeze(Object.assign({}, t, { events: Object.freeze([...t.events]) as PolicyTrigger['events'] })))) as PolicyTrigger[],
     triggerFunctions: unique([...triggers.map((t) => t.function), ...(catalog?.triggerCalls ?? [])]),
+    replaceableFunctions: unique(catalog?.replaceableFunctions ?? []),
     runsSqlText: callsSqlTextFunction(functions),
     copy: facts.copy === null ? null : Object.freeze({ ...facts.copy }),
   };
-  for (const list of [parts.tablesRead, parts.tablesWritten, parts.functions, parts.userFunctions, parts.triggerFunctions]) Object.freeze(list);
+  for (const list of [parts.tablesRead, parts.tablesWritten, parts.functions, parts.userFunctions, parts.triggerFunctions, parts.replaceableFunctions]) Object.freeze(list);
   derivedFor.set(facts, { catalog, parts });
   return parts;
 }

@@ -98,6 +98,15 @@ export interface PolicyInput {
      * run on each row too), each once (for allow-lists, and for Cedar).
      */
     trigger_functions?: string[];
+    /**
+     * Functions the statement's writes run (triggers' functions, their WHEN conditions', and those the
+     * written tables' defaults, generated columns, CHECK constraints, index expressions, domains and
+     * column types call) that Gatehouse's upstream role could replace or alter while the write runs: it
+     * owns them, can become (SET ROLE) their owner, or is a superuser, as PostgreSQL's pg_has_role says.
+     * Gatehouse refuses a write under a mask that runs any (0A000, enforce/replaceable-functions.ts), whatever
+     * the policy says; a policy may deny more. Absent in inputs recorded before it existed.
+     */
+    replaceable_functions?: string[];
     /** Calls a function that runs SQL, or reads a relation, named by a value (policy/sql-text-functions.ts). */
     runs_sql_text: boolean;
     has_where: boolean;

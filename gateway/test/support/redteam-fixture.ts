@@ -13,6 +13,7 @@ import { attempt, NoticeLog, type Outcome } from './attempt.ts';
 import { ensureClinicDatabase, startTestGateway, TEST_DB, type TestGateway, type TestGatewayOptions } from './harness.ts';
 import { schemaAdminsPolicies } from './schema-admins-policy.ts';
 import { untilCatalogRead } from './migration-race.ts';
+import { nonSuperuserUpstream } from './upstream-role.ts';
 
 export interface RedTeamFixtureOptions {
   engine: EngineKind;
@@ -28,6 +29,13 @@ export interface RedTeamFixtureOptions {
   agent: { subject: string; groups: string[] };
   /** The subject of a session in group schema-admins; without it the fixture opens none. */
   admin?: string;
+  /**
+   * Gatehouse connects upstream as a role that is not a superuser and owns none of the fixtures
+   * (support/upstream-role.ts; `direct` stays the administrator): a test whose masked writes fire user
+   * triggers needs it, since Gatehouse refuses those when its own role could replace the functions (issue 6).
+   * Granted after `setup`. Default: postgres, a superuser.
+   */
+  nonSuperuserUpstream?: true;
   /** More gateway options (catalog timing, ...). */
   gateway?: Omit<TestGatewayOptions, 'engine' | 'policiesDir' | 'upstreamUrl'>;
 }
@@ -82,7 +90,8 @@ export async function startRedTeamFixture(options: RedTeamFixtureOptions): Promi
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       policiesDir = dir;
     }
-    const gateway = await startTestGateway({ ...options.gateway, engine: options.engine, upstreamUrl, ...(policiesDir === undefined ? {} : { policiesDir }) });
+    const gatewayUpstream = options.nonSuperuserUpstream === true ? await nonSuperuserUpstream(upstreamUrl) : upstreamUrl;
+    const gateway = await startTestGateway({ ...options.gateway, engine: options.engine, upstreamUrl: gatewayUpstream, ...(policiesDir === undefined ? {} : { policiesDir }) });
     undo.push(() => gateway.close());
     const admin = options.admin === undefined ? null : await gateway.client(await gateway.token(options.admin, ['schema-admins']));
     const notices = new NoticeLog();

@@ -1,0 +1,54 @@
+// Which user functions Gatehouse's upstream role could replace or alter, read with the relation snapshot
+// (issue 6; red-team rounds 18b R18b-3 and 19b R19b-2). CREATE OR REPLACE FUNCTION and ALTER FUNCTION
+// (RENAME, SET SCHEMA, SET, SECURITY DEFINER, OWNER TO) take no lock a write meets, so a write under a
+// mask that fires such a function can run a body put there while it waits for a row. Gatehouse alone holds
+// the upstream credentials: the roles an agent can act as are the upstream role and those it can become.
+// PostgreSQL answers who may: the owner of the function, any member of the owner (pg_has_role MEMBER: SET
+// ROLE reaches it, inherited or not), and a superuser, or a member of one. Both session_user (the login
+// role) and current_user (a role the connection was set to) count: RESET ROLE goes back to the first.
+
+/** User functions ("schema.name"; overloads share a name: any one replaceable counts for all) the upstream role could replace. */
+export const REPLACEABLE_FUNCTIONS = `WITH me AS MATERIALIZED (
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+                  WHERE s.rolsuper AND (pg_catalog.pg_has_role(session_user, s.oid, 'MEMBER') OR pg_catalog.pg_has_role(current_user, s.oid, 'MEMBER'))) AS superuser
+)
+SELECT DISTINCT n.nspname AS schema, p.proname AS name
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace, me
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+   AND (me.superuser OR pg_catalog.pg_has_role(session_user, p.proowner, 'MEMBER') OR pg_catalog.pg_has_role(current_user, p.proowner, 'MEMBER'))
+ ORDER BY 1, 2`;
+
+export interface ReplaceableFunctionRow {
+  schema: string;
+  name: string;
+}
+
+/** The set of "schema.name" of the rows. */
+export function replaceableSet(rows: readonly ReplaceableFunctionRow[]): Set<string> {
+  return new Set(rows.map((r) => `${r.schema}.${r.name}`));
+}
+
+/**
+ * The functions a write to each relation runs that the upstream role could replace: its triggers'
+ * functions, the functions their WHEN conditions call, and those its defaults, generated columns, CHECK
+ * constraints, index expressions and domains call (`calls`, pg/relation-write-calls.ts), keyed by its oid.
+ */
+export function replaceableByRelation(
+  replaceable: ReadonlySet<string>,
+  triggers: ReadonlyMap<number, ReadonlyArray<{ function: string }>>,
+  calls: ReadonlyArray<ReadonlyMap<number, readonly string[]>>,
+): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  if (replaceable.size === 0) return out;
+  const add = (rel: number, f: string): void => {
+    if (!replaceable.has(f)) return;
+    const list = out.get(rel);
+    if (list === undefined) out.set(rel, [f]);
+    else if (!list.includes(f)) list.push(f);
+  };
+  for (const [rel, list] of triggers) for (const t of list) add(rel, t.function);
+  for (const m of calls) for (const [rel, list] of m) for (const f of list) add(rel, f);
+  for (const list of out.values()) list.sort();
+  return out;
+}
