@@ -46,8 +46,9 @@
 // Not covered (documented gap, tested as the limit of the promise): an earlier Parse of the same text closed
 // and parsed again (Parse w, Flush, Close w, Parse w, Bind, Execute) holds its locks during the wait, like
 // any other statement of an unsynced pipeline (docs/approvals.md, "Locks during the wait").
-// Protocol differential fuzzer (scripts/fuzz-protocol.ts): seeds 20200-20203 and 20210-20213, 8,000
-// messages each run (allow-all and masked alternating), no divergence.
+// Protocol differential fuzzer (scripts/fuzz-protocol.ts): seeds 20200-20203, 20210-20213 and 20220-20223,
+// 8,000 messages each run (allow-all and masked alternating; the last on main with ownrole20, activation20
+// and this round's fixes), no divergence. Its policies hold nothing for approval.
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20b npx vitest run --project integration gateway/test/redteam-round20b.test.ts
 
