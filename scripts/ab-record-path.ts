@@ -19,6 +19,12 @@ async function pathOf(root: string): Promise<() => void> {
   const { inputKey } = await src('policy/input-reads.ts');
   const { redactRecord, redactStatementText } = await src('audit/redact.ts');
   const { chainLine, EMPTY_CHAIN } = await src('audit/chain.ts');
+  // Where the checkout has it, the record carries its redacted text to redactRecord, as statement-audit.ts
+  // does (a checkout without it gets a symbol nothing reads, so both build records of one form).
+  const REDACTED: symbol = await src('audit/redacted-statement.ts').then(
+    (m) => m.REDACTED_STATEMENT as symbol,
+    () => Symbol('not read'),
+  );
   const reads = regoInputReads(['input.identity.groups input.statement.tables_read input.statement.kind input.session.database']);
   const identity = { subject: 'bench', issuer: 'https://gatehouse.dev.invalid', groups: ['bench'], roles: [], name: null };
   const session = { id: '0a5e22a3-2e8f-4715-b90e-9be58353fe75', clientAddress: '127.0.0.1', applicationName: 'pgbench', database: 'gatehouse_bench', user: 'bench', tls: false };
@@ -32,10 +38,10 @@ async function pathOf(root: string): Promise<() => void> {
     const input = buildPolicyInput({ identity, session, text, protocol: 'simple', facts });
     inputKey(input, reads);
     const id = `d-${n}`;
-    redactStatementText(text, true, shape);
+    const redacted = redactStatementText(text, true, shape);
     const statement = redactRecord({
       v: 1, type: 'statement', time: new Date().toISOString(), decision_id: id, session_id: session.id, identity: input.identity,
-      client_address: session.clientAddress, application_name: session.applicationName, statement: text,
+      client_address: session.clientAddress, application_name: session.applicationName, statement: text, [REDACTED]: redacted,
       fingerprint: facts.fingerprint, input, decision: 'allow', reason: 'pgbench tables; statement reads or writes tables', policies, masks: [], engine: 'rego', revision: 'dir:24db0dcdf376946ec439193f4bd382e0ed630720e7c7a3fc6ba99bcee512a237',
     });
     at = chainLine(statement, at).next;

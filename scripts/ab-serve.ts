@@ -5,12 +5,18 @@
 // Usage: node --import tsx scripts/ab-serve.ts --a /path/to/baseline --b /path/to/branch \
 //          [--rounds 3] [--seconds 10] [--clients 8] [--modes simple,extended,prepared] [--database gatehouse_ab]
 //          [--connect-each] [--pool N] [--parallel] [--groups bench,...] [--rego-extra file.rego]
+//          [--a-env NAME=VALUE ...] [--b-env NAME=VALUE ...]
 // --connect-each runs `pgbench -C` (a new connection per transaction); --pool N gives both gateways
 // `upstream.pool` as the bench's pooled Gatehouse has it (session mode, N connections). --parallel
 // runs A's and B's pgbench at the same time (each with --clients), so that both see the same
 // machine load: on a busy shared machine sequential runs differ more than the two checkouts do.
 // --groups: the token's groups (default bench); --rego-extra: a Rego file added to a copy of each
 // checkout's example policies (a mask on a pgbench column, say, for a group named in --groups).
+// --a-env / --b-env NAME=VALUE (repeatable): set for that side's gateway process only, over this
+// process's environment, e.g. `--a /work/main --b /work/main --b-env MALLOC_ARENA_MAX=2` compares one
+// tree with and without a glibc malloc setting (glibc reads them only when a process starts). Both
+// sides get the `gatehouse` executable's malloc thresholds (build/malloc-defaults.ts) unless their
+// environment sets its own or GATEHOUSE_MALLOC_DEFAULTS=0 (e.g. --a-env GATEHOUSE_MALLOC_DEFAULTS=0: A without).
 import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +27,7 @@ import { startGatewayProcess, type GatewayProcess } from '../gateway/src/bench/g
 import { runPgbench } from '../gateway/src/bench/pgbench.ts';
 import { pgbenchArgs } from '../gateway/src/bench/pgbench-comparison.ts';
 import { readProcStat, ticksPerSecond } from '../gateway/src/bench/process-cpu.ts';
+import { parseEnvAssignments } from '../gateway/src/bench/env-assignments.ts';
 import type { QueryMode } from '../gateway/src/bench/bench-results.ts';
 
 const { values } = parseArgs({
@@ -37,14 +44,31 @@ const { values } = parseArgs({
     parallel: { type: 'boolean', default: false },
     groups: { type: 'string', default: 'bench' },
     'rego-extra': { type: 'string' },
+    'a-env': { type: 'string', multiple: true, default: [] },
+    'b-env': { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
     database: { type: 'string', default: 'gatehouse_ab' },
     server: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432' },
   },
 });
-if (values.a === undefined || values.b === undefined) {
-  process.stderr.write('usage: scripts/ab-serve.ts --a <baseline checkout> --b <branch checkout> [--rounds N] [--seconds S] [--modes ...]\n');
-  process.exit(2);
+if (values.help || values.a === undefined || values.b === undefined) {
+  process.stderr.write(
+    [
+      'usage: scripts/ab-serve.ts --a <baseline checkout> --b <branch checkout> [options]',
+      '  --rounds N (3)  --seconds S (10)  --warmup S (3)  --clients N (8)  --modes simple,extended,prepared',
+      '  --parallel            run A and B at the same time (same machine load for both)',
+      '  --connect-each        pgbench -C: a new connection per transaction',
+      '  --pool N              upstream.pool (session mode, N connections) for both gateways',
+      '  --groups a,b          the token\'s groups (bench)   --rego-extra file.rego   --database gatehouse_ab',
+      '  --a-env NAME=VALUE    set for A\'s gateway process only (repeatable), e.g. MALLOC_ARENA_MAX=2',
+      '  --b-env NAME=VALUE    set for B\'s gateway process only (repeatable)',
+      '                        both get the executable\'s glibc malloc thresholds unless set or GATEHOUSE_MALLOC_DEFAULTS=0',
+      '',
+    ].join('\n'),
+  );
+  process.exit(values.help ? 0 : 2);
 }
+const sideEnv = { A: parseEnvAssignments(values['a-env']), B: parseEnvAssignments(values['b-env']) } as const;
 const roots = { A: path.resolve(values.a), B: path.resolve(values.b) } as const;
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
@@ -81,6 +105,7 @@ try {
     gateways[side] = await startGatewayProcess({
       repoRoot: roots[side],
       workDir: dir,
+      env: sideEnv[side],
       config: {
         listen: { host: '127.0.0.1', port: 0 },
         tls: { mode: 'disable' },
@@ -90,7 +115,8 @@ try {
         audit: { file: path.join(dir, 'audit.ndjson') },
       },
     });
-    log(`${side}: ${roots[side]} pid ${gateways[side]!.pid} port ${gateways[side]!.port}`);
+    const envText = Object.entries(sideEnv[side]).map(([k, v]) => `${k}=${v}`).join(' ');
+    log(`${side}: ${roots[side]}${envText === '' ? '' : ` with ${envText}`} pid ${gateways[side]!.pid} port ${gateways[side]!.port}`);
   }
   await new Promise((r) => setTimeout(r, 2000));
   for (const side of ['A', 'B'] as const) log(`${side}: idle RSS ${(((await gateways[side]!.rssBytes()) ?? 0) / 2 ** 20).toFixed(0)} MB`);

@@ -3,12 +3,19 @@
 // where the idle RSS is: /proc/<pid>/smaps grouped by kind of mapping at the moment idle RSS is read,
 // and the gateway's child processes then (their memory is not in its RSS).
 // Usage: node --import tsx scripts/session-memory.ts [--root checkout] [--runs 3] [--sessions 1000] [--engine rego]
+//          [--env-set 'NAME=VALUE NAME2=VALUE2' ...]
+// --env-set: variables set for the gateway process, space-separated; repeat it to cycle the runs through
+// several sets in turn ('' for none), e.g. --runs 6 --env-set '' --env-set 'MALLOC_ARENA_MAX=2', so
+// that every setting is measured in the same sitting. The gateway gets the `gatehouse` executable's glibc
+// malloc thresholds unless a set has its own or GATEHOUSE_MALLOC_DEFAULTS=0 ("without").
 // Set NODE_OPTIONS=--import <probe> to have the gateway report process.memoryUsage() per thread.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureSessionMemory } from '../gateway/src/bench/session-memory.ts';
+import { parseEnvAssignments } from '../gateway/src/bench/env-assignments.ts';
 
 const { values } = parseArgs({
   options: {
@@ -16,10 +23,13 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     sessions: { type: 'string', default: '1000' },
     engine: { type: 'string', default: 'rego' },
+    'env-set': { type: 'string', multiple: true, default: [''] },
   },
 });
 const repoRoot = path.resolve(values.root ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const engine = values.engine === 'cedar' ? 'cedar' : 'rego';
+const envs = values['env-set'].map((set) => parseEnvAssignments(set.split(/\s+/).filter((a) => a !== '')));
+const envText = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') || '(no extra environment)';
 
 /** Resident kB of a process's mappings, grouped: its binary, shared libraries, malloc's heap, big reservations (WebAssembly memories), 64 MB malloc arenas of threads, stacks, the rest of anonymous memory (V8's heaps and code, thread stacks). */
 function smapsByKind(pid: number): Record<string, number> {
@@ -52,7 +62,9 @@ const mb = (kb: number): string => (kb / 1024).toFixed(1);
 const rows: string[] = [];
 for (let run = 1; run <= Number(values.runs); run++) {
   let breakdown: Record<string, number> | null = null;
+  const env = envs[(run - 1) % envs.length]!;
   const result = await measureSessionMemory({
+    env,
     sessions: Number(values.sessions),
     engine,
     repoRoot,
@@ -68,7 +80,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
   }
   const children = result.idleChildren ?? [];
   process.stdout.write(`    child processes at idle: ${children.length === 0 ? 'none' : children.map((c) => `${c.command} ${mb(c.rssBytes / 1024)} MB`).join(', ')}\n`);
-  const line = `run ${run}: idle ${mb((result.idleRssBytes ?? 0) / 1024)} MB, ${result.opened}/${result.sessions} sessions ${mb((result.rssWithSessionsBytes ?? 0) / 1024)} MB, after close ${mb((result.rssAfterCloseBytes ?? 0) / 1024)} MB, ${result.sessionsPerSecond?.toFixed(0) ?? 'n/a'} sessions/s`;
+  const line = `run ${run} ${envText(env)} (load ${os.loadavg().map((x) => x.toFixed(1)).join(", ")}): idle ${mb((result.idleRssBytes ?? 0) / 1024)} MB, ${result.opened}/${result.sessions} sessions ${mb((result.rssWithSessionsBytes ?? 0) / 1024)} MB, after close ${mb((result.rssAfterCloseBytes ?? 0) / 1024)} MB, ${result.sessionsPerSecond?.toFixed(0) ?? 'n/a'} sessions/s`;
   rows.push(line);
   process.stdout.write(`${line}\n`);
 }

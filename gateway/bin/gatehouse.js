@@ -1,4 +1,14 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; [ "$GATEHOUSE_MALLOC_DEFAULTS" = 0 ] || export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_-131072}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_-131072}"; exec node "$0" "$@"
+// The two lines above are a shell script to sh and a no-op to JavaScript (a string and a comment).
+// Run as an executable (`gatehouse`, `./gateway/bin/gatehouse.js`), sh fixes glibc's malloc thresholds
+// at 128 KB unless the environment has its own, then replaces itself with node on this file (exec: one
+// process): glibc reads them only when a process starts, and without them its dynamic thresholds rise
+// to 2-4 MB at start and every thread's arena keeps up to 4 MB free (about 10 MB of idle RSS, 12-18 MB
+// with 1,000 sessions; docs/benchmarks.md). An operator's MALLOC_*_ or GLIBC_TUNABLES wins (glibc
+// prefers GLIBC_TUNABLES to these aliases); GATEHOUSE_MALLOC_DEFAULTS=0 sets nothing.
+// `node gateway/bin/gatehouse.js` skips these lines: set the variables in its environment
+// (src/build/malloc-defaults.ts does it for the bench's and the tests' own spawns).
 // The `gatehouse` executable: loads the TypeScript sources through tsx and runs the CLI.
 // `gatehouse serve`, a long-running process, first compiles the CLI to plain JavaScript
 // (src/build/compile-bundle.js) and runs that instead: tsx's module hooks would keep a loader

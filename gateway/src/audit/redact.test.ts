@@ -1,6 +1,8 @@
 import { loadModule } from 'libpg-query';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { redactMessage, redactRecord, redactStatementText } from './redact.ts';
+import { redactMessage, redactRecord, redactStatementText, redactionCacheSizes } from './redact.ts';
+import { REDACTED_STATEMENT } from './redacted-statement.ts';
+import { recordBody } from './record-json.ts';
 import type { AuditRecord } from './types.ts';
 
 beforeAll(async () => {
@@ -112,8 +114,58 @@ describe('redactStatementText with the shape the parse found', () => {
   it('gives what normalizing the text gives', () => {
     const shape = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
     expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true, shape)).toBe(shape);
-    // and a later record of the same text (the sink's redactRecord) finds it
+    // and the same text without its shape (normalized here) gives the same
     expect(redactStatementText('SELECT abalance FROM pgbench_accounts WHERE aid = 99', true)).toBe(shape);
     expect(redactStatementText("COMMENT ON TABLE t IS 'Ann'", true, "COMMENT ON TABLE t IS 'Ann'")).toBe('COMMENT ON TABLE t IS $1');
+  });
+});
+
+describe('the redacted text a statement record carries', () => {
+  const record = (statement: string, handed?: string): AuditRecord => ({
+    v: 1,
+    type: 'statement',
+    time: '2026-01-01T00:00:00.000Z',
+    decision_id: 'd',
+    session_id: 's',
+    identity: { subject: 'a', issuer: 'i', groups: [], roles: [], name: null },
+    client_address: '',
+    application_name: '',
+    statement,
+    ...(handed === undefined ? {} : { [REDACTED_STATEMENT]: handed }),
+    fingerprint: 'f',
+    input: { statement: { text: statement } } as unknown as Extract<AuditRecord, { type: 'statement' }>['input'],
+    decision: 'allow',
+    reason: 'ok',
+    policies: [],
+    masks: [],
+    engine: 'rego',
+    revision: 'r',
+  });
+
+  it('is what redactRecord writes, in the statement and the input, without redacting the text again', () => {
+    const out = redactRecord(record('SELECT abalance FROM pgbench_accounts WHERE aid = 4711', 'SELECT abalance FROM pgbench_accounts WHERE aid = $1 /* handed */')) as Extract<AuditRecord, { type: 'statement' }>;
+    expect(out.statement).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = $1 /* handed */');
+    expect((out.input as unknown as { statement: { text: string } }).statement.text).toBe(out.statement);
+  });
+
+  it('is never written: neither JSON.stringify nor the record serializer sees a symbol key', () => {
+    const r = record("SELECT 1 FROM p WHERE name = 'Jane Roe'", 'SELECT $1 FROM p WHERE name = $2 /* handed */');
+    expect(JSON.stringify(r)).not.toContain('handed');
+    expect(recordBody(r)).not.toContain('handed');
+    const redacted = redactRecord(r);
+    expect(JSON.stringify(redacted)).not.toContain('Jane');
+    expect(recordBody(redacted)).not.toContain('Jane');
+  });
+
+  it('is ignored for a statement that did not parse (its text is never kept)', () => {
+    const r = { ...record("SELEC 'Jane Roe'", "SELEC 'Jane Roe'"), fingerprint: '' } as AuditRecord;
+    expect(JSON.stringify(redactRecord(r))).not.toContain('Jane');
+  });
+
+  it('leaves no entry by text when the shape is known: a new literal each time costs no cache entry', () => {
+    const shape = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+    const before = redactionCacheSizes().byText;
+    for (let aid = 1; aid <= 50; aid++) expect(redactStatementText(`SELECT abalance FROM pgbench_accounts WHERE aid = ${aid + 900_000}`, true, shape)).toBe(shape);
+    expect(redactionCacheSizes().byText).toBe(before);
   });
 });

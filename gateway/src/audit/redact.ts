@@ -5,9 +5,14 @@
 
 import { normalizeSync, scanSync } from 'libpg-query';
 import { lineHash } from './chain.ts';
+import { REDACTED_STATEMENT } from './redacted-statement.ts';
 import type { AuditRecord } from './types.ts';
 
-/** Redacted texts by original text: a prepared statement executed many times is normalized once. */
+/**
+ * Redacted texts by original text, for texts without a known shape: a prepared statement executed many
+ * times is normalized once. Texts with a shape are found by it: a simple-protocol text with a new literal
+ * each time would otherwise add an entry per statement (and clear the map every 2048).
+ */
 const cache = new Map<string, string>();
 /**
  * Redacted texts by normalized text: statements that differ only in their literal values (simple
@@ -19,27 +24,41 @@ const CACHE_LIMIT = 2048;
 /**
  * `text` with each literal replaced by $n; `parsed`: PostgreSQL's parser accepted it. `shape`: the
  * text already normalized (ParsedStatement.shape), which spares normalizing it again; the result is
- * kept by text too, so that redactRecord() finds it when the record is written.
+ * then found by the shape alone (the statement record carries it to redactRecord: REDACTED_STATEMENT).
  */
 export function redactStatementText(text: string, parsed: boolean, shape?: string): string {
   if (!parsed) return unparsedPlaceholder(text);
+  if (shape !== undefined) {
+    try {
+      return redactedShape(shape);
+    } catch {
+      return unparsedPlaceholder(text);
+    }
+  }
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   let redacted: string;
   try {
-    const normalized = shape ?? normalizeSync(text);
-    const known = byShape.get(normalized);
-    if (known !== undefined) {
-      redacted = known;
-    } else {
-      redacted = placeholdersForLeftLiterals(normalized);
-      remember(byShape, normalized, redacted);
-    }
+    redacted = redactedShape(normalizeSync(text));
   } catch {
     redacted = unparsedPlaceholder(text);
   }
   remember(cache, text, redacted);
   return redacted;
+}
+
+/** A normalized text with the literals normalization leaves replaced too; once per shape. */
+function redactedShape(normalized: string): string {
+  const known = byShape.get(normalized);
+  if (known !== undefined) return known;
+  const redacted = placeholdersForLeftLiterals(normalized);
+  remember(byShape, normalized, redacted);
+  return redacted;
+}
+
+/** How many redacted texts are kept by original text and by shape (for tests). */
+export function redactionCacheSizes(): { byText: number; byShape: number } {
+  return { byText: cache.size, byShape: byShape.size };
 }
 
 function remember(map: Map<string, string>, key: string, value: string): void {
@@ -95,7 +114,8 @@ export function redactRecord(record: AuditRecord): AuditRecord {
   switch (record.type) {
     case 'statement': {
       const parsed = record.fingerprint !== '';
-      const statement = redactStatementText(record.statement, parsed);
+      // The decision's own redaction of this text when it handed one (statement-audit.ts), else this text's.
+      const statement = (parsed ? record[REDACTED_STATEMENT] : undefined) ?? redactStatementText(record.statement, parsed);
       return {
         ...record,
         statement,

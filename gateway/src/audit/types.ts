@@ -2,6 +2,7 @@
 // before a statement is forwarded, one "outcome" record with the same decision id after it.
 
 import type { DecisionAction, DetectorName, EngineKind, MaskRule, PolicyInput } from '../policy/types.ts';
+import type { REDACTED_STATEMENT } from './redacted-statement.ts';
 import type { SubjectsRecord } from './subjects.ts';
 
 export const AUDIT_RECORD_VERSION = 1 as const;
@@ -25,6 +26,11 @@ export type AuditRecord =
       client_address: string;
       application_name: string;
       statement: string;
+      /**
+       * `statement` with its literals out, as the decision redacted it (audit/redacted-statement.ts):
+       * the sink's redaction takes it instead of redacting the text again. Never written (a symbol key).
+       */
+      [REDACTED_STATEMENT]?: string;
       /** The statement as forwarded, when masks at the source rewrote it. */
       forwarded?: string;
       /**

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPolicyEngine } from '../policy/load.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import { loadSqlParser } from '../sql/parser.ts';
-import { measurePgbenchDecisions, timePgbenchDecisions } from './pgbench-decision-timing.ts';
+import { measurePgbenchDecisions, timePgbenchDecisions, timeWarmedForms } from './pgbench-decision-timing.ts';
 
 const POLICIES = resolve(import.meta.dirname, '../../../policies');
 
@@ -32,6 +32,16 @@ describe('pgbench statement decision timing', () => {
     expect(t.uncached).toHaveLength(2);
     expect(t.cached).toEqual([]);
     expect(t.allHits).toBe(false);
+  });
+
+  it('warms every form before it times the first, so no timed row pays the others\' warm-up', () => {
+    const calls: string[] = [];
+    const decide = { a: () => void calls.push('a'), b: () => void calls.push('b') };
+    let warmedAt = -1;
+    const rows = timeWarmedForms(['a', 'b'], decide, 3, () => (warmedAt = calls.length));
+    expect(rows.map((r) => [r.form, r.stats.samples])).toEqual([['a', 3], ['b', 3]]);
+    expect(warmedAt).toBe(6);
+    expect(calls.join('')).toBe('aaabbbaaabbb');
   });
 
   it('refuses to time a policy that does not forward the statement', async () => {

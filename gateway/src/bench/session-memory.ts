@@ -22,6 +22,8 @@ export async function measureSessionMemory(options: {
   engine: EngineKind;
   repoRoot: string;
   step: (message: string) => void;
+  /** Variables set for the gateway process over this process's environment. */
+  env?: Record<string, string>;
 }): Promise<SessionMemory> {
   const { step, sessions } = options;
   if (sessions < 1 || sessions > MAX_MEMORY_SESSIONS) throw new Error(`sessions must be 1..${MAX_MEMORY_SESSIONS}`);
@@ -38,6 +40,7 @@ export async function measureSessionMemory(options: {
     gateway = await startGatewayProcess({
       repoRoot: options.repoRoot,
       workDir,
+      ...(options.env === undefined ? {} : { env: options.env }),
       config: {
         listen: { host: '127.0.0.1', port: 0 },
         tls: { mode: 'disable' },

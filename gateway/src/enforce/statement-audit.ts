@@ -1,6 +1,7 @@
 // The "statement" audit record of each decided statement, and its break-glass sealed copy.
 
 import { redactStatementText } from '../audit/redact.ts';
+import { REDACTED_STATEMENT } from '../audit/redacted-statement.ts';
 import { sealedParameters, type Sealer } from '../audit/seal.ts';
 import { AUDIT_RECORD_VERSION } from '../audit/types.ts';
 import { recordTime } from '../audit/record-time.ts';
@@ -19,8 +20,8 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
       // What was applied, not what could have been: a mask decision whose statement reads no masked
       // column is recorded as `allow` with no masks (its reason and policies stay the policy's).
       const applied = d.action === 'mask' ? s.applied : undefined;
-      // Literals out, by the shape the parse already found: the sink's redaction (audit/redact.ts)
-      // and the recording then reuse this instead of normalizing the text again.
+      // Literals out, by the shape the parse already found: the record carries it to the sink's
+      // redaction (audit/redact.ts), and the recording takes it, instead of normalizing the text again.
       const redacted = redactStatementText(s.text, s.parsed !== null, s.parsed?.shape);
       ctx.audit.write({
         v: AUDIT_RECORD_VERSION,
@@ -32,6 +33,7 @@ export function auditStatements(ctx: DecisionContext, statements: DecidedStateme
         client_address: ctx.session.clientAddress,
         application_name: ctx.session.applicationName,
         statement: s.text,
+        [REDACTED_STATEMENT]: redacted,
         ...(s.forwarded ? { forwarded: s.forwarded } : {}),
         ...(ctx.seal ? { sealed: sealStatement(ctx.seal, s, parameters) } : {}),
         fingerprint: s.parsed?.facts.fingerprint ?? '',

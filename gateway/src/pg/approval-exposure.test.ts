@@ -36,7 +36,7 @@ describe('ApprovalExposure', () => {
       e.hold(w, p);
       e.released(release);
       expect(e.exposed(p)).toBe(true);
-      expect(e.exposed(portal(w, 'other'))).toBe(false); // only that Bind went up, not the Parse
+      expect(e.exposed(portal(w, 'other'))).toBe(true); // that Bind went up and took the statement's locks (R20b-2)
     }
   });
 
@@ -60,8 +60,20 @@ describe('ApprovalExposure', () => {
     e.hold(w, p1);
     e.hold(w, p2);
     e.released({ by: 'execute', portal: p2 });
-    expect(e.exposed(p2)).toBe(false);
     expect(e.exposed(p1)).toBe(true);
+    // p1's Bind took the statement's locks: a later Execute of p2 in this transaction would wait with them (R20b-2).
+    expect(e.exposed(p2)).toBe(true);
+  });
+
+  it('R20b-2: a Bind that went up ahead (a Flush) exposes its statement: an Execute of another portal of it is refused too', () => {
+    const e = new ApprovalExposure();
+    const w = statement('w');
+    const p1 = portal(w, 'p1');
+    e.hold(w, p1);
+    e.released({ by: 'flush' });
+    const p2 = portal(w, 'p2');
+    e.hold(w, p2);
+    expect(e.exposed(p2)).toBe(true);
   });
 
   it('what is held after a release is held again', () => {

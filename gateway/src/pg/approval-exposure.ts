@@ -10,7 +10,7 @@
 
 import type { Portal, PreparedStatement } from './pending.ts';
 
-/** A held Parse (portal null) or Bind of a statement awaiting approval, not yet sent. */
+/** A held Parse or Describe (portal null) or Bind of a statement awaiting approval, not yet sent. */
 interface Held {
   statement: PreparedStatement;
   portal: Portal | null;
@@ -25,7 +25,7 @@ export class ApprovalExposure {
   private statements = new WeakSet<PreparedStatement>();
   private portals = new WeakSet<Portal>();
 
-  /** A Parse (portal null) or Bind of `statement`, which awaits approval, is queued and held. */
+  /** A Parse or Describe (portal null) or Bind of `statement`, which awaits approval, is queued and held. */
   hold(statement: PreparedStatement, portal: Portal | null): void {
     this.held.push({ statement, portal });
   }
@@ -42,9 +42,15 @@ export class ApprovalExposure {
       case 'flush': {
         // Its own Execute sends a portal's Bind, and its statement's Parse, with nothing to wait for.
         const own = release.by === 'execute' ? release.portal : null;
+        // A Bind that went up took its statement's locks (PostgreSQL locks the plan's relations there, held to the
+        // end of the transaction): every later Execute of that statement would wait with them, whatever its
+        // portal (red-team round 20b, R20b-2).
         for (const h of this.held) {
           if (h.portal === null && h.statement !== own?.statement) this.statements.add(h.statement);
-          else if (h.portal !== null && h.portal !== own) this.portals.add(h.portal);
+          else if (h.portal !== null && h.portal !== own) {
+            this.portals.add(h.portal);
+            this.statements.add(h.statement);
+          }
         }
         this.held = [];
         return;

@@ -138,6 +138,8 @@ export class ArrivalLocks {
    * statement locked on arrival gets the block here too, unless its relations are locked already.
    */
   beforeDescribe(statement: PreparedStatement): void {
+    // PostgreSQL takes the statement's locks at its Describe too: held with it, as its Parse (red-team round 20b, R20b-1).
+    if (statement.awaitsApproval === true) this.hold(statement, null);
     if (statement.lockedOnArrival !== true || this.lockedFor === statement) return;
     // In a failed block the server revalidates nothing at a Describe (25P02 for a statement with columns,
     // its parameters and NoData for one without): no lock, so the client gets PostgreSQL's own answer. But

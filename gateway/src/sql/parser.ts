@@ -82,14 +82,21 @@ interface Unanswered {
 
 /** The cached outcome of `text`, or the keys to file the fresh one under. */
 function lookUp(text: string, searchPath: readonly string[]): ParseOutcome | Unanswered {
+  // A text of the last integer template (sql/quick-shape-template.ts) asks the shape cache first: a
+  // text answered by its shape is never filed by its own text, so with a new literal each time (the
+  // simple protocol) the exact lookup would miss every time, hashing the new key to do so.
+  const templated = shapes.templateShapeOf(text);
+  const templatedKey = templated === null ? null : ParseCache.key(templated, searchPath);
+  const byTemplate = templatedKey === null ? null : shapes.reuse(templatedKey, text, true);
+  if (byTemplate !== null) return byTemplate;
   const key = ParseCache.key(text, searchPath);
   const exact = cache.get(key);
   if (exact !== undefined) return exact;
   // The quick shape first (a scan), then the normalized one (PostgreSQL's parser), which the quick
   // one is then filed under (sql/shape-cache.ts alias).
-  const quick = shapes.quickShapeOf(text);
+  const quick = templated ?? shapes.quickShapeOf(text);
   const quickKey = quick === null ? null : ParseCache.key(quick, searchPath);
-  const quickly = quickKey === null ? null : shapes.reuse(quickKey, text, true);
+  const quickly = quickKey === null || templated !== null ? null : shapes.reuse(quickKey, text, true);
   if (quickly !== null) return quickly;
   const shape = shapes.shapeOf(text);
   const shapeKey = shape === null ? null : ParseCache.key(shape, searchPath);

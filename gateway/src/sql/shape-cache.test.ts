@@ -1,7 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { normalizeSync } from 'libpg-query';
 import type { ParseOutcome, ParsedStatement } from './facts.ts';
-import { analyzeQuery, analyzeQueryUncached, clearAnalyzeCache, loadSqlParser, shapeCacheStats } from './parser.ts';
+import { analyzeCacheStats, analyzeQuery, analyzeQueryUncached, clearAnalyzeCache, loadSqlParser, shapeCacheStats } from './parser.ts';
 
 beforeAll(loadSqlParser);
 beforeEach(clearAnalyzeCache);
@@ -39,6 +39,20 @@ describe('statements that differ only in literal values', () => {
     expect(third.facts).toBe(first.facts);
     expect(third.text).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = 3');
     expect(shapeCacheStats()).toMatchObject({ hits: 2, quickHits: 2 });
+  });
+
+  it('are answered by their integer template before the exact cache is asked (no miss there per new literal)', () => {
+    analyzeQuery('SELECT abalance FROM pgbench_accounts WHERE aid = 1;');
+    analyzeQuery('SELECT abalance FROM pgbench_accounts WHERE aid = 2;');
+    const exactMisses = analyzeCacheStats().misses;
+    for (let aid = 3; aid < 40; aid++) expectSameAsParsed(`SELECT abalance FROM pgbench_accounts WHERE aid = ${aid};`);
+    expect(analyzeCacheStats().misses).toBe(exactMisses);
+    expect(shapeCacheStats()).toMatchObject({ hits: 38, quickHits: 38 });
+    // the first text of the shape, filed by its own text, is answered the same by its shape now
+    expectSameAsParsed('SELECT abalance FROM pgbench_accounts WHERE aid = 1;');
+    // and a text of another search_path is not answered by this one's shape
+    const other = expectSameAsParsed('SELECT abalance FROM pgbench_accounts WHERE aid = 41;', ['bank']);
+    expect(other.facts.tablesRead[0]?.qualified).toBe('bank.pgbench_accounts');
   });
 
   it('share with texts of the same normalized shape whose quick shapes differ', () => {

@@ -75,13 +75,22 @@ export class ShapeCache {
    * last one whose literals were integers is matched first (sql/quick-shape-template.ts).
    */
   quickShapeOf(text: string): string | null {
-    if (text.length > this.maxTextLength || text.includes('$')) return null;
-    const again = this.template.match(text);
+    const again = this.templateShapeOf(text);
     if (again !== null) return again;
+    if (text.length > this.maxTextLength || text.includes('$')) return null;
     const spans: number[] = [];
     const shape = quickShape(text, spans);
     if (shape !== null) this.template.learn(text, shape, spans);
     return shape;
+  }
+
+  /**
+   * The quick shape of a query string when it is the last one learned with other unsigned integers in
+   * it (sql/quick-shape-template.ts), without a scan; else null (quickShapeOf may still find one).
+   */
+  templateShapeOf(text: string): string | null {
+    if (text.length > this.maxTextLength || text.includes('$')) return null;
+    return this.template.match(text);
   }
 
   /**

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { withMallocDefaults } from '../../src/build/malloc-defaults.ts';
 import { REPO_ROOT } from './harness.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -28,11 +29,11 @@ export interface ServeProcess {
   hasExited(): boolean;
 }
 
-/** Starts `gatehouse serve --config configFile --log-format json` in the repository root, with `env` over this process's. */
+/** Starts `gatehouse serve --config configFile --log-format json` in the repository root, with `env` over this process's and glibc's malloc thresholds as the executable sets them. */
 export function spawnServe(configFile: string, env: Record<string, string> = {}): ServeProcess {
   const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', configFile, '--log-format', 'json'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    env: withMallocDefaults({ ...process.env, NO_COLOR: '1', ...env }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -1,0 +1,176 @@
+// Red-team round 20b, second part (the first: redteam-round20b.test.ts): functions a write under a mask runs
+// that no review saw, area 3 of the brief ("trigger chains, a trigger added mid-session"). Real Gatehouse,
+// real PostgreSQL, both engines; each test asserts the SECURE behaviour.
+//
+// R20b-3 (medium, OPEN, it.fails; needs DDL on a table a reviewed trigger function writes, the premise of
+//   R18b-3): a reviewed trigger function (pinned by digest, its own search_path) copies the old row, secret
+//   included, into a history table, as such functions do. A trigger added afterwards on that history table
+//   (CREATE TRIGGER by its owner, directly on the server, any time after the review) runs on every such
+//   write with the secret in NEW: here it copies it into a table the writer reads unmasked. The writer's
+//   UPDATE (which names no masked column) is allowed, its check passes (the pinned function is unchanged),
+//   it commits, and the writer reads the secret raw. docs/data-path.md says a trigger fired by what a
+//   trigger's function writes is not listed (PostgreSQL records nowhere which tables a PL/pgSQL body
+//   writes) and that reviewing a function means reviewing the triggers of every table its body writes,
+//   transitively; but a trigger added after the review changes what the reviewed write runs, and neither
+//   the digest, the relation fingerprints nor ownrole20's replaceable-function rule (it sees the first link
+//   only) notices. Not fixed here: Gatehouse cannot know which tables a body writes. Principled fix: the
+//   review says it, e.g. a `reviewed` entry names the tables its function writes ("fn@sha256:...
+//   writes public.r20b_history"), and Gatehouse adds their triggers (transitively, reviewed the same
+//   way) to statement.triggers, their fingerprints to the write's fresh-catalog check and to the pins;
+//   or, simpler and stricter, a write under a mask is refused while any table outside the write's own
+//   reach has a user trigger created after the policy revision that reviewed its functions.
+//   With ownrole20 merged: the same with the chained function owned by Gatehouse's upstream role (a
+//   function it could replace runs under the mask: ownrole20 sees the first link only). Both tests fail
+//   with the secret read raw by the writer (checked by running them as plain tests).
+// R20b-4 (low, OPEN, it.fails; lag, needs an administrator to give a function to Gatehouse's upstream
+//   role): ownrole20 reads which functions the upstream role could replace with the relation snapshot. A
+//   write's fresh-catalog check reads the written relations' fingerprints again, which hold their trigger
+//   functions' pg_proc versions but not those of the functions their CHECK constraints, defaults, WHEN
+//   conditions or indexes call: after `ALTER FUNCTION public.r20b_check(integer) OWNER TO <upstream
+//   role>` (a CHECK constraint's function), the writer's next masked write ran it, until the background
+//   refresh (about 30 s here, without db setup's event trigger) made it refused (0A000; measured by a
+//   polling probe, not kept). Principled fix: the fingerprint (pg/relation-structure.ts) holds the pg_proc
+//   row versions (xmin) of every function the relation's write calls (the `calls` map ownrole20 already
+//   has), as it does for trigger functions, so the check reads the snapshot again before such a write.
+//
+// Run: GATEHOUSE_TEST_DB=gh_rt20b npx vitest run --project integration gateway/test/redteam-round20b-chain.test.ts
+
+import { rmSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
+import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
+import { shown } from './support/shown-text.ts';
+import { nonSuperuserUpstream, UPSTREAM_ROLE } from './support/upstream-role.ts';
+import { writerPolicyDir } from './support/writer-policies.ts';
+
+const SECRET = '731-20-6262';
+
+const SETUP = `
+CREATE TABLE public.r20b_history (id integer, secret text);
+CREATE TABLE public.r20b_plain (id integer, v text);
+CREATE TABLE clinical.r20b_kept (id integer PRIMARY KEY, note text, secret text);
+INSERT INTO clinical.r20b_kept VALUES (1, 'n', '${SECRET}');
+CREATE FUNCTION clinical.r20b_keep_history() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  INSERT INTO r20b_history VALUES (OLD.id, OLD.secret);
+  RETURN NEW;
+END$$;
+CREATE TRIGGER r20b_kept BEFORE UPDATE ON clinical.r20b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r20b_keep_history();
+CREATE FUNCTION public.r20b_copy() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  INSERT INTO r20b_plain VALUES (NEW.id, NEW.secret);
+  RETURN NEW;
+END$$;
+`;
+const CLEANUP = `
+DROP TABLE IF EXISTS clinical.r20b_kept, public.r20b_history, public.r20b_plain CASCADE;
+DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_check(integer);
+`;
+/** A function a CHECK constraint of the written table calls (it reads nothing secret). */
+const CHECK_FN = 'CREATE FUNCTION public.r20b_check(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i > 0 $$';
+/** The link added after the review: the history table's own trigger. */
+const CHAIN = 'CREATE TRIGGER r20b_chain AFTER INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_copy()';
+
+for (const engine of ['rego', 'cedar'] as const) {
+  describe(`red-team round 20b: a trigger chain under a mask (${engine})`, () => {
+    let t: TestGateway;
+    let dir: string;
+    let direct: pg.Client;
+
+    beforeAll(async () => {
+      const url = await ensureClinicDatabase();
+      direct = new pg.Client({ connectionString: url });
+      await direct.connect();
+      await direct.query(CLEANUP);
+      await direct.query(SETUP);
+      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r20b_keep_history'])).rows[0] as { digest: string }).digest;
+      dir = writerPolicyDir(engine, {
+        prefix: 'r20b',
+        masked: ['clinical.r20b_kept'],
+        plain: ['public.r20b_plain'],
+        writable: ['clinical.r20b_kept'],
+        reviewed: [`clinical.r20b_keep_history@${digest}`],
+        adminWrites: 'public.r20b_history',
+      });
+      // Gatehouse connects as a role that is not a superuser and owns none of the fixtures (ownrole20: under
+      // a superuser upstream role every masked write firing a user trigger is refused).
+      t = await startTestGateway({ engine, policiesDir: dir, upstreamUrl: await nonSuperuserUpstream(url) });
+    });
+    afterAll(async () => {
+      await direct?.query(CLEANUP).catch(() => undefined);
+      await direct?.end();
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the premise: the writer reads secret masked and its reviewed write runs (the history gets the row)', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        expect(shown((await c.query('SELECT secret FROM clinical.r20b_kept WHERE id = 1')).rows)).not.toContain(SECRET);
+        await c.query("UPDATE clinical.r20b_kept SET note = 'a' WHERE id = 1");
+        expect((await direct.query('SELECT count(*)::int AS n FROM public.r20b_history')).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await c.end();
+      }
+    });
+
+    it.fails('R20b-3, with ownrole20: the chained function is owned by Gatehouse\'s upstream role (it could replace it), and still runs under the mask: the write must be refused, or the secret not readable', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      await direct.query(`ALTER FUNCTION public.r20b_copy() OWNER TO ${UPSTREAM_ROLE}`);
+      await direct.query(CHAIN);
+      try {
+        const wrote = await c.query("UPDATE clinical.r20b_kept SET note = 'c' WHERE id = 1").then(
+          () => 'ran',
+          (e: { code?: string }) => `error ${e.code ?? '?'}`,
+        );
+        const read = await c.query('SELECT v FROM public.r20b_plain').then(
+          (r) => r.rows,
+          (e: { code?: string }) => `error ${e.code ?? '?'}`,
+        );
+        expect(shown(read)).not.toContain(SECRET);
+        expect(wrote).not.toBe('ran');
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain; ALTER FUNCTION public.r20b_copy() OWNER TO postgres');
+      }
+    });
+
+    it.fails('R20b-4: ownrole20 after the snapshot: a CHECK constraint\'s function given to Gatehouse\'s upstream role (ALTER FUNCTION ... OWNER TO) after the writer\'s first write: its next write is refused (0A000)', async () => {
+      await direct.query(CHECK_FN);
+      await direct.query('ALTER TABLE clinical.r20b_kept ADD CONSTRAINT r20b_checked CHECK (public.r20b_check(id))');
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        const run = (): Promise<string> => c.query("UPDATE clinical.r20b_kept SET note = 'd' WHERE id = 1").then(() => 'ran', (e: { code?: string }) => `error ${e.code ?? '?'}`);
+        const first = await run();
+        await direct.query(`ALTER FUNCTION public.r20b_check(integer) OWNER TO ${UPSTREAM_ROLE}`);
+        const second = await run();
+        expect(first).toBe('ran');
+        expect(second).toBe('error 0A000');
+      } finally {
+        await c.end();
+        await direct.query('ALTER TABLE clinical.r20b_kept DROP CONSTRAINT IF EXISTS r20b_checked; DROP FUNCTION IF EXISTS public.r20b_check(integer)');
+      }
+    });
+
+    it.fails('R20b-3: a trigger added on the history table after the review copies the secret where the writer reads it: the write must be refused, or the secret not readable', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      await direct.query(CHAIN);
+      try {
+        const wrote = await c.query("UPDATE clinical.r20b_kept SET note = 'b' WHERE id = 1").then(
+          () => 'ran',
+          (e: { code?: string }) => `error ${e.code ?? '?'}`,
+        );
+        const read = await c.query('SELECT v FROM public.r20b_plain').then(
+          (r) => r.rows,
+          (e: { code?: string }) => `error ${e.code ?? '?'}`,
+        );
+        expect(shown(read)).not.toContain(SECRET);
+        expect(wrote).not.toBe('ran');
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain');
+      }
+    });
+  });
+}
