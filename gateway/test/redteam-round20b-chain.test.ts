@@ -22,16 +22,17 @@
 //   With ownrole20 merged: the same with the chained function owned by Gatehouse's upstream role (a
 //   function it could replace runs under the mask: ownrole20 sees the first link only). Both tests fail
 //   with the secret read raw by the writer (checked by running them as plain tests).
-// R20b-4 (low, OPEN, it.fails; lag, needs an administrator to give a function to Gatehouse's upstream
-//   role): ownrole20 reads which functions the upstream role could replace with the relation snapshot. A
-//   write's fresh-catalog check reads the written relations' fingerprints again, which hold their trigger
-//   functions' pg_proc versions but not those of the functions their CHECK constraints, defaults, WHEN
-//   conditions or indexes call: after `ALTER FUNCTION public.r20b_check(integer) OWNER TO <upstream
-//   role>` (a CHECK constraint's function), the writer's next masked write ran it, until the background
-//   refresh (about 30 s here, without db setup's event trigger) made it refused (0A000; measured by a
-//   polling probe, not kept). Principled fix: the fingerprint (pg/relation-structure.ts) holds the pg_proc
-//   row versions (xmin) of every function the relation's write calls (the `calls` map ownrole20 already
-//   has), as it does for trigger functions, so the check reads the snapshot again before such a write.
+// R20b-4 (low, FIXED on branch chain20; lag, needs an administrator to give a function to Gatehouse's
+//   upstream role): ownrole20 reads which functions the upstream role could replace with the relation
+//   snapshot. A write's fresh-catalog check reads the written relations' fingerprints again, which held
+//   their trigger functions' pg_proc versions but not those of the functions their CHECK constraints,
+//   defaults, WHEN conditions or indexes call: after `ALTER FUNCTION public.r20b_check(integer) OWNER TO
+//   <upstream role>` (a CHECK constraint's function), the writer's next masked write ran it, until the
+//   background refresh (about 30 s here, without db setup's event trigger) made it refused (0A000;
+//   measured by a polling probe, not kept). Fixed: the fingerprint (pg/relation-structure.ts) holds the
+//   pg_proc row versions (xmin) of every function the relation's write calls besides triggers (the same
+//   pg_depend walk as pg/relation-write-calls.ts WRITE_CALLS), so the check sees the change and reads the
+//   snapshot again before deciding. The test failed without the fix ('ran' instead of 'error 0A000').
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20b npx vitest run --project integration gateway/test/redteam-round20b-chain.test.ts
 
@@ -136,7 +137,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20b-4: ownrole20 after the snapshot: a CHECK constraint\'s function given to Gatehouse\'s upstream role (ALTER FUNCTION ... OWNER TO) after the writer\'s first write: its next write is refused (0A000)', async () => {
+    it('R20b-4: ownrole20 after the snapshot: a CHECK constraint\'s function given to Gatehouse\'s upstream role (ALTER FUNCTION ... OWNER TO) after the writer\'s first write: its next write is refused (0A000)', async () => {
       await direct.query(CHECK_FN);
       await direct.query('ALTER TABLE clinical.r20b_kept ADD CONSTRAINT r20b_checked CHECK (public.r20b_check(id))');
       const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));

@@ -7,14 +7,14 @@
 // array's element type, a domain's base type and a composite type's attributes (round 13, R13-2); a
 // domain's DEFAULT runs when an INSERT leaves its column out (masking14).
 
-import { calledFunctions, COLUMN_TYPES, domainDependencies } from './type-calls-sql.ts';
+import { calledFunctions, calledFunctionVersions, COLUMN_TYPES, domainDependencies } from './type-calls-sql.ts';
 
 /**
  * One (table, function) pair; from pg_depend, so a function named only inside a PL body is not seen.
  * The types a write takes input of are its columns' types and the types those reach (shared
  * fragments: pg/type-calls-sql.ts); their domains' CHECK constraints and DEFAULTs run.
  */
-export const WRITE_CALLS = `${COLUMN_TYPES}, deps AS (
+const WRITE_DEPS = `${COLUMN_TYPES}, deps AS (
     SELECT ad.adrelid AS owner, d.refclassid, d.refobjid
       FROM pg_catalog.pg_attrdef ad
       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
@@ -33,8 +33,18 @@ export const WRITE_CALLS = `${COLUMN_TYPES}, deps AS (
     SELECT ct.owner, 'pg_catalog.pg_proc'::regclass, c.castfunc
       FROM column_type ct
       JOIN pg_catalog.pg_cast c ON c.casttarget = ct.type AND c.castcontext <> 'e' AND c.castfunc <> 0
-  )
+  )`;
+
+export const WRITE_CALLS = `${WRITE_DEPS}
 ${calledFunctions('deps', 'rel')}`;
+
+/**
+ * The same calls as rows (rel, item), item 'p' || oid || ':' || xmin of the function's pg_proc row, for
+ * the relation fingerprint (pg/relation-structure.ts): ALTER FUNCTION ... OWNER TO, SET search_path or
+ * CREATE OR REPLACE of a function a CHECK constraint, default or index calls changes it (R20b-4).
+ */
+export const WRITE_CALL_VERSIONS = `${WRITE_DEPS}
+${calledFunctionVersions('deps', 'rel')}`;
 
 export interface WriteCallRow {
   rel: number;

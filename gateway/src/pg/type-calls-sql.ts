@@ -132,6 +132,21 @@ export function calledFunctions(deps: string, ownerAs: string, builtIns = false)
 }
 
 /**
+ * The same functions as `calledFunctions` (user functions only), as rows (owner, item), item
+ * 'p' || oid || ':' || xmin: the version of the function's pg_proc row, which any ALTER FUNCTION or
+ * CREATE OR REPLACE changes.
+ */
+export function calledFunctionVersions(deps: string, ownerAs: string): string {
+  return `SELECT DISTINCT ${deps}.owner::int AS ${ownerAs}, 'p' || p.oid || ':' || p.xmin AS item
+  FROM ${deps}
+  LEFT JOIN pg_catalog.pg_operator o ON ${deps}.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = ${deps}.refobjid
+  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN ${deps}.refclassid = 'pg_catalog.pg_proc'::regclass THEN ${deps}.refobjid ELSE o.oprcode::oid END
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE ${deps}.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
+}
+
+/**
  * `reaches` (TYPE_REACHES) and `column_type`: (relation, a user type one of its columns has or
  * reaches), from the columns of user types. The opening of a `WITH RECURSIVE` query.
  */
