@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision, PolicyInput } from '../policy/types.ts';
-import { replaceableRefusal } from './replaceable-functions.ts';
+import { byNameEntry, replaceableRefusal } from './replaceable-functions.ts';
 import type { ProbedStatement } from './write-probe.ts';
 
 const input = (written: string[], replaceable: string[]): PolicyInput =>
@@ -32,5 +32,17 @@ describe('replaceableRefusal', () => {
     expect(replaceableRefusal([write(['public.stamp'], false, 'allow')])).toBeNull();
     expect(replaceableRefusal([write(['public.stamp'], true, 'deny')])).toBeNull();
     expect(replaceableRefusal([write([])])).toBeNull();
+  });
+
+  it('refuses a write running a function whose body calls by name while the role can define code, saying why and what to revoke', () => {
+    const e = replaceableRefusal([write([byNameEntry('clinical.audit', 'can create functions in schema public')])]);
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('it runs clinical.audit, whose body calls functions by name');
+    expect(e?.message).toContain('can define functions a trigger could call by name (it can create functions in schema public)');
+    expect(e?.message).not.toContain('could replace or alter');
+    expect(e?.hint).toContain('Revoke CREATE on every schema');
+    const both = replaceableRefusal([write(['public.stamp', byNameEntry('clinical.audit', 'owns public.stamp')])]);
+    expect(both?.message).toContain('it runs public.stamp (');
+    expect(both?.hint).toContain('Have an administrator own the function');
   });
 });

@@ -8,6 +8,7 @@ import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, 
 import { functionVersionsByRelation, triggerCallsByRelation, triggersByRelation, TRIGGERS, unpinnedByRelation, type TriggerRow } from './relation-triggers.ts';
 import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureRow } from './relation-structure.ts';
 import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-write-calls.ts';
+import { BY_NAME_REACH, byNameReach, type ByNameReachRow } from './by-name-reach.ts';
 import { REPLACEABLE_FUNCTIONS, replaceableByRelation, replaceableSet, type ReplaceableFunctionRow } from './replaceable-functions.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
@@ -227,6 +228,8 @@ export interface RelationRows {
   structure?: StructureRow[];
   /** User functions the upstream role could replace (pg/replaceable-functions.ts); absent in rows read before (tests): none. */
   replaceable?: ReplaceableFunctionRow[];
+  /** What bodies may reach by name and bind (pg/by-name-reach.ts); absent in rows read before (tests): nothing. */
+  byNameReach?: ByNameReachRow | null;
   maskFunctions: MaskFunctionRow | null;
 }
 
@@ -252,8 +255,9 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
   const structure = (await client.query<StructureRow>(RELATION_STRUCTURE)).rows;
   const replaceable = (await client.query<ReplaceableFunctionRow>(REPLACEABLE_FUNCTIONS)).rows;
+  const reach = (await client.query<ByNameReachRow>(BY_NAME_REACH)).rows[0] ?? null;
   const maskFunctions = (await client.query<MaskFunctionRow>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, replaceable, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, replaceable, byNameReach: reach, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -295,7 +299,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   const writeCalls = callsByRelation(rows.writeCalls ?? [], byOid);
   const typeCalls = callsByRelation(rows.typeCalls ?? [], byOid);
   const structure = structureByRelation(rows.structure ?? []);
-  const replaceable = replaceableByRelation(replaceableSet(rows.replaceable ?? []), triggers, [triggerCalls, writeCalls, typeCalls]);
+  const replaceable = replaceableByRelation(replaceableSet(rows.replaceable ?? []), triggers, [triggerCalls, writeCalls, typeCalls], byNameReach(rows.byNameReach));
   const locked = new Set(rows.relations.filter((r) => r.definitionLocked === true).map((r) => r.oid));
   const relations: RelationInfo[] = rows.relations.map((r) => ({
     oid: r.oid,

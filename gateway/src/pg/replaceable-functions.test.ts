@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { byNameReach } from './by-name-reach.ts';
 import { replaceableByRelation, replaceableSet } from './replaceable-functions.ts';
 
 describe('replaceableByRelation', () => {
@@ -12,5 +13,17 @@ describe('replaceableByRelation', () => {
 
   it('is empty when the role could replace nothing', () => {
     expect(replaceableByRelation(new Set(), new Map([[1, [{ function: 'public.mine' }]]]), [])).toEqual(new Map());
+  });
+
+  it('follows what definitions bind (an SQL-standard body calling a replaceable function), transitively', () => {
+    const reach = byNameReach({ canDefine: null, byName: [], edges: ['["app.atomic","app.middle"]', '["app.middle","public.mine"]'] });
+    expect(replaceableByRelation(set, new Map(), [new Map([[5, ['app.atomic']]])], reach)).toEqual(new Map([[5, ['public.mine']]]));
+  });
+
+  it('lists the functions run whose bodies call by name, saying why, when the role can define code; none when it cannot', () => {
+    const triggers = new Map([[1, [{ function: 'clinical.audit' }, { function: 'public.c_trigger' }]]]);
+    const row = { canDefine: 'can create functions in schema public', byName: ['clinical.audit', 'app.plain'], edges: [] };
+    expect(replaceableByRelation(new Set(), triggers, [], byNameReach(row))).toEqual(new Map([[1, ["clinical.audit (calls functions by name; Gatehouse's role can create functions in schema public)"]]]));
+    expect(replaceableByRelation(new Set(), triggers, [], byNameReach({ ...row, canDefine: null }))).toEqual(new Map());
   });
 });

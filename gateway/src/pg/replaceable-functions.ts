@@ -6,6 +6,12 @@
 // PostgreSQL answers who may: the owner of the function, any member of the owner (pg_has_role MEMBER: SET
 // ROLE reaches it, inherited or not), and a superuser, or a member of one. Both session_user (the login
 // role) and current_user (a role the connection was set to) count: RESET ROLE goes back to the first.
+// What a write runs includes what those functions' definitions bind (SQL-standard bodies, argument
+// defaults: pg_depend), and, when the role can define code a body might call by name, every function
+// run whose body resolves names when it runs (pg/by-name-reach.ts; ownrole20b).
+
+import { byNameEntry } from '../enforce/replaceable-functions.ts';
+import type { ByNameReach } from './by-name-reach.ts';
 
 /** User functions ("schema.name"; overloads share a name: any one replaceable counts for all) the upstream role could replace. */
 export const REPLACEABLE_FUNCTIONS = `WITH me AS MATERIALIZED (
@@ -29,26 +35,54 @@ export function replaceableSet(rows: readonly ReplaceableFunctionRow[]): Set<str
   return new Set(rows.map((r) => `${r.schema}.${r.name}`));
 }
 
+const NO_REACH: ByNameReach = { canDefine: null, byName: new Set(), binds: new Map() };
+
 /**
  * The functions a write to each relation runs that the upstream role could replace: its triggers'
  * functions, the functions their WHEN conditions call, and those its defaults, generated columns, CHECK
- * constraints, index expressions and domains call (`calls`, pg/relation-write-calls.ts), keyed by its oid.
+ * constraints, index expressions and domains call (`calls`, pg/relation-write-calls.ts), and what their
+ * definitions bind (`reach.binds`, transitively), keyed by its oid. When the role can define code a body
+ * might call by name (`reach.canDefine`), each of those functions whose body resolves names when it runs
+ * is listed too, as an entry saying why (enforce/replaceable-functions.ts byNameEntry).
  */
 export function replaceableByRelation(
   replaceable: ReadonlySet<string>,
   triggers: ReadonlyMap<number, ReadonlyArray<{ function: string }>>,
   calls: ReadonlyArray<ReadonlyMap<number, readonly string[]>>,
+  reach: ByNameReach = NO_REACH,
 ): Map<number, string[]> {
   const out = new Map<number, string[]>();
-  if (replaceable.size === 0) return out;
+  if (replaceable.size === 0 && reach.canDefine === null) return out;
+  const runs = new Map<number, Set<string>>();
   const add = (rel: number, f: string): void => {
-    if (!replaceable.has(f)) return;
-    const list = out.get(rel);
-    if (list === undefined) out.set(rel, [f]);
-    else if (!list.includes(f)) list.push(f);
+    const set = runs.get(rel);
+    if (set === undefined) runs.set(rel, new Set([f]));
+    else set.add(f);
   };
   for (const [rel, list] of triggers) for (const t of list) add(rel, t.function);
   for (const m of calls) for (const [rel, list] of m) for (const f of list) add(rel, f);
-  for (const list of out.values()) list.sort();
+  for (const [rel, direct] of runs) {
+    const found: string[] = [];
+    for (const f of bound(direct, reach.binds)) {
+      if (replaceable.has(f)) found.push(f);
+      if (reach.canDefine !== null && reach.byName.has(f)) found.push(byNameEntry(f, reach.canDefine));
+    }
+    if (found.length > 0) out.set(rel, [...new Set(found)].sort());
+  }
   return out;
+}
+
+/** `start` and every function their definitions bind, transitively. */
+function bound(start: ReadonlySet<string>, binds: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set(start);
+  const stack = [...start];
+  while (stack.length > 0) {
+    for (const g of binds.get(stack.pop()!) ?? []) {
+      if (!seen.has(g)) {
+        seen.add(g);
+        stack.push(g);
+      }
+    }
+  }
+  return seen;
 }

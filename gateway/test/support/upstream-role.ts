@@ -1,7 +1,9 @@
 // A non-superuser upstream role for tests of writes under a mask (issue 6): a superuser upstream role can
 // replace every function, so Gatehouse refuses every masked write that fires a user trigger under it
 // (enforce/replaceable-functions.ts). The tests' fixtures are made by postgres (the administrator), so
-// this role owns none of them and cannot become their owner; it gets the table and sequence privileges
+// this role owns none of them and cannot become their owner, and it gets CREATE on no schema (PostgreSQL 15
+// gives PUBLIC none on public): a reviewed trigger's body may call functions by name, so a role that can
+// define functions gets those writes refused too (pg/by-name-reach.ts). It gets the table and sequence privileges
 // (SELECT, INSERT, UPDATE, DELETE: not TRIGGER) and the masking functions `gatehouse db setup` grants, as an
 // operator's Gatehouse role would.
 
