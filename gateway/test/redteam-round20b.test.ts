@@ -22,8 +22,8 @@
 //   statement, so an Execute of any portal of it in that transaction is refused.
 //   Both tests fail without the fixes (55P03 from the other session during the wait).
 // R20b-3 (medium, open, it.fails; a trigger added on a table a reviewed trigger function writes, also
-//   with its function owned by Gatehouse's upstream role under ownrole20) and R20b-4 (low, open, it.fails;
-//   ownrole20's replaceable set lags an ownership change of a CHECK constraint's function):
+//   with its function owned by Gatehouse's upstream role under ownrole20) and R20b-4 (low, fixed on chain20:
+//   ownrole20's replaceable set lagged an ownership change of a CHECK constraint's function):
 //   redteam-round20b-chain.test.ts.
 //
 // Held (tests below): a Flush sent while the Execute waits is not passed on ahead of it (the table stays

@@ -2,15 +2,24 @@
 // indexes, constraints (its own and those referencing it), triggers, rules, columns, defaults and
 // inheritance children or partitions, as catalog rows (their oids, flags and xmin, so an update shows);
 // for a trigger also its function's pg_proc row (CREATE OR REPLACE FUNCTION after a review shows), and
-// those of the functions its WHEN condition calls (ALTER FUNCTION ... SET search_path shows: R18b-1).
+// those of the functions its WHEN condition calls (ALTER FUNCTION ... SET search_path shows: R18b-1);
+// and the pg_proc rows of the user functions its write calls besides triggers (CHECK constraints,
+// defaults, index expressions, domains, assignment casts: pg/relation-write-calls.ts), so that
+// ALTER FUNCTION ... OWNER TO Gatehouse's upstream role of one shows at the next such write (R20b-4).
 // Read with the relation snapshot for every relation, and again for the few relations one write under a
 // mask reaches, by the same query, so that the two compare (enforce/fresh-catalog.ts; red-team round 10,
 // R10-10): a difference means the snapshot is behind the server.
 
 import type pg from 'pg';
+import { writeCallVersions } from './relation-write-calls.ts';
+import type { RelationFilter } from './type-calls-sql.ts';
 
-/** The catalog rows of relation `rel`, one text item each (grouped by relation below). */
-const ITEMS = `SELECT i.indrelid AS rel, 'i' || i.indexrelid || ':' || i.indisunique || i.indisexclusion || i.indisvalid || i.indimmediate || ':' || i.xmin AS item FROM pg_catalog.pg_index i
+/**
+ * The catalog rows of relation `rel`, one text item each (grouped by relation below); `only` narrows the
+ * write calls' walk (the other rows are filtered after, cheaply), which over every relation would cost
+ * each write's check far more than the relations it reaches.
+ */
+const items = (only?: RelationFilter): string => `SELECT i.indrelid AS rel, 'i' || i.indexrelid || ':' || i.indisunique || i.indisexclusion || i.indisvalid || i.indimmediate || ':' || i.xmin AS item FROM pg_catalog.pg_index i
   UNION ALL SELECT c.conrelid, 'c' || c.oid || ':' || c.xmin FROM pg_catalog.pg_constraint c WHERE c.conrelid <> 0
   UNION ALL SELECT c.confrelid, 'f' || c.oid || ':' || c.xmin FROM pg_catalog.pg_constraint c WHERE c.confrelid <> 0
   UNION ALL SELECT t.tgrelid, 't' || t.oid || ':' || t.tgenabled::text || ':' || t.xmin || ':' || p.xmin FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
@@ -25,10 +34,11 @@ const ITEMS = `SELECT i.indrelid AS rel, 'i' || i.indexrelid || ':' || i.indisun
   UNION ALL SELECT r.ev_class, 'r' || r.oid || ':' || r.ev_enabled::text || ':' || r.xmin FROM pg_catalog.pg_rewrite r
   UNION ALL SELECT a.attrelid, 'a' || a.attnum || ':' || a.atttypid || ':' || a.attisdropped || ':' || a.xmin FROM pg_catalog.pg_attribute a WHERE a.attnum > 0
   UNION ALL SELECT d.adrelid, 'd' || d.oid || ':' || d.xmin FROM pg_catalog.pg_attrdef d
-  UNION ALL SELECT h.inhparent, 'h' || h.inhrelid || ':' || h.xmin FROM pg_catalog.pg_inherits h`;
+  UNION ALL SELECT h.inhparent, 'h' || h.inhrelid || ':' || h.xmin FROM pg_catalog.pg_inherits h
+  UNION ALL SELECT v.rel, v.item FROM (${writeCallVersions(only)}) v`;
 
-const fingerprints = (where: string): string => `SELECT s.rel::int AS rel, pg_catalog.md5(pg_catalog.string_agg(s.item, ',' ORDER BY s.item)) AS print
-  FROM (${ITEMS}) s
+const fingerprints = (where: string, only?: RelationFilter): string => `SELECT s.rel::int AS rel, pg_catalog.md5(pg_catalog.string_agg(s.item, ',' ORDER BY s.item)) AS print
+  FROM (${items(only)}) s
  WHERE ${where}
  GROUP BY s.rel`;
 
@@ -38,7 +48,7 @@ export const RELATION_STRUCTURE = fingerprints(`s.rel IN (SELECT c.oid FROM pg_c
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%')`);
 
 /** The same for some relations, by oid ($1). */
-const SOME_STRUCTURE = fingerprints('s.rel = ANY($1::oid[])');
+const SOME_STRUCTURE = fingerprints('s.rel = ANY($1::oid[])', (rel) => `${rel} = ANY($1::oid[])`);
 
 export interface StructureRow {
   rel: number;

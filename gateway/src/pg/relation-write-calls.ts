@@ -7,34 +7,50 @@
 // array's element type, a domain's base type and a composite type's attributes (round 13, R13-2); a
 // domain's DEFAULT runs when an INSERT leaves its column out (masking14).
 
-import { calledFunctions, COLUMN_TYPES, domainDependencies } from './type-calls-sql.ts';
+import { calledFunctions, calledFunctionVersions, columnTypes, domainDependencies, type RelationFilter } from './type-calls-sql.ts';
 
 /**
  * One (table, function) pair; from pg_depend, so a function named only inside a PL body is not seen.
  * The types a write takes input of are its columns' types and the types those reach (shared
  * fragments: pg/type-calls-sql.ts); their domains' CHECK constraints and DEFAULTs run.
  */
-export const WRITE_CALLS = `${COLUMN_TYPES}, deps AS (
+function writeDeps(only?: RelationFilter): string {
+  const and = (rel: string): string => (only === undefined ? '' : ` AND ${only(rel)}`);
+  const where = (rel: string): string => (only === undefined ? '' : `\n     WHERE ${only(rel)}`);
+  return `${columnTypes(only)}, deps AS (
     SELECT ad.adrelid AS owner, d.refclassid, d.refobjid
       FROM pg_catalog.pg_attrdef ad
-      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid${where('ad.adrelid')}
     UNION ALL
     SELECT c.conrelid, d.refclassid, d.refobjid
       FROM pg_catalog.pg_constraint c
       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
-     WHERE c.conrelid <> 0 AND c.contype = 'c'
+     WHERE c.conrelid <> 0 AND c.contype = 'c'${and('c.conrelid')}
     UNION ALL
     SELECT x.indrelid, d.refclassid, d.refobjid
       FROM pg_catalog.pg_index x
-      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = x.indexrelid
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = x.indexrelid${where('x.indrelid')}
     UNION ALL
     ${domainDependencies('column_type')}
     UNION ALL
     SELECT ct.owner, 'pg_catalog.pg_proc'::regclass, c.castfunc
       FROM column_type ct
       JOIN pg_catalog.pg_cast c ON c.casttarget = ct.type AND c.castcontext <> 'e' AND c.castfunc <> 0
-  )
+  )`;
+}
+
+export const WRITE_CALLS = `${writeDeps()}
 ${calledFunctions('deps', 'rel')}`;
+
+/**
+ * The same calls as rows (rel, item), item 'p' || oid || ':' || xmin of the function's pg_proc row, for
+ * the relation fingerprint (pg/relation-structure.ts): ALTER FUNCTION ... OWNER TO, SET search_path or
+ * CREATE OR REPLACE of a function a CHECK constraint, default or index calls changes it (R20b-4).
+ */
+export function writeCallVersions(only?: RelationFilter): string {
+  return `${writeDeps(only)}
+${calledFunctionVersions('deps', 'rel')}`;
+}
 
 export interface WriteCallRow {
   rel: number;

@@ -132,16 +132,41 @@ export function calledFunctions(deps: string, ownerAs: string, builtIns = false)
 }
 
 /**
- * `reaches` (TYPE_REACHES) and `column_type`: (relation, a user type one of its columns has or
- * reaches), from the columns of user types. The opening of a `WITH RECURSIVE` query.
+ * The same functions as `calledFunctions` (user functions only), as rows (owner, item), item
+ * 'p' || oid || ':' || xmin: the version of the function's pg_proc row, which any ALTER FUNCTION or
+ * CREATE OR REPLACE changes. `owner` stays an oid, as in the fingerprint's other rows: a cast column in
+ * one branch of a UNION ALL keeps PostgreSQL from pushing a filter on it into the branches.
  */
-export const COLUMN_TYPES = `WITH RECURSIVE reaches AS (
+export function calledFunctionVersions(deps: string, ownerAs: string): string {
+  return `SELECT DISTINCT ${deps}.owner AS ${ownerAs}, 'p' || p.oid || ':' || p.xmin AS item
+  FROM ${deps}
+  LEFT JOIN pg_catalog.pg_operator o ON ${deps}.refclassid = 'pg_catalog.pg_operator'::regclass AND o.oid = ${deps}.refobjid
+  JOIN pg_catalog.pg_proc p ON p.oid = CASE WHEN ${deps}.refclassid = 'pg_catalog.pg_proc'::regclass THEN ${deps}.refobjid ELSE o.oprcode::oid END
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE ${deps}.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
+}
+
+/** A predicate keeping some relations, given the column holding a relation's oid (none: every relation). */
+export type RelationFilter = (rel: string) => string;
+
+/**
+ * `reaches` (TYPE_REACHES) and `column_type`: (relation, a user type one of its columns has or
+ * reaches), from the columns of user types, of the relations `only` keeps. The opening of a `WITH
+ * RECURSIVE` query.
+ */
+export function columnTypes(only?: RelationFilter): string {
+  return `WITH RECURSIVE reaches AS (
     ${TYPE_REACHES}
   ), column_type AS (
     SELECT a.attrelid AS owner, a.atttypid AS type
       FROM pg_catalog.pg_attribute a
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384${only === undefined ? '' : ` AND ${only('a.attrelid')}`}
     UNION
     SELECT c.owner, e.reached FROM column_type c JOIN reaches e ON e.type = c.type
   )`;
+}
+
+/** columnTypes() for every relation. */
+export const COLUMN_TYPES = columnTypes();
 
