@@ -82,6 +82,11 @@ BEGIN
   RETURN NEW;
 END$$;
 CREATE TRIGGER r20b_kept BEFORE UPDATE ON clinical.r20b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r20b_keep_history();
+CREATE FUNCTION public.r20b_scrub() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  NEW.secret := 'scrubbed';
+  RETURN NEW;
+END$$;
 CREATE FUNCTION public.r20b_copy() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
   INSERT INTO r20b_plain VALUES (NEW.id, NEW.secret);
@@ -90,12 +95,14 @@ END$$;
 `;
 const CLEANUP = `
 DROP TABLE IF EXISTS clinical.r20b_kept, public.r20b_history, public.r20b_plain CASCADE;
-DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_check(integer);
+DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_scrub(), public.r20b_check(integer);
 `;
 /** A function a CHECK constraint of the written table calls (it reads nothing secret). */
 const CHECK_FN = 'CREATE FUNCTION public.r20b_check(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i > 0 $$';
 /** The link added after the review: the history table's own trigger. */
 const CHAIN = 'CREATE TRIGGER r20b_chain AFTER INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_copy()';
+/** A reviewed link on the history table (it writes nothing; reviewed and pinned like the first). */
+const SCRUB = 'CREATE TRIGGER r20b_scrub BEFORE INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_scrub()';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20b: a trigger chain under a mask (${engine})`, () => {
@@ -109,13 +116,16 @@ for (const engine of ['rego', 'cedar'] as const) {
       await direct.connect();
       await direct.query(CLEANUP);
       await direct.query(SETUP);
-      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r20b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digestOf = async (f: string): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, [f])).rows[0] as { digest: string }).digest;
+      const digest = await digestOf('clinical.r20b_keep_history');
+      const scrub = await digestOf('public.r20b_scrub');
       dir = writerPolicyDir(engine, {
         prefix: 'r20b',
         masked: ['clinical.r20b_kept'],
         plain: ['public.r20b_plain'],
         writable: ['clinical.r20b_kept'],
-        reviewed: [`clinical.r20b_keep_history@${digest}`],
+        // The review says which table the function's body writes (R20b-3): that table's triggers run too.
+        reviewed: [`clinical.r20b_keep_history@${digest} writes public.r20b_history`, `public.r20b_scrub@${scrub}`],
         adminWrites: 'public.r20b_history',
       });
       // Gatehouse connects as a role that is not a superuser and owns none of the fixtures (ownrole20: under
@@ -140,7 +150,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20b-3, with ownrole20: the chained function is owned by Gatehouse\'s upstream role (it could replace it), and still runs under the mask: the write must be refused, or the secret not readable', async () => {
+    it('R20b-3, with ownrole20: the chained function is owned by Gatehouse\'s upstream role (it could replace it) and is not reviewed: the write is refused (0A000), the secret not readable', async () => {
       const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
       await direct.query(`ALTER FUNCTION public.r20b_copy() OWNER TO ${UPSTREAM_ROLE}`);
       await direct.query(CHAIN);
@@ -154,7 +164,7 @@ for (const engine of ['rego', 'cedar'] as const) {
           (e: { code?: string }) => `error ${e.code ?? '?'}`,
         );
         expect(shown(read)).not.toContain(SECRET);
-        expect(wrote).not.toBe('ran');
+        expect(wrote).toBe('error 0A000');
       } finally {
         await c.end();
         await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain; ALTER FUNCTION public.r20b_copy() OWNER TO postgres');
@@ -178,7 +188,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20b-3: a trigger added on the history table after the review copies the secret where the writer reads it: the write must be refused, or the secret not readable', async () => {
+    it('R20b-3: a trigger added on the history table after the review copies the secret where the writer reads it: the write is refused (0A000), the secret not readable', async () => {
       const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
       await direct.query(CHAIN);
       try {
@@ -191,10 +201,24 @@ for (const engine of ['rego', 'cedar'] as const) {
           (e: { code?: string }) => `error ${e.code ?? '?'}`,
         );
         expect(shown(read)).not.toContain(SECRET);
-        expect(wrote).not.toBe('ran');
+        expect(wrote).toBe('error 0A000');
       } finally {
         await c.end();
         await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain');
+      }
+    });
+
+    it('R20b-3: a chain whose triggers are all reviewed still runs (the history table\'s trigger, added after the writer\'s first write, is reviewed and pinned)', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        await c.query("UPDATE clinical.r20b_kept SET note = 'e' WHERE id = 1");
+        await direct.query('TRUNCATE public.r20b_history');
+        await direct.query(SCRUB);
+        await c.query("UPDATE clinical.r20b_kept SET note = 'f' WHERE id = 1");
+        expect((await direct.query('SELECT secret FROM public.r20b_history')).rows).toEqual([{ secret: 'scrubbed' }]);
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_scrub ON public.r20b_history');
       }
     });
   });
