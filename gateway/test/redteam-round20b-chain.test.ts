@@ -2,50 +2,31 @@
 // that no review saw, area 3 of the brief ("trigger chains, a trigger added mid-session"). Real Gatehouse,
 // real PostgreSQL, both engines; each test asserts the SECURE behaviour.
 //
-// R20b-3 (medium, OPEN, it.fails; needs DDL on a table a reviewed trigger function writes, the premise of
-//   R18b-3): a reviewed trigger function (pinned by digest, its own search_path) copies the old row, secret
-//   included, into a history table, as such functions do. A trigger added afterwards on that history table
-//   (CREATE TRIGGER by its owner, directly on the server, any time after the review) runs on every such
-//   write with the secret in NEW: here it copies it into a table the writer reads unmasked. The writer's
-//   UPDATE (which names no masked column) is allowed, its check passes (the pinned function is unchanged),
-//   it commits, and the writer reads the secret raw. docs/data-path.md says a trigger fired by what a
-//   trigger's function writes is not listed (PostgreSQL records nowhere which tables a PL/pgSQL body
-//   writes) and that reviewing a function means reviewing the triggers of every table its body writes,
-//   transitively; but a trigger added after the review changes what the reviewed write runs, and neither
-//   the digest, the relation fingerprints nor ownrole20's replaceable-function rule (it sees the first link
-//   only) notices. Not fixed here: Gatehouse cannot know which tables a body writes. Principled fix: the
-//   review says it, e.g. a `reviewed` entry names the tables its function writes ("fn@sha256:...
-//   writes public.r20b_history"), and Gatehouse adds their triggers (transitively, reviewed the same
-//   way) to statement.triggers, their fingerprints to the write's fresh-catalog check and to the pins;
-//   or, simpler and stricter, a write under a mask is refused while any table outside the write's own
-//   reach has a user trigger created after the policy revision that reviewed its functions.
-//   With ownrole20 merged: the same with the chained function owned by Gatehouse's upstream role (a
-//   function it could replace runs under the mask: ownrole20 sees the first link only). Both tests fail
-//   with the secret read raw by the writer (checked by running them as plain tests).
-//   Still OPEN after chain20 (R20b-4 was fixed there; no time was left for this one). Design for the fix
-//   (chain20's brief; not built, not tested):
-//   - Syntax: a `reviewed` entry may end with ` writes <schema.table>[,<schema.table>...]`, e.g.
-//     "clinical.r20b_keep_history@sha256:<hex> writes public.r20b_history", parsed by
-//     policy/reviewed-entries.ts (a new field `writes: string[]` on the `name` and `pinned` kinds; a
-//     malformed `writes` part makes the whole entry malformed: it vouches for nothing, fail closed). The
-//     same text works in Rego's `reviewed` set and Cedar's `@reviewed(...)`, so both engines get it free.
-//   - Catalog: the declared tables are resolved against the relation snapshot (an unknown table: the entry
-//     vouches for nothing). Their user triggers, and recursively those of tables named by the `writes` of
-//     the entries reviewing those triggers' functions (bounded: a visited set, at most 16 levels; deeper is
-//     refused), form the write's chained triggers.
-//   - Decision: the policy is asked first (statement.triggers keeps the first link: the chain depends on
-//     the verdict's `reviewed`), then enforce/trigger-review.ts checks the chained triggers' functions as it
-//     checks the first link's (built in, or reviewed and pinned, with a fixed search_path): any other one
-//     refuses the write under a mask (0A000, naming the table and trigger). The chained tables join the
-//     relations enforce/fresh-catalog.ts reachedRelations returns (a trigger created later on a history
-//     table changes its fingerprint: the snapshot is read again and the write decided again, refused), the
-//     chained functions join the pin check (pg/pin-check.ts, post-write) and the replaceable-functions
-//     check (enforce/replaceable-functions.ts: the ownrole20 variant above).
-//   - Without `writes`: behave as today (the first link only), documented in docs/policies.md and
-//     docs/data-path.md as "a review without writes vouches that the body writes no table with triggers";
-//     refusing every reviewed function without `writes` would break existing reviews. A review warning
-//     (policy/review-warnings.ts) could flag PL bodies reviewed without `writes`, since PostgreSQL cannot
-//     tell which tables such a body writes.
+// R20b-3 (medium, FIXED on branch writes20 for reviews that declare what their function writes; needs DDL on a
+//   table a reviewed trigger function writes, the premise of R18b-3): a reviewed trigger function (pinned by
+//   digest, its own search_path) copies the old row, secret included, into a history table, as such functions
+//   do. A trigger added afterwards on that history table (CREATE TRIGGER by its owner, directly on the server,
+//   any time after the review) ran on every such write with the secret in NEW: here it copies it into a table
+//   the writer reads unmasked. Before the fix the writer's UPDATE (which names no masked column) was allowed,
+//   its check passed (the pinned function unchanged), it committed, and the writer read the secret raw; the
+//   same with the chained function owned by Gatehouse's upstream role (ownrole20 saw the first link only).
+//   Fix (enforce/trigger-chain.ts, policy/reviewed-entries.ts): a `reviewed` entry may end with
+//   " writes <schema.table>[ <schema.table>...]" (space-separated: Cedar's @reviewed splits at commas); the
+//   named tables' user triggers, and those of tables named by their functions' reviews (at most 16 levels),
+//   are checked under a mask as the first link's (enforce/trigger-review.ts: any unreviewed one refuses the
+//   write, 0A000), and the named tables join the fresh-catalog check (enforce/fresh-catalog.ts), so the
+//   trigger created after the snapshot is seen before the write. An unknown table or a deeper chain makes the
+//   declaring review vouch for nothing; a malformed writes part makes the entry malformed. combine.ts
+//   withReviewed keeps the whole reviewed set when a fired function's entry declares writes (a chained
+//   function's review can be any entry). Without `writes` nothing is followed (documented: such a review
+//   vouches that the body writes no table with triggers). Both tests below failed without the chain code
+//   (the secret read raw; the parser change alone kept); the all-reviewed chain test fails without the
+//   parser change (the entry with writes is malformed: refused, and Cedar refuses to load it).
+//   STILL OPEN (not built): the chained functions are not in the post-write pin check (pg/pin-check.ts: a
+//   chained function replaced while the write waits for a row lock is not caught) nor in
+//   statement.replaceable_functions (enforce/replaceable-functions.ts: a REVIEWED chained function owned by
+//   Gatehouse's upstream role runs; the ownrole20 test below is refused because r20b_copy is unreviewed). A
+//   review warning (policy/review-warnings.ts) for PL bodies reviewed without `writes` is not built either.
 // R20b-4 (low, FIXED on branch chain20; lag, needs an administrator to give a function to Gatehouse's
 //   upstream role): ownrole20 reads which functions the upstream role could replace with the relation
 //   snapshot. A write's fresh-catalog check reads the written relations' fingerprints again, which held
