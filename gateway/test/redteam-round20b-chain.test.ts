@@ -22,11 +22,15 @@
 //   vouches that the body writes no table with triggers). Both tests below failed without the chain code
 //   (the secret read raw; the parser change alone kept); the all-reviewed chain test fails without the
 //   parser change (the entry with writes is malformed: refused, and Cedar refuses to load it).
+//   The replaceable-functions refusal (enforce/replaceable-functions.ts) also counts what writes to the chained
+//   tables run that Gatehouse's upstream role could replace (RelationInfo.replaceableFunctions): a chained
+//   function reviewed by name but owned by that role is refused. Its integration test here passes WITHOUT that
+//   change too (ownrole20b's by-name rule already refuses: the first link's PL body calls by name while the
+//   upstream role owns a function); a unit test (replaceable-functions.test.ts) fails without it.
 //   STILL OPEN (not built): the chained functions are not in the post-write pin check (pg/pin-check.ts: a
-//   chained function replaced while the write waits for a row lock is not caught) nor in
-//   statement.replaceable_functions (enforce/replaceable-functions.ts: a REVIEWED chained function owned by
-//   Gatehouse's upstream role runs; the ownrole20 test below is refused because r20b_copy is unreviewed). A
-//   review warning (policy/review-warnings.ts) for PL bodies reviewed without `writes` is not built either.
+//   chained function replaced while the write waits for a row lock is not caught), nor in the policy input
+//   (statement.triggers / replaceable_functions keep the first link). A review warning
+//   (policy/review-warnings.ts) for PL bodies reviewed without `writes` is not built either.
 // R20b-4 (low, FIXED on branch chain20; lag, needs an administrator to give a function to Gatehouse's
 //   upstream role): ownrole20 reads which functions the upstream role could replace with the relation
 //   snapshot. A write's fresh-catalog check reads the written relations' fingerprints again, which held
@@ -68,6 +72,10 @@ BEGIN
   NEW.secret := 'scrubbed';
   RETURN NEW;
 END$$;
+CREATE FUNCTION public.r20b_named() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  RETURN NEW;
+END$$;
 CREATE FUNCTION public.r20b_copy() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
   INSERT INTO r20b_plain VALUES (NEW.id, NEW.secret);
@@ -76,7 +84,7 @@ END$$;
 `;
 const CLEANUP = `
 DROP TABLE IF EXISTS clinical.r20b_kept, public.r20b_history, public.r20b_plain CASCADE;
-DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_scrub(), public.r20b_check(integer);
+DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_scrub(), public.r20b_named(), public.r20b_check(integer);
 `;
 /** A function a CHECK constraint of the written table calls (it reads nothing secret). */
 const CHECK_FN = 'CREATE FUNCTION public.r20b_check(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i > 0 $$';
@@ -106,7 +114,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         plain: ['public.r20b_plain'],
         writable: ['clinical.r20b_kept'],
         // The review says which table the function's body writes (R20b-3): that table's triggers run too.
-        reviewed: [`clinical.r20b_keep_history@${digest} writes public.r20b_history`, `public.r20b_scrub@${scrub}`],
+        reviewed: [`clinical.r20b_keep_history@${digest} writes public.r20b_history`, `public.r20b_scrub@${scrub}`, 'public.r20b_named'],
         adminWrites: 'public.r20b_history',
       });
       // Gatehouse connects as a role that is not a superuser and owns none of the fixtures (ownrole20: under
@@ -186,6 +194,20 @@ for (const engine of ['rego', 'cedar'] as const) {
       } finally {
         await c.end();
         await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain');
+      }
+    });
+
+    it('R20b-3, with ownrole20: a chained function reviewed by name but owned by Gatehouse\'s upstream role (it could replace it): the write is refused (0A000)', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        await c.query("UPDATE clinical.r20b_kept SET note = 'g' WHERE id = 1");
+        await direct.query(`ALTER FUNCTION public.r20b_named() OWNER TO ${UPSTREAM_ROLE}`);
+        await direct.query('CREATE TRIGGER r20b_named AFTER INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_named()');
+        const wrote = await c.query("UPDATE clinical.r20b_kept SET note = 'h' WHERE id = 1").then(() => 'ran', (e: { code?: string }) => `error ${e.code ?? '?'}`);
+        expect(wrote).toBe('error 0A000');
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_named ON public.r20b_history; ALTER FUNCTION public.r20b_named() OWNER TO postgres');
       }
     });
 

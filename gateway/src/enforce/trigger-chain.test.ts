@@ -18,7 +18,7 @@ const CATALOG = new RelationCatalog(
 
 describe('trigger chain (R20b-3)', () => {
   it('follows nothing without a `writes` in the reviews', () => {
-    expect(triggerChainOf(['public.keep'], ['public.keep'], CATALOG)).toEqual({ triggers: [], functions: [], tables: [], broken: [] });
+    expect(triggerChainOf(['public.keep'], ['public.keep'], CATALOG)).toEqual({ triggers: [], functions: [], tables: [], replaceable: [], broken: [] });
   });
 
   it('follows the declared tables\' triggers, then the tables their functions\' reviews name, each once', () => {

@@ -20,13 +20,15 @@ export interface TriggerChain {
   functions: string[];
   /** The tables the reviews name, transitively (their catalog rows decide what the write runs). */
   tables: string[];
+  /** What writes to those tables run that Gatehouse's upstream role could replace (RelationInfo.replaceableFunctions). */
+  replaceable: string[];
   /** Reviewed functions whose `writes` name a table the snapshot does not know, or reach too deep. */
   broken: string[];
 }
 
 /** The chain from the functions `fired` (statement.trigger_functions), by the `reviewed` entries of the verdict. */
 export function triggerChainOf(fired: readonly string[], reviewed: readonly string[], relations: RelationCatalog | null): TriggerChain {
-  const chain: TriggerChain = { triggers: [], functions: [], tables: [], broken: [] };
+  const chain: TriggerChain = { triggers: [], functions: [], tables: [], replaceable: [], broken: [] };
   if (reviewed.length === 0 || !reviewed.some((e) => e.includes(' writes '))) return chain;
   const tables = new Set<string>();
   const functions = new Set<string>();
@@ -47,6 +49,7 @@ export function triggerChainOf(fired: readonly string[], reviewed: readonly stri
           continue;
         }
         for (const trigger of rel.triggers ?? []) chain.triggers.push(trigger);
+        for (const f of rel.replaceableFunctions ?? []) if (!chain.replaceable.includes(f)) chain.replaceable.push(f);
         for (const g of [...(rel.triggers ?? []).map((x) => x.function), ...(rel.triggerCalls ?? [])]) {
           if (functions.has(g)) continue;
           functions.add(g);

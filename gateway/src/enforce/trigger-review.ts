@@ -32,6 +32,8 @@ export interface TriggerReview {
   identity: 'clear' | 'masked';
   /** Triggers of the tables reviewed functions declare they write (enforce/trigger-chain.ts); absent: none. */
   chained?: TriggerInfo[];
+  /** Functions the chained tables' writes run that Gatehouse's upstream role could replace (enforce/replaceable-functions.ts). */
+  chainedReplaceable?: string[];
   /** Reviewed functions whose `writes` name a table Gatehouse does not know, or a chain deeper than it follows. */
   broken?: string[];
   /** Those tables: they join the write's fresh-catalog check (enforce/fresh-catalog.ts). Absent: none. */
@@ -59,7 +61,7 @@ export function unvouchedTriggerFunctions(
   routines: RoutineCatalog | null,
   unpinned: ReadonlySet<string> | null,
   relations: RelationCatalog | null = null,
-): Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'broken'> {
+): Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'chainedReplaceable' | 'broken'> {
   const first = input.statement.trigger_functions ?? [];
   if (first.length === 0) return { unvouched: [] };
   const reviewed = verdict.reviewed ?? [];
@@ -83,10 +85,11 @@ export function unvouchedTriggerFunctions(
     if (routines === null || dot < 0 || f.slice(0, dot) !== 'pg_catalog') return true;
     return routines.verdict('function', { schema: 'pg_catalog', name: f.slice(dot + 1) }) !== 'harmless';
   });
-  const found: Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'broken'> = notPinned.length === 0 ? { unvouched } : { unvouched, unpinned: notPinned };
+  const found: Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'chainedReplaceable' | 'broken'> = notPinned.length === 0 ? { unvouched } : { unvouched, unpinned: notPinned };
   if (chain.triggers.length > 0) found.chained = chain.triggers;
   if (chain.tables.length > 0) found.chainedTables = chain.tables;
   if (chain.broken.length > 0) found.broken = chain.broken;
+  if (chain.replaceable.length > 0) found.chainedReplaceable = chain.replaceable;
   return found;
 }
 
