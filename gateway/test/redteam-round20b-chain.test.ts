@@ -2,50 +2,35 @@
 // that no review saw, area 3 of the brief ("trigger chains, a trigger added mid-session"). Real Gatehouse,
 // real PostgreSQL, both engines; each test asserts the SECURE behaviour.
 //
-// R20b-3 (medium, OPEN, it.fails; needs DDL on a table a reviewed trigger function writes, the premise of
-//   R18b-3): a reviewed trigger function (pinned by digest, its own search_path) copies the old row, secret
-//   included, into a history table, as such functions do. A trigger added afterwards on that history table
-//   (CREATE TRIGGER by its owner, directly on the server, any time after the review) runs on every such
-//   write with the secret in NEW: here it copies it into a table the writer reads unmasked. The writer's
-//   UPDATE (which names no masked column) is allowed, its check passes (the pinned function is unchanged),
-//   it commits, and the writer reads the secret raw. docs/data-path.md says a trigger fired by what a
-//   trigger's function writes is not listed (PostgreSQL records nowhere which tables a PL/pgSQL body
-//   writes) and that reviewing a function means reviewing the triggers of every table its body writes,
-//   transitively; but a trigger added after the review changes what the reviewed write runs, and neither
-//   the digest, the relation fingerprints nor ownrole20's replaceable-function rule (it sees the first link
-//   only) notices. Not fixed here: Gatehouse cannot know which tables a body writes. Principled fix: the
-//   review says it, e.g. a `reviewed` entry names the tables its function writes ("fn@sha256:...
-//   writes public.r20b_history"), and Gatehouse adds their triggers (transitively, reviewed the same
-//   way) to statement.triggers, their fingerprints to the write's fresh-catalog check and to the pins;
-//   or, simpler and stricter, a write under a mask is refused while any table outside the write's own
-//   reach has a user trigger created after the policy revision that reviewed its functions.
-//   With ownrole20 merged: the same with the chained function owned by Gatehouse's upstream role (a
-//   function it could replace runs under the mask: ownrole20 sees the first link only). Both tests fail
-//   with the secret read raw by the writer (checked by running them as plain tests).
-//   Still OPEN after chain20 (R20b-4 was fixed there; no time was left for this one). Design for the fix
-//   (chain20's brief; not built, not tested):
-//   - Syntax: a `reviewed` entry may end with ` writes <schema.table>[,<schema.table>...]`, e.g.
-//     "clinical.r20b_keep_history@sha256:<hex> writes public.r20b_history", parsed by
-//     policy/reviewed-entries.ts (a new field `writes: string[]` on the `name` and `pinned` kinds; a
-//     malformed `writes` part makes the whole entry malformed: it vouches for nothing, fail closed). The
-//     same text works in Rego's `reviewed` set and Cedar's `@reviewed(...)`, so both engines get it free.
-//   - Catalog: the declared tables are resolved against the relation snapshot (an unknown table: the entry
-//     vouches for nothing). Their user triggers, and recursively those of tables named by the `writes` of
-//     the entries reviewing those triggers' functions (bounded: a visited set, at most 16 levels; deeper is
-//     refused), form the write's chained triggers.
-//   - Decision: the policy is asked first (statement.triggers keeps the first link: the chain depends on
-//     the verdict's `reviewed`), then enforce/trigger-review.ts checks the chained triggers' functions as it
-//     checks the first link's (built in, or reviewed and pinned, with a fixed search_path): any other one
-//     refuses the write under a mask (0A000, naming the table and trigger). The chained tables join the
-//     relations enforce/fresh-catalog.ts reachedRelations returns (a trigger created later on a history
-//     table changes its fingerprint: the snapshot is read again and the write decided again, refused), the
-//     chained functions join the pin check (pg/pin-check.ts, post-write) and the replaceable-functions
-//     check (enforce/replaceable-functions.ts: the ownrole20 variant above).
-//   - Without `writes`: behave as today (the first link only), documented in docs/policies.md and
-//     docs/data-path.md as "a review without writes vouches that the body writes no table with triggers";
-//     refusing every reviewed function without `writes` would break existing reviews. A review warning
-//     (policy/review-warnings.ts) could flag PL bodies reviewed without `writes`, since PostgreSQL cannot
-//     tell which tables such a body writes.
+// R20b-3 (medium, FIXED on branch writes20 for reviews that declare what their function writes; needs DDL on a
+//   table a reviewed trigger function writes, the premise of R18b-3): a reviewed trigger function (pinned by
+//   digest, its own search_path) copies the old row, secret included, into a history table, as such functions
+//   do. A trigger added afterwards on that history table (CREATE TRIGGER by its owner, directly on the server,
+//   any time after the review) ran on every such write with the secret in NEW: here it copies it into a table
+//   the writer reads unmasked. Before the fix the writer's UPDATE (which names no masked column) was allowed,
+//   its check passed (the pinned function unchanged), it committed, and the writer read the secret raw; the
+//   same with the chained function owned by Gatehouse's upstream role (ownrole20 saw the first link only).
+//   Fix (enforce/trigger-chain.ts, policy/reviewed-entries.ts): a `reviewed` entry may end with
+//   " writes <schema.table>[ <schema.table>...]" (space-separated: Cedar's @reviewed splits at commas); the
+//   named tables' user triggers, and those of tables named by their functions' reviews (at most 16 levels),
+//   are checked under a mask as the first link's (enforce/trigger-review.ts: any unreviewed one refuses the
+//   write, 0A000), and the named tables join the fresh-catalog check (enforce/fresh-catalog.ts), so the
+//   trigger created after the snapshot is seen before the write. An unknown table or a deeper chain makes the
+//   declaring review vouch for nothing; a malformed writes part makes the entry malformed. combine.ts
+//   withReviewed keeps the whole reviewed set when a fired function's entry declares writes (a chained
+//   function's review can be any entry). Without `writes` nothing is followed (documented: such a review
+//   vouches that the body writes no table with triggers). Both tests below failed without the chain code
+//   (the secret read raw; the parser change alone kept); the all-reviewed chain test fails without the
+//   parser change (the entry with writes is malformed: refused, and Cedar refuses to load it).
+//   The replaceable-functions refusal (enforce/replaceable-functions.ts) also counts what writes to the chained
+//   tables run that Gatehouse's upstream role could replace (RelationInfo.replaceableFunctions): a chained
+//   function reviewed by name but owned by that role is refused. Its integration test here passes WITHOUT that
+//   change too (ownrole20b's by-name rule already refuses: the first link's PL body calls by name while the
+//   upstream role owns a function); a unit test (replaceable-functions.test.ts) fails without it.
+//   STILL OPEN (not built): the chained functions are not in the post-write pin check (pg/pin-check.ts: a
+//   chained function replaced while the write waits for a row lock is not caught), nor in the policy input
+//   (statement.triggers / replaceable_functions keep the first link). A review warning
+//   (policy/review-warnings.ts) for PL bodies reviewed without `writes` is not built either.
 // R20b-4 (low, FIXED on branch chain20; lag, needs an administrator to give a function to Gatehouse's
 //   upstream role): ownrole20 reads which functions the upstream role could replace with the relation
 //   snapshot. A write's fresh-catalog check reads the written relations' fingerprints again, which held
@@ -82,6 +67,15 @@ BEGIN
   RETURN NEW;
 END$$;
 CREATE TRIGGER r20b_kept BEFORE UPDATE ON clinical.r20b_kept FOR EACH ROW EXECUTE FUNCTION clinical.r20b_keep_history();
+CREATE FUNCTION public.r20b_scrub() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  NEW.secret := 'scrubbed';
+  RETURN NEW;
+END$$;
+CREATE FUNCTION public.r20b_named() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  RETURN NEW;
+END$$;
 CREATE FUNCTION public.r20b_copy() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
   INSERT INTO r20b_plain VALUES (NEW.id, NEW.secret);
@@ -90,12 +84,14 @@ END$$;
 `;
 const CLEANUP = `
 DROP TABLE IF EXISTS clinical.r20b_kept, public.r20b_history, public.r20b_plain CASCADE;
-DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_check(integer);
+DROP FUNCTION IF EXISTS clinical.r20b_keep_history(), public.r20b_copy(), public.r20b_scrub(), public.r20b_named(), public.r20b_check(integer);
 `;
 /** A function a CHECK constraint of the written table calls (it reads nothing secret). */
 const CHECK_FN = 'CREATE FUNCTION public.r20b_check(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i > 0 $$';
 /** The link added after the review: the history table's own trigger. */
 const CHAIN = 'CREATE TRIGGER r20b_chain AFTER INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_copy()';
+/** A reviewed link on the history table (it writes nothing; reviewed and pinned like the first). */
+const SCRUB = 'CREATE TRIGGER r20b_scrub BEFORE INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_scrub()';
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20b: a trigger chain under a mask (${engine})`, () => {
@@ -109,13 +105,16 @@ for (const engine of ['rego', 'cedar'] as const) {
       await direct.connect();
       await direct.query(CLEANUP);
       await direct.query(SETUP);
-      const digest = ((await direct.query(FUNCTION_DIGEST_OF, ['clinical.r20b_keep_history'])).rows[0] as { digest: string }).digest;
+      const digestOf = async (f: string): Promise<string> => ((await direct.query(FUNCTION_DIGEST_OF, [f])).rows[0] as { digest: string }).digest;
+      const digest = await digestOf('clinical.r20b_keep_history');
+      const scrub = await digestOf('public.r20b_scrub');
       dir = writerPolicyDir(engine, {
         prefix: 'r20b',
         masked: ['clinical.r20b_kept'],
         plain: ['public.r20b_plain'],
         writable: ['clinical.r20b_kept'],
-        reviewed: [`clinical.r20b_keep_history@${digest}`],
+        // The review says which table the function's body writes (R20b-3): that table's triggers run too.
+        reviewed: [`clinical.r20b_keep_history@${digest} writes public.r20b_history`, `public.r20b_scrub@${scrub}`, 'public.r20b_named'],
         adminWrites: 'public.r20b_history',
       });
       // Gatehouse connects as a role that is not a superuser and owns none of the fixtures (ownrole20: under
@@ -140,7 +139,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20b-3, with ownrole20: the chained function is owned by Gatehouse\'s upstream role (it could replace it), and still runs under the mask: the write must be refused, or the secret not readable', async () => {
+    it('R20b-3, with ownrole20: the chained function is owned by Gatehouse\'s upstream role (it could replace it) and is not reviewed: the write is refused (0A000), the secret not readable', async () => {
       const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
       await direct.query(`ALTER FUNCTION public.r20b_copy() OWNER TO ${UPSTREAM_ROLE}`);
       await direct.query(CHAIN);
@@ -154,7 +153,7 @@ for (const engine of ['rego', 'cedar'] as const) {
           (e: { code?: string }) => `error ${e.code ?? '?'}`,
         );
         expect(shown(read)).not.toContain(SECRET);
-        expect(wrote).not.toBe('ran');
+        expect(wrote).toBe('error 0A000');
       } finally {
         await c.end();
         await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain; ALTER FUNCTION public.r20b_copy() OWNER TO postgres');
@@ -178,7 +177,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20b-3: a trigger added on the history table after the review copies the secret where the writer reads it: the write must be refused, or the secret not readable', async () => {
+    it('R20b-3: a trigger added on the history table after the review copies the secret where the writer reads it: the write is refused (0A000), the secret not readable', async () => {
       const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
       await direct.query(CHAIN);
       try {
@@ -191,10 +190,38 @@ for (const engine of ['rego', 'cedar'] as const) {
           (e: { code?: string }) => `error ${e.code ?? '?'}`,
         );
         expect(shown(read)).not.toContain(SECRET);
-        expect(wrote).not.toBe('ran');
+        expect(wrote).toBe('error 0A000');
       } finally {
         await c.end();
         await direct.query('DROP TRIGGER IF EXISTS r20b_chain ON public.r20b_history; TRUNCATE public.r20b_plain');
+      }
+    });
+
+    it('R20b-3, with ownrole20: a chained function reviewed by name but owned by Gatehouse\'s upstream role (it could replace it): the write is refused (0A000)', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        await c.query("UPDATE clinical.r20b_kept SET note = 'g' WHERE id = 1");
+        await direct.query(`ALTER FUNCTION public.r20b_named() OWNER TO ${UPSTREAM_ROLE}`);
+        await direct.query('CREATE TRIGGER r20b_named AFTER INSERT ON public.r20b_history FOR EACH ROW EXECUTE FUNCTION public.r20b_named()');
+        const wrote = await c.query("UPDATE clinical.r20b_kept SET note = 'h' WHERE id = 1").then(() => 'ran', (e: { code?: string }) => `error ${e.code ?? '?'}`);
+        expect(wrote).toBe('error 0A000');
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_named ON public.r20b_history; ALTER FUNCTION public.r20b_named() OWNER TO postgres');
+      }
+    });
+
+    it('R20b-3: a chain whose triggers are all reviewed still runs (the history table\'s trigger, added after the writer\'s first write, is reviewed and pinned)', async () => {
+      const c = await t.client(await t.token(`r20b-writer-${engine}`, ['r20b-writers']));
+      try {
+        await c.query("UPDATE clinical.r20b_kept SET note = 'e' WHERE id = 1");
+        await direct.query('TRUNCATE public.r20b_history');
+        await direct.query(SCRUB);
+        await c.query("UPDATE clinical.r20b_kept SET note = 'f' WHERE id = 1");
+        expect((await direct.query('SELECT secret FROM public.r20b_history')).rows).toEqual([{ secret: 'scrubbed' }]);
+      } finally {
+        await c.end();
+        await direct.query('DROP TRIGGER IF EXISTS r20b_scrub ON public.r20b_history');
       }
     });
   });

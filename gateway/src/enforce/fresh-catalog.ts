@@ -44,7 +44,7 @@ export function freshCatalogFor(
   if (fresh === undefined || decidedWith === null) return null;
   if (!statements.some(checked)) return null; // the normal case: no allocation
   const writes = statements.filter(checked);
-  const reached = reachedRelations(writes.flatMap((s) => (s.input === null ? [] : [s.input])), decidedWith);
+  const reached = reachedRelations(writes.flatMap((s) => (s.input === null ? [] : [s.input])), decidedWith, writes.flatMap((s) => s.triggerReview?.chainedTables ?? []));
   const readAgain = (): Promise<'same' | 'changed' | Exclude<FreshCatalogWait, 'fresh'>> =>
     fresh.call(relations, FRESH_CATALOG_WAIT_MS).then((r) => (r !== 'fresh' ? r : relations.current() === decidedWith ? 'same' : 'changed'));
   if (relations.structure === undefined) return readAgain().catch(() => 'failed' as const);
@@ -56,11 +56,13 @@ export function freshCatalogFor(
 /**
  * The relations whose catalog rows decide what writes of `inputs` check and fire: each table written,
  * its partitions and children, what its views and rules read, the tables its foreign-key actions write
- * (all of these transitively), and the tables its foreign keys reference or are referenced from.
+ * (all of these transitively), and the tables its foreign keys reference or are referenced from; and
+ * `chained`: the tables its reviewed trigger functions declare they write (enforce/trigger-chain.ts), so
+ * a trigger created on one after the snapshot is seen before the write (R20b-3).
  */
-export function reachedRelations(inputs: readonly PolicyInput[], relations: RelationCatalog): RelationInfo[] {
+export function reachedRelations(inputs: readonly PolicyInput[], relations: RelationCatalog, chained: readonly string[] = []): RelationInfo[] {
   const out = new Map<string, RelationInfo>();
-  const stack = inputs.flatMap((i) => i.statement.tables_written);
+  const stack = [...inputs.flatMap((i) => i.statement.tables_written), ...chained];
   const edge = (qualified: string): void => {
     const rel = relations.get(qualified);
     if (rel !== null) out.set(qualified, rel);

@@ -28,6 +28,13 @@ describe('replaceableRefusal', () => {
     expect(e?.hint).toContain('Have an administrator own the function');
   });
 
+  it('counts what the trigger chain its reviews declare runs (R20b-3: triggerReview.chainedReplaceable)', () => {
+    const chained = { ...write([]), triggerReview: { unvouched: [], identity: 'masked' as const, chainedReplaceable: ['public.chained'] } };
+    const e = replaceableRefusal([chained]);
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('public.chained');
+  });
+
   it('leaves alone a write without a mask, a denied one, and one running no replaceable function', () => {
     expect(replaceableRefusal([write(['public.stamp'], false, 'allow')])).toBeNull();
     expect(replaceableRefusal([write(['public.stamp'], true, 'deny')])).toBeNull();

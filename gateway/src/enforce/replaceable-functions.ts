@@ -31,7 +31,8 @@ export function byNameEntry(fn: string, why: string): string {
 /** The first write under a mask that runs a replaceable function, refused (0A000); null: none. */
 export function replaceableRefusal(statements: readonly CheckedStatement[]): GatehouseError | null {
   for (const s of statements) {
-    const entries = s.input?.statement.replaceable_functions ?? [];
+    // With the functions of the trigger chain its reviews declare (enforce/trigger-chain.ts; R20b-3).
+    const entries = [...new Set([...(s.input?.statement.replaceable_functions ?? []), ...(s.triggerReview?.chainedReplaceable ?? [])])];
     if (entries.length === 0 || !checked(s)) continue;
     const byName = entries.filter((e) => e.includes(BY_NAME));
     const replaceable = entries.filter((e) => !e.includes(BY_NAME));

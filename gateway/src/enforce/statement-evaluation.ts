@@ -123,7 +123,7 @@ function evaluated(text: string, parsed: ParsedStatement, input: PolicyInput, { 
  */
 function withTriggerReview(ctx: DecisionContext, engine: PolicyEngine, relations: RelationCatalog | null, key: DecisionCacheKey, e: Evaluated): Evaluated | Promise<Evaluated> {
   if (e.input === null || e.verdict.action === 'deny' || e.input.statement.tables_written.length === 0) return e;
-  const found = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current(), relations === null ? null : unpinnedFunctionsOf(relations));
+  const found = unvouchedTriggerFunctions(e.input, e.verdict, ctx.routines.current(), relations === null ? null : unpinnedFunctionsOf(relations), relations);
   const { unvouched } = found;
   if (relations === null || alreadyMasked(e.verdict, e.probe)) return { ...e, triggerReview: { ...found, identity: 'masked' } };
   const horizon = horizonOf(relations);

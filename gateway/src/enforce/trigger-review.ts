@@ -13,8 +13,9 @@ import { GatehouseError } from '../errors.ts';
 import type { EngineVerdict, PolicyInput } from '../policy/types.ts';
 import { reviewOf } from '../policy/reviewed-entries.ts';
 import type { ReadProbe } from './write-probe.ts';
-import type { RelationCatalog } from './relation-catalog.ts';
+import type { RelationCatalog, TriggerInfo } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
+import { MAX_CHAIN_DEPTH, triggerChainOf } from './trigger-chain.ts';
 
 const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
 
@@ -29,6 +30,14 @@ export interface TriggerReview {
   unpinned?: string[];
   /** `clear`: the identity reads every relation unmasked; `masked`: it reads something masked, may not read something, or the policy could not say. */
   identity: 'clear' | 'masked';
+  /** Triggers of the tables reviewed functions declare they write (enforce/trigger-chain.ts); absent: none. */
+  chained?: TriggerInfo[];
+  /** Functions the chained tables' writes run that Gatehouse's upstream role could replace (enforce/replaceable-functions.ts). */
+  chainedReplaceable?: string[];
+  /** Reviewed functions whose `writes` name a table Gatehouse does not know, or a chain deeper than it follows. */
+  broken?: string[];
+  /** Those tables: they join the write's fresh-catalog check (enforce/fresh-catalog.ts). Absent: none. */
+  chainedTables?: string[];
 }
 
 /**
@@ -51,13 +60,20 @@ export function unvouchedTriggerFunctions(
   verdict: EngineVerdict,
   routines: RoutineCatalog | null,
   unpinned: ReadonlySet<string> | null,
-): Pick<TriggerReview, 'unvouched' | 'unpinned'> {
-  const fired = input.statement.trigger_functions ?? [];
-  if (fired.length === 0) return { unvouched: [] };
+  relations: RelationCatalog | null = null,
+): Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'chainedReplaceable' | 'broken'> {
+  const first = input.statement.trigger_functions ?? [];
+  if (first.length === 0) return { unvouched: [] };
   const reviewed = verdict.reviewed ?? [];
+  // What reviewed functions write fires triggers too (R20b-3): their functions are checked the same way.
+  const chain = triggerChainOf(first, reviewed, relations);
+  const fired = [...new Set([...first, ...chain.functions])];
+  const triggers = [...(input.statement.triggers ?? []), ...chain.triggers];
+  const broken = new Set(chain.broken);
   const notPinned: string[] = [];
   const unvouched = fired.filter((f) => {
-    const review = reviewed.length === 0 ? 'unlisted' : reviewOf(f, reviewed, definitionsOf(input, f));
+    if (broken.has(f)) return true;
+    const review = reviewed.length === 0 ? 'unlisted' : reviewOf(f, reviewed, definitionsOf(triggers, f));
     if (review === 'name' || review === 'pinned') {
       // A review counts only where the writer's session cannot change what the function's names mean (R18b-1).
       if (unpinned !== null && !unpinned.has(f)) return false;
@@ -69,7 +85,12 @@ export function unvouchedTriggerFunctions(
     if (routines === null || dot < 0 || f.slice(0, dot) !== 'pg_catalog') return true;
     return routines.verdict('function', { schema: 'pg_catalog', name: f.slice(dot + 1) }) !== 'harmless';
   });
-  return notPinned.length === 0 ? { unvouched } : { unvouched, unpinned: notPinned };
+  const found: Pick<TriggerReview, 'unvouched' | 'unpinned' | 'chained' | 'chainedTables' | 'chainedReplaceable' | 'broken'> = notPinned.length === 0 ? { unvouched } : { unvouched, unpinned: notPinned };
+  if (chain.triggers.length > 0) found.chained = chain.triggers;
+  if (chain.tables.length > 0) found.chainedTables = chain.tables;
+  if (chain.broken.length > 0) found.broken = chain.broken;
+  if (chain.replaceable.length > 0) found.chainedReplaceable = chain.replaceable;
+  return found;
 }
 
 const UNPINNED = new WeakMap<RelationCatalog, ReadonlySet<string>>();
@@ -84,9 +105,9 @@ export function unpinnedFunctionsOf(relations: RelationCatalog): ReadonlySet<str
   return out;
 }
 
-/** The definitions (function_digest) function `f` runs with in the statement's triggers. */
-function definitionsOf(input: PolicyInput, f: string): Array<string | undefined> {
-  return (input.statement.triggers ?? []).filter((t) => t.function === f).map((t) => t.function_digest);
+/** The definitions (function_digest) function `f` runs with in the statement's triggers and their chain. */
+function definitionsOf(triggers: readonly TriggerInfo[], f: string): Array<string | undefined> {
+  return triggers.filter((t) => t.function === f).map((t) => t.function_digest);
 }
 
 /** The relations a trigger's function may read, and a digest of their names (for the probe's cache key). */
@@ -135,8 +156,9 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
     const review = s.triggerReview;
     if (s.decision.action === 'deny' || review === undefined || review.identity === 'clear' || review.unvouched.length === 0) continue;
     const f = review.unvouched[0]!;
-    const trigger = (s.input?.statement.triggers ?? []).find((t) => t.function === f);
+    const trigger = [...(s.input?.statement.triggers ?? []), ...(review.chained ?? [])].find((t) => t.function === f);
     const what = trigger === undefined ? `a trigger it can fire calls ${f} in its WHEN condition` : `it can fire trigger ${trigger.name} on ${trigger.table}, whose function ${f}`;
+    if (review.broken?.includes(f) === true) return brokenChainRefusal(s.decision.id, what, f);
     if (review.unpinned?.includes(f) === true) return unpinnedRefusal(s.decision.id, what, f);
     const pins = (s.decision.reviewed ?? []).filter((e) => e.startsWith(`${f}@`));
     if (pins.length > 0) {
@@ -162,6 +184,19 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
     );
   }
   return null;
+}
+
+/** The refusal of a write whose reviewed function `f` declares it writes a table Gatehouse cannot follow (R20b-3). */
+function brokenChainRefusal(decisionId: string, what: string, f: string): GatehouseError {
+  return new GatehouseError(
+    'FEATURE_NOT_SUPPORTED',
+    `Gatehouse does not run this write while a mask applies to you: ${what} is reviewed as writing a table Gatehouse does not know, or its tables' triggers chain deeper than ${MAX_CHAIN_DEPTH} levels, so what the write runs cannot be checked`,
+    {
+      decisionId,
+      detail: `reviewed function with a chain Gatehouse cannot follow: ${f}`,
+      hint: `The policy owners can correct the review's "writes" list (schema-qualified tables that exist); otherwise this write needs an identity without masks.`,
+    },
+  );
 }
 
 /** The refusal of a write whose reviewed function `f` resolves names with the writer's session (R18b-1). */

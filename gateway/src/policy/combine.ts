@@ -137,10 +137,14 @@ export function withReviewed(verdict: EngineVerdict, vouched: Iterable<string>, 
   const fired = new Set(input.statement.trigger_functions ?? []);
   if (fired.size === 0) return verdict;
   const reviewed = new Set<string>();
-  for (const f of vouched) {
+  const all = [...vouched];
+  for (const f of all) {
     const name = reviewedName(f);
     if (name !== null && fired.has(name)) reviewed.add(f);
   }
+  // An entry that declares the tables its function writes: the triggers of those tables run too, and
+  // their functions' reviews may be anywhere in the set (enforce/trigger-chain.ts follows them).
+  if ([...reviewed].some((f) => f.includes(' writes '))) for (const f of all) if (reviewedName(f) !== null) reviewed.add(f);
   return reviewed.size === 0 ? verdict : { ...verdict, reviewed: [...reviewed].sort(compare) };
 }
 
