@@ -3,13 +3,14 @@
 // Each test asserts the SECURE behaviour; an `it.fails` is an open finding.
 //
 // Findings:
-// R20c-1 (medium, OPEN): the fence stamps a cursor's revision when a DECLARE is FORWARDED, not when it
+// R20c-1 (medium, FIXED: a cursor effect now applies at the statement's CommandComplete, RevisionFence.completed,
+//   called from the relay's completeStatement; both tests failed before): the fence stamped a cursor's revision when a DECLARE is FORWARDED, not when it
 //   SUCCEEDS. A WITH HOLD cursor declared while a column is readable raw survives a policy activation that
 //   masks it; the client then sends `DECLARE <same name> CURSOR FOR SELECT 1` outside a block (PostgreSQL
 //   refuses it: 25P01, and the old cursor is untouched) and the fence now believes the cursor was declared
 //   under the new revision: FETCH returns the raw values the new policy masks. Revocation lag for the life of
 //   the session (the R20a-3 hole, reopened).
-// R20c-2 (medium, OPEN): the same with CLOSE: a `CLOSE <name>` that PostgreSQL never runs (sent in an aborted
+// R20c-2 (medium, FIXED with R20c-1): the same with CLOSE: a `CLOSE <name>` that PostgreSQL never runs (sent in an aborted
 //   block: 25P02, or after a failing statement in the same simple-query string) makes the fence forget the
 //   cursor, so its FETCH is no longer fenced.
 //   Principled fix for both: apply a statement's cursor effect on its CommandComplete (DECLARE CURSOR /
@@ -139,7 +140,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20c-1: a DECLARE of the same name that PostgreSQL refuses does not re-stamp the old cursor', async () => {
+    it('R20c-1: a DECLARE of the same name that PostgreSQL refuses does not re-stamp the old cursor', async () => {
       const c = await reader();
       try {
         await holdThenMask(c, 'h1');
@@ -154,7 +155,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
 
-    it.fails('R20c-2: a CLOSE that PostgreSQL never runs (aborted block) does not unfence the cursor', async () => {
+    it('R20c-2: a CLOSE that PostgreSQL never runs (aborted block) does not unfence the cursor', async () => {
       const c = await reader();
       try {
         await holdThenMask(c, 'h2');

@@ -25,7 +25,7 @@ export interface RelayHost extends GuardedSession, LockAnswerSink, PinCheckHost 
   readonly statements: Map<string, PreparedStatement>;
   readonly portals: PortalTable;
   /** The policy revisions of the open transaction and the cursors (pg/revision-fence.ts). */
-  readonly fence: Pick<RevisionFence, 'ready'>;
+  readonly fence: Pick<RevisionFence, 'ready' | 'completed'>;
   txStatus: TransactionStatus;
   /** Whether the server is certainly in a failed transaction block (pg/failed-block.ts). */
   readonly failedBlock: Pick<FailedBlock, 'ready' | 'executed'>;

@@ -24,6 +24,12 @@ function fenceAt(revision: { now: string }): RevisionFence {
 }
 
 const query = (sql: string, revision: string) => ({ kind: 'query' as const, ctx: newResultContext(decided(sql, revision), []) });
+/** Forwards `sql` as a simple Query and has the server complete each of its statements. */
+function ran(f: RevisionFence, sql: string, revision: string): void {
+  const q = query(sql, revision);
+  f.forwarded(q);
+  for (const s of q.ctx.statements) f.completed(s);
+}
 const execute = (sql: string, revision: string) => ({ kind: 'execute' as const, ctx: newResultContext(decided(sql, revision), []), portal: null });
 
 describe('RevisionFence', () => {
@@ -75,7 +81,7 @@ describe('RevisionFence', () => {
   it('refuses FETCH and MOVE of a cursor declared under another revision, not CLOSE; a cursor without HOLD is gone at the end of its block', () => {
     const now = { now: 'a' };
     const f = fenceAt(now);
-    f.forwarded(query('BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT 1; DECLARE n CURSOR FOR SELECT 1; COMMIT', 'a'));
+    ran(f, 'BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT 1; DECLARE n CURSOR FOR SELECT 1; COMMIT', 'a');
     f.ready('I', true);
     expect(f.refusal(decided('FETCH ALL FROM h', 'a'))).toBeNull();
     expect(f.refusal(decided('FETCH ALL FROM h', 'b'))?.code).toBe('POLICY_CHANGED_FOR_CURSOR');
@@ -86,8 +92,13 @@ describe('RevisionFence', () => {
     const refused: string[] = [];
     expect(f.refusesCursorExecute('h', (e) => refused.push(e.sqlstate))).toBe(true);
     expect(refused).toEqual(['40001']);
-    f.forwarded(query('CLOSE h', 'b'));
+    // Forwarded but not completed (refused by the server, or skipped after an error): nothing changes (R20c-1, R20c-2).
     f.forwarded(query('DECLARE h CURSOR WITH HOLD FOR SELECT 2', 'b'));
+    f.forwarded(query('CLOSE h', 'b'));
+    f.ready('I', true);
+    expect(f.refusal(decided('FETCH ALL FROM h', 'b'))?.sqlstate).toBe('40001');
+    ran(f, 'CLOSE h', 'b');
+    ran(f, 'DECLARE h CURSOR WITH HOLD FOR SELECT 2', 'b');
     expect(f.refusal(decided('FETCH ALL FROM h', 'b'))).toBeNull();
     expect(f.refusesCursorExecute('h', () => undefined)).toBe(false);
   });

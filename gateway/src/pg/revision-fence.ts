@@ -196,12 +196,20 @@ export class RevisionFence {
         this.block = nextBlock(this.block, effect.transaction, revision);
         this.implicit = false;
       }
-      const c = effect.cursor;
-      if (c.kind === 'declare') this.cursors.set(c.name, { revision, hold: c.hold });
-      else if (c.kind === 'close') {
-        if (c.name === null) this.cursors.clear();
-        else this.cursors.delete(c.name);
-      }
+    }
+  }
+
+  /**
+   * A statement the server completed (its CommandComplete): its cursor effect applies now, not when it
+   * was forwarded, since a DECLARE the server refused (the name is taken) or a CLOSE it never ran (an
+   * error ahead of it) changes no cursor (red-team round 20c, R20c-1 and R20c-2).
+   */
+  completed(statement: DecidedStatement): void {
+    const c = effectOf(statement.parsed).cursor;
+    if (c.kind === 'declare') this.cursors.set(c.name, { revision: statement.decision.revision, hold: c.hold });
+    else if (c.kind === 'close') {
+      if (c.name === null) this.cursors.clear();
+      else this.cursors.delete(c.name);
     }
   }
 

@@ -266,6 +266,7 @@ export class UpstreamRelay {
     if (stmt?.writesMaskedTable === true) this.maskedWriteInTransaction = true;
     if (outcome.status === 'ok' && stmt?.parsed && changesCatalog(stmt.parsed.facts)) this.catalogChangeInTransaction = this.catalogChangeUnread = true;
     if (stmt) this.s.writeOutcome(stmt.decision, outcome, ctx.detected, subjectsRecord(ctx, this.disclosures));
+    if (stmt && outcome.status === 'ok') this.s.fence.completed(stmt); // a cursor's DECLARE or CLOSE took effect
     ctx.index++;
     ctx.subjectRows = null;
     ctx.plan = null;
