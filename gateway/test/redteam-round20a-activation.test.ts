@@ -40,13 +40,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/load.ts';
-import { startGateway, type RunningGateway } from '../src/server.ts';
-import { writeTestConfig } from './support/gateway-config.ts';
-import { REPO_ROOT, auditText, ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo } from './support/policy-repo.ts';
+import type { RunningGateway } from '../src/server.ts';
+import { REPO_ROOT, auditText, startTestGateway, type TestGateway } from './support/harness.ts';
+import { startLedgerGateway, type LedgerGateway } from './support/ledger-activation.ts';
 import { shown } from './support/shown-text.ts';
-import { connectedTokenClient } from './support/token-client.ts';
 import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
 import { mintDevToken } from '../src/auth/dev-keys.ts';
 
@@ -54,73 +51,21 @@ const SECRET = '731-20-5151';
 
 // Areas 3 and 5: what a transaction's snapshot or an open cursor carries across a policy activation. The
 // policy comes from a git repository (policies.git), activated by refreshPolicies, as in production.
-const LEDGER_SETUP = `DROP TABLE IF EXISTS public.r20a_ledger; CREATE TABLE public.r20a_ledger (id integer, secret text);
-INSERT INTO public.r20a_ledger VALUES (1, '${SECRET}')`;
-
-/** The r20a-readers' rule on public.r20a_ledger: read it, with `secret` redacted when `masked`. */
-function ledgerPolicy(engine: 'rego' | 'cedar', masked: boolean): Record<string, string> {
-  if (engine === 'rego') {
-    return {
-      'policies/rego/r20a_ledger.rego': `package gatehouse
-
-allow contains {"id": "r20a-ledger", "reason": "r20a readers read the ledger", "on": "read", "table": t} if {
-	member("r20a-readers")
-	some t in input.statement.tables_read
-	t == "public.r20a_ledger"
-}
-${masked ? `
-mask contains {"id": "r20a-ledger-secret", "reason": "ledger secrets masked", "on": "read", "table": t, "column": "secret", "strategy": "redact"} if {
-	member("r20a-readers")
-	some t in input.statement.tables_read
-	t == "public.r20a_ledger"
-}
-` : ''}`,
-    };
-  }
-  return {
-    'policies/cedar/r20a_ledger.cedar': `@id("r20a-ledger")
-@reason("r20a readers read the ledger")
-${masked ? '@mask("secret:redact")\n' : ''}permit (principal in Gatehouse::Group::"r20a-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"public.r20a_ledger");
-`,
-  };
-}
-
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20a: snapshots and cursors across a policy activation (${engine})`, () => {
-    let gw: RunningGateway | undefined;
-    let repo: string;
+    let ledger: LedgerGateway | undefined;
+    let gw: RunningGateway;
     let workDir: string;
     let direct: pg.Client;
-
-    const reader = (): Promise<pg.Client> => connectedTokenClient({ port: gw!.port, keyDir: join(workDir, 'keys'), subject: `r20a-reader-${engine}`, groups: ['r20a-readers'] });
-    let active = true; // the first commit masks
-    const activate = async (masked: boolean): Promise<void> => {
-      if (masked === active) return;
-      active = masked;
-      commitFiles(repo, ledgerPolicy(engine, masked), masked ? 'Mask the ledger secret' : 'Unmask the ledger secret');
-      expect(await gw!.refreshPolicies()).toMatchObject({ outcome: 'activated' });
-    };
+    const reader = (): Promise<pg.Client> => ledger!.reader();
+    const activate = (masked: boolean): Promise<void> => ledger!.activate(masked);
 
     beforeAll(async () => {
-      const url = await ensureClinicDatabase();
-      direct = new pg.Client({ connectionString: url });
-      await direct.connect();
-      await direct.query(LEDGER_SETUP);
-      repo = createTestPolicyRepo();
-      commitFiles(repo, ledgerPolicy(engine, true), 'The ledger, secret masked');
-      workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-r20a-'));
-      const configFile = await writeTestConfig(workDir, {
-        upstream: { url },
-        policies: { engine, git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
-        audit: { file: 'audit.ndjson' },
-      });
-      gw = await startGateway(await loadConfig(configFile));
+      ledger = await startLedgerGateway('r20a', engine, SECRET, true);
+      ({ gw, workDir, direct } = ledger);
     });
     afterAll(async () => {
-      await gw?.close();
-      await direct?.query('DROP TABLE IF EXISTS public.r20a_ledger').catch(() => undefined);
-      await direct?.end();
-      for (const d of [repo, workDir]) if (d) rmSync(d, { recursive: true, force: true });
+      await ledger?.close();
     });
 
     // R20a-2: the secret is scrubbed from the table, then its mask lifted; a REPEATABLE READ transaction

@@ -31,70 +31,27 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt20c npx vitest run --project integration gateway/test/redteam-round20c.test.ts
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/load.ts';
-import { startGateway, type RunningGateway } from '../src/server.ts';
-import { writeTestConfig } from './support/gateway-config.ts';
-import { ensureClinicDatabase } from './support/harness.ts';
-import { commitFiles, createTestPolicyRepo } from './support/policy-repo.ts';
+import type { RunningGateway } from '../src/server.ts';
+import { startLedgerGateway, type LedgerGateway } from './support/ledger-activation.ts';
 import { shown } from './support/shown-text.ts';
-import { connectedTokenClient } from './support/token-client.ts';
 import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
 import { mintDevToken } from '../src/auth/dev-keys.ts';
 
 const SECRET = '731-20-5252';
 
-const LEDGER_SETUP = `DROP TABLE IF EXISTS public.r20c_ledger; CREATE TABLE public.r20c_ledger (id integer, secret text);
-INSERT INTO public.r20c_ledger VALUES (1, '${SECRET}')`;
-
-function ledgerPolicy(engine: 'rego' | 'cedar', masked: boolean): Record<string, string> {
-  if (engine === 'rego') {
-    return {
-      'policies/rego/r20c_ledger.rego': `package gatehouse
-
-allow contains {"id": "r20c-ledger", "reason": "r20c readers read the ledger", "on": "read", "table": t} if {
-	member("r20c-readers")
-	some t in input.statement.tables_read
-	t == "public.r20c_ledger"
-}
-${masked ? `
-mask contains {"id": "r20c-ledger-secret", "reason": "ledger secrets masked", "on": "read", "table": t, "column": "secret", "strategy": "redact"} if {
-	member("r20c-readers")
-	some t in input.statement.tables_read
-	t == "public.r20c_ledger"
-}
-` : ''}`,
-    };
-  }
-  return {
-    'policies/cedar/r20c_ledger.cedar': `@id("r20c-ledger")
-@reason("r20c readers read the ledger")
-${masked ? '@mask("secret:redact")\n' : ''}permit (principal in Gatehouse::Group::"r20c-readers", action == Gatehouse::Action::"read", resource == Gatehouse::Table::"public.r20c_ledger");
-`,
-  };
-}
-
 const outcome = (p: Promise<pg.QueryResult>): Promise<unknown> => p.then((r) => r.rows, (e: pg.DatabaseError) => e.code);
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20c: the revision fence's cursor bookkeeping (${engine})`, () => {
-    let gw: RunningGateway | undefined;
-    let repo: string;
+    let ledger: LedgerGateway | undefined;
+    let gw: RunningGateway;
     let workDir: string;
     let direct: pg.Client;
-
-    const reader = (): Promise<pg.Client> => connectedTokenClient({ port: gw!.port, keyDir: join(workDir, 'keys'), subject: `r20c-reader-${engine}`, groups: ['r20c-readers'] });
-    let active = false;
-    const activate = async (masked: boolean): Promise<void> => {
-      if (masked === active) return;
-      active = masked;
-      commitFiles(repo, ledgerPolicy(engine, masked), masked ? 'Mask the ledger secret' : 'Unmask the ledger secret');
-      expect(await gw!.refreshPolicies()).toMatchObject({ outcome: 'activated' });
-    };
+    const reader = (): Promise<pg.Client> => ledger!.reader();
+    const activate = (masked: boolean): Promise<void> => ledger!.activate(masked);
     /** A WITH HOLD cursor `name` declared while the secret is raw, then the mask activated. */
     const holdThenMask = async (c: pg.Client, name: string): Promise<void> => {
       await activate(false);
@@ -105,26 +62,13 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(await outcome((await reader()).query('SELECT secret FROM public.r20c_ledger'))).toEqual([{ secret: '***' }]);
     };
 
+
     beforeAll(async () => {
-      const url = await ensureClinicDatabase();
-      direct = new pg.Client({ connectionString: url });
-      await direct.connect();
-      await direct.query(LEDGER_SETUP);
-      repo = createTestPolicyRepo();
-      commitFiles(repo, ledgerPolicy(engine, false), 'The ledger, raw');
-      workDir = mkdtempSync(join(tmpdir(), 'gatehouse-it-r20c-'));
-      const configFile = await writeTestConfig(workDir, {
-        upstream: { url },
-        policies: { engine, git: { url: repo, poll_interval_seconds: 0, work_dir: 'policy-repo' }, eval_timeout_ms: 5000 },
-        audit: { file: 'audit.ndjson' },
-      });
-      gw = await startGateway(await loadConfig(configFile));
+      ledger = await startLedgerGateway('r20c', engine, SECRET, false);
+      ({ gw, workDir, direct } = ledger);
     });
     afterAll(async () => {
-      await gw?.close();
-      await direct?.query('DROP TABLE IF EXISTS public.r20c_ledger').catch(() => undefined);
-      await direct?.end();
-      for (const d of [repo, workDir]) if (d) rmSync(d, { recursive: true, force: true });
+      await ledger?.close();
     });
 
     it('control: FETCH of a WITH HOLD cursor declared before the activation is refused (R20a-3 holds)', async () => {
