@@ -32,7 +32,7 @@ describe('holding the young generation during start-up', () => {
     expect(held.held).toBe(true);
     expect(held.first).toBeLessThanOrEqual(2);
     expect(free.first).toBeGreaterThanOrEqual(4 * held.first);
-    expect(held.second).toBe(held.first);
+    expect(held.second).toBeLessThanOrEqual(2); // still held: V8 may commit a page more or less of the same 2 MB
   });
 
   it('lets it grow again once released', () => {

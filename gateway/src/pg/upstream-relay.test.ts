@@ -55,7 +55,7 @@ class FakeSession {
   readonly pending = new PendingQueue();
   readonly statements = new Map();
   readonly portals = new PortalTable('gatehouse_test_');
-  readonly fence = { ready: (): void => undefined };
+  readonly fence = { ready: (): void => undefined, completed: (): void => undefined };
   readonly out: Buffer[] = [];
   readonly outcomes: StatementOutcome[] = [];
   readonly skipping: Array<{ syncQueued: boolean; probeSkipped: boolean }> = [];
