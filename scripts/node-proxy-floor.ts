@@ -32,7 +32,7 @@ function message(type: string, body: Buffer): Buffer {
 
 /** Calls onFrame for each whole message (type byte, length, body) in the chunks it is given. */
 function framer(onFrame: (type: number, frame: Buffer) => void): (chunk: Buffer) => void {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   return (chunk) => {
     buf = buf.length > 0 ? Buffer.concat([buf, chunk]) : chunk;
     while (buf.length >= 5) {
@@ -109,7 +109,7 @@ net
     let state: 'startup' | 'password' | 'waiting' | 'session' = 'startup';
     let upstream: net.Socket | null = null;
     const relay = (chunk: Buffer): void => void client.write(chunk);
-    let startup = Buffer.alloc(0);
+    let startup: Buffer = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       switch (state) {
         case 'startup': {
