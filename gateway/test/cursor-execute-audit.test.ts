@@ -148,4 +148,18 @@ describe('a protocol Execute of a SQL cursor is audited like FETCH', () => {
       [{ status: 'ok', command_tag: 'SELECT 0', rows: 0 }],
     ]);
   });
+
+  it('an Execute of the unnamed portal Gatehouse did not bind (no SQL name: never a cursor) is refused (34000) and recorded', async () => {
+    const token = await t.token('cursor-execute-3', ['agents']);
+    const w = await WireClient.connect(t.port, token, { application_name: 'cursor-execute-3' });
+    w.send(serialize.query('SELECT 1 AS first'));
+    await w.untilReady(1);
+    w.send(serialize.execute({ portal: '', rows: 1 }), serialize.sync());
+    const [unnamed] = await w.untilReady(1);
+    w.close();
+    expect(errorCodes(unnamed!)).toEqual(['34000']);
+    const records = await trail(sessionOf('SELECT 1 AS first'), 2);
+    expect(records[1]!.statement).toMatchObject({ decision: 'deny', fingerprint: '' }); // recorded unparsed: FETCH ... FROM "" has no SQL form
+    expect(records[1]!.outcomes.map((o) => o.outcome)).toEqual([{ status: 'refused', sqlstate: '34000' }]);
+  });
 });
