@@ -29,7 +29,7 @@ export interface RelationInfo {
   columns: ColumnInfo[];
   /** For views and materialized views: every table or view read, directly or through other views. */
   reads: string[];
-  /** For views: every function their definitions call, directly or through other views (built-ins bare and as pg_catalog.f). */
+  /** For views: every function their definitions call, directly or through other views; for any relation, the functions its row-level security policies call, and a view those of the tables it reads (built-ins bare and as pg_catalog.f). */
   calls?: string[];
   /**
    * The definition of this view, or of a view it reads, was not read: another transaction holds it,

@@ -79,8 +79,10 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
  * Functions each view's rewrite rule calls, directly or as the function of an operator it uses
  * (pg_depend names the operator), and those the CHECK constraints of the domains its types reach call:
  * a cast to a domain in a view runs the CHECK whenever the view is read; a type reaches a domain as an
- * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4). Fragments
- * shared with the write and type calls: pg/type-calls-sql.ts.
+ * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4). Also the
+ * functions a table's row-level security policies call (USING, WITH CHECK): they run on every read or
+ * write of it that the policies apply to (red-team round 21a, R21a-4). Fragments shared with the write
+ * and type calls: pg/type-calls-sql.ts.
  */
 const VIEW_CALLS = `WITH RECURSIVE reaches AS (
   ${TYPE_REACHES}
@@ -95,6 +97,10 @@ const VIEW_CALLS = `WITH RECURSIVE reaches AS (
   SELECT r.ev_class AS owner, d.refclassid, d.refobjid
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+  UNION ALL
+  SELECT pol.polrelid AS owner, d.refclassid, d.refobjid
+    FROM pg_catalog.pg_policy pol
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid
   UNION ALL
   ${domainDependencies('view_type')}
 )
