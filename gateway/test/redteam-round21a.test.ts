@@ -6,20 +6,24 @@
 // an `it.fails` is an open finding (it flips when fixed).
 //
 // Findings:
-// R21a-1 (high where a CHECK relates a masked column to one the identity may assign; OPEN, it.fails): a CHECK
-//   constraint over two columns compares what an UPDATE assigns with the STORED value of a masked column:
-//   `CHECK (died IS NULL OR died >= secret)` (a date of death after the date of birth, the usual kind), and
-//   `UPDATE t SET died = $guess WHERE id = 1` fails with 23514 exactly when the guess is before the stored
-//   date: a binary search recovers the masked date in ~15 writes. Same with `CHECK (backup IS DISTINCT FROM
-//   secret)` (23514 iff the guess is the stored SSN), and through MERGE ... UPDATE and INSERT ... ON CONFLICT
-//   DO UPDATE. enforce/existence-oracles.ts counts unique, exclusion and foreign keys only; the snapshot
-//   does not read CHECK constraints at all. Also through row-level security: `WITH CHECK (backup IS DISTINCT
-//   FROM secret)` answers 42501 iff stored. Principled fix: read each table's CHECK constraints with the
-//   columns they use (pg_constraint contype 'c', conkey; and pg_policy's polwithcheck/polqual columns from
-//   pg_depend) into the relation snapshot, and in existence-oracles.ts refuse (42501, as for keys) an UPDATE,
-//   MERGE UPDATE or ON CONFLICT DO UPDATE that assigns a column of such an expression that also uses a column
-//   masked for the identity which the write does not assign itself (an INSERT compares new values only),
-//   partitions and children included; a NOT VALID constraint over a masked column refuses any UPDATE.
+// R21a-1 (high where a CHECK relates a masked column to one the identity may assign; FIXED here): a CHECK
+//   constraint over two columns compares what an UPDATE assigns with the STORED value of a masked column: `CHECK (died IS NULL OR died >= secret)` (a date of
+//   death after the date of birth, the usual kind), and `UPDATE t SET died = $guess WHERE id = 1` failed with
+//   23514 exactly when the guess is before the stored date: a binary search recovers the masked date in ~15
+//   writes. Same with `CHECK (backup IS DISTINCT FROM secret)` (23514 iff the guess is the stored SSN), and
+//   through MERGE ... UPDATE and INSERT ... ON CONFLICT DO UPDATE. existence-oracles.ts counted unique,
+//   exclusion and foreign keys only; the snapshot did not read CHECK constraints. Fixed (pg/relation-checks.ts,
+//   enforce/check-oracles.ts): the snapshot holds each table's CHECK constraints and their columns (conkey),
+//   and an UPDATE, MERGE or ON CONFLICT DO UPDATE (partitions and children included) that assigns a column
+//   of a CHECK which also reads a masked column the write keeps (for MERGE and ON CONFLICT: does not surely
+//   assign) is refused (42501), as is any update of a table with a NOT VALID check over a masked column;
+//   INSERTs test new values only and run. The same through row-level security: `WITH CHECK (backup IS
+//   DISTINCT FROM secret)` answered PostgreSQL's 42501 iff stored; the policies of tables with row security
+//   enabled are read with the columns their expressions use (pg_depend) and count as such constraints, and
+//   the relation fingerprint (pg/relation-structure.ts) holds pg_policy rows and whether row security is
+//   enabled, so a policy created directly on the server after the snapshot is seen before the next masked
+//   write. The four tests failed without it (23514 or 42501 against ok; the last without the fingerprint
+//   change alone).
 // R21a-2 (medium, a derived copy of a masked column; OPEN, it.fails): a stored generated column computed from
 //   a masked column (`digits GENERATED ALWAYS AS (replace(secret, '-', '')) STORED`) is an ordinary column to
 //   the rewrite and the write rules: SELECT, RETURNING and COPY TO return it raw (the SSN's digits), and a
@@ -48,15 +52,17 @@
 //   (pg/relation-snapshot.ts VIEW_CALLS): the functions and operators pg_policy's expressions depend on join
 //   the relation's `calls`, so the read lists them in user_functions (42501 under the example policies).
 //   The test fails without the fix (the NOTICE with the SSN). Left: a policy created directly on the server
-//   is seen at the next snapshot read (30 s without db setup's event trigger; the write path's fingerprint
-//   does not hold pg_policy rows), and tables a policy's subquery reads are not added to tables_read.
-// R21a-5 (low-medium, OPEN, it.fails): partition membership tells a masked partition key. For a table
-//   partitioned by a masked column, a partition read directly returns exactly the rows whose stored value is
+//   is seen by reads at the next snapshot read (30 s without db setup's event trigger; writes under a mask
+//   compare the fingerprint, which now holds pg_policy rows), and tables a policy's subquery reads are not
+//   added to tables_read (a policy reading a masked table raw in a subquery is an administrator's oracle).
+// R21a-5 (low-medium, FIXED here): partition membership told a masked partition key. For a table
+//   partitioned by a masked column, a partition read directly returned exactly the rows whose stored value is
 //   in its bound (`FOR VALUES IN ('731-20-5353')`: the SSN itself; a range of dates of birth; a hash bucket,
-//   which the built-in satisfies_hash_partition() computes for any guess). Values stay masked, membership
-//   does not. Principled fix: under a mask on a column of a table's partition key (its own or an
-//   ancestor's), refuse naming one of its partitions (read them through the parent), since partition bounds
-//   are catalog metadata any identity may read.
+//   which the built-in satisfies_hash_partition() computes for any guess), and an UPDATE of it counted them.
+//   Values stayed masked, membership did not. Fixed (enforce/partition-membership.ts, called by the mask
+//   rewrite for every reference): under a mask on a column of an ancestor's partition key (or any mask, for
+//   an expression key) a partition is not named directly (0A000); the parent is read and written as before.
+//   The test failed without the fix (rows and UPDATE 1).
 // R21a-6 (medium, FIXED here; R20b-3's chain, narrower than the first link): a review's ` writes public.h`
 //   made Gatehouse check the user triggers of public.h itself, but not those of its partitions (a row
 //   inserted into a partitioned history table fires its partition's triggers), nor its rules (`ON INSERT
@@ -106,6 +112,8 @@ CREATE TABLE public.rt21a_rlsw (id int PRIMARY KEY, secret text, backup text);
 INSERT INTO public.rt21a_rlsw VALUES (1, '${SECRET}', NULL);
 ALTER TABLE public.rt21a_rlsw ENABLE ROW LEVEL SECURITY;
 CREATE POLICY rt21a_all ON public.rt21a_rlsw USING (true) WITH CHECK (backup IS DISTINCT FROM secret);
+CREATE TABLE public.rt21a_late (id int PRIMARY KEY, secret text, note text);
+INSERT INTO public.rt21a_late VALUES (1, '${SECRET}', 'n');
 -- R21a-2: generated columns over a masked column.
 CREATE TABLE public.rt21a_gen (id int PRIMARY KEY, note text, secret text, digits text GENERATED ALWAYS AS (replace(secret, '-', '')) STORED);
 INSERT INTO public.rt21a_gen (id, note, secret) VALUES (1, 'n', '${SECRET}');
@@ -152,7 +160,7 @@ CREATE STATISTICS clinical.rt21a_st (mcv) ON ssn, phone FROM clinical.patients;
 ANALYZE clinical.patients;
 `;
 const CLEANUP = `
-DROP TABLE IF EXISTS public.rt21a_dates, public.rt21a_pair, public.rt21a_rlsw, public.rt21a_gen, public.rt21a_genkey,
+DROP TABLE IF EXISTS public.rt21a_dates, public.rt21a_pair, public.rt21a_rlsw, public.rt21a_late, public.rt21a_gen, public.rt21a_genkey,
   public.rt21a_part, public.rt21a_hpart, clinical.rt21a_kept, public.rt21a_loot, public.rt21a_hist_p, public.rt21a_hist_r,
   public.pgbench_rt21a_rls CASCADE;
 DROP FUNCTION IF EXISTS clinical.rt21a_keep(), public.rt21a_copy(), public.rt21a_row_ok(int);
@@ -162,7 +170,7 @@ DROP STATISTICS IF EXISTS clinical.rt21a_st;
 `;
 
 const MASKED = [
-  'public.rt21a_dates', 'public.rt21a_pair', 'public.rt21a_rlsw', 'public.rt21a_gen', 'public.rt21a_genkey',
+  'public.rt21a_dates', 'public.rt21a_pair', 'public.rt21a_rlsw', 'public.rt21a_late', 'public.rt21a_gen', 'public.rt21a_genkey',
   'public.rt21a_part', 'public.rt21a_part_a', 'public.rt21a_part_b', 'public.rt21a_hpart', 'public.rt21a_hpart_0', 'public.rt21a_hpart_1',
   'clinical.rt21a_kept',
 ];
@@ -214,17 +222,19 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('the premises: the writer reads secret masked on its tables and may write them; agents read clinical.patients masked', async () => {
       expect((await w('SELECT secret FROM public.rt21a_pair')).rows).toEqual([{ secret: '***' }]);
       expect((await w('SELECT secret FROM public.rt21a_dates')).rows).toEqual([{ secret: null }]);
-      expect(answer(await w("UPDATE public.rt21a_pair SET backup = '000-00-0000' WHERE id = 1"))).toBe('ok');
+      expect(answer(await w("UPDATE public.rt21a_gen SET note = 'p' WHERE id = 1"))).toBe('ok');
       expect((await a('SELECT ssn FROM clinical.patients WHERE id = 1')).rows).toEqual([{ ssn: '***' }]);
     });
 
-    it.fails('R21a-1: a CHECK relating the stored masked date to the one the UPDATE assigns answers the same for a guess before and on it (a binary search would recover it)', async () => {
+    it('R21a-1: a CHECK relating the stored masked date to the one the UPDATE assigns: refused (42501) for a guess before it and on it alike (a binary search would recover it)', async () => {
       const before = await w("UPDATE public.rt21a_dates SET died = '1961-07-13' WHERE id = 1");
       const on = await w(`UPDATE public.rt21a_dates SET died = '${BORN}' WHERE id = 1`);
-      expect(answer(before)).toBe(answer(on)); // today: 23514 against ok
+      expect([answer(before), answer(on)]).toEqual(['42501', '42501']); // before the fix: 23514 against ok
+      // An update that assigns the masked column too tests new values only: it runs.
+      expect(answer(await w(`UPDATE public.rt21a_dates SET died = '1999-01-01', secret = '1950-01-01' WHERE id = 1`))).toBe('ok');
     });
 
-    it.fails('R21a-1: CHECK (backup IS DISTINCT FROM secret): UPDATE, MERGE ... UPDATE and INSERT ... ON CONFLICT DO UPDATE answer the same for the stored SSN and another', async () => {
+    it('R21a-1: CHECK (backup IS DISTINCT FROM secret): UPDATE, MERGE ... UPDATE and INSERT ... ON CONFLICT DO UPDATE are refused (42501) for the stored SSN and another alike', async () => {
       const got: Array<[string, string]> = [];
       for (const guess of [SECRET, '111-22-3333']) {
         got.push([
@@ -233,14 +243,23 @@ for (const engine of ['rego', 'cedar'] as const) {
         ]);
         got.push([answer(await w(`INSERT INTO public.rt21a_pair VALUES (1, 'x', 'y') ON CONFLICT (id) DO UPDATE SET backup = '${guess}'`)), '']);
       }
-      expect(got[0]).toEqual(got[2]); // today: 23514 for the stored SSN, ok for the other
-      expect(got[1]).toEqual(got[3]);
+      expect(got).toEqual([['42501', '42501'], ['42501', ''], ['42501', '42501'], ['42501', '']]); // before the fix: 23514 for the stored SSN, ok for the other
     });
 
-    it.fails('R21a-1 through row-level security: WITH CHECK (backup IS DISTINCT FROM secret) answers the same for the stored SSN and another', async () => {
+    it('R21a-1 through row-level security: WITH CHECK (backup IS DISTINCT FROM secret): Gatehouse refuses the update (42501) for the stored SSN and another alike', async () => {
       const stored = await w(`UPDATE public.rt21a_rlsw SET backup = '${SECRET}' WHERE id = 1`);
       const other = await w("UPDATE public.rt21a_rlsw SET backup = '111-22-3333' WHERE id = 1");
-      expect(answer(stored)).toBe(answer(other)); // today: 42501 against ok
+      expect([answer(stored), answer(other)]).toEqual(['42501', '42501']); // before the fix: PostgreSQL's 42501 against ok
+      expect(other.error).toContain('row-level security policy rt21a_all');
+    });
+
+    it('R21a-1 through row-level security enabled directly on the server after the snapshot: the next update is checked against it (refused 42501 for the stored SSN and another alike)', async () => {
+      expect(answer(await w("UPDATE public.rt21a_late SET note = 'a' WHERE id = 1"))).toBe('ok');
+      await direct.query('ALTER TABLE public.rt21a_late ENABLE ROW LEVEL SECURITY; CREATE POLICY rt21a_late_p ON public.rt21a_late USING (true) WITH CHECK (note IS DISTINCT FROM secret)');
+      const stored = await w(`UPDATE public.rt21a_late SET note = '${SECRET}' WHERE id = 1`);
+      const other = await w("UPDATE public.rt21a_late SET note = '111-22-3333' WHERE id = 1");
+      expect([answer(stored), answer(other)]).toEqual(['42501', '42501']); // without pg_policy in the fingerprint: PostgreSQL's 42501 against ok
+      expect(other.error).toContain('row-level security policy rt21a_late_p');
     });
 
     it.fails('R21a-2: a stored generated column computed from the masked column is not returned raw (SELECT, RETURNING)', async () => {
@@ -277,10 +296,15 @@ for (const engine of ['rego', 'cedar'] as const) {
       for (const ssn of ssns) expect(shown(got)).not.toContain(ssn);
     });
 
-    it.fails('R21a-5: a partition of a table partitioned by the masked column is not readable by itself (its rows are those whose stored value is in its bound)', async () => {
-      const list = await w('SELECT id FROM public.rt21a_part_a');
-      const hash = await w('SELECT id FROM public.rt21a_hpart_1');
-      expect([list.code, hash.code].every((c) => c !== null)).toBe(true); // today: rows (id 1), telling the stored SSN and its hash bucket
+    it('R21a-5: a partition of a table partitioned by the masked column is not named by itself (its rows are those whose stored value is in its bound): reads and writes refused (0A000)', async () => {
+      const got = [
+        await w('SELECT id FROM public.rt21a_part_a'),
+        await w('SELECT id FROM public.rt21a_hpart_1'),
+        await w('UPDATE public.rt21a_part_a SET id = id WHERE id = 1'),
+      ];
+      expect(got.map((o) => o.code)).toEqual(['0A000', '0A000', '0A000']); // before the fix: rows (id 1), and UPDATE 1, telling the stored SSN and its hash bucket
+      // Through the parent the rows are read, the key masked.
+      expect((await w('SELECT id, secret FROM public.rt21a_part ORDER BY id')).rows).toEqual([{ id: 1, secret: '***' }, { id: 2, secret: '***' }]);
     });
 
     it('R21a-6: a trigger on a PARTITION of a table the reviewed trigger is declared to write copies the secret: the write is refused (0A000), the secret not readable', async () => {

@@ -65,6 +65,8 @@ export interface RelationInfo {
    * of any table reference. Absent: none known.
    */
   keys?: KeyConstraint[];
+  /** Its CHECK constraints and row-level security policies (pg/relation-checks.ts): an update assigning their columns tests them against the stored others (R21a-1). Absent: none known. */
+  checks?: CheckConstraint[];
   /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
   foreignKeys?: ForeignKey[];
   /**
@@ -164,6 +166,14 @@ export interface KeyConstraint {
   from?: string;
   /** For `referenced`: the referencing columns of `from`, pairwise with `columns`. */
   referencing?: string[];
+}
+
+/** A CHECK constraint, or a row-level security policy, and the columns its expressions use; `validated` false for NOT VALID. */
+export interface CheckConstraint {
+  kind: 'check' | 'policy';
+  name: string;
+  columns: string[];
+  validated: boolean;
 }
 
 /** A user trigger, as the policy input reports it (statement.triggers). */
