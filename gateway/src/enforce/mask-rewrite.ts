@@ -18,6 +18,7 @@ import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from 
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
+import { partitionMembershipRefusal } from './partition-membership.ts';
 import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
@@ -235,6 +236,8 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
   }
   const { table, masks } = maskedRefTo;
   const target = rel!;
+  const membership = partitionMembershipRefusal(target, masks, ctx.relations);
+  if (membership !== null) return membership;
   if (target.columns.length === 0) {
     return { message: `Gatehouse does not know the columns of masked table ${target.qualified} yet`, hint: 'Try again in a moment.' };
   }
