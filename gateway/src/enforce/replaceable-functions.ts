@@ -32,8 +32,12 @@ export function byNameEntry(fn: string, why: string): string {
 export function replaceableRefusal(statements: readonly CheckedStatement[]): GatehouseError | null {
   for (const s of statements) {
     // With the functions of the trigger chain its reviews declare (enforce/trigger-chain.ts; R20b-3).
-    const entries = [...new Set([...(s.input?.statement.replaceable_functions ?? []), ...(s.triggerReview?.chainedReplaceable ?? [])])];
-    if (entries.length === 0 || !checked(s)) continue;
+    const own = s.input?.statement.replaceable_functions;
+    const chained = s.triggerReview?.chainedReplaceable;
+    // Most statements run none: no list made for them (this runs for every statement).
+    if ((own === undefined || own.length === 0) && (chained === undefined || chained.length === 0)) continue;
+    const entries = [...new Set([...(own ?? []), ...(chained ?? [])])];
+    if (!checked(s)) continue;
     const byName = entries.filter((e) => e.includes(BY_NAME));
     const replaceable = entries.filter((e) => !e.includes(BY_NAME));
     const names = replaceable.join(', ');
