@@ -40,9 +40,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, auditText, startTestGateway, type TestGateway } from './support/harness.ts';
+import { REPO_ROOT, auditText, readAudit, startTestGateway, type TestGateway } from './support/harness.ts';
 import { useLedgerGateway } from './support/ledger-activation.ts';
 import { shown } from './support/shown-text.ts';
+import { waitFor } from './support/wait-for.ts';
 import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
 import { mintDevToken } from '../src/auth/dev-keys.ts';
 
@@ -176,6 +177,14 @@ for (const engine of ['rego', 'cedar'] as const) {
         const [executed] = await w.untilReady(1);
         expect(shown(rowsOf(executed!))).not.toContain(SECRET);
         expect(errorCodes(executed!)).toEqual(['40001']);
+        // Audited as the FETCH it amounts to (pg/cursor-execute.ts), refused with 40001.
+        const refusedOutcome = await waitFor('the outcome of the refused Execute', () => {
+          const records = readAudit(join(ledger.workDir, 'audit.ndjson'));
+          const stated = records.filter((r) => r.type === 'statement' && r.statement === 'FETCH ALL FROM "w"');
+          const ids = new Set(stated.map((r) => (r.type === 'statement' ? r.decision_id : '')));
+          return records.find((r) => r.type === 'outcome' && ids.has(r.decision_id));
+        });
+        expect(refusedOutcome).toMatchObject({ outcome: { status: 'refused', sqlstate: '40001' } });
         w.send(serialize.query('CLOSE w'));
         expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
         w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
