@@ -231,9 +231,13 @@ for (const engine of ['rego', 'cedar'] as const) {
         await c.end();
         const rs = await settled(t);
         const session = statementsLike(rs, `WHERE ssn = $1 OR id = $2`).at(-1)!.statement.session_id;
-        const file = readdirSync(recordings).find((f) => f.startsWith(session));
-        expect(file).toBeDefined();
-        const recorded = readFileSync(join(recordings, file!), 'utf8');
+        // Recordings are written after the bytes go to the client, without fsync: wait for this one's rows.
+        const read = (): string => {
+          const file = readdirSync(recordings).find((f) => f.startsWith(session));
+          return file === undefined ? '' : readFileSync(join(recordings, file), 'utf8');
+        };
+        for (let i = 0; i < 200 && !read().includes(p.diagnosis); i++) await new Promise((r) => setTimeout(r, 25));
+        const recorded = read();
         expect(recorded).toContain(p.diagnosis);
         expect([p.ssn, p.name, ...p.name.split(' ')].filter((v) => recorded.includes(v))).toEqual([]);
         const replay = await runGatehouse(['replay', session, '--dir', recordings]);
