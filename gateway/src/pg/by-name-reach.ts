@@ -63,14 +63,16 @@ export const BY_NAME_REACH = `WITH me AS MATERIALIZED (
 ), temp_types AS MATERIALIZED (
   SELECT 'can create temporary objects in database ' || pg_catalog.quote_ident(pg_catalog.current_database())
          || ', and ' || u.fn || ' does not set a search_path ending in pg_temp' AS reason
-    FROM (SELECT n.nspname || '.' || p.proname AS fn
-            FROM pg_catalog.pg_proc p
-            JOIN real n ON n.oid = p.pronamespace
-            JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-             AND ${RESOLVES_WHEN_RUN} AND NOT ${pathPinned('p', 'l')} AND NOT ${GATEHOUSE_OWN}
-           ORDER BY 1 LIMIT 1) u
-   WHERE EXISTS (SELECT 1 FROM me WHERE pg_catalog.has_database_privilege(me.oid, pg_catalog.current_database(), 'TEMPORARY'))
+    FROM (SELECT (SELECT n.nspname || '.' || p.proname
+                    FROM pg_catalog.pg_proc p
+                    JOIN real n ON n.oid = p.pronamespace
+                    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+                     AND ${RESOLVES_WHEN_RUN} AND NOT ${pathPinned('p', 'l')} AND NOT ${GATEHOUSE_OWN}
+                   ORDER BY 1 LIMIT 1) AS fn
+           -- Asked first: without the privilege the functions are not looked at.
+           WHERE EXISTS (SELECT 1 FROM me WHERE pg_catalog.has_database_privilege(me.oid, pg_catalog.current_database(), 'TEMPORARY'))) u
+   WHERE u.fn IS NOT NULL
 )
 SELECT nullif(why.reason, '') AS "canDefine", (SELECT reason FROM temp_types) AS "tempTypes",
   CASE WHEN why.reason = '' AND NOT EXISTS (SELECT 1 FROM temp_types) THEN '{}'::text[] ELSE ARRAY(
