@@ -10,6 +10,7 @@
 // Usage: node --import tsx scripts/syscalls-per-tx.ts [--root .] [--modes simple,prepared] [--clients 8]
 //          [--transactions 1000] [--targets gatehouse,pgbouncer] [--connect-each] [--pool N] [--database gh_syscalls]
 //          [--audit '{"ring_bytes":16777216}'] [--no-trace] [--perf-record DIR] [--idle SECONDS]
+//          [--node-args='--cpu-prof --cpu-prof-dir=DIR'] (node's options for the gateway, space-separated; with =)
 // --audit merges settings into Gatehouse's audit section; --no-trace measures CPU only; --perf-record
 // also records on-CPU samples of each target (perf record -g) into DIR; --idle measures each target with
 // no client instead (CPU and calls per second).
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     'perf-record': { type: 'string' },
     audit: { type: 'string' },
     idle: { type: 'string' },
+    'node-args': { type: 'string' },
   },
 });
 const clients = Number(values.clients);
@@ -227,6 +229,7 @@ try {
       gateway = await startGatewayProcess({
         repoRoot: root,
         workDir: dir,
+        nodeArgs: values['node-args']?.split(' ').filter((a) => a !== ''),
         config: {
           listen: { host: '127.0.0.1', port: 0 },
           tls: { mode: 'disable' },

@@ -40,10 +40,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../src/server.ts';
-import { REPO_ROOT, auditText, startTestGateway, type TestGateway } from './support/harness.ts';
-import { startLedgerGateway, type LedgerGateway } from './support/ledger-activation.ts';
+import { REPO_ROOT, auditText, readAudit, startTestGateway, type TestGateway } from './support/harness.ts';
+import { useLedgerGateway } from './support/ledger-activation.ts';
 import { shown } from './support/shown-text.ts';
+import { waitFor } from './support/wait-for.ts';
 import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
 import { mintDevToken } from '../src/auth/dev-keys.ts';
 
@@ -53,32 +53,22 @@ const SECRET = '731-20-5151';
 // policy comes from a git repository (policies.git), activated by refreshPolicies, as in production.
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20a: snapshots and cursors across a policy activation (${engine})`, () => {
-    let ledger: LedgerGateway | undefined;
-    let gw: RunningGateway;
-    let workDir: string;
-    let direct: pg.Client;
-    const reader = (): Promise<pg.Client> => ledger!.reader();
-    const activate = (masked: boolean): Promise<void> => ledger!.activate(masked);
+    const ledger = useLedgerGateway('r20a', engine, SECRET, true);
+    const reader = (): Promise<pg.Client> => ledger.reader();
+    const activate = (masked: boolean): Promise<void> => ledger.activate(masked);
 
-    beforeAll(async () => {
-      ledger = await startLedgerGateway('r20a', engine, SECRET, true);
-      ({ gw, workDir, direct } = ledger);
-    });
-    afterAll(async () => {
-      await ledger?.close();
-    });
 
     // R20a-2: the secret is scrubbed from the table, then its mask lifted; a REPEATABLE READ transaction
     // begun before the scrub reads the rows of its snapshot under the new policy: the stored secret, raw.
     it('R20a-2: a REPEATABLE READ snapshot taken under a mask does not show the scrubbed secret after the mask is lifted', async () => {
       const c = await reader();
       try {
-        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await ledger.direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
         await activate(true);
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         expect((await c.query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: '***' }]);
         // The operator scrubs the column, then lifts its mask (nothing secret is left in it, as of now).
-        await direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
+        await ledger.direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
         await activate(false);
         expect((await (await reader()).query('SELECT secret FROM public.r20a_ledger')).rows).toEqual([{ secret: 'scrubbed' }]);
         const got = await c.query('SELECT secret FROM public.r20a_ledger').then((r) => r.rows, (e: pg.DatabaseError) => e.code);
@@ -95,7 +85,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('R20a-3: a WITH HOLD cursor declared before a mask is activated returns no raw value after it', async () => {
       const c = await reader();
       try {
-        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await ledger.direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
         await activate(false);
         await c.query('BEGIN');
         await c.query('DECLARE h CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
@@ -123,7 +113,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       it(`after the refusal, ${end} ends the block and the next transaction runs under the new revision`, async () => {
         const c = await reader();
         try {
-          await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+          await ledger.direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
           await activate(true);
           await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
           expect(await secretNow(c)).toEqual([{ secret: '***' }]);
@@ -143,7 +133,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('a block that ran only BEGIN before the activation is refused too (it began under the older revision)', async () => {
       const c = await reader();
       try {
-        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await ledger.direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
         await activate(true);
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         await activate(false);
@@ -159,11 +149,11 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('a statement of an extended-protocol batch in a block begun before the activation is refused', async () => {
       const c = await reader();
       try {
-        await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+        await ledger.direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
         await activate(true);
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
-        await direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
+        await ledger.direct.query("UPDATE public.r20a_ledger SET secret = 'scrubbed'");
         await activate(false);
         const got = await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1]).then((r) => r.rows, (e: pg.DatabaseError) => e.code);
         expect(shown(got)).not.toContain(SECRET);
@@ -175,10 +165,10 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
 
     it('an Execute of a WITH HOLD cursor (the portal of a SQL DECLARE) declared before the activation is refused, and one declared again reads under the new revision', async () => {
-      await direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
+      await ledger.direct.query(`UPDATE public.r20a_ledger SET secret = '${SECRET}'`);
       await activate(false);
-      const token = await mintDevToken({ keyDir: join(workDir, 'keys'), subject: `r20a-reader-${engine}`, groups: ['r20a-readers'], ttlSeconds: 600 });
-      const w = await WireClient.connect(gw!.port, token);
+      const token = await mintDevToken({ keyDir: join(ledger.workDir, 'keys'), subject: `r20a-reader-${engine}`, groups: ['r20a-readers'], ttlSeconds: 600 });
+      const w = await WireClient.connect(ledger.gw.port, token);
       try {
         w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
         expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
@@ -187,6 +177,14 @@ for (const engine of ['rego', 'cedar'] as const) {
         const [executed] = await w.untilReady(1);
         expect(shown(rowsOf(executed!))).not.toContain(SECRET);
         expect(errorCodes(executed!)).toEqual(['40001']);
+        // Audited as the FETCH it amounts to (pg/cursor-execute.ts), refused with 40001.
+        const refusedOutcome = await waitFor('the outcome of the refused Execute', () => {
+          const records = readAudit(join(ledger.workDir, 'audit.ndjson'));
+          const stated = records.filter((r) => r.type === 'statement' && r.statement === 'FETCH ALL FROM "w"');
+          const ids = new Set(stated.map((r) => (r.type === 'statement' ? r.decision_id : '')));
+          return records.find((r) => r.type === 'outcome' && ids.has(r.decision_id));
+        });
+        expect(refusedOutcome).toMatchObject({ outcome: { status: 'refused', sqlstate: '40001' } });
         w.send(serialize.query('CLOSE w'));
         expect(errorCodes((await w.untilReady(1))[0]!)).toEqual([]);
         w.send(serialize.query('BEGIN; DECLARE w CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger; COMMIT'));
@@ -203,7 +201,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('an autocommit session is unaffected by an activation (simple and extended protocol)', async () => {
       const c = await reader();
       try {
-        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await ledger.direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
         await activate(true);
         expect(await secretNow(c)).toEqual([{ secret: '***' }]);
         expect((await c.query('SELECT secret FROM public.r20a_ledger WHERE id = $1', [1])).rows).toEqual([{ secret: '***' }]);
@@ -218,7 +216,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     it('a cursor declared after the activation is read as usual', async () => {
       const c = await reader();
       try {
-        await direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
+        await ledger.direct.query("UPDATE public.r20a_ledger SET secret = 'plain'");
         await activate(true);
         await c.query('BEGIN');
         await c.query('DECLARE h2 CURSOR WITH HOLD FOR SELECT secret FROM public.r20a_ledger');
@@ -237,7 +235,7 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
 
     it('the audit log holds no stored secret', () => {
-      expect(auditText(join(workDir, 'audit.ndjson'))).not.toContain(SECRET);
+      expect(auditText(join(ledger.workDir, 'audit.ndjson'))).not.toContain(SECRET);
     });
   });
 }

@@ -33,9 +33,8 @@
 
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../src/server.ts';
-import { startLedgerGateway, type LedgerGateway } from './support/ledger-activation.ts';
+import { describe, expect, it } from 'vitest';
+import { useLedgerGateway } from './support/ledger-activation.ts';
 import { shown } from './support/shown-text.ts';
 import { WireClient, errorCodes, rowsOf, serialize } from './support/wire-client.ts';
 import { mintDevToken } from '../src/auth/dev-keys.ts';
@@ -46,12 +45,9 @@ const outcome = (p: Promise<pg.QueryResult>): Promise<unknown> => p.then((r) => 
 
 for (const engine of ['rego', 'cedar'] as const) {
   describe(`red-team round 20c: the revision fence's cursor bookkeeping (${engine})`, () => {
-    let ledger: LedgerGateway | undefined;
-    let gw: RunningGateway;
-    let workDir: string;
-    let direct: pg.Client;
-    const reader = (): Promise<pg.Client> => ledger!.reader();
-    const activate = (masked: boolean): Promise<void> => ledger!.activate(masked);
+    const ledger = useLedgerGateway('r20c', engine, SECRET, false);
+    const reader = (): Promise<pg.Client> => ledger.reader();
+    const activate = (masked: boolean): Promise<void> => ledger.activate(masked);
     /** A WITH HOLD cursor `name` declared while the secret is raw, then the mask activated. */
     const holdThenMask = async (c: pg.Client, name: string): Promise<void> => {
       await activate(false);
@@ -63,13 +59,6 @@ for (const engine of ['rego', 'cedar'] as const) {
     };
 
 
-    beforeAll(async () => {
-      ledger = await startLedgerGateway('r20c', engine, SECRET, false);
-      ({ gw, workDir, direct } = ledger);
-    });
-    afterAll(async () => {
-      await ledger?.close();
-    });
 
     it('control: FETCH of a WITH HOLD cursor declared before the activation is refused (R20a-3 holds)', async () => {
       const c = await reader();
@@ -116,10 +105,10 @@ for (const engine of ['rego', 'cedar'] as const) {
       }
     });
     const wire = async (): Promise<WireClient> =>
-      WireClient.connect(gw!.port, await mintDevToken({ keyDir: join(workDir, 'keys'), subject: `r20c-reader-${engine}`, groups: ['r20c-readers'], ttlSeconds: 600 }));
+      WireClient.connect(ledger.gw.port, await mintDevToken({ keyDir: join(ledger.workDir, 'keys'), subject: `r20c-reader-${engine}`, groups: ['r20c-readers'], ttlSeconds: 600 }));
 
     it('held: a named portal bound in a block before the activation, continued after it (Execute with a row limit), is refused', async () => {
-      await direct.query(`DELETE FROM public.r20c_ledger; INSERT INTO public.r20c_ledger VALUES (1, '${SECRET}'), (2, '${SECRET}')`);
+      await ledger.direct.query(`DELETE FROM public.r20c_ledger; INSERT INTO public.r20c_ledger VALUES (1, '${SECRET}'), (2, '${SECRET}')`);
       await activate(false);
       const w = await wire();
       try {
@@ -135,7 +124,7 @@ for (const engine of ['rego', 'cedar'] as const) {
         expect(errorCodes(rest!)).toEqual(['40001']);
       } finally {
         w.close();
-        await direct.query(`DELETE FROM public.r20c_ledger; INSERT INTO public.r20c_ledger VALUES (1, '${SECRET}')`);
+        await ledger.direct.query(`DELETE FROM public.r20c_ledger; INSERT INTO public.r20c_ledger VALUES (1, '${SECRET}')`);
       }
     });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandComplete, dataRow, errorResponse, noticeResponse, readyForQuery, rowDescription } from '../wire/backend.ts';
+import { commandComplete, dataRow, errorResponse, noticeResponse, portalSuspended, readyForQuery, rowDescription } from '../wire/backend.ts';
 import { asciicast, capPauses, parseRecording, renderRecording } from './replay.ts';
 import { openSessionRecorder, recordedValue, type RecordingEvent } from './session-recording.ts';
 
@@ -31,6 +31,22 @@ describe('session recording', () => {
     expect(events.map((e) => e.type)).toEqual(['session', 'statement', 'columns', 'row', 'row', 'complete', 'statement', 'error', 'notice', 'row', 'end']);
     expect(events[5]).toMatchObject({ type: 'complete', tag: 'SELECT 3', rows: 3, recorded: 2 });
     expect(events[9]).toMatchObject({ values: [null, { base64: 'AAH/' }] });
+  });
+
+  it('ends the rows of an Execute with a row limit at its PortalSuspended: the next Execute counts its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rec-'));
+    const r = openSessionRecorder('s-2', { subject: 'agent-7', name: null, application_name: 'jdbc', client_address: '127.0.0.1', database: 'clinic' }, { dir });
+    r.statement({ decision_id: 'd1', statement: 'FETCH FORWARD $1 FROM "c"', decision: 'allow', reason: 'cursor' });
+    for (const id of ['1', '2']) r.clientMessage(dataRow([Buffer.from(id)]));
+    r.clientMessage(portalSuspended());
+    r.statement({ decision_id: 'd2', statement: 'FETCH FORWARD $1 FROM "c"', decision: 'allow', reason: 'cursor' });
+    r.clientMessage(dataRow([Buffer.from('3')]));
+    r.clientMessage(commandComplete('SELECT 1'));
+    r.close();
+    const events = await recorded(dir, 's-2');
+    expect(events.map((e) => e.type)).toEqual(['session', 'statement', 'row', 'row', 'complete', 'statement', 'row', 'complete', 'end']);
+    expect(events[4]).toMatchObject({ type: 'complete', tag: 'SUSPENDED', rows: 2, recorded: 2 });
+    expect(events[7]).toMatchObject({ type: 'complete', tag: 'SELECT 1', rows: 1, recorded: 1 });
   });
 
   it('keeps printable text as text and anything else as base64', () => {

@@ -100,7 +100,8 @@ export function openSessionRecorder(
             }
             break;
           case BE.CommandComplete:
-            write({ t: now(), type: 'complete', tag: decodeCommandComplete(body), rows, recorded });
+          case BE.PortalSuspended: // an Execute's row limit reached: its rows end here (tag SUSPENDED, as in its outcome record)
+            write({ t: now(), type: 'complete', tag: message[0] === BE.PortalSuspended ? 'SUSPENDED' : decodeCommandComplete(body), rows, recorded });
             rows = 0;
             recorded = 0;
             break;

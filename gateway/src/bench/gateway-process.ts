@@ -27,13 +27,13 @@ const KEEP_LINES = 2_000;
 /** USER_HZ: Linux reports /proc CPU times in these ticks per second (100 on every common architecture). */
 const CLOCK_TICKS = 100;
 
-/** `env`: variables set for the gateway over this process's environment (e.g. glibc's malloc tunables for an A/B); glibc's malloc thresholds as the executable sets them unless `env` or this environment has its own (GATEHOUSE_MALLOC_DEFAULTS=0: none). */
-export async function startGatewayProcess(options: { repoRoot: string; workDir: string; config: Record<string, unknown>; startTimeoutMs?: number; env?: Record<string, string> }): Promise<GatewayProcess> {
+/** `env`: variables set for the gateway over this process's environment (e.g. glibc's malloc tunables for an A/B); glibc's malloc thresholds as the executable sets them unless `env` or this environment has its own (GATEHOUSE_MALLOC_DEFAULTS=0: none). `nodeArgs`: node's own options before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+export async function startGatewayProcess(options: { repoRoot: string; workDir: string; config: Record<string, unknown>; startTimeoutMs?: number; env?: Record<string, string>; nodeArgs?: readonly string[] }): Promise<GatewayProcess> {
   const configFile = path.join(options.workDir, 'gatehouse.json');
   await writeFile(configFile, JSON.stringify(options.config, null, 2));
   const child: ChildProcess = spawn(
     process.execPath,
-    [path.join(options.repoRoot, 'gateway/bin/gatehouse.js'), 'serve', '--config', configFile, '--log-format', 'json'],
+    [...(options.nodeArgs ?? []), path.join(options.repoRoot, 'gateway/bin/gatehouse.js'), 'serve', '--config', configFile, '--log-format', 'json'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: withMallocDefaults({ ...process.env, NODE_ENV: 'production', ...options.env }) },
   );
   const lines: string[] = [];

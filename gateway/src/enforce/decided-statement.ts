@@ -1,6 +1,5 @@
 // A statement with its decision, the decision for a whole query string, and how decisions are stamped.
 
-import { randomUUID } from 'node:crypto';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision, EngineVerdict, MaskRule, PolicyEngine, PolicyInput } from '../policy/types.ts';
 import type { ParsedStatement } from '../sql/facts.ts';
@@ -10,6 +9,7 @@ import type { ReadProbe } from './write-probe.ts';
 import type { SubjectPlan } from './hidden-subjects.ts';
 import type { TriggerReview } from './trigger-review.ts';
 import type { DecisionContext } from './decision-context.ts';
+import { decisionId } from './decision-id.ts';
 
 /** One statement of a query string with its decision. */
 export interface DecidedStatement {
@@ -80,7 +80,7 @@ export function stamp(verdict: EngineVerdict, engine: PolicyEngine | null, micro
     reason: verdict.reason,
     policies: verdict.policies,
     masks: verdict.masks,
-    id: randomUUID(),
+    id: decisionId(),
     engine: engine?.kind ?? 'rego',
     revision: engine?.revision ?? 'none',
     evalMicros: micros,

@@ -87,7 +87,7 @@ export function decideQuery(
   } = {},
 ): QueryDecision | Promise<QueryDecision> {
   // A long string's facts are extracted in slices, as its statements are decided and audited (work-slices.ts).
-  const outcome = analyzeQueryInSlices(text, { searchPath: ctx.searchPath, ...(options.stop ? { stop: options.stop } : {}) });
+  const outcome = analyzeQueryInSlices(text, options.stop ? { searchPath: ctx.searchPath, stop: options.stop } : { searchPath: ctx.searchPath });
   if (!(outcome instanceof Promise)) return decideAnalyzed(ctx, text, protocol, options, outcome);
   return outcome.then(
     (o) => decideAnalyzed(ctx, text, protocol, options, o),
@@ -184,7 +184,7 @@ function settle(
 ): QueryDecision | Promise<QueryDecision> {
   // An existence oracle is refused before anyone is asked to approve it (a COPY FROM decided
   // `approve` is refused by the approval hold for its own reason: its rows come after the statement).
-  const checked = s.filter((x) => !(x.decision.action === 'approve' && x.input?.statement.copy?.direction === 'from'));
+  const checked = s.some(approvedCopyIn) ? s.filter((x) => !approvedCopyIn(x)) : s;
   // ... and a write under a mask running a function Gatehouse's own role could replace meanwhile (issue 6).
   const oracle = existenceRefusal(checked, ctx.searchPath, ctx.relations.current()) ?? triggerReviewRefusal(checked) ?? replaceableRefusal(checked);
   if (oracle !== null) return concludeDecision(ctx, text, protocol, s, oracle, options);
@@ -196,6 +196,11 @@ function settle(
     if (changed === null) return concludeDecision(ctx, text, protocol, h.statements, h.error, options);
     return changed.then((error) => concludeDecision(ctx, text, protocol, h.statements, error, options));
   });
+}
+
+/** A COPY FROM decided `approve`: the approval hold refuses it for its own reason. */
+function approvedCopyIn(s: DecidedStatement): boolean {
+  return s.decision.action === 'approve' && s.input?.statement.copy?.direction === 'from';
 }
 
 /** The parsed statements of a string decided whole, or none when one was not parsed (refused before in practice). */
@@ -262,7 +267,8 @@ function concludeDecision(
   const lockPrefix = parsed !== null ? lockPrefixFor(parsed, relations) : null;
   // The trigger functions its writes under a mask fire, checked after them in their transaction (R18b-3).
   const pins = parsed !== null ? functionPinsOf(statements, relations) : [];
-  const forward: QueryDecision = { kind: 'forward', statements, masks, forwardText, lockPrefix, ...(pins.length > 0 ? { functionPins: pins } : {}) };
+  const forward: QueryDecision =
+    pins.length > 0 ? { kind: 'forward', statements, masks, forwardText, lockPrefix, functionPins: pins } : { kind: 'forward', statements, masks, forwardText, lockPrefix };
   return audited instanceof Promise ? afterAudit(ctx, statements, audited, forward) : forward;
 }
 

@@ -5,7 +5,8 @@
 // masked referencing column may block (23503). Such a write counts as a read of that column and is
 // refused (42501), as a WHERE on it is (enforce/write-target.ts). The target's partitions and inheritance
 // children, the tables its rules reach and the tables its foreign key actions write count as written
-// (red-team round 10). Constraints come from the relation snapshot.
+// (red-team round 10); an update tested by a CHECK over a masked column it keeps likewise (check-oracles.ts,
+// R21a-1). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
@@ -14,6 +15,7 @@ import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { ALL_COLUMNS, assignedColumns, type WriteKind } from './write-assignments.ts';
+import { checkOracle } from './check-oracles.ts';
 
 /**
  * How the identity reads a table: the strategies of its masked columns (empty: none masked), or
@@ -88,8 +90,12 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
   // An update of a partition key column moves the row, every column of it, into another partition,
   // whose keys then compare its masked values too (R10-9).
   const moves = updatesRows(kind, ref.write ?? null) && family.some((m) => (m.partitionKey ?? []).some((c) => (c === '*' ? assigned.size > 0 : isAssigned(c))));
+  // A CHECK relating a column the update assigns to a masked one it keeps tests the stored value (R21a-1).
+  const replaces = kind === 'UpdateStmt' ? isAssigned : () => false;
   for (const member of family) {
-    const refusal = memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : isAssigned, relations, readMasks);
+    const refusal =
+      memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : isAssigned, relations, readMasks) ??
+      (updatesRows(kind, ref.write ?? null) ? checkOracle(member, isAssigned, replaces, maskedColumns(member, readMasks)) : null);
     if (refusal !== null) return refusal;
   }
   return ruleOracle(rel, readMasks);

@@ -12,6 +12,7 @@ import { GatehouseError } from '../errors.ts';
 import type { DecidedStatement, FunctionPin } from './decided-statement.ts';
 import { checked } from './fresh-catalog.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
+import type { PolicyTrigger } from '../policy/types.ts';
 
 export type { FunctionPin } from './decided-statement.ts';
 
@@ -30,26 +31,47 @@ export function functionPinsOf(statements: readonly DecidedStatement[], relation
   return pinsOf(statements, relations);
 }
 
-const hasCopyIn = (statements: readonly DecidedStatement[]): boolean => statements.some((s) => s.input?.statement.copy?.direction === 'from');
+function hasCopyIn(statements: readonly DecidedStatement[]): boolean {
+  for (const s of statements) if (s.input?.statement.copy?.direction === 'from') return true;
+  return false;
+}
 
 function pinsOf(statements: readonly DecidedStatement[], relations: RelationCatalog | null): FunctionPin[] {
-  if (relations === null) return [];
-  const out: FunctionPin[] = [];
-  const seen = new Set<string>();
+  // Runs for every simple Query, most of which fire no trigger: no list or set is made for them.
+  let out: FunctionPin[] | null = null;
+  let seen: Set<string> | null = null;
   for (const s of statements) {
-    const triggers = s.input?.statement.triggers;
-    if (triggers === undefined || triggers.length === 0 || !checked(s)) continue;
+    const triggers = pinnable(s, relations);
+    if (triggers === null) continue;
     for (const t of triggers) {
-      if (t.function_digest === undefined || SYSTEM_SCHEMAS.some((p) => t.function.startsWith(p))) continue;
-      const rel = relations.get(t.table);
+      if (t.function_digest === undefined || builtIn(t.function)) continue;
+      const rel = relations!.get(t.table);
       if (rel === null) continue;
       const key = `${rel.oid}\u0000${t.name}`;
-      if (seen.has(key)) continue;
+      if ((seen ??= new Set()).has(key)) continue;
       seen.add(key);
-      out.push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest, version: rel.triggerFunctionVersions?.[t.name] ?? null });
+      (out ??= []).push({ relation: rel.oid, trigger: t.name, function: t.function, digest: t.function_digest, version: rel.triggerFunctionVersions?.[t.name] ?? null });
     }
   }
-  return out;
+  return out ?? [];
+}
+
+/** The triggers a statement may be pinned by: those of a checked write (enforce/fresh-catalog.ts) with a snapshot to find them in; null: none. */
+function pinnable(s: DecidedStatement, relations: RelationCatalog | null): readonly PolicyTrigger[] | null {
+  const triggers = s.input?.statement.triggers;
+  return relations === null || triggers === undefined || triggers.length === 0 || !checked(s) ? null : triggers;
+}
+
+/** Whether the statement has pins (pinsOf of it alone is not empty), without making them. */
+function hasPins(s: DecidedStatement, relations: RelationCatalog | null): boolean {
+  const triggers = pinnable(s, relations);
+  if (triggers === null) return false;
+  for (const t of triggers) if (t.function_digest !== undefined && !builtIn(t.function) && relations!.get(t.table) !== null) return true;
+  return false;
+}
+
+function builtIn(fn: string): boolean {
+  return SYSTEM_SCHEMAS.some((p) => fn.startsWith(p));
 }
 
 /**
@@ -60,7 +82,8 @@ function pinsOf(statements: readonly DecidedStatement[], relations: RelationCata
  * the string's last statement: anything else is refused (0A000), nothing of it run. Null: fine.
  */
 export function pinsNotLast(statements: readonly DecidedStatement[], relations: RelationCatalog | null, decisionId: string | undefined): GatehouseError | null {
-  const first = statements.findIndex((s) => pinsOf([s], relations).length > 0);
+  let first = -1;
+  for (let i = 0; i < statements.length && first < 0; i++) if (hasPins(statements[i]!, relations)) first = i;
   if (first < 0 || first === statements.length - 1) return null;
   return new GatehouseError(
     'FEATURE_NOT_SUPPORTED',

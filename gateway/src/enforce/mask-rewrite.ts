@@ -4,7 +4,8 @@
 // sorts, joins, groups and reports errors over masked values only. The forwarded text is re-parsed
 // and must equal the client's statement with exactly those replacements (mask-rewrite-check.ts).
 
-import { scanSync, type ScanToken } from 'libpg-query';
+import { scanSync } from 'libpg-query';
+import { closing, nameEnd, Tokens } from './rewrite-tokens.ts';
 import type { DetectRule, MaskRule, MaskStrategy } from '../policy/types.ts';
 import { MASK_STRENGTH } from '../policy/types.ts';
 import { asNode, isObject, list, str, stringValue, type AstBody } from '../sql/ast.ts';
@@ -17,6 +18,7 @@ import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from 
 import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
+import { partitionMembershipRefusal } from './partition-membership.ts';
 import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
@@ -83,67 +85,6 @@ export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: bool
   });
   const only = inherit ? '' : 'ONLY ';
   return `(SELECT ${columns.join(', ')} FROM ${only}${quoteIdent(rel.schema)}.${quoteIdent(rel.name)} AS ${SOURCE_ALIAS})`;
-}
-
-const COMMENT_TOKENS = new Set(['C_COMMENT', 'SQL_COMMENT']);
-
-/** Token navigation over the scanner's output, skipping comments. */
-class Tokens {
-  constructor(readonly all: readonly ScanToken[]) {}
-
-  indexAt(byte: number): number {
-    let lo = 0;
-    let hi = this.all.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const t = this.all[mid]!;
-      if (t.start === byte) return mid;
-      if (t.start < byte) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
-  next(i: number): number {
-    for (let j = i + 1; j < this.all.length; j++) if (!COMMENT_TOKENS.has(this.all[j]!.tokenName)) return j;
-    return -1;
-  }
-
-  prev(i: number): number {
-    for (let j = i - 1; j >= 0; j--) if (!COMMENT_TOKENS.has(this.all[j]!.tokenName)) return j;
-    return -1;
-  }
-
-  text(i: number): string {
-    return i < 0 ? '' : this.all[i]!.text;
-  }
-
-  upper(i: number): string {
-    return this.text(i).toUpperCase();
-  }
-}
-
-/** The index of the last token of a dotted name starting at token `i` (`a`, `a.b`, `a . /*x*\/ b.c`). */
-function nameEnd(tokens: Tokens, i: number): number {
-  let end = i;
-  for (;;) {
-    const dot = tokens.next(end);
-    if (dot < 0 || tokens.text(dot) !== '.') return end;
-    const part = tokens.next(dot);
-    if (part < 0) return end;
-    end = part;
-  }
-}
-
-/** The token closing the parenthesis opened at `open`, or -1. */
-function closing(tokens: Tokens, open: number): number {
-  let depth = 0;
-  for (let j = open; j < tokens.all.length; j++) {
-    const t = tokens.text(j);
-    if (t === '(') depth++;
-    else if (t === ')' && --depth === 0) return j;
-  }
-  return -1;
 }
 
 /** A `TABLE t` query: the parser gives its `*` target no location. */
@@ -295,6 +236,8 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
   }
   const { table, masks } = maskedRefTo;
   const target = rel!;
+  const membership = partitionMembershipRefusal(target, masks, ctx.relations);
+  if (membership !== null) return membership;
   if (target.columns.length === 0) {
     return { message: `Gatehouse does not know the columns of masked table ${target.qualified} yet`, hint: 'Try again in a moment.' };
   }

@@ -29,7 +29,7 @@ export interface RelationInfo {
   columns: ColumnInfo[];
   /** For views and materialized views: every table or view read, directly or through other views. */
   reads: string[];
-  /** For views: every function their definitions call, directly or through other views (built-ins bare and as pg_catalog.f). */
+  /** For views: every function their definitions call, directly or through other views; for any relation, the functions its row-level security policies call, and a view those of the tables it reads (built-ins bare and as pg_catalog.f). */
   calls?: string[];
   /**
    * The definition of this view, or of a view it reads, was not read: another transaction holds it,
@@ -65,6 +65,8 @@ export interface RelationInfo {
    * of any table reference. Absent: none known.
    */
   keys?: KeyConstraint[];
+  /** Its CHECK constraints and row-level security policies (pg/relation-checks.ts): an update assigning their columns tests them against the stored others (R21a-1). Absent: none known. */
+  checks?: CheckConstraint[];
   /** This table's foreign keys: a write assigning their columns makes PostgreSQL look the value up in another table. */
   foreignKeys?: ForeignKey[];
   /**
@@ -164,6 +166,14 @@ export interface KeyConstraint {
   from?: string;
   /** For `referenced`: the referencing columns of `from`, pairwise with `columns`. */
   referencing?: string[];
+}
+
+/** A CHECK constraint, or a row-level security policy, and the columns its expressions use; `validated` false for NOT VALID. */
+export interface CheckConstraint {
+  kind: 'check' | 'policy';
+  name: string;
+  columns: string[];
+  validated: boolean;
 }
 
 /** A user trigger, as the policy input reports it (statement.triggers). */

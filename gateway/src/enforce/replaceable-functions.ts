@@ -93,8 +93,12 @@ function explain(entries: readonly Entry[], kind: Entry['kind']): { reason: stri
 export function replaceableRefusal(statements: readonly CheckedStatement[]): GatehouseError | null {
   for (const s of statements) {
     // With the functions of the trigger chain its reviews declare (enforce/trigger-chain.ts; R20b-3).
-    const entries = [...new Set([...(s.input?.statement.replaceable_functions ?? []), ...(s.triggerReview?.chainedReplaceable ?? [])])];
-    if (entries.length === 0 || !checked(s)) continue;
+    const own = s.input?.statement.replaceable_functions;
+    const chained = s.triggerReview?.chainedReplaceable;
+    // Most statements run none: no list made for them (this runs for every statement).
+    if ((own === undefined || own.length === 0) && (chained === undefined || chained.length === 0)) continue;
+    const entries = [...new Set([...(own ?? []), ...(chained ?? [])])];
+    if (!checked(s)) continue;
     const read = entries.map(readEntry);
     const parts = (['replaceable', 'by-name', 'temp-types'] as const).flatMap((kind) => explain(read, kind) ?? []);
     return new GatehouseError(

@@ -42,4 +42,19 @@ describe('trigger chain (R20b-3)', () => {
     expect(chain.tables).toHaveLength(MAX_CHAIN_DEPTH);
     expect(chain.broken).toEqual([`public.f${MAX_CHAIN_DEPTH - 1}`]);
   });
+
+  it('follows a declared table as a write of it reaches: the triggers of its partitions (R21a-6)', () => {
+    const parent = { ...rel(1, 'history'), kind: 'partitioned_table' as const };
+    const part = { ...rel(2, 'history_all', [trigger('public.history_all', 'public.copy')]), ancestors: ['public.history'] };
+    const chain = triggerChainOf(['public.keep'], ['public.keep writes public.history'], new RelationCatalog([parent, part], { hash: true }));
+    expect(chain.triggers.map((t) => t.function)).toEqual(['public.copy']);
+    expect(chain.functions).toEqual(['public.copy']);
+    expect(chain.broken).toEqual([]);
+  });
+
+  it('a declared table with rules of its own breaks the declaring function\'s review (R21a-6)', () => {
+    const ruled = { ...rel(1, 'history'), rules: true as const, reads: ['public.loot'] };
+    const chain = triggerChainOf(['public.keep'], ['public.keep writes public.history'], new RelationCatalog([ruled, rel(2, 'loot')], { hash: true }));
+    expect(chain.broken).toEqual(['public.keep']);
+  });
 });

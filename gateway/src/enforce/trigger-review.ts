@@ -190,11 +190,11 @@ export function triggerReviewRefusal(statements: readonly ReviewedStatement[]): 
 function brokenChainRefusal(decisionId: string, what: string, f: string): GatehouseError {
   return new GatehouseError(
     'FEATURE_NOT_SUPPORTED',
-    `Gatehouse does not run this write while a mask applies to you: ${what} is reviewed as writing a table Gatehouse does not know, or its tables' triggers chain deeper than ${MAX_CHAIN_DEPTH} levels, so what the write runs cannot be checked`,
+    `Gatehouse does not run this write while a mask applies to you: ${what} is reviewed as writing a table Gatehouse does not know, or one whose writes reach a table with rules of its own (a rule's actions run on the row raw), or its tables' triggers chain deeper than ${MAX_CHAIN_DEPTH} levels, so what the write runs cannot be checked`,
     {
       decisionId,
       detail: `reviewed function with a chain Gatehouse cannot follow: ${f}`,
-      hint: `The policy owners can correct the review's "writes" list (schema-qualified tables that exist); otherwise this write needs an identity without masks.`,
+      hint: `The policy owners can correct the review's "writes" list (schema-qualified tables that exist), and the tables' owners drop rules on them; otherwise this write needs an identity without masks.`,
     },
   );
 }

@@ -14,9 +14,8 @@ export const VIEW_LOCKED_POLICY_ID = 'gatehouse.view_locked';
 export function lockedViewsNamed(facts: StatementFacts, relations: RelationCatalog): string[] {
   // Runs for every statement: no list or set is made unless a locked view is named.
   let out: Set<string> | null = null;
-  for (const tables of [facts.tablesRead, facts.tablesWritten]) {
-    for (const t of tables) if (relations.get(t.qualified)?.definitionLocked === true) (out ??= new Set()).add(t.qualified);
-  }
+  for (const t of facts.tablesRead) if (relations.get(t.qualified)?.definitionLocked === true) (out ??= new Set()).add(t.qualified);
+  for (const t of facts.tablesWritten) if (relations.get(t.qualified)?.definitionLocked === true) (out ??= new Set()).add(t.qualified);
   return out === null ? [] : [...out].sort();
 }
 

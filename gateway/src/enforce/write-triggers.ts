@@ -52,8 +52,8 @@ function byTableThenName(a: PolicyTrigger, b: PolicyTrigger): number {
   return a.table === b.table ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.table < b.table ? -1 : 1;
 }
 
-/** Every relation a write of `written` can reach (each once). */
-function reachedByWrite(written: readonly string[], relations: RelationCatalog, truncate: boolean): RelationInfo[] {
+/** Every relation a write of `written` can reach (each once); the trigger chain follows a reviewed function's tables the same way (trigger-chain.ts). */
+export function reachedByWrite(written: readonly string[], relations: RelationCatalog, truncate: boolean): RelationInfo[] {
   const seen = new Set<string>();
   const out: RelationInfo[] = [];
   const stack = [...written];

@@ -11,6 +11,7 @@ import { callsByRelation, WRITE_CALLS, type WriteCallRow } from './relation-writ
 import { BY_NAME_REACH, byNameReach, type ByNameReachRow } from './by-name-reach.ts';
 import { REPLACEABLE_FUNCTIONS, replaceableByRelation, replaceableSet, type ReplaceableFunctionRow } from './replaceable-functions.ts';
 import { TYPE_CALLS } from './relation-type-calls.ts';
+import { CHECK_CONSTRAINTS, checksByRelation, type CheckRow } from './relation-checks.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
 import { MASK_FUNCTIONS } from './mask-function-query.ts';
 import { analyzeQuery } from '../sql/parser.ts';
@@ -79,8 +80,10 @@ const VIEW_READS = `SELECT DISTINCT r.ev_class::int AS view, d.refobjid::int AS 
  * Functions each view's rewrite rule calls, directly or as the function of an operator it uses
  * (pg_depend names the operator), and those the CHECK constraints of the domains its types reach call:
  * a cast to a domain in a view runs the CHECK whenever the view is read; a type reaches a domain as an
- * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4). Fragments
- * shared with the write and type calls: pg/type-calls-sql.ts.
+ * array's element, a domain's base or a composite's attribute (red-team round 13, R13-4). Also the
+ * functions a table's row-level security policies call (USING, WITH CHECK): they run on every read or
+ * write of it that the policies apply to (red-team round 21a, R21a-4). Fragments shared with the write
+ * and type calls: pg/type-calls-sql.ts.
  */
 const VIEW_CALLS = `WITH RECURSIVE reaches AS (
   ${TYPE_REACHES}
@@ -95,6 +98,10 @@ const VIEW_CALLS = `WITH RECURSIVE reaches AS (
   SELECT r.ev_class AS owner, d.refclassid, d.refobjid
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+  UNION ALL
+  SELECT pol.polrelid AS owner, d.refclassid, d.refobjid
+    FROM pg_catalog.pg_policy pol
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid
   UNION ALL
   ${domainDependencies('view_type')}
 )
@@ -218,6 +225,8 @@ export interface RelationRows {
   /** Absent in rows read before constraints were (tests): no constraint known. */
   keyIndexes?: KeyIndexRow[];
   foreignKeys?: ForeignKeyRow[];
+  /** Absent in rows read before CHECK constraints were (tests): none known. */
+  checks?: CheckRow[];
   /** Absent in rows read before triggers were (tests): no trigger known. */
   triggers?: TriggerRow[];
   /** Absent in rows read before write calls were (tests): none known. */
@@ -250,6 +259,7 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const inherits = (await client.query<{ child: number; parent: number }>(INHERITS)).rows;
   const keyIndexes = (await client.query<KeyIndexRow>(KEY_INDEXES)).rows;
   const foreignKeys = (await client.query<ForeignKeyRow>(FOREIGN_KEYS)).rows;
+  const checks = (await client.query<CheckRow>(CHECK_CONSTRAINTS)).rows;
   const triggers = (await client.query<TriggerRow>(TRIGGERS)).rows;
   const writeCalls = (await client.query<WriteCallRow>(WRITE_CALLS)).rows;
   const typeCalls = (await client.query<WriteCallRow>(TYPE_CALLS)).rows;
@@ -257,7 +267,7 @@ export async function readRelationRows(client: pg.Client): Promise<RelationRows>
   const replaceable = (await client.query<ReplaceableFunctionRow>(REPLACEABLE_FUNCTIONS)).rows;
   const reach = (await client.query<ByNameReachRow>(BY_NAME_REACH)).rows[0] ?? null;
   const maskFunctions = (await client.query<MaskFunctionRow>(MASK_FUNCTIONS)).rows[0] ?? null;
-  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, triggers, writeCalls, typeCalls, structure, replaceable, byNameReach: reach, maskFunctions };
+  return { relations, viewReads, viewCalls, inherits, keyIndexes, foreignKeys, checks, triggers, writeCalls, typeCalls, structure, replaceable, byNameReach: reach, maskFunctions };
 }
 
 /** Builds the snapshot from its rows (parses every view definition: done only when the rows changed). */
@@ -292,6 +302,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
   }
   const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
+  const checks = checksByRelation(rows.checks ?? []);
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const unpinned = unpinnedByRelation(rows.triggers ?? [], byOid);
@@ -320,6 +331,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     ...(r.hasRules === true ? { rules: true as const } : {}),
     ...(keys.has(r.oid) ? { keys: keys.get(r.oid)! } : {}),
     ...(foreignKeys.has(r.oid) ? { foreignKeys: foreignKeys.get(r.oid)! } : {}),
+    ...(checks.has(r.oid) ? { checks: checks.get(r.oid)! } : {}),
     ...(actionWrites.has(r.oid) ? { actionWrites: [...new Set(actionWrites.get(r.oid)!)].sort() } : {}),
     ...(triggers.has(r.oid) ? { triggers: triggers.get(r.oid)! } : {}),
     ...(triggerCalls.has(r.oid) ? { triggerCalls: triggerCalls.get(r.oid)! } : {}),

@@ -1,6 +1,7 @@
 // A fingerprint of what decides a write's constraint checks and side effects on each relation: its
 // indexes, constraints (its own and those referencing it), triggers, rules, columns, defaults and
-// inheritance children or partitions, as catalog rows (their oids, flags and xmin, so an update shows);
+// inheritance children or partitions, row-level security (enabled, and its policies, whose expressions
+// count as CHECKs: red-team round 21a, R21a-1), as catalog rows (their oids, flags and xmin, so an update shows);
 // for a trigger also its function's pg_proc row (CREATE OR REPLACE FUNCTION after a review shows), and
 // those of the functions its WHEN condition calls (ALTER FUNCTION ... SET search_path shows: R18b-1);
 // and the pg_proc rows of the user functions its write calls besides triggers (CHECK constraints,
@@ -35,6 +36,8 @@ const items = (only?: RelationFilter): string => `SELECT i.indrelid AS rel, 'i' 
   UNION ALL SELECT a.attrelid, 'a' || a.attnum || ':' || a.atttypid || ':' || a.attisdropped || ':' || a.xmin FROM pg_catalog.pg_attribute a WHERE a.attnum > 0
   UNION ALL SELECT d.adrelid, 'd' || d.oid || ':' || d.xmin FROM pg_catalog.pg_attrdef d
   UNION ALL SELECT h.inhparent, 'h' || h.inhrelid || ':' || h.xmin FROM pg_catalog.pg_inherits h
+  UNION ALL SELECT p.polrelid, 'p' || p.oid || ':' || p.xmin FROM pg_catalog.pg_policy p
+  UNION ALL SELECT c.oid, 's' || c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.relrowsecurity
   UNION ALL SELECT v.rel, v.item FROM (${writeCallVersions(only)}) v`;
 
 const fingerprints = (where: string, only?: RelationFilter): string => `SELECT s.rel::int AS rel, pg_catalog.md5(pg_catalog.string_agg(s.item, ',' ORDER BY s.item)) AS print

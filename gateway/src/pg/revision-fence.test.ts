@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DecidedStatement } from '../enforce/decided-statement.ts';
 import type { PolicyEngine } from '../policy/types.ts';
 import { analyzeQuery, loadSqlParser } from '../sql/parser.ts';
+import { cursorFetchText } from './cursor-execute.ts';
 import { newResultContext } from './pending.ts';
 import { RevisionFence } from './revision-fence.ts';
 
@@ -79,8 +80,7 @@ describe('RevisionFence', () => {
   });
 
   it('refuses FETCH and MOVE of a cursor declared under another revision, not CLOSE; a cursor without HOLD is gone at the end of its block', () => {
-    const now = { now: 'a' };
-    const f = fenceAt(now);
+    const f = fenceAt({ now: 'a' });
     ran(f, 'BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT 1; DECLARE n CURSOR FOR SELECT 1; COMMIT', 'a');
     f.ready('I', true);
     expect(f.refusal(decided('FETCH ALL FROM h', 'a'))).toBeNull();
@@ -88,10 +88,8 @@ describe('RevisionFence', () => {
     expect(f.refusal(decided('MOVE 1 IN h', 'b'))?.sqlstate).toBe('40001');
     expect(f.refusal(decided('FETCH ALL FROM n', 'b'))).toBeNull(); // no such cursor any more: PostgreSQL says 34000
     expect(f.refusal(decided('CLOSE h', 'b'))).toBeNull();
-    now.now = 'b';
-    const refused: string[] = [];
-    expect(f.refusesCursorExecute('h', (e) => refused.push(e.sqlstate))).toBe(true);
-    expect(refused).toEqual(['40001']);
+    // A protocol Execute of the cursor is decided as the FETCH it amounts to (pg/cursor-execute.ts).
+    expect(f.refusal(decided(cursorFetchText('h', 2), 'b'))?.code).toBe('POLICY_CHANGED_FOR_CURSOR');
     // Forwarded but not completed (refused by the server, or skipped after an error): nothing changes (R20c-1, R20c-2).
     f.forwarded(query('DECLARE h CURSOR WITH HOLD FOR SELECT 2', 'b'));
     f.forwarded(query('CLOSE h', 'b'));
@@ -100,6 +98,6 @@ describe('RevisionFence', () => {
     ran(f, 'CLOSE h', 'b');
     ran(f, 'DECLARE h CURSOR WITH HOLD FOR SELECT 2', 'b');
     expect(f.refusal(decided('FETCH ALL FROM h', 'b'))).toBeNull();
-    expect(f.refusesCursorExecute('h', () => undefined)).toBe(false);
+    expect(f.refusal(decided(cursorFetchText('h', 0), 'b'))).toBeNull();
   });
 });

@@ -1,7 +1,8 @@
 // A transaction block, and a cursor, live under the policy revision they began with (red-team round 20a,
 // R20a-2, R20a-3). After an activation, a statement in a block begun under another revision, and a FETCH
-// or MOVE of a cursor declared under one, are refused with 40001 (retry the transaction, declare again):
-// their snapshot, or rows, were chosen under the older policy.
+// or MOVE of a cursor declared under one (or a protocol Execute of it, decided as a FETCH: pg/cursor-execute.ts),
+// are refused with 40001 (retry the transaction, declare again): their snapshot, or rows, were chosen
+// under the older policy.
 
 import { parseSync } from 'libpg-query';
 import { currentEngineOrNull, type DecidedStatement } from '../enforce/decided-statement.ts';
@@ -119,7 +120,7 @@ export class RevisionFence {
   private last: string | null = null;
   private readonly cursors = new Map<string, { revision: string; hold: boolean }>();
 
-  /** `decision`: where the active policy revision is read (for an Execute of a SQL cursor, which is not decided). */
+  /** `decision`: where the active policy revision is read (for a block Gatehouse did not foresee: ready). */
   constructor(private readonly decision: () => Pick<DecisionContext, 'engines'>) {}
 
   private current(): string | null {
@@ -143,28 +144,12 @@ export class RevisionFence {
     return null;
   }
 
-  /** An Execute of a SQL-declared cursor (forwarded without a decision) that may not run: `refuse` is called, and true returned. */
-  refusesCursorExecute(name: string, refuse: (error: GatehouseError) => void): boolean {
-    const error = this.cursorExecuteRefusal(name);
-    if (error !== null) refuse(error);
-    return error !== null;
-  }
-
-  private cursorExecuteRefusal(name: string): GatehouseError | null {
-    const revision = this.current();
-    if (this.block !== null && this.block !== revision) return changedInTransaction(undefined);
-    const declared = this.cursors.get(name);
-    if (declared !== undefined && declared.revision !== revision) return changedForCursor(name, undefined);
-    return null;
-  }
-
   /** A message forwarded upstream. */
   forwarded(p: Pending): void {
     switch (p.kind) {
       case 'query':
         return this.ran(p.ctx.statements, false);
-      case 'execute':
-        if (p.ctx.statements.length === 0) return this.ranUndecided(); // a SQL cursor's Execute
+      case 'execute': // a SQL cursor's too: decided as the FETCH it amounts to (pg/cursor-execute.ts)
         return this.ran(p.ctx.statements, true);
       case 'sync':
         if (this.implicit) [this.block, this.implicit] = [null, false];
@@ -211,12 +196,6 @@ export class RevisionFence {
       if (c.name === null) this.cursors.clear();
       else this.cursors.delete(c.name);
     }
-  }
-
-  private ranUndecided(): void {
-    if (this.block !== null) return;
-    const revision = this.current();
-    if (revision !== null) [this.block, this.implicit] = [revision, true];
   }
 }
 

@@ -9,6 +9,7 @@ import type { Frame } from '../wire/framer.ts';
 import { SliceStop } from '../work-slices.ts';
 import type { ArrivalLocks } from './arrival-locks.ts';
 import type { CopyInTracker } from './copy-in.ts';
+import { admitCursorExecute, cursorFetchText } from './cursor-execute.ts';
 import type { DecisionWait } from './decision-wait.ts';
 import { duplicateNameRefusal } from './duplicate-name.ts';
 import { newResultContext, type Pending, type Portal, type PreparedStatement } from './pending.ts';
@@ -27,7 +28,7 @@ export interface DecisionsHost extends RefusalHost {
   readonly deps: DecidingDeps;
   readonly portals: Pick<PortalTable, 'target' | 'noteDeclared'>;
   /** The policy revisions of the open transaction and the cursors (pg/revision-fence.ts). */
-  readonly fence: Pick<RevisionFence, 'refusal' | 'refusesCursorExecute'>;
+  readonly fence: Pick<RevisionFence, 'refusal'>;
   readonly isClosed: boolean;
   /** Sends a client message (or what replaces it) upstream, expecting `expect`. */
   forward(raw: Buffer, expect: Pending): void;
@@ -172,17 +173,28 @@ export class StatementDecisions {
 
   onExecute(portalName: string, maxRows: number, raw: Buffer, lockAhead: boolean): void {
     const portal = this.s.portals.target(portalName);
-    if (portal instanceof GatehouseError) return refuseExtended(this.s, portal);
-    if (portal === null) {
-      // A cursor opened by a SQL DECLARE of this session, which was itself decided (and refused
-      // when its rows would need masking). Protocol portals are never named so upstream.
-      if (this.s.fence.refusesCursorExecute(portalName, (stale) => refuseExtended(this.s, stale))) return; // declared under an older policy
-      this.s.forward(raw, { kind: 'execute', ctx: newResultContext([], []), portal: null });
-      return;
-    }
+    // Not a portal bound here: a cursor this session DECLAREd, or a name refused (pg/cursor-execute.ts).
+    if (portal === null || portal instanceof GatehouseError) return this.onCursorExecute(portalName, maxRows, raw, portal);
     this.whenDecided(decideText(this.s.deps, portal.statement.sql, 'extended', true, portal.params ?? [], false, undefined, this.p.locks.approvalWouldHoldLocks(portal)), 'extended', (decided) =>
       this.executeDecided(decided, portal, maxRows, raw, portalName, lockAhead),
     );
+  }
+
+  /**
+   * An Execute of a SQL cursor reads its rows like FETCH: decided and audited as that FETCH (a name refused
+   * anyway, `refusal`, is decided only to be audited: an `approve` opens no request), forwarded as it came.
+   */
+  private onCursorExecute(name: string, maxRows: number, raw: Buffer, refusal: GatehouseError | null): void {
+    const stop = new SliceStop();
+    const decided = decideText(this.s.deps, cursorFetchText(name, maxRows), 'extended', true, [], refusal !== null, stop);
+    this.whenDecided(decided, 'extended', (x) => {
+      const d = admitCursorExecute(x, name, refusal, this.p.searchPath, this.s.fence);
+      if (d.kind === 'refuse') {
+        this.s.recordRefused(d.statements, d.error);
+        return refuseExtended(this.s, d.error);
+      }
+      this.s.forward(raw, { kind: 'execute', ctx: newResultContext(d.statements, d.masks), portal: null });
+    }, stop);
   }
 
   private executeDecided(decided: QueryDecision, portal: Portal, maxRows: number, raw: Buffer, portalName: string, lockAhead: boolean): void {

@@ -5,14 +5,12 @@
 // Warm spares (started and loaded with the current policy ahead of time) take a terminated worker's
 // place at once, so a runaway evaluation never leaves the others waiting for a thread to start.
 
-import { Worker } from 'node:worker_threads';
 import { engineErrorVerdict } from './combine.ts';
 import type { EvalWorkerData, FromWorker, ToWorker } from './eval-messages.ts';
 import { TSX_EVAL_WORKER_ENTRY, type EvalWorkerBundle } from './eval-worker-bundle.ts';
 import { EVAL_BUDGET_POLICY_ID, evaluateWithBudget, type BudgetedVerdict, type PolicyEvaluator } from './evaluate.ts';
-import { ThreadCpuClock } from './thread-cpu.ts';
+import { EvalThread, type Failure } from './eval-thread.ts';
 import type { EngineSpec, EngineVerdict, PolicyEngine, PolicyInput } from './types.ts';
-
 
 export interface EvalPoolOptions {
   /**
@@ -50,22 +48,6 @@ export interface EvalPoolOptions {
 
 /** Worker threads the gateway evaluates in (server.ts). */
 export const EVAL_WORKERS = 2;
-/**
- * Each evaluation thread's young generation (V8's smallest: two 1 MB semi-spaces). An evaluation
- * allocates little JavaScript (its input's JSON text, the verdict; OPA works in its own WebAssembly
- * memory), so a small young generation is collected often and cheaply; the 8 MB it had (heapMb / 8)
- * was up to 6 MB more resident per thread, 2 MB of it at idle (docs/benchmarks.md).
- */
-const WORKER_YOUNG_GENERATION_MB = 2;
-
-/** How an evaluation ended when it did not return a verdict. */
-type Failure = { type: 'overrun'; cpuMs: number; wall: boolean } | { type: 'crashed'; why: string };
-
-interface Job {
-  message: ToWorker;
-  budgetMs: number;
-  done(result: FromWorker | Failure): void;
-}
 
 interface QueuedEvaluation {
   key: string;
@@ -88,132 +70,18 @@ export interface EvalPoolStats {
   sparesWarmed: number;
 }
 
-/** Probe a running job's CPU this soon after it started (its own CPU so far is at most this much wall time). */
-const FIRST_PROBE_MS = 5;
-
-/** One worker thread: at most one job at a time, watched while it runs. */
-class EvalWorker {
-  readonly worker: Worker;
-  readonly loaded = new Set<string>();
-  private clock: ThreadCpuClock | null = null;
-  private ready = false;
-  private job: Job | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private dead = false;
-
-  constructor(
-    entry: URL,
-    data: EvalWorkerData,
-    heapMb: number,
-    private readonly wallCeilingMs: (budgetMs: number) => number,
-    private readonly onIdle: (w: EvalWorker) => void,
-    private readonly onDead: (w: EvalWorker, why: string) => void,
-  ) {
-    this.worker = new Worker(entry, {
-      workerData: data,
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-      stdout: false,
-      stderr: false,
-    });
-    this.worker.unref();
-    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-    this.worker.on('error', (e) => this.die(`the evaluation worker failed: ${e.message}`));
-    this.worker.on('exit', (code) => this.die(`the evaluation worker exited (code ${code})`));
-  }
-
-  get idle(): boolean {
-    return this.ready && !this.dead && this.job === null;
-  }
-
-  run(job: Job): void {
-    this.job = job;
-    this.worker.postMessage(job.message);
-    this.watch(job, performance.now(), null, 0);
-  }
-
-  /**
-   * Checks the running job's CPU time: first after FIRST_PROBE_MS of wall time (its CPU so far is
-   * counted as that much, an upper bound), then whenever the rest of the budget could be used up.
-   */
-  private watch(job: Job, started: number, cpuAtProbe: number | null, credit: number): void {
-    const elapsed = performance.now() - started;
-    let used: number;
-    let nextCpu = cpuAtProbe;
-    let nextCredit = credit;
-    if (this.clock === null) {
-      used = elapsed; // no thread clock: wall time it is
-    } else if (cpuAtProbe === null) {
-      const now = this.clock.millis();
-      if (elapsed > 0 && now !== null) {
-        nextCpu = now;
-        nextCredit = elapsed;
-      }
-      used = nextCredit;
-    } else {
-      const now = this.clock.millis();
-      used = now === null ? elapsed : credit + (now - cpuAtProbe);
-    }
-    const wallLimit = this.clock === null ? job.budgetMs : this.wallCeilingMs(job.budgetMs);
-    if (used >= job.budgetMs || elapsed >= wallLimit) {
-      this.job = null;
-      this.kill();
-      job.done({ type: 'overrun', cpuMs: used, wall: used < job.budgetMs });
-      return;
-    }
-    const wait = cpuAtProbe === null && nextCpu === null ? FIRST_PROBE_MS : Math.max(1, Math.min(job.budgetMs - used, wallLimit - elapsed));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.job === job) this.watch(job, started, nextCpu, nextCredit);
-    }, wait);
-  }
-
-  private onMessage(m: FromWorker): void {
-    if (m.type === 'ready') {
-      this.clock = m.tid === null ? null : ThreadCpuClock.open(m.tid);
-      this.ready = true;
-      this.onIdle(this);
-      return;
-    }
-    const job = this.job;
-    if (job === null) return;
-    this.job = null;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    job.done(m);
-    if (!this.dead) this.onIdle(this);
-  }
-
-  /** Terminates the thread (its memory goes with it); the pool replaces it. */
-  kill(): void {
-    if (this.dead) return;
-    this.die('replaced');
-    void this.worker.terminate();
-  }
-
-  private die(why: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.clock?.close();
-    const job = this.job;
-    this.job = null;
-    job?.done({ type: 'crashed', why });
-    this.onDead(this, why);
-  }
-}
-
 /**
  * Evaluates engines that carry a spec in worker threads; an engine without one (a test double)
  * is evaluated in-process. Evaluations queue in arrival order for the next idle worker.
  */
 export class EvalPool implements PolicyEvaluator {
-  private readonly workers: EvalWorker[] = [];
-  private readonly spares: EvalWorker[] = [];
+  private readonly workers: EvalThread[] = [];
+  private readonly spares: EvalThread[] = [];
   private readonly spareCount: number;
   /** The latest engine asked for: what spares load while idle. */
   private latest: { key: string; spec: EngineSpec } | null = null;
   /** Spares that failed to load `key`: not tried again for it (the failure is reported when the engine is used). */
-  private readonly warmFailed = new WeakMap<EvalWorker, string>();
+  private readonly warmFailed = new WeakMap<EvalThread, string>();
   private readonly counters = { promoted: 0, loadsBeforeEvaluation: 0, sparesWarmed: 0 };
   private readonly queue: QueuedEvaluation[] = [];
   private readonly entry: URL;
@@ -265,17 +133,17 @@ export class EvalPool implements PolicyEvaluator {
     await this.options.bundle?.remove();
   }
 
-  private start(): EvalWorker {
-    return new EvalWorker(this.entry, this.data, this.heapMb, this.wallCeilingMs, (w) => this.idle(w), (w, why) => this.ended(w, why));
+  private start(): EvalThread {
+    return new EvalThread(this.entry, this.data, this.heapMb, this.wallCeilingMs, (w) => this.idle(w), (w, why) => this.ended(w, why));
   }
 
-  private idle(w: EvalWorker): void {
+  private idle(w: EvalThread): void {
     if (this.spares.includes(w)) this.warm(w);
     else this.dispatch();
   }
 
   /** A worker or spare ended: a warm spare takes a worker's place at once, and a new spare is started behind it. */
-  private ended(w: EvalWorker, why: string): void {
+  private ended(w: EvalThread, why: string): void {
     if (this.closed) return;
     if (why !== 'replaced') this.options.onInfo?.(`policy evaluation worker ended: ${why}; starting another`);
     const spare = this.spares.indexOf(w);
@@ -298,7 +166,7 @@ export class EvalPool implements PolicyEvaluator {
   }
 
   /** Loads the latest engine into an idle spare, so that it can evaluate as soon as it is promoted. */
-  private warm(w: EvalWorker): void {
+  private warm(w: EvalThread): void {
     const latest = this.latest;
     if (latest === null || !w.idle || w.loaded.has(latest.key) || this.warmFailed.get(w) === latest.key) return;
     w.run({
@@ -316,7 +184,7 @@ export class EvalPool implements PolicyEvaluator {
   }
 
   /** `key` is loaded in `w`: engines of earlier revisions are dropped from it. */
-  private loaded(w: EvalWorker, key: string): void {
+  private loaded(w: EvalThread, key: string): void {
     for (const old of w.loaded) if (old !== key) w.worker.postMessage({ type: 'forget', key: old } satisfies ToWorker);
     w.loaded.clear();
     w.loaded.add(key);
@@ -332,7 +200,7 @@ export class EvalPool implements PolicyEvaluator {
     }
   }
 
-  private loadOn(w: EvalWorker, q: QueuedEvaluation): void {
+  private loadOn(w: EvalThread, q: QueuedEvaluation): void {
     this.counters.loadsBeforeEvaluation++;
     const warmUp = this.options.warmUp?.() ?? [];
     w.run({
@@ -355,7 +223,7 @@ export class EvalPool implements PolicyEvaluator {
     });
   }
 
-  private evaluateOn(w: EvalWorker, q: QueuedEvaluation): void {
+  private evaluateOn(w: EvalThread, q: QueuedEvaluation): void {
     w.run({
       message: { type: 'evaluate', key: q.key, input: q.input },
       budgetMs: q.budgetMs,

@@ -10,6 +10,8 @@ import type { SettingChange } from '../sql/setting-changes.ts';
  */
 export const ANY_SETTING = '*';
 
+const NO_SETTINGS: readonly string[] = Object.freeze([]);
+
 /**
  * The values bound to the statement's $n parameters at an extended-protocol Execute, or 'unbound'
  * at Parse (and for the simple protocol, which has none).
@@ -25,8 +27,8 @@ export type BoundValues = readonly (Buffer | null)[] | 'unbound';
  * "session characteristics"), as statement.setting does.
  */
 export function settingNames(changes: readonly SettingChange[], bound: BoundValues = 'unbound'): string[] {
-  // Most statements set nothing: no set made for them.
-  if (changes.length === 0) return [];
+  // Most statements set nothing: one shared frozen list for them (the decision cache's key memo, policy/input-key-memo.ts, then compares it by reference).
+  if (changes.length === 0) return NO_SETTINGS as string[];
   const names = new Set<string>();
   for (const change of changes) names.add(nameOf(change.name, bound));
   return [...names];

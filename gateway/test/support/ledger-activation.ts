@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import type { EngineKind } from '../../src/policy/types.ts';
 import { startGateway, type RunningGateway } from '../../src/server.ts';
@@ -98,5 +98,32 @@ INSERT INTO ${table} VALUES (1, '${secret}')`);
       await direct.end();
       for (const d of [repo, workDir]) rmSync(d, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The ledger gateway of a `describe` block: started in its `beforeAll`, closed in its `afterAll`. Its
+ * members are read when a test runs (after the start).
+ */
+export function useLedgerGateway(prefix: string, engine: EngineKind, secret: string, masked: boolean): LedgerGateway {
+  let ledger: LedgerGateway | undefined;
+  beforeAll(async () => {
+    ledger = await startLedgerGateway(prefix, engine, secret, masked);
+  });
+  afterAll(async () => {
+    await ledger?.close();
+  });
+  const started = (): LedgerGateway => {
+    if (ledger === undefined) throw new Error(`the ${prefix} ledger gateway is not started (use it inside a test)`);
+    return ledger;
+  };
+  return {
+    get gw() { return started().gw; },
+    get repo() { return started().repo; },
+    get workDir() { return started().workDir; },
+    get direct() { return started().direct; },
+    reader: () => started().reader(),
+    activate: (mask: boolean) => started().activate(mask),
+    close: () => started().close(),
   };
 }
