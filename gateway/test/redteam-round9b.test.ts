@@ -111,7 +111,7 @@ describe('R9b-1: a PHI table read at the top level and elsewhere is not listed f
 
   it('a write with a writable CTE on its target table', async () => {
     const c = await t.client(bench);
-    const r = await c.query("WITH gone AS (UPDATE public.pgbench_rt9b SET filler = 'x' WHERE aid = 9 RETURNING aid) UPDATE public.pgbench_rt9b SET filler = 'y' WHERE aid = 2 /* r1e */");
+    const r = await c.query("WITH r1e AS (UPDATE public.pgbench_rt9b SET filler = 'x' WHERE aid = 9 RETURNING aid) UPDATE public.pgbench_rt9b SET filler = 'y' WHERE aid = 2");
     expect(r.command).toBe('UPDATE');
     const s = (await outcomeFor('r1e')).subjects?.['public.pgbench_rt9b'];
     if (s?.status === 'listed') expect(s.hashes).toContain(hash(9));
@@ -130,7 +130,7 @@ describe('R9b-2: an Execute row limit does not apply to a write whose RETURNING 
     const run = async (port: number, token: string, marker: string, resultFormats: number[] = []): Promise<string[]> => {
       const w = await WireClient.connect(port, token);
       w.send(
-        serialize.parse({ name: '', text: `UPDATE public.pgbench_rt9b SET filler = 'z' WHERE aid IN (3, 4, 5) /* ${marker} */` }),
+        serialize.parse({ name: '', text: `WITH ${marker} AS (SELECT 1) UPDATE public.pgbench_rt9b SET filler = 'z' WHERE aid IN (3, 4, 5)` }),
         encodeBind({ portal: '', statement: '', paramFormats: [], params: [], resultFormats }),
         serialize.describe({ type: 'P', name: '' }),
         serialize.execute({ portal: '', rows: 1 }),
@@ -171,17 +171,17 @@ describe('R9b-3: ORDER BY a position past the select list does not sort by a hid
 describe('R9b-4: a write that changes the subject column does not list only the new subject', () => {
   it('UPDATE ... SET subject and ON CONFLICT DO UPDATE SET subject are unknown; other writes stay listed', async () => {
     const c = await t.client(bench);
-    const r = await c.query('UPDATE public.pgbench_rt9b SET aid = aid + 100 WHERE aid = 10 /* r4a */');
+    const r = await c.query('WITH r4a AS (SELECT 1) UPDATE public.pgbench_rt9b SET aid = aid + 100 WHERE aid = 10');
     expect([r.command, r.rowCount]).toEqual(['UPDATE', 1]);
     const s = (await outcomeFor('r4a')).subjects?.['public.pgbench_rt9b'];
     // Subject 10's row was changed: a list naming 110 alone would be wrong.
     if (s?.status === 'listed') expect(s.hashes).toContain(hash(10));
     else expect(s).toMatchObject({ status: 'unknown' });
-    await c.query('INSERT INTO public.pgbench_rt9b (aid, filler) VALUES (1, NULL) ON CONFLICT (aid) DO UPDATE SET aid = 201 /* r4b */');
+    await c.query('WITH r4b AS (SELECT 1) INSERT INTO public.pgbench_rt9b (aid, filler) VALUES (1, NULL) ON CONFLICT (aid) DO UPDATE SET aid = 201');
     const u = (await outcomeFor('r4b')).subjects?.['public.pgbench_rt9b'];
     if (u?.status === 'listed') expect(u.hashes).toContain(hash(1));
     else expect(u).toMatchObject({ status: 'unknown' });
-    await c.query("UPDATE public.pgbench_rt9b SET filler = 'w' WHERE aid = 6 /* r4c */");
+    await c.query("WITH r4c AS (SELECT 1) UPDATE public.pgbench_rt9b SET filler = 'w' WHERE aid = 6");
     expect((await outcomeFor('r4c')).subjects?.['public.pgbench_rt9b']).toEqual({ status: 'listed', hashes: [hash(6)], count: 1, truncated: false });
   });
 });

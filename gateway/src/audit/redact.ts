@@ -69,25 +69,29 @@ function remember(map: Map<string, string>, key: string, value: string): void {
 /** Literal tokens of PostgreSQL's scanner; libpg-query names B'..', X'..', N'..' and U&'..' strings UNKNOWN. */
 const LITERAL_TOKENS: ReadonlySet<string> = new Set(['SCONST', 'ICONST', 'FCONST', 'BCONST', 'XCONST', 'USCONST']);
 const PREFIXED_STRING = /^(?:[bBxXnN]|[uU]&)'/;
+/** Comment tokens of the scanner (`/* ... *\/`, nested, and `-- ...` to the end of its line). */
+const COMMENT_TOKENS: ReadonlySet<string> = new Set(['C_COMMENT', 'SQL_COMMENT']);
 
 /**
  * Normalization replaces the constants of queries but leaves those of most utility statements
  * (`EXECUTE p('...')`, `PREPARE p AS ...`, `CREATE TABLE x AS ...`, `CREATE VIEW`, `COPY ... TO
  * PROGRAM '...'`, `COMMENT ON ... IS '...'`): every literal token still in the text becomes a $n
- * too, numbered after the highest one there (red-team round 7, R7-2).
+ * too, numbered after the highest one there (red-team round 7, R7-2). Comments, which normalization
+ * keeps as written, are emptied: people and agents write who a query is about in them (R21c-1).
  */
 function placeholdersForLeftLiterals(normalized: string): string {
   const tokens = scanSync(normalized).tokens;
-  const literals = tokens.filter((t) => LITERAL_TOKENS.has(t.tokenName) || (t.tokenName === 'UNKNOWN' && PREFIXED_STRING.test(t.text)));
-  if (literals.length === 0) return normalized;
+  const left = tokens.filter((t) => LITERAL_TOKENS.has(t.tokenName) || COMMENT_TOKENS.has(t.tokenName) || (t.tokenName === 'UNKNOWN' && PREFIXED_STRING.test(t.text)));
+  if (left.length === 0) return normalized;
   let next = 1;
   for (const t of tokens) if (t.tokenName === 'PARAM') next = Math.max(next, Number(t.text.slice(1)) + 1);
   // The scanner's offsets are byte offsets into the UTF-8 text.
   const bytes = Buffer.from(normalized, 'utf8');
   const parts: string[] = [];
   let at = 0;
-  for (const t of literals) {
-    parts.push(bytes.subarray(at, t.start).toString('utf8'), `$${next++}`);
+  for (const t of left) {
+    const placeholder = t.tokenName === 'C_COMMENT' ? '/* */' : t.tokenName === 'SQL_COMMENT' ? '--' : `$${next++}`;
+    parts.push(bytes.subarray(at, t.start).toString('utf8'), placeholder);
     at = t.end;
   }
   parts.push(bytes.subarray(at).toString('utf8'));
@@ -100,13 +104,15 @@ function unparsedPlaceholder(text: string): string {
 }
 
 /**
- * Replaces every double-quoted part of a message (values and names alike) with "?", and every
- * number of three or more digits, with what joins its parts (- . / :), with ?: PostgreSQL shows
- * some values unquoted (`date field value out of range: 123-45-6789` from make_date,
- * `requested character too large for encoding: 123456789`; red-team round 7, R7-4).
+ * Replaces everything from a message's first double quote to its last (values and names alike) with
+ * "?": PostgreSQL quotes a value without escaping the double quotes inside it (`invalid input syntax for
+ * type integer: "{"name":"..."}"`), so no quoted part can be told from the text between two of them
+ * (red-team round 21c, R21c-2). Every number of three or more digits, with what joins its parts
+ * (- . / :), becomes ?: PostgreSQL shows some values unquoted (`date field value out of range:
+ * 123-45-6789` from make_date, `requested character too large for encoding: 123456789`; R7-4).
  */
 export function redactMessage(message: string): string {
-  return message.replace(/"(?:[^"]|"")*"/g, '"?"').replace(/\d(?:[-./:]?\d){2,}/g, '?');
+  return message.replace(/"[\s\S]*"/, '"?"').replace(/\d(?:[-./:]?\d){2,}/g, '?');
 }
 
 /** The record as it may be written: statement text normalized, quoted values out of messages. */

@@ -156,6 +156,8 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
     }
     const covers = cp.record?.['covers'] as ChainHead | undefined;
     if (covers?.seq !== payload.seq || covers.head !== payload.head) add('edited', cp.at, 'the checkpoint record does not repeat what its signature covers');
+    // Nothing chains to the log's last line: a checkpoint's line must hold what the gateway writes, its time the signed one (R21c-6).
+    else if (cp.record?.['time'] !== payload.time || !sameKeys(cp.record, CHECKPOINT_KEYS) || !sameKeys(covers as unknown as Record<string, unknown>, ['seq', 'head'])) add('edited', cp.at, 'the checkpoint record holds other fields or another time than its signature');
     const head = bySeq.get(payload.seq);
     if (head === undefined) {
       add('rewritten', cp.at, `the checkpoint covers seq ${payload.seq}, which is not in the log`);
@@ -177,6 +179,7 @@ export async function verifyAuditLines(sources: string[], lines: AuditLine[], ke
     previous = { line: cp, head: { seq: payload.seq, head: payload.head } };
   }
 
+  if (lines.length === 0) add('unprotected', null, 'the files hold no audit record: a log emptied would look the same');
   const lastSeq = lines.reduce((m, l) => Math.max(m, l.seq ?? 0), 0);
   const uncovered = lines.filter((l) => l.seq !== null && l.seq > protectedThrough && l.type !== 'checkpoint');
   if (uncovered.length > 0 && key !== null) {
@@ -214,6 +217,14 @@ export function auditLine(t: string, at: string): AuditLine {
     const type = typeof record?.['type'] === 'string' ? (record['type'] as string) : null;
     return { at, text: t, hash: lineHash(t), seq, prev, type, record };
   }
+}
+
+/** The fields of a checkpoint line as the gateway writes it (audit/checkpoint.ts checkpointRecord, chained). */
+const CHECKPOINT_KEYS = ['v', 'seq', 'prev', 'type', 'time', 'covers', 'jws'];
+
+function sameKeys(record: Record<string, unknown> | null, keys: readonly string[]): boolean {
+  const own = Object.keys(record ?? {});
+  return own.length === keys.length && keys.every((k) => own.includes(k));
 }
 
 function firstSeq(lines: AuditLine[]): number {

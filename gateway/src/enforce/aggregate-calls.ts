@@ -40,3 +40,17 @@ export function callsAggregate(value: unknown, routines: RoutineCatalog | null):
   }
   return Object.values(value).some((v) => callsAggregate(v, routines));
 }
+
+/**
+ * Whether an expression calls a window function over values (`lead(x) OVER ...`, `sum(x) OVER ()`)
+ * outside any subquery: a row it returns shows values of other rows, of other subjects (R21c-5).
+ * Window functions without arguments (row_number(), rank()) show only positions.
+ */
+export function callsWindowOverValues(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some((v) => callsWindowOverValues(v));
+  if (!isObject(value)) return false;
+  const node = asNode(value);
+  if (node?.type === 'SubLink') return callsWindowOverValues(node.body['testexpr']);
+  if (node?.type === 'FuncCall' && isObject(node.body['over']) && (list(node.body, 'args').length > 0 || node.body['agg_star'] === true)) return true;
+  return Object.values(value).some((v) => callsWindowOverValues(v));
+}

@@ -3,7 +3,7 @@
 // subject column through, and how often each PHI table is named anywhere in the statement.
 
 import { aliasName, asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
-import { callsAggregate } from './aggregate-calls.ts';
+import { callsAggregate, callsWindowOverValues } from './aggregate-calls.ts';
 import type { PhiTables } from './hidden-subjects.ts';
 import { quoteIdent } from './mask-expressions.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
@@ -147,6 +147,7 @@ export function phiOfDerived(rs: AstBody, ctx: PhiContext, cteNames: ReadonlySet
   const op = str(b, 'op');
   if ((op !== null && op !== 'SETOP_NONE') || isObject(b['withClause']) || isObject(b['intoClause']) || list(b, 'distinctClause').length > 0) return null;
   if (list(b, 'groupClause').length > 0 || isObject(b['havingClause']) || callsAggregate(b['targetList'], ctx.routines) || callsAggregate(b['sortClause'], ctx.routines)) return null;
+  if (callsWindowOverValues(b['targetList']) || callsWindowOverValues(b['sortClause'])) return null;
   const from = list(b, 'fromClause');
   const inner = asNode(from[0]);
   if (from.length !== 1 || inner?.type !== 'RangeVar') return null;

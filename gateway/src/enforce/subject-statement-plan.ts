@@ -5,7 +5,7 @@
 import type { ScanToken } from 'libpg-query';
 import { aliasName, asNode, isObject, list, str, type AstBody } from '../sql/ast.ts';
 import type { RawStatement } from '../sql/split.ts';
-import { callsAggregate } from './aggregate-calls.ts';
+import { callsAggregate, callsWindowOverValues } from './aggregate-calls.ts';
 import { allUnknown, HIDDEN_PREFIX } from './hidden-subjects.ts';
 import { cteNamesOf, phiOf, phiOfDerived, phiReads, refName, subjectExpression, topLevelItems, type PhiContext, type TopLevelItem } from './phi-references.ts';
 
@@ -65,6 +65,7 @@ function planSelect(body: AstBody, own: readonly ScanToken[], touched: readonly 
   if (list(body, 'distinctClause').length > 0) return whole('SELECT DISTINCT: its rows are not attributed to subjects');
   if (list(body, 'groupClause').length > 0 || isObject(body['havingClause'])) return whole('grouped rows (GROUP BY, HAVING) are not attributed to subjects');
   if (callsAggregate(body['targetList'], ctx.routines) || callsAggregate(body['sortClause'], ctx.routines)) return whole('an aggregate (or a function that may be one): its rows are not attributed to subjects');
+  if (callsWindowOverValues(body['targetList']) || callsWindowOverValues(body['sortClause'])) return whole('a window function over values: a row shows values of other rows, which are not attributed to subjects');
   const targets = list(body, 'targetList');
   if (sortsBeyondSelectList(body, targets)) return whole('ORDER BY names a position past its select list, where the hidden columns would be');
   const first = asNode(targets[0]);
