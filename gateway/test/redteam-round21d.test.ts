@@ -53,20 +53,25 @@
 //   Gatehouse, never DECLAREd under it), case (`DECLARE rt21d_Foo` folds; Execute "rt21d_Foo" refused
 //   34000), a cursor closed by ROLLBACK (PostgreSQL's 34000): rows masked, exactly one FETCH record per
 //   Execute with its outcome (`FETCH FORWARD $1 FROM "<name>"`, the limit redacted).
+// - Accounting of disclosures (one gateway, the policy does not matter): a row of patient A showing patient
+//   B's data through a scalar subquery, ARRAY(subquery), LATERAL, a self-join, a join to B's visits, lead()
+//   in a WITH query or a derived table, max() FILTER (...) OVER (): B is listed or possible in every case
+//   (the test fails with callsWindowOverValues disabled).
 // - Redaction: nested comments, comment-like text inside strings, dollar quotes and E'' strings, `--` inside
 //   a dollar quote, an unterminated comment after `--`: no literal in the log.
 // Read, not tested: a cursor DECLAREd inside a function (agents and writers call no user functions; such a
 //   cursor is not in the session's DECLAREd names, so its Execute is refused 34000 by Gatehouse); a portal
 //   name equal to a prepared statement's (separate namespaces). (After `SET search_path = clinical, public`
 //   an agent's unqualified `patients` is denied: public.patients is a candidate too, by design, data-path.md.)
-// Not tried (time): aggregate-calls.ts variants through `audit disclosures --subject` (lag/lead in
-//   subqueries, LATERAL, GROUPING SETS; the plan sends subqueries, LATERAL and derived tables to `unknown`,
-//   read only), domains over a masked column, exclusion constraints, ATTACH PARTITION by the writer (writers
+// Not tried (time): GROUPING SETS and DISTINCT ON through disclosures (both `unknown` by the plan, read
+//   only), domains over a masked column, exclusion constraints, ATTACH PARTITION by the writer (writers
 //   run no DDL under these policies), PL/pgSQL CONTEXT lines (not recorded: outcomes keep only the message).
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt21d npx vitest run --project integration gateway/test/redteam-round21d.test.ts
 
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +79,7 @@ import type { AuditRecord } from '../src/audit/types.ts';
 import { attempt, NoticeLog, type Outcome } from './support/attempt.ts';
 import { ensureClinicDatabase, startTestGateway, type TestGateway } from './support/harness.ts';
 import { shown } from './support/shown-text.ts';
+import { runGatehouse } from './support/run-tool.ts';
 import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
@@ -350,3 +356,51 @@ for (const engine of ['rego', 'cedar'] as const) {
     });
   });
 }
+
+describe('red-team round 21d: accounting of disclosures when one row shows another patient (audit disclosures --subject)', () => {
+  let t: TestGateway;
+  let agent: pg.Client;
+  let keyFile: string;
+  let pts: Array<{ id: number; diagnosis: string }>;
+
+  beforeAll(async () => {
+    const work = mkdtempSync(join(tmpdir(), 'gatehouse-rt21d-'));
+    keyFile = join(work, 'subject.key');
+    writeFileSync(keyFile, randomBytes(32));
+    t = await startTestGateway({ audit: { phi_tables: { 'clinical.patients': { subject: 'id' }, 'clinical.visits': { subject: 'patient_id' } }, subject_key: keyFile } });
+    const direct = new pg.Client({ connectionString: t.upstreamUrl });
+    await direct.connect();
+    pts = (await direct.query('SELECT p.id, p.diagnosis_code AS diagnosis FROM clinical.patients p WHERE EXISTS (SELECT 1 FROM clinical.visits v WHERE v.patient_id = p.id) ORDER BY id LIMIT 40')).rows as Array<{ id: number; diagnosis: string }>;
+    await direct.end();
+    agent = await t.client(await t.token('rt21d-agent-disclosures', ['agents']));
+  }, 120_000);
+  afterAll(async () => {
+    await agent?.end().catch(() => undefined);
+    await t?.close();
+  });
+
+  it('held: a scalar subquery, ARRAY(subquery), LATERAL, a self-join, a join to the next patient\'s visits, lead() in a WITH query or a derived table: the other patient is listed or possible', async () => {
+    const variants = (a: number, b: number): string[] => [
+      `SELECT p.id, (SELECT q.diagnosis_code FROM clinical.patients q WHERE q.id = ${b}) AS rt21d_d1 FROM clinical.patients p WHERE p.id = ${a}`,
+      `SELECT p.id, ARRAY(SELECT q.diagnosis_code FROM clinical.patients q WHERE q.id = ${b}) AS rt21d_d2 FROM clinical.patients p WHERE p.id = ${a}`,
+      `SELECT p.id, l.diagnosis_code AS rt21d_d3 FROM clinical.patients p, LATERAL (SELECT q.diagnosis_code FROM clinical.patients q WHERE q.id = ${b}) l WHERE p.id = ${a}`,
+      `SELECT p.id, q.diagnosis_code AS rt21d_d4 FROM clinical.patients p JOIN clinical.patients q ON q.id = ${b} WHERE p.id = ${a}`,
+      `SELECT p.id, v.reason AS rt21d_d5 FROM clinical.patients p JOIN clinical.visits v ON v.patient_id = ${b} WHERE p.id = ${a} LIMIT 1`,
+      `WITH s AS (SELECT id, lead(diagnosis_code) OVER (ORDER BY id) AS n FROM clinical.patients WHERE id IN (${a}, ${b})) SELECT id, n AS rt21d_d6 FROM s WHERE id = ${a}`,
+      `SELECT id, n AS rt21d_d7 FROM (SELECT id, lead(diagnosis_code) OVER (ORDER BY id) AS n FROM clinical.patients WHERE id IN (${a}, ${b})) s WHERE id = ${a}`,
+      `SELECT id, max(diagnosis_code) FILTER (WHERE id = ${b}) OVER () AS rt21d_d8 FROM clinical.patients WHERE id IN (${a}, ${b}) ORDER BY id LIMIT 1`,
+    ];
+    // Each variant its own pair of patients, so one variant's accesses never count for another's.
+    const ran = variants(0, 0).map((_, i) => ({ marker: `rt21d_d${i + 1}`, a: pts[2 * i]!.id, b: pts[2 * i + 1]!.id }));
+    for (const [i, x] of ran.entries()) await agent.query(variants(x.a, x.b)[i]!);
+    const rs = await t.auditUntil((r) => ran.every((x) => r.some((s) => s.type === 'statement' && s.statement.includes(x.marker) && r.some((o) => o.type === 'outcome' && o.decision_id === s.decision_id))));
+    const missing: string[] = [];
+    for (const x of ran) {
+      const id = rs.find((s): s is Extract<AuditRecord, { type: 'statement' }> => s.type === 'statement' && s.statement.includes(x.marker))!.decision_id;
+      const run = await runGatehouse(['audit', 'disclosures', '--subject', String(x.b), '--key', keyFile, '--include-possible', '--format', 'ndjson', t.auditFile]);
+      const listed = run.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
+      if (!listed.includes(id)) missing.push(x.marker);
+    }
+    expect(missing).toEqual([]);
+  });
+});
