@@ -106,6 +106,7 @@ describe('redactRecord', () => {
     expect(redactMessage('date field value out of range: 123-45-6789')).toBe('date field value out of range: ?');
     expect(redactMessage('requested character too large for encoding: 123456789')).toBe('requested character too large for encoding: ?');
     expect(redactMessage('setseed parameter 12.5 is out of allowed range [-1,1]')).toBe('setseed parameter ? is out of allowed range [-1,1]');
+    expect(redactMessage('invalid byte sequence for encoding "UTF8": 0xf0 0x37 0x33 0x31')).toBe('invalid byte sequence for encoding "?": ? ? ? ?');
     expect(redactMessage('value too long for type character varying(11)')).toBe('value too long for type character varying(11)');
   });
 });

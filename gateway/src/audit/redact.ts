@@ -109,10 +109,12 @@ function unparsedPlaceholder(text: string): string {
  * type integer: "{"name":"..."}"`), so no quoted part can be told from the text between two of them
  * (red-team round 21c, R21c-2). Every number of three or more digits, with what joins its parts
  * (- . / :), becomes ?: PostgreSQL shows some values unquoted (`date field value out of range:
- * 123-45-6789` from make_date, `requested character too large for encoding: 123456789`; R7-4).
+ * 123-45-6789` from make_date, `requested character too large for encoding: 123456789`; R7-4). So does
+ * every byte written 0x.. (`invalid byte sequence for encoding "UTF8": 0xf0 0x37 0x33 0x31`: a value's
+ * bytes after the bad one; red-team round 21d, R21d-4).
  */
 export function redactMessage(message: string): string {
-  return message.replace(/"[\s\S]*"/, '"?"').replace(/\d(?:[-./:]?\d){2,}/g, '?');
+  return message.replace(/"[\s\S]*"/, '"?"').replace(/\b0x[0-9a-fA-F]+/g, '?').replace(/\d(?:[-./:]?\d){2,}/g, '?');
 }
 
 /** The record as it may be written: statement text normalized, quoted values out of messages. */

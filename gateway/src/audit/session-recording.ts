@@ -1,6 +1,6 @@
 // Session recordings: each session's statements (as the audit log records them: literals as $n),
 // their decisions, and what the client received (columns, rows up to a cap, command tags, errors
-// and notices), in time order, one JSON event per line in <dir>/<session id>.ndjson. Taken from
+// and notices, their quoted values blanked as in the audit log), in time order, one JSON event per line in <dir>/<session id>.ndjson. Taken from
 // the bytes sent to the client, after masking: a recording holds what the client saw, never more.
 // `gatehouse replay` (audit/replay.ts) plays it back.
 
@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCommandComplete, decodeDataRow, decodeErrorFields, decodeRowDescription } from '../wire/backend.ts';
 import { BE } from '../wire/message-types.ts';
+import { redactMessage } from './redact.ts';
 
 /** A value as recorded: text when it is printable UTF-8, else its bytes (binary format) as base64. */
 export type RecordedValue = string | null | { base64: string };
@@ -108,7 +109,9 @@ export function openSessionRecorder(
           case BE.ErrorResponse:
           case BE.NoticeResponse: {
             const f = decodeErrorFields(body);
-            write({ t: now(), type: message[0] === BE.ErrorResponse ? 'error' : 'notice', severity: f['S'] ?? '', sqlstate: f['C'] ?? '', message: f['M'] ?? '' });
+            // Quoted values out, as in the audit log's outcomes: PostgreSQL echoes the literal a statement
+            // sent (`invalid input syntax for type date: "..."`), which the recorded statement has as $n (R21d-3).
+            write({ t: now(), type: message[0] === BE.ErrorResponse ? 'error' : 'notice', severity: f['S'] ?? '', sqlstate: f['C'] ?? '', message: redactMessage(f['M'] ?? '') });
             rows = 0;
             recorded = 0;
             break;

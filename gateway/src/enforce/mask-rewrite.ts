@@ -22,7 +22,7 @@ import { partitionMembershipRefusal } from './partition-membership.ts';
 import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
-import { maskedTargetReads } from './write-target.ts';
+import { maskedTargetReads, readsTableoid } from './write-target.ts';
 import { detectorsFor, type DetectorName } from './content-detectors.ts';
 import { scannedExpression } from './detector-sql.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
@@ -323,6 +323,13 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
  * given masked values without changing which rows it writes and what it stores.
  */
 function planTarget(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, uses: ColumnUses): Planned {
+  if (readsTableoid(masks, uses)) {
+    return {
+      code: 'MASKED_COLUMN_READ',
+      message: `Gatehouse does not run this write: it reads tableoid of ${rel.qualified}, which tells which partition or child table holds each row, and so the values of a partition key the policy masks for you (${table})`,
+      hint: 'Leave tableoid out of the write\'s WHERE and RETURNING while a mask applies.',
+    };
+  }
   const read = maskedTargetReads(ref, masks, uses);
   if (read.length === 0) return { unchanged: true };
   const what = read.includes('*') ? `every column of ${rel.qualified} (a star or a whole-row reference), masked columns included` : `${read.length === 1 ? 'column' : 'columns'} ${read.map((c) => `"${c}"`).join(', ')} of ${rel.qualified}`;

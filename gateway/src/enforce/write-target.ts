@@ -24,6 +24,16 @@ export function maskedTargetReads(ref: RelationRef, masks: TableMasks, uses: Col
   return [...masks.keys()].filter((c) => uses.names.has(c) || inferred.has(c));
 }
 
+/**
+ * Whether the write names the system column `tableoid` while a mask applies to its target: it tells which
+ * partition or child table holds each row the write reaches (in RETURNING, or through WHERE in its row
+ * count), and so the partition key's values, masked ones included (red-team round 21d, R21d-1; the
+ * derived table a read gets has no tableoid). Names only, as for the columns.
+ */
+export function readsTableoid(masks: TableMasks, uses: ColumnUses): boolean {
+  return masks.size > 0 && uses.names.has('tableoid');
+}
+
 /** `RETURNING WITH (OLD AS o, NEW AS n)`: o and n (PostgreSQL 18). */
 function returningAliases(write: AstBody | null): string[] {
   const returning = write === null ? null : bodyOf(write['returningClause'], 'ReturningClause');
