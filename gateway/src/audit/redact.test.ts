@@ -1,5 +1,6 @@
 import { loadModule } from 'libpg-query';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fastPathStatementText } from './fast-path-text.ts';
 import { redactMessage, redactRecord, redactStatementText, redactionCacheSizes } from './redact.ts';
 import { REDACTED_STATEMENT } from './redacted-statement.ts';
 import { recordBody } from './record-json.ts';
@@ -61,6 +62,12 @@ describe('redactStatementText', () => {
     const text = redactStatementText("SELECT 'Jane Roe", false);
     expect(text).not.toContain('Jane');
     expect(text).toMatch(/^<unparsed statement: 16 bytes, sha256 [0-9a-f]{16}>$/);
+  });
+
+  it("keeps a fast-path FunctionCall's recorded text with its OID (the client's number) as a placeholder", () => {
+    expect(redactStatementText(fastPathStatementText(123456789), false)).toBe('<fast-path function call: oid $1>');
+    // Anything else in that form is an unparsed statement like any other.
+    expect(redactStatementText('<fast-path function call: oid 1 Jane>', false)).toMatch(/^<unparsed statement: /);
   });
 });
 

@@ -5,6 +5,7 @@
 
 import { normalizeSync, scanSync } from 'libpg-query';
 import { lineHash } from './chain.ts';
+import { redactedFastPathText } from './fast-path-text.ts';
 import { REDACTED_STATEMENT } from './redacted-statement.ts';
 import type { AuditRecord } from './types.ts';
 
@@ -27,7 +28,7 @@ const CACHE_LIMIT = 2048;
  * then found by the shape alone (the statement record carries it to redactRecord: REDACTED_STATEMENT).
  */
 export function redactStatementText(text: string, parsed: boolean, shape?: string): string {
-  if (!parsed) return unparsedPlaceholder(text);
+  if (!parsed) return redactedFastPathText(text) ?? unparsedPlaceholder(text);
   if (shape !== undefined) {
     try {
       return redactedShape(shape);

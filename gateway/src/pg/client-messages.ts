@@ -1,7 +1,8 @@
 // A session's client messages after startup, one at a time in the order ClientInput gives them
 // (pg/client-input.ts): each dispatched by type, in a closed switch, to what decides and forwards it
 // (pg/statement-decisions.ts for SQL, pg/bind-describe-close.ts for names), passed through (Flush,
-// COPY data), or refused; discarded until Sync after an error in an extended batch, as PostgreSQL does.
+// COPY data), or refused (a fast-path FunctionCall: pg/fast-path-call.ts); discarded until Sync after
+// an error in an extended batch, as PostgreSQL does.
 
 import type { Frame } from '../wire/framer.ts';
 import { decodeFrontend, type FrontendMessage } from '../wire/frontend.ts';
@@ -10,7 +11,7 @@ import type { ArrivalLocks } from './arrival-locks.ts';
 import { NamedMessages, type NamedMessagesHost } from './bind-describe-close.ts';
 import type { ClientInput } from './client-input.ts';
 import type { CopyInTracker } from './copy-in.ts';
-import { fastPathRefused, refuseExtended } from './session-refusals.ts';
+import { refuseFastPathCall } from './fast-path-call.ts';
 import { StatementDecisions, type DecisionsHost, type DecisionsParts } from './statement-decisions.ts';
 
 /** What dispatching needs of the session. */
@@ -51,6 +52,7 @@ export class ClientMessages {
     if (this.s.batch.skipUntilSync && msg.type !== 'sync' && msg.type !== 'terminate') {
       if (msg.type === 'query') this.decisions.auditDiscarded(msg.sql, 'simple');
       if (msg.type === 'parse') this.decisions.auditDiscarded(msg.sql, 'extended');
+      if (msg.type === 'functionCall') refuseFastPathCall(this.s, msg.oid, true);
       return;
     }
     switch (msg.type) {
@@ -81,7 +83,7 @@ export class ClientMessages {
       case 'terminate':
         return this.s.clientTerminated();
       case 'functionCall':
-        return refuseExtended(this.s, fastPathRefused());
+        return refuseFastPathCall(this.s, msg.oid, false);
       case 'password':
         throw new WireError('unexpected password message after authentication');
       default: {

@@ -112,7 +112,8 @@ export type Pending =
   // An upstream error Gatehouse provoked, shown as its own denial. droppedUnnamed: the unnamed
   // statement Gatehouse dropped for it (a refused Parse of the unnamed statement), for undo.
   | { kind: 'swap-error'; error: Buffer; droppedUnnamed: PreparedStatement | null }
-  // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement.
+  // The same for a refused simple Query (ends with ReadyForQuery), which drops the unnamed statement, or
+  // a refused FunctionCall (answered the same way; it keeps the unnamed statement: droppedUnnamed null).
   | { kind: 'refused-query'; error: Buffer; shown: boolean; droppedUnnamed: PreparedStatement | null }
   | { kind: 'search-path'; value: string | null; failed: boolean } // Gatehouse's own hidden probe (pg/search-path.ts)
   // Gatehouse's own DO block of LOCKs ahead of an extended-protocol Parse, Bind, Describe or Execute

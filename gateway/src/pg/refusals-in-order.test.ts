@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrontend } from '../wire/frontend.ts';
-import { answeredByGatehouse, REFUSAL_QUERY, refusedExtendedUpstream, refusedQueryUpstream } from './refusals-in-order.ts';
+import { answeredByGatehouse, REFUSAL_QUERY, refusedExtendedUpstream, refusedFunctionCallUpstream, refusedQueryUpstream } from './refusals-in-order.ts';
 import type { PreparedStatement } from './pending.ts';
 
 const error = Buffer.from('E-the-refusal');
@@ -22,6 +22,12 @@ describe('in place of a refused message', () => {
     const r = refusedQueryUpstream(error, unnamed);
     expect(decoded(r.message)).toEqual({ type: 'query', sql: REFUSAL_QUERY });
     expect(r.expect).toEqual({ kind: 'refused-query', error, shown: false, droppedUnnamed: unnamed });
+  });
+
+  it('a FunctionCall goes up as a FunctionCall of OID 0 (no function), answered like a Query, the unnamed statement kept', () => {
+    const r = refusedFunctionCallUpstream(error);
+    expect(decoded(r.message)).toEqual({ type: 'functionCall', oid: 0 });
+    expect(r.expect).toEqual({ kind: 'refused-query', error, shown: false, droppedUnnamed: null });
   });
 
   it('an extended message goes up as a Bind of a statement that does not exist', () => {

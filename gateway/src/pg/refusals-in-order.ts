@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { TransactionStatus } from '../wire/backend.ts';
-import { encodeBind, encodeParse, encodeQuery } from '../wire/frontend.ts';
+import { encodeBind, encodeFunctionCall, encodeParse, encodeQuery } from '../wire/frontend.ts';
 import type { Pending, PreparedStatement } from './pending.ts';
 
 /**
@@ -38,6 +38,15 @@ export function answeredByGatehouse(owed: number, txStatus: TransactionStatus, b
  */
 export function refusedQueryUpstream(error: Buffer, droppedUnnamed: PreparedStatement | null): InPlaceOfRefused {
   return { message: encodeQuery(REFUSAL_QUERY), expect: { kind: 'refused-query', error, shown: false, droppedUnnamed } };
+}
+
+/**
+ * In place of a refused fast-path FunctionCall: a FunctionCall of OID 0, which names no function, so it
+ * fails (42883; 25P02 in a failed block) where and how the refused one would have, answered like a
+ * simple Query (ErrorResponse, ReadyForQuery), and, unlike a Query, keeps the unnamed statement.
+ */
+export function refusedFunctionCallUpstream(error: Buffer): InPlaceOfRefused {
+  return { message: encodeFunctionCall(0), expect: { kind: 'refused-query', error, shown: false, droppedUnnamed: null } };
 }
 
 /**

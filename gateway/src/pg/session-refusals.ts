@@ -6,7 +6,7 @@ import { readyForQuery, type TransactionStatus } from '../wire/backend.ts';
 import type { BatchState } from './batch-state.ts';
 import { errorMessageFor } from './error-message.ts';
 import type { PendingQueue, PreparedStatement } from './pending.ts';
-import { answeredByGatehouse, refusedExtendedUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
+import { answeredByGatehouse, refusedExtendedUpstream, refusedFunctionCallUpstream, refusedQueryUpstream, type InPlaceOfRefused } from './refusals-in-order.ts';
 
 /** What refusing needs of the session. */
 export interface RefusalHost {
@@ -43,6 +43,22 @@ export function refuseSimple(s: RefusalHost, error: GatehouseError): void {
 }
 
 /**
+ * A refused fast-path FunctionCall, answered as PostgreSQL answers one that fails: ErrorResponse, then
+ * ReadyForQuery at once (no Sync awaited). In order as a refused simple Query is (refuseSimple), with a
+ * FunctionCall that fails in its place upstream; the unnamed statement stays.
+ */
+export function refuseFunctionCall(s: RefusalHost, error: GatehouseError): void {
+  const message = errorMessageFor(error);
+  if (answeredByGatehouse(s.pending.length, s.txStatus, s.batch.forwarded)) {
+    s.emit(message);
+    s.emit(readyForQuery(s.txStatus));
+    return;
+  }
+  sendInPlace(s, refusedFunctionCallUpstream(message));
+  s.batch.forwarded = false; // it ends the implicit transaction of an unsynced batch, as a Query does
+}
+
+/**
  * A refused extended-protocol message: error now (in order), then discard until Sync.
  * `unnamed`: for a refused Parse of the unnamed statement, which the failing message sent in its
  * place (when one is needed) also drops upstream, with the statement Gatehouse dropped (`dropped`,
@@ -64,9 +80,3 @@ function sendInPlace(s: RefusalHost, refused: InPlaceOfRefused): void {
   s.pending.push(refused.expect);
 }
 
-/** A FunctionCall (fast-path) message: refused, as it bypasses SQL analysis. */
-export function fastPathRefused(): GatehouseError {
-  return new GatehouseError('FEATURE_NOT_SUPPORTED', 'Gatehouse does not allow fast-path function calls: they bypass SQL analysis', {
-    hint: 'Call the function from a SQL statement instead (for large objects: SELECT lo_get(...)).',
-  });
-}

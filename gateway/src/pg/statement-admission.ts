@@ -8,12 +8,13 @@ import { decideQuery } from '../enforce/decision-point.ts';
 import type { FunctionPin } from '../enforce/function-pins.ts';
 import type { LockPrefix } from '../enforce/lock-prefix.ts';
 import type { BoundParameters } from '../enforce/setting-guard.ts';
+import { recordedRefusal } from '../enforce/refusal-record.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { MaskRule } from '../policy/types.ts';
 import { cursorsDeclared } from './cursor-names.ts';
 import type { SearchPathTracker } from './search-path-tracker.ts';
 import type { RevisionFence } from './revision-fence.ts';
-import { auditLimitRefusal, statementLimitError, type StatementLimits } from './statement-limits.ts';
+import { auditedLimitText, statementLimitError, type StatementLimits } from './statement-limits.ts';
 import type { SliceStop } from '../work-slices.ts';
 
 /** A statement admitted to run upstream, or why not (pathUnknown: the search path must be probed again). */
@@ -68,14 +69,9 @@ export function decideText(
   }
 }
 
-/** A text refused by a limit, audited (pg/statement-limits.ts). */
+/** A text refused by a limit, audited (its first characters: pg/statement-limits.ts). */
 export function limitRefused(decision: DecisionContext, text: string, limited: GatehouseError): QueryDecision {
-  try {
-    const { statement, error } = auditLimitRefusal(decision, text, limited);
-    return { kind: 'refuse', statements: [statement], error };
-  } catch (e) {
-    return { kind: 'refuse', statements: [], error: isGatehouseError(e) ? e : limited };
-  }
+  return recordedRefusal(decision, auditedLimitText(text), limited, []);
 }
 
 /**

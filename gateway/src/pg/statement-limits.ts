@@ -4,10 +4,6 @@
 // statements than `limits.max_statements_per_query`. Parsing and deciding run on the one event loop
 // every session shares, so without these one message could stall all of them.
 
-import { randomUUID } from 'node:crypto';
-import { auditStatements } from '../enforce/statement-audit.ts';
-import type { DecidedStatement } from '../enforce/decided-statement.ts';
-import type { DecisionContext } from '../enforce/decision-context.ts';
 import { GatehouseError } from '../errors.ts';
 import { countStatements } from '../sql/statement-count.ts';
 import type { Frame } from '../wire/framer.ts';
@@ -87,38 +83,7 @@ export function statementLimitError(sql: string, protocol: 'simple' | 'extended'
   return null;
 }
 
-/**
- * Audits a text refused by a limit (a "statement" record with decision deny; the text cut to its
- * first 1,024 characters) and returns the refusal, stamped with the record's decision id.
- */
-export function auditLimitRefusal(ctx: DecisionContext, sql: string, error: GatehouseError): { statement: DecidedStatement; error: GatehouseError } {
-  let engine: { kind: 'rego' | 'cedar'; revision: string } | null = null;
-  try {
-    engine = ctx.engines.current();
-  } catch {
-    engine = null;
-  }
-  const text = sql.length > AUDITED_PREFIX_CHARS ? `${sql.slice(0, AUDITED_PREFIX_CHARS)}…` : sql;
-  const statement: DecidedStatement = {
-    text,
-    parsed: null,
-    input: null,
-    decision: {
-      action: 'deny',
-      reason: error.message,
-      policies: [],
-      masks: [],
-      id: randomUUID(),
-      engine: engine?.kind ?? 'rego',
-      revision: engine?.revision ?? 'none',
-      evalMicros: 0,
-    },
-  };
-  auditStatements(ctx, [statement]);
-  const stamped = new GatehouseError(error.code, error.message, {
-    ...(error.hint !== undefined ? { hint: error.hint } : {}),
-    decisionId: statement.decision.id,
-    detail: `decision ${statement.decision.id}`,
-  });
-  return { statement, error: stamped };
+/** What the audit record keeps of a text refused by a limit: its first 1,024 characters. */
+export function auditedLimitText(sql: string): string {
+  return sql.length > AUDITED_PREFIX_CHARS ? `${sql.slice(0, AUDITED_PREFIX_CHARS)}…` : sql;
 }

@@ -10,6 +10,7 @@ import {
   encodeDescribe,
   encodeExecute,
   encodeFlush,
+  encodeFunctionCall,
   encodeParse,
   encodePassword,
   encodeQuery,
@@ -82,9 +83,11 @@ describe('frontend messages', () => {
     expect(m.params[0]!.buffer).toBe(raw.buffer);
   });
 
-  it('recognises FunctionCall', () => {
-    const raw = Buffer.from([FE.FunctionCall, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0]);
-    expect(decodeRaw(raw)).toEqual({ type: 'functionCall' });
+  it('decodes the function OID of a FunctionCall, and encodes one without arguments', () => {
+    const raw = Buffer.from([FE.FunctionCall, 0, 0, 0, 14, 0, 0, 0x06, 0x3e, 0, 0, 0, 0, 0, 0]);
+    expect(decodeRaw(raw)).toEqual({ type: 'functionCall', oid: 1598 });
+    expect(encodeFunctionCall(1598)).toEqual(raw);
+    expect(() => decodeRaw(Buffer.from([FE.FunctionCall, 0, 0, 0, 6, 0, 1]))).toThrow(WireError);
   });
 
   it('encodes SASL responses', () => {

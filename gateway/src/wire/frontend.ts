@@ -41,8 +41,8 @@ export type FrontendMessage =
   | { type: 'copyFail'; message: string }
   /** A PasswordMessage; SASL and GSS responses share its type byte but not its layout. */
   | { type: 'password'; password: string }
-  /** FunctionCall (fast-path): recognised, not decoded. */
-  | { type: 'functionCall' };
+  /** FunctionCall (fast-path): the function's OID; its arguments are not decoded (Gatehouse refuses every call). */
+  | { type: 'functionCall'; oid: number };
 
 export type FrontendMessageType = FrontendMessage['type'];
 
@@ -103,7 +103,8 @@ export function decodeFrontend(frame: Frame): FrontendMessage {
     case FE.Password:
       return { type: 'password', password: decodePasswordMessage(body) };
     case FE.FunctionCall:
-      return { type: 'functionCall' };
+      // uint32 function OID, then argument formats, arguments and result format: only the OID is read.
+      return { type: 'functionCall', oid: new BodyReader(body, 'FunctionCall').uint32() };
     default:
       throw new WireError(`unknown frontend message type 0x${frame.type.toString(16).padStart(2, '0')}`);
   }
@@ -215,6 +216,11 @@ export function encodeBind(m: BindMessage): Buffer {
   w.int16(m.resultFormats.length);
   for (const f of m.resultFormats) w.int16(f);
   return w.finish();
+}
+
+/** A FunctionCall of function `oid` with no arguments and a text result. */
+export function encodeFunctionCall(oid: number): Buffer {
+  return new MessageWriter(FE.FunctionCall).uint32(oid).int16(0).int16(0).int16(0).finish();
 }
 
 export function encodeDescribe(target: DescribeTarget, name: string): Buffer {
