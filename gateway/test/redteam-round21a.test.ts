@@ -35,16 +35,20 @@
 //   counts a source assigned as the generated column assigned. (A trigger-maintained copy, e.g. built-in
 //   tsvector_update_trigger over a masked column, is the same leak; the catalog cannot show it: a policy
 //   matter, to be documented.)
-// R21a-3 (high where a masked table has an inheritance parent; OPEN, it.fails): the masks of a table apply to
-//   its own references and to those of its partitions and children (mask-rewrite.ts masksFor looks at
+// R21a-3 (high where a masked table has an inheritance parent; FIXED here): the masks of a table applied to
+//   its own references and to those of its partitions and children (mask-rewrite.ts masksFor looked at
 //   ancestors), but not to its ANCESTORS: with `clinical.patients INHERIT clinical.rt21a_people` (a people
 //   parent table shared by patients and staff), `SELECT ssn FROM clinical.rt21a_people` under the example
-//   policies (agents read clinical.* but patients masked) returns every patient's SSN raw: the parent is not
-//   masked and reading it reads its children's rows. The same holds for a masked partition read through its
-//   partitioned parent. Principled fix: a read of a table without ONLY reads its descendants: add them to
-//   tables_read (catalog-facts.ts, as ancestors are), and apply to the parent's reference the masks of any
-//   descendant (the strongest per column, domain of the descendant named by the rule), or refuse such a
-//   read under a mask when descendants disagree; the write rules (write-target.ts) likewise.
+//   policies (agents read clinical.* but patients masked) returned every patient's SSN raw: the parent is not
+//   masked and reading it reads its children's rows. The same held for a masked partition read (or written
+//   with RETURNING) through its partitioned parent. Fixed: a read or write of a table lists its partitions and
+//   children in tables_read (catalog-facts.ts), so their policy applies (a denial of a child denies the
+//   parent's read); a reference without ONLY masks each row as its own table's rows are, chosen per row by
+//   tableoid (enforce/reference-masks.ts, derived-table.ts; the strongest of the table's and its ancestors'
+//   masks per column, keyed in the domain of the rule's table), and a write through the parent is judged
+//   by the strongest mask any of its rows gets (write-target.ts). ONLY reads no child row and masks none;
+//   `COPY parent TO` copies the parent's own rows (a partitioned parent's partitions are read through it,
+//   masked). The three tests failed without the fix (the SSNs raw, `secret` raw, the writes run).
 // R21a-4 (medium, FIXED here; R12-1's class through row-level security): a row-level security policy whose
 //   USING calls a user function (`USING (public.rt21a_row_ok(id))`) runs that function on every agent read
 //   of the table, yet it was in no policy input (not in user_functions): deny-user-functions did not apply
@@ -148,6 +152,11 @@ CREATE RULE rt21a_copy AS ON INSERT TO public.rt21a_hist_r DO ALSO INSERT INTO p
 -- R21a-3: an inheritance parent of clinical.patients (agents read clinical.* with patients masked).
 CREATE TABLE clinical.rt21a_people (id integer, ssn text);
 ALTER TABLE clinical.patients INHERIT clinical.rt21a_people;
+-- R21a-3, partitioned: a partition masked for writers, read and written through its parent (not masked).
+CREATE TABLE public.rt21a_ppl (id int, secret text) PARTITION BY RANGE (id);
+CREATE TABLE public.rt21a_ppl_m PARTITION OF public.rt21a_ppl FOR VALUES FROM (1) TO (100);
+CREATE TABLE public.rt21a_ppl_p PARTITION OF public.rt21a_ppl FOR VALUES FROM (100) TO (200);
+INSERT INTO public.rt21a_ppl VALUES (1, '${SECRET}'), (100, 'open');
 -- R21a-4: row-level security on a bench table agents read, its USING calling a user function.
 CREATE FUNCTION public.rt21a_row_ok(i int) RETURNS boolean LANGUAGE plpgsql
   AS $$ BEGIN RAISE NOTICE 'seen %', (SELECT ssn FROM clinical.patients WHERE id = 1); RETURN true; END $$;
@@ -162,7 +171,7 @@ ANALYZE clinical.patients;
 const CLEANUP = `
 DROP TABLE IF EXISTS public.rt21a_dates, public.rt21a_pair, public.rt21a_rlsw, public.rt21a_late, public.rt21a_gen, public.rt21a_genkey,
   public.rt21a_part, public.rt21a_hpart, clinical.rt21a_kept, public.rt21a_loot, public.rt21a_hist_p, public.rt21a_hist_r,
-  public.pgbench_rt21a_rls CASCADE;
+  public.pgbench_rt21a_rls, public.rt21a_ppl CASCADE;
 DROP FUNCTION IF EXISTS clinical.rt21a_keep(), public.rt21a_copy(), public.rt21a_row_ok(int);
 DO $$ BEGIN ALTER TABLE clinical.patients NO INHERIT clinical.rt21a_people; EXCEPTION WHEN others THEN NULL; END $$;
 DROP TABLE IF EXISTS clinical.rt21a_people;
@@ -172,7 +181,7 @@ DROP STATISTICS IF EXISTS clinical.rt21a_st;
 const MASKED = [
   'public.rt21a_dates', 'public.rt21a_pair', 'public.rt21a_rlsw', 'public.rt21a_late', 'public.rt21a_gen', 'public.rt21a_genkey',
   'public.rt21a_part', 'public.rt21a_part_a', 'public.rt21a_part_b', 'public.rt21a_hpart', 'public.rt21a_hpart_0', 'public.rt21a_hpart_1',
-  'clinical.rt21a_kept',
+  'clinical.rt21a_kept', 'public.rt21a_ppl_m',
 ];
 
 /** The answer a guess gets, as the client can tell it apart: its SQLSTATE, or the row count. */
@@ -200,8 +209,8 @@ for (const engine of ['rego', 'cedar'] as const) {
       dir = writerPolicyDir(engine, {
         prefix: 'rt21a',
         masked: MASKED,
-        plain: ['public.rt21a_loot'],
-        writable: MASKED,
+        plain: ['public.rt21a_loot', 'public.rt21a_ppl', 'public.rt21a_ppl_p'],
+        writable: [...MASKED, 'public.rt21a_ppl'],
         reviewed: [`clinical.rt21a_keep@${digest} writes public.rt21a_hist_p public.rt21a_hist_r`],
         adminWrites: 'public.rt21a_loot',
       });
@@ -285,9 +294,31 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(answer(stored)).toBe(answer(other)); // today: 23505 against ok
     });
 
-    it.fails('R21a-3: an inheritance parent of clinical.patients, which agents may read, does not return the patients\' SSNs raw', async () => {
+    it('R21a-3: an inheritance parent of clinical.patients, which agents may read, does not return the patients\' SSNs raw', async () => {
       const seen = [await a('SELECT ssn FROM clinical.rt21a_people'), await a('TABLE clinical.rt21a_people')];
       for (const ssn of ssns) expect(shown(seen)).not.toContain(ssn);
+      // The patients' rows come back through the parent masked as the patients' mask says (before the fix: raw).
+      const rows = seen[0]!.rows as Array<{ ssn: string | null }>;
+      expect(rows.length).toBe(ssns.length);
+      expect(new Set(rows.map((r) => r.ssn))).toEqual(new Set(['***']));
+      // ONLY reads the parent's own rows: none here.
+      expect((await a('SELECT ssn FROM ONLY clinical.rt21a_people')).rows).toEqual([]);
+    });
+
+    it('R21a-3: a masked partition read through its partitioned parent (not masked) comes back masked, the other partition\'s rows as they are', async () => {
+      expect((await w('SELECT id, secret FROM public.rt21a_ppl ORDER BY id')).rows).toEqual([{ id: 1, secret: '***' }, { id: 100, secret: 'open' }]); // before the fix: the secret raw
+      expect(shown(await w("SELECT id FROM public.rt21a_ppl WHERE secret LIKE '731%'"))).not.toContain('"id":1');
+    });
+
+    it('R21a-3: a write through the partitioned parent that returns or reads the masked partition\'s column is refused (42501); one that reads none runs', async () => {
+      const got = [
+        await w('UPDATE public.rt21a_ppl SET id = id RETURNING secret'),
+        await w('DELETE FROM public.rt21a_ppl WHERE id = 0 RETURNING *'),
+        await w(`UPDATE public.rt21a_ppl SET id = id WHERE secret = '${SECRET}'`),
+      ];
+      expect(got.map(answer)).toEqual(['42501', '42501', '42501']); // before the fix: the secret returned, UPDATE 1
+      expect(shown(got)).not.toContain(SECRET);
+      expect(answer(await w('UPDATE public.rt21a_ppl SET id = id WHERE id = 1 RETURNING id'))).toBe('ok');
     });
 
     it('R21a-4: a row-level security policy calling a user function on a bench table: the agent\'s read is refused (the function is a user function it runs), no SSN in any notice', async () => {

@@ -38,3 +38,24 @@ describe('catalogFacts', () => {
     expect(catalogFacts(f, after, routines).userFunctions).toEqual([]);
   });
 });
+
+describe('catalogFacts through inheritance (R21a-3)', () => {
+  it("lists the partitions and children of a table read or written, and of a view's tables, as read: their rows are", () => {
+    const relations = new RelationCatalog(
+      [
+        rel(1, 'people', { kind: 'table' }),
+        rel(2, 'patients', { kind: 'table', ancestors: ['public.people'] }),
+        rel(3, 'kids', { kind: 'table', ancestors: ['public.patients', 'public.people'] }),
+        rel(4, 'v', { reads: ['public.people'] }),
+        rel(5, 'vp', { reads: ['public.kids'] }),
+      ],
+      { hash: true },
+    );
+    const routines = new RoutineCatalog([]);
+    expect([...catalogFacts(facts('SELECT * FROM people'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients']);
+    expect([...catalogFacts(facts('UPDATE people SET id = 1'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients']);
+    expect([...catalogFacts(facts('SELECT * FROM patients'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.people']);
+    expect([...catalogFacts(facts('SELECT * FROM v'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients', 'public.people']);
+    expect([...catalogFacts(facts('SELECT * FROM vp'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients', 'public.people']);
+  });
+});

@@ -1,5 +1,6 @@
 // Facts about a statement that only the database's catalog knows (policy/input.ts CatalogFacts):
-// the tables read through the views it names (and the parents of partitions it names), the
+// the tables read through the views it names (and the parents of partitions it names, and the
+// partitions and inheritance children of the tables it or its views name: their rows are read too), the
 // functions those views call (so deny-sql-text and deny-user-functions see them), and the
 // functions called, directly or through views, or run by its writes (defaults, constraints, index
 // expressions), or chosen by the types of the columns of the relations it reads or writes (operator
@@ -50,6 +51,13 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
       if (rel === null) continue;
       for (const r of rel.reads) through.add(r);
       for (const a of rel.ancestors) through.add(a);
+      // A read, update or delete of a table reaches the rows of its partitions and inheritance children
+      // (unless ONLY, which the facts do not tell: listed anyway), so their policy applies to it too (R21a-3).
+      for (const d of relations.descendants(t.qualified)) through.add(d.qualified);
+      for (const r of rel.reads) {
+        for (const a of relations.get(r)?.ancestors ?? []) through.add(a);
+        for (const d of relations.descendants(r)) through.add(d.qualified);
+      }
       for (const f of rel.calls ?? []) calls.add(f);
       for (const f of rel.typeCalls ?? []) typeCalls.add(f);
       for (const r of rel.reads) for (const f of relations.get(r)?.typeCalls ?? []) typeCalls.add(f);

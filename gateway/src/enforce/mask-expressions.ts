@@ -67,6 +67,11 @@ function last4Sql(ref: string, asText: string): string {
  * expression otherwise (managed servers cannot load C).
  */
 export function maskedColumn(column: ColumnInfo, strategy: MaskStrategy, domain: string, functions: Pick<MaskFunctions, 'last4'> = {}): string {
+  return `${maskedExpression(column, strategy, domain, functions)} AS ${quoteIdent(column.name)}`;
+}
+
+/** maskedColumn's expression, unnamed: of type text under `hash`, of the column's type otherwise. */
+export function maskedExpression(column: ColumnInfo, strategy: MaskStrategy, domain: string, functions: Pick<MaskFunctions, 'last4'> = {}): string {
   const ref = `${SOURCE_ALIAS}.${quoteIdent(column.name)}`;
   const dom = quoteLiteral(domain);
   const asText = `CAST(${ref} AS pg_catalog.text)`;
@@ -104,5 +109,5 @@ export function maskedColumn(column: ColumnInfo, strategy: MaskStrategy, domain:
       throw new Error(`unknown mask strategy ${String(never)}`);
     }
   }
-  return `${expr} AS ${quoteIdent(column.name)}`;
+  return expr;
 }

@@ -114,9 +114,11 @@ describe('rewriteForMasks', () => {
   });
 
   it('turns COPY of a masked table into COPY of its masked query, column list included', () => {
-    expect(rewritten('COPY clinical.patients TO STDOUT')).toBe(`COPY (SELECT * FROM ${DERIVED} AS "patients") TO STDOUT`);
+    // COPY t TO copies t's own rows, not its children's, as PostgreSQL does: ONLY.
+    const only = DERIVED.replace('FROM "clinical"', 'FROM ONLY "clinical"');
+    expect(rewritten('COPY clinical.patients TO STDOUT')).toBe(`COPY (SELECT * FROM ${only} AS "patients") TO STDOUT`);
     expect(rewritten('COPY clinical.patients (id, ssn) TO STDOUT WITH (FORMAT csv)')).toBe(
-      `COPY (SELECT "id", "ssn" FROM ${DERIVED} AS "patients") TO STDOUT WITH (FORMAT csv)`,
+      `COPY (SELECT "id", "ssn" FROM ${only} AS "patients") TO STDOUT WITH (FORMAT csv)`,
     );
     expect(rewritten('COPY (SELECT ssn FROM clinical.patients) TO STDOUT')).toContain(DERIVED);
   });

@@ -15,7 +15,9 @@ import { parsedStatements, statementTexts, type RawStatement } from '../sql/spli
 import { spliceBytes, type ByteSplice } from '../sql/byte-splice.ts';
 import { checkRewrite, type Replacement } from './mask-rewrite-check.ts';
 import { appliedThrough, mergeApplied, type AppliedMask, type TableMasks } from './mask-applied.ts';
-import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './mask-expressions.ts';
+import { needsMaskFunctions, quoteIdent } from './mask-expressions.ts';
+import { derivedTable } from './derived-table.ts';
+import { referenceMasks, type ReferenceMasks } from './reference-masks.ts';
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
 import { partitionMembershipRefusal } from './partition-membership.ts';
@@ -23,8 +25,6 @@ import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
 import { maskedTargetReads, readsTableoid } from './write-target.ts';
-import { detectorsFor, type DetectorName } from './content-detectors.ts';
-import { scannedExpression } from './detector-sql.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 
 export interface RewriteRequest {
@@ -68,24 +68,6 @@ function indexMasks(masks: readonly MaskRule[], detections: readonly DetectRule[
 }
 
 const refused = (message: string, hint: string): RewriteResult => ({ kind: 'refused', refusal: { message, hint } });
-
-/**
- * The derived table standing for `rel` with `masks` applied and the columns the detections scan
- * replaced by their scanned text, e.g. `(SELECT ... FROM ONLY t AS gatehouse_masked)`. `functions`: what
- * the database has of the C masks (mask-expressions.ts).
- */
-export function derivedTable(rel: RelationInfo, masks: TableMasks, inherit: boolean, maskTable: string, detections: readonly DetectRule[] = [], functions: MaskFunctions = { hash: false }): string {
-  const tables = [rel.qualified, ...rel.ancestors];
-  const columns = rel.columns.map((c) => {
-    const strategy = masks.get(c.name);
-    if (strategy !== undefined) return maskedColumn(c, strategy, `${maskTable}.${c.name}`, functions);
-    const ref = `${SOURCE_ALIAS}.${quoteIdent(c.name)}`;
-    const detectors = [...new Set(tables.flatMap((t) => detectorsFor(detections, t, c.name)))] as DetectorName[];
-    return detectors.length === 0 ? ref : `${scannedExpression(c, ref, detectors)} AS ${quoteIdent(c.name)}`;
-  });
-  const only = inherit ? '' : 'ONLY ';
-  return `(SELECT ${columns.join(', ')} FROM ${only}${quoteIdent(rel.schema)}.${quoteIdent(rel.name)} AS ${SOURCE_ALIAS})`;
-}
 
 /** A `TABLE t` query: the parser gives its `*` target no location. */
 function isTableCommand(select: AstBody | null): boolean {
@@ -152,8 +134,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
       if ('unchanged' in outcome) continue;
       splices.push(outcome.splice);
       done.push(outcome.replacement);
-      const { replacement } = outcome;
-      if (replacement.kind !== 'qualify') mergeApplied(stmtApplied, appliedThrough(ref, replacement.table, masks.get(replacement.table)!, refs.columns));
+      if (outcome.applies === undefined) continue;
+      for (const [table, columns] of outcome.applies.byTable) mergeApplied(stmtApplied, appliedThrough(ref, table, columns, refs.columns));
     }
   }
   if (splices.length === 0) return { kind: 'unchanged' };
@@ -177,18 +159,22 @@ interface PlanContext {
   tokens: Tokens;
 }
 
-/** `unchanged`: a masked table named where it stays as it is (a write's target that reads no masked column). */
-type Planned = { splice: ByteSplice; replacement: Replacement } | { unchanged: true } | RewriteRefusal | null;
+/**
+ * `unchanged`: a masked table named where it stays as it is (a write's target that reads no masked
+ * column). `applies`: the masks a replacement applies (none for a pinned name).
+ */
+type Planned = { splice: ByteSplice; replacement: Replacement; applies?: ReferenceMasks } | { unchanged: true } | RewriteRefusal | null;
 
-/** Masks for a relation: its own, or those of a masked ancestor it inherits (a partition holds the parent's rows). */
-function masksFor(rel: RelationInfo, masks: Map<string, TableMasks>): { table: string; masks: TableMasks } | null {
-  const own = masks.get(rel.qualified);
-  if (own) return { table: rel.qualified, masks: own };
-  for (const a of rel.ancestors) {
-    const inherited = masks.get(a);
-    if (inherited) return { table: a, masks: inherited };
-  }
-  return null;
+/**
+ * Whether a reference reaches the rows of the relation's partitions and children too (R21a-3): a FROM
+ * item, UPDATE, DELETE or MERGE target, or other name, unless ONLY (`inh` is absent then). An INSERT, and
+ * `COPY t`, reach a partitioned table's partitions only: `COPY t TO` copies t's own rows (a partitioned
+ * table's, which PostgreSQL refuses to copy, are its partitions': Gatehouse reads them through it), and an
+ * INSERT or `COPY t FROM` into an inheritance parent stores its rows in the parent itself.
+ */
+function readsDescendants(ref: RelationRef, rel: RelationInfo): boolean {
+  if (ref.position === 'copy' || (ref.position === 'target' && ref.path[ref.path.length - 2] === 'InsertStmt')) return rel.kind === 'partitioned_table';
+  return ref.rangeVar['inh'] === true;
 }
 
 function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
@@ -207,9 +193,11 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
     // A masked table the snapshot does not hold yet (created since it was read): fail closed.
     return { message: `Gatehouse does not know the columns of masked table ${schema}.${relname} yet`, hint: 'Try again in a moment.' };
   }
-  const maskedRefTo = rel ? masksFor(rel, ctx.masks) : null;
+  const maskedRefTo = rel ? referenceMasks(rel, ctx.masks, ctx.relations, readsDescendants(ref, rel)) : null;
   if (rel !== null && maskedRefTo === null && (rel.kind === 'view' || rel.kind === 'materialized_view')) {
-    const hidden = rel.reads.find((t) => ctx.masks.has(t));
+    // A view reads the rows of the tables it names, and of their partitions and children (R21a-3).
+    const family = (t: string): string[] => [t, ...(ctx.relations.get(t)?.ancestors ?? []), ...ctx.relations.descendants(t).map((d) => d.qualified)];
+    const hidden = rel.reads.flatMap(family).find((t) => ctx.masks.has(t));
     if (hidden) {
       return {
         message: `Gatehouse does not run this statement while a mask applies: ${rel.kind === 'view' ? 'view' : 'materialized view'} ${rel.qualified} reads masked table ${hidden}`,
@@ -234,31 +222,33 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
     }
     return null;
   }
-  const { table, masks } = maskedRefTo;
   const target = rel!;
+  const masks = maskedRefTo.strongest;
+  const table = [...maskedRefTo.byTable.keys()].join(', ') || target.qualified;
   const membership = partitionMembershipRefusal(target, masks, ctx.relations);
   if (membership !== null) return membership;
   if (target.columns.length === 0) {
     return { message: `Gatehouse does not know the columns of masked table ${target.qualified} yet`, hint: 'Try again in a moment.' };
   }
-  for (const strategy of masks.values()) {
-    if (needsMaskFunctions(strategy) && !ctx.relations.maskFunctions.hash) {
+  for (const [owner, columns] of maskedRefTo.byTable) {
+    const strategy = [...columns.values()].find(needsMaskFunctions);
+    if (strategy !== undefined && !ctx.relations.maskFunctions.hash) {
       return {
-        message: `Gatehouse cannot apply the ${strategy} mask of ${table}: the masking functions are not installed in this database`,
+        message: `Gatehouse cannot apply the ${strategy} mask of ${owner}: the masking functions are not installed in this database`,
         hint: "The Gatehouse operator should run 'gatehouse db setup' for this database (docs/data-path.md, \"Where the hash key lives\").",
       };
     }
   }
   switch (ref.position) {
     case 'from':
-      return planFrom(ref, target, masks, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
+      return planFrom(ref, target, maskedRefTo, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
     case 'copy':
-      return planCopy(ref, target, masks, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
+      return planCopy(ref, target, maskedRefTo, table, ctx.tokens, ctx.detections, ctx.relations.maskFunctions);
     case 'target':
       return planTarget(ref, target, masks, table, ctx.uses);
     case 'other':
       return {
-        message: `Gatehouse does not run this statement while a mask applies: it names masked table ${target.qualified} other than as a table to read from (a write, lock, or schema change)`,
+        message: `Gatehouse does not run this statement while a mask applies: it names ${target.qualified}, whose rows are masked for you (${table}), other than as a table to read from (a write, lock, or schema change)`,
         hint: 'Writes and changes to a table with masked columns are not run under a mask; read it with SELECT.',
       };
     default: {
@@ -276,7 +266,7 @@ function located(): RewriteRefusal {
   return { message: 'Gatehouse could not locate a masked table reference in this statement', hint: 'Write it as schema.table AS alias.' };
 }
 
-function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
+function planFrom(ref: RelationRef, rel: RelationInfo, masks: ReferenceMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
   const rv = ref.rangeVar;
   const inherit = rv['inh'] === true;
   const first = tokens.indexAt(numberOf(rv['location']));
@@ -301,7 +291,7 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     if (tokens.text(after) === '*') end = after; // `t *`: descendants included, as by default
   }
   const alias = isObject(rv['alias']) ? (rv['alias'] as AstBody) : null;
-  const derived = derivedTable(rel, masks, inherit, table, detections, functions);
+  const derived = derivedTable(rel, masks, inherit, detections, functions);
   const aliasText = alias === null ? ` AS ${quoteIdent(str(rv, 'relname') ?? rel.name)}` : '';
   let text = `${derived}${aliasText}`;
   const keyword = tokens.prev(start);
@@ -313,6 +303,7 @@ function planFrom(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
   return {
     splice: { start: tokens.all[start]!.start, end: tokens.all[end]!.end, text: ` ${text} ` },
     replacement: { kind: 'from', path: ref.path, table, derived, alias: aliasNode },
+    applies: masks,
   };
 }
 
@@ -340,7 +331,7 @@ function planTarget(ref: RelationRef, rel: RelationInfo, masks: TableMasks, tabl
   };
 }
 
-function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
+function planCopy(ref: RelationRef, rel: RelationInfo, masks: ReferenceMasks, table: string, tokens: Tokens, detections: readonly DetectRule[], functions: MaskFunctions): Planned {
   const copy = ref.copy!;
   if (copy['is_from'] === true) {
     return {
@@ -359,11 +350,12 @@ function planCopy(ref: RelationRef, rel: RelationInfo, masks: TableMasks, table:
     end = closing(tokens, open);
     if (end < 0) return located();
   }
-  const derived = derivedTable(rel, masks, true, table, detections, functions);
+  const derived = derivedTable(rel, masks, readsDescendants(ref, rel), detections, functions);
   const relname = str(ref.rangeVar, 'relname') ?? rel.name;
   const select = `SELECT ${columns.length === 0 ? '*' : columns.map((c) => quoteIdent(c!)).join(', ')} FROM ${derived} AS ${quoteIdent(relname)}`;
   return {
     splice: { start: tokens.all[first]!.start, end: tokens.all[end]!.end, text: `(${select})` },
     replacement: { kind: 'copy', path: ref.path, table, select },
+    applies: masks,
   };
 }
