@@ -19,6 +19,7 @@ import { maskedColumn, needsMaskFunctions, quoteIdent, SOURCE_ALIAS } from './ma
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
 import { partitionMembershipRefusal } from './partition-membership.ts';
+import { withGeneratedMasks, withGeneratedMasksOf } from './generated-masks.ts';
 import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
@@ -123,7 +124,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
   const applied: AppliedMask[][] = [];
   for (let s = 0; s < stmts.length; s++) {
     const detections = req.detections?.[s] ?? [];
-    const masks = indexMasks(req.masks[s] ?? [], detections);
+    // A generated column over a masked column is masked too (R21a-2), also in the audit's applied masks.
+    const masks = withGeneratedMasksOf(indexMasks(req.masks[s] ?? [], detections), relations);
     const done: Replacement[] = [];
     const stmtApplied: AppliedMask[] = [];
     replacements.push(done);
@@ -234,8 +236,10 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
     }
     return null;
   }
-  const { table, masks } = maskedRefTo;
   const target = rel!;
+  // Its own generated columns too (an inheritance child may add some over the parent's masked columns).
+  const { table } = maskedRefTo;
+  const masks = withGeneratedMasks(target, maskedRefTo.masks);
   const membership = partitionMembershipRefusal(target, masks, ctx.relations);
   if (membership !== null) return membership;
   if (target.columns.length === 0) {
