@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MaskRule, MaskStrategy } from '../policy/types.ts';
-import { loadSqlParser } from '../sql/parser.ts';
+import { identity, SESSION } from '../policy/example-inputs.ts';
+import { buildPolicyInput } from '../policy/input.ts';
+import { analyzeQueryUncached, loadSqlParser } from '../sql/parser.ts';
+import { catalogFacts } from './catalog-facts.ts';
 import { existenceOracle, type ReadMasksOf } from './existence-oracles.ts';
 import { throughGenerated, withGeneratedMasks } from './generated-masks.ts';
 import { rewriteForMasks } from './mask-rewrite.ts';
@@ -110,5 +113,24 @@ describe('existence and CHECK oracles through generated columns (R21a-2)', () =>
   it('lets through writes assigning no source of the key, and identities reading the source unmasked', () => {
     expect(oracle('INSERT INTO public.people (id) VALUES (2)')).toBeNull();
     expect(oracle("INSERT INTO public.people (id, ssn) VALUES (2, '731-20-5353')", () => masks([]))).toBeNull();
+  });
+});
+
+describe('the policy input: naming a generated column reads its sources (R21a-2)', () => {
+  const columnsOf = (sql: string): Record<string, string[]> => {
+    const analyzed = analyzeQueryUncached(sql);
+    if (!analyzed.ok) throw new Error(analyzed.error);
+    const facts = analyzed.statements[0]!.facts;
+    const catalog = catalogFacts(facts, CATALOG, new RoutineCatalog([]));
+    return buildPolicyInput({ identity: identity(['agents']), session: SESSION, text: sql, protocol: 'simple', facts, catalog }).statement.columns;
+  };
+
+  it('lists the sources of a named generated column under its table', () => {
+    expect(columnsOf('SELECT digits FROM public.people')).toEqual({ 'public.people': ['digits', 'note', 'ssn'] });
+    expect(columnsOf("SELECT id FROM public.people WHERE digits = '1'")['public.people']).toEqual(expect.arrayContaining(['id', 'digits', 'note', 'ssn']));
+  });
+
+  it('adds nothing when no generated column is named', () => {
+    expect(columnsOf('SELECT id, note FROM public.people')).toEqual({ 'public.people': ['id', 'note'] });
   });
 });

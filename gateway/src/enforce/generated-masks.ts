@@ -71,3 +71,19 @@ export function throughGenerated(rel: RelationInfo, test: (column: string) => bo
   if (sources.size === 0) return test;
   return (column) => test(column) || (sources.get(column)?.some(test) ?? false);
 }
+
+/**
+ * For the policy input (statement.columns): the columns the generated columns a statement names are
+ * computed from, by table, for the tables where it names one; naming a copy reads its sources.
+ */
+export function generatedSourcesNamed(columns: Readonly<Record<string, readonly string[]>>, relations: RelationCatalog): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [table, names] of Object.entries(columns)) {
+    const rel = relations.get(table);
+    if (rel === null) continue;
+    const named = new Set(names);
+    const sources = rel.columns.flatMap((c) => (c.generatedFrom !== undefined && named.has(c.name) ? c.generatedFrom : []));
+    if (sources.length > 0) out[table] = [...new Set(sources)];
+  }
+  return out;
+}
