@@ -6,7 +6,8 @@
 // refused (42501), as a WHERE on it is (enforce/write-target.ts). The target's partitions and inheritance
 // children, the tables its rules reach and the tables its foreign key actions write count as written
 // (red-team round 10); an update tested by a CHECK over a masked column it keeps likewise (check-oracles.ts,
-// R21a-1). Constraints come from the relation snapshot.
+// R21a-1). A generated column is assigned with, and masked as, the columns it is computed from
+// (generated-masks.ts, R21a-2). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
