@@ -14,6 +14,9 @@
 //   to a schema the writer may create in does the same for functions and operators. Fixed: a review
 //   counts only for a function whose definition sets search_path with pg_temp last (and no "$user"),
 //   or a C or internal one (pg/relation-triggers.ts pathPinned); otherwise 0A000 naming the function.
+//   Since R20c-3 (redteam-round20c-temp-type.test.ts), while Gatehouse's role may create temporary
+//   objects, a masked write running such a body is refused up front unless every body that resolves names
+//   when it runs sets its path ending in pg_temp: the test's role gets TEMPORARY for R18b-1 only.
 // R18b-2 (high, fixed): where `gatehouse db setup` never ran, a role with CREATE on the database (no
 //   superuser, no SELECT on the table) made schema gatehouse with gatehouse_mask_last4(text) and
 //   gatehouse_mask_hash(text, text) returning their argument; the snapshot asked only whether they exist
@@ -92,8 +95,8 @@ DROP FUNCTION IF EXISTS clinical.r18b_keep_history(), clinical.r18b_when_ok(inte
 `;
 
 const MASKED = ['clinical.r18b_kept', 'clinical.r18b_when'];
-/** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`). */
-const SCRATCH = ['pg_temp.r18b_history'];
+/** Scratch tables: the writer's own temporary tables (docs/policies.md: `pg_temp.x`); the second is dropped to have the catalog read again. */
+const SCRATCH = ['pg_temp.r18b_history', 'pg_temp.r18b_other'];
 
 /** The writers may create temporary tables (a DDL statement writing only `pg_temp.*`), in each engine. */
 const SCRATCH_DDL = {
@@ -175,41 +178,58 @@ for (const engine of ['rego', 'cedar'] as const) {
       } finally {
         await writer.query('ROLLBACK');
       }
-      // The scratch-table policy lets the writer make the temporary table R18b-1 uses.
-      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
-      expect(await codeOf('DROP TABLE pg_temp.r18b_history')).toBeNull();
+      // The scratch-table policy would let the writer make the temporary table R18b-1 uses, but Gatehouse's
+      // role may not create temporary objects here (support/upstream-role.ts; R20c-3): R18b-1 grants it.
+      expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBe('42501');
     });
 
     // R18b-1: the temporary table shadows public.r18b_history inside the reviewed function. Fixed: a
-    // review counts only for a function whose definition sets search_path with pg_temp last.
+    // review counts only for a function whose definition sets search_path with pg_temp last. Since R20c-3
+    // a role that may create temporary objects gets such writes refused up front anyway, so Gatehouse's
+    // role gets TEMPORARY for this test only.
     it('R18b-1: a temporary table named like the reviewed trigger\'s target does not receive the stored secret', async () => {
-      await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)');
-      // The definition as first reviewed: no search_path of its own (reviewed and pinned, see beforeAll).
-      await direct.query('ALTER FUNCTION clinical.r18b_keep_history() RESET search_path');
+      await direct.query(`GRANT TEMPORARY ON DATABASE ${TEST_DB} TO ${UPSTREAM_ROLE}`);
       try {
-        await codeOf('BEGIN');
-        const code = await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
-        const rows = await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history');
-        await codeOf('ROLLBACK');
-        // Without the rule the UPDATE runs and the trigger copies the stored row into the temporary table.
-        expect(JSON.stringify(rows)).not.toContain(SECRET);
-        expect(code).toBe('0A000');
+        // DDL through Gatehouse: the catalog is read again, now with TEMPORARY.
+        expect(await codeOf('CREATE TEMP TABLE r18b_history (id integer, secret text)')).toBeNull();
+        expect(await codeOf('CREATE TEMP TABLE r18b_other (id integer)')).toBeNull();
+        // The definition as first reviewed: no search_path of its own (reviewed and pinned, see beforeAll).
+        await direct.query('ALTER FUNCTION clinical.r18b_keep_history() RESET search_path');
+        try {
+          await codeOf('BEGIN');
+          const code = await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1");
+          const rows = await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history');
+          await codeOf('ROLLBACK');
+          // Without the rule the UPDATE runs and the trigger copies the stored row into the temporary table.
+          expect(JSON.stringify(rows)).not.toContain(SECRET);
+          expect(code).toBe('0A000');
+          const e = await writer.query("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
+          expect(e?.message).toContain('clinical.r18b_keep_history does not set its own search_path ending in pg_temp');
+          expect(e?.hint).toContain('ALTER FUNCTION clinical.r18b_keep_history(...) SET search_path = <its schemas>, pg_temp');
+        } finally {
+          await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${PINNED_PATH}`);
+        }
+        // With its own path, while the role may create temporary objects: refused all the same, since a
+        // function it may reach by name (here clinical.r18b_when_ok) lets pg_temp go first (R20c-3).
         const e = await writer.query("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1").then(() => null, (x: pg.DatabaseError) => x);
-        expect(e?.message).toContain('clinical.r18b_keep_history does not set its own search_path ending in pg_temp');
-        expect(e?.hint).toContain('ALTER FUNCTION clinical.r18b_keep_history(...) SET search_path = <its schemas>, pg_temp');
+        expect(e?.code).toBe('0A000');
+        expect(e?.message).toContain(`can create temporary objects in database ${TEST_DB}`);
+        expect(await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history')).toEqual([]);
       } finally {
-        await direct.query(`ALTER FUNCTION clinical.r18b_keep_history() ${PINNED_PATH}`);
+        await direct.query(`REVOKE TEMPORARY ON DATABASE ${TEST_DB} FROM ${UPSTREAM_ROLE}`);
       }
-      // With its own path (the fix the refusal names, pinned in beforeAll) the write runs, and the old
-      // row goes to public.r18b_history, not to the writer's table.
+      // Without TEMPORARY (DDL through Gatehouse has the catalog read again), with its own path (the fix
+      // the refusal names, pinned in beforeAll), the write runs, and the old row goes to
+      // public.r18b_history, not to the writer's table (made before the REVOKE, so still there).
       try {
+        expect(await codeOf('DROP TABLE pg_temp.r18b_other')).toBeNull();
         await codeOf('BEGIN');
         expect(await codeOf("UPDATE clinical.r18b_kept SET note = 'y' WHERE id = 1")).toBeNull();
         expect(await rowsOf(writer, 'SELECT secret FROM pg_temp.r18b_history')).toEqual([]);
         await codeOf('ROLLBACK');
       } finally {
         await writer.query('ROLLBACK').catch(() => undefined);
-        await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history').catch(() => undefined);
+        await writer.query('DROP TABLE IF EXISTS pg_temp.r18b_history, pg_temp.r18b_other').catch(() => undefined);
       }
     });
 

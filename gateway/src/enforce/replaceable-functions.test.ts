@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision, PolicyInput } from '../policy/types.ts';
-import { byNameEntry, replaceableRefusal } from './replaceable-functions.ts';
+import { byNameEntry, replaceableRefusal, tempTypesEntry } from './replaceable-functions.ts';
 import type { ProbedStatement } from './write-probe.ts';
 
 const input = (written: string[], replaceable: string[]): PolicyInput =>
@@ -51,5 +51,24 @@ describe('replaceableRefusal', () => {
     const both = replaceableRefusal([write(['public.stamp', byNameEntry('clinical.audit', 'owns public.stamp')])]);
     expect(both?.message).toContain('it runs public.stamp (');
     expect(both?.hint).toContain('Have an administrator own the function');
+  });
+
+  it('refuses a write running a body that resolves names while the role can create temporary types (R20c-3), saying what to revoke or pin', () => {
+    const why = 'can create temporary objects in database clinic, and public.note does not set a search_path ending in pg_temp';
+    const e = replaceableRefusal([write([tempTypesEntry('clinical.audit', why)])]);
+    expect(e?.sqlstate).toBe('0A000');
+    expect(e?.message).toContain('it runs clinical.audit, whose body resolves names when it runs');
+    expect(e?.message).toContain(`can create temporary types and tables, which such a body finds before the ones it means unless its search_path lists pg_temp (it ${why})`);
+    expect(e?.message).not.toContain('can define functions');
+    expect(e?.hint).toContain('REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC');
+    expect(e?.hint).toContain('SET search_path = <its schemas>, pg_temp');
+    expect(e?.hint).not.toContain('Revoke CREATE');
+    expect(e?.detail).toBe(`functions whose bodies resolve names when they run: clinical.audit (the upstream role ${why})`);
+    // Both reasons at once: both said, each function once per reason.
+    const both = replaceableRefusal([write([byNameEntry('clinical.audit', 'can create functions in schema public'), tempTypesEntry('clinical.audit', why)])]);
+    expect(both?.message).toContain('can define functions a trigger could call by name');
+    expect(both?.message).toContain('can create temporary types and tables');
+    expect(both?.hint).toContain('Revoke CREATE on every schema');
+    expect(both?.hint).toContain('Revoke TEMPORARY');
   });
 });

@@ -22,7 +22,7 @@ export const FUNCTION_DIGEST = `'sha256:' || pg_catalog.encode(pg_catalog.sha256
  * the writer's temporary tables, and the session's path may name a schema the writer creates in.
  * The setting is split at commas (a quoted name holding a comma makes it false: fail closed).
  */
-function pathPinned(proc: string, language: string): string {
+export function pathPinned(proc: string, language: string): string {
   return `(${language}.lanname IN ('c', 'internal') OR EXISTS (
       SELECT 1 FROM pg_catalog.unnest(${proc}.proconfig) AS cfg(setting),
              pg_catalog.regexp_split_to_array(pg_catalog.btrim(pg_catalog.substr(cfg.setting, 13)), '\\s*,\\s*') AS path(e)

@@ -26,4 +26,12 @@ describe('replaceableByRelation', () => {
     expect(replaceableByRelation(new Set(), triggers, [], byNameReach(row))).toEqual(new Map([[1, ["clinical.audit (calls functions by name; Gatehouse's role can create functions in schema public)"]]]));
     expect(replaceableByRelation(new Set(), triggers, [], byNameReach({ ...row, canDefine: null }))).toEqual(new Map());
   });
+
+  it('lists them too when the role can create temporary types such a body would find first (R20c-3), with that reason', () => {
+    const triggers = new Map([[1, [{ function: 'clinical.audit' }]]]);
+    const why = 'can create temporary objects in database clinic, and public.note does not set a search_path ending in pg_temp';
+    const row = { canDefine: null, tempTypes: why, byName: ['clinical.audit'], edges: [] };
+    expect(replaceableByRelation(new Set(), triggers, [], byNameReach(row))).toEqual(new Map([[1, [`clinical.audit (resolves type and table names when it runs; Gatehouse's role ${why})`]]]));
+    expect(replaceableByRelation(new Set(), triggers, [], byNameReach({ ...row, tempTypes: null }))).toEqual(new Map());
+  });
 });

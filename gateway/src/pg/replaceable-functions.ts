@@ -7,10 +7,11 @@
 // ROLE reaches it, inherited or not), and a superuser, or a member of one. Both session_user (the login
 // role) and current_user (a role the connection was set to) count: RESET ROLE goes back to the first.
 // What a write runs includes what those functions' definitions bind (SQL-standard bodies, argument
-// defaults: pg_depend), and, when the role can define code a body might call by name, every function
-// run whose body resolves names when it runs (pg/by-name-reach.ts; ownrole20b).
+// defaults: pg_depend), and, when the role can define code a body might call by name or temporary types
+// and tables such a body would find first, every function run whose body resolves names when it runs
+// (pg/by-name-reach.ts; ownrole20b, R20c-3).
 
-import { byNameEntry } from '../enforce/replaceable-functions.ts';
+import { byNameEntry, tempTypesEntry } from '../enforce/replaceable-functions.ts';
 import type { ByNameReach } from './by-name-reach.ts';
 
 /** User functions ("schema.name"; overloads share a name: any one replaceable counts for all) the upstream role could replace. */
@@ -35,15 +36,16 @@ export function replaceableSet(rows: readonly ReplaceableFunctionRow[]): Set<str
   return new Set(rows.map((r) => `${r.schema}.${r.name}`));
 }
 
-const NO_REACH: ByNameReach = { canDefine: null, byName: new Set(), binds: new Map() };
+const NO_REACH: ByNameReach = { canDefine: null, tempTypes: null, byName: new Set(), binds: new Map() };
 
 /**
  * The functions a write to each relation runs that the upstream role could replace: its triggers'
  * functions, the functions their WHEN conditions call, and those its defaults, generated columns, CHECK
  * constraints, index expressions and domains call (`calls`, pg/relation-write-calls.ts), and what their
  * definitions bind (`reach.binds`, transitively), keyed by its oid. When the role can define code a body
- * might call by name (`reach.canDefine`), each of those functions whose body resolves names when it runs
- * is listed too, as an entry saying why (enforce/replaceable-functions.ts byNameEntry).
+ * might call by name (`reach.canDefine`), or temporary types and tables such a body would find first
+ * (`reach.tempTypes`; R20c-3), each of those functions whose body resolves names when it runs is listed
+ * too, as an entry saying why (enforce/replaceable-functions.ts byNameEntry, tempTypesEntry).
  */
 export function replaceableByRelation(
   replaceable: ReadonlySet<string>,
@@ -52,7 +54,7 @@ export function replaceableByRelation(
   reach: ByNameReach = NO_REACH,
 ): Map<number, string[]> {
   const out = new Map<number, string[]>();
-  if (replaceable.size === 0 && reach.canDefine === null) return out;
+  if (replaceable.size === 0 && reach.canDefine === null && reach.tempTypes === null) return out;
   const runs = new Map<number, Set<string>>();
   const add = (rel: number, f: string): void => {
     const set = runs.get(rel);
@@ -66,6 +68,7 @@ export function replaceableByRelation(
     for (const f of bound(direct, reach.binds)) {
       if (replaceable.has(f)) found.push(f);
       if (reach.canDefine !== null && reach.byName.has(f)) found.push(byNameEntry(f, reach.canDefine));
+      if (reach.tempTypes !== null && reach.byName.has(f)) found.push(tempTypesEntry(f, reach.tempTypes));
     }
     if (found.length > 0) out.set(rel, [...new Set(found)].sort());
   }
