@@ -13,6 +13,7 @@ import type { RelationCatalog } from './relation-catalog.ts';
 import type { RoutineCatalog } from './routine-catalog.ts';
 import { writeEffects, type WriteEffects } from './write-triggers.ts';
 import { harmfulOperatorsAndTypes } from './routine-uses.ts';
+import { generatedSourcesNamed } from './generated-masks.ts';
 
 /** The last answer for a statement's facts (the shape cache hands out one facts object per shape), and the snapshots it read. */
 const lastFor = new WeakMap<StatementFacts, { relations: RelationCatalog | null; routines: RoutineCatalog | null; result: CatalogFacts }>();
@@ -35,6 +36,7 @@ function freezeFacts(c: CatalogFacts): CatalogFacts {
   Object.freeze(c.functionsThrough);
   Object.freeze(c.userFunctions);
   if (c.replaceableFunctions) Object.freeze(c.replaceableFunctions);
+  if (c.columnsThrough) Object.freeze(c.columnsThrough);
   // triggers and triggerCalls may be the relation snapshot's own (immutable) lists: left as they are.
   return Object.freeze(c);
 }
@@ -78,5 +80,15 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
     // User operators and types named in the statement run user functions too (R12-8).
     userFunctions.push(...harmfulOperatorsAndTypes(facts, routines));
   }
-  return { tablesReadThrough: [...through], functionsThrough: [...calls], userFunctions: [...new Set(userFunctions)], triggers: byWrite.triggers, triggerCalls: byWrite.triggerCalls, replaceableFunctions: byWrite.replaceable };
+  // Naming a generated column reads the columns it is computed from (R21a-2).
+  const columnsThrough = relations === null ? {} : generatedSourcesNamed(facts.columns, relations);
+  return {
+    tablesReadThrough: [...through],
+    functionsThrough: [...calls],
+    userFunctions: [...new Set(userFunctions)],
+    triggers: byWrite.triggers,
+    triggerCalls: byWrite.triggerCalls,
+    replaceableFunctions: byWrite.replaceable,
+    ...(Object.keys(columnsThrough).length > 0 ? { columnsThrough } : {}),
+  };
 }

@@ -6,7 +6,8 @@
 // refused (42501), as a WHERE on it is (enforce/write-target.ts). The target's partitions and inheritance
 // children, the tables its rules reach and the tables its foreign key actions write count as written
 // (red-team round 10); an update tested by a CHECK over a masked column it keeps likewise (check-oracles.ts,
-// R21a-1). Constraints come from the relation snapshot.
+// R21a-1). A generated column is assigned with, and masked as, the columns it is computed from
+// (generated-masks.ts, R21a-2). Constraints come from the relation snapshot.
 
 import { parseSync } from 'libpg-query';
 import type { MaskStrategy } from '../policy/types.ts';
@@ -16,6 +17,7 @@ import { searchOrder } from '../sql/table-ref.ts';
 import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { ALL_COLUMNS, assignedColumns, type WriteKind } from './write-assignments.ts';
 import { checkOracle } from './check-oracles.ts';
+import { throughGenerated } from './generated-masks.ts';
 
 /**
  * How the identity reads a table: the strategies of its masked columns (empty: none masked), or
@@ -90,12 +92,14 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
   // An update of a partition key column moves the row, every column of it, into another partition,
   // whose keys then compare its masked values too (R10-9).
   const moves = updatesRows(kind, ref.write ?? null) && family.some((m) => (m.partitionKey ?? []).some((c) => (c === '*' ? assigned.size > 0 : isAssigned(c))));
-  // A CHECK relating a column the update assigns to a masked one it keeps tests the stored value (R21a-1).
-  const replaces = kind === 'UpdateStmt' ? isAssigned : () => false;
   for (const member of family) {
+    // Assigning a column assigns the generated columns computed from it (R21a-2). A CHECK relating a
+    // column the update assigns to a masked one it keeps tests the stored value (R21a-1).
+    const assigns = throughGenerated(member, isAssigned);
+    const replaces = kind === 'UpdateStmt' ? assigns : () => false;
     const refusal =
-      memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : isAssigned, relations, readMasks) ??
-      (updatesRows(kind, ref.write ?? null) ? checkOracle(member, isAssigned, replaces, maskedColumns(member, readMasks)) : null);
+      memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : assigns, relations, readMasks) ??
+      (updatesRows(kind, ref.write ?? null) ? checkOracle(member, assigns, replaces, maskedColumns(member, readMasks)) : null);
     if (refusal !== null) return refusal;
   }
   return ruleOracle(rel, readMasks);
@@ -236,10 +240,13 @@ function mergeDeletes(write: AstBody): boolean {
   return list(write, 'mergeWhenClauses').some((w) => str(bodyOf(w, 'MergeWhenClause') ?? {}, 'commandType') === 'CMD_DELETE');
 }
 
-/** Whether a column of `rel` is masked for the identity: its own masks, or a masked ancestor's (a partition holds the parent's rows). */
+/**
+ * Whether a column of `rel` is masked for the identity: its own masks, or a masked ancestor's (a partition
+ * holds the parent's rows); a generated column computed from a masked column is a copy of it (R21a-2).
+ */
 function maskedColumns(rel: RelationInfo, readMasks: ReadMasksOf): (column: string) => boolean {
   const all = [rel.qualified, ...rel.ancestors].map(readMasks);
-  return (column) => all.some((m) => m === 'unknown' || m.has(column));
+  return throughGenerated(rel, (column) => all.some((m) => m === 'unknown' || m.has(column)));
 }
 
 function describe(key: KeyConstraint): string {

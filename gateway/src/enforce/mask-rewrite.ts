@@ -21,6 +21,7 @@ import { referenceMasks, type ReferenceMasks } from './reference-masks.ts';
 import type { MaskFunctions, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { maskRoutineRefusal } from './mask-routines.ts';
 import { partitionMembershipRefusal } from './partition-membership.ts';
+import { withGeneratedMasksOf } from './generated-masks.ts';
 import type { RewriteRefusal } from './rewrite-refusal.ts';
 
 export type { RewriteRefusal } from './rewrite-refusal.ts';
@@ -105,7 +106,8 @@ export function rewriteForMasks(req: RewriteRequest): RewriteResult {
   const applied: AppliedMask[][] = [];
   for (let s = 0; s < stmts.length; s++) {
     const detections = req.detections?.[s] ?? [];
-    const masks = indexMasks(req.masks[s] ?? [], detections);
+    // A generated column over a masked column is masked too (R21a-2), also in the audit's applied masks.
+    const masks = withGeneratedMasksOf(indexMasks(req.masks[s] ?? [], detections), relations);
     const done: Replacement[] = [];
     const stmtApplied: AppliedMask[] = [];
     replacements.push(done);
@@ -223,6 +225,7 @@ function planRelation(ref: RelationRef, ctx: PlanContext): Planned {
     return null;
   }
   const target = rel!;
+  // Per column, the strongest mask of any row read, generated columns included (reference-masks.ts rowMasks).
   const masks = maskedRefTo.strongest;
   const table = [...maskedRefTo.byTable.keys()].join(', ') || target.qualified;
   const membership = partitionMembershipRefusal(target, masks, ctx.relations);

@@ -63,3 +63,22 @@ describe('planOutput under content detection', () => {
     expect(planOutput([field(20665, 1)], noMasks, [], relations)).toEqual({ columns: [{ kind: 'pass' }], any: false });
   });
 });
+
+describe('planOutput under a mask (defence in depth)', () => {
+  it('withholds a column straight from a masked column, or from a generated column computed from one (R21a-2)', () => {
+    const people: RelationInfo = {
+      ...VISITS,
+      oid: 7001,
+      name: 'people',
+      qualified: 'clinical.people',
+      columns: [
+        { name: 'id', attnum: 1, type: 'integer', category: 'N', typeOid: 23 },
+        { name: 'ssn', attnum: 2, type: 'text', category: 'S', typeOid: 25 },
+        { name: 'digits', attnum: 3, type: 'text', category: 'S', typeOid: 25, generatedFrom: ['ssn'] },
+      ],
+    };
+    const masks: MaskRule[] = [{ table: 'clinical.people', column: 'ssn', strategy: 'redact', policy: 'p' }];
+    const plan = planOutput([field(23, 0, 7001, 1), field(25, 0, 7001, 2), field(25, 0, 7001, 3)], masks, [], new RelationCatalog([people], { hash: true }));
+    expect(plan.columns.map((c) => c.kind)).toEqual(['pass', 'withhold', 'withhold']);
+  });
+});

@@ -1,7 +1,8 @@
 // What happens to each result column on the way back to the client, planned once per
 // RowDescription (or per Describe of a portal):
 // - defence in depth behind masking at the source: a result column that comes straight from a
-//   masked table column (table OID + attribute number) is withheld (NULL). After the rewrite
+//   masked table column (table OID + attribute number), or from a generated column computed from one,
+//   is withheld (NULL). After the rewrite
 //   (enforce/mask-rewrite.ts) none should: masked columns are computed expressions, which carry no
 //   source;
 // - content detectors (enforce/content-detectors.ts): a column from a table column the decision
@@ -94,7 +95,8 @@ export function planOutput(
     if (source === null) return every === null ? PASS : scanAction(every, f);
     // A partition holds its parent's rows: the parent's masks and detections apply to it as well.
     const tables = [source.table, ...source.ancestors];
-    if (tables.some((t) => masked.has(`${t}\u0000${source.column}`))) return WITHHOLD;
+    // A generated column computed from a masked column is a copy of it (R21a-2).
+    if ([source.column, ...source.generatedFrom].some((c) => tables.some((t) => masked.has(`${t}\u0000${c}`)))) return WITHHOLD;
     if (every === null) return PASS;
     const names = [...new Set(tables.flatMap((t) => detectorsFor(detections, t, source.column)))];
     return names.length === 0 ? PASS : scanAction(detectorFor(names, options), f);
@@ -108,13 +110,13 @@ export function planOutput(
  * but its values are whatever the view's query made of the tables it reads (red-team round 5: a view
  * or materialized view over clinical.visits returned the notes unscanned).
  */
-function sourceOf(f: ResultField, relations: RelationCatalog | null): { table: string; ancestors: readonly string[]; column: string } | null {
+function sourceOf(f: ResultField, relations: RelationCatalog | null): { table: string; ancestors: readonly string[]; column: string; generatedFrom: readonly string[] } | null {
   if (f.tableOid === 0 || f.columnAttr <= 0 || relations === null) return null;
   const rel = relations.byId(f.tableOid);
   if (rel === null || rel.kind === 'view' || rel.kind === 'materialized_view') return null;
   const column = rel.columns.find((c) => c.attnum === f.columnAttr);
   if (column === undefined) return null;
-  return { table: rel.qualified, ancestors: rel.ancestors, column: column.name };
+  return { table: rel.qualified, ancestors: rel.ancestors, column: column.name, generatedFrom: column.generatedFrom ?? [] };
 }
 
 /**

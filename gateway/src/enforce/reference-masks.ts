@@ -8,6 +8,7 @@
 import type { MaskStrategy } from '../policy/types.ts';
 import { MASK_STRENGTH } from '../policy/types.ts';
 import type { TableMasks } from './mask-applied.ts';
+import { withGeneratedMasks } from './generated-masks.ts';
 import type { RelationCatalog, RelationInfo } from './relation-catalog.ts';
 
 /** One column's mask for the rows of one table: the strategy, and the table whose rule chose it (the keyed masks' domain). */
@@ -45,6 +46,10 @@ export function rowMasks(rel: RelationInfo, masks: ReadonlyMap<string, TableMask
       if (held === undefined || MASK_STRENGTH[strategy] > MASK_STRENGTH[held.strategy]) out.set(column, { strategy, table });
     }
   }
+  // Its generated columns over masked ones, also those a child adds over its parent's (R21a-2).
+  const plain = new Map([...out].map(([column, m]) => [column, m.strategy]));
+  const derived = withGeneratedMasks(rel, plain);
+  if (derived !== plain) for (const [column, strategy] of derived) if (out.get(column)?.strategy !== strategy) out.set(column, { strategy, table: rel.qualified });
   return out;
 }
 

@@ -15,6 +15,12 @@ export interface ColumnInfo {
   /** pg_type.typcategory: 'S' for string types, 'D' for date/time, 'N' numeric, ... */
   category: string;
   typeOid: number;
+  /**
+   * For a generated column: the columns its expression reads (pg/generated-columns.ts). It is a derived
+   * copy of them: masked like them, and assigned when they are (enforce/generated-masks.ts; R21a-2).
+   * Absent: not generated.
+   */
+  generatedFrom?: string[];
 }
 
 export interface RelationInfo {

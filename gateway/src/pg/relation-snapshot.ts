@@ -14,6 +14,7 @@ import { TYPE_CALLS } from './relation-type-calls.ts';
 import { CHECK_CONSTRAINTS, checksByRelation, type CheckRow } from './relation-checks.ts';
 import { calledFunctions, domainDependencies, TYPE_REACHES } from './type-calls-sql.ts';
 import { MASK_FUNCTIONS } from './mask-function-query.ts';
+import { GENERATED_FROM } from './generated-columns.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { DDL_LOCKS, relationLocks, type DdlLockRow } from './ddl-locks.ts';
 
@@ -43,11 +44,11 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS k
     CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN (
       SELECT json_agg(x.indexrelid::int ORDER BY x.indexrelid) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND NOT x.indisvalid) END AS "buildingIndexes",
     CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '[]'::json ELSE coalesce((
-      SELECT json_agg(json_build_object(
-               'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int,
+      SELECT pg_catalog.json_strip_nulls(json_agg(json_build_object(
+               'name', a.attname, 'attnum', a.attnum, 'category', t.typcategory, 'typeOid', a.atttypid::int, ${GENERATED_FROM},
                'type', CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
                             ELSE pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) END)
-             ORDER BY a.attnum)
+             ORDER BY a.attnum))
         FROM pg_catalog.pg_attribute a
         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
@@ -284,10 +285,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
   };
   const viewEdges = edges(rows.viewReads.map((r) => [r.view, r.reads]));
   const parentEdges = edges(rows.inherits.map((r) => [r.child, r.parent]));
-  const qualified = (oid: number): string[] => {
-    const r = byOid.get(oid);
-    return r ? [`${r.schema}.${r.name}`] : [];
-  };
+  const qualified = (oid: number): string[] => [byOid.get(oid)].flatMap((r) => (r ? [`${r.schema}.${r.name}`] : []));
   // Names as in the policy input's functions: built-ins both bare and pg_catalog-qualified.
   const callsOf = new Map<number, string[]>();
   // Calls of built-in functions are not in pg_depend (pinned objects): read them from the definition.

@@ -33,6 +33,8 @@ export interface CatalogFacts {
   triggerCalls?: string[];
   /** Functions the statement's writes run that Gatehouse's upstream role could replace (enforce/write-triggers.ts); none when omitted. */
   replaceableFunctions?: string[];
+  /** By table: the columns the generated columns the statement names are computed from (enforce/generated-masks.ts); none when omitted. */
+  columnsThrough?: Readonly<Record<string, readonly string[]>>;
 }
 
 export function buildPolicyInput(args: PolicyInputArgs): PolicyInput {
@@ -102,7 +104,8 @@ function derivedParts(facts: StatementFacts, catalog: CatalogFacts | undefined):
   const functions = unique([...facts.functions, ...(catalog?.functionsThrough ?? [])]);
   const triggers = catalog?.triggers ?? [];
   const columns: Record<string, string[]> = {};
-  for (const [table, names] of Object.entries(facts.columns)) columns[table] = Object.freeze(unique(names)) as string[];
+  // Naming a generated column reads the columns it is computed from (R21a-2).
+  for (const [table, names] of Object.entries(facts.columns)) columns[table] = Object.freeze(unique([...names, ...(catalog?.columnsThrough?.[table] ?? [])])) as string[];
   const parts: DerivedParts = {
     tablesRead: unique([...qualifiedNames(facts.tablesRead), ...(catalog?.tablesReadThrough ?? [])]),
     tablesWritten: qualifiedNames(facts.tablesWritten),
