@@ -93,7 +93,6 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt21a npx vitest run --project integration gateway/test/redteam-round21a.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DIGEST_OF } from '../src/pg/relation-triggers.ts';
@@ -103,7 +102,7 @@ import { shown } from './support/shown-text.ts';
 import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { errorCodes, rowsOf, serialize, WireClient } from './support/wire-client.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
-import { tablesAfresh } from './support/writer-round.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
 const SECRET = '731-20-5353';
 const BORN = '1961-07-14';
@@ -221,14 +220,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       writer = log.watch(await t.client(writerToken));
       agent = log.watch(await t.client(await t.token(`rt21a-agent-${engine}`, ['agents', 'bench'])));
     });
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await agent?.end().catch(() => undefined);
-      await t?.close();
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, agent, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('the premises: the writer reads secret masked on its tables and may write them; agents read clinical.patients masked', async () => {
       expect((await w('SELECT secret FROM public.rt21a_pair')).rows).toEqual([{ secret: '***' }]);

@@ -70,7 +70,7 @@
 // Run: GATEHOUSE_TEST_DB=gh_rt21d npx vitest run --project integration gateway/test/redteam-round21d.test.ts
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -83,7 +83,7 @@ import { runGatehouse } from './support/run-tool.ts';
 import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { serialize, WireClient } from './support/wire-client.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
-import { tablesAfresh } from './support/writer-round.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
 const SECRET = '731-20-5353';
 const OTHER = '482-91-3307';
@@ -177,14 +177,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       writer = log.watch(await t.client(writerToken));
       agent = log.watch(await t.client(agentToken));
     }, 120_000);
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await agent?.end().catch(() => undefined);
-      await t?.close();
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, agent, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('the premises: the writer reads secret masked on its tables and may write them', async () => {
       expect((await w('SELECT id, secret FROM public.rt21d_part ORDER BY id')).rows).toEqual([{ id: 1, secret: '***' }, { id: 2, secret: '***' }]);

@@ -18,6 +18,8 @@ export async function tablesAfresh(url: string, cleanup: string, setup: string):
 /** What a round made, each part possibly missing when its setup failed early. */
 export interface WriterRound {
   writer?: pg.Client | undefined;
+  /** Another session through the gateway (an agent beside the writer). */
+  agent?: pg.Client | undefined;
   direct?: pg.Client | undefined;
   /** Drops the round's tables (run on `direct`). */
   cleanup: string;
@@ -26,9 +28,10 @@ export interface WriterRound {
   dir?: string | undefined;
 }
 
-/** Ends the writer, drops the round's tables, ends the direct session, stops the gateway and removes the policies. */
+/** Ends the writer (and the agent), drops the round's tables, ends the direct session, stops the gateway and removes the policies. */
 export async function closeWriterRound(r: WriterRound): Promise<void> {
   await r.writer?.end().catch(() => undefined);
+  await r.agent?.end().catch(() => undefined);
   await r.direct?.query(r.cleanup).catch(() => undefined);
   await r.direct?.end();
   await r.gateway?.close();
