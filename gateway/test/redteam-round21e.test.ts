@@ -36,7 +36,6 @@
 //
 // Run: GATEHOUSE_TEST_DB=gh_rt21e npx vitest run --project integration gateway/test/redteam-round21e.test.ts
 
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import type { AuditRecord } from '../src/audit/types.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +46,7 @@ import { shown } from './support/shown-text.ts';
 import { nonSuperuserUpstream } from './support/upstream-role.ts';
 import { errorCodes, names, serialize, WireClient } from './support/wire-client.ts';
 import { writerPolicyDir } from './support/writer-policies.ts';
-import { tablesAfresh } from './support/writer-round.ts';
+import { closeWriterRound, tablesAfresh } from './support/writer-round.ts';
 
 const SECRET = '731-20-5353';
 
@@ -112,13 +111,7 @@ for (const engine of ['rego', 'cedar'] as const) {
       writerToken = await t.token(`rt21e-writer-${engine}`, ['rt21e-writers']);
       writer = log.watch(await t.client(writerToken));
     });
-    afterAll(async () => {
-      await writer?.end().catch(() => undefined);
-      await t?.close();
-      await direct?.query(CLEANUP).catch(() => undefined);
-      await direct?.end();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => closeWriterRound({ writer, direct, cleanup: CLEANUP, gateway: t, dir }));
 
     it('premise: the masked tables read directly are masked; the writer may write the plain parent', async () => {
       expect((await w('SELECT secret FROM public.rt21e_m')).rows).toEqual([{ secret: '***' }]);
