@@ -58,4 +58,14 @@ describe('catalogFacts through inheritance (R21a-3)', () => {
     expect([...catalogFacts(facts('SELECT * FROM v'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients', 'public.people']);
     expect([...catalogFacts(facts('SELECT * FROM vp'), relations, routines).tablesReadThrough].sort()).toEqual(['public.kids', 'public.patients', 'public.people']);
   });
+
+  it('lists the other parents of a child read through one of them (multiple inheritance, R21e-1): the child\'s rows are theirs too', () => {
+    const relations = new RelationCatalog(
+      [rel(1, 'plain', { kind: 'table' }), rel(2, 'masked', { kind: 'table' }), rel(3, 'both', { kind: 'table', ancestors: ['public.plain', 'public.masked'] }), rel(4, 'v', { reads: ['public.plain'] })],
+      { hash: true },
+    );
+    const routines = new RoutineCatalog([]);
+    expect([...catalogFacts(facts('SELECT * FROM plain'), relations, routines).tablesReadThrough].sort()).toEqual(['public.both', 'public.masked']);
+    expect([...catalogFacts(facts('SELECT * FROM v'), relations, routines).tablesReadThrough].sort()).toEqual(['public.both', 'public.masked', 'public.plain']);
+  });
 });

@@ -55,10 +55,11 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
       for (const a of rel.ancestors) through.add(a);
       // A read, update or delete of a table reaches the rows of its partitions and inheritance children
       // (unless ONLY, which the facts do not tell: listed anyway), so their policy applies to it too (R21a-3).
-      for (const d of relations.descendants(t.qualified)) through.add(d.qualified);
+      // A child's rows are also the rows of its other parents (multiple inheritance, R21e-1): their policy too.
+      for (const d of relations.descendants(t.qualified)) for (const x of [d.qualified, ...d.ancestors]) if (x !== t.qualified) through.add(x);
       for (const r of rel.reads) {
         for (const a of relations.get(r)?.ancestors ?? []) through.add(a);
-        for (const d of relations.descendants(r)) through.add(d.qualified);
+        for (const d of relations.descendants(r)) for (const x of [d.qualified, ...d.ancestors]) through.add(x);
       }
       for (const f of rel.calls ?? []) calls.add(f);
       for (const f of rel.typeCalls ?? []) typeCalls.add(f);

@@ -60,10 +60,13 @@ export function rowMasks(rel: RelationInfo, masks: ReadonlyMap<string, TableMask
  */
 export function referenceMasks(rel: RelationInfo, masks: ReadonlyMap<string, TableMasks>, relations: RelationCatalog, descendants: boolean): ReferenceMasks | null {
   const tables = [rel.qualified, ...rel.ancestors].filter((t) => masks.has(t));
-  // Masked tables below rel: only members that are, or descend from, one of them are masked otherwise.
+  // Masked tables of the members' families other than rel's own line (below rel, or another parent of a
+  // member: multiple inheritance, R21e-1): only members that are, or descend from, one of them are masked otherwise.
   const below = new Set<string>();
   if (descendants) {
-    for (const t of masks.keys()) if (relations.get(t)?.ancestors.includes(rel.qualified) === true) below.add(t);
+    for (const d of relations.descendants(rel.qualified)) {
+      for (const t of [d.qualified, ...d.ancestors]) if (masks.has(t) && t !== rel.qualified && !rel.ancestors.includes(t)) below.add(t);
+    }
   }
   if (tables.length === 0 && below.size === 0) return null;
   tables.push(...below);
