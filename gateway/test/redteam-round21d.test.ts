@@ -15,12 +15,13 @@
 //   sub-partition (`rt21d_sub` by id, `rt21d_sub_lo` by secret). Fixed (enforce/write-target.ts readsTableoid,
 //   called by mask-rewrite.ts planTarget): under a mask on its target a write naming `tableoid` is refused
 //   (42501). The test failed without the fix (the partition's name, a row, ok).
-// R21d-2 (low-medium, OPEN, it.fails): a table ATTACHed directly on the server as a partition by the masked
-//   column after the snapshot is read directly as a plain table until the next snapshot read (30 s without
-//   db setup's event trigger): its rows are exactly those whose stored SSN is its bound. Writes compare the
-//   relation fingerprint and are refused (42501); reads do not. Principled fix: the fingerprint a masked read
-//   compares (or the snapshot's DDL notification) covers pg_inherits and relpartbound, as writes' does, or a
-//   read of a table without a known ancestor checks pg_inherits for it before a mask-sensitive decision.
+// R21d-2 (low-medium, FIXED in session 21, fix21d2): a table ATTACHed directly on the server as a partition by
+//   the masked column after the snapshot was read directly as a plain table until the next snapshot read (30 s
+//   without db setup's event trigger): its rows are exactly those whose stored SSN is its bound. Writes
+//   compared the relation fingerprint and were refused (42501); reads did not. Fixed (enforce/fresh-ancestry.ts):
+//   a read under a mask of a table the snapshot knows without parents, where some partition key has a masked
+//   column's name, asks pg_inherits first and is decided again on a newer snapshot (0A000). The test failed
+//   without the fix ([{"id":1}]).
 // R21d-3 (medium, FIXED here; issue 7, no PHI at rest): the session recording kept error and notice messages as
 //   the client got them. PostgreSQL echoes the literal a statement sent: `SELECT 'Jane Roe 731-20-5353'::date`
 //   recorded `invalid input syntax for type date: "Jane Roe 731-20-5353"`, while the recorded statement and
@@ -204,14 +205,13 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect((await w('SELECT id FROM public.rt21d_sub_lo ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
     });
 
-    // Only a read between the ATTACH and the check: a write there compares the relation fingerprint, which has
-    // the snapshot read again in the background, and a refresh landing before the read would make this
-    // expected failure pass by timing (the next background read is otherwise up to 30 s away).
-    it.fails('R21d-2: a table attached as a partition (by the masked column) after the snapshot is not read directly: its rows are those whose SSN is its bound', async () => {
+    // Only a read between the ATTACH and the check: a write there would have the snapshot read again (its
+    // fingerprint changed), and the read would then pass without the fix (enforce/fresh-ancestry.ts).
+    it('R21d-2: a table attached as a partition (by the masked column) after the snapshot is not read directly: its rows are those whose SSN is its bound', async () => {
       expect((await w('SELECT id FROM public.rt21d_late_a')).rows).toEqual([{ id: 1 }]); // a plain table: read, secret masked
       await direct.query(`ALTER TABLE public.rt21d_late ATTACH PARTITION public.rt21d_late_a FOR VALUES IN ('${SECRET}')`);
       try {
-        expect((await w('SELECT id FROM public.rt21d_late_a')).code).toBe('0A000'); // today: [{"id":1}] until the next snapshot
+        expect((await w('SELECT id FROM public.rt21d_late_a')).code).toBe('0A000'); // before the fix: [{"id":1}] until the next snapshot
       } finally {
         await direct.query('ALTER TABLE public.rt21d_late DETACH PARTITION public.rt21d_late_a');
       }

@@ -14,6 +14,7 @@ import { lockPrefixFor, pastLocksRefusal, relationsPastLocks } from './lock-pref
 import { existenceRefusal, writesMaskedTable } from './write-probe.ts';
 import type { RelationCatalog } from './relation-catalog.ts';
 import { changedWhileHeld, freshCatalogFor } from './fresh-catalog.ts';
+import { freshAncestryFor } from './fresh-ancestry.ts';
 import { triggerReviewRefusal } from './trigger-review.ts';
 import { replaceableRefusal } from './replaceable-functions.ts';
 import type { DecisionContext } from './decision-context.ts';
@@ -149,8 +150,9 @@ function decideAnalyzed(
 }
 
 /**
- * A write under a mask is settled against the constraints the server has now (enforce/fresh-catalog.ts):
- * decided again when the snapshot was behind, refused when it could not be checked. Others at once.
+ * A write under a mask is settled against the constraints the server has now (enforce/fresh-catalog.ts),
+ * a read under a mask against the partition parents (enforce/fresh-ancestry.ts): decided again when the
+ * snapshot was behind, refused when it could not be checked. Others at once.
  */
 function checkFresh(
   ctx: DecisionContext,
@@ -161,11 +163,14 @@ function checkFresh(
   decidedWith: RelationCatalog | null,
   s: DecidedStatement[],
 ): QueryDecision | Promise<QueryDecision> {
-  const fresh = freshCatalogFor(ctx.relations, s, decidedWith);
+  const write = freshCatalogFor(ctx.relations, s, decidedWith);
+  // ... and a read under a mask, against the partition parents the server has now (enforce/fresh-ancestry.ts, R21d-2).
+  const ancestry = (): ReturnType<typeof freshAncestryFor> => freshAncestryFor(ctx.relations, s, decidedWith);
+  const fresh = write === null ? ancestry() : write.then((r) => (r === 'same' ? (ancestry() ?? r) : r));
   if (fresh === null) return settle(ctx, text, protocol, options, s, decidedWith);
   return fresh.then((r) => {
     if (r === 'same') return settle(ctx, text, protocol, options, s, decidedWith);
-    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, 'write'), decidedWith);
+    if (r !== 'changed') return settle(ctx, text, protocol, options, catalogStale(ctx, parsed, r, write === null ? 'read' : 'write'), decidedWith);
     // Decided again with the snapshot just read (once: settled without another check).
     const now = ctx.relations.current();
     const again = evaluateAll(ctx, protocol, parsed, options.parameters ?? 'unbound', options.stop);

@@ -29,6 +29,8 @@ export interface FreshRelations {
   fresh?(timeoutMs: number): Promise<FreshCatalogWait>;
   /** The constraint fingerprints of these relations on the server now; absent: every check reads the snapshot again. */
   structure?(oids: readonly number[]): Promise<Map<number, string>>;
+  /** Those of these relations that have a parent on the server now (enforce/fresh-ancestry.ts); absent: not checked. */
+  withParents?(oids: readonly number[]): Promise<Set<number>>;
 }
 
 /**
@@ -93,7 +95,7 @@ export function checked(s: CheckedStatement): boolean {
   return maySeeMasks(s) || (s.triggerReview?.identity === 'masked' && (s.input?.statement.tables_written ?? []).length > 0);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));

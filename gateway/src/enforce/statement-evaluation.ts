@@ -253,14 +253,16 @@ const EXPRESSION_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'upda
 
 /**
  * Every statement of the query refused: the catalog could not be read again after a schema change, or
- * before a write under a mask (`write`: enforce/fresh-catalog.ts).
+ * before a write under a mask (`write`: enforce/fresh-catalog.ts) or a read under one (`read`: enforce/fresh-ancestry.ts).
  */
-export function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>, why: 'change' | 'write' = 'change'): DecidedStatement[] {
+export function catalogStale(ctx: DecisionContext, parsed: ParsedStatement[], result: Exclude<CatalogChangeWait, 'fresh'>, why: 'change' | 'write' | 'read' = 'change'): DecidedStatement[] {
   const engine = currentEngineOrNull(ctx);
   const how = result === 'timeout' ? 'was not read again in time' : 'could not be read again';
   const reason =
     why === 'change'
       ? `the database's catalog changed (a schema change made through Gatehouse) and ${how}, so Gatehouse cannot tell what this statement touches`
-      : `this write touches a table with columns masked for you, and the database's catalog ${how} before it, so Gatehouse cannot tell which constraints it would meet`;
+      : why === 'write'
+        ? `this write touches a table with columns masked for you, and the database's catalog ${how} before it, so Gatehouse cannot tell which constraints it would meet`
+        : `this read names a table with columns masked for you that became a partition since the database's catalog was read, and the catalog ${how}, so Gatehouse cannot tell whether its rows would tell a masked partition key`;
   return parsed.map((p) => ({ text: p.text, parsed: p, input: null, decision: stamp({ action: 'deny', reason, policies: [CATALOG_STALE_POLICY_ID], masks: [] }, engine, 0) }));
 }

@@ -3,7 +3,7 @@
 // pg/catalog-snapshot.ts (in the background, a snapshot kept while its rows do not change).
 
 import type pg from 'pg';
-import { CatalogSnapshot, type CatalogReader, type SnapshotSource, type SnapshotTiming } from './catalog-snapshot.ts';
+import { CatalogSnapshot, type CatalogReader, type SnapshotTiming } from './catalog-snapshot.ts';
 import { RelationCatalog, type ColumnInfo, type ForeignKey, type KeyConstraint, type Persistence, type RelationInfo, type RelationKind } from '../enforce/relation-catalog.ts';
 import { functionVersionsByRelation, triggerCallsByRelation, triggersByRelation, TRIGGERS, unpinnedByRelation, type TriggerRow } from './relation-triggers.ts';
 import { readStructure, RELATION_STRUCTURE, structureByRelation, type StructureRow } from './relation-structure.ts';
@@ -17,6 +17,7 @@ import { MASK_FUNCTIONS } from './mask-function-query.ts';
 import { GENERATED_FROM } from './generated-columns.ts';
 import { analyzeQuery } from '../sql/parser.ts';
 import { DDL_LOCKS, relationLocks, type DdlLockRow } from './ddl-locks.ts';
+import { INHERITS, readWithParents } from './relation-parents.ts';
 
 /**
  * Relations of every schema but toast and other sessions' temporary ones; columns of user schemas only.
@@ -138,8 +139,6 @@ const FOREIGN_KEYS = `SELECT c.conrelid::int AS rel, c.confrelid::int AS referen
   JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
  WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
  ORDER BY c.conrelid, c.conname`;
-
-const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
 interface RelationRow {
   oid: number;
@@ -380,21 +379,20 @@ function isInert(action: string | undefined): boolean {
   return action === 'a' || action === 'r';
 }
 
-export const RELATION_SNAPSHOT: SnapshotSource<RelationRows, RelationCatalog> = {
-  name: 'relation snapshot',
-  read: readRelationRows,
-  build: buildRelationCatalog,
-};
-
 /** The relation snapshot of one database, which can also tell how some relations stand on the server now. */
 export class RelationSnapshot extends CatalogSnapshot<RelationRows, RelationCatalog> {
   /** The constraint fingerprints of `oids` on the server now (pg/relation-structure.ts), over the snapshot's connection. */
   structure(oids: readonly number[]): Promise<Map<number, string>> {
     return this.reader((client) => readStructure(client, oids));
   }
+
+  /** Those of `oids` that have a parent on the server now (pg/relation-parents.ts). */
+  withParents(oids: readonly number[]): Promise<Set<number>> {
+    return this.reader((client) => readWithParents(client, oids));
+  }
 }
 
 /** The latest snapshot for one database (pg/catalog-snapshot.ts). */
 export function relationSnapshot(reader: CatalogReader, log?: (message: string) => void, timing?: SnapshotTiming): RelationSnapshot {
-  return new RelationSnapshot(reader, RELATION_SNAPSHOT, log, timing);
+  return new RelationSnapshot(reader, { name: 'relation snapshot', read: readRelationRows, build: buildRelationCatalog }, log, timing);
 }
