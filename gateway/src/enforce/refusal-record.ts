@@ -5,10 +5,10 @@
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { DecisionContext } from './decision-context.ts';
 import { currentEngineOrNull, stamp, type QueryDecision } from './decided-statement.ts';
+import { auditStatements } from './statement-audit.ts';
 
 /** A refusal: the statements recorded and the error the client sees. */
 export type Refusal = Extract<QueryDecision, { kind: 'refuse' }>;
-import { auditStatements } from './statement-audit.ts';
 
 /**
  * Audits `text` as refused by Gatehouse for `error` (`policies`: the ids that say why, empty for a
