@@ -30,14 +30,15 @@
 // R21d-4 (low, FIXED here): redactMessage left bytes written 0x..: `convert_from('\xf0373331'::bytea, 'UTF8')`
 //   put `invalid byte sequence for encoding "UTF8": 0xf0 0x37 0x33 0x31` ("731", up to three bytes of a value
 //   per error) in the outcome. Fixed (audit/redact.ts): `0x..` words become ?. The test failed without it.
-// R21d-5 (medium where an administrator writes such a policy; OPEN, it.fails; noted as left in round 21a):
+// R21d-5 (medium where an administrator writes such a policy; FIXED here; noted as left in round 21a):
 //   an RLS `WITH CHECK (v NOT IN (SELECT secret FROM public.rt21d_vault))` on a table the writer may INSERT
-//   into reads another table's masked column raw: INSERT answers PostgreSQL's 42501 iff the guess is a stored
-//   SSN, ok otherwise (a membership oracle; INSERTs are not checked at all by check-oracles.ts, and the
-//   policy's pg_depend columns are restricted to its own table). Principled fix: read pg_depend for every
-//   relation and column a policy's expressions reference; a write to the policy's table under a mask on any
-//   of them counts as a read of those columns (refused 42501), and tables read by policy subqueries join
-//   tables_read for reads (a USING over a masked table filters rows by its raw values too).
+//   into read another table's masked column raw: INSERT answered PostgreSQL's 42501 iff the guess was a
+//   stored SSN, ok otherwise (a membership oracle; the policy's pg_depend columns were restricted to its own
+//   table). Fixed: pg/relation-checks.ts reads the other relations a policy's expressions read (pg_depend);
+//   a write (INSERT, UPDATE, DELETE, MERGE) to the policy's table under a mask on any of them is refused
+//   (42501, enforce/check-oracles.ts policyReadOracle), and they join tables_read of any statement naming
+//   the table (enforce/catalog-facts.ts: a USING over a masked table filters rows by its raw values). The
+//   test failed without the fix (42501 against ok).
 //
 // Held (tests below, both engines):
 // - Partitions: a read of the parent has no tableoid (42703, also in WHERE); a sub-partition of a table
@@ -238,10 +239,15 @@ for (const engine of ['rego', 'cedar'] as const) {
       expect(got).toEqual(got.map(() => '42501'));
     });
 
-    it.fails('R21d-5: an RLS WITH CHECK whose subquery reads another table\'s masked column: an INSERT answers the same for a stored SSN and another', async () => {
+    it('R21d-5: an RLS WITH CHECK whose subquery reads another table\'s masked column: an INSERT answers the same for a stored SSN and another', async () => {
       const stored = await w(`INSERT INTO public.rt21d_notes VALUES (1, '${SECRET}')`);
       const other = await w(`INSERT INTO public.rt21d_notes VALUES (2, '${OTHER}')`);
-      expect(answer(stored)).toBe(answer(other)); // today: PostgreSQL's 42501 against ok
+      // Before the fix: PostgreSQL's 42501 ("new row violates row-level security policy") against ok.
+      expect([answer(stored), answer(other)]).toEqual(['42501', '42501']);
+      expect(stored.error).toContain('rt21d_vault');
+      // An UPDATE and a DELETE are filtered by the same policy (its USING): refused too.
+      expect(answer(await w(`UPDATE public.rt21d_notes SET v = '${OTHER}' WHERE id = 1`))).toBe('42501');
+      expect(answer(await w('DELETE FROM public.rt21d_notes WHERE id = 1'))).toBe('42501');
     });
 
     it('held: the catalog lists under the schema-prefix guard: unqualified, quoted, upper-case and information_schema names of data and secret catalogs are denied (42501)', async () => {

@@ -69,3 +69,19 @@ describe('catalogFacts through inheritance (R21a-3)', () => {
     expect([...catalogFacts(facts('SELECT * FROM v'), relations, routines).tablesReadThrough].sort()).toEqual(['public.both', 'public.masked', 'public.plain']);
   });
 });
+
+describe('catalogFacts through row-level security policies (R21d-5)', () => {
+  it('lists the tables a policy of a table read or written (or of a table a view reads) reads in subqueries', () => {
+    const policy = { kind: 'policy' as const, name: 'notes_rls', columns: ['v'], validated: true, reads: ['public.vault'] };
+    const relations = new RelationCatalog(
+      [rel(1, 'notes', { kind: 'table', checks: [policy] }), rel(2, 'vault', { kind: 'table' }), rel(3, 'v', { reads: ['public.notes'] }), rel(4, 'plain', { kind: 'table' })],
+      { hash: true },
+    );
+    const routines = new RoutineCatalog([]);
+    for (const sql of ['SELECT * FROM notes', "INSERT INTO notes VALUES (1, 'x')", 'DELETE FROM notes']) {
+      expect(catalogFacts(facts(sql), relations, routines).tablesReadThrough, sql).toEqual(['public.vault']);
+    }
+    expect([...catalogFacts(facts('SELECT * FROM v'), relations, routines).tablesReadThrough].sort()).toEqual(['public.notes', 'public.vault']);
+    expect(catalogFacts(facts('SELECT * FROM plain'), relations, routines).tablesReadThrough).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 // Facts about a statement that only the database's catalog knows (policy/input.ts CatalogFacts):
 // the tables read through the views it names (and the parents of partitions it names, and the
-// partitions and inheritance children of the tables it or its views name: their rows are read too), the
+// partitions and inheritance children of the tables it or its views name: their rows are read too, and the
+// tables their row-level security policies read), the
 // functions those views call (so deny-sql-text and deny-user-functions see them), and the
 // functions called, directly or through views, or run by its writes (defaults, constraints, index
 // expressions), or chosen by the types of the columns of the relations it reads or writes (operator
@@ -61,6 +62,9 @@ function computeCatalogFacts(facts: StatementFacts, relations: RelationCatalog |
         for (const a of relations.get(r)?.ancestors ?? []) through.add(a);
         for (const d of relations.descendants(r)) for (const x of [d.qualified, ...d.ancestors]) through.add(x);
       }
+      // Tables its row-level security policies (and those of the tables its views read) read in subqueries:
+      // their raw values filter or check its rows (R21d-5).
+      for (const x of [rel, ...rel.reads.flatMap((r) => relations.get(r) ?? [])]) for (const c of x.checks ?? []) for (const r of c.reads ?? []) through.add(r);
       for (const f of rel.calls ?? []) calls.add(f);
       for (const f of rel.typeCalls ?? []) typeCalls.add(f);
       for (const r of rel.reads) for (const f of relations.get(r)?.typeCalls ?? []) typeCalls.add(f);

@@ -25,6 +25,8 @@ const CATALOG = new RelationCatalog(
     table(2, 'legacy', ['id', 'born', 'note'], { checks: [{ kind: 'check', name: 'legacy_born_check', columns: ['born'], validated: false }] }),
     table(3, 'parted', ['id', 'born', 'died'], { kind: 'partitioned_table' }),
     table(4, 'parted_1', ['id', 'born', 'died'], { ancestors: ['public.parted'], checks: [{ kind: 'policy', name: 'parted_1_rls', columns: ['born', 'died'], validated: true }] }),
+    table(5, 'notes', ['id', 'v'], { checks: [{ kind: 'policy', name: 'notes_rls', columns: ['v'], validated: true, reads: ['public.people'] }] }),
+    table(6, 'memos', ['id', 'v'], { checks: [{ kind: 'policy', name: 'memos_rls', columns: ['v'], validated: true, reads: ['oid 999'] }] }),
   ],
   { hash: true },
 );
@@ -65,5 +67,25 @@ describe('CHECK constraints as oracles (R21a-1)', () => {
       expect(check(sql), sql).toBeNull();
     }
     expect(check("UPDATE public.people SET died = '1961-07-13' WHERE id = 1", () => new Map())).toBeNull();
+  });
+});
+
+describe('row-level security policies reading other tables (R21d-5)', () => {
+  it('refuses any write to a table whose policy reads a table with masked columns, or one the snapshot does not know', () => {
+    for (const sql of [
+      "INSERT INTO public.notes VALUES (1, '731-20-5353')",
+      "UPDATE public.notes SET v = 'x' WHERE id = 1",
+      'DELETE FROM public.notes WHERE id = 1',
+      "MERGE INTO public.notes n USING (VALUES (1)) s(id) ON n.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (1, 'x')",
+      "INSERT INTO public.memos VALUES (1, 'x')",
+    ]) {
+      const r = check(sql);
+      expect(r, sql).not.toBeNull();
+      expect(r!.message, sql).toMatch(/row-level security policy (notes|memos)_rls, whose expressions read (public\.people|oid 999)/);
+    }
+  });
+
+  it('lets the write through when the identity reads the other table unmasked', () => {
+    expect(check("INSERT INTO public.notes VALUES (1, '731-20-5353')", () => new Map())).toBeNull();
   });
 });

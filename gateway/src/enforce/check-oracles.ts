@@ -5,6 +5,10 @@
 // value recovers it. A row-level security policy's WITH CHECK does the same (42501). Such an update counts
 // as a read of the masked column and is refused (42501), as an assignment under a key over a masked column
 // is (existence-oracles.ts). An INSERT tests new values only.
+// A policy's expressions may read other tables too (`WITH CHECK (v NOT IN (SELECT secret FROM vault))`):
+// PostgreSQL reads them raw, so any write to the policy's table (an INSERT's new row is checked against
+// them, an UPDATE's or DELETE's rows are filtered by them) learns about their stored values: refused when
+// one of them has columns masked for the identity (red-team round 21d, R21d-5).
 
 import type { RelationInfo } from './relation-catalog.ts';
 
@@ -30,6 +34,22 @@ export function checkOracle(rel: RelationInfo, assigns: (c: string) => boolean, 
     return {
       message: `Gatehouse does not run this write: it updates rows of ${rel.qualified}, whose ${check.kind === 'check' ? 'check constraint' : 'row-level security policy'} ${check.name} reads their stored column "${kept}", which the policy masks for you, and ${why}: whether the write fails would tell about the stored value (an oracle)`,
       hint: 'Leave the columns of that constraint or policy out of what the update assigns, assign the masked column in the same update, or ask for a policy under which you read it unmasked.',
+    };
+  }
+  return null;
+}
+
+/**
+ * Why writing `rel` would run a row-level security policy of it that reads another table with columns
+ * masked for the identity (`masked`: whether a table, "schema.name", has any), or null.
+ */
+export function policyReadOracle(rel: RelationInfo, masked: (table: string) => boolean): CheckRefusal | null {
+  for (const policy of rel.checks ?? []) {
+    const table = (policy.reads ?? []).find(masked);
+    if (table === undefined) continue;
+    return {
+      message: `Gatehouse does not run this write: ${rel.qualified} has row-level security policy ${policy.name}, whose expressions read ${table}, which has columns the policy masks for you; PostgreSQL reads them raw, so whether the write fails or which rows it reaches would tell about their stored values (an oracle)`,
+      hint: 'Ask the database owners for a row-level security policy that does not read that table, or for a policy under which you read it unmasked.',
     };
   }
   return null;

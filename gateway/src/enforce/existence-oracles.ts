@@ -16,7 +16,7 @@ import { relationRefs, type RelationRef } from '../sql/relation-refs.ts';
 import { searchOrder } from '../sql/table-ref.ts';
 import type { KeyConstraint, RelationCatalog, RelationInfo } from './relation-catalog.ts';
 import { ALL_COLUMNS, assignedColumns, type WriteKind } from './write-assignments.ts';
-import { checkOracle } from './check-oracles.ts';
+import { checkOracle, policyReadOracle } from './check-oracles.ts';
 import { throughGenerated } from './generated-masks.ts';
 
 /**
@@ -99,7 +99,8 @@ function targetOracle(ref: RelationRef, order: readonly string[], relations: Rel
     const replaces = kind === 'UpdateStmt' ? assigns : () => false;
     const refusal =
       memberOracle(member, kind, ref.write ?? null, moves && member !== rel ? () => true : assigns, relations, readMasks) ??
-      (updatesRows(kind, ref.write ?? null) ? checkOracle(member, assigns, replaces, maskedColumns(member, readMasks)) : null);
+      (updatesRows(kind, ref.write ?? null) ? checkOracle(member, assigns, replaces, maskedColumns(member, readMasks)) : null) ??
+      policyReadOracle(member, (t) => hasMasks(t, relations, readMasks));
     if (refusal !== null) return refusal;
   }
   return ruleOracle(rel, readMasks);
@@ -247,6 +248,21 @@ function mergeDeletes(write: AstBody): boolean {
 function maskedColumns(rel: RelationInfo, readMasks: ReadMasksOf): (column: string) => boolean {
   const all = [rel.qualified, ...rel.ancestors].map(readMasks);
   return throughGenerated(rel, (column) => all.some((m) => m === 'unknown' || m.has(column)));
+}
+
+/**
+ * Whether `table` has columns masked for the identity, through its ancestors, partitions and children
+ * or, for a view, the tables it reads; a table the snapshot does not know counts as masked.
+ */
+function hasMasks(table: string, relations: RelationCatalog, readMasks: ReadMasksOf): boolean {
+  const rel = relations.get(table);
+  if (rel === null) return true;
+  const family = [rel, ...rel.reads.flatMap((r) => relations.get(r) ?? [])];
+  const names = new Set(family.flatMap((r) => [r.qualified, ...r.ancestors, ...relations.descendants(r.qualified).map((d) => d.qualified)]));
+  return [...names].some((t) => {
+    const m = readMasks(t);
+    return m === 'unknown' || m.size > 0;
+  });
 }
 
 function describe(key: KeyConstraint): string {

@@ -180,6 +180,11 @@ export interface CheckConstraint {
   name: string;
   columns: string[];
   validated: boolean;
+  /**
+   * A policy's: the other relations ("schema.name") its expressions read in subqueries, raw whatever the
+   * identity's masks (R21d-5; enforce/check-oracles.ts policyReadOracle). Absent: none.
+   */
+  reads?: string[];
 }
 
 /** A user trigger, as the policy input reports it (statement.triggers). */

@@ -2,13 +2,21 @@
 // the row-level security policies of tables with it enabled (pg_policy, their columns from pg_depend): an
 // update that assigns one of those columns has PostgreSQL test the expression against the stored values of
 // the others, an oracle when one of them is masked (red-team round 21a, R21a-1; enforce/check-oracles.ts).
+// A policy's expressions may also read other tables (subqueries): pg_depend lists them too (R21d-5). Only
+// the tables are kept, not their columns: pg_depend drops a table's whole-table entry once one of its
+// columns is listed, and a whole-row reference (`SELECT v::text FROM vault v WHERE v.id = 1`) adds no
+// entry of its own, so the columns listed are not all the policy reads.
 
 import type { CheckConstraint } from '../enforce/relation-catalog.ts';
+
+/** What names a relation by its oid (the snapshot's relation rows). */
+type NameOf = ReadonlyMap<number, { schema: string; name: string }>;
 
 export const CHECK_CONSTRAINTS = `SELECT * FROM (
   SELECT c.conrelid::int AS rel, 'check' AS kind, c.conname AS name, c.convalidated AS validated,
       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-             WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) ORDER BY a.attnum) AS columns
+             WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) ORDER BY a.attnum) AS columns,
+      ARRAY[]::int[] AS reads
     FROM pg_catalog.pg_constraint c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
    WHERE c.contype = 'c' AND c.conrelid <> 0 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -21,7 +29,11 @@ export const CHECK_CONSTRAINTS = `SELECT * FROM (
                    SELECT d.refobjsubid FROM pg_catalog.pg_depend d
                     WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid
                       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = pol.polrelid AND d.refobjsubid > 0)
-             ORDER BY a.attnum)
+             ORDER BY a.attnum),
+      -- Other relations its expressions read (subqueries): their rows filter or check this table's (R21d-5).
+      ARRAY(SELECT DISTINCT d.refobjid::int FROM pg_catalog.pg_depend d
+             WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid
+               AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> pol.polrelid ORDER BY 1)
     FROM pg_catalog.pg_policy pol
     JOIN pg_catalog.pg_class r ON r.oid = pol.polrelid
    WHERE r.relrowsecurity
@@ -33,15 +45,21 @@ export interface CheckRow {
   name: string;
   validated: boolean;
   columns: string[];
+  /** A policy's: the oids of other relations its expressions read. Absent in rows read before they were (tests): none. */
+  reads?: number[];
 }
 
-/** Each table's CHECK constraints, by the table's oid. */
-export function checksByRelation(rows: readonly CheckRow[]): Map<number, CheckConstraint[]> {
+/** Each table's CHECK constraints, by the table's oid. A relation read that `names` does not know counts by its oid. */
+export function checksByRelation(rows: readonly CheckRow[], names: NameOf): Map<number, CheckConstraint[]> {
   const out = new Map<number, CheckConstraint[]>();
   for (const r of rows) {
     let list = out.get(r.rel);
     if (!list) out.set(r.rel, (list = []));
-    list.push({ kind: r.kind, name: r.name, columns: r.columns, validated: r.validated });
+    const reads = (r.reads ?? []).map((oid) => {
+      const n = names.get(oid);
+      return n ? `${n.schema}.${n.name}` : `oid ${oid}`; // not in the snapshot: enforce/check-oracles.ts counts it as masked
+    });
+    list.push({ kind: r.kind, name: r.name, columns: r.columns, validated: r.validated, ...(reads.length > 0 ? { reads } : {}) });
   }
   return out;
 }

@@ -299,7 +299,7 @@ export function buildRelationCatalog(rows: RelationRows): RelationCatalog {
     callsOf.set(c.view, [...(callsOf.get(c.view) ?? []), ...names]);
   }
   const { keys, foreignKeys, actionWrites } = constraintsByRelation(rows, byOid);
-  const checks = checksByRelation(rows.checks ?? []);
+  const checks = checksByRelation(rows.checks ?? [], byOid);
   const triggers = triggersByRelation(rows.triggers ?? [], byOid);
   const triggerCalls = triggerCallsByRelation(rows.triggers ?? [], byOid);
   const unpinned = unpinnedByRelation(rows.triggers ?? [], byOid);
