@@ -27,6 +27,7 @@ const CATALOG = new RelationCatalog(
     table(4, 'parted_1', ['id', 'born', 'died'], { ancestors: ['public.parted'], checks: [{ kind: 'policy', name: 'parted_1_rls', columns: ['born', 'died'], validated: true }] }),
     table(5, 'notes', ['id', 'v'], { checks: [{ kind: 'policy', name: 'notes_rls', columns: ['v'], validated: true, reads: ['public.people'] }] }),
     table(6, 'memos', ['id', 'v'], { checks: [{ kind: 'policy', name: 'memos_rls', columns: ['v'], validated: true, reads: ['oid 999'] }] }),
+    table(7, 'tags', ['id', 'v'], { checks: [{ kind: 'policy', name: 'tags_rls', columns: ['v'], validated: true, calls: ['public.stored(text)'] }] }),
   ],
   { hash: true },
 );
@@ -83,6 +84,11 @@ describe('row-level security policies reading other tables (R21d-5)', () => {
       expect(r, sql).not.toBeNull();
       expect(r!.message, sql).toMatch(/row-level security policy (notes|memos)_rls, whose expressions read (public\.people|oid 999)/);
     }
+  });
+
+  it('refuses a write to a table whose policy calls a user function: what it reads is unknown (R21f-5)', () => {
+    const r = check("INSERT INTO public.tags VALUES (1, '731-20-5353')");
+    expect(r?.message).toContain('tags_rls, whose expressions read the tables function public.stored(text) reads');
   });
 
   it('lets the write through when the identity reads the other table unmasked', () => {

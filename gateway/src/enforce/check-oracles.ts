@@ -45,7 +45,8 @@ export function checkOracle(rel: RelationInfo, assigns: (c: string) => boolean, 
  */
 export function policyReadOracle(rel: RelationInfo, masked: (table: string) => boolean): CheckRefusal | null {
   for (const policy of rel.checks ?? []) {
-    const table = (policy.reads ?? []).find(masked);
+    // A function the policy calls may read any table: counted as one that may be masked (R21f-5).
+    const table = (policy.reads ?? []).find(masked) ?? (policy.calls ?? []).map((fn) => `the tables function ${fn} reads`).find(masked);
     if (table === undefined) continue;
     return {
       message: `Gatehouse does not run this write: ${rel.qualified} has row-level security policy ${policy.name}, whose expressions read ${table}, which has columns the policy masks for you; PostgreSQL reads them raw, so whether the write fails or which rows it reaches would tell about their stored values (an oracle)`,

@@ -19,8 +19,8 @@ const read = (action: Decision['action'], masks: MaskRule[]): AncestryChecked =>
 });
 
 describe('ancestryCandidates', () => {
-  it('is the tables read masked without parents, by a column some partition key has, in a snapshot with partitioned tables', () => {
-    expect(ancestryCandidates([read('mask', [mask('late_a'), mask('late_rest'), mask('v'), mask('late')])], PARTED)).toEqual([2, 3]);
+  it('is the tables read masked, with or without parents (one may move to another: R21f-1), by a column some partition key has, in a snapshot with partitioned tables', () => {
+    expect(ancestryCandidates([read('mask', [mask('late_a'), mask('late_rest'), mask('v'), mask('late')])], PARTED)).toEqual([2, 4, 3]);
     expect(ancestryCandidates([read('mask', [mask('late_a', 'other')])], PARTED)).toEqual([]);
     expect(ancestryCandidates([read('allow', [])], PARTED)).toEqual([]);
     expect(ancestryCandidates([read('mask', [mask('late_a')])], PLAIN)).toEqual([]); // no partitioned table: nothing waits
@@ -33,7 +33,7 @@ describe('ancestryCandidates', () => {
 });
 
 describe('freshAncestryFor', () => {
-  function relations(withParents: Set<number>, after: RelationCatalog) {
+  function relations(withParents: Map<number, number[]>, after: RelationCatalog) {
     let current = PARTED;
     const asked: number[][] = [];
     const r: FreshRelations = {
@@ -51,11 +51,18 @@ describe('freshAncestryFor', () => {
   }
 
   it('is null for a read without masks; same when no candidate has a parent now; changed when one has and the snapshot read again knows it', async () => {
-    expect(freshAncestryFor(relations(new Set(), PARTED).r, [read('allow', [])], PARTED)).toBeNull();
-    const same = relations(new Set(), PARTED);
+    expect(freshAncestryFor(relations(new Map(), PARTED).r, [read('allow', [])], PARTED)).toBeNull();
+    const same = relations(new Map(), PARTED);
     expect(await freshAncestryFor(same.r, [read('mask', [mask('late_a')])], PARTED)).toBe('same');
     expect(same.asked).toEqual([[2]]);
-    expect(await freshAncestryFor(relations(new Set([2]), ATTACHED).r, [read('mask', [mask('late_a')])], PARTED)).toBe('changed');
+    expect(await freshAncestryFor(relations(new Map([[2, [3]]]), ATTACHED).r, [read('mask', [mask('late_a')])], PARTED)).toBe('changed');
+  });
+
+  it('is same when a child\'s parents on the server are its ancestors in the snapshot, changed when one is not (detached, then attached elsewhere: R21f-1, R21f-2)', async () => {
+    expect(await freshAncestryFor(relations(new Map([[4, [3]]]), PARTED).r, [read('mask', [mask('late_rest')])], PARTED)).toBe('same');
+    const moved = relations(new Map([[4, [99]]]), ATTACHED);
+    expect(await freshAncestryFor(moved.r, [read('mask', [mask('late_rest')])], PARTED)).toBe('changed');
+    expect(moved.asked).toEqual([[4]]);
   });
 
   it('fails closed when the check fails', async () => {

@@ -1,9 +1,11 @@
-// A read under a mask of a table the snapshot knows without parents (red-team round 21d, R21d-2): a table
-// ATTACHed directly on the server as a partition of a table partitioned by a masked column, after the
-// snapshot was read, would be read as the plain table it was, its rows exactly those whose masked key is
+// A read under a mask of a table whose parents changed on the server since the snapshot (red-team rounds
+// 21d and 21f, R21d-2, R21f-1, R21f-2): a table ATTACHed directly on the server as a partition of a table
+// partitioned by a masked column, after the snapshot was read (also after a DETACH from another parent, or
+// NO INHERIT), would be read as the table the snapshot knows, its rows exactly those whose masked key is
 // its bound (enforce/partition-membership.ts refuses naming it only once the snapshot knows its parent).
-// Before such a read is settled, pg_inherits is asked whether the tables it reads masked have a parent
-// now; if one has, the snapshot is read again and the statement decided again, as a write whose
+// Before such a read is settled, pg_inherits is asked for the direct parents of the tables it reads masked;
+// if one is not among the table's ancestors in the snapshot, the snapshot is read again and the statement
+// decided again, as a write whose
 // constraints changed is (enforce/fresh-catalog.ts). Only where it can matter: a masked column of such a
 // table has the name of a partition key column of some partitioned table in the snapshot (an attached
 // partition has its parent's columns), or a key is an expression; a database without partitioned tables,
@@ -32,7 +34,7 @@ function partitionKeyColumns(relations: RelationCatalog): ReadonlySet<string> {
   return keys;
 }
 
-/** The oids of the tables `statements` read masked that would be partitions by a masked key if attached now. */
+/** The oids of the tables `statements` read masked that would be partitions by a masked key if attached now (to another parent too). */
 export function ancestryCandidates(statements: readonly AncestryChecked[], relations: RelationCatalog): number[] {
   if (!statements.some((s) => s.decision.action === 'mask' && s.decision.masks.length > 0)) return []; // the normal case: no allocation
   const keys = partitionKeyColumns(relations);
@@ -43,7 +45,7 @@ export function ancestryCandidates(statements: readonly AncestryChecked[], relat
     for (const m of s.decision.masks) {
       if (!keys.has('*') && !keys.has(m.column)) continue;
       const rel = relations.get(m.table);
-      if (rel === null || rel.ancestors.length > 0) continue;
+      if (rel === null) continue;
       if (rel.kind === 'table' || rel.kind === 'partitioned_table' || rel.kind === 'foreign_table') out.add(rel.oid);
     }
   }
@@ -66,8 +68,20 @@ export function freshAncestryFor(
   return withTimeout(withParents.call(relations, oids), FRESH_CATALOG_WAIT_MS)
     .then((now) => {
       if (now === 'timeout') return 'timeout' as const;
-      if (now.size === 0) return 'same' as const;
+      if (!hasNewParent(now, decidedWith)) return 'same' as const;
       return fresh.call(relations, FRESH_CATALOG_WAIT_MS).then((r) => (r !== 'fresh' ? r : relations.current() === decidedWith ? 'same' : 'changed'));
     })
     .catch(() => 'failed' as const);
+}
+
+/** Whether some relation has a direct parent on the server (`now`) that is not among its ancestors in `relations`. */
+function hasNewParent(now: ReadonlyMap<number, readonly number[]>, relations: RelationCatalog): boolean {
+  for (const [child, parents] of now) {
+    const known = relations.byId(child)?.ancestors ?? [];
+    for (const p of parents) {
+      const parent = relations.byId(p);
+      if (parent === null || !known.includes(parent.qualified)) return true;
+    }
+  }
+  return false;
 }

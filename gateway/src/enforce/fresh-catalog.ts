@@ -29,8 +29,8 @@ export interface FreshRelations {
   fresh?(timeoutMs: number): Promise<FreshCatalogWait>;
   /** The constraint fingerprints of these relations on the server now; absent: every check reads the snapshot again. */
   structure?(oids: readonly number[]): Promise<Map<number, string>>;
-  /** Those of these relations that have a parent on the server now (enforce/fresh-ancestry.ts); absent: not checked. */
-  withParents?(oids: readonly number[]): Promise<Set<number>>;
+  /** The direct parents on the server now of those of these relations that have one (enforce/fresh-ancestry.ts); absent: not checked. */
+  withParents?(oids: readonly number[]): Promise<Map<number, number[]>>;
 }
 
 /**

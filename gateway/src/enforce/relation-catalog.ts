@@ -185,6 +185,8 @@ export interface CheckConstraint {
    * identity's masks (R21d-5; enforce/check-oracles.ts policyReadOracle). Absent: none.
    */
   reads?: string[];
+  /** A row-level security policy's: functions outside pg_catalog its expressions call (what they read is unknown: R21f-5). */
+  calls?: string[];
 }
 
 /** A user trigger, as the policy input reports it (statement.triggers). */

@@ -7,10 +7,16 @@ import type pg from 'pg';
 /** Every child and its direct parents (read with the snapshot). */
 export const INHERITS = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits`;
 
-/** Those of some relations ($1) that have a parent now. */
-const WITH_PARENTS = `SELECT DISTINCT inhrelid::int AS child FROM pg_catalog.pg_inherits WHERE inhrelid = ANY($1::oid[])`;
+/** The direct parents of some relations ($1) now. */
+const PARENTS_OF = `SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_catalog.pg_inherits WHERE inhrelid = ANY($1::oid[])`;
 
-/** The oids among `oids` that are a partition or an inheritance child on the server now. */
-export async function readWithParents(client: pg.Client, oids: readonly number[]): Promise<Set<number>> {
-  return new Set((await client.query<{ child: number }>(WITH_PARENTS, [oids])).rows.map((r) => r.child));
+/** The direct parents on the server now of those of `oids` that are a partition or an inheritance child. */
+export async function readWithParents(client: pg.Client, oids: readonly number[]): Promise<Map<number, number[]>> {
+  const out = new Map<number, number[]>();
+  for (const r of (await client.query<{ child: number; parent: number }>(PARENTS_OF, [oids])).rows) {
+    const list = out.get(r.child);
+    if (list) list.push(r.parent);
+    else out.set(r.child, [r.parent]);
+  }
+  return out;
 }

@@ -386,8 +386,8 @@ export class RelationSnapshot extends CatalogSnapshot<RelationRows, RelationCata
     return this.reader((client) => readStructure(client, oids));
   }
 
-  /** Those of `oids` that have a parent on the server now (pg/relation-parents.ts). */
-  withParents(oids: readonly number[]): Promise<Set<number>> {
+  /** The direct parents on the server now of those of `oids` that have one (pg/relation-parents.ts). */
+  withParents(oids: readonly number[]): Promise<Map<number, number[]>> {
     return this.reader((client) => readWithParents(client, oids));
   }
 }
